@@ -1,0 +1,39 @@
+# MedLedger: `make run` starts the main job, `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck slither clean setup
+
+run: setup
+	$(BIN)/medledger demo lifecycle
+
+test: setup lint typecheck slither
+	$(BIN)/pytest
+
+setup: $(STAMP) node_modules/.package-lock.json
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js >= 18 with npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+slither: setup
+	$(BIN)/python -m scripts.slither_check
+
+clean:
+	rm -rf $(VENV) node_modules build .mypy_cache .ruff_cache .pytest_cache
