@@ -3,14 +3,15 @@
 //   --version        -> "solc, the solidity compiler ...\nVersion: <long version>"
 //   --standard-json  -> reads the JSON input on stdin, prints only the JSON output.
 // `solcjs --standard-json` prints a warning line before its JSON, so we call
-// solc.compile() ourselves. Imports resolve against the working directory,
+// solc.compile() ourselves. Imports resolve against the project root,
 // then its node_modules; nothing is fetched over the network.
 "use strict";
 const fs = require("fs");
 const path = require("path");
+const projectRoot = path.resolve(__dirname, "..", "..");
 
 function loadSolc() {
-  const roots = [process.env.MEDLEDGER_NODE_MODULES, path.join(process.cwd(), "node_modules")];
+  const roots = [path.join(projectRoot, "node_modules"), path.join(process.cwd(), "node_modules")];
   for (const root of roots) {
     if (!root) continue;
     try {
@@ -24,7 +25,7 @@ function loadSolc() {
 }
 
 function findImports(importPath) {
-  const roots = [process.cwd(), process.env.MEDLEDGER_NODE_MODULES, path.join(process.cwd(), "node_modules")];
+  const roots = [projectRoot, path.join(projectRoot, "node_modules"), process.cwd()];
   for (const root of roots) {
     if (!root) continue;
     const candidate = path.resolve(root, importPath);
@@ -37,13 +38,12 @@ const args = process.argv.slice(2);
 const solc = loadSolc();
 if (args.includes("--version")) {
   process.stdout.write(`solc, the solidity compiler commandline interface\nVersion: ${solc.version()}\n`);
-  process.exit(0);
-}
-if (args.includes("--standard-json")) {
+} else if (args.includes("--standard-json")) {
   const input = fs.readFileSync(0, "utf8");
   process.stdout.write(solc.compile(input, { import: findImports }));
+  // Setting exitCode (not calling exit) lets a large answer drain fully into a pipe.
   process.stdout.write("\n");
-  process.exit(0);
+} else {
+  process.stderr.write(`unsupported arguments: ${args.join(" ")} (only --version and --standard-json)\n`);
+  process.exitCode = 2;
 }
-process.stderr.write(`unsupported arguments: ${args.join(" ")} (only --version and --standard-json)\n`);
-process.exit(2);

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {IPartners} from "./interfaces/IPartners.sol";
+import {Gs1} from "./lib/Gs1.sol";
+
+/// @title Partners
+/// @notice Who is in the consortium: members with one role each, their status, the licences a
+/// regulator attests for them, and the GS1 company prefixes they own. The node reads
+/// {isActive} to decide who may send transactions; the custody contract reads {isQualified}
+/// before any member may receive a device.
+/// @dev The bootstrap admin (two-step handover, from OpenZeppelin's
+/// AccessControlDefaultAdminRules) admits regulators; regulators admit everyone else,
+/// suspend and reinstate members, attest licences and assign company prefixes.
+contract Partners is AccessControlDefaultAdminRules, IPartners {
+    /// @notice Licence kinds: production, distribution (trading), healthcare practice, logistics.
+    uint8 public constant LICENCE_PRODUCTION = 1;
+    uint8 public constant LICENCE_DISTRIBUTION = 2;
+    uint8 public constant LICENCE_PRACTICE = 3;
+    uint8 public constant LICENCE_LOGISTICS = 4;
+    uint8 private constant _MAX_LICENCE_KIND = 4;
+    /// @dev Bits 1..3 of a class mask stand for device classes I..III.
+    uint8 private constant _CLASS_MASK_ALL = 0x0e;
+
+    mapping(address account => Member) private _members;
+    mapping(address account => mapping(uint8 kind => Licence)) private _licences;
+    mapping(address account => uint8 kinds) private _licenceKinds;
+    mapping(bytes32 prefixHash => address owner) private _prefixOwners;
+
+    error PartnersUnauthorized(address caller);
+    error PartnersInvalidMember(address account);
+    error PartnersAlreadyMember(address account);
+    error PartnersNotMember(address account);
+    error PartnersInvalidRole(Role role);
+    error PartnersNotActive(address account);
+    error PartnersNotSuspended(address account);
+    error PartnersInvalidLicenceKind(uint8 kind);
+    error PartnersInvalidClassMask(uint8 classMask);
+    error PartnersLicenceAlreadyExpired(uint64 validUntil);
+    error PartnersNoLicence(address account, uint8 kind);
+    error PartnersInvalidPrefix(string prefix);
+    error PartnersPrefixTaken(string prefix, address owner);
+
+    event MemberAdmitted(address indexed account, Role role, string name, address indexed by);
+    event MemberSuspended(address indexed account, bytes32 reasonHash, address indexed by);
+    event MemberReinstated(address indexed account, address indexed by);
+    event LicenceAttested(
+        address indexed account,
+        uint8 indexed kind,
+        bytes32 numberHash,
+        uint8 classMask,
+        uint64 validUntil,
+        address indexed by
+    );
+    event LicenceRevoked(address indexed account, uint8 indexed kind, address indexed by);
+    event CompanyPrefixAssigned(address indexed account, string prefix, address indexed by);
+
+    /// @param admin The bootstrap admin; it can only admit regulators and hand itself over.
+    constructor(address admin) AccessControlDefaultAdminRules(0, admin) {}
+
+    /// @notice Admit `account` as a member with `role`.
+    /// @dev Requirements: the admin admits regulators; an active regulator admits other
+    /// roles. `account` is non-zero and not yet a member; `role` is not None.
+    function admit(address account, Role role, string calldata name) external {
+        if (role == Role.None || uint8(role) > uint8(Role.Hospital)) revert PartnersInvalidRole(role);
+        if (role == Role.Regulator) {
+            if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert PartnersUnauthorized(msg.sender);
+        } else {
+            _requireRegulator();
+        }
+        if (account == address(0)) revert PartnersInvalidMember(account);
+        if (_members[account].role != Role.None) revert PartnersAlreadyMember(account);
+        _members[account] = Member(role, MemberStatus.Active, uint64(block.timestamp));
+        emit MemberAdmitted(account, role, name, msg.sender);
+    }
+
+    /// @notice Suspend an active member: from the next block it can neither send nor receive.
+    /// @dev Requirements: caller is an active regulator (or the admin, for a regulator);
+    /// `account` is active.
+    function suspend(address account, bytes32 reasonHash) external {
+        _requireAuthorityOver(account);
+        if (_members[account].status != MemberStatus.Active) revert PartnersNotActive(account);
+        _members[account].status = MemberStatus.Suspended;
+        emit MemberSuspended(account, reasonHash, msg.sender);
+    }
+
+    /// @notice Reinstate a suspended member.
+    /// @dev Requirements: as {suspend}; `account` is suspended.
+    function reinstate(address account) external {
+        _requireAuthorityOver(account);
+        if (_members[account].status != MemberStatus.Suspended) revert PartnersNotSuspended(account);
+        _members[account].status = MemberStatus.Active;
+        emit MemberReinstated(account, msg.sender);
+    }
+
+    /// @notice Attest (or replace) licence `kind` of `account`.
+    /// @dev Requirements: caller is an active regulator; `account` is a member; `kind` is
+    /// 1..4; `classMask` uses only bits 1..3 and is non-zero; `validUntil` is in the future.
+    function attestLicence(
+        address account,
+        uint8 kind,
+        bytes32 numberHash,
+        uint8 classMask,
+        uint64 validUntil
+    ) external {
+        _requireRegulator();
+        if (_members[account].role == Role.None) revert PartnersNotMember(account);
+        if (kind == 0 || kind > _MAX_LICENCE_KIND) revert PartnersInvalidLicenceKind(kind);
+        if (classMask == 0 || classMask & ~_CLASS_MASK_ALL != 0) revert PartnersInvalidClassMask(classMask);
+        if (validUntil <= block.timestamp) revert PartnersLicenceAlreadyExpired(validUntil);
+        _licences[account][kind] = Licence(numberHash, classMask, validUntil);
+        _licenceKinds[account] |= uint8(1 << kind);
+        emit LicenceAttested(account, kind, numberHash, classMask, validUntil, msg.sender);
+    }
+
+    /// @notice Revoke licence `kind` of `account`.
+    /// @dev Requirements: caller is an active regulator; the licence exists.
+    function revokeLicence(address account, uint8 kind) external {
+        _requireRegulator();
+        if (kind == 0 || kind > _MAX_LICENCE_KIND || _licenceKinds[account] & (1 << kind) == 0) {
+            revert PartnersNoLicence(account, kind);
+        }
+        delete _licences[account][kind];
+        _licenceKinds[account] &= ~uint8(1 << kind);
+        emit LicenceRevoked(account, kind, msg.sender);
+    }
+
+    /// @notice Record that `account` owns GS1 company prefix `prefix`.
+    /// @dev Requirements: caller is an active regulator; `account` is a member; `prefix` is
+    /// 6..12 digits and not owned by anyone.
+    function assignCompanyPrefix(address account, string calldata prefix) external {
+        _requireRegulator();
+        if (_members[account].role == Role.None) revert PartnersNotMember(account);
+        if (!Gs1.isCompanyPrefix(bytes(prefix))) revert PartnersInvalidPrefix(prefix);
+        bytes32 key = keccak256(bytes(prefix));
+        address owner = _prefixOwners[key];
+        if (owner != address(0)) revert PartnersPrefixTaken(prefix, owner);
+        _prefixOwners[key] = account;
+        emit CompanyPrefixAssigned(account, prefix, msg.sender);
+    }
+
+    /// @notice The member record of `account` (role None if never admitted).
+    function memberOf(address account) external view returns (Member memory) {
+        return _members[account];
+    }
+
+    /// @notice Licence `kind` of `account` (zero values if none).
+    function licenceOf(address account, uint8 kind) external view returns (Licence memory) {
+        return _licences[account][kind];
+    }
+
+    /// @inheritdoc IPartners
+    function isActive(address account) public view returns (bool) {
+        return _members[account].status == MemberStatus.Active;
+    }
+
+    /// @inheritdoc IPartners
+    function activeRole(address account) external view returns (Role) {
+        Member storage m = _members[account];
+        return m.status == MemberStatus.Active ? m.role : Role.None;
+    }
+
+    /// @inheritdoc IPartners
+    function isQualified(address account, uint8 deviceClass) external view returns (bool) {
+        if (!isActive(account) || deviceClass == 0 || deviceClass > 3) return false;
+        uint8 kinds = _licenceKinds[account];
+        uint8 classBit = uint8(1 << deviceClass);
+        for (uint8 kind = 1; kind <= _MAX_LICENCE_KIND; ++kind) {
+            if (kinds & (1 << kind) == 0) continue;
+            Licence storage l = _licences[account][kind];
+            if (l.classMask & classBit != 0 && l.validUntil > block.timestamp) return true;
+        }
+        return false;
+    }
+
+    /// @inheritdoc IPartners
+    function prefixOwner(string calldata prefix) external view returns (address) {
+        return _prefixOwners[keccak256(bytes(prefix))];
+    }
+
+    function _requireRegulator() private view {
+        Member storage m = _members[msg.sender];
+        if (m.role != Role.Regulator || m.status != MemberStatus.Active) {
+            revert PartnersUnauthorized(msg.sender);
+        }
+    }
+
+    /// @dev Regulators act on non-regulators; only the admin acts on regulators.
+    function _requireAuthorityOver(address account) private view {
+        Role role = _members[account].role;
+        if (role == Role.None) revert PartnersNotMember(account);
+        if (role == Role.Regulator) {
+            if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert PartnersUnauthorized(msg.sender);
+        } else {
+            _requireRegulator();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IPartners
+/// @notice Membership, roles, licences and GS1 company prefixes of the consortium.
+interface IPartners {
+    enum Role {
+        None,
+        Regulator,
+        Manufacturer,
+        Distributor,
+        Logistics,
+        Hospital
+    }
+
+    enum MemberStatus {
+        None,
+        Active,
+        Suspended
+    }
+
+    struct Member {
+        Role role;
+        MemberStatus status;
+        uint64 admittedAt;
+    }
+
+    struct Licence {
+        bytes32 numberHash;
+        uint8 classMask;
+        uint64 validUntil;
+    }
+
+    /// @notice True if `account` is an admitted member that is not suspended.
+    function isActive(address account) external view returns (bool);
+
+    /// @notice The role of an active member, or `Role.None` if it is not active.
+    function activeRole(address account) external view returns (Role);
+
+    /// @notice True if `account` is active and holds an unexpired licence covering `deviceClass`.
+    function isQualified(address account, uint8 deviceClass) external view returns (bool);
+
+    /// @notice The member that owns a GS1 company prefix, or the zero address.
+    function prefixOwner(string calldata prefix) external view returns (address);
+}
