@@ -130,7 +130,7 @@ def _run_solc(sources: dict[str, str]) -> dict[str, Any]:
         output: dict[str, Any] = solcx.compile_standard(standard_input, solc_binary=WRAPPER)
     except SolcError as exc:
         try:
-            output = json.loads(exc.stdout_data)
+            output = json.loads(exc.stdout_data or "")
         except (TypeError, ValueError):
             raise ToolchainError(f"solc failed: {exc.stderr_data or exc.message}") from exc
         _raise_for_errors(output)

@@ -1,11 +1,11 @@
 """The SDK's exception tree.
 
-    MedLedgerError
-     ├── ToolchainError        node/npm/solc missing or a compile failed
-     ├── Gs1Error              a barcode or Digital Link that is not a valid UDI/SSCC
-     ├── KeystoreError         a keystore that cannot be read or decrypted
-     ├── CertificateError      a member certificate that fails verification
-     └── ContractError         a decoded Solidity custom error (name + args)
+MedLedgerError
+ ├── ToolchainError        node/npm/solc missing or a compile failed
+ ├── Gs1Error              a barcode or Digital Link that is not a valid UDI/SSCC
+ ├── KeystoreError         a keystore that cannot be read or decrypted
+ ├── CertificateError      a member certificate that fails verification
+ └── ContractError         a decoded Solidity custom error (name + args)
 """
 
 from __future__ import annotations

@@ -1,0 +1,116 @@
+"""A small demo consortium on any chain: a regulator, a manufacturer, a distributor, a
+logistics provider and two hospitals, licensed, with one class III product and one lot.
+
+Used by `medledger demo lifecycle`, the contract tests and the gas report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+
+from sdk.compiler import ContractArtifact, load_artifacts
+from sdk.deploy import Deployment, deploy_suite
+from sdk.ledger import Ledger
+from sdk.model import LicenceKind, Role, class_mask
+
+__all__ = ["DEMO_GTIN", "DEMO_LOT", "DEMO_PREFIX", "Consortium", "bootstrap_consortium"]
+
+DEMO_PREFIX = "9506000"
+DEMO_GTIN = "09506000134352"
+DEMO_LOT = "LOT2026A"
+DISTRIBUTOR_PREFIX = "6901234"
+YEAR = 365 * 24 * 3600
+MEMBER_ROLES = (
+    ("manufacturer", Role.MANUFACTURER, LicenceKind.PRODUCTION, "Shanghai MedTech Devices Co."),
+    ("distributor", Role.DISTRIBUTOR, LicenceKind.DISTRIBUTION, "Jiangsu Medical Distribution"),
+    ("logistics", Role.LOGISTICS, LicenceKind.LOGISTICS, "ColdChain Logistics Ltd."),
+    ("hospital", Role.HOSPITAL, LicenceKind.PRACTICE, "Ruijin Hospital"),
+    ("hospital2", Role.HOSPITAL, LicenceKind.PRACTICE, "Huashan Hospital"),
+)
+
+
+@dataclass
+class Consortium:
+    deployment: Deployment
+    admin: Ledger
+    regulator: Ledger
+    manufacturer: Ledger
+    distributor: Ledger
+    logistics: Ledger
+    hospital: Ledger
+    hospital2: Ledger
+    lot_key: bytes
+    gtin: str = DEMO_GTIN
+    lot: str = DEMO_LOT
+    prefix: str = DEMO_PREFIX
+    distributor_prefix: str = DISTRIBUTOR_PREFIX
+
+    def by_name(self, name: str) -> Ledger:
+        ledger: Ledger = getattr(self, name)
+        return ledger
+
+
+def bootstrap_consortium(
+    w3: Web3,
+    accounts: list[LocalAccount],
+    *,
+    now: int,
+    artifacts: dict[str, ContractArtifact] | None = None,
+) -> Consortium:
+    """Deploy the suite and set up the demo members; `accounts` needs at least 7 keys:
+    admin, regulator, then the five members of MEMBER_ROLES in order."""
+    if len(accounts) < 2 + len(MEMBER_ROLES):
+        raise ValueError(f"need {2 + len(MEMBER_ROLES)} accounts, got {len(accounts)}")
+    arts = artifacts or load_artifacts()
+    admin_account, regulator_account, *member_accounts = accounts
+    deployment = deploy_suite(w3, admin_account, artifacts=arts)
+    admin = Ledger(w3, deployment, admin_account, artifacts=arts)
+    admin.admit(
+        regulator_account.address, Role.REGULATOR, "National Medical Products Administration"
+    )
+    regulator = admin.as_member(regulator_account)
+    ledgers: dict[str, Ledger] = {}
+    for (name, role, kind, org), account in zip(MEMBER_ROLES, member_accounts, strict=False):
+        regulator.admit(account.address, role, org)
+        regulator.attest_licence(
+            account.address,
+            kind=kind,
+            number_hash=keccak(text=f"licence:{org}"),
+            class_mask=class_mask(1, 2, 3),
+            valid_until=now + 5 * YEAR,
+        )
+        ledgers[name] = admin.as_member(account)
+    regulator.assign_company_prefix(ledgers["manufacturer"].address, DEMO_PREFIX)
+    regulator.assign_company_prefix(ledgers["distributor"].address, DISTRIBUTOR_PREFIX)
+    manufacturer = ledgers["manufacturer"]
+    manufacturer.register_product(
+        DEMO_GTIN,
+        company_prefix=DEMO_PREFIX,
+        device_class=3,
+        certificate_hash=keccak(text="NMPA registration 20263130001"),
+        registration_expiry=now + 5 * YEAR,
+        temp_min=20,
+        temp_max=250,
+    )
+    lot_key = manufacturer.register_lot(
+        DEMO_GTIN,
+        DEMO_LOT,
+        production_date=now - 30 * 24 * 3600,
+        expiry=now + 2 * YEAR,
+        qc_release_hash=keccak(text=f"QC release {DEMO_LOT}"),
+    ).value
+    return Consortium(
+        deployment=deployment,
+        admin=admin,
+        regulator=regulator,
+        lot_key=lot_key,
+        manufacturer=ledgers["manufacturer"],
+        distributor=ledgers["distributor"],
+        logistics=ledgers["logistics"],
+        hospital=ledgers["hospital"],
+        hospital2=ledgers["hospital2"],
+    )

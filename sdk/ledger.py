@@ -1,0 +1,482 @@
+"""Typed Python bindings for the contract suite: `Ledger` is one member's handle on it.
+
+A caller writes `ledger.ship(receiver, ids)` and gets a `TxResult` with the decoded events
+and the operation's value (a shipment id, item ids, a lot key), or a `ContractError` named
+after the Solidity custom error, never raw ABI.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3.types import TxReceipt
+
+from sdk.abi import AbiCodec, DecodedEvent
+from sdk.compiler import ContractArtifact, load_artifacts
+from sdk.deploy import CONTRACT_NAMES, Deployment
+from sdk.errors import ContractError, MedLedgerError
+from sdk.messages import CancelOrder, Domain, ReceiveOrder, ShipOrder, sign_order
+from sdk.model import (
+    ItemState,
+    ItemStatus,
+    Licence,
+    LotRecord,
+    Member,
+    MemberStatus,
+    ProductRecord,
+    Role,
+    ShipmentState,
+    ShipmentStatus,
+)
+from sdk.transactions import send_transaction
+
+__all__ = ["Ledger", "TxResult"]
+
+T = TypeVar("T")
+_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+ZERO32 = bytes(32)
+DEFAULT_DEADLINE_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult(Generic[T]):
+    value: T
+    receipt: TxReceipt
+    events: list[DecodedEvent]
+
+    @property
+    def gas_used(self) -> int:
+        return int(self.receipt["gasUsed"])
+
+    def event(self, name: str) -> dict[str, Any]:
+        """The arguments of the first event called `name`."""
+        for e in self.events:
+            if e.name == name:
+                return e.args
+        raise KeyError(f"no {name} event in transaction {self.receipt['transactionHash'].hex()}")
+
+
+class Ledger:
+    """The contract suite as seen by one member account."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        account: LocalAccount,
+        *,
+        artifacts: dict[str, ContractArtifact] | None = None,
+    ) -> None:
+        arts = artifacts or load_artifacts()
+        self.w3 = w3
+        self.deployment = deployment
+        self.account = account
+        self.codec = AbiCodec({name: arts[name].abi for name in CONTRACT_NAMES})
+        self._c: dict[str, Contract] = {
+            name: w3.eth.contract(address=deployment.address_of(name), abi=arts[name].abi)  # type: ignore[call-overload]
+            for name in CONTRACT_NAMES
+        }
+        self.domain = Domain(deployment.chain_id, deployment.items)
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def as_member(self, account: LocalAccount) -> Ledger:
+        """The same deployment, acting as another member."""
+        clone = object.__new__(Ledger)
+        clone.__dict__.update(self.__dict__)
+        clone.account = account
+        return clone
+
+    # ------------------------------------------------------------ partners
+
+    def admit(self, account: str, role: Role, name: str) -> TxResult[None]:
+        return self._send("Partners", "admit", account, int(role), name)
+
+    def suspend(self, account: str, *, reason_hash: bytes = ZERO32) -> TxResult[None]:
+        return self._send("Partners", "suspend", account, reason_hash)
+
+    def reinstate(self, account: str) -> TxResult[None]:
+        return self._send("Partners", "reinstate", account)
+
+    def attest_licence(
+        self, account: str, *, kind: int, number_hash: bytes, class_mask: int, valid_until: int
+    ) -> TxResult[None]:
+        return self._send(
+            "Partners", "attestLicence", account, int(kind), number_hash, class_mask, valid_until
+        )
+
+    def revoke_licence(self, account: str, *, kind: int) -> TxResult[None]:
+        return self._send("Partners", "revokeLicence", account, int(kind))
+
+    def assign_company_prefix(self, account: str, prefix: str) -> TxResult[None]:
+        return self._send("Partners", "assignCompanyPrefix", account, prefix)
+
+    def begin_admin_transfer(self, new_admin: str) -> TxResult[None]:
+        return self._send("Partners", "beginDefaultAdminTransfer", new_admin)
+
+    def accept_admin_transfer(self) -> TxResult[None]:
+        return self._send("Partners", "acceptDefaultAdminTransfer")
+
+    def member(self, account: str) -> Member:
+        role, status, admitted_at = self._call("Partners", "memberOf", account)
+        return Member(Role(role), MemberStatus(status), admitted_at)
+
+    def licence(self, account: str, kind: int) -> Licence:
+        number_hash, mask, valid_until = self._call("Partners", "licenceOf", account, int(kind))
+        return Licence(bytes(number_hash), mask, valid_until)
+
+    def is_active(self, account: str) -> bool:
+        return bool(self._call("Partners", "isActive", account))
+
+    def is_qualified(self, account: str, device_class: int) -> bool:
+        return bool(self._call("Partners", "isQualified", account, device_class))
+
+    def prefix_owner(self, prefix: str) -> str:
+        return str(self._call("Partners", "prefixOwner", prefix))
+
+    def admin(self) -> str:
+        return str(self._call("Partners", "defaultAdmin"))
+
+    # ------------------------------------------------------------ devices
+
+    def register_product(
+        self,
+        gtin: str,
+        *,
+        company_prefix: str,
+        device_class: int,
+        certificate_hash: bytes,
+        registration_expiry: int,
+        temp_min: int,
+        temp_max: int,
+    ) -> TxResult[None]:
+        return self._send(
+            "Devices",
+            "registerProduct",
+            gtin,
+            company_prefix,
+            device_class,
+            certificate_hash,
+            registration_expiry,
+            temp_min,
+            temp_max,
+        )
+
+    def renew_registration(
+        self, gtin: str, *, certificate_hash: bytes, registration_expiry: int
+    ) -> TxResult[None]:
+        return self._send(
+            "Devices", "renewRegistration", gtin, certificate_hash, registration_expiry
+        )
+
+    def register_lot(
+        self,
+        gtin: str,
+        lot: str,
+        *,
+        production_date: int,
+        expiry: int,
+        qc_release_hash: bytes = ZERO32,
+    ) -> TxResult[bytes]:
+        """Register a lot; the value is its lot key."""
+        result = self._send(
+            "Devices", "registerLot", gtin, lot, production_date, expiry, qc_release_hash
+        )
+        return _with_value(result, bytes(result.event("LotRegistered")["lotKey"]))
+
+    def recall_lot(self, lot_key: bytes, *, level: int, reason_hash: bytes) -> TxResult[int]:
+        """Open a recall; the value is the recall id."""
+        result = self._send("Devices", "recallLot", lot_key, level, reason_hash)
+        return _with_value(result, int(result.event("RecallOpened")["recallId"]))
+
+    def close_recall(self, recall_id: int, *, outcome_hash: bytes = ZERO32) -> TxResult[None]:
+        return self._send("Devices", "closeRecall", recall_id, outcome_hash)
+
+    def product(self, gtin: str) -> ProductRecord | None:
+        (manufacturer, cls, tmin, tmax, expiry), cert = self._call("Devices", "productOf", gtin)
+        if int(manufacturer, 16) == 0:
+            return None
+        return ProductRecord(manufacturer, cls, tmin, tmax, expiry, bytes(cert))
+
+    def lot(self, lot_key: bytes) -> LotRecord | None:
+        (gtin, production, expiry, recall), index = self._call("Devices", "lotOf", lot_key)
+        if index == 0:
+            return None
+        return LotRecord(index, bytes(gtin).decode(), production, expiry, recall)
+
+    def recall(self, recall_id: int) -> dict[str, Any]:
+        lot_key, lot_index, level, is_open, initiator = self._call("Devices", "recallOf", recall_id)
+        return {
+            "lot_key": bytes(lot_key),
+            "lot_index": lot_index,
+            "level": level,
+            "open": is_open,
+            "initiator": initiator,
+        }
+
+    # ------------------------------------------------------------ items
+
+    def commission(self, lot_key: bytes, serials: Sequence[str]) -> TxResult[list[bytes]]:
+        """Commission units; the value is their item ids, in order."""
+        result = self._send("Items", "commission", lot_key, list(serials))
+        ids = [bytes(i) for i in result.event("ItemsCommissioned")["itemIds"]]
+        return _with_value(result, ids)
+
+    def create_container(self, sscc: str, *, company_prefix: str) -> TxResult[bytes]:
+        result = self._send("Items", "createContainer", sscc, company_prefix)
+        return _with_value(result, bytes(result.event("ContainerCreated")["containerId"]))
+
+    def pack(self, container_id: bytes, child_ids: Sequence[bytes]) -> TxResult[None]:
+        return self._send("Items", "pack", container_id, list(child_ids))
+
+    def unpack(self, container_id: bytes) -> TxResult[list[bytes]]:
+        result = self._send("Items", "unpack", container_id)
+        return _with_value(result, [bytes(i) for i in result.event("ItemsUnpacked")["itemIds"]])
+
+    def sign_ship(
+        self,
+        receiver: str,
+        item_ids: Sequence[bytes],
+        *,
+        document_hash: bytes = ZERO32,
+        nonce: int | None = None,
+        deadline: int | None = None,
+    ) -> tuple[ShipOrder, bytes]:
+        """A Ship order signed by this member, for anyone to relay."""
+        order = ShipOrder(
+            sender=self.address,
+            receiver=receiver,
+            itemIds=tuple(item_ids),
+            documentHash=document_hash,
+            nonce=self.nonce() if nonce is None else nonce,
+            deadline=self._deadline(deadline),
+        )
+        return order, sign_order(self.account, order, self.domain)
+
+    def relay_ship(self, order: ShipOrder, signature: bytes) -> TxResult[int]:
+        """Submit a signed Ship order; the value is the shipment id."""
+        result = self._send("Items", "ship", order.as_tuple(), signature)
+        return _with_value(result, int(result.event("ShipmentSent")["shipmentId"]))
+
+    def ship(
+        self, receiver: str, item_ids: Sequence[bytes], *, document_hash: bytes = ZERO32
+    ) -> TxResult[int]:
+        """Sign and submit a shipment of root items to `receiver`."""
+        return self.relay_ship(*self.sign_ship(receiver, item_ids, document_hash=document_hash))
+
+    def sign_receive(
+        self,
+        shipment_id: int,
+        *,
+        temp_min: int,
+        temp_max: int,
+        rejected_ids: Sequence[bytes] = (),
+        excursion_seconds: int = 0,
+        inspection_hash: bytes = ZERO32,
+        nonce: int | None = None,
+        deadline: int | None = None,
+    ) -> tuple[ReceiveOrder, bytes]:
+        order = ReceiveOrder(
+            receiver=self.address,
+            shipmentId=shipment_id,
+            rejectedIds=tuple(rejected_ids),
+            tempMin=temp_min,
+            tempMax=temp_max,
+            excursionSeconds=excursion_seconds,
+            inspectionHash=inspection_hash,
+            nonce=self.nonce() if nonce is None else nonce,
+            deadline=self._deadline(deadline),
+        )
+        return order, sign_order(self.account, order, self.domain)
+
+    def relay_receive(
+        self, order: ReceiveOrder, signature: bytes, *, item_ids: Sequence[bytes] | None = None
+    ) -> TxResult[list[bytes]]:
+        """Submit a signed Receive order; the value is the accepted item ids."""
+        ids = list(item_ids) if item_ids is not None else self.shipped_items(order.shipmentId)
+        result = self._send("Items", "receiveShipment", order.as_tuple(), ids, signature)
+        accepted = [bytes(i) for i in result.event("ShipmentReceived")["acceptedIds"]]
+        return _with_value(result, accepted)
+
+    def receive(
+        self,
+        shipment_id: int,
+        *,
+        temp_min: int,
+        temp_max: int,
+        rejected_ids: Sequence[bytes] = (),
+        excursion_seconds: int = 0,
+        inspection_hash: bytes = ZERO32,
+    ) -> TxResult[list[bytes]]:
+        """Sign and submit the inbound inspection result of a shipment addressed to us."""
+        order, signature = self.sign_receive(
+            shipment_id,
+            temp_min=temp_min,
+            temp_max=temp_max,
+            rejected_ids=rejected_ids,
+            excursion_seconds=excursion_seconds,
+            inspection_hash=inspection_hash,
+        )
+        return self.relay_receive(order, signature)
+
+    def sign_cancel(
+        self,
+        shipment_id: int,
+        *,
+        reason_hash: bytes = ZERO32,
+        nonce: int | None = None,
+        deadline: int | None = None,
+    ) -> tuple[CancelOrder, bytes]:
+        order = CancelOrder(
+            sender=self.address,
+            shipmentId=shipment_id,
+            reasonHash=reason_hash,
+            nonce=self.nonce() if nonce is None else nonce,
+            deadline=self._deadline(deadline),
+        )
+        return order, sign_order(self.account, order, self.domain)
+
+    def relay_cancel(
+        self, order: CancelOrder, signature: bytes, *, item_ids: Sequence[bytes] | None = None
+    ) -> TxResult[None]:
+        ids = list(item_ids) if item_ids is not None else self.shipped_items(order.shipmentId)
+        return self._send("Items", "cancelShipment", order.as_tuple(), ids, signature)
+
+    def cancel(self, shipment_id: int, *, reason_hash: bytes = ZERO32) -> TxResult[None]:
+        return self.relay_cancel(*self.sign_cancel(shipment_id, reason_hash=reason_hash))
+
+    def dispense(self, item_ids: Sequence[bytes], *, record_hash: bytes = ZERO32) -> TxResult[None]:
+        return self._send("Items", "dispense", list(item_ids), record_hash)
+
+    def quarantine(
+        self, item_ids: Sequence[bytes], *, reason_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "quarantine", list(item_ids), reason_hash)
+
+    def release(self, item_ids: Sequence[bytes]) -> TxResult[None]:
+        return self._send("Items", "release", list(item_ids))
+
+    def destroy(self, item_ids: Sequence[bytes], *, record_hash: bytes = ZERO32) -> TxResult[None]:
+        return self._send("Items", "destroy", list(item_ids), record_hash)
+
+    def item(self, item_id: bytes) -> ItemState:
+        holder, status, is_container, lot_index, parent = self._call("Items", "itemOf", item_id)
+        parent_id = bytes(parent) if any(parent) else None
+        return ItemState(holder, ItemStatus(status), is_container, lot_index, parent_id)
+
+    def children(self, container_id: bytes) -> list[bytes]:
+        return [bytes(i) for i in self._call("Items", "childrenOf", container_id)]
+
+    def shipment(self, shipment_id: int) -> ShipmentState:
+        sender, status, count, tmin, tmax, receiver, items_hash = self._call(
+            "Items", "shipmentOf", shipment_id
+        )
+        return ShipmentState(
+            shipment_id, sender, receiver, ShipmentStatus(status), count, tmin, tmax, items_hash
+        )
+
+    def shipped_items(self, shipment_id: int) -> list[bytes]:
+        """The item ids of a shipment, from its ShipmentSent event."""
+        topic = self.codec.event_topic("ShipmentSent")
+        logs = self.w3.eth.get_logs(
+            {
+                "address": Web3.to_checksum_address(self.deployment.items),
+                "topics": [topic, shipment_id.to_bytes(32, "big")],  # type: ignore[list-item]
+                "fromBlock": self.deployment.deployed_at_block,
+                "toBlock": "latest",
+            }
+        )
+        for event in self.codec.decode_logs(logs):
+            return [bytes(i) for i in event.args["itemIds"]]
+        raise MedLedgerError(f"shipment {shipment_id} not found on chain")
+
+    def nonce(self, account: str | None = None) -> int:
+        return int(self._call("Items", "nonces", account or self.address))
+
+    # ------------------------------------------------------------ records
+
+    def report_adverse_event(
+        self, subject_id: bytes, *, severity: int, report_hash: bytes
+    ) -> TxResult[int]:
+        result = self._send("Records", "reportAdverseEvent", subject_id, severity, report_hash)
+        return _with_value(result, int(result.event("AdverseEventReported")["reportId"]))
+
+    def anchor_document(
+        self, document_hash: bytes, *, subject_id: bytes, kind: int
+    ) -> TxResult[None]:
+        return self._send("Records", "anchorDocument", document_hash, subject_id, kind)
+
+    def anchor(self, document_hash: bytes) -> dict[str, Any]:
+        by, at, kind = self._call("Records", "anchorOf", document_hash)
+        return {"anchored_by": by, "anchored_at": at, "kind": kind}
+
+    # ------------------------------------------------------------ plumbing
+
+    def _deadline(self, deadline: int | None) -> int:
+        if deadline is not None:
+            return deadline
+        return int(self.w3.eth.get_block("latest")["timestamp"]) + DEFAULT_DEADLINE_SECONDS
+
+    def _call(self, contract: str, fn: str, *args: Any) -> Any:
+        try:
+            return self._c[contract].functions[fn](*args).call()
+        except _REVERTS as exc:
+            raise self._decode(exc) from exc
+
+    def _send(self, contract: str, fn: str, *args: Any) -> TxResult[None]:
+        call = self._c[contract].functions[fn](*args)
+        try:
+            tx: dict[str, Any] = dict(call.build_transaction({"from": self.address}))
+        except _REVERTS as exc:
+            raise self._decode(exc) from exc
+        receipt = send_transaction(self.w3, self.account, tx)
+        if receipt["status"] != 1:
+            raise self._replay_failure(tx, receipt)
+        return TxResult(None, receipt, self.codec.decode_logs(receipt["logs"]))
+
+    def _decode(self, exc: Exception) -> MedLedgerError:
+        data = _revert_data(exc)
+        if data:
+            decoded = self.codec.decode_error(data)
+            if decoded is not None:
+                return decoded
+        return MedLedgerError(f"contract call failed: {exc}")
+
+    def _replay_failure(self, tx: dict[str, Any], receipt: TxReceipt) -> MedLedgerError:
+        call = {k: tx[k] for k in ("from", "to", "data") if k in tx}
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+        except _REVERTS as exc:
+            return self._decode(exc)
+        return MedLedgerError(f"transaction {receipt['transactionHash'].hex()} reverted")
+
+
+def _revert_data(exc: Exception) -> bytes | None:
+    """Revert data from a JSON-RPC error (hex `data`) or from eth-tester, which reports it
+    as the repr of a bytes object."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    if isinstance(exc, TransactionFailed) and exc.args and isinstance(exc.args[0], str):
+        text = exc.args[0].removeprefix("execution reverted: ")
+        if text.startswith(("b'", 'b"')):
+            value = ast.literal_eval(text)
+            return value if isinstance(value, bytes) else None
+    return None
+
+
+def _with_value(result: TxResult[Any], value: T) -> TxResult[T]:
+    return TxResult(value, result.receipt, result.events)
+
+
+__all__ += ["ContractError"]

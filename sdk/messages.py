@@ -1,0 +1,172 @@
+"""EIP-712 custody messages (Ship, Receive, Cancel): builders and signing with eth-account.
+
+The type strings here must match the `*_TYPEHASH` constants in `contracts/Items.sol`; a
+test compares them. The domain binds every signature to one chain and one contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+__all__ = [
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "MESSAGE_TYPES",
+    "CancelOrder",
+    "Domain",
+    "ReceiveOrder",
+    "ShipOrder",
+    "recover_signer",
+    "sign_order",
+    "typed_data",
+]
+
+DOMAIN_NAME = "MedLedger Items"
+DOMAIN_VERSION = "1"
+
+MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
+    "Ship": [
+        {"name": "sender", "type": "address"},
+        {"name": "receiver", "type": "address"},
+        {"name": "itemIds", "type": "bytes32[]"},
+        {"name": "documentHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Receive": [
+        {"name": "receiver", "type": "address"},
+        {"name": "shipmentId", "type": "uint64"},
+        {"name": "rejectedIds", "type": "bytes32[]"},
+        {"name": "tempMin", "type": "int16"},
+        {"name": "tempMax", "type": "int16"},
+        {"name": "excursionSeconds", "type": "uint32"},
+        {"name": "inspectionHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Cancel": [
+        {"name": "sender", "type": "address"},
+        {"name": "shipmentId", "type": "uint64"},
+        {"name": "reasonHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+ZERO32 = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    chain_id: int
+    verifying_contract: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": self.chain_id,
+            "verifyingContract": to_checksum_address(self.verifying_contract),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ShipOrder:
+    PRIMARY = "Ship"
+    sender: str
+    receiver: str
+    itemIds: tuple[bytes, ...]
+    nonce: int
+    deadline: int
+    documentHash: bytes = ZERO32
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.sender,
+            self.receiver,
+            list(self.itemIds),
+            self.documentHash,
+            self.nonce,
+            self.deadline,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveOrder:
+    PRIMARY = "Receive"
+    receiver: str
+    shipmentId: int
+    nonce: int
+    deadline: int
+    tempMin: int
+    tempMax: int
+    rejectedIds: tuple[bytes, ...] = field(default_factory=tuple)
+    excursionSeconds: int = 0
+    inspectionHash: bytes = ZERO32
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.receiver,
+            self.shipmentId,
+            list(self.rejectedIds),
+            self.tempMin,
+            self.tempMax,
+            self.excursionSeconds,
+            self.inspectionHash,
+            self.nonce,
+            self.deadline,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    PRIMARY = "Cancel"
+    sender: str
+    shipmentId: int
+    nonce: int
+    deadline: int
+    reasonHash: bytes = ZERO32
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.sender, self.shipmentId, self.reasonHash, self.nonce, self.deadline)
+
+
+Order = ShipOrder | ReceiveOrder | CancelOrder
+
+
+def typed_data(order: Order, domain: Domain, *, primary_type: str | None = None) -> dict[str, Any]:
+    """The full EIP-712 payload (as a wallet would show it) for `order`."""
+    primary = primary_type or order.PRIMARY
+    message = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(order).items()}
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            primary: MESSAGE_TYPES[primary],
+        },
+        "primaryType": primary,
+        "domain": domain.as_dict(),
+        "message": message,
+    }
+
+
+def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
+    """A 65-byte (r, s, v) signature of `order` under `domain` by `account`."""
+    signed = account.sign_message(encode_typed_data(full_message=typed_data(order, domain)))
+    return bytes(signed.signature)
+
+
+def recover_signer(order: Order, domain: Domain, signature: bytes) -> str:
+    """The address that signed `order`, as the contract would recover it."""
+    message = encode_typed_data(full_message=typed_data(order, domain))
+    return str(Account.recover_message(message, signature=signature))

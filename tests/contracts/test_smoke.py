@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from scripts.consortium import Consortium
+from sdk.model import ItemStatus
+
+
+def test_a_unit_shipped_and_received_changes_holder(consortium: Consortium) -> None:
+    m, d = consortium.manufacturer, consortium.distributor
+    ids = m.commission(consortium.lot_key, ["SN1"]).value
+    shipment = m.ship(d.address, ids).value
+    assert d.item(ids[0]).status is ItemStatus.IN_TRANSIT
+    d.receive(shipment, temp_min=50, temp_max=80)
+    state = d.item(ids[0])
+    assert (state.holder, state.status) == (d.address, ItemStatus.ACTIVE)
