@@ -141,9 +141,13 @@ Order = ShipOrder | ReceiveOrder | CancelOrder
 
 
 def typed_data(order: Order, domain: Domain, *, primary_type: str | None = None) -> dict[str, Any]:
-    """The full EIP-712 payload (as a wallet would show it) for `order`."""
+    """The full EIP-712 payload for `order`, JSON-ready as `eth_signTypedData_v4` takes it."""
     primary = primary_type or order.PRIMARY
-    message = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(order).items()}
+    fields = asdict(order)
+    type_order = [f["name"] for f in MESSAGE_TYPES[primary] if f["name"] in fields]
+    message = {
+        k: _json_value(fields[k]) for k in type_order + sorted(fields.keys() - set(type_order))
+    }
     return {
         "types": {
             "EIP712Domain": [
@@ -158,6 +162,15 @@ def typed_data(order: Order, domain: Domain, *, primary_type: str | None = None)
         "domain": domain.as_dict(),
         "message": message,
     }
+
+
+def _json_value(value: Any) -> Any:
+    """bytes as 0x-hex and tuples as lists, as eth_signTypedData_v4 expects."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, tuple | list):
+        return [_json_value(v) for v in value]
+    return value
 
 
 def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
