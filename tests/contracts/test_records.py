@@ -1,0 +1,235 @@
+"""Records.sol: adverse-event reports and document anchors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+
+from scripts.consortium import Consortium
+from sdk.devchain import DevChain
+from sdk.errors import ContractError
+from sdk.gs1 import item_id, unit_path
+from sdk.ledger import Ledger, TxResult
+
+ZERO_ADDRESS = "0x" + "00" * 20
+MEMBERS = ["regulator", "manufacturer", "distributor", "logistics", "hospital", "hospital2"]
+
+
+def expect_revert(call: Callable[[], object], name: str, args: dict[str, Any]) -> None:
+    with pytest.raises(ContractError) as e:
+        call()
+    assert e.value.name == name
+    assert e.value.args_by_name == args
+
+
+def block_time(ledger: Ledger, result: TxResult[Any]) -> int:
+    return int(ledger.w3.eth.get_block(result.receipt["blockNumber"])["timestamp"])
+
+
+def event_names(result: TxResult[Any]) -> list[str]:
+    return [e.name for e in result.events]
+
+
+@pytest.fixture
+def unit_id(consortium: Consortium) -> bytes:
+    return item_id(unit_path(consortium.gtin, "SN-AE-1"))
+
+
+# ------------------------------------------------------------------ reportAdverseEvent
+
+
+@pytest.mark.parametrize("severity", [1, 2, 3])
+def test_hospital_reports_an_adverse_event(
+    consortium: Consortium, unit_id: bytes, severity: int
+) -> None:
+    hospital = consortium.hospital
+    report_hash = keccak(text="MAUDE-like report #1")
+    result = hospital.report_adverse_event(unit_id, severity=severity, report_hash=report_hash)
+    assert result.value == 1
+    assert event_names(result) == ["AdverseEventReported"]
+    assert result.event("AdverseEventReported") == {
+        "reportId": 1,
+        "subjectId": unit_id,
+        "reporter": hospital.address,
+        "severity": severity,
+        "reportHash": report_hash,
+    }
+
+
+def test_every_active_member_may_report_and_ids_increase(
+    consortium: Consortium, unit_id: bytes
+) -> None:
+    ids = []
+    for n, name in enumerate(MEMBERS):
+        reporter = consortium.by_name(name)
+        # Subjects are items or lots; the contract does not look them up.
+        subject = unit_id if n % 2 else consortium.lot_key
+        result = reporter.report_adverse_event(
+            subject, severity=3, report_hash=keccak(text=f"report {n}")
+        )
+        assert result.event("AdverseEventReported")["reporter"] == reporter.address
+        ids.append(result.value)
+    assert ids == list(range(1, len(MEMBERS) + 1))
+
+
+def test_a_failed_report_does_not_use_up_an_id(consortium: Consortium, unit_id: bytes) -> None:
+    hospital = consortium.hospital
+    with pytest.raises(ContractError):
+        hospital.report_adverse_event(unit_id, severity=0, report_hash=keccak(text="r"))
+    assert (
+        hospital.report_adverse_event(unit_id, severity=1, report_hash=keccak(text="r")).value == 1
+    )
+
+
+@pytest.mark.parametrize("who", ["outsider", "admin"])
+def test_non_member_cannot_report(
+    chain: DevChain, consortium: Consortium, unit_id: bytes, who: str
+) -> None:
+    caller = (
+        consortium.admin if who == "admin" else consortium.hospital.as_member(chain.accounts[7])
+    )
+    expect_revert(
+        lambda: caller.report_adverse_event(unit_id, severity=1, report_hash=keccak(text="r")),
+        "RecordsNotActiveMember",
+        {"account": caller.address},
+    )
+
+
+def test_suspended_member_cannot_report_until_reinstated(
+    consortium: Consortium, unit_id: bytes
+) -> None:
+    hospital = consortium.hospital
+    consortium.regulator.suspend(hospital.address)
+    expect_revert(
+        lambda: hospital.report_adverse_event(unit_id, severity=2, report_hash=keccak(text="r")),
+        "RecordsNotActiveMember",
+        {"account": hospital.address},
+    )
+    consortium.regulator.reinstate(hospital.address)
+    assert (
+        hospital.report_adverse_event(unit_id, severity=2, report_hash=keccak(text="r")).value == 1
+    )
+
+
+@pytest.mark.parametrize("severity", [0, 4, 255])
+def test_severity_must_be_one_to_three(
+    consortium: Consortium, unit_id: bytes, severity: int
+) -> None:
+    expect_revert(
+        lambda: consortium.hospital.report_adverse_event(
+            unit_id, severity=severity, report_hash=keccak(text="r")
+        ),
+        "RecordsInvalidSeverity",
+        {"severity": severity},
+    )
+
+
+def test_report_needs_a_report_hash(consortium: Consortium, unit_id: bytes) -> None:
+    expect_revert(
+        lambda: consortium.hospital.report_adverse_event(
+            unit_id, severity=1, report_hash=bytes(32)
+        ),
+        "RecordsEmptyHash",
+        {},
+    )
+
+
+# ------------------------------------------------------------------ anchorDocument
+
+
+@pytest.mark.parametrize("kind", [0, 7, 65535])
+def test_member_anchors_a_document(consortium: Consortium, unit_id: bytes, kind: int) -> None:
+    distributor = consortium.distributor
+    document = keccak(text="salt|delivery note 2026-001")
+    assert distributor.anchor(document) == {
+        "anchored_by": ZERO_ADDRESS,
+        "anchored_at": 0,
+        "kind": 0,
+    }
+    result = distributor.anchor_document(document, subject_id=unit_id, kind=kind)
+    assert event_names(result) == ["DocumentAnchored"]
+    assert result.event("DocumentAnchored") == {
+        "documentHash": document,
+        "subjectId": unit_id,
+        "by": distributor.address,
+        "kind": kind,
+    }
+    assert distributor.anchor(document) == {
+        "anchored_by": distributor.address,
+        "anchored_at": block_time(distributor, result),
+        "kind": kind,
+    }
+
+
+def test_anchors_of_different_documents_are_independent(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    a, b = keccak(text="doc a"), keccak(text="doc b")
+    consortium.manufacturer.anchor_document(a, subject_id=consortium.lot_key, kind=1)
+    chain.advance(100)
+    consortium.hospital.anchor_document(b, subject_id=bytes(32), kind=2)
+    first, second = consortium.regulator.anchor(a), consortium.regulator.anchor(b)
+    assert (first["anchored_by"], first["kind"]) == (consortium.manufacturer.address, 1)
+    assert (second["anchored_by"], second["kind"]) == (consortium.hospital.address, 2)
+    assert second["anchored_at"] >= first["anchored_at"] + 100
+
+
+@pytest.mark.parametrize("who", ["outsider", "admin"])
+def test_non_member_cannot_anchor(chain: DevChain, consortium: Consortium, who: str) -> None:
+    caller = (
+        consortium.admin if who == "admin" else consortium.hospital.as_member(chain.accounts[7])
+    )
+    document = keccak(text="doc")
+    expect_revert(
+        lambda: caller.anchor_document(document, subject_id=bytes(32), kind=1),
+        "RecordsNotActiveMember",
+        {"account": caller.address},
+    )
+    assert caller.anchor(document)["anchored_by"] == ZERO_ADDRESS
+
+
+def test_suspended_member_cannot_anchor(consortium: Consortium) -> None:
+    logistics = consortium.logistics
+    consortium.regulator.suspend(logistics.address)
+    expect_revert(
+        lambda: logistics.anchor_document(keccak(text="log"), subject_id=bytes(32), kind=3),
+        "RecordsNotActiveMember",
+        {"account": logistics.address},
+    )
+
+
+def test_anchor_needs_a_document_hash(consortium: Consortium) -> None:
+    expect_revert(
+        lambda: consortium.hospital.anchor_document(bytes(32), subject_id=bytes(32), kind=1),
+        "RecordsEmptyHash",
+        {},
+    )
+
+
+@pytest.mark.parametrize("second", ["manufacturer", "hospital"])
+def test_a_document_is_anchored_only_once(
+    consortium: Consortium, unit_id: bytes, second: str
+) -> None:
+    first = consortium.manufacturer
+    document = keccak(text="inspection report")
+    result = first.anchor_document(document, subject_id=unit_id, kind=4)
+    original = first.anchor(document)
+    expect_revert(
+        lambda: consortium.by_name(second).anchor_document(
+            document, subject_id=consortium.lot_key, kind=9
+        ),
+        "RecordsAlreadyAnchored",
+        {"documentHash": document, "anchoredBy": first.address},
+    )
+    assert (
+        first.anchor(document)
+        == original
+        == {
+            "anchored_by": first.address,
+            "anchored_at": block_time(first, result),
+            "kind": 4,
+        }
+    )
