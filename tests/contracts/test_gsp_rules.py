@@ -21,7 +21,6 @@ from sdk.model import ItemStatus, LicenceKind, Role, ShipmentStatus, class_mask
 
 HOUR = 3600
 YEAR = 365 * 24 * HOUR
-IN_RANGE = {"temp_min": 50, "temp_max": 80}
 
 
 def expect_revert(call: Callable[[], object], name: str, args: dict[str, Any]) -> None:
@@ -47,7 +46,7 @@ def new_container(ledger: Ledger, prefix: str, reference: int) -> bytes:
 def deliver(sender: Ledger, receiver: Ledger, ids: list[bytes]) -> int:
     """Ship `ids` and have the receiver accept them all, in range; the shipment id."""
     shipment = sender.ship(receiver.address, ids).value
-    receiver.receive(shipment, **IN_RANGE)
+    receiver.receive(shipment, temp_min=50, temp_max=80)
     return shipment
 
 

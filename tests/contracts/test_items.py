@@ -10,10 +10,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 from eth_tester.exceptions import TransactionFailed
+from web3 import Web3
 
 from scripts.consortium import Consortium
 from sdk.compiler import ContractArtifact
@@ -24,7 +26,6 @@ from sdk.ledger import Ledger
 from sdk.model import ItemStatus, ShipmentStatus
 
 MAX_BATCH = 1000
-IN_RANGE = {"temp_min": 50, "temp_max": 80}
 
 
 def expect_revert(call: Callable[[], object], name: str, args: dict[str, Any]) -> ContractError:
@@ -53,7 +54,7 @@ class RawCaller:
         self, ledger: Ledger, call: tuple[str, str, list[Any]], name: str, args: dict[str, Any]
     ) -> None:
         contract, fn, fn_args = call
-        address = ledger.deployment.address_of(contract)
+        address = Web3.to_checksum_address(ledger.deployment.address_of(contract))
         abi = self.artifacts[contract].abi
         data = self.chain.w3.eth.contract(address=address, abi=abi).encode_abi(fn, args=fn_args)
         with pytest.raises(TransactionFailed) as e:
@@ -89,7 +90,7 @@ def new_container(ledger: Ledger, prefix: str, reference: int) -> bytes:
 def deliver(sender: Ledger, receiver: Ledger, ids: list[bytes]) -> int:
     """Ship `ids` and have the receiver accept them all, in range; the shipment id."""
     shipment = sender.ship(receiver.address, ids).value
-    receiver.receive(shipment, **IN_RANGE)
+    receiver.receive(shipment, temp_min=50, temp_max=80)
     return shipment
 
 
@@ -476,7 +477,7 @@ def test_packed_units_follow_their_pallet_through_ship_and_receive(consortium: C
     for id_ in (*units, case, pallet):
         assert holder_and_status(d, id_) == (m.address, ItemStatus.IN_TRANSIT)
 
-    d.receive(shipment, **IN_RANGE)
+    d.receive(shipment, temp_min=50, temp_max=80)
     for id_ in (*units, case, pallet):
         assert holder_and_status(d, id_) == (d.address, ItemStatus.ACTIVE)
     assert d.children(pallet) == [case, units[2]]
@@ -715,7 +716,7 @@ def test_the_sender_cancels_a_shipment_in_transit(consortium: Consortium) -> Non
     for unit in units:
         assert holder_and_status(m, unit) == (m.address, ItemStatus.ACTIVE)
     expect_revert(
-        lambda: d.receive(shipment, **IN_RANGE),
+        lambda: d.receive(shipment, temp_min=50, temp_max=80),
         "ItemsShipmentNotInTransit",
         {"shipmentId": shipment, "status": ShipmentStatus.CANCELLED},
     )
@@ -762,9 +763,7 @@ def test_a_cancel_must_name_exactly_the_shipped_items(consortium: Consortium) ->
     for wrong in ([a], [b, a], [a, b, a]):
         order, signature = m.sign_cancel(shipment)
         expect_revert(
-            lambda order=order, signature=signature, wrong=wrong: m.relay_cancel(
-                order, signature, item_ids=wrong
-            ),
+            partial(m.relay_cancel, order, signature, item_ids=wrong),
             "ItemsShipmentContentMismatch",
             {"shipmentId": shipment},
         )
@@ -806,7 +805,7 @@ def test_rejected_items_return_active_to_the_sender(consortium: Consortium) -> N
     m, d = consortium.manufacturer, consortium.distributor
     a, b, c = m.commission(consortium.lot_key, ["SN1", "SN2", "SN3"]).value
     shipment = m.ship(d.address, [a, b, c]).value
-    result = d.receive(shipment, rejected_ids=[a, c], **IN_RANGE)
+    result = d.receive(shipment, rejected_ids=[a, c], temp_min=50, temp_max=80)
     assert result.value == [b]
     event = result.event("ShipmentReceived")
     assert (event["acceptedIds"], event["rejectedIds"]) == ((b,), (a, c))
@@ -849,7 +848,9 @@ def test_rejected_ids_must_be_an_ordered_subsequence_of_the_shipment(
     ids = {"a": a, "b": b, "c": c, "x": x}
     shipment = m.ship(d.address, [a, b, c]).value
     expect_revert(
-        lambda: d.receive(shipment, rejected_ids=[ids[k] for k in rejected], **IN_RANGE),
+        lambda: d.receive(
+            shipment, rejected_ids=[ids[k] for k in rejected], temp_min=50, temp_max=80
+        ),
         "ItemsRejectedNotInShipment",
         {"id": ids[reported]},
     )
@@ -861,11 +862,9 @@ def test_a_receipt_must_name_exactly_the_shipped_items(consortium: Consortium) -
     a, b, c = m.commission(consortium.lot_key, ["SN1", "SN2", "SN3"]).value
     shipment = m.ship(d.address, [a, b]).value
     for wrong in ([a], [b, a], [a, b, c]):
-        order, signature = d.sign_receive(shipment, **IN_RANGE)
+        order, signature = d.sign_receive(shipment, temp_min=50, temp_max=80)
         expect_revert(
-            lambda order=order, signature=signature, wrong=wrong: d.relay_receive(
-                order, signature, item_ids=wrong
-            ),
+            partial(d.relay_receive, order, signature, item_ids=wrong),
             "ItemsShipmentContentMismatch",
             {"shipmentId": shipment},
         )
@@ -876,12 +875,12 @@ def test_only_the_addressed_receiver_receives(consortium: Consortium) -> None:
     (unit,) = m.commission(consortium.lot_key, ["SN1"]).value
     shipment = m.ship(d.address, [unit]).value
     expect_revert(
-        lambda: h.receive(shipment, **IN_RANGE),
+        lambda: h.receive(shipment, temp_min=50, temp_max=80),
         "ItemsWrongParty",
         {"shipmentId": shipment, "expected": d.address},
     )
     expect_revert(
-        lambda: m.receive(shipment, **IN_RANGE),
+        lambda: m.receive(shipment, temp_min=50, temp_max=80),
         "ItemsWrongParty",
         {"shipmentId": shipment, "expected": d.address},
     )
@@ -892,11 +891,11 @@ def test_a_shipment_is_received_once(consortium: Consortium) -> None:
     (unit,) = m.commission(consortium.lot_key, ["SN1"]).value
     shipment = deliver(m, d, [unit])
     expect_revert(
-        lambda: d.receive(shipment, **IN_RANGE),
+        lambda: d.receive(shipment, temp_min=50, temp_max=80),
         "ItemsShipmentNotInTransit",
         {"shipmentId": shipment, "status": ShipmentStatus.RECEIVED},
     )
-    order, signature = d.sign_receive(12345, **IN_RANGE)
+    order, signature = d.sign_receive(12345, temp_min=50, temp_max=80)
     expect_revert(
         lambda: d.relay_receive(order, signature, item_ids=[unit]),
         "ItemsUnknownShipment",
@@ -920,7 +919,7 @@ def test_a_suspended_receiver_cannot_receive(consortium: Consortium) -> None:
     (unit,) = m.commission(consortium.lot_key, ["SN1"]).value
     shipment = m.ship(d.address, [unit]).value
     consortium.regulator.suspend(d.address)
-    order, signature = d.sign_receive(shipment, **IN_RANGE)
+    order, signature = d.sign_receive(shipment, temp_min=50, temp_max=80)
     expect_revert(
         lambda: m.relay_receive(order, signature),
         "ItemsNotActiveMember",
