@@ -1,0 +1,182 @@
+"""The indexer process: hold the writer lock, migrate, then follow the chain range by
+range, writing each range with its cursor in one transaction and rewinding on reorgs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from indexer.config import Settings
+from indexer.db import Sql, make_engine, migrate
+from indexer.errors import SourceError
+from indexer.lock import WriterLock
+from indexer.projector import Projector
+from indexer.rewind import find_ancestor, rewind_to
+from indexer.source import BlockRef, LogSource
+from sdk.abi import AbiCodec
+from sdk.compiler import ContractArtifact, load_artifacts
+from sdk.deploy import CONTRACT_NAMES, Deployment
+
+__all__ = ["Indexer", "SyncResult", "make_codec"]
+
+
+def make_codec(artifacts: dict[str, ContractArtifact] | None = None) -> AbiCodec:
+    arts = artifacts or load_artifacts()
+    return AbiCodec({name: arts[name].abi for name in CONTRACT_NAMES})
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    from_block: int
+    to_block: int
+    logs: int
+    item_events: int
+    rewound_to: int | None = None
+
+
+class Indexer:
+    """Follows `source` for the contracts of `deployment` into the database of `settings`.
+
+    Use as a context manager (takes the writer lock and migrates), then call `sync_once`
+    or `run`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: LogSource,
+        deployment: Deployment,
+        *,
+        codec: AbiCodec | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.deployment = deployment
+        self.codec = codec or make_codec()
+        self._owns_engine = engine is None
+        self.engine = engine or make_engine(settings.db_url)
+        self.addresses = [deployment.address_of(n) for n in CONTRACT_NAMES]
+        self._lock = WriterLock(settings, self.engine)
+
+    def __enter__(self) -> Indexer:
+        self._lock.acquire()
+        try:
+            migrate(self.engine)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def cursor(self) -> tuple[int, bytes] | None:
+        with self.engine.connect() as conn:
+            rows = Sql(conn).rows("SELECT block_number, block_hash FROM cursor WHERE id = 1")
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    def _start_block(self) -> int:
+        return max(self.settings.start_block, self.deployment.deployed_at_block)
+
+    def check_reorg(self) -> int | None:
+        """Rewind if the cursor's block hash changed; return the ancestor rewound to."""
+        current = self.cursor()
+        if current is None:
+            return None
+        number, stored = current
+        if self.source.block(number).hash == stored:
+            return None
+        with self.engine.begin() as conn:
+            sql = Sql(conn)
+            ancestor = find_ancestor(
+                sql, self.source, cursor=number, undo_blocks=self.settings.undo_blocks
+            )
+            rewind_to(sql, ancestor)
+        return ancestor
+
+    def sync_once(self) -> SyncResult | None:
+        """Index the next range of blocks; None when caught up with the head."""
+        rewound = self.check_reorg()
+        current = self.cursor()
+        start = current[0] + 1 if current else self._start_block()
+        head = self.source.head() - self.settings.confirmations
+        if start > head:
+            return None if rewound is None else SyncResult(start, start - 1, 0, 0, rewound)
+        end = min(head, start + self.settings.batch_blocks - 1)
+        logs = sorted(
+            self.source.get_logs(start, end, self.addresses),
+            key=lambda log: (_int(log["blockNumber"]), _int(log["logIndex"])),
+        )
+        refs = self._block_refs(logs, end)
+        events = self.codec.decode_logs(logs)
+        keys = [
+            (
+                _bytes(log["blockHash"]),
+                _int(log["logIndex"]),
+                _int(log["blockNumber"]),
+                _bytes(log["transactionHash"]),
+            )
+            for log in logs
+        ]
+        with self.engine.begin() as conn:
+            count = Projector(Sql(conn)).write(events, keys, refs, refs[end])
+            Sql(conn).run(
+                "DELETE FROM undo_log WHERE block_number < ?", (end - self.settings.undo_blocks,)
+            )
+        return SyncResult(start, end, len(logs), count, rewound)
+
+    def _block_refs(self, logs: Sequence[Mapping[str, Any]], end: int) -> dict[int, BlockRef]:
+        """Hash and time of every block with logs and of `end`; refuses logs whose block
+        hash is not the chain's current one (a reorg during the fetch: retry later)."""
+        refs: dict[int, BlockRef] = {}
+        for log in logs:
+            number = _int(log["blockNumber"])
+            if number not in refs:
+                refs[number] = self.source.block(number)
+            if refs[number].hash != _bytes(log["blockHash"]):
+                raise SourceError(f"block {number} changed while fetching its logs")
+        if end not in refs:
+            refs[end] = self.source.block(end)
+        return refs
+
+    def catch_up(self) -> int:
+        """Sync until the head; return the item-event rows written."""
+        total = 0
+        while (result := self.sync_once()) is not None:
+            total += result.item_events
+        return total
+
+    def run(
+        self,
+        *,
+        stop: Callable[[], bool] = lambda: False,
+        on_sync: Callable[[SyncResult], None] | None = None,
+    ) -> None:
+        """Follow the chain until `stop()` is true, retrying source errors."""
+        while not stop():
+            try:
+                result = self.sync_once()
+            except SourceError:
+                time.sleep(self.settings.poll_interval)
+                continue
+            if result is None:
+                time.sleep(self.settings.poll_interval)
+            elif on_sync is not None:
+                on_sync(result)
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    return bytes(value)

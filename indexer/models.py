@@ -1,0 +1,243 @@
+"""The SQL schema of the projection (SQLModel tables). Alembic migrations create it.
+
+Design: every serialised unit and container is a row of `items` with a surrogate integer
+id; `items` holds the *effective* current state the contract's `itemOf` reports (a packed
+unit carries its outermost container's holder and status). A container move is expanded
+at ingest time into one `item_events` row per moved item, descendants included, so unit
+history is one index range and lot/recall/inventory queries are index scans of `items`,
+never recursive at read time. Each `item_events` row also records the item's state after
+the event, which is how a reorg rewind restores `items` exactly.
+
+Organisations get surrogate integer ids too (holders appear in 10M rows), lots use the
+chain's own `lotIndex`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AdverseEvent",
+    "Block",
+    "CompanyPrefix",
+    "Cursor",
+    "Document",
+    "Item",
+    "ItemEvent",
+    "Licence",
+    "Lot",
+    "LotReach",
+    "Organisation",
+    "ProcessedLog",
+    "Product",
+    "Recall",
+    "Shipment",
+    "UndoRecord",
+    "VerificationScan",
+]
+
+
+# A 64-bit integer that is still SQLite's rowid alias when it is the primary key.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _big(*, nullable: bool = False, index: bool = False) -> object:
+    return Field(sa_column=Column(BigInteger, nullable=nullable, index=index))
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+    id: int = Field(primary_key=True)
+    address: str = Field(unique=True, max_length=42)
+    role: int
+    name: str
+    status: int
+    admitted_block: int = _big()  # type: ignore[assignment]
+
+
+class CompanyPrefix(SQLModel, table=True):
+    __tablename__ = "company_prefixes"
+    prefix: str = Field(primary_key=True, max_length=12)
+    organisation_id: int = Field(index=True)
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class Licence(SQLModel, table=True):
+    __tablename__ = "licences"
+    organisation_id: int = Field(primary_key=True)
+    kind: int = Field(primary_key=True)
+    number_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    class_mask: int
+    valid_until: int = _big()  # type: ignore[assignment]
+    revoked: bool = False
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "products"
+    gtin: str = Field(primary_key=True, max_length=14)
+    manufacturer_id: int = Field(index=True)
+    device_class: int
+    temp_min: int
+    temp_max: int
+    certificate_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    registration_expiry: int = _big()  # type: ignore[assignment]
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class Lot(SQLModel, table=True):
+    __tablename__ = "lots"
+    __table_args__ = (Index("ix_lots_expiry", "expiry"),)
+    lot_index: int = Field(primary_key=True)
+    lot_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    gtin: str = Field(index=True, max_length=14)
+    lot_number: str
+    production_date: int = _big()  # type: ignore[assignment]
+    expiry: int = _big()  # type: ignore[assignment]
+    qc_release_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    active_recall: int = 0
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_lot_holder_status", "lot_index", "holder_id", "status"),
+        Index("ix_items_holder_status_lot", "holder_id", "status", "lot_index"),
+        Index("ix_items_parent", "parent_id"),
+    )
+    id: int = Field(primary_key=True)
+    item_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    is_container: bool
+    lot_index: int | None = None
+    code: str  # serial for units, SSCC for containers
+    holder_id: int
+    status: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    parent_id: int | None = None
+    updated_block: int = _big()  # type: ignore[assignment]
+
+
+class ItemEvent(SQLModel, table=True):
+    """One row per item per event; holder/status/parent are the item's state after it."""
+
+    __tablename__ = "item_events"
+    __table_args__ = (Index("ix_item_events_item", "item_id", "block_number", "log_index"),)
+    id: int = Field(sa_column=Column(BigInt, primary_key=True, autoincrement=False))
+    item_id: int
+    block_number: int = _big()  # type: ignore[assignment]
+    log_index: int
+    kind: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    holder_id: int
+    status: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    parent_id: int | None = None
+    via_id: int | None = None  # the shipped/handled root container, if not the item itself
+    shipment_id: int | None = None
+
+
+class LotReach(SQLModel, table=True):
+    """Every organisation a lot ever reached, with the first block it did."""
+
+    __tablename__ = "lot_reach"
+    lot_index: int = Field(primary_key=True)
+    organisation_id: int = Field(primary_key=True)
+    first_block: int = _big()  # type: ignore[assignment]
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipments"
+    id: int = Field(sa_column=Column(BigInt, primary_key=True, autoincrement=False))
+    sender_id: int = Field(index=True)
+    receiver_id: int = Field(index=True)
+    status: int
+    item_count: int
+    document_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sent_block: int = _big()  # type: ignore[assignment]
+    settled_block: int | None = _big(nullable=True)  # type: ignore[assignment]
+    accepted_count: int | None = None
+    rejected_count: int | None = None
+    temp_min: int | None = None
+    temp_max: int | None = None
+    excursion_seconds: int | None = None
+    quarantined: bool | None = None
+
+
+class Recall(SQLModel, table=True):
+    __tablename__ = "recalls"
+    id: int = Field(primary_key=True)
+    lot_index: int = Field(index=True)
+    initiator_id: int
+    level: int
+    reason_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    opened_block: int = _big()  # type: ignore[assignment]
+    closed_block: int | None = _big(nullable=True)  # type: ignore[assignment]
+
+
+class Document(SQLModel, table=True):
+    __tablename__ = "documents"
+    document_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    subject: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
+    organisation_id: int
+    kind: int
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class AdverseEvent(SQLModel, table=True):
+    __tablename__ = "adverse_events"
+    id: int = Field(primary_key=True)
+    subject: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
+    reporter_id: int
+    severity: int
+    report_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class VerificationScan(SQLModel, table=True):
+    """Written by the verification API (off-chain, never rewound by a reorg)."""
+
+    __tablename__ = "verification_scans"
+    __table_args__ = (Index("ix_scans_item_time", "item_key", "scanned_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    scanned_at: int = _big()  # type: ignore[assignment]
+    location: str
+    scanner: str | None = None
+
+
+class Block(SQLModel, table=True):
+    """Blocks the indexer wrote (with logs, or a range end): hash, time, first event row."""
+
+    __tablename__ = "blocks"
+    number: int = Field(sa_column=Column(BigInt, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    timestamp: int = _big()  # type: ignore[assignment]
+    first_event_id: int | None = _big(nullable=True)  # type: ignore[assignment]
+
+
+class ProcessedLog(SQLModel, table=True):
+    """The exactly-once ledger: one row per log written, unique on (block_hash, log_index)."""
+
+    __tablename__ = "processed_logs"
+    __table_args__ = (Index("ux_logs_block_number", "block_number", "log_index", unique=True),)
+    block_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    log_index: int = Field(primary_key=True)
+    block_number: int = _big()  # type: ignore[assignment]
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Cursor(SQLModel, table=True):
+    __tablename__ = "cursor"
+    id: int = Field(primary_key=True)
+    block_number: int = _big()  # type: ignore[assignment]
+    block_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class UndoRecord(SQLModel, table=True):
+    """The prior value of a small-table row changed at `block_number`, for reorg rewinds."""
+
+    __tablename__ = "undo_log"
+    id: int = Field(sa_column=Column(BigInt, primary_key=True, autoincrement=False))
+    block_number: int = _big(index=True)  # type: ignore[assignment]
+    table_name: str
+    key_json: str
+    old_json: str | None = None

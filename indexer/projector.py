@@ -1,0 +1,431 @@
+"""Applies decoded contract events to SQL: one call writes one block range, its blocks,
+its processed-log keys and the cursor, inside the caller's transaction.
+
+Event handlers follow the contract's own state rules (see contracts/Items.sol): a
+container move is expanded to every item inside it, so `items` always holds what
+`Items.itemOf` would answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from indexer.db import Sql
+from indexer.items import EventKind, ItemCache
+from indexer.source import BlockRef
+from indexer.undo import UndoWriter
+from sdk.abi import DecodedEvent
+from sdk.model import ItemStatus, MemberStatus, ShipmentStatus
+
+__all__ = ["Projector", "item_keys"]
+
+ACTIVE = int(ItemStatus.ACTIVE)
+_ITEM_LIST_ARGS = ("itemIds", "acceptedIds", "rejectedIds")
+
+
+def item_keys(event: DecodedEvent) -> list[bytes]:
+    """Every existing item id an event refers to (commissioned ids are new, so excluded)."""
+    if event.name == "ItemsCommissioned":
+        return []
+    keys: list[bytes] = []
+    for name in _ITEM_LIST_ARGS:
+        if name in event.args:
+            keys.extend(event.args[name])
+    if "containerId" in event.args and event.name != "ContainerCreated":
+        keys.append(event.args["containerId"])
+    return keys
+
+
+class Projector:
+    """Writes one batch of events (already sorted by block and log index)."""
+
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+        self.undo = UndoWriter(sql)
+        self.items = ItemCache(sql)
+        self.orgs: dict[str, int] = {
+            str(a): int(i) for i, a in sql.rows("SELECT id, address FROM organisations")
+        }
+        self.next_org = max(self.orgs.values(), default=0) + 1
+        self.lots: dict[bytes, int] = {}
+        self._handlers: dict[str, Callable[[DecodedEvent], None]] = {
+            name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_on_")
+        }
+
+    # ------------------------------------------------------------ the batch
+
+    def write(
+        self,
+        events: Sequence[DecodedEvent],
+        logs: Sequence[tuple[bytes, int, int, bytes]],
+        blocks: Mapping[int, BlockRef],
+        end: BlockRef,
+    ) -> int:
+        """Write `events`, the processed-log keys `logs` (block hash, log index, block
+        number, tx hash), the `blocks` they came from and the cursor at `end`; return the
+        number of item-event rows written."""
+        self.items.load(k for e in events for k in item_keys(e))
+        first_ids: dict[int, int] = {}
+        for event in events:
+            first_ids.setdefault(event.block_number, self.items.next_event_id)
+            handler = self._handlers.get(event.name)
+            if handler is not None:
+                handler(event)
+        count = self.items.flush(end.number)
+        block_rows = [
+            (b.number, b.hash, b.timestamp, first_ids.get(b.number, self.items.next_event_id))
+            for b in sorted(blocks.values(), key=lambda b: b.number)
+        ]
+        if end.number not in blocks:
+            block_rows.append((end.number, end.hash, end.timestamp, self.items.next_event_id))
+        self.sql.bulk_insert(
+            "blocks", ("number", "hash", "timestamp", "first_event_id"), block_rows
+        )
+        self.sql.bulk_insert(
+            "processed_logs", ("block_hash", "log_index", "block_number", "tx_hash"), logs
+        )
+        if not self.sql.run(
+            "UPDATE cursor SET block_number = ?, block_hash = ? WHERE id = 1",
+            (end.number, end.hash),
+        ):
+            self.sql.run(
+                "INSERT INTO cursor (id, block_number, block_hash) VALUES (1, ?, ?)",
+                (end.number, end.hash),
+            )
+        return count
+
+    # ------------------------------------------------------------ helpers
+
+    def org(self, address: str, block: int) -> int:
+        """The surrogate id of an address, creating a placeholder organisation if unseen."""
+        found = self.orgs.get(address)
+        if found is not None:
+            return found
+        org_id = self.next_org
+        self.next_org += 1
+        self.undo.insert(
+            block,
+            "organisations",
+            {
+                "id": org_id,
+                "address": address,
+                "role": 0,
+                "name": "",
+                "status": 0,
+                "admitted_block": block,
+            },
+            ("id",),
+        )
+        self.orgs[address] = org_id
+        return org_id
+
+    def lot_index(self, lot_key: bytes) -> int:
+        found = self.lots.get(lot_key)
+        if found is None:
+            found = int(self.sql.one("SELECT lot_index FROM lots WHERE lot_key = ?", (lot_key,)))
+            self.lots[lot_key] = found
+        return found
+
+    def _move(
+        self,
+        e: DecodedEvent,
+        keys: Sequence[bytes],
+        kind: EventKind,
+        *,
+        holder: int | None = None,
+        status: int | None = None,
+        shipment: int | None = None,
+    ) -> None:
+        """Apply a holder/status change to roots `keys` and everything inside them."""
+        block, log_index = e.block_number, e.log_index
+        for key in keys:
+            root = self.items.get(key)
+            for item in self.items.subtree(root):
+                if holder is not None:
+                    item.holder = holder
+                if status is not None:
+                    item.status = status
+                via = None if item is root else root.id
+                self.items.record(item, kind, block, log_index, via=via, shipment=shipment)
+
+    # ------------------------------------------------------------ Partners
+
+    def _on_MemberAdmitted(self, e: DecodedEvent) -> None:
+        a = e.args
+        address = str(a["account"])
+        if address in self.orgs:
+            self.undo.update(
+                e.block_number,
+                "organisations",
+                {"id": self.orgs[address]},
+                {"role": int(a["role"]), "name": str(a["name"]), "status": 1},
+            )
+            return
+        org_id = self.next_org
+        self.next_org += 1
+        row = {
+            "id": org_id,
+            "address": address,
+            "role": int(a["role"]),
+            "name": str(a["name"]),
+            "status": int(MemberStatus.ACTIVE),
+            "admitted_block": e.block_number,
+        }
+        self.undo.insert(e.block_number, "organisations", row, ("id",))
+        self.orgs[address] = org_id
+
+    def _set_member_status(self, e: DecodedEvent, status: MemberStatus) -> None:
+        org_id = self.org(str(e.args["account"]), e.block_number)
+        self.undo.update(e.block_number, "organisations", {"id": org_id}, {"status": int(status)})
+
+    def _on_MemberSuspended(self, e: DecodedEvent) -> None:
+        self._set_member_status(e, MemberStatus.SUSPENDED)
+
+    def _on_MemberReinstated(self, e: DecodedEvent) -> None:
+        self._set_member_status(e, MemberStatus.ACTIVE)
+
+    def _on_LicenceAttested(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "organisation_id": self.org(str(a["account"]), e.block_number),
+            "kind": int(a["kind"]),
+            "number_hash": bytes(a["numberHash"]),
+            "class_mask": int(a["classMask"]),
+            "valid_until": int(a["validUntil"]),
+            "revoked": False,
+            "block_number": e.block_number,
+        }
+        self.undo.upsert(e.block_number, "licences", row, ("organisation_id", "kind"))
+
+    def _on_LicenceRevoked(self, e: DecodedEvent) -> None:
+        key = {"organisation_id": self.org(str(e.args["account"]), e.block_number)}
+        key["kind"] = int(e.args["kind"])
+        self.undo.update(e.block_number, "licences", key, {"revoked": True})
+
+    def _on_CompanyPrefixAssigned(self, e: DecodedEvent) -> None:
+        row = {
+            "prefix": str(e.args["prefix"]),
+            "organisation_id": self.org(str(e.args["account"]), e.block_number),
+            "block_number": e.block_number,
+        }
+        self.undo.upsert(e.block_number, "company_prefixes", row, ("prefix",))
+
+    # ------------------------------------------------------------ Devices
+
+    def _on_ProductRegistered(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "gtin": _gtin(a["gtin"]),
+            "manufacturer_id": self.org(str(a["manufacturer"]), e.block_number),
+            "device_class": int(a["deviceClass"]),
+            "temp_min": int(a["tempMin"]),
+            "temp_max": int(a["tempMax"]),
+            "certificate_hash": bytes(a["certificateHash"]),
+            "registration_expiry": int(a["registrationExpiry"]),
+            "block_number": e.block_number,
+        }
+        self.undo.upsert(e.block_number, "products", row, ("gtin",))
+
+    def _on_RegistrationRenewed(self, e: DecodedEvent) -> None:
+        a = e.args
+        self.undo.update(
+            e.block_number,
+            "products",
+            {"gtin": _gtin(a["gtin"])},
+            {
+                "certificate_hash": bytes(a["certificateHash"]),
+                "registration_expiry": int(a["registrationExpiry"]),
+            },
+        )
+
+    def _on_LotRegistered(self, e: DecodedEvent) -> None:
+        a = e.args
+        row: dict[str, Any] = {
+            "lot_index": int(a["lotIndex"]),
+            "lot_key": bytes(a["lotKey"]),
+            "gtin": _gtin(a["gtin"]),
+            "lot_number": str(a["lot"]),
+            "production_date": int(a["productionDate"]),
+            "expiry": int(a["expiry"]),
+            "qc_release_hash": bytes(a["qcReleaseHash"]),
+            "active_recall": 0,
+            "block_number": e.block_number,
+        }
+        self.undo.insert(e.block_number, "lots", row, ("lot_index",))
+        self.lots[row["lot_key"]] = row["lot_index"]
+
+    def _on_RecallOpened(self, e: DecodedEvent) -> None:
+        a = e.args
+        lot_index = self.lot_index(bytes(a["lotKey"]))
+        row = {
+            "id": int(a["recallId"]),
+            "lot_index": lot_index,
+            "initiator_id": self.org(str(a["initiator"]), e.block_number),
+            "level": int(a["level"]),
+            "reason_hash": bytes(a["reasonHash"]),
+            "opened_block": e.block_number,
+            "closed_block": None,
+        }
+        self.undo.insert(e.block_number, "recalls", row, ("id",))
+        self.undo.update(
+            e.block_number, "lots", {"lot_index": lot_index}, {"active_recall": row["id"]}
+        )
+
+    def _on_RecallClosed(self, e: DecodedEvent) -> None:
+        recall_id = int(e.args["recallId"])
+        lot_index = self.lot_index(bytes(e.args["lotKey"]))
+        self.undo.update(
+            e.block_number, "recalls", {"id": recall_id}, {"closed_block": e.block_number}
+        )
+        self.undo.update(e.block_number, "lots", {"lot_index": lot_index}, {"active_recall": 0})
+
+    # ------------------------------------------------------------ Items
+
+    def _on_ItemsCommissioned(self, e: DecodedEvent) -> None:
+        a = e.args
+        lot_index = self.lot_index(bytes(a["lotKey"]))
+        holder = self.org(str(a["manufacturer"]), e.block_number)
+        create, record = self.items.create, self.items.record
+        for key, serial in zip(a["itemIds"], a["serials"], strict=True):
+            item = create(key, is_container=False, lot_index=lot_index, code=serial, holder=holder)
+            record(item, EventKind.COMMISSIONED, e.block_number, e.log_index)
+
+    def _on_ContainerCreated(self, e: DecodedEvent) -> None:
+        a = e.args
+        holder = self.org(str(a["owner"]), e.block_number)
+        item = self.items.create(
+            bytes(a["containerId"]),
+            is_container=True,
+            lot_index=None,
+            code=str(a["sscc"]),
+            holder=holder,
+        )
+        self.items.record(item, EventKind.CONTAINER_CREATED, e.block_number, e.log_index)
+
+    def _on_ItemsPacked(self, e: DecodedEvent) -> None:
+        container = self.items.get(bytes(e.args["containerId"]))
+        assert container.children is not None
+        self.items.record(container, EventKind.PACKED, e.block_number, e.log_index)
+        for key in e.args["itemIds"]:
+            child = self.items.get(key)
+            child.parent = container.id
+            container.children.append(child.id)
+            for item in self.items.subtree(child):
+                self.items.record(
+                    item, EventKind.PACKED, e.block_number, e.log_index, via=container.id
+                )
+
+    def _on_ItemsUnpacked(self, e: DecodedEvent) -> None:
+        container = self.items.get(bytes(e.args["containerId"]))
+        holder = self.org(str(e.args["holder"]), e.block_number)
+        self.items.record(container, EventKind.UNPACKED, e.block_number, e.log_index)
+        for key in e.args["itemIds"]:
+            child = self.items.get(key)
+            child.parent = None
+            for item in self.items.subtree(child):
+                item.holder = holder
+                item.status = ACTIVE
+                self.items.record(
+                    item, EventKind.UNPACKED, e.block_number, e.log_index, via=container.id
+                )
+        container.children = []
+
+    def _on_ShipmentSent(self, e: DecodedEvent) -> None:
+        a = e.args
+        shipment_id = int(a["shipmentId"])
+        row = {
+            "id": shipment_id,
+            "sender_id": self.org(str(a["sender"]), e.block_number),
+            "receiver_id": self.org(str(a["receiver"]), e.block_number),
+            "status": int(ShipmentStatus.IN_TRANSIT),
+            "item_count": len(a["itemIds"]),
+            "document_hash": bytes(a["documentHash"]),
+            "sent_block": e.block_number,
+        }
+        self.undo.insert(e.block_number, "shipments", row, ("id",))
+        self._move(
+            e,
+            a["itemIds"],
+            EventKind.SHIPPED,
+            status=int(ItemStatus.IN_TRANSIT),
+            shipment=shipment_id,
+        )
+
+    def _on_ShipmentReceived(self, e: DecodedEvent) -> None:
+        a = e.args
+        shipment_id = int(a["shipmentId"])
+        receiver = self.org(str(a["receiver"]), e.block_number)
+        accepted, rejected = a["acceptedIds"], a["rejectedIds"]
+        status = int(ItemStatus.QUARANTINED) if a["quarantined"] else ACTIVE
+        self._move(
+            e, accepted, EventKind.RECEIVED, holder=receiver, status=status, shipment=shipment_id
+        )
+        self._move(e, rejected, EventKind.REJECTED, status=ACTIVE, shipment=shipment_id)
+        self.undo.update(
+            e.block_number,
+            "shipments",
+            {"id": shipment_id},
+            {
+                "status": int(ShipmentStatus.RECEIVED if accepted else ShipmentStatus.REJECTED),
+                "settled_block": e.block_number,
+                "accepted_count": len(accepted),
+                "rejected_count": len(rejected),
+                "temp_min": int(a["tempMin"]),
+                "temp_max": int(a["tempMax"]),
+                "excursion_seconds": int(a["excursionSeconds"]),
+                "quarantined": bool(a["quarantined"]),
+            },
+        )
+
+    def _on_ShipmentCancelled(self, e: DecodedEvent) -> None:
+        shipment_id = int(e.args["shipmentId"])
+        self._move(e, e.args["itemIds"], EventKind.CANCELLED, status=ACTIVE, shipment=shipment_id)
+        self.undo.update(
+            e.block_number,
+            "shipments",
+            {"id": shipment_id},
+            {"status": int(ShipmentStatus.CANCELLED), "settled_block": e.block_number},
+        )
+
+    def _on_ItemsDispensed(self, e: DecodedEvent) -> None:
+        self._move(e, e.args["itemIds"], EventKind.DISPENSED, status=int(ItemStatus.DISPENSED))
+
+    def _on_ItemsQuarantined(self, e: DecodedEvent) -> None:
+        self._move(e, e.args["itemIds"], EventKind.QUARANTINED, status=int(ItemStatus.QUARANTINED))
+
+    def _on_ItemsReleased(self, e: DecodedEvent) -> None:
+        self._move(e, e.args["itemIds"], EventKind.RELEASED, status=ACTIVE)
+
+    def _on_ItemsDestroyed(self, e: DecodedEvent) -> None:
+        self._move(e, e.args["itemIds"], EventKind.DESTROYED, status=int(ItemStatus.DESTROYED))
+
+    # ------------------------------------------------------------ Records
+
+    def _on_AdverseEventReported(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "id": int(a["reportId"]),
+            "subject": bytes(a["subjectId"]),
+            "reporter_id": self.org(str(a["reporter"]), e.block_number),
+            "severity": int(a["severity"]),
+            "report_hash": bytes(a["reportHash"]),
+            "block_number": e.block_number,
+        }
+        self.undo.insert(e.block_number, "adverse_events", row, ("id",))
+
+    def _on_DocumentAnchored(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "document_hash": bytes(a["documentHash"]),
+            "subject": bytes(a["subjectId"]),
+            "organisation_id": self.org(str(a["by"]), e.block_number),
+            "kind": int(a["kind"]),
+            "block_number": e.block_number,
+        }
+        self.undo.insert(e.block_number, "documents", row, ("document_hash",))
+
+
+def _gtin(value: Any) -> str:
+    """A bytes14 GTIN as its 14-digit string."""
+    return bytes(value).decode("ascii") if isinstance(value, bytes | bytearray) else str(value)

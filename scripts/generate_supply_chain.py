@@ -1,0 +1,695 @@
+"""A realistic supply-chain data generator: manufacturers, distributors and hospitals
+moving serialised devices through commission -> pack -> ship -> receive -> unpack -> ship
+-> receive -> dispense, with recalls, rejections and cold-chain excursions.
+
+One deterministic plan (`play`) drives either backend:
+
+- `ChainBackend` sends real transactions through `sdk.ledger.Ledger` (small sizes: tests,
+  anvil, our node);
+- `LogBackend` emits the equivalent ABI-encoded logs into a `SyntheticChain`, an in-memory
+  `LogSource` the indexer ingests through its own decode-and-write path (large sizes:
+  benchmarks at 10M item-events without hours of EVM time).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eth_abi import encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from indexer.source import BlockRef
+from sdk.abi import abi_type
+from sdk.compiler import ContractArtifact, load_artifacts
+from sdk.deploy import CONTRACT_NAMES, Deployment, deploy_suite
+from sdk.gs1 import make_gtin, make_sscc
+from sdk.ledger import Ledger
+from sdk.model import LicenceKind, Role, class_mask
+from sdk.transactions import send_transaction
+
+__all__ = [
+    "ChainBackend",
+    "GeneratorConfig",
+    "LogBackend",
+    "Plan",
+    "SyntheticChain",
+    "generate_synthetic",
+    "play",
+    "run_on_chain",
+]
+
+YEAR = 365 * 24 * 3600
+DAY = 24 * 3600
+MAX_BATCH = 1000
+KIND_OF = {
+    Role.MANUFACTURER: LicenceKind.PRODUCTION,
+    Role.DISTRIBUTOR: LicenceKind.DISTRIBUTION,
+    Role.HOSPITAL: LicenceKind.PRACTICE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorConfig:
+    """Sizes and rates; the defaults are the full national-scale dataset."""
+
+    manufacturers: int = 10
+    distributors: int = 50
+    hospitals: int = 500
+    products: int = 100
+    lots: int = 2000
+    units: int = 1_000_000
+    big_lot_units: int = 0  # if > 0, lot 0 gets this many units (a recall-scope target)
+    units_per_case: int = 10
+    cases_per_shipment: int = 5
+    dispense_rate: float = 0.8
+    recall_rate: float = 0.02
+    reject_rate: float = 0.02
+    excursion_rate: float = 0.02
+    seed: int = 1
+
+    @classmethod
+    def small(cls, **overrides: Any) -> GeneratorConfig:
+        base: dict[str, Any] = {
+            "manufacturers": 2,
+            "distributors": 2,
+            "hospitals": 3,
+            "products": 2,
+            "lots": 3,
+            "units": 36,
+            "units_per_case": 4,
+            "cases_per_shipment": 2,
+            "recall_rate": 0.34,
+            "reject_rate": 0.25,
+            "excursion_rate": 0.34,
+        }
+        base.update(overrides)
+        return cls(**base)
+
+    def lot_sizes(self) -> list[int]:
+        rest = self.units - self.big_lot_units if self.big_lot_units else self.units
+        count = self.lots - 1 if self.big_lot_units else self.lots
+        sizes = [rest // count + (1 if i < rest % count else 0) for i in range(count)]
+        return [self.big_lot_units, *sizes] if self.big_lot_units else sizes
+
+
+class Backend(Protocol):
+    """What the plan does, in supply-chain terms; members are indexes (0 = regulator)."""
+
+    def admit(self, member: int, role: Role, name: str) -> None: ...
+    def licence(self, member: int, kind: LicenceKind, valid_until: int) -> None: ...
+    def prefix(self, member: int, prefix: str) -> None: ...
+    def product(self, member: int, gtin: str, prefix: str, expiry: int) -> None: ...
+    def lot(self, member: int, gtin: str, lot: str, expiry: int) -> bytes: ...
+    def commission(
+        self, member: int, lot_key: bytes, gtin: str, serials: list[str]
+    ) -> list[bytes]: ...
+    def container(self, member: int, sscc: str, prefix: str) -> bytes: ...
+    def pack(self, member: int, container: bytes, ids: list[bytes]) -> None: ...
+    def unpack(self, member: int, container: bytes, ids: list[bytes]) -> None: ...
+    def ship(self, sender: int, receiver: int, ids: list[bytes]) -> int: ...
+    def receive(
+        self, member: int, shipment: int, ids: list[bytes], rejected: list[bytes], excursion: int
+    ) -> None: ...
+    def release(self, member: int, ids: list[bytes]) -> None: ...
+    def dispense(self, member: int, ids: list[bytes]) -> None: ...
+    def recall(self, member: int, lot_key: bytes) -> None: ...
+    def destroy(self, member: int, ids: list[bytes]) -> None: ...
+    def report(self, member: int, subject: bytes, severity: int) -> None: ...
+    def anchor(self, member: int, document: bytes, subject: bytes) -> None: ...
+    def now(self) -> int: ...
+
+
+@dataclass
+class Plan:
+    """What `play` did: member indexes by role, and every unit id per lot."""
+
+    manufacturers: list[int] = field(default_factory=list)
+    distributors: list[int] = field(default_factory=list)
+    hospitals: list[int] = field(default_factory=list)
+    lot_keys: list[bytes] = field(default_factory=list)
+    units: dict[bytes, list[bytes]] = field(default_factory=dict)
+    containers: list[bytes] = field(default_factory=list)
+    recalled: list[bytes] = field(default_factory=list)
+
+
+def _batches(ids: Sequence[bytes], size: int = MAX_BATCH) -> list[list[bytes]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def play(backend: Backend, cfg: GeneratorConfig) -> Plan:
+    """Run the whole deterministic scenario on `backend`."""
+    rng = random.Random(cfg.seed)
+    plan = Plan()
+    now = backend.now()
+    member = 1
+    for role, count, out in (
+        (Role.MANUFACTURER, cfg.manufacturers, plan.manufacturers),
+        (Role.DISTRIBUTOR, cfg.distributors, plan.distributors),
+        (Role.HOSPITAL, cfg.hospitals, plan.hospitals),
+    ):
+        for i in range(count):
+            backend.admit(member, role, f"{role.name.title()} {i + 1}")
+            backend.licence(member, KIND_OF[role], now + 5 * YEAR)
+            out.append(member)
+            member += 1
+    prefixes = {m: str(9500000 + i) for i, m in enumerate(plan.manufacturers)}
+    for m, prefix in prefixes.items():
+        backend.prefix(m, prefix)
+    products: list[tuple[int, str]] = []
+    for p in range(cfg.products):
+        m = plan.manufacturers[p % len(plan.manufacturers)]
+        gtin = make_gtin(indicator=0, company_prefix=prefixes[m], item_reference=p)
+        backend.product(m, gtin, prefixes[m], now + 5 * YEAR)
+        products.append((m, gtin))
+    sscc_refs = dict.fromkeys(plan.manufacturers, 0)
+
+    def new_container(m: int) -> bytes:
+        sscc_refs[m] += 1
+        sscc = make_sscc(extension=0, company_prefix=prefixes[m], serial_reference=sscc_refs[m])
+        cid = backend.container(m, sscc, prefixes[m])
+        plan.containers.append(cid)
+        return cid
+
+    for lot_no, size in enumerate(cfg.lot_sizes()):
+        m, gtin = products[lot_no % len(products)]
+        # A few lots expire soon, so "expiring stock" has something to find.
+        expiry = now + (20 * DAY if lot_no % 10 == 3 else 2 * YEAR)
+        lot_key = backend.lot(m, gtin, f"L{lot_no:06d}", expiry)
+        plan.lot_keys.append(lot_key)
+        serials = [f"S{lot_no:05d}-{i:06d}" for i in range(size)]
+        ids: list[bytes] = []
+        for chunk in range(0, size, MAX_BATCH):
+            ids += backend.commission(m, lot_key, gtin, serials[chunk : chunk + MAX_BATCH])
+        plan.units[lot_key] = ids
+        cases: list[tuple[bytes, list[bytes]]] = []
+        for c in range(0, size, cfg.units_per_case):
+            case = new_container(m)
+            content = ids[c : c + cfg.units_per_case]
+            backend.pack(m, case, content)
+            cases.append((case, content))
+        pallets: list[tuple[bytes, list[tuple[bytes, list[bytes]]]]] = []
+        for group in range(0, len(cases), MAX_BATCH):
+            pallet = new_container(m)
+            members = cases[group : group + MAX_BATCH]
+            backend.pack(m, pallet, [case for case, _ in members])
+            pallets.append((pallet, members))
+        d = rng.choice(plan.distributors)
+        loose: dict[int, list[bytes]] = {}
+        for pallet, members in pallets:
+            shipment = backend.ship(m, d, [pallet])
+            excursion = 900 if rng.random() < cfg.excursion_rate else 0
+            backend.receive(d, shipment, [pallet], [], excursion)
+            if excursion:
+                backend.release(d, [pallet])
+            backend.unpack(d, pallet, [case for case, _ in members])
+            for s in range(0, len(members), cfg.cases_per_shipment):
+                outbound = members[s : s + cfg.cases_per_shipment]
+                h = rng.choice(plan.hospitals)
+                case_ids = [case for case, _ in outbound]
+                shipment = backend.ship(d, h, case_ids)
+                rejected = [case_ids[-1]] if rng.random() < cfg.reject_rate else []
+                backend.receive(h, shipment, case_ids, rejected, 0)
+                for case, content in outbound:
+                    if case in rejected:
+                        continue
+                    backend.unpack(h, case, content)
+                    used = content[: int(len(content) * cfg.dispense_rate)]
+                    if used:
+                        backend.dispense(h, used)
+                    loose.setdefault(h, []).extend(content[len(used) :])
+        if rng.random() < cfg.recall_rate:
+            _recall(backend, plan, m, lot_key, loose)
+    return plan
+
+
+def _recall(
+    backend: Backend, plan: Plan, m: int, lot_key: bytes, loose: Mapping[int, list[bytes]]
+) -> None:
+    """Recall a lot: the first hospital holding loose units returns them and the maker
+    destroys them; the others stay outstanding (recall progress has something to show)."""
+    backend.recall(m, lot_key)
+    plan.recalled.append(lot_key)
+    backend.report(plan.hospitals[0], lot_key, 2)
+    backend.anchor(m, keccak(lot_key + b"recall notice"), lot_key)
+    for h, ids in list(loose.items())[:1]:
+        for chunk in _batches(ids):
+            shipment = backend.ship(h, m, chunk)
+            backend.receive(m, shipment, chunk, [], 0)
+            backend.destroy(m, chunk)
+
+
+# ---------------------------------------------------------------- real transactions
+
+
+class ChainBackend:
+    """The plan as real transactions through `Ledger` (member 0 is the regulator)."""
+
+    def __init__(self, admin: Ledger, members: Sequence[LocalAccount]) -> None:
+        self.admin = admin
+        self.ledgers = [admin.as_member(a) for a in members]
+        self.regulator = self.ledgers[0]
+
+    def now(self) -> int:
+        return int(self.admin.w3.eth.get_block("latest")["timestamp"])
+
+    def admit(self, member: int, role: Role, name: str) -> None:
+        self.regulator.admit(self.ledgers[member].address, role, name)
+
+    def licence(self, member: int, kind: LicenceKind, valid_until: int) -> None:
+        self.regulator.attest_licence(
+            self.ledgers[member].address,
+            kind=kind,
+            number_hash=keccak(text=f"licence {member}"),
+            class_mask=class_mask(1, 2, 3),
+            valid_until=valid_until,
+        )
+
+    def prefix(self, member: int, prefix: str) -> None:
+        self.regulator.assign_company_prefix(self.ledgers[member].address, prefix)
+
+    def product(self, member: int, gtin: str, prefix: str, expiry: int) -> None:
+        self.ledgers[member].register_product(
+            gtin,
+            company_prefix=prefix,
+            device_class=2,
+            certificate_hash=keccak(text=f"certificate {gtin}"),
+            registration_expiry=expiry,
+            temp_min=20,
+            temp_max=250,
+        )
+
+    def lot(self, member: int, gtin: str, lot: str, expiry: int) -> bytes:
+        return (
+            self.ledgers[member]
+            .register_lot(gtin, lot, production_date=self.now() - 30 * DAY, expiry=expiry)
+            .value
+        )
+
+    def commission(self, member: int, lot_key: bytes, gtin: str, serials: list[str]) -> list[bytes]:
+        return self.ledgers[member].commission(lot_key, serials).value
+
+    def container(self, member: int, sscc: str, prefix: str) -> bytes:
+        return self.ledgers[member].create_container(sscc, company_prefix=prefix).value
+
+    def pack(self, member: int, container: bytes, ids: list[bytes]) -> None:
+        self.ledgers[member].pack(container, ids)
+
+    def unpack(self, member: int, container: bytes, ids: list[bytes]) -> None:
+        self.ledgers[member].unpack(container)
+
+    def ship(self, sender: int, receiver: int, ids: list[bytes]) -> int:
+        return self.ledgers[sender].ship(self.ledgers[receiver].address, ids).value
+
+    def receive(
+        self, member: int, shipment: int, ids: list[bytes], rejected: list[bytes], excursion: int
+    ) -> None:
+        ledger = self.ledgers[member]
+        order, signature = ledger.sign_receive(
+            shipment, temp_min=50, temp_max=80, rejected_ids=rejected, excursion_seconds=excursion
+        )
+        ledger.relay_receive(order, signature, item_ids=ids)
+
+    def release(self, member: int, ids: list[bytes]) -> None:
+        self.ledgers[member].release(ids)
+
+    def dispense(self, member: int, ids: list[bytes]) -> None:
+        self.ledgers[member].dispense(ids, record_hash=keccak(text="procedure"))
+
+    def recall(self, member: int, lot_key: bytes) -> None:
+        self.ledgers[member].recall_lot(lot_key, level=2, reason_hash=keccak(text="recall"))
+
+    def destroy(self, member: int, ids: list[bytes]) -> None:
+        self.ledgers[member].destroy(ids, record_hash=keccak(text="destruction"))
+
+    def report(self, member: int, subject: bytes, severity: int) -> None:
+        self.ledgers[member].report_adverse_event(
+            subject, severity=severity, report_hash=keccak(subject + b"report")
+        )
+
+    def anchor(self, member: int, document: bytes, subject: bytes) -> None:
+        self.ledgers[member].anchor_document(document, subject_id=subject, kind=1)
+
+
+@dataclass
+class ChainRun:
+    deployment: Deployment
+    backend: ChainBackend
+    plan: Plan
+
+
+def member_accounts(count: int, *, seed: int) -> list[LocalAccount]:
+    """Deterministic member keys for a generated consortium."""
+    return [Account.from_key(keccak(text=f"medledger-gen:{seed}:{i}")) for i in range(count)]
+
+
+def run_on_chain(
+    w3: Web3,
+    funder: LocalAccount,
+    cfg: GeneratorConfig,
+    *,
+    artifacts: dict[str, ContractArtifact] | None = None,
+) -> ChainRun:
+    """Deploy the suite with `funder` as admin, fund generated members, play the plan."""
+    arts = artifacts or load_artifacts()
+    deployment = deploy_suite(w3, funder, artifacts=arts)
+    members = member_accounts(
+        1 + cfg.manufacturers + cfg.distributors + cfg.hospitals, seed=cfg.seed
+    )
+    for account in members:
+        send_transaction(w3, funder, {"to": account.address, "value": 10**19, "gas": 21_000})
+    admin = Ledger(w3, deployment, funder, artifacts=arts)
+    admin.admit(members[0].address, Role.REGULATOR, "Regulator")
+    backend = ChainBackend(admin, members)
+    return ChainRun(deployment, backend, play(backend, cfg))
+
+
+# ---------------------------------------------------------------- synthetic logs
+
+
+class SyntheticChain:
+    """An in-memory chain of blocks of raw logs: a `LogSource` for the indexer.
+
+    Blocks are numbered from 1 and contiguous; `fork(at)` returns a copy sharing blocks
+    up to `at` whose later blocks get new hashes (a reorg, for tests).
+    """
+
+    def __init__(self, blocks: list[tuple[BlockRef, list[dict[str, Any]]]]) -> None:
+        self.blocks = blocks
+
+    def head(self) -> int:
+        return self.blocks[-1][0].number if self.blocks else 0
+
+    def block(self, number: int) -> BlockRef:
+        return self.blocks[number - 1][0]
+
+    def get_logs(
+        self, from_block: int, to_block: int, addresses: Sequence[str]
+    ) -> list[Mapping[str, Any]]:
+        wanted = {a.lower() for a in addresses}
+        out: list[Mapping[str, Any]] = []
+        for _ref, logs in self.blocks[from_block - 1 : to_block]:
+            out.extend(log for log in logs if log["address"].lower() in wanted)
+        return out
+
+    def item_events_estimate(self) -> int:
+        return sum(len(logs) for _, logs in self.blocks)
+
+    def fork(self, at: int, *, keep: int, salt: bytes = b"fork") -> SyntheticChain:
+        """Blocks 1..`at` unchanged; blocks `at`+1..`keep` re-hashed with the same logs;
+        then as many empty blocks as the original had beyond `keep`, so the fork is the
+        same height (blocks after `keep` are dropped: their events never happened)."""
+        out: list[tuple[BlockRef, list[dict[str, Any]]]] = list(self.blocks[:at])
+        for ref, logs in self.blocks[at:]:
+            new_hash = keccak(ref.hash + salt)
+            new_ref = BlockRef(ref.number, new_hash, ref.timestamp)
+            kept = [{**log, "blockHash": new_hash} for log in logs] if ref.number <= keep else []
+            out.append((new_ref, kept))
+        return SyntheticChain(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventShape:
+    address: str
+    topic: bytes
+    indexed: tuple[tuple[str, str], ...]
+    data: tuple[tuple[str, str], ...]
+
+
+class LogBackend:
+    """The plan as ABI-encoded logs, as the contracts would emit them, in blocks of
+    `logs_per_block`, one transaction per log."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        artifacts: dict[str, ContractArtifact] | None = None,
+        logs_per_block: int = 20,
+        start_time: int = 1_780_000_000,
+    ) -> None:
+        arts = artifacts or load_artifacts()
+        self.deployment = deployment
+        self.shapes: dict[str, _EventShape] = {}
+        for contract in CONTRACT_NAMES:
+            for entry in arts[contract].abi:
+                if entry["type"] != "event":
+                    continue
+                types = [abi_type(p) for p in entry["inputs"]]
+                self.shapes[entry["name"]] = _EventShape(
+                    address=deployment.address_of(contract),
+                    topic=keccak(text=f"{entry['name']}({','.join(types)})"),
+                    indexed=tuple(
+                        (p["name"], t)
+                        for p, t in zip(entry["inputs"], types, strict=True)
+                        if p["indexed"]
+                    ),
+                    data=tuple(
+                        (p["name"], t)
+                        for p, t in zip(entry["inputs"], types, strict=True)
+                        if not p["indexed"]
+                    ),
+                )
+        self.logs_per_block = logs_per_block
+        self.start_time = start_time
+        self.blocks: list[tuple[BlockRef, list[dict[str, Any]]]] = []
+        self._pending: list[dict[str, Any]] = []
+        self._block_number = deployment.deployed_at_block
+        self._members: dict[int, str] = {}
+        self._shipments: dict[int, int] = {}
+        self._counters = {"lot": 0, "shipment": 0, "recall": 0, "report": 0}
+        self.item_events = 0
+
+    # --------------------------------------------------------- plumbing
+
+    def address(self, member: int) -> str:
+        found = self._members.get(member)
+        if found is None:
+            found = to_checksum_address(keccak(text=f"member {member}")[-20:])
+            self._members[member] = found
+        return found
+
+    def now(self) -> int:
+        return self.start_time
+
+    def emit(self, event: str, /, **args: Any) -> None:
+        shape = self.shapes[event]
+        topics = [shape.topic] + [encode([t], [args[n]]) for n, t in shape.indexed]
+        data = encode([t for _, t in shape.data], [args[n] for n, _ in shape.data])
+        self._pending.append({"address": shape.address, "topics": topics, "data": data})
+        if len(self._pending) >= self.logs_per_block:
+            self.seal()
+
+    def seal(self) -> None:
+        """Close the current block (empty if nothing is pending)."""
+        number = self._block_number
+        self._block_number += 1
+        block_hash = keccak(text=f"synthetic block {number}")
+        logs = [
+            {
+                **log,
+                "blockNumber": number,
+                "blockHash": block_hash,
+                "transactionHash": keccak(block_hash + i.to_bytes(4, "big")),
+                "logIndex": i,
+            }
+            for i, log in enumerate(self._pending)
+        ]
+        self._pending = []
+        self.blocks.append((BlockRef(number, block_hash, self.start_time + 2 * number), logs))
+
+    def chain(self) -> SyntheticChain:
+        if self._pending:
+            self.seal()
+        return SyntheticChain(self.blocks)
+
+    def _next(self, counter: str) -> int:
+        self._counters[counter] += 1
+        return self._counters[counter]
+
+    # --------------------------------------------------------- the backend
+
+    def admit(self, member: int, role: Role, name: str) -> None:
+        self.emit(
+            "MemberAdmitted",
+            account=self.address(member),
+            role=int(role),
+            name=name,
+            by=self.address(0),
+        )
+
+    def licence(self, member: int, kind: LicenceKind, valid_until: int) -> None:
+        self.emit(
+            "LicenceAttested",
+            account=self.address(member),
+            kind=int(kind),
+            numberHash=keccak(text=f"licence {member}"),
+            classMask=class_mask(1, 2, 3),
+            validUntil=valid_until,
+            by=self.address(0),
+        )
+
+    def prefix(self, member: int, prefix: str) -> None:
+        self.emit(
+            "CompanyPrefixAssigned",
+            account=self.address(member),
+            prefix=prefix,
+            by=self.address(0),
+        )
+
+    def product(self, member: int, gtin: str, prefix: str, expiry: int) -> None:
+        self.emit(
+            "ProductRegistered",
+            gtin=gtin.encode(),
+            manufacturer=self.address(member),
+            deviceClass=2,
+            tempMin=20,
+            tempMax=250,
+            certificateHash=keccak(text=f"certificate {gtin}"),
+            registrationExpiry=expiry,
+        )
+
+    def lot(self, member: int, gtin: str, lot: str, expiry: int) -> bytes:
+        lot_key = keccak(text=f"/01/{gtin}/10/{lot}")
+        self.emit(
+            "LotRegistered",
+            lotKey=lot_key,
+            gtin=gtin.encode(),
+            lotIndex=self._next("lot"),
+            lot=lot,
+            productionDate=self.start_time - 30 * DAY,
+            expiry=expiry,
+            qcReleaseHash=bytes(32),
+        )
+        return lot_key
+
+    def commission(self, member: int, lot_key: bytes, gtin: str, serials: list[str]) -> list[bytes]:
+        ids = [keccak(text=f"/01/{gtin}/21/{s}") for s in serials]
+        self.emit(
+            "ItemsCommissioned",
+            lotKey=lot_key,
+            manufacturer=self.address(member),
+            itemIds=ids,
+            serials=serials,
+        )
+        self.item_events += len(ids)
+        return ids
+
+    def container(self, member: int, sscc: str, prefix: str) -> bytes:
+        cid = keccak(text=f"/00/{sscc}")
+        self.emit("ContainerCreated", containerId=cid, owner=self.address(member), sscc=sscc)
+        return cid
+
+    def pack(self, member: int, container: bytes, ids: list[bytes]) -> None:
+        self.emit("ItemsPacked", containerId=container, holder=self.address(member), itemIds=ids)
+
+    def unpack(self, member: int, container: bytes, ids: list[bytes]) -> None:
+        self.emit("ItemsUnpacked", containerId=container, holder=self.address(member), itemIds=ids)
+
+    def ship(self, sender: int, receiver: int, ids: list[bytes]) -> int:
+        shipment = self._next("shipment")
+        self._shipments[shipment] = sender
+        self.emit(
+            "ShipmentSent",
+            shipmentId=shipment,
+            sender=self.address(sender),
+            receiver=self.address(receiver),
+            itemIds=ids,
+            documentHash=bytes(32),
+            relayer=self.address(sender),
+        )
+        return shipment
+
+    def receive(
+        self, member: int, shipment: int, ids: list[bytes], rejected: list[bytes], excursion: int
+    ) -> None:
+        accepted = [i for i in ids if i not in rejected]
+        self.emit(
+            "ShipmentReceived",
+            shipmentId=shipment,
+            receiver=self.address(member),
+            sender=self.address(self._shipments[shipment]),
+            acceptedIds=accepted,
+            rejectedIds=rejected,
+            tempMin=50,
+            tempMax=80,
+            excursionSeconds=excursion,
+            inspectionHash=bytes(32),
+            quarantined=bool(excursion) and bool(accepted),
+        )
+
+    def release(self, member: int, ids: list[bytes]) -> None:
+        self.emit("ItemsReleased", by=self.address(member), itemIds=ids)
+
+    def dispense(self, member: int, ids: list[bytes]) -> None:
+        self.emit(
+            "ItemsDispensed",
+            holder=self.address(member),
+            itemIds=ids,
+            recordHash=keccak(text="procedure"),
+        )
+
+    def recall(self, member: int, lot_key: bytes) -> None:
+        self.emit(
+            "RecallOpened",
+            recallId=self._next("recall"),
+            lotKey=lot_key,
+            initiator=self.address(member),
+            level=2,
+            reasonHash=keccak(text="recall"),
+        )
+
+    def destroy(self, member: int, ids: list[bytes]) -> None:
+        self.emit(
+            "ItemsDestroyed",
+            holder=self.address(member),
+            itemIds=ids,
+            recordHash=keccak(text="destruction"),
+        )
+
+    def report(self, member: int, subject: bytes, severity: int) -> None:
+        self.emit(
+            "AdverseEventReported",
+            reportId=self._next("report"),
+            subjectId=subject,
+            reporter=self.address(member),
+            severity=severity,
+            reportHash=keccak(subject + b"report"),
+        )
+
+    def anchor(self, member: int, document: bytes, subject: bytes) -> None:
+        self.emit(
+            "DocumentAnchored",
+            documentHash=document,
+            subjectId=subject,
+            by=self.address(member),
+            kind=1,
+        )
+
+
+def synthetic_deployment() -> Deployment:
+    """Fixed contract addresses for synthetic chains (deployed at block 1)."""
+    return Deployment(
+        chain_id=1337,
+        **{n.lower(): to_checksum_address(keccak(text=n)[-20:]) for n in CONTRACT_NAMES},
+        deployed_at_block=1,
+    )
+
+
+def generate_synthetic(
+    cfg: GeneratorConfig,
+    *,
+    artifacts: dict[str, ContractArtifact] | None = None,
+    logs_per_block: int = 20,
+) -> tuple[SyntheticChain, Deployment, Plan]:
+    """The plan as a synthetic chain of logs, with its deployment and plan."""
+    deployment = synthetic_deployment()
+    backend = LogBackend(deployment, artifacts=artifacts, logs_per_block=logs_per_block)
+    backend.admit(0, Role.REGULATOR, "Regulator")
+    plan = play(backend, cfg)
+    return backend.chain(), deployment, plan
