@@ -100,5 +100,88 @@ def bench_gas(
     gas_main(output)
 
 
+# ---------------------------------------------------------------- node (issue 3)
+
+
+@app.command("node")
+def node_cmd(
+    data_dir: Annotated[Path, typer.Option(help="Where the chain store lives.")] = Path(
+        ".medledger/node"
+    ),
+    rpc_host: Annotated[str, typer.Option(help="JSON-RPC listen address.")] = "127.0.0.1",
+    rpc_port: Annotated[int, typer.Option(help="JSON-RPC port (0: any free port).")] = 8545,
+    follow: Annotated[
+        str | None, typer.Option(help="Run as a verifying follower of this sequencer URL.")
+    ] = None,
+    genesis: Annotated[
+        Path | None, typer.Option(help="Genesis file (default: DATA_DIR/genesis.json or demo).")
+    ] = None,
+    authority_key: Annotated[
+        str | None,
+        typer.Option(help="Authority key (hex); default MEDLEDGER_AUTHORITY_KEY or the demo key."),
+    ] = None,
+    exit_on_divergence: Annotated[
+        bool, typer.Option("--exit-on-divergence", help="Exit non-zero when a block diverges.")
+    ] = False,
+) -> None:
+    """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
+    import logging
+
+    from node.app import Node, load_config
+    from node.errors import NodeError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = load_config(
+            data_dir=data_dir,
+            genesis=genesis,
+            rpc_host=rpc_host,
+            rpc_port=rpc_port,
+            follow_url=follow,
+            authority_key=authority_key,
+            exit_on_divergence=exit_on_divergence,
+        )
+        node = Node(config)
+    except (NodeError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    for line in node.banner():
+        print(line, flush=True)
+    raise typer.Exit(code=node.run_forever())
+
+
+# ---------------------------------------------------------------- indexer (issue 4)
+
+
+@app.command("indexer")
+def indexer_cmd(
+    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain to follow.")],
+    deployment: Annotated[
+        Path, typer.Option("--deployment", help="Deployment JSON with the contract addresses.")
+    ],
+    db: Annotated[
+        str, typer.Option("--db", help="sqlite:///FILE (default) or postgresql+psycopg://…")
+    ] = "sqlite:///medledger-index.db",
+    batch_blocks: Annotated[int, typer.Option(help="Widest block range per transaction.")] = 2000,
+    confirmations: Annotated[int, typer.Option(help="Blocks to stay behind the head.")] = 0,
+    once: Annotated[bool, typer.Option("--once", help="Exit when caught up.")] = False,
+) -> None:
+    """Follow a chain with eth_getLogs and project its events into SQL, exactly once."""
+    from indexer.config import Settings
+    from indexer.runner import load_deployment, run_indexer
+
+    try:
+        settings = Settings(db, batch_blocks=batch_blocks, confirmations=confirmations)
+        run_indexer(
+            settings,
+            rpc_url=rpc,
+            deployment=load_deployment(deployment),
+            once=once,
+            echo=lambda line: print(line, flush=True),
+        )
+    except MedLedgerError as exc:
+        raise _fail(exc) from exc
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,138 @@
+"""The node's chain: the store, the genesis, the head, and committing one block at a time.
+
+Both roles use it. The sequencer calls `produce` (execute once, seal, commit); the
+follower calls `verify_and_import` (re-execute, compare, check the seal, commit). Either
+way every key of a block goes into one durable LMDB transaction, and the in-memory head
+moves only after that commit returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from node import evm, evm_reads, records
+from node.config import NodeConfig
+from node.errors import ConfigError
+from node.seal import Sealer, verify_seal
+from node.store import LmdbStore, Snapshot
+
+__all__ = ["Chain", "Committed"]
+
+GENESIS_KEY = b"ml:genesis"
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    number: int
+    hash: bytes
+    tx_hashes: list[bytes]
+    log_addresses: set[str]
+    dropped: list[tuple[evm.DecodedTx, str]]
+    deferred: list[evm.DecodedTx]
+
+
+class Chain:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.chain_id = config.chain_id
+        self.store = LmdbStore(config.data_dir / "chain")
+        self._buffer = self.store.write_buffer()
+        self._lock = threading.Lock()
+        spec = evm.GenesisSpec(
+            chain_id=config.chain_id,
+            gas_limit=config.block_gas_limit,
+            timestamp=config.genesis_timestamp,
+            deployer=bytes.fromhex(config.deployer[2:]),
+            deployments=config.deployments(),
+            alloc=tuple((bytes.fromhex(a[2:]), int(b, 0)) for a, b in config.alloc.items()),
+        )
+        scratch = self.store.snapshot()
+        expected, self.contracts = evm.init_genesis(scratch, spec)
+        scratch.close()
+        stored = self._buffer.get(GENESIS_KEY)
+        if stored is None:
+            evm.init_genesis(self._buffer, spec)
+            self._buffer[GENESIS_KEY] = expected
+            self._buffer.commit()
+        elif stored != expected:
+            raise ConfigError(
+                f"the store at {config.data_dir} holds a chain with genesis 0x{stored.hex()}, "
+                f"but the genesis file gives 0x{expected.hex()}"
+            )
+        self.genesis_hash = expected
+        with self.snapshot() as snap:
+            self.head_hash = evm_reads.head_hash(snap)
+            header = evm_reads.header_by_hash(snap, self.head_hash)
+            self.head_number = int(header.block_number)
+            self.head_timestamp = int(header.timestamp)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        snap = self.store.snapshot()
+        try:
+            yield snap
+        finally:
+            snap.close()
+
+    def produce(self, txs: Sequence[evm.DecodedTx], *, timestamp: int, sealer: Sealer) -> Committed:
+        """Execute `txs` in a new block on the head, seal it and commit it durably."""
+        with self._lock:
+            try:
+                built = evm.build_block(
+                    self._buffer,
+                    self.head_hash,
+                    txs,
+                    chain_id=self.chain_id,
+                    coinbase=bytes.fromhex(sealer.address[2:]),
+                    timestamp=timestamp,
+                    gas_limit=self.config.block_gas_limit,
+                )
+                return self._commit(built, sealer.seal(built.hash))
+            except BaseException:
+                self._buffer.discard()
+                raise
+
+    def verify_and_import(self, raw_block: bytes, seal: bytes) -> Committed:
+        """Re-execute a published block; commit it only if it matches and its seal is an
+        authority's. Raises `DivergenceError` or `SealError` otherwise."""
+        with self._lock:
+            try:
+                built = evm.import_block(self._buffer, raw_block, chain_id=self.chain_id)
+                verify_seal(
+                    seal, built.hash, chain_id=self.chain_id, authorities=self.config.authorities
+                )
+                return self._commit(built, seal)
+            except BaseException:
+                self._buffer.discard()
+                raise
+
+    def _commit(self, built: evm.BuiltBlock, seal: bytes) -> Committed:
+        txs = evm_reads.transaction_records(built)
+        receipts = evm_reads.receipt_records(built)
+        records.write_block(
+            self._buffer,
+            number=built.number,
+            block_hash=built.hash,
+            transactions=txs,
+            receipts=receipts,
+            seal=seal,
+        )
+        self._buffer.commit()
+        self.head_hash, self.head_number = built.hash, built.number
+        self.head_timestamp = int(built.header.timestamp)
+        return Committed(
+            number=built.number,
+            hash=built.hash,
+            tx_hashes=[bytes(tx.hash) for tx in built.transactions],
+            log_addresses={log["address"] for r in receipts for log in r["logs"]},
+            dropped=built.dropped,
+            deferred=built.deferred,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._buffer.close()
+            self.store.close()

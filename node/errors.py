@@ -1,0 +1,88 @@
+"""The node's exception tree.
+
+NodeError
+ ├── ConfigError        a genesis/config file that is missing, malformed or inconsistent
+ ├── StoreError         the LMDB store cannot be opened or written
+ ├── RpcError           a JSON-RPC error answer (code, message, optional data)
+ │    ├── AdmissionError      the sender may not transact (code -32010)
+ │    └── BackpressureError   the mempool is full (code -32011)
+ ├── SealError          a block seal that is malformed or not from an authority
+ └── DivergenceError    the follower re-executed a block and got a different result
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# JSON-RPC 2.0 standard codes and ours.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+EXECUTION_REVERTED = 3
+TX_REJECTED = -32003
+LIMIT_EXCEEDED = -32005
+NOT_ADMITTED = -32010
+MEMPOOL_FULL = -32011
+READ_ONLY = -32012
+
+
+class NodeError(Exception):
+    """Base of every error the node raises on purpose."""
+
+
+class ConfigError(NodeError):
+    """A node or genesis configuration that cannot be used."""
+
+
+class StoreError(NodeError):
+    """The durable store failed."""
+
+
+class RpcError(NodeError):
+    """An error that becomes a JSON-RPC error object."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class AdmissionError(RpcError):
+    """The sender is not allowed to send transactions."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(NOT_ADMITTED, message)
+
+
+class BackpressureError(RpcError):
+    """The mempool is full; retry later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(MEMPOOL_FULL, message)
+
+
+class SealError(NodeError):
+    """A seal that does not verify against the authority set."""
+
+
+class DivergenceError(NodeError):
+    """Re-execution disagrees with the block the sequencer published."""
+
+    def __init__(self, block_number: int, field: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"block {block_number}: {field} diverged "
+            f"(sequencer published {expected}, re-execution gave {actual})"
+        )
+        self.block_number = block_number
+        self.field = field
+        self.expected = expected
+        self.actual = actual

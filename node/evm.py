@@ -1,0 +1,389 @@
+"""Execution on py-evm: genesis, building a block, re-executing a published block, calls.
+
+This module (with `node.evm_reads`) is the only place that imports py-evm (`eth`).
+
+A block is executed exactly once. `build_block` applies the sequencer's transactions to the
+parent's state with the Prague VM, makes the header from the result and persists header,
+body, receipts and state into the caller's write buffer; nothing is imported or
+re-executed afterwards (py-evm's `MiningChain.mine_all` builds and then imports, running
+every transaction twice). `import_block` is the follower's path: the same execution, driven
+by a published block, followed by a field-by-field comparison of the header.
+
+Chain rules beyond Prague: the base fee is always zero (free gas), there is no deposit
+contract and no beacon root, and timestamps may repeat (several blocks per second).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.consensus.context import ConsensusContext
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.db.trie import make_trie_root_and_nodes
+from eth.exceptions import HeaderNotFound
+from eth.vm.chain_context import ChainContext
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError
+
+from node.errors import DivergenceError, NodeError
+
+__all__ = [
+    "BuiltBlock",
+    "CallResult",
+    "DecodedTx",
+    "GenesisSpec",
+    "build_block",
+    "call",
+    "chaindb_of",
+    "decode_transaction",
+    "estimate_gas",
+    "import_block",
+    "init_genesis",
+]
+
+HEADER_FIELDS = list(PragueBlockHeader._meta.field_names)
+
+
+class MedLedgerVM(PragueVM):
+    """Prague without a deposit contract: skip scanning every receipt for deposit logs."""
+
+    def process_deposit_request_data(self, block: BlockAPI) -> None:
+        block.block_requests.append(DEPOSIT_REQUEST_TYPE)
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisSpec:
+    chain_id: int
+    gas_limit: int
+    timestamp: int
+    deployer: bytes
+    deployments: tuple[tuple[str, bytes], ...]
+    alloc: tuple[tuple[bytes, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTx:
+    """A signed transaction, checked for shape and signature."""
+
+    hash: bytes
+    sender: bytes
+    nonce: int
+    gas: int
+    to: bytes
+    chain_id: int | None
+    raw: bytes
+    obj: Any = field(repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class BuiltBlock:
+    number: int
+    hash: bytes
+    header: Any
+    transactions: list[Any]
+    receipts: list[Any]
+    senders: list[bytes]
+    dropped: list[tuple[DecodedTx, str]] = field(default_factory=list)
+    deferred: list[DecodedTx] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    success: bool
+    output: bytes
+    gas_used: int
+    error: str
+
+
+def chaindb_of(db: Any) -> ChainDB:
+    """py-evm's chain database over one of `node.store`'s views."""
+    return ChainDB(AtomicDB(db))
+
+
+def decode_transaction(raw: bytes) -> DecodedTx:
+    """Decode and check a raw signed transaction; `NodeError` names what is wrong."""
+    try:
+        tx = MedLedgerVM.get_transaction_builder().decode(raw)
+        tx.check_signature_validity()
+        sender = tx.sender
+        tx.validate()
+    except (ValidationError, rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
+        raise NodeError(f"invalid transaction: {exc}") from exc
+    except Exception as exc:  # eth-keys raises BadSignature and friends
+        raise NodeError(f"invalid transaction signature: {exc}") from exc
+    return DecodedTx(
+        hash=tx.hash,
+        sender=bytes(sender),
+        nonce=tx.nonce,
+        gas=tx.gas,
+        to=bytes(tx.to),
+        chain_id=getattr(tx, "chain_id", None),
+        raw=bytes(raw),
+        obj=tx,
+    )
+
+
+def _vm(chaindb: ChainDB, header: BlockHeaderAPI, chain_id: int) -> MedLedgerVM:
+    return MedLedgerVM(header, chaindb, ChainContext(chain_id), ConsensusContext(chaindb.db))
+
+
+def _child_header(
+    parent: BlockHeaderAPI, *, coinbase: bytes, timestamp: int, gas_limit: int, extra_data: bytes
+) -> BlockHeaderAPI:
+    return PragueBlockHeader(
+        difficulty=0,
+        block_number=parent.block_number + 1,
+        gas_limit=gas_limit,
+        timestamp=max(timestamp, parent.timestamp),
+        coinbase=coinbase,
+        parent_hash=parent.hash,
+        state_root=parent.state_root,
+        extra_data=extra_data,
+        base_fee_per_gas=0,
+    )
+
+
+def init_genesis(db: Any, spec: GenesisSpec) -> tuple[bytes, dict[str, bytes]]:
+    """Write the genesis block: prefunded accounts and the contract suite, deployed by
+    running each constructor from `spec.deployer`. Returns the genesis hash and the
+    contract addresses (deterministic: CREATE addresses of the deployer's nonces)."""
+    chaindb = chaindb_of(db)
+    draft = PragueBlockHeader(
+        difficulty=0, block_number=0, gas_limit=spec.gas_limit, timestamp=spec.timestamp
+    )
+    vm = _vm(chaindb, draft, spec.chain_id)
+    state = vm.state
+    for address, balance in spec.alloc:
+        state.set_balance(address, balance)
+    addresses: dict[str, bytes] = {}
+    for name, initcode in spec.deployments:
+        nonce = state.get_nonce(spec.deployer)
+        unsigned = vm.create_unsigned_transaction(
+            nonce=nonce, gas_price=0, gas=spec.gas_limit, to=b"", value=0, data=initcode
+        )
+        computation = state.apply_transaction(SpoofTransaction(unsigned, from_=spec.deployer))
+        if computation.is_error:
+            raise NodeError(f"genesis: constructor of {name} failed: {computation.error!r}")
+        addresses[name] = bytes(computation.msg.storage_address)
+    state.persist()
+    header = draft.copy(state_root=state.state_root)
+    chaindb.persist_block(PragueBlock(header, transactions=[], uncles=[], withdrawals=[]))
+    return header.hash, addresses
+
+
+def build_block(
+    db: Any,
+    parent_hash: bytes,
+    txs: Sequence[DecodedTx],
+    *,
+    chain_id: int,
+    coinbase: bytes,
+    timestamp: int,
+    gas_limit: int,
+) -> BuiltBlock:
+    """Execute `txs` once on the parent's state and persist the resulting block into `db`.
+
+    Transactions that fail validation (stale nonce, gas above what is left in the block)
+    are not included: the former are `dropped` with a reason, the latter `deferred`."""
+    chaindb = chaindb_of(db)
+    parent = chaindb.get_block_header_by_hash(parent_hash)
+    header = _child_header(
+        parent, coinbase=coinbase, timestamp=timestamp, gas_limit=gas_limit, extra_data=b""
+    )
+    result = _execute(chaindb, header, txs, chain_id=chain_id, strict=False)
+    chaindb.persist_block(result.header_block)
+    return result.built
+
+
+def import_block(db: Any, raw_block: bytes, *, chain_id: int) -> BuiltBlock:
+    """Re-execute a published block on our own state and persist it if every header field
+    agrees; otherwise raise `DivergenceError` naming the first field that differs."""
+    try:
+        published = rlp.decode(raw_block, sedes=PragueBlock)
+    except (rlp.DecodingError, rlp.DeserializationError) as exc:
+        raise DivergenceError(-1, "encoding", "a Prague block", str(exc)) from exc
+    ph = published.header
+    chaindb = chaindb_of(db)
+    try:
+        parent = chaindb.get_block_header_by_hash(ph.parent_hash)
+    except HeaderNotFound as exc:
+        raise DivergenceError(
+            ph.block_number, "parent_hash", ph.parent_hash.hex(), "unknown parent"
+        ) from exc
+    tx_root, _ = make_trie_root_and_nodes(published.transactions)
+    if tx_root != ph.transaction_root:
+        raise DivergenceError(
+            ph.block_number, "transaction_root", ph.transaction_root.hex(), tx_root.hex()
+        )
+    txs = []
+    for index, tx in enumerate(published.transactions):
+        try:
+            txs.append(decode_transaction(tx.encode()))
+        except NodeError as exc:
+            raise DivergenceError(
+                ph.block_number, f"transaction {index}", "valid", str(exc)
+            ) from exc
+    header = _child_header(
+        parent,
+        coinbase=ph.coinbase,
+        timestamp=ph.timestamp,
+        gas_limit=ph.gas_limit,
+        extra_data=ph.extra_data,
+    )
+    if ph.timestamp < parent.timestamp:
+        raise DivergenceError(ph.block_number, "timestamp", str(ph.timestamp), "before parent")
+    result = _execute(chaindb, header, txs, chain_id=chain_id, strict=True)
+    ours = result.header_block.header
+    for name in HEADER_FIELDS:
+        expected, actual = getattr(ph, name), getattr(ours, name)
+        if expected != actual:
+            raise DivergenceError(ph.block_number, name, _show(expected), _show(actual))
+    chaindb.persist_block(result.header_block)
+    return result.built
+
+
+def _show(value: Any) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(slots=True)
+class _Executed:
+    header_block: Any
+    built: BuiltBlock
+
+
+def _execute(
+    chaindb: ChainDB,
+    header: BlockHeaderAPI,
+    txs: Sequence[DecodedTx],
+    *,
+    chain_id: int,
+    strict: bool,
+) -> _Executed:
+    vm = _vm(chaindb, header, chain_id)
+    block = vm.get_block()
+    vm.block_preprocessing(block)
+    current = header
+    applied: list[SignedTransactionAPI] = []
+    receipts: list[ReceiptAPI] = []
+    senders: list[bytes] = []
+    dropped: list[tuple[DecodedTx, str]] = []
+    deferred: list[DecodedTx] = []
+    for tx in txs:
+        if not strict and current.gas_used + tx.gas > header.gas_limit:
+            deferred.append(tx)
+            continue
+        try:
+            receipt, _ = vm.apply_transaction(current, tx.obj)
+        except ValidationError as exc:
+            if strict:
+                raise DivergenceError(
+                    header.block_number, f"transaction {len(applied)}", "valid", str(exc)
+                ) from exc
+            dropped.append((tx, str(exc)))
+            continue
+        current = vm.add_receipt_to_header(current, receipt)
+        applied.append(tx.obj)
+        receipts.append(receipt)
+        senders.append(tx.sender)
+    filled = vm.set_block_transactions_and_withdrawals(block, current, applied, receipts)
+    processed = vm.block_postprocessing(filled)
+    final = vm.finalize_block(processed).block
+    built = BuiltBlock(
+        number=final.number,
+        hash=final.hash,
+        header=final.header,
+        transactions=applied,
+        receipts=receipts,
+        senders=senders,
+        dropped=dropped,
+        deferred=deferred,
+    )
+    return _Executed(final, built)
+
+
+def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> MedLedgerVM:
+    chaindb = chaindb_of(db)
+    head = chaindb.get_block_header_by_hash(head_hash)
+    header = _child_header(
+        head, coinbase=head.coinbase, timestamp=timestamp, gas_limit=head.gas_limit, extra_data=b""
+    )
+    return _vm(chaindb, header, chain_id)
+
+
+def _run(
+    vm: MedLedgerVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas: int
+) -> CallResult:
+    state = vm.state
+    unsigned = vm.create_unsigned_transaction(
+        nonce=state.get_nonce(sender), gas_price=0, gas=gas, to=to, value=value, data=data
+    )
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(SpoofTransaction(unsigned, from_=sender))
+    except ValidationError as exc:
+        return CallResult(False, b"", 0, str(exc))
+    finally:
+        state.revert(snapshot)
+    used = gas - computation.get_gas_remaining()
+    if computation.is_error:
+        error = computation.error
+        reason = "execution reverted" if computation.output else repr(error)
+        return CallResult(False, bytes(computation.output), used, reason)
+    return CallResult(True, bytes(computation.output), used, "")
+
+
+def call(
+    db: Any,
+    head_hash: bytes,
+    *,
+    chain_id: int,
+    timestamp: int,
+    sender: bytes,
+    to: bytes,
+    data: bytes,
+    value: int,
+    gas: int,
+) -> CallResult:
+    """Run a message on top of block `head_hash`, as if in the next block."""
+    vm = _call_vm(db, head_hash, chain_id, timestamp)
+    return _run(vm, sender=sender, to=to, data=data, value=value, gas=gas)
+
+
+def estimate_gas(
+    db: Any,
+    head_hash: bytes,
+    *,
+    chain_id: int,
+    timestamp: int,
+    sender: bytes,
+    to: bytes,
+    data: bytes,
+    value: int,
+    gas_cap: int,
+) -> CallResult:
+    """The gas a transaction needs: one run at the cap, then a check at the measured gas
+    plus the 1/64 that calls withhold; a binary search only if that check fails."""
+    vm = _call_vm(db, head_hash, chain_id, timestamp)
+    first = _run(vm, sender=sender, to=to, data=data, value=value, gas=gas_cap)
+    if not first.success:
+        return first
+    guess = min(gas_cap, first.gas_used * 64 // 63 + 2_300)
+    if _run(vm, sender=sender, to=to, data=data, value=value, gas=guess).success:
+        return CallResult(True, first.output, guess, "")
+    low, high = first.gas_used, gas_cap
+    while high - low > 1_000:
+        mid = (low + high) // 2
+        if _run(vm, sender=sender, to=to, data=data, value=value, gas=mid).success:
+            high = mid
+        else:
+            low = mid
+    return CallResult(True, first.output, high, "")

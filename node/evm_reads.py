@@ -1,0 +1,214 @@
+"""py-evm objects in JSON-RPC shapes, and reads of accounts and headers for the RPC.
+
+With `node.evm`, the only module that imports py-evm. Everything returned here is plain
+JSON (hex strings), ready for the RPC layer and for the records written per block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rlp
+from eth.db.chain import ChainDB
+from eth.exceptions import BlockNotFound, HeaderNotFound
+from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.state import PragueState
+
+from node.evm import BuiltBlock, MedLedgerVM, chaindb_of
+
+__all__ = [
+    "account",
+    "block_logs",
+    "header_by_hash",
+    "header_by_number",
+    "head_hash",
+    "header_json",
+    "raw_block",
+    "receipt_records",
+    "transaction_records",
+]
+
+
+def _hex(value: int) -> str:
+    return hex(value)
+
+
+def _data(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def head_hash(db: Any) -> bytes:
+    return bytes(chaindb_of(db).get_canonical_head().hash)
+
+
+def header_by_number(db: Any, number: int) -> Any | None:
+    try:
+        return chaindb_of(db).get_canonical_block_header_by_number(number)
+    except HeaderNotFound:
+        return None
+
+
+def header_by_hash(db: Any, block_hash: bytes) -> Any | None:
+    try:
+        return chaindb_of(db).get_block_header_by_hash(block_hash)
+    except (HeaderNotFound, BlockNotFound):
+        return None
+
+
+def header_json(header: Any) -> dict[str, Any]:
+    return {
+        "number": _hex(header.block_number),
+        "hash": _data(header.hash),
+        "parentHash": _data(header.parent_hash),
+        "nonce": _data(header.nonce),
+        "sha3Uncles": _data(header.uncles_hash),
+        "logsBloom": "0x" + header.bloom.to_bytes(256, "big").hex(),
+        "transactionsRoot": _data(header.transaction_root),
+        "stateRoot": _data(header.state_root),
+        "receiptsRoot": _data(header.receipt_root),
+        "miner": _data(header.coinbase),
+        "difficulty": "0x0",
+        "totalDifficulty": "0x0",
+        "extraData": _data(header.extra_data),
+        "size": _hex(len(rlp.encode(header))),
+        "gasLimit": _hex(header.gas_limit),
+        "gasUsed": _hex(header.gas_used),
+        "timestamp": _hex(header.timestamp),
+        "mixHash": _data(header.mix_hash),
+        "baseFeePerGas": _hex(header.base_fee_per_gas),
+        "withdrawalsRoot": _data(header.withdrawals_root),
+        "withdrawals": [],
+        "blobGasUsed": _hex(header.blob_gas_used),
+        "excessBlobGas": _hex(header.excess_blob_gas),
+        "parentBeaconBlockRoot": _data(header.parent_beacon_block_root),
+        "requestsHash": _data(header.requests_hash),
+        "uncles": [],
+    }
+
+
+def raw_block(db: Any, header: Any) -> bytes:
+    """The RLP of the full block (header, transactions, no uncles, no withdrawals)."""
+    chaindb: ChainDB = chaindb_of(db)
+    txs = chaindb.get_block_transactions(header, PragueBlock.transaction_builder)
+    return bytes(rlp.encode(PragueBlock(header, transactions=txs, uncles=[], withdrawals=[])))
+
+
+def transaction_records(built: BuiltBlock) -> list[dict[str, Any]]:
+    """eth_getTransactionByHash objects for every transaction of a built block."""
+    out = []
+    block_hash, number = _data(built.hash), _hex(built.number)
+    for index, (tx, sender) in enumerate(zip(built.transactions, built.senders, strict=True)):
+        record: dict[str, Any] = {
+            "hash": _data(tx.hash),
+            "type": _hex(tx.type_id or 0),
+            "blockHash": block_hash,
+            "blockNumber": number,
+            "transactionIndex": _hex(index),
+            "from": _data(sender),
+            "to": _data(tx.to) if tx.to else None,
+            "nonce": _hex(tx.nonce),
+            "gas": _hex(tx.gas),
+            "gasPrice": _hex(_gas_price(tx)),
+            "value": _hex(tx.value),
+            "input": _data(tx.data),
+            "chainId": _hex(tx.chain_id) if getattr(tx, "chain_id", None) is not None else None,
+            "v": _hex(tx.v if tx.type_id is None else tx.y_parity),
+            "r": _hex(tx.r),
+            "s": _hex(tx.s),
+        }
+        if tx.type_id is not None:
+            record["yParity"] = _hex(tx.y_parity)
+            record["accessList"] = [
+                {
+                    "address": _data(a),
+                    "storageKeys": ["0x" + k.to_bytes(32, "big").hex() for k in s],
+                }
+                for a, s in tx.access_list
+            ]
+        if tx.type_id == 2:
+            record["maxFeePerGas"] = _hex(tx.max_fee_per_gas)
+            record["maxPriorityFeePerGas"] = _hex(tx.max_priority_fee_per_gas)
+        out.append({k: v for k, v in record.items() if v is not None or k == "to"})
+    return out
+
+
+def _gas_price(tx: Any) -> int:
+    # The base fee is zero, so the effective price is the priority fee (capped by max fee).
+    if tx.type_id == 2:
+        return int(min(tx.max_priority_fee_per_gas, tx.max_fee_per_gas))
+    return int(tx.gas_price)
+
+
+def receipt_records(built: BuiltBlock) -> list[dict[str, Any]]:
+    """eth_getTransactionReceipt objects, with block-wide log indices."""
+    out = []
+    block_hash, number = _data(built.hash), _hex(built.number)
+    previous_gas = 0
+    log_index = 0
+    for index, (tx, receipt, sender) in enumerate(
+        zip(built.transactions, built.receipts, built.senders, strict=True)
+    ):
+        logs = []
+        for log in receipt.logs:
+            logs.append(
+                {
+                    "address": _data(log.address),
+                    "topics": ["0x" + t.to_bytes(32, "big").hex() for t in log.topics],
+                    "data": _data(log.data),
+                    "blockNumber": number,
+                    "blockHash": block_hash,
+                    "transactionHash": _data(tx.hash),
+                    "transactionIndex": _hex(index),
+                    "logIndex": _hex(log_index),
+                    "removed": False,
+                }
+            )
+            log_index += 1
+        created = None
+        if not tx.to:
+            from node.config import create_address
+
+            created = _data(create_address(sender, tx.nonce))
+        out.append(
+            {
+                "transactionHash": _data(tx.hash),
+                "transactionIndex": _hex(index),
+                "blockHash": block_hash,
+                "blockNumber": number,
+                "from": _data(sender),
+                "to": _data(tx.to) if tx.to else None,
+                "cumulativeGasUsed": _hex(receipt.gas_used),
+                "gasUsed": _hex(receipt.gas_used - previous_gas),
+                "effectiveGasPrice": _hex(_gas_price(tx)),
+                "contractAddress": created,
+                "logs": logs,
+                "logsBloom": "0x" + receipt.bloom.to_bytes(256, "big").hex(),
+                "status": "0x1" if receipt.state_root == b"\x01" else "0x0",
+                "type": _hex(tx.type_id or 0),
+            }
+        )
+        previous_gas = receipt.gas_used
+    return out
+
+
+def block_logs(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [log for receipt in receipts for log in receipt["logs"]]
+
+
+def account(db: Any, header: Any, address: bytes) -> tuple[int, int, bytes]:
+    """(balance, nonce, code) of `address` in the state after `header`."""
+    state = _state(db, header)
+    return state.get_balance(address), state.get_nonce(address), bytes(state.get_code(address))
+
+
+def storage_at(db: Any, header: Any, address: bytes, slot: int) -> int:
+    return int(_state(db, header).get_storage(address, slot))
+
+
+def _state(db: Any, header: Any) -> PragueState:
+    state: PragueState = MedLedgerVM.build_state(chaindb_of(db).db, header, _NoChainContext())
+    return state
+
+
+class _NoChainContext:
+    chain_id = 0

@@ -1,0 +1,123 @@
+"""Follower mode: the regulator's read-only node.
+
+It pulls blocks (`debug_getRawBlock`) and seals (`medledger_getSeal`) from the sequencer in
+JSON-RPC batches, re-executes each block with its own py-evm, compares every header field
+(state, receipts and transactions roots included) and checks the seal against the genesis
+authority set. At the first mismatch it stops advancing and records which block and which
+field diverged; `medledger_status` reports it, the log says it, and with
+`exit_on_divergence` the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from node.chain import Chain
+from node.client import RpcClient
+from node.errors import DivergenceError, RpcError, SealError
+
+__all__ = ["Follower"]
+
+log = logging.getLogger("medledger.node.follower")
+FETCH_BATCH = 32
+POLL_SECONDS = 0.1
+
+
+class Follower:
+    def __init__(
+        self,
+        chain: Chain,
+        url: str,
+        *,
+        on_divergence: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.chain = chain
+        self.url = url
+        self.client = RpcClient(url)
+        self.remote_head = 0
+        self.divergence: dict[str, Any] | None = None
+        self.last_error: str | None = None
+        self.imported = 0
+        self._on_divergence = on_divergence
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.client.close()
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.remote_head - self.chain.head_number)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "role": "follower",
+            "following": self.url,
+            "remoteHead": self.remote_head,
+            "lag_blocks": self.lag,
+            "importedBlocks": self.imported,
+            "divergence": self.divergence,
+            "lastError": self.last_error,
+        }
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.divergence is None:
+            try:
+                advanced = self.step()
+                self.last_error = None
+            except (OSError, RpcError, ValueError, KeyError) as exc:
+                self.last_error = f"cannot reach the sequencer at {self.url}: {exc}"
+                log.warning("%s", self.last_error)
+                advanced = False
+            if not advanced:
+                self._stop.wait(POLL_SECONDS)
+
+    def step(self) -> bool:
+        """Import up to one batch of blocks; False when there was nothing to import."""
+        self.remote_head = int(self.client.call("eth_blockNumber"), 16)
+        start = self.chain.head_number + 1
+        if start > self.remote_head:
+            return False
+        numbers = range(start, min(self.remote_head, start + FETCH_BATCH - 1) + 1)
+        calls: list[tuple[str, list[Any]]] = []
+        for n in numbers:
+            calls += [("debug_getRawBlock", [hex(n)]), ("medledger_getSeal", [hex(n)])]
+        answers = self.client.batch(calls)
+        for i, n in enumerate(numbers):
+            raw, seal = answers[2 * i], answers[2 * i + 1]
+            if isinstance(raw, RpcError) or isinstance(seal, RpcError) or seal is None:
+                raise ValueError(f"the sequencer did not serve block {n}")
+            if not self._import(n, raw, seal):
+                return False
+        return True
+
+    def _import(self, number: int, raw: str, seal: dict[str, Any]) -> bool:
+        try:
+            if not seal.get("seal"):
+                raise SealError(f"block {number} has no seal")
+            self.chain.verify_and_import(bytes.fromhex(raw[2:]), bytes.fromhex(seal["seal"][2:]))
+        except DivergenceError as exc:
+            self._diverged(number, exc.field, str(exc))
+            return False
+        except SealError as exc:
+            self._diverged(number, "seal", str(exc))
+            return False
+        self.imported += 1
+        return True
+
+    def _diverged(self, number: int, field: str, message: str) -> None:
+        self.divergence = {"block": number, "field": field, "message": message, "at": time.time()}
+        log.error(
+            "DIVERGENCE at block %d (%s): %s; the follower stops here", number, field, message
+        )
+        if self._on_divergence is not None:
+            self._on_divergence(self.divergence)

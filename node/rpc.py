@@ -1,0 +1,383 @@
+"""JSON-RPC 2.0 methods: the standard `eth_*`/`net_*`/`web3_*` set and `medledger_*`.
+
+`Rpc.handle(body)` takes the raw HTTP body and returns the response body (or None for
+notifications only). Batches are answered in order. Errors use the standard codes with a
+message naming the reason; a revert is code 3 with the revert data in `data`, which is
+how web3.py raises `ContractCustomError` and the SDK decodes custom errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from node import evm, evm_reads, records
+from node.chain import Chain
+from node.config import NodeConfig
+from node.errors import (
+    EXECUTION_REVERTED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    READ_ONLY,
+    RpcError,
+)
+from node.params import address, block_tag, data, integer, log_filter, tx_hash
+from node.store import Snapshot
+
+__all__ = ["Rpc"]
+
+log = logging.getLogger("medledger.node.rpc")
+CLIENT_VERSION = "medledger/0.1.0/py-evm-0.12"
+CALL_GAS_CAP = 100_000_000
+
+
+class Rpc:
+    def __init__(
+        self,
+        chain: Chain,
+        config: NodeConfig,
+        *,
+        submit: Callable[[bytes], bytes] | None,
+        pending_nonce: Callable[[bytes], int] | None,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.chain = chain
+        self.config = config
+        self._submit = submit
+        self._pending_nonce = pending_nonce
+        self._status = status
+        self.methods: dict[str, Callable[..., Any]] = {
+            name.replace("__", "_"): getattr(self, name)
+            for name in dir(self)
+            if name.startswith(("eth_", "net_", "web3_", "debug_", "medledger_"))
+        }
+
+    # ------------------------------------------------------------ envelope
+
+    def handle(self, body: bytes) -> bytes | None:
+        try:
+            request = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _dump(_error(None, RpcError(PARSE_ERROR, f"parse error: {exc}")))
+        if isinstance(request, list):
+            if not request:
+                return _dump(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
+            answers = [a for a in (self._one(r) for r in request) if a is not None]
+            return _dump(answers) if answers else None
+        answer = self._one(request)
+        return None if answer is None else _dump(answer)
+
+    def _one(self, request: Any) -> dict[str, Any] | None:
+        if not isinstance(request, dict):
+            return _error(None, RpcError(INVALID_REQUEST, "a request must be a JSON object"))
+        rid = request.get("id")
+        if request.get("jsonrpc") != "2.0":
+            return _error(rid, RpcError(INVALID_REQUEST, 'jsonrpc must be "2.0"'))
+        method = request.get("method")
+        if not isinstance(method, str):
+            return _error(rid, RpcError(INVALID_REQUEST, "method must be a string"))
+        params = request.get("params", [])
+        if not isinstance(params, list):
+            return _error(rid, RpcError(INVALID_PARAMS, "params must be an array"))
+        fn = self.methods.get(method)
+        try:
+            if fn is None:
+                raise RpcError(METHOD_NOT_FOUND, f"method {method} does not exist")
+            result = fn(*params) if _arity_ok(fn, params) else _bad_arity(method, params)
+        except RpcError as exc:
+            answer = _error(rid, exc)
+        except Exception as exc:
+            log.exception("internal error in %s", method)
+            answer = _error(rid, RpcError(INTERNAL_ERROR, f"internal error: {exc}"))
+        else:
+            answer = {"jsonrpc": "2.0", "id": rid, "result": result}
+        return None if "id" not in request else answer
+
+    # ------------------------------------------------------------ helpers
+
+    def _header(self, snap: Snapshot, tag: Any) -> Any:
+        kind, value = block_tag(tag)
+        if kind == "hash":
+            header = evm_reads.header_by_hash(snap, value)
+        else:
+            number = self._number(value)
+            header = evm_reads.header_by_number(snap, number)
+        if header is None:
+            raise RpcError(INVALID_PARAMS, f"unknown block {tag}")
+        return header
+
+    def _number(self, value: int | str) -> int:
+        if value in ("latest", "pending", "safe", "finalized"):
+            return self.chain.head_number
+        if value == "earliest":
+            return 0
+        assert isinstance(value, int)
+        return value
+
+    def _block(self, tag: Any, full: Any) -> dict[str, Any] | None:
+        with self.chain.snapshot() as snap:
+            try:
+                header = self._header(snap, tag)
+            except RpcError:
+                return None
+            block = evm_reads.header_json(header)
+            hashes = records.Reader(snap).block_transaction_hashes(header.block_number)
+            if full:
+                reader = records.Reader(snap)
+                block["transactions"] = [reader.transaction(bytes.fromhex(h[2:])) for h in hashes]
+            else:
+                block["transactions"] = hashes
+        return block
+
+    def _message(self, tx: Any) -> dict[str, Any]:
+        if not isinstance(tx, dict):
+            raise RpcError(INVALID_PARAMS, "the call object must be a JSON object")
+        payload = tx.get("input", tx.get("data", "0x"))
+        return {
+            "sender": address(tx["from"]) if tx.get("from") else bytes(20),
+            "to": address(tx["to"]) if tx.get("to") else b"",
+            "data": data(payload),
+            "value": integer(tx.get("value", "0x0"), "value"),
+        }
+
+    def _execute(self, tx: Any, tag: Any, *, estimate: bool) -> evm.CallResult:
+        message = self._message(tx)
+        with self.chain.snapshot() as snap:
+            header = self._header(snap, tag)
+            timestamp = max(int(time.time()), int(header.timestamp))
+            if estimate:
+                cap = min(CALL_GAS_CAP, self.config.block_gas_limit)
+                result = evm.estimate_gas(
+                    snap,
+                    header.hash,
+                    chain_id=self.chain.chain_id,
+                    timestamp=timestamp,
+                    gas_cap=cap,
+                    **message,
+                )
+            else:
+                gas = integer(tx.get("gas", hex(CALL_GAS_CAP)), "gas")
+                result = evm.call(
+                    snap,
+                    header.hash,
+                    chain_id=self.chain.chain_id,
+                    timestamp=timestamp,
+                    gas=min(gas, CALL_GAS_CAP),
+                    **message,
+                )
+        if not result.success:
+            if result.output or result.error == "execution reverted":
+                raise RpcError(EXECUTION_REVERTED, "execution reverted", "0x" + result.output.hex())
+            raise RpcError(EXECUTION_REVERTED, f"execution failed: {result.error}")
+        return result
+
+    # ------------------------------------------------------------ web3 / net
+
+    def web3_clientVersion(self) -> str:
+        return CLIENT_VERSION
+
+    def net_version(self) -> str:
+        return str(self.chain.chain_id)
+
+    def net_listening(self) -> bool:
+        return True
+
+    def net_peerCount(self) -> str:
+        return "0x0"
+
+    # ------------------------------------------------------------ eth
+
+    def eth_chainId(self) -> str:
+        return hex(self.chain.chain_id)
+
+    def eth_syncing(self) -> Any:
+        status = self._status()
+        lag = status.get("lag_blocks", 0)
+        if not lag:
+            return False
+        head = self.chain.head_number
+        return {
+            "startingBlock": "0x0",
+            "currentBlock": hex(head),
+            "highestBlock": hex(head + lag),
+        }
+
+    def eth_accounts(self) -> list[str]:
+        return []
+
+    def eth_blockNumber(self) -> str:
+        return hex(self.chain.head_number)
+
+    def eth_gasPrice(self) -> str:
+        return "0x0"
+
+    def eth_maxPriorityFeePerGas(self) -> str:
+        return "0x0"
+
+    def eth_blobBaseFee(self) -> str:
+        return "0x0"
+
+    def eth_feeHistory(self, count: Any, newest: Any, percentiles: Any = None) -> dict[str, Any]:
+        n = max(1, min(integer(count, "blockCount"), 1024))
+        last = min(self._number(block_tag(newest)[1]), self.chain.head_number)
+        first = max(0, last - n + 1)
+        span = last - first + 1
+        ratios = []
+        with self.chain.snapshot() as snap:
+            for number in range(first, last + 1):
+                header = evm_reads.header_by_number(snap, number)
+                ratios.append(header.gas_used / header.gas_limit if header else 0.0)
+        result: dict[str, Any] = {
+            "oldestBlock": hex(first),
+            "baseFeePerGas": ["0x0"] * (span + 1),
+            "gasUsedRatio": ratios,
+        }
+        if percentiles:
+            result["reward"] = [["0x0"] * len(percentiles) for _ in range(span)]
+        return result
+
+    def eth_getBlockByNumber(self, tag: Any, full: Any = False) -> dict[str, Any] | None:
+        return self._block(tag, full)
+
+    def eth_getBlockByHash(self, block_hash: Any, full: Any = False) -> dict[str, Any] | None:
+        return self._block({"blockHash": block_hash}, full)
+
+    def eth_getBlockTransactionCountByNumber(self, tag: Any) -> str | None:
+        block = self._block(tag, False)
+        return None if block is None else hex(len(block["transactions"]))
+
+    def eth_getTransactionByHash(self, value: Any) -> dict[str, Any] | None:
+        with self.chain.snapshot() as snap:
+            return records.Reader(snap).transaction(tx_hash(value))
+
+    def eth_getTransactionReceipt(self, value: Any) -> dict[str, Any] | None:
+        with self.chain.snapshot() as snap:
+            return records.Reader(snap).receipt(tx_hash(value))
+
+    def eth_getTransactionCount(self, who: Any, tag: Any = "latest") -> str:
+        account = address(who)
+        if tag == "pending" and self._pending_nonce is not None:
+            return hex(self._pending_nonce(account))
+        with self.chain.snapshot() as snap:
+            return hex(evm_reads.account(snap, self._header(snap, tag), account)[1])
+
+    def eth_getBalance(self, who: Any, tag: Any = "latest") -> str:
+        with self.chain.snapshot() as snap:
+            return hex(evm_reads.account(snap, self._header(snap, tag), address(who))[0])
+
+    def eth_getCode(self, who: Any, tag: Any = "latest") -> str:
+        with self.chain.snapshot() as snap:
+            code = evm_reads.account(snap, self._header(snap, tag), address(who))[2]
+        return "0x" + code.hex()
+
+    def eth_getStorageAt(self, who: Any, slot: Any, tag: Any = "latest") -> str:
+        with self.chain.snapshot() as snap:
+            value = evm_reads.storage_at(
+                snap, self._header(snap, tag), address(who), integer(slot, "slot")
+            )
+        return "0x" + value.to_bytes(32, "big").hex()
+
+    def eth_sendRawTransaction(self, raw: Any) -> str:
+        if self._submit is None:
+            raise RpcError(
+                READ_ONLY,
+                "this node is a read-only follower: send transactions to the sequencer",
+            )
+        return "0x" + self._submit(data(raw)).hex()
+
+    def eth_call(self, tx: Any, tag: Any = "latest") -> str:
+        return "0x" + self._execute(tx, tag, estimate=False).output.hex()
+
+    def eth_estimateGas(self, tx: Any, tag: Any = "latest") -> str:
+        return hex(self._execute(tx, tag, estimate=True).gas_used)
+
+    def eth_getLogs(self, criteria: Any) -> list[Any]:
+        spec = log_filter(criteria)
+        with self.chain.snapshot() as snap:
+            if spec.block_hash is not None:
+                header = evm_reads.header_by_hash(snap, spec.block_hash)
+                if header is None:
+                    raise RpcError(INVALID_PARAMS, f"unknown block 0x{spec.block_hash.hex()}")
+                first = last = int(header.block_number)
+            else:
+                first = self._number(spec.from_block)
+                last = self._number(spec.to_block)
+            if last - first + 1 > self.config.max_log_range:
+                raise RpcError(
+                    LIMIT_EXCEEDED,
+                    f"block range {first}..{last} spans more than "
+                    f"{self.config.max_log_range} blocks; query smaller ranges",
+                )
+            last = min(last, self.chain.head_number)
+            if first > last:
+                return []
+            try:
+                return records.Reader(snap).logs(
+                    first, last, spec.filter, limit=self.config.max_log_results
+                )
+            except OverflowError as exc:
+                raise RpcError(
+                    LIMIT_EXCEEDED,
+                    f"query returned more than {self.config.max_log_results} logs; "
+                    "query smaller ranges",
+                ) from exc
+
+    # ------------------------------------------------------------ debug / medledger
+
+    def debug_getRawBlock(self, tag: Any) -> str:
+        with self.chain.snapshot() as snap:
+            return "0x" + evm_reads.raw_block(snap, self._header(snap, tag)).hex()
+
+    def medledger_getSeal(self, tag: Any) -> dict[str, Any] | None:
+        with self.chain.snapshot() as snap:
+            try:
+                header = self._header(snap, tag)
+            except RpcError:
+                return None
+            seal = records.Reader(snap).seal(header.hash)
+        return {
+            "blockNumber": hex(header.block_number),
+            "blockHash": "0x" + header.hash.hex(),
+            "seal": None if seal is None else "0x" + seal.hex(),
+            "signer": "0x" + header.coinbase.hex() if header.block_number else None,
+        }
+
+    def medledger_authorities(self) -> list[str]:
+        return list(self.config.authorities)
+
+    def medledger_status(self) -> dict[str, Any]:
+        status = {
+            "chainId": self.chain.chain_id,
+            "genesisHash": "0x" + self.chain.genesis_hash.hex(),
+            "headNumber": self.chain.head_number,
+            "headHash": "0x" + self.chain.head_hash.hex(),
+            "contracts": {k: "0x" + v.hex() for k, v in self.chain.contracts.items()},
+            "authorities": list(self.config.authorities),
+        }
+        status.update(self._status())
+        return status
+
+
+def _arity_ok(fn: Callable[..., Any], params: list[Any]) -> bool:
+    code = fn.__code__
+    required = code.co_argcount - 1 - len(fn.__defaults__ or ())
+    return required <= len(params) <= code.co_argcount - 1
+
+
+def _bad_arity(method: str, params: list[Any]) -> Any:
+    raise RpcError(INVALID_PARAMS, f"wrong number of params for {method}: got {len(params)}")
+
+
+def _error(rid: Any, exc: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": exc.to_json()}
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

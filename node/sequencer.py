@@ -1,0 +1,189 @@
+"""The authority's sequencer: admission, batching into blocks, sealing.
+
+Admission (`submit`, called from RPC threads) decodes the raw transaction, checks chain id
+and gas, then the sender: the bootstrap admin, or an account for which
+`Partners.isActive` is true at the current head. Membership answers are cached per
+account until a block emits a log from Partners; then the cache is cleared and pending
+transactions of accounts that are no longer active are evicted, so a member suspended in
+block N has nothing in block N+1 or later.
+
+The block loop (one thread) makes a block as soon as `batch_size` transactions are ready
+or `block_interval_ms` has passed since the oldest ready one arrived. It never makes empty
+blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from eth_utils import keccak
+
+from node import evm, records
+from node.chain import Chain, Committed
+from node.config import NodeConfig
+from node.errors import INVALID_PARAMS, TX_REJECTED, AdmissionError, NodeError, RpcError
+from node.mempool import Mempool
+from node.seal import Sealer
+
+__all__ = ["Sequencer"]
+
+log = logging.getLogger("medledger.node.sequencer")
+IS_ACTIVE = keccak(text="isActive(address)")[:4]
+
+
+class Sequencer:
+    def __init__(self, chain: Chain, config: NodeConfig, sealer: Sealer) -> None:
+        if sealer.address not in config.authorities:
+            raise NodeError(
+                f"the authority key is for {sealer.address}, which is not in the genesis "
+                f"authority set ({', '.join(config.authorities)})"
+            )
+        self.chain = chain
+        self.config = config
+        self.sealer = sealer
+        self.mempool = Mempool(limit=config.mempool_limit)
+        self._cond = threading.Condition()
+        self._active: dict[bytes, bool] = {}
+        self._admin = bytes.fromhex(config.bootstrap_admin[2:])
+        self._partners = chain.contracts["Partners"]
+        self._partners_hex = "0x" + self._partners.hex()
+        self._dropped: dict[bytes, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
+        self.blocks_made = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+
+    # ------------------------------------------------------------ admission
+
+    def submit(self, raw: bytes) -> bytes:
+        try:
+            tx = evm.decode_transaction(raw)
+        except NodeError as exc:
+            raise RpcError(INVALID_PARAMS, str(exc)) from exc
+        if tx.chain_id is None:
+            raise RpcError(TX_REJECTED, "transaction is not replay-protected (no chain id)")
+        if tx.chain_id != self.config.chain_id:
+            raise RpcError(
+                TX_REJECTED,
+                f"wrong chain id {tx.chain_id}: this chain is {self.config.chain_id}",
+            )
+        if tx.gas > self.config.block_gas_limit:
+            raise RpcError(
+                TX_REJECTED,
+                f"gas {tx.gas} exceeds the block gas limit {self.config.block_gas_limit}",
+            )
+        with self.chain.snapshot() as snap:
+            if records.Reader(snap).receipt(tx.hash) is not None:
+                raise RpcError(TX_REJECTED, f"already known: transaction 0x{tx.hash.hex()}")
+        with self._cond:
+            if not self._may_send(tx.sender):
+                raise AdmissionError(
+                    f"sender 0x{tx.sender.hex()} is not an active member of the consortium "
+                    "(Partners.isActive is false) nor the bootstrap admin"
+                )
+            self.mempool.add(tx, lambda: self._state_nonce(tx.sender))
+            self._cond.notify()
+        return tx.hash
+
+    def pending_nonce(self, sender: bytes) -> int:
+        with self._cond:
+            return self.mempool.pending_nonce(sender, lambda: self._state_nonce(sender))
+
+    def dropped_reason(self, tx_hash: bytes) -> str | None:
+        with self._cond:
+            return self._dropped.get(tx_hash)
+
+    def _state_nonce(self, sender: bytes) -> int:
+        from node.evm_reads import account
+
+        with self.chain.snapshot() as snap:
+            header = evm.chaindb_of(snap).get_block_header_by_hash(self.chain.head_hash)
+            return account(snap, header, sender)[1]
+
+    def _may_send(self, sender: bytes) -> bool:
+        if sender == self._admin:
+            return True
+        cached = self._active.get(sender)
+        if cached is None:
+            cached = self._is_active(sender)
+            self._active[sender] = cached
+        return cached
+
+    def _is_active(self, account: bytes) -> bool:
+        with self.chain.snapshot() as snap:
+            result = evm.call(
+                snap,
+                self.chain.head_hash,
+                chain_id=self.config.chain_id,
+                timestamp=int(time.time()),
+                sender=bytes(20),
+                to=self._partners,
+                data=IS_ACTIVE + bytes(12) + account,
+                value=0,
+                gas=1_000_000,
+            )
+        return result.success and int.from_bytes(result.output or b"\0", "big") == 1
+
+    # ------------------------------------------------------------ blocks
+
+    def _run(self) -> None:
+        interval = self.config.block_interval_ms / 1000
+        while not self._stop.is_set():
+            with self._cond:
+                while not self.mempool.ready and not self._stop.is_set():
+                    self._cond.wait(0.5)
+                oldest = self.mempool.oldest_ready()
+                while (
+                    oldest is not None
+                    and len(self.mempool.ready) < self.config.batch_size
+                    and not self._stop.is_set()
+                ):
+                    remaining = oldest + interval - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                batch = self.mempool.take(self.config.batch_size)
+            if not batch:
+                continue
+            try:
+                committed = self.chain.produce(
+                    batch, timestamp=int(time.time()), sealer=self.sealer
+                )
+            except Exception:
+                log.exception("building a block failed; its transactions are dropped")
+                with self._cond:
+                    for tx in batch:
+                        self._dropped[tx.hash] = "the block that held it failed to build"
+                    self.mempool.settle([], batch)
+                continue
+            self._after_block(batch, committed)
+
+    def _after_block(self, batch: list[evm.DecodedTx], committed: Committed) -> None:
+        self.blocks_made += 1
+        dropped = [tx for tx, _ in committed.dropped]
+        deferred = {tx.hash for tx in committed.deferred}
+        with self._cond:
+            for tx, reason in committed.dropped:
+                self._dropped[tx.hash] = reason
+                log.warning("dropped transaction 0x%s: %s", tx.hash.hex(), reason)
+            self.mempool.requeue([tx for tx in batch if tx.hash in deferred])
+            mined = [tx for tx in batch if tx.hash not in deferred and tx not in dropped]
+            self.mempool.settle(mined, dropped)
+            if self._partners_hex in committed.log_addresses:
+                self._active.clear()
+                for sender in self.mempool.senders():
+                    if not self._may_send(sender):
+                        for tx in self.mempool.evict_sender(sender):
+                            self._dropped[tx.hash] = "sender is no longer an active member"
+            if len(self._dropped) > 100_000:
+                self._dropped.clear()

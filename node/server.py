@@ -1,0 +1,73 @@
+"""The HTTP transport for JSON-RPC: POST a JSON body to `/`, get JSON back.
+
+A threaded stdlib server with HTTP/1.1 keep-alive; each request is handled by `node.rpc`.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from node.rpc import Rpc
+
+__all__ = ["RpcServer"]
+
+MAX_BODY = 32 * 1024 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, b'{"error":"request body too large"}')
+            return
+        body = self.rfile.read(length)
+        answer = self.server.rpc.handle(body)
+        self._reply(200, answer if answer is not None else b"")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reply(405, b'{"error":"use POST with a JSON-RPC 2.0 body"}')
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], rpc: Rpc) -> None:
+        self.rpc = rpc
+        super().__init__(address, _Handler)
+
+
+class RpcServer:
+    def __init__(self, host: str, port: int, rpc: Rpc) -> None:
+        self._server = _Server((host, port), rpc)
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="rpc-server", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

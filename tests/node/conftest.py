@@ -1,0 +1,181 @@
+"""Fixtures for node tests: a genesis file, nodes as subprocesses or in-process, and
+helpers to sign and send raw transactions over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from node.app import Node
+from node.client import RpcClient
+from node.config import NodeConfig, demo_genesis
+from sdk.deploy import Deployment
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class NodeProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log: Path
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+
+
+def spawn_node(
+    data_dir: Path,
+    genesis: Path,
+    *,
+    follow: str | None = None,
+    extra: tuple[str, ...] = (),
+    port: int | None = None,
+    wait: bool = True,
+) -> NodeProcess:
+    port = port or free_port()
+    args = [
+        sys.executable, "-m", "medledger.cli", "node",
+        "--data-dir", str(data_dir), "--genesis", str(genesis), "--rpc-port", str(port),
+        *extra,
+    ]  # fmt: skip
+    if follow:
+        args += ["--follow", follow]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"{data_dir.name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    node = NodeProcess(proc, f"http://127.0.0.1:{port}", data_dir, log)
+    if wait:
+        wait_ready(node)
+    return node
+
+
+def wait_ready(node: NodeProcess, timeout: float = 60.0) -> None:
+    client = RpcClient(node.url, timeout=2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if node.proc.poll() is not None:
+            raise RuntimeError(f"node exited with {node.proc.returncode}: {node.log.read_text()}")
+        try:
+            client.call("eth_chainId")
+            client.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"node at {node.url} did not come up: {node.log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def node_config() -> NodeConfig:
+    return demo_genesis()
+
+
+@pytest.fixture(scope="session")
+def genesis_file(tmp_path_factory: pytest.TempPathFactory, node_config: NodeConfig) -> Path:
+    path = tmp_path_factory.mktemp("genesis") / "genesis.json"
+    node_config.save(path)
+    return path
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
+    started: list[NodeProcess] = []
+
+    def _spawn(name: str, genesis: Path, **kwargs: Any) -> NodeProcess:
+        node = spawn_node(tmp_path / name, genesis, **kwargs)
+        started.append(node)
+        return node
+
+    yield _spawn
+    for node in started:
+        node.stop()
+
+
+@pytest.fixture
+def inprocess(tmp_path: Path) -> Iterator[Callable[..., Node]]:
+    """Start nodes inside the test process (real store, real HTTP on a free port)."""
+    started: list[Node] = []
+
+    def _start(config: NodeConfig, name: str = "node", **runtime: Any) -> Node:
+        from dataclasses import replace
+
+        node = Node(replace(config, data_dir=tmp_path / name, rpc_port=0, **runtime))
+        node.start()
+        started.append(node)
+        return node
+
+    yield _start
+    for node in reversed(started):
+        node.stop()
+
+
+def deployment_of(config: NodeConfig) -> Deployment:
+    return Deployment(
+        chain_id=config.chain_id,
+        partners=config.contract_address("Partners"),
+        devices=config.contract_address("Devices"),
+        items=config.contract_address("Items"),
+        records=config.contract_address("Records"),
+    )
+
+
+def admin_account(config: NodeConfig) -> LocalAccount:
+    assert config.demo_admin_key
+    account: LocalAccount = Account.from_key(config.demo_admin_key)
+    return account
+
+
+def sign(account: LocalAccount, config: NodeConfig, **fields: Any) -> str:
+    tx = {
+        "chainId": config.chain_id,
+        "gas": 200_000,
+        "gasPrice": 0,
+        "to": account.address,
+        "value": 0,
+        "data": b"",
+        **fields,
+    }
+    return "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
+
+
+def wait_receipt(client: RpcClient, tx_hash: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        receipt = client.call("eth_getTransactionReceipt", tx_hash)
+        if receipt is not None:
+            return dict(receipt)
+        time.sleep(0.02)
+    raise TimeoutError(f"no receipt for {tx_hash}")
+
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
