@@ -34,6 +34,9 @@ contract Devices is IDevices {
         address initiator;
     }
 
+    /// @dev Partners.LICENCE_PRODUCTION.
+    uint8 private constant _LICENCE_PRODUCTION = 1;
+
     IPartners private immutable _partners;
 
     mapping(bytes14 gtin => Product) private _products;
@@ -45,6 +48,7 @@ contract Devices is IDevices {
     uint32 private _recallCount;
 
     error DevicesUnauthorized(address caller);
+    error DevicesNotLicensed(address manufacturer, uint8 deviceClass);
     error DevicesInvalidGtin(string gtin);
     error DevicesPrefixNotOwned(string prefix, address caller);
     error DevicesProductExists(string gtin);
@@ -96,8 +100,9 @@ contract Devices is IDevices {
     /// @notice Register a GTIN-14 under the caller's company prefix.
     /// @dev Requirements: caller is an active manufacturer that owns `companyPrefix`; `gtin`
     /// is 14 digits with a valid check digit and carries that prefix; not yet registered;
-    /// `deviceClass` is 1..3; `tempMin <= tempMax` (tenths of a degree Celsius); the
-    /// registration certificate has not expired.
+    /// `deviceClass` is 1..3 and covered by the caller's valid production licence;
+    /// `tempMin <= tempMax` (tenths of a degree Celsius); the registration certificate has
+    /// not expired.
     function registerProduct(
         string calldata gtin,
         string calldata companyPrefix,
@@ -116,6 +121,9 @@ contract Devices is IDevices {
         bytes14 key = bytes14(g);
         if (_products[key].manufacturer != address(0)) revert DevicesProductExists(gtin);
         if (deviceClass == 0 || deviceClass > 3) revert DevicesInvalidDeviceClass(deviceClass);
+        if (!_partners.holdsLicence(msg.sender, _LICENCE_PRODUCTION, deviceClass)) {
+            revert DevicesNotLicensed(msg.sender, deviceClass);
+        }
         if (tempMin > tempMax) revert DevicesInvalidTemperatureRange(tempMin, tempMax);
         if (registrationExpiry <= block.timestamp) revert DevicesRegistrationExpired(gtin, registrationExpiry);
         _products[key] = Product(msg.sender, deviceClass, tempMin, tempMax, registrationExpiry);
@@ -149,7 +157,9 @@ contract Devices is IDevices {
     ) external returns (uint32 lotIndex) {
         bytes14 key = _requireOwnProduct(gtin);
         if (!Gs1.isLedgerSafe(bytes(lot))) revert DevicesInvalidLotNumber(lot);
-        if (productionDate >= expiry) revert DevicesInvalidLotDates(productionDate, expiry);
+        if (productionDate >= expiry || expiry <= block.timestamp) {
+            revert DevicesInvalidLotDates(productionDate, expiry);
+        }
         bytes32 lotKey = keccak256(abi.encodePacked("/01/", gtin, "/10/", lot));
         if (_lotIndexes[lotKey] != 0) revert DevicesLotExists(lotKey);
         lotIndex = ++_lotCount;
@@ -175,14 +185,16 @@ contract Devices is IDevices {
     }
 
     /// @notice Close an open recall; the lot's items may move normally again.
-    /// @dev Requirements: caller is the lot's active manufacturer or an active regulator; the
-    /// recall exists and is open.
+    /// @dev Requirements: caller is an active regulator, or the lot's active manufacturer when
+    /// the manufacturer opened the recall itself; the recall exists and is open.
     function closeRecall(uint32 recallId, bytes32 outcomeHash) external {
         Recall storage r = _recalls[recallId];
         if (r.lotIndex == 0) revert DevicesUnknownRecall(recallId);
         if (!r.open) revert DevicesRecallClosed(recallId);
         Lot storage l = _lots[r.lotIndex];
-        _requireManufacturerOrRegulator(_products[l.gtin].manufacturer);
+        address manufacturer = _products[l.gtin].manufacturer;
+        // A recall ordered by a regulator is closed by a regulator.
+        _requireManufacturerOrRegulator(r.initiator == manufacturer ? manufacturer : address(0));
         r.open = false;
         l.activeRecall = 0;
         emit RecallClosed(recallId, r.lotKey, msg.sender, outcomeHash);

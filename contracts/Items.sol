@@ -43,12 +43,15 @@ contract Items is EIP712, Nonces {
         uint32 parent;
     }
 
+    /// @dev `classMask` has bit c set when a class-c device is inside; the receiver's licence
+    /// is checked against it again on receipt, in case it lapsed in transit.
     struct Shipment {
         address sender;
         ShipmentStatus status;
         uint32 itemCount;
         int16 tempMin;
         int16 tempMax;
+        uint8 classMask;
         address receiver;
         bytes32 itemsHash;
     }
@@ -294,6 +297,7 @@ contract Items is EIP712, Nonces {
             uint32(order.itemIds.length),
             check.tempMin,
             check.tempMax,
+            check.classesChecked,
             order.receiver,
             keccak256(abi.encodePacked(order.itemIds))
         );
@@ -305,7 +309,8 @@ contract Items is EIP712, Nonces {
     /// receiver (quarantined if the recorded temperatures left the storage range of any
     /// product inside); rejected items return to the sender.
     /// @dev Requirements: relayer and receiver active; deadline not passed; signature by the
-    /// shipment's receiver over a fresh nonce; shipment in transit; `itemIds` is exactly the
+    /// shipment's receiver over a fresh nonce; shipment in transit; the receiver still
+    /// licensed for every device class inside; `itemIds` is exactly the
     /// shipped list; `rejectedIds` is a subsequence of it; `tempMin <= tempMax`.
     function receiveShipment(ReceiveOrder calldata order, bytes32[] calldata itemIds, bytes calldata signature)
         external
@@ -315,6 +320,11 @@ contract Items is EIP712, Nonces {
         Shipment storage s = _requireInTransit(order.shipmentId, itemIds);
         if (s.receiver != order.receiver) revert ItemsWrongParty(order.shipmentId, s.receiver);
         _requireActive(order.receiver);
+        for (uint8 c = 1; c <= 3; ++c) {
+            if (s.classMask & (1 << c) != 0 && !_partners.isQualified(order.receiver, c)) {
+                revert ItemsReceiverNotQualified(order.receiver, c);
+            }
+        }
         if (order.tempMin > order.tempMax) revert ItemsInvalidTemperature(order.tempMin, order.tempMax);
         bool quarantined =
             order.excursionSeconds > 0 || order.tempMin < s.tempMin || order.tempMax > s.tempMax;

@@ -28,6 +28,9 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     mapping(address account => mapping(uint8 kind => Licence)) private _licences;
     mapping(address account => uint8 kinds) private _licenceKinds;
     mapping(bytes32 prefixHash => address owner) private _prefixOwners;
+    /// @dev True for every proper prefix of an assigned company prefix, so no two members'
+    /// prefixes can ever overlap (GS1 prefixes are prefix-free).
+    mapping(bytes32 prefixHash => bool) private _prefixReserved;
 
     error PartnersUnauthorized(address caller);
     error PartnersInvalidMember(address account);
@@ -42,6 +45,7 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     error PartnersNoLicence(address account, uint8 kind);
     error PartnersInvalidPrefix(string prefix);
     error PartnersPrefixTaken(string prefix, address owner);
+    error PartnersPrefixOverlaps(string prefix, string assigned);
 
     event MemberAdmitted(address indexed account, Role role, string name, address indexed by);
     event MemberSuspended(address indexed account, bytes32 reasonHash, address indexed by);
@@ -129,14 +133,22 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
 
     /// @notice Record that `account` owns GS1 company prefix `prefix`.
     /// @dev Requirements: caller is an active regulator; `account` is a member; `prefix` is
-    /// 6..12 digits and not owned by anyone.
+    /// 6..12 digits, not owned by anyone, not the start of an assigned prefix, and no
+    /// assigned prefix is the start of it.
     function assignCompanyPrefix(address account, string calldata prefix) external {
         _requireRegulator();
         if (_members[account].role == Role.None) revert PartnersNotMember(account);
-        if (!Gs1.isCompanyPrefix(bytes(prefix))) revert PartnersInvalidPrefix(prefix);
-        bytes32 key = keccak256(bytes(prefix));
+        bytes memory p = bytes(prefix);
+        if (!Gs1.isCompanyPrefix(p)) revert PartnersInvalidPrefix(prefix);
+        bytes32 key = keccak256(p);
         address owner = _prefixOwners[key];
         if (owner != address(0)) revert PartnersPrefixTaken(prefix, owner);
+        if (_prefixReserved[key]) revert PartnersPrefixOverlaps(prefix, "");
+        for (uint256 len = 6; len < p.length; ++len) {
+            bytes32 shorter = keccak256(_head(p, len));
+            if (_prefixOwners[shorter] != address(0)) revert PartnersPrefixOverlaps(prefix, string(_head(p, len)));
+            _prefixReserved[shorter] = true;
+        }
         _prefixOwners[key] = account;
         emit CompanyPrefixAssigned(account, prefix, msg.sender);
     }
@@ -163,21 +175,44 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     }
 
     /// @inheritdoc IPartners
+    /// @dev Only licence kinds that fit the member's role count: production or distribution
+    /// for a manufacturer, distribution for a distributor, logistics or distribution for a
+    /// logistics provider, practice for a hospital. Regulators never hold stock.
     function isQualified(address account, uint8 deviceClass) external view returns (bool) {
-        if (!isActive(account) || deviceClass == 0 || deviceClass > 3) return false;
-        uint8 kinds = _licenceKinds[account];
-        uint8 classBit = uint8(1 << deviceClass);
+        Member storage m = _members[account];
+        if (m.status != MemberStatus.Active) return false;
+        uint8 kinds = _licenceKinds[account] & _receivingKinds(m.role);
         for (uint8 kind = 1; kind <= _MAX_LICENCE_KIND; ++kind) {
-            if (kinds & (1 << kind) == 0) continue;
-            Licence storage l = _licences[account][kind];
-            if (l.classMask & classBit != 0 && l.validUntil > block.timestamp) return true;
+            if (kinds & (1 << kind) != 0 && holdsLicence(account, kind, deviceClass)) return true;
         }
         return false;
     }
 
     /// @inheritdoc IPartners
+    function holdsLicence(address account, uint8 kind, uint8 deviceClass) public view returns (bool) {
+        if (deviceClass == 0 || deviceClass > 3 || kind == 0 || kind > _MAX_LICENCE_KIND) return false;
+        Licence storage l = _licences[account][kind];
+        return l.classMask & (1 << deviceClass) != 0 && l.validUntil > block.timestamp;
+    }
+
+    /// @inheritdoc IPartners
     function prefixOwner(string calldata prefix) external view returns (address) {
         return _prefixOwners[keccak256(bytes(prefix))];
+    }
+
+    function _receivingKinds(Role role) private pure returns (uint8) {
+        if (role == Role.Manufacturer) return uint8((1 << LICENCE_PRODUCTION) | (1 << LICENCE_DISTRIBUTION));
+        if (role == Role.Distributor) return uint8(1 << LICENCE_DISTRIBUTION);
+        if (role == Role.Logistics) return uint8((1 << LICENCE_LOGISTICS) | (1 << LICENCE_DISTRIBUTION));
+        if (role == Role.Hospital) return uint8(1 << LICENCE_PRACTICE);
+        return 0;
+    }
+
+    function _head(bytes memory value, uint256 length) private pure returns (bytes memory out) {
+        out = new bytes(length);
+        for (uint256 i; i < length; ++i) {
+            out[i] = value[i];
+        }
     }
 
     function _requireRegulator() private view {

@@ -39,5 +39,6 @@ class DevChain:
     def advance(self, seconds: int) -> int:
         """Mine an empty block `seconds` after the latest one; return its timestamp."""
         target = self.now() + seconds
-        self.tester.time_travel(target)
-        return target
+        # eth-tester mines the travel block one second before the timestamp it is given.
+        self.tester.time_travel(target + 1)
+        return self.now()

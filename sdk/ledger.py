@@ -378,11 +378,19 @@ class Ledger:
         return [bytes(i) for i in self._call("Items", "childrenOf", container_id)]
 
     def shipment(self, shipment_id: int) -> ShipmentState:
-        sender, status, count, tmin, tmax, receiver, items_hash = self._call(
+        sender, status, count, tmin, tmax, classes, receiver, items_hash = self._call(
             "Items", "shipmentOf", shipment_id
         )
         return ShipmentState(
-            shipment_id, sender, receiver, ShipmentStatus(status), count, tmin, tmax, items_hash
+            shipment_id,
+            sender,
+            receiver,
+            ShipmentStatus(status),
+            count,
+            tmin,
+            tmax,
+            bytes(items_hash),
+            class_mask=classes,
         )
 
     def shipped_items(self, shipment_id: int) -> list[bytes]:
@@ -429,7 +437,7 @@ class Ledger:
 
     def _call(self, contract: str, fn: str, *args: Any) -> Any:
         try:
-            return self._c[contract].functions[fn](*args).call()
+            return self._c[contract].functions[fn](*args).call({"from": self.address})
         except _REVERTS as exc:
             raise self._decode(exc) from exc
 
@@ -438,11 +446,24 @@ class Ledger:
         try:
             tx: dict[str, Any] = dict(call.build_transaction({"from": self.address}))
         except _REVERTS as exc:
-            raise self._decode(exc) from exc
+            error = self._decode(exc)
+            if not isinstance(error, ContractError) or error.name == "Error":
+                # eth-tester's gas estimation reads any revert data that happens to decode as
+                # a string as Error(string); eth_call keeps the raw data, so ask again.
+                error = self._decode_call(call) or error
+            raise error from exc
         receipt = send_transaction(self.w3, self.account, tx)
         if receipt["status"] != 1:
             raise self._replay_failure(tx, receipt)
         return TxResult(None, receipt, self.codec.decode_logs(receipt["logs"]))
+
+    def _decode_call(self, call: Any) -> MedLedgerError | None:
+        try:
+            call.call({"from": self.address})
+        except _REVERTS as exc:
+            decoded = self._decode(exc)
+            return decoded if isinstance(decoded, ContractError) else None
+        return None
 
     def _decode(self, exc: Exception) -> MedLedgerError:
         data = _revert_data(exc)

@@ -124,3 +124,4 @@ class ShipmentState:
     temp_min: int
     temp_max: int
     items_hash: bytes
+    class_mask: int = 0

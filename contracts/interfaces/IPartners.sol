@@ -37,8 +37,12 @@ interface IPartners {
     /// @notice The role of an active member, or `Role.None` if it is not active.
     function activeRole(address account) external view returns (Role);
 
-    /// @notice True if `account` is active and holds an unexpired licence covering `deviceClass`.
+    /// @notice True if `account` is active and holds an unexpired licence of a kind fitting its
+    /// role that covers `deviceClass`: whether it may receive such a device.
     function isQualified(address account, uint8 deviceClass) external view returns (bool);
+
+    /// @notice True if `account` holds an unexpired licence of `kind` covering `deviceClass`.
+    function holdsLicence(address account, uint8 kind, uint8 deviceClass) external view returns (bool);
 
     /// @notice The member that owns a GS1 company prefix, or the zero address.
     function prefixOwner(string calldata prefix) external view returns (address);

@@ -22,7 +22,7 @@ from sdk.devchain import DevChain
 from sdk.errors import ContractError
 from sdk.gs1 import lot_key, make_gtin
 from sdk.ledger import Ledger, TxResult
-from sdk.model import LotRecord, ProductRecord, Role
+from sdk.model import LicenceKind, LotRecord, ProductRecord, Role, class_mask
 
 ZERO_ADDRESS = "0x" + "00" * 20
 YEAR = 365 * 24 * 3600
@@ -73,6 +73,13 @@ def rival(chain: DevChain, consortium: Consortium) -> Ledger:
     account: LocalAccount = chain.accounts[7]
     consortium.regulator.admit(account.address, Role.MANUFACTURER, "Rival Devices Co.")
     consortium.regulator.assign_company_prefix(account.address, RIVAL_PREFIX)
+    consortium.regulator.attest_licence(
+        account.address,
+        kind=LicenceKind.PRODUCTION,
+        number_hash=keccak(text="rival production licence"),
+        class_mask=class_mask(1, 2, 3),
+        valid_until=chain.now() + YEAR,
+    )
     ledger = consortium.manufacturer.as_member(account)
     _register(ledger, RIVAL_GTIN, prefix=RIVAL_PREFIX, expiry=chain.now() + YEAR)
     return ledger
@@ -448,8 +455,8 @@ def test_lot_indexes_increase_across_products(chain: DevChain, consortium: Conso
     now = chain.now()
     _register(m, NEW_GTIN, expiry=now + YEAR)
     # The same lot number under another product is another lot.
-    a = m.register_lot(NEW_GTIN, consortium.lot, production_date=now, expiry=now + 1).value
-    b = m.register_lot(consortium.gtin, "LOT2", production_date=now, expiry=now + 1).value
+    a = m.register_lot(NEW_GTIN, consortium.lot, production_date=now, expiry=now + YEAR).value
+    b = m.register_lot(consortium.gtin, "LOT2", production_date=now, expiry=now + YEAR).value
     assert a == lot_key(NEW_GTIN, consortium.lot) != consortium.lot_key
     lots = [m.lot(k) for k in (consortium.lot_key, a, b)]
     assert [lot.lot_index if lot else None for lot in lots] == [1, 2, 3]
@@ -652,6 +659,54 @@ def test_a_lot_can_be_recalled_again_after_closing(consortium: Consortium) -> No
 
 
 # ------------------------------------------------------------------ closeRecall
+
+
+def test_a_recall_ordered_by_a_regulator_is_not_closed_by_the_manufacturer(
+    consortium: Consortium,
+) -> None:
+    recall_id = consortium.regulator.recall_lot(
+        consortium.lot_key, level=1, reason_hash=keccak(text="field safety notice")
+    ).value
+    expect_revert(
+        lambda: consortium.manufacturer.close_recall(recall_id),
+        "DevicesUnauthorized",
+        {"caller": consortium.manufacturer.address},
+    )
+    assert consortium.regulator.recall(recall_id)["open"] is True
+
+
+def test_a_manufacturer_without_a_production_licence_for_the_class_cannot_register(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    m = consortium.manufacturer
+    consortium.regulator.attest_licence(
+        m.address,
+        kind=LicenceKind.PRODUCTION,
+        number_hash=keccak(text="narrowed licence"),
+        class_mask=class_mask(1, 2),
+        valid_until=chain.now() + YEAR,
+    )
+    expect_revert(
+        lambda: _register(m, NEW_GTIN, expiry=chain.now() + YEAR, device_class=3),
+        "DevicesNotLicensed",
+        {"manufacturer": m.address, "deviceClass": 3},
+    )
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR, device_class=2)
+    product = m.product(NEW_GTIN)
+    assert product is not None and product.device_class == 2
+
+
+def test_a_lot_that_has_already_expired_cannot_be_registered(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    now = chain.now()
+    expect_revert(
+        lambda: consortium.manufacturer.register_lot(
+            consortium.gtin, "OLD1", production_date=now - 2 * YEAR, expiry=now - 1
+        ),
+        "DevicesInvalidLotDates",
+        {"productionDate": now - 2 * YEAR, "expiry": now - 1},
+    )
 
 
 @pytest.mark.parametrize(

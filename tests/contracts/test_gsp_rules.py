@@ -481,3 +481,18 @@ def test_a_quarantined_item_cannot_ship_until_released(consortium: Consortium) -
     d.release([unit])
     deliver(d, h, [unit])
     assert status_of(d, unit) == (h.address, ItemStatus.ACTIVE)
+
+
+def test_a_receiver_whose_licence_lapsed_in_transit_cannot_accept(consortium: Consortium) -> None:
+    m, d = consortium.manufacturer, consortium.distributor
+    ids = m.commission(consortium.lot_key, ["LAPSE1"]).value
+    shipment = m.ship(d.address, ids).value
+    consortium.regulator.revoke_licence(d.address, kind=LicenceKind.DISTRIBUTION)
+    with pytest.raises(ContractError) as err:
+        d.receive(shipment, temp_min=50, temp_max=80)
+    assert err.value.name == "ItemsReceiverNotQualified"
+    assert err.value.args_by_name == {"receiver": d.address, "deviceClass": 3}
+    assert m.shipment(shipment).class_mask == class_mask(3)
+    # The sender can still call the goods back.
+    m.cancel(shipment)
+    assert m.item(ids[0]).holder == m.address

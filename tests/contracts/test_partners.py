@@ -653,6 +653,27 @@ def test_taken_prefix_is_refused(
     assert consortium.regulator.prefix_owner(prefix) == owner_address
 
 
+def test_a_prefix_that_starts_an_assigned_prefix_is_refused(consortium: Consortium) -> None:
+    ledger = consortium.regulator
+    shorter = DISTRIBUTOR_PREFIX[:6]
+    expect_revert(
+        lambda: ledger.assign_company_prefix(consortium.hospital.address, shorter),
+        "PartnersPrefixOverlaps",
+        {"prefix": shorter, "assigned": ""},
+    )
+
+
+def test_a_prefix_that_extends_an_assigned_prefix_is_refused(consortium: Consortium) -> None:
+    ledger = consortium.regulator
+    longer = DEMO_PREFIX + "12"
+    expect_revert(
+        lambda: ledger.assign_company_prefix(consortium.hospital.address, longer),
+        "PartnersPrefixOverlaps",
+        {"prefix": longer, "assigned": DEMO_PREFIX},
+    )
+    assert ledger.prefix_owner(longer) == "0x" + "00" * 20
+
+
 # ------------------------------------------------------------------ isQualified
 
 
@@ -712,23 +733,27 @@ def test_licence_not_covering_the_class_does_not_qualify(
     assert [ledger.is_qualified(newcomer.address, c) for c in (1, 2, 3)] == [False, True, False]
 
 
-def test_any_valid_licence_kind_covering_the_class_qualifies(
+def test_only_licence_kinds_that_fit_the_role_qualify(
     chain: DevChain, consortium: Consortium, newcomer: LocalAccount
 ) -> None:
     ledger = consortium.regulator
     soon = chain.now() + 100
     _attest(ledger, newcomer.address, kind=LicenceKind.DISTRIBUTION, valid_until=soon)
-    _attest(
-        ledger,
-        newcomer.address,
-        kind=LicenceKind.LOGISTICS,
-        mask=class_mask(1),
-        valid_until=chain.now() + YEAR,
-    )
+    # A practice licence is a hospital's; it does not let a distributor receive devices.
+    _attest(ledger, newcomer.address, kind=LicenceKind.PRACTICE, valid_until=chain.now() + YEAR)
     assert ledger.is_qualified(newcomer.address, 3)
     chain.advance(200)
-    # The distribution licence expired; the logistics licence still covers class I only.
-    assert [ledger.is_qualified(newcomer.address, c) for c in (1, 2, 3)] == [True, False, False]
+    assert not any(ledger.is_qualified(newcomer.address, c) for c in (1, 2, 3))
+
+
+def test_a_manufacturer_qualifies_with_a_production_or_a_distribution_licence(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    ledger, m = consortium.regulator, consortium.manufacturer
+    ledger.revoke_licence(m.address, kind=LicenceKind.PRODUCTION)
+    assert not ledger.is_qualified(m.address, 1)
+    _attest(ledger, m.address, kind=LicenceKind.DISTRIBUTION, valid_until=chain.now() + YEAR)
+    assert ledger.is_qualified(m.address, 1)
 
 
 def test_suspended_member_is_not_qualified_until_reinstated(consortium: Consortium) -> None:
