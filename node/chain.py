@@ -66,6 +66,7 @@ class Chain:
         with self.snapshot() as snap:
             self.head_hash = evm_reads.head_hash(snap)
             header = evm_reads.header_by_hash(snap, self.head_hash)
+            assert header is not None
             self.head_number = int(header.block_number)
             self.head_timestamp = int(header.timestamp)
 

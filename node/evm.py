@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
@@ -31,6 +31,7 @@ from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
 from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from node.errors import DivergenceError, NodeError
@@ -131,6 +132,10 @@ def decode_transaction(raw: bytes) -> DecodedTx:
     )
 
 
+def _spoof(unsigned: Any, sender: bytes) -> SignedTransactionAPI:
+    return cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
+
+
 def _vm(chaindb: ChainDB, header: BlockHeaderAPI, chain_id: int) -> MedLedgerVM:
     return MedLedgerVM(header, chaindb, ChainContext(chain_id), ConsensusContext(chaindb.db))
 
@@ -140,10 +145,10 @@ def _child_header(
 ) -> BlockHeaderAPI:
     return PragueBlockHeader(
         difficulty=0,
-        block_number=parent.block_number + 1,
+        block_number=BlockNumber(parent.block_number + 1),
         gas_limit=gas_limit,
         timestamp=max(timestamp, parent.timestamp),
-        coinbase=coinbase,
+        coinbase=Address(coinbase),
         parent_hash=parent.hash,
         state_root=parent.state_root,
         extra_data=extra_data,
@@ -157,19 +162,22 @@ def init_genesis(db: Any, spec: GenesisSpec) -> tuple[bytes, dict[str, bytes]]:
     contract addresses (deterministic: CREATE addresses of the deployer's nonces)."""
     chaindb = chaindb_of(db)
     draft = PragueBlockHeader(
-        difficulty=0, block_number=0, gas_limit=spec.gas_limit, timestamp=spec.timestamp
+        difficulty=0,
+        block_number=BlockNumber(0),
+        gas_limit=spec.gas_limit,
+        timestamp=spec.timestamp,
     )
     vm = _vm(chaindb, draft, spec.chain_id)
     state = vm.state
     for address, balance in spec.alloc:
-        state.set_balance(address, balance)
+        state.set_balance(Address(address), balance)
     addresses: dict[str, bytes] = {}
     for name, initcode in spec.deployments:
-        nonce = state.get_nonce(spec.deployer)
+        nonce = state.get_nonce(Address(spec.deployer))
         unsigned = vm.create_unsigned_transaction(
-            nonce=nonce, gas_price=0, gas=spec.gas_limit, to=b"", value=0, data=initcode
+            nonce=nonce, gas_price=0, gas=spec.gas_limit, to=Address(b""), value=0, data=initcode
         )
-        computation = state.apply_transaction(SpoofTransaction(unsigned, from_=spec.deployer))
+        computation = state.apply_transaction(_spoof(unsigned, spec.deployer))
         if computation.is_error:
             raise NodeError(f"genesis: constructor of {name} failed: {computation.error!r}")
         addresses[name] = bytes(computation.msg.storage_address)
@@ -194,7 +202,7 @@ def build_block(
     Transactions that fail validation (stale nonce, gas above what is left in the block)
     are not included: the former are `dropped` with a reason, the latter `deferred`."""
     chaindb = chaindb_of(db)
-    parent = chaindb.get_block_header_by_hash(parent_hash)
+    parent = chaindb.get_block_header_by_hash(Hash32(parent_hash))
     header = _child_header(
         parent, coinbase=coinbase, timestamp=timestamp, gas_limit=gas_limit, extra_data=b""
     )
@@ -312,7 +320,7 @@ def _execute(
 
 def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> MedLedgerVM:
     chaindb = chaindb_of(db)
-    head = chaindb.get_block_header_by_hash(head_hash)
+    head = chaindb.get_block_header_by_hash(Hash32(head_hash))
     header = _child_header(
         head, coinbase=head.coinbase, timestamp=timestamp, gas_limit=head.gas_limit, extra_data=b""
     )
@@ -324,11 +332,16 @@ def _run(
 ) -> CallResult:
     state = vm.state
     unsigned = vm.create_unsigned_transaction(
-        nonce=state.get_nonce(sender), gas_price=0, gas=gas, to=to, value=value, data=data
+        nonce=state.get_nonce(Address(sender)),
+        gas_price=0,
+        gas=gas,
+        to=Address(to),
+        value=value,
+        data=data,
     )
     snapshot = state.snapshot()
     try:
-        computation = state.apply_transaction(SpoofTransaction(unsigned, from_=sender))
+        computation = state.apply_transaction(_spoof(unsigned, sender))
     except ValidationError as exc:
         return CallResult(False, b"", 0, str(exc))
     finally:

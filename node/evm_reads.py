@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import rlp
+from eth.abc import StateAPI
 from eth.db.chain import ChainDB
 from eth.exceptions import BlockNotFound, HeaderNotFound
+from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlock
-from eth.vm.forks.prague.state import PragueState
+from eth_typing import Address, BlockNumber, Hash32
 
 from node.evm import BuiltBlock, MedLedgerVM, chaindb_of
 
@@ -25,6 +27,8 @@ __all__ = [
     "header_json",
     "raw_block",
     "receipt_records",
+    "state_nonce",
+    "storage_at",
     "transaction_records",
 ]
 
@@ -43,14 +47,14 @@ def head_hash(db: Any) -> bytes:
 
 def header_by_number(db: Any, number: int) -> Any | None:
     try:
-        return chaindb_of(db).get_canonical_block_header_by_number(number)
+        return chaindb_of(db).get_canonical_block_header_by_number(BlockNumber(number))
     except HeaderNotFound:
         return None
 
 
 def header_by_hash(db: Any, block_hash: bytes) -> Any | None:
     try:
-        return chaindb_of(db).get_block_header_by_hash(block_hash)
+        return chaindb_of(db).get_block_header_by_hash(Hash32(block_hash))
     except (HeaderNotFound, BlockNotFound):
         return None
 
@@ -197,18 +201,19 @@ def block_logs(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def account(db: Any, header: Any, address: bytes) -> tuple[int, int, bytes]:
     """(balance, nonce, code) of `address` in the state after `header`."""
-    state = _state(db, header)
-    return state.get_balance(address), state.get_nonce(address), bytes(state.get_code(address))
+    state, who = _state(db, header), Address(address)
+    return state.get_balance(who), state.get_nonce(who), bytes(state.get_code(who))
 
 
 def storage_at(db: Any, header: Any, address: bytes, slot: int) -> int:
-    return int(_state(db, header).get_storage(address, slot))
+    return int(_state(db, header).get_storage(Address(address), slot))
 
 
-def _state(db: Any, header: Any) -> PragueState:
-    state: PragueState = MedLedgerVM.build_state(chaindb_of(db).db, header, _NoChainContext())
-    return state
+def _state(db: Any, header: Any) -> StateAPI:
+    return MedLedgerVM.build_state(chaindb_of(db).db, header, ChainContext(None))
 
 
-class _NoChainContext:
-    chain_id = 0
+def state_nonce(db: Any, block_hash: bytes, address: bytes) -> int:
+    """The nonce of `address` after block `block_hash`."""
+    header = chaindb_of(db).get_block_header_by_hash(Hash32(block_hash))
+    return int(_state(db, header).get_nonce(Address(address)))

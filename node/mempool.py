@@ -89,7 +89,7 @@ class Mempool:
     def take(self, count: int) -> list[DecodedTx]:
         """Remove up to `count` ready transactions; they stay known and outstanding (in
         flight) until `settle`."""
-        out = []
+        out: list[DecodedTx] = []
         while self.ready and len(out) < count:
             out.append(self.ready.popleft()[1])
         return out

@@ -20,7 +20,7 @@ import time
 
 from eth_utils import keccak
 
-from node import evm, records
+from node import evm, evm_reads, records
 from node.chain import Chain, Committed
 from node.config import NodeConfig
 from node.errors import INVALID_PARAMS, TX_REJECTED, AdmissionError, NodeError, RpcError
@@ -104,11 +104,8 @@ class Sequencer:
             return self._dropped.get(tx_hash)
 
     def _state_nonce(self, sender: bytes) -> int:
-        from node.evm_reads import account
-
         with self.chain.snapshot() as snap:
-            header = evm.chaindb_of(snap).get_block_header_by_hash(self.chain.head_hash)
-            return account(snap, header, sender)[1]
+            return evm_reads.state_nonce(snap, self.chain.head_hash, sender)
 
     def _may_send(self, sender: bytes) -> bool:
         if sender == self._admin:

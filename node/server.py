@@ -56,7 +56,9 @@ class _Server(ThreadingHTTPServer):
 class RpcServer:
     def __init__(self, host: str, port: int, rpc: Rpc) -> None:
         self._server = _Server((host, port), rpc)
-        self.host, self.port = self._server.server_address[:2]
+        bound = self._server.server_address
+        self.host = host
+        self.port = int(bound[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="rpc-server", daemon=True
         )
