@@ -64,11 +64,16 @@ class Indexer:
         self._lock = WriterLock(settings, self.engine)
 
     def __enter__(self) -> Indexer:
-        self._lock.acquire()
+        try:
+            self._lock.acquire()
+        except BaseException:
+            if self._owns_engine:
+                self.engine.dispose()
+            raise
         try:
             migrate(self.engine)
         except BaseException:
-            self._lock.release()
+            self.__exit__()
             raise
         return self
 

@@ -117,12 +117,12 @@ class ItemCache:
                 for row in self.sql.rows(
                     f"SELECT {ITEM_COLUMNS} FROM items WHERE parent_id IN ({marks})", chunk
                 ):
-                    if row[0] in self.by_id:
-                        continue
-                    item = self._add(row)
-                    parent = self.by_id[row[7]]
+                    parent = self.by_id[int(row[7])]
                     assert parent.children is not None
-                    parent.children.append(item.id)
+                    parent.children.append(int(row[0]))
+                    if row[0] in self.by_id:
+                        continue  # also named by the batch, and already queued if a container
+                    item = self._add(row)
                     if item.is_container:
                         found.append(item.id)
             containers = found
@@ -164,13 +164,14 @@ class ItemCache:
         return item
 
     def subtree(self, item: ItemRow) -> Iterator[ItemRow]:
-        """The item and every item packed inside it, depth first."""
+        """The item and every item packed inside it, depth first in id order (the order
+        fixes the event rows' ids, so it must not depend on how ranges were batched)."""
         stack = [item]
         while stack:
             node = stack.pop()
             yield node
             if node.children:
-                stack.extend(self.by_id[c] for c in node.children)
+                stack.extend(self.by_id[c] for c in sorted(node.children, reverse=True))
 
     def record(
         self,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from sqlalchemy import text
 
 from indexer.source import Web3LogSource
 from sdk.ledger import Ledger
-from tests.indexer.conftest import AnvilRun, DevRun, connect, index_all
+from tests.indexer.conftest import AnvilRun, DevRun, connect, index_all, medledger_bin
 
 
 def _projected(db_url: str) -> dict[bytes, tuple[str, int, bytes | None]]:
@@ -46,3 +48,46 @@ def test_items_indexed_from_anvil_match_the_contract_view(anvil_run: AnvilRun, d
     source = Web3LogSource.from_url(anvil_run.url)
     assert index_all(db_url, source, anvil_run.run.deployment, batch_blocks=25) > 0
     _assert_matches_contract(db_url, anvil_run.run.backend.admin, anvil_run.run)
+
+
+def test_the_cli_follows_anvil_and_a_second_cli_on_the_same_database_refuses(
+    anvil_run: AnvilRun, tmp_path
+):
+    deployment = tmp_path / "deployment.json"
+    anvil_run.run.deployment.save(deployment)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    args = [medledger_bin(), "indexer", "--rpc", anvil_run.url, "--deployment", str(deployment)]
+    args += ["--db", db]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().startswith("indexing ")
+        assert first.stdout.readline().startswith("indexed blocks ")
+        second = subprocess.run([*args, "--once"], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert "another indexer is writing" in second.stdout
+    finally:
+        first.terminate()
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+    with connect(db) as conn:
+        units = conn.exec_driver_sql("SELECT COUNT(*) FROM items WHERE NOT is_container").scalar()
+    assert units == sum(len(ids) for ids in anvil_run.run.plan.units.values())
+
+
+def test_the_cli_names_a_missing_deployment_file(tmp_path):
+    result = subprocess.run(
+        [
+            medledger_bin(),
+            "indexer",
+            "--rpc",
+            "http://127.0.0.1:1",
+            "--deployment",
+            str(tmp_path / "nope.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "nope.json does not exist" in result.stdout

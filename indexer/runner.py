@@ -1,0 +1,67 @@
+"""`medledger indexer`: follow a JSON-RPC endpoint into a database until interrupted."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from indexer.config import Settings
+from indexer.errors import ConfigError
+from indexer.follower import Indexer, SyncResult
+from indexer.source import Web3LogSource
+from sdk.deploy import Deployment
+
+__all__ = ["load_deployment", "run_indexer"]
+
+
+def load_deployment(path: Path) -> Deployment:
+    """A `Deployment` JSON file (as written by `Deployment.save`), with a clear error."""
+    try:
+        return Deployment.load(path)
+    except FileNotFoundError:
+        raise ConfigError(f"deployment file {path} does not exist") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ConfigError(f"deployment file {path} is not a deployment JSON: {exc}") from exc
+
+
+def run_indexer(
+    settings: Settings,
+    *,
+    rpc_url: str,
+    deployment: Deployment,
+    once: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """Hold the lock, migrate, then sync until SIGINT/SIGTERM (or the head, with `once`)."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ConfigError(f"--rpc must be an http(s):// JSON-RPC URL, not {rpc_url!r}")
+    stopping = False
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    def report(result: SyncResult) -> None:
+        if result.rewound_to is not None:
+            echo(f"reorg: rewound to block {result.rewound_to}")
+        if result.to_block >= result.from_block:
+            echo(
+                f"indexed blocks {result.from_block}-{result.to_block}: {result.logs} logs, "
+                f"{result.item_events} item events"
+            )
+
+    source = Web3LogSource.from_url(rpc_url)
+    with Indexer(settings, source, deployment) as indexer:
+        echo(f"indexing {rpc_url} into {settings.db_url}")
+        if once:
+            while (result := indexer.sync_once()) is not None:
+                report(result)
+            echo("synced")
+            return
+        indexer.run(stop=lambda: stopping, on_sync=report)

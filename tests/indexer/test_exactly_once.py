@@ -1,0 +1,128 @@
+"""Exactly once: kill -9 at random moments, synthetic reorgs, one writer per database."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+
+from indexer.config import Settings
+from indexer.digest import table_digests
+from indexer.errors import LockedError
+from indexer.follower import Indexer
+from scripts.generate_supply_chain import generate_synthetic
+from tests.indexer.conftest import ROOT, cli_env, connect, index_all
+from tests.indexer.crash_child import CRASH_CONFIG
+
+KILLS = 20 if os.environ.get("CI") == "true" else 6
+
+
+def _digests(db_url: str) -> dict[str, str]:
+    with connect(db_url) as conn:
+        return table_digests(conn)
+
+
+def _no_duplicate_log_keys(db_url: str) -> None:
+    with connect(db_url) as conn:
+        dupes = conn.exec_driver_sql(
+            "SELECT block_hash, log_index, COUNT(*) FROM processed_logs "
+            "GROUP BY block_hash, log_index HAVING COUNT(*) > 1"
+        ).all()
+        per_item = conn.exec_driver_sql(
+            "SELECT item_id, block_number, log_index, COUNT(*) FROM item_events "
+            "GROUP BY item_id, block_number, log_index HAVING COUNT(*) > 1"
+        ).all()
+    assert dupes == []
+    assert per_item == []
+
+
+def _child(db_url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.indexer.crash_child", db_url],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_an_index_killed_at_random_moments_equals_a_clean_reindex(db_url, tmp_path):
+    rng = random.Random(4)
+    kills = 0
+    finished = False
+    while kills < KILLS:
+        child = _child(db_url)
+        assert child.stdout is not None
+        line = child.stdout.readline()  # "started" once the lock is held and schema is up
+        if line.strip() == "done" or line == "":
+            child.communicate()
+            pytest.fail(f"child ended before the crash could happen: {child.stderr.read()}")
+        time.sleep(rng.uniform(0.0, 0.6))
+        if child.poll() is not None:
+            finished = True  # ingest ended before this kill: the schedule was too slow
+            child.communicate()
+            break
+        child.kill()  # SIGKILL
+        child.communicate()
+        kills += 1
+    assert not finished, f"ingest finished after only {kills} kills; make the chain longer"
+    child = _child(db_url)
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err
+    assert out.strip().endswith("done")
+    _no_duplicate_log_keys(db_url)
+
+    chain, deployment, _ = generate_synthetic(CRASH_CONFIG, logs_per_block=4)
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    index_all(clean, chain, deployment, batch_blocks=1000)
+    assert _digests(db_url) == _digests(clean)
+
+
+def test_a_synthetic_reorg_rewinds_to_the_common_ancestor_leaving_no_orphans(
+    db_url, tmp_path, synthetic
+):
+    chain, deployment = synthetic
+    head = chain.head()
+    fork = chain.fork(head // 2, keep=head * 3 // 4)
+    settings = Settings(db_url, batch_blocks=7)
+    with Indexer(settings, chain, deployment) as indexer:
+        indexer.catch_up()
+        indexer.source = fork
+        result = indexer.sync_once()
+        assert result is not None and result.rewound_to is not None
+        assert result.rewound_to <= head // 2
+        indexer.catch_up()
+    clean = f"sqlite:///{tmp_path / 'fork.db'}"
+    index_all(clean, fork, deployment, batch_blocks=1000)
+    assert _digests(db_url) == _digests(clean)
+    fork_hashes = {ref.hash for ref, _ in fork.blocks}
+    with connect(db_url) as conn:
+        stored = [
+            bytes(r[0]) for r in conn.exec_driver_sql("SELECT block_hash FROM processed_logs")
+        ]
+        stored += [bytes(r[0]) for r in conn.exec_driver_sql("SELECT hash FROM blocks")]
+        orphans = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM item_events e LEFT JOIN items i ON i.id = e.item_id "
+            "WHERE i.id IS NULL"
+        ).scalar()
+        beyond = conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM item_events WHERE block_number > {head * 3 // 4}"
+        ).scalar()
+    assert set(stored) <= fork_hashes
+    assert orphans == 0
+    assert beyond == 0
+
+
+def test_a_second_indexer_on_the_same_database_refuses_to_start(db_url, synthetic):
+    chain, deployment = synthetic
+    with Indexer(Settings(db_url), chain, deployment):
+        with pytest.raises(LockedError, match="another indexer"):
+            with Indexer(Settings(db_url), chain, deployment):
+                pass
+    with Indexer(Settings(db_url), chain, deployment) as again:  # released on exit
+        again.catch_up()
