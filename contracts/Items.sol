@@ -107,8 +107,9 @@ contract Items is EIP712, Nonces {
     );
     bytes32 public constant CANCEL_TYPEHASH =
         keccak256("Cancel(address sender,uint64 shipmentId,bytes32 reasonHash,uint256 nonce,uint256 deadline)");
-    /// @notice Most items one call may touch, so every call fits in a block.
-    uint256 public constant MAX_BATCH = 1000;
+    /// @notice Most items one call may touch: 500 commissions (~29.4k gas each) stay under
+    /// half of a common 30M block gas limit.
+    uint256 public constant MAX_BATCH = 500;
 
     IPartners private immutable _partners;
     IDevices private immutable _devices;

@@ -230,9 +230,8 @@ read from the table:
   Packing pays once for every later move of the pallet.
 - Rejecting N/10 on receipt costs about the same as accepting everything: a rejected unit
   is still one write (back to Active at the sender).
-- At `MAX_BATCH` (1,000 items a call) `commission` and `pack` need about 30M gas:
-  1,000 serials of 20 characters run out of gas under eth-tester's 30M block gas limit
-  (our node's default limit is 1,000,000,000, see `node/config.py`).
+- `MAX_BATCH` caps a call at 500 items, so even `commission` and `pack` (about 15M gas at
+  500) use about half of a common 30M block gas limit such as eth-tester's or anvil's.
 """
 
 NOTES = """

@@ -25,7 +25,7 @@ from sdk.gs1 import container_path, item_id, make_sscc, unit_path
 from sdk.ledger import Ledger
 from sdk.model import ItemStatus, ShipmentStatus
 
-MAX_BATCH = 1000
+MAX_BATCH = 500
 
 
 def expect_revert(call: Callable[[], object], name: str, args: dict[str, Any]) -> ContractError:
