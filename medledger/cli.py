@@ -183,5 +183,15 @@ def indexer_cmd(
         raise _fail(exc) from exc
 
 
+@bench_app.command("chain")
+def bench_chain(
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller workloads (< 1 minute).")] = False,
+) -> None:
+    """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
+    from node.bench import run_chain_bench
+
+    run_chain_bench(quick=quick)
+
+
 if __name__ == "__main__":
     app()

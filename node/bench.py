@@ -1,0 +1,381 @@
+"""`medledger bench chain`: signed custody transfers on our node and on anvil.
+
+The same contracts, the same client (raw transactions over JSON-RPC, sent in pipelined
+batches from pre-signed EIP-712 ship orders) and the same workloads on both chains:
+
+- single-item shipments (tx/s, and p50/p99 submit→receipt at full load and at half of
+  the measured maximum);
+- 100-item shipments and pallet shipments (a container of 100 units; item-moves/s);
+- follower catch-up: a fresh follower re-verifies our node's whole chain (blocks/s).
+
+Prints the figures; the last line is `{"suite": "chain", "figures": {...}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+
+from node.client import RpcClient
+from node.config import NodeConfig, demo_genesis
+from node.errors import RpcError
+
+__all__ = ["run_chain_bench"]
+
+REPO = Path(__file__).resolve().parents[1]
+ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+SEND_BATCH = 50
+RECEIPT_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    single: int
+    multi: int
+    pallets: int
+    per_shipment: int = 100
+
+
+QUICK = Sizes(single=400, multi=12, pallets=12)
+FULL = Sizes(single=2000, multi=40, pallets=40)
+
+
+@dataclass
+class Workload:
+    name: str
+    raw: list[str]
+    moves_per_tx: int
+
+
+@dataclass
+class RunResult:
+    txs: int
+    seconds: float
+    latencies_ms: list[float]
+    failed: int
+
+    @property
+    def tx_per_s(self) -> float:
+        return self.txs / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    client = RpcClient(url, timeout=2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        try:
+            client.call("eth_chainId")
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _keys(n: int) -> list[LocalAccount]:
+    return [Account.from_key(keccak(text=f"medledger bench member {i}")) for i in range(n)]
+
+
+def _send_and_wait(url: str, raw: Sequence[str], *, rate: float | None = None) -> RunResult:
+    """Send pre-signed transactions pipelined in JSON-RPC batches (paced to `rate` tx/s if
+    given), then collect receipts; latency is submit→receipt seen."""
+    sender, poller = RpcClient(url), RpcClient(url)
+    submitted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    failed = 0
+    start = time.monotonic()
+    pending: list[str] = []
+
+    last_poll = 0.0
+
+    def poll() -> None:
+        nonlocal failed, last_poll
+        if time.monotonic() - last_poll < 0.05:
+            return
+        last_poll = time.monotonic()
+        for i in range(0, len(pending), RECEIPT_BATCH):
+            chunk = pending[i : i + RECEIPT_BATCH]
+            answers = poller.batch([("eth_getTransactionReceipt", [h]) for h in chunk])
+            now = time.monotonic()
+            for h, receipt in zip(chunk, answers, strict=True):
+                if isinstance(receipt, dict):
+                    seen[h] = now
+                    failed += receipt["status"] != "0x1"
+        pending[:] = [h for h in pending if h not in seen]
+
+    step = SEND_BATCH if rate is None else max(1, int(rate / 20))
+    for i in range(0, len(raw), step):
+        chunk = raw[i : i + step]
+        if rate is not None:
+            target = start + i / rate
+            while time.monotonic() < target:
+                poll()
+                time.sleep(0.005)
+        sent_at = time.monotonic()
+        for answer in sender.batch([("eth_sendRawTransaction", [r]) for r in chunk]):
+            if isinstance(answer, RpcError):
+                raise RuntimeError(f"{url} refused a benchmark transaction: {answer}")
+            submitted[answer] = sent_at
+            pending.append(answer)
+    deadline = time.monotonic() + 300
+    while pending and time.monotonic() < deadline:
+        poll()
+        if pending:
+            time.sleep(0.01)
+    end = max(seen.values()) if seen else time.monotonic()
+    sender.close()
+    poller.close()
+    latencies = [(seen[h] - submitted[h]) * 1000 for h in seen]
+    return RunResult(len(seen), end - start, latencies, failed)
+
+
+class Harness:
+    """The demo consortium and pre-signed workloads on one chain."""
+
+    def __init__(self, url: str, admin: LocalAccount, *, fund: bool) -> None:
+        from scripts.consortium import bootstrap_consortium
+        from sdk.deploy import Deployment  # noqa: F401
+        from sdk.ledger import Ledger  # noqa: F401
+
+        self.url = url
+        self.w3 = Web3(Web3.HTTPProvider(url))
+        self.client = RpcClient(url)
+        members = _keys(7)
+        accounts = [admin, *members[1:]]
+        if fund:
+            for account in accounts:
+                self.client.call("anvil_setBalance", account.address, hex(10**24))
+        self.chain_id = self.w3.eth.chain_id
+        self.gas_price = int(self.w3.eth.gas_price) * 2
+        self.accounts = accounts
+        self._bootstrap = bootstrap_consortium
+        self.consortium: Any = None
+
+    def admit_on_genesis_suite(self, config: NodeConfig) -> None:
+        """Our node admits only members of its genesis Partners contract."""
+        from sdk.deploy import Deployment
+        from sdk.ledger import Ledger
+        from sdk.model import Role
+
+        deployment = Deployment(
+            chain_id=config.chain_id,
+            partners=config.contract_address("Partners"),
+            devices=config.contract_address("Devices"),
+            items=config.contract_address("Items"),
+            records=config.contract_address("Records"),
+        )
+        admin = Ledger(self.w3, deployment, self.accounts[0])
+        admin.admit(self.accounts[1].address, Role.REGULATOR, "Bench regulator")
+        regulator = admin.as_member(self.accounts[1])
+        for account in self.accounts[2:]:
+            regulator.admit(account.address, Role.DISTRIBUTOR, "Bench member")
+
+    def bootstrap(self) -> None:
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        self.consortium = self._bootstrap(self.w3, self.accounts, now=now)
+
+    def commission(self, count: int, tag: str) -> list[bytes]:
+        m = self.consortium.manufacturer
+        ids: list[bytes] = []
+        for start in range(0, count, 500):
+            serials = [f"{tag}{i}" for i in range(start, min(count, start + 500))]
+            ids += m.commission(self.consortium.lot_key, serials).value
+        return ids
+
+    def pallets(self, count: int, per: int) -> list[bytes]:
+        from sdk.gs1 import make_sscc
+
+        m, c = self.consortium.manufacturer, self.consortium
+        units = self.commission(count * per, "P")
+        out = []
+        for i in range(count):
+            sscc = make_sscc(extension=1, company_prefix=c.prefix, serial_reference=i + 1)
+            pallet = m.create_container(sscc, company_prefix=c.prefix).value
+            m.pack(pallet, units[i * per : (i + 1) * per])
+            out.append(pallet)
+        return out
+
+    def sign_ships(self, groups: Sequence[Sequence[bytes]]) -> list[str]:
+        """Pre-signed ship transactions, manufacturer → distributor, one per group."""
+        m, d = self.consortium.manufacturer, self.consortium.distributor
+        items = m._c["Items"]
+        order_nonce = m.nonce()
+        tx_nonce = self.w3.eth.get_transaction_count(m.address, "pending")
+        deadline = int(time.time()) + 3600
+        raw = []
+        gas = None
+        for i, group in enumerate(groups):
+            order, signature = m.sign_ship(
+                d.address, list(group), nonce=order_nonce + i, deadline=deadline
+            )
+            data = items.encode_abi("ship", [order.as_tuple(), signature])
+            if gas is None:
+                call = {"from": m.address, "to": items.address, "data": data}
+                gas = int(self.w3.eth.estimate_gas(call) * 1.5) + 50_000  # type: ignore[arg-type]
+            tx = {
+                "chainId": self.chain_id,
+                "nonce": tx_nonce + i,
+                "to": items.address,
+                "data": data,
+                "gas": gas,
+                "gasPrice": self.gas_price,
+                "value": 0,
+            }
+            raw.append("0x" + bytes(m.account.sign_transaction(tx).raw_transaction).hex())
+        return raw
+
+
+def _start_node(workdir: Path, config: NodeConfig) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    genesis = workdir / "genesis.json"
+    config.save(genesis)
+    log = (workdir / "node.log").open("ab")
+    args = [sys.executable, "-m", "medledger.cli", "node", "--data-dir", str(workdir / "seq")]
+    args += ["--genesis", str(genesis), "--rpc-port", str(port)]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait(url, proc)
+    return proc, url
+
+
+def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
+    if not ANVIL.exists():
+        raise RuntimeError(f"anvil is not installed at {ANVIL}; run npm ci")
+    port = _free_port()
+    args = [str(ANVIL), "--port", str(port), "--silent", "--hardfork", "prague"]
+    args += ["--gas-limit", "1000000000", "--code-size-limit", "100000"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    _wait(url, proc)
+    return proc, url
+
+
+def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict[str, float]:
+    harness.bootstrap()
+    per = sizes.per_shipment
+    singles = harness.commission(sizes.single * 2, "S")
+    multi = harness.commission(sizes.multi * per, "M")
+    pallets = harness.pallets(sizes.pallets, per)
+    full = _send_and_wait(harness.url, harness.sign_ships([[i] for i in singles[: sizes.single]]))
+    say(
+        f"  single-item: {full.tx_per_s:,.0f} tx/s, "
+        f"p50 {full.pct(0.5):.0f} ms, p99 {full.pct(0.99):.0f} ms"
+    )
+    half_rate = max(10.0, full.tx_per_s / 2)
+    half = _send_and_wait(
+        harness.url, harness.sign_ships([[i] for i in singles[sizes.single :]]), rate=half_rate
+    )
+    say(
+        f"  at half load ({half_rate:,.0f} tx/s): "
+        f"p50 {half.pct(0.5):.0f} ms, p99 {half.pct(0.99):.0f} ms"
+    )
+    groups = [multi[i * per : (i + 1) * per] for i in range(sizes.multi)]
+    hundred = _send_and_wait(harness.url, harness.sign_ships(groups))
+    say(f"  100-item: {hundred.tx_per_s * per:,.0f} item-moves/s")
+    pallet = _send_and_wait(harness.url, harness.sign_ships([[p] for p in pallets]))
+    say(f"  pallets of {per}: {pallet.tx_per_s * per:,.0f} item-moves/s")
+    failed = full.failed + half.failed + hundred.failed + pallet.failed
+    if failed:
+        raise RuntimeError(f"{failed} benchmark transactions reverted on {harness.url}")
+    return {
+        "single_item_tx_per_s": round(full.tx_per_s, 1),
+        "item_moves_per_s": round(max(hundred.tx_per_s, pallet.tx_per_s) * per, 1),
+        "hundred_item_moves_per_s": round(hundred.tx_per_s * per, 1),
+        "pallet_item_moves_per_s": round(pallet.tx_per_s * per, 1),
+        "p50_submit_to_receipt_ms": round(full.pct(0.5), 1),
+        "p99_submit_to_receipt_ms_full_load": round(full.pct(0.99), 1),
+        "p99_submit_to_receipt_ms": round(half.pct(0.99), 1),
+        "p50_submit_to_receipt_ms_half_load": round(half.pct(0.5), 1),
+    }
+
+
+def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> float:
+    from node.chain import Chain
+    from node.follower import Follower
+
+    target = int(RpcClient(url).call("eth_blockNumber"), 16)
+    chain = Chain(replace(config, data_dir=workdir / "follower"))
+    follower = Follower(chain, url)
+    start = time.monotonic()
+    while chain.head_number < target:
+        follower.step()
+        if follower.divergence:
+            raise RuntimeError(f"follower diverged: {follower.divergence}")
+    seconds = time.monotonic() - start
+    follower.client.close()
+    chain.close()
+    return target / seconds if seconds else 0.0
+
+
+def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[str, Any]:
+    sizes = QUICK if quick else FULL
+    workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-"))
+    admin = Account.from_key(keccak(text="medledger bench admin"))
+    config = demo_genesis(bootstrap_admin=admin.address)
+    config = replace(config, block_interval_ms=100, batch_size=500)
+    figures: dict[str, Any] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        proc, url = _start_node(workdir, config)
+        procs.append(proc)
+        say(f"medledger node at {url}")
+        ours = Harness(url, admin, fund=False)
+        ours.admit_on_genesis_suite(config)
+        figures.update(_measure(ours, sizes, say))
+        figures["follower_blocks_per_s"] = round(_follower_catch_up(workdir, config, url), 1)
+        say(f"  follower catch-up: {figures['follower_blocks_per_s']:,.0f} blocks/s")
+        anvil, anvil_url = _start_anvil()
+        procs.append(anvil)
+        say(f"anvil at {anvil_url}")
+        theirs = Harness(anvil_url, admin, fund=True)
+        other = _measure(theirs, sizes, say)
+        figures["anvil_single_item_tx_per_s"] = other["single_item_tx_per_s"]
+        figures["anvil_item_moves_per_s"] = other["item_moves_per_s"]
+        figures["anvil_p99_submit_to_receipt_ms"] = other["p99_submit_to_receipt_ms"]
+        figures["ratio_single_item_tx_per_s"] = round(
+            figures["single_item_tx_per_s"] / max(other["single_item_tx_per_s"], 1e-9), 2
+        )
+        figures["ratio_item_moves_per_s"] = round(
+            figures["item_moves_per_s"] / max(other["item_moves_per_s"], 1e-9), 2
+        )
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if not os.environ.get("MEDLEDGER_BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+    result = {"suite": "chain", "figures": figures}
+    say(json.dumps(result))
+    return result
