@@ -224,12 +224,12 @@ def import_block(db: Any, raw_block: bytes, *, chain_id: int) -> BuiltBlock:
         parent = chaindb.get_block_header_by_hash(ph.parent_hash)
     except HeaderNotFound as exc:
         raise DivergenceError(
-            ph.block_number, "parent_hash", ph.parent_hash.hex(), "unknown parent"
+            ph.block_number, "parent_hash", _show(ph.parent_hash), "unknown parent"
         ) from exc
     tx_root, _ = make_trie_root_and_nodes(published.transactions)
     if tx_root != ph.transaction_root:
         raise DivergenceError(
-            ph.block_number, "transaction_root", ph.transaction_root.hex(), tx_root.hex()
+            ph.block_number, "transaction_root", _show(ph.transaction_root), _show(tx_root)
         )
     txs = []
     for index, tx in enumerate(published.transactions):
