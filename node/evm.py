@@ -80,6 +80,7 @@ class DecodedTx:
     gas: int
     to: bytes
     chain_id: int | None
+    max_cost: int
     raw: bytes
     obj: Any = field(repr=False, compare=False)
 
@@ -127,9 +128,15 @@ def decode_transaction(raw: bytes) -> DecodedTx:
         gas=tx.gas,
         to=bytes(tx.to),
         chain_id=getattr(tx, "chain_id", None),
+        max_cost=tx.gas * _max_fee(tx) + tx.value,
         raw=bytes(raw),
         obj=tx,
     )
+
+
+def _max_fee(tx: Any) -> int:
+    fee = getattr(tx, "max_fee_per_gas", None)
+    return int(tx.gas_price if fee is None else fee)
 
 
 def _spoof(unsigned: Any, sender: bytes) -> SignedTransactionAPI:

@@ -27,6 +27,7 @@ __all__ = [
     "header_json",
     "raw_block",
     "receipt_records",
+    "state_balance",
     "state_nonce",
     "storage_at",
     "transaction_records",
@@ -211,6 +212,12 @@ def storage_at(db: Any, header: Any, address: bytes, slot: int) -> int:
 
 def _state(db: Any, header: Any) -> StateAPI:
     return MedLedgerVM.build_state(chaindb_of(db).db, header, ChainContext(None))
+
+
+def state_balance(db: Any, block_hash: bytes, address: bytes) -> int:
+    """The balance of `address` after block `block_hash`."""
+    header = chaindb_of(db).get_block_header_by_hash(Hash32(block_hash))
+    return int(_state(db, header).get_balance(Address(address)))
 
 
 def state_nonce(db: Any, block_hash: bytes, address: bytes) -> int:

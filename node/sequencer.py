@@ -85,15 +85,30 @@ class Sequencer:
         with self.chain.snapshot() as snap:
             if records.Reader(snap).receipt(tx.hash) is not None:
                 raise RpcError(TX_REJECTED, f"already known: transaction 0x{tx.hash.hex()}")
-        with self._cond:
-            if not self._may_send(tx.sender):
-                raise AdmissionError(
-                    f"sender 0x{tx.sender.hex()} is not an active member of the consortium "
-                    "(Partners.isActive is false) nor the bootstrap admin"
+        self._check_member(tx.sender)
+        if tx.max_cost:
+            with self.chain.snapshot() as snap:
+                balance = evm_reads.state_balance(snap, self.chain.head_hash, tx.sender)
+            if balance < tx.max_cost:
+                raise RpcError(
+                    TX_REJECTED,
+                    f"insufficient funds: 0x{tx.sender.hex()} has {balance} wei, the transaction "
+                    f"may cost {tx.max_cost} (gas is free here: send with gas price 0)",
                 )
+        with self._cond:
+            self._check_member(tx.sender)  # again: a block may have suspended it meanwhile
             self.mempool.add(tx, lambda: self._state_nonce(tx.sender))
             self._cond.notify()
         return tx.hash
+
+    def _check_member(self, sender: bytes) -> None:
+        with self._cond:
+            allowed = self._may_send(sender)
+        if not allowed:
+            raise AdmissionError(
+                f"sender 0x{sender.hex()} is not an active member of the consortium "
+                "(Partners.isActive is false) nor the bootstrap admin"
+            )
 
     def pending_nonce(self, sender: bytes) -> int:
         with self._cond:

@@ -215,3 +215,13 @@ def test_reads_at_a_past_block_see_past_state(w3: Web3, admin: Ledger) -> None:
     contract = admin._c["Partners"]
     assert contract.functions.isActive(newcomer.address).call(block_identifier=number) is True
     assert contract.functions.isActive(newcomer.address).call(block_identifier=number - 1) is False
+
+
+def test_a_transaction_that_could_not_pay_its_gas_is_refused_at_admission(
+    client: RpcClient, node_config: NodeConfig
+) -> None:
+    admin = admin_account(node_config)
+    nonce = int(client.call("eth_getTransactionCount", admin.address, "pending"), 16)
+    with pytest.raises(RpcError) as info:
+        client.call("eth_sendRawTransaction", sign(admin, node_config, nonce=nonce, gasPrice=1))
+    assert info.value.code == -32003 and "insufficient funds" in info.value.message
