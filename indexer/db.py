@@ -28,6 +28,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, open transactions (below), so DDL and reads are
+            # inside them too: a kill -9 mid-migration must roll the whole step back.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a kill -9 never loses a commit; power loss may lose the
@@ -36,6 +39,10 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA cache_size=-262144")
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     if url.startswith("postgresql://"):

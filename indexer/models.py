@@ -196,7 +196,10 @@ class VerificationScan(SQLModel, table=True):
     """Written by the verification API (off-chain, never rewound by a reorg)."""
 
     __tablename__ = "verification_scans"
-    __table_args__ = (Index("ix_scans_item_time", "item_key", "scanned_at"),)
+    __table_args__ = (
+        Index("ix_scans_item_time", "item_key", "scanned_at"),
+        Index("ix_scans_time", "scanned_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     item_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     scanned_at: int = _big()  # type: ignore[assignment]

@@ -14,7 +14,7 @@ One deterministic plan (`play`) drives either backend:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -179,7 +179,7 @@ def play(backend: Backend, cfg: GeneratorConfig) -> Plan:
     for lot_no, size in enumerate(cfg.lot_sizes()):
         m, gtin = products[lot_no % len(products)]
         # A few lots expire soon, so "expiring stock" has something to find.
-        expiry = now + (20 * DAY if lot_no % 10 == 3 else 2 * YEAR)
+        expiry = now + (20 * DAY if lot_no % 10 == 1 else 2 * YEAR)
         lot_key = backend.lot(m, gtin, f"L{lot_no:06d}", expiry)
         plan.lot_keys.append(lot_key)
         serials = [f"S{lot_no:05d}-{i:06d}" for i in range(size)]
@@ -225,7 +225,29 @@ def play(backend: Backend, cfg: GeneratorConfig) -> Plan:
                     loose.setdefault(h, []).extend(content[len(used) :])
         if rng.random() < cfg.recall_rate:
             _recall(backend, plan, m, lot_key, loose)
+    _reserve_stock(backend, plan, cfg, products[0], new_container)
     return plan
+
+
+def _reserve_stock(
+    backend: Backend,
+    plan: Plan,
+    cfg: GeneratorConfig,
+    product: tuple[int, str],
+    new_container: Callable[[int], bytes],
+) -> None:
+    """The first maker keeps one reserve lot packed in a case on a pallet (nested
+    containers for the contents queries)."""
+    m, gtin = product
+    lot_key = backend.lot(m, gtin, "RESERVE", backend.now() + 2 * YEAR)
+    plan.lot_keys.append(lot_key)
+    ids = backend.commission(
+        m, lot_key, gtin, [f"R{i:06d}" for i in range(max(cfg.units_per_case, 1))]
+    )
+    plan.units[lot_key] = ids
+    case, pallet = new_container(m), new_container(m)
+    backend.pack(m, case, ids)
+    backend.pack(m, pallet, [case])
 
 
 def _recall(

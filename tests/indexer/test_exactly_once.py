@@ -16,7 +16,7 @@ from indexer.errors import LockedError
 from indexer.follower import Indexer
 from scripts.generate_supply_chain import generate_synthetic
 from tests.indexer.conftest import ROOT, cli_env, connect, index_all
-from tests.indexer.crash_child import CRASH_CONFIG
+from tests.indexer.crash_child import BATCH_BLOCKS, CRASH_CONFIG
 
 KILLS = 20 if os.environ.get("CI") == "true" else 6
 
@@ -52,34 +52,32 @@ def _child(db_url: str) -> subprocess.Popen[str]:
 
 
 def test_an_index_killed_at_random_moments_equals_a_clean_reindex(db_url, tmp_path):
+    chain, deployment, _ = generate_synthetic(CRASH_CONFIG, logs_per_block=4)
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    started = time.monotonic()
+    index_all(clean, chain, deployment, batch_blocks=BATCH_BLOCKS)
+    # Kill after a random share of a full ingest's time: on average the kills together
+    # let about 60% of the ingest through, so every kill lands mid-ingest.
+    budget = 1.2 * (time.monotonic() - started) / KILLS
     rng = random.Random(4)
-    kills = 0
-    finished = False
-    while kills < KILLS:
+    for kill in range(KILLS):
         child = _child(db_url)
         assert child.stdout is not None
         line = child.stdout.readline()  # "started" once the lock is held and schema is up
-        if line.strip() == "done" or line == "":
+        if line.strip() != "started":
             child.communicate()
-            pytest.fail(f"child ended before the crash could happen: {child.stderr.read()}")
-        time.sleep(rng.uniform(0.0, 0.6))
+            pytest.fail(f"child did not start: {line!r}")
+        time.sleep(rng.uniform(0.0, budget))
         if child.poll() is not None:
-            finished = True  # ingest ended before this kill: the schedule was too slow
             child.communicate()
-            break
+            pytest.fail(f"ingest finished before kill {kill + 1}; make the chain longer")
         child.kill()  # SIGKILL
         child.communicate()
-        kills += 1
-    assert not finished, f"ingest finished after only {kills} kills; make the chain longer"
     child = _child(db_url)
     out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err
     assert out.strip().endswith("done")
     _no_duplicate_log_keys(db_url)
-
-    chain, deployment, _ = generate_synthetic(CRASH_CONFIG, logs_per_block=4)
-    clean = f"sqlite:///{tmp_path / 'clean.db'}"
-    index_all(clean, chain, deployment, batch_blocks=1000)
     assert _digests(db_url) == _digests(clean)
 
 

@@ -1,0 +1,262 @@
+"""Trace queries: unit history, lot forward trace, container contents, recall scope.
+
+Plain functions over a SQLAlchemy connection, returning typed results. Each runs on an
+index path (tests/indexer/test_queries.py checks the plans with EXPLAIN on SQLite and
+PostgreSQL).
+
+Item ids, lot keys and container ids are the chain's 32-byte values; organisations are
+reported by address and name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from indexer.db import Sql
+from indexer.items import EventKind
+from sdk.model import ItemStatus
+
+__all__ = [
+    "HistoryStep",
+    "HolderCount",
+    "LotTrace",
+    "OrgRef",
+    "PackedItem",
+    "RecallHolder",
+    "RecallScope",
+    "container_contents",
+    "containers_holding",
+    "lot_trace",
+    "recall_scope",
+    "unit_history",
+]
+
+IN_STOCK = (int(ItemStatus.ACTIVE), int(ItemStatus.IN_TRANSIT), int(ItemStatus.QUARANTINED))
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRef:
+    address: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStep:
+    """One custody step of an item, with its chain reference."""
+
+    kind: EventKind
+    block_number: int
+    timestamp: int
+    tx_hash: bytes
+    log_index: int
+    holder: str
+    status: ItemStatus
+    parent: bytes | None  # the container holding the item after this step
+    via: bytes | None  # the container that moved, when the item moved inside one
+    shipment_id: int | None
+
+
+def unit_history(conn: Connection, item_key: bytes) -> list[HistoryStep]:
+    """Every event of an item (unit or container), oldest first; [] if unknown."""
+    rows = Sql(conn).rows(
+        "SELECT e.kind, e.block_number, b.timestamp, l.tx_hash, e.log_index, o.address, "
+        "e.status, p.item_key, v.item_key, e.shipment_id "
+        "FROM items i "
+        "JOIN item_events e ON e.item_id = i.id "
+        "JOIN blocks b ON b.number = e.block_number "
+        "JOIN processed_logs l ON l.block_number = e.block_number AND l.log_index = e.log_index "
+        "JOIN organisations o ON o.id = e.holder_id "
+        "LEFT JOIN items p ON p.id = e.parent_id "
+        "LEFT JOIN items v ON v.id = e.via_id "
+        "WHERE i.item_key = ? ORDER BY e.block_number, e.log_index",
+        (item_key,),
+    )
+    return [
+        HistoryStep(
+            EventKind(r[0]),
+            int(r[1]),
+            int(r[2]),
+            bytes(r[3]),
+            int(r[4]),
+            str(r[5]),
+            ItemStatus(r[6]),
+            None if r[7] is None else bytes(r[7]),
+            None if r[8] is None else bytes(r[8]),
+            None if r[9] is None else int(r[9]),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class HolderCount:
+    holder: OrgRef
+    total: int
+    by_status: dict[ItemStatus, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LotTrace:
+    lot_index: int
+    gtin: str
+    lot_number: str
+    expiry: int
+    holders: list[HolderCount]  # current holders of the lot's units, largest first
+    reached: list[tuple[OrgRef, int]]  # every organisation ever reached, with first block
+
+
+def _lot(sql: Sql, lot_key: bytes) -> tuple[int, str, str, int, int] | None:
+    rows = sql.rows(
+        "SELECT lot_index, gtin, lot_number, expiry, active_recall FROM lots WHERE lot_key = ?",
+        (lot_key,),
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    return int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])
+
+
+def _orgs(sql: Sql, ids: set[int]) -> dict[int, OrgRef]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = sql.rows(f"SELECT id, address, name FROM organisations WHERE id IN ({marks})", list(ids))
+    return {int(i): OrgRef(str(a), str(n)) for i, a, n in rows}
+
+
+def _holder_counts(sql: Sql, lot_index: int) -> dict[int, dict[ItemStatus, int]]:
+    counts: dict[int, dict[ItemStatus, int]] = {}
+    for holder, status, count in sql.rows(
+        "SELECT holder_id, status, COUNT(*) FROM items WHERE lot_index = ? "
+        "GROUP BY holder_id, status",
+        (lot_index,),
+    ):
+        counts.setdefault(int(holder), {})[ItemStatus(status)] = int(count)
+    return counts
+
+
+def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
+    """Forward trace of a lot: who holds its units now, and everyone it ever reached."""
+    sql = Sql(conn)
+    lot = _lot(sql, lot_key)
+    if lot is None:
+        return None
+    lot_index, gtin, number, expiry, _recall = lot
+    counts = _holder_counts(sql, lot_index)
+    reach = sql.rows(
+        "SELECT organisation_id, first_block FROM lot_reach WHERE lot_index = ? "
+        "ORDER BY first_block, organisation_id",
+        (lot_index,),
+    )
+    orgs = _orgs(sql, set(counts) | {int(r[0]) for r in reach})
+    holders = sorted(
+        (HolderCount(orgs[h], sum(c.values()), c) for h, c in counts.items()),
+        key=lambda h: (-h.total, h.holder.address),
+    )
+    return LotTrace(
+        lot_index,
+        gtin,
+        number,
+        expiry,
+        holders,
+        [(orgs[int(o)], int(b)) for o, b in reach],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PackedItem:
+    item_key: bytes
+    code: str  # serial or SSCC
+    is_container: bool
+    depth: int  # 1 = directly inside
+    parent: bytes
+
+
+def container_contents(conn: Connection, container_key: bytes) -> list[PackedItem]:
+    """Everything inside a container, recursively (depth first by level)."""
+    rows = Sql(conn).rows(
+        "WITH RECURSIVE tree(id, depth) AS ("
+        " SELECT id, 0 FROM items WHERE item_key = ?"
+        " UNION ALL"
+        " SELECT c.id, t.depth + 1 FROM tree t JOIN items c ON c.parent_id = t.id"
+        ") SELECT i.item_key, i.code, i.is_container, t.depth, p.item_key "
+        "FROM tree t JOIN items i ON i.id = t.id JOIN items p ON p.id = i.parent_id "
+        "WHERE t.depth > 0 ORDER BY t.depth, i.id",
+        (container_key,),
+    )
+    return [PackedItem(bytes(k), str(c), bool(ic), int(d), bytes(p)) for k, c, ic, d, p in rows]
+
+
+def containers_holding(conn: Connection, item_key: bytes) -> list[bytes]:
+    """The containers an item sits in, innermost first ([] if loose or unknown)."""
+    rows = Sql(conn).rows(
+        "WITH RECURSIVE up(id, parent_id, depth) AS ("
+        " SELECT id, parent_id, 0 FROM items WHERE item_key = ?"
+        " UNION ALL"
+        " SELECT i.id, i.parent_id, u.depth + 1 FROM up u JOIN items i ON i.id = u.parent_id"
+        ") SELECT i.item_key FROM up u JOIN items i ON i.id = u.id WHERE u.depth > 0 "
+        "ORDER BY u.depth",
+        (item_key,),
+    )
+    return [bytes(r[0]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RecallHolder:
+    holder: OrgRef
+    outstanding: int  # still in the field: active, in transit or quarantined
+    dispensed: int  # used on patients before or despite the recall
+
+
+@dataclass(frozen=True, slots=True)
+class RecallScope:
+    recall_id: int
+    lot_index: int
+    level: int
+    open: bool
+    manufacturer: OrgRef
+    holders: list[RecallHolder]  # field holders (not the manufacturer), most outstanding first
+    outstanding: int
+    returned: int  # back at the manufacturer, not yet destroyed
+    destroyed: int
+
+
+def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:
+    """Scope and progress of a recall: outstanding units per holder, returned, destroyed."""
+    sql = Sql(conn)
+    rows = sql.rows(
+        "SELECT r.lot_index, r.level, r.closed_block, p.manufacturer_id FROM recalls r "
+        "JOIN lots l ON l.lot_index = r.lot_index JOIN products p ON p.gtin = l.gtin "
+        "WHERE r.id = ?",
+        (recall_id,),
+    )
+    if not rows:
+        return None
+    lot_index, level, closed, maker = (int(rows[0][0]), int(rows[0][1]), rows[0][2], rows[0][3])
+    counts = _holder_counts(sql, lot_index)
+    orgs = _orgs(sql, set(counts) | {int(maker)})
+    destroyed = sum(c.get(ItemStatus.DESTROYED, 0) for c in counts.values())
+    at_maker = counts.get(int(maker), {})
+    returned = sum(n for s, n in at_maker.items() if s != ItemStatus.DESTROYED)
+    holders: list[RecallHolder] = []
+    for holder, c in counts.items():
+        if holder == int(maker):
+            continue
+        outstanding = sum(n for s, n in c.items() if int(s) in IN_STOCK)
+        dispensed = c.get(ItemStatus.DISPENSED, 0)
+        if outstanding or dispensed:
+            holders.append(RecallHolder(orgs[holder], outstanding, dispensed))
+    holders.sort(key=lambda h: (-h.outstanding, h.holder.address))
+    return RecallScope(
+        recall_id,
+        lot_index,
+        level,
+        closed is None,
+        orgs[int(maker)],
+        holders,
+        sum(h.outstanding for h in holders),
+        returned,
+        destroyed,
+    )
