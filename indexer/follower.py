@@ -12,21 +12,15 @@ from sqlalchemy import Engine
 
 from indexer.config import Settings
 from indexer.db import Sql, make_engine, migrate
+from indexer.decode import LogDecoder
 from indexer.errors import SourceError
 from indexer.lock import WriterLock
 from indexer.projector import Projector
 from indexer.rewind import find_ancestor, rewind_to
 from indexer.source import BlockRef, LogSource
-from sdk.abi import AbiCodec
-from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import CONTRACT_NAMES, Deployment
 
-__all__ = ["Indexer", "SyncResult", "make_codec"]
-
-
-def make_codec(artifacts: dict[str, ContractArtifact] | None = None) -> AbiCodec:
-    arts = artifacts or load_artifacts()
-    return AbiCodec({name: arts[name].abi for name in CONTRACT_NAMES})
+__all__ = ["Indexer", "SyncResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +45,13 @@ class Indexer:
         source: LogSource,
         deployment: Deployment,
         *,
-        codec: AbiCodec | None = None,
+        decoder: LogDecoder | None = None,
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
         self.deployment = deployment
-        self.codec = codec or make_codec()
+        self.decoder = decoder or LogDecoder()
         self._owns_engine = engine is None
         self.engine = engine or make_engine(settings.db_url)
         self.addresses = [deployment.address_of(n) for n in CONTRACT_NAMES]
@@ -120,7 +114,7 @@ class Indexer:
             key=lambda log: (_int(log["blockNumber"]), _int(log["logIndex"])),
         )
         refs = self._block_refs(logs, end)
-        events = self.codec.decode_logs(logs)
+        events = self.decoder.decode_logs(logs)
         keys = [
             (
                 _bytes(log["blockHash"]),

@@ -73,6 +73,7 @@ class Projector:
             if handler is not None:
                 handler(event)
         count = self.items.flush(end.number)
+        self.undo.flush()
         block_rows = [
             (b.number, b.hash, b.timestamp, first_ids.get(b.number, self.items.next_event_id))
             for b in sorted(blocks.values(), key=lambda b: b.number)

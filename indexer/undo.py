@@ -8,6 +8,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlmodel import SQLModel
+
+import indexer.models  # noqa: F401  (table metadata for full-row undo records)
 from indexer.db import Sql
 
 __all__ = ["UndoWriter", "rewind_undo"]
@@ -30,19 +33,29 @@ def _loads(text: str) -> dict[str, Any]:
 
 
 class UndoWriter:
+    """Small-table writes with undo records. Rows touched in this batch are cached, so an
+    update after an insert needs no SELECT; undo records are written in bulk by `flush`."""
+
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
         self.next_id = int(sql.one("SELECT COALESCE(MAX(id), 0) FROM undo_log")) + 1
+        self._pending: list[tuple[int, int, str, str, str | None]] = []
+        self._rows: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _log(self, block: int, table: str, key: Mapping[str, Any], old: str | None) -> None:
-        self.sql.run(
-            "INSERT INTO undo_log (id, block_number, table_name, key_json, old_json) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (self.next_id, block, table, _dumps(key), old),
-        )
+        self._pending.append((self.next_id, block, table, _dumps(key), old))
         self.next_id += 1
 
+    def flush(self) -> None:
+        self.sql.bulk_insert(
+            "undo_log", ("id", "block_number", "table_name", "key_json", "old_json"), self._pending
+        )
+        self._pending = []
+
     def select(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        cached = self._rows.get((table, _dumps(key)))
+        if cached is not None:
+            return dict(cached)
         where = " AND ".join(f"{k} = ?" for k in key)
         result = self.sql.conn.exec_driver_sql(
             self.sql._q(f"SELECT * FROM {table} WHERE {where}"), tuple(key.values())
@@ -54,7 +67,11 @@ class UndoWriter:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.sql.run(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
-        self._log(block, table, {k: row[k] for k in key}, None)
+        keys = {k: row[k] for k in key}
+        full = dict.fromkeys(SQLModel.metadata.tables[table].columns.keys())
+        full.update(row)
+        self._rows[(table, _dumps(keys))] = full
+        self._log(block, table, keys, None)
 
     def update(
         self, block: int, table: str, key: Mapping[str, Any], values: Mapping[str, Any]
@@ -66,6 +83,7 @@ class UndoWriter:
         sets = ", ".join(f"{k} = ?" for k in values)
         where = " AND ".join(f"{k} = ?" for k in key)
         self.sql.run(f"UPDATE {table} SET {sets} WHERE {where}", (*values.values(), *key.values()))
+        self._rows[(table, _dumps(key))] = {**old, **values}
         self._log(block, table, key, _dumps(old))
         return True
 
