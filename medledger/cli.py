@@ -193,5 +193,36 @@ def bench_chain(
     run_chain_bench(quick=quick)
 
 
+@bench_app.command("indexer")
+def bench_indexer_cmd(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="~0.3M item-events, under a minute.")
+    ] = False,
+    pg: Annotated[
+        str | None, typer.Option(help="PostgreSQL admin URL for a throwaway benchmark database.")
+    ] = None,
+) -> None:
+    """Indexer ingest: item-events/s into SQLite and PostgreSQL, and bytes per event."""
+    from scripts.bench_indexer import bench_indexer, default_pg_admin, print_result
+
+    result = bench_indexer(quick=quick, pg_admin=pg or default_pg_admin(), echo=console.print)
+    print_result(result)
+
+
+@bench_app.command("trace")
+def bench_trace_cmd(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="~0.3M item-events, under a minute.")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option(help="Reuse an indexed database (default: build a fresh one).")
+    ] = None,
+) -> None:
+    """Trace query latency (p50/p99) at ~10M item-events (unit history, lot, recall, contents)."""
+    from scripts.bench_indexer import bench_trace, print_result
+
+    print_result(bench_trace(quick=quick, db_url=db, echo=console.print))
+
+
 if __name__ == "__main__":
     app()

@@ -71,6 +71,7 @@ class GeneratorConfig:
     recall_rate: float = 0.02
     reject_rate: float = 0.02
     excursion_rate: float = 0.02
+    reserve_cases: int = 1  # cases the first maker keeps packed on a pallet at the end
     seed: int = 1
 
     @classmethod
@@ -223,7 +224,8 @@ def play(backend: Backend, cfg: GeneratorConfig) -> Plan:
                     if used:
                         backend.dispense(h, used)
                     loose.setdefault(h, []).extend(content[len(used) :])
-        if rng.random() < cfg.recall_rate:
+        # The big lot (if any) is always recalled: it is the recall-scope benchmark's target.
+        if rng.random() < cfg.recall_rate or (lot_no == 0 and cfg.big_lot_units):
             _recall(backend, plan, m, lot_key, loose)
     _reserve_stock(backend, plan, cfg, products[0], new_container)
     return plan
@@ -236,18 +238,20 @@ def _reserve_stock(
     product: tuple[int, str],
     new_container: Callable[[int], bytes],
 ) -> None:
-    """The first maker keeps one reserve lot packed in a case on a pallet (nested
-    containers for the contents queries)."""
+    """The first maker keeps a reserve lot packed in cases on a pallet (nested containers
+    for the contents queries)."""
     m, gtin = product
     lot_key = backend.lot(m, gtin, "RESERVE", backend.now() + 2 * YEAR)
     plan.lot_keys.append(lot_key)
+    size = max(cfg.units_per_case, 1)
     ids = backend.commission(
-        m, lot_key, gtin, [f"R{i:06d}" for i in range(max(cfg.units_per_case, 1))]
+        m, lot_key, gtin, [f"R{i:06d}" for i in range(size * cfg.reserve_cases)]
     )
     plan.units[lot_key] = ids
-    case, pallet = new_container(m), new_container(m)
-    backend.pack(m, case, ids)
-    backend.pack(m, pallet, [case])
+    cases = [new_container(m) for _ in range(cfg.reserve_cases)]
+    for n, case in enumerate(cases):
+        backend.pack(m, case, ids[n * size : (n + 1) * size])
+    backend.pack(m, new_container(m), cases)
 
 
 def _recall(
