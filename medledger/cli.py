@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -130,7 +131,10 @@ def node_cmd(
     from node.app import Node, load_config
     from node.errors import NodeError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if os.environ.get("MEDLEDGER_DEBUG") else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     try:
         config = load_config(
             data_dir=data_dir,

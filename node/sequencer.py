@@ -167,6 +167,7 @@ class Sequencer:
                 batch = self.mempool.take(self.config.batch_size)
             if not batch:
                 continue
+            started = time.monotonic()
             try:
                 committed = self.chain.produce(
                     batch, timestamp=int(time.time()), sealer=self.sealer
@@ -178,6 +179,12 @@ class Sequencer:
                         self._dropped[tx.hash] = "the block that held it failed to build"
                     self.mempool.settle([], batch)
                 continue
+            log.debug(
+                "block %d: %d transactions in %.0f ms",
+                committed.number,
+                len(committed.tx_hashes),
+                (time.monotonic() - started) * 1000,
+            )
             self._after_block(batch, committed)
 
     def _after_block(self, batch: list[evm.DecodedTx], committed: Committed) -> None:
