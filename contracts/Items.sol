@@ -272,12 +272,13 @@ contract Items is EIP712, Nonces {
 
     /// @notice Ship root items from `order.sender` to `order.receiver`, on the sender's
     /// EIP-712 signature; any active member may relay.
-    /// @dev Requirements: relayer, sender and receiver active, sender != receiver; deadline not
+    /// @dev Requirements: relayer an active member or platform relayer; sender and receiver
+    /// active, sender != receiver; deadline not
     /// passed; signature by the sender over a fresh nonce; every item a root held by the
     /// sender and Active; for every unit inside: lot and registration not expired, receiver
     /// licensed for its device class, and a recalled lot only returns to its manufacturer.
     function ship(ShipOrder calldata order, bytes calldata signature) external returns (uint64 shipmentId) {
-        _requireActive(msg.sender);
+        _requireRelayer(msg.sender);
         _verify(_hashShip(order), signature, order.sender, order.nonce, order.deadline);
         _requireActive(order.sender);
         if (order.receiver == order.sender) revert ItemsSelfShipment(order.sender);
@@ -309,14 +310,14 @@ contract Items is EIP712, Nonces {
     /// receiver's EIP-712 signature; any active member may relay. Accepted items pass to the
     /// receiver (quarantined if the recorded temperatures left the storage range of any
     /// product inside); rejected items return to the sender.
-    /// @dev Requirements: relayer and receiver active; deadline not passed; signature by the
-    /// shipment's receiver over a fresh nonce; shipment in transit; the receiver still
+    /// @dev Requirements: relayer a member or platform relayer; receiver active; deadline not
+    /// passed; signature by the shipment's receiver over a fresh nonce; shipment in transit; the receiver still
     /// licensed for every device class inside; `itemIds` is exactly the
     /// shipped list; `rejectedIds` is a subsequence of it; `tempMin <= tempMax`.
     function receiveShipment(ReceiveOrder calldata order, bytes32[] calldata itemIds, bytes calldata signature)
         external
     {
-        _requireActive(msg.sender);
+        _requireRelayer(msg.sender);
         _verify(_hashReceive(order), signature, order.receiver, order.nonce, order.deadline);
         Shipment storage s = _requireInTransit(order.shipmentId, itemIds);
         if (s.receiver != order.receiver) revert ItemsWrongParty(order.shipmentId, s.receiver);
@@ -336,12 +337,12 @@ contract Items is EIP712, Nonces {
 
     /// @notice Call back a shipment still in transit, on the sender's EIP-712 signature; the
     /// items become Active at the sender again.
-    /// @dev Requirements: relayer active; deadline not passed; signature by the shipment's
-    /// sender over a fresh nonce; shipment in transit; `itemIds` is exactly the shipped list.
+    /// @dev Requirements: relayer a member or platform relayer; deadline not passed; signature
+    /// by the shipment's sender over a fresh nonce; shipment in transit; `itemIds` is exactly the shipped list.
     function cancelShipment(CancelOrder calldata order, bytes32[] calldata itemIds, bytes calldata signature)
         external
     {
-        _requireActive(msg.sender);
+        _requireRelayer(msg.sender);
         _verify(_hashCancel(order), signature, order.sender, order.nonce, order.deadline);
         Shipment storage s = _requireInTransit(order.shipmentId, itemIds);
         if (s.sender != order.sender) revert ItemsWrongParty(order.shipmentId, s.sender);
@@ -553,6 +554,10 @@ contract Items is EIP712, Nonces {
         if (s.status == ShipmentStatus.None) revert ItemsUnknownShipment(shipmentId);
         if (s.status != ShipmentStatus.InTransit) revert ItemsShipmentNotInTransit(shipmentId, s.status);
         if (keccak256(abi.encodePacked(itemIds)) != s.itemsHash) revert ItemsShipmentContentMismatch(shipmentId);
+    }
+
+    function _requireRelayer(address account) private view {
+        if (!_partners.mayRelay(account)) revert ItemsNotActiveMember(account);
     }
 
     function _requireActive(address account) private view {

@@ -15,6 +15,11 @@ import {Gs1} from "./lib/Gs1.sol";
 /// AccessControlDefaultAdminRules) admits regulators; regulators admit everyone else,
 /// suspend and reinstate members, attest licences and assign company prefixes.
 contract Partners is AccessControlDefaultAdminRules, IPartners {
+    /// @notice Platform relayers (e.g. the API operator's hot key): granted and revoked by the
+    /// admin with `grantRole`/`revokeRole`; they may submit members' signed custody orders but
+    /// hold no custody and no member rights.
+    bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
+
     /// @notice Licence kinds: production, distribution (trading), healthcare practice, logistics.
     uint8 public constant LICENCE_PRODUCTION = 1;
     uint8 public constant LICENCE_DISTRIBUTION = 2;
@@ -166,6 +171,16 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     /// @inheritdoc IPartners
     function isActive(address account) public view returns (bool) {
         return _members[account].status == MemberStatus.Active;
+    }
+
+    /// @inheritdoc IPartners
+    function mayTransact(address account) external view returns (bool) {
+        return isActive(account) || hasRole(RELAYER_ROLE, account) || account == defaultAdmin();
+    }
+
+    /// @inheritdoc IPartners
+    function mayRelay(address account) external view returns (bool) {
+        return isActive(account) || hasRole(RELAYER_ROLE, account);
     }
 
     /// @inheritdoc IPartners

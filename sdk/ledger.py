@@ -121,6 +121,23 @@ class Ledger:
     def assign_company_prefix(self, account: str, prefix: str) -> TxResult[None]:
         return self._send("Partners", "assignCompanyPrefix", account, prefix)
 
+    def grant_relayer(self, account: str) -> TxResult[None]:
+        """Admin only: let `account` relay members' signed custody orders."""
+        return self._send("Partners", "grantRole", self._relayer_role(), account)
+
+    def revoke_relayer(self, account: str) -> TxResult[None]:
+        return self._send("Partners", "revokeRole", self._relayer_role(), account)
+
+    def may_relay(self, account: str) -> bool:
+        return bool(self._call("Partners", "mayRelay", account))
+
+    def may_transact(self, account: str) -> bool:
+        """Whether the node admits transactions from `account`."""
+        return bool(self._call("Partners", "mayTransact", account))
+
+    def _relayer_role(self) -> bytes:
+        return bytes(self._call("Partners", "RELAYER_ROLE"))
+
     def begin_admin_transfer(self, new_admin: str) -> TxResult[None]:
         return self._send("Partners", "beginDefaultAdminTransfer", new_admin)
 

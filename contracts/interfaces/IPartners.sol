@@ -34,6 +34,14 @@ interface IPartners {
     /// @notice True if `account` is an admitted member that is not suspended.
     function isActive(address account) external view returns (bool);
 
+    /// @notice True if `account` may relay signed custody orders: an active member or a
+    /// platform relayer.
+    function mayRelay(address account) external view returns (bool);
+
+    /// @notice True if the node should admit transactions from `account`: an active member, a
+    /// platform relayer or the bootstrap admin.
+    function mayTransact(address account) external view returns (bool);
+
     /// @notice The role of an active member, or `Role.None` if it is not active.
     function activeRole(address account) external view returns (Role);
 

@@ -471,3 +471,26 @@ def test_a_nonce_used_by_one_type_cannot_be_reused_by_another(consortium: Consor
     assert e.value.args_by_name == {"account": m.address, "currentNonce": 1}
     consortium.logistics.relay_cancel(*m.sign_cancel(shipment, nonce=1))
     assert m.item(ids[0]).status is ItemStatus.ACTIVE
+
+
+def test_a_platform_relayer_granted_by_the_admin_relays_but_loses_the_right_when_revoked(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    m, d = consortium.manufacturer, consortium.distributor
+    relayer = m.as_member(chain.accounts[10])
+    assert not relayer.may_relay(relayer.address)
+    assert not relayer.may_transact(relayer.address)
+    consortium.admin.grant_relayer(relayer.address)
+    assert relayer.may_relay(relayer.address)
+    assert relayer.may_transact(relayer.address)
+    assert not relayer.is_active(relayer.address)  # a relayer is not a member
+
+    ids = m.commission(consortium.lot_key, ["RELAY1", "RELAY2"]).value
+    shipment = relayer.relay_ship(*m.sign_ship(d.address, ids[:1])).value
+    assert relayer.shipment(shipment).receiver == d.address
+
+    consortium.admin.revoke_relayer(relayer.address)
+    with pytest.raises(ContractError) as err:
+        relayer.relay_ship(*m.sign_ship(d.address, ids[1:]))
+    assert err.value.name == "ItemsNotActiveMember"
+    assert err.value.args_by_name == {"account": relayer.address}
