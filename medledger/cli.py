@@ -228,5 +228,43 @@ def bench_trace_cmd(
     print_result(bench_trace(quick=quick, db_url=db, echo=console.print))
 
 
+@app.command("api")
+def api_cmd(
+    rpc: Annotated[
+        str, typer.Option(help="JSON-RPC URL of the chain node.")
+    ] = "http://127.0.0.1:8545",
+    db: Annotated[
+        str, typer.Option(help="Indexer database URL.")
+    ] = "sqlite:///.medledger/indexer.db",
+    deployment: Annotated[Path, typer.Option(help="Deployment JSON of the contract suite.")] = Path(
+        ".medledger/deployment.json"
+    ),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    regulator: Annotated[bool, typer.Option(help="Serve the regulator's read-only API.")] = False,
+    data_dir: Annotated[Path, typer.Option(help="Where the API keeps its keys.")] = Path(
+        ".medledger/api"
+    ),
+) -> None:
+    """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
+    import uvicorn
+
+    from api.main import create_app
+    from api.services import Services
+    from api.settings import ApiSettings
+
+    if not deployment.exists():
+        console.print(
+            f"[red]error:[/] deployment file {deployment} not found (start the node first)"
+        )
+        raise typer.Exit(code=2)
+    settings = ApiSettings(
+        rpc_url=rpc, db_url=db, deployment_file=deployment, regulator=regulator, data_dir=data_dir
+    )
+    uvicorn.run(
+        create_app(Services.from_settings(settings)), host=host, port=port, log_level="info"
+    )
+
+
 if __name__ == "__main__":
     app()

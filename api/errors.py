@@ -1,0 +1,149 @@
+"""Domain errors of the API and their RFC 9457 problem+json rendering.
+
+    ApiError                      a problem with a stable machine-readable `code`
+     ├── NotFound                 404
+     ├── Unauthorized             401
+     ├── Forbidden                403
+     ├── Conflict                 409  (a ledger rule refused the operation)
+     └── RateLimited              429  (with Retry-After)
+
+SDK errors are mapped in one place (`install_error_handlers`): a `Gs1Error` is a 400 with
+the GS1 reason as code, a `ContractError` a 409 or 422 named after the Solidity error.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sdk.errors import ContractError, Gs1Error
+
+__all__ = [
+    "PROBLEM_JSON",
+    "ApiError",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "RateLimited",
+    "Unauthorized",
+    "install_error_handlers",
+    "problem",
+]
+
+PROBLEM_JSON = "application/problem+json"
+
+# Contract errors that mean "the request itself was malformed" rather than "a ledger rule
+# refused it": those are 422, everything else a contract reverts with is 409.
+_MALFORMED = re.compile(
+    r"Invalid|BatchSize|EmptyHash|SelfPack|SelfShipment|UnknownItem|UnknownShipment|Unknown"
+)
+
+
+class ApiError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(ApiError):
+    status = 404
+    title = "Not found"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(ApiError):
+    status = 409
+    title = "Refused by a ledger rule"
+
+
+class RateLimited(ApiError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__("rate_limited", detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"urn:medledger:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        extra = {k: _jsonable(v) for k, v in exc.extra.items()}
+        return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers, **extra)
+
+    @app.exception_handler(Gs1Error)
+    async def _gs1_error(_: Request, exc: Gs1Error) -> JSONResponse:
+        return problem(400, exc.code, "Invalid GS1 code", str(exc))
+
+    @app.exception_handler(ContractError)
+    async def _contract_error(_: Request, exc: ContractError) -> JSONResponse:
+        status = 422 if _MALFORMED.search(exc.name) else 409
+        args = {k: _jsonable(v) for k, v in exc.args_by_name.items()}
+        return problem(status, exc.name, "Refused by a ledger rule", str(exc), arguments=args)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "invalid_request",
+            "Invalid request",
+            "the request does not match the schema",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
