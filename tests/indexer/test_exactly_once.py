@@ -54,11 +54,13 @@ def _child(db_url: str) -> subprocess.Popen[str]:
 def test_an_index_killed_at_random_moments_equals_a_clean_reindex(db_url, tmp_path):
     chain, deployment, _ = generate_synthetic(CRASH_CONFIG, logs_per_block=4)
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
-    started = time.monotonic()
-    index_all(clean, chain, deployment, batch_blocks=BATCH_BLOCKS)
+    with Indexer(Settings(clean, batch_blocks=BATCH_BLOCKS), chain, deployment) as indexer:
+        started = time.monotonic()
+        indexer.catch_up()
+        ingest_seconds = time.monotonic() - started
     # Kill after a random share of a full ingest's time: on average the kills together
-    # let about 60% of the ingest through, so every kill lands mid-ingest.
-    budget = 1.2 * (time.monotonic() - started) / KILLS
+    # let about half of the ingest through, so every kill lands mid-ingest.
+    budget = ingest_seconds / KILLS
     rng = random.Random(4)
     for kill in range(KILLS):
         child = _child(db_url)
