@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ApiSettings"]
@@ -28,3 +28,17 @@ class ApiSettings(BaseSettings):
     max_page_size: int = Field(default=200, ge=1, le=1000)
     # Partner sign-in tokens.
     token_ttl_seconds: int = Field(default=900, ge=60)
+    # Partner API's own tables (challenges, API keys, custodial keys, documents); default
+    # sqlite:///<data_dir>/api.db. Separate from the indexer's schema.
+    api_db_url: str | None = None
+    # 32-byte hex master key: encrypts custodial keys and document key-encryption keys at
+    # rest and signs sign-in tokens. No default: partner sign-in needs it set.
+    master_key: SecretStr | None = None
+    # Hex private key of the platform relayer (granted RELAYER_ROLE by the admin).
+    relayer_key: SecretStr | None = None
+    # PEM of the consortium CA that issues member client certificates.
+    ca_cert_file: Path | None = None
+    # Header in which a TLS-terminating proxy passes the verified client certificate
+    # (URL-encoded PEM, as nginx's $ssl_client_escaped_cert). Unset: header ignored.
+    client_cert_header: str | None = None
+    challenge_ttl_seconds: int = Field(default=300, ge=30)
