@@ -5,7 +5,8 @@
      ├── Unauthorized             401
      ├── Forbidden                403
      ├── Conflict                 409  (a ledger rule refused the operation)
-     └── RateLimited              429  (with Retry-After)
+     ├── RateLimited              429  (with Retry-After)
+     └── NotConfigured            503  (a feature whose secret or key is not configured)
 
 SDK errors are mapped in one place (`install_error_handlers`): a `Gs1Error` is a 400 with
 the GS1 reason as code, a `ContractError` a 409 or 422 named after the Solidity error.
@@ -28,6 +29,7 @@ __all__ = [
     "ApiError",
     "Conflict",
     "Forbidden",
+    "NotConfigured",
     "NotFound",
     "RateLimited",
     "Unauthorized",
@@ -82,6 +84,11 @@ class RateLimited(ApiError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__("rate_limited", detail, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class NotConfigured(ApiError):
+    status = 503
+    title = "Not configured"
 
 
 def problem(
