@@ -119,6 +119,12 @@ class Reader:
         result: dict[str, Any] | None = self._json(RECEIPT + tx_hash)
         return result
 
+    def raw_transaction(self, tx_hash: bytes) -> bytes | None:
+        return self.db.get(TX + tx_hash)
+
+    def raw_receipt(self, tx_hash: bytes) -> bytes | None:
+        return self.db.get(RECEIPT + tx_hash)
+
     def block_transaction_hashes(self, number: int) -> list[str]:
         result: list[str] | None = self._json(BLOCK_TXS + _num(number))
         return result or []

@@ -70,7 +70,7 @@ class Rpc:
             if not request:
                 return _dump(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
             answers = [a for a in (self._one(r) for r in request) if a is not None]
-            return _dump(answers) if answers else None
+            return b"[" + b",".join(_dump(a) for a in answers) + b"]" if answers else None
         answer = self._one(request)
         return None if answer is None else _dump(answer)
 
@@ -253,13 +253,15 @@ class Rpc:
         block = self._block(tag, False)
         return None if block is None else hex(len(block["transactions"]))
 
-    def eth_getTransactionByHash(self, value: Any) -> dict[str, Any] | None:
+    def eth_getTransactionByHash(self, value: Any) -> RawJson | None:
         with self.chain.snapshot() as snap:
-            return records.Reader(snap).transaction(tx_hash(value))
+            raw = records.Reader(snap).raw_transaction(tx_hash(value))
+        return None if raw is None else RawJson(raw)
 
-    def eth_getTransactionReceipt(self, value: Any) -> dict[str, Any] | None:
+    def eth_getTransactionReceipt(self, value: Any) -> RawJson | None:
         with self.chain.snapshot() as snap:
-            return records.Reader(snap).receipt(tx_hash(value))
+            raw = records.Reader(snap).raw_receipt(tx_hash(value))
+        return None if raw is None else RawJson(raw)
 
     def eth_getTransactionCount(self, who: Any, tag: Any = "latest") -> str:
         account = address(who)
@@ -379,5 +381,13 @@ def _error(rid: Any, exc: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": exc.to_json()}
 
 
-def _dump(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+class RawJson(bytes):
+    """A result that is already JSON (a stored record): spliced in, not re-encoded."""
+
+
+def _dump(answer: dict[str, Any]) -> bytes:
+    result = answer.get("result")
+    if isinstance(result, RawJson):
+        head = json.dumps({"jsonrpc": "2.0", "id": answer["id"]}, separators=(",", ":"))
+        return head[:-1].encode() + b',"result":' + result + b"}"
+    return json.dumps(answer, separators=(",", ":")).encode()
