@@ -5,6 +5,7 @@
      ├── Unauthorized             401
      ├── Forbidden                403
      ├── Conflict                 409  (a ledger rule refused the operation)
+     ├── Unprocessable            422  (well-formed but unacceptable input)
      ├── RateLimited              429  (with Retry-After)
      └── NotConfigured            503  (a feature whose secret or key is not configured)
 
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "Unauthorized",
+    "Unprocessable",
     "install_error_handlers",
     "problem",
 ]
@@ -77,6 +79,11 @@ class Conflict(ApiError):
     title = "Refused by a ledger rule"
 
 
+class Unprocessable(ApiError):
+    status = 422
+    title = "Unprocessable request"
+
+
 class RateLimited(ApiError):
     status = 429
     title = "Too many requests"
@@ -119,7 +126,49 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers below really send: every operation
+    may answer a 4XX/5XX problem+json, and FastAPI's 422 is ours, not HTTPValidationError."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem_response = {
+            "description": "a problem (RFC 9457)",
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses.setdefault("4XX", problem_response)
+                responses.setdefault("5XX", problem_response)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_problems(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
