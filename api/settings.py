@@ -24,6 +24,12 @@ class ApiSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Per-client budget of the public verification API.
     verify_rate_per_minute: int = Field(default=120, ge=1)
+    # Verification anomalies: two scans of one unit at least `verify_distant_km` apart within
+    # `verify_window_seconds` are suspect, and so is a scan more than `verify_grace_seconds`
+    # after the unit was dispensed or destroyed.
+    verify_window_seconds: int = Field(default=6 * 3600, ge=60)
+    verify_distant_km: float = Field(default=300.0, gt=0)
+    verify_grace_seconds: int = Field(default=24 * 3600, ge=0)
     # Largest page any list route returns.
     max_page_size: int = Field(default=200, ge=1, le=1000)
     # Partner sign-in tokens.
