@@ -12,7 +12,7 @@ import pytest
 
 from indexer.config import Settings
 from indexer.digest import table_digests
-from indexer.errors import LockedError
+from indexer.errors import LockedError, ReorgTooDeepError
 from indexer.follower import Indexer
 from scripts.generate_supply_chain import generate_synthetic
 from tests.indexer.conftest import ROOT, cli_env, connect, index_all
@@ -126,3 +126,15 @@ def test_a_second_indexer_on_the_same_database_refuses_to_start(db_url, syntheti
                 pass
     with Indexer(Settings(db_url), chain, deployment) as again:  # released on exit
         again.catch_up()
+
+
+def test_a_reorg_deeper_than_the_undo_history_stops_with_a_clear_error(db_url, synthetic):
+    chain, deployment = synthetic
+    head = chain.head()
+    with Indexer(Settings(db_url, batch_blocks=5, undo_blocks=3), chain, deployment) as indexer:
+        indexer.catch_up()
+        before = indexer.cursor()
+        indexer.source = chain.fork(2, keep=head)
+        with pytest.raises(ReorgTooDeepError, match="deeper than the 3 blocks of undo history"):
+            indexer.sync_once()
+        assert indexer.cursor() == before  # nothing was rewound half-way
