@@ -1,7 +1,304 @@
-"""Routes: trace (to be filled)."""
+"""Routes: traces over the indexer — unit history, lot forward trace, container contents
+(recursive) and the containers holding an item, recall scope and progress.
+
+Lists are paginated (`limit` ≤ `settings.max_page_size`, opaque `cursor`). The regulator
+sees every object; a partner only objects it holds or has held (`api.oversight`).
+Items are named by their 32-byte id (0x hex) or any GS1 code without slashes, e.g.
+`(01)09506000134352(21)SN0001` or `(00)106141411234567897`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from api.deps import ConnDep, PageDep
+from api.errors import NotFound
+from api.oversight import TraceScope, TraceScopeDep
+from indexer.db import Sql
+from indexer.queries import (
+    container_contents,
+    containers_holding,
+    lot_trace,
+    recall_scope,
+    unit_history,
+)
+from sdk.gs1 import lot_key, parse_code, validate_gtin
+
+__all__ = ["item_key_of", "router"]
+
+router = APIRouter(prefix="/v1/trace", tags=["trace"])
+
+ItemParam = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=120,
+        description="item id (0x + 64 hex) or a GS1 code, e.g. (01)09506000134352(21)SN0001",
+    ),
+]
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else "0x" + value.hex()
+
+
+def item_key_of(text: str) -> bytes:
+    """The 32-byte item id named by a hex id or a GS1 code (400 with the GS1 reason)."""
+    body = text.removeprefix("0x")
+    if text.startswith("0x") and len(body) == 64:
+        try:
+            return bytes.fromhex(body)
+        except ValueError:
+            pass
+    return parse_code(text).item_id
+
+
+def _item_known(conn: Connection, key: bytes, scope: TraceScope) -> None:
+    sql = Sql(conn)
+    if sql.one("SELECT id FROM items WHERE item_key = ?", (key,)) is None:
+        raise NotFound("unknown_item", f"no item 0x{key.hex()} on the ledger")
+    if scope.member is not None and (
+        sql.one(
+            "SELECT 1 FROM items i JOIN item_events e ON e.item_id = i.id "
+            "JOIN organisations o ON o.id = e.holder_id "
+            "WHERE i.item_key = ? AND o.address = ? LIMIT 1",
+            (key, scope.member),
+        )
+        is None
+    ):
+        # Same answer as an unknown item: existence is not disclosed across partners.
+        raise NotFound("unknown_item", f"no item 0x{key.hex()} on the ledger")
+
+
+def _lot_reached(conn: Connection, lot_index: int, scope: TraceScope, what: str) -> None:
+    if scope.member is None:
+        return
+    reached = Sql(conn).one(
+        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
+        "WHERE r.lot_index = ? AND o.address = ?",
+        (lot_index, scope.member),
+    )
+    if reached is None:
+        raise NotFound("not_found", f"{what} not found")
+
+
+class StepOut(BaseModel):
+    kind: str
+    block_number: int
+    timestamp: int
+    tx_hash: str
+    log_index: int
+    holder: str
+    status: str
+    parent: str | None
+    via: str | None
+    shipment_id: int | None
+
+
+class HistoryOut(BaseModel):
+    item_id: str
+    steps: list[StepOut]
+    next_cursor: str | None
+
+
+@router.get("/items/{item}/history", response_model=HistoryOut)
+def item_history(item: ItemParam, scope: TraceScopeDep, conn: ConnDep, page: PageDep) -> HistoryOut:
+    """Every custody step of a unit or container, oldest first, with chain references."""
+    key = item_key_of(item)
+    _item_known(conn, key, scope)
+    steps = unit_history(conn, key)
+    window = steps[page.offset : page.offset + page.limit]
+    return HistoryOut(
+        item_id="0x" + key.hex(),
+        steps=[
+            StepOut(
+                kind=s.kind.name.lower(),
+                block_number=s.block_number,
+                timestamp=s.timestamp,
+                tx_hash="0x" + s.tx_hash.hex(),
+                log_index=s.log_index,
+                holder=s.holder,
+                status=s.status.name.lower(),
+                parent=_hex(s.parent),
+                via=_hex(s.via),
+                shipment_id=s.shipment_id,
+            )
+            for s in window
+        ],
+        next_cursor=page.next_cursor(len(steps)),
+    )
+
+
+class PackedOut(BaseModel):
+    item_id: str
+    code: str
+    is_container: bool
+    depth: int
+    parent: str
+
+
+class ContentsOut(BaseModel):
+    container_id: str
+    total: int
+    items: list[PackedOut]
+    next_cursor: str | None
+
+
+@router.get("/items/{item}/contents", response_model=ContentsOut)
+def item_contents(
+    item: ItemParam, scope: TraceScopeDep, conn: ConnDep, page: PageDep
+) -> ContentsOut:
+    """Everything inside a container, recursively, level by level."""
+    key = item_key_of(item)
+    _item_known(conn, key, scope)
+    inside = container_contents(conn, key)
+    window = inside[page.offset : page.offset + page.limit]
+    return ContentsOut(
+        container_id="0x" + key.hex(),
+        total=len(inside),
+        items=[
+            PackedOut(
+                item_id="0x" + p.item_key.hex(),
+                code=p.code,
+                is_container=p.is_container,
+                depth=p.depth,
+                parent="0x" + p.parent.hex(),
+            )
+            for p in window
+        ],
+        next_cursor=page.next_cursor(len(inside)),
+    )
+
+
+class ContainersOut(BaseModel):
+    item_id: str
+    containers: list[str]  # innermost first
+
+
+@router.get("/items/{item}/containers", response_model=ContainersOut)
+def item_containers(item: ItemParam, scope: TraceScopeDep, conn: ConnDep) -> ContainersOut:
+    """The containers an item sits in, innermost first (at most a few levels)."""
+    key = item_key_of(item)
+    _item_known(conn, key, scope)
+    return ContainersOut(
+        item_id="0x" + key.hex(),
+        containers=["0x" + c.hex() for c in containers_holding(conn, key)],
+    )
+
+
+class OrgOut(BaseModel):
+    address: str
+    name: str
+
+
+class HolderOut(BaseModel):
+    holder: OrgOut
+    total: int
+    by_status: dict[str, int]
+
+
+class ReachOut(BaseModel):
+    organisation: OrgOut
+    first_block: int
+
+
+class LotTraceOut(BaseModel):
+    gtin: str
+    lot: str
+    lot_key: str
+    expiry: int
+    holders: list[HolderOut]
+    reached: list[ReachOut]
+    next_cursor: str | None
+
+
+@router.get("/lots/{gtin}/{lot}", response_model=LotTraceOut)
+def lot_forward_trace(
+    gtin: Annotated[str, Path(min_length=8, max_length=14, pattern=r"^[0-9]+$")],
+    lot: Annotated[str, Path(min_length=1, max_length=20)],
+    scope: TraceScopeDep,
+    conn: ConnDep,
+    page: PageDep,
+) -> LotTraceOut:
+    """Who holds a lot's units now (largest first, paginated) and everyone it reached."""
+    key = lot_key(validate_gtin(gtin), lot)
+    trace = lot_trace(conn, key)
+    if trace is None:
+        raise NotFound("unknown_lot", f"no lot {lot!r} of GTIN {gtin} on the ledger")
+    _lot_reached(conn, trace.lot_index, scope, f"lot {lot!r} of GTIN {gtin}")
+    window = trace.holders[page.offset : page.offset + page.limit]
+    return LotTraceOut(
+        gtin=trace.gtin,
+        lot=trace.lot_number,
+        lot_key="0x" + key.hex(),
+        expiry=trace.expiry,
+        holders=[
+            HolderOut(
+                holder=OrgOut(address=h.holder.address, name=h.holder.name),
+                total=h.total,
+                by_status={s.name.lower(): n for s, n in h.by_status.items()},
+            )
+            for h in window
+        ],
+        reached=[
+            ReachOut(organisation=OrgOut(address=o.address, name=o.name), first_block=b)
+            for o, b in trace.reached
+        ],
+        next_cursor=page.next_cursor(len(trace.holders)),
+    )
+
+
+class RecallHolderOut(BaseModel):
+    holder: OrgOut
+    outstanding: int
+    dispensed: int
+
+
+class RecallScopeOut(BaseModel):
+    recall_id: int
+    level: int
+    open: bool
+    manufacturer: OrgOut
+    outstanding: int
+    returned: int
+    destroyed: int
+    holders: list[RecallHolderOut]
+    next_cursor: str | None
+
+
+@router.get("/recalls/{recall_id}", response_model=RecallScopeOut)
+def recall_progress(
+    recall_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    scope: TraceScopeDep,
+    conn: ConnDep,
+    page: PageDep,
+) -> RecallScopeOut:
+    """A recall's scope and progress: outstanding and dispensed per field holder,
+    returned to the manufacturer, destroyed."""
+    found = recall_scope(conn, recall_id)
+    if found is None:
+        raise NotFound("unknown_recall", f"no recall {recall_id} on the ledger")
+    _lot_reached(conn, found.lot_index, scope, f"recall {recall_id}")
+    window = found.holders[page.offset : page.offset + page.limit]
+    return RecallScopeOut(
+        recall_id=found.recall_id,
+        level=found.level,
+        open=found.open,
+        manufacturer=OrgOut(address=found.manufacturer.address, name=found.manufacturer.name),
+        outstanding=found.outstanding,
+        returned=found.returned,
+        destroyed=found.destroyed,
+        holders=[
+            RecallHolderOut(
+                holder=OrgOut(address=h.holder.address, name=h.holder.name),
+                outstanding=h.outstanding,
+                dispensed=h.dispensed,
+            )
+            for h in window
+        ],
+        next_cursor=page.next_cursor(len(found.holders)),
+    )
