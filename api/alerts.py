@@ -1,0 +1,121 @@
+"""The regulator's alerts feed: scan anomalies, cold-chain excursions at receipt, and lots
+whose adverse-event rate (reports per commissioned unit) is above a threshold.
+
+One function, `alerts_feed`, over the indexer's tables, newest first. Adverse-event
+reports name an item or a lot (`subjectId`); both count against the lot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from indexer.db import Sql
+from indexer.queries import scan_anomalies
+
+__all__ = ["Alert", "alerts_feed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # scan_two_places, scan_after_dispensed, cold_chain_excursion, adverse_event_rate
+    observed_at: int  # unix seconds
+    detail: str
+    item_id: bytes | None = None
+    gtin: str | None = None
+    lot: str | None = None
+    shipment_id: int | None = None
+    organisation: str | None = None
+    rate: float | None = None
+
+
+def _scan_alerts(conn: Connection, since: int, window: int) -> list[Alert]:
+    out: list[Alert] = []
+    for a in scan_anomalies(conn, since=since, window_seconds=window):
+        if a.kind == "two_places":
+            detail = (
+                f"scanned in {a.location!r} {a.scanned_at - a.other_time} s after "
+                f"a scan in {a.other_location!r}"
+            )
+        else:
+            detail = f"scanned in {a.location!r} after it was dispensed"
+        out.append(Alert(f"scan_{a.kind}", a.scanned_at, detail, item_id=a.item_key))
+    return out
+
+
+def _excursions(conn: Connection, since: int) -> list[Alert]:
+    rows = Sql(conn).rows(
+        "SELECT s.id, b.timestamp, o.address, s.temp_min, s.temp_max, s.excursion_seconds, "
+        "s.quarantined FROM shipments s JOIN blocks b ON b.number = s.settled_block "
+        "JOIN organisations o ON o.id = s.receiver_id "
+        "WHERE s.settled_block IS NOT NULL AND (s.quarantined = ? OR s.excursion_seconds > 0) "
+        "AND b.timestamp >= ?",
+        (True, since),
+    )
+    return [
+        Alert(
+            "cold_chain_excursion",
+            int(t),
+            f"shipment {sid} received at {int(tmin) / 10:.1f}..{int(tmax) / 10:.1f} C with "
+            f"{int(exc or 0)} s of excursion" + ("; quarantined on receipt" if q else ""),
+            shipment_id=int(sid),
+            organisation=str(addr),
+        )
+        for sid, t, addr, tmin, tmax, exc, q in rows
+    ]
+
+
+def _adverse_rates(conn: Connection, since: int, threshold: float) -> list[Alert]:
+    sql = Sql(conn)
+    per_lot: dict[int, tuple[int, int]] = {}  # lot_index -> (reports, last report time)
+    for query in (
+        "SELECT i.lot_index, COUNT(*), MAX(b.timestamp) FROM adverse_events a "
+        "JOIN items i ON i.item_key = a.subject JOIN blocks b ON b.number = a.block_number "
+        "WHERE i.lot_index IS NOT NULL GROUP BY i.lot_index",
+        "SELECT l.lot_index, COUNT(*), MAX(b.timestamp) FROM adverse_events a "
+        "JOIN lots l ON l.lot_key = a.subject JOIN blocks b ON b.number = a.block_number "
+        "GROUP BY l.lot_index",
+    ):
+        for lot_index, count, last in sql.rows(query):
+            reports, seen = per_lot.get(int(lot_index), (0, 0))
+            per_lot[int(lot_index)] = (reports + int(count), max(seen, int(last)))
+    out: list[Alert] = []
+    for lot_index, (reports, last) in per_lot.items():
+        if last < since:
+            continue
+        units = int(
+            sql.one(
+                "SELECT COUNT(*) FROM items WHERE lot_index = ? AND is_container = ?",
+                (lot_index, False),
+            )
+        )
+        rate = reports / max(units, 1)
+        if rate <= threshold:
+            continue
+        gtin, number = sql.rows(
+            "SELECT gtin, lot_number FROM lots WHERE lot_index = ?", (lot_index,)
+        )[0]
+        out.append(
+            Alert(
+                "adverse_event_rate",
+                last,
+                f"{reports} adverse-event reports for {units} units of lot {number} "
+                f"(rate {rate:.4f} > {threshold})",
+                gtin=str(gtin),
+                lot=str(number),
+                rate=rate,
+            )
+        )
+    return out
+
+
+def alerts_feed(
+    conn: Connection, *, since: int, scan_window_seconds: int, adverse_event_threshold: float
+) -> list[Alert]:
+    """Every alert observed at or after `since`, newest first."""
+    alerts = _scan_alerts(conn, since, scan_window_seconds)
+    alerts += _excursions(conn, since)
+    alerts += _adverse_rates(conn, since, adverse_event_threshold)
+    alerts.sort(key=lambda a: (-a.observed_at, a.kind))
+    return alerts
