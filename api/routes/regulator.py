@@ -60,7 +60,8 @@ def _load_account(services: Services) -> LocalAccount:
     key = Account.decrypt(
         json.loads(path.read_text()), settings.regulator_key_password.get_secret_value()
     )
-    return Account.from_key(key)
+    account: LocalAccount = Account.from_key(key)
+    return account
 
 
 def regulator_ledger(services: Services) -> Ledger:
