@@ -21,6 +21,7 @@ from sdk.model import ItemStatus
 __all__ = [
     "HistoryStep",
     "HolderCount",
+    "ItemFacts",
     "LotTrace",
     "OrgRef",
     "PackedItem",
@@ -28,6 +29,7 @@ __all__ = [
     "RecallScope",
     "container_contents",
     "containers_holding",
+    "item_facts",
     "lot_trace",
     "recall_scope",
     "unit_history",
@@ -259,4 +261,68 @@ def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:
         sum(h.outstanding for h in holders),
         returned,
         destroyed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What a verification answer rests on: the item's current state, its lot and product,
+    and the chain reference of the last event that changed it."""
+
+    item_key: bytes
+    code: str
+    is_container: bool
+    holder: OrgRef
+    status: ItemStatus
+    parent: bytes | None
+    gtin: str | None
+    lot_number: str | None
+    expiry: int | None
+    active_recall: int | None
+    device_class: int | None
+    manufacturer: OrgRef | None
+    last_block: int
+    last_tx_hash: bytes
+    last_log_index: int
+
+
+def item_facts(conn: Connection, item_key: bytes) -> ItemFacts | None:
+    """The current facts about one item, or None for an unknown id (a suspect code)."""
+    sql = Sql(conn)
+    rows = sql.rows(
+        "SELECT i.id, i.code, i.is_container, i.holder_id, i.status, p.item_key, l.gtin, "
+        "l.lot_number, l.expiry, l.active_recall, d.device_class, d.manufacturer_id "
+        "FROM items i LEFT JOIN items p ON p.id = i.parent_id "
+        "LEFT JOIN lots l ON l.lot_index = i.lot_index "
+        "LEFT JOIN products d ON d.gtin = l.gtin WHERE i.item_key = ?",
+        (item_key,),
+    )
+    if not rows:
+        return None
+    (id_, code, is_container, holder, status, parent, gtin, number, expiry, recall, cls, maker) = (
+        rows[0]
+    )
+    last = sql.rows(
+        "SELECT e.block_number, l.tx_hash, e.log_index FROM item_events e "
+        "JOIN processed_logs l ON l.block_number = e.block_number AND l.log_index = e.log_index "
+        "WHERE e.item_id = ? ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1",
+        (id_,),
+    )[0]
+    orgs = _orgs(sql, {int(holder)} | ({int(maker)} if maker is not None else set()))
+    return ItemFacts(
+        item_key,
+        str(code),
+        bool(is_container),
+        orgs[int(holder)],
+        ItemStatus(status),
+        None if parent is None else bytes(parent),
+        None if gtin is None else str(gtin),
+        None if number is None else str(number),
+        None if expiry is None else int(expiry),
+        None if recall is None else int(recall),
+        None if cls is None else int(cls),
+        None if maker is None else orgs[int(maker)],
+        int(last[0]),
+        bytes(last[1]),
+        int(last[2]),
     )

@@ -15,6 +15,7 @@ from indexer.queries import (
     containers_holding,
     expiring_stock,
     inventory,
+    item_facts,
     lot_trace,
     recall_scope,
     record_scan,
@@ -63,6 +64,38 @@ def test_unit_history_lists_every_custody_step_with_its_chain_reference(devchain
         assert step.timestamp == w3.eth.get_block(step.block_number)["timestamp"]
     with connect(indexed) as conn:
         assert unit_history(conn, b"\x01" * 32) == []
+
+
+def test_item_facts_give_state_lot_product_and_last_chain_reference(devchain_run, indexed):
+    run = devchain_run.run
+    ledger = run.backend.admin
+    lot_key = run.plan.lot_keys[0]
+    unit = run.plan.units[lot_key][-1]
+    with connect(indexed) as conn:
+        facts = item_facts(conn, unit)
+        history = unit_history(conn, unit)
+        assert item_facts(conn, b"\x03" * 32) is None
+    state = ledger.item(unit)
+    lot = ledger.lot(lot_key)
+    assert facts is not None and lot is not None
+    assert (facts.holder.address, facts.status, facts.parent) == (
+        state.holder,
+        state.status,
+        state.parent_id,
+    )
+    assert (facts.gtin, facts.expiry, facts.active_recall) == (
+        lot.gtin,
+        lot.expiry,
+        lot.active_recall,
+    )
+    assert facts.manufacturer is not None
+    assert facts.manufacturer.address == run.backend.ledgers[run.plan.manufacturers[0]].address
+    last = history[-1]
+    assert (facts.last_block, facts.last_tx_hash, facts.last_log_index) == (
+        last.block_number,
+        last.tx_hash,
+        last.log_index,
+    )
 
 
 def test_lot_trace_counts_current_holders_like_the_contract(devchain_run, indexed):
@@ -186,6 +219,7 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
     try:
         with engine.connect() as conn:
             unit_history(conn, unit)
+            item_facts(conn, unit)
             lot_trace(conn, run.plan.lot_keys[0])
             container_contents(conn, run.plan.containers[-1])
             containers_holding(conn, unit)
