@@ -1,7 +1,184 @@
-"""Routes: auth (to be filled)."""
+"""Partner sign-in: EIP-4361 challenge → token, client certificate → token, API keys for
+machine clients, and custodial accounts for portal users (created by a regulator).
+
+A TLS-terminating proxy that verifies client certificates against the consortium CA passes
+the certificate (URL-encoded PEM) in the header named by `MEDLEDGER_API_CLIENT_CERT_HEADER`
+(e.g. nginx: `proxy_set_header X-Client-Cert $ssl_client_escaped_cert;`); the API verifies
+it again with `sdk.ca.verify_member`. The proxy must strip that header from client requests.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
 
-router = APIRouter()
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+
+from api.auth import (
+    CurrentMember,
+    create_api_key,
+    issue_challenge,
+    issue_token,
+    redeem_challenge,
+    resolve_member,
+)
+from api.chain import vault
+from api.deps import ServicesDep
+from api.errors import Forbidden, NotFound
+from api.partner_schemas import Address, HexBytes
+from api.store import api_keys, api_store
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChallengeRequest(_Strict):
+    address: Address
+
+
+class ChallengeOut(BaseModel):
+    message: str
+    expires_at: int
+
+
+class TokenRequest(_Strict):
+    message: str = Field(max_length=2000)
+    signature: HexBytes
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: int
+    address: str
+    role: str
+    organisation: str | None
+
+
+class MemberOut(BaseModel):
+    address: str
+    role: str
+    organisation: str | None
+    method: str
+
+
+class ApiKeyRequest(_Strict):
+    label: str = Field(min_length=1, max_length=200)
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    label: str
+    created_at: int
+    revoked_at: int | None = None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="shown once; only a hash is stored")
+
+
+class CustodialAccountOut(BaseModel):
+    address: str
+    api_key: ApiKeyCreated
+
+
+@router.post("/challenge", response_model=ChallengeOut)
+def challenge(body: ChallengeRequest, services: ServicesDep) -> ChallengeOut:
+    """An EIP-4361 message to sign with the member key (personal_sign)."""
+    message, expires = issue_challenge(services, body.address)
+    return ChallengeOut(message=message, expires_at=expires)
+
+
+@router.post("/token", response_model=TokenOut)
+def token(body: TokenRequest, services: ServicesDep) -> TokenOut:
+    """Exchange a signed challenge for a short-lived bearer token (active members only)."""
+    address = redeem_challenge(services, body.message, body.signature)
+    member = resolve_member(services, address, method="token")
+    access, expires = issue_token(services, member.address, method="siwe")
+    return TokenOut(
+        access_token=access,
+        expires_at=expires,
+        address=member.address,
+        role=member.role.name.lower(),
+        organisation=member.organisation,
+    )
+
+
+@router.post("/certificate", response_model=TokenOut)
+def certificate(member: CurrentMember, services: ServicesDep) -> TokenOut:
+    """Exchange the client certificate (from the proxy header) for a bearer token."""
+    if member.method != "certificate":
+        raise Forbidden("certificate_required", "present a client certificate to this route")
+    access, expires = issue_token(services, member.address, method="x509")
+    return TokenOut(
+        access_token=access,
+        expires_at=expires,
+        address=member.address,
+        role=member.role.name.lower(),
+        organisation=member.organisation,
+    )
+
+
+@router.get("/me", response_model=MemberOut)
+def me(member: CurrentMember) -> MemberOut:
+    """Who the API thinks you are: address, and role and organisation from the chain."""
+    return MemberOut(
+        address=member.address,
+        role=member.role.name.lower(),
+        organisation=member.organisation,
+        method=member.method,
+    )
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
+def new_api_key(body: ApiKeyRequest, member: CurrentMember, services: ServicesDep) -> ApiKeyCreated:
+    """A new API key for a machine client of the signed-in member, shown once."""
+    key_id, key, created = create_api_key(services, member.address, label=body.label)
+    return ApiKeyCreated(id=key_id, label=body.label, created_at=created, key=key)
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(member: CurrentMember, services: ServicesDep) -> list[ApiKeyOut]:
+    with api_store(services).engine.connect() as conn:
+        rows = conn.execute(
+            select(api_keys.c.id, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at)
+            .where(api_keys.c.address == member.address)
+            .order_by(api_keys.c.created_at)
+        ).all()
+    return [ApiKeyOut(id=r[0], label=r[1], created_at=r[2], revoked_at=r[3]) for r in rows]
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
+def revoke_api_key(key_id: str, member: CurrentMember, services: ServicesDep) -> ApiKeyOut:
+    """Revoke one of your own API keys (another member's key is simply not found)."""
+    with api_store(services).engine.begin() as conn:
+        row = conn.execute(
+            select(api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at).where(
+                api_keys.c.id == key_id, api_keys.c.address == member.address
+            )
+        ).first()
+        if row is None:
+            raise NotFound("api_key_not_found", f"no API key {key_id!r} of yours")
+        revoked = row[2] if row[2] is not None else int(time.time())
+        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=revoked))
+    return ApiKeyOut(id=key_id, label=row[0], created_at=row[1], revoked_at=revoked)
+
+
+@router.post("/custodial-accounts", response_model=CustodialAccountOut, status_code=201)
+def new_custodial_account(member: CurrentMember, services: ServicesDep) -> CustodialAccountOut:
+    """Regulator only: a member key generated and held (encrypted) by the platform for a
+    portal user, and an API key for it. Admit the address on chain before it can act."""
+    if not member.is_regulator:
+        raise Forbidden("regulator_only", "only a regulator creates custodial accounts")
+    account = vault(services).create()
+    key_id, key, created = create_api_key(services, account.address, label="custodial")
+    return CustodialAccountOut(
+        address=account.address,
+        api_key=ApiKeyCreated(id=key_id, label="custodial", created_at=created, key=key),
+    )

@@ -1,7 +1,133 @@
-"""Routes: documents (to be filled)."""
+"""Partner documents (delivery notes, inspection reports, temperature logs): upload
+encrypted, anchor the salted hash with Records.anchorDocument, read back only as a party.
+
+Upload is JSON with base64 content. If the uploader has a custodial key the API anchors
+the hash at once; otherwise the answer carries the hash to anchor with the member's own
+transaction (POST /v1/partner/transactions).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import binascii
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api import documents as docs
+from api.auth import CurrentMember
+from api.chain import custodial_ledger, vault
+from api.deps import ServicesDep
+from api.errors import ApiError
+from api.partner_schemas import Address, Hex32, Strict, hexs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/partner/documents", tags=["documents"])
+
+MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+
+
+class DocumentIn(Strict):
+    subject_id: Hex32 = Field(description="the item, shipment-related id or lot key it is about")
+    kind: int = Field(ge=1, le=65535)
+    counterparty: Address | None = Field(default=None, description="the other party to share with")
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(default="application/octet-stream", min_length=1, max_length=255)
+    content_base64: str = Field(max_length=(MAX_DOCUMENT_BYTES * 4) // 3 + 4)
+
+
+class DocumentOut(BaseModel):
+    id: str
+    uploader: str
+    counterparty: str | None
+    subject_id: str
+    kind: int
+    filename: str
+    content_type: str
+    document_hash: str
+    anchored_tx: str | None
+    created_at: int
+
+
+class DocumentContentOut(DocumentOut):
+    content_base64: str
+
+
+def _out(d: docs.StoredDocument) -> DocumentOut:
+    return DocumentOut(
+        id=d.id,
+        uploader=d.uploader,
+        counterparty=d.counterparty,
+        subject_id=hexs(d.subject_id),
+        kind=d.kind,
+        filename=d.filename,
+        content_type=d.content_type,
+        document_hash=hexs(d.document_hash),
+        anchored_tx=d.anchored_tx,
+        created_at=d.created_at,
+    )
+
+
+@router.post("", response_model=DocumentOut, status_code=201)
+def upload(body: DocumentIn, member: CurrentMember, services: ServicesDep) -> DocumentOut:
+    """Encrypt and store a document for you, the counterparty and the regulator."""
+    try:
+        content = base64.b64decode(body.content_base64, validate=True)
+    except binascii.Error as exc:
+        raise ApiError("invalid_base64", f"content_base64 is not base64: {exc}") from exc
+    if body.counterparty == member.address:
+        raise ApiError("invalid_counterparty", "the counterparty must be another member")
+    custodial = vault(services).get(member.address) is not None
+    if custodial:
+        # Fail before storing anything if the member may not anchor (e.g. suspended).
+        ledger = custodial_ledger(services, member.address)
+    stored = docs.store(
+        services,
+        uploader=member.address,
+        counterparty=body.counterparty,
+        subject_id=body.subject_id,
+        kind=body.kind,
+        filename=body.filename,
+        content_type=body.content_type,
+        content=content,
+    )
+    if custodial:
+        result = ledger.anchor_document(
+            stored.document_hash, subject_id=body.subject_id, kind=body.kind
+        )
+        tx = "0x" + bytes(result.receipt["transactionHash"]).hex()
+        docs.set_anchor(services, stored.id, tx)
+        stored = docs.read(services, stored.id, address=member.address, regulator=False)[0]
+    return _out(stored)
+
+
+@router.get("", response_model=list[DocumentOut])
+def list_documents(
+    member: CurrentMember,
+    services: ServicesDep,
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> list[DocumentOut]:
+    """Documents shared with you (as uploader, counterparty or regulator)."""
+    found = docs.list_for(
+        services,
+        address=member.address,
+        regulator=member.is_regulator,
+        limit=min(limit, services.settings.max_page_size),
+        offset=offset,
+    )
+    return [_out(d) for d in found]
+
+
+@router.get("/{document_id}", response_model=DocumentContentOut)
+def get_document(
+    document_id: str, member: CurrentMember, services: ServicesDep
+) -> DocumentContentOut:
+    """The decrypted document, for a party only."""
+    stored, plaintext = docs.read(
+        services, document_id, address=member.address, regulator=member.is_regulator
+    )
+    return DocumentContentOut(
+        **_out(stored).model_dump(), content_base64=base64.b64encode(plaintext).decode()
+    )

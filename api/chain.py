@@ -1,0 +1,134 @@
+"""The API's handles on the ledger: a read-only view, the platform relayer, members'
+custodial signers, and submission of raw transactions a partner signed itself.
+
+Every handle is an `sdk.ledger.Ledger`, so a revert surfaces as a `ContractError` named
+after the Solidity error and becomes problem+json in `api.errors`.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from eth_account import Account
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from api.custody import CustodyVault
+from api.errors import ApiError, Forbidden, NotConfigured
+from api.services import Services
+from api.store import api_store
+from sdk.deploy import CONTRACT_NAMES
+from sdk.errors import ContractError
+from sdk.ledger import Ledger
+
+__all__ = ["SubmittedTx", "custodial_ledger", "reader", "relayer", "submit_raw", "vault"]
+
+_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+
+
+def reader(services: Services) -> Ledger:
+    """A ledger handle for views. It acts as the platform relayer when one is configured
+    (a funded account, which chains that charge for eth_call need), else as a throwaway
+    account; it never sends."""
+    ledger = services.extras.get("ledger_reader")
+    if ledger is None:
+        key = services.settings.relayer_key
+        account = Account.from_key(key.get_secret_value()) if key else Account.create()
+        ledger = Ledger(services.w3, services.deployment, account, artifacts=services.artifacts)
+        services.extras["ledger_reader"] = ledger
+    assert isinstance(ledger, Ledger)
+    return ledger
+
+
+def relayer(services: Services) -> Ledger:
+    """The platform relayer (RELAYER_ROLE), which submits orders members signed."""
+    key = services.settings.relayer_key
+    if key is None:
+        raise NotConfigured(
+            "relayer_missing", "set MEDLEDGER_API_RELAYER_KEY to relay signed orders"
+        )
+    return reader(services)
+
+
+def vault(services: Services) -> CustodyVault:
+    found = services.extras.get("custody_vault")
+    if found is None:
+        found = CustodyVault(api_store(services), services.settings)
+        services.extras["custody_vault"] = found
+    assert isinstance(found, CustodyVault)
+    return found
+
+
+def custodial_ledger(services: Services, address: str) -> Ledger:
+    """The member's ledger handle signing with its custodial key."""
+    account = vault(services).get(address)
+    if account is None:
+        raise ApiError(
+            "signature_required",
+            f"{address} has no custodial key: sign the order or the transaction yourself "
+            "(EIP-712 `signature`, or POST /v1/partner/transactions)",
+        )
+    return reader(services).as_member(account)
+
+
+class SubmittedTx:
+    """A partner-signed transaction that went through: hash, block and decoded events."""
+
+    def __init__(self, tx_hash: str, block_number: int, events: list[Any]) -> None:
+        self.tx_hash = tx_hash
+        self.block_number = block_number
+        self.events = events
+
+
+def submit_raw(services: Services, raw: bytes, *, member: str) -> SubmittedTx:
+    """Check that `raw` is signed by `member` and calls one of our contracts, dry-run it
+    (a revert comes back as the named Solidity error without spending a nonce), then
+    submit it with eth_sendRawTransaction and wait for the receipt."""
+    try:
+        decoded = Account.typed_transaction.from_bytes(HexBytes(raw))  # type: ignore[attr-defined]
+        sender = to_checksum_address(Account.recover_transaction(raw))
+    except Exception as exc:  # eth-account raises many types for malformed input
+        raise ApiError("invalid_transaction", f"not a signed transaction: {exc}") from exc
+    if sender != to_checksum_address(member):
+        raise Forbidden("wrong_signer", f"the transaction is signed by {sender}, not by {member}")
+    fields = decoded.as_dict()
+    to = fields.get("to")
+    targets = {to_checksum_address(services.deployment.address_of(n)) for n in CONTRACT_NAMES}
+    if not to or to_checksum_address(to) not in targets:
+        raise ApiError(
+            "invalid_transaction", f"the transaction must call a MedLedger contract, not {to}"
+        )
+    w3 = services.w3
+    call = {"from": sender, "to": to_checksum_address(to), "data": fields.get("data", b"")}
+    try:
+        w3.eth.call(call)  # type: ignore[arg-type]
+    except _REVERTS as exc:
+        raise _decode(services, exc) from exc
+    tx_hash = w3.eth.send_raw_transaction(raw)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+    if receipt["status"] != 1:
+        raise ApiError("transaction_reverted", f"transaction {tx_hash.hex()} reverted")
+    return SubmittedTx(
+        "0x" + bytes(tx_hash).hex(),
+        int(receipt["blockNumber"]),
+        services.codec.decode_logs(receipt["logs"]),
+    )
+
+
+def _decode(services: Services, exc: Exception) -> Exception:
+    data = getattr(exc, "data", None)
+    raw: bytes | None = None
+    if isinstance(data, str) and data.startswith("0x"):
+        raw = bytes.fromhex(data[2:])
+    elif isinstance(exc, TransactionFailed) and exc.args and isinstance(exc.args[0], str):
+        text = exc.args[0].removeprefix("execution reverted: ")
+        if text.startswith(("b'", 'b"')):
+            value = ast.literal_eval(text)
+            raw = value if isinstance(value, bytes) else None
+    decoded: ContractError | None = services.codec.decode_error(raw) if raw else None
+    if decoded is not None:
+        return decoded
+    return ApiError("transaction_reverted", f"the transaction would revert: {exc}")

@@ -1,0 +1,238 @@
+"""Request and response bodies of the partner routes, and the hex field types they use.
+
+Requests forbid unknown fields (a field outside the schema is rejected, never assigned).
+Hashes and ids are 0x-prefixed 32-byte hex; addresses are 20-byte hex (any case).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from eth_utils import is_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+__all__ = [
+    "Address",
+    "Hex32",
+    "HexBytes",
+    "OperationOut",
+]
+
+
+def _hex_bytes(value: str) -> bytes:
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    try:
+        return bytes.fromhex(text)
+    except ValueError as exc:
+        raise ValueError(f"{value[:80]!r} is not hex") from exc
+
+
+def _hex32(value: str) -> bytes:
+    data = _hex_bytes(value)
+    if len(data) != 32:
+        raise ValueError(f"expected 32 bytes of hex, got {len(data)}")
+    return data
+
+
+def _address(value: str) -> str:
+    if not is_address(value):
+        raise ValueError(f"{value[:80]!r} is not a 20-byte hex address")
+    return str(to_checksum_address(value))
+
+
+def _checked_str(fn: Any, max_length: int) -> Any:
+    def check(value: object) -> bytes:
+        if not isinstance(value, str):
+            raise ValueError("expected a 0x-hex string")
+        if len(value) > max_length:
+            raise ValueError(f"longer than {max_length} characters")
+        result: bytes = fn(value)
+        return result
+
+    return check
+
+
+Hex32 = Annotated[
+    bytes,
+    BeforeValidator(_checked_str(_hex32, 66)),
+    WithJsonSchema({"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}),
+]
+HexBytes = Annotated[
+    bytes,
+    BeforeValidator(_checked_str(_hex_bytes, 262144)),
+    WithJsonSchema({"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$", "maxLength": 262144}),
+]
+Address = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^0x[0-9a-fA-F]{40}$"}),
+    AfterValidator(_address),
+]
+Int16 = Annotated[int, Field(ge=-32768, le=32767)]
+Uint40 = Annotated[int, Field(ge=0, le=2**40 - 1)]
+ItemIds = Annotated[list[Hex32], Field(min_length=1, max_length=500)]
+
+
+def hexs(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ devices
+
+
+class ProductIn(Strict):
+    gtin: str = Field(pattern=r"^\d{14}$")
+    company_prefix: str = Field(pattern=r"^\d{6,12}$")
+    device_class: int = Field(ge=1, le=3)
+    certificate_hash: Hex32
+    registration_expiry: Uint40
+    temp_min: Int16
+    temp_max: Int16
+
+
+class LotIn(Strict):
+    gtin: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    production_date: Uint40
+    expiry: Uint40
+    qc_release_hash: Hex32 | None = None
+
+
+class RecallIn(Strict):
+    lot_key: Hex32
+    level: int = Field(ge=1, le=3)
+    reason_hash: Hex32
+
+
+# ------------------------------------------------------------------ items
+
+
+class CommissionIn(Strict):
+    lot_key: Hex32
+    serials: list[str] = Field(min_length=1, max_length=500)
+
+
+class ContainerIn(Strict):
+    sscc: str = Field(pattern=r"^\d{18}$")
+    company_prefix: str = Field(pattern=r"^\d{6,12}$")
+
+
+class PackIn(Strict):
+    item_ids: ItemIds
+
+
+class ItemsIn(Strict):
+    """Dispense, quarantine, release or destroy: the items and a record/reason hash."""
+
+    item_ids: ItemIds
+    record_hash: Hex32 | None = None
+
+
+class SignedFields(Strict):
+    """Present when the partner signed the EIP-712 order with its own key: the API
+    rebuilds the order from the body (signer = the signed-in member), checks the
+    signature recovers to the member, and relays it with the platform relayer. Absent:
+    the API signs with the member's custodial key."""
+
+    signature: HexBytes | None = None
+    nonce: int | None = Field(default=None, ge=0)
+    deadline: int | None = Field(default=None, ge=0)
+
+
+class ShipIn(SignedFields):
+    receiver: Address
+    item_ids: ItemIds
+    document_hash: Hex32 | None = None
+
+
+class ReceiveIn(SignedFields):
+    """The acceptance record: temperatures in tenths of a degree Celsius."""
+
+    temp_min: Int16
+    temp_max: Int16
+    rejected_ids: list[Hex32] = Field(default_factory=list, max_length=500)
+    excursion_seconds: int = Field(default=0, ge=0, le=2**32 - 1)
+    inspection_hash: Hex32 | None = None
+
+
+class CancelIn(SignedFields):
+    reason_hash: Hex32 | None = None
+
+
+class AdverseEventIn(Strict):
+    subject_id: Hex32
+    severity: int = Field(ge=0, le=255)
+    report_hash: Hex32
+
+
+class RawTransactionIn(Strict):
+    raw_transaction: HexBytes
+
+
+# ------------------------------------------------------------------ responses
+
+
+class EventOut(BaseModel):
+    name: str
+    args: dict[str, Any]
+
+
+class OperationOut(BaseModel):
+    tx_hash: str
+    block_number: int
+    signed_by: str = Field(description="custodial, member (relayed) or member (raw)")
+    events: list[EventOut]
+    item_ids: list[str] | None = None
+    lot_key: str | None = None
+    container_id: str | None = None
+    shipment_id: int | None = None
+    recall_id: int | None = None
+    report_id: int | None = None
+
+
+class NonceOut(BaseModel):
+    address: str
+    nonce: int
+    domain: dict[str, Any]
+    has_custodial_key: bool
+
+
+class InventoryLineOut(BaseModel):
+    gtin: str
+    lot_number: str
+    expiry: int
+    status: str
+    units: int
+
+
+class HistoryStepOut(BaseModel):
+    kind: str
+    block_number: int
+    timestamp: int
+    tx_hash: str
+    log_index: int
+    holder: str
+    status: str
+    parent: str | None
+    via: str | None
+    shipment_id: int | None
+
+
+class ShipmentOut(BaseModel):
+    shipment_id: int
+    sender: str
+    receiver: str
+    status: str
+    item_count: int
+    document_hash: str
+    sent_block: int
+    settled_block: int | None
+    accepted_count: int | None
+    rejected_count: int | None
+    temp_min: int | None
+    temp_max: int | None
+    excursion_seconds: int | None
+    quarantined: bool | None

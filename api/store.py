@@ -1,0 +1,131 @@
+"""The partner API's own persistent state, apart from the indexer's schema: sign-in
+challenges (single-use nonces), API keys (only a SHA-256 of the secret), custodial member
+keys (AES-GCM ciphertext), encrypted documents and their per-party wrapped keys.
+
+The tables live in `settings.api_db_url` (default SQLite under `data_dir`) and are created
+when the store is first opened by the process (`api_store(services)`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+)
+
+from api.services import Services
+
+__all__ = [
+    "ApiStore",
+    "api_keys",
+    "api_store",
+    "challenges",
+    "custodial_keys",
+    "document_keys",
+    "documents",
+    "metadata",
+]
+
+metadata = MetaData()
+
+challenges = Table(
+    "auth_challenges",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("address", String(42), nullable=False),
+    Column("message", String(2000), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used", Boolean, nullable=False, default=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("address", String(42), nullable=False, index=True),
+    Column("label", String(200), nullable=False),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+custodial_keys = Table(
+    "custodial_keys",
+    metadata,
+    Column("address", String(42), primary_key=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("uploader", String(42), nullable=False, index=True),
+    Column("counterparty", String(42), nullable=True),
+    Column("subject_id", LargeBinary, nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("document_hash", LargeBinary, nullable=False, unique=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("anchored_tx", String(66), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+document_keys = Table(
+    "document_keys",
+    metadata,
+    Column("document_id", String(32), primary_key=True),
+    # A member address (lower-case 0x-hex) or the group name "regulator".
+    Column("party", String(42), primary_key=True, index=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+)
+
+
+class ApiStore:
+    """The engine over the API's tables; opening it creates any missing table."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def api_store(services: Services) -> ApiStore:
+    """The process's store, opened (and its tables created) on first use."""
+    store = services.extras.get("api_store")
+    if store is None:
+        settings = services.settings
+        url = settings.api_db_url
+        if url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{settings.data_dir / 'api.db'}"
+        store = ApiStore(url)
+        services.extras["api_store"] = store
+    assert isinstance(store, ApiStore)
+    return store

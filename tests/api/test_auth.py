@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from eth_account.messages import encode_defunct
+from sqlalchemy import select, update
+
+from api.chain import vault
+from api.store import api_store, challenges, custodial_keys
+from sdk.ca import ConsortiumCA, certificate_to_pem
+from sdk.ledger import Ledger
+from sdk.model import LicenceKind, Role
+from tests.api import partner_env
+from tests.api.partner_env import PartnerEnv
+
+partner = partner_env.partner
+
+
+def _signed_challenge(partner: PartnerEnv, signer: Ledger, address: str) -> dict[str, str]:
+    message = partner.api.client.post("/v1/auth/challenge", json={"address": address}).json()[
+        "message"
+    ]
+    signature = signer.account.sign_message(encode_defunct(text=message)).signature
+    return {"message": message, "signature": "0x" + signature.hex()}
+
+
+def test_a_member_signs_in_with_a_signed_challenge_and_role_comes_from_the_chain(
+    partner: PartnerEnv,
+) -> None:
+    headers = partner.login(partner.api.consortium.distributor)
+    me = partner.api.client.get("/v1/auth/me", headers=headers)
+    assert me.status_code == 200, me.text
+    assert me.json() == {
+        "address": partner.api.consortium.distributor.address,
+        "role": "distributor",
+        "organisation": "Jiangsu Medical Distribution",
+        "method": "token",
+    }
+
+
+def test_the_challenge_is_an_eip4361_message_with_domain_nonce_and_expiry(
+    partner: PartnerEnv,
+) -> None:
+    address = partner.api.consortium.hospital.address
+    body = partner.api.client.post("/v1/auth/challenge", json={"address": address}).json()
+    lines = body["message"].splitlines()
+    assert lines[0] == "127.0.0.1:8000 wants you to sign in with your Ethereum account:"
+    assert lines[1] == address
+    fields = dict(line.split(": ", 1) for line in lines if ": " in line)
+    assert len(fields["Nonce"]) == 32
+    assert fields["Chain ID"] == str(partner.api.consortium.deployment.chain_id)
+    assert {"Issued At", "Expiration Time", "URI", "Version"} <= fields.keys()
+
+
+def test_a_replayed_challenge_is_refused(partner: PartnerEnv) -> None:
+    ledger = partner.api.consortium.hospital
+    signed = _signed_challenge(partner, ledger, ledger.address)
+    assert partner.api.client.post("/v1/auth/token", json=signed).status_code == 200
+    again = partner.api.client.post("/v1/auth/token", json=signed)
+    assert again.status_code == 401
+    assert again.json()["code"] == "challenge_used"
+
+
+def test_an_expired_challenge_is_refused(partner: PartnerEnv) -> None:
+    ledger = partner.api.consortium.hospital
+    signed = _signed_challenge(partner, ledger, ledger.address)
+    with api_store(partner.api.services).engine.begin() as conn:
+        conn.execute(update(challenges).values(expires_at=1))
+    response = partner.api.client.post("/v1/auth/token", json=signed)
+    assert response.status_code == 401
+    assert response.json()["code"] == "challenge_expired"
+
+
+def test_a_challenge_signed_by_another_key_is_refused(partner: PartnerEnv) -> None:
+    consortium = partner.api.consortium
+    signed = _signed_challenge(partner, consortium.hospital2, consortium.hospital.address)
+    response = partner.api.client.post("/v1/auth/token", json=signed)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_signature"
+
+
+def test_a_message_the_api_never_issued_is_refused(partner: PartnerEnv) -> None:
+    ledger = partner.api.consortium.hospital
+    signed = _signed_challenge(partner, ledger, ledger.address)
+    forged = signed["message"].replace("Version: 1", "Version: 2")
+    signature = ledger.account.sign_message(encode_defunct(text=forged)).signature
+    response = partner.api.client.post(
+        "/v1/auth/token", json={"message": forged, "signature": "0x" + signature.hex()}
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_challenge"
+
+
+def test_a_non_member_cannot_sign_in(partner: PartnerEnv) -> None:
+    stranger = partner.api.consortium.admin.as_member(partner.api.chain.accounts[9])
+    signed = _signed_challenge(partner, stranger, stranger.address)
+    response = partner.api.client.post("/v1/auth/token", json=signed)
+    assert response.status_code == 403
+    assert response.json()["code"] == "member_not_active"
+
+
+def test_a_suspended_member_is_refused_at_sign_in_and_with_a_token_it_already_has(
+    partner: PartnerEnv,
+) -> None:
+    consortium = partner.api.consortium
+    headers = partner.login(consortium.distributor)
+    consortium.regulator.suspend(consortium.distributor.address)
+    me = partner.api.client.get("/v1/auth/me", headers=headers)
+    assert me.status_code == 403
+    assert me.json()["code"] == "member_not_active"
+    signed = _signed_challenge(partner, consortium.distributor, consortium.distributor.address)
+    assert partner.api.client.post("/v1/auth/token", json=signed).status_code == 403
+
+
+def test_requests_without_or_with_a_tampered_token_are_unauthorized(partner: PartnerEnv) -> None:
+    client = partner.api.client
+    missing = client.get("/v1/auth/me")
+    assert missing.status_code == 401
+    assert missing.json()["code"] == "authentication_required"
+    token = partner.login(partner.api.consortium.hospital)["Authorization"]
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    response = client.get("/v1/auth/me", headers={"Authorization": tampered})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+
+
+def test_an_api_key_is_shown_once_stored_hashed_works_and_can_be_revoked(
+    partner: PartnerEnv,
+) -> None:
+    client = partner.api.client
+    headers = partner.login(partner.api.consortium.logistics)
+    created = client.post("/v1/auth/api-keys", json={"label": "erp"}, headers=headers)
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    listed = client.get("/v1/auth/api-keys", headers=headers).json()
+    assert [k["label"] for k in listed] == ["erp"]
+    assert "key" not in listed[0]
+    me = client.get("/v1/auth/me", headers={"X-API-Key": key})
+    assert me.json()["method"] == "api_key"
+    assert me.json()["role"] == "logistics"
+
+    other = partner.login(partner.api.consortium.hospital)
+    stolen = client.delete(f"/v1/auth/api-keys/{created.json()['id']}", headers=other)
+    assert stolen.status_code == 404
+    revoked = client.delete(f"/v1/auth/api-keys/{created.json()['id']}", headers=headers)
+    assert revoked.status_code == 200
+    refused = client.get("/v1/auth/me", headers={"X-API-Key": key})
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "api_key_revoked"
+    wrong = client.get("/v1/auth/me", headers={"X-API-Key": key[:-4] + "zzzz"})
+    assert wrong.json()["code"] == "invalid_api_key"
+
+
+def _certificate_env(partner: PartnerEnv, tmp_path: Path) -> ConsortiumCA:
+    ca = ConsortiumCA.create("MedLedger Consortium CA")
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(certificate_to_pem(ca.certificate))
+    services = partner.api.services
+    services.settings = services.settings.model_copy(
+        update={"ca_cert_file": ca_file, "client_cert_header": "X-Client-Cert"}
+    )
+    return ca
+
+
+def _member_cert(ca: ConsortiumCA, ledger: Ledger, role: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = ca.issue_member(
+        organisation="Ruijin Hospital",
+        role=role,
+        address=ledger.address,
+        public_key=key.public_key(),
+    )
+    return quote(certificate_to_pem(cert))
+
+
+def test_a_client_certificate_from_the_consortium_ca_signs_in(
+    partner: PartnerEnv, tmp_path: Path
+) -> None:
+    ca = _certificate_env(partner, tmp_path)
+    hospital = partner.api.consortium.hospital
+    header = {"X-Client-Cert": _member_cert(ca, hospital, "HOSPITAL")}
+    me = partner.api.client.get("/v1/auth/me", headers=header)
+    assert me.status_code == 200, me.text
+    assert me.json()["method"] == "certificate"
+    assert me.json()["address"] == hospital.address
+    token = partner.api.client.post("/v1/auth/certificate", headers=header)
+    assert token.status_code == 200, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert partner.api.client.get("/v1/auth/me", headers=bearer).json()["role"] == "hospital"
+
+
+def test_a_certificate_from_another_ca_is_refused(partner: PartnerEnv, tmp_path: Path) -> None:
+    _certificate_env(partner, tmp_path)
+    rogue = ConsortiumCA.create("Rogue CA")
+    header = {"X-Client-Cert": _member_cert(rogue, partner.api.consortium.hospital, "HOSPITAL")}
+    response = partner.api.client.get("/v1/auth/me", headers=header)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_certificate"
+
+
+def test_a_regulator_creates_a_custodial_account_whose_key_is_encrypted_at_rest(
+    partner: PartnerEnv,
+) -> None:
+    client = partner.api.client
+    consortium = partner.api.consortium
+    refused = client.post("/v1/auth/custodial-accounts", headers=partner.login(consortium.hospital))
+    assert refused.status_code == 403
+    created = client.post(
+        "/v1/auth/custodial-accounts", headers=partner.login(consortium.regulator)
+    )
+    assert created.status_code == 201, created.text
+    address = created.json()["address"]
+    api_key = {"X-API-Key": created.json()["api_key"]["key"]}
+    assert client.get("/v1/auth/me", headers=api_key).status_code == 403  # not admitted yet
+
+    consortium.regulator.admit(address, Role.HOSPITAL, "Zhongshan Hospital")
+    assert client.get("/v1/auth/me", headers=api_key).json()["organisation"] is None
+    consortium.regulator.attest_licence(
+        address,
+        kind=LicenceKind.PRACTICE,
+        number_hash=b"\x01" * 32,
+        class_mask=14,
+        valid_until=partner.api.chain.now() + 10**6,
+    )
+    nonce = client.get("/v1/partner/nonce", headers=api_key).json()
+    assert nonce["has_custodial_key"] is True
+
+    secret = bytes(vault(partner.api.services).get(address).key)
+    with api_store(partner.api.services).engine.connect() as conn:
+        stored = conn.execute(
+            select(custodial_keys.c.ciphertext).where(custodial_keys.c.address == address)
+        ).scalar_one()
+    assert secret not in stored
