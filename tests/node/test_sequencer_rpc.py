@@ -225,3 +225,50 @@ def test_a_transaction_that_could_not_pay_its_gas_is_refused_at_admission(
     with pytest.raises(RpcError) as info:
         client.call("eth_sendRawTransaction", sign(admin, node_config, nonce=nonce, gasPrice=1))
     assert info.value.code == -32003 and "insufficient funds" in info.value.message
+
+
+def test_a_reverting_call_answers_code_3_with_the_revert_data(
+    client: RpcClient, node_config: NodeConfig
+) -> None:
+    from sdk.abi import AbiCodec
+    from sdk.compiler import load_artifacts
+
+    abi = load_artifacts()["Partners"].abi
+    contract = Web3().eth.contract(abi=abi)
+    stranger = Account.create().address
+    data = contract.encode_abi("admit", [Account.create().address, 1, "x"])
+    call = {"from": stranger, "to": node_config.contract_address("Partners"), "data": data}
+    for method in ("eth_call", "eth_estimateGas"):
+        with pytest.raises(RpcError) as info:
+            client.call(method, call, "latest")
+        assert info.value.code == 3 and info.value.message == "execution reverted"
+        decoded = AbiCodec({"Partners": abi}).decode_error(bytes.fromhex(info.value.data[2:]))
+        assert decoded is not None and decoded.name == "PartnersUnauthorized"
+
+
+def test_blocks_are_served_with_hashes_or_full_transactions_and_as_raw_rlp(
+    client: RpcClient, node_config: NodeConfig
+) -> None:
+    import rlp
+
+    admin = admin_account(node_config)
+    nonce = int(client.call("eth_getTransactionCount", admin.address, "pending"), 16)
+    tx_hash = client.call("eth_sendRawTransaction", sign(admin, node_config, nonce=nonce))
+    receipt = wait_receipt(client, tx_hash)
+    light = client.call("eth_getBlockByHash", receipt["blockHash"], False)
+    full = client.call("eth_getBlockByNumber", receipt["blockNumber"], True)
+    assert tx_hash in light["transactions"]
+    assert any(
+        tx["hash"] == tx_hash and tx["from"] == admin.address.lower() for tx in full["transactions"]
+    )
+    raw = bytes.fromhex(client.call("debug_getRawBlock", receipt["blockNumber"])[2:])
+    header = rlp.decode(raw)[0]
+    assert "0x" + keccak(rlp.encode(header)).hex() == light["hash"]
+    logs = client.call("eth_getLogs", {"blockHash": receipt["blockHash"]})
+    assert all(log["blockHash"] == receipt["blockHash"] for log in logs)
+    history = client.call("eth_feeHistory", "0x4", "latest", [50])
+    assert history["baseFeePerGas"] == ["0x0"] * (len(history["gasUsedRatio"]) + 1)
+    assert client.call("eth_getBlockByNumber", hex(10**9), False) is None
+    assert client.call("medledger_authorities") == list(node_config.authorities)
+    status = client.call("medledger_status")
+    assert status["role"] == "sequencer" and status["headNumber"] >= int(receipt["blockNumber"], 16)
