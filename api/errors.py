@@ -35,6 +35,7 @@ __all__ = [
     "RateLimited",
     "Unauthorized",
     "Unprocessable",
+    "contract_error_status",
     "install_error_handlers",
     "problem",
 ]
@@ -46,6 +47,11 @@ PROBLEM_JSON = "application/problem+json"
 _MALFORMED = re.compile(
     r"Invalid|BatchSize|EmptyHash|SelfPack|SelfShipment|UnknownItem|UnknownShipment|Unknown"
 )
+
+
+def contract_error_status(exc: ContractError) -> int:
+    """422 when a contract error means the request was malformed, else 409."""
+    return 422 if _MALFORMED.search(exc.name) else 409
 
 
 class ApiError(Exception):
@@ -181,7 +187,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ContractError)
     async def _contract_error(_: Request, exc: ContractError) -> JSONResponse:
-        status = 422 if _MALFORMED.search(exc.name) else 409
+        status = contract_error_status(exc)
         args = {k: _jsonable(v) for k, v in exc.args_by_name.items()}
         return problem(status, exc.name, "Refused by a ledger rule", str(exc), arguments=args)
 
