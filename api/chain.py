@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+import rlp
 from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_tester.exceptions import TransactionFailed
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
@@ -88,21 +90,20 @@ def submit_raw(services: Services, raw: bytes, *, member: str) -> SubmittedTx:
     (a revert comes back as the named Solidity error without spending a nonce), then
     submit it with eth_sendRawTransaction and wait for the receipt."""
     try:
-        decoded = Account.typed_transaction.from_bytes(HexBytes(raw))  # type: ignore[attr-defined]
+        to, data = _call_fields(raw)
         sender = to_checksum_address(Account.recover_transaction(raw))
     except Exception as exc:  # eth-account raises many types for malformed input
         raise ApiError("invalid_transaction", f"not a signed transaction: {exc}") from exc
     if sender != to_checksum_address(member):
         raise Forbidden("wrong_signer", f"the transaction is signed by {sender}, not by {member}")
-    fields = decoded.as_dict()
-    to = fields.get("to")
     targets = {to_checksum_address(services.deployment.address_of(n)) for n in CONTRACT_NAMES}
     if not to or to_checksum_address(to) not in targets:
         raise ApiError(
-            "invalid_transaction", f"the transaction must call a MedLedger contract, not {to}"
+            "invalid_transaction",
+            f"the transaction must call a MedLedger contract, not 0x{to.hex()}",
         )
     w3 = services.w3
-    call = {"from": sender, "to": to_checksum_address(to), "data": fields.get("data", b"")}
+    call = {"from": sender, "to": to_checksum_address(to), "data": data}
     try:
         w3.eth.call(call)  # type: ignore[arg-type]
     except _REVERTS as exc:
@@ -116,6 +117,17 @@ def submit_raw(services: Services, raw: bytes, *, member: str) -> SubmittedTx:
         int(receipt["blockNumber"]),
         services.codec.decode_logs(receipt["logs"]),
     )
+
+
+def _call_fields(raw: bytes) -> tuple[bytes, bytes]:
+    """The `to` and `data` of a signed transaction: typed (EIP-2718) or legacy RLP."""
+    if raw and raw[0] <= 0x7F:
+        fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        return bytes(fields.get("to") or b""), bytes(fields.get("data") or b"")
+    items = rlp.decode(raw)
+    if not isinstance(items, list) or len(items) != 9:
+        raise ValueError("not an RLP-encoded legacy transaction")
+    return bytes(items[3]), bytes(items[5])
 
 
 def _decode(services: Services, exc: Exception) -> Exception:

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from tests.api import partner_env
+from tests.api.partner_env import PartnerEnv
+from tests.api.test_partner import commission, post, ship
+
+partner = partner_env.partner
+
+
+def _setup(partner: PartnerEnv) -> tuple[list[str], int]:
+    """Two units: both shipped manufacturer → distributor → hospital and received."""
+    c = partner.api.consortium
+    ids = commission(partner, "SC01", "SC02")
+    first = ship(partner, c.manufacturer, c.distributor, ids)
+    post(
+        partner,
+        f"/v1/partner/shipments/{first}/receive",
+        c.distributor,
+        {"temp_min": 40, "temp_max": 60},
+    )
+    second = ship(partner, c.distributor, c.hospital, ids[:1])
+    post(
+        partner,
+        f"/v1/partner/shipments/{second}/receive",
+        c.hospital,
+        {"temp_min": 40, "temp_max": 60},
+    )
+    partner.api.sync()
+    return ids, second
+
+
+def test_inventory_is_the_members_own_stock(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    _setup(partner)
+    client = partner.api.client
+    hospital = client.get("/v1/partner/inventory", headers=partner.login(c.hospital)).json()
+    assert [(line["lot_number"], line["units"]) for line in hospital] == [(c.lot, 1)]
+    distributor = client.get("/v1/partner/inventory", headers=partner.login(c.distributor)).json()
+    assert [line["units"] for line in distributor] == [1]
+    assert client.get("/v1/partner/inventory", headers=partner.login(c.hospital2)).json() == []
+
+
+def test_item_history_is_shown_only_to_members_that_hold_or_held_the_item(
+    partner: PartnerEnv,
+) -> None:
+    c = partner.api.consortium
+    ids, _ = _setup(partner)
+    client = partner.api.client
+    for holder in (c.manufacturer, c.distributor, c.hospital, c.regulator):
+        response = client.get(f"/v1/partner/items/{ids[0]}/history", headers=partner.login(holder))
+        assert response.status_code == 200, response.text
+        assert [s["kind"] for s in response.json()][0] == "commissioned"
+    never_held = client.get(
+        f"/v1/partner/items/{ids[1]}/history", headers=partner.login(c.hospital)
+    )
+    assert never_held.status_code == 404
+    stranger = client.get(f"/v1/partner/items/{ids[0]}/history", headers=partner.login(c.hospital2))
+    assert stranger.status_code == 404
+    assert stranger.json()["code"] == "item_not_found"
+
+
+def test_shipments_are_listed_and_shown_only_to_their_sender_and_receiver(
+    partner: PartnerEnv,
+) -> None:
+    c = partner.api.consortium
+    _, second = _setup(partner)
+    client = partner.api.client
+    hospital = client.get("/v1/partner/shipments", headers=partner.login(c.hospital)).json()
+    assert [s["shipment_id"] for s in hospital] == [second]
+    distributor = client.get("/v1/partner/shipments", headers=partner.login(c.distributor)).json()
+    assert len(distributor) == 2
+    assert client.get("/v1/partner/shipments", headers=partner.login(c.hospital2)).json() == []
+    denied = client.get(f"/v1/partner/shipments/{second}", headers=partner.login(c.hospital2))
+    assert denied.status_code == 404
+    shown = client.get(f"/v1/partner/shipments/{second}", headers=partner.login(c.hospital))
+    assert shown.json()["receiver"] == c.hospital.address
+
+
+def test_hospital2_cannot_receive_or_cancel_another_members_shipment(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    ids = commission(partner, "XT01")
+    shipment_id = ship(partner, c.manufacturer, c.distributor, ids)
+    receive = post(
+        partner,
+        f"/v1/partner/shipments/{shipment_id}/receive",
+        c.hospital2,
+        {"temp_min": 40, "temp_max": 60},
+    )
+    assert receive.status_code == 409
+    assert receive.json()["code"] == "ItemsWrongParty"
+    cancel = post(partner, f"/v1/partner/shipments/{shipment_id}/cancel", c.hospital2)
+    assert cancel.status_code == 409
+    assert cancel.json()["code"] == "ItemsWrongParty"
+
+
+def test_fields_outside_the_schema_are_rejected(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    body = {"item_ids": ["0x" + "11" * 32], "holder": c.hospital2.address}
+    response = post(partner, "/v1/partner/items/dispense", c.hospital, body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
