@@ -35,6 +35,7 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from node.errors import DivergenceError, NodeError
+from node.evm_fast import FastPragueState
 
 __all__ = [
     "BuiltBlock",
@@ -53,11 +54,17 @@ __all__ = [
 HEADER_FIELDS = list(PragueBlockHeader._meta.field_names)
 
 
-class MedLedgerVM(PragueVM):
+class ReferenceVM(PragueVM):
     """Prague without a deposit contract: skip scanning every receipt for deposit logs."""
 
     def process_deposit_request_data(self, block: BlockAPI) -> None:
         block.block_requests.append(DEPOSIT_REQUEST_TYPE)
+
+
+class MedLedgerVM(ReferenceVM):
+    """`ReferenceVM` with the inlined opcode loop of `node.evm_fast`."""
+
+    _state_class = FastPragueState
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +150,11 @@ def _spoof(unsigned: Any, sender: bytes) -> SignedTransactionAPI:
     return cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
 
 
-def _vm(chaindb: ChainDB, header: BlockHeaderAPI, chain_id: int) -> MedLedgerVM:
-    return MedLedgerVM(header, chaindb, ChainContext(chain_id), ConsensusContext(chaindb.db))
+def _vm(
+    chaindb: ChainDB, header: BlockHeaderAPI, chain_id: int, *, reference: bool = False
+) -> ReferenceVM:
+    vm_class = ReferenceVM if reference else MedLedgerVM
+    return vm_class(header, chaindb, ChainContext(chain_id), ConsensusContext(chaindb.db))
 
 
 def _child_header(
@@ -203,6 +213,7 @@ def build_block(
     coinbase: bytes,
     timestamp: int,
     gas_limit: int,
+    reference: bool = False,
 ) -> BuiltBlock:
     """Execute `txs` once on the parent's state and persist the resulting block into `db`.
 
@@ -213,7 +224,7 @@ def build_block(
     header = _child_header(
         parent, coinbase=coinbase, timestamp=timestamp, gas_limit=gas_limit, extra_data=b""
     )
-    result = _execute(chaindb, header, txs, chain_id=chain_id, strict=False)
+    result = _execute(chaindb, header, txs, chain_id=chain_id, strict=False, reference=reference)
     chaindb.persist_block(result.header_block)
     return result.built
 
@@ -282,8 +293,9 @@ def _execute(
     *,
     chain_id: int,
     strict: bool,
+    reference: bool = False,
 ) -> _Executed:
-    vm = _vm(chaindb, header, chain_id)
+    vm = _vm(chaindb, header, chain_id, reference=reference)
     block = vm.get_block()
     vm.block_preprocessing(block)
     current = header
@@ -325,7 +337,7 @@ def _execute(
     return _Executed(final, built)
 
 
-def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> MedLedgerVM:
+def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> ReferenceVM:
     chaindb = chaindb_of(db)
     head = chaindb.get_block_header_by_hash(Hash32(head_hash))
     header = _child_header(
@@ -335,7 +347,7 @@ def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> MedLed
 
 
 def _run(
-    vm: MedLedgerVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas: int
+    vm: ReferenceVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas: int
 ) -> CallResult:
     state = vm.state
     unsigned = vm.create_unsigned_transaction(

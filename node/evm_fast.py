@@ -1,0 +1,80 @@
+"""A faster opcode loop for py-evm's Prague computation (same semantics, less dispatch).
+
+py-evm runs every opcode through `Opcode.__call__` → `computation.consume_gas` →
+`GasMeter.consume_gas` (with a debug-logging check) before the opcode's logic. For the plain
+opcodes (`_FastOpcode`: a logic function and a fixed gas cost) this loop charges the gas
+inline and calls the logic directly; every other opcode (CALL, SSTORE, LOG, ...) goes
+through its own `__call__` as before. Out-of-gas raises the same `OutOfGas`, and `Halt`
+ends the frame as before. `tests/node/test_evm_fast.py` checks that blocks built with this
+loop and with py-evm's own are identical. (py-evm's per-opcode debug2 logging is not
+emitted by this loop.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.exceptions import Halt, OutOfGas
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
+from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.opcode import _FastOpcode
+
+__all__ = ["FastPragueComputation", "FastPragueState"]
+
+_NO_PRECOMPILE = object()
+
+
+class FastPragueComputation(PragueComputation):
+    @classmethod
+    def apply_computation(
+        cls,
+        state: Any,
+        message: Any,
+        transaction_context: Any,
+        parent_computation: Any = None,
+    ) -> Any:
+        with cls(state, message, transaction_context) as computation:
+            if computation.is_origin_computation:
+                computation.contracts_created = []
+                if message.is_create:
+                    cls.consume_initcode_gas_cost(computation)
+            if parent_computation is not None:
+                computation.contracts_created = parent_computation.contracts_created
+            if message.is_create:
+                computation.contracts_created.append(message.storage_address)
+            precompile: Any = computation.precompiles.get(message.code_address, _NO_PRECOMPILE)
+            if precompile is not _NO_PRECOMPILE:
+                if not message.is_delegation:
+                    precompile(computation)
+                return computation
+            _run(computation)
+        return computation
+
+
+def _run(computation: Any) -> None:
+    lookup = computation.opcodes
+    meter = computation._gas_meter
+    fast = _FastOpcode
+    for opcode in computation.code:
+        fn = lookup.get(opcode)
+        if fn is None:
+            fn = InvalidOpcode(opcode)
+        try:
+            if type(fn) is fast:
+                cost = fn.gas_cost
+                remaining = meter.gas_remaining
+                if cost > remaining:
+                    raise OutOfGas(
+                        f"Out of gas: Needed {cost} - Remaining {remaining} - Reason: {fn.mnemonic}"
+                    )
+                meter.gas_remaining = remaining - cost
+                fn.logic_fn(computation)
+            else:
+                fn(computation=computation)
+        except Halt:
+            break
+
+
+class FastPragueState(PragueState):
+    computation_class = FastPragueComputation
