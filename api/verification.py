@@ -1,0 +1,501 @@
+"""The verdict on one scanned code: what the ledger (as projected by the indexer) says
+about the unit, what the scan history adds, and the chain references it rests on.
+
+`verify(conn, udi, ...)` reads the indexer's tables, logs the scan (coarse place only) and
+returns a `VerifyResult`. The verdict is the most serious one any reason implies:
+
+    unknown > suspect > recalled > destroyed > dispensed > expired > genuine
+
+- unknown   the serial (or SSCC) was never commissioned on the ledger: a counterfeit signal;
+- suspect   the label contradicts the ledger (lot, expiry, serial under another lot), the
+            unit is scanned in two distant places within `window_seconds`, or it is scanned
+            more than `grace_seconds` after it was dispensed or destroyed;
+- recalled, destroyed, dispensed, expired: the ledger's own state.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Connection
+
+from indexer.db import Sql
+from indexer.items import EventKind
+from indexer.queries import HistoryStep, record_scan, unit_history
+from sdk.gs1 import Udi
+from sdk.model import ItemStatus
+
+__all__ = [
+    "ChainRef",
+    "Location",
+    "LotFacts",
+    "ProductFacts",
+    "Reason",
+    "ScannedCode",
+    "Verdict",
+    "VerifyPolicy",
+    "VerifyResult",
+    "ledger_now",
+    "verify",
+]
+
+
+class Verdict(StrEnum):
+    GENUINE = "genuine"
+    UNKNOWN = "unknown"
+    SUSPECT = "suspect"
+    RECALLED = "recalled"
+    EXPIRED = "expired"
+    DISPENSED = "dispensed"
+    DESTROYED = "destroyed"
+
+
+# Most serious first.
+_PRECEDENCE: Final = (
+    Verdict.UNKNOWN,
+    Verdict.SUSPECT,
+    Verdict.RECALLED,
+    Verdict.DESTROYED,
+    Verdict.DISPENSED,
+    Verdict.EXPIRED,
+)
+
+
+class Location(BaseModel):
+    """Where a scan happened, coarsely: a country (and region), or lat/lon rounded to 0.1°."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", examples=["CN"])
+    region: str | None = Field(default=None, pattern=r"^[A-Z0-9]{1,3}$", examples=["31"])
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Location:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        if self.region is not None and self.country is None:
+            raise ValueError("a region needs its country")
+        return self
+
+    def coarse(self) -> str:
+        """The stored form: `CN`, `CN-31`, `geo:31.2,121.5` or both, space-separated."""
+        parts: list[str] = []
+        if self.country is not None:
+            parts.append(self.country if self.region is None else f"{self.country}-{self.region}")
+        if self.lat is not None and self.lon is not None:
+            parts.append(f"geo:{round(self.lat, 1):.1f},{round(self.lon, 1):.1f}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    country: str | None
+    region: str | None
+    geo: tuple[float, float] | None
+
+    @classmethod
+    def parse(cls, text: str) -> _Place:
+        country = region = None
+        geo = None
+        for part in text.split():
+            if part.startswith("geo:"):
+                lat, _, lon = part[4:].partition(",")
+                try:
+                    geo = (float(lat), float(lon))
+                except ValueError:
+                    continue
+            else:
+                country, _, reg = part.partition("-")
+                region = reg or None
+        return cls(country, region, geo)
+
+    def distance_km(self, other: _Place) -> float | None:
+        if self.geo is None or other.geo is None:
+            return None
+        (la1, lo1), (la2, lo2) = (map(math.radians, self.geo), map(math.radians, other.geo))
+        h = (
+            math.sin((la2 - la1) / 2) ** 2
+            + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+        )
+        return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+    def distant_from(self, other: _Place, *, distant_km: float) -> bool:
+        km = self.distance_km(other)
+        if km is not None:
+            return km >= distant_km
+        if self.country is None or other.country is None:
+            return False
+        if self.country != other.country:
+            return True
+        return self.region is not None and other.region is not None and self.region != other.region
+
+
+class Reason(BaseModel):
+    code: str = Field(examples=["recalled"])
+    text: str
+    severity: str = Field(description="info, warning or alert", examples=["alert"])
+
+
+class ChainRef(BaseModel):
+    """One on-chain fact the verdict rests on."""
+
+    event: str = Field(examples=["commissioned"])
+    block: int
+    tx_hash: str | None = None
+    log_index: int | None = None
+    timestamp: int | None = None
+
+
+class ScannedCode(BaseModel):
+    """What the scanned code says, normalised."""
+
+    gtin: str | None
+    serial: str | None
+    lot: str | None
+    expiry: datetime.date | None
+    sscc: str | None
+    item_id: str
+
+
+class ProductFacts(BaseModel):
+    gtin: str
+    manufacturer: str
+    manufacturer_address: str
+    device_class: int
+    registration_certificate_hash: str
+    registration_expiry: datetime.date
+    registration_valid: bool
+
+
+class LotFacts(BaseModel):
+    lot: str
+    production_date: datetime.date
+    expiry: datetime.date
+    recalled: bool
+    recall_level: int | None = None
+
+
+class VerifyResult(BaseModel):
+    verdict: Verdict
+    reasons: list[Reason]
+    code: ScannedCode
+    product: ProductFacts | None = None
+    lot: LotFacts | None = None
+    status: str | None = Field(
+        default=None, description="the unit's ledger status", examples=["active"]
+    )
+    chain: list[ChainRef]
+    checked_at: int = Field(description="unix time of the check")
+    checked_at_iso: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyPolicy:
+    window_seconds: int
+    distant_km: float
+    grace_seconds: int
+
+
+_FACTS: Final = (
+    "SELECT i.id, i.is_container, i.status, l.lot_number, l.production_date, l.expiry, "
+    "l.active_recall, p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, "
+    "o.name, o.address FROM items i "
+    "LEFT JOIN lots l ON l.lot_index = i.lot_index "
+    "LEFT JOIN products p ON p.gtin = l.gtin "
+    "LEFT JOIN organisations o ON o.id = p.manufacturer_id "
+    "WHERE i.item_key = ?"
+)
+_PRODUCT: Final = (
+    "SELECT p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, o.name, "
+    "o.address FROM products p JOIN organisations o ON o.id = p.manufacturer_id WHERE p.gtin = ?"
+)
+
+
+def _date(ts: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
+
+
+def _iso(ts: int) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def ledger_now(conn: Connection) -> int:
+    """Wall-clock time, or the newest indexed block's time if the chain runs ahead of it."""
+    newest = Sql(conn).one("SELECT timestamp FROM blocks ORDER BY number DESC LIMIT 1")
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    return max(now, int(newest or 0))
+
+
+def _product(row: tuple[Any, ...], now: int) -> ProductFacts:
+    gtin, device_class, cert, reg_expiry, name, address = row
+    return ProductFacts(
+        gtin=str(gtin),
+        manufacturer=str(name),
+        manufacturer_address=str(address),
+        device_class=int(device_class),
+        registration_certificate_hash="0x" + bytes(cert).hex(),
+        registration_expiry=_date(int(reg_expiry)),
+        registration_valid=int(reg_expiry) > now,
+    )
+
+
+def _ref(event: str, step: HistoryStep) -> ChainRef:
+    return ChainRef(
+        event=event,
+        block=step.block_number,
+        tx_hash="0x" + step.tx_hash.hex(),
+        log_index=step.log_index,
+        timestamp=step.timestamp,
+    )
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+        self.verdicts: set[Verdict] = set()
+
+    def add(self, code: str, text: str, verdict: Verdict | None, severity: str) -> None:
+        self.reasons.append(Reason(code=code, text=text, severity=severity))
+        if verdict is not None:
+            self.verdicts.add(verdict)
+
+    def verdict(self) -> Verdict:
+        return next((v for v in _PRECEDENCE if v in self.verdicts), Verdict.GENUINE)
+
+
+def verify(
+    conn: Connection,
+    udi: Udi,
+    *,
+    now: int,
+    policy: VerifyPolicy,
+    location: str = "",
+    scanner: str | None = None,
+) -> VerifyResult:
+    """Judge one scanned code against the ledger and log the scan (the caller commits)."""
+    sql = Sql(conn)
+    key = udi.item_id
+    found = _Findings()
+    chain: list[ChainRef] = []
+    product: ProductFacts | None = None
+    lot: LotFacts | None = None
+    status: str | None = None
+
+    facts = sql.rows(_FACTS, (key,))
+    if not facts:
+        product = _unknown(sql, udi, found, now)
+    else:
+        row = facts[0]
+        item_status = ItemStatus(int(row[2]))
+        status = item_status.name.lower()
+        history = unit_history(conn, key)
+        if history:
+            first = history[0]
+            chain.append(_ref(first.kind.name.lower(), first))
+        if row[7] is not None:
+            product = _product(row[7:13], now)
+            lot = LotFacts(
+                lot=str(row[3]),
+                production_date=_date(int(row[4])),
+                expiry=_date(int(row[5])),
+                recalled=int(row[6]) != 0,
+            )
+            found.add(
+                "commissioned",
+                f"commissioned by {product.manufacturer} in lot {lot.lot}",
+                None,
+                "info",
+            )
+            _check_label(sql, udi, lot, found)
+            _check_lot(sql, int(row[6]), int(row[5]), lot, product, found, chain, now)
+        else:
+            found.add("container", "a logistic unit registered on the ledger", None, "info")
+        _check_status(item_status, history, found, chain, now, policy)
+        _check_scans(sql, key, location, found, now, policy)
+
+    record_scan(conn, key, scanned_at=now, location=location, scanner=scanner)
+    return VerifyResult(
+        verdict=found.verdict(),
+        reasons=found.reasons,
+        code=ScannedCode(
+            gtin=udi.gtin,
+            serial=udi.serial,
+            lot=udi.lot,
+            expiry=udi.expiry,
+            sscc=udi.sscc,
+            item_id="0x" + key.hex(),
+        ),
+        product=product,
+        lot=lot,
+        status=status,
+        chain=chain,
+        checked_at=now,
+        checked_at_iso=_iso(now),
+    )
+
+
+def _unknown(sql: Sql, udi: Udi, found: _Findings, now: int) -> ProductFacts | None:
+    if udi.sscc is not None:
+        found.add(
+            "unknown_container",
+            f"SSCC {udi.sscc} was never registered on the ledger",
+            Verdict.UNKNOWN,
+            "alert",
+        )
+        return None
+    rows = sql.rows(_PRODUCT, (udi.gtin,))
+    if not rows:
+        found.add(
+            "unknown_product",
+            f"GTIN {udi.gtin} is not a product registered on the ledger",
+            Verdict.UNKNOWN,
+            "alert",
+        )
+        return None
+    product = _product(rows[0], now)
+    found.add(
+        "unknown_serial",
+        f"serial {udi.serial} of GTIN {udi.gtin} was never commissioned by "
+        f"{product.manufacturer}; the label may be counterfeit",
+        Verdict.UNKNOWN,
+        "alert",
+    )
+    return product
+
+
+def _check_label(sql: Sql, udi: Udi, lot: LotFacts, found: _Findings) -> None:
+    """The lot and expiry printed on the label must be the ledger's."""
+    if udi.lot is not None and udi.lot != lot.lot:
+        other = udi.lot_key
+        if other is not None and sql.one("SELECT 1 FROM lots WHERE lot_key = ?", (other,)):
+            found.add(
+                "serial_under_other_lot",
+                f"serial {udi.serial} was commissioned in lot {lot.lot}, "
+                f"but the label says lot {udi.lot}",
+                Verdict.SUSPECT,
+                "alert",
+            )
+        else:
+            found.add(
+                "lot_mismatch",
+                f"the label's lot {udi.lot} is not a lot of GTIN {udi.gtin} on the ledger "
+                f"(the serial belongs to lot {lot.lot})",
+                Verdict.SUSPECT,
+                "alert",
+            )
+    if udi.expiry is not None and udi.expiry != lot.expiry:
+        found.add(
+            "expiry_mismatch",
+            f"the label's expiry {udi.expiry.isoformat()} differs from the ledger's "
+            f"{lot.expiry.isoformat()}",
+            Verdict.SUSPECT,
+            "alert",
+        )
+
+
+def _check_lot(
+    sql: Sql,
+    recall_id: int,
+    expiry: int,
+    lot: LotFacts,
+    product: ProductFacts,
+    found: _Findings,
+    chain: list[ChainRef],
+    now: int,
+) -> None:
+    if recall_id:
+        rows = sql.rows("SELECT level, opened_block FROM recalls WHERE id = ?", (recall_id,))
+        level = int(rows[0][0]) if rows else None
+        lot.recall_level = level
+        found.add(
+            "recalled",
+            f"lot {lot.lot} is under recall #{recall_id} (level {level}); do not use",
+            Verdict.RECALLED,
+            "alert",
+        )
+        if rows:
+            chain.append(ChainRef(event="recall_opened", block=int(rows[0][1])))
+    if expiry <= now:
+        found.add(
+            "expired",
+            f"lot {lot.lot} expired on {lot.expiry.isoformat()}",
+            Verdict.EXPIRED,
+            "alert",
+        )
+    if not product.registration_valid:
+        found.add(
+            "registration_expired",
+            f"the registration certificate expired on {product.registration_expiry.isoformat()}",
+            None,
+            "warning",
+        )
+
+
+def _check_status(
+    status: ItemStatus,
+    history: list[HistoryStep],
+    found: _Findings,
+    chain: list[ChainRef],
+    now: int,
+    policy: VerifyPolicy,
+) -> None:
+    last = history[-1] if history else None
+    if last is not None and len(history) > 1:
+        chain.append(_ref(last.kind.name.lower(), last))
+    if status in (ItemStatus.DISPENSED, ItemStatus.DESTROYED):
+        kind = EventKind.DISPENSED if status == ItemStatus.DISPENSED else EventKind.DESTROYED
+        verdict = Verdict.DISPENSED if status == ItemStatus.DISPENSED else Verdict.DESTROYED
+        word = verdict.value
+        when = next((s.timestamp for s in reversed(history) if s.kind == kind), None)
+        at = f" on {_iso(when)}" if when is not None else ""
+        found.add(word, f"the unit was {word}{at}; it must not be in circulation", verdict, "alert")
+        if when is not None and now - when > policy.grace_seconds:
+            hours = (now - when) // 3600
+            found.add(
+                f"scanned_after_{word}",
+                f"scanned {hours} h after it was {word}: the unit or its label may have been "
+                "reused",
+                Verdict.SUSPECT,
+                "alert",
+            )
+    elif status == ItemStatus.QUARANTINED:
+        found.add(
+            "quarantined",
+            "quarantined by its holder (e.g. a cold-chain excursion); do not use until released",
+            None,
+            "warning",
+        )
+    elif status == ItemStatus.IN_TRANSIT:
+        found.add("in_transit", "in transit between two partners", None, "info")
+
+
+def _check_scans(
+    sql: Sql, key: bytes, location: str, found: _Findings, now: int, policy: VerifyPolicy
+) -> None:
+    """Two scans of one unit in distant places within the window."""
+    if not location:
+        return
+    here = _Place.parse(location)
+    rows = sql.rows(
+        "SELECT scanned_at, location FROM verification_scans "
+        "WHERE item_key = ? AND scanned_at >= ? ORDER BY scanned_at DESC LIMIT 100",
+        (key, now - policy.window_seconds),
+    )
+    for scanned_at, where in rows:
+        if where and _Place.parse(str(where)).distant_from(here, distant_km=policy.distant_km):
+            minutes = max(0, (now - int(scanned_at)) // 60)
+            found.add(
+                "two_places",
+                f"scanned at {where} {minutes} min before this scan at {location}: "
+                "one unit cannot be in both places",
+                Verdict.SUSPECT,
+                "alert",
+            )
+            return

@@ -1,0 +1,294 @@
+"""Public verification: each verdict reached through a real lifecycle on the chain, read
+back through the real indexer and the real app; every input form; malformed codes."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+
+from sdk.gs1 import Udi
+from tests.api.conftest import ApiEnv
+
+YEAR = 365 * 24 * 3600
+DAY = 24 * 3600
+
+
+def _lot_expiry(api: ApiEnv) -> datetime.date:
+    lot = api.consortium.manufacturer.lot(api.consortium.lot_key)
+    assert lot is not None
+    return datetime.datetime.fromtimestamp(lot.expiry, datetime.UTC).date()
+
+
+def _udi(api: ApiEnv, serial: str, **changes: Any) -> Udi:
+    fields: dict[str, Any] = {
+        "gtin": api.consortium.gtin,
+        "serial": serial,
+        "lot": api.consortium.lot,
+        "expiry": _lot_expiry(api),
+    }
+    fields.update(changes)
+    return Udi(**fields)
+
+
+def _commission(api: ApiEnv, *serials: str) -> list[bytes]:
+    ids: list[bytes] = api.consortium.manufacturer.commission(
+        api.consortium.lot_key, list(serials)
+    ).value
+    return ids
+
+
+def _to_hospital(api: ApiEnv, item: bytes) -> None:
+    c = api.consortium
+    first = c.manufacturer.ship(c.distributor.address, [item]).value
+    c.distributor.receive(first, temp_min=52, temp_max=79)
+    second = c.distributor.ship(c.hospital.address, [item]).value
+    c.hospital.receive(second, temp_min=40, temp_max=80)
+
+
+def _verify(api: ApiEnv, code: str, **location: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code}
+    if location:
+        body["location"] = location
+    response = api.client.post("/v1/verify", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _codes(result: dict[str, Any]) -> set[str]:
+    return {r["code"] for r in result["reasons"]}
+
+
+def test_a_commissioned_unit_is_genuine_with_its_product_lot_and_chain_references(
+    api: ApiEnv,
+) -> None:
+    (item,) = _commission(api, "SN000001")
+    api.sync()
+    result = _verify(api, _udi(api, "SN000001").element_string())
+    assert result["verdict"] == "genuine"
+    assert result["status"] == "active"
+    assert result["code"]["item_id"] == "0x" + item.hex()
+    assert result["product"]["gtin"] == api.consortium.gtin
+    assert result["product"]["manufacturer"] == "Shanghai MedTech Devices Co."
+    assert result["product"]["device_class"] == 3
+    assert result["product"]["registration_certificate_hash"] == (
+        "0x" + keccak(text="NMPA registration 20263130001").hex()
+    )
+    assert result["product"]["registration_valid"] is True
+    assert result["lot"]["lot"] == api.consortium.lot
+    assert result["lot"]["expiry"] == _lot_expiry(api).isoformat()
+    (ref,) = result["chain"]
+    assert ref["event"] == "commissioned"
+    receipt = api.chain.w3.eth.get_transaction_receipt(ref["tx_hash"])
+    assert receipt["blockNumber"] == ref["block"]
+    assert any(int(log["logIndex"]) == ref["log_index"] for log in receipt["logs"])
+
+
+def test_all_four_input_forms_give_the_same_verdict(api: ApiEnv) -> None:
+    _commission(api, "SN000002")
+    api.sync()
+    udi = _udi(api, "SN000002")
+    forms = [
+        udi.element_string(),
+        udi.gs1_payload(),
+        "]d2" + udi.gs1_payload(),
+        udi.digital_link_uri(),
+    ]
+    assert "\x1d" in forms[1]
+    results = [_verify(api, form) for form in forms]
+    for r in results:
+        r.pop("checked_at")
+        r.pop("checked_at_iso")
+    assert results[0]["verdict"] == "genuine"
+    assert all(r == results[0] for r in results[1:])
+    got = api.client.get("/v1/verify", params={"code": forms[2]})
+    assert got.status_code == 200
+    assert got.json()["verdict"] == "genuine"
+    assert got.json()["code"] == results[0]["code"]
+
+
+def test_an_unknown_serial_is_unknown_not_404(api: ApiEnv) -> None:
+    _commission(api, "SN000003")
+    api.sync()
+    result = _verify(api, _udi(api, "FAKE0001").element_string())
+    assert result["verdict"] == "unknown"
+    assert _codes(result) == {"unknown_serial"}
+    assert result["product"]["manufacturer"] == "Shanghai MedTech Devices Co."
+    assert result["lot"] is None
+    assert result["chain"] == []
+
+
+def test_an_unregistered_gtin_is_unknown_product(api: ApiEnv) -> None:
+    result = _verify(api, "(01)09506000134376(21)SN1")
+    assert result["verdict"] == "unknown"
+    assert _codes(result) == {"unknown_product"}
+    assert result["product"] is None
+
+
+def test_a_dispensed_unit_is_dispensed_then_suspect_when_scanned_days_later(api: ApiEnv) -> None:
+    (item,) = _commission(api, "SN000004")
+    _to_hospital(api, item)
+    api.consortium.hospital.dispense([item])
+    api.sync()
+    code = _udi(api, "SN000004").element_string()
+    result = _verify(api, code)
+    assert result["verdict"] == "dispensed"
+    assert result["status"] == "dispensed"
+    assert [r["event"] for r in result["chain"]] == ["commissioned", "dispensed"]
+    assert "scanned_after_dispensed" not in _codes(result)
+
+    api.chain.advance(2 * DAY)
+    api.sync()
+    later = _verify(api, code)
+    assert later["verdict"] == "suspect"
+    assert {"dispensed", "scanned_after_dispensed"} <= _codes(later)
+
+
+def test_a_destroyed_unit_is_destroyed_then_suspect_when_scanned_days_later(
+    api: ApiEnv,
+) -> None:
+    (item,) = _commission(api, "SN000005")
+    api.consortium.manufacturer.destroy([item])
+    api.sync()
+    code = _udi(api, "SN000005").digital_link_uri()
+    result = _verify(api, code)
+    assert result["verdict"] == "destroyed"
+    assert result["chain"][-1]["event"] == "destroyed"
+    api.chain.advance(2 * DAY)
+    api.sync()
+    later = _verify(api, code)
+    assert later["verdict"] == "suspect"
+    assert "scanned_after_destroyed" in _codes(later)
+
+
+def test_a_unit_of_a_recalled_lot_is_recalled_with_the_recall_on_chain(api: ApiEnv) -> None:
+    c = api.consortium
+    (item,) = _commission(api, "SN000006")
+    _to_hospital(api, item)
+    recall = c.manufacturer.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="seal"))
+    api.sync()
+    result = _verify(api, _udi(api, "SN000006").gs1_payload())
+    assert result["verdict"] == "recalled"
+    assert result["lot"]["recalled"] is True
+    assert result["lot"]["recall_level"] == 2
+    (ref,) = [r for r in result["chain"] if r["event"] == "recall_opened"]
+    assert ref["tx_hash"] == "0x" + bytes(recall.receipt["transactionHash"]).hex()
+    assert ref["block"] == recall.receipt["blockNumber"]
+    assert ref["log_index"] is not None
+
+
+def test_a_unit_of_an_expired_lot_is_expired(api: ApiEnv) -> None:
+    _commission(api, "SN000007")
+    api.chain.advance(3 * YEAR)
+    api.sync()
+    result = _verify(api, _udi(api, "SN000007").element_string())
+    assert result["verdict"] == "expired"
+    assert "expired" in _codes(result)
+    assert "registration_expired" not in _codes(result)
+
+
+def test_a_label_with_another_real_lot_is_suspect_serial_under_other_lot(api: ApiEnv) -> None:
+    c = api.consortium
+    now = api.chain.now()
+    c.manufacturer.register_lot(
+        c.gtin,
+        "LOT2026B",
+        production_date=now - DAY,
+        expiry=now + YEAR,
+        qc_release_hash=keccak(text="QC LOT2026B"),
+    )
+    _commission(api, "SN000008")
+    api.sync()
+    result = _verify(api, _udi(api, "SN000008", lot="LOT2026B").element_string())
+    assert result["verdict"] == "suspect"
+    assert "serial_under_other_lot" in _codes(result)
+    assert result["lot"]["lot"] == c.lot
+
+
+def test_a_label_with_a_made_up_lot_or_wrong_expiry_is_suspect(api: ApiEnv) -> None:
+    _commission(api, "SN000009")
+    api.sync()
+    made_up = _verify(api, _udi(api, "SN000009", lot="NOSUCHLOT").element_string())
+    assert made_up["verdict"] == "suspect"
+    assert "lot_mismatch" in _codes(made_up)
+    wrong_expiry = _udi(api, "SN000009", expiry=_lot_expiry(api) + datetime.timedelta(days=400))
+    result = _verify(api, wrong_expiry.element_string())
+    assert result["verdict"] == "suspect"
+    assert _codes(result) >= {"expiry_mismatch"}
+    assert "lot_mismatch" not in _codes(result)
+
+
+def test_two_scans_in_distant_places_within_hours_are_suspect(api: ApiEnv) -> None:
+    _commission(api, "SN000010", "SN000011")
+    api.sync()
+    shanghai = {"lat": 31.23, "lon": 121.47}
+    beijing = {"lat": 39.90, "lon": 116.41}
+    first = _udi(api, "SN000010").element_string()
+    assert _verify(api, first, **shanghai)["verdict"] == "genuine"
+    assert _verify(api, first, lat=31.25, lon=121.5)["verdict"] == "genuine"
+    second = _verify(api, first, **beijing)
+    assert second["verdict"] == "suspect"
+    assert "two_places" in _codes(second)
+    other = _udi(api, "SN000011").element_string()
+    assert _verify(api, other, country="CN", region="31")["verdict"] == "genuine"
+    abroad = _verify(api, other, country="US", region="CA")
+    assert abroad["verdict"] == "suspect"
+
+
+def test_every_scan_is_logged_with_its_coarse_place_and_feeds_the_anomaly_query(
+    api: ApiEnv,
+) -> None:
+    from indexer.queries import scan_anomalies
+
+    (item,) = _commission(api, "SN000012")
+    api.sync()
+    code = _udi(api, "SN000012").element_string()
+    _verify(api, code, lat=31.2345, lon=121.4567)
+    _verify(api, code, country="CN", region="11")
+    with api.services.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT location FROM verification_scans WHERE item_key = ? ORDER BY id", (item,)
+        ).all()
+        anomalies = scan_anomalies(conn, since=0, window_seconds=3600)
+    assert [r[0] for r in rows] == ["geo:31.2,121.5", "CN-11"]
+    assert {(a.kind, a.item_key) for a in anomalies} == {("two_places", item)}
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("(01)09506000134353(21)SN1", "bad_check_digit"),
+        ("0109506000134352\x1d2399X", "unknown_ai"),
+        ("(01)09506000134352(10)LOT2026A", "missing_serial"),
+        ("(01)09506000134352(17)271340(21)SN1", "bad_date"),
+        ("https://id.example/01/09506000134352/21/SN1?17=2713", "bad_date"),
+        ("]d2", "empty"),
+        ("(21)SN1", "missing_gtin"),
+    ],
+)
+def test_a_malformed_code_is_a_400_naming_what_is_wrong(
+    api: ApiEnv, code: str, reason: str
+) -> None:
+    response = api.client.post("/v1/verify", json={"code": code})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == reason
+    assert api.client.get("/v1/verify", params={"code": code}).json()["code"] == reason
+
+
+def test_fields_outside_the_schema_and_bad_locations_are_rejected(api: ApiEnv) -> None:
+    code = "(01)09506000134352(21)SN1"
+    for body in (
+        {"code": code, "verdict": "genuine"},
+        {"code": code, "location": {"lat": 31.2}},
+        {"code": code, "location": {"region": "31"}},
+        {"code": code, "location": {"country": "China"}},
+        {"code": code, "location": {"lat": 91, "lon": 0}},
+        {"code": ""},
+    ):
+        response = api.client.post("/v1/verify", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["code"] == "invalid_request"
