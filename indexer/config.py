@@ -17,7 +17,8 @@ class Settings:
     `db_url` is an SQLAlchemy URL: `sqlite:///path.db` (default backend, WAL) or
     `postgresql+psycopg://user@host/db`. `batch_blocks` is the widest block range fetched
     and written in one transaction; `confirmations` holds back that many blocks from the
-    head; `undo_blocks` is how far back a reorg can be undone.
+    head; `undo_blocks` is how far back a reorg can be undone; on PostgreSQL, planner
+    statistics are refreshed every `analyze_every` item-event rows and when caught up.
     """
 
     db_url: str
@@ -26,6 +27,7 @@ class Settings:
     poll_interval: float = 0.5
     undo_blocks: int = 10_000
     start_block: int = 0
+    analyze_every: int = 1_000_000  # PostgreSQL: refresh planner statistics after this many rows
 
     def __post_init__(self) -> None:
         if not (self.db_url.startswith("sqlite") or self.db_url.startswith("postgresql")):

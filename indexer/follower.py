@@ -56,6 +56,7 @@ class Indexer:
         self.engine = engine or make_engine(settings.db_url)
         self.addresses = [deployment.address_of(n) for n in CONTRACT_NAMES]
         self._lock = WriterLock(settings, self.engine)
+        self._unanalyzed = 0
 
     def __enter__(self) -> Indexer:
         try:
@@ -129,7 +130,20 @@ class Indexer:
             Sql(conn).run(
                 "DELETE FROM undo_log WHERE block_number < ?", (end - self.settings.undo_blocks,)
             )
+        self._analyze(count)
         return SyncResult(start, end, len(logs), count, rewound)
+
+    def _analyze(self, written: int, *, force: bool = False) -> None:
+        """Refresh PostgreSQL's planner statistics after bulk writes: without them, a freshly
+        loaded database plans the recursive container query as sequential scans (autovacuum
+        catches up only later). SQLite plans from the indexes alone."""
+        self._unanalyzed += written
+        if self.engine.dialect.name != "postgresql" or not self._unanalyzed:
+            return
+        if force or self._unanalyzed >= self.settings.analyze_every:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE items, item_events, lot_reach, processed_logs")
+            self._unanalyzed = 0
 
     def _block_refs(self, logs: Sequence[Mapping[str, Any]], end: int) -> dict[int, BlockRef]:
         """Hash and time of every block with logs and of `end`; refuses logs whose block
@@ -150,6 +164,7 @@ class Indexer:
         total = 0
         while (result := self.sync_once()) is not None:
             total += result.item_events
+        self._analyze(0, force=True)
         return total
 
     def run(
@@ -166,6 +181,7 @@ class Indexer:
                 time.sleep(self.settings.poll_interval)
                 continue
             if result is None:
+                self._analyze(0, force=True)
                 time.sleep(self.settings.poll_interval)
             elif on_sync is not None:
                 on_sync(result)
