@@ -18,7 +18,7 @@ from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
-from api.custody import CustodyVault
+from api.custody import RELAYER_KEY_FILE, CustodyVault, secret_setting
 from api.errors import ApiError, Forbidden, NotConfigured
 from api.services import Services
 from api.store import api_store
@@ -37,8 +37,8 @@ def reader(services: Services) -> Ledger:
     account; it never sends."""
     ledger = services.extras.get("ledger_reader")
     if ledger is None:
-        key = services.settings.relayer_key
-        account = Account.from_key(key.get_secret_value()) if key else Account.create()
+        key = secret_setting(services.settings, "relayer_key", RELAYER_KEY_FILE)
+        account = Account.from_key(key) if key else Account.create()
         ledger = Ledger(services.w3, services.deployment, account, artifacts=services.artifacts)
         services.extras["ledger_reader"] = ledger
     assert isinstance(ledger, Ledger)
@@ -47,10 +47,11 @@ def reader(services: Services) -> Ledger:
 
 def relayer(services: Services) -> Ledger:
     """The platform relayer (RELAYER_ROLE), which submits orders members signed."""
-    key = services.settings.relayer_key
-    if key is None:
+    if secret_setting(services.settings, "relayer_key", RELAYER_KEY_FILE) is None:
         raise NotConfigured(
-            "relayer_missing", "set MEDLEDGER_API_RELAYER_KEY to relay signed orders"
+            "relayer_missing",
+            "set MEDLEDGER_API_RELAYER_KEY or write it to "
+            f"{services.settings.data_dir / RELAYER_KEY_FILE} to relay signed orders",
         )
     return reader(services)
 

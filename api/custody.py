@@ -26,17 +26,33 @@ from api.errors import ApiError, NotConfigured
 from api.settings import ApiSettings
 from api.store import ApiStore, custodial_keys
 
-__all__ = ["CustodyVault", "derive_key", "master_key", "seal", "unseal"]
+__all__ = ["CustodyVault", "derive_key", "master_key", "seal", "secret_setting", "unseal"]
+
+
+MASTER_KEY_FILE = "master-key.hex"
+RELAYER_KEY_FILE = "relayer-key.hex"
+
+
+def secret_setting(settings: ApiSettings, name: str, filename: str) -> str | None:
+    """A secret from its setting (MEDLEDGER_API_<NAME>) or else from `data_dir/filename`
+    (never generated: the operator provisions it)."""
+    value = getattr(settings, name)
+    if value is not None:
+        return str(value.get_secret_value()).strip()
+    path = settings.data_dir / filename
+    return path.read_text().strip() if path.is_file() else None
 
 
 def master_key(settings: ApiSettings) -> bytes:
     """The configured 32-byte master key, or a 503 saying how to configure it."""
-    if settings.master_key is None:
+    value = secret_setting(settings, "master_key", MASTER_KEY_FILE)
+    if value is None:
         raise NotConfigured(
             "master_key_missing",
-            "set MEDLEDGER_API_MASTER_KEY (32 bytes hex) to enable partner sign-in",
+            "set MEDLEDGER_API_MASTER_KEY (32 bytes hex) or write it to "
+            f"{settings.data_dir / MASTER_KEY_FILE} to enable partner sign-in",
         )
-    text = settings.master_key.get_secret_value().removeprefix("0x")
+    text = value.removeprefix("0x")
     try:
         key = bytes.fromhex(text)
     except ValueError:

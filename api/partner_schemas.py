@@ -16,6 +16,8 @@ __all__ = [
     "Hex32",
     "HexBytes",
     "OperationOut",
+    "PROBLEMS",
+    "ProblemOut",
 ]
 
 
@@ -112,7 +114,9 @@ class RecallIn(Strict):
 
 class CommissionIn(Strict):
     lot_key: Hex32
-    serials: list[str] = Field(min_length=1, max_length=500)
+    serials: list[Annotated[str, Field(min_length=1, max_length=20)]] = Field(
+        min_length=1, max_length=500
+    )
 
 
 class ContainerIn(Strict):
@@ -138,8 +142,8 @@ class SignedFields(Strict):
     the API signs with the member's custodial key."""
 
     signature: HexBytes | None = None
-    nonce: int | None = Field(default=None, ge=0)
-    deadline: int | None = Field(default=None, ge=0)
+    nonce: int | None = Field(default=None, ge=0, le=2**256 - 1)
+    deadline: int | None = Field(default=None, ge=0, le=2**256 - 1)
 
 
 class ShipIn(SignedFields):
@@ -173,6 +177,33 @@ class RawTransactionIn(Strict):
 
 
 # ------------------------------------------------------------------ responses
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details, with a stable machine-readable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = ProblemOut.model_json_schema()
+    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+
+
+# Error answers every partner route may give, for the OpenAPI document.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("bad input (e.g. signature_required, invalid_transaction)"),
+    401: _problem("not signed in, or the credential is invalid or expired"),
+    403: _problem("member not active, wrong signer, or a role that may not do this"),
+    404: _problem("no such object among yours"),
+    409: _problem("refused by a ledger rule, named after the Solidity error"),
+    422: _problem("malformed request or ledger input"),
+    503: _problem("a secret or key this route needs is not configured"),
+}
 
 
 class EventOut(BaseModel):

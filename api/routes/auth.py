@@ -26,12 +26,12 @@ from api.auth import (
 from api.chain import vault
 from api.deps import ServicesDep
 from api.errors import Forbidden, NotFound
-from api.partner_schemas import Address, HexBytes
+from api.partner_schemas import PROBLEMS, Address, HexBytes
 from api.store import api_keys, api_store
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
 
 
 class _Strict(BaseModel):

@@ -19,11 +19,11 @@ from api.auth import CurrentMember
 from api.chain import custodial_ledger, vault
 from api.deps import ServicesDep
 from api.errors import ApiError
-from api.partner_schemas import Address, Hex32, Strict, hexs
+from api.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/partner/documents", tags=["documents"])
+router = APIRouter(prefix="/v1/partner/documents", tags=["documents"], responses=PROBLEMS)
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 

@@ -27,6 +27,7 @@ from api.chain import custodial_ledger, reader, submit_raw, vault
 from api.deps import ConnDep, ServicesDep
 from api.errors import Forbidden, NotFound
 from api.partner_schemas import (
+    PROBLEMS,
     AdverseEventIn,
     CancelIn,
     CommissionIn,
@@ -54,7 +55,7 @@ from sdk.model import Role, ShipmentStatus
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/partner", tags=["partner"])
+router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEMS)
 ZERO32 = bytes(32)
 ShipmentId = Annotated[int, Path(ge=1, le=2**64 - 1)]
 Op = Callable[[Ledger], TxResult[Any]]

@@ -233,3 +233,26 @@ def test_a_regulator_creates_a_custodial_account_whose_key_is_encrypted_at_rest(
             select(custodial_keys.c.ciphertext).where(custodial_keys.c.address == address)
         ).scalar_one()
     assert secret not in stored
+
+
+def test_without_a_master_key_sign_in_is_a_503_naming_the_setting(partner: PartnerEnv) -> None:
+    services = partner.api.services
+    services.settings = services.settings.model_copy(update={"master_key": None})
+    ledger = partner.api.consortium.hospital
+    response = partner.api.client.post(
+        "/v1/auth/token", json=_signed_challenge(partner, ledger, ledger.address)
+    )
+    assert response.status_code == 503
+    assert response.json()["code"] == "master_key_missing"
+    assert "MEDLEDGER_API_MASTER_KEY" in response.json()["detail"]
+
+
+def test_the_master_key_may_be_provisioned_as_a_file_under_data_dir(partner: PartnerEnv) -> None:
+    services = partner.api.services
+    key = services.settings.master_key
+    services.settings = services.settings.model_copy(update={"master_key": None})
+    (services.settings.data_dir / "master-key.hex").write_text(key.get_secret_value() + "\n")
+    me = partner.api.client.get(
+        "/v1/auth/me", headers=partner.login(partner.api.consortium.hospital)
+    )
+    assert me.status_code == 200, me.text
