@@ -1,0 +1,104 @@
+"""EPCs for ledger items and back: GS1 Digital Link URIs (any host) and EPC URNs
+(`urn:epc:id:sgtin:`, `urn:epc:id:sscc:`) name units and containers; `urn:epc:class:lgtin:`
+and Digital Link `/01/<gtin>/10/<lot>` name lots; members appear in source and destination
+lists as `did:pkh:eip155:<chainId>:<address>` (CAIP-10 account ids)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from eth_utils import is_hex_address, to_checksum_address
+
+from sdk.errors import Gs1Error
+from sdk.gs1 import check_digit, container_path, parse_code, unit_path, validate_gtin
+
+__all__ = [
+    "Epc",
+    "container_uri",
+    "lot_uri",
+    "member_of_uri",
+    "member_uri",
+    "parse_epc",
+    "unit_uri",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Epc:
+    """A unit (gtin + serial, maybe a lot) or a container (sscc)."""
+
+    gtin: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    sscc: str | None = None
+
+    @property
+    def path(self) -> str:
+        if self.sscc is not None:
+            return container_path(self.sscc)
+        assert self.gtin is not None and self.serial is not None
+        return unit_path(self.gtin, self.serial)
+
+
+def _urn_key(body: str, *, what: str) -> tuple[str, str, str]:
+    parts = body.split(".", 2)
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        raise Gs1Error("malformed", f"{what} URN body {body!r} is not prefix.reference[.serial]")
+    prefix, reference = parts[0], parts[1]
+    if not reference:
+        raise Gs1Error("malformed", f"{what} URN {body!r} has an empty reference")
+    return prefix, reference, parts[2] if len(parts) == 3 else ""
+
+
+def parse_epc(uri: str) -> Epc:
+    """An EPC as a unit or container; Gs1Error (with its reason code) otherwise."""
+    if uri.startswith("urn:epc:id:sgtin:"):
+        prefix, reference, serial = _urn_key(uri.removeprefix("urn:epc:id:sgtin:"), what="SGTIN")
+        body = reference[0] + prefix + reference[1:]
+        if len(body) != 13 or not serial:
+            raise Gs1Error("malformed", f"SGTIN {uri!r} needs 13 key digits and a serial")
+        gtin = validate_gtin(body + str(check_digit(body)))
+        return Epc(gtin=gtin, serial=unquote(serial))
+    if uri.startswith("urn:epc:id:sscc:"):
+        prefix, reference, _ = _urn_key(uri.removeprefix("urn:epc:id:sscc:"), what="SSCC")
+        body = reference[0] + prefix + reference[1:]
+        if len(body) != 17:
+            raise Gs1Error("malformed", f"SSCC {uri!r} needs 17 key digits")
+        return Epc(sscc=body + str(check_digit(body)))
+    if uri.startswith(("http://", "https://")):
+        udi = parse_code(uri)
+        if udi.sscc is not None:
+            return Epc(sscc=udi.sscc)
+        if udi.serial is None:
+            raise Gs1Error("missing_serial", f"EPC {uri!r} names a GTIN without a serial")
+        return Epc(gtin=udi.gtin, serial=udi.serial, lot=udi.lot)
+    raise Gs1Error(
+        "unknown_epc_scheme",
+        f"EPC {uri!r} is neither a GS1 Digital Link URI nor an sgtin/sscc EPC URN",
+    )
+
+
+def unit_uri(base: str, gtin: str, serial: str) -> str:
+    return base.rstrip("/") + unit_path(gtin, serial)
+
+
+def container_uri(base: str, sscc: str) -> str:
+    return base.rstrip("/") + container_path(sscc)
+
+
+def lot_uri(base: str, gtin: str, lot: str) -> str:
+    return f"{base.rstrip('/')}/01/{gtin}/10/{quote(lot, safe='')}"
+
+
+def member_uri(chain_id: int, address: str) -> str:
+    return f"did:pkh:eip155:{chain_id}:{to_checksum_address(address)}"
+
+
+def member_of_uri(uri: str, chain_id: int) -> str | None:
+    """The member address a `did:pkh` URI names on this chain, else None."""
+    prefix = f"did:pkh:eip155:{chain_id}:"
+    if not uri.startswith(prefix):
+        return None
+    address = uri.removeprefix(prefix)
+    return to_checksum_address(address) if is_hex_address(address) else None

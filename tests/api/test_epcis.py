@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from jsonschema import Draft7Validator
+
+from sdk.gs1 import item_id, unit_path
+from sdk.model import ItemStatus
+from tests.api.conftest import ApiEnv
+from tests.api.regulator_mode import AUTH, regulator_client
+
+EPCIS_DIR = Path(__file__).resolve().parents[2] / "../shared/epcis"
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+SSCC_URN = "urn:epc:id:sscc:9506000.1000000042"  # SSCC 195060000000000425
+
+
+@pytest.fixture(scope="module")
+def schema_validator() -> Draft7Validator:
+    schema = json.loads((EPCIS_DIR / "EPCIS-JSON-Schema.json").read_text())
+    return Draft7Validator(schema)
+
+
+def _example(name: str) -> dict[str, Any]:
+    return json.loads((EPCIS_DIR / name).read_text())
+
+
+def _doc(*events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-05T10:00:00.000Z",
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+def _event(etype: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": etype,
+        "eventTime": "2026-01-05T10:00:00.000Z",
+        "eventTimeZoneOffset": "+08:00",
+        **fields,
+    }
+
+
+def _dl(api: ApiEnv, serial: str, lot: str | None = None) -> str:
+    lot_part = f"/10/{lot}" if lot else ""
+    return f"https://id.example.com/01/{api.consortium.gtin}{lot_part}/21/{serial}"
+
+
+def _party(api: ApiEnv, address: str) -> str:
+    return f"did:pkh:eip155:{api.consortium.deployment.chain_id}:{address}"
+
+
+def _post_as(api: ApiEnv, member: str, document: dict[str, Any]) -> Any:
+    api.services.extras["epcis.capture_account"] = api.consortium.by_name(member).account
+    return api.client.post("/v1/epcis/capture", json=document)
+
+
+def _outbound(api: ApiEnv) -> dict[str, Any]:
+    """GS1 example 9.6.1 and 9.6.3, adapted: commission three units of the demo lot, pack
+    two (as SGTIN URNs) into a new SSCC, ship the case and the third unit."""
+    c = api.consortium
+    shipping = _example("Example_9.6.1-ObjectEvent.jsonld")["epcisBody"]["eventList"][0]
+    shipping.update(
+        epcList=[SSCC_URN, _dl(api, "E3")],
+        eventTime="2026-01-05T11:00:00.000Z",
+        destinationList=[
+            {"type": "owning_party", "destination": _party(api, c.distributor.address)}
+        ],
+    )
+    packing = _example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"][0]
+    packing.update(
+        parentID=SSCC_URN,
+        childEPCs=["urn:epc:id:sgtin:9506000.013435.E1", "urn:epc:id:sgtin:9506000.013435.E2"],
+        action="ADD",
+        bizStep="packing",
+        disposition="in_progress",
+    )
+    packing.pop("childQuantityList")
+    commissioning = _event(
+        "ObjectEvent",
+        action="ADD",
+        bizStep="commissioning",
+        disposition="active",
+        epcList=[_dl(api, "E1"), _dl(api, "E2"), _dl(api, "E3", c.lot)],
+        ilmd={"cbvmda:lotNumber": c.lot},
+    )
+    return _doc(commissioning, packing, shipping)
+
+
+def _inbound(api: ApiEnv) -> dict[str, Any]:
+    """The distributor accepts the case (at 5.0-8.0 C) and rejects the loose unit."""
+    return _doc(
+        _event(
+            "ObjectEvent",
+            action="OBSERVE",
+            bizStep="receiving",
+            disposition="active",
+            epcList=[SSCC_URN],
+            sensorElementList=[
+                {
+                    "sensorReport": [
+                        {"type": "gs1:Temperature", "minValue": 5.0, "maxValue": 8.0, "uom": "CEL"}
+                    ]
+                }
+            ],
+        )
+    )
+
+
+def test_gs1_examples_are_valid_against_the_schema(schema_validator) -> None:
+    for name in sorted(p.name for p in EPCIS_DIR.glob("Example_*.jsonld")):
+        assert not list(schema_validator.iter_errors(_example(name))), name
+
+
+def test_an_erp_document_is_captured_as_signed_ledger_operations(api: ApiEnv) -> None:
+    c = api.consortium
+    out = _post_as(api, "manufacturer", _outbound(api))
+    assert out.status_code == 200, out.text
+    body = out.json()
+    assert body["captured"] == 3 and body["duplicates"] == 0
+    assert [len(e["tx_hashes"]) for e in body["events"]] == [1, 2, 1]  # create + pack
+    api.sync()
+    received = _post_as(api, "distributor", _inbound(api))
+    assert received.status_code == 200, received.text
+    e1 = item_id(unit_path(c.gtin, "E1"))
+    e3 = item_id(unit_path(c.gtin, "E3"))
+    assert c.distributor.item(e1).holder == c.distributor.address
+    assert c.distributor.item(e3).holder == c.manufacturer.address  # rejected: not listed
+    assert c.distributor.item(e3).status is ItemStatus.ACTIVE
+
+
+def test_capturing_a_document_twice_applies_it_once(api: ApiEnv) -> None:
+    first = _post_as(api, "manufacturer", _outbound(api))
+    assert first.status_code == 200
+    block = api.chain.w3.eth.block_number
+    again = _post_as(api, "manufacturer", _outbound(api))
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicates"] == 3 and again.json()["captured"] == 0
+    assert [e["tx_hashes"] for e in again.json()["events"]] == [
+        e["tx_hashes"] for e in first.json()["events"]
+    ]
+    assert api.chain.w3.eth.block_number == block
+
+
+def test_an_invalid_document_is_a_400_listing_the_schema_errors(api: ApiEnv) -> None:
+    doc = _doc(_event("ObjectEvent", action="SHIP", epcList=[_dl(api, "X1")]))
+    del doc["@context"]
+    r = _post_as(api, "manufacturer", doc)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["code"] == "epcis_schema_invalid"
+    messages = " ".join(e["message"] for e in body["errors"])
+    assert "@context" in messages and "SHIP" in messages
+
+
+def test_a_document_breaking_a_ledger_rule_is_refused_naming_the_rule(api: ApiEnv) -> None:
+    c = api.consortium
+    commission = _event(
+        "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[_dl(api, "R1", c.lot)]
+    )
+    # The distributor cannot commission units under the manufacturer's GTIN.
+    r = _post_as(api, "distributor", _doc(commission))
+    assert r.status_code in (409, 422), r.text
+    assert r.json()["code"].startswith("Items") and r.json()["event_index"] == 0
+    # Refused events are not remembered: the rightful owner can still capture it.
+    assert _post_as(api, "manufacturer", _doc(commission)).json()["captured"] == 1
+
+
+def test_events_the_ledger_cannot_express_are_a_422_before_anything_applies(
+    api: ApiEnv,
+) -> None:
+    c = api.consortium
+    commission = _event(
+        "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[_dl(api, "U1", c.lot)]
+    )
+    raw_aggregation = _example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"]
+    r = _post_as(api, "manufacturer", _doc(commission, *raw_aggregation))
+    assert r.status_code == 422
+    assert r.json()["code"] == "epcis_unsupported_event" and r.json()["event_index"] == 1
+    assert c.manufacturer.item(item_id(unit_path(c.gtin, "U1"))).status is ItemStatus.NONE
+
+
+def test_capture_without_a_partner_key_is_a_401(api: ApiEnv) -> None:
+    r = api.client.post("/v1/epcis/capture", json=_outbound(api))
+    assert r.status_code == 401
+
+
+def _export(client: TestClient, **params: Any) -> dict[str, Any]:
+    r = client.get("/v1/epcis/events", params=params, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_export_round_trips_captured_events_and_is_valid_epcis(
+    api: ApiEnv, schema_validator
+) -> None:
+    assert _post_as(api, "manufacturer", _outbound(api)).status_code == 200
+    api.sync()
+    assert _post_as(api, "distributor", _inbound(api)).status_code == 200
+    api.sync()
+    reg = regulator_client(api)
+    doc = _export(reg)
+    assert not list(schema_validator.iter_errors(doc))
+    assert doc["type"] == "EPCISQueryDocument"
+    events = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    steps = [(e["type"], e["bizStep"]) for e in events]
+    assert steps == [
+        ("ObjectEvent", "commissioning"),
+        ("ObjectEvent", "commissioning"),  # the SSCC
+        ("AggregationEvent", "packing"),
+        ("ObjectEvent", "shipping"),
+        ("ObjectEvent", "receiving"),
+        ("ObjectEvent", "inspecting"),  # the rejected unit
+    ]
+    packing = events[2]
+    assert packing["parentID"].endswith("/00/195060000000000425")
+    assert sorted(p.rsplit("/", 1)[-1] for p in packing["childEPCs"]) == ["E1", "E2"]
+    assert events[3]["destinationList"][0]["destination"] == _party(
+        api, api.consortium.distributor.address
+    )
+    assert events[0]["ilmd"] == {"cbvmda:lotNumber": api.consortium.lot}
+
+
+def test_the_export_filters_by_epc_bizstep_disposition_and_time(
+    api: ApiEnv, schema_validator
+) -> None:
+    c = api.consortium
+    assert _post_as(api, "manufacturer", _outbound(api)).status_code == 200
+    api.sync()
+    reg = regulator_client(api)
+    by_epc = _export(reg, MATCH_epc="urn:epc:id:sgtin:9506000.013435.E1")
+    steps = [e["bizStep"] for e in by_epc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+    assert steps == ["commissioning", "packing", "shipping"]
+    shipping = _export(reg, EQ_bizStep="shipping")
+    (event,) = shipping["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert sorted(event["epcList"]) == sorted(
+        [
+            f"{api.services.settings.public_base_url}/00/195060000000000425",
+            f"{api.services.settings.public_base_url}{unit_path(c.gtin, 'E3')}",
+        ]
+    )
+    in_transit = _export(reg, EQ_disposition="in_transit")
+    assert len(in_transit["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 1
+    future = _export(reg, GE_eventTime="2999-01-01T00:00:00Z")
+    assert future["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+    assert not list(schema_validator.iter_errors(by_epc))
+
+
+def test_the_export_pages_with_a_next_page_link(api: ApiEnv) -> None:
+    assert _post_as(api, "manufacturer", _outbound(api)).status_code == 200
+    api.sync()
+    reg = regulator_client(api)
+    seen: list[str] = []
+    r = reg.get("/v1/epcis/events", params={"perPage": 2}, headers=AUTH)
+    while True:
+        assert r.status_code == 200
+        events = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert len(events) <= 2
+        seen += [e["eventID"] for e in events]
+        link = r.headers.get("Link")
+        if link is None:
+            break
+        r = reg.get(link[1 : link.index(">")], headers=AUTH)
+    assert len(seen) == len(set(seen)) == 4
+    assert reg.get("/v1/epcis/events", params={"perPage": 201}, headers=AUTH).status_code == 422
