@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from api import documents as docs
-from api.auth import CurrentMember
+from api.auth import CurrentMember, Member
 from api.chain import custodial_ledger, vault
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
+from api.services import Services
 
 __all__ = ["router"]
 
@@ -71,11 +74,45 @@ def _out(d: docs.StoredDocument) -> DocumentOut:
 
 @router.post("", response_model=DocumentOut, status_code=201)
 def upload(body: DocumentIn, member: CurrentMember, services: ServicesDep) -> DocumentOut:
-    """Encrypt and store a document for you, the counterparty and the regulator."""
+    """Encrypt and store a document (JSON, base64 content) for you, the counterparty and
+    the regulator; anchor its salted hash on chain."""
     try:
         content = base64.b64decode(body.content_base64, validate=True)
     except binascii.Error as exc:
         raise ApiError("invalid_base64", f"content_base64 is not base64: {exc}") from exc
+    return _store(services, member, body, content)
+
+
+@router.post("/upload", response_model=DocumentOut, status_code=201)
+async def upload_multipart(
+    file: Annotated[UploadFile, File(description="the document")],
+    subject_id: Annotated[str, Form(pattern="^0x[0-9a-fA-F]{64}$")],
+    kind: Annotated[int, Form(ge=1, le=65535)],
+    member: CurrentMember,
+    services: ServicesDep,
+    counterparty: Annotated[str | None, Form(pattern="^0x[0-9a-fA-F]{40}$")] = None,
+) -> DocumentOut:
+    """The same as POST /v1/partner/documents, as multipart/form-data."""
+    content = await file.read(MAX_DOCUMENT_BYTES + 1)
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ApiError("document_too_large", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        body = DocumentIn.model_validate(
+            {
+                "subject_id": subject_id,
+                "kind": kind,
+                "counterparty": counterparty,
+                "filename": (file.filename or "document")[:255],
+                "content_type": (file.content_type or "application/octet-stream")[:255],
+                "content_base64": "",
+            }
+        )
+    except ValidationError as exc:
+        raise ApiError("invalid_request", str(exc)) from exc
+    return await run_in_threadpool(_store, services, member, body, content)
+
+
+def _store(services: Services, member: Member, body: DocumentIn, content: bytes) -> DocumentOut:
     if body.counterparty == member.address:
         raise ApiError("invalid_counterparty", "the counterparty must be another member")
     custodial = vault(services).get(member.address) is not None

@@ -95,3 +95,23 @@ def test_content_that_is_not_base64_is_a_clear_error(partner: PartnerEnv) -> Non
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_base64"
+
+
+def test_a_document_uploaded_as_multipart_reads_back_for_the_counterparty(
+    partner: PartnerEnv,
+) -> None:
+    c = partner.api.consortium
+    response = partner.api.client.post(
+        "/v1/partner/documents/upload",
+        data={"subject_id": "0x" + "cd" * 32, "kind": "2", "counterparty": c.hospital.address},
+        files={"file": ("temps.csv", b"t,c\n0,4.2\n", "text/csv")},
+        headers=partner.login(c.distributor),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["filename"] == "temps.csv"
+    assert response.json()["anchored_tx"] is not None
+    read = partner.api.client.get(
+        f"/v1/partner/documents/{response.json()['id']}", headers=partner.login(c.hospital)
+    )
+    assert base64.b64decode(read.json()["content_base64"]) == b"t,c\n0,4.2\n"
+    assert read.json()["content_type"] == "text/csv"
