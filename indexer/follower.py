@@ -172,12 +172,15 @@ class Indexer:
         *,
         stop: Callable[[], bool] = lambda: False,
         on_sync: Callable[[SyncResult], None] | None = None,
+        on_error: Callable[[SourceError], None] | None = None,
     ) -> None:
         """Follow the chain until `stop()` is true, retrying source errors."""
         while not stop():
             try:
                 result = self.sync_once()
-            except SourceError:
+            except SourceError as exc:
+                if on_error is not None:
+                    on_error(exc)
                 time.sleep(self.settings.poll_interval)
                 continue
             if result is None:

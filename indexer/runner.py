@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from indexer.config import Settings
-from indexer.errors import ConfigError
+from indexer.errors import ConfigError, SourceError
 from indexer.follower import Indexer, SyncResult
 from indexer.source import Web3LogSource
 from sdk.deploy import Deployment
@@ -57,11 +57,19 @@ def run_indexer(
             )
 
     source = Web3LogSource.from_url(rpc_url)
+    try:
+        head = source.head()
+    except SourceError as exc:
+        raise SourceError(f"cannot reach the chain at {rpc_url}: {exc}") from exc
     with Indexer(settings, source, deployment) as indexer:
-        echo(f"indexing {rpc_url} into {settings.db_url}")
+        echo(f"indexing {rpc_url} (head {head}) into {settings.db_url}")
         if once:
             while (result := indexer.sync_once()) is not None:
                 report(result)
             echo("synced")
             return
-        indexer.run(stop=lambda: stopping, on_sync=report)
+        indexer.run(
+            stop=lambda: stopping,
+            on_sync=report,
+            on_error=lambda exc: echo(f"chain error, retrying: {exc}"),
+        )

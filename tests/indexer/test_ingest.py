@@ -91,3 +91,17 @@ def test_the_cli_names_a_missing_deployment_file(tmp_path):
     )
     assert result.returncode == 2
     assert "nope.json does not exist" in result.stdout
+
+
+def test_the_cli_names_an_unreachable_chain(anvil_run: AnvilRun, tmp_path):
+    deployment = tmp_path / "deployment.json"
+    anvil_run.run.deployment.save(deployment)
+    result = subprocess.run(
+        [medledger_bin(), "indexer", "--rpc", "http://127.0.0.1:9", "--deployment",
+         str(deployment), "--db", f"sqlite:///{tmp_path / 'x.db'}", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "cannot reach the chain at http://127.0.0.1:9" in result.stdout
