@@ -9,8 +9,9 @@ Three ways in, one answer (a member address):
 - **Token**: `mlt1.<payload>.<HMAC-SHA256>` under the master key's `token` sub-key, with
   subject, method and expiry (`settings.token_ttl_seconds`).
 - **API key**: `mlk_<id>_<secret>`; only SHA-256(secret) is stored; revocable.
-- **Client certificate** from the consortium CA, passed by a TLS-terminating proxy in
-  `settings.client_cert_header` (URL-encoded PEM) and checked with `sdk.ca.verify_member`.
+- **Client certificate** from the consortium CA, checked with `sdk.ca.verify_member`:
+  passed by a TLS-terminating proxy in `settings.client_cert_header` (URL-encoded PEM), or
+  posted with a challenge signed by the certificate's key (`redeem_certificate_challenge`).
 
 Whatever the method, role and organisation are read live from the Partners contract (and
 the indexer for the name): a suspended member is refused at once, even with a valid token.
@@ -29,6 +30,10 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import unquote, urlparse
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
@@ -52,6 +57,7 @@ __all__ = [
     "create_api_key",
     "issue_challenge",
     "issue_token",
+    "redeem_certificate_challenge",
     "redeem_challenge",
     "resolve_member",
 ]
@@ -109,7 +115,39 @@ def issue_challenge(services: Services, address: str) -> tuple[str, int]:
 
 
 def redeem_challenge(services: Services, message: str, signature: bytes) -> str:
-    """The address that signed a live, unused challenge; the nonce is spent either way."""
+    """The address that signed (personal_sign) a live, unused challenge issued to it; the
+    nonce is spent either way."""
+    address = _spend_challenge(services, message)
+    try:
+        signer = Account.recover_message(encode_defunct(text=message), signature=signature)
+    except Exception as exc:  # malformed signatures raise several exception types
+        raise Unauthorized("invalid_signature", f"the signature does not verify: {exc}") from exc
+    if to_checksum_address(signer) != address:
+        raise Unauthorized("invalid_signature", f"the message is signed by {signer}, not {address}")
+    return address
+
+
+def redeem_certificate_challenge(
+    services: Services, certificate_pem: str, message: str, signature: bytes
+) -> str:
+    """The member address of a consortium certificate whose key signed (ECDSA, SHA-256,
+    DER) a live, unused challenge issued to that address."""
+    cert, address = _verify_certificate(services, certificate_pem)
+    if _spend_challenge(services, message) != address:
+        raise Unauthorized("invalid_challenge", "this challenge was issued to another address")
+    public_key = cert.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)  # verify_member checked it
+    try:
+        public_key.verify(signature, message.encode(), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature as exc:
+        raise Unauthorized(
+            "invalid_signature", "the challenge is not signed by the certificate's key"
+        ) from exc
+    return address
+
+
+def _spend_challenge(services: Services, message: str) -> str:
+    """Mark the challenge in `message` used; its address if it was live and unused."""
     nonce = next(
         (ln.removeprefix("Nonce: ") for ln in message.splitlines() if ln.startswith("Nonce: ")),
         None,
@@ -133,12 +171,6 @@ def redeem_challenge(services: Services, message: str, signature: bytes) -> str:
         raise Unauthorized("challenge_used", "this challenge was already used; ask for a new one")
     if int(row[2]) < time.time():
         raise Unauthorized("challenge_expired", "this challenge has expired; ask for a new one")
-    try:
-        signer = Account.recover_message(encode_defunct(text=message), signature=signature)
-    except Exception as exc:  # malformed signatures raise several exception types
-        raise Unauthorized("invalid_signature", f"the signature does not verify: {exc}") from exc
-    if to_checksum_address(signer) != row[0]:
-        raise Unauthorized("invalid_signature", f"the message is signed by {signer}, not {row[0]}")
     return str(row[0])
 
 
@@ -235,7 +267,7 @@ def _verify_api_key(services: Services, key: str) -> str:
 # ------------------------------------------------------------------ certificates
 
 
-def _verify_certificate(services: Services, header_value: str) -> str:
+def _verify_certificate(services: Services, pem: str) -> tuple[x509.Certificate, str]:
     ca_file = services.settings.ca_cert_file
     if ca_file is None:
         raise NotConfigured("ca_missing", "set MEDLEDGER_API_CA_CERT_FILE to accept certificates")
@@ -244,11 +276,11 @@ def _verify_certificate(services: Services, header_value: str) -> str:
         ca = certificate_from_pem(ca_file.read_bytes(), source=str(ca_file))
         services.extras["consortium_ca_cert"] = ca
     try:
-        cert = certificate_from_pem(unquote(header_value), source="client certificate header")
+        cert = certificate_from_pem(pem, source="client certificate")
         identity = verify_member(cert, ca_cert=ca)
     except CertificateError as exc:
         raise Unauthorized("invalid_certificate", str(exc)) from exc
-    return identity.address
+    return cert, to_checksum_address(identity.address)
 
 
 # ------------------------------------------------------------------ the dependency
@@ -281,7 +313,8 @@ def current_member(
         return resolve_member(services, _verify_api_key(services, api_key), method="api_key")
     header = services.settings.client_cert_header
     if header and (value := request.headers.get(header)):
-        return resolve_member(services, _verify_certificate(services, value), method="certificate")
+        _, address = _verify_certificate(services, unquote(value))
+        return resolve_member(services, address, method="certificate")
     raise Unauthorized(
         "authentication_required",
         "sign in (Authorization: Bearer <token>), or send X-API-Key or a client certificate",

@@ -20,6 +20,7 @@ from api.auth import (
     create_api_key,
     issue_challenge,
     issue_token,
+    redeem_certificate_challenge,
     redeem_challenge,
     resolve_member,
 )
@@ -48,6 +49,12 @@ class ChallengeOut(BaseModel):
 
 
 class TokenRequest(_Strict):
+    message: str = Field(max_length=2000)
+    signature: HexBytes
+
+
+class CertificateTokenRequest(_Strict):
+    certificate: str = Field(max_length=16000, description="member certificate, PEM")
     message: str = Field(max_length=2000)
     signature: HexBytes
 
@@ -111,10 +118,13 @@ def token(body: TokenRequest, services: ServicesDep) -> TokenOut:
 
 
 @router.post("/certificate", response_model=TokenOut)
-def certificate(member: CurrentMember, services: ServicesDep) -> TokenOut:
-    """Exchange the client certificate (from the proxy header) for a bearer token."""
-    if member.method != "certificate":
-        raise Forbidden("certificate_required", "present a client certificate to this route")
+def certificate(body: CertificateTokenRequest, services: ServicesDep) -> TokenOut:
+    """Exchange a consortium client certificate and a challenge (POST /v1/auth/challenge
+    for the certificate's address) signed by the certificate's key (ECDSA P-256/SHA-256,
+    DER, hex) for a bearer token. Behind a TLS-terminating proxy the certificate header
+    authenticates every request directly instead."""
+    address = redeem_certificate_challenge(services, body.certificate, body.message, body.signature)
+    member = resolve_member(services, address, method="certificate")
     access, expires = issue_token(services, member.address, method="x509")
     return TokenOut(
         access_token=access,

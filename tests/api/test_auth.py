@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account.messages import encode_defunct
 from sqlalchemy import select, update
@@ -185,10 +187,39 @@ def test_a_client_certificate_from_the_consortium_ca_signs_in(
     assert me.status_code == 200, me.text
     assert me.json()["method"] == "certificate"
     assert me.json()["address"] == hospital.address
-    token = partner.api.client.post("/v1/auth/certificate", headers=header)
+
+
+def test_a_certificate_and_a_challenge_signed_by_its_key_are_exchanged_for_a_token(
+    partner: PartnerEnv, tmp_path: Path
+) -> None:
+    ca = _certificate_env(partner, tmp_path)
+    hospital = partner.api.consortium.hospital
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = certificate_to_pem(
+        ca.issue_member(
+            organisation="Ruijin Hospital",
+            role="HOSPITAL",
+            address=hospital.address,
+            public_key=key.public_key(),
+        )
+    )
+    client = partner.api.client
+
+    def exchange(signing_key: ec.EllipticCurvePrivateKey) -> Any:
+        message = client.post("/v1/auth/challenge", json={"address": hospital.address}).json()[
+            "message"
+        ]
+        signature = signing_key.sign(message.encode(), ec.ECDSA(hashes.SHA256()))
+        body = {"certificate": pem, "message": message, "signature": "0x" + signature.hex()}
+        return client.post("/v1/auth/certificate", json=body)
+
+    token = exchange(key)
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    assert partner.api.client.get("/v1/auth/me", headers=bearer).json()["role"] == "hospital"
+    assert client.get("/v1/auth/me", headers=bearer).json()["role"] == "hospital"
+    wrong_key = exchange(ec.generate_private_key(ec.SECP256R1()))
+    assert wrong_key.status_code == 401
+    assert wrong_key.json()["code"] == "invalid_signature"
 
 
 def test_a_certificate_from_another_ca_is_refused(partner: PartnerEnv, tmp_path: Path) -> None:
