@@ -26,6 +26,7 @@ from api.ratelimit import API_KEY_HEADER, TokenBuckets, client_id
 from api.services import Services
 from api.signing import KEY_ID_HEADER, SIGNATURE_HEADER, canonical_json, public_jwk, signed_headers
 from api.verification import ChainRef, Location, VerifyPolicy, VerifyResult, ledger_now, verify
+from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
 
 __all__ = ["router"]
@@ -84,7 +85,10 @@ def _scanner(request: Request) -> str | None:
 
 
 def _parse(code: str) -> Udi:
-    udi = parse_code(code)
+    try:
+        udi = parse_code(code)
+    except ValueError as exc:  # biip's symbology reader lets some junk through (e.g. "]Yä")
+        raise Gs1Error("malformed", f"cannot read {code[:64]!r}: {exc}") from exc
     udi.digital_link_path  # noqa: B018 - raises missing_serial for a GTIN without a serial
     return udi
 
