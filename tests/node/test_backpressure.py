@@ -15,7 +15,7 @@ from tests.node.conftest import admin_account, sign, wait_receipt
 
 
 def test_a_full_mempool_answers_with_a_backpressure_error(inprocess, node_config: NodeConfig):
-    config = replace(node_config, mempool_limit=3, batch_size=100, block_interval_ms=1_500)
+    config = replace(node_config, mempool_limit=3, batch_size=100, block_interval_ms=5_000)
     node = inprocess(config)
     client = RpcClient(node.server.url)
     admin = admin_account(config)
