@@ -97,13 +97,21 @@ class Chain:
                 raise
 
     def verify_and_import(self, raw_block: bytes, seal: bytes) -> Committed:
-        """Re-execute a published block; commit it only if it matches and its seal is an
-        authority's. Raises `DivergenceError` or `SealError` otherwise."""
+        """Check the seal of a published block against the authority set, re-execute it,
+        and commit it only if every header field matches. Raises `SealError` or
+        `DivergenceError` otherwise."""
         with self._lock:
             try:
-                built = evm.import_block(self._buffer, raw_block, chain_id=self.chain_id)
-                verify_seal(
-                    seal, built.hash, chain_id=self.chain_id, authorities=self.config.authorities
+                built = evm.import_block(
+                    self._buffer,
+                    raw_block,
+                    chain_id=self.chain_id,
+                    check_hash=lambda block_hash: verify_seal(
+                        seal,
+                        block_hash,
+                        chain_id=self.chain_id,
+                        authorities=self.config.authorities,
+                    ),
                 )
                 return self._commit(built, seal)
             except BaseException:

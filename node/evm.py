@@ -15,7 +15,7 @@ contract and no beacon root, and timestamps may repeat (several blocks per secon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -229,14 +229,23 @@ def build_block(
     return result.built
 
 
-def import_block(db: Any, raw_block: bytes, *, chain_id: int) -> BuiltBlock:
+def import_block(
+    db: Any,
+    raw_block: bytes,
+    *,
+    chain_id: int,
+    check_hash: Callable[[bytes], object] | None = None,
+) -> BuiltBlock:
     """Re-execute a published block on our own state and persist it if every header field
-    agrees; otherwise raise `DivergenceError` naming the first field that differs."""
+    agrees; otherwise raise `DivergenceError` naming the first field that differs.
+    `check_hash` sees the published block hash before anything is executed (the seal)."""
     try:
         published = rlp.decode(raw_block, sedes=PragueBlock)
     except (rlp.DecodingError, rlp.DeserializationError) as exc:
         raise DivergenceError(-1, "encoding", "a Prague block", str(exc)) from exc
     ph = published.header
+    if check_hash is not None:
+        check_hash(ph.hash)
     chaindb = chaindb_of(db)
     try:
         parent = chaindb.get_block_header_by_hash(ph.parent_hash)

@@ -54,7 +54,7 @@ class Rpc:
         self._pending_nonce = pending_nonce
         self._status = status
         self.methods: dict[str, Callable[..., Any]] = {
-            name.replace("__", "_"): getattr(self, name)
+            name: getattr(self, name)
             for name in dir(self)
             if name.startswith(("eth_", "net_", "web3_", "debug_", "medledger_"))
         }
