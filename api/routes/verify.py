@@ -10,11 +10,11 @@ signed JSON to `Accept: application/json`.
 
 from __future__ import annotations
 
-from pathlib import Path
+import pathlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +33,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["verify"])
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
 MAX_CODE = 512
 
 
@@ -193,6 +193,11 @@ _RESOLVER_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
+Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$", description="GTIN-8, -12, -13 or -14")]
+Serial = Annotated[str, Path(min_length=1, max_length=20, description="AI (21)")]
+LotNumber = Annotated[str, Path(min_length=1, max_length=20, description="AI (10)")]
+
+
 def _wants_json(request: Request) -> bool:
     """True when the client ranks application/json above text/html (browsers do not)."""
     best: dict[str, float] = {}
@@ -239,7 +244,7 @@ def _resolve(request: Request, services: Services, conn: ConnDep, path: str) -> 
     dependencies=[RateLimit],
 )
 def resolve_unit(
-    request: Request, services: ServicesDep, conn: ConnDep, gtin: str, serial: str
+    request: Request, services: ServicesDep, conn: ConnDep, gtin: Gtin, serial: Serial
 ) -> Response:
     """GS1 Digital Link of a unit (dates as query, e.g. `?17=281231`)."""
     return _resolve(request, services, conn, f"/01/{quote(gtin)}/21/{quote(serial, safe='')}")
@@ -252,7 +257,12 @@ def resolve_unit(
     dependencies=[RateLimit],
 )
 def resolve_lot_unit(
-    request: Request, services: ServicesDep, conn: ConnDep, gtin: str, lot: str, serial: str
+    request: Request,
+    services: ServicesDep,
+    conn: ConnDep,
+    gtin: Gtin,
+    lot: LotNumber,
+    serial: Serial,
 ) -> Response:
     """GS1 Digital Link of a unit with its lot (dates as query, e.g. `?17=281231`)."""
     path = f"/01/{quote(gtin)}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
