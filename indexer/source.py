@@ -76,12 +76,22 @@ class Web3LogSource:
     def get_logs(
         self, from_block: int, to_block: int, addresses: Sequence[str]
     ) -> list[Mapping[str, Any]]:
+        """Logs of `addresses` in the range; a range the endpoint refuses (too many
+        results, too wide) is split in halves until it answers."""
         params = {
             "fromBlock": hex(from_block),
             "toBlock": hex(to_block),
             "address": list(addresses),
         }
-        logs: list[Mapping[str, Any]] = self._request("eth_getLogs", [params])
+        try:
+            logs: list[Mapping[str, Any]] = self._request("eth_getLogs", [params])
+        except SourceError:
+            if from_block >= to_block:
+                raise
+            middle = (from_block + to_block) // 2
+            return self.get_logs(from_block, middle, addresses) + self.get_logs(
+                middle + 1, to_block, addresses
+            )
         return logs
 
 

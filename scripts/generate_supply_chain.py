@@ -381,14 +381,17 @@ def run_on_chain(
     cfg: GeneratorConfig,
     *,
     artifacts: dict[str, ContractArtifact] | None = None,
+    deployment: Deployment | None = None,
+    fund: bool = True,
 ) -> ChainRun:
-    """Deploy the suite with `funder` as admin, fund generated members, play the plan."""
+    """Deploy the suite with `funder` as admin (or use `deployment`, whose Partners admin
+    `funder` must be), fund generated members (unless gas is free), play the plan."""
     arts = artifacts or load_artifacts()
-    deployment = deploy_suite(w3, funder, artifacts=arts)
+    deployment = deployment or deploy_suite(w3, funder, artifacts=arts)
     members = member_accounts(
         1 + cfg.manufacturers + cfg.distributors + cfg.hospitals, seed=cfg.seed
     )
-    for account in members:
+    for account in members if fund else []:
         send_transaction(w3, funder, {"to": account.address, "value": 10**19, "gas": 21_000})
     admin = Ledger(w3, deployment, funder, artifacts=arts)
     admin.admit(members[0].address, Role.REGULATOR, "Regulator")
