@@ -723,3 +723,35 @@ def generate_synthetic(
     backend.admit(0, Role.REGULATOR, "Regulator")
     plan = play(backend, cfg)
     return backend.chain(), deployment, plan
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Play the small scenario as real transactions on a chain and save its deployment:
+    `python -m scripts.generate_supply_chain --rpc URL --key HEX --deployment-out FILE`."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--rpc", required=True, help="JSON-RPC URL (anvil, our node, ...)")
+    parser.add_argument("--key", required=True, help="funded admin key (hex)")
+    parser.add_argument("--deployment-out", type=Path, default=Path("deployment.json"))
+    parser.add_argument("--units", type=int, default=36)
+    parser.add_argument("--lots", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=9)
+    args = parser.parse_args(argv)
+    if args.units < args.lots or args.lots < 1:
+        parser.error(f"--units ({args.units}) must be >= --lots ({args.lots}) >= 1")
+    w3 = Web3(Web3.HTTPProvider(args.rpc))
+    if not w3.is_connected():
+        parser.error(f"cannot reach the chain at {args.rpc}")
+    cfg = GeneratorConfig.small(units=args.units, lots=args.lots, seed=args.seed)
+    run = run_on_chain(w3, Account.from_key(args.key), cfg)
+    run.deployment.save(args.deployment_out)
+    units = sum(len(ids) for ids in run.plan.units.values())
+    lots = len(run.plan.lot_keys)
+    print(f"played {units} units in {lots} lots; deployment in {args.deployment_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 from sqlalchemy import text
 
 from indexer.source import Web3LogSource
 from sdk.ledger import Ledger
-from tests.indexer.conftest import AnvilRun, DevRun, connect, index_all, medledger_bin
+from tests.indexer.conftest import (
+    ANVIL_KEY,
+    ROOT,
+    AnvilRun,
+    DevRun,
+    cli_env,
+    connect,
+    index_all,
+    medledger_bin,
+)
 
 
 def _projected(db_url: str) -> dict[bytes, tuple[str, int, bytes | None]]:
@@ -105,3 +115,27 @@ def test_the_cli_names_an_unreachable_chain(anvil_run: AnvilRun, tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert "cannot reach the chain at http://127.0.0.1:9" in result.stdout
+
+
+def test_the_generator_cli_plays_on_anvil_and_the_indexer_cli_projects_it(
+    anvil_run: AnvilRun, tmp_path
+):
+    deployment = tmp_path / "generated.json"
+    played = subprocess.run(
+        [sys.executable, "-m", "scripts.generate_supply_chain", "--rpc", anvil_run.url,
+         "--key", ANVIL_KEY, "--deployment-out", str(deployment), "--units", "8", "--lots", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=cli_env(),
+    )  # fmt: skip
+    assert played.returncode == 0, played.stderr
+    assert "played 12 units in 2 lots" in played.stdout  # 8 + a reserve case of 4
+    db = f"sqlite:///{tmp_path / 'gen.db'}"
+    indexed = subprocess.run(
+        [medledger_bin(), "indexer", "--rpc", anvil_run.url, "--deployment", str(deployment),
+         "--db", db, "--once"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert indexed.returncode == 0, indexed.stdout + indexed.stderr
+    assert indexed.stdout.strip().endswith("synced")
+    with connect(db) as conn:
+        units = conn.exec_driver_sql("SELECT COUNT(*) FROM items WHERE NOT is_container").scalar()
+    assert units == 12
