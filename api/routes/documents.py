@@ -9,7 +9,6 @@ transaction (POST /v1/partner/transactions).
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -37,7 +36,9 @@ class DocumentIn(Strict):
     counterparty: Address | None = Field(default=None, description="the other party to share with")
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(default="application/octet-stream", min_length=1, max_length=255)
-    content_base64: str = Field(max_length=(MAX_DOCUMENT_BYTES * 4) // 3 + 4)
+    content_base64: str = Field(
+        max_length=(MAX_DOCUMENT_BYTES * 4) // 3 + 4, pattern="^[A-Za-z0-9+/]*={0,2}$"
+    )
 
 
 class DocumentOut(BaseModel):
@@ -78,7 +79,7 @@ def upload(body: DocumentIn, member: CurrentMember, services: ServicesDep) -> Do
     the regulator; anchor its salted hash on chain."""
     try:
         content = base64.b64decode(body.content_base64, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise ApiError("invalid_base64", f"content_base64 is not base64: {exc}") from exc
     return _store(services, member, body, content)
 
