@@ -1,20 +1,23 @@
-"""A faster opcode loop for py-evm's Prague computation (same semantics, less dispatch).
+"""A faster opcode loop for py-evm's Prague computation (same semantics, less work).
 
 py-evm runs every opcode through `Opcode.__call__` → `computation.consume_gas` →
 `GasMeter.consume_gas` (with a debug-logging check) before the opcode's logic. For the plain
 opcodes (`_FastOpcode`: a logic function and a fixed gas cost) this loop charges the gas
 inline and calls the logic directly; every other opcode (CALL, SSTORE, LOG, ...) goes
 through its own `__call__` as before. Out-of-gas raises the same `OutOfGas`, and `Halt`
-ends the frame as before. `tests/node/test_evm_fast.py` checks that blocks built with this
-loop and with py-evm's own are identical. (py-evm's per-opcode debug2 logging is not
-emitted by this loop.)
+ends the frame as before. Jump-destination analysis is done once per distinct contract
+code (py-evm redoes it, 32 bytes back per jump, in every call frame).
+`tests/node/test_evm_fast.py` checks that blocks built with this loop and with py-evm's own
+are identical. (py-evm's per-opcode debug2 logging is not emitted by this loop.)
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from eth.exceptions import Halt, OutOfGas
+from eth.vm.code_stream import CodeStream
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth.vm.logic.invalid import InvalidOpcode
@@ -23,9 +26,40 @@ from eth.vm.opcode import _FastOpcode
 __all__ = ["FastPragueComputation", "FastPragueState"]
 
 _NO_PRECOMPILE = object()
+PUSH1, PUSH32 = 0x60, 0x7F
+
+
+@lru_cache(maxsize=512)
+def _opcode_positions(code: bytes) -> frozenset[int]:
+    """Positions in `code` that start an instruction (not PUSH data): the classic
+    jump-destination analysis, done once per distinct code instead of per call frame."""
+    positions = []
+    i, n = 0, len(code)
+    while i < n:
+        positions.append(i)
+        op = code[i]
+        i += op - PUSH1 + 2 if PUSH1 <= op <= PUSH32 else 1
+    return frozenset(positions)
+
+
+class FastCodeStream(CodeStream):
+    """py-evm's CodeStream with `is_valid_opcode` answered from the cached analysis."""
+
+    __slots__ = ["_positions"]
+
+    def __init__(self, code_bytes: bytes) -> None:
+        super().__init__(code_bytes)
+        self._positions = _opcode_positions(bytes(code_bytes))
+
+    def is_valid_opcode(self, position: int) -> bool:
+        return position in self._positions
 
 
 class FastPragueComputation(PragueComputation):
+    def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+        super().__init__(state, message, transaction_context)
+        self.code = FastCodeStream(message.code)
+
     @classmethod
     def apply_computation(
         cls,

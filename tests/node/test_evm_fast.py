@@ -53,6 +53,12 @@ def test_the_fast_opcode_loop_builds_the_same_block_as_py_evm(
     )
     member = Account.create().address
     admit = partners.encode_abi("admit", [member, 1, "Regulator"])
+    from node.config import create_address
+
+    bad_jump = bytes.fromhex("600456605b00")  # PUSH1 4, JUMP into PUSH1's data byte 0x5b
+    good_jump = bytes.fromhex("600456005b00")  # PUSH1 4, JUMP to a JUMPDEST, STOP
+    sender = bytes.fromhex(admin.address[2:])
+    bad_at, good_at = create_address(sender, 4), create_address(sender, 5)
     raws = [
         sign(admin, node_config, nonce=0, to=partners.address, data=admit, gas=400_000),
         # admitting twice reverts with a custom error
@@ -60,6 +66,10 @@ def test_the_fast_opcode_loop_builds_the_same_block_as_py_evm(
         # too little gas: out of gas inside the contract
         sign(admin, node_config, nonce=2, to=partners.address, data=admit, gas=30_000),
         sign(admin, node_config, nonce=3, to=member, gas=21_000),
+        sign(admin, node_config, nonce=4, to="", data=_deployer(bad_jump), gas=100_000),
+        sign(admin, node_config, nonce=5, to="", data=_deployer(good_jump), gas=100_000),
+        sign(admin, node_config, nonce=6, to=Web3.to_checksum_address(bad_at), gas=50_000),
+        sign(admin, node_config, nonce=7, to=Web3.to_checksum_address(good_at), gas=50_000),
         # a stale nonce is dropped, not included
         sign(admin, node_config, nonce=0, to=member, gas=21_000),
     ]
@@ -67,8 +77,14 @@ def test_the_fast_opcode_loop_builds_the_same_block_as_py_evm(
     reference = _block(tmp_path, node_config, raws, reference=True)
     assert fast == reference
     statuses = [rlp_status(r) for r in fast[1]]
-    assert statuses == [1, 0, 0, 1]
+    assert statuses == [1, 0, 0, 1, 1, 1, 0, 1]
     assert fast[2] == 1
+
+
+def _deployer(runtime: bytes) -> bytes:
+    """Init code that returns `runtime`: CODECOPY it to memory and RETURN it."""
+    n = len(runtime)
+    return bytes([0x60, n, 0x60, 0x0C, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xF3]) + runtime
 
 
 def rlp_status(encoded: bytes) -> int:
