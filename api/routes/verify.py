@@ -89,7 +89,11 @@ def _parse(code: str) -> Udi:
         udi = parse_code(code)
     except ValueError as exc:  # biip's symbology reader lets some junk through (e.g. "]Yä")
         raise Gs1Error("malformed", f"cannot read {code[:64]!r}: {exc}") from exc
-    udi.digital_link_path  # noqa: B018 - raises missing_serial for a GTIN without a serial
+    if udi.gtin is not None and udi.serial is None:
+        raise Gs1Error(
+            "missing_serial",
+            f"GTIN {udi.gtin} has no serial (AI 21); only a serialised unit can be verified",
+        )
     return udi
 
 
@@ -148,20 +152,22 @@ def _signed(services: Services, result: VerifyResult) -> Response:
     )
 
 
+class VerifyQuery(Location):
+    """`/v1/verify` query: the code, and optionally where it was scanned (coarsely)."""
+
+    code: str = Field(min_length=1, max_length=MAX_CODE)
+
+
 @router.get("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])
 def verify_get(
     request: Request,
     services: ServicesDep,
     conn: ConnDep,
-    code: Annotated[str, Query(min_length=1, max_length=MAX_CODE)],
-    country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-    region: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{1,3}$")] = None,
+    query: Annotated[VerifyQuery, Query()],
 ) -> Response:
     """Verify a scanned code; the answer is signed (see /.well-known/medledger-verify-key)."""
-    location = None
-    if country is not None:
-        location = Location(country=country, region=region)
-    return _signed(services, _judge(services, conn, request, code, location))
+    location = Location.model_validate(query.model_dump(exclude={"code"}))
+    return _signed(services, _judge(services, conn, request, query.code, location))
 
 
 @router.post("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])

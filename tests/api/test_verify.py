@@ -292,3 +292,19 @@ def test_fields_outside_the_schema_and_bad_locations_are_rejected(api: ApiEnv) -
         response = api.client.post("/v1/verify", json=body)
         assert response.status_code == 422, body
         assert response.json()["code"] == "invalid_request"
+
+
+def test_a_get_carries_the_scan_location_in_its_query(api: ApiEnv) -> None:
+    _commission(api, "SN000013")
+    api.sync()
+    code = _udi(api, "SN000013").element_string()
+    first = api.client.get("/v1/verify", params={"code": code, "lat": 22.54, "lon": 114.06})
+    assert first.json()["verdict"] == "genuine"
+    second = api.client.get("/v1/verify", params={"code": code, "country": "DE"})
+    assert second.json()["verdict"] == "genuine"  # a country and a point are not comparable
+    third = api.client.get("/v1/verify", params={"code": code, "lat": 52.5, "lon": 13.4})
+    assert third.json()["verdict"] == "suspect"
+    for bad in ({"lat": 22.5}, {"region": "31"}, {"country": "cn"}, {"lon": 200, "lat": 0}):
+        response = api.client.get("/v1/verify", params={"code": code, **bad})
+        assert response.status_code == 422, bad
+        assert response.json()["code"] == "invalid_request"
