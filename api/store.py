@@ -2,11 +2,14 @@
 challenges (single-use nonces), API keys (only a SHA-256 of the secret), custodial member
 keys (AES-GCM ciphertext), encrypted documents and their per-party wrapped keys.
 
-The tables live in `settings.api_db_url` (default SQLite under `data_dir`) and are created
-when the store is first opened by the process (`api_store(services)`).
+The tables (all named `api_*`, so they may share a database with the indexer's) live in
+`settings.api_db_url` (default SQLite under `data_dir`) and are created when the store is
+first opened by the process (`api_store(services)`).
 """
 
 from __future__ import annotations
+
+import threading
 
 from sqlalchemy import (
     BigInteger,
@@ -38,7 +41,7 @@ __all__ = [
 metadata = MetaData()
 
 challenges = Table(
-    "auth_challenges",
+    "api_challenges",
     metadata,
     Column("nonce", String(64), primary_key=True),
     Column("address", String(42), nullable=False),
@@ -59,7 +62,7 @@ api_keys = Table(
 )
 
 custodial_keys = Table(
-    "custodial_keys",
+    "api_custodial_keys",
     metadata,
     Column("address", String(42), primary_key=True),
     Column("nonce", LargeBinary, nullable=False),
@@ -68,7 +71,7 @@ custodial_keys = Table(
 )
 
 documents = Table(
-    "documents",
+    "api_documents",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("uploader", String(42), nullable=False, index=True),
@@ -86,7 +89,7 @@ documents = Table(
 )
 
 document_keys = Table(
-    "document_keys",
+    "api_document_keys",
     metadata,
     Column("document_id", String(32), primary_key=True),
     # A member address (lower-case 0x-hex) or the group name "regulator".
@@ -120,12 +123,16 @@ def api_store(services: Services) -> ApiStore:
     """The process's store, opened (and its tables created) on first use."""
     store = services.extras.get("api_store")
     if store is None:
-        settings = services.settings
-        url = settings.api_db_url
-        if url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            url = f"sqlite:///{settings.data_dir / 'api.db'}"
-        store = ApiStore(url)
-        services.extras["api_store"] = store
+        # dict.setdefault is atomic, so concurrent first requests share one lock.
+        with services.extras.setdefault("api_store_lock", threading.Lock()):
+            store = services.extras.get("api_store")
+            if store is None:
+                settings = services.settings
+                url = settings.api_db_url
+                if url is None:
+                    settings.data_dir.mkdir(parents=True, exist_ok=True)
+                    url = f"sqlite:///{settings.data_dir / 'api.db'}"
+                store = ApiStore(url)
+                services.extras["api_store"] = store
     assert isinstance(store, ApiStore)
     return store
