@@ -99,3 +99,20 @@ def test_fields_outside_the_schema_are_rejected(partner: PartnerEnv) -> None:
     response = post(partner, "/v1/partner/items/dispense", c.hospital, body)
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_request"
+
+
+def test_hospital2_cannot_act_on_items_another_member_holds(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    ids, _ = _setup(partner)
+    for action in ("dispense", "quarantine", "destroy"):
+        response = post(partner, f"/v1/partner/items/{action}", c.hospital2, {"item_ids": ids[:1]})
+        assert response.status_code == 409, (action, response.text)
+        assert response.json()["code"] == "ItemsNotHolder"
+    shipped = post(
+        partner,
+        "/v1/partner/shipments",
+        c.hospital2,
+        {"receiver": c.hospital2.address, "item_ids": ids[:1]},
+    )
+    assert shipped.status_code in (409, 422)
+    assert c.hospital.item(bytes.fromhex(ids[0][2:])).holder == c.hospital.address
