@@ -8,7 +8,7 @@ after the Solidity error and becomes problem+json in `api.errors`.
 from __future__ import annotations
 
 import ast
-from typing import Any
+from dataclasses import dataclass
 
 import rlp
 from eth_account import Account
@@ -22,6 +22,7 @@ from api.custody import RELAYER_KEY_FILE, CustodyVault, secret_setting
 from api.errors import ApiError, Forbidden, NotConfigured
 from api.services import Services
 from api.store import api_store
+from sdk.abi import DecodedEvent
 from sdk.deploy import CONTRACT_NAMES
 from sdk.errors import ContractError
 from sdk.ledger import Ledger
@@ -77,13 +78,13 @@ def custodial_ledger(services: Services, address: str) -> Ledger:
     return reader(services).as_member(account)
 
 
+@dataclass(frozen=True, slots=True)
 class SubmittedTx:
     """A partner-signed transaction that went through: hash, block and decoded events."""
 
-    def __init__(self, tx_hash: str, block_number: int, events: list[Any]) -> None:
-        self.tx_hash = tx_hash
-        self.block_number = block_number
-        self.events = events
+    tx_hash: str
+    block_number: int
+    events: list[DecodedEvent]
 
 
 def submit_raw(services: Services, raw: bytes, *, member: str) -> SubmittedTx:
