@@ -39,7 +39,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from api.chain import reader
 from api.custody import derive_key, master_key
@@ -106,6 +106,8 @@ def issue_challenge(services: Services, address: str) -> tuple[str, int]:
         f"Expiration Time: {_iso(expires)}"
     )
     with api_store(services).engine.begin() as conn:
+        # Spent or expired challenges are kept an hour (for audit), then dropped.
+        conn.execute(delete(challenges).where(challenges.c.expires_at < now - 3600))
         conn.execute(
             insert(challenges).values(
                 nonce=nonce, address=address, message=message, expires_at=expires, used=False

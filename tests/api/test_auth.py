@@ -287,3 +287,22 @@ def test_the_master_key_may_be_provisioned_as_a_file_under_data_dir(partner: Par
         "/v1/auth/me", headers=partner.login(partner.api.consortium.hospital)
     )
     assert me.status_code == 200, me.text
+
+
+def test_an_expired_token_is_refused(partner: PartnerEnv) -> None:
+    services = partner.api.services
+    services.settings = services.settings.model_copy(update={"token_ttl_seconds": -1})
+    headers = partner.login(partner.api.consortium.hospital)
+    response = partner.api.client.get("/v1/auth/me", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+
+
+def test_old_challenges_are_dropped_when_new_ones_are_issued(partner: PartnerEnv) -> None:
+    address = partner.api.consortium.hospital.address
+    partner.api.client.post("/v1/auth/challenge", json={"address": address})
+    with api_store(partner.api.services).engine.begin() as conn:
+        conn.execute(update(challenges).values(expires_at=1))
+    partner.api.client.post("/v1/auth/challenge", json={"address": address})
+    with api_store(partner.api.services).engine.connect() as conn:
+        assert len(conn.execute(select(challenges.c.nonce)).all()) == 1

@@ -365,3 +365,19 @@ def test_a_raw_transaction_that_breaks_a_ledger_rule_is_refused_before_submissio
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"].startswith("Items")
     assert w3.eth.get_transaction_count(c.logistics.address) == nonce
+
+
+def test_a_partner_signed_cancel_order_is_relayed(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    ids = commission(partner, "SCAN01")
+    shipment_id = ship(partner, c.manufacturer, c.distributor, ids)
+    deadline = partner.api.chain.now() + 3600
+    order, signature = c.manufacturer.sign_cancel(shipment_id, deadline=deadline)
+    body = {"nonce": order.nonce, "deadline": deadline, "signature": h(signature)}
+    wrong = post(partner, f"/v1/partner/shipments/{shipment_id}/cancel", c.distributor, body)
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "wrong_signer"
+    response = post(partner, f"/v1/partner/shipments/{shipment_id}/cancel", c.manufacturer, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["signed_by"] == "member (relayed)"
+    assert c.manufacturer.item(bytes.fromhex(ids[0][2:])).holder == c.manufacturer.address
