@@ -19,10 +19,7 @@ root -> member or root -> intermediate -> member.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 
 from sdk.errors import CertificateError
+from sdk.files import write_new_file
 
 __all__ = [
     "CA_CERT_FILENAME",
@@ -670,22 +668,7 @@ def _read(path: Path) -> bytes:
 
 
 def _write_new_file(path: Path, data: bytes, *, mode: int) -> None:
-    """Write ``data`` to ``path`` atomically (temp + fsync + link), never overwriting."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        try:
-            os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise CertificateError(f"{path} already exists; refusing to overwrite it") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        write_new_file(path, data, mode=mode)
+    except FileExistsError:
+        raise CertificateError(f"{path} already exists; refusing to overwrite it") from None

@@ -12,9 +12,7 @@ it must not be used for real keys.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import secrets
 from pathlib import Path
@@ -26,6 +24,7 @@ from eth_keys.constants import SECPK1_N
 from eth_utils.address import is_hex_address, to_checksum_address
 
 from sdk.errors import KeystoreError
+from sdk.files import write_new_file
 
 __all__ = [
     "KDF_CHOICES",
@@ -269,45 +268,7 @@ def _address_field(path: Path, value: object) -> str:
 
 
 def _write_new_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600, failing if ``path`` exists."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _KEYSTORE_MODE)
     try:
-        try:
-            os.fchmod(fd, _KEYSTORE_MODE)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            # link() never replaces an existing file, unlike rename().
-            os.link(tmp, path)
-        except FileExistsError:
-            raise KeystoreError(
-                f"keystore {path} already exists; refusing to overwrite it"
-            ) from None
-        except OSError:
-            # Filesystems without hard links: fall back to a checked rename.
-            if path.exists():
-                raise KeystoreError(
-                    f"keystore {path} already exists; refusing to overwrite it"
-                ) from None
-            os.rename(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        write_new_file(path, data, mode=_KEYSTORE_MODE)
+    except FileExistsError:
+        raise KeystoreError(f"keystore {path} already exists; refusing to overwrite it") from None
