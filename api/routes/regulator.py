@@ -218,7 +218,7 @@ class CloseIn(Strict):
 
 @router.post("/recalls/{recall_id}/close", response_model=TxOut)
 def close_recall(
-    recall_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: CloseIn, services: ServicesDep
+    recall_id: Annotated[int, Path(ge=1, le=2**32 - 1)], body: CloseIn, services: ServicesDep
 ) -> TxOut:
     outcome = keccak(text=body.outcome) if body.outcome else bytes(32)
     return _tx(regulator_ledger(services).close_recall(recall_id, outcome_hash=outcome))

@@ -272,7 +272,7 @@ class RecallScopeOut(BaseModel):
 
 @router.get("/recalls/{recall_id}", response_model=RecallScopeOut)
 def recall_progress(
-    recall_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    recall_id: Annotated[int, Path(ge=1, le=2**32 - 1)],
     scope: TraceScopeDep,
     conn: ConnDep,
     page: PageDep,
