@@ -42,6 +42,7 @@ class Follower:
         self.divergence: dict[str, Any] | None = None
         self.last_error: str | None = None
         self.imported = 0
+        self._genesis_checked = False
         self._on_divergence = on_divergence
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follower", daemon=True)
@@ -83,6 +84,13 @@ class Follower:
 
     def step(self) -> bool:
         """Import up to one batch of blocks; False when there was nothing to import."""
+        if not self._genesis_checked:
+            remote = self.client.call("eth_getBlockByNumber", "0x0", False)["hash"]
+            ours = "0x" + self.chain.genesis_hash.hex()
+            if remote != ours:
+                self._diverged(0, "genesis", f"the sequencer's genesis is {remote}, ours is {ours}")
+                return False
+            self._genesis_checked = True
         self.remote_head = int(self.client.call("eth_blockNumber"), 16)
         start = self.chain.head_number + 1
         if start > self.remote_head:

@@ -272,3 +272,14 @@ def test_a_follower_run_with_exit_on_divergence_exits_non_zero(
         assert "DIVERGENCE at block 2 (transaction_root)" in log
     finally:
         proxy.close()
+
+
+def test_a_follower_with_another_genesis_refuses_to_follow(
+    sequencer: NodeProcess, node_config: NodeConfig, tmp_path: Path
+) -> None:
+    other = replace(node_config, genesis_timestamp=node_config.genesis_timestamp + 1)
+    chain, follower = _follow_until_stuck(other, sequencer.url, tmp_path / "other")
+    assert follower.divergence is not None
+    assert follower.divergence["block"] == 0 and follower.divergence["field"] == "genesis"
+    assert chain.head_number == 0
+    chain.close()
