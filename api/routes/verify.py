@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web3.exceptions import Web3Exception
 
 from api.deps import ConnDep, ServicesDep
-from api.errors import RateLimited
+from api.errors import PROBLEM_JSON, RateLimited
 from api.ratelimit import API_KEY_HEADER, TokenBuckets, client_id
 from api.services import Services
 from api.signing import KEY_ID_HEADER, SIGNATURE_HEADER, canonical_json, public_jwk, signed_headers
@@ -195,7 +195,14 @@ _RESOLVER_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The human verification page, or the signed verdict as JSON",
         "content": {"text/html": {"schema": {"type": "string"}}},
-    }
+    },
+    400: {
+        "description": "The code is not valid GS1: a page saying why, or problem+json",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}},
+        },
+    },
 }
 
 
@@ -236,8 +243,15 @@ def _environment(services: Services) -> Environment:
 def _resolve(request: Request, services: Services, conn: ConnDep, path: str) -> Response:
     query = request.url.query
     uri = services.settings.public_base_url.rstrip("/") + path + (f"?{query}" if query else "")
-    result = _judge(services, conn, request, uri, None)
-    if _wants_json(request):
+    wants_json = _wants_json(request)
+    try:
+        result = _judge(services, conn, request, uri, None)
+    except Gs1Error as exc:
+        if wants_json:
+            raise
+        page = _environment(services).get_template("invalid.html").render(error=exc, uri=uri)
+        return HTMLResponse(page, status_code=400, headers={"Vary": "Accept"})
+    if wants_json:
         return _signed(services, result)
     page = _environment(services).get_template("verify.html").render(result=result, uri=uri)
     return HTMLResponse(page, headers={"Vary": "Accept"})

@@ -125,3 +125,16 @@ def test_the_resolver_answers_the_same_verdict_as_the_verify_route(api: ApiEnv) 
         body.pop("checked_at_iso")
     assert via_link == via_verify
     assert via_link["verdict"] == "destroyed"
+
+
+def test_the_resolver_shows_a_browser_why_a_code_is_invalid(api: ApiEnv) -> None:
+    response = api.client.get("/01/09506000134353/21/X", headers={"Accept": "text/html"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-error="bad_check_digit"' in response.text
+    assert "无效的标识" in response.text and "Invalid code" in response.text
+    hostile = api.client.get(
+        "/01/09506000134352/21/<b>x", params={"17": "<script>"}, headers={"Accept": "*/*"}
+    )
+    assert hostile.status_code == 400
+    assert "<script>" not in hostile.text and "<b>" not in hostile.text
