@@ -313,7 +313,7 @@ def verify(
                 None,
                 "info",
             )
-            _check_label(sql, udi, lot, found)
+            _check_label(sql, udi, lot, int(row[5]), found)
             _check_lot(sql, int(row[6]), int(row[5]), lot, product, found, chain, now)
         else:
             found.add("container", "a logistic unit registered on the ledger", None, "info")
@@ -370,7 +370,13 @@ def _unknown(sql: Sql, udi: Udi, found: _Findings, now: int) -> ProductFacts | N
     return product
 
 
-def _check_label(sql: Sql, udi: Udi, lot: LotFacts, found: _Findings) -> None:
+def _same_day(label: datetime.date, ts: int) -> bool:
+    """Whether a printed date names the day of `ts` in some time zone (UTC-12..UTC+14): a
+    lot registered as expiring at midnight in Shanghai is the previous day in UTC."""
+    return _date(ts - 12 * 3600) <= label <= _date(ts + 14 * 3600)
+
+
+def _check_label(sql: Sql, udi: Udi, lot: LotFacts, expiry: int, found: _Findings) -> None:
     """The lot and expiry printed on the label must be the ledger's."""
     if udi.lot is not None and udi.lot != lot.lot:
         other = udi.lot_key
@@ -390,7 +396,7 @@ def _check_label(sql: Sql, udi: Udi, lot: LotFacts, found: _Findings) -> None:
                 Verdict.SUSPECT,
                 "alert",
             )
-    if udi.expiry is not None and udi.expiry != lot.expiry:
+    if udi.expiry is not None and not _same_day(udi.expiry, expiry):
         found.add(
             "expiry_mismatch",
             f"the label's expiry {udi.expiry.isoformat()} differs from the ledger's "

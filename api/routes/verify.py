@@ -37,7 +37,7 @@ TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
 MAX_CODE = 512
 
 
-def rate_limit(request: Request, services: ServicesDep) -> None:
+async def rate_limit(request: Request, services: ServicesDep) -> None:
     """Charge one request to the client's bucket; 429 with Retry-After when it is empty."""
     buckets = services.extras.get("verify_buckets")
     if not isinstance(buckets, TokenBuckets):

@@ -308,3 +308,21 @@ def test_a_get_carries_the_scan_location_in_its_query(api: ApiEnv) -> None:
         response = api.client.get("/v1/verify", params={"code": code, **bad})
         assert response.status_code == 422, bad
         assert response.json()["code"] == "invalid_request"
+
+
+def test_a_label_expiry_is_read_as_a_local_date_of_the_ledger_expiry(api: ApiEnv) -> None:
+    c = api.consortium
+    shanghai = datetime.timezone(datetime.timedelta(hours=8))
+    midnight = datetime.datetime(2028, 12, 31, tzinfo=shanghai)  # 2028-12-30 16:00 UTC
+    lot_key = c.manufacturer.register_lot(
+        c.gtin,
+        "LOTSH",
+        production_date=api.chain.now() - DAY,
+        expiry=int(midnight.timestamp()),
+        qc_release_hash=keccak(text="QC LOTSH"),
+    ).value
+    c.manufacturer.commission(lot_key, ["SH0001"])
+    api.sync()
+    for printed, verdict in (("281231", "genuine"), ("281230", "genuine"), ("281228", "suspect")):
+        result = _verify(api, f"(01){c.gtin}(17){printed}(10)LOTSH(21)SH0001")
+        assert result["verdict"] == verdict, printed
