@@ -6,7 +6,8 @@ opcodes (`_FastOpcode`: a logic function and a fixed gas cost) this loop charges
 inline and calls the logic directly; every other opcode (CALL, SSTORE, LOG, ...) goes
 through its own `__call__` as before. Out-of-gas raises the same `OutOfGas`, and `Halt`
 ends the frame as before. Jump-destination analysis is done once per distinct contract
-code (py-evm redoes it, 32 bytes back per jump, in every call frame).
+code (py-evm redoes it, 32 bytes back per jump, in every call frame), and the stack's
+hottest operations are written out.
 `tests/node/test_evm_fast.py` checks that blocks built with this loop and with py-evm's own
 are identical. (py-evm's per-opcode debug2 logging is not emitted by this loop.)
 """
@@ -16,12 +17,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from eth.exceptions import Halt, OutOfGas
+from eth.constants import UINT_256_MAX
+from eth.exceptions import FullStack, Halt, InsufficientStack, OutOfGas
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode import _FastOpcode
+from eth.vm.stack import Stack, to_int
 
 __all__ = ["FastPragueComputation", "FastPragueState"]
 
@@ -55,10 +58,47 @@ class FastCodeStream(CodeStream):
         return position in self._positions
 
 
+class FastStack(Stack):
+    """py-evm's Stack with the hot paths written out (same checks, same errors)."""
+
+    def push_int(self, value: int) -> None:
+        values = self.values
+        if len(values) > 1023:
+            raise FullStack("Stack limit reached")
+        if not 0 <= value <= UINT_256_MAX:
+            super().push_int(value)  # raises py-evm's ValidationError
+        values.append(value)
+
+    def push_bytes(self, value: bytes) -> None:
+        values = self.values
+        if len(values) > 1023:
+            raise FullStack("Stack limit reached")
+        if len(value) > 32:
+            super().push_bytes(value)  # raises py-evm's ValidationError
+        values.append(value)
+
+    def pop1_int(self) -> int:
+        try:
+            item = self.values.pop()
+        except IndexError:
+            raise InsufficientStack("Wanted 1 stack item, had none") from None
+        return item if type(item) is int else to_int(item)
+
+    def pop_ints(self, num_items: int) -> tuple[int, ...]:
+        values = self.values
+        if num_items > len(values):
+            raise InsufficientStack(f"Wanted {num_items} stack items, only had {len(values)}")
+        items = values[-num_items:]
+        del values[-num_items:]
+        items.reverse()
+        return tuple([x if type(x) is int else to_int(x) for x in items])
+
+
 class FastPragueComputation(PragueComputation):
     def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
         super().__init__(state, message, transaction_context)
         self.code = FastCodeStream(message.code)
+        self._stack = FastStack()
 
     @classmethod
     def apply_computation(
