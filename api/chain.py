@@ -7,16 +7,13 @@ after the Solidity error and becomes problem+json in `api.errors`.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 
 import rlp
 from eth_account import Account
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
-from eth_tester.exceptions import TransactionFailed
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from api.custody import RELAYER_KEY_FILE, CustodyVault, secret_setting
 from api.errors import ApiError, Forbidden, NotConfigured
@@ -25,11 +22,9 @@ from api.store import api_store
 from sdk.abi import DecodedEvent
 from sdk.deploy import CONTRACT_NAMES
 from sdk.errors import ContractError
-from sdk.ledger import Ledger
+from sdk.ledger import REVERTS, Ledger, revert_data
 
 __all__ = ["SubmittedTx", "custodial_ledger", "reader", "relayer", "submit_raw", "vault"]
-
-_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
 
 
 def reader(services: Services) -> Ledger:
@@ -108,7 +103,7 @@ def submit_raw(services: Services, raw: bytes, *, member: str) -> SubmittedTx:
     call = {"from": sender, "to": to_checksum_address(to), "data": data}
     try:
         w3.eth.call(call)  # type: ignore[arg-type]
-    except _REVERTS as exc:
+    except REVERTS as exc:
         raise _decode(services, exc) from exc
     tx_hash = w3.eth.send_raw_transaction(raw)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
@@ -133,15 +128,7 @@ def _call_fields(raw: bytes) -> tuple[bytes, bytes]:
 
 
 def _decode(services: Services, exc: Exception) -> Exception:
-    data = getattr(exc, "data", None)
-    raw: bytes | None = None
-    if isinstance(data, str) and data.startswith("0x"):
-        raw = bytes.fromhex(data[2:])
-    elif isinstance(exc, TransactionFailed) and exc.args and isinstance(exc.args[0], str):
-        text = exc.args[0].removeprefix("execution reverted: ")
-        if text.startswith(("b'", 'b"')):
-            value = ast.literal_eval(text)
-            raw = value if isinstance(value, bytes) else None
+    raw = revert_data(exc)
     decoded: ContractError | None = services.codec.decode_error(raw) if raw else None
     if decoded is not None:
         return decoded

@@ -38,10 +38,10 @@ from sdk.model import (
 )
 from sdk.transactions import send_transaction
 
-__all__ = ["Ledger", "TxResult"]
+__all__ = ["REVERTS", "Ledger", "TxResult", "revert_data"]
 
 T = TypeVar("T")
-_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
 ZERO32 = bytes(32)
 DEFAULT_DEADLINE_SECONDS = 3600
 
@@ -455,14 +455,14 @@ class Ledger:
     def _call(self, contract: str, fn: str, *args: Any) -> Any:
         try:
             return self._c[contract].functions[fn](*args).call({"from": self.address})
-        except _REVERTS as exc:
+        except REVERTS as exc:
             raise self._decode(exc) from exc
 
     def _send(self, contract: str, fn: str, *args: Any) -> TxResult[None]:
         call = self._c[contract].functions[fn](*args)
         try:
             tx: dict[str, Any] = dict(call.build_transaction({"from": self.address}))
-        except _REVERTS as exc:
+        except REVERTS as exc:
             error = self._decode(exc)
             if not isinstance(error, ContractError) or error.name == "Error":
                 # eth-tester's gas estimation reads any revert data that happens to decode as
@@ -477,13 +477,13 @@ class Ledger:
     def _decode_call(self, call: Any) -> MedLedgerError | None:
         try:
             call.call({"from": self.address})
-        except _REVERTS as exc:
+        except REVERTS as exc:
             decoded = self._decode(exc)
             return decoded if isinstance(decoded, ContractError) else None
         return None
 
     def _decode(self, exc: Exception) -> MedLedgerError:
-        data = _revert_data(exc)
+        data = revert_data(exc)
         if data:
             decoded = self.codec.decode_error(data)
             if decoded is not None:
@@ -494,12 +494,12 @@ class Ledger:
         call = {k: tx[k] for k in ("from", "to", "data") if k in tx}
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except _REVERTS as exc:
+        except REVERTS as exc:
             return self._decode(exc)
         return MedLedgerError(f"transaction {receipt['transactionHash'].hex()} reverted")
 
 
-def _revert_data(exc: Exception) -> bytes | None:
+def revert_data(exc: Exception) -> bytes | None:
     """Revert data from a JSON-RPC error (hex `data`) or from eth-tester, which reports it
     as the repr of a bytes object."""
     data = getattr(exc, "data", None)
