@@ -50,7 +50,7 @@ class Sizes:
     per_shipment: int = 100
 
 
-QUICK = Sizes(single=400, multi=12, pallets=12)
+QUICK = Sizes(single=300, multi=10, pallets=10)
 FULL = Sizes(single=1000, multi=30, pallets=30)
 
 
@@ -380,7 +380,7 @@ def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[
     workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-"))
     admin = Account.from_key(keccak(text="medledger bench admin"))
     config = demo_genesis(bootstrap_admin=admin.address)
-    config = replace(config, block_interval_ms=100, batch_size=500)
+    config = replace(config, block_interval_ms=50, batch_size=500)
     figures: dict[str, Any] = {}
     procs: list[subprocess.Popen[bytes]] = []
     try:
