@@ -13,9 +13,10 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import current_member
 from api.deps import ServicesDep
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.services import Services
@@ -24,6 +25,8 @@ __all__ = ["RegulatorOnly", "TraceScope", "TraceScopeDep", "require_regulator", 
 
 _bearer = HTTPBearer(auto_error=False, description="regulator staff token (regulator mode)")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="machine clients")
+ApiKey = Annotated[str | None, Depends(_api_key)]
 
 
 def _check_token(services: Services, bearer: HTTPAuthorizationCredentials | None) -> None:
@@ -60,15 +63,16 @@ class TraceScope:
         return self.member is None
 
 
-def trace_scope(services: ServicesDep, bearer: Bearer) -> TraceScope:
+def trace_scope(
+    request: Request, services: ServicesDep, bearer: Bearer, api_key: ApiKey
+) -> TraceScope:
+    """Regulator mode: everything, with the staff token. Partner mode: the signed-in
+    member's view (a regulator member signed in to the partner API sees everything)."""
     if services.settings.regulator:
         _check_token(services, bearer)
         return TraceScope(None)
-    raise Unauthorized(
-        "partner_trace_unavailable",
-        "partner traces need partner sign-in, which this deployment does not offer yet; "
-        "use the regulator deployment",
-    )
+    member = current_member(request, services, bearer, api_key)
+    return TraceScope(None if member.is_regulator else member.address)
 
 
 TraceScopeDep = Annotated[TraceScope, Depends(trace_scope)]

@@ -2,9 +2,9 @@
 EPCISQueryDocument valid against GS1's JSON schema) and `POST /v1/epcis/capture` (an
 EPCISDocument from a partner's ERP applied as signed ledger operations, idempotently).
 
-Capture signs as the calling partner. Until partner sign-in with custodial keys is wired
-here, the signing account is the seam `services.extras["epcis.capture_account"]` (an
-eth-account LocalAccount); without it capture answers 401.
+Capture signs as the signed-in partner with its custodial key (`api.chain`); a partner
+without one gets `signature_required`. The regulator sees every event; a partner queries
+by EPC, for items it holds or has held.
 """
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ import datetime as dt
 import time
 from typing import Annotated, Any, Literal
 
-from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import CurrentMember, Member
+from api.chain import custodial_ledger
 from api.deps import ConnDep, ServicesDep
 from api.epcis.capture import capture_document
 from api.epcis.export import EventQuery, query_document, query_events
 from api.epcis.identifiers import parse_epc
 from api.epcis.store import capture_store
-from api.errors import NotFound, Unauthorized, Unprocessable
+from api.errors import Forbidden, NotFound, Unprocessable
 from api.oversight import TraceScopeDep
+from api.routes.trace import ensure_item_visible
 from api.services import Services
 from sdk.gs1 import item_id
 from sdk.ledger import Ledger
@@ -98,8 +100,13 @@ def events(
             f"perPage {per_page} is above the largest page, {cap}",
             max_page_size=cap,
         )
+    item_key = None if match_epc is None else item_id(parse_epc(match_epc).path)
+    if scope.member is not None:
+        if item_key is None:
+            raise Forbidden("epc_required", "partners query EPCIS events by EPC (MATCH_epc)")
+        ensure_item_visible(conn, item_key, scope)
     query = EventQuery(
-        item_key=None if match_epc is None else item_id(parse_epc(match_epc).path),
+        item_key=item_key,
         biz_step=_vocab(biz_step),
         disposition=_vocab(disposition),
         ge_time=_unix(ge_time),
@@ -134,16 +141,10 @@ class CaptureOut(BaseModel):
     events: list[CapturedOut]
 
 
-def _capture_ledger(services: Services) -> Ledger:
+def _capture_ledger(services: Services, member: Member) -> Ledger:
     if services.settings.regulator:
         raise NotFound("not_found", "EPCIS capture is a partner route")
-    account = services.extras.get("epcis.capture_account")
-    if not isinstance(account, LocalAccount):
-        raise Unauthorized(
-            "partner_capture_unavailable",
-            "EPCIS capture needs a partner signing key, which this deployment does not have",
-        )
-    return Ledger(services.w3, services.deployment, account, artifacts=services.artifacts)
+    return custodial_ledger(services, member.address)
 
 
 @router.post("/capture", response_model=CaptureOut)
@@ -154,9 +155,10 @@ def capture(
     ],
     services: ServicesDep,
     conn: ConnDep,
+    member: CurrentMember,
 ) -> CaptureOut:
     """Apply an EPCIS document's events as signed ledger operations, each at most once."""
-    ledger = _capture_ledger(services)
+    ledger = _capture_ledger(services, member)
     done = capture_document(services, conn, ledger, capture_store(services), document)
     return CaptureOut(
         captured=sum(1 for e in done if e.status == "captured"),

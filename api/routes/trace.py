@@ -28,7 +28,7 @@ from indexer.queries import (
 )
 from sdk.gs1 import lot_key, parse_code, validate_gtin
 
-__all__ = ["item_key_of", "router"]
+__all__ = ["ensure_item_visible", "item_key_of", "router"]
 
 router = APIRouter(prefix="/v1/trace", tags=["trace"])
 
@@ -57,7 +57,8 @@ def item_key_of(text: str) -> bytes:
     return parse_code(text).item_id
 
 
-def _item_known(conn: Connection, key: bytes, scope: TraceScope) -> None:
+def ensure_item_visible(conn: Connection, key: bytes, scope: TraceScope) -> None:
+    """404 unless the item exists and, for a partner, it holds or has held it."""
     sql = Sql(conn)
     if sql.one("SELECT id FROM items WHERE item_key = ?", (key,)) is None:
         raise NotFound("unknown_item", f"no item 0x{key.hex()} on the ledger")
@@ -109,7 +110,7 @@ class HistoryOut(BaseModel):
 def item_history(item: ItemParam, scope: TraceScopeDep, conn: ConnDep, page: PageDep) -> HistoryOut:
     """Every custody step of a unit or container, oldest first, with chain references."""
     key = item_key_of(item)
-    _item_known(conn, key, scope)
+    ensure_item_visible(conn, key, scope)
     steps = unit_history(conn, key)
     window = steps[page.offset : page.offset + page.limit]
     return HistoryOut(
@@ -154,7 +155,7 @@ def item_contents(
 ) -> ContentsOut:
     """Everything inside a container, recursively, level by level."""
     key = item_key_of(item)
-    _item_known(conn, key, scope)
+    ensure_item_visible(conn, key, scope)
     inside = container_contents(conn, key)
     window = inside[page.offset : page.offset + page.limit]
     return ContentsOut(
@@ -183,7 +184,7 @@ class ContainersOut(BaseModel):
 def item_containers(item: ItemParam, scope: TraceScopeDep, conn: ConnDep) -> ContainersOut:
     """The containers an item sits in, innermost first (at most a few levels)."""
     key = item_key_of(item)
-    _item_known(conn, key, scope)
+    ensure_item_visible(conn, key, scope)
     return ContainersOut(
         item_id="0x" + key.hex(),
         containers=["0x" + c.hex() for c in containers_holding(conn, key)],

@@ -10,12 +10,16 @@ from jsonschema import Draft7Validator
 
 from sdk.gs1 import item_id, unit_path
 from sdk.model import ItemStatus
+from tests.api import partner_env
 from tests.api.conftest import ApiEnv
+from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client
 
 EPCIS_DIR = Path(__file__).resolve().parents[2] / "../shared/epcis"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 SSCC_URN = "urn:epc:id:sscc:9506000.1000000042"  # SSCC 195060000000000425
+
+partner = partner_env.partner
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +60,10 @@ def _party(api: ApiEnv, address: str) -> str:
     return f"did:pkh:eip155:{api.consortium.deployment.chain_id}:{address}"
 
 
-def _post_as(api: ApiEnv, member: str, document: dict[str, Any]) -> Any:
-    api.services.extras["epcis.capture_account"] = api.consortium.by_name(member).account
-    return api.client.post("/v1/epcis/capture", json=document)
+def _post_as(partner: PartnerEnv, member: str, document: dict[str, Any]) -> Any:
+    """Capture `document` signed in as `member`, with its custodial key."""
+    headers = partner.login(partner.api.consortium.by_name(member))
+    return partner.api.client.post("/v1/epcis/capture", json=document, headers=headers)
 
 
 def _outbound(api: ApiEnv) -> dict[str, Any]:
@@ -118,15 +123,17 @@ def test_gs1_examples_are_valid_against_the_schema(schema_validator) -> None:
         assert not list(schema_validator.iter_errors(_example(name))), name
 
 
-def test_an_erp_document_is_captured_as_signed_ledger_operations(api: ApiEnv) -> None:
+def test_an_erp_document_is_captured_as_signed_ledger_operations(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
     c = api.consortium
-    out = _post_as(api, "manufacturer", _outbound(api))
+    out = _post_as(partner, "manufacturer", _outbound(api))
     assert out.status_code == 200, out.text
     body = out.json()
     assert body["captured"] == 3 and body["duplicates"] == 0
     assert [len(e["tx_hashes"]) for e in body["events"]] == [1, 2, 1]  # create + pack
     api.sync()
-    received = _post_as(api, "distributor", _inbound(api))
+    received = _post_as(partner, "distributor", _inbound(api))
     assert received.status_code == 200, received.text
     e1 = item_id(unit_path(c.gtin, "E1"))
     e3 = item_id(unit_path(c.gtin, "E3"))
@@ -135,11 +142,11 @@ def test_an_erp_document_is_captured_as_signed_ledger_operations(api: ApiEnv) ->
     assert c.distributor.item(e3).status is ItemStatus.ACTIVE
 
 
-def test_capturing_a_document_twice_applies_it_once(api: ApiEnv) -> None:
-    first = _post_as(api, "manufacturer", _outbound(api))
+def test_capturing_a_document_twice_applies_it_once(api: ApiEnv, partner: PartnerEnv) -> None:
+    first = _post_as(partner, "manufacturer", _outbound(api))
     assert first.status_code == 200
     block = api.chain.w3.eth.block_number
-    again = _post_as(api, "manufacturer", _outbound(api))
+    again = _post_as(partner, "manufacturer", _outbound(api))
     assert again.status_code == 200, again.text
     assert again.json()["duplicates"] == 3 and again.json()["captured"] == 0
     assert [e["tx_hashes"] for e in again.json()["events"]] == [
@@ -148,10 +155,12 @@ def test_capturing_a_document_twice_applies_it_once(api: ApiEnv) -> None:
     assert api.chain.w3.eth.block_number == block
 
 
-def test_an_invalid_document_is_a_400_listing_the_schema_errors(api: ApiEnv) -> None:
+def test_an_invalid_document_is_a_400_listing_the_schema_errors(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
     doc = _doc(_event("ObjectEvent", action="SHIP", epcList=[_dl(api, "X1")]))
     del doc["@context"]
-    r = _post_as(api, "manufacturer", doc)
+    r = _post_as(partner, "manufacturer", doc)
     assert r.status_code == 400
     body = r.json()
     assert body["code"] == "epcis_schema_invalid"
@@ -159,36 +168,61 @@ def test_an_invalid_document_is_a_400_listing_the_schema_errors(api: ApiEnv) -> 
     assert "@context" in messages and "SHIP" in messages
 
 
-def test_a_document_breaking_a_ledger_rule_is_refused_naming_the_rule(api: ApiEnv) -> None:
+def test_a_document_breaking_a_ledger_rule_is_refused_naming_the_rule(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
     c = api.consortium
     commission = _event(
         "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[_dl(api, "R1", c.lot)]
     )
     # The distributor cannot commission units under the manufacturer's GTIN.
-    r = _post_as(api, "distributor", _doc(commission))
+    r = _post_as(partner, "distributor", _doc(commission))
     assert r.status_code in (409, 422), r.text
     assert r.json()["code"].startswith("Items") and r.json()["event_index"] == 0
     # Refused events are not remembered: the rightful owner can still capture it.
-    assert _post_as(api, "manufacturer", _doc(commission)).json()["captured"] == 1
+    assert _post_as(partner, "manufacturer", _doc(commission)).json()["captured"] == 1
 
 
 def test_events_the_ledger_cannot_express_are_a_422_before_anything_applies(
     api: ApiEnv,
+    partner: PartnerEnv,
 ) -> None:
     c = api.consortium
     commission = _event(
         "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[_dl(api, "U1", c.lot)]
     )
     raw_aggregation = _example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"]
-    r = _post_as(api, "manufacturer", _doc(commission, *raw_aggregation))
+    r = _post_as(partner, "manufacturer", _doc(commission, *raw_aggregation))
     assert r.status_code == 422
     assert r.json()["code"] == "epcis_unsupported_event" and r.json()["event_index"] == 1
     assert c.manufacturer.item(item_id(unit_path(c.gtin, "U1"))).status is ItemStatus.NONE
 
 
-def test_capture_without_a_partner_key_is_a_401(api: ApiEnv) -> None:
-    r = api.client.post("/v1/epcis/capture", json=_outbound(api))
-    assert r.status_code == 401
+def test_capture_needs_a_signed_in_partner_with_a_custodial_key(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
+    assert api.client.post("/v1/epcis/capture", json=_outbound(api)).status_code == 401
+    r = _post_as(partner, "logistics", _outbound(api))  # signed in, but no custodial key
+    assert r.status_code == 400 and r.json()["code"] == "signature_required"
+
+
+def test_a_partner_queries_events_of_items_it_has_held_by_epc(
+    api: ApiEnv, partner: PartnerEnv, schema_validator
+) -> None:
+    c = api.consortium
+    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    api.sync()
+    epc = "urn:epc:id:sgtin:9506000.013435.E1"
+    maker = partner.login(c.manufacturer)
+    r = api.client.get("/v1/epcis/events", params={"MATCH_epc": epc}, headers=maker)
+    assert r.status_code == 200, r.text
+    assert not list(schema_validator.iter_errors(r.json()))
+    assert len(r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 3
+    stranger = partner.login(c.hospital)
+    r = api.client.get("/v1/epcis/events", params={"MATCH_epc": epc}, headers=stranger)
+    assert r.status_code == 404
+    r = api.client.get("/v1/epcis/events", headers=maker)
+    assert r.status_code == 403 and r.json()["code"] == "epc_required"
 
 
 def _export(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -198,11 +232,11 @@ def _export(client: TestClient, **params: Any) -> dict[str, Any]:
 
 
 def test_the_export_round_trips_captured_events_and_is_valid_epcis(
-    api: ApiEnv, schema_validator
+    api: ApiEnv, partner: PartnerEnv, schema_validator
 ) -> None:
-    assert _post_as(api, "manufacturer", _outbound(api)).status_code == 200
+    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
-    assert _post_as(api, "distributor", _inbound(api)).status_code == 200
+    assert _post_as(partner, "distributor", _inbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
     doc = _export(reg)
@@ -228,10 +262,10 @@ def test_the_export_round_trips_captured_events_and_is_valid_epcis(
 
 
 def test_the_export_filters_by_epc_bizstep_disposition_and_time(
-    api: ApiEnv, schema_validator
+    api: ApiEnv, partner: PartnerEnv, schema_validator
 ) -> None:
     c = api.consortium
-    assert _post_as(api, "manufacturer", _outbound(api)).status_code == 200
+    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
     by_epc = _export(reg, MATCH_epc="urn:epc:id:sgtin:9506000.013435.E1")
@@ -252,8 +286,8 @@ def test_the_export_filters_by_epc_bizstep_disposition_and_time(
     assert not list(schema_validator.iter_errors(by_epc))
 
 
-def test_the_export_pages_with_a_next_page_link(api: ApiEnv) -> None:
-    assert _post_as(api, "manufacturer", _outbound(api)).status_code == 200
+def test_the_export_pages_with_a_next_page_link(api: ApiEnv, partner: PartnerEnv) -> None:
+    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
     seen: list[str] = []

@@ -5,8 +5,12 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from sdk.gs1 import make_sscc
+from tests.api import partner_env
 from tests.api.conftest import ApiEnv
+from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client
+
+partner = partner_env.partner
 
 
 @pytest.fixture
@@ -115,3 +119,28 @@ def test_partner_mode_refuses_anonymous_traces(traced) -> None:
     api, _, ids = traced
     r = api.client.get(f"/v1/trace/items/0x{ids['sn1'].hex()}/history")
     assert r.status_code == 401
+
+
+def test_a_partner_traces_only_what_it_holds_or_has_held(traced, partner: PartnerEnv) -> None:
+    api, _, ids = traced
+    c = api.consortium
+    client = api.client
+    distributor, hospital = partner.login(c.distributor), partner.login(c.hospital)
+    history = f"/v1/trace/items/0x{ids['sn1'].hex()}/history"
+    assert client.get(history, headers=distributor).status_code == 200
+    assert client.get(history, headers=partner.login(c.manufacturer)).status_code == 200
+    for url in (
+        history,
+        f"/v1/trace/items/0x{ids['case'].hex()}/contents",
+        f"/v1/trace/items/0x{ids['sn2'].hex()}/containers",
+        f"/v1/trace/lots/{c.gtin}/{c.lot}",
+    ):
+        r = client.get(url, headers=hospital)
+        assert r.status_code == 404, url
+    assert client.get(f"/v1/trace/lots/{c.gtin}/{c.lot}", headers=distributor).status_code == 200
+    recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="r")).value
+    api.sync()
+    assert client.get(f"/v1/trace/recalls/{recall}", headers=hospital).status_code == 404
+    assert client.get(f"/v1/trace/recalls/{recall}", headers=distributor).status_code == 200
+    # A regulator member signed in to the partner API sees everything.
+    assert client.get(history, headers=partner.login(c.regulator)).status_code == 200
