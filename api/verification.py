@@ -228,7 +228,9 @@ def _iso(ts: int) -> str:
 
 def ledger_now(conn: Connection) -> int:
     """Wall-clock time, or the newest indexed block's time if the chain runs ahead of it."""
-    newest = Sql(conn).one("SELECT timestamp FROM blocks ORDER BY number DESC LIMIT 1")
+    newest = Sql(conn).one(
+        "SELECT timestamp FROM blocks WHERE number = (SELECT MAX(number) FROM blocks)"
+    )
     now = int(datetime.datetime.now(datetime.UTC).timestamp())
     return max(now, int(newest or 0))
 
