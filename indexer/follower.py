@@ -86,17 +86,19 @@ class Indexer:
         return max(self.settings.start_block, self.deployment.deployed_at_block)
 
     def check_reorg(self) -> int | None:
-        """Rewind if the cursor's block hash changed; return the ancestor rewound to."""
+        """Rewind if the cursor's block hash changed, or the chain is now shorter than the
+        cursor; return the ancestor rewound to."""
         current = self.cursor()
         if current is None:
             return None
         number, stored = current
-        if self.source.block(number).hash == stored:
+        head = self.source.head()
+        if number <= head and self.source.block(number).hash == stored:
             return None
         with self.engine.begin() as conn:
             sql = Sql(conn)
             ancestor = find_ancestor(
-                sql, self.source, cursor=number, undo_blocks=self.settings.undo_blocks
+                sql, self.source, cursor=number, head=head, undo_blocks=self.settings.undo_blocks
             )
             rewind_to(sql, ancestor)
         return ancestor

@@ -17,11 +17,13 @@ from indexer.undo import rewind_undo
 __all__ = ["find_ancestor", "rewind_to"]
 
 
-def find_ancestor(sql: Sql, source: LogSource, *, cursor: int, undo_blocks: int) -> int:
-    """The highest written block whose hash still matches the chain (-1 if none)."""
+def find_ancestor(sql: Sql, source: LogSource, *, cursor: int, head: int, undo_blocks: int) -> int:
+    """The highest written block (at most `head`) whose hash still matches the chain, -1 if
+    none; undo records only reach `undo_blocks` below the cursor."""
     floor = cursor - undo_blocks
     for number, stored in sql.rows(
-        "SELECT number, hash FROM blocks WHERE number <= ? ORDER BY number DESC", (cursor,)
+        "SELECT number, hash FROM blocks WHERE number <= ? ORDER BY number DESC",
+        (min(cursor, head),),
     ):
         if number < floor:
             raise ReorgTooDeepError(

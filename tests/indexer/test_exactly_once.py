@@ -17,7 +17,7 @@ from indexer.config import Settings
 from indexer.digest import table_digests
 from indexer.errors import LockedError, ReorgTooDeepError
 from indexer.follower import Indexer
-from scripts.generate_supply_chain import GeneratorConfig, generate_synthetic
+from scripts.generate_supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
 from tests.indexer.conftest import connect, index_all
 
 KILLS = 20 if os.environ.get("CI") == "true" else 6
@@ -150,3 +150,21 @@ def test_a_reorg_deeper_than_the_undo_history_stops_with_a_clear_error(db_url, s
         with pytest.raises(ReorgTooDeepError, match="deeper than the 3 blocks of undo history"):
             indexer.sync_once()
         assert indexer.cursor() == before  # nothing was rewound half-way
+
+
+def test_a_chain_that_became_shorter_than_the_cursor_is_rewound_to_its_head(
+    db_url, tmp_path, synthetic
+):
+    chain, deployment = synthetic
+    head = chain.head()
+    shorter = SyntheticChain(chain.blocks[: head * 2 // 3])
+    with Indexer(Settings(db_url, batch_blocks=4), chain, deployment) as indexer:
+        indexer.catch_up()
+        indexer.source = shorter
+        result = indexer.sync_once()
+        assert result is not None and result.rewound_to is not None
+        assert result.rewound_to <= shorter.head()
+        indexer.catch_up()
+    clean = f"sqlite:///{tmp_path / 'short.db'}"
+    index_all(clean, shorter, deployment, batch_blocks=1000)
+    assert _digests(db_url) == _digests(clean)
