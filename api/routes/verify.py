@@ -1,5 +1,5 @@
 """Public verification routes (no login): `/v1/verify`, the GS1 Digital Link resolver paths
-`/01/{gtin}[/10/{lot}]/21/{serial}`, and the response-signing key at
+`/01/{gtin}[/10/{lot}]/21/{serial}` and `/00/{sscc}`, and the response-signing key at
 `/.well-known/medledger-verify-key`.
 
 Every verdict is the canonical JSON of a `VerifyResult`, signed with the platform's Ed25519
@@ -208,6 +208,7 @@ _RESOLVER_DOC: dict[int | str, dict[str, Any]] = {
 
 Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$", description="GTIN-8, -12, -13 or -14")]
 Serial = Annotated[str, Path(min_length=1, max_length=20, description="AI (21)")]
+Sscc = Annotated[str, Path(pattern=r"^[0-9]{18}$", description="SSCC, AI (00)")]
 LotNumber = Annotated[str, Path(min_length=1, max_length=20, description="AI (10)")]
 
 
@@ -287,3 +288,16 @@ def resolve_lot_unit(
     """GS1 Digital Link of a unit with its lot (dates as query, e.g. `?17=281231`)."""
     path = f"/01/{quote(gtin)}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
     return _resolve(request, services, conn, path)
+
+
+@router.get(
+    "/00/{sscc}",
+    response_model=VerifyResult,
+    responses=_RESOLVER_DOC,
+    dependencies=[RateLimit],
+)
+def resolve_container(
+    request: Request, services: ServicesDep, conn: ConnDep, sscc: Sscc
+) -> Response:
+    """GS1 Digital Link of a logistic unit (case or pallet label)."""
+    return _resolve(request, services, conn, f"/00/{quote(sscc)}")

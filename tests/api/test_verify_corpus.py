@@ -106,3 +106,16 @@ def test_a_registered_container_is_verified_and_an_unknown_sscc_is_unknown(api: 
     unknown = api.client.post("/v1/verify", json={"code": f"]C1\x1d00{other}"}).json()
     assert unknown["verdict"] == "unknown"
     assert [r["code"] for r in unknown["reasons"]] == ["unknown_container"]
+
+
+def test_a_pallet_label_link_resolves_to_its_container(api: ApiEnv) -> None:
+    c = api.consortium
+    sscc = make_sscc(extension=1, company_prefix=c.prefix, serial_reference=7)
+    c.manufacturer.create_container(sscc, company_prefix=c.prefix)
+    api.sync()
+    as_json = api.client.get(f"/00/{sscc}", headers={"Accept": "application/json"})
+    assert as_json.json()["verdict"] == "genuine"
+    assert as_json.json()["code"]["sscc"] == sscc
+    page = api.client.get(f"/00/{sscc}", headers={"Accept": "text/html"})
+    assert 'data-verdict="genuine"' in page.text and sscc in page.text
+    assert api.client.get(f"/00/{sscc[:-1]}0").status_code == 400  # check digit
