@@ -1,6 +1,7 @@
 """Ledger events as EPCIS 2.0: one contract event (block, log index) becomes one
 ObjectEvent or AggregationEvent with a CBV bizStep and disposition, its EPCs as GS1
-Digital Link URIs, and its chain reference in `medledger:` extension fields.
+Digital Link URIs, and its chain reference in `medledger:` extension fields. An event
+that would leave units `active` while their lot is under an open recall says `recalled`.
 
 `query_events` answers the subset of the EPCIS query the API serves — one EPC, bizStep,
 disposition, event-time range — paginated by an opaque token (an `item_events` row id).
@@ -49,7 +50,7 @@ _MAP: dict[EventKind, tuple[str, str, str, str]] = {
     EventKind.DESTROYED: ("ObjectEvent", "DELETE", "destroying", "destroyed"),
 }
 BIZ_STEPS = sorted({m[2] for m in _MAP.values()})
-DISPOSITIONS = sorted({m[3] for m in _MAP.values()} | {"non_sellable_other"})
+DISPOSITIONS = sorted({m[3] for m in _MAP.values()} | {"non_sellable_other", "recalled"})
 CHUNK = 2000
 _NS = uuid.UUID("1b7ac3a6-3f0e-4a52-9d44-5b1c1f0e7d21")
 
@@ -71,6 +72,7 @@ class EventQuery:
                 self.disposition is None
                 or disp == self.disposition
                 or (k is EventKind.RECEIVED and self.disposition == "non_sellable_other")
+                or (disp == "active" and self.disposition == "recalled")
             )
         ]
 
@@ -141,13 +143,28 @@ def _group(sql: Sql, block: int, log_index: int, kind: int) -> list[tuple[Any, .
         params.append(int(hi))
     return sql.rows(
         "SELECT e.id, i.code, i.is_container, l.gtin, l.lot_number, e.kind, o.address, "
-        "e.status, p.code, v.code, e.shipment_id "
+        "e.status, p.code, v.code, e.shipment_id, i.lot_index "
         "FROM item_events e JOIN items i ON i.id = e.item_id "
         "LEFT JOIN lots l ON l.lot_index = i.lot_index "
         "JOIN organisations o ON o.id = e.holder_id "
         "LEFT JOIN items p ON p.id = e.parent_id LEFT JOIN items v ON v.id = e.via_id "
         f"WHERE {where} ORDER BY e.id",
         params,
+    )
+
+
+def _recalled(sql: Sql, block: int, lots: set[Any]) -> bool:
+    """Whether any of `lots` was under an open recall at `block`."""
+    if not lots:
+        return False
+    marks = ",".join("?" * len(lots))
+    return (
+        sql.one(
+            f"SELECT 1 FROM recalls WHERE lot_index IN ({marks}) AND opened_block <= ? "
+            "AND (closed_block IS NULL OR closed_block > ?) LIMIT 1",
+            [*(int(x) for x in lots), block, block],
+        )
+        is not None
     )
 
 
@@ -189,6 +206,8 @@ def _event(
         event["epcList"] = [epc(str(r[1]), bool(r[2]), r[3]) for r in roots]
     if kind is EventKind.RECEIVED and any(int(r[7]) == ItemStatus.QUARANTINED for r in rows):
         disposition = "non_sellable_other"
+    if disposition == "active" and _recalled(sql, block, {r[11] for r in rows} - {None}):
+        disposition = "recalled"
     event["disposition"] = disposition
     if kind is EventKind.COMMISSIONED and rows[0][4] is not None:
         event["ilmd"] = {"cbvmda:lotNumber": str(rows[0][4])}

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 from jsonschema import Draft7Validator
 
@@ -303,3 +304,23 @@ def test_the_export_pages_with_a_next_page_link(api: ApiEnv, partner: PartnerEnv
         r = reg.get(link[1 : link.index(">")], headers=AUTH)
     assert len(seen) == len(set(seen)) == 4
     assert reg.get("/v1/epcis/events", params={"perPage": 201}, headers=AUTH).status_code == 422
+
+
+def test_moves_of_a_recalled_lot_are_exported_with_disposition_recalled(
+    api: ApiEnv, schema_validator
+) -> None:
+    c = api.consortium
+    units = c.manufacturer.commission(c.lot_key, ["K1", "K2"]).value
+    outbound = c.manufacturer.ship(c.distributor.address, units).value
+    c.distributor.receive(outbound, temp_min=50, temp_max=80)
+    c.regulator.recall_lot(c.lot_key, level=1, reason_hash=keccak(text="recall"))
+    back = c.distributor.ship(c.manufacturer.address, units).value
+    c.manufacturer.receive(back, temp_min=50, temp_max=80)
+    api.sync()
+    doc = _export(regulator_client(api), EQ_disposition="recalled")
+    assert not list(schema_validator.iter_errors(doc))
+    events = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [(e["bizStep"], e["medledger:shipmentId"]) for e in events] == [("receiving", back)]
+    active = _export(regulator_client(api), EQ_disposition="active", EQ_bizStep="receiving")
+    (before,) = active["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert before["medledger:shipmentId"] == outbound
