@@ -24,6 +24,7 @@ __all__ = [
     "header_by_hash",
     "header_by_number",
     "head_hash",
+    "head_number",
     "header_json",
     "raw_block",
     "receipt_records",
@@ -44,6 +45,10 @@ def _data(value: bytes) -> str:
 
 def head_hash(db: Any) -> bytes:
     return bytes(chaindb_of(db).get_canonical_head().hash)
+
+
+def head_number(db: Any) -> int:
+    return int(chaindb_of(db).get_canonical_head().block_number)
 
 
 def header_by_number(db: Any, number: int) -> Any | None:

@@ -107,15 +107,17 @@ class Rpc:
         if kind == "hash":
             header = evm_reads.header_by_hash(snap, value)
         else:
-            number = self._number(value)
+            number = self._number(value, snap)
             header = evm_reads.header_by_number(snap, number)
         if header is None:
             raise RpcError(INVALID_PARAMS, f"unknown block {tag}")
         return header
 
-    def _number(self, value: int | str) -> int:
+    def _number(self, value: int | str, snap: Snapshot) -> int:
+        """A block number; tags resolve against the snapshot's own head, so a block
+        committed after the snapshot was opened is never asked for."""
         if value in ("latest", "pending", "safe", "finalized"):
-            return self.chain.head_number
+            return evm_reads.head_number(snap)
         if value == "earliest":
             return 0
         assert isinstance(value, int)
@@ -226,11 +228,12 @@ class Rpc:
 
     def eth_feeHistory(self, count: Any, newest: Any, percentiles: Any = None) -> dict[str, Any]:
         n = max(1, min(integer(count, "blockCount"), 1024))
-        last = min(self._number(block_tag(newest)[1]), self.chain.head_number)
-        first = max(0, last - n + 1)
-        span = last - first + 1
         ratios = []
         with self.chain.snapshot() as snap:
+            head = evm_reads.head_number(snap)
+            last = min(self._number(block_tag(newest)[1], snap), head)
+            first = max(0, last - n + 1)
+            span = last - first + 1
             for number in range(first, last + 1):
                 header = evm_reads.header_by_number(snap, number)
                 ratios.append(header.gas_used / header.gas_limit if header else 0.0)
@@ -309,15 +312,15 @@ class Rpc:
                     raise RpcError(INVALID_PARAMS, f"unknown block 0x{spec.block_hash.hex()}")
                 first = last = int(header.block_number)
             else:
-                first = self._number(spec.from_block)
-                last = self._number(spec.to_block)
+                first = self._number(spec.from_block, snap)
+                last = self._number(spec.to_block, snap)
             if last - first + 1 > self.config.max_log_range:
                 raise RpcError(
                     LIMIT_EXCEEDED,
                     f"block range {first}..{last} spans more than "
                     f"{self.config.max_log_range} blocks; query smaller ranges",
                 )
-            last = min(last, self.chain.head_number)
+            last = min(last, evm_reads.head_number(snap))
             if first > last:
                 return []
             try:

@@ -88,7 +88,7 @@ class Sequencer:
         self._check_member(tx.sender)
         if tx.max_cost:
             with self.chain.snapshot() as snap:
-                balance = evm_reads.state_balance(snap, self.chain.head_hash, tx.sender)
+                balance = evm_reads.state_balance(snap, evm_reads.head_hash(snap), tx.sender)
             if balance < tx.max_cost:
                 raise RpcError(
                     TX_REJECTED,
@@ -120,7 +120,7 @@ class Sequencer:
 
     def _state_nonce(self, sender: bytes) -> int:
         with self.chain.snapshot() as snap:
-            return evm_reads.state_nonce(snap, self.chain.head_hash, sender)
+            return evm_reads.state_nonce(snap, evm_reads.head_hash(snap), sender)
 
     def _may_send(self, sender: bytes) -> bool:
         if sender == self._admin:
@@ -135,7 +135,7 @@ class Sequencer:
         with self.chain.snapshot() as snap:
             result = evm.call(
                 snap,
-                self.chain.head_hash,
+                evm_reads.head_hash(snap),
                 chain_id=self.config.chain_id,
                 timestamp=int(time.time()),
                 sender=bytes(20),
