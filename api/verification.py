@@ -41,6 +41,7 @@ __all__ = [
     "VerifyPolicy",
     "VerifyResult",
     "ledger_now",
+    "places_distant",
     "verify",
 ]
 
@@ -135,6 +136,16 @@ class _Place:
         if self.country != other.country:
             return True
         return self.region is not None and other.region is not None and self.region != other.region
+
+
+def places_distant(a: str, b: str, *, distant_km: float) -> bool:
+    """Whether two stored scan locations are far apart: points at least `distant_km` apart,
+    two countries, or two regions of one country. Incomparable places (a country and a
+    point, or an empty location) are not. For filtering `indexer.queries.scan_anomalies`,
+    whose `two_places` only compares the location strings."""
+    if not a or not b:
+        return False
+    return _Place.parse(a).distant_from(_Place.parse(b), distant_km=distant_km)
 
 
 class Reason(BaseModel):
@@ -490,14 +501,13 @@ def _check_scans(
     """Two scans of one unit in distant places within the window."""
     if not location:
         return
-    here = _Place.parse(location)
     rows = sql.rows(
         "SELECT scanned_at, location FROM verification_scans "
         "WHERE item_key = ? AND scanned_at >= ? ORDER BY scanned_at DESC LIMIT 100",
         (key, now - policy.window_seconds),
     )
     for scanned_at, where in rows:
-        if where and _Place.parse(str(where)).distant_from(here, distant_km=policy.distant_km):
+        if places_distant(str(where), location, distant_km=policy.distant_km):
             minutes = max(0, (now - int(scanned_at)) // 60)
             found.add(
                 "two_places",

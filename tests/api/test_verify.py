@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from api.verification import places_distant
 from sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 
@@ -326,3 +327,23 @@ def test_a_label_expiry_is_read_as_a_local_date_of_the_ledger_expiry(api: ApiEnv
     for printed, verdict in (("281231", "genuine"), ("281230", "genuine"), ("281228", "suspect")):
         result = _verify(api, f"(01){c.gtin}(17){printed}(10)LOTSH(21)SH0001")
         assert result["verdict"] == verdict, printed
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distant"),
+    [
+        ("geo:31.2,121.5", "geo:31.3,121.4", False),
+        ("geo:31.2,121.5", "geo:39.9,116.4", True),  # Shanghai - Beijing, ~1,070 km
+        ("CN-31", "CN-11", True),
+        ("CN-31", "CN", False),
+        ("CN", "JP", True),
+        ("CN-31 geo:31.2,121.5", "CN-31 geo:31.2,121.6", False),
+        ("CN", "geo:39.9,116.4", False),
+        ("", "CN", False),
+    ],
+)
+def test_places_are_distant_only_when_comparable_and_far_apart(
+    a: str, b: str, distant: bool
+) -> None:
+    assert places_distant(a, b, distant_km=300) is distant
+    assert places_distant(b, a, distant_km=300) is distant
