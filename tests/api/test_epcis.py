@@ -324,3 +324,45 @@ def test_moves_of_a_recalled_lot_are_exported_with_disposition_recalled(
     active = _export(regulator_client(api), EQ_disposition="active", EQ_bizStep="receiving")
     (before,) = active["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert before["medledger:shipmentId"] == outbound
+
+
+def test_unpacking_decommissioning_and_dispensing_are_captured(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
+    c = api.consortium
+    outbound = _outbound(api)
+    events = outbound["epcisBody"]["eventList"]
+    unpack = _event("AggregationEvent", action="DELETE", bizStep="unpacking", parentID=SSCC_URN)
+    destroy = _event(
+        "ObjectEvent", action="DELETE", bizStep="decommissioning", epcList=[_dl(api, "E2")]
+    )
+    ship = dict(events[2], epcList=[_dl(api, "E1")])
+    ship["destinationList"] = [
+        {"type": "possessing_party", "destination": _party(api, c.hospital.address)}
+    ]
+    r = _post_as(partner, "manufacturer", _doc(events[0], events[1], unpack, destroy, ship))
+    assert r.status_code == 200, r.text
+    assert [e["operations"][-1].split()[0] for e in r.json()["events"]] == [
+        "commission", "pack", "unpack", "destroy", "ship"
+    ]
+    api.sync()
+    e1_uri = [_dl(api, "E1")]
+    receive = _event("ObjectEvent", action="OBSERVE", bizStep="receiving", epcList=e1_uri)
+    dispense = _event("ObjectEvent", action="OBSERVE", bizStep="dispensing", epcList=e1_uri)
+    r = _post_as(partner, "hospital", _doc(receive, dispense))
+    assert r.status_code == 200, r.text
+    e1, e2 = (item_id(unit_path(c.gtin, s)) for s in ("E1", "E2"))
+    assert c.hospital.item(e1).status is ItemStatus.DISPENSED
+    assert c.hospital.item(e1).holder == c.hospital.address
+    assert c.hospital.item(e2).status is ItemStatus.DESTROYED
+
+
+def test_a_claimed_event_hash_is_refused_until_released(api: ApiEnv) -> None:
+    from api.epcis.store import capture_store
+
+    store = capture_store(api.services)
+    assert store.claim("ni:///sha-256;ab", "0x" + "1" * 40)
+    assert not store.claim("ni:///sha-256;ab", "0x" + "2" * 40)
+    store.release("ni:///sha-256;ab")
+    assert store.claim("ni:///sha-256;ab", "0x" + "2" * 40)
+    store.engine.dispose()

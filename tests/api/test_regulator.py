@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -148,3 +149,30 @@ def test_an_adverse_event_rate_under_the_threshold_is_not_an_alert(api: ApiEnv) 
     api.sync()
     kinds = {a["kind"] for a in reg.get("/v1/regulator/alerts", headers=AUTH).json()["alerts"]}
     assert "adverse_event_rate" not in kinds
+
+
+def test_the_regulator_key_is_read_from_an_encrypted_keystore(api: ApiEnv, tmp_path) -> None:
+    from eth_account import Account
+    from pydantic import SecretStr
+
+    keystore = tmp_path / "regulator-keystore.json"
+    account = api.consortium.regulator.account
+    keystore.write_text(json.dumps(Account.encrypt(account.key, "pass phrase")))
+    client = regulator_client(
+        api, regulator_keystore=keystore, regulator_key_password=SecretStr("pass phrase")
+    )
+    client.app.state.services.extras.clear()  # type: ignore[attr-defined]
+    hospital = api.consortium.hospital
+    r = client.post(f"/v1/regulator/members/{hospital.address}/suspend", json={}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert hospital.member(hospital.address).status is MemberStatus.SUSPENDED
+
+
+def test_alerts_older_than_since_are_left_out(api: ApiEnv, reg: TestClient) -> None:
+    c = api.consortium
+    units = c.manufacturer.commission(c.lot_key, ["S1"]).value
+    c.manufacturer.report_adverse_event(units[0], severity=1, report_hash=keccak(text="r"))
+    api.sync()
+    assert reg.get("/v1/regulator/alerts", headers=AUTH).json()["alerts"]
+    later = {"since": api.chain.now() + 3600}
+    assert reg.get("/v1/regulator/alerts", params=later, headers=AUTH).json()["alerts"] == []
