@@ -18,7 +18,7 @@ from typing import Any
 
 from node.chain import Chain
 from node.client import RpcClient
-from node.errors import DivergenceError, RpcError, SealError
+from node.errors import ConfigError, DivergenceError, RpcError, SealError
 
 __all__ = ["Follower"]
 
@@ -37,7 +37,10 @@ class Follower:
     ) -> None:
         self.chain = chain
         self.url = url
-        self.client = RpcClient(url)
+        try:
+            self.client = RpcClient(url)
+        except ValueError as exc:
+            raise ConfigError(f"--follow {url!r}: {exc}") from exc
         self.remote_head = 0
         self.divergence: dict[str, Any] | None = None
         self.last_error: str | None = None
