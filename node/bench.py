@@ -165,10 +165,6 @@ class Harness:
     """The demo consortium and pre-signed workloads on one chain."""
 
     def __init__(self, url: str, admin: LocalAccount, *, fund: bool) -> None:
-        from scripts.consortium import bootstrap_consortium
-        from sdk.deploy import Deployment  # noqa: F401
-        from sdk.ledger import Ledger  # noqa: F401
-
         self.url = url
         self.w3 = Web3(Web3.HTTPProvider(url))
         self.client = RpcClient(url)
@@ -180,7 +176,6 @@ class Harness:
         self.chain_id = self.w3.eth.chain_id
         self.gas_price = int(self.w3.eth.gas_price) * 2
         self.accounts = accounts
-        self._bootstrap = bootstrap_consortium
         self.consortium: Any = None
 
     def admit_on_genesis_suite(self, config: NodeConfig) -> None:
@@ -203,8 +198,10 @@ class Harness:
             regulator.admit(account.address, Role.DISTRIBUTOR, "Bench member")
 
     def bootstrap(self) -> None:
+        from scripts.consortium import bootstrap_consortium
+
         now = int(self.w3.eth.get_block("latest")["timestamp"])
-        self.consortium = self._bootstrap(self.w3, self.accounts, now=now)
+        self.consortium = bootstrap_consortium(self.w3, self.accounts, now=now)
 
     def _pipeline(self, calls: Sequence[tuple[str, list[Any]]]) -> None:
         """Sign Items calls from the manufacturer and send them pipelined; wait for all."""
