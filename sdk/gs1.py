@@ -239,7 +239,7 @@ def parse_code(text: str) -> Udi:
     if text.startswith("]"):
         try:
             symbology = SymbologyIdentifier.extract(text)
-        except (ParseError, IndexError) as exc:
+        except (ParseError, IndexError, ValueError) as exc:
             raise Gs1Error("malformed", f"unknown symbology identifier in {text!r}") from exc
         text = text[len(symbology) :].strip()
         if not text:

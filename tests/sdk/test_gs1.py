@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from eth_utils.crypto import keccak
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdk.errors import Gs1Error
@@ -672,3 +672,20 @@ def test_appending_the_check_digit_always_makes_a_valid_key(digits: str) -> None
         assert validate_gtin(key).endswith(key)
     if len(key) == 18:
         assert validate_sscc(key) == key
+
+
+@pytest.mark.parametrize("code", ["]Yä", "]d", "]Z9x", "]"])
+def test_a_garbled_symbology_identifier_is_a_malformed_code_not_a_crash(code: str) -> None:
+    with pytest.raises(Gs1Error) as err:
+        parse_code(code)
+    assert err.value.code in {"malformed", "empty"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_any_text_either_parses_or_raises_a_gs1_error(text: str) -> None:
+    for prefix in ("", "]", "]d2", "(01)", "https://x/01/"):
+        try:
+            parse_code(prefix + text)
+        except Gs1Error:
+            pass
