@@ -343,7 +343,11 @@ def test_unpacking_decommissioning_and_dispensing_are_captured(
     r = _post_as(partner, "manufacturer", _doc(events[0], events[1], unpack, destroy, ship))
     assert r.status_code == 200, r.text
     assert [e["operations"][-1].split()[0] for e in r.json()["events"]] == [
-        "commission", "pack", "unpack", "destroy", "ship"
+        "commission",
+        "pack",
+        "unpack",
+        "destroy",
+        "ship",
     ]
     api.sync()
     e1_uri = [_dl(api, "E1")]
