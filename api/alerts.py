@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from api.verification import places_distant
 from indexer.db import Sql
 from indexer.queries import scan_anomalies
 
@@ -30,10 +31,13 @@ class Alert:
     rate: float | None = None
 
 
-def _scan_alerts(conn: Connection, since: int, window: int) -> list[Alert]:
+def _scan_alerts(conn: Connection, since: int, window: int, distant_km: float) -> list[Alert]:
     out: list[Alert] = []
     for a in scan_anomalies(conn, since=since, window_seconds=window):
         if a.kind == "two_places":
+            # The query compares location strings; two wards of one hospital are no alert.
+            if not places_distant(a.location, a.other_location or "", distant_km=distant_km):
+                continue
             detail = (
                 f"scanned in {a.location!r} {a.scanned_at - a.other_time} s after "
                 f"a scan in {a.other_location!r}"
@@ -111,10 +115,16 @@ def _adverse_rates(conn: Connection, since: int, threshold: float) -> list[Alert
 
 
 def alerts_feed(
-    conn: Connection, *, since: int, scan_window_seconds: int, adverse_event_threshold: float
+    conn: Connection,
+    *,
+    since: int,
+    scan_window_seconds: int,
+    distant_km: float,
+    adverse_event_threshold: float,
 ) -> list[Alert]:
-    """Every alert observed at or after `since`, newest first."""
-    alerts = _scan_alerts(conn, since, scan_window_seconds)
+    """Every alert observed at or after `since`, newest first. Two scans of one unit count
+    when they are at least `distant_km` apart (as the verification API judges places)."""
+    alerts = _scan_alerts(conn, since, scan_window_seconds, distant_km)
     alerts += _excursions(conn, since)
     alerts += _adverse_rates(conn, since, adverse_event_threshold)
     alerts.sort(key=lambda a: (-a.observed_at, a.kind))

@@ -50,13 +50,12 @@ class ApiSettings(BaseSettings):
     challenge_ttl_seconds: int = Field(default=300, ge=30)
     # Regulator mode: the regulator's signing key (an eth-account keystore JSON and its
     # password), the bearer token its staff use, where writes go (the follower refuses
-    # them; None = `rpc_url`), and the alerts feed's thresholds.
+    # them; None = `rpc_url`), and the alerts feed's adverse-event threshold.
     regulator_keystore: Path | None = None
     regulator_key_password: SecretStr | None = None
     regulator_api_token: SecretStr | None = None
     submit_rpc_url: str | None = None
     adverse_event_rate_threshold: float = Field(default=0.01, gt=0, le=1)
-    scan_window_seconds: int = Field(default=6 * 3600, ge=60)
     # EPCIS: the GS1 JSON schema (None = ../shared/epcis beside the repo) and the database
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None

@@ -165,7 +165,8 @@ def alerts(
     found = alerts_feed(
         conn,
         since=since,
-        scan_window_seconds=settings.scan_window_seconds,
+        scan_window_seconds=settings.verify_window_seconds,
+        distant_km=settings.verify_distant_km,
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
     window = found[page.offset : page.offset + page.limit]

@@ -176,3 +176,15 @@ def test_alerts_older_than_since_are_left_out(api: ApiEnv, reg: TestClient) -> N
     assert reg.get("/v1/regulator/alerts", headers=AUTH).json()["alerts"]
     later = {"since": api.chain.now() + 3600}
     assert reg.get("/v1/regulator/alerts", params=later, headers=AUTH).json()["alerts"] == []
+
+
+def test_two_scans_close_together_are_not_a_scan_alert(api: ApiEnv, reg: TestClient) -> None:
+    c = api.consortium
+    (unit,) = c.manufacturer.commission(c.lot_key, ["G1"]).value
+    api.sync()
+    now = int(time.time())
+    with api.services.engine.begin() as conn:
+        record_scan(conn, unit, scanned_at=now - 60, location="geo:31.230,121.470", scanner=None)
+        record_scan(conn, unit, scanned_at=now, location="geo:31.240,121.480", scanner=None)
+    kinds = {a["kind"] for a in reg.get("/v1/regulator/alerts", headers=AUTH).json()["alerts"]}
+    assert "scan_two_places" not in kinds
