@@ -333,6 +333,11 @@ def verify(
         _check_status(item_status, history, found, chain, now, policy)
         _check_scans(sql, key, location, found, now, policy)
 
+    # End the read transaction first: on SQLite a read transaction that turns into a write
+    # fails at once with "database is locked" if another worker wrote meanwhile (the busy
+    # timeout does not apply to that upgrade); a fresh write transaction waits its turn.
+    if conn.in_transaction():
+        conn.commit()
     record_scan(conn, key, scanned_at=now, location=location, scanner=scanner)
     return VerifyResult(
         verdict=found.verdict(),

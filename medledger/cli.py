@@ -266,5 +266,32 @@ def api_cmd(
     )
 
 
+# ---------------------------------------------------------------- bench verify (issue 5)
+
+
+@bench_app.command("verify")
+def bench_verify_cmd(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="30k units and short runs, under a minute.")
+    ] = False,
+    seconds: Annotated[float, typer.Option(help="Length of each HTTP load run.")] = 15.0,
+    connections: Annotated[int, typer.Option(help="Concurrent HTTP connections.")] = 16,
+) -> None:
+    """/v1/verify over HTTP at >= 1M units (req/s, p50/p99) and submit-to-visible freshness."""
+    from scripts.bench_verify import BenchSizes, bench_verify
+
+    if seconds <= 0 or connections < 1:
+        console.print(f"[red]error:[/] bad --seconds {seconds} or --connections {connections}")
+        raise typer.Exit(code=2)
+    sizes = BenchSizes(
+        quick=quick,
+        seconds=5.0 if quick else seconds,
+        connections=connections,
+        codes=2000 if quick else 8000,
+        freshness_samples=10 if quick else 50,
+    )
+    bench_verify(sizes, echo=lambda line: print(line, flush=True))
+
+
 if __name__ == "__main__":
     app()
