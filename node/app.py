@@ -67,6 +67,7 @@ class Node:
             config,
             submit=seq.submit if seq else None,
             pending_nonce=seq.pending_nonce if seq else None,
+            tx_status=seq.transaction_status if seq else None,
             status=self.status,
         )
         self.server = RpcServer(config.rpc_host, config.rpc_port, self.rpc)

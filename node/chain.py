@@ -9,9 +9,10 @@ moves only after that commit returns.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from node import evm, evm_reads, records
 from node.config import NodeConfig
@@ -78,8 +79,20 @@ class Chain:
         finally:
             snap.close()
 
-    def produce(self, txs: Sequence[evm.DecodedTx], *, timestamp: int, sealer: Sealer) -> Committed:
-        """Execute `txs` in a new block on the head, seal it and commit it durably."""
+    def produce(
+        self,
+        txs: Sequence[evm.DecodedTx],
+        *,
+        timestamp: int,
+        sealer: Sealer,
+        guard: AbstractContextManager[Any] | None = None,
+        on_commit: Callable[[Committed], None] | None = None,
+    ) -> Committed:
+        """Execute `txs` in a new block on the head, seal it and commit it durably.
+
+        The commit, and `on_commit`, run inside `guard` (the sequencer's admission lock), so
+        admission sees either the state before the block or the state after it with
+        `on_commit`'s consequences (membership cache, evictions), never a mix."""
         with self._lock:
             try:
                 built = evm.build_block(
@@ -91,7 +104,7 @@ class Chain:
                     timestamp=timestamp,
                     gas_limit=self.config.block_gas_limit,
                 )
-                return self._commit(built, sealer.seal(built.hash))
+                return self._commit(built, sealer.seal(built.hash), guard, on_commit)
             except BaseException:
                 self._buffer.discard()
                 raise
@@ -118,7 +131,13 @@ class Chain:
                 self._buffer.discard()
                 raise
 
-    def _commit(self, built: evm.BuiltBlock, seal: bytes) -> Committed:
+    def _commit(
+        self,
+        built: evm.BuiltBlock,
+        seal: bytes,
+        guard: AbstractContextManager[Any] | None = None,
+        on_commit: Callable[[Committed], None] | None = None,
+    ) -> Committed:
         txs = evm_reads.transaction_records(built)
         receipts = evm_reads.receipt_records(built)
         records.write_block(
@@ -129,10 +148,7 @@ class Chain:
             receipts=receipts,
             seal=seal,
         )
-        self._buffer.commit()
-        self.head_hash, self.head_number = built.hash, built.number
-        self.head_timestamp = int(built.header.timestamp)
-        return Committed(
+        committed = Committed(
             number=built.number,
             hash=built.hash,
             tx_hashes=[bytes(tx.hash) for tx in built.transactions],
@@ -140,6 +156,13 @@ class Chain:
             dropped=built.dropped,
             deferred=built.deferred,
         )
+        with guard if guard is not None else nullcontext():
+            self._buffer.commit()
+            self.head_hash, self.head_number = built.hash, built.number
+            self.head_timestamp = int(built.header.timestamp)
+            if on_commit is not None:
+                on_commit(committed)
+        return committed
 
     def close(self) -> None:
         with self._lock:

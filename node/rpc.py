@@ -47,12 +47,14 @@ class Rpc:
         submit: Callable[[bytes], bytes] | None,
         pending_nonce: Callable[[bytes], int] | None,
         status: Callable[[], dict[str, Any]],
+        tx_status: Callable[[bytes], dict[str, str] | None] | None = None,
     ) -> None:
         self.chain = chain
         self.config = config
         self._submit = submit
         self._pending_nonce = pending_nonce
         self._status = status
+        self._tx_status = tx_status
         self.methods: dict[str, Callable[..., Any]] = {
             name: getattr(self, name)
             for name in dir(self)
@@ -353,6 +355,16 @@ class Rpc:
             "seal": None if seal is None else "0x" + seal.hex(),
             "signer": "0x" + header.coinbase.hex() if header.block_number else None,
         }
+
+    def medledger_getTransactionStatus(self, value: Any) -> dict[str, str]:
+        """mined (with its block), pending, dropped (with the reason) or unknown."""
+        key = tx_hash(value)
+        with self.chain.snapshot() as snap:
+            receipt = records.Reader(snap).receipt(key)
+        if receipt is not None:
+            return {"status": "mined", "blockNumber": receipt["blockNumber"]}
+        known = self._tx_status(key) if self._tx_status is not None else None
+        return known or {"status": "unknown"}
 
     def medledger_authorities(self) -> list[str]:
         return list(self.config.authorities)

@@ -114,9 +114,16 @@ class Sequencer:
         with self._cond:
             return self.mempool.pending_nonce(sender, lambda: self._state_nonce(sender))
 
-    def dropped_reason(self, tx_hash: bytes) -> str | None:
+    def transaction_status(self, tx_hash: bytes) -> dict[str, str] | None:
+        """ "pending" while in the mempool or in flight, "dropped" with the reason when it
+        will never be mined; None when the sequencer does not know it (see the receipt)."""
         with self._cond:
-            return self._dropped.get(tx_hash)
+            reason = self._dropped.get(tx_hash)
+            if reason is not None:
+                return {"status": "dropped", "reason": reason}
+            if tx_hash in self.mempool.known:
+                return {"status": "pending"}
+        return None
 
     def _state_nonce(self, sender: bytes) -> int:
         with self.chain.snapshot() as snap:
@@ -170,7 +177,11 @@ class Sequencer:
             started = time.monotonic()
             try:
                 committed = self.chain.produce(
-                    batch, timestamp=int(time.time()), sealer=self.sealer
+                    batch,
+                    timestamp=int(time.time()),
+                    sealer=self.sealer,
+                    guard=self._cond,
+                    on_commit=self._membership_changes,
                 )
             except Exception:
                 log.exception("building a block failed; its transactions are dropped")
@@ -187,6 +198,17 @@ class Sequencer:
             )
             self._after_block(batch, committed)
 
+    def _membership_changes(self, committed: Committed) -> None:
+        """Runs under the admission lock, right after the commit: a block that touched
+        Partners clears the membership cache and evicts senders no longer active."""
+        if self._partners_hex not in committed.log_addresses:
+            return
+        self._active.clear()
+        for sender in self.mempool.senders():
+            if not self._may_send(sender):
+                for tx in self.mempool.evict_sender(sender):
+                    self._dropped[tx.hash] = "sender is no longer an active member"
+
     def _after_block(self, batch: list[evm.DecodedTx], committed: Committed) -> None:
         self.blocks_made += 1
         dropped = [tx for tx, _ in committed.dropped]
@@ -198,11 +220,5 @@ class Sequencer:
             self.mempool.requeue([tx for tx in batch if tx.hash in deferred])
             mined = [tx for tx in batch if tx.hash not in deferred and tx not in dropped]
             self.mempool.settle(mined, dropped)
-            if self._partners_hex in committed.log_addresses:
-                self._active.clear()
-                for sender in self.mempool.senders():
-                    if not self._may_send(sender):
-                        for tx in self.mempool.evict_sender(sender):
-                            self._dropped[tx.hash] = "sender is no longer an active member"
             if len(self._dropped) > 100_000:
                 self._dropped.clear()

@@ -160,8 +160,13 @@ def test_a_member_suspended_in_one_block_is_refused_from_the_next(
     admin.as_member(regulator).admit(member.address, Role.HOSPITAL, "Soon suspended")
     ok = client.call("eth_sendRawTransaction", sign(member, node_config, nonce=0))
     assert wait_receipt(client, ok)["status"] == "0x1"
+    waiting = client.call("eth_sendRawTransaction", sign(member, node_config, nonce=5))
+    assert client.call("medledger_getTransactionStatus", waiting) == {"status": "pending"}
     suspension = admin.as_member(regulator).suspend(member.address)
     block = suspension.receipt["blockNumber"]
+    dropped = client.call("medledger_getTransactionStatus", waiting)
+    assert dropped == {"status": "dropped", "reason": "sender is no longer an active member"}
+    assert client.call("medledger_getTransactionStatus", ok)["status"] == "mined"
     with pytest.raises(RpcError) as info:
         client.call("eth_sendRawTransaction", sign(member, node_config, nonce=1))
     assert info.value.code == -32010
