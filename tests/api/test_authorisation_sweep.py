@@ -83,7 +83,7 @@ class World:
         return self.partner.api.client
 
 
-def _values(partner: PartnerEnv, a: Ledger, b: Ledger, ids: dict[str, Any]) -> dict[str, Any]:
+def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, Any]:
     """Values by parameter/field name. A list is a list of candidates for a path/query
     parameter; bodies take the value itself."""
     c = partner.api.consortium
@@ -91,8 +91,8 @@ def _values(partner: PartnerEnv, a: Ledger, b: Ledger, ids: dict[str, Any]) -> d
     sscc = gs1.make_sscc(extension=3, company_prefix=c.distributor_prefix, serial_reference=907)
     return {
         # B's objects
-        "item_id": [ids["unit"], ids["case"]],
-        "item": [ids["unit"], ids["case"], ids["moving"]],
+        "item_id": [ids["unit"], ids["case"], ids["packed"]],
+        "item": [ids["unit"], ids["case"], ids["packed"], ids["moving"]],
         "container_id": [ids["case"]],
         "shipment_id": ids["shipments"],
         "document_id": [ids["document"]],
@@ -104,12 +104,12 @@ def _values(partner: PartnerEnv, a: Ledger, b: Ledger, ids: dict[str, Any]) -> d
         "sscc": sscc,
         "code": f"(01){c.gtin}(21){ids['serial']}",
         "MATCH_epc": f"https://id.example.com/01/{c.gtin}/21/{ids['serial']}",
-        "item_ids": [ids["unit"], ids["moving"]],
+        "item_ids": [ids["unit"]],
         "rejected_ids": [ids["moving"]],
         "subject_id": ids["unit"],
         "lot_key": h(c.lot_key),
-        # the parties: A acts, B is the victim
-        "receiver": a.address,
+        # the parties: A acts, B is the victim, the hospital a third member
+        "receiver": partner.api.consortium.hospital.address,
         "counterparty": b.address,
         "member": b.address,
         "address": b.address,
@@ -146,7 +146,8 @@ def _sign_in_as(world: World, ledger: Ledger, challenged: str) -> dict[str, str]
 
 
 def _raw_dispense(world: World) -> str:
-    """A's own signed transaction dispensing B's unit."""
+    """A's own signed transaction dispensing B's loose unit."""
+    unit = bytes.fromhex(world.values["subject_id"][2:])
     api = world.partner.api
     w3 = api.chain.w3
     items = w3.eth.contract(
@@ -161,7 +162,7 @@ def _raw_dispense(world: World) -> str:
         "gasPrice": w3.eth.gas_price,
         "chainId": w3.eth.chain_id,
     }
-    tx: Any = items.functions.dispense(world.items[:1], bytes(32)).build_transaction(params)
+    tx: Any = items.functions.dispense([unit], bytes(32)).build_transaction(params)
     return h(bytes(world.a.account.sign_transaction(tx).raw_transaction))
 
 
@@ -300,17 +301,17 @@ def _not_configured(response: Response) -> bool:
 
 
 def _build_world(partner: PartnerEnv) -> World:
-    """B = the distributor: it received a case of two units and a third unit, shipped the
-    third on to the hospital (in transit, with a document hash), stored a confidential
+    """B = the distributor: it received a case of two units and two loose units, shipped
+    the third on to the hospital (in transit, with a document hash), stored a confidential
     document and holds an API key; the lot it reached is under recall."""
     api = partner.api
     c = api.consortium
     b, a = c.distributor, c.hospital2
-    units = c.manufacturer.commission(c.lot_key, ["SW1", "SW2", "SW3"]).value
+    units = c.manufacturer.commission(c.lot_key, ["SW1", "SW2", "SW3", "SW4"]).value
     sscc = gs1.make_sscc(extension=1, company_prefix=c.prefix, serial_reference=4242)
     case = c.manufacturer.create_container(sscc, company_prefix=c.prefix).value
     c.manufacturer.pack(case, units[:2])
-    inbound = c.manufacturer.ship(b.address, [case, units[2]]).value
+    inbound = c.manufacturer.ship(b.address, [case, *units[2:]]).value
     b.receive(inbound, temp_min=50, temp_max=60)
     client = api.client
     b_headers = partner.login(b)
@@ -343,10 +344,11 @@ def _build_world(partner: PartnerEnv) -> World:
     recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="s")).value
     api.sync()
     ids = {
-        "unit": h(units[0]),
+        "unit": h(units[3]),
+        "packed": h(units[0]),
         "moving": h(units[2]),
         "case": h(case),
-        "serial": "SW1",
+        "serial": "SW4",
         "shipments": [inbound, outbound.json()["shipment_id"]],
         "document": doc["id"],
         "key": key.json()["id"],
@@ -358,7 +360,7 @@ def _build_world(partner: PartnerEnv) -> World:
         b=b,
         items=[*units, case],
         shipments=ids["shipments"],
-        values=_values(partner, a, b, ids),
+        values=_values(partner, b, ids),
     )
     world.document_markers = {
         doc["id"],
@@ -423,13 +425,15 @@ def test_no_other_partner_and_no_anonymous_caller_reaches_a_partners_objects_on_
     client = world.client
     spec = client.app.openapi()  # type: ignore[attr-defined]
     a_headers = partner.login(world.a)
+    a_key = client.post("/v1/auth/api-keys", json={"label": "a-erp"}, headers=a_headers)
+    callers = (("A", a_headers), ("A by API key", {"X-API-Key": a_key.json()["key"]}))
     failures: list[str] = []
     swept: set[str] = set()
     before = _snapshot(world)
     for path, method in _operations(spec):
         for request in _requests(spec, path, method, world):
             url, query, body = request
-            for who, headers in (("A", a_headers), ("anonymous", {})):
+            for who, headers in (*callers, ("anonymous", {})):
                 r = client.request(method, url, params=query, headers=headers, **body)
                 failures += _check_call(world, spec, path, method, who, request, r)
                 if method in WRITES and (after := _snapshot(world)) != before:
