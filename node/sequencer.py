@@ -1,11 +1,12 @@
 """The authority's sequencer: admission, batching into blocks, sealing.
 
 Admission (`submit`, called from RPC threads) decodes the raw transaction, checks chain id
-and gas, then the sender: the bootstrap admin, or an account for which
-`Partners.isActive` is true at the current head. Membership answers are cached per
-account until a block emits a log from Partners; then the cache is cleared and pending
-transactions of accounts that are no longer active are evicted, so a member suspended in
-block N has nothing in block N+1 or later.
+and gas, then the sender: `Partners.mayTransact` must be true at the current head (an
+active member, a platform relayer, or the current admin, initially the bootstrap admin).
+Answers are cached per account until a block emits a log from Partners; then, under the
+admission lock and right after that block's commit, the cache is cleared and pending
+transactions of accounts no longer admitted are evicted, so a member suspended in block N
+has nothing in block N+1 or later.
 
 The block loop (one thread) makes a block as soon as `batch_size` transactions are ready
 or `block_interval_ms` has passed since the oldest ready one arrived. It never makes empty
@@ -31,6 +32,7 @@ __all__ = ["Sequencer"]
 
 log = logging.getLogger("medledger.node.sequencer")
 IS_ACTIVE = keccak(text="isActive(address)")[:4]
+MAY_TRANSACT = keccak(text="mayTransact(address)")[:4]
 
 
 class Sequencer:
@@ -106,8 +108,8 @@ class Sequencer:
             allowed = self._may_send(sender)
         if not allowed:
             raise AdmissionError(
-                f"sender 0x{sender.hex()} is not an active member of the consortium "
-                "(Partners.isActive is false) nor the bootstrap admin"
+                f"sender 0x{sender.hex()} is not an active member of the consortium, a "
+                "platform relayer or the admin (Partners.mayTransact is false)"
             )
 
     def pending_nonce(self, sender: bytes) -> int:
@@ -130,15 +132,21 @@ class Sequencer:
             return evm_reads.state_nonce(snap, evm_reads.head_hash(snap), sender)
 
     def _may_send(self, sender: bytes) -> bool:
-        if sender == self._admin:
-            return True
         cached = self._active.get(sender)
         if cached is None:
-            cached = self._is_active(sender)
+            cached = self._is_admitted(sender)
             self._active[sender] = cached
         return cached
 
-    def _is_active(self, account: bytes) -> bool:
+    def _is_admitted(self, account: bytes) -> bool:
+        """`Partners.mayTransact` at the head (active member, platform relayer or the
+        current admin); for a genesis suite without it, `isActive` or the bootstrap admin."""
+        may = self._partners_call(MAY_TRANSACT, account)
+        if may is not None:
+            return may
+        return account == self._admin or bool(self._partners_call(IS_ACTIVE, account))
+
+    def _partners_call(self, selector: bytes, account: bytes) -> bool | None:
         with self.chain.snapshot() as snap:
             result = evm.call(
                 snap,
@@ -147,11 +155,13 @@ class Sequencer:
                 timestamp=int(time.time()),
                 sender=bytes(20),
                 to=self._partners,
-                data=IS_ACTIVE + bytes(12) + account,
+                data=selector + bytes(12) + account,
                 value=0,
                 gas=1_000_000,
             )
-        return result.success and int.from_bytes(result.output or b"\0", "big") == 1
+        if not result.success or len(result.output) != 32:
+            return None
+        return int.from_bytes(result.output, "big") == 1
 
     # ------------------------------------------------------------ blocks
 

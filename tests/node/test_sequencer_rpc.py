@@ -277,3 +277,19 @@ def test_blocks_are_served_with_hashes_or_full_transactions_and_as_raw_rlp(
     assert client.call("medledger_authorities") == list(node_config.authorities)
     status = client.call("medledger_status")
     assert status["role"] == "sequencer" and status["headNumber"] >= int(receipt["blockNumber"], 16)
+
+
+def test_a_platform_relayer_is_admitted_until_its_role_is_revoked(
+    client: RpcClient, admin: Ledger, node_config: NodeConfig
+) -> None:
+    relayer = Account.create()
+    with pytest.raises(RpcError) as info:
+        client.call("eth_sendRawTransaction", sign(relayer, node_config, nonce=0))
+    assert info.value.code == -32010
+    admin.grant_relayer(relayer.address)
+    tx_hash = client.call("eth_sendRawTransaction", sign(relayer, node_config, nonce=0))
+    assert wait_receipt(client, tx_hash)["status"] == "0x1"
+    admin.revoke_relayer(relayer.address)
+    with pytest.raises(RpcError) as info:
+        client.call("eth_sendRawTransaction", sign(relayer, node_config, nonce=1))
+    assert info.value.code == -32010 and "mayTransact" in info.value.message
