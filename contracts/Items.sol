@@ -14,7 +14,8 @@ import {Gs1} from "./lib/Gs1.sol";
 /// cancel, dispense, quarantine and release, destroy.
 /// @dev Each item is one storage slot keyed by keccak256 of its GS1 Digital Link path. A
 /// packed item keeps its slot untouched while inside a container: its holder and status are
-/// the container's (resolved by {itemOf}), so moving a pallet writes one slot, not one per unit.
+/// the container's (resolved by {itemOf}), so moving a pallet writes one slot, not one per unit,
+/// and the custody checks read the pallet's distinct lots, not every unit.
 contract Items is EIP712, Nonces {
     enum Status {
         None,
@@ -117,6 +118,10 @@ contract Items is EIP712, Nonces {
     mapping(bytes32 id => Item) private _items;
     mapping(uint32 containerNo => bytes32 id) private _containerIds;
     mapping(uint32 containerNo => bytes32[] childIds) private _children;
+    /// @dev The distinct lots anywhere inside a container (nested containers included), kept
+    /// at pack time so shipping a pallet checks each lot once instead of reading every unit.
+    mapping(uint32 containerNo => uint32[] lotIndexes) private _containerLots;
+    mapping(uint32 containerNo => mapping(uint32 lotIndex => bool)) private _containerHasLot;
     mapping(uint64 shipmentId => Shipment) private _shipments;
     uint32 private _containerCount;
     uint64 private _shipmentCount;
@@ -246,6 +251,14 @@ contract Items is EIP712, Nonces {
             Item storage child = _requireMovableRoot(childId, msg.sender);
             child.parent = number;
             children.push(childId);
+            if (child.isContainer) {
+                uint32[] storage inner = _containerLots[child.ref];
+                for (uint256 j; j < inner.length; ++j) {
+                    _addLot(number, inner[j]);
+                }
+            } else {
+                _addLot(number, child.ref);
+            }
         }
         emit ItemsPacked(containerId, msg.sender, childIds);
     }
@@ -265,6 +278,11 @@ contract Items is EIP712, Nonces {
             child.parent = 0;
         }
         delete _children[number];
+        uint32[] storage lots = _containerLots[number];
+        for (uint256 i; i < lots.length; ++i) {
+            delete _containerHasLot[number][lots[i]];
+        }
+        delete _containerLots[number];
         emit ItemsUnpacked(containerId, msg.sender, childIds);
     }
 
@@ -447,16 +465,26 @@ contract Items is EIP712, Nonces {
     // ---------------------------------------------------------------- internals
 
     function _checkContents(Item storage item, ShipCheck memory check) private view {
-        if (item.isContainer) {
-            bytes32[] storage children = _children[item.ref];
-            for (uint256 i; i < children.length; ++i) {
-                _checkContents(_items[children[i]], check);
-            }
+        if (!item.isContainer) {
+            _checkLot(item.ref, check);
             return;
         }
-        if (item.ref == check.lastLot) return;
-        check.lastLot = item.ref;
-        IDevices.LotFacts memory f = _devices.lotFacts(item.ref);
+        uint32[] storage lots = _containerLots[item.ref];
+        for (uint256 i; i < lots.length; ++i) {
+            _checkLot(lots[i], check);
+        }
+    }
+
+    function _addLot(uint32 containerNo, uint32 lotIndex) private {
+        if (_containerHasLot[containerNo][lotIndex]) return;
+        _containerHasLot[containerNo][lotIndex] = true;
+        _containerLots[containerNo].push(lotIndex);
+    }
+
+    function _checkLot(uint32 lotIndex, ShipCheck memory check) private view {
+        if (lotIndex == check.lastLot) return;
+        check.lastLot = lotIndex;
+        IDevices.LotFacts memory f = _devices.lotFacts(lotIndex);
         if (f.activeRecall != 0) {
             // A recall return: the only move a recalled unit may make, whatever its dates.
             if (check.receiver != f.manufacturer) revert ItemsRecalledReturnOnly(check.rootId, f.manufacturer);

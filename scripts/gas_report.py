@@ -222,9 +222,10 @@ read from the table:
   lot and parent are packed in one slot); a shipment adds one record. The per-item slope of
   ship, receive, cancel, dispense and the holds is that write plus the checks.
 - **Shipping a pallet of N units writes one slot** (the container's): the units inside
-  stay frozen. It still reads every unit to check lot expiry, registration, recalls and the
-  receiver's licence, so it grows with N, but more slowly than shipping the units loose;
-  receiving a pallet is flat. `unpack` pays the deferred per-unit write once.
+  stay frozen. The checks (lot expiry, registration, recalls, the receiver's licence) read
+  the pallet's distinct lots, recorded when it was packed, not every unit, so shipping and
+  receiving a pallet cost the same whatever it holds. `unpack` pays the deferred per-unit
+  write once; `pack` pays two extra slots the first time a lot enters a container.
 - `commission` and `pack` are the most expensive per unit: each creates a new storage slot
   (about 22,000 gas) per unit, the item itself or its entry in the container's child list.
   Packing pays once for every later move of the pallet.

@@ -356,6 +356,33 @@ def test_a_recalled_unit_inside_a_pallet_keeps_the_pallet_from_shipping_elsewher
     assert status_of(m, recalled) == (m.address, ItemStatus.ACTIVE)
 
 
+def test_unpacking_a_pallet_forgets_the_lots_it_held(
+    consortium: Consortium, chain: DevChain
+) -> None:
+    m, d, h = consortium.manufacturer, consortium.distributor, consortium.hospital
+    now = chain.now()
+    other_lot = register_lot(consortium, consortium.gtin, "LOT2026C", now=now, expiry=now + YEAR)
+    (good,) = m.commission(other_lot, ["G2"]).value
+    (recalled,) = m.commission(consortium.lot_key, ["SN2"]).value
+    case = new_container(m, consortium.prefix, 3)
+    pallet = new_container(m, consortium.prefix, 4)
+    m.pack(case, [recalled])
+    m.pack(pallet, [good, case])
+    deliver(m, d, [pallet])
+    m.recall_lot(consortium.lot_key, level=1, reason_hash=keccak(text="r"))
+    d.unpack(pallet)
+    # The pallet now holds nothing from the recalled lot: repacked with the good unit only,
+    # it ships to the hospital, while the case still carries its recalled lot.
+    d.pack(pallet, [good])
+    deliver(d, h, [pallet])
+    assert status_of(h, good) == (h.address, ItemStatus.ACTIVE)
+    expect_revert(
+        lambda: d.ship(h.address, [case]),
+        "ItemsRecalledReturnOnly",
+        {"id": case, "manufacturer": m.address},
+    )
+
+
 def test_a_recall_return_ships_even_after_the_lot_expired(
     consortium: Consortium, chain: DevChain
 ) -> None:
