@@ -18,8 +18,14 @@ __all__ = ["Sql", "make_engine", "migrate"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files run in WAL mode with a large page cache."""
+def make_engine(url: str, *, writer: bool = False) -> Engine:
+    """An engine for `url`; SQLite files run in WAL mode with a large page cache.
+
+    `writer=True` is for the indexer: on SQLite its transactions take the write lock up front
+    (`BEGIN IMMEDIATE`, waiting up to the busy timeout), because a deferred transaction that
+    reads and then writes is refused at once if another connection (the API logging a scan)
+    wrote in between.
+    """
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
@@ -40,9 +46,11 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(begin)
 
         return engine
     if url.startswith("postgresql://"):

@@ -53,7 +53,7 @@ class Indexer:
         self.deployment = deployment
         self.decoder = decoder or LogDecoder()
         self._owns_engine = engine is None
-        self.engine = engine or make_engine(settings.db_url)
+        self.engine = engine or make_engine(settings.db_url, writer=True)
         self.addresses = [deployment.address_of(n) for n in CONTRACT_NAMES]
         self._lock = WriterLock(settings, self.engine)
         self._unanalyzed = 0
