@@ -15,7 +15,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
-from sdk.abi import AbiCodec, DecodedEvent, abi_type
+from sdk.abi import AbiCodec, DecodedEvent, abi_type, as_bytes, as_int
 from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import CONTRACT_NAMES
 
@@ -121,7 +121,7 @@ class LogDecoder:
         return out
 
     def decode_log(self, log: Mapping[str, Any]) -> DecodedEvent | None:
-        topics = [_bytes(t) for t in log["topics"]]
+        topics = [as_bytes(t) for t in log["topics"]]
         if not topics:
             return None
         shape = self._shapes.get(topics[0])
@@ -133,28 +133,18 @@ class LogDecoder:
             name: self._static(kind, topic)
             for (name, kind), topic in zip(shape.indexed, topics[1:], strict=True)
         }
-        values = self._data(shape.data_types, _bytes(log["data"]))
+        values = self._data(shape.data_types, as_bytes(log["data"]))
         args.update(zip(shape.data_names, values, strict=True))
         return DecodedEvent(
             contract=shape.contract,
             name=shape.name,
             args=args,
             address=str(log["address"]),
-            block_number=_int(log["blockNumber"]),
-            block_hash=_bytes(log["blockHash"]),
-            transaction_hash=_bytes(log["transactionHash"]),
-            log_index=_int(log["logIndex"]),
+            block_number=as_int(log["blockNumber"]),
+            block_hash=as_bytes(log["blockHash"]),
+            transaction_hash=as_bytes(log["transactionHash"]),
+            log_index=as_int(log["logIndex"]),
         )
 
     def decode_logs(self, logs: Iterable[Mapping[str, Any]]) -> list[DecodedEvent]:
         return [e for e in (self.decode_log(log) for log in logs) if e is not None]
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, str):
-        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
-    return bytes(value)
-
-
-def _int(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)

@@ -18,6 +18,7 @@ from indexer.lock import WriterLock
 from indexer.projector import Projector
 from indexer.rewind import find_ancestor, rewind_to
 from indexer.source import BlockRef, LogSource
+from sdk.abi import as_bytes, as_int
 from sdk.deploy import CONTRACT_NAMES, Deployment
 
 __all__ = ["Indexer", "SyncResult"]
@@ -114,16 +115,16 @@ class Indexer:
         end = min(head, start + self.settings.batch_blocks - 1)
         logs = sorted(
             self.source.get_logs(start, end, self.addresses),
-            key=lambda log: (_int(log["blockNumber"]), _int(log["logIndex"])),
+            key=lambda log: (as_int(log["blockNumber"]), as_int(log["logIndex"])),
         )
         refs = self._block_refs(logs, end)
         events = self.decoder.decode_logs(logs)
         keys = [
             (
-                _bytes(log["blockHash"]),
-                _int(log["logIndex"]),
-                _int(log["blockNumber"]),
-                _bytes(log["transactionHash"]),
+                as_bytes(log["blockHash"]),
+                as_int(log["logIndex"]),
+                as_int(log["blockNumber"]),
+                as_bytes(log["transactionHash"]),
             )
             for log in logs
         ]
@@ -152,10 +153,10 @@ class Indexer:
         hash is not the chain's current one (a reorg during the fetch: retry later)."""
         refs: dict[int, BlockRef] = {}
         for log in logs:
-            number = _int(log["blockNumber"])
+            number = as_int(log["blockNumber"])
             if number not in refs:
                 refs[number] = self.source.block(number)
-            if refs[number].hash != _bytes(log["blockHash"]):
+            if refs[number].hash != as_bytes(log["blockHash"]):
                 raise SourceError(f"block {number} changed while fetching its logs")
         if end not in refs:
             refs[end] = self.source.block(end)
@@ -190,13 +191,3 @@ class Indexer:
                 time.sleep(self.settings.poll_interval)
             elif on_sync is not None:
                 on_sync(result)
-
-
-def _int(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
-    return bytes(value)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from web3 import HTTPProvider, Web3
 
 from indexer.errors import SourceError
+from sdk.abi import as_bytes, as_int
 
 __all__ = ["BlockRef", "LogSource", "Web3LogSource"]
 
@@ -65,13 +66,13 @@ class Web3LogSource:
         return response["result"]
 
     def head(self) -> int:
-        return _int(self._request("eth_blockNumber", []))
+        return as_int(self._request("eth_blockNumber", []))
 
     def block(self, number: int) -> BlockRef:
         result = self._request("eth_getBlockByNumber", [hex(number), False])
         if result is None:
             raise SourceError(f"block {number} not found")
-        return BlockRef(number, _bytes(result["hash"]), _int(result["timestamp"]))
+        return BlockRef(number, as_bytes(result["hash"]), as_int(result["timestamp"]))
 
     def get_logs(
         self, from_block: int, to_block: int, addresses: Sequence[str]
@@ -93,13 +94,3 @@ class Web3LogSource:
                 middle + 1, to_block, addresses
             )
         return logs
-
-
-def _int(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
-    return bytes(value)

@@ -16,7 +16,7 @@ from eth_utils import keccak, to_checksum_address
 
 from sdk.errors import ContractError
 
-__all__ = ["AbiCodec", "DecodedEvent", "abi_type"]
+__all__ = ["AbiCodec", "DecodedEvent", "abi_type", "as_bytes", "as_int"]
 
 # Panic(uint256) and Error(string), the two built-in revert shapes.
 _PANIC = keccak(text="Panic(uint256)")[:4]
@@ -137,7 +137,7 @@ class AbiCodec:
 
     def decode_log(self, log: Mapping[str, Any]) -> DecodedEvent | None:
         """Decode one raw log (web3 or JSON-RPC shape); None for logs of unknown events."""
-        topics = [_as_bytes(t) for t in log["topics"]]
+        topics = [as_bytes(t) for t in log["topics"]]
         if not topics:
             return None
         codec = self._events.get(topics[0])
@@ -149,7 +149,7 @@ class AbiCodec:
                 _checksum((kind,), abi_decode([kind], topic))[0] if _is_static(kind) else topic
             )
         values = _checksum(
-            codec.data_types, abi_decode(list(codec.data_types), _as_bytes(log["data"]))
+            codec.data_types, abi_decode(list(codec.data_types), as_bytes(log["data"]))
         )
         args.update(zip(codec.data_names, values, strict=True))
         return DecodedEvent(
@@ -157,10 +157,10 @@ class AbiCodec:
             name=codec.name,
             args=args,
             address=str(log["address"]),
-            block_number=_as_int(log["blockNumber"]),
-            block_hash=_as_bytes(log["blockHash"]),
-            transaction_hash=_as_bytes(log["transactionHash"]),
-            log_index=_as_int(log["logIndex"]),
+            block_number=as_int(log["blockNumber"]),
+            block_hash=as_bytes(log["blockHash"]),
+            transaction_hash=as_bytes(log["transactionHash"]),
+            log_index=as_int(log["logIndex"]),
         )
 
     def decode_logs(self, logs: Iterable[Mapping[str, Any]]) -> list[DecodedEvent]:
@@ -177,11 +177,13 @@ def _is_static(kind: str) -> bool:
     return not (kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("("))
 
 
-def _as_bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
+    """A JSON-RPC DATA value (0x-hex string) or raw bytes, as bytes."""
     if isinstance(value, str):
         return bytes.fromhex(value[2:] if value.startswith("0x") else value)
     return bytes(value)
 
 
-def _as_int(value: Any) -> int:
+def as_int(value: Any) -> int:
+    """A JSON-RPC QUANTITY (0x-hex string) or an int, as int."""
     return int(value, 16) if isinstance(value, str) else int(value)
