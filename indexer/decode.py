@@ -15,7 +15,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
-from sdk.abi import AbiCodec, DecodedEvent, abi_type, as_bytes, as_int
+from sdk.abi import AbiCodec, DecodedEvent, abi_type, as_bytes
 from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import CONTRACT_NAMES
 
@@ -135,16 +135,7 @@ class LogDecoder:
         }
         values = self._data(shape.data_types, as_bytes(log["data"]))
         args.update(zip(shape.data_names, values, strict=True))
-        return DecodedEvent(
-            contract=shape.contract,
-            name=shape.name,
-            args=args,
-            address=str(log["address"]),
-            block_number=as_int(log["blockNumber"]),
-            block_hash=as_bytes(log["blockHash"]),
-            transaction_hash=as_bytes(log["transactionHash"]),
-            log_index=as_int(log["logIndex"]),
-        )
+        return DecodedEvent.of(log, contract=shape.contract, name=shape.name, args=args)
 
     def decode_logs(self, logs: Iterable[Mapping[str, Any]]) -> list[DecodedEvent]:
         return [e for e in (self.decode_log(log) for log in logs) if e is not None]

@@ -43,6 +43,22 @@ class DecodedEvent:
     transaction_hash: bytes
     log_index: int
 
+    @classmethod
+    def of(
+        cls, log: Mapping[str, Any], *, contract: str, name: str, args: dict[str, Any]
+    ) -> DecodedEvent:
+        """The decoded event of a raw log (web3 or JSON-RPC shape) with its chain reference."""
+        return cls(
+            contract=contract,
+            name=name,
+            args=args,
+            address=str(log["address"]),
+            block_number=as_int(log["blockNumber"]),
+            block_hash=as_bytes(log["blockHash"]),
+            transaction_hash=as_bytes(log["transactionHash"]),
+            log_index=as_int(log["logIndex"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class _EventCodec:
@@ -152,16 +168,7 @@ class AbiCodec:
             codec.data_types, abi_decode(list(codec.data_types), as_bytes(log["data"]))
         )
         args.update(zip(codec.data_names, values, strict=True))
-        return DecodedEvent(
-            contract=codec.contract,
-            name=codec.name,
-            args=args,
-            address=str(log["address"]),
-            block_number=as_int(log["blockNumber"]),
-            block_hash=as_bytes(log["blockHash"]),
-            transaction_hash=as_bytes(log["transactionHash"]),
-            log_index=as_int(log["logIndex"]),
-        )
+        return DecodedEvent.of(log, contract=codec.contract, name=codec.name, args=args)
 
     def decode_logs(self, logs: Iterable[Mapping[str, Any]]) -> list[DecodedEvent]:
         return [e for e in (self.decode_log(log) for log in logs) if e is not None]
