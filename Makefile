@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck slither clean setup
+.PHONY: run test lint typecheck slither clean setup system-deps
 
 run: setup
 	$(BIN)/medledger demo lifecycle
@@ -12,7 +12,10 @@ run: setup
 test: setup lint typecheck slither
 	$(BIN)/pytest
 
-setup: $(STAMP) node_modules/.package-lock.json
+setup: $(STAMP) node_modules/.package-lock.json system-deps
+
+system-deps:
+	@bash scripts/system_deps.sh
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11"; exit 1; }
