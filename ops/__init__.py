@@ -1,0 +1,1 @@
+"""Operations: the process supervisor, the whole-stack launcher, health and metrics."""
