@@ -169,13 +169,18 @@ def indexer_cmd(
     batch_blocks: Annotated[int, typer.Option(help="Widest block range per transaction.")] = 2000,
     confirmations: Annotated[int, typer.Option(help="Blocks to stay behind the head.")] = 0,
     once: Annotated[bool, typer.Option("--once", help="Exit when caught up.")] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between polls of the head when caught up.")
+    ] = 0.5,
 ) -> None:
     """Follow a chain with eth_getLogs and project its events into SQL, exactly once."""
     from indexer.config import Settings
     from indexer.runner import load_deployment, run_indexer
 
     try:
-        settings = Settings(db, batch_blocks=batch_blocks, confirmations=confirmations)
+        settings = Settings(
+            db, batch_blocks=batch_blocks, confirmations=confirmations, poll_interval=poll_interval
+        )
         run_indexer(
             settings,
             rpc_url=rpc,
@@ -291,6 +296,91 @@ def bench_verify_cmd(
         freshness_samples=10 if quick else 50,
     )
     bench_verify(sizes, echo=lambda line: print(line, flush=True))
+
+
+# ---------------------------------------------------------------- external engines (issue 7)
+
+
+@app.command("deploy")
+def deploy_cmd(
+    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain (anvil, Besu…).")],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="MEDLEDGER_DEPLOY_KEY",
+            help="Deployer private key (hex).",
+            show_default=False,
+        ),
+    ] = None,
+    keystore: Annotated[
+        Path | None, typer.Option("--keystore", help="Deployer key as an encrypted V3 keystore.")
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keystore password file (default: MEDLEDGER_KEYSTORE_PASSWORD, or a prompt)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the deployment JSON.")] = Path(
+        "deployment.json"
+    ),
+    regulator: Annotated[
+        str | None, typer.Option(help="Address to admit as the consortium's regulator.")
+    ] = None,
+    regulator_name: Annotated[str, typer.Option(help="The regulator's registered name.")] = (
+        "Regulator"
+    ),
+    relayer: Annotated[
+        str | None, typer.Option(help="Address of the platform relayer to grant RELAYER_ROLE.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
+    ] = False,
+) -> None:
+    """Deploy the contract suite to any Ethereum JSON-RPC endpoint and write the deployment
+    file; the deployer becomes the bootstrap admin. Optionally admit the regulator and grant
+    the platform relayer its role."""
+    from engines.deploy import (
+        BootstrapPlan,
+        bootstrap,
+        connect,
+        deploy_to_rpc,
+        deployer_from_hex,
+        deployer_from_keystore,
+    )
+
+    try:
+        if (key is None) == (keystore is None):
+            raise MedLedgerError(
+                "give exactly one of --key (or MEDLEDGER_DEPLOY_KEY) and --keystore"
+            )
+        if out.exists() and not force:
+            raise MedLedgerError(f"{out} already exists; pass --force to overwrite it")
+        if keystore is not None:
+            if password_file is not None:
+                password = password_file.read_text().rstrip("\n")
+            else:
+                password = os.environ.get("MEDLEDGER_KEYSTORE_PASSWORD") or typer.prompt(
+                    f"password for {keystore}", hide_input=True
+                )
+            deployer = deployer_from_keystore(keystore, password)
+        else:
+            assert key is not None
+            deployer = deployer_from_hex(key)
+        w3 = connect(rpc)
+        console.print(f"deploying from {deployer.address} to chain {w3.eth.chain_id} at {rpc}")
+        deployment = deploy_to_rpc(w3, deployer)
+        plan = BootstrapPlan(regulator=regulator, regulator_name=regulator_name, relayer=relayer)
+        bootstrap(w3, deployment, deployer, plan, echo=console.print)
+    except (MedLedgerError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    deployment.save(out)
+    for name in ("partners", "devices", "items", "records"):
+        console.print(f"{name:<9} {deployment.address_of(name)}")
+    console.print(f"admin     {deployer.address}\nwrote {out}")
 
 
 if __name__ == "__main__":

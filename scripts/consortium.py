@@ -60,14 +60,16 @@ def bootstrap_consortium(
     *,
     now: int,
     artifacts: dict[str, ContractArtifact] | None = None,
+    deployment: Deployment | None = None,
 ) -> Consortium:
-    """Deploy the suite and set up the demo members; `accounts` needs at least 7 keys:
-    admin, regulator, then the five members of MEMBER_ROLES in order."""
+    """Deploy the suite (unless `deployment` is given, deployed by `accounts[0]`) and set
+    up the demo members; `accounts` needs at least 7 keys: admin, regulator, then the five
+    members of MEMBER_ROLES in order."""
     if len(accounts) < 2 + len(MEMBER_ROLES):
         raise ValueError(f"need {2 + len(MEMBER_ROLES)} accounts, got {len(accounts)}")
     arts = artifacts or load_artifacts()
     admin_account, regulator_account, *member_accounts = accounts
-    deployment = deploy_suite(w3, admin_account, artifacts=arts)
+    deployment = deployment or deploy_suite(w3, admin_account, artifacts=arts)
     admin = Ledger(w3, deployment, admin_account, artifacts=arts)
     admin.admit(
         regulator_account.address, Role.REGULATOR, "National Medical Products Administration"
