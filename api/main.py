@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import auth, documents, epcis, partner, regulator, trace, verify
+from api.routes import auth, documents, epcis, partner, recall_acks, regulator, trace, verify
 from api.services import Services
 
 __all__ = ["create_app"]
@@ -27,6 +27,6 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (verify, auth, partner, documents, trace, regulator, epcis):
+    for module in (verify, auth, partner, documents, trace, regulator, recall_acks, epcis):
         app.include_router(module.router)
     return app
