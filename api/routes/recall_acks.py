@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentMember
 from api.deps import ConnDep, ServicesDep
 from api.oversight import RegulatorOnly
+from api.partner_schemas import PROBLEMS
 from api.recall_acks import Acknowledgement, acknowledge, recall_progress
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["recalls"])
+router = APIRouter(responses=PROBLEMS)
 
 RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
 
@@ -49,7 +50,11 @@ def _out(ack: Acknowledgement) -> AcknowledgementOut:
     )
 
 
-@router.post("/v1/partner/recalls/{recall_id}/acknowledgement", response_model=AcknowledgementOut)
+@router.post(
+    "/v1/partner/recalls/{recall_id}/acknowledgement",
+    response_model=AcknowledgementOut,
+    tags=["partner"],
+)
 def acknowledge_recall(
     recall_id: RecallId,
     body: AcknowledgeIn,
@@ -92,6 +97,7 @@ class RecallAcksOut(BaseModel):
 @router.get(
     "/v1/regulator/recalls/{recall_id}/acknowledgements",
     response_model=RecallAcksOut,
+    tags=["regulator"],
     dependencies=[RegulatorOnly],
 )
 def recall_acknowledgements(
