@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.metrics import install_metrics
 from api.routes import auth, documents, epcis, partner, recall_acks, regulator, trace, verify
 from api.services import Services
 
@@ -22,6 +23,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    install_metrics(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -11,6 +11,7 @@ from types import FrameType
 from indexer.config import Settings
 from indexer.errors import ConfigError, SourceError
 from indexer.follower import Indexer, SyncResult
+from indexer.health import start_health_server
 from indexer.source import Web3LogSource
 from sdk.deploy import Deployment
 
@@ -34,8 +35,11 @@ def run_indexer(
     deployment: Deployment,
     once: bool,
     echo: Callable[[str], None],
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
-    """Hold the lock, migrate, then sync until SIGINT/SIGTERM (or the head, with `once`)."""
+    """Hold the lock, migrate, then sync until SIGINT/SIGTERM (or the head, with `once`);
+    with `metrics_port`, serve /healthz and /metrics there meanwhile."""
     if not rpc_url.startswith(("http://", "https://")):
         raise ConfigError(f"--rpc must be an http(s):// JSON-RPC URL, not {rpc_url!r}")
     stopping = False
@@ -63,13 +67,21 @@ def run_indexer(
         raise SourceError(f"cannot reach the chain at {rpc_url}: {exc}") from exc
     with Indexer(settings, source, deployment) as indexer:
         echo(f"indexing {rpc_url} (head {head}) into {settings.db_url}")
+        health = None
+        if metrics_port is not None:
+            health = start_health_server(indexer, source, host=metrics_host, port=metrics_port)
+            echo(f"health and metrics on {health.url}")
         if once:
             while (result := indexer.sync_once()) is not None:
                 report(result)
             echo("synced")
             return
-        indexer.run(
-            stop=lambda: stopping,
-            on_sync=report,
-            on_error=lambda exc: echo(f"chain error, retrying: {exc}"),
-        )
+        try:
+            indexer.run(
+                stop=lambda: stopping,
+                on_sync=report,
+                on_error=lambda exc: echo(f"chain error, retrying: {exc}"),
+            )
+        finally:
+            if health is not None:
+                health.stop()

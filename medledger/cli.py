@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -126,15 +127,11 @@ def node_cmd(
     ] = False,
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
-    import logging
-
     from node.app import Node, load_config
     from node.errors import NodeError
+    from ops.logs import setup_logging
 
-    logging.basicConfig(
-        level=logging.DEBUG if os.environ.get("MEDLEDGER_DEBUG") else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-    )
+    setup_logging("node")
     try:
         config = load_config(
             data_dir=data_dir,
@@ -172,11 +169,17 @@ def indexer_cmd(
     poll_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between polls of the head when caught up.")
     ] = 0.5,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /healthz and Prometheus /metrics on this port.")
+    ] = None,
 ) -> None:
     """Follow a chain with eth_getLogs and project its events into SQL, exactly once."""
     from indexer.config import Settings
     from indexer.runner import load_deployment, run_indexer
+    from ops.logs import json_logs_wanted, setup_logging
 
+    setup_logging("indexer")
+    echo = _logger_echo("medledger.indexer") if json_logs_wanted() else _print_echo
     try:
         settings = Settings(
             db, batch_blocks=batch_blocks, confirmations=confirmations, poll_interval=poll_interval
@@ -186,10 +189,21 @@ def indexer_cmd(
             rpc_url=rpc,
             deployment=load_deployment(deployment),
             once=once,
-            echo=lambda line: print(line, flush=True),
+            echo=echo,
+            metrics_port=metrics_port,
         )
     except MedLedgerError as exc:
         raise _fail(exc) from exc
+
+
+def _print_echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def _logger_echo(name: str) -> Callable[[str], None]:
+    import logging
+
+    return logging.getLogger(name).info
 
 
 @bench_app.command("chain")
@@ -257,7 +271,9 @@ def api_cmd(
     from api.main import create_app
     from api.services import Services
     from api.settings import ApiSettings
+    from ops.logs import setup_logging
 
+    setup_logging("regulator-api" if regulator else "api")
     if not deployment.exists():
         console.print(
             f"[red]error:[/] deployment file {deployment} not found (start the node first)"
@@ -267,7 +283,11 @@ def api_cmd(
         rpc_url=rpc, db_url=db, deployment_file=deployment, regulator=regulator, data_dir=data_dir
     )
     uvicorn.run(
-        create_app(Services.from_settings(settings)), host=host, port=port, log_level="info"
+        create_app(Services.from_settings(settings)),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=None,  # keep setup_logging's handler (JSON lines under `medledger up`)
     )
 
 

@@ -10,6 +10,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from node.health import node_http_answer
 from node.rpc import Rpc
 
 __all__ = ["RpcServer"]
@@ -37,11 +38,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, answer if answer is not None else b"")
 
     def do_GET(self) -> None:  # noqa: N802
-        self._reply(405, b'{"error":"use POST with a JSON-RPC 2.0 body"}')
+        answer = node_http_answer(self.path, self.server.rpc)
+        if answer is None:
+            self._reply(405, b'{"error":"use POST with a JSON-RPC 2.0 body"}')
+            return
+        status, content_type, body = answer
+        self._reply(status, body, content_type=content_type)
 
-    def _reply(self, status: int, body: bytes) -> None:
+    def _reply(self, status: int, body: bytes, *, content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

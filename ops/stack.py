@@ -1,0 +1,315 @@
+"""The whole MedLedger stack as supervised processes: `start_stack(StackConfig(...))`.
+
+Interface (used by `medledger up`, `medledger bench soak` and `medledger bench e2e`):
+
+```python
+from ops.stack import StackConfig, start_stack
+
+config = StackConfig.on_free_ports(tmp_dir)        # or StackConfig(data_dir=...) for 8545/8000…
+with start_stack(config) as stack:                 # returns once every /healthz answers
+    stack.sequencer_rpc    # http://127.0.0.1:8545   (None with chain_rpc_url)
+    stack.follower_rpc     # http://127.0.0.1:8546   (None with chain_rpc_url)
+    stack.chain_rpc        # what the partner side reads/writes: sequencer or chain_rpc_url
+    stack.partner_api      # http://127.0.0.1:8000   partner API + portal
+    stack.regulator_api    # http://127.0.0.1:8001   regulator API + portal (reads the follower)
+    stack.indexer_url, stack.regulator_indexer_url   # /healthz and /metrics of each indexer
+    stack.deployment_file  # Deployment JSON of the contract suite
+    stack.secrets          # ops.secrets.StackSecrets (admin, relayer, regulator keys…)
+    stack.supervisor       # ops.supervisor.Supervisor: kill/restart by name
+    stack.health_urls()    # {process name: /healthz URL}
+# leaving the block stops every process (API first, node last)
+```
+
+Process names: `sequencer`, `follower`, `indexer`, `regulator-indexer`, `api`,
+`regulator-api` (the node pair is absent with `chain_rpc_url`). Everything lives under
+`data_dir`: `genesis.json`, `deployment.json`, `secrets/` (0600), `sequencer/`,
+`follower/`, `index/*.db`, `api/`, `regulator-api/`, `logs/<name>.log` (JSON lines).
+
+Our own node: the genesis is made once with a generated authority and bootstrap admin (the
+admin key is `secrets.admin_key`, used by the demo seed). An external engine
+(`chain_rpc_url` + `deployment_file`, e.g. anvil after `medledger deploy`): no node or
+follower is started and the regulator side reads the same endpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from ops.secrets import StackSecrets, load_or_create_secrets
+from ops.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
+
+__all__ = ["PROCESS_NAMES", "Stack", "StackConfig", "start_stack"]
+
+PROCESS_NAMES = ("sequencer", "follower", "indexer", "regulator-indexer", "api", "regulator-api")
+CLI = (sys.executable, "-m", "medledger.cli")
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """Where the stack keeps its data, which ports it takes (0: any free port) and which
+    chain it uses (our own node unless `chain_rpc_url` is given)."""
+
+    data_dir: Path = Path(".medledger/stack")
+    host: str = "127.0.0.1"
+    sequencer_port: int = 8545
+    follower_port: int = 8546
+    partner_api_port: int = 8000
+    regulator_api_port: int = 8001
+    indexer_metrics_port: int = 0
+    regulator_indexer_metrics_port: int = 0
+    chain_rpc_url: str | None = None
+    deployment_file: Path | None = None
+    block_interval_ms: int = 150
+    index_db_url: str | None = None  # default sqlite under data_dir/index
+    regulator_index_db_url: str | None = None
+    public_base_url: str | None = None  # Digital Link host; default the partner API URL
+    api_env: Mapping[str, str] = field(default_factory=dict)  # extra MEDLEDGER_API_* values
+    health_timeout: float = 180.0
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path) -> StackConfig:
+        """Every port 0 (tests and benchmarks run beside a `make run` on the defaults);
+        change other fields with `dataclasses.replace`."""
+        return cls(
+            data_dir=data_dir,
+            sequencer_port=0,
+            follower_port=0,
+            partner_api_port=0,
+            regulator_api_port=0,
+        )
+
+    @property
+    def own_node(self) -> bool:
+        return self.chain_rpc_url is None
+
+    def resolved(self) -> StackConfig:
+        """Port 0 replaced by a free port, and checked: an external chain needs its
+        deployment file."""
+        if self.chain_rpc_url is not None and self.deployment_file is None:
+            raise SupervisorError(
+                f"--chain-rpc {self.chain_rpc_url} needs a deployment file "
+                "(write one with `medledger deploy --rpc URL --key …`)"
+            )
+
+        def port(value: int) -> int:
+            return value or free_port(self.host)
+
+        return replace(
+            self,
+            sequencer_port=port(self.sequencer_port),
+            follower_port=port(self.follower_port),
+            partner_api_port=port(self.partner_api_port),
+            regulator_api_port=port(self.regulator_api_port),
+            indexer_metrics_port=port(self.indexer_metrics_port),
+            regulator_indexer_metrics_port=port(self.regulator_indexer_metrics_port),
+        )
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    supervisor: Supervisor
+    secrets: StackSecrets
+    deployment_file: Path
+    chain_rpc: str
+    sequencer_rpc: str | None
+    follower_rpc: str | None
+    partner_api: str
+    regulator_api: str
+    indexer_url: str
+    regulator_indexer_url: str
+    index_db_url: str
+    regulator_index_db_url: str
+
+    def health_urls(self) -> dict[str, str]:
+        return {name: self.supervisor.spec(name).health_url or "" for name in self.names()}
+
+    def names(self) -> list[str]:
+        return self.supervisor.names()
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _genesis(config: StackConfig, secrets: StackSecrets) -> Path:
+    """The chain's genesis (made once) and the deployment file derived from it."""
+    from node.config import NodeConfig, demo_genesis
+    from sdk.deploy import Deployment
+
+    path = config.data_dir / "genesis.json"
+    if not path.exists():
+        made = demo_genesis(
+            authorities=[secrets.account("authority").address],
+            bootstrap_admin=secrets.account("admin").address,
+            demo_authority_key=None,
+            demo_admin_key=None,
+            block_interval_ms=config.block_interval_ms,
+        )
+        made.save(path)
+    genesis = NodeConfig.load(path)
+    deployment_file = config.data_dir / "deployment.json"
+    if not deployment_file.exists():
+        Deployment(
+            chain_id=genesis.chain_id,
+            partners=genesis.contract_address("Partners"),
+            devices=genesis.contract_address("Devices"),
+            items=genesis.contract_address("Items"),
+            records=genesis.contract_address("Records"),
+        ).save(deployment_file)
+    return path
+
+
+def _node_specs(config: StackConfig, secrets: StackSecrets, genesis: Path) -> list[ProcessSpec]:
+    seq = f"http://{config.host}:{config.sequencer_port}"
+    fol = f"http://{config.host}:{config.follower_port}"
+    common = ["--genesis", str(genesis), "--rpc-host", config.host]
+    return [
+        ProcessSpec(
+            "sequencer",
+            [*CLI, "node", "--data-dir", str(config.data_dir / "sequencer"), *common]
+            + ["--rpc-port", str(config.sequencer_port)],
+            env={"MEDLEDGER_AUTHORITY_KEY": secrets.authority_key, **_LOG_ENV},
+            health_url=seq + "/healthz",
+            health_timeout=config.health_timeout,
+        ),
+        ProcessSpec(
+            "follower",
+            [*CLI, "node", "--data-dir", str(config.data_dir / "follower"), *common]
+            + ["--rpc-port", str(config.follower_port), "--follow", seq],
+            env=_LOG_ENV,
+            health_url=fol + "/healthz",
+            health_timeout=config.health_timeout,
+        ),
+    ]
+
+
+_LOG_ENV = {"MEDLEDGER_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
+
+
+def _indexer_spec(
+    name: str, config: StackConfig, *, rpc: str, db_url: str, port: int, deployment: Path
+) -> ProcessSpec:
+    argv = [*CLI, "indexer", "--rpc", rpc, "--deployment", str(deployment), "--db", db_url]
+    argv += ["--metrics-port", str(port)]
+    return ProcessSpec(
+        name,
+        argv,
+        env=_LOG_ENV,
+        health_url=f"http://{config.host}:{port}/healthz",
+        health_timeout=config.health_timeout,
+    )
+
+
+def _api_spec(
+    name: str,
+    config: StackConfig,
+    *,
+    rpc: str,
+    db_url: str,
+    port: int,
+    deployment: Path,
+    env: Mapping[str, str],
+    regulator: bool,
+) -> ProcessSpec:
+    argv = [*CLI, "api", "--rpc", rpc, "--db", db_url, "--deployment", str(deployment)]
+    argv += ["--host", config.host, "--port", str(port), "--data-dir", str(config.data_dir / name)]
+    if regulator:
+        argv.append("--regulator")
+    return ProcessSpec(
+        name,
+        argv,
+        env={**_LOG_ENV, **env, **config.api_env},
+        health_url=f"http://{config.host}:{port}/healthz",
+        health_timeout=config.health_timeout,
+    )
+
+
+def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) -> Stack:
+    """Start every process of the stack in order, each once its predecessor is healthy;
+    on any failure, stop what was started and raise `SupervisorError`."""
+    config = config.resolved()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / "index").mkdir(exist_ok=True)
+    secrets = load_or_create_secrets(config.data_dir / "secrets")
+    sup = supervisor or Supervisor(config.data_dir / "logs")
+    url = f"http://{config.host}"
+    partner_api = f"{url}:{config.partner_api_port}"
+    index_db = config.index_db_url or f"sqlite:///{config.data_dir / 'index' / 'partner.db'}"
+    reg_db = config.regulator_index_db_url or (
+        f"sqlite:///{config.data_dir / 'index' / 'regulator.db'}"
+    )
+    try:
+        if config.own_node:
+            genesis = _genesis(config, secrets)
+            deployment = config.data_dir / "deployment.json"
+            for spec in _node_specs(config, secrets, genesis):
+                sup.start(spec)
+            chain = f"{url}:{config.sequencer_port}"
+            regulator_chain = f"{url}:{config.follower_port}"
+        else:
+            assert config.chain_rpc_url is not None and config.deployment_file is not None
+            deployment = config.deployment_file
+            chain = regulator_chain = config.chain_rpc_url
+        sup.start(
+            _indexer_spec("indexer", config, rpc=chain, db_url=index_db,
+                          port=config.indexer_metrics_port, deployment=deployment)
+        )  # fmt: skip
+        sup.start(
+            _indexer_spec("regulator-indexer", config, rpc=regulator_chain, db_url=reg_db,
+                          port=config.regulator_indexer_metrics_port, deployment=deployment)
+        )  # fmt: skip
+        partner_env = {
+            "MEDLEDGER_API_MASTER_KEY": secrets.master_key,
+            "MEDLEDGER_API_RELAYER_KEY": secrets.relayer_key,
+            "MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api,
+        }
+        regulator_env = {
+            "MEDLEDGER_API_MASTER_KEY": secrets.regulator_master_key,
+            "MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api,
+            "MEDLEDGER_API_REGULATOR_KEYSTORE": str(secrets.regulator_keystore),
+            "MEDLEDGER_API_REGULATOR_KEY_PASSWORD": secrets.regulator_key_password,
+            "MEDLEDGER_API_REGULATOR_API_TOKEN": secrets.regulator_api_token,
+            "MEDLEDGER_API_SUBMIT_RPC_URL": chain,
+        }
+        sup.start(
+            _api_spec("api", config, rpc=chain, db_url=index_db, port=config.partner_api_port,
+                      deployment=deployment, env=partner_env, regulator=False)
+        )  # fmt: skip
+        sup.start(
+            _api_spec("regulator-api", config, rpc=regulator_chain, db_url=reg_db,
+                      port=config.regulator_api_port, deployment=deployment,
+                      env=regulator_env, regulator=True)
+        )  # fmt: skip
+    except BaseException:
+        sup.stop_all()
+        raise
+    return Stack(
+        config=config,
+        supervisor=sup,
+        secrets=secrets,
+        deployment_file=deployment,
+        chain_rpc=chain,
+        sequencer_rpc=chain if config.own_node else None,
+        follower_rpc=regulator_chain if config.own_node else None,
+        partner_api=partner_api,
+        regulator_api=f"{url}:{config.regulator_api_port}",
+        indexer_url=f"{url}:{config.indexer_metrics_port}",
+        regulator_indexer_url=f"{url}:{config.regulator_indexer_metrics_port}",
+        index_db_url=index_db,
+        regulator_index_db_url=reg_db,
+    )
