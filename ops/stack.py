@@ -64,6 +64,7 @@ class StackConfig:
     chain_rpc_url: str | None = None
     deployment_file: Path | None = None
     block_interval_ms: int = 150
+    indexer_poll_interval: float = 0.5  # seconds between head polls once caught up
     index_db_url: str | None = None  # default sqlite under data_dir/index
     regulator_index_db_url: str | None = None
     public_base_url: str | None = None  # Digital Link host; default the partner API URL
@@ -205,7 +206,7 @@ def _indexer_spec(
     name: str, config: StackConfig, *, rpc: str, db_url: str, port: int, deployment: Path
 ) -> ProcessSpec:
     argv = [*CLI, "indexer", "--rpc", rpc, "--deployment", str(deployment), "--db", db_url]
-    argv += ["--metrics-port", str(port)]
+    argv += ["--metrics-port", str(port), "--poll-interval", str(config.indexer_poll_interval)]
     return ProcessSpec(
         name,
         argv,
