@@ -28,7 +28,7 @@ from indexer.queries import (
 )
 from sdk.gs1 import lot_key, parse_code, validate_gtin
 
-__all__ = ["ensure_item_visible", "item_key_of", "router"]
+__all__ = ["ensure_item_visible", "ensure_lot_visible", "item_key_of", "router"]
 
 router = APIRouter(prefix="/v1/trace", tags=["trace"])
 
@@ -75,7 +75,8 @@ def ensure_item_visible(conn: Connection, key: bytes, scope: TraceScope) -> None
         raise NotFound("unknown_item", f"no item 0x{key.hex()} on the ledger")
 
 
-def _lot_reached(conn: Connection, lot_index: int, scope: TraceScope, what: str) -> None:
+def ensure_lot_visible(conn: Connection, lot_index: int, scope: TraceScope, what: str) -> None:
+    """404 (naming `what`) unless the scope sees everything or the lot reached the member."""
     if scope.member is None:
         return
     reached = Sql(conn).one(
@@ -230,7 +231,7 @@ def lot_forward_trace(
     trace = lot_trace(conn, key)
     if trace is None:
         raise NotFound("unknown_lot", f"no lot {lot!r} of GTIN {gtin} on the ledger")
-    _lot_reached(conn, trace.lot_index, scope, f"lot {lot!r} of GTIN {gtin}")
+    ensure_lot_visible(conn, trace.lot_index, scope, f"lot {lot!r} of GTIN {gtin}")
     window = trace.holders[page.offset : page.offset + page.limit]
     return LotTraceOut(
         gtin=trace.gtin,
@@ -283,7 +284,7 @@ def recall_progress(
     found = recall_scope(conn, recall_id)
     if found is None:
         raise NotFound("unknown_recall", f"no recall {recall_id} on the ledger")
-    _lot_reached(conn, found.lot_index, scope, f"recall {recall_id}")
+    ensure_lot_visible(conn, found.lot_index, scope, f"recall {recall_id}")
     window = found.holders[page.offset : page.offset + page.limit]
     return RecallScopeOut(
         recall_id=found.recall_id,
