@@ -71,9 +71,10 @@ def bootstrap_consortium(
     admin_account, regulator_account, *member_accounts = accounts
     deployment = deployment or deploy_suite(w3, admin_account, artifacts=arts)
     admin = Ledger(w3, deployment, admin_account, artifacts=arts)
-    admin.admit(
-        regulator_account.address, Role.REGULATOR, "National Medical Products Administration"
-    )
+    if not admin.is_active(regulator_account.address):  # `medledger deploy --regulator` did
+        admin.admit(
+            regulator_account.address, Role.REGULATOR, "National Medical Products Administration"
+        )
     regulator = admin.as_member(regulator_account)
     ledgers: dict[str, Ledger] = {}
     for (name, role, kind, org), account in zip(MEMBER_ROLES, member_accounts, strict=False):
