@@ -31,4 +31,7 @@ def create_app(services: Services) -> FastAPI:
 
     for module in (verify, auth, partner, documents, trace, regulator, recall_acks, epcis):
         app.include_router(module.router)
+    from portal.app import install_portal  # the portal's pages use the routes above
+
+    install_portal(app)
     return app

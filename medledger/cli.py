@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from portal.cli import portal_app
 from sdk.errors import MedLedgerError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ gs1_app = typer.Typer(help="GS1 barcodes and Digital Link URIs.", no_args_is_hel
 app.add_typer(demo_app, name="demo")
 app.add_typer(bench_app, name="bench")
 app.add_typer(gs1_app, name="gs1")
+app.add_typer(portal_app, name="portal")
 
 # Wide enough for the trace table even when output is piped (make run).
 console = Console(width=max(Console().width, 120))

@@ -1,0 +1,81 @@
+"""Mounts the portal on the API app: `install_portal(app)` (called by `api.main`).
+
+It serves `/portal/static/` (our CSS and JS) and the vendored npm packages htmx
+(`/portal/static/vendor/htmx/`) and Pico CSS (`/portal/static/vendor/pico/`) straight from
+`node_modules` (installed by `make setup`; no CDN), includes every page router listed in
+`PAGE_MODULES`, and answers the portal's own exceptions (sign-in needed → redirect, wrong
+role → 403 page, failed CSRF → 403 page).
+
+To add a page family: write `portal/routes/<name>.py` with `router = APIRouter(prefix=
+"/portal/<name>", include_in_schema=False)`, register its menu entries with
+`portal.nav.register(...)`, add templates under `portal/templates/<name>/`, and add the
+module to `PAGE_MODULES` below. See `portal/__init__.py` for the full recipe.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from portal.context import SignInRequired, WrongRole, page_ctx
+from portal.errors import PortalFailure
+
+__all__ = ["PAGE_MODULES", "install_portal"]
+
+PORTAL = Path(__file__).resolve().parent
+NODE_MODULES = PORTAL.parent / "node_modules"
+VENDOR = {
+    "htmx": NODE_MODULES / "htmx.org" / "dist",
+    "pico": NODE_MODULES / "@picocss" / "pico" / "css",
+}
+# Page routers, in the order they are matched; each module has a `router`.
+PAGE_MODULES = [
+    "portal.routes.signin",
+    "portal.routes.verify",
+    "portal.routes.manufacturer",
+    "portal.routes.distributor",
+    "portal.routes.hospital",
+    "portal.routes.regulator",
+]
+
+
+def install_portal(app: FastAPI) -> None:
+    for name, directory in VENDOR.items():
+        app.mount(
+            f"/portal/static/vendor/{name}",
+            StaticFiles(directory=directory, check_dir=False),
+            name=f"portal-vendor-{name}",
+        )
+    app.mount("/portal/static", StaticFiles(directory=PORTAL / "static"), name="portal-static")
+    for module_name in PAGE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a page family not written yet
+        app.include_router(module.router)
+    _install_handlers(app)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/portal/sign-in?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(WrongRole)
+    async def _wrong_role(_: Request, exc: WrongRole) -> HTMLResponse:
+        path = exc.ctx.request.url.path
+        failure = PortalFailure("forbidden_role", f"{path} is not for your role")
+        return exc.ctx.render("error.html", problem=failure, status_code=403)
+
+    @app.exception_handler(PortalFailure)
+    async def _failure(request: Request, exc: PortalFailure) -> HTMLResponse:
+        ctx = page_ctx(request, request.app.state.services)
+        status = 403 if exc.code == "csrf_failed" else 400
+        return ctx.render("error.html", problem=exc, status_code=status)

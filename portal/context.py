@@ -1,0 +1,205 @@
+"""What every portal handler takes: `Ctx`, the request's language, formatter, session and
+signed-in member, with `ctx.render(...)` for pages.
+
+Dependencies (use them as parameter types in a route):
+
+- `PageCtx`: any visitor (public pages).
+- `MemberCtx`: a signed-in member (else a redirect to the sign-in page); role checks with
+  `ctx.require(Role.X, ...)`, or use the role aliases from `portal.context.role_ctx`.
+- `Csrf`: add `_: Csrf` to every POST handler; it checks the form's `csrf_token`.
+
+The member is resolved live from the Partners contract on every request
+(`api.auth.resolve_member`), so a suspended member is signed out at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from babel.support import Translations
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from api.auth import Member, resolve_member
+from api.deps import ServicesDep
+from api.errors import ApiError
+from api.services import Services
+from portal.errors import PortalFailure, explain, failure
+from portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
+from portal.nav import NavItem, items_for
+from portal.sessions import SESSION_COOKIE, Session, read_session
+from portal.templating import templates
+from portal.vocabulary import word
+from sdk.model import Role
+
+__all__ = ["Csrf", "Ctx", "MemberCtx", "PageCtx", "SignInRequired", "WrongRole", "role_ctx"]
+
+
+CSRF_COOKIE = "mlp_csrf"
+
+
+class SignInRequired(Exception):
+    """Raised by `MemberCtx` for a visitor; answered with a redirect to sign in."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class WrongRole(Exception):
+    """A signed-in member asked for a page of another role; answered with a 403 page."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        super().__init__(ctx.request.url.path)
+        self.ctx = ctx
+
+
+@dataclass
+class Ctx:
+    request: Request
+    services: Services
+    lang: Lang
+    session: Session | None
+    member: Member | None
+    gettext: Translations = field(repr=False)
+    _new_csrf: str | None = field(default=None, repr=False)
+
+    @property
+    def fmt(self) -> Formatter:
+        return Formatter(self.lang)
+
+    @property
+    def nav(self) -> list[NavItem]:
+        return items_for(self.member.role if self.member else None)
+
+    @property
+    def signed_in(self) -> Member:
+        assert self.member is not None, "use MemberCtx for pages that need a member"
+        return self.member
+
+    @property
+    def csrf_token(self) -> str:
+        """The token every POST form sends back: the session's, or before sign-in a
+        random one kept in the `mlp_csrf` cookie (double submit)."""
+        if self.session is not None:
+            return self.session.csrf
+        token = self.request.cookies.get(CSRF_COOKIE) or self._new_csrf
+        if token is None:
+            token = self._new_csrf = secrets.token_urlsafe(24)
+        return token
+
+    def _(self, message: str) -> str:
+        return self.gettext.gettext(message)
+
+    def require(self, *roles: Role) -> Member:
+        member = self.signed_in
+        if member.role not in roles:
+            raise WrongRole(self)
+        return member
+
+    def explain(self, exc: Exception) -> str:
+        return explain(failure(exc), self._)
+
+    def lang_url(self, code: str) -> str:
+        """This page in another language."""
+        url = self.request.url.include_query_params(lang=code)
+        return f"{url.path}?{url.query}"
+
+    def render(self, template: str, /, **values: Any) -> HTMLResponse:
+        """Render `template` with `ctx`, `_`, `fmt` and `values`. A `problem` (any error
+        `portal.errors.failure` knows) is shown as the page's error banner, with its field
+        errors, and makes the status 400/422 unless `status_code` says otherwise."""
+        status_code = int(values.pop("status_code", 200))
+        problem = values.pop("problem", None)
+        if isinstance(problem, Exception) and not isinstance(problem, PortalFailure):
+            problem = failure(problem)
+        page = (
+            templates()
+            .get_template(template)
+            .render(
+                ctx=self,
+                _=self._,
+                gettext=self._,
+                fmt=self.fmt,
+                word=lambda name: self._(word(str(name))),
+                problem=problem,
+                error=explain(problem, self._) if problem else None,
+                field_errors=problem.fields if problem else {},
+                **values,
+            )
+        )
+        if problem is not None and status_code == 200:
+            status_code = 422 if problem.code == "invalid_request" else 400
+        response = HTMLResponse(page, status_code=status_code)
+        self.finish(response)
+        return response
+
+    def finish(self, response: Any) -> None:
+        """Set the cookies this request decided on (language, pre-sign-in CSRF token)."""
+        if self._new_csrf is not None:
+            response.set_cookie(CSRF_COOKIE, self._new_csrf, httponly=True, samesite="lax")
+        if self.request.query_params.get("lang") in LANGS:
+            response.set_cookie(
+                LANG_COOKIE, self.lang.code, max_age=365 * 24 * 3600, samesite="lax", path="/"
+            )
+
+
+def _session(request: Request, services: Services) -> Session | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return read_session(services.settings, cookie)
+    except ApiError:  # no master key configured: nobody is signed in
+        return None
+
+
+def page_ctx(request: Request, services: ServicesDep) -> Ctx:
+    lang = choose_lang(request)
+    session = _session(request, services)
+    member: Member | None = None
+    if session is not None:
+        try:
+            member = resolve_member(services, session.address, method=session.method)
+        except ApiError:
+            session = None  # suspended or removed: treat as signed out
+    return Ctx(request, services, lang, session, member, translations(lang.locale))
+
+
+PageCtx = Annotated[Ctx, Depends(page_ctx)]
+
+
+def member_ctx(ctx: PageCtx) -> Ctx:
+    if ctx.member is None:
+        target = ctx.request.url.path
+        if ctx.request.url.query:
+            target += "?" + ctx.request.url.query
+        raise SignInRequired(target)
+    return ctx
+
+
+MemberCtx = Annotated[Ctx, Depends(member_ctx)]
+
+
+def role_ctx(*roles: Role) -> Any:
+    """A dependency alias for pages of some roles: `Annotated[Ctx, role_ctx(Role.X)]`."""
+
+    def dependency(ctx: MemberCtx) -> Ctx:
+        ctx.require(*roles)
+        return ctx
+
+    return Depends(dependency)
+
+
+async def check_csrf(request: Request, ctx: PageCtx) -> None:
+    form = await request.form()
+    sent = form.get("csrf_token")
+    expected = ctx.session.csrf if ctx.session else request.cookies.get(CSRF_COOKIE, "")
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        raise PortalFailure("csrf_failed", "the form's CSRF token does not match the session")
+
+
+Csrf = Annotated[None, Depends(check_csrf)]

@@ -1,0 +1,133 @@
+"""Failures in words a clerk understands: the API's stable error codes (ApiError codes,
+Solidity error names, GS1 reasons, form validation) mapped to messages in both languages.
+
+`explain(exc, gettext)` returns the translated sentence for any error a portal action can
+raise; unknown codes fall back to the API's own detail, so nothing is hidden. Add a code
+to MESSAGES (English message id) and its Chinese translation to the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from api.errors import ApiError
+from portal.nav import _l
+from sdk.errors import ContractError, Gs1Error
+
+__all__ = ["FormError", "PortalFailure", "explain", "failure"]
+
+MESSAGES: dict[str, str] = {
+    # sign-in and configuration
+    "bad_credentials": _l("Wrong username or password."),
+    "member_not_active": _l("This organisation is suspended or not a member of the network."),
+    "master_key_missing": _l("The platform is not configured for sign-in (no master key)."),
+    "relayer_missing": _l("The platform relayer is not configured."),
+    "signature_required": _l(
+        "The platform holds no key for your organisation; sign with your own key instead."
+    ),
+    "csrf_failed": _l("The form has expired. Reload the page and try again."),
+    "invalid_signature": _l("The signature does not match the challenge."),
+    "invalid_challenge": _l("The sign-in challenge is unknown or malformed."),
+    "challenge_used": _l("This sign-in challenge was already used. Try again."),
+    "challenge_expired": _l("The sign-in challenge has expired. Try again."),
+    "forbidden_role": _l("Your organisation's role may not do this."),
+    "manufacturer_only": _l("Only a manufacturer may do this."),
+    # input
+    "invalid_request": _l("Some fields are missing or invalid; see the marked fields."),
+    "not_found": _l("Nothing was found under that code."),
+    "shipment_not_found": _l("No such shipment among yours."),
+    "container_not_found": _l("No such case or pallet."),
+    "item_not_found": _l("No such item among yours."),
+    "bad_check_digit": _l("The code's check digit is wrong; check for a typing error."),
+    "unknown_ai": _l("The code contains an unknown GS1 application identifier."),
+    "bad_date": _l("The code contains an invalid date."),
+    "missing_serial": _l("The code has no serial number (AI 21)."),
+    "missing_gtin": _l("The code has no GTIN (AI 01)."),
+    "malformed": _l("This is not a GS1 code."),
+    "empty": _l("Enter or scan a code."),
+    # ledger rules (Solidity custom errors)
+    "ItemsNotHolder": _l("Your organisation does not hold this item."),
+    "ItemsReceiverNotQualified": _l(
+        "The receiver is not licensed for this device class; it cannot receive these goods."
+    ),
+    "ItemsRecalled": _l("This lot is recalled; it must not move."),
+    "ItemsRecalledReturnOnly": _l("This lot is recalled; it may only go back to its maker."),
+    "ItemsLotExpired": _l("This lot has expired; it must not move."),
+    "ItemsRegistrationExpired": _l("The product's registration certificate has expired."),
+    "ItemsAlreadyExists": _l("One of these serial numbers or codes is already on the ledger."),
+    "ItemsInvalidSerial": _l("A serial number is not valid (1-20 GS1 characters)."),
+    "ItemsInvalidSscc": _l("The SSCC is not valid."),
+    "ItemsPrefixNotOwned": _l("This code is not under your organisation's company prefix."),
+    "ItemsWrongParty": _l("This shipment is not addressed to your organisation."),
+    "ItemsShipmentNotInTransit": _l("This shipment was already received or cancelled."),
+    "ItemsWrongStatus": _l(
+        "The item is not in a state that allows this (shipped, quarantined, used or destroyed)."
+    ),
+    "ItemsInContainer": _l("The item is packed in a case or pallet; unpack it first."),
+    "ItemsIsContainer": _l("This is a case or pallet, not a unit."),
+    "ItemsNotContainer": _l("This is not a case or pallet."),
+    "ItemsUnknownItem": _l("Unknown item: it was never commissioned."),
+    "ItemsUnknownShipment": _l("No such shipment."),
+    "ItemsContainerNotEmpty": _l("The case or pallet is not empty."),
+    "ItemsRejectedNotInShipment": _l("A rejected item is not part of this shipment."),
+    "ItemsSelfShipment": _l("You cannot ship to your own organisation."),
+    "ItemsSelfPack": _l("A case or pallet cannot contain itself."),
+    "ItemsNotActiveMember": _l("A party is not an active member of the network."),
+    "ItemsInvalidTemperature": _l("The temperatures are not valid (minimum above maximum)."),
+    "ItemsBatchSize": _l("Too many items in one operation (at most 500)."),
+    "ItemsUnauthorized": _l("Your organisation may not do this."),
+    "DevicesPrefixNotOwned": _l("This GTIN is not under your organisation's company prefix."),
+    "DevicesNotLicensed": _l("Your organisation holds no production licence for this class."),
+    "DevicesProductExists": _l("This product is already registered."),
+    "DevicesLotExists": _l("This lot is already registered."),
+    "DevicesUnknownProduct": _l("Unknown product: register the GTIN first."),
+    "DevicesUnknownLot": _l("Unknown lot: register the lot first."),
+    "DevicesRegistrationExpired": _l("The product's registration certificate has expired."),
+    "DevicesInvalidLotDates": _l("The dates are not valid (expiry must be after production)."),
+    "DevicesInvalidGtin": _l("The GTIN is not valid (14 digits with a correct check digit)."),
+    "DevicesInvalidLotNumber": _l("The lot number is not valid (1-20 GS1 characters)."),
+    "DevicesInvalidTemperatureRange": _l("The storage temperature range is not valid."),
+    "DevicesInvalidDeviceClass": _l("The device class must be I, II or III."),
+    "DevicesUnauthorized": _l("Your organisation may not do this."),
+    "PartnersNotActive": _l("A party is not an active member of the network."),
+}
+
+
+@dataclass
+class PortalFailure(Exception):
+    """A failure to show on the page: a stable code, the raw detail, and field errors."""
+
+    code: str
+    detail: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class FormError(PortalFailure):
+    """Input the portal itself rejects before calling the API layer."""
+
+
+def failure(exc: Exception) -> PortalFailure:
+    """Any error a portal action can raise, as a PortalFailure."""
+    if isinstance(exc, PortalFailure):
+        return exc
+    if isinstance(exc, ApiError):
+        return PortalFailure(exc.code, exc.detail)
+    if isinstance(exc, ContractError):
+        return PortalFailure(exc.name, str(exc))
+    if isinstance(exc, Gs1Error):
+        return PortalFailure(exc.code, str(exc))
+    if isinstance(exc, ValidationError):
+        fields = {".".join(str(p) for p in e["loc"]) or "form": e["msg"] for e in exc.errors()}
+        return PortalFailure("invalid_request", str(exc), fields)
+    raise exc
+
+
+def explain(problem: PortalFailure, gettext: Callable[[str], str]) -> str:
+    """The clerk's sentence for a failure, in the request's language."""
+    message = MESSAGES.get(problem.code)
+    if message is None:
+        return gettext("The operation failed: %(detail)s") % {"detail": problem.detail}
+    return gettext(message)

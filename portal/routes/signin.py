@@ -1,0 +1,107 @@
+"""Sign-in and sign-out: a portal user's password, or the member's own key (an EIP-4361
+challenge from `api.auth.issue_challenge`, signed in the browser with window.ethereum and
+redeemed with `api.auth.redeem_challenge`). `/portal/` sends a member to its role's
+first page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.auth import issue_challenge, redeem_challenge, resolve_member
+from api.errors import ApiError
+from api.routes.auth import ChallengeRequest, TokenRequest
+from portal.context import Csrf, Ctx, PageCtx
+from portal.errors import PortalFailure
+from portal.nav import home_for
+from portal.sessions import Session, clear_session, write_session
+from portal.users import authenticate
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a local portal path, never another site."""
+    if target and target.startswith("/portal/") and not target.startswith("//"):
+        return target
+    return None
+
+
+def _signed_in(ctx: Ctx, session: Session, next_url: str | None) -> Response:
+    member = resolve_member(ctx.services, session.address, method=session.method)
+    response = RedirectResponse(_safe_next(next_url) or home_for(member.role), status_code=303)
+    write_session(response, ctx.services.settings, session)
+    return response
+
+
+@router.get("/")
+def home(ctx: PageCtx) -> Response:
+    if ctx.member is None:
+        return RedirectResponse("/portal/sign-in", status_code=303)
+    return RedirectResponse(home_for(ctx.member.role), status_code=303)
+
+
+@router.get("/sign-in")
+def sign_in_form(ctx: PageCtx, next: str | None = None) -> Response:
+    return ctx.render("signin.html", values={"next": _safe_next(next) or ""})
+
+
+@router.post("/sign-in")
+def sign_in(
+    ctx: PageCtx,
+    _: Csrf,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    values = {"username": username, "next": next}
+    user = authenticate(ctx.services, username.strip(), password)
+    if user is None:
+        problem = PortalFailure("bad_credentials", f"no user {username!r} with that password")
+        return ctx.render("signin.html", values=values, problem=problem, status_code=401)
+    session = Session.new(username=user.username, address=user.address, method="password")
+    try:
+        return _signed_in(ctx, session, next)
+    except ApiError as exc:
+        return ctx.render("signin.html", values=values, problem=exc, status_code=exc.status)
+
+
+@router.post("/sign-in/key/challenge")
+def key_challenge(ctx: PageCtx, _: Csrf, address: Annotated[str, Form()]) -> Response:
+    """The EIP-4361 message the member's wallet signs (JSON, for siwe.js)."""
+    try:
+        body = ChallengeRequest(address=address)
+    except ValidationError as exc:
+        return JSONResponse({"error": ctx.explain(exc)}, status_code=422)
+    message, expires = issue_challenge(ctx.services, body.address)
+    return JSONResponse({"message": message, "expires_at": expires})
+
+
+@router.post("/sign-in/key")
+def key_sign_in(
+    ctx: PageCtx,
+    _: Csrf,
+    message: Annotated[str, Form(max_length=2000)],
+    signature: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Redeem a challenge signed with the member key (personal_sign)."""
+    try:
+        token = TokenRequest.model_validate({"message": message, "signature": signature})
+        address = redeem_challenge(ctx.services, token.message, token.signature)
+        session = Session.new(username=address, address=address, method="key")
+        return _signed_in(ctx, session, next)
+    except (ApiError, ValidationError) as exc:
+        return ctx.render("signin.html", values={"next": next}, problem=exc, status_code=401)
+
+
+@router.post("/sign-out")
+def sign_out(ctx: PageCtx, _: Csrf) -> Response:
+    response = RedirectResponse("/portal/sign-in", status_code=303)
+    clear_session(response)
+    return response

@@ -1,0 +1,88 @@
+"""The public verification page: type, paste or scan a code and see the verdict plainly,
+with its reasons, in the visitor's language. The Digital Link resolver
+(`api.routes.verify`) renders its browser answer with `verdict_page` too, so a printed QR
+code lands on this same page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import ServicesDep
+from api.routes.verify import MAX_CODE, RateLimit, judge
+from api.services import Services
+from api.verification import VerifyResult
+from portal.context import PageCtx, page_ctx
+from portal.nav import _l
+from sdk.errors import Gs1Error
+
+__all__ = ["router", "verdict_page"]
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+
+# The verdict banner always names the verdict in both languages: a scanner may not read
+# the page's language.
+VERDICTS = {
+    "genuine": ("真品", "Genuine"),
+    "unknown": ("未知序列号", "Unknown"),
+    "suspect": ("可疑", "Suspect"),
+    "recalled": ("已召回", "Recalled"),
+    "expired": ("已过期", "Expired"),
+    "dispensed": ("已使用", "Dispensed"),
+    "destroyed": ("已销毁", "Destroyed"),
+}
+# Reason codes of api.verification in words; unknown codes show the API's English text.
+REASONS = {
+    "commissioned": _l("Registered on the ledger by its manufacturer."),
+    "container": _l("A logistic unit (case or pallet) registered on the ledger."),
+    "unknown_serial": _l("This serial number was never registered: possibly counterfeit."),
+    "unknown_product": _l("This product is not registered on the ledger."),
+    "unknown_container": _l("This case or pallet is not registered on the ledger."),
+    "lot_mismatch": _l("The lot on the label differs from the ledger's."),
+    "serial_under_other_lot": _l("This serial number belongs to another lot."),
+    "expiry_mismatch": _l("The expiry date on the label differs from the ledger's."),
+    "two_places": _l("The same unit was scanned in two distant places within hours."),
+    "reused": _l("The unit was scanned again long after it was used."),
+    "recalled": _l("The lot is recalled: do not use."),
+    "expired": _l("The lot has expired: do not use."),
+    "registration_expired": _l("The product's registration certificate has expired."),
+    "quarantined": _l("The unit is quarantined."),
+    "in_transit": _l("In transit between two partners."),
+    "dispensed": _l("The unit was already dispensed or implanted; it must not be in circulation."),
+    "destroyed": _l("The unit was destroyed; it must not be in circulation."),
+}
+
+
+def verdict_page(
+    request: Request,
+    services: Services,
+    *,
+    code: str,
+    result: VerifyResult | None = None,
+    error: Gs1Error | None = None,
+) -> HTMLResponse:
+    """The verification page for `code`: its verdict, or why the code is invalid."""
+    ctx = page_ctx(request, services)
+    return ctx.render(
+        "verify.html",
+        code=code,
+        result=result,
+        gs1_error=error,
+        verdicts=VERDICTS,
+        reasons=REASONS,
+        status_code=400 if error is not None else 200,
+    )
+
+
+@router.get("/verify", dependencies=[RateLimit])
+def verify_page(
+    request: Request, services: ServicesDep, ctx: PageCtx, code: str = ""
+) -> HTMLResponse:
+    code = code.strip()[:MAX_CODE]
+    if not code:
+        return verdict_page(request, services, code="")
+    try:
+        result = judge(services, request, code, None)
+    except Gs1Error as exc:
+        return verdict_page(request, services, code=code, error=exc)
+    return verdict_page(request, services, code=code, result=result)

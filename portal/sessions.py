@@ -1,0 +1,81 @@
+"""The portal's session cookie and CSRF tokens.
+
+The cookie `mlp_session` holds `<payload>.<HMAC-SHA256>`: the payload (base64url JSON) names
+the user, the member address, how they signed in, a random CSRF token and an expiry; the
+HMAC key is derived from the API master key (`api.custody.derive_key(..., "portal-session")`).
+The cookie is HttpOnly and SameSite=Lax (Secure when the public URL is https). Every POST
+form carries the session's CSRF token in the field `csrf_token` (see `portal.deps.csrf`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+from fastapi import Response
+
+from api.custody import derive_key, master_key
+from api.settings import ApiSettings
+
+__all__ = ["SESSION_COOKIE", "Session", "clear_session", "read_session", "write_session"]
+
+SESSION_COOKIE = "mlp_session"
+SESSION_TTL_SECONDS = 8 * 3600  # one working shift
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    username: str  # the portal user, or the address when signed in with the member key
+    address: str
+    method: str  # "password" or "key"
+    csrf: str
+    expires_at: int
+
+    @classmethod
+    def new(cls, *, username: str, address: str, method: str) -> Session:
+        expires = int(time.time()) + SESSION_TTL_SECONDS
+        return cls(username, address, method, secrets.token_urlsafe(24), expires)
+
+
+def _mac(settings: ApiSettings, payload: str) -> str:
+    key = derive_key(master_key(settings), "portal-session")
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def write_session(response: Response, settings: ApiSettings, session: Session) -> None:
+    raw = json.dumps(asdict(session), separators=(",", ":")).encode()
+    payload = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    response.set_cookie(
+        SESSION_COOKIE,
+        f"{payload}.{_mac(settings, payload)}",
+        max_age=SESSION_TTL_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_base_url.startswith("https:"),
+        path="/",
+    )
+
+
+def read_session(settings: ApiSettings, cookie: str | None) -> Session | None:
+    """The session in a cookie whose signature verifies and that has not expired."""
+    if not cookie or "." not in cookie:
+        return None
+    payload, _, mac = cookie.partition(".")
+    if not hmac.compare_digest(mac, _mac(settings, payload)):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        session = Session(**data)
+    except (ValueError, TypeError):
+        return None
+    return session if session.expires_at > time.time() else None
+
+
+def clear_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")

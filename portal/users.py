@@ -1,0 +1,187 @@
+"""Portal users: a username and a password (scrypt, via `cryptography`), each bound to a
+member address whose key the platform keeps in custody (`api.chain.vault`).
+
+The table `portal_users` lives in the API's own database (`api.store.api_store`). Create
+users with `create_user(services, ...)` or `medledger portal add-user`; the member's
+custodial key is what the portal signs with, so add it to the vault too
+(`custodial_key=` here, or `POST /v1/auth/custodial-accounts`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, insert, select
+
+from api.chain import vault
+from api.custody import CustodyVault
+from api.services import Services
+from api.store import api_store
+
+__all__ = ["PortalUser", "UserError", "add_user", "authenticate", "create_user", "find_user"]
+
+metadata = MetaData()
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("address", String(42), nullable=False, index=True),
+    Column("display_name", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+MIN_PASSWORD = 8
+# scrypt cost: 2^15 × 8 × 1 takes ~50 ms and 32 MiB, OWASP's recommended minimum.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+
+
+class UserError(ValueError):
+    """A user cannot be created as asked; `code` says why."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class PortalUser:
+    username: str
+    address: str
+    display_name: str
+
+
+def _engine(services: Services) -> Engine:
+    engine = api_store(services).engine
+    if not services.extras.get("portal_users_table"):
+        metadata.create_all(engine)
+        services.extras["portal_users_table"] = True
+    return engine
+
+
+def create_user(
+    services: Services,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    display_name: str = "",
+    custodial_key: LocalAccount | None = None,
+) -> PortalUser:
+    """A new portal user for the member at `address`; with `custodial_key`, that key is
+    also taken into the platform's custody (unless it already is)."""
+    return add_user(
+        _engine(services),
+        vault(services) if custodial_key is not None else None,
+        username=username,
+        password=password,
+        address=address,
+        display_name=display_name,
+        custodial_key=custodial_key,
+    )
+
+
+def _kdf(salt: bytes) -> Scrypt:
+    return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = _kdf(salt).derive(password.encode())
+    b64 = base64.urlsafe_b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        kdf = Scrypt(salt=base64.urlsafe_b64decode(salt), length=32, n=int(n), r=int(r), p=int(p))
+        expected = base64.urlsafe_b64decode(digest)
+    except ValueError:
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(kdf.derive(password.encode()), expected)
+
+
+def add_user(
+    engine: Engine,
+    keys: CustodyVault | None,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    display_name: str = "",
+    custodial_key: LocalAccount | None = None,
+) -> PortalUser:
+    """`create_user` on an explicit database (`ApiStore.engine`) and key vault, for tools
+    that run without the API's services (the CLI)."""
+    metadata.create_all(engine)
+    if not USERNAME.match(username):
+        raise UserError(
+            "invalid_username", f"username {username!r}: 3-64 letters, digits, '.', '_' or '-'"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise UserError("weak_password", f"the password needs at least {MIN_PASSWORD} characters")
+    if not is_address(address):
+        raise UserError("invalid_address", f"{address!r} is not a 20-byte hex address")
+    address = to_checksum_address(address)
+    if custodial_key is not None:
+        if to_checksum_address(custodial_key.address) != address:
+            raise UserError(
+                "key_mismatch", f"the custodial key is for {custodial_key.address}, not {address}"
+            )
+        assert keys is not None, "a custodial key needs the vault"
+        if keys.get(address) is None:
+            keys.put(custodial_key)
+    with engine.begin() as conn:
+        if conn.execute(
+            select(portal_users.c.username).where(portal_users.c.username == username)
+        ).first():
+            raise UserError("username_taken", f"a portal user {username!r} already exists")
+        conn.execute(
+            insert(portal_users).values(
+                username=username,
+                password_hash=hash_password(password),
+                address=address,
+                display_name=display_name or username,
+                created_at=int(time.time()),
+            )
+        )
+    return PortalUser(username, address, display_name or username)
+
+
+def find_user(services: Services, username: str) -> tuple[PortalUser, str] | None:
+    """The user and its stored password hash."""
+    with _engine(services).connect() as conn:
+        row = conn.execute(
+            select(
+                portal_users.c.username,
+                portal_users.c.address,
+                portal_users.c.display_name,
+                portal_users.c.password_hash,
+            ).where(portal_users.c.username == username)
+        ).first()
+    if row is None:
+        return None
+    return PortalUser(str(row[0]), str(row[1]), str(row[2])), str(row[3])
+
+
+_DUMMY_HASH = hash_password(os.urandom(8).hex())
+
+
+def authenticate(services: Services, username: str, password: str) -> PortalUser | None:
+    """The user if the password matches; a wrong username costs the same scrypt time."""
+    found = find_user(services, username)
+    if found is None:
+        check_password(password, _DUMMY_HASH)
+        return None
+    user, stored = found
+    return user if check_password(password, stored) else None

@@ -1,0 +1,73 @@
+"""Portal fixtures: the real app (API + portal) over the demo consortium on eth-tester,
+with a portal user for every demo organisation (password `PASSWORDS[name]`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from portal.users import create_user
+from tests.api import partner_env
+from tests.api.conftest import ApiEnv, api
+from tests.api.partner_env import PartnerEnv
+
+# Fixtures of the API suite, reused here.
+__all__ = ["api", "partner"]
+partner = partner_env.partner
+
+USERS = ("manufacturer", "distributor", "logistics", "hospital", "regulator")
+
+
+def password_of(name: str) -> str:
+    return f"{name}-password"
+
+
+@dataclass
+class PortalEnv:
+    api: ApiEnv
+
+    def client(self, *, lang: str | None = None) -> TestClient:
+        """A fresh browser-like client (own cookies), optionally with a language cookie."""
+        client = TestClient(create_app(self.api.services), follow_redirects=False)
+        if lang:
+            client.cookies.set("lang", lang)
+        return client
+
+    def sign_in(self, name: str, *, lang: str | None = None) -> TestClient:
+        client = self.client(lang=lang)
+        form = client.get("/portal/sign-in")
+        response = client.post(
+            "/portal/sign-in",
+            data={
+                "username": name,
+                "password": password_of(name),
+                "csrf_token": csrf_of(form.text),
+            },
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+@pytest.fixture
+def portal(partner: PartnerEnv) -> PortalEnv:
+    services = partner.api.services
+    for name in USERS:
+        ledger = partner.api.consortium.by_name(name)
+        create_user(
+            services,
+            username=name,
+            password=password_of(name),
+            address=ledger.address,
+            custodial_key=ledger.account,
+        )
+    return PortalEnv(partner.api)
