@@ -25,6 +25,7 @@ from sdk.errors import MedLedgerError
 from sdk.keys import load_key
 from sdk.ledger import Ledger
 from sdk.model import Role
+from sdk.transactions import send_transaction
 
 __all__ = [
     "BootstrapPlan",
@@ -136,6 +137,9 @@ class BootstrapPlan:
     regulator: str | None = None
     regulator_name: str = "Regulator"
     relayer: str | None = None
+    # On a chain that charges gas, top the regulator and the relayer up to this balance
+    # (wei) from the admin: both submit transactions.
+    fund_wei: int = 0
 
 
 def bootstrap(
@@ -161,3 +165,19 @@ def bootstrap(
         else:
             ledger.grant_relayer(plan.relayer)
             echo(f"granted RELAYER_ROLE to {plan.relayer}")
+    if plan.fund_wei and int(w3.eth.gas_price):
+        for address in (plan.regulator, plan.relayer):
+            if address is not None:
+                _top_up(w3, admin, address, plan.fund_wei, echo)
+
+
+def _top_up(
+    w3: Web3, payer: LocalAccount, address: str, target: int, echo: Callable[[str], None]
+) -> None:
+    missing = target - int(w3.eth.get_balance(address))  # type: ignore[arg-type]
+    if missing <= 0:
+        return
+    if int(w3.eth.get_balance(payer.address)) < missing:
+        raise DeployError(f"{payer.address} cannot fund {address} with {missing} wei")
+    send_transaction(w3, payer, {"to": address, "value": missing})
+    echo(f"funded {address} with {missing} wei")

@@ -356,6 +356,12 @@ def deploy_cmd(
     relayer: Annotated[
         str | None, typer.Option(help="Address of the platform relayer to grant RELAYER_ROLE.")
     ] = None,
+    fund_wei: Annotated[
+        int,
+        typer.Option(
+            min=0, help="On a chain that charges gas, top the regulator and relayer up to this."
+        ),
+    ] = 0,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --out file.")
     ] = False,
@@ -393,7 +399,9 @@ def deploy_cmd(
         w3 = connect(rpc)
         console.print(f"deploying from {deployer.address} to chain {w3.eth.chain_id} at {rpc}")
         deployment = deploy_to_rpc(w3, deployer)
-        plan = BootstrapPlan(regulator=regulator, regulator_name=regulator_name, relayer=relayer)
+        plan = BootstrapPlan(
+            regulator=regulator, regulator_name=regulator_name, relayer=relayer, fund_wei=fund_wei
+        )
         bootstrap(w3, deployment, deployer, plan, echo=console.print)
     except (MedLedgerError, OSError) as exc:
         console.print(f"[red]error:[/] {exc}")

@@ -36,7 +36,6 @@ from scripts.e2e_lifecycle import Cast, PalletLife, run_pallet
 from sdk.compiler import ContractArtifact
 from sdk.deploy import Deployment
 from sdk.model import ItemStatus
-from sdk.transactions import send_transaction
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFECYCLE = [
@@ -87,11 +86,6 @@ def test_deploy_names_the_problem(anvil: str, dev: list[LocalAccount], tmp_path:
     assert code == 2 and "exactly one of --key" in text
 
 
-def _fund(w3: Web3, payer: LocalAccount, addresses: list[str]) -> None:
-    for address in addresses:
-        send_transaction(w3, payer, {"to": address, "value": 10**20})
-
-
 def _deploy_for_stack(anvil: str, dev: list[LocalAccount], data_dir: Path) -> StackSecrets:
     """`medledger deploy` as an operator runs it, for the secrets the stack will use."""
     secrets = load_or_create_secrets(data_dir / "secrets")
@@ -99,13 +93,14 @@ def _deploy_for_stack(anvil: str, dev: list[LocalAccount], data_dir: Path) -> St
     argv = [sys.executable, "-m", "medledger.cli", "deploy", "--rpc", anvil]
     argv += ["--out", str(data_dir / "deployment.json"), "--regulator", regulator.address]
     argv += ["--regulator-name", "National Medical Products Administration"]
-    argv += ["--relayer", relayer.address]
+    argv += ["--relayer", relayer.address, "--fund-wei", str(10**20)]
     env = {"MEDLEDGER_DEPLOY_KEY": _key(dev[0]), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"granted RELAYER_ROLE to {relayer.address}" in done.stdout
     # anvil charges gas: the relayer and the regulator pay for what they submit.
-    _fund(Web3(HTTPProvider(anvil)), dev[9], [regulator.address, relayer.address])
+    w3 = Web3(HTTPProvider(anvil))
+    assert w3.eth.get_balance(relayer.address) == w3.eth.get_balance(regulator.address) == 10**20
     return secrets
 
 
