@@ -41,6 +41,7 @@ PAGE_MODULES = [
     "portal.routes.distributor",
     "portal.routes.hospital",
     "portal.routes.regulator",
+    "portal.routes.trace",
 ]
 
 
