@@ -293,6 +293,52 @@ def api_cmd(
     )
 
 
+# ---------------------------------------------------------------- up (issue 7)
+
+
+@app.command("up")
+def up_cmd(
+    data_dir: Annotated[Path, typer.Option(help="Where the whole stack keeps its data.")] = Path(
+        ".medledger/stack"
+    ),
+    reset: Annotated[bool, typer.Option("--reset", help="Delete DATA_DIR, start fresh.")] = False,
+    chain_rpc: Annotated[
+        str | None, typer.Option(help="Use this JSON-RPC chain instead of starting our node.")
+    ] = None,
+    deployment: Annotated[
+        Path | None, typer.Option(help="Deployment JSON on --chain-rpc (`medledger deploy`).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface every process listens on.")] = "127.0.0.1",
+    sequencer_port: Annotated[int, typer.Option(help="Sequencer RPC port (0: any).")] = 8545,
+    follower_port: Annotated[int, typer.Option(help="Follower RPC port (0: any).")] = 8546,
+    api_port: Annotated[int, typer.Option(help="Partner API and portal port (0: any).")] = 8000,
+    regulator_api_port: Annotated[
+        int, typer.Option(help="Regulator API and portal port (0: any).")
+    ] = 8001,
+) -> None:
+    """Start the consortium (sequencer, follower, indexers, partner and regulator APIs),
+    seed the demo once, print the URLs, sign-ins and a code to verify; Ctrl-C stops it."""
+    from ops.stack import StackConfig
+    from ops.supervisor import SupervisorError
+    from ops.up import run_up
+
+    config = StackConfig(
+        data_dir=data_dir,
+        host=host,
+        sequencer_port=sequencer_port,
+        follower_port=follower_port,
+        partner_api_port=api_port,
+        regulator_api_port=regulator_api_port,
+        chain_rpc_url=chain_rpc,
+        deployment_file=deployment,
+    )
+    try:
+        run_up(config, reset=reset, echo=lambda line: print(line, flush=True))
+    except (SupervisorError, MedLedgerError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
 # ---------------------------------------------------------------- bench verify (issue 5)
 
 

@@ -17,7 +17,14 @@ from sdk.deploy import Deployment, deploy_suite
 from sdk.ledger import Ledger
 from sdk.model import LicenceKind, Role, class_mask
 
-__all__ = ["DEMO_GTIN", "DEMO_LOT", "DEMO_PREFIX", "Consortium", "bootstrap_consortium"]
+__all__ = [
+    "DEMO_GTIN",
+    "DEMO_LOT",
+    "DEMO_PREFIX",
+    "Consortium",
+    "bootstrap_consortium",
+    "enrol_member",
+]
 
 DEMO_PREFIX = "9506000"
 DEMO_GTIN = "09506000134352"
@@ -54,6 +61,20 @@ class Consortium:
         return ledger
 
 
+def enrol_member(
+    regulator: Ledger, address: str, *, role: Role, kind: LicenceKind, name: str, now: int
+) -> None:
+    """Admit `address` under `name` and attest its licence for device classes I-III."""
+    regulator.admit(address, role, name)
+    regulator.attest_licence(
+        address,
+        kind=kind,
+        number_hash=keccak(text=f"licence:{name}"),
+        class_mask=class_mask(1, 2, 3),
+        valid_until=now + 5 * YEAR,
+    )
+
+
 def bootstrap_consortium(
     w3: Web3,
     accounts: list[LocalAccount],
@@ -78,14 +99,7 @@ def bootstrap_consortium(
     regulator = admin.as_member(regulator_account)
     ledgers: dict[str, Ledger] = {}
     for (name, role, kind, org), account in zip(MEMBER_ROLES, member_accounts, strict=False):
-        regulator.admit(account.address, role, org)
-        regulator.attest_licence(
-            account.address,
-            kind=kind,
-            number_hash=keccak(text=f"licence:{org}"),
-            class_mask=class_mask(1, 2, 3),
-            valid_until=now + 5 * YEAR,
-        )
+        enrol_member(regulator, account.address, role=role, kind=kind, name=org, now=now)
         ledgers[name] = admin.as_member(account)
     regulator.assign_company_prefix(ledgers["manufacturer"].address, DEMO_PREFIX)
     regulator.assign_company_prefix(ledgers["distributor"].address, DISTRIBUTOR_PREFIX)

@@ -1,0 +1,203 @@
+"""`medledger up`: the whole stack in one process group, seeded once with the demo
+consortium, until Ctrl-C.
+
+Order: start the stack (ops.stack) → seed the demo consortium and a portal user per
+organisation (scripts.demo_seed; skipped when `seed.json` says it is done) → wait until both
+indexers have the seeded blocks → print the URLs, the demo sign-ins and a code to verify →
+watch the children, restarting one that dies on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from ops.secrets import private_file
+from ops.stack import Stack, StackConfig, start_stack
+from ops.supervisor import Supervisor, SupervisorError
+from scripts.demo_seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
+from sdk.deploy import Deployment
+
+__all__ = ["reset_data_dir", "run_up", "seed_stack", "wait_indexed"]
+
+RESTART_LIMIT = 5  # per child; past it `up` gives up and stops everything
+
+
+def reset_data_dir(data_dir: Path) -> None:
+    """Delete a stack's data directory, refusing one that does not look like a stack's."""
+    if not data_dir.exists():
+        return
+    marks = ("genesis.json", "secrets", "logs", "deployment.json")
+    if not any((data_dir / m).exists() for m in marks) and any(data_dir.iterdir()):
+        raise SupervisorError(
+            f"--reset: {data_dir} is not empty and holds no MedLedger stack; not deleting it"
+        )
+    shutil.rmtree(data_dir)
+
+
+def _passwords(data_dir: Path) -> dict[str, str]:
+    text = private_file(
+        data_dir / "secrets" / "demo-sign-ins.json",
+        lambda: json.dumps({o.slug: f"demo-{secrets.token_urlsafe(9)}" for o in ORGANISATIONS}),
+    )
+    passwords: dict[str, str] = json.loads(text)
+    return passwords
+
+
+def _portal_users(stack: Stack, seed: SeedResult) -> None:
+    """A portal user per organisation: members on the partner side (their key in the
+    partner API's custody), the regulator on the regulator side."""
+    from eth_account import Account
+    from pydantic import SecretStr
+
+    from api.services import Services
+    from api.settings import ApiSettings
+
+    try:
+        from portal.users import UserError, create_user
+    except ImportError:  # the portal is not there yet: everything else is seeded
+        return
+    config = stack.config
+    members = json.loads((stack.secrets.directory / "members.json").read_text())
+    passwords = _passwords(config.data_dir)
+    sides = {
+        False: (stack.chain_rpc, stack.index_db_url, "api", stack.secrets.master_key),
+        True: (
+            stack.follower_rpc or stack.chain_rpc,
+            stack.regulator_index_db_url,
+            "regulator-api",
+            stack.secrets.regulator_master_key,
+        ),
+    }
+    for regulator, (rpc, db, name, master) in sides.items():
+        settings = ApiSettings(
+            rpc_url=rpc,
+            db_url=db,
+            deployment_file=stack.deployment_file,
+            data_dir=config.data_dir / name,
+            regulator=regulator,
+            master_key=SecretStr(master),
+        )
+        services = Services.from_settings(settings)
+        for org in seed.organisations:
+            if (org["role"] == "regulator") != regulator:
+                continue
+            key = None if regulator else Account.from_key(members[org["slug"]])
+            try:
+                create_user(
+                    services,
+                    username=org["slug"],
+                    password=passwords[org["slug"]],
+                    address=org["address"],
+                    display_name=org["name"],
+                    custodial_key=key,
+                )
+            except UserError as exc:
+                if exc.code != "username_taken":
+                    raise
+
+
+def seed_stack(stack: Stack, echo: Callable[[str], None]) -> SeedResult | None:
+    """Seed our own chain once (an external chain's admin key is not ours: no seed)."""
+    done = load_seed(stack.config.data_dir)
+    if done is not None or not stack.config.own_node:
+        return done
+    started = time.monotonic()
+    seed = seed_demo(
+        rpc_url=stack.chain_rpc,
+        deployment=Deployment.load(stack.deployment_file),
+        admin=stack.secrets.account("admin"),
+        regulator=stack.secrets.account("regulator"),
+        relayer=stack.secrets.account("relayer").address,
+        data_dir=stack.config.data_dir,
+        echo=echo,
+    )
+    _portal_users(stack, seed)
+    save_seed(stack.config.data_dir, seed)
+    echo(f"seed: done in {time.monotonic() - started:.0f} s")
+    return seed
+
+
+def wait_indexed(stack: Stack, *, timeout: float = 120.0) -> None:
+    """Until both indexers have reached the chain head as it is now."""
+    rpc = httpx.post(stack.chain_rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"})
+    head = int(rpc.json()["result"], 16)
+    deadline = time.monotonic() + timeout
+    for url in (stack.indexer_url, stack.regulator_indexer_url):
+        while int(httpx.get(url + "/healthz").json()["block"]) < head:
+            if time.monotonic() > deadline:
+                raise SupervisorError(f"the indexer at {url} did not reach block {head}")
+            time.sleep(0.2)
+
+
+def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
+    c = stack.config
+    lines = [
+        "",
+        f"MedLedger is up · data {c.data_dir} · logs {c.data_dir / 'logs'} (JSON lines)",
+    ]
+    if stack.sequencer_rpc:
+        lines.append(f"  sequencer node        {stack.sequencer_rpc}   (JSON-RPC; GET /healthz)")
+        lines.append(f"  regulator's follower  {stack.follower_rpc}")
+    else:
+        lines.append(f"  chain                 {stack.chain_rpc}")
+    lines += [
+        f"  partner API + portal  {stack.partner_api}   (OpenAPI: {stack.partner_api}/docs)",
+        f"  regulator API+portal  {stack.regulator_api}",
+        f"  indexers              {stack.indexer_url}  {stack.regulator_indexer_url}",
+        "  every process serves /healthz and Prometheus /metrics",
+    ]
+    if seed is not None:
+        passwords = _passwords(c.data_dir)
+        lines += ["", "Demo sign-ins (portal username / password):"]
+        for org in seed.organisations:
+            where = stack.regulator_api if org["role"] == "regulator" else stack.partner_api
+            lines.append(
+                f"  {org['slug']:<9} {passwords[org['slug']]:<18} {org['role']:<12} "
+                f"{where}  {org['name']}"
+            )
+        lines += [
+            "",
+            f"Verify a sample code:  {stack.partner_api}{seed.sample_path}",
+            f"A recalled unit:       {stack.partner_api}{seed.recalled_path}",
+        ]
+    lines += [
+        f"Regulator staff API token: in {stack.secrets.directory / 'regulator-api-token'}",
+        "Ctrl-C stops everything; the next `medledger up` keeps the data (--reset: fresh).",
+    ]
+    return lines
+
+
+def run_up(config: StackConfig, *, reset: bool, echo: Callable[[str], None] = print) -> None:
+    """Start, seed, print, and watch until SIGINT/SIGTERM (which stop every child)."""
+    if reset:
+        reset_data_dir(config.data_dir)
+    supervisor = Supervisor(config.data_dir / "logs")
+    supervisor.install_signal_handlers()
+    with supervisor:
+        echo(f"starting the stack in {config.data_dir} …")
+        stack = start_stack(config, supervisor=supervisor)
+        seed = seed_stack(stack, echo)
+        wait_indexed(stack)
+        for line in banner(stack, seed):
+            echo(line)
+        _watch(supervisor, echo)
+
+
+def _watch(supervisor: Supervisor, echo: Callable[[str], None]) -> None:
+    while True:
+        time.sleep(1.0)
+        for name, code in supervisor.exited().items():
+            if supervisor.restarts(name) >= RESTART_LIMIT:
+                raise SupervisorError(
+                    f"{name} exited with {code} after {RESTART_LIMIT} restarts; stopping "
+                    f"(last log lines:\n{supervisor.log_tail(name)})"
+                )
+            echo(f"{name} exited with {code}; restarting it (see {supervisor.log_path(name)})")
+            supervisor.restart(name)

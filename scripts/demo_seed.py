@@ -1,0 +1,265 @@
+"""The demo consortium `medledger up` seeds once on its own chain: a regulator, two
+manufacturers, three distributors, a logistics provider and four hospitals with invented
+but plausible bilingual names, four products, five lots and some history (shipments,
+receipts, dispensings, one open recall), plus a portal user per organisation.
+
+Member keys and the demo passwords are kept with mode 0600 under the stack's `secrets/`;
+`seed.json` (no secrets) records what was seeded and marks the seed as done.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import HTTPProvider, Web3
+
+from scripts.consortium import YEAR, enrol_member
+from sdk.deploy import Deployment
+from sdk.gs1 import make_gtin, make_sscc
+from sdk.ledger import Ledger
+from sdk.model import LicenceKind, Role
+
+__all__ = ["ORGANISATIONS", "SeedResult", "load_seed", "save_seed", "seed_demo"]
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    slug: str
+    role: Role
+    kind: LicenceKind
+    name: str
+    prefix: str | None = None
+
+
+ORGANISATIONS = (
+    Organisation("nmpa", Role.REGULATOR, LicenceKind.PRACTICE,
+                 "国家药品监督管理局（演示） / National Medical Products Administration (demo)"),
+    Organisation("chengrui", Role.MANUFACTURER, LicenceKind.PRODUCTION,
+                 "上海澄瑞医疗器械有限公司 / Shanghai Chengrui Medical Devices Co., Ltd.",
+                 "6970012"),
+    Organisation("maikang", Role.MANUFACTURER, LicenceKind.PRODUCTION,
+                 "深圳迈康生物医学工程有限公司 / Shenzhen Maikang Biomedical Engineering Co., Ltd.",
+                 "6970034"),
+    Organisation("ruitong", Role.DISTRIBUTOR, LicenceKind.DISTRIBUTION,
+                 "华东瑞通医药供应链有限公司 / East China Ruitong Medical Supply Chain Co., Ltd."),
+    Organisation("kangze", Role.DISTRIBUTOR, LicenceKind.DISTRIBUTION,
+                 "北京康泽医疗器械经营有限公司 / Beijing Kangze Medical Device Trading Co., Ltd."),
+    Organisation("nanyue", Role.DISTRIBUTOR, LicenceKind.DISTRIBUTION,
+                 "广州南粤医疗物资配送有限公司 / Guangzhou Nanyue Medical Supplies Co., Ltd."),
+    Organisation("coldlink", Role.LOGISTICS, LicenceKind.LOGISTICS,
+                 "冷链速运（上海）物流有限公司 / ColdLink Express (Shanghai) Logistics Co., Ltd."),
+    Organisation("jiahe", Role.HOSPITAL, LicenceKind.PRACTICE,
+                 "上海嘉禾医院 / Shanghai Jiahe Hospital"),
+    Organisation("xihu", Role.HOSPITAL, LicenceKind.PRACTICE,
+                 "杭州西湖康复医院 / Hangzhou Xihu Rehabilitation Hospital"),
+    Organisation("chaoyang", Role.HOSPITAL, LicenceKind.PRACTICE,
+                 "北京朝阳东区医院 / Beijing Chaoyang East Hospital"),
+    Organisation("baiyun", Role.HOSPITAL, LicenceKind.PRACTICE,
+                 "广州白云山医院 / Guangzhou Baiyunshan Hospital"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    maker: str
+    item_reference: int
+    name: str
+    device_class: int
+    temp_min: int  # tenths of a degree Celsius
+    temp_max: int
+    lots: tuple[str, ...]
+
+    def gtin(self, prefix: str) -> str:
+        return make_gtin(indicator=0, company_prefix=prefix, item_reference=self.item_reference)
+
+
+PRODUCTS = (
+    Product("chengrui", 10001, "药物洗脱冠脉支架 3.0×18 mm / Drug-eluting coronary stent",
+            3, 20, 250, ("CR2601A", "CR2602B")),
+    Product("chengrui", 10002, "球囊扩张导管 / Balloon dilatation catheter",
+            3, 20, 250, ("BC2603A",)),
+    Product("maikang", 20001, "胰岛素泵输注器 / Insulin pump infusion set",
+            2, 20, 300, ("MK2604A",)),
+    Product("maikang", 20002, "一次性使用血液透析器 / Single-use haemodialyser",
+            3, 20, 300, ("MK2605H",)),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    """What `medledger up` prints: organisations, sign-ins and a code to verify."""
+
+    organisations: list[dict[str, str]]
+    sample_path: str  # Digital Link path of a genuine unit at a hospital
+    recalled_path: str  # a unit of the recalled lot
+    products: list[dict[str, Any]]
+
+
+def _member_keys(path: Path) -> dict[str, LocalAccount]:
+    from ops.secrets import private_file
+
+    text = private_file(
+        path, lambda: json.dumps({o.slug: "0x" + secrets.token_hex(32) for o in ORGANISATIONS})
+    )
+    return {slug: Account.from_key(key) for slug, key in json.loads(text).items()}
+
+
+def load_seed(data_dir: Path) -> SeedResult | None:
+    path = data_dir / "seed.json"
+    if not path.exists():
+        return None
+    return SeedResult(**json.loads(path.read_text()))
+
+
+def seed_demo(
+    *,
+    rpc_url: str,
+    deployment: Deployment,
+    admin: LocalAccount,
+    regulator: LocalAccount,
+    relayer: str,
+    data_dir: Path,
+    echo: Callable[[str], None] = print,
+) -> SeedResult:
+    """Seed the consortium and its history on the chain at `rpc_url` (once: the result is
+    stored in `data_dir/seed.json`); `regulator` is the regulator API's signing key."""
+    done = load_seed(data_dir)
+    if done is not None:
+        return done
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    keys = _member_keys(data_dir / "secrets" / "members.json")
+    keys["nmpa"] = regulator
+    root = Ledger(w3, deployment, admin)
+    nmpa_org = ORGANISATIONS[0]
+    root.admit(regulator.address, Role.REGULATOR, nmpa_org.name)
+    root.grant_relayer(relayer)
+    reg = root.as_member(regulator)
+    members: dict[str, Ledger] = {"nmpa": reg}
+    for org in ORGANISATIONS[1:]:
+        address = keys[org.slug].address
+        enrol_member(reg, address, role=org.role, kind=org.kind, name=org.name, now=now)
+        if org.prefix:
+            reg.assign_company_prefix(address, org.prefix)
+        members[org.slug] = root.as_member(keys[org.slug])
+    echo(f"seed: {len(ORGANISATIONS)} organisations admitted and licensed")
+    prefixes = {o.slug: o.prefix for o in ORGANISATIONS if o.prefix}
+    lots: dict[str, tuple[str, bytes, int]] = {}  # lot -> (gtin, lot key, expiry)
+    for p in PRODUCTS:
+        maker, prefix = members[p.maker], prefixes[p.maker]
+        gtin = p.gtin(prefix)
+        maker.register_product(
+            gtin,
+            company_prefix=prefix,
+            device_class=p.device_class,
+            certificate_hash=keccak(text=f"NMPA registration {gtin}"),
+            registration_expiry=now + 5 * YEAR,
+            temp_min=p.temp_min,
+            temp_max=p.temp_max,
+        )
+        for n, lot in enumerate(p.lots):
+            expiry = now + 2 * YEAR - n * 90 * DAY
+            key = maker.register_lot(
+                gtin,
+                lot,
+                production_date=now - (60 - 20 * n) * DAY,
+                expiry=expiry,
+                qc_release_hash=keccak(text=f"QC release {lot}"),
+            ).value
+            lots[lot] = (gtin, key, expiry)
+    echo(f"seed: {len(PRODUCTS)} products and {len(lots)} lots registered")
+    sample = _history(members, prefixes, lots)
+    echo("seed: shipments, receipts, dispensings and a recall recorded")
+    result = SeedResult(
+        organisations=[
+            {
+                "slug": o.slug,
+                "name": o.name,
+                "role": o.role.name.lower(),
+                "address": keys[o.slug].address,
+            }
+            for o in ORGANISATIONS
+        ],  # fmt: skip
+        sample_path=sample["genuine"],
+        recalled_path=sample["recalled"],
+        products=[
+            {"gtin": p.gtin(prefixes[p.maker]), "name": p.name, "lots": list(p.lots)}
+            for p in PRODUCTS
+        ],
+    )
+    return result
+
+
+def save_seed(data_dir: Path, result: SeedResult) -> None:
+    """Mark the seed as done (after the portal users exist too)."""
+    (data_dir / "seed.json").write_text(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+
+
+def _history(
+    m: dict[str, Ledger], prefixes: dict[str, str], lots: dict[str, tuple[str, bytes, int]]
+) -> dict[str, str]:
+    """Commission → pack → ship → receive → unpack → ship → receive → dispense, a leg
+    through the logistics provider, and an open recall of one lot."""
+
+    def commission(maker: str, lot: str, tag: str, count: int) -> tuple[list[bytes], list[str]]:
+        gtin, key, _ = lots[lot]
+        serials = [f"{tag}{i:05d}" for i in range(1, count + 1)]
+        return m[maker].commission(key, serials).value, serials
+
+    def case(maker: str, ref: int, units: list[bytes]) -> bytes:
+        sscc = make_sscc(extension=1, company_prefix=prefixes[maker], serial_reference=ref)
+        case_id = m[maker].create_container(sscc, company_prefix=prefixes[maker]).value
+        m[maker].pack(case_id, units)
+        return case_id
+
+    def move(sender: str, receiver: str, ids: list[bytes], temps: tuple[int, int]) -> None:
+        shipment = m[sender].ship(m[receiver].address, ids).value
+        m[receiver].receive(shipment, temp_min=temps[0], temp_max=temps[1])
+
+    # Stents: a case to Ruitong, who ships units on to two hospitals; Jiahe implants two.
+    stents, stent_serials = commission("chengrui", "CR2601A", "S", 12)
+    stent_case = case("chengrui", 1, stents)
+    move("chengrui", "ruitong", [stent_case], (41, 68))
+    m["ruitong"].unpack(stent_case)
+    move("ruitong", "jiahe", stents[:4], (45, 72))
+    move("ruitong", "xihu", stents[4:8], (50, 80))
+    m["jiahe"].dispense(stents[:2], record_hash=keccak(text="procedure JH-2026-0412"))
+    # Second stent lot to Kangze, on to Chaoyang.
+    more, _ = commission("chengrui", "CR2602B", "T", 6)
+    move("chengrui", "kangze", more, (38, 61))
+    move("kangze", "chaoyang", more[:3], (42, 66))
+    # Catheters: to Kangze; the lot is then recalled with three units still there.
+    catheters, catheter_serials = commission("chengrui", "BC2603A", "B", 6)
+    move("chengrui", "kangze", catheters, (40, 70))
+    move("kangze", "chaoyang", catheters[:3], (44, 71))
+    m["chengrui"].recall_lot(
+        lots["BC2603A"][1], level=2, reason_hash=keccak(text="balloon burst pressure deviation")
+    )
+    # Infusion sets: through ColdLink to Nanyue, on to Baiyun; dialysers to Nanyue.
+    sets, _ = commission("maikang", "MK2604A", "P", 10)
+    sets_case = case("maikang", 1, sets)
+    move("maikang", "coldlink", [sets_case], (30, 55))
+    move("coldlink", "nanyue", [sets_case], (32, 58))
+    m["nanyue"].unpack(sets_case)
+    move("nanyue", "baiyun", sets[:5], (35, 60))
+    m["baiyun"].dispense(sets[:1], record_hash=keccak(text="ward record BY-7731"))
+    dialysers, _ = commission("maikang", "MK2605H", "H", 4)
+    move("maikang", "nanyue", dialysers, (36, 64))
+
+    def path(lot: str, serial: str) -> str:
+        return f"/01/{lots[lot][0]}/10/{lot}/21/{serial}"  # what a label QR code holds
+
+    return {
+        "genuine": path("CR2601A", stent_serials[2]),  # at Jiahe, not yet implanted
+        "recalled": path("BC2603A", catheter_serials[0]),
+    }
