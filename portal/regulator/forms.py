@@ -1,0 +1,46 @@
+"""Form input of the regulator's pages turned into the API's request models, with field
+errors in the page's language (pydantic's own messages are English-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from portal.errors import FormError
+from portal.i18n import TIMEZONE
+
+__all__ = ["end_of_day", "parse_form"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_form(
+    model: type[M],
+    data: Mapping[str, object],
+    *,
+    hints: Mapping[str, str],
+    gettext: Callable[[str], str],
+) -> M:
+    """`model` validated from `data`; a FormError naming each bad field with its hint."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "form"
+            fields[name] = gettext(hints[name]) if name in hints else error["msg"]
+        raise FormError("invalid_request", str(exc), fields) from exc
+
+
+def end_of_day(text: str, *, field: str, message: str) -> int:
+    """Unix seconds of 23:59:59 (China Standard Time) of an ISO date `YYYY-MM-DD`."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FormError("invalid_request", f"{text!r} is not a date", {field: message}) from exc
+    moment = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=ZoneInfo(TIMEZONE))
+    return int(moment.timestamp())

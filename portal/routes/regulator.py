@@ -1,0 +1,265 @@
+"""The regulator's pages: the network overview with its charts, members and licences
+(attestation, suspension, reinstatement) and the alerts feed; the recall centre is in
+`portal.routes.regulator_recalls`.
+
+They exist in regulator mode only (`medledger api --regulator`), like the JSON routes
+they share their logic with (`api.routes.regulator`), and only for a signed-in member
+whose role is regulator. Writes are signed with the regulator's own key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from typing import Annotated
+
+from babel import dates
+from eth_utils import is_address
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.alerts import alerts_feed
+from api.deps import ConnDep
+from api.routes.regulator import (
+    LicenceIn,
+    SuspendIn,
+    attest_licence,
+    reinstate_member,
+    suspend_member,
+)
+from portal.charts import Bar, bar_chart, column_chart
+from portal.context import Csrf, Ctx
+from portal.errors import MESSAGES, FormError
+from portal.i18n import TIMEZONE, Formatter
+from portal.nav import NavItem, _l, register
+from portal.regulator.access import Regulator
+from portal.regulator.forms import end_of_day, parse_form
+from portal.regulator.members import members_with_licences
+from portal.regulator.overview import DAY, NetworkFigures, network_overview
+from portal.routes import regulator_recalls
+from portal.vocabulary import word
+from sdk.model import LicenceKind, Role
+
+__all__ = ["router"]
+
+REGULATOR = frozenset({Role.REGULATOR})
+register(
+    NavItem("/portal/regulator", _l("Overview"), REGULATOR, 10),
+    NavItem("/portal/regulator/members", _l("Members and licences"), REGULATOR, 20),
+    NavItem("/portal/regulator/recalls", _l("Recall centre"), REGULATOR, 30),
+    NavItem("/portal/regulator/alerts", _l("Alerts"), REGULATOR, 40),
+)
+MESSAGES.update(
+    {
+        "regulator_mode_only": _l("The regulator's pages are served by the regulator's portal."),
+        "regulator_key_missing": _l("The regulator's signing key is not configured."),
+        "unknown_recall": _l("No such recall."),
+        "recall_closed": _l("This recall is closed."),
+        "not_in_recall_scope": _l("Your organisation holds no units of this recall."),
+        "DevicesLotAlreadyRecalled": _l("This lot is already under an open recall."),
+        "DevicesRecallClosed": _l("This recall is already closed."),
+        "DevicesUnknownRecall": _l("No such recall on the ledger."),
+        "DevicesInvalidRecallLevel": _l("The recall level must be 1, 2 or 3."),
+        "PartnersNotMember": _l("This address is not a member of the network."),
+        "PartnersNotSuspended": _l("This member is not suspended."),
+        "PartnersLicenceAlreadyExpired": _l("The licence's validity date is already past."),
+        "PartnersInvalidClassMask": _l("Choose at least one device class."),
+        "PartnersUnauthorized": _l("Only the regulator may do this."),
+    }
+)
+
+
+router = APIRouter(prefix="/portal/regulator", include_in_schema=False)
+router.include_router(regulator_recalls.router)
+
+ALERT_KINDS = {
+    "scan_two_places": _l("Scanned in two distant places"),
+    "scan_after_dispensed": _l("Scanned after use"),
+    "cold_chain_excursion": _l("Cold-chain excursion"),
+    "adverse_event_rate": _l("Adverse-event rate"),
+}
+LICENCE_KINDS = {
+    LicenceKind.PRODUCTION: _l("production"),
+    LicenceKind.DISTRIBUTION: _l("distribution"),
+    LicenceKind.PRACTICE: _l("practice"),
+    LicenceKind.LOGISTICS: _l("logistics"),
+}
+
+
+def _day_label(fmt: Formatter, start: int) -> str:
+    moment = dt.datetime.fromtimestamp(start, dt.UTC)
+    return dates.format_skeleton(
+        "MMMd", moment, tzinfo=dates.get_timezone(TIMEZONE), locale=fmt.locale
+    )
+
+
+def _charts(ctx: Ctx, figures: NetworkFigures) -> dict[str, object]:
+    _, fmt = ctx._, ctx.fmt
+    members = [
+        Bar(_(word(role.name)), n, fmt.number(n))
+        for role, n in sorted(figures.members_by_role.items())
+    ]
+    if figures.suspended:
+        members.append(Bar(_("suspended"), figures.suspended, fmt.number(figures.suspended)))
+    days = [Bar(_day_label(fmt, start), n, fmt.number(n)) for start, n in figures.shipments_per_day]
+    recalls: list[Bar] = []
+    for level, (opened, closed) in figures.recalls_by_level.items():
+        recalls.append(Bar(_("Level %(n)s, open") % {"n": level}, opened, fmt.number(opened)))
+        recalls.append(Bar(_("Level %(n)s, closed") % {"n": level}, closed, fmt.number(closed)))
+    alerts = [
+        Bar(
+            _(label),
+            figures.alerts_by_kind.get(kind, 0),
+            fmt.number(figures.alerts_by_kind.get(kind, 0)),
+        )
+        for kind, label in ALERT_KINDS.items()
+    ]
+    empty = _("Nothing yet")
+    return {
+        "members_chart": bar_chart(
+            members, chart_id="chart-members", title=_("Members by role"), empty=empty
+        ),
+        "shipments_chart": column_chart(
+            days, chart_id="chart-shipments", title=_("Shipments per day"), empty=empty
+        ),
+        "recalls_chart": bar_chart(
+            recalls, chart_id="chart-recalls", title=_("Recalls by level"), empty=empty
+        ),
+        "alerts_chart": bar_chart(
+            alerts, chart_id="chart-alerts", title=_("Alerts, last 14 days"), empty=empty
+        ),
+    }
+
+
+@router.get("")
+def overview(ctx: Regulator, conn: ConnDep) -> HTMLResponse:
+    figures = network_overview(conn, ctx.services.settings, now=int(time.time()))
+    return ctx.render("regulator/overview.html", figures=figures, **_charts(ctx, figures))
+
+
+def _members_page(
+    ctx: Ctx, conn: ConnDep, *, values: Mapping[str, object] | None = None, **extra: object
+) -> HTMLResponse:
+    return ctx.render(
+        "regulator/members.html",
+        members=members_with_licences(conn),
+        now=int(time.time()),
+        licence_kinds=LICENCE_KINDS,
+        values=values or {},
+        **extra,
+    )
+
+
+@router.get("/members")
+def members(ctx: Regulator, conn: ConnDep, notice: str = "") -> HTMLResponse:
+    return _members_page(ctx, conn, notice=ctx._(notice) if notice in NOTICES else None)
+
+
+NOTICES = {
+    "licence": _l("The licence is attested on the ledger."),
+    "suspended": _l("The member is suspended: the ledger refuses its transactions from now on."),
+    "reinstated": _l("The member is reinstated."),
+}
+LICENCE_HINTS = {
+    "member": _l("Choose a member."),
+    "kind": _l("Choose the kind of licence."),
+    "number": _l("Enter the licence number (1-200 characters)."),
+    "device_classes": _l("Choose at least one device class."),
+    "valid_until": _l("Enter the last day of validity."),
+}
+
+
+@router.post("/licences")
+def licence(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    member: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    number: Annotated[str, Form()] = "",
+    device_classes: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI reads it)
+    valid_until: Annotated[str, Form()] = "",
+) -> Response:
+    values: dict[str, object] = {
+        "member": member,
+        "kind": kind,
+        "number": number,
+        "valid_until": valid_until,
+        "device_classes": device_classes,
+    }
+    try:
+        body = parse_form(
+            LicenceIn,
+            {
+                "member": member,
+                "kind": kind,
+                "number": number.strip(),
+                "device_classes": device_classes,
+                "valid_until": end_of_day(
+                    valid_until, field="valid_until", message=ctx._(LICENCE_HINTS["valid_until"])
+                ),
+            },
+            hints=LICENCE_HINTS,
+            gettext=ctx._,
+        )
+        attest_licence(body, ctx.services)
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _members_page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse("/portal/regulator/members?notice=licence", status_code=303)
+
+
+def _check_address(address: str) -> None:
+    if not is_address(address):
+        raise FormError("invalid_request", f"{address!r} is not an address", {})
+
+
+@router.post("/members/{address}/suspend")
+def suspend(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    address: str,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    try:
+        _check_address(address)
+        suspend_member(address, SuspendIn(reason=reason), ctx.services)
+    except Exception as exc:  # noqa: BLE001
+        return _members_page(ctx, conn, values={"reason": reason, "address": address}, problem=exc)
+    return RedirectResponse("/portal/regulator/members?notice=suspended", status_code=303)
+
+
+@router.post("/members/{address}/reinstate")
+def reinstate(ctx: Regulator, conn: ConnDep, _: Csrf, address: str) -> Response:
+    try:
+        _check_address(address)
+        reinstate_member(address, ctx.services)
+    except Exception as exc:  # noqa: BLE001
+        return _members_page(ctx, conn, problem=exc)
+    return RedirectResponse("/portal/regulator/members?notice=reinstated", status_code=303)
+
+
+@router.get("/alerts")
+def alerts(
+    ctx: Regulator,
+    conn: ConnDep,
+    kind: Annotated[str, Query(max_length=40)] = "",
+    days: Annotated[int, Query(ge=1, le=365)] = 14,
+) -> HTMLResponse:
+    settings = ctx.services.settings
+    found = alerts_feed(
+        conn,
+        since=int(time.time()) - days * DAY,
+        scan_window_seconds=settings.verify_window_seconds,
+        distant_km=settings.verify_distant_km,
+        adverse_event_threshold=settings.adverse_event_rate_threshold,
+    )
+    shown = [a for a in found if not kind or a.kind == kind]
+    return ctx.render(
+        "regulator/alerts.html",
+        alerts=shown[:500],
+        total=len(shown),
+        kinds=ALERT_KINDS,
+        values={"kind": kind, "days": days},
+    )

@@ -1,0 +1,129 @@
+"""The regulator's recall centre: issue a recall, then watch its scope and progress per
+holder live (htmx polls the progress fragment while the recall is open), with each
+holder's acknowledgement against the 1/3/7-day deadline of the recall's level
+(`api.recall_acks`), and close it.
+
+Included by `portal.routes.regulator` under /portal/regulator/recalls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import ConnDep
+from api.errors import NotFound
+from api.recall_acks import NOTICE_DAYS, RecallProgress, recall_progress
+from api.routes.regulator import CloseIn, RecallIn, close_recall, issue_recall
+from portal.context import Csrf, Ctx
+from portal.nav import _l
+from portal.regulator.access import Regulator
+from portal.regulator.forms import parse_form
+from portal.regulator.recalls import recall_rows
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/recalls")
+
+RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
+RECALL_HINTS = {
+    "gtin": _l("Enter the product's GTIN (8 to 14 digits)."),
+    "lot": _l("Enter the lot number (1-20 characters)."),
+    "level": _l("Choose level 1, 2 or 3."),
+    "reason": _l("Say why the lot is recalled."),
+}
+LEVELS = {
+    1: _l("Level 1: serious health hazard; holders informed within 1 day"),
+    2: _l("Level 2: temporary or reversible hazard; within 3 days"),
+    3: _l("Level 3: hazard unlikely; within 7 days"),
+}
+
+
+def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
+    extra.setdefault("values", {"level": "1"})
+    return ctx.render(
+        "regulator/recalls.html",
+        recalls=recall_rows(conn),
+        levels=LEVELS,
+        now=int(time.time()),
+        **extra,
+    )
+
+
+@router.get("")
+def recalls(ctx: Regulator, conn: ConnDep) -> HTMLResponse:
+    return _list_page(ctx, conn)
+
+
+@router.post("")
+def issue(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    gtin: Annotated[str, Form()] = "",
+    lot: Annotated[str, Form()] = "",
+    level: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    values = {"gtin": gtin, "lot": lot, "level": level, "reason": reason}
+    try:
+        body = parse_form(
+            RecallIn,
+            {"gtin": gtin.strip(), "lot": lot.strip(), "level": level, "reason": reason.strip()},
+            hints=RECALL_HINTS,
+            gettext=ctx._,
+        )
+        issued = issue_recall(body, ctx.services)
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _list_page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse(f"/portal/regulator/recalls/{issued.recall_id}", status_code=303)
+
+
+def _progress(ctx: Ctx, conn: ConnDep, recall_id: int) -> RecallProgress | None:
+    """The recall's progress, or None while the indexer has not reached it yet."""
+    try:
+        return recall_progress(ctx.services, conn, recall_id)
+    except NotFound:
+        return None
+
+
+def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: object) -> Response:
+    return ctx.render(
+        template,
+        recall_id=recall_id,
+        progress=_progress(ctx, conn, recall_id),
+        notice_days=NOTICE_DAYS,
+        now=int(time.time()),
+        **extra,
+    )
+
+
+@router.get("/{recall_id}")
+def recall(ctx: Regulator, conn: ConnDep, recall_id: RecallId) -> Response:
+    return _detail(ctx, conn, recall_id, "regulator/recall.html")
+
+
+@router.get("/{recall_id}/progress")
+def progress(ctx: Regulator, conn: ConnDep, recall_id: RecallId) -> Response:
+    """The live part of the recall page (polled by htmx)."""
+    return _detail(ctx, conn, recall_id, "regulator/recall_progress.html")
+
+
+@router.post("/{recall_id}/close")
+def close(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    recall_id: RecallId,
+    outcome: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    try:
+        close_recall(recall_id, CloseIn(outcome=outcome), ctx.services)
+    except Exception as exc:  # noqa: BLE001
+        return _detail(
+            ctx, conn, recall_id, "regulator/recall.html", values={"outcome": outcome}, problem=exc
+        )
+    return RedirectResponse(f"/portal/regulator/recalls/{recall_id}", status_code=303)

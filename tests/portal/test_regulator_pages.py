@@ -1,0 +1,241 @@
+"""The regulator's portal pages through the real app in regulator mode: overview,
+members and licences, the recall centre with acknowledgements, alerts; who may open them;
+failures shown in the chosen language with the form keeping what was typed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sdk.model import LicenceKind, MemberStatus
+from tests.portal.conftest import PortalEnv
+from tests.portal.regulator_env import regulator_app_client, sign_in
+
+
+@pytest.fixture
+def reg(portal: PortalEnv) -> TestClient:
+    return sign_in(regulator_app_client(portal), "regulator")
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def _post(client: TestClient, page_url: str, url: str, **fields: object):  # noqa: ANN202
+    page = client.get(page_url)
+    return client.post(url, data={"csrf_token": _csrf(page.text), **fields})
+
+
+def _licence(client: TestClient, member: str, **fields: object):  # noqa: ANN202
+    form = {"member": member, "kind": "practice", "valid_until": "2031-12-31", **fields}
+    return _post(client, "/portal/regulator/members", "/portal/regulator/licences", **form)
+
+
+def _stock(portal: PortalEnv) -> list[bytes]:
+    """Three units at the distributor, one of them on at the hospital."""
+    c = portal.api.consortium
+    units = c.manufacturer.commission(c.lot_key, ["R1", "R2", "R3"]).value
+    c.distributor.receive(
+        c.manufacturer.ship(c.distributor.address, units).value, temp_min=40, temp_max=60
+    )
+    c.hospital.receive(
+        c.distributor.ship(c.hospital.address, units[2:]).value, temp_min=40, temp_max=60
+    )
+    portal.api.sync()
+    return list(units)
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in(portal: PortalEnv) -> None:
+    client = regulator_app_client(portal)
+    for path in ("/portal/regulator", "/portal/regulator/recalls/1", "/portal/trace"):
+        r = client.get(path)
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/portal/sign-in?next=")
+
+
+def test_a_partner_cannot_open_regulator_pages(portal: PortalEnv) -> None:
+    client = sign_in(regulator_app_client(portal), "distributor")
+    for path in ("/portal/regulator", "/portal/regulator/members", "/portal/regulator/alerts"):
+        r = client.get(path)
+        assert r.status_code == 403 and 'data-code="forbidden_role"' in r.text
+    page = client.get("/portal/trace")
+    r = client.post(
+        "/portal/regulator/recalls",
+        data={"csrf_token": _csrf(page.text), "gtin": portal.api.consortium.gtin, "lot": "X"},
+    )
+    assert r.status_code == 403
+    assert "/portal/regulator" not in client.get("/portal/trace").text  # not in the menu
+
+
+def test_regulator_pages_exist_only_in_regulator_mode(portal: PortalEnv) -> None:
+    partner_mode = portal.sign_in("regulator", lang="en")
+    r = partner_mode.get("/portal/regulator")
+    assert r.status_code == 400 and 'data-code="regulator_mode_only"' in r.text
+
+
+def test_the_overview_shows_figures_and_charts_in_either_language(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    _stock(portal)
+    page = reg.get("/portal/regulator")
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') == 4
+    members = re.search(r'<desc id="chart-members-d">([^<]*)</desc>', page.text)
+    assert members and "hospital: 2" in members.group(1) and "manufacturer: 1" in members.group(1)
+    shipments = re.search(r'<desc id="chart-shipments-d">([^<]*)</desc>', page.text)
+    assert shipments and shipments.group(1).endswith(": 2")  # both shipments were today
+    chinese = reg.get("/portal/regulator?lang=zh")
+    assert '<html lang="zh-CN"' in chinese.text and "网络概览" in chinese.text
+
+
+def test_the_regulator_issues_a_recall_and_watches_its_progress(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    _stock(portal)
+    c = portal.api.consortium
+    r = _post(
+        reg,
+        "/portal/regulator/recalls",
+        "/portal/regulator/recalls",
+        gtin=c.gtin,
+        lot=c.lot,
+        level="1",
+        reason="sterility breach",
+    )
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    recall_id = int(url.rsplit("/", 1)[1])
+    assert c.manufacturer.recall(recall_id)["open"] is True
+
+    waiting = reg.get(url)  # the indexer has not seen the block yet
+    assert 'data-state="pending"' in waiting.text and 'hx-trigger="every 3s"' in waiting.text
+    portal.api.sync()
+    live = reg.get(f"{url}/progress")
+    assert live.status_code == 200 and "<html" not in live.text  # a fragment for htmx
+    assert 'data-figure="outstanding">3<' in live.text
+    assert f'data-holder="{c.distributor.address}"' in live.text
+    assert 'data-figure="acknowledged">0 / 2<' in live.text
+
+    ack = portal.api.client.post(
+        f"/v1/partner/recalls/{recall_id}/acknowledgement",
+        json={"note": "stock quarantined"},
+        headers=portal_login(portal, "hospital"),
+    )
+    assert ack.status_code == 200, ack.text
+    assert "stock quarantined" in reg.get(f"{url}/progress").text
+
+    closed = _post(reg, url, f"{url}/close", outcome="all units returned")
+    assert closed.status_code == 303
+    assert c.manufacturer.recall(recall_id)["open"] is False
+    portal.api.sync()
+    final = reg.get(url)
+    assert 'data-state="closed"' in final.text and "hx-trigger" not in final.text
+    listed = reg.get("/portal/regulator/recalls")
+    assert f'data-recall="{recall_id}"' in listed.text
+
+
+def portal_login(portal: PortalEnv, name: str) -> dict[str, str]:
+    from tests.api.partner_env import PartnerEnv
+
+    return PartnerEnv(portal.api).login(portal.api.consortium.by_name(name))
+
+
+def test_a_refused_recall_is_explained_and_the_form_keeps_its_values(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    c = portal.api.consortium
+    for lang, words in (("en", "Unknown lot"), ("zh", "未知批次")):
+        reg.cookies.set("lang", lang)
+        r = _post(
+            reg,
+            "/portal/regulator/recalls",
+            "/portal/regulator/recalls",
+            gtin=c.gtin,
+            lot="NOSUCHLOT",
+            level="2",
+            reason="typo check",
+        )
+        assert r.status_code == 400 and 'data-code="DevicesUnknownLot"' in r.text
+        assert words in r.text
+        assert 'value="NOSUCHLOT"' in r.text and "typo check" in r.text
+        assert 'value="2" checked' in r.text
+    reg.cookies.set("lang", "en")
+    bad = _post(
+        reg,
+        "/portal/regulator/recalls",
+        "/portal/regulator/recalls",
+        gtin="12ab",
+        lot="",
+        level="9",
+    )
+    assert bad.status_code == 422
+    assert "Enter the product&#39;s GTIN (8 to 14 digits)." in bad.text
+    assert 'aria-invalid="true"' in bad.text and 'value="12ab"' in bad.text
+
+
+def test_the_regulator_attests_a_licence_and_suspends_and_reinstates_a_member(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    c = portal.api.consortium
+    r = _licence(reg, c.hospital2.address, number="HOSP-2031-7", device_classes=["1", "2"])
+    assert r.status_code == 303, r.text
+    licence = c.regulator.licence(c.hospital2.address, int(LicenceKind.PRACTICE))
+    assert licence.class_mask == 0b110
+
+    suspended = _post(
+        reg,
+        "/portal/regulator/members",
+        f"/portal/regulator/members/{c.hospital2.address}/suspend",
+        reason="inspection failed",
+    )
+    assert suspended.status_code == 303
+    assert c.regulator.member(c.hospital2.address).status is MemberStatus.SUSPENDED
+    portal.api.sync()
+    page = reg.get("/portal/regulator/members")
+    assert re.search(rf'data-address="{c.hospital2.address}" data-status="suspended"', page.text)
+    back = _post(
+        reg,
+        "/portal/regulator/members",
+        f"/portal/regulator/members/{c.hospital2.address}/reinstate",
+    )
+    assert back.status_code == 303
+    assert c.regulator.member(c.hospital2.address).status is MemberStatus.ACTIVE
+
+
+def test_a_bad_licence_form_names_the_fields_and_keeps_the_input(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    c = portal.api.consortium
+    r = _licence(reg, c.hospital2.address, number="LIC-1", valid_until="31/12/2031")
+    assert r.status_code == 422
+    assert "Enter the last day of validity." in r.text
+    assert 'value="LIC-1"' in r.text and 'value="31/12/2031"' in r.text
+    no_class = _licence(reg, c.hospital2.address, number="LIC-1")
+    assert no_class.status_code == 422 and "Choose at least one device class." in no_class.text
+
+
+def test_alerts_list_a_cold_chain_excursion(portal: PortalEnv, reg: TestClient) -> None:
+    c = portal.api.consortium
+    units = c.manufacturer.commission(c.lot_key, ["C1"]).value
+    shipment = c.manufacturer.ship(c.distributor.address, units).value
+    c.distributor.receive(shipment, temp_min=20, temp_max=310, excursion_seconds=5400)
+    portal.api.sync()
+    page = reg.get("/portal/regulator/alerts")
+    assert 'data-kind="cold_chain_excursion"' in page.text
+    assert f"shipment {shipment} received" in page.text
+    none = reg.get("/portal/regulator/alerts?kind=adverse_event_rate")
+    assert 'data-kind="cold_chain_excursion"' not in none.text
+
+
+def test_a_form_without_its_csrf_token_is_refused(portal: PortalEnv, reg: TestClient) -> None:
+    c = portal.api.consortium
+    r = reg.post(
+        "/portal/regulator/recalls",
+        data={"gtin": c.gtin, "lot": c.lot, "level": "1", "reason": "x"},
+    )
+    assert r.status_code == 403
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
