@@ -1,0 +1,144 @@
+"""`medledger up` as a user runs it: a real process group on free ports in a tmp data dir."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ops.supervisor import SupervisorError
+from ops.up import reset_data_dir
+
+REPO = Path(__file__).resolve().parents[2]
+FREE_PORTS = ["--sequencer-port", "0", "--follower-port", "0", "--api-port", "0"]
+FREE_PORTS += ["--regulator-api-port", "0"]
+
+
+class Up:
+    def __init__(self, data_dir: Path, out: Path) -> None:
+        self.out = out
+        argv = [sys.executable, "-m", "medledger.cli", "up", "--data-dir", str(data_dir)]
+        with out.open("wb") as sink:
+            self.proc = subprocess.Popen(
+                argv + FREE_PORTS, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 240) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.out.read_text()
+            if "Ctrl-C stops everything" in text:
+                return text
+            if self.proc.poll() is not None:
+                pytest.fail(f"medledger up exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.5)
+        self.stop()
+        pytest.fail(f"medledger up did not come up:\n{self.out.read_text()}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the leader
+        code = self.proc.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return code
+            time.sleep(0.2)
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        pytest.fail("children of medledger up outlived it")
+
+
+def _urls(banner: str) -> dict[str, str]:
+    def find(label: str) -> list[str]:
+        line = next(x for x in banner.splitlines() if x.strip().startswith(label))
+        return re.findall(r"http://127\.0\.0\.1:\d+", line)
+
+    return {
+        "sequencer": find("sequencer node")[0],
+        "follower": find("regulator's follower")[0],
+        "api": find("partner API")[0],
+        "regulator-api": find("regulator API")[0],
+        "indexer": find("indexers")[0],
+        "regulator-indexer": find("indexers")[1],
+    }
+
+
+def _sample(banner: str) -> str:
+    return re.search(r"Verify a sample code:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+
+
+def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(tmp_path):
+    data = tmp_path / "stack"
+    up = Up(data, tmp_path / "first.out")
+    try:
+        banner = up.wait_ready()
+        urls = _urls(banner)
+        for name, url in urls.items():
+            health = httpx.get(url + "/healthz", timeout=10)
+            assert health.status_code == 200, (name, health.text)
+            metrics = httpx.get(url + "/metrics", timeout=10).text
+            expected = {
+                "sequencer": "medledger_node_block_height",
+                "follower": "medledger_node_follower_lag_blocks",
+                "indexer": "medledger_indexer_lag_blocks",
+                "regulator-indexer": "medledger_indexer_lag_blocks",
+                "api": "medledger_api_request_seconds",
+                "regulator-api": "medledger_api_request_seconds",
+            }[name]
+            assert expected in metrics, name
+        sample = _sample(banner)
+        assert sample.startswith(urls["api"] + "/01/")
+        answer = httpx.get(sample, headers={"Accept": "application/json"}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["verdict"] == "genuine", answer.text
+        recalled = re.search(r"A recalled unit:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        verdict = httpx.get(recalled, headers={"Accept": "application/json"}).json()["verdict"]
+        assert verdict == "recalled"
+        height = httpx.get(urls["sequencer"] + "/healthz").json()["head"]
+        assert height > 20  # the seeded history is on the chain
+        # Sign-ins are printed for every organisation; the secrets are not.
+        assert banner.count("demo-") == 11
+        secrets_dir = data / "secrets"
+        for secret in secrets_dir.iterdir():
+            assert secret.stat().st_mode & 0o077 == 0, secret
+            if secret.suffix == ".hex":
+                assert secret.read_text().strip().removeprefix("0x") not in banner
+        logs = (data / "logs" / "indexer.log").read_text().splitlines()
+        assert any('"process": "indexer"' in line for line in logs)
+    finally:
+        assert up.stop() in (0, 130)
+
+    again = Up(data, tmp_path / "second.out")
+    try:
+        banner2 = again.wait_ready()
+        assert "seed:" not in banner2  # seeded once
+        assert _sample(banner2).split("/01/")[1] == sample.split("/01/")[1]
+        urls2 = _urls(banner2)
+        assert httpx.get(urls2["sequencer"] + "/healthz").json()["head"] >= height
+        path = "/01/" + sample.split("/01/")[1]
+        answer = httpx.get(urls2["api"] + path, headers={"Accept": "application/json"})
+        assert answer.json()["verdict"] == "genuine"
+    finally:
+        again.stop()
+
+
+def test_reset_wipes_a_stack_directory_but_refuses_anything_else(tmp_path):
+    stack = tmp_path / "stack"
+    (stack / "secrets").mkdir(parents=True)
+    (stack / "genesis.json").write_text("{}")
+    reset_data_dir(stack)
+    assert not stack.exists()
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"...")
+    with pytest.raises(SupervisorError, match="holds no MedLedger stack"):
+        reset_data_dir(other)
+    assert (other / "holiday.jpg").exists()
