@@ -459,5 +459,48 @@ def deploy_cmd(
     console.print(f"admin     {deployer.address}\nwrote {out}")
 
 
+@bench_app.command("e2e")
+def bench_e2e_cmd(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="6 pallets of 200 units, under a minute.")
+    ] = False,
+    chain: Annotated[
+        str, typer.Option(help="`node` (our sequencer and follower) or `anvil` (from npm).")
+    ] = "node",
+    pallets: Annotated[int | None, typer.Option(min=1, help="Pallets to run.")] = None,
+    units: Annotated[
+        int | None, typer.Option(min=1, max=500, help="Units per pallet (at most 500).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Pallets in flight at once.")
+    ] = None,
+    block_interval_ms: Annotated[
+        int, typer.Option(min=10, help="Our node's block interval.")
+    ] = 100,
+) -> None:
+    """Whole unit lifecycles through the HTTP API, the chain and the indexer: units/s,
+    submit-to-visible freshness, CPU and memory of every process."""
+    from dataclasses import replace
+
+    from scripts.bench_e2e import FULL, QUICK, bench_e2e
+
+    if chain not in ("node", "anvil"):
+        console.print(f"[red]error:[/] --chain must be node or anvil, not {chain!r}")
+        raise typer.Exit(code=2)
+    sizes = QUICK if quick else FULL
+    sizes = replace(
+        sizes,
+        pallets=pallets or sizes.pallets,
+        units_per_pallet=units or sizes.units_per_pallet,
+        concurrency=concurrency or sizes.concurrency,
+    )
+    bench_e2e(
+        sizes,
+        chain=chain,
+        block_interval_ms=block_interval_ms,
+        echo=lambda line: print(line, flush=True),
+    )
+
+
 if __name__ == "__main__":
     app()
