@@ -42,6 +42,7 @@ PAGE_MODULES = [
     "portal.routes.hospital",
     "portal.routes.regulator",
     "portal.routes.trace",
+    "portal.routes.recall_notices",
 ]
 
 

@@ -239,3 +239,26 @@ def test_a_form_without_its_csrf_token_is_refused(portal: PortalEnv, reg: TestCl
     )
     assert r.status_code == 403
     assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+
+
+def test_a_holder_acknowledges_in_its_portal_and_the_regulator_sees_it(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    _stock(portal)
+    c = portal.api.consortium
+    recall_id = c.regulator.recall_lot(c.lot_key, level=3, reason_hash=bytes(32)).value
+    portal.api.sync()
+    hospital = portal.sign_in("hospital", lang="en")
+    notices = hospital.get("/portal/recalls")
+    assert f'data-recall="{recall_id}"' in notices.text
+    done = hospital.post(
+        f"/portal/recalls/{recall_id}/acknowledge",
+        data={"csrf_token": _csrf(notices.text), "note": "implant clinic informed"},
+    )
+    assert done.status_code == 303
+    assert 'data-state="acknowledged"' in hospital.get("/portal/recalls").text
+    progress = reg.get(f"/portal/regulator/recalls/{recall_id}/progress").text
+    assert "implant clinic informed" in progress
+    assert 'data-figure="acknowledged">1 / 2<' in progress
+    outsider = portal.sign_in("logistics", lang="en").get("/portal/recalls")
+    assert f'data-recall="{recall_id}"' not in outsider.text
