@@ -89,3 +89,15 @@ def test_acknowledgements_need_sign_in_and_the_regulator_view_needs_the_token(
     assert api.client.get("/v1/regulator/recalls/1/acknowledgements").status_code == 404
     reg = regulator_client(api)
     assert reg.get("/v1/regulator/recalls/1/acknowledgements").status_code == 401
+
+
+def test_a_holder_is_overdue_only_past_the_deadline_or_acknowledging_after_it() -> None:
+    from api.recall_acks import Acknowledgement, HolderProgress
+    from indexer.queries import OrgRef
+
+    org = OrgRef("0x" + "1" * 40, "Holder")
+    waiting = HolderProgress(org, 3, 0, None)
+    assert not waiting.overdue(1_000, now=1_000) and waiting.overdue(1_000, now=1_001)
+    on_time = HolderProgress(org, 3, 0, Acknowledgement(1, org.address, 999, "token", ""))
+    late = HolderProgress(org, 3, 0, Acknowledgement(1, org.address, 1_001, "token", ""))
+    assert not on_time.overdue(1_000, now=5_000) and late.overdue(1_000, now=5_000)
