@@ -1,8 +1,9 @@
 """The verdict on one scanned code: what the ledger (as projected by the indexer) says
 about the unit, what the scan history adds, and the chain references it rests on.
 
-`verify(conn, udi, ...)` reads the indexer's tables, logs the scan (coarse place only) and
-returns a `VerifyResult`. The verdict is the most serious one any reason implies:
+`verify(sql, udi, ...)` reads the indexer's tables (through any `Reader`: `indexer.db.Sql` or
+the API's long-lived `api.verify_db.DirectSql`) and returns a `VerifyResult`; the caller logs
+the scan. The verdict is the most serious one any reason implies:
 
     unknown > suspect > recalled > destroyed > dispensed > expired > genuine
 
@@ -17,16 +18,14 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Connection
 
-from indexer.db import Sql
 from indexer.items import EventKind
-from indexer.queries import HistoryStep, record_scan, unit_history
 from sdk.gs1 import Udi
 from sdk.model import ItemStatus
 
@@ -35,6 +34,7 @@ __all__ = [
     "Location",
     "LotFacts",
     "ProductFacts",
+    "Reader",
     "Reason",
     "ScannedCode",
     "Verdict",
@@ -207,6 +207,14 @@ class VerifyResult(BaseModel):
     checked_at_iso: str
 
 
+class Reader(Protocol):
+    """`?`-placeholder SQL reads (`indexer.db.Sql`, `api.verify_db.DirectSql`)."""
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyPolicy:
     window_seconds: int
@@ -214,14 +222,26 @@ class VerifyPolicy:
     grace_seconds: int
 
 
+# One row: the unit, its lot, product and manufacturer, and the lot's open recall with the
+# chain reference of its opening (indexed since migration 0003).
 _FACTS: Final = (
     "SELECT i.id, i.is_container, i.status, l.lot_number, l.production_date, l.expiry, "
     "l.active_recall, p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, "
-    "o.name, o.address FROM items i "
+    "o.name, o.address, r.level, r.opened_block, r.opened_tx_hash, r.opened_log_index, "
+    "rb.timestamp FROM items i "
     "LEFT JOIN lots l ON l.lot_index = i.lot_index "
     "LEFT JOIN products p ON p.gtin = l.gtin "
     "LEFT JOIN organisations o ON o.id = p.manufacturer_id "
+    "LEFT JOIN recalls r ON r.id = l.active_recall "
+    "LEFT JOIN blocks rb ON rb.number = r.opened_block "
     "WHERE i.item_key = ?"
+)
+# The unit's steps, oldest first: only what the verdict cites (kind, block, time, tx, log).
+_STEPS: Final = (
+    "SELECT e.kind, e.block_number, b.timestamp, l.tx_hash, e.log_index FROM item_events e "
+    "JOIN blocks b ON b.number = e.block_number "
+    "JOIN processed_logs l ON l.block_number = e.block_number AND l.log_index = e.log_index "
+    "WHERE e.item_id = ? ORDER BY e.block_number, e.log_index"
 )
 _PRODUCT: Final = (
     "SELECT p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, o.name, "
@@ -237,11 +257,9 @@ def _iso(ts: int) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def ledger_now(conn: Connection) -> int:
+def ledger_now(sql: Reader) -> int:
     """Wall-clock time, or the newest indexed block's time if the chain runs ahead of it."""
-    newest = Sql(conn).one(
-        "SELECT timestamp FROM blocks WHERE number = (SELECT MAX(number) FROM blocks)"
-    )
+    newest = sql.one("SELECT timestamp FROM blocks WHERE number = (SELECT MAX(number) FROM blocks)")
     now = int(datetime.datetime.now(datetime.UTC).timestamp())
     return max(now, int(newest or 0))
 
@@ -259,7 +277,23 @@ def _product(row: tuple[Any, ...], now: int) -> ProductFacts:
     )
 
 
-def _ref(event: str, step: HistoryStep) -> ChainRef:
+@dataclass(frozen=True, slots=True)
+class _Step:
+    kind: EventKind
+    block_number: int
+    timestamp: int
+    tx_hash: bytes
+    log_index: int
+
+
+def _steps(sql: Reader, item_row: int) -> list[_Step]:
+    return [
+        _Step(EventKind(int(k)), int(b), int(t), bytes(tx), int(i))
+        for k, b, t, tx, i in sql.rows(_STEPS, (item_row,))
+    ]
+
+
+def _ref(event: str, step: _Step) -> ChainRef:
     return ChainRef(
         event=event,
         block=step.block_number,
@@ -284,17 +318,19 @@ class _Findings:
 
 
 def verify(
-    conn: Connection,
+    sql: Reader,
     udi: Udi,
     *,
+    item_key: bytes,
     now: int,
     policy: VerifyPolicy,
     location: str = "",
-    scanner: str | None = None,
+    pending_scans: Sequence[tuple[int, str]] = (),
 ) -> VerifyResult:
-    """Judge one scanned code against the ledger and log the scan (the caller commits)."""
-    sql = Sql(conn)
-    key = udi.item_id
+    """Judge one scanned code (`item_key` is `udi.item_id`) against the ledger. The scans
+    logged but not yet written (`pending_scans`: time, place) count for the two-places
+    check like written ones."""
+    key = item_key
     found = _Findings()
     chain: list[ChainRef] = []
     product: ProductFacts | None = None
@@ -308,7 +344,7 @@ def verify(
         row = facts[0]
         item_status = ItemStatus(int(row[2]))
         status = item_status.name.lower()
-        history = unit_history(conn, key)
+        history = _steps(sql, int(row[0]))
         if history:
             first = history[0]
             chain.append(_ref(first.kind.name.lower(), first))
@@ -327,18 +363,11 @@ def verify(
                 "info",
             )
             _check_label(sql, udi, lot, int(row[5]), found)
-            _check_lot(sql, int(row[6]), int(row[5]), lot, product, found, chain, now)
+            _check_lot(int(row[6]), row[13:18], int(row[5]), lot, product, found, chain, now)
         else:
             found.add("container", "a logistic unit registered on the ledger", None, "info")
         _check_status(item_status, history, found, chain, now, policy)
-        _check_scans(sql, key, location, found, now, policy)
-
-    # End the read transaction first: on SQLite a read transaction that turns into a write
-    # fails at once with "database is locked" if another worker wrote meanwhile (the busy
-    # timeout does not apply to that upgrade); a fresh write transaction waits its turn.
-    if conn.in_transaction():
-        conn.commit()
-    record_scan(conn, key, scanned_at=now, location=location, scanner=scanner)
+        _check_scans(sql, key, location, pending_scans, found, now, policy)
     return VerifyResult(
         verdict=found.verdict(),
         reasons=found.reasons,
@@ -359,7 +388,7 @@ def verify(
     )
 
 
-def _unknown(sql: Sql, udi: Udi, found: _Findings, now: int) -> ProductFacts | None:
+def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts | None:
     if udi.sscc is not None:
         found.add(
             "unknown_container",
@@ -394,7 +423,7 @@ def _same_day(label: datetime.date, ts: int) -> bool:
     return _date(ts - 12 * 3600) <= label <= _date(ts + 14 * 3600)
 
 
-def _check_label(sql: Sql, udi: Udi, lot: LotFacts, expiry: int, found: _Findings) -> None:
+def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Findings) -> None:
     """The lot and expiry printed on the label must be the ledger's."""
     if udi.lot is not None and udi.lot != lot.lot:
         other = udi.lot_key
@@ -425,8 +454,8 @@ def _check_label(sql: Sql, udi: Udi, lot: LotFacts, expiry: int, found: _Finding
 
 
 def _check_lot(
-    sql: Sql,
     recall_id: int,
+    recall: tuple[Any, ...],
     expiry: int,
     lot: LotFacts,
     product: ProductFacts,
@@ -435,8 +464,8 @@ def _check_lot(
     now: int,
 ) -> None:
     if recall_id:
-        rows = sql.rows("SELECT level, opened_block FROM recalls WHERE id = ?", (recall_id,))
-        level = int(rows[0][0]) if rows else None
+        level_, block, tx_hash, log_index, timestamp = recall
+        level = None if level_ is None else int(level_)
         lot.recall_level = level
         found.add(
             "recalled",
@@ -444,8 +473,16 @@ def _check_lot(
             Verdict.RECALLED,
             "alert",
         )
-        if rows:
-            chain.append(ChainRef(event="recall_opened", block=int(rows[0][1])))
+        if block is not None:
+            chain.append(
+                ChainRef(
+                    event="recall_opened",
+                    block=int(block),
+                    tx_hash=None if tx_hash is None else "0x" + bytes(tx_hash).hex(),
+                    log_index=None if log_index is None else int(log_index),
+                    timestamp=None if timestamp is None else int(timestamp),
+                )
+            )
     if expiry <= now:
         found.add(
             "expired",
@@ -464,7 +501,7 @@ def _check_lot(
 
 def _check_status(
     status: ItemStatus,
-    history: list[HistoryStep],
+    history: list[_Step],
     found: _Findings,
     chain: list[ChainRef],
     now: int,
@@ -501,7 +538,13 @@ def _check_status(
 
 
 def _check_scans(
-    sql: Sql, key: bytes, location: str, found: _Findings, now: int, policy: VerifyPolicy
+    sql: Reader,
+    key: bytes,
+    location: str,
+    pending: Sequence[tuple[int, str]],
+    found: _Findings,
+    now: int,
+    policy: VerifyPolicy,
 ) -> None:
     """Two scans of one unit in distant places within the window."""
     if not location:
@@ -511,7 +554,7 @@ def _check_scans(
         "WHERE item_key = ? AND scanned_at >= ? ORDER BY scanned_at DESC LIMIT 100",
         (key, now - policy.window_seconds),
     )
-    for scanned_at, where in rows:
+    for scanned_at, where in [*reversed(pending), *rows]:
         if places_distant(str(where), location, distant_km=policy.distant_km):
             minutes = max(0, (now - int(scanned_at)) // 60)
             found.add(

@@ -171,6 +171,9 @@ class Recall(SQLModel, table=True):
     reason_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     opened_block: int = _big()  # type: ignore[assignment]
     closed_block: int | None = _big(nullable=True)  # type: ignore[assignment]
+    # The RecallOpened log's chain reference (NULL for recalls indexed before migration 0003).
+    opened_tx_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    opened_log_index: int | None = None
 
 
 class Document(SQLModel, table=True):

@@ -267,6 +267,8 @@ class Projector:
             "reason_hash": bytes(a["reasonHash"]),
             "opened_block": e.block_number,
             "closed_block": None,
+            "opened_tx_hash": e.transaction_hash,
+            "opened_log_index": e.log_index,
         }
         self.undo.insert(e.block_number, "recalls", row, ("id",))
         self.undo.update(

@@ -266,12 +266,13 @@ def api_cmd(
     data_dir: Annotated[Path, typer.Option(help="Where the API keeps its keys.")] = Path(
         ".medledger/api"
     ),
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (they share the verification rate limit).")
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
-    import uvicorn
-
-    from api.main import create_app
-    from api.services import Services
+    from api.serve import serve
     from api.settings import ApiSettings
     from ops.logs import setup_logging
 
@@ -281,16 +282,14 @@ def api_cmd(
             f"[red]error:[/] deployment file {deployment} not found (start the node first)"
         )
         raise typer.Exit(code=2)
+    if workers < 1:
+        console.print(f"[red]error:[/] --workers {workers}: at least one worker is needed")
+        raise typer.Exit(code=2)
     settings = ApiSettings(
         rpc_url=rpc, db_url=db, deployment_file=deployment, regulator=regulator, data_dir=data_dir
     )
-    uvicorn.run(
-        create_app(Services.from_settings(settings)),
-        host=host,
-        port=port,
-        log_level="info",
-        log_config=None,  # keep setup_logging's handler (JSON lines under `medledger up`)
-    )
+    # log_config=None keeps setup_logging's handler (JSON lines under `medledger up`).
+    serve(settings, host=host, port=port, workers=workers, access_log=access_log, log_config=None)
 
 
 # ---------------------------------------------------------------- up (issue 7)

@@ -34,9 +34,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI
 
-__all__ = ["BenchSizes", "app_factory", "bench_verify", "indexer_main", "python_load"]
+__all__ = ["BenchSizes", "bench_verify", "indexer_main", "python_load"]
 
 REPO = Path(__file__).resolve().parent.parent
 DL_BASE = "https://id.medledger.example"
@@ -70,15 +69,6 @@ class BenchSizes:
     codes: int = 4000
     freshness_samples: int = 40
     tiny: bool = False  # tests: GeneratorConfig.small(), no cache
-
-
-def app_factory() -> FastAPI:
-    """uvicorn `--factory` entry point; settings come from MEDLEDGER_API_* variables."""
-    from api.main import create_app
-    from api.services import Services
-    from api.settings import ApiSettings
-
-    return create_app(Services.from_settings(ApiSettings()))
 
 
 def _free_port() -> int:
@@ -126,7 +116,8 @@ def _dataset(sizes: BenchSizes, workdir: Path, echo: Callable[[str], None]) -> t
         cfg = dataset_config(quick=sizes.quick)
         cache = Path(tempfile.gettempdir()) / "medledger-bench-verify"
     cache.mkdir(parents=True, exist_ok=True)
-    name = "tiny" if sizes.tiny else "quick" if sizes.quick else "full"
+    # The suffix names the indexer schema the cache was built with (0003: recall references).
+    name = ("tiny" if sizes.tiny else "quick" if sizes.quick else "full") + "-0003"
     db, deployment_file, done = (cache / f"{name}.db", cache / f"{name}.json", cache / name)
     if done.with_suffix(".done").exists() and db.exists():
         echo(f"reusing indexed database {db}")
@@ -215,7 +206,7 @@ def _api(
         MEDLEDGER_API_VERIFY_RATE_PER_MINUTE=str(10**9),
         MEDLEDGER_API_PUBLIC_BASE_URL=DL_BASE,
     )
-    args = [sys.executable, "-m", "uvicorn", "scripts.bench_verify:app_factory", "--factory"]
+    args = [sys.executable, "-m", "uvicorn", "api.serve:app_from_environment", "--factory"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     args += ["--log-level", "warning", "--no-access-log"]
     log = (workdir / f"api-{port}.log").open("ab")

@@ -3,49 +3,111 @@
 `/.well-known/medledger-verify-key`.
 
 Every verdict is the canonical JSON of a `VerifyResult`, signed with the platform's Ed25519
-key (api.signing); every request is charged to its client's token bucket (api.ratelimit).
-The resolver serves the human page (api/templates/verify.html) to browsers and the same
-signed JSON to `Accept: application/json`.
+key (api.signing); every request is charged to its client's token bucket (api.ratelimit),
+shared by all worker processes.
+
+The path is kept short because it is the API's hot one: async handlers (no thread-pool hop)
+reading through one long-lived connection per process (`api.verify_db.DirectSql`), scans
+queued and written in batches by a background thread (`api.verify_db.ScanLog`, flushed at
+shutdown), and orjson for the signed body. Only the browser page renders in the thread pool.
+The resolver serves the portal's verification page (portal.routes.verify) to browsers and
+the same signed JSON to `Accept: application/json`.
 """
 
 from __future__ import annotations
 
-import pathlib
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from web3.exceptions import Web3Exception
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ConnDep, ServicesDep
+from api.deps import ServicesDep
 from api.errors import PROBLEM_JSON, RateLimited
-from api.ratelimit import API_KEY_HEADER, TokenBuckets, client_id
+from api.ratelimit import API_KEY_HEADER, SharedBuckets, client_id
 from api.services import Services
 from api.signing import KEY_ID_HEADER, SIGNATURE_HEADER, canonical_json, public_jwk, signed_headers
-from api.verification import ChainRef, Location, VerifyPolicy, VerifyResult, ledger_now, verify
+from api.verification import Location, VerifyPolicy, VerifyResult, ledger_now, verify
+from api.verify_db import DirectSql, Scan, ScanLog
 from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
 
-__all__ = ["router"]
+__all__ = ["judge", "router", "verifier"]
 
-router = APIRouter(tags=["verify"])
 
-TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    services = getattr(app.state, "services", None)
+    if isinstance(services, Services):
+        close_verifier(services)
+
+
+router = APIRouter(tags=["verify"], lifespan=_lifespan)
+
 MAX_CODE = 512
 
 
-async def rate_limit(request: Request, services: ServicesDep) -> None:
+@dataclass(frozen=True, slots=True)
+class Verifier:
+    """What the verification routes keep per process."""
+
+    sql: DirectSql
+    scans: ScanLog
+    buckets: SharedBuckets
+    policy: VerifyPolicy
+
+
+_VERIFIER_LOCK = threading.Lock()
+
+
+def verifier(services: Services) -> Verifier:
+    """This process's verification resources, made on first use."""
+    found = services.extras.get("verifier")
+    if isinstance(found, Verifier):
+        return found
+    with _VERIFIER_LOCK:
+        found = services.extras.get("verifier")
+        if not isinstance(found, Verifier):
+            s = services.settings
+            found = services.extras["verifier"] = Verifier(
+                sql=DirectSql(services.engine),
+                scans=ScanLog(services.engine),
+                buckets=SharedBuckets(
+                    s.data_dir / "verify-ratelimit.sqlite",
+                    rate_per_minute=s.verify_rate_per_minute,
+                ),
+                policy=VerifyPolicy(
+                    s.verify_window_seconds, s.verify_distant_km, s.verify_grace_seconds
+                ),
+            )
+        return found
+
+
+def close_verifier(services: Services) -> None:
+    """Write the queued scans and close the connections (app shutdown)."""
+    found = services.extras.pop("verifier", None)
+    if isinstance(found, Verifier):
+        found.scans.close()
+        found.sql.close()
+        found.buckets.close()
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def rate_limit(request: Request) -> None:
     """Charge one request to the client's bucket; 429 with Retry-After when it is empty."""
-    buckets = services.extras.get("verify_buckets")
-    if not isinstance(buckets, TokenBuckets):
-        buckets = services.extras.setdefault(
-            "verify_buckets",
-            TokenBuckets(rate_per_minute=services.settings.verify_rate_per_minute),
-        )
-    wait = buckets.take(client_id(request))
+    services = _services(request)
+    wait = verifier(services).buckets.take(client_id(request))
     if wait:
         raise RateLimited(
             f"verification budget of {services.settings.verify_rate_per_minute} requests per "
@@ -97,50 +159,29 @@ def _parse(code: str) -> Udi:
     return udi
 
 
-def _judge(
-    services: Services, conn: ConnDep, request: Request, code: str, location: Location | None
+def judge(
+    services: Services, request: Request, code: str, location: Location | None
 ) -> VerifyResult:
+    """The verdict on `code`, with the scan queued for the log. Raises Gs1Error (a 400)."""
     udi = _parse(code)
-    s = services.settings
-    policy = VerifyPolicy(s.verify_window_seconds, s.verify_distant_km, s.verify_grace_seconds)
-    result = verify(
-        conn,
-        udi,
-        now=ledger_now(conn),
-        policy=policy,
-        location=location.coarse() if location is not None else "",
-        scanner=_scanner(request),
-    )
-    conn.commit()
-    for ref in result.chain:
-        if ref.event == "recall_opened" and ref.tx_hash is None:
-            _fill_recall_ref(services, ref, udi)
-    return result
-
-
-def _fill_recall_ref(services: Services, ref: ChainRef, udi: Udi) -> None:
-    """The indexer keeps a recall's block only; ask the chain for its log there."""
-    lot_key = udi.lot_key
-    try:
-        # No topic filter: eth-tester's topic matching is unreliable after a snapshot revert,
-        # and one block holds few Devices logs.
-        logs = services.w3.eth.get_logs(
-            {
-                "address": services.w3.to_checksum_address(services.deployment.devices),
-                "fromBlock": ref.block,
-                "toBlock": ref.block,
-            }
+    key = udi.item_id
+    place = location.coarse() if location is not None else ""
+    v = verifier(services)
+    with v.sql.snapshot() as sql:
+        now = ledger_now(sql)
+        pending = (
+            [
+                (s.scanned_at, s.location)
+                for s in v.scans.pending(key, now - v.policy.window_seconds)
+            ]
+            if place
+            else []
         )
-    except (Web3Exception, OSError):
-        return
-    for log in logs:
-        event = services.codec.decode_log(log)
-        if event is None or event.name != "RecallOpened":
-            continue
-        if lot_key is None or bytes(event.args["lotKey"]) == lot_key:
-            ref.tx_hash = "0x" + bytes(log["transactionHash"]).hex()
-            ref.log_index = int(log["logIndex"])
-            return
+        result = verify(
+            sql, udi, item_key=key, now=now, policy=v.policy, location=place, pending_scans=pending
+        )
+    v.scans.add(Scan(key, now, place, _scanner(request)))
+    return result
 
 
 def _signed(services: Services, result: VerifyResult) -> Response:
@@ -159,23 +200,20 @@ class VerifyQuery(Location):
 
 
 @router.get("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])
-def verify_get(
-    request: Request,
-    services: ServicesDep,
-    conn: ConnDep,
-    query: Annotated[VerifyQuery, Query()],
-) -> Response:
+async def verify_get(request: Request, query: Annotated[VerifyQuery, Query()]) -> Response:
     """Verify a scanned code; the answer is signed (see /.well-known/medledger-verify-key)."""
-    location = Location.model_validate(query.model_dump(exclude={"code"}))
-    return _signed(services, _judge(services, conn, request, query.code, location))
+    services = _services(request)
+    location = None
+    if any(v is not None for v in (query.country, query.region, query.lat, query.lon)):
+        location = Location.model_validate(query.model_dump(exclude={"code"}))
+    return _signed(services, judge(services, request, query.code, location))
 
 
 @router.post("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])
-def verify_post(
-    request: Request, services: ServicesDep, conn: ConnDep, body: VerifyRequest
-) -> Response:
+async def verify_post(request: Request, body: VerifyRequest) -> Response:
     """Verify a scanned code, with an optional coarse location of the scan."""
-    return _signed(services, _judge(services, conn, request, body.code, body.location))
+    services = _services(request)
+    return _signed(services, judge(services, request, body.code, body.location))
 
 
 @router.get("/.well-known/medledger-verify-key", response_model=VerifyKey)
@@ -231,31 +269,27 @@ def _wants_json(request: Request) -> bool:
     return json_q > 0 and json_q >= html_q
 
 
-def _environment(services: Services) -> Environment:
-    env = services.extras.get("verify_templates")
-    if not isinstance(env, Environment):
-        env = Environment(
-            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"])
-        )
-        services.extras["verify_templates"] = env
-    return env
+async def _resolve(request: Request, path: str) -> Response:
+    from portal.routes.verify import verdict_page  # the portal imports this module
 
-
-def _resolve(request: Request, services: Services, conn: ConnDep, path: str) -> Response:
+    services = _services(request)
     query = request.url.query
     uri = services.settings.public_base_url.rstrip("/") + path + (f"?{query}" if query else "")
     wants_json = _wants_json(request)
     try:
-        result = _judge(services, conn, request, uri, None)
+        result = judge(services, request, uri, None)
     except Gs1Error as exc:
         if wants_json:
             raise
-        page = _environment(services).get_template("invalid.html").render(error=exc, uri=uri)
-        return HTMLResponse(page, status_code=400, headers={"Vary": "Accept"})
+        # The page may look up a signed-in portal user (a chain call): off the event loop.
+        page = await run_in_threadpool(verdict_page, request, services, code=uri, error=exc)
+        page.headers["Vary"] = "Accept"
+        return page
     if wants_json:
         return _signed(services, result)
-    page = _environment(services).get_template("verify.html").render(result=result, uri=uri)
-    return HTMLResponse(page, headers={"Vary": "Accept"})
+    page = await run_in_threadpool(verdict_page, request, services, code=uri, result=result)
+    page.headers["Vary"] = "Accept"
+    return page
 
 
 @router.get(
@@ -264,11 +298,9 @@ def _resolve(request: Request, services: Services, conn: ConnDep, path: str) -> 
     responses=_RESOLVER_DOC,
     dependencies=[RateLimit],
 )
-def resolve_unit(
-    request: Request, services: ServicesDep, conn: ConnDep, gtin: Gtin, serial: Serial
-) -> Response:
+async def resolve_unit(request: Request, gtin: Gtin, serial: Serial) -> Response:
     """GS1 Digital Link of a unit (dates as query, e.g. `?17=281231`)."""
-    return _resolve(request, services, conn, f"/01/{quote(gtin)}/21/{quote(serial, safe='')}")
+    return await _resolve(request, f"/01/{quote(gtin)}/21/{quote(serial, safe='')}")
 
 
 @router.get(
@@ -277,17 +309,12 @@ def resolve_unit(
     responses=_RESOLVER_DOC,
     dependencies=[RateLimit],
 )
-def resolve_lot_unit(
-    request: Request,
-    services: ServicesDep,
-    conn: ConnDep,
-    gtin: Gtin,
-    lot: LotNumber,
-    serial: Serial,
+async def resolve_lot_unit(
+    request: Request, gtin: Gtin, lot: LotNumber, serial: Serial
 ) -> Response:
     """GS1 Digital Link of a unit with its lot (dates as query, e.g. `?17=281231`)."""
     path = f"/01/{quote(gtin)}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
-    return _resolve(request, services, conn, path)
+    return await _resolve(request, path)
 
 
 @router.get(
@@ -296,8 +323,6 @@ def resolve_lot_unit(
     responses=_RESOLVER_DOC,
     dependencies=[RateLimit],
 )
-def resolve_container(
-    request: Request, services: ServicesDep, conn: ConnDep, sscc: Sscc
-) -> Response:
+async def resolve_container(request: Request, sscc: Sscc) -> Response:
     """GS1 Digital Link of a logistic unit (case or pallet label)."""
-    return _resolve(request, services, conn, f"/00/{quote(sscc)}")
+    return await _resolve(request, f"/00/{quote(sscc)}")

@@ -4,11 +4,14 @@ back through the real indexer and the real app; every input form; malformed code
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
 from eth_utils import keccak
+from fastapi.testclient import TestClient
 
+from api.main import create_app
 from api.verification import places_distant
 from sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
@@ -178,6 +181,8 @@ def test_a_unit_of_a_recalled_lot_is_recalled_with_the_recall_on_chain(api: ApiE
     (ref,) = [r for r in result["chain"] if r["event"] == "recall_opened"]
     assert ref["tx_hash"] == "0x" + bytes(recall.receipt["transactionHash"]).hex()
     assert ref["block"] == recall.receipt["blockNumber"]
+    assert ref["log_index"] in {int(log["logIndex"]) for log in recall.receipt["logs"]}
+    assert ref["timestamp"] is not None
     assert ref["log_index"] is not None
 
 
@@ -247,8 +252,11 @@ def test_every_scan_is_logged_with_its_coarse_place_and_feeds_the_anomaly_query(
     (item,) = _commission(api, "SN000012")
     api.sync()
     code = _udi(api, "SN000012").element_string()
-    _verify(api, code, lat=31.2345, lon=121.4567)
-    _verify(api, code, country="CN", region="11")
+    # The app's shutdown writes the scans still queued for the batch writer.
+    with TestClient(create_app(api.services)) as client:
+        for location in ({"lat": 31.2345, "lon": 121.4567}, {"country": "CN", "region": "11"}):
+            response = client.post("/v1/verify", json={"code": code, "location": location})
+            assert response.status_code == 200
     with api.services.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT location FROM verification_scans WHERE item_key = ? ORDER BY id", (item,)
@@ -256,6 +264,26 @@ def test_every_scan_is_logged_with_its_coarse_place_and_feeds_the_anomaly_query(
         anomalies = scan_anomalies(conn, since=0, window_seconds=3600)
     assert [r[0] for r in rows] == ["geo:31.2,121.5", "CN-11"]
     assert {(a.kind, a.item_key) for a in anomalies} == {("two_places", item)}
+
+
+def _scans(api: ApiEnv, item: bytes) -> int:
+    with api.services.engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM verification_scans WHERE item_key = ?", (item,)
+        ).scalar()
+    return int(found or 0)
+
+
+def test_scans_are_written_in_the_background_while_the_app_runs(api: ApiEnv) -> None:
+    (item,) = _commission(api, "SN000013")
+    api.sync()
+    code = _udi(api, "SN000013").element_string()
+    for _ in range(3):
+        _verify(api, code)
+    deadline = time.monotonic() + 10
+    while _scans(api, item) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _scans(api, item) == 3
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,29 @@
-"""The per-client verification budget: token buckets, and 429 with Retry-After over HTTP."""
+"""The per-client verification budget: token buckets shared by every API worker process (one
+SQLite file), and 429 with Retry-After over HTTP, with one worker and with two."""
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.ratelimit import TokenBuckets
+from api.ratelimit import SharedBuckets
 from tests.api.conftest import ApiEnv
 
 CODE = "(01)09506000134352(21)SN000001"
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _Clock:
@@ -22,9 +34,9 @@ class _Clock:
         return self.now
 
 
-def test_a_bucket_grants_its_burst_then_refills_at_the_rate() -> None:
+def test_a_bucket_grants_its_burst_then_refills_at_the_rate(tmp_path: Path) -> None:
     clock = _Clock()
-    buckets = TokenBuckets(rate_per_minute=6, clock=clock)
+    buckets = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=6, clock=clock)
     assert [buckets.take("a") for _ in range(6)] == [0] * 6
     assert buckets.take("a") == 10  # one token per 10 s
     assert buckets.take("b") == 0  # another client has its own bucket
@@ -35,19 +47,42 @@ def test_a_bucket_grants_its_burst_then_refills_at_the_rate() -> None:
     assert buckets.take("a") == 10
 
 
-def test_idle_clients_are_forgotten_when_the_table_is_full() -> None:
+def test_two_handles_on_one_file_share_the_buckets(tmp_path: Path) -> None:
     clock = _Clock()
-    buckets = TokenBuckets(rate_per_minute=60, max_clients=3, clock=clock)
+    one = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=4, clock=clock)
+    two = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=4, clock=clock)
+    assert [one.take("a"), two.take("a"), one.take("a"), two.take("a")] == [0, 0, 0, 0]
+    assert one.take("a") > 0 and two.take("a") > 0
+
+
+def test_full_buckets_are_pruned(tmp_path: Path) -> None:
+    clock = _Clock()
+    buckets = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=60, prune_every=4, clock=clock)
     for name in "abc":
         buckets.take(name)
-    clock.now += 5
+    assert buckets.clients() == 3
+    clock.now += 5  # a, b and c are full again
     buckets.take("d")
+    assert buckets.clients() == 1
     assert buckets.take("d") == 0
 
 
-def test_a_bucket_refuses_a_nonsense_rate() -> None:
+def test_a_bucket_refuses_a_nonsense_rate(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rate_per_minute"):
-        TokenBuckets(rate_per_minute=0)
+        SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=0)
+
+
+def _take_many(path: str, count: int) -> int:
+    # One token a minute: nothing refills while the test runs, only the burst is granted.
+    buckets = SharedBuckets(Path(path), rate_per_minute=1, burst=40)
+    return sum(1 for _ in range(count) if buckets.take("one client") == 0)
+
+
+def test_concurrent_processes_never_grant_more_than_the_budget(tmp_path: Path) -> None:
+    path = str(tmp_path / "rl.sqlite")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        granted = pool.starmap(_take_many, [(path, 25)] * 4)
+    assert sum(granted) == 40
 
 
 def _limited_client(api: ApiEnv, rate: int) -> TestClient:
@@ -84,3 +119,44 @@ def test_a_malformed_code_still_costs_a_token(api: ApiEnv) -> None:
     assert client.get("/v1/verify", params={"code": "junk"}).status_code == 400
     assert client.get("/v1/verify", params={"code": "junk"}).status_code == 400
     assert client.get("/v1/verify", params={"code": "junk"}).status_code == 429
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_two_api_workers_share_one_budget(api: ApiEnv) -> None:
+    s = api.services.settings
+    port = _free_port()
+    env = dict(os.environ, MEDLEDGER_API_VERIFY_RATE_PER_MINUTE="10")
+    args = [sys.executable, "-m", "medledger.cli", "api", "--workers", "2", "--port", str(port)]
+    args += ["--db", s.db_url, "--deployment", str(s.deployment_file)]
+    args += ["--data-dir", str(s.data_dir), "--no-access-log"]
+    proc = subprocess.Popen(args, cwd=REPO, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, "medledger api --workers 2 exited"
+                time.sleep(0.1)
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 2
+
+        def one(_: int) -> httpx.Response:  # a new connection each: the kernel spreads them
+            return httpx.get(url + "/v1/verify", params={"code": CODE}, timeout=30)
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(40)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(200) == 10, statuses
+    assert statuses.count(429) == 30
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
