@@ -389,9 +389,19 @@ def deploy_cmd(
             help="Keystore password file (default: MEDLEDGER_KEYSTORE_PASSWORD, or a prompt)."
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Where to write the deployment JSON.")] = Path(
-        "deployment.json"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Where to write the deployment JSON (default: deployment.json)."
+        ),
+    ] = None,
+    stack_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A `medledger up --chain-rpc` data directory: admit its regulator, grant its "
+            "relayer, and write DIR/deployment.json."
+        ),
+    ] = None,
     regulator: Annotated[
         str | None, typer.Option(help="Address to admit as the consortium's regulator.")
     ] = None,
@@ -423,6 +433,13 @@ def deploy_cmd(
         deployer_from_keystore,
     )
 
+    if stack_dir is not None:
+        from ops.secrets import load_or_create_secrets
+
+        secrets = load_or_create_secrets(stack_dir / "secrets")
+        regulator = regulator or secrets.account("regulator").address
+        relayer = relayer or secrets.account("relayer").address
+    out = out or (stack_dir / "deployment.json" if stack_dir else Path("deployment.json"))
     try:
         if (key is None) == (keystore is None):
             raise MedLedgerError(

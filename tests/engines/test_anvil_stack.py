@@ -87,16 +87,17 @@ def test_deploy_names_the_problem(anvil: str, dev: list[LocalAccount], tmp_path:
 
 
 def _deploy_for_stack(anvil: str, dev: list[LocalAccount], data_dir: Path) -> StackSecrets:
-    """`medledger deploy` as an operator runs it, for the secrets the stack will use."""
-    secrets = load_or_create_secrets(data_dir / "secrets")
-    regulator, relayer = secrets.account("regulator"), secrets.account("relayer")
+    """`medledger deploy --stack-dir` as an operator runs it before `medledger up
+    --chain-rpc`: the stack's regulator and relayer are bootstrapped on the chain."""
     argv = [sys.executable, "-m", "medledger.cli", "deploy", "--rpc", anvil]
-    argv += ["--out", str(data_dir / "deployment.json"), "--regulator", regulator.address]
+    argv += ["--stack-dir", str(data_dir), "--fund-wei", str(10**20)]
     argv += ["--regulator-name", "National Medical Products Administration"]
-    argv += ["--relayer", relayer.address, "--fund-wei", str(10**20)]
     env = {"MEDLEDGER_DEPLOY_KEY": _key(dev[0]), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+    secrets = load_or_create_secrets(data_dir / "secrets")  # as `medledger deploy` made them
+    regulator, relayer = secrets.account("regulator"), secrets.account("relayer")
+    assert f"admitted regulator {regulator.address}" in done.stdout
     assert f"granted RELAYER_ROLE to {relayer.address}" in done.stdout
     # anvil charges gas: the relayer and the regulator pay for what they submit.
     w3 = Web3(HTTPProvider(anvil))
