@@ -46,6 +46,38 @@ def demo_lifecycle() -> None:
         raise _fail(exc) from exc
 
 
+@demo_app.command("simulate")
+def demo_simulate(
+    rate: Annotated[float, typer.Option(help="Operations per second (writes and scans).")] = 5.0,
+    api: Annotated[
+        str | None, typer.Option(help="Partner API URL (default: the running `medledger up`).")
+    ] = None,
+    rpc: Annotated[
+        str | None, typer.Option(help="Chain JSON-RPC URL (default: the running stack's).")
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="The `medledger up` data directory.")] = Path(
+        ".medledger/stack"
+    ),
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this long (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Realistic signed traffic through the partner HTTP API of a running `medledger up`:
+    commission, ship, receive, dispense, and verification scans, at RATE ops/s."""
+    from ops.simulate import Traffic, stack_urls
+
+    if rate <= 0:
+        console.print(f"[red]error:[/] --rate must be > 0, not {rate}")
+        raise typer.Exit(code=2)
+    try:
+        urls = stack_urls(data_dir) if api is None or rpc is None else {}
+        traffic = Traffic(api_url=api or urls["api"], rpc_url=rpc or urls["rpc"], data_dir=data_dir)
+    except MedLedgerError as exc:
+        raise _fail(exc) from exc
+    print(f"simulating {rate:g} ops/s on {traffic.api_url} (Ctrl-C stops)", flush=True)
+    traffic.run(rate=rate, seconds=seconds, report=lambda line: print(line, flush=True))
+
+
 @app.command("compile")
 def compile_cmd(
     force: Annotated[

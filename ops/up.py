@@ -24,7 +24,7 @@ from ops.supervisor import Supervisor, SupervisorError
 from scripts.demo_seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
 from sdk.deploy import Deployment
 
-__all__ = ["reset_data_dir", "run_up", "seed_stack", "wait_indexed"]
+__all__ = ["reset_data_dir", "run_up", "seed_stack", "wait_indexed", "write_urls"]
 
 RESTART_LIMIT = 5  # per child; past it `up` gives up and stops everything
 
@@ -183,11 +183,23 @@ def run_up(config: StackConfig, *, reset: bool, echo: Callable[[str], None] = pr
     with supervisor:
         echo(f"starting the stack in {config.data_dir} …")
         stack = start_stack(config, supervisor=supervisor)
+        write_urls(stack)
         seed = seed_stack(stack, echo)
         wait_indexed(stack)
         for line in banner(stack, seed):
             echo(line)
         _watch(supervisor, echo)
+
+
+def write_urls(stack: Stack) -> None:
+    """`urls.json` in the data dir: where `medledger demo simulate` finds the stack."""
+    urls = {
+        "api": stack.partner_api,
+        "regulator_api": stack.regulator_api,
+        "rpc": stack.chain_rpc,
+        "follower_rpc": stack.follower_rpc or stack.chain_rpc,
+    }
+    (stack.config.data_dir / "urls.json").write_text(json.dumps(urls, indent=2) + "\n")
 
 
 def _watch(supervisor: Supervisor, echo: Callable[[str], None]) -> None:

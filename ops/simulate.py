@@ -1,0 +1,295 @@
+"""`medledger demo simulate`: realistic traffic on a running `medledger up` stack.
+
+Writer threads take fresh units through their life over the partner HTTP API, signed with
+the seeded members' own keys (sign-in by personal signature; EIP-712 ship and receive
+orders inside member-signed transactions posted to `/v1/partner/transactions`, see
+`scripts.e2e_lifecycle.ApiMember`): commission → ship to a distributor → receive → ship to
+a hospital → receive → dispense one. A scanner thread sends public `GET /v1/verify` scans
+of known units from a pool of simulated phones. Writes and scans share the `rate` (ops/s).
+
+Every write the API acknowledged (HTTP 201/200 with a transaction hash) is kept in
+`Traffic.acked`, which the chaos soak checks against the chain. A failed write (the node or
+the API being down) is counted, the member's nonces are re-read from the chain, and the
+unit's journey is abandoned.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from eth_account import Account
+from web3 import HTTPProvider, Web3
+
+from scripts.demo_seed import ORGANISATIONS, load_seed
+from scripts.e2e_lifecycle import DEADLINE_SECONDS, ApiMember, LifecycleError
+from sdk.compiler import load_artifacts
+from sdk.deploy import Deployment
+from sdk.gs1 import Udi, item_id, lot_key, unit_path
+from sdk.ledger import Ledger
+
+__all__ = ["Acked", "Traffic", "TrafficStats", "stack_urls"]
+
+WRITERS = 3
+PHONES = 25  # scanner identities (X-API-Key buckets) so scans are not rate-limited as one
+UNITS_PER_JOURNEY = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """A write the API acknowledged: the chain must hold it."""
+
+    tx_hash: str
+    kind: str
+    block: int
+
+
+@dataclass
+class TrafficStats:
+    writes: int = 0
+    failed_writes: int = 0
+    scans: int = 0
+    failed_scans: int = 0
+    journeys: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    last_error: str = ""
+
+    def line(self, elapsed: float) -> str:
+        ops = (self.writes + self.scans) / elapsed if elapsed else 0.0
+        return (
+            f"{elapsed:6.0f} s  {ops:5.1f} ops/s  writes {self.writes} (failed "
+            f"{self.failed_writes})  scans {self.scans} (failed {self.failed_scans})  "
+            f"lifecycles {self.journeys}  verdicts {dict(self.verdicts)}"
+        )
+
+
+def stack_urls(data_dir: Path) -> dict[str, str]:
+    """The URLs `medledger up` wrote for a running stack (`urls.json`)."""
+    path = data_dir / "urls.json"
+    if not path.exists():
+        raise LifecycleError(f"{path} does not exist: is `medledger up --data-dir {data_dir}` up?")
+    urls: dict[str, str] = json.loads(path.read_text())
+    return urls
+
+
+T = TypeVar("T")
+
+
+class _Stopped(Exception):
+    """The traffic was told to stop between two steps."""
+
+
+class _Pacer:
+    """Hands out evenly spaced slots at `rate` per second to any number of threads."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._next = max(self._next + self.interval, now - 1.0)  # no burst after a stall
+            slot = self._next
+        return not stop.wait(max(0.0, slot - now))
+
+
+class _Member(ApiMember):
+    """An ApiMember that records acknowledged writes and re-reads its nonces after a
+    failure (a transaction lost with a killed node leaves a gap otherwise)."""
+
+    acked: list[Acked]
+
+    def transact(self, fn: str, args: Sequence[Any], *, items: int = 1) -> dict[str, Any]:
+        answer = super().transact(fn, args, items=items)
+        self.acked.append(Acked(answer["tx_hash"], fn, int(answer.get("block_number") or 0)))
+        return answer
+
+    def resync(self) -> None:
+        with self._nonce_lock, self._order_lock:
+            account = self.ledger.account.address
+            self._tx_nonce = int(self.ledger.w3.eth.get_transaction_count(account, "pending"))
+            self._order_nonce = self.ledger.nonce()
+
+
+class Traffic:
+    """Signed-in members of the seeded consortium, ready to generate traffic."""
+
+    def __init__(self, *, api_url: str, rpc_url: str, data_dir: Path) -> None:
+        seed = load_seed(data_dir)
+        if seed is None:
+            raise LifecycleError(f"{data_dir} holds no seeded stack (run `medledger up` first)")
+        keys = json.loads((data_dir / "secrets" / "members.json").read_text())
+        deployment = Deployment.load(data_dir / "deployment.json")
+        self.api_url = api_url
+        self.http = httpx.Client(base_url=api_url, timeout=60)
+        self.w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
+        artifacts = load_artifacts()
+        items = self.w3.eth.contract(
+            address=Web3.to_checksum_address(deployment.items), abi=artifacts["Items"].abi
+        )
+        deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + DEADLINE_SECONDS
+        self.acked: list[Acked] = []
+        self.stats = TrafficStats()
+        self._lock = threading.Lock()
+        self.members: dict[str, _Member] = {}
+        roles = {o.slug: o.role.name.lower() for o in ORGANISATIONS}
+        for slug, key in keys.items():
+            if roles.get(slug) in (None, "regulator"):
+                continue
+            ledger = Ledger(self.w3, deployment, Account.from_key(key), artifacts=artifacts)
+            member = _Member(slug, ledger, self.http, items, gas_price=0, deadline=deadline)
+            member.acked = self.acked
+            member.sign_in()
+            self.members[slug] = member
+        self.by_role: dict[str, list[str]] = {}
+        for slug in self.members:
+            self.by_role.setdefault(roles[slug], []).append(slug)
+        recalled_lot = seed.recalled_path.split("/10/")[1].split("/")[0]
+        self.lots = [
+            (product["gtin"], lot, maker)
+            for product, maker in zip(seed.products, _makers(seed.products), strict=True)
+            for lot in product["lots"]
+            if lot != recalled_lot
+        ]
+        sample = seed.sample_path.split("/")
+        self.codes: list[Udi] = [Udi(gtin=sample[2], lot=sample[4], serial=sample[6])]
+        self.run_tag = f"{random.randrange(36**4):04x}"
+        self._serial = 0
+
+    # ------------------------------------------------------------------ running
+
+    def run(
+        self,
+        *,
+        rate: float,
+        seconds: float | None = None,
+        stop: threading.Event | None = None,
+        report: Callable[[str], None] | None = None,
+        report_every: float = 5.0,
+    ) -> TrafficStats:
+        """Generate traffic at `rate` ops/s until `seconds` pass or `stop` is set."""
+        stop = stop or threading.Event()
+        pacer = _Pacer(rate)
+        threads = [
+            threading.Thread(target=self._writer, args=(pacer, stop), daemon=True)
+            for _ in range(WRITERS)
+        ]
+        threads.append(threading.Thread(target=self._scanner, args=(pacer, stop), daemon=True))
+        for thread in threads:
+            thread.start()
+        started = time.monotonic()
+        try:
+            while not stop.wait(report_every):
+                if report is not None:
+                    report(self.stats.line(time.monotonic() - started))
+                if seconds is not None and time.monotonic() - started >= seconds:
+                    break
+        except KeyboardInterrupt:  # Ctrl-C ends the run; the last report still prints
+            pass
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=120)
+        if report is not None:
+            report(self.stats.line(time.monotonic() - started))
+        return self.stats
+
+    def _count(self, name: str, verdict: str | None = None) -> None:
+        with self._lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+            if verdict is not None:
+                self.stats.verdicts[verdict] += 1
+
+    def _serials(self, n: int) -> list[str]:
+        with self._lock:
+            start = self._serial
+            self._serial += n
+        return [f"SIM{self.run_tag}{i:06d}" for i in range(start, start + n)]
+
+    def _writer(self, pacer: _Pacer, stop: threading.Event) -> None:
+        rng = random.Random()
+        while not stop.is_set():
+            try:
+                self._journey(rng, pacer, stop)
+                self._count("journeys")
+            except (LifecycleError, httpx.HTTPError, OSError, ValueError) as exc:
+                self._count("failed_writes")
+                self.stats.last_error = str(exc)[:300]
+                self._recover(stop)
+
+    def _recover(self, stop: threading.Event) -> None:
+        """After a failed write: resync every member's nonces once the chain answers."""
+        while not stop.is_set():
+            try:
+                for member in self.members.values():
+                    member.resync()
+                return
+            except Exception:  # the node is still down: try again shortly
+                stop.wait(0.5)
+
+    def _journey(self, rng: random.Random, pacer: _Pacer, stop: threading.Event) -> None:
+        gtin, lot, maker = rng.choice(self.lots)
+        m = self.members[maker]
+        d = self.members[rng.choice(self.by_role["distributor"])]
+        h = self.members[rng.choice(self.by_role["hospital"])]
+        serials = self._serials(UNITS_PER_JOURNEY)
+        ids = [item_id(unit_path(gtin, s)) for s in serials]
+
+        def step(action: Callable[[], T]) -> T:
+            if not pacer.wait(stop):
+                raise _Stopped
+            result = action()
+            self._count("writes")
+            return result
+
+        try:
+            step(
+                lambda: m.transact("commission", [lot_key(gtin, lot), serials], items=len(serials))
+            )
+            with self._lock:
+                self.codes.extend(Udi(gtin=gtin, lot=lot, serial=s) for s in serials)
+                del self.codes[:-500]
+            first = step(lambda: m.ship(d.address, ids, relayed=False))
+            step(lambda: d.receive(first, ids, relayed=False))
+            second = step(lambda: d.ship(h.address, ids, relayed=False))
+            step(lambda: h.receive(second, ids, relayed=False))
+            step(lambda: h.transact("dispense", [ids[:1], bytes(32)], items=1))
+        except _Stopped:
+            return
+
+    def _scanner(self, pacer: _Pacer, stop: threading.Event) -> None:
+        rng = random.Random()
+        while pacer.wait(stop):
+            with self._lock:
+                udi = rng.choice(self.codes)
+            code = udi.element_string() if rng.random() < 0.5 else udi.gs1_payload()
+            phone = f"phone-{rng.randrange(PHONES)}"
+            try:
+                answer = self.http.get(
+                    "/v1/verify?code=" + quote(code, safe=""), headers={"X-API-Key": phone}
+                )
+                if answer.status_code == 200:
+                    self._count("scans", answer.json()["verdict"])
+                else:
+                    self._count("failed_scans")
+            except httpx.HTTPError:
+                self._count("failed_scans")
+                stop.wait(0.2)
+
+
+def _makers(products: list[dict[str, Any]]) -> list[str]:
+    """The maker slug of each seeded product, from its GTIN's company prefix."""
+    prefixes = {o.prefix: o.slug for o in ORGANISATIONS if o.prefix}
+    return [next(s for p, s in prefixes.items() if prod["gtin"][1:].startswith(p))
+            for prod in products]  # fmt: skip
