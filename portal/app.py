@@ -38,6 +38,7 @@ PAGE_MODULES = [
     "portal.routes.signin",
     "portal.routes.verify",
     "portal.routes.manufacturer",
+    "portal.routes.shipments",
     "portal.routes.distributor",
     "portal.routes.hospital",
     "portal.routes.regulator",

@@ -38,6 +38,12 @@ MESSAGES: dict[str, str] = {
     # input
     "invalid_request": _l("Some fields are missing or invalid; see the marked fields."),
     "not_found": _l("Nothing was found under that code."),
+    "count_mismatch": _l(
+        "The counted units differ from the units you accept: reject the missing units or "
+        "correct the count."
+    ),
+    "document_too_large": _l("A document is too large (at most 8 MB)."),
+    "invalid_counterparty": _l("The counterparty must be another member."),
     "shipment_not_found": _l("No such shipment among yours."),
     "container_not_found": _l("No such case or pallet."),
     "item_not_found": _l("No such item among yours."),

@@ -10,7 +10,7 @@ shows English.
 
 Update catalogs after adding `_("...")` calls:
 
-    .venv/bin/pybabel extract -F portal/babel.cfg -k _l -o /tmp/portal.pot .
+    .venv/bin/pybabel extract -F portal/babel.cfg -k _l -o /tmp/portal.pot portal
     .venv/bin/pybabel update -i /tmp/portal.pot -d portal/locale -D messages
 """
 

@@ -1,0 +1,51 @@
+"""Distributor and logistics pages: the stock on hand per lot, with expiry warnings
+(expired, or expiring within `EXPIRY_WARNING_DAYS`), from `indexer.queries.stock`.
+Inbound and outbound shipments are the shared pages of `portal.routes.shipments`."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from api.deps import ConnDep
+from indexer.queries.stock import inventory
+from portal.context import Ctx, role_ctx
+from portal.nav import NavItem, _l, register
+from sdk.model import Role
+
+__all__ = ["router", "stock_page"]
+
+router = APIRouter(prefix="/portal/distributor", include_in_schema=False)
+HOLDERS = frozenset({Role.DISTRIBUTOR, Role.LOGISTICS})
+Holder = Annotated[Ctx, role_ctx(*HOLDERS)]
+register(NavItem("/portal/distributor", _l("Stock"), HOLDERS, 10))
+EXPIRY_WARNING_DAYS = 90
+DAY = 24 * 3600
+
+
+def stock_page(ctx: Ctx, conn: ConnDep, template: str, **values: object) -> HTMLResponse:
+    """The member's stock per lot and status, each line marked expired/expiring/ok."""
+    now = int(time.time())
+    lines = inventory(conn, ctx.signed_in.address)
+    marked = [(line, _mark(line.expiry, now)) for line in lines]
+    return ctx.render(
+        template,
+        lines=marked,
+        warning_days=EXPIRY_WARNING_DAYS,
+        expiring=sum(1 for _, mark in marked if mark != "ok"),
+        **values,
+    )
+
+
+def _mark(expiry: int, now: int) -> str:
+    if expiry < now:
+        return "expired"
+    return "expiring" if expiry < now + EXPIRY_WARNING_DAYS * DAY else "ok"
+
+
+@router.get("")
+def stock(ctx: Holder, conn: ConnDep) -> HTMLResponse:
+    return stock_page(ctx, conn, "distributor/stock.html")

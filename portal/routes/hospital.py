@@ -1,0 +1,100 @@
+"""Hospital pages: stock (received goods, `portal.routes.shipments` for receiving), using
+units (dispense to a patient or implant; the procedure record is only hashed on chain) and
+adverse-event reports. Writes call the JSON API's route functions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from api.deps import ConnDep
+from api.errors import ApiError
+from api.partner_schemas import AdverseEventIn, ItemsIn, hexs
+from api.routes import partner
+from portal.context import Csrf, Ctx, role_ctx
+from portal.errors import FormError, PortalFailure
+from portal.forms import codes, need, text_hash, whole
+from portal.nav import NavItem, _l, register
+from portal.routes.distributor import stock_page
+from sdk.errors import ContractError, Gs1Error
+from sdk.model import Role
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/portal/hospital", include_in_schema=False)
+H = frozenset({Role.HOSPITAL})
+Hospital = Annotated[Ctx, role_ctx(Role.HOSPITAL)]
+register(
+    NavItem("/portal/hospital", _l("Use and stock"), H, 10),
+    NavItem("/portal/hospital/adverse-events", _l("Adverse events"), H, 70),
+)
+FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
+USES = ("dispense", "implant")
+
+
+@router.get("")
+def use_page(ctx: Hospital, conn: ConnDep) -> HTMLResponse:
+    return stock_page(ctx, conn, "hospital/use.html", values={"use": "dispense"})
+
+
+@router.post("/use")
+def use(
+    ctx: Hospital,
+    conn: ConnDep,
+    _: Csrf,
+    contents: Annotated[str, Form()] = "",
+    use: Annotated[str, Form()] = "dispense",
+    record: Annotated[str, Form()] = "",
+) -> Response:
+    """Dispense or implant units: the ledger marks them used (`ItemsDispensed`)."""
+    typed = {"contents": contents, "use": use, "record": record}
+    try:
+        if use not in USES:
+            raise FormError("invalid_request", f"use {use!r}", {"use": use})
+        items = codes("contents", contents)
+        reference = need("record", record)
+        body = ItemsIn.model_validate(
+            {
+                "item_ids": [hexs(u.item_id) for u in items],
+                "record_hash": hexs(text_hash(f"{use}:{reference}") or b""),
+            }
+        )
+        partner.dispense(body, ctx.signed_in, ctx.services)
+    except FAILURES as exc:
+        return stock_page(ctx, conn, "hospital/use.html", values=typed, problem=exc)
+    notice = ctx._("%(n)s units recorded as used.") % {"n": len(items)}
+    return stock_page(ctx, conn, "hospital/use.html", values={"use": use}, notice=notice)
+
+
+@router.get("/adverse-events")
+def adverse_event_form(ctx: Hospital) -> HTMLResponse:
+    return ctx.render("hospital/adverse_event.html", values={"severity": "2"})
+
+
+@router.post("/adverse-events")
+def adverse_event(
+    ctx: Hospital,
+    _: Csrf,
+    code: Annotated[str, Form()] = "",
+    severity: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Report an adverse event about a unit: only the report's hash goes on chain."""
+    typed = {"code": code, "severity": severity, "description": description}
+    try:
+        (unit,) = codes("code", code)[:1]
+        body = AdverseEventIn.model_validate(
+            {
+                "subject_id": hexs(unit.item_id),
+                "severity": whole("severity", severity, low=1, high=3),
+                "report_hash": hexs(text_hash(need("description", description)) or b""),
+            }
+        )
+        result = partner.adverse_event(body, ctx.signed_in, ctx.services)
+    except FAILURES as exc:
+        return ctx.render("hospital/adverse_event.html", values=typed, problem=exc)
+    notice = ctx._("Adverse event report %(id)s recorded.") % {"id": result.report_id}
+    return ctx.render("hospital/adverse_event.html", values={"severity": "2"}, notice=notice)

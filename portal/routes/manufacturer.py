@@ -1,0 +1,315 @@
+"""Manufacturer pages: products and lots (with registration certificates), commissioning
+of serial ranges as a background job with a progress bar, packing into cases and pallets,
+and label sheets. Every write calls the JSON API's own route function
+(`api.routes.partner`), so the ledger rules and errors are the API's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from eth_utils import keccak
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import ConnDep
+from api.partner_schemas import CommissionIn, ContainerIn, LotIn, PackIn, ProductIn, hexs
+from api.routes import partner
+from portal import labels
+from portal.context import Csrf, Ctx, role_ctx
+from portal.errors import FormError, PortalFailure
+from portal.forms import codes, date_ts, local_date, need, tenths, text_hash, whole
+from portal.jobs import find_job, start_job
+from portal.nav import NavItem, _l, register
+from portal.queries import company_prefixes, lots_of, products_of
+from sdk import gs1
+from sdk.errors import ContractError, Gs1Error
+from sdk.model import Role
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/portal/manufacturer", include_in_schema=False)
+Manufacturer = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
+Packer = Annotated[Ctx, role_ctx(Role.MANUFACTURER, Role.DISTRIBUTOR)]
+M = frozenset({Role.MANUFACTURER})
+register(
+    NavItem("/portal/manufacturer", _l("Products and lots"), M, 10),
+    NavItem("/portal/manufacturer/commission", _l("Commissioning"), M, 20),
+    NavItem("/portal/manufacturer/packing", _l("Packing"), M | {Role.DISTRIBUTOR}, 30),
+    NavItem("/portal/manufacturer/labels", _l("Labels"), M, 40),
+)
+BATCH = 100  # serials per commissioning transaction in a bulk job
+MAX_COMMISSION = 100_000
+MAX_LABELS = 200
+FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure)
+
+
+def _catalogue(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
+    address = ctx.signed_in.address
+    return ctx.render(
+        "manufacturer/catalogue.html",
+        products=products_of(conn, address),
+        lots=lots_of(conn, address),
+        prefixes=company_prefixes(conn, address),
+        **values,
+    )
+
+
+@router.get("")
+def catalogue(ctx: Manufacturer, conn: ConnDep, done: str = "") -> HTMLResponse:
+    notice = ctx._("Saved on the ledger.") if done else None
+    return _catalogue(ctx, conn, values={}, notice=notice)
+
+
+@router.post("/products")
+def register_product(
+    ctx: Manufacturer,
+    conn: ConnDep,
+    _: Csrf,
+    gtin: Annotated[str, Form()] = "",
+    company_prefix: Annotated[str, Form()] = "",
+    device_class: Annotated[str, Form()] = "",
+    certificate: Annotated[str, Form()] = "",
+    registration_expiry: Annotated[str, Form()] = "",
+    temp_min: Annotated[str, Form()] = "",
+    temp_max: Annotated[str, Form()] = "",
+) -> Response:
+    typed = {
+        "gtin": gtin,
+        "company_prefix": company_prefix,
+        "device_class": device_class,
+        "certificate": certificate,
+        "registration_expiry": registration_expiry,
+        "temp_min": temp_min,
+        "temp_max": temp_max,
+    }
+    try:
+        body = ProductIn.model_validate(
+            {
+                "gtin": gtin.strip(),
+                "company_prefix": company_prefix.strip(),
+                "device_class": whole("device_class", device_class, low=1, high=3),
+                "certificate_hash": hexs(keccak(text=need("certificate", certificate))),
+                "registration_expiry": date_ts(
+                    "registration_expiry", registration_expiry, end_of_day=True
+                ),
+                "temp_min": tenths("temp_min", temp_min),
+                "temp_max": tenths("temp_max", temp_max),
+            }
+        )
+        partner.register_product(body, ctx.signed_in, ctx.services)
+    except FAILURES as exc:
+        return _catalogue(ctx, conn, values=typed, problem=exc)
+    return RedirectResponse("/portal/manufacturer?done=product", status_code=303)
+
+
+@router.post("/lots")
+def register_lot(
+    ctx: Manufacturer,
+    conn: ConnDep,
+    _: Csrf,
+    lot_gtin: Annotated[str, Form()] = "",
+    lot: Annotated[str, Form()] = "",
+    production_date: Annotated[str, Form()] = "",
+    expiry: Annotated[str, Form()] = "",
+    qc_release: Annotated[str, Form()] = "",
+) -> Response:
+    typed = {
+        "lot_gtin": lot_gtin,
+        "lot": lot,
+        "production_date": production_date,
+        "expiry": expiry,
+        "qc_release": qc_release,
+    }
+    try:
+        qc_hash = text_hash(qc_release)
+        body = LotIn.model_validate(
+            {
+                "gtin": need("lot_gtin", lot_gtin),
+                "lot": need("lot", lot),
+                "production_date": date_ts("production_date", production_date),
+                "expiry": date_ts("expiry", expiry, end_of_day=True),
+                "qc_release_hash": hexs(qc_hash) if qc_hash else None,
+            }
+        )
+        partner.register_lot(body, ctx.signed_in, ctx.services)
+    except FAILURES as exc:
+        return _catalogue(ctx, conn, values=typed, problem=exc)
+    return RedirectResponse("/portal/manufacturer?done=lot", status_code=303)
+
+
+# ------------------------------------------------------------------ commissioning
+
+
+def _commission_page(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
+    lots = [lot for lot in lots_of(conn, ctx.signed_in.address) if not lot.recalled]
+    return ctx.render("manufacturer/commission.html", lots=lots, **values)
+
+
+@router.get("/commission")
+def commission_form(ctx: Manufacturer, conn: ConnDep) -> HTMLResponse:
+    return _commission_page(ctx, conn, values={"first": "1", "count": "10", "width": "6"})
+
+
+@router.post("/commission")
+def commission(
+    ctx: Manufacturer,
+    conn: ConnDep,
+    _: Csrf,
+    lot_key: Annotated[str, Form()] = "",
+    prefix: Annotated[str, Form()] = "",
+    first: Annotated[str, Form()] = "",
+    count: Annotated[str, Form()] = "",
+    width: Annotated[str, Form()] = "",
+) -> Response:
+    typed = {"lot_key": lot_key, "prefix": prefix, "first": first, "count": count, "width": width}
+    try:
+        start = whole("first", first, low=0, high=10**12)
+        total = whole("count", count, low=1, high=MAX_COMMISSION)
+        digits = whole("width", width, low=1, high=12)
+        serials = [f"{prefix.strip()}{n:0{digits}d}" for n in range(start, start + total)]
+        # Check the lot key and the serials' form before starting the job.
+        CommissionIn.model_validate({"lot_key": lot_key, "serials": serials[:1]})
+    except FAILURES as exc:
+        return _commission_page(ctx, conn, values=typed, problem=exc)
+    member, services = ctx.signed_in, ctx.services
+
+    def work(batch: list[str]) -> list[str]:
+        body = CommissionIn.model_validate({"lot_key": lot_key, "serials": batch})
+        return partner.commission(body, member, services).item_ids or []
+
+    job = start_job(
+        services,
+        owner=member.address,
+        title=f"{prefix}{start:0{digits}d} … ({total})",
+        items=serials,
+        batch_size=BATCH,
+        work=work,  # type: ignore[arg-type]
+    )
+    return RedirectResponse(f"/portal/manufacturer/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
+    """The job's page; htmx polls the same URL for the progress fragment alone."""
+    job = find_job(ctx.services, job_id, owner=ctx.signed_in.address)
+    if job is None:
+        missing = PortalFailure("not_found", f"no job {job_id}")
+        return ctx.render("error.html", problem=missing, status_code=404)
+    fragment = ctx.request.headers.get("hx-request") == "true"
+    return ctx.render(
+        "manufacturer/job_progress.html" if fragment else "manufacturer/job.html", job=job
+    )
+
+
+# ------------------------------------------------------------------ packing
+
+
+def _packing_page(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
+    prefixes = company_prefixes(conn, ctx.signed_in.address)
+    return ctx.render("manufacturer/packing.html", prefixes=prefixes, **values)
+
+
+@router.get("/packing")
+def packing_form(ctx: Packer, conn: ConnDep) -> HTMLResponse:
+    return _packing_page(ctx, conn, values={"extension": "0"})
+
+
+@router.post("/packing")
+def pack(
+    ctx: Packer,
+    conn: ConnDep,
+    _: Csrf,
+    company_prefix: Annotated[str, Form()] = "",
+    extension: Annotated[str, Form()] = "0",
+    serial_reference: Annotated[str, Form()] = "",
+    contents: Annotated[str, Form()] = "",
+) -> Response:
+    typed = {
+        "company_prefix": company_prefix,
+        "extension": extension,
+        "serial_reference": serial_reference,
+        "contents": contents,
+    }
+    try:
+        items = codes("contents", contents)
+        sscc = gs1.make_sscc(
+            extension=whole("extension", extension, low=0, high=9),
+            company_prefix=need("company_prefix", company_prefix),
+            serial_reference=whole("serial_reference", serial_reference, low=0, high=10**10),
+        )
+        created = partner.create_container(
+            ContainerIn(sscc=sscc, company_prefix=company_prefix), ctx.signed_in, ctx.services
+        )
+        assert created.container_id is not None
+        body = PackIn.model_validate({"item_ids": [hexs(u.item_id) for u in items]})
+        partner.pack(created.container_id, body, ctx.signed_in, ctx.services)
+    except FAILURES as exc:
+        return _packing_page(ctx, conn, values=typed, problem=exc)
+    notice = ctx._("Packed %(count)s items into SSCC %(sscc)s.") % {
+        "count": len(items),
+        "sscc": sscc,
+    }
+    return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice, packed_sscc=sscc)
+
+
+# ------------------------------------------------------------------ labels
+
+
+def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs1.Udi]:
+    lots = lots_of(conn, ctx.signed_in.address)
+    lot = next((row for row in lots if hexs(row.lot_key) == lot_key), None)
+    if lot is None:
+        raise FormError("DevicesUnknownLot", f"no lot {lot_key!r} of yours", {"lot_key": "?"})
+    names = [s.strip() for s in serials.replace(",", "\n").splitlines() if s.strip()]
+    if not names:
+        raise FormError("empty", "no serial numbers", {"serials": "?"})
+    if len(names) > MAX_LABELS:
+        raise FormError("invalid_request", f"at most {MAX_LABELS} labels", {"serials": "?"})
+    expiry = local_date(lot.expiry)
+    try:
+        return [gs1.Udi(gtin=lot.gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
+    except Gs1Error as exc:
+        raise FormError(exc.code, str(exc), {"serials": str(exc)}) from exc
+
+
+@router.get("/labels")
+def labels_page(
+    ctx: Manufacturer, conn: ConnDep, lot_key: str = "", serials: str = ""
+) -> HTMLResponse:
+    values = {"lot_key": lot_key, "serials": serials}
+    lots = lots_of(conn, ctx.signed_in.address)
+    if not lot_key:
+        return ctx.render("manufacturer/labels.html", lots=lots, values=values, sheet=None)
+    try:
+        _label_units(ctx, conn, lot_key, serials)
+    except FormError as exc:
+        return ctx.render(
+            "manufacturer/labels.html", lots=lots, values=values, sheet=None, problem=exc
+        )
+    sheet = urlencode({"lot_key": lot_key, "serials": serials})
+    return ctx.render("manufacturer/labels.html", lots=lots, values=values, sheet=sheet)
+
+
+@router.get("/labels/sheet.{kind}")
+def label_sheet(
+    ctx: Manufacturer,
+    conn: ConnDep,
+    kind: Literal["png", "pdf"],
+    lot_key: str = "",
+    serials: str = "",
+) -> Response:
+    """The printable sheet: PNG (first page) or PDF (every page)."""
+    try:
+        units = _label_units(ctx, conn, lot_key, serials)
+    except FormError as exc:
+        return ctx.render("error.html", problem=exc)
+    base = ctx.services.settings.public_base_url
+    if kind == "png":
+        return Response(labels.png(units, base_url=base), media_type="image/png")
+    return Response(
+        labels.pdf(units, base_url=base),
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'inline; filename="labels.pdf"'},
+    )

@@ -1,0 +1,271 @@
+"""Shipments for every partner role: outbound (ship codes to another member, with a
+delivery note) and inbound (the acceptance form: counts per lot, accept or reject each unit
+or container, temperature min/max and excursion, inspection note, documents). Writes go
+through the JSON API's functions (`api.orders`, `api.routes.documents`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api import orders
+from api.chain import reader
+from api.deps import ConnDep
+from api.errors import ApiError
+from api.partner_schemas import ReceiveIn, ShipIn, hexs
+from api.routes.documents import MAX_DOCUMENT_BYTES, DocumentIn, upload
+from portal.context import Csrf, Ctx, role_ctx
+from portal.errors import FormError, PortalFailure
+from portal.forms import codes, tenths, text_hash, whole
+from portal.nav import NavItem, _l, register
+from portal.queries import ShippedLine, partners, shipment_lines, shipments_of
+from portal.vocabulary import word
+from sdk.errors import ContractError, Gs1Error
+from sdk.model import Role, ShipmentStatus
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/portal/shipments", include_in_schema=False)
+PARTNERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
+Partner = Annotated[Ctx, role_ctx(*PARTNERS)]
+register(
+    NavItem("/portal/shipments/inbound", _l("Inbound"), PARTNERS, 50),
+    NavItem("/portal/shipments/outbound", _l("Outbound"), PARTNERS - {Role.HOSPITAL}, 60),
+)
+FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
+# Document kinds anchored with Records.anchorDocument.
+DELIVERY_NOTE, INSPECTION_RECORD = 1, 2
+
+
+def _subject(shipment_id: int) -> str:
+    return "0x" + shipment_id.to_bytes(32, "big").hex()
+
+
+def _attach(
+    ctx: Ctx, files: list[UploadFile], *, shipment_id: int, kind: int, counterparty: str
+) -> None:
+    """Store each uploaded file encrypted for us, the counterparty and the regulator, and
+    anchor its hash (through the documents API)."""
+    for file in files:
+        content = file.file.read(MAX_DOCUMENT_BYTES + 1)
+        if len(content) > MAX_DOCUMENT_BYTES:
+            too_large = f"{file.filename} is larger than {MAX_DOCUMENT_BYTES} bytes"
+            raise FormError("document_too_large", too_large, {"documents": too_large})
+        body = DocumentIn.model_validate(
+            {
+                "subject_id": _subject(shipment_id),
+                "kind": kind,
+                "counterparty": counterparty,
+                "filename": (file.filename or "document")[:255],
+                "content_type": (file.content_type or "application/octet-stream")[:255],
+                "content_base64": base64.b64encode(content).decode(),
+            }
+        )
+        upload(body, ctx.signed_in, ctx.services)
+
+
+# ------------------------------------------------------------------ outbound
+
+
+def _outbound(ctx: Ctx, conn: ConnDep, **values: Any) -> HTMLResponse:
+    me = ctx.signed_in.address
+    receivers = [
+        (p.address, f"{p.name} · {ctx._(word(p.role.name))}") for p in partners(conn, excluding=me)
+    ]
+    return ctx.render(
+        "shipments/outbound.html",
+        receiver_options=receivers,
+        shipments=shipments_of(conn, me, inbound=False),
+        receive_links=False,
+        pending=ShipmentStatus.IN_TRANSIT,
+        **values,
+    )
+
+
+@router.get("/outbound")
+def outbound(ctx: Partner, conn: ConnDep, sent: int | None = None) -> HTMLResponse:
+    notice = ctx._("Shipment %(id)s is on its way.") % {"id": sent} if sent else None
+    return _outbound(ctx, conn, values={}, notice=notice)
+
+
+@router.post("/outbound")
+async def ship(request: Request, ctx: Partner, conn: ConnDep, _: Csrf) -> Response:
+    typed, files = await _form(request)
+    return await run_in_threadpool(_ship, ctx, conn, typed, files)
+
+
+def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile]) -> Response:
+    try:
+        items = codes("contents", typed.get("contents", ""))
+        note = text_hash(typed.get("note", ""))
+        body = ShipIn.model_validate(
+            {
+                "receiver": typed.get("receiver", ""),
+                "item_ids": [hexs(u.item_id) for u in items],
+                "document_hash": hexs(note) if note else None,
+            }
+        )
+        sent = orders.ship(ctx.services, ctx.signed_in, body)
+        assert sent.shipment_id is not None
+        _attach(
+            ctx, files, shipment_id=sent.shipment_id, kind=DELIVERY_NOTE, counterparty=body.receiver
+        )
+    except FAILURES as exc:
+        return _outbound(ctx, conn, values=typed, problem=exc)
+    return RedirectResponse(f"/portal/shipments/outbound?sent={sent.shipment_id}", status_code=303)
+
+
+async def _form(request: Request) -> tuple[dict[str, str], list[UploadFile]]:
+    """The form's text fields (as typed, to re-render) and its uploaded files."""
+    form = await request.form()
+    typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    files = [f for f in form.getlist("documents") if isinstance(f, UploadFile) and f.filename]
+    return typed, files
+
+
+# ------------------------------------------------------------------ inbound
+
+
+@router.get("/inbound")
+def inbound(ctx: Partner, conn: ConnDep) -> HTMLResponse:
+    rows = shipments_of(conn, ctx.signed_in.address, inbound=True)
+    return ctx.render(
+        "shipments/inbound.html",
+        shipments=rows,
+        pending=ShipmentStatus.IN_TRANSIT,
+        receive_links=True,
+    )
+
+
+def _lots(lines: list[ShippedLine]) -> list[tuple[str, str, int]]:
+    """(gtin, lot, units) per lot across the shipment."""
+    totals: dict[tuple[str, str], int] = {}
+    for line in lines:
+        if line.gtin is not None and line.lot_number is not None:
+            key = (line.gtin, line.lot_number)
+            totals[key] = totals.get(key, 0) + line.units
+    return [(g, n, u) for (g, n), u in sorted(totals.items())]
+
+
+def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTMLResponse:
+    state = reader(ctx.services).shipment(shipment_id)
+    if state.status is ShipmentStatus.NONE or state.receiver != ctx.signed_in.address:
+        missing = PortalFailure("shipment_not_found", f"no inbound shipment {shipment_id}")
+        return ctx.render("error.html", problem=missing, status_code=404)
+    lines = shipment_lines(conn, reader(ctx.services).shipped_items(shipment_id))
+    values.setdefault("values", {"temp_min": "", "temp_max": "", "excursion_minutes": "0"})
+    return ctx.render(
+        "shipments/receive.html",
+        shipment=state,
+        lines=lines,
+        lots=_lots(lines),
+        sender=next(
+            (p.name for p in partners(conn, excluding="") if p.address == state.sender),
+            state.sender,
+        ),
+        **values,
+    )
+
+
+@router.get("/inbound/{shipment_id}")
+def acceptance_form(ctx: Partner, conn: ConnDep, shipment_id: int) -> HTMLResponse:
+    return _acceptance(ctx, conn, shipment_id)
+
+
+@router.post("/inbound/{shipment_id}")
+async def receive(
+    request: Request, ctx: Partner, conn: ConnDep, _: Csrf, shipment_id: int
+) -> Response:
+    form = await request.form()
+    typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    rejected = {str(v) for v in form.getlist("reject")}
+    documents = [f for f in form.getlist("documents") if isinstance(f, UploadFile)]
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_receive, ctx, conn, shipment_id, typed, rejected, documents)
+
+
+def _receive(
+    ctx: Ctx,
+    conn: ConnDep,
+    shipment_id: int,
+    typed: dict[str, str],
+    rejected: set[str],
+    documents: list[UploadFile],
+) -> Response:
+    ledger = reader(ctx.services)
+    state = ledger.shipment(shipment_id)
+    lines = shipment_lines(conn, ledger.shipped_items(shipment_id))
+    try:
+        counted = _check_counts(lines, rejected, typed)
+        record = {
+            "shipment": shipment_id,
+            "counted": counted,
+            "rejected": sorted(line.code for line in lines if hexs(line.item_key) in rejected),
+            "temp_min": typed.get("temp_min", ""),
+            "temp_max": typed.get("temp_max", ""),
+            "excursion_minutes": typed.get("excursion_minutes", "0"),
+            "note": typed.get("note", ""),
+        }
+        body = ReceiveIn.model_validate(
+            {
+                "temp_min": tenths("temp_min", typed.get("temp_min", "")),
+                "temp_max": tenths("temp_max", typed.get("temp_max", "")),
+                "excursion_seconds": 60
+                * whole(
+                    "excursion_minutes",
+                    typed.get("excursion_minutes", "0") or "0",
+                    low=0,
+                    high=10**6,
+                ),
+                "rejected_ids": sorted(rejected),
+                "inspection_hash": hexs(text_hash(json.dumps(record, sort_keys=True)) or b""),
+            }
+        )
+        result = orders.receive(ctx.services, ctx.signed_in, shipment_id, body)
+        _attach(
+            ctx,
+            documents,
+            shipment_id=shipment_id,
+            kind=INSPECTION_RECORD,
+            counterparty=state.sender,
+        )
+    except FAILURES as exc:
+        return _acceptance(ctx, conn, shipment_id, values=typed, rejected=rejected, problem=exc)
+    event = next(e for e in result.events if e.name == "ShipmentReceived").args
+    return ctx.render(
+        "shipments/received.html",
+        shipment_id=shipment_id,
+        accepted=len(event["acceptedIds"]),
+        rejected_count=len(event["rejectedIds"]),
+        quarantined=bool(event["quarantined"]),
+        tx_hash=result.tx_hash,
+    )
+
+
+def _check_counts(
+    lines: list[ShippedLine], rejected: set[str], typed: dict[str, str]
+) -> dict[str, int]:
+    """Every lot's counted units must equal the units accepted: a shortfall is rejected,
+    not silently accepted."""
+    expected: dict[str, int] = {}
+    for line in lines:
+        if line.lot_number is not None and hexs(line.item_key) not in rejected:
+            name = f"count:{line.gtin}:{line.lot_number}"
+            expected[name] = expected.get(name, 0) + line.units
+    counted: dict[str, int] = {}
+    for name, units in expected.items():
+        counted[name] = whole(name, typed.get(name, ""), low=0, high=10**7)
+        if counted[name] != units:
+            raise FormError(
+                "count_mismatch",
+                f"{name}: counted {counted[name]}, accepting {units}",
+                {name: f"{counted[name]} ≠ {units}"},
+            )
+    return counted

@@ -1,0 +1,256 @@
+"""The partner pages through the real app (TestClient), over eth-tester and a real
+indexer: forms, the API's errors in both languages, role navigation and label sheets."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import zxingcpp
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from sdk import gs1
+from tests.portal.conftest import PortalEnv, csrf_of
+
+
+def post(client: TestClient, path: str, data: dict[str, object], *, page: str | None = None):
+    token = csrf_of(client.get(page or path).text)
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+def commission(portal: PortalEnv, client: TestClient, prefix: str, count: int) -> list[str]:
+    c = portal.api.consortium
+    started = post(
+        client,
+        "/portal/manufacturer/commission",
+        {
+            "lot_key": "0x" + c.lot_key.hex(),
+            "prefix": prefix,
+            "first": "1",
+            "count": str(count),
+            "width": "4",
+        },
+    )
+    assert started.status_code == 303, started.text
+    job_url = started.headers["location"]
+    for _ in range(200):
+        fragment = client.get(job_url, headers={"HX-Request": "true"})
+        if 'data-finished="true"' in fragment.text:
+            break
+        assert 'hx-trigger="every 500ms"' in fragment.text  # still polling
+        time.sleep(0.1)
+    assert 'data-failed="false"' in fragment.text, fragment.text
+    assert f'data-done="{count}"' in fragment.text
+    assert "hx-trigger" not in fragment.text  # polling stops when done
+    portal.api.sync()
+    return [f"(01){c.gtin}(21){prefix}{n:04d}" for n in range(1, count + 1)]
+
+
+def test_each_role_sees_only_its_own_navigation(portal: PortalEnv) -> None:
+    expected = {
+        "manufacturer": (
+            {"/portal/manufacturer/commission", "/portal/manufacturer/labels"},
+            {"/portal/hospital"},
+        ),
+        "distributor": (
+            {"/portal/distributor", "/portal/shipments/inbound"},
+            {"/portal/manufacturer/labels"},
+        ),
+        "hospital": (
+            {"/portal/hospital", "/portal/hospital/adverse-events"},
+            {"/portal/shipments/outbound", "/portal/manufacturer"},
+        ),
+    }
+    for name, (shown, hidden) in expected.items():
+        client = portal.sign_in(name)
+        nav = client.get("/portal/verify").text.split("<main")[0]
+        for path in shown:
+            assert f'href="{path}"' in nav, (name, path)
+        for path in hidden:
+            assert f'href="{path}"' not in nav, (name, path)
+    hospital = portal.sign_in("hospital", lang="en")
+    refused = hospital.get("/portal/manufacturer/labels")
+    assert refused.status_code == 403 and "role may not do this" in refused.text
+
+
+def test_a_manufacturer_registers_a_product_and_a_lot_and_bad_input_keeps_the_form(
+    portal: PortalEnv,
+) -> None:
+    c = portal.api.consortium
+    client = portal.sign_in("manufacturer", lang="en")
+    gtin = gs1.make_gtin(indicator=0, company_prefix=c.prefix, item_reference=4242)
+    product = {
+        "gtin": gtin,
+        "company_prefix": c.prefix,
+        "device_class": "2",
+        "certificate": "国械注准20263140042",
+        "registration_expiry": "2031-12-31",
+        "temp_min": "2",
+        "temp_max": "8",
+    }
+    assert (
+        post(
+            client, "/portal/manufacturer/products", product, page="/portal/manufacturer"
+        ).status_code
+        == 303
+    )
+    lot = {"lot_gtin": gtin, "lot": "P42", "production_date": "2026-01-05", "expiry": "2028-06-30"}
+    assert (
+        post(client, "/portal/manufacturer/lots", lot, page="/portal/manufacturer").status_code
+        == 303
+    )
+    portal.api.sync()
+    page = client.get("/portal/manufacturer").text
+    assert f'data-gtin="{gtin}"' in page and 'data-lot="P42"' in page
+    assert "2.0 °C – 8.0 °C" in page
+    again = post(client, "/portal/manufacturer/products", product, page="/portal/manufacturer")
+    assert again.status_code == 400
+    assert "This product is already registered." in again.text
+    assert 'value="国械注准20263140042"' in again.text
+    chinese = portal.sign_in("manufacturer", lang="zh")
+    wrong = post(
+        chinese,
+        "/portal/manufacturer/lots",
+        {**lot, "expiry": "someday"},
+        page="/portal/manufacturer",
+    )
+    assert wrong.status_code == 422 and "aria-invalid" in wrong.text and 'value="P42"' in wrong.text
+    assert "部分字段缺失或无效" in wrong.text
+
+
+def test_commissioning_runs_as_a_job_and_the_label_sheet_scans(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    client = portal.sign_in("manufacturer")
+    units = commission(portal, client, "LB", 150)
+    assert c.manufacturer.item(gs1.parse_code(units[-1]).item_id).holder == c.manufacturer.address
+    serials = "\n".join(f"LB{n:04d}" for n in (1, 2, 3))
+    sheet = client.get(
+        "/portal/manufacturer/labels/sheet.png",
+        params={"lot_key": "0x" + c.lot_key.hex(), "serials": serials},
+    )
+    assert sheet.headers["content-type"] == "image/png"
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(sheet.content)))
+    matrices = sorted(b.text for b in found if b.format == zxingcpp.BarcodeFormat.DataMatrix)
+    links = sorted(b.text for b in found if b.format == zxingcpp.BarcodeFormat.QRCode)
+    assert all(
+        b.symbology_identifier == "]d2"
+        for b in found
+        if b.format == zxingcpp.BarcodeFormat.DataMatrix
+    )
+    assert [gs1.parse_code(m).serial for m in matrices] == ["LB0001", "LB0002", "LB0003"]
+    base = portal.api.services.settings.public_base_url
+    assert links[0].startswith(f"{base}/01/{c.gtin}/10/{c.lot}/21/LB0001?17=")
+    pdf = client.get(
+        "/portal/manufacturer/labels/sheet.pdf",
+        params={"lot_key": "0x" + c.lot_key.hex(), "serials": serials},
+    )
+    assert pdf.content.startswith(b"%PDF")
+
+
+def test_a_receipt_with_rejection_a_count_check_and_a_cold_chain_excursion(
+    portal: PortalEnv,
+) -> None:
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer")
+    units = commission(portal, maker, "RX", 4)
+    shipped = post(
+        maker,
+        "/portal/shipments/outbound",
+        {"receiver": c.distributor.address, "contents": "\n".join(units)},
+    )
+    assert shipped.status_code == 303, shipped.text
+    shipment_id = int(shipped.headers["location"].split("sent=")[1])
+    portal.api.sync()
+    distributor = portal.sign_in("distributor", lang="en")
+    assert f'data-shipment="{shipment_id}"' in distributor.get("/portal/shipments/inbound").text
+    form_url = f"/portal/shipments/inbound/{shipment_id}"
+    rejected = "0x" + gs1.parse_code(units[0]).item_id.hex()
+    count = f"count:{c.gtin}:{c.lot}"
+    base = {
+        "reject": rejected,
+        "temp_min": "3.5",
+        "temp_max": "7",
+        "excursion_minutes": "0",
+        "note": "box 1 dented",
+    }
+    short = post(distributor, form_url, {**base, count: "4"})
+    assert short.status_code == 400 and "The counted units differ" in short.text
+    assert "box 1 dented" in short.text and "checked" in short.text  # the form keeps what was typed
+    done = post(distributor, form_url, {**base, count: "3"})
+    assert done.status_code == 200, done.text
+    assert 'data-quarantined="false"' in done.text and "3 accepted, 1 rejected" in done.text
+    on_chain = c.distributor.shipment(shipment_id)
+    assert on_chain.status.name == "RECEIVED"
+    portal.api.sync()
+    onward = post(
+        distributor,
+        "/portal/shipments/outbound",
+        {"receiver": c.hospital.address, "contents": "\n".join(units[1:])},
+    )
+    assert onward.status_code == 303, onward.text
+    hospital_shipment = int(onward.headers["location"].split("sent=")[1])
+    portal.api.sync()
+    hospital = portal.sign_in("hospital", lang="zh")
+    warm = post(
+        hospital,
+        f"/portal/shipments/inbound/{hospital_shipment}",
+        {count: "3", "temp_min": "4", "temp_max": "31", "excursion_minutes": "45"},
+    )
+    assert warm.status_code == 200 and 'data-quarantined="true"' in warm.text
+    assert c.hospital.item(gs1.parse_code(units[1]).item_id).status.name == "QUARANTINED"
+    portal.api.sync()
+    stock = hospital.get("/portal/hospital").text
+    assert 'data-status="quarantined"' in stock and "已隔离" in stock
+    refused = post(
+        hospital,
+        "/portal/hospital/use",
+        {"contents": units[1], "use": "implant", "record": "OP-1"},
+        page="/portal/hospital",
+    )
+    assert refused.status_code == 400 and "物品当前状态不允许此操作" in refused.text
+
+
+def test_a_hospital_dispenses_and_reports_an_adverse_event(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer")
+    units = commission(portal, maker, "HD", 2)
+    shipped = post(
+        maker,
+        "/portal/shipments/outbound",
+        {"receiver": c.hospital.address, "contents": "\n".join(units)},
+    )
+    shipment_id = int(shipped.headers["location"].split("sent=")[1])
+    portal.api.sync()
+    hospital = portal.sign_in("hospital", lang="en")
+    count = f"count:{c.gtin}:{c.lot}"
+    received = post(
+        hospital,
+        f"/portal/shipments/inbound/{shipment_id}",
+        {count: "2", "temp_min": "5", "temp_max": "9", "excursion_minutes": "0"},
+    )
+    assert 'data-quarantined="false"' in received.text
+    used = post(
+        hospital,
+        "/portal/hospital/use",
+        {"contents": units[0], "use": "implant", "record": "OP-2026-17"},
+        page="/portal/hospital",
+    )
+    assert used.status_code == 200 and "1 units recorded as used." in used.text
+    assert c.hospital.item(gs1.parse_code(units[0]).item_id).status.name == "DISPENSED"
+    again = post(
+        hospital,
+        "/portal/hospital/use",
+        {"contents": units[0], "use": "dispense", "record": "RX-1"},
+        page="/portal/hospital",
+    )
+    assert again.status_code == 400 and "The item is not in a state that allows this" in again.text
+    report = post(
+        hospital,
+        "/portal/hospital/adverse-events",
+        {"code": units[0], "severity": "2", "description": "lead fracture after 3 days"},
+    )
+    assert report.status_code == 200 and "recorded" in report.text
+    portal.api.sync()
+    verdict = hospital.get("/portal/verify", params={"code": units[0]})
+    assert 'data-verdict="dispensed"' in verdict.text

@@ -1,0 +1,151 @@
+"""Language negotiation, sign-in, sessions and CSRF of the portal, through the real app."""
+
+from __future__ import annotations
+
+from tests.portal.conftest import PortalEnv, csrf_of, password_of
+
+
+def test_the_portal_speaks_chinese_unless_asked_otherwise(portal: PortalEnv) -> None:
+    client = portal.client()
+    page = client.get("/portal/sign-in")
+    assert '<html lang="zh-CN"' in page.text and "登录" in page.text
+    english = client.get("/portal/sign-in", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en"' in english.text and "Sign in" in english.text
+    ranked = client.get("/portal/sign-in", headers={"Accept-Language": "fr, en;q=0.5, zh;q=0.8"})
+    assert '<html lang="zh-CN"' in ranked.text
+
+
+def test_the_query_beats_the_cookie_which_beats_the_browser(portal: PortalEnv) -> None:
+    client = portal.client()
+    switched = client.get("/portal/sign-in?lang=en", headers={"Accept-Language": "zh-CN"})
+    assert '<html lang="en"' in switched.text
+    assert "lang=en" in switched.headers["set-cookie"]
+    remembered = client.get("/portal/sign-in", headers={"Accept-Language": "zh-CN"})
+    assert '<html lang="en"' in remembered.text
+    back = client.get("/portal/sign-in?lang=zh")
+    assert '<html lang="zh-CN"' in back.text
+    assert '<html lang="zh-CN"' in client.get("/portal/sign-in").text
+
+
+def test_a_wrong_password_is_refused_in_the_chosen_language(portal: PortalEnv) -> None:
+    for lang, words in (("zh", "用户名或密码错误"), ("en", "Wrong username or password")):
+        client = portal.client(lang=lang)
+        form = client.get("/portal/sign-in")
+        response = client.post(
+            "/portal/sign-in",
+            data={
+                "username": "hospital",
+                "password": "nope-nope",
+                "csrf_token": csrf_of(form.text),
+            },
+        )
+        assert response.status_code == 401
+        assert words in response.text
+        assert 'value="hospital"' in response.text  # what was typed is kept
+        assert "mlp_session" not in response.headers.get("set-cookie", "")
+
+
+def test_signing_in_sets_a_signed_httponly_lax_cookie_and_lands_on_the_role_page(
+    portal: PortalEnv,
+) -> None:
+    client = portal.client()
+    form = client.get("/portal/sign-in")
+    response = client.post(
+        "/portal/sign-in",
+        data={
+            "username": "hospital",
+            "password": password_of("hospital"),
+            "csrf_token": csrf_of(form.text),
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/portal/hospital")
+    cookie = response.headers["set-cookie"]
+    assert "mlp_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = client.get("/portal/verify")
+    assert "Ruijin Hospital" in page.text
+
+
+def test_a_tampered_session_cookie_counts_as_signed_out(portal: PortalEnv) -> None:
+    client = portal.sign_in("hospital")
+    value = client.cookies["mlp_session"]
+    payload, _, mac = value.partition(".")
+    forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + mac
+    client.cookies.set("mlp_session", forged)
+    response = client.get("/portal/hospital")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/portal/sign-in?next=")
+
+
+def test_a_post_without_the_csrf_token_is_refused(portal: PortalEnv) -> None:
+    client = portal.client()
+    client.get("/portal/sign-in")
+    missing = client.post(
+        "/portal/sign-in", data={"username": "hospital", "password": password_of("hospital")}
+    )
+    assert missing.status_code == 403
+    assert "表单已过期" in missing.text
+    signed_in = portal.sign_in("hospital", lang="en")
+    wrong = signed_in.post("/portal/sign-out", data={"csrf_token": "forged"})
+    assert wrong.status_code == 403 and "The form has expired" in wrong.text
+    right = signed_in.post(
+        "/portal/sign-out", data={"csrf_token": csrf_of(signed_in.get("/portal/verify").text)}
+    )
+    assert right.status_code == 303
+    assert signed_in.get("/portal/hospital").status_code == 303  # signed out
+
+
+def test_a_suspended_member_is_signed_out_at_once(portal: PortalEnv) -> None:
+    client = portal.sign_in("distributor")
+    c = portal.api.consortium
+    c.regulator.suspend(c.distributor.address)
+    response = client.get("/portal/distributor")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/portal/sign-in")
+
+
+def test_a_member_signs_in_with_its_own_key(portal: PortalEnv) -> None:
+    from eth_account.messages import encode_defunct
+
+    c = portal.api.consortium
+    client = portal.client()
+    token = csrf_of(client.get("/portal/sign-in").text)
+    challenge = client.post(
+        "/portal/sign-in/key/challenge",
+        data={"address": c.logistics.address, "csrf_token": token},
+    )
+    assert challenge.status_code == 200, challenge.text
+    message = challenge.json()["message"]
+    signature = c.logistics.account.sign_message(encode_defunct(text=message)).signature
+    signed = client.post(
+        "/portal/sign-in/key",
+        data={"message": message, "signature": "0x" + signature.hex(), "csrf_token": token},
+    )
+    assert signed.status_code == 303, signed.text
+    assert "ColdChain Logistics" in client.get("/portal/verify").text
+    replay = portal.client()
+    again = replay.post(
+        "/portal/sign-in/key",
+        data={
+            "message": message,
+            "signature": "0x" + signature.hex(),
+            "csrf_token": csrf_of(replay.get("/portal/sign-in?lang=en").text),
+        },
+    )
+    assert again.status_code == 401 and "already used" in again.text
+
+
+def test_the_resolver_page_and_the_portal_verify_page_are_one_page(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    c.manufacturer.commission(c.lot_key, ["PV0001"])
+    portal.api.sync()
+    client = portal.client(lang="en")
+    link = client.get(f"/01/{c.gtin}/21/PV0001", headers={"Accept": "text/html"})
+    typed = client.get("/portal/verify", params={"code": f"(01){c.gtin}(21)PV0001"})
+    for page in (link, typed):
+        assert page.status_code == 200
+        assert 'data-verdict="genuine"' in page.text
+        assert "Registered on the ledger by its manufacturer." in page.text
+        assert '<html lang="en"' in page.text
+    bad = client.get("/portal/verify", params={"code": f"(01){c.gtin[:-1]}9(21)X"})
+    assert bad.status_code == 400 and 'data-error="bad_check_digit"' in bad.text
