@@ -96,6 +96,7 @@ contract Items is EIP712, Nonces {
         address receiver;
         uint32 lastLot;
         uint8 classesChecked;
+        uint8 receiverClasses;
         int16 tempMin;
         int16 tempMax;
     }
@@ -296,13 +297,11 @@ contract Items is EIP712, Nonces {
     /// sender and Active; for every unit inside: lot and registration not expired, receiver
     /// licensed for its device class, and a recalled lot only returns to its manufacturer.
     function ship(ShipOrder calldata order, bytes calldata signature) external returns (uint64 shipmentId) {
-        _requireRelayer(msg.sender);
-        _verify(_hashShip(order), signature, order.sender, order.nonce, order.deadline);
-        _requireActive(order.sender);
-        if (order.receiver == order.sender) revert ItemsSelfShipment(order.sender);
-        _requireActive(order.receiver);
+        bytes32 itemsHash = keccak256(abi.encodePacked(order.itemIds));
+        uint8 receiverClasses = _checkShipParties(order, itemsHash, signature);
         _requireBatch(order.itemIds.length);
-        ShipCheck memory check = ShipCheck(0, order.receiver, 0, 0, type(int16).min, type(int16).max);
+        ShipCheck memory check =
+            ShipCheck(0, order.receiver, 0, 0, receiverClasses, type(int16).min, type(int16).max);
         for (uint256 i; i < order.itemIds.length; ++i) {
             bytes32 id = order.itemIds[i];
             Item storage item = _requireMovableRoot(id, order.sender);
@@ -319,7 +318,7 @@ contract Items is EIP712, Nonces {
             check.tempMax,
             check.classesChecked,
             order.receiver,
-            keccak256(abi.encodePacked(order.itemIds))
+            itemsHash
         );
         emit ShipmentSent(shipmentId, order.sender, order.receiver, order.itemIds, order.documentHash, msg.sender);
     }
@@ -495,12 +494,8 @@ contract Items is EIP712, Nonces {
             }
         }
         uint8 classBit = uint8(1 << f.deviceClass);
-        if (check.classesChecked & classBit == 0) {
-            if (!_partners.isQualified(check.receiver, f.deviceClass)) {
-                revert ItemsReceiverNotQualified(check.receiver, f.deviceClass);
-            }
-            check.classesChecked |= classBit;
-        }
+        if (check.receiverClasses & classBit == 0) revert ItemsReceiverNotQualified(check.receiver, f.deviceClass);
+        check.classesChecked |= classBit;
         if (f.tempMin > check.tempMin) check.tempMin = f.tempMin;
         if (f.tempMax < check.tempMax) check.tempMax = f.tempMax;
     }
@@ -606,18 +601,25 @@ contract Items is EIP712, Nonces {
         _useCheckedNonce(expected, nonce);
     }
 
-    function _hashShip(ShipOrder calldata o) private pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                SHIP_TYPEHASH,
-                o.sender,
-                o.receiver,
-                keccak256(abi.encodePacked(o.itemIds)),
-                o.documentHash,
-                o.nonce,
-                o.deadline
-            )
-        );
+    /// @dev The party checks of {ship}, with one call to Partners, in the order a reader of
+    /// {ship}'s requirements expects them to fail: relayer, signature, sender, self-shipment,
+    /// receiver. Returns the device classes the receiver is qualified for.
+    function _checkShipParties(ShipOrder calldata order, bytes32 itemsHash, bytes calldata signature)
+        private
+        returns (uint8 receiverClasses)
+    {
+        (bool relayerAllowed, bool senderActive, bool receiverActive, uint8 classes) =
+            _partners.custodyParties(msg.sender, order.sender, order.receiver);
+        if (!relayerAllowed) revert ItemsNotActiveMember(msg.sender);
+        _verify(_hashShip(order, itemsHash), signature, order.sender, order.nonce, order.deadline);
+        if (!senderActive) revert ItemsNotActiveMember(order.sender);
+        if (order.receiver == order.sender) revert ItemsSelfShipment(order.sender);
+        if (!receiverActive) revert ItemsNotActiveMember(order.receiver);
+        return classes;
+    }
+
+    function _hashShip(ShipOrder calldata o, bytes32 itemsHash) private pure returns (bytes32) {
+        return keccak256(abi.encode(SHIP_TYPEHASH, o.sender, o.receiver, itemsHash, o.documentHash, o.nonce, o.deadline));
     }
 
     function _hashReceive(ReceiveOrder calldata o) private pure returns (bytes32) {

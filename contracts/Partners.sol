@@ -179,7 +179,7 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     }
 
     /// @inheritdoc IPartners
-    function mayRelay(address account) external view returns (bool) {
+    function mayRelay(address account) public view returns (bool) {
         return isActive(account) || hasRole(RELAYER_ROLE, account);
     }
 
@@ -194,13 +194,19 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     /// for a manufacturer, distribution for a distributor, logistics or distribution for a
     /// logistics provider, practice for a hospital. Regulators never hold stock.
     function isQualified(address account, uint8 deviceClass) external view returns (bool) {
-        Member storage m = _members[account];
-        if (m.status != MemberStatus.Active) return false;
-        uint8 kinds = _licenceKinds[account] & _receivingKinds(m.role);
-        for (uint8 kind = 1; kind <= _MAX_LICENCE_KIND; ++kind) {
-            if (kinds & (1 << kind) != 0 && holdsLicence(account, kind, deviceClass)) return true;
-        }
-        return false;
+        return deviceClass != 0 && deviceClass <= 3 && _qualifiedClasses(account) & (1 << deviceClass) != 0;
+    }
+
+    /// @inheritdoc IPartners
+    function custodyParties(address relayer, address sender, address receiver)
+        external
+        view
+        returns (bool relayerAllowed, bool senderActive, bool receiverActive, uint8 receiverClasses)
+    {
+        relayerAllowed = mayRelay(relayer);
+        senderActive = isActive(sender);
+        receiverActive = isActive(receiver);
+        receiverClasses = _qualifiedClasses(receiver);
     }
 
     /// @inheritdoc IPartners
@@ -213,6 +219,19 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     /// @inheritdoc IPartners
     function prefixOwner(string calldata prefix) external view returns (address) {
         return _prefixOwners[keccak256(bytes(prefix))];
+    }
+
+    /// @dev The class mask of every unexpired licence of a kind fitting the member's role (see
+    /// {isQualified}); zero unless the member is active.
+    function _qualifiedClasses(address account) private view returns (uint8 classes) {
+        Member storage m = _members[account];
+        if (m.status != MemberStatus.Active) return 0;
+        uint8 kinds = _licenceKinds[account] & _receivingKinds(m.role);
+        for (uint8 kind = 1; kind <= _MAX_LICENCE_KIND; ++kind) {
+            if (kinds & (1 << kind) == 0) continue;
+            Licence storage l = _licences[account][kind];
+            if (l.validUntil > block.timestamp) classes |= l.classMask;
+        }
     }
 
     function _receivingKinds(Role role) private pure returns (uint8) {

@@ -15,7 +15,7 @@ are identical. (py-evm's per-opcode debug2 logging is not emitted by this loop.)
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from eth.constants import UINT_256_MAX
 from eth.exceptions import (
@@ -27,7 +27,7 @@ from eth.exceptions import (
 )
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks.prague.computation import PragueComputation
-from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode import _FastOpcode
 from eth.vm.opcode_values import (
@@ -62,9 +62,10 @@ from eth.vm.opcode_values import (
     SWAP1,
     XOR,
 )
+from eth.vm.spoof import SpoofTransaction
 from eth.vm.stack import Stack, to_int
 
-__all__ = ["FastPragueComputation", "FastPragueState"]
+__all__ = ["AdmittedTransactionExecutor", "FastPragueComputation", "FastPragueState"]
 
 _NO_PRECOMPILE = object()
 _WORD = 1 << 256
@@ -353,5 +354,20 @@ def _binary(op: int, stack: list[Any]) -> None:
     stack.append(r)
 
 
+class AdmittedTransactionExecutor(PragueTransactionExecutor):
+    """Skips `transaction.validate()` (field ranges, intrinsic gas, and recovering and
+    verifying the signature once more) for signed transactions: `node.evm` executes only
+    transactions from `decode_transaction`, which ran it at admission or, on a follower, when
+    it decoded the published block. The state checks (nonce, balance) still run, and
+    spoofed messages (`eth_call`, genesis constructors) are validated as before."""
+
+    def validate_transaction(self, transaction: Any) -> None:
+        if isinstance(transaction, SpoofTransaction):
+            super().validate_transaction(cast(Any, transaction))
+        else:
+            self.vm_state.validate_transaction(transaction)
+
+
 class FastPragueState(PragueState):
     computation_class = FastPragueComputation
+    transaction_executor_class = AdmittedTransactionExecutor

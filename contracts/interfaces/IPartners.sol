@@ -49,6 +49,15 @@ interface IPartners {
     /// role that covers `deviceClass`: whether it may receive such a device.
     function isQualified(address account, uint8 deviceClass) external view returns (bool);
 
+    /// @notice Everything a custody handshake checks about its parties, in one call: whether
+    /// `relayer` may relay ({mayRelay}), whether `sender` and `receiver` are active
+    /// ({isActive}), and the device classes `receiver` is qualified for, as a class mask
+    /// (bit c set when {isQualified}(receiver, c) is true).
+    function custodyParties(address relayer, address sender, address receiver)
+        external
+        view
+        returns (bool relayerAllowed, bool senderActive, bool receiverActive, uint8 receiverClasses);
+
     /// @notice True if `account` holds an unexpired licence of `kind` covering `deviceClass`.
     function holdsLicence(address account, uint8 kind, uint8 deviceClass) external view returns (bool);
 

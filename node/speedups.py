@@ -1,0 +1,62 @@
+"""Process-wide speed-ups for the libraries under py-evm; they change no result.
+
+- keccak: py-evm, py-trie and eth-utils hash through eth-hash's shared `keccak`, whose
+  automatic choice is pycryptodome, ~6x slower per call than safe-pysha3's C keccak.
+- trie nodes: py-trie decodes a node's RLP (in pure Python) every time it walks through
+  it, and every storage read or write walks from the root. Decoding is a pure function of
+  the encoded bytes, so it is cached; py-trie edits the nodes it is handed, so each caller
+  gets its own copy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import rlp
+import trie.hexary
+from eth_hash.auto import keccak
+from trie.constants import BLANK_NODE
+
+__all__ = ["install"]
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _use_c_keccak()
+    trie.hexary.decode_node = decode_node  # type: ignore[attr-defined]
+
+
+def _use_c_keccak() -> None:
+    try:
+        from eth_hash.backends.pysha3 import backend
+    except ImportError:  # pragma: no cover - safe-pysha3 is a dependency
+        return
+    keccak.hasher = backend.keccak256  # type: ignore[assignment]
+    keccak.preimage = backend.preimage  # type: ignore[assignment]
+
+
+def decode_node(encoded_node_or_hash: bytes | list[Any]) -> bytes | list[Any]:
+    """`trie.utils.nodes.decode_node`, with the RLP decoding cached."""
+    if encoded_node_or_hash == BLANK_NODE:
+        return BLANK_NODE
+    if isinstance(encoded_node_or_hash, list):
+        return encoded_node_or_hash
+    node: bytes | list[Any] = _copy(_decoded(bytes(encoded_node_or_hash)))
+    return node
+
+
+@lru_cache(maxsize=1 << 16)
+def _decoded(encoded: bytes) -> Any:
+    return rlp.decode(encoded)
+
+
+def _copy(node: Any) -> Any:
+    if type(node) is bytes:
+        return node
+    return [_copy(item) for item in node]
