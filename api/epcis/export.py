@@ -3,8 +3,9 @@ ObjectEvent or AggregationEvent with a CBV bizStep and disposition, its EPCs as 
 Digital Link URIs, and its chain reference in `medledger:` extension fields. An event
 that would leave units `active` while their lot is under an open recall says `recalled`.
 
-`query_events` answers the subset of the EPCIS query the API serves — one EPC, bizStep,
-disposition, event-time range — paginated by an opaque token (an `item_events` row id).
+`query_events` answers the subset of the EPCIS query the API serves — any of several EPCs,
+bizSteps or dispositions, an event-time range — paginated by an opaque token (an
+`item_events` row id).
 """
 
 from __future__ import annotations
@@ -57,24 +58,34 @@ _NS = uuid.UUID("1b7ac3a6-3f0e-4a52-9d44-5b1c1f0e7d21")
 
 @dataclass(frozen=True, slots=True)
 class EventQuery:
-    item_key: bytes | None = None
-    biz_step: str | None = None
-    disposition: str | None = None
+    """What to match; each list is an OR of its values (None: anything)."""
+
+    item_keys: tuple[bytes, ...] | None = None
+    biz_steps: frozenset[str] | None = None
+    dispositions: frozenset[str] | None = None
     ge_time: int | None = None
     lt_time: int | None = None
 
     def kinds(self) -> list[int]:
-        return [
-            int(k)
-            for k, (_, _, step, disp) in _MAP.items()
-            if (self.biz_step is None or step == self.biz_step)
-            and (
-                self.disposition is None
-                or disp == self.disposition
-                or (k is EventKind.RECEIVED and self.disposition == "non_sellable_other")
-                or (disp == "active" and self.disposition == "recalled")
-            )
-        ]
+        return [int(k) for k, m in _MAP.items() if self._may_match(k, m[2], m[3])]
+
+    def _may_match(self, kind: EventKind, step: str, disposition: str) -> bool:
+        if self.biz_steps is not None and step not in self.biz_steps:
+            return False
+        if self.dispositions is None:
+            return True
+        # A receipt may quarantine (non_sellable_other); an `active` move of a recalled lot
+        # is exported as `recalled`.
+        possible = {disposition}
+        if kind is EventKind.RECEIVED:
+            possible.add("non_sellable_other")
+        if disposition == "active":
+            possible.add("recalled")
+        return not possible.isdisjoint(self.dispositions)
+
+    def wants(self, event: dict[str, Any]) -> bool:
+        """The exported event's own disposition, checked after it is built."""
+        return self.dispositions is None or event["disposition"] in self.dispositions
 
 
 def _iso(ts: int) -> str:
@@ -104,16 +115,17 @@ def _keys(sql: Sql, q: EventQuery, after: int, want: int) -> list[tuple[int, int
     if q.lt_time is not None and (hi := _id_bound(sql, q.lt_time)) is not None:
         where.append("e.id < ?")
         params.append(hi)
-    if q.item_key is not None:
-        item = sql.one("SELECT id FROM items WHERE item_key = ?", (q.item_key,))
-        if item is None:
+    if q.item_keys is not None:
+        marks = ",".join("?" * len(q.item_keys))
+        items = [
+            int(r[0])
+            for r in sql.rows(f"SELECT id FROM items WHERE item_key IN ({marks})", q.item_keys)
+        ]
+        if not items:
             return []
-        rows = sql.rows(
-            f"SELECT e.block_number, e.log_index, e.kind, e.id FROM item_events e "
-            f"WHERE e.item_id = ? AND {' AND '.join(where)} ORDER BY e.id LIMIT ?",
-            [int(item), *params, want],
-        )
-        return [(int(b), int(i), int(k), int(r)) for b, i, k, r in rows]
+        where.append(f"e.item_id IN ({','.join('?' * len(items))})")
+        params += items
+    # One event has a row per item it moved: keep each event once, at its last row so far.
     keys: dict[tuple[int, int, int], int] = {}
     while len(keys) < want:
         rows = sql.rows(
@@ -253,8 +265,8 @@ def query_events(
         for block, log_index, kind, row in keys:
             rows = _group(sql, block, log_index, kind)
             event = _event(sql, block, log_index, rows, base, chain_id)
-            token = row if q.item_key is not None else max(int(r[0]) for r in rows)
-            if q.disposition is None or event["disposition"] == q.disposition:
+            token = row if q.item_keys is not None else max(int(r[0]) for r in rows)
+            if q.wants(event):
                 events.append(event)
         if not more:
             token = None

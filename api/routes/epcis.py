@@ -60,19 +60,52 @@ class EpcisQueryDocument(BaseModel):
     epcisBody: QueryBody
 
 
-def _vocab(value: str | None) -> str | None:
-    """A CBV value given bare (`shipping`) or as its URI (`https://ref.gs1.org/cbv/BizStep-shipping`)."""
-    if value is None:
-        return None
-    return value.rsplit("/", 1)[-1].split("-", 1)[-1]
+MAX_VALUES = 50
+MAX_VALUE_LENGTH = 300
+# RFC 3339 date-time, as the EPCIS query's GE_/LT_eventTime (a bare number is not one).
+DATE_TIME = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+LIST_HELP = "; several values match any of them: repeat the parameter or separate values with `|`"
 
 
-def _unix(value: dt.datetime | None) -> int | None:
+def _values(name: str, given: list[str] | None) -> list[str] | None:
+    """A list-valued query parameter: repeated, `|`-separated, or both."""
+    if not given:
+        return None
+    values = [v for raw in given for v in raw.split("|") if v]
+    if not values:
+        raise Unprocessable("empty_value", f"{name} names no value")
+    if any(len(v) > MAX_VALUE_LENGTH for v in values):
+        raise Unprocessable(
+            "value_too_long", f"a value of {name} is longer than {MAX_VALUE_LENGTH} characters"
+        )
+    if len(values) > MAX_VALUES:
+        raise Unprocessable(
+            "too_many_values",
+            f"{name} has {len(values)} values; at most {MAX_VALUES} per query",
+            max_values=MAX_VALUES,
+        )
+    return values
+
+
+def _vocab(name: str, given: list[str] | None) -> frozenset[str] | None:
+    """CBV values given bare (`shipping`) or as URIs (`https://ref.gs1.org/cbv/BizStep-shipping`)."""
+    values = _values(name, given)
+    if values is None:
+        return None
+    return frozenset(v.rsplit("/", 1)[-1].split("-", 1)[-1] for v in values)
+
+
+def _unix(name: str, value: str | None) -> int | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(value.timestamp())
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise Unprocessable("bad_time", f"{name} {value!r} is not a date-time: {exc}") from exc
+    return int(parsed.timestamp())
 
 
 @router.get("/events", response_model=EpcisQueryDocument)
@@ -82,13 +115,31 @@ def events(
     conn: ConnDep,
     scope: TraceScopeDep,
     match_epc: Annotated[
-        str | None,
-        Query(alias="MATCH_epc", max_length=300, description="a Digital Link URI or EPC URN"),
+        list[str] | None,
+        Query(
+            alias="MATCH_epc",
+            max_length=MAX_VALUES,
+            description="Digital Link URIs or EPC URNs" + LIST_HELP,
+        ),
     ] = None,
-    biz_step: Annotated[str | None, Query(alias="EQ_bizStep", max_length=200)] = None,
-    disposition: Annotated[str | None, Query(alias="EQ_disposition", max_length=200)] = None,
-    ge_time: Annotated[dt.datetime | None, Query(alias="GE_eventTime")] = None,
-    lt_time: Annotated[dt.datetime | None, Query(alias="LT_eventTime")] = None,
+    biz_step: Annotated[
+        list[str] | None,
+        Query(alias="EQ_bizStep", max_length=MAX_VALUES, description="CBV bizSteps" + LIST_HELP),
+    ] = None,
+    disposition: Annotated[
+        list[str] | None,
+        Query(
+            alias="EQ_disposition",
+            max_length=MAX_VALUES,
+            description="CBV dispositions" + LIST_HELP,
+        ),
+    ] = None,
+    ge_time: Annotated[
+        str | None, Query(alias="GE_eventTime", pattern=DATE_TIME, description="RFC 3339")
+    ] = None,
+    lt_time: Annotated[
+        str | None, Query(alias="LT_eventTime", pattern=DATE_TIME, description="RFC 3339")
+    ] = None,
     per_page: Annotated[int, Query(alias="perPage", ge=1)] = 30,
     next_page: Annotated[str | None, Query(alias="nextPageToken", pattern=r"^[0-9]{1,18}$")] = None,
 ) -> JSONResponse:
@@ -100,17 +151,19 @@ def events(
             f"perPage {per_page} is above the largest page, {cap}",
             max_page_size=cap,
         )
-    item_key = None if match_epc is None else item_id(parse_epc(match_epc).path)
+    epcs = _values("MATCH_epc", match_epc)
+    item_keys = None if epcs is None else tuple(item_id(parse_epc(e).path) for e in epcs)
     if scope.member is not None:
-        if item_key is None:
+        if item_keys is None:
             raise Forbidden("epc_required", "partners query EPCIS events by EPC (MATCH_epc)")
-        ensure_item_visible(conn, item_key, scope)
+        for key in item_keys:
+            ensure_item_visible(conn, key, scope)
     query = EventQuery(
-        item_key=item_key,
-        biz_step=_vocab(biz_step),
-        disposition=_vocab(disposition),
-        ge_time=_unix(ge_time),
-        lt_time=_unix(lt_time),
+        item_keys=item_keys,
+        biz_steps=_vocab("EQ_bizStep", biz_step),
+        dispositions=_vocab("EQ_disposition", disposition),
+        ge_time=_unix("GE_eventTime", ge_time),
+        lt_time=_unix("LT_eventTime", lt_time),
     )
     found, token = query_events(
         conn,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from eth_utils import keccak
@@ -222,6 +223,9 @@ def test_a_partner_queries_events_of_items_it_has_held_by_epc(
     stranger = partner.login(c.hospital)
     r = api.client.get("/v1/epcis/events", params={"MATCH_epc": epc}, headers=stranger)
     assert r.status_code == 404
+    # One EPC the partner never held refuses the whole query, whatever the others are.
+    others = {"MATCH_epc": [epc, "urn:epc:id:sgtin:9506000.013435.NEVER"]}
+    assert api.client.get("/v1/epcis/events", params=others, headers=maker).status_code == 404
     r = api.client.get("/v1/epcis/events", headers=maker)
     assert r.status_code == 403 and r.json()["code"] == "epc_required"
 
@@ -285,6 +289,57 @@ def test_the_export_filters_by_epc_bizstep_disposition_and_time(
     future = _export(reg, GE_eventTime="2999-01-01T00:00:00Z")
     assert future["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
     assert not list(schema_validator.iter_errors(by_epc))
+
+
+def _steps_of(doc: dict[str, Any]) -> list[str]:
+    return [e["bizStep"] for e in doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+
+
+def test_the_export_matches_any_of_several_epcs_bizsteps_and_dispositions(
+    api: ApiEnv, partner: PartnerEnv, schema_validator
+) -> None:
+    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    api.sync()
+    reg = regulator_client(api)
+    e1, e3 = "urn:epc:id:sgtin:9506000.013435.E1", _dl(api, "E3")
+    # The case's own commissioning joins E3's events; shared events come once each.
+    union = _export(reg, MATCH_epc=[SSCC_URN, e3])
+    assert not list(schema_validator.iter_errors(union))
+    assert _steps_of(union) == ["commissioning", "commissioning", "packing", "shipping"]
+    repeated = _export(reg, MATCH_epc=[e1, e3])
+    assert _steps_of(repeated) == ["commissioning", "packing", "shipping"]
+    assert _export(reg, MATCH_epc=f"{e1}|{e3}") == {**repeated, "creationDate": ANY}
+    two_steps = _export(reg, EQ_bizStep="packing|shipping", MATCH_epc=e3)
+    assert _steps_of(two_steps) == ["shipping"]
+    both = _export(reg, EQ_bizStep=["packing", "https://ref.gs1.org/cbv/BizStep-shipping"])
+    assert _steps_of(both) == ["packing", "shipping"]
+    moving = _export(reg, EQ_disposition=["in_transit", "active"], EQ_bizStep="shipping")
+    assert _steps_of(moving) == ["shipping"]
+    assert not list(schema_validator.iter_errors(both))
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"MATCH_epc": "|"}, "empty_value"),
+        ({"EQ_bizStep": "|".join(["shipping"] * 51)}, "too_many_values"),
+        ({"MATCH_epc": "urn:epc:id:sgtin:" + "9" * 300}, "value_too_long"),
+        ({"GE_eventTime": "2026-13-45T00:00:00Z"}, "bad_time"),
+    ],
+)
+def test_bad_query_values_are_refused_naming_the_problem(
+    api: ApiEnv, params: dict[str, str], code: str
+) -> None:
+    r = regulator_client(api).get("/v1/epcis/events", params=params, headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == code
+
+
+def test_event_times_must_be_rfc3339_not_numbers(api: ApiEnv) -> None:
+    reg = regulator_client(api)
+    for bad in ("-5.96e-08", "1780000000", "2026-01-01"):
+        r = reg.get("/v1/epcis/events", params={"LT_eventTime": bad}, headers=AUTH)
+        assert r.status_code == 422, bad
 
 
 def test_the_export_pages_with_a_next_page_link(api: ApiEnv, partner: PartnerEnv) -> None:
