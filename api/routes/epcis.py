@@ -70,6 +70,14 @@ DATE_TIME = (
 LIST_HELP = "; several values match any of them: repeat the parameter or separate values with `|`"
 
 
+def _any_of(alias: str, what: str) -> Any:
+    return Query(alias=alias, max_length=MAX_VALUES, description=what + LIST_HELP)
+
+
+def _time(alias: str) -> Any:
+    return Query(alias=alias, pattern=DATE_TIME, description="RFC 3339 date-time")
+
+
 def _values(name: str, given: list[str] | None) -> list[str] | None:
     """A list-valued query parameter: repeated, `|`-separated, or both."""
     if not given:
@@ -115,31 +123,12 @@ def events(
     conn: ConnDep,
     scope: TraceScopeDep,
     match_epc: Annotated[
-        list[str] | None,
-        Query(
-            alias="MATCH_epc",
-            max_length=MAX_VALUES,
-            description="Digital Link URIs or EPC URNs" + LIST_HELP,
-        ),
+        list[str] | None, _any_of("MATCH_epc", "Digital Link URIs or EPC URNs")
     ] = None,
-    biz_step: Annotated[
-        list[str] | None,
-        Query(alias="EQ_bizStep", max_length=MAX_VALUES, description="CBV bizSteps" + LIST_HELP),
-    ] = None,
-    disposition: Annotated[
-        list[str] | None,
-        Query(
-            alias="EQ_disposition",
-            max_length=MAX_VALUES,
-            description="CBV dispositions" + LIST_HELP,
-        ),
-    ] = None,
-    ge_time: Annotated[
-        str | None, Query(alias="GE_eventTime", pattern=DATE_TIME, description="RFC 3339")
-    ] = None,
-    lt_time: Annotated[
-        str | None, Query(alias="LT_eventTime", pattern=DATE_TIME, description="RFC 3339")
-    ] = None,
+    biz_step: Annotated[list[str] | None, _any_of("EQ_bizStep", "CBV bizSteps")] = None,
+    disposition: Annotated[list[str] | None, _any_of("EQ_disposition", "CBV dispositions")] = None,
+    ge_time: Annotated[str | None, _time("GE_eventTime")] = None,
+    lt_time: Annotated[str | None, _time("LT_eventTime")] = None,
     per_page: Annotated[int, Query(alias="perPage", ge=1)] = 30,
     next_page: Annotated[str | None, Query(alias="nextPageToken", pattern=r"^[0-9]{1,18}$")] = None,
 ) -> JSONResponse:
