@@ -6,6 +6,8 @@ anvil, Besu or eth-tester.
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -15,6 +17,11 @@ from web3.types import TxReceipt
 __all__ = ["send_transaction"]
 
 
+# One lock per sending account: threads of one process (API request handlers relaying with
+# the same relayer key) must not read the same pending nonce before either has sent.
+_SENDER_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
 def send_transaction(
     w3: Web3, account: LocalAccount, tx: dict[str, Any], *, timeout: float = 120.0
 ) -> TxReceipt:
@@ -22,12 +29,13 @@ def send_transaction(
     tx = dict(tx)
     tx.setdefault("from", account.address)
     tx.setdefault("chainId", w3.eth.chain_id)
-    if "nonce" not in tx:
-        tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
     if "gas" not in tx:
         tx["gas"] = w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
     if "gasPrice" not in tx and "maxFeePerGas" not in tx:
         tx["gasPrice"] = w3.eth.gas_price
-    signed = account.sign_transaction(tx)
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    with _SENDER_LOCKS[account.address]:
+        if "nonce" not in tx:
+            tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
+        signed = account.sign_transaction(tx)
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)

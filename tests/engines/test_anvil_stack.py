@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -36,6 +37,7 @@ from scripts.e2e_lifecycle import Cast, PalletLife, run_pallet
 from sdk.compiler import ContractArtifact
 from sdk.deploy import Deployment
 from sdk.model import ItemStatus
+from sdk.transactions import send_transaction
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFECYCLE = [
@@ -156,8 +158,10 @@ def test_whole_stack_on_anvil(
         assert sorted(stack.names()) == ["api", "indexer", "regulator-api", "regulator-indexer"]
         assert stack.sequencer_rpc is None and stack.chain_rpc == anvil
 
+        # Relayed orders, two pallets at once: one relayer key shared by concurrent requests.
         relayed = Cast.sign_in(consortium, http, artifacts, relayed=True)
-        life = run_pallet(relayed, 3)
+        with ThreadPoolExecutor(2) as pool:
+            life, twin = pool.map(lambda _: run_pallet(relayed, 3), range(2))
         answer = relayed.verify(life.serials[0])
         assert (answer["verdict"], answer["status"]) == ("dispensed", "dispensed")
         assert answer["lot"]["lot"] == consortium.lot
@@ -171,7 +175,7 @@ def test_whole_stack_on_anvil(
         for other in lives:
             assert direct.verify(other.serials[-1])["status"] == "dispensed"
 
-        for done in (life, *lives):
+        for done in (life, twin, *lives):
             _check_chain_agrees(consortium, done)
             _check_unit_history(stack.index_db_url, done, relayed)
 
@@ -184,3 +188,22 @@ def test_whole_stack_on_anvil(
         kinds = [step["kind"] for step in regulator.json()["steps"]]
         assert kinds == [k.name.lower() for k in LIFECYCLE]
         _check_unit_history(stack.regulator_index_db_url, life, relayed)
+
+
+def test_concurrent_sends_from_one_account_take_distinct_nonces(
+    anvil: str, dev: list[LocalAccount]
+) -> None:
+    """An API process relays for many requests with one key: its threads must not pick
+    the same pending nonce (anvil then answers "replacement transaction underpriced")."""
+    w3 = Web3(HTTPProvider(anvil))
+    sender, receiver = dev[8], dev[7].address
+    start = threading.Barrier(8)
+
+    def send(_: int) -> int:
+        start.wait()
+        receipt = send_transaction(w3, sender, {"to": receiver, "value": 1, "gas": 21_000})
+        return int(w3.eth.get_transaction(receipt["transactionHash"])["nonce"])
+
+    with ThreadPoolExecutor(8) as pool:
+        nonces = sorted(pool.map(send, range(8)))
+    assert nonces == list(range(nonces[0], nonces[0] + 8))
