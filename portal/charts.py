@@ -33,6 +33,11 @@ class Bar:
         return self.shown or f"{self.value:g}"
 
 
+def _text_width(text: str) -> float:
+    """Rough rendered width at the chart's font size: CJK glyphs are square, Latin narrow."""
+    return sum(_FONT if ord(ch) >= 0x2E80 else _FONT * 0.58 for ch in text)
+
+
 def _scale(bars: Sequence[Bar]) -> float:
     top = max((b.value for b in bars), default=0.0)
     return top if top > 0 else 1.0
@@ -54,7 +59,9 @@ def bar_chart(
     bars: Sequence[Bar], *, chart_id: str, title: str, width: int = 420, empty: str = "-"
 ) -> Markup:
     """Horizontal bars, one row per category, labels on the left and figures on the right."""
-    row, gap, label_w, figure_w = 22, 6, 130, 60
+    row, gap, figure_w = 22, 6, 60
+    longest = max((_text_width(b.label) for b in bars), default=0.0)
+    label_w = int(min(max(60.0, longest + 12), width * 0.5))
     height = max(1, len(bars)) * (row + gap) + gap
     top = _scale(bars)
     span = width - label_w - figure_w

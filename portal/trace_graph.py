@@ -94,7 +94,7 @@ def org_graph(
     return OrgGraph(list(nodes.values()), hops)
 
 
-_NODE_W, _NODE_H, _GAP, _PAD = 150, 46, 70, 16
+_NODE_W, _NODE_H, _GAP, _PAD = 180, 46, 60, 16
 _ARC = 34  # height of an arc per column it spans
 
 
@@ -102,7 +102,7 @@ def _centre(column: int) -> float:
     return _PAD + column * (_NODE_W + _GAP) + _NODE_W / 2
 
 
-def _short(name: str, limit: int = 20) -> str:
+def _short(name: str, limit: int = 24) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
@@ -132,8 +132,13 @@ def render_org_graph(
     """The graph as an accessible SVG: each arrow is a link (`tx_href` of the shipping
     transaction) whose title is `describe_hop` of it (translated by the caller)."""
     columns = {org.address: i for i, org in enumerate(graph.nodes)}
-    spans = [abs(columns[h.receiver.address] - columns[h.sender.address]) for h in graph.hops]
-    headroom = _ARC * max([s for s in spans if s > 1] + [1]) + 14 * len(graph.hops)
+    arcs = [
+        abs(b - a)
+        for a, b in ((columns[h.sender.address], columns[h.receiver.address]) for h in graph.hops)
+        if b != a + 1
+    ]
+    # Room for the tallest arc (straight arrows need none), plus a lane per parallel hop.
+    headroom = _ARC * max(arcs, default=0) + 14 * len(graph.hops) + 8
     row_y = _PAD + headroom
     width = int(_PAD * 2 + max(1, len(graph.nodes)) * (_NODE_W + _GAP) - _GAP)
     height = int(row_y + _NODE_H + headroom + _PAD)
