@@ -57,13 +57,13 @@ def _members(sql: Sql) -> tuple[dict[Role, int], int]:
 def _shipments_per_day(sql: Sql, *, now: int, days: int) -> list[tuple[int, int]]:
     today = (now + _OFFSET) // DAY
     first = today - days + 1
+    # Constants inlined: PostgreSQL cannot match a GROUP BY expression with parameters.
     counts = {
         int(day): int(count)
         for day, count in sql.rows(
-            "SELECT (b.timestamp + ?) / ?, COUNT(*) FROM shipments s "
-            "JOIN blocks b ON b.number = s.sent_block WHERE b.timestamp >= ? "
-            "GROUP BY (b.timestamp + ?) / ?",
-            (_OFFSET, DAY, first * DAY - _OFFSET, _OFFSET, DAY),
+            f"SELECT (b.timestamp + {_OFFSET}) / {DAY} AS day, COUNT(*) FROM shipments s "
+            "JOIN blocks b ON b.number = s.sent_block WHERE b.timestamp >= ? GROUP BY day",
+            (first * DAY - _OFFSET,),
         )
     }
     return [(d * DAY - _OFFSET, counts.get(d, 0)) for d in range(first, today + 1)]
