@@ -80,7 +80,7 @@ def verifier(services: Services) -> Verifier:
                 sql=DirectSql(services.engine),
                 scans=ScanLog(services.engine),
                 buckets=SharedBuckets(
-                    s.data_dir / "verify-ratelimit.sqlite",
+                    s.data_dir / "verify-ratelimit.buckets",
                     rate_per_minute=s.verify_rate_per_minute,
                 ),
                 policy=VerifyPolicy(

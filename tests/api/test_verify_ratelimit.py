@@ -1,5 +1,5 @@
 """The per-client verification budget: token buckets shared by every API worker process (one
-SQLite file), and 429 with Retry-After over HTTP, with one worker and with two."""
+memory-mapped file), and 429 with Retry-After over HTTP, with one worker and with two."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -36,7 +37,7 @@ class _Clock:
 
 def test_a_bucket_grants_its_burst_then_refills_at_the_rate(tmp_path: Path) -> None:
     clock = _Clock()
-    buckets = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=6, clock=clock)
+    buckets = SharedBuckets(tmp_path / "rl", rate_per_minute=6, clock=clock)
     assert [buckets.take("a") for _ in range(6)] == [0] * 6
     assert buckets.take("a") == 10  # one token per 10 s
     assert buckets.take("b") == 0  # another client has its own bucket
@@ -49,40 +50,57 @@ def test_a_bucket_grants_its_burst_then_refills_at_the_rate(tmp_path: Path) -> N
 
 def test_two_handles_on_one_file_share_the_buckets(tmp_path: Path) -> None:
     clock = _Clock()
-    one = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=4, clock=clock)
-    two = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=4, clock=clock)
+    one = SharedBuckets(tmp_path / "rl", rate_per_minute=4, clock=clock)
+    two = SharedBuckets(tmp_path / "rl", rate_per_minute=4, clock=clock)
     assert [one.take("a"), two.take("a"), one.take("a"), two.take("a")] == [0, 0, 0, 0]
     assert one.take("a") > 0 and two.take("a") > 0
 
 
-def test_full_buckets_are_pruned(tmp_path: Path) -> None:
+def test_a_spending_client_keeps_its_state_among_others(tmp_path: Path) -> None:
     clock = _Clock()
-    buckets = SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=60, prune_every=4, clock=clock)
-    for name in "abc":
-        buckets.take(name)
-    assert buckets.clients() == 3
-    clock.now += 5  # a, b and c are full again
-    buckets.take("d")
-    assert buckets.clients() == 1
-    assert buckets.take("d") == 0
+    buckets = SharedBuckets(tmp_path / "rl", rate_per_minute=60, slots=64, clock=clock)
+    assert all(buckets.take("a") == 0 for _ in range(60))
+    for n in range(40):
+        assert buckets.take(f"other {n}") == 0
+    assert buckets.take("a") == 1
+
+
+def test_full_buckets_give_their_slots_to_new_clients(tmp_path: Path) -> None:
+    clock = _Clock()
+    buckets = SharedBuckets(tmp_path / "rl", rate_per_minute=60, slots=32, clock=clock)
+    for n in range(32):
+        assert buckets.take(f"early {n}") == 0
+    assert buckets.clients() == 32
+    clock.now += 5  # everyone's bucket is full again: their slots carry nothing
+    for n in range(32):
+        assert buckets.take(f"late {n}") == 0
+    assert buckets.clients() == 32
+    assert buckets.take("early 0") == 0
 
 
 def test_a_bucket_refuses_a_nonsense_rate(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rate_per_minute"):
-        SharedBuckets(tmp_path / "rl.sqlite", rate_per_minute=0)
+        SharedBuckets(tmp_path / "rl", rate_per_minute=0)
 
 
-def _take_many(path: str, count: int) -> int:
+def _take_many(path: str, start: Any, results: Any) -> None:
     # One token a minute: nothing refills while the test runs, only the burst is granted.
-    buckets = SharedBuckets(Path(path), rate_per_minute=1, burst=40)
-    return sum(1 for _ in range(count) if buckets.take("one client") == 0)
+    buckets = SharedBuckets(Path(path), rate_per_minute=1, burst=300)
+    start.wait()
+    results.put(sum(1 for _ in range(200) if buckets.take("one client") == 0))
 
 
 def test_concurrent_processes_never_grant_more_than_the_budget(tmp_path: Path) -> None:
-    path = str(tmp_path / "rl.sqlite")
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        granted = pool.starmap(_take_many, [(path, 25)] * 4)
-    assert sum(granted) == 40
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(3), context.Queue()
+    args = (str(tmp_path / "rl"), start, results)
+    workers = [context.Process(target=_take_many, args=args) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    granted = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sum(granted) == 300
 
 
 def _limited_client(api: ApiEnv, rate: int) -> TestClient:
