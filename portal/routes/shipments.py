@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from api import orders
 from api.chain import reader
@@ -96,8 +97,9 @@ def outbound(ctx: Partner, conn: ConnDep, sent: int | None = None) -> HTMLRespon
 
 @router.post("/outbound")
 async def ship(request: Request, ctx: Partner, conn: ConnDep, _: Csrf) -> Response:
-    typed, files = await _form(request)
-    return await run_in_threadpool(_ship, ctx, conn, typed, files)
+    async with request.form() as form:  # closes the uploaded files afterwards
+        typed, files = _fields(form)
+        return await run_in_threadpool(_ship, ctx, conn, typed, files)
 
 
 def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile]) -> Response:
@@ -121,9 +123,8 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
     return RedirectResponse(f"/portal/shipments/outbound?sent={sent.shipment_id}", status_code=303)
 
 
-async def _form(request: Request) -> tuple[dict[str, str], list[UploadFile]]:
+def _fields(form: FormData) -> tuple[dict[str, str], list[UploadFile]]:
     """The form's text fields (as typed, to re-render) and its uploaded files."""
-    form = await request.form()
     typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     files = [f for f in form.getlist("documents") if isinstance(f, UploadFile) and f.filename]
     return typed, files
@@ -182,13 +183,10 @@ def acceptance_form(ctx: Partner, conn: ConnDep, shipment_id: int) -> HTMLRespon
 async def receive(
     request: Request, ctx: Partner, conn: ConnDep, _: Csrf, shipment_id: int
 ) -> Response:
-    form = await request.form()
-    typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    rejected = {str(v) for v in form.getlist("reject")}
-    documents = [f for f in form.getlist("documents") if isinstance(f, UploadFile)]
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_receive, ctx, conn, shipment_id, typed, rejected, documents)
+    async with request.form() as form:  # closes the uploaded files afterwards
+        typed, files = _fields(form)
+        rejected = {str(v) for v in form.getlist("reject")}
+        return await run_in_threadpool(_receive, ctx, conn, shipment_id, typed, rejected, files)
 
 
 def _receive(
