@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sdk.model import LicenceKind, MemberStatus
+from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv
 from tests.portal.regulator_env import regulator_app_client, sign_in
 
@@ -139,8 +140,7 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
 
 
 def portal_login(portal: PortalEnv, name: str) -> dict[str, str]:
-    from tests.api.partner_env import PartnerEnv
-
+    """API sign-in headers for a demo member (challenge, signature, token)."""
     return PartnerEnv(portal.api).login(portal.api.consortium.by_name(name))
 
 
