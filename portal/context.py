@@ -195,8 +195,8 @@ def role_ctx(*roles: Role) -> Any:
 
 
 async def check_csrf(request: Request, ctx: PageCtx) -> None:
-    form = await request.form()
-    sent = form.get("csrf_token")
+    # Forms send the token as a field; htmx requests also in the X-CSRF-Token header.
+    sent = request.headers.get("x-csrf-token") or (await request.form()).get("csrf_token")
     expected = ctx.session.csrf if ctx.session else request.cookies.get(CSRF_COOKIE, "")
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise PortalFailure("csrf_failed", "the form's CSRF token does not match the session")

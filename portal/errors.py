@@ -22,6 +22,7 @@ __all__ = ["FormError", "PortalFailure", "explain", "failure"]
 MESSAGES: dict[str, str] = {
     # sign-in and configuration
     "bad_credentials": _l("Wrong username or password."),
+    "rate_limited": _l("Too many attempts. Wait a minute and try again."),
     "member_not_active": _l("This organisation is suspended or not a member of the network."),
     "master_key_missing": _l("The platform is not configured for sign-in (no master key)."),
     "relayer_missing": _l("The platform relayer is not configured."),

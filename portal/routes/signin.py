@@ -13,7 +13,9 @@ from pydantic import ValidationError
 
 from api.auth import issue_challenge, redeem_challenge, resolve_member
 from api.errors import ApiError
+from api.ratelimit import SharedBuckets
 from api.routes.auth import ChallengeRequest, TokenRequest
+from api.services import Services
 from portal.context import Csrf, Ctx, PageCtx
 from portal.errors import PortalFailure
 from portal.nav import home_for
@@ -23,6 +25,17 @@ from portal.users import authenticate
 __all__ = ["router"]
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+SIGN_IN_ATTEMPTS_PER_MINUTE = 10
+
+
+def _attempts(services: Services) -> SharedBuckets:
+    """Password attempts per username (SIGN_IN_ATTEMPTS_PER_MINUTE), shared by workers."""
+    buckets = services.extras.get("portal_sign_in_buckets")
+    if not isinstance(buckets, SharedBuckets):
+        path = services.settings.data_dir / "portal-sign-in.buckets"
+        buckets = SharedBuckets(path, rate_per_minute=SIGN_IN_ATTEMPTS_PER_MINUTE, slots=4096)
+        services.extras["portal_sign_in_buckets"] = buckets
+    return buckets
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -60,6 +73,10 @@ def sign_in(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     values = {"username": username, "next": next}
+    wait = _attempts(ctx.services).take(f"user:{username.strip().lower()}")
+    if wait:
+        problem = PortalFailure("rate_limited", f"too many sign-in attempts; retry in {wait} s")
+        return ctx.render("signin.html", values=values, problem=problem, status_code=429)
     user = authenticate(ctx.services, username.strip(), password)
     if user is None:
         problem = PortalFailure("bad_credentials", f"no user {username!r} with that password")

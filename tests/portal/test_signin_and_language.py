@@ -149,3 +149,27 @@ def test_the_resolver_page_and_the_portal_verify_page_are_one_page(portal: Porta
         assert '<html lang="en"' in page.text
     bad = client.get("/portal/verify", params={"code": f"(01){c.gtin[:-1]}9(21)X"})
     assert bad.status_code == 400 and 'data-error="bad_check_digit"' in bad.text
+
+
+def test_password_guessing_is_throttled_per_username(portal: PortalEnv) -> None:
+    client = portal.client(lang="en")
+    token = csrf_of(client.get("/portal/sign-in").text)
+    for attempt in range(10):
+        wrong = client.post(
+            "/portal/sign-in",
+            data={"username": "hospital", "password": f"guess-{attempt}", "csrf_token": token},
+        )
+        assert wrong.status_code == 401
+    blocked = client.post(
+        "/portal/sign-in",
+        data={"username": "hospital", "password": password_of("hospital"), "csrf_token": token},
+    )
+    assert blocked.status_code == 429 and "Too many attempts" in blocked.text
+    assert portal.sign_in("distributor").cookies.get("mlp_session")  # other users unaffected
+
+
+def test_htmx_requests_may_send_the_csrf_token_as_a_header(portal: PortalEnv) -> None:
+    client = portal.sign_in("hospital")
+    token = csrf_of(client.get("/portal/verify").text)
+    signed_out = client.post("/portal/sign-out", headers={"X-CSRF-Token": token})
+    assert signed_out.status_code == 303
