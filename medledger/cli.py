@@ -550,5 +550,37 @@ def bench_e2e_cmd(
     )
 
 
+# ---------------------------------------------------------------- bench soak (issue 7)
+
+
+@bench_app.command("soak")
+def bench_soak_cmd(
+    minutes: Annotated[
+        float, typer.Option(help="How long the traffic and the faults last.")
+    ] = 10.0,
+    rate: Annotated[float, typer.Option(help="Simulated traffic, operations per second.")] = 8.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed of the fault schedule.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the data and logs.")] = False,
+) -> None:
+    """Chaos soak: SIGKILL and restart the sequencer, follower, indexers and API at random
+    under traffic, then check acknowledged writes, reindexes, follower roots, invariants."""
+    from ops.soak import SoakPlan, run_soak
+
+    if minutes <= 0 or rate <= 0:
+        console.print(f"[red]error:[/] --minutes {minutes} and --rate {rate} must be > 0")
+        raise typer.Exit(code=2)
+    result = run_soak(
+        SoakPlan(minutes=minutes, rate=rate, seed=seed),
+        echo=lambda line: print(line, flush=True),
+        keep=keep,
+    )
+    figures = result["figures"]
+    if figures["faults_survived"] < figures["faults_injected"] or any(
+        figures[k] for k in ("lost_transfers", "index_mismatches", "root_mismatches",
+                             "invariant_violations")
+    ):  # fmt: skip
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":
     app()

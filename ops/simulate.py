@@ -167,6 +167,9 @@ class Traffic:
         self.run_tag = f"{random.randrange(36**4):04x}"
         self._serial = 0
 
+    def close(self) -> None:
+        self.http.close()
+
     # ------------------------------------------------------------------ running
 
     def run(
@@ -226,6 +229,7 @@ class Traffic:
             except (LifecycleError, httpx.HTTPError, OSError, ValueError) as exc:
                 self._count("failed_writes")
                 self.stats.last_error = str(exc)[:300]
+                stop.wait(0.5)  # the API or the node is down: do not spin
                 self._recover(stop)
 
     def _recover(self, stop: threading.Event) -> None:

@@ -101,6 +101,7 @@ def _portal_users(stack: Stack, seed: SeedResult) -> None:
             except UserError as exc:
                 if exc.code != "username_taken":
                     raise
+        services.engine.dispose()
 
 
 def seed_stack(stack: Stack, echo: Callable[[str], None]) -> SeedResult | None:

@@ -1,0 +1,208 @@
+"""`medledger bench soak --minutes N`: chaos under simulated traffic, then proof nothing broke.
+
+The whole stack (`ops.stack`) runs on free ports in a temporary directory, seeded with the
+demo consortium, with `ops.simulate.Traffic` sending signed writes and verification scans.
+Every few seconds one process, drawn at random (each of the sequencer, the follower, the
+two indexers and the partner API once per shuffled round), is SIGKILLed, left down
+briefly, and started again; the fault is survived when it answers `/healthz` again and the
+traffic then gets a write through. At the end the traffic stops, the follower and the
+indexers catch up, and `ops.soak_checks` checks acknowledged writes, reindexes, roots and
+contract invariants. The last printed line is `{"suite": "soak", "figures": {...}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+from web3 import HTTPProvider, Web3
+
+from ops import soak_checks
+from ops.simulate import Traffic
+from ops.stack import Stack, StackConfig, start_stack
+from ops.supervisor import SupervisorError
+from ops.up import seed_stack, wait_indexed, write_urls
+from sdk.deploy import Deployment
+from sdk.ledger import Ledger
+
+__all__ = ["SoakPlan", "run_soak"]
+
+VICTIMS = ("sequencer", "follower", "indexer", "regulator-indexer", "api")
+
+
+@dataclass(frozen=True, slots=True)
+class SoakPlan:
+    minutes: float
+    rate: float = 8.0  # traffic, ops/s
+    fault_every: tuple[float, float] = (8.0, 16.0)  # seconds between faults
+    down_for: tuple[float, float] = (0.2, 2.0)  # seconds a killed process stays down
+    seed: int | None = None
+    block_interval_ms: int = 150
+    victims: tuple[str, ...] = VICTIMS
+    min_faults: int = 0  # keep going past `minutes` until this many faults were injected
+
+
+def _head(url: str) -> int:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+    return int(httpx.post(url, json=body, timeout=30).json()["result"], 16)
+
+
+class _Chaos:
+    def __init__(self, stack: Stack, traffic: Traffic, plan: SoakPlan, echo: Callable[[str], None]):
+        self.stack, self.traffic, self.plan, self.echo = stack, traffic, plan, echo
+        self.rng = random.Random(plan.seed)
+        self.injected: Counter[str] = Counter()
+        self.survived: Counter[str] = Counter()
+        self.unexpected_exits: list[str] = []
+        self._round: list[str] = []
+
+    def _victim(self) -> str:
+        if not self._round:
+            self._round = list(self.plan.victims)
+            self.rng.shuffle(self._round)
+        return self._round.pop()
+
+    def run(self, until: float, stop: threading.Event) -> None:
+        sup = self.stack.supervisor
+        while not stop.wait(self.rng.uniform(*self.plan.fault_every)):
+            if time.monotonic() >= until and sum(self.injected.values()) >= self.plan.min_faults:
+                return
+            for name, code in sup.exited().items():  # a crash we did not cause
+                self.unexpected_exits.append(f"{name} exited with {code}")
+                self.echo(f"  ! {name} exited on its own with {code}; restarting it")
+                sup.start(sup.spec(name))
+            self.fault(self._victim())
+
+    def fault(self, name: str) -> None:
+        sup = self.stack.supervisor
+        writes_before = self.traffic.stats.writes
+        self.injected[name] += 1
+        started = time.monotonic()
+        sup.kill(name)
+        time.sleep(self.rng.uniform(*self.plan.down_for))
+        try:
+            sup.start(sup.spec(name))
+            deadline = time.monotonic() + 120
+            while self.traffic.stats.writes <= writes_before:  # traffic flows again
+                if time.monotonic() > deadline:
+                    raise SupervisorError(f"no write got through within 120 s after {name}")
+                time.sleep(0.1)
+        except SupervisorError as exc:
+            self.echo(f"  ✗ SIGKILL {name}: not survived: {exc}")
+            return
+        self.survived[name] += 1
+        stats = self.traffic.stats
+        self.echo(
+            f"  ✓ SIGKILL {name:<17} back and serving in {time.monotonic() - started:4.1f} s "
+            f"(writes {stats.writes}, failed {stats.failed_writes}: {stats.last_error[:200]})"
+        )
+
+
+def _settle(stack: Stack, echo: Callable[[str], None]) -> int:
+    """Wait until the follower and both indexers have the sequencer's head; that head."""
+    assert stack.sequencer_rpc is not None and stack.follower_rpc is not None
+    head = _head(stack.sequencer_rpc)
+    deadline = time.monotonic() + 180
+    while _head(stack.follower_rpc) < head:
+        if time.monotonic() > deadline:
+            raise SupervisorError(f"the follower did not reach block {head}")
+        time.sleep(0.2)
+    wait_indexed(stack, timeout=180)
+    echo(f"settled at block {head}")
+    return head
+
+
+def _check(stack: Stack, traffic: Traffic, head: int, workdir: Path) -> dict[str, list[str]]:
+    assert stack.sequencer_rpc is not None and stack.follower_rpc is not None
+    deployment = Deployment.load(stack.deployment_file)
+    fresh = soak_checks.reindex(stack.sequencer_rpc, deployment, workdir / "fresh.db")
+    fresh_regulator = soak_checks.reindex(
+        stack.follower_rpc, deployment, workdir / "fresh-regulator.db"
+    )
+    w3 = Web3(HTTPProvider(stack.sequencer_rpc, request_kwargs={"timeout": 60}))
+    viewer = Ledger(w3, deployment, stack.secrets.account("regulator"))
+    return {
+        "lost_transfers": soak_checks.lost_transfers(stack.sequencer_rpc, traffic.acked),
+        "index_mismatches": soak_checks.index_mismatches(stack.index_db_url, fresh)
+        + soak_checks.index_mismatches(stack.regulator_index_db_url, fresh_regulator),
+        "root_mismatches": soak_checks.root_mismatches(
+            stack.sequencer_rpc, stack.follower_rpc, head
+        ),
+        "invariant_violations": soak_checks.invariant_violations(viewer, fresh),
+    }
+
+
+def run_soak(
+    plan: SoakPlan, *, echo: Callable[[str], None] = print, keep: bool = False
+) -> dict[str, Any]:
+    """Run the soak; print the figures' JSON line last and return it."""
+    workdir = Path(tempfile.mkdtemp(prefix="medledger-soak-"))
+    config = replace(
+        StackConfig.on_free_ports(workdir / "stack"), block_interval_ms=plan.block_interval_ms
+    )
+    stop = threading.Event()
+    try:
+        with start_stack(config) as stack:
+            write_urls(stack)
+            seed_stack(stack, echo)
+            wait_indexed(stack)
+            assert stack.sequencer_rpc is not None
+            traffic = Traffic(
+                api_url=stack.partner_api, rpc_url=stack.sequencer_rpc, data_dir=config.data_dir
+            )
+            chaos = _Chaos(stack, traffic, plan, echo)
+            low, high = plan.fault_every
+            echo(f"soak: {plan.minutes:g} min of traffic at {plan.rate:g} ops/s with SIGKILLs "
+                 f"every {low:g}-{high:g} s (logs: {workdir})")  # fmt: skip
+            started = time.monotonic()
+            until = started + plan.minutes * 60
+            load = threading.Thread(
+                target=traffic.run,
+                kwargs={"rate": plan.rate, "stop": stop, "report": echo, "report_every": 15.0},
+            )
+            load.start()
+            try:
+                chaos.run(until, stop)
+                while time.monotonic() < until and not stop.is_set():
+                    time.sleep(0.2)
+            finally:
+                stop.set()
+                load.join()
+                traffic.close()
+            head = _settle(stack, echo)
+            problems = _check(stack, traffic, head, workdir)
+        for name, found in problems.items():
+            echo(f"{name}: {len(found)}" + "".join(f"\n  {p}" for p in found[:10]))
+        stats = traffic.stats
+        figures: dict[str, Any] = {
+            "minutes": plan.minutes,
+            "faults_injected": sum(chaos.injected.values()),
+            "faults_survived": sum(chaos.survived.values()),
+            "lost_transfers": len(problems["lost_transfers"]),
+            "index_mismatches": len(problems["index_mismatches"]),
+            "root_mismatches": len(problems["root_mismatches"]),
+            "invariant_violations": len(problems["invariant_violations"]),
+            "unexpected_exits": len(chaos.unexpected_exits),
+            "acknowledged_writes": len(traffic.acked),
+            "failed_writes": stats.failed_writes,
+            "scans": stats.scans,
+            "blocks": head,
+            "faults_by_process": dict(chaos.injected),
+        }
+    finally:
+        stop.set()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result = {"suite": "soak", "figures": figures}
+    echo(json.dumps(result))
+    return result

@@ -1,0 +1,155 @@
+"""The end-of-soak checks, each returning the problems it found (empty: it holds).
+
+- `lost_transfers`: every write the API acknowledged has a successful receipt on the chain,
+  in the block the API reported;
+- `index_mismatches`: a live indexer's tables equal a fresh reindex of the same chain
+  (`indexer.digest.table_digests`, table by table);
+- `root_mismatches`: the follower's blocks (hash, state, receipts and transactions roots)
+  equal the sequencer's, block by block;
+- `invariant_violations`: over every item the chain ever logged, `Items.itemOf` agrees with
+  the reindexed projection, packed items share their outermost container's holder and
+  status, each container lists each child exactly once, and every holder is a member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from indexer.config import Settings
+from indexer.db import make_engine
+from indexer.digest import table_digests
+from indexer.follower import Indexer
+from indexer.source import Web3LogSource
+from ops.simulate import Acked
+from sdk.deploy import Deployment
+from sdk.ledger import Ledger
+
+__all__ = [
+    "invariant_violations",
+    "lost_transfers",
+    "reindex",
+    "root_mismatches",
+    "index_mismatches",
+]
+
+BATCH = 200
+ROOT_FIELDS = ("hash", "stateRoot", "receiptsRoot", "transactionsRoot")
+
+
+def _batch(url: str, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    body = [
+        {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+        for i, (method, params) in enumerate(calls)
+    ]
+    answers = httpx.post(url, json=body, timeout=120).json()
+    by_id = {a["id"]: a for a in answers}
+    return [by_id[i].get("result") for i in range(len(calls))]
+
+
+def lost_transfers(rpc_url: str, acked: Sequence[Acked]) -> list[str]:
+    lost = []
+    for start in range(0, len(acked), BATCH):
+        chunk = acked[start : start + BATCH]
+        receipts = _batch(rpc_url, [("eth_getTransactionReceipt", [a.tx_hash]) for a in chunk])
+        for a, receipt in zip(chunk, receipts, strict=True):
+            if receipt is None or receipt["status"] != "0x1":
+                lost.append(
+                    f"{a.kind} {a.tx_hash}: {'no receipt' if receipt is None else 'reverted'}"
+                )
+            elif a.block and int(receipt["blockNumber"], 16) != a.block:
+                lost.append(f"{a.kind} {a.tx_hash}: acknowledged in block {a.block}, now in "
+                            f"{int(receipt['blockNumber'], 16)}")  # fmt: skip
+    return lost
+
+
+def reindex(rpc_url: str, deployment: Deployment, db_file: Path) -> str:
+    """A fresh index of the chain at `rpc_url` into a new SQLite file; its URL."""
+    url = f"sqlite:///{db_file}"
+    with Indexer(Settings(url), Web3LogSource.from_url(rpc_url), deployment) as indexer:
+        indexer.catch_up()
+    return url
+
+
+def index_mismatches(live_db_url: str, fresh_db_url: str) -> list[str]:
+    digests = []
+    for url in (live_db_url, fresh_db_url):
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            digests.append(table_digests(conn))
+        engine.dispose()
+    live, fresh = digests
+    return [f"{t}: live {live[t]} != reindex {fresh[t]}" for t in live if live[t] != fresh[t]]
+
+
+def root_mismatches(sequencer_url: str, follower_url: str, head: int) -> list[str]:
+    problems = []
+    for start in range(0, head + 1, BATCH):
+        numbers = range(start, min(head, start + BATCH - 1) + 1)
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", [hex(n), False]) for n in numbers
+        ]
+        ours, theirs = _batch(sequencer_url, calls), _batch(follower_url, calls)
+        for n, a, b in zip(numbers, ours, theirs, strict=True):
+            if b is None:
+                problems.append(f"block {n}: missing on the follower")
+                continue
+            fields = [f for f in ROOT_FIELDS if a[f] != b[f]]
+            if fields:
+                problems.append(f"block {n}: {', '.join(fields)} differ")
+    return problems
+
+
+def invariant_violations(ledger: Ledger, fresh_db_url: str) -> list[str]:
+    engine = make_engine(fresh_db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.item_key, i.is_container, i.status, o.address, p.item_key "
+                "FROM items i JOIN organisations o ON o.id = i.holder_id "
+                "LEFT JOIN items p ON p.id = i.parent_id"
+            )
+        ).all()
+    engine.dispose()
+    problems: list[str] = []
+    states = {}
+    for key, is_container, status, holder, parent in rows:
+        item = bytes(key)
+        state = ledger.item(item)
+        states[item] = state
+        parent_id = bytes(parent) if parent is not None else None
+        indexed = (holder.lower(), int(status), parent_id, bool(is_container))
+        chain = (state.holder.lower(), int(state.status), state.parent_id, state.is_container)
+        if indexed != chain:
+            problems.append(f"item 0x{item.hex()}: index {indexed} != chain {chain}")
+    members: dict[str, bool] = {}
+    for item, state in states.items():
+        if state.holder not in members:
+            members[state.holder] = ledger.member(state.holder).role != 0
+        if not members[state.holder]:
+            problems.append(f"item 0x{item.hex()} is held by non-member {state.holder}")
+        if state.is_container:
+            children = ledger.children(item)
+            for child in set(children):
+                if children.count(child) != 1:
+                    problems.append(f"container 0x{item.hex()} lists 0x{child.hex()} twice")
+        if state.parent_id is not None:
+            if item not in ledger.children(state.parent_id):
+                problems.append(f"0x{item.hex()} is not among its container's children")
+            root = _root(states, ledger, item)
+            if (state.holder, state.status) != (root.holder, root.status):
+                problems.append(f"packed 0x{item.hex()} differs from its outermost container")
+    return problems
+
+
+def _root(states: dict[bytes, Any], ledger: Ledger, item: bytes) -> Any:
+    state = states[item]
+    while state.parent_id is not None:
+        if state.parent_id not in states:
+            states[state.parent_id] = ledger.item(state.parent_id)
+        state = states[state.parent_id]
+    return state
