@@ -30,7 +30,7 @@ from api.services import Services
 from portal.errors import PortalFailure, explain, failure
 from portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
 from portal.nav import NavItem, items_for
-from portal.sessions import SESSION_COOKIE, Session, read_session
+from portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
 from portal.templating import templates
 from portal.vocabulary import word
 from sdk.model import Role
@@ -152,9 +152,10 @@ def _session(request: Request, services: Services) -> Session | None:
     if not cookie:
         return None
     try:
-        return read_session(services.settings, cookie)
+        session = read_session(services.settings, cookie)
     except ApiError:  # no master key configured: nobody is signed in
         return None
+    return None if session is None or is_revoked(services, session) else session
 
 
 def page_ctx(request: Request, services: ServicesDep) -> Ctx:

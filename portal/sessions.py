@@ -4,7 +4,9 @@ The cookie `mlp_session` holds `<payload>.<HMAC-SHA256>`: the payload (base64url
 the user, the member address, how they signed in, a random CSRF token and an expiry; the
 HMAC key is derived from the API master key (`api.custody.derive_key(..., "portal-session")`).
 The cookie is HttpOnly and SameSite=Lax (Secure when the public URL is https). Every POST
-form carries the session's CSRF token in the field `csrf_token` (see `portal.deps.csrf`).
+form carries the session's CSRF token in the field `csrf_token` (see `portal.context`).
+Signing out records the session's random token in `portal_revoked_sessions` (API
+database) until the cookie would have expired, so a copied cookie dies with the sign-out.
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ import time
 from dataclasses import asdict, dataclass
 
 from fastapi import Response
+from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete, insert, select
 
 from api.custody import derive_key, master_key
+from api.services import Services
 from api.settings import ApiSettings
+from api.store import api_store
 
-__all__ = ["SESSION_COOKIE", "Session", "clear_session", "read_session", "write_session"]
+__all__ = [
+    "SESSION_COOKIE",
+    "Session",
+    "clear_session",
+    "is_revoked",
+    "read_session",
+    "revoke",
+    "write_session",
+]
 
 SESSION_COOKIE = "mlp_session"
 SESSION_TTL_SECONDS = 8 * 3600  # one working shift
@@ -79,3 +92,38 @@ def read_session(settings: ApiSettings, cookie: str | None) -> Session | None:
 
 def clear_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+metadata = MetaData()
+revoked_sessions = Table(
+    "portal_revoked_sessions",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+
+def _revocations(services: Services) -> Engine:
+    engine = api_store(services).engine
+    if not services.extras.get("portal_revocations_table"):
+        metadata.create_all(engine)
+        services.extras["portal_revocations_table"] = True
+    return engine
+
+
+def revoke(services: Services, session: Session) -> None:
+    """Sign the session out everywhere (until it would have expired anyway)."""
+    with _revocations(services).begin() as conn:
+        conn.execute(delete(revoked_sessions).where(revoked_sessions.c.expires_at < time.time()))
+        if not is_revoked(services, session):
+            conn.execute(
+                insert(revoked_sessions).values(token=session.csrf, expires_at=session.expires_at)
+            )
+
+
+def is_revoked(services: Services, session: Session) -> bool:
+    with _revocations(services).connect() as conn:
+        found = conn.execute(
+            select(revoked_sessions.c.token).where(revoked_sessions.c.token == session.csrf)
+        ).first()
+    return found is not None

@@ -19,7 +19,7 @@ from api.services import Services
 from portal.context import Csrf, Ctx, PageCtx
 from portal.errors import PortalFailure
 from portal.nav import home_for
-from portal.sessions import Session, clear_session, write_session
+from portal.sessions import Session, clear_session, revoke, write_session
 from portal.users import authenticate
 
 __all__ = ["router"]
@@ -119,6 +119,8 @@ def key_sign_in(
 
 @router.post("/sign-out")
 def sign_out(ctx: PageCtx, _: Csrf) -> Response:
+    if ctx.session is not None:
+        revoke(ctx.services, ctx.session)
     response = RedirectResponse("/portal/sign-in", status_code=303)
     clear_session(response)
     return response

@@ -88,11 +88,15 @@ def test_a_post_without_the_csrf_token_is_refused(portal: PortalEnv) -> None:
     signed_in = portal.sign_in("hospital", lang="en")
     wrong = signed_in.post("/portal/sign-out", data={"csrf_token": "forged"})
     assert wrong.status_code == 403 and "The form has expired" in wrong.text
+    copied = signed_in.cookies["mlp_session"]
     right = signed_in.post(
         "/portal/sign-out", data={"csrf_token": csrf_of(signed_in.get("/portal/verify").text)}
     )
     assert right.status_code == 303
     assert signed_in.get("/portal/hospital").status_code == 303  # signed out
+    thief = portal.client()
+    thief.cookies.set("mlp_session", copied)
+    assert thief.get("/portal/hospital").status_code == 303  # the copied cookie died too
 
 
 def test_a_suspended_member_is_signed_out_at_once(portal: PortalEnv) -> None:
