@@ -78,6 +78,8 @@ class RecallProgress:
     opened_at: int  # unix seconds of the opening block
     closed_at: int | None
     holders: list[HolderProgress]
+    opened_block: int
+    opened_tx: bytes | None  # None for recalls indexed before migration 0003
 
     @property
     def deadline(self) -> int:
@@ -104,14 +106,22 @@ def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:
     return {r.holder: Acknowledgement(*r) for r in rows}
 
 
-def _times(conn: Connection, recall_id: int) -> tuple[str, str, int, int | None]:
+def _times(conn: Connection, recall_id: int) -> tuple[str, str, int, int | None, int, bytes | None]:
     row = Sql(conn).rows(
-        "SELECT l.gtin, l.lot_number, o.timestamp, c.timestamp FROM recalls r "
-        "JOIN lots l ON l.lot_index = r.lot_index JOIN blocks o ON o.number = r.opened_block "
+        "SELECT l.gtin, l.lot_number, o.timestamp, c.timestamp, r.opened_block, "
+        "r.opened_tx_hash FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
+        "JOIN blocks o ON o.number = r.opened_block "
         "LEFT JOIN blocks c ON c.number = r.closed_block WHERE r.id = ?",
         (recall_id,),
     )[0]
-    return str(row[0]), str(row[1]), int(row[2]), None if row[3] is None else int(row[3])
+    return (
+        str(row[0]),
+        str(row[1]),
+        int(row[2]),
+        None if row[3] is None else int(row[3]),
+        int(row[4]),
+        None if row[5] is None else bytes(row[5]),
+    )
 
 
 def recall_progress(services: Services, conn: Connection, recall_id: int) -> RecallProgress:
@@ -119,13 +129,13 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
     scope = recall_scope(conn, recall_id)
     if scope is None:
         raise NotFound("unknown_recall", f"no recall {recall_id} on the ledger")
-    gtin, lot, opened_at, closed_at = _times(conn, recall_id)
+    gtin, lot, opened_at, closed_at, opened_block, opened_tx = _times(conn, recall_id)
     acks = _acks(services, recall_id)
     holders = [
         HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address))
         for h in scope.holders
     ]
-    return RecallProgress(scope, gtin, lot, opened_at, closed_at, holders)
+    return RecallProgress(scope, gtin, lot, opened_at, closed_at, holders, opened_block, opened_tx)
 
 
 def acknowledge(

@@ -120,6 +120,8 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
     assert 'data-figure="outstanding">3<' in live.text
     assert f'data-holder="{c.distributor.address}"' in live.text
     assert 'data-figure="acknowledged">0 / 2<' in live.text
+    opened = re.search(r'href="(/portal/chain/tx/0x[0-9a-f]{64})"', live.text)
+    assert opened and "Devices.RecallOpened" in reg.get(opened.group(1)).text
 
     ack = portal.api.client.post(
         f"/v1/partner/recalls/{recall_id}/acknowledgement",
