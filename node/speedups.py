@@ -6,6 +6,9 @@
   it, and every storage read or write walks from the root. Decoding is a pure function of
   the encoded bytes, so it is cached; py-trie edits the nodes it is handed, so each caller
   gets its own copy.
+- RLP encoding: pyrlp's `encode_raw` tests every item with `isinstance` against an ABC (a
+  slow check); bytes, bytearrays, lists and tuples are told apart by type first here, and
+  anything else goes to pyrlp's own.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import rlp
+import rlp.codec
 import trie.hexary
 from eth_hash.auto import keccak
 from trie.constants import BLANK_NODE
@@ -30,6 +34,8 @@ def install() -> None:
     _installed = True
     _use_c_keccak()
     trie.hexary.decode_node = decode_node  # type: ignore[attr-defined]
+    rlp.codec.encode_raw = encode_raw
+    trie.hexary.encode_raw = encode_raw  # type: ignore[attr-defined]
 
 
 def _use_c_keccak() -> None:
@@ -49,6 +55,24 @@ def decode_node(encoded_node_or_hash: bytes | list[Any]) -> bytes | list[Any]:
         return encoded_node_or_hash
     node: bytes | list[Any] = _copy(_decoded(bytes(encoded_node_or_hash)))
     return node
+
+
+_pyrlp_encode_raw = rlp.codec.encode_raw
+_length_prefix = rlp.codec.length_prefix
+
+
+def encode_raw(item: Any) -> bytes:
+    """`rlp.codec.encode_raw`, telling the common types apart by `type` first."""
+    kind = type(item)
+    if kind is bytes or kind is bytearray:
+        if len(item) == 1 and item[0] < 128:
+            return item  # type: ignore[no-any-return]
+        payload, offset = item, 128
+    elif kind is list or kind is tuple:
+        payload, offset = b"".join([encode_raw(x) for x in item]), 192
+    else:
+        return _pyrlp_encode_raw(item)  # type: ignore[no-any-return]
+    return _length_prefix(len(payload), offset) + payload  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1 << 16)
