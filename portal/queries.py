@@ -17,6 +17,7 @@ __all__ = [
     "ShippedLine",
     "company_prefixes",
     "lots_of",
+    "organisation_name",
     "partners",
     "products_of",
     "shipment_lines",
@@ -92,6 +93,13 @@ class Partner:
     address: str
     name: str
     role: Role
+
+
+def organisation_name(conn: Connection, address: str) -> str | None:
+    row = conn.execute(
+        text("SELECT name FROM organisations WHERE address = :a"), {"a": address}
+    ).first()
+    return None if row is None else str(row[0])
 
 
 def partners(conn: Connection, *, excluding: str) -> list[Partner]:

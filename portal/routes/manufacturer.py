@@ -5,6 +5,7 @@ and label sheets. Every write calls the JSON API's own route function
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -175,8 +176,8 @@ def commission(
         return _commission_page(ctx, conn, values=typed, problem=exc)
     member, services = ctx.signed_in, ctx.services
 
-    def work(batch: list[str]) -> list[str]:
-        body = CommissionIn.model_validate({"lot_key": lot_key, "serials": batch})
+    def work(batch: Sequence[str]) -> list[str]:
+        body = CommissionIn.model_validate({"lot_key": lot_key, "serials": list(batch)})
         return partner.commission(body, member, services).item_ids or []
 
     job = start_job(
@@ -185,7 +186,7 @@ def commission(
         title=f"{prefix}{start:0{digits}d} … ({total})",
         items=serials,
         batch_size=BATCH,
-        work=work,  # type: ignore[arg-type]
+        work=work,
     )
     return RedirectResponse(f"/portal/manufacturer/jobs/{job.id}", status_code=303)
 

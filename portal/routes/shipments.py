@@ -25,7 +25,13 @@ from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import FormError, PortalFailure
 from portal.forms import codes, tenths, text_hash, whole
 from portal.nav import NavItem, _l, register
-from portal.queries import ShippedLine, partners, shipment_lines, shipments_of
+from portal.queries import (
+    ShippedLine,
+    organisation_name,
+    partners,
+    shipment_lines,
+    shipments_of,
+)
 from portal.vocabulary import word
 from sdk.errors import ContractError, Gs1Error
 from sdk.model import Role, ShipmentStatus
@@ -166,10 +172,7 @@ def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTM
         shipment=state,
         lines=lines,
         lots=_lots(lines),
-        sender=next(
-            (p.name for p in partners(conn, excluding="") if p.address == state.sender),
-            state.sender,
-        ),
+        sender=organisation_name(conn, state.sender) or state.sender,
         **values,
     )
 
