@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.errors import Conflict, Forbidden, NotFound
 from api.services import Services
-from api.store import api_store
+from api.store import store_with
 from indexer.db import Sql
 from indexer.queries import OrgRef, RecallScope, recall_scope
 
@@ -91,11 +91,7 @@ class RecallProgress:
 
 
 def _engine(services: Services) -> Engine:
-    engine = api_store(services).engine
-    if not services.extras.get("recall_acks_table"):
-        metadata.create_all(engine)
-        services.extras["recall_acks_table"] = True
-    return engine
+    return store_with(services, metadata)
 
 
 def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:

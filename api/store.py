@@ -31,6 +31,7 @@ __all__ = [
     "ApiStore",
     "api_keys",
     "api_store",
+    "store_with",
     "challenges",
     "custodial_keys",
     "document_keys",
@@ -136,3 +137,14 @@ def api_store(services: Services) -> ApiStore:
                 services.extras["api_store"] = store
     assert isinstance(store, ApiStore)
     return store
+
+
+def store_with(services: Services, tables: MetaData) -> Engine:
+    """The store's engine, with a feature's own `tables` created on first use (features
+    outside this module keep their tables in their own MetaData)."""
+    engine = api_store(services).engine
+    flag = f"api_store_tables_{id(tables)}"
+    if not services.extras.get(flag):
+        tables.create_all(engine)
+        services.extras[flag] = True
+    return engine
