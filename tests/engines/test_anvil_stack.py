@@ -36,6 +36,7 @@ from scripts.consortium import Consortium, bootstrap_consortium
 from scripts.e2e_lifecycle import Cast, PalletLife, run_pallet
 from sdk.compiler import ContractArtifact
 from sdk.deploy import Deployment
+from sdk.keys import create_keystore
 from sdk.model import ItemStatus
 from sdk.transactions import send_transaction
 
@@ -86,6 +87,23 @@ def test_deploy_names_the_problem(anvil: str, dev: list[LocalAccount], tmp_path:
     assert not Path(out).exists()
     code, text = _deploy(anvil, "--out", out)
     assert code == 2 and "exactly one of --key" in text
+
+
+def test_deploy_from_an_encrypted_keystore(
+    anvil: str, dev: list[LocalAccount], tmp_path: Path
+) -> None:
+    keystore = tmp_path / "deployer.json"
+    create_keystore(keystore, "s3cret", private_key=bytes(dev[6].key), kdf="pbkdf2", iterations=2)
+    (tmp_path / "wrong").write_text("guess\n")
+    (tmp_path / "right").write_text("s3cret\n")
+    out = tmp_path / "deployment.json"
+    args = ["--keystore", str(keystore), "--out", str(out), "--password-file"]
+    code, text = _deploy(anvil, *args, str(tmp_path / "wrong"))
+    assert code == 2 and f"wrong password for keystore {keystore}" in text
+    code, text = _deploy(anvil, *args, str(tmp_path / "right"))
+    assert code == 0, text
+    assert f"deploying from {dev[6].address}" in text
+    assert Deployment.load(out).chain_id == 31337
 
 
 def _deploy_for_stack(anvil: str, dev: list[LocalAccount], data_dir: Path) -> StackSecrets:
