@@ -38,6 +38,7 @@ from portal.regulator.forms import end_of_day, parse_form
 from portal.regulator.members import members_with_licences
 from portal.regulator.overview import DAY, NetworkFigures, network_overview
 from portal.routes import regulator_recalls
+from portal.trace_view import names_of
 from portal.vocabulary import word
 from sdk.model import LicenceKind, Role
 
@@ -78,6 +79,15 @@ ALERT_KINDS = {
     "scan_after_dispensed": _l("Scanned after use"),
     "cold_chain_excursion": _l("Cold-chain excursion"),
     "adverse_event_rate": _l("Adverse-event rate"),
+}
+# What each alert means, in the page's language; the API's English detail follows it.
+ALERT_SUMMARIES = {
+    "scan_two_places": _l("The same unit was scanned in two distant places within hours."),
+    "scan_after_dispensed": _l("The unit was scanned again long after it was used."),
+    "cold_chain_excursion": _l(
+        "Shipment %(shipment)s was received by %(organisation)s outside its temperature range."
+    ),
+    "adverse_event_rate": _l("Lot %(lot)s: adverse-event reports for %(rate)s of its units."),
 }
 LICENCE_KINDS = {
     LicenceKind.PRODUCTION: _l("production"),
@@ -255,11 +265,14 @@ def alerts(
         distant_km=settings.verify_distant_km,
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
-    shown = [a for a in found if not kind or a.kind == kind]
+    matching = [a for a in found if not kind or a.kind == kind]
+    shown = matching[:500]
     return ctx.render(
         "regulator/alerts.html",
-        alerts=shown[:500],
-        total=len(shown),
+        alerts=shown,
+        total=len(matching),
         kinds=ALERT_KINDS,
+        summaries=ALERT_SUMMARIES,
+        names=names_of(conn, {a.organisation for a in shown if a.organisation}),
         values={"kind": kind, "days": days},
     )

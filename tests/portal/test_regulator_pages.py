@@ -229,6 +229,9 @@ def test_alerts_list_a_cold_chain_excursion(portal: PortalEnv, reg: TestClient) 
     page = reg.get("/portal/regulator/alerts")
     assert 'data-kind="cold_chain_excursion"' in page.text
     assert f"shipment {shipment} received" in page.text
+    assert f"Shipment {shipment} was received by Jiangsu Medical Distribution outside" in page.text
+    chinese = reg.get("/portal/regulator/alerts?lang=zh")
+    assert f"发货单 {shipment} 由 Jiangsu Medical Distribution 收货时温度超出范围" in chinese.text
     none = reg.get("/portal/regulator/alerts?kind=adverse_event_rate")
     assert 'data-kind="cold_chain_excursion"' not in none.text
 
