@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -172,6 +173,9 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_RETRY = {"Retry-After": "2"}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     _document_problems(app)
 
@@ -190,6 +194,12 @@ def install_error_handlers(app: FastAPI) -> None:
         status = contract_error_status(exc)
         args = {k: _jsonable(v) for k, v in exc.args_by_name.items()}
         return problem(status, exc.name, "Refused by a ledger rule", str(exc), arguments=args)
+
+    @app.exception_handler(requests.ConnectionError)
+    async def _chain_down(_: Request, exc: requests.ConnectionError) -> JSONResponse:
+        # web3's HTTP provider could not reach the node (restarting, or down).
+        detail = "the ledger node is unreachable; retry shortly"
+        return problem(503, "chain_unavailable", "Ledger unavailable", detail, headers=_RETRY)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
