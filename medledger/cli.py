@@ -346,6 +346,9 @@ def up_cmd(
     regulator_api_port: Annotated[
         int, typer.Option(help="Regulator API and portal port (0: any).")
     ] = 8001,
+    block_interval_ms: Annotated[
+        int, typer.Option(min=10, help="Longest wait before sealing a block (new chains only).")
+    ] = 150,
 ) -> None:
     """Start the consortium (sequencer, follower, indexers, partner and regulator APIs),
     seed the demo once, print the URLs, sign-ins and a code to verify; Ctrl-C stops it."""
@@ -362,6 +365,7 @@ def up_cmd(
         regulator_api_port=regulator_api_port,
         chain_rpc_url=chain_rpc,
         deployment_file=deployment,
+        block_interval_ms=block_interval_ms,
     )
     try:
         run_up(config, reset=reset, echo=lambda line: print(line, flush=True))

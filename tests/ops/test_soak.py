@@ -14,6 +14,7 @@ def test_short_soak_survives_a_sigkill_of_each_process_without_losing_anything()
         min_faults=4,
         down_for=(0.2, 1.0),
         seed=11,
+        block_interval_ms=50,
         victims=("sequencer", "follower", "indexer", "api"),
     )
     lines: list[str] = []

@@ -18,7 +18,7 @@ from ops.up import reset_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 FREE_PORTS = ["--sequencer-port", "0", "--follower-port", "0", "--api-port", "0"]
-FREE_PORTS += ["--regulator-api-port", "0"]
+FREE_PORTS += ["--regulator-api-port", "0", "--block-interval-ms", "50"]
 
 
 class Up:
