@@ -77,6 +77,15 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     try:
         w3.eth.chain_id  # noqa: B018 - the probe itself
+    except requests.Timeout:
+        raise DeployError(f"cannot reach a JSON-RPC endpoint at {rpc_url}: no answer within "
+                          f"{timeout} s") from None  # fmt: skip
+    except requests.ConnectionError:
+        raise DeployError(
+            f"cannot reach a JSON-RPC endpoint at {rpc_url}: connection refused or host unknown"
+        ) from None
+    except requests.HTTPError as exc:
+        raise DeployError(f"{rpc_url} is not a JSON-RPC endpoint: {exc}") from None
     except (requests.RequestException, OSError) as exc:
         raise DeployError(f"cannot reach a JSON-RPC endpoint at {rpc_url}: {exc}") from None
     except (Web3Exception, ValueError) as exc:
