@@ -8,16 +8,18 @@ from __future__ import annotations
 import base64
 import json
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from api import orders
 from api.chain import reader
 from api.deps import ConnDep
+from api.documents import StoredDocument, list_for, read
 from api.errors import ApiError
 from api.partner_schemas import ReceiveIn, ShipIn, hexs
 from api.routes.documents import MAX_DOCUMENT_BYTES, DocumentIn, upload
@@ -75,6 +77,38 @@ def _attach(
             }
         )
         upload(body, ctx.signed_in, ctx.services)
+
+
+def _documents_of(ctx: Ctx, shipment_id: int) -> list[StoredDocument]:
+    """Documents about the shipment shared with the signed-in member (newest 200 looked at)."""
+    member = ctx.signed_in
+    subject = shipment_id.to_bytes(32, "big")
+    shared = list_for(
+        ctx.services, address=member.address, regulator=member.is_regulator, limit=200, offset=0
+    )
+    return [d for d in shared if d.subject_id == subject]
+
+
+@router.get("/documents/{document_id}")
+def document(ctx: Partner, document_id: str) -> Response:
+    """A document shared with the member, decrypted, as a download (never rendered inline:
+    its content is whatever the uploader sent)."""
+    member = ctx.signed_in
+    try:
+        stored, content = read(
+            ctx.services, document_id, address=member.address, regulator=member.is_regulator
+        )
+    except ApiError as exc:
+        return ctx.render("error.html", problem=exc, status_code=exc.status)
+    name = quote(stored.filename)
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # ------------------------------------------------------------------ outbound
@@ -173,6 +207,7 @@ def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTM
         lines=lines,
         lots=_lots(lines),
         sender=organisation_name(conn, state.sender) or state.sender,
+        documents=_documents_of(ctx, shipment_id),
         **values,
     )
 

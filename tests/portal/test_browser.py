@@ -139,6 +139,9 @@ def test_the_whole_story_from_the_factory_to_the_patient(
     maker.get_by_role("link", name="Outbound").click()
     maker.get_by_label("Receiver").select_option(c.distributor.address)
     maker.get_by_label(re.compile("Codes to ship")).fill(f"(00){sscc}\n{unit(11)}\n{unit(12)}")
+    maker.get_by_label("Documents (delivery note, temperature log)").set_input_files(
+        files=[{"name": "delivery-note.txt", "mimeType": "text/plain", "buffer": b"DN-2718"}]
+    )
     maker.get_by_role("button", name="Ship", exact=True).click()
     expect(maker.get_by_role("status")).to_contain_text("is on its way")
     chain.wait_indexed()
@@ -149,6 +152,7 @@ def test_the_whole_story_from_the_factory_to_the_patient(
     screenshot(distributor, "distributor")
     distributor.get_by_role("link", name="Inbound", exact=True).click()
     distributor.get_by_role("link", name="Receive").first.click()
+    expect(distributor.get_by_role("link", name="delivery-note.txt")).to_be_visible()
     distributor.get_by_label(re.compile("Counted units of lot BR2718")).fill("12")
     distributor.get_by_label("Lowest temperature (°C)").fill("4")
     distributor.get_by_label("Highest temperature (°C)").fill("9.5")

@@ -4,6 +4,7 @@ indexer: forms, the API's errors in both languages, role navigation and label sh
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import zxingcpp
@@ -14,9 +15,16 @@ from sdk import gs1
 from tests.portal.conftest import PortalEnv, csrf_of
 
 
-def post(client: TestClient, path: str, data: dict[str, object], *, page: str | None = None):
+def post(
+    client: TestClient,
+    path: str,
+    data: dict[str, object],
+    *,
+    page: str | None = None,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+):
     token = csrf_of(client.get(page or path).text)
-    return client.post(path, data={**data, "csrf_token": token})
+    return client.post(path, data={**data, "csrf_token": token}, files=files)
 
 
 def commission(portal: PortalEnv, client: TestClient, prefix: str, count: int) -> list[str]:
@@ -154,15 +162,23 @@ def test_a_receipt_with_rejection_a_count_check_and_a_cold_chain_excursion(
     c = portal.api.consortium
     maker = portal.sign_in("manufacturer")
     units = commission(portal, maker, "RX", 4)
+    note = b"Delivery note DN-2026-0001: 4 units of LOT2026A"
     shipped = post(
         maker,
         "/portal/shipments/outbound",
-        {"receiver": c.distributor.address, "contents": "\n".join(units)},
+        {"receiver": c.distributor.address, "contents": "\n".join(units), "note": "DN-2026-0001"},
+        files={"documents": ("delivery-note.txt", note, "text/plain")},
     )
     assert shipped.status_code == 303, shipped.text
     shipment_id = int(shipped.headers["location"].split("sent=")[1])
     portal.api.sync()
     distributor = portal.sign_in("distributor", lang="en")
+    acceptance = distributor.get(f"/portal/shipments/inbound/{shipment_id}").text
+    link = re.search(r'href="(/portal/shipments/documents/[0-9a-f]+)"', acceptance)
+    assert link and "delivery-note.txt" in acceptance
+    download = distributor.get(link.group(1))
+    assert download.content == note and "attachment" in download.headers["content-disposition"]
+    assert portal.sign_in("hospital").get(link.group(1)).status_code == 404  # not a party
     assert f'data-shipment="{shipment_id}"' in distributor.get("/portal/shipments/inbound").text
     form_url = f"/portal/shipments/inbound/{shipment_id}"
     rejected = "0x" + gs1.parse_code(units[0]).item_id.hex()
