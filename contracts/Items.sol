@@ -109,7 +109,7 @@ contract Items is EIP712, Nonces {
     );
     bytes32 public constant CANCEL_TYPEHASH =
         keccak256("Cancel(address sender,uint64 shipmentId,bytes32 reasonHash,uint256 nonce,uint256 deadline)");
-    /// @notice Most items one call may touch: 500 commissions (~29.4k gas each) stay under
+    /// @notice Most items one call may touch: 500 commissions (~30k gas each) take about
     /// half of a common 30M block gas limit.
     uint256 public constant MAX_BATCH = 500;
 

@@ -6,6 +6,7 @@ batches from pre-signed EIP-712 ship orders) and the same workloads on both chai
 - single-item shipments (tx/s, and p50/p99 submit→receipt at full load and at half of
   the measured maximum);
 - 100-item shipments and pallet shipments (a container of 100 units; item-moves/s);
+- shipments of realistic pallets, 8 cases of 50 units each (item-moves/s, its own figure);
 - follower catch-up: a fresh follower re-verifies our node's whole chain (blocks/s).
 
 Prints the figures; the last line is `{"suite": "chain", "figures": {...}}`.
@@ -48,10 +49,14 @@ class Sizes:
     multi: int
     pallets: int
     per_shipment: int = 100
+    cases_per_pallet: int = 8
+    units_per_case: int = 50
 
 
-QUICK = Sizes(single=300, multi=10, pallets=10)
-FULL = Sizes(single=1000, multi=30, pallets=30)
+# 30 pallets, not 10: ten ~6 ms shipments fit in one block, so the figure was the latency
+# of one block interval and one receipt poll, not throughput.
+QUICK = Sizes(single=300, multi=10, pallets=30)
+FULL = Sizes(single=1000, multi=30, pallets=60)
 
 
 @dataclass
@@ -233,22 +238,41 @@ class Harness:
         self._pipeline([("commission", [c.lot_key, chunk]) for chunk in chunks])
         return [item_id(unit_path(c.gtin, s)) for s in serials]
 
-    def pallets(self, count: int, per: int) -> list[bytes]:
+    def _containers(self, count: int, first_serial: int) -> list[tuple[str, bytes]]:
+        """New SSCCs (serial references from `first_serial`) and their item ids."""
         from sdk.gs1 import container_path, item_id, make_sscc
 
-        c = self.consortium
-        units = self.commission(count * per, "P")
+        prefix = self.consortium.prefix
         ssccs = [
-            make_sscc(extension=1, company_prefix=c.prefix, serial_reference=i + 1)
+            make_sscc(extension=1, company_prefix=prefix, serial_reference=first_serial + i)
             for i in range(count)
         ]
-        pallets = [item_id(container_path(sscc)) for sscc in ssccs]
+        return [(sscc, item_id(container_path(sscc))) for sscc in ssccs]
+
+    def _pack_into(
+        self, containers: Sequence[tuple[str, bytes]], contents: Sequence[bytes], per: int
+    ) -> list[tuple[str, list[Any]]]:
         calls: list[tuple[str, list[Any]]] = []
-        for i, sscc in enumerate(ssccs):
-            calls.append(("createContainer", [sscc, c.prefix]))
-            calls.append(("pack", [pallets[i], units[i * per : (i + 1) * per]]))
-        self._pipeline(calls)
-        return pallets
+        for i, (sscc, container) in enumerate(containers):
+            calls.append(("createContainer", [sscc, self.consortium.prefix]))
+            calls.append(("pack", [container, list(contents[i * per : (i + 1) * per])]))
+        return calls
+
+    def pallets(self, count: int, per: int) -> list[bytes]:
+        units = self.commission(count * per, "P")
+        pallets = self._containers(count, first_serial=1)
+        self._pipeline(self._pack_into(pallets, units, per))
+        return [pallet for _, pallet in pallets]
+
+    def case_pallets(self, count: int, cases: int, per_case: int) -> list[bytes]:
+        """Pallets of `cases` cases of `per_case` units each, packed case by case."""
+        units = self.commission(count * cases * per_case, "R")
+        case_boxes = self._containers(count * cases, first_serial=100_000)
+        pallets = self._containers(count, first_serial=200_000)
+        case_ids = [case for _, case in case_boxes]
+        calls = self._pack_into(case_boxes, units, per_case)
+        self._pipeline(calls + self._pack_into(pallets, case_ids, cases))
+        return [pallet for _, pallet in pallets]
 
     def sign_ships(self, groups: Sequence[Sequence[bytes]]) -> list[str]:
         """Pre-signed ship transactions, manufacturer → distributor, one per group."""
@@ -312,6 +336,8 @@ def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict
     singles = harness.commission(sizes.single * 2, "S")
     multi = harness.commission(sizes.multi * per, "M")
     pallets = harness.pallets(sizes.pallets, per)
+    cases, per_case = sizes.cases_per_pallet, sizes.units_per_case
+    case_pallets = harness.case_pallets(sizes.pallets, cases, per_case)
     say(f"  setup: {time.monotonic() - started:.1f} s")
     full = _send_and_wait(harness.url, harness.sign_ships([[i] for i in singles[: sizes.single]]))
     say(
@@ -331,7 +357,13 @@ def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict
     say(f"  100-item: {hundred.tx_per_s * per:,.0f} item-moves/s")
     pallet = _send_and_wait(harness.url, harness.sign_ships([[p] for p in pallets]))
     say(f"  pallets of {per}: {pallet.tx_per_s * per:,.0f} item-moves/s")
-    failed = full.failed + half.failed + hundred.failed + pallet.failed
+    units = cases * per_case
+    realistic = _send_and_wait(harness.url, harness.sign_ships([[p] for p in case_pallets]))
+    say(
+        f"  pallets of {cases} cases x {per_case} units: "
+        f"{realistic.tx_per_s * units:,.0f} item-moves/s"
+    )
+    failed = full.failed + half.failed + hundred.failed + pallet.failed + realistic.failed
     if failed:
         raise RuntimeError(f"{failed} benchmark transactions reverted on {harness.url}")
     return {
@@ -339,6 +371,7 @@ def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict
         "item_moves_per_s": round(max(hundred.tx_per_s, pallet.tx_per_s) * per, 1),
         "hundred_item_moves_per_s": round(hundred.tx_per_s * per, 1),
         "pallet_item_moves_per_s": round(pallet.tx_per_s * per, 1),
+        "case_pallet_item_moves_per_s": round(realistic.tx_per_s * units, 1),
         "p50_submit_to_receipt_ms": round(full.pct(0.5), 1),
         "p99_submit_to_receipt_ms_full_load": round(full.pct(0.99), 1),
         "p99_submit_to_receipt_ms": round(half.pct(0.99), 1),
@@ -398,6 +431,7 @@ def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[
         other = _measure(theirs, sizes, say)
         figures["anvil_single_item_tx_per_s"] = other["single_item_tx_per_s"]
         figures["anvil_item_moves_per_s"] = other["item_moves_per_s"]
+        figures["anvil_case_pallet_item_moves_per_s"] = other["case_pallet_item_moves_per_s"]
         figures["anvil_p99_submit_to_receipt_ms"] = other["p99_submit_to_receipt_ms"]
         figures["ratio_single_item_tx_per_s"] = round(
             figures["single_item_tx_per_s"] / max(other["single_item_tx_per_s"], 1e-9), 2

@@ -84,10 +84,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         singles = harness.commission(args.singles, "S")
         multi = harness.commission(500, "M")
         pallets = harness.pallets(5, 100)
+        case_pallets = harness.case_pallets(5, 8, 50)
         workloads = {
             "single-item": (_decode(harness.sign_ships([[i] for i in singles])), 1),
             "100-item": (_decode(harness.sign_ships([multi[i::5] for i in range(5)])), 100),
             "pallet of 100": (_decode(harness.sign_ships([[p] for p in pallets])), 100),
+            "pallet of 8x50": (_decode(harness.sign_ships([[p] for p in case_pallets])), 400),
         }
         assert node.sequencer is not None
         node.sequencer.stop()

@@ -6,6 +6,9 @@
   it, and every storage read or write walks from the root. Decoding is a pure function of
   the encoded bytes, so it is cached; py-trie edits the nodes it is handed, so each caller
   gets its own copy.
+- trie keys: converting keys to nibbles and the hex-prefix coding of node keys run for
+  every node on every walk; the coding of a given key is cached and the conversion made
+  cheaper.
 - RLP encoding: pyrlp's `encode_raw` tests every item with `isinstance` against an ABC (a
   slow check); bytes, bytearrays, lists and tuples are told apart by type first here, and
   anything else goes to pyrlp's own.
@@ -19,6 +22,8 @@ from typing import Any
 import rlp
 import rlp.codec
 import trie.hexary
+import trie.utils.nibbles
+import trie.utils.nodes
 from eth_hash.auto import keccak
 from trie.constants import BLANK_NODE
 
@@ -36,6 +41,10 @@ def install() -> None:
     trie.hexary.decode_node = decode_node  # type: ignore[attr-defined]
     rlp.codec.encode_raw = encode_raw
     trie.hexary.encode_raw = encode_raw  # type: ignore[attr-defined]
+    for module in (trie.utils.nibbles, trie.utils.nodes, trie.hexary):
+        for name, fast in _NIBBLE_FUNCTIONS.items():
+            if hasattr(module, name):
+                setattr(module, name, fast)
 
 
 def _use_c_keccak() -> None:
@@ -57,6 +66,33 @@ def decode_node(encoded_node_or_hash: bytes | list[Any]) -> bytes | list[Any]:
     return node
 
 
+_HEX_DIGITS = {digit: int(digit, 16) for digit in "0123456789abcdef"}
+_trie_decode_nibbles = lru_cache(maxsize=1 << 16)(trie.utils.nibbles.decode_nibbles)
+_trie_encode_nibbles = trie.utils.nibbles.encode_nibbles
+_cached_encode_nibbles = lru_cache(maxsize=1 << 16)(_trie_encode_nibbles)
+
+
+def bytes_to_nibbles(value: bytes) -> tuple[int, ...]:
+    return tuple(map(_HEX_DIGITS.__getitem__, value.hex()))
+
+
+def decode_nibbles(value: bytes) -> tuple[int, ...]:
+    if type(value) is bytes:
+        return _trie_decode_nibbles(value)
+    return _trie_decode_nibbles.__wrapped__(value)
+
+
+def encode_nibbles(nibbles: Any) -> bytes:
+    if type(nibbles) is tuple:
+        return _cached_encode_nibbles(nibbles)
+    return _trie_encode_nibbles(nibbles)
+
+
+_NIBBLE_FUNCTIONS = {
+    "bytes_to_nibbles": bytes_to_nibbles,
+    "decode_nibbles": decode_nibbles,
+    "encode_nibbles": encode_nibbles,
+}
 _pyrlp_encode_raw = rlp.codec.encode_raw
 _length_prefix = rlp.codec.length_prefix
 
