@@ -27,6 +27,10 @@ def test_the_tiniest_e2e_run_completes_every_lifecycle() -> None:
     for process in ("sequencer", "follower", "indexer", "api", "bench-client"):
         assert figures[f"rss_mb_{process}"] > 0, process
         assert figures[f"cpu_percent_{process}"] >= 0, process
+    # The sequencer executed every write: it spent CPU on each unit, which bounds the ceiling.
+    assert figures["cpu_ms_per_unit_sequencer"] > 0
+    bound = 1000 / figures["cpu_ms_per_unit_sequencer"]
+    assert 0 < figures["ceiling_lifecycles_per_s"] <= bound * 1.001 + 0.1  # rounding
 
 
 def test_bench_e2e_refuses_an_unknown_chain() -> None:
