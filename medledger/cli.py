@@ -163,7 +163,7 @@ def node_cmd(
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
     from node.app import Node, load_config
     from node.errors import NodeError
-    from ops.logs import setup_logging
+    from ops.logs import json_logs_wanted, setup_logging
 
     setup_logging("node")
     try:
@@ -180,8 +180,9 @@ def node_cmd(
     except (NodeError, OSError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
+    say = _logger_echo("medledger.node") if json_logs_wanted() else _print_echo
     for line in node.banner():
-        print(line, flush=True)
+        say(line)
     raise typer.Exit(code=node.run_forever())
 
 

@@ -149,8 +149,8 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
     else:
         lines.append(f"  chain                 {stack.chain_rpc}")
     lines += [
-        f"  partner API + portal  {stack.partner_api}   (OpenAPI: {stack.partner_api}/docs)",
-        f"  regulator API+portal  {stack.regulator_api}",
+        f"  partner portal + API  {stack.partner_api}/portal/   (OpenAPI: /docs)",
+        f"  regulator portal+API  {stack.regulator_api}/portal/",
         f"  indexers              {stack.indexer_url}  {stack.regulator_indexer_url}",
         "  every process serves /healthz and Prometheus /metrics",
     ]
@@ -158,7 +158,8 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
         passwords = _passwords(c.data_dir)
         lines += ["", "Demo sign-ins (portal username / password):"]
         for org in seed.organisations:
-            where = stack.regulator_api if org["role"] == "regulator" else stack.partner_api
+            side = stack.regulator_api if org["role"] == "regulator" else stack.partner_api
+            where = side + "/portal/"
             lines.append(
                 f"  {org['slug']:<9} {passwords[org['slug']]:<18} {org['role']:<12} "
                 f"{where}  {org['name']}"

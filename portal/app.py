@@ -39,6 +39,7 @@ PAGE_MODULES = [
     "portal.routes.verify",
     "portal.routes.manufacturer",
     "portal.routes.shipments",
+    "portal.routes.documents",
     "portal.routes.distributor",
     "portal.routes.hospital",
     "portal.routes.regulator",

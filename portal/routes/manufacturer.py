@@ -10,11 +10,14 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from eth_utils import keccak
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.deps import ConnDep
+from api.errors import ApiError
 from api.partner_schemas import CommissionIn, ContainerIn, LotIn, PackIn, ProductIn, hexs
 from api.routes import partner
 from portal import labels
@@ -24,6 +27,7 @@ from portal.forms import codes, date_ts, local_date, need, tenths, text_hash, wh
 from portal.jobs import find_job, start_job
 from portal.nav import NavItem, _l, register
 from portal.queries import company_prefixes, lots_of, products_of
+from portal.routes.documents import REGISTRATION_CERTIFICATE, attach, documents_about, form_fields
 from sdk import gs1
 from sdk.errors import ContractError, Gs1Error
 from sdk.model import Role
@@ -43,14 +47,17 @@ register(
 BATCH = 100  # serials per commissioning transaction in a bulk job
 MAX_COMMISSION = 100_000
 MAX_LABELS = 200
-FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure)
+FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
 
 
 def _catalogue(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
     address = ctx.signed_in.address
+    products = products_of(conn, address)
+    found = documents_about(ctx, {product_subject(p.gtin) for p in products})
     return ctx.render(
         "manufacturer/catalogue.html",
-        products=products_of(conn, address),
+        products=products,
+        certificates={p.gtin: found.get(product_subject(p.gtin), []) for p in products},
         lots=lots_of(conn, address),
         prefixes=company_prefixes(conn, address),
         **values,
@@ -64,45 +71,50 @@ def catalogue(ctx: Manufacturer, conn: ConnDep, done: str = "") -> HTMLResponse:
 
 
 @router.post("/products")
-def register_product(
-    ctx: Manufacturer,
-    conn: ConnDep,
-    _: Csrf,
-    gtin: Annotated[str, Form()] = "",
-    company_prefix: Annotated[str, Form()] = "",
-    device_class: Annotated[str, Form()] = "",
-    certificate: Annotated[str, Form()] = "",
-    registration_expiry: Annotated[str, Form()] = "",
-    temp_min: Annotated[str, Form()] = "",
-    temp_max: Annotated[str, Form()] = "",
+async def register_product(request: Request, ctx: Manufacturer, conn: ConnDep, _: Csrf) -> Response:
+    async with request.form() as form:  # closes the uploaded certificate afterwards
+        typed, files = form_fields(form)
+        return await run_in_threadpool(_register_product, ctx, conn, typed, files)
+
+
+def _register_product(
+    ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile]
 ) -> Response:
-    typed = {
-        "gtin": gtin,
-        "company_prefix": company_prefix,
-        "device_class": device_class,
-        "certificate": certificate,
-        "registration_expiry": registration_expiry,
-        "temp_min": temp_min,
-        "temp_max": temp_max,
-    }
+    """Register the product (its certificate number hashed on chain) and keep a scan of
+    the certificate, if attached, encrypted for the manufacturer and the regulator."""
+    field = typed.get
     try:
+        gtin = field("gtin", "").strip()
+        certificate = need("certificate", field("certificate", ""))
         body = ProductIn.model_validate(
             {
-                "gtin": gtin.strip(),
-                "company_prefix": company_prefix.strip(),
-                "device_class": whole("device_class", device_class, low=1, high=3),
-                "certificate_hash": hexs(keccak(text=need("certificate", certificate))),
+                "gtin": gtin,
+                "company_prefix": field("company_prefix", "").strip(),
+                "device_class": whole("device_class", field("device_class", ""), low=1, high=3),
+                "certificate_hash": hexs(keccak(text=certificate)),
                 "registration_expiry": date_ts(
-                    "registration_expiry", registration_expiry, end_of_day=True
+                    "registration_expiry", field("registration_expiry", ""), end_of_day=True
                 ),
-                "temp_min": tenths("temp_min", temp_min),
-                "temp_max": tenths("temp_max", temp_max),
+                "temp_min": tenths("temp_min", field("temp_min", "")),
+                "temp_max": tenths("temp_max", field("temp_max", "")),
             }
         )
         partner.register_product(body, ctx.signed_in, ctx.services)
+        attach(
+            ctx,
+            files,
+            subject=product_subject(gtin),
+            kind=REGISTRATION_CERTIFICATE,
+            counterparty=None,
+        )
     except FAILURES as exc:
         return _catalogue(ctx, conn, values=typed, problem=exc)
     return RedirectResponse("/portal/manufacturer?done=product", status_code=303)
+
+
+def product_subject(gtin: str) -> bytes:
+    """The documents' subject for a product: keccak256 of its Digital Link path."""
+    return keccak(text=f"/01/{gtin}")
 
 
 @router.post("/lots")

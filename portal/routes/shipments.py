@@ -5,24 +5,20 @@ through the JSON API's functions (`api.orders`, `api.routes.documents`)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from api import orders
 from api.chain import reader
 from api.deps import ConnDep
-from api.documents import StoredDocument, list_for, read
 from api.errors import ApiError
 from api.partner_schemas import ReceiveIn, ShipIn, hexs
-from api.routes.documents import MAX_DOCUMENT_BYTES, DocumentIn, upload
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import FormError, PortalFailure
 from portal.forms import codes, tenths, text_hash, whole
@@ -33,6 +29,13 @@ from portal.queries import (
     partners,
     shipment_lines,
     shipments_of,
+)
+from portal.routes.documents import (
+    DELIVERY_NOTE,
+    INSPECTION_RECORD,
+    attach,
+    documents_about,
+    form_fields,
 )
 from portal.vocabulary import word
 from sdk.errors import ContractError, Gs1Error
@@ -48,67 +51,10 @@ register(
     NavItem("/portal/shipments/outbound", _l("Outbound"), PARTNERS - {Role.HOSPITAL}, 60),
 )
 FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
-# Document kinds anchored with Records.anchorDocument.
-DELIVERY_NOTE, INSPECTION_RECORD = 1, 2
 
 
-def _subject(shipment_id: int) -> str:
-    return "0x" + shipment_id.to_bytes(32, "big").hex()
-
-
-def _attach(
-    ctx: Ctx, files: list[UploadFile], *, shipment_id: int, kind: int, counterparty: str
-) -> None:
-    """Store each uploaded file encrypted for us, the counterparty and the regulator, and
-    anchor its hash (through the documents API)."""
-    for file in files:
-        content = file.file.read(MAX_DOCUMENT_BYTES + 1)
-        if len(content) > MAX_DOCUMENT_BYTES:
-            too_large = f"{file.filename} is larger than {MAX_DOCUMENT_BYTES} bytes"
-            raise FormError("document_too_large", too_large, {"documents": too_large})
-        body = DocumentIn.model_validate(
-            {
-                "subject_id": _subject(shipment_id),
-                "kind": kind,
-                "counterparty": counterparty,
-                "filename": (file.filename or "document")[:255],
-                "content_type": (file.content_type or "application/octet-stream")[:255],
-                "content_base64": base64.b64encode(content).decode(),
-            }
-        )
-        upload(body, ctx.signed_in, ctx.services)
-
-
-def _documents_of(ctx: Ctx, shipment_id: int) -> list[StoredDocument]:
-    """Documents about the shipment shared with the signed-in member (newest 200 looked at)."""
-    member = ctx.signed_in
-    subject = shipment_id.to_bytes(32, "big")
-    shared = list_for(
-        ctx.services, address=member.address, regulator=member.is_regulator, limit=200, offset=0
-    )
-    return [d for d in shared if d.subject_id == subject]
-
-
-@router.get("/documents/{document_id}")
-def document(ctx: Partner, document_id: str) -> Response:
-    """A document shared with the member, decrypted, as a download (never rendered inline:
-    its content is whatever the uploader sent)."""
-    member = ctx.signed_in
-    try:
-        stored, content = read(
-            ctx.services, document_id, address=member.address, regulator=member.is_regulator
-        )
-    except ApiError as exc:
-        return ctx.render("error.html", problem=exc, status_code=exc.status)
-    name = quote(stored.filename)
-    return Response(
-        content,
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+def _subject(shipment_id: int) -> bytes:
+    return shipment_id.to_bytes(32, "big")
 
 
 # ------------------------------------------------------------------ outbound
@@ -138,7 +84,7 @@ def outbound(ctx: Partner, conn: ConnDep, sent: int | None = None) -> HTMLRespon
 @router.post("/outbound")
 async def ship(request: Request, ctx: Partner, conn: ConnDep, _: Csrf) -> Response:
     async with request.form() as form:  # closes the uploaded files afterwards
-        typed, files = _fields(form)
+        typed, files = form_fields(form)
         return await run_in_threadpool(_ship, ctx, conn, typed, files)
 
 
@@ -155,19 +101,16 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         )
         sent = orders.ship(ctx.services, ctx.signed_in, body)
         assert sent.shipment_id is not None
-        _attach(
-            ctx, files, shipment_id=sent.shipment_id, kind=DELIVERY_NOTE, counterparty=body.receiver
+        attach(
+            ctx,
+            files,
+            subject=_subject(sent.shipment_id),
+            kind=DELIVERY_NOTE,
+            counterparty=body.receiver,
         )
     except FAILURES as exc:
         return _outbound(ctx, conn, values=typed, problem=exc)
     return RedirectResponse(f"/portal/shipments/outbound?sent={sent.shipment_id}", status_code=303)
-
-
-def _fields(form: FormData) -> tuple[dict[str, str], list[UploadFile]]:
-    """The form's text fields (as typed, to re-render) and its uploaded files."""
-    typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    files = [f for f in form.getlist("documents") if isinstance(f, UploadFile) and f.filename]
-    return typed, files
 
 
 # ------------------------------------------------------------------ inbound
@@ -207,7 +150,7 @@ def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTM
         lines=lines,
         lots=_lots(lines),
         sender=organisation_name(conn, state.sender) or state.sender,
-        documents=_documents_of(ctx, shipment_id),
+        documents=documents_about(ctx, {_subject(shipment_id)}).get(_subject(shipment_id), []),
         **values,
     )
 
@@ -222,7 +165,7 @@ async def receive(
     request: Request, ctx: Partner, conn: ConnDep, _: Csrf, shipment_id: int
 ) -> Response:
     async with request.form() as form:  # closes the uploaded files afterwards
-        typed, files = _fields(form)
+        typed, files = form_fields(form)
         rejected = {str(v) for v in form.getlist("reject")}
         return await run_in_threadpool(_receive, ctx, conn, shipment_id, typed, rejected, files)
 
@@ -265,10 +208,10 @@ def _receive(
             }
         )
         result = orders.receive(ctx.services, ctx.signed_in, shipment_id, body)
-        _attach(
+        attach(
             ctx,
             documents,
-            shipment_id=shipment_id,
+            subject=_subject(shipment_id),
             kind=INSPECTION_RECORD,
             counterparty=state.sender,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -65,8 +66,8 @@ def _urls(banner: str) -> dict[str, str]:
     return {
         "sequencer": find("sequencer node")[0],
         "follower": find("regulator's follower")[0],
-        "api": find("partner API")[0],
-        "regulator-api": find("regulator API")[0],
+        "api": find("partner portal")[0],
+        "regulator-api": find("regulator portal")[0],
         "indexer": find("indexers")[0],
         "regulator-indexer": find("indexers")[1],
     }
@@ -104,15 +105,26 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         assert verdict == "recalled"
         height = httpx.get(urls["sequencer"] + "/healthz").json()["head"]
         assert height > 20  # the seeded history is on the chain
-        # Sign-ins are printed for every organisation; the secrets are not.
+        # Sign-ins are printed for every organisation and work; the secrets are not printed.
         assert banner.count("demo-") == 11
+        for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
+            password = re.search(rf"^  {user}\s+(\S+)", banner, re.M).group(1)  # type: ignore[union-attr]
+            with httpx.Client(base_url=urls[side], timeout=30) as portal:
+                form = portal.get("/portal/sign-in").text
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+                signed_in = portal.post(
+                    "/portal/sign-in",
+                    data={"username": user, "password": password, "csrf_token": csrf},
+                )
+                assert signed_in.status_code == 303, (user, signed_in.text[:500])
         secrets_dir = data / "secrets"
         for secret in secrets_dir.iterdir():
             assert secret.stat().st_mode & 0o077 == 0, secret
             if secret.suffix == ".hex":
                 assert secret.read_text().strip().removeprefix("0x") not in banner
-        logs = (data / "logs" / "indexer.log").read_text().splitlines()
-        assert any('"process": "indexer"' in line for line in logs)
+        for name in urls:  # structured logs: every line of every process is one JSON object
+            lines = (data / "logs" / f"{name}.log").read_text().splitlines()
+            assert lines and all(json.loads(x)["process"] for x in lines), name
     finally:
         assert up.stop() in (0, 130)
 

@@ -97,12 +97,15 @@ def test_a_manufacturer_registers_a_product_and_a_lot_and_bad_input_keeps_the_fo
         "temp_min": "2",
         "temp_max": "8",
     }
-    assert (
-        post(
-            client, "/portal/manufacturer/products", product, page="/portal/manufacturer"
-        ).status_code
-        == 303
+    scan = b"%PDF-1.4 certificate scan"
+    registered = post(
+        client,
+        "/portal/manufacturer/products",
+        product,
+        page="/portal/manufacturer",
+        files={"documents": ("certificate.pdf", scan, "application/pdf")},
     )
+    assert registered.status_code == 303, registered.text
     lot = {"lot_gtin": gtin, "lot": "P42", "production_date": "2026-01-05", "expiry": "2028-06-30"}
     assert (
         post(client, "/portal/manufacturer/lots", lot, page="/portal/manufacturer").status_code
@@ -112,6 +115,8 @@ def test_a_manufacturer_registers_a_product_and_a_lot_and_bad_input_keeps_the_fo
     page = client.get("/portal/manufacturer").text
     assert f'data-gtin="{gtin}"' in page and 'data-lot="P42"' in page
     assert "2.0 °C – 8.0 °C" in page
+    certificate = re.search(r'href="(/portal/documents/[0-9a-f]+)" download>certificate.pdf', page)
+    assert certificate and client.get(certificate.group(1)).content == scan
     again = post(client, "/portal/manufacturer/products", product, page="/portal/manufacturer")
     assert again.status_code == 400
     assert "This product is already registered." in again.text
@@ -174,7 +179,7 @@ def test_a_receipt_with_rejection_a_count_check_and_a_cold_chain_excursion(
     portal.api.sync()
     distributor = portal.sign_in("distributor", lang="en")
     acceptance = distributor.get(f"/portal/shipments/inbound/{shipment_id}").text
-    link = re.search(r'href="(/portal/shipments/documents/[0-9a-f]+)"', acceptance)
+    link = re.search(r'href="(/portal/documents/[0-9a-f]+)"', acceptance)
     assert link and "delivery-note.txt" in acceptance
     download = distributor.get(link.group(1))
     assert download.content == note and "attachment" in download.headers["content-disposition"]
