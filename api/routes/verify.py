@@ -24,8 +24,9 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
@@ -199,14 +200,32 @@ class VerifyQuery(Location):
     code: str = Field(min_length=1, max_length=MAX_CODE)
 
 
-@router.get("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])
-async def verify_get(request: Request, query: Annotated[VerifyQuery, Query()]) -> Response:
-    """Verify a scanned code; the answer is signed (see /.well-known/medledger-verify-key)."""
+async def _verify_get(request: Request) -> Response:
+    """GET /v1/verify, served as a plain Starlette route: the public scanner's hot path
+    skips FastAPI's per-request dependency and query-model solving. It checks what the
+    documented route below declares (same `VerifyQuery`, same rate limit, same errors)."""
+    await rate_limit(request)
+    try:
+        query = VerifyQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
     services = _services(request)
     location = None
     if any(v is not None for v in (query.country, query.region, query.lat, query.lon)):
         location = Location.model_validate(query.model_dump(exclude={"code"}))
     return _signed(services, judge(services, request, query.code, location))
+
+
+# Matched before the documented route of the same path and method.
+router.add_route("/v1/verify", _verify_get, methods=["GET"], include_in_schema=False)
+
+
+@router.get("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])
+async def verify_get(request: Request, query: Annotated[VerifyQuery, Query()]) -> Response:
+    """Verify a scanned code; the answer is signed (see /.well-known/medledger-verify-key)."""
+    return await _verify_get(request)  # documents the route; requests go to the one above
 
 
 @router.post("/v1/verify", response_model=VerifyResult, dependencies=[RateLimit])
