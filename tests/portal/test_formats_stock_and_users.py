@@ -103,3 +103,15 @@ def test_the_session_cookie_is_secure_behind_https(portal: PortalEnv) -> None:
     )
     assert signed.status_code == 303
     assert "Secure" in signed.headers["set-cookie"]
+
+
+def test_every_message_of_the_catalog_has_a_chinese_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    from portal.i18n import LOCALE_DIR
+
+    for po in sorted((LOCALE_DIR / "zh_CN" / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale="zh_CN")
+        missing = [m.id for m in catalog if m.id and not m.string]
+        assert missing == [], (po.name, missing)
