@@ -12,8 +12,13 @@ Modules:
     users       portal users (scrypt passwords) bound to member addresses
     nav         role-filtered navigation entries
     errors      API error codes → clerk-friendly messages
+    forms       form values → API values (codes, dates, °C, hashed notes), FormError
+    jobs        background bulk jobs with progress (htmx-polled)
     labels      printable GS1 DataMatrix + QR label sheets
-    routes/     the pages: signin, verify, manufacturer, distributor, hospital, (regulator)
+    queries     the partner pages' indexer reads
+    vocabulary  enum values (statuses, roles) as message ids
+    routes/     the pages: signin, verify, manufacturer, shipments, documents,
+                distributor, hospital, regulator, trace
 
 How to add a page family (e.g. the regulator's):
 
