@@ -33,6 +33,7 @@ follower is started and the regulator side reads the same endpoint.
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -96,18 +97,47 @@ class StackConfig:
                 "(write one with `medledger deploy --rpc URL --key …`)"
             )
 
-        def port(value: int) -> int:
-            return value or free_port(self.host)
+        def port(value: int, what: str, option: str) -> int:
+            if value == 0:
+                return free_port(self.host)
+            if not _port_free(self.host, value):
+                raise SupervisorError(
+                    f"port {value} ({what}) is already in use on {self.host}; is another "
+                    f"`medledger up` running? (choose another with {option})"
+                )
+            return value
+
+        own = self.own_node
 
         return replace(
             self,
-            sequencer_port=port(self.sequencer_port),
-            follower_port=port(self.follower_port),
-            partner_api_port=port(self.partner_api_port),
-            regulator_api_port=port(self.regulator_api_port),
-            indexer_metrics_port=port(self.indexer_metrics_port),
-            regulator_indexer_metrics_port=port(self.regulator_indexer_metrics_port),
+            sequencer_port=port(self.sequencer_port, "sequencer", "--sequencer-port")
+            if own
+            else self.sequencer_port,
+            follower_port=port(self.follower_port, "follower", "--follower-port")
+            if own
+            else self.follower_port,
+            partner_api_port=port(self.partner_api_port, "partner API", "--api-port"),
+            regulator_api_port=port(
+                self.regulator_api_port, "regulator API", "--regulator-api-port"
+            ),
+            indexer_metrics_port=port(self.indexer_metrics_port, "indexer", "indexer_metrics_port"),
+            regulator_indexer_metrics_port=port(
+                self.regulator_indexer_metrics_port,
+                "regulator indexer",
+                "regulator_indexer_metrics_port",
+            ),
         )
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass

@@ -178,6 +178,7 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
 
 def run_up(config: StackConfig, *, reset: bool, echo: Callable[[str], None] = print) -> None:
     """Start, seed, print, and watch until SIGINT/SIGTERM (which stop every child)."""
+    config = config.resolved()  # refuse bad settings before touching anything
     if reset:
         reset_data_dir(config.data_dir)
     supervisor = Supervisor(config.data_dir / "logs")
