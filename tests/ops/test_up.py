@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from ops.supervisor import SupervisorError
@@ -122,6 +123,25 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
             assert secret.stat().st_mode & 0o077 == 0, secret
             if secret.suffix == ".hex":
                 assert secret.read_text().strip().removeprefix("0x") not in banner
+        # A child that dies on its own is restarted by `up`.
+        partner_db = str(data / "index" / "partner.db")
+        indexer = next(
+            p for p in psutil.Process(up.proc.pid).children()
+            if "indexer" in p.cmdline() and partner_db in " ".join(p.cmdline())
+        )  # fmt: skip
+        indexer.kill()
+        deadline = time.monotonic() + 120
+        while "indexer exited with -9; restarting it" not in up.out.read_text():
+            assert time.monotonic() < deadline, up.out.read_text()
+            time.sleep(0.2)
+        while True:
+            try:
+                if httpx.get(urls["indexer"] + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the restarted indexer never answered"
+            time.sleep(0.2)
         for name in urls:  # structured logs: every line of every process is one JSON object
             lines = (data / "logs" / f"{name}.log").read_text().splitlines()
             assert lines and all(json.loads(x)["process"] for x in lines), name
