@@ -48,15 +48,16 @@ class Sizes:
     single: int
     multi: int
     pallets: int
+    case_pallets: int
     per_shipment: int = 100
     cases_per_pallet: int = 8
     units_per_case: int = 50
 
 
-# 30 pallets, not 10: ten ~6 ms shipments fit in one block, so the figure was the latency
-# of one block interval and one receipt poll, not throughput.
-QUICK = Sizes(single=300, multi=10, pallets=30)
-FULL = Sizes(single=1000, multi=30, pallets=60)
+# Setting up a pallet costs commissioning and packing every unit in it, so `--quick` ships
+# few: its pallet figures are bounded by one block's latency (see docs/BENCHMARKS.md).
+QUICK = Sizes(single=300, multi=10, pallets=10, case_pallets=3)
+FULL = Sizes(single=1000, multi=30, pallets=30, case_pallets=10)
 
 
 @dataclass
@@ -329,7 +330,25 @@ def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict[str, float]:
+def _cpu_seconds(proc: subprocess.Popen[bytes]) -> Callable[[], float]:
+    """The CPU time (user + system) the process has used so far."""
+    import psutil
+
+    process = psutil.Process(proc.pid)
+
+    def used() -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    return used
+
+
+def _measure(
+    harness: Harness,
+    sizes: Sizes,
+    say: Callable[[str], None],
+    cpu_seconds: Callable[[], float] | None = None,
+) -> dict[str, float]:
     started = time.monotonic()
     harness.bootstrap()
     per = sizes.per_shipment
@@ -337,12 +356,16 @@ def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict
     multi = harness.commission(sizes.multi * per, "M")
     pallets = harness.pallets(sizes.pallets, per)
     cases, per_case = sizes.cases_per_pallet, sizes.units_per_case
-    case_pallets = harness.case_pallets(sizes.pallets, cases, per_case)
+    case_pallets = harness.case_pallets(sizes.case_pallets, cases, per_case)
     say(f"  setup: {time.monotonic() - started:.1f} s")
-    full = _send_and_wait(harness.url, harness.sign_ships([[i] for i in singles[: sizes.single]]))
+    single_ships = harness.sign_ships([[i] for i in singles[: sizes.single]])
+    cpu_before = cpu_seconds() if cpu_seconds else 0.0
+    full = _send_and_wait(harness.url, single_ships)
+    cpu_ms_per_tx = (cpu_seconds() - cpu_before) * 1000 / max(full.txs, 1) if cpu_seconds else 0.0
     say(
         f"  single-item: {full.tx_per_s:,.0f} tx/s, "
         f"p50 {full.pct(0.5):.0f} ms, p99 {full.pct(0.99):.0f} ms"
+        + (f", {cpu_ms_per_tx:.1f} ms of node CPU per tx" if cpu_seconds else "")
     )
     half_rate = max(10.0, full.tx_per_s / 2)
     half = _send_and_wait(
@@ -366,7 +389,8 @@ def _measure(harness: Harness, sizes: Sizes, say: Callable[[str], None]) -> dict
     failed = full.failed + half.failed + hundred.failed + pallet.failed + realistic.failed
     if failed:
         raise RuntimeError(f"{failed} benchmark transactions reverted on {harness.url}")
-    return {
+    cpu_figure = {"node_cpu_ms_per_single_item_tx": round(cpu_ms_per_tx, 2)} if cpu_seconds else {}
+    return cpu_figure | {
         "single_item_tx_per_s": round(full.tx_per_s, 1),
         "item_moves_per_s": round(max(hundred.tx_per_s, pallet.tx_per_s) * per, 1),
         "hundred_item_moves_per_s": round(hundred.tx_per_s * per, 1),
@@ -419,7 +443,7 @@ def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[
         say(f"medledger node at {url}")
         ours = Harness(url, admin, fund=False)
         ours.admit_on_genesis_suite(config)
-        figures.update(_measure(ours, sizes, say))
+        figures.update(_measure(ours, sizes, say, _cpu_seconds(proc)))
         blocks_per_s, txs_per_s = _follower_catch_up(workdir, config, url)
         figures["follower_blocks_per_s"] = round(blocks_per_s, 1)
         figures["follower_tx_per_s"] = round(txs_per_s, 1)

@@ -121,9 +121,8 @@ def decode_transaction(raw: bytes) -> DecodedTx:
     """Decode and check a raw signed transaction; `NodeError` names what is wrong."""
     try:
         tx = MedLedgerVM.get_transaction_builder().decode(raw)
-        tx.check_signature_validity()
         sender = tx.sender
-        tx.validate()
+        tx.validate()  # fields, intrinsic gas and the signature (recovered and verified)
     except (ValidationError, rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
         raise NodeError(f"invalid transaction: {exc}") from exc
     except Exception as exc:  # eth-keys raises BadSignature and friends
