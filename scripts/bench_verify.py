@@ -195,7 +195,7 @@ def _code_paths(db: Path, count: int, seed: int = 5) -> tuple[int, list[str], di
 @contextmanager
 def _api(
     db_url: str, deployment_file: Path, workdir: Path, *, workers: int, rpc_url: str
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = dict(
         os.environ,
@@ -217,7 +217,7 @@ def _api(
         if workers > 1:  # let every worker import the app before the load starts
             for _ in range(20):
                 httpx.get(url + "/healthz")
-        yield url
+        yield url, proc.pid
     finally:
         _stop(proc)
         log.close()
@@ -298,6 +298,21 @@ def _load(url: str, paths_file: Path, sizes: BenchSizes, workdir: Path) -> dict[
     return result
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its children (uvicorn's workers) so far."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _check_verdicts(url: str, paths: Sequence[str], echo: Callable[[str], None]) -> None:
     seen: dict[str, int] = {}
     with httpx.Client(base_url=url) as client:
@@ -372,7 +387,7 @@ def _freshness(
         lot = c.lot
         samples: list[float] = []
         with (
-            _api(db_url, deployment_file, workdir, workers=1, rpc_url=rpc) as url,
+            _api(db_url, deployment_file, workdir, workers=1, rpc_url=rpc) as (url, _pid),
             httpx.Client(base_url=url) as client,
         ):
             for serial, unit in zip(serials, units, strict=True):
@@ -435,18 +450,23 @@ def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict
         best: dict[str, Any] | None = None
         for workers in (1, 2):
             with _api(f"sqlite:///{db}", deployment_file, workdir, workers=workers,
-                      rpc_url="http://127.0.0.1:9") as url:  # fmt: skip
+                      rpc_url="http://127.0.0.1:9") as (url, pid):  # fmt: skip
                 _check_verdicts(url, paths, echo)
+                load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
+                cpu = _cpu_seconds(pid)
                 run = _load(url, paths_file, sizes, workdir)
+                cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / max(run["requests"], 1)
             rate = run["requests"] / run["seconds"]
             echo(
                 f"{workers} worker(s), {run['generator']}, {sizes.connections} connections: "
                 f"{rate:,.0f} req/s, p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
-                f"non-2xx {run['non2xx']}, socket errors {run['errors']}"
+                f"non-2xx {run['non2xx']}, socket errors {run['errors']} "
+                f"(load average {load:.1f} on {os.cpu_count()} CPUs before the run); "
+                f"API CPU {cpu_ms:.3f} ms per request"
             )
             if run["non2xx"] or run["errors"]:
                 raise RuntimeError(f"the load run had failures: {run}")
-            run.update(workers=workers, rate=rate)
+            run.update(workers=workers, rate=rate, load=load, cpu_ms=cpu_ms)
             if best is None or rate > best["rate"]:
                 best = run
         assert best is not None
@@ -469,6 +489,10 @@ def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict
             "workers": best["workers"],
             "connections": sizes.connections,
             "load_generator": best["generator"],
+            "load_average_before": round(best["load"], 2),
+            # CPU the API processes spent per verification: what a busy machine does not
+            # change much, unlike req/s.
+            "verify_api_cpu_ms_per_request": round(best["cpu_ms"], 3),
             "freshness_db": fresh_db.split(":", 1)[0].split("+", 1)[0],
         }
     finally:
