@@ -103,7 +103,8 @@ def label_pages(units: Sequence[Udi], *, base_url: str) -> list[Image.Image]:
             x = MARGIN + column * (LABEL[0] + 20)
             y = MARGIN + row * (LABEL[1] + 20)
             page.paste(_label(udi, base_url=base_url, font=font), (x, y))
-        pages.append(page)
+        # Black and white only: an eighth of the size, and printers render it crisp.
+        pages.append(page.convert("1", dither=Image.Dither.NONE))
     return pages
 
 
