@@ -271,8 +271,9 @@ def _api_spec(
 
 
 def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) -> Stack:
-    """Start every process of the stack in order, each once its predecessor is healthy;
-    on any failure, stop what was started and raise `SupervisorError`."""
+    """Start every process of the stack, each once the chain it reads answers, and return
+    when all are healthy; on any failure, stop what was started and raise
+    `SupervisorError`."""
     config = config.resolved()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     (config.data_dir / "index").mkdir(exist_ok=True)
@@ -288,22 +289,15 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
         if config.own_node:
             genesis = _genesis(config, secrets)
             deployment = config.data_dir / "deployment.json"
-            for spec in _node_specs(config, secrets, genesis):
-                sup.start(spec)
+            sequencer, follower = _node_specs(config, secrets, genesis)
+            sup.start(sequencer)
+            sup.start(follower, wait=False)
             chain = f"{url}:{config.sequencer_port}"
             regulator_chain = f"{url}:{config.follower_port}"
         else:
             assert config.chain_rpc_url is not None and config.deployment_file is not None
             deployment = config.deployment_file
             chain = regulator_chain = config.chain_rpc_url
-        sup.start(
-            _indexer_spec("indexer", config, rpc=chain, db_url=index_db,
-                          port=config.indexer_metrics_port, deployment=deployment)
-        )  # fmt: skip
-        sup.start(
-            _indexer_spec("regulator-indexer", config, rpc=regulator_chain, db_url=reg_db,
-                          port=config.regulator_indexer_metrics_port, deployment=deployment)
-        )  # fmt: skip
         partner_env = {
             "MEDLEDGER_API_MASTER_KEY": secrets.master_key,
             "MEDLEDGER_API_RELAYER_KEY": secrets.relayer_key,
@@ -317,15 +311,32 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
             "MEDLEDGER_API_REGULATOR_API_TOKEN": secrets.regulator_api_token,
             "MEDLEDGER_API_SUBMIT_RPC_URL": chain,
         }
+        # Started side by side (Python start-up dominates), each once what it reads answers.
+        sup.start(
+            _indexer_spec("indexer", config, rpc=chain, db_url=index_db,
+                          port=config.indexer_metrics_port, deployment=deployment),
+            wait=False,
+        )  # fmt: skip
         sup.start(
             _api_spec("api", config, rpc=chain, db_url=index_db, port=config.partner_api_port,
-                      deployment=deployment, env=partner_env, regulator=False)
+                      deployment=deployment, env=partner_env, regulator=False),
+            wait=False,
+        )  # fmt: skip
+        if config.own_node:
+            sup.wait_healthy("follower")
+        sup.start(
+            _indexer_spec("regulator-indexer", config, rpc=regulator_chain, db_url=reg_db,
+                          port=config.regulator_indexer_metrics_port, deployment=deployment),
+            wait=False,
         )  # fmt: skip
         sup.start(
             _api_spec("regulator-api", config, rpc=regulator_chain, db_url=reg_db,
                       port=config.regulator_api_port, deployment=deployment,
-                      env=regulator_env, regulator=True)
+                      env=regulator_env, regulator=True),
+            wait=False,
         )  # fmt: skip
+        for name in sup.names():
+            sup.wait_healthy(name)
     except BaseException:
         sup.stop_all()
         raise
