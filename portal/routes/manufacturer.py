@@ -5,6 +5,7 @@ and label sheets. Every write calls the JSON API's own route function
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -36,12 +37,13 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/portal/manufacturer", include_in_schema=False)
 Manufacturer = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
-Packer = Annotated[Ctx, role_ctx(Role.MANUFACTURER, Role.DISTRIBUTOR)]
+PACKERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
+Packer = Annotated[Ctx, role_ctx(*PACKERS)]
 M = frozenset({Role.MANUFACTURER})
 register(
     NavItem("/portal/manufacturer", _l("Products and lots"), M, 10),
     NavItem("/portal/manufacturer/commission", _l("Commissioning"), M, 20),
-    NavItem("/portal/manufacturer/packing", _l("Packing"), M | {Role.DISTRIBUTOR}, 30),
+    NavItem("/portal/manufacturer/packing", _l("Packing"), PACKERS, 30),
     NavItem("/portal/manufacturer/labels", _l("Labels"), M, 40),
 )
 BATCH = 100  # serials per commissioning transaction in a bulk job
@@ -265,6 +267,30 @@ def pack(
         "sscc": sscc,
     }
     return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice, packed_sscc=sscc)
+
+
+@router.post("/unpacking")
+def unpack(ctx: Packer, conn: ConnDep, _: Csrf, container: Annotated[str, Form()] = "") -> Response:
+    """Open a case or pallet you hold: its contents become loose items in your stock."""
+    try:
+        typed = container.strip()
+        # A bare 18-digit SSCC (as printed under the barcode) is read as AI (00).
+        (udi,) = codes("container", f"(00){typed}" if re.fullmatch(r"\d{18}", typed) else typed)[:1]
+        if not udi.is_container:
+            raise FormError(
+                "ItemsNotContainer", f"{container!r} is not an SSCC", {"container": "SSCC"}
+            )
+        opened = partner.unpack(hexs(udi.item_id), ctx.signed_in, ctx.services)
+    except FAILURES as exc:
+        return _packing_page(
+            ctx, conn, values={"extension": "0", "container": container}, problem=exc
+        )
+    count = len(opened.item_ids or [])
+    notice = ctx._("Unpacked %(count)s items from SSCC %(sscc)s.") % {
+        "count": count,
+        "sscc": udi.sscc,
+    }
+    return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice)
 
 
 # ------------------------------------------------------------------ labels

@@ -275,3 +275,56 @@ def test_a_hospital_dispenses_and_reports_an_adverse_event(portal: PortalEnv) ->
     portal.api.sync()
     verdict = hospital.get("/portal/verify", params={"code": units[0]})
     assert 'data-verdict="dispensed"' in verdict.text
+
+
+def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer")
+    units = commission(portal, maker, "UP", 2)
+    packed = post(
+        maker,
+        "/portal/manufacturer/packing",
+        {
+            "company_prefix": c.prefix,
+            "extension": "1",
+            "serial_reference": "4711",
+            "contents": "\n".join(units),
+        },
+    )
+    sscc = re.search(r'data-sscc="(\d{18})"', packed.text)
+    assert sscc, packed.text
+    case = gs1.parse_code(f"(00){sscc.group(1)}").item_id
+    c.hospital.receive(
+        c.manufacturer.ship(c.hospital.address, [case]).value, temp_min=50, temp_max=60
+    )
+    portal.api.sync()
+    hospital = portal.sign_in("hospital", lang="en")
+    packed_unit = post(
+        hospital,
+        "/portal/hospital/use",
+        {"contents": units[0], "use": "dispense", "record": "RX-9"},
+        page="/portal/hospital",
+    )
+    assert packed_unit.status_code == 400 and "unpack it first" in packed_unit.text
+    opened = post(
+        hospital,
+        "/portal/manufacturer/unpacking",
+        {"container": sscc.group(1)},
+        page="/portal/manufacturer/packing",
+    )
+    assert opened.status_code == 200 and "Unpacked 2 items" in opened.text
+    assert c.hospital.item(gs1.parse_code(units[0]).item_id).holder == c.hospital.address
+    used = post(
+        hospital,
+        "/portal/hospital/use",
+        {"contents": units[0], "use": "dispense", "record": "RX-9"},
+        page="/portal/hospital",
+    )
+    assert used.status_code == 200, used.text
+    not_a_case = post(
+        hospital,
+        "/portal/manufacturer/unpacking",
+        {"container": units[1]},
+        page="/portal/manufacturer/packing",
+    )
+    assert not_a_case.status_code == 400 and "This is not a case or pallet." in not_a_case.text
