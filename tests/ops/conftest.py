@@ -1,0 +1,44 @@
+"""An API app whose chain is unreachable (a free port nobody listens on), for the ops
+behaviour that needs no ledger: metrics, and answers while the node is down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from web3 import HTTPProvider, Web3
+
+from api.main import create_app
+from api.services import Services, load_platform_key
+from api.settings import ApiSettings
+from indexer.db import make_engine
+from ops.supervisor import free_port
+from sdk.compiler import load_artifacts
+from sdk.deploy import Deployment
+
+
+@pytest.fixture
+def offline_api(tmp_path: Path) -> Iterator[TestClient]:
+    dead = f"http://127.0.0.1:{free_port()}"
+    contract = "0x" + "11" * 20
+    deployment = Deployment(1337, contract, contract, contract, contract)
+    deployment.save(tmp_path / "deployment.json")
+    db_url = f"sqlite:///{tmp_path / 'indexer.db'}"
+    settings = ApiSettings(
+        rpc_url=dead, db_url=db_url, data_dir=tmp_path, deployment_file=tmp_path / "deployment.json"
+    )
+    services = Services(
+        settings=settings,
+        engine=make_engine(db_url),
+        w3=Web3(HTTPProvider(dead)),
+        deployment=deployment,
+        artifacts=load_artifacts(),
+        platform_key=load_platform_key(tmp_path / "platform-ed25519.pem"),
+    )
+    try:
+        with TestClient(create_app(services), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        services.engine.dispose()
