@@ -81,18 +81,19 @@ class DirectSql:
             except Exception:  # already broken; the pool forgets it either way
                 log.debug("discarding a broken verification connection", exc_info=True)
 
-    def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+    def execute(self, sql: str, params: Sequence[Any]) -> Any:
+        """Run one `?`-placeholder statement inside `snapshot()`; the DB-API cursor."""
         driver = self._driver
         if self._is_pg:
             return driver.execute(self._text(sql), tuple(params), prepare=True)
         return driver.execute(sql, tuple(params))
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self._execute(sql, params).fetchone()
+        row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self._execute(sql, params).fetchall()]
+        return [tuple(r) for r in self.execute(sql, params).fetchall()]
 
     def close(self) -> None:
         with self._lock:
@@ -143,12 +144,15 @@ class ScanLog:
             return [s for s in self._pending if s.item_key == item_key and s.scanned_at >= since]
 
     def _run(self) -> None:
+        wait = self._interval
         while not self._closed:
-            self._wake.wait(self._interval)
+            self._wake.wait(wait)
             try:
                 self.flush()
-            except Exception:  # the database is away: keep the rows, try again next tick
+                wait = self._interval
+            except Exception:  # the database is away: keep the rows, retry ever less often
                 log.warning("writing verification scans failed; retrying", exc_info=True)
+                wait = min(wait * 2, 5.0)
 
     def flush(self) -> int:
         """Write every queued scan now; return how many."""

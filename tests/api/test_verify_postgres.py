@@ -8,16 +8,19 @@ import dataclasses
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from api.main import create_app
+from api.routes.verify import verifier
+from api.services import Services
+from api.verify_db import DirectSql
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
@@ -65,33 +68,40 @@ def test_verdicts_on_postgresql_match_sqlite(api: ApiEnv, pg_url: str) -> None:
     ) as indexer:
         indexer.catch_up()
     engine = make_engine(pg_url)
+    app = create_app(dataclasses.replace(api.services, engine=engine, extras={}))
     try:
-        pg = TestClient(create_app(dataclasses.replace(api.services, engine=engine, extras={})))
-        scans: list[dict[str, Any]] = [
-            {"code": Udi(gtin=c.gtin, serial="PG1").element_string()},
-            {"code": Udi(gtin=c.gtin, serial="PG2", lot=c.lot).digital_link_uri()},
-            {"code": Udi(gtin=c.gtin, serial="PG2").gs1_payload(), "location": {"country": "CN"}},
-            {"code": Udi(gtin=c.gtin, serial="PG2").gs1_payload(), "location": {"country": "JP"}},
-            {"code": Udi(gtin=c.gtin, serial="PG3", lot="OTHER").element_string()},
-            {"code": Udi(gtin=c.gtin, serial="NOPE").element_string()},
-        ]
-        verdicts = []
-        for scan in scans:
-            on_pg = pg.post("/v1/verify", json=scan)
-            on_sqlite = api.client.post("/v1/verify", json=scan)
-            assert on_pg.status_code == on_sqlite.status_code == 200
-            assert _strip(on_pg.json()) == _strip(on_sqlite.json())
-            verdicts.append(on_pg.json()["verdict"])
-        assert verdicts == ["dispensed", "genuine", "genuine", "suspect", "suspect", "unknown"]
-        c.manufacturer.recall_lot(c.lot_key, level=1, reason_hash=keccak(text="pg"))
-        with Indexer(
-            IndexerSettings(pg_url, batch_blocks=500), Web3LogSource(api.chain.w3), c.deployment
-        ) as indexer:
-            indexer.catch_up()
-        recalled = pg.get("/v1/verify", params={"code": scans[1]["code"]}).json()
-        assert recalled["verdict"] == "recalled"
-        (ref,) = [r for r in recalled["chain"] if r["event"] == "recall_opened"]
-        assert ref["tx_hash"] is not None
+        with TestClient(app) as pg:  # its shutdown writes the queued scans
+            scans: list[dict[str, Any]] = [
+                {"code": Udi(gtin=c.gtin, serial="PG1").element_string()},
+                {"code": Udi(gtin=c.gtin, serial="PG2", lot=c.lot).digital_link_uri()},
+                {
+                    "code": Udi(gtin=c.gtin, serial="PG2").gs1_payload(),
+                    "location": {"country": "CN"},
+                },
+                {
+                    "code": Udi(gtin=c.gtin, serial="PG2").gs1_payload(),
+                    "location": {"country": "JP"},
+                },
+                {"code": Udi(gtin=c.gtin, serial="PG3", lot="OTHER").element_string()},
+                {"code": Udi(gtin=c.gtin, serial="NOPE").element_string()},
+            ]
+            verdicts = []
+            for scan in scans:
+                on_pg = pg.post("/v1/verify", json=scan)
+                on_sqlite = api.client.post("/v1/verify", json=scan)
+                assert on_pg.status_code == on_sqlite.status_code == 200
+                assert _strip(on_pg.json()) == _strip(on_sqlite.json())
+                verdicts.append(on_pg.json()["verdict"])
+            assert verdicts == ["dispensed", "genuine", "genuine", "suspect", "suspect", "unknown"]
+            c.manufacturer.recall_lot(c.lot_key, level=1, reason_hash=keccak(text="pg"))
+            with Indexer(
+                IndexerSettings(pg_url, batch_blocks=500), Web3LogSource(api.chain.w3), c.deployment
+            ) as indexer:
+                indexer.catch_up()
+            recalled = pg.get("/v1/verify", params={"code": scans[1]["code"]}).json()
+            assert recalled["verdict"] == "recalled"
+            (ref,) = [r for r in recalled["chain"] if r["event"] == "recall_opened"]
+            assert ref["tx_hash"] is not None
     finally:
         engine.dispose()
 
@@ -102,19 +112,26 @@ def _index(api: ApiEnv, url: str) -> None:
         ix.catch_up()
 
 
-def _assert_indexed_plans(client: TestClient, engine: Engine, scans: list[dict[str, Any]]) -> None:
+class _RecordingSql(DirectSql):
+    def __init__(self, engine: Engine, seen: list[tuple[str, Any]]) -> None:
+        super().__init__(engine)
+        self.seen = seen
+
+    def execute(self, sql: str, params: Sequence[Any]) -> Any:
+        if sql.lstrip().upper().startswith("SELECT"):
+            self.seen.append((sql, tuple(params)))
+        return super().execute(sql, params)
+
+
+def _assert_indexed_plans(
+    client: TestClient, services: Services, scans: list[dict[str, Any]]
+) -> None:
     captured: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            captured.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        for scan in scans:
-            assert client.post("/v1/verify", json=scan).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    engine = services.engine
+    found = verifier(services)
+    services.extras["verifier"] = dataclasses.replace(found, sql=_RecordingSql(engine, captured))
+    for scan in scans:
+        assert client.post("/v1/verify", json=scan).status_code == 200
     assert len(captured) >= 8
     with engine.connect() as conn:
         pg = conn.dialect.name == "postgresql"
@@ -122,7 +139,8 @@ def _assert_indexed_plans(client: TestClient, engine: Engine, scans: list[dict[s
             conn.exec_driver_sql("SET enable_seqscan = off")
         for statement, params in captured:
             prefix = "EXPLAIN " if pg else "EXPLAIN QUERY PLAN "
-            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(prefix + statement, params))
+            text = prefix + (statement.replace("?", "%s") if pg else statement)
+            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(text, params))
             for table in HOT_TABLES:
                 if pg:
                     assert not re.search(rf"Seq Scan on {table}\b", plan), f"{statement}\n{plan}"
@@ -145,10 +163,11 @@ def test_every_verification_statement_runs_on_an_index(api: ApiEnv, pg_url: str)
         {"code": Udi(gtin=c.gtin, serial="NOPE").element_string()},
         {"code": "(01)09506000134376(21)X"},
     ]
-    _assert_indexed_plans(api.client, api.services.engine, scans)
+    _assert_indexed_plans(api.client, api.services, scans)
     engine = make_engine(pg_url)
+    services = dataclasses.replace(api.services, engine=engine, extras={})
     try:
-        pg = TestClient(create_app(dataclasses.replace(api.services, engine=engine, extras={})))
-        _assert_indexed_plans(pg, engine, scans)
+        with TestClient(create_app(services)) as pg:  # its shutdown writes the queued scans
+            _assert_indexed_plans(pg, services, scans)
     finally:
         engine.dispose()
