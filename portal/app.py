@@ -38,6 +38,7 @@ PAGE_MODULES = [
     "portal.routes.signin",
     "portal.routes.verify",
     "portal.routes.manufacturer",
+    "portal.routes.packing",
     "portal.routes.shipments",
     "portal.routes.documents",
     "portal.routes.distributor",

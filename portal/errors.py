@@ -17,7 +17,7 @@ from api.errors import ApiError
 from portal.nav import _l
 from sdk.errors import ContractError, Gs1Error
 
-__all__ = ["FormError", "PortalFailure", "explain", "failure"]
+__all__ = ["ACTION_ERRORS", "FormError", "PortalFailure", "explain", "failure"]
 
 MESSAGES: dict[str, str] = {
     # sign-in and configuration
@@ -138,3 +138,7 @@ def explain(problem: PortalFailure, gettext: Callable[[str], str]) -> str:
     if message is None:
         return gettext("The operation failed: %(detail)s") % {"detail": problem.detail}
     return gettext(message)
+
+
+# What a portal action catches and shows on its page (anything else is a server error).
+ACTION_ERRORS = (ValidationError, PortalFailure, ApiError, ContractError, Gs1Error)

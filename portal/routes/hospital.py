@@ -8,18 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from api.deps import ConnDep
-from api.errors import ApiError
 from api.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from api.routes import partner
 from portal.context import Csrf, Ctx, role_ctx
-from portal.errors import FormError, PortalFailure
+from portal.errors import ACTION_ERRORS as FAILURES
+from portal.errors import FormError
 from portal.forms import codes, need, text_hash, whole
 from portal.nav import NavItem, _l, register
 from portal.routes.distributor import stock_page
-from sdk.errors import ContractError, Gs1Error
 from sdk.model import Role
 
 __all__ = ["router"]
@@ -31,7 +29,6 @@ register(
     NavItem("/portal/hospital", _l("Use and stock"), H, 10),
     NavItem("/portal/hospital/adverse-events", _l("Adverse events"), H, 70),
 )
-FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
 USES = ("dispense", "implant")
 
 

@@ -1,11 +1,10 @@
 """Manufacturer pages: products and lots (with registration certificates), commissioning
-of serial ranges as a background job with a progress bar, packing into cases and pallets,
-and label sheets. Every write calls the JSON API's own route function
-(`api.routes.partner`), so the ledger rules and errors are the API's."""
+of serial ranges as a background job with a progress bar, and label sheets. Every write
+calls the JSON API's own route function (`api.routes.partner`), so the ledger rules and
+errors are the API's. Packing is `portal.routes.packing`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -13,43 +12,38 @@ from urllib.parse import urlencode
 from eth_utils import keccak
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import ConnDep
-from api.errors import ApiError
-from api.partner_schemas import CommissionIn, ContainerIn, LotIn, PackIn, ProductIn, hexs
+from api.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from api.routes import partner
 from portal import labels
 from portal.context import Csrf, Ctx, role_ctx
+from portal.errors import ACTION_ERRORS as FAILURES
 from portal.errors import FormError, PortalFailure
-from portal.forms import codes, date_ts, local_date, need, tenths, text_hash, whole
+from portal.forms import date_ts, local_date, need, tenths, text_hash, whole
 from portal.jobs import find_job, start_job
 from portal.nav import NavItem, _l, register
 from portal.queries import company_prefixes, lots_of, products_of
 from portal.routes.documents import REGISTRATION_CERTIFICATE, attach, documents_about, form_fields
 from sdk import gs1
-from sdk.errors import ContractError, Gs1Error
+from sdk.errors import Gs1Error
 from sdk.model import Role
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/portal/manufacturer", include_in_schema=False)
 Manufacturer = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
-PACKERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
-Packer = Annotated[Ctx, role_ctx(*PACKERS)]
 M = frozenset({Role.MANUFACTURER})
 register(
     NavItem("/portal/manufacturer", _l("Products and lots"), M, 10),
     NavItem("/portal/manufacturer/commission", _l("Commissioning"), M, 20),
-    NavItem("/portal/manufacturer/packing", _l("Packing"), PACKERS, 30),
     NavItem("/portal/manufacturer/labels", _l("Labels"), M, 40),
 )
 BATCH = 100  # serials per commissioning transaction in a bulk job
 MAX_COMMISSION = 100_000
 MAX_LABELS = 200
-FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
 
 
 def _catalogue(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
@@ -216,81 +210,6 @@ def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
     return ctx.render(
         "manufacturer/job_progress.html" if fragment else "manufacturer/job.html", job=job
     )
-
-
-# ------------------------------------------------------------------ packing
-
-
-def _packing_page(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
-    prefixes = company_prefixes(conn, ctx.signed_in.address)
-    return ctx.render("manufacturer/packing.html", prefixes=prefixes, **values)
-
-
-@router.get("/packing")
-def packing_form(ctx: Packer, conn: ConnDep) -> HTMLResponse:
-    return _packing_page(ctx, conn, values={"extension": "0"})
-
-
-@router.post("/packing")
-def pack(
-    ctx: Packer,
-    conn: ConnDep,
-    _: Csrf,
-    company_prefix: Annotated[str, Form()] = "",
-    extension: Annotated[str, Form()] = "0",
-    serial_reference: Annotated[str, Form()] = "",
-    contents: Annotated[str, Form()] = "",
-) -> Response:
-    typed = {
-        "company_prefix": company_prefix,
-        "extension": extension,
-        "serial_reference": serial_reference,
-        "contents": contents,
-    }
-    try:
-        items = codes("contents", contents)
-        sscc = gs1.make_sscc(
-            extension=whole("extension", extension, low=0, high=9),
-            company_prefix=need("company_prefix", company_prefix),
-            serial_reference=whole("serial_reference", serial_reference, low=0, high=10**10),
-        )
-        created = partner.create_container(
-            ContainerIn(sscc=sscc, company_prefix=company_prefix), ctx.signed_in, ctx.services
-        )
-        assert created.container_id is not None
-        body = PackIn.model_validate({"item_ids": [hexs(u.item_id) for u in items]})
-        partner.pack(created.container_id, body, ctx.signed_in, ctx.services)
-    except FAILURES as exc:
-        return _packing_page(ctx, conn, values=typed, problem=exc)
-    notice = ctx._("Packed %(count)s items into SSCC %(sscc)s.") % {
-        "count": len(items),
-        "sscc": sscc,
-    }
-    return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice, packed_sscc=sscc)
-
-
-@router.post("/unpacking")
-def unpack(ctx: Packer, conn: ConnDep, _: Csrf, container: Annotated[str, Form()] = "") -> Response:
-    """Open a case or pallet you hold: its contents become loose items in your stock."""
-    try:
-        typed = container.strip()
-        # A bare 18-digit SSCC (as printed under the barcode) is read as AI (00).
-        (udi,) = codes("container", f"(00){typed}" if re.fullmatch(r"\d{18}", typed) else typed)[:1]
-        if not udi.is_container:
-            raise FormError(
-                "ItemsNotContainer", f"{container!r} is not an SSCC", {"container": "SSCC"}
-            )
-        opened = partner.unpack(hexs(udi.item_id), ctx.signed_in, ctx.services)
-    except FAILURES as exc:
-        return _packing_page(
-            ctx, conn, values={"extension": "0", "container": container}, problem=exc
-        )
-    count = len(opened.item_ids or [])
-    notice = ctx._("Unpacked %(count)s items from SSCC %(sscc)s.") % {
-        "count": count,
-        "sscc": udi.sscc,
-    }
-    return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice)
 
 
 # ------------------------------------------------------------------ labels

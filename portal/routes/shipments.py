@@ -10,16 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api import orders
 from api.chain import reader
 from api.deps import ConnDep
-from api.errors import ApiError
 from api.partner_schemas import ReceiveIn, ShipIn, hexs
 from portal.context import Csrf, Ctx, role_ctx
+from portal.errors import ACTION_ERRORS as FAILURES
 from portal.errors import FormError, PortalFailure
 from portal.forms import codes, tenths, text_hash, whole
 from portal.nav import NavItem, _l, register
@@ -38,7 +37,6 @@ from portal.routes.documents import (
     form_fields,
 )
 from portal.vocabulary import word
-from sdk.errors import ContractError, Gs1Error
 from sdk.model import Role, ShipmentStatus
 
 __all__ = ["router"]
@@ -50,7 +48,6 @@ register(
     NavItem("/portal/shipments/inbound", _l("Inbound"), PARTNERS, 50),
     NavItem("/portal/shipments/outbound", _l("Outbound"), PARTNERS - {Role.HOSPITAL}, 60),
 )
-FAILURES = (ValidationError, FormError, Gs1Error, ContractError, PortalFailure, ApiError)
 
 
 def _subject(shipment_id: int) -> bytes:

@@ -283,7 +283,7 @@ def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEn
     units = commission(portal, maker, "UP", 2)
     packed = post(
         maker,
-        "/portal/manufacturer/packing",
+        "/portal/packing",
         {
             "company_prefix": c.prefix,
             "extension": "1",
@@ -308,9 +308,9 @@ def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEn
     assert packed_unit.status_code == 400 and "unpack it first" in packed_unit.text
     opened = post(
         hospital,
-        "/portal/manufacturer/unpacking",
+        "/portal/packing/unpack",
         {"container": sscc.group(1)},
-        page="/portal/manufacturer/packing",
+        page="/portal/packing",
     )
     assert opened.status_code == 200 and "Unpacked 2 items" in opened.text
     assert c.hospital.item(gs1.parse_code(units[0]).item_id).holder == c.hospital.address
@@ -323,8 +323,8 @@ def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEn
     assert used.status_code == 200, used.text
     not_a_case = post(
         hospital,
-        "/portal/manufacturer/unpacking",
+        "/portal/packing/unpack",
         {"container": units[1]},
-        page="/portal/manufacturer/packing",
+        page="/portal/packing",
     )
     assert not_a_case.status_code == 400 and "This is not a case or pallet." in not_a_case.text
