@@ -105,13 +105,27 @@ def test_the_session_cookie_is_secure_behind_https(portal: PortalEnv) -> None:
     assert "Secure" in signed.headers["set-cookie"]
 
 
-def test_every_message_of_the_catalog_has_a_chinese_translation() -> None:
+def test_every_message_in_the_portal_has_a_chinese_translation() -> None:
+    from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po
 
     from portal.i18n import LOCALE_DIR
 
+    translated: set[str] = set()
     for po in sorted((LOCALE_DIR / "zh_CN" / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as fh:
-            catalog = read_po(fh, locale="zh_CN")
-        missing = [m.id for m in catalog if m.id and not m.string]
-        assert missing == [], (po.name, missing)
+            translated |= {str(m.id) for m in read_po(fh, locale="zh_CN") if m.id and m.string}
+    portal_dir = LOCALE_DIR.parent
+    # The regulator pages and the trace explorer keep their own catalog and tests.
+    theirs = ("regulator", "trace", "recall", "chain")
+    used = {
+        str(message)
+        for filename, _, message, _, _ in extract_from_dir(
+            portal_dir,
+            method_map=[("**.py", "python"), ("**.html", "jinja2")],
+            keywords={"_": None, "_l": None, "gettext": None},
+        )
+        if not any(word in filename for word in theirs)
+    }
+    assert len(used) > 200, "the extraction found too few messages"
+    assert sorted(used - translated) == []
