@@ -1,15 +1,19 @@
 """A faster opcode loop for py-evm's Prague computation (same semantics, less work).
 
 py-evm runs every opcode through `Opcode.__call__` → `computation.consume_gas` →
-`GasMeter.consume_gas` (with a debug-logging check) before the opcode's logic. For the plain
-opcodes (`_FastOpcode`: a logic function and a fixed gas cost) this loop charges the gas
-inline and calls the logic directly; every other opcode (CALL, SSTORE, LOG, ...) goes
-through its own `__call__` as before. Out-of-gas raises the same `OutOfGas`, and `Halt`
-ends the frame as before. Jump-destination analysis is done once per distinct contract
-code (py-evm redoes it, 32 bytes back per jump, in every call frame), and the stack's
-hottest operations are written out.
+`GasMeter.consume_gas` (with a debug-logging check) → the opcode's logic, which pops and
+pushes through several layers of methods. `_run` executes the hottest plain opcodes itself
+(PUSH, DUP, SWAP, POP, arithmetic, comparisons, bit operations, shifts, jumps, MLOAD,
+MSTORE, calldata reads: `_INLINE`) on a local program counter, a local gas counter and the
+stack's list; every other opcode (SLOAD, CALL, LOG, SHA3, RETURN, ...) goes through its own
+py-evm object as before, with the counters written back first and read again after.
+Jump destinations are analysed once per distinct contract code (py-evm redoes it, 32 bytes
+back per jump, in every call frame). Errors are the same VM errors at the same points, so
+a failing frame ends as before. `AdmittedTransactionExecutor` skips re-checking what
+admission already checked.
 `tests/node/test_evm_fast.py` checks that blocks built with this loop and with py-evm's own
-are identical. (py-evm's per-opcode debug2 logging is not emitted by this loop.)
+are identical, every inlined opcode at its edges included. (py-evm's per-opcode debug2
+logging is not emitted by this loop.)
 """
 
 from __future__ import annotations
