@@ -1,5 +1,6 @@
-"""Distributor and logistics pages: the stock on hand per lot, with expiry warnings
-(expired, or expiring within `EXPIRY_WARNING_DAYS`), from `indexer.queries.stock`.
+"""Stock pages (the distributor's and logistics provider's start page, and the
+manufacturer's stock): units on hand per lot, with expiry warnings (expired, or expiring
+within `EXPIRY_WARNING_DAYS`), from `indexer.queries.stock`.
 Inbound and outbound shipments are the shared pages of `portal.routes.shipments`."""
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from sdk.model import Role
 
 __all__ = ["router", "stock_page"]
 
-router = APIRouter(prefix="/portal/distributor", include_in_schema=False)
+router = APIRouter(prefix="/portal", include_in_schema=False)
 HOLDERS = frozenset({Role.DISTRIBUTOR, Role.LOGISTICS})
 Holder = Annotated[Ctx, role_ctx(*HOLDERS)]
-register(NavItem("/portal/distributor", _l("Stock"), HOLDERS, 10))
+Maker = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
+register(
+    NavItem("/portal/distributor", _l("Stock"), HOLDERS, 10),
+    NavItem("/portal/stock", _l("Stock"), frozenset({Role.MANUFACTURER}), 45),
+)
 EXPIRY_WARNING_DAYS = 90
 DAY = 24 * 3600
 
@@ -46,6 +51,13 @@ def _mark(expiry: int, now: int) -> str:
     return "expiring" if expiry < now + EXPIRY_WARNING_DAYS * DAY else "ok"
 
 
-@router.get("")
+@router.get("/distributor")
 def stock(ctx: Holder, conn: ConnDep) -> HTMLResponse:
+    """The distributor's and logistics provider's start page."""
+    return stock_page(ctx, conn, "distributor/stock.html")
+
+
+@router.get("/stock")
+def manufacturer_stock(ctx: Maker, conn: ConnDep) -> HTMLResponse:
+    """What the manufacturer still holds: commissioned, returned or quarantined units."""
     return stock_page(ctx, conn, "distributor/stock.html")

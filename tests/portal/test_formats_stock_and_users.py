@@ -40,12 +40,19 @@ def test_stock_warns_about_lots_close_to_expiry(portal: PortalEnv) -> None:
     ids = c.manufacturer.commission(soon, ["EXP1", "EXP2"]).value
     ids += c.manufacturer.commission(c.lot_key, ["FAR1"]).value
     shipment = c.manufacturer.ship(c.distributor.address, ids).value
+    c.manufacturer.commission(c.lot_key, ["KEEP1"])
     c.distributor.receive(shipment, temp_min=40, temp_max=60)
     portal.api.sync()
     page = portal.sign_in("distributor", lang="en").get("/portal/distributor").text
     assert 'class="expiring" data-lot="SOON1"' in page
     assert f'class="ok" data-lot="{c.lot}"' in page
     assert 'data-expiring="1"' in page and "expires soon" in page
+    maker = portal.sign_in("manufacturer", lang="en")
+    assert 'href="/portal/stock"' in maker.get("/portal/verify").text
+    own = maker.get("/portal/stock").text
+    assert 'data-lot="SOON1"' not in own  # shipped away
+    assert f'data-lot="{c.lot}" data-status="active"' in own  # KEEP1
+    assert portal.sign_in("hospital").get("/portal/stock").status_code == 403
 
 
 def test_add_user_creates_a_user_who_can_sign_in(tmp_path: Path, portal: PortalEnv) -> None:
