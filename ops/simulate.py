@@ -42,6 +42,7 @@ __all__ = ["Acked", "Traffic", "TrafficStats", "stack_urls"]
 WRITERS = 3
 PHONES = 25  # scanner identities (X-API-Key buckets) so scans are not rate-limited as one
 UNITS_PER_JOURNEY = 3
+TOKEN_REFRESH_SECONDS = 300.0  # sign in again well within the API's token lifetime (900 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +110,15 @@ class _Member(ApiMember):
     failure (a transaction lost with a killed node leaves a gap otherwise)."""
 
     acked: list[Acked]
+    signed_in_at = 0.0
+
+    def sign_in(self) -> None:
+        super().sign_in()
+        self.signed_in_at = time.monotonic()
 
     def transact(self, fn: str, args: Sequence[Any], *, items: int = 1) -> dict[str, Any]:
+        if time.monotonic() - self.signed_in_at > TOKEN_REFRESH_SECONDS:
+            self.sign_in()  # before the bearer token expires, as a long-running client must
         answer = super().transact(fn, args, items=items)
         self.acked.append(Acked(answer["tx_hash"], fn, int(answer.get("block_number") or 0)))
         return answer
@@ -233,11 +241,15 @@ class Traffic:
                 self._recover(stop)
 
     def _recover(self, stop: threading.Event) -> None:
-        """After a failed write: resync every member's nonces once the chain answers."""
+        """After a failed write: resync every member's nonces once the chain answers (and
+        sign in again if the API refused the token)."""
+        refused = "HTTP 401" in self.stats.last_error
         while not stop.is_set():
             try:
                 for member in self.members.values():
                     member.resync()
+                    if refused:
+                        member.sign_in()
                 return
             except Exception:  # the node is still down: try again shortly
                 stop.wait(0.5)
