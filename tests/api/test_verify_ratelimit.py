@@ -167,14 +167,16 @@ def test_two_api_workers_share_one_budget(api: ApiEnv) -> None:
         def one(_: int) -> httpx.Response:  # a new connection each: the kernel spreads them
             return httpx.get(url + "/v1/verify", params={"code": CODE}, timeout=30)
 
+        started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(one, range(40)))
+        refills = int((time.monotonic() - started) / 6)  # one token per 6 s at 10 a minute
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     statuses = sorted(a.status_code for a in answers)
-    assert statuses.count(200) == 10, statuses
-    assert statuses.count(429) == 30
+    assert set(statuses) == {200, 429}
+    assert 10 <= statuses.count(200) <= 10 + refills, statuses  # two buckets would grant 20
     refused = next(a for a in answers if a.status_code == 429)
     assert refused.json()["code"] == "rate_limited"
     assert int(refused.headers["retry-after"]) >= 1
