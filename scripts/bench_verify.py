@@ -298,21 +298,6 @@ def _load(url: str, paths_file: Path, sizes: BenchSizes, workdir: Path) -> dict[
     return result
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process and its children (uvicorn's workers) so far."""
-    import psutil
-
-    root = psutil.Process(pid)
-    total = 0.0
-    for proc in (root, *root.children(recursive=True)):
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def _check_verdicts(url: str, paths: Sequence[str], echo: Callable[[str], None]) -> None:
     seen: dict[str, int] = {}
     with httpx.Client(base_url=url) as client:
@@ -439,6 +424,7 @@ def _pct(samples: Sequence[float], q: float) -> float:
 def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the suite and print its JSON line last; return the result."""
     from scripts.bench_indexer import _pg_database, default_pg_admin
+    from scripts.process_usage import UsageMonitor
 
     workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-verify-"))
     try:
@@ -453,9 +439,12 @@ def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict
                       rpc_url="http://127.0.0.1:9") as (url, pid):  # fmt: skip
                 _check_verdicts(url, paths, echo)
                 load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
-                cpu = _cpu_seconds(pid)
-                run = _load(url, paths_file, sizes, workdir)
-                cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / max(run["requests"], 1)
+                started = time.monotonic()
+                with UsageMonitor({"api": pid}) as monitor:
+                    run = _load(url, paths_file, sizes, workdir)
+                (usage,) = monitor.usage()
+                cpu_seconds = usage.cpu_percent / 100 * (time.monotonic() - started)
+                cpu_ms = cpu_seconds * 1000 / max(run["requests"], 1)
             rate = run["requests"] / run["seconds"]
             echo(
                 f"{workers} worker(s), {run['generator']}, {sizes.connections} connections: "
