@@ -24,8 +24,10 @@ def test_the_tiniest_verify_benchmark_prints_positive_figures_as_its_last_line()
         "verify_p99_ms",
         "freshness_p50_ms",
         "freshness_p99_ms",
+        "verify_api_cpu_ms_per_request",
     ):
         assert figures[name] > 0, name
     assert figures["verify_p50_ms"] <= figures["verify_p99_ms"]
     assert figures["freshness_p50_ms"] <= figures["freshness_p99_ms"]
     assert figures["workers"] in (1, 2)
+    assert figures["load_average_before"] >= 0
