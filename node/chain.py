@@ -90,9 +90,10 @@ class Chain:
     ) -> Committed:
         """Execute `txs` in a new block on the head, seal it and commit it durably.
 
-        The commit, and `on_commit`, run inside `guard` (the sequencer's admission lock), so
-        admission sees either the state before the block or the state after it with
-        `on_commit`'s consequences (membership cache, evictions), never a mix."""
+        The durable commit runs outside `guard` (the sequencer's admission lock); the head
+        update and `on_commit` (membership cache, evictions) run inside it right after, so
+        a transaction admitted on the old state while the block was being written is
+        evicted by `on_commit` before any later block can take it."""
         with self._lock:
             try:
                 built = evm.build_block(
@@ -156,8 +157,12 @@ class Chain:
             dropped=built.dropped,
             deferred=built.deferred,
         )
+        # The durable write (and its fsync) runs outside `guard`, so admission keeps
+        # answering meanwhile. Readers cannot see the block before it is on disk, and
+        # membership reads are made under `guard`, so none is cached from the old state
+        # once `on_commit` has run.
+        self._buffer.commit()
         with guard if guard is not None else nullcontext():
-            self._buffer.commit()
             self.head_hash, self.head_number = built.hash, built.number
             self.head_timestamp = int(built.header.timestamp)
             if on_commit is not None:
