@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.ratelimit import SharedBuckets
+from sdk.gs1 import parse_code
 from tests.api.conftest import ApiEnv
 
 CODE = "(01)09506000134352(21)SN000001"
@@ -177,6 +178,13 @@ def test_two_api_workers_share_one_budget(api: ApiEnv) -> None:
     statuses = sorted(a.status_code for a in answers)
     assert set(statuses) == {200, 429}
     assert 10 <= statuses.count(200) <= 10 + refills, statuses  # two buckets would grant 20
+    # Each worker wrote its queued scans when it was stopped: one per verdict given.
+    with api.services.engine.connect() as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM verification_scans WHERE item_key = ?",
+            (parse_code(CODE).item_id,),
+        ).scalar()
+    assert logged == statuses.count(200)
     refused = next(a for a in answers if a.status_code == 429)
     assert refused.json()["code"] == "rate_limited"
     assert int(refused.headers["retry-after"]) >= 1
