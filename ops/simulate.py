@@ -39,7 +39,7 @@ from sdk.ledger import Ledger
 
 __all__ = ["Acked", "Traffic", "TrafficStats", "stack_urls"]
 
-WRITERS = 3
+WRITERS = 2  # one per team; a member belongs to one team, so its nonces have one owner
 PHONES = 25  # scanner identities (X-API-Key buckets) so scans are not rate-limited as one
 UNITS_PER_JOURNEY = 3
 TOKEN_REFRESH_SECONDS = 300.0  # sign in again well within the API's token lifetime (900 s)
@@ -160,9 +160,14 @@ class Traffic:
             member.acked = self.acked
             member.sign_in()
             self.members[slug] = member
-        self.by_role: dict[str, list[str]] = {}
+        by_role: dict[str, list[str]] = {}
         for slug in self.members:
-            self.by_role.setdefault(roles[slug], []).append(slug)
+            by_role.setdefault(roles[slug], []).append(slug)
+        # Teams of disjoint members, one writer each: a failed write resyncs only its own
+        # team's nonces, never a member another writer has a transaction in flight for.
+        self.teams = [
+            {role: slugs[i::WRITERS] for role, slugs in by_role.items()} for i in range(WRITERS)
+        ]
         recalled_lot = seed.recalled_path.split("/10/")[1].split("/")[0]
         self.lots = [
             (product["gtin"], lot, maker)
@@ -193,8 +198,8 @@ class Traffic:
         stop = stop or threading.Event()
         pacer = _Pacer(rate)
         threads = [
-            threading.Thread(target=self._writer, args=(pacer, stop), daemon=True)
-            for _ in range(WRITERS)
+            threading.Thread(target=self._writer, args=(team, pacer, stop), daemon=True)
+            for team in self.teams
         ]
         threads.append(threading.Thread(target=self._scanner, args=(pacer, stop), daemon=True))
         for thread in threads:
@@ -228,25 +233,26 @@ class Traffic:
             self._serial += n
         return [f"SIM{self.run_tag}{i:06d}" for i in range(start, start + n)]
 
-    def _writer(self, pacer: _Pacer, stop: threading.Event) -> None:
+    def _writer(self, team: dict[str, list[str]], pacer: _Pacer, stop: threading.Event) -> None:
         rng = random.Random()
+        lots = [lot for lot in self.lots if lot[2] in team["manufacturer"]]
         while not stop.is_set():
             try:
-                self._journey(rng, pacer, stop)
+                self._journey(team, lots, rng, pacer, stop)
                 self._count("journeys")
             except (LifecycleError, httpx.HTTPError, OSError, ValueError) as exc:
                 self._count("failed_writes")
                 self.stats.last_error = str(exc)[:300]
                 stop.wait(0.5)  # the API or the node is down: do not spin
-                self._recover(stop)
+                self._recover(team, stop)
 
-    def _recover(self, stop: threading.Event) -> None:
+    def _recover(self, team: dict[str, list[str]], stop: threading.Event) -> None:
         """After a failed write: resync every member's nonces once the chain answers (and
         sign in again if the API refused the token)."""
         refused = "HTTP 401" in self.stats.last_error
         while not stop.is_set():
             try:
-                for member in self.members.values():
+                for member in (self.members[s] for slugs in team.values() for s in slugs):
                     member.resync()
                     if refused:
                         member.sign_in()
@@ -254,11 +260,18 @@ class Traffic:
             except Exception:  # the node is still down: try again shortly
                 stop.wait(0.5)
 
-    def _journey(self, rng: random.Random, pacer: _Pacer, stop: threading.Event) -> None:
-        gtin, lot, maker = rng.choice(self.lots)
+    def _journey(
+        self,
+        team: dict[str, list[str]],
+        lots: list[tuple[str, str, str]],
+        rng: random.Random,
+        pacer: _Pacer,
+        stop: threading.Event,
+    ) -> None:
+        gtin, lot, maker = rng.choice(lots)
         m = self.members[maker]
-        d = self.members[rng.choice(self.by_role["distributor"])]
-        h = self.members[rng.choice(self.by_role["hospital"])]
+        d = self.members[rng.choice(team["distributor"])]
+        h = self.members[rng.choice(team["hospital"])]
         serials = self._serials(UNITS_PER_JOURNEY)
         ids = [item_id(unit_path(gtin, s)) for s in serials]
 
