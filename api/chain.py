@@ -14,9 +14,10 @@ from eth_account import Account
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
+from web3.exceptions import Web3RPCError
 
 from api.custody import RELAYER_KEY_FILE, CustodyVault, secret_setting
-from api.errors import ApiError, Forbidden, NotConfigured
+from api.errors import ApiError, Conflict, Forbidden, NotConfigured
 from api.services import Services
 from api.store import api_store
 from sdk.abi import DecodedEvent
@@ -105,7 +106,16 @@ def submit_raw(services: Services, raw: bytes, *, member: str) -> SubmittedTx:
         w3.eth.call(call)  # type: ignore[arg-type]
     except REVERTS as exc:
         raise _decode(services, exc) from exc
-    tx_hash = w3.eth.send_raw_transaction(raw)
+    try:
+        tx_hash = w3.eth.send_raw_transaction(raw)
+    except Web3RPCError as exc:  # the node refused it: nonce used, sender not admitted, full…
+        error = dict((exc.rpc_response or {}).get("error") or {})
+        reason = error.get("message") or str(exc)
+        raise Conflict(
+            "transaction_refused",
+            f"the ledger node refused the transaction: {reason}",
+            rpc_code=error.get("code"),
+        ) from exc
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
     if receipt["status"] != 1:
         raise ApiError("transaction_reverted", f"transaction {tx_hash.hex()} reverted")
