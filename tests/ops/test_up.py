@@ -17,6 +17,7 @@ import pytest
 
 from ops.supervisor import SupervisorError
 from ops.up import reset_data_dir
+from tests.portal.live import CHROMIUM
 
 REPO = Path(__file__).resolve().parents[2]
 FREE_PORTS = ["--sequencer-port", "0", "--follower-port", "0", "--api-port", "0"]
@@ -78,6 +79,22 @@ def _sample(banner: str) -> str:
     return re.search(r"Verify a sample code:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
 
 
+def _opens_genuine_in_the_browser(url: str) -> None:
+    """The printed sample, opened as someone scanning the QR code would: a real Chromium."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(locale="zh-CN")
+            page.goto(url)
+            verdict = page.locator("[data-verdict]")
+            expect(verdict).to_have_attribute("data-verdict", "genuine")
+            expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        finally:
+            browser.close()
+
+
 def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(tmp_path):
     data = tmp_path / "stack"
     up = Up(data, tmp_path / "first.out")
@@ -101,6 +118,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         assert sample.startswith(urls["api"] + "/01/")
         answer = httpx.get(sample, headers={"Accept": "application/json"}, timeout=10)
         assert answer.status_code == 200 and answer.json()["verdict"] == "genuine", answer.text
+        _opens_genuine_in_the_browser(sample)
         recalled = re.search(r"A recalled unit:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
         verdict = httpx.get(recalled, headers={"Accept": "application/json"}).json()["verdict"]
         assert verdict == "recalled"
