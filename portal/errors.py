@@ -20,6 +20,11 @@ from sdk.errors import ContractError, Gs1Error
 __all__ = ["ACTION_ERRORS", "FormError", "PortalFailure", "explain", "failure"]
 
 MESSAGES: dict[str, str] = {
+    # background jobs
+    "job_interrupted": _l(
+        "The job stopped when the server restarted. The units done so far are on the "
+        "ledger; start the job again for the rest."
+    ),
     # sign-in and configuration
     "bad_credentials": _l("Wrong username or password."),
     "rate_limited": _l("Too many attempts. Wait a minute and try again."),

@@ -1,26 +1,65 @@
 """Bulk jobs that run in the background while the page shows a progress bar (htmx polls
-`/portal/jobs/{id}`): e.g. commissioning thousands of serials in ledger-sized batches.
+`/portal/manufacturer/jobs/{id}`): e.g. commissioning thousands of serials in ledger-sized
+batches.
 
-Jobs live in the API process's memory (`services.extras`), visible only to the member
-that started them, and are forgotten an hour after they finish.
+A job runs on a thread of the API process that accepted it, and its progress is a row in the
+API store, so the poll may reach any worker of `medledger api --workers N` and a page
+reloaded after a restart still finds it. A job only its member can see; a job whose process
+died stops reporting progress and is shown as interrupted. Finished jobs are forgotten an
+hour after they end.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from api.services import Services
+from api.store import store_with
 from portal.errors import PortalFailure, failure
 
 __all__ = ["Job", "find_job", "start_job"]
 
 T = TypeVar("T")
 KEEP_SECONDS = 3600
+# A running job writes a heartbeat after every batch; one silent for this long has lost
+# its process (a batch is one ledger transaction, seconds at most).
+STALE_SECONDS = 120
+
+metadata = MetaData()
+jobs = Table(
+    "portal_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("problem", Text),  # JSON of the PortalFailure
+    Column("results", Text, nullable=False),  # JSON list
+    Column("heartbeat_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+)
 
 
 @dataclass
@@ -43,12 +82,30 @@ class Job:
         return 100 if not self.total else self.done * 100 // self.total
 
 
-def _jobs(services: Services) -> dict[str, Job]:
-    jobs: dict[str, Job] = services.extras.setdefault("portal_jobs", {})
-    now = time.time()
-    for key in [k for k, j in jobs.items() if j.finished_at and j.finished_at < now - KEEP_SECONDS]:
-        jobs.pop(key, None)
-    return jobs
+def _engine(services: Services) -> Engine:
+    return store_with(services, metadata)
+
+
+def _problem_json(problem: PortalFailure) -> str:
+    return json.dumps({"code": problem.code, "detail": problem.detail, "fields": problem.fields})
+
+
+def _job_of(row: Any, now: float) -> Job:
+    problem = PortalFailure(**json.loads(row.problem)) if row.problem else None
+    finished_at = row.finished_at
+    if finished_at is None and row.heartbeat_at < now - STALE_SECONDS:
+        problem = PortalFailure("job_interrupted", f"no progress since {row.heartbeat_at}")
+        finished_at = row.heartbeat_at
+    return Job(
+        row.id,
+        row.owner,
+        row.title,
+        row.total,
+        row.done,
+        problem,
+        finished_at,
+        json.loads(row.results),
+    )
 
 
 def start_job(
@@ -62,8 +119,30 @@ def start_job(
 ) -> Job:
     """Run `work` on `items` in batches on a background thread; each batch's returned
     strings are collected in `job.results`. The first failure stops the job."""
+    engine = _engine(services)
     job = Job(secrets.token_urlsafe(12), owner, title, len(items))
-    _jobs(services)[job.id] = job
+    now = int(time.time())
+    with engine.begin() as conn:
+        conn.execute(delete(jobs).where(jobs.c.finished_at < now - KEEP_SECONDS))
+        conn.execute(
+            insert(jobs).values(
+                id=job.id,
+                owner=owner,
+                title=title,
+                total=job.total,
+                done=0,
+                results="[]",
+                heartbeat_at=now,
+            )
+        )
+
+    def save(**values: Any) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(heartbeat_at=int(time.time()), **values)
+            )
 
     def run() -> None:
         try:
@@ -71,6 +150,7 @@ def start_job(
                 batch = items[start : start + batch_size]
                 job.results.extend(work(batch))
                 job.done += len(batch)
+                save(done=job.done, results=json.dumps(job.results))
         except Exception as exc:  # shown on the job's page, in the clerk's language
             try:
                 job.problem = failure(exc)
@@ -78,11 +158,14 @@ def start_job(
                 job.problem = PortalFailure("job_failed", repr(exc))
         finally:
             job.finished_at = time.time()
+            problem = _problem_json(job.problem) if job.problem else None
+            save(problem=problem, finished_at=int(job.finished_at))
 
     threading.Thread(target=run, name=f"portal-job-{job.id}", daemon=True).start()
     return job
 
 
 def find_job(services: Services, job_id: str, *, owner: str) -> Job | None:
-    job = _jobs(services).get(job_id)
-    return job if job is not None and job.owner == owner else None
+    with _engine(services).connect() as conn:
+        row = conn.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner)).first()
+    return None if row is None else _job_of(row, time.time())

@@ -1,0 +1,52 @@
+"""Commissioning jobs keep their progress in the API store: another worker of the same API
+answers the progress poll, and a job whose process died shows as interrupted."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from api.main import create_app
+from portal import jobs
+from tests.portal.conftest import PortalEnv
+from tests.portal.test_partner_pages import commission
+
+
+def test_another_worker_answers_the_progress_poll(portal: PortalEnv) -> None:
+    client = portal.sign_in("manufacturer")
+    commission(portal, client, "JW", 3)
+    job_id = next(iter(_job_ids(portal)))
+    # A second worker process: the same settings and store, none of the first one's memory.
+    other = dataclasses.replace(portal.api.services, extras={})
+    worker2 = TestClient(create_app(other), follow_redirects=False, cookies=client.cookies)
+    page = worker2.get(f"/portal/manufacturer/jobs/{job_id}", headers={"HX-Request": "true"})
+    assert page.status_code == 200, page.text
+    assert 'data-finished="true"' in page.text and 'data-done="3"' in page.text
+    # Another member cannot see it.
+    stranger = portal.sign_in("distributor")
+    assert stranger.get(f"/portal/manufacturer/jobs/{job_id}").status_code in (403, 404)
+
+
+def test_a_job_whose_process_died_shows_as_interrupted(portal: PortalEnv) -> None:
+    client = portal.sign_in("manufacturer")
+    commission(portal, client, "JI", 2)
+    job_id = next(iter(_job_ids(portal)))
+    stale = int(time.time()) - jobs.STALE_SECONDS - 5
+    with jobs._engine(portal.api.services).begin() as conn:
+        conn.execute(
+            update(jobs.jobs)
+            .where(jobs.jobs.c.id == job_id)
+            .values(finished_at=None, done=1, heartbeat_at=stale)
+        )
+    page = client.get(f"/portal/manufacturer/jobs/{job_id}", headers={"HX-Request": "true"})
+    assert 'data-failed="true"' in page.text and 'data-code="job_interrupted"' in page.text
+    assert "hx-trigger" not in page.text  # the page stops polling
+    assert "服务器重启时任务中断" in page.text  # zh-CN is the default language
+
+
+def _job_ids(portal: PortalEnv) -> list[str]:
+    with jobs._engine(portal.api.services).connect() as conn:
+        return [row.id for row in conn.execute(jobs.jobs.select())]
