@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +43,7 @@ __all__ = ["run_chain_bench"]
 REPO = Path(__file__).resolve().parents[1]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 SEND_BATCH = 50
+SEND_BYTES = 1 << 20
 IN_FLIGHT = 3  # batches being sent at once; keeps the node's mempool fed
 RECEIPT_BATCH = 200
 POLL_INTERVAL = 0.02
@@ -161,6 +162,19 @@ class _ReceiptPoller(threading.Thread):
             self._halt.wait(POLL_INTERVAL)
 
 
+def _chunks(raw: Sequence[str], count: int) -> Iterator[tuple[int, Sequence[str]]]:
+    """(index of the first, chunk): at most `count` transactions and `SEND_BYTES` each,
+    since anvil refuses large request bodies (a commission of 500 serials is ~60 kB)."""
+    first = 0
+    while first < len(raw):
+        end, size = first, 0
+        while end < len(raw) and end - first < count and (end == first or size < SEND_BYTES):
+            size += len(raw[end])
+            end += 1
+        yield first, raw[first:end]
+        first = end
+
+
 def _send_and_wait(url: str, raw: Sequence[str], *, rate: float | None = None) -> RunResult:
     """Send pre-signed transactions in JSON-RPC batches over `IN_FLIGHT` connections at
     once (paced to `rate` tx/s if given) while receipts are polled concurrently, so the
@@ -193,17 +207,19 @@ def _send_and_wait(url: str, raw: Sequence[str], *, rate: float | None = None) -
     step = SEND_BATCH if rate is None else max(1, int(rate / 20))
     start = time.monotonic()
     poller.start()
+    sent_all = False
     try:
         with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="bench-send") as pool:
             sends = []
-            for i in range(0, len(raw), step):
+            for first, chunk in _chunks(raw, step):
                 if rate is not None:
-                    time.sleep(max(0.0, start + i / rate - time.monotonic()))
-                sends.append(pool.submit(send, raw[i : i + step]))
+                    time.sleep(max(0.0, start + first / rate - time.monotonic()))
+                sends.append(pool.submit(send, chunk))
             for sent in sends:
                 sent.result()
+        sent_all = True
     finally:
-        poller.finish(timeout=300)
+        poller.finish(timeout=300 if sent_all else 0)
         for client in clients:
             client.close()
     end = poller.last_seen or time.monotonic()

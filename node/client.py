@@ -8,7 +8,7 @@ import threading
 from typing import Any
 from urllib.parse import urlparse
 
-from node.errors import RpcError
+from node.errors import INTERNAL_ERROR, RpcError
 
 __all__ = ["RpcClient"]
 
@@ -59,7 +59,14 @@ class RpcClient:
         payload = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
         ]
-        answers = {a["id"]: a for a in self._post(payload)}
+        answer = self._post(payload)
+        if not isinstance(answer, list):
+            error = answer.get("error", {}) if isinstance(answer, dict) else {}
+            raise RpcError(
+                error.get("code", INTERNAL_ERROR),
+                f"the batch of {len(calls)} calls was refused: {error.get('message', answer)}",
+            )
+        answers = {a["id"]: a for a in answer}
         out: list[Any] = []
         for i in range(len(calls)):
             a = answers[i]
