@@ -14,6 +14,8 @@ from portal import jobs
 from tests.portal.conftest import PortalEnv
 from tests.portal.test_partner_pages import commission
 
+OTHER = "0x" + "11" * 20  # a member address that is not the signed-in manufacturer
+
 
 def test_another_worker_answers_the_progress_poll(portal: PortalEnv) -> None:
     client = portal.sign_in("manufacturer")
@@ -25,9 +27,13 @@ def test_another_worker_answers_the_progress_poll(portal: PortalEnv) -> None:
     page = worker2.get(f"/portal/manufacturer/jobs/{job_id}", headers={"HX-Request": "true"})
     assert page.status_code == 200, page.text
     assert 'data-finished="true"' in page.text and 'data-done="3"' in page.text
-    # Another member cannot see it.
+    # Another role cannot open job pages at all.
     stranger = portal.sign_in("distributor")
-    assert stranger.get(f"/portal/manufacturer/jobs/{job_id}").status_code in (403, 404)
+    assert stranger.get(f"/portal/manufacturer/jobs/{job_id}").status_code == 403
+    # Another manufacturer's job is "not found" to this one.
+    with jobs._engine(portal.api.services).begin() as conn:
+        conn.execute(update(jobs.jobs).where(jobs.jobs.c.id == job_id).values(owner=OTHER))
+    assert client.get(f"/portal/manufacturer/jobs/{job_id}").status_code == 404
 
 
 def test_a_job_whose_process_died_shows_as_interrupted(portal: PortalEnv) -> None:
