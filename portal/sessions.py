@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 from fastapi import Response
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from api.custody import derive_key, master_key
 from api.services import Services
@@ -113,12 +114,16 @@ def _revocations(services: Services) -> Engine:
 
 def revoke(services: Services, session: Session) -> None:
     """Sign the session out everywhere (until it would have expired anyway)."""
-    with _revocations(services).begin() as conn:
+    engine = _revocations(services)
+    with engine.begin() as conn:
         conn.execute(delete(revoked_sessions).where(revoked_sessions.c.expires_at < time.time()))
-        if not is_revoked(services, session):
+    try:
+        with engine.begin() as conn:
             conn.execute(
                 insert(revoked_sessions).values(token=session.csrf, expires_at=session.expires_at)
             )
+    except IntegrityError:  # signed out already (another tab or worker, maybe just now)
+        pass
 
 
 def is_revoked(services: Services, session: Session) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from portal import sessions
+from portal.sessions import Session
 from tests.portal.conftest import PortalEnv, csrf_of, password_of
 
 
@@ -177,3 +181,16 @@ def test_htmx_requests_may_send_the_csrf_token_as_a_header(portal: PortalEnv) ->
     token = csrf_of(client.get("/portal/verify").text)
     signed_out = client.post("/portal/sign-out", headers={"X-CSRF-Token": token})
     assert signed_out.status_code == 303
+
+
+def test_signing_out_twice_at_once_is_not_a_server_error(
+    portal: PortalEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two tabs (or workers) sign the same session out together: both find it not yet
+    # revoked, then both record it; the second must not fail on the duplicate.
+    session = Session.new(username="hospital", address="0x" + "22" * 20, method="password")
+    monkeypatch.setattr(sessions, "is_revoked", lambda *_: False)
+    sessions.revoke(portal.api.services, session)
+    sessions.revoke(portal.api.services, session)
+    monkeypatch.undo()
+    assert sessions.is_revoked(portal.api.services, session)
