@@ -6,7 +6,8 @@ parties and anchored on chain through the documents API (`api.routes.documents.u
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from portal.context import Ctx, role_ctx
 from portal.errors import FormError
 from sdk.model import Role
 
-__all__ = ["attach", "documents_about", "form_fields", "router"]
+__all__ = ["attach", "check_sizes", "documents_about", "form_fields", "router"]
 
 router = APIRouter(prefix="/portal/documents", include_in_schema=False)
 PARTNERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
@@ -38,16 +39,26 @@ def form_fields(form: FormData) -> tuple[dict[str, str], list[UploadFile]]:
     return typed, files
 
 
+def check_sizes(files: Iterable[UploadFile]) -> None:
+    """Refuse an oversized file; call it before the chain write the files go with, so a
+    refused file never leaves a half-done action behind."""
+    for file in files:
+        size = file.file.seek(0, os.SEEK_END)
+        file.file.seek(0)
+        if size > MAX_DOCUMENT_BYTES:
+            too_large = f"{file.filename} is larger than {MAX_DOCUMENT_BYTES} bytes"
+            raise FormError("document_too_large", too_large, {"documents": too_large})
+
+
 def attach(
-    ctx: Ctx, files: Iterable[UploadFile], *, subject: bytes, kind: int, counterparty: str | None
+    ctx: Ctx, files: Sequence[UploadFile], *, subject: bytes, kind: int, counterparty: str | None
 ) -> None:
     """Store each file encrypted for the member, the counterparty and the regulator, and
     anchor its hash on chain."""
+    check_sizes(files)
     for file in files:
-        content = file.file.read(MAX_DOCUMENT_BYTES + 1)
-        if len(content) > MAX_DOCUMENT_BYTES:
-            too_large = f"{file.filename} is larger than {MAX_DOCUMENT_BYTES} bytes"
-            raise FormError("document_too_large", too_large, {"documents": too_large})
+        file.file.seek(0)
+        content = file.file.read()
         body = DocumentIn.model_validate(
             {
                 "subject_id": "0x" + subject.hex(),

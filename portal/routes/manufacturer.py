@@ -26,7 +26,13 @@ from portal.forms import date_ts, local_date, need, tenths, text_hash, whole
 from portal.jobs import find_job, start_job
 from portal.nav import NavItem, _l, register
 from portal.queries import company_prefixes, lots_of, products_of
-from portal.routes.documents import REGISTRATION_CERTIFICATE, attach, documents_about, form_fields
+from portal.routes.documents import (
+    REGISTRATION_CERTIFICATE,
+    attach,
+    check_sizes,
+    documents_about,
+    form_fields,
+)
 from sdk import gs1
 from sdk.errors import Gs1Error
 from sdk.model import Role
@@ -95,6 +101,7 @@ def _register_product(
                 "temp_max": tenths("temp_max", field("temp_max", "")),
             }
         )
+        check_sizes(files)
         partner.register_product(body, ctx.signed_in, ctx.services)
         attach(
             ctx,

@@ -33,6 +33,7 @@ from portal.routes.documents import (
     DELIVERY_NOTE,
     INSPECTION_RECORD,
     attach,
+    check_sizes,
     documents_about,
     form_fields,
 )
@@ -96,6 +97,7 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
                 "document_hash": hexs(note) if note else None,
             }
         )
+        check_sizes(files)
         sent = orders.ship(ctx.services, ctx.signed_in, body)
         assert sent.shipment_id is not None
         attach(
@@ -204,6 +206,7 @@ def _receive(
                 "inspection_hash": hexs(text_hash(json.dumps(record, sort_keys=True)) or b""),
             }
         )
+        check_sizes(documents)
         result = orders.receive(ctx.services, ctx.signed_in, shipment_id, body)
         attach(
             ctx,

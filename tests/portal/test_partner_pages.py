@@ -7,10 +7,12 @@ import io
 import re
 import time
 
+import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from portal.routes import documents
 from sdk import gs1
 from tests.portal.conftest import PortalEnv, csrf_of
 
@@ -328,3 +330,22 @@ def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEn
         page="/portal/packing",
     )
     assert not_a_case.status_code == 400 and "This is not a case or pallet." in not_a_case.text
+
+
+def test_an_oversized_document_is_refused_before_anything_is_shipped(
+    portal: PortalEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 16)
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer", lang="en")
+    units = commission(portal, maker, "BIG", 2)
+    form: dict[str, object] = {
+        "receiver": c.distributor.address,
+        "contents": "\n".join(units),
+        "note": "DN-9",
+    }
+    scan = ("scan.pdf", b"%PDF" + b"x" * 40, "application/pdf")
+    refused = post(maker, "/portal/shipments/outbound", form, files={"documents": scan})
+    assert refused.status_code == 400 and 'data-code="document_too_large"' in refused.text
+    # Nothing went on chain: the same units ship once the file is dropped.
+    assert post(maker, "/portal/shipments/outbound", form).status_code == 303
