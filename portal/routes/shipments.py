@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -45,6 +45,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/portal/shipments", include_in_schema=False)
 PARTNERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
 Partner = Annotated[Ctx, role_ctx(*PARTNERS)]
+ShipmentId = Annotated[int, Path(ge=1, le=2**64 - 1)]  # the ledger's uint64 ids
 register(
     NavItem("/portal/shipments/inbound", _l("Inbound"), PARTNERS, 50),
     NavItem("/portal/shipments/outbound", _l("Outbound"), PARTNERS - {Role.HOSPITAL}, 60),
@@ -155,13 +156,13 @@ def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTM
 
 
 @router.get("/inbound/{shipment_id}")
-def acceptance_form(ctx: Partner, conn: ConnDep, shipment_id: int) -> HTMLResponse:
+def acceptance_form(ctx: Partner, conn: ConnDep, shipment_id: ShipmentId) -> HTMLResponse:
     return _acceptance(ctx, conn, shipment_id)
 
 
 @router.post("/inbound/{shipment_id}")
 async def receive(
-    request: Request, ctx: Partner, conn: ConnDep, _: Csrf, shipment_id: int
+    request: Request, ctx: Partner, conn: ConnDep, _: Csrf, shipment_id: ShipmentId
 ) -> Response:
     async with request.form() as form:  # closes the uploaded files afterwards
         typed, files = form_fields(form)

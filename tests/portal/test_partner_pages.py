@@ -349,3 +349,10 @@ def test_an_oversized_document_is_refused_before_anything_is_shipped(
     assert refused.status_code == 400 and 'data-code="document_too_large"' in refused.text
     # Nothing went on chain: the same units ship once the file is dropped.
     assert post(maker, "/portal/shipments/outbound", form).status_code == 303
+
+
+def test_a_shipment_number_outside_the_ledgers_range_is_a_4xx(portal: PortalEnv) -> None:
+    distributor = portal.sign_in("distributor")
+    for shipment_id in (2**64, 0, -1):
+        page = distributor.get(f"/portal/shipments/inbound/{shipment_id}")
+        assert page.status_code == 422, (shipment_id, page.text[:300])
