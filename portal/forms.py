@@ -68,6 +68,10 @@ def tenths(field: str, value: str) -> int:
         degrees = Decimal(need(field, value).replace(",", "."))
     except InvalidOperation as exc:
         raise _bad(field, "invalid_request", f"{value!r} is not a temperature") from exc
+    if not degrees.is_finite():  # NaN, Infinity
+        raise _bad(field, "invalid_request", f"{value!r} is not a temperature")
+    if abs(degrees) > 10_000:  # before scaling: 1e999999 would overflow the context
+        raise _bad(field, "invalid_request", f"{value} °C is out of range")
     result = int((degrees * 10).to_integral_value())
     if not -32768 <= result <= 32767:
         raise _bad(field, "invalid_request", f"{value} °C is out of range")
