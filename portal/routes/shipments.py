@@ -38,7 +38,7 @@ from portal.routes.documents import (
     form_fields,
 )
 from portal.vocabulary import word
-from sdk.model import Role, ShipmentStatus
+from sdk.model import Role, ShipmentState, ShipmentStatus
 
 __all__ = ["router"]
 
@@ -137,11 +137,19 @@ def _lots(lines: list[ShippedLine]) -> list[tuple[str, str, int]]:
     return [(g, n, u) for (g, n), u in sorted(totals.items())]
 
 
+def _inbound_to(ctx: Ctx, state: ShipmentState) -> bool:
+    return state.status is not ShipmentStatus.NONE and state.receiver == ctx.signed_in.address
+
+
+def _not_inbound(ctx: Ctx, shipment_id: int) -> HTMLResponse:
+    missing = PortalFailure("shipment_not_found", f"no inbound shipment {shipment_id}")
+    return ctx.render("error.html", problem=missing, status_code=404)
+
+
 def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTMLResponse:
     state = reader(ctx.services).shipment(shipment_id)
-    if state.status is ShipmentStatus.NONE or state.receiver != ctx.signed_in.address:
-        missing = PortalFailure("shipment_not_found", f"no inbound shipment {shipment_id}")
-        return ctx.render("error.html", problem=missing, status_code=404)
+    if not _inbound_to(ctx, state):
+        return _not_inbound(ctx, shipment_id)
     lines = shipment_lines(conn, reader(ctx.services).shipped_items(shipment_id))
     values.setdefault("values", {"temp_min": "", "temp_max": "", "excursion_minutes": "0"})
     return ctx.render(
@@ -180,6 +188,8 @@ def _receive(
 ) -> Response:
     ledger = reader(ctx.services)
     state = ledger.shipment(shipment_id)
+    if not _inbound_to(ctx, state):
+        return _not_inbound(ctx, shipment_id)
     lines = shipment_lines(conn, ledger.shipped_items(shipment_id))
     try:
         counted = _check_counts(lines, rejected, typed)

@@ -356,3 +356,9 @@ def test_a_shipment_number_outside_the_ledgers_range_is_a_4xx(portal: PortalEnv)
     for shipment_id in (2**64, 0, -1):
         page = distributor.get(f"/portal/shipments/inbound/{shipment_id}")
         assert page.status_code == 422, (shipment_id, page.text[:300])
+
+
+def test_receiving_a_shipment_that_does_not_exist_is_a_404(portal: PortalEnv) -> None:
+    hospital = portal.sign_in("hospital", lang="en")
+    page = post(hospital, "/portal/shipments/inbound/987654", {"temp_min": "1", "temp_max": "2"})
+    assert page.status_code == 404 and 'data-code="shipment_not_found"' in page.text
