@@ -199,7 +199,12 @@ async def check_csrf(request: Request, ctx: PageCtx) -> None:
     # Forms send the token as a field; htmx requests also in the X-CSRF-Token header.
     sent = request.headers.get("x-csrf-token") or (await request.form()).get("csrf_token")
     expected = ctx.session.csrf if ctx.session else request.cookies.get(CSRF_COOKIE, "")
-    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if (
+        not isinstance(sent, str)
+        or not expected
+        or not hmac.compare_digest(sent.encode(), expected.encode())
+    ):
         raise PortalFailure("csrf_failed", "the form's CSRF token does not match the session")
 
 

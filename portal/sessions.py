@@ -81,7 +81,7 @@ def read_session(settings: ApiSettings, cookie: str | None) -> Session | None:
     if not cookie or "." not in cookie:
         return None
     payload, _, mac = cookie.partition(".")
-    if not hmac.compare_digest(mac, _mac(settings, payload)):
+    if not hmac.compare_digest(mac.encode(), _mac(settings, payload).encode()):  # str: ASCII only
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -194,3 +194,16 @@ def test_signing_out_twice_at_once_is_not_a_server_error(
     sessions.revoke(portal.api.services, session)
     monkeypatch.undo()
     assert sessions.is_revoked(portal.api.services, session)
+
+
+def test_a_non_ascii_csrf_token_or_session_cookie_is_refused_not_a_server_error(
+    portal: PortalEnv,
+) -> None:
+    client = portal.client()
+    client.get("/portal/sign-in")
+    forged = client.post(
+        "/portal/sign-in", data={"csrf_token": "é", "username": "hospital", "password": "x"}
+    )
+    assert forged.status_code == 403
+    settings = portal.api.services.settings
+    assert sessions.read_session(settings, "e30.été") is None
