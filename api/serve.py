@@ -3,7 +3,8 @@
 Worker processes build their own app from the environment (`app_from_environment`), so
 `serve` hands the settings over as MEDLEDGER_API_* variables. Every worker shares what must
 be shared through the databases: the indexer's, the API's own and the verification rate
-limit's file under `data_dir`.
+limit's file under `data_dir`, and the per-account nonce locks of the keys they all relay
+with (`data_dir/locks`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from uvicorn.config import LOGGING_CONFIG
 
 from api.settings import ApiSettings
+from sdk.transactions import share_sender_locks
 
 __all__ = ["app_from_environment", "serve", "settings_environment"]
 
@@ -25,7 +27,9 @@ def app_from_environment() -> FastAPI:
     from api.main import create_app
     from api.services import Services
 
-    return create_app(Services.from_settings(ApiSettings()))
+    settings = ApiSettings()
+    share_sender_locks(settings.data_dir / "locks")
+    return create_app(Services.from_settings(settings))
 
 
 def settings_environment(settings: ApiSettings) -> dict[str, str]:

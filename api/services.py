@@ -16,7 +16,6 @@ from api.settings import ApiSettings
 from sdk.abi import AbiCodec
 from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import CONTRACT_NAMES, Deployment
-from sdk.transactions import share_sender_locks
 
 __all__ = ["Services", "load_platform_key"]
 
@@ -45,8 +44,6 @@ class Services:
     def from_settings(cls, settings: ApiSettings) -> Services:
         from indexer.db import make_engine
 
-        # Every worker of this API relays with the same keys: share their nonce locks.
-        share_sender_locks(settings.data_dir / "locks")
         return cls(
             settings=settings,
             engine=make_engine(settings.db_url),

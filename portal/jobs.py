@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -56,7 +56,6 @@ jobs = Table(
     Column("total", Integer, nullable=False),
     Column("done", Integer, nullable=False),
     Column("problem", Text),  # JSON of the PortalFailure
-    Column("results", Text, nullable=False),  # JSON list
     Column("heartbeat_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger),
 )
@@ -71,7 +70,6 @@ class Job:
     done: int = 0
     problem: PortalFailure | None = None
     finished_at: float | None = None
-    results: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -104,7 +102,6 @@ def _job_of(row: Any, now: float) -> Job:
         row.done,
         problem,
         finished_at,
-        json.loads(row.results),
     )
 
 
@@ -115,10 +112,10 @@ def start_job(
     title: str,
     items: Sequence[T],
     batch_size: int,
-    work: Callable[[Sequence[T]], list[str]],
+    work: Callable[[Sequence[T]], object],
 ) -> Job:
-    """Run `work` on `items` in batches on a background thread; each batch's returned
-    strings are collected in `job.results`. The first failure stops the job."""
+    """Run `work` on `items` in batches on a background thread, recording progress after
+    each batch. The first failure stops the job."""
     engine = _engine(services)
     job = Job(secrets.token_urlsafe(12), owner, title, len(items))
     now = int(time.time())
@@ -131,7 +128,6 @@ def start_job(
                 title=title,
                 total=job.total,
                 done=0,
-                results="[]",
                 heartbeat_at=now,
             )
         )
@@ -148,9 +144,9 @@ def start_job(
         try:
             for start in range(0, len(items), batch_size):
                 batch = items[start : start + batch_size]
-                job.results.extend(work(batch))
+                work(batch)
                 job.done += len(batch)
-                save(done=job.done, results=json.dumps(job.results))
+                save(done=job.done)
         except Exception as exc:  # shown on the job's page, in the clerk's language
             try:
                 job.problem = failure(exc)

@@ -191,9 +191,9 @@ def commission(
         return _commission_page(ctx, conn, values=typed, problem=exc)
     member, services = ctx.signed_in, ctx.services
 
-    def work(batch: Sequence[str]) -> list[str]:
+    def work(batch: Sequence[str]) -> None:
         body = CommissionIn.model_validate({"lot_key": lot_key, "serials": list(batch)})
-        return partner.commission(body, member, services).item_ids or []
+        partner.commission(body, member, services)
 
     job = start_job(
         services,
