@@ -55,6 +55,7 @@ __all__ = [
     "CurrentMember",
     "Member",
     "create_api_key",
+    "known_api_key",
     "issue_challenge",
     "issue_token",
     "redeem_certificate_challenge",
@@ -246,6 +247,26 @@ def create_api_key(services: Services, address: str, *, label: str) -> tuple[str
             )
         )
     return key_id, f"{KEY_PREFIX}_{key_id}_{secret}", now
+
+
+# How long a checked key stays trusted by `known_api_key` (a revocation waits this long).
+API_KEY_CACHE_SECONDS = 60.0
+
+
+def known_api_key(services: Services, key: str) -> str:
+    """The member address of a valid, unrevoked API key, remembered for a minute so the
+    public verification path does not read the store on every request; else Unauthorized."""
+    cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    now = time.monotonic()
+    found = cache.get(digest)
+    if found is not None and found[1] > now:
+        return found[0]
+    address = _verify_api_key(services, key)
+    if len(cache) >= 10_000:
+        cache.clear()
+    cache[digest] = (address, now + API_KEY_CACHE_SECONDS)
+    return address
 
 
 def _verify_api_key(services: Services, key: str) -> str:

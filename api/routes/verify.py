@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import known_api_key
 from api.deps import ServicesDep
 from api.errors import PROBLEM_JSON, RateLimited
 from api.ratelimit import API_KEY_HEADER, SharedBuckets, client_id
@@ -108,6 +109,9 @@ def _services(request: Request) -> Services:
 async def rate_limit(request: Request) -> None:
     """Charge one request to the client's bucket; 429 with Retry-After when it is empty."""
     services = _services(request)
+    key = request.headers.get(API_KEY_HEADER)
+    if key:  # a client with its own budget must show a real key, not any string
+        known_api_key(services, key)
     wait = verifier(services).buckets.take(client_id(request))
     if wait:
         raise RateLimited(

@@ -19,6 +19,7 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
+from api.auth import create_api_key
 from api.main import create_app
 from api.ratelimit import SharedBuckets
 from sdk.gs1 import parse_code
@@ -127,10 +128,21 @@ def test_each_api_key_has_its_own_budget(api: ApiEnv) -> None:
     client = _limited_client(api, 1)
     assert client.get("/v1/verify", params={"code": CODE}).status_code == 200
     assert client.get("/v1/verify", params={"code": CODE}).status_code == 429
-    for key in ("app-one", "app-two"):
-        headers = {"X-API-Key": key}
+    services = client.app.state.services  # type: ignore[attr-defined]
+    member = api.consortium.distributor.address
+    for label in ("app-one", "app-two"):
+        headers = {"X-API-Key": create_api_key(services, member, label=label)[1]}
         assert client.get("/v1/verify", params={"code": CODE}, headers=headers).status_code == 200
         assert client.get("/v1/verify", params={"code": CODE}, headers=headers).status_code == 429
+
+
+def test_a_made_up_api_key_gets_no_budget_of_its_own(api: ApiEnv) -> None:
+    client = _limited_client(api, 1)
+    assert client.get("/v1/verify", params={"code": CODE}).status_code == 200
+    for key in ("app-one", "mlk_0123456789abcdef_forged"):
+        refused = client.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": key})
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["code"] == "invalid_api_key"
 
 
 def test_a_malformed_code_still_costs_a_token(api: ApiEnv) -> None:
