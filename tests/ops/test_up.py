@@ -137,10 +137,19 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
                 )
                 assert signed_in.status_code == 303, (user, signed_in.text[:500])
         secrets_dir = data / "secrets"
+        members = json.loads((secrets_dir / "members.json").read_text())
+        hidden = [key.removeprefix("0x") for key in members.values()]
         for secret in secrets_dir.iterdir():
             assert secret.stat().st_mode & 0o077 == 0, secret
-            if secret.suffix == ".hex":
-                assert secret.read_text().strip().removeprefix("0x") not in banner
+            if secret.suffix == ".hex" or secret.name in (
+                "regulator-api-token",
+                "regulator-key-password",
+            ):
+                hidden.append(secret.read_text().strip().removeprefix("0x"))
+        logs = "".join(log.read_text() for log in (data / "logs").iterdir() if log.is_file())
+        assert len(hidden) >= len(members) + 8
+        for value in hidden:
+            assert len(value) >= 16 and value not in banner and value not in logs
         # A child that dies on its own is restarted by `up`.
         partner_db = str(data / "index" / "partner.db")
         indexer = next(
