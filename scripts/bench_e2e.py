@@ -138,13 +138,14 @@ def _measure(
     echo: Callable[[str], None],
     *,
     engine_pids: dict[str, int],
+    in_nonce_order: bool = False,
 ) -> dict[str, Any]:
     artifacts = load_artifacts()
     started = time.perf_counter()
     consortium = _enrol(stack, admin, artifacts)
     limits = httpx.Limits(max_connections=sizes.concurrency * 2 + 4)
     with httpx.Client(base_url=stack.partner_api, timeout=180, limits=limits) as http:
-        cast = Cast.sign_in(consortium, http, artifacts)
+        cast = Cast.sign_in(consortium, http, artifacts, in_nonce_order=in_nonce_order)
         echo(f"consortium enrolled and signed in: {time.perf_counter() - started:.1f} s")
         pids = {name: stack.supervisor.pid(name) for name in stack.names()}
         pids |= engine_pids | {"bench-client": os.getpid()}
@@ -236,7 +237,14 @@ def bench_e2e(
                 else:
                     admin = stack.secrets.account("admin")
                 engine_pids = {name: engines.pid(name) for name in engines.names()}
-                figures = _measure(stack, admin, sizes, echo, engine_pids=engine_pids)
+                figures = _measure(
+                    stack,
+                    admin,
+                    sizes,
+                    echo,
+                    engine_pids=engine_pids,
+                    in_nonce_order=chain == "anvil",
+                )
         figures["chain"] = chain
         figures["block_interval_ms"] = block_interval_ms if chain == "node" else 0
     finally:

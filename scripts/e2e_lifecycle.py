@@ -70,8 +70,10 @@ class ApiMember:
         *,
         gas_price: int,
         deadline: int,
+        in_nonce_order: bool = False,
     ) -> None:
         self.name = name
+        self.in_nonce_order = in_nonce_order
         self.ledger = ledger
         self.http = http
         self.items = items
@@ -121,7 +123,23 @@ class ApiMember:
             }
             self._tx_nonce += 1
             raw = self.ledger.account.sign_transaction(tx).raw_transaction
+        if self.in_nonce_order:
+            self._await_chain_nonce(int(tx["nonce"]))
         return self.post("/v1/partner/transactions", {"raw_transaction": _hex(bytes(raw))})
+
+    def _await_chain_nonce(self, nonce: int, *, timeout: float = 60.0) -> None:
+        """Hold nonce n back until the chain has taken nonce n-1, so the node receives this
+        member's transactions in order. anvil's automine can leave a transaction that
+        arrived ahead of its predecessor unmined (foundry-rs/foundry#10122)."""
+        deadline = time.monotonic() + timeout
+        w3 = self.ledger.w3
+        while int(w3.eth.get_transaction_count(self.ledger.account.address, "pending")) < nonce:
+            if time.monotonic() > deadline:
+                raise LifecycleError(
+                    f"{self.name}: the chain never took nonce {nonce - 1}, so nonce {nonce} "
+                    f"was not sent"
+                )
+            time.sleep(0.005)
 
     def ship(self, receiver: str, ids: Sequence[bytes], *, relayed: bool) -> int:
         """Sign a Ship order and have it executed; the shipment id."""
@@ -190,7 +208,10 @@ class Cast:
         artifacts: dict[str, ContractArtifact],
         *,
         relayed: bool = False,
+        in_nonce_order: bool = False,
     ) -> Cast:
+        """Sign every member in; `in_nonce_order` sends each member's own transactions to
+        the chain strictly in nonce order (for engines that mishandle nonce gaps)."""
         w3: Web3 = consortium.admin.w3
         items = w3.eth.contract(
             address=Web3.to_checksum_address(consortium.deployment.items),
@@ -207,6 +228,7 @@ class Cast:
                 items,
                 gas_price=gas_price,
                 deadline=deadline,
+                in_nonce_order=in_nonce_order,
             )
             found.sign_in()
             return found

@@ -186,8 +186,9 @@ def test_whole_stack_on_anvil(
         assert any(ref["tx_hash"] for ref in answer["chain"])
         assert relayed.verify("NEVERMADE1")["verdict"] == "unknown"
 
-        # Member-signed transactions, three pallets at once (nonces assigned client-side).
-        direct = Cast.sign_in(consortium, http, artifacts, relayed=False)
+        # Member-signed transactions, three pallets at once: nonces assigned client-side, each
+        # held back until anvil has taken the one before it.
+        direct = Cast.sign_in(consortium, http, artifacts, relayed=False, in_nonce_order=True)
         with ThreadPoolExecutor(3) as pool:
             lives = list(pool.map(lambda _: run_pallet(direct, 4, tag="RAW"), range(3)))
         for other in lives:
