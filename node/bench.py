@@ -462,8 +462,9 @@ def _measure(
     }
 
 
-def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> tuple[float, float]:
-    """A fresh follower re-verifies the whole chain: (blocks/s, transactions/s)."""
+def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> tuple[float, float, float]:
+    """A fresh follower re-verifies the whole chain: (blocks/s, transactions/s, the CPU
+    seconds it used)."""
     from node.chain import Chain
     from node.follower import Follower
 
@@ -473,11 +474,13 @@ def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> tuple[flo
     chain = Chain(replace(config, data_dir=workdir / "follower"))
     follower = Follower(chain, url)
     start = time.monotonic()
+    cpu_start = time.process_time()
     while chain.head_number < target:
         follower.step()
         if follower.divergence:
             raise RuntimeError(f"follower diverged: {follower.divergence}")
     seconds = time.monotonic() - start
+    cpu = time.process_time() - cpu_start
     with chain.snapshot() as snap:
         from node.records import Reader
 
@@ -485,7 +488,7 @@ def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> tuple[flo
         txs = sum(len(reader.block_transaction_hashes(n)) for n in range(1, target + 1))
     follower.client.close()
     chain.close()
-    return (target / seconds, txs / seconds) if seconds else (0.0, 0.0)
+    return (target / seconds, txs / seconds, cpu) if seconds else (0.0, 0.0, cpu)
 
 
 def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -503,11 +506,21 @@ def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[
         say(f"medledger node at {url}")
         ours = Harness(url, admin, fund=False)
         ours.admit_on_genesis_suite(config)
-        figures.update(_measure(ours, sizes, say, _cpu_seconds(proc)))
-        blocks_per_s, txs_per_s = _follower_catch_up(workdir, config, url)
+        node_cpu = _cpu_seconds(proc)
+        figures.update(_measure(ours, sizes, say, node_cpu))
+        sequencer_cpu = node_cpu()
+        blocks_per_s, txs_per_s, follower_cpu = _follower_catch_up(workdir, config, url)
         figures["follower_blocks_per_s"] = round(blocks_per_s, 1)
         figures["follower_tx_per_s"] = round(txs_per_s, 1)
-        say(f"  follower catch-up: {blocks_per_s:,.1f} blocks/s, {txs_per_s:,.0f} tx/s")
+        # The regulator's follower runs on its own machine: it keeps up when verifying the
+        # chain costs it no more CPU than producing the chain cost the sequencer.
+        ratio = follower_cpu / max(sequencer_cpu, 1e-9)
+        figures["follower_cpu_per_sequencer_cpu"] = round(ratio, 2)
+        say(
+            f"  follower catch-up: {blocks_per_s:,.1f} blocks/s, {txs_per_s:,.0f} tx/s; "
+            f"{follower_cpu:.1f} s of CPU to verify what took the sequencer "
+            f"{sequencer_cpu:.1f} s to produce ({'keeps up' if ratio <= 1 else 'falls behind'})"
+        )
         anvil, anvil_url = _start_anvil()
         procs.append(anvil)
         say(f"anvil at {anvil_url}")
