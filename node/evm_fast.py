@@ -2,15 +2,18 @@
 
 py-evm runs every opcode through `Opcode.__call__` → `computation.consume_gas` →
 `GasMeter.consume_gas` (with a debug-logging check) → the opcode's logic, which pops and
-pushes through several layers of methods. `_run` executes the hottest plain opcodes itself
-(PUSH, DUP, SWAP, POP, arithmetic, comparisons, bit operations, shifts, jumps, MLOAD,
-MSTORE, calldata reads: `_INLINE`) on a local program counter, a local gas counter and the
-stack's list; every other opcode (SLOAD, CALL, LOG, SHA3, RETURN, ...) goes through its own
-py-evm object as before, with the counters written back first and read again after.
-Jump destinations are analysed once per distinct contract code (py-evm redoes it, 32 bytes
-back per jump, in every call frame). Errors are the same VM errors at the same points, so
-a failing frame ends as before. `AdmittedTransactionExecutor` skips re-checking what
-admission already checked.
+pushes through several layers of methods. Here each distinct contract code is decoded once
+(`_program`) into segments: runs of opcodes that `_run` executes itself (stack, arithmetic,
+comparison and bit operations, memory, calldata, context reads, SHA3, SLOAD, EXP, copies)
+ending at a jump, a JUMPDEST, GAS, SSTORE or an opcode left to py-evm (CALL, LOG, RETURN,
+...). A segment's fixed gas and stack bounds are checked once on entry; when they do not
+hold, the segment runs opcode by opcode through py-evm's own objects, so a failing frame
+fails at the same opcode with py-evm's error. Dynamic costs (memory growth, SHA3 words,
+cold slots, EXP bytes) are charged where they occur: with the segment's fixed gas paid
+ahead, running out there still runs the frame out of gas, as charging per opcode would.
+Storage goes through the state's own methods (journal, access list, refunds), as py-evm's
+SLOAD and SSTORE do. Jump destinations are analysed once per distinct code too.
+`AdmittedTransactionExecutor` skips re-checking what admission already checked.
 `tests/node/test_evm_fast.py` checks that blocks built with this loop and with py-evm's own
 are identical, every inlined opcode at its edges included. (py-evm's per-opcode debug2
 logging is not emitted by this loop.)
@@ -18,6 +21,7 @@ logging is not emitted by this loop.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
 
@@ -27,53 +31,92 @@ from eth.exceptions import (
     Halt,
     InsufficientStack,
     InvalidJumpDestination,
+    OutOfBoundsRead,
     OutOfGas,
+    WriteProtection,
 )
 from eth.vm.code_stream import CodeStream
+from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COST
+from eth.vm.forks.berlin.logic import sload_eip2929
+from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.logic.arithmetic import exp as exp_logic
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode import _FastOpcode
 from eth.vm.opcode_values import (
     ADD,
+    ADDMOD,
+    ADDRESS,
     AND,
+    BYTE,
+    CALLDATACOPY,
     CALLDATALOAD,
     CALLDATASIZE,
+    CALLER,
     CALLVALUE,
+    CHAINID,
+    CODECOPY,
+    CODESIZE,
     DIV,
     DUP1,
+    DUP16,
     EQ,
+    EXP,
+    GAS,
     GT,
     ISZERO,
     JUMP,
     JUMPDEST,
     JUMPI,
     LT,
+    MCOPY,
     MLOAD,
+    MOD,
+    MSIZE,
     MSTORE,
+    MSTORE8,
     MUL,
+    MULMOD,
     NOT,
+    NUMBER,
     OR,
+    ORIGIN,
     POP,
     PUSH0,
     PUSH1,
     PUSH32,
+    RETURNDATACOPY,
+    RETURNDATASIZE,
+    SAR,
+    SDIV,
+    SELFBALANCE,
     SGT,
+    SHA3,
     SHL,
     SHR,
+    SIGNEXTEND,
+    SLOAD,
     SLT,
+    SMOD,
+    SSTORE,
+    STOP,
     SUB,
     SWAP1,
+    SWAP16,
+    TIMESTAMP,
     XOR,
 )
 from eth.vm.spoof import SpoofTransaction
 from eth.vm.stack import Stack, to_int
+from eth_hash.auto import keccak
 
 __all__ = ["AdmittedTransactionExecutor", "FastPragueComputation", "FastPragueState"]
 
 _NO_PRECOMPILE = object()
 _WORD = 1 << 256
 _INT_MAX = (1 << 255) - 1
+_EXP_BYTE_GAS = 50  # EIP-160
 
 
 @lru_cache(maxsize=512)
@@ -170,192 +213,551 @@ class FastPragueComputation(PragueComputation):
         return computation
 
 
-# The opcodes `_run` executes itself, by mnemonic; anything else (and any of these whose
-# table entry is not a plain fixed-gas opcode) goes through py-evm's own opcode object.
-_INLINE = frozenset(
-    ["ADD", "MUL", "SUB", "DIV", "LT", "GT", "SLT", "SGT", "EQ", "ISZERO", "AND", "OR"]
-    + ["XOR", "NOT", "SHL", "SHR", "CALLVALUE", "CALLDATALOAD", "CALLDATASIZE", "POP"]
-    + ["MLOAD", "MSTORE", "JUMP", "JUMPI", "JUMPDEST"]
-    + [f"PUSH{n}" for n in range(33)]
-    + [f"DUP{n}" for n in range(1, 17)]
-    + [f"SWAP{n}" for n in range(1, 17)]
-)
-_NOT_INLINE = -1
-_costs_by_table: dict[int, list[int]] = {}
+# Stack effect (items taken, items left) of every opcode `_run` executes itself, by
+# mnemonic. Any other opcode, and any of these whose table entry is not py-evm's plain
+# fixed-gas opcode with the expected logic, goes through py-evm's own opcode object.
+_EFFECTS: dict[str, tuple[int, int]] = {
+    **dict.fromkeys(["ADD", "MUL", "SUB", "DIV", "SDIV", "MOD", "SMOD", "EXP"], (2, 1)),
+    **dict.fromkeys(["SIGNEXTEND", "LT", "GT", "SLT", "SGT", "EQ", "AND", "OR"], (2, 1)),
+    **dict.fromkeys(["XOR", "BYTE", "SHL", "SHR", "SAR", "SHA3"], (2, 1)),
+    **dict.fromkeys(["ADDMOD", "MULMOD"], (3, 1)),
+    **dict.fromkeys(["ISZERO", "NOT", "MLOAD", "CALLDATALOAD", "SLOAD"], (1, 1)),
+    **dict.fromkeys(["ADDRESS", "ORIGIN", "CALLER", "CALLVALUE", "CALLDATASIZE"], (0, 1)),
+    **dict.fromkeys(["CODESIZE", "RETURNDATASIZE", "TIMESTAMP", "NUMBER", "CHAINID"], (0, 1)),
+    **dict.fromkeys(["SELFBALANCE", "MSIZE", "GAS"], (0, 1)),
+    **dict.fromkeys(["MSTORE", "MSTORE8", "SSTORE", "JUMPI"], (2, 0)),
+    **dict.fromkeys(["POP", "JUMP"], (1, 0)),
+    **dict.fromkeys(["CALLDATACOPY", "CODECOPY", "RETURNDATACOPY", "MCOPY"], (3, 0)),
+    **dict.fromkeys(["JUMPDEST", "STOP"], (0, 0)),
+    **{f"PUSH{n}": (0, 1) for n in range(33)},
+    **{f"DUP{n}": (n, n + 1) for n in range(1, 17)},
+    **{f"SWAP{n}": (n + 1, n + 1) for n in range(1, 17)},
+}
+
+# How a segment ends (the opcodes that end one, and the fall-through into a JUMPDEST).
+_END, _JUMP, _JUMPI, _JUMP_TO, _JUMPI_TO, _GAS, _SSTORE, _STOP, _EVM = range(9)
+_TERMINATORS = {JUMP: _JUMP, JUMPI: _JUMPI, GAS: _GAS, SSTORE: _SSTORE, STOP: _STOP}
+
+# A decoded segment: fixed gas, least stack height needed, greatest stack height allowed
+# on entry, the body's (opcode, argument) pairs, how it ends and that end's argument, the
+# position of its last opcode, and where execution goes on.
+_Segment = tuple[int, int, int, tuple[tuple[int, int], ...], int, int, int, int]
 
 
-def _inline_costs(lookup: dict[int, Any]) -> list[int]:
-    """Per opcode byte: its fixed gas cost if `_run` executes it inline, else -1."""
-    costs = _costs_by_table.get(id(lookup))
-    if costs is None:
-        costs = [_NOT_INLINE] * 256
+class _Table:
+    """What `_run` needs of one opcode table: per opcode byte, its fixed gas, its stack
+    effect if `_run` executes it itself (else None), and the py-evm object to call."""
+
+    def __init__(self, lookup: dict[int, Any]) -> None:
+        self.lookup = lookup
+        self.effects: list[tuple[int, int] | None] = [None] * 256
+        self.costs = [0] * 256
         for op, fn in lookup.items():
-            if type(fn) is _FastOpcode and fn.mnemonic in _INLINE:
-                costs[op] = fn.gas_cost
-        _costs_by_table[id(lookup)] = costs
-    return costs
+            if type(fn) is _FastOpcode and fn.mnemonic in _EFFECTS and _is_plain(op, fn):
+                self.effects[op] = _EFFECTS[fn.mnemonic]
+                self.costs[op] = fn.gas_cost
 
 
-@lru_cache(maxsize=512)
-def _jump_destinations(code: bytes) -> frozenset[int]:
-    return frozenset(p for p in _opcode_positions(code) if code[p] == JUMPDEST)
+def _is_plain(op: int, fn: Any) -> bool:
+    """Whether `fn` is the logic `_run` implements for `op` (Berlin to Prague's)."""
+    if op == SLOAD:
+        return fn.logic_fn is sload_eip2929
+    if op == SSTORE:
+        return getattr(fn.logic_fn, "__wrapped__", None) is sstore_eip3529
+    if op == EXP:
+        logic = fn.logic_fn
+        same = getattr(logic, "func", None) is getattr(exp_logic, "func", exp_logic)
+        return same and getattr(logic, "keywords", None) == {"gas_per_byte": _EXP_BYTE_GAS}
+    return True
 
 
-def _word(value: int | bytes) -> int:
-    return value if type(value) is int else int.from_bytes(value, "big")  # type: ignore[arg-type]
+_tables: dict[int, _Table] = {}
+
+
+def _table(lookup: dict[int, Any]) -> _Table:
+    table = _tables.get(id(lookup))
+    if table is None or table.lookup is not lookup:
+        table = _tables[id(lookup)] = _Table(lookup)
+    return table
+
+
+@lru_cache(maxsize=128)
+def _program(table: _Table, code: bytes) -> tuple[list[_Segment | None], frozenset[int]]:
+    """`code` cut into segments, indexed by the position each starts at (None elsewhere),
+    and its jump destinations."""
+    jumpdests = frozenset(p for p in _opcode_positions(code) if code[p] == JUMPDEST)
+    segments: list[_Segment | None] = [None] * len(code)
+    n, pc = len(code), 0
+    while pc < n:
+        start = pc
+        cost = need = height = peak = 0
+        body: list[tuple[int, int]] = []
+        end, arg = _END, 0
+        while True:
+            at, op = pc, code[pc]
+            effect = table.effects[op]
+            pc += 1
+            if effect is None:
+                end = _EVM
+                break
+            taken, left = effect
+            cost += table.costs[op]
+            need = max(need, taken - height)
+            height += left - taken
+            peak = max(peak, height)
+            if PUSH0 <= op <= PUSH32:
+                data = code[pc : pc + op - PUSH0].ljust(op - PUSH0, b"\x00")
+                body.append((PUSH1, int.from_bytes(data, "big")))
+                pc += op - PUSH0
+            elif DUP1 <= op <= DUP16:
+                body.append((DUP1, DUP1 - op - 1))  # negative index of the copied item
+            elif SWAP1 <= op <= SWAP16:
+                body.append((SWAP1, SWAP1 - op - 2))  # negative index of the other item
+            elif op in _TERMINATORS:
+                end = _TERMINATORS[op]
+                break
+            elif op != JUMPDEST:
+                body.append((op, 0))
+            if pc >= n or code[pc] == JUMPDEST:
+                break
+        if end in (_JUMP, _JUMPI) and body and body[-1][0] == PUSH1:
+            target = body.pop()[1]
+            end, arg = _JUMP_TO if end == _JUMP else _JUMPI_TO, target
+            if target not in jumpdests:
+                arg = -1
+        segments[start] = (cost, need, 1024 - peak, tuple(body), end, arg, at, pc)
+    return segments, jumpdests
 
 
 def _run(computation: Any) -> None:
-    """Execute the frame's code. The hot opcodes run inline on local copies of the program
-    counter and the gas left (written back before anything else sees them); the rest run
-    as py-evm's opcode objects. Stack values pushed here are ints; py-evm's own opcodes
-    may push bytes, so every pop goes through `_word`."""
+    """Execute the frame's code, segment by segment, on local copies of the program counter
+    and the gas left (written back before py-evm's code sees them). Every value on the stack
+    is an int: what py-evm's opcodes push as bytes is converted at once."""
     code = computation.code
     raw: bytes = code._raw_code_bytes
     n = len(raw)
-    jumpdests = _jump_destinations(bytes(raw))
-    stack: list[Any] = computation._stack.values
+    table = _table(computation.opcodes)
+    segments, jumpdests = _program(table, bytes(raw))
+    stack: list[int] = computation._stack.values
+    append, pop = stack.append, stack.pop
+    memory = computation._memory
     meter = computation._gas_meter
-    lookup = computation.opcodes
-    costs = _inline_costs(lookup)
     pc: int = code.program_counter
-    gas: int = meter.gas_remaining  # -1 while py-evm's opcode owns the meter
+    gas: int = meter.gas_remaining  # -1 while py-evm's opcodes own the meter
     try:
         while pc < n:
-            op = raw[pc]
-            cost = costs[op]
-            if cost < 0:
-                code.program_counter = pc + 1
+            cost, need, room, body, end, arg, last, pc = segments[pc]  # type: ignore[misc]
+            height = len(stack)
+            if cost > gas or height < need or height > room:
                 meter.gas_remaining, gas = gas, -1
-                fn = lookup.get(op) or InvalidOpcode(op)
+                pc = _by_py_evm(computation, last)
+                if pc < 0:
+                    return
+                gas = meter.gas_remaining
+                continue
+            gas -= cost
+            for op, value in body:
+                if op == PUSH1:
+                    append(value)
+                elif op == DUP1:
+                    append(stack[value])
+                elif op == SWAP1:
+                    stack[-1], stack[value] = stack[value], stack[-1]
+                elif op == ADD:
+                    value = pop()
+                    stack[-1] = (value + stack[-1]) & UINT_256_MAX
+                elif op == AND:
+                    value = pop()
+                    stack[-1] &= value
+                elif op == MSTORE:
+                    start = pop()
+                    value = pop()
+                    if start + 32 > len(memory._bytes):
+                        gas = _grow(memory, gas, start, 32)
+                    memory._bytes[start : start + 32] = value.to_bytes(32, "big")
+                elif op == EQ:
+                    value = pop()
+                    stack[-1] = 1 if value == stack[-1] else 0
+                elif op == MLOAD:
+                    start = stack[-1]
+                    if start + 32 > len(memory._bytes):
+                        gas = _grow(memory, gas, start, 32)
+                    stack[-1] = int.from_bytes(memory._bytes[start : start + 32], "big")
+                elif op == ISZERO:
+                    stack[-1] = 0 if stack[-1] else 1
+                elif op == SUB:
+                    value = pop()
+                    stack[-1] = (value - stack[-1]) & UINT_256_MAX
+                elif op == POP:
+                    pop()
+                elif op == GT:
+                    value = pop()
+                    stack[-1] = 1 if value > stack[-1] else 0
+                elif op == LT:
+                    value = pop()
+                    stack[-1] = 1 if value < stack[-1] else 0
+                elif op == SHL:
+                    value = pop()
+                    stack[-1] = (stack[-1] << value) & UINT_256_MAX if value < 256 else 0
+                elif op == SHR:
+                    value = pop()
+                    stack[-1] = stack[-1] >> value if value < 256 else 0
+                elif op == OR:
+                    value = pop()
+                    stack[-1] |= value
+                else:
+                    gas = _OTHERS[op](computation, stack, gas)
+            if end == _JUMPI_TO:
+                if pop():
+                    if arg < 0:
+                        raise InvalidJumpDestination("Invalid Jump Destination")
+                    pc = arg
+            elif end == _JUMP:
+                pc = pop()
+                if pc not in jumpdests:
+                    raise InvalidJumpDestination("Invalid Jump Destination")
+            elif end == _JUMP_TO:
+                if arg < 0:
+                    raise InvalidJumpDestination("Invalid Jump Destination")
+                pc = arg
+            elif end == _EVM:
+                code.program_counter = last + 1
+                meter.gas_remaining, gas = gas, -1
+                op = raw[last]
                 try:
-                    fn(computation=computation)
+                    (table.lookup.get(op) or InvalidOpcode(op))(computation=computation)
                 except Halt:
                     return
+                _int_on_top(stack)
                 pc, gas = code.program_counter, meter.gas_remaining
-                continue
-            if cost > gas:
-                raise OutOfGas(f"Out of gas: Needed {cost} - Remaining {gas}")
-            gas -= cost
-            pc += 1
-            if PUSH0 <= op <= PUSH32:
-                if len(stack) > 1023:
-                    raise FullStack("Stack limit reached")
-                end = pc + op - PUSH0
-                data = raw[pc:end]
-                if end > n:
-                    data = data.ljust(op - PUSH0, b"\x00")
-                stack.append(int.from_bytes(data, "big"))
-                pc = end
-            elif op >= DUP1:
-                if op < SWAP1:
-                    depth = op - DUP1 + 1
-                    if len(stack) < depth:
-                        raise InsufficientStack(f"Insufficient stack items for DUP{depth}")
-                    if len(stack) > 1023:
-                        raise FullStack("Stack limit reached")
-                    stack.append(stack[-depth])
-                else:
-                    depth = op - SWAP1 + 2
-                    if len(stack) < depth:
-                        raise InsufficientStack(f"Insufficient stack items for SWAP{depth - 1}")
-                    stack[-1], stack[-depth] = stack[-depth], stack[-1]
-            elif op == JUMPDEST:
-                pass
-            elif op == POP:
-                if not stack:
-                    raise InsufficientStack("Wanted 1 stack item, had none")
-                stack.pop()
-            elif op == JUMP or op == JUMPI:
-                if len(stack) < op - JUMP + 1:
-                    raise InsufficientStack(f"Wanted {op - JUMP + 1} stack items")
-                target = _word(stack.pop())
-                if op == JUMP or _word(stack.pop()):
+            elif end == _JUMPI:
+                target = pop()
+                if pop():
                     if target not in jumpdests:
                         raise InvalidJumpDestination("Invalid Jump Destination")
                     pc = target
-            elif op == MSTORE or op == MLOAD:
-                if len(stack) < op - MLOAD + 1:
-                    raise InsufficientStack(f"Wanted {op - MLOAD + 1} stack items")
-                start = _word(stack.pop())
-                value = stack.pop() if op == MSTORE else None
-                if start + 32 > len(computation._memory._bytes):
-                    meter.gas_remaining = gas
-                    computation.extend_memory(start, 32)
-                    gas = meter.gas_remaining
-                memory = computation._memory._bytes
-                if value is None:
-                    stack.append(int.from_bytes(memory[start : start + 32], "big"))
-                elif type(value) is int:
-                    memory[start : start + 32] = value.to_bytes(32, "big")
-                else:
-                    memory[start : start + 32] = value.rjust(32, b"\x00")[-32:]
-            elif op <= SHR:
-                _binary(op, stack)
-            elif op == CALLDATALOAD:
-                if not stack:
-                    raise InsufficientStack("Wanted 1 stack item, had none")
-                start = _word(stack.pop())
-                word = computation.msg.data_as_bytes[start : start + 32]
-                stack.append(int.from_bytes(word.ljust(32, b"\x00"), "big"))
-            elif op == CALLDATASIZE or op == CALLVALUE:
-                if len(stack) > 1023:
-                    raise FullStack("Stack limit reached")
-                msg = computation.msg
-                stack.append(len(msg.data) if op == CALLDATASIZE else msg.value)
-            else:  # pragma: no cover - _INLINE and this dispatch list the same opcodes
-                raise AssertionError(f"opcode 0x{op:02x} marked inline but not handled")
+            elif end == _SSTORE:
+                gas = _sstore(computation, stack, gas)
+            elif end == _GAS:
+                append(gas)
+            elif end == _STOP:
+                break
     except BaseException:
         if gas >= 0:
             meter.gas_remaining = gas
         raise
-    code.program_counter = pc + 1
+    code.program_counter = pc
     meter.gas_remaining = gas
 
 
-def _binary(op: int, stack: list[Any]) -> None:
-    """Arithmetic, comparison and bitwise opcodes (0x01..0x1c) that `_run` inlines."""
-    if op == ISZERO or op == NOT:
-        if not stack:
-            raise InsufficientStack("Wanted 1 stack item, had none")
-        a = _word(stack.pop())
-        stack.append((1 if a == 0 else 0) if op == ISZERO else UINT_256_MAX - a)
-        return
-    if len(stack) < 2:
-        raise InsufficientStack(f"Wanted 2 stack items, only had {len(stack)}")
-    a = _word(stack.pop())
-    b = _word(stack.pop())
-    if op == ADD:
-        r = (a + b) & UINT_256_MAX
-    elif op == AND:
-        r = a & b
-    elif op == SUB:
-        r = (a - b) & UINT_256_MAX
-    elif op == SHL:
-        r = 0 if a >= 256 else (b << a) & UINT_256_MAX
-    elif op == EQ:
-        r = 1 if a == b else 0
-    elif op == GT:
-        r = 1 if a > b else 0
-    elif op == LT:
-        r = 1 if a < b else 0
-    elif op == SHR:
-        r = 0 if a >= 256 else b >> a
-    elif op == SLT or op == SGT:
-        sa = a - _WORD if a > _INT_MAX else a
-        sb = b - _WORD if b > _INT_MAX else b
-        r = 1 if (sa < sb if op == SLT else sa > sb) else 0
-    elif op == OR:
-        r = a | b
-    elif op == XOR:
-        r = a ^ b
-    elif op == MUL:
-        r = (a * b) & UINT_256_MAX
-    elif op == DIV:
-        r = 0 if b == 0 else a // b
-    else:  # pragma: no cover
-        raise AssertionError(f"opcode 0x{op:02x} marked inline but not handled")
-    stack.append(r)
+def _by_py_evm(computation: Any, last: int) -> int:
+    """Run opcodes through py-evm's own objects, with the meter holding the gas, up to and
+    including the one at `last`: the slow path for a segment whose gas or stack bounds do
+    not hold. Returns the position to go on at, or -1 once the frame halted."""
+    code = computation.code
+    raw = code._raw_code_bytes
+    stack = computation._stack.values
+    lookup = computation.opcodes
+    while True:
+        at = code.program_counter
+        op = raw[at]
+        code.program_counter = at + 1
+        try:
+            (lookup.get(op) or InvalidOpcode(op))(computation=computation)
+        except Halt:
+            return -1
+        _int_on_top(stack)
+        if at == last:
+            return cast(int, code.program_counter)
+
+
+def _int_on_top(stack: list[Any]) -> None:
+    """Convert what py-evm's opcode pushed as bytes (it pushes at most one item)."""
+    if stack and type(stack[-1]) is not int:
+        stack[-1] = int.from_bytes(stack[-1], "big")
+
+
+def _grow(memory: Any, gas: int, start: int, size: int) -> int:
+    """Charge for and extend memory to cover `size` (> 0) bytes at `start`, as
+    `extend_memory` does; returns the gas left."""
+    before = len(memory._bytes) // 32
+    after = (start + size + 31) // 32
+    fee = after * 3 + after * after // 512 - before * 3 - before * before // 512
+    if fee > 0:
+        if fee > gas:
+            raise OutOfGas(f"Out of gas: Needed {fee} - Remaining {gas} - Expanding memory")
+        gas -= fee
+        memory.extend(start, size)
+    return gas
+
+
+def _charge(gas: int, fee: int, reason: str) -> int:
+    if fee > gas:
+        raise OutOfGas(f"Out of gas: Needed {fee} - Remaining {gas} - Reason: {reason}")
+    return gas - fee
+
+
+def _sload(computation: Any, stack: list[int], gas: int) -> int:
+    state = computation.state
+    address = computation.msg.storage_address
+    slot = stack[-1]
+    if state.is_storage_warm(address, slot):
+        gas = _charge(gas, WARM_STORAGE_READ_COST, "SLOAD")
+    else:
+        state.mark_storage_warm(address, slot)
+        gas = _charge(gas, COLD_SLOAD_COST, "SLOAD")
+    stack[-1] = state.get_storage(address, slot)
+    return gas
+
+
+def _sstore(computation: Any, stack: list[int], gas: int) -> int:
+    """EIP-2200 net metering with EIP-2929 access costs and EIP-3529 refunds, in the order
+    py-evm's `sstore_eip3529` charges, refunds and writes."""
+    msg = computation.msg
+    if msg.is_static:
+        raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+    if gas <= 2300:
+        raise OutOfGas("Net-metered SSTORE always fails below 2300 gas, per EIP-2200", gas)
+    state = computation.state
+    address = msg.storage_address
+    slot = stack.pop()
+    value = stack.pop()
+    current = state.get_storage(address, slot)
+    original = state.get_storage(address, slot, from_journal=False)
+    schedule = GAS_SCHEDULE_EIP3529
+    refund = 0
+    if current == value:
+        cost = schedule.sload_gas
+    elif original == current:
+        if original == 0:
+            cost = schedule.sstore_set_gas
+        else:
+            cost = schedule.sstore_reset_gas
+            if value == 0:
+                refund += schedule.sstore_clears_schedule
+    else:
+        cost = schedule.sload_gas
+        if original != 0:
+            if current == 0:
+                refund -= schedule.sstore_clears_schedule
+            if value == 0:
+                refund += schedule.sstore_clears_schedule
+        if original == value:
+            if original == 0:
+                refund += schedule.sstore_set_gas - schedule.sload_gas
+            else:
+                refund += schedule.sstore_reset_gas - schedule.sload_gas
+    gas = _charge(gas, cost, "SSTORE")
+    if refund:
+        computation._gas_meter.refund_gas(refund)
+    state.set_storage(address, slot, value)
+    if not state.is_storage_warm(address, slot):
+        state.mark_storage_warm(address, slot)
+        gas = _charge(gas, COLD_SLOAD_COST, "Implicit SLOAD during SSTORE")
+    return gas
+
+
+def _sha3(computation: Any, stack: list[int], gas: int) -> int:
+    start = stack.pop()
+    size = stack[-1]
+    memory = computation._memory
+    if size and start + size > len(memory._bytes):
+        gas = _grow(memory, gas, start, size)
+    gas = _charge(gas, 6 * ((size + 31) // 32), "SHA3: word gas cost")
+    data = bytes(memory._bytes[start : start + size]) if size else b""
+    stack[-1] = int.from_bytes(keccak(data), "big")
+    return gas
+
+
+def _copy(computation: Any, gas: int, start: int, data: bytes, size: int) -> int:
+    """Write `data` (`size` bytes, zero-padded) to memory at `start`, charging memory growth
+    and the copy's word cost."""
+    memory = computation._memory
+    if size and start + size > len(memory._bytes):
+        gas = _grow(memory, gas, start, size)
+    gas = _charge(gas, 3 * ((size + 31) // 32), "copy fee")
+    if size:
+        memory._bytes[start : start + size] = data.ljust(size, b"\x00")
+    return gas
+
+
+def _calldatacopy(computation: Any, stack: list[int], gas: int) -> int:
+    start, offset, size = stack.pop(), stack.pop(), stack.pop()
+    data = bytes(computation.msg.data[offset : offset + size]) if size else b""
+    return _copy(computation, gas, start, data, size)
+
+
+def _codecopy(computation: Any, stack: list[int], gas: int) -> int:
+    start, offset, size = stack.pop(), stack.pop(), stack.pop()
+    data = bytes(computation.code._raw_code_bytes[offset : offset + size]) if size else b""
+    return _copy(computation, gas, start, data, size)
+
+
+def _returndatacopy(computation: Any, stack: list[int], gas: int) -> int:
+    start, offset, size = stack.pop(), stack.pop(), stack.pop()
+    returned = computation.return_data
+    if offset + size > len(returned):
+        raise OutOfBoundsRead(
+            "Return data length is not sufficient to satisfy request.  Asked "
+            f"for data from index {offset} to {offset + size}.  "
+            f"Return data is {len(returned)} bytes in length."
+        )
+    return _copy(computation, gas, start, bytes(returned[offset : offset + size]), size)
+
+
+def _mcopy(computation: Any, stack: list[int], gas: int) -> int:
+    target, source, size = stack.pop(), stack.pop(), stack.pop()
+    memory = computation._memory
+    if size and max(target, source) + size > len(memory._bytes):
+        gas = _grow(memory, gas, max(target, source), size)
+    gas = _charge(gas, 3 * ((size + 31) // 32), "MCOPY fee")
+    if size:
+        memory._bytes[target : target + size] = memory._bytes[source : source + size]
+    return gas
+
+
+def _mstore8(computation: Any, stack: list[int], gas: int) -> int:
+    start, value = stack.pop(), stack.pop()
+    memory = computation._memory
+    if start + 1 > len(memory._bytes):
+        gas = _grow(memory, gas, start, 1)
+    memory._bytes[start] = value & 0xFF
+    return gas
+
+
+def _exp(computation: Any, stack: list[int], gas: int) -> int:
+    base = stack.pop()
+    exponent = stack[-1]
+    gas = _charge(gas, _EXP_BYTE_GAS * ((exponent.bit_length() + 7) // 8), "EXP: exponent bytes")
+    stack[-1] = pow(base, exponent, _WORD)
+    return gas
+
+
+def _signed(value: int) -> int:
+    return value - _WORD if value > _INT_MAX else value
+
+
+def _sdiv(a: int, b: int) -> int:
+    a, b = _signed(a), _signed(b)
+    if b == 0:
+        return 0
+    return (-1 if a * b < 0 else 1) * (abs(a) // abs(b)) & UINT_256_MAX
+
+
+def _smod(a: int, b: int) -> int:
+    a, b = _signed(a), _signed(b)
+    if b == 0:
+        return 0
+    return (-1 if a < 0 else 1) * (abs(a) % abs(b)) & UINT_256_MAX
+
+
+def _signextend(bits: int, value: int) -> int:
+    if bits > 31:
+        return value
+    sign = 1 << (bits * 8 + 7)
+    return value | (_WORD - sign) if value & sign else value & (sign - 1)
+
+
+def _sar(shift: int, value: int) -> int:
+    signed = _signed(value)
+    if shift >= 256:
+        return 0 if signed >= 0 else UINT_256_MAX
+    return (signed >> shift) & UINT_256_MAX
+
+
+_BINARY: dict[int, Callable[[int, int], int]] = {
+    MUL: lambda a, b: (a * b) & UINT_256_MAX,
+    DIV: lambda a, b: a // b if b else 0,
+    SDIV: _sdiv,
+    MOD: lambda a, b: a % b if b else 0,
+    SMOD: _smod,
+    SIGNEXTEND: _signextend,
+    SLT: lambda a, b: 1 if _signed(a) < _signed(b) else 0,
+    SGT: lambda a, b: 1 if _signed(a) > _signed(b) else 0,
+    XOR: lambda a, b: a ^ b,
+    BYTE: lambda i, v: (v >> (8 * (31 - i))) & 0xFF if i < 32 else 0,
+    SAR: _sar,
+}
+
+_CONTEXT: dict[int, Callable[[Any], int]] = {
+    ADDRESS: lambda c: int.from_bytes(c.msg.storage_address, "big"),
+    ORIGIN: lambda c: int.from_bytes(c.transaction_context.origin, "big"),
+    CALLER: lambda c: int.from_bytes(c.msg.sender, "big"),
+    CALLVALUE: lambda c: c.msg.value,
+    CALLDATASIZE: lambda c: len(c.msg.data),
+    CODESIZE: lambda c: len(c.code._raw_code_bytes),
+    RETURNDATASIZE: lambda c: len(c.return_data),
+    TIMESTAMP: lambda c: c.state.timestamp,
+    NUMBER: lambda c: c.state.block_number,
+    CHAINID: lambda c: c.state.execution_context.chain_id,
+    SELFBALANCE: lambda c: c.state.get_balance(c.msg.storage_address),
+    MSIZE: lambda c: len(c._memory._bytes),
+}
+
+_Handler = Callable[[Any, list[int], int], int]
+
+
+def _binary(fn: Callable[[int, int], int]) -> _Handler:
+    def run(computation: Any, stack: list[int], gas: int) -> int:
+        a = stack.pop()
+        stack[-1] = fn(a, stack[-1])
+        return gas
+
+    return run
+
+
+def _context(fn: Callable[[Any], int]) -> _Handler:
+    def run(computation: Any, stack: list[int], gas: int) -> int:
+        stack.append(fn(computation))
+        return gas
+
+    return run
+
+
+def _modular(combine: Callable[[int, int], int]) -> _Handler:
+    def run(computation: Any, stack: list[int], gas: int) -> int:
+        a, b = stack.pop(), stack.pop()
+        m = stack[-1]
+        stack[-1] = combine(a, b) % m if m else 0
+        return gas
+
+    return run
+
+
+def _calldataload(computation: Any, stack: list[int], gas: int) -> int:
+    start = stack[-1]
+    word = bytes(computation.msg.data[start : start + 32])
+    stack[-1] = int.from_bytes(word.ljust(32, b"\x00"), "big")
+    return gas
+
+
+def _not(computation: Any, stack: list[int], gas: int) -> int:
+    stack[-1] = UINT_256_MAX - stack[-1]
+    return gas
+
+
+def _unreachable(computation: Any, stack: list[int], gas: int) -> int:
+    raise AssertionError("opcode decoded as inline but has no handler")
+
+
+# The opcodes the body loop of `_run` hands on, by opcode byte.
+_OTHERS: list[_Handler] = [_unreachable] * 256
+for _op, _fn in _BINARY.items():
+    _OTHERS[_op] = _binary(_fn)
+for _op, _get in _CONTEXT.items():
+    _OTHERS[_op] = _context(_get)
+_OTHERS[ADDMOD] = _modular(lambda a, b: a + b)
+_OTHERS[MULMOD] = _modular(lambda a, b: a * b)
+_OTHERS[CALLDATALOAD] = _calldataload
+_OTHERS[NOT] = _not
+_OTHERS[EXP] = _exp
+_OTHERS[SHA3] = _sha3
+_OTHERS[SLOAD] = _sload
+_OTHERS[MSTORE8] = _mstore8
+_OTHERS[CALLDATACOPY] = _calldatacopy
+_OTHERS[CODECOPY] = _codecopy
+_OTHERS[RETURNDATACOPY] = _returndatacopy
+_OTHERS[MCOPY] = _mcopy
 
 
 class AdmittedTransactionExecutor(PragueTransactionExecutor):
