@@ -35,7 +35,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-__all__ = ["API_KEY_HEADER", "SharedBuckets", "client_id"]
+__all__ = ["API_KEY_HEADER", "SharedBuckets", "client_address", "client_id"]
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -53,13 +53,13 @@ class SharedBuckets:
         self,
         path: Path,
         *,
-        rate_per_minute: int,
+        rate_per_minute: float,
         burst: int | None = None,
         slots: int = 1 << 17,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if rate_per_minute < 1:
-            raise ValueError(f"rate_per_minute must be >= 1, not {rate_per_minute}")
+        if not rate_per_minute > 0:
+            raise ValueError(f"rate_per_minute must be > 0, not {rate_per_minute}")
         self.capacity = float(burst if burst is not None else rate_per_minute)
         if self.capacity < 1:
             raise ValueError(f"burst must be >= 1, not {burst}")
@@ -95,15 +95,23 @@ class SharedBuckets:
 
     def take(self, client: str) -> int:
         """Take one token for `client`: 0 if granted, else whole seconds until one is."""
+        return self._settle(client, take=True)
+
+    def wait(self, client: str) -> int:
+        """Whole seconds until `client` could take a token (0: now), without taking one."""
+        return self._settle(client, take=False)
+
+    def _settle(self, client: str, *, take: bool) -> int:
         key = hashlib.sha256(client.encode("utf-8")).digest()[:16]
         start = int.from_bytes(key[:8], "little") % self.slots
         now = self._clock()
         with self._locked():
             tokens, offset = self._find(key, start, now)
             granted = tokens >= 1.0
-            if granted:
-                tokens -= 1.0
-            _SLOT.pack_into(self._map, offset, key, tokens, now)
+            if take:
+                if granted:
+                    tokens -= 1.0
+                _SLOT.pack_into(self._map, offset, key, tokens, now)
         if granted:
             return 0
         return max(1, math.ceil((1.0 - tokens) / self.per_second))
@@ -149,5 +157,12 @@ def client_id(request: Request) -> str:
     key = request.headers.get(API_KEY_HEADER)
     if key:
         return "key:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    host = request.client.host if request.client is not None else "unknown"
-    return "ip:" + host
+    return "ip:" + client_address(request)
+
+
+def client_address(request: Request) -> str:
+    """The peer's IP address. No forwarding header is read here: uvicorn replaces the peer
+    with the X-Forwarded-For client only for connections from a trusted proxy (the
+    FORWARDED_ALLOW_IPS environment variable; uvicorn's default 127.0.0.1 and ::1), so a
+    client elsewhere cannot choose its own address."""
+    return request.client.host if request.client is not None else "unknown"

@@ -3,7 +3,8 @@ Solidity error names, GS1 reasons, form validation) mapped to messages in both l
 
 `explain(exc, gettext)` returns the translated sentence for any error a portal action can
 raise; unknown codes fall back to the API's own detail, so nothing is hidden. Add a code
-to MESSAGES (English message id) and its Chinese translation to the catalog.
+to MESSAGES (English message id) and its Chinese translation to the catalog. A message
+with `%(name)s` placeholders is filled from the failure's `params`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MESSAGES: dict[str, str] = {
     # sign-in and configuration
     "bad_credentials": _l("Wrong username or password."),
     "rate_limited": _l("Too many attempts. Wait a minute and try again."),
+    "rate_limited_minutes": _l("Too many attempts. Try again in %(minutes)s minutes."),
     "member_not_active": _l("This organisation is suspended or not a member of the network."),
     "master_key_missing": _l("The platform is not configured for sign-in (no master key)."),
     "relayer_missing": _l("The platform relayer is not configured."),
@@ -44,6 +46,8 @@ MESSAGES: dict[str, str] = {
     # input
     "invalid_request": _l("Some fields are missing or invalid; see the marked fields."),
     "not_found": _l("Nothing was found under that code."),
+    "unknown_subject": _l("This device or lot is not on the ledger."),
+    "unknown_device": _l("No device with the code %(code)s is on the ledger."),
     "count_mismatch": _l(
         "The counted units differ from the units you accept: reject the missing units or "
         "correct the count."
@@ -110,11 +114,13 @@ MESSAGES: dict[str, str] = {
 
 @dataclass
 class PortalFailure(Exception):
-    """A failure to show on the page: a stable code, the raw detail, and field errors."""
+    """A failure to show on the page: a stable code, the raw detail, field errors, and the
+    values its message names."""
 
     code: str
     detail: str
     fields: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
 
 
 class FormError(PortalFailure):
@@ -142,7 +148,7 @@ def explain(problem: PortalFailure, gettext: Callable[[str], str]) -> str:
     message = MESSAGES.get(problem.code)
     if message is None:
         return gettext("The operation failed: %(detail)s") % {"detail": problem.detail}
-    return gettext(message)
+    return gettext(message) % problem.params if problem.params else gettext(message)
 
 
 # What a portal action catches and shows on its page (anything else is a server error).

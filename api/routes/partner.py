@@ -25,7 +25,7 @@ from api import orders
 from api.auth import CurrentMember, Member
 from api.chain import custodial_ledger, reader, submit_raw, vault
 from api.deps import ConnDep, ServicesDep
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden, NotFound, Unprocessable
 from api.partner_schemas import (
     PROBLEMS,
     AdverseEventIn,
@@ -51,7 +51,7 @@ from api.services import Services
 from indexer.queries.stock import inventory as inventory_query
 from indexer.queries.trace import unit_history
 from sdk.ledger import Ledger, TxResult
-from sdk.model import Role, ShipmentStatus
+from sdk.model import ItemStatus, Role, ShipmentStatus
 
 __all__ = ["router"]
 
@@ -80,6 +80,18 @@ def _parse_id(value: str, what: str) -> bytes:
 def _known_shipment(services: Services, shipment_id: int) -> None:
     if reader(services).shipment(shipment_id).status is ShipmentStatus.NONE:
         raise NotFound("shipment_not_found", f"no shipment {shipment_id}")
+
+
+def _known_subject(services: Services, subject_id: bytes) -> None:
+    """The chain, not the indexer, decides: a unit commissioned a moment ago is known.
+    (Records.reportAdverseEvent itself accepts any subject.)"""
+    ledger = reader(services)
+    if ledger.item(subject_id).status is ItemStatus.NONE and ledger.lot(subject_id) is None:
+        raise Unprocessable(
+            "unknown_subject",
+            f"{hexs(subject_id)} is neither an item nor a lot on the ledger",
+            subject_id=subject_id,
+        )
 
 
 # ------------------------------------------------------------------ identity
@@ -201,7 +213,11 @@ def destroy(body: ItemsIn, member: CurrentMember, services: ServicesDep) -> Oper
 def adverse_event(
     body: AdverseEventIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
-    result = custodial_ledger(services, member.address).report_adverse_event(
+    """Report an adverse event about an item (unit or container) or a lot on the ledger;
+    any other subject is 422 `unknown_subject`."""
+    ledger = custodial_ledger(services, member.address)
+    _known_subject(services, body.subject_id)
+    result = ledger.report_adverse_event(
         body.subject_id, severity=body.severity, report_hash=body.report_hash
     )
     return orders.report(result, signed_by="custodial", report_id=result.value)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import ConnDep
+from api.errors import ApiError
 from api.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from api.routes import partner
 from portal.context import Csrf, Ctx, role_ctx
@@ -90,8 +91,18 @@ def adverse_event(
                 "report_hash": hexs(text_hash(need("description", description)) or b""),
             }
         )
-        result = partner.adverse_event(body, ctx.signed_in, ctx.services)
+        try:
+            result = partner.adverse_event(body, ctx.signed_in, ctx.services)
+        except ApiError as exc:
+            if exc.code != "unknown_subject":
+                raise
+            raise _unknown_device(code.strip().splitlines()[0].strip()) from exc
     except FAILURES as exc:
         return ctx.render("hospital/adverse_event.html", values=typed, problem=exc)
     notice = ctx._("Adverse event report %(id)s recorded.") % {"id": result.report_id}
     return ctx.render("hospital/adverse_event.html", values={"severity": "2"}, notice=notice)
+
+
+def _unknown_device(typed: str) -> FormError:
+    detail = f"{typed} is not on the ledger"
+    return FormError("unknown_device", detail, {"code": detail}, {"code": typed})

@@ -1,10 +1,16 @@
 """Sign-in and sign-out: a portal user's password, or the member's own key (an EIP-4361
 challenge from `api.auth.issue_challenge`, signed in the browser with window.ethereum and
 redeemed with `api.auth.redeem_challenge`). `/portal/` sends a member to its role's
-first page."""
+first page.
+
+Password guessing is throttled twice: every attempt counts against its username, and every
+failed one against the client's address (`api.ratelimit.client_address`: the peer, or the
+X-Forwarded-For client only when uvicorn trusts the proxy). Either answers 429 with the
+time to wait."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form
@@ -13,7 +19,7 @@ from pydantic import ValidationError
 
 from api.auth import issue_challenge, redeem_challenge, resolve_member
 from api.errors import ApiError
-from api.ratelimit import SharedBuckets
+from api.ratelimit import SharedBuckets, client_address
 from api.routes.auth import ChallengeRequest, TokenRequest
 from api.services import Services
 from portal.context import Csrf, Ctx, PageCtx
@@ -26,16 +32,41 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 SIGN_IN_ATTEMPTS_PER_MINUTE = 10
+# Failed password attempts per client address, whatever the username: a burst of 50, then
+# one every 3 minutes. A hospital of a few hundred clerks behind one NAT address mistypes
+# a few dozen passwords at a shift change and stays under it; one address rotating
+# usernames gets 50 + 480 guesses a day instead of thousands an hour.
+FAILED_SIGN_INS_PER_ADDRESS = 50
+FAILED_SIGN_IN_REFILL_PER_MINUTE = 1 / 3
+
+
+def _buckets(services: Services, name: str, rate_per_minute: float, burst: int) -> SharedBuckets:
+    """Token buckets in the file `<data_dir>/<name>.buckets`, shared by workers."""
+    buckets = services.extras.get(name)
+    if not isinstance(buckets, SharedBuckets):
+        path = services.settings.data_dir / f"{name}.buckets"
+        buckets = SharedBuckets(path, rate_per_minute=rate_per_minute, burst=burst, slots=4096)
+        services.extras[name] = buckets
+    return buckets
 
 
 def _attempts(services: Services) -> SharedBuckets:
-    """Password attempts per username (SIGN_IN_ATTEMPTS_PER_MINUTE), shared by workers."""
-    buckets = services.extras.get("portal_sign_in_buckets")
-    if not isinstance(buckets, SharedBuckets):
-        path = services.settings.data_dir / "portal-sign-in.buckets"
-        buckets = SharedBuckets(path, rate_per_minute=SIGN_IN_ATTEMPTS_PER_MINUTE, slots=4096)
-        services.extras["portal_sign_in_buckets"] = buckets
-    return buckets
+    """Password attempts per username, failed or not (SIGN_IN_ATTEMPTS_PER_MINUTE)."""
+    rate = SIGN_IN_ATTEMPTS_PER_MINUTE
+    return _buckets(services, "portal-sign-in", rate, rate)
+
+
+def _failures(services: Services) -> SharedBuckets:
+    """Failed password attempts per client address (FAILED_SIGN_INS_PER_ADDRESS)."""
+    rate, burst = FAILED_SIGN_IN_REFILL_PER_MINUTE, FAILED_SIGN_INS_PER_ADDRESS
+    return _buckets(services, "portal-sign-in-failures", rate, burst)
+
+
+def _throttled(wait_seconds: int, detail: str) -> PortalFailure:
+    minutes = math.ceil(wait_seconds / 60)
+    if minutes <= 1:
+        return PortalFailure("rate_limited", detail)
+    return PortalFailure("rate_limited_minutes", detail, params={"minutes": str(minutes)})
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -73,12 +104,18 @@ def sign_in(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     values = {"username": username, "next": next}
-    wait = _attempts(ctx.services).take(f"user:{username.strip().lower()}")
+    address = f"ip:{client_address(ctx.request)}"
+    wait = _failures(ctx.services).wait(address)
+    detail = f"too many failed sign-ins from {address[3:]}; retry in {wait} s"
+    if not wait:
+        wait = _attempts(ctx.services).take(f"user:{username.strip().lower()}")
+        detail = f"too many sign-in attempts for {username!r}; retry in {wait} s"
     if wait:
-        problem = PortalFailure("rate_limited", f"too many sign-in attempts; retry in {wait} s")
+        problem = _throttled(wait, detail)
         return ctx.render("signin.html", values=values, problem=problem, status_code=429)
     user = authenticate(ctx.services, username.strip(), password)
     if user is None:
+        _failures(ctx.services).take(address)
         problem = PortalFailure("bad_credentials", f"no user {username!r} with that password")
         return ctx.render("signin.html", values=values, problem=problem, status_code=401)
     session = Session.new(username=user.username, address=user.address, method="password")

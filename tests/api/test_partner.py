@@ -204,6 +204,23 @@ def test_a_hospital_reports_an_adverse_event(partner: PartnerEnv) -> None:
     assert response.json()["report_id"] >= 1
 
 
+def test_an_adverse_event_about_a_subject_not_on_the_ledger_is_refused(
+    partner: PartnerEnv,
+) -> None:
+    c = partner.api.consortium
+    report = h(keccak(text="report"))
+    never_commissioned = h(gs1.item_id(gs1.unit_path(c.gtin, "NEVER1")))
+    body = {"subject_id": never_commissioned, "severity": 2, "report_hash": report}
+    refused = post(partner, "/v1/partner/adverse-events", c.hospital, body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "unknown_subject"
+    assert refused.json()["subject_id"] == never_commissioned
+    about_the_lot = {"subject_id": h(c.lot_key), "severity": 3, "report_hash": report}
+    accepted = post(partner, "/v1/partner/adverse-events", c.hospital, about_the_lot)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["report_id"] == 1  # the refused report took no id
+
+
 def test_shipping_an_item_one_does_not_hold_is_a_problem_named_after_the_solidity_error(
     partner: PartnerEnv,
 ) -> None:

@@ -30,9 +30,12 @@ def password_of(name: str) -> str:
 class PortalEnv:
     api: ApiEnv
 
-    def client(self, *, lang: str | None = None) -> TestClient:
-        """A fresh browser-like client (own cookies), optionally with a language cookie."""
-        client = TestClient(create_app(self.api.services), follow_redirects=False)
+    def client(self, *, lang: str | None = None, address: str = "testclient") -> TestClient:
+        """A fresh browser-like client (own cookies) connecting from `address`, optionally
+        with a language cookie."""
+        client = TestClient(
+            create_app(self.api.services), follow_redirects=False, client=(address, 50000)
+        )
         if lang:
             client.cookies.set("lang", lang)
         return client

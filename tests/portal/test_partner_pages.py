@@ -279,6 +279,31 @@ def test_a_hospital_dispenses_and_reports_an_adverse_event(portal: PortalEnv) ->
     assert 'data-verdict="dispensed"' in verdict.text
 
 
+def test_an_adverse_event_must_name_a_device_on_the_ledger(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    c.manufacturer.commission(c.lot_key, ["AEK1"])  # on chain, not yet indexed
+    unknown = f"(01){c.gtin}(21)NOPE01"
+    form = {"severity": "3", "description": "alarm failed during surgery"}
+    for lang, words in (
+        ("en", f"No device with the code {unknown} is on the ledger."),
+        ("zh", f"账本上没有代码为 {unknown} 的器械。"),
+    ):
+        hospital = portal.sign_in("hospital", lang=lang)
+        refused = post(hospital, "/portal/hospital/adverse-events", {**form, "code": unknown})
+        assert refused.status_code == 400 and 'data-code="unknown_device"' in refused.text
+        assert words in refused.text
+        assert f'value="{unknown}"' in refused.text  # the form keeps what was typed
+        assert "alarm failed during surgery" in refused.text
+    typo = f"(01){c.gtin[:-1]}9(21)AEK1"
+    malformed = post(hospital, "/portal/hospital/adverse-events", {**form, "code": typo})
+    assert malformed.status_code == 400 and 'data-code="bad_check_digit"' in malformed.text
+    known = post(
+        hospital, "/portal/hospital/adverse-events", {**form, "code": f"(01){c.gtin}(21)AEK1"}
+    )
+    assert known.status_code == 200 and 'data-code="' not in known.text
+    assert "不良事件报告 1 已记录" in known.text  # the refused reports took no id
+
+
 def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEnv) -> None:
     c = portal.api.consortium
     maker = portal.sign_in("manufacturer")

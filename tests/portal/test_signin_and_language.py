@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
 
 from portal import sessions
+from portal.routes import signin
 from portal.sessions import Session
-from tests.portal.conftest import PortalEnv, csrf_of, password_of
+from tests.portal.conftest import USERS, PortalEnv, csrf_of, password_of
 
 
 def test_the_portal_speaks_chinese_unless_asked_otherwise(portal: PortalEnv) -> None:
@@ -174,6 +177,37 @@ def test_password_guessing_is_throttled_per_username(portal: PortalEnv) -> None:
     )
     assert blocked.status_code == 429 and "Too many attempts" in blocked.text
     assert portal.sign_in("distributor").cookies.get("mlp_session")  # other users unaffected
+
+
+def test_failed_sign_ins_are_throttled_per_client_address_across_usernames(
+    portal: PortalEnv,
+) -> None:
+    def attempt(client: TestClient, username: str, password: str, **headers: str) -> Response:
+        token = csrf_of(client.get("/portal/sign-in").text)
+        form = {"username": username, "password": password, "csrf_token": token}
+        return client.post("/portal/sign-in", data=form, headers=headers)
+
+    office = "198.51.100.7"
+    colleague = portal.client(lang="en", address=office)
+    for name in USERS * 2:  # successful sign-ins from a shared address do not count
+        assert attempt(colleague, name, password_of(name)).status_code == 303
+    attacker = portal.client(lang="en", address=office)
+    for n in range(signin.FAILED_SIGN_INS_PER_ADDRESS):
+        # a new username each time (the per-username throttle never trips) and a forged
+        # X-Forwarded-For, which the app must not take for the client's address
+        forged = {"X-Forwarded-For": f"203.0.113.{n}"}
+        assert attempt(attacker, f"user{n}", "guess", **forged).status_code == 401
+    for client, lang, words in (
+        (attacker, "en", "Too many attempts. Try again in 3 minutes."),
+        (portal.client(lang="zh", address=office), "zh", "尝试次数过多，请 3 分钟后再试。"),
+    ):
+        blocked = attempt(client, "distributor", password_of("distributor"))
+        assert blocked.status_code == 429 and 'data-code="rate_limited_minutes"' in blocked.text
+        assert words in blocked.text, lang
+        assert 'value="distributor"' in blocked.text
+        assert "mlp_session" not in blocked.headers.get("set-cookie", "")
+    elsewhere = portal.client(address="192.0.2.44")
+    assert attempt(elsewhere, "distributor", password_of("distributor")).status_code == 303
 
 
 def test_htmx_requests_may_send_the_csrf_token_as_a_header(portal: PortalEnv) -> None:
