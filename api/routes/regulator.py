@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web3 import HTTPProvider, Web3
 
 from api.alerts import alerts_feed
+from api.chain import reader
 from api.deps import ConnDep, PageDep, ServicesDep
 from api.errors import ApiError
 from api.oversight import RegulatorOnly
@@ -32,7 +34,7 @@ from sdk.gs1 import lot_key, validate_gtin
 from sdk.ledger import Ledger, TxResult
 from sdk.model import LicenceKind, MemberStatus, Role, class_mask
 
-__all__ = ["regulator_ledger", "router"]
+__all__ = ["recall_on_ledger", "regulator_ledger", "router"]
 
 router = APIRouter(prefix="/v1/regulator", tags=["regulator"], dependencies=[RegulatorOnly])
 
@@ -75,6 +77,23 @@ def regulator_ledger(services: Services) -> Ledger:
         services.extras["regulator.ledger"] = ledger
     assert isinstance(ledger, Ledger)
     return ledger
+
+
+def recall_on_ledger(services: Services, recall_id: int) -> bool:
+    """Whether the chain holds recall `recall_id` (ids count up from 1; an id never issued
+    reads as an empty record). The node we read is asked first; failing that, the node
+    regulator orders are written to, since a follower may be a block behind it and a
+    recall issued a moment ago must not look unknown."""
+    if reader(services).recall(recall_id)["lot_index"] != 0:
+        return True
+    if services.settings.submit_rpc_url is None:
+        return False
+    try:
+        return bool(regulator_ledger(services).recall(recall_id)["lot_index"] != 0)
+    except NotConfigured:  # no regulator key: this portal issued no recall
+        return False
+    except requests.ConnectionError:  # the sequencer is unreachable: cannot rule it out
+        return True
 
 
 class Strict(BaseModel):

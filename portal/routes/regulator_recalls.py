@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import ConnDep
 from api.errors import NotFound
 from api.recall_acks import NOTICE_DAYS, RecallProgress, recall_progress
-from api.routes.regulator import CloseIn, RecallIn, close_recall, issue_recall
+from api.routes.regulator import CloseIn, RecallIn, close_recall, issue_recall, recall_on_ledger
 from portal.context import Csrf, Ctx
 from portal.nav import _l
 from portal.regulator.access import Regulator
@@ -83,18 +83,25 @@ def issue(
 
 
 def _progress(ctx: Ctx, conn: ConnDep, recall_id: int) -> RecallProgress | None:
-    """The recall's progress, or None while the indexer has not reached it yet."""
+    """The recall's progress, or None while the indexer has not reached it yet; NotFound
+    when the chain does not know it either (the indexer only ever lags the chain)."""
     try:
         return recall_progress(ctx.services, conn, recall_id)
     except NotFound:
+        if not recall_on_ledger(ctx.services, recall_id):
+            raise
         return None
 
 
 def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: object) -> Response:
+    try:
+        progress = _progress(ctx, conn, recall_id)
+    except NotFound as exc:
+        return ctx.render("error.html", problem=exc, status_code=exc.status)
     return ctx.render(
         template,
         recall_id=recall_id,
-        progress=_progress(ctx, conn, recall_id),
+        progress=progress,
         notice_days=NOTICE_DAYS,
         now=int(time.time()),
         **extra,

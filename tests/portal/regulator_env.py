@@ -11,9 +11,11 @@ from api.main import create_app
 from tests.portal.conftest import PortalEnv, csrf_of, password_of
 
 
-def regulator_app_client(portal: PortalEnv, *, lang: str | None = "en") -> TestClient:
+def regulator_app_client(
+    portal: PortalEnv, *, lang: str | None = "en", **settings_update: object
+) -> TestClient:
     api = portal.api
-    settings = api.services.settings.model_copy(update={"regulator": True})
+    settings = api.services.settings.model_copy(update={"regulator": True, **settings_update})
     services = dataclasses.replace(api.services, settings=settings, extras={})
     services.extras["regulator.account"] = api.consortium.regulator.account
     client = TestClient(create_app(services), follow_redirects=False)

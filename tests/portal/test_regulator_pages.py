@@ -5,10 +5,13 @@ failures shown in the chosen language with the form keeping what was typed."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 
+from api.routes import regulator as regulator_routes
 from sdk.model import LicenceKind, MemberStatus
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv
@@ -139,6 +142,38 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
     assert 'data-state="closed"' in final.text and "hx-trigger" not in final.text
     listed = reg.get("/portal/regulator/recalls")
     assert f'data-recall="{recall_id}"' in listed.text
+
+
+def test_an_unknown_recall_is_a_404_not_a_wait_for_the_indexer(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    c = portal.api.consortium
+    issued = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="x")).value
+    assert 'data-state="pending"' in reg.get(f"/portal/regulator/recalls/{issued}").text
+    portal.api.sync()
+    for lang, words in (("en", "No such recall."), ("zh", "无此召回。")):
+        reg.cookies.set("lang", lang)
+        for path in ("", "/progress"):
+            page = reg.get(f"/portal/regulator/recalls/{issued + 1}{path}")
+            assert page.status_code == 404 and 'data-code="unknown_recall"' in page.text
+            assert words in page.text and "hx-trigger" not in page.text
+
+
+def test_a_recall_the_regulators_follower_has_not_reached_is_pending_not_unknown(
+    portal: PortalEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regulator mode reads from its follower and writes to the sequencer: right after an
+    # order the follower may not hold the recall yet, but the sequencer does.
+    c = portal.api.consortium
+    client = regulator_app_client(portal, submit_rpc_url="http://sequencer.invalid:8545")
+    client.app.state.services.extras["regulator.ledger"] = c.regulator  # type: ignore[attr-defined]
+    reg = sign_in(client, "regulator")
+    issued = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="x")).value
+    follower_behind = SimpleNamespace(recall=lambda _: {"lot_index": 0})
+    monkeypatch.setattr(regulator_routes, "reader", lambda _: follower_behind)
+    waiting = reg.get(f"/portal/regulator/recalls/{issued}")
+    assert waiting.status_code == 200 and 'data-state="pending"' in waiting.text
+    assert reg.get(f"/portal/regulator/recalls/{issued + 1}").status_code == 404
 
 
 def portal_login(portal: PortalEnv, name: str) -> dict[str, str]:
