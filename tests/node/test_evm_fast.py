@@ -95,14 +95,22 @@ def rlp_status(encoded: bytes) -> int:
 
 
 OPS = {
-    "STOP": 0x00, "ADD": 0x01, "MUL": 0x02, "SUB": 0x03, "DIV": 0x04, "LT": 0x10, "GT": 0x11,
-    "SLT": 0x12, "SGT": 0x13, "EQ": 0x14, "ISZERO": 0x15, "AND": 0x16, "OR": 0x17, "XOR": 0x18,
-    "NOT": 0x19, "SHL": 0x1B, "SHR": 0x1C, "SHA3": 0x20, "ADDRESS": 0x30, "CALLER": 0x33,
-    "CALLVALUE": 0x34, "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36, "POP": 0x50, "MLOAD": 0x51,
-    "MSTORE": 0x52, "SSTORE": 0x55, "JUMPI": 0x57, "JUMPDEST": 0x5B, "PUSH0": 0x5F,
-    "DUP16": 0x8F, "SWAP16": 0x9F,
+    "STOP": 0x00, "ADD": 0x01, "MUL": 0x02, "SUB": 0x03, "DIV": 0x04, "SDIV": 0x05,
+    "MOD": 0x06, "SMOD": 0x07, "ADDMOD": 0x08, "MULMOD": 0x09, "EXP": 0x0A,
+    "SIGNEXTEND": 0x0B, "LT": 0x10, "GT": 0x11, "SLT": 0x12, "SGT": 0x13, "EQ": 0x14,
+    "ISZERO": 0x15, "AND": 0x16, "OR": 0x17, "XOR": 0x18, "NOT": 0x19, "BYTE": 0x1A,
+    "SHL": 0x1B, "SHR": 0x1C, "SAR": 0x1D, "SHA3": 0x20, "ADDRESS": 0x30, "ORIGIN": 0x32,
+    "CALLER": 0x33, "CALLVALUE": 0x34, "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36,
+    "CALLDATACOPY": 0x37, "CODESIZE": 0x38, "CODECOPY": 0x39, "RETURNDATASIZE": 0x3D,
+    "RETURNDATACOPY": 0x3E, "TIMESTAMP": 0x42, "NUMBER": 0x43, "CHAINID": 0x46,
+    "SELFBALANCE": 0x47, "POP": 0x50, "MLOAD": 0x51, "MSTORE": 0x52, "MSTORE8": 0x53,
+    "SLOAD": 0x54, "SSTORE": 0x55, "JUMP": 0x56, "JUMPI": 0x57, "MSIZE": 0x59, "GAS": 0x5A,
+    "JUMPDEST": 0x5B, "MCOPY": 0x5E, "PUSH0": 0x5F, "DUP1": 0x80, "DUP2": 0x81,
+    "DUP3": 0x82, "DUP16": 0x8F, "SWAP1": 0x90, "SWAP16": 0x9F, "LOG0": 0xA0,
+    "CALL": 0xF1, "RETURN": 0xF3, "STATICCALL": 0xFA, "REVERT": 0xFD,
 }  # fmt: skip
 MAX = 2**256 - 1
+BYTES = int.from_bytes(bytes(range(1, 33)), "big")
 
 
 def _push(value: int) -> bytes:
@@ -124,8 +132,8 @@ def _long_deployer(runtime: bytes) -> bytes:
 def _every_inline_opcode() -> bytes:
     """Runtime code that stores, slot by slot, the results of every opcode the fast loop
     runs inline, at their edges (wrap-around, signs, shifts of 256 and more, division by
-    zero, calldata past its end, memory growth, deep DUP/SWAP, values pushed as bytes by
-    py-evm's own opcodes), so any difference changes the state root."""
+    zero, calldata past its end, memory growth, copies past their source, deep DUP/SWAP,
+    cold and warm slots, the gas left), so any difference changes the state root."""
     cases: list[bytes] = [
         _ops(2, MAX, "ADD"), _ops(5, 3, "SUB"), _ops(4, 2**255, "MUL"), _ops(0, 7, "DIV"),
         _ops(3, 100, "DIV"), _ops(MAX, 1, "SLT"), _ops(1, MAX, "SLT"), _ops(MAX, 1, "SGT"),
@@ -139,6 +147,36 @@ def _every_inline_opcode() -> bytes:
         _ops(0x20, 0x20, "SHA3", 1, "ADD"),
         _ops(MAX, 0x1000, "MSTORE", 0x1000, "MLOAD"), _ops(0x2000, "MLOAD"),
         _ops(*range(1, 18), "SWAP16", "DUP16"),
+        _ops(0, 5, "MOD"), _ops(7, MAX, "MOD"), _ops(3, MAX - 6, "SMOD"),
+        _ops(MAX, 2**255, "SMOD"), _ops(0, MAX, "SMOD"), _ops(MAX - 2, 7, "SMOD"),
+        _ops(MAX, 2**255, "SDIV"), _ops(2, MAX - 6, "SDIV"), _ops(0, 5, "SDIV"),
+        _ops(MAX, 9, "SDIV"), _ops(0, 1, 2, "ADDMOD"), _ops(7, MAX, MAX, "ADDMOD"),
+        _ops(12345, MAX, MAX, "MULMOD"), _ops(0, 3, 4, "MULMOD"),
+        _ops(MAX, 3, "EXP"), _ops(0, 0, "EXP"), _ops(5, 0, "EXP"), _ops(256, 2, "EXP"),
+        _ops(255, 2, "EXP"), _ops(2**64, MAX, "EXP"),
+        _ops(0x80, 0, "SIGNEXTEND"), _ops(0x7F, 0, "SIGNEXTEND"), _ops(0x9234, 1, "SIGNEXTEND"),
+        _ops(MAX >> 1, 31, "SIGNEXTEND"), _ops(0x80, 32, "SIGNEXTEND"),
+        _ops(0x80, MAX, "SIGNEXTEND"),
+        _ops(BYTES, 0, "BYTE"), _ops(BYTES, 31, "BYTE"), _ops(BYTES, 32, "BYTE"),
+        _ops(BYTES, MAX, "BYTE"),
+        _ops(2**255, 4, "SAR"), _ops(2**255, 256, "SAR"), _ops(5, 256, "SAR"), _ops(MAX, 1, "SAR"),
+        _ops(2**254, 3, "SAR"), _ops(2**255, MAX, "SAR"), _ops(MAX, "NOT"), _ops(MAX, MAX, "XOR"),
+        # SHA3 of nothing far out (no growth), unaligned, and growing memory unaligned
+        _ops(0, 0x3000, "SHA3"), _ops(0x11, 5, "SHA3"), _ops(0x1F, 0x4041, "SHA3"),
+        _ops("ORIGIN"), _ops("CODESIZE"), _ops("RETURNDATASIZE"), _ops("TIMESTAMP"),
+        _ops("NUMBER"), _ops("CHAINID"), _ops("SELFBALANCE"), _ops("MSIZE"), _ops("GAS"),
+        _ops(40, 3, 0x5000, "CALLDATACOPY", 0x5010, "MLOAD"),
+        _ops(0, MAX, MAX, "CALLDATACOPY", "MSIZE"),
+        _ops(50, 2, 0x6000, "CODECOPY", 0x6020, "MLOAD"),
+        _ops(64, 2**20, 0x6100, "CODECOPY", 0x6100, "MLOAD", 1, "ADD"),
+        _ops(0, 0, 0x7000, "RETURNDATACOPY", "MSIZE"),
+        _ops(0x40, 0x5000, 0x5010, "MCOPY", 0x5010, "MLOAD"),
+        _ops(0x40, 0x5030, 0x5000, "MCOPY", 0x5000, "MLOAD"),
+        _ops(0x40, 0x9000, 0x9100, "MCOPY", "MSIZE"), _ops(0x40, 0x9200, 0x9100, "MCOPY", "MSIZE"),
+        _ops(0, MAX, MAX, "MCOPY", "MSIZE"),
+        _ops(0x1FF, 0x800, "MSTORE8", 0x7E1, "MLOAD"),
+        _ops(5, "SLOAD"), _ops(0x9999, "SLOAD", 1, "ADD"), _ops(0x9999, "SLOAD", "GAS"),
+        _ops(0, 3, "JUMPI", 7),  # not taken, so its invalid destination does not matter
     ]  # fmt: skip
     code = b"".join(case + _ops(slot + 1, "SSTORE") for slot, case in enumerate(cases))
     # JUMPI taken when calldata word 0 is non-zero: then slot 100 holds 2, else 1.
@@ -160,11 +198,11 @@ def test_every_inline_opcode_gives_what_py_evm_gives(
     word = (1).to_bytes(32, "big") + bytes(range(1, 9))
     deploy = _long_deployer(_every_inline_opcode())
     raws = [
-        sign(admin, node_config, nonce=0, to="", data=deploy, gas=2_000_000),
+        sign(admin, node_config, nonce=0, to="", data=deploy, gas=3_000_000),
         sign(admin, node_config, nonce=1, to="", data=_deployer(_ops("POP")), gas=100_000),
-        sign(admin, node_config, nonce=2, to=program, data=bytes(32), gas=2_000_000),
+        sign(admin, node_config, nonce=2, to=program, data=bytes(32), gas=5_000_000),
         # the state keeps what this run stored: JUMPI taken, calldata read past its end
-        sign(admin, node_config, nonce=3, to=program, data=word, gas=2_000_000),
+        sign(admin, node_config, nonce=3, to=program, data=word, gas=5_000_000),
         sign(admin, node_config, nonce=4, to=program, data=word, gas=60_000),  # out of gas
         sign(admin, node_config, nonce=5, to=underflow, gas=50_000),
     ]  # fmt: skip
@@ -172,3 +210,150 @@ def test_every_inline_opcode_gives_what_py_evm_gives(
     reference = _block(tmp_path, node_config, raws, reference=True)
     assert fast == reference
     assert [rlp_status(r) for r in fast[1]] == [1, 1, 1, 1, 0, 0]
+
+
+def _assemble(*items: str | int | tuple[str, str]) -> bytes:
+    """`_ops` with labels: ("@", name) places a JUMPDEST named `name`, ("->", name) pushes
+    its position (PUSH2)."""
+    positions: dict[str, int] = {}
+    for _ in range(2):  # the first pass finds the labels' positions
+        code = b""
+        for item in items:
+            if isinstance(item, tuple):
+                kind, name = item
+                if kind == "@":
+                    positions[name] = len(code)
+                    code += _ops("JUMPDEST")
+                else:
+                    code += b"\x61" + positions.get(name, 0).to_bytes(2, "big")
+            else:
+                code += _ops(item)
+    return code
+
+
+# Calldata is (slot, value) word pairs: SSTORE each value, except that a value of 2**256-1
+# SLOADs the slot instead and logs what it read.
+STORAGE = _assemble(
+    "PUSH0", ("@", "loop"),
+    "DUP1", "CALLDATASIZE", "GT", "ISZERO", ("->", "end"), "JUMPI",
+    "DUP1", 32, "ADD", "CALLDATALOAD", "DUP2", "CALLDATALOAD",
+    "DUP2", "NOT", "ISZERO", ("->", "read"), "JUMPI",
+    "SSTORE", ("->", "next"), "JUMP",
+    ("@", "read"), "SLOAD", "PUSH0", "MSTORE", "POP", 32, "PUSH0", "LOG0",
+    ("@", "next"), 64, "ADD", ("->", "loop"), "JUMP",
+    ("@", "end"), "STOP",
+)  # fmt: skip
+
+
+def _proxy(call: str) -> bytes:
+    """Calldata (gas1, gas2, target, payload...): CALL or STATICCALL `target` with the
+    payload twice in one transaction, first with gas1 then gas2; store both successes and
+    the size of the last return data."""
+    value = ["PUSH0"] if call == "CALL" else []
+    once = [
+        "PUSH0", "PUSH0", "DUP3", "PUSH0", *value, 64, "CALLDATALOAD",
+    ]  # fmt: skip
+    return _ops(
+        96, "CALLDATASIZE", "SUB", "DUP1", 96, "PUSH0", "CALLDATACOPY",
+        *once, "PUSH0", "CALLDATALOAD", call, "PUSH0", "SSTORE",
+        *once, 32, "CALLDATALOAD", call, 1, "SSTORE",
+        "RETURNDATASIZE", 2, "SSTORE", "STOP",
+    )  # fmt: skip
+
+
+def _words(*values: int) -> bytes:
+    return b"".join(v.to_bytes(32, "big") for v in values)
+
+
+def test_storage_gas_and_refunds_match_py_evm(tmp_path: Path, node_config: NodeConfig) -> None:
+    """SLOAD and SSTORE cold then warm, every original/current/new combination of EIP-2200
+    (with EIP-3529's refunds, one transaction each so no refund cap hides one), the 2300-gas
+    sentry at its boundary, SSTORE in a STATICCALL, and a failed call leaving its slots
+    cold again for the next."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    storage, caller, viewer = (create_address(sender, n) for n in range(3))
+    nonces = iter(range(1000))
+
+    def tx(to: bytes | str, data: bytes = b"", gas: int = 300_000) -> str:
+        to = to if isinstance(to, str) else Web3.to_checksum_address(to)
+        return sign(admin, node_config, nonce=next(nonces), to=to, data=data, gas=gas)
+
+    read = MAX
+    combos = [
+        _words(1, 5, 1, 5),  # original 5: unchanged
+        _words(2, 0, 2, 5),  # cleared, then restored
+        _words(3, 7, 3, 0, 3, 7),  # reset, cleared while dirty, set again
+        _words(4, 7, 4, 5),  # back to the original
+        _words(10, 3, 10, 0),  # original 0: set, then back to 0
+        _words(11, 0, 11, read, 11, read),  # unchanged 0, then warm reads
+        _words(12, 3, 12, 4, 12, read),
+        _words(20, read, 20, read, 1, read, 1, 9),  # cold read, warm read, warm write
+    ]
+    raws = [
+        tx("", _deployer(STORAGE)),
+        tx("", _deployer(_proxy("CALL"))),
+        tx("", _deployer(_proxy("STATICCALL"))),
+        tx(storage, _words(1, 5, 2, 5, 3, 5, 4, 5)),
+        *[tx(storage, combo) for combo in combos],
+        # a call that runs out after warming slot 30, then one reading it cold again
+        tx(caller, _words(2_300, 50_000) + bytes(12) + storage + _words(30, read, 31, read)),
+        tx(viewer, _words(50_000, 50_000) + bytes(12) + storage + _words(1, read)),
+        tx(viewer, _words(50_000, 50_000) + bytes(12) + storage + _words(40, 1)),
+    ]
+    # a no-op SSTORE of a cold slot (2,200 gas) with about 2,300 gas left, gas limits
+    # stepping by 1 across the sentry
+    intrinsic = 21_000 + 4 * 64
+    raws += [tx(storage, _words(41, 0), gas=intrinsic + g) for g in range(2_330, 2_430)]
+    fast = _block(tmp_path, node_config, raws, reference=False)
+    reference = _block(tmp_path, node_config, raws, reference=True)
+    assert fast == reference
+    statuses = [rlp_status(r) for r in fast[1]]
+    assert statuses[:15] == [1] * 15
+    assert 0 in statuses[15:] and 1 in statuses[15:]
+
+
+# One straight segment with memory growth, SHA3 words and EXP bytes in its middle.
+SEGMENT = _ops(
+    1, 0x1000, "MSTORE", 0x40, 0x10, "SHA3", MAX, 3, "EXP", "ADD", 7, "MUL", "POP", "STOP"
+)  # fmt: skip
+SEGMENT_GAS = 21_000 + 3 * 7 + 3 + 419 + 30 + 6 * 2 + 10 + 50 * 32 + 3 + 5 + 2
+
+
+def test_failing_frames_fail_as_in_py_evm(tmp_path: Path, node_config: NodeConfig) -> None:
+    """Running out of gas anywhere in a segment (gas limits step across its dynamic costs
+    and up to the exact total), stack overflow and underflow, a taken jump to a pushed
+    invalid destination, copying past the return data, and code ending inside a PUSH."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    programs = [
+        SEGMENT,
+        _assemble(("@", "top"), "PUSH0", ("->", "top"), "JUMP"),  # pushes until full
+        _ops(*range(16), "SWAP16"),
+        _ops(1, 3, "JUMPI", "STOP"),
+        _ops(1, 0, 0, "RETURNDATACOPY"),
+        _ops(1, 2, "ADD", "PUSH0", "SSTORE") + b"\x61\xff",
+    ]
+    nonces = iter(range(1000))
+    raws = [
+        sign(admin, node_config, nonce=next(nonces), to="", data=_deployer(p), gas=200_000)
+        for p in programs
+    ]
+    at = [Web3.to_checksum_address(create_address(sender, n)) for n in range(len(programs))]
+    limits = [
+        *range(SEGMENT_GAS - 2_100, SEGMENT_GAS - 30, 37),
+        *range(SEGMENT_GAS - 30, SEGMENT_GAS + 1),
+    ]
+    raws += [sign(admin, node_config, nonce=next(nonces), to=at[0], gas=g) for g in limits]
+    raws += [sign(admin, node_config, nonce=next(nonces), to=a, gas=100_000) for a in at[1:]]
+    fast = _block(tmp_path, node_config, raws, reference=False)
+    reference = _block(tmp_path, node_config, raws, reference=True)
+    assert fast == reference
+    statuses = [rlp_status(r) for r in fast[1]]
+    assert statuses[: len(programs)] == [1] * len(programs)
+    assert statuses[len(programs) : -5] == [0] * (len(limits) - 1) + [1]
+    assert statuses[-5:] == [0, 0, 0, 0, 1]
