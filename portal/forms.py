@@ -14,7 +14,16 @@ from portal.errors import FormError
 from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
 
-__all__ = ["codes", "date_ts", "local_date", "need", "tenths", "text_hash", "whole"]
+__all__ = [
+    "codes",
+    "date_ts",
+    "local_date",
+    "local_path",
+    "need",
+    "tenths",
+    "text_hash",
+    "whole",
+]
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -91,3 +100,10 @@ def whole(field: str, value: str, *, low: int, high: int) -> int:
 def text_hash(text: str) -> bytes | None:
     """keccak256 of a note or record as anchored on chain (None for no text)."""
     return keccak(text=text.strip()) if text.strip() else None
+
+
+def local_path(target: str | None) -> str | None:
+    """A local portal path to go on to (a form's `next`), never another site."""
+    if target and target.startswith("/portal/") and not target.startswith("//"):
+        return target
+    return None

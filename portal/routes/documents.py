@@ -1,34 +1,67 @@
 """Documents in the portal: files a member attaches to a shipment (delivery note,
 inspection report) or a product (registration certificate) are stored encrypted for the
 parties and anchored on chain through the documents API (`api.routes.documents.upload`);
-`/portal/documents/{id}` serves one, decrypted, to a party only, as a download."""
+`/portal/documents/{id}` serves one, decrypted, to a party only, as a download.
+
+Files go with an operation (ship, receive, register a product) and are stored after its
+chain write. If storing one fails then, the operation stands: `attach_after` answers with
+a page saying it is recorded (with its transaction), which files were not stored and why,
+and a form to attach them again (`/portal/documents/attach`), never the operation's own
+form, which must not be submitted twice."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from api.documents import StoredDocument, list_for, read
 from api.errors import ApiError
 from api.routes.documents import MAX_DOCUMENT_BYTES, DocumentIn, upload
-from portal.context import Ctx, role_ctx
-from portal.errors import FormError
+from portal.context import Csrf, Ctx, role_ctx
+from portal.errors import ACTION_ERRORS, MESSAGES, FormError, failure
+from portal.forms import local_path
 from sdk.model import Role
 
-__all__ = ["attach", "check_sizes", "documents_about", "form_fields", "router"]
+__all__ = [
+    "Recorded",
+    "attach",
+    "attach_after",
+    "check_sizes",
+    "documents_about",
+    "form_fields",
+    "router",
+]
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal/documents", include_in_schema=False)
 PARTNERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
 Party = Annotated[Ctx, role_ctx(*PARTNERS, Role.REGULATOR)]
+Partner = Annotated[Ctx, role_ctx(*PARTNERS)]
 # Document kinds anchored with Records.anchorDocument.
 DELIVERY_NOTE, INSPECTION_RECORD, REGISTRATION_CERTIFICATE = 1, 2, 3
+KINDS = (DELIVERY_NOTE, INSPECTION_RECORD, REGISTRATION_CERTIFICATE)
+TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An operation on the ledger that documents go with: what the clerk is told about it
+    (translated sentences), its transaction, and the page to go on to."""
+
+    summary: list[str]
+    tx_hash: str
+    next_url: str
 
 
 def form_fields(form: FormData) -> tuple[dict[str, str], list[UploadFile]]:
@@ -70,6 +103,78 @@ def attach(
             }
         )
         upload(body, ctx.signed_in, ctx.services)
+
+
+def attach_after(
+    ctx: Ctx,
+    files: Sequence[UploadFile],
+    recorded: Recorded,
+    *,
+    subject: bytes,
+    kind: int,
+    counterparty: str | None,
+) -> HTMLResponse | None:
+    """`attach` for an operation already on the ledger: None when every file is stored,
+    else the page that says the operation is recorded and which files to attach again."""
+    for done, file in enumerate(files):
+        try:
+            attach(ctx, [file], subject=subject, kind=kind, counterparty=counterparty)
+        except Exception as exc:  # noqa: BLE001 (whatever failed, the operation stands)
+            log.exception("document %r not stored after %s", file.filename, recorded.tx_hash)
+            return ctx.render(
+                "documents/not_stored.html",
+                recorded=recorded,
+                stored=[f.filename for f in files[:done]],
+                missing=[f.filename for f in files[done:]],
+                reason=_reason(ctx, exc),
+                target={
+                    "subject": "0x" + subject.hex(),
+                    "kind": str(kind),
+                    "counterparty": counterparty or "",
+                },
+            )
+    return None
+
+
+def _reason(ctx: Ctx, exc: Exception) -> str:
+    """Why a file was not stored, without presenting the operation as failed."""
+    if isinstance(exc, ACTION_ERRORS):
+        problem = failure(exc)
+        return ctx._(MESSAGES[problem.code]) if problem.code in MESSAGES else problem.detail
+    return ctx._("The document store is unavailable.")
+
+
+@router.post("/attach")
+async def attach_again(request: Request, ctx: Partner, _: Csrf) -> Response:
+    """Attach files to an operation already on the ledger (from the not-stored page)."""
+    async with request.form() as form:  # closes the uploaded files afterwards
+        typed, files = form_fields(form)
+        return await run_in_threadpool(_attach_again, ctx, typed, files)
+
+
+def _attach_again(ctx: Ctx, typed: dict[str, str], files: list[UploadFile]) -> Response:
+    tx_hash, next_url = typed.get("tx_hash", ""), local_path(typed.get("next"))
+    try:
+        subject = bytes.fromhex(typed.get("subject", "").removeprefix("0x"))
+        kind = int(typed.get("kind", ""))
+        if len(subject) != 32 or kind not in KINDS or not TX_HASH.match(tx_hash) or not next_url:
+            raise ValueError(typed)
+        check_sizes(files)
+    except ValueError as exc:
+        bad = FormError("invalid_request", f"not an attachment to a recorded operation: {exc}")
+        return ctx.render("error.html", problem=bad)
+    except FormError as exc:
+        return ctx.render("error.html", problem=exc)
+    recorded = Recorded([ctx._("The operation is recorded on the ledger.")], tx_hash, next_url)
+    failed = attach_after(
+        ctx,
+        files,
+        recorded,
+        subject=subject,
+        kind=kind,
+        counterparty=typed.get("counterparty") or None,
+    )
+    return failed or RedirectResponse(next_url, status_code=303)
 
 
 def documents_about(ctx: Ctx, subjects: set[bytes]) -> dict[bytes, list[StoredDocument]]:

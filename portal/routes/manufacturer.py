@@ -28,7 +28,8 @@ from portal.nav import NavItem, _l, register
 from portal.queries import company_prefixes, lots_of, products_of
 from portal.routes.documents import (
     REGISTRATION_CERTIFICATE,
-    attach,
+    Recorded,
+    attach_after,
     check_sizes,
     documents_about,
     form_fields,
@@ -102,17 +103,20 @@ def _register_product(
             }
         )
         check_sizes(files)
-        partner.register_product(body, ctx.signed_in, ctx.services)
-        attach(
-            ctx,
-            files,
-            subject=product_subject(gtin),
-            kind=REGISTRATION_CERTIFICATE,
-            counterparty=None,
-        )
+        registered = partner.register_product(body, ctx.signed_in, ctx.services)
     except FAILURES as exc:
         return _catalogue(ctx, conn, values=typed, problem=exc)
-    return RedirectResponse("/portal/manufacturer?done=product", status_code=303)
+    next_url = "/portal/manufacturer?done=product"
+    summary = ctx._("Product %(gtin)s is registered on the ledger.") % {"gtin": gtin}
+    not_stored = attach_after(
+        ctx,
+        files,
+        Recorded([summary], registered.tx_hash, next_url),
+        subject=product_subject(gtin),
+        kind=REGISTRATION_CERTIFICATE,
+        counterparty=None,
+    )
+    return not_stored or RedirectResponse(next_url, status_code=303)
 
 
 def product_subject(gtin: str) -> bytes:

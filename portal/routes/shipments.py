@@ -32,7 +32,8 @@ from portal.queries import (
 from portal.routes.documents import (
     DELIVERY_NOTE,
     INSPECTION_RECORD,
-    attach,
+    Recorded,
+    attach_after,
     check_sizes,
     documents_about,
     form_fields,
@@ -101,16 +102,19 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         check_sizes(files)
         sent = orders.ship(ctx.services, ctx.signed_in, body)
         assert sent.shipment_id is not None
-        attach(
-            ctx,
-            files,
-            subject=_subject(sent.shipment_id),
-            kind=DELIVERY_NOTE,
-            counterparty=body.receiver,
-        )
     except FAILURES as exc:
         return _outbound(ctx, conn, values=typed, problem=exc)
-    return RedirectResponse(f"/portal/shipments/outbound?sent={sent.shipment_id}", status_code=303)
+    next_url = f"/portal/shipments/outbound?sent={sent.shipment_id}"
+    on_its_way = ctx._("Shipment %(id)s is on its way.") % {"id": sent.shipment_id}
+    not_stored = attach_after(
+        ctx,
+        files,
+        Recorded([on_its_way], sent.tx_hash, next_url),
+        subject=_subject(sent.shipment_id),
+        kind=DELIVERY_NOTE,
+        counterparty=body.receiver,
+    )
+    return not_stored or RedirectResponse(next_url, status_code=303)
 
 
 # ------------------------------------------------------------------ inbound
@@ -219,17 +223,28 @@ def _receive(
         )
         check_sizes(documents)
         result = orders.receive(ctx.services, ctx.signed_in, shipment_id, body)
-        attach(
-            ctx,
-            documents,
-            subject=_subject(shipment_id),
-            kind=INSPECTION_RECORD,
-            counterparty=state.sender,
-        )
     except FAILURES as exc:
         return _acceptance(ctx, conn, shipment_id, values=typed, rejected=rejected, problem=exc)
     event = next(e for e in result.events if e.name == "ShipmentReceived").args
-    return ctx.render(
+    summary = [
+        ctx._("Shipment %(id)s received: %(accepted)s accepted, %(rejected)s rejected.")
+        % {
+            "id": shipment_id,
+            "accepted": len(event["acceptedIds"]),
+            "rejected": len(event["rejectedIds"]),
+        }
+    ]
+    if event["quarantined"]:
+        summary.append(ctx._("Cold-chain excursion: the accepted goods are quarantined."))
+    not_stored = attach_after(
+        ctx,
+        documents,
+        Recorded(summary, result.tx_hash, "/portal/shipments/inbound"),
+        subject=_subject(shipment_id),
+        kind=INSPECTION_RECORD,
+        counterparty=state.sender,
+    )
+    return not_stored or ctx.render(
         "shipments/received.html",
         shipment_id=shipment_id,
         accepted=len(event["acceptedIds"]),

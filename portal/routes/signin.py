@@ -24,6 +24,7 @@ from api.routes.auth import ChallengeRequest, TokenRequest
 from api.services import Services
 from portal.context import Csrf, Ctx, PageCtx
 from portal.errors import PortalFailure
+from portal.forms import local_path
 from portal.nav import home_for
 from portal.sessions import Session, clear_session, revoke, write_session
 from portal.users import authenticate
@@ -69,16 +70,9 @@ def _throttled(wait_seconds: int, detail: str) -> PortalFailure:
     return PortalFailure("rate_limited_minutes", detail, params={"minutes": str(minutes)})
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a local portal path, never another site."""
-    if target and target.startswith("/portal/") and not target.startswith("//"):
-        return target
-    return None
-
-
 def _signed_in(ctx: Ctx, session: Session, next_url: str | None) -> Response:
     member = resolve_member(ctx.services, session.address, method=session.method)
-    response = RedirectResponse(_safe_next(next_url) or home_for(member.role), status_code=303)
+    response = RedirectResponse(local_path(next_url) or home_for(member.role), status_code=303)
     write_session(response, ctx.services.settings, session)
     return response
 
@@ -92,7 +86,7 @@ def home(ctx: PageCtx) -> Response:
 
 @router.get("/sign-in")
 def sign_in_form(ctx: PageCtx, next: str | None = None) -> Response:
-    return ctx.render("signin.html", values={"next": _safe_next(next) or ""})
+    return ctx.render("signin.html", values={"next": local_path(next) or ""})
 
 
 @router.post("/sign-in")

@@ -11,7 +11,9 @@ import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy.exc import OperationalError
 
+from api.errors import ApiError
 from portal.routes import documents
 from sdk import gs1
 from tests.portal.conftest import PortalEnv, csrf_of
@@ -374,6 +376,81 @@ def test_an_oversized_document_is_refused_before_anything_is_shipped(
     assert refused.status_code == 400 and 'data-code="document_too_large"' in refused.text
     # Nothing went on chain: the same units ship once the file is dropped.
     assert post(maker, "/portal/shipments/outbound", form).status_code == 303
+
+
+def test_a_document_not_stored_after_the_chain_write_leaves_the_operation_recorded(
+    portal: PortalEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer", lang="en")
+    units = commission(portal, maker, "DS", 2)
+    working_upload = documents.upload
+
+    def store_down(*_: object) -> None:
+        raise OperationalError("INSERT INTO documents", {}, Exception("disk I/O error"))
+
+    def suspended(*_: object) -> None:
+        raise ApiError("member_not_active", "suspended")
+
+    monkeypatch.setattr(documents, "upload", suspended)
+    note = ("delivery-note.txt", b"DN-77", "text/plain")
+    form = {"receiver": c.distributor.address, "contents": "\n".join(units), "note": "DN-77"}
+    shipped = post(maker, "/portal/shipments/outbound", form, files={"documents": note})
+    assert shipped.status_code == 200, shipped.text
+    assert "is on its way." in shipped.text and 'data-outcome="recorded"' in shipped.text
+    assert 'data-missing="delivery-note.txt"' in shipped.text
+    assert "This organisation is suspended" in shipped.text  # why, in the clerk's words
+    assert 'action="/portal/shipments/outbound"' not in shipped.text  # no resubmission
+    assert "Not done:" not in shipped.text
+    portal.api.sync()
+    sent = re.search(r"Shipment (\d+) is on its way", shipped.text)
+    assert sent
+    shipment_id = int(sent.group(1))
+    assert c.distributor.shipment(shipment_id).status.name == "IN_TRANSIT"
+
+    distributor = portal.sign_in("distributor", lang="zh")
+    monkeypatch.setattr(documents, "upload", store_down)
+    report = ("inspection.txt", b"all sealed", "text/plain")
+    form_url = f"/portal/shipments/inbound/{shipment_id}"
+    received = post(
+        distributor,
+        form_url,
+        {f"count:{c.gtin}:{c.lot}": "2", "temp_min": "4", "temp_max": "6"},
+        files={"documents": report},
+    )
+    assert received.status_code == 200, received.text
+    assert c.distributor.shipment(shipment_id).status.name == "RECEIVED"
+    tx = re.search(r'data-tx="(0x[0-9a-f]{64})"', received.text)
+    assert tx and c.distributor.w3.eth.get_transaction_receipt(tx.group(1))["status"] == 1
+    assert f"发货单 {shipment_id} 已接收：接收 2 件，拒收 0 件。" in received.text
+    assert 'data-missing="inspection.txt"' in received.text and "文档存储不可用" in received.text
+    assert f'action="{form_url}"' not in received.text
+
+    monkeypatch.setattr(documents, "upload", working_upload)  # the store is back
+    retry = re.search(
+        r'<form method="post" action="/portal/documents/attach".*?</form>', received.text, re.S
+    )
+    assert retry
+    hidden = dict(re.findall(r'name="(\w+)" value="([^"]*)"', retry.group(0)))
+    attached = distributor.post(
+        "/portal/documents/attach", data=hidden, files={"documents": report}
+    )
+    assert (
+        attached.status_code == 303 and attached.headers["location"] == "/portal/shipments/inbound"
+    )
+    listed = distributor.get(form_url).text
+    link = re.search(
+        r'href="(/portal/documents/[0-9a-f]+)" download data-document="[0-9a-f]+">inspection.txt',
+        listed,
+    )
+    assert link and distributor.get(link.group(1)).content == b"all sealed"
+    forged = {**hidden, "next": "https://evil.example/"}
+    assert (
+        distributor.post(
+            "/portal/documents/attach", data=forged, files={"documents": report}
+        ).status_code
+        == 422
+    )
 
 
 def test_a_shipment_number_outside_the_ledgers_range_is_a_4xx(portal: PortalEnv) -> None:
