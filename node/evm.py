@@ -16,6 +16,7 @@ contract and no beacon root, and timestamps may repeat (several blocks per secon
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -24,7 +25,6 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.consensus.context import ConsensusContext
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
-from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague import PragueVM
@@ -34,8 +34,10 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
+from node import evm_tries
 from node.errors import DivergenceError, NodeError
 from node.evm_fast import FastPragueState
+from node.evm_tries import make_trie_root_and_nodes
 
 __all__ = [
     "BuiltBlock",
@@ -52,6 +54,8 @@ __all__ = [
 ]
 
 HEADER_FIELDS = list(PragueBlockHeader._meta.field_names)
+
+evm_tries.install()
 
 
 class ReferenceVM(PragueVM):
@@ -217,13 +221,17 @@ def build_block(
     """Execute `txs` once on the parent's state and persist the resulting block into `db`.
 
     Transactions that fail validation (stale nonce, gas above what is left in the block)
-    are not included: the former are `dropped` with a reason, the latter `deferred`."""
+    are not included: the former are `dropped` with a reason, the latter `deferred`.
+    `reference` builds it with py-evm's own opcode loop and trie code, to compare with."""
     chaindb = chaindb_of(db)
     parent = chaindb.get_block_header_by_hash(Hash32(parent_hash))
     header = _child_header(
         parent, coinbase=coinbase, timestamp=timestamp, gas_limit=gas_limit, extra_data=b""
     )
-    result = _execute(chaindb, header, txs, chain_id=chain_id, strict=False, reference=reference)
+    with evm_tries.py_evm_tries() if reference else nullcontext():
+        result = _execute(
+            chaindb, header, txs, chain_id=chain_id, strict=False, reference=reference
+        )
     chaindb.persist_block(result.header_block)
     return result.built
 

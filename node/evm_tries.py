@@ -1,0 +1,172 @@
+"""py-evm's trie persistence through `node.mpt`: each trie node of a block written once.
+
+`install` (called by `node.evm`) hooks it in process-wide, like `node.speedups`, which
+cannot do it itself: importing py-evm there would slow down every `import node`.
+
+- Transactions, receipts and withdrawals tries: `make_trie_root_and_nodes`, where py-evm's
+  block code imports it (`eth.vm.base`, `eth.db.chain`), builds each trie bottom-up.
+- Storage tries: `BatchedStorageLookup` replaces `eth.db.storage.StorageLookup` (one per
+  account, made by `AccountStorageDB`). It collects a block's slot writes and deletes and
+  applies them in one pass when the root is needed (`get_changed_root`, `commit_to`,
+  `new_trie`); reads see the collected values first.
+- The account trie: `AccountDB.make_state_root` applies its squashed account diff in one
+  pass instead of one `HexaryTrie` write per account.
+
+The results are py-evm's (`tests/node/test_mpt.py`). `py_evm_tries` restores py-evm's own
+code for the objects made while it is open (`node.evm`'s reference path); objects keep the
+code they were made with, and both give the same roots, so other threads are unaffected.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, cast
+
+import eth.db.chain
+import eth.db.storage
+import eth.vm.base
+from eth.db.account import AccountDB
+from eth.db.diff import DBDiff
+from eth.db.storage import StorageLookup
+from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
+from eth_typing import Hash32
+from trie.exceptions import MissingTrieNode
+
+from node.mpt import apply_changes, ordered_trie_root_and_nodes
+
+__all__ = ["BatchedStorageLookup", "install", "make_trie_root_and_nodes", "py_evm_tries"]
+
+
+def make_trie_root_and_nodes(items: Iterable[Any]) -> tuple[Hash32, dict[Hash32, bytes]]:
+    """`eth.db.trie.make_trie_root_and_nodes`: `items` are transactions, receipts or
+    withdrawals (anything with `encode()`)."""
+    root, nodes = _ordered_root(tuple(item.encode() for item in items))
+    return Hash32(root), cast(dict[Hash32, bytes], nodes)
+
+
+# Importing a block computes its transactions root twice (checked, then set).
+_ordered_root = lru_cache(maxsize=128)(ordered_trie_root_and_nodes)
+
+
+class BatchedStorageLookup(StorageLookup):
+    """`StorageLookup` applying its pending slot changes to the trie in one pass."""
+
+    _pending: dict[bytes, bytes]  # hashed slot → RLP value, b"" for a delete
+
+    def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
+        super()._initialize_to_root_hash(root_hash)
+        self._pending = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        if self._pending:
+            value = self._pending.get(self._decode_key(key))
+            if value is not None:
+                return value  # b"" for a deleted slot, as py-trie reads a missing key
+        return super().__getitem__(key)
+
+    def _exists(self, key: bytes) -> bool:
+        if self._pending:
+            value = self._pending.get(self._decode_key(key))
+            if value is not None:
+                return value != b""
+        return super()._exists(key)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._get_write_trie()  # has_changed_root from the first write on, as py-evm's
+        self._pending[self._decode_key(key)] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        self._get_write_trie()
+        self._pending[self._decode_key(key)] = b""
+
+    def get_changed_root(self) -> Hash32:
+        self._flush()
+        return super().get_changed_root()
+
+    def commit_to(self, db: Any) -> None:
+        self._flush()
+        super().commit_to(db)
+
+    def new_trie(self) -> int:
+        self._flush()
+        return super().new_trie()
+
+    def rollback_trie(self, trie_index: int) -> None:
+        super().rollback_trie(trie_index)
+        self._pending = {}  # they were made on the trie rolled back from
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        write_trie = self._get_write_trie()
+        try:
+            root = apply_changes(self._trie_nodes_batch, write_trie.root_hash, self._pending)
+        except MissingTrieNode as exc:
+            raise MissingStorageTrieNode(
+                Hash32(exc.missing_node_hash),
+                self._starting_root_hash,
+                Hash32(exc.requested_key),
+                exc.prefix,
+                self._address,
+            ) from exc
+        write_trie.root_hash = root
+        self._pending = {}
+
+
+def _apply_account_diff(self: AccountDB, diff: DBDiff, trie: Any) -> None:
+    """`AccountDB._apply_account_diff_without_proof` in one pass: `trie` is the account
+    trie (keyed by address, hashed underneath) open in `squash_changes`."""
+    changes: dict[bytes, bytes | None] = {trie.keymap(key): None for key in diff.deleted_keys()}
+    changes.update((trie.keymap(key), value) for key, value in diff.pending_items())
+    try:
+        trie.root_hash = apply_changes(trie.db, trie.root_hash, changes)
+    except MissingTrieNode as exc:
+        raise MissingAccountTrieNode(
+            Hash32(exc.missing_node_hash), self._root_hash_at_last_persist, exc.requested_key
+        ) from exc
+
+
+_HOOKS: list[tuple[Any, str, Any]] = [
+    (eth.vm.base, "make_trie_root_and_nodes", make_trie_root_and_nodes),
+    (eth.db.chain, "make_trie_root_and_nodes", make_trie_root_and_nodes),
+    (eth.db.storage, "StorageLookup", BatchedStorageLookup),
+    (AccountDB, "_apply_account_diff_without_proof", _apply_account_diff),
+]
+_ORIGINALS = [(target, name, getattr(target, name)) for target, name, _ in _HOOKS]
+
+
+class _Switch:
+    """Whether the hooks are in: installed, and not inside any `py_evm_tries`."""
+
+    lock = threading.Lock()
+    installed = False
+    suspended = 0
+
+    @classmethod
+    def apply(cls) -> None:
+        hooks = _HOOKS if cls.installed and not cls.suspended else _ORIGINALS
+        for target, name, value in hooks:
+            setattr(target, name, value)
+
+
+def install() -> None:
+    with _Switch.lock:
+        _Switch.installed = True
+        _Switch.apply()
+
+
+@contextmanager
+def py_evm_tries() -> Iterator[None]:
+    """py-evm's own trie code for the objects made inside (a reference to compare with)."""
+    with _Switch.lock:
+        _Switch.suspended += 1
+        _Switch.apply()
+    try:
+        yield
+    finally:
+        with _Switch.lock:
+            _Switch.suspended -= 1
+            _Switch.apply()

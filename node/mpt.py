@@ -1,0 +1,257 @@
+"""Batched Merkle-Patricia trie writes: each changed node encoded and hashed once.
+
+py-trie's `HexaryTrie` applies one key at a time: every write walks from the root and
+re-encodes and re-hashes each node on its path, so a block that changes hundreds of slots
+of one contract rewrites the upper nodes of its storage trie hundreds of times. Here a
+batch is applied in one recursive pass over its sorted keys:
+
+- `ordered_trie_root_and_nodes`: the trie of a block's transactions or receipts (keyed by
+  `rlp(index)`), built bottom-up; what `eth.db.trie.make_trie_root_and_nodes` computes.
+- `apply_changes`: writes and deletions applied to a trie stored in a database; only the
+  new nodes that are referenced by hash are written (and the root, always by hash).
+
+Nodes are in py-trie's decoded form: `b""` (blank), `[hp_path, value]` (leaf),
+`[hp_path, child]` (extension), 17 items (branch: 16 children and a value). A child is
+`b""`, a 32-byte hash or, when its RLP is shorter than 32 bytes, the node itself. Key
+paths are hex strings, one character per nibble, so slicing and comparing stay in C.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from os.path import commonprefix
+from typing import Any, Protocol
+
+import rlp
+import rlp.codec
+from eth_hash.auto import keccak
+from eth_typing import Hash32
+from trie.constants import BLANK_NODE_HASH
+from trie.exceptions import MissingTrieNode
+from trie.typing import Nibbles
+
+__all__ = ["NodeStore", "apply_changes", "ordered_trie_root_and_nodes"]
+
+Node = Any  # b"" | list[Any]: blank, leaf, extension or branch
+_Item = tuple[str, bytes]  # (hex key, value); an empty value deletes the key
+
+BLANK = b""
+_HEX = "0123456789abcdef"
+_INDEX = {nibble: index for index, nibble in enumerate(_HEX)}
+_NEXT = dict(zip(_HEX, _HEX[1:] + "g", strict=True))  # "g" sorts after every hex digit
+
+
+class NodeStore(Protocol):
+    """Where trie nodes live: node hash → RLP of the node."""
+
+    def __getitem__(self, key: bytes, /) -> bytes: ...
+
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+
+
+def ordered_trie_root_and_nodes(
+    encoded_items: Sequence[bytes],
+) -> tuple[bytes, dict[bytes, bytes]]:
+    """The root of the trie mapping `rlp(index)` to each item, and its nodes by hash."""
+    items = sorted(
+        (rlp.encode(index).hex(), item) for index, item in enumerate(encoded_items) if item
+    )
+    nodes: dict[bytes, bytes] = {}
+    writer = _Writer(nodes, BLANK_NODE_HASH, items)
+    return writer.store_root(writer.build(items, 0, len(items), 0)), nodes
+
+
+def apply_changes(db: NodeStore, root: bytes, changes: Mapping[bytes, bytes | None]) -> bytes:
+    """Write `changes` (key → value; `None` or `b""` deletes) into the trie at `root` in
+    `db`, storing each new node once, and return the new root. Raises py-trie's
+    `MissingTrieNode` if a node the changes have to pass through is not in `db`."""
+    items = sorted((key.hex(), value or BLANK) for key, value in changes.items())
+    if not items:
+        return root
+    writer = _Writer(db, root, items)
+    old = writer.root_node()
+    new = writer.update(old, 0, len(items), 0)
+    return root if new is old else writer.store_root(new)
+
+
+class _Writer:
+    """One batch: `items` sorted by key, `keys` their keys (for bisecting)."""
+
+    __slots__ = ("db", "items", "keys", "root")
+
+    def __init__(self, db: NodeStore, root: bytes, items: list[_Item]) -> None:
+        self.db = db
+        self.root = root
+        self.items = items
+        self.keys = [key for key, _ in items]
+
+    def root_node(self) -> Node:
+        return BLANK if self.root == BLANK_NODE_HASH else self.node_at(self.root, 0, 0)
+
+    def node_at(self, ref: Node, at: int, depth: int) -> Node:
+        """The node behind a child reference (read from the store if it is a hash);
+        `keys[at]` and `depth` name the key and prefix being resolved if it is missing."""
+        if type(ref) is list or ref == BLANK:
+            return ref
+        try:
+            encoded = self.db[ref]
+        except KeyError:
+            key = self.keys[at]
+            prefix = Nibbles([_INDEX[nibble] for nibble in key[:depth]])
+            raise MissingTrieNode(
+                Hash32(ref), Hash32(self.root), bytes.fromhex(key), prefix
+            ) from None
+        return _decode(encoded)
+
+    def ref(self, node: Node) -> Node:
+        """How a parent points at `node`: embedded if its RLP is short, else by hash."""
+        if type(node) is not list:
+            return BLANK
+        encoded = rlp.codec.encode_raw(node)
+        if len(encoded) < 32:
+            return node
+        node_hash = keccak(encoded)
+        self.db[node_hash] = encoded
+        return node_hash
+
+    def store_root(self, node: Node) -> bytes:
+        if type(node) is not list:
+            return BLANK_NODE_HASH
+        encoded = rlp.codec.encode_raw(node)
+        root_hash = keccak(encoded)
+        self.db[root_hash] = encoded
+        return root_hash
+
+    def build(self, items: list[_Item], lo: int, hi: int, depth: int) -> Node:
+        """A new subtree holding `items[lo:hi]` (all present), whose keys share `depth`
+        nibbles."""
+        if lo == hi:
+            return BLANK
+        first = items[lo][0]
+        if hi - lo == 1:
+            return [_hp(first[depth:], leaf=True), items[lo][1]]
+        common = len(commonprefix((first, items[hi - 1][0])))
+        if common > depth:
+            child = self.build(items, lo, hi, common)
+            return [_hp(first[depth:common], leaf=False), self.ref(child)]
+        branch: list[Any] = [BLANK] * 17
+        if len(first) == depth:
+            branch[16] = items[lo][1]
+            lo += 1
+        prefix = first[:depth]
+        while lo < hi:
+            nibble = items[lo][0][depth]
+            end = bisect_left(items, (prefix + _NEXT[nibble],), lo, hi)
+            branch[_INDEX[nibble]] = self.ref(self.build(items, lo, end, depth + 1))
+            lo = end
+        return branch
+
+    def update(self, node: Node, lo: int, hi: int, depth: int) -> Node:
+        """`node` with `items[lo:hi]` applied; `node` itself if nothing changed."""
+        if type(node) is not list:
+            live = [item for item in self.items[lo:hi] if item[1]]
+            return self.build(live, 0, len(live), depth) if live else node
+        if len(node) == 17:
+            return self.update_branch(node, list(node), set(), lo, hi, depth)
+        path, is_leaf = _unhp(node[0])
+        if is_leaf:
+            return self.update_leaf(node, path, lo, hi, depth)
+        return self.update_extension(node, path, lo, hi, depth)
+
+    def update_leaf(self, node: Node, path: str, lo: int, hi: int, depth: int) -> Node:
+        key = self.keys[lo][:depth] + path
+        at = bisect_left(self.keys, key, lo, hi)
+        live = [item for item in self.items[lo:hi] if item[1]]
+        if at == hi or self.keys[at] != key:
+            if not live:
+                return node
+            insort(live, (key, node[1]))
+        elif live == [(key, node[1])]:
+            return node
+        return self.build(live, 0, len(live), depth)
+
+    def update_extension(self, node: Node, path: str, lo: int, hi: int, depth: int) -> Node:
+        below = self.keys[lo][:depth] + path
+        start = bisect_left(self.keys, below, lo, hi)
+        end = bisect_left(self.keys, below + "g", start, hi)
+        items = self.items
+        if not any(items[i][1] for i in range(lo, start)) and not any(
+            items[i][1] for i in range(end, hi)
+        ):
+            if start == end:
+                return node
+            child = self.node_at(node[1], start, len(below))
+            new = self.update(child, start, end, len(below))
+            return node if new is child else self.extend(path, new)
+        # Keys leave the extension's path: continue as the equivalent branch, whose
+        # one child is the extension's child under what remains of the path.
+        slots: list[Any] = [BLANK] * 17
+        index = _INDEX[path[0]]
+        if len(path) == 1:
+            slots[index] = node[1]
+            return self.update_branch(None, slots, set(), lo, hi, depth)
+        slots[index] = [_hp(path[1:], leaf=False), node[1]]
+        return self.update_branch(None, slots, {index}, lo, hi, depth)
+
+    def update_branch(
+        self, node: Node | None, slots: list[Any], dirty: set[int], lo: int, hi: int, depth: int
+    ) -> Node:
+        """Apply `items[lo:hi]` to the branch `slots` (a copy of `node`'s, or an equivalent
+        of an extension being split); `dirty` slots hold new nodes, not references."""
+        first = lo
+        items, keys = self.items, self.keys
+        if len(keys[lo]) == depth:
+            slots[16] = items[lo][1]
+            lo += 1
+        prefix = keys[first][:depth]
+        while lo < hi:
+            nibble = keys[lo][depth]
+            end = bisect_left(keys, prefix + _NEXT[nibble], lo, hi)
+            index = _INDEX[nibble]
+            child = self.node_at(slots[index], lo, depth + 1)
+            new = self.update(child, lo, end, depth + 1)
+            if new is not child:
+                slots[index] = new
+                dirty.add(index)
+            lo = end
+        if node is not None and not dirty and slots[16] == node[16]:
+            return node
+        children = [index for index in range(16) if type(slots[index]) is list or slots[index]]
+        if len(children) + (1 if slots[16] else 0) > 1:
+            for index in dirty:
+                slots[index] = self.ref(slots[index])
+            return slots
+        if slots[16]:
+            return [_hp("", leaf=True), slots[16]]
+        if not children:
+            return BLANK
+        index = children[0]
+        only = slots[index] if index in dirty else self.node_at(slots[index], first, depth + 1)
+        return self.extend(_HEX[index], only)
+
+    def extend(self, path: str, child: Node) -> Node:
+        """The node for `child` reached through `path` more nibbles."""
+        if type(child) is not list:
+            return BLANK
+        if len(child) == 17:
+            return [_hp(path, leaf=False), self.ref(child)]
+        rest, is_leaf = _unhp(child[0])
+        return [_hp(path + rest, leaf=is_leaf), child[1]]
+
+
+def _hp(path: str, *, leaf: bool) -> bytes:
+    """Hex-prefix encoding of a nibble path (flag nibble 2 for a leaf, +1 if odd)."""
+    if len(path) % 2:
+        return bytes.fromhex(("3" if leaf else "1") + path)
+    return bytes.fromhex(("20" if leaf else "00") + path)
+
+
+def _unhp(encoded: bytes) -> tuple[str, bool]:
+    digits = encoded.hex()
+    flag = digits[0]
+    return (digits[1:] if flag in "13" else digits[2:]), flag in "23"
+
+
+_decode = lru_cache(maxsize=1 << 14)(rlp.decode)
