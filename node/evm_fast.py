@@ -346,11 +346,12 @@ def _run(computation: Any) -> None:
     gas: int = meter.gas_remaining  # -1 while py-evm's opcodes own the meter
     try:
         while pc < n:
+            start = pc
             cost, need, room, body, end, arg, last, pc = segments[pc]  # type: ignore[misc]
             height = len(stack)
             if cost > gas or height < need or height > room:
                 meter.gas_remaining, gas = gas, -1
-                pc = _by_py_evm(computation, last)
+                pc = _by_py_evm(computation, start, last)
                 if pc < 0:
                     return
                 gas = meter.gas_remaining
@@ -450,16 +451,17 @@ def _run(computation: Any) -> None:
     meter.gas_remaining = gas
 
 
-def _by_py_evm(computation: Any, last: int) -> int:
-    """Run opcodes through py-evm's own objects, with the meter holding the gas, up to and
-    including the one at `last`: the slow path for a segment whose gas or stack bounds do
-    not hold. Returns the position to go on at, or -1 once the frame halted."""
+def _by_py_evm(computation: Any, start: int, last: int) -> int:
+    """Run opcodes through py-evm's own objects, with the meter holding the gas, from
+    `start` up to and including the one at `last`: the slow path for a segment whose gas
+    or stack bounds do not hold. Returns the position to go on at, or -1 once the frame
+    halted."""
     code = computation.code
     raw = code._raw_code_bytes
     stack = computation._stack.values
     lookup = computation.opcodes
+    at = start
     while True:
-        at = code.program_counter
         op = raw[at]
         code.program_counter = at + 1
         try:
@@ -469,6 +471,7 @@ def _by_py_evm(computation: Any, last: int) -> int:
         _int_on_top(stack)
         if at == last:
             return cast(int, code.program_counter)
+        at = code.program_counter
 
 
 def _int_on_top(stack: list[Any]) -> None:

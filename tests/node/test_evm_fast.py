@@ -101,7 +101,8 @@ OPS = {
     "ISZERO": 0x15, "AND": 0x16, "OR": 0x17, "XOR": 0x18, "NOT": 0x19, "BYTE": 0x1A,
     "SHL": 0x1B, "SHR": 0x1C, "SAR": 0x1D, "SHA3": 0x20, "ADDRESS": 0x30, "ORIGIN": 0x32,
     "CALLER": 0x33, "CALLVALUE": 0x34, "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36,
-    "CALLDATACOPY": 0x37, "CODESIZE": 0x38, "CODECOPY": 0x39, "RETURNDATASIZE": 0x3D,
+    "CALLDATACOPY": 0x37, "CODESIZE": 0x38, "CODECOPY": 0x39, "GASPRICE": 0x3A,
+    "RETURNDATASIZE": 0x3D,
     "RETURNDATACOPY": 0x3E, "TIMESTAMP": 0x42, "NUMBER": 0x43, "CHAINID": 0x46,
     "SELFBALANCE": 0x47, "POP": 0x50, "MLOAD": 0x51, "MSTORE": 0x52, "MSTORE8": 0x53,
     "SLOAD": 0x54, "SSTORE": 0x55, "JUMP": 0x56, "JUMPI": 0x57, "MSIZE": 0x59, "GAS": 0x5A,
@@ -315,11 +316,14 @@ def test_storage_gas_and_refunds_match_py_evm(tmp_path: Path, node_config: NodeC
     assert 0 in statuses[15:] and 1 in statuses[15:]
 
 
-# One straight segment with memory growth, SHA3 words and EXP bytes in its middle.
-SEGMENT = _ops(
-    1, 0x1000, "MSTORE", 0x40, 0x10, "SHA3", MAX, 3, "EXP", "ADD", 7, "MUL", "POP", "STOP"
+# A py-evm opcode (GASPRICE, 0 here), a jump into one straight segment with memory
+# growth, SHA3 words and EXP bytes inside, which runs opcode by opcode when short of gas
+# (from the segment's start: re-running the ISZERO after GASPRICE would reach the STOP).
+SEGMENT = _assemble(
+    1, "GASPRICE", "ISZERO", ("->", "in"), "JUMPI", "STOP", ("@", "in"),
+    1, 0x1000, "MSTORE", 0x40, 0x10, "SHA3", MAX, 3, "EXP", "ADD", 7, "MUL", "POP", "STOP",
 )  # fmt: skip
-SEGMENT_GAS = 21_000 + 3 * 7 + 3 + 419 + 30 + 6 * 2 + 10 + 50 * 32 + 3 + 5 + 2
+SEGMENT_GAS = 21_000 + 22 + 3 * 7 + 3 + 419 + 30 + 6 * 2 + 10 + 50 * 32 + 3 + 5 + 2
 
 
 def test_failing_frames_fail_as_in_py_evm(tmp_path: Path, node_config: NodeConfig) -> None:
