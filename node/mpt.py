@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from os.path import commonprefix
 from typing import Any, Protocol
 
@@ -31,6 +30,8 @@ from eth_typing import Hash32
 from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
 from trie.typing import Nibbles
+
+from node.speedups import decoded
 
 __all__ = ["NodeStore", "apply_changes", "ordered_trie_root_and_nodes"]
 
@@ -103,7 +104,7 @@ class _Writer:
             raise MissingTrieNode(
                 Hash32(ref), Hash32(self.root), bytes.fromhex(key), prefix
             ) from None
-        return _decode(encoded)
+        return decoded(encoded)
 
     def ref(self, node: Node) -> Node:
         """How a parent points at `node`: embedded if its RLP is short, else by hash."""
@@ -252,6 +253,3 @@ def _unhp(encoded: bytes) -> tuple[str, bool]:
     digits = encoded.hex()
     flag = digits[0]
     return (digits[1:] if flag in "13" else digits[2:]), flag in "23"
-
-
-_decode = lru_cache(maxsize=1 << 14)(rlp.decode)

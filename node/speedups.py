@@ -4,8 +4,8 @@
   automatic choice is pycryptodome, ~6x slower per call than safe-pysha3's C keccak.
 - trie nodes: py-trie decodes a node's RLP (in pure Python) every time it walks through
   it, and every storage read or write walks from the root. Decoding is a pure function of
-  the encoded bytes, so it is cached; py-trie edits the nodes it is handed, so each caller
-  gets its own copy.
+  the encoded bytes, so it is cached (`decoded`); py-trie edits the nodes it is handed, so
+  each of its callers gets its own copy.
 - trie keys: converting keys to nibbles and the hex-prefix coding of node keys run for
   every node on every walk; the coding of a given key is cached and the conversion made
   cheaper.
@@ -27,7 +27,7 @@ import trie.utils.nodes
 from eth_hash.auto import keccak
 from trie.constants import BLANK_NODE
 
-__all__ = ["install"]
+__all__ = ["decoded", "install"]
 
 _installed = False
 
@@ -62,7 +62,7 @@ def decode_node(encoded_node_or_hash: bytes | list[Any]) -> bytes | list[Any]:
         return BLANK_NODE
     if isinstance(encoded_node_or_hash, list):
         return encoded_node_or_hash
-    node: bytes | list[Any] = _copy(_decoded(bytes(encoded_node_or_hash)))
+    node: bytes | list[Any] = _copy(decoded(bytes(encoded_node_or_hash)))
     return node
 
 
@@ -112,7 +112,8 @@ def encode_raw(item: Any) -> bytes:
 
 
 @lru_cache(maxsize=1 << 16)
-def _decoded(encoded: bytes) -> Any:
+def decoded(encoded: bytes) -> Any:
+    """`rlp.decode(encoded)`, cached and shared: never modify what it returns."""
     return rlp.decode(encoded)
 
 
