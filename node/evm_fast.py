@@ -25,7 +25,15 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
 
-from eth.constants import UINT_256_MAX
+from eth.constants import (
+    GAS_CALLSTIPEND,
+    GAS_CALLVALUE,
+    GAS_LOGDATA,
+    GAS_LOGTOPIC,
+    GAS_NEWACCOUNT,
+    STACK_DEPTH_LIMIT,
+    UINT_256_MAX,
+)
 from eth.exceptions import (
     FullStack,
     Halt,
@@ -36,13 +44,27 @@ from eth.exceptions import (
     WriteProtection,
 )
 from eth.vm.code_stream import CodeStream
-from eth.vm.forks.berlin.constants import COLD_SLOAD_COST, WARM_STORAGE_READ_COST
+from eth.vm.forks.berlin.constants import (
+    COLD_ACCOUNT_ACCESS_COST,
+    COLD_SLOAD_COST,
+    WARM_STORAGE_READ_COST,
+)
 from eth.vm.forks.berlin.logic import sload_eip2929
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.constants import DELEGATION_DESIGNATION_PREFIX
+from eth.vm.forks.prague.logic import (
+    CallCodeEIP7702,
+    CallEIP7702,
+    DelegateCallEIP7702,
+    StaticCallEIP7702,
+)
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.logic.arithmetic import exp as exp_logic
 from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.logic.logging import log_XX
+from eth.vm.memory import Memory
+from eth.vm.message import Message
 from eth.vm.opcode import _FastOpcode
 from eth.vm.opcode_values import (
     ADD,
@@ -50,6 +72,8 @@ from eth.vm.opcode_values import (
     ADDRESS,
     AND,
     BYTE,
+    CALL,
+    CALLCODE,
     CALLDATACOPY,
     CALLDATALOAD,
     CALLDATASIZE,
@@ -58,6 +82,7 @@ from eth.vm.opcode_values import (
     CHAINID,
     CODECOPY,
     CODESIZE,
+    DELEGATECALL,
     DIV,
     DUP1,
     DUP16,
@@ -69,6 +94,8 @@ from eth.vm.opcode_values import (
     JUMP,
     JUMPDEST,
     JUMPI,
+    LOG0,
+    LOG4,
     LT,
     MCOPY,
     MLOAD,
@@ -100,6 +127,7 @@ from eth.vm.opcode_values import (
     SLT,
     SMOD,
     SSTORE,
+    STATICCALL,
     STOP,
     SUB,
     SWAP1,
@@ -117,6 +145,7 @@ _NO_PRECOMPILE = object()
 _WORD = 1 << 256
 _INT_MAX = (1 << 255) - 1
 _EXP_BYTE_GAS = 50  # EIP-160
+_ADDRESS_MASK = (1 << 160) - 1
 
 
 @lru_cache(maxsize=512)
@@ -183,9 +212,21 @@ class FastStack(Stack):
 
 class FastPragueComputation(PragueComputation):
     def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
-        super().__init__(state, message, transaction_context)
+        # What BaseComputation's and ShanghaiComputation's constructors do, building the
+        # code stream and stack once, as the fast kinds.
+        self.state = state
+        self.msg = message
+        self.transaction_context = transaction_context
         self.code = FastCodeStream(message.code)
+        self._gas_meter = self._configure_gas_meter()
+        self.children = []
+        self.accounts_to_delete = []
+        self.beneficiaries = []
         self._stack = FastStack()
+        self._memory = Memory()
+        self._log_entries = []
+        self.data_floor_cost = 0
+        state.mark_address_warm(state.coinbase)  # EIP-3651
 
     @classmethod
     def apply_computation(
@@ -235,8 +276,24 @@ _EFFECTS: dict[str, tuple[int, int]] = {
 }
 
 # How a segment ends (the opcodes that end one, and the fall-through into a JUMPDEST).
-_END, _JUMP, _JUMPI, _JUMP_TO, _JUMPI_TO, _GAS, _SSTORE, _STOP, _EVM = range(9)
-_TERMINATORS = {JUMP: _JUMP, JUMPI: _JUMPI, GAS: _GAS, SSTORE: _SSTORE, STOP: _STOP}
+_END, _JUMP, _JUMPI, _JUMP_TO, _JUMPI_TO, _GAS, _SSTORE, _STOP, _EVM, _CALL, _LOG = range(11)
+_TERMINATORS = {
+    JUMP: _JUMP,
+    JUMPI: _JUMPI,
+    GAS: _GAS,
+    SSTORE: _SSTORE,
+    STOP: _STOP,
+    **dict.fromkeys([CALL, CALLCODE, DELEGATECALL, STATICCALL], _CALL),
+    **dict.fromkeys(range(LOG0, LOG4 + 1), _LOG),
+}
+
+# The message-call opcodes `_call` implements, as Prague configures them.
+_CALLS: dict[int, tuple[type, tuple[int, int]]] = {
+    CALL: (CallEIP7702, (7, 1)),
+    CALLCODE: (CallCodeEIP7702, (7, 1)),
+    DELEGATECALL: (DelegateCallEIP7702, (6, 1)),
+    STATICCALL: (StaticCallEIP7702, (6, 1)),
+}
 
 # A decoded segment: fixed gas, least stack height needed, greatest stack height allowed
 # on entry, the body's (opcode, argument) pairs, how it ends and that end's argument, the
@@ -255,7 +312,13 @@ class _Table:
         for op, fn in lookup.items():
             if type(fn) is _FastOpcode and fn.mnemonic in _EFFECTS and _is_plain(op, fn):
                 self.effects[op] = _EFFECTS[fn.mnemonic]
-                self.costs[op] = fn.gas_cost
+            elif op in _CALLS and type(fn).__bases__ == (_CALLS[op][0],):
+                self.effects[op] = _CALLS[op][1]
+            elif LOG0 <= op <= LOG4 and type(fn) is _FastOpcode and _is_log(op - LOG0, fn):
+                self.effects[op] = (op - LOG0 + 2, 0)
+            else:
+                continue
+            self.costs[op] = fn.gas_cost
 
 
 def _is_plain(op: int, fn: Any) -> bool:
@@ -269,6 +332,12 @@ def _is_plain(op: int, fn: Any) -> bool:
         same = getattr(logic, "func", None) is getattr(exp_logic, "func", exp_logic)
         return same and getattr(logic, "keywords", None) == {"gas_per_byte": _EXP_BYTE_GAS}
     return True
+
+
+def _is_log(topics: int, fn: Any) -> bool:
+    """Whether `fn` is py-evm's LOG<topics> behind Byzantium's static-call guard."""
+    logic: Any = getattr(fn.logic_fn, "__wrapped__", None)
+    return getattr(logic, "func", None) is log_XX and logic.keywords == {"topic_count": topics}
 
 
 _tables: dict[int, _Table] = {}
@@ -314,7 +383,7 @@ def _program(table: _Table, code: bytes) -> tuple[list[_Segment | None], frozens
             elif SWAP1 <= op <= SWAP16:
                 body.append((SWAP1, SWAP1 - op - 2))  # negative index of the other item
             elif op in _TERMINATORS:
-                end = _TERMINATORS[op]
+                end, arg = _TERMINATORS[op], op
                 break
             elif op != JUMPDEST:
                 body.append((op, 0))
@@ -439,6 +508,10 @@ def _run(computation: Any) -> None:
                     pc = target
             elif end == _SSTORE:
                 gas = _sstore(computation, stack, gas)
+            elif end == _CALL:
+                gas = _call(computation, stack, gas, arg)
+            elif end == _LOG:
+                gas = _log(computation, stack, gas, arg - LOG0)
             elif end == _GAS:
                 append(gas)
             elif end == _STOP:
@@ -558,6 +631,146 @@ def _sstore(computation: Any, stack: list[int], gas: int) -> int:
         state.mark_storage_warm(address, slot)
         gas = _charge(gas, COLD_SLOAD_COST, "Implicit SLOAD during SSTORE")
     return gas
+
+
+def _log(computation: Any, stack: list[int], gas: int, topic_count: int) -> int:
+    """LOG0..LOG4 after their fixed gas, as py-evm's `log_XX` behind its static guard."""
+    msg = computation.msg
+    if msg.is_static:
+        raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+    start, size = stack.pop(), stack.pop()
+    topics = tuple([stack.pop() for _ in range(topic_count)])
+    gas = _charge(gas, GAS_LOGDATA * size + GAS_LOGTOPIC * topic_count, "LOG")
+    memory = computation._memory
+    if size and start + size > len(memory._bytes):
+        gas = _grow(memory, gas, start, size)
+    data = bytes(memory._bytes[start : start + size]) if size else b""
+    counter = computation.transaction_context.get_next_log_counter()
+    computation._log_entries.append((counter, msg.storage_address, topics, data))
+    return gas
+
+
+def _load_account(state: Any, address: bytes, gas: int) -> int:
+    """EIP-2929's charge for reading an account's code (precompiles are always warm)."""
+    if state.is_address_warm(address):
+        return _charge(gas, WARM_STORAGE_READ_COST, "warm account load")
+    state.mark_address_warm(address)
+    return _charge(gas, COLD_ACCOUNT_ACCESS_COST, "cold account load")
+
+
+def _call(computation: Any, stack: list[int], gas: int, op: int) -> int:
+    """CALL, CALLCODE, DELEGATECALL and STATICCALL as Prague's `BaseCall.__call__` runs
+    them: memory growth, EIP-2929 account loads (the EIP-7702 delegate's too), value and
+    new-account fees, EIP-150's 63/64 cap, the stipend, then the child frame in its own
+    journal snapshot; returns the gas left."""
+    msg = computation.msg
+    state = computation.state
+    pop = stack.pop
+    requested = pop()
+    address = (pop() & _ADDRESS_MASK).to_bytes(20, "big")
+    transfers = op == CALL or op == CALLCODE
+    value = pop() if transfers else 0
+    in_start, in_size, out_start, out_size = pop(), pop(), pop(), pop()
+    is_static = msg.is_static
+    code_address: bytes | None = address
+    if op == CALL or op == STATICCALL:
+        if op == STATICCALL:
+            is_static = True
+        elif value and is_static:
+            raise WriteProtection("Cannot modify state while inside of a STATICCALL context")
+        to, sender, code_address = address, msg.storage_address, None
+    elif op == CALLCODE:
+        to = sender = msg.storage_address
+    else:
+        to, sender, value = msg.storage_address, msg.sender, msg.value
+
+    memory = computation._memory
+    if in_size and in_start + in_size > len(memory._bytes):
+        gas = _grow(memory, gas, in_start, in_size)
+    if out_size and out_start + out_size > len(memory._bytes):
+        gas = _grow(memory, gas, out_start, out_size)
+    data = bytes(memory._bytes[in_start : in_start + in_size]) if in_size else b""
+
+    gas = _load_account(state, address, gas)
+    code = state.get_code(address)
+    delegate = None
+    if len(code) == 23 and code[:3] == DELEGATION_DESIGNATION_PREFIX:
+        delegate = code[3:]
+        gas = _load_account(state, delegate, gas)
+        code = state.get_code(delegate)
+
+    extra = 0
+    if transfers and value:
+        extra = GAS_CALLVALUE
+        if op == CALL and (not state.account_exists(to) or state.account_is_empty(to)):
+            extra += GAS_NEWACCOUNT
+    if gas < extra:
+        raise OutOfGas(f"Out of gas: Needed {extra} - Remaining {gas} - Reason: CALL")
+    child_gas = min(requested, gas - extra - (gas - extra) // 64)
+    gas -= child_gas + extra
+    if transfers and value:
+        child_gas += GAS_CALLSTIPEND
+        if state.get_balance(msg.storage_address) < value:
+            computation.return_data = b""
+            stack.append(0)
+            return gas + child_gas
+    if msg.depth + 1 > STACK_DEPTH_LIMIT:
+        computation.return_data = b""
+        stack.append(0)
+        return gas + child_gas
+
+    child_msg: Any = Message.__new__(Message)
+    child_msg.gas = child_gas
+    child_msg.to = to
+    child_msg.sender = sender
+    child_msg.value = value
+    child_msg.data = data
+    child_msg.depth = msg.depth + 1
+    child_msg.code = code
+    child_msg._code_address = delegate or code_address
+    child_msg.create_address = None
+    child_msg._storage_address = None
+    child_msg.should_transfer_value = transfers
+    child_msg.is_static = is_static
+    child_msg._is_delegation = delegate is not None
+    child_msg.refund = 0
+    child = _apply_message(computation, child_msg)
+
+    error = child._error
+    if error is None:
+        stack.append(1)
+        output = computation.return_data = child._output
+    else:
+        stack.append(0)
+        output = b"" if error.erases_return_data else child._output
+        computation.return_data = b"" if error.burns_gas else output
+    if output and out_size:
+        size = min(out_size, len(output))
+        memory._bytes[out_start : out_start + size] = output[:size]
+    if error is None or not error.burns_gas:
+        gas += child._gas_meter.gas_remaining
+    return gas
+
+
+def _apply_message(computation: Any, message: Any) -> Any:
+    """A child frame, as `apply_child_computation` runs it (`FrontierComputation.
+    apply_message`, then `add_child_computation` but for the return data), less the
+    depth and balance checks `_call` has made."""
+    state = computation.state
+    snapshot = state.snapshot()
+    if message.should_transfer_value and message.value:
+        state.delta_balance(message.sender, -message.value)
+        state.delta_balance(message.to, message.value)
+    state.touch_account(message.to)
+    child = type(computation).apply_computation(
+        state, message, computation.transaction_context, parent_computation=computation
+    )
+    if child._error is None:
+        state.commit(snapshot)
+    else:
+        state.revert(snapshot)
+    computation.children.append(child)
+    return child
 
 
 def _sha3(computation: Any, stack: list[int], gas: int) -> int:

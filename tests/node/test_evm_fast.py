@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import rlp
 from eth_account import Account
 from web3 import Web3
 
@@ -16,7 +17,14 @@ from sdk.compiler import load_artifacts
 from tests.node.conftest import admin_account, sign
 
 
-def _block(tmp_path: Path, config: NodeConfig, raws: list[str], *, reference: bool):
+def _block(
+    tmp_path: Path,
+    config: NodeConfig,
+    raws: list[str],
+    *,
+    reference: bool,
+    alloc: tuple[tuple[bytes, int], ...] = (),
+):
     store = LmdbStore(tmp_path / ("ref" if reference else "fast"))
     buffer = store.write_buffer()
     spec = evm.GenesisSpec(
@@ -25,6 +33,7 @@ def _block(tmp_path: Path, config: NodeConfig, raws: list[str], *, reference: bo
         timestamp=config.genesis_timestamp,
         deployer=bytes.fromhex(config.deployer[2:]),
         deployments=config.deployments(),
+        alloc=alloc,
     )
     genesis, _ = evm.init_genesis(buffer, spec)
     txs = [evm.decode_transaction(bytes.fromhex(r[2:])) for r in raws]
@@ -108,7 +117,9 @@ OPS = {
     "SLOAD": 0x54, "SSTORE": 0x55, "JUMP": 0x56, "JUMPI": 0x57, "MSIZE": 0x59, "GAS": 0x5A,
     "JUMPDEST": 0x5B, "MCOPY": 0x5E, "PUSH0": 0x5F, "DUP1": 0x80, "DUP2": 0x81,
     "DUP3": 0x82, "DUP16": 0x8F, "SWAP1": 0x90, "SWAP16": 0x9F, "LOG0": 0xA0,
-    "CALL": 0xF1, "RETURN": 0xF3, "STATICCALL": 0xFA, "REVERT": 0xFD,
+    "LOG1": 0xA1, "LOG2": 0xA2, "LOG3": 0xA3, "LOG4": 0xA4, "CALL": 0xF1,
+    "CALLCODE": 0xF2, "RETURN": 0xF3, "DELEGATECALL": 0xF4, "STATICCALL": 0xFA,
+    "REVERT": 0xFD, "BALANCE": 0x31,
 }  # fmt: skip
 MAX = 2**256 - 1
 BYTES = int.from_bytes(bytes(range(1, 33)), "big")
@@ -361,3 +372,173 @@ def test_failing_frames_fail_as_in_py_evm(tmp_path: Path, node_config: NodeConfi
     assert statuses[: len(programs)] == [1] * len(programs)
     assert statuses[len(programs) : -5] == [0] * (len(limits) - 1) + [1]
     assert statuses[-5:] == [0, 0, 0, 0, 1]
+
+
+def _caller(call: str) -> bytes:
+    """Calldata (base, gas, target, value, in size, out start, out size, input...): make the
+    one `call` with the input at memory 0 and store, from slot `base` on, its success, the
+    gas left right after it, RETURNDATASIZE, four words from the output area, the hash of
+    the return data and MSIZE."""
+    value = [] if call in ("STATICCALL", "DELEGATECALL") else [96, "CALLDATALOAD"]
+
+    def store(n: int) -> list[str | int]:
+        return ["PUSH0", "CALLDATALOAD", n, "ADD", "SSTORE"]
+
+    reads: list[str | int] = []
+    for i in range(4):
+        reads += [160, "CALLDATALOAD", 32 * i, "ADD", "MLOAD", *store(3 + i)]
+    return _ops(
+        128, "CALLDATALOAD", 224, "PUSH0", "CALLDATACOPY",
+        192, "CALLDATALOAD", 160, "CALLDATALOAD", 128, "CALLDATALOAD", "PUSH0",
+        *value, 64, "CALLDATALOAD", 32, "CALLDATALOAD", call,
+        "GAS", *store(1), *store(0), "RETURNDATASIZE", *store(2),
+        *reads,
+        "RETURNDATASIZE", "PUSH0", 0x1000, "RETURNDATACOPY",
+        "RETURNDATASIZE", 0x1000, "SHA3", *store(7), "MSIZE", *store(8), "STOP",
+    )  # fmt: skip
+
+
+# Calldata (size, write, log, revert, spin): put CALLER, CALLVALUE, ADDRESS and GAS in
+# memory; if asked, SSTORE CALLVALUE + 1 in slot 7, LOG2 them, spin until out of gas;
+# then REVERT or RETURN the first `size` bytes of memory.
+CALLEE = _assemble(
+    "CALLER", "PUSH0", "MSTORE", "CALLVALUE", 32, "MSTORE", "ADDRESS", 64, "MSTORE",
+    "GAS", 96, "MSTORE",
+    32, "CALLDATALOAD", "ISZERO", ("->", "log"), "JUMPI", "CALLVALUE", 1, "ADD", 7, "SSTORE",
+    ("@", "log"), 64, "CALLDATALOAD", "ISZERO", ("->", "spin"), "JUMPI",
+    "ADDRESS", "CALLER", 64, "PUSH0", "LOG2",
+    ("@", "spin"), 128, "CALLDATALOAD", "ISZERO", ("->", "end"), "JUMPI",
+    ("@", "loop"), ("->", "loop"), "JUMP",
+    ("@", "end"), 96, "CALLDATALOAD", "ISZERO", ("->", "return"), "JUMPI",
+    "PUSH0", "CALLDATALOAD", "PUSH0", "REVERT",
+    ("@", "return"), "PUSH0", "CALLDATALOAD", "PUSH0", "RETURN",
+)  # fmt: skip
+
+# LOG0..LOG4 of growing memory (reading past it grows it), then REVERT if calldata word 0
+# is not zero.
+LOGGER = _assemble(
+    0xAB, 0x20, "MSTORE",
+    "PUSH0", "PUSH0", "LOG0", 0x40, 0x10, "LOG0",
+    1, 3, 0x21, "LOG1", 2, 1, 33, 0x200, "LOG2",
+    3, 2, 1, 0, 0x400, "LOG3", MAX, 4, 3, 2, 1, 0x1F, 0x41, "LOG4",
+    "PUSH0", "CALLDATALOAD", "ISZERO", ("->", "end"), "JUMPI", "PUSH0", "PUSH0", "REVERT",
+    ("@", "end"), "STOP",
+)  # fmt: skip
+
+
+def _ecrecover_inputs() -> list[bytes]:
+    from eth_keys import keys
+
+    key = keys.PrivateKey(bytes(range(1, 33)))
+    digest = bytes(range(100, 132))
+    sig = key.sign_msg_hash(digest)
+    v, r, s = sig.v + 27, sig.r, sig.s
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    good = digest + _words(v, r, s)
+    return [
+        good,
+        digest + _words(v + 2, r, s),  # v not 27/28
+        digest + _words(v, r, n),  # s out of range
+        digest + _words(v, r, n - 1),  # s high but in range
+        digest + _words(v, 0, s),  # r zero
+        good[:100],  # short: s read zero-padded
+        b"",
+        good + b"extra",
+    ]
+
+
+def test_message_calls_and_logs_match_py_evm(tmp_path: Path, node_config: NodeConfig) -> None:
+    """CALL, CALLCODE, DELEGATECALL and STATICCALL with and without value, to contracts,
+    to empty and non-existent accounts and to ecrecover (good and bad input), cold then
+    warm, with return data bigger and smaller than the output area, a callee that reverts
+    with data, one that runs out of gas, one that writes or logs under STATICCALL, value
+    beyond the balance, and LOG0..LOG4 in successful and reverted frames."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    kinds = ["CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"]
+    programs = [_caller(kind) for kind in kinds] + [CALLEE, LOGGER]
+    at = [create_address(sender, n) for n in range(len(programs))]
+    callers, callee, logger = dict(zip(kinds, at, strict=False)), at[4], at[5]
+    nonces = iter(range(10_000))
+
+    def tx(to: bytes, data: bytes = b"", gas: int = 200_000, value: int = 0) -> str:
+        return sign(
+            admin, node_config, nonce=next(nonces), to=Web3.to_checksum_address(to) if to else "",
+            data=data, gas=gas, value=value,
+        )  # fmt: skip
+
+    bases = iter(range(0, 10_000, 16))
+
+    def call(
+        kind: str,
+        target: bytes,
+        payload: bytes = b"",
+        *,
+        gas: int = MAX,
+        value: int = 0,
+        out: tuple[int, int] = (0x100, 64),
+        tx_gas: int = 1_000_000,
+    ) -> str:
+        words = _words(next(bases), gas, int.from_bytes(target, "big"), value, len(payload))
+        return tx(callers[kind], words + _words(*out) + payload, gas=tx_gas)
+
+    def to_callee(size: int, write: int = 0, log: int = 0, revert: int = 0, spin: int = 0):
+        return _words(size, write, log, revert, spin)
+
+    nobody, empty = bytes([0xEE] * 20), bytes([0xDD] * 20)
+    ecrecover = (1).to_bytes(20, "big")
+    deploys = [tx(b"", _long_deployer(p)) for p in programs]
+    raws = [
+        *deploys,
+        tx(callers["CALL"], b"", value=10**6),  # funds the CALL caller (its code no-ops)
+        tx(callers["CALLCODE"], b"", value=10**6),
+        sign(
+            admin,
+            node_config,
+            nonce=next(nonces),
+            to=Web3.to_checksum_address(empty),
+            gas=21_000,
+            value=0,
+        ),  # fmt: skip
+        tx(logger, _words(0)),
+        tx(logger, _words(1)),  # reverted: no logs
+    ]
+    for kind in kinds:
+        raws += [
+            call(kind, callee, to_callee(128)),  # returns more than the output area
+            call(kind, callee, to_callee(40), out=(0x20, 200)),  # less than it
+            call(kind, callee, to_callee(0), out=(0, 0)),
+            call(kind, callee, to_callee(64, write=1, log=1)),  # a write, a log
+            call(kind, callee, to_callee(40, log=1, revert=1)),  # reverts with data
+            call(kind, callee, to_callee(40, spin=1), gas=50_000),  # out of gas
+            call(kind, logger, _words(0)),
+            call(kind, logger, _words(1)),  # logs in a reverted frame
+            call(kind, nobody),
+            call(kind, empty, gas=0),
+            call(kind, callee, to_callee(32), gas=5),  # too little for the callee's first step
+            *[call(kind, ecrecover, data, out=(0x40, 32)) for data in _ecrecover_inputs()],
+            call(kind, ecrecover, _ecrecover_inputs()[0], gas=2_999, out=(0x40, 32)),
+        ]
+    for kind in ("CALL", "CALLCODE"):
+        raws += [
+            call(kind, callee, to_callee(96, write=1), value=7),  # the stipend
+            call(kind, nobody, value=1),  # creates an account: the new-account fee
+            call(kind, bytes([0xEC] * 20), value=1, gas=0),
+            call(kind, empty, value=1),
+            call(kind, callee, to_callee(32), value=10**9),  # more than the balance
+        ]
+    # out of gas on the value fee, the new-account fee and the cold account load
+    raws += [call("CALL", bytes([0xEB] * 20), value=1, tx_gas=g) for g in (40_000, 45_000)]
+    alloc = ((sender, 10**18),)
+    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
+    assert fast == reference
+    assert fast[2] == 0
+    statuses = [rlp_status(r) for r in fast[1]]
+    assert statuses[: len(deploys) + 5] == [1] * (len(deploys) + 4) + [0]
+    assert 0 in statuses[len(deploys) + 5 :]
+    logs = [len(rlp.decode(r)[3]) for r in fast[1]]
+    assert logs[len(deploys) + 3 : len(deploys) + 5] == [6, 0]
+    assert logs.count(6) == 1 + 3 and logs.count(1) > 0
