@@ -542,3 +542,104 @@ def test_message_calls_and_logs_match_py_evm(tmp_path: Path, node_config: NodeCo
     logs = [len(rlp.decode(r)[3]) for r in fast[1]]
     assert logs[len(deploys) + 3 : len(deploys) + 5] == [6, 0]
     assert logs.count(6) == 1 + 3 and logs.count(1) > 0
+
+
+def _frame_at_depth(
+    tmp_path: Path, config: NodeConfig, code: bytes, depth: int, *, reference: bool
+) -> tuple[bool, bytes, int, int]:
+    """Run `code` as a message at `depth` on the genesis state (no chain of real frames,
+    which Python's recursion limit would stop short of 1,024): its success, output, gas
+    left and number of children."""
+    from eth.vm.message import Message
+
+    store = LmdbStore(tmp_path / f"depth-{depth}-{reference}")
+    buffer = store.write_buffer()
+    spec = evm.GenesisSpec(
+        chain_id=config.chain_id,
+        gas_limit=config.block_gas_limit,
+        timestamp=config.genesis_timestamp,
+        deployer=bytes.fromhex(config.deployer[2:]),
+        deployments=config.deployments(),
+    )
+    genesis, _ = evm.init_genesis(buffer, spec)
+    chaindb = evm.chaindb_of(buffer)
+    vm = evm._vm(chaindb, chaindb.get_block_header_by_hash(genesis), config.chain_id,
+                 reference=reference)  # fmt: skip
+    state = vm.state
+    sender = bytes([0xAA] * 20)
+    context = state.get_transaction_context_class()(gas_price=0, origin=sender)
+    message = Message(
+        gas=100_000, to=bytes([0xBB] * 20), sender=sender, value=0, data=b"", code=code,
+        depth=depth,
+    )  # fmt: skip
+    computation = state.computation_class.apply_message(state, message, context)
+    result = (
+        computation.is_success,
+        computation.output,
+        computation.get_gas_remaining(),
+        len(computation.children),
+    )
+    buffer.close()
+    store.close()
+    return result
+
+
+def test_a_call_past_the_depth_limit_fails_as_in_py_evm(
+    tmp_path: Path, node_config: NodeConfig
+) -> None:
+    """A frame at depth 1,023 may still call (the child is at 1,024); one at 1,024 gets 0
+    back, no return data and its gas for the child returned."""
+    identity = (4).to_bytes(20, "big")
+    code = _ops(
+        0xAB, "PUSH0", "MSTORE",
+        32, 32, 32, "PUSH0", "PUSH0", int.from_bytes(identity, "big"), 50_000, "CALL",
+        "RETURNDATASIZE", 64, "MSTORE", "PUSH0", "MSTORE", "GAS", 96, "MSTORE",
+        128, "PUSH0", "RETURN",
+    )  # fmt: skip
+    results = {}
+    for depth in (1_023, 1_024):
+        fast = _frame_at_depth(tmp_path, node_config, code, depth, reference=False)
+        reference = _frame_at_depth(tmp_path, node_config, code, depth, reference=True)
+        assert fast == reference
+        results[depth] = fast
+    assert results[1_023][1][:32] == (1).to_bytes(32, "big")
+    assert results[1_023][3] == 1
+    assert results[1_024][1][:32] == bytes(32)
+    assert results[1_024][3] == 0
+
+
+# CALL the address in calldata word 1 with the gas in word 0 and no memory, then STOP.
+CALL_ONLY = _ops(
+    "PUSH0", "PUSH0", "PUSH0", "PUSH0", "PUSH0", 32, "CALLDATALOAD", "PUSH0", "CALLDATALOAD",
+    "CALL", "STOP",
+)  # fmt: skip
+CAP_START = 85_020  # a transaction gas limit below where the 63/64 cap stops binding
+
+
+def test_the_63_64_cap_matches_py_evm_at_its_boundary(
+    tmp_path: Path, node_config: NodeConfig
+) -> None:
+    """A callee that burns all its gas, given 60,000 or all but 1/64 of what is left,
+    whichever is less, with transaction gas limits stepping by 1 across the point where
+    the cap stops binding: the gas used grows with the limit, then stays flat."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    caller, callee = (Web3.to_checksum_address(create_address(sender, n)) for n in range(2))
+    nonces = iter(range(1000))
+    raws = [
+        sign(admin, node_config, nonce=next(nonces), to="", data=_deployer(p), gas=200_000)
+        for p in (CALL_ONLY, _assemble(("@", "spin"), ("->", "spin"), "JUMP"))
+    ]
+    data = _words(60_000, int(callee, 16))
+    limits = range(CAP_START, CAP_START + 100)
+    raws += [
+        sign(admin, node_config, nonce=next(nonces), to=caller, data=data, gas=g) for g in limits
+    ]
+    fast = _block(tmp_path, node_config, raws, reference=False)
+    reference = _block(tmp_path, node_config, raws, reference=True)
+    assert fast == reference
+    cumulative = [int.from_bytes(rlp.decode(r)[1], "big") for r in fast[1]]
+    used = [b - a for a, b in zip(cumulative[1:], cumulative[2:], strict=False)]
+    assert used[0] < used[-1] and used[-2] == used[-1]
