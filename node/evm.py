@@ -125,8 +125,8 @@ def decode_transaction(raw: bytes) -> DecodedTx:
     """Decode and check a raw signed transaction; `NodeError` names what is wrong."""
     try:
         tx = MedLedgerVM.get_transaction_builder().decode(raw)
-        sender = tx.sender
-        tx.validate()  # fields, intrinsic gas and the signature (recovered and verified)
+        sender = tx.sender  # the one public-key recovery; raises for a bad signature
+        _validate_recovered(tx)
     except (ValidationError, rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
         raise NodeError(f"invalid transaction: {exc}") from exc
     except Exception as exc:  # eth-keys raises BadSignature and friends
@@ -142,6 +142,24 @@ def decode_transaction(raw: bytes) -> DecodedTx:
         raw=bytes(raw),
         obj=tx,
     )
+
+
+def _validate_recovered(tx: Any) -> None:
+    """py-evm's `validate()` (field ranges, intrinsic gas) for a transaction whose sender is
+    already recovered, without its signature check: that check recovers the public key once
+    more and verifies the signature against it (eth-keys verifies the low-s form), which
+    holds whenever the recovery succeeded. It cost two more elliptic-curve operations and
+    a second signing-message encoding per transaction."""
+    inner = getattr(tx, "_inner", tx)  # a typed transaction validates its inner payload
+    inner.check_signature_validity = _signature_already_checked
+    try:
+        tx.validate()
+    finally:
+        del inner.check_signature_validity
+
+
+def _signature_already_checked() -> None:
+    return None
 
 
 def _max_fee(tx: Any) -> int:
