@@ -36,6 +36,7 @@ from eth_utils import ValidationError
 
 from node import evm_tries
 from node.errors import DivergenceError, NodeError
+from node.evm_code import CodeCachingAccountDB
 from node.evm_fast import FastPragueState
 from node.evm_tries import make_trie_root_and_nodes
 
@@ -65,10 +66,15 @@ class ReferenceVM(PragueVM):
         block.block_requests.append(DEPOSIT_REQUEST_TYPE)
 
 
-class MedLedgerVM(ReferenceVM):
-    """`ReferenceVM` with the inlined opcode loop of `node.evm_fast`."""
+class _MedLedgerState(FastPragueState):
+    account_db_class = CodeCachingAccountDB
 
-    _state_class = FastPragueState
+
+class MedLedgerVM(ReferenceVM):
+    """`ReferenceVM` with the inlined opcode loop of `node.evm_fast` and contract code
+    cached by hash (`node.evm_code`)."""
+
+    _state_class = _MedLedgerState
 
 
 @dataclass(frozen=True, slots=True)
