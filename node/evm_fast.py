@@ -5,7 +5,9 @@ py-evm runs every opcode through `Opcode.__call__` → `computation.consume_gas`
 pushes through several layers of methods. Here each distinct contract code is decoded once
 (`_program`) into segments: runs of opcodes that `_run` executes itself (stack, arithmetic,
 comparison and bit operations, memory, calldata, context reads, SHA3, SLOAD, EXP, copies)
-ending at a jump, a JUMPDEST, GAS, SSTORE or an opcode left to py-evm (CALL, LOG, RETURN,
+ending at a jump, a JUMPDEST, GAS, SSTORE, a message call (CALL, CALLCODE, DELEGATECALL,
+STATICCALL: py-evm's gas rules, then the child frame in a journal snapshot as
+`apply_child_computation` runs it), a LOG, or an opcode left to py-evm (RETURN, CREATE,
 ...). A segment's fixed gas and stack bounds are checked once on entry; when they do not
 hold, the segment runs opcode by opcode through py-evm's own objects, so a failing frame
 fails at the same opcode with py-evm's error. Dynamic costs (memory growth, SHA3 words,
