@@ -993,5 +993,46 @@ class AdmittedTransactionExecutor(PragueTransactionExecutor):
 
 
 class FastPragueState(PragueState):
+    """`PragueState` answering storage reads from dicts of what was already read or written
+    (py-evm goes through the account's journal, cache and trie layers every time). Every
+    storage change made through the state updates them; a revert, an account or storage
+    deletion and, for the values from before the transaction, `lock_changes` clear them."""
+
     computation_class = FastPragueComputation
     transaction_executor_class = AdmittedTransactionExecutor
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._current: dict[tuple[bytes, int], int] = {}
+        self._original: dict[tuple[bytes, int], int] = {}
+
+    def get_storage(self, address: Any, slot: int, from_journal: bool = True) -> int:
+        known = self._current if from_journal else self._original
+        value = known.get((address, slot))
+        if value is None:
+            value = known[address, slot] = super().get_storage(address, slot, from_journal)
+        return value
+
+    def set_storage(self, address: Any, slot: int, value: int) -> None:
+        super().set_storage(address, slot, value)
+        self._current[address, slot] = value
+
+    def delete_storage(self, address: Any) -> None:
+        self._forget()
+        super().delete_storage(address)
+
+    def delete_account(self, address: Any) -> None:
+        self._forget()
+        super().delete_account(address)
+
+    def revert(self, snapshot: Any) -> None:
+        self._forget()
+        super().revert(snapshot)
+
+    def lock_changes(self) -> None:
+        self._original.clear()
+        super().lock_changes()
+
+    def _forget(self) -> None:
+        self._current.clear()
+        self._original.clear()

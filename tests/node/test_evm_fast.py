@@ -643,3 +643,50 @@ def test_the_63_64_cap_matches_py_evm_at_its_boundary(
     cumulative = [int.from_bytes(rlp.decode(r)[1], "big") for r in fast[1]]
     used = [b - a for a, b in zip(cumulative[1:], cumulative[2:], strict=False)]
     assert used[0] < used[-1] and used[-2] == used[-1]
+
+
+def _logged_words(receipt: bytes) -> list[int]:
+    """The data of each log in an encoded receipt, as an int."""
+    return [int.from_bytes(log[2], "big") for log in rlp.decode(receipt)[3]]
+
+
+def test_storage_reads_after_reverted_writes_and_refunds_across_frames(
+    tmp_path: Path, node_config: NodeConfig
+) -> None:
+    """A child frame reads a slot, writes it and runs out of gas; a second child then reads
+    the slot again (it must see the value from before the reverted write), and writes it for
+    good. Slots cleared in a frame that then fails earn no refund; cleared in one that
+    succeeds, they do. A slot written by one transaction is read by the next."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    storage, caller = (create_address(sender, n) for n in range(2))
+    nonces = iter(range(1000))
+
+    def tx(to: bytes | str, data: bytes = b"", gas: int = 300_000) -> str:
+        to = to if isinstance(to, str) else Web3.to_checksum_address(to)
+        return sign(admin, node_config, nonce=next(nonces), to=to, data=data, gas=gas)
+
+    read = MAX
+    target = bytes(12) + storage
+    raws = [
+        tx("", _deployer(STORAGE)),
+        tx("", _deployer(_proxy("CALL"))),
+        tx(storage, _words(40, 1, 41, 1)),
+        # 30_000 gas: reads 30, sets it, runs out on the cold write of 31
+        tx(caller, _words(30_000, 100_000) + target + _words(30, read, 30, 7, 31, 5, 30, read)),
+        tx(storage, _words(30, read, 31, read)),
+        # the first frame clears 40 and runs out before clearing 41; the second clears both
+        tx(caller, _words(7_000, 100_000) + target + _words(40, 0, 41, 0)),
+        tx(storage, _words(40, read, 41, 2, 41, read, 41, 0, 41, read)),
+    ]
+    fast = _block(tmp_path, node_config, raws, reference=False)
+    reference = _block(tmp_path, node_config, raws, reference=True)
+    assert fast == reference
+    receipts = fast[1]
+    assert [rlp_status(r) for r in receipts] == [1] * len(raws)
+    # the first frame's log of slot 30 is gone with it; the second read 0, then 7
+    assert _logged_words(receipts[3]) == [0, 7]
+    assert _logged_words(receipts[4]) == [7, 5]
+    assert _logged_words(receipts[6]) == [0, 2, 0]
