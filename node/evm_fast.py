@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from eth.constants import (
+    EMPTY_SHA3,
     GAS_CALLSTIPEND,
     GAS_CALLVALUE,
     GAS_LOGDATA,
@@ -1016,6 +1017,26 @@ class FastPragueState(PragueState):
     def set_storage(self, address: Any, slot: int, value: int) -> None:
         super().set_storage(address, slot, value)
         self._current[address, slot] = value
+
+    def delta_balance(self, address: Any, delta: int) -> None:
+        if delta or not self._is_known_non_empty(address):
+            super().delta_balance(address, delta)
+
+    def touch_account(self, address: Any) -> None:
+        if not self._is_known_non_empty(address):
+            super().touch_account(address)
+
+    def _is_known_non_empty(self, address: Any) -> bool:
+        """Whether `address` holds a non-empty account in the journal, as the account cache
+        shows it (py-evm fills it from the journal and writes through it, and clears it on a
+        revert). Writing such an account back unchanged, what a zero `delta_balance` (free
+        gas, no value) and `touch_account` do, changes nothing: EIP-161's touched accounts
+        are gathered from the computation, not from these writes. For an account that does
+        not exist they create an empty one, so py-evm's code still runs there."""
+        account = cast(Any, self._account_db)._account_cache.get(address)
+        return account is not None and (
+            account.nonce != 0 or account.balance != 0 or account.code_hash != EMPTY_SHA3
+        )
 
     def delete_storage(self, address: Any) -> None:
         self._forget()

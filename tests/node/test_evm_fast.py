@@ -690,3 +690,47 @@ def test_storage_reads_after_reverted_writes_and_refunds_across_frames(
     assert _logged_words(receipts[3]) == [0, 7]
     assert _logged_words(receipts[4]) == [7, 5]
     assert _logged_words(receipts[6]) == [0, 2, 0]
+
+
+def test_gas_prices_value_transfers_and_empty_accounts_match_py_evm(
+    tmp_path: Path, node_config: NodeConfig
+) -> None:
+    """Free and paid gas (the coinbase starts empty, then earns fees), value to accounts
+    that do not exist, a zero-value transfer to one (touched and empty: not created), a
+    transfer of everything a fresh account holds back to its funder, and a contract call
+    that pays for gas and sends value."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    payer = Account.create()
+    storage = Web3.to_checksum_address(create_address(sender, 0))
+    fresh = [Web3.to_checksum_address(bytes([0xC0 + n] * 20)) for n in range(4)]
+    admins = iter(range(1000))
+    payers = iter(range(1000))
+
+    def by_admin(**fields: object) -> str:
+        return sign(admin, node_config, nonce=next(admins), **fields)
+
+    def by_payer(**fields: object) -> str:
+        return sign(payer, node_config, nonce=next(payers), **fields)
+
+    raws = [
+        by_admin(to="", data=_deployer(STORAGE), gas=300_000),
+        by_admin(to=fresh[0], gas=21_000),  # zero value, free gas: fresh[0] is not created
+        by_admin(to=fresh[1], gas=21_000, value=5),
+        by_admin(to=payer.address, gas=21_000, value=0),
+        by_payer(to=fresh[0], gas=21_000, gasPrice=0),
+        by_payer(to=fresh[2], gas=21_000, gasPrice=3, value=1),
+        by_payer(to=storage, data=_words(50, 9), gas=100_000, gasPrice=7),
+        by_payer(to=storage, data=_words(50, 0), gas=100_000, gasPrice=1),  # a refund, paid
+        by_payer(to=fresh[3], gas=21_000, gasPrice=0, value=0),
+        by_admin(to=payer.address, gas=21_000, gasPrice=2, value=10**6),
+        by_admin(to=Web3.to_checksum_address(bytes(20)), gas=21_000),  # to the coinbase
+    ]
+    alloc = ((bytes.fromhex(payer.address[2:]), 10**18), (sender, 10**18))
+    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
+    assert fast == reference
+    assert [rlp_status(r) for r in fast[1]] == [1] * len(raws)
+    assert fast[2] == 0
