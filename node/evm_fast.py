@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from eth.constants import (
+    CREATE_CONTRACT_ADDRESS,
     EMPTY_SHA3,
     GAS_CALLSTIPEND,
     GAS_CALLVALUE,
@@ -53,6 +54,7 @@ from eth.vm.forks.berlin.constants import (
     WARM_STORAGE_READ_COST,
 )
 from eth.vm.forks.berlin.logic import sload_eip2929
+from eth.vm.forks.london.constants import EIP3529_MAX_REFUND_QUOTIENT
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.constants import DELEGATION_DESIGNATION_PREFIX
@@ -149,6 +151,7 @@ _WORD = 1 << 256
 _INT_MAX = (1 << 255) - 1
 _EXP_BYTE_GAS = 50  # EIP-160
 _ADDRESS_MASK = (1 << 160) - 1
+_RIPEMD160 = (3).to_bytes(20, "big")  # EIP-716: touched even in a failed frame
 
 
 @lru_cache(maxsize=512)
@@ -991,6 +994,62 @@ class AdmittedTransactionExecutor(PragueTransactionExecutor):
             super().validate_transaction(cast(Any, transaction))
         else:
             self.vm_state.validate_transaction(transaction)
+
+    def finalize_computation(self, transaction: Any, computation: Any) -> Any:
+        """py-evm's (Frontier's refund and fees, London's refund cap, Prague's data floor,
+        then EIP-161's clearing of touched empty accounts), with the refunds, the accounts
+        to delete and the touched accounts gathered in one walk of the frames, and the zero
+        fee not paid to a coinbase that does not exist: py-evm creates it empty and then
+        clears it again as touched."""
+        state: Any = self.vm_state
+        touched: set[bytes] = {state.coinbase}
+        deleted: set[bytes] = set()
+        refunded = _walk_frames(computation, False, touched, deleted)
+        gas_remaining = computation.get_gas_remaining()
+        gas_used = transaction.gas - gas_remaining
+        gas_refund = min(refunded, gas_used // EIP3529_MAX_REFUND_QUOTIENT)
+        floor = self.calc_data_floor_gas(transaction, gas_used, gas_refund)
+        computation.data_floor_gas = floor
+        refund_amount = (gas_refund + gas_remaining - floor) * state.get_gas_price(transaction)
+        if refund_amount:
+            state.delta_balance(computation.msg.sender, refund_amount)
+        fee = (gas_used - gas_refund + floor) * state.get_tip(transaction)
+        coinbase = state.coinbase
+        if fee or coinbase in deleted or state.account_exists(coinbase):
+            state.delta_balance(coinbase, fee)
+        for account in deleted:
+            state.delete_account(account)
+        for account in touched:
+            if state.account_exists(account) and state.account_is_empty(account):
+                state.delete_account(account)
+        return computation
+
+
+def _walk_frames(
+    computation: Any, ancestor_failed: bool, touched: set[bytes], deleted: set[bytes]
+) -> int:
+    """The frame's `get_gas_refund()`; adds to `touched` what py-evm's
+    `collect_touched_accounts` yields for it (coinbase aside) and to `deleted` what its
+    `get_accounts_for_deletion()` holds, as far as every frame above it succeeded."""
+    failed = computation._error is not None
+    failing = failed or ancestor_failed
+    msg = computation.msg
+    refund: int = msg.refund
+    if not failed:
+        refund += computation._gas_meter.gas_refunded
+        for beneficiary in computation.beneficiaries:
+            if not failing or beneficiary == _RIPEMD160:
+                touched.add(beneficiary)
+        if not failing:
+            deleted.update(computation.accounts_to_delete)
+    to = msg.to
+    if to != CREATE_CONTRACT_ADDRESS and (not failing or to == _RIPEMD160):
+        touched.add(to)
+    for child in computation.children:
+        child_refund = _walk_frames(child, failing, touched, deleted)
+        if not failed:
+            refund += child_refund
+    return refund
 
 
 class FastPragueState(PragueState):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import rlp
 from eth_account import Account
 from web3 import Web3
@@ -664,9 +665,10 @@ def test_storage_reads_after_reverted_writes_and_refunds_across_frames(
     storage, caller = (create_address(sender, n) for n in range(2))
     nonces = iter(range(1000))
 
-    def tx(to: bytes | str, data: bytes = b"", gas: int = 300_000) -> str:
+    def tx(to: bytes | str, data: bytes = b"", gas_price: int = 0) -> str:
         to = to if isinstance(to, str) else Web3.to_checksum_address(to)
-        return sign(admin, node_config, nonce=next(nonces), to=to, data=data, gas=gas)
+        return sign(admin, node_config, nonce=next(nonces), to=to, data=data, gas=300_000,
+                    gasPrice=gas_price)  # fmt: skip
 
     read = MAX
     target = bytes(12) + storage
@@ -678,11 +680,13 @@ def test_storage_reads_after_reverted_writes_and_refunds_across_frames(
         tx(caller, _words(30_000, 100_000) + target + _words(30, read, 30, 7, 31, 5, 30, read)),
         tx(storage, _words(30, read, 31, read)),
         # the first frame clears 40 and runs out before clearing 41; the second clears both
-        tx(caller, _words(7_000, 100_000) + target + _words(40, 0, 41, 0)),
-        tx(storage, _words(40, read, 41, 2, 41, read, 41, 0, 41, read)),
+        # (paying for gas, so the refund shows in the sender's balance too)
+        tx(caller, _words(7_000, 100_000) + target + _words(40, 0, 41, 0), gas_price=3),
+        tx(storage, _words(40, read, 41, 2, 41, read, 41, 0, 41, read), gas_price=2),
     ]
-    fast = _block(tmp_path, node_config, raws, reference=False)
-    reference = _block(tmp_path, node_config, raws, reference=True)
+    alloc = ((sender, 10**18),)
+    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
     assert fast == reference
     receipts = fast[1]
     assert [rlp_status(r) for r in receipts] == [1] * len(raws)
@@ -734,3 +738,51 @@ def test_gas_prices_value_transfers_and_empty_accounts_match_py_evm(
     assert fast == reference
     assert [rlp_status(r) for r in fast[1]] == [1] * len(raws)
     assert fast[2] == 0
+
+
+@pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode present:DeprecationWarning")
+def test_self_destructs_and_touched_accounts_match_py_evm(
+    tmp_path: Path, node_config: NodeConfig
+) -> None:
+    """SELFDESTRUCT to accounts that do not exist, with and without a balance to pass on
+    (an empty beneficiary is touched and cleared), inside a frame that reverts (nothing is
+    touched, but for EIP-716's RIPEMD-160), and in the transaction that created the
+    contract (the contract is deleted)."""
+    from node.config import create_address
+
+    admin = admin_account(node_config)
+    sender = bytes.fromhex(admin.address[2:])
+    destroyer, reverter = (create_address(sender, n) for n in range(2))
+    nonces = iter(range(1000))
+
+    def tx(to: bytes, data: bytes = b"", value: int = 0) -> str:
+        address = Web3.to_checksum_address(to) if to else ""
+        return sign(admin, node_config, nonce=next(nonces), to=address, data=data,
+                    gas=300_000, value=value)  # fmt: skip
+
+    def beneficiary(n: int) -> bytes:
+        return _words(int.from_bytes(bytes([0xB0 + n] * 20), "big"))
+
+    ripemd = _words(3)
+    call_then_revert = _ops(
+        "CALLDATASIZE", "PUSH0", "PUSH0", "CALLDATACOPY",
+        "PUSH0", "PUSH0", "CALLDATASIZE", "PUSH0", "PUSH0",
+        int.from_bytes(destroyer, "big"), "GAS", "CALL", "PUSH0", "PUSH0", "REVERT",
+    )  # fmt: skip
+    raws = [
+        tx(b"", _deployer(_ops("PUSH0", "CALLDATALOAD") + b"\xff")),
+        tx(b"", _deployer(call_then_revert)),
+        tx(destroyer, beneficiary(0)),  # nothing to pass on: the beneficiary is cleared
+        tx(destroyer, beneficiary(1), value=5),
+        tx(destroyer, beneficiary(1), value=6),  # to an existing beneficiary
+        tx(reverter, beneficiary(2)),
+        tx(reverter, ripemd),
+        tx(destroyer, ripemd, value=1),
+        tx(b"", _ops(int.from_bytes(bytes([0xB3] * 20), "big")) + b"\xff", value=3),
+        tx(b"", _ops(int.from_bytes(bytes([0xB4] * 20), "big")) + b"\xff"),
+    ]
+    alloc = ((sender, 10**18),)
+    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
+    assert fast == reference
+    assert [rlp_status(r) for r in fast[1]] == [1] * 5 + [0, 0] + [1] * 3
