@@ -27,6 +27,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
 
+from eth._utils.address import generate_contract_address
 from eth.constants import (
     CREATE_CONTRACT_ADDRESS,
     EMPTY_SHA3,
@@ -54,6 +55,7 @@ from eth.vm.forks.berlin.constants import (
     WARM_STORAGE_READ_COST,
 )
 from eth.vm.forks.berlin.logic import sload_eip2929
+from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.forks.london.constants import EIP3529_MAX_REFUND_QUOTIENT
 from eth.vm.forks.london.storage import GAS_SCHEDULE_EIP3529, sstore_eip3529
 from eth.vm.forks.prague.computation import PragueComputation
@@ -994,6 +996,38 @@ class AdmittedTransactionExecutor(PragueTransactionExecutor):
             super().validate_transaction(cast(Any, transaction))
         else:
             self.vm_state.validate_transaction(transaction)
+
+    def build_evm_message(self, transaction: Any) -> Any:
+        """Cancun's and Prague's, less the debug2 line (which hashed the data and formatted
+        the transaction whether or not it was logged); the zero gas charge is left to
+        `FastPragueState.delta_balance`."""
+        if transaction.type_id == BLOB_TX_TYPE:
+            return super().build_evm_message(transaction)
+        state: Any = self.vm_state
+        sender = transaction.sender
+        state.delta_balance(sender, -1 * (transaction.gas * state.get_gas_price(transaction)))
+        state.increment_nonce(sender)
+        refund = self.calc_message_refund(transaction)
+        to = transaction.to
+        create_address: Any
+        if to == CREATE_CONTRACT_ADDRESS:
+            create_address = generate_contract_address(sender, state.get_nonce(sender) - 1)
+            data, code, delegation = b"", transaction.data, None
+        else:
+            create_address = None
+            data = transaction.data
+            code, delegation = self.get_code_at_address(to)
+        return Message(
+            gas=transaction.gas - transaction.intrinsic_gas,
+            to=to,
+            sender=sender,
+            value=transaction.value,
+            data=data,
+            code=code,
+            create_address=create_address,
+            refund=refund,
+            is_delegation=delegation is not None,
+        )
 
     def finalize_computation(self, transaction: Any, computation: Any) -> Any:
         """py-evm's (Frontier's refund and fees, London's refund cap, Prague's data floor,

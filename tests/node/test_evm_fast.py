@@ -731,6 +731,13 @@ def test_gas_prices_value_transfers_and_empty_accounts_match_py_evm(
         by_payer(to=fresh[3], gas=21_000, gasPrice=0, value=0),
         by_admin(to=payer.address, gas=21_000, gasPrice=2, value=10**6),
         by_admin(to=Web3.to_checksum_address(bytes(20)), gas=21_000),  # to the coinbase
+        by_payer(
+            to="",
+            data=_deployer(_ops("CALLER", "PUSH0", "SSTORE")),
+            gas=99_000,
+            gasPrice=4,
+            value=8,
+        ),  # a paid creation with value
     ]
     alloc = ((bytes.fromhex(payer.address[2:]), 10**18), (sender, 10**18))
     fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
