@@ -1090,7 +1090,9 @@ class FastPragueState(PragueState):
     """`PragueState` answering storage reads from dicts of what was already read or written
     (py-evm goes through the account's journal, cache and trie layers every time). Every
     storage change made through the state updates them; a revert, an account or storage
-    deletion and, for the values from before the transaction, `lock_changes` clear them."""
+    deletion and, for the values from before the transaction, `lock_changes` clear them.
+    `lock_changes` makes the journal's values the original ones (`from_journal=False`), so
+    until a slot is written again, or storage is wiped, its original is its current value."""
 
     computation_class = FastPragueComputation
     transaction_executor_class = AdmittedTransactionExecutor
@@ -1099,17 +1101,28 @@ class FastPragueState(PragueState):
         super().__init__(*args, **kwargs)
         self._current: dict[tuple[bytes, int], int] = {}
         self._original: dict[tuple[bytes, int], int] = {}
+        self._written: set[tuple[bytes, int]] = set()  # since `lock_changes`
+        self._wiped = True  # storage deleted since `lock_changes` (or none seen yet)
 
     def get_storage(self, address: Any, slot: int, from_journal: bool = True) -> int:
-        known = self._current if from_journal else self._original
-        value = known.get((address, slot))
+        key = (address, slot)
+        if from_journal:
+            known = self._current
+        else:
+            known = self._original
+            if not self._wiped and key not in self._written:
+                value = self._current.get(key)
+                if value is not None:
+                    return value
+        value = known.get(key)
         if value is None:
-            value = known[address, slot] = super().get_storage(address, slot, from_journal)
+            value = known[key] = super().get_storage(address, slot, from_journal)
         return value
 
     def set_storage(self, address: Any, slot: int, value: int) -> None:
         super().set_storage(address, slot, value)
         self._current[address, slot] = value
+        self._written.add((address, slot))
 
     def delta_balance(self, address: Any, delta: int) -> None:
         if delta or not self._is_known_non_empty(address):
@@ -1133,10 +1146,12 @@ class FastPragueState(PragueState):
 
     def delete_storage(self, address: Any) -> None:
         self._forget()
+        self._wiped = True
         super().delete_storage(address)
 
     def delete_account(self, address: Any) -> None:
         self._forget()
+        self._wiped = True
         super().delete_account(address)
 
     def revert(self, snapshot: Any) -> None:
@@ -1145,7 +1160,9 @@ class FastPragueState(PragueState):
 
     def lock_changes(self) -> None:
         self._original.clear()
+        self._written.clear()
         super().lock_changes()
+        self._wiped = False
 
     def _forget(self) -> None:
         self._current.clear()
