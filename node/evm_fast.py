@@ -1129,7 +1129,12 @@ class FastPragueState(PragueState):
             super().delta_balance(address, delta)
 
     def touch_account(self, address: Any) -> None:
-        if not self._is_known_non_empty(address):
+        """py-evm's touch writes the account back unchanged, or, for one that does not
+        exist, creates it empty: that one is either reverted with the frame that touched it
+        or, the frame and its callers succeeding, its address is among EIP-161's touched
+        accounts and it is deleted, still empty, when the transaction is finalized (a value
+        transfer or a creation would make it exist on its own). So neither is done."""
+        if not self._is_known_non_empty(address) and self.account_exists(address):
             super().touch_account(address)
 
     def _is_known_non_empty(self, address: Any) -> bool:
