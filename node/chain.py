@@ -20,7 +20,7 @@ from node.errors import ConfigError
 from node.seal import Sealer, verify_seal
 from node.store import LmdbStore, Snapshot
 
-__all__ = ["Chain", "Committed"]
+__all__ = ["Chain", "Committed", "genesis_spec"]
 
 GENESIS_KEY = b"ml:genesis"
 
@@ -35,6 +35,22 @@ class Committed:
     deferred: list[evm.DecodedTx]
 
 
+def genesis_spec(
+    config: NodeConfig, *, alloc: tuple[tuple[bytes, int], ...] | None = None
+) -> evm.GenesisSpec:
+    """The genesis a node config describes; `alloc` replaces the config's prefunded accounts."""
+    if alloc is None:
+        alloc = tuple((bytes.fromhex(a[2:]), int(b, 0)) for a, b in config.alloc.items())
+    return evm.GenesisSpec(
+        chain_id=config.chain_id,
+        gas_limit=config.block_gas_limit,
+        timestamp=config.genesis_timestamp,
+        deployer=bytes.fromhex(config.deployer[2:]),
+        deployments=config.deployments(),
+        alloc=alloc,
+    )
+
+
 class Chain:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -42,14 +58,7 @@ class Chain:
         self.store = LmdbStore(config.data_dir / "chain")
         self._buffer = self.store.write_buffer()
         self._lock = threading.Lock()
-        spec = evm.GenesisSpec(
-            chain_id=config.chain_id,
-            gas_limit=config.block_gas_limit,
-            timestamp=config.genesis_timestamp,
-            deployer=bytes.fromhex(config.deployer[2:]),
-            deployments=config.deployments(),
-            alloc=tuple((bytes.fromhex(a[2:]), int(b, 0)) for a, b in config.alloc.items()),
-        )
+        spec = genesis_spec(config)
         scratch = self.store.snapshot()
         expected, self.contracts = evm.init_genesis(scratch, spec)
         scratch.close()

@@ -12,6 +12,7 @@ from eth_account import Account
 from web3 import Web3
 
 from node import evm
+from node.chain import genesis_spec
 from node.config import NodeConfig
 from node.store import LmdbStore
 from sdk.compiler import load_artifacts
@@ -28,14 +29,7 @@ def _block(
 ):
     store = LmdbStore(tmp_path / ("ref" if reference else "fast"))
     buffer = store.write_buffer()
-    spec = evm.GenesisSpec(
-        chain_id=config.chain_id,
-        gas_limit=config.block_gas_limit,
-        timestamp=config.genesis_timestamp,
-        deployer=bytes.fromhex(config.deployer[2:]),
-        deployments=config.deployments(),
-        alloc=alloc,
-    )
+    spec = genesis_spec(config, alloc=alloc)
     genesis, _ = evm.init_genesis(buffer, spec)
     txs = [evm.decode_transaction(bytes.fromhex(r[2:])) for r in raws]
     built = evm.build_block(
@@ -555,13 +549,7 @@ def _frame_at_depth(
 
     store = LmdbStore(tmp_path / f"depth-{depth}-{reference}")
     buffer = store.write_buffer()
-    spec = evm.GenesisSpec(
-        chain_id=config.chain_id,
-        gas_limit=config.block_gas_limit,
-        timestamp=config.genesis_timestamp,
-        deployer=bytes.fromhex(config.deployer[2:]),
-        deployments=config.deployments(),
-    )
+    spec = genesis_spec(config, alloc=())
     genesis, _ = evm.init_genesis(buffer, spec)
     chaindb = evm.chaindb_of(buffer)
     vm = evm._vm(chaindb, chaindb.get_block_header_by_hash(genesis), config.chain_id,
