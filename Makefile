@@ -10,7 +10,7 @@ run: setup
 	$(BIN)/medledger up
 
 test: setup lint typecheck slither
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 setup: $(STAMP) node_modules/.package-lock.json system-deps
 
