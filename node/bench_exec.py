@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             profiler.enable()
             _cpu_per_tx(node, workloads["single-item"][0], reference=False)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+            pstats.Stats(profiler).sort_stats(__import__("os").environ.get("SORT","tottime")).print_stats(60)
         variants = [False, True] if args.reference else [False]
         for name, (txs, moves) in workloads.items():
             hashes: set[bytes] = set()
