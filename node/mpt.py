@@ -1,4 +1,4 @@
-"""Batched Merkle-Patricia trie writes: each changed node encoded and hashed once.
+"""Batched Merkle-Patricia trie writes (each changed node encoded and hashed once) and reads.
 
 py-trie's `HexaryTrie` applies one key at a time: every write walks from the root and
 re-encodes and re-hashes each node on its path, so a block that changes hundreds of slots
@@ -9,6 +9,11 @@ batch is applied in one recursive pass over its sorted keys:
   `rlp(index)`), built bottom-up; what `eth.db.trie.make_trie_root_and_nodes` computes.
 - `apply_changes`: writes and deletions applied to a trie stored in a database; only the
   new nodes that are referenced by hash are written (and the root, always by hash).
+- `lookup`: one key's value, walking from a root; what `HexaryTrie.get` answers, without
+  its per-node overhead (nibble tuples, node typing, a copy of every node decoded).
+
+Both read nodes through a `NodeCache` if given one: decoded nodes by hash. A node's hash
+names its content, so an entry is right in every database and every state that holds it.
 
 Nodes are in py-trie's decoded form: `b""` (blank), `[hp_path, value]` (leaf),
 `[hp_path, child]` (extension), 17 items (branch: 16 children and a value). A child is
@@ -19,7 +24,7 @@ paths are hex strings, one character per nibble, so slicing and comparing stay i
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os.path import commonprefix
 from typing import Any, Protocol
 
@@ -33,7 +38,7 @@ from trie.typing import Nibbles
 
 from node.speedups import decoded
 
-__all__ = ["NodeStore", "apply_changes", "ordered_trie_root_and_nodes"]
+__all__ = ["NodeCache", "NodeStore", "apply_changes", "lookup", "ordered_trie_root_and_nodes"]
 
 Node = Any  # b"" | list[Any]: blank, leaf, extension or branch
 _Item = tuple[str, bytes]  # (hex key, value); an empty value deletes the key
@@ -52,6 +57,80 @@ class NodeStore(Protocol):
     def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
 
 
+class NodeCache:
+    """Decoded trie nodes by hash, the last `size` to `2 * size` used: two generations,
+    the older dropped whole when the recent one fills up (a node used since moves back to
+    the recent one). Safe to share between threads: a race can only drop an entry."""
+
+    __slots__ = ("_older", "_recent", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._recent: dict[bytes, Node] = {}
+        self._older: dict[bytes, Node] = {}
+
+    def __len__(self) -> int:
+        return len(self._recent) + len(self._older)
+
+    def node(self, db: NodeStore, node_hash: bytes) -> Node:
+        """The node stored under `node_hash`: shared, never modify it. Raises `KeyError` if
+        it is neither cached nor in `db`."""
+        node = self._recent.get(node_hash)
+        if node is None:
+            node = self._older.get(node_hash)
+            if node is None:
+                node = decoded(db[node_hash])
+            recent = self._recent
+            if len(recent) >= self._size:
+                self._older = recent
+                self._recent = recent = {}
+            recent[node_hash] = node
+        return node
+
+
+def _read_node(db: NodeStore, node_hash: bytes) -> Node:
+    return decoded(db[node_hash])
+
+
+def lookup(db: NodeStore, root: bytes, key: bytes, *, nodes: NodeCache | None = None) -> bytes:
+    """The value at `key` in the trie at `root` in `db`, `b""` if there is none: what
+    `HexaryTrie(db, root).get(key)` returns, and py-trie's `MissingTrieNode` (with the same
+    hashes, key and prefix) if a node on the way is not in `db` (nor in `nodes`). Where
+    keys differ in length, a key ending inside an extension's path is absent here (py-trie
+    raises its `ValidationError`); the tries py-evm reads have keys of one length."""
+    if root == BLANK_NODE_HASH:
+        return BLANK
+    read = _read_node if nodes is None else nodes.node
+    path = key.hex()
+    end = len(path)
+    depth = 0
+    ref: Node = root
+    while True:
+        if type(ref) is list:
+            node = ref
+        elif not ref:
+            return BLANK
+        else:
+            try:
+                node = read(db, ref)
+            except KeyError:
+                prefix = Nibbles(tuple(_INDEX[nibble] for nibble in path[:depth]))
+                raise MissingTrieNode(Hash32(ref), Hash32(root), key, prefix) from None
+        if len(node) == 17:
+            if depth == end:
+                return node[16]  # type: ignore[no-any-return]
+            ref = node[_INDEX[path[depth]]]
+            depth += 1
+            continue
+        rest, is_leaf = _unhp(node[0])
+        if is_leaf:
+            return node[1] if path[depth:] == rest else BLANK
+        if not path.startswith(rest, depth):
+            return BLANK
+        depth += len(rest)
+        ref = node[1]
+
+
 def ordered_trie_root_and_nodes(
     encoded_items: Sequence[bytes],
 ) -> tuple[bytes, dict[bytes, bytes]]:
@@ -64,14 +143,21 @@ def ordered_trie_root_and_nodes(
     return writer.store_root(writer.build(items, 0, len(items), 0)), nodes
 
 
-def apply_changes(db: NodeStore, root: bytes, changes: Mapping[bytes, bytes | None]) -> bytes:
+def apply_changes(
+    db: NodeStore,
+    root: bytes,
+    changes: Mapping[bytes, bytes | None],
+    *,
+    nodes: NodeCache | None = None,
+) -> bytes:
     """Write `changes` (key → value; `None` or `b""` deletes) into the trie at `root` in
     `db`, storing each new node once, and return the new root. Raises py-trie's
-    `MissingTrieNode` if a node the changes have to pass through is not in `db`."""
+    `MissingTrieNode` if a node the changes have to pass through is not in `db` (nor in
+    `nodes`)."""
     items = sorted((key.hex(), value or BLANK) for key, value in changes.items())
     if not items:
         return root
-    writer = _Writer(db, root, items)
+    writer = _Writer(db, root, items, _read_node if nodes is None else nodes.node)
     old = writer.root_node()
     new = writer.update(old, 0, len(items), 0)
     return root if new is old else writer.store_root(new)
@@ -80,13 +166,20 @@ def apply_changes(db: NodeStore, root: bytes, changes: Mapping[bytes, bytes | No
 class _Writer:
     """One batch: `items` sorted by key, `keys` their keys (for bisecting)."""
 
-    __slots__ = ("db", "items", "keys", "root")
+    __slots__ = ("db", "items", "keys", "read", "root")
 
-    def __init__(self, db: NodeStore, root: bytes, items: list[_Item]) -> None:
+    def __init__(
+        self,
+        db: NodeStore,
+        root: bytes,
+        items: list[_Item],
+        read: Callable[[NodeStore, bytes], Node] = _read_node,
+    ) -> None:
         self.db = db
         self.root = root
         self.items = items
         self.keys = [key for key, _ in items]
+        self.read = read
 
     def root_node(self) -> Node:
         return BLANK if self.root == BLANK_NODE_HASH else self.node_at(self.root, 0, 0)
@@ -97,14 +190,13 @@ class _Writer:
         if type(ref) is list or ref == BLANK:
             return ref
         try:
-            encoded = self.db[ref]
+            return self.read(self.db, ref)
         except KeyError:
             key = self.keys[at]
             prefix = Nibbles([_INDEX[nibble] for nibble in key[:depth]])
             raise MissingTrieNode(
                 Hash32(ref), Hash32(self.root), bytes.fromhex(key), prefix
             ) from None
-        return decoded(encoded)
 
     def ref(self, node: Node) -> Node:
         """How a parent points at `node`: embedded if its RLP is short, else by hash."""

@@ -1,6 +1,7 @@
 """`node.mpt` builds the tries py-trie builds: the same roots, the same nodes reachable from
-them, every key readable back through a plain `HexaryTrie`; and blocks built with the
-batched trie code of `node.evm_tries` are the blocks built with py-evm's own."""
+them, every key readable back through a plain `HexaryTrie`; its lookups read what py-trie
+reads, and fail where it fails; and blocks built with the batched trie code of
+`node.evm_tries` are the blocks built with py-evm's own."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from node import evm, evm_tries
 from node.chain import Chain
 from node.config import NodeConfig, create_address
 from node.evm_tries import BatchedStorageLookup
-from node.mpt import apply_changes, ordered_trie_root_and_nodes
+from node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 from tests.node.conftest import admin_account, sign
 
 Changes = dict[bytes, bytes | None]
@@ -64,17 +65,17 @@ def _state_nodes(db: Any, state_root: bytes) -> dict[bytes, bytes]:
 
 
 def _apply_both(
-    batches: list[Changes], keys: list[bytes] | None = None
+    batches: list[Changes], keys: list[bytes] | None = None, *, nodes: NodeCache | None = None
 ) -> tuple[dict[bytes, bytes], bytes]:
-    """Apply `batches` with `apply_changes` and with py-trie, checking after each batch;
-    returns our store and root."""
+    """Apply `batches` with `apply_changes` (reading through `nodes`) and with py-trie,
+    checking after each batch, `lookup` too; returns our store and root."""
     ours: dict[bytes, bytes] = {}
     theirs: dict[bytes, bytes] = {}
     reference = HexaryTrie(theirs, prune=True)
     root = BLANK_NODE_HASH
     model: dict[bytes, bytes] = {}
     for changes in batches:
-        root = apply_changes(ours, root, changes)
+        root = apply_changes(ours, root, changes, nodes=nodes)
         for key, value in changes.items():
             reference[key] = value or b""
             if value:
@@ -86,9 +87,11 @@ def _apply_both(
         readback = HexaryTrie(ours, root)
         for key, value in model.items():
             assert readback[key] == value
+            assert lookup(ours, root, key, nodes=nodes) == value
     for key in keys or []:
         if key not in model:
             assert HexaryTrie(ours, root)[key] == b""
+            assert lookup(ours, root, key, nodes=nodes) == b""
     return ours, root
 
 
@@ -135,7 +138,8 @@ def test_storage_like_batches_give_py_trie_roots(keys: list[bytes], data: st.Dat
     rewrite = data.draw(st.dictionaries(st.sampled_from(keys), values))
     fresh = data.draw(st.lists(st.binary(min_size=32, max_size=32), max_size=50))
     rewrite.update(dict.fromkeys(fresh, b"\x01"))
-    _apply_both([fill, rewrite], keys=keys + fresh)
+    absent = data.draw(st.lists(st.binary(min_size=32, max_size=32), max_size=20))
+    _apply_both([fill, rewrite], keys=keys + fresh + absent, nodes=NodeCache(64))
 
 
 def test_deleting_every_key_leaves_the_blank_root() -> None:
@@ -161,6 +165,104 @@ def test_a_missing_node_on_the_way_is_reported_as_py_trie_reports_it() -> None:
             apply_changes(db, root, {key: b"\x08"})
     assert raised.value.root_hash == root
     assert raised.value.requested_key in keys
+
+
+def _probes(keys: list[bytes]) -> list[bytes]:
+    """`keys` and keys around them, mostly absent: each one's prefix, an extension of it,
+    and keys that differ in its last nibble or in the one before."""
+    probes = {b"", b"\x00", *keys}
+    for key in keys:
+        if key:
+            last = key[-1]
+            probes.update(
+                (key[:-1], key[:-1] + bytes([last ^ 0x01]), key[:-1] + bytes([last ^ 0x10]))
+            )
+        probes.add(key + b"\x00")
+    return sorted(probes)
+
+
+def _outcome(read: Any, *args: Any, **kwargs: Any) -> Any:
+    """What `read(*args, **kwargs)` returns, or the type and arguments of what it raises."""
+    try:
+        return read(*args, **kwargs)
+    except Exception as exc:
+        return type(exc).__name__, exc.args
+
+
+def _py_trie_get(db: Any, root: bytes, key: bytes) -> Any:
+    """`HexaryTrie.get`'s outcome; `None` for its refusal of a key that ends inside an
+    extension's path (with keys of different lengths)."""
+    outcome = _outcome(HexaryTrie(db, root).get, key)
+    return None if isinstance(outcome, tuple) and outcome[0] == "ValidationError" else outcome
+
+
+@settings(max_examples=200, deadline=None)
+@given(_batches(), st.sampled_from([1, 3, 1000]))
+def test_lookups_read_what_py_trie_reads_at_every_root_written(
+    batches: list[Changes], size: int
+) -> None:
+    nodes = NodeCache(size)
+    db: dict[bytes, bytes] = {}
+    root = BLANK_NODE_HASH
+    model: dict[bytes, bytes] = {}
+    history = []
+    for changes in batches:
+        root = apply_changes(db, root, changes, nodes=nodes)
+        for key, value in changes.items():
+            if value:
+                model[key] = value
+            else:
+                model.pop(key, None)
+        history.append((root, dict(model)))
+    # Earlier roots too: the cache holds nodes by hash, whichever state they belong to.
+    for root, model in history:
+        for key in _probes([key for changes in batches for key in changes]):
+            value = lookup(db, root, key, nodes=nodes)
+            assert value == model.get(key, b"")
+            expected = _py_trie_get(db, root, key)
+            if expected is None:  # a prefix of keys present, itself absent
+                assert any(other.hex().startswith(key.hex()) for other in model if other != key)
+                expected = b""
+            assert value == expected
+    assert len(nodes) <= 2 * size
+
+
+_present = st.one_of(
+    st.binary(min_size=1, max_size=2),
+    st.binary(min_size=20, max_size=32),
+    st.binary(min_size=56, max_size=60),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_keys, _present, min_size=1, max_size=40), st.data())
+def test_a_lookup_through_a_missing_node_fails_as_py_tries_get(
+    items: dict[bytes, bytes], data: st.DataObject
+) -> None:
+    db: dict[bytes, bytes] = {}
+    root = apply_changes(db, BLANK_NODE_HASH, items)
+    del db[data.draw(st.sampled_from(sorted(_reachable(db, root))))]
+    for key in _probes(list(items)):
+        expected = _py_trie_get(db, root, key)
+        if expected is None:
+            expected = b""
+        assert _outcome(lookup, db, root, key) == expected
+        assert _outcome(lookup, db, root, key, nodes=NodeCache(8)) == expected
+
+
+def test_the_node_cache_keeps_at_most_two_generations() -> None:
+    nodes = NodeCache(4)
+    db = {keccak(bytes([i])): rlp.encode([b"\x20", bytes([i])]) for i in range(20)}
+    for node_hash in db:
+        nodes.node(db, node_hash)
+        assert len(nodes) <= 8
+    recent = list(db)[-4:]
+    db.clear()  # what is cached is answered without the store
+    assert [nodes.node(db, node_hash) for node_hash in recent] == [
+        [b"\x20", bytes([i])] for i in range(16, 20)
+    ]
+    with pytest.raises(KeyError):
+        nodes.node(db, keccak(b"\x00"))
 
 
 _slots = st.integers(0, 40).map(int_to_big_endian)
