@@ -1,4 +1,5 @@
-"""py-evm's trie persistence through `node.mpt`: each trie node of a block written once.
+"""py-evm's trie reads and persistence through `node.mpt`: each trie node of a block
+written once, and reads walked without py-trie.
 
 `install` (called by `node.evm`) hooks it in process-wide, like `node.speedups`, which
 cannot do it itself: importing py-evm there would slow down every `import node`.
@@ -8,9 +9,15 @@ cannot do it itself: importing py-evm there would slow down every `import node`.
 - Storage tries: `BatchedStorageLookup` replaces `eth.db.storage.StorageLookup` (one per
   account, made by `AccountStorageDB`). It collects a block's slot writes and deletes and
   applies them in one pass when the root is needed (`get_changed_root`, `commit_to`,
-  `new_trie`); reads see the collected values first.
+  `new_trie`); reads see the collected values first, then `node.mpt.lookup`.
 - The account trie: `AccountDB.make_state_root` applies its squashed account diff in one
-  pass instead of one `HexaryTrie` write per account.
+  pass instead of one `HexaryTrie` write per account, and `LookupHashTrie` (its
+  `HashTrie`) reads accounts with `node.mpt.lookup`.
+
+Reads and writes share one `NodeCache` (decoded nodes by hash, bounded): a block's reads
+decode the paths its writes then rewrite, and the next block reads what is left of them.
+It answers for a node a database no longer holds (a discarded block's), where py-trie
+would raise `MissingTrieNode`; only a root that was never committed can reach such nodes.
 
 The results are py-evm's (`tests/node/test_mpt.py`). `py_evm_tries` restores py-evm's own
 code for the objects made while it is open (`node.evm`'s reference path); objects keep the
@@ -25,19 +32,31 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
+import eth.db.account
 import eth.db.chain
 import eth.db.storage
 import eth.vm.base
 from eth.db.account import AccountDB
 from eth.db.diff import DBDiff
+from eth.db.hash_trie import HashTrie
 from eth.db.storage import StorageLookup
 from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
+from eth_hash.auto import keccak
 from eth_typing import Hash32
 from trie.exceptions import MissingTrieNode
 
-from node.mpt import apply_changes, ordered_trie_root_and_nodes
+from node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 
-__all__ = ["BatchedStorageLookup", "install", "make_trie_root_and_nodes", "py_evm_tries"]
+__all__ = [
+    "BatchedStorageLookup",
+    "LookupHashTrie",
+    "install",
+    "make_trie_root_and_nodes",
+    "py_evm_tries",
+]
+
+# Up to 2 x 8192 nodes, about 20 MB at most (a branch of 16 hashes is about 1.2 kB).
+_NODES = NodeCache(size=1 << 13)
 
 
 def make_trie_root_and_nodes(items: Iterable[Any]) -> tuple[Hash32, dict[Hash32, bytes]]:
@@ -61,18 +80,39 @@ class BatchedStorageLookup(StorageLookup):
         self._pending = {}
 
     def __getitem__(self, key: bytes) -> bytes:
+        hashed_slot = self._decode_key(key)
         if self._pending:
-            value = self._pending.get(self._decode_key(key))
+            value = self._pending.get(hashed_slot)
             if value is not None:
                 return value  # b"" for a deleted slot, as py-trie reads a missing key
-        return super().__getitem__(key)
+        try:
+            return self._read(hashed_slot)
+        except MissingTrieNode as exc:
+            raise self._missing(exc) from exc
 
     def _exists(self, key: bytes) -> bool:
+        hashed_slot = self._decode_key(key)
         if self._pending:
-            value = self._pending.get(self._decode_key(key))
+            value = self._pending.get(hashed_slot)
             if value is not None:
                 return value != b""
-        return super()._exists(key)
+        return self._read(hashed_slot) != b""  # MissingTrieNode as it is, as py-evm's
+
+    def _read(self, hashed_slot: bytes) -> bytes:
+        """The slot in the trie `_get_read_trie` would open."""
+        write_trie = self._write_trie
+        if write_trie is None:
+            return lookup(self._db, self._starting_root_hash, hashed_slot, nodes=_NODES)
+        return lookup(write_trie.db, write_trie.root_hash, hashed_slot, nodes=_NODES)
+
+    def _missing(self, exc: MissingTrieNode) -> MissingStorageTrieNode:
+        return MissingStorageTrieNode(
+            Hash32(exc.missing_node_hash),
+            self._starting_root_hash,
+            Hash32(exc.requested_key),
+            exc.prefix,
+            self._address,
+        )
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._get_write_trie()  # has_changed_root from the first write on, as py-evm's
@@ -103,15 +143,11 @@ class BatchedStorageLookup(StorageLookup):
             return
         write_trie = self._get_write_trie()
         try:
-            root = apply_changes(self._trie_nodes_batch, write_trie.root_hash, self._pending)
+            root = apply_changes(
+                self._trie_nodes_batch, write_trie.root_hash, self._pending, nodes=_NODES
+            )
         except MissingTrieNode as exc:
-            raise MissingStorageTrieNode(
-                Hash32(exc.missing_node_hash),
-                self._starting_root_hash,
-                Hash32(exc.requested_key),
-                exc.prefix,
-                self._address,
-            ) from exc
+            raise self._missing(exc) from exc
         write_trie.root_hash = root
         self._pending = {}
 
@@ -122,17 +158,30 @@ def _apply_account_diff(self: AccountDB, diff: DBDiff, trie: Any) -> None:
     changes: dict[bytes, bytes | None] = {trie.keymap(key): None for key in diff.deleted_keys()}
     changes.update((trie.keymap(key), value) for key, value in diff.pending_items())
     try:
-        trie.root_hash = apply_changes(trie.db, trie.root_hash, changes)
+        trie.root_hash = apply_changes(trie.db, trie.root_hash, changes, nodes=_NODES)
     except MissingTrieNode as exc:
         raise MissingAccountTrieNode(
             Hash32(exc.missing_node_hash), self._root_hash_at_last_persist, exc.requested_key
         ) from exc
 
 
+class LookupHashTrie(HashTrie):
+    """`HashTrie` (`AccountDB`'s account trie: address → account RLP, keyed by the
+    address's hash) reading accounts with `node.mpt.lookup`."""
+
+    def __getitem__(self, key: bytes) -> bytes:
+        trie = cast(Any, self._db)  # a HexaryTrie
+        return lookup(trie.db, trie.root_hash, keccak(key), nodes=_NODES)
+
+    def __contains__(self, key: bytes) -> bool:  # type: ignore[override]
+        return self[key] != b""
+
+
 _HOOKS: list[tuple[Any, str, Any]] = [
     (eth.vm.base, "make_trie_root_and_nodes", make_trie_root_and_nodes),
     (eth.db.chain, "make_trie_root_and_nodes", make_trie_root_and_nodes),
     (eth.db.storage, "StorageLookup", BatchedStorageLookup),
+    (eth.db.account, "HashTrie", LookupHashTrie),
     (AccountDB, "_apply_account_diff_without_proof", _apply_account_diff),
 ]
 _ORIGINALS = [(target, name, getattr(target, name)) for target, name, _ in _HOOKS]

@@ -1,10 +1,11 @@
 """`node.mpt` builds the tries py-trie builds: the same roots, the same nodes reachable from
 them, every key readable back through a plain `HexaryTrie`; its lookups read what py-trie
-reads, and fail where it fails; and blocks built with the batched trie code of
-`node.evm_tries` are the blocks built with py-evm's own."""
+reads, and fail where it fails; and blocks built with the trie code of `node.evm_tries` are
+the blocks built with py-evm's own."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,11 @@ import eth.vm.base
 import pytest
 import rlp
 from eth.constants import BLANK_ROOT_HASH
+from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
+from eth.db.hash_trie import HashTrie
 from eth.db.trie import make_trie_root_and_nodes
-from eth_typing import Address
+from eth_typing import Address, Hash32
 from eth_utils import int_to_big_endian, keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,7 +30,7 @@ from trie.hexary import HexaryTrie
 from node import evm, evm_tries
 from node.chain import Chain
 from node.config import NodeConfig, create_address
-from node.evm_tries import BatchedStorageLookup
+from node.evm_tries import BatchedStorageLookup, LookupHashTrie
 from node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 from tests.node.conftest import admin_account, sign
 
@@ -263,6 +266,75 @@ def test_the_node_cache_keeps_at_most_two_generations() -> None:
     ]
     with pytest.raises(KeyError):
         nodes.node(db, keccak(b"\x00"))
+
+
+def _without_a_node(db: AtomicDB, root: bytes, *, at_root: bool) -> None:
+    nodes = _reachable(db, root)
+    del db[root if at_root else next(key for key in sorted(nodes) if key != root)]
+
+
+# The tests below make tries of their own (salted with `at_root`): none of their nodes is
+# in `evm_tries`' node cache, which answers for a node it holds whether the store still
+# does or not.
+
+
+@pytest.mark.parametrize("at_root", [True, False])
+def test_a_missing_storage_node_fails_reads_as_in_py_evm(at_root: bool) -> None:
+    db = AtomicDB()
+    keys = [int_to_big_endian(slot) for slot in range(64)]
+    written = HexaryTrie(db)
+    for key in keys:
+        value = keccak(b"missing storage node" + bytes([at_root]) + key)
+        written[keccak(key.rjust(32, b"\x00"))] = rlp.encode(value)
+    root = written.root_hash
+    _without_a_node(db, root, at_root=at_root)
+    address = Address(b"\x01" * 20)
+    ours = eth.db.storage.StorageLookup(db, root, address)
+    with evm_tries.py_evm_tries():
+        theirs = eth.db.storage.StorageLookup(db, root, address)
+    assert type(ours) is BatchedStorageLookup
+    failures = 0
+    for key in keys:
+        expected = _outcome(theirs.__getitem__, key)
+        assert _outcome(ours.__getitem__, key) == expected
+        assert _outcome(ours.__contains__, key) == _outcome(theirs.__contains__, key)
+        failures += isinstance(expected, tuple) and expected[0] == "MissingStorageTrieNode"
+    assert failures == len(keys) if at_root else 0 < failures < len(keys)
+
+
+def _account_db(db: AtomicDB, root: bytes, *, reference: bool) -> AccountDB:
+    with evm_tries.py_evm_tries() if reference else nullcontext():
+        account_db = AccountDB(db, Hash32(root))
+    assert type(account_db._trie) is (HashTrie if reference else LookupHashTrie)
+    return account_db
+
+
+@pytest.mark.parametrize("at_root", [True, False])
+def test_accounts_are_read_as_in_py_evm_and_a_missing_node_fails_alike(at_root: bool) -> None:
+    db = AtomicDB()
+    salt = b"missing account node" + bytes([at_root])
+    addresses = [Address(keccak(salt + bytes([i]))[:20]) for i in range(64)]
+    absent = Address(b"\x02" * 20)
+    written = _account_db(db, BLANK_ROOT_HASH, reference=True)
+    for i, address in enumerate(addresses):
+        written.set_balance(address, 10**18 + i)
+    written.persist()
+    root = written.state_root
+    intact = {key: db[key] for key in _reachable(db, root)}
+    _without_a_node(db, root, at_root=at_root)
+    ours, theirs = (_account_db(db, root, reference=reference) for reference in (False, True))
+    failures = 0
+    for address in [*addresses, absent]:
+        expected = _outcome(theirs.get_balance, address)
+        assert _outcome(ours.get_balance, address) == expected
+        failures += isinstance(expected, tuple) and expected[0] == "MissingAccountTrieNode"
+    assert failures == len(addresses) + 1 if at_root else 0 < failures < len(addresses)
+    for key, value in intact.items():
+        db[key] = value
+    ours, theirs = (_account_db(db, root, reference=reference) for reference in (False, True))
+    for address in [*addresses, absent]:
+        assert ours.get_balance(address) == theirs.get_balance(address)
+        assert ours.account_exists(address) == theirs.account_exists(address)
 
 
 _slots = st.integers(0, 40).map(int_to_big_endian)
