@@ -15,7 +15,8 @@ cannot do it itself: importing py-evm there would slow down every `import node`.
   `HashTrie`) reads accounts with `node.mpt.lookup`.
 
 Reads and writes share one `NodeCache` (decoded nodes by hash, bounded): a block's reads
-decode the paths its writes then rewrite, and the next block reads what is left of them.
+decode the paths its writes then rewrite, and the nodes its writes store are the ones the
+next block reads first.
 It answers for a node a database no longer holds (a discarded block's), where py-trie
 would raise `MissingTrieNode`; only a root that was never committed can reach such nodes.
 

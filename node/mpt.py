@@ -14,6 +14,7 @@ batch is applied in one recursive pass over its sorted keys:
 
 Both read nodes through a `NodeCache` if given one: decoded nodes by hash. A node's hash
 names its content, so an entry is right in every database and every state that holds it.
+`apply_changes` adds the nodes it stores, so the next block's reads of them are warm.
 
 Nodes are in py-trie's decoded form: `b""` (blank), `[hp_path, value]` (leaf),
 `[hp_path, child]` (extension), 17 items (branch: 16 children and a value). A child is
@@ -24,7 +25,7 @@ paths are hex strings, one character per nibble, so slicing and comparing stay i
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from os.path import commonprefix
 from typing import Any, Protocol
 
@@ -80,12 +81,16 @@ class NodeCache:
             node = self._older.get(node_hash)
             if node is None:
                 node = decoded(db[node_hash])
-            recent = self._recent
-            if len(recent) >= self._size:
-                self._older = recent
-                self._recent = recent = {}
-            recent[node_hash] = node
+            self.add(node_hash, node)
         return node
+
+    def add(self, node_hash: bytes, node: Node) -> None:
+        """Remember `node` (in its decoded form, never to be modified) as `node_hash`'s."""
+        recent = self._recent
+        if len(recent) >= self._size:
+            self._older = recent
+            self._recent = recent = {}
+        recent[node_hash] = node
 
 
 def _read_node(db: NodeStore, node_hash: bytes) -> Node:
@@ -157,7 +162,7 @@ def apply_changes(
     items = sorted((key.hex(), value or BLANK) for key, value in changes.items())
     if not items:
         return root
-    writer = _Writer(db, root, items, _read_node if nodes is None else nodes.node)
+    writer = _Writer(db, root, items, nodes)
     old = writer.root_node()
     new = writer.update(old, 0, len(items), 0)
     return root if new is old else writer.store_root(new)
@@ -166,20 +171,16 @@ def apply_changes(
 class _Writer:
     """One batch: `items` sorted by key, `keys` their keys (for bisecting)."""
 
-    __slots__ = ("db", "items", "keys", "read", "root")
+    __slots__ = ("db", "items", "keys", "nodes", "root")
 
     def __init__(
-        self,
-        db: NodeStore,
-        root: bytes,
-        items: list[_Item],
-        read: Callable[[NodeStore, bytes], Node] = _read_node,
+        self, db: NodeStore, root: bytes, items: list[_Item], nodes: NodeCache | None = None
     ) -> None:
         self.db = db
         self.root = root
         self.items = items
         self.keys = [key for key, _ in items]
-        self.read = read
+        self.nodes = nodes
 
     def root_node(self) -> Node:
         return BLANK if self.root == BLANK_NODE_HASH else self.node_at(self.root, 0, 0)
@@ -190,7 +191,7 @@ class _Writer:
         if type(ref) is list or ref == BLANK:
             return ref
         try:
-            return self.read(self.db, ref)
+            return decoded(self.db[ref]) if self.nodes is None else self.nodes.node(self.db, ref)
         except KeyError:
             key = self.keys[at]
             prefix = Nibbles([_INDEX[nibble] for nibble in key[:depth]])
@@ -205,17 +206,20 @@ class _Writer:
         encoded = rlp.codec.encode_raw(node)
         if len(encoded) < 32:
             return node
-        node_hash = keccak(encoded)
-        self.db[node_hash] = encoded
-        return node_hash
+        return self.store(node, encoded)
 
     def store_root(self, node: Node) -> bytes:
         if type(node) is not list:
             return BLANK_NODE_HASH
-        encoded = rlp.codec.encode_raw(node)
-        root_hash = keccak(encoded)
-        self.db[root_hash] = encoded
-        return root_hash
+        return self.store(node, rlp.codec.encode_raw(node))
+
+    def store(self, node: Node, encoded: bytes) -> bytes:
+        """Write a new node (its lists are never modified after) by its hash."""
+        node_hash = keccak(encoded)
+        self.db[node_hash] = encoded
+        if self.nodes is not None:
+            self.nodes.add(node_hash, node)
+        return node_hash
 
     def build(self, items: list[_Item], lo: int, hi: int, depth: int) -> Node:
         """A new subtree holding `items[lo:hi]` (all present), whose keys share `depth`

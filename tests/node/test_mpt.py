@@ -228,6 +228,9 @@ def test_lookups_read_what_py_trie_reads_at_every_root_written(
                 expected = b""
             assert value == expected
     assert len(nodes) <= 2 * size
+    for node_hash, encoded in db.items():  # the nodes writes cache are the nodes reads decode
+        cached = _outcome(nodes.node, {}, node_hash)
+        assert cached in (rlp.decode(encoded), ("KeyError", (node_hash,)))
 
 
 _present = st.one_of(
@@ -315,10 +318,11 @@ def test_accounts_are_read_as_in_py_evm_and_a_missing_node_fails_alike(at_root: 
     salt = b"missing account node" + bytes([at_root])
     addresses = [Address(keccak(salt + bytes([i]))[:20]) for i in range(64)]
     absent = Address(b"\x02" * 20)
-    written = _account_db(db, BLANK_ROOT_HASH, reference=True)
-    for i, address in enumerate(addresses):
-        written.set_balance(address, 10**18 + i)
-    written.persist()
+    with evm_tries.py_evm_tries():  # py-evm's writes: none of the nodes are in the cache
+        written = _account_db(db, BLANK_ROOT_HASH, reference=True)
+        for i, address in enumerate(addresses):
+            written.set_balance(address, 10**18 + i)
+        written.persist()
     root = written.state_root
     intact = {key: db[key] for key in _reachable(db, root)}
     _without_a_node(db, root, at_root=at_root)
