@@ -159,6 +159,13 @@ def node_cmd(
     exit_on_divergence: Annotated[
         bool, typer.Option("--exit-on-divergence", help="Exit non-zero when a block diverges.")
     ] = False,
+    single_process: Annotated[
+        bool,
+        typer.Option(
+            "--single-process",
+            help="Sequencer: serve JSON-RPC from the block maker's process (slower).",
+        ),
+    ] = False,
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
     from node.app import Node, load_config
@@ -175,6 +182,7 @@ def node_cmd(
             follow_url=follow,
             authority_key=authority_key,
             exit_on_divergence=exit_on_divergence,
+            rpc_process=not single_process and follow is None,
         )
         node = Node(config)
     except (NodeError, OSError) as exc:

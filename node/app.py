@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ from node.chain import Chain
 from node.config import NodeConfig, demo_genesis
 from node.errors import ConfigError
 from node.follower import Follower
+from node.front import FrontProcess
+from node.intake import Intake
 from node.rpc import Rpc
 from node.seal import Sealer
-from node.sequencer import Sequencer
+from node.sequencer import BatchSource, Sequencer
 from node.server import RpcServer
 
 __all__ = ["Node", "load_config"]
@@ -43,46 +46,66 @@ def load_config(
 
 
 class Node:
+    """A follower, or a sequencer: in this process only (`Node(config)`, as tests use it),
+    or with its RPC front in a second process (`config.rpc_process`, as `medledger node`
+    runs it; see `node.front`)."""
+
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.chain = Chain(config)
         self.sequencer: Sequencer | None = None
         self.follower: Follower | None = None
+        self.front: FrontProcess | None = None
+        self.server: RpcServer | None = None
         self.exit_code = 0
         self._done = threading.Event()
         if config.follow_url:
             self.follower = Follower(self.chain, config.follow_url, on_divergence=self._diverged)
+            self._serve(self.chain, submit=None, status=self.follower.status)
+            return
+        key = config.authority_key or os.environ.get("MEDLEDGER_AUTHORITY_KEY")
+        key = key or config.demo_authority_key
+        if not key:
+            raise ConfigError(
+                "no authority key: pass --authority-key, set MEDLEDGER_AUTHORITY_KEY, "
+                "or run as a follower with --follow URL"
+            )
+        sealer = Sealer(key, chain_id=config.chain_id)
+        source: BatchSource
+        if config.rpc_process:
+            source = self.front = FrontProcess(
+                config,
+                genesis_hash=self.chain.genesis_hash,
+                contracts=self.chain.contracts,
+                authority=sealer.address,
+            )
+            # Started here, so a port already in use is refused like the in-process
+            # server's, before the banner.
+            self.front.start()
         else:
-            key = config.authority_key or os.environ.get("MEDLEDGER_AUTHORITY_KEY")
-            key = key or config.demo_authority_key
-            if not key:
-                raise ConfigError(
-                    "no authority key: pass --authority-key, set MEDLEDGER_AUTHORITY_KEY, "
-                    "or run as a follower with --follow URL"
-                )
-            self.sequencer = Sequencer(self.chain, config, Sealer(key, chain_id=config.chain_id))
-        seq = self.sequencer
-        self.rpc = Rpc(
-            self.chain,
-            config,
-            submit=seq.submit if seq else None,
-            pending_nonce=seq.pending_nonce if seq else None,
-            tx_status=seq.transaction_status if seq else None,
-            status=self.status,
-        )
-        self.server = RpcServer(config.rpc_host, config.rpc_port, self.rpc)
+            source = intake = Intake(self.chain, config, authority=sealer.address)
+            self._serve(self.chain, submit=intake, status=intake.status)
+        self.sequencer = Sequencer(self.chain, config, sealer, source)
 
-    def status(self) -> dict[str, Any]:
-        if self.follower is not None:
-            return self.follower.status()
-        assert self.sequencer is not None
-        return {
-            "role": "sequencer",
-            "authority": self.sequencer.sealer.address,
-            "mempool": len(self.sequencer.mempool),
-            "lag_blocks": 0,
-            "blocksMade": self.sequencer.blocks_made,
-        }
+    def _serve(
+        self, chain: Chain, *, submit: Intake | None, status: Callable[[], dict[str, Any]]
+    ) -> None:
+        self.rpc = Rpc(
+            chain,
+            self.config,
+            submit=submit.submit if submit else None,
+            pending_nonce=submit.pending_nonce if submit else None,
+            tx_status=submit.transaction_status if submit else None,
+            status=status,
+        )
+        self.server = RpcServer(self.config.rpc_host, self.config.rpc_port, self.rpc)
+
+    @property
+    def url(self) -> str:
+        if self.front is not None:
+            return self.front.url
+        assert self.server is not None
+        return self.server.url
 
     def _diverged(self, divergence: dict[str, Any]) -> None:
         if self.config.exit_on_divergence:
@@ -94,10 +117,12 @@ class Node:
             self.sequencer.start()
         if self.follower:
             self.follower.start()
-        self.server.start()
+        if self.server:
+            self.server.start()
 
     def stop(self) -> None:
-        self.server.stop()
+        if self.server:
+            self.server.stop()
         if self.sequencer:
             self.sequencer.stop()
         if self.follower:
@@ -105,11 +130,16 @@ class Node:
         self.chain.close()
 
     def run_forever(self) -> int:
-        """Serve until SIGINT/SIGTERM (or a divergence with exit_on_divergence)."""
+        """Serve until SIGINT/SIGTERM, a divergence with exit_on_divergence, or the
+        sequencer's RPC process going away."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self._done.set())
         self.start()
-        self._done.wait()
+        while not self._done.wait(1.0):
+            if self.sequencer is not None and not self.sequencer.running:
+                log.error("the block maker stopped; exiting")
+                self.exit_code = 1
+                break
         self.stop()
         return self.exit_code
 
@@ -120,7 +150,7 @@ class Node:
             f"genesis       0x{self.chain.genesis_hash.hex()}",
             f"authorities   {', '.join(self.config.authorities)}",
             f"role          {role}",
-            f"rpc           {self.server.url}",
+            f"rpc           {self.url}",
             f"data dir      {self.config.data_dir}",
         ]
         lines += [f"{k:<13} {self.config.contract_address(k)}" for k in self.chain.contracts]

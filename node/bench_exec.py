@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     node = Node(config)
     node.start()
     try:
-        harness = Harness(node.server.url, admin, fund=False)
+        harness = Harness(node.url, admin, fund=False)
         harness.admit_on_genesis_suite(config)
         harness.bootstrap()
         singles = harness.commission(args.singles, "S")
@@ -98,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             profiler.enable()
             _cpu_per_tx(node, workloads["single-item"][0], reference=False)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(__import__("os").environ.get("SORT","tottime")).print_stats(60)
+            pstats.Stats(profiler).sort_stats(
+                __import__("os").environ.get("SORT", "tottime")
+            ).print_stats(60)
         variants = [False, True] if args.reference else [False]
         for name, (txs, moves) in workloads.items():
             hashes: set[bytes] = set()

@@ -9,10 +9,10 @@ moves only after that commit returns.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from node import evm, evm_reads, records
 from node.config import NodeConfig
@@ -20,9 +20,26 @@ from node.errors import ConfigError
 from node.seal import Sealer, verify_seal
 from node.store import LmdbStore, Snapshot
 
-__all__ = ["Chain", "Committed", "genesis_spec"]
+__all__ = ["Chain", "ChainReader", "ChainView", "Committed", "genesis_spec"]
 
 GENESIS_KEY = b"ml:genesis"
+
+
+class ChainView(Protocol):
+    """What the RPC and the intake read: the writer's `Chain` or another process's
+    `ChainReader`."""
+
+    chain_id: int
+    genesis_hash: bytes
+    contracts: dict[str, bytes]
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]: ...
+
+    @property
+    def head_hash(self) -> bytes: ...
+
+    @property
+    def head_number(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +97,9 @@ class Chain:
             self.head_number = int(header.block_number)
             self.head_timestamp = int(header.timestamp)
 
-    @contextmanager
-    def snapshot(self) -> Iterator[Snapshot]:
-        snap = self.store.snapshot()
-        try:
-            yield snap
-        finally:
-            snap.close()
+    def snapshot(self) -> Snapshot:
+        """A consistent read view; use it as a context manager, which closes it."""
+        return self.store.snapshot()
 
     def produce(
         self,
@@ -94,15 +107,10 @@ class Chain:
         *,
         timestamp: int,
         sealer: Sealer,
-        guard: AbstractContextManager[Any] | None = None,
-        on_commit: Callable[[Committed], None] | None = None,
     ) -> Committed:
-        """Execute `txs` in a new block on the head, seal it and commit it durably.
-
-        The durable commit runs outside `guard` (the sequencer's admission lock); the head
-        update and `on_commit` (membership cache, evictions) run inside it right after, so
-        a transaction admitted on the old state while the block was being written is
-        evicted by `on_commit` before any later block can take it."""
+        """Execute `txs` in a new block on the head, seal it and commit it durably. The
+        intake's lock is not held meanwhile: admission goes on while a block is built and
+        written, and the intake settles the batch only after this returns."""
         with self._lock:
             try:
                 built = evm.build_block(
@@ -114,7 +122,7 @@ class Chain:
                     timestamp=timestamp,
                     gas_limit=self.config.block_gas_limit,
                 )
-                return self._commit(built, sealer.seal(built.hash), guard, on_commit)
+                return self._commit(built, sealer.seal(built.hash))
             except BaseException:
                 self._buffer.discard()
                 raise
@@ -141,13 +149,7 @@ class Chain:
                 self._buffer.discard()
                 raise
 
-    def _commit(
-        self,
-        built: evm.BuiltBlock,
-        seal: bytes,
-        guard: AbstractContextManager[Any] | None = None,
-        on_commit: Callable[[Committed], None] | None = None,
-    ) -> Committed:
+    def _commit(self, built: evm.BuiltBlock, seal: bytes) -> Committed:
         txs = evm_reads.transaction_records(built)
         receipts = evm_reads.receipt_records(built)
         records.write_block(
@@ -166,19 +168,43 @@ class Chain:
             dropped=built.dropped,
             deferred=built.deferred,
         )
-        # The durable write (and its fsync) runs outside `guard`, so admission keeps
-        # answering meanwhile. Readers cannot see the block before it is on disk, and
-        # membership reads are made under `guard`, so none is cached from the old state
-        # once `on_commit` has run.
-        self._buffer.commit()
-        with guard if guard is not None else nullcontext():
-            self.head_hash, self.head_number = built.hash, built.number
-            self.head_timestamp = int(built.header.timestamp)
-            if on_commit is not None:
-                on_commit(committed)
+        self._buffer.commit()  # readers, in any process, see the block only from here on
+        self.head_hash, self.head_number = built.hash, built.number
+        self.head_timestamp = int(built.header.timestamp)
         return committed
 
     def close(self) -> None:
         with self._lock:
             self._buffer.close()
             self.store.close()
+
+
+class ChainReader:
+    """A read-only view of a chain store that another process writes (the RPC front of a
+    sequencer). The head is read from the store at each use, never cached."""
+
+    def __init__(
+        self, config: NodeConfig, *, genesis_hash: bytes, contracts: dict[str, bytes]
+    ) -> None:
+        self.config = config
+        self.chain_id = config.chain_id
+        self.genesis_hash = genesis_hash
+        self.contracts = contracts
+        self.store = LmdbStore(config.data_dir / "chain")
+
+    def snapshot(self) -> Snapshot:
+        """A consistent read view; use it as a context manager, which closes it."""
+        return self.store.snapshot()
+
+    @property
+    def head_hash(self) -> bytes:
+        with self.snapshot() as snap:
+            return evm_reads.head_hash(snap)
+
+    @property
+    def head_number(self) -> int:
+        with self.snapshot() as snap:
+            return evm_reads.head_number(snap)
+
+    def close(self) -> None:
+        self.store.close()

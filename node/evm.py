@@ -150,6 +150,24 @@ def decode_transaction(raw: bytes) -> DecodedTx:
     )
 
 
+def decode_admitted(raw: bytes, sender: bytes) -> DecodedTx:
+    """A transaction that `decode_transaction` already checked (in the RPC process), decoded
+    again for execution without recovering its signer a second time."""
+    tx = MedLedgerVM.get_transaction_builder().decode(raw)
+    tx.__dict__["sender"] = Address(sender)  # py-evm's cached `sender` property
+    return DecodedTx(
+        hash=tx.hash,
+        sender=sender,
+        nonce=tx.nonce,
+        gas=tx.gas,
+        to=bytes(tx.to),
+        chain_id=getattr(tx, "chain_id", None),
+        max_cost=tx.gas * _max_fee(tx) + tx.value,
+        raw=raw,
+        obj=tx,
+    )
+
+
 def _validate_recovered(tx: Any) -> None:
     """py-evm's `validate()` (field ranges, intrinsic gas) for a transaction whose sender is
     already recovered, without its signature check: that check recovers the public key once

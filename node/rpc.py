@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from node import evm, evm_reads, records
-from node.chain import Chain
+from node.chain import ChainView
 from node.config import NodeConfig
 from node.errors import (
     EXECUTION_REVERTED,
@@ -41,7 +41,7 @@ CALL_GAS_CAP = 100_000_000
 class Rpc:
     def __init__(
         self,
-        chain: Chain,
+        chain: ChainView,
         config: NodeConfig,
         *,
         submit: Callable[[bytes], bytes] | None,

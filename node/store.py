@@ -44,6 +44,9 @@ class LmdbStore:
                 readahead=False,
                 lock=True,
             )
+            # Reader slots of processes killed while reading (an RPC front that died with
+            # its node) stay taken until someone clears them.
+            self.env.reader_check()
         except lmdb.Error as exc:
             raise StoreError(f"cannot open the chain store at {path}: {exc}") from exc
 
@@ -96,6 +99,12 @@ class Snapshot(_MappingMixin):
     def __init__(self, env: lmdb.Environment) -> None:
         self._txn = env.begin(buffers=False)
         self._overlay: dict[bytes, object] = {}
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def __getitem__(self, key: bytes) -> bytes:
         if key in self._overlay:

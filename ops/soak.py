@@ -54,7 +54,10 @@ class SoakPlan:
 
 def _head(url: str) -> int:
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
-    return int(httpx.post(url, json=body, timeout=30).json()["result"], 16)
+    answer = httpx.post(url, json=body, timeout=30).json()
+    if "result" not in answer:
+        raise SupervisorError(f"{url} answered eth_blockNumber with {answer.get('error')}")
+    return int(answer["result"], 16)
 
 
 class _Chaos:

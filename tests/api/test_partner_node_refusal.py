@@ -34,7 +34,7 @@ def test_a_transaction_the_node_refuses_is_a_409_with_the_nodes_reason(tmp_path:
     node = Node(config)
     node.start()
     try:
-        url = node.server.url
+        url = node.url
         w3 = Web3(HTTPProvider(url))
         deployment = Deployment(
             chain_id=config.chain_id,

@@ -24,7 +24,7 @@ def node_url(tmp_path: Path) -> Iterator[str]:
     node = Node(replace(demo_genesis(), data_dir=tmp_path / "node", rpc_port=0))
     node.start()
     try:
-        yield node.server.url
+        yield node.url
     finally:
         node.stop()
 

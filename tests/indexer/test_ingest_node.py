@@ -33,7 +33,7 @@ def test_items_indexed_from_our_node_match_the_contract_view(tmp_path, artifacts
     )  # fmt: skip
     node.start()
     try:
-        url = node.server.url
+        url = node.url
         w3 = Web3(HTTPProvider(url))
         deployment = Deployment(
             chain_id=config.chain_id,

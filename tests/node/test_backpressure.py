@@ -17,7 +17,7 @@ from tests.node.conftest import admin_account, sign, wait_receipt
 def test_a_full_mempool_answers_with_a_backpressure_error(inprocess, node_config: NodeConfig):
     config = replace(node_config, mempool_limit=3, batch_size=100, block_interval_ms=5_000)
     node = inprocess(config)
-    client = RpcClient(node.server.url)
+    client = RpcClient(node.url)
     admin = admin_account(config)
     hashes = [client.call("eth_sendRawTransaction", sign(admin, config, nonce=n)) for n in range(3)]
     with pytest.raises(RpcError) as info:

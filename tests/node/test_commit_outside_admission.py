@@ -34,7 +34,7 @@ def test_admission_answers_while_a_block_waits_to_be_written(
 ) -> None:
     config = replace(node_config, block_interval_ms=20)
     node = inprocess(config)
-    client = RpcClient(node.server.url, timeout=10)
+    client = RpcClient(node.url, timeout=10)
     admin = admin_account(config)
     # Holding LMDB's writer lock stands in for a slow disk: the next commit waits on it.
     writer = node.chain.store.env.begin(write=True)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node.errors import NodeError
-from node.evm import MedLedgerVM, decode_transaction
+from node.evm import MedLedgerVM, decode_admitted, decode_transaction
 
 ACCOUNT = Account.from_key("0x" + "42" * 32)
 TO = "0x" + "11" * 20
@@ -112,3 +112,27 @@ def test_mutated_signatures_are_judged_as_py_evm_judges_them(
 ) -> None:
     raw = _with_signature(_signed(kind), v, r, s)
     assert _our_sender(raw) == _py_evm_sender(raw)
+
+
+@pytest.mark.parametrize("kind", ["legacy", "dynamic"])
+def test_the_block_maker_decodes_an_admitted_transaction_without_recovering_its_signer(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = _signed(kind)
+    admitted = decode_transaction(raw)
+
+    def no_recovery(*_: object) -> None:
+        raise AssertionError("the signer was recovered again")
+
+    for fork in ("frontier", "berlin", "london", "cancun", "prague"):
+        module = f"eth.vm.forks.{fork}.transactions"
+        monkeypatch.setattr(f"{module}.extract_transaction_sender", no_recovery)
+    again = decode_admitted(raw, admitted.sender)
+    assert bytes(again.obj.sender) == admitted.sender == bytes.fromhex(ACCOUNT.address[2:])
+    assert again.obj.sender == admitted.obj.sender
+    assert (again.hash, again.nonce, again.gas, again.to, again.chain_id, again.max_cost) == (
+        admitted.hash, admitted.nonce, admitted.gas, admitted.to, admitted.chain_id,
+        admitted.max_cost,
+    )  # fmt: skip
+    with pytest.raises(NodeError, match="recovered again"):
+        decode_transaction(raw)  # the patch does stand in the way of any recovery

@@ -1,0 +1,223 @@
+"""The sequencer's RPC front: JSON-RPC, admission and the mempool in a process of their own.
+
+`medledger node` as a sequencer runs two processes, so that block building has a core to
+itself instead of sharing one interpreter with HTTP parsing, JSON and signature recovery:
+
+- the node process (`node.app.Node`) owns the chain store's writer and the authority key,
+  and runs the block maker (`node.sequencer.Sequencer`);
+- the front process, started here, serves JSON-RPC on the node's port. It reads the chain
+  from the same LMDB store (a reader in another process sees each block once its write
+  transaction is durable), admits transactions into its `node.intake.Intake`, and hands
+  batches to the node process over a pipe. It holds no signing key.
+
+The pipe carries three messages from the node process: "next" (answered with the next
+batch as (raw transaction, sender) pairs, so the signature is recovered once, in the
+front), "done" with the committed block's `BlockOutcome`, and "failed". Their order on the
+pipe is the order the intake sees them in, so a batch is always settled before the next
+one is taken. The front dies with the node process (`PR_SET_PDEATHSIG`), even on SIGKILL;
+the node process stops when the front goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from node import evm
+from node.chain import ChainReader
+from node.config import NodeConfig
+from node.errors import NodeError
+from node.intake import BlockOutcome, Intake
+from node.rpc import Rpc
+from node.server import RpcServer
+
+__all__ = ["FrontProcess"]
+
+log = logging.getLogger("medledger.node.front")
+READY_TIMEOUT = 120.0
+PR_SET_PDEATHSIG = 1
+
+
+class FrontProcess:
+    """The node process's handle on its RPC front; also the block maker's batch source."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        genesis_hash: bytes,
+        contracts: dict[str, bytes],
+        authority: str,
+    ) -> None:
+        self._start_message = (
+            replace(config, authority_key=None, demo_authority_key=None),
+            genesis_hash,
+            contracts,
+            authority,
+        )
+        ours, theirs = socket.socketpair()
+        self._conn = Connection(ours.detach())
+        self._theirs = theirs
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self.host = config.rpc_host
+        self.port = config.rpc_port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        fd = self._theirs.fileno()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "node.front", "--fd", str(fd), "--parent", str(os.getpid())],
+            pass_fds=[fd],
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        self._theirs.close()
+        self._conn.send(self._start_message)
+        if not self._conn.poll(READY_TIMEOUT):
+            self._process.kill()
+            raise NodeError(f"the RPC process did not start within {READY_TIMEOUT:.0f} s")
+        try:
+            kind, value = self._conn.recv()
+        except EOFError as exc:
+            raise NodeError("the RPC process exited while starting (see the log)") from exc
+        if kind != "ready":
+            self._process.wait(10)
+            raise NodeError(str(value))
+        self.port = int(value)
+
+    # ------------------------------------------------------------ BatchSource
+
+    def next_batch(self) -> list[evm.DecodedTx] | None:
+        with self._lock:
+            self._conn.send(("next", None))
+            batch: list[tuple[bytes, bytes]] | None = self._conn.recv()
+        if batch is None:
+            return None
+        return [evm.decode_admitted(raw, sender) for raw, sender in batch]
+
+    def block_done(self, outcome: BlockOutcome) -> None:
+        with self._lock:
+            self._conn.send(("done", outcome))
+
+    def block_failed(self, reason: str) -> None:
+        with self._lock:
+            self._conn.send(("failed", reason))
+
+    def stop(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._conn.close()
+
+
+# ---------------------------------------------------------------- the front process
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies, however it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The sequencer's RPC front (node.front).")
+    parser.add_argument("--fd", type=int, required=True, help="socket to the node process")
+    parser.add_argument("--parent", type=int, required=True, help="the node process's pid")
+    args = parser.parse_args(argv)
+    _die_with_parent(args.parent)
+    conn = Connection(args.fd)
+    config, genesis_hash, contracts, authority = conn.recv()
+    _front_main(conn, config, genesis_hash, contracts, authority)
+
+
+def _front_main(
+    conn: Connection,
+    config: NodeConfig,
+    genesis_hash: bytes,
+    contracts: dict[str, bytes],
+    authority: str,
+) -> None:
+    from ops.logs import setup_logging
+
+    setup_logging("node-rpc")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process stops us on Ctrl-C
+    chain = ChainReader(config, genesis_hash=genesis_hash, contracts=contracts)
+    intake = Intake(chain, config, authority=authority)
+    rpc = Rpc(
+        chain,
+        config,
+        submit=intake.submit,
+        pending_nonce=intake.pending_nonce,
+        tx_status=intake.transaction_status,
+        status=intake.status,
+    )
+    try:
+        server = RpcServer(config.rpc_host, config.rpc_port, rpc)
+    except OSError as exc:
+        conn.send(("error", f"cannot listen on {config.rpc_host}:{config.rpc_port}: {exc}"))
+        return
+    server.start()
+    conn.send(("ready", server.port))
+    threading.Thread(
+        target=_serve_block_maker, args=(conn, intake, done), name="block-maker", daemon=True
+    ).start()
+    done.wait()
+    intake.stop()
+    server.stop()
+    chain.close()
+
+
+def _serve_block_maker(conn: Connection, intake: Intake, done: threading.Event) -> None:
+    try:
+        while True:
+            kind, value = conn.recv()
+            _answer(conn, intake, kind, value)
+    except (EOFError, OSError):
+        log.info("the node process went away; stopping")
+    finally:
+        done.set()
+
+
+def _answer(conn: Connection, intake: Intake, kind: str, value: Any) -> None:
+    if kind == "next":
+        batch = intake.next_batch()
+        conn.send(None if batch is None else [(tx.raw, tx.sender) for tx in batch])
+    elif kind == "done":
+        intake.block_done(value)
+    elif kind == "failed":
+        intake.block_failed(value)
+    else:
+        raise ValueError(f"unknown message {kind!r} from the node process")
+
+
+if __name__ == "__main__":
+    main()
