@@ -163,7 +163,7 @@ def node_cmd(
         bool,
         typer.Option(
             "--single-process",
-            help="Sequencer: serve JSON-RPC from the block maker's process (slower).",
+            help="No helper process (the sequencer's RPC front, the follower's fetcher).",
         ),
     ] = False,
 ) -> None:
@@ -182,7 +182,7 @@ def node_cmd(
             follow_url=follow,
             authority_key=authority_key,
             exit_on_divergence=exit_on_divergence,
-            rpc_process=not single_process and follow is None,
+            helper_process=not single_process,
         )
         node = Node(config)
     except (NodeError, OSError) as exc:

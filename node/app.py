@@ -46,9 +46,9 @@ def load_config(
 
 
 class Node:
-    """A follower, or a sequencer: in this process only (`Node(config)`, as tests use it),
-    or with its RPC front in a second process (`config.rpc_process`, as `medledger node`
-    runs it; see `node.front`)."""
+    """A follower or a sequencer, in this process only (`Node(config)`, as tests use it) or
+    with a helper process (`config.helper_process`, as `medledger node` runs it): the
+    sequencer's RPC front (`node.front`) or the follower's fetcher (`node.fetcher`)."""
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -60,7 +60,12 @@ class Node:
         self.exit_code = 0
         self._done = threading.Event()
         if config.follow_url:
-            self.follower = Follower(self.chain, config.follow_url, on_divergence=self._diverged)
+            self.follower = Follower(
+                self.chain,
+                config.follow_url,
+                on_divergence=self._diverged,
+                fetch_process=config.helper_process,
+            )
             self._serve(self.chain, submit=None, status=self.follower.status)
             return
         key = config.authority_key or os.environ.get("MEDLEDGER_AUTHORITY_KEY")
@@ -72,7 +77,7 @@ class Node:
             )
         sealer = Sealer(key, chain_id=config.chain_id)
         source: BatchSource
-        if config.rpc_process:
+        if config.helper_process:
             source = self.front = FrontProcess(
                 config,
                 genesis_hash=self.chain.genesis_hash,
@@ -130,8 +135,8 @@ class Node:
         self.chain.close()
 
     def run_forever(self) -> int:
-        """Serve until SIGINT/SIGTERM, a divergence with exit_on_divergence, or the
-        sequencer's RPC process going away."""
+        """Serve until SIGINT/SIGTERM, a divergence with exit_on_divergence, or a helper
+        process going away."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self._done.set())
         self.start()
@@ -140,6 +145,11 @@ class Node:
                 log.error("the block maker stopped; exiting")
                 self.exit_code = 1
                 break
+            if self.follower is not None and not self.follower.running:
+                if self.follower.divergence is None:
+                    log.error("the follower stopped; exiting")
+                    self.exit_code = 1
+                    break
         self.stop()
         return self.exit_code
 

@@ -481,17 +481,25 @@ def _measure(
     }
 
 
-def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> tuple[float, float, float]:
-    """A fresh follower re-verifies the whole chain: (blocks/s, transactions/s, the CPU
-    seconds it used)."""
+def _follower_catch_up(
+    workdir: Path, config: NodeConfig, url: str
+) -> tuple[float, float, float, float]:
+    """A fresh follower, with its fetcher process as `medledger node --follow` runs it,
+    re-verifies the whole chain: (blocks/s, transactions/s, the CPU seconds its own process
+    used, those its fetcher used)."""
+    import psutil
+
     from node.chain import Chain
+    from node.fetcher import FetcherProcess
     from node.follower import Follower
 
     client = RpcClient(url)
     target = int(client.call("eth_blockNumber"), 16)
     client.close()
     chain = Chain(replace(config, data_dir=workdir / "follower"))
-    follower = Follower(chain, url)
+    follower = Follower(chain, url, fetch_process=True)
+    assert isinstance(follower.fetcher, FetcherProcess)
+    fetcher = psutil.Process(follower.fetcher.pid)
     start = time.monotonic()
     cpu_start = time.process_time()
     while chain.head_number < target:
@@ -500,14 +508,18 @@ def _follower_catch_up(workdir: Path, config: NodeConfig, url: str) -> tuple[flo
             raise RuntimeError(f"follower diverged: {follower.divergence}")
     seconds = time.monotonic() - start
     cpu = time.process_time() - cpu_start
+    times = fetcher.cpu_times()
+    fetcher_cpu = float(times.user + times.system)
     with chain.snapshot() as snap:
         from node.records import Reader
 
         reader = Reader(snap)
         txs = sum(len(reader.block_transaction_hashes(n)) for n in range(1, target + 1))
-    follower.client.close()
+    follower.close()
     chain.close()
-    return (target / seconds, txs / seconds, cpu) if seconds else (0.0, 0.0, cpu)
+    if not seconds:
+        return 0.0, 0.0, cpu, fetcher_cpu
+    return target / seconds, txs / seconds, cpu, fetcher_cpu
 
 
 def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -528,18 +540,22 @@ def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[
         node_cpu = _cpu_seconds(proc)
         figures.update(_measure(ours, sizes, say, node_cpu))
         sequencer_cpu = node_cpu()[0]
-        blocks_per_s, txs_per_s, follower_cpu = _follower_catch_up(workdir, config, url)
+        caught_up = _follower_catch_up(workdir, config, url)
+        blocks_per_s, txs_per_s, follower_cpu, fetcher_cpu = caught_up
         figures["follower_blocks_per_s"] = round(blocks_per_s, 1)
         figures["follower_tx_per_s"] = round(txs_per_s, 1)
-        # The regulator's follower runs on its own machine: it keeps up when verifying the
-        # chain costs it no more CPU than producing the chain cost the sequencer's block
-        # maker (its RPC front runs on the other core).
+        # The regulator's follower runs on its own machine: it keeps up when re-executing
+        # the chain costs its process no more CPU than producing the chain cost the
+        # sequencer's block maker. The fetcher, like the sequencer's RPC front, runs on the
+        # other core.
         ratio = follower_cpu / max(sequencer_cpu, 1e-9)
         figures["follower_cpu_per_sequencer_cpu"] = round(ratio, 2)
+        figures["follower_fetcher_cpu_s"] = round(fetcher_cpu, 1)
         say(
             f"  follower catch-up: {blocks_per_s:,.1f} blocks/s, {txs_per_s:,.0f} tx/s; "
-            f"{follower_cpu:.1f} s of CPU to verify what took the sequencer "
-            f"{sequencer_cpu:.1f} s to produce ({'keeps up' if ratio <= 1 else 'falls behind'})"
+            f"{follower_cpu:.1f} s of CPU (and {fetcher_cpu:.1f} s in its fetcher) to verify "
+            f"what took the sequencer's block maker {sequencer_cpu:.1f} s to produce "
+            f"({'keeps up' if ratio <= 1 else 'falls behind'})"
         )
         anvil, anvil_url = _start_anvil()
         procs.append(anvil)

@@ -127,10 +127,13 @@ class Chain:
                 self._buffer.discard()
                 raise
 
-    def verify_and_import(self, raw_block: bytes, seal: bytes) -> Committed:
+    def verify_and_import(
+        self, raw_block: bytes, seal: bytes, *, senders: Sequence[bytes] | None = None
+    ) -> Committed:
         """Check the seal of a published block against the authority set, re-execute it,
         and commit it only if every header field matches. Raises `SealError` or
-        `DivergenceError` otherwise."""
+        `DivergenceError` otherwise. `senders`, recovered by the follower's fetcher, saves
+        recovering them again."""
         with self._lock:
             try:
                 built = evm.import_block(
@@ -143,6 +146,7 @@ class Chain:
                         chain_id=self.chain_id,
                         authorities=self.config.authorities,
                     ),
+                    senders=senders,
                 )
                 return self._commit(built, seal)
             except BaseException:

@@ -67,7 +67,8 @@ class NodeConfig:
     authority_key: str | None = None
     follow_url: str | None = None
     exit_on_divergence: bool = False
-    rpc_process: bool = False  # a sequencer's RPC front in a second process (node.front)
+    # a second process: the sequencer's RPC front (node.front), the follower's fetcher
+    helper_process: bool = False
     max_log_range: int = 100_000
     max_log_results: int = 10_000
 

@@ -131,23 +131,25 @@ def decode_transaction(raw: bytes) -> DecodedTx:
     """Decode and check a raw signed transaction; `NodeError` names what is wrong."""
     try:
         tx = MedLedgerVM.get_transaction_builder().decode(raw)
-        sender = tx.sender  # the one public-key recovery; raises for a bad signature
+    except (ValidationError, rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
+        raise NodeError(f"invalid transaction: {exc}") from exc
+    return check_transaction(tx, raw)
+
+
+def check_transaction(tx: Any, raw: bytes, *, sender: bytes | None = None) -> DecodedTx:
+    """Check a decoded transaction: recover its sender (the one public-key recovery),
+    unless `sender` was already recovered from it, and validate its fields."""
+    try:
+        if sender is None:
+            sender = bytes(tx.sender)  # raises for a bad signature
+        else:
+            tx.__dict__["sender"] = Address(sender)  # py-evm's cached `sender` property
         _validate_recovered(tx)
     except (ValidationError, rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
         raise NodeError(f"invalid transaction: {exc}") from exc
     except Exception as exc:  # eth-keys raises BadSignature and friends
         raise NodeError(f"invalid transaction signature: {exc}") from exc
-    return DecodedTx(
-        hash=tx.hash,
-        sender=bytes(sender),
-        nonce=tx.nonce,
-        gas=tx.gas,
-        to=bytes(tx.to),
-        chain_id=getattr(tx, "chain_id", None),
-        max_cost=tx.gas * _max_fee(tx) + tx.value,
-        raw=bytes(raw),
-        obj=tx,
-    )
+    return _decoded(tx, sender, raw)
 
 
 def decode_admitted(raw: bytes, sender: bytes) -> DecodedTx:
@@ -155,6 +157,10 @@ def decode_admitted(raw: bytes, sender: bytes) -> DecodedTx:
     again for execution without recovering its signer a second time."""
     tx = MedLedgerVM.get_transaction_builder().decode(raw)
     tx.__dict__["sender"] = Address(sender)  # py-evm's cached `sender` property
+    return _decoded(tx, sender, raw)
+
+
+def _decoded(tx: Any, sender: bytes, raw: bytes) -> DecodedTx:
     return DecodedTx(
         hash=tx.hash,
         sender=sender,
@@ -163,7 +169,7 @@ def decode_admitted(raw: bytes, sender: bytes) -> DecodedTx:
         to=bytes(tx.to),
         chain_id=getattr(tx, "chain_id", None),
         max_cost=tx.gas * _max_fee(tx) + tx.value,
-        raw=raw,
+        raw=bytes(raw),
         obj=tx,
     )
 
@@ -284,10 +290,12 @@ def import_block(
     *,
     chain_id: int,
     check_hash: Callable[[bytes], object] | None = None,
+    senders: Sequence[bytes] | None = None,
 ) -> BuiltBlock:
     """Re-execute a published block on our own state and persist it if every header field
     agrees; otherwise raise `DivergenceError` naming the first field that differs.
-    `check_hash` sees the published block hash before anything is executed (the seal)."""
+    `check_hash` sees the published block hash before anything is executed (the seal).
+    `senders`, when given, are the transactions' senders as recovered elsewhere."""
     try:
         published = rlp.decode(raw_block, sedes=PragueBlock)
     except (rlp.DecodingError, rlp.DeserializationError) as exc:
@@ -308,9 +316,14 @@ def import_block(
             ph.block_number, "transaction_root", _show(ph.transaction_root), _show(tx_root)
         )
     txs = []
+    if senders is not None and len(senders) != len(published.transactions):
+        senders = None
     for index, tx in enumerate(published.transactions):
         try:
-            txs.append(decode_transaction(tx.encode()))
+            if senders is None:
+                txs.append(check_transaction(tx, tx.encode()))
+            else:
+                txs.append(check_transaction(tx, tx.encode(), sender=senders[index]))
         except NodeError as exc:
             raise DivergenceError(
                 ph.block_number, f"transaction {index}", "valid", str(exc)

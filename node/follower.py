@@ -1,11 +1,12 @@
 """Follower mode: the regulator's read-only node.
 
 It pulls blocks (`debug_getRawBlock`) and seals (`medledger_getSeal`) from the sequencer in
-JSON-RPC batches, re-executes each block with its own py-evm, compares every header field
-(state, receipts and transactions roots included) and checks the seal against the genesis
-authority set. At the first mismatch it stops advancing and records which block and which
-field diverged; `medledger_status` reports it, the log says it, and with
-`exit_on_divergence` the process exits non-zero.
+JSON-RPC batches (`node.fetcher`; in a helper process with `fetch_process`), re-executes
+each block with its own py-evm, compares every header field (state, receipts and
+transactions roots included) and checks the seal against the genesis authority set. At the
+first mismatch it stops advancing and records which block and which field diverged;
+`medledger_status` reports it, the log says it, and with `exit_on_divergence` the process
+exits non-zero.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Any
 from node.chain import Chain
 from node.client import RpcClient
 from node.errors import ConfigError, DivergenceError, RpcError, SealError
+from node.fetcher import DirectFetcher, FetchedBlock, Fetcher, FetcherGone, FetcherProcess
 
 __all__ = ["Follower"]
 
 log = logging.getLogger("medledger.node.follower")
-FETCH_BATCH = 32
 POLL_SECONDS = 0.1
 
 
@@ -34,6 +35,7 @@ class Follower:
         url: str,
         *,
         on_divergence: Callable[[dict[str, Any]], None] | None = None,
+        fetch_process: bool = False,
     ) -> None:
         self.chain = chain
         self.url = url
@@ -41,6 +43,9 @@ class Follower:
             self.client = RpcClient(url)
         except ValueError as exc:
             raise ConfigError(f"--follow {url!r}: {exc}") from exc
+        self.fetcher: Fetcher = (
+            FetcherProcess(url) if fetch_process else DirectFetcher(RpcClient(url))
+        )
         self.remote_head = 0
         self.divergence: dict[str, Any] | None = None
         self.last_error: str | None = None
@@ -56,7 +61,12 @@ class Follower:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections (and the fetcher process) of a follower stepped by hand."""
         self.client.close()
+        self.fetcher.close()
 
     @property
     def lag(self) -> int:
@@ -73,6 +83,10 @@ class Follower:
             "lastError": self.last_error,
         }
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stop.is_set() and self.divergence is None:
             try:
@@ -82,6 +96,9 @@ class Follower:
                 self.last_error = f"cannot reach the sequencer at {self.url}: {exc}"
                 log.warning("%s", self.last_error)
                 advanced = False
+            except FetcherGone as exc:
+                log.error("%s; the follower stops", exc)
+                return
             if not advanced:
                 self._stop.wait(POLL_SECONDS)
 
@@ -94,33 +111,25 @@ class Follower:
                 self._diverged(0, "genesis", f"the sequencer's genesis is {remote}, ours is {ours}")
                 return False
             self._genesis_checked = True
-        self.remote_head = int(self.client.call("eth_blockNumber"), 16)
-        start = self.chain.head_number + 1
-        if start > self.remote_head:
-            return False
-        numbers = range(start, min(self.remote_head, start + FETCH_BATCH - 1) + 1)
-        calls: list[tuple[str, list[Any]]] = []
-        for n in numbers:
-            calls += [("debug_getRawBlock", [hex(n)]), ("medledger_getSeal", [hex(n)])]
-        answers = self.client.batch(calls)
-        for i, n in enumerate(numbers):
-            raw, seal = answers[2 * i], answers[2 * i + 1]
-            if isinstance(raw, RpcError) or isinstance(seal, RpcError) or seal is None:
-                raise ValueError(f"the sequencer did not serve block {n}")
-            if not self._import(n, raw, seal):
+        fetched = self.fetcher.fetch(self.chain.head_number + 1)
+        self.remote_head = fetched.remote_head
+        for block in fetched.blocks:
+            if not self._import(block):
                 return False
-        return True
+        return bool(fetched.blocks)
 
-    def _import(self, number: int, raw: str, seal: dict[str, Any]) -> bool:
+    def _import(self, block: FetchedBlock) -> bool:
         try:
-            if not seal.get("seal"):
-                raise SealError(f"block {number} has no seal")
-            self.chain.verify_and_import(bytes.fromhex(raw[2:]), bytes.fromhex(seal["seal"][2:]))
+            if not block.seal:
+                raise SealError(f"block {block.number} has no seal")
+            self.chain.verify_and_import(
+                block.raw, bytes.fromhex(block.seal[2:]), senders=block.senders
+            )
         except DivergenceError as exc:
-            self._diverged(number, exc.field, str(exc))
+            self._diverged(block.number, exc.field, str(exc))
             return False
         except SealError as exc:
-            self._diverged(number, "seal", str(exc))
+            self._diverged(block.number, "seal", str(exc))
             return False
         self.imported += 1
         return True

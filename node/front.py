@@ -14,29 +14,23 @@ The pipe carries three messages from the node process: "next" (answered with the
 batch as (raw transaction, sender) pairs, so the signature is recovered once, in the
 front), "done" with the committed block's `BlockOutcome`, and "failed". Their order on the
 pipe is the order the intake sees them in, so a batch is always settled before the next
-one is taken. The front dies with the node process (`PR_SET_PDEATHSIG`), even on SIGKILL;
-the node process stops when the front goes away.
+one is taken. The front dies with the node process, even on SIGKILL (`node.child`); the
+node process stops when the front goes away.
 """
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import logging
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from node import evm
 from node.chain import ChainReader
+from node.child import ChildProcess, connect_to_parent
 from node.config import NodeConfig
 from node.errors import NodeError
 from node.intake import BlockOutcome, Intake
@@ -47,7 +41,6 @@ __all__ = ["FrontProcess"]
 
 log = logging.getLogger("medledger.node.front")
 READY_TIMEOUT = 120.0
-PR_SET_PDEATHSIG = 1
 
 
 class FrontProcess:
@@ -67,10 +60,7 @@ class FrontProcess:
             contracts,
             authority,
         )
-        ours, theirs = socket.socketpair()
-        self._conn = Connection(ours.detach())
-        self._theirs = theirs
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
         self._lock = threading.Lock()
         self.host = config.rpc_host
         self.port = config.rpc_port
@@ -81,28 +71,22 @@ class FrontProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.process.pid if self._child else None
 
     def start(self) -> None:
-        fd = self._theirs.fileno()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "node.front", "--fd", str(fd), "--parent", str(os.getpid())],
-            pass_fds=[fd],
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        self._theirs.close()
-        self._conn.send(self._start_message)
-        if not self._conn.poll(READY_TIMEOUT):
-            self._process.kill()
+        self._child = child = ChildProcess("node.front", self._start_message)
+        if not child.conn.poll(READY_TIMEOUT):
+            child.process.kill()
             raise NodeError(f"the RPC process did not start within {READY_TIMEOUT:.0f} s")
         try:
-            kind, value = self._conn.recv()
+            kind, value = child.conn.recv()
         except EOFError as exc:
             raise NodeError("the RPC process exited while starting (see the log)") from exc
         if kind != "ready":
-            self._process.wait(10)
+            child.process.wait(10)
             raise NodeError(str(value))
         self.port = int(value)
+        self._conn = child.conn
 
     # ------------------------------------------------------------ BatchSource
 
@@ -123,37 +107,17 @@ class FrontProcess:
             self._conn.send(("failed", reason))
 
     def stop(self) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._conn.close()
+        if self._child is not None:
+            self._child.stop()
 
 
 # ---------------------------------------------------------------- the front process
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies, however it dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="The sequencer's RPC front (node.front).")
-    parser.add_argument("--fd", type=int, required=True, help="socket to the node process")
-    parser.add_argument("--parent", type=int, required=True, help="the node process's pid")
-    args = parser.parse_args(argv)
-    _die_with_parent(args.parent)
-    conn = Connection(args.fd)
-    config, genesis_hash, contracts, authority = conn.recv()
+    conn, (config, genesis_hash, contracts, authority) = connect_to_parent(
+        argv, "The sequencer's RPC front (node.front)."
+    )
     _front_main(conn, config, genesis_hash, contracts, authority)
 
 

@@ -122,7 +122,7 @@ def test_the_sequencer_survives_sigkill_under_load(
             ours = evm_reads.header_by_number(snap, int(head["number"], 16))
         assert "0x" + ours.state_root.hex() == head["stateRoot"]
         assert "0x" + ours.hash.hex() == head["hash"]
-        follower.client.close()
+        follower.close()
         replay.close()
         client.close()
     finally:

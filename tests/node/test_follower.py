@@ -155,14 +155,16 @@ class Forger:
         return tamper
 
 
-def _follow_until_stuck(config: NodeConfig, url: str, data_dir: Path) -> tuple[Chain, Follower]:
+def _follow_until_stuck(
+    config: NodeConfig, url: str, data_dir: Path, *, fetch_process: bool = False
+) -> tuple[Chain, Follower]:
     chain = Chain(replace(config, data_dir=data_dir))
-    follower = Follower(chain, url)
+    follower = Follower(chain, url, fetch_process=fetch_process)
     deadline = time.monotonic() + 60
     while follower.divergence is None and time.monotonic() < deadline:
         if not follower.step() and follower.divergence is None:
             break
-    follower.client.close()
+    follower.close()
     return chain, follower
 
 
@@ -187,8 +189,14 @@ def _edit_state_root(fields: list[Any]) -> None:
         ("seal from a non-authority", "seal"),
     ],
 )
+@pytest.mark.parametrize("fetch_process", [False, True], ids=["fetch here", "fetcher process"])
 def test_a_follower_refuses_a_tampered_block_and_names_the_field(
-    case: str, field: str, sequencer: NodeProcess, node_config: NodeConfig, tmp_path: Path
+    case: str,
+    field: str,
+    fetch_process: bool,
+    sequencer: NodeProcess,
+    node_config: NodeConfig,
+    tmp_path: Path,
 ) -> None:
     target = 3
     forger = Forger(node_config, target)
@@ -209,7 +217,9 @@ def test_a_follower_refuses_a_tampered_block_and_names_the_field(
         tamper = forger.reseal(lambda fields: None, "0x" + "42" * 32)
     proxy = TamperingProxy(sequencer.url, tamper)
     try:
-        chain, follower = _follow_until_stuck(node_config, proxy.url, tmp_path / "f")
+        chain, follower = _follow_until_stuck(
+            node_config, proxy.url, tmp_path / "f", fetch_process=fetch_process
+        )
         assert follower.divergence is not None, case
         assert follower.divergence["block"] == target
         assert follower.divergence["field"] == field

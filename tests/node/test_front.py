@@ -1,5 +1,6 @@
-"""`medledger node` as a sequencer runs its JSON-RPC front in a second process
-(`node.front`). The two live and die together, and the front refuses a taken port."""
+"""`medledger node` runs a helper process: a sequencer's JSON-RPC front (`node.front`), a
+follower's block fetcher (`node.fetcher`). Node and helper live and die together, and the
+front refuses a taken port."""
 
 from __future__ import annotations
 
@@ -58,6 +59,18 @@ def test_the_node_exits_non_zero_when_its_rpc_front_dies(
     node = spawn("node", genesis_file)
     _front(node).kill()
     assert node.proc.wait(timeout=30) == 1
+
+
+def test_a_follower_exits_non_zero_when_its_fetcher_dies(
+    spawn: Callable[..., NodeProcess], genesis_file: Path
+) -> None:
+    sequencer = spawn("node", genesis_file)
+    follower = spawn("follower", genesis_file, follow=sequencer.url)
+    client = RpcClient(follower.url)
+    assert client.call("medledger_status")["role"] == "follower"
+    client.close()
+    _front(follower).kill()
+    assert follower.proc.wait(timeout=30) == 1
 
 
 def test_a_port_in_use_is_named(tmp_path: Path, genesis_file: Path) -> None:
