@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +65,11 @@ class Node:
                 on_divergence=self._diverged,
                 fetch_process=config.helper_process,
             )
-            self._serve(self.chain, submit=None, status=self.follower.status)
+            self._serve(
+                Rpc(
+                    self.chain, config, submit=None, pending_nonce=None, status=self.follower.status
+                )
+            )
             return
         key = config.authority_key or os.environ.get("MEDLEDGER_AUTHORITY_KEY")
         key = key or config.demo_authority_key
@@ -89,21 +92,12 @@ class Node:
             self.front.start()
         else:
             source = intake = Intake(self.chain, config, authority=sealer.address)
-            self._serve(self.chain, submit=intake, status=intake.status)
+            self._serve(Rpc.for_sequencer(self.chain, config, intake))
         self.sequencer = Sequencer(self.chain, config, sealer, source)
 
-    def _serve(
-        self, chain: Chain, *, submit: Intake | None, status: Callable[[], dict[str, Any]]
-    ) -> None:
-        self.rpc = Rpc(
-            chain,
-            self.config,
-            submit=submit.submit if submit else None,
-            pending_nonce=submit.pending_nonce if submit else None,
-            tx_status=submit.transaction_status if submit else None,
-            status=status,
-        )
-        self.server = RpcServer(self.config.rpc_host, self.config.rpc_port, self.rpc)
+    def _serve(self, rpc: Rpc) -> None:
+        self.rpc = rpc
+        self.server = RpcServer(self.config.rpc_host, self.config.rpc_port, rpc)
 
     @property
     def url(self) -> str:

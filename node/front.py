@@ -61,17 +61,12 @@ class FrontProcess:
             authority,
         )
         self._child: ChildProcess | None = None
-        self._lock = threading.Lock()
         self.host = config.rpc_host
         self.port = config.rpc_port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._child.process.pid if self._child else None
 
     def start(self) -> None:
         self._child = child = ChildProcess("node.front", self._start_message)
@@ -91,20 +86,17 @@ class FrontProcess:
     # ------------------------------------------------------------ BatchSource
 
     def next_batch(self) -> list[evm.DecodedTx] | None:
-        with self._lock:
-            self._conn.send(("next", None))
-            batch: list[tuple[bytes, bytes]] | None = self._conn.recv()
+        self._conn.send(("next", None))
+        batch: list[tuple[bytes, bytes]] | None = self._conn.recv()
         if batch is None:
             return None
         return [evm.decode_admitted(raw, sender) for raw, sender in batch]
 
     def block_done(self, outcome: BlockOutcome) -> None:
-        with self._lock:
-            self._conn.send(("done", outcome))
+        self._conn.send(("done", outcome))
 
     def block_failed(self, reason: str) -> None:
-        with self._lock:
-            self._conn.send(("failed", reason))
+        self._conn.send(("failed", reason))
 
     def stop(self) -> None:
         if self._child is not None:
@@ -136,16 +128,10 @@ def _front_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process stops us on Ctrl-C
     chain = ChainReader(config, genesis_hash=genesis_hash, contracts=contracts)
     intake = Intake(chain, config, authority=authority)
-    rpc = Rpc(
-        chain,
-        config,
-        submit=intake.submit,
-        pending_nonce=intake.pending_nonce,
-        tx_status=intake.transaction_status,
-        status=intake.status,
-    )
     try:
-        server = RpcServer(config.rpc_host, config.rpc_port, rpc)
+        server = RpcServer(
+            config.rpc_host, config.rpc_port, Rpc.for_sequencer(chain, config, intake)
+        )
     except OSError as exc:
         conn.send(("error", f"cannot listen on {config.rpc_host}:{config.rpc_port}: {exc}"))
         return

@@ -28,6 +28,7 @@ from node.errors import (
     READ_ONLY,
     RpcError,
 )
+from node.intake import Intake
 from node.params import address, block_tag, data, integer, log_filter, tx_hash
 from node.store import Snapshot
 
@@ -60,6 +61,18 @@ class Rpc:
             for name in dir(self)
             if name.startswith(("eth_", "net_", "web3_", "debug_", "medledger_"))
         }
+
+    @classmethod
+    def for_sequencer(cls, chain: ChainView, config: NodeConfig, intake: Intake) -> Rpc:
+        """The RPC of a sequencer whose transactions go to `intake`."""
+        return cls(
+            chain,
+            config,
+            submit=intake.submit,
+            pending_nonce=intake.pending_nonce,
+            tx_status=intake.transaction_status,
+            status=intake.status,
+        )
 
     # ------------------------------------------------------------ envelope
 
