@@ -199,7 +199,10 @@ class Udi:
         The key and its qualifiers (lot, then serial) form the path; dates and anything that
         is not a qualifier of the key go in the query string, sorted by AI.
         """
-        parts = urlsplit(base)
+        try:
+            parts = urlsplit(base)
+        except ValueError as exc:  # a bad host, e.g. "http://x]/"
+            raise Gs1Error("malformed", f"Digital Link base {base!r} is not a URL") from exc
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
             raise Gs1Error("malformed", f"Digital Link base {base!r} is not an http(s) URL")
         canonical = urlsplit(
@@ -328,10 +331,15 @@ def _parse_hri(text: str) -> GS1ElementStrings:
 
 
 def _parse_digital_link(uri: str) -> GS1ElementStrings:
+    # urlsplit raises ValueError on a bad host ("http://x]/", "http://[::1x]/"); biip calls
+    # it unguarded, so split here first and let every caller see a Gs1Error.
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise Gs1Error("malformed", f"{uri!r} is not a URI: {exc}") from exc
     try:
         return GS1DigitalLinkURI.parse(uri, config=_CONFIG).element_strings
     except ParseError as exc:
-        parts = urlsplit(uri)
         segments = parts.path.split("/")
         start = next((i for i, seg in enumerate(segments) if _is_known_ai(seg)), len(segments))
         pairs = list(zip(segments[start::2], segments[start + 1 :: 2], strict=False))

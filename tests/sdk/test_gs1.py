@@ -447,6 +447,42 @@ def test_unreadable_codes_are_malformed(text: str) -> None:
     expect_error("malformed", text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://x]/",  # urllib: "Invalid IPv6 URL"
+        "https://[::1/01/09506000134352/21/SN1",
+        "http://[x]/01/09506000134352/21/SN1",  # a bracketed host that is no IP address
+        "http://[::1x]/01/09506000134352/21/SN1",
+        "]d2http://x]/01/09506000134352/21/SN1",
+        "HTTP://x]/01/09506000134352",
+    ],
+)
+def test_a_digital_link_with_a_bad_host_is_malformed_not_a_value_error(text: str) -> None:
+    expect_error("malformed", text)
+    with pytest.raises(Gs1Error):
+        parse_unit(text)
+
+
+def test_a_digital_link_base_with_a_bad_host_is_malformed() -> None:
+    with pytest.raises(Gs1Error) as info:
+        Udi(gtin=GTIN, serial="SN1").digital_link_uri(base="http://x]/")
+    assert info.value.code == "malformed"
+
+
+URI_ALPHABET = "0123456789/:[]@%?#=&.-_~hxtpsL" + "\x1d "
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=URI_ALPHABET, max_size=40))
+def test_any_host_and_path_after_a_scheme_parses_or_raises_a_gs1_error(text: str) -> None:
+    for prefix in ("http://", "https://", "http://[", "https://x/01/09506000134352/21/"):
+        try:
+            parse_code(prefix + text)
+        except Gs1Error:
+            pass
+
+
 def test_same_ai_with_different_data_is_malformed() -> None:
     error = expect_error("malformed", "(01)09506000134352(21)SN1(21)SN2")
     assert "SN1" in str(error)
