@@ -12,6 +12,14 @@ the scan. The verdict is the most serious one any reason implies:
             unit is scanned in two distant places within `window_seconds`, or it is scanned
             more than `grace_seconds` after it was dispensed or destroyed;
 - recalled, destroyed, dispensed, expired: the ledger's own state.
+
+Whose scans are evidence (`two_places`): a scan's place is what its sender says. A scan by
+an authenticated, active member (a partner API key: a hospital's or a distributor's
+scanner) is a member's statement it answers for, so it counts against every later scan of
+the unit. An anonymous scan (a phone, no key) only ever judges itself: it is compared with
+the member scans before it, but is never compared with by a later scan, so nobody can turn
+a unit suspect for the next scanner by sending `country=US` for a serial they guessed. The
+anonymous scan is still logged, for the regulator's statistics.
 """
 
 from __future__ import annotations
@@ -327,9 +335,10 @@ def verify(
     location: str = "",
     pending_scans: Sequence[tuple[int, str]] = (),
 ) -> VerifyResult:
-    """Judge one scanned code (`item_key` is `udi.item_id`) against the ledger. The scans
-    logged but not yet written (`pending_scans`: time, place) count for the two-places
-    check like written ones."""
+    """Judge one scanned code (`item_key` is `udi.item_id`) scanned at `location` against
+    the ledger. The member scans logged but not yet written (`pending_scans`: time, place;
+    the caller leaves anonymous ones out) count for the two-places check like written
+    ones."""
     key = item_key
     found = _Findings()
     chain: list[ChainRef] = []
@@ -546,12 +555,14 @@ def _check_scans(
     now: int,
     policy: VerifyPolicy,
 ) -> None:
-    """Two scans of one unit in distant places within the window."""
+    """This scan and an earlier member scan of the unit in distant places within the
+    window. Earlier anonymous scans (no scanner) are never evidence (module docstring)."""
     if not location:
         return
     rows = sql.rows(
         "SELECT scanned_at, location FROM verification_scans "
-        "WHERE item_key = ? AND scanned_at >= ? ORDER BY scanned_at DESC LIMIT 100",
+        "WHERE item_key = ? AND scanned_at >= ? AND scanner IS NOT NULL "
+        "ORDER BY scanned_at DESC LIMIT 100",
         (key, now - policy.window_seconds),
     )
     for scanned_at, where in [*reversed(pending), *rows]:
@@ -559,8 +570,10 @@ def _check_scans(
             minutes = max(0, (now - int(scanned_at)) // 60)
             found.add(
                 "two_places",
-                f"scanned at {where} {minutes} min before this scan at {location}: "
-                "one unit cannot be in both places",
+                f"a consortium member scanned it at {where} {minutes} min before this scan at "
+                f"{location}: one unit cannot be in both places (only scans by authenticated "
+                "members count as evidence; an anonymous scan never changes another "
+                "scanner's verdict)",
                 Verdict.SUSPECT,
                 "alert",
             )

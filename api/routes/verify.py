@@ -39,6 +39,7 @@ from api.verification import Location, VerifyPolicy, VerifyResult, ledger_now, v
 from api.verify_db import DirectSql, Scan, ScanLog
 from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
+from sdk.model import MemberStatus
 
 __all__ = ["judge", "router", "verifier"]
 
@@ -107,11 +108,12 @@ def _services(request: Request) -> Services:
 
 
 async def rate_limit(request: Request) -> None:
-    """Charge one request to the client's bucket; 429 with Retry-After when it is empty."""
+    """Charge one request to the client's bucket; 429 with Retry-After when it is empty.
+    A client with its own budget must show a real key, not any string; the key's member is
+    remembered as the request's scanner (`_scanner`)."""
     services = _services(request)
     key = request.headers.get(API_KEY_HEADER)
-    if key:  # a client with its own budget must show a real key, not any string
-        known_api_key(services, key)
+    request.state.scanner = known_api_key(services, key) if key else None
     wait = verifier(services).buckets.take(client_id(request))
     if wait:
         raise RateLimited(
@@ -146,9 +148,18 @@ class VerifyKey(BaseModel):
     signed_content: str
 
 
-def _scanner(request: Request) -> str | None:
-    # Only an API key's hash is kept with a scan; IP addresses are personal data.
-    return client_id(request) if request.headers.get(API_KEY_HEADER) else None
+_ACTIVE = int(MemberStatus.ACTIVE)
+
+
+def _scanner(request: Request, sql: DirectSql) -> str | None:
+    """The member answering for this scan's place: the address behind the request's API
+    key while the member is active, else None (anonymous). Only this is kept with a scan,
+    never an IP address (personal data)."""
+    address = getattr(request.state, "scanner", None)
+    if not isinstance(address, str):
+        return None
+    status = sql.one("SELECT status FROM organisations WHERE address = ?", (address,))
+    return address if status is not None and int(status) == _ACTIVE else None
 
 
 def _parse(code: str) -> Udi:
@@ -174,10 +185,12 @@ def judge(
     v = verifier(services)
     with v.sql.snapshot() as sql:
         now = ledger_now(sql)
+        scanner = _scanner(request, sql)
         pending = (
             [
                 (s.scanned_at, s.location)
                 for s in v.scans.pending(key, now - v.policy.window_seconds)
+                if s.scanner is not None  # anonymous scans are no evidence (api.verification)
             ]
             if place
             else []
@@ -185,7 +198,7 @@ def judge(
         result = verify(
             sql, udi, item_key=key, now=now, policy=v.policy, location=place, pending_scans=pending
         )
-    v.scans.add(Scan(key, now, place, _scanner(request)))
+    v.scans.add(Scan(key, now, place, scanner))
     return result
 
 

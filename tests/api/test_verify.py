@@ -11,7 +11,9 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
+from api.auth import create_api_key
 from api.main import create_app
+from api.routes.verify import verifier
 from api.verification import places_distant
 from sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
@@ -227,21 +229,90 @@ def test_a_label_with_a_made_up_lot_or_wrong_expiry_is_suspect(api: ApiEnv) -> N
     assert "lot_mismatch" not in _codes(result)
 
 
-def test_two_scans_in_distant_places_within_hours_are_suspect(api: ApiEnv) -> None:
+def _member_key(api: ApiEnv, who: str = "hospital") -> dict[str, str]:
+    """X-API-Key headers of a member's machine client (e.g. a hospital's scanner)."""
+    address = api.consortium.by_name(who).address
+    return {"X-API-Key": create_api_key(api.services, address, label=f"{who} scanner")[1]}
+
+
+def _scan(
+    api: ApiEnv, code: str, headers: dict[str, str] | None = None, **location: Any
+) -> dict[str, Any]:
+    response = api.client.post(
+        "/v1/verify", json={"code": code, "location": location}, headers=headers or {}
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+# Before issue 13, any earlier scan counted, so an anonymous `country=US` scan of a guessed
+# serial turned the unit suspect for the hospital scanning it next. Only member scans are
+# evidence now; these tests scan first with a member's key where a verdict must turn.
+def test_a_member_scan_then_a_distant_scan_within_hours_is_suspect(api: ApiEnv) -> None:
     _commission(api, "SN000010", "SN000011")
     api.sync()
+    hospital = _member_key(api)
     shanghai = {"lat": 31.23, "lon": 121.47}
     beijing = {"lat": 39.90, "lon": 116.41}
     first = _udi(api, "SN000010").element_string()
-    assert _verify(api, first, **shanghai)["verdict"] == "genuine"
-    assert _verify(api, first, lat=31.25, lon=121.5)["verdict"] == "genuine"
-    second = _verify(api, first, **beijing)
+    assert _scan(api, first, hospital, **shanghai)["verdict"] == "genuine"
+    assert _scan(api, first, lat=31.25, lon=121.5)["verdict"] == "genuine"
+    second = _scan(api, first, **beijing)
     assert second["verdict"] == "suspect"
     assert "two_places" in _codes(second)
+    text = next(r["text"] for r in second["reasons"] if r["code"] == "two_places")
+    assert "geo:31.2,121.5" in text and "only scans by authenticated members count" in text
     other = _udi(api, "SN000011").element_string()
-    assert _verify(api, other, country="CN", region="31")["verdict"] == "genuine"
-    abroad = _verify(api, other, country="US", region="CA")
+    assert _scan(api, other, hospital, country="CN", region="31")["verdict"] == "genuine"
+    abroad = _scan(api, other, _member_key(api, "hospital2"), country="US", region="CA")
     assert abroad["verdict"] == "suspect"
+
+
+def test_an_anonymous_scan_never_turns_a_unit_suspect_for_the_next_scanner(
+    api: ApiEnv,
+) -> None:
+    """Issue 13 finding 4: anonymous `country=US`, then the hospital's genuine scan."""
+    _commission(api, "SN000014")
+    api.sync()
+    code = _udi(api, "SN000014").element_string()
+    assert _scan(api, code, country="US")["verdict"] == "genuine"
+    at_hospital = _scan(api, code, _member_key(api), country="CN", region="31")
+    assert at_hospital["verdict"] == "genuine"
+    assert "two_places" not in _codes(at_hospital)
+    phone = _scan(api, code, country="CN", region="31")
+    assert phone["verdict"] == "genuine"
+    # The anonymous scan judges itself against the member scan before it.
+    assert _scan(api, code, country="US")["verdict"] == "suspect"
+
+
+def test_a_suspended_members_key_scans_as_anonymous(api: ApiEnv) -> None:
+    c = api.consortium
+    _commission(api, "SN000015")
+    key = _member_key(api, "hospital2")
+    c.regulator.suspend(c.hospital2.address, reason_hash=bytes(32))
+    api.sync()
+    code = _udi(api, "SN000015").element_string()
+    assert _scan(api, code, key, country="US")["verdict"] == "genuine"
+    assert _scan(api, code, country="CN", region="31")["verdict"] == "genuine"
+    verifier(api.services).scans.flush()
+    with api.services.engine.connect() as conn:
+        scanners = conn.exec_driver_sql("SELECT scanner FROM verification_scans").scalars()
+        assert set(scanners) == {None}
+
+
+def test_a_member_scan_keeps_the_members_address_never_the_client_address(api: ApiEnv) -> None:
+    (item,) = _commission(api, "SN000016")
+    api.sync()
+    code = _udi(api, "SN000016").element_string()
+    with TestClient(create_app(api.services)) as client:  # shutdown writes queued scans
+        for headers in (_member_key(api), {}):
+            client.post("/v1/verify", json={"code": code}, headers=headers)
+    with api.services.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT scanner FROM verification_scans WHERE item_key = ? ORDER BY id", (item,)
+        ).all()
+    assert [r[0] for r in rows] == [api.consortium.hospital.address, None]
 
 
 def test_every_scan_is_logged_with_its_coarse_place_and_feeds_the_anomaly_query(
@@ -327,7 +398,9 @@ def test_a_get_carries_the_scan_location_in_its_query(api: ApiEnv) -> None:
     _commission(api, "SN000013")
     api.sync()
     code = _udi(api, "SN000013").element_string()
-    first = api.client.get("/v1/verify", params={"code": code, "lat": 22.54, "lon": 114.06})
+    first = api.client.get(
+        "/v1/verify", params={"code": code, "lat": 22.54, "lon": 114.06}, headers=_member_key(api)
+    )
     assert first.json()["verdict"] == "genuine"
     second = api.client.get("/v1/verify", params={"code": code, "country": "DE"})
     assert second.json()["verdict"] == "genuine"  # a country and a point are not comparable
