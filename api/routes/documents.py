@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from api.auth import CurrentMember, Member
 from api.chain import custodial_ledger, vault
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.pagination import Limit, Offset
 from api.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
 from api.services import Services
 
@@ -144,8 +145,8 @@ def _store(services: Services, member: Member, body: DocumentIn, content: bytes)
 def list_documents(
     member: CurrentMember,
     services: ServicesDep,
-    limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    limit: Limit,
+    offset: Offset,
 ) -> list[DocumentOut]:
     """Documents shared with you (as uploader, counterparty or regulator)."""
     found = docs.list_for(

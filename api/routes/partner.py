@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from sqlalchemy import text
 
 from api import orders
@@ -26,6 +26,7 @@ from api.auth import CurrentMember, Member
 from api.chain import custodial_ledger, reader, submit_raw, vault
 from api.deps import ConnDep, ServicesDep
 from api.errors import Forbidden, NotFound, Unprocessable
+from api.pagination import Limit, Offset
 from api.partner_schemas import (
     PROBLEMS,
     AdverseEventIn,
@@ -335,8 +336,8 @@ def shipments(
     member: CurrentMember,
     conn: ConnDep,
     services: ServicesDep,
-    limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    limit: Limit,
+    offset: Offset,
 ) -> list[ShipmentOut]:
     """Your shipments, outbound and inbound, newest first."""
     limit = min(limit, services.settings.max_page_size)
