@@ -1,9 +1,17 @@
 """The official GS1 EPCIS 2.0 JSON schema (draft-07), loaded once per process, and the
-check that turns its complaints into a short list of `{path, message}` problems."""
+check that turns its complaints into a short list of `{path, message}` problems.
+
+The schema ships inside this package (`reference/EPCIS-JSON-Schema.json`, package data;
+see its README for the source and GS1's licence note); `settings.epcis_schema_file` may
+name another copy. The check stops at the first MAX_ERRORS complaints: the validator
+yields them lazily, so a document of a thousand bad events costs what its first few do.
+"""
 
 from __future__ import annotations
 
 import json
+from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +20,24 @@ from jsonschema.exceptions import ValidationError, relevance
 
 from api.services import Services
 
-__all__ = ["default_schema_file", "schema_errors", "validator"]
+__all__ = ["MAX_ERRORS", "schema_errors", "schema_text", "validator"]
 
 MAX_ERRORS = 20
 MAX_MESSAGE = 300
+SCHEMA_RESOURCE = "reference/EPCIS-JSON-Schema.json"
 
 
-def default_schema_file() -> Path:
-    """`../shared/epcis/EPCIS-JSON-Schema.json` beside the repository checkout."""
-    return Path(__file__).resolve().parents[3] / "shared" / "epcis" / "EPCIS-JSON-Schema.json"
+def schema_text(path: Path | None = None) -> str:
+    """The schema's JSON text: from `path`, else the copy shipped in this package."""
+    if path is not None:
+        return path.read_text()
+    return resources.files("api.epcis").joinpath(SCHEMA_RESOURCE).read_text()
 
 
 def validator(services: Services) -> Draft7Validator:
     found = services.extras.get("epcis.validator")
     if found is None:
-        path = services.settings.epcis_schema_file or default_schema_file()
-        schema = json.loads(path.read_text())
+        schema = json.loads(schema_text(services.settings.epcis_schema_file))
         found = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
         services.extras["epcis.validator"] = found
     assert isinstance(found, Draft7Validator)
@@ -42,14 +52,14 @@ def _leaf(error: ValidationError) -> ValidationError:
 
 
 def schema_errors(services: Services, document: Any) -> list[dict[str, str]]:
-    """At most MAX_ERRORS problems, each with a JSON path and a message; [] if valid."""
+    """The first MAX_ERRORS problems (most relevant first), each with a JSON path and a
+    message; [] if the document is valid."""
+    first = islice(validator(services).iter_errors(document), MAX_ERRORS)
     out: list[dict[str, str]] = []
-    for error in sorted(validator(services).iter_errors(document), key=relevance):
+    for error in sorted(first, key=relevance):
         leaf = _leaf(error)
         message = leaf.message
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 1] + "…"
         out.append({"path": leaf.json_path, "message": message})
-        if len(out) == MAX_ERRORS:
-            break
     return out

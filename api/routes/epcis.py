@@ -13,21 +13,22 @@ import datetime as dt
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import CurrentMember, Member
+from api.auth import CurrentMember
 from api.chain import custodial_ledger
 from api.deps import ConnDep, ServicesDep
 from api.epcis.capture import capture_document
+from api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
 from api.epcis.export import EventQuery, query_document, query_events
 from api.epcis.identifiers import parse_epc
 from api.epcis.store import capture_store
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.oversight import TraceScopeDep
 from api.routes.trace import ensure_item_visible
-from api.services import Services
 from sdk.gs1 import item_id
 from sdk.ledger import Ledger
 
@@ -183,24 +184,39 @@ class CaptureOut(BaseModel):
     events: list[CapturedOut]
 
 
-def _capture_ledger(services: Services, member: Member) -> Ledger:
+def capture_ledger(services: ServicesDep, member: CurrentMember) -> Ledger:
+    """The signed-in partner's custodial ledger handle, before the body is read."""
     if services.settings.regulator:
         raise NotFound("not_found", "EPCIS capture is a partner route")
     return custodial_ledger(services, member.address)
 
 
-@router.post("/capture", response_model=CaptureOut)
+CaptureLedger = Annotated[Ledger, Depends(capture_ledger)]
+
+
+async def epcis_document(request: Request, _: CaptureLedger) -> Any:
+    """The posted document, read only once the partner may capture, within the bounds of
+    `api.epcis.document`."""
+    return await run_in_threadpool(parse_document, await read_body(request))
+
+
+DOCUMENT_BODY = {
+    "required": True,
+    "description": "an EPCIS 2.0 EPCISDocument (JSON or JSON-LD), at most "
+    f"{MAX_BYTES:,} bytes and {MAX_EVENTS} events",
+    "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+}
+
+
+@router.post("/capture", response_model=CaptureOut, openapi_extra={"requestBody": DOCUMENT_BODY})
 def capture(
-    document: Annotated[
-        dict[str, Any],
-        Body(description="an EPCIS 2.0 EPCISDocument (JSON or JSON-LD)"),
-    ],
+    ledger: CaptureLedger,
+    document: Annotated[Any, Depends(epcis_document)],
     services: ServicesDep,
     conn: ConnDep,
-    member: CurrentMember,
 ) -> CaptureOut:
-    """Apply an EPCIS document's events as signed ledger operations, each at most once."""
-    ledger = _capture_ledger(services, member)
+    """Apply an EPCIS document's events as signed ledger operations, each at most once and
+    all or none (a refusal names the event and rule, and what was applied: normally none)."""
     done = capture_document(services, conn, ledger, capture_store(services), document)
     return CaptureOut(
         captured=sum(1 for e in done if e.status == "captured"),

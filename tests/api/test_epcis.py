@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
@@ -10,77 +9,36 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from jsonschema import Draft7Validator
 
+from api.epcis.schema import schema_text
 from sdk.gs1 import item_id, unit_path
 from sdk.model import ItemStatus
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
+from tests.api.epcis_docs import EXAMPLES, SSCC_URN, dl, doc, event, example, party, post_as
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client
-
-EPCIS_DIR = Path(__file__).resolve().parents[2] / "../shared/epcis"
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
-SSCC_URN = "urn:epc:id:sscc:9506000.1000000042"  # SSCC 195060000000000425
 
 partner = partner_env.partner
 
 
 @pytest.fixture(scope="module")
 def schema_validator() -> Draft7Validator:
-    schema = json.loads((EPCIS_DIR / "EPCIS-JSON-Schema.json").read_text())
-    return Draft7Validator(schema)
-
-
-def _example(name: str) -> dict[str, Any]:
-    return json.loads((EPCIS_DIR / name).read_text())
-
-
-def _doc(*events: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-01-05T10:00:00.000Z",
-        "epcisBody": {"eventList": list(events)},
-    }
-
-
-def _event(etype: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": etype,
-        "eventTime": "2026-01-05T10:00:00.000Z",
-        "eventTimeZoneOffset": "+08:00",
-        **fields,
-    }
-
-
-def _dl(api: ApiEnv, serial: str, lot: str | None = None) -> str:
-    lot_part = f"/10/{lot}" if lot else ""
-    return f"https://id.example.com/01/{api.consortium.gtin}{lot_part}/21/{serial}"
-
-
-def _party(api: ApiEnv, address: str) -> str:
-    return f"did:pkh:eip155:{api.consortium.deployment.chain_id}:{address}"
-
-
-def _post_as(partner: PartnerEnv, member: str, document: dict[str, Any]) -> Any:
-    """Capture `document` signed in as `member`, with its custodial key."""
-    headers = partner.login(partner.api.consortium.by_name(member))
-    return partner.api.client.post("/v1/epcis/capture", json=document, headers=headers)
+    return Draft7Validator(json.loads(schema_text()))
 
 
 def _outbound(api: ApiEnv) -> dict[str, Any]:
     """GS1 example 9.6.1 and 9.6.3, adapted: commission three units of the demo lot, pack
     two (as SGTIN URNs) into a new SSCC, ship the case and the third unit."""
     c = api.consortium
-    shipping = _example("Example_9.6.1-ObjectEvent.jsonld")["epcisBody"]["eventList"][0]
+    shipping = example("Example_9.6.1-ObjectEvent.jsonld")["epcisBody"]["eventList"][0]
     shipping.update(
-        epcList=[SSCC_URN, _dl(api, "E3")],
+        epcList=[SSCC_URN, dl(api, "E3")],
         eventTime="2026-01-05T11:00:00.000Z",
         destinationList=[
-            {"type": "owning_party", "destination": _party(api, c.distributor.address)}
+            {"type": "owning_party", "destination": party(api, c.distributor.address)}
         ],
     )
-    packing = _example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"][0]
+    packing = example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"][0]
     packing.update(
         parentID=SSCC_URN,
         childEPCs=["urn:epc:id:sgtin:9506000.013435.E1", "urn:epc:id:sgtin:9506000.013435.E2"],
@@ -89,21 +47,21 @@ def _outbound(api: ApiEnv) -> dict[str, Any]:
         disposition="in_progress",
     )
     packing.pop("childQuantityList")
-    commissioning = _event(
+    commissioning = event(
         "ObjectEvent",
         action="ADD",
         bizStep="commissioning",
         disposition="active",
-        epcList=[_dl(api, "E1"), _dl(api, "E2"), _dl(api, "E3", c.lot)],
+        epcList=[dl(api, "E1"), dl(api, "E2"), dl(api, "E3", c.lot)],
         ilmd={"cbvmda:lotNumber": c.lot},
     )
-    return _doc(commissioning, packing, shipping)
+    return doc(commissioning, packing, shipping)
 
 
 def _inbound(api: ApiEnv) -> dict[str, Any]:
     """The distributor accepts the case (at 5.0-8.0 C) and rejects the loose unit."""
-    return _doc(
-        _event(
+    return doc(
+        event(
             "ObjectEvent",
             action="OBSERVE",
             bizStep="receiving",
@@ -121,21 +79,23 @@ def _inbound(api: ApiEnv) -> dict[str, Any]:
 
 
 def test_gs1_examples_are_valid_against_the_schema(schema_validator) -> None:
-    for name in sorted(p.name for p in EPCIS_DIR.glob("Example_*.jsonld")):
-        assert not list(schema_validator.iter_errors(_example(name))), name
+    names = sorted(p.name for p in EXAMPLES.glob("Example_*.jsonld"))
+    assert len(names) == 3
+    for name in names:
+        assert not list(schema_validator.iter_errors(example(name))), name
 
 
 def test_an_erp_document_is_captured_as_signed_ledger_operations(
     api: ApiEnv, partner: PartnerEnv
 ) -> None:
     c = api.consortium
-    out = _post_as(partner, "manufacturer", _outbound(api))
+    out = post_as(partner, "manufacturer", _outbound(api))
     assert out.status_code == 200, out.text
     body = out.json()
     assert body["captured"] == 3 and body["duplicates"] == 0
     assert [len(e["tx_hashes"]) for e in body["events"]] == [1, 2, 1]  # create + pack
     api.sync()
-    received = _post_as(partner, "distributor", _inbound(api))
+    received = post_as(partner, "distributor", _inbound(api))
     assert received.status_code == 200, received.text
     e1 = item_id(unit_path(c.gtin, "E1"))
     e3 = item_id(unit_path(c.gtin, "E3"))
@@ -145,10 +105,10 @@ def test_an_erp_document_is_captured_as_signed_ledger_operations(
 
 
 def test_capturing_a_document_twice_applies_it_once(api: ApiEnv, partner: PartnerEnv) -> None:
-    first = _post_as(partner, "manufacturer", _outbound(api))
+    first = post_as(partner, "manufacturer", _outbound(api))
     assert first.status_code == 200
     block = api.chain.w3.eth.block_number
-    again = _post_as(partner, "manufacturer", _outbound(api))
+    again = post_as(partner, "manufacturer", _outbound(api))
     assert again.status_code == 200, again.text
     assert again.json()["duplicates"] == 3 and again.json()["captured"] == 0
     assert [e["tx_hashes"] for e in again.json()["events"]] == [
@@ -160,9 +120,9 @@ def test_capturing_a_document_twice_applies_it_once(api: ApiEnv, partner: Partne
 def test_an_invalid_document_is_a_400_listing_the_schema_errors(
     api: ApiEnv, partner: PartnerEnv
 ) -> None:
-    doc = _doc(_event("ObjectEvent", action="SHIP", epcList=[_dl(api, "X1")]))
-    del doc["@context"]
-    r = _post_as(partner, "manufacturer", doc)
+    bad = doc(event("ObjectEvent", action="SHIP", epcList=[dl(api, "X1")]))
+    del bad["@context"]
+    r = post_as(partner, "manufacturer", bad)
     assert r.status_code == 400
     body = r.json()
     assert body["code"] == "epcis_schema_invalid"
@@ -174,15 +134,15 @@ def test_a_document_breaking_a_ledger_rule_is_refused_naming_the_rule(
     api: ApiEnv, partner: PartnerEnv
 ) -> None:
     c = api.consortium
-    commission = _event(
-        "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[_dl(api, "R1", c.lot)]
+    commission = event(
+        "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[dl(api, "R1", c.lot)]
     )
     # The distributor cannot commission units under the manufacturer's GTIN.
-    r = _post_as(partner, "distributor", _doc(commission))
+    r = post_as(partner, "distributor", doc(commission))
     assert r.status_code in (409, 422), r.text
     assert r.json()["code"].startswith("Items") and r.json()["event_index"] == 0
     # Refused events are not remembered: the rightful owner can still capture it.
-    assert _post_as(partner, "manufacturer", _doc(commission)).json()["captured"] == 1
+    assert post_as(partner, "manufacturer", doc(commission)).json()["captured"] == 1
 
 
 def test_events_the_ledger_cannot_express_are_a_422_before_anything_applies(
@@ -190,11 +150,11 @@ def test_events_the_ledger_cannot_express_are_a_422_before_anything_applies(
     partner: PartnerEnv,
 ) -> None:
     c = api.consortium
-    commission = _event(
-        "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[_dl(api, "U1", c.lot)]
+    commission = event(
+        "ObjectEvent", action="ADD", bizStep="commissioning", epcList=[dl(api, "U1", c.lot)]
     )
-    raw_aggregation = _example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"]
-    r = _post_as(partner, "manufacturer", _doc(commission, *raw_aggregation))
+    raw_aggregation = example("Example_9.6.3-AggregationEvent.jsonld")["epcisBody"]["eventList"]
+    r = post_as(partner, "manufacturer", doc(commission, *raw_aggregation))
     assert r.status_code == 422
     assert r.json()["code"] == "epcis_unsupported_event" and r.json()["event_index"] == 1
     assert c.manufacturer.item(item_id(unit_path(c.gtin, "U1"))).status is ItemStatus.NONE
@@ -204,7 +164,7 @@ def test_capture_needs_a_signed_in_partner_with_a_custodial_key(
     api: ApiEnv, partner: PartnerEnv
 ) -> None:
     assert api.client.post("/v1/epcis/capture", json=_outbound(api)).status_code == 401
-    r = _post_as(partner, "logistics", _outbound(api))  # signed in, but no custodial key
+    r = post_as(partner, "logistics", _outbound(api))  # signed in, but no custodial key
     assert r.status_code == 400 and r.json()["code"] == "signature_required"
 
 
@@ -212,7 +172,7 @@ def test_a_partner_queries_events_of_items_it_has_held_by_epc(
     api: ApiEnv, partner: PartnerEnv, schema_validator
 ) -> None:
     c = api.consortium
-    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
     epc = "urn:epc:id:sgtin:9506000.013435.E1"
     maker = partner.login(c.manufacturer)
@@ -239,15 +199,15 @@ def _export(client: TestClient, **params: Any) -> dict[str, Any]:
 def test_the_export_round_trips_captured_events_and_is_valid_epcis(
     api: ApiEnv, partner: PartnerEnv, schema_validator
 ) -> None:
-    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
-    assert _post_as(partner, "distributor", _inbound(api)).status_code == 200
+    assert post_as(partner, "distributor", _inbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
-    doc = _export(reg)
-    assert not list(schema_validator.iter_errors(doc))
-    assert doc["type"] == "EPCISQueryDocument"
-    events = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    exported = _export(reg)
+    assert not list(schema_validator.iter_errors(exported))
+    assert exported["type"] == "EPCISQueryDocument"
+    events = exported["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     steps = [(e["type"], e["bizStep"]) for e in events]
     assert steps == [
         ("ObjectEvent", "commissioning"),
@@ -260,7 +220,7 @@ def test_the_export_round_trips_captured_events_and_is_valid_epcis(
     packing = events[2]
     assert packing["parentID"].endswith("/00/195060000000000425")
     assert sorted(p.rsplit("/", 1)[-1] for p in packing["childEPCs"]) == ["E1", "E2"]
-    assert events[3]["destinationList"][0]["destination"] == _party(
+    assert events[3]["destinationList"][0]["destination"] == party(
         api, api.consortium.distributor.address
     )
     assert events[0]["ilmd"] == {"cbvmda:lotNumber": api.consortium.lot}
@@ -270,7 +230,7 @@ def test_the_export_filters_by_epc_bizstep_disposition_and_time(
     api: ApiEnv, partner: PartnerEnv, schema_validator
 ) -> None:
     c = api.consortium
-    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
     by_epc = _export(reg, MATCH_epc="urn:epc:id:sgtin:9506000.013435.E1")
@@ -298,10 +258,10 @@ def _steps_of(doc: dict[str, Any]) -> list[str]:
 def test_the_export_matches_any_of_several_epcs_bizsteps_and_dispositions(
     api: ApiEnv, partner: PartnerEnv, schema_validator
 ) -> None:
-    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
-    e1, e3 = "urn:epc:id:sgtin:9506000.013435.E1", _dl(api, "E3")
+    e1, e3 = "urn:epc:id:sgtin:9506000.013435.E1", dl(api, "E3")
     # The case's own commissioning joins E3's events; shared events come once each.
     union = _export(reg, MATCH_epc=[SSCC_URN, e3])
     assert not list(schema_validator.iter_errors(union))
@@ -343,7 +303,7 @@ def test_event_times_must_be_rfc3339_not_numbers(api: ApiEnv) -> None:
 
 
 def test_the_export_pages_with_a_next_page_link(api: ApiEnv, partner: PartnerEnv) -> None:
-    assert _post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
     reg = regulator_client(api)
     seen: list[str] = []
@@ -372,9 +332,9 @@ def test_moves_of_a_recalled_lot_are_exported_with_disposition_recalled(
     back = c.distributor.ship(c.manufacturer.address, units).value
     c.manufacturer.receive(back, temp_min=50, temp_max=80)
     api.sync()
-    doc = _export(regulator_client(api), EQ_disposition="recalled")
-    assert not list(schema_validator.iter_errors(doc))
-    events = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    exported = _export(regulator_client(api), EQ_disposition="recalled")
+    assert not list(schema_validator.iter_errors(exported))
+    events = exported["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert [(e["bizStep"], e["medledger:shipmentId"]) for e in events] == [("receiving", back)]
     active = _export(regulator_client(api), EQ_disposition="active", EQ_bizStep="receiving")
     (before,) = active["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
@@ -387,15 +347,15 @@ def test_unpacking_decommissioning_and_dispensing_are_captured(
     c = api.consortium
     outbound = _outbound(api)
     events = outbound["epcisBody"]["eventList"]
-    unpack = _event("AggregationEvent", action="DELETE", bizStep="unpacking", parentID=SSCC_URN)
-    destroy = _event(
-        "ObjectEvent", action="DELETE", bizStep="decommissioning", epcList=[_dl(api, "E2")]
+    unpack = event("AggregationEvent", action="DELETE", bizStep="unpacking", parentID=SSCC_URN)
+    destroy = event(
+        "ObjectEvent", action="DELETE", bizStep="decommissioning", epcList=[dl(api, "E2")]
     )
-    ship = dict(events[2], epcList=[_dl(api, "E1")])
+    ship = dict(events[2], epcList=[dl(api, "E1")])
     ship["destinationList"] = [
-        {"type": "possessing_party", "destination": _party(api, c.hospital.address)}
+        {"type": "possessing_party", "destination": party(api, c.hospital.address)}
     ]
-    r = _post_as(partner, "manufacturer", _doc(events[0], events[1], unpack, destroy, ship))
+    r = post_as(partner, "manufacturer", doc(events[0], events[1], unpack, destroy, ship))
     assert r.status_code == 200, r.text
     assert [e["operations"][-1].split()[0] for e in r.json()["events"]] == [
         "commission",
@@ -405,10 +365,10 @@ def test_unpacking_decommissioning_and_dispensing_are_captured(
         "ship",
     ]
     api.sync()
-    e1_uri = [_dl(api, "E1")]
-    receive = _event("ObjectEvent", action="OBSERVE", bizStep="receiving", epcList=e1_uri)
-    dispense = _event("ObjectEvent", action="OBSERVE", bizStep="dispensing", epcList=e1_uri)
-    r = _post_as(partner, "hospital", _doc(receive, dispense))
+    e1_uri = [dl(api, "E1")]
+    receive = event("ObjectEvent", action="OBSERVE", bizStep="receiving", epcList=e1_uri)
+    dispense = event("ObjectEvent", action="OBSERVE", bizStep="dispensing", epcList=e1_uri)
+    r = post_as(partner, "hospital", doc(receive, dispense))
     assert r.status_code == 200, r.text
     e1, e2 = (item_id(unit_path(c.gtin, s)) for s in ("E1", "E2"))
     assert c.hospital.item(e1).status is ItemStatus.DISPENSED
@@ -420,8 +380,10 @@ def test_a_claimed_event_hash_is_refused_until_released(api: ApiEnv) -> None:
     from api.epcis.store import capture_store
 
     store = capture_store(api.services)
-    assert store.claim("ni:///sha-256;ab", "0x" + "1" * 40)
-    assert not store.claim("ni:///sha-256;ab", "0x" + "2" * 40)
+    a, b = "0x" + "1" * 40, "0x" + "2" * 40
+    assert store.claim_all(["ni:///sha-256;ab"], a) == set()
+    assert store.claim_all(["ni:///sha-256;cd", "ni:///sha-256;ab"], b) == {"ni:///sha-256;ab"}
+    assert store.states(["ni:///sha-256;cd"]) == {}  # all or none: cd was not claimed
     store.release("ni:///sha-256;ab")
-    assert store.claim("ni:///sha-256;ab", "0x" + "2" * 40)
+    assert store.claim_all(["ni:///sha-256;ab"], b) == set()
     store.engine.dispose()

@@ -1,0 +1,259 @@
+"""EPCIS events turned into ledger steps, before anything is sent.
+
+Supported (anything else is a 422 naming the event):
+
+- ObjectEvent ADD commissioning of units: commission, per lot (the lot from the Digital
+  Link URI's /10/ or `ilmd` `cbvmda:lotNumber`); of SSCCs: createContainer.
+- AggregationEvent ADD (packing): createContainer if the parent is new, then pack;
+  DELETE (unpacking): unpack.
+- ObjectEvent shipping: ship to the `did:pkh` owning or possessing party in
+  `destinationList`.
+- ObjectEvent receiving: receive the open shipment holding the EPCs; the listed EPCs are
+  accepted and the shipment's others rejected; the temperature comes from a
+  `sensorElementList` Temperature report (see `api.epcis.sensors`), else the products'
+  storage range.
+- ObjectEvent dispensing: dispense; decommissioning or destroying: destroy.
+
+A `Step` runs on any ledger handle (the member's, or `capture.Rehearsal`, which only
+calls) and names the items it reads or changes (`touches`), so the capture can tell which
+steps depend on earlier steps of the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection
+
+from api.epcis.errors import CaptureRefused, UnsupportedEvent
+from api.epcis.identifiers import Epc, member_of_uri, parse_epc
+from api.epcis.sensors import check_sensor_reports, temperature_range
+from api.services import Services
+from indexer.db import Sql
+from indexer.items import EventKind
+from sdk.errors import Gs1Error
+from sdk.gs1 import company_prefix_of, item_id, lot_key, unit_path
+from sdk.ledger import Ledger, TxResult
+from sdk.model import ItemStatus
+
+__all__ = ["Planner", "Step"]
+
+_PARTY_TYPES = ("owning_party", "possessing_party")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One ledger operation: its name, the item ids it reads or changes, and how to run it
+    on a ledger handle."""
+
+    name: str
+    touches: frozenset[bytes]
+    run: Callable[[Ledger], TxResult[Any]]
+
+
+class Planner:
+    """Plans the events of one document in order, remembering what earlier events of the
+    document create and pack (the chain does not know it yet). Checks shape and reads the
+    current state; ledger rules are left to the rehearsal."""
+
+    def __init__(self, services: Services, conn: Connection, ledger: Ledger) -> None:
+        self.services = services
+        self.sql = Sql(conn)
+        self.ledger = ledger
+        self._creating: set[bytes] = set()  # containers created by earlier steps
+        self._packing: dict[bytes, set[bytes]] = {}  # container -> children packed earlier
+
+    def _epcs(self, index: int, uris: Any) -> list[Epc]:
+        if not isinstance(uris, list):
+            raise UnsupportedEvent(index, "EPC lists must be arrays of URIs")
+        try:
+            return [parse_epc(str(u)) for u in uris]
+        except Gs1Error as exc:
+            raise UnsupportedEvent(index, f"bad EPC: {exc}", gs1_reason=exc.code) from exc
+
+    def plan(self, index: int, event: Any) -> list[Step]:
+        if not isinstance(event, dict):
+            raise UnsupportedEvent(index, "an event must be an object")
+        check_sensor_reports(index, event)
+        etype = event.get("type")
+        if etype == "AggregationEvent":
+            return self._aggregation(index, event)
+        if etype != "ObjectEvent":
+            raise UnsupportedEvent(index, f"{etype} has no ledger operation")
+        step = str(event.get("bizStep", "")).rsplit("/", 1)[-1]
+        if step not in _OBJECT_STEPS:
+            raise UnsupportedEvent(index, f"bizStep {step or 'missing'!r} has no ledger operation")
+        if not event.get("epcList"):
+            raise UnsupportedEvent(
+                index, "the ledger tracks serialised EPCs: an epcList is required"
+            )
+        epcs = self._epcs(index, event["epcList"])
+        ids = [item_id(e.path) for e in epcs]
+        touched = frozenset(ids)
+        if step == "commissioning":
+            if event.get("action") != "ADD":
+                raise UnsupportedEvent(index, "commissioning must be action ADD")
+            return self._commission(index, event, epcs)
+        if step == "shipping":
+            receiver = self._party(index, event)
+            return [Step(f"ship to {receiver}", touched, lambda led: led.ship(receiver, ids))]
+        if step == "receiving":
+            return [self._receive(index, event, ids)]
+        if step == "dispensing":
+            return [Step("dispense", touched, lambda led: led.dispense(ids))]
+        return [Step("destroy", touched, lambda led: led.destroy(ids))]
+
+    def _create(self, index: int, sscc: str) -> Step:
+        prefix = self._prefix_for(index, sscc)
+        container = item_id(f"/00/{sscc}")
+        self._creating.add(container)
+        return Step(
+            f"createContainer {sscc}",
+            frozenset({container}),
+            lambda led: led.create_container(sscc, company_prefix=prefix),
+        )
+
+    def _commission(self, index: int, event: dict[str, Any], epcs: list[Epc]) -> list[Step]:
+        ilmd = event.get("ilmd") if isinstance(event.get("ilmd"), dict) else {}
+        assert isinstance(ilmd, dict)
+        ilmd_lot = next((str(v) for k, v in ilmd.items() if str(k).endswith("lotNumber")), None)
+        steps: list[Step] = []
+        lots: dict[tuple[str, str], list[str]] = {}
+        for epc in epcs:
+            if epc.sscc is not None:
+                steps.append(self._create(index, epc.sscc))
+                continue
+            lot = epc.lot or ilmd_lot
+            if lot is None:
+                raise UnsupportedEvent(
+                    index, "commissioning needs the lot: /10/ in the URI or ilmd cbvmda:lotNumber"
+                )
+            assert epc.gtin is not None and epc.serial is not None
+            lots.setdefault((epc.gtin, lot), []).append(epc.serial)
+        for (gtin, lot), serials in lots.items():
+            try:
+                key = lot_key(gtin, lot)
+            except Gs1Error as exc:
+                raise UnsupportedEvent(index, f"bad lot: {exc}", gs1_reason=exc.code) from exc
+            units = frozenset(item_id(unit_path(gtin, s)) for s in serials)
+            name = f"commission {len(serials)} into {lot}"
+            steps.append(Step(name, units, partial(_commission, key, serials)))
+        return steps
+
+    def _prefix_for(self, index: int, sscc: str) -> str:
+        rows = self.sql.rows(
+            "SELECT cp.prefix FROM company_prefixes cp "
+            "JOIN organisations o ON o.id = cp.organisation_id WHERE o.address = ?",
+            (self.ledger.address,),
+        )
+        for (prefix,) in rows:
+            if company_prefix_of(sscc, str(prefix)):
+                return str(prefix)
+        raise CaptureRefused(
+            409,
+            "epcis_no_company_prefix",
+            f"event {index}: SSCC {sscc} is not under a company prefix of {self.ledger.address}",
+            event_index=index,
+            applied=[],
+        )
+
+    def _party(self, index: int, event: dict[str, Any]) -> str:
+        chain_id = self.services.deployment.chain_id
+        entries = event.get("destinationList")
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            if str(entry.get("type", "")).rsplit("/", 1)[-1] in _PARTY_TYPES:
+                member = member_of_uri(str(entry.get("destination", "")), chain_id)
+                if member is not None:
+                    return member
+        raise UnsupportedEvent(
+            index,
+            "shipping needs a destinationList owning_party or possessing_party "
+            f"did:pkh:eip155:{chain_id}:<member address>",
+        )
+
+    def _receive(self, index: int, event: dict[str, Any], ids: list[bytes]) -> Step:
+        marks = ",".join("?" * len(ids))
+        found = self.sql.one(
+            "SELECT MAX(e.shipment_id) FROM item_events e JOIN items i ON i.id = e.item_id "
+            f"WHERE i.item_key IN ({marks}) AND e.kind = ? AND i.status = ?",
+            [*ids, int(EventKind.SHIPPED), int(ItemStatus.IN_TRANSIT)],
+        )
+        if found is None:
+            raise CaptureRefused(
+                409,
+                "epcis_no_open_shipment",
+                f"event {index}: none of its EPCs is in an open shipment",
+                event_index=index,
+                applied=[],
+            )
+        shipment = int(found)
+        temp_min, temp_max = temperature_range(event) or self._storage_range(shipment)
+        shipped = self.ledger.shipped_items(shipment)
+        listed = set(ids)
+        rejected = [i for i in shipped if i not in listed]
+        return Step(
+            f"receive shipment {shipment}",
+            frozenset(shipped) | listed,
+            lambda led: led.receive(
+                shipment, temp_min=temp_min, temp_max=temp_max, rejected_ids=rejected
+            ),
+        )
+
+    def _storage_range(self, shipment: int) -> tuple[int, int]:
+        row = self.sql.rows(
+            "SELECT MAX(p.temp_min), MIN(p.temp_max) FROM item_events e "
+            "JOIN items i ON i.id = e.item_id JOIN lots l ON l.lot_index = i.lot_index "
+            "JOIN products p ON p.gtin = l.gtin WHERE e.shipment_id = ? AND e.kind = ?",
+            (shipment, int(EventKind.SHIPPED)),
+        )
+        if not row or row[0][0] is None:
+            return (0, 0)
+        return int(row[0][0]), int(row[0][1])
+
+    def _aggregation(self, index: int, event: dict[str, Any]) -> list[Step]:
+        if "parentID" not in event:
+            raise UnsupportedEvent(index, "an AggregationEvent needs a parentID")
+        action = event.get("action")
+        if action not in ("ADD", "DELETE"):
+            raise UnsupportedEvent(index, "AggregationEvent OBSERVE has no ledger operation")
+        (parent,) = self._epcs(index, [event["parentID"]])
+        if parent.sscc is None:
+            raise UnsupportedEvent(index, "the parentID must be an SSCC")
+        sscc, container = parent.sscc, item_id(parent.path)
+        packed = self._packing.setdefault(container, set())
+        if action == "DELETE":
+            inside = set() if container in self._creating else set(self.ledger.children(container))
+            touched = frozenset({container} | inside | packed)
+            packed.clear()
+            return [Step(f"unpack {sscc}", touched, lambda led: led.unpack(container))]
+        children = [item_id(e.path) for e in self._epcs(index, event.get("childEPCs") or [])]
+        if not children:
+            raise UnsupportedEvent(index, "packing needs childEPCs")
+        steps: list[Step] = []
+        if container not in self._creating and (
+            self.ledger.item(container).status is ItemStatus.NONE
+        ):
+            steps.append(self._create(index, sscc))
+        packed.update(children)
+        steps.append(
+            Step(
+                f"pack {len(children)} into {sscc}",
+                frozenset({container, *children}),
+                lambda led: led.pack(container, children),
+            )
+        )
+        return steps
+
+
+def _commission(key: bytes, serials: list[str], led: Ledger) -> TxResult[Any]:
+    return led.commission(key, serials)
+
+
+_OBJECT_STEPS = frozenset(
+    {"commissioning", "shipping", "receiving", "dispensing", "decommissioning", "destroying"}
+)
