@@ -1,8 +1,15 @@
 """The regulator's alerts feed: scan anomalies, cold-chain excursions at receipt, and lots
-whose adverse-event rate (reports per commissioned unit) is above a threshold.
+whose adverse-event rate (distinct reporting members per commissioned unit) is above a
+threshold.
 
 One function, `alerts_feed`, over the indexer's tables, newest first. Adverse-event
 reports name an item or a lot (`subjectId`); both count against the lot.
+
+Scans in two places follow the verdict's rule (`api.verification`): a pair counts when
+the earlier scan was a member's (made with a member's API key); a pair whose earlier scan
+was anonymous is no alert, since anyone can send any place for any serial. On the
+regulator's deployment the scans are the partner API's, pulled through the oversight feed
+(`api.oversight_feed`).
 """
 
 from __future__ import annotations
@@ -33,18 +40,25 @@ class Alert:
 
 def _scan_alerts(conn: Connection, since: int, window: int, distant_km: float) -> list[Alert]:
     out: list[Alert] = []
-    for a in scan_anomalies(conn, since=since, window_seconds=window):
-        if a.kind == "two_places":
-            # The query compares location strings; two wards of one hospital are no alert.
-            if not places_distant(a.location, a.other_location or "", distant_km=distant_km):
-                continue
+    for item, at, where, earlier, earlier_at in Sql(conn).rows(
+        "SELECT s2.item_key, s2.scanned_at, s2.location, s1.location, s1.scanned_at "
+        "FROM verification_scans s2 JOIN verification_scans s1 "
+        "ON s1.item_key = s2.item_key AND s1.scanned_at >= s2.scanned_at - ? "
+        "AND s1.scanned_at <= s2.scanned_at AND s1.id < s2.id AND s1.scanner IS NOT NULL "
+        "WHERE s2.scanned_at >= ? AND s1.location <> s2.location ORDER BY s2.scanned_at, s2.id",
+        (window, since),
+    ):
+        # The query compares location strings; two wards of one hospital are no alert.
+        if places_distant(str(where), str(earlier), distant_km=distant_km):
             detail = (
-                f"scanned in {a.location!r} {a.scanned_at - a.other_time} s after "
-                f"a scan in {a.other_location!r}"
+                f"scanned in {str(where)!r} {int(at) - int(earlier_at)} s after "
+                f"a member's scan in {str(earlier)!r}"
             )
-        else:
+            out.append(Alert("scan_two_places", int(at), detail, item_id=bytes(item)))
+    for a in scan_anomalies(conn, since=since, window_seconds=window):
+        if a.kind == "after_dispensed":
             detail = f"scanned in {a.location!r} after it was dispensed"
-        out.append(Alert(f"scan_{a.kind}", a.scanned_at, detail, item_id=a.item_key))
+            out.append(Alert(f"scan_{a.kind}", a.scanned_at, detail, item_id=a.item_key))
     return out
 
 
@@ -71,21 +85,25 @@ def _excursions(conn: Connection, since: int) -> list[Alert]:
 
 
 def _adverse_rates(conn: Connection, since: int, threshold: float) -> list[Alert]:
+    """Per lot, the distinct members that reported adverse events about it or its units,
+    per commissioned unit: one member reporting again and again counts once."""
     sql = Sql(conn)
-    per_lot: dict[int, tuple[int, int]] = {}  # lot_index -> (reports, last report time)
+    per_lot: dict[int, tuple[set[int], int]] = {}  # lot_index -> (reporters, last report time)
     for query in (
-        "SELECT i.lot_index, COUNT(*), MAX(b.timestamp) FROM adverse_events a "
+        "SELECT i.lot_index, a.reporter_id, MAX(b.timestamp) FROM adverse_events a "
         "JOIN items i ON i.item_key = a.subject JOIN blocks b ON b.number = a.block_number "
-        "WHERE i.lot_index IS NOT NULL GROUP BY i.lot_index",
-        "SELECT l.lot_index, COUNT(*), MAX(b.timestamp) FROM adverse_events a "
+        "WHERE i.lot_index IS NOT NULL GROUP BY i.lot_index, a.reporter_id",
+        "SELECT l.lot_index, a.reporter_id, MAX(b.timestamp) FROM adverse_events a "
         "JOIN lots l ON l.lot_key = a.subject JOIN blocks b ON b.number = a.block_number "
-        "GROUP BY l.lot_index",
+        "GROUP BY l.lot_index, a.reporter_id",
     ):
-        for lot_index, count, last in sql.rows(query):
-            reports, seen = per_lot.get(int(lot_index), (0, 0))
-            per_lot[int(lot_index)] = (reports + int(count), max(seen, int(last)))
+        for lot_index, reporter, last in sql.rows(query):
+            reporters, seen = per_lot.setdefault(int(lot_index), (set(), 0))
+            reporters.add(int(reporter))
+            per_lot[int(lot_index)] = (reporters, max(seen, int(last)))
     out: list[Alert] = []
-    for lot_index, (reports, last) in per_lot.items():
+    for lot_index, (reporters, last) in per_lot.items():
+        reports = len(reporters)
         if last < since:
             continue
         units = int(
@@ -104,7 +122,7 @@ def _adverse_rates(conn: Connection, since: int, threshold: float) -> list[Alert
             Alert(
                 "adverse_event_rate",
                 last,
-                f"{reports} adverse-event reports for {units} units of lot {number} "
+                f"{reports} members reported adverse events for {units} units of lot {number} "
                 f"(rate {rate:.4f} > {threshold})",
                 gtin=str(gtin),
                 lot=str(number),

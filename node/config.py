@@ -163,12 +163,13 @@ def demo_genesis(*, chain_id: int = DEMO_CHAIN_ID, **overrides: Any) -> NodeConf
     deployer = bytes.fromhex(DEMO_DEPLOYER[2:])
     partners = to_checksum_address(create_address(deployer, 0))
     devices = to_checksum_address(create_address(deployer, 1))
+    items = to_checksum_address(create_address(deployer, 2))
     arts = load_artifacts()
     args = {
         "Partners": encode(["address"], [admin]),
         "Devices": encode(["address"], [partners]),
         "Items": encode(["address", "address"], [partners, devices]),
-        "Records": encode(["address"], [partners]),
+        "Records": encode(["address", "address", "address"], [partners, items, devices]),
     }
     contracts = {n: "0x" + (arts[n].bytecode + args[n]).hex() for n in CONTRACT_ORDER}
     data: dict[str, Any] = {

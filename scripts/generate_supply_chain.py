@@ -260,7 +260,7 @@ def _recall(
     destroys them; the others stay outstanding (recall progress has something to show)."""
     backend.recall(m, lot_key)
     plan.recalled.append(lot_key)
-    backend.report(plan.hospitals[0], lot_key, 2)
+    backend.report(m, lot_key, 2)  # a lot's reports are its maker's (or the regulator's)
     backend.anchor(m, keccak(lot_key + b"recall notice"), lot_key)
     for h, ids in list(loose.items())[:1]:
         for chunk in _batches(ids):

@@ -49,7 +49,7 @@ def deploy_suite(
     partners = _deploy(w3, admin, arts["Partners"], admin.address)
     devices = _deploy(w3, admin, arts["Devices"], partners)
     items = _deploy(w3, admin, arts["Items"], partners, devices)
-    records = _deploy(w3, admin, arts["Records"], partners)
+    records = _deploy(w3, admin, arts["Records"], partners, items, devices)
     return Deployment(
         chain_id=w3.eth.chain_id,
         partners=partners,

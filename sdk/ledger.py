@@ -8,7 +8,8 @@ after the Solidity custom error, never raw ABI.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -36,7 +37,12 @@ from sdk.model import (
     ShipmentState,
     ShipmentStatus,
 )
-from sdk.transactions import send_transaction
+from sdk.transactions import (
+    RECEIPT_TIMEOUT,
+    account_lock,
+    await_own_pending,
+    send_transaction,
+)
 
 __all__ = ["REVERTS", "Ledger", "TxResult", "revert_data"]
 
@@ -85,6 +91,8 @@ class Ledger:
             for name in CONTRACT_NAMES
         }
         self.domain = Domain(deployment.chain_id, deployment.items)
+        # How long a send waits for its receipt before `TransactionPending`.
+        self.receipt_timeout = RECEIPT_TIMEOUT
 
     @property
     def address(self) -> str:
@@ -92,7 +100,7 @@ class Ledger:
 
     def as_member(self, account: LocalAccount) -> Ledger:
         """The same deployment, acting as another member."""
-        clone = object.__new__(Ledger)
+        clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.account = account
         return clone
@@ -289,7 +297,8 @@ class Ledger:
         self, receiver: str, item_ids: Sequence[bytes], *, document_hash: bytes = ZERO32
     ) -> TxResult[int]:
         """Sign and submit a shipment of root items to `receiver`."""
-        return self.relay_ship(*self.sign_ship(receiver, item_ids, document_hash=document_hash))
+        with self._in_order():
+            return self.relay_ship(*self.sign_ship(receiver, item_ids, document_hash=document_hash))
 
     def sign_receive(
         self,
@@ -335,16 +344,22 @@ class Ledger:
         excursion_seconds: int = 0,
         inspection_hash: bytes = ZERO32,
     ) -> TxResult[list[bytes]]:
-        """Sign and submit the inbound inspection result of a shipment addressed to us."""
-        order, signature = self.sign_receive(
-            shipment_id,
-            temp_min=temp_min,
-            temp_max=temp_max,
-            rejected_ids=rejected_ids,
-            excursion_seconds=excursion_seconds,
-            inspection_hash=inspection_hash,
-        )
-        return self.relay_receive(order, signature)
+        """Sign and submit the inbound inspection result of a shipment addressed to us.
+        `rejected_ids` may come in any order: they are signed in shipped order, as the
+        contract wants them (ids not in the shipment last, for the contract to name)."""
+        shipped = self.shipped_items(shipment_id)
+        position = {item_id: i for i, item_id in enumerate(shipped)}
+        rejected = sorted(rejected_ids, key=lambda i: position.get(bytes(i), len(shipped)))
+        with self._in_order():
+            order, signature = self.sign_receive(
+                shipment_id,
+                temp_min=temp_min,
+                temp_max=temp_max,
+                rejected_ids=rejected,
+                excursion_seconds=excursion_seconds,
+                inspection_hash=inspection_hash,
+            )
+            return self.relay_receive(order, signature, item_ids=shipped)
 
     def sign_cancel(
         self,
@@ -370,7 +385,8 @@ class Ledger:
         return self._send("Items", "cancelShipment", order.as_tuple(), ids, signature)
 
     def cancel(self, shipment_id: int, *, reason_hash: bytes = ZERO32) -> TxResult[None]:
-        return self.relay_cancel(*self.sign_cancel(shipment_id, reason_hash=reason_hash))
+        with self._in_order():
+            return self.relay_cancel(*self.sign_cancel(shipment_id, reason_hash=reason_hash))
 
     def dispense(self, item_ids: Sequence[bytes], *, record_hash: bytes = ZERO32) -> TxResult[None]:
         return self._send("Items", "dispense", list(item_ids), record_hash)
@@ -445,7 +461,29 @@ class Ledger:
         by, at, kind = self._call("Records", "anchorOf", document_hash)
         return {"anchored_by": by, "anchored_at": at, "kind": kind}
 
+    # ------------------------------------------------------------ transactions
+
+    def failure_of(self, tx_hash: bytes) -> MedLedgerError | None:
+        """Why a mined transaction reverted (its call replayed, decoded), or None if it
+        succeeded or is not mined."""
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        if receipt is None or receipt["status"] == 1:
+            return None
+        tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        fields = {"from": tx["from"], "to": tx.get("to"), "data": tx.get("input")}
+        return self._replay_failure(fields, receipt)
+
     # ------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _in_order(self) -> Iterator[None]:
+        """Hold this account's send lock over an order it signs and sends itself: the
+        order's nonce advances only when its transaction is mined, so the next order of
+        this account (in any thread, or any process sharing the locks) is signed after
+        that, and an earlier transaction still pending is waited for first."""
+        with account_lock(self.address):
+            await_own_pending(self.w3, self.address, timeout=self.receipt_timeout)
+            yield
 
     def _deadline(self, deadline: int | None) -> int:
         if deadline is not None:
@@ -469,7 +507,7 @@ class Ledger:
                 # a string as Error(string); eth_call keeps the raw data, so ask again.
                 error = self._decode_call(call) or error
             raise error from exc
-        receipt = send_transaction(self.w3, self.account, tx)
+        receipt = send_transaction(self.w3, self.account, tx, timeout=self.receipt_timeout)
         if receipt["status"] != 1:
             raise self._replay_failure(tx, receipt)
         return TxResult(None, receipt, self.codec.decode_logs(receipt["logs"]))
@@ -491,11 +529,15 @@ class Ledger:
         return MedLedgerError(f"contract call failed: {exc}")
 
     def _replay_failure(self, tx: dict[str, Any], receipt: TxReceipt) -> MedLedgerError:
-        call = {k: tx[k] for k in ("from", "to", "data") if k in tx}
-        try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except REVERTS as exc:
-            return self._decode(exc)
+        """Replay a reverted transaction's call to learn its error: first on the state
+        after its block (which holds what made it fail when an earlier transaction of the
+        same block won a race for the same item), then on the state before it."""
+        call = {k: tx[k] for k in ("from", "to", "data") if tx.get(k) is not None}
+        for block in (receipt["blockNumber"], receipt["blockNumber"] - 1):
+            try:
+                self.w3.eth.call(call, block)  # type: ignore[arg-type]
+            except REVERTS as exc:
+                return self._decode(exc)
         return MedLedgerError(f"transaction {receipt['transactionHash'].hex()} reverted")
 
 

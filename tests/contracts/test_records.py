@@ -11,7 +11,7 @@ from eth_utils import keccak
 from scripts.consortium import Consortium
 from sdk.devchain import DevChain
 from sdk.errors import ContractError
-from sdk.gs1 import item_id, unit_path
+from sdk.gs1 import item_id, make_sscc, unit_path
 from sdk.ledger import Ledger, TxResult
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -35,7 +35,11 @@ def event_names(result: TxResult[Any]) -> list[str]:
 
 @pytest.fixture
 def unit_id(consortium: Consortium) -> bytes:
-    return item_id(unit_path(consortium.gtin, "SN-AE-1"))
+    """A unit the hospital holds: commissioned, shipped by the manufacturer and accepted."""
+    (unit,) = consortium.manufacturer.commission(consortium.lot_key, ["SN-AE-1"]).value
+    shipment = consortium.manufacturer.ship(consortium.hospital.address, [unit]).value
+    consortium.hospital.receive(shipment, temp_min=50, temp_max=80)
+    return unit
 
 
 # ------------------------------------------------------------------ reportAdverseEvent
@@ -59,20 +63,93 @@ def test_hospital_reports_an_adverse_event(
     }
 
 
-def test_every_active_member_may_report_and_ids_increase(
+@pytest.mark.parametrize(
+    ("reporter", "subject", "concerned"),
+    [
+        ("hospital", "unit", True),  # its holder
+        ("manufacturer", "unit", True),  # the maker of its lot
+        ("regulator", "unit", True),
+        ("manufacturer", "lot", True),
+        ("regulator", "lot", True),
+        ("hospital2", "unit", False),  # never held it
+        ("distributor", "unit", False),
+        ("logistics", "unit", False),
+        ("hospital", "lot", False),  # holds a unit; a lot report is its maker's or regulator's
+        ("hospital2", "lot", False),
+        ("distributor", "lot", False),
+    ],
+)
+def test_only_members_concerned_by_the_subject_report_it(
+    consortium: Consortium, unit_id: bytes, reporter: str, subject: str, concerned: bool
+) -> None:
+    ledger = consortium.by_name(reporter)
+    subject_id = unit_id if subject == "unit" else consortium.lot_key
+    if not concerned:
+        expect_revert(
+            lambda: ledger.report_adverse_event(subject_id, severity=1, report_hash=b"\x01" * 32),
+            "RecordsNotConcerned",
+            {"subjectId": subject_id, "reporter": ledger.address},
+        )
+    ids = [
+        ledger.report_adverse_event(subject_id, severity=3, report_hash=keccak(text=f"r{n}"))
+        for n in range(2 if concerned else 0)
+    ]
+    assert [r.event("AdverseEventReported")["reporter"] for r in ids] == [ledger.address] * len(ids)
+    assert [r.value for r in ids] == [1, 2][: len(ids)]
+
+
+def test_a_hospital_reports_a_unit_it_dispensed(consortium: Consortium, unit_id: bytes) -> None:
+    consortium.hospital.dispense([unit_id])
+    result = consortium.hospital.report_adverse_event(
+        unit_id, severity=1, report_hash=keccak(text="patient harmed")
+    )
+    assert result.event("AdverseEventReported")["subjectId"] == unit_id
+
+
+@pytest.mark.parametrize("reporter", ["regulator", "manufacturer", "hospital"])
+def test_a_subject_that_is_neither_an_item_nor_a_lot_concerns_no_one(
+    consortium: Consortium, reporter: str
+) -> None:
+    ledger = consortium.by_name(reporter)
+    unknown = item_id(unit_path(consortium.gtin, "NEVER-MADE"))
+    expect_revert(
+        lambda: ledger.report_adverse_event(unknown, severity=1, report_hash=keccak(text="r")),
+        "RecordsNotConcerned",
+        {"subjectId": unknown, "reporter": ledger.address},
+    )
+
+
+def test_a_past_holder_no_longer_reports_a_unit_it_passed_on(
     consortium: Consortium, unit_id: bytes
 ) -> None:
-    ids = []
-    for n, name in enumerate(MEMBERS):
-        reporter = consortium.by_name(name)
-        # Subjects are items or lots; the contract does not look them up.
-        subject = unit_id if n % 2 else consortium.lot_key
-        result = reporter.report_adverse_event(
-            subject, severity=3, report_hash=keccak(text=f"report {n}")
-        )
-        assert result.event("AdverseEventReported")["reporter"] == reporter.address
-        ids.append(result.value)
-    assert ids == list(range(1, len(MEMBERS) + 1))
+    hospital, other = consortium.hospital, consortium.hospital2
+    shipment = hospital.ship(other.address, [unit_id]).value
+    other.receive(shipment, temp_min=50, temp_max=80)
+    expect_revert(
+        lambda: hospital.report_adverse_event(unit_id, severity=2, report_hash=keccak(text="r")),
+        "RecordsNotConcerned",
+        {"subjectId": unit_id, "reporter": hospital.address},
+    )
+    assert other.report_adverse_event(unit_id, severity=2, report_hash=keccak(text="r")).value == 1
+
+
+def test_the_holder_of_a_case_reports_a_unit_packed_in_it(consortium: Consortium) -> None:
+    maker, distributor = consortium.manufacturer, consortium.distributor
+    (unit,) = maker.commission(consortium.lot_key, ["SN-AE-CASE"]).value
+    distributor.receive(maker.ship(distributor.address, [unit]).value, temp_min=50, temp_max=80)
+    prefix = consortium.distributor_prefix
+    sscc = make_sscc(extension=0, company_prefix=prefix, serial_reference=4711)
+    case = distributor.create_container(sscc, company_prefix=prefix).value
+    distributor.pack(case, [unit])
+    result = distributor.report_adverse_event(unit, severity=3, report_hash=keccak(text="r"))
+    assert result.event("AdverseEventReported")["reporter"] == distributor.address
+    expect_revert(
+        lambda: consortium.hospital.report_adverse_event(
+            case, severity=3, report_hash=keccak(text="r")
+        ),
+        "RecordsNotConcerned",
+        {"subjectId": case, "reporter": consortium.hospital.address},
+    )
 
 
 def test_a_failed_report_does_not_use_up_an_id(consortium: Consortium, unit_id: bytes) -> None:
