@@ -3,8 +3,10 @@ EPCISQueryDocument valid against GS1's JSON schema) and `POST /v1/epcis/capture`
 EPCISDocument from a partner's ERP applied as signed ledger operations, idempotently).
 
 Capture signs as the signed-in partner with its custodial key (`api.chain`); a partner
-without one gets `signature_required`. The regulator sees every event; a partner queries
-by EPC, for items it holds or has held.
+without one gets `signature_required`, before a byte of the document is read. The
+document is then read within `api.epcis.document`'s bounds and applied all or nothing
+(`api.epcis.capture`). The regulator sees every event; a partner queries by EPC, for items
+it holds or has held; an EPC that is no GS1 code is a 400 with its GS1 reason.
 """
 
 from __future__ import annotations
