@@ -3,6 +3,15 @@
 
 `setup_logging(process)` configures the root logger: JSON when `MEDLEDGER_LOG_FORMAT=json`
 (as `medledger up` sets for its children), else the plain one-line text format.
+
+The API's access log (uvicorn's `uvicorn.access` records) keeps no client address: every
+line says `-` where uvicorn writes the peer's IP and port (`AccessLogPrivacy`). Dropping
+the address from every line, rather than the query string of verification requests only,
+is what keeps IPs apart from scans: a Digital Link carries the scanned code in its path
+(`/01/<gtin>/21/<serial>`), and the rate limiter and sign-in throttle need no log. The
+query string of verification requests (`/v1/verify`, the resolver paths, the portal's
+verify page) is dropped too: it holds the scan's exact lat/lon, where the scan log keeps
+it rounded to 0.1°.
 """
 
 from __future__ import annotations
@@ -10,9 +19,30 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 
-__all__ = ["JsonFormatter", "setup_logging"]
+__all__ = ["AccessLogPrivacy", "JsonFormatter", "setup_logging"]
+
+ACCESS_LOGGER = "uvicorn.access"
+# Paths whose query string is a scan's place or a label's dates (api.routes.verify).
+_VERIFY_PATH = re.compile(r"^(/v1/verify|/01/|/00/|/portal/verify)")
+
+
+class AccessLogPrivacy(logging.Filter):
+    """Rewrites uvicorn's access records (`'%s - "%s %s HTTP/%s" %d'`: client, method,
+    path with query, HTTP version, status) so they hold no client address, and no query
+    string on verification paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, method, path, version, status = args
+            path = str(path)
+            if _VERIFY_PATH.match(path):
+                path = path.partition("?")[0]
+            record.args = ("-", method, path, version, status)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,6 +81,9 @@ def setup_logging(process: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)  # warnings become log records (JSON lines too)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error", ACCESS_LOGGER):
         logging.getLogger(name).handlers[:] = []  # propagate to the root handler
         logging.getLogger(name).propagate = True
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, AccessLogPrivacy) for f in access.filters):
+        access.addFilter(AccessLogPrivacy())
