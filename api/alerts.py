@@ -4,6 +4,12 @@ threshold.
 
 One function, `alerts_feed`, over the indexer's tables, newest first. Adverse-event
 reports name an item or a lot (`subjectId`); both count against the lot.
+
+Scans in two places follow the verdict's rule (`api.verification`): a pair counts when
+the earlier scan was a member's (made with a member's API key); a pair whose earlier scan
+was anonymous is no alert, since anyone can send any place for any serial. On the
+regulator's deployment the scans are the partner API's, pulled through the oversight feed
+(`api.oversight_feed`).
 """
 
 from __future__ import annotations
@@ -34,18 +40,25 @@ class Alert:
 
 def _scan_alerts(conn: Connection, since: int, window: int, distant_km: float) -> list[Alert]:
     out: list[Alert] = []
-    for a in scan_anomalies(conn, since=since, window_seconds=window):
-        if a.kind == "two_places":
-            # The query compares location strings; two wards of one hospital are no alert.
-            if not places_distant(a.location, a.other_location or "", distant_km=distant_km):
-                continue
+    for item, at, where, earlier, earlier_at in Sql(conn).rows(
+        "SELECT s2.item_key, s2.scanned_at, s2.location, s1.location, s1.scanned_at "
+        "FROM verification_scans s2 JOIN verification_scans s1 "
+        "ON s1.item_key = s2.item_key AND s1.scanned_at >= s2.scanned_at - ? "
+        "AND s1.scanned_at <= s2.scanned_at AND s1.id < s2.id AND s1.scanner IS NOT NULL "
+        "WHERE s2.scanned_at >= ? AND s1.location <> s2.location ORDER BY s2.scanned_at, s2.id",
+        (window, since),
+    ):
+        # The query compares location strings; two wards of one hospital are no alert.
+        if places_distant(str(where), str(earlier), distant_km=distant_km):
             detail = (
-                f"scanned in {a.location!r} {a.scanned_at - a.other_time} s after "
-                f"a scan in {a.other_location!r}"
+                f"scanned in {str(where)!r} {int(at) - int(earlier_at)} s after "
+                f"a member's scan in {str(earlier)!r}"
             )
-        else:
+            out.append(Alert("scan_two_places", int(at), detail, item_id=bytes(item)))
+    for a in scan_anomalies(conn, since=since, window_seconds=window):
+        if a.kind == "after_dispensed":
             detail = f"scanned in {a.location!r} after it was dispensed"
-        out.append(Alert(f"scan_{a.kind}", a.scanned_at, detail, item_id=a.item_key))
+            out.append(Alert(f"scan_{a.kind}", a.scanned_at, detail, item_id=a.item_key))
     return out
 
 

@@ -5,6 +5,10 @@ deployment, over its follower node and indexer. Its staff present
 `Authorization: Bearer <settings.regulator_api_token>` and see everything. In partner
 mode the regulator routes answer 404 (they do not exist there), and trace/EPCIS reads
 need a signed-in member and are scoped to the items it holds or has held.
+
+The partner API's oversight feed (`api.oversight_feed`) is the other way round: it exists
+in partner mode only, and only the regulator member, signed in with its ledger key like
+any member, may read it (`RegulatorMemberOnly`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from api.deps import ServicesDep
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.services import Services
 
-__all__ = ["RegulatorOnly", "TraceScope", "TraceScopeDep", "require_regulator", "trace_scope"]
+__all__ = [
+    "RegulatorMemberOnly",
+    "RegulatorOnly",
+    "TraceScope",
+    "TraceScopeDep",
+    "require_regulator",
+    "require_regulator_member",
+    "trace_scope",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="regulator staff token (regulator mode)")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -50,6 +62,21 @@ def require_regulator(services: ServicesDep, bearer: Bearer) -> None:
 
 
 RegulatorOnly = Depends(require_regulator)
+
+
+def require_regulator_member(
+    request: Request, services: ServicesDep, bearer: Bearer, api_key: ApiKey
+) -> None:
+    """404 in regulator mode; 401 without a member sign-in; 403 for any member but the
+    regulator."""
+    if services.settings.regulator:
+        raise NotFound("not_found", "the oversight feed is served by the partner API")
+    member = current_member(request, services, bearer, api_key)
+    if not member.is_regulator:
+        raise Forbidden("regulator_only", "only the regulator member reads the oversight feed")
+
+
+RegulatorMemberOnly = Depends(require_regulator_member)
 
 
 @dataclass(frozen=True, slots=True)

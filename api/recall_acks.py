@@ -30,6 +30,8 @@ __all__ = [
     "HolderProgress",
     "RecallProgress",
     "acknowledge",
+    "acknowledgement_store",
+    "acknowledgements",
     "recall_progress",
 ]
 
@@ -90,12 +92,13 @@ class RecallProgress:
         return sum(1 for h in self.holders if h.acknowledgement is not None)
 
 
-def _engine(services: Services) -> Engine:
+def acknowledgement_store(services: Services) -> Engine:
+    """The API store holding `acknowledgements` (created on first use)."""
     return store_with(services, metadata)
 
 
 def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:
-    with _engine(services).connect() as conn:
+    with acknowledgement_store(services).connect() as conn:
         rows = conn.execute(
             select(acknowledgements).where(acknowledgements.c.recall_id == recall_id)
         ).all()
@@ -166,7 +169,7 @@ def acknowledge(
         raise Conflict("recall_closed", f"recall {recall_id} is closed")
     ack = Acknowledgement(recall_id, holder, now, by, note)
     try:
-        with _engine(services).begin() as db:
+        with acknowledgement_store(services).begin() as db:
             db.execute(acknowledgements.insert().values(**asdict(ack)))
     except IntegrityError:  # a concurrent first acknowledgement won
         return _acks(services, recall_id)[holder]

@@ -56,6 +56,11 @@ class ApiSettings(BaseSettings):
     regulator_api_token: SecretStr | None = None
     submit_rpc_url: str | None = None
     adverse_event_rate_threshold: float = Field(default=0.01, gt=0, le=1)
+    # Regulator mode: the partner API whose oversight feed (public scans and recall
+    # acknowledgements, `api.oversight_feed`) this process pulls, signed in with the
+    # regulator's key, every `oversight_feed_interval` seconds. None: no pull.
+    oversight_feed_url: str | None = None
+    oversight_feed_interval: float = Field(default=2.0, gt=0, le=3600)
     # EPCIS: the GS1 JSON schema (None = ../shared/epcis beside the repo) and the database
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None

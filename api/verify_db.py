@@ -7,7 +7,9 @@
 - `ScanLog`: scans are queued in memory and written by a background thread in one
   multi-row insert per `interval`, instead of one write transaction per request; `close()`
   (app shutdown, and at exit) writes what is left. Until a scan is written it is still seen
-  by this process's `pending()`, so the two-places check does not miss it.
+  by this process's `pending()`, so the two-places check does not miss it. On PostgreSQL
+  the writers of every process take one transaction lock, so scan ids are committed in id
+  order and the oversight feed's `id > after` (`api.oversight_feed`) skips none.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ class Scan:
 
 
 _COLUMNS = ("item_key", "scanned_at", "location", "scanner")
+# pg_advisory_xact_lock key of scan writers ("MLSCANS" in ASCII).
+SCAN_WRITE_LOCK = 0x4D4C5343414E53
 
 
 class ScanLog:
@@ -162,7 +166,10 @@ class ScanLog:
             if not batch:
                 return 0
             with self._engine.begin() as conn:
-                Sql(conn).bulk_insert(
+                sql = Sql(conn)
+                if sql.is_pg:
+                    sql.one("SELECT pg_advisory_xact_lock(?)", (SCAN_WRITE_LOCK,))
+                sql.bulk_insert(
                     "verification_scans",
                     _COLUMNS,
                     ((s.item_key, s.scanned_at, s.location, s.scanner) for s in batch),

@@ -310,6 +310,8 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
             "MEDLEDGER_API_REGULATOR_KEY_PASSWORD": secrets.regulator_key_password,
             "MEDLEDGER_API_REGULATOR_API_TOKEN": secrets.regulator_api_token,
             "MEDLEDGER_API_SUBMIT_RPC_URL": chain,
+            # Public scans and recall acknowledgements, pulled as the regulator member.
+            "MEDLEDGER_API_OVERSIGHT_FEED_URL": partner_api,
         }
         # Started side by side (Python start-up dominates), each once what it reads answers.
         sup.start(

@@ -2,21 +2,25 @@
 recalled lot acknowledges the recall notice; the regulator reads, per holder, what is
 outstanding, who acknowledged and who is past the level's deadline (1/3/7 days).
 
-Acknowledgements live in the API's own database (`settings.api_db_url`): point the
-partner and regulator processes at the same one for the regulator to see them.
+Acknowledgements are made on the partner API and live in its own database
+(`settings.api_db_url`). The regulator's deployment has its own: it pulls them through the
+oversight feed (`GET /v1/partner/oversight/acknowledgements`, regulator member only;
+`api.oversight_feed`, `api.oversight_pull`) and answers from its copy.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentMember
 from api.deps import ConnDep, ServicesDep
-from api.oversight import RegulatorOnly
+from api.oversight import RegulatorMemberOnly, RegulatorOnly
+from api.oversight_feed import MAX_PAGE, AckCursor, AckPage, AckRecord, acknowledgement_page
 from api.partner_schemas import PROBLEMS
 from api.recall_acks import Acknowledgement, acknowledge, recall_progress
 
@@ -32,27 +36,13 @@ class AcknowledgeIn(BaseModel):
     note: str = Field(default="", max_length=2000, description="e.g. who was informed")
 
 
-class AcknowledgementOut(BaseModel):
-    recall_id: int
-    holder: str
-    acknowledged_at: int
-    acknowledged_by: str
-    note: str
-
-
-def _out(ack: Acknowledgement) -> AcknowledgementOut:
-    return AcknowledgementOut(
-        recall_id=ack.recall_id,
-        holder=ack.holder,
-        acknowledged_at=ack.acknowledged_at,
-        acknowledged_by=ack.acknowledged_by,
-        note=ack.note,
-    )
+def _out(ack: Acknowledgement) -> AckRecord:
+    return AckRecord.model_validate(asdict(ack))
 
 
 @router.post(
     "/v1/partner/recalls/{recall_id}/acknowledgement",
-    response_model=AcknowledgementOut,
+    response_model=AckRecord,
     tags=["partner"],
 )
 def acknowledge_recall(
@@ -61,7 +51,7 @@ def acknowledge_recall(
     member: CurrentMember,
     services: ServicesDep,
     conn: ConnDep,
-) -> AcknowledgementOut:
+) -> AckRecord:
     """Acknowledge a recall notice for the units the member holds; the first
     acknowledgement stands (sending it again returns it)."""
     ack = acknowledge(
@@ -81,7 +71,7 @@ class HolderAckOut(BaseModel):
     name: str
     outstanding: int
     dispensed: int
-    acknowledgement: AcknowledgementOut | None
+    acknowledgement: AckRecord | None
     overdue: bool
 
 
@@ -125,3 +115,24 @@ def recall_acknowledgements(
             for h in progress.holders
         ],
     )
+
+
+@router.get(
+    "/v1/partner/oversight/acknowledgements",
+    response_model=AckPage,
+    tags=["oversight"],
+    dependencies=[RegulatorMemberOnly],
+)
+def oversight_acknowledgements(
+    services: ServicesDep,
+    after: Annotated[
+        str,
+        Query(
+            pattern=AckCursor.PATTERN,
+            description="`acknowledged_at:recall_id:holder` of the last one read",
+        ),
+    ] = "0:0:",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
+) -> AckPage:
+    """The regulator's feed of recall acknowledgements, in (time, recall, holder) order."""
+    return acknowledgement_page(services, after=AckCursor.parse(after), limit=limit)

@@ -8,18 +8,25 @@ Writes are signed with the regulator's key: an eth-account keystore
 `services.extras["regulator.account"]` (tests). They go to `settings.submit_rpc_url`
 (the sequencer) when set, since the regulator's follower refuses writes. In partner mode
 every route here answers 404.
+
+What members do off-chain on the partner side (public verification scans, recall
+acknowledgements) reaches this deployment through the partner API's oversight feed, pulled
+in the background while the app runs (`settings.oversight_feed_url`, `api.oversight_pull`)
+and shown by `/v1/regulator/scans`, the alerts and the recall acknowledgements.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import HTTPProvider, Web3
 
@@ -28,15 +35,37 @@ from api.chain import reader
 from api.deps import ConnDep, PageDep, ServicesDep
 from api.errors import ApiError
 from api.oversight import RegulatorOnly
+from api.oversight_feed import scanner_address
+from api.oversight_pull import start_pulling
 from api.services import Services
 from indexer.db import Sql
 from sdk.gs1 import lot_key, validate_gtin
 from sdk.ledger import Ledger, TxResult
 from sdk.model import LicenceKind, MemberStatus, Role, class_mask
 
-__all__ = ["recall_on_ledger", "regulator_ledger", "router"]
+__all__ = ["recall_on_ledger", "regulator_account", "regulator_ledger", "router"]
 
-router = APIRouter(prefix="/v1/regulator", tags=["regulator"], dependencies=[RegulatorOnly])
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """In regulator mode with a feed URL: pull the partner API's oversight feed."""
+    services = getattr(app.state, "services", None)
+    pulling = None
+    if isinstance(services, Services) and services.settings.regulator:
+        try:
+            pulling = start_pulling(services, regulator_account(services))
+        except NotConfigured:  # no regulator key: the routes say so; nothing to sign in with
+            pulling = None
+    try:
+        yield
+    finally:
+        if pulling is not None:
+            pulling.close()
+
+
+router = APIRouter(
+    prefix="/v1/regulator", tags=["regulator"], dependencies=[RegulatorOnly], lifespan=_lifespan
+)
 
 Address = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="member address")]
 
@@ -46,7 +75,8 @@ class NotConfigured(ApiError):
     title = "Not configured"
 
 
-def _load_account(services: Services) -> LocalAccount:
+def regulator_account(services: Services) -> LocalAccount:
+    """The regulator's key (NotConfigured, a 503, without one)."""
     given = services.extras.get("regulator.account")
     if given is not None:
         assert isinstance(given, LocalAccount)
@@ -72,7 +102,7 @@ def regulator_ledger(services: Services) -> Ledger:
     if ledger is None:
         url = services.settings.submit_rpc_url
         w3 = Web3(HTTPProvider(url)) if url else services.w3
-        account = _load_account(services)
+        account = regulator_account(services)
         ledger = Ledger(w3, services.deployment, account, artifacts=services.artifacts)
         services.extras["regulator.ledger"] = ledger
     assert isinstance(ledger, Ledger)
@@ -205,6 +235,49 @@ def alerts(
             for a in window
         ],
         next_cursor=page.next_cursor(len(found)),
+    )
+
+
+class ScanOut(BaseModel):
+    item_id: str
+    scanned_at: int
+    location: str
+    by_member: bool = Field(description="scanned with a member's API key (else anonymous)")
+    scanner: str | None = Field(description="that member's address, when known")
+
+
+class ScansOut(BaseModel):
+    scans: list[ScanOut]
+    next_cursor: str | None
+
+
+@router.get("/scans", response_model=ScansOut)
+def scans(
+    conn: ConnDep,
+    page: PageDep,
+    since: Annotated[int, Query(ge=0, le=2**62, description="unix seconds")] = 0,
+) -> ScansOut:
+    """Public verification scans made on the partner side (pulled from its oversight
+    feed), newest first: unit, time, coarse place and the scanning member; no IPs."""
+    sql = Sql(conn)
+    total = int(sql.one("SELECT COUNT(*) FROM verification_scans WHERE scanned_at >= ?", (since,)))
+    rows = sql.rows(
+        "SELECT item_key, scanned_at, location, scanner FROM verification_scans "
+        "WHERE scanned_at >= ? ORDER BY scanned_at DESC, id DESC LIMIT ? OFFSET ?",
+        (since, page.limit, page.offset),
+    )
+    return ScansOut(
+        scans=[
+            ScanOut(
+                item_id="0x" + bytes(k).hex(),
+                scanned_at=int(t),
+                location=str(loc),
+                by_member=s is not None,
+                scanner=scanner_address(s),
+            )
+            for k, t, loc, s in rows
+        ],
+        next_cursor=page.next_cursor(total),
     )
 
 

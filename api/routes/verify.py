@@ -29,10 +29,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import known_api_key
+from api.auth import charge_verification
 from api.deps import ServicesDep
 from api.errors import PROBLEM_JSON, RateLimited
-from api.ratelimit import API_KEY_HEADER, SharedBuckets, client_id
+from api.oversight import RegulatorMemberOnly
+from api.oversight_feed import MAX_PAGE, ScanPage, scan_page
+from api.ratelimit import SharedBuckets
 from api.services import Services
 from api.signing import KEY_ID_HEADER, SIGNATURE_HEADER, canonical_json, public_jwk, signed_headers
 from api.verification import Location, VerifyPolicy, VerifyResult, ledger_now, verify
@@ -108,13 +110,13 @@ def _services(request: Request) -> Services:
 
 
 async def rate_limit(request: Request) -> None:
-    """Charge one request to the client's bucket; 429 with Retry-After when it is empty.
-    A client with its own budget must show a real key, not any string; the key's member is
-    remembered as the request's scanner (`_scanner`)."""
+    """Charge one request to its client's bucket (`api.auth.charge_verification`: the
+    member of its API key, whose keys share one budget, else the client address, which
+    also pays for looking up a key not seen valid lately); 429 with Retry-After when it is
+    empty. The key's member is remembered as the request's scanner (`_scanner`)."""
     services = _services(request)
-    key = request.headers.get(API_KEY_HEADER)
-    request.state.scanner = known_api_key(services, key) if key else None
-    wait = verifier(services).buckets.take(client_id(request))
+    buckets = verifier(services).buckets
+    request.state.scanner, wait = charge_verification(services, request, buckets)
     if wait:
         raise RateLimited(
             f"verification budget of {services.settings.verify_rate_per_minute} requests per "
@@ -250,6 +252,22 @@ async def verify_post(request: Request, body: VerifyRequest) -> Response:
     """Verify a scanned code, with an optional coarse location of the scan."""
     services = _services(request)
     return _signed(services, judge(services, request, body.code, body.location))
+
+
+@router.get(
+    "/v1/partner/oversight/scans",
+    response_model=ScanPage,
+    tags=["oversight"],
+    dependencies=[RegulatorMemberOnly],
+)
+def oversight_scans(
+    services: ServicesDep,
+    after: Annotated[int, Query(ge=0, le=2**62, description="the last row id read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
+) -> ScanPage:
+    """The regulator's feed of verification scans, oldest first: unit, time, coarse place
+    and the member that scanned with an API key (none for anonymous scans); no IPs."""
+    return scan_page(services, after=after, limit=limit)
 
 
 @router.get("/.well-known/medledger-verify-key", response_model=VerifyKey)

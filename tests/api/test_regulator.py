@@ -127,8 +127,10 @@ def test_alerts_report_excursions_adverse_event_rates_and_scan_anomalies(
     c.distributor.report_adverse_event(units[0], severity=2, report_hash=keccak(text="r"))
     api.sync()
     now = int(time.time())
+    hospital = c.hospital.address
     with api.services.engine.begin() as conn:
-        record_scan(conn, units[1], scanned_at=now - 60, location="Shanghai", scanner=None)
+        # A member's scan first: an anonymous earlier scan is no evidence (issue 13).
+        record_scan(conn, units[1], scanned_at=now - 60, location="Shanghai", scanner=hospital)
         record_scan(conn, units[1], scanned_at=now, location="Urumqi", scanner=None)
     body = reg.get("/v1/regulator/alerts", headers=AUTH).json()
     kinds = {a["kind"]: a for a in body["alerts"]}
@@ -183,8 +185,24 @@ def test_two_scans_close_together_are_not_a_scan_alert(api: ApiEnv, reg: TestCli
     (unit,) = c.manufacturer.commission(c.lot_key, ["G1"]).value
     api.sync()
     now = int(time.time())
+    member = c.hospital.address
     with api.services.engine.begin() as conn:
-        record_scan(conn, unit, scanned_at=now - 60, location="geo:31.230,121.470", scanner=None)
+        record_scan(conn, unit, scanned_at=now - 60, location="geo:31.230,121.470", scanner=member)
         record_scan(conn, unit, scanned_at=now, location="geo:31.240,121.480", scanner=None)
+    kinds = {a["kind"] for a in reg.get("/v1/regulator/alerts", headers=AUTH).json()["alerts"]}
+    assert "scan_two_places" not in kinds
+
+
+def test_an_anonymous_scan_then_a_distant_scan_is_not_a_scan_alert(
+    api: ApiEnv, reg: TestClient
+) -> None:
+    """Issue 13: anyone can send `country=US` for a guessed serial; it alerts nobody."""
+    c = api.consortium
+    (unit,) = c.manufacturer.commission(c.lot_key, ["G2"]).value
+    api.sync()
+    now = int(time.time())
+    with api.services.engine.begin() as conn:
+        record_scan(conn, unit, scanned_at=now - 60, location="US", scanner=None)
+        record_scan(conn, unit, scanned_at=now, location="CN-31", scanner=c.hospital.address)
     kinds = {a["kind"] for a in reg.get("/v1/regulator/alerts", headers=AUTH).json()["alerts"]}
     assert "scan_two_places" not in kinds

@@ -1,0 +1,265 @@
+"""The oversight feed: what happens off-chain on the partner side and the regulator must
+see, public verification scans and recall acknowledgements, carried to the regulator's own
+deployment (another organisation, another machine).
+
+The partner API serves the feed (`scan_page`, `acknowledgement_page`; routes
+`GET /v1/partner/oversight/scans` and `/acknowledgements`) to the regulator member only,
+signed in with its ledger key like any member: no shared secret between the two sides.
+The regulator API pulls it (`api.oversight_pull`) and writes what it gets into its own
+databases with `store_scans` (its indexer's `verification_scans`, which its alerts read)
+and `store_acknowledgements` (its own `api_recall_acknowledgements`), remembering how far
+it got per feed in `api_oversight_cursors` of its API store.
+
+Nothing personal crosses: a scan is its unit, time, coarse place (as logged) and the
+member that scanned it with an API key (an organisation's ledger address), or nobody for
+an anonymous scan; never an IP address.
+
+Cursors. Scans page by the partner's row id: scan ids are committed in id order
+(`api.verify_db.ScanLog` serialises its writers), so `id > after` misses none. Acknowledge-
+ments page by (acknowledged_at, recall_id, holder); since a slower first acknowledgement
+may commit a moment after a later one, the puller asks again from `OVERLAP_SECONDS`
+before the newest it has, and rows it already has are skipped. Writing scans and then the
+cursor spans two databases: after a crash (or a failed pull) rows may be written whose
+cursor was not saved, so the first page written afterwards (`store_scans(recheck=True)`)
+skips rows this side already holds with the same unit, time, place and scanner.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Column, Connection, MetaData, String, Table, and_, or_, select, update
+from sqlalchemy.engine import Engine
+
+from api.recall_acks import Acknowledgement, acknowledgement_store, acknowledgements
+from api.services import Services
+from api.store import store_with
+from indexer.db import Sql
+
+__all__ = [
+    "MAX_PAGE",
+    "OVERLAP_SECONDS",
+    "AckCursor",
+    "AckPage",
+    "AckRecord",
+    "ScanPage",
+    "ScanRecord",
+    "acknowledgement_page",
+    "MEMBER_UNNAMED",
+    "load_cursor",
+    "scan_page",
+    "scanner_address",
+    "store_acknowledgements",
+    "store_scans",
+]
+
+MAX_PAGE = 1000
+OVERLAP_SECONDS = 300
+_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+_SCAN_COLUMNS = ("item_key", "scanned_at", "location", "scanner")
+# Kept for a member scan whose member is not known (rows logged before scans kept the
+# member's address): not NULL, so the regulator's alerts still count it as a member's.
+MEMBER_UNNAMED = "member"
+
+
+def scanner_address(stored: object) -> str | None:
+    """The member address a `verification_scans.scanner` value names, if it names one
+    (older rows kept a key hash; a pulled scan of an unnamed member `MEMBER_UNNAMED`)."""
+    text = None if stored is None else str(stored)
+    return text if text is not None and re.fullmatch(_ADDRESS, text) else None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScanRecord(_Strict):
+    id: int = Field(ge=1, description="the partner's row id: the feed's cursor")
+    item_id: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+    scanned_at: int = Field(ge=0, le=2**62)
+    location: str = Field(max_length=64, description="coarse: CN, CN-31, geo:31.2,121.5")
+    by_member: bool = Field(description="scanned with a member's API key (else anonymous)")
+    scanner: str | None = Field(default=None, pattern=_ADDRESS, description="that member")
+
+
+class ScanPage(_Strict):
+    scans: list[ScanRecord] = Field(max_length=MAX_PAGE)
+    after: int = Field(ge=0, description="ask again with this to continue")
+
+
+class AckRecord(_Strict):
+    """One recall acknowledgement (the partner route's answer too)."""
+
+    recall_id: int = Field(ge=1, le=2**32 - 1)
+    holder: str = Field(pattern=_ADDRESS)
+    acknowledged_at: int = Field(ge=0, le=2**62)
+    acknowledged_by: str = Field(max_length=64)
+    note: str = Field(max_length=2000)
+
+
+class AckPage(_Strict):
+    acknowledgements: list[AckRecord] = Field(max_length=MAX_PAGE)
+    after: str = Field(max_length=80, description="ask again with this to continue")
+
+
+class AckCursor(tuple[int, int, str]):
+    """(acknowledged_at, recall_id, holder) of the last row read; text `t:recall:holder`."""
+
+    PATTERN = r"^[0-9]{1,19}:[0-9]{1,10}:(0x[0-9a-fA-F]{40})?$"
+
+    @classmethod
+    def parse(cls, text: str) -> AckCursor:
+        t, r, h = text.split(":")
+        return cls((int(t), int(r), h))
+
+    def text(self) -> str:
+        return f"{self[0]}:{self[1]}:{self[2]}"
+
+    def rewound(self, seconds: int) -> AckCursor:
+        return AckCursor((max(0, self[0] - seconds), 0, ""))
+
+
+# ------------------------------------------------------------------ the partner side
+
+
+def scan_page(services: Services, *, after: int, limit: int) -> ScanPage:
+    """Scans logged after row `after`, oldest first."""
+    with services.engine.connect() as conn:
+        rows = Sql(conn).rows(
+            "SELECT id, item_key, scanned_at, location, scanner FROM verification_scans "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+    scans = [
+        ScanRecord(
+            id=int(i),
+            item_id="0x" + bytes(k).hex(),
+            scanned_at=int(t),
+            location=str(loc),
+            by_member=s is not None,
+            scanner=scanner_address(s),
+        )
+        for i, k, t, loc, s in rows
+    ]
+    return ScanPage(scans=scans, after=scans[-1].id if scans else after)
+
+
+def acknowledgement_page(services: Services, *, after: AckCursor, limit: int) -> AckPage:
+    """Acknowledgements after `after` in (acknowledged_at, recall_id, holder) order."""
+    c = acknowledgements.c
+    t, r, h = after
+    newer = or_(
+        c.acknowledged_at > t,
+        and_(c.acknowledged_at == t, c.recall_id > r),
+        and_(c.acknowledged_at == t, c.recall_id == r, c.holder > h),
+    )
+    query = (
+        select(acknowledgements)
+        .where(newer)
+        .order_by(c.acknowledged_at, c.recall_id, c.holder)
+        .limit(limit)
+    )
+    with acknowledgement_store(services).connect() as conn:
+        rows = [Acknowledgement(*row) for row in conn.execute(query).all()]
+    records = [AckRecord.model_validate(asdict(a)) for a in rows]
+    last = rows[-1] if rows else None
+    cursor = (
+        after if last is None else AckCursor((last.acknowledged_at, last.recall_id, last.holder))
+    )
+    return AckPage(acknowledgements=records, after=cursor.text())
+
+
+# ------------------------------------------------------------------ the regulator side
+
+_metadata = MetaData()
+cursors = Table(
+    "api_oversight_cursors",
+    _metadata,
+    Column("feed", String(32), primary_key=True),
+    Column("position", String(80), nullable=False),
+)
+
+
+def _cursor_store(services: Services) -> Engine:
+    return store_with(services, _metadata)
+
+
+def load_cursor(services: Services, feed: str) -> str | None:
+    """How far the pull of `feed` (`scans` or `acknowledgements`) got, as the feed's text."""
+    with _cursor_store(services).connect() as conn:
+        found = conn.execute(select(cursors.c.position).where(cursors.c.feed == feed)).scalar()
+    return None if found is None else str(found)
+
+
+def _save_cursor(conn: Connection, feed: str, position: str) -> None:
+    done = conn.execute(update(cursors).where(cursors.c.feed == feed).values(position=position))
+    if done.rowcount == 0:
+        conn.execute(cursors.insert().values(feed=feed, position=position))
+
+
+def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
+    """Write a page of the partner's scans into this side's `verification_scans`, then the
+    cursor; with `recheck`, rows already written by a pull whose cursor was lost are
+    skipped. Returns how many rows were written."""
+    rows = [
+        (
+            bytes.fromhex(s.item_id[2:]),
+            s.scanned_at,
+            s.location,
+            s.scanner if s.scanner is not None else (MEMBER_UNNAMED if s.by_member else None),
+        )
+        for s in page.scans
+    ]
+    fresh = _not_yet_written(services.engine, rows) if rows and recheck else rows
+    if fresh:
+        with services.engine.begin() as conn:
+            Sql(conn).bulk_insert("verification_scans", _SCAN_COLUMNS, fresh)
+    with _cursor_store(services).begin() as conn:
+        _save_cursor(conn, "scans", str(page.after))
+    return len(fresh)
+
+
+def _not_yet_written(
+    engine: Engine, rows: Sequence[tuple[bytes, int, str, str | None]]
+) -> list[tuple[bytes, int, str, str | None]]:
+    keys = {r[0] for r in rows}
+    with engine.connect() as conn:
+        present = Counter(
+            (bytes(k), int(t), str(loc), None if s is None else str(s))
+            for k, t, loc, s in Sql(conn).rows(
+                "SELECT item_key, scanned_at, location, scanner FROM verification_scans "
+                "WHERE scanned_at >= ? AND scanned_at <= ?",
+                (min(r[1] for r in rows), max(r[1] for r in rows)),
+            )
+            if bytes(k) in keys
+        )
+    fresh = []
+    for row in rows:
+        if present[row]:
+            present[row] -= 1
+        else:
+            fresh.append(row)
+    return fresh
+
+
+def store_acknowledgements(services: Services, page: AckPage, *, position: AckCursor) -> int:
+    """Write the acknowledgements this side does not have (the first one of a holder
+    stands, as on the partner side) and the cursor `position`, in one transaction."""
+    engine = acknowledgement_store(services)
+    _cursor_store(services)
+    c = acknowledgements.c
+    written = 0
+    with engine.begin() as conn:
+        for a in page.acknowledgements:
+            have = conn.execute(
+                select(c.recall_id).where(c.recall_id == a.recall_id, c.holder == a.holder)
+            ).first()
+            if have is None:
+                conn.execute(acknowledgements.insert().values(**a.model_dump()))
+                written += 1
+        _save_cursor(conn, "acknowledgements", position.text())
+    return written

@@ -1,0 +1,241 @@
+"""The regulator API's pull of the partner API's oversight feed (`api.oversight_feed`).
+
+`OversightPull.pull()` signs in to the partner API as the regulator member (EIP-4361
+challenge signed with the regulator's key, as any member signs in; the token is kept
+until shortly before it expires, or a 401), reads the scans and acknowledgements pages
+after its cursors and writes them on this side. `start_pulling` runs it every
+`settings.oversight_feed_interval` seconds in a daemon thread of one worker process: an
+exclusive lock on `data_dir/oversight-pull.lock` elects the worker, so N workers do not
+pull N times. A failed pull (partner API down, a refusal) is logged and tried again, less
+often while it keeps failing.
+
+Answers are outside input: each body is parsed within bounds (`sdk.bounded_json`) and
+validated against the feed's models before anything is written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ValidationError
+
+from api.oversight_feed import (
+    MAX_PAGE,
+    OVERLAP_SECONDS,
+    AckCursor,
+    AckPage,
+    ScanPage,
+    load_cursor,
+    store_acknowledgements,
+    store_scans,
+)
+from api.services import Services
+from sdk.bounded_json import BoundedJsonError, loads
+from sdk.errors import MedLedgerError
+
+__all__ = ["FeedError", "OversightPull", "Pulled", "Pulling", "start_pulling"]
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+_MAX_BODY = 4 * 1024 * 1024  # a full page of either feed is well under 1 MB
+_TOKEN_MARGIN = 60  # seconds: sign in again this long before the token expires
+
+
+class FeedError(MedLedgerError):
+    """The partner API refused the pull or answered something that is not the feed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pulled:
+    scans: int
+    acknowledgements: int
+
+
+class OversightPull:
+    """One regulator deployment's pull from one partner API (`client.base_url`)."""
+
+    def __init__(
+        self,
+        services: Services,
+        client: httpx.Client,
+        account: LocalAccount,
+        *,
+        page_size: int = MAX_PAGE,
+    ) -> None:
+        self._services = services
+        self._client = client
+        self._account = account
+        self._page_size = page_size
+        self._token: tuple[str, int] | None = None  # (token, expires_at)
+        # Whether the scans cursor may lag rows already written (start, or a failed pull).
+        self._recheck = True
+
+    def pull(self) -> Pulled:
+        """Everything new in both feeds, written on this side."""
+        try:
+            return Pulled(self._pull_scans(), self._pull_acknowledgements())
+        except BaseException:
+            self._recheck = True
+            raise
+
+    def _pull_scans(self) -> int:
+        after = int(load_cursor(self._services, "scans") or 0)
+        written = 0
+        while True:
+            page = self._get("/v1/partner/oversight/scans", {"after": after}, ScanPage)
+            written += store_scans(self._services, page, recheck=self._recheck)
+            self._recheck = False
+            if len(page.scans) < self._page_size or page.after <= after:
+                return written
+            after = page.after
+
+    def _pull_acknowledgements(self) -> int:
+        saved = load_cursor(self._services, "acknowledgements")
+        newest = AckCursor.parse(saved) if saved else AckCursor((0, 0, ""))
+        after = newest.rewound(OVERLAP_SECONDS)
+        written = 0
+        while True:
+            page = self._get(
+                "/v1/partner/oversight/acknowledgements", {"after": after.text()}, AckPage
+            )
+            reached = AckCursor.parse(page.after)
+            newest = max(newest, reached)
+            written += store_acknowledgements(self._services, page, position=newest)
+            if len(page.acknowledgements) < self._page_size or reached <= after:
+                return written
+            after = reached
+
+    # -------------------------------------------------------------- HTTP
+
+    def _get(self, path: str, params: dict[str, Any], model: type[M]) -> M:
+        params = {**params, "limit": self._page_size}
+        response = self._client.get(path, params=params, headers=self._auth())
+        if response.status_code == 401:  # the partner API restarted with another key, …
+            self._token = None
+            response = self._client.get(path, params=params, headers=self._auth())
+        return _parse(response, model)
+
+    def _auth(self) -> dict[str, str]:
+        if self._token is None or self._token[1] - _TOKEN_MARGIN <= time.time():
+            self._token = self._sign_in()
+        return {"Authorization": f"Bearer {self._token[0]}"}
+
+    def _sign_in(self) -> tuple[str, int]:
+        address = self._account.address
+        challenge = _parse(
+            self._client.post("/v1/auth/challenge", json={"address": address}), _Challenge
+        )
+        signed = self._account.sign_message(encode_defunct(text=challenge.message))
+        token = _parse(
+            self._client.post(
+                "/v1/auth/token",
+                json={"message": challenge.message, "signature": "0x" + signed.signature.hex()},
+            ),
+            _Token,
+        )
+        return token.access_token, token.expires_at
+
+
+class _Challenge(BaseModel):
+    message: str
+
+
+class _Token(BaseModel):
+    access_token: str
+    expires_at: int
+
+
+def _parse(response: httpx.Response, model: type[M]) -> M:
+    where = f"{response.request.method} {response.request.url.path}"
+    if response.status_code != 200:
+        code = ""
+        try:
+            code = str(loads(response.content, max_bytes=65536).get("code", ""))
+        except (BoundedJsonError, AttributeError):
+            pass
+        raise FeedError(f"{where} answered {response.status_code} {code}".rstrip())
+    try:
+        return model.model_validate(loads(response.content, max_bytes=_MAX_BODY, max_depth=8))
+    except (BoundedJsonError, ValidationError) as exc:
+        raise FeedError(f"{where} answered something that is not the feed: {exc}") from exc
+
+
+# ------------------------------------------------------------------ the thread
+
+
+class Pulling:
+    """The background pull; `close()` stops it (app shutdown)."""
+
+    def __init__(
+        self,
+        pull: OversightPull,
+        client: httpx.Client,
+        *,
+        interval: float,
+        lock_path: os.PathLike[str],
+    ) -> None:
+        self._pull = pull
+        self._client = client
+        self._interval = interval
+        self._lock_path = lock_path
+        self._lock_fd: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="medledger-oversight-pull")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _elected(self) -> bool:
+        if self._lock_fd is None:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another worker pulls
+                os.close(fd)
+                return False
+            self._lock_fd = fd
+        return True
+
+    def _run(self) -> None:
+        wait = 0.0
+        while not self._stop.wait(wait):
+            wait = self._interval
+            if not self._elected():
+                continue
+            try:
+                self._pull.pull()
+            except Exception as exc:  # the partner API or a database is away: later
+                log.warning("pulling the oversight feed failed: %s", exc)
+                wait = min(self._interval * 15, 60.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock for another worker
+            self._lock_fd = None
+        self._client.close()
+
+
+def start_pulling(services: Services, account: LocalAccount) -> Pulling | None:
+    """Pull `settings.oversight_feed_url` in the background; None when it is not set."""
+    settings = services.settings
+    if settings.oversight_feed_url is None:
+        return None
+    client = httpx.Client(base_url=settings.oversight_feed_url, timeout=10.0)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Pulling(
+        OversightPull(services, client, account),
+        client,
+        interval=settings.oversight_feed_interval,
+        lock_path=settings.data_dir / "oversight-pull.lock",
+    )
