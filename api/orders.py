@@ -1,11 +1,16 @@
 """The two signing paths of custody orders (Ship, Receive, Cancel) and how every partner
 operation's result is reported.
 
-Path 1: the partner signed the EIP-712 order with its own key. The API rebuilds the order
+Path 1: the partner signed the EIP-712 order with its own key. The API refuses a signature
+the contract would refuse (422 `signature_malformed`: not 65 bytes, `v` not 27 or 28, `r`
+or `s` out of range, or a high `s`, the malleable twin of a valid one), rebuilds the order
 from the request with the signed-in member as signer, recovers the signature with
 `sdk.messages.recover_signer`, refuses (403 `wrong_signer`) unless it is the member, and
 relays it with the platform relayer. Path 2: no signature; the API signs with the member's
-custodial key and sends the transaction itself.
+custodial key and sends the transaction itself, one order of a member at a time (its order
+nonce advances only when the order is mined: `sdk.ledger.Ledger.ship`).
+
+Either way the ledger's refusals are as the member may see them (`api.tenancy`).
 """
 
 from __future__ import annotations
@@ -13,17 +18,21 @@ from __future__ import annotations
 from typing import Any
 
 from api.auth import Member
-from api.chain import custodial_ledger, reader, relayer
-from api.errors import ApiError, Forbidden
+from api.chain import custodial_ledger, reader, relayer_for
+from api.errors import ApiError, Forbidden, Unprocessable, contract_error_status
 from api.partner_schemas import CancelIn, EventOut, OperationOut, ReceiveIn, ShipIn, SignedFields
 from api.services import Services
 from sdk.abi import DecodedEvent
-from sdk.ledger import TxResult
+from sdk.errors import ContractError
+from sdk.ledger import Ledger, TxResult
 from sdk.messages import CancelOrder, ReceiveOrder, ShipOrder, recover_signer
 
-__all__ = ["cancel", "jsonable", "receive", "report", "ship"]
+__all__ = ["cancel", "check_signature_form", "jsonable", "receive", "refusal", "report", "ship"]
 
 ZERO32 = bytes(32)
+# The order of secp256k1's group: a signature's r and s lie in [1, N), and Ethereum (as
+# OpenZeppelin's ECDSA) takes s only in the lower half, so each signature has one form.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def jsonable(value: Any) -> Any:
@@ -58,6 +67,19 @@ def report_events(
     )
 
 
+def refusal(exc: Exception) -> dict[str, Any]:
+    """The problem a write would have answered for `exc` (for a failed transaction's
+    status): its code, HTTP status, detail and, for a ledger rule, the error's arguments."""
+    if isinstance(exc, ContractError):
+        arguments = {k: jsonable(v) for k, v in exc.args_by_name.items()}
+        status = contract_error_status(exc)
+        return {"code": exc.name, "status": status, "detail": str(exc), "arguments": arguments}
+    if isinstance(exc, ApiError):
+        extra = {k: jsonable(v) for k, v in exc.extra.items()}
+        return {"code": exc.code, "status": exc.status, "detail": exc.detail, **extra}
+    return {"code": "transaction_reverted", "status": 409, "detail": str(exc)}
+
+
 def _signed(body: SignedFields) -> tuple[bytes, int, int] | None:
     if body.signature is None:
         return None
@@ -68,7 +90,28 @@ def _signed(body: SignedFields) -> tuple[bytes, int, int] | None:
     return body.signature, body.nonce, body.deadline
 
 
+def check_signature_form(signature: bytes) -> None:
+    """422 `signature_malformed` (with the `reason`) for a signature the contract refuses
+    whatever it signs: the API answers it, not a reverted transaction."""
+    if len(signature) != 65:
+        reason, detail = "length", f"a signature is 65 bytes (r, s, v), not {len(signature)}"
+    else:
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:64], "big")
+        v = signature[64]
+        if v not in (27, 28):
+            reason, detail = "v", f"v must be 27 or 28, not {v}"
+        elif not (0 < r < SECP256K1_N and 0 < s < SECP256K1_N):
+            reason, detail = "range", "r and s must lie between 1 and the curve order"
+        elif s > SECP256K1_N // 2:
+            reason, detail = "high_s", "s is in the upper half of the curve order (use N - s)"
+        else:
+            return
+    raise Unprocessable("signature_malformed", detail, reason=reason)
+
+
 def _check_signer(services: Services, order: Any, signature: bytes, member: Member) -> None:
+    check_signature_form(signature)
     try:
         signer = recover_signer(order, reader(services).domain, signature)
     except Exception as exc:  # malformed signatures raise several exception types
@@ -77,13 +120,19 @@ def _check_signer(services: Services, order: Any, signature: bytes, member: Memb
         raise Forbidden("wrong_signer", f"the order is signed by {signer}, not by {member.address}")
 
 
+def _custodial(services: Services, member: Member) -> Ledger:
+    return custodial_ledger(services, member.address, sees_all=member.is_regulator)
+
+
+def _relayer(services: Services, member: Member) -> Ledger:
+    return relayer_for(services, member.address, sees_all=member.is_regulator)
+
+
 def ship(services: Services, member: Member, body: ShipIn) -> OperationOut:
     doc = body.document_hash or ZERO32
     signed = _signed(body)
     if signed is None:
-        result = custodial_ledger(services, member.address).ship(
-            body.receiver, body.item_ids, document_hash=doc
-        )
+        result = _custodial(services, member).ship(body.receiver, body.item_ids, document_hash=doc)
         return report(result, signed_by="custodial", shipment_id=result.value)
     signature, nonce, deadline = signed
     order = ShipOrder(
@@ -95,7 +144,7 @@ def ship(services: Services, member: Member, body: ShipIn) -> OperationOut:
         deadline=deadline,
     )
     _check_signer(services, order, signature, member)
-    result = relayer(services).relay_ship(order, signature)
+    result = _relayer(services, member).relay_ship(order, signature)
     return report(result, signed_by="member (relayed)", shipment_id=result.value)
 
 
@@ -103,7 +152,7 @@ def receive(services: Services, member: Member, shipment_id: int, body: ReceiveI
     inspection = body.inspection_hash or ZERO32
     signed = _signed(body)
     if signed is None:
-        result = custodial_ledger(services, member.address).receive(
+        result = _custodial(services, member).receive(
             shipment_id,
             temp_min=body.temp_min,
             temp_max=body.temp_max,
@@ -125,7 +174,7 @@ def receive(services: Services, member: Member, shipment_id: int, body: ReceiveI
         deadline=deadline,
     )
     _check_signer(services, order, signature, member)
-    result = relayer(services).relay_receive(order, signature)
+    result = _relayer(services, member).relay_receive(order, signature)
     return report(result, signed_by="member (relayed)", item_ids=jsonable(result.value))
 
 
@@ -133,7 +182,7 @@ def cancel(services: Services, member: Member, shipment_id: int, body: CancelIn)
     reason = body.reason_hash or ZERO32
     signed = _signed(body)
     if signed is None:
-        result = custodial_ledger(services, member.address).cancel(shipment_id, reason_hash=reason)
+        result = _custodial(services, member).cancel(shipment_id, reason_hash=reason)
         return report(result, signed_by="custodial")
     signature, nonce, deadline = signed
     order = CancelOrder(
@@ -144,4 +193,5 @@ def cancel(services: Services, member: Member, shipment_id: int, body: CancelIn)
         deadline=deadline,
     )
     _check_signer(services, order, signature, member)
-    return report(relayer(services).relay_cancel(order, signature), signed_by="member (relayed)")
+    result = _relayer(services, member).relay_cancel(order, signature)
+    return report(result, signed_by="member (relayed)")

@@ -17,7 +17,9 @@ __all__ = [
     "HexBytes",
     "OperationOut",
     "PROBLEMS",
+    "PendingOut",
     "ProblemOut",
+    "TransactionStatusOut",
 ]
 
 
@@ -194,8 +196,20 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
 
 
+class PendingOut(ProblemOut):
+    """202 `transaction_pending`: the ledger node accepted the write's transaction but it
+    was not mined in time; it may still succeed (or fail): poll `status_url`."""
+
+    tx_hash: str
+    status_url: str
+
+
 # Error answers every partner route may give, for the OpenAPI document.
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "accepted by the ledger node, not yet mined: poll `status_url`",
+        "content": {"application/problem+json": {"schema": PendingOut.model_json_schema()}},
+    },
     400: _problem("bad input (e.g. signature_required, invalid_transaction)"),
     401: _problem("not signed in, or the credential is invalid or expired"),
     403: _problem("member not active, wrong signer, or a role that may not do this"),
@@ -222,6 +236,17 @@ class OperationOut(BaseModel):
     shipment_id: int | None = None
     recall_id: int | None = None
     report_id: int | None = None
+
+
+class TransactionStatusOut(BaseModel):
+    """A transaction sent through the API: `pending`, `mined` (block and events), `failed`
+    (mined but reverted: `error` is the problem it would have answered) or `dropped`."""
+
+    tx_hash: str
+    status: str
+    block_number: int | None = None
+    events: list[EventOut] = Field(default_factory=list)
+    error: dict[str, Any] | None = None
 
 
 class NonceOut(BaseModel):

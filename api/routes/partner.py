@@ -24,8 +24,9 @@ from sqlalchemy import text
 from api import orders
 from api.auth import CurrentMember, Member
 from api.chain import custodial_ledger, reader, submit_raw, vault
+from api.chain import transaction_status as chain_status
 from api.deps import ConnDep, ServicesDep
-from api.errors import Forbidden, NotFound, Unprocessable
+from api.errors import Forbidden, NotFound
 from api.pagination import Limit, Offset
 from api.partner_schemas import (
     PROBLEMS,
@@ -33,6 +34,7 @@ from api.partner_schemas import (
     CancelIn,
     CommissionIn,
     ContainerIn,
+    EventOut,
     HistoryStepOut,
     InventoryLineOut,
     ItemsIn,
@@ -46,13 +48,14 @@ from api.partner_schemas import (
     ReceiveIn,
     ShipIn,
     ShipmentOut,
+    TransactionStatusOut,
     hexs,
 )
 from api.services import Services
 from indexer.queries.stock import inventory as inventory_query
 from indexer.queries.trace import unit_history
 from sdk.ledger import Ledger, TxResult
-from sdk.model import ItemStatus, Role, ShipmentStatus
+from sdk.model import Role, ShipmentStatus
 
 __all__ = ["router"]
 
@@ -62,8 +65,13 @@ ShipmentId = Annotated[int, Path(ge=1, le=2**64 - 1)]
 Op = Callable[[Ledger], TxResult[Any]]
 
 
+def _ledger(services: Services, member: Member) -> Ledger:
+    """The member's custodial handle; its refusals say only what the member may see."""
+    return custodial_ledger(services, member.address, sees_all=member.is_regulator)
+
+
 def _custodial(services: Services, member: Member, op: Op, **extra: Any) -> OperationOut:
-    result = op(custodial_ledger(services, member.address))
+    result = op(_ledger(services, member))
     return orders.report(result, signed_by="custodial", **extra)
 
 
@@ -78,21 +86,15 @@ def _parse_id(value: str, what: str) -> bytes:
     return data
 
 
-def _known_shipment(services: Services, shipment_id: int) -> None:
-    if reader(services).shipment(shipment_id).status is ShipmentStatus.NONE:
-        raise NotFound("shipment_not_found", f"no shipment {shipment_id}")
-
-
-def _known_subject(services: Services, subject_id: bytes) -> None:
-    """The chain, not the indexer, decides: a unit commissioned a moment ago is known.
-    (Records.reportAdverseEvent itself accepts any subject.)"""
-    ledger = reader(services)
-    if ledger.item(subject_id).status is ItemStatus.NONE and ledger.lot(subject_id) is None:
-        raise Unprocessable(
-            "unknown_subject",
-            f"{hexs(subject_id)} is neither an item nor a lot on the ledger",
-            subject_id=subject_id,
-        )
+def _party_shipment(services: Services, member: Member, shipment_id: int) -> None:
+    """404 unless the shipment exists on the chain (not only in the index: one sent a
+    moment ago counts) and the member is its sender or receiver: a shipment of others
+    answers as one that does not exist, so its state and parties stay theirs."""
+    state = reader(services).shipment(shipment_id)
+    if state.status is ShipmentStatus.NONE or not (
+        member.is_regulator or member.address in (state.sender, state.receiver)
+    ):
+        raise NotFound("shipment_not_found", f"no shipment {shipment_id} of yours")
 
 
 # ------------------------------------------------------------------ identity
@@ -132,7 +134,7 @@ def register_product(body: ProductIn, member: CurrentMember, services: ServicesD
 
 @router.post("/lots", response_model=OperationOut, status_code=201)
 def register_lot(body: LotIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
-    result = custodial_ledger(services, member.address).register_lot(
+    result = _ledger(services, member).register_lot(
         body.gtin,
         body.lot,
         production_date=body.production_date,
@@ -147,7 +149,7 @@ def recall(body: RecallIn, member: CurrentMember, services: ServicesDep) -> Oper
     """Manufacturer recall of one of its lots (regulator recalls are regulator routes)."""
     if member.role is not Role.MANUFACTURER:
         raise Forbidden("manufacturer_only", "only a manufacturer recalls through this route")
-    result = custodial_ledger(services, member.address).recall_lot(
+    result = _ledger(services, member).recall_lot(
         body.lot_key, level=body.level, reason_hash=body.reason_hash
     )
     return orders.report(result, signed_by="custodial", recall_id=result.value)
@@ -158,7 +160,7 @@ def recall(body: RecallIn, member: CurrentMember, services: ServicesDep) -> Oper
 
 @router.post("/commission", response_model=OperationOut, status_code=201)
 def commission(body: CommissionIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
-    result = custodial_ledger(services, member.address).commission(body.lot_key, body.serials)
+    result = _ledger(services, member).commission(body.lot_key, body.serials)
     return orders.report(result, signed_by="custodial", item_ids=[hexs(i) for i in result.value])
 
 
@@ -166,7 +168,7 @@ def commission(body: CommissionIn, member: CurrentMember, services: ServicesDep)
 def create_container(
     body: ContainerIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
-    result = custodial_ledger(services, member.address).create_container(
+    result = _ledger(services, member).create_container(
         body.sscc, company_prefix=body.company_prefix
     )
     return orders.report(result, signed_by="custodial", container_id=hexs(result.value))
@@ -183,7 +185,7 @@ def pack(
 @router.post("/containers/{container_id}/unpack", response_model=OperationOut)
 def unpack(container_id: str, member: CurrentMember, services: ServicesDep) -> OperationOut:
     cid = _parse_id(container_id, "container")
-    result = custodial_ledger(services, member.address).unpack(cid)
+    result = _ledger(services, member).unpack(cid)
     return orders.report(result, signed_by="custodial", item_ids=[hexs(i) for i in result.value])
 
 
@@ -214,11 +216,11 @@ def destroy(body: ItemsIn, member: CurrentMember, services: ServicesDep) -> Oper
 def adverse_event(
     body: AdverseEventIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
-    """Report an adverse event about an item (unit or container) or a lot on the ledger;
-    any other subject is 422 `unknown_subject`."""
-    ledger = custodial_ledger(services, member.address)
-    _known_subject(services, body.subject_id)
-    result = ledger.report_adverse_event(
+    """Report an adverse event about an item (unit or container) or a lot. The ledger
+    takes it only from a member concerned by the subject: the item's holder (a hospital
+    keeps the units it dispensed), the manufacturer of its lot, or the regulator; anything
+    else, an unknown subject included, is 409 `RecordsNotConcerned`."""
+    result = _ledger(services, member).report_adverse_event(
         body.subject_id, severity=body.severity, report_hash=body.report_hash
     )
     return orders.report(result, signed_by="custodial", report_id=result.value)
@@ -238,7 +240,7 @@ def receive(
 ) -> OperationOut:
     """Accept (or reject `rejected_ids` of) a shipment addressed to you, with the
     acceptance record: temperature min/max, excursion seconds, inspection hash."""
-    _known_shipment(services, shipment_id)
+    _party_shipment(services, member, shipment_id)
     return orders.receive(services, member, shipment_id, body)
 
 
@@ -246,7 +248,7 @@ def receive(
 def cancel(
     shipment_id: ShipmentId, body: CancelIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
-    _known_shipment(services, shipment_id)
+    _party_shipment(services, member, shipment_id)
     return orders.cancel(services, member, shipment_id, body)
 
 
@@ -256,9 +258,32 @@ def transaction(
 ) -> OperationOut:
     """Submit a transaction the member signed itself (any MedLedger contract call): the
     sender must be the signed-in member."""
-    sent = submit_raw(services, body.raw_transaction, member=member.address)
+    sent = submit_raw(
+        services, body.raw_transaction, member=member.address, sees_all=member.is_regulator
+    )
     return orders.report_events(
         sent.tx_hash, sent.block_number, sent.events, signed_by="member (raw)"
+    )
+
+
+@router.get("/transactions/{tx_hash}", response_model=TransactionStatusOut)
+def transaction_status(
+    tx_hash: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")],
+    member: CurrentMember,
+    services: ServicesDep,
+) -> TransactionStatusOut:
+    """Where a write you sent stands (the `status_url` of a 202 answer): pending, mined
+    with its events, failed with the ledger's refusal, or dropped by the node. A
+    transaction that is not yours answers 404 as an unknown one."""
+    found = chain_status(
+        services, bytes.fromhex(tx_hash[2:]), member=member.address, sees_all=member.is_regulator
+    )
+    return TransactionStatusOut(
+        tx_hash=found.tx_hash,
+        status=found.state,
+        block_number=found.block_number,
+        events=[EventOut(name=e.name, args=orders.jsonable(e.args)) for e in found.events],
+        error=None if found.error is None else orders.refusal(found.error),
     )
 
 

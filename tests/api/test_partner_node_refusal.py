@@ -68,21 +68,24 @@ def test_a_transaction_the_node_refuses_is_a_409_with_the_nodes_reason(tmp_path:
             platform_key=load_platform_key(tmp_path / "api" / "platform-ed25519.pem"),
         )
         with TestClient(create_app(services)) as client:
-            message = client.post("/v1/auth/challenge", json={"address": member.address})
+            # The regulator attests a licence: a write that may be repeated, so the API's dry
+            # run passes again and the node itself refuses the resent transaction.
+            message = client.post("/v1/auth/challenge", json={"address": regulator.address})
             text = message.json()["message"]
-            signature = member.sign_message(encode_defunct(text=text)).signature.hex()
+            signature = regulator.sign_message(encode_defunct(text=text)).signature.hex()
             token = client.post(
                 "/v1/auth/token", json={"message": text, "signature": "0x" + signature}
             )
             headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            records = w3.eth.contract(
-                address=Web3.to_checksum_address(deployment.records),
-                abi=load_artifacts()["Records"].abi,
+            partners = w3.eth.contract(
+                address=Web3.to_checksum_address(deployment.partners),
+                abi=load_artifacts()["Partners"].abi,
             )
-            data = records.encode_abi("reportAdverseEvent", [bytes(32), 2, keccak(text="r")])
-            tx = {"chainId": config.chain_id, "nonce": 0, "to": records.address, "data": data,
+            licence = [member.address, 1, keccak(text="licence"), 2, 2**40]
+            data = partners.encode_abi("attestLicence", licence)
+            tx = {"chainId": config.chain_id, "nonce": 1, "to": partners.address, "data": data,
                   "gas": 300_000, "gasPrice": 0, "value": 0}  # fmt: skip
-            raw = "0x" + bytes(member.sign_transaction(tx).raw_transaction).hex()
+            raw = "0x" + bytes(regulator.sign_transaction(tx).raw_transaction).hex()
             body = {"raw_transaction": raw}
             first = client.post("/v1/partner/transactions", json=body, headers=headers)
             assert first.status_code == 201, first.text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from sdk import gs1
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.test_partner import commission, post, ship
@@ -76,21 +77,49 @@ def test_shipments_are_listed_and_shown_only_to_their_sender_and_receiver(
     assert shown.json()["receiver"] == c.hospital.address
 
 
-def test_hospital2_cannot_receive_or_cancel_another_members_shipment(partner: PartnerEnv) -> None:
+def test_another_members_shipment_answers_as_one_that_does_not_exist(
+    partner: PartnerEnv,
+) -> None:
     c = partner.api.consortium
     ids = commission(partner, "XT01")
     shipment_id = ship(partner, c.manufacturer, c.distributor, ids)
-    receive = post(
+    unknown = shipment_id + 1000
+    answers = []
+    for sid in (shipment_id, unknown):
+        for action in ("receive", "cancel"):
+            body = {"temp_min": 40, "temp_max": 60} if action == "receive" else {}
+            response = post(partner, f"/v1/partner/shipments/{sid}/{action}", c.hospital2, body)
+            assert response.status_code == 404, response.text
+            assert response.json()["code"] == "shipment_not_found"
+            answers.append(response.json()["detail"].replace(str(sid), "N"))
+            # Neither its status nor its parties are disclosed.
+            assert c.distributor.address not in response.text
+            assert c.manufacturer.address not in response.text
+            assert "in_transit" not in response.text.lower()
+    assert answers[:2] == answers[2:]
+    # The parties themselves still get the ledger's own refusal (the sender cannot receive).
+    wrong_party = post(
         partner,
         f"/v1/partner/shipments/{shipment_id}/receive",
-        c.hospital2,
+        c.manufacturer,
         {"temp_min": 40, "temp_max": 60},
     )
-    assert receive.status_code == 409
-    assert receive.json()["code"] == "ItemsWrongParty"
-    cancel = post(partner, f"/v1/partner/shipments/{shipment_id}/cancel", c.hospital2)
-    assert cancel.status_code == 409
-    assert cancel.json()["code"] == "ItemsWrongParty"
+    assert wrong_party.status_code == 409
+    assert wrong_party.json()["code"] == "ItemsWrongParty"
+
+
+def test_a_settled_shipment_of_others_does_not_reveal_its_status(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    _, second = _setup(partner)
+    for action in ("receive", "cancel"):
+        body = {"temp_min": 40, "temp_max": 60} if action == "receive" else {}
+        response = post(partner, f"/v1/partner/shipments/{second}/{action}", c.hospital2, body)
+        assert response.status_code == 404
+        assert response.json()["code"] == "shipment_not_found"
+    # Its own party learns it is settled.
+    again = post(partner, f"/v1/partner/shipments/{second}/cancel", c.distributor)
+    assert again.status_code == 409
+    assert again.json()["code"] == "ItemsShipmentNotInTransit"
 
 
 def test_fields_outside_the_schema_are_rejected(partner: PartnerEnv) -> None:
@@ -104,10 +133,20 @@ def test_fields_outside_the_schema_are_rejected(partner: PartnerEnv) -> None:
 def test_hospital2_cannot_act_on_items_another_member_holds(partner: PartnerEnv) -> None:
     c = partner.api.consortium
     ids, _ = _setup(partner)
+    never = "0x" + "ab" * 32
     for action in ("dispense", "quarantine", "destroy"):
-        response = post(partner, f"/v1/partner/items/{action}", c.hospital2, {"item_ids": ids[:1]})
-        assert response.status_code == 409, (action, response.text)
-        assert response.json()["code"] == "ItemsNotHolder"
+        answers = []
+        for item in (ids[0], never):
+            response = post(
+                partner, f"/v1/partner/items/{action}", c.hospital2, {"item_ids": [item]}
+            )
+            assert response.status_code == 409, (action, response.text)
+            assert response.json()["code"] == "ItemsNotHolder"
+            # The same answer for another member's unit as for one never commissioned.
+            assert response.json()["arguments"] == {"id": item}
+            assert c.hospital.address not in response.text
+            answers.append(response.json()["detail"].replace(item[2:], "X"))
+        assert answers[0] == answers[1]
     shipped = post(
         partner,
         "/v1/partner/shipments",
@@ -115,4 +154,29 @@ def test_hospital2_cannot_act_on_items_another_member_holds(partner: PartnerEnv)
         {"receiver": c.hospital2.address, "item_ids": ids[:1]},
     )
     assert shipped.status_code in (409, 422)
+    assert c.hospital.address not in shipped.text
     assert c.hospital.item(bytes.fromhex(ids[0][2:])).holder == c.hospital.address
+
+
+def test_a_unit_packed_in_another_members_case_does_not_name_the_case(
+    partner: PartnerEnv,
+) -> None:
+    c = partner.api.consortium
+    ids = commission(partner, "PK01")
+    prefix = c.prefix
+    sscc = gs1.make_sscc(extension=0, company_prefix=prefix, serial_reference=901)
+    created = post(
+        partner, "/v1/partner/containers", c.manufacturer, {"sscc": sscc, "company_prefix": prefix}
+    )
+    assert created.status_code == 201, created.text
+    case = created.json()["container_id"]
+    packed = post(partner, f"/v1/partner/containers/{case}/pack", c.manufacturer, {"item_ids": ids})
+    assert packed.status_code == 200, packed.text
+    response = post(partner, "/v1/partner/items/quarantine", c.hospital2, {"item_ids": ids})
+    assert response.status_code == 409
+    assert response.json()["code"] == "ItemsNotHolder"
+    assert case[2:] not in response.text
+    # The holder itself is told the unit is in its case.
+    own = post(partner, "/v1/partner/items/quarantine", c.manufacturer, {"item_ids": ids})
+    assert own.json()["code"] == "ItemsInContainer"
+    assert own.json()["arguments"]["containerId"] == case
