@@ -10,7 +10,9 @@
      └── NotConfigured            503  (a feature whose secret or key is not configured)
 
 SDK errors are mapped in one place (`install_error_handlers`): a `Gs1Error` is a 400 with
-the GS1 reason as code, a `ContractError` a 409 or 422 named after the Solidity error.
+the GS1 reason as code, a `ContractError` a 409 or 422 named after the Solidity error. Any
+other exception is a 500 `internal_error` that says nothing of its cause (the traceback
+goes to the log only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.security_headers import security_headers
 from sdk.errors import ContractError, Gs1Error
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "contract_error_status",
     "install_error_handlers",
     "problem",
+    "problem_for",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,6 +129,13 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def problem_for(exc: ApiError) -> JSONResponse:
+    """The problem+json answer to `exc`."""
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    extra = {k: _jsonable(v) for k, v in exc.extra.items()}
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers, **extra)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -181,9 +192,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        extra = {k: _jsonable(v) for k, v in exc.extra.items()}
-        return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers, **extra)
+        return problem_for(exc)
 
     @app.exception_handler(Gs1Error)
     async def _gs1_error(_: Request, exc: Gs1Error) -> JSONResponse:
@@ -219,3 +228,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+    # Starlette's outermost middleware answers with this handler, outside every other
+    # middleware (so it adds the security headers itself), then re-raises the exception
+    # for the server to log with its traceback.
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _: Exception) -> JSONResponse:
+        detail = "the request failed on our side; it has been logged"
+        response = problem(500, "internal_error", "Internal error", detail)
+        for name, value in security_headers(request.scope):
+            response.headers[name.decode()] = value.decode()
+        return response

@@ -1,15 +1,32 @@
-"""The FastAPI application: `create_app(services)` wires settings, routes and errors."""
+"""The FastAPI application: `create_app(services)` wires settings, routes and errors.
+
+Middleware, outermost first: the security headers (`api.security_headers`), the request
+metrics, and the guard that keeps request bodies within bounds and behind credentials
+(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials).
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.gates import API_GATES
+from api.http_guard import GuardRules, install_http_guard
 from api.metrics import install_metrics
 from api.routes import auth, documents, epcis, partner, recall_acks, regulator, trace, verify
+from api.routes.documents import MAX_DOCUMENT_BYTES
+from api.security_headers import SecurityHeaders
 from api.services import Services
 
-__all__ = ["create_app"]
+__all__ = ["BODY_BYTES", "create_app"]
+
+_SLACK = 64 * 1024  # room for the rest of a request around its document
+# The API routes whose bodies may be larger than the guard's default (256 KiB).
+BODY_BYTES = {
+    "/v1/partner/documents": MAX_DOCUMENT_BYTES * 4 // 3 + _SLACK,  # base64 in JSON
+    "/v1/partner/documents/upload": MAX_DOCUMENT_BYTES + _SLACK,  # multipart
+    "/v1/epcis/capture": 2 * 1024 * 1024,
+}
 
 
 def create_app(services: Services) -> FastAPI:
@@ -23,7 +40,9 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    install_http_guard(app, GuardRules(body_bytes=dict(BODY_BYTES), gates=dict(API_GATES)))
     install_metrics(app)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

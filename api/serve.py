@@ -5,6 +5,9 @@ Worker processes build their own app from the environment (`app_from_environment
 be shared through the databases: the indexer's, the API's own and the verification rate
 limit's file under `data_dir`, and the per-account nonce locks of the keys they all relay
 with (`data_dir/locks`).
+
+The listener is bounded by `api.listener.uvicorn_options`: idle and header timeouts, a cap
+on connections, the largest request head.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from uvicorn.config import LOGGING_CONFIG
 
+from api.listener import uvicorn_options
 from api.settings import ApiSettings
 from sdk.transactions import share_sender_locks
 
@@ -79,4 +83,5 @@ def serve(
         access_log=access_log,
         log_level=log_level,
         log_config=log_config,
+        **uvicorn_options(settings),
     )

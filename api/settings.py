@@ -30,6 +30,17 @@ class ApiSettings(BaseSettings):
     verify_window_seconds: int = Field(default=6 * 3600, ge=60)
     verify_distant_km: float = Field(default=300.0, gt=0)
     verify_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # The listener (`api.listener`): a connection idle this long after a response, or whose
+    # request headers are not complete this long after it opened, is closed; at most
+    # `max_connections` connections and requests at once (more are answered 503); a request
+    # head larger than `max_header_bytes` is a 400.
+    idle_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    max_connections: int = Field(default=256, ge=1)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # Request bodies (`api.http_guard`): one must start within `body_timeout_seconds` and
+    # then keep arriving at `body_min_bytes_per_second` on average, else a 408.
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_min_bytes_per_second: int = Field(default=50_000, ge=1)
     # Largest page any list route returns.
     max_page_size: int = Field(default=200, ge=1, le=1000)
     # Partner sign-in tokens.

@@ -6,6 +6,11 @@ It serves `/portal/static/` (our CSS and JS) and the vendored npm packages htmx
 `PAGE_MODULES`, and answers the portal's own exceptions (sign-in needed → redirect, wrong
 role → 403 page, failed CSRF → 403 page).
 
+It also tells the API's request guard (`api.http_guard`) what the portal needs: a POST to a
+page for members is refused with the sign-in redirect before its body is read unless it
+carries a valid session cookie, and only the forms that upload documents take bodies
+larger than the guard's default.
+
 To add a page family: write `portal/routes/<name>.py` with `router = APIRouter(prefix=
 "/portal/<name>", include_in_schema=False)`, register its menu entries with
 `portal.nav.register(...)`, add templates under `portal/templates/<name>/`, and add the
@@ -15,6 +20,7 @@ module to `PAGE_MODULES` below. See `portal/__init__.py` for the full recipe.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,8 +28,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from portal.context import SignInRequired, WrongRole, page_ctx
+from api.errors import ApiError
+from api.http_guard import GuardRules
+from api.routes.documents import MAX_DOCUMENT_BYTES
+from portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
 from portal.errors import PortalFailure
+from portal.sessions import SESSION_COOKIE, read_session
 
 __all__ = ["PAGE_MODULES", "install_portal"]
 
@@ -47,16 +57,34 @@ PAGE_MODULES = [
     "portal.routes.trace",
     "portal.routes.recall_notices",
 ]
+# The forms that upload documents (`multiple` file inputs: room for four at the limit).
+UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024
+UPLOAD_FORMS = (
+    "/portal/documents/attach",
+    "/portal/manufacturer/products",
+    "/portal/shipments/outbound",
+    "/portal/shipments/inbound/{shipment_id}",
+)
+
+
+class _StaticFiles(StaticFiles):
+    """Static files, where a path the file system refuses (a NUL byte) is not found."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        try:
+            return super().lookup_path(path)
+        except (ValueError, OSError):
+            return "", None
 
 
 def install_portal(app: FastAPI) -> None:
     for name, directory in VENDOR.items():
         app.mount(
             f"/portal/static/vendor/{name}",
-            StaticFiles(directory=directory, check_dir=False),
+            _StaticFiles(directory=directory, check_dir=False),
             name=f"portal-vendor-{name}",
         )
-    app.mount("/portal/static", StaticFiles(directory=PORTAL / "static"), name="portal-static")
+    app.mount("/portal/static", _StaticFiles(directory=PORTAL / "static"), name="portal-static")
     for module_name in PAGE_MODULES:
         try:
             module = importlib.import_module(module_name)
@@ -66,12 +94,34 @@ def install_portal(app: FastAPI) -> None:
             continue  # a page family not written yet
         app.include_router(module.router)
     _install_handlers(app)
+    rules: GuardRules = app.state.http_guard
+    rules.gates[member_ctx] = _session_gate
+    rules.body_bytes.update(dict.fromkeys(UPLOAD_FORMS, UPLOAD_FORM_BYTES))
+
+
+def _sign_in_redirect(next_url: str) -> Response:
+    return RedirectResponse(f"/portal/sign-in?next={quote(next_url)}", status_code=303)
+
+
+def _session_gate(request: Request) -> Response | None:
+    """The guard's check for member pages: a session cookie whose signature verifies and
+    that has not expired (revocation and the member's standing the page checks)."""
+    try:
+        session = read_session(
+            request.app.state.services.settings, request.cookies.get(SESSION_COOKIE)
+        )
+    except ApiError:  # no master key configured: nobody is signed in
+        session = None
+    if session is not None:
+        return None
+    query = request.url.query
+    return _sign_in_redirect(request.url.path + (f"?{query}" if query else ""))
 
 
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(_: Request, exc: SignInRequired) -> Response:
-        return RedirectResponse(f"/portal/sign-in?next={quote(exc.next_url)}", status_code=303)
+        return _sign_in_redirect(exc.next_url)
 
     @app.exception_handler(WrongRole)
     async def _wrong_role(_: Request, exc: WrongRole) -> HTMLResponse:
