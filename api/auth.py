@@ -3,57 +3,67 @@
 
 Three ways in, one answer (a member address):
 
-- **Signed challenge** (EIP-4361 style): `issue_challenge` stores a single-use nonce with
-  its exact message; `redeem_challenge` checks the personal_sign signature, marks the nonce
-  used (one UPDATE, so a replay loses the race) and returns the signer.
+- **Signed challenge** (EIP-4361 style, `api.challenges`): a message whose nonce carries an
+  HMAC, so issuing one stores nothing; redeeming checks the personal_sign signature, then
+  spends the nonce (one INSERT into the spent set, so a replay loses the race).
 - **Token**: `mlt1.<payload>.<HMAC-SHA256>` under the master key's `token` sub-key, with
   subject, method and expiry (`settings.token_ttl_seconds`).
-- **API key**: `mlk_<id>_<secret>`; only SHA-256(secret) is stored; revocable.
+- **API key**: `mlk_<id>_<secret>`; only SHA-256(secret) is stored; revocable. A member
+  holds at most MAX_ACTIVE_API_KEYS unrevoked keys and creates at most
+  MAX_API_KEYS_PER_DAY a day, and all its keys share one verification budget.
 - **Client certificate** from the consortium CA, checked with `sdk.ca.verify_member`:
   passed by a TLS-terminating proxy in `settings.client_cert_header` (URL-encoded PEM), or
   posted with a challenge signed by the certificate's key (`redeem_certificate_challenge`).
 
 Whatever the method, role and organisation are read live from the Partners contract (and
 the indexer for the name): a suspended member is refused at once, even with a valid token.
+
+Throttles: every challenge issued or redeemed costs the client address one of its
+SIGN_IN_STEPS_PER_MINUTE (`throttle_sign_in`); on the public verification routes
+`charge_verification` charges a keyed request to its member and makes an unknown key pay
+for its look-up from the client address's budget first.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated
-from urllib.parse import unquote, urlparse
+from typing import Annotated, Any
+from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import BigInteger, LargeBinary, String, func, insert, literal, null, select, text
 
 from api.chain import reader
+from api.challenges import issue_challenge, read_challenge, redeem_challenge, spend_challenge
 from api.custody import derive_key, master_key
 from api.deps import ServicesDep
-from api.errors import Forbidden, NotConfigured, Unauthorized
+from api.errors import Forbidden, NotConfigured, RateLimited, Unauthorized, Unprocessable
+from api.ratelimit import API_KEY_HEADER, SharedBuckets, client_address, shared_buckets
 from api.services import Services
-from api.store import api_keys, api_store, challenges
+from api.store import api_keys, api_store
 from sdk.ca import certificate_from_pem, verify_member
 from sdk.errors import CertificateError
 from sdk.model import MemberStatus, Role
 
 __all__ = [
+    "MAX_ACTIVE_API_KEYS",
+    "MAX_API_KEYS_PER_DAY",
+    "SIGN_IN_STEPS_PER_MINUTE",
     "CurrentMember",
     "Member",
+    "charge_verification",
     "create_api_key",
     "known_api_key",
     "issue_challenge",
@@ -61,10 +71,16 @@ __all__ = [
     "redeem_certificate_challenge",
     "redeem_challenge",
     "resolve_member",
+    "throttle_sign_in",
 ]
 
 TOKEN_PREFIX = "mlt1"
 KEY_PREFIX = "mlk"
+# Challenges asked for and redeemed per client address and minute (a burst of as many): a
+# member signs in with two, so a whole office behind one address signs in dozens of times.
+SIGN_IN_STEPS_PER_MINUTE = 60
+MAX_ACTIVE_API_KEYS = 20
+MAX_API_KEYS_PER_DAY = 100
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /v1/auth/token")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="machine clients")
@@ -87,56 +103,15 @@ class Member:
 # ------------------------------------------------------------------ challenges
 
 
-def issue_challenge(services: Services, address: str) -> tuple[str, int]:
-    """An EIP-4361 message for `address` to sign; returns (message, expires_at)."""
-    settings = services.settings
-    address = to_checksum_address(address)
-    nonce = secrets.token_hex(16)
-    now = int(time.time())
-    expires = now + settings.challenge_ttl_seconds
-    base = settings.public_base_url.rstrip("/")
-    message = (
-        f"{urlparse(base).netloc or base} wants you to sign in with your Ethereum account:\n"
-        f"{address}\n\n"
-        "Sign in to the MedLedger partner API.\n\n"
-        f"URI: {base}/v1/auth/token\n"
-        "Version: 1\n"
-        f"Chain ID: {services.deployment.chain_id}\n"
-        f"Nonce: {nonce}\n"
-        f"Issued At: {_iso(now)}\n"
-        f"Expiration Time: {_iso(expires)}"
-    )
-    with api_store(services).engine.begin() as conn:
-        # Spent or expired challenges are kept an hour (for audit), then dropped.
-        conn.execute(delete(challenges).where(challenges.c.expires_at < now - 3600))
-        conn.execute(
-            insert(challenges).values(
-                nonce=nonce, address=address, message=message, expires_at=expires, used=False
-            )
-        )
-    return message, expires
-
-
-def redeem_challenge(services: Services, message: str, signature: bytes) -> str:
-    """The address that signed (personal_sign) a live, unused challenge issued to it; the
-    nonce is spent either way."""
-    address = _spend_challenge(services, message)
-    try:
-        signer = Account.recover_message(encode_defunct(text=message), signature=signature)
-    except Exception as exc:  # malformed signatures raise several exception types
-        raise Unauthorized("invalid_signature", f"the signature does not verify: {exc}") from exc
-    if to_checksum_address(signer) != address:
-        raise Unauthorized("invalid_signature", f"the message is signed by {signer}, not {address}")
-    return address
-
-
 def redeem_certificate_challenge(
     services: Services, certificate_pem: str, message: str, signature: bytes
 ) -> str:
     """The member address of a consortium certificate whose key signed (ECDSA, SHA-256,
-    DER) a live, unused challenge issued to that address."""
+    DER) a live, unused challenge issued to that address; the challenge is spent only
+    when the signature verifies."""
     cert, address = _verify_certificate(services, certificate_pem)
-    if _spend_challenge(services, message) != address:
+    challenge = read_challenge(services, message)
+    if challenge.address != address:
         raise Unauthorized("invalid_challenge", "this challenge was issued to another address")
     public_key = cert.public_key()
     assert isinstance(public_key, ec.EllipticCurvePublicKey)  # verify_member checked it
@@ -146,39 +121,23 @@ def redeem_certificate_challenge(
         raise Unauthorized(
             "invalid_signature", "the challenge is not signed by the certificate's key"
         ) from exc
+    spend_challenge(services, challenge)
     return address
 
 
-def _spend_challenge(services: Services, message: str) -> str:
-    """Mark the challenge in `message` used; its address if it was live and unused."""
-    nonce = next(
-        (ln.removeprefix("Nonce: ") for ln in message.splitlines() if ln.startswith("Nonce: ")),
-        None,
-    )
-    if nonce is None:
-        raise Unauthorized("invalid_challenge", "the message has no `Nonce:` line")
-    with api_store(services).engine.begin() as conn:
-        row = conn.execute(
-            select(challenges.c.address, challenges.c.message, challenges.c.expires_at).where(
-                challenges.c.nonce == nonce
-            )
-        ).first()
-        if row is None or row[1] != message:
-            raise Unauthorized("invalid_challenge", "this message was not issued by the API")
-        spent = conn.execute(
-            update(challenges)
-            .where(challenges.c.nonce == nonce, challenges.c.used.is_(False))
-            .values(used=True)
+def throttle_sign_in(services: Services, request: Request) -> None:
+    """Charge a sign-in step (a challenge asked for or redeemed) to the client address's
+    budget: SIGN_IN_STEPS_PER_MINUTE, 429 with Retry-After past it."""
+    buckets = shared_buckets(
+        services, "sign-in-steps", rate_per_minute=SIGN_IN_STEPS_PER_MINUTE,
+        burst=SIGN_IN_STEPS_PER_MINUTE,
+    )  # fmt: skip
+    wait = buckets.take("ip:" + client_address(request))
+    if wait:
+        raise RateLimited(
+            f"too many sign-in requests from {client_address(request)}; retry in {wait} s",
+            retry_after=wait,
         )
-    if spent.rowcount != 1:
-        raise Unauthorized("challenge_used", "this challenge was already used; ask for a new one")
-    if int(row[2]) < time.time():
-        raise Unauthorized("challenge_expired", "this challenge has expired; ask for a new one")
-    return str(row[0])
-
-
-def _iso(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------ tokens
@@ -232,19 +191,37 @@ def _unb64(text_: str) -> bytes:
 
 
 def create_api_key(services: Services, address: str, *, label: str) -> tuple[str, str, int]:
-    """A new API key for `address`; returns (id, the full key shown once, created_at)."""
+    """A new API key for `address`; returns (id, the full key shown once, created_at).
+    422 `api_key_limit` when the member already holds MAX_ACTIVE_API_KEYS unrevoked keys
+    or created MAX_API_KEYS_PER_DAY in the last day: the limits are checked by the INSERT
+    itself (one statement, so concurrent creations cannot both slip under them on SQLite)."""
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     now = int(time.time())
+    address = to_checksum_address(address)
+    mine = api_keys.c.address == address
+
+    def count(*where: Any) -> Any:
+        return select(func.count()).select_from(api_keys).where(mine, *where).scalar_subquery()
+
+    row = select(
+        literal(key_id, String),
+        literal(address, String),
+        literal(label, String),
+        literal(hashlib.sha256(secret.encode()).digest(), LargeBinary),
+        literal(now, BigInteger),
+        null(),
+    ).where(
+        count(api_keys.c.revoked_at.is_(None)) < MAX_ACTIVE_API_KEYS,
+        count(api_keys.c.created_at > now - 86_400) < MAX_API_KEYS_PER_DAY,
+    )
+    columns = ["id", "address", "label", "secret_sha256", "created_at", "revoked_at"]
     with api_store(services).engine.begin() as conn:
-        conn.execute(
-            insert(api_keys).values(
-                id=key_id,
-                address=to_checksum_address(address),
-                label=label,
-                secret_sha256=hashlib.sha256(secret.encode()).digest(),
-                created_at=now,
-                revoked_at=None,
-            )
+        added = conn.execute(insert(api_keys).from_select(columns, row)).rowcount
+    if added != 1:
+        raise Unprocessable(
+            "api_key_limit",
+            f"a member holds at most {MAX_ACTIVE_API_KEYS} unrevoked API keys and creates at "
+            f"most {MAX_API_KEYS_PER_DAY} a day; revoke keys it no longer uses",
         )
     return key_id, f"{KEY_PREFIX}_{key_id}_{secret}", now
 
@@ -256,17 +233,50 @@ API_KEY_CACHE_SECONDS = 60.0
 def known_api_key(services: Services, key: str) -> str:
     """The member address of a valid, unrevoked API key, remembered for a minute so the
     public verification path does not read the store on every request; else Unauthorized."""
-    cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-    now = time.monotonic()
-    found = cache.get(digest)
-    if found is not None and found[1] > now:
-        return found[0]
+    address = _cached_api_key(services, key)
+    if address is not None:
+        return address
     address = _verify_api_key(services, key)
+    cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
     if len(cache) >= 10_000:
         cache.clear()
-    cache[digest] = (address, now + API_KEY_CACHE_SECONDS)
+    cache[_digest(key)] = (address, time.monotonic() + API_KEY_CACHE_SECONDS)
     return address
+
+
+def _cached_api_key(services: Services, key: str) -> str | None:
+    cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
+    found = cache.get(_digest(key))
+    return found[0] if found is not None and found[1] > time.monotonic() else None
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def charge_verification(
+    services: Services, request: Request, buckets: SharedBuckets
+) -> tuple[str | None, int]:
+    """Charge one public verification request; returns (the member behind its API key, or
+    None, and the seconds to wait: 0 when granted).
+
+    Without a key the client address pays. With a key its member pays: all of a member's
+    keys share one budget. A key not seen valid in the last minute is looked up only
+    after the client address pays for the look-up (the token is given back when the key
+    is valid), so made-up keys spend the address's budget and end in 429, not in one
+    database read each; an invalid key is a 401."""
+    ip = "ip:" + client_address(request)
+    key = request.headers.get(API_KEY_HEADER)
+    if not key:
+        return None, buckets.take(ip)
+    address = _cached_api_key(services, key)
+    if address is None:
+        wait = buckets.take(ip)
+        if wait:
+            return None, wait
+        address = known_api_key(services, key)  # raises for an invalid key: the token stays
+        buckets.give(ip)
+    return address, buckets.take("member:" + address)
 
 
 def _verify_api_key(services: Services, key: str) -> str:

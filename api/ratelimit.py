@@ -17,6 +17,11 @@ take costs a few microseconds. Clients are stored by a hash, never an IP in clea
 A full bucket carries no information, so its slot is reused by the next new client that
 probes past it. Only when all `PROBES` slots a new client may use hold clients still
 spending does the oldest of them lose its state (it starts again with a full bucket).
+
+`give` returns a token: a caller that counts only failures (password sign-in, API key
+look-ups) takes the token *before* the slow check, so concurrent attempts can never run
+more checks than the bucket holds, and gives it back when the check succeeds.
+`shared_buckets(services, name, ...)` opens `<data_dir>/<name>.buckets` once per process.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from pathlib import Path
 
 from fastapi import Request
 
-__all__ = ["API_KEY_HEADER", "SharedBuckets", "client_address", "client_id"]
+from api.services import Services
+
+__all__ = ["API_KEY_HEADER", "SharedBuckets", "client_address", "client_id", "shared_buckets"]
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -69,7 +76,7 @@ class SharedBuckets:
         self.slots = slots
         self._clock = clock  # wall clock: every process must read the same one
         self._thread_lock = threading.Lock()  # flock excludes processes, not threads
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         size = _HEADER.size + slots * _SLOT.size
         with self._locked():
@@ -95,22 +102,28 @@ class SharedBuckets:
 
     def take(self, client: str) -> int:
         """Take one token for `client`: 0 if granted, else whole seconds until one is."""
-        return self._settle(client, take=True)
+        return self._settle(client, change=-1)
 
     def wait(self, client: str) -> int:
         """Whole seconds until `client` could take a token (0: now), without taking one."""
-        return self._settle(client, take=False)
+        return self._settle(client, change=0)
 
-    def _settle(self, client: str, *, take: bool) -> int:
+    def give(self, client: str) -> None:
+        """Give back one token `client` took (its attempt turned out not to count)."""
+        self._settle(client, change=1)
+
+    def _settle(self, client: str, *, change: int) -> int:
         key = hashlib.sha256(client.encode("utf-8")).digest()[:16]
         start = int.from_bytes(key[:8], "little") % self.slots
         now = self._clock()
         with self._locked():
             tokens, offset = self._find(key, start, now)
             granted = tokens >= 1.0
-            if take:
-                if granted:
-                    tokens -= 1.0
+            if change > 0:
+                tokens = min(self.capacity, tokens + change)
+            elif change < 0 and granted:
+                tokens -= 1.0
+            if change:
                 _SLOT.pack_into(self._map, offset, key, tokens, now)
         if granted:
             return 0
@@ -150,6 +163,23 @@ class SharedBuckets:
         with self._thread_lock:
             self._map.close()
             os.close(self._fd)
+
+
+def shared_buckets(
+    services: Services, name: str, *, rate_per_minute: float, burst: int, slots: int = 4096
+) -> SharedBuckets:
+    """The buckets in `<data_dir>/<name>.buckets`, opened once per process and shared by
+    its threads (and, through the file, by the other worker processes)."""
+    found = services.extras.get(f"buckets:{name}")
+    if isinstance(found, SharedBuckets):
+        return found
+    path = services.settings.data_dir / f"{name}.buckets"
+    made = SharedBuckets(path, rate_per_minute=rate_per_minute, burst=burst, slots=slots)
+    found = services.extras.setdefault(f"buckets:{name}", made)  # atomic: one wins
+    if found is not made:
+        made.close()
+    assert isinstance(found, SharedBuckets)
+    return found
 
 
 def client_id(request: Request) -> str:

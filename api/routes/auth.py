@@ -5,13 +5,17 @@ A TLS-terminating proxy that verifies client certificates against the consortium
 the certificate (URL-encoded PEM) in the header named by `MEDLEDGER_API_CLIENT_CERT_HEADER`
 (e.g. nginx: `proxy_set_header X-Client-Cert $ssl_client_escaped_cert;`); the API verifies
 it again with `sdk.ca.verify_member`. The proxy must strip that header from client requests.
+
+The sign-in steps (challenge, token, certificate) cost the client address one of its
+`api.auth.SIGN_IN_STEPS_PER_MINUTE` each (429 with Retry-After past it); issuing a
+challenge writes nothing (`api.challenges`).
 """
 
 from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
@@ -23,6 +27,7 @@ from api.auth import (
     redeem_certificate_challenge,
     redeem_challenge,
     resolve_member,
+    throttle_sign_in,
 )
 from api.chain import vault
 from api.deps import ServicesDep
@@ -33,6 +38,13 @@ from api.store import api_keys, api_store
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
+
+
+def _throttled(request: Request, services: ServicesDep) -> None:
+    throttle_sign_in(services, request)
+
+
+SignInStep = [Depends(_throttled)]
 
 
 class _Strict(BaseModel):
@@ -95,14 +107,14 @@ class CustodialAccountOut(BaseModel):
     api_key: ApiKeyCreated
 
 
-@router.post("/challenge", response_model=ChallengeOut)
+@router.post("/challenge", response_model=ChallengeOut, dependencies=SignInStep)
 def challenge(body: ChallengeRequest, services: ServicesDep) -> ChallengeOut:
     """An EIP-4361 message to sign with the member key (personal_sign)."""
     message, expires = issue_challenge(services, body.address)
     return ChallengeOut(message=message, expires_at=expires)
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post("/token", response_model=TokenOut, dependencies=SignInStep)
 def token(body: TokenRequest, services: ServicesDep) -> TokenOut:
     """Exchange a signed challenge for a short-lived bearer token (active members only)."""
     address = redeem_challenge(services, body.message, body.signature)
@@ -117,7 +129,7 @@ def token(body: TokenRequest, services: ServicesDep) -> TokenOut:
     )
 
 
-@router.post("/certificate", response_model=TokenOut)
+@router.post("/certificate", response_model=TokenOut, dependencies=SignInStep)
 def certificate(body: CertificateTokenRequest, services: ServicesDep) -> TokenOut:
     """Exchange a consortium client certificate and a challenge (POST /v1/auth/challenge
     for the certificate's address) signed by the certificate's key (ECDSA P-256/SHA-256,
@@ -148,7 +160,8 @@ def me(member: CurrentMember) -> MemberOut:
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
 def new_api_key(body: ApiKeyRequest, member: CurrentMember, services: ServicesDep) -> ApiKeyCreated:
-    """A new API key for a machine client of the signed-in member, shown once."""
+    """A new API key for a machine client of the signed-in member, shown once (a member
+    holds at most `MAX_ACTIVE_API_KEYS` unrevoked keys: 422 `api_key_limit`)."""
     key_id, key, created = create_api_key(services, member.address, label=body.label)
     return ApiKeyCreated(id=key_id, label=body.label, created_at=created, key=key)
 

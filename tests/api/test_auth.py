@@ -51,7 +51,7 @@ def test_the_challenge_is_an_eip4361_message_with_domain_nonce_and_expiry(
     assert lines[0] == "127.0.0.1:8000 wants you to sign in with your Ethereum account:"
     assert lines[1] == address
     fields = dict(line.split(": ", 1) for line in lines if ": " in line)
-    assert len(fields["Nonce"]) == 32
+    assert len(fields["Nonce"]) == 48
     assert fields["Chain ID"] == str(partner.api.consortium.deployment.chain_id)
     assert {"Issued At", "Expiration Time", "URI", "Version"} <= fields.keys()
 
@@ -67,9 +67,9 @@ def test_a_replayed_challenge_is_refused(partner: PartnerEnv) -> None:
 
 def test_an_expired_challenge_is_refused(partner: PartnerEnv) -> None:
     ledger = partner.api.consortium.hospital
+    services = partner.api.services
+    services.settings = services.settings.model_copy(update={"challenge_ttl_seconds": -1})
     signed = _signed_challenge(partner, ledger, ledger.address)
-    with api_store(partner.api.services).engine.begin() as conn:
-        conn.execute(update(challenges).values(expires_at=1))
     response = partner.api.client.post("/v1/auth/token", json=signed)
     assert response.status_code == 401
     assert response.json()["code"] == "challenge_expired"
@@ -269,10 +269,8 @@ def test_a_regulator_creates_a_custodial_account_whose_key_is_encrypted_at_rest(
 def test_without_a_master_key_sign_in_is_a_503_naming_the_setting(partner: PartnerEnv) -> None:
     services = partner.api.services
     services.settings = services.settings.model_copy(update={"master_key": None})
-    ledger = partner.api.consortium.hospital
-    response = partner.api.client.post(
-        "/v1/auth/token", json=_signed_challenge(partner, ledger, ledger.address)
-    )
+    address = partner.api.consortium.hospital.address
+    response = partner.api.client.post("/v1/auth/challenge", json={"address": address})
     assert response.status_code == 503
     assert response.json()["code"] == "master_key_missing"
     assert "MEDLEDGER_API_MASTER_KEY" in response.json()["detail"]
@@ -298,11 +296,100 @@ def test_an_expired_token_is_refused(partner: PartnerEnv) -> None:
     assert response.json()["code"] == "token_expired"
 
 
-def test_old_challenges_are_dropped_when_new_ones_are_issued(partner: PartnerEnv) -> None:
-    address = partner.api.consortium.hospital.address
-    partner.api.client.post("/v1/auth/challenge", json={"address": address})
+def _spent(partner: PartnerEnv) -> list[str]:
+    with api_store(partner.api.services).engine.connect() as conn:
+        return [row[0] for row in conn.execute(select(challenges.c.nonce))]
+
+
+def test_a_challenge_is_stored_only_once_it_is_redeemed_with_a_valid_signature(
+    partner: PartnerEnv,
+) -> None:
+    consortium = partner.api.consortium
+    for _ in range(5):
+        asked = partner.api.client.post(
+            "/v1/auth/challenge", json={"address": consortium.hospital.address}
+        )
+        assert asked.status_code == 200
+    assert _spent(partner) == []
+    wrong_key = _signed_challenge(partner, consortium.hospital2, consortium.hospital.address)
+    assert partner.api.client.post("/v1/auth/token", json=wrong_key).status_code == 401
+    assert _spent(partner) == []
+    signed = _signed_challenge(partner, consortium.hospital, consortium.hospital.address)
+    assert partner.api.client.post("/v1/auth/token", json=signed).status_code == 200
+    assert len(_spent(partner)) == 1
+
+
+def test_spent_challenges_are_dropped_once_expired(partner: PartnerEnv) -> None:
+    hospital = partner.api.consortium.hospital
+    partner.login(hospital)
     with api_store(partner.api.services).engine.begin() as conn:
         conn.execute(update(challenges).values(expires_at=1))
-    partner.api.client.post("/v1/auth/challenge", json={"address": address})
-    with api_store(partner.api.services).engine.connect() as conn:
-        assert len(conn.execute(select(challenges.c.nonce)).all()) == 1
+    partner.login(hospital)
+    assert len(_spent(partner)) == 1
+
+
+def test_a_challenge_edited_anywhere_or_for_another_address_is_refused(
+    partner: PartnerEnv,
+) -> None:
+    consortium = partner.api.consortium
+    message = _signed_challenge(partner, consortium.hospital, consortium.hospital.address)[
+        "message"
+    ]
+    nonce = message.split("Nonce: ")[1][:48]
+    edits = [
+        message.replace(consortium.hospital.address, consortium.hospital2.address),
+        message.replace(nonce, nonce[:47] + ("0" if nonce[47] != "0" else "1")),
+        message.replace("Expiration Time: 2", "Expiration Time: 3"),
+        message + "\n",
+        "Nonce: " + nonce,
+    ]
+    for forged in edits:
+        signer = (
+            consortium.hospital2 if consortium.hospital2.address in forged else consortium.hospital
+        )
+        signature = signer.account.sign_message(encode_defunct(text=forged)).signature
+        response = partner.api.client.post(
+            "/v1/auth/token", json={"message": forged, "signature": "0x" + signature.hex()}
+        )
+        assert response.status_code == 401, forged
+        assert response.json()["code"] == "invalid_challenge", forged
+
+
+def test_sign_in_steps_are_throttled_per_client_address(partner: PartnerEnv) -> None:
+    from api.auth import SIGN_IN_STEPS_PER_MINUTE
+
+    address = partner.api.consortium.hospital.address
+    client = partner.api.client
+    answers = [
+        client.post("/v1/auth/challenge", json={"address": address}).status_code
+        for _ in range(SIGN_IN_STEPS_PER_MINUTE)
+    ]
+    assert answers == [200] * SIGN_IN_STEPS_PER_MINUTE
+    refused = client.post("/v1/auth/challenge", json={"address": address})
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    token = client.post("/v1/auth/token", json={"message": "x", "signature": "0x00"})
+    assert token.status_code == 429
+
+
+def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
+    partner: PartnerEnv,
+) -> None:
+    from api.auth import MAX_ACTIVE_API_KEYS
+
+    client = partner.api.client
+    headers = partner.login(partner.api.consortium.logistics)
+    ids = []
+    for n in range(MAX_ACTIVE_API_KEYS):
+        created = client.post("/v1/auth/api-keys", json={"label": f"k{n}"}, headers=headers)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    over = client.post("/v1/auth/api-keys", json={"label": "one more"}, headers=headers)
+    assert over.status_code == 422
+    assert over.json()["code"] == "api_key_limit"
+    other = partner.login(partner.api.consortium.hospital)
+    assert client.post("/v1/auth/api-keys", json={"label": "x"}, headers=other).status_code == 201
+    assert client.delete(f"/v1/auth/api-keys/{ids[0]}", headers=headers).status_code == 200
+    again = client.post("/v1/auth/api-keys", json={"label": "replacement"}, headers=headers)
+    assert again.status_code == 201

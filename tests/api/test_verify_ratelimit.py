@@ -105,10 +105,10 @@ def test_concurrent_processes_never_grant_more_than_the_budget(tmp_path: Path) -
     assert sum(granted) == 300
 
 
-def _limited_client(api: ApiEnv, rate: int) -> TestClient:
+def _limited_client(api: ApiEnv, rate: int, *, address: str = "testclient") -> TestClient:
     settings = api.services.settings.model_copy(update={"verify_rate_per_minute": rate})
     services = dataclasses.replace(api.services, settings=settings, extras={})
-    return TestClient(create_app(services))
+    return TestClient(create_app(services), client=(address, 50000))
 
 
 def test_a_client_over_its_budget_gets_a_429_with_retry_after(api: ApiEnv) -> None:
@@ -124,25 +124,59 @@ def test_a_client_over_its_budget_gets_a_429_with_retry_after(api: ApiEnv) -> No
     assert resolver.status_code == 429
 
 
-def test_each_api_key_has_its_own_budget(api: ApiEnv) -> None:
+def test_a_members_api_keys_share_one_budget_apart_from_the_address(api: ApiEnv) -> None:
     client = _limited_client(api, 1)
     assert client.get("/v1/verify", params={"code": CODE}).status_code == 200
     assert client.get("/v1/verify", params={"code": CODE}).status_code == 429
     services = client.app.state.services  # type: ignore[attr-defined]
     member = api.consortium.distributor.address
-    for label in ("app-one", "app-two"):
-        headers = {"X-API-Key": create_api_key(services, member, label=label)[1]}
-        assert client.get("/v1/verify", params={"code": CODE}, headers=headers).status_code == 200
-        assert client.get("/v1/verify", params={"code": CODE}, headers=headers).status_code == 429
+    one, two = (create_api_key(services, member, label=label)[1] for label in ("one", "two"))
+    # Looking a key up costs the (empty) address budget: the first use of a key waits.
+    looked_up = client.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": one})
+    assert looked_up.status_code == 429
+    fresh = _limited_client(api, 1, address="203.0.113.9")  # an address with its budget
+    for key, status in ((one, 200), (one, 429), (two, 429)):
+        answer = fresh.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": key})
+        assert answer.status_code == status, answer.text
+    other = create_api_key(services, api.consortium.hospital.address, label="h")[1]
+    answer = fresh.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": other})
+    assert answer.status_code == 200  # another member has its own budget
 
 
-def test_a_made_up_api_key_gets_no_budget_of_its_own(api: ApiEnv) -> None:
-    client = _limited_client(api, 1)
-    assert client.get("/v1/verify", params={"code": CODE}).status_code == 200
-    for key in ("app-one", "mlk_0123456789abcdef_forged"):
+def test_made_up_api_keys_spend_the_address_budget_then_get_429(api: ApiEnv) -> None:
+    client = _limited_client(api, 3)
+    for n in range(3):
+        key = f"mlk_{n:016x}_forged"
         refused = client.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": key})
         assert refused.status_code == 401, refused.text
         assert refused.json()["code"] == "invalid_api_key"
+    throttled = client.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": "nope"})
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "rate_limited"
+    assert client.get("/v1/verify", params={"code": CODE}).status_code == 429
+
+
+def test_a_made_up_api_key_gets_no_budget_of_its_own(api: ApiEnv) -> None:
+    client = _limited_client(api, 2)
+    assert client.get("/v1/verify", params={"code": CODE}).status_code == 200
+    for key in ("app-one",):
+        refused = client.get("/v1/verify", params={"code": CODE}, headers={"X-API-Key": key})
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["code"] == "invalid_api_key"
+    assert client.get("/v1/verify", params={"code": CODE}).status_code == 429
+
+
+def test_a_token_given_back_is_granted_again(tmp_path: Path) -> None:
+    clock = _Clock()
+    buckets = SharedBuckets(tmp_path / "rl", rate_per_minute=1, burst=2, clock=clock)
+    assert [buckets.take("a"), buckets.take("a")] == [0, 0]
+    assert buckets.take("a") > 0
+    buckets.give("a")
+    assert buckets.take("a") == 0
+    for _ in range(5):
+        buckets.give("a")  # never more than the burst
+    assert [buckets.take("a"), buckets.take("a")] == [0, 0]
+    assert buckets.take("a") > 0
 
 
 def test_a_malformed_code_still_costs_a_token(api: ApiEnv) -> None:
