@@ -32,6 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import charge_verification
 from api.deps import ServicesDep
 from api.errors import PROBLEM_JSON, RateLimited
+from api.oversight import RegulatorMemberOnly
+from api.oversight_feed import MAX_PAGE, ScanPage, scan_page
 from api.ratelimit import SharedBuckets
 from api.services import Services
 from api.signing import KEY_ID_HEADER, SIGNATURE_HEADER, canonical_json, public_jwk, signed_headers
@@ -250,6 +252,22 @@ async def verify_post(request: Request, body: VerifyRequest) -> Response:
     """Verify a scanned code, with an optional coarse location of the scan."""
     services = _services(request)
     return _signed(services, judge(services, request, body.code, body.location))
+
+
+@router.get(
+    "/v1/partner/oversight/scans",
+    response_model=ScanPage,
+    tags=["oversight"],
+    dependencies=[RegulatorMemberOnly],
+)
+def oversight_scans(
+    services: ServicesDep,
+    after: Annotated[int, Query(ge=0, le=2**62, description="the last row id read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
+) -> ScanPage:
+    """The regulator's feed of verification scans, oldest first: unit, time, coarse place
+    and the member that scanned with an API key (none for anonymous scans); no IPs."""
+    return scan_page(services, after=after, limit=limit)
 
 
 @router.get("/.well-known/medledger-verify-key", response_model=VerifyKey)
