@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from fastapi import Response
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete, insert, select
@@ -34,7 +35,9 @@ __all__ = [
     "clear_session",
     "is_revoked",
     "read_session",
+    "read_signed_value",
     "revoke",
+    "signed_value",
     "write_session",
 ]
 
@@ -56,18 +59,36 @@ class Session:
         return cls(username, address, method, secrets.token_urlsafe(24), expires)
 
 
-def _mac(settings: ApiSettings, payload: str) -> str:
-    key = derive_key(master_key(settings), "portal-session")
+def _mac(settings: ApiSettings, payload: str, purpose: str) -> str:
+    key = derive_key(master_key(settings), purpose)
     digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def write_session(response: Response, settings: ApiSettings, session: Session) -> None:
-    raw = json.dumps(asdict(session), separators=(",", ":")).encode()
+def signed_value(settings: ApiSettings, data: dict[str, Any], *, purpose: str) -> str:
+    """`<base64url JSON>.<HMAC>` of `data`, under the master key's `purpose` sub-key."""
+    raw = json.dumps(data, separators=(",", ":")).encode()
     payload = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return f"{payload}.{_mac(settings, payload, purpose)}"
+
+
+def read_signed_value(settings: ApiSettings, value: str | None, *, purpose: str) -> Any:
+    """The data of a `signed_value` whose HMAC verifies, else None."""
+    if not value or "." not in value:
+        return None
+    payload, _, mac = value.partition(".")
+    if not hmac.compare_digest(mac.encode(), _mac(settings, payload, purpose).encode()):
+        return None  # compared as bytes: a non-ASCII forgery is refused, not an error
+    try:
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+
+
+def write_session(response: Response, settings: ApiSettings, session: Session) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        f"{payload}.{_mac(settings, payload)}",
+        signed_value(settings, asdict(session), purpose="portal-session"),
         max_age=SESSION_TTL_SECONDS,
         httponly=True,
         samesite="lax",
@@ -78,15 +99,10 @@ def write_session(response: Response, settings: ApiSettings, session: Session) -
 
 def read_session(settings: ApiSettings, cookie: str | None) -> Session | None:
     """The session in a cookie whose signature verifies and that has not expired."""
-    if not cookie or "." not in cookie:
-        return None
-    payload, _, mac = cookie.partition(".")
-    if not hmac.compare_digest(mac.encode(), _mac(settings, payload).encode()):  # str: ASCII only
-        return None
+    data = read_signed_value(settings, cookie, purpose="portal-session")
     try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         session = Session(**data)
-    except (ValueError, TypeError):
+    except TypeError:
         return None
     return session if session.expires_at > time.time() else None
 

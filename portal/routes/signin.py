@@ -3,10 +3,10 @@ challenge from `api.auth.issue_challenge`, signed in the browser with window.eth
 redeemed with `api.auth.redeem_challenge`). `/portal/` sends a member to its role's
 first page.
 
-Password guessing is throttled twice: every attempt counts against its username, and every
-failed one against the client's address (`api.ratelimit.client_address`: the peer, or the
-X-Forwarded-For client only when uvicorn trusts the proxy). Either answers 429 with the
-time to wait."""
+Password guessing is throttled by `portal.throttle` (atomically, before the password is
+checked, and so that a stranger's failures cannot lock a user out of a browser it signed
+in from before); the key sign-in's steps are throttled per client address like the API's
+(`api.auth.throttle_sign_in`). Either answers 429 with the time to wait."""
 
 from __future__ import annotations
 
@@ -17,50 +17,20 @@ from fastapi import APIRouter, Form
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.auth import issue_challenge, redeem_challenge, resolve_member
+from api.auth import issue_challenge, redeem_challenge, resolve_member, throttle_sign_in
 from api.errors import ApiError
-from api.ratelimit import SharedBuckets, client_address
 from api.routes.auth import ChallengeRequest, TokenRequest
-from api.services import Services
 from portal.context import Csrf, Ctx, PageCtx
 from portal.errors import PortalFailure
 from portal.forms import local_path
 from portal.nav import home_for
 from portal.sessions import Session, clear_session, revoke, write_session
+from portal.throttle import SignInThrottled, begin_attempt, remember_device
 from portal.users import authenticate
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
-SIGN_IN_ATTEMPTS_PER_MINUTE = 10
-# Failed password attempts per client address, whatever the username: a burst of 50, then
-# one every 3 minutes. A hospital of a few hundred clerks behind one NAT address mistypes
-# a few dozen passwords at a shift change and stays under it; one address rotating
-# usernames gets 50 + 480 guesses a day instead of thousands an hour.
-FAILED_SIGN_INS_PER_ADDRESS = 50
-FAILED_SIGN_IN_REFILL_PER_MINUTE = 1 / 3
-
-
-def _buckets(services: Services, name: str, rate_per_minute: float, burst: int) -> SharedBuckets:
-    """Token buckets in the file `<data_dir>/<name>.buckets`, shared by workers."""
-    buckets = services.extras.get(name)
-    if not isinstance(buckets, SharedBuckets):
-        path = services.settings.data_dir / f"{name}.buckets"
-        buckets = SharedBuckets(path, rate_per_minute=rate_per_minute, burst=burst, slots=4096)
-        services.extras[name] = buckets
-    return buckets
-
-
-def _attempts(services: Services) -> SharedBuckets:
-    """Password attempts per username, failed or not (SIGN_IN_ATTEMPTS_PER_MINUTE)."""
-    rate = SIGN_IN_ATTEMPTS_PER_MINUTE
-    return _buckets(services, "portal-sign-in", rate, rate)
-
-
-def _failures(services: Services) -> SharedBuckets:
-    """Failed password attempts per client address (FAILED_SIGN_INS_PER_ADDRESS)."""
-    rate, burst = FAILED_SIGN_IN_REFILL_PER_MINUTE, FAILED_SIGN_INS_PER_ADDRESS
-    return _buckets(services, "portal-sign-in-failures", rate, burst)
 
 
 def _throttled(wait_seconds: int, detail: str) -> PortalFailure:
@@ -98,25 +68,23 @@ def sign_in(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     values = {"username": username, "next": next}
-    address = f"ip:{client_address(ctx.request)}"
-    wait = _failures(ctx.services).wait(address)
-    detail = f"too many failed sign-ins from {address[3:]}; retry in {wait} s"
-    if not wait:
-        wait = _attempts(ctx.services).take(f"user:{username.strip().lower()}")
-        detail = f"too many sign-in attempts for {username!r}; retry in {wait} s"
-    if wait:
-        problem = _throttled(wait, detail)
+    try:
+        attempt = begin_attempt(ctx.services, ctx.request, username)
+    except SignInThrottled as exc:
+        problem = _throttled(exc.wait, exc.detail)
         return ctx.render("signin.html", values=values, problem=problem, status_code=429)
     user = authenticate(ctx.services, username.strip(), password)
     if user is None:
-        _failures(ctx.services).take(address)
         problem = PortalFailure("bad_credentials", f"no user {username!r} with that password")
         return ctx.render("signin.html", values=values, problem=problem, status_code=401)
+    attempt.succeeded()
     session = Session.new(username=user.username, address=user.address, method="password")
     try:
-        return _signed_in(ctx, session, next)
+        response = _signed_in(ctx, session, next)
     except ApiError as exc:
         return ctx.render("signin.html", values=values, problem=exc, status_code=exc.status)
+    remember_device(response, ctx.services.settings, ctx.request, user.username)
+    return response
 
 
 @router.post("/sign-in/key/challenge")
@@ -126,7 +94,11 @@ def key_challenge(ctx: PageCtx, _: Csrf, address: Annotated[str, Form()]) -> Res
         body = ChallengeRequest(address=address)
     except ValidationError as exc:
         return JSONResponse({"error": ctx.explain(exc)}, status_code=422)
-    message, expires = issue_challenge(ctx.services, body.address)
+    try:
+        throttle_sign_in(ctx.services, ctx.request)
+        message, expires = issue_challenge(ctx.services, body.address)
+    except ApiError as exc:
+        return JSONResponse({"error": ctx.explain(exc), "code": exc.code}, status_code=exc.status)
     return JSONResponse({"message": message, "expires_at": expires})
 
 
@@ -140,12 +112,14 @@ def key_sign_in(
 ) -> Response:
     """Redeem a challenge signed with the member key (personal_sign)."""
     try:
+        throttle_sign_in(ctx.services, ctx.request)
         token = TokenRequest.model_validate({"message": message, "signature": signature})
         address = redeem_challenge(ctx.services, token.message, token.signature)
         session = Session.new(username=address, address=address, method="key")
         return _signed_in(ctx, session, next)
     except (ApiError, ValidationError) as exc:
-        return ctx.render("signin.html", values={"next": next}, problem=exc, status_code=401)
+        status = exc.status if isinstance(exc, ApiError) else 401
+        return ctx.render("signin.html", values={"next": next}, problem=exc, status_code=status)
 
 
 @router.post("/sign-out")

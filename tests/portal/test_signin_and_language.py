@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from portal import sessions
-from portal.routes import signin
+from portal import sessions, throttle
 from portal.sessions import Session
 from tests.portal.conftest import USERS, PortalEnv, csrf_of, password_of
 
@@ -192,7 +193,7 @@ def test_failed_sign_ins_are_throttled_per_client_address_across_usernames(
     for name in USERS * 2:  # successful sign-ins from a shared address do not count
         assert attempt(colleague, name, password_of(name)).status_code == 303
     attacker = portal.client(lang="en", address=office)
-    for n in range(signin.FAILED_SIGN_INS_PER_ADDRESS):
+    for n in range(throttle.FAILED_SIGN_INS_PER_ADDRESS):
         # a new username each time (the per-username throttle never trips) and a forged
         # X-Forwarded-For, which the app must not take for the client's address
         forged = {"X-Forwarded-For": f"203.0.113.{n}"}
@@ -208,6 +209,67 @@ def test_failed_sign_ins_are_throttled_per_client_address_across_usernames(
         assert "mlp_session" not in blocked.headers.get("set-cookie", "")
     elsewhere = portal.client(address="192.0.2.44")
     assert attempt(elsewhere, "distributor", password_of("distributor")).status_code == 303
+
+
+def _attempt(client: TestClient, username: str, password: str) -> Response:
+    token = csrf_of(client.get("/portal/sign-in").text)
+    form = {"username": username, "password": password, "csrf_token": token}
+    return client.post("/portal/sign-in", data=form)
+
+
+def test_concurrent_guesses_check_no_more_passwords_than_the_budget(portal: PortalEnv) -> None:
+    clients = [portal.client(lang="en", address=f"198.51.100.{n}") for n in range(24)]
+    tokens = [csrf_of(c.get("/portal/sign-in").text) for c in clients]
+
+    def guess(n: int) -> Response:
+        form = {"username": "hospital", "password": f"guess-{n}", "csrf_token": tokens[n]}
+        return clients[n].post("/portal/sign-in", data=form)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(guess, range(24)))
+    allowed = throttle.FAILED_SIGN_INS_PER_USERNAME
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [401] * allowed + [429] * (24 - allowed)
+    assert all('data-code="rate_limited"' in a.text for a in answers if a.status_code == 429)
+
+
+def test_a_strangers_failures_do_not_lock_a_user_out_of_a_browser_it_used_before(
+    portal: PortalEnv,
+) -> None:
+    office = "198.51.100.20"
+    own = portal.client(lang="en", address=office)
+    first = _attempt(own, "hospital", password_of("hospital"))
+    assert first.status_code == 303
+    assert "mlp_device=" in first.headers["set-cookie"]
+    assert "Path=/portal/sign-in" in first.headers["set-cookie"]
+    stranger = portal.client(lang="en", address=office)  # even from the user's own address
+    answers = [_attempt(stranger, "hospital", f"guess-{n}").status_code for n in range(12)]
+    assert answers == [401] * throttle.FAILED_SIGN_INS_PER_USERNAME + [429] * 2
+    assert _attempt(stranger, "hospital", password_of("hospital")).status_code == 429
+    assert _attempt(own, "hospital", password_of("hospital")).status_code == 303
+    # The browser's own budget: its failures stop it, not the stranger's.
+    mine = [_attempt(own, "hospital", "typo-typo").status_code for _ in range(11)]
+    assert mine == [401] * throttle.FAILED_SIGN_INS_PER_DEVICE + [429]
+
+
+def test_a_device_cookie_is_bound_to_its_users_and_cannot_be_forged(portal: PortalEnv) -> None:
+    own = portal.client(lang="en")
+    assert _attempt(own, "distributor", password_of("distributor")).status_code == 303
+    for _ in range(throttle.FAILED_SIGN_INS_PER_USERNAME):
+        assert _attempt(portal.client(), "hospital", "guess-guess").status_code == 401
+    # The distributor's browser is a stranger to the hospital user.
+    assert _attempt(own, "hospital", password_of("hospital")).status_code == 429
+    value = own.cookies.get(throttle.DEVICE_COOKIE, path="/portal/sign-in")
+    assert value is not None
+    mac = value.partition(".")[2]
+    settings = portal.api.services.settings
+    hospital = {"id": "x", "users": ["hospital"]}
+    swapped = sessions.signed_value(settings, hospital, purpose="p").partition(".")[0]
+    other_purpose = sessions.signed_value(settings, hospital, purpose="portal-session")
+    for cookie in (f"{swapped}.{mac}", other_purpose):
+        forged = portal.client(lang="en")
+        forged.cookies.set(throttle.DEVICE_COOKIE, cookie, path="/portal/sign-in")
+        assert _attempt(forged, "hospital", password_of("hospital")).status_code == 429
 
 
 def test_htmx_requests_may_send_the_csrf_token_as_a_header(portal: PortalEnv) -> None:
