@@ -4,7 +4,8 @@ keys (AES-GCM ciphertext), encrypted documents and their per-party wrapped keys.
 
 The tables (all named `api_*`, so they may share a database with the indexer's) live in
 `settings.api_db_url` (default SQLite under `data_dir`) and are created when the store is
-first opened by the process (`api_store(services)`).
+first opened by the process (`api_store(services)`). A SQLite store is a private file:
+0600 (and its -wal and -shm), in a 0700 directory (`indexer.db.private_sqlite_file`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 
 from api.services import Services
+from indexer.config import sqlite_path
+from indexer.db import private_sqlite_file
 
 __all__ = [
     "ApiStore",
@@ -104,6 +107,9 @@ class ApiStore:
     """The engine over the API's tables; opening it creates any missing table."""
 
     def __init__(self, url: str) -> None:
+        path = sqlite_path(url)
+        if path is not None:
+            private_sqlite_file(path)
         self.engine: Engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -131,7 +137,6 @@ def api_store(services: Services) -> ApiStore:
                 settings = services.settings
                 url = settings.api_db_url
                 if url is None:
-                    settings.data_dir.mkdir(parents=True, exist_ok=True)
                     url = f"sqlite:///{settings.data_dir / 'api.db'}"
                 store = ApiStore(url)
                 services.extras["api_store"] = store

@@ -1,8 +1,13 @@
 """Database plumbing: engines tuned per backend, Alembic upgrades, and the dialect-neutral
-SQL helper the writer uses for `executemany`/COPY."""
+SQL helper the writer uses for `executemany`/COPY.
+
+SQLite files are private: `private_sqlite_file` creates a database 0600 in a 0700
+directory (SQLite gives its -wal and -shm files the database's mode) and narrows one a
+wider umask made before."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 
 from indexer.config import sqlite_path
 
-__all__ = ["Sql", "make_engine", "migrate"]
+__all__ = ["Sql", "make_engine", "migrate", "private_sqlite_file"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,7 +34,7 @@ def make_engine(url: str, *, writer: bool = False) -> Engine:
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(path)
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -56,6 +61,24 @@ def make_engine(url: str, *, writer: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_pre_ping=True)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite database `path` readable by its owner only: its directory is made
+    0700 if missing, the file is created 0600, and an existing file (and its -wal and
+    -shm) loses any group or other permission."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # not ours to create (read-only place): SQLite reports what it cannot open
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = name.stat().st_mode
+            if mode & 0o077:
+                name.chmod(mode & 0o700)
+        except OSError:  # missing, or owned by someone else
+            continue
 
 
 def migrate(engine: Engine) -> None:
