@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import ConnDep
-from api.errors import ApiError
 from api.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from api.routes import partner
 from portal.context import Csrf, Ctx, role_ctx
@@ -19,6 +18,7 @@ from portal.errors import FormError
 from portal.forms import codes, need, text_hash, whole
 from portal.nav import NavItem, _l, register
 from portal.routes.distributor import stock_page
+from sdk.errors import ContractError
 from sdk.model import Role
 
 __all__ = ["router"]
@@ -80,7 +80,8 @@ def adverse_event(
     severity: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Report an adverse event about a unit: only the report's hash goes on chain."""
+    """Report an adverse event about a unit the hospital holds (or used): only the
+    report's hash goes on chain."""
     typed = {"code": code, "severity": severity, "description": description}
     try:
         (unit,) = codes("code", code)[:1]
@@ -93,16 +94,17 @@ def adverse_event(
         )
         try:
             result = partner.adverse_event(body, ctx.signed_in, ctx.services)
-        except ApiError as exc:
-            if exc.code != "unknown_subject":
+        except ContractError as exc:
+            if exc.name != "RecordsNotConcerned":
                 raise
-            raise _unknown_device(code.strip().splitlines()[0].strip()) from exc
+            raise _not_yours(code.strip().splitlines()[0].strip()) from exc
     except FAILURES as exc:
         return ctx.render("hospital/adverse_event.html", values=typed, problem=exc)
     notice = ctx._("Adverse event report %(id)s recorded.") % {"id": result.report_id}
     return ctx.render("hospital/adverse_event.html", values={"severity": "2"}, notice=notice)
 
 
-def _unknown_device(typed: str) -> FormError:
-    detail = f"{typed} is not on the ledger"
-    return FormError("unknown_device", detail, {"code": detail}, {"code": typed})
+def _not_yours(typed: str) -> FormError:
+    """A unit the hospital does not hold answers as one that does not exist."""
+    detail = f"{typed} is not among the units you hold"
+    return FormError("item_not_found", detail, {"code": detail}, {"code": typed})

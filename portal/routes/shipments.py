@@ -194,8 +194,10 @@ def _receive(
     state = ledger.shipment(shipment_id)
     if not _inbound_to(ctx, state):
         return _not_inbound(ctx, shipment_id)
-    lines = shipment_lines(conn, ledger.shipped_items(shipment_id))
+    shipped = ledger.shipped_items(shipment_id)
+    lines = shipment_lines(conn, shipped)
     try:
+        rejected_ids = _in_shipped_order(shipped, rejected)
         counted = _check_counts(lines, rejected, typed)
         record = {
             "shipment": shipment_id,
@@ -217,7 +219,7 @@ def _receive(
                     low=0,
                     high=10**6,
                 ),
-                "rejected_ids": sorted(rejected),
+                "rejected_ids": rejected_ids,
                 "inspection_hash": hexs(text_hash(json.dumps(record, sort_keys=True)) or b""),
             }
         )
@@ -252,6 +254,20 @@ def _receive(
         quarantined=bool(event["quarantined"]),
         tx_hash=result.tx_hash,
     )
+
+
+def _in_shipped_order(shipped: list[bytes], rejected: set[str]) -> list[str]:
+    """The rejected ids (0x hex, from the form) in the order they were shipped, as the
+    ledger wants them; one that is not in the shipment is a form error."""
+    ids = [hexs(key) for key in shipped]
+    stray = sorted(rejected - set(ids))
+    if stray:
+        raise FormError(
+            "ItemsRejectedNotInShipment",
+            f"{stray[0]} is not part of this shipment",
+            {"reject": stray[0]},
+        )
+    return [i for i in ids if i in rejected]
 
 
 def _check_counts(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from urllib.parse import urlencode
 
 import pytest
 import zxingcpp
@@ -281,21 +282,23 @@ def test_a_hospital_dispenses_and_reports_an_adverse_event(portal: PortalEnv) ->
     assert 'data-verdict="dispensed"' in verdict.text
 
 
-def test_an_adverse_event_must_name_a_device_on_the_ledger(portal: PortalEnv) -> None:
+def test_an_adverse_event_must_name_a_unit_the_hospital_holds(portal: PortalEnv) -> None:
     c = portal.api.consortium
-    c.manufacturer.commission(c.lot_key, ["AEK1"])  # on chain, not yet indexed
+    held, elsewhere = c.manufacturer.commission(c.lot_key, ["AEK1", "AEK2"]).value
+    shipment = c.manufacturer.ship(c.hospital.address, [held]).value
+    c.hospital.receive(shipment, temp_min=50, temp_max=80)  # on chain, not yet indexed
     unknown = f"(01){c.gtin}(21)NOPE01"
+    not_held = f"(01){c.gtin}(21)AEK2"  # at the manufacturer
     form = {"severity": "3", "description": "alarm failed during surgery"}
-    for lang, words in (
-        ("en", f"No device with the code {unknown} is on the ledger."),
-        ("zh", f"账本上没有代码为 {unknown} 的器械。"),
-    ):
+    for lang, words in (("en", "No such item among yours."), ("zh", "在您的物品中找不到该物品。")):
         hospital = portal.sign_in("hospital", lang=lang)
-        refused = post(hospital, "/portal/hospital/adverse-events", {**form, "code": unknown})
-        assert refused.status_code == 400 and 'data-code="unknown_device"' in refused.text
-        assert words in refused.text
-        assert f'value="{unknown}"' in refused.text  # the form keeps what was typed
-        assert "alarm failed during surgery" in refused.text
+        for code in (unknown, not_held):  # the same answer: existence is not disclosed
+            refused = post(hospital, "/portal/hospital/adverse-events", {**form, "code": code})
+            assert refused.status_code == 400 and 'data-code="item_not_found"' in refused.text
+            assert words in refused.text
+            assert f'value="{code}"' in refused.text  # the form keeps what was typed
+            assert "alarm failed during surgery" in refused.text
+            assert c.manufacturer.address not in refused.text
     typo = f"(01){c.gtin[:-1]}9(21)AEK1"
     malformed = post(hospital, "/portal/hospital/adverse-events", {**form, "code": typo})
     assert malformed.status_code == 400 and 'data-code="bad_check_digit"' in malformed.text
@@ -304,6 +307,70 @@ def test_an_adverse_event_must_name_a_device_on_the_ledger(portal: PortalEnv) ->
     )
     assert known.status_code == 200 and 'data-code="' not in known.text
     assert "不良事件报告 1 已记录" in known.text  # the refused reports took no id
+    assert elsewhere != held
+
+
+def test_a_receipt_rejects_several_units_in_any_order(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer")
+    units = commission(portal, maker, "RJ", 4)
+    shipped = post(
+        maker,
+        "/portal/shipments/outbound",
+        {"receiver": c.distributor.address, "contents": "\n".join(units)},
+    )
+    assert shipped.status_code == 303, shipped.text
+    shipment_id = int(shipped.headers["location"].split("sent=")[1])
+    portal.api.sync()
+    distributor = portal.sign_in("distributor", lang="en")
+    ids = ["0x" + gs1.parse_code(u).item_id.hex() for u in units]
+    # The form sends the ticked boxes in the order the browser lists them, which need not
+    # be the shipped order; three of four units are rejected, the last shipped first.
+    form = [("reject", ids[3]), ("reject", ids[0]), ("reject", ids[2])]
+    form_url = f"/portal/shipments/inbound/{shipment_id}"
+    token = csrf_of(distributor.get(form_url).text)
+    fields = {
+        f"count:{c.gtin}:{c.lot}": "1",
+        "temp_min": "4",
+        "temp_max": "7",
+        "excursion_minutes": "0",
+        "csrf_token": token,
+    }
+    done = distributor.post(
+        form_url,
+        content=urlencode([*fields.items(), *form]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert done.status_code == 200, done.text
+    assert "1 accepted, 3 rejected" in done.text
+    assert c.distributor.item(bytes.fromhex(ids[1][2:])).holder == c.distributor.address
+    for rejected in (ids[0], ids[2], ids[3]):
+        assert c.distributor.item(bytes.fromhex(rejected[2:])).holder == c.manufacturer.address
+
+
+def test_a_receipt_rejecting_a_unit_outside_the_shipment_is_a_form_error(
+    portal: PortalEnv,
+) -> None:
+    c = portal.api.consortium
+    maker = portal.sign_in("manufacturer")
+    units = commission(portal, maker, "RO", 2)
+    shipped = post(
+        maker,
+        "/portal/shipments/outbound",
+        {"receiver": c.distributor.address, "contents": units[0]},
+    )
+    shipment_id = int(shipped.headers["location"].split("sent=")[1])
+    portal.api.sync()
+    distributor = portal.sign_in("distributor", lang="en")
+    stray = "0x" + gs1.parse_code(units[1]).item_id.hex()
+    refused = post(
+        distributor,
+        f"/portal/shipments/inbound/{shipment_id}",
+        {"reject": stray, "temp_min": "4", "temp_max": "7", "excursion_minutes": "0"},
+    )
+    assert refused.status_code == 400
+    assert 'data-code="ItemsRejectedNotInShipment"' in refused.text
+    assert c.distributor.shipment(shipment_id).status.name == "IN_TRANSIT"
 
 
 def test_a_hospital_unpacks_a_received_case_before_using_a_unit(portal: PortalEnv) -> None:
