@@ -22,8 +22,16 @@ with start_stack(config) as stack:                 # returns once every /healthz
 
 Process names: `sequencer`, `follower`, `indexer`, `regulator-indexer`, `api`,
 `regulator-api` (the node pair is absent with `chain_rpc_url`). Everything lives under
-`data_dir`: `genesis.json`, `deployment.json`, `secrets/` (0600), `sequencer/`,
-`follower/`, `index/*.db`, `api/`, `regulator-api/`, `logs/<name>.log` (JSON lines).
+`data_dir` (0700): `genesis.json`, `deployment.json`, `secrets/`, `sequencer/`, `follower/`,
+`index/*.db`, `api/`, `regulator-api/`, `logs/<name>.log` (JSON lines). Every child runs
+with umask 077 (`ops.supervisor`), so what it writes is private.
+
+Secrets (`ops.secrets`) go to the one process that uses them, by 0600 file where it can
+read one: each API reads its master key (and the partner API its relayer key) from its
+own data directory, so no master or relayer key is in any process's environment. The
+regulator API alone gets its keystore's password and its staff token in its environment
+(`ApiSettings` reads those from nowhere else); the partner API, indexers and node get no
+secret of the APIs.
 
 Our own node: the genesis is made once with a generated authority and bootstrap admin (the
 admin key is `secrets.admin_key`, used by the demo seed). An external engine
@@ -275,8 +283,8 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
     when all are healthy; on any failure, stop what was started and raise
     `SupervisorError`."""
     config = config.resolved()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    (config.data_dir / "index").mkdir(exist_ok=True)
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (config.data_dir / "index").mkdir(exist_ok=True, mode=0o700)
     secrets = load_or_create_secrets(config.data_dir / "secrets")
     sup = supervisor or Supervisor(config.data_dir / "logs")
     url = f"http://{config.host}"
@@ -298,13 +306,9 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
             assert config.chain_rpc_url is not None and config.deployment_file is not None
             deployment = config.deployment_file
             chain = regulator_chain = config.chain_rpc_url
-        partner_env = {
-            "MEDLEDGER_API_MASTER_KEY": secrets.master_key,
-            "MEDLEDGER_API_RELAYER_KEY": secrets.relayer_key,
-            "MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api,
-        }
+        # Master and relayer keys: read by each API from its data directory (ops.secrets).
+        partner_env = {"MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api}
         regulator_env = {
-            "MEDLEDGER_API_MASTER_KEY": secrets.regulator_master_key,
             "MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api,
             "MEDLEDGER_API_REGULATOR_KEYSTORE": str(secrets.regulator_keystore),
             "MEDLEDGER_API_REGULATOR_KEY_PASSWORD": secrets.regulator_key_password,

@@ -11,7 +11,7 @@ with Supervisor(log_dir) as sup:               # stop_all() on exit, even on an 
     sup.start(ProcessSpec(
         "node",
         [sys.executable, "-m", "medledger.cli", "node", "--rpc-port", str(port)],
-        env={"MEDLEDGER_DEBUG": "1"},          # merged over os.environ
+        env={"MEDLEDGER_DEBUG": "1"},          # merged over os.environ (less its secrets)
         health_url=f"http://127.0.0.1:{port}/healthz",  # start() waits for a 2xx
     ))
     sup.kill("node")                           # SIGKILL, waits for the exit
@@ -23,11 +23,17 @@ with Supervisor(log_dir) as sup:               # stop_all() on exit, even on an 
 Children stay in the supervisor's process group (a terminal's Ctrl-C reaches all of them);
 each one also gets SIGTERM from `stop`/`stop_all` in reverse start order, and SIGKILL
 after `stop_timeout` seconds. Errors are `SupervisorError` naming the process and its log.
+
+Children run with umask 077, so every file they create (databases, logs, keys) is theirs
+alone, and logs are created 0600. A child inherits the supervisor's environment except
+the variables that hold secrets (`MEDLEDGER_*KEY`, `*PASSWORD`, `*TOKEN`, `*SECRET`): a
+secret reaches a child only through its own spec, or better a 0600 file it reads itself.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,9 +46,26 @@ from typing import IO
 
 import httpx
 
-__all__ = ["ProcessSpec", "Supervisor", "SupervisorError", "free_port", "wait_http"]
+__all__ = [
+    "ProcessSpec",
+    "Supervisor",
+    "SupervisorError",
+    "child_environment",
+    "free_port",
+    "wait_http",
+]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# Secrets in the supervisor's own environment are not inherited by its children.
+_SECRET_VARIABLE = re.compile(r"^MEDLEDGER_\w*(KEY|PASSWORD|TOKEN|SECRET)$")
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The supervisor's environment without its secrets, with `extra` over it."""
+    inherited = {k: v for k, v in os.environ.items() if not _SECRET_VARIABLE.match(k)}
+    return {**inherited, **extra}
 
 
 class SupervisorError(RuntimeError):
@@ -108,7 +131,7 @@ class Supervisor:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._children: dict[str, _Child] = {}
         self._expected_exit: set[str] = set()
 
@@ -119,15 +142,17 @@ class Supervisor:
         old = self._children.get(spec.name)
         if old is not None and old.proc.poll() is None:
             raise SupervisorError(f"{spec.name} is already running (pid {old.proc.pid})")
-        log = self.log_path(spec.name).open("ab")
+        fd = os.open(self.log_path(spec.name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        log = os.fdopen(fd, "ab")
         try:
             proc = subprocess.Popen(
                 list(spec.argv),
                 cwd=spec.cwd,
-                env={**os.environ, **spec.env},
+                env=child_environment(spec.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                umask=0o077,
             )
         except OSError as exc:
             log.close()

@@ -77,3 +77,27 @@ def test_unknown_names_and_double_starts_are_refused(tmp_path: Path) -> None:
         sup.start(spec)
         with pytest.raises(SupervisorError, match="already running"):
             sup.start(spec)
+
+
+def test_children_create_private_files_and_inherit_no_secret_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDLEDGER_API_MASTER_KEY", "ab" * 32)
+    monkeypatch.setenv("MEDLEDGER_API_REGULATOR_KEY_PASSWORD", "hunter22")
+    monkeypatch.setenv("MEDLEDGER_LOG_FORMAT", "json")
+    code = (
+        "import os, pathlib; pathlib.Path('made.txt').write_text('x'); "
+        "pathlib.Path('made').mkdir(); "
+        "print(sorted(k for k in os.environ if k.startswith('MEDLEDGER_')), flush=True)"
+    )
+    spec = ProcessSpec(
+        "writer", [sys.executable, "-c", code], env={"MEDLEDGER_OWN_TOKEN": "t"}, cwd=tmp_path
+    )
+    with Supervisor(tmp_path / "logs") as sup:
+        sup.start(spec)
+        sup._child("writer").proc.wait()
+    assert (tmp_path / "made.txt").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "made").stat().st_mode & 0o777 == 0o700
+    log = sup.log_path("writer")
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert "['MEDLEDGER_LOG_FORMAT', 'MEDLEDGER_OWN_TOKEN']" in log.read_text()
