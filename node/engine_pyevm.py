@@ -1,0 +1,136 @@
+"""Block execution on py-evm, as a `BlockExecutor`: the reference the revm engine is
+compared with.
+
+`PyEvmExecutor` calls `node.evm.build_block` (py-evm's own opcode loop and tries with
+`reference=True`, else the node's) on a throwaway `BatchDB` over the store, so nothing is
+written; the write set is then read back from the tries py-evm wrote
+(`node.trie_diff`): accounts and slots come out keyed by their hashes, as the state trie
+keys them. py-evm needs the parent header in the same store (`TrieState.db`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import rlp
+from eth.db.batch import BatchDB
+from trie.constants import BLANK_NODE_HASH
+
+from node import evm
+from node.config import create_address
+from node.engine import (
+    EMPTY_CODE_HASH,
+    AccountChange,
+    BlockEnv,
+    BlockResult,
+    EngineError,
+    Log,
+    Receipt,
+    StateChanges,
+    Transaction,
+    TrieState,
+    commit_state,
+)
+from node.trie_diff import changed_keys
+
+__all__ = ["PyEvmExecutor", "state_changes"]
+
+
+class PyEvmExecutor:
+    """py-evm's execution of a block (`reference`: its own loop and tries)."""
+
+    def __init__(self, *, reference: bool = True) -> None:
+        self.reference = reference
+        self.last_header: Any = None  # py-evm's header of the last block executed
+
+    def execute_block(
+        self,
+        state: TrieState,
+        env: BlockEnv,
+        transactions: Sequence[Transaction],
+        *,
+        strict: bool = False,
+    ) -> BlockResult:
+        overlay = BatchDB(state.db)  # py-evm writes here; nothing reaches state.db
+        by_source = {id(tx.source): tx for tx in transactions}
+        built = evm.build_block(
+            overlay,
+            env.parent_hash,
+            [tx.source for tx in transactions],
+            chain_id=env.chain_id,
+            coinbase=env.coinbase,
+            timestamp=env.timestamp,
+            gas_limit=env.gas_limit,
+            reference=self.reference,
+        )
+        header = built.header
+        if header.block_number != env.number or header.timestamp != env.timestamp:
+            raise EngineError(f"block {env.number} at {env.timestamp} is not the parent's child")
+        if strict and (built.dropped or built.deferred):
+            reasons = [reason for _, reason in built.dropped] or ["exceeds the block's gas"]
+            raise EngineError(f"a transaction is not valid: {reasons[0]}")
+        included = [by_source[id(decoded)] for decoded in _decoded(built, transactions)]
+        self.last_header = header
+        return BlockResult(
+            transactions=included,
+            receipts=list(_receipts(built.receipts, included)),
+            state_changes=state_changes(overlay, state.state_root, header.state_root),
+            gas_used=int(header.gas_used),
+            bloom=int(header.bloom),
+            dropped=[(by_source[id(decoded)], reason) for decoded, reason in built.dropped],
+            deferred=[by_source[id(decoded)] for decoded in built.deferred],
+        )
+
+    def commit(self, db: Any, parent_root: bytes, result: BlockResult) -> bytes:
+        return commit_state(db, parent_root, result.state_changes)
+
+
+def _decoded(built: evm.BuiltBlock, transactions: Sequence[Transaction]) -> Iterator[Any]:
+    """The `DecodedTx` of each transaction py-evm included, in order."""
+    by_obj = {id(tx.source.obj): tx.source for tx in transactions}
+    for obj in built.transactions:
+        yield by_obj[id(obj)]
+
+
+def _receipts(receipts: Sequence[Any], included: Sequence[Transaction]) -> Iterator[Receipt]:
+    previous = 0
+    for receipt, tx in zip(receipts, included, strict=True):
+        logs = tuple(
+            Log(bytes(log.address), tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
+            for log in receipt.logs
+        )
+        yield Receipt(
+            type_id=tx.type_id,
+            success=receipt.state_root == b"\x01",
+            cumulative_gas_used=int(receipt.gas_used),
+            gas_used=int(receipt.gas_used) - previous,
+            logs=logs,
+            bloom=int(receipt.bloom),
+            contract_address=None if tx.to else create_address(tx.sender, tx.nonce),
+        )
+        previous = int(receipt.gas_used)
+
+
+def state_changes(db: Any, old_root: bytes, new_root: bytes) -> StateChanges:
+    """The write set between two state roots in `db`, read from the tries."""
+    accounts: dict[bytes, AccountChange | None] = {}
+    codes: dict[bytes, bytes] = {}
+    for hashed_address, (old, new) in changed_keys(db, old_root, new_root).items():
+        if not new:
+            accounts[hashed_address] = None
+            continue
+        nonce, balance, storage_root, code_hash = rlp.decode(new)
+        old_storage, old_code = BLANK_NODE_HASH, EMPTY_CODE_HASH
+        if old:
+            _, _, old_storage, old_code = rlp.decode(old)
+        slots = {
+            slot: int.from_bytes(rlp.decode(value), "big") if value else 0
+            for slot, (_, value) in changed_keys(db, old_storage, storage_root).items()
+        }
+        if code_hash != old_code and code_hash != EMPTY_CODE_HASH:
+            codes[code_hash] = bytes(db[code_hash])
+        accounts[hashed_address] = AccountChange(
+            int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), code_hash, slots
+        )
+    return StateChanges(accounts=accounts, codes=codes)
