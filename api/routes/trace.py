@@ -2,7 +2,8 @@
 (recursive) and the containers holding an item, recall scope and progress.
 
 Lists are paginated (`limit` ≤ `settings.max_page_size`, opaque `cursor`). The regulator
-sees every object; a partner only objects it holds or has held (`api.oversight`).
+sees every object; a partner only objects it holds or has held (`api.oversight`), and in a
+lot's trace or a recall's scope the holders other than itself only if it made the lot.
 Items are named by their 32-byte id (0x hex) or any GS1 code without slashes, e.g.
 `(01)09506000134352(21)SN0001` or `(00)106141411234567897`.
 """
@@ -226,12 +227,14 @@ def lot_forward_trace(
     conn: ConnDep,
     page: PageDep,
 ) -> LotTraceOut:
-    """Who holds a lot's units now (largest first, paginated) and everyone it reached."""
+    """Who holds a lot's units now (largest first, paginated) and everyone it reached; a
+    member other than the lot's manufacturer sees only its own line of both."""
     key = lot_key(validate_gtin(gtin), lot)
     trace = lot_trace(conn, key)
     if trace is None:
         raise NotFound("unknown_lot", f"no lot {lot!r} of GTIN {gtin} on the ledger")
     ensure_lot_visible(conn, trace.lot_index, scope, f"lot {lot!r} of GTIN {gtin}")
+    trace = trace.seen_by(scope.member)
     window = trace.holders[page.offset : page.offset + page.limit]
     return LotTraceOut(
         gtin=trace.gtin,
@@ -285,6 +288,7 @@ def recall_progress(
     if found is None:
         raise NotFound("unknown_recall", f"no recall {recall_id} on the ledger")
     ensure_lot_visible(conn, found.lot_index, scope, f"recall {recall_id}")
+    found = found.seen_by(scope.member)
     window = found.holders[page.offset : page.offset + page.limit]
     return RecallScopeOut(
         recall_id=found.recall_id,

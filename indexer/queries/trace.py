@@ -6,11 +6,15 @@ PostgreSQL).
 
 Item ids, lot keys and container ids are the chain's 32-byte values; organisations are
 reported by address and name.
+
+A lot trace and a recall scope name every organisation holding the lot's units. Who may
+see that is the caller's to decide, with `seen_by`: the lot's manufacturer (and the
+regulator, who reads with no viewer) sees every holder; any other member only itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
@@ -107,11 +111,25 @@ class LotTrace:
     expiry: int
     holders: list[HolderCount]  # current holders of the lot's units, largest first
     reached: list[tuple[OrgRef, int]]  # every organisation ever reached, with first block
+    manufacturer: OrgRef
+
+    def seen_by(self, viewer: str | None) -> LotTrace:
+        """The trace as `viewer` may see it: all of it for the regulator (None) and the
+        lot's manufacturer, else only the viewer's own holdings and reach."""
+        if viewer is None or viewer == self.manufacturer.address:
+            return self
+        return replace(
+            self,
+            holders=[h for h in self.holders if h.holder.address == viewer],
+            reached=[(o, b) for o, b in self.reached if o.address == viewer],
+        )
 
 
 def _lot(sql: Sql, lot_key: bytes) -> tuple[int, str, str, int, int] | None:
+    """(lot index, GTIN, lot number, expiry, manufacturer's organisation id)."""
     rows = sql.rows(
-        "SELECT lot_index, gtin, lot_number, expiry, active_recall FROM lots WHERE lot_key = ?",
+        "SELECT l.lot_index, l.gtin, l.lot_number, l.expiry, p.manufacturer_id FROM lots l "
+        "JOIN products p ON p.gtin = l.gtin WHERE l.lot_key = ?",
         (lot_key,),
     )
     if not rows:
@@ -145,14 +163,14 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
     lot = _lot(sql, lot_key)
     if lot is None:
         return None
-    lot_index, gtin, number, expiry, _recall = lot
+    lot_index, gtin, number, expiry, maker = lot
     counts = _holder_counts(sql, lot_index)
     reach = sql.rows(
         "SELECT organisation_id, first_block FROM lot_reach WHERE lot_index = ? "
         "ORDER BY first_block, organisation_id",
         (lot_index,),
     )
-    orgs = _orgs(sql, set(counts) | {int(r[0]) for r in reach})
+    orgs = _orgs(sql, set(counts) | {int(r[0]) for r in reach} | {maker})
     holders = sorted(
         (HolderCount(orgs[h], sum(c.values()), c) for h, c in counts.items()),
         key=lambda h: (-h.total, h.holder.address),
@@ -164,6 +182,7 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         expiry,
         holders,
         [(orgs[int(o)], int(b)) for o, b in reach],
+        orgs[maker],
     )
 
 
@@ -223,6 +242,14 @@ class RecallScope:
     outstanding: int
     returned: int  # back at the manufacturer, not yet destroyed
     destroyed: int
+
+    def seen_by(self, viewer: str | None) -> RecallScope:
+        """The scope as `viewer` may see it: every field holder for the regulator (None)
+        and the manufacturer, else only the viewer's own line (the totals stay: they name
+        no one)."""
+        if viewer is None or viewer == self.manufacturer.address:
+            return self
+        return replace(self, holders=[h for h in self.holders if h.holder.address == viewer])
 
 
 def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:

@@ -108,7 +108,8 @@ def trace(
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return ctx.render("trace/explorer.html", values=values, problem=exc)
     if isinstance(found, LotView):
-        return ctx.render("trace/explorer.html", values=values, lot=found.trace)
+        lot = found.trace.seen_by(_scope(ctx).member)  # others' stock is theirs to see
+        return ctx.render("trace/explorer.html", values=values, lot=lot)
     return ctx.render(
         "trace/explorer.html",
         values=values,

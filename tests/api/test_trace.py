@@ -144,3 +144,41 @@ def test_a_partner_traces_only_what_it_holds_or_has_held(traced, partner: Partne
     assert client.get(f"/v1/trace/recalls/{recall}", headers=distributor).status_code == 200
     # A regulator member signed in to the partner API sees everything.
     assert client.get(history, headers=partner.login(c.regulator)).status_code == 200
+
+
+def test_a_lot_trace_shows_a_partner_only_its_own_stock_and_the_maker_everything(
+    traced, partner: PartnerEnv
+) -> None:
+    api, _, ids = traced
+    c = api.consortium
+    # One unit goes on from the distributor to the hospital: the lot now has two holders.
+    shipment = c.distributor.ship(c.hospital.address, [ids["sn3"]]).value
+    c.hospital.receive(shipment, temp_min=50, temp_max=80)
+    api.sync()
+    url = f"/v1/trace/lots/{c.gtin}/{c.lot}"
+
+    def seen(who) -> tuple[list[tuple[str, int]], set[str]]:
+        body = api.client.get(url, headers=partner.login(who)).json()
+        holders = [(h["holder"]["address"], h["total"]) for h in body["holders"]]
+        return holders, {o["organisation"]["address"] for o in body["reached"]}
+
+    everyone = {c.manufacturer.address, c.distributor.address, c.hospital.address}
+    assert seen(c.hospital) == ([(c.hospital.address, 1)], {c.hospital.address})
+    assert seen(c.distributor) == ([(c.distributor.address, 2)], {c.distributor.address})
+    holders, reached = seen(c.manufacturer)
+    assert sorted(holders) == sorted([(c.distributor.address, 2), (c.hospital.address, 1)])
+    assert everyone <= reached
+    assert seen(c.regulator)[1] >= everyone
+
+    recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="r")).value
+    api.sync()
+    progress = api.client.get(f"/v1/trace/recalls/{recall}", headers=partner.login(c.hospital))
+    assert [h["holder"]["address"] for h in progress.json()["holders"]] == [c.hospital.address]
+    assert c.distributor.address not in progress.text
+    maker_view = api.client.get(
+        f"/v1/trace/recalls/{recall}", headers=partner.login(c.manufacturer)
+    ).json()
+    assert {h["holder"]["address"] for h in maker_view["holders"]} == {
+        c.distributor.address,
+        c.hospital.address,
+    }

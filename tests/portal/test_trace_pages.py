@@ -109,6 +109,23 @@ def test_a_partner_sees_only_what_it_has_held(portal: PortalEnv, unit: dict[str,
     assert stranger.get(bare).status_code == 404  # no item named: nothing disclosed
 
 
+def test_a_hospitals_lot_trace_shows_only_its_own_stock(
+    portal: PortalEnv, unit: dict[str, object]
+) -> None:
+    c = portal.api.consortium
+    lot_code = f"(01){c.gtin}(10){c.lot}"
+    hospital = portal.sign_in("hospital", lang="en")
+    lot = hospital.get("/portal/trace", params={"code": lot_code})
+    assert lot.status_code == 200 and 'id="lot-holders"' in lot.text
+    assert "Ruijin Hospital" in lot.text
+    assert "Jiangsu Medical Distribution" not in lot.text  # the distributor's stock is theirs
+    maker = portal.sign_in("manufacturer", lang="en")
+    everything = maker.get("/portal/trace", params={"code": lot_code})
+    assert (
+        "Jiangsu Medical Distribution" in everything.text and "Ruijin Hospital" in everything.text
+    )
+
+
 def test_a_malformed_code_is_explained_in_the_chosen_language(
     portal: PortalEnv, unit: dict[str, object]
 ) -> None:
