@@ -6,8 +6,9 @@ until shortly before it expires, or a 401), reads the scans and acknowledgements
 after its cursors and writes them on this side. `start_pulling` runs it every
 `settings.oversight_feed_interval` seconds in a daemon thread of one worker process: an
 exclusive lock on `data_dir/oversight-pull.lock` elects the worker, so N workers do not
-pull N times. A failed pull (partner API down, a refusal) is logged and tried again, less
-often while it keeps failing.
+pull N times. A failed pull (partner API down, a refusal, the regulator not admitted yet)
+is logged (once a minute while it keeps failing) and tried again, less often while it
+keeps failing (at most every 10 s).
 
 Answers are outside input: each body is parsed within bounds (`sdk.bounded_json`) and
 validated against the feed's models before anything is written.
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 _MAX_BODY = 4 * 1024 * 1024  # a full page of either feed is well under 1 MB
 _TOKEN_MARGIN = 60  # seconds: sign in again this long before the token expires
+_MAX_BACKOFF = 10.0  # seconds between pulls while they fail (the partner API is away)
 
 
 class FeedError(MedLedgerError):
@@ -189,10 +191,16 @@ class Pulling:
         self._interval = interval
         self._lock_path = lock_path
         self._lock_fd: int | None = None
+        self._backoff = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="medledger-oversight-pull")
         self._thread.daemon = True
         self._thread.start()
+
+    @property
+    def elected(self) -> bool:
+        """Whether this process holds the lock (pulls)."""
+        return self._lock_fd is not None
 
     def _elected(self) -> bool:
         if self._lock_fd is None:
@@ -207,6 +215,7 @@ class Pulling:
 
     def _run(self) -> None:
         wait = 0.0
+        failing_since: float | None = None
         while not self._stop.wait(wait):
             wait = self._interval
             if not self._elected():
@@ -214,8 +223,15 @@ class Pulling:
             try:
                 self._pull.pull()
             except Exception as exc:  # the partner API or a database is away: later
-                log.warning("pulling the oversight feed failed: %s", exc)
-                wait = min(self._interval * 15, 60.0)
+                now = time.monotonic()
+                if failing_since is None or now - failing_since >= 60:
+                    log.warning("pulling the oversight feed failed: %s", exc)
+                    failing_since = now
+                wait = min(max(wait, self._backoff * 2), _MAX_BACKOFF)
+                self._backoff = wait
+            else:
+                failing_since = None
+                self._backoff = self._interval
 
     def close(self) -> None:
         self._stop.set()

@@ -7,16 +7,19 @@ level 2 and 7 days for level 3, counted from the block that opened the recall.
 
 Acknowledgements are off-chain facts kept in the API's own database (`api.store`), table
 `api_recall_acknowledgements`, created on first use; the first acknowledgement of a holder
-is kept (acknowledging again changes nothing). `recall_progress` joins them to the
+is kept (acknowledging again changes nothing). Holders acknowledge on the partner API; the
+regulator's deployment keeps a copy, pulled through the oversight feed
+(`api.oversight_feed`). `recall_progress` joins them to the
 indexer's recall scope (`indexer.queries.recall_scope`).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.errors import Conflict, Forbidden, NotFound
 from api.services import Services
@@ -33,6 +36,7 @@ __all__ = [
     "acknowledgement_store",
     "acknowledgements",
     "recall_progress",
+    "store_with_tables",
 ]
 
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
@@ -92,9 +96,22 @@ class RecallProgress:
         return sum(1 for h in self.holders if h.acknowledgement is not None)
 
 
+_CREATE_LOCK = threading.Lock()
+
+
+def store_with_tables(services: Services, tables: MetaData) -> Engine:
+    """`api.store.store_with`, safe when threads (a request and the oversight pull) or
+    worker processes race to create the tables: the loser finds them on a second look."""
+    with _CREATE_LOCK:
+        try:
+            return store_with(services, tables)
+        except OperationalError:
+            return store_with(services, tables)
+
+
 def acknowledgement_store(services: Services) -> Engine:
     """The API store holding `acknowledgements` (created on first use)."""
-    return store_with(services, metadata)
+    return store_with_tables(services, metadata)
 
 
 def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:

@@ -10,9 +10,11 @@ through its TestClient (an httpx client), the seam it talks HTTP through in prod
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
@@ -22,7 +24,7 @@ from sqlalchemy import update
 from api.auth import create_api_key
 from api.main import create_app
 from api.oversight_feed import cursors, load_cursor
-from api.oversight_pull import FeedError, OversightPull, Pulled
+from api.oversight_pull import FeedError, OversightPull, Pulled, Pulling
 from api.routes.verify import verifier
 from api.services import Services
 from api.store import api_store
@@ -214,3 +216,36 @@ def test_a_pull_refused_by_the_partner_api_says_so(
     pull = OversightPull(regulator.services, partner.api.client, hospital)
     with pytest.raises(FeedError, match="403 regulator_only"):
         pull.pull()
+
+
+def test_of_two_workers_one_pulls_in_the_background_until_closed(
+    partner: PartnerEnv, regulator: RegulatorSide, tmp_path: Path
+) -> None:
+    c = partner.api.consortium
+    c.manufacturer.commission(c.lot_key, ["F4"])
+    partner.api.sync()
+    _scan(partner, "F4", {}, country="CN")
+    verifier(partner.api.services).scans.flush()
+    account = c.regulator.account
+    lock = tmp_path / "oversight-pull.lock"
+    workers = [
+        Pulling(
+            OversightPull(regulator.services, partner.api.client, account),
+            httpx.Client(),
+            interval=0.05,
+            lock_path=lock,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 10
+        while load_cursor(regulator.services, "scans") is None:
+            assert time.monotonic() < deadline, "nothing pulled"
+            time.sleep(0.05)
+        time.sleep(0.3)  # both had their turns
+        scans = regulator.client.get("/v1/regulator/scans", headers=AUTH).json()["scans"]
+        assert len(scans) == 1
+        assert sum(w.elected for w in workers) == 1
+    finally:
+        for worker in workers:
+            worker.close()
