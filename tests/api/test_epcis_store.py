@@ -1,0 +1,84 @@
+"""The EPCIS capture log on SQLite and PostgreSQL: claims all or none, partial events
+claimed anew, what was applied kept across a partial and a finishing capture, and a log
+written before the `state` and `operations` columns read as it was meant."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from api.epcis.store import CaptureStore
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+A, B = "0x" + "a" * 40, "0x" + "b" * 40
+LEGACY = (
+    "CREATE TABLE epcis_captures (event_hash VARCHAR(100) PRIMARY KEY, member VARCHAR(42) "
+    "NOT NULL, claimed_at BIGINT NOT NULL, tx_hashes TEXT)"
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'epcis.db'}"
+        return
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("PostgreSQL is not running")
+    name = f"medledger_epcis_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_claims_are_all_or_none_and_partial_events_can_be_claimed_again(url: str) -> None:
+    store = CaptureStore(create_engine(url))
+    assert store.claim_all(["e1", "e2"], A) == set()
+    assert store.claim_all(["e3", "e2"], B) == {"e2"}  # e2 is pending: nothing claimed
+    assert store.states(["e3"]) == {}
+    store.done("e1", ["commission 1 into L1"], ["0x01"])
+    store.stopped("e2", ["createContainer S"], ["0x02"])  # refused after one operation
+    assert store.claim_all(["e1"], B) == {"e1"}  # captured: a duplicate, not claimable
+    assert store.states(["e2"])["e2"].state == "partial"
+    assert store.claim_all(["e2"], B) == set()
+    assert store.states(["e2"])["e2"].pending
+    store.release("e2")  # the second try applied nothing: back to partial, history kept
+    assert store.states(["e2"])["e2"].operations == ("createContainer S",)
+    assert store.claim_all(["e2"], B) == set()
+    store.done("e2", ["pack 1 into S"], ["0x03"])
+    e2 = store.states(["e2"])["e2"]
+    assert e2.captured and e2.tx_hashes == ("0x02", "0x03")
+    assert e2.operations == ("createContainer S", "pack 1 into S")
+    assert store.claim_all(["e4"], A) == set()
+    store.stopped("e4", [], [])  # refused before anything: forgotten
+    assert store.states(["e4"]) == {}
+    store.engine.dispose()
+
+
+def test_a_log_from_before_the_state_column_reads_as_captured_or_pending(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(LEGACY))
+        insert = text("INSERT INTO epcis_captures VALUES (:h, :m, 1, :t)")
+        conn.execute(insert, {"h": "old", "m": A, "t": '["0x09"]'})
+        conn.execute(insert, {"h": "stuck", "m": A, "t": None})
+    store = CaptureStore(engine)
+    states = store.states(["old", "stuck"])
+    assert states["old"].captured and states["old"].tx_hashes == ("0x09",)
+    assert states["stuck"].pending
+    assert store.tx_hashes("old") == ["0x09"]
+    CaptureStore(engine)  # the upgrade runs once: a second store adds nothing
+    engine.dispose()
