@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import TimeExhausted
+from web3.exceptions import TimeExhausted, TransactionNotFound
 from web3.types import TxReceipt
 
 from sdk.errors import MedLedgerError
@@ -74,13 +74,29 @@ class SenderBusy(MedLedgerError):
 
 class _AccountLocks:
     """One re-entrant lock per account, and the file lock shared with other processes
-    taken when a thread first enters it (and released when that thread leaves it)."""
+    taken when a thread first enters it (and released when that thread leaves it). The
+    lock file also keeps the hash of the account's last sent transaction."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.RLock] = {}
         self._held = threading.local()
+        self._last: dict[str, bytes] = {}
         self.directory: Path | None = None
+
+    def note_sent(self, address: str, tx_hash: bytes) -> None:
+        """Remember `tx_hash` as `address`'s last transaction (call it holding the lock)."""
+        key = address.lower()
+        self._last[key] = tx_hash
+        if self.directory is not None:
+            (self.directory / f"{key}.last").write_text(tx_hash.hex())
+
+    def last_sent(self, address: str) -> bytes | None:
+        key = address.lower()
+        if self.directory is not None:
+            path = self.directory / f"{key}.last"
+            return bytes.fromhex(path.read_text()) if path.is_file() else None
+        return self._last.get(key)
 
     def _lock(self, key: str) -> threading.RLock:
         with self._guard:
@@ -126,17 +142,37 @@ def account_lock(address: str) -> AbstractContextManager[None]:
 
 
 def await_own_pending(w3: Web3, address: str, *, timeout: float = RECEIPT_TIMEOUT) -> None:
-    """Wait until every transaction `address` sent is mined (its pending nonce equals its
-    mined one); `SenderBusy` after `timeout` seconds. Call it holding `account_lock`."""
+    """Wait until every transaction `address` sent is mined; `SenderBusy` after `timeout`
+    seconds. Call it holding `account_lock`. A transaction counts as waiting while the
+    node's pending nonce for `address` is above its mined one (our node, geth, anvil), or
+    while the last transaction sent here is known to the node without a receipt (nodes
+    whose pending nonce ignores their pool, as eth-tester's)."""
     deadline = time.monotonic() + timeout
+    last = _LOCKS.last_sent(address)
     while True:
         mined = w3.eth.get_transaction_count(address, "latest")  # type: ignore[arg-type]
         pending = w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-        if pending <= mined:
+        waiting = pending - mined
+        if waiting <= 0 and last is not None and _unmined(w3, last):
+            waiting = 1
+        if waiting <= 0:
             return
         if time.monotonic() >= deadline:
-            raise SenderBusy(address, pending=pending - mined, waited=timeout)
+            raise SenderBusy(address, pending=waiting, waited=timeout)
         time.sleep(0.05)
+
+
+def _unmined(w3: Web3, tx_hash: bytes) -> bool:
+    """Known to the node (in its pool) but without a receipt."""
+    try:
+        w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        return False
+    except TransactionNotFound:
+        pass
+    try:
+        return w3.eth.get_transaction(tx_hash) is not None  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return False
 
 
 def send_transaction(
@@ -156,6 +192,7 @@ def send_transaction(
             tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
         signed = account.sign_transaction(tx)
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        _LOCKS.note_sent(account.address, bytes(tx_hash))
     return wait_for_receipt(w3, bytes(tx_hash), sender=account.address, timeout=timeout)
 
 
