@@ -43,6 +43,7 @@ class PyEvmExecutor:
     def __init__(self, *, reference: bool = True) -> None:
         self.reference = reference
         self.last_header: Any = None  # py-evm's header of the last block executed
+        self._pending: tuple[BlockResult, BatchDB] | None = None
 
     def execute_block(
         self,
@@ -72,7 +73,7 @@ class PyEvmExecutor:
             raise EngineError(f"a transaction is not valid: {reasons[0]}")
         included = [by_source[id(decoded)] for decoded in _decoded(built, transactions)]
         self.last_header = header
-        return BlockResult(
+        result = BlockResult(
             transactions=included,
             receipts=list(_receipts(built.receipts, included)),
             state_changes=state_changes(overlay, state.state_root, header.state_root),
@@ -81,9 +82,17 @@ class PyEvmExecutor:
             dropped=[(by_source[id(decoded)], reason) for decoded, reason in built.dropped],
             deferred=[by_source[id(decoded)] for decoded in built.deferred],
         )
+        self._pending = (result, overlay)
+        return result
 
     def commit(self, db: Any, parent_root: bytes, result: BlockResult) -> bytes:
-        return commit_state(db, parent_root, result.state_changes)
+        """`commit_state`; for the block just executed on `db`, everything py-evm wrote
+        (its header too, so the next block finds its parent)."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] is not result or pending[1].wrapped_db is not db:
+            return commit_state(db, parent_root, result.state_changes)
+        pending[1].commit()
+        return bytes(self.last_header.state_root)
 
 
 def _decoded(built: evm.BuiltBlock, transactions: Sequence[Transaction]) -> Iterator[Any]:

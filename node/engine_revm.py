@@ -203,8 +203,6 @@ class RevmExecutor:
         nonce, balance, code_hash = self._account(tx.sender) or (0, 0, EMPTY_CODE_HASH)
         _validate(tx, env, price=price, nonce=nonce, balance=balance)
         creating = not tx.to
-        if creating:
-            self._check_code(keccak(tx.data), tx.data, price)
         # Buy the gas and (for a call; a creation's nonce is revm's) increment the nonce.
         self._write_account(
             block, tx.sender, (nonce + (0 if creating else 1), balance - tx.gas * price, code_hash)
@@ -225,12 +223,12 @@ class RevmExecutor:
                     raise UnsupportedByEngine(f"revm refused the transaction: {exc}") from exc
             outcome = evm.result
             loaded = loaded_state(evm.journal_str)
-            asked = evm.db_accounts
+            asked = [bytes.fromhex(name[2:]) for name in evm.db_accounts]
             evm.revert(checkpoint)
             if not self._load_new(asked):
                 break
             self.reruns += 1
-        self._check_loaded(loaded, price)
+        self._check_run(tx, loaded, asked, price)
         self._apply(block, loaded)
         gas_used = _with_floor(tx, int(outcome.gas_used))
         self._settle(block, tx, env, price=price, gas_used=gas_used)
@@ -284,12 +282,11 @@ class RevmExecutor:
                 self._insert_slot(address, slot, value)
         return info
 
-    def _load_new(self, asked: dict[str, Any]) -> bool:
+    def _load_new(self, asked: list[bytes]) -> bool:
         """Load the accounts revm asked the cache for that it had not been given; True if
         one of them exists, so the run saw a wrong (empty) account."""
         wrong = False
-        for name in asked:
-            address = bytes.fromhex(name[2:])
+        for address in asked:
             if address not in self._accounts:
                 wrong |= not _empty(self._account(address))
         return wrong
@@ -319,26 +316,37 @@ class RevmExecutor:
         evm.insert_account_storage(_hex(address), slot, value)
         evm.revert(checkpoint)
 
-    def _check_loaded(self, loaded: dict[bytes, LoadedAccount], price: int) -> None:
-        for address, account in loaded.items():
-            if address in _BLS_PRECOMPILES:
-                raise UnsupportedByEngine(f"a call reached the BLS precompile {_hex(address)}")
-            if account.code_hash not in self._opcodes and account.code_hash != EMPTY_CODE_HASH:
+    def _check_run(
+        self,
+        tx: Transaction,
+        loaded: dict[bytes, LoadedAccount],
+        asked: list[bytes],
+        price: int,
+    ) -> None:
+        """Refuse a run that did what revm 8 does otherwise than py-evm's Prague: call a
+        BLS precompile, execute BLOCKHASH, or read GASPRICE at a non-zero price."""
+        reached = [address for address in asked if address in _BLS_PRECOMPILES]
+        if reached:
+            raise UnsupportedByEngine(f"a call reached the BLS precompile {_hex(reached[0])}")
+        ops: set[int] = set(opcodes_in(tx.data)) if not tx.to else set()
+        for address in asked:
+            info = self._accounts.get(address)
+            if info is not None:
+                ops |= self._opcodes.get(info[2], frozenset())
+        for account in loaded.values():
+            if account.created and account.code_hash not in self._opcodes:
                 code = account.code()
                 if code is not None:
                     self._opcodes[account.code_hash] = opcodes_in(code)
-            self._check_code(account.code_hash, None, price)
-
-    def _check_code(self, code_hash: bytes, code: bytes | None, price: int) -> None:
-        ops = self._opcodes.get(code_hash)
-        if ops is None:
-            if code is None:
-                return
-            ops = self._opcodes[code_hash] = opcodes_in(code)
-        if _BLOCKHASH in ops:
-            raise UnsupportedByEngine("BLOCKHASH: pyrevm cannot be given the chain's hashes")
+            ops |= self._opcodes.get(account.code_hash, frozenset())
         if price and _GASPRICE in ops:
             raise UnsupportedByEngine("GASPRICE at a non-zero gas price (revm runs at 0)")
+        # A 0x40 byte outside PUSH data may be data (contract metadata, the runtime inside
+        # initcode): whether BLOCKHASH ran shows in the cache's block hashes (costly to
+        # read, the whole cache is printed). It stays there: the cache is dropped.
+        if _BLOCKHASH in ops and _asked_block_hashes(self._evm):
+            self._evm, self._setup = None, None
+            raise UnsupportedByEngine("BLOCKHASH: pyrevm cannot be given the chain's hashes")
 
     def _apply(self, block: _Block, loaded: dict[bytes, LoadedAccount]) -> None:
         """Write what the transaction changed into the cache (EIP-161: a touched account
@@ -417,6 +425,15 @@ def genesis_preimages(spec: Any) -> list[int]:
         except RuntimeError as exc:
             raise EngineError(f"genesis: constructor of {name} failed on revm: {exc}") from exc
     return [slot for account in loaded_state(evm.journal_str).values() for slot in account.storage]
+
+
+def _asked_block_hashes(evm: Any) -> bool:
+    """Whether revm asked its cache for a block hash (its `Debug` shows `block_hashes`)."""
+    text = str(evm)
+    at = text.rfind("block_hashes: {")
+    if at < 0:
+        raise EngineError("pyrevm's EVM does not show its cache's block hashes")
+    return text[at + len("block_hashes: {")] != "}"
 
 
 def _validate(tx: Transaction, env: BlockEnv, *, price: int, nonce: int, balance: int) -> None:
