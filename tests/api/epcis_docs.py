@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.api.conftest import ApiEnv
-from tests.api.partner_env import PartnerEnv
+if TYPE_CHECKING:  # types only: the attack suite imports `doc` without the API fixtures
+    from tests.api.conftest import ApiEnv
+    from tests.api.partner_env import PartnerEnv
 
 EXAMPLES = Path(__file__).resolve().parent / "epcis_examples"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -17,7 +18,8 @@ SSCC_URN = "urn:epc:id:sscc:9506000.1000000042"  # SSCC 195060000000000425
 
 
 def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text())
+    found: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return found
 
 
 def doc(*events: dict[str, Any]) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def _inbound(api: ApiEnv) -> dict[str, Any]:
     )
 
 
-def test_gs1_examples_are_valid_against_the_schema(schema_validator) -> None:
+def test_gs1_examples_are_valid_against_the_schema(schema_validator: Draft7Validator) -> None:
     names = sorted(p.name for p in EXAMPLES.glob("Example_*.jsonld"))
     assert len(names) == 3
     for name in names:
@@ -169,7 +169,7 @@ def test_capture_needs_a_signed_in_partner_with_a_custodial_key(
 
 
 def test_a_partner_queries_events_of_items_it_has_held_by_epc(
-    api: ApiEnv, partner: PartnerEnv, schema_validator
+    api: ApiEnv, partner: PartnerEnv, schema_validator: Draft7Validator
 ) -> None:
     c = api.consortium
     assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
@@ -193,11 +193,12 @@ def test_a_partner_queries_events_of_items_it_has_held_by_epc(
 def _export(client: TestClient, **params: Any) -> dict[str, Any]:
     r = client.get("/v1/epcis/events", params=params, headers=AUTH)
     assert r.status_code == 200, r.text
-    return r.json()
+    found: dict[str, Any] = r.json()
+    return found
 
 
 def test_the_export_round_trips_captured_events_and_is_valid_epcis(
-    api: ApiEnv, partner: PartnerEnv, schema_validator
+    api: ApiEnv, partner: PartnerEnv, schema_validator: Draft7Validator
 ) -> None:
     assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
@@ -227,7 +228,7 @@ def test_the_export_round_trips_captured_events_and_is_valid_epcis(
 
 
 def test_the_export_filters_by_epc_bizstep_disposition_and_time(
-    api: ApiEnv, partner: PartnerEnv, schema_validator
+    api: ApiEnv, partner: PartnerEnv, schema_validator: Draft7Validator
 ) -> None:
     c = api.consortium
     assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
@@ -256,7 +257,7 @@ def _steps_of(doc: dict[str, Any]) -> list[str]:
 
 
 def test_the_export_matches_any_of_several_epcs_bizsteps_and_dispositions(
-    api: ApiEnv, partner: PartnerEnv, schema_validator
+    api: ApiEnv, partner: PartnerEnv, schema_validator: Draft7Validator
 ) -> None:
     assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
     api.sync()
@@ -322,7 +323,7 @@ def test_the_export_pages_with_a_next_page_link(api: ApiEnv, partner: PartnerEnv
 
 
 def test_moves_of_a_recalled_lot_are_exported_with_disposition_recalled(
-    api: ApiEnv, schema_validator
+    api: ApiEnv, schema_validator: Draft7Validator
 ) -> None:
     c = api.consortium
     units = c.manufacturer.commission(c.lot_key, ["K1", "K2"]).value

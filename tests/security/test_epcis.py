@@ -24,23 +24,13 @@ from sdk.deploy import Deployment
 from sdk.gs1 import item_id, unit_path
 from sdk.ledger import Ledger
 from sdk.model import ItemStatus
+from tests.api.epcis_docs import doc
 from tests.security.conftest import Target
 
 BAD_CODE = "http://x]/"
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 TIME = {"eventTime": "2026-01-05T10:00:00.000Z", "eventTimeZoneOffset": "+08:00"}
 MAKER, DISTRIBUTOR = "chengrui", "ruitong"
 GENUINE_LOT, RECALLED_LOT = "CR2601A", "BC2603A"  # the seed recalls BC2603A
-
-
-def _doc(*events: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-01-05T10:00:00.000Z",
-        "epcisBody": {"eventList": list(events)},
-    }
 
 
 def _gtin(target: Target, lot: str) -> str:
@@ -125,7 +115,7 @@ def test_sensor_values_out_of_range_are_a_422_naming_the_field(
         **TIME,
     }
     with _member(target, DISTRIBUTOR) as client:
-        r = _capture(client, json.dumps(_doc(receiving)).encode())  # NaN goes out as NaN
+        r = _capture(client, json.dumps(doc(receiving)).encode())  # NaN goes out as NaN
     assert r.status_code == 422, r.text
     assert r.json()["code"] == code
     assert r.json()["field"].endswith(".sensorElementList[0].sensorReport[0].value")
@@ -138,7 +128,7 @@ def test_a_code_urllib_cannot_split_is_a_4xx_in_epcis_query_and_capture(target: 
         assert r.status_code == 400, r.text
         assert r.json()["code"] == "malformed"
         shipping = _ship(target, BAD_CODE, DISTRIBUTOR)
-        r = _capture(client, json.dumps(_doc(shipping)).encode())
+        r = _capture(client, json.dumps(doc(shipping)).encode())
         assert r.status_code == 422, r.text
         assert r.json()["code"] == "epcis_unsupported_event"
         assert r.json()["gs1_reason"] == "malformed"
@@ -172,7 +162,7 @@ def test_a_megabyte_of_bad_events_is_refused_listing_only_the_first_errors(
     bad = {"type": "ObjectEvent", "action": "SHIP", "eventTime": "yesterday", "epcList": junk}
     count = 1_000_000 // len(json.dumps(bad))
     assert count <= MAX_EVENTS
-    body = json.dumps(_doc(*[bad] * count)).encode()
+    body = json.dumps(doc(*[bad] * count)).encode()
     assert 900_000 < len(body) <= 1_000_000
     with _member(target, MAKER) as client:
         r = _capture(client, body)
@@ -180,7 +170,7 @@ def test_a_megabyte_of_bad_events_is_refused_listing_only_the_first_errors(
         assert r.json()["code"] == "epcis_schema_invalid"
         assert 0 < len(r.json()["errors"]) <= MAX_ERRORS
         small = {"type": "ObjectEvent", "action": "OBSERVE", **TIME}
-        r = _capture(client, json.dumps(_doc(*[small] * (MAX_EVENTS + 1))).encode())
+        r = _capture(client, json.dumps(doc(*[small] * (MAX_EVENTS + 1))).encode())
         assert r.status_code == 413, r.text
         assert r.json()["code"] == "epcis_too_many_events"
     target.assert_still_serving()
@@ -198,10 +188,10 @@ def test_a_document_whose_second_event_is_refused_applies_nothing(target: Target
     chain = Ledger(w3, Deployment.load(target.stack.deployment_file), Account.create())
     genuine_id = item_id(unit_path(_gtin(target, GENUINE_LOT), "EPA1"))
     with _member(target, MAKER) as client:
-        r = _capture(client, json.dumps(_doc(*commission)).encode())
+        r = _capture(client, json.dumps(doc(*commission)).encode())
         assert r.status_code == 200 and r.json()["captured"] == 2, r.text
         block = w3.eth.block_number
-        both = _doc(_ship(target, genuine, DISTRIBUTOR), _ship(target, recalled, DISTRIBUTOR))
+        both = doc(_ship(target, genuine, DISTRIBUTOR), _ship(target, recalled, DISTRIBUTOR))
         r = _capture(client, json.dumps(both).encode())
     assert r.status_code == 409, r.text
     assert r.json()["code"].startswith("ItemsRecalled")
