@@ -161,12 +161,14 @@ class Traffic:
             member.sign_in()
             self.members[slug] = member
         # Each simulated phone scans under a real API key of its own (the verify route
-        # refuses made-up keys), so scans are not rate-limited as one client.
-        issuer = next(iter(self.members.values()))
-        self.phones = [
-            issuer.post("/v1/auth/api-keys", {"label": f"simulated phone {i}"})["key"]
-            for i in range(PHONES)
-        ]
+        # refuses made-up keys), issued by the members in turn: a member's keys share one
+        # verification budget (and a member holds at most 20), so scans are spread over
+        # every member's budget rather than rate-limited as one client.
+        issuers = list(self.members.values())
+        self.phones: list[str] = []
+        for i in range(PHONES):
+            key = issuers[i % len(issuers)].post("/v1/auth/api-keys", {"label": f"phone {i}"})
+            self.phones.append(key["key"])
         by_role: dict[str, list[str]] = {}
         for slug in self.members:
             by_role.setdefault(roles[slug], []).append(slug)

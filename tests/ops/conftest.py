@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
 
 from api.main import create_app
@@ -27,7 +28,11 @@ def offline_api(tmp_path: Path) -> Iterator[TestClient]:
     deployment.save(tmp_path / "deployment.json")
     db_url = f"sqlite:///{tmp_path / 'indexer.db'}"
     settings = ApiSettings(
-        rpc_url=dead, db_url=db_url, data_dir=tmp_path, deployment_file=tmp_path / "deployment.json"
+        rpc_url=dead,
+        db_url=db_url,
+        data_dir=tmp_path,
+        deployment_file=tmp_path / "deployment.json",
+        master_key=SecretStr("ab" * 32),  # sign-in challenges carry an HMAC under it
     )
     services = Services(
         settings=settings,
