@@ -44,6 +44,7 @@ __all__ = [
     "ProductFacts",
     "Reader",
     "Reason",
+    "ReasonCode",
     "ScannedCode",
     "Verdict",
     "VerifyPolicy",
@@ -52,6 +53,30 @@ __all__ = [
     "places_distant",
     "verify",
 ]
+
+
+class ReasonCode(StrEnum):
+    """Why a verdict is what it is: the `code` of each `Reason` (its text is English; the
+    portal's verification page words each code in zh-CN and English)."""
+
+    COMMISSIONED = "commissioned"
+    CONTAINER = "container"
+    UNKNOWN_CONTAINER = "unknown_container"
+    UNKNOWN_PRODUCT = "unknown_product"
+    UNKNOWN_SERIAL = "unknown_serial"
+    SERIAL_UNDER_OTHER_LOT = "serial_under_other_lot"
+    LOT_MISMATCH = "lot_mismatch"
+    EXPIRY_MISMATCH = "expiry_mismatch"
+    RECALLED = "recalled"
+    EXPIRED = "expired"
+    REGISTRATION_EXPIRED = "registration_expired"
+    DISPENSED = "dispensed"
+    DESTROYED = "destroyed"
+    SCANNED_AFTER_DISPENSED = "scanned_after_dispensed"
+    SCANNED_AFTER_DESTROYED = "scanned_after_destroyed"
+    QUARANTINED = "quarantined"
+    IN_TRANSIT = "in_transit"
+    TWO_PLACES = "two_places"
 
 
 class Verdict(StrEnum):
@@ -316,8 +341,8 @@ class _Findings:
         self.reasons: list[Reason] = []
         self.verdicts: set[Verdict] = set()
 
-    def add(self, code: str, text: str, verdict: Verdict | None, severity: str) -> None:
-        self.reasons.append(Reason(code=code, text=text, severity=severity))
+    def add(self, code: ReasonCode, text: str, verdict: Verdict | None, severity: str) -> None:
+        self.reasons.append(Reason(code=code.value, text=text, severity=severity))
         if verdict is not None:
             self.verdicts.add(verdict)
 
@@ -366,7 +391,7 @@ def verify(
                 recalled=int(row[6]) != 0,
             )
             found.add(
-                "commissioned",
+                ReasonCode.COMMISSIONED,
                 f"commissioned by {product.manufacturer} in lot {lot.lot}",
                 None,
                 "info",
@@ -374,7 +399,9 @@ def verify(
             _check_label(sql, udi, lot, int(row[5]), found)
             _check_lot(int(row[6]), row[13:18], int(row[5]), lot, product, found, chain, now)
         else:
-            found.add("container", "a logistic unit registered on the ledger", None, "info")
+            found.add(
+                ReasonCode.CONTAINER, "a logistic unit registered on the ledger", None, "info"
+            )
         _check_status(item_status, history, found, chain, now, policy)
         _check_scans(sql, key, location, pending_scans, found, now, policy)
     return VerifyResult(
@@ -400,7 +427,7 @@ def verify(
 def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts | None:
     if udi.sscc is not None:
         found.add(
-            "unknown_container",
+            ReasonCode.UNKNOWN_CONTAINER,
             f"SSCC {udi.sscc} was never registered on the ledger",
             Verdict.UNKNOWN,
             "alert",
@@ -409,7 +436,7 @@ def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts 
     rows = sql.rows(_PRODUCT, (udi.gtin,))
     if not rows:
         found.add(
-            "unknown_product",
+            ReasonCode.UNKNOWN_PRODUCT,
             f"GTIN {udi.gtin} is not a product registered on the ledger",
             Verdict.UNKNOWN,
             "alert",
@@ -417,7 +444,7 @@ def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts 
         return None
     product = _product(rows[0], now)
     found.add(
-        "unknown_serial",
+        ReasonCode.UNKNOWN_SERIAL,
         f"serial {udi.serial} of GTIN {udi.gtin} was never commissioned by "
         f"{product.manufacturer}; the label may be counterfeit",
         Verdict.UNKNOWN,
@@ -438,7 +465,7 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
         other = udi.lot_key
         if other is not None and sql.one("SELECT 1 FROM lots WHERE lot_key = ?", (other,)):
             found.add(
-                "serial_under_other_lot",
+                ReasonCode.SERIAL_UNDER_OTHER_LOT,
                 f"serial {udi.serial} was commissioned in lot {lot.lot}, "
                 f"but the label says lot {udi.lot}",
                 Verdict.SUSPECT,
@@ -446,7 +473,7 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
             )
         else:
             found.add(
-                "lot_mismatch",
+                ReasonCode.LOT_MISMATCH,
                 f"the label's lot {udi.lot} is not a lot of GTIN {udi.gtin} on the ledger "
                 f"(the serial belongs to lot {lot.lot})",
                 Verdict.SUSPECT,
@@ -454,7 +481,7 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
             )
     if udi.expiry is not None and not _same_day(udi.expiry, expiry):
         found.add(
-            "expiry_mismatch",
+            ReasonCode.EXPIRY_MISMATCH,
             f"the label's expiry {udi.expiry.isoformat()} differs from the ledger's "
             f"{lot.expiry.isoformat()}",
             Verdict.SUSPECT,
@@ -477,7 +504,7 @@ def _check_lot(
         level = None if level_ is None else int(level_)
         lot.recall_level = level
         found.add(
-            "recalled",
+            ReasonCode.RECALLED,
             f"lot {lot.lot} is under recall #{recall_id} (level {level}); do not use",
             Verdict.RECALLED,
             "alert",
@@ -494,14 +521,14 @@ def _check_lot(
             )
     if expiry <= now:
         found.add(
-            "expired",
+            ReasonCode.EXPIRED,
             f"lot {lot.lot} expired on {lot.expiry.isoformat()}",
             Verdict.EXPIRED,
             "alert",
         )
     if not product.registration_valid:
         found.add(
-            "registration_expired",
+            ReasonCode.REGISTRATION_EXPIRED,
             f"the registration certificate expired on {product.registration_expiry.isoformat()}",
             None,
             "warning",
@@ -525,11 +552,16 @@ def _check_status(
         word = verdict.value
         when = next((s.timestamp for s in reversed(history) if s.kind == kind), None)
         at = f" on {_iso(when)}" if when is not None else ""
-        found.add(word, f"the unit was {word}{at}; it must not be in circulation", verdict, "alert")
+        found.add(
+            ReasonCode(word),
+            f"the unit was {word}{at}; it must not be in circulation",
+            verdict,
+            "alert",
+        )
         if when is not None and now - when > policy.grace_seconds:
             hours = (now - when) // 3600
             found.add(
-                f"scanned_after_{word}",
+                ReasonCode(f"scanned_after_{word}"),
                 f"scanned {hours} h after it was {word}: the unit or its label may have been "
                 "reused",
                 Verdict.SUSPECT,
@@ -537,13 +569,13 @@ def _check_status(
             )
     elif status == ItemStatus.QUARANTINED:
         found.add(
-            "quarantined",
+            ReasonCode.QUARANTINED,
             "quarantined by its holder (e.g. a cold-chain excursion); do not use until released",
             None,
             "warning",
         )
     elif status == ItemStatus.IN_TRANSIT:
-        found.add("in_transit", "in transit between two partners", None, "info")
+        found.add(ReasonCode.IN_TRANSIT, "in transit between two partners", None, "info")
 
 
 def _check_scans(
@@ -569,7 +601,7 @@ def _check_scans(
         if places_distant(str(where), location, distant_km=policy.distant_km):
             minutes = max(0, (now - int(scanned_at)) // 60)
             found.add(
-                "two_places",
+                ReasonCode.TWO_PLACES,
                 f"a consortium member scanned it at {where} {minutes} min before this scan at "
                 f"{location}: one unit cannot be in both places (only scans by authenticated "
                 "members count as evidence; an anonymous scan never changes another "

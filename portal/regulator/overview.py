@@ -1,5 +1,7 @@
 """The network overview's figures: members by role, shipments per day and by status,
-recalls by level, alerts by kind. Each is one grouped query over the indexer's tables."""
+recalls by level, alerts by kind, verification scans by members and anonymous ones (the
+partner API's, pulled through its oversight feed). Each is one grouped query over the
+indexer's tables."""
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ class NetworkFigures:
     alerts_by_kind: dict[str, int]
     products: int
     lots: int
+    scans: int = 0  # public verification scans over the window
+    scans_by_members: int = 0  # of which made with a member's API key
 
     @property
     def members(self) -> int:
@@ -91,6 +95,10 @@ def network_overview(
         distant_km=settings.verify_distant_km,
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
+    scans, by_members = sql.rows(
+        "SELECT COUNT(*), COUNT(scanner) FROM verification_scans WHERE scanned_at >= ?",
+        (now - days * DAY,),
+    )[0]
     return NetworkFigures(
         members_by_role=by_role,
         suspended=suspended,
@@ -103,4 +111,6 @@ def network_overview(
         alerts_by_kind=dict(Counter(a.kind for a in alerts)),
         products=int(sql.one("SELECT COUNT(*) FROM products")),
         lots=int(sql.one("SELECT COUNT(*) FROM lots")),
+        scans=int(scans),
+        scans_by_members=int(by_members),
     )

@@ -82,7 +82,9 @@ ALERT_KINDS = {
 }
 # What each alert means, in the page's language; the API's English detail follows it.
 ALERT_SUMMARIES = {
-    "scan_two_places": _l("The same unit was scanned in two distant places within hours."),
+    "scan_two_places": _l(
+        "A member scanned the unit, and it was scanned again far away within hours."
+    ),
     "scan_after_dispensed": _l("The unit was scanned again long after it was used."),
     "cold_chain_excursion": _l(
         "Shipment %(shipment)s was received by %(organisation)s outside its temperature range."

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import ServicesDep
 from api.routes.verify import MAX_CODE, RateLimit, judge
 from api.services import Services
-from api.verification import VerifyResult
+from api.verification import ReasonCode, VerifyResult
 from portal.context import PageCtx, page_ctx
 from portal.nav import _l
 from sdk.errors import Gs1Error
@@ -31,25 +31,36 @@ VERDICTS = {
     "dispensed": ("已使用", "Dispensed"),
     "destroyed": ("已销毁", "Destroyed"),
 }
-# Reason codes of api.verification in words; unknown codes show the API's English text.
+# Every reason code of api.verification in words (tests/portal/test_verify_reasons.py ties
+# each to its zh-CN text); the API's English text is shown under it.
 REASONS = {
-    "commissioned": _l("Registered on the ledger by its manufacturer."),
-    "container": _l("A logistic unit (case or pallet) registered on the ledger."),
-    "unknown_serial": _l("This serial number was never registered: possibly counterfeit."),
-    "unknown_product": _l("This product is not registered on the ledger."),
-    "unknown_container": _l("This case or pallet is not registered on the ledger."),
-    "lot_mismatch": _l("The lot on the label differs from the ledger's."),
-    "serial_under_other_lot": _l("This serial number belongs to another lot."),
-    "expiry_mismatch": _l("The expiry date on the label differs from the ledger's."),
-    "two_places": _l("The same unit was scanned in two distant places within hours."),
-    "reused": _l("The unit was scanned again long after it was used."),
-    "recalled": _l("The lot is recalled: do not use."),
-    "expired": _l("The lot has expired: do not use."),
-    "registration_expired": _l("The product's registration certificate has expired."),
-    "quarantined": _l("The unit is quarantined."),
-    "in_transit": _l("In transit between two partners."),
-    "dispensed": _l("The unit was already dispensed or implanted; it must not be in circulation."),
-    "destroyed": _l("The unit was destroyed; it must not be in circulation."),
+    ReasonCode.COMMISSIONED: _l("Registered on the ledger by its manufacturer."),
+    ReasonCode.CONTAINER: _l("A logistic unit (case or pallet) registered on the ledger."),
+    ReasonCode.UNKNOWN_SERIAL: _l("This serial number was never registered: possibly counterfeit."),
+    ReasonCode.UNKNOWN_PRODUCT: _l("This product is not registered on the ledger."),
+    ReasonCode.UNKNOWN_CONTAINER: _l("This case or pallet is not registered on the ledger."),
+    ReasonCode.LOT_MISMATCH: _l("The lot on the label differs from the ledger's."),
+    ReasonCode.SERIAL_UNDER_OTHER_LOT: _l("This serial number belongs to another lot."),
+    ReasonCode.EXPIRY_MISMATCH: _l("The expiry date on the label differs from the ledger's."),
+    ReasonCode.TWO_PLACES: _l(
+        "A network member (a hospital's or distributor's scanner) scanned this unit far from "
+        "here within hours: one unit cannot be in two places. Only members' scans count; an "
+        "anonymous scan never changes anyone else's result."
+    ),
+    ReasonCode.SCANNED_AFTER_DISPENSED: _l("The unit was scanned again long after it was used."),
+    ReasonCode.SCANNED_AFTER_DESTROYED: _l(
+        "The unit was scanned again long after it was destroyed: the unit or its label may "
+        "have been reused."
+    ),
+    ReasonCode.RECALLED: _l("The lot is recalled: do not use."),
+    ReasonCode.EXPIRED: _l("The lot has expired: do not use."),
+    ReasonCode.REGISTRATION_EXPIRED: _l("The product's registration certificate has expired."),
+    ReasonCode.QUARANTINED: _l("The unit is quarantined."),
+    ReasonCode.IN_TRANSIT: _l("In transit between two partners."),
+    ReasonCode.DISPENSED: _l(
+        "The unit was already dispensed or implanted; it must not be in circulation."
+    ),
+    ReasonCode.DESTROYED: _l("The unit was destroyed; it must not be in circulation."),
 }
 
 

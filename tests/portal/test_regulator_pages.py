@@ -5,6 +5,7 @@ failures shown in the chosen language with the form keeping what was typed."""
 from __future__ import annotations
 
 import re
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.routes import regulator as regulator_routes
+from indexer.queries import record_scan
 from sdk.model import LicenceKind, MemberStatus
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv
@@ -94,6 +96,22 @@ def test_the_overview_shows_figures_and_charts_in_either_language(
     assert shipments and shipments.group(1).endswith(": 2")  # both shipments were today
     chinese = reg.get("/portal/regulator?lang=zh")
     assert '<html lang="zh-CN"' in chinese.text and "网络概览" in chinese.text
+
+
+def test_the_overview_counts_verification_scans_and_those_by_members(
+    portal: PortalEnv, reg: TestClient
+) -> None:
+    (unit, *_) = _stock(portal)
+    now = int(time.time())
+    with portal.api.services.engine.begin() as conn:
+        record_scan(conn, unit, scanned_at=now, location="CN-31", scanner=None)
+        record_scan(conn, unit, scanned_at=now, location="US", scanner=None)
+        hospital = portal.api.consortium.hospital.address
+        record_scan(conn, unit, scanned_at=now, location="CN-31", scanner=hospital)
+        record_scan(conn, unit, scanned_at=now - 30 * 86_400, location="CN", scanner=None)
+    page = reg.get("/portal/regulator?lang=en").text
+    assert '<h2 data-figure="scans">3</h2>' in page and "1 by members" in page
+    assert "其中成员扫描 1 次" in reg.get("/portal/regulator?lang=zh").text
 
 
 def test_the_regulator_issues_a_recall_and_watches_its_progress(
