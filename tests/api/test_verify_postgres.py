@@ -17,6 +17,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api.auth import create_api_key
 from api.main import create_app
 from api.routes.verify import verifier
 from api.services import Services
@@ -68,15 +69,18 @@ def test_verdicts_on_postgresql_match_sqlite(api: ApiEnv, pg_url: str) -> None:
     ) as indexer:
         indexer.catch_up()
     engine = make_engine(pg_url)
+    key = create_api_key(api.services, c.hospital.address, label="ward scanner")[1]
+    hospital = {"X-API-Key": key}
     app = create_app(dataclasses.replace(api.services, engine=engine, extras={}))
     try:
         with TestClient(app) as pg:  # its shutdown writes the queued scans
             scans: list[dict[str, Any]] = [
                 {"code": Udi(gtin=c.gtin, serial="PG1").element_string()},
                 {"code": Udi(gtin=c.gtin, serial="PG2", lot=c.lot).digital_link_uri()},
-                {
+                {  # a member's scan: evidence of where the unit was (issue 13)
                     "code": Udi(gtin=c.gtin, serial="PG2").gs1_payload(),
                     "location": {"country": "CN"},
+                    "headers": hospital,
                 },
                 {
                     "code": Udi(gtin=c.gtin, serial="PG2").gs1_payload(),
@@ -87,8 +91,9 @@ def test_verdicts_on_postgresql_match_sqlite(api: ApiEnv, pg_url: str) -> None:
             ]
             verdicts = []
             for scan in scans:
-                on_pg = pg.post("/v1/verify", json=scan)
-                on_sqlite = api.client.post("/v1/verify", json=scan)
+                headers = scan.pop("headers", {})
+                on_pg = pg.post("/v1/verify", json=scan, headers=headers)
+                on_sqlite = api.client.post("/v1/verify", json=scan, headers=headers)
                 assert on_pg.status_code == on_sqlite.status_code == 200
                 assert _strip(on_pg.json()) == _strip(on_sqlite.json())
                 verdicts.append(on_pg.json()["verdict"])
