@@ -28,6 +28,7 @@ from node.engine import (
     Log,
     Receipt,
     StateChanges,
+    StateReader,
     Transaction,
     TrieState,
     commit_state,
@@ -47,12 +48,14 @@ class PyEvmExecutor:
 
     def execute_block(
         self,
-        state: TrieState,
+        state: StateReader,
         env: BlockEnv,
         transactions: Sequence[Transaction],
         *,
         strict: bool = False,
     ) -> BlockResult:
+        if not isinstance(state, TrieState):
+            raise EngineError("py-evm reads the state from a node store (a TrieState)")
         overlay = BatchDB(state.db)  # py-evm writes here; nothing reaches state.db
         by_source = {id(tx.source): tx for tx in transactions}
         built = evm.build_block(

@@ -118,6 +118,7 @@ class RevmExecutor:
         self._accounts: dict[bytes, _Info | None] = {}  # loaded whole into the cache
         self._opcodes: dict[bytes, frozenset[int]] = {}  # code hash → opcodes
         self._codes: set[bytes] = set()  # code hashes the cache holds code for
+        self._code_sizes: dict[bytes, int] = {}  # code hash → size, to read the journal
         self.reruns = 0  # transactions run again after loading accounts
 
     # -- the interface ----------------------------------------------------------------
@@ -222,7 +223,7 @@ class RevmExecutor:
                     evm.revert(checkpoint)
                     raise UnsupportedByEngine(f"revm refused the transaction: {exc}") from exc
             outcome = evm.result
-            loaded = loaded_state(evm.journal_str)
+            loaded = loaded_state(evm.journal_str, self._code_sizes)
             asked = [bytes.fromhex(name[2:]) for name in evm.db_accounts]
             evm.revert(checkpoint)
             if not self._load_new(asked):
@@ -301,6 +302,7 @@ class RevmExecutor:
             if code_hash not in self._opcodes:
                 self._opcodes[code_hash] = opcodes_in(code)
             self._codes.add(code_hash)
+            self._code_sizes[code_hash] = len(code)
             account = _AccountInfo(balance=balance, nonce=nonce, code=code)
         self._evm.insert_account_info(_hex(address), account)
 
@@ -382,6 +384,7 @@ class RevmExecutor:
         else:
             nonce, balance, code_hash = info
             self._codes.add(code_hash)
+            self._code_sizes[code_hash] = len(code)
             self._evm.insert_account_info(
                 _hex(address), _AccountInfo(balance=balance, nonce=nonce, code=code)
             )

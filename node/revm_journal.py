@@ -18,6 +18,7 @@ and checked by `tests/node/test_engine_revm.py`; a change makes `JournalFormatEr
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from node.engine import EngineError
@@ -31,6 +32,8 @@ _STATUS = "}, status: AccountStatus("
 _SLOT = re.compile(
     r"(\d+): StorageSlot \{ previous_or_original_value: (\d+), present_value: (\d+) \}"
 )
+_RAW_CODE = "Some(Bytecode { bytecode: 0x"
+_RAW_END = ", state: Raw }) "
 _CODE = re.compile(r"Some\(Bytecode \{ bytecode: 0x([0-9a-f]*), state: (?:Raw|\w+ \{ len: (\d+))")
 
 
@@ -73,21 +76,25 @@ class LoadedAccount:
         return code if match.group(2) is None else code[: int(match.group(2))]
 
 
-def loaded_state(text: str) -> dict[bytes, LoadedAccount]:
-    """The accounts in a `journal_str`'s state map, by address."""
+def loaded_state(
+    text: str, code_sizes: Mapping[bytes, int] | None = None
+) -> dict[bytes, LoadedAccount]:
+    """The accounts in a `journal_str`'s state map, by address. `code_sizes` (code hash →
+    size) lets the reading jump over the code of accounts whose code it knows."""
     if not text.startswith("JournaledState { state: {"):
         raise JournalFormatError(f"pyrevm's journal starts {text[:40]!r}")
-    end = text.find("}, transient_storage: ")
-    if end < 0:
-        raise JournalFormatError("pyrevm's journal has no transient_storage after its state")
+    sizes = code_sizes or {}
     accounts: dict[bytes, LoadedAccount] = {}
     at = 0
-    while (found := text.find(_ACCOUNT, at, end)) >= 0:
+    while (found := text.find(_ACCOUNT, at)) >= 0:
         info = _INFO.match(text, found + len(_ACCOUNT))
-        storage = text.find(_STORAGE, found)
+        if info is None:
+            raise JournalFormatError(f"pyrevm's journal: an account at {found} is unreadable")
+        code_hash = bytes.fromhex(info.group(3))
+        storage = _storage_at(text, info.end(), sizes.get(code_hash))
         status = text.find(_STATUS, storage)
         close = text.find(")", status + len(_STATUS))
-        if info is None or min(storage, status, close) < 0:
+        if min(storage, status, close) < 0:
             raise JournalFormatError(f"pyrevm's journal: an account at {found} is unreadable")
         slots = {
             int(slot): (int(original), int(present))
@@ -97,7 +104,7 @@ def loaded_state(text: str) -> dict[bytes, LoadedAccount]:
         accounts[bytes.fromhex(text[found - 40 : found])] = LoadedAccount(
             balance=int(info.group(1)),
             nonce=int(info.group(2)),
-            code_hash=bytes.fromhex(info.group(3)),
+            code_hash=code_hash,
             storage=slots,
             status=frozenset(flag.strip() for flag in flags.split("|")),
             _text=text,
@@ -105,3 +112,13 @@ def loaded_state(text: str) -> dict[bytes, LoadedAccount]:
         )
         at = close
     return accounts
+
+
+def _storage_at(text: str, code_at: int, code_size: int | None) -> int:
+    """Where `}, storage: {` follows the code starting at `code_at`: past the code's hex
+    without reading it when its size is known and it is shown as it was given (Raw)."""
+    if code_size is not None and text.startswith(_RAW_CODE, code_at):
+        after = code_at + len(_RAW_CODE) + 2 * code_size
+        if text.startswith(_RAW_END, after):
+            return after + len(_RAW_END)
+    return text.find(_STORAGE, code_at)
