@@ -58,25 +58,15 @@ def _replay(chain: Chain, store: LmdbStore, engine: RevmExecutor) -> tuple[bytes
             txs = [
                 Transaction.of(evm.check_transaction(tx, tx.encode())) for tx in block.transactions
             ]
-            result = engine.execute_block(TrieState(buffer, root), _env(chain, header), txs)
+            result = engine.execute_block(
+                TrieState(buffer, root), BlockEnv.of_header(header, chain_id=chain.chain_id), txs
+            )
             root = engine.commit(buffer, root, result)
             if root != header.state_root:
                 raise RuntimeError(f"revm replay: block {number} has another state root")
     buffer.commit()
     buffer.close()
     return root, chain.head_number
-
-
-def _env(chain: Chain, header: Any) -> BlockEnv:
-    return BlockEnv(
-        number=header.block_number,
-        parent_hash=header.parent_hash,
-        coinbase=header.coinbase,
-        timestamp=header.timestamp,
-        gas_limit=header.gas_limit,
-        chain_id=chain.chain_id,
-        prevrandao=header.mix_hash,
-    )
 
 
 def _run(
@@ -86,7 +76,7 @@ def _run(
     with chain.snapshot() as snap:
         head = evm_reads.header_by_hash(snap, chain.head_hash)
     assert head is not None
-    env = replace(_env(chain, head), parent_hash=head.hash)
+    env = replace(BlockEnv.of_header(head, chain_id=chain.chain_id), parent_hash=head.hash)
     started = time.process_time()
     for txs in blocks:
         env = replace(env, number=env.number + 1, timestamp=env.timestamp + 1)

@@ -182,6 +182,20 @@ class BlockEnv:
     prevrandao: bytes = bytes(32)
     base_fee: int = 0
 
+    @classmethod
+    def of_header(cls, header: Any, *, chain_id: int) -> BlockEnv:
+        """The environment of the block a (py-evm) header heads."""
+        return cls(
+            number=int(header.block_number),
+            parent_hash=bytes(header.parent_hash),
+            coinbase=bytes(header.coinbase),
+            timestamp=int(header.timestamp),
+            gas_limit=int(header.gas_limit),
+            chain_id=chain_id,
+            prevrandao=bytes(header.mix_hash),
+            base_fee=int(header.base_fee_per_gas),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Transaction:

@@ -21,14 +21,19 @@ What pyrevm gives, and how this module gets a write set out of it:
 - `message_call` skips buying gas, the nonce increment and paying the coinbase; they are
   done here, with py-evm's rules, including the EIP-7623 calldata floor revm 8 predates.
 
-The chain's fork is Prague (py-evm's `PragueVM`). revm 8.0.0 knows forks up to Cancun, so
-it runs as Cancun; Prague differs by the calldata floor (done here), EIP-7702
-authorisations (type-4 transactions), the BLS12-381 precompiles at 0x0b-0x11 and two
-system contracts the genesis does not deploy. What revm cannot do as py-evm does raises
-`UnsupportedByEngine`: type-3 and type-4 transactions, a call reaching a BLS precompile,
-code containing BLOCKHASH (pyrevm cannot be given block hashes) and, at a non-zero gas
-price, code containing GASPRICE (revm sees price 0). Initcode run by CREATE/CREATE2 inside
-a transaction is not scanned for those two opcodes.
+The chain's fork is Prague (py-evm's `PragueVM`). revm 8.0.0 knows forks up to Cancun (its
+`SpecId` has no Prague; an unknown name means "LATEST", which is Cancun too), so it runs as
+Cancun; Prague differs by the calldata floor (done here), EIP-7702 authorisations
+(type-4 transactions), the BLS12-381 precompiles at 0x0b-0x11 and two system contracts the
+genesis does not deploy. What revm would do otherwise than py-evm raises
+`UnsupportedByEngine`: type-3 and type-4 transactions; access lists (revm loads the listed
+accounts outside its journal, so they would stay warm for the next transaction); a call
+that reached a BLS precompile (`db_accounts` shows it); BLOCKHASH executed (pyrevm cannot
+be given block hashes and answers with a keccak of the number's digits; whether it ran is
+read from the cache's block hashes, only when some code involved holds a 0x40 byte); and
+GASPRICE in the code involved at a non-zero gas price (revm runs at price 0, the fees
+being paid here). Initcode a contract hands to CREATE/CREATE2 is not looked at for
+GASPRICE or a 0x40 byte.
 """
 
 from __future__ import annotations

@@ -460,15 +460,7 @@ def test_a_medledger_chain_replays_identically_on_both_engines(
             published: Any = rlp.decode(raw, sedes=PragueBlock)
             header = published.header
             assert header.parent_hash == pair.parent_hash
-            env = BlockEnv(
-                number=header.block_number,
-                parent_hash=header.parent_hash,
-                coinbase=header.coinbase,
-                timestamp=header.timestamp,
-                gas_limit=header.gas_limit,
-                chain_id=node_config.chain_id,
-                prevrandao=header.mix_hash,
-            )
+            env = BlockEnv.of_header(header, chain_id=node_config.chain_id)
             decoded = [evm.check_transaction(tx, tx.encode()) for tx in published.transactions]
             ref, got = pair.block(["0x" + d.raw.hex() for d in decoded], env=env)
             assert pair.parent_hash == header.hash  # py-evm rebuilt the published block
