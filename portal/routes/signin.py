@@ -72,7 +72,9 @@ def sign_in(
         attempt = begin_attempt(ctx.services, ctx.request, username)
     except SignInThrottled as exc:
         problem = _throttled(exc.wait, exc.detail)
-        return ctx.render("signin.html", values=values, problem=problem, status_code=429)
+        page = ctx.render("signin.html", values=values, problem=problem, status_code=429)
+        page.headers["Retry-After"] = str(exc.wait)
+        return page
     user = authenticate(ctx.services, username.strip(), password)
     if user is None:
         problem = PortalFailure("bad_credentials", f"no user {username!r} with that password")
