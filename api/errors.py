@@ -51,6 +51,7 @@ PROBLEM_JSON = "application/problem+json"
 # refused it": those are 422, everything else a contract reverts with is 409.
 _MALFORMED = re.compile(
     r"Invalid|BatchSize|EmptyHash|SelfPack|SelfShipment|UnknownItem|UnknownShipment|Unknown"
+    r"|Overflowed|TooLong"  # OpenZeppelin's SafeCast and ShortStrings: input out of range
 )
 
 

@@ -16,7 +16,8 @@ answers a member only about what it may see (`least_visible`):
 The regulator sees everything. `TenantLedger` is a ledger handle acting for one member (with
 its custodial key, or the platform relayer relaying the member's own signed order) that
 applies this to every refusal, and turns a write the node accepted but did not mine in time
-into 202 `transaction_pending` with the transaction's hash and status URL.
+into 202 `transaction_pending` with the transaction's hash and status URL. A revert that
+names no custom error (a panic) is 409 `transaction_reverted`, never a 500.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from api.errors import ApiError, Conflict, NotFound
-from sdk.errors import ContractError
+from sdk.errors import ContractError, MedLedgerError
 from sdk.ledger import Ledger, TxResult
 from sdk.transactions import SenderBusy, TransactionPending
 
@@ -121,6 +122,8 @@ class TenantLedger(Ledger):
             if scrubbed is exc:
                 raise
             raise scrubbed from exc
+        except MedLedgerError as exc:  # a revert without a custom error (a panic, out of gas)
+            raise Conflict("transaction_reverted", str(exc)) from exc
 
     @contextmanager
     def _in_order(self) -> Iterator[None]:

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from api.errors import contract_error_status
 from api.orders import SECP256K1_N
+from sdk.deploy import CONTRACT_NAMES
+from sdk.errors import ContractError
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client
@@ -92,3 +95,15 @@ def test_the_alert_threshold_counts_distinct_reporters_not_reports(
     assert rate() is None  # 1 reporter / 4 units = 0.25, under the threshold
     report(c.manufacturer, h(c.lot_key), 99)
     assert rate() == pytest.approx(2 / 4)
+
+
+def test_every_contract_error_is_a_4xx(partner: PartnerEnv) -> None:
+    """One place maps the ledger's refusals: each custom error of every contract (ours and
+    the OpenZeppelin ones they inherit) is a 409 or a 422, none a 5xx."""
+    artifacts = partner.api.services.artifacts
+    names = {e["name"] for n in CONTRACT_NAMES for e in artifacts[n].abi if e["type"] == "error"}
+    assert {"RecordsNotConcerned", "ItemsNotHolder", "InvalidAccountNonce"} <= names
+    statuses = {name: contract_error_status(ContractError(name, {})) for name in names}
+    assert set(statuses.values()) <= {409, 422}, statuses
+    assert statuses["RecordsNotConcerned"] == statuses["ItemsWrongStatus"] == 409
+    assert statuses["SafeCastOverflowedUintDowncast"] == statuses["StringTooLong"] == 422
