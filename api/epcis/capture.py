@@ -14,7 +14,9 @@ or nothing as far as the chain allows.
    atomicity, so the answer then says exactly what was applied (`applied`, per event with
    its transactions, `complete` or not) and the log records the same: applied events as
    captured, a partly applied event as partial (posting the document again finishes it),
-   the rest released.
+   the rest released. A transaction the node accepted but did not mine in time (202
+   `transaction_pending`) is not in the log: posting again is refused by the ledger if it
+   was mined meanwhile, never applied twice.
 
 Every event is claimed by its hash (SHA-256 of its canonical JSON, `recordTime` left out).
 """
@@ -32,7 +34,7 @@ from api.epcis.errors import CaptureInProgress, CaptureRefused, InvalidDocument
 from api.epcis.plan import Planner, Step
 from api.epcis.schema import MAX_ERRORS, schema_errors
 from api.epcis.store import NEW_EVENT, CaptureStore
-from api.errors import contract_error_status
+from api.errors import ApiError, contract_error_status
 from api.services import Services
 from sdk.errors import ContractError
 from sdk.ledger import REVERTS, Ledger, TxResult
@@ -68,11 +70,14 @@ class _Passed(Exception):
 
 class Rehearsal(Ledger):
     """A member's ledger handle that calls instead of sending: an operation either raises
-    the ContractError its transaction would revert with, or `_Passed`."""
+    the error its transaction would revert with, or `_Passed`.
+
+    `of` keeps the handle's own class above this one (e.g. `api.tenancy.TenantLedger`), so
+    its `_send` still turns what the call raises into what the member may see."""
 
     @classmethod
     def of(cls, ledger: Ledger) -> Rehearsal:
-        rehearsal = object.__new__(cls)
+        rehearsal = object.__new__(_rehearsing(type(ledger)))
         rehearsal.__dict__.update(ledger.__dict__)
         return rehearsal
 
@@ -82,6 +87,13 @@ class Rehearsal(Ledger):
         except REVERTS as exc:
             raise self._decode(exc) from exc
         raise _Passed
+
+
+def _rehearsing(kind: type[Ledger]) -> type[Rehearsal]:
+    """`kind` with Rehearsal's `_send` below its own: MRO kind, Rehearsal, Ledger."""
+    if kind is Ledger or issubclass(kind, Rehearsal):
+        return Rehearsal
+    return type(f"Rehearsed{kind.__name__}", (kind, Rehearsal), {})
 
 
 def _tx_hash(result: TxResult[Any]) -> str:
@@ -111,6 +123,10 @@ def _rehearse(ledger: Ledger, planned: list[_Planned]) -> None:
                     pass
                 except ContractError as exc:
                     _refuse(exc, event.index, [])
+                except ApiError as exc:  # a refusal as the member may see it, e.g. a 404
+                    exc.extra.setdefault("event_index", event.index)
+                    exc.extra["applied"] = []
+                    raise
             touched |= step.touches
 
 
@@ -127,12 +143,15 @@ def _apply(ledger: Ledger, store: CaptureStore, planned: list[_Planned]) -> list
             store.stopped(event.event_hash, result.operations, result.tx_hashes)
             for later in planned[position + 1 :]:
                 store.release(later.event_hash)
-            if not isinstance(exc, ContractError):
-                raise
             applied = [_applied(e, complete=True) for e in done]
             if result.operations:
                 applied.append(_applied(result, complete=False))
-            _refuse(exc, event.index, applied)
+            if isinstance(exc, ContractError):
+                _refuse(exc, event.index, applied)
+            if isinstance(exc, ApiError):  # e.g. 202 transaction_pending, 409 busy
+                exc.extra.setdefault("event_index", event.index)
+                exc.extra["applied"] = applied
+            raise
         store.done(event.event_hash, result.operations, result.tx_hashes)
         done.append(result)
     return done

@@ -183,6 +183,20 @@ def test_a_document_whose_second_event_is_refused_applies_nothing(
     assert r.status_code == 200 and r.json()["captured"] == 1, r.text
 
 
+def test_a_rehearsed_refusal_names_no_other_members_holdings(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
+    c = api.consortium
+    (unit,) = c.manufacturer.commission(c.lot_key, ["H1"]).value
+    c.distributor.receive(
+        c.manufacturer.ship(c.distributor.address, [unit]).value, temp_min=50, temp_max=80
+    )
+    r = post_as(partner, "hospital", doc(_ship(api, "H1", "hospital2")))
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "ItemsNotHolder" and r.json()["applied"] == []
+    assert c.distributor.address.lower() not in r.text.lower()
+
+
 def test_a_refusal_after_steps_that_could_not_be_rehearsed_says_what_was_applied(
     api: ApiEnv, partner: PartnerEnv
 ) -> None:
