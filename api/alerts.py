@@ -7,7 +7,9 @@ reports name an item or a lot (`subjectId`); both count against the lot.
 
 Scans in two places follow the verdict's rule (`api.verification`): a pair counts when
 the earlier scan was a member's (made with a member's API key); a pair whose earlier scan
-was anonymous is no alert, since anyone can send any place for any serial. On the
+was anonymous is no alert, since anyone can send any place for any serial. A scan after
+dispensing alerts whoever sent it: it changes no one else's verdict, and a used unit's
+label in circulation is worth a look. On the
 regulator's deployment the scans are the partner API's, pulled through the oversight feed
 (`api.oversight_feed`).
 """

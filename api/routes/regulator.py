@@ -18,6 +18,7 @@ and shown by `/v1/regulator/scans`, the alerts and the recall acknowledgements.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -45,17 +46,23 @@ from sdk.model import LicenceKind, MemberStatus, Role, class_mask
 
 __all__ = ["recall_on_ledger", "regulator_account", "regulator_ledger", "router"]
 
+log = logging.getLogger(__name__)
+
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """In regulator mode with a feed URL: pull the partner API's oversight feed."""
     services = getattr(app.state, "services", None)
     pulling = None
-    if isinstance(services, Services) and services.settings.regulator:
+    if (
+        isinstance(services, Services)
+        and services.settings.regulator
+        and services.settings.oversight_feed_url is not None
+    ):
         try:
             pulling = start_pulling(services, regulator_account(services))
-        except NotConfigured:  # no regulator key: the routes say so; nothing to sign in with
-            pulling = None
+        except NotConfigured as exc:  # no key to sign in to the partner API with
+            log.warning("not pulling the oversight feed: %s", exc)
     try:
         yield
     finally:

@@ -12,6 +12,11 @@ queued and written in batches by a background thread (`api.verify_db.ScanLog`, f
 shutdown), and orjson for the signed body. Only the browser page renders in the thread pool.
 The resolver serves the portal's verification page (portal.routes.verify) to browsers and
 the same signed JSON to `Accept: application/json`.
+
+Each scan is logged with its coarse place and its scanner: the member behind the request's
+API key while the member is active, else nobody (anonymous); never an IP address. Only
+member scans are evidence against later scans (`api.verification`). The regulator member
+reads the log through `GET /v1/partner/oversight/scans` (`api.oversight_feed`).
 """
 
 from __future__ import annotations

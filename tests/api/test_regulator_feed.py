@@ -249,3 +249,23 @@ def test_of_two_workers_one_pulls_in_the_background_until_closed(
     finally:
         for worker in workers:
             worker.close()
+
+
+def test_the_regulator_app_pulls_while_it_runs_and_stops_with_it(
+    regulator: RegulatorSide,
+) -> None:
+    services = dataclasses.replace(
+        regulator.services,
+        settings=regulator.services.settings.model_copy(
+            update={"oversight_feed_url": "http://127.0.0.1:9", "oversight_feed_interval": 0.05}
+        ),
+    )
+    started = time.monotonic()
+    with TestClient(create_app(services)) as client:  # the partner API is not there
+        assert client.get("/v1/regulator/scans", headers=AUTH).status_code == 200
+        lock = services.settings.data_dir / "oversight-pull.lock"
+        deadline = time.monotonic() + 5
+        while not lock.exists():
+            assert time.monotonic() < deadline, "the pull never started"
+            time.sleep(0.02)
+    assert time.monotonic() - started < 20
