@@ -55,14 +55,15 @@ class Services:
 
 
 def load_platform_key(path: Path) -> Ed25519PrivateKey:
-    """The platform's Ed25519 response-signing key, created (mode 0600) on first start."""
+    """The platform's Ed25519 response-signing key, created (mode 0600, in a 0700
+    directory) on first start."""
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} does not hold an Ed25519 private key")
         return key
     key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
