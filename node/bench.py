@@ -280,7 +280,7 @@ class Harness:
                 "nonce": nonce + i,
                 "to": items.address,
                 "data": items.encode_abi(fn, args),
-                "gas": 40_000_000,
+                "gas": 30_000_000,  # the per-transaction cap (NodeConfig.max_tx_gas)
                 "gasPrice": self.gas_price,
                 "value": 0,
             }

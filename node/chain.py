@@ -110,7 +110,8 @@ class Chain:
     ) -> Committed:
         """Execute `txs` in a new block on the head, seal it and commit it durably. The
         intake's lock is not held meanwhile: admission goes on while a block is built and
-        written, and the intake settles the batch only after this returns."""
+        written, and the intake settles the batch only after this returns. Transactions
+        left once the block's time budget is spent are deferred to the next block."""
         with self._lock:
             try:
                 built = evm.build_block(
@@ -121,6 +122,7 @@ class Chain:
                     coinbase=bytes.fromhex(sealer.address[2:]),
                     timestamp=timestamp,
                     gas_limit=self.config.block_gas_limit,
+                    time_budget=self.config.block_time_budget_ms / 1000,
                 )
                 return self._commit(built, sealer.seal(built.hash))
             except BaseException:

@@ -17,6 +17,11 @@ Gas is free: the base fee is zero and `eth_gasPrice` answers 0. The contract sui
 deployed in the genesis state by running each constructor from `deployer` (no key exists
 for it), so the addresses are the deployer's CREATE addresses and the genesis hash depends
 only on this file. The demo keys are for `medledger node` with no flags and are public.
+
+Since gas is free, gas does not limit what a member may make the chain do; the runtime
+budgets do (see `node.intake` and `node.sequencer`): a per-transaction gas cap and size
+at admission, contract creation reserved to the consortium admin, a wall-time budget per
+block, and gas and wall-time budgets for `eth_call`/`eth_estimateGas`.
 """
 
 from __future__ import annotations
@@ -65,12 +70,20 @@ class NodeConfig:
     rpc_host: str = "127.0.0.1"
     rpc_port: int = 8545
     authority_key: str | None = None
+    authority_key_file: Path | None = None
     follow_url: str | None = None
     exit_on_divergence: bool = False
     # a second process: the sequencer's RPC front (node.front), the follower's fetcher
     helper_process: bool = False
     max_log_range: int = 100_000
     max_log_results: int = 10_000
+    # execution budgets (admission and block building: policy, not consensus rules)
+    max_tx_gas: int = 30_000_000  # twice the largest honest operation (docs/GAS.md)
+    max_tx_bytes: int = 256 * 1024
+    block_time_budget_ms: int = 2_000  # stop filling a block once it took this long
+    # eth_call / eth_estimateGas: gas cap is max_tx_gas
+    call_time_budget_ms: int = 3_000
+    max_concurrent_calls: int = 4
 
     @classmethod
     def load(cls, path: Path, **runtime: Any) -> NodeConfig:

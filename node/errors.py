@@ -4,6 +4,7 @@ NodeError
  ├── ConfigError        a genesis/config file that is missing, malformed or inconsistent
  ├── StoreError         the LMDB store cannot be opened or written
  ├── RpcError           a JSON-RPC error answer (code, message, optional data)
+ │    ├── Refused             a bound or a rule refused the request (data names the `Reason`)
  │    ├── AdmissionError      the sender may not transact (code -32010)
  │    └── BackpressureError   the mempool is full (code -32011)
  ├── SealError          a block seal that is malformed or not from an authority
@@ -12,6 +13,7 @@ NodeError
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 # JSON-RPC 2.0 standard codes and ours.
@@ -54,6 +56,43 @@ class RpcError(NodeError):
         if self.data is not None:
             error["data"] = self.data
         return error
+
+
+class Reason(StrEnum):
+    """Why a request was refused: `data.reason` of the error answer (machine-readable)."""
+
+    # the HTTP envelope
+    MALFORMED_HTTP = "malformed_http"
+    CONTENT_TYPE = "content_type"  # a POST that is not application/json
+    CONTENT_LENGTH = "content_length"  # missing, malformed or negative Content-Length
+    BODY_TOO_LARGE = "body_too_large"
+    NOT_JSON = "not_json"
+    TOO_DEEP = "too_deep"  # arrays and objects nested past the bound
+    TOO_MANY_ITEMS = "too_many_items"
+    BATCH_TOO_LARGE = "batch_too_large"  # too many requests in one batch
+    ANSWER_TOO_LARGE = "answer_too_large"  # a batch's answers past the byte bound
+    BUSY = "busy"  # every connection (or call slot) is working
+    # parameters that size work or output
+    PARAM_TOO_LARGE = "param_too_large"
+    CALL_TIME = "call_time"  # eth_call/eth_estimateGas ran past its wall-time budget
+    # admission
+    TX_SIZE = "tx_size"
+    TX_TYPE = "tx_type"
+    TX_GAS = "tx_gas"
+    CONTRACT_CREATION = "contract_creation"
+    PRECOMPILE = "precompile"  # a transaction sent straight to a precompiled contract
+
+
+class Refused(RpcError):
+    """A request refused by a bound or a rule; `data` is {"reason": ..., "limit": ...}."""
+
+    def __init__(self, code: int, reason: Reason, message: str, *, limit: int | None = None):
+        data: dict[str, Any] = {"reason": reason.value}
+        if limit is not None:
+            data["limit"] = limit
+        super().__init__(code, message, data)
+        self.reason = reason
+        self.limit = limit
 
 
 class AdmissionError(RpcError):

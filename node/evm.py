@@ -11,12 +11,17 @@ by a published block, followed by a field-by-field comparison of the header.
 
 Chain rules beyond Prague: the base fee is always zero (free gas), there is no deposit
 contract and no beacon root, and timestamps may repeat (several blocks per second).
+
+Budgets: `build_block` stops taking transactions once its `time_budget` is spent and
+defers the rest (the follower replays the block's list, so it needs no clock); `call` and
+`estimate_gas` raise `TimeBudgetExceeded` once theirs is.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -25,7 +30,7 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.consensus.context import ConsensusContext
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
-from eth.exceptions import HeaderNotFound
+from eth.exceptions import HeaderNotFound, PyEVMError
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
@@ -37,14 +42,16 @@ from eth_utils import ValidationError
 from node import evm_tries
 from node.errors import DivergenceError, NodeError
 from node.evm_code import CodeCachingAccountDB
-from node.evm_fast import FastPragueState
+from node.evm_fast import FastPragueState, TimeBudgetExceeded, time_budget
 from node.evm_tries import make_trie_root_and_nodes
 
 __all__ = [
+    "SUPPORTED_TX_TYPES",
     "BuiltBlock",
     "CallResult",
     "DecodedTx",
     "GenesisSpec",
+    "TimeBudgetExceeded",
     "build_block",
     "call",
     "chaindb_of",
@@ -52,9 +59,14 @@ __all__ = [
     "estimate_gas",
     "import_block",
     "init_genesis",
+    "transaction_type",
 ]
 
 HEADER_FIELDS = list(PragueBlockHeader._meta.field_names)
+LEGACY = 0
+# What a member may send: no blob (3) or set-code (4) transactions, whose payloads and
+# delegations this chain has no use for.
+SUPPORTED_TX_TYPES = {LEGACY: "legacy", 1: "access-list (EIP-2930)", 2: "dynamic-fee (EIP-1559)"}
 
 evm_tries.install()
 
@@ -127,11 +139,29 @@ def chaindb_of(db: Any) -> ChainDB:
     return ChainDB(AtomicDB(db))
 
 
+def transaction_type(raw: bytes) -> int:
+    """The EIP-2718 type of a raw transaction (0 for a legacy one, an RLP list)."""
+    if not raw:
+        raise NodeError("invalid transaction: it is empty")
+    first = raw[0]
+    if first >= 0xC0:
+        return LEGACY
+    if first <= 0x7F:
+        return first
+    raise NodeError(f"invalid transaction: it starts with 0x{first:02x}, neither a type nor a list")
+
+
 def decode_transaction(raw: bytes) -> DecodedTx:
     """Decode and check a raw signed transaction; `NodeError` names what is wrong."""
     try:
         tx = MedLedgerVM.get_transaction_builder().decode(raw)
-    except (ValidationError, rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
+    except (
+        ValidationError,
+        rlp.DecodingError,
+        rlp.DeserializationError,
+        ValueError,
+        PyEVMError,  # an unknown type, among others
+    ) as exc:
         raise NodeError(f"invalid transaction: {exc}") from exc
     return check_transaction(tx, raw)
 
@@ -265,11 +295,13 @@ def build_block(
     timestamp: int,
     gas_limit: int,
     reference: bool = False,
+    time_budget: float | None = None,
 ) -> BuiltBlock:
     """Execute `txs` once on the parent's state and persist the resulting block into `db`.
 
     Transactions that fail validation (stale nonce, gas above what is left in the block)
-    are not included: the former are `dropped` with a reason, the latter `deferred`.
+    are not included: the former are `dropped` with a reason, the latter `deferred`. Once
+    `time_budget` seconds have passed, the rest are deferred too (at least one is run).
     `reference` builds it with py-evm's own opcode loop and trie code, to compare with."""
     chaindb = chaindb_of(db)
     parent = chaindb.get_block_header_by_hash(Hash32(parent_hash))
@@ -277,8 +309,15 @@ def build_block(
         parent, coinbase=coinbase, timestamp=timestamp, gas_limit=gas_limit, extra_data=b""
     )
     with evm_tries.py_evm_tries() if reference else nullcontext():
+        deadline = None if time_budget is None else time.monotonic() + time_budget
         result = _execute(
-            chaindb, header, txs, chain_id=chain_id, strict=False, reference=reference
+            chaindb,
+            header,
+            txs,
+            chain_id=chain_id,
+            strict=False,
+            reference=reference,
+            deadline=deadline,
         )
     chaindb.persist_block(result.header_block)
     return result.built
@@ -365,6 +404,7 @@ def _execute(
     chain_id: int,
     strict: bool,
     reference: bool = False,
+    deadline: float | None = None,
 ) -> _Executed:
     vm = _vm(chaindb, header, chain_id, reference=reference)
     block = vm.get_block()
@@ -375,7 +415,10 @@ def _execute(
     senders: list[bytes] = []
     dropped: list[tuple[DecodedTx, str]] = []
     deferred: list[DecodedTx] = []
-    for tx in txs:
+    for index, tx in enumerate(txs):
+        if deadline is not None and applied and time.monotonic() > deadline:
+            deferred.extend(txs[index:])  # in order: one sender's nonces stay in sequence
+            break
         if not strict and current.gas_used + tx.gas > header.gas_limit:
             deferred.append(tx)
             continue
@@ -455,10 +498,17 @@ def call(
     data: bytes,
     value: int,
     gas: int,
+    seconds: float | None = None,
 ) -> CallResult:
-    """Run a message on top of block `head_hash`, as if in the next block."""
-    vm = _call_vm(db, head_hash, chain_id, timestamp)
-    return _run(vm, sender=sender, to=to, data=data, value=value, gas=gas)
+    """Run a message on top of block `head_hash`, as if in the next block; with `seconds`,
+    `TimeBudgetExceeded` once that much time has passed."""
+    with _budget(seconds):
+        vm = _call_vm(db, head_hash, chain_id, timestamp)
+        return _run(vm, sender=sender, to=to, data=data, value=value, gas=gas)
+
+
+def _budget(seconds: float | None) -> AbstractContextManager[None]:
+    return nullcontext() if seconds is None else time_budget(seconds)
 
 
 def estimate_gas(
@@ -472,10 +522,25 @@ def estimate_gas(
     data: bytes,
     value: int,
     gas_cap: int,
+    seconds: float | None = None,
 ) -> CallResult:
     """The gas a transaction needs: one run at the cap, then a check at the measured gas
-    plus the 1/64 that calls withhold; a binary search only if that check fails."""
-    vm = _call_vm(db, head_hash, chain_id, timestamp)
+    plus the 1/64 that calls withhold; a binary search only if that check fails. With
+    `seconds`, `TimeBudgetExceeded` once that much time has passed over all the runs."""
+    with _budget(seconds):
+        return _estimate(
+            _call_vm(db, head_hash, chain_id, timestamp),
+            sender=sender,
+            to=to,
+            data=data,
+            value=value,
+            gas_cap=gas_cap,
+        )
+
+
+def _estimate(
+    vm: ReferenceVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas_cap: int
+) -> CallResult:
     first = _run(vm, sender=sender, to=to, data=data, value=value, gas=gas_cap)
     if not first.success:
         return first

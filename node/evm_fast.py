@@ -16,6 +16,11 @@ ahead, running out there still runs the frame out of gas, as charging per opcode
 Storage goes through the state's own methods (journal, access list, refunds), as py-evm's
 SLOAD and SSTORE do. Jump destinations are analysed once per distinct code too.
 `AdmittedTransactionExecutor` skips re-checking what admission already checked.
+A message run under `time_budget` (eth_call, eth_estimateGas) raises `TimeBudgetExceeded`
+between segments once its wall-time budget is spent: the clock is read on entering each
+frame and after every `CHECK_EVERY_GAS` gas, so code without a budget (blocks) pays one
+integer comparison per segment; a slow precompile is not started when the gas its frame
+was given could outlast the budget.
 `tests/node/test_evm_fast.py` checks that blocks built with this loop and with py-evm's own
 are identical, every inlined opcode at its edges included. (py-evm's per-opcode debug2
 logging is not emitted by this loop.)
@@ -23,7 +28,10 @@ logging is not emitted by this loop.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
@@ -146,7 +154,15 @@ from eth.vm.spoof import SpoofTransaction
 from eth.vm.stack import Stack, to_int
 from eth_hash.auto import keccak
 
-__all__ = ["AdmittedTransactionExecutor", "FastPragueComputation", "FastPragueState"]
+from node.errors import NodeError
+
+__all__ = [
+    "AdmittedTransactionExecutor",
+    "FastPragueComputation",
+    "FastPragueState",
+    "TimeBudgetExceeded",
+    "time_budget",
+]
 
 _NO_PRECOMPILE = object()
 _WORD = 1 << 256
@@ -218,6 +234,47 @@ class FastStack(Stack):
         return tuple([x if type(x) is int else to_int(x) for x in items])
 
 
+CHECK_EVERY_GAS = 50_000  # ~10 ms of the cheapest opcodes
+# ecrecover (coincurve), SHA-256, RIPEMD-160 and identity: native code, cheap per gas
+FAST_PRECOMPILES = frozenset(n.to_bytes(20, "big") for n in (1, 2, 3, 4))
+SLOW_PRECOMPILE_SECONDS_PER_GAS = 25e-6
+
+
+class TimeBudgetExceeded(NodeError):
+    """A message run under `time_budget` ran past it (not an EVM error: nothing catches
+    it on the way out of py-evm)."""
+
+
+_budget = threading.local()
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Messages run in this thread within the block raise `TimeBudgetExceeded` once
+    `seconds` have passed."""
+    _budget.deadline = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _budget.deadline = None
+
+
+def _within_budget(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise TimeBudgetExceeded("the message ran past its time budget")
+
+
+def _precompile_within_budget(message: Any) -> None:
+    """Under a time budget, refuse to start a slow precompile that could outlast it: it
+    runs in one Python call that nothing interrupts. The elliptic-curve pairings, BLAKE2
+    and the BLS12-381 operations run in pure Python (py_ecc) at 5-15 µs per gas they
+    charge, priced for native code; each charges before it works, so the gas its frame
+    was given bounds its time."""
+    deadline: float | None = getattr(_budget, "deadline", None)
+    if deadline is not None and message.code_address not in FAST_PRECOMPILES:
+        _within_budget(deadline - message.gas * SLOW_PRECOMPILE_SECONDS_PER_GAS)
+
+
 class FastPragueComputation(PragueComputation):
     def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
         # What BaseComputation's and ShanghaiComputation's constructors do, building the
@@ -256,6 +313,7 @@ class FastPragueComputation(PragueComputation):
             precompile: Any = computation.precompiles.get(message.code_address, _NO_PRECOMPILE)
             if precompile is not _NO_PRECOMPILE:
                 if not message.is_delegation:
+                    _precompile_within_budget(message)
                     precompile(computation)
                 return computation
             _run(computation)
@@ -421,8 +479,16 @@ def _run(computation: Any) -> None:
     meter = computation._gas_meter
     pc: int = code.program_counter
     gas: int = meter.gas_remaining  # -1 while py-evm's opcodes own the meter
+    deadline: float | None = getattr(_budget, "deadline", None)
+    check_at = -1  # the gas left at which to read the clock next (never without a budget)
+    if deadline is not None:
+        _within_budget(deadline)
+        check_at = gas - CHECK_EVERY_GAS
     try:
         while pc < n:
+            if gas < check_at:
+                _within_budget(cast(float, deadline))
+                check_at = gas - CHECK_EVERY_GAS
             start = pc
             cost, need, room, body, end, arg, last, pc = segments[pc]  # type: ignore[misc]
             height = len(stack)

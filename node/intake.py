@@ -1,13 +1,24 @@
 """The sequencer's intake: admission, the mempool, and handing out batches for blocks.
 
-Admission (`submit`, called from RPC threads) decodes the raw transaction (the one
-signature recovery), checks chain id and gas, then the sender: `Partners.mayTransact` must
-be true at the current head (an active member, a platform relayer, or the current admin,
-initially the bootstrap admin). Answers are cached per account and are only ever computed
-under the intake lock. When a committed block emitted a log from Partners, `block_done`
-clears the cache and evicts the pending transactions of accounts no longer admitted, under
-the same lock and before the next batch is handed out, so a member suspended in block N has
-nothing in block N+1 or later.
+Admission (`submit`, called from RPC threads) checks, cheapest first:
+
+- the raw transaction's size (`max_tx_bytes`) and type: legacy, access-list or
+  dynamic-fee only (no blobs, no EIP-7702 delegations); then it decodes it (the one
+  signature recovery) and checks the chain id;
+- the execution budget: gas is free, so nothing but admission bounds what one
+  transaction makes the chain do. Its gas must be within `max_tx_gas`; it may not go
+  straight to a precompile (py-evm runs the pairings, BLAKE2 and BLS12-381 in pure Python,
+  minutes for 30M gas); and only the consortium admin (`Partners.defaultAdmin`) may create
+  a contract, so every contract a member can reach was deployed in the genesis or by the
+  admin, whose functions bound their loops (at most 500 items a call, docs/GAS.md);
+- the sender: `Partners.mayTransact` must be true at the current head (an active member,
+  a platform relayer, or the current admin, initially the bootstrap admin).
+
+Answers (and the admin) are cached and only ever computed under the intake lock. When a
+committed block emitted a log from Partners, `block_done` clears the cache and evicts the
+pending transactions of accounts no longer admitted, under the same lock and before the
+next batch is handed out, so a member suspended in block N has nothing in block N+1 or
+later. Every refusal names its reason (`node.errors.Reason`) and the limit it hit.
 
 `next_batch` hands out a batch as soon as `batch_size` transactions are ready or
 `block_interval_ms` has passed since the oldest ready one arrived; it never hands out an
@@ -28,14 +39,33 @@ from eth_utils import keccak
 from node import evm, evm_reads, records
 from node.chain import ChainView
 from node.config import NodeConfig
-from node.errors import INVALID_PARAMS, TX_REJECTED, AdmissionError, NodeError, RpcError
+from node.errors import (
+    INVALID_PARAMS,
+    TX_REJECTED,
+    AdmissionError,
+    NodeError,
+    Reason,
+    Refused,
+    RpcError,
+)
 from node.mempool import Mempool
 
-__all__ = ["BlockOutcome", "Intake"]
+__all__ = ["BlockOutcome", "Intake", "transaction_too_large"]
 
 IS_ACTIVE = keccak(text="isActive(address)")[:4]
 MAY_TRANSACT = keccak(text="mayTransact(address)")[:4]
+DEFAULT_ADMIN = keccak(text="defaultAdmin()")[:4]
+LAST_RESERVED_ADDRESS = 0xFFFF  # precompiles (0x1-0x11 in Prague) and room for more
 MAX_DROPPED_REMEMBERED = 100_000
+
+
+def transaction_too_large(size: int, limit: int) -> Refused:
+    return Refused(
+        INVALID_PARAMS,
+        Reason.TX_SIZE,
+        f"transaction size {size:,} bytes exceeds the limit {limit:,}",
+        limit=limit,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +88,7 @@ class Intake:
         self._cond = threading.Condition()
         self._active: dict[bytes, bool] = {}
         self._admin = bytes.fromhex(config.bootstrap_admin[2:])
+        self._current_admin: bytes | None = None  # Partners.defaultAdmin, cached
         self._partners = chain.contracts["Partners"]
         self._partners_hex = "0x" + self._partners.hex()
         self._dropped: dict[bytes, str] = {}
@@ -67,10 +98,7 @@ class Intake:
     # ------------------------------------------------------------ admission
 
     def submit(self, raw: bytes) -> bytes:
-        try:
-            tx = evm.decode_transaction(raw)
-        except NodeError as exc:
-            raise RpcError(INVALID_PARAMS, str(exc)) from exc
+        tx = self._decode(raw)
         if tx.chain_id is None:
             raise RpcError(TX_REJECTED, "transaction is not replay-protected (no chain id)")
         if tx.chain_id != self.config.chain_id:
@@ -78,11 +106,7 @@ class Intake:
                 TX_REJECTED,
                 f"wrong chain id {tx.chain_id}: this chain is {self.config.chain_id}",
             )
-        if tx.gas > self.config.block_gas_limit:
-            raise RpcError(
-                TX_REJECTED,
-                f"gas {tx.gas} exceeds the block gas limit {self.config.block_gas_limit}",
-            )
+        self._check_budget(tx)
         with self.chain.snapshot() as snap:
             if records.Reader(snap).receipt(tx.hash) is not None:
                 raise RpcError(TX_REJECTED, f"already known: transaction 0x{tx.hash.hex()}")
@@ -101,6 +125,60 @@ class Intake:
             self.mempool.add(tx, lambda: self._state_nonce(tx.sender))
             self._cond.notify()
         return tx.hash
+
+    def _decode(self, raw: bytes) -> evm.DecodedTx:
+        if len(raw) > self.config.max_tx_bytes:
+            raise transaction_too_large(len(raw), self.config.max_tx_bytes)
+        try:
+            kind = evm.transaction_type(raw)
+            if kind not in evm.SUPPORTED_TX_TYPES:
+                names = ", ".join(f"0x{t:x} {n}" for t, n in evm.SUPPORTED_TX_TYPES.items())
+                raise Refused(
+                    INVALID_PARAMS,
+                    Reason.TX_TYPE,
+                    f"transaction type 0x{kind:02x} is not accepted on this chain ({names})",
+                )
+            return evm.decode_transaction(raw)
+        except Refused:
+            raise
+        except NodeError as exc:
+            raise RpcError(INVALID_PARAMS, str(exc)) from exc
+
+    def _check_budget(self, tx: evm.DecodedTx) -> None:
+        """The per-transaction gas cap, the block gas limit, and who may create contracts."""
+        limit = min(self.config.max_tx_gas, self.config.block_gas_limit)
+        if tx.gas > limit:
+            raise Refused(
+                TX_REJECTED,
+                Reason.TX_GAS,
+                f"transaction gas {tx.gas} exceeds the per-transaction limit {limit}",
+                limit=limit,
+            )
+        if tx.to and int.from_bytes(tx.to, "big") <= LAST_RESERVED_ADDRESS:
+            raise Refused(
+                TX_REJECTED,
+                Reason.PRECOMPILE,
+                f"transactions to 0x{tx.to.hex()} are not accepted: addresses up to "
+                f"0x{LAST_RESERVED_ADDRESS:x} are reserved for precompiled contracts, which "
+                "run here in pure Python for far longer than their gas suggests",
+            )
+        if not tx.to:
+            admin = self._admin_now()
+            if tx.sender != admin:
+                raise Refused(
+                    TX_REJECTED,
+                    Reason.CONTRACT_CREATION,
+                    f"contract creation is reserved to the consortium admin 0x{admin.hex()}; "
+                    f"0x{tx.sender.hex()} may call the consortium's contracts",
+                )
+
+    def _admin_now(self) -> bytes:
+        """Partners.defaultAdmin at the head (the bootstrap admin for a genesis suite
+        without it), cached until a block touches Partners."""
+        with self._cond:
+            if self._current_admin is None:
+                self._current_admin = self._partners_address(DEFAULT_ADMIN) or self._admin
+            return self._current_admin
 
     def _check_member(self, sender: bytes) -> None:
         with self._cond:
@@ -155,6 +233,15 @@ class Intake:
         return account == self._admin or bool(self._partners_call(IS_ACTIVE, account))
 
     def _partners_call(self, selector: bytes, account: bytes) -> bool | None:
+        output = self._partners_view(selector + bytes(12) + account)
+        return None if output is None else int.from_bytes(output, "big") == 1
+
+    def _partners_address(self, selector: bytes) -> bytes | None:
+        output = self._partners_view(selector)
+        return None if output is None else output[12:]
+
+    def _partners_view(self, calldata: bytes) -> bytes | None:
+        """A one-word view of Partners at the head, or None if it has no such view."""
         with self.chain.snapshot() as snap:
             result = evm.call(
                 snap,
@@ -163,13 +250,13 @@ class Intake:
                 timestamp=int(time.time()),
                 sender=bytes(20),
                 to=self._partners,
-                data=selector + bytes(12) + account,
+                data=calldata,
                 value=0,
                 gas=1_000_000,
             )
         if not result.success or len(result.output) != 32:
             return None
-        return int.from_bytes(result.output, "big") == 1
+        return result.output
 
     # ------------------------------------------------------------ batches
 
@@ -234,6 +321,7 @@ class Intake:
         """A block touched Partners: forget the cached answers and evict senders that are
         no longer admitted (runs under the lock, before the next batch is handed out)."""
         self._active.clear()
+        self._current_admin = None
         for sender in self.mempool.senders():
             if not self._may_send(sender):
                 for tx in self.mempool.evict_sender(sender):

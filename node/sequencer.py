@@ -4,6 +4,11 @@ One thread. It asks its `BatchSource` for the next batch (the `node.intake.Intak
 process, or `node.front.FrontProcess`, which asks the intake in the RPC process), builds
 and seals a block of it with `Chain.produce`, and settles the batch only after the block
 is durably committed. It never makes empty blocks.
+
+A block's wall time is bounded: admission caps each transaction's gas
+(`NodeConfig.max_tx_gas`) and the block stops taking transactions once
+`NodeConfig.block_time_budget_ms` is spent; the rest go back to the front of the mempool
+for the next block. The follower needs no clock for this: it replays the block's list.
 """
 
 from __future__ import annotations
