@@ -64,7 +64,8 @@ class Fetcher(Protocol):
 
 
 def fetch_blocks(client: RpcClient, start: int) -> Fetched:
-    """The sequencer's head and its blocks from `start` on (at most `FETCH_BATCH`).
+    """The sequencer's head and its blocks from `start` on (at most `FETCH_BATCH`; fewer
+    when the sequencer served only the first ones, its answers having passed its bound).
     Raises `ValueError` (or `OSError`, `RpcError`) when the sequencer cannot serve them."""
     remote_head = int(client.call("eth_blockNumber"), 16)
     if start > remote_head:
@@ -74,10 +75,12 @@ def fetch_blocks(client: RpcClient, start: int) -> Fetched:
     for n in numbers:
         calls += [("debug_getRawBlock", [hex(n)]), ("medledger_getSeal", [hex(n)])]
     answers = client.batch(calls)
-    blocks = []
+    blocks: list[FetchedBlock] = []
     for i, n in enumerate(numbers):
         raw, seal = answers[2 * i], answers[2 * i + 1]
         if isinstance(raw, RpcError) or isinstance(seal, RpcError) or seal is None:
+            if blocks:  # the batch's answers passed the sequencer's size bound: the rest next
+                break
             raise ValueError(f"the sequencer did not serve block {n}")
         blocks.append(FetchedBlock(n, bytes.fromhex(raw[2:]), seal.get("seal")))
     return Fetched(remote_head, blocks)

@@ -4,12 +4,20 @@
 notifications only). Batches are answered in order. Errors use the standard codes with a
 message naming the reason; a revert is code 3 with the revert data in `data`, which is
 how web3.py raises `ContractCustomError` and the SDK decodes custom errors.
+
+Bounds: the body is parsed by `sdk.bounded_json` (nesting depth, value count); a batch
+holds at most `MAX_BATCH` requests, and once its answers pass `MAX_ANSWER_BYTES` the rest
+are refused unexecuted; parameters that size work are bounded in `node.params`;
+`eth_call` and `eth_estimateGas` run with at most `max_tx_gas` gas, within
+`call_time_budget_ms` of wall time and at most `max_concurrent_calls` at once. A refusal
+by a bound is an error whose `data` is {"reason": `node.errors.Reason`, "limit": n}.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,17 +34,31 @@ from node.errors import (
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     READ_ONLY,
+    Reason,
+    Refused,
     RpcError,
 )
-from node.intake import Intake
-from node.params import address, block_tag, data, integer, log_filter, tx_hash
+from node.intake import Intake, transaction_too_large
+from node.params import address, block_tag, data, integer, log_filter, percentiles, tx_hash
 from node.store import Snapshot
+from sdk import bounded_json
 
-__all__ = ["Rpc"]
+__all__ = ["MAX_BODY_BYTES", "Rpc"]
 
 log = logging.getLogger("medledger.node.rpc")
 CLIENT_VERSION = "medledger/0.1.0/py-evm-0.12"
-CALL_GAS_CAP = 100_000_000
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 32  # a request nests 5 deep at most (batch, request, params, filter, topics)
+MAX_ITEMS = 50_000  # values in arrays and objects of one body
+MAX_BATCH = 1_000  # requests in one batch
+MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a batch's answers; the first is always given whole
+MAX_FEE_HISTORY_BLOCKS = 1_024
+_JSON_REASONS = {
+    "too_large": Reason.BODY_TOO_LARGE,
+    "too_deep": Reason.TOO_DEEP,
+    "too_many_items": Reason.TOO_MANY_ITEMS,
+    "not_json": Reason.NOT_JSON,
+}
 
 
 class Rpc:
@@ -56,6 +78,7 @@ class Rpc:
         self._pending_nonce = pending_nonce
         self._status = status
         self._tx_status = tx_status
+        self._calls = threading.BoundedSemaphore(config.max_concurrent_calls)
         self.methods: dict[str, Callable[..., Any]] = {
             name: getattr(self, name)
             for name in dir(self)
@@ -78,16 +101,39 @@ class Rpc:
 
     def handle(self, body: bytes) -> bytes | None:
         try:
-            request = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _dump(_error(None, RpcError(PARSE_ERROR, f"parse error: {exc}")))
+            request = bounded_json.loads(
+                body,
+                max_bytes=MAX_BODY_BYTES,
+                max_depth=MAX_DEPTH,
+                max_items=MAX_ITEMS,
+            )
+        except bounded_json.BoundedJsonError as exc:
+            reason = _JSON_REASONS.get(exc.code, Reason.NOT_JSON)
+            return _dump(_error(None, Refused(PARSE_ERROR, reason, f"parse error: {exc}")))
         if isinstance(request, list):
-            if not request:
-                return _dump(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
-            answers = [a for a in (self._one(r) for r in request) if a is not None]
-            return b"[" + b",".join(_dump(a) for a in answers) + b"]" if answers else None
+            return self._batch(request)
         answer = self._one(request)
         return None if answer is None else _dump(answer)
+
+    def _batch(self, requests: list[Any]) -> bytes | None:
+        if not requests:
+            return _dump(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
+        if len(requests) > MAX_BATCH:
+            message = f"a batch holds {len(requests):,} requests; at most {MAX_BATCH:,} are served"
+            refusal = Refused(INVALID_REQUEST, Reason.BATCH_TOO_LARGE, message, limit=MAX_BATCH)
+            return _dump(_error(None, refusal))
+        parts: list[bytes] = []
+        size = 0
+        for request in requests:
+            if size > MAX_ANSWER_BYTES:
+                answer = _answer_too_large(request)
+            else:
+                answer = self._one(request)
+            if answer is not None:
+                part = _dump(answer)
+                size += len(part)
+                parts.append(part)
+        return b"[" + b",".join(parts) + b"]" if parts else None
 
     def _one(self, request: Any) -> dict[str, Any] | None:
         if not isinstance(request, dict):
@@ -165,34 +211,49 @@ class Rpc:
         }
 
     def _execute(self, tx: Any, tag: Any, *, estimate: bool) -> evm.CallResult:
+        """Run a call (or estimate its gas) within the call budgets: at most `max_tx_gas`
+        gas, `call_time_budget_ms` of wall time, `max_concurrent_calls` at once."""
         message = self._message(tx)
-        with self.chain.snapshot() as snap:
-            header = self._header(snap, tag)
-            timestamp = max(int(time.time()), int(header.timestamp))
-            if estimate:
-                cap = min(CALL_GAS_CAP, self.config.block_gas_limit)
-                result = evm.estimate_gas(
-                    snap,
-                    header.hash,
-                    chain_id=self.chain.chain_id,
-                    timestamp=timestamp,
-                    gas_cap=cap,
-                    **message,
-                )
-            else:
-                gas = integer(tx.get("gas", hex(CALL_GAS_CAP)), "gas")
-                result = evm.call(
-                    snap,
-                    header.hash,
-                    chain_id=self.chain.chain_id,
-                    timestamp=timestamp,
-                    gas=min(gas, CALL_GAS_CAP),
-                    **message,
-                )
+        cap = min(self.config.max_tx_gas, self.config.block_gas_limit)
+        gas = cap if estimate else min(integer(tx.get("gas", hex(cap)), "gas"), cap)
+        seconds = self.config.call_time_budget_ms / 1000
+        if not self._calls.acquire(timeout=seconds):
+            limit = self.config.max_concurrent_calls
+            raise Refused(
+                LIMIT_EXCEEDED,
+                Reason.BUSY,
+                f"{limit} calls are already running (the limit); retry shortly",
+                limit=limit,
+            )
+        try:
+            with self.chain.snapshot() as snap:
+                header = self._header(snap, tag)
+                at = {
+                    "db": snap,
+                    "head_hash": header.hash,
+                    "chain_id": self.chain.chain_id,
+                    "timestamp": max(int(time.time()), int(header.timestamp)),
+                    "seconds": seconds,
+                }
+                if estimate:
+                    result = evm.estimate_gas(**at, **message, gas_cap=gas)
+                else:
+                    result = evm.call(**at, **message, gas=gas)
+        except evm.TimeBudgetExceeded as exc:
+            raise Refused(
+                LIMIT_EXCEEDED,
+                Reason.CALL_TIME,
+                f"the call exceeds the time budget of {self.config.call_time_budget_ms} ms "
+                f"of eth_call and eth_estimateGas (their gas cap is {cap})",
+                limit=self.config.call_time_budget_ms,
+            ) from exc
+        finally:
+            self._calls.release()
         if not result.success:
             if result.output or result.error == "execution reverted":
                 raise RpcError(EXECUTION_REVERTED, "execution reverted", "0x" + result.output.hex())
-            raise RpcError(EXECUTION_REVERTED, f"execution failed: {result.error}")
+            capped = f" (out of the {gas} gas a call may use)" if result.gas_used >= gas else ""
+            raise RpcError(EXECUTION_REVERTED, f"execution failed: {result.error}{capped}")
         return result
 
     # ------------------------------------------------------------ web3 / net
@@ -241,8 +302,9 @@ class Rpc:
     def eth_blobBaseFee(self) -> str:
         return "0x0"
 
-    def eth_feeHistory(self, count: Any, newest: Any, percentiles: Any = None) -> dict[str, Any]:
-        n = max(1, min(integer(count, "blockCount"), 1024))
+    def eth_feeHistory(self, count: Any, newest: Any, rewards: Any = None) -> dict[str, Any]:
+        wanted = percentiles(rewards)
+        n = max(1, min(integer(count, "blockCount"), MAX_FEE_HISTORY_BLOCKS))
         ratios = []
         with self.chain.snapshot() as snap:
             head = evm_reads.head_number(snap)
@@ -257,8 +319,8 @@ class Rpc:
             "baseFeePerGas": ["0x0"] * (span + 1),
             "gasUsedRatio": ratios,
         }
-        if percentiles:
-            result["reward"] = [["0x0"] * len(percentiles) for _ in range(span)]
+        if wanted:
+            result["reward"] = [["0x0"] * len(wanted) for _ in range(span)]
         return result
 
     def eth_getBlockByNumber(self, tag: Any, full: Any = False) -> dict[str, Any] | None:
@@ -310,7 +372,9 @@ class Rpc:
                 READ_ONLY,
                 "this node is a read-only follower: send transactions to the sequencer",
             )
-        return "0x" + self._submit(data(raw)).hex()
+        if isinstance(raw, str) and len(raw) > 2 + 2 * self.config.max_tx_bytes:
+            raise transaction_too_large((len(raw) - 2) // 2, self.config.max_tx_bytes)
+        return "0x" + self._submit(data(raw, "raw transaction")).hex()
 
     def eth_call(self, tx: Any, tag: Any = "latest") -> str:
         return "0x" + self._execute(tx, tag, estimate=False).output.hex()
@@ -407,6 +471,22 @@ def _bad_arity(method: str, params: list[Any]) -> Any:
 
 def _error(rid: Any, exc: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": exc.to_json()}
+
+
+def _answer_too_large(request: Any) -> dict[str, Any] | None:
+    """The answer to a batch's request left unexecuted: the answers before it passed
+    `MAX_ANSWER_BYTES`."""
+    if not isinstance(request, dict) or "id" not in request:
+        return None if isinstance(request, dict) else _error(None, _TOO_LARGE)
+    return _error(request["id"], _TOO_LARGE)
+
+
+_TOO_LARGE = Refused(
+    LIMIT_EXCEEDED,
+    Reason.ANSWER_TOO_LARGE,
+    f"the batch's answers passed {MAX_ANSWER_BYTES:,} bytes; send the rest again in another batch",
+    limit=MAX_ANSWER_BYTES,
+)
 
 
 class RawJson(bytes):
