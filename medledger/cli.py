@@ -156,6 +156,10 @@ def node_cmd(
         str | None,
         typer.Option(help="Authority key (hex); default MEDLEDGER_AUTHORITY_KEY or the demo key."),
     ] = None,
+    authority_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the authority key (hex), mode 0600; preferred."),
+    ] = None,
     exit_on_divergence: Annotated[
         bool, typer.Option("--exit-on-divergence", help="Exit non-zero when a block diverges.")
     ] = False,
@@ -181,6 +185,7 @@ def node_cmd(
             rpc_port=rpc_port,
             follow_url=follow,
             authority_key=authority_key,
+            authority_key_file=authority_key_file,
             exit_on_divergence=exit_on_divergence,
             helper_process=not single_process,
         )

@@ -1,4 +1,12 @@
-"""One node process: the chain, its role (sequencer or follower) and the RPC server."""
+"""One node process: the chain, its role (sequencer or follower) and the RPC server.
+
+The authority key lives only in this process, the one that seals blocks. It comes from
+`--authority-key-file` (a file only its owner may read, mode 0600 or stricter), from
+`MEDLEDGER_AUTHORITY_KEY` (removed from the environment as soon as it is read, so no
+helper process inherits it; `node.child` also starts helpers with a scrubbed
+environment), from `--authority-key` (visible in the process list: for tests), or is the
+genesis file's demo key. Prefer the file: a variable stays readable in
+`/proc/<pid>/environ` of this process for as long as it runs."""
 
 from __future__ import annotations
 
@@ -20,9 +28,39 @@ from node.seal import Sealer
 from node.sequencer import BatchSource, Sequencer
 from node.server import RpcServer
 
-__all__ = ["Node", "load_config"]
+__all__ = ["AUTHORITY_KEY_ENV", "Node", "authority_key", "load_config"]
 
 log = logging.getLogger("medledger.node")
+AUTHORITY_KEY_ENV = "MEDLEDGER_AUTHORITY_KEY"
+
+
+def authority_key(config: NodeConfig) -> str | None:
+    """The sequencer's signing key (see the module docstring for where it comes from).
+    `MEDLEDGER_AUTHORITY_KEY` is taken out of the environment whichever source wins."""
+    from_env = os.environ.pop(AUTHORITY_KEY_ENV, None)
+    if config.authority_key:
+        return config.authority_key
+    if config.authority_key_file is not None:
+        return _read_key_file(config.authority_key_file)
+    return from_env or config.demo_authority_key
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the authority key file {path}: {exc.strerror}") from exc
+    with os.fdopen(fd) as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if mode & 0o077:
+            raise ConfigError(
+                f"the authority key file {path} may be read by others (mode "
+                f"{mode & 0o777:o}); make it the owner's only: chmod 600 {path}"
+            )
+        key = handle.read().strip()
+    if not key:
+        raise ConfigError(f"the authority key file {path} is empty")
+    return key
 
 
 def load_config(
@@ -59,6 +97,7 @@ class Node:
         self.exit_code = 0
         self._done = threading.Event()
         if config.follow_url:
+            os.environ.pop(AUTHORITY_KEY_ENV, None)  # a follower signs nothing
             self.follower = Follower(
                 self.chain,
                 config.follow_url,
@@ -71,11 +110,10 @@ class Node:
                 )
             )
             return
-        key = config.authority_key or os.environ.get("MEDLEDGER_AUTHORITY_KEY")
-        key = key or config.demo_authority_key
+        key = authority_key(config)
         if not key:
             raise ConfigError(
-                "no authority key: pass --authority-key, set MEDLEDGER_AUTHORITY_KEY, "
+                "no authority key: pass --authority-key-file, set MEDLEDGER_AUTHORITY_KEY, "
                 "or run as a follower with --follow URL"
             )
         sealer = Sealer(key, chain_id=config.chain_id)

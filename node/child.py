@@ -4,6 +4,9 @@ The node process starts it with one end of a socket pair and sends it its start 
 over that pair. The helper dies with the node process, however it dies (the kernel's
 `PR_SET_PDEATHSIG`, checked against the parent's pid for a parent that died before it was
 set), so `kill -9` of a node never leaves a helper holding its port or its store.
+
+A helper starts with a scrubbed environment (`helper_environment`): only what Python, the
+locale and the logs need, never a key, password or token the node process was given.
 """
 
 from __future__ import annotations
@@ -20,10 +23,25 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChildProcess", "connect_to_parent"]
+__all__ = ["ChildProcess", "connect_to_parent", "helper_environment"]
 
 PR_SET_PDEATHSIG = 1
 REPO = Path(__file__).resolve().parents[1]
+_PASSED = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "MEDLEDGER_DEBUG"}
+)
+_PASSED_PREFIXES = ("LC_", "PYTHON", "VIRTUAL_ENV", "COV_CORE_", "COVERAGE_", "MEDLEDGER_LOG")
+
+
+def helper_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What a helper process may see of the node process's environment (an allow-list:
+    a secret added to the node's environment tomorrow stays out of its helpers)."""
+    source = dict(os.environ) if environ is None else environ
+    return {
+        name: value
+        for name, value in source.items()
+        if name in _PASSED or name.startswith(_PASSED_PREFIXES)
+    }
 
 
 class ChildProcess:
@@ -37,6 +55,7 @@ class ChildProcess:
             [sys.executable, "-m", module, "--fd", str(fd), "--parent", str(os.getpid())],
             pass_fds=[fd],
             cwd=REPO,
+            env=helper_environment(),
         )
         theirs.close()
         self.conn.send(start_message)

@@ -15,7 +15,8 @@ batch as (raw transaction, sender) pairs, so the signature is recovered once, in
 front), "done" with the committed block's `BlockOutcome`, and "failed". Their order on the
 pipe is the order the intake sees them in, so a batch is always settled before the next
 one is taken. The front dies with the node process, even on SIGKILL (`node.child`); the
-node process stops when the front goes away.
+node process stops when the front goes away. Neither its start message (the config
+without keys) nor its environment (`node.child` scrubs it) carries the authority key.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class FrontProcess:
         authority: str,
     ) -> None:
         self._start_message = (
-            replace(config, authority_key=None, demo_authority_key=None),
+            replace(config, authority_key=None, authority_key_file=None, demo_authority_key=None),
             genesis_hash,
             contracts,
             authority,

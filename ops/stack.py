@@ -217,12 +217,17 @@ def _node_specs(config: StackConfig, secrets: StackSecrets, genesis: Path) -> li
     seq = f"http://{config.host}:{config.sequencer_port}"
     fol = f"http://{config.host}:{config.follower_port}"
     common = ["--genesis", str(genesis), "--rpc-host", config.host]
+    from ops.secrets import private_file
+
+    # The key goes by a 0600 file, never the environment: only the sealing process reads it.
+    key_file = secrets.directory / "authority-key.hex"
+    private_file(key_file, lambda: secrets.authority_key)
     return [
         ProcessSpec(
             "sequencer",
             [*CLI, "node", "--data-dir", str(config.data_dir / "sequencer"), *common]
-            + ["--rpc-port", str(config.sequencer_port)],
-            env={"MEDLEDGER_AUTHORITY_KEY": secrets.authority_key, **_LOG_ENV},
+            + ["--rpc-port", str(config.sequencer_port), "--authority-key-file", str(key_file)],
+            env=_LOG_ENV,
             health_url=seq + "/healthz",
             health_timeout=config.health_timeout,
         ),
