@@ -847,14 +847,25 @@ def test_rejected_ids_must_be_an_ordered_subsequence_of_the_shipment(
     a, b, c, x = m.commission(consortium.lot_key, ["SN1", "SN2", "SN3", "SN4"]).value
     ids = {"a": a, "b": b, "c": c, "x": x}
     shipment = m.ship(d.address, [a, b, c]).value
+    order, signature = d.sign_receive(
+        shipment, rejected_ids=[ids[k] for k in rejected], temp_min=50, temp_max=80
+    )
     expect_revert(
-        lambda: d.receive(
-            shipment, rejected_ids=[ids[k] for k in rejected], temp_min=50, temp_max=80
-        ),
+        partial(d.relay_receive, order, signature),
         "ItemsRejectedNotInShipment",
         {"id": ids[reported]},
     )
     assert d.shipment(shipment).status is ShipmentStatus.IN_TRANSIT
+
+
+def test_the_sdk_signs_rejected_ids_in_shipped_order(consortium: Consortium) -> None:
+    m, d = consortium.manufacturer, consortium.distributor
+    a, b, c = m.commission(consortium.lot_key, ["SN1", "SN2", "SN3"]).value
+    shipment = m.ship(d.address, [a, b, c]).value
+    result = d.receive(shipment, rejected_ids=[c, a], temp_min=50, temp_max=80)
+    assert result.value == [b]
+    assert list(result.event("ShipmentReceived")["rejectedIds"]) == [a, c]
+    assert holder_and_status(d, a) == (m.address, ItemStatus.ACTIVE)
 
 
 def test_a_receipt_must_name_exactly_the_shipped_items(consortium: Consortium) -> None:
