@@ -177,7 +177,12 @@ def test_malformed_raw_transactions_are_invalid_params_with_a_reason(node: Node)
         assert info.value.code == -32602
         assert info.value.data == {"reason": reason}
         assert f"transaction type 0x{raw[2:4]}" in info.value.message
-    for raw in ("0x", "0x80", "0xc0", "0x02c0", "0x0102"):
+    list_for_nonce = (  # a legacy transaction whose nonce is a list: a TypeError in rlp
+        "0xf869c380c1018083015f9094ced72ef9731fe93a6b9e92873007193bb9bb489780848da5cb5b820a95a0"
+        "d6b3d609e746028769d63d732219731d436eb72248e2d773fc7f901e40273020a0411ed38173ec9aa320d1b9"
+        "b9b61e05b54da3a35b97504d0d1d2bc8955b9d523b"
+    )
+    for raw in ("0x", "0x80", "0xc0", "0x02c0", "0x0102", list_for_nonce):
         with pytest.raises(RpcError) as info:
             client.call("eth_sendRawTransaction", raw)
         assert info.value.code == -32602, raw
