@@ -69,30 +69,20 @@ def test_a_custody_order_waits_for_the_members_pending_one_and_says_so(slow: Par
     slow.api.chain.tester.enable_auto_mine_transactions()
     ids = commission(slow, "PD02", "PD03")
     slow.api.chain.tester.disable_auto_mine_transactions()
-    first = post(
-        slow,
-        "/v1/partner/shipments",
-        c.manufacturer,
-        {"receiver": c.distributor.address, "item_ids": ids[:1]},
-    )
+
+    def ship(units: list[str]) -> Any:
+        body = {"receiver": c.distributor.address, "item_ids": units}
+        return post(slow, "/v1/partner/shipments", c.manufacturer, body)
+
+    first = ship(ids[:1])
     assert first.status_code == 202, first.text
     # The next order must be signed after the first is mined (its order nonce): refused
     # with a 409 that says why, never signed with the same nonce.
-    second = post(
-        slow,
-        "/v1/partner/shipments",
-        c.manufacturer,
-        {"receiver": c.distributor.address, "item_ids": ids[1:]},
-    )
+    second = ship(ids[1:])
     assert second.status_code == 409, second.text
     assert second.json()["code"] == "earlier_transaction_pending"
     slow.api.chain.tester.mine_blocks(1)
-    third = post(
-        slow,
-        "/v1/partner/shipments",
-        c.manufacturer,
-        {"receiver": c.distributor.address, "item_ids": ids[1:]},
-    )
+    third = ship(ids[1:])
     assert third.status_code == 202, third.text
     slow.api.chain.tester.mine_blocks(1)
     done = _status(slow, third.json()["status_url"], c.manufacturer).json()

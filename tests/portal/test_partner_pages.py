@@ -310,18 +310,21 @@ def test_an_adverse_event_must_name_a_unit_the_hospital_holds(portal: PortalEnv)
     assert elsewhere != held
 
 
+def ship_codes(portal: PortalEnv, sender: TestClient, receiver: str, codes: list[str]) -> int:
+    """Ship `codes` through the outbound form; the shipment id (indexed)."""
+    shipped = post(
+        sender, "/portal/shipments/outbound", {"receiver": receiver, "contents": "\n".join(codes)}
+    )
+    assert shipped.status_code == 303, shipped.text
+    portal.api.sync()
+    return int(shipped.headers["location"].split("sent=")[1])
+
+
 def test_a_receipt_rejects_several_units_in_any_order(portal: PortalEnv) -> None:
     c = portal.api.consortium
     maker = portal.sign_in("manufacturer")
     units = commission(portal, maker, "RJ", 4)
-    shipped = post(
-        maker,
-        "/portal/shipments/outbound",
-        {"receiver": c.distributor.address, "contents": "\n".join(units)},
-    )
-    assert shipped.status_code == 303, shipped.text
-    shipment_id = int(shipped.headers["location"].split("sent=")[1])
-    portal.api.sync()
+    shipment_id = ship_codes(portal, maker, c.distributor.address, units)
     distributor = portal.sign_in("distributor", lang="en")
     ids = ["0x" + gs1.parse_code(u).item_id.hex() for u in units]
     # The form sends the ticked boxes in the order the browser lists them, which need not
@@ -354,13 +357,7 @@ def test_a_receipt_rejecting_a_unit_outside_the_shipment_is_a_form_error(
     c = portal.api.consortium
     maker = portal.sign_in("manufacturer")
     units = commission(portal, maker, "RO", 2)
-    shipped = post(
-        maker,
-        "/portal/shipments/outbound",
-        {"receiver": c.distributor.address, "contents": units[0]},
-    )
-    shipment_id = int(shipped.headers["location"].split("sent=")[1])
-    portal.api.sync()
+    shipment_id = ship_codes(portal, maker, c.distributor.address, units[:1])
     distributor = portal.sign_in("distributor", lang="en")
     stray = "0x" + gs1.parse_code(units[1]).item_id.hex()
     refused = post(
