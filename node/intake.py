@@ -1,18 +1,18 @@
 """The sequencer's intake: admission, the mempool, and handing out batches for blocks.
 
-Admission (`submit`, called from RPC threads) checks, cheapest first:
+Admission (`submit`, called from RPC threads) checks, in this order:
 
 - the raw transaction's size (`max_tx_bytes`) and type: legacy, access-list or
   dynamic-fee only (no blobs, no EIP-7702 delegations); then it decodes it (the one
   signature recovery) and checks the chain id;
+- the sender: `Partners.mayTransact` must be true at the current head (an active member,
+  a platform relayer, or the current admin, initially the bootstrap admin);
 - the execution budget: gas is free, so nothing but admission bounds what one
   transaction makes the chain do. Its gas must be within `max_tx_gas`; it may not go
   straight to a precompile (py-evm runs the pairings, BLAKE2 and BLS12-381 in pure Python,
   minutes for 30M gas); and only the consortium admin (`Partners.defaultAdmin`) may create
   a contract, so every contract a member can reach was deployed in the genesis or by the
-  admin, whose functions bound their loops (at most 500 items a call, docs/GAS.md);
-- the sender: `Partners.mayTransact` must be true at the current head (an active member,
-  a platform relayer, or the current admin, initially the bootstrap admin).
+  admin, whose functions bound their loops (at most 500 items a call, docs/GAS.md).
 
 Answers (and the admin) are cached and only ever computed under the intake lock. When a
 committed block emitted a log from Partners, `block_done` clears the cache and evicts the
@@ -57,6 +57,7 @@ MAY_TRANSACT = keccak(text="mayTransact(address)")[:4]
 DEFAULT_ADMIN = keccak(text="defaultAdmin()")[:4]
 LAST_RESERVED_ADDRESS = 0xFFFF  # precompiles (0x1-0x11 in Prague) and room for more
 MAX_DROPPED_REMEMBERED = 100_000
+MAX_ANSWERS_CACHED = 100_000
 
 
 def transaction_too_large(size: int, limit: int) -> Refused:
@@ -106,11 +107,11 @@ class Intake:
                 TX_REJECTED,
                 f"wrong chain id {tx.chain_id}: this chain is {self.config.chain_id}",
             )
+        self._check_member(tx.sender)
         self._check_budget(tx)
         with self.chain.snapshot() as snap:
             if records.Reader(snap).receipt(tx.hash) is not None:
                 raise RpcError(TX_REJECTED, f"already known: transaction 0x{tx.hash.hex()}")
-        self._check_member(tx.sender)
         if tx.max_cost:
             with self.chain.snapshot() as snap:
                 balance = evm_reads.state_balance(snap, evm_reads.head_hash(snap), tx.sender)
@@ -221,6 +222,8 @@ class Intake:
         cached = self._active.get(sender)
         if cached is None:
             cached = self._is_admitted(sender)
+            if len(self._active) >= MAX_ANSWERS_CACHED:  # strangers' keys cost nothing
+                self._active.clear()
             self._active[sender] = cached
         return cached
 
