@@ -579,16 +579,20 @@ def bench_soak_cmd(
     rate: Annotated[float, typer.Option(help="Simulated traffic, operations per second.")] = 8.0,
     seed: Annotated[int | None, typer.Option(help="Random seed of the fault schedule.")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the data and logs.")] = False,
+    hostile: Annotated[
+        bool, typer.Option(help="Send issue 13's hostile payloads alongside (ops.hostile).")
+    ] = True,
 ) -> None:
     """Chaos soak: SIGKILL and restart the sequencer, follower, indexers and API at random
-    under traffic, then check acknowledged writes, reindexes, follower roots, invariants."""
+    under traffic and hostile traffic, then check acknowledged writes, reindexes, follower
+    roots, invariants."""
     from ops.soak import SoakPlan, run_soak
 
     if minutes <= 0 or rate <= 0:
         console.print(f"[red]error:[/] --minutes {minutes} and --rate {rate} must be > 0")
         raise typer.Exit(code=2)
     result = run_soak(
-        SoakPlan(minutes=minutes, rate=rate, seed=seed),
+        SoakPlan(minutes=minutes, rate=rate, seed=seed, hostile=hostile),
         echo=lambda line: print(line, flush=True),
         keep=keep,
     )

@@ -5,9 +5,13 @@ demo consortium, with `ops.simulate.Traffic` sending signed writes and verificat
 Every few seconds one process, drawn at random (each of the sequencer, the follower, the
 two indexers and the partner API once per shuffled round), is SIGKILLed, left down
 briefly, and started again; the fault is survived when it answers `/healthz` again and the
-traffic then gets a write through. At the end the traffic stops, the follower and the
-indexers catch up, and `ops.soak_checks` checks acknowledged writes, reindexes, roots and
-contract invariants. The last printed line is `{"suite": "soak", "figures": {...}}`.
+traffic then gets a write through. Alongside, `ops.hostile` sends the hostile payloads
+of issue 13 (bracket bombs, oversized bodies and batches, half-open connections, forged
+far-away scans, bad sensor values and codes, sign-in guesses...) at both APIs and both
+RPCs, counting answers by class (`hostile_requests`, `hostile_5xx`, ...). At the end the
+traffic stops, the follower and the indexers catch up, and `ops.soak_checks` checks
+acknowledged writes, reindexes, roots and contract invariants. The last printed line is
+`{"suite": "soak", "figures": {...}}`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import httpx
 from web3 import HTTPProvider, Web3
 
 from ops import soak_checks
+from ops.hostile import Hostile, HostileStats, HostileTargets
 from ops.simulate import Traffic
 from ops.stack import Stack, StackConfig, start_stack
 from ops.supervisor import SupervisorError
@@ -50,6 +55,8 @@ class SoakPlan:
     block_interval_ms: int = 150
     victims: tuple[str, ...] = VICTIMS
     min_faults: int = 0  # keep going past `minutes` until this many faults were injected
+    hostile: bool = True  # hostile traffic (ops.hostile) alongside the honest traffic
+    hostile_pause: float = 0.5  # seconds between two hostile payloads
 
 
 def _head(url: str) -> int:
@@ -125,6 +132,37 @@ def _settle(stack: Stack, echo: Callable[[str], None]) -> int:
     return head
 
 
+class _HostileRun:
+    """`ops.hostile` in a thread of its own, until the soak's `stop`."""
+
+    def __init__(self, hostile: Hostile, stop: threading.Event, pause: float) -> None:
+        self.hostile = hostile
+        self.thread = threading.Thread(target=hostile.run, args=(stop,), kwargs={"pause": pause})
+        self.thread.start()
+
+    def join(self) -> HostileStats:
+        self.thread.join()
+        self.hostile.close()
+        return self.hostile.stats
+
+
+def _hostile(
+    stack: Stack, traffic: Traffic, plan: SoakPlan, stop: threading.Event
+) -> _HostileRun | None:
+    if not plan.hostile:
+        return None
+    assert stack.sequencer_rpc is not None and stack.follower_rpc is not None
+    targets = HostileTargets(
+        api=stack.partner_api,
+        regulator_api=stack.regulator_api,
+        rpc=stack.sequencer_rpc,
+        follower_rpc=stack.follower_rpc,
+        data_dir=stack.config.data_dir,
+    )
+    hostile = Hostile(targets, check_key=traffic.phones[0], seed=plan.seed)
+    return _HostileRun(hostile, stop, plan.hostile_pause)
+
+
 def _check(stack: Stack, traffic: Traffic, head: int, workdir: Path) -> dict[str, list[str]]:
     assert stack.sequencer_rpc is not None and stack.follower_rpc is not None
     deployment = Deployment.load(stack.deployment_file)
@@ -174,6 +212,7 @@ def run_soak(
                 kwargs={"rate": plan.rate, "stop": stop, "report": echo, "report_every": 15.0},
             )
             load.start()
+            hostile = _hostile(stack, traffic, plan, stop)
             try:
                 chaos.run(until, stop)
                 while time.monotonic() < until and not stop.is_set():
@@ -182,10 +221,18 @@ def run_soak(
                 stop.set()
                 load.join()
                 traffic.close()
+                hostile_stats = hostile.join() if hostile is not None else HostileStats()
             head = _settle(stack, echo)
             problems = _check(stack, traffic, head, workdir)
         for name, found in problems.items():
             echo(f"{name}: {len(found)}" + "".join(f"\n  {p}" for p in found[:10]))
+        if hostile is not None:
+            errors = hostile_stats.server_errors
+            spent = sorted(hostile_stats.seconds.items(), key=lambda item: -item[1])
+            slowest = ", ".join(f"{p} {t:.1f} s" for p, t in spent[:5])
+            echo(f"hostile: {hostile_stats.requests} requests, {dict(hostile_stats.by_class)}; "
+                 f"slowest payloads: {slowest}"
+                 + "".join(f"\n  5xx {e}" for e in errors[:10]))  # fmt: skip
         stats = traffic.stats
         figures: dict[str, Any] = {
             "minutes": plan.minutes,
@@ -201,6 +248,7 @@ def run_soak(
             "scans": stats.scans,
             "blocks": head,
             "faults_by_process": dict(chaos.injected),
+            **hostile_stats.figures(),
         }
     finally:
         stop.set()

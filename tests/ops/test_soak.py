@@ -1,12 +1,14 @@
-"""The short chaos soak: the real stack under signed traffic, one SIGKILL of each of the
-sequencer, the follower, an indexer and the API, then every end-of-soak check."""
+"""The short chaos soak: the real stack under signed traffic and hostile traffic, one
+SIGKILL of each of the sequencer, the follower, an indexer and the API, then every
+end-of-soak check."""
 
 from __future__ import annotations
 
+from ops.hostile import CONNECTION_PAYLOADS, PAYLOADS
 from ops.soak import SoakPlan, run_soak
 
 
-def test_short_soak_survives_a_sigkill_of_each_process_without_losing_anything():
+def test_short_soak_under_a_sigkill_of_each_process_and_hostile_traffic_loses_nothing():
     plan = SoakPlan(
         minutes=0.5,
         rate=6.0,
@@ -16,6 +18,7 @@ def test_short_soak_survives_a_sigkill_of_each_process_without_losing_anything()
         seed=11,
         block_interval_ms=50,
         victims=("sequencer", "follower", "indexer", "api"),
+        hostile_pause=1.0,
     )
     lines: list[str] = []
     result = run_soak(plan, echo=lines.append)
@@ -28,4 +31,8 @@ def test_short_soak_survives_a_sigkill_of_each_process_without_losing_anything()
     for check in ("lost_transfers", "index_mismatches", "root_mismatches", "invariant_violations"):
         assert figures[check] == 0, report
     assert figures["unexpected_exits"] == 0, report
+    # Every hostile payload was sent; its 5xx answers are reported (the goal is none).
+    assert set(figures["hostile_by_payload"]) == set(PAYLOADS + CONNECTION_PAYLOADS), report
+    assert figures["hostile_requests"] >= 100, report
+    assert figures["hostile_by_class"].get("error", 0) == 0, report  # the generator's own
     assert lines[-1].startswith('{"suite": "soak", "figures": {')
