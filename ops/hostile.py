@@ -262,28 +262,27 @@ class Hostile:
                     (t.rpc, "/"), (t.follower_rpc, "/"))  # fmt: skip
 
     def _signed_in(self) -> dict[str, str]:
-        """Bearer headers of a member (signed in again when refused)."""
+        """Bearer headers of a member (signed in again when refused); none while the API
+        cannot sign it in (the request is then refused as anonymous)."""
         if self._token is None:
             self._token = self._sign_in()
-        return {"Authorization": f"Bearer {self._token}"}
+        return {} if self._token is None else {"Authorization": f"Bearer {self._token}"}
 
     def _sign_in(self) -> str | None:
-        """The member's token, from an address of its own (198.51.100.7); None if refused."""
-        ip = {"X-Forwarded-For": "198.51.100.7"}
-        challenge = self.http.post(
-            self.targets.api + "/v1/auth/challenge",
-            json={"address": self.member.address},
-            headers=ip,
-        )
-        if challenge.status_code != 200:
+        """The member's token, from an address of its own (198.51.100.7); None if the API
+        is down or refuses."""
+        api, ip = self.targets.api, {"X-Forwarded-For": "198.51.100.7"}
+        try:
+            challenge = self.http.post(
+                api + "/v1/auth/challenge", json={"address": self.member.address}, headers=ip
+            )
+            if challenge.status_code != 200:
+                return None
+            message = challenge.json()["message"]
+            signed = {"message": message, "signature": _signature(self.member, message)}
+            token = self.http.post(api + "/v1/auth/token", json=signed, headers=ip)
+        except httpx.TransportError:
             return None
-        message = challenge.json()["message"]
-        signature = self.member.sign_message(encode_defunct(text=message)).signature
-        token = self.http.post(
-            self.targets.api + "/v1/auth/token",
-            json={"message": message, "signature": "0x" + signature.hex()},
-            headers=ip,
-        )
         return str(token.json()["access_token"]) if token.status_code == 200 else None
 
     def _as_member(self, payload: str, method: str, url: str, **kwargs: Any) -> None:
@@ -391,9 +390,8 @@ class Hostile:
                               json={"address": self.member.address})  # fmt: skip
         if challenge is not None and challenge.status_code == 200:
             message = challenge.json()["message"]
-            signature = STRANGER.sign_message(encode_defunct(text=message)).signature
-            self._api("sign_in_guess", "POST", api + "/v1/auth/token",
-                      json={"message": message, "signature": "0x" + signature.hex()})  # fmt: skip
+            guessed = {"message": message, "signature": _signature(STRANGER, message)}
+            self._api("sign_in_guess", "POST", api + "/v1/auth/token", json=guessed)
         with httpx.Client(base_url=api, timeout=30,
                           headers={"X-Forwarded-For": self._client_ip()}) as browser:  # fmt: skip
             try:
@@ -447,6 +445,11 @@ class Hostile:
         for url, sock in held:
             self.stats.count("half_open", url, "held", "still open")
             sock.close()
+
+
+def _signature(signer: Any, message: str) -> str:
+    """`signer`'s personal signature of `message` (EIP-191), as sign-in takes it."""
+    return "0x" + str(signer.sign_message(encode_defunct(text=message)).signature.hex())
 
 
 def _call(method: str, *params: Any) -> bytes:
