@@ -5,7 +5,7 @@ through the real challenge/token exchange."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from eth_account.messages import encode_defunct
@@ -21,9 +21,17 @@ CUSTODIAL = ("manufacturer", "distributor", "hospital", "hospital2")
 @dataclass
 class PartnerEnv:
     api: ApiEnv
+    _tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def login(self, ledger: Ledger) -> dict[str, str]:
-        """Authorization headers for `ledger`'s member, through challenge and token."""
+        """Authorization headers for `ledger`'s member, through challenge and token; a
+        member signs in once per test (sign-in steps are throttled per client address, as
+        a real client would find)."""
+        if ledger.address not in self._tokens:
+            self._tokens[ledger.address] = self._sign_in(ledger)
+        return self._tokens[ledger.address]
+
+    def _sign_in(self, ledger: Ledger) -> dict[str, str]:
         client = self.api.client
         challenge = client.post("/v1/auth/challenge", json={"address": ledger.address})
         assert challenge.status_code == 200, challenge.text
