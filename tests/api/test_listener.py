@@ -118,3 +118,22 @@ def test_requests_beyond_the_connection_cap_are_a_503(listener: tuple[str, int])
         conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         conn.settimeout(5)
         assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_still_arriving_after_the_answer_is_not_read_for_nothing(
+    listener: tuple[str, int],
+) -> None:
+    """The app answered without the body; a client dripping the rest is cut off at once,
+    not kept alive by each byte."""
+    with socket.create_connection(listener) as conn:
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        conn.settimeout(5)
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        with pytest.raises(OSError):
+            for _ in range(30):  # 3 s of drip
+                conn.sendall(b"x")
+                time.sleep(0.1)
+                if select.select([conn], [], [], 0)[0] and not conn.recv(1):
+                    raise ConnectionResetError("closed")
+        assert time.monotonic() - started < 1
