@@ -29,6 +29,7 @@ A route's gates are found from its dependencies: `GuardRules.gates` maps a depen
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -54,7 +55,13 @@ MAX_JSON_DEPTH = DEFAULT_MAX_DEPTH
 Gate = Callable[[Request], Response | None]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
-_TITLES = {400: "Bad request", 408: "Request timeout", 413: "Content too large"}
+_TITLES = {
+    400: "Bad request",
+    408: "Request timeout",
+    413: "Content too large",
+    500: "Internal error",
+}
+_log = logging.getLogger(__name__)
 
 
 class Refused(StarletteHTTPException):
@@ -169,7 +176,12 @@ class _Body:
     async def _admit(self) -> None:
         policy = self._guard.policy(self._scope.get("route"))
         for gate in policy.gates:
-            answer = await run_in_threadpool(gate, Request(self._scope))
+            try:
+                answer = await run_in_threadpool(gate, Request(self._scope))
+            except Exception as exc:  # FastAPI would turn it into a 400 "error parsing the body"
+                _log.exception("the credential check before the body failed")
+                detail = "the request failed on our side; it has been logged"
+                raise refused(500, "internal_error", detail) from exc
             if answer is not None:
                 raise Refused(answer)
         self._limit = policy.body_bytes

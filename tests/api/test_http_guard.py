@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from api.auth import current_member
 from api.http_guard import MAX_JSON_DEPTH
 from portal.app import _StaticFiles
 from tests.api import partner_env
@@ -251,3 +252,13 @@ def test_a_regulator_order_without_the_staff_token_is_a_401_before_its_body_is_r
     wrong = {**headers, "authorization": "Bearer not-the-token"}
     exchange = drive(app, "POST", "/v1/regulator/licences", wrong, [b"{}"])
     assert (exchange.status, exchange.code, exchange.receive_calls) == (401, "invalid_token", 0)
+
+
+def test_a_credential_check_that_fails_unexpectedly_is_a_500_not_a_400(app: FastAPI) -> None:
+    def broken(_: object) -> None:
+        raise RuntimeError("the API database is gone")
+
+    app.state.http_guard.gates[current_member] = broken
+    exchange = drive(app, "POST", UPLOAD, upload_headers(), [b"--xyz\r\n"])
+    assert (exchange.status, exchange.code, exchange.receive_calls) == (500, "internal_error", 0)
+    assert b"database" not in exchange.body
