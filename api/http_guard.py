@@ -54,6 +54,7 @@ __all__ = ["MAX_JSON_DEPTH", "Gate", "GuardRules", "HttpGuard", "Refused", "inst
 MAX_JSON_DEPTH = DEFAULT_MAX_DEPTH
 Gate = Callable[[Request], Response | None]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LENGTH = re.compile(r"[0-9]{1,19}")
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 _TITLES = {
     400: "Bad request",
@@ -102,19 +103,17 @@ class HttpGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        try:
-            if _CONTROL.search(scope["path"]):
-                raise refused(400, "invalid_path", "the path holds a control character")
-            length = int(headers["content-length"]) if "content-length" in headers else None
-        except ValueError:
-            length = -1
-        except Refused as exc:
-            await exc.response(scope, receive, send)
+        declared = headers.get("content-length")
+        if _CONTROL.search(scope["path"]):
+            answer = refused(400, "invalid_path", "the path holds a control character")
+        elif declared is not None and not _LENGTH.fullmatch(declared):
+            answer = refused(400, "invalid_content_length", "Content-Length is not a size")
+        else:
+            answer = None
+        if answer is not None:
+            await answer.response(scope, receive, send)
             return
-        if length is not None and length < 0:
-            detail = "Content-Length is not a number of bytes"
-            await refused(400, "invalid_content_length", detail).response(scope, receive, send)
-            return
+        length = None if declared is None else int(declared)
         if not length and "transfer-encoding" not in headers:
             await self.app(scope, receive, send)  # no body: nothing to guard
             return
@@ -138,6 +137,8 @@ class HttpGuard:
             pending.extend(current.dependencies)
         gates = dict.fromkeys(self.rules.gates[c] for c in calls if c in self.rules.gates)
         policy = _Policy(limit, tuple(gates))
+        if len(self._policies) > 4096:  # FastAPI keeps its route objects; this is a backstop
+            self._policies.clear()
         self._policies[id(route)] = (route, policy)
         return policy
 

@@ -262,3 +262,13 @@ def test_a_credential_check_that_fails_unexpectedly_is_a_500_not_a_400(app: Fast
     exchange = drive(app, "POST", UPLOAD, upload_headers(), [b"--xyz\r\n"])
     assert (exchange.status, exchange.code, exchange.receive_calls) == (500, "internal_error", 0)
     assert b"database" not in exchange.body
+
+
+@pytest.mark.parametrize("declared", ["-1", "1e3", "99999999999999999999999"])
+def test_a_content_length_that_is_not_a_size_is_a_400(app: FastAPI, declared: str) -> None:
+    exchange = drive(app, "POST", "/v1/verify", {"content-length": declared}, [b"{}"])
+    assert (exchange.status, exchange.code, exchange.receive_calls) == (
+        400,
+        "invalid_content_length",
+        0,
+    )
