@@ -2,8 +2,9 @@
 
 Every HTTP request passes these checks, in this order:
 
-1. **Path**: a NUL or other control character in the decoded path is a 400 `invalid_path`
-   (file lookups would fail on it with a 500).
+1. **Head**: a NUL or other control character in the decoded path is a 400 `invalid_path`
+   (file lookups would fail on it with a 500); a Content-Length that is not a size is a
+   400 `invalid_content_length`. A request without a body goes on unchecked from here.
 2. **Credentials before the body**: a request with a body to a route that needs credentials
    first passes the route's *gate* (a cheap check of the same credential the route will
    check in full: token MAC, API key, regulator token, portal session cookie). Refused,
