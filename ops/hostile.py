@@ -76,6 +76,7 @@ HOLD_SECONDS = 15.0  # how long a half-open connection waits for the server to c
 ANSWER_SECONDS = 8.0  # how long a raw request waits for its status line
 LOOP_INIT_CODE = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP: a contract creation that never ends
 STRANGER = Account.from_key("0x" + "5a" * 32)
+UNAVAILABLE = ("chain_unavailable", '"busy"')  # a 503 naming one is load, not the input
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,6 @@ class HostileStats:
             "hostile_by_class": dict(self.by_class),
             "hostile_by_payload": {p: dict(c) for p, c in sorted(self.by_payload.items())},
         }
-
-
-UNAVAILABLE = ("chain_unavailable", '"busy"')  # a 503 that names one of these is load, not input
 
 
 def _class(status: int, body: str = "") -> str:
