@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from api.errors import install_error_handlers
 from api.gates import API_GATES
 from api.http_guard import GuardRules, install_http_guard
@@ -25,7 +26,7 @@ _SLACK = 64 * 1024  # room for the rest of a request around its document
 BODY_BYTES = {
     "/v1/partner/documents": MAX_DOCUMENT_BYTES * 4 // 3 + _SLACK,  # base64 in JSON
     "/v1/partner/documents/upload": MAX_DOCUMENT_BYTES + _SLACK,  # multipart
-    "/v1/epcis/capture": 2 * 1024 * 1024,
+    "/v1/epcis/capture": MAX_EPCIS_DOCUMENT_BYTES,  # what capture itself reads
 }
 
 

@@ -72,7 +72,7 @@ class ApiSettings(BaseSettings):
     # regulator's key, every `oversight_feed_interval` seconds. None: no pull.
     oversight_feed_url: str | None = None
     oversight_feed_interval: float = Field(default=2.0, gt=0, le=3600)
-    # EPCIS: the GS1 JSON schema (None = ../shared/epcis beside the repo) and the database
+    # EPCIS: the GS1 JSON schema (None = the copy shipped in api/epcis/reference) and the database
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None
     epcis_db_url: str | None = None
