@@ -170,6 +170,9 @@ def node_cmd(
             help="No helper process (the sequencer's RPC front, the follower's fetcher).",
         ),
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="The EVM executing blocks: pyevm, or revm (a store it wrote).")
+    ] = "pyevm",
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
     from node.app import Node, load_config
@@ -188,6 +191,7 @@ def node_cmd(
             authority_key_file=authority_key_file,
             exit_on_divergence=exit_on_divergence,
             helper_process=not single_process,
+            engine=engine,
         )
         node = Node(config)
     except (NodeError, OSError) as exc:
@@ -257,11 +261,15 @@ def _logger_echo(name: str) -> Callable[[str], None]:
 @bench_app.command("chain")
 def bench_chain(
     quick: Annotated[bool, typer.Option("--quick", help="Smaller workloads (< 1 minute).")] = False,
+    engine: Annotated[
+        list[str] | None,
+        typer.Option(help="Our node's engine (pyevm, revm); repeat to measure each in one run."),
+    ] = None,
 ) -> None:
     """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
     from node.bench import run_chain_bench
 
-    run_chain_bench(quick=quick)
+    run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
 
 
 @bench_app.command("indexer")

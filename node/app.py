@@ -192,6 +192,7 @@ class Node:
             f"genesis       0x{self.chain.genesis_hash.hex()}",
             f"authorities   {', '.join(self.config.authorities)}",
             f"role          {role}",
+            f"engine        {self.config.engine}",
             f"rpc           {self.url}",
             f"data dir      {self.config.data_dir}",
         ]

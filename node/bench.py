@@ -369,8 +369,9 @@ def _start_node(workdir: Path, config: NodeConfig) -> tuple[subprocess.Popen[byt
     genesis = workdir / "genesis.json"
     config.save(genesis)
     log = (workdir / "node.log").open("ab")
+    workdir.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "medledger.cli", "node", "--data-dir", str(workdir / "seq")]
-    args += ["--genesis", str(genesis), "--rpc-port", str(port)]
+    args += ["--genesis", str(genesis), "--rpc-port", str(port), "--engine", config.engine]
     proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     _wait(url, proc)
@@ -522,41 +523,66 @@ def _follower_catch_up(
     return target / seconds, txs / seconds, cpu, fetcher_cpu
 
 
-def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[str, Any]:
+def _measure_node(
+    workdir: Path,
+    config: NodeConfig,
+    admin: LocalAccount,
+    sizes: Sizes,
+    say: Callable[[str], None],
+    procs: list[subprocess.Popen[bytes]],
+) -> dict[str, Any]:
+    """The workloads on our node (engine `config.engine`), then a follower's catch-up."""
+    proc, url = _start_node(workdir, config)
+    procs.append(proc)
+    say(f"medledger node ({config.engine}) at {url}")
+    ours = Harness(url, admin, fund=False)
+    ours.admit_on_genesis_suite(config)
+    node_cpu = _cpu_seconds(proc)
+    figures = _measure(ours, sizes, say, node_cpu)
+    sequencer_cpu = node_cpu()[0]
+    caught_up = _follower_catch_up(workdir, config, url)
+    blocks_per_s, txs_per_s, follower_cpu, fetcher_cpu = caught_up
+    figures["follower_blocks_per_s"] = round(blocks_per_s, 1)
+    figures["follower_tx_per_s"] = round(txs_per_s, 1)
+    # The regulator's follower runs on its own machine: it keeps up when re-executing
+    # the chain costs its process no more CPU than producing the chain cost the
+    # sequencer's block maker. The fetcher, like the sequencer's RPC front, runs on the
+    # other core.
+    ratio = follower_cpu / max(sequencer_cpu, 1e-9)
+    figures["follower_cpu_per_sequencer_cpu"] = round(ratio, 2)
+    figures["follower_fetcher_cpu_s"] = round(fetcher_cpu, 1)
+    say(
+        f"  follower catch-up: {blocks_per_s:,.1f} blocks/s, {txs_per_s:,.0f} tx/s; "
+        f"{follower_cpu:.1f} s of CPU (and {fetcher_cpu:.1f} s in its fetcher) to verify "
+        f"what took the sequencer's block maker {sequencer_cpu:.1f} s to produce "
+        f"({'keeps up' if ratio <= 1 else 'falls behind'})"
+    )
+    proc.terminate()  # the next engine's node gets the core
+    proc.wait(timeout=20)
+    return figures
+
+
+def run_chain_bench(
+    *, quick: bool, engines: Sequence[str] = ("pyevm",), say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Our node with each of `engines` (the first one's figures unprefixed, the others'
+    prefixed with the engine's name), then anvil."""
     sizes = QUICK if quick else FULL
     workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-"))
     admin = Account.from_key(keccak(text="medledger bench admin"))
     config = demo_genesis(bootstrap_admin=admin.address)
     config = replace(config, block_interval_ms=50, batch_size=500)
     figures: dict[str, Any] = {"load_average_at_start": round(os.getloadavg()[0], 1)}
+    figures["engine"] = engines[0]
     say(f"load average {figures['load_average_at_start']}")
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        proc, url = _start_node(workdir, config)
-        procs.append(proc)
-        say(f"medledger node at {url}")
-        ours = Harness(url, admin, fund=False)
-        ours.admit_on_genesis_suite(config)
-        node_cpu = _cpu_seconds(proc)
-        figures.update(_measure(ours, sizes, say, node_cpu))
-        sequencer_cpu = node_cpu()[0]
-        caught_up = _follower_catch_up(workdir, config, url)
-        blocks_per_s, txs_per_s, follower_cpu, fetcher_cpu = caught_up
-        figures["follower_blocks_per_s"] = round(blocks_per_s, 1)
-        figures["follower_tx_per_s"] = round(txs_per_s, 1)
-        # The regulator's follower runs on its own machine: it keeps up when re-executing
-        # the chain costs its process no more CPU than producing the chain cost the
-        # sequencer's block maker. The fetcher, like the sequencer's RPC front, runs on the
-        # other core.
-        ratio = follower_cpu / max(sequencer_cpu, 1e-9)
-        figures["follower_cpu_per_sequencer_cpu"] = round(ratio, 2)
-        figures["follower_fetcher_cpu_s"] = round(fetcher_cpu, 1)
-        say(
-            f"  follower catch-up: {blocks_per_s:,.1f} blocks/s, {txs_per_s:,.0f} tx/s; "
-            f"{follower_cpu:.1f} s of CPU (and {fetcher_cpu:.1f} s in its fetcher) to verify "
-            f"what took the sequencer's block maker {sequencer_cpu:.1f} s to produce "
-            f"({'keeps up' if ratio <= 1 else 'falls behind'})"
-        )
+        for index, engine in enumerate(engines):
+            prefix = "" if index == 0 else f"{engine}_"
+            ours_figures = _measure_node(
+                workdir / engine, replace(config, engine=engine), admin, sizes, say, procs
+            )
+            figures.update({prefix + key: value for key, value in ours_figures.items()})
         anvil, anvil_url = _start_anvil()
         procs.append(anvil)
         say(f"anvil at {anvil_url}")
@@ -566,6 +592,12 @@ def run_chain_bench(*, quick: bool, say: Callable[[str], None] = print) -> dict[
         figures["anvil_item_moves_per_s"] = other["item_moves_per_s"]
         figures["anvil_case_pallet_item_moves_per_s"] = other["case_pallet_item_moves_per_s"]
         figures["anvil_p99_submit_to_receipt_ms"] = other["p99_submit_to_receipt_ms"]
+        for engine in engines[1:]:
+            figures[f"{engine}_ratio_single_item_tx_per_s"] = round(
+                figures[f"{engine}_single_item_tx_per_s"]
+                / max(other["single_item_tx_per_s"], 1e-9),
+                2,
+            )
         figures["ratio_single_item_tx_per_s"] = round(
             figures["single_item_tx_per_s"] / max(other["single_item_tx_per_s"], 1e-9), 2
         )

@@ -4,6 +4,13 @@ Both roles use it. The sequencer calls `produce` (execute once, seal, commit); t
 follower calls `verify_and_import` (re-execute, compare, check the seal, commit). Either
 way every key of a block goes into one durable LMDB transaction, and the in-memory head
 moves only after that commit returns.
+
+The engine (`NodeConfig.engine`): "pyevm" executes with `node.evm` (py-evm);
+"revm" through a `BlockExecutor` (`node.engine_revm.RevmExecutor`, blocks assembled and
+stored by `node.engine_blocks` exactly as py-evm stores them). revm loads accounts whole,
+listing their storage by the slot preimages each commit stores, so it runs only on a store
+written by revm from its genesis on, which `PREIMAGES_KEY` marks; a block written by py-evm
+removes the mark.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from node import evm, evm_reads, records
+from node import engine_blocks, evm, evm_reads, records
 from node.config import NodeConfig
+from node.engine import BlockExecutor, Receipt, write_preimages
 from node.errors import ConfigError
 from node.seal import Sealer, verify_seal
 from node.store import LmdbStore, Snapshot
@@ -23,6 +31,7 @@ from node.store import LmdbStore, Snapshot
 __all__ = ["Chain", "ChainReader", "ChainView", "Committed", "genesis_spec"]
 
 GENESIS_KEY = b"ml:genesis"
+PREIMAGES_KEY = b"ml:preimages"  # every slot written has its preimage (`ml:pi` keys)
 
 
 class ChainView(Protocol):
@@ -79,16 +88,23 @@ class Chain:
         scratch = self.store.snapshot()
         expected, self.contracts = evm.init_genesis(scratch, spec)
         scratch.close()
+        self.executor = _executor(config.engine)
         stored = self._buffer.get(GENESIS_KEY)
         if stored is None:
             evm.init_genesis(self._buffer, spec)
             self._buffer[GENESIS_KEY] = expected
+            if self.executor is not None:
+                from node.engine_revm import genesis_preimages
+
+                write_preimages(self._buffer, genesis_preimages(spec))
+                self._buffer[PREIMAGES_KEY] = b"\x01"
             self._buffer.commit()
         elif stored != expected:
             raise ConfigError(
                 f"the store at {config.data_dir} holds a chain with genesis 0x{stored.hex()}, "
                 f"but the genesis file gives 0x{expected.hex()}"
             )
+        self._check_preimages()
         self.genesis_hash = expected
         with self.snapshot() as snap:
             self.head_hash = evm_reads.head_hash(snap)
@@ -96,6 +112,20 @@ class Chain:
             assert header is not None
             self.head_number = int(header.block_number)
             self.head_timestamp = int(header.timestamp)
+
+    def _check_preimages(self) -> None:
+        marked = self._buffer.get(PREIMAGES_KEY) is not None
+        if self.executor is not None and not marked:
+            raise ConfigError(
+                f"the store at {self.config.data_dir} was written by py-evm, without the slot "
+                f"preimages engine {self.config.engine} needs; resync it: move the data "
+                "directory away and start this node as a follower (--follow URL) of a node "
+                f"that has the chain, with --engine {self.config.engine}, or keep "
+                "--engine pyevm"
+            )
+        if self.executor is None and marked:
+            del self._buffer[PREIMAGES_KEY]  # the blocks py-evm writes store no preimages
+            self._buffer.commit()
 
     def snapshot(self) -> Snapshot:
         """A consistent read view; use it as a context manager, which closes it."""
@@ -112,18 +142,21 @@ class Chain:
         intake's lock is not held meanwhile: admission goes on while a block is built and
         written, and the intake settles the batch only after this returns. Transactions
         left once the block's time budget is spent are deferred to the next block."""
+        options: dict[str, Any] = {
+            "chain_id": self.chain_id,
+            "coinbase": bytes.fromhex(sealer.address[2:]),
+            "timestamp": timestamp,
+            "gas_limit": self.config.block_gas_limit,
+            "time_budget": self.config.block_time_budget_ms / 1000,
+        }
         with self._lock:
             try:
-                built = evm.build_block(
-                    self._buffer,
-                    self.head_hash,
-                    txs,
-                    chain_id=self.chain_id,
-                    coinbase=bytes.fromhex(sealer.address[2:]),
-                    timestamp=timestamp,
-                    gas_limit=self.config.block_gas_limit,
-                    time_budget=self.config.block_time_budget_ms / 1000,
-                )
+                if self.executor is not None:
+                    block = engine_blocks.build(
+                        self._buffer, self.executor, self.head_hash, txs, **options
+                    )
+                    return self._commit_block(block, sealer.seal(block.hash))
+                built = evm.build_block(self._buffer, self.head_hash, txs, **options)
                 return self._commit(built, sealer.seal(built.hash))
             except BaseException:
                 self._buffer.discard()
@@ -136,53 +169,109 @@ class Chain:
         and commit it only if every header field matches. Raises `SealError` or
         `DivergenceError` otherwise. `senders`, recovered by the follower's fetcher, saves
         recovering them again."""
+
+        def check_hash(block_hash: bytes) -> None:
+            verify_seal(
+                seal, block_hash, chain_id=self.chain_id, authorities=self.config.authorities
+            )
+
+        options: dict[str, Any] = {
+            "chain_id": self.chain_id,
+            "check_hash": check_hash,
+            "senders": senders,
+        }
         with self._lock:
             try:
-                built = evm.import_block(
-                    self._buffer,
-                    raw_block,
-                    chain_id=self.chain_id,
-                    check_hash=lambda block_hash: verify_seal(
-                        seal,
-                        block_hash,
-                        chain_id=self.chain_id,
-                        authorities=self.config.authorities,
-                    ),
-                    senders=senders,
-                )
+                if self.executor is not None:
+                    block = engine_blocks.replay(self._buffer, self.executor, raw_block, **options)
+                    return self._commit_block(block, seal)
+                built = evm.import_block(self._buffer, raw_block, **options)
                 return self._commit(built, seal)
             except BaseException:
                 self._buffer.discard()
                 raise
 
     def _commit(self, built: evm.BuiltBlock, seal: bytes) -> Committed:
-        txs = evm_reads.transaction_records(built)
-        receipts = evm_reads.receipt_records(built)
+        """Records and head of a block py-evm executed (`node.evm`)."""
+        return self._write(
+            built.header,
+            transactions=built.transactions,
+            senders=built.senders,
+            receipts=evm_reads.engine_receipts(built),
+            dropped=built.dropped,
+            deferred=built.deferred,
+            seal=seal,
+        )
+
+    def _commit_block(self, block: engine_blocks.Block, seal: bytes) -> Committed:
+        """Records and head of a block a `BlockExecutor` executed."""
+        result = block.result
+        return self._write(
+            block.header,
+            transactions=[tx.source.obj for tx in result.transactions],
+            senders=[tx.sender for tx in result.transactions],
+            receipts=result.receipts,
+            dropped=[(tx.source, reason) for tx, reason in result.dropped],
+            deferred=[tx.source for tx in result.deferred],
+            seal=seal,
+        )
+
+    def _write(
+        self,
+        header: Any,
+        *,
+        transactions: Sequence[Any],
+        senders: Sequence[bytes],
+        receipts: Sequence[Receipt],
+        dropped: list[tuple[evm.DecodedTx, str]],
+        deferred: list[evm.DecodedTx],
+        seal: bytes,
+    ) -> Committed:
+        number, block_hash = int(header.block_number), bytes(header.hash)
+        tx_records = evm_reads.transaction_records(
+            number=number, block_hash=block_hash, transactions=transactions, senders=senders
+        )
+        receipt_records = evm_reads.receipt_records(
+            number=number,
+            block_hash=block_hash,
+            transactions=transactions,
+            senders=senders,
+            receipts=receipts,
+        )
         records.write_block(
             self._buffer,
-            number=built.number,
-            block_hash=built.hash,
-            transactions=txs,
-            receipts=receipts,
+            number=number,
+            block_hash=block_hash,
+            transactions=tx_records,
+            receipts=receipt_records,
             seal=seal,
         )
         committed = Committed(
-            number=built.number,
-            hash=built.hash,
-            tx_hashes=[bytes(tx.hash) for tx in built.transactions],
-            log_addresses={log["address"] for r in receipts for log in r["logs"]},
-            dropped=built.dropped,
-            deferred=built.deferred,
+            number=number,
+            hash=block_hash,
+            tx_hashes=[bytes(tx.hash) for tx in transactions],
+            log_addresses={log["address"] for r in receipt_records for log in r["logs"]},
+            dropped=dropped,
+            deferred=deferred,
         )
         self._buffer.commit()  # readers, in any process, see the block only from here on
-        self.head_hash, self.head_number = built.hash, built.number
-        self.head_timestamp = int(built.header.timestamp)
+        self.head_hash, self.head_number = block_hash, number
+        self.head_timestamp = int(header.timestamp)
         return committed
 
     def close(self) -> None:
         with self._lock:
             self._buffer.close()
             self.store.close()
+
+
+def _executor(engine: str) -> BlockExecutor | None:
+    """The `BlockExecutor` of `engine`; None for py-evm, which `node.evm` drives itself."""
+    if engine == "pyevm":
+        return None
+    from node.engine_revm import RevmExecutor
+
+    return RevmExecutor()
 
 
 class ChainReader:

@@ -38,7 +38,7 @@ from eth_utils import keccak, to_checksum_address
 
 from node.errors import ConfigError
 
-__all__ = ["DEMO_ADMIN_KEY", "DEMO_AUTHORITY_KEY", "NodeConfig", "demo_genesis"]
+__all__ = ["DEMO_ADMIN_KEY", "DEMO_AUTHORITY_KEY", "ENGINES", "NodeConfig", "demo_genesis"]
 
 DEMO_AUTHORITY_KEY = "0x" + keccak(text="medledger demo authority").hex()
 DEMO_ADMIN_KEY = "0x" + keccak(text="medledger demo bootstrap admin").hex()
@@ -46,6 +46,7 @@ DEMO_DEPLOYER = "0x" + keccak(text="medledger genesis deployer")[12:].hex()
 DEMO_CHAIN_ID = 1337
 GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z
 CONTRACT_ORDER = ("Partners", "Devices", "Items", "Records")
+ENGINES = ("pyevm", "revm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,12 @@ class NodeConfig:
     # eth_call / eth_estimateGas: gas cap is max_tx_gas
     call_time_budget_ms: int = 3_000
     max_concurrent_calls: int = 4
+    # the EVM that executes blocks (node.chain): py-evm (node.evm) or revm (node.engine_revm)
+    engine: str = "pyevm"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
     @classmethod
     def load(cls, path: Path, **runtime: Any) -> NodeConfig:

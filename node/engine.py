@@ -319,11 +319,14 @@ class BlockExecutor(Protocol):
         transactions: Sequence[Transaction],
         *,
         strict: bool = False,
+        deadline: float | None = None,
     ) -> BlockResult:
         """Execute `transactions` in order on `state`. Not `strict` (building a block): a
-        transaction that is invalid on the state reached (stale nonce, cannot pay) is
+        transaction that is invalid on the state reached (stale nonce, cannot pay) or that
+        the engine cannot run as the chain's rules say (`UnsupportedByEngine`) is
         `dropped` with the reason, one whose gas exceeds what is left of the block is
-        `deferred`. `strict` (re-executing a published block): either raises
+        `deferred`, and once `time.monotonic()` passes `deadline` the rest are deferred
+        (at least one is run). `strict` (re-executing a published block): either raises
         `EngineError`."""
         ...
 

@@ -10,6 +10,7 @@ keys them. py-evm needs the parent header in the same store (`TrieState.db`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,16 +18,13 @@ import rlp
 from eth.db.batch import BatchDB
 from trie.constants import BLANK_NODE_HASH
 
-from node import evm
-from node.config import create_address
+from node import evm, evm_reads
 from node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
     BlockEnv,
     BlockResult,
     EngineError,
-    Log,
-    Receipt,
     StateChanges,
     StateReader,
     Transaction,
@@ -53,6 +51,7 @@ class PyEvmExecutor:
         transactions: Sequence[Transaction],
         *,
         strict: bool = False,
+        deadline: float | None = None,
     ) -> BlockResult:
         if not isinstance(state, TrieState):
             raise EngineError("py-evm reads the state from a node store (a TrieState)")
@@ -67,6 +66,7 @@ class PyEvmExecutor:
             timestamp=env.timestamp,
             gas_limit=env.gas_limit,
             reference=self.reference,
+            time_budget=None if deadline is None else max(0.0, deadline - time.monotonic()),
         )
         header = built.header
         if header.block_number != env.number or header.timestamp != env.timestamp:
@@ -78,7 +78,7 @@ class PyEvmExecutor:
         self.last_header = header
         result = BlockResult(
             transactions=included,
-            receipts=list(_receipts(built.receipts, included)),
+            receipts=evm_reads.engine_receipts(built),
             state_changes=state_changes(overlay, state.state_root, header.state_root),
             gas_used=int(header.gas_used),
             bloom=int(header.bloom),
@@ -103,25 +103,6 @@ def _decoded(built: evm.BuiltBlock, transactions: Sequence[Transaction]) -> Iter
     by_obj = {id(tx.source.obj): tx.source for tx in transactions}
     for obj in built.transactions:
         yield by_obj[id(obj)]
-
-
-def _receipts(receipts: Sequence[Any], included: Sequence[Transaction]) -> Iterator[Receipt]:
-    previous = 0
-    for receipt, tx in zip(receipts, included, strict=True):
-        logs = tuple(
-            Log(bytes(log.address), tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
-            for log in receipt.logs
-        )
-        yield Receipt(
-            type_id=tx.type_id,
-            success=receipt.state_root == b"\x01",
-            cumulative_gas_used=int(receipt.gas_used),
-            gas_used=int(receipt.gas_used) - previous,
-            logs=logs,
-            bloom=int(receipt.bloom),
-            contract_address=None if tx.to else create_address(tx.sender, tx.nonce),
-        )
-        previous = int(receipt.gas_used)
 
 
 def state_changes(db: Any, old_root: bytes, new_root: bytes) -> StateChanges:

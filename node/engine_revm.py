@@ -38,6 +38,7 @@ GASPRICE or a 0x40 byte.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,14 @@ _Info = tuple[int, int, bytes]  # nonce, balance, code hash; None stands for no 
 
 class _Invalid(Exception):
     """A transaction that is not valid on the state reached (py-evm's ValidationError)."""
+
+
+class _Restart(Exception):
+    """Run the block again from the parent's state, dropping transaction `index`."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index, self.reason = index, reason
 
 
 def opcodes_in(code: bytes) -> frozenset[int]:
@@ -135,10 +144,32 @@ class RevmExecutor:
         transactions: Sequence[Transaction],
         *,
         strict: bool = False,
+        deadline: float | None = None,
     ) -> BlockResult:
+        """Not `strict`, a transaction revm cannot run as py-evm does is dropped with the
+        reason, and the block is run again from the parent's state without it (which undoes
+        whatever the attempt left in the cache: its sender's pre-charge, accounts loaded
+        half-way, a cache dropped after BLOCKHASH)."""
         setup = (env.chain_id, env.gas_limit, env.coinbase)
         if state.state_root != self._root or setup != self._setup:
             self._reset(setup)
+        unsupported: dict[int, str] = {}  # index → why revm cannot run it
+        while True:
+            try:
+                return self._execute(state, env, transactions, strict, deadline, unsupported)
+            except _Restart as restart:
+                unsupported[restart.index] = restart.reason
+                self._reset(setup)
+
+    def _execute(
+        self,
+        state: StateReader,
+        env: BlockEnv,
+        transactions: Sequence[Transaction],
+        strict: bool,
+        deadline: float | None,
+        unsupported: dict[int, str],
+    ) -> BlockResult:
         self._root = self._pending = None
         self._reader = state
         self._evm.set_block_env(
@@ -159,7 +190,13 @@ class RevmExecutor:
         dropped: list[tuple[Transaction, str]] = []
         deferred: list[Transaction] = []
         gas_used = 0
-        for tx in transactions:
+        for index, tx in enumerate(transactions):
+            if deadline is not None and included and time.monotonic() > deadline:
+                deferred.extend(transactions[index:])  # in order: nonces stay in sequence
+                break
+            if index in unsupported:
+                dropped.append((tx, unsupported[index]))
+                continue
             if gas_used + tx.gas > env.gas_limit:
                 if strict:
                     raise EngineError(f"transaction {len(included)}: exceeds the block's gas")
@@ -172,6 +209,10 @@ class RevmExecutor:
                     raise EngineError(f"transaction {len(included)}: {exc}") from exc
                 dropped.append((tx, str(exc)))
                 continue
+            except UnsupportedByEngine as exc:
+                if strict:
+                    raise
+                raise _Restart(index, str(exc)) from exc
             gas_used = receipt.cumulative_gas_used
             included.append(tx)
             receipts.append(receipt)

@@ -6,6 +6,7 @@ JSON (hex strings), ready for the RPC layer and for the records written per bloc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import rlp
@@ -16,11 +17,14 @@ from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth_typing import Address, BlockNumber, Hash32
 
+from node.config import create_address
+from node.engine import Log, Receipt
 from node.evm import BuiltBlock, MedLedgerVM, chaindb_of
 
 __all__ = [
     "account",
     "block_logs",
+    "engine_receipts",
     "header_by_hash",
     "header_by_number",
     "head_hash",
@@ -103,16 +107,19 @@ def raw_block(db: Any, header: Any) -> bytes:
     return bytes(rlp.encode(PragueBlock(header, transactions=txs, uncles=[], withdrawals=[])))
 
 
-def transaction_records(built: BuiltBlock) -> list[dict[str, Any]]:
-    """eth_getTransactionByHash objects for every transaction of a built block."""
+def transaction_records(
+    *, number: int, block_hash: bytes, transactions: Sequence[Any], senders: Sequence[bytes]
+) -> list[dict[str, Any]]:
+    """eth_getTransactionByHash objects for every transaction (py-evm's signed transaction
+    objects, with their senders) of a block."""
     out = []
-    block_hash, number = _data(built.hash), _hex(built.number)
-    for index, (tx, sender) in enumerate(zip(built.transactions, built.senders, strict=True)):
+    block_hash_hex, number_hex = _data(block_hash), _hex(number)
+    for index, (tx, sender) in enumerate(zip(transactions, senders, strict=True)):
         record: dict[str, Any] = {
             "hash": _data(tx.hash),
             "type": _hex(tx.type_id or 0),
-            "blockHash": block_hash,
-            "blockNumber": number,
+            "blockHash": block_hash_hex,
+            "blockNumber": number_hex,
             "transactionIndex": _hex(index),
             "from": _data(sender),
             "to": _data(tx.to) if tx.to else None,
@@ -149,24 +156,54 @@ def _gas_price(tx: Any) -> int:
     return int(tx.gas_price)
 
 
-def receipt_records(built: BuiltBlock) -> list[dict[str, Any]]:
+def engine_receipts(built: BuiltBlock) -> list[Receipt]:
+    """A py-evm built block's receipts as the execution interface's `Receipt`s."""
+    out = []
+    previous = 0
+    for tx, receipt, sender in zip(built.transactions, built.receipts, built.senders, strict=True):
+        logs = tuple(
+            Log(bytes(log.address), tuple(t.to_bytes(32, "big") for t in log.topics), log.data)
+            for log in receipt.logs
+        )
+        out.append(
+            Receipt(
+                type_id=tx.type_id or 0,
+                success=receipt.state_root == b"\x01",
+                cumulative_gas_used=int(receipt.gas_used),
+                gas_used=int(receipt.gas_used) - previous,
+                logs=logs,
+                bloom=int(receipt.bloom),
+                contract_address=None if tx.to else create_address(sender, tx.nonce),
+            )
+        )
+        previous = int(receipt.gas_used)
+    return out
+
+
+def receipt_records(
+    *,
+    number: int,
+    block_hash: bytes,
+    transactions: Sequence[Any],
+    senders: Sequence[bytes],
+    receipts: Sequence[Receipt],
+) -> list[dict[str, Any]]:
     """eth_getTransactionReceipt objects, with block-wide log indices."""
     out = []
-    block_hash, number = _data(built.hash), _hex(built.number)
-    previous_gas = 0
+    block_hash_hex, number_hex = _data(block_hash), _hex(number)
     log_index = 0
     for index, (tx, receipt, sender) in enumerate(
-        zip(built.transactions, built.receipts, built.senders, strict=True)
+        zip(transactions, receipts, senders, strict=True)
     ):
         logs = []
         for log in receipt.logs:
             logs.append(
                 {
                     "address": _data(log.address),
-                    "topics": ["0x" + t.to_bytes(32, "big").hex() for t in log.topics],
+                    "topics": [_data(topic) for topic in log.topics],
                     "data": _data(log.data),
-                    "blockNumber": number,
-                    "blockHash": block_hash,
+                    "blockNumber": number_hex,
+                    "blockHash": block_hash_hex,
                     "transactionHash": _data(tx.hash),
                     "transactionIndex": _hex(index),
                     "logIndex": _hex(log_index),
@@ -174,30 +211,25 @@ def receipt_records(built: BuiltBlock) -> list[dict[str, Any]]:
                 }
             )
             log_index += 1
-        created = None
-        if not tx.to:
-            from node.config import create_address
-
-            created = _data(create_address(sender, tx.nonce))
+        created = receipt.contract_address
         out.append(
             {
                 "transactionHash": _data(tx.hash),
                 "transactionIndex": _hex(index),
-                "blockHash": block_hash,
-                "blockNumber": number,
+                "blockHash": block_hash_hex,
+                "blockNumber": number_hex,
                 "from": _data(sender),
                 "to": _data(tx.to) if tx.to else None,
-                "cumulativeGasUsed": _hex(receipt.gas_used),
-                "gasUsed": _hex(receipt.gas_used - previous_gas),
+                "cumulativeGasUsed": _hex(receipt.cumulative_gas_used),
+                "gasUsed": _hex(receipt.gas_used),
                 "effectiveGasPrice": _hex(_gas_price(tx)),
-                "contractAddress": created,
+                "contractAddress": None if created is None else _data(created),
                 "logs": logs,
                 "logsBloom": "0x" + receipt.bloom.to_bytes(256, "big").hex(),
-                "status": "0x1" if receipt.state_root == b"\x01" else "0x0",
+                "status": "0x1" if receipt.success else "0x0",
                 "type": _hex(tx.type_id or 0),
             }
         )
-        previous_gas = receipt.gas_used
     return out
 
 

@@ -1,5 +1,8 @@
 """Fixtures for node tests: a genesis file, nodes as subprocesses or in-process, and
-helpers to sign and send raw transactions over real HTTP."""
+helpers to sign and send raw transactions over real HTTP.
+
+`MEDLEDGER_NODE_ENGINE` (pyevm, the default, or revm) is the engine of every node these
+fixtures start (`node_config`, `spawn_node`, `inprocess`): the suite runs on either."""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
 
 from node.app import Node
 from node.client import RpcClient
@@ -23,6 +28,7 @@ from node.config import NodeConfig, demo_genesis
 from sdk.deploy import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
+ENGINE = os.environ.get("MEDLEDGER_NODE_ENGINE", "pyevm")
 
 
 def free_port() -> int:
@@ -68,6 +74,8 @@ def spawn_node(
         "--data-dir", str(data_dir), "--genesis", str(genesis), "--rpc-port", str(port),
         *extra,
     ]  # fmt: skip
+    if "--engine" not in extra:
+        args += ["--engine", ENGINE]
     if follow:
         args += ["--follow", follow]
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +105,7 @@ def wait_ready(node: NodeProcess, timeout: float = 60.0) -> None:
 
 @pytest.fixture(scope="session")
 def node_config() -> NodeConfig:
-    return demo_genesis()
+    return replace(demo_genesis(), engine=ENGINE)
 
 
 @pytest.fixture(scope="session")
@@ -127,8 +135,6 @@ def inprocess(tmp_path: Path) -> Iterator[Callable[..., Node]]:
     started: list[Node] = []
 
     def _start(config: NodeConfig, name: str = "node", **runtime: Any) -> Node:
-        from dataclasses import replace
-
         node = Node(replace(config, data_dir=tmp_path / name, rpc_port=0, **runtime))
         node.start()
         started.append(node)
@@ -179,3 +185,45 @@ def wait_receipt(client: RpcClient, tx_hash: str, timeout: float = 30.0) -> dict
 
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def run_lifecycle(url: str, config: NodeConfig) -> None:
+    """The whole custody lifecycle through the SDK (members, commission, pallets, ship,
+    receive, dispense, recall, an adverse event) and two failing transactions (a custom
+    error's revert, an out-of-gas)."""
+    from scripts.consortium import bootstrap_consortium
+    from sdk.gs1 import make_sscc
+    from sdk.ledger import Ledger
+    from sdk.model import Role
+
+    w3 = Web3(Web3.HTTPProvider(url))
+    admin = Ledger(w3, deployment_of(config), admin_account(config))
+    accounts = [admin.account] + [Account.create() for _ in range(6)]
+    admin.admit(accounts[1].address, Role.REGULATOR, "NMPA")
+    for account in accounts[2:]:
+        admin.as_member(accounts[1]).admit(account.address, Role.DISTRIBUTOR, "member")
+    c = bootstrap_consortium(w3, accounts, now=int(time.time()))
+    m, d, h = c.manufacturer, c.distributor, c.hospital
+    ids = m.commission(c.lot_key, [f"SN-ENGINE-{i}" for i in range(6)]).value
+    sscc = make_sscc(extension=1, company_prefix=c.prefix, serial_reference=42)
+    pallet = m.create_container(sscc, company_prefix=c.prefix).value
+    m.pack(pallet, ids[:4])
+    shipment = m.ship(d.address, [pallet, ids[4]]).value
+    d.receive(shipment, temp_min=52, temp_max=79)
+    d.unpack(pallet)
+    onward = d.ship(h.address, ids[:2]).value
+    h.receive(onward, temp_min=52, temp_max=79)
+    h.dispense([ids[0]])
+    m.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="sterility"))
+    h.report_adverse_event(ids[0], severity=2, report_hash=keccak(text="report"))
+    # on-chain failures: a custom-error revert and an out-of-gas, by raw transactions
+    client = RpcClient(url)
+    items = m._c["Items"]
+    data = items.encode_abi("dispense", [[ids[5]], b"\x00" * 32])  # hospital does not hold it
+    nonce = int(client.call("eth_getTransactionCount", h.address, "pending"), 16)
+    last = ""
+    for offset, gas in enumerate((300_000, 25_000)):
+        raw = sign(h.account, config, nonce=nonce + offset, to=items.address, data=data, gas=gas)
+        last = client.call("eth_sendRawTransaction", raw)
+    assert wait_receipt(client, last)["status"] == "0x0"
+    client.close()

@@ -43,9 +43,7 @@ from node.engine_revm import RevmExecutor, genesis_preimages, opcodes_in
 from node.revm_journal import loaded_state
 from node.store import LmdbStore, WriteBuffer
 from sdk.compiler import load_artifacts
-from sdk.ledger import Ledger
-from sdk.model import Role
-from tests.node.conftest import NodeProcess, admin_account, deployment_of, sign, spawn_node
+from tests.node.conftest import admin_account, run_lifecycle, sign, spawn_node
 
 COINBASE = bytes.fromhex("cb" * 20)
 RICH = 10**21
@@ -359,15 +357,26 @@ def test_what_revm_cannot_run_as_py_evm_does_is_refused(
     reader = _address(admin, 0)
     listed["nonce"] = 1
     state = TrieState(pair.sides["revm"].buffer, pair.root)
+    then = Transaction.of(
+        evm.decode_transaction(bytes.fromhex(sign(admin, node_config, nonce=1)[2:]))
+    )
+    alone = RevmExecutor().execute_block(state, pair.env(), [then])
     for raw in (
-        # BLOCKHASH run (pyrevm answers it with the keccak of the number's digits)
-        sign(admin, node_config, nonce=1, to=reader, gas=100_000),
+        # BLOCKHASH run (pyrevm answers it with the keccak of the number's digits), at a
+        # price: the sender's gas was bought before it ran
+        sign(admin, node_config, nonce=1, to=reader, gas=100_000, gasPrice=1),
         # an access list (revm would keep the listed accounts warm for later transactions)
         "0x" + bytes(admin.sign_transaction(listed).raw_transaction).hex(),
     ):
         tx = Transaction.of(evm.decode_transaction(bytes.fromhex(raw[2:])))
         with pytest.raises(UnsupportedByEngine):
-            RevmExecutor().execute_block(state, pair.env(), [tx])
+            RevmExecutor().execute_block(state, pair.env(), [tx], strict=True)
+        # building a block, it is dropped with the reason and leaves no trace
+        built = RevmExecutor().execute_block(state, pair.env(), [tx, then])
+        assert [(t.hash, type(r)) for t, r in built.dropped] == [(tx.hash, str)]
+        assert [t.hash for t in built.transactions] == [then.hash]
+        assert built.state_changes == alone.state_changes
+        assert built.receipts == alone.receipts
 
 
 def test_the_journal_is_read_as_pyrevm_0_3_7_writes_it() -> None:
@@ -397,7 +406,7 @@ def medledger_chain(
     """The raw blocks of a node that ran the whole lifecycle (py-evm executed them)."""
     node = spawn_node(tmp_path_factory.mktemp("engine") / "node", genesis_file)
     try:
-        _lifecycle(node, node_config)
+        run_lifecycle(node.url, node_config)
         client = RpcClient(node.url)
         head = int(client.call("eth_blockNumber"), 16)
         blocks = [
@@ -407,47 +416,6 @@ def medledger_chain(
     finally:
         node.stop()
     yield blocks
-
-
-def _lifecycle(node: NodeProcess, config: NodeConfig) -> None:
-    import time
-
-    from scripts.consortium import bootstrap_consortium
-    from sdk.gs1 import make_sscc
-
-    w3 = Web3(Web3.HTTPProvider(node.url))
-    admin = Ledger(w3, deployment_of(config), admin_account(config))
-    accounts = [admin.account] + [Account.create() for _ in range(6)]
-    admin.admit(accounts[1].address, Role.REGULATOR, "NMPA")
-    for account in accounts[2:]:
-        admin.as_member(accounts[1]).admit(account.address, Role.DISTRIBUTOR, "member")
-    c = bootstrap_consortium(w3, accounts, now=int(time.time()))
-    m, d, h = c.manufacturer, c.distributor, c.hospital
-    ids = m.commission(c.lot_key, [f"SN-ENGINE-{i}" for i in range(6)]).value
-    sscc = make_sscc(extension=1, company_prefix=c.prefix, serial_reference=42)
-    pallet = m.create_container(sscc, company_prefix=c.prefix).value
-    m.pack(pallet, ids[:4])
-    shipment = m.ship(d.address, [pallet, ids[4]]).value
-    d.receive(shipment, temp_min=52, temp_max=79)
-    d.unpack(pallet)
-    onward = d.ship(h.address, ids[:2]).value
-    h.receive(onward, temp_min=52, temp_max=79)
-    h.dispense([ids[0]])
-    m.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="sterility"))
-    h.report_adverse_event(ids[0], severity=2, report_hash=keccak(text="report"))
-    # on-chain failures: a custom-error revert and an out-of-gas, by raw transactions
-    client = RpcClient(node.url)
-    items = m._c["Items"]
-    data = items.encode_abi("dispense", [[ids[5]], b"\x00" * 32])  # hospital does not hold it
-    nonce = int(client.call("eth_getTransactionCount", h.address, "pending"), 16)
-    last = ""
-    for offset, gas in enumerate((300_000, 25_000)):
-        raw = sign(h.account, config, nonce=nonce + offset, to=items.address, data=data, gas=gas)
-        last = client.call("eth_sendRawTransaction", raw)
-    from tests.node.conftest import wait_receipt
-
-    assert wait_receipt(client, last)["status"] == "0x0"
-    client.close()
 
 
 def test_a_medledger_chain_replays_identically_on_both_engines(
