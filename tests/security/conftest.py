@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
 
 from ops.stack import Stack, StackConfig, start_stack
 from ops.up import seed_stack, wait_indexed, write_urls
@@ -28,6 +30,7 @@ class Target:
     stack: Stack
     seed: SeedResult
     data_dir: Path
+    _bearers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def api(self) -> str:
@@ -60,6 +63,32 @@ class Target:
             (self.data_dir / "secrets" / "demo-sign-ins.json").read_text()
         )
         return passwords
+
+    def sign_in(self, slug: str, client: httpx.Client | None = None) -> dict[str, str]:
+        """Authorization headers for member `slug`, through the partner API's challenge and
+        token exchange (on `client`, e.g. one bound to its own source address)."""
+        account = Account.from_key(self.member_keys()[slug])
+        http = client or httpx.Client(base_url=self.api, timeout=60)
+        try:
+            challenge = http.post("/v1/auth/challenge", json={"address": account.address})
+            assert challenge.status_code == 200, challenge.text
+            message = challenge.json()["message"]
+            signature = account.sign_message(encode_defunct(text=message)).signature.hex()
+            token = http.post(
+                "/v1/auth/token", json={"message": message, "signature": "0x" + signature}
+            )
+            assert token.status_code == 200, token.text
+        finally:
+            if client is None:
+                http.close()
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    def bearer(self, slug: str) -> dict[str, str]:
+        """`sign_in(slug)` once per session: sign-in steps are throttled per address, and
+        every module signs in from 127.0.0.1."""
+        if slug not in self._bearers:
+            self._bearers[slug] = self.sign_in(slug)
+        return self._bearers[slug]
 
     def organisation(self, slug: str) -> dict[str, Any]:
         return next(o for o in self.seed.organisations if o["slug"] == slug)

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from web3 import HTTPProvider, Web3
 
 from api.epcis.document import MAX_EVENTS
@@ -57,17 +56,8 @@ def _ship(target: Target, epc: str, receiver: str) -> dict[str, Any]:
 @contextmanager
 def _member(target: Target, slug: str) -> Iterator[httpx.Client]:
     """A client of the partner API signed in as `slug` (challenge and token)."""
-    account = Account.from_key(target.member_keys()[slug])
     with httpx.Client(base_url=target.api, timeout=60) as client:
-        challenge = client.post("/v1/auth/challenge", json={"address": account.address})
-        assert challenge.status_code == 200, challenge.text
-        message = challenge.json()["message"]
-        signature = account.sign_message(encode_defunct(text=message)).signature
-        token = client.post(
-            "/v1/auth/token", json={"message": message, "signature": "0x" + signature.hex()}
-        )
-        assert token.status_code == 200, token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        client.headers.update(target.bearer(slug))
         yield client
 
 

@@ -26,8 +26,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from tests.security.conftest import Target
 
@@ -123,20 +121,7 @@ def _tree_bytes(directory: Path) -> int:
 @pytest.fixture(scope="module")
 def member(target: Target) -> dict[str, str]:
     """A distributor's bearer token, through the API's challenge and token exchange."""
-    account = Account.from_key(target.member_keys()["ruitong"])
-    challenge = httpx.post(
-        target.api + "/v1/auth/challenge", json={"address": account.address}, timeout=30
-    )
-    assert challenge.status_code == 200, challenge.text
-    message = challenge.json()["message"]
-    signature = account.sign_message(encode_defunct(text=message)).signature
-    token = httpx.post(
-        target.api + "/v1/auth/token",
-        json={"message": message, "signature": "0x" + signature.hex()},
-        timeout=30,
-    )
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+    return target.bearer("ruitong")
 
 
 @pytest.fixture(scope="module")

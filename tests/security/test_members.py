@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from api.orders import SECP256K1_N
 from sdk.gs1 import item_id, lot_key, unit_path
@@ -43,19 +42,10 @@ def client(target: Target) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def tokens(target: Target, client: httpx.Client) -> dict[str, dict[str, str]]:
     """Authorization headers per member slug, signed in once through challenge and token."""
-    headers: dict[str, dict[str, str]] = {}
-    for slug in (MAKER, DISTRIBUTOR, OTHER_DISTRIBUTOR, HOSPITAL, OTHER_HOSPITAL):
-        account = Account.from_key(target.member_keys()[slug])
-        challenge = client.post("/v1/auth/challenge", json={"address": account.address})
-        assert challenge.status_code == 200, challenge.text
-        message = challenge.json()["message"]
-        signature = account.sign_message(encode_defunct(text=message)).signature.hex()
-        token = client.post(
-            "/v1/auth/token", json={"message": message, "signature": "0x" + signature}
-        )
-        assert token.status_code == 200, token.text
-        headers[slug] = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    return headers
+    return {
+        slug: target.bearer(slug)
+        for slug in (MAKER, DISTRIBUTOR, OTHER_DISTRIBUTOR, HOSPITAL, OTHER_HOSPITAL)
+    }
 
 
 def _address(target: Target, slug: str) -> str:

@@ -20,8 +20,6 @@ import time
 from typing import Any
 
 import httpx
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from tests.security.conftest import Target
 
@@ -56,20 +54,7 @@ def _reasons(result: dict[str, Any]) -> set[str]:
 
 
 def _sign_in(target: Target, slug: str) -> dict[str, str]:
-    account = Account.from_key(target.member_keys()[slug])
-    challenge = httpx.post(
-        target.api + "/v1/auth/challenge", json={"address": account.address}, timeout=30
-    )
-    assert challenge.status_code == 200, challenge.text
-    message = challenge.json()["message"]
-    signature = account.sign_message(encode_defunct(text=message)).signature
-    token = httpx.post(
-        target.api + "/v1/auth/token",
-        json={"message": message, "signature": "0x" + signature.hex()},
-        timeout=30,
-    )
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+    return target.bearer(slug)
 
 
 def _scanner_key(target: Target, slug: str) -> dict[str, str]:
