@@ -8,15 +8,21 @@ or nothing as far as the chain allows.
    creates or changes (its outcome depends on a state that does not exist yet). The first
    refusal refuses the document: 409/422 named after the ledger rule, `applied: []`.
 3. Claim every new event's hash in the capture log (`api.epcis.store`) at once, so a
-   document posted twice is applied once; events captured before are duplicates.
-4. Apply the steps in order. Only a step that could not be rehearsed, or a state changed
-   by someone else meanwhile, can still be refused here; the chain has no multi-transaction
-   atomicity, so the answer then says exactly what was applied (`applied`, per event with
-   its transactions, `complete` or not) and the log records the same: applied events as
-   captured, a partly applied event as partial (posting the document again finishes it),
-   the rest released. A transaction the node accepted but did not mine in time (202
-   `transaction_pending`) is not in the log: posting again is refused by the ledger if it
-   was mined meanwhile, never applied twice.
+   document posted twice is applied once; events captured before are duplicates. An event
+   whose claim expired (its capture died) is taken over: first the operation it was
+   sending is settled from the chain (`_settle`): the member's transaction with the logged
+   nonce, if mined, counts as that operation when it went to the operation's contract and
+   function with the operation's items in its calldata and succeeded; then the event is
+   finished as a partial one is, without its logged operations.
+4. Apply the steps in order, logging each before it is sent (its nonce) and once mined.
+   Only a step that could not be rehearsed, or a state changed by someone else meanwhile,
+   can still be refused here; the chain has no multi-transaction atomicity, so the answer
+   then says exactly what was applied (`applied`, per event with its transactions,
+   `complete` or not) and the log records the same: applied events as captured, a partly
+   applied event as partial (posting the document again finishes it), the rest released. A
+   transaction the node accepted but did not mine in time (202 `transaction_pending`) is
+   not in the log: posting again is refused by the ledger if it was mined meanwhile, never
+   applied twice.
 
 Every event is claimed by its hash (SHA-256 of its canonical JSON, `recordTime` left out).
 """
@@ -33,11 +39,12 @@ from sqlalchemy import Connection
 from api.epcis.errors import CaptureInProgress, CaptureRefused, InvalidDocument
 from api.epcis.plan import Planner, Step
 from api.epcis.schema import MAX_ERRORS, schema_errors
-from api.epcis.store import NEW_EVENT, CaptureStore
+from api.epcis.store import NEW_EVENT, CaptureStore, EventState
 from api.errors import ApiError, contract_error_status
 from api.services import Services
 from sdk.errors import ContractError
 from sdk.ledger import REVERTS, Ledger, TxResult
+from sdk.transactions import account_lock, await_own_pending
 
 __all__ = ["CapturedEvent", "Rehearsal", "capture_document", "event_hash"]
 
@@ -77,7 +84,7 @@ class Rehearsal(Ledger):
 
     @classmethod
     def of(cls, ledger: Ledger) -> Rehearsal:
-        rehearsal = object.__new__(_rehearsing(type(ledger)))
+        rehearsal = object.__new__(_rehearsing(type(ledger), cls))
         rehearsal.__dict__.update(ledger.__dict__)
         return rehearsal
 
@@ -89,11 +96,75 @@ class Rehearsal(Ledger):
         raise _Passed
 
 
-def _rehearsing(kind: type[Ledger]) -> type[Rehearsal]:
-    """`kind` with Rehearsal's `_send` below its own: MRO kind, Rehearsal, Ledger."""
+class _Intended(Exception):
+    def __init__(self, to: str, data: str) -> None:
+        super().__init__(to)
+        self.to, self.data = to, data
+
+
+class _Intent(Rehearsal):
+    """A ledger handle whose operation raises `_Intended` with the transaction's target
+    and calldata instead of sending it."""
+
+    def _send(self, contract: str, fn: str, *args: Any) -> TxResult[None]:
+        call = self._c[contract].functions[fn](*args)
+        raise _Intended(str(call.address), str(call._encode_transaction_data()))
+
+
+def _mined_at_nonce(ledger: Ledger, nonce: int, since: int) -> dict[str, Any] | None:
+    """The member's mined transaction with `nonce` (in a block after `since`), if any."""
+    with account_lock(ledger.address):  # a transaction still pooled is mined or dropped
+        await_own_pending(ledger.w3, ledger.address, timeout=ledger.receipt_timeout)
+    who = ledger.w3.to_checksum_address(ledger.address)
+    low, high = since, int(ledger.w3.eth.block_number)
+    if ledger.w3.eth.get_transaction_count(who, high) <= nonce:
+        return None
+    while low < high:  # the first block after which the member's nonce is past `nonce`
+        middle = (low + high) // 2
+        if ledger.w3.eth.get_transaction_count(who, middle) > nonce:
+            high = middle
+        else:
+            low = middle + 1
+    for tx in ledger.w3.eth.get_block(low, full_transactions=True)["transactions"]:
+        if not isinstance(tx, bytes) and tx["from"] == who and tx["nonce"] == nonce:
+            return dict(tx)
+    return None
+
+
+def _settle(ledger: Ledger, store: CaptureStore, event: _Planned, seen: EventState) -> None:
+    """Log whether the operation an expired claim was sending was applied (see the module
+    doc); nothing if another capture settled it first."""
+    assert seen.sending is not None
+    step = next((s for s in event.steps if s.name == seen.sending.operation), None)
+    tx = _mined_at_nonce(ledger, seen.sending.nonce, seen.sending.block)
+    applied = None
+    if step is not None and tx is not None and _is_step(ledger, step, tx):
+        receipt = ledger.w3.eth.get_transaction_receipt(tx["hash"])
+        applied = _tx_hash(TxResult(None, receipt, [])) if receipt["status"] == 1 else None
+    store.settle(event.event_hash, seen, tx_hash=applied)
+
+
+def _is_step(ledger: Ledger, step: Step, tx: dict[str, Any]) -> bool:
+    """`tx` calls the step's contract function with every item the step touches."""
+    try:
+        step.run(_Intent.of(ledger))
+    except _Intended as intended:
+        data = bytes(tx.get("input") or tx.get("data") or b"")  # eth-tester says "data"
+        return (
+            str(tx["to"]).lower() == intended.to.lower()
+            and data[:4].hex() == intended.data.removeprefix("0x")[:8]
+            and all(item in data for item in step.touches)
+        )
+    except (ContractError, ApiError):  # the state it would be sent in has moved on
+        pass
+    return False
+
+
+def _rehearsing(kind: type[Ledger], base: type[Rehearsal]) -> type[Rehearsal]:
+    """`kind` with `base`'s `_send` below its own: MRO kind, base, Ledger."""
     if kind is Ledger or issubclass(kind, Rehearsal):
-        return Rehearsal
-    return type(f"Rehearsed{kind.__name__}", (kind, Rehearsal), {})
+        return base
+    return type(f"{base.__name__.strip('_')}{kind.__name__}", (kind, base), {})
 
 
 def _tx_hash(result: TxResult[Any]) -> str:
@@ -136,11 +207,21 @@ def _apply(ledger: Ledger, store: CaptureStore, planned: list[_Planned]) -> list
         result = CapturedEvent(event.index, event.event_hash, "captured")
         try:
             for step in event.steps:
-                tx = step.run(ledger)
+                with account_lock(ledger.address):  # the step's transaction takes this nonce
+                    store.sending(
+                        event.event_hash,
+                        step.name,
+                        nonce=ledger.w3.eth.get_transaction_count(
+                            ledger.account.address, "pending"
+                        ),
+                        block=int(ledger.w3.eth.block_number),
+                    )
+                    tx = step.run(ledger)
                 result.operations.append(step.name)
                 result.tx_hashes.append(_tx_hash(tx))
+                store.applied(event.event_hash, step.name, result.tx_hashes[-1])
         except BaseException as exc:
-            store.stopped(event.event_hash, result.operations, result.tx_hashes)
+            store.stopped(event.event_hash)
             for later in planned[position + 1 :]:
                 store.release(later.event_hash)
             applied = [_applied(e, complete=True) for e in done]
@@ -152,7 +233,7 @@ def _apply(ledger: Ledger, store: CaptureStore, planned: list[_Planned]) -> list
                 exc.extra.setdefault("event_index", event.index)
                 exc.extra["applied"] = applied
             raise
-        store.done(event.event_hash, result.operations, result.tx_hashes)
+        store.done(event.event_hash)
         done.append(result)
     return done
 
@@ -165,6 +246,27 @@ def _applied(event: CapturedEvent, *, complete: bool) -> dict[str, Any]:
         "tx_hashes": event.tx_hashes,
         "complete": complete,
     }
+
+
+def _plan(
+    services: Services,
+    conn: Connection,
+    ledger: Ledger,
+    events: list[Any],
+    hashes: list[str],
+    states: dict[str, EventState],
+) -> dict[str, _Planned]:
+    """The steps of each event not captured yet, without those the log says were applied;
+    an event repeated in the document is planned once."""
+    planner = Planner(services, conn, ledger)
+    planned: dict[str, _Planned] = {}
+    for index, (event, digest) in enumerate(zip(events, hashes, strict=True)):
+        state = states.get(digest, NEW_EVENT)
+        if state.captured or digest in planned:
+            continue
+        steps = [s for s in planner.plan(index, event) if s.name not in state.operations]
+        planned[digest] = _Planned(index, digest, steps)
+    return planned
 
 
 def capture_document(
@@ -183,17 +285,20 @@ def capture_document(
     events: list[Any] = list(document["epcisBody"]["eventList"])
     hashes = [event_hash(e) for e in events]
     states = store.states(hashes)
-    busy = [i for i, h in enumerate(hashes) if states.get(h, NEW_EVENT).pending]
+    busy = [
+        i
+        for i, h in enumerate(hashes)
+        if states.get(h, NEW_EVENT).pending and not store.expired(states[h])
+    ]
     if busy:
         raise CaptureInProgress(busy)
-    planner = Planner(services, conn, ledger)
-    planned: dict[str, _Planned] = {}  # an event repeated in the document is applied once
-    for index, (event, digest) in enumerate(zip(events, hashes, strict=True)):
-        state = states.get(digest, NEW_EVENT)
-        if state.captured or digest in planned:
-            continue
-        steps = [s for s in planner.plan(index, event) if s.name not in state.operations]
-        planned[digest] = _Planned(index, digest, steps)
+    planned = _plan(services, conn, ledger, events, hashes, states)
+    dying = [p for p in planned.values() if states.get(p.event_hash, NEW_EVENT).sending]
+    if dying:  # expired claims: settle what they were sending, then plan on what is logged
+        for event in dying:
+            _settle(ledger, store, event, states[event.event_hash])
+        states = store.states(hashes)
+        planned = _plan(services, conn, ledger, events, hashes, states)
     _rehearse(ledger, list(planned.values()))
     taken = store.claim_all(list(planned), ledger.address)
     if taken:

@@ -290,3 +290,76 @@ def test_the_gs1_schema_is_package_data_of_the_api() -> None:
     schema = root / "api" / "epcis" / SCHEMA_RESOURCE
     assert json.loads(schema.read_text())["$id"].endswith("EPCIS-JSON-Schema.json")
     assert "GS1\nIP Policy" in (schema.parent / "README.md").read_text()
+
+
+def _packing_left_by_a_dead_capture(
+    api: ApiEnv, partner: PartnerEnv, serial: str, sscc_uri: str
+) -> tuple[dict[str, Any], str, str]:
+    """A packing into a new container whose capture claimed it, created the container,
+    logged that it was sending the pack and died: its claim stays pending until it expires
+    (here at once, once the test has seen it refuse another capture)."""
+    from api.epcis.capture import event_hash
+    from api.epcis.identifiers import parse_epc
+
+    c = api.consortium
+    c.manufacturer.commission(c.lot_key, [serial])
+    packing = event(
+        "AggregationEvent",
+        action="ADD",
+        bizStep="packing",
+        parentID=sscc_uri,
+        childEPCs=[dl(api, serial)],
+    )
+    digest, sscc = event_hash(packing), str(parse_epc(sscc_uri).sscc)
+    store = capture_store(api.services)
+    assert store.claim_all([digest], c.manufacturer.address) == set()
+    created = c.manufacturer.create_container(sscc, company_prefix=c.prefix)
+    created_hash = "0x" + bytes(created.receipt["transactionHash"]).hex()
+    store.applied(digest, f"createContainer {sscc}", created_hash)
+    w3, me = c.manufacturer.w3, c.manufacturer.account.address
+    nonce, block = w3.eth.get_transaction_count(me, "pending"), w3.eth.block_number
+    store.sending(digest, f"pack 1 into {sscc}", nonce=nonce, block=block)
+    r = post_as(partner, "manufacturer", doc(packing))
+    assert r.status_code == 409 and r.json()["code"] == "epcis_capture_in_progress", r.text
+    store.claim_expires_after = 0
+    return packing, digest, sscc
+
+
+def _logged_packed(api: ApiEnv, digest: str, sscc: str, serial: str) -> tuple[str, ...]:
+    """Assert the event is logged captured, both operations, and the unit packed; the
+    logged transaction hashes."""
+    c = api.consortium
+    logged = capture_store(api.services).states([digest])[digest]
+    assert logged.captured
+    assert logged.operations == (f"createContainer {sscc}", f"pack 1 into {sscc}")
+    unit = c.manufacturer.item(item_id(unit_path(c.gtin, serial)))
+    assert unit.parent_id == item_id(f"/00/{sscc}")
+    return logged.tx_hashes
+
+
+def test_an_expired_capture_whose_transaction_was_mined_is_finished_without_resending_it(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
+    c = api.consortium
+    sscc_uri = "urn:epc:id:sscc:9506000.1000000051"
+    packing, digest, sscc = _packing_left_by_a_dead_capture(api, partner, "K1", sscc_uri)
+    k1 = item_id(unit_path(c.gtin, "K1"))
+    mined = c.manufacturer.pack(item_id(f"/00/{sscc}"), [k1])  # what the dead capture sent
+    r = post_as(partner, "manufacturer", doc(packing))
+    assert r.status_code == 200, r.text  # not sent again (the ledger would refuse it)
+    assert r.json()["events"][0]["operations"] == []
+    tx_hashes = _logged_packed(api, digest, sscc, "K1")
+    assert tx_hashes[1] == "0x" + bytes(mined.receipt["transactionHash"]).hex()
+
+
+def test_an_expired_capture_that_never_sent_its_operation_is_finished_from_there(
+    api: ApiEnv, partner: PartnerEnv
+) -> None:
+    c = api.consortium
+    sscc_uri = "urn:epc:id:sscc:9506000.1000000062"
+    packing, digest, sscc = _packing_left_by_a_dead_capture(api, partner, "K2", sscc_uri)
+    c.manufacturer.commission(c.lot_key, ["K3"])  # another operation took the logged nonce
+    r = post_as(partner, "manufacturer", doc(packing))
+    assert r.status_code == 200, r.text
+    assert r.json()["events"][0]["operations"] == [f"pack 1 into {sscc}"]
+    _logged_packed(api, digest, sscc, "K2")

@@ -82,3 +82,44 @@ def test_a_log_from_before_the_state_column_reads_as_captured_or_pending(url: st
     assert store.tx_hashes("old") == ["0x09"]
     CaptureStore(engine)  # the upgrade runs once: a second store adds nothing
     engine.dispose()
+
+
+def test_an_expired_claim_is_taken_over_and_its_sending_operation_settled_once(url: str) -> None:
+    store = CaptureStore(create_engine(url), claim_expires_after=3600)
+    assert store.claim_all(["e1", "e2"], A) == set()
+    store.sending("e1", "createContainer S", nonce=7, block=3)
+    store.applied("e1", "createContainer S", "0x01")
+    store.sending("e1", "pack 1 into S", nonce=8, block=4)  # then the capture dies
+    e1 = store.states(["e1"])["e1"]
+    assert e1.pending and e1.operations == ("createContainer S",) and e1.sending is not None
+    assert (e1.sending.operation, e1.sending.nonce, e1.sending.block) == ("pack 1 into S", 8, 4)
+    assert not store.expired(e1)
+    assert store.claim_all(["e1"], B) == {"e1"}  # a live claim is kept
+    store.claim_expires_after = 0
+    assert store.expired(e1)
+    assert store.settle("e1", e1, tx_hash="0x02")
+    assert not store.settle("e1", e1, tx_hash="0x02")  # a second settler logs nothing
+    e1 = store.states(["e1"])["e1"]
+    assert e1.operations == ("createContainer S", "pack 1 into S") and e1.sending is None
+    assert e1.tx_hashes == ("0x01", "0x02")
+    assert store.claim_all(["e1", "e2", "e3"], B) == set()  # e1 and e2 taken over, e3 new
+    store.done("e1")
+    assert store.states(["e1"])["e1"].captured
+    e2 = store.states(["e2"])["e2"]
+    store.engine.dispose()
+    store = CaptureStore(create_engine(url))  # a renewed claim is not taken twice
+    assert not store.expired(e2) and store.claim_all(["e2"], A) == {"e2"}
+    store.stopped("e2")  # the take-over applied nothing: forgotten
+    assert store.states(["e2"]) == {}
+    store.engine.dispose()
+
+
+def test_a_claim_that_died_before_sending_settles_as_never_applied(url: str) -> None:
+    store = CaptureStore(create_engine(url), claim_expires_after=0)
+    assert store.claim_all(["e1"], A) == set()
+    store.sending("e1", "ship to B", nonce=1, block=1)
+    seen = store.states(["e1"])["e1"]
+    assert store.settle("e1", seen, tx_hash=None)
+    assert store.states(["e1"])["e1"].operations == ()
+    assert store.states(["e1"])["e1"].sending is None
+    store.engine.dispose()
