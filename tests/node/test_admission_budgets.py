@@ -111,7 +111,7 @@ def test_a_transaction_past_the_size_limit_is_refused(
 def test_a_block_stops_taking_transactions_once_its_time_budget_is_spent_and_the_follower_agrees(
     inprocess: Callable[..., Node], node_config: NodeConfig
 ) -> None:
-    config = replace(node_config, block_time_budget_ms=1, batch_size=6, block_interval_ms=2_000)
+    config = replace(node_config, block_time_budget_ms=0, batch_size=6, block_interval_ms=2_000)
     sequencer = inprocess(config, "sequencer")
     follower = inprocess(config, "follower", follow_url=sequencer.url)
     client = RpcClient(sequencer.url)
