@@ -46,7 +46,7 @@ def _check_token(services: Services, bearer: HTTPAuthorizationCredentials | None
     if expected is None:
         raise Forbidden(
             "regulator_token_missing",
-            "set MEDLEDGER_API_REGULATOR_API_TOKEN to open the regulator routes",
+            "set MEDLEDGER_API_REGULATOR_API_TOKEN_FILE (a 0600 file) to open the regulator routes",
         )
     if bearer is None:
         raise Unauthorized("authentication_required", "send Authorization: Bearer <token>")

@@ -1,18 +1,45 @@
-"""The API process's one configuration object, from the environment or the CLI."""
+"""The API process's one configuration object, from the environment or the CLI.
+
+Every secret setting (`SECRETS`) has a file variant, `<name>_file` (MEDLEDGER_API_<NAME>_FILE):
+a file of mode 0600 or narrower holding the value, read once when the settings are made, so
+the secret is in the process's memory and never in its environment. A file readable by
+others, or both the value and its file given, is a settings error (the process does not
+start).
+"""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ApiSettings"]
+__all__ = ["SECRETS", "ApiSettings", "read_secret_file"]
+
+SECRETS = ("master_key", "relayer_key", "regulator_key_password", "regulator_api_token")
+"""The settings that hold secrets, each with a `<name>_file` variant."""
+
+
+def read_secret_file(path: Path) -> str:
+    """The stripped text of `path`, which must be a regular file no one else may read or
+    write (mode 0600 or narrower)."""
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ValueError(f"{path} must be a private file (mode 0600), not {mode:04o}")
+    value = path.read_text().strip()
+    if not value:
+        raise ValueError(f"{path} is empty")
+    return value
 
 
 class ApiSettings(BaseSettings):
     """Settings of `medledger api`. Secrets have no defaults: they come from the
-    environment (MEDLEDGER_API_*) or files under `data_dir`."""
+    environment (MEDLEDGER_API_*), from their `*_file` (see the module doc) or files
+    under `data_dir`."""
 
     model_config = SettingsConfigDict(env_prefix="MEDLEDGER_API_", extra="forbid")
 
@@ -65,6 +92,11 @@ class ApiSettings(BaseSettings):
     regulator_keystore: Path | None = None
     regulator_key_password: SecretStr | None = None
     regulator_api_token: SecretStr | None = None
+    # The file variants of the secrets above (see the module doc).
+    master_key_file: Path | None = None
+    relayer_key_file: Path | None = None
+    regulator_key_password_file: Path | None = None
+    regulator_api_token_file: Path | None = None
     submit_rpc_url: str | None = None
     adverse_event_rate_threshold: float = Field(default=0.01, gt=0, le=1)
     # Regulator mode: the partner API whose oversight feed (public scans and recall
@@ -76,3 +108,14 @@ class ApiSettings(BaseSettings):
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None
     epcis_db_url: str | None = None
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Self:
+        for name in SECRETS:
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            if getattr(self, name) is not None:
+                raise ValueError(f"set {name} or {name}_file, not both")
+            setattr(self, name, SecretStr(read_secret_file(path)))
+        return self

@@ -28,10 +28,10 @@ with umask 077 (`ops.supervisor`), so what it writes is private.
 
 Secrets (`ops.secrets`) go to the one process that uses them, by 0600 file where it can
 read one: each API reads its master key (and the partner API its relayer key) from its
-own data directory, so no master or relayer key is in any process's environment. The
-regulator API alone gets its keystore's password and its staff token in its environment
-(`ApiSettings` reads those from nowhere else); the partner API, indexers and node get no
-secret of the APIs.
+own data directory, and the regulator API its keystore's password and its staff token
+from the files named by MEDLEDGER_API_REGULATOR_KEY_PASSWORD_FILE and
+MEDLEDGER_API_REGULATOR_API_TOKEN_FILE, so no secret is in any process's environment; the
+partner API, indexers and node get no secret of the APIs.
 
 Our own node: the genesis is made once with a generated authority and bootstrap admin (the
 admin key is `secrets.admin_key`, used by the demo seed). An external engine
@@ -313,11 +313,14 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
             chain = regulator_chain = config.chain_rpc_url
         # Master and relayer keys: read by each API from its data directory (ops.secrets).
         partner_env = {"MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api}
+        # The regulator API's secrets by 0600 file (ops.secrets' layout), never by value.
+        password_file = config.data_dir / "regulator-api" / "regulator-key-password"
+        token_file = secrets.directory / "regulator-api-token"
         regulator_env = {
             "MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api,
             "MEDLEDGER_API_REGULATOR_KEYSTORE": str(secrets.regulator_keystore),
-            "MEDLEDGER_API_REGULATOR_KEY_PASSWORD": secrets.regulator_key_password,
-            "MEDLEDGER_API_REGULATOR_API_TOKEN": secrets.regulator_api_token,
+            "MEDLEDGER_API_REGULATOR_KEY_PASSWORD_FILE": str(password_file),
+            "MEDLEDGER_API_REGULATOR_API_TOKEN_FILE": str(token_file),
             "MEDLEDGER_API_SUBMIT_RPC_URL": chain,
             # Public scans and recall acknowledgements, pulled as the regulator member.
             "MEDLEDGER_API_OVERSIGHT_FEED_URL": partner_api,

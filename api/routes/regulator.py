@@ -94,7 +94,7 @@ def regulator_account(services: Services) -> LocalAccount:
         raise NotConfigured(
             "regulator_key_missing",
             f"put the regulator's keystore at {path} and set "
-            "MEDLEDGER_API_REGULATOR_KEY_PASSWORD to sign regulator orders",
+            "MEDLEDGER_API_REGULATOR_KEY_PASSWORD_FILE (a 0600 file) to sign regulator orders",
         )
     key = Account.decrypt(
         json.loads(path.read_text()), settings.regulator_key_password.get_secret_value()

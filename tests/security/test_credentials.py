@@ -243,9 +243,7 @@ def _environment(pid: int) -> str:
     return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
 
 
-def test_api_processes_hold_no_secret_they_do_not_use_in_their_environment(
-    target: Target,
-) -> None:
+def test_no_stack_process_holds_a_secret_in_its_environment(target: Target) -> None:
     s = target.stack.secrets
     every = {
         "authority key": s.authority_key,
@@ -258,20 +256,14 @@ def test_api_processes_hold_no_secret_they_do_not_use_in_their_environment(
         "regulator API token": s.regulator_api_token,
         **{f"member key of {slug}": key for slug, key in target.member_keys().items()},
     }
-    # The regulator API unlocks its keystore and checks its staff token; nothing else
-    # needs a secret in its environment (master and relayer keys are read from 0600 files).
-    allowed = {
-        "api": set(),
-        "regulator-api": {"keystore password", "regulator API token"},
-        "indexer": set(),
-        "regulator-indexer": set(),
-    }
-    for name, uses in allowed.items():
+    # Every secret is read from a 0600 file by the process that uses it (the regulator
+    # API's keystore password and staff token by MEDLEDGER_API_*_FILE).
+    for name in target.stack.names():
         process = psutil.Process(target.stack.supervisor.pid(name))
         for proc in [process, *process.children(recursive=True)]:
             environment = _environment(proc.pid).lower()
             for what, value in every.items():
-                if what in uses:
-                    continue
                 assert value.removeprefix("0x").lower() not in environment, (name, proc.pid, what)
+    environment = _environment(target.stack.supervisor.pid("regulator-api"))
+    assert "MEDLEDGER_API_REGULATOR_API_TOKEN_FILE=" in environment
     target.assert_still_serving()
