@@ -4,8 +4,10 @@ Each gate stands for one dependency and checks, cheaply and with the same errors
 that dependency will check in full once the body is read:
 
     api.auth.current_member        a MedLedger token whose MAC verifies and has not
-                                   expired, a known API key, or (when configured) the
-                                   proxy's client-certificate header; else 401
+                                   expired, a known API key (an unknown one paid for
+                                   by the client address, `api_key_member`), or (when
+                                   configured) the proxy's client-certificate header;
+                                   else 401
     api.oversight.require_regulator the regulator staff token (404 outside regulator mode)
     api.oversight.trace_scope      the first in regulator mode, else the member's
 
@@ -21,7 +23,7 @@ from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
 
-from api.auth import _verify_token, current_member, known_api_key
+from api.auth import api_key_member, current_member, verify_token
 from api.errors import ApiError, Unauthorized, problem_for
 from api.oversight import require_regulator, trace_scope
 from api.services import Services
@@ -40,11 +42,11 @@ def _bearer(request: Request) -> HTTPAuthorizationCredentials | None:
 def _check_member(services: Services, request: Request) -> None:
     bearer = _bearer(request)
     if bearer is not None:
-        _verify_token(services, bearer.credentials)
+        verify_token(services, bearer.credentials)
         return
     api_key = request.headers.get("x-api-key")
     if api_key:
-        known_api_key(services, api_key)
+        api_key_member(services, request, api_key, fresh=False)
         return
     header = services.settings.client_cert_header
     if header and request.headers.get(header):

@@ -393,3 +393,29 @@ def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
     assert client.delete(f"/v1/auth/api-keys/{ids[0]}", headers=headers).status_code == 200
     again = client.post("/v1/auth/api-keys", json={"label": "replacement"}, headers=headers)
     assert again.status_code == 201
+
+
+def test_made_up_api_keys_on_partner_routes_spend_the_address_budget_not_a_lookup_each(
+    partner: PartnerEnv,
+) -> None:
+    from api.auth import API_KEY_LOOKUPS_PER_MINUTE
+
+    client = partner.api.client
+    headers = partner.login(partner.api.consortium.logistics)
+    key = client.post("/v1/auth/api-keys", json={"label": "erp"}, headers=headers).json()["key"]
+    assert client.get("/v1/auth/me", headers={"X-API-Key": key}).status_code == 200
+    made_up = [f"mlk_{i:08x}_{'z' * 32}" for i in range(API_KEY_LOOKUPS_PER_MINUTE + 1)]
+    codes = [
+        client.get("/v1/partner/shipments", headers={"X-API-Key": k}).json()["code"]
+        for k in made_up
+    ]
+    assert codes == ["invalid_api_key"] * API_KEY_LOOKUPS_PER_MINUTE + ["rate_limited"]
+    refused = client.get("/v1/partner/shipments", headers={"X-API-Key": made_up[0]})
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    # A key seen valid costs the address nothing: it still works, and a revocation counts.
+    assert client.get("/v1/auth/me", headers={"X-API-Key": key}).status_code == 200
+    key_id = key.split("_")[1]
+    assert client.delete(f"/v1/auth/api-keys/{key_id}", headers=headers).status_code == 200
+    revoked = client.get("/v1/auth/me", headers={"X-API-Key": key})
+    assert revoked.status_code == 401 and revoked.json()["code"] == "api_key_revoked"
