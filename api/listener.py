@@ -16,7 +16,10 @@ connection for ever, and one that sent megabytes of header held the memory.
 
 `uvicorn_options(settings)` is everything `api.serve` passes uvicorn to bound a listener:
 this protocol, the idle/head timeout, a cap on connections and concurrent requests (more
-are answered 503), the largest head, and no WebSocket upgrades (the API has none).
+are answered 503), the largest head, no WebSocket upgrades (the API has none), and which
+proxies' X-Forwarded-For is believed: only `settings.forwarded_allow_ips`, none by default
+(uvicorn's own default trusts 127.0.0.1, so any local client could choose the address its
+per-address budgets are charged to, and the FORWARDED_ALLOW_IPS variable is not read).
 """
 
 from __future__ import annotations
@@ -98,4 +101,12 @@ def uvicorn_options(settings: ApiSettings) -> dict[str, Any]:
         "timeout_keep_alive": settings.idle_timeout_seconds,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
+        **_proxies(settings.forwarded_allow_ips),
     }
+
+
+def _proxies(allowed: str) -> dict[str, Any]:
+    trusted = [part.strip() for part in allowed.split(",") if part.strip()]
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}

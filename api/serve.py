@@ -11,7 +11,8 @@ limit's file under `data_dir`, and the per-account nonce locks of the keys they 
 with (`data_dir/locks`).
 
 The listener is bounded by `api.listener.uvicorn_options`: idle and header timeouts, a cap
-on connections, the largest request head.
+on connections, the largest request head, and X-Forwarded-For believed only from
+`settings.forwarded_allow_ips` (none by default).
 """
 
 from __future__ import annotations

@@ -64,6 +64,10 @@ class ApiSettings(BaseSettings):
     idle_timeout_seconds: int = Field(default=5, ge=1, le=300)
     max_connections: int = Field(default=256, ge=1)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs
+    # or CIDR networks, as uvicorn's forwarded_allow_ips; "*" trusts every peer). Empty:
+    # none, so a client's address is always its peer's and no one can choose its own.
+    forwarded_allow_ips: str = ""
     # Request bodies (`api.http_guard`): one must start within `body_timeout_seconds` and
     # then keep arriving at `body_min_bytes_per_second` on average, else a 408.
     body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

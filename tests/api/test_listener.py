@@ -9,10 +9,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
 import uvicorn
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.listener import uvicorn_options
 from api.settings import ApiSettings
@@ -25,14 +27,27 @@ async def hello(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
+async def whoami(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(scope["client"][0]).encode()})
+
+
 @pytest.fixture
 def listener() -> Iterator[tuple[str, int]]:
     settings = ApiSettings(idle_timeout_seconds=1, max_connections=3, max_header_bytes=4096)
+    with serving(hello, settings) as address:
+        yield address
+
+
+@contextmanager
+def serving(app: ASGIApp, settings: ApiSettings) -> Iterator[tuple[str, int]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        hello,
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -137,3 +152,12 @@ def test_a_body_still_arriving_after_the_answer_is_not_read_for_nothing(
                 if select.select([conn], [], [], 0)[0] and not conn.recv(1):
                     raise ConnectionResetError("closed")
         assert time.monotonic() - started < 1
+
+
+def test_x_forwarded_for_is_believed_only_from_the_configured_proxies() -> None:
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    with serving(whoami, ApiSettings()) as (host, port):  # none trusted: not even loopback
+        assert httpx.get(f"http://{host}:{port}/", headers=forged).text == "127.0.0.1"
+    trusted = ApiSettings(forwarded_allow_ips="127.0.0.1, 10.0.0.0/8")
+    with serving(whoami, trusted) as (host, port):
+        assert httpx.get(f"http://{host}:{port}/", headers=forged).text == "203.0.113.9"
