@@ -35,13 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, Connection, MetaData, String, Table, and_, or_, select, update
 from sqlalchemy.engine import Engine
 
-from api.recall_acks import (
-    Acknowledgement,
-    acknowledgement_store,
-    acknowledgements,
-    store_with_tables,
-)
+from api.recall_acks import Acknowledgement, acknowledgement_store, acknowledgements
 from api.services import Services
+from api.store import store_with
 from indexer.db import Sql
 
 __all__ = [
@@ -189,7 +185,7 @@ cursors = Table(
 
 
 def _cursor_store(services: Services) -> Engine:
-    return store_with_tables(services, _metadata)
+    return store_with(services, _metadata)
 
 
 def load_cursor(services: Services, feed: str) -> str | None:

@@ -15,11 +15,10 @@ indexer's recall scope (`indexer.queries.recall_scope`).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from api.errors import Conflict, Forbidden, NotFound
 from api.services import Services
@@ -36,7 +35,6 @@ __all__ = [
     "acknowledgement_store",
     "acknowledgements",
     "recall_progress",
-    "store_with_tables",
 ]
 
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
@@ -96,22 +94,9 @@ class RecallProgress:
         return sum(1 for h in self.holders if h.acknowledgement is not None)
 
 
-_CREATE_LOCK = threading.Lock()
-
-
-def store_with_tables(services: Services, tables: MetaData) -> Engine:
-    """`api.store.store_with`, safe when threads (a request and the oversight pull) or
-    worker processes race to create the tables: the loser finds them on a second look."""
-    with _CREATE_LOCK:
-        try:
-            return store_with(services, tables)
-        except OperationalError:
-            return store_with(services, tables)
-
-
 def acknowledgement_store(services: Services) -> Engine:
     """The API store holding `acknowledgements` (created on first use)."""
-    return store_with_tables(services, metadata)
+    return store_with(services, metadata)
 
 
 def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:

@@ -4,7 +4,9 @@ keys (AES-GCM ciphertext), encrypted documents and their per-party wrapped keys.
 
 The tables (all named `api_*`, so they may share a database with the indexer's) live in
 `settings.api_db_url` (default SQLite under `data_dir`) and are created when the store is
-first opened by the process (`api_store(services)`). A SQLite store is a private file:
+first opened by the process (`api_store(services)`); a feature's own tables when it first
+asks for them (`store_with`). Creating tables is safe when threads or worker processes race
+to do it (`create_tables`). A SQLite store is a private file:
 0600 (and its -wal and -shm), in a 0700 directory (`indexer.db.private_sqlite_file`).
 """
 
@@ -25,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from api.services import Services
 from indexer.config import sqlite_path
@@ -36,6 +39,7 @@ __all__ = [
     "api_store",
     "store_with",
     "challenges",
+    "create_tables",
     "custodial_keys",
     "document_keys",
     "documents",
@@ -113,7 +117,7 @@ class ApiStore:
         self.engine: Engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -144,12 +148,30 @@ def api_store(services: Services) -> ApiStore:
     return store
 
 
+_CREATE_LOCK = threading.Lock()
+# What a database says when another connection created the same table (or its type, on
+# PostgreSQL) between our check and our CREATE: SQLite "table ... already exists" is an
+# OperationalError; PostgreSQL's DuplicateTable a ProgrammingError, a clash in pg_type a
+# UniqueViolation (IntegrityError).
+_CREATED_MEANWHILE = (OperationalError, ProgrammingError, IntegrityError)
+
+
+def create_tables(tables: MetaData, engine: Engine) -> None:
+    """Create whichever of `tables` are missing: one thread of this process at a time, and
+    when another process created one meanwhile, look again (the second look finds it)."""
+    with _CREATE_LOCK:
+        try:
+            tables.create_all(engine, checkfirst=True)
+        except _CREATED_MEANWHILE:
+            tables.create_all(engine, checkfirst=True)
+
+
 def store_with(services: Services, tables: MetaData) -> Engine:
     """The store's engine, with a feature's own `tables` created on first use (features
     outside this module keep their tables in their own MetaData)."""
     engine = api_store(services).engine
     flag = f"api_store_tables_{id(tables)}"
     if not services.extras.get(flag):
-        tables.create_all(engine)
+        create_tables(tables, engine)
         services.extras[flag] = True
     return engine

@@ -44,9 +44,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from api.services import Services
+from api.store import create_tables
 
 __all__ = [
     "CLAIM_EXPIRES_AFTER",
@@ -122,12 +123,19 @@ class CaptureStore:
     def __init__(self, engine: Engine, *, claim_expires_after: int = CLAIM_EXPIRES_AFTER) -> None:
         self.engine = engine
         self.claim_expires_after = claim_expires_after
-        _metadata.create_all(engine)
-        present = {c["name"] for c in inspect(engine).get_columns(captures.name)}
-        with engine.begin() as conn:
-            for name, sql_type in _ADDED.items():
-                if name not in present:
+        create_tables(_metadata, engine)
+        for name, sql_type in _ADDED.items():
+            if name in self._columns():
+                continue
+            try:
+                with engine.begin() as conn:
                     conn.execute(text(f"ALTER TABLE {captures.name} ADD COLUMN {name} {sql_type}"))
+            except (OperationalError, ProgrammingError):  # another process added it meanwhile
+                if name not in self._columns():
+                    raise
+
+    def _columns(self) -> set[str]:
+        return {c["name"] for c in inspect(self.engine).get_columns(captures.name)}
 
     def states(self, event_hashes: Sequence[str]) -> dict[str, EventState]:
         """The logged state of each of `event_hashes` that is in the log."""

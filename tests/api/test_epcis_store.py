@@ -4,18 +4,11 @@ written before the `state` and `operations` columns read as it was meant."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import psycopg
-import pytest
 from sqlalchemy import create_engine, text
 
 from api.epcis.store import CaptureStore
+from tests.api import db_urls
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 A, B = "0x" + "a" * 40, "0x" + "b" * 40
 LEGACY = (
     "CREATE TABLE epcis_captures (event_hash VARCHAR(100) PRIMARY KEY, member VARCHAR(42) "
@@ -23,25 +16,7 @@ LEGACY = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'epcis.db'}"
-        return
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("PostgreSQL is not running")
-    name = f"medledger_epcis_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+url = db_urls.url
 
 
 def test_claims_are_all_or_none_and_partial_events_can_be_claimed_again(url: str) -> None:
