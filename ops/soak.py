@@ -188,8 +188,12 @@ def run_soak(
 ) -> dict[str, Any]:
     """Run the soak; print the figures' JSON line last and return it."""
     workdir = Path(tempfile.mkdtemp(prefix="medledger-soak-"))
+    # The hostile clients come as TEST-NET addresses through X-Forwarded-For, as if behind
+    # a proxy on loopback, so their budgets are theirs and not the honest traffic's.
     config = replace(
-        StackConfig.on_free_ports(workdir / "stack"), block_interval_ms=plan.block_interval_ms
+        StackConfig.on_free_ports(workdir / "stack"),
+        block_interval_ms=plan.block_interval_ms,
+        api_env={"MEDLEDGER_API_FORWARDED_ALLOW_IPS": "127.0.0.1"} if plan.hostile else {},
     )
     stop = threading.Event()
     try:

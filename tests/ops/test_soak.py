@@ -35,4 +35,9 @@ def test_short_soak_under_a_sigkill_of_each_process_and_hostile_traffic_loses_no
     assert set(figures["hostile_by_payload"]) == set(PAYLOADS + CONNECTION_PAYLOADS), report
     assert figures["hostile_requests"] >= 100, report
     assert figures["hostile_by_class"].get("error", 0) == 0, report  # the generator's own
+    # Hostile input is refused, never answered with a 5xx, never left hanging, and never
+    # turns a unit suspect for a member's genuine scan.
+    assert figures["hostile_5xx"] == 0, report
+    assert figures["hostile_held"] == 0, report
+    assert figures["hostile_poisoned"] == 0, report
     assert lines[-1].startswith('{"suite": "soak", "figures": {')
