@@ -66,6 +66,20 @@ MESSAGES: dict[str, str] = {
     "empty": _l("Enter or scan a code."),
     # ledger rules (Solidity custom errors)
     "ItemsNotHolder": _l("Your organisation does not hold this item."),
+    "RecordsNotConcerned": _l(
+        "Only the unit's holder, the lot's manufacturer or the regulator may report about it."
+    ),
+    "transaction_pending": _l(
+        "The ledger accepted the operation but has not recorded it yet. Check the list in a "
+        "minute before trying again."
+    ),
+    "earlier_transaction_pending": _l(
+        "Your previous operation is still being recorded. Try again in a moment."
+    ),
+    "transaction_reverted": _l("The ledger refused the operation."),
+    "signature_malformed": _l("The signature is malformed; sign the order again."),
+    "body_too_large": _l("What you sent is too large."),
+    "body_timeout": _l("The upload was too slow and was stopped. Try again."),
     "ItemsReceiverNotQualified": _l(
         "The receiver is not licensed for this device class; it cannot receive these goods."
     ),
