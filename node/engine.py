@@ -52,6 +52,7 @@ __all__ = [
     "TrieState",
     "UnsupportedByEngine",
     "bloom_of",
+    "calldata_floor",
     "commit_state",
     "receipts_root",
     "transactions_root",
@@ -60,6 +61,14 @@ __all__ = [
 
 EMPTY_CODE_HASH = keccak(b"")
 PREIMAGE = b"ml:pi"  # + keccak(slot): the 32-byte slot
+_TX_GAS, _FLOOR_PER_TOKEN, _TOKENS_PER_NONZERO = 21_000, 10, 4
+
+
+def calldata_floor(data: bytes) -> int:
+    """EIP-7623 (Prague): the least gas a transaction uses, 21000 + 10 per calldata token (a
+    zero byte is one token, any other byte four). A gas limit below it is invalid."""
+    zeros = data.count(0)
+    return _TX_GAS + _FLOOR_PER_TOKEN * (zeros + (len(data) - zeros) * _TOKENS_PER_NONZERO)
 
 
 class EngineError(NodeError):

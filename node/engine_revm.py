@@ -59,6 +59,7 @@ from node.engine import (
     Transaction,
     UnsupportedByEngine,
     bloom_of,
+    calldata_floor,
     commit_state,
     write_preimages,
 )
@@ -70,7 +71,6 @@ REVM_SPEC = "Cancun"  # revm 8's name for its newest fork; unknown names mean "L
 MAX_CACHED_ACCOUNTS = 100_000
 _BLS_PRECOMPILES = frozenset(i.to_bytes(20, "big") for i in range(0x0B, 0x12))
 _BLOCKHASH, _GASPRICE = 0x40, 0x3A
-_TX_GAS, _FLOOR_PER_TOKEN, _TOKENS_PER_NONZERO = 21_000, 10, 4
 
 # pyrevm's AccountInfo takes a balance, which its type stub leaves out.
 _AccountInfo: Any = pyrevm.AccountInfo
@@ -277,7 +277,7 @@ class RevmExecutor:
             self.reruns += 1
         self._check_run(tx, loaded, asked, price)
         self._apply(block, loaded)
-        gas_used = _with_floor(tx, int(outcome.gas_used))
+        gas_used = max(int(outcome.gas_used), calldata_floor(tx.data))  # EIP-7623
         self._settle(block, tx, env, price=price, gas_used=gas_used)
         logs = tuple(_log(log) for log in outcome.logs)
         return Receipt(
@@ -506,14 +506,6 @@ def _validate(tx: Transaction, env: BlockEnv, *, price: int, nonce: int, balance
         raise _Invalid(f"Invalid transaction nonce: Expected {nonce}, but got {tx.nonce}")
     if balance < tx.gas * tx.max_fee:
         raise _Invalid("Sender has insufficient funds for blob fee.")
-
-
-def _with_floor(tx: Transaction, gas_used: int) -> int:
-    """EIP-7623: at least 21000 + 10 gas per calldata token (a zero byte is one token, any
-    other byte four), as py-evm's Prague charges it."""
-    zeros = tx.data.count(0)
-    tokens = zeros + (len(tx.data) - zeros) * _TOKENS_PER_NONZERO
-    return max(gas_used, _TX_GAS + _FLOOR_PER_TOKEN * tokens)
 
 
 def _create_address(sender: bytes, nonce: int) -> bytes:

@@ -79,6 +79,8 @@ class Reason(StrEnum):
     TX_SIZE = "tx_size"
     TX_TYPE = "tx_type"
     TX_GAS = "tx_gas"
+    CALLDATA_FLOOR = "calldata_floor"  # a gas limit below EIP-7623's floor (invalid in Prague)
+    ACCESS_LIST = "access_list"  # a non-empty access list (types 1 and 2)
     CONTRACT_CREATION = "contract_creation"
     PRECOMPILE = "precompile"  # a transaction sent straight to a precompiled contract
 

@@ -40,6 +40,7 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from node import evm_tries
+from node.engine import calldata_floor
 from node.errors import DivergenceError, NodeError
 from node.evm_code import CodeCachingAccountDB
 from node.evm_fast import FastPragueState, TimeBudgetExceeded, time_budget
@@ -521,7 +522,8 @@ def estimate_gas(
     seconds: float | None = None,
 ) -> CallResult:
     """The gas a transaction needs: one run at the cap, then a check at the measured gas
-    plus the 1/64 that calls withhold; a binary search only if that check fails. With
+    plus the 1/64 that calls withhold; a binary search only if that check fails; at least
+    the EIP-7623 calldata floor, below which admission refuses the transaction. With
     `seconds`, `TimeBudgetExceeded` once that much time has passed over all the runs."""
     with _budget(seconds):
         return _estimate(
@@ -540,9 +542,10 @@ def _estimate(
     first = _run(vm, sender=sender, to=to, data=data, value=value, gas=gas_cap)
     if not first.success:
         return first
+    floor = calldata_floor(data)  # EIP-7623: admission refuses a gas limit below it
     guess = min(gas_cap, first.gas_used * 64 // 63 + 2_300)
     if _run(vm, sender=sender, to=to, data=data, value=value, gas=guess).success:
-        return CallResult(True, first.output, guess, "")
+        return CallResult(True, first.output, max(guess, floor), "")
     low, high = first.gas_used, gas_cap
     while high - low > 1_000:
         mid = (low + high) // 2
@@ -550,4 +553,4 @@ def _estimate(
             high = mid
         else:
             low = mid
-    return CallResult(True, first.output, high, "")
+    return CallResult(True, first.output, max(high, floor), "")

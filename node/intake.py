@@ -8,7 +8,11 @@ Admission (`submit`, called from RPC threads) checks, in this order:
 - the sender: `Partners.mayTransact` must be true at the current head (an active member,
   a platform relayer, or the current admin, initially the bootstrap admin);
 - the execution budget: gas is free, so nothing but admission bounds what one
-  transaction makes the chain do. Its gas must be within `max_tx_gas`; it may not go
+  transaction makes the chain do. Its gas must be within `max_tx_gas` and at least
+  EIP-7623's calldata floor (`node.engine.calldata_floor`: below it a transaction is
+  invalid in Prague); its access list must be empty (revm, `node.engine_revm`, cannot run
+  one exactly as py-evm does, so a revm follower of a block holding one would diverge);
+  it may not go
   straight to a precompile (py-evm runs the pairings, BLAKE2 and BLS12-381 in pure Python,
   minutes for 30M gas); and only the consortium admin (`Partners.defaultAdmin`) may create
   a contract, so every contract a member can reach was deployed in the genesis or by the
@@ -39,6 +43,7 @@ from eth_utils import keccak
 from node import evm, evm_reads, records
 from node.chain import ChainView
 from node.config import NodeConfig
+from node.engine import calldata_floor
 from node.errors import (
     INVALID_PARAMS,
     TX_REJECTED,
@@ -146,7 +151,8 @@ class Intake:
             raise RpcError(INVALID_PARAMS, str(exc)) from exc
 
     def _check_budget(self, tx: evm.DecodedTx) -> None:
-        """The per-transaction gas cap, the block gas limit, and who may create contracts."""
+        """The per-transaction gas cap, the block gas limit, the calldata floor, no access
+        list, and who may create contracts."""
         limit = min(self.config.max_tx_gas, self.config.block_gas_limit)
         if tx.gas > limit:
             raise Refused(
@@ -154,6 +160,22 @@ class Intake:
                 Reason.TX_GAS,
                 f"transaction gas {tx.gas} exceeds the per-transaction limit {limit}",
                 limit=limit,
+            )
+        floor = calldata_floor(bytes(tx.obj.data))
+        if tx.gas < floor:
+            raise Refused(
+                TX_REJECTED,
+                Reason.CALLDATA_FLOOR,
+                f"transaction gas {tx.gas} is below its calldata floor {floor} (EIP-7623: "
+                "21000 + 10 per calldata token, a zero byte one token and any other four)",
+                limit=floor,
+            )
+        if tx.obj.type_id and tx.obj.access_list:
+            raise Refused(
+                TX_REJECTED,
+                Reason.ACCESS_LIST,
+                "transactions with an access list are not accepted on this chain (the revm "
+                "engine cannot run them exactly as the reference does): send an empty one",
             )
         if tx.to and int.from_bytes(tx.to, "big") <= LAST_RESERVED_ADDRESS:
             raise Refused(

@@ -1,6 +1,7 @@
 """Execution budgets at admission and in the block maker. Gas is free, so admission bounds
 what one transaction may make the chain do (a gas cap, no transactions straight to a
-precompile, contract creation by the admin only), and a block stops taking transactions
+precompile, contract creation by the admin only, at least EIP-7623's calldata floor, no
+access list), and a block stops taking transactions
 once its time budget is spent; the follower replays such blocks as they were made."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -106,6 +108,53 @@ def test_a_transaction_past_the_size_limit_is_refused(
     client.close()
     assert error.code == -32602
     assert error.data == {"reason": "tx_size", "limit": 1_000}
+
+
+def test_a_gas_limit_below_the_calldata_floor_is_refused_and_one_at_it_pays_the_floor(
+    client: RpcClient, node_config: NodeConfig
+) -> None:
+    admin = admin_account(node_config)
+    payload = b"\x00" * 100 + b"\x01" * 1_000  # 100 + 4,000 tokens: floor 62,000 gas
+    floor = 21_000 + 10 * 4_100
+    assert floor > 21_000 + 4 * 100 + 16 * 1_000  # above the intrinsic gas py-evm checks
+    error = _refusal(client, sign(admin, node_config, nonce=0, data=payload, gas=floor - 1))
+    assert error.code == -32003
+    assert error.data == {"reason": "calldata_floor", "limit": floor}
+    assert error.message.startswith(f"transaction gas {floor - 1} is below its calldata floor")
+    # what the SDK signs: the node's own estimate, which meets the floor
+    estimate = client.call(
+        "eth_estimateGas",
+        {"from": admin.address, "to": admin.address, "data": "0x" + payload.hex()},
+    )
+    assert int(estimate, 16) == floor
+    made = client.call(
+        "eth_sendRawTransaction", sign(admin, node_config, nonce=0, data=payload, gas=floor)
+    )
+    receipt = wait_receipt(client, made)
+    assert (receipt["status"], int(receipt["gasUsed"], 16)) == ("0x1", floor)
+
+
+def _with_access_list(account: LocalAccount, config: NodeConfig, *, kind: int, listed: Any) -> str:
+    fees = {"gasPrice": 0} if kind == 1 else {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+    tx = {"chainId": config.chain_id, "nonce": 0, "gas": 100_000, "to": account.address}
+    signed = account.sign_transaction({**tx, **fees, "value": 0, "accessList": listed})
+    return "0x" + bytes(signed.raw_transaction).hex()
+
+
+@pytest.mark.parametrize("kind", [1, 2])
+def test_a_transaction_with_an_access_list_is_refused_and_an_empty_list_is_accepted(
+    client: RpcClient, member: LocalAccount, node_config: NodeConfig, kind: int
+) -> None:
+    listed = [{"address": member.address, "storageKeys": ["0x" + "00" * 32]}]
+    raw = _with_access_list(member, node_config, kind=kind, listed=listed)
+    assert raw.startswith(f"0x0{kind}")
+    error = _refusal(client, raw)
+    assert error.code == -32003
+    assert error.data == {"reason": "access_list"}
+    assert error.message.startswith("transactions with an access list are not accepted")
+    empty = _with_access_list(member, node_config, kind=kind, listed=[])
+    made = client.call("eth_sendRawTransaction", empty)
+    assert wait_receipt(client, made)["status"] == "0x1"
 
 
 def test_a_block_stops_taking_transactions_once_its_time_budget_is_spent_and_the_follower_agrees(
