@@ -23,6 +23,9 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 EXECUTION_REVERTED = 3
+SERVER_ERROR = (
+    -32000
+)  # go-ethereum's code for a valid request it cannot answer ("header not found")
 TX_REJECTED = -32003
 LIMIT_EXCEEDED = -32005
 NOT_ADMITTED = -32010

@@ -17,7 +17,10 @@ __all__ = [
     "MAX_LOG_ADDRESSES",
     "MAX_PERCENTILES",
     "address",
+    "block_hash",
+    "block_number",
     "block_tag",
+    "boolean",
     "data",
     "integer",
     "log_filter",
@@ -65,7 +68,7 @@ def data(value: Any, name: str = "data", *, max_bytes: int | None = None) -> byt
 
 
 def _fixed(value: Any, size: int, name: str) -> bytes:
-    if isinstance(value, str) and len(value) != 2 + 2 * size:
+    if isinstance(value, str) and value.startswith("0x") and len(value) != 2 + 2 * size:
         got = (len(value) - 2) / 2
         raise _bad(f"{name} must be {size} bytes, got {got:g}: {_show(value)}")
     return data(value, name)
@@ -77,6 +80,17 @@ def address(value: Any) -> bytes:
 
 def tx_hash(value: Any) -> bytes:
     return _fixed(value, 32, "transaction hash")
+
+
+def block_hash(value: Any) -> bytes:
+    return _fixed(value, 32, "block hash")
+
+
+def boolean(value: Any, name: str) -> bool:
+    """A JSON true or false (go-ethereum refuses anything else where it wants a bool)."""
+    if not isinstance(value, bool):
+        raise _bad(f"{name} must be true or false, got {_show(value)}")
+    return value
 
 
 def integer(value: Any, name: str, *, bits: int = UINT256) -> int:
@@ -150,8 +164,8 @@ def log_filter(criteria: Any) -> LogQuery:
         if "fromBlock" in criteria or "toBlock" in criteria:
             raise _bad("blockHash cannot be combined with fromBlock/toBlock")
         block_hash = _fixed(criteria["blockHash"], 32, "blockHash")
-    from_block = _tag_number(criteria.get("fromBlock", "latest"), "fromBlock")
-    to_block = _tag_number(criteria.get("toBlock", "latest"), "toBlock")
+    from_block = block_number(criteria.get("fromBlock", "latest"), "fromBlock")
+    to_block = block_number(criteria.get("toBlock", "latest"), "toBlock")
     raw_addresses = criteria.get("address") or []
     if isinstance(raw_addresses, str):
         raw_addresses = [raw_addresses]
@@ -178,8 +192,10 @@ def log_filter(criteria: Any) -> LogQuery:
     return LogQuery(from_block, to_block, block_hash, LogFilter(addresses, topics))
 
 
-def _tag_number(value: Any, name: str) -> Any:
+def block_number(value: Any, name: str) -> int | str:
+    """A block number or tag, not a hash (go-ethereum's `BlockNumber`)."""
     kind, parsed = block_tag(value)
     if kind == "hash":
         raise _bad(f"{name} must be a block number or tag, not a hash")
+    assert isinstance(parsed, int | str)
     return parsed

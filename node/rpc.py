@@ -3,7 +3,10 @@
 `Rpc.handle(body)` takes the raw HTTP body and returns the response body (or None for
 notifications only). Batches are answered in order. Errors use the standard codes with a
 message naming the reason; a revert is code 3 with the revert data in `data`, which is
-how web3.py raises `ContractCustomError` and the SDK decodes custom errors.
+how web3.py raises `ContractCustomError` and the SDK decodes custom errors. As in
+go-ethereum, a parameter that is no valid tag, number, hash or quantity (or a wrong count
+of them) is -32602, while a valid one naming no block answers null from the block lookups
+and -32000 "header not found" from the methods that read state at it.
 
 Bounds: the body is parsed by `sdk.bounded_json` (nesting depth, value count); a batch
 holds at most `MAX_BATCH` requests, and once its answers pass `MAX_ANSWER_BYTES` the rest
@@ -34,12 +37,24 @@ from node.errors import (
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     READ_ONLY,
+    SERVER_ERROR,
     Reason,
     Refused,
     RpcError,
 )
 from node.intake import Intake, transaction_too_large
-from node.params import address, block_tag, data, integer, log_filter, percentiles, tx_hash
+from node.params import (
+    address,
+    block_hash,
+    block_number,
+    block_tag,
+    boolean,
+    data,
+    integer,
+    log_filter,
+    percentiles,
+    tx_hash,
+)
 from node.store import Snapshot
 from sdk import bounded_json
 
@@ -150,8 +165,10 @@ class Rpc:
         fn = self.methods.get(method)
         try:
             if fn is None:
-                raise RpcError(METHOD_NOT_FOUND, f"method {method} does not exist")
-            result = fn(*params) if _arity_ok(fn, params) else _bad_arity(method, params)
+                raise RpcError(
+                    METHOD_NOT_FOUND, f"the method {method} does not exist/is not available"
+                )
+            result = fn(*params) if _arity_ok(fn, params) else _bad_arity(fn, params)
         except RpcError as exc:
             answer = _error(rid, exc)
         except Exception as exc:
@@ -164,15 +181,23 @@ class Rpc:
     # ------------------------------------------------------------ helpers
 
     def _header(self, snap: Snapshot, tag: Any) -> Any:
+        """The header `tag` names. A tag that is no block number, tag or hash is invalid
+        params (-32602); a valid one this chain has no block for is go-ethereum's -32000
+        "header not found"."""
         kind, value = block_tag(tag)
-        if kind == "hash":
-            header = evm_reads.header_by_hash(snap, value)
-        else:
-            number = self._number(value, snap)
-            header = evm_reads.header_by_number(snap, number)
+        header = self._find(snap, kind, value)
         if header is None:
-            raise RpcError(INVALID_PARAMS, f"unknown block {tag}")
+            if kind == "hash":
+                raise RpcError(SERVER_ERROR, f"header for hash not found: 0x{value.hex()}")
+            head = evm_reads.head_number(snap)
+            raise RpcError(SERVER_ERROR, f"header not found: block {value} (the head is {head})")
         return header
+
+    def _find(self, snap: Snapshot, kind: str, value: Any) -> Any | None:
+        """The header of a parsed block tag (`block_tag`), or None if there is no such block."""
+        if kind == "hash":
+            return evm_reads.header_by_hash(snap, value)
+        return evm_reads.header_by_number(snap, self._number(value, snap))
 
     def _number(self, value: int | str, snap: Snapshot) -> int:
         """A block number; tags resolve against the snapshot's own head, so a block
@@ -184,11 +209,12 @@ class Rpc:
         assert isinstance(value, int)
         return value
 
-    def _block(self, tag: Any, full: Any) -> dict[str, Any] | None:
+    def _block(self, kind: str, value: Any, full: Any) -> dict[str, Any] | None:
+        """A block by a parsed tag, or None (as go-ethereum) if there is no such block."""
+        full = boolean(full, "full (the second argument)")
         with self.chain.snapshot() as snap:
-            try:
-                header = self._header(snap, tag)
-            except RpcError:
+            header = self._find(snap, kind, value)
+            if header is None:
                 return None
             block = evm_reads.header_json(header)
             hashes = records.Reader(snap).block_transaction_hashes(header.block_number)
@@ -308,7 +334,7 @@ class Rpc:
         ratios = []
         with self.chain.snapshot() as snap:
             head = evm_reads.head_number(snap)
-            last = min(self._number(block_tag(newest)[1], snap), head)
+            last = min(self._number(block_number(newest, "newestBlock"), snap), head)
             first = max(0, last - n + 1)
             span = last - first + 1
             for number in range(first, last + 1):
@@ -323,14 +349,14 @@ class Rpc:
             result["reward"] = [["0x0"] * len(wanted) for _ in range(span)]
         return result
 
-    def eth_getBlockByNumber(self, tag: Any, full: Any = False) -> dict[str, Any] | None:
-        return self._block(tag, full)
+    def eth_getBlockByNumber(self, tag: Any, full: Any) -> dict[str, Any] | None:
+        return self._block("number", block_number(tag, "block"), full)
 
-    def eth_getBlockByHash(self, block_hash: Any, full: Any = False) -> dict[str, Any] | None:
-        return self._block({"blockHash": block_hash}, full)
+    def eth_getBlockByHash(self, value: Any, full: Any) -> dict[str, Any] | None:
+        return self._block("hash", block_hash(value), full)
 
     def eth_getBlockTransactionCountByNumber(self, tag: Any) -> str | None:
-        block = self._block(tag, False)
+        block = self._block("number", block_number(tag, "block"), False)
         return None if block is None else hex(len(block["transactions"]))
 
     def eth_getTransactionByHash(self, value: Any) -> RawJson | None:
@@ -388,7 +414,7 @@ class Rpc:
             if spec.block_hash is not None:
                 header = evm_reads.header_by_hash(snap, spec.block_hash)
                 if header is None:
-                    raise RpcError(INVALID_PARAMS, f"unknown block 0x{spec.block_hash.hex()}")
+                    raise RpcError(SERVER_ERROR, f"unknown block 0x{spec.block_hash.hex()}")
                 first = last = int(header.block_number)
             else:
                 first = self._number(spec.from_block, snap)
@@ -420,10 +446,10 @@ class Rpc:
             return "0x" + evm_reads.raw_block(snap, self._header(snap, tag)).hex()
 
     def medledger_getSeal(self, tag: Any) -> dict[str, Any] | None:
+        kind, value = block_tag(tag)
         with self.chain.snapshot() as snap:
-            try:
-                header = self._header(snap, tag)
-            except RpcError:
+            header = self._find(snap, kind, value)
+            if header is None:
                 return None
             seal = records.Reader(snap).seal(header.hash)
         return {
@@ -465,8 +491,12 @@ def _arity_ok(fn: Callable[..., Any], params: list[Any]) -> bool:
     return required <= len(params) <= code.co_argcount - 1
 
 
-def _bad_arity(method: str, params: list[Any]) -> Any:
-    raise RpcError(INVALID_PARAMS, f"wrong number of params for {method}: got {len(params)}")
+def _bad_arity(fn: Callable[..., Any], params: list[Any]) -> Any:
+    """go-ethereum's words for too few or too many arguments."""
+    most = fn.__code__.co_argcount - 1
+    if len(params) > most:
+        raise RpcError(INVALID_PARAMS, f"too many arguments, want at most {most}")
+    raise RpcError(INVALID_PARAMS, f"missing value for required argument {len(params)}")
 
 
 def _error(rid: Any, exc: RpcError) -> dict[str, Any]:
