@@ -226,8 +226,11 @@ def create_api_key(services: Services, address: str, *, label: str) -> tuple[str
     )
     columns = ["id", "address", "label", "secret_sha256", "created_at", "revoked_at"]
     with api_store(services).engine.begin() as conn:
-        added = conn.execute(insert(api_keys).from_select(columns, row)).rowcount
-    if added != 1:
+        # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... SELECT.
+        added = conn.execute(
+            insert(api_keys).from_select(columns, row).returning(api_keys.c.id)
+        ).first()
+    if added is None:
         raise Unprocessable(
             "api_key_limit",
             f"a member holds at most {MAX_ACTIVE_API_KEYS} unrevoked API keys and creates at "

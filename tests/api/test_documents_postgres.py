@@ -52,7 +52,9 @@ def test_sign_in_api_keys_custodial_signing_and_documents_work_on_postgresql(
     c = pg_partner.api.consortium
     client = pg_partner.api.client
     headers = pg_partner.login(c.hospital)
-    key = client.post("/v1/auth/api-keys", json={"label": "erp"}, headers=headers).json()["key"]
+    made = client.post("/v1/auth/api-keys", json={"label": "erp"}, headers=headers)
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
     body = {
         "subject_id": "0x" + "ab" * 32,
         "kind": 1,
@@ -68,3 +70,15 @@ def test_sign_in_api_keys_custodial_signing_and_documents_work_on_postgresql(
     assert base64.b64decode(read.json()["content_base64"]) == b"inspection ok"
     denied = client.get(f"/v1/partner/documents/{doc_id}", headers=pg_partner.login(c.hospital2))
     assert denied.status_code == 404
+
+
+def test_the_api_key_cap_holds_on_postgresql(pg_partner: PartnerEnv) -> None:
+    from api.auth import MAX_ACTIVE_API_KEYS
+
+    client = pg_partner.api.client
+    headers = pg_partner.login(pg_partner.api.consortium.distributor)
+    for n in range(MAX_ACTIVE_API_KEYS):
+        made = client.post("/v1/auth/api-keys", json={"label": f"k{n}"}, headers=headers)
+        assert made.status_code == 201, made.text
+    refused = client.post("/v1/auth/api-keys", json={"label": "one too many"}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["code"] == "api_key_limit"
