@@ -82,8 +82,11 @@ def setup_logging(process: str) -> None:
     root.setLevel(level)
     logging.captureWarnings(True)  # warnings become log records (JSON lines too)
     for name in ("uvicorn", "uvicorn.error", ACCESS_LOGGER):
-        logging.getLogger(name).handlers[:] = []  # propagate to the root handler
-        logging.getLogger(name).propagate = True
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []  # propagate to the root handler, at the root's level
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
     access = logging.getLogger(ACCESS_LOGGER)
     if not any(isinstance(f, AccessLogPrivacy) for f in access.filters):
         access.addFilter(AccessLogPrivacy())

@@ -22,12 +22,22 @@ from ops.logs import AccessLogPrivacy, setup_logging
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     access = logging.getLogger("uvicorn.access")
-    saved = (root.handlers[:], root.level, access.filters[:], access.handlers[:])
+    saved = (root.handlers[:], root.level, access.filters[:], access.handlers[:], access.level)
     try:
         yield
     finally:
-        root.handlers[:], _, access.filters[:], access.handlers[:] = saved
+        root.handlers[:], _, access.filters[:], access.handlers[:], _ = saved
         root.setLevel(saved[1])
+        access.setLevel(saved[4])
+
+
+def test_setting_up_logging_takes_back_levels_a_served_app_left_behind(
+    restore_logging: None,
+) -> None:
+    # uvicorn.Config(log_level="warning"), as benchmarks serve, leaves its loggers there.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    setup_logging("api")
+    assert logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
 
 
 def _free_port() -> int:
