@@ -158,12 +158,16 @@ _CREATED_MEANWHILE = (OperationalError, ProgrammingError, IntegrityError)
 
 def create_tables(tables: MetaData, engine: Engine) -> None:
     """Create whichever of `tables` are missing: one thread of this process at a time, and
-    when another process created one meanwhile, look again (the second look finds it)."""
+    when another process created one meanwhile, look again. Each clash means another
+    process created at least one more table, so one look per table always suffices."""
     with _CREATE_LOCK:
-        try:
-            tables.create_all(engine, checkfirst=True)
-        except _CREATED_MEANWHILE:
-            tables.create_all(engine, checkfirst=True)
+        for attempt in range(len(tables.tables) + 1):
+            try:
+                tables.create_all(engine, checkfirst=True)
+                return
+            except _CREATED_MEANWHILE:
+                if attempt == len(tables.tables):
+                    raise
 
 
 def store_with(services: Services, tables: MetaData) -> Engine:
