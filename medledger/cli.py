@@ -326,8 +326,8 @@ def api_cmd(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
-    from api.serve import serve
-    from api.settings import ApiSettings
+    from domain.settings import ApiSettings
+    from medledger.serve import serve
     from ops.logs import setup_logging
 
     setup_logging("regulator-api" if regulator else "api")

@@ -56,8 +56,8 @@ def _portal_users(stack: Stack, seed: SeedResult) -> None:
     from eth_account import Account
     from pydantic import SecretStr
 
-    from api.services import Services
-    from api.settings import ApiSettings
+    from domain.services import Services
+    from domain.settings import ApiSettings
 
     try:
         from portal.users import UserError, create_user

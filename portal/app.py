@@ -28,12 +28,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.errors import ApiError
-from api.http_guard import GuardRules
 from api.routes.documents import MAX_DOCUMENT_BYTES
+from domain.errors import ApiError
 from portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
 from portal.errors import PortalFailure
 from portal.sessions import SESSION_COOKIE, read_session
+from web.http_guard import GuardRules
 
 __all__ = ["PAGE_MODULES", "install_portal"]
 

@@ -31,10 +31,10 @@ def add_user_cmd(
 ) -> None:
     """Create a portal user bound to a member. The password comes from
     MEDLEDGER_PORTAL_PASSWORD or is asked for."""
-    from api.custody import CustodyVault
-    from api.errors import ApiError
-    from api.settings import ApiSettings
-    from api.store import ApiStore
+    from domain.custodial_keys import CustodyVault
+    from domain.errors import ApiError
+    from domain.settings import ApiSettings
+    from domain.store import ApiStore
     from portal.users import UserError, add_user
 
     password = os.environ.get("MEDLEDGER_PORTAL_PASSWORD") or typer.prompt(

@@ -23,10 +23,9 @@ from babel.support import Translations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import Member, resolve_member
-from api.deps import ServicesDep
-from api.errors import ApiError
-from api.services import Services
+from domain.auth import Member, resolve_member
+from domain.errors import ApiError
+from domain.services import Services
 from portal.errors import PortalFailure, explain, failure
 from portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
 from portal.nav import NavItem, items_for
@@ -34,6 +33,7 @@ from portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
 from portal.templating import templates
 from portal.vocabulary import word
 from sdk.model import Role
+from web.deps import ServicesDep
 
 __all__ = ["Csrf", "Ctx", "MemberCtx", "PageCtx", "SignInRequired", "WrongRole", "role_ctx"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from api.errors import ApiError
+from domain.errors import ApiError
 from portal.nav import _l
 from sdk.errors import ContractError, Gs1Error
 

@@ -34,8 +34,8 @@ from sqlalchemy import (
     update,
 )
 
-from api.services import Services
-from api.store import store_with
+from domain.services import Services
+from domain.store import store_with
 from portal.errors import PortalFailure, failure
 
 __all__ = ["Job", "find_job", "start_job"]

@@ -24,10 +24,10 @@ from fastapi import Response
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from api.custody import derive_key, master_key
-from api.services import Services
-from api.settings import ApiSettings
-from api.store import api_store
+from domain.custodial_keys import derive_key, master_key
+from domain.services import Services
+from domain.settings import ApiSettings
+from domain.store import api_store
 
 __all__ = [
     "SESSION_COOKIE",

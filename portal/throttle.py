@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 
 from fastapi import Request, Response
 
-from api.errors import ApiError
-from api.ratelimit import SharedBuckets, client_address, shared_buckets
-from api.services import Services
-from api.settings import ApiSettings
+from domain.errors import ApiError
+from domain.services import Services
+from domain.settings import ApiSettings
 from portal.sessions import read_signed_value, signed_value
+from web.ratelimit import SharedBuckets, client_address, shared_buckets
 
 __all__ = [
     "DEVICE_COOKIE",

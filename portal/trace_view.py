@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Connection
 from web3.exceptions import TransactionNotFound
 
-from api.errors import NotFound
-from api.oversight import TraceScope
 from api.routes.trace import ensure_item_visible, ensure_lot_visible, item_key_of
-from api.services import Services
+from domain.errors import NotFound
+from domain.oversight import TraceScope
+from domain.services import Services
 from indexer.db import Sql
 from indexer.queries import (
     HistoryStep,

@@ -21,10 +21,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, insert, select
 
-from api.chain import vault
-from api.custody import CustodyVault
-from api.services import Services
-from api.store import api_store
+from domain.chain import vault
+from domain.custodial_keys import CustodyVault
+from domain.services import Services
+from domain.store import api_store
 
 __all__ = ["PortalUser", "UserError", "add_user", "authenticate", "create_user", "find_user"]
 

@@ -206,7 +206,7 @@ def _api(
         MEDLEDGER_API_VERIFY_RATE_PER_MINUTE=str(10**9),
         MEDLEDGER_API_PUBLIC_BASE_URL=DL_BASE,
     )
-    args = [sys.executable, "-m", "uvicorn", "api.serve:app_from_environment", "--factory"]
+    args = [sys.executable, "-m", "uvicorn", "medledger.serve:app_from_environment", "--factory"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     args += ["--log-level", "warning", "--no-access-log"]
     log = (workdir / f"api-{port}.log").open("ab")

@@ -40,8 +40,8 @@ from api.epcis.errors import CaptureInProgress, CaptureRefused, InvalidDocument
 from api.epcis.plan import Planner, Step
 from api.epcis.schema import MAX_ERRORS, schema_errors
 from api.epcis.store import NEW_EVENT, CaptureStore, EventState
-from api.errors import ApiError, contract_error_status
-from api.services import Services
+from domain.errors import ApiError, contract_error_status
+from domain.services import Services
 from sdk.errors import ContractError
 from sdk.ledger import REVERTS, Ledger, TxResult
 from sdk.transactions import account_lock, await_own_pending

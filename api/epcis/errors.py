@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.errors import ApiError
+from domain.errors import ApiError
 
 __all__ = [
     "CaptureInProgress",

@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from api.epcis.errors import CaptureRefused, UnsupportedEvent
 from api.epcis.identifiers import Epc, member_of_uri, parse_epc
 from api.epcis.sensors import check_sensor_reports, temperature_range
-from api.services import Services
+from domain.services import Services
 from indexer.db import Sql
 from indexer.items import EventKind
 from sdk.errors import Gs1Error

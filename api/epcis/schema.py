@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError, relevance
 
-from api.services import Services
+from domain.services import Services
 
 __all__ = ["MAX_ERRORS", "schema_errors", "schema_text", "validator"]
 

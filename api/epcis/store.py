@@ -46,8 +46,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from api.services import Services
-from api.store import create_tables
+from domain.services import Services
+from domain.store import create_tables
 
 __all__ = [
     "CLAIM_EXPIRES_AFTER",

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
-from api.auth import (
+from domain.auth import (
     CurrentMember,
     create_api_key,
     issue_challenge,
@@ -29,11 +29,11 @@ from api.auth import (
     resolve_member,
     throttle_sign_in,
 )
-from api.chain import vault
-from api.deps import ServicesDep
-from api.errors import Forbidden, NotFound
-from api.partner_schemas import PROBLEMS, Address, HexBytes
-from api.store import api_keys, api_store
+from domain.chain import vault
+from domain.errors import Forbidden, NotFound
+from domain.partner_schemas import PROBLEMS, Address, HexBytes
+from domain.store import api_keys, api_store
+from web.deps import ServicesDep
 
 __all__ = ["router"]
 

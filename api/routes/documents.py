@@ -15,14 +15,14 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api import documents as docs
-from api.auth import CurrentMember, Member
-from api.chain import custodial_ledger, vault
-from api.deps import ServicesDep
-from api.errors import ApiError
-from api.pagination import Limit, Offset
-from api.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
-from api.services import Services
+from domain import documents as docs
+from domain.auth import CurrentMember, Member
+from domain.chain import custodial_ledger, vault
+from domain.errors import ApiError
+from domain.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
+from domain.services import Services
+from web.deps import ServicesDep
+from web.pagination import Limit, Offset
 
 __all__ = ["router"]
 

@@ -20,19 +20,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import CurrentMember
-from api.chain import custodial_ledger
-from api.deps import ConnDep, ServicesDep
 from api.epcis.capture import capture_document
 from api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
 from api.epcis.export import EventQuery, query_document, query_events
 from api.epcis.identifiers import parse_epc
 from api.epcis.store import capture_store
-from api.errors import Forbidden, NotFound, Unprocessable
-from api.oversight import TraceScopeDep
 from api.routes.trace import ensure_item_visible
+from domain.auth import CurrentMember
+from domain.chain import custodial_ledger
+from domain.errors import Forbidden, NotFound, Unprocessable
+from domain.oversight import TraceScopeDep
 from sdk.gs1 import item_id
 from sdk.ledger import Ledger
+from web.deps import ConnDep, ServicesDep
 
 __all__ = ["router"]
 

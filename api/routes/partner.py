@@ -21,14 +21,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from sqlalchemy import text
 
-from api import orders
-from api.auth import CurrentMember, Member
-from api.chain import custodial_ledger, reader, submit_raw, vault
-from api.chain import transaction_status as chain_status
-from api.deps import ConnDep, ServicesDep
-from api.errors import Forbidden, NotFound
-from api.pagination import Limit, Offset
-from api.partner_schemas import (
+from domain import orders
+from domain.auth import CurrentMember, Member
+from domain.chain import custodial_ledger, reader, submit_raw, vault
+from domain.chain import transaction_status as chain_status
+from domain.errors import Forbidden, NotFound
+from domain.partner_schemas import (
     PROBLEMS,
     AdverseEventIn,
     CancelIn,
@@ -51,11 +49,13 @@ from api.partner_schemas import (
     TransactionStatusOut,
     hexs,
 )
-from api.services import Services
+from domain.services import Services
 from indexer.queries.stock import inventory as inventory_query
 from indexer.queries.trace import unit_history
 from sdk.ledger import Ledger, TxResult
 from sdk.model import Role, ShipmentStatus
+from web.deps import ConnDep, ServicesDep
+from web.pagination import Limit, Offset
 
 __all__ = ["router"]
 

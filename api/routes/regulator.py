@@ -31,18 +31,18 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import HTTPProvider, Web3
 
-from api.alerts import alerts_feed
-from api.chain import reader
-from api.deps import ConnDep, PageDep, ServicesDep
-from api.errors import ApiError
-from api.oversight import RegulatorOnly
-from api.oversight_feed import scanner_address
-from api.oversight_pull import start_pulling
-from api.services import Services
+from domain.alerts import alerts_feed
+from domain.chain import reader
+from domain.errors import ApiError
+from domain.oversight import RegulatorOnly
+from domain.oversight_feed import scanner_address
+from domain.oversight_pull import start_pulling
+from domain.services import Services
 from indexer.db import Sql
 from sdk.gs1 import lot_key, validate_gtin
 from sdk.ledger import Ledger, TxResult
 from sdk.model import LicenceKind, MemberStatus, Role, class_mask
+from web.deps import ConnDep, PageDep, ServicesDep
 
 __all__ = ["recall_on_ledger", "regulator_account", "regulator_ledger", "router"]
 

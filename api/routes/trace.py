@@ -16,9 +16,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from api.deps import ConnDep, PageDep
-from api.errors import NotFound
-from api.oversight import TraceScope, TraceScopeDep
+from domain.errors import NotFound
+from domain.oversight import TraceScope, TraceScopeDep
 from indexer.db import Sql
 from indexer.queries import (
     container_contents,
@@ -28,6 +27,7 @@ from indexer.queries import (
     unit_history,
 )
 from sdk.gs1 import lot_key, parse_code, validate_gtin
+from web.deps import ConnDep, PageDep
 
 __all__ = ["ensure_item_visible", "ensure_lot_visible", "item_key_of", "router"]
 

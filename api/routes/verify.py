@@ -34,19 +34,25 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import charge_verification
-from api.deps import ServicesDep
-from api.errors import PROBLEM_JSON, RateLimited
-from api.oversight import RegulatorMemberOnly
-from api.oversight_feed import MAX_PAGE, ScanPage, scan_page
-from api.ratelimit import SharedBuckets
-from api.services import Services
-from api.signing import KEY_ID_HEADER, SIGNATURE_HEADER, canonical_json, public_jwk, signed_headers
-from api.verification import Location, VerifyPolicy, VerifyResult, ledger_now, verify
-from api.verify_db import DirectSql, Scan, ScanLog
+from domain.auth import charge_verification
+from domain.errors import PROBLEM_JSON, RateLimited
+from domain.oversight import RegulatorMemberOnly
+from domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
+from domain.services import Services
+from domain.signing import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    canonical_json,
+    public_jwk,
+    signed_headers,
+)
+from domain.verification import Location, VerifyPolicy, VerifyResult, ledger_now, verify
+from indexer.queries.verification import DirectSql, Scan, ScanLog
 from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
 from sdk.model import MemberStatus
+from web.deps import ServicesDep
+from web.ratelimit import SharedBuckets
 
 __all__ = ["judge", "router", "verifier"]
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from api.alerts import alerts_feed
-from api.settings import ApiSettings
+from domain.alerts import alerts_feed
+from domain.settings import ApiSettings
 from indexer.db import Sql
 from sdk.model import MemberStatus, Role, ShipmentStatus
 

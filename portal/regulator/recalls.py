@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from api.recall_acks import DAY, NOTICE_DAYS
+from domain.recalls import DAY, NOTICE_DAYS
 from indexer.db import Sql
 
 __all__ = ["RecallRow", "recall_rows"]

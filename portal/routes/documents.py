@@ -25,9 +25,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from api.documents import StoredDocument, list_for, read
-from api.errors import ApiError
 from api.routes.documents import MAX_DOCUMENT_BYTES, DocumentIn, upload
+from domain.documents import StoredDocument, list_for, read
+from domain.errors import ApiError
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS, MESSAGES, FormError, failure
 from portal.forms import local_path

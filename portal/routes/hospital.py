@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import ConnDep
-from api.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from api.routes import partner
+from domain.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
 from portal.errors import FormError
@@ -20,6 +19,7 @@ from portal.nav import NavItem, _l, register
 from portal.routes.distributor import stock_page
 from sdk.errors import ContractError
 from sdk.model import Role
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

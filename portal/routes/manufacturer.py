@@ -15,9 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.deps import ConnDep
-from api.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from api.routes import partner
+from domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from portal import labels
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
@@ -37,6 +36,7 @@ from portal.routes.documents import (
 from sdk import gs1
 from sdk.errors import Gs1Error
 from sdk.model import Role
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

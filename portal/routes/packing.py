@@ -10,9 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import ConnDep
-from api.partner_schemas import ContainerIn, PackIn, hexs
 from api.routes import partner
+from domain.partner_schemas import ContainerIn, PackIn, hexs
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
 from portal.errors import FormError
@@ -21,6 +20,7 @@ from portal.nav import NavItem, _l, register
 from portal.queries import company_prefixes
 from sdk import gs1
 from sdk.model import Role
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from api.deps import ConnDep
-from api.recall_acks import HolderProgress, RecallProgress, acknowledge, recall_progress
+from domain.recalls import HolderProgress, RecallProgress, acknowledge, recall_progress
 from indexer.db import Sql
 from portal.context import Csrf, Ctx, role_ctx
 from portal.nav import NavItem, _l, register
 from sdk.model import Role
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

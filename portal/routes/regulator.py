@@ -19,8 +19,6 @@ from eth_utils import is_address
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.alerts import alerts_feed
-from api.deps import ConnDep
 from api.routes.regulator import (
     LicenceIn,
     SuspendIn,
@@ -28,6 +26,7 @@ from api.routes.regulator import (
     reinstate_member,
     suspend_member,
 )
+from domain.alerts import alerts_feed
 from portal.charts import Bar, bar_chart, column_chart
 from portal.context import Csrf, Ctx
 from portal.errors import MESSAGES, FormError
@@ -41,6 +40,7 @@ from portal.routes import regulator_recalls
 from portal.trace_view import names_of
 from portal.vocabulary import word
 from sdk.model import LicenceKind, Role
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

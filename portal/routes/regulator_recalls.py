@@ -14,15 +14,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import ConnDep
-from api.errors import NotFound
-from api.recall_acks import NOTICE_DAYS, RecallProgress, recall_progress
 from api.routes.regulator import CloseIn, RecallIn, close_recall, issue_recall, recall_on_ledger
+from domain.errors import NotFound
+from domain.recalls import NOTICE_DAYS, RecallProgress, recall_progress
 from portal.context import Csrf, Ctx
 from portal.nav import _l
 from portal.regulator.access import Regulator
 from portal.regulator.forms import parse_form
 from portal.regulator.recalls import recall_rows
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

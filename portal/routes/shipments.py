@@ -13,10 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api import orders
-from api.chain import reader
-from api.deps import ConnDep
-from api.partner_schemas import ReceiveIn, ShipIn, hexs
+from domain import orders
+from domain.chain import reader
+from domain.partner_schemas import ReceiveIn, ShipIn, hexs
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
 from portal.errors import FormError, PortalFailure
@@ -40,6 +39,7 @@ from portal.routes.documents import (
 )
 from portal.vocabulary import word
 from sdk.model import Role, ShipmentState, ShipmentStatus
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

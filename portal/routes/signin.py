@@ -17,9 +17,9 @@ from fastapi import APIRouter, Form
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.auth import issue_challenge, redeem_challenge, resolve_member, throttle_sign_in
-from api.errors import ApiError
 from api.routes.auth import ChallengeRequest, TokenRequest
+from domain.auth import issue_challenge, redeem_challenge, resolve_member, throttle_sign_in
+from domain.errors import ApiError
 from portal.context import Csrf, Ctx, PageCtx
 from portal.errors import PortalFailure
 from portal.forms import local_path

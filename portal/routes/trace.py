@@ -14,10 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import ConnDep
-from api.errors import NotFound
-from api.oversight import TraceScope
 from api.routes.trace import ensure_item_visible
+from domain.errors import NotFound
+from domain.oversight import TraceScope
 from indexer.queries import unit_history
 from portal.context import Ctx, MemberCtx
 from portal.errors import MESSAGES
@@ -25,6 +24,7 @@ from portal.nav import NavItem, _l, register
 from portal.trace_graph import Hop, render_org_graph
 from portal.trace_view import ItemTrace, LotView, chain_tx, explore, names_of
 from sdk.model import Role
+from web.deps import ConnDep
 
 __all__ = ["router"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ServicesDep
 from api.routes.verify import MAX_CODE, RateLimit, judge
-from api.services import Services
-from api.verification import ReasonCode, VerifyResult
+from domain.services import Services
+from domain.verification import ReasonCode, VerifyResult
 from portal.context import PageCtx, page_ctx
 from portal.nav import _l
 from sdk.errors import Gs1Error
+from web.deps import ServicesDep
 
 __all__ = ["router", "verdict_page"]
 

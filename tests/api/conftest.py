@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.services import Services, load_platform_key
-from api.settings import ApiSettings
+from domain.services import Services, load_platform_key
+from domain.settings import ApiSettings
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
+from medledger.app import create_app
 from scripts.consortium import Consortium
 from sdk.compiler import ContractArtifact
 from sdk.devchain import DevChain

@@ -11,7 +11,7 @@ import pytest
 from eth_account.messages import encode_defunct
 from pydantic import SecretStr
 
-from api.chain import vault
+from domain.chain import vault
 from sdk.ledger import Ledger
 from tests.api.conftest import ApiEnv
 

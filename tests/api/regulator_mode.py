@@ -7,7 +7,7 @@ import dataclasses
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.main import create_app
+from medledger.app import create_app
 from tests.api.conftest import ApiEnv
 
 TOKEN = "regulator-staff-token"

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account.messages import encode_defunct
 from sqlalchemy import select, update
 
-from api.chain import vault
-from api.store import api_store, challenges, custodial_keys
+from domain.chain import vault
+from domain.store import api_store, challenges, custodial_keys
 from sdk.ca import ConsortiumCA, certificate_to_pem
 from sdk.ledger import Ledger
 from sdk.model import LicenceKind, Role
@@ -356,7 +356,7 @@ def test_a_challenge_edited_anywhere_or_for_another_address_is_refused(
 
 
 def test_sign_in_steps_are_throttled_per_client_address(partner: PartnerEnv) -> None:
-    from api.auth import SIGN_IN_STEPS_PER_MINUTE
+    from domain.auth import SIGN_IN_STEPS_PER_MINUTE
 
     address = partner.api.consortium.hospital.address
     client = partner.api.client
@@ -376,7 +376,7 @@ def test_sign_in_steps_are_throttled_per_client_address(partner: PartnerEnv) -> 
 def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
     partner: PartnerEnv,
 ) -> None:
-    from api.auth import MAX_ACTIVE_API_KEYS
+    from domain.auth import MAX_ACTIVE_API_KEYS
 
     client = partner.api.client
     headers = partner.login(partner.api.consortium.logistics)
@@ -398,7 +398,7 @@ def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
 def test_made_up_api_keys_on_partner_routes_spend_the_address_budget_not_a_lookup_each(
     partner: PartnerEnv,
 ) -> None:
-    from api.auth import API_KEY_LOOKUPS_PER_MINUTE
+    from domain.auth import API_KEY_LOOKUPS_PER_MINUTE
 
     client = partner.api.client
     headers = partner.login(partner.api.consortium.logistics)

@@ -4,7 +4,7 @@ import base64
 
 from sqlalchemy import select
 
-from api.store import api_store, documents
+from domain.store import api_store, documents
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 

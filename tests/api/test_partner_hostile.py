@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from api.errors import contract_error_status
-from api.orders import SECP256K1_N
+from domain.errors import contract_error_status
+from domain.orders import SECP256K1_N
 from sdk.deploy import CONTRACT_NAMES
 from sdk.errors import ContractError
 from tests.api import partner_env

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
 
-from api.main import create_app
-from api.services import Services, load_platform_key
-from api.settings import ApiSettings
+from domain.services import Services, load_platform_key
+from domain.settings import ApiSettings
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
+from medledger.app import create_app
 from node.app import Node
 from node.config import demo_genesis
 from sdk.compiler import load_artifacts

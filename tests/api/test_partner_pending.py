@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.chain import reader
+from domain.chain import reader
 from sdk.transactions import TransactionPending
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv

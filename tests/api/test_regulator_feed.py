@@ -21,17 +21,17 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from api.auth import create_api_key
-from api.main import create_app
-from api.oversight_feed import cursors, load_cursor
-from api.oversight_pull import FeedError, OversightPull, Pulled, Pulling
 from api.routes.verify import verifier
-from api.services import Services
-from api.store import api_store
+from domain.auth import create_api_key
+from domain.oversight_feed import cursors, load_cursor
+from domain.oversight_pull import FeedError, OversightPull, Pulled, Pulling
+from domain.services import Services
+from domain.store import api_store
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
+from medledger.app import create_app
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, TOKEN

@@ -18,12 +18,12 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from web3 import HTTPProvider, Web3
 
-from api.main import create_app
-from api.services import Services
-from api.settings import ApiSettings
+from domain.services import Services
+from domain.settings import ApiSettings
 from indexer.config import Settings as IndexerSettings
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
+from medledger.app import create_app
 from node.bench import Harness
 from node.client import RpcClient
 from node.config import demo_genesis

@@ -16,8 +16,8 @@ import psutil
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from api.serve import settings_environment
-from api.settings import SECRETS, ApiSettings
+from domain.settings import SECRETS, ApiSettings
+from medledger.serve import settings_environment
 from tests.api.conftest import ApiEnv
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect
 
-from api.store import create_tables, store_with
+from domain.store import create_tables, store_with
 from tests.api import db_urls
 from tests.api.conftest import ApiEnv
 

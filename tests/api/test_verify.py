@@ -11,10 +11,10 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from api.auth import create_api_key
-from api.main import create_app
 from api.routes.verify import verifier
-from api.verification import places_distant
+from domain.auth import create_api_key
+from domain.verification import places_distant
+from medledger.app import create_app
 from sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.main import create_app
+from medledger.app import create_app
 from sdk.gs1 import make_sscc
 from tests.api.conftest import ApiEnv
 

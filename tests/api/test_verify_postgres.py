@@ -17,15 +17,15 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.auth import create_api_key
-from api.main import create_app
 from api.routes.verify import verifier
-from api.services import Services
-from api.verify_db import DirectSql
+from domain.auth import create_api_key
+from domain.services import Services
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
+from indexer.queries.verification import DirectSql
 from indexer.source import Web3LogSource
+from medledger.app import create_app
 from sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 

@@ -19,11 +19,11 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import create_api_key
-from api.main import create_app
-from api.ratelimit import SharedBuckets
+from domain.auth import create_api_key
+from medledger.app import create_app
 from sdk.gs1 import parse_code
 from tests.api.conftest import ApiEnv
+from web.ratelimit import SharedBuckets
 
 CODE = "(01)09506000134352(21)SN000001"
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from medledger.app import create_app
 from tests.api.conftest import ApiEnv, api  # noqa: F401 - fixtures used by the API targets
 from tests.api.partner_env import partner  # noqa: F401
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from api.store import ApiStore
+from domain.store import ApiStore
 from indexer.db import make_engine
 
 

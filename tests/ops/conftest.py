@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
 
-from api.main import create_app
-from api.services import Services, load_platform_key
-from api.settings import ApiSettings
+from domain.services import Services, load_platform_key
+from domain.settings import ApiSettings
 from indexer.db import make_engine
+from medledger.app import create_app
 from ops.supervisor import free_port
 from sdk.compiler import load_artifacts
 from sdk.deploy import Deployment

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from medledger.app import create_app
 from portal.users import create_user
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv, api

@@ -30,14 +30,14 @@ import uvicorn
 from pydantic import SecretStr
 from web3 import EthereumTesterProvider, Web3
 
-from api.chain import vault
-from api.main import create_app
-from api.services import Services, load_platform_key
-from api.settings import ApiSettings
+from domain.chain import vault
+from domain.services import Services, load_platform_key
+from domain.settings import ApiSettings
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
+from medledger.app import create_app
 from portal.users import create_user
 from scripts.consortium import Consortium, bootstrap_consortium
 from sdk.compiler import load_artifacts

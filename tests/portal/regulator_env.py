@@ -7,7 +7,7 @@ import dataclasses
 
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from medledger.app import create_app
 from tests.portal.conftest import PortalEnv, csrf_of, password_of
 
 

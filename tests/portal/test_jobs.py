@@ -9,7 +9,7 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from api.main import create_app
+from medledger.app import create_app
 from portal import jobs
 from tests.portal.conftest import PortalEnv
 from tests.portal.test_partner_pages import commission

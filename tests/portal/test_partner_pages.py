@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.exc import OperationalError
 
-from api.errors import ApiError
+from domain.errors import ApiError
 from portal.routes import documents
 from sdk import gs1
 from tests.portal.conftest import PortalEnv, csrf_of

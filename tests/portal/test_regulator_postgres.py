@@ -7,7 +7,7 @@ import time
 
 from eth_utils import keccak
 
-from api.oversight import TraceScope
+from domain.oversight import TraceScope
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer

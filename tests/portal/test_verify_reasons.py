@@ -3,7 +3,7 @@ English (the API's own text is English only)."""
 
 from __future__ import annotations
 
-from api.verification import ReasonCode
+from domain.verification import ReasonCode
 from portal.i18n import translations
 from portal.routes.verify import REASONS
 

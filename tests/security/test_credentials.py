@@ -22,8 +22,8 @@ import psutil
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from api.auth import MAX_ACTIVE_API_KEYS, SIGN_IN_STEPS_PER_MINUTE
-from api.store import ApiStore
+from domain.auth import MAX_ACTIVE_API_KEYS, SIGN_IN_STEPS_PER_MINUTE
+from domain.store import ApiStore
 from portal.throttle import DEVICE_COOKIE, FAILED_SIGN_INS_PER_USERNAME
 from portal.users import add_user
 from tests.security.conftest import Target

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from eth_account import Account
 
-from api.orders import SECP256K1_N
+from domain.orders import SECP256K1_N
 from sdk.gs1 import item_id, lot_key, unit_path
 from sdk.messages import Domain, ShipOrder, sign_order
 from tests.security.conftest import Target

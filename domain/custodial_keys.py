@@ -22,9 +22,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from sqlalchemy import insert, select
 
-from api.errors import ApiError, NotConfigured
-from api.settings import ApiSettings
-from api.store import ApiStore, custodial_keys
+from domain.errors import ApiError, NotConfigured
+from domain.settings import ApiSettings
+from domain.store import ApiStore, custodial_keys
 
 __all__ = ["CustodyVault", "derive_key", "master_key", "seal", "secret_setting", "unseal"]
 

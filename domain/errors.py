@@ -26,8 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.security_headers import security_headers
 from sdk.errors import ContractError, Gs1Error
+from web.security_headers import security_headers
 
 __all__ = [
     "PROBLEM_JSON",

@@ -48,17 +48,17 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import BigInteger, LargeBinary, String, func, insert, literal, null, select, text
 
-from api.chain import reader
-from api.challenges import issue_challenge, read_challenge, redeem_challenge, spend_challenge
-from api.custody import derive_key, master_key
-from api.deps import ServicesDep
-from api.errors import Forbidden, NotConfigured, RateLimited, Unauthorized, Unprocessable
-from api.ratelimit import API_KEY_HEADER, SharedBuckets, client_address, shared_buckets
-from api.services import Services
-from api.store import api_keys, api_store
+from domain.chain import reader
+from domain.challenges import issue_challenge, read_challenge, redeem_challenge, spend_challenge
+from domain.custodial_keys import derive_key, master_key
+from domain.errors import Forbidden, NotConfigured, RateLimited, Unauthorized, Unprocessable
+from domain.services import Services
+from domain.store import api_keys, api_store
 from sdk.ca import certificate_from_pem, verify_member
 from sdk.errors import CertificateError
 from sdk.model import MemberStatus, Role
+from web.deps import ServicesDep
+from web.ratelimit import API_KEY_HEADER, SharedBuckets, client_address, shared_buckets
 
 __all__ = [
     "API_KEY_LOOKUPS_PER_MINUTE",

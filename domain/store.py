@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from api.services import Services
+from domain.services import Services
 from indexer.config import sqlite_path
 from indexer.db import private_sqlite_file
 

@@ -31,10 +31,10 @@ from eth_utils import to_checksum_address
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from api.custody import derive_key, master_key
-from api.errors import Unauthorized
-from api.services import Services
-from api.store import api_store, challenges
+from domain.custodial_keys import derive_key, master_key
+from domain.errors import Unauthorized
+from domain.services import Services
+from domain.store import api_store, challenges
 
 __all__ = ["Challenge", "issue_challenge", "read_challenge", "redeem_challenge", "spend_challenge"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from api.verification import places_distant
+from domain.verification import places_distant
 from indexer.db import Sql
 from indexer.queries import scan_anomalies
 

@@ -27,17 +27,17 @@ from typing import Any
 from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
-from api.listener import uvicorn_options
-from api.settings import SECRETS, ApiSettings
+from domain.settings import SECRETS, ApiSettings
 from sdk.transactions import share_sender_locks
+from web.listener import uvicorn_options
 
 __all__ = ["app_from_environment", "serve", "settings_environment"]
 
 
 def app_from_environment() -> FastAPI:
     """uvicorn `--factory` entry point: settings from MEDLEDGER_API_* variables."""
-    from api.main import create_app
-    from api.services import Services
+    from domain.services import Services
+    from medledger.app import create_app
 
     settings = ApiSettings()
     share_sender_locks(settings.data_dir / "locks")
@@ -84,10 +84,10 @@ def serve(
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, not {workers}")
-    target: FastAPI | str = "api.serve:app_from_environment"
+    target: FastAPI | str = "medledger.serve:app_from_environment"
     if workers == 1:
-        from api.main import create_app
-        from api.services import Services
+        from domain.services import Services
+        from medledger.app import create_app
 
         target = create_app(Services.from_settings(settings))
     with _worker_environment(settings, workers=workers):

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.engine import Connection
 
-from api.errors import Unprocessable
-from api.services import Services
-from api.settings import ApiSettings
+from domain.errors import Unprocessable
+from domain.services import Services
+from domain.settings import ApiSettings
 
 __all__ = ["ConnDep", "Page", "PageDep", "ServicesDep", "SettingsDep"]
 

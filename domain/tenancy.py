@@ -28,7 +28,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from api.errors import ApiError, Conflict, NotFound
+from domain.errors import ApiError, Conflict, NotFound
 from sdk.errors import ContractError, MedLedgerError
 from sdk.ledger import Ledger, TxResult
 from sdk.transactions import SenderBusy, TransactionPending

@@ -24,10 +24,10 @@ from typing import Any
 from eth_utils import keccak
 from sqlalchemy import insert, or_, select, update
 
-from api.custody import derive_key, master_key, seal, unseal
-from api.errors import NotFound
-from api.services import Services
-from api.store import api_store, document_keys, documents
+from domain.custodial_keys import derive_key, master_key, seal, unseal
+from domain.errors import NotFound
+from domain.services import Services
+from domain.store import api_store, document_keys, documents
 
 __all__ = ["REGULATOR_PARTY", "StoredDocument", "list_for", "read", "store", "set_anchor"]
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
-from api.errors import install_error_handlers
-from api.gates import API_GATES
-from api.http_guard import GuardRules, install_http_guard
-from api.metrics import install_metrics
 from api.routes import auth, documents, epcis, partner, recall_acks, regulator, trace, verify
 from api.routes.documents import MAX_DOCUMENT_BYTES
-from api.security_headers import SecurityHeaders
-from api.services import Services
+from domain.errors import install_error_handlers
+from domain.services import Services
+from web.gates import API_GATES
+from web.http_guard import GuardRules, install_http_guard
+from web.metrics import install_metrics
+from web.security_headers import SecurityHeaders
 
 __all__ = ["BODY_BYTES", "create_app"]
 

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import Conflict, Forbidden, NotFound
-from api.services import Services
-from api.store import store_with
+from domain.errors import Conflict, Forbidden, NotFound
+from domain.services import Services
+from domain.store import store_with
 from indexer.db import Sql
 from indexer.queries import OrgRef, RecallScope, recall_scope
 

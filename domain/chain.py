@@ -22,11 +22,11 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from api.custody import RELAYER_KEY_FILE, CustodyVault, secret_setting
-from api.errors import ApiError, Conflict, Forbidden, NotConfigured, NotFound
-from api.services import Services
-from api.store import api_store
-from api.tenancy import TenantLedger, least_visible, pending
+from domain.custodial_keys import RELAYER_KEY_FILE, CustodyVault, secret_setting
+from domain.errors import ApiError, Conflict, Forbidden, NotConfigured, NotFound
+from domain.services import Services
+from domain.store import api_store
+from domain.tenancy import TenantLedger, least_visible, pending
 from sdk.abi import DecodedEvent
 from sdk.deploy import CONTRACT_NAMES
 from sdk.errors import ContractError

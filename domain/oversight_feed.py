@@ -35,9 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, Connection, MetaData, String, Table, and_, or_, select, update
 from sqlalchemy.engine import Engine
 
-from api.recall_acks import Acknowledgement, acknowledgement_store, acknowledgements
-from api.services import Services
-from api.store import store_with
+from domain.recalls import Acknowledgement, acknowledgement_store, acknowledgements
+from domain.services import Services
+from domain.store import store_with
 from indexer.db import Sql
 
 __all__ = [

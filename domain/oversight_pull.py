@@ -29,7 +29,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ValidationError
 
-from api.oversight_feed import (
+from domain.oversight_feed import (
     MAX_PAGE,
     OVERLAP_SECONDS,
     AckCursor,
@@ -39,7 +39,7 @@ from api.oversight_feed import (
     store_acknowledgements,
     store_scans,
 )
-from api.services import Services
+from domain.services import Services
 from sdk.bounded_json import BoundedJsonError, loads
 from sdk.errors import MedLedgerError
 

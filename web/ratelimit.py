@@ -40,7 +40,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from api.services import Services
+from domain.services import Services
 
 __all__ = ["API_KEY_HEADER", "SharedBuckets", "client_address", "client_id", "shared_buckets"]
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.auth import Member
-from api.chain import custodial_ledger, reader, relayer_for
-from api.errors import ApiError, Forbidden, Unprocessable, contract_error_status
-from api.partner_schemas import CancelIn, EventOut, OperationOut, ReceiveIn, ShipIn, SignedFields
-from api.services import Services
+from domain.auth import Member
+from domain.chain import custodial_ledger, reader, relayer_for
+from domain.errors import ApiError, Forbidden, Unprocessable, contract_error_status
+from domain.partner_schemas import CancelIn, EventOut, OperationOut, ReceiveIn, ShipIn, SignedFields
+from domain.services import Services
 from sdk.abi import DecodedEvent
 from sdk.errors import ContractError
 from sdk.ledger import Ledger, TxResult

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 from web3 import HTTPProvider, Web3
 
-from api.settings import ApiSettings
+from domain.settings import ApiSettings
 from sdk.abi import AbiCodec
 from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import CONTRACT_NAMES, Deployment

@@ -20,10 +20,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import current_member
-from api.deps import ServicesDep
-from api.errors import Forbidden, NotFound, Unauthorized
-from api.services import Services
+from domain.auth import current_member
+from domain.errors import Forbidden, NotFound, Unauthorized
+from domain.services import Services
+from web.deps import ServicesDep
 
 __all__ = [
     "RegulatorMemberOnly",
