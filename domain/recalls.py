@@ -15,30 +15,82 @@ indexer's recall scope (`indexer.queries.recall_scope`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Annotated, NamedTuple
 
+import requests
+from eth_utils import keccak
+from pydantic import Field
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from domain.errors import Conflict, Forbidden, NotFound
+from domain.chain import reader
+from domain.errors import Conflict, Forbidden, NotConfigured, NotFound
+from domain.regulator import MAX_REASON, Written, regulator_ledger
 from domain.services import Services
 from domain.store import store_with
-from indexer.db import Sql
 from indexer.queries import OrgRef, RecallScope, recall_scope
+from indexer.queries.recalls import (
+    RecallRow,
+    lot_reached,
+    open_recalls_holding,
+    recall_dates,
+    recall_rows,
+)
+from sdk.gs1 import lot_key, validate_gtin
 
 __all__ = [
     "NOTICE_DAYS",
     "Acknowledgement",
+    "Gtin",
     "HolderProgress",
+    "IssuedRecall",
+    "ListedRecall",
+    "LotNumber",
+    "RecallLevel",
+    "RecallNotice",
+    "RecallOutcome",
+    "RecallProblem",
     "RecallProgress",
+    "RecallReason",
     "acknowledge",
     "acknowledgement_store",
     "acknowledgements",
+    "close_recall",
+    "indexed_progress",
+    "issue_recall",
+    "notice_deadline",
+    "recall_list",
+    "recall_notices",
+    "recall_on_ledger",
     "recall_progress",
 ]
 
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
 DAY = 86_400
+
+# The limits of a recall order's inputs, for the API's request model and the portal's form.
+Gtin = Annotated[str, Field(pattern=r"^[0-9]{8,14}$")]
+LotNumber = Annotated[str, Field(min_length=1, max_length=20)]
+RecallLevel = Annotated[int, Field(ge=1, le=3, description="1 (most serious) .. 3")]
+RecallReason = Annotated[
+    str, Field(min_length=1, max_length=MAX_REASON, description="hashed on-chain")
+]
+RecallOutcome = Annotated[str, Field(max_length=MAX_REASON, description="hashed on-chain")]
+
+
+class RecallProblem(StrEnum):
+    UNKNOWN = "unknown_recall"
+    NOT_IN_SCOPE = "not_in_recall_scope"
+    CLOSED = "recall_closed"
+
+
+def notice_deadline(level: int, opened_at: int) -> int:
+    """When holders must have been reached for a recall of `level` opened at `opened_at`
+    (unix seconds); an unknown level gets the longest term."""
+    return opened_at + NOTICE_DAYS.get(level, 7) * DAY
+
 
 metadata = MetaData()
 acknowledgements = Table(
@@ -87,7 +139,7 @@ class RecallProgress:
 
     @property
     def deadline(self) -> int:
-        return self.opened_at + NOTICE_DAYS.get(self.scope.level, 7) * DAY
+        return notice_deadline(self.scope.level, self.opened_at)
 
     @property
     def acknowledged(self) -> int:
@@ -107,36 +159,27 @@ def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:
     return {r.holder: Acknowledgement(*r) for r in rows}
 
 
-def _times(conn: Connection, recall_id: int) -> tuple[str, str, int, int | None, int, bytes | None]:
-    row = Sql(conn).rows(
-        "SELECT l.gtin, l.lot_number, o.timestamp, c.timestamp, r.opened_block, "
-        "r.opened_tx_hash FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
-        "JOIN blocks o ON o.number = r.opened_block "
-        "LEFT JOIN blocks c ON c.number = r.closed_block WHERE r.id = ?",
-        (recall_id,),
-    )[0]
-    return (
-        str(row[0]),
-        str(row[1]),
-        int(row[2]),
-        None if row[3] is None else int(row[3]),
-        int(row[4]),
-        None if row[5] is None else bytes(row[5]),
-    )
-
-
 def recall_progress(services: Services, conn: Connection, recall_id: int) -> RecallProgress:
     """A recall's scope per holder with each holder's acknowledgement (404 if unknown)."""
     scope = recall_scope(conn, recall_id)
-    if scope is None:
-        raise NotFound("unknown_recall", f"no recall {recall_id} on the ledger")
-    gtin, lot, opened_at, closed_at, opened_block, opened_tx = _times(conn, recall_id)
+    dates = None if scope is None else recall_dates(conn, recall_id)
+    if scope is None or dates is None:
+        raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
     acks = _acks(services, recall_id)
     holders = [
         HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address))
         for h in scope.holders
     ]
-    return RecallProgress(scope, gtin, lot, opened_at, closed_at, holders, opened_block, opened_tx)
+    return RecallProgress(
+        scope,
+        dates.gtin,
+        dates.lot,
+        dates.opened_at,
+        dates.closed_at,
+        holders,
+        dates.opened_block,
+        dates.opened_tx,
+    )
 
 
 def acknowledge(
@@ -154,21 +197,16 @@ def acknowledge(
     progress = recall_progress(services, conn, recall_id)
     mine = next((h for h in progress.holders if h.holder.address == holder), None)
     if mine is None:
-        reached = Sql(conn).one(
-            "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
-            "WHERE r.lot_index = ? AND o.address = ?",
-            (progress.scope.lot_index, holder),
-        )
-        if reached is None:
-            raise NotFound("unknown_recall", f"no recall {recall_id} on the ledger")
+        if not lot_reached(conn, lot_index=progress.scope.lot_index, organisation=holder):
+            raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
         raise Forbidden(
-            "not_in_recall_scope",
+            RecallProblem.NOT_IN_SCOPE,
             f"{holder} holds no units of recall {recall_id}'s lot, so has nothing to acknowledge",
         )
     if mine.acknowledgement is not None:
         return mine.acknowledgement
     if not progress.scope.open:
-        raise Conflict("recall_closed", f"recall {recall_id} is closed")
+        raise Conflict(RecallProblem.CLOSED, f"recall {recall_id} is closed")
     ack = Acknowledgement(recall_id, holder, now, by, note)
     try:
         with acknowledgement_store(services).begin() as db:
@@ -176,3 +214,94 @@ def acknowledge(
     except IntegrityError:  # a concurrent first acknowledgement won
         return _acks(services, recall_id)[holder]
     return ack
+
+
+class RecallNotice(NamedTuple):
+    """An open recall reaching a holder's stock, with the holder's own line of it."""
+
+    progress: RecallProgress
+    mine: HolderProgress
+
+
+def recall_notices(services: Services, conn: Connection, *, holder: str) -> list[RecallNotice]:
+    """Open recalls of lots `holder` holds units of, newest first."""
+    found = []
+    for recall_id in open_recalls_holding(conn, holder):
+        progress = recall_progress(services, conn, recall_id)
+        mine = next((h for h in progress.holders if h.holder.address == holder), None)
+        if mine is not None:
+            found.append(RecallNotice(progress, mine))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRecall(RecallRow):
+    """A recall of the recall centre's list, with the deadline of its level."""
+
+    @property
+    def deadline(self) -> int:
+        return notice_deadline(self.level, self.opened_at)
+
+
+def recall_list(conn: Connection, *, limit: int = 200) -> list[ListedRecall]:
+    """Every recall, newest first, with its lot, dates and deadline."""
+    names = [f.name for f in fields(RecallRow)]
+    return [
+        ListedRecall(**{n: getattr(r, n) for n in names}) for r in recall_rows(conn, limit=limit)
+    ]
+
+
+# ------------------------------------------------------------------ the regulator's orders
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRecall:
+    recall_id: int
+    written: Written
+
+
+def issue_recall(
+    services: Services, *, gtin: str, lot: str, level: int, reason: str
+) -> IssuedRecall:
+    """Order the recall of a lot, signed with the regulator's key; the reason text is
+    anchored by its keccak hash."""
+    key = lot_key(validate_gtin(gtin), lot)
+    result = regulator_ledger(services).recall_lot(
+        key, level=level, reason_hash=keccak(text=reason)
+    )
+    return IssuedRecall(result.value, Written.of(result))
+
+
+def close_recall(services: Services, *, recall_id: int, outcome: str = "") -> Written:
+    """Close a recall, signed with the regulator's key; the outcome text (if any) is
+    anchored by its keccak hash."""
+    outcome_hash = keccak(text=outcome) if outcome else bytes(32)
+    return Written.of(regulator_ledger(services).close_recall(recall_id, outcome_hash=outcome_hash))
+
+
+def recall_on_ledger(services: Services, recall_id: int) -> bool:
+    """Whether the chain holds recall `recall_id` (ids count up from 1; an id never issued
+    reads as an empty record). The node we read is asked first; failing that, the node
+    regulator orders are written to, since a follower may be a block behind it and a
+    recall issued a moment ago must not look unknown."""
+    if reader(services).recall(recall_id)["lot_index"] != 0:
+        return True
+    if services.settings.submit_rpc_url is None:
+        return False
+    try:
+        return bool(regulator_ledger(services).recall(recall_id)["lot_index"] != 0)
+    except NotConfigured:  # no regulator key: this deployment issued no recall
+        return False
+    except requests.ConnectionError:  # the sequencer is unreachable: cannot rule it out
+        return True
+
+
+def indexed_progress(services: Services, conn: Connection, recall_id: int) -> RecallProgress | None:
+    """The recall's progress, or None while the indexer has not reached it yet; NotFound
+    when the chain does not know it either (the indexer only ever lags the chain)."""
+    try:
+        return recall_progress(services, conn, recall_id)
+    except NotFound:
+        if not recall_on_ledger(services, recall_id):
+            raise
+        return None

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from api.routes import auth, documents, epcis, partner, recall_acks, regulator, trace, verify
-from api.routes.documents import MAX_DOCUMENT_BYTES
+from domain.document_upload import MAX_DOCUMENT_BYTES
 from domain.errors import install_error_handlers
 from domain.services import Services
 from web.gates import API_GATES

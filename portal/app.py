@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.routes.documents import MAX_DOCUMENT_BYTES
+from domain.document_upload import MAX_DOCUMENT_BYTES
 from domain.errors import ApiError
 from portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
 from portal.errors import PortalFailure

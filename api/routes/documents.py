@@ -1,9 +1,10 @@
 """Partner documents (delivery notes, inspection reports, temperature logs): upload
 encrypted, anchor the salted hash with Records.anchorDocument, read back only as a party.
 
-Upload is JSON with base64 content. If the uploader has a custodial key the API anchors
-the hash at once; otherwise the answer carries the hash to anchor with the member's own
-transaction (POST /v1/partner/transactions).
+Upload is JSON with base64 content, or multipart. If the uploader has a custodial key the
+API anchors the hash at once; otherwise the answer carries the hash to anchor with the
+member's own transaction (POST /v1/partner/transactions). The use case is
+`domain.document_upload`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from domain import documents as docs
 from domain.auth import CurrentMember, Member
-from domain.chain import custodial_ledger, vault
+from domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
 from domain.errors import ApiError
 from domain.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
 from domain.services import Services
@@ -27,8 +28,6 @@ from web.pagination import Limit, Offset
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner/documents", tags=["documents"], responses=PROBLEMS)
-
-MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
 
 class DocumentIn(Strict):
@@ -81,7 +80,9 @@ def upload(body: DocumentIn, member: CurrentMember, services: ServicesDep) -> Do
     try:
         content = base64.b64decode(body.content_base64, validate=True)
     except ValueError as exc:  # binascii.Error, or non-ASCII text
-        raise ApiError("invalid_base64", f"content_base64 is not base64: {exc}") from exc
+        raise ApiError(
+            DocumentProblem.INVALID_BASE64, f"content_base64 is not base64: {exc}"
+        ) from exc
     return _store(services, member, body, content)
 
 
@@ -97,7 +98,9 @@ async def upload_multipart(
     """The same as POST /v1/partner/documents, as multipart/form-data."""
     content = await file.read(MAX_DOCUMENT_BYTES + 1)
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise ApiError("document_too_large", f"documents are limited to {MAX_DOCUMENT_BYTES} bytes")
+        raise ApiError(
+            DocumentProblem.TOO_LARGE, f"documents are limited to {MAX_DOCUMENT_BYTES} bytes"
+        )
     try:
         body = DocumentIn.model_validate(
             {
@@ -115,13 +118,7 @@ async def upload_multipart(
 
 
 def _store(services: Services, member: Member, body: DocumentIn, content: bytes) -> DocumentOut:
-    if body.counterparty == member.address:
-        raise ApiError("invalid_counterparty", "the counterparty must be another member")
-    custodial = vault(services).get(member.address) is not None
-    if custodial:
-        # Fail before storing anything if the member may not anchor (e.g. suspended).
-        ledger = custodial_ledger(services, member.address)
-    stored = docs.store(
+    stored = upload_document(
         services,
         uploader=member.address,
         counterparty=body.counterparty,
@@ -131,13 +128,6 @@ def _store(services: Services, member: Member, body: DocumentIn, content: bytes)
         content_type=body.content_type,
         content=content,
     )
-    if custodial:
-        result = ledger.anchor_document(
-            stored.document_hash, subject_id=body.subject_id, kind=body.kind
-        )
-        tx = "0x" + bytes(result.receipt["transactionHash"]).hex()
-        docs.set_anchor(services, stored.id, tx)
-        stored = docs.read(services, stored.id, address=member.address, regulator=False)[0]
     return _out(stored)
 
 

@@ -1,5 +1,6 @@
-"""Form input of the regulator's pages turned into the API's request models, with field
-errors in the page's language (pydantic's own messages are English-only)."""
+"""Form input of the regulator's pages checked against the limits the domain declares
+for each order (`domain.recalls`, `domain.regulator`), with field errors in the page's
+language (pydantic's own messages are English-only)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,41 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
+from domain.regulator import (
+    DeviceClasses,
+    LicenceKindName,
+    LicenceNumber,
+    LicenceValidUntil,
+    MemberAddress,
+)
 from portal.errors import FormError
 from portal.i18n import TIMEZONE
 
-__all__ = ["end_of_day", "parse_form"]
+__all__ = ["LicenceForm", "RecallForm", "end_of_day", "parse_form"]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecallForm(_Form):
+    gtin: Gtin
+    lot: LotNumber
+    level: RecallLevel
+    reason: RecallReason
+
+
+class LicenceForm(_Form):
+    member: MemberAddress
+    kind: LicenceKindName
+    number: LicenceNumber
+    device_classes: DeviceClasses
+    valid_until: LicenceValidUntil
 
 
 def parse_form(

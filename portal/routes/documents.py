@@ -1,6 +1,6 @@
 """Documents in the portal: files a member attaches to a shipment (delivery note,
 inspection report) or a product (registration certificate) are stored encrypted for the
-parties and anchored on chain through the documents API (`api.routes.documents.upload`);
+parties and anchored on chain (`domain.document_upload`, as the documents API does);
 `/portal/documents/{id}` serves one, decrypted, to a party only, as a download.
 
 Files go with an operation (ship, receive, register a product) and are stored after its
@@ -11,7 +11,6 @@ form, which must not be submitted twice."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import re
@@ -20,12 +19,13 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from api.routes.documents import MAX_DOCUMENT_BYTES, DocumentIn, upload
+from domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
 from domain.documents import StoredDocument, list_for, read
 from domain.errors import ApiError
 from portal.context import Csrf, Ctx, role_ctx
@@ -80,7 +80,7 @@ def check_sizes(files: Iterable[UploadFile]) -> None:
         file.file.seek(0)
         if size > MAX_DOCUMENT_BYTES:
             too_large = f"{file.filename} is larger than {MAX_DOCUMENT_BYTES} bytes"
-            raise FormError("document_too_large", too_large, {"documents": too_large})
+            raise FormError(DocumentProblem.TOO_LARGE, too_large, {"documents": too_large})
 
 
 def attach(
@@ -89,20 +89,19 @@ def attach(
     """Store each file encrypted for the member, the counterparty and the regulator, and
     anchor its hash on chain."""
     check_sizes(files)
+    other = None if counterparty is None else to_checksum_address(counterparty)
     for file in files:
         file.file.seek(0)
-        content = file.file.read()
-        body = DocumentIn.model_validate(
-            {
-                "subject_id": "0x" + subject.hex(),
-                "kind": kind,
-                "counterparty": counterparty,
-                "filename": (file.filename or "document")[:255],
-                "content_type": (file.content_type or "application/octet-stream")[:255],
-                "content_base64": base64.b64encode(content).decode(),
-            }
+        upload_document(
+            ctx.services,
+            uploader=ctx.signed_in.address,
+            counterparty=other,
+            subject_id=subject,
+            kind=kind,
+            filename=(file.filename or "document")[:255],
+            content_type=(file.content_type or "application/octet-stream")[:255],
+            content=file.file.read(),
         )
-        upload(body, ctx.signed_in, ctx.services)
 
 
 def attach_after(

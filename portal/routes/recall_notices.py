@@ -1,6 +1,6 @@
 """Recall notices for the organisations holding recalled stock: each open recall of a lot
 the member holds units of, with what it holds, the deadline of the recall's level, and a
-form to acknowledge the notice (`api.recall_acks`, which the regulator's recall centre
+form to acknowledge the notice (`domain.recalls`, which the regulator's recall centre
 shows per holder)."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from domain.recalls import HolderProgress, RecallProgress, acknowledge, recall_progress
-from indexer.db import Sql
+from domain.recalls import acknowledge, recall_notices
 from portal.context import Csrf, Ctx, role_ctx
 from portal.nav import NavItem, _l, register
 from sdk.model import Role
@@ -27,27 +26,12 @@ router = APIRouter(prefix="/portal/recalls", include_in_schema=False)
 register(NavItem("/portal/recalls", _l("Recall notices"), frozenset(HOLDERS), 55))
 
 
-def _notices(ctx: Ctx, conn: Connection) -> list[tuple[RecallProgress, HolderProgress]]:
-    """Open recalls of lots the member holds units of, with its own line of each."""
-    address = ctx.signed_in.address
-    ids = Sql(conn).rows(
-        "SELECT r.id FROM recalls r WHERE r.closed_block IS NULL AND EXISTS ("
-        " SELECT 1 FROM items i JOIN organisations o ON o.id = i.holder_id"
-        " WHERE i.lot_index = r.lot_index AND o.address = ?) ORDER BY r.id DESC",
-        (address,),
-    )
-    found = []
-    for (recall_id,) in ids:
-        progress = recall_progress(ctx.services, conn, int(recall_id))
-        mine = next((h for h in progress.holders if h.holder.address == address), None)
-        if mine is not None:
-            found.append((progress, mine))
-    return found
-
-
 def _page(ctx: Ctx, conn: Connection, **extra: object) -> HTMLResponse:
     return ctx.render(
-        "trace/recall_notices.html", notices=_notices(ctx, conn), now=int(time.time()), **extra
+        "trace/recall_notices.html",
+        notices=recall_notices(ctx.services, conn, holder=ctx.signed_in.address),
+        now=int(time.time()),
+        **extra,
     )
 
 

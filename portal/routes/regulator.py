@@ -3,8 +3,8 @@
 `portal.routes.regulator_recalls`.
 
 They exist in regulator mode only (`medledger api --regulator`), like the JSON routes
-they share their logic with (`api.routes.regulator`), and only for a signed-in member
-whose role is regulator. Writes are signed with the regulator's own key.
+they share their use cases with (`domain.regulator`, `domain.network`), and only for a
+signed-in member whose role is regulator. Writes are signed with the regulator's own key.
 """
 
 from __future__ import annotations
@@ -19,23 +19,24 @@ from eth_utils import is_address
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.routes.regulator import (
-    LicenceIn,
-    SuspendIn,
+from domain.alerts import alerts_feed
+from domain.network import DAY, NetworkFigures, network_overview
+from domain.recalls import RecallProblem
+from domain.regulator import (
+    MAX_REASON,
+    RegulatorProblem,
     attest_licence,
     reinstate_member,
     suspend_member,
 )
-from domain.alerts import alerts_feed
+from indexer.queries.network import members_with_licences
 from portal.charts import Bar, bar_chart, column_chart
 from portal.context import Csrf, Ctx
 from portal.errors import MESSAGES, FormError
 from portal.i18n import TIMEZONE, Formatter
 from portal.nav import NavItem, _l, register
 from portal.regulator.access import Regulator
-from portal.regulator.forms import end_of_day, parse_form
-from portal.regulator.members import members_with_licences
-from portal.regulator.overview import DAY, NetworkFigures, network_overview
+from portal.regulator.forms import LicenceForm, end_of_day, parse_form
 from portal.routes import regulator_recalls
 from portal.trace_view import names_of
 from portal.vocabulary import word
@@ -54,10 +55,10 @@ register(
 MESSAGES.update(
     {
         "regulator_mode_only": _l("The regulator's pages are served by the regulator's portal."),
-        "regulator_key_missing": _l("The regulator's signing key is not configured."),
-        "unknown_recall": _l("No such recall."),
-        "recall_closed": _l("This recall is closed."),
-        "not_in_recall_scope": _l("Your organisation holds no units of this recall."),
+        RegulatorProblem.KEY_MISSING: _l("The regulator's signing key is not configured."),
+        RecallProblem.UNKNOWN: _l("No such recall."),
+        RecallProblem.CLOSED: _l("This recall is closed."),
+        RecallProblem.NOT_IN_SCOPE: _l("Your organisation holds no units of this recall."),
         "DevicesLotAlreadyRecalled": _l("This lot is already under an open recall."),
         "DevicesRecallClosed": _l("This recall is already closed."),
         "DevicesUnknownRecall": _l("No such recall on the ledger."),
@@ -201,8 +202,8 @@ def licence(
         "device_classes": device_classes,
     }
     try:
-        body = parse_form(
-            LicenceIn,
+        form = parse_form(
+            LicenceForm,
             {
                 "member": member,
                 "kind": kind,
@@ -215,7 +216,14 @@ def licence(
             hints=LICENCE_HINTS,
             gettext=ctx._,
         )
-        attest_licence(body, ctx.services)
+        attest_licence(
+            ctx.services,
+            member=form.member,
+            kind=LicenceKind[form.kind.upper()],
+            number=form.number,
+            device_classes=form.device_classes,
+            valid_until=form.valid_until,
+        )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _members_page(ctx, conn, values=values, problem=exc)
     return RedirectResponse("/portal/regulator/members?notice=licence", status_code=303)
@@ -232,11 +240,11 @@ def suspend(
     conn: ConnDep,
     _: Csrf,
     address: str,
-    reason: Annotated[str, Form(max_length=4000)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
 ) -> Response:
     try:
         _check_address(address)
-        suspend_member(address, SuspendIn(reason=reason), ctx.services)
+        suspend_member(ctx.services, member=address, reason=reason)
     except Exception as exc:  # noqa: BLE001
         return _members_page(ctx, conn, values={"reason": reason, "address": address}, problem=exc)
     return RedirectResponse("/portal/regulator/members?notice=suspended", status_code=303)
@@ -246,7 +254,7 @@ def suspend(
 def reinstate(ctx: Regulator, conn: ConnDep, _: Csrf, address: str) -> Response:
     try:
         _check_address(address)
-        reinstate_member(address, ctx.services)
+        reinstate_member(ctx.services, member=address)
     except Exception as exc:  # noqa: BLE001
         return _members_page(ctx, conn, problem=exc)
     return RedirectResponse("/portal/regulator/members?notice=reinstated", status_code=303)

@@ -1,7 +1,7 @@
 """The regulator's recall centre: issue a recall, then watch its scope and progress per
 holder live (htmx polls the progress fragment while the recall is open), with each
-holder's acknowledgement against the 1/3/7-day deadline of the recall's level
-(`api.recall_acks`), and close it.
+holder's acknowledgement against the 1/3/7-day deadline of the recall's level, and close
+it; the use cases are `domain.recalls`.
 
 Included by `portal.routes.regulator` under /portal/regulator/recalls.
 """
@@ -14,14 +14,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.routes.regulator import CloseIn, RecallIn, close_recall, issue_recall, recall_on_ledger
 from domain.errors import NotFound
-from domain.recalls import NOTICE_DAYS, RecallProgress, recall_progress
+from domain.recalls import (
+    NOTICE_DAYS,
+    close_recall,
+    indexed_progress,
+    issue_recall,
+    recall_list,
+)
+from domain.regulator import MAX_REASON
 from portal.context import Csrf, Ctx
 from portal.nav import _l
 from portal.regulator.access import Regulator
-from portal.regulator.forms import parse_form
-from portal.regulator.recalls import recall_rows
+from portal.regulator.forms import RecallForm, parse_form
 from web.deps import ConnDep
 
 __all__ = ["router"]
@@ -46,7 +51,7 @@ def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
     extra.setdefault("values", {"level": "1"})
     return ctx.render(
         "regulator/recalls.html",
-        recalls=recall_rows(conn),
+        recalls=recall_list(conn),
         levels=LEVELS,
         now=int(time.time()),
         **extra,
@@ -70,32 +75,23 @@ def issue(
 ) -> Response:
     values = {"gtin": gtin, "lot": lot, "level": level, "reason": reason}
     try:
-        body = parse_form(
-            RecallIn,
+        form = parse_form(
+            RecallForm,
             {"gtin": gtin.strip(), "lot": lot.strip(), "level": level, "reason": reason.strip()},
             hints=RECALL_HINTS,
             gettext=ctx._,
         )
-        issued = issue_recall(body, ctx.services)
+        issued = issue_recall(
+            ctx.services, gtin=form.gtin, lot=form.lot, level=form.level, reason=form.reason
+        )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _list_page(ctx, conn, values=values, problem=exc)
     return RedirectResponse(f"/portal/regulator/recalls/{issued.recall_id}", status_code=303)
 
 
-def _progress(ctx: Ctx, conn: ConnDep, recall_id: int) -> RecallProgress | None:
-    """The recall's progress, or None while the indexer has not reached it yet; NotFound
-    when the chain does not know it either (the indexer only ever lags the chain)."""
-    try:
-        return recall_progress(ctx.services, conn, recall_id)
-    except NotFound:
-        if not recall_on_ledger(ctx.services, recall_id):
-            raise
-        return None
-
-
 def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: object) -> Response:
     try:
-        progress = _progress(ctx, conn, recall_id)
+        progress = indexed_progress(ctx.services, conn, recall_id)
     except NotFound as exc:
         return ctx.render("error.html", problem=exc, status_code=exc.status)
     return ctx.render(
@@ -125,10 +121,10 @@ def close(
     conn: ConnDep,
     _: Csrf,
     recall_id: RecallId,
-    outcome: Annotated[str, Form(max_length=4000)] = "",
+    outcome: Annotated[str, Form(max_length=MAX_REASON)] = "",
 ) -> Response:
     try:
-        close_recall(recall_id, CloseIn(outcome=outcome), ctx.services)
+        close_recall(ctx.services, recall_id=recall_id, outcome=outcome)
     except Exception as exc:  # noqa: BLE001
         return _detail(
             ctx, conn, recall_id, "regulator/recall.html", values={"outcome": outcome}, problem=exc

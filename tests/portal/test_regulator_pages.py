@@ -12,7 +12,7 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from api.routes import regulator as regulator_routes
+from domain import recalls
 from indexer.queries import record_scan
 from sdk.model import LicenceKind, MemberStatus
 from tests.api.partner_env import PartnerEnv
@@ -188,7 +188,7 @@ def test_a_recall_the_regulators_follower_has_not_reached_is_pending_not_unknown
     reg = sign_in(client, "regulator")
     issued = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="x")).value
     follower_behind = SimpleNamespace(recall=lambda _: {"lot_index": 0})
-    monkeypatch.setattr(regulator_routes, "reader", lambda _: follower_behind)
+    monkeypatch.setattr(recalls, "reader", lambda _: follower_behind)
     waiting = reg.get(f"/portal/regulator/recalls/{issued}")
     assert waiting.status_code == 200 and 'data-state="pending"' in waiting.text
     assert reg.get(f"/portal/regulator/recalls/{issued + 1}").status_code == 404

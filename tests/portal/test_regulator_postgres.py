@@ -7,14 +7,14 @@ import time
 
 from eth_utils import keccak
 
+from domain.network import network_overview
 from domain.oversight import TraceScope
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
+from indexer.queries.network import members_with_licences
+from indexer.queries.recalls import recall_rows
 from indexer.source import Web3LogSource
-from portal.regulator.members import members_with_licences
-from portal.regulator.overview import network_overview
-from portal.regulator.recalls import recall_rows
 from portal.trace_view import explore
 from sdk.gs1 import Udi
 from tests.api import test_verify_postgres

@@ -1,0 +1,129 @@
+"""Recall queries: the recall list, one recall's lot and dates, the open recalls reaching a
+holder's stock, whether a lot ever reached an organisation, and recalls counted by level.
+
+The recall's scope per holder is `indexer.queries.trace.recall_scope` (a forward trace of
+the recalled lot). The deadlines of the recall levels are the domain's
+(`domain.recalls.notice_deadline`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from indexer.db import Sql
+
+__all__ = [
+    "RecallDates",
+    "RecallRow",
+    "lot_reached",
+    "open_recalls_holding",
+    "recall_dates",
+    "recall_rows",
+    "recalls_by_level",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RecallRow:
+    recall_id: int
+    level: int
+    gtin: str
+    lot: str
+    opened_at: int  # unix seconds of the opening block
+    closed_block: int | None
+
+    @property
+    def open(self) -> bool:
+        return self.closed_block is None
+
+
+def recall_rows(conn: Connection, *, limit: int = 200) -> list[RecallRow]:
+    """Every recall, newest first, with its lot and opening time."""
+    rows = Sql(conn).rows(
+        "SELECT r.id, r.level, l.gtin, l.lot_number, b.timestamp, r.closed_block "
+        "FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
+        "JOIN blocks b ON b.number = r.opened_block ORDER BY r.id DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        RecallRow(
+            recall_id=int(recall_id),
+            level=int(level),
+            gtin=str(gtin),
+            lot=str(lot),
+            opened_at=int(opened_at),
+            closed_block=None if closed is None else int(closed),
+        )
+        for recall_id, level, gtin, lot, opened_at, closed in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RecallDates:
+    gtin: str
+    lot: str
+    opened_at: int  # unix seconds of the opening block
+    closed_at: int | None
+    opened_block: int
+    opened_tx: bytes | None  # None for recalls indexed before migration 0003
+
+
+def recall_dates(conn: Connection, recall_id: int) -> RecallDates | None:
+    """A recall's lot, the times of its opening and closing blocks, and its opening
+    transaction; None for a recall the indexer does not hold."""
+    rows = Sql(conn).rows(
+        "SELECT l.gtin, l.lot_number, o.timestamp, c.timestamp, r.opened_block, "
+        "r.opened_tx_hash FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
+        "JOIN blocks o ON o.number = r.opened_block "
+        "LEFT JOIN blocks c ON c.number = r.closed_block WHERE r.id = ?",
+        (recall_id,),
+    )
+    if not rows:
+        return None
+    gtin, lot, opened_at, closed_at, opened_block, opened_tx = rows[0]
+    return RecallDates(
+        gtin=str(gtin),
+        lot=str(lot),
+        opened_at=int(opened_at),
+        closed_at=None if closed_at is None else int(closed_at),
+        opened_block=int(opened_block),
+        opened_tx=None if opened_tx is None else bytes(opened_tx),
+    )
+
+
+def open_recalls_holding(conn: Connection, holder: str) -> list[int]:
+    """Ids of the open recalls of lots whose units `holder` (an address) holds, newest
+    first."""
+    rows = Sql(conn).rows(
+        "SELECT r.id FROM recalls r WHERE r.closed_block IS NULL AND EXISTS ("
+        " SELECT 1 FROM items i JOIN organisations o ON o.id = i.holder_id"
+        " WHERE i.lot_index = r.lot_index AND o.address = ?) ORDER BY r.id DESC",
+        (holder,),
+    )
+    return [int(recall_id) for (recall_id,) in rows]
+
+
+def lot_reached(conn: Connection, *, lot_index: int, organisation: str) -> bool:
+    """Whether any unit of the lot ever reached `organisation` (an address)."""
+    found = Sql(conn).one(
+        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
+        "WHERE r.lot_index = ? AND o.address = ?",
+        (lot_index, organisation),
+    )
+    return found is not None
+
+
+def recalls_by_level(conn: Connection) -> dict[int, tuple[int, int]]:
+    """Recalls counted per level: level -> (open, closed), by level."""
+    counts: dict[int, tuple[int, int]] = {}
+    for level, is_open, count in Sql(conn).rows(
+        "SELECT level, CASE WHEN closed_block IS NULL THEN 1 ELSE 0 END, COUNT(*) FROM recalls "
+        "GROUP BY level, CASE WHEN closed_block IS NULL THEN 1 ELSE 0 END"
+    ):
+        opened, closed = counts.get(int(level), (0, 0))
+        counts[int(level)] = (
+            (opened + int(count), closed) if int(is_open) else (opened, closed + int(count))
+        )
+    return dict(sorted(counts.items()))
