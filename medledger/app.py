@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
-from api.routes import auth, documents, epcis, partner, recall_acks, regulator, trace, verify
+from api.routes import auth, documents, epcis, partner, recalls, regulator, trace, verify
 from domain.document_upload import MAX_DOCUMENT_BYTES
 from domain.errors import install_error_handlers
 from domain.services import Services
@@ -49,7 +49,7 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (verify, auth, partner, documents, trace, regulator, recall_acks, epcis):
+    for module in (verify, auth, partner, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
     from portal.app import install_portal  # the portal's pages use the routes above
 

@@ -55,7 +55,7 @@ PAGE_MODULES = [
     "portal.routes.hospital",
     "portal.routes.regulator",
     "portal.routes.trace",
-    "portal.routes.recall_notices",
+    "portal.routes.recalls",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024

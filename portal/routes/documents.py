@@ -41,6 +41,7 @@ __all__ = [
     "documents_about",
     "form_fields",
     "router",
+    "upload",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,25 +84,32 @@ def check_sizes(files: Iterable[UploadFile]) -> None:
             raise FormError(DocumentProblem.TOO_LARGE, too_large, {"documents": too_large})
 
 
+def upload(
+    ctx: Ctx, file: UploadFile, subject: bytes, kind: int, counterparty: str | None
+) -> StoredDocument:
+    """Store one uploaded file encrypted for the member, the counterparty and the
+    regulator, and anchor its hash on chain (`domain.document_upload`)."""
+    file.file.seek(0)
+    return upload_document(
+        ctx.services,
+        uploader=ctx.signed_in.address,
+        counterparty=None if counterparty is None else to_checksum_address(counterparty),
+        subject_id=subject,
+        kind=kind,
+        filename=(file.filename or "document")[:255],
+        content_type=(file.content_type or "application/octet-stream")[:255],
+        content=file.file.read(),
+    )
+
+
 def attach(
     ctx: Ctx, files: Sequence[UploadFile], *, subject: bytes, kind: int, counterparty: str | None
 ) -> None:
     """Store each file encrypted for the member, the counterparty and the regulator, and
     anchor its hash on chain."""
     check_sizes(files)
-    other = None if counterparty is None else to_checksum_address(counterparty)
     for file in files:
-        file.file.seek(0)
-        upload_document(
-            ctx.services,
-            uploader=ctx.signed_in.address,
-            counterparty=other,
-            subject_id=subject,
-            kind=kind,
-            filename=(file.filename or "document")[:255],
-            content_type=(file.content_type or "application/octet-stream")[:255],
-            content=file.file.read(),
-        )
+        upload(ctx, file, subject, kind, counterparty)
 
 
 def attach_after(

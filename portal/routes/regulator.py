@@ -1,6 +1,6 @@
 """The regulator's pages: the network overview with its charts, members and licences
 (attestation, suspension, reinstatement) and the alerts feed; the recall centre is in
-`portal.routes.regulator_recalls`.
+`portal.routes.recalls`.
 
 They exist in regulator mode only (`medledger api --regulator`), like the JSON routes
 they share their use cases with (`domain.regulator`, `domain.network`), and only for a
@@ -37,7 +37,7 @@ from portal.i18n import TIMEZONE, Formatter
 from portal.nav import NavItem, _l, register
 from portal.regulator.access import Regulator
 from portal.regulator.forms import LicenceForm, end_of_day, parse_form
-from portal.routes import regulator_recalls
+from portal.routes.recalls import centre as recall_centre
 from portal.trace_view import names_of
 from portal.vocabulary import word
 from sdk.model import LicenceKind, Role
@@ -73,7 +73,7 @@ MESSAGES.update(
 
 
 router = APIRouter(prefix="/portal/regulator", include_in_schema=False)
-router.include_router(regulator_recalls.router)
+router.include_router(recall_centre)
 
 ALERT_KINDS = {
     "scan_two_places": _l("Scanned in two distant places"),

@@ -1,6 +1,7 @@
-"""Routes: recall acknowledgements (`api.recall_acks`). A member holding units of a
-recalled lot acknowledges the recall notice; the regulator reads, per holder, what is
-outstanding, who acknowledged and who is past the level's deadline (1/3/7 days).
+"""Routes: recall notices and their progress (`domain.recalls`). A member holding units of
+a recalled lot acknowledges the recall notice; the regulator reads, per holder, what is
+outstanding, who acknowledged and who is past the level's deadline (1/3/7 days). The
+regulator orders and closes recalls in `api.routes.regulator`, with its other orders.
 
 Acknowledgements are made on the partner API and live in its own database
 (`settings.api_db_url`). The regulator's deployment has its own: it pulls them through the

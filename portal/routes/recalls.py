@@ -1,9 +1,14 @@
-"""The regulator's recall centre: issue a recall, then watch its scope and progress per
-holder live (htmx polls the progress fragment while the recall is open), with each
-holder's acknowledgement against the 1/3/7-day deadline of the recall's level, and close
-it; the use cases are `domain.recalls`.
+"""Recall pages (`domain.recalls`, the use cases the JSON routes share).
 
-Included by `portal.routes.regulator` under /portal/regulator/recalls.
+The regulator's recall centre (`centre`, included by `portal.routes.regulator` under
+/portal/regulator/recalls): issue a recall, then watch its scope and progress per holder
+live (htmx polls the progress fragment while the recall is open), with each holder's
+acknowledgement against the 1/3/7-day deadline of the recall's level, and close it.
+
+Recall notices for the organisations holding recalled stock (`router`, /portal/recalls):
+each open recall of a lot the member holds units of, with what it holds, the deadline of
+the recall's level, and a form to acknowledge the notice, which the recall centre shows
+per holder.
 """
 
 from __future__ import annotations
@@ -13,25 +18,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection
 
 from domain.errors import NotFound
 from domain.recalls import (
     NOTICE_DAYS,
+    acknowledge,
     close_recall,
     indexed_progress,
     issue_recall,
     recall_list,
+    recall_notices,
 )
 from domain.regulator import MAX_REASON
-from portal.context import Csrf, Ctx
-from portal.nav import _l
+from portal.context import Csrf, Ctx, role_ctx
+from portal.nav import NavItem, _l, register
 from portal.regulator.access import Regulator
 from portal.regulator.forms import RecallForm, parse_form
+from sdk.model import Role
 from web.deps import ConnDep
 
-__all__ = ["router"]
+__all__ = ["centre", "router"]
 
-router = APIRouter(prefix="/recalls")
+HOLDERS = (Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL)
+Holder = Annotated[Ctx, role_ctx(*HOLDERS)]
+router = APIRouter(prefix="/portal/recalls", include_in_schema=False)
+register(NavItem("/portal/recalls", _l("Recall notices"), frozenset(HOLDERS), 55))
+centre = APIRouter(prefix="/recalls")
 
 RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
 RECALL_HINTS = {
@@ -58,12 +71,12 @@ def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
     )
 
 
-@router.get("")
+@centre.get("")
 def recalls(ctx: Regulator, conn: ConnDep) -> HTMLResponse:
     return _list_page(ctx, conn)
 
 
-@router.post("")
+@centre.post("")
 def issue(
     ctx: Regulator,
     conn: ConnDep,
@@ -104,18 +117,18 @@ def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: obj
     )
 
 
-@router.get("/{recall_id}")
+@centre.get("/{recall_id}")
 def recall(ctx: Regulator, conn: ConnDep, recall_id: RecallId) -> Response:
     return _detail(ctx, conn, recall_id, "regulator/recall.html")
 
 
-@router.get("/{recall_id}/progress")
+@centre.get("/{recall_id}/progress")
 def progress(ctx: Regulator, conn: ConnDep, recall_id: RecallId) -> Response:
     """The live part of the recall page (polled by htmx)."""
     return _detail(ctx, conn, recall_id, "regulator/recall_progress.html")
 
 
-@router.post("/{recall_id}/close")
+@centre.post("/{recall_id}/close")
 def close(
     ctx: Regulator,
     conn: ConnDep,
@@ -130,3 +143,45 @@ def close(
             ctx, conn, recall_id, "regulator/recall.html", values={"outcome": outcome}, problem=exc
         )
     return RedirectResponse(f"/portal/regulator/recalls/{recall_id}", status_code=303)
+
+
+# ------------------------------------------------------------------ recall notices
+
+
+def _page(ctx: Ctx, conn: Connection, **extra: object) -> HTMLResponse:
+    return ctx.render(
+        "trace/recall_notices.html",
+        notices=recall_notices(ctx.services, conn, holder=ctx.signed_in.address),
+        now=int(time.time()),
+        **extra,
+    )
+
+
+@router.get("")
+def notices(ctx: Holder, conn: ConnDep) -> HTMLResponse:
+    return _page(ctx, conn)
+
+
+@router.post("/{recall_id}/acknowledge")
+def acknowledge_notice(
+    ctx: Holder,
+    conn: ConnDep,
+    _: Csrf,
+    recall_id: RecallId,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    member = ctx.signed_in
+    by = ctx.session.username if ctx.session else member.method
+    try:
+        acknowledge(
+            ctx.services,
+            conn,
+            recall_id,
+            holder=member.address,
+            by=by,
+            note=note,
+            now=int(time.time()),
+        )
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _page(ctx, conn, values={"note": note, "recall": recall_id}, problem=exc)
+    return RedirectResponse("/portal/recalls", status_code=303)
