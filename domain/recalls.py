@@ -1,5 +1,10 @@
-"""Recall acknowledgements: each organisation holding units of a recalled lot confirms it
-has received the recall notice, by the deadline of the recall's level.
+"""Recalls, the use cases both faces call: the regulator orders the recall of a lot
+(`issue_recall`) and closes it (`close_recall`), signed with its key
+(`domain.regulator`); each organisation holding units of a recalled lot sees the notice
+(`recall_notices`) and confirms it has received it (`acknowledge`), by the deadline of
+the recall's level (`notice_deadline`); the regulator follows the recall per holder
+(`recall_progress`, `indexed_progress`) and in its list (`recall_list`). The read model's
+side is `indexer.queries.recalls`.
 
 Deadlines follow the recall levels of China's medical-device recall rules (医疗器械召回
 管理办法, art. 17): holders are to be reached within 1 day for a level 1 recall, 3 days for
@@ -9,8 +14,8 @@ Acknowledgements are off-chain facts kept in the API's own database (`api.store`
 `api_recall_acknowledgements`, created on first use; the first acknowledgement of a holder
 is kept (acknowledging again changes nothing). Holders acknowledge on the partner API; the
 regulator's deployment keeps a copy, pulled through the oversight feed
-(`api.oversight_feed`). `recall_progress` joins them to the
-indexer's recall scope (`indexer.queries.recall_scope`).
+(`domain.oversight_feed`). `recall_progress` joins them to the
+indexer's recall scope (`indexer.queries.recalls.recall_scope`).
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from domain.errors import Conflict, Forbidden, NotConfigured, NotFound
 from domain.regulator import MAX_REASON, Written, regulator_ledger
 from domain.services import Services
 from domain.store import store_with
-from indexer.queries import OrgRef, RecallScope, recall_scope
+from indexer.queries import OrgRef
 from indexer.queries.recalls import (
     RecallRow,
+    RecallScope,
     lot_reached,
     open_recalls_holding,
     recall_dates,
     recall_rows,
+    recall_scope,
 )
 from sdk.gs1 import lot_key, validate_gtin
 

@@ -1,9 +1,10 @@
-"""Recall queries: the recall list, one recall's lot and dates, the open recalls reaching a
-holder's stock, whether a lot ever reached an organisation, and recalls counted by level.
+"""Recall queries: the recall list, one recall's lot and dates, its scope per holder, the
+open recalls reaching a holder's stock, whether a lot ever reached an organisation, and
+recalls counted by level.
 
-The recall's scope per holder is `indexer.queries.trace.recall_scope` (a forward trace of
-the recalled lot). The deadlines of the recall levels are the domain's
-(`domain.recalls.notice_deadline`).
+The scope (`recall_scope`, a forward trace of the recalled lot) is written beside the
+other traces in `indexer.queries.trace` and read from here. The deadlines of the recall
+levels are the domain's (`domain.recalls.notice_deadline`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from indexer.db import Sql
+from indexer.queries.trace import RecallHolder, RecallScope, recall_scope
 
 __all__ = [
     "RecallDates",
+    "RecallHolder",
     "RecallRow",
+    "RecallScope",
     "lot_reached",
     "open_recalls_holding",
     "recall_dates",
     "recall_rows",
+    "recall_scope",
     "recalls_by_level",
 ]
 
