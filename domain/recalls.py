@@ -77,28 +77,6 @@ __all__ = [
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
 DAY = 86_400
 
-# The limits of a recall order's inputs, for the API's request model and the portal's form.
-Gtin = Annotated[str, Field(pattern=r"^[0-9]{8,14}$")]
-LotNumber = Annotated[str, Field(min_length=1, max_length=20)]
-RecallLevel = Annotated[int, Field(ge=1, le=3, description="1 (most serious) .. 3")]
-RecallReason = Annotated[
-    str, Field(min_length=1, max_length=MAX_REASON, description="hashed on-chain")
-]
-RecallOutcome = Annotated[str, Field(max_length=MAX_REASON, description="hashed on-chain")]
-
-
-class RecallProblem(StrEnum):
-    UNKNOWN = "unknown_recall"
-    NOT_IN_SCOPE = "not_in_recall_scope"
-    CLOSED = "recall_closed"
-
-
-def notice_deadline(level: int, opened_at: int) -> int:
-    """When holders must have been reached for a recall of `level` opened at `opened_at`
-    (unix seconds); an unknown level gets the longest term."""
-    return opened_at + NOTICE_DAYS.get(level, 7) * DAY
-
-
 metadata = MetaData()
 acknowledgements = Table(
     "api_recall_acknowledgements",
@@ -131,6 +109,18 @@ class HolderProgress:
         """Not acknowledged and past the deadline, or acknowledged after it."""
         ack = self.acknowledgement
         return now > deadline if ack is None else ack.acknowledged_at > deadline
+
+
+class RecallProblem(StrEnum):
+    UNKNOWN = "unknown_recall"
+    NOT_IN_SCOPE = "not_in_recall_scope"
+    CLOSED = "recall_closed"
+
+
+def notice_deadline(level: int, opened_at: int) -> int:
+    """When holders must have been reached for a recall of `level` opened at `opened_at`
+    (unix seconds); an unknown level gets the longest term."""
+    return opened_at + NOTICE_DAYS.get(level, 7) * DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +249,15 @@ def recall_list(conn: Connection, *, limit: int = 200) -> list[ListedRecall]:
 
 
 # ------------------------------------------------------------------ the regulator's orders
+
+# The limits of a recall order's inputs, for the API's request model and the portal's form.
+Gtin = Annotated[str, Field(pattern=r"^[0-9]{8,14}$")]
+LotNumber = Annotated[str, Field(min_length=1, max_length=20)]
+RecallLevel = Annotated[int, Field(ge=1, le=3, description="1 (most serious) .. 3")]
+RecallReason = Annotated[
+    str, Field(min_length=1, max_length=MAX_REASON, description="hashed on-chain")
+]
+RecallOutcome = Annotated[str, Field(max_length=MAX_REASON, description="hashed on-chain")]
 
 
 @dataclass(frozen=True, slots=True)
