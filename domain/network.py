@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from domain.alerts import alerts_feed
+from domain.alerts import Alert, alerts_feed
 from domain.settings import ApiSettings
 from indexer.queries.network import (
     DAY,
@@ -24,7 +24,7 @@ from indexer.queries.network import (
 from indexer.queries.recalls import recalls_by_level
 from sdk.model import MemberStatus, Role, ShipmentStatus
 
-__all__ = ["DAY", "NetworkFigures", "network_overview"]
+__all__ = ["DAY", "NetworkFigures", "network_alerts", "network_overview"]
 
 # Days are counted in China Standard Time (UTC+8), as the portal shows dates.
 _OFFSET = 8 * 3600
@@ -52,6 +52,18 @@ class NetworkFigures:
         return sum(o for o, _ in self.recalls_by_level.values())
 
 
+def network_alerts(conn: Connection, settings: ApiSettings, *, since: int) -> list[Alert]:
+    """The regulator's alerts observed at or after `since`, newest first, with the
+    deployment's thresholds."""
+    return alerts_feed(
+        conn,
+        since=since,
+        scan_window_seconds=settings.verify_window_seconds,
+        distant_km=settings.verify_distant_km,
+        adverse_event_threshold=settings.adverse_event_rate_threshold,
+    )
+
+
 def network_overview(
     conn: Connection, settings: ApiSettings, *, now: int, days: int = 14
 ) -> NetworkFigures:
@@ -63,13 +75,7 @@ def network_overview(
             by_role[role] = count
         else:
             suspended += count
-    alerts = alerts_feed(
-        conn,
-        since=now - days * DAY,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
-        adverse_event_threshold=settings.adverse_event_rate_threshold,
-    )
+    alerts = network_alerts(conn, settings, since=now - days * DAY)
     scans = scan_totals(conn, since=now - days * DAY)
     products, lots = catalogue_sizes(conn)
     return NetworkFigures(

@@ -21,8 +21,8 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import recalls, regulator
-from domain.alerts import alerts_feed
 from domain.errors import NotConfigured
+from domain.network import network_alerts
 from domain.oversight import RegulatorOnly
 from domain.oversight_feed import scanner_address
 from domain.oversight_pull import start_pulling
@@ -149,14 +149,7 @@ def alerts(
 ) -> AlertsOut:
     """Scan anomalies, cold-chain excursions and adverse-event rates above the threshold,
     newest first."""
-    settings = services.settings
-    found = alerts_feed(
-        conn,
-        since=since,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
-        adverse_event_threshold=settings.adverse_event_rate_threshold,
-    )
+    found = network_alerts(conn, services.settings, since=since)
     window = found[page.offset : page.offset + page.limit]
     return AlertsOut(
         alerts=[

@@ -19,8 +19,7 @@ from eth_utils import is_address
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from domain.alerts import alerts_feed
-from domain.network import DAY, NetworkFigures, network_overview
+from domain.network import DAY, NetworkFigures, network_alerts, network_overview
 from domain.recalls import RecallProblem
 from domain.regulator import (
     MAX_REASON,
@@ -267,14 +266,7 @@ def alerts(
     kind: Annotated[str, Query(max_length=40)] = "",
     days: Annotated[int, Query(ge=1, le=365)] = 14,
 ) -> HTMLResponse:
-    settings = ctx.services.settings
-    found = alerts_feed(
-        conn,
-        since=int(time.time()) - days * DAY,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
-        adverse_event_threshold=settings.adverse_event_rate_threshold,
-    )
+    found = network_alerts(conn, ctx.services.settings, since=int(time.time()) - days * DAY)
     matching = [a for a in found if not kind or a.kind == kind]
     shown = matching[:500]
     return ctx.render(
