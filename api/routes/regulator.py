@@ -37,6 +37,7 @@ from domain.errors import ApiError
 from domain.oversight import RegulatorOnly
 from domain.oversight_feed import scanner_address
 from domain.oversight_pull import start_pulling
+from domain.scan_rules import scan_policy
 from domain.services import Services
 from indexer.db import Sql
 from sdk.gs1 import lot_key, validate_gtin
@@ -221,8 +222,7 @@ def alerts(
     found = alerts_feed(
         conn,
         since=since,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
+        policy=scan_policy(settings),
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
     window = found[page.offset : page.offset + page.limit]

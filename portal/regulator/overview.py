@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from domain.alerts import alerts_feed
+from domain.scan_rules import scan_policy
 from domain.settings import ApiSettings
 from indexer.db import Sql
 from sdk.model import MemberStatus, Role, ShipmentStatus
@@ -91,8 +92,7 @@ def network_overview(
     alerts = alerts_feed(
         conn,
         since=now - days * DAY,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
+        policy=scan_policy(settings),
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
     scans, by_members = sql.rows(

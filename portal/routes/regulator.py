@@ -27,6 +27,7 @@ from api.routes.regulator import (
     suspend_member,
 )
 from domain.alerts import alerts_feed
+from domain.scan_rules import scan_policy
 from portal.charts import Bar, bar_chart, column_chart
 from portal.context import Csrf, Ctx
 from portal.errors import MESSAGES, FormError
@@ -77,6 +78,7 @@ router.include_router(regulator_recalls.router)
 ALERT_KINDS = {
     "scan_two_places": _l("Scanned in two distant places"),
     "scan_after_dispensed": _l("Scanned after use"),
+    "scan_after_destroyed": _l("Scanned after destruction"),
     "cold_chain_excursion": _l("Cold-chain excursion"),
     "adverse_event_rate": _l("Adverse-event rate"),
 }
@@ -86,6 +88,10 @@ ALERT_SUMMARIES = {
         "A member scanned the unit, and it was scanned again far away within hours."
     ),
     "scan_after_dispensed": _l("The unit was scanned again long after it was used."),
+    "scan_after_destroyed": _l(
+        "The unit was scanned again long after it was destroyed: the unit or its label may "
+        "have been reused."
+    ),
     "cold_chain_excursion": _l(
         "Shipment %(shipment)s was received by %(organisation)s outside its temperature range."
     ),
@@ -263,8 +269,7 @@ def alerts(
     found = alerts_feed(
         conn,
         since=int(time.time()) - days * DAY,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
+        policy=scan_policy(settings),
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
     matching = [a for a in found if not kind or a.kind == kind]
