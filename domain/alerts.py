@@ -5,31 +5,41 @@ threshold.
 One function, `alerts_feed`, over the indexer's tables, newest first. Adverse-event
 reports name an item or a lot (`subjectId`); both count against the lot.
 
-Scans in two places follow the verdict's rule (`api.verification`): a pair counts when
-the earlier scan was a member's (made with a member's API key); a pair whose earlier scan
-was anonymous is no alert, since anyone can send any place for any serial. A scan after
-dispensing alerts whoever sent it: it changes no one else's verdict, and a used unit's
-label in circulation is worth a look. On the
-regulator's deployment the scans are the partner API's, pulled through the oversight feed
-(`api.oversight_feed`).
+Scan anomalies are the public verdict's own rules (`domain.scan_rules`), applied to the
+logged scans (`scan_anomalies`): a scan alerts exactly when it made its verdict suspect for
+two places, or for being scanned more than the grace after the unit was dispensed or
+destroyed (it changes no one else's verdict, and a used unit's label in circulation is worth
+a look). On the regulator's deployment the scans are the partner API's, pulled through the
+oversight feed (`domain.oversight_feed`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
 
 from sqlalchemy import Connection
 
-from domain.verification import places_distant
-from indexer.db import Sql
-from indexer.queries import scan_anomalies
+from domain.scan_rules import VerifyPolicy, scanned_after_use, two_places
+from domain.verdicts import ReasonCode
+from indexer.queries.alerts import adverse_reporters, excursions_since, lot_units
+from indexer.queries.scans import LoggedScan, Scan, member_scan_pairs, used_unit_scans
 
-__all__ = ["Alert", "alerts_feed"]
+__all__ = ["Alert", "AlertKind", "ScanAnomaly", "alerts_feed", "scan_anomalies"]
+
+
+class AlertKind(StrEnum):
+    SCAN_TWO_PLACES = "scan_two_places"
+    SCAN_AFTER_DISPENSED = "scan_after_dispensed"
+    SCAN_AFTER_DESTROYED = "scan_after_destroyed"
+    COLD_CHAIN_EXCURSION = "cold_chain_excursion"
+    ADVERSE_EVENT_RATE = "adverse_event_rate"
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # scan_two_places, scan_after_dispensed, cold_chain_excursion, adverse_event_rate
+    kind: AlertKind
     observed_at: int  # unix seconds
     detail: str
     item_id: bytes | None = None
@@ -40,94 +50,99 @@ class Alert:
     rate: float | None = None
 
 
-def _scan_alerts(conn: Connection, since: int, window: int, distant_km: float) -> list[Alert]:
-    out: list[Alert] = []
-    for item, at, where, earlier, earlier_at in Sql(conn).rows(
-        "SELECT s2.item_key, s2.scanned_at, s2.location, s1.location, s1.scanned_at "
-        "FROM verification_scans s2 JOIN verification_scans s1 "
-        "ON s1.item_key = s2.item_key AND s1.scanned_at >= s2.scanned_at - ? "
-        "AND s1.scanned_at <= s2.scanned_at AND s1.id < s2.id AND s1.scanner IS NOT NULL "
-        "WHERE s2.scanned_at >= ? AND s1.location <> s2.location ORDER BY s2.scanned_at, s2.id",
-        (window, since),
-    ):
-        # The query compares location strings; two wards of one hospital are no alert.
-        if places_distant(str(where), str(earlier), distant_km=distant_km):
-            detail = (
-                f"scanned in {str(where)!r} {int(at) - int(earlier_at)} s after "
-                f"a member's scan in {str(earlier)!r}"
-            )
-            out.append(Alert("scan_two_places", int(at), detail, item_id=bytes(item)))
-    for a in scan_anomalies(conn, since=since, window_seconds=window):
-        if a.kind == "after_dispensed":
-            detail = f"scanned in {a.location!r} after it was dispensed"
-            out.append(Alert(f"scan_{a.kind}", a.scanned_at, detail, item_id=a.item_key))
+@dataclass(frozen=True, slots=True)
+class ScanAnomaly:
+    """A logged scan that breaks a scan-anomaly rule: `rule` is the reason code its verdict
+    gave for it."""
+
+    rule: ReasonCode
+    scan: LoggedScan
+    earlier: Scan | None = None  # the member's scan elsewhere, for two_places
+    used_at: int | None = None  # when the unit was dispensed or destroyed
+
+
+def scan_anomalies(conn: Connection, *, since: int, policy: VerifyPolicy) -> list[ScanAnomaly]:
+    """Every scan since `since` that breaks a rule of `domain.scan_rules`, judged as its
+    verdict judged it: against the member scans written before it, at its own time."""
+    earlier: dict[int, tuple[LoggedScan, list[Scan]]] = {}
+    for pair in member_scan_pairs(conn, since=since, window_seconds=policy.window_seconds):
+        earlier.setdefault(pair.scan.id, (pair.scan, []))[1].append(pair.earlier)
+    out: list[ScanAnomaly] = []
+    for logged, others in earlier.values():
+        scan = logged.scan
+        other = two_places(scan.location, others, now=scan.scanned_at, policy=policy)
+        if other is not None:
+            out.append(ScanAnomaly(ReasonCode.TWO_PLACES, logged, earlier=other))
+    for used in used_unit_scans(conn, since=since):
+        at = used.scan.scan.scanned_at
+        rule = scanned_after_use(used.status, used.used_at, now=at, policy=policy)
+        if rule is not None:
+            out.append(ScanAnomaly(rule, used.scan, used_at=used.used_at))
     return out
 
 
+_KINDS: Final = {
+    ReasonCode.TWO_PLACES: AlertKind.SCAN_TWO_PLACES,
+    ReasonCode.SCANNED_AFTER_DISPENSED: AlertKind.SCAN_AFTER_DISPENSED,
+    ReasonCode.SCANNED_AFTER_DESTROYED: AlertKind.SCAN_AFTER_DESTROYED,
+}
+
+
+def _scan_alert(anomaly: ScanAnomaly) -> Alert:
+    scan = anomaly.scan.scan
+    kind = _KINDS[anomaly.rule]
+    if anomaly.earlier is not None:
+        detail = (
+            f"scanned in {scan.location!r} {scan.scanned_at - anomaly.earlier.scanned_at} s "
+            f"after a member's scan in {anomaly.earlier.location!r}"
+        )
+    else:
+        word = kind.value.removeprefix("scan_after_")
+        hours = (scan.scanned_at - (anomaly.used_at or 0)) // 3600
+        detail = f"scanned in {scan.location!r} {hours} h after it was {word}"
+    return Alert(kind, scan.scanned_at, detail, item_id=scan.item_key)
+
+
 def _excursions(conn: Connection, since: int) -> list[Alert]:
-    rows = Sql(conn).rows(
-        "SELECT s.id, b.timestamp, o.address, s.temp_min, s.temp_max, s.excursion_seconds, "
-        "s.quarantined FROM shipments s JOIN blocks b ON b.number = s.settled_block "
-        "JOIN organisations o ON o.id = s.receiver_id "
-        "WHERE s.settled_block IS NOT NULL AND (s.quarantined = ? OR s.excursion_seconds > 0) "
-        "AND b.timestamp >= ?",
-        (True, since),
-    )
     return [
         Alert(
-            "cold_chain_excursion",
-            int(t),
-            f"shipment {sid} received at {int(tmin) / 10:.1f}..{int(tmax) / 10:.1f} C with "
-            f"{int(exc or 0)} s of excursion" + ("; quarantined on receipt" if q else ""),
-            shipment_id=int(sid),
-            organisation=str(addr),
+            AlertKind.COLD_CHAIN_EXCURSION,
+            r.received_at,
+            f"shipment {r.shipment_id} received at {r.temp_min / 10:.1f}..{r.temp_max / 10:.1f} C "
+            f"with {r.excursion_seconds} s of excursion"
+            + ("; quarantined on receipt" if r.quarantined else ""),
+            shipment_id=r.shipment_id,
+            organisation=r.receiver,
         )
-        for sid, t, addr, tmin, tmax, exc, q in rows
+        for r in excursions_since(conn, since)
     ]
 
 
 def _adverse_rates(conn: Connection, since: int, threshold: float) -> list[Alert]:
     """Per lot, the distinct members that reported adverse events about it or its units,
     per commissioned unit: one member reporting again and again counts once."""
-    sql = Sql(conn)
     per_lot: dict[int, tuple[set[int], int]] = {}  # lot_index -> (reporters, last report time)
-    for query in (
-        "SELECT i.lot_index, a.reporter_id, MAX(b.timestamp) FROM adverse_events a "
-        "JOIN items i ON i.item_key = a.subject JOIN blocks b ON b.number = a.block_number "
-        "WHERE i.lot_index IS NOT NULL GROUP BY i.lot_index, a.reporter_id",
-        "SELECT l.lot_index, a.reporter_id, MAX(b.timestamp) FROM adverse_events a "
-        "JOIN lots l ON l.lot_key = a.subject JOIN blocks b ON b.number = a.block_number "
-        "GROUP BY l.lot_index, a.reporter_id",
-    ):
-        for lot_index, reporter, last in sql.rows(query):
-            reporters, seen = per_lot.setdefault(int(lot_index), (set(), 0))
-            reporters.add(int(reporter))
-            per_lot[int(lot_index)] = (reporters, max(seen, int(last)))
+    for report in adverse_reporters(conn):
+        reporters, seen = per_lot.setdefault(report.lot_index, (set(), 0))
+        reporters.add(report.reporter_id)
+        per_lot[report.lot_index] = (reporters, max(seen, report.last_report_at))
     out: list[Alert] = []
     for lot_index, (reporters, last) in per_lot.items():
         reports = len(reporters)
         if last < since:
             continue
-        units = int(
-            sql.one(
-                "SELECT COUNT(*) FROM items WHERE lot_index = ? AND is_container = ?",
-                (lot_index, False),
-            )
-        )
-        rate = reports / max(units, 1)
+        lot = lot_units(conn, lot_index)
+        rate = reports / max(lot.units, 1)
         if rate <= threshold:
             continue
-        gtin, number = sql.rows(
-            "SELECT gtin, lot_number FROM lots WHERE lot_index = ?", (lot_index,)
-        )[0]
         out.append(
             Alert(
-                "adverse_event_rate",
+                AlertKind.ADVERSE_EVENT_RATE,
                 last,
-                f"{reports} members reported adverse events for {units} units of lot {number} "
-                f"(rate {rate:.4f} > {threshold})",
-                gtin=str(gtin),
-                lot=str(number),
+                f"{reports} members reported adverse events for {lot.units} units of lot "
+                f"{lot.lot_number} (rate {rate:.4f} > {threshold})",
+                gtin=lot.gtin,
+                lot=lot.lot_number,
                 rate=rate,
             )
         )
@@ -138,13 +153,12 @@ def alerts_feed(
     conn: Connection,
     *,
     since: int,
-    scan_window_seconds: int,
-    distant_km: float,
+    policy: VerifyPolicy,
     adverse_event_threshold: float,
 ) -> list[Alert]:
-    """Every alert observed at or after `since`, newest first. Two scans of one unit count
-    when they are at least `distant_km` apart (as the verification API judges places)."""
-    alerts = _scan_alerts(conn, since, scan_window_seconds, distant_km)
+    """Every alert observed at or after `since`, newest first; scans are judged by the
+    verdict's `policy` (`domain.scan_rules.scan_policy`)."""
+    alerts = [_scan_alert(a) for a in scan_anomalies(conn, since=since, policy=policy)]
     alerts += _excursions(conn, since)
     alerts += _adverse_rates(conn, since, adverse_event_threshold)
     alerts.sort(key=lambda a: (-a.observed_at, a.kind))

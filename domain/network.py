@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from domain.alerts import Alert, alerts_feed
+from domain.scan_rules import scan_policy
 from domain.settings import ApiSettings
 from indexer.queries.network import (
     DAY,
@@ -58,8 +59,7 @@ def network_alerts(conn: Connection, settings: ApiSettings, *, since: int) -> li
     return alerts_feed(
         conn,
         since=since,
-        scan_window_seconds=settings.verify_window_seconds,
-        distant_km=settings.verify_distant_km,
+        policy=scan_policy(settings),
         adverse_event_threshold=settings.adverse_event_rate_threshold,
     )
 

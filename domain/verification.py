@@ -1,39 +1,51 @@
 """The verdict on one scanned code: what the ledger (as projected by the indexer) says
 about the unit, what the scan history adds, and the chain references it rests on.
 
-`verify(sql, udi, ...)` reads the indexer's tables (through any `Reader`: `indexer.db.Sql` or
-the API's long-lived `api.verify_db.DirectSql`) and returns a `VerifyResult`; the caller logs
-the scan. The verdict is the most serious one any reason implies:
+`verify(sql, udi, ...)` reads the indexer's tables through the typed reads of
+`indexer.queries.verification` (over any `Reader`: `indexer.db.Sql` or the API's long-lived
+`DirectSql`) and returns a `VerifyResult`; the caller logs the scan (`domain.verifier`).
+The verdict is the most serious one any reason implies:
 
     unknown > suspect > recalled > destroyed > dispensed > expired > genuine
 
 - unknown   the serial (or SSCC) was never commissioned on the ledger: a counterfeit signal;
-- suspect   the label contradicts the ledger (lot, expiry, serial under another lot), the
-            unit is scanned in two distant places within `window_seconds`, or it is scanned
-            more than `grace_seconds` after it was dispensed or destroyed;
+- suspect   the label contradicts the ledger (lot, expiry, serial under another lot), or a
+            scan-anomaly rule of `domain.scan_rules` holds (two places within
+            `window_seconds`; scanned more than `grace_seconds` after it was dispensed or
+            destroyed), the same rules the regulator's alerts apply;
 - recalled, destroyed, dispensed, expired: the ledger's own state.
 
-Whose scans are evidence (`two_places`): a scan's place is what its sender says. A scan by
-an authenticated, active member (a partner API key: a hospital's or a distributor's
-scanner) is a member's statement it answers for, so it counts against every later scan of
-the unit. An anonymous scan (a phone, no key) only ever judges itself: it is compared with
-the member scans before it, but is never compared with by a later scan, so nobody can turn
-a unit suspect for the next scanner by sending `country=US` for a serial they guessed. The
-anonymous scan is still logged, for the regulator's statistics.
+Whose scans are evidence for `two_places`: only members' (`domain.scan_rules`). An anonymous
+scan is still logged, for the regulator's statistics.
 """
 
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from indexer.items import EventKind
+from domain.scan_rules import (
+    USES,
+    VerifyPolicy,
+    places_distant,
+    scanned_after_use,
+    two_places,
+)
+from domain.verdicts import PRECEDENCE, ReasonCode, Severity, Verdict
+from indexer.queries.scans import Scan, member_scans
+from indexer.queries.verification import (
+    ProductRow,
+    Reader,
+    RecallRow,
+    StepRow,
+    lot_exists,
+    newest_block_time,
+    product_facts,
+    unit_facts,
+    unit_steps,
+)
 from sdk.gs1 import Udi
 from sdk.model import ItemStatus
 
@@ -46,6 +58,7 @@ __all__ = [
     "Reason",
     "ReasonCode",
     "ScannedCode",
+    "Severity",
     "Verdict",
     "VerifyPolicy",
     "VerifyResult",
@@ -53,51 +66,6 @@ __all__ = [
     "places_distant",
     "verify",
 ]
-
-
-class ReasonCode(StrEnum):
-    """Why a verdict is what it is: the `code` of each `Reason` (its text is English; the
-    portal's verification page words each code in zh-CN and English)."""
-
-    COMMISSIONED = "commissioned"
-    CONTAINER = "container"
-    UNKNOWN_CONTAINER = "unknown_container"
-    UNKNOWN_PRODUCT = "unknown_product"
-    UNKNOWN_SERIAL = "unknown_serial"
-    SERIAL_UNDER_OTHER_LOT = "serial_under_other_lot"
-    LOT_MISMATCH = "lot_mismatch"
-    EXPIRY_MISMATCH = "expiry_mismatch"
-    RECALLED = "recalled"
-    EXPIRED = "expired"
-    REGISTRATION_EXPIRED = "registration_expired"
-    DISPENSED = "dispensed"
-    DESTROYED = "destroyed"
-    SCANNED_AFTER_DISPENSED = "scanned_after_dispensed"
-    SCANNED_AFTER_DESTROYED = "scanned_after_destroyed"
-    QUARANTINED = "quarantined"
-    IN_TRANSIT = "in_transit"
-    TWO_PLACES = "two_places"
-
-
-class Verdict(StrEnum):
-    GENUINE = "genuine"
-    UNKNOWN = "unknown"
-    SUSPECT = "suspect"
-    RECALLED = "recalled"
-    EXPIRED = "expired"
-    DISPENSED = "dispensed"
-    DESTROYED = "destroyed"
-
-
-# Most serious first.
-_PRECEDENCE: Final = (
-    Verdict.UNKNOWN,
-    Verdict.SUSPECT,
-    Verdict.RECALLED,
-    Verdict.DESTROYED,
-    Verdict.DISPENSED,
-    Verdict.EXPIRED,
-)
 
 
 class Location(BaseModel):
@@ -128,63 +96,10 @@ class Location(BaseModel):
         return " ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
-    country: str | None
-    region: str | None
-    geo: tuple[float, float] | None
-
-    @classmethod
-    def parse(cls, text: str) -> _Place:
-        country = region = None
-        geo = None
-        for part in text.split():
-            if part.startswith("geo:"):
-                lat, _, lon = part[4:].partition(",")
-                try:
-                    geo = (float(lat), float(lon))
-                except ValueError:
-                    continue
-            else:
-                country, _, reg = part.partition("-")
-                region = reg or None
-        return cls(country, region, geo)
-
-    def distance_km(self, other: _Place) -> float | None:
-        if self.geo is None or other.geo is None:
-            return None
-        (la1, lo1), (la2, lo2) = (map(math.radians, self.geo), map(math.radians, other.geo))
-        h = (
-            math.sin((la2 - la1) / 2) ** 2
-            + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-        )
-        return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
-
-    def distant_from(self, other: _Place, *, distant_km: float) -> bool:
-        km = self.distance_km(other)
-        if km is not None:
-            return km >= distant_km
-        if self.country is None or other.country is None:
-            return False
-        if self.country != other.country:
-            return True
-        return self.region is not None and other.region is not None and self.region != other.region
-
-
-def places_distant(a: str, b: str, *, distant_km: float) -> bool:
-    """Whether two stored scan locations are far apart: points at least `distant_km` apart,
-    two countries, or two regions of one country. Incomparable places (a country and a
-    point, or an empty location) are not. For filtering `indexer.queries.scan_anomalies`,
-    whose `two_places` only compares the location strings."""
-    if not a or not b:
-        return False
-    return _Place.parse(a).distant_from(_Place.parse(b), distant_km=distant_km)
-
-
 class Reason(BaseModel):
-    code: str = Field(examples=["recalled"])
+    code: ReasonCode = Field(examples=["recalled"])
     text: str
-    severity: str = Field(description="info, warning or alert", examples=["alert"])
+    severity: Severity = Field(description="info, warning or alert", examples=["alert"])
 
 
 class ChainRef(BaseModel):
@@ -240,48 +155,6 @@ class VerifyResult(BaseModel):
     checked_at_iso: str
 
 
-class Reader(Protocol):
-    """`?`-placeholder SQL reads (`indexer.db.Sql`, `api.verify_db.DirectSql`)."""
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyPolicy:
-    window_seconds: int
-    distant_km: float
-    grace_seconds: int
-
-
-# One row: the unit, its lot, product and manufacturer, and the lot's open recall with the
-# chain reference of its opening (indexed since migration 0003).
-_FACTS: Final = (
-    "SELECT i.id, i.is_container, i.status, l.lot_number, l.production_date, l.expiry, "
-    "l.active_recall, p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, "
-    "o.name, o.address, r.level, r.opened_block, r.opened_tx_hash, r.opened_log_index, "
-    "rb.timestamp FROM items i "
-    "LEFT JOIN lots l ON l.lot_index = i.lot_index "
-    "LEFT JOIN products p ON p.gtin = l.gtin "
-    "LEFT JOIN organisations o ON o.id = p.manufacturer_id "
-    "LEFT JOIN recalls r ON r.id = l.active_recall "
-    "LEFT JOIN blocks rb ON rb.number = r.opened_block "
-    "WHERE i.item_key = ?"
-)
-# The unit's steps, oldest first: only what the verdict cites (kind, block, time, tx, log).
-_STEPS: Final = (
-    "SELECT e.kind, e.block_number, b.timestamp, l.tx_hash, e.log_index FROM item_events e "
-    "JOIN blocks b ON b.number = e.block_number "
-    "JOIN processed_logs l ON l.block_number = e.block_number AND l.log_index = e.log_index "
-    "WHERE e.item_id = ? ORDER BY e.block_number, e.log_index"
-)
-_PRODUCT: Final = (
-    "SELECT p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, o.name, "
-    "o.address FROM products p JOIN organisations o ON o.id = p.manufacturer_id WHERE p.gtin = ?"
-)
-
-
 def _date(ts: int) -> datetime.date:
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
 
@@ -292,41 +165,23 @@ def _iso(ts: int) -> str:
 
 def ledger_now(sql: Reader) -> int:
     """Wall-clock time, or the newest indexed block's time if the chain runs ahead of it."""
-    newest = sql.one("SELECT timestamp FROM blocks WHERE number = (SELECT MAX(number) FROM blocks)")
     now = int(datetime.datetime.now(datetime.UTC).timestamp())
-    return max(now, int(newest or 0))
+    return max(now, newest_block_time(sql) or 0)
 
 
-def _product(row: tuple[Any, ...], now: int) -> ProductFacts:
-    gtin, device_class, cert, reg_expiry, name, address = row
+def _product(row: ProductRow, now: int) -> ProductFacts:
     return ProductFacts(
-        gtin=str(gtin),
-        manufacturer=str(name),
-        manufacturer_address=str(address),
-        device_class=int(device_class),
-        registration_certificate_hash="0x" + bytes(cert).hex(),
-        registration_expiry=_date(int(reg_expiry)),
-        registration_valid=int(reg_expiry) > now,
+        gtin=row.gtin,
+        manufacturer=row.manufacturer,
+        manufacturer_address=row.manufacturer_address,
+        device_class=row.device_class,
+        registration_certificate_hash="0x" + row.certificate_hash.hex(),
+        registration_expiry=_date(row.registration_expiry),
+        registration_valid=row.registration_expiry > now,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    kind: EventKind
-    block_number: int
-    timestamp: int
-    tx_hash: bytes
-    log_index: int
-
-
-def _steps(sql: Reader, item_row: int) -> list[_Step]:
-    return [
-        _Step(EventKind(int(k)), int(b), int(t), bytes(tx), int(i))
-        for k, b, t, tx, i in sql.rows(_STEPS, (item_row,))
-    ]
-
-
-def _ref(event: str, step: _Step) -> ChainRef:
+def _ref(event: str, step: StepRow) -> ChainRef:
     return ChainRef(
         event=event,
         block=step.block_number,
@@ -341,13 +196,13 @@ class _Findings:
         self.reasons: list[Reason] = []
         self.verdicts: set[Verdict] = set()
 
-    def add(self, code: ReasonCode, text: str, verdict: Verdict | None, severity: str) -> None:
-        self.reasons.append(Reason(code=code.value, text=text, severity=severity))
+    def add(self, code: ReasonCode, text: str, verdict: Verdict | None, severity: Severity) -> None:
+        self.reasons.append(Reason(code=code, text=text, severity=severity))
         if verdict is not None:
             self.verdicts.add(verdict)
 
     def verdict(self) -> Verdict:
-        return next((v for v in _PRECEDENCE if v in self.verdicts), Verdict.GENUINE)
+        return next((v for v in PRECEDENCE if v in self.verdicts), Verdict.GENUINE)
 
 
 def verify(
@@ -358,12 +213,11 @@ def verify(
     now: int,
     policy: VerifyPolicy,
     location: str = "",
-    pending_scans: Sequence[tuple[int, str]] = (),
+    pending_scans: Sequence[Scan] = (),
 ) -> VerifyResult:
     """Judge one scanned code (`item_key` is `udi.item_id`) scanned at `location` against
-    the ledger. The member scans logged but not yet written (`pending_scans`: time, place;
-    the caller leaves anonymous ones out) count for the two-places check like written
-    ones."""
+    the ledger. The scans logged but not yet written (`pending_scans`) count for the
+    two-places check like written ones."""
     key = item_key
     found = _Findings()
     chain: list[ChainRef] = []
@@ -371,38 +225,40 @@ def verify(
     lot: LotFacts | None = None
     status: str | None = None
 
-    facts = sql.rows(_FACTS, (key,))
-    if not facts:
+    facts = unit_facts(sql, key)
+    if facts is None:
         product = _unknown(sql, udi, found, now)
     else:
-        row = facts[0]
-        item_status = ItemStatus(int(row[2]))
-        status = item_status.name.lower()
-        history = _steps(sql, int(row[0]))
+        status = facts.status.name.lower()
+        history = unit_steps(sql, facts.item_id)
         if history:
             first = history[0]
             chain.append(_ref(first.kind.name.lower(), first))
-        if row[7] is not None:
-            product = _product(row[7:13], now)
+        if facts.product is not None and facts.lot is not None:
+            product = _product(facts.product, now)
+            row = facts.lot
             lot = LotFacts(
-                lot=str(row[3]),
-                production_date=_date(int(row[4])),
-                expiry=_date(int(row[5])),
-                recalled=int(row[6]) != 0,
+                lot=row.lot_number,
+                production_date=_date(row.production_date),
+                expiry=_date(row.expiry),
+                recalled=row.active_recall != 0,
             )
             found.add(
                 ReasonCode.COMMISSIONED,
                 f"commissioned by {product.manufacturer} in lot {lot.lot}",
                 None,
-                "info",
+                Severity.INFO,
             )
-            _check_label(sql, udi, lot, int(row[5]), found)
-            _check_lot(int(row[6]), row[13:18], int(row[5]), lot, product, found, chain, now)
+            _check_label(sql, udi, lot, row.expiry, found)
+            _check_lot(row.active_recall, facts.recall, row.expiry, lot, product, found, chain, now)
         else:
             found.add(
-                ReasonCode.CONTAINER, "a logistic unit registered on the ledger", None, "info"
+                ReasonCode.CONTAINER,
+                "a logistic unit registered on the ledger",
+                None,
+                Severity.INFO,
             )
-        _check_status(item_status, history, found, chain, now, policy)
+        _check_status(facts.status, history, found, chain, now, policy)
         _check_scans(sql, key, location, pending_scans, found, now, policy)
     return VerifyResult(
         verdict=found.verdict(),
@@ -430,25 +286,25 @@ def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts 
             ReasonCode.UNKNOWN_CONTAINER,
             f"SSCC {udi.sscc} was never registered on the ledger",
             Verdict.UNKNOWN,
-            "alert",
+            Severity.ALERT,
         )
         return None
-    rows = sql.rows(_PRODUCT, (udi.gtin,))
-    if not rows:
+    row = None if udi.gtin is None else product_facts(sql, udi.gtin)
+    if row is None:
         found.add(
             ReasonCode.UNKNOWN_PRODUCT,
             f"GTIN {udi.gtin} is not a product registered on the ledger",
             Verdict.UNKNOWN,
-            "alert",
+            Severity.ALERT,
         )
         return None
-    product = _product(rows[0], now)
+    product = _product(row, now)
     found.add(
         ReasonCode.UNKNOWN_SERIAL,
         f"serial {udi.serial} of GTIN {udi.gtin} was never commissioned by "
         f"{product.manufacturer}; the label may be counterfeit",
         Verdict.UNKNOWN,
-        "alert",
+        Severity.ALERT,
     )
     return product
 
@@ -463,13 +319,13 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
     """The lot and expiry printed on the label must be the ledger's."""
     if udi.lot is not None and udi.lot != lot.lot:
         other = udi.lot_key
-        if other is not None and sql.one("SELECT 1 FROM lots WHERE lot_key = ?", (other,)):
+        if other is not None and lot_exists(sql, other):
             found.add(
                 ReasonCode.SERIAL_UNDER_OTHER_LOT,
                 f"serial {udi.serial} was commissioned in lot {lot.lot}, "
                 f"but the label says lot {udi.lot}",
                 Verdict.SUSPECT,
-                "alert",
+                Severity.ALERT,
             )
         else:
             found.add(
@@ -477,7 +333,7 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
                 f"the label's lot {udi.lot} is not a lot of GTIN {udi.gtin} on the ledger "
                 f"(the serial belongs to lot {lot.lot})",
                 Verdict.SUSPECT,
-                "alert",
+                Severity.ALERT,
             )
     if udi.expiry is not None and not _same_day(udi.expiry, expiry):
         found.add(
@@ -485,13 +341,13 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
             f"the label's expiry {udi.expiry.isoformat()} differs from the ledger's "
             f"{lot.expiry.isoformat()}",
             Verdict.SUSPECT,
-            "alert",
+            Severity.ALERT,
         )
 
 
 def _check_lot(
     recall_id: int,
-    recall: tuple[Any, ...],
+    recall: RecallRow | None,
     expiry: int,
     lot: LotFacts,
     product: ProductFacts,
@@ -500,23 +356,23 @@ def _check_lot(
     now: int,
 ) -> None:
     if recall_id:
-        level_, block, tx_hash, log_index, timestamp = recall
-        level = None if level_ is None else int(level_)
+        level = None if recall is None else recall.level
         lot.recall_level = level
         found.add(
             ReasonCode.RECALLED,
             f"lot {lot.lot} is under recall #{recall_id} (level {level}); do not use",
             Verdict.RECALLED,
-            "alert",
+            Severity.ALERT,
         )
-        if block is not None:
+        if recall is not None and recall.opened_block is not None:
+            tx_hash = recall.opened_tx_hash
             chain.append(
                 ChainRef(
                     event="recall_opened",
-                    block=int(block),
-                    tx_hash=None if tx_hash is None else "0x" + bytes(tx_hash).hex(),
-                    log_index=None if log_index is None else int(log_index),
-                    timestamp=None if timestamp is None else int(timestamp),
+                    block=recall.opened_block,
+                    tx_hash=None if tx_hash is None else "0x" + tx_hash.hex(),
+                    log_index=recall.opened_log_index,
+                    timestamp=recall.opened_at,
                 )
             )
     if expiry <= now:
@@ -524,20 +380,20 @@ def _check_lot(
             ReasonCode.EXPIRED,
             f"lot {lot.lot} expired on {lot.expiry.isoformat()}",
             Verdict.EXPIRED,
-            "alert",
+            Severity.ALERT,
         )
     if not product.registration_valid:
         found.add(
             ReasonCode.REGISTRATION_EXPIRED,
             f"the registration certificate expired on {product.registration_expiry.isoformat()}",
             None,
-            "warning",
+            Severity.WARNING,
         )
 
 
 def _check_status(
     status: ItemStatus,
-    history: list[_Step],
+    history: list[StepRow],
     found: _Findings,
     chain: list[ChainRef],
     now: int,
@@ -546,67 +402,61 @@ def _check_status(
     last = history[-1] if history else None
     if last is not None and len(history) > 1:
         chain.append(_ref(last.kind.name.lower(), last))
-    if status in (ItemStatus.DISPENSED, ItemStatus.DESTROYED):
-        kind = EventKind.DISPENSED if status == ItemStatus.DISPENSED else EventKind.DESTROYED
-        verdict = Verdict.DISPENSED if status == ItemStatus.DISPENSED else Verdict.DESTROYED
-        word = verdict.value
-        when = next((s.timestamp for s in reversed(history) if s.kind == kind), None)
+    use = USES.get(status)
+    if use is not None:
+        word = use.verdict.value
+        when = next((s.timestamp for s in reversed(history) if s.kind == use.step), None)
         at = f" on {_iso(when)}" if when is not None else ""
         found.add(
-            ReasonCode(word),
+            use.reason,
             f"the unit was {word}{at}; it must not be in circulation",
-            verdict,
-            "alert",
+            use.verdict,
+            Severity.ALERT,
         )
-        if when is not None and now - when > policy.grace_seconds:
+        after = scanned_after_use(status, when, now=now, policy=policy)
+        if after is not None and when is not None:
             hours = (now - when) // 3600
             found.add(
-                ReasonCode(f"scanned_after_{word}"),
+                after,
                 f"scanned {hours} h after it was {word}: the unit or its label may have been "
                 "reused",
                 Verdict.SUSPECT,
-                "alert",
+                Severity.ALERT,
             )
     elif status == ItemStatus.QUARANTINED:
         found.add(
             ReasonCode.QUARANTINED,
             "quarantined by its holder (e.g. a cold-chain excursion); do not use until released",
             None,
-            "warning",
+            Severity.WARNING,
         )
     elif status == ItemStatus.IN_TRANSIT:
-        found.add(ReasonCode.IN_TRANSIT, "in transit between two partners", None, "info")
+        found.add(ReasonCode.IN_TRANSIT, "in transit between two partners", None, Severity.INFO)
 
 
 def _check_scans(
     sql: Reader,
     key: bytes,
     location: str,
-    pending: Sequence[tuple[int, str]],
+    pending: Sequence[Scan],
     found: _Findings,
     now: int,
     policy: VerifyPolicy,
 ) -> None:
     """This scan and an earlier member scan of the unit in distant places within the
-    window. Earlier anonymous scans (no scanner) are never evidence (module docstring)."""
+    window (`domain.scan_rules.two_places`)."""
     if not location:
         return
-    rows = sql.rows(
-        "SELECT scanned_at, location FROM verification_scans "
-        "WHERE item_key = ? AND scanned_at >= ? AND scanner IS NOT NULL "
-        "ORDER BY scanned_at DESC LIMIT 100",
-        (key, now - policy.window_seconds),
-    )
-    for scanned_at, where in [*reversed(pending), *rows]:
-        if places_distant(str(where), location, distant_km=policy.distant_km):
-            minutes = max(0, (now - int(scanned_at)) // 60)
-            found.add(
-                ReasonCode.TWO_PLACES,
-                f"a consortium member scanned it at {where} {minutes} min before this scan at "
-                f"{location}: one unit cannot be in both places (only scans by authenticated "
-                "members count as evidence; an anonymous scan never changes another "
-                "scanner's verdict)",
-                Verdict.SUSPECT,
-                "alert",
-            )
-            return
+    written = member_scans(sql, key, since=now - policy.window_seconds)
+    other = two_places(location, [*reversed(pending), *written], now=now, policy=policy)
+    if other is not None:
+        minutes = max(0, (now - other.scanned_at) // 60)
+        found.add(
+            ReasonCode.TWO_PLACES,
+            f"a consortium member scanned it at {other.location} {minutes} min before this "
+            f"scan at {location}: one unit cannot be in both places (only scans by "
+            "authenticated members count as evidence; an anonymous scan never changes another "
+            "scanner's verdict)",
+            Verdict.SUSPECT,
+            Severity.ALERT,
+        )

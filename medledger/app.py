@@ -52,6 +52,8 @@ def create_app(services: Services) -> FastAPI:
     for module in (verify, auth, partner, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
     from portal.app import install_portal  # the portal's pages use the routes above
+    from portal.routes.verify import verdict_page
 
     install_portal(app)
+    verify.serve_verdict_pages(app, verdict_page)  # the resolver's answer to browsers
     return app

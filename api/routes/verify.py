@@ -2,40 +2,36 @@
 `/01/{gtin}[/10/{lot}]/21/{serial}` and `/00/{sscc}`, and the response-signing key at
 `/.well-known/medledger-verify-key`.
 
-Every verdict is the canonical JSON of a `VerifyResult`, signed with the platform's Ed25519
-key (api.signing); every request is charged to its client's token bucket (api.ratelimit),
-shared by all worker processes.
+Every verdict (`domain.verifier.judge`) is the canonical JSON of a `VerifyResult`, signed
+with the platform's Ed25519 key (domain.signing); every request is charged to its client's
+token bucket (web.verify_limit), shared by all worker processes.
 
 The path is kept short because it is the API's hot one: async handlers (no thread-pool hop)
-reading through one long-lived connection per process (`api.verify_db.DirectSql`), scans
-queued and written in batches by a background thread (`api.verify_db.ScanLog`, flushed at
-shutdown), and orjson for the signed body. Only the browser page renders in the thread pool.
-The resolver serves the portal's verification page (portal.routes.verify) to browsers and
-the same signed JSON to `Accept: application/json`.
+reading through one long-lived connection per process (`indexer.queries.verification.
+DirectSql`), scans queued and written in batches by a background thread
+(`indexer.queries.scans.ScanLog`, flushed at shutdown), and orjson for the signed body. Only
+the browser page renders in the thread pool. The resolver serves browsers the verification
+page registered with `serve_verdict_pages` (the portal's, wired by `medledger.app`) and the
+same signed JSON to `Accept: application/json`.
 
-Each scan is logged with its coarse place and its scanner: the member behind the request's
-API key while the member is active, else nobody (anonymous); never an IP address. Only
-member scans are evidence against later scans (`api.verification`). The regulator member
-reads the log through `GET /v1/partner/oversight/scans` (`api.oversight_feed`).
+The regulator member reads the scan log through `GET /v1/partner/oversight/scans`
+(`domain.oversight_feed`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from domain.auth import charge_verification
-from domain.errors import PROBLEM_JSON, RateLimited
+from domain.errors import PROBLEM_JSON
 from domain.oversight import RegulatorMemberOnly
 from domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
 from domain.services import Services
@@ -46,15 +42,13 @@ from domain.signing import (
     public_jwk,
     signed_headers,
 )
-from domain.verification import Location, VerifyPolicy, VerifyResult, ledger_now, verify
-from indexer.queries.verification import DirectSql, Scan, ScanLog
+from domain.verification import Location, VerifyResult
+from domain.verifier import MAX_CODE, close_verifier, judge
 from sdk.errors import Gs1Error
-from sdk.gs1 import Udi, parse_code
-from sdk.model import MemberStatus
 from web.deps import ServicesDep
-from web.ratelimit import SharedBuckets
+from web.verify_limit import RateLimit, close_verify_buckets, rate_limit, scan_member
 
-__all__ = ["judge", "router", "verifier"]
+__all__ = ["VerdictPage", "router", "serve_verdict_pages"]
 
 
 @asynccontextmanager
@@ -63,56 +57,34 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = getattr(app.state, "services", None)
     if isinstance(services, Services):
         close_verifier(services)
+        close_verify_buckets(services)
 
 
 router = APIRouter(tags=["verify"], lifespan=_lifespan)
 
-MAX_CODE = 512
+
+class VerdictPage(Protocol):
+    """A face's human page for a verdict, or for why a code is invalid."""
+
+    def __call__(
+        self,
+        request: Request,
+        services: Services,
+        *,
+        code: str,
+        result: VerifyResult | None = None,
+        error: Gs1Error | None = None,
+    ) -> Response: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Verifier:
-    """What the verification routes keep per process."""
-
-    sql: DirectSql
-    scans: ScanLog
-    buckets: SharedBuckets
-    policy: VerifyPolicy
+def serve_verdict_pages(app: FastAPI, page: VerdictPage) -> None:
+    """Let the resolver answer browsers with `page`; without one it answers JSON only."""
+    app.state.verdict_page = page
 
 
-_VERIFIER_LOCK = threading.Lock()
-
-
-def verifier(services: Services) -> Verifier:
-    """This process's verification resources, made on first use."""
-    found = services.extras.get("verifier")
-    if isinstance(found, Verifier):
-        return found
-    with _VERIFIER_LOCK:
-        found = services.extras.get("verifier")
-        if not isinstance(found, Verifier):
-            s = services.settings
-            found = services.extras["verifier"] = Verifier(
-                sql=DirectSql(services.engine),
-                scans=ScanLog(services.engine),
-                buckets=SharedBuckets(
-                    s.data_dir / "verify-ratelimit.buckets",
-                    rate_per_minute=s.verify_rate_per_minute,
-                ),
-                policy=VerifyPolicy(
-                    s.verify_window_seconds, s.verify_distant_km, s.verify_grace_seconds
-                ),
-            )
-        return found
-
-
-def close_verifier(services: Services) -> None:
-    """Write the queued scans and close the connections (app shutdown)."""
-    found = services.extras.pop("verifier", None)
-    if isinstance(found, Verifier):
-        found.scans.close()
-        found.sql.close()
-        found.buckets.close()
+def _verdict_page(request: Request) -> VerdictPage | None:
+    page: VerdictPage | None = getattr(request.app.state, "verdict_page", None)
+    return page
 
 
 def _services(request: Request) -> Services:
@@ -120,23 +92,8 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def rate_limit(request: Request) -> None:
-    """Charge one request to its client's bucket (`api.auth.charge_verification`: the
-    member of its API key, whose keys share one budget, else the client address, which
-    also pays for looking up a key not seen valid lately); 429 with Retry-After when it is
-    empty. The key's member is remembered as the request's scanner (`_scanner`)."""
-    services = _services(request)
-    buckets = verifier(services).buckets
-    request.state.scanner, wait = charge_verification(services, request, buckets)
-    if wait:
-        raise RateLimited(
-            f"verification budget of {services.settings.verify_rate_per_minute} requests per "
-            f"minute used up; retry in {wait} s",
-            retry_after=wait,
-        )
-
-
-RateLimit = Depends(rate_limit)
+def _judge(request: Request, code: str, location: Location | None) -> VerifyResult:
+    return judge(_services(request), code=code, location=location, member=scan_member(request))
 
 
 class VerifyRequest(BaseModel):
@@ -159,60 +116,6 @@ class VerifyKey(BaseModel):
     signature_header: str
     key_id_header: str
     signed_content: str
-
-
-_ACTIVE = int(MemberStatus.ACTIVE)
-
-
-def _scanner(request: Request, sql: DirectSql) -> str | None:
-    """The member answering for this scan's place: the address behind the request's API
-    key while the member is active, else None (anonymous). Only this is kept with a scan,
-    never an IP address (personal data)."""
-    address = getattr(request.state, "scanner", None)
-    if not isinstance(address, str):
-        return None
-    status = sql.one("SELECT status FROM organisations WHERE address = ?", (address,))
-    return address if status is not None and int(status) == _ACTIVE else None
-
-
-def _parse(code: str) -> Udi:
-    try:
-        udi = parse_code(code)
-    except ValueError as exc:  # biip's symbology reader lets some junk through (e.g. "]Yä")
-        raise Gs1Error("malformed", f"cannot read {code[:64]!r}: {exc}") from exc
-    if udi.gtin is not None and udi.serial is None:
-        raise Gs1Error(
-            "missing_serial",
-            f"GTIN {udi.gtin} has no serial (AI 21); only a serialised unit can be verified",
-        )
-    return udi
-
-
-def judge(
-    services: Services, request: Request, code: str, location: Location | None
-) -> VerifyResult:
-    """The verdict on `code`, with the scan queued for the log. Raises Gs1Error (a 400)."""
-    udi = _parse(code)
-    key = udi.item_id
-    place = location.coarse() if location is not None else ""
-    v = verifier(services)
-    with v.sql.snapshot() as sql:
-        now = ledger_now(sql)
-        scanner = _scanner(request, sql)
-        pending = (
-            [
-                (s.scanned_at, s.location)
-                for s in v.scans.pending(key, now - v.policy.window_seconds)
-                if s.scanner is not None  # anonymous scans are no evidence (api.verification)
-            ]
-            if place
-            else []
-        )
-        result = verify(
-            sql, udi, item_key=key, now=now, policy=v.policy, location=place, pending_scans=pending
-        )
-    v.scans.add(Scan(key, now, place, scanner))
-    return result
 
 
 def _signed(services: Services, result: VerifyResult) -> Response:
@@ -245,7 +148,7 @@ async def _verify_get(request: Request) -> Response:
     location = None
     if any(v is not None for v in (query.country, query.region, query.lat, query.lon)):
         location = Location.model_validate(query.model_dump(exclude={"code"}))
-    return _signed(services, judge(services, request, query.code, location))
+    return _signed(services, _judge(request, query.code, location))
 
 
 # Matched before the documented route of the same path and method.
@@ -262,7 +165,7 @@ async def verify_get(request: Request, query: Annotated[VerifyQuery, Query()]) -
 async def verify_post(request: Request, body: VerifyRequest) -> Response:
     """Verify a scanned code, with an optional coarse location of the scan."""
     services = _services(request)
-    return _signed(services, judge(services, request, body.code, body.location))
+    return _signed(services, _judge(request, body.code, body.location))
 
 
 @router.get(
@@ -335,22 +238,21 @@ def _wants_json(request: Request) -> bool:
 
 
 async def _resolve(request: Request, path: str) -> Response:
-    from portal.routes.verify import verdict_page  # the portal imports this module
-
     services = _services(request)
     query = request.url.query
     uri = services.settings.public_base_url.rstrip("/") + path + (f"?{query}" if query else "")
-    wants_json = _wants_json(request)
+    verdict_page = _verdict_page(request)
+    wants_json = verdict_page is None or _wants_json(request)
     try:
-        result = judge(services, request, uri, None)
+        result = _judge(request, uri, None)
     except Gs1Error as exc:
-        if wants_json:
+        if wants_json or verdict_page is None:
             raise
         # The page may look up a signed-in portal user (a chain call): off the event loop.
         page = await run_in_threadpool(verdict_page, request, services, code=uri, error=exc)
         page.headers["Vary"] = "Accept"
         return page
-    if wants_json:
+    if wants_json or verdict_page is None:
         return _signed(services, result)
     page = await run_in_threadpool(verdict_page, request, services, code=uri, result=result)
     page.headers["Vary"] = "Accept"

@@ -3,14 +3,18 @@ typed (dataclass) results, each on an index path checked with EXPLAIN in the tes
 
 from __future__ import annotations
 
+from indexer.queries.scans import (
+    ScanPair,
+    UsedUnitScan,
+    member_scan_pairs,
+    record_scan,
+    used_unit_scans,
+)
 from indexer.queries.stock import (
     ExpiringLine,
     InventoryLine,
-    ScanAnomaly,
     expiring_stock,
     inventory,
-    record_scan,
-    scan_anomalies,
 )
 from indexer.queries.trace import (
     HistoryStep,
@@ -40,15 +44,17 @@ __all__ = [
     "PackedItem",
     "RecallHolder",
     "RecallScope",
-    "ScanAnomaly",
+    "ScanPair",
+    "UsedUnitScan",
     "container_contents",
     "containers_holding",
     "expiring_stock",
     "inventory",
     "item_facts",
     "lot_trace",
+    "member_scan_pairs",
     "recall_scope",
     "record_scan",
-    "scan_anomalies",
     "unit_history",
+    "used_unit_scans",
 ]

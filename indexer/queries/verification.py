@@ -1,34 +1,55 @@
-"""The public verification path's own database access, kept off the per-request cost.
+"""The public verification path's reads, kept off the per-request cost.
 
 - `DirectSql`: one DB-API connection per API process, kept open, used straight (no pool
   checkout, no SQLAlchemy statement layer); each `snapshot()` is one read transaction, so a
   verdict never mixes two indexer commits. Statements are prepared once by the driver
   (sqlite3's statement cache, psycopg's `prepare=True`).
-- `ScanLog`: scans are queued in memory and written by a background thread in one
-  multi-row insert per `interval`, instead of one write transaction per request; `close()`
-  (app shutdown, and at exit) writes what is left. Until a scan is written it is still seen
-  by this process's `pending()`, so the two-places check does not miss it. On PostgreSQL
-  the writers of every process take one transaction lock, so scan ids are committed in id
-  order and the oversight feed's `id > after` (`api.oversight_feed`) skips none.
+- the typed reads a verdict rests on (`unit_facts`, `unit_steps`, `product_facts`,
+  `lot_exists`, `member_status`, `newest_block_time`), each over any `Reader`: a
+  `DirectSql` snapshot or an `indexer.db.Sql`.
+
+The scans themselves (the log, its writer, the anomaly reads) are `indexer.queries.scans`.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine
 
-from indexer.db import Sql
+from indexer.items import EventKind
+from sdk.model import ItemStatus, MemberStatus
 
-__all__ = ["DirectSql", "Scan", "ScanLog"]
+__all__ = [
+    "DirectSql",
+    "LotRow",
+    "ProductRow",
+    "Reader",
+    "RecallRow",
+    "StepRow",
+    "UnitFacts",
+    "lot_exists",
+    "member_status",
+    "newest_block_time",
+    "product_facts",
+    "unit_facts",
+    "unit_steps",
+]
 
 log = logging.getLogger(__name__)
+
+
+class Reader(Protocol):
+    """`?`-placeholder SQL reads (`indexer.db.Sql`, `DirectSql`)."""
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 class DirectSql:
@@ -105,87 +126,141 @@ class DirectSql:
 
 
 @dataclass(frozen=True, slots=True)
-class Scan:
-    item_key: bytes
-    scanned_at: int
-    location: str
-    scanner: str | None
+class ProductRow:
+    gtin: str
+    device_class: int
+    certificate_hash: bytes
+    registration_expiry: int  # unix seconds
+    manufacturer: str  # the manufacturer's name
+    manufacturer_address: str
 
 
-_COLUMNS = ("item_key", "scanned_at", "location", "scanner")
-# pg_advisory_xact_lock key of scan writers ("MLSCANS" in ASCII).
-SCAN_WRITE_LOCK = 0x4D4C5343414E53
+@dataclass(frozen=True, slots=True)
+class LotRow:
+    lot_number: str
+    production_date: int  # unix seconds
+    expiry: int  # unix seconds
+    active_recall: int  # the open recall's id, 0 when none
 
 
-class ScanLog:
-    """Verification scans written in batches by a background thread."""
+@dataclass(frozen=True, slots=True)
+class RecallRow:
+    """The lot's open recall and the chain reference of its opening (indexed since
+    migration 0003: older recalls have none)."""
 
-    def __init__(self, engine: Engine, *, interval: float = 0.05) -> None:
-        self._engine = engine
-        self._interval = interval
-        self._pending: list[Scan] = []
-        self._lock = threading.Lock()  # guards _pending
-        self._write_lock = threading.Lock()  # one writer at a time, rows in order
-        self._wake = threading.Event()
-        self._closed = False
-        self._thread: threading.Thread | None = None
+    level: int | None
+    opened_block: int | None
+    opened_tx_hash: bytes | None
+    opened_log_index: int | None
+    opened_at: int | None
 
-    def add(self, scan: Scan) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the scan log is closed")
-            self._pending.append(scan)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="medledger-scan-log", daemon=True
-                )
-                self._thread.start()
-                atexit.register(self.close)
 
-    def pending(self, item_key: bytes, since: int) -> list[Scan]:
-        """This process's scans of `item_key` since `since` that are not written yet."""
-        with self._lock:
-            return [s for s in self._pending if s.item_key == item_key and s.scanned_at >= since]
+@dataclass(frozen=True, slots=True)
+class UnitFacts:
+    """A unit (or container) with its lot, product, manufacturer and the lot's open recall;
+    `lot` and `product` are None for a container."""
 
-    def _run(self) -> None:
-        wait = self._interval
-        while not self._closed:
-            self._wake.wait(wait)
-            try:
-                self.flush()
-                wait = self._interval
-            except Exception:  # the database is away: keep the rows, retry ever less often
-                log.warning("writing verification scans failed; retrying", exc_info=True)
-                wait = min(wait * 2, 5.0)
+    item_id: int
+    is_container: bool
+    status: ItemStatus
+    lot: LotRow | None
+    product: ProductRow | None
+    recall: RecallRow | None
 
-    def flush(self) -> int:
-        """Write every queued scan now; return how many."""
-        with self._write_lock:
-            with self._lock:
-                batch = self._pending[:]
-            if not batch:
-                return 0
-            with self._engine.begin() as conn:
-                sql = Sql(conn)
-                if sql.is_pg:
-                    sql.one("SELECT pg_advisory_xact_lock(?)", (SCAN_WRITE_LOCK,))
-                sql.bulk_insert(
-                    "verification_scans",
-                    _COLUMNS,
-                    ((s.item_key, s.scanned_at, s.location, s.scanner) for s in batch),
-                )
-            with self._lock:
-                del self._pending[: len(batch)]
-            return len(batch)
 
-    def close(self) -> None:
-        """Stop the writer and write what is left (clean shutdown loses no scan)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-        self._wake.set()
-        if thread is not None:
-            thread.join(timeout=10)
-        self.flush()
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """One step of a unit's history, as a verdict cites it."""
+
+    kind: EventKind
+    block_number: int
+    timestamp: int
+    tx_hash: bytes
+    log_index: int
+
+
+_FACTS: Final = (
+    "SELECT i.id, i.is_container, i.status, l.lot_number, l.production_date, l.expiry, "
+    "l.active_recall, p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, "
+    "o.name, o.address, r.level, r.opened_block, r.opened_tx_hash, r.opened_log_index, "
+    "rb.timestamp FROM items i "
+    "LEFT JOIN lots l ON l.lot_index = i.lot_index "
+    "LEFT JOIN products p ON p.gtin = l.gtin "
+    "LEFT JOIN organisations o ON o.id = p.manufacturer_id "
+    "LEFT JOIN recalls r ON r.id = l.active_recall "
+    "LEFT JOIN blocks rb ON rb.number = r.opened_block "
+    "WHERE i.item_key = ?"
+)
+_STEPS: Final = (
+    "SELECT e.kind, e.block_number, b.timestamp, l.tx_hash, e.log_index FROM item_events e "
+    "JOIN blocks b ON b.number = e.block_number "
+    "JOIN processed_logs l ON l.block_number = e.block_number AND l.log_index = e.log_index "
+    "WHERE e.item_id = ? ORDER BY e.block_number, e.log_index"
+)
+_PRODUCT: Final = (
+    "SELECT p.gtin, p.device_class, p.certificate_hash, p.registration_expiry, o.name, "
+    "o.address FROM products p JOIN organisations o ON o.id = p.manufacturer_id WHERE p.gtin = ?"
+)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _product_row(
+    gtin: Any, device_class: Any, cert: Any, reg_expiry: Any, name: Any, address: Any
+) -> ProductRow:
+    return ProductRow(
+        str(gtin), int(device_class), bytes(cert), int(reg_expiry), str(name), str(address)
+    )
+
+
+def unit_facts(sql: Reader, item_key: bytes) -> UnitFacts | None:
+    """The unit `item_key` with its lot, product and open recall; None if never registered."""
+    rows = sql.rows(_FACTS, (item_key,))
+    if not rows:
+        return None
+    (item_id, is_container, status, lot_number, produced, expiry, recall_id, gtin,
+     device_class, cert, reg_expiry, name, address, level, block, tx, log_index, opened_at,
+     ) = rows[0]  # fmt: skip
+    lot = product = None
+    if gtin is not None:
+        lot = LotRow(str(lot_number), int(produced), int(expiry), int(recall_id or 0))
+        product = _product_row(gtin, device_class, cert, reg_expiry, name, address)
+    recall = None
+    if recall_id:
+        recall = RecallRow(
+            _int(level), _int(block), None if tx is None else bytes(tx), _int(log_index),
+            _int(opened_at),
+        )  # fmt: skip
+    status_ = ItemStatus(int(status))
+    return UnitFacts(int(item_id), bool(is_container), status_, lot, product, recall)
+
+
+def unit_steps(sql: Reader, item_id: int) -> list[StepRow]:
+    """The unit's steps (row id `item_id`), oldest first."""
+    return [
+        StepRow(EventKind(int(k)), int(b), int(t), bytes(tx), int(i))
+        for k, b, t, tx, i in sql.rows(_STEPS, (item_id,))
+    ]
+
+
+def product_facts(sql: Reader, gtin: str) -> ProductRow | None:
+    rows = sql.rows(_PRODUCT, (gtin,))
+    return _product_row(*rows[0]) if rows else None
+
+
+def lot_exists(sql: Reader, lot_key: bytes) -> bool:
+    return sql.one("SELECT 1 FROM lots WHERE lot_key = ?", (lot_key,)) is not None
+
+
+def member_status(sql: Reader, address: str) -> MemberStatus | None:
+    """The member's status, None for an address that never was a member."""
+    status = sql.one("SELECT status FROM organisations WHERE address = ?", (address,))
+    return None if status is None else MemberStatus(int(status))
+
+
+def newest_block_time(sql: Reader) -> int | None:
+    """The time of the newest indexed block, None before the first."""
+    newest = sql.one("SELECT timestamp FROM blocks WHERE number = (SELECT MAX(number) FROM blocks)")
+    return _int(newest)

@@ -77,6 +77,7 @@ router.include_router(recall_centre)
 ALERT_KINDS = {
     "scan_two_places": _l("Scanned in two distant places"),
     "scan_after_dispensed": _l("Scanned after use"),
+    "scan_after_destroyed": _l("Scanned after destruction"),
     "cold_chain_excursion": _l("Cold-chain excursion"),
     "adverse_event_rate": _l("Adverse-event rate"),
 }
@@ -86,6 +87,10 @@ ALERT_SUMMARIES = {
         "A member scanned the unit, and it was scanned again far away within hours."
     ),
     "scan_after_dispensed": _l("The unit was scanned again long after it was used."),
+    "scan_after_destroyed": _l(
+        "The unit was scanned again long after it was destroyed: the unit or its label may "
+        "have been reused."
+    ),
     "cold_chain_excursion": _l(
         "Shipment %(shipment)s was received by %(organisation)s outside its temperature range."
     ),

@@ -1,37 +1,39 @@
 """The public verification page: type, paste or scan a code and see the verdict plainly,
 with its reasons, in the visitor's language. The Digital Link resolver
-(`api.routes.verify`) renders its browser answer with `verdict_page` too, so a printed QR
-code lands on this same page."""
+(`api.routes.verify`) renders its browser answer with `verdict_page` too (`medledger.app`
+registers it there), so a printed QR code lands on this same page."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.routes.verify import MAX_CODE, RateLimit, judge
 from domain.services import Services
-from domain.verification import ReasonCode, VerifyResult
+from domain.verdicts import ReasonCode, Verdict
+from domain.verification import VerifyResult
+from domain.verifier import MAX_CODE, judge
 from portal.context import PageCtx, page_ctx
 from portal.nav import _l
 from sdk.errors import Gs1Error
 from web.deps import ServicesDep
+from web.verify_limit import RateLimit, scan_member
 
-__all__ = ["router", "verdict_page"]
+__all__ = ["REASONS", "VERDICTS", "router", "verdict_page"]
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
 # The verdict banner always names the verdict in both languages: a scanner may not read
 # the page's language.
 VERDICTS = {
-    "genuine": ("真品", "Genuine"),
-    "unknown": ("未知序列号", "Unknown"),
-    "suspect": ("可疑", "Suspect"),
-    "recalled": ("已召回", "Recalled"),
-    "expired": ("已过期", "Expired"),
-    "dispensed": ("已使用", "Dispensed"),
-    "destroyed": ("已销毁", "Destroyed"),
+    Verdict.GENUINE: ("真品", "Genuine"),
+    Verdict.UNKNOWN: ("未知序列号", "Unknown"),
+    Verdict.SUSPECT: ("可疑", "Suspect"),
+    Verdict.RECALLED: ("已召回", "Recalled"),
+    Verdict.EXPIRED: ("已过期", "Expired"),
+    Verdict.DISPENSED: ("已使用", "Dispensed"),
+    Verdict.DESTROYED: ("已销毁", "Destroyed"),
 }
-# Every reason code of api.verification in words (tests/portal/test_verify_reasons.py ties
+# Every reason code of domain.verdicts in words (tests/portal/test_verify_reasons.py ties
 # each to its zh-CN text); the API's English text is shown under it.
 REASONS = {
     ReasonCode.COMMISSIONED: _l("Registered on the ledger by its manufacturer."),
@@ -93,7 +95,7 @@ def verify_page(
     if not code:
         return verdict_page(request, services, code="")
     try:
-        result = judge(services, request, code, None)
+        result = judge(services, code=code, location=None, member=scan_member(request))
     except Gs1Error as exc:
         return verdict_page(request, services, code=code, error=exc)
     return verdict_page(request, services, code=code, result=result)

@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from api.routes.verify import verifier
 from domain.auth import create_api_key
 from domain.oversight_feed import cursors, load_cursor
 from domain.oversight_pull import FeedError, OversightPull, Pulled, Pulling
 from domain.services import Services
 from domain.store import api_store
+from domain.verifier import verifier
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer

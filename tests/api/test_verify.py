@@ -11,9 +11,12 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from api.routes.verify import verifier
+from domain.alerts import scan_anomalies
 from domain.auth import create_api_key
+from domain.scan_rules import scan_policy
+from domain.verdicts import ReasonCode
 from domain.verification import places_distant
+from domain.verifier import verifier
 from medledger.app import create_app
 from sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
@@ -318,23 +321,33 @@ def test_a_member_scan_keeps_the_members_address_never_the_client_address(api: A
 def test_every_scan_is_logged_with_its_coarse_place_and_feeds_the_anomaly_query(
     api: ApiEnv,
 ) -> None:
-    from indexer.queries import scan_anomalies
-
     (item,) = _commission(api, "SN000012")
     api.sync()
     code = _udi(api, "SN000012").element_string()
+    # The anomalies are the verdict's (issue 14): a point and a region are not comparable,
+    # and only a member's scan is evidence against a later one (before, the alerts paired
+    # any two scans whose location strings differed).
+    member = _member_key(api)
+    scans = [
+        ({"lat": 31.2345, "lon": 121.4567}, member),
+        ({"country": "CN", "region": "11"}, member),
+        ({"country": "US"}, {}),
+    ]
     # The app's shutdown writes the scans still queued for the batch writer.
     with TestClient(create_app(api.services)) as client:
-        for location in ({"lat": 31.2345, "lon": 121.4567}, {"country": "CN", "region": "11"}):
-            response = client.post("/v1/verify", json={"code": code, "location": location})
+        for location, headers in scans:
+            response = client.post(
+                "/v1/verify", json={"code": code, "location": location}, headers=headers
+            )
             assert response.status_code == 200
     with api.services.engine.connect() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT location FROM verification_scans WHERE item_key = ? ORDER BY id", (item,)
+            "SELECT id, location FROM verification_scans WHERE item_key = ? ORDER BY id", (item,)
         ).all()
-        anomalies = scan_anomalies(conn, since=0, window_seconds=3600)
-    assert [r[0] for r in rows] == ["geo:31.2,121.5", "CN-11"]
-    assert {(a.kind, a.item_key) for a in anomalies} == {("two_places", item)}
+        anomalies = scan_anomalies(conn, since=0, policy=scan_policy(api.services.settings))
+    assert [r[1] for r in rows] == ["geo:31.2,121.5", "CN-11", "US"]
+    found = [(a.rule, a.scan.id, a.earlier and a.earlier.location) for a in anomalies]
+    assert found == [(ReasonCode.TWO_PLACES, rows[2][0], "CN-11")]
 
 
 def _scans(api: ApiEnv, item: bytes) -> int:

@@ -17,9 +17,9 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.routes.verify import verifier
 from domain.auth import create_api_key
 from domain.services import Services
+from domain.verifier import verifier
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer

@@ -17,10 +17,11 @@ from indexer.queries import (
     inventory,
     item_facts,
     lot_trace,
+    member_scan_pairs,
     recall_scope,
     record_scan,
-    scan_anomalies,
     unit_history,
+    used_unit_scans,
 )
 from indexer.source import Web3LogSource
 from sdk.model import ItemStatus
@@ -183,7 +184,11 @@ def test_inventory_and_expiring_stock_match_the_contract_view(devchain_run, inde
     assert sum(line.units for line in lines) == sum(view[k].status in in_stock for k in soon)
 
 
-def test_scan_anomalies_flag_two_places_and_scans_after_dispensing(devchain_run, indexed):
+def test_scan_reads_pair_member_scans_in_other_places_and_find_scans_of_used_units(
+    devchain_run, indexed
+):
+    """Only the rows: which are anomalies is domain.scan_rules's (tests/api/
+    test_verify_alerts_agree.py)."""
     run = devchain_run.run
     ledger = run.backend.admin
     units = [k for ids in run.plan.units.values() for k in ids]
@@ -196,11 +201,18 @@ def test_scan_anomalies_flag_two_places_and_scans_after_dispensing(devchain_run,
         record_scan(conn, active, scanned_at=later + 7200, location="Lhasa", scanner="s3")
         record_scan(conn, dispensed, scanned_at=later, location="Shanghai", scanner="s1")
         conn.commit()
-        found = scan_anomalies(conn, since=later - 10, window_seconds=600)
-    assert [(a.kind, a.item_key, a.location, a.other_location) for a in found] == [
-        ("two_places", active, "Urumqi", "Shanghai"),
-        ("after_dispensed", dispensed, "Shanghai", None),
+        record_scan(conn, active, scanned_at=later + 7260, location="Lhasa", scanner=None)
+        record_scan(conn, active, scanned_at=later + 7320, location="Xian", scanner=None)
+        conn.commit()
+        pairs = member_scan_pairs(conn, since=later - 10, window_seconds=600)
+        used = used_unit_scans(conn, since=later - 10)
+    assert [(p.scan.scan.location, p.earlier.location, p.earlier.scanner) for p in pairs] == [
+        ("Urumqi", "Shanghai", "s1"),
+        ("Xian", "Lhasa", "s3"),  # the anonymous scan in Lhasa is no member's
     ]
+    ((scan, status, used_at),) = [(u.scan.scan, u.status, u.used_at) for u in used]
+    assert (scan.item_key, scan.location, status) == (dispensed, "Shanghai", ItemStatus.DISPENSED)
+    assert used_at <= later
 
 
 def _captured_statements(db_url: str, devchain_run: DevRun):
@@ -226,7 +238,8 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             recall_scope(conn, 1)
             inventory(conn, maker)
             expiring_stock(conn, now=0, within_days=30)
-            scan_anomalies(conn, since=0, window_seconds=600)
+            member_scan_pairs(conn, since=0, window_seconds=600)
+            used_unit_scans(conn, since=0)
     finally:
         engine.dispose()
     return captured
