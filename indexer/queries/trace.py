@@ -33,7 +33,10 @@ __all__ = [
     "RecallScope",
     "container_contents",
     "containers_holding",
+    "held_by",
+    "item_exists",
     "item_facts",
+    "lot_reached",
     "lot_trace",
     "recall_scope",
     "unit_history",
@@ -353,3 +356,28 @@ def item_facts(conn: Connection, item_key: bytes) -> ItemFacts | None:
         bytes(last[1]),
         int(last[2]),
     )
+
+
+def item_exists(conn: Connection, item_key: bytes) -> bool:
+    return Sql(conn).one("SELECT id FROM items WHERE item_key = ?", (item_key,)) is not None
+
+
+def held_by(conn: Connection, item_key: bytes, address: str) -> bool:
+    """Whether the member `address` holds or has held the item (at any custody step)."""
+    found = Sql(conn).one(
+        "SELECT 1 FROM items i JOIN item_events e ON e.item_id = i.id "
+        "JOIN organisations o ON o.id = e.holder_id "
+        "WHERE i.item_key = ? AND o.address = ? LIMIT 1",
+        (item_key, address),
+    )
+    return found is not None
+
+
+def lot_reached(conn: Connection, lot_index: int, address: str) -> bool:
+    """Whether any unit of the lot ever reached the member `address`."""
+    found = Sql(conn).one(
+        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
+        "WHERE r.lot_index = ? AND o.address = ?",
+        (lot_index, address),
+    )
+    return found is not None

@@ -27,6 +27,7 @@ from api.routes.regulator import (
     suspend_member,
 )
 from domain.alerts import alerts_feed
+from indexer.queries.counterparties import names_of
 from portal.charts import Bar, bar_chart, column_chart
 from portal.context import Csrf, Ctx
 from portal.errors import MESSAGES, FormError
@@ -37,7 +38,6 @@ from portal.regulator.forms import end_of_day, parse_form
 from portal.regulator.members import members_with_licences
 from portal.regulator.overview import DAY, NetworkFigures, network_overview
 from portal.routes import regulator_recalls
-from portal.trace_view import names_of
 from portal.vocabulary import word
 from sdk.model import LicenceKind, Role
 from web.deps import ConnDep
