@@ -22,6 +22,9 @@ from indexer.queries import (
     scan_anomalies,
     unit_history,
 )
+from indexer.queries.progress import indexed_block
+from indexer.queries.shipments import shipment, shipment_lines
+from indexer.queries.trace import held_by, item_exists, lot_reached
 from indexer.source import Web3LogSource
 from sdk.model import ItemStatus
 from tests.indexer.conftest import DevRun, connect, index_all
@@ -227,6 +230,12 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             inventory(conn, maker)
             expiring_stock(conn, now=0, within_days=30)
             scan_anomalies(conn, since=0, window_seconds=600)
+            item_exists(conn, unit)
+            held_by(conn, unit, maker)
+            lot_reached(conn, 1, maker)
+            shipment_lines(conn, [unit, run.plan.containers[-1]])
+            shipment(conn, 1)
+            indexed_block(conn)
     finally:
         engine.dispose()
     return captured
