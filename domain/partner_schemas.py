@@ -236,6 +236,11 @@ class OperationOut(BaseModel):
     shipment_id: int | None = None
     recall_id: int | None = None
     report_id: int | None = None
+    indexed: bool = Field(
+        default=True,
+        description="false: the read model had not reached block_number when this was "
+        "answered, so lists and traces may not show the write yet",
+    )
 
 
 class TransactionStatusOut(BaseModel):

@@ -72,6 +72,9 @@ class ApiSettings(BaseSettings):
     # then keep arriving at `body_min_bytes_per_second` on average, else a 408.
     body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     body_min_bytes_per_second: int = Field(default=50_000, ge=1)
+    # Read your own writes: a write answers once the read model has indexed its block, or
+    # after this many seconds with `indexed: false` (the portal shows it as pending).
+    read_model_wait_seconds: float = Field(default=3.0, ge=0, le=60)
     # Largest page any list route returns.
     max_page_size: int = Field(default=200, ge=1, le=1000)
     # Partner sign-in tokens.

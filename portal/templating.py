@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from portal.queries import LotRow
+from indexer.queries.devices import LotRow
 
 __all__ = ["TEMPLATES", "templates"]
 

@@ -2,8 +2,8 @@
 or a lot), its custody timeline, the organisations it passed through, and the chain
 transaction behind each step.
 
-Reads go through the indexer's queries (`indexer.queries`) and the API's object-level
-rules (`api.routes.trace.ensure_item_visible` / `ensure_lot_visible`): the regulator sees
+Reads go through the indexer's queries (`indexer.queries`) and the object-level rules of
+`domain.trace` (`ensure_item_visible` / `ensure_lot_visible`): the regulator sees
 everything, a partner only what it holds or has held. `chain_tx` reads a transaction, its
 block and its decoded events from the chain itself.
 """
@@ -16,16 +16,14 @@ from typing import Any
 from sqlalchemy import Connection
 from web3.exceptions import TransactionNotFound
 
-from api.routes.trace import ensure_item_visible, ensure_lot_visible, item_key_of
 from domain.errors import NotFound
 from domain.oversight import TraceScope
 from domain.services import Services
-from indexer.db import Sql
+from domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
 from indexer.queries import (
     HistoryStep,
     ItemFacts,
     LotTrace,
-    OrgRef,
     PackedItem,
     container_contents,
     containers_holding,
@@ -33,12 +31,14 @@ from indexer.queries import (
     lot_trace,
     unit_history,
 )
+from indexer.queries.counterparties import names_of
+from indexer.queries.shipments import shipment_parties
 from portal.trace_graph import OrgGraph, org_graph
 from sdk.abi import DecodedEvent
 from sdk.deploy import CONTRACT_NAMES
 from sdk.gs1 import parse_code
 
-__all__ = ["ChainTx", "ItemTrace", "LotView", "chain_tx", "explore", "names_of"]
+__all__ = ["ChainTx", "ItemTrace", "LotView", "chain_tx", "explore"]
 
 CONTENTS_SHOWN = 200
 
@@ -62,31 +62,6 @@ class LotView:
     trace: LotTrace
 
 
-def names_of(conn: Connection, addresses: set[str]) -> dict[str, str]:
-    if not addresses:
-        return {}
-    marks = ",".join("?" * len(addresses))
-    rows = Sql(conn).rows(
-        f"SELECT address, name FROM organisations WHERE address IN ({marks})", list(addresses)
-    )
-    return {str(a): str(n) for a, n in rows}
-
-
-def _parties(conn: Connection, shipment_ids: set[int]) -> dict[int, tuple[OrgRef, OrgRef]]:
-    if not shipment_ids:
-        return {}
-    marks = ",".join("?" * len(shipment_ids))
-    rows = Sql(conn).rows(
-        "SELECT s.id, so.address, so.name, ro.address, ro.name FROM shipments s "
-        "JOIN organisations so ON so.id = s.sender_id "
-        f"JOIN organisations ro ON ro.id = s.receiver_id WHERE s.id IN ({marks})",
-        list(shipment_ids),
-    )
-    return {
-        int(i): (OrgRef(str(sa), str(sn)), OrgRef(str(ra), str(rn))) for i, sa, sn, ra, rn in rows
-    }
-
-
 def item_trace(conn: Connection, key: bytes, scope: TraceScope) -> ItemTrace:
     ensure_item_visible(conn, key, scope)
     facts = item_facts(conn, key)
@@ -94,7 +69,7 @@ def item_trace(conn: Connection, key: bytes, scope: TraceScope) -> ItemTrace:
     steps = unit_history(conn, key)
     names = names_of(conn, {s.holder for s in steps})
     shipments = {s.shipment_id for s in steps if s.shipment_id is not None}
-    graph = org_graph(steps, parties=_parties(conn, shipments), names=names)
+    graph = org_graph(steps, parties=shipment_parties(conn, shipments), names=names)
     contents = container_contents(conn, key) if facts.is_container else []
     return ItemTrace(
         key,

@@ -2,7 +2,7 @@
 (recursive) and the containers holding an item, recall scope and progress.
 
 Lists are paginated (`limit` ≤ `settings.max_page_size`, opaque `cursor`). The regulator
-sees every object; a partner only objects it holds or has held (`api.oversight`), and in a
+sees every object; a partner only objects it holds or has held (`domain.trace`), and in a
 lot's trace or a recall's scope the holders other than itself only if it made the lot.
 Items are named by their 32-byte id (0x hex) or any GS1 code without slashes, e.g.
 `(01)09506000134352(21)SN0001` or `(00)106141411234567897`.
@@ -14,11 +14,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
-from sqlalchemy import Connection
 
 from domain.errors import NotFound
-from domain.oversight import TraceScope, TraceScopeDep
-from indexer.db import Sql
+from domain.oversight import TraceScopeDep
+from domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
 from indexer.queries import (
     container_contents,
     containers_holding,
@@ -26,10 +25,10 @@ from indexer.queries import (
     recall_scope,
     unit_history,
 )
-from sdk.gs1 import lot_key, parse_code, validate_gtin
+from sdk.gs1 import lot_key, validate_gtin
 from web.deps import ConnDep, PageDep
 
-__all__ = ["ensure_item_visible", "ensure_lot_visible", "item_key_of", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/trace", tags=["trace"])
 
@@ -45,48 +44,6 @@ ItemParam = Annotated[
 
 def _hex(value: bytes | None) -> str | None:
     return None if value is None else "0x" + value.hex()
-
-
-def item_key_of(text: str) -> bytes:
-    """The 32-byte item id named by a hex id or a GS1 code (400 with the GS1 reason)."""
-    body = text.removeprefix("0x")
-    if text.startswith("0x") and len(body) == 64:
-        try:
-            return bytes.fromhex(body)
-        except ValueError:
-            pass
-    return parse_code(text).item_id
-
-
-def ensure_item_visible(conn: Connection, key: bytes, scope: TraceScope) -> None:
-    """404 unless the item exists and, for a partner, it holds or has held it."""
-    sql = Sql(conn)
-    if sql.one("SELECT id FROM items WHERE item_key = ?", (key,)) is None:
-        raise NotFound("unknown_item", f"no item 0x{key.hex()} on the ledger")
-    if scope.member is not None and (
-        sql.one(
-            "SELECT 1 FROM items i JOIN item_events e ON e.item_id = i.id "
-            "JOIN organisations o ON o.id = e.holder_id "
-            "WHERE i.item_key = ? AND o.address = ? LIMIT 1",
-            (key, scope.member),
-        )
-        is None
-    ):
-        # Same answer as an unknown item: existence is not disclosed across partners.
-        raise NotFound("unknown_item", f"no item 0x{key.hex()} on the ledger")
-
-
-def ensure_lot_visible(conn: Connection, lot_index: int, scope: TraceScope, what: str) -> None:
-    """404 (naming `what`) unless the scope sees everything or the lot reached the member."""
-    if scope.member is None:
-        return
-    reached = Sql(conn).one(
-        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
-        "WHERE r.lot_index = ? AND o.address = ?",
-        (lot_index, scope.member),
-    )
-    if reached is None:
-        raise NotFound("not_found", f"{what} not found")
 
 
 class StepOut(BaseModel):

@@ -33,7 +33,10 @@ __all__ = [
     "RecallScope",
     "container_contents",
     "containers_holding",
+    "held_by",
+    "item_exists",
     "item_facts",
+    "lot_reached",
     "lot_trace",
     "recall_scope",
     "unit_history",
@@ -81,18 +84,18 @@ def unit_history(conn: Connection, item_key: bytes) -> list[HistoryStep]:
     )
     return [
         HistoryStep(
-            EventKind(r[0]),
-            int(r[1]),
-            int(r[2]),
-            bytes(r[3]),
-            int(r[4]),
-            str(r[5]),
-            ItemStatus(r[6]),
-            None if r[7] is None else bytes(r[7]),
-            None if r[8] is None else bytes(r[8]),
-            None if r[9] is None else int(r[9]),
+            kind=EventKind(kind),
+            block_number=int(block),
+            timestamp=int(at),
+            tx_hash=bytes(tx_hash),
+            log_index=int(index),
+            holder=str(holder),
+            status=ItemStatus(status),
+            parent=None if parent is None else bytes(parent),
+            via=None if via is None else bytes(via),
+            shipment_id=None if shipment is None else int(shipment),
         )
-        for r in rows
+        for kind, block, at, tx_hash, index, holder, status, parent, via, shipment in rows
     ]
 
 
@@ -134,8 +137,8 @@ def _lot(sql: Sql, lot_key: bytes) -> tuple[int, str, str, int, int] | None:
     )
     if not rows:
         return None
-    r = rows[0]
-    return int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])
+    ((lot_index, gtin, number, expiry, maker),) = rows
+    return int(lot_index), str(gtin), str(number), int(expiry), int(maker)
 
 
 def _orgs(sql: Sql, ids: set[int]) -> dict[int, OrgRef]:
@@ -170,7 +173,7 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         "ORDER BY first_block, organisation_id",
         (lot_index,),
     )
-    orgs = _orgs(sql, set(counts) | {int(r[0]) for r in reach} | {maker})
+    orgs = _orgs(sql, set(counts) | {int(org) for org, _ in reach} | {maker})
     holders = sorted(
         (HolderCount(orgs[h], sum(c.values()), c) for h, c in counts.items()),
         key=lambda h: (-h.total, h.holder.address),
@@ -221,7 +224,7 @@ def containers_holding(conn: Connection, item_key: bytes) -> list[bytes]:
         "ORDER BY u.depth",
         (item_key,),
     )
-    return [bytes(r[0]) for r in rows]
+    return [bytes(key) for (key,) in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,3 +356,28 @@ def item_facts(conn: Connection, item_key: bytes) -> ItemFacts | None:
         bytes(last[1]),
         int(last[2]),
     )
+
+
+def item_exists(conn: Connection, item_key: bytes) -> bool:
+    return Sql(conn).one("SELECT id FROM items WHERE item_key = ?", (item_key,)) is not None
+
+
+def held_by(conn: Connection, item_key: bytes, address: str) -> bool:
+    """Whether the member `address` holds or has held the item (at any custody step)."""
+    found = Sql(conn).one(
+        "SELECT 1 FROM items i JOIN item_events e ON e.item_id = i.id "
+        "JOIN organisations o ON o.id = e.holder_id "
+        "WHERE i.item_key = ? AND o.address = ? LIMIT 1",
+        (item_key, address),
+    )
+    return found is not None
+
+
+def lot_reached(conn: Connection, lot_index: int, address: str) -> bool:
+    """Whether any unit of the lot ever reached the member `address`."""
+    found = Sql(conn).one(
+        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
+        "WHERE r.lot_index = ? AND o.address = ?",
+        (lot_index, address),
+    )
+    return found is not None

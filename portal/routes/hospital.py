@@ -1,6 +1,6 @@
 """Hospital pages: stock (received goods, `portal.routes.shipments` for receiving), using
 units (dispense to a patient or implant; the procedure record is only hashed on chain) and
-adverse-event reports. Writes call the JSON API's route functions."""
+adverse-event reports. Writes call the same use cases as the JSON API (`domain.items`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from api.routes import partner
+from domain import items
 from domain.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
@@ -52,19 +52,26 @@ def use(
     try:
         if use not in USES:
             raise FormError("invalid_request", f"use {use!r}", {"use": use})
-        items = codes("contents", contents)
+        units = codes("contents", contents)
         reference = need("record", record)
         body = ItemsIn.model_validate(
             {
-                "item_ids": [hexs(u.item_id) for u in items],
+                "item_ids": [hexs(u.item_id) for u in units],
                 "record_hash": hexs(text_hash(f"{use}:{reference}") or b""),
             }
         )
-        partner.dispense(body, ctx.signed_in, ctx.services)
+        used = items.dispense(ctx.services, member=ctx.signed_in, items=body)
     except FAILURES as exc:
         return stock_page(ctx, conn, "hospital/use.html", values=typed, problem=exc)
-    notice = ctx._("%(n)s units recorded as used.") % {"n": len(items)}
-    return stock_page(ctx, conn, "hospital/use.html", values={"use": use}, notice=notice)
+    notice = ctx._("%(n)s units recorded as used.") % {"n": len(units)}
+    return stock_page(
+        ctx,
+        conn,
+        "hospital/use.html",
+        values={"use": use},
+        notice=notice,
+        index_pending=not used.indexed,
+    )
 
 
 @router.get("/adverse-events")
@@ -93,7 +100,7 @@ def adverse_event(
             }
         )
         try:
-            result = partner.adverse_event(body, ctx.signed_in, ctx.services)
+            result = items.adverse_event(ctx.services, member=ctx.signed_in, event=body)
         except ContractError as exc:
             if exc.name != "RecordsNotConcerned":
                 raise
@@ -101,7 +108,12 @@ def adverse_event(
     except FAILURES as exc:
         return ctx.render("hospital/adverse_event.html", values=typed, problem=exc)
     notice = ctx._("Adverse event report %(id)s recorded.") % {"id": result.report_id}
-    return ctx.render("hospital/adverse_event.html", values={"severity": "2"}, notice=notice)
+    return ctx.render(
+        "hospital/adverse_event.html",
+        values={"severity": "2"},
+        notice=notice,
+        index_pending=not result.indexed,
+    )
 
 
 def _not_yours(typed: str) -> FormError:

@@ -1,7 +1,7 @@
 """Manufacturer pages: products and lots (with registration certificates), commissioning
 of serial ranges as a background job with a progress bar, and label sheets. Every write
-calls the JSON API's own route function (`api.routes.partner`), so the ledger rules and
-errors are the API's. Packing is `portal.routes.packing`."""
+calls the same use case as the JSON API (`domain.devices`, `domain.items`), so the ledger
+rules and errors are the API's. Packing is `portal.routes.packing`."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.routes import partner
+from domain import devices, items
 from domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
+from indexer.queries.devices import company_prefixes, lots_of, products_of
 from portal import labels
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
@@ -24,7 +25,7 @@ from portal.errors import FormError, PortalFailure
 from portal.forms import date_ts, local_date, need, tenths, text_hash, whole
 from portal.jobs import find_job, start_job
 from portal.nav import NavItem, _l, register
-from portal.queries import company_prefixes, lots_of, products_of
+from portal.pending import pending_param
 from portal.routes.documents import (
     REGISTRATION_CERTIFICATE,
     Recorded,
@@ -68,9 +69,9 @@ def _catalogue(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
 
 
 @router.get("")
-def catalogue(ctx: Manufacturer, conn: ConnDep, done: str = "") -> HTMLResponse:
+def catalogue(ctx: Manufacturer, conn: ConnDep, done: str = "", pending: str = "") -> HTMLResponse:
     notice = ctx._("Saved on the ledger.") if done else None
-    return _catalogue(ctx, conn, values={}, notice=notice)
+    return _catalogue(ctx, conn, values={}, notice=notice, index_pending=bool(done and pending))
 
 
 @router.post("/products")
@@ -103,10 +104,10 @@ def _register_product(
             }
         )
         check_sizes(files)
-        registered = partner.register_product(body, ctx.signed_in, ctx.services)
+        registered = devices.register_product(ctx.services, member=ctx.signed_in, product=body)
     except FAILURES as exc:
         return _catalogue(ctx, conn, values=typed, problem=exc)
-    next_url = "/portal/manufacturer?done=product"
+    next_url = f"/portal/manufacturer?{pending_param(registered)}done=product"
     summary = ctx._("Product %(gtin)s is registered on the ledger.") % {"gtin": gtin}
     not_stored = attach_after(
         ctx,
@@ -153,10 +154,12 @@ def register_lot(
                 "qc_release_hash": hexs(qc_hash) if qc_hash else None,
             }
         )
-        partner.register_lot(body, ctx.signed_in, ctx.services)
+        registered = devices.register_lot(ctx.services, member=ctx.signed_in, lot=body)
     except FAILURES as exc:
         return _catalogue(ctx, conn, values=typed, problem=exc)
-    return RedirectResponse("/portal/manufacturer?done=lot", status_code=303)
+    return RedirectResponse(
+        f"/portal/manufacturer?{pending_param(registered)}done=lot", status_code=303
+    )
 
 
 # ------------------------------------------------------------------ commissioning
@@ -197,7 +200,7 @@ def commission(
 
     def work(batch: Sequence[str]) -> None:
         body = CommissionIn.model_validate({"lot_key": lot_key, "serials": list(batch)})
-        partner.commission(body, member, services)
+        items.commission(services, member=member, units=body)
 
     job = start_job(
         services,

@@ -1,6 +1,6 @@
 """Packing units (or cases) into a case or pallet under the member's company prefix, and
 unpacking a case or pallet the member holds (every holder: a hospital opens the cases it
-receives). Writes call the JSON API's route functions (`api.routes.partner`)."""
+receives). Writes call the same use cases as the JSON API (`domain.items`)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from api.routes import partner
+from domain import items
 from domain.partner_schemas import ContainerIn, PackIn, hexs
+from indexer.queries.devices import company_prefixes
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
 from portal.errors import FormError
 from portal.forms import codes, need, whole
 from portal.nav import NavItem, _l, register
-from portal.queries import company_prefixes
 from sdk import gs1
 from sdk.model import Role
 from web.deps import ConnDep
@@ -57,25 +57,36 @@ def pack(
         "contents": contents,
     }
     try:
-        items = codes("contents", contents)
+        packed = codes("contents", contents)
         sscc = gs1.make_sscc(
             extension=whole("extension", extension, low=0, high=9),
             company_prefix=need("company_prefix", company_prefix),
             serial_reference=whole("serial_reference", serial_reference, low=0, high=10**10),
         )
-        created = partner.create_container(
-            ContainerIn(sscc=sscc, company_prefix=company_prefix), ctx.signed_in, ctx.services
+        created = items.create_container(
+            ctx.services,
+            member=ctx.signed_in,
+            container=ContainerIn(sscc=sscc, company_prefix=company_prefix),
         )
         assert created.container_id is not None
-        body = PackIn.model_validate({"item_ids": [hexs(u.item_id) for u in items]})
-        partner.pack(created.container_id, body, ctx.signed_in, ctx.services)
+        body = PackIn.model_validate({"item_ids": [hexs(u.item_id) for u in packed]})
+        filled = items.pack(
+            ctx.services, member=ctx.signed_in, container_id=created.container_id, items=body
+        )
     except FAILURES as exc:
         return _packing_page(ctx, conn, values=typed, problem=exc)
     notice = ctx._("Packed %(count)s items into SSCC %(sscc)s.") % {
-        "count": len(items),
+        "count": len(packed),
         "sscc": sscc,
     }
-    return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice, packed_sscc=sscc)
+    return _packing_page(
+        ctx,
+        conn,
+        values={"extension": "0"},
+        notice=notice,
+        packed_sscc=sscc,
+        index_pending=not filled.indexed,
+    )
 
 
 @router.post("/unpack")
@@ -89,7 +100,7 @@ def unpack(ctx: Packer, conn: ConnDep, _: Csrf, container: Annotated[str, Form()
             raise FormError(
                 "ItemsNotContainer", f"{container!r} is not an SSCC", {"container": "SSCC"}
             )
-        opened = partner.unpack(hexs(udi.item_id), ctx.signed_in, ctx.services)
+        opened = items.unpack(ctx.services, member=ctx.signed_in, container_id=hexs(udi.item_id))
     except FAILURES as exc:
         return _packing_page(
             ctx, conn, values={"extension": "0", "container": container}, problem=exc
@@ -99,4 +110,6 @@ def unpack(ctx: Packer, conn: ConnDep, _: Csrf, container: Annotated[str, Form()
         "count": count,
         "sscc": udi.sscc,
     }
-    return _packing_page(ctx, conn, values={"extension": "0"}, notice=notice)
+    return _packing_page(
+        ctx, conn, values={"extension": "0"}, notice=notice, index_pending=not opened.indexed
+    )

@@ -28,6 +28,7 @@ from domain.regulator import (
     reinstate_member,
     suspend_member,
 )
+from indexer.queries.counterparties import names_of
 from indexer.queries.network import members_with_licences
 from portal.charts import Bar, bar_chart, column_chart
 from portal.context import Csrf, Ctx
@@ -37,7 +38,6 @@ from portal.nav import NavItem, _l, register
 from portal.regulator.access import Regulator
 from portal.regulator.forms import LicenceForm, end_of_day, parse_form
 from portal.routes.recalls import centre as recall_centre
-from portal.trace_view import names_of
 from portal.vocabulary import word
 from sdk.model import LicenceKind, Role
 from web.deps import ConnDep

@@ -1,7 +1,7 @@
 """Shipments for every partner role: outbound (ship codes to another member, with a
 delivery note) and inbound (the acceptance form: counts per lot, accept or reject each unit
 or container, temperature min/max and excursion, inspection note, documents). Writes go
-through the JSON API's functions (`api.orders`, `api.routes.documents`)."""
+through the same use cases as the JSON API (`domain.items`, `api.routes.documents`)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from domain import orders
+from domain import items
 from domain.chain import reader
+from domain.errors import NotFound
 from domain.partner_schemas import ReceiveIn, ShipIn, hexs
+from indexer.queries.counterparties import organisation_name, partners
+from indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
 from portal.context import Csrf, Ctx, role_ctx
 from portal.errors import ACTION_ERRORS as FAILURES
-from portal.errors import FormError, PortalFailure
+from portal.errors import FormError
 from portal.forms import codes, tenths, text_hash, whole
 from portal.nav import NavItem, _l, register
-from portal.queries import (
-    ShippedLine,
-    organisation_name,
-    partners,
-    shipment_lines,
-    shipments_of,
-)
+from portal.pending import pending_param
 from portal.routes.documents import (
     DELIVERY_NOTE,
     INSPECTION_RECORD,
@@ -38,7 +35,7 @@ from portal.routes.documents import (
     form_fields,
 )
 from portal.vocabulary import word
-from sdk.model import Role, ShipmentState, ShipmentStatus
+from sdk.model import Role, ShipmentStatus
 from web.deps import ConnDep
 
 __all__ = ["router"]
@@ -68,7 +65,7 @@ def _outbound(ctx: Ctx, conn: ConnDep, **values: Any) -> HTMLResponse:
     return ctx.render(
         "shipments/outbound.html",
         receiver_options=receivers,
-        shipments=shipments_of(conn, me, inbound=False),
+        shipments=shipments_of(conn, me, side="outbound"),
         receive_links=False,
         pending=ShipmentStatus.IN_TRANSIT,
         **values,
@@ -76,9 +73,11 @@ def _outbound(ctx: Ctx, conn: ConnDep, **values: Any) -> HTMLResponse:
 
 
 @router.get("/outbound")
-def outbound(ctx: Partner, conn: ConnDep, sent: int | None = None) -> HTMLResponse:
+def outbound(
+    ctx: Partner, conn: ConnDep, sent: int | None = None, pending: str = ""
+) -> HTMLResponse:
     notice = ctx._("Shipment %(id)s is on its way.") % {"id": sent} if sent else None
-    return _outbound(ctx, conn, values={}, notice=notice)
+    return _outbound(ctx, conn, values={}, notice=notice, index_pending=bool(sent and pending))
 
 
 @router.post("/outbound")
@@ -90,21 +89,21 @@ async def ship(request: Request, ctx: Partner, conn: ConnDep, _: Csrf) -> Respon
 
 def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile]) -> Response:
     try:
-        items = codes("contents", typed.get("contents", ""))
+        shipped = codes("contents", typed.get("contents", ""))
         note = text_hash(typed.get("note", ""))
         body = ShipIn.model_validate(
             {
                 "receiver": typed.get("receiver", ""),
-                "item_ids": [hexs(u.item_id) for u in items],
+                "item_ids": [hexs(u.item_id) for u in shipped],
                 "document_hash": hexs(note) if note else None,
             }
         )
         check_sizes(files)
-        sent = orders.ship(ctx.services, ctx.signed_in, body)
+        sent = items.ship(ctx.services, member=ctx.signed_in, order=body)
         assert sent.shipment_id is not None
     except FAILURES as exc:
         return _outbound(ctx, conn, values=typed, problem=exc)
-    next_url = f"/portal/shipments/outbound?sent={sent.shipment_id}"
+    next_url = f"/portal/shipments/outbound?{pending_param(sent)}sent={sent.shipment_id}"
     on_its_way = ctx._("Shipment %(id)s is on its way.") % {"id": sent.shipment_id}
     not_stored = attach_after(
         ctx,
@@ -122,7 +121,7 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
 
 @router.get("/inbound")
 def inbound(ctx: Partner, conn: ConnDep) -> HTMLResponse:
-    rows = shipments_of(conn, ctx.signed_in.address, inbound=True)
+    rows = shipments_of(conn, ctx.signed_in.address, side="inbound")
     return ctx.render(
         "shipments/inbound.html",
         shipments=rows,
@@ -141,19 +140,17 @@ def _lots(lines: list[ShippedLine]) -> list[tuple[str, str, int]]:
     return [(g, n, u) for (g, n), u in sorted(totals.items())]
 
 
-def _inbound_to(ctx: Ctx, state: ShipmentState) -> bool:
-    return state.status is not ShipmentStatus.NONE and state.receiver == ctx.signed_in.address
-
-
-def _not_inbound(ctx: Ctx, shipment_id: int) -> HTMLResponse:
-    missing = PortalFailure("shipment_not_found", f"no inbound shipment {shipment_id}")
+def _not_inbound(ctx: Ctx, missing: NotFound) -> HTMLResponse:
     return ctx.render("error.html", problem=missing, status_code=404)
 
 
 def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTMLResponse:
-    state = reader(ctx.services).shipment(shipment_id)
-    if not _inbound_to(ctx, state):
-        return _not_inbound(ctx, shipment_id)
+    try:
+        state = items.party_shipment(
+            ctx.services, member=ctx.signed_in, shipment_id=shipment_id, receiving=True
+        )
+    except NotFound as missing:
+        return _not_inbound(ctx, missing)
     lines = shipment_lines(conn, reader(ctx.services).shipped_items(shipment_id))
     values.setdefault("values", {"temp_min": "", "temp_max": "", "excursion_minutes": "0"})
     return ctx.render(
@@ -190,11 +187,13 @@ def _receive(
     rejected: set[str],
     documents: list[UploadFile],
 ) -> Response:
-    ledger = reader(ctx.services)
-    state = ledger.shipment(shipment_id)
-    if not _inbound_to(ctx, state):
-        return _not_inbound(ctx, shipment_id)
-    shipped = ledger.shipped_items(shipment_id)
+    try:
+        state = items.party_shipment(
+            ctx.services, member=ctx.signed_in, shipment_id=shipment_id, receiving=True
+        )
+    except NotFound as missing:
+        return _not_inbound(ctx, missing)
+    shipped = reader(ctx.services).shipped_items(shipment_id)
     lines = shipment_lines(conn, shipped)
     try:
         rejected_ids = _in_shipped_order(shipped, rejected)
@@ -224,7 +223,9 @@ def _receive(
             }
         )
         check_sizes(documents)
-        result = orders.receive(ctx.services, ctx.signed_in, shipment_id, body)
+        result = items.receive(
+            ctx.services, member=ctx.signed_in, shipment_id=shipment_id, order=body
+        )
     except FAILURES as exc:
         return _acceptance(ctx, conn, shipment_id, values=typed, rejected=rejected, problem=exc)
     event = next(e for e in result.events if e.name == "ShipmentReceived").args
@@ -253,6 +254,7 @@ def _receive(
         rejected_count=len(event["rejectedIds"]),
         quarantined=bool(event["quarantined"]),
         tx_hash=result.tx_hash,
+        index_pending=not result.indexed,
     )
 
 

@@ -14,15 +14,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
-from api.routes.trace import ensure_item_visible
 from domain.errors import NotFound
 from domain.oversight import TraceScope
+from domain.trace import ensure_item_visible
 from indexer.queries import unit_history
+from indexer.queries.counterparties import names_of
 from portal.context import Ctx, MemberCtx
 from portal.errors import MESSAGES
 from portal.nav import NavItem, _l, register
 from portal.trace_graph import Hop, render_org_graph
-from portal.trace_view import ItemTrace, LotView, chain_tx, explore, names_of
+from portal.trace_view import ItemTrace, LotView, chain_tx, explore
 from sdk.model import Role
 from web.deps import ConnDep
 

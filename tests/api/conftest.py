@@ -50,6 +50,8 @@ def api(
         db_url=db_url,
         data_dir=tmp_path / "api",
         deployment_file=tmp_path / "deployment.json",
+        # The tests index by hand (`ApiEnv.sync`): a write need not wait for the indexer.
+        read_model_wait_seconds=0,
     )
     consortium.deployment.save(settings.deployment_file)
     services = Services(

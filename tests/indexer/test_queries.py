@@ -23,6 +23,9 @@ from indexer.queries import (
     unit_history,
     used_unit_scans,
 )
+from indexer.queries.progress import indexed_block
+from indexer.queries.shipments import shipment, shipment_lines
+from indexer.queries.trace import held_by, item_exists, lot_reached
 from indexer.source import Web3LogSource
 from sdk.model import ItemStatus
 from tests.indexer.conftest import DevRun, connect, index_all
@@ -240,6 +243,12 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             expiring_stock(conn, now=0, within_days=30)
             member_scan_pairs(conn, since=0, window_seconds=600)
             used_unit_scans(conn, since=0)
+            item_exists(conn, unit)
+            held_by(conn, unit, maker)
+            lot_reached(conn, 1, maker)
+            shipment_lines(conn, [unit, run.plan.containers[-1]])
+            shipment(conn, 1)
+            indexed_block(conn)
     finally:
         engine.dispose()
     return captured

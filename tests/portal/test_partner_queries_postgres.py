@@ -1,14 +1,15 @@
-"""The partner pages' indexer reads (portal.queries, the stock query) give the same answers
-over PostgreSQL as over SQLite: one chain is indexed into both and every read is compared."""
+"""The partner pages' indexer reads (indexer.queries.devices, .shipments and
+.counterparties, the stock query) give the same answers over PostgreSQL as over SQLite: one
+chain is indexed into both and every read is compared."""
 
 from __future__ import annotations
 
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
+from indexer.queries import counterparties, devices, shipments
 from indexer.queries.stock import inventory
 from indexer.source import Web3LogSource
-from portal import queries
 from sdk import gs1
 from tests.api import test_verify_postgres
 from tests.api.conftest import ApiEnv
@@ -34,14 +35,14 @@ def test_partner_reads_match_on_postgresql(api: ApiEnv, pg_url: str) -> None:
         with engine.connect() as conn:
             answers.append(
                 (
-                    queries.products_of(conn, maker),
-                    queries.lots_of(conn, maker),
-                    queries.company_prefixes(conn, maker),
-                    queries.partners(conn, excluding=maker),
-                    queries.shipments_of(conn, distributor, inbound=True),
-                    queries.shipments_of(conn, maker, inbound=False),
-                    sorted(queries.shipment_lines(conn, shipped), key=lambda line: line.code),
-                    queries.organisation_name(conn, maker),
+                    devices.products_of(conn, maker),
+                    devices.lots_of(conn, maker),
+                    devices.company_prefixes(conn, maker),
+                    counterparties.partners(conn, excluding=maker),
+                    shipments.shipments_of(conn, distributor, side="inbound"),
+                    shipments.shipments_of(conn, maker, side="outbound"),
+                    sorted(shipments.shipment_lines(conn, shipped), key=lambda line: line.code),
+                    counterparties.organisation_name(conn, maker),
                     inventory(conn, maker),
                 )
             )
@@ -53,4 +54,5 @@ def test_partner_reads_match_on_postgresql(api: ApiEnv, pg_url: str) -> None:
         (sscc, True, 2),
         ("PQ3", False, 1),
     ]
-    assert postgres[4][0].shipment_id == shipment and postgres[4][0].sender.startswith("Shanghai")
+    inbound = postgres[4][0]
+    assert inbound.shipment_id == shipment and inbound.sender.name.startswith("Shanghai")

@@ -1,0 +1,61 @@
+"""Devices: a manufacturer registers its products and their lots, and recalls a lot.
+
+Each write goes through the member's custodial ledger handle (refusals as the member may
+see them, `domain.tenancy`) and answers once the read model shows it
+(`domain.read_your_writes`)."""
+
+from __future__ import annotations
+
+from domain.auth import Member
+from domain.chain import custodial_ledger
+from domain.errors import Forbidden
+from domain.orders import report
+from domain.partner_schemas import LotIn, OperationOut, ProductIn, RecallIn, hexs
+from domain.read_your_writes import settled
+from domain.services import Services
+from sdk.ledger import Ledger
+from sdk.model import Role
+
+__all__ = ["ZERO32", "member_ledger", "recall_lot", "register_lot", "register_product"]
+
+ZERO32 = bytes(32)
+
+
+def member_ledger(services: Services, member: Member) -> Ledger:
+    """The member's custodial handle; its refusals say only what the member may see."""
+    return custodial_ledger(services, member.address, sees_all=member.is_regulator)
+
+
+def register_product(services: Services, *, member: Member, product: ProductIn) -> OperationOut:
+    result = member_ledger(services, member).register_product(
+        product.gtin,
+        company_prefix=product.company_prefix,
+        device_class=product.device_class,
+        certificate_hash=product.certificate_hash,
+        registration_expiry=product.registration_expiry,
+        temp_min=product.temp_min,
+        temp_max=product.temp_max,
+    )
+    return settled(services, report(result, signed_by="custodial"))
+
+
+def register_lot(services: Services, *, member: Member, lot: LotIn) -> OperationOut:
+    result = member_ledger(services, member).register_lot(
+        lot.gtin,
+        lot.lot,
+        production_date=lot.production_date,
+        expiry=lot.expiry,
+        qc_release_hash=lot.qc_release_hash or ZERO32,
+    )
+    return settled(services, report(result, signed_by="custodial", lot_key=hexs(result.value)))
+
+
+def recall_lot(services: Services, *, member: Member, recall: RecallIn) -> OperationOut:
+    """A manufacturer's recall of one of its lots (the regulator's own recalls go through
+    the regulator routes)."""
+    if member.role is not Role.MANUFACTURER:
+        raise Forbidden("manufacturer_only", "only a manufacturer recalls through this route")
+    result = member_ledger(services, member).recall_lot(
+        recall.lot_key, level=recall.level, reason_hash=recall.reason_hash
+    )
+    return settled(services, report(result, signed_by="custodial", recall_id=result.value))

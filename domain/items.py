@@ -1,0 +1,218 @@
+"""Items: units and containers, and their custody.
+
+Writes (commission, containers, pack/unpack, ship/receive/cancel, dispense, quarantine,
+release, destroy, adverse events, a transaction the member signed itself) act for one
+member and answer once the read model shows them (`domain.read_your_writes`). Reads are
+scoped to the member: its own stock, the history of an item it holds or has held, the
+shipments it sent or received (a regulator sees everything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from domain import orders
+from domain.auth import Member
+from domain.chain import reader, submit_raw
+from domain.devices import ZERO32, member_ledger
+from domain.errors import NotFound
+from domain.orders import report
+from domain.partner_schemas import (
+    AdverseEventIn,
+    CancelIn,
+    CommissionIn,
+    ContainerIn,
+    ItemsIn,
+    OperationOut,
+    PackIn,
+    ReceiveIn,
+    ShipIn,
+    hexs,
+)
+from domain.read_your_writes import settled
+from domain.services import Services
+from indexer.queries.shipments import ShipmentRow, shipments_of
+from indexer.queries.shipments import shipment as shipment_row
+from indexer.queries.trace import HistoryStep, unit_history
+from sdk.ledger import Ledger, TxResult
+from sdk.model import ShipmentState, ShipmentStatus
+
+__all__ = [
+    "adverse_event",
+    "cancel",
+    "commission",
+    "create_container",
+    "destroy",
+    "dispense",
+    "item_history",
+    "pack",
+    "parse_id",
+    "party_shipment",
+    "quarantine",
+    "receive",
+    "release",
+    "ship",
+    "shipment",
+    "shipments",
+    "transaction",
+    "unpack",
+]
+
+Op = Callable[[Ledger], TxResult[Any]]
+
+
+def _custodial(services: Services, member: Member, op: Op, **extra: Any) -> OperationOut:
+    result = op(member_ledger(services, member))
+    return settled(services, report(result, signed_by="custodial", **extra))
+
+
+def parse_id(value: str, what: str) -> bytes:
+    """The 32-byte id in `value` (0x hex), or 404 `<what>_not_found`."""
+    text_ = value.removeprefix("0x")
+    try:
+        data = bytes.fromhex(text_)
+    except ValueError:
+        data = b""
+    if len(data) != 32:
+        raise NotFound(f"{what}_not_found", f"{value[:80]!r} is not a 32-byte hex {what} id")
+    return data
+
+
+# ------------------------------------------------------------------ units and containers
+
+
+def commission(services: Services, *, member: Member, units: CommissionIn) -> OperationOut:
+    result = member_ledger(services, member).commission(units.lot_key, units.serials)
+    out = report(result, signed_by="custodial", item_ids=[hexs(i) for i in result.value])
+    return settled(services, out)
+
+
+def create_container(services: Services, *, member: Member, container: ContainerIn) -> OperationOut:
+    result = member_ledger(services, member).create_container(
+        container.sscc, company_prefix=container.company_prefix
+    )
+    out = report(result, signed_by="custodial", container_id=hexs(result.value))
+    return settled(services, out)
+
+
+def pack(services: Services, *, member: Member, container_id: str, items: PackIn) -> OperationOut:
+    cid = parse_id(container_id, "container")
+    return _custodial(services, member, lambda lg: lg.pack(cid, items.item_ids))
+
+
+def unpack(services: Services, *, member: Member, container_id: str) -> OperationOut:
+    cid = parse_id(container_id, "container")
+    result = member_ledger(services, member).unpack(cid)
+    out = report(result, signed_by="custodial", item_ids=[hexs(i) for i in result.value])
+    return settled(services, out)
+
+
+def dispense(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
+    record = items.record_hash or ZERO32
+    return _custodial(services, member, lambda lg: lg.dispense(items.item_ids, record_hash=record))
+
+
+def quarantine(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
+    reason = items.record_hash or ZERO32
+    return _custodial(
+        services, member, lambda lg: lg.quarantine(items.item_ids, reason_hash=reason)
+    )
+
+
+def release(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
+    return _custodial(services, member, lambda lg: lg.release(items.item_ids))
+
+
+def destroy(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
+    record = items.record_hash or ZERO32
+    return _custodial(services, member, lambda lg: lg.destroy(items.item_ids, record_hash=record))
+
+
+def adverse_event(services: Services, *, member: Member, event: AdverseEventIn) -> OperationOut:
+    """Report an adverse event about an item (unit or container) or a lot. The ledger
+    takes it only from a member concerned by the subject: the item's holder (a hospital
+    keeps the units it dispensed), the manufacturer of its lot, or the regulator; anything
+    else, an unknown subject included, is 409 `RecordsNotConcerned`."""
+    result = member_ledger(services, member).report_adverse_event(
+        event.subject_id, severity=event.severity, report_hash=event.report_hash
+    )
+    return settled(services, report(result, signed_by="custodial", report_id=result.value))
+
+
+def transaction(services: Services, *, member: Member, raw_transaction: bytes) -> OperationOut:
+    """Submit a transaction the member signed itself (any MedLedger contract call): the
+    sender must be the member."""
+    sent = submit_raw(
+        services, raw_transaction, member=member.address, sees_all=member.is_regulator
+    )
+    out = orders.report_events(
+        sent.tx_hash, sent.block_number, sent.events, signed_by="member (raw)"
+    )
+    return settled(services, out)
+
+
+# ------------------------------------------------------------------ shipments
+
+
+def party_shipment(
+    services: Services, *, member: Member, shipment_id: int, receiving: bool = False
+) -> ShipmentState:
+    """The shipment as the chain has it now (not only the index: one sent a moment ago
+    counts), if the member is its receiver or (unless `receiving`) its sender; else 404
+    `shipment_not_found`, as for one that does not exist, so the state and parties of
+    others' shipments stay theirs. A regulator is party to every shipment it may send."""
+    state = reader(services).shipment(shipment_id)
+    parties = (state.receiver,) if receiving else (state.sender, state.receiver)
+    sees_all = member.is_regulator and not receiving
+    if state.status is ShipmentStatus.NONE or not (sees_all or member.address in parties):
+        side = "inbound shipment" if receiving else "shipment"
+        raise NotFound("shipment_not_found", f"no {side} {shipment_id} of yours")
+    return state
+
+
+def ship(services: Services, *, member: Member, order: ShipIn) -> OperationOut:
+    return settled(services, orders.ship(services, member, order))
+
+
+def receive(
+    services: Services, *, member: Member, shipment_id: int, order: ReceiveIn
+) -> OperationOut:
+    """Accept (or reject `rejected_ids` of) a shipment addressed to the member, with the
+    acceptance record: temperature min/max, excursion seconds, inspection hash."""
+    party_shipment(services, member=member, shipment_id=shipment_id)
+    return settled(services, orders.receive(services, member, shipment_id, order))
+
+
+def cancel(
+    services: Services, *, member: Member, shipment_id: int, order: CancelIn
+) -> OperationOut:
+    party_shipment(services, member=member, shipment_id=shipment_id)
+    return settled(services, orders.cancel(services, member, shipment_id, order))
+
+
+# ------------------------------------------------------------------ scoped reads
+
+
+def item_history(conn: Connection, *, member: Member, item_id: str) -> list[HistoryStep]:
+    """The full history of an item the member holds or has held (404 otherwise)."""
+    key = parse_id(item_id, "item")
+    steps = unit_history(conn, key)
+    if not steps or not (member.is_regulator or any(s.holder == member.address for s in steps)):
+        raise NotFound("item_not_found", f"no item {item_id} among the items you hold or held")
+    return steps
+
+
+def shipments(conn: Connection, *, member: Member, limit: int, offset: int) -> list[ShipmentRow]:
+    """The member's shipments, outbound and inbound, newest first."""
+    return shipments_of(conn, member.address, side="either", limit=limit, offset=offset)
+
+
+def shipment(conn: Connection, *, member: Member, shipment_id: int) -> ShipmentRow:
+    row = shipment_row(conn, shipment_id)
+    parties = () if row is None else (row.sender.address, row.receiver.address)
+    if row is None or not (member.is_regulator or member.address in parties):
+        raise NotFound("shipment_not_found", f"no shipment {shipment_id} of yours")
+    return row
