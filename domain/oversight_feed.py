@@ -8,7 +8,7 @@ signed in with its ledger key like any member: no shared secret between the two 
 The regulator API pulls it (`api.oversight_pull`) and writes what it gets into its own
 databases with `store_scans` (its indexer's `verification_scans`, which its alerts read)
 and `store_acknowledgements` (its own `api_recall_acknowledgements`), remembering how far
-it got per feed in `api_oversight_cursors` of its API store.
+it got per feed in `api_oversight_cursors` of its API store (`indexer.store.oversight_feed`).
 
 Nothing personal crosses: a scan is its unit, time, coarse place (as logged) and the
 member that scanned it with an API key (an organisation's ledger address), or nobody for
@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, Connection, MetaData, String, Table, and_, or_, select, update
 from sqlalchemy.engine import Engine
 
-from domain.recalls import Acknowledgement, acknowledgement_store, acknowledgements
 from domain.services import Services
-from domain.store import store_with
+from domain.store import api_store
 from indexer.db import Sql
+from indexer.store import oversight_feed as cursors
+from indexer.store.recalls import Acknowledgement, acknowledgements_after
 
 __all__ = [
     "MAX_PAGE",
@@ -150,21 +150,7 @@ def scan_page(services: Services, *, after: int, limit: int) -> ScanPage:
 
 def acknowledgement_page(services: Services, *, after: AckCursor, limit: int) -> AckPage:
     """Acknowledgements after `after` in (acknowledged_at, recall_id, holder) order."""
-    c = acknowledgements.c
-    t, r, h = after
-    newer = or_(
-        c.acknowledged_at > t,
-        and_(c.acknowledged_at == t, c.recall_id > r),
-        and_(c.acknowledged_at == t, c.recall_id == r, c.holder > h),
-    )
-    query = (
-        select(acknowledgements)
-        .where(newer)
-        .order_by(c.acknowledged_at, c.recall_id, c.holder)
-        .limit(limit)
-    )
-    with acknowledgement_store(services).connect() as conn:
-        rows = [Acknowledgement(*row) for row in conn.execute(query).all()]
+    rows = acknowledgements_after(api_store(services).engine, after, limit=limit)
     records = [AckRecord.model_validate(asdict(a)) for a in rows]
     last = rows[-1] if rows else None
     cursor = (
@@ -175,30 +161,10 @@ def acknowledgement_page(services: Services, *, after: AckCursor, limit: int) ->
 
 # ------------------------------------------------------------------ the regulator side
 
-_metadata = MetaData()
-cursors = Table(
-    "api_oversight_cursors",
-    _metadata,
-    Column("feed", String(32), primary_key=True),
-    Column("position", String(80), nullable=False),
-)
-
-
-def _cursor_store(services: Services) -> Engine:
-    return store_with(services, _metadata)
-
 
 def load_cursor(services: Services, feed: str) -> str | None:
     """How far the pull of `feed` (`scans` or `acknowledgements`) got, as the feed's text."""
-    with _cursor_store(services).connect() as conn:
-        found = conn.execute(select(cursors.c.position).where(cursors.c.feed == feed)).scalar()
-    return None if found is None else str(found)
-
-
-def _save_cursor(conn: Connection, feed: str, position: str) -> None:
-    done = conn.execute(update(cursors).where(cursors.c.feed == feed).values(position=position))
-    if done.rowcount == 0:
-        conn.execute(cursors.insert().values(feed=feed, position=position))
+    return cursors.load_cursor(api_store(services).engine, feed)
 
 
 def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
@@ -218,8 +184,7 @@ def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
     if fresh:
         with services.engine.begin() as conn:
             Sql(conn).bulk_insert("verification_scans", _SCAN_COLUMNS, fresh)
-    with _cursor_store(services).begin() as conn:
-        _save_cursor(conn, "scans", str(page.after))
+    cursors.save_cursor(api_store(services).engine, "scans", str(page.after))
     return len(fresh)
 
 
@@ -249,17 +214,7 @@ def _not_yet_written(
 def store_acknowledgements(services: Services, page: AckPage, *, position: AckCursor) -> int:
     """Write the acknowledgements this side does not have (the first one of a holder
     stands, as on the partner side) and the cursor `position`, in one transaction."""
-    engine = acknowledgement_store(services)
-    _cursor_store(services)
-    c = acknowledgements.c
-    written = 0
-    with engine.begin() as conn:
-        for a in page.acknowledgements:
-            have = conn.execute(
-                select(c.recall_id).where(c.recall_id == a.recall_id, c.holder == a.holder)
-            ).first()
-            if have is None:
-                conn.execute(acknowledgements.insert().values(**a.model_dump()))
-                written += 1
-        _save_cursor(conn, "acknowledgements", position.text())
-    return written
+    acks = [Acknowledgement(**a.model_dump()) for a in page.acknowledgements]
+    return cursors.save_acknowledgements(
+        api_store(services).engine, acks, feed="acknowledgements", position=position.text()
+    )

@@ -26,13 +26,13 @@ from api.epcis.export import EventQuery, query_document, query_events
 from api.epcis.identifiers import parse_epc
 from api.epcis.store import capture_store
 from api.routes.trace import ensure_item_visible
-from domain.auth import CurrentMember
 from domain.chain import custodial_ledger
 from domain.errors import Forbidden, NotFound, Unprocessable
 from domain.oversight import TraceScopeDep
 from sdk.gs1 import item_id
 from sdk.ledger import Ledger
 from web.deps import ConnDep, ServicesDep
+from web.members import CurrentMember
 
 __all__ = ["router"]
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy import text
 
 from domain import orders
-from domain.auth import CurrentMember, Member
+from domain.auth import Member
 from domain.chain import custodial_ledger, reader, submit_raw, vault
 from domain.chain import transaction_status as chain_status
 from domain.errors import Forbidden, NotFound
@@ -55,6 +55,7 @@ from indexer.queries.trace import unit_history
 from sdk.ledger import Ledger, TxResult
 from sdk.model import Role, ShipmentStatus
 from web.deps import ConnDep, ServicesDep
+from web.members import CurrentMember
 from web.pagination import Limit, Offset
 
 __all__ = ["router"]

@@ -34,7 +34,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from domain.auth import charge_verification
 from domain.errors import PROBLEM_JSON, RateLimited
 from domain.oversight import RegulatorMemberOnly
 from domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
@@ -52,6 +51,7 @@ from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
 from sdk.model import MemberStatus
 from web.deps import ServicesDep
+from web.members import charge_verification
 from web.ratelimit import SharedBuckets
 
 __all__ = ["judge", "router", "verifier"]
