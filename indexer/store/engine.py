@@ -67,6 +67,8 @@ def open_engine(url: str, branch: Branch) -> Engine:
     engine = create_engine(url)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+    with engine.connect():  # the first connection: a bad URL fails here, not at a request
+        pass
     return engine
 
 
