@@ -27,16 +27,13 @@ skips rows this side already holds with the same unit, time, place and scanner.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine
 
 from domain.services import Services
 from domain.store import api_store
-from indexer.db import Sql
+from indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
 from indexer.store import oversight_feed as cursors
 from indexer.store.recalls import Acknowledgement, acknowledgements_after
 
@@ -60,7 +57,6 @@ __all__ = [
 MAX_PAGE = 1000
 OVERLAP_SECONDS = 300
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
-_SCAN_COLUMNS = ("item_key", "scanned_at", "location", "scanner")
 # Kept for a member scan whose member is not known (rows logged before scans kept the
 # member's address): not NULL, so the regulator's alerts still count it as a member's.
 MEMBER_UNNAMED = "member"
@@ -129,21 +125,17 @@ class AckCursor(tuple[int, int, str]):
 def scan_page(services: Services, *, after: int, limit: int) -> ScanPage:
     """Scans logged after row `after`, oldest first."""
     with services.engine.connect() as conn:
-        rows = Sql(conn).rows(
-            "SELECT id, item_key, scanned_at, location, scanner FROM verification_scans "
-            "WHERE id > ? ORDER BY id LIMIT ?",
-            (after, limit),
-        )
+        rows = scans_after(conn, after, limit=limit)
     scans = [
         ScanRecord(
-            id=int(i),
-            item_id="0x" + bytes(k).hex(),
-            scanned_at=int(t),
-            location=str(loc),
-            by_member=s is not None,
-            scanner=scanner_address(s),
+            id=r.id,
+            item_id="0x" + r.item_key.hex(),
+            scanned_at=r.scanned_at,
+            location=r.location,
+            by_member=r.scanner is not None,
+            scanner=scanner_address(r.scanner),
         )
-        for i, k, t, loc, s in rows
+        for r in rows
     ]
     return ScanPage(scans=scans, after=scans[-1].id if scans else after)
 
@@ -171,7 +163,7 @@ def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
     """Write a page of the partner's scans into this side's `verification_scans`, then the
     cursor; with `recheck`, rows already written by a pull whose cursor was lost are
     skipped. Returns how many rows were written."""
-    rows = [
+    rows: list[PulledScan] = [
         (
             bytes.fromhex(s.item_id[2:]),
             s.scanned_at,
@@ -180,35 +172,9 @@ def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
         )
         for s in page.scans
     ]
-    fresh = _not_yet_written(services.engine, rows) if rows and recheck else rows
-    if fresh:
-        with services.engine.begin() as conn:
-            Sql(conn).bulk_insert("verification_scans", _SCAN_COLUMNS, fresh)
+    written = add_pulled_scans(services.engine, rows, recheck=recheck)
     cursors.save_cursor(api_store(services).engine, "scans", str(page.after))
-    return len(fresh)
-
-
-def _not_yet_written(
-    engine: Engine, rows: Sequence[tuple[bytes, int, str, str | None]]
-) -> list[tuple[bytes, int, str, str | None]]:
-    keys = {r[0] for r in rows}
-    with engine.connect() as conn:
-        present = Counter(
-            (bytes(k), int(t), str(loc), None if s is None else str(s))
-            for k, t, loc, s in Sql(conn).rows(
-                "SELECT item_key, scanned_at, location, scanner FROM verification_scans "
-                "WHERE scanned_at >= ? AND scanned_at <= ?",
-                (min(r[1] for r in rows), max(r[1] for r in rows)),
-            )
-            if bytes(k) in keys
-        )
-    fresh = []
-    for row in rows:
-        if present[row]:
-            present[row] -= 1
-        else:
-            fresh.append(row)
-    return fresh
+    return written
 
 
 def store_acknowledgements(services: Services, page: AckPage, *, position: AckCursor) -> int:
