@@ -12,13 +12,14 @@ from __future__ import annotations
 import threading
 
 from domain.services import Services
+from domain.settings import ApiSettings
 from indexer.store.engine import ApiStore
 
 __all__ = ["ApiStore", "api_store", "store_url"]
 
 
-def store_url(services: Services) -> str:
-    settings = services.settings
+def store_url(settings: ApiSettings) -> str:
+    """The store's database: `api_db_url`, else SQLite `api.db` in the data directory."""
     url = settings.api_db_url
     return url if url is not None else f"sqlite:///{settings.data_dir / 'api.db'}"
 
@@ -31,7 +32,7 @@ def api_store(services: Services) -> ApiStore:
         with services.extras.setdefault("api_store_lock", threading.Lock()):
             store = services.extras.get("api_store")
             if store is None:
-                store = ApiStore(store_url(services))
+                store = ApiStore(store_url(services.settings))
                 services.extras["api_store"] = store
     assert isinstance(store, ApiStore)
     return store
