@@ -14,6 +14,7 @@ A SQLite store is a private file: 0600 (and its -wal and -shm), in a 0700 direct
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,14 @@ __all__ = ["API_STORE", "CAPTURE_LOG", "ApiStore", "Branch", "migrate_store", "o
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+@dataclass(frozen=True, slots=True)
 class Branch:
-    """One database's line of migrations: its Alembic branch and version table."""
+    """One database's line of migrations: its Alembic branch, its version table and the
+    PostgreSQL advisory lock its upgrades take."""
 
-    def __init__(self, label: str, version_table: str, lock_key: int) -> None:
-        self.label = label
-        self.version_table = version_table
-        self.lock_key = lock_key
+    label: str
+    version_table: str
+    lock_key: int
 
 
 API_STORE = Branch("api_store", "api_store_version", 0x4D4C_4150)
