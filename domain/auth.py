@@ -1,11 +1,13 @@
-"""Who is calling: sign-in challenges, tokens, API keys, client certificates, and the
-`CurrentMember` dependency every partner route takes.
+"""Who is calling: sign-in challenges, tokens, API keys and client certificates, each
+resolved to a live member (`resolve_member`). The HTTP side (the `CurrentMember`
+dependency, the throttles charged to the client address) is `web.members`.
 
 Three ways in, one answer (a member address):
 
-- **Signed challenge** (EIP-4361 style, `api.challenges`): a message whose nonce carries an
-  HMAC, so issuing one stores nothing; redeeming checks the personal_sign signature, then
-  spends the nonce (one INSERT into the spent set, so a replay loses the race).
+- **Signed challenge** (EIP-4361 style, `domain.challenges`): a message whose nonce
+  carries an HMAC, so issuing one stores nothing; redeeming checks the personal_sign
+  signature, then spends the nonce (one INSERT into the spent set, so a replay loses the
+  race).
 - **Token**: `mlt1.<payload>.<HMAC-SHA256>` under the master key's `token` sub-key, with
   subject, method and expiry (`settings.token_ttl_seconds`).
 - **API key**: `mlk_<id>_<secret>`; only SHA-256(secret) is stored; revocable. A member
@@ -17,14 +19,6 @@ Three ways in, one answer (a member address):
 
 Whatever the method, role and organisation are read live from the Partners contract (and
 the indexer for the name): a suspended member is refused at once, even with a valid token.
-
-Throttles: every challenge issued or redeemed costs the client address one of its
-SIGN_IN_STEPS_PER_MINUTE (`throttle_sign_in`); an API key not seen valid in the last
-minute is looked up only after the client address pays for the look-up (the token is
-given back when the key is valid), so made-up keys end in 429, not in one database read
-each: on partner routes from its API_KEY_LOOKUPS_PER_MINUTE (`api_key_member`), on the
-public verification routes from its verification budget (`charge_verification`, which
-also charges a keyed request to its member).
 """
 
 from __future__ import annotations
@@ -36,39 +30,37 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_utils import to_checksum_address
-from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import BigInteger, LargeBinary, String, func, insert, literal, null, select, text
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.chain import reader
 from domain.challenges import issue_challenge, read_challenge, redeem_challenge, spend_challenge
 from domain.custodial_keys import derive_key, master_key
-from domain.errors import Forbidden, NotConfigured, RateLimited, Unauthorized, Unprocessable
+from domain.errors import Forbidden, NotConfigured, NotFound, Unauthorized, Unprocessable
+from domain.partner_schemas import Address, HexBytes
 from domain.services import Services
-from domain.store import api_keys, api_store
+from domain.store import api_store
+from indexer.queries.organisation_names import organisation_name
+from indexer.store import api_keys
+from indexer.store.api_keys import ApiKeyRow
 from sdk.ca import certificate_from_pem, verify_member
 from sdk.errors import CertificateError
 from sdk.model import MemberStatus, Role
-from web.deps import ServicesDep
-from web.ratelimit import API_KEY_HEADER, SharedBuckets, client_address, shared_buckets
 
 __all__ = [
-    "API_KEY_LOOKUPS_PER_MINUTE",
     "MAX_ACTIVE_API_KEYS",
     "MAX_API_KEYS_PER_DAY",
-    "SIGN_IN_STEPS_PER_MINUTE",
-    "CurrentMember",
+    "ApiKeyRow",
+    "ChallengeRequest",
     "Member",
-    "api_key_member",
-    "charge_verification",
+    "TokenRequest",
+    "api_keys_of",
+    "cached_api_key",
     "create_api_key",
     "known_api_key",
     "issue_challenge",
@@ -76,23 +68,16 @@ __all__ = [
     "redeem_certificate_challenge",
     "redeem_challenge",
     "resolve_member",
-    "throttle_sign_in",
+    "revoke_api_key",
+    "verify_api_key",
+    "verify_certificate",
     "verify_token",
 ]
 
 TOKEN_PREFIX = "mlt1"
 KEY_PREFIX = "mlk"
-# Challenges asked for and redeemed per client address and minute (a burst of as many): a
-# member signs in with two, so a whole office behind one address signs in dozens of times.
-SIGN_IN_STEPS_PER_MINUTE = 60
-# Look-ups of API keys not seen valid lately, per client address and minute (a burst of as
-# many), on partner routes.
-API_KEY_LOOKUPS_PER_MINUTE = 30
 MAX_ACTIVE_API_KEYS = 20
 MAX_API_KEYS_PER_DAY = 100
-
-_bearer = HTTPBearer(auto_error=False, description="token from POST /v1/auth/token")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="machine clients")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +97,30 @@ class Member:
 # ------------------------------------------------------------------ challenges
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChallengeRequest(_Strict):
+    """Ask for a challenge to sign (the API's and the portal's key sign-in)."""
+
+    address: Address
+
+
+class TokenRequest(_Strict):
+    """A challenge signed with the member key (personal_sign)."""
+
+    message: str = Field(max_length=2000)
+    signature: HexBytes
+
+
 def redeem_certificate_challenge(
     services: Services, certificate_pem: str, message: str, signature: bytes
 ) -> str:
     """The member address of a consortium certificate whose key signed (ECDSA, SHA-256,
     DER) a live, unused challenge issued to that address; the challenge is spent only
     when the signature verifies."""
-    cert, address = _verify_certificate(services, certificate_pem)
+    cert, address = verify_certificate(services, certificate_pem)
     challenge = read_challenge(services, message)
     if challenge.address != address:
         raise Unauthorized("invalid_challenge", "this challenge was issued to another address")
@@ -132,21 +134,6 @@ def redeem_certificate_challenge(
         ) from exc
     spend_challenge(services, challenge)
     return address
-
-
-def throttle_sign_in(services: Services, request: Request) -> None:
-    """Charge a sign-in step (a challenge asked for or redeemed) to the client address's
-    budget: SIGN_IN_STEPS_PER_MINUTE, 429 with Retry-After past it."""
-    buckets = shared_buckets(
-        services, "sign-in-steps", rate_per_minute=SIGN_IN_STEPS_PER_MINUTE,
-        burst=SIGN_IN_STEPS_PER_MINUTE,
-    )  # fmt: skip
-    wait = buckets.take("ip:" + client_address(request))
-    if wait:
-        raise RateLimited(
-            f"too many sign-in requests from {client_address(request)}; retry in {wait} s",
-            retry_after=wait,
-        )
 
 
 # ------------------------------------------------------------------ tokens
@@ -208,29 +195,17 @@ def create_api_key(services: Services, address: str, *, label: str) -> tuple[str
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     now = int(time.time())
     address = to_checksum_address(address)
-    mine = api_keys.c.address == address
-
-    def count(*where: Any) -> Any:
-        return select(func.count()).select_from(api_keys).where(mine, *where).scalar_subquery()
-
-    row = select(
-        literal(key_id, String),
-        literal(address, String),
-        literal(label, String),
-        literal(hashlib.sha256(secret.encode()).digest(), LargeBinary),
-        literal(now, BigInteger),
-        null(),
-    ).where(
-        count(api_keys.c.revoked_at.is_(None)) < MAX_ACTIVE_API_KEYS,
-        count(api_keys.c.created_at > now - 86_400) < MAX_API_KEYS_PER_DAY,
+    added = api_keys.add_key_within_limits(
+        api_store(services).engine,
+        key_id=key_id,
+        address=address,
+        label=label,
+        secret_sha256=hashlib.sha256(secret.encode()).digest(),
+        now=now,
+        max_active=MAX_ACTIVE_API_KEYS,
+        max_per_day=MAX_API_KEYS_PER_DAY,
     )
-    columns = ["id", "address", "label", "secret_sha256", "created_at", "revoked_at"]
-    with api_store(services).engine.begin() as conn:
-        # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... SELECT.
-        added = conn.execute(
-            insert(api_keys).from_select(columns, row).returning(api_keys.c.id)
-        ).first()
-    if added is None:
+    if not added:
         raise Unprocessable(
             "api_key_limit",
             f"a member holds at most {MAX_ACTIVE_API_KEYS} unrevoked API keys and creates at "
@@ -246,10 +221,10 @@ API_KEY_CACHE_SECONDS = 60.0
 def known_api_key(services: Services, key: str) -> str:
     """The member address of a valid, unrevoked API key, remembered for a minute so the
     public verification path does not read the store on every request; else Unauthorized."""
-    address = _cached_api_key(services, key)
+    address = cached_api_key(services, key)
     if address is not None:
         return address
-    address = _verify_api_key(services, key)
+    address = verify_api_key(services, key)
     cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
     if len(cache) >= 10_000:
         cache.clear()
@@ -257,7 +232,7 @@ def known_api_key(services: Services, key: str) -> str:
     return address
 
 
-def _cached_api_key(services: Services, key: str) -> str | None:
+def cached_api_key(services: Services, key: str) -> str | None:
     cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
     found = cache.get(_digest(key))
     return found[0] if found is not None and found[1] > time.monotonic() else None
@@ -267,87 +242,38 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def charge_verification(
-    services: Services, request: Request, buckets: SharedBuckets
-) -> tuple[str | None, int]:
-    """Charge one public verification request; returns (the member behind its API key, or
-    None, and the seconds to wait: 0 when granted).
-
-    Without a key the client address pays. With a key its member pays: all of a member's
-    keys share one budget. A key not seen valid in the last minute is looked up only
-    after the client address pays for the look-up (the token is given back when the key
-    is valid), so made-up keys spend the address's budget and end in 429, not in one
-    database read each; an invalid key is a 401."""
-    key = request.headers.get(API_KEY_HEADER)
-    if not key:
-        return None, buckets.take("ip:" + client_address(request))
-    address, wait = _paid_look_up(services, request, key, buckets)
-    if address is None:
-        return None, wait
-    return address, buckets.take("member:" + address)
-
-
-def api_key_member(services: Services, request: Request, key: str, *, fresh: bool) -> str:
-    """The member address of API key `key` on a partner route; 401 for an invalid key, 429
-    with Retry-After when the client address has spent its API_KEY_LOOKUPS_PER_MINUTE on
-    keys not seen valid lately. `fresh`: a key seen valid lately is read again (so a
-    revocation counts at once); else that key costs nothing."""
-    if _cached_api_key(services, key) is not None:
-        return _verify_api_key(services, key) if fresh else known_api_key(services, key)
-    buckets = shared_buckets(
-        services, "api-key-lookups", rate_per_minute=API_KEY_LOOKUPS_PER_MINUTE,
-        burst=API_KEY_LOOKUPS_PER_MINUTE,
-    )  # fmt: skip
-    address, wait = _paid_look_up(services, request, key, buckets)
-    if address is None:
-        raise RateLimited(
-            f"too many unknown API keys from {client_address(request)}; retry in {wait} s",
-            retry_after=wait,
-        )
-    return address
-
-
-def _paid_look_up(
-    services: Services, request: Request, key: str, buckets: SharedBuckets
-) -> tuple[str | None, int]:
-    """(the member of `key`, 0), the client address paying one token of `buckets` for the
-    look-up unless the key was seen valid lately (given back when the key is valid); (None,
-    the seconds to wait) when the address cannot pay. Unauthorized for an invalid key (the
-    token stays spent)."""
-    address = _cached_api_key(services, key)
-    if address is not None:
-        return address, 0
-    ip = "ip:" + client_address(request)
-    wait = buckets.take(ip)
-    if wait:
-        return None, wait
-    address = known_api_key(services, key)
-    buckets.give(ip)
-    return address, 0
-
-
-def _verify_api_key(services: Services, key: str) -> str:
+def verify_api_key(services: Services, key: str) -> str:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("invalid_api_key", "not a MedLedger API key")
-    with api_store(services).engine.connect() as conn:
-        row = conn.execute(
-            select(api_keys.c.address, api_keys.c.secret_sha256, api_keys.c.revoked_at).where(
-                api_keys.c.id == parts[1]
-            )
-        ).first()
+    found = api_keys.key_secret(api_store(services).engine, parts[1])
     digest = hashlib.sha256(parts[2].encode()).digest()
-    if row is None or not hmac.compare_digest(bytes(row[1]), digest):
+    if found is None or not hmac.compare_digest(found.secret_sha256, digest):
         raise Unauthorized("invalid_api_key", "unknown API key")
-    if row[2] is not None:
+    if found.revoked_at is not None:
         raise Unauthorized("api_key_revoked", "this API key was revoked")
-    return str(row[0])
+    return found.address
+
+
+def api_keys_of(services: Services, address: str) -> list[ApiKeyRow]:
+    """The API keys of `address`, oldest first."""
+    return api_keys.keys_of(api_store(services).engine, address)
+
+
+def revoke_api_key(services: Services, key_id: str, *, address: str) -> ApiKeyRow:
+    """Revoke one of `address`'s API keys (another member's key is simply not found)."""
+    revoked = api_keys.revoke_key(
+        api_store(services).engine, key_id, address=address, now=int(time.time())
+    )
+    if revoked is None:
+        raise NotFound("api_key_not_found", f"no API key {key_id!r} of yours")
+    return revoked
 
 
 # ------------------------------------------------------------------ certificates
 
 
-def _verify_certificate(services: Services, pem: str) -> tuple[x509.Certificate, str]:
+def verify_certificate(services: Services, pem: str) -> tuple[x509.Certificate, str]:
     ca_file = services.settings.ca_cert_file
     if ca_file is None:
         raise NotConfigured("ca_missing", "set MEDLEDGER_API_CA_CERT_FILE to accept certificates")
@@ -363,7 +289,7 @@ def _verify_certificate(services: Services, pem: str) -> tuple[x509.Certificate,
     return cert, to_checksum_address(identity.address)
 
 
-# ------------------------------------------------------------------ the dependency
+# ------------------------------------------------------------------ the member
 
 
 def resolve_member(services: Services, address: str, *, method: str) -> Member:
@@ -375,31 +301,5 @@ def resolve_member(services: Services, address: str, *, method: str) -> Member:
             f"{address} is {record.status.name.lower()} in the Partners contract",
         )
     with services.engine.connect() as conn:
-        name = conn.execute(
-            text("SELECT name FROM organisations WHERE address = :a"), {"a": address}
-        ).scalar()
+        name = organisation_name(conn, address)
     return Member(to_checksum_address(address), record.role, name, method)
-
-
-def current_member(
-    request: Request,
-    services: ServicesDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-) -> Member:
-    if bearer is not None:
-        return resolve_member(services, verify_token(services, bearer.credentials), method="token")
-    if api_key is not None:
-        address = api_key_member(services, request, api_key, fresh=True)
-        return resolve_member(services, address, method="api_key")
-    header = services.settings.client_cert_header
-    if header and (value := request.headers.get(header)):
-        _, address = _verify_certificate(services, unquote(value))
-        return resolve_member(services, address, method="certificate")
-    raise Unauthorized(
-        "authentication_required",
-        "sign in (Authorization: Bearer <token>), or send X-API-Key or a client certificate",
-    )
-
-
-CurrentMember = Annotated[Member, Depends(current_member)]

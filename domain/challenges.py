@@ -28,13 +28,12 @@ from urllib.parse import urlparse
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
-from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
 
 from domain.custodial_keys import derive_key, master_key
 from domain.errors import Unauthorized
 from domain.services import Services
-from domain.store import api_store, challenges
+from domain.store import api_store
+from indexer.store.challenges import spend_nonce
 
 __all__ = ["Challenge", "issue_challenge", "read_challenge", "redeem_challenge", "spend_challenge"]
 
@@ -87,23 +86,15 @@ def read_challenge(services: Services, message: str) -> Challenge:
 
 def spend_challenge(services: Services, challenge: Challenge) -> None:
     """Record the challenge as used; Unauthorized `challenge_used` if it already was."""
-    now = int(time.time())
-    try:
-        with api_store(services).engine.begin() as conn:
-            conn.execute(delete(challenges).where(challenges.c.expires_at < now))
-            conn.execute(
-                insert(challenges).values(
-                    nonce=challenge.nonce,
-                    address=challenge.address,
-                    message=challenge.message,
-                    expires_at=challenge.expires_at,
-                    used=True,
-                )
-            )
-    except IntegrityError:
-        raise Unauthorized(
-            "challenge_used", "this challenge was already used; ask for a new one"
-        ) from None
+    if not spend_nonce(
+        api_store(services).engine,
+        nonce=challenge.nonce,
+        address=challenge.address,
+        message=challenge.message,
+        expires_at=challenge.expires_at,
+        now=int(time.time()),
+    ):
+        raise Unauthorized("challenge_used", "this challenge was already used; ask for a new one")
 
 
 def redeem_challenge(services: Services, message: str, signature: bytes) -> str:

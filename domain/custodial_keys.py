@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from sqlalchemy import insert, select
 
 from domain.errors import ApiError, NotConfigured
 from domain.settings import ApiSettings
-from domain.store import ApiStore, custodial_keys
+from indexer.store.custodial_keys import SealedKey, add_sealed_key, sealed_key
+from indexer.store.engine import ApiStore
 
 __all__ = ["CustodyVault", "derive_key", "master_key", "seal", "secret_setting", "unseal"]
 
@@ -103,30 +103,15 @@ class CustodyVault:
         """Take an existing member key into custody."""
         address = to_checksum_address(account.address)
         nonce, ciphertext = seal(self._key, bytes(account.key), aad=address.encode())
-        with self._store.engine.begin() as conn:
-            if conn.execute(
-                select(custodial_keys.c.address).where(custodial_keys.c.address == address)
-            ).first():
-                raise ApiError("custodial_key_exists", f"{address} already has a custodial key")
-            conn.execute(
-                insert(custodial_keys).values(
-                    address=address,
-                    nonce=nonce,
-                    ciphertext=ciphertext,
-                    created_at=int(time.time()),
-                )
-            )
+        sealed = SealedKey(nonce, ciphertext)
+        if not add_sealed_key(self._store.engine, address, sealed, now=int(time.time())):
+            raise ApiError("custodial_key_exists", f"{address} already has a custodial key")
 
     def get(self, address: str) -> LocalAccount | None:
         address = to_checksum_address(address)
-        with self._store.engine.connect() as conn:
-            row = conn.execute(
-                select(custodial_keys.c.nonce, custodial_keys.c.ciphertext).where(
-                    custodial_keys.c.address == address
-                )
-            ).first()
-        if row is None:
+        sealed = sealed_key(self._store.engine, address)
+        if sealed is None:
             return None
-        secret = unseal(self._key, bytes(row[0]), bytes(row[1]), aad=address.encode())
+        secret = unseal(self._key, sealed.nonce, sealed.ciphertext, aad=address.encode())
         account: LocalAccount = Account.from_key(secret)
         return account

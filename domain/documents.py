@@ -18,34 +18,19 @@ import hashlib
 import os
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from eth_utils import keccak
-from sqlalchemy import insert, or_, select, update
 
 from domain.custodial_keys import derive_key, master_key, seal, unseal
 from domain.errors import NotFound
 from domain.services import Services
-from domain.store import api_store, document_keys, documents
+from domain.store import api_store
+from indexer.store import documents as stored
+from indexer.store.documents import SealedDocument, StoredDocument, WrappedKey
 
 __all__ = ["REGULATOR_PARTY", "StoredDocument", "list_for", "read", "store", "set_anchor"]
 
 REGULATOR_PARTY = "regulator"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDocument:
-    id: str
-    uploader: str
-    counterparty: str | None
-    subject_id: bytes
-    kind: int
-    filename: str
-    content_type: str
-    document_hash: bytes
-    anchored_tx: str | None
-    created_at: int
 
 
 def _kek(services: Services, party: str) -> bytes:
@@ -73,33 +58,7 @@ def store(
     parties = {uploader.lower(), REGULATOR_PARTY}
     if counterparty is not None:
         parties.add(counterparty.lower())
-    now = int(time.time())
-    with api_store(services).engine.begin() as conn:
-        conn.execute(
-            insert(documents).values(
-                id=doc_id,
-                uploader=uploader,
-                counterparty=counterparty,
-                subject_id=subject_id,
-                kind=kind,
-                filename=filename,
-                content_type=content_type,
-                salt=salt,
-                document_hash=document_hash,
-                nonce=nonce,
-                ciphertext=ciphertext,
-                anchored_tx=None,
-                created_at=now,
-            )
-        )
-        for party in sorted(parties):
-            wrap_nonce, wrapped = seal(_kek(services, party), dek, aad=f"{doc_id}/{party}".encode())
-            conn.execute(
-                insert(document_keys).values(
-                    document_id=doc_id, party=party, nonce=wrap_nonce, wrapped_key=wrapped
-                )
-            )
-    return StoredDocument(
+    document = StoredDocument(
         doc_id,
         uploader,
         counterparty,
@@ -109,92 +68,45 @@ def store(
         content_type,
         document_hash,
         None,
-        now,
+        int(time.time()),
     )
+    keys = []
+    for party in sorted(parties):
+        wrap_nonce, wrapped = seal(_kek(services, party), dek, aad=f"{doc_id}/{party}".encode())
+        keys.append(WrappedKey(party, wrap_nonce, wrapped))
+    sealed = SealedDocument(document, salt, nonce, ciphertext)
+    stored.add_document(api_store(services).engine, sealed, keys)
+    return document
 
 
 def set_anchor(services: Services, doc_id: str, tx_hash: str) -> None:
-    with api_store(services).engine.begin() as conn:
-        conn.execute(update(documents).where(documents.c.id == doc_id).values(anchored_tx=tx_hash))
+    stored.set_anchor(api_store(services).engine, doc_id, tx_hash)
 
 
 def _parties(address: str, *, regulator: bool) -> list[str]:
     return [address.lower(), REGULATOR_PARTY] if regulator else [address.lower()]
 
 
-_COLUMNS = (
-    documents.c.id,
-    documents.c.uploader,
-    documents.c.counterparty,
-    documents.c.subject_id,
-    documents.c.kind,
-    documents.c.filename,
-    documents.c.content_type,
-    documents.c.document_hash,
-    documents.c.anchored_tx,
-    documents.c.created_at,
-)
-
-
-def _stored(row: Any) -> StoredDocument:
-    return StoredDocument(
-        str(row[0]),
-        str(row[1]),
-        None if row[2] is None else str(row[2]),
-        bytes(row[3]),
-        int(row[4]),
-        str(row[5]),
-        str(row[6]),
-        bytes(row[7]),
-        None if row[8] is None else str(row[8]),
-        int(row[9]),
-    )
-
-
 def read(
     services: Services, doc_id: str, *, address: str, regulator: bool
 ) -> tuple[StoredDocument, bytes]:
     """The document and its plaintext, for a party only (404 for anyone else)."""
-    with api_store(services).engine.connect() as conn:
-        key_row = conn.execute(
-            select(document_keys.c.party, document_keys.c.nonce, document_keys.c.wrapped_key)
-            .where(
-                document_keys.c.document_id == doc_id,
-                or_(*(document_keys.c.party == p for p in _parties(address, regulator=regulator))),
-            )
-            .limit(1)
-        ).first()
-        row = conn.execute(
-            select(*_COLUMNS, documents.c.nonce, documents.c.ciphertext).where(
-                documents.c.id == doc_id
-            )
-        ).first()
-    if key_row is None or row is None:
+    parties = _parties(address, regulator=regulator)
+    found = stored.shared_document(api_store(services).engine, doc_id, parties)
+    if found is None:
         raise NotFound("document_not_found", f"no document {doc_id!r} shared with you")
-    party = str(key_row[0])
+    sealed, key = found
     dek = unseal(
-        _kek(services, party),
-        bytes(key_row[1]),
-        bytes(key_row[2]),
-        aad=f"{doc_id}/{party}".encode(),
+        _kek(services, key.party), key.nonce, key.wrapped_key, aad=f"{doc_id}/{key.party}".encode()
     )
-    plaintext = unseal(dek, bytes(row[10]), bytes(row[11]), aad=doc_id.encode())
-    return _stored(tuple(row[:10])), plaintext
+    plaintext = unseal(dek, sealed.nonce, sealed.ciphertext, aad=doc_id.encode())
+    return sealed.document, plaintext
 
 
 def list_for(
     services: Services, *, address: str, regulator: bool, limit: int, offset: int
 ) -> list[StoredDocument]:
     parties = _parties(address, regulator=regulator)
-    with api_store(services).engine.connect() as conn:
-        shared = select(document_keys.c.document_id).where(
-            or_(*(document_keys.c.party == p for p in parties))
-        )
-        rows = conn.execute(
-            select(*_COLUMNS)
-            .where(documents.c.id.in_(shared))
-            .order_by(documents.c.created_at.desc(), documents.c.id)
-            .limit(limit)
-            .offset(offset)
-        ).all()
-    return [_stored(tuple(r)) for r in rows]
+    return stored.documents_shared_with(
+        api_store(services).engine, parties, limit=limit, offset=offset
+    )

@@ -20,10 +20,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.auth import current_member
 from domain.errors import Forbidden, NotFound, Unauthorized
 from domain.services import Services
 from web.deps import ServicesDep
+from web.members import current_member
 
 __all__ = [
     "RegulatorMemberOnly",

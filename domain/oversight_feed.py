@@ -8,7 +8,7 @@ signed in with its ledger key like any member: no shared secret between the two 
 The regulator API pulls it (`api.oversight_pull`) and writes what it gets into its own
 databases with `store_scans` (its indexer's `verification_scans`, which its alerts read)
 and `store_acknowledgements` (its own `api_recall_acknowledgements`), remembering how far
-it got per feed in `api_oversight_cursors` of its API store.
+it got per feed in `api_oversight_cursors` of its API store (`indexer.store.oversight_feed`).
 
 Nothing personal crosses: a scan is its unit, time, coarse place (as logged) and the
 member that scanned it with an API key (an organisation's ledger address), or nobody for
@@ -27,18 +27,15 @@ skips rows this side already holds with the same unit, time, place and scanner.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, Connection, MetaData, String, Table, and_, or_, select, update
-from sqlalchemy.engine import Engine
 
-from domain.recalls import Acknowledgement, acknowledgement_store, acknowledgements
 from domain.services import Services
-from domain.store import store_with
-from indexer.db import Sql
+from domain.store import api_store
+from indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
+from indexer.store import oversight_feed as cursors
+from indexer.store.recalls import Acknowledgement, acknowledgements_after
 
 __all__ = [
     "MAX_PAGE",
@@ -60,7 +57,6 @@ __all__ = [
 MAX_PAGE = 1000
 OVERLAP_SECONDS = 300
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
-_SCAN_COLUMNS = ("item_key", "scanned_at", "location", "scanner")
 # Kept for a member scan whose member is not known (rows logged before scans kept the
 # member's address): not NULL, so the regulator's alerts still count it as a member's.
 MEMBER_UNNAMED = "member"
@@ -129,42 +125,24 @@ class AckCursor(tuple[int, int, str]):
 def scan_page(services: Services, *, after: int, limit: int) -> ScanPage:
     """Scans logged after row `after`, oldest first."""
     with services.engine.connect() as conn:
-        rows = Sql(conn).rows(
-            "SELECT id, item_key, scanned_at, location, scanner FROM verification_scans "
-            "WHERE id > ? ORDER BY id LIMIT ?",
-            (after, limit),
-        )
+        rows = scans_after(conn, after, limit=limit)
     scans = [
         ScanRecord(
-            id=int(i),
-            item_id="0x" + bytes(k).hex(),
-            scanned_at=int(t),
-            location=str(loc),
-            by_member=s is not None,
-            scanner=scanner_address(s),
+            id=r.id,
+            item_id="0x" + r.item_key.hex(),
+            scanned_at=r.scanned_at,
+            location=r.location,
+            by_member=r.scanner is not None,
+            scanner=scanner_address(r.scanner),
         )
-        for i, k, t, loc, s in rows
+        for r in rows
     ]
     return ScanPage(scans=scans, after=scans[-1].id if scans else after)
 
 
 def acknowledgement_page(services: Services, *, after: AckCursor, limit: int) -> AckPage:
     """Acknowledgements after `after` in (acknowledged_at, recall_id, holder) order."""
-    c = acknowledgements.c
-    t, r, h = after
-    newer = or_(
-        c.acknowledged_at > t,
-        and_(c.acknowledged_at == t, c.recall_id > r),
-        and_(c.acknowledged_at == t, c.recall_id == r, c.holder > h),
-    )
-    query = (
-        select(acknowledgements)
-        .where(newer)
-        .order_by(c.acknowledged_at, c.recall_id, c.holder)
-        .limit(limit)
-    )
-    with acknowledgement_store(services).connect() as conn:
-        rows = [Acknowledgement(*row) for row in conn.execute(query).all()]
+    rows = acknowledgements_after(api_store(services).engine, after, limit=limit)
     records = [AckRecord.model_validate(asdict(a)) for a in rows]
     last = rows[-1] if rows else None
     cursor = (
@@ -175,37 +153,17 @@ def acknowledgement_page(services: Services, *, after: AckCursor, limit: int) ->
 
 # ------------------------------------------------------------------ the regulator side
 
-_metadata = MetaData()
-cursors = Table(
-    "api_oversight_cursors",
-    _metadata,
-    Column("feed", String(32), primary_key=True),
-    Column("position", String(80), nullable=False),
-)
-
-
-def _cursor_store(services: Services) -> Engine:
-    return store_with(services, _metadata)
-
 
 def load_cursor(services: Services, feed: str) -> str | None:
     """How far the pull of `feed` (`scans` or `acknowledgements`) got, as the feed's text."""
-    with _cursor_store(services).connect() as conn:
-        found = conn.execute(select(cursors.c.position).where(cursors.c.feed == feed)).scalar()
-    return None if found is None else str(found)
-
-
-def _save_cursor(conn: Connection, feed: str, position: str) -> None:
-    done = conn.execute(update(cursors).where(cursors.c.feed == feed).values(position=position))
-    if done.rowcount == 0:
-        conn.execute(cursors.insert().values(feed=feed, position=position))
+    return cursors.load_cursor(api_store(services).engine, feed)
 
 
 def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
     """Write a page of the partner's scans into this side's `verification_scans`, then the
     cursor; with `recheck`, rows already written by a pull whose cursor was lost are
     skipped. Returns how many rows were written."""
-    rows = [
+    rows: list[PulledScan] = [
         (
             bytes.fromhex(s.item_id[2:]),
             s.scanned_at,
@@ -214,52 +172,15 @@ def store_scans(services: Services, page: ScanPage, *, recheck: bool) -> int:
         )
         for s in page.scans
     ]
-    fresh = _not_yet_written(services.engine, rows) if rows and recheck else rows
-    if fresh:
-        with services.engine.begin() as conn:
-            Sql(conn).bulk_insert("verification_scans", _SCAN_COLUMNS, fresh)
-    with _cursor_store(services).begin() as conn:
-        _save_cursor(conn, "scans", str(page.after))
-    return len(fresh)
-
-
-def _not_yet_written(
-    engine: Engine, rows: Sequence[tuple[bytes, int, str, str | None]]
-) -> list[tuple[bytes, int, str, str | None]]:
-    keys = {r[0] for r in rows}
-    with engine.connect() as conn:
-        present = Counter(
-            (bytes(k), int(t), str(loc), None if s is None else str(s))
-            for k, t, loc, s in Sql(conn).rows(
-                "SELECT item_key, scanned_at, location, scanner FROM verification_scans "
-                "WHERE scanned_at >= ? AND scanned_at <= ?",
-                (min(r[1] for r in rows), max(r[1] for r in rows)),
-            )
-            if bytes(k) in keys
-        )
-    fresh = []
-    for row in rows:
-        if present[row]:
-            present[row] -= 1
-        else:
-            fresh.append(row)
-    return fresh
+    written = add_pulled_scans(services.engine, rows, recheck=recheck)
+    cursors.save_cursor(api_store(services).engine, "scans", str(page.after))
+    return written
 
 
 def store_acknowledgements(services: Services, page: AckPage, *, position: AckCursor) -> int:
     """Write the acknowledgements this side does not have (the first one of a holder
     stands, as on the partner side) and the cursor `position`, in one transaction."""
-    engine = acknowledgement_store(services)
-    _cursor_store(services)
-    c = acknowledgements.c
-    written = 0
-    with engine.begin() as conn:
-        for a in page.acknowledgements:
-            have = conn.execute(
-                select(c.recall_id).where(c.recall_id == a.recall_id, c.holder == a.holder)
-            ).first()
-            if have is None:
-                conn.execute(acknowledgements.insert().values(**a.model_dump()))
-                written += 1
-        _save_cursor(conn, "acknowledgements", position.text())
-    return written
+    acks = [Acknowledgement(**a.model_dump()) for a in page.acknowledgements]
+    return cursors.save_acknowledgements(
+        api_store(services).engine, acks, feed="acknowledgements", position=position.text()
+    )

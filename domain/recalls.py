@@ -10,8 +10,8 @@ Deadlines follow the recall levels of China's medical-device recall rules (医�
 管理办法, art. 17): holders are to be reached within 1 day for a level 1 recall, 3 days for
 level 2 and 7 days for level 3, counted from the block that opened the recall.
 
-Acknowledgements are off-chain facts kept in the API's own database (`api.store`), table
-`api_recall_acknowledgements`, created on first use; the first acknowledgement of a holder
+Acknowledgements are off-chain facts kept in the API's own database (`domain.store`), table
+`api_recall_acknowledgements` (`indexer.store.recalls`); the first acknowledgement of a holder
 is kept (acknowledging again changes nothing). Holders acknowledge on the partner API; the
 regulator's deployment keeps a copy, pulled through the oversight feed
 (`domain.oversight_feed`). `recall_progress` joins them to the
@@ -20,21 +20,20 @@ indexer's recall scope (`indexer.queries.recalls.recall_scope`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Annotated, NamedTuple
 
 import requests
 from eth_utils import keccak
 from pydantic import Field
-from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from domain.chain import reader
 from domain.errors import Conflict, Forbidden, NotConfigured, NotFound
 from domain.regulator import MAX_REASON, Written, regulator_ledger
 from domain.services import Services
-from domain.store import store_with
+from domain.store import api_store
 from indexer.queries import OrgRef
 from indexer.queries.recalls import (
     RecallRow,
@@ -45,6 +44,7 @@ from indexer.queries.recalls import (
     recall_rows,
     recall_scope,
 )
+from indexer.store.recalls import Acknowledgement, acknowledgements_of, add_acknowledgement
 from sdk.gs1 import lot_key, validate_gtin
 
 __all__ = [
@@ -62,8 +62,6 @@ __all__ = [
     "RecallProgress",
     "RecallReason",
     "acknowledge",
-    "acknowledgement_store",
-    "acknowledgements",
     "close_recall",
     "indexed_progress",
     "issue_recall",
@@ -76,27 +74,6 @@ __all__ = [
 
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
 DAY = 86_400
-
-metadata = MetaData()
-acknowledgements = Table(
-    "api_recall_acknowledgements",
-    metadata,
-    Column("recall_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("holder", String(42), primary_key=True),
-    Column("acknowledged_at", BigInteger, nullable=False),
-    Column("acknowledged_by", String(64), nullable=False),
-    Column("note", String(2000), nullable=False),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledgement:
-    recall_id: int
-    holder: str
-    acknowledged_at: int
-    acknowledged_by: str  # the portal user or the API sign-in method
-    note: str
-
 
 @dataclass(frozen=True, slots=True)
 class HolderProgress:
@@ -143,26 +120,13 @@ class RecallProgress:
         return sum(1 for h in self.holders if h.acknowledgement is not None)
 
 
-def acknowledgement_store(services: Services) -> Engine:
-    """The API store holding `acknowledgements` (created on first use)."""
-    return store_with(services, metadata)
-
-
-def _acks(services: Services, recall_id: int) -> dict[str, Acknowledgement]:
-    with acknowledgement_store(services).connect() as conn:
-        rows = conn.execute(
-            select(acknowledgements).where(acknowledgements.c.recall_id == recall_id)
-        ).all()
-    return {r.holder: Acknowledgement(*r) for r in rows}
-
-
 def recall_progress(services: Services, conn: Connection, recall_id: int) -> RecallProgress:
     """A recall's scope per holder with each holder's acknowledgement (404 if unknown)."""
     scope = recall_scope(conn, recall_id)
     dates = None if scope is None else recall_dates(conn, recall_id)
     if scope is None or dates is None:
         raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
-    acks = _acks(services, recall_id)
+    acks = acknowledgements_of(api_store(services).engine, recall_id)
     holders = [
         HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address))
         for h in scope.holders
@@ -205,12 +169,7 @@ def acknowledge(
     if not progress.scope.open:
         raise Conflict(RecallProblem.CLOSED, f"recall {recall_id} is closed")
     ack = Acknowledgement(recall_id, holder, now, by, note)
-    try:
-        with acknowledgement_store(services).begin() as db:
-            db.execute(acknowledgements.insert().values(**asdict(ack)))
-    except IntegrityError:  # a concurrent first acknowledgement won
-        return _acks(services, recall_id)[holder]
-    return ack
+    return add_acknowledgement(api_store(services).engine, ack)
 
 
 class RecallNotice(NamedTuple):

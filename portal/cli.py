@@ -34,7 +34,7 @@ def add_user_cmd(
     from domain.custodial_keys import CustodyVault
     from domain.errors import ApiError
     from domain.settings import ApiSettings
-    from domain.store import ApiStore
+    from domain.store import ApiStore, store_url
     from portal.users import UserError, add_user
 
     password = os.environ.get("MEDLEDGER_PORTAL_PASSWORD") or typer.prompt(
@@ -42,7 +42,7 @@ def add_user_cmd(
     )
     settings = ApiSettings(data_dir=data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = ApiStore(settings.api_db_url or f"sqlite:///{data_dir / 'api.db'}")
+    store = ApiStore(store_url(settings))
     try:
         key = Account.from_key(key_file.read_text().strip()) if key_file else None
         user = add_user(

@@ -17,25 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
+from typing import TypeVar
 
 from domain.services import Services
-from domain.store import store_with
+from domain.store import api_store
+from indexer.store.jobs import JobRow, add_job, job_row, record_finish, record_progress
 from portal.errors import PortalFailure, failure
 
 __all__ = ["Job", "find_job", "start_job"]
@@ -45,20 +31,6 @@ KEEP_SECONDS = 3600
 # A running job writes a heartbeat after every batch; one silent for this long has lost
 # its process (a batch is one ledger transaction, seconds at most).
 STALE_SECONDS = 120
-
-metadata = MetaData()
-jobs = Table(
-    "portal_jobs",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("owner", String(42), nullable=False, index=True),
-    Column("title", Text, nullable=False),
-    Column("total", Integer, nullable=False),
-    Column("done", Integer, nullable=False),
-    Column("problem", Text),  # JSON of the PortalFailure
-    Column("heartbeat_at", BigInteger, nullable=False),
-    Column("finished_at", BigInteger),
-)
 
 
 @dataclass
@@ -80,15 +52,11 @@ class Job:
         return 100 if not self.total else self.done * 100 // self.total
 
 
-def _engine(services: Services) -> Engine:
-    return store_with(services, metadata)
-
-
 def _problem_json(problem: PortalFailure) -> str:
     return json.dumps({"code": problem.code, "detail": problem.detail, "fields": problem.fields})
 
 
-def _job_of(row: Any, now: float) -> Job:
+def _job_of(row: JobRow, now: float) -> Job:
     problem = PortalFailure(**json.loads(row.problem)) if row.problem else None
     finished_at = row.finished_at
     if finished_at is None and row.heartbeat_at < now - STALE_SECONDS:
@@ -116,29 +84,11 @@ def start_job(
 ) -> Job:
     """Run `work` on `items` in batches on a background thread, recording progress after
     each batch. The first failure stops the job."""
-    engine = _engine(services)
+    engine = api_store(services).engine
     job = Job(secrets.token_urlsafe(12), owner, title, len(items))
     now = int(time.time())
-    with engine.begin() as conn:
-        conn.execute(delete(jobs).where(jobs.c.finished_at < now - KEEP_SECONDS))
-        conn.execute(
-            insert(jobs).values(
-                id=job.id,
-                owner=owner,
-                title=title,
-                total=job.total,
-                done=0,
-                heartbeat_at=now,
-            )
-        )
-
-    def save(**values: Any) -> None:
-        with engine.begin() as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job.id)
-                .values(heartbeat_at=int(time.time()), **values)
-            )
+    row = JobRow(job.id, owner, title, job.total, 0, None, now, None)
+    add_job(engine, row, forget_finished_before=now - KEEP_SECONDS)
 
     def run() -> None:
         try:
@@ -146,7 +96,7 @@ def start_job(
                 batch = items[start : start + batch_size]
                 work(batch)
                 job.done += len(batch)
-                save(done=job.done)
+                record_progress(engine, job.id, done=job.done, now=int(time.time()))
         except Exception as exc:  # shown on the job's page, in the clerk's language
             try:
                 job.problem = failure(exc)
@@ -155,13 +105,18 @@ def start_job(
         finally:
             job.finished_at = time.time()
             problem = _problem_json(job.problem) if job.problem else None
-            save(problem=problem, finished_at=int(job.finished_at))
+            record_finish(
+                engine,
+                job.id,
+                problem=problem,
+                finished_at=int(job.finished_at),
+                now=int(time.time()),
+            )
 
     threading.Thread(target=run, name=f"portal-job-{job.id}", daemon=True).start()
     return job
 
 
 def find_job(services: Services, job_id: str, *, owner: str) -> Job | None:
-    with _engine(services).connect() as conn:
-        row = conn.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner)).first()
+    row = job_row(api_store(services).engine, job_id, owner=owner)
     return None if row is None else _job_of(row, time.time())

@@ -6,7 +6,8 @@ HMAC key is derived from the API master key (`api.custody.derive_key(..., "porta
 The cookie is HttpOnly and SameSite=Lax (Secure when the public URL is https). Every POST
 form carries the session's CSRF token in the field `csrf_token` (see `portal.context`).
 Signing out records the session's random token in `portal_revoked_sessions` (API
-database) until the cookie would have expired, so a copied cookie dies with the sign-out.
+database, `indexer.store.sessions`) until the cookie would have expired, so a copied
+cookie dies with the sign-out.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import Response
-from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from domain.custodial_keys import derive_key, master_key
 from domain.services import Services
 from domain.settings import ApiSettings
 from domain.store import api_store
+from indexer.store.sessions import is_token_revoked, revoke_token
 
 __all__ = [
     "SESSION_COOKIE",
@@ -111,40 +111,12 @@ def clear_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-metadata = MetaData()
-revoked_sessions = Table(
-    "portal_revoked_sessions",
-    metadata,
-    Column("token", String(64), primary_key=True),
-    Column("expires_at", BigInteger, nullable=False),
-)
-
-
-def _revocations(services: Services) -> Engine:
-    engine = api_store(services).engine
-    if not services.extras.get("portal_revocations_table"):
-        metadata.create_all(engine)
-        services.extras["portal_revocations_table"] = True
-    return engine
-
-
 def revoke(services: Services, session: Session) -> None:
     """Sign the session out everywhere (until it would have expired anyway)."""
-    engine = _revocations(services)
-    with engine.begin() as conn:
-        conn.execute(delete(revoked_sessions).where(revoked_sessions.c.expires_at < time.time()))
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(revoked_sessions).values(token=session.csrf, expires_at=session.expires_at)
-            )
-    except IntegrityError:  # signed out already (another tab or worker, maybe just now)
-        pass
+    revoke_token(
+        api_store(services).engine, session.csrf, expires_at=session.expires_at, now=time.time()
+    )
 
 
 def is_revoked(services: Services, session: Session) -> bool:
-    with _revocations(services).connect() as conn:
-        found = conn.execute(
-            select(revoked_sessions.c.token).where(revoked_sessions.c.token == session.csrf)
-        ).first()
-    return found is not None
+    return is_token_revoked(api_store(services).engine, session.csrf)

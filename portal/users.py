@@ -1,7 +1,7 @@
 """Portal users: a username and a password (scrypt, via `cryptography`), each bound to a
 member address whose key the platform keeps in custody (`api.chain.vault`).
 
-The table `portal_users` lives in the API's own database (`api.store.api_store`). Create
+The table `portal_users` lives in the API's own database (`domain.store.api_store`). Create
 users with `create_user(services, ...)` or `medledger portal add-user`; the member's
 custodial key is what the portal signs with, so add it to the vault too
 (`custodial_key=` here, or `POST /v1/auth/custodial-accounts`).
@@ -19,25 +19,15 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
-from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, insert, select
+from sqlalchemy import Engine
 
 from domain.chain import vault
 from domain.custodial_keys import CustodyVault
 from domain.services import Services
 from domain.store import api_store
+from indexer.store.portal_users import UserRow, add_user_row, user_row
 
 __all__ = ["PortalUser", "UserError", "add_user", "authenticate", "create_user", "find_user"]
-
-metadata = MetaData()
-portal_users = Table(
-    "portal_users",
-    metadata,
-    Column("username", String(64), primary_key=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("address", String(42), nullable=False, index=True),
-    Column("display_name", String(200), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-)
 
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
 MIN_PASSWORD = 8
@@ -60,14 +50,6 @@ class PortalUser:
     display_name: str
 
 
-def _engine(services: Services) -> Engine:
-    engine = api_store(services).engine
-    if not services.extras.get("portal_users_table"):
-        metadata.create_all(engine)
-        services.extras["portal_users_table"] = True
-    return engine
-
-
 def create_user(
     services: Services,
     *,
@@ -80,7 +62,7 @@ def create_user(
     """A new portal user for the member at `address`; with `custodial_key`, that key is
     also taken into the platform's custody (unless it already is)."""
     return add_user(
-        _engine(services),
+        api_store(services).engine,
         vault(services) if custodial_key is not None else None,
         username=username,
         password=password,
@@ -123,7 +105,6 @@ def add_user(
 ) -> PortalUser:
     """`create_user` on an explicit database (`ApiStore.engine`) and key vault, for tools
     that run without the API's services (the CLI)."""
-    metadata.create_all(engine)
     if not USERNAME.match(username):
         raise UserError(
             "invalid_username", f"username {username!r}: 3-64 letters, digits, '.', '_' or '-'"
@@ -141,37 +122,18 @@ def add_user(
         assert keys is not None, "a custodial key needs the vault"
         if keys.get(address) is None:
             keys.put(custodial_key)
-    with engine.begin() as conn:
-        if conn.execute(
-            select(portal_users.c.username).where(portal_users.c.username == username)
-        ).first():
-            raise UserError("username_taken", f"a portal user {username!r} already exists")
-        conn.execute(
-            insert(portal_users).values(
-                username=username,
-                password_hash=hash_password(password),
-                address=address,
-                display_name=display_name or username,
-                created_at=int(time.time()),
-            )
-        )
+    row = UserRow(username, address, display_name or username, hash_password(password))
+    if not add_user_row(engine, row, now=int(time.time())):
+        raise UserError("username_taken", f"a portal user {username!r} already exists")
     return PortalUser(username, address, display_name or username)
 
 
 def find_user(services: Services, username: str) -> tuple[PortalUser, str] | None:
     """The user and its stored password hash."""
-    with _engine(services).connect() as conn:
-        row = conn.execute(
-            select(
-                portal_users.c.username,
-                portal_users.c.address,
-                portal_users.c.display_name,
-                portal_users.c.password_hash,
-            ).where(portal_users.c.username == username)
-        ).first()
+    row = user_row(api_store(services).engine, username)
     if row is None:
         return None
-    return PortalUser(str(row[0]), str(row[1]), str(row[2])), str(row[3])
+    return PortalUser(row.username, row.address, row.display_name), row.password_hash
 
 
 _DUMMY_HASH = hash_password(os.urandom(8).hex())

@@ -9,7 +9,7 @@ import threading
 
 from fastapi import Depends, Request
 
-from domain.auth import charge_verification
+from web.members import charge_verification
 from domain.errors import RateLimited
 from domain.services import Services
 from web.ratelimit import SharedBuckets

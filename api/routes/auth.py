@@ -13,27 +13,28 @@ challenge writes nothing (`api.challenges`).
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
 
 from domain.auth import (
-    CurrentMember,
+    ChallengeRequest,
+    TokenRequest,
+    api_keys_of,
     create_api_key,
     issue_challenge,
     issue_token,
     redeem_certificate_challenge,
     redeem_challenge,
     resolve_member,
-    throttle_sign_in,
+)
+from domain.auth import (
+    revoke_api_key as revoke_member_key,
 )
 from domain.chain import vault
-from domain.errors import Forbidden, NotFound
-from domain.partner_schemas import PROBLEMS, Address, HexBytes
-from domain.store import api_keys, api_store
+from domain.errors import Forbidden
+from domain.partner_schemas import PROBLEMS, HexBytes
 from web.deps import ServicesDep
+from web.members import CurrentMember, throttle_sign_in
 
 __all__ = ["router"]
 
@@ -51,18 +52,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ChallengeRequest(_Strict):
-    address: Address
-
-
 class ChallengeOut(BaseModel):
     message: str
     expires_at: int
-
-
-class TokenRequest(_Strict):
-    message: str = Field(max_length=2000)
-    signature: HexBytes
 
 
 class CertificateTokenRequest(_Strict):
@@ -168,29 +160,17 @@ def new_api_key(body: ApiKeyRequest, member: CurrentMember, services: ServicesDe
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(member: CurrentMember, services: ServicesDep) -> list[ApiKeyOut]:
-    with api_store(services).engine.connect() as conn:
-        rows = conn.execute(
-            select(api_keys.c.id, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at)
-            .where(api_keys.c.address == member.address)
-            .order_by(api_keys.c.created_at)
-        ).all()
-    return [ApiKeyOut(id=r[0], label=r[1], created_at=r[2], revoked_at=r[3]) for r in rows]
+    return [
+        ApiKeyOut(id=k.id, label=k.label, created_at=k.created_at, revoked_at=k.revoked_at)
+        for k in api_keys_of(services, member.address)
+    ]
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
 def revoke_api_key(key_id: str, member: CurrentMember, services: ServicesDep) -> ApiKeyOut:
     """Revoke one of your own API keys (another member's key is simply not found)."""
-    with api_store(services).engine.begin() as conn:
-        row = conn.execute(
-            select(api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at).where(
-                api_keys.c.id == key_id, api_keys.c.address == member.address
-            )
-        ).first()
-        if row is None:
-            raise NotFound("api_key_not_found", f"no API key {key_id!r} of yours")
-        revoked = row[2] if row[2] is not None else int(time.time())
-        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=revoked))
-    return ApiKeyOut(id=key_id, label=row[0], created_at=row[1], revoked_at=revoked)
+    k = revoke_member_key(services, key_id, address=member.address)
+    return ApiKeyOut(id=k.id, label=k.label, created_at=k.created_at, revoked_at=k.revoked_at)
 
 
 @router.post("/custodial-accounts", response_model=CustodialAccountOut, status_code=201)

@@ -17,12 +17,13 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from domain import documents as docs
-from domain.auth import CurrentMember, Member
+from domain.auth import Member
 from domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
 from domain.errors import ApiError
 from domain.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
 from domain.services import Services
 from web.deps import ServicesDep
+from web.members import CurrentMember
 from web.pagination import Limit, Offset
 
 __all__ = ["router"]

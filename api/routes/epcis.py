@@ -25,7 +25,6 @@ from api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
 from api.epcis.export import EventQuery, query_document, query_events
 from api.epcis.identifiers import parse_epc
 from api.epcis.store import capture_store
-from domain.auth import CurrentMember
 from domain.chain import custodial_ledger
 from domain.errors import Forbidden, NotFound, Unprocessable
 from domain.oversight import TraceScopeDep
@@ -33,6 +32,7 @@ from domain.trace import ensure_item_visible
 from sdk.gs1 import item_id
 from sdk.ledger import Ledger
 from web.deps import ConnDep, ServicesDep
+from web.members import CurrentMember
 
 __all__ = ["router"]
 

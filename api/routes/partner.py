@@ -22,7 +22,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from domain import devices, items, orders
-from domain.auth import CurrentMember
 from domain.chain import reader, vault
 from domain.chain import transaction_status as chain_status
 from domain.partner_schemas import (
@@ -51,6 +50,7 @@ from domain.partner_schemas import (
 from indexer.queries.shipments import ShipmentRow
 from indexer.queries.stock import inventory as inventory_query
 from web.deps import ConnDep, ServicesDep
+from web.members import CurrentMember
 from web.pagination import Limit, Offset
 
 __all__ = ["router"]

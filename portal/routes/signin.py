@@ -1,12 +1,12 @@
 """Sign-in and sign-out: a portal user's password, or the member's own key (an EIP-4361
-challenge from `api.auth.issue_challenge`, signed in the browser with window.ethereum and
-redeemed with `api.auth.redeem_challenge`). `/portal/` sends a member to its role's
+challenge from `domain.auth.issue_challenge`, signed in the browser with window.ethereum
+and redeemed with `domain.auth.redeem_challenge`). `/portal/` sends a member to its role's
 first page.
 
 Password guessing is throttled by `portal.throttle` (atomically, before the password is
 checked, and so that a stranger's failures cannot lock a user out of a browser it signed
 in from before); the key sign-in's steps are throttled per client address like the API's
-(`api.auth.throttle_sign_in`). Either answers 429 with the time to wait."""
+(`web.members.throttle_sign_in`). Either answers 429 with the time to wait."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ from fastapi import APIRouter, Form
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.routes.auth import ChallengeRequest, TokenRequest
-from domain.auth import issue_challenge, redeem_challenge, resolve_member, throttle_sign_in
+from domain.auth import (
+    ChallengeRequest,
+    TokenRequest,
+    issue_challenge,
+    redeem_challenge,
+    resolve_member,
+)
 from domain.errors import ApiError
 from portal.context import Csrf, Ctx, PageCtx
 from portal.errors import PortalFailure
@@ -27,6 +32,7 @@ from portal.nav import home_for
 from portal.sessions import Session, clear_session, revoke, write_session
 from portal.throttle import SignInThrottled, begin_attempt, remember_device
 from portal.users import authenticate
+from web.members import throttle_sign_in
 
 __all__ = ["router"]
 

@@ -10,7 +10,8 @@ from eth_account.messages import encode_defunct
 from sqlalchemy import select, update
 
 from domain.chain import vault
-from domain.store import api_store, challenges, custodial_keys
+from domain.store import api_store
+from indexer.store.tables import challenges, custodial_keys
 from sdk.ca import ConsortiumCA, certificate_to_pem
 from sdk.ledger import Ledger
 from sdk.model import LicenceKind, Role
@@ -356,7 +357,7 @@ def test_a_challenge_edited_anywhere_or_for_another_address_is_refused(
 
 
 def test_sign_in_steps_are_throttled_per_client_address(partner: PartnerEnv) -> None:
-    from domain.auth import SIGN_IN_STEPS_PER_MINUTE
+    from web.members import SIGN_IN_STEPS_PER_MINUTE
 
     address = partner.api.consortium.hospital.address
     client = partner.api.client
@@ -398,7 +399,7 @@ def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
 def test_made_up_api_keys_on_partner_routes_spend_the_address_budget_not_a_lookup_each(
     partner: PartnerEnv,
 ) -> None:
-    from domain.auth import API_KEY_LOOKUPS_PER_MINUTE
+    from web.members import API_KEY_LOOKUPS_PER_MINUTE
 
     client = partner.api.client
     headers = partner.login(partner.api.consortium.logistics)

@@ -4,7 +4,8 @@ import base64
 
 from sqlalchemy import select
 
-from domain.store import api_store, documents
+from domain.store import api_store
+from indexer.store.tables import documents
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from domain.auth import create_api_key
-from domain.oversight_feed import cursors, load_cursor
+from domain.oversight_feed import load_cursor
 from domain.oversight_pull import FeedError, OversightPull, Pulled, Pulling
 from domain.services import Services
 from domain.store import api_store
@@ -31,6 +31,7 @@ from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
+from indexer.store.tables import oversight_cursors as cursors
 from medledger.app import create_app
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv

@@ -9,6 +9,8 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from domain.store import api_store
+from indexer.store.tables import jobs as job_table
 from medledger.app import create_app
 from portal import jobs
 from tests.portal.conftest import PortalEnv
@@ -31,8 +33,8 @@ def test_another_worker_answers_the_progress_poll(portal: PortalEnv) -> None:
     stranger = portal.sign_in("distributor")
     assert stranger.get(f"/portal/manufacturer/jobs/{job_id}").status_code == 403
     # Another manufacturer's job is "not found" to this one.
-    with jobs._engine(portal.api.services).begin() as conn:
-        conn.execute(update(jobs.jobs).where(jobs.jobs.c.id == job_id).values(owner=OTHER))
+    with api_store(portal.api.services).engine.begin() as conn:
+        conn.execute(update(job_table).where(job_table.c.id == job_id).values(owner=OTHER))
     assert client.get(f"/portal/manufacturer/jobs/{job_id}").status_code == 404
 
 
@@ -41,10 +43,10 @@ def test_a_job_whose_process_died_shows_as_interrupted(portal: PortalEnv) -> Non
     commission(portal, client, "JI", 2)
     job_id = next(iter(_job_ids(portal)))
     stale = int(time.time()) - jobs.STALE_SECONDS - 5
-    with jobs._engine(portal.api.services).begin() as conn:
+    with api_store(portal.api.services).engine.begin() as conn:
         conn.execute(
-            update(jobs.jobs)
-            .where(jobs.jobs.c.id == job_id)
+            update(job_table)
+            .where(job_table.c.id == job_id)
             .values(finished_at=None, done=1, heartbeat_at=stale)
         )
     page = client.get(f"/portal/manufacturer/jobs/{job_id}", headers={"HX-Request": "true"})
@@ -54,5 +56,5 @@ def test_a_job_whose_process_died_shows_as_interrupted(portal: PortalEnv) -> Non
 
 
 def _job_ids(portal: PortalEnv) -> list[str]:
-    with jobs._engine(portal.api.services).connect() as conn:
-        return [row.id for row in conn.execute(jobs.jobs.select())]
+    with api_store(portal.api.services).engine.connect() as conn:
+        return [row.id for row in conn.execute(job_table.select())]

@@ -1,0 +1,173 @@
+"""The tables of the API's own database (`api.db`, or `api_db_url`) and of the EPCIS
+capture log (`epcis.db`, or `epcis_db_url`): one MetaData, the models the typed queries of
+this package read and write. The migrations under `indexer/store/migrations`, not these
+models, are the schema's truth (`indexer.store.engine.migrate_store`).
+
+Tables of the API's database are named `api_*` or `portal_*`, so it may share a database
+with the indexer's; the capture log's is `epcis_captures`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "API_TABLES",
+    "CAPTURE_TABLES",
+    "acknowledgements",
+    "api_keys",
+    "captures",
+    "challenges",
+    "custodial_keys",
+    "document_keys",
+    "documents",
+    "jobs",
+    "metadata",
+    "oversight_cursors",
+    "portal_users",
+    "revoked_sessions",
+]
+
+metadata = MetaData()
+
+# Spent sign-in challenges (`domain.challenges`): the nonce as primary key.
+challenges = Table(
+    "api_challenges",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("address", String(42), nullable=False),
+    Column("message", String(2000), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used", Boolean, nullable=False, default=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("address", String(42), nullable=False, index=True),
+    Column("label", String(200), nullable=False),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+custodial_keys = Table(
+    "api_custodial_keys",
+    metadata,
+    Column("address", String(42), primary_key=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+documents = Table(
+    "api_documents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("uploader", String(42), nullable=False, index=True),
+    Column("counterparty", String(42), nullable=True),
+    Column("subject_id", LargeBinary, nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("document_hash", LargeBinary, nullable=False, unique=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("anchored_tx", String(66), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+document_keys = Table(
+    "api_document_keys",
+    metadata,
+    Column("document_id", String(32), primary_key=True),
+    # A member address (lower-case 0x-hex) or the group name "regulator".
+    Column("party", String(42), primary_key=True, index=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+)
+
+acknowledgements = Table(
+    "api_recall_acknowledgements",
+    metadata,
+    Column("recall_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("holder", String(42), primary_key=True),
+    Column("acknowledged_at", BigInteger, nullable=False),
+    Column("acknowledged_by", String(64), nullable=False),
+    Column("note", String(2000), nullable=False),
+)
+
+oversight_cursors = Table(
+    "api_oversight_cursors",
+    metadata,
+    Column("feed", String(32), primary_key=True),
+    Column("position", String(80), nullable=False),
+)
+
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("address", String(42), nullable=False, index=True),
+    Column("display_name", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+revoked_sessions = Table(
+    "portal_revoked_sessions",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+jobs = Table(
+    "portal_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("problem", Text),  # JSON of the portal's failure
+    Column("heartbeat_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+)
+
+captures = Table(
+    "epcis_captures",
+    metadata,
+    Column("event_hash", String(100), primary_key=True),
+    Column("member", String(42), nullable=False),
+    Column("claimed_at", BigInteger, nullable=False),
+    Column("tx_hashes", Text, nullable=True),  # JSON list; NULL while first pending
+    Column("state", String(10), nullable=True),  # NULL in rows older than the column
+    Column("operations", Text, nullable=True),  # JSON list of applied operation names
+    Column("sending", Text, nullable=True),  # JSON [operation, nonce, block] being sent
+)
+
+API_TABLES = (
+    challenges,
+    api_keys,
+    custodial_keys,
+    documents,
+    document_keys,
+    acknowledgements,
+    oversight_cursors,
+    portal_users,
+    revoked_sessions,
+    jobs,
+)
+CAPTURE_TABLES = (captures,)
