@@ -75,6 +75,7 @@ __all__ = [
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
 DAY = 86_400
 
+
 @dataclass(frozen=True, slots=True)
 class HolderProgress:
     holder: OrgRef

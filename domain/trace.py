@@ -4,14 +4,26 @@ answer as unknown ones, so existence is not disclosed across partners."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection
 
 from domain.errors import NotFound
-from domain.oversight import TraceScope
 from indexer.queries.trace import held_by, item_exists, lot_reached
 from sdk.gs1 import parse_code
 
-__all__ = ["ensure_item_visible", "ensure_lot_visible", "item_key_of"]
+__all__ = ["TraceScope", "ensure_item_visible", "ensure_lot_visible", "item_key_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceScope:
+    """Whose view a trace read takes: None = everything (the regulator)."""
+
+    member: str | None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.member is None
 
 
 def item_key_of(text: str) -> bytes:

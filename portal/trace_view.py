@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 from web3.exceptions import TransactionNotFound
 
 from domain.errors import NotFound
-from domain.oversight import TraceScope
 from domain.services import Services
-from domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
+from domain.trace import TraceScope, ensure_item_visible, ensure_lot_visible, item_key_of
 from indexer.queries import (
     HistoryStep,
     ItemFacts,

@@ -25,9 +25,9 @@ from starlette.responses import Response
 
 from domain.auth import verify_token
 from domain.errors import ApiError, Unauthorized, problem_for
-from domain.oversight import require_regulator, trace_scope
 from domain.services import Services
 from web.members import api_key_member, current_member
+from web.oversight import require_regulator, trace_scope
 
 __all__ = ["API_GATES", "member_gate", "regulator_gate", "trace_gate"]
 

@@ -9,9 +9,9 @@ import threading
 
 from fastapi import Depends, Request
 
-from web.members import charge_verification
 from domain.errors import RateLimited
 from domain.services import Services
+from web.members import charge_verification
 from web.ratelimit import SharedBuckets
 
 __all__ = ["RateLimit", "close_verify_buckets", "rate_limit", "scan_member", "verify_buckets"]

@@ -27,12 +27,12 @@ from api.epcis.identifiers import parse_epc
 from api.epcis.store import capture_store
 from domain.chain import custodial_ledger
 from domain.errors import Forbidden, NotFound, Unprocessable
-from domain.oversight import TraceScopeDep
 from domain.trace import ensure_item_visible
 from sdk.gs1 import item_id
 from sdk.ledger import Ledger
 from web.deps import ConnDep, ServicesDep
 from web.members import CurrentMember
+from web.oversight import TraceScopeDep
 
 __all__ = ["router"]
 

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain import recalls, regulator
 from domain.errors import NotConfigured
 from domain.network import network_alerts
-from domain.oversight import RegulatorOnly
 from domain.oversight_feed import scanner_address
 from domain.oversight_pull import start_pulling
 from domain.recalls import Gtin, LotNumber, RecallLevel, RecallOutcome, RecallReason
@@ -41,6 +40,7 @@ from domain.services import Services
 from indexer.queries.network import member_count, member_rows, scan_count, scan_rows
 from sdk.model import LicenceKind
 from web.deps import ConnDep, PageDep, ServicesDep
+from web.oversight import RegulatorOnly
 
 __all__ = ["router"]
 

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from domain.errors import NotFound
-from domain.oversight import TraceScopeDep
 from domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
 from indexer.queries import (
     container_contents,
@@ -27,6 +26,7 @@ from indexer.queries import (
 )
 from sdk.gs1 import lot_key, validate_gtin
 from web.deps import ConnDep, PageDep
+from web.oversight import TraceScopeDep
 
 __all__ = ["router"]
 

@@ -15,8 +15,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from domain.errors import NotFound
-from domain.oversight import TraceScope
-from domain.trace import ensure_item_visible
+from domain.trace import TraceScope, ensure_item_visible
 from indexer.queries import unit_history
 from indexer.queries.counterparties import names_of
 from portal.context import Ctx, MemberCtx

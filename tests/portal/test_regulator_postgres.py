@@ -8,7 +8,7 @@ import time
 from eth_utils import keccak
 
 from domain.network import network_overview
-from domain.oversight import TraceScope
+from domain.trace import TraceScope
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer

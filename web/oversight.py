@@ -6,7 +6,7 @@ deployment, over its follower node and indexer. Its staff present
 mode the regulator routes answer 404 (they do not exist there), and trace/EPCIS reads
 need a signed-in member and are scoped to the items it holds or has held.
 
-The partner API's oversight feed (`api.oversight_feed`) is the other way round: it exists
+The partner API's oversight feed (`domain.oversight_feed`) is the other way round: it exists
 in partner mode only, and only the regulator member, signed in with its ledger key like
 any member, may read it (`RegulatorMemberOnly`).
 """
@@ -14,7 +14,6 @@ any member, may read it (`RegulatorMemberOnly`).
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,6 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from domain.errors import Forbidden, NotFound, Unauthorized
 from domain.services import Services
+from domain.trace import TraceScope
 from web.deps import ServicesDep
 from web.members import current_member
 
@@ -77,17 +77,6 @@ def require_regulator_member(
 
 
 RegulatorMemberOnly = Depends(require_regulator_member)
-
-
-@dataclass(frozen=True, slots=True)
-class TraceScope:
-    """Whose view a trace read takes: None = everything (the regulator)."""
-
-    member: str | None
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.member is None
 
 
 def trace_scope(
