@@ -8,7 +8,7 @@ from typing import Any
 from indexer.errors import SourceError
 from indexer.follower import Indexer
 from indexer.source import LogSource
-from ops.metrics import HealthServer, gauge_registry
+from runtime.metrics import HealthServer, gauge_registry
 
 __all__ = ["start_health_server"]
 

@@ -177,7 +177,7 @@ def node_cmd(
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
     from node.app import Node, load_config
     from node.errors import NodeError
-    from ops.logs import json_logs_wanted, setup_logging
+    from runtime.logs import json_logs_wanted, setup_logging
 
     setup_logging("node")
     try:
@@ -228,7 +228,7 @@ def indexer_cmd(
     """Follow a chain with eth_getLogs and project its events into SQL, exactly once."""
     from indexer.config import Settings
     from indexer.runner import load_deployment, run_indexer
-    from ops.logs import json_logs_wanted, setup_logging
+    from runtime.logs import json_logs_wanted, setup_logging
 
     setup_logging("indexer")
     echo = _logger_echo("medledger.indexer") if json_logs_wanted() else _print_echo
@@ -328,7 +328,7 @@ def api_cmd(
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
     from domain.settings import ApiSettings
     from medledger.serve import serve
-    from ops.logs import setup_logging
+    from runtime.logs import setup_logging
 
     setup_logging("regulator-api" if regulator else "api")
     if not deployment.exists():

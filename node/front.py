@@ -121,7 +121,7 @@ def _front_main(
     contracts: dict[str, bytes],
     authority: str,
 ) -> None:
-    from ops.logs import setup_logging
+    from runtime.logs import setup_logging
 
     setup_logging("node-rpc")
     done = threading.Event()

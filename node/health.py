@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.rpc import Rpc
-from ops.metrics import Answer, gauge_registry, http_answer
+from runtime.metrics import Answer, gauge_registry, http_answer
 
 __all__ = ["node_http_answer"]
 

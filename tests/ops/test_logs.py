@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from ops.logs import AccessLogPrivacy, setup_logging
+from runtime.logs import AccessLogPrivacy, setup_logging
 
 
 @pytest.fixture
