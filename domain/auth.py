@@ -43,7 +43,7 @@ from domain.challenges import issue_challenge, read_challenge, redeem_challenge,
 from domain.custodial_keys import derive_key, master_key
 from domain.errors import Forbidden, NotConfigured, NotFound, Unauthorized, Unprocessable
 from domain.partner_schemas import Address, HexBytes
-from domain.services import Services
+from domain.services import Component, Services
 from domain.store import api_store
 from indexer.queries.organisation_names import organisation_name
 from indexer.store import api_keys
@@ -218,6 +218,11 @@ def create_api_key(services: Services, address: str, *, label: str) -> tuple[str
 API_KEY_CACHE_SECONDS = 60.0
 
 
+# address and expiry (monotonic) by the key's SHA-256
+API_KEY_CACHE: Component[dict[str, tuple[str, float]]] = Component("api_key_cache")
+CONSORTIUM_CA: Component[x509.Certificate] = Component("consortium_ca_cert")
+
+
 def known_api_key(services: Services, key: str) -> str:
     """The member address of a valid, unrevoked API key, remembered for a minute so the
     public verification path does not read the store on every request; else Unauthorized."""
@@ -225,7 +230,7 @@ def known_api_key(services: Services, key: str) -> str:
     if address is not None:
         return address
     address = verify_api_key(services, key)
-    cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
+    cache = services.components.get(API_KEY_CACHE, dict)
     if len(cache) >= 10_000:
         cache.clear()
     cache[_digest(key)] = (address, time.monotonic() + API_KEY_CACHE_SECONDS)
@@ -233,7 +238,7 @@ def known_api_key(services: Services, key: str) -> str:
 
 
 def cached_api_key(services: Services, key: str) -> str | None:
-    cache: dict[str, tuple[str, float]] = services.extras.setdefault("api_key_cache", {})
+    cache = services.components.get(API_KEY_CACHE, dict)
     found = cache.get(_digest(key))
     return found[0] if found is not None and found[1] > time.monotonic() else None
 
@@ -277,10 +282,9 @@ def verify_certificate(services: Services, pem: str) -> tuple[x509.Certificate, 
     ca_file = services.settings.ca_cert_file
     if ca_file is None:
         raise NotConfigured("ca_missing", "set MEDLEDGER_API_CA_CERT_FILE to accept certificates")
-    ca = services.extras.get("consortium_ca_cert")
-    if ca is None:
-        ca = certificate_from_pem(ca_file.read_bytes(), source=str(ca_file))
-        services.extras["consortium_ca_cert"] = ca
+    ca = services.components.get(
+        CONSORTIUM_CA, lambda: certificate_from_pem(ca_file.read_bytes(), source=str(ca_file))
+    )
     try:
         cert = certificate_from_pem(pem, source="client certificate")
         identity = verify_member(cert, ca_cert=ca)

@@ -24,7 +24,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from domain.custodial_keys import RELAYER_KEY_FILE, CustodyVault, secret_setting
 from domain.errors import ApiError, Conflict, Forbidden, NotConfigured, NotFound
-from domain.services import Services
+from domain.services import Component, Services
 from domain.store import api_store
 from domain.tenancy import TenantLedger, least_visible, pending
 from sdk.abi import DecodedEvent
@@ -51,19 +51,23 @@ __all__ = [
 RECEIPT_WAIT = 30.0
 
 
+LEDGER_READER: Component[Ledger] = Component("ledger_reader")
+CUSTODY_VAULT: Component[CustodyVault] = Component("custody_vault")
+
+
 def reader(services: Services) -> Ledger:
     """A ledger handle for views. It acts as the platform relayer when one is configured
     (a funded account, which chains that charge for eth_call need), else as a throwaway
     account; it never sends."""
-    ledger = services.extras.get("ledger_reader")
-    if ledger is None:
+
+    def make() -> Ledger:
         key = secret_setting(services.settings, "relayer_key", RELAYER_KEY_FILE)
         account = Account.from_key(key) if key else Account.create()
         ledger = Ledger(services.w3, services.deployment, account, artifacts=services.artifacts)
         ledger.receipt_timeout = RECEIPT_WAIT
-        services.extras["ledger_reader"] = ledger
-    assert isinstance(ledger, Ledger)
-    return ledger
+        return ledger
+
+    return services.components.get(LEDGER_READER, make)
 
 
 def relayer(services: Services) -> Ledger:
@@ -85,12 +89,9 @@ def relayer_for(services: Services, member: str, *, sees_all: bool = False) -> T
 
 
 def vault(services: Services) -> CustodyVault:
-    found = services.extras.get("custody_vault")
-    if found is None:
-        found = CustodyVault(api_store(services), services.settings)
-        services.extras["custody_vault"] = found
-    assert isinstance(found, CustodyVault)
-    return found
+    return services.components.get(
+        CUSTODY_VAULT, lambda: CustodyVault(api_store(services), services.settings)
+    )
 
 
 def custodial_ledger(services: Services, address: str, *, sees_all: bool = False) -> TenantLedger:

@@ -4,7 +4,7 @@ reinstate a member. Recalls are ordered in `domain.recalls`.
 Orders are signed with the regulator's key: an eth-account keystore
 (`settings.regulator_keystore`, default `data_dir/regulator-keystore.json`, unlocked with
 `settings.regulator_key_password`), or an account placed in
-`services.extras["regulator.account"]` (tests). They go to `settings.submit_rpc_url`
+`services.regulator_account` (tests). They go to `settings.submit_rpc_url`
 (the sequencer) when set, since the regulator's follower refuses writes.
 
 The inputs' limits are declared once here (`MemberAddress`, `LicenceNumber`, …) for the
@@ -26,7 +26,7 @@ from pydantic import Field
 from web3 import HTTPProvider, Web3
 
 from domain.errors import NotConfigured
-from domain.services import Services
+from domain.services import Component, Services
 from sdk.ledger import Ledger, TxResult
 from sdk.model import LicenceKind, class_mask
 
@@ -74,12 +74,13 @@ class Written:
         return cls("0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["blockNumber"]))
 
 
+REGULATOR_LEDGER: Component[Ledger] = Component("regulator.ledger")
+
+
 def regulator_account(services: Services) -> LocalAccount:
     """The regulator's key (NotConfigured, a 503, without one)."""
-    given = services.extras.get("regulator.account")
-    if given is not None:
-        assert isinstance(given, LocalAccount)
-        return given
+    if services.regulator_account is not None:
+        return services.regulator_account
     settings = services.settings
     path = settings.regulator_keystore or settings.data_dir / "regulator-keystore.json"
     if not path.exists() or settings.regulator_key_password is None:
@@ -97,15 +98,14 @@ def regulator_account(services: Services) -> LocalAccount:
 
 def regulator_ledger(services: Services) -> Ledger:
     """The regulator's signing handle, built once per process."""
-    ledger = services.extras.get("regulator.ledger")
-    if ledger is None:
+
+    def make() -> Ledger:
         url = services.settings.submit_rpc_url
         w3 = Web3(HTTPProvider(url)) if url else services.w3
         account = regulator_account(services)
-        ledger = Ledger(w3, services.deployment, account, artifacts=services.artifacts)
-        services.extras["regulator.ledger"] = ledger
-    assert isinstance(ledger, Ledger)
-    return ledger
+        return Ledger(w3, services.deployment, account, artifacts=services.artifacts)
+
+    return services.components.get(REGULATOR_LEDGER, make)
 
 
 def _hash_or_zero(text: str) -> bytes:

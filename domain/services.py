@@ -3,12 +3,15 @@ the chain (any Ethereum JSON-RPC endpoint), the deployment and the platform keys
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from web3 import HTTPProvider, Web3
 
@@ -17,7 +20,51 @@ from sdk.abi import AbiCodec
 from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import CONTRACT_NAMES, Deployment
 
-__all__ = ["Services", "load_platform_key"]
+__all__ = ["Component", "Components", "Services", "load_platform_key"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Component(Generic[T]):
+    """The typed key of one per-process component (a store, a cache, a rate limiter),
+    declared by the module that builds it: `STORE: Component[ApiStore] = Component("…")`."""
+
+    name: str
+
+
+class Components:
+    """The components a process built on first use, each under its typed key. Building
+    one holds a re-entrant lock, so concurrent first requests share one instance and a
+    component may be built from another."""
+
+    def __init__(self) -> None:
+        self._made: dict[Component[Any], Any] = {}
+        self._lock = threading.RLock()
+
+    def get(self, key: Component[T], make: Callable[[], T]) -> T:
+        """The component under `key`, built with `make` the first time."""
+        try:
+            return cast(T, self._made[key])
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = make()
+            return cast(T, self._made[key])
+
+    def peek(self, key: Component[T]) -> T | None:
+        """The component under `key` if it was built."""
+        return cast("T | None", self._made.get(key))
+
+    def put(self, key: Component[T], value: T) -> None:
+        with self._lock:
+            self._made[key] = value
+
+    def pop(self, key: Component[T]) -> T | None:
+        """Forget the component under `key` and give it back (to close it)."""
+        with self._lock:
+            return cast("T | None", self._made.pop(key, None))
 
 
 @dataclass
@@ -28,17 +75,16 @@ class Services:
     deployment: Deployment
     artifacts: dict[str, ContractArtifact]
     platform_key: Ed25519PrivateKey
-    # Per-feature state that route modules attach at startup (rate limiters, caches).
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The regulator's signing key when given directly (tests); else its keystore is read.
+    regulator_account: LocalAccount | None = None
+    # What features build on first use (stores, caches, rate limiters), by typed key.
+    components: Components = field(default_factory=Components)
 
     @property
     def codec(self) -> AbiCodec:
-        codec = self.extras.get("codec")
-        if codec is None:
-            codec = AbiCodec({name: self.artifacts[name].abi for name in CONTRACT_NAMES})
-            self.extras["codec"] = codec
-        assert isinstance(codec, AbiCodec)
-        return codec
+        return self.components.get(
+            CODEC, lambda: AbiCodec({name: self.artifacts[name].abi for name in CONTRACT_NAMES})
+        )
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -52,6 +98,9 @@ class Services:
             artifacts=load_artifacts(),
             platform_key=load_platform_key(settings.data_dir / "platform-ed25519.pem"),
         )
+
+
+CODEC: Component[AbiCodec] = Component("codec")
 
 
 def load_platform_key(path: Path) -> Ed25519PrivateKey:

@@ -9,9 +9,7 @@ is opened, and its schema migrated, when the process first asks for it (`api_sto
 
 from __future__ import annotations
 
-import threading
-
-from domain.services import Services
+from domain.services import Component, Services
 from domain.settings import ApiSettings
 from indexer.store.engine import ApiStore
 
@@ -24,15 +22,9 @@ def store_url(settings: ApiSettings) -> str:
     return url if url is not None else f"sqlite:///{settings.data_dir / 'api.db'}"
 
 
+API_STORE: Component[ApiStore] = Component("api_store")
+
+
 def api_store(services: Services) -> ApiStore:
     """The process's store, opened (and its schema migrated) on first use."""
-    store = services.extras.get("api_store")
-    if store is None:
-        # dict.setdefault is atomic, so concurrent first requests share one lock.
-        with services.extras.setdefault("api_store_lock", threading.Lock()):
-            store = services.extras.get("api_store")
-            if store is None:
-                store = ApiStore(store_url(services.settings))
-                services.extras["api_store"] = store
-    assert isinstance(store, ApiStore)
-    return store
+    return services.components.get(API_STORE, lambda: ApiStore(store_url(services.settings)))

@@ -12,12 +12,11 @@ member scans are evidence against later scans (`domain.scan_rules`).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Final
 
 from domain.scan_rules import VerifyPolicy, scan_policy
-from domain.services import Services
+from domain.services import Component, Services
 from domain.verification import Location, VerifyResult, ledger_now, verify
 from indexer.queries.scans import Scan, ScanLog
 from indexer.queries.verification import DirectSql, Reader, member_status
@@ -39,29 +38,25 @@ class Verifier:
     policy: VerifyPolicy
 
 
-_VERIFIER_LOCK = threading.Lock()
+VERIFIER: Component[Verifier] = Component("verifier")
 
 
 def verifier(services: Services) -> Verifier:
     """This process's verification resources, made on first use."""
-    found = services.extras.get("verifier")
-    if isinstance(found, Verifier):
-        return found
-    with _VERIFIER_LOCK:
-        found = services.extras.get("verifier")
-        if not isinstance(found, Verifier):
-            found = services.extras["verifier"] = Verifier(
-                sql=DirectSql(services.engine),
-                scans=ScanLog(services.engine),
-                policy=scan_policy(services.settings),
-            )
-        return found
+    return services.components.get(
+        VERIFIER,
+        lambda: Verifier(
+            sql=DirectSql(services.engine),
+            scans=ScanLog(services.engine),
+            policy=scan_policy(services.settings),
+        ),
+    )
 
 
 def close_verifier(services: Services) -> None:
     """Write the queued scans and close the connection (app shutdown)."""
-    found = services.extras.pop("verifier", None)
-    if isinstance(found, Verifier):
+    found = services.components.pop(VERIFIER)
+    if found is not None:
         found.scans.close()
         found.sql.close()
 

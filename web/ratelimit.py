@@ -40,7 +40,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from domain.services import Services
+from domain.services import Component, Services
 
 __all__ = ["API_KEY_HEADER", "SharedBuckets", "client_address", "client_id", "shared_buckets"]
 
@@ -170,16 +170,11 @@ def shared_buckets(
 ) -> SharedBuckets:
     """The buckets in `<data_dir>/<name>.buckets`, opened once per process and shared by
     its threads (and, through the file, by the other worker processes)."""
-    found = services.extras.get(f"buckets:{name}")
-    if isinstance(found, SharedBuckets):
-        return found
     path = services.settings.data_dir / f"{name}.buckets"
-    made = SharedBuckets(path, rate_per_minute=rate_per_minute, burst=burst, slots=slots)
-    found = services.extras.setdefault(f"buckets:{name}", made)  # atomic: one wins
-    if found is not made:
-        made.close()
-    assert isinstance(found, SharedBuckets)
-    return found
+    return services.components.get(
+        Component[SharedBuckets](f"buckets:{name}"),
+        lambda: SharedBuckets(path, rate_per_minute=rate_per_minute, burst=burst, slots=slots),
+    )
 
 
 def client_id(request: Request) -> str:

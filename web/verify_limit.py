@@ -5,39 +5,32 @@ processes. (Its own module: `domain.auth`, which charges the bucket, imports
 
 from __future__ import annotations
 
-import threading
-
 from fastapi import Depends, Request
 
 from domain.errors import RateLimited
-from domain.services import Services
+from domain.services import Component, Services
 from web.members import charge_verification
 from web.ratelimit import SharedBuckets
 
 __all__ = ["RateLimit", "close_verify_buckets", "rate_limit", "scan_member", "verify_buckets"]
 
-_KEY = "verify-buckets"
-_LOCK = threading.Lock()
+_KEY: Component[SharedBuckets] = Component("verify-buckets")
 
 
 def verify_buckets(services: Services) -> SharedBuckets:
     """This process's view of the verification buckets, opened on first use."""
-    found = services.extras.get(_KEY)
-    if isinstance(found, SharedBuckets):
-        return found
-    with _LOCK:
-        found = services.extras.get(_KEY)
-        if not isinstance(found, SharedBuckets):
-            s = services.settings
-            found = services.extras[_KEY] = SharedBuckets(
-                s.data_dir / "verify-ratelimit.buckets", rate_per_minute=s.verify_rate_per_minute
-            )
-        return found
+    s = services.settings
+    return services.components.get(
+        _KEY,
+        lambda: SharedBuckets(
+            s.data_dir / "verify-ratelimit.buckets", rate_per_minute=s.verify_rate_per_minute
+        ),
+    )
 
 
 def close_verify_buckets(services: Services) -> None:
-    found = services.extras.pop(_KEY, None)
-    if isinstance(found, SharedBuckets):
+    found = services.components.pop(_KEY)
+    if found is not None:
         found.close()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError, relevance
 
-from domain.services import Services
+from domain.services import Component, Services
 
 __all__ = ["MAX_ERRORS", "schema_errors", "schema_text", "validator"]
 
@@ -34,14 +34,15 @@ def schema_text(path: Path | None = None) -> str:
     return resources.files("api.epcis").joinpath(SCHEMA_RESOURCE).read_text()
 
 
+VALIDATOR: Component[Draft7Validator] = Component("epcis.validator")
+
+
 def validator(services: Services) -> Draft7Validator:
-    found = services.extras.get("epcis.validator")
-    if found is None:
+    def make() -> Draft7Validator:
         schema = json.loads(schema_text(services.settings.epcis_schema_file))
-        found = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
-        services.extras["epcis.validator"] = found
-    assert isinstance(found, Draft7Validator)
-    return found
+        return Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+    return services.components.get(VALIDATOR, make)
 
 
 def _leaf(error: ValidationError) -> ValidationError:

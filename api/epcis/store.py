@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine
 
-from domain.services import Services
+from domain.services import Component, Services
 from indexer.store.captures import NEW_EVENT, CaptureStore, EventState, Sending
 
 __all__ = ["NEW_EVENT", "CaptureStore", "EventState", "Sending", "capture_store"]
 
 
+CAPTURE_STORE: Component[CaptureStore] = Component("epcis.store")
+
+
 def capture_store(services: Services) -> CaptureStore:
-    found = services.extras.get("epcis.store")
-    if found is None:
+    def make() -> CaptureStore:
         url = services.settings.epcis_db_url
         if url is None:
             services.settings.data_dir.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{services.settings.data_dir / 'epcis.db'}"
-        found = CaptureStore(create_engine(url))
-        services.extras["epcis.store"] = found
-    assert isinstance(found, CaptureStore)
-    return found
+        return CaptureStore(create_engine(url))
+
+    return services.components.get(CAPTURE_STORE, make)

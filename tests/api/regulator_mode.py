@@ -7,6 +7,7 @@ import dataclasses
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from domain.services import Components
 from medledger.app import create_app
 from tests.api.conftest import ApiEnv
 
@@ -19,6 +20,6 @@ def regulator_client(api: ApiEnv, **settings: object) -> TestClient:
     new_settings = api.services.settings.model_copy(
         update={"regulator": True, "regulator_api_token": SecretStr(TOKEN), **settings}
     )
-    services = dataclasses.replace(api.services, settings=new_settings, extras={})
-    services.extras["regulator.account"] = api.consortium.regulator.account
+    services = dataclasses.replace(api.services, settings=new_settings, components=Components())
+    services.regulator_account = api.consortium.regulator.account
     return TestClient(create_app(services))

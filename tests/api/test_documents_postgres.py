@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from domain.chain import vault
+from domain.chain import CUSTODY_VAULT, vault
+from domain.store import API_STORE
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 
@@ -31,8 +32,8 @@ def pg_partner(partner: PartnerEnv) -> Iterator[PartnerEnv]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     services = partner.api.services
-    services.extras.pop("api_store").dispose()
-    services.extras.pop("custody_vault")
+    services.components.pop(API_STORE).dispose()  # type: ignore[union-attr]
+    services.components.pop(CUSTODY_VAULT)
     services.settings = services.settings.model_copy(
         update={"api_db_url": f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"}
     )
@@ -41,7 +42,7 @@ def pg_partner(partner: PartnerEnv) -> Iterator[PartnerEnv]:
     try:
         yield partner
     finally:
-        services.extras.pop("api_store").dispose()
+        services.components.pop(API_STORE).dispose()  # type: ignore[union-attr]
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

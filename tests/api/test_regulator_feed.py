@@ -24,7 +24,7 @@ from sqlalchemy import update
 from domain.auth import create_api_key
 from domain.oversight_feed import load_cursor
 from domain.oversight_pull import FeedError, OversightPull, Pulled, Pulling
-from domain.services import Services
+from domain.services import Components, Services
 from domain.store import api_store
 from domain.verifier import verifier
 from indexer.config import Settings as IndexerSettings
@@ -81,9 +81,9 @@ def regulator(partner: PartnerEnv, tmp_path: Path) -> RegulatorSide:
         }
     )
     services = dataclasses.replace(
-        api.services, settings=settings, engine=make_engine(db_url), extras={}
+        api.services, settings=settings, engine=make_engine(db_url), components=Components()
     )
-    services.extras["regulator.account"] = api.consortium.regulator.account
+    services.regulator_account = api.consortium.regulator.account
     side = RegulatorSide(services, TestClient(create_app(services)), db_url, partner)
     side.sync()
     return side

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect
 
-from domain.store import ApiStore, api_store
+from domain.store import API_STORE, ApiStore, api_store
 from indexer.store.tables import API_TABLES
 from tests.api import db_urls
 from tests.api.conftest import ApiEnv
@@ -47,7 +47,7 @@ def test_processes_racing_to_open_the_same_store_all_succeed(url: str) -> None:
 
 
 def test_threads_racing_for_the_store_all_get_the_same_one(api: ApiEnv) -> None:
-    opened = api.services.extras.pop("api_store", None)
+    opened = api.services.components.pop(API_STORE)
     if opened is not None:
         opened.dispose()
     barrier, stores, failures = threading.Barrier(RACERS), [], []

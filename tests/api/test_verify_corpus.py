@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.services import Components
 from medledger.app import create_app
 from sdk.gs1 import make_sscc
 from tests.api.conftest import ApiEnv
@@ -70,7 +71,9 @@ def test_valid_codes_with_hostile_serials_are_unknown_not_errors(api: ApiEnv) ->
 @pytest.fixture
 def unlimited(api: ApiEnv) -> TestClient:
     settings_ = api.services.settings.model_copy(update={"verify_rate_per_minute": 10**6})
-    return TestClient(create_app(dataclasses.replace(api.services, settings=settings_, extras={})))
+    return TestClient(
+        create_app(dataclasses.replace(api.services, settings=settings_, components=Components()))
+    )
 
 
 _PIECES = st.sampled_from(

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from domain.auth import create_api_key
-from domain.services import Services
-from domain.verifier import verifier
+from domain.services import Components, Services
+from domain.verifier import VERIFIER, verifier
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
@@ -71,7 +71,7 @@ def test_verdicts_on_postgresql_match_sqlite(api: ApiEnv, pg_url: str) -> None:
     engine = make_engine(pg_url)
     key = create_api_key(api.services, c.hospital.address, label="ward scanner")[1]
     hospital = {"X-API-Key": key}
-    app = create_app(dataclasses.replace(api.services, engine=engine, extras={}))
+    app = create_app(dataclasses.replace(api.services, engine=engine, components=Components()))
     try:
         with TestClient(app) as pg:  # its shutdown writes the queued scans
             scans: list[dict[str, Any]] = [
@@ -134,7 +134,9 @@ def _assert_indexed_plans(
     captured: list[tuple[str, Any]] = []
     engine = services.engine
     found = verifier(services)
-    services.extras["verifier"] = dataclasses.replace(found, sql=_RecordingSql(engine, captured))
+    services.components.put(
+        VERIFIER, dataclasses.replace(found, sql=_RecordingSql(engine, captured))
+    )
     for scan in scans:
         assert client.post("/v1/verify", json=scan).status_code == 200
     assert len(captured) >= 8
@@ -170,7 +172,7 @@ def test_every_verification_statement_runs_on_an_index(api: ApiEnv, pg_url: str)
     ]
     _assert_indexed_plans(api.client, api.services, scans)
     engine = make_engine(pg_url)
-    services = dataclasses.replace(api.services, engine=engine, extras={})
+    services = dataclasses.replace(api.services, engine=engine, components=Components())
     try:
         with TestClient(create_app(services)) as pg:  # its shutdown writes the queued scans
             _assert_indexed_plans(pg, services, scans)

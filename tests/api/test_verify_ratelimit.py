@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.auth import create_api_key
+from domain.services import Components
 from medledger.app import create_app
 from sdk.gs1 import parse_code
 from tests.api.conftest import ApiEnv
@@ -107,7 +108,7 @@ def test_concurrent_processes_never_grant_more_than_the_budget(tmp_path: Path) -
 
 def _limited_client(api: ApiEnv, rate: int, *, address: str = "testclient") -> TestClient:
     settings = api.services.settings.model_copy(update={"verify_rate_per_minute": rate})
-    services = dataclasses.replace(api.services, settings=settings, extras={})
+    services = dataclasses.replace(api.services, settings=settings, components=Components())
     return TestClient(create_app(services), client=(address, 50000))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.services import Components
 from medledger.app import create_app
 from tests.api.conftest import ApiEnv, api  # noqa: F401 - fixtures used by the API targets
 from tests.api.partner_env import partner  # noqa: F401
@@ -18,7 +19,7 @@ from tests.api.partner_env import partner  # noqa: F401
 def unlimited(api: ApiEnv) -> TestClient:  # noqa: F811
     """The partner app with a verification budget no fuzz run uses up."""
     settings = api.services.settings.model_copy(update={"verify_rate_per_minute": 10**6})
-    services = dataclasses.replace(api.services, settings=settings, extras={})
+    services = dataclasses.replace(api.services, settings=settings, components=Components())
     return TestClient(create_app(services))
 
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from domain.services import Component
 from tests.api import epcis_docs as docs
 from tests.api.conftest import ApiEnv
 from tests.api.partner_env import PartnerEnv
@@ -149,7 +150,7 @@ def test_any_event_query_is_answered_with_a_document_or_a_4xx(
 
 
 def _regulator(api: ApiEnv) -> TestClient:
-    found = api.services.extras.get("fuzz.regulator")
-    if not isinstance(found, TestClient):
-        found = api.services.extras["fuzz.regulator"] = regulator_client(api)
-    return found
+    return api.services.components.get(_REGULATOR, lambda: regulator_client(api))
+
+
+_REGULATOR: Component[TestClient] = Component("fuzz.regulator")

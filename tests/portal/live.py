@@ -9,7 +9,7 @@ browser cannot call `ApiEnv.sync()`).
 
 `chain.serve(**settings)` takes ApiSettings overrides, e.g. `regulator=True` for a
 regulator-mode app over the same chain and database (put the signing account in
-`extras={"regulator.account": chain.consortium.regulator.account}`). eth-tester is not
+`regulator_account=chain.consortium.regulator.account`). eth-tester is not
 thread-safe, so every JSON-RPC call goes through one lock (`LockedTesterProvider`).
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 from web3 import EthereumTesterProvider, Web3
 
@@ -95,7 +96,11 @@ class LiveChain:
 
     @contextlib.contextmanager
     def serve(
-        self, *, portal_users: bool = True, extras: dict[str, Any] | None = None, **settings: Any
+        self,
+        *,
+        portal_users: bool = True,
+        regulator_account: LocalAccount | None = None,
+        **settings: Any,
     ) -> Iterator[LiveSite]:
         """The app on a free port (public_base_url points at it, so labels resolve here)."""
         port = _free_port()
@@ -118,7 +123,7 @@ class LiveChain:
             deployment=self.consortium.deployment,
             artifacts=load_artifacts(),
             platform_key=load_platform_key(data_dir / "platform-ed25519.pem"),
-            extras=dict(extras or {}),
+            regulator_account=regulator_account,
         )
         if portal_users:
             _portal_users(services, self.consortium)

@@ -7,6 +7,7 @@ import dataclasses
 
 from fastapi.testclient import TestClient
 
+from domain.services import Components
 from medledger.app import create_app
 from tests.portal.conftest import PortalEnv, csrf_of, password_of
 
@@ -16,8 +17,8 @@ def regulator_app_client(
 ) -> TestClient:
     api = portal.api
     settings = api.services.settings.model_copy(update={"regulator": True, **settings_update})
-    services = dataclasses.replace(api.services, settings=settings, extras={})
-    services.extras["regulator.account"] = api.consortium.regulator.account
+    services = dataclasses.replace(api.services, settings=settings, components=Components())
+    services.regulator_account = api.consortium.regulator.account
     client = TestClient(create_app(services), follow_redirects=False)
     if lang:
         client.cookies.set("lang", lang)

@@ -9,6 +9,7 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from domain.services import Components
 from domain.store import api_store
 from indexer.store.tables import jobs as job_table
 from medledger.app import create_app
@@ -24,7 +25,7 @@ def test_another_worker_answers_the_progress_poll(portal: PortalEnv) -> None:
     commission(portal, client, "JW", 3)
     job_id = next(iter(_job_ids(portal)))
     # A second worker process: the same settings and store, none of the first one's memory.
-    other = dataclasses.replace(portal.api.services, extras={})
+    other = dataclasses.replace(portal.api.services, components=Components())
     worker2 = TestClient(create_app(other), follow_redirects=False, cookies=client.cookies)
     page = worker2.get(f"/portal/manufacturer/jobs/{job_id}", headers={"HX-Request": "true"})
     assert page.status_code == 200, page.text

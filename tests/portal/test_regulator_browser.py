@@ -38,7 +38,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveChain]:
 @pytest.fixture(scope="module")
 def site(chain: LiveChain) -> Iterator[LiveSite]:
     regulator = chain.consortium.regulator.account
-    with chain.serve(regulator=True, extras={"regulator.account": regulator}) as served:
+    with chain.serve(regulator=True, regulator_account=regulator) as served:
         yield served
 
 

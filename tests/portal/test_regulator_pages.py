@@ -13,6 +13,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from domain import recalls
+from domain.regulator import REGULATOR_LEDGER
 from indexer.queries import record_scan
 from sdk.model import LicenceKind, MemberStatus
 from tests.api.partner_env import PartnerEnv
@@ -184,7 +185,7 @@ def test_a_recall_the_regulators_follower_has_not_reached_is_pending_not_unknown
     # order the follower may not hold the recall yet, but the sequencer does.
     c = portal.api.consortium
     client = regulator_app_client(portal, submit_rpc_url="http://sequencer.invalid:8545")
-    client.app.state.services.extras["regulator.ledger"] = c.regulator  # type: ignore[attr-defined]
+    client.app.state.services.components.put(REGULATOR_LEDGER, c.regulator)  # type: ignore[attr-defined]
     reg = sign_in(client, "regulator")
     issued = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="x")).value
     follower_behind = SimpleNamespace(recall=lambda _: {"lot_index": 0})
