@@ -171,8 +171,9 @@ def shared_buckets(
     """The buckets in `<data_dir>/<name>.buckets`, opened once per process and shared by
     its threads (and, through the file, by the other worker processes)."""
     path = services.settings.data_dir / f"{name}.buckets"
+    key: Component[SharedBuckets] = Component(f"buckets:{name}")
     return services.components.get(
-        Component[SharedBuckets](f"buckets:{name}"),
+        key,
         lambda: SharedBuckets(path, rate_per_minute=rate_per_minute, burst=burst, slots=slots),
     )
 

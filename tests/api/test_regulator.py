@@ -110,7 +110,8 @@ def test_the_regulator_attests_a_licence(api: ApiEnv, reg: TestClient) -> None:
 
 def test_regulator_writes_without_a_configured_key_are_a_503(api: ApiEnv) -> None:
     client = regulator_client(api)
-    client.app.state.services.components = Components()  # type: ignore[attr-defined]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    services.components, services.regulator_account = Components(), None
     r = client.post(
         f"/v1/regulator/members/{api.consortium.hospital.address}/reinstate", headers=AUTH
     )
@@ -164,7 +165,8 @@ def test_the_regulator_key_is_read_from_an_encrypted_keystore(api: ApiEnv, tmp_p
     client = regulator_client(
         api, regulator_keystore=keystore, regulator_key_password=SecretStr("pass phrase")
     )
-    client.app.state.services.components = Components()  # type: ignore[attr-defined]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    services.components, services.regulator_account = Components(), None
     hospital = api.consortium.hospital
     r = client.post(f"/v1/regulator/members/{hospital.address}/suspend", json={}, headers=AUTH)
     assert r.status_code == 200, r.text
