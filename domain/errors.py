@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sdk.errors import ContractError, Gs1Error
+from sdk.errors import ContractError, Gs1Error, MedLedgerError
 from web.security_headers import security_headers
 
 __all__ = [
@@ -60,7 +60,7 @@ def contract_error_status(exc: ContractError) -> int:
     return 422 if _MALFORMED.search(exc.name) else 409
 
 
-class ApiError(Exception):
+class ApiError(MedLedgerError):
     status = 400
     title = "Bad request"
 

@@ -16,9 +16,16 @@ from pydantic import ValidationError
 
 from domain.errors import ApiError
 from portal.nav import _l
-from sdk.errors import ContractError, Gs1Error
+from sdk.errors import ContractError, Gs1Error, MedLedgerError
 
-__all__ = ["ACTION_ERRORS", "FormError", "PortalFailure", "explain", "failure"]
+__all__ = [
+    "ACTION_ERRORS",
+    "FormError",
+    "PortalFailure",
+    "PortalStartupError",
+    "explain",
+    "failure",
+]
 
 MESSAGES: dict[str, str] = {
     # background jobs
@@ -127,7 +134,7 @@ MESSAGES: dict[str, str] = {
 
 
 @dataclass
-class PortalFailure(Exception):
+class PortalFailure(MedLedgerError):
     """A failure to show on the page: a stable code, the raw detail, field errors, and the
     values its message names."""
 
@@ -139,6 +146,14 @@ class PortalFailure(Exception):
 
 class FormError(PortalFailure):
     """Input the portal itself rejects before calling the API layer."""
+
+
+class PortalStartupError(MedLedgerError):
+    """The portal cannot start: a page module of `portal.app.PAGE_MODULES` is broken."""
+
+    def __init__(self, module: str, reason: str) -> None:
+        super().__init__(f"portal page module {module} cannot be loaded: {reason}")
+        self.module = module
 
 
 def failure(exc: Exception) -> PortalFailure:
