@@ -17,8 +17,8 @@ from pathlib import Path
 
 from eth_utils import keccak
 
+from engines.devchain import DevChain
 from scripts.consortium import DEMO_GTIN, Consortium, bootstrap_consortium
-from sdk.devchain import DevChain
 from sdk.gs1 import make_sscc
 
 __all__ = ["DEFAULT_SIZES", "OPERATIONS", "GasRow", "main", "measure", "render"]
