@@ -12,6 +12,10 @@
 - RLP encoding: pyrlp's `encode_raw` tests every item with `isinstance` against an ABC (a
   slow check); bytes, bytearrays, lists and tuples are told apart by type first here, and
   anything else goes to pyrlp's own.
+
+Nothing is installed by importing this module (or `node`): `install()` is called where the
+node starts work, by `node.chain.Chain` and `ChainReader` (sequencer, follower, RPC front,
+benches) and by the execution engines (`PyEvmExecutor`, `RevmExecutor`). It is idempotent.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ _installed = False
 
 
 def install() -> None:
+    """Install the speed-ups in the libraries, process-wide (once)."""
     global _installed
     if _installed:
         return
