@@ -24,9 +24,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
 
 from domain.auth import api_key_member, current_member, verify_token
-from domain.errors import ApiError, Unauthorized, problem_for
+from domain.errors import ApiError, Unauthorized
 from domain.oversight import require_regulator, trace_scope
 from domain.services import Services
+from web.problems import problem_for
 
 __all__ = ["API_GATES", "member_gate", "regulator_gate", "trace_gate"]
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from domain.auth import charge_verification
-from domain.errors import PROBLEM_JSON, RateLimited
+from domain.errors import RateLimited
 from domain.oversight import RegulatorMemberOnly
 from domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
 from domain.services import Services
@@ -52,6 +52,7 @@ from sdk.errors import Gs1Error
 from sdk.gs1 import Udi, parse_code
 from sdk.model import MemberStatus
 from web.deps import ServicesDep
+from web.problems import PROBLEM_JSON
 from web.ratelimit import SharedBuckets
 
 __all__ = ["judge", "router", "verifier"]
