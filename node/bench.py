@@ -263,7 +263,7 @@ class Harness:
             regulator.admit(account.address, Role.DISTRIBUTOR, "Bench member")
 
     def bootstrap(self) -> None:
-        from scripts.consortium import bootstrap_consortium
+        from ops.demo.consortium import bootstrap_consortium
 
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         self.consortium = bootstrap_consortium(self.w3, self.accounts, now=now)

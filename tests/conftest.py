@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from engines.devchain import DevChain
-from scripts.consortium import Consortium, bootstrap_consortium
+from ops.demo.consortium import Consortium, bootstrap_consortium
 from sdk.compiler import ContractArtifact, load_artifacts
 
 

@@ -18,7 +18,7 @@ from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
 from medledger.app import create_app
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
 
 

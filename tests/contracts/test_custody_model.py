@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 from web3 import Web3
 
 from engines.devchain import DevChain
-from scripts.consortium import (
+from ops.demo.consortium import (
     DEMO_GTIN,
     DEMO_LOT,
     DEMO_PREFIX,

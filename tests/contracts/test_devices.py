@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from engines.devchain import DevChain
-from scripts.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
+from ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
 from sdk.errors import ContractError
 from sdk.gs1 import lot_key, make_gtin
 from sdk.ledger import Ledger, TxResult

@@ -13,7 +13,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from engines.devchain import DevChain
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.errors import ContractError
 from sdk.gs1 import make_gtin, make_sscc
 from sdk.ledger import Ledger

@@ -18,7 +18,7 @@ from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
 
 from engines.devchain import DevChain
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
 from sdk.errors import ContractError, MedLedgerError
 from sdk.gs1 import container_path, item_id, make_sscc, unit_path

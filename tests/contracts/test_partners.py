@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from engines.devchain import DevChain
-from scripts.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
+from ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
 from sdk.errors import ContractError, MedLedgerError
 from sdk.ledger import Ledger, TxResult
 from sdk.model import Licence, LicenceKind, Member, MemberStatus, Role, class_mask

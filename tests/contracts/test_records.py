@@ -9,7 +9,7 @@ import pytest
 from eth_utils import keccak
 
 from engines.devchain import DevChain
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.errors import ContractError
 from sdk.gs1 import item_id, make_sscc, unit_path
 from sdk.ledger import Ledger, TxResult

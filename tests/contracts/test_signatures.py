@@ -17,7 +17,7 @@ from eth_keys.datatypes import Signature
 from eth_utils import keccak
 
 from engines.devchain import DevChain
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
 from sdk.deploy import deploy_suite
 from sdk.errors import ContractError

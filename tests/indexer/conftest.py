@@ -25,7 +25,7 @@ from indexer.config import Settings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import LogSource
-from scripts.generate_supply_chain import (
+from ops.bench.supply_chain import (
     ChainRun,
     GeneratorConfig,
     SyntheticChain,

@@ -12,7 +12,7 @@ from indexer.config import Settings
 from indexer.digest import table_digests
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
-from scripts.generate_supply_chain import ChainRun, GeneratorConfig, run_on_chain
+from ops.bench.supply_chain import ChainRun, GeneratorConfig, run_on_chain
 from sdk.model import ItemStatus
 from tests.indexer.conftest import connect, index_all
 

@@ -39,8 +39,8 @@ from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
 from medledger.app import create_app
+from ops.demo.consortium import Consortium, bootstrap_consortium
 from portal.users import create_user
-from scripts.consortium import Consortium, bootstrap_consortium
 from sdk.compiler import load_artifacts
 
 __all__ = ["CHROMIUM", "LiveChain", "LiveSite", "live_chain", "password_of"]

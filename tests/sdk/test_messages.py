@@ -16,7 +16,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
 from engines.devchain import DevChain
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
 from sdk.messages import (
     DOMAIN_NAME,
