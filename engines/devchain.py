@@ -17,12 +17,25 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_tester import EthereumTester, PyEVMBackend
-from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
 
-__all__ = ["DevChain", "NodeLikeProvider"]
+from sdk.errors import MedLedgerError
+
+__all__ = ["DevChain", "DevChainUnavailable", "NodeLikeProvider"]
+
+
+class DevChainUnavailable(MedLedgerError):
+    """eth-tester, which the dev chain runs on, is not installed (it is in the `dev` extra)."""
+
+
+try:
+    from eth_tester import EthereumTester, PyEVMBackend
+    from eth_tester.exceptions import TransactionFailed
+except ImportError as exc:  # pragma: no cover - the test suite installs the dev extra
+    raise DevChainUnavailable(
+        "the in-process dev chain needs eth-tester: pip install 'medledger[dev]'"
+    ) from exc
 
 EXECUTION_REVERTED = 3  # the JSON-RPC error code of a reverted call (EIP-1474 practice)
 

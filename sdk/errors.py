@@ -12,6 +12,7 @@ MedLedgerError
  ├── TransactionPending      sdk.transactions: sent, not mined within the wait
  ├── SenderBusy              sdk.transactions: the account's earlier send is still pending
  ├── DeployError             engines.deploy: an endpoint or key that cannot deploy
+ ├── DevChainUnavailable      engines.devchain: eth-tester (the `dev` extra) is missing
  ├── NodeError               node.errors: the node's tree (config, store, RPC, seal, ...)
  ├── IndexerError            indexer.errors: the read model's tree (config, lock, reorg, ...)
  ├── FeedError               domain.oversight_pull: the partner API refused a feed pull
