@@ -267,7 +267,7 @@ def bench_chain(
     ] = None,
 ) -> None:
     """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
-    from node.bench import run_chain_bench
+    from ops.bench.chain import run_chain_bench
 
     run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
 

@@ -335,8 +335,8 @@ def _freshness(
     from eth_account import Account
     from eth_utils import keccak
 
-    from node.bench import Harness
     from node.config import demo_genesis
+    from ops.bench.chain import Harness
     from sdk.gs1 import Udi
 
     admin = Account.from_key(keccak(text="medledger bench admin"))

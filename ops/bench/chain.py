@@ -40,7 +40,7 @@ from node.errors import MEMPOOL_FULL, RpcError
 
 __all__ = ["run_chain_bench"]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 SEND_BATCH = 50
 SEND_BYTES = 1 << 20
