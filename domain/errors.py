@@ -8,7 +8,10 @@
      ├── Conflict                 409  (a ledger rule refused the operation)
      ├── Unprocessable            422  (well-formed but unacceptable input)
      ├── RateLimited              429  (with Retry-After)
-     └── NotConfigured            503  (a feature whose secret or key is not configured)
+     ├── NotConfigured            503  (a feature whose secret or key is not configured)
+     └── (elsewhere) OperationPending (domain.tenancy), EpcisError (api.epcis.errors)
+
+The whole product's tree, from `MedLedgerError` down, is drawn in `sdk.errors`.
 
 A `ContractError` is answered with the Solidity error's name as its code and the status
 `CONTRACT_ERROR_STATUS` gives it (one table for every custom error of the contracts); the
@@ -39,7 +42,7 @@ __all__ = [
 
 # The status of each Solidity custom error the contracts (and the OpenZeppelin code they
 # use) revert with; its problem code is its name. 422: the request itself was malformed;
-# 409: a ledger rule refused it. `tests/api/test_problem_codes.py` checks that the table
+# 409: a ledger rule refused it. `tests/portal/test_error_texts.py` checks that the table
 # names exactly the errors of the compiled ABIs, and that each has text in both portal
 # languages.
 CONFLICT, MALFORMED = 409, 422
