@@ -1,66 +1,160 @@
-"""Domain errors of the API and their RFC 9457 problem+json rendering.
+"""Errors of the domain layer, with the HTTP status and stable code each is answered with
+(the problem+json rendering is `web.problems`).
 
-    ApiError                      a problem with a stable machine-readable `code`
+    ApiError (MedLedgerError)     a problem with a stable machine-readable `code`
      ├── NotFound                 404
      ├── Unauthorized             401
      ├── Forbidden                403
      ├── Conflict                 409  (a ledger rule refused the operation)
      ├── Unprocessable            422  (well-formed but unacceptable input)
      ├── RateLimited              429  (with Retry-After)
-     └── NotConfigured            503  (a feature whose secret or key is not configured)
+     ├── NotConfigured            503  (a feature whose secret or key is not configured)
+     └── (elsewhere) OperationPending (domain.tenancy), EpcisError (api.epcis.errors)
 
-SDK errors are mapped in one place (`install_error_handlers`): a `Gs1Error` is a 400 with
-the GS1 reason as code, a `ContractError` a 409 or 422 named after the Solidity error. Any
-other exception is a 500 `internal_error` that says nothing of its cause (the traceback
-goes to the log only).
+The whole product's tree, from `MedLedgerError` down, is drawn in `sdk.errors`.
+
+A `ContractError` is answered with the Solidity error's name as its code and the status
+`CONTRACT_ERROR_STATUS` gives it (one table for every custom error of the contracts); the
+codes the error handlers give themselves are `ProblemCode`. A `Gs1Error` is a 400 with the
+GS1 reason as code.
 """
 
 from __future__ import annotations
 
-import re
+from enum import StrEnum
 from typing import Any
 
-import requests
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from sdk.errors import ContractError, Gs1Error
-from web.security_headers import security_headers
+from sdk.errors import ContractError, MedLedgerError
 
 __all__ = [
-    "PROBLEM_JSON",
+    "CONTRACT_ERROR_STATUS",
     "ApiError",
     "Conflict",
     "Forbidden",
     "NotConfigured",
     "NotFound",
+    "ProblemCode",
     "RateLimited",
     "Unauthorized",
     "Unprocessable",
     "contract_error_status",
-    "install_error_handlers",
-    "problem",
-    "problem_for",
 ]
 
-PROBLEM_JSON = "application/problem+json"
+# The status of each Solidity custom error the contracts (and the OpenZeppelin code they
+# use) revert with; its problem code is its name. 422: the request itself was malformed;
+# 409: a ledger rule refused it. `tests/portal/test_error_texts.py` checks that the table
+# names exactly the errors of the compiled ABIs, and that each has text in both portal
+# languages.
+CONFLICT, MALFORMED = 409, 422
+CONTRACT_ERROR_STATUS: dict[str, int] = {
+    # Partners (members, roles, licences, company prefixes)
+    "PartnersAlreadyMember": CONFLICT,
+    "PartnersInvalidClassMask": MALFORMED,
+    "PartnersInvalidLicenceKind": MALFORMED,
+    "PartnersInvalidMember": MALFORMED,
+    "PartnersInvalidPrefix": MALFORMED,
+    "PartnersInvalidRole": MALFORMED,
+    "PartnersLicenceAlreadyExpired": CONFLICT,
+    "PartnersNoLicence": CONFLICT,
+    "PartnersNotActive": CONFLICT,
+    "PartnersNotMember": CONFLICT,
+    "PartnersNotSuspended": CONFLICT,
+    "PartnersPrefixOverlaps": CONFLICT,
+    "PartnersPrefixTaken": CONFLICT,
+    "PartnersUnauthorized": CONFLICT,
+    # Devices (products, lots, recalls)
+    "DevicesInvalidDeviceClass": MALFORMED,
+    "DevicesInvalidGtin": MALFORMED,
+    "DevicesInvalidLotDates": MALFORMED,
+    "DevicesInvalidLotNumber": MALFORMED,
+    "DevicesInvalidRecallLevel": MALFORMED,
+    "DevicesInvalidTemperatureRange": MALFORMED,
+    "DevicesLotAlreadyRecalled": CONFLICT,
+    "DevicesLotExists": CONFLICT,
+    "DevicesNotLicensed": CONFLICT,
+    "DevicesPrefixNotOwned": CONFLICT,
+    "DevicesProductExists": CONFLICT,
+    "DevicesRecallClosed": CONFLICT,
+    "DevicesRegistrationExpired": CONFLICT,
+    "DevicesUnauthorized": CONFLICT,
+    "DevicesUnknownLot": MALFORMED,
+    "DevicesUnknownProduct": MALFORMED,
+    "DevicesUnknownRecall": MALFORMED,
+    # Items (units, containers, custody)
+    "ItemsAlreadyExists": CONFLICT,
+    "ItemsBatchSize": MALFORMED,
+    "ItemsContainerNotEmpty": CONFLICT,
+    "ItemsExpiredSignature": CONFLICT,
+    "ItemsInContainer": CONFLICT,
+    "ItemsInvalidSerial": MALFORMED,
+    "ItemsInvalidSigner": MALFORMED,
+    "ItemsInvalidSscc": MALFORMED,
+    "ItemsInvalidTemperature": MALFORMED,
+    "ItemsIsContainer": CONFLICT,
+    "ItemsLotExpired": CONFLICT,
+    "ItemsNotActiveMember": CONFLICT,
+    "ItemsNotContainer": CONFLICT,
+    "ItemsNotHolder": CONFLICT,
+    "ItemsPrefixNotOwned": CONFLICT,
+    "ItemsRecalled": CONFLICT,
+    "ItemsRecalledReturnOnly": CONFLICT,
+    "ItemsReceiverNotQualified": CONFLICT,
+    "ItemsRegistrationExpired": CONFLICT,
+    "ItemsRejectedNotInShipment": CONFLICT,
+    "ItemsSelfPack": MALFORMED,
+    "ItemsSelfShipment": MALFORMED,
+    "ItemsShipmentContentMismatch": CONFLICT,
+    "ItemsShipmentNotInTransit": CONFLICT,
+    "ItemsUnauthorized": CONFLICT,
+    "ItemsUnknownItem": MALFORMED,
+    "ItemsUnknownShipment": MALFORMED,
+    "ItemsWrongParty": CONFLICT,
+    "ItemsWrongStatus": CONFLICT,
+    # Records (adverse events, document anchors)
+    "RecordsAlreadyAnchored": CONFLICT,
+    "RecordsEmptyHash": MALFORMED,
+    "RecordsInvalidSeverity": MALFORMED,
+    "RecordsNotActiveMember": CONFLICT,
+    "RecordsNotConcerned": CONFLICT,
+    # OpenZeppelin: access control, signatures, nonces, SafeCast, ShortStrings
+    "AccessControlBadConfirmation": CONFLICT,
+    "AccessControlEnforcedDefaultAdminDelay": CONFLICT,
+    "AccessControlEnforcedDefaultAdminRules": CONFLICT,
+    "AccessControlInvalidDefaultAdmin": MALFORMED,
+    "AccessControlUnauthorizedAccount": CONFLICT,
+    "ECDSAInvalidSignature": MALFORMED,
+    "ECDSAInvalidSignatureLength": MALFORMED,
+    "ECDSAInvalidSignatureS": MALFORMED,
+    "InvalidAccountNonce": MALFORMED,
+    "InvalidShortString": MALFORMED,
+    "SafeCastOverflowedUintDowncast": MALFORMED,
+    "StringTooLong": MALFORMED,
+}
 
-# Contract errors that mean "the request itself was malformed" rather than "a ledger rule
-# refused it": those are 422, everything else a contract reverts with is 409.
-_MALFORMED = re.compile(
-    r"Invalid|BatchSize|EmptyHash|SelfPack|SelfShipment|UnknownItem|UnknownShipment|Unknown"
-    r"|Overflowed|TooLong"  # OpenZeppelin's SafeCast and ShortStrings: input out of range
-)
+
+class ProblemCode(StrEnum):
+    """The problem codes that are neither a contract error's name, a GS1 reason nor the
+    code of a particular `ApiError`: those the error handlers and the ledger plumbing give."""
+
+    INVALID_REQUEST = "invalid_request"  # the request does not match the schema
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"  # any other HTTP error of the framework
+    RATE_LIMITED = "rate_limited"
+    CHAIN_UNAVAILABLE = "chain_unavailable"  # the node cannot be reached
+    TRANSACTION_REVERTED = "transaction_reverted"  # a revert without a custom error
+    TRANSACTION_PENDING = "transaction_pending"
+    EARLIER_TRANSACTION_PENDING = "earlier_transaction_pending"
+    INTERNAL_ERROR = "internal_error"
 
 
 def contract_error_status(exc: ContractError) -> int:
-    """422 when a contract error means the request was malformed, else 409."""
-    return 422 if _MALFORMED.search(exc.name) else 409
+    """422 when a contract error means the request was malformed, else 409 (also for an
+    Error(string) or Panic, which the contracts do not raise on purpose)."""
+    return CONTRACT_ERROR_STATUS.get(exc.name, CONFLICT)
 
 
-class ApiError(Exception):
+class ApiError(MedLedgerError):
     status = 400
     title = "Bad request"
 
@@ -101,142 +195,10 @@ class RateLimited(ApiError):
     title = "Too many requests"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__("rate_limited", detail, retry_after=retry_after)
+        super().__init__(ProblemCode.RATE_LIMITED, detail, retry_after=retry_after)
         self.retry_after = retry_after
 
 
 class NotConfigured(ApiError):
     status = 503
     title = "Not configured"
-
-
-def problem(
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    body = {
-        "type": f"urn:medledger:problem:{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def problem_for(exc: ApiError) -> JSONResponse:
-    """The problem+json answer to `exc`."""
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    extra = {k: _jsonable(v) for k, v in exc.extra.items()}
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers, **extra)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail", "code"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-    },
-    "additionalProperties": True,
-}
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Make the OpenAPI document say what the handlers below really send: every operation
-    may answer a 4XX/5XX problem+json, and FastAPI's 422 is ours, not HTTPValidationError."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-        problem_response = {
-            "description": "a problem (RFC 9457)",
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                responses = operation.setdefault("responses", {})
-                responses.pop("422", None)
-                responses.setdefault("4XX", problem_response)
-                responses.setdefault("5XX", problem_response)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-_RETRY = {"Retry-After": "2"}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    _document_problems(app)
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem_for(exc)
-
-    @app.exception_handler(Gs1Error)
-    async def _gs1_error(_: Request, exc: Gs1Error) -> JSONResponse:
-        return problem(400, exc.code, "Invalid GS1 code", str(exc))
-
-    @app.exception_handler(ContractError)
-    async def _contract_error(_: Request, exc: ContractError) -> JSONResponse:
-        status = contract_error_status(exc)
-        args = {k: _jsonable(v) for k, v in exc.args_by_name.items()}
-        return problem(status, exc.name, "Refused by a ledger rule", str(exc), arguments=args)
-
-    @app.exception_handler(requests.ConnectionError)
-    async def _chain_down(_: Request, exc: requests.ConnectionError) -> JSONResponse:
-        # web3's HTTP provider could not reach the node (restarting, or down).
-        detail = "the ledger node is unreachable; retry shortly"
-        return problem(503, "chain_unavailable", "Ledger unavailable", detail, headers=_RETRY)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
-            for e in exc.errors()
-        ]
-        return problem(
-            422,
-            "invalid_request",
-            "Invalid request",
-            "the request does not match the schema",
-            errors=errors,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
-
-    # Starlette's outermost middleware answers with this handler, outside every other
-    # middleware (so it adds the security headers itself), then re-raises the exception
-    # for the server to log with its traceback.
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _: Exception) -> JSONResponse:
-        detail = "the request failed on our side; it has been logged"
-        response = problem(500, "internal_error", "Internal error", detail)
-        for name, value in security_headers(request.scope):
-            response.headers[name.decode()] = value.decode()
-        return response

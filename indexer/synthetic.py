@@ -1,6 +1,6 @@
 """Synthetic chains for tests and benchmarks: `SyntheticChain`, an in-memory `LogSource` of
 blocks of raw logs, and `LogBackend`, which emits the supply-chain plan of
-`scripts.generate_supply_chain` as the ABI-encoded logs the contracts would emit (the
+`ops.bench.supply_chain` as the ABI-encoded logs the contracts would emit (the
 topics and layouts come from the compiled ABIs), so the indexer ingests them through its
 own decode-and-write path.
 """

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from api.routes import auth, documents, epcis, partner, recalls, regulator, trace, verify
 from domain.document_upload import MAX_DOCUMENT_BYTES
-from domain.errors import install_error_handlers
 from domain.services import Services
 from web.gates import API_GATES
 from web.http_guard import GuardRules, install_http_guard
 from web.metrics import install_metrics
+from web.problems import install_error_handlers
 from web.security_headers import SecurityHeaders
 
 __all__ = ["BODY_BYTES", "create_app"]

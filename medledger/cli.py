@@ -38,7 +38,7 @@ def _fail(exc: MedLedgerError) -> typer.Exit:
 @demo_app.command("lifecycle")
 def demo_lifecycle() -> None:
     """Play one device's whole life, from commissioning to dispensing, and print its trace."""
-    from scripts.demo_lifecycle import run_lifecycle
+    from ops.demo.lifecycle import run_lifecycle
 
     try:
         run_lifecycle(console)
@@ -131,7 +131,7 @@ def bench_gas(
     ),
 ) -> None:
     """Measure gas per custody operation at 1, 10 and 100 items and write docs/GAS.md."""
-    from scripts.gas_report import main as gas_main
+    from ops.bench.gas_report import main as gas_main
 
     gas_main(output)
 
@@ -267,7 +267,7 @@ def bench_chain(
     ] = None,
 ) -> None:
     """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
-    from node.bench import run_chain_bench
+    from ops.bench.chain import run_chain_bench
 
     run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
 
@@ -282,7 +282,7 @@ def bench_indexer_cmd(
     ] = None,
 ) -> None:
     """Indexer ingest: item-events/s into SQLite and PostgreSQL, and bytes per event."""
-    from scripts.bench_indexer import bench_indexer, default_pg_admin, print_result
+    from ops.bench.indexer import bench_indexer, default_pg_admin, print_result
 
     result = bench_indexer(quick=quick, pg_admin=pg or default_pg_admin(), echo=console.print)
     print_result(result)
@@ -298,7 +298,7 @@ def bench_trace_cmd(
     ] = None,
 ) -> None:
     """Trace query latency (p50/p99) at ~10M item-events (unit history, lot, recall, contents)."""
-    from scripts.bench_indexer import bench_trace, print_result
+    from ops.bench.indexer import bench_trace, print_result
 
     print_result(bench_trace(quick=quick, db_url=db, echo=console.print))
 
@@ -408,7 +408,7 @@ def bench_verify_cmd(
     connections: Annotated[int, typer.Option(help="Concurrent HTTP connections.")] = 16,
 ) -> None:
     """/v1/verify over HTTP at >= 1M units (req/s, p50/p99) and submit-to-visible freshness."""
-    from scripts.bench_verify import BenchSizes, bench_verify
+    from ops.bench.verify import BenchSizes, bench_verify
 
     if seconds <= 0 or connections < 1:
         console.print(f"[red]error:[/] bad --seconds {seconds} or --connections {connections}")
@@ -556,7 +556,7 @@ def bench_e2e_cmd(
     submit-to-visible freshness, CPU and memory of every process."""
     from dataclasses import replace
 
-    from scripts.bench_e2e import FULL, QUICK, bench_e2e
+    from ops.bench.e2e import FULL, QUICK, bench_e2e
 
     if chain not in ("node", "anvil"):
         console.print(f"[red]error:[/] --chain must be node or anvil, not {chain!r}")

@@ -1,5 +1,5 @@
-"""The embedded permissioned chain node: py-evm execution, LMDB store, sequencer, RPC, follower."""
+"""The embedded permissioned chain node: py-evm execution, LMDB store, sequencer, RPC, follower.
 
-from node.speedups import install as _install_speedups
-
-_install_speedups()
+Importing it changes nothing else in the process: the node installs its process-wide
+speed-ups (`node.speedups.install`) itself when it starts a chain or an execution engine.
+"""

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from node import engine_blocks, evm, evm_reads, records
+from node import engine_blocks, evm, evm_reads, records, speedups
 from node.config import NodeConfig
 from node.engine import BlockExecutor, Receipt, write_preimages
 from node.errors import ConfigError
@@ -79,6 +79,7 @@ def genesis_spec(
 
 class Chain:
     def __init__(self, config: NodeConfig) -> None:
+        speedups.install()
         self.config = config
         self.chain_id = config.chain_id
         self.store = LmdbStore(config.data_dir / "chain")
@@ -281,6 +282,7 @@ class ChainReader:
     def __init__(
         self, config: NodeConfig, *, genesis_hash: bytes, contracts: dict[str, bytes]
     ) -> None:
+        speedups.install()
         self.config = config
         self.chain_id = config.chain_id
         self.genesis_hash = genesis_hash

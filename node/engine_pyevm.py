@@ -18,7 +18,7 @@ import rlp
 from eth.db.batch import BatchDB
 from trie.constants import BLANK_NODE_HASH
 
-from node import evm, evm_reads
+from node import evm, evm_reads, speedups
 from node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
@@ -40,6 +40,7 @@ class PyEvmExecutor:
     """py-evm's execution of a block (`reference`: its own loop and tries)."""
 
     def __init__(self, *, reference: bool = True) -> None:
+        speedups.install()
         self.reference = reference
         self.last_header: Any = None  # py-evm's header of the last block executed
         self._pending: tuple[BlockResult, BatchDB] | None = None

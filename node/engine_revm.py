@@ -46,6 +46,7 @@ from typing import Any
 import pyrevm
 from eth_hash.auto import keccak
 
+from node import speedups
 from node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
@@ -123,6 +124,7 @@ class RevmExecutor:
     """Executes blocks with revm; keeps the state of the last block it executed cached."""
 
     def __init__(self, *, max_cached_accounts: int = MAX_CACHED_ACCOUNTS) -> None:
+        speedups.install()
         self._max_accounts = max_cached_accounts
         self._evm: Any = None
         self._setup: tuple[int, int, bytes] | None = None

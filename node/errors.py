@@ -1,4 +1,4 @@
-"""The node's exception tree.
+"""The node's exception tree (under the product's root, `sdk.errors.MedLedgerError`).
 
 NodeError
  ├── ConfigError        a genesis/config file that is missing, malformed or inconsistent
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+
+from sdk.errors import MedLedgerError
 
 # JSON-RPC 2.0 standard codes and ours.
 PARSE_ERROR = -32700
@@ -33,7 +35,7 @@ MEMPOOL_FULL = -32011
 READ_ONLY = -32012
 
 
-class NodeError(Exception):
+class NodeError(MedLedgerError):
     """Base of every error the node raises on purpose."""
 
 

@@ -69,8 +69,6 @@ LEGACY = 0
 # delegations this chain has no use for.
 SUPPORTED_TX_TYPES = {LEGACY: "legacy", 1: "access-list (EIP-2930)", 2: "dynamic-fee (EIP-1559)"}
 
-evm_tries.install()
-
 
 class ReferenceVM(PragueVM):
     """Prague without a deposit contract: skip scanning every receipt for deposit logs."""

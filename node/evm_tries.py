@@ -1,8 +1,8 @@
 """py-evm's trie reads and persistence through `node.mpt`: each trie node of a block
 written once, and reads walked without py-trie.
 
-`install` (called by `node.evm`) hooks it in process-wide, like `node.speedups`, which
-cannot do it itself: importing py-evm there would slow down every `import node`.
+`install` hooks it in process-wide; `node.speedups.install` calls it when the node starts
+work (never an import).
 
 - Transactions, receipts and withdrawals tries: `make_trie_root_and_nodes`, where py-evm's
   block code imports it (`eth.vm.base`, `eth.db.chain`), builds each trie bottom-up.

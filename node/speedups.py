@@ -12,6 +12,12 @@
 - RLP encoding: pyrlp's `encode_raw` tests every item with `isinstance` against an ABC (a
   slow check); bytes, bytearrays, lists and tuples are told apart by type first here, and
   anything else goes to pyrlp's own.
+
+`install` also hooks `node.evm_tries` into py-evm (its tries built and read through
+`node.mpt`). Nothing is installed by importing this module (or `node`, or `node.evm`):
+`install()` is called where the
+node starts work, by `node.chain.Chain` and `ChainReader` (sequencer, follower, RPC front,
+benches) and by the execution engines (`PyEvmExecutor`, `RevmExecutor`). It is idempotent.
 """
 
 from __future__ import annotations
@@ -33,10 +39,14 @@ _installed = False
 
 
 def install() -> None:
+    """Install the speed-ups in the libraries, process-wide (once)."""
     global _installed
     if _installed:
         return
     _installed = True
+    from node import evm_tries  # imports py-evm: only a node that starts work pays for it
+
+    evm_tries.install()
     _use_c_keccak()
     trie.hexary.decode_node = decode_node  # type: ignore[attr-defined]
     rlp.codec.encode_raw = encode_raw

@@ -3,7 +3,7 @@
 Writer threads take fresh units through their life over the partner HTTP API, signed with
 the seeded members' own keys (sign-in by personal signature; EIP-712 ship and receive
 orders inside member-signed transactions posted to `/v1/partner/transactions`, see
-`scripts.e2e_lifecycle.ApiMember`): commission → ship to a distributor → receive → ship to
+`ops.demo.e2e_lifecycle.ApiMember`): commission → ship to a distributor → receive → ship to
 a hospital → receive → dispense one. A scanner thread sends public `GET /v1/verify` scans
 of known units from a pool of simulated phones. Writes and scans share the `rate` (ops/s).
 
@@ -30,8 +30,8 @@ import httpx
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from scripts.demo_seed import ORGANISATIONS, load_seed
-from scripts.e2e_lifecycle import DEADLINE_SECONDS, ApiMember, LifecycleError
+from ops.demo.e2e_lifecycle import DEADLINE_SECONDS, ApiMember, LifecycleError
+from ops.demo.seed import ORGANISATIONS, load_seed
 from sdk.compiler import load_artifacts
 from sdk.deploy import Deployment
 from sdk.gs1 import Udi, item_id, lot_key, unit_path

@@ -2,7 +2,7 @@
 consortium, until Ctrl-C.
 
 Order: start the stack (ops.stack) → seed the demo consortium and a portal user per
-organisation (scripts.demo_seed; skipped when `seed.json` says it is done) → wait until both
+organisation (ops.demo.seed; skipped when `seed.json` says it is done) → wait until both
 indexers have the seeded blocks → print the URLs, the demo sign-ins and a code to verify →
 watch the children, restarting one that dies on its own.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 
+from ops.demo.seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
 from ops.secrets import private_file
 from ops.stack import Stack, StackConfig, start_stack
 from ops.supervisor import Supervisor, SupervisorError
-from scripts.demo_seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
 from sdk.deploy import Deployment
 
 __all__ = ["reset_data_dir", "run_up", "seed_stack", "wait_indexed", "write_urls"]

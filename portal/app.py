@@ -22,20 +22,21 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from domain.document_upload import MAX_DOCUMENT_BYTES
 from domain.errors import ApiError
 from portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
-from portal.errors import PortalFailure
+from portal.errors import PortalFailure, PortalStartupError
 from portal.sessions import SESSION_COOKIE, read_session
 from web.http_guard import GuardRules
 
-__all__ = ["PAGE_MODULES", "install_portal"]
+__all__ = ["PAGE_MODULES", "install_portal", "page_module"]
 
 PORTAL = Path(__file__).resolve().parent
 NODE_MODULES = PORTAL.parent / "node_modules"
@@ -86,17 +87,23 @@ def install_portal(app: FastAPI) -> None:
         )
     app.mount("/portal/static", _StaticFiles(directory=PORTAL / "static"), name="portal-static")
     for module_name in PAGE_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # a page family not written yet
-        app.include_router(module.router)
+        app.include_router(page_module(module_name).router)
     _install_handlers(app)
     rules: GuardRules = app.state.http_guard
     rules.gates[member_ctx] = _session_gate
     rules.body_bytes.update(dict.fromkeys(UPLOAD_FORMS, UPLOAD_FORM_BYTES))
+
+
+def page_module(name: str) -> ModuleType:
+    """A page module of `PAGE_MODULES`, imported; one that fails to import, or has no
+    `router`, stops start-up with an error naming it (a page family is never left out)."""
+    try:
+        module = importlib.import_module(name)
+    except Exception as exc:
+        raise PortalStartupError(name, f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(getattr(module, "router", None), APIRouter):
+        raise PortalStartupError(name, "it has no `router` (an APIRouter)")
+    return module
 
 
 def _sign_in_redirect(next_url: str) -> Response:

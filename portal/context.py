@@ -32,6 +32,7 @@ from portal.nav import NavItem, items_for
 from portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
 from portal.templating import templates
 from portal.vocabulary import word
+from sdk.errors import MedLedgerError
 from sdk.model import Role
 from web.deps import ServicesDep
 
@@ -41,7 +42,7 @@ __all__ = ["Csrf", "Ctx", "MemberCtx", "PageCtx", "SignInRequired", "WrongRole",
 CSRF_COOKIE = "mlp_csrf"
 
 
-class SignInRequired(Exception):
+class SignInRequired(MedLedgerError):
     """Raised by `MemberCtx` for a visitor; answered with a redirect to sign in."""
 
     def __init__(self, next_url: str) -> None:
@@ -49,7 +50,7 @@ class SignInRequired(Exception):
         self.next_url = next_url
 
 
-class WrongRole(Exception):
+class WrongRole(MedLedgerError):
     """A signed-in member asked for a page of another role; answered with a 403 page."""
 
     def __init__(self, ctx: Ctx) -> None:

@@ -16,9 +16,16 @@ from pydantic import ValidationError
 
 from domain.errors import ApiError
 from portal.nav import _l
-from sdk.errors import ContractError, Gs1Error
+from sdk.errors import ContractError, Gs1Error, MedLedgerError
 
-__all__ = ["ACTION_ERRORS", "FormError", "PortalFailure", "explain", "failure"]
+__all__ = [
+    "ACTION_ERRORS",
+    "FormError",
+    "PortalFailure",
+    "PortalStartupError",
+    "explain",
+    "failure",
+]
 
 MESSAGES: dict[str, str] = {
     # background jobs
@@ -43,6 +50,11 @@ MESSAGES: dict[str, str] = {
     "challenge_expired": _l("The sign-in challenge has expired. Try again."),
     "forbidden_role": _l("Your organisation's role may not do this."),
     "manufacturer_only": _l("Only a manufacturer may do this."),
+    # any request: the API's error handlers
+    "method_not_allowed": _l("This address does not accept that kind of request."),
+    "http_error": _l("The request could not be handled."),
+    "chain_unavailable": _l("The ledger cannot be reached at the moment. Try again shortly."),
+    "internal_error": _l("The operation failed on our side and has been logged. Try again later."),
     # input
     "invalid_request": _l("Some fields are missing or invalid; see the marked fields."),
     "not_found": _l("Nothing was found under that code."),
@@ -123,11 +135,56 @@ MESSAGES: dict[str, str] = {
     "DevicesInvalidDeviceClass": _l("The device class must be I, II or III."),
     "DevicesUnauthorized": _l("Your organisation may not do this."),
     "PartnersNotActive": _l("A party is not an active member of the network."),
+    # ledger rules (Solidity custom errors, continued; OpenZeppelin's last)
+    "PartnersUnauthorized": _l("Only the regulator or the network administrator may do this."),
+    "PartnersAlreadyMember": _l("This organisation is already a member of the network."),
+    "PartnersInvalidMember": _l("This is not a valid member account."),
+    "PartnersNotMember": _l("This organisation is not a member of the network."),
+    "PartnersInvalidRole": _l("This is not a role a member can have."),
+    "PartnersNotSuspended": _l("This organisation is not suspended."),
+    "PartnersInvalidLicenceKind": _l("Unknown kind of licence."),
+    "PartnersInvalidClassMask": _l(
+        "The licence must cover at least one device class (I, II or III)."
+    ),
+    "PartnersLicenceAlreadyExpired": _l("The licence's expiry date is already past."),
+    "PartnersNoLicence": _l("The organisation holds no licence of this kind."),
+    "PartnersInvalidPrefix": _l("The company prefix is not valid (6-12 digits)."),
+    "PartnersPrefixTaken": _l("This company prefix already belongs to another organisation."),
+    "PartnersPrefixOverlaps": _l("This company prefix overlaps one that is already assigned."),
+    "DevicesInvalidRecallLevel": _l("The recall level must be I, II or III."),
+    "DevicesLotAlreadyRecalled": _l("This lot is already under recall."),
+    "DevicesUnknownRecall": _l("No such recall."),
+    "DevicesRecallClosed": _l("This recall is already closed."),
+    "ItemsExpiredSignature": _l("The signed order has expired; sign it again."),
+    "ItemsInvalidSigner": _l("The order is not signed by the organisation it names."),
+    "ItemsShipmentContentMismatch": _l("The items listed differ from the shipment's contents."),
+    "RecordsNotActiveMember": _l("Your organisation is not an active member of the network."),
+    "RecordsInvalidSeverity": _l("The severity must be 1, 2 or 3."),
+    "RecordsEmptyHash": _l("The document fingerprint is empty."),
+    "RecordsAlreadyAnchored": _l("This document is already anchored on the ledger."),
+    "AccessControlUnauthorizedAccount": _l("Your account does not hold the role this needs."),
+    "AccessControlBadConfirmation": _l("Only the account itself may give up its role."),
+    "AccessControlEnforcedDefaultAdminDelay": _l(
+        "The administrator handover is not due yet; wait until its delay has passed."
+    ),
+    "AccessControlEnforcedDefaultAdminRules": _l(
+        "The administrator role changes hands only through a handover."
+    ),
+    "AccessControlInvalidDefaultAdmin": _l("This account cannot become the administrator."),
+    "ECDSAInvalidSignature": _l("The signature is not valid; sign the order again."),
+    "ECDSAInvalidSignatureLength": _l("The signature has the wrong length; sign the order again."),
+    "ECDSAInvalidSignatureS": _l("The signature is malformed; sign the order again."),
+    "InvalidAccountNonce": _l(
+        "The order was signed with an outdated sequence number; sign it again."
+    ),
+    "InvalidShortString": _l("A text is too long for the ledger."),
+    "StringTooLong": _l("A text is too long for the ledger."),
+    "SafeCastOverflowedUintDowncast": _l("A number is too large for the ledger."),
 }
 
 
 @dataclass
-class PortalFailure(Exception):
+class PortalFailure(MedLedgerError):
     """A failure to show on the page: a stable code, the raw detail, field errors, and the
     values its message names."""
 
@@ -139,6 +196,14 @@ class PortalFailure(Exception):
 
 class FormError(PortalFailure):
     """Input the portal itself rejects before calling the API layer."""
+
+
+class PortalStartupError(MedLedgerError):
+    """The portal cannot start: a page module of `portal.app.PAGE_MODULES` is broken."""
+
+    def __init__(self, module: str, reason: str) -> None:
+        super().__init__(f"portal page module {module} cannot be loaded: {reason}")
+        self.module = module
 
 
 def failure(exc: Exception) -> PortalFailure:

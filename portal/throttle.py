@@ -43,6 +43,7 @@ from domain.errors import ApiError
 from domain.services import Services
 from domain.settings import ApiSettings
 from portal.sessions import read_signed_value, signed_value
+from sdk.errors import MedLedgerError
 from web.ratelimit import SharedBuckets, client_address, shared_buckets
 
 __all__ = [
@@ -69,7 +70,7 @@ FAILED_SIGN_INS_PER_ADDRESS = 50
 FAILED_SIGN_IN_REFILL_PER_MINUTE = 1 / 3
 
 
-class SignInThrottled(Exception):
+class SignInThrottled(MedLedgerError):
     """No password may be checked for this attempt yet; `wait` seconds until one may."""
 
     def __init__(self, wait: int, detail: str) -> None:

@@ -26,6 +26,7 @@ from domain.custodial_keys import CustodyVault
 from domain.services import Services
 from domain.store import api_store
 from indexer.store.portal_users import UserRow, add_user_row, user_row
+from sdk.errors import MedLedgerError
 
 __all__ = ["PortalUser", "UserError", "add_user", "authenticate", "create_user", "find_user"]
 
@@ -35,7 +36,7 @@ MIN_PASSWORD = 8
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
 
-class UserError(ValueError):
+class UserError(MedLedgerError, ValueError):
     """A user cannot be created as asked; `code` says why."""
 
     def __init__(self, code: str, detail: str) -> None:

@@ -1,11 +1,32 @@
-"""The SDK's exception tree.
+"""The product's one exception root, `MedLedgerError`, and the SDK's own errors.
+
+Every error MedLedger raises on purpose derives from `MedLedgerError` (the SDK is the
+lowest layer, imported by every package), so `except MedLedgerError` catches all of them:
 
 MedLedgerError
- ├── ToolchainError        node/npm/solc missing or a compile failed
- ├── Gs1Error              a barcode or Digital Link that is not a valid UDI/SSCC
- ├── KeystoreError         a keystore that cannot be read or decrypted
- ├── CertificateError      a member certificate that fails verification
- └── ContractError         a decoded Solidity custom error (name + args)
+ ├── ToolchainError          sdk: node/npm/solc missing or a compile failed
+ ├── Gs1Error                sdk: a barcode or Digital Link that is not a valid UDI/SSCC
+ ├── KeystoreError           sdk: a keystore that cannot be read or decrypted
+ ├── CertificateError        sdk: a member certificate that fails verification
+ ├── ContractError           sdk: a decoded Solidity custom error (name + args)
+ ├── TransactionPending      sdk.transactions: sent, not mined within the wait
+ ├── SenderBusy              sdk.transactions: the account's earlier send is still pending
+ ├── DeployError             engines.deploy: an endpoint or key that cannot deploy
+ ├── DevChainUnavailable      engines.devchain: eth-tester (the `dev` extra) is missing
+ ├── NodeError               node.errors: the node's tree (config, store, RPC, seal, ...)
+ ├── IndexerError            indexer.errors: the read model's tree (config, lock, reorg, ...)
+ ├── FeedError               domain.oversight_pull: the partner API refused a feed pull
+ ├── ApiError                domain.errors: a problem with a stable `code` and HTTP status
+ │    ├── NotFound, Unauthorized, Forbidden, Conflict, Unprocessable, RateLimited,
+ │    │   NotConfigured, OperationPending (domain.tenancy)
+ │    └── EpcisError         api.epcis.errors: EPCIS capture's problems
+ ├── PortalFailure           portal.errors: a failure shown on a portal page
+ │    └── FormError          input the portal rejects itself
+ ├── PortalStartupError      portal.errors: a page module that cannot be loaded
+ ├── SignInRequired          portal.context: a visitor on a member page (redirect)
+ ├── WrongRole               portal.context: a member on another role's page (403)
+ ├── SignInThrottled         portal.throttle: no password may be checked yet
+ └── UserError               portal.users: a portal user that cannot be created as asked
 """
 
 from __future__ import annotations

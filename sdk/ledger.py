@@ -7,14 +7,12 @@ after the Solidity custom error, never raw ABI.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
@@ -47,7 +45,8 @@ from sdk.transactions import (
 __all__ = ["REVERTS", "Ledger", "TxResult", "revert_data"]
 
 T = TypeVar("T")
-REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+# What web3 raises for a JSON-RPC error answering a reverted call or gas estimate.
+REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError)
 ZERO32 = bytes(32)
 DEFAULT_DEADLINE_SECONDS = 3600
 
@@ -503,8 +502,8 @@ class Ledger:
         except REVERTS as exc:
             error = self._decode(exc)
             if not isinstance(error, ContractError) or error.name == "Error":
-                # eth-tester's gas estimation reads any revert data that happens to decode as
-                # a string as Error(string); eth_call keeps the raw data, so ask again.
+                # A revert whose data was not passed on (eth-tester's gas estimation reads
+                # data that happens to decode as a string as Error(string)): ask eth_call.
                 error = self._decode_call(call) or error
             raise error from exc
         receipt = send_transaction(self.w3, self.account, tx, timeout=self.receipt_timeout)
@@ -542,16 +541,11 @@ class Ledger:
 
 
 def revert_data(exc: Exception) -> bytes | None:
-    """Revert data from a JSON-RPC error (hex `data`) or from eth-tester, which reports it
-    as the repr of a bytes object."""
+    """The revert data of a JSON-RPC error: its `data` field, hex, as every node (ours,
+    anvil, geth) returns it for a reverted call; web3 keeps it as the exception's `data`."""
     data = getattr(exc, "data", None)
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
-    if isinstance(exc, TransactionFailed) and exc.args and isinstance(exc.args[0], str):
-        text = exc.args[0].removeprefix("execution reverted: ")
-        if text.startswith(("b'", 'b"')):
-            value = ast.literal_eval(text)
-            return value if isinstance(value, bytes) else None
     return None
 
 

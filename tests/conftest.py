@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from scripts.consortium import Consortium, bootstrap_consortium
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium, bootstrap_consortium
 from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.devchain import DevChain
 
 
 @dataclass

@@ -24,10 +24,11 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
 
 from domain.auth import verify_token
-from domain.errors import ApiError, Unauthorized, problem_for
+from domain.errors import ApiError, Unauthorized
 from domain.services import Services
 from web.members import api_key_member, current_member
 from web.oversight import require_regulator, trace_scope
+from web.problems import problem_for
 
 __all__ = ["API_GATES", "member_gate", "regulator_gate", "trace_gate"]
 

@@ -31,7 +31,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from domain.errors import PROBLEM_JSON
 from domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
 from domain.services import Services
 from domain.signing import (
@@ -46,6 +45,7 @@ from domain.verifier import MAX_CODE, close_verifier, judge
 from sdk.errors import Gs1Error
 from web.deps import ServicesDep
 from web.oversight import RegulatorMemberOnly
+from web.problems import PROBLEM_JSON
 from web.verify_limit import RateLimit, close_verify_buckets, rate_limit, scan_member
 
 __all__ = ["VerdictPage", "router", "serve_verdict_pages"]

@@ -12,14 +12,14 @@ from fastapi.testclient import TestClient
 
 from domain.services import Services, load_platform_key
 from domain.settings import ApiSettings
+from engines.devchain import DevChain
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
 from medledger.app import create_app
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
-from sdk.devchain import DevChain
 
 
 @dataclass

@@ -24,10 +24,10 @@ from indexer.config import Settings as IndexerSettings
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
 from medledger.app import create_app
-from node.bench import Harness
 from node.client import RpcClient
 from node.config import demo_genesis
 from node.errors import READ_ONLY, RpcError
+from ops.bench.chain import Harness
 from sdk.gs1 import Udi
 from tests.node.conftest import NodeProcess, spawn_node
 

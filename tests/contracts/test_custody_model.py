@@ -40,7 +40,8 @@ from hypothesis.stateful import (
 )
 from web3 import Web3
 
-from scripts.consortium import (
+from engines.devchain import DevChain
+from ops.demo.consortium import (
     DEMO_GTIN,
     DEMO_LOT,
     DEMO_PREFIX,
@@ -50,7 +51,6 @@ from scripts.consortium import (
 )
 from sdk import gs1
 from sdk.compiler import load_artifacts
-from sdk.devchain import DevChain
 from sdk.errors import ContractError
 from sdk.ledger import Ledger
 from sdk.messages import ShipOrder, sign_order

@@ -17,8 +17,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from scripts.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
-from sdk.devchain import DevChain
+from engines.devchain import DevChain
+from ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
 from sdk.errors import ContractError
 from sdk.gs1 import lot_key, make_gtin
 from sdk.ledger import Ledger, TxResult

@@ -12,8 +12,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from scripts.consortium import Consortium
-from sdk.devchain import DevChain
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium
 from sdk.errors import ContractError
 from sdk.gs1 import make_gtin, make_sscc
 from sdk.ledger import Ledger

@@ -17,9 +17,9 @@ import pytest
 from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
 
-from scripts.consortium import Consortium
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
-from sdk.devchain import DevChain
 from sdk.errors import ContractError, MedLedgerError
 from sdk.gs1 import container_path, item_id, make_sscc, unit_path
 from sdk.ledger import Ledger

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from scripts.consortium import Consortium
-from sdk.devchain import DevChain
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium
 from sdk.errors import ContractError
 from sdk.gs1 import item_id, make_sscc, unit_path
 from sdk.ledger import Ledger, TxResult

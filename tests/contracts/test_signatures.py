@@ -16,10 +16,10 @@ from eth_account.messages import encode_typed_data
 from eth_keys.datatypes import Signature
 from eth_utils import keccak
 
-from scripts.consortium import Consortium
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
 from sdk.deploy import deploy_suite
-from sdk.devchain import DevChain
 from sdk.errors import ContractError
 from sdk.ledger import Ledger, TxResult
 from sdk.messages import (

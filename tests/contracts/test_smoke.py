@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.model import ItemStatus
 
 

@@ -29,11 +29,11 @@ from indexer.db import make_engine
 from indexer.items import EventKind
 from indexer.queries.trace import unit_history
 from medledger.cli import app
+from ops.demo.consortium import Consortium, bootstrap_consortium
+from ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
 from ops.secrets import StackSecrets, load_or_create_secrets
 from ops.stack import StackConfig, start_stack
 from ops.supervisor import Supervisor
-from scripts.consortium import Consortium, bootstrap_consortium
-from scripts.e2e_lifecycle import Cast, PalletLife, run_pallet
 from sdk.compiler import ContractArtifact
 from sdk.deploy import Deployment
 from sdk.keys import create_keystore

@@ -20,11 +20,12 @@ from eth_account import Account
 from sqlalchemy import Connection
 from web3 import HTTPProvider, Web3
 
+from engines.devchain import DevChain
 from indexer.config import Settings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import LogSource
-from scripts.generate_supply_chain import (
+from ops.bench.supply_chain import (
     ChainRun,
     GeneratorConfig,
     SyntheticChain,
@@ -33,7 +34,6 @@ from scripts.generate_supply_chain import (
 )
 from sdk.compiler import ContractArtifact
 from sdk.deploy import Deployment
-from sdk.devchain import DevChain
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

@@ -17,7 +17,7 @@ from indexer.config import Settings
 from indexer.digest import table_digests
 from indexer.errors import LockedError, ReorgTooDeepError
 from indexer.follower import Indexer
-from scripts.generate_supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
+from ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
 from tests.indexer.conftest import connect, index_all
 
 KILLS = 20 if os.environ.get("CI") == "true" else 6

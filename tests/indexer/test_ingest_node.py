@@ -10,7 +10,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from indexer.source import Web3LogSource
-from scripts.generate_supply_chain import GeneratorConfig, run_on_chain
+from ops.bench.supply_chain import GeneratorConfig, run_on_chain
 from sdk.deploy import Deployment
 from tests.indexer.conftest import connect, index_all
 

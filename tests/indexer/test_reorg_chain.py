@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from engines.devchain import DevChain
 from indexer.config import Settings
 from indexer.digest import table_digests
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
-from scripts.generate_supply_chain import ChainRun, GeneratorConfig, run_on_chain
-from sdk.devchain import DevChain
+from ops.bench.supply_chain import ChainRun, GeneratorConfig, run_on_chain
 from sdk.model import ItemStatus
 from tests.indexer.conftest import connect, index_all
 

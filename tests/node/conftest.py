@@ -202,7 +202,7 @@ def run_lifecycle(url: str, config: NodeConfig) -> None:
 
 
 def _lifecycle(w3: Web3, url: str, config: NodeConfig) -> None:
-    from scripts.consortium import bootstrap_consortium
+    from ops.demo.consortium import bootstrap_consortium
     from sdk.gs1 import make_sscc
     from sdk.ledger import Ledger
     from sdk.model import Role

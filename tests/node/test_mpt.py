@@ -27,12 +27,19 @@ from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
 from trie.hexary import HexaryTrie
 
-from node import evm, evm_tries
+from node import evm, evm_tries, speedups
 from node.chain import Chain
 from node.config import NodeConfig, create_address
 from node.evm_tries import BatchedStorageLookup, LookupHashTrie
 from node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 from tests.node.conftest import admin_account, sign
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _hooks_installed() -> None:
+    """As a node does when it starts work: these tests drive `node.evm` directly."""
+    speedups.install()
+
 
 Changes = dict[bytes, bytes | None]
 

@@ -17,7 +17,7 @@ from web3 import Web3
 from node.client import RpcClient
 from node.config import NodeConfig
 from node.errors import RpcError
-from scripts.consortium import bootstrap_consortium
+from ops.demo.consortium import bootstrap_consortium
 from sdk.errors import ContractError
 from sdk.ledger import Ledger
 from sdk.model import Role

@@ -34,15 +34,15 @@ from web3 import EthereumTesterProvider, Web3
 from domain.chain import vault
 from domain.services import Services, load_platform_key
 from domain.settings import ApiSettings
+from engines.devchain import DevChain
 from indexer.config import Settings as IndexerSettings
 from indexer.db import make_engine
 from indexer.follower import Indexer
 from indexer.source import Web3LogSource
 from medledger.app import create_app
+from ops.demo.consortium import Consortium, bootstrap_consortium
 from portal.users import create_user
-from scripts.consortium import Consortium, bootstrap_consortium
 from sdk.compiler import load_artifacts
-from sdk.devchain import DevChain
 
 __all__ = ["CHROMIUM", "LiveChain", "LiveSite", "live_chain", "password_of"]
 

@@ -15,9 +15,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
-from scripts.consortium import Consortium
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
-from sdk.devchain import DevChain
 from sdk.messages import (
     DOMAIN_NAME,
     DOMAIN_VERSION,

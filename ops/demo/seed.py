@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from scripts.consortium import YEAR, enrol_member
+from ops.demo.consortium import YEAR, enrol_member
 from sdk.deploy import Deployment
 from sdk.gs1 import make_gtin, make_sscc
 from sdk.ledger import Ledger

@@ -28,7 +28,7 @@ from indexer.db import make_engine
 from indexer.decode import LogDecoder
 from indexer.follower import Indexer
 from indexer.queries import container_contents, lot_trace, recall_scope, unit_history
-from scripts.generate_supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
+from ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
 from sdk.deploy import Deployment
 
 __all__ = ["bench_indexer", "bench_trace", "dataset_config"]

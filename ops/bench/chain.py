@@ -40,7 +40,7 @@ from node.errors import MEMPOOL_FULL, RpcError
 
 __all__ = ["run_chain_bench"]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 SEND_BATCH = 50
 SEND_BYTES = 1 << 20
@@ -263,7 +263,7 @@ class Harness:
             regulator.admit(account.address, Role.DISTRIBUTOR, "Bench member")
 
     def bootstrap(self) -> None:
-        from scripts.consortium import bootstrap_consortium
+        from ops.demo.consortium import bootstrap_consortium
 
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         self.consortium = bootstrap_consortium(self.w3, self.accounts, now=now)

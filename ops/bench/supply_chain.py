@@ -413,7 +413,7 @@ def generate_synthetic(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Play the small scenario as real transactions on a chain and save its deployment:
-    `python -m scripts.generate_supply_chain --rpc URL --key HEX --deployment-out FILE`."""
+    `python -m ops.bench.supply_chain --rpc URL --key HEX --deployment-out FILE`."""
     import argparse
     from pathlib import Path
 

@@ -5,7 +5,7 @@ operation runs first and is thrown away, so the figures are steady state: the sh
 container, recall and report counters and the signers' EIP-712 nonces are already
 non-zero. Each size then starts from a snapshot taken after the warm-up.
 
-    python -m scripts.gas_report [docs/GAS.md]
+    python -m ops.bench.gas_report [docs/GAS.md]
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from scripts.consortium import DEMO_GTIN, Consortium, bootstrap_consortium
-from sdk.devchain import DevChain
+from engines.devchain import DevChain
+from ops.demo.consortium import DEMO_GTIN, Consortium, bootstrap_consortium
 from sdk.gs1 import make_sscc
 
 __all__ = ["DEFAULT_SIZES", "OPERATIONS", "GasRow", "main", "measure", "render"]
 
 DEFAULT_SIZES = (1, 10, 100)
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "GAS.md"
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "GAS.md"
 COMMISSION = "commission"
 CREATE_CONTAINER = "createContainer"
 PACK = "pack"
@@ -208,7 +208,7 @@ def _marginal(gas: dict[int, int]) -> str:
 INTRO = """\
 # Gas per operation
 
-Measured by `python -m scripts.gas_report` (regenerate after changing a contract) on the
+Measured by `python -m ops.bench.gas_report` (regenerate after changing a contract) on the
 in-process dev chain with the demo consortium, in steady state: a warm-up round runs first,
 so counters and EIP-712 nonces are already non-zero (the very first transaction of a kind
 pays up to about 17,000 gas more for a zero-to-non-zero write). Figures are `gasUsed` from

@@ -33,7 +33,7 @@ from eth_account.messages import encode_defunct
 from web3 import Web3
 from web3.contract import Contract
 
-from scripts.consortium import Consortium
+from ops.demo.consortium import Consortium
 from sdk.compiler import ContractArtifact
 from sdk.errors import MedLedgerError
 from sdk.gs1 import Udi, container_path, item_id, make_sscc, unit_path

@@ -5,7 +5,7 @@ The stack is `ops.stack` on free ports in a temporary directory: our node (seque
 the regulator's follower), both indexers (polling every 50 ms) and both APIs; with
 `chain="anvil"`, anvil instead of our node, the suite put there with `engines.deploy`. The
 demo consortium is enrolled, then `concurrency` workers take pallets through their life
-(`scripts/e2e_lifecycle.py`: commission → pack → ship → receive → unpack → ship → receive
+(`ops/demo/e2e_lifecycle.py`: commission → pack → ship → receive → unpack → ship → receive
 → dispense, every step an HTTP request carrying the member's own signatures) until
 `pallets` pallets are done.
 
@@ -37,12 +37,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
+from ops.bench.process_usage import UsageMonitor
+from ops.demo.consortium import Consortium, bootstrap_consortium
+from ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
 from ops.secrets import load_or_create_secrets
 from ops.stack import Stack, StackConfig, start_stack
 from ops.supervisor import Supervisor
-from scripts.consortium import Consortium, bootstrap_consortium
-from scripts.e2e_lifecycle import Cast, PalletLife, run_pallet
-from scripts.process_usage import UsageMonitor
 from sdk.compiler import ContractArtifact, load_artifacts
 from sdk.deploy import Deployment
 

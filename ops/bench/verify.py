@@ -1,7 +1,7 @@
 """`medledger bench verify`: HTTP load on the real `/v1/verify` over an indexed national supply
 chain, and end-to-end freshness from a submitted custody transfer to the verdict showing it.
 
-- Load: the indexer's synthetic log stream (scripts/generate_supply_chain.py) goes through its
+- Load: the indexer's synthetic log stream (ops/bench/supply_chain.py) goes through its
   own decode-and-write path into SQLite (cached under the temp dir), the real API app runs in
   uvicorn with 1 and then 2 worker processes, and `wrk` (or, if it is not installed, an
   asyncio client in a separate process) sends GET /v1/verify for a mix of genuine, unknown,
@@ -37,7 +37,7 @@ import httpx
 
 __all__ = ["BenchSizes", "bench_verify", "indexer_main", "python_load"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DL_BASE = "https://id.medledger.example"
 WRK_SCRIPT = """
 local paths = {}
@@ -107,8 +107,8 @@ def _dataset(sizes: BenchSizes, workdir: Path, echo: Callable[[str], None]) -> t
     from indexer.config import Settings
     from indexer.decode import LogDecoder
     from indexer.follower import Indexer
-    from scripts.bench_indexer import dataset_config
-    from scripts.generate_supply_chain import GeneratorConfig, generate_synthetic
+    from ops.bench.indexer import dataset_config
+    from ops.bench.supply_chain import GeneratorConfig, generate_synthetic
 
     if sizes.tiny:
         cfg, cache = GeneratorConfig.small(units=200, lots=4), workdir
@@ -287,7 +287,7 @@ def _load(url: str, paths_file: Path, sizes: BenchSizes, workdir: Path) -> dict[
         result["generator"] = "wrk"
         return result
     code = (
-        "import json, sys; from scripts.bench_verify import python_load; "
+        "import json, sys; from ops.bench.verify import python_load; "
         "print(json.dumps(python_load(sys.argv[1], sys.argv[2], int(sys.argv[3]), "
         "float(sys.argv[4]))))"
     )
@@ -335,8 +335,8 @@ def _freshness(
     from eth_account import Account
     from eth_utils import keccak
 
-    from node.bench import Harness
     from node.config import demo_genesis
+    from ops.bench.chain import Harness
     from sdk.gs1 import Udi
 
     admin = Account.from_key(keccak(text="medledger bench admin"))
@@ -366,7 +366,7 @@ def _freshness(
              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         deployment_file = workdir / "fresh-deployment.json"
         c.deployment.save(deployment_file)
-        code = "import sys; import scripts.bench_verify as b; b.indexer_main(*sys.argv[1:])"
+        code = "import sys; import ops.bench.verify as b; b.indexer_main(*sys.argv[1:])"
         args = [sys.executable, "-c", code, rpc, str(deployment_file), db_url]
         procs.append(subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
         lot = c.lot
@@ -423,8 +423,8 @@ def _pct(samples: Sequence[float], q: float) -> float:
 
 def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the suite and print its JSON line last; return the result."""
-    from scripts.bench_indexer import _pg_database, default_pg_admin
-    from scripts.process_usage import UsageMonitor
+    from ops.bench.indexer import _pg_database, default_pg_admin
+    from ops.bench.process_usage import UsageMonitor
 
     workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-verify-"))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.decode import LogDecoder
-from scripts.generate_supply_chain import GeneratorConfig, generate_synthetic
+from ops.bench.supply_chain import GeneratorConfig, generate_synthetic
 from sdk.deploy import CONTRACT_NAMES
 
 

@@ -15,9 +15,9 @@ from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 
-from scripts.consortium import Consortium, bootstrap_consortium
-from scripts.unit_trace import member_names, unit_trace
-from sdk.devchain import DevChain
+from engines.devchain import DevChain
+from ops.demo.consortium import Consortium, bootstrap_consortium
+from ops.demo.unit_trace import member_names, unit_trace
 from sdk.gs1 import Udi, make_sscc
 from sdk.ledger import TxResult
 

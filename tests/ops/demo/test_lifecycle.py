@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from scripts.demo_lifecycle import SERIAL, run_lifecycle
-from scripts.unit_trace import member_names, unit_trace
+from ops.demo.lifecycle import SERIAL, run_lifecycle
+from ops.demo.unit_trace import member_names, unit_trace
 from sdk.gs1 import item_id, unit_path
 from sdk.model import ItemStatus
 
