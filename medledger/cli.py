@@ -375,8 +375,8 @@ def up_cmd(
     """Start the consortium (sequencer, follower, indexers, partner and regulator APIs),
     seed the demo once, print the URLs, sign-ins and a code to verify; Ctrl-C stops it."""
     from ops.stack import StackConfig
-    from ops.supervisor import SupervisorError
     from ops.up import run_up
+    from runtime.supervisor import SupervisorError
 
     config = StackConfig(
         data_dir=data_dir,

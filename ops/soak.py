@@ -35,8 +35,8 @@ from ops import soak_checks
 from ops.hostile import Hostile, HostileStats, HostileTargets
 from ops.simulate import Traffic
 from ops.stack import Stack, StackConfig, start_stack
-from ops.supervisor import SupervisorError
 from ops.up import seed_stack, wait_indexed, write_urls
+from runtime.supervisor import SupervisorError
 from sdk.deploy import Deployment
 from sdk.ledger import Ledger
 

@@ -15,7 +15,7 @@ with start_stack(config) as stack:                 # returns once every /healthz
     stack.indexer_url, stack.regulator_indexer_url   # /healthz and /metrics of each indexer
     stack.deployment_file  # Deployment JSON of the contract suite
     stack.secrets          # ops.secrets.StackSecrets (admin, relayer, regulator keys…)
-    stack.supervisor       # ops.supervisor.Supervisor: kill/restart by name
+    stack.supervisor       # runtime.supervisor.Supervisor: kill/restart by name
     stack.health_urls()    # {process name: /healthz URL}
 # leaving the block stops every process (API first, node last)
 ```
@@ -24,7 +24,7 @@ Process names: `sequencer`, `follower`, `indexer`, `regulator-indexer`, `api`,
 `regulator-api` (the node pair is absent with `chain_rpc_url`). Everything lives under
 `data_dir` (0700): `genesis.json`, `deployment.json`, `secrets/`, `sequencer/`, `follower/`,
 `index/*.db`, `api/`, `regulator-api/`, `logs/<name>.log` (JSON lines). Every child runs
-with umask 077 (`ops.supervisor`), so what it writes is private.
+with umask 077 (`runtime.supervisor`), so what it writes is private.
 
 Secrets (`ops.secrets`) go to the one process that uses them, by 0600 file where it can
 read one: each API reads its master key (and the partner API its relayer key) from its
@@ -49,7 +49,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ops.secrets import StackSecrets, load_or_create_secrets
-from ops.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
+from runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
 
 __all__ = ["PROCESS_NAMES", "Stack", "StackConfig", "start_stack"]
 

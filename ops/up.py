@@ -21,7 +21,7 @@ import httpx
 from ops.demo.seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
 from ops.secrets import private_file
 from ops.stack import Stack, StackConfig, start_stack
-from ops.supervisor import Supervisor, SupervisorError
+from runtime.supervisor import Supervisor, SupervisorError
 from sdk.deploy import Deployment
 
 __all__ = ["reset_data_dir", "run_up", "seed_stack", "wait_indexed", "write_urls"]

@@ -1,2 +1,3 @@
-"""What every long-running process shares: structured logs and the health and metrics
-endpoint. Below every other package but sdk, so the node and the indexer can use it."""
+"""What every long-running process shares: structured logs, the health and metrics
+endpoint, and the supervisor that starts and restarts child processes. Below every other
+package but sdk, so the node, the indexer and the peer engines can use it."""

@@ -33,7 +33,7 @@ from ops.demo.consortium import Consortium, bootstrap_consortium
 from ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
 from ops.secrets import StackSecrets, load_or_create_secrets
 from ops.stack import StackConfig, start_stack
-from ops.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from sdk.compiler import ContractArtifact
 from sdk.deploy import Deployment
 from sdk.keys import create_keystore

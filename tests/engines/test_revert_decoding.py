@@ -18,7 +18,7 @@ from engines.anvil import anvil_dev_accounts, start_anvil
 from engines.deploy import deploy_to_rpc
 from node.app import Node
 from node.config import DEMO_ADMIN_KEY, demo_genesis
-from ops.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from sdk.errors import ContractError
 from sdk.ledger import Ledger
 from sdk.model import Role

@@ -15,7 +15,7 @@ from domain.services import Services, load_platform_key
 from domain.settings import ApiSettings
 from indexer.db import make_engine
 from medledger.app import create_app
-from ops.supervisor import free_port
+from runtime.supervisor import free_port
 from sdk.compiler import load_artifacts
 from sdk.deploy import Deployment
 

@@ -13,7 +13,7 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from engines.anvil import anvil_dev_accounts, start_anvil
-from ops.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from sdk.transactions import send_transaction, share_sender_locks
 
 SENDS = 10
