@@ -23,6 +23,16 @@ from indexer.queries import (
     unit_history,
     used_unit_scans,
 )
+from indexer.queries.epcis import (
+    event_items,
+    event_keys,
+    event_reference,
+    first_event_at,
+    item_ids,
+    lots_recalled_at,
+    open_shipment_holding,
+    storage_range,
+)
 from indexer.queries.progress import indexed_block
 from indexer.queries.shipments import shipment, shipment_lines
 from indexer.queries.trace import held_by, item_exists, lot_reached
@@ -249,6 +259,16 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             shipment_lines(conn, [unit, run.plan.containers[-1]])
             shipment(conn, 1)
             indexed_block(conn)
+            (row,) = item_ids(conn, [unit])
+            first = event_keys(conn, kinds=list(EventKind), after=0, limit=10)[0]
+            event_keys(conn, kinds=[EventKind.SHIPPED], after=0, limit=10, items=[row])
+            event_keys(conn, kinds=[first.kind], after=0, limit=10, from_row=1, before_row=99)
+            event_items(conn, first.block_number, first.log_index, first.kind)
+            event_reference(conn, first.block_number, first.log_index)
+            lots_recalled_at(conn, [1, 2], first.block_number)
+            open_shipment_holding(conn, [unit])
+            first_event_at(conn, 0)
+            storage_range(conn, 1)
     finally:
         engine.dispose()
     return captured
