@@ -7,7 +7,8 @@ the storage range of the products a shipment carries.
 
 An item event's row id (`item_events.id`) grows with the chain, and each block records the
 id of its first event (`blocks.first_event_id`): a time range or a block is turned into a
-row-id range, so every read here runs on the primary key.
+row-id range, so `item_events` is read on its primary key (tests/indexer/test_queries.py
+checks the plans). `blocks` has no index on time: `first_event_at` reads it whole.
 """
 
 from __future__ import annotations

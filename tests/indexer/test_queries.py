@@ -197,6 +197,27 @@ def test_inventory_and_expiring_stock_match_the_contract_view(devchain_run, inde
     assert sum(line.units for line in lines) == sum(view[k].status in in_stock for k in soon)
 
 
+def test_storage_range_is_the_narrowest_range_of_the_products_a_shipment_shipped(
+    devchain_run, indexed
+):
+    run = devchain_run.run
+    ledger = run.backend.admin
+    lots_shipped: dict[int, set[bytes]] = {}
+    with connect(indexed) as conn:
+        for lot_key in run.plan.lot_keys:
+            for unit in run.plan.units[lot_key]:
+                for step in unit_history(conn, unit):
+                    if step.kind is EventKind.SHIPPED and step.shipment_id is not None:
+                        lots_shipped.setdefault(step.shipment_id, set()).add(lot_key)
+        ranges = {sid: storage_range(conn, sid) for sid in lots_shipped}
+        assert storage_range(conn, 10**6) is None
+    assert lots_shipped
+    for sid, lots in lots_shipped.items():
+        products = [ledger.product(ledger.lot(k).gtin) for k in lots]
+        expected = (max(p.temp_min for p in products), min(p.temp_max for p in products))
+        assert ranges[sid] == expected, sid
+
+
 def test_scan_reads_pair_member_scans_in_other_places_and_find_scans_of_used_units(
     devchain_run, indexed
 ):
