@@ -103,7 +103,7 @@ def _iso(ts: int) -> str:
 
 
 def _keys(conn: Connection, q: EventQuery, after: int, want: int) -> list[EventKey]:
-    """Up to `want` events after row id `after`, each as its last item row so far.
+    """Up to `want` events (block, log index, kind) after row id `after`, in order.
     One contract event may be two EPCIS events (a receipt accepts some, rejects others)."""
     kinds = q.kinds()
     if not kinds:
