@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 from indexer.config import Settings
 from indexer.db import make_engine
 from indexer.digest import table_digests
 from indexer.follower import Indexer
+from indexer.queries.soak import every_item
 from indexer.source import Web3LogSource
 from ops.simulate import Acked
 from sdk.deploy import Deployment
@@ -107,22 +107,20 @@ def root_mismatches(sequencer_url: str, follower_url: str, head: int) -> list[st
 def invariant_violations(ledger: Ledger, fresh_db_url: str) -> list[str]:
     engine = make_engine(fresh_db_url)
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT i.item_key, i.is_container, i.status, o.address, p.item_key "
-                "FROM items i JOIN organisations o ON o.id = i.holder_id "
-                "LEFT JOIN items p ON p.id = i.parent_id"
-            )
-        ).all()
+        items = every_item(conn)
     engine.dispose()
     problems: list[str] = []
     states = {}
-    for key, is_container, status, holder, parent in rows:
-        item = bytes(key)
+    for indexed_item in items:
+        item = indexed_item.item_key
         state = ledger.item(item)
         states[item] = state
-        parent_id = bytes(parent) if parent is not None else None
-        indexed = (holder.lower(), int(status), parent_id, bool(is_container))
+        indexed = (
+            indexed_item.holder.lower(),
+            int(indexed_item.status),
+            indexed_item.parent,
+            indexed_item.is_container,
+        )
         chain = (state.holder.lower(), int(state.status), state.parent_id, state.is_container)
         if indexed != chain:
             problems.append(f"item 0x{item.hex()}: index {indexed} != chain {chain}")

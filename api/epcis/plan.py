@@ -32,8 +32,8 @@ from api.epcis.errors import CaptureRefused, UnsupportedEvent
 from api.epcis.identifiers import Epc, member_of_uri, parse_epc
 from api.epcis.sensors import check_sensor_reports, temperature_range
 from domain.services import Services
-from indexer.db import Sql
-from indexer.items import EventKind
+from indexer.queries.devices import company_prefixes
+from indexer.queries.epcis import StorageRange, open_shipment_holding, storage_range
 from sdk.errors import Gs1Error
 from sdk.gs1 import company_prefix_of, item_id, lot_key, unit_path
 from sdk.ledger import Ledger, TxResult
@@ -42,6 +42,7 @@ from sdk.model import ItemStatus
 __all__ = ["Planner", "Step"]
 
 _PARTY_TYPES = ("owning_party", "possessing_party")
+_NO_RANGE = StorageRange(0, 0)  # a shipment of empty containers
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class Planner:
 
     def __init__(self, services: Services, conn: Connection, ledger: Ledger) -> None:
         self.services = services
-        self.sql = Sql(conn)
+        self.conn = conn
         self.ledger = ledger
         self._creating: set[bytes] = set()  # containers created by earlier steps
         self._packing: dict[bytes, set[bytes]] = {}  # container -> children packed earlier
@@ -144,14 +145,9 @@ class Planner:
         return steps
 
     def _prefix_for(self, index: int, sscc: str) -> str:
-        rows = self.sql.rows(
-            "SELECT cp.prefix FROM company_prefixes cp "
-            "JOIN organisations o ON o.id = cp.organisation_id WHERE o.address = ?",
-            (self.ledger.address,),
-        )
-        for (prefix,) in rows:
-            if company_prefix_of(sscc, str(prefix)):
-                return str(prefix)
+        for prefix in company_prefixes(self.conn, self.ledger.address):
+            if company_prefix_of(sscc, prefix):
+                return prefix
         raise CaptureRefused(
             409,
             "epcis_no_company_prefix",
@@ -177,13 +173,8 @@ class Planner:
         )
 
     def _receive(self, index: int, event: dict[str, Any], ids: list[bytes]) -> Step:
-        marks = ",".join("?" * len(ids))
-        found = self.sql.one(
-            "SELECT MAX(e.shipment_id) FROM item_events e JOIN items i ON i.id = e.item_id "
-            f"WHERE i.item_key IN ({marks}) AND e.kind = ? AND i.status = ?",
-            [*ids, int(EventKind.SHIPPED), int(ItemStatus.IN_TRANSIT)],
-        )
-        if found is None:
+        shipment = open_shipment_holding(self.conn, ids)
+        if shipment is None:
             raise CaptureRefused(
                 409,
                 "epcis_no_open_shipment",
@@ -191,8 +182,9 @@ class Planner:
                 event_index=index,
                 applied=[],
             )
-        shipment = int(found)
-        temp_min, temp_max = temperature_range(event) or self._storage_range(shipment)
+        temp_min, temp_max = (
+            temperature_range(event) or storage_range(self.conn, shipment) or _NO_RANGE
+        )
         shipped = self.ledger.shipped_items(shipment)
         listed = set(ids)
         rejected = [i for i in shipped if i not in listed]
@@ -203,17 +195,6 @@ class Planner:
                 shipment, temp_min=temp_min, temp_max=temp_max, rejected_ids=rejected
             ),
         )
-
-    def _storage_range(self, shipment: int) -> tuple[int, int]:
-        row = self.sql.rows(
-            "SELECT MAX(p.temp_min), MIN(p.temp_max) FROM item_events e "
-            "JOIN items i ON i.id = e.item_id JOIN lots l ON l.lot_index = i.lot_index "
-            "JOIN products p ON p.gtin = l.gtin WHERE e.shipment_id = ? AND e.kind = ?",
-            (shipment, int(EventKind.SHIPPED)),
-        )
-        if not row or row[0][0] is None:
-            return (0, 0)
-        return int(row[0][0]), int(row[0][1])
 
     def _aggregation(self, index: int, event: dict[str, Any]) -> list[Step]:
         if "parentID" not in event:

@@ -14,13 +14,10 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection
 
 from indexer.config import Settings
@@ -28,6 +25,17 @@ from indexer.db import make_engine
 from indexer.decode import LogDecoder
 from indexer.follower import Indexer
 from indexer.queries import container_contents, lot_trace, recall_scope, unit_history
+from indexer.queries.bench import (
+    database_bytes,
+    is_indexed,
+    item_keys_of,
+    largest_recall,
+    last_event_id,
+    last_item_id,
+    lot_keys,
+    nonempty_containers,
+    throwaway_database,
+)
 from ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
 from sdk.deploy import Deployment
 
@@ -71,24 +79,6 @@ def _ingest(
         return events, time.perf_counter() - started
 
 
-@contextmanager
-def _pg_database(admin_url: str) -> Iterator[str | None]:
-    """A throwaway PostgreSQL database (None if the server is unreachable)."""
-    name = f"medledger_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        yield None
-        return
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _sqlite_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
 
@@ -115,7 +105,7 @@ def bench_indexer(
             sqlite_events_per_s=round(events / seconds),
             bytes_per_event=round(size / events, 1),
         )
-    with _pg_database(pg_admin) as pg_url:
+    with throwaway_database(pg_admin) as pg_url:
         if pg_url is None:
             echo(f"postgresql: not reachable at {pg_admin}; skipped")
             figures.update(postgres_events_per_s=None, postgres_bytes_per_event=None)
@@ -123,8 +113,7 @@ def bench_indexer(
             events, seconds = _ingest(pg_url, chain, deployment, decoder)
             engine = make_engine(pg_url)
             with engine.connect() as conn:
-                size = int(conn.exec_driver_sql("SELECT pg_database_size(current_database())")
-                           .scalar_one())  # fmt: skip
+                size = database_bytes(conn)
             engine.dispose()
             echo(
                 f"postgresql: {events:,} item-events in {seconds:.1f} s = {events / seconds:,.0f}/s"
@@ -171,11 +160,7 @@ def bench_trace(
         url = db_url or f"sqlite:///{Path(tmp) / 'trace.db'}"
         engine = make_engine(url)
         with engine.connect() as conn:
-            existing = conn.exec_driver_sql(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'item_events'"
-                if url.startswith("sqlite")
-                else "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'item_events'"
-            ).scalar_one()
+            existing = is_indexed(conn)
         if not existing:
             chain, deployment = _generate(cfg, echo)
             events, seconds = _ingest(url, chain, deployment, LogDecoder())
@@ -183,44 +168,27 @@ def bench_trace(
             del chain
         rng = random.Random(5)
         with engine.connect() as conn:
-            events = int(conn.exec_driver_sql("SELECT MAX(id) FROM item_events").scalar_one())
-            max_item = int(conn.exec_driver_sql("SELECT MAX(id) FROM items").scalar_one())
-            item_ids = [rng.randint(1, max_item) for _ in range(samples)]
-            marks = ",".join(str(i) for i in item_ids)
-            units = [
-                bytes(r[0])
-                for r in conn.exec_driver_sql(f"SELECT item_key FROM items WHERE id IN ({marks})")
-            ]
-            lots = [
-                bytes(r[0])
-                for r in conn.exec_driver_sql("SELECT lot_key FROM lots ORDER BY lot_index")
-            ]
-            big = conn.exec_driver_sql(
-                "SELECT r.id, COUNT(*) FROM recalls r JOIN items i ON i.lot_index = r.lot_index "
-                "GROUP BY r.id ORDER BY COUNT(*) DESC LIMIT 1"
-            ).one()
-            containers = [
-                bytes(r[0])
-                for r in conn.exec_driver_sql(
-                    "SELECT item_key FROM items WHERE id IN "
-                    "(SELECT DISTINCT parent_id FROM items WHERE parent_id IS NOT NULL)"
-                )
-            ]
+            events = last_event_id(conn)
+            max_item = last_item_id(conn)
+            units = item_keys_of(conn, [rng.randint(1, max_item) for _ in range(samples)])
+            lots = lot_keys(conn)
+            big = largest_recall(conn)
+            containers = nonempty_containers(conn)
             echo(
-                f"{events:,} item-events; recall {big[0]} covers {big[1]:,} units; "
+                f"{events:,} item-events; recall {big.recall_id} covers {big.units:,} units; "
                 f"{len(containers):,} non-empty containers"
             )
             figures: dict[str, Any] = {"events": events}
             figures.update(_percentiles("unit_history", _timed(conn, unit_history, units), echo))
             lot_sample = [rng.choice(lots) for _ in range(min(samples, 500))]
             figures.update(_percentiles("lot_trace", _timed(conn, lot_trace, lot_sample), echo))
-            recalls = [int(big[0])] * min(samples, 200)
+            recalls = [big.recall_id] * min(samples, 200)
             figures.update(_percentiles("recall_scope", _timed(conn, recall_scope, recalls), echo))
             boxes = [rng.choice(containers) for _ in range(min(samples, 500))]
             figures.update(
                 _percentiles("container_contents", _timed(conn, container_contents, boxes), echo)
             )
-            figures["recall_scope_units"] = int(big[1])
+            figures["recall_scope_units"] = big.units
         engine.dispose()
     return {"suite": "trace", "figures": figures}
 

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -145,38 +145,36 @@ def _yymmdd(ts: int) -> Any:
 
 def _code_paths(db: Path, count: int, seed: int = 5) -> tuple[int, list[str], dict[str, int]]:
     """Units in the database, and /v1/verify paths: a mix of kinds in the four forms."""
-    import sqlite3
-
+    from indexer.db import make_engine
+    from indexer.queries.bench import UnitLabel, random_units, unit_count
     from sdk.gs1 import Udi
     from sdk.model import ItemStatus
 
     rng = random.Random(seed)
-    conn = sqlite3.connect(db)
-    units = int(conn.execute("SELECT COUNT(*) FROM items WHERE NOT is_container").fetchone()[0])
-    base = (
-        "SELECT l.gtin, l.lot_number, l.expiry, i.code FROM items i "
-        "JOIN lots l ON l.lot_index = i.lot_index WHERE NOT i.is_container AND "
-    )
     per = max(count // 4, 1)
-    picks = {
-        "genuine": f"l.active_recall = 0 AND i.status = {int(ItemStatus.ACTIVE)}",
-        "recalled": "l.active_recall != 0",
-        # Recently dispensed: a scan long after dispensing is (rightly) suspect.
-        "dispensed": f"l.active_recall = 0 AND i.status = {int(ItemStatus.DISPENSED)} AND "
-        f"i.id IN (SELECT id FROM items WHERE status = {int(ItemStatus.DISPENSED)} "
-        f"ORDER BY updated_block DESC LIMIT {per * 20})",
-    }
-    rows: list[tuple[str, tuple[str, str, int, str]]] = []
-    for kind, where in picks.items():
-        found = conn.execute(f"{base} {where} ORDER BY random() LIMIT {per}").fetchall()
-        rows += [(kind, r) for r in found]
-    for r in conn.execute(f"{base} 1 ORDER BY random() LIMIT {per}").fetchall():
-        rows.append(("unknown", (r[0], r[1], r[2], f"FAKE{rng.randrange(10**9)}")))
-    conn.close()
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        units = unit_count(conn)
+        picks = {
+            "genuine": random_units(conn, per, recalled=False, status=ItemStatus.ACTIVE),
+            "recalled": random_units(conn, per, recalled=True),
+            # Recently dispensed: a scan long after dispensing is (rightly) suspect.
+            "dispensed": random_units(
+                conn, per, recalled=False, status=ItemStatus.DISPENSED, newest=per * 20
+            ),
+            "unknown": [
+                replace(label, serial=f"FAKE{rng.randrange(10**9)}")
+                for label in random_units(conn, per)
+            ],
+        }
+    engine.dispose()
+    rows: list[tuple[str, UnitLabel]] = [(kind, u) for kind, found in picks.items() for u in found]
     rng.shuffle(rows)
     paths, mix = [], dict.fromkeys(("genuine", "recalled", "dispensed", "unknown"), 0)
-    for n, (kind, (gtin, lot, expiry, serial)) in enumerate(rows):
-        udi = Udi(gtin=gtin, serial=serial, lot=lot, expiry=_yymmdd(expiry))
+    for n, (kind, unit) in enumerate(rows):
+        udi = Udi(
+            gtin=unit.gtin, serial=unit.serial, lot=unit.lot_number, expiry=_yymmdd(unit.expiry)
+        )
         form = n % 4
         code = (
             udi.element_string(),
@@ -330,8 +328,6 @@ def indexer_main(rpc_url: str, deployment_file: str, db_url: str) -> None:
 def _freshness(
     sizes: BenchSizes, workdir: Path, db_url: str, echo: Callable[[str], None]
 ) -> list[float]:
-    from dataclasses import replace
-
     from eth_account import Account
     from eth_utils import keccak
 
@@ -423,7 +419,8 @@ def _pct(samples: Sequence[float], q: float) -> float:
 
 def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the suite and print its JSON line last; return the result."""
-    from ops.bench.indexer import _pg_database, default_pg_admin
+    from indexer.queries.bench import throwaway_database
+    from ops.bench.indexer import default_pg_admin
     from ops.bench.process_usage import UsageMonitor
 
     workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-verify-"))
@@ -461,7 +458,7 @@ def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict
         assert best is not None
         # PostgreSQL: on SQLite the indexer's write transactions (read, then write) fail with
         # "database is locked" when the API logs a scan in between (see docs/BENCHMARKS.md).
-        with _pg_database(default_pg_admin()) as pg_url:
+        with throwaway_database(default_pg_admin()) as pg_url:
             fresh_db = pg_url or f"sqlite:///{workdir / 'fresh.db'}"
             fresh = _freshness(sizes, workdir, fresh_db, echo)
         echo(

@@ -23,6 +23,16 @@ from indexer.queries import (
     unit_history,
     used_unit_scans,
 )
+from indexer.queries.epcis import (
+    event_items,
+    event_keys,
+    event_reference,
+    first_event_at,
+    item_ids,
+    lots_recalled_at,
+    open_shipment_holding,
+    storage_range,
+)
 from indexer.queries.progress import indexed_block
 from indexer.queries.shipments import shipment, shipment_lines
 from indexer.queries.trace import held_by, item_exists, lot_reached
@@ -187,6 +197,27 @@ def test_inventory_and_expiring_stock_match_the_contract_view(devchain_run, inde
     assert sum(line.units for line in lines) == sum(view[k].status in in_stock for k in soon)
 
 
+def test_storage_range_is_the_narrowest_range_of_the_products_a_shipment_shipped(
+    devchain_run, indexed
+):
+    run = devchain_run.run
+    ledger = run.backend.admin
+    lots_shipped: dict[int, set[bytes]] = {}
+    with connect(indexed) as conn:
+        for lot_key in run.plan.lot_keys:
+            for unit in run.plan.units[lot_key]:
+                for step in unit_history(conn, unit):
+                    if step.kind is EventKind.SHIPPED and step.shipment_id is not None:
+                        lots_shipped.setdefault(step.shipment_id, set()).add(lot_key)
+        ranges = {sid: storage_range(conn, sid) for sid in lots_shipped}
+        assert storage_range(conn, 10**6) is None
+    assert lots_shipped
+    for sid, lots in lots_shipped.items():
+        products = [ledger.product(ledger.lot(k).gtin) for k in lots]
+        expected = (max(p.temp_min for p in products), min(p.temp_max for p in products))
+        assert ranges[sid] == expected, sid
+
+
 def test_scan_reads_pair_member_scans_in_other_places_and_find_scans_of_used_units(
     devchain_run, indexed
 ):
@@ -249,6 +280,16 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             shipment_lines(conn, [unit, run.plan.containers[-1]])
             shipment(conn, 1)
             indexed_block(conn)
+            (row,) = item_ids(conn, [unit])
+            first = event_keys(conn, kinds=list(EventKind), after=0, limit=10)[0]
+            event_keys(conn, kinds=[EventKind.SHIPPED], after=0, limit=10, items=[row])
+            event_keys(conn, kinds=[first.kind], after=0, limit=10, from_row=1, before_row=99)
+            event_items(conn, first.block_number, first.log_index, first.kind)
+            event_reference(conn, first.block_number, first.log_index)
+            lots_recalled_at(conn, [1, 2], first.block_number)
+            open_shipment_holding(conn, [unit])
+            first_event_at(conn, 0)
+            storage_range(conn, 1)
     finally:
         engine.dispose()
     return captured

@@ -1,0 +1,253 @@
+"""What the EPCIS face reads from the read model.
+
+Export (`api.epcis.export`): pages of item events in row-id order, the items one contract
+event moved (one query), whether a lot was under an open recall at a block, and the chain
+reference of an event. Capture (`api.epcis.plan`): the open shipment holding some items and
+the storage range of the products a shipment carries.
+
+An item event's row id (`item_events.id`) grows with the chain, and each block records the
+id of its first event (`blocks.first_event_id`): a time range or a block is turned into a
+row-id range, so `item_events` is read on its primary key (tests/indexer/test_queries.py
+checks the plans). `blocks` has no index on time: `first_event_at` reads it whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection
+
+from indexer.db import Sql
+from indexer.items import EventKind
+from sdk.model import ItemStatus
+
+__all__ = [
+    "ChainRef",
+    "EventItem",
+    "EventKey",
+    "StorageRange",
+    "event_items",
+    "event_keys",
+    "event_reference",
+    "first_event_at",
+    "item_ids",
+    "lots_recalled_at",
+    "open_shipment_holding",
+    "storage_range",
+]
+
+
+def _marks(values: Collection[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _block_rows(sql: Sql, block: int) -> tuple[str, list[Any]]:
+    """A condition on `e.id` (and its parameters) selecting the item events of `block`."""
+    lo = sql.one("SELECT first_event_id FROM blocks WHERE number = ?", (block,))
+    hi = sql.one(
+        "SELECT first_event_id FROM blocks WHERE number > ? AND first_event_id IS NOT NULL "
+        "ORDER BY number LIMIT 1",
+        (block,),
+    )
+    if hi is None:
+        return "e.id >= ?", [int(lo or 0)]
+    return "e.id >= ? AND e.id < ?", [int(lo or 0), int(hi)]
+
+
+def first_event_at(conn: Connection, timestamp: int) -> int | None:
+    """The row id of the first item event in a block at or after `timestamp` (None: no
+    such event yet)."""
+    found = Sql(conn).one(
+        "SELECT MIN(first_event_id) FROM blocks WHERE timestamp >= ?", (timestamp,)
+    )
+    return None if found is None else int(found)
+
+
+def item_ids(conn: Connection, item_keys: Sequence[bytes]) -> list[int]:
+    """The row ids of the known items among `item_keys`."""
+    if not item_keys:
+        return []
+    rows = Sql(conn).rows(
+        f"SELECT id FROM items WHERE item_key IN ({_marks(item_keys)})", item_keys
+    )
+    return [int(row_id) for (row_id,) in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class EventKey:
+    """One item row of a contract event: the event is (block, log index, kind)."""
+
+    block_number: int
+    log_index: int
+    kind: EventKind
+    row_id: int
+
+
+def event_keys(
+    conn: Connection,
+    *,
+    kinds: Sequence[EventKind],
+    after: int,
+    limit: int,
+    from_row: int | None = None,
+    before_row: int | None = None,
+    items: Sequence[int] | None = None,
+) -> list[EventKey]:
+    """Up to `limit` item-event rows of `kinds` after row id `after`, in row-id order;
+    optionally from row `from_row` on, before row `before_row`, of the items `items`."""
+    where = [f"e.kind IN ({_marks(kinds)})", "e.id > ?"]
+    params: list[Any] = [*(int(k) for k in kinds), after]
+    if from_row is not None:
+        where.append("e.id >= ?")
+        params.append(from_row)
+    if before_row is not None:
+        where.append("e.id < ?")
+        params.append(before_row)
+    if items is not None:
+        where.append(f"e.item_id IN ({_marks(items)})")
+        params += items
+    rows = Sql(conn).rows(
+        f"SELECT e.block_number, e.log_index, e.kind, e.id FROM item_events e "
+        f"WHERE {' AND '.join(where)} ORDER BY e.id LIMIT ?",
+        [*params, limit],
+    )
+    return [
+        EventKey(block_number=int(block), log_index=int(index), kind=EventKind(kind), row_id=int(r))
+        for block, index, kind, r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class EventItem:
+    """One item a contract event moved, as the event left it."""
+
+    row_id: int
+    code: str  # serial of a unit, SSCC of a container
+    is_container: bool
+    gtin: str | None
+    lot_number: str | None
+    lot_index: int | None
+    kind: EventKind
+    holder: str
+    status: ItemStatus
+    parent_code: str | None  # the container holding the item after the event
+    via_code: str | None  # the container that moved, when the item moved inside one
+    shipment_id: int | None
+
+
+def event_items(conn: Connection, block: int, log_index: int, kind: EventKind) -> list[EventItem]:
+    """Every item the contract event (block, log index, kind) moved, in row-id order."""
+    sql = Sql(conn)
+    rows_of_block, params = _block_rows(sql, block)
+    where = f"e.block_number = ? AND e.log_index = ? AND e.kind = ? AND {rows_of_block}"
+    params = [block, log_index, int(kind), *params]
+    rows = sql.rows(
+        "SELECT e.id, i.code, i.is_container, l.gtin, l.lot_number, i.lot_index, e.kind, "
+        "o.address, e.status, p.code, v.code, e.shipment_id "
+        "FROM item_events e JOIN items i ON i.id = e.item_id "
+        "LEFT JOIN lots l ON l.lot_index = i.lot_index "
+        "JOIN organisations o ON o.id = e.holder_id "
+        "LEFT JOIN items p ON p.id = e.parent_id LEFT JOIN items v ON v.id = e.via_id "
+        f"WHERE {where} ORDER BY e.id",
+        params,
+    )
+    return [
+        EventItem(
+            row_id=int(row_id),
+            code=str(code),
+            is_container=bool(is_container),
+            gtin=None if gtin is None else str(gtin),
+            lot_number=None if lot_number is None else str(lot_number),
+            lot_index=None if lot_index is None else int(lot_index),
+            kind=EventKind(event_kind),
+            holder=str(holder),
+            status=ItemStatus(status),
+            parent_code=None if parent is None else str(parent),
+            via_code=None if via is None else str(via),
+            shipment_id=None if shipment is None else int(shipment),
+        )
+        for (
+            row_id,
+            code,
+            is_container,
+            gtin,
+            lot_number,
+            lot_index,
+            event_kind,
+            holder,
+            status,
+            parent,
+            via,
+            shipment,
+        ) in rows
+    ]
+
+
+def lots_recalled_at(conn: Connection, lot_indexes: Collection[int], block: int) -> bool:
+    """Whether any of the lots was under an open recall at `block`."""
+    if not lot_indexes:
+        return False
+    found = Sql(conn).one(
+        f"SELECT 1 FROM recalls WHERE lot_index IN ({_marks(lot_indexes)}) AND opened_block <= ? "
+        "AND (closed_block IS NULL OR closed_block > ?) LIMIT 1",
+        [*lot_indexes, block, block],
+    )
+    return found is not None
+
+
+class ChainRef(NamedTuple):
+    timestamp: int  # of the block
+    tx_hash: bytes
+
+
+def event_reference(conn: Connection, block: int, log_index: int) -> ChainRef:
+    """The block time and transaction of the indexed log (block, log index)."""
+    ((timestamp, tx_hash),) = Sql(conn).rows(
+        "SELECT b.timestamp, l.tx_hash FROM blocks b JOIN processed_logs l "
+        "ON l.block_number = b.number AND l.log_index = ? WHERE b.number = ?",
+        (log_index, block),
+    )
+    return ChainRef(int(timestamp), bytes(tx_hash))
+
+
+def open_shipment_holding(conn: Connection, item_keys: Sequence[bytes]) -> int | None:
+    """The newest shipment that shipped any of the items still in transit (None: none)."""
+    if not item_keys:
+        return None
+    found = Sql(conn).one(
+        "SELECT MAX(e.shipment_id) FROM item_events e JOIN items i ON i.id = e.item_id "
+        f"WHERE i.item_key IN ({_marks(item_keys)}) AND e.kind = ? AND i.status = ?",
+        [*item_keys, int(EventKind.SHIPPED), int(ItemStatus.IN_TRANSIT)],
+    )
+    return None if found is None else int(found)
+
+
+class StorageRange(NamedTuple):
+    """In tenths of a degree Celsius."""
+
+    temp_min: int
+    temp_max: int
+
+
+def storage_range(conn: Connection, shipment_id: int) -> StorageRange | None:
+    """The range every product the shipment shipped may be stored in (the narrowest of
+    their ranges); None for a shipment that shipped no unit."""
+    sql = Sql(conn)
+    sent_block = sql.one("SELECT sent_block FROM shipments WHERE id = ?", (shipment_id,))
+    if sent_block is None:
+        return None
+    # A shipment's items are shipped by one event, in the block it was sent in.
+    rows_of_block, params = _block_rows(sql, int(sent_block))
+    rows = sql.rows(
+        "SELECT MAX(p.temp_min), MIN(p.temp_max) FROM item_events e "
+        "JOIN items i ON i.id = e.item_id JOIN lots l ON l.lot_index = i.lot_index "
+        f"JOIN products p ON p.gtin = l.gtin WHERE {rows_of_block} AND e.shipment_id = ? "
+        "AND e.kind = ?",
+        (*params, shipment_id, int(EventKind.SHIPPED)),
+    )
+    if not rows or rows[0][0] is None:
+        return None
+    ((temp_min, temp_max),) = rows
+    return StorageRange(int(temp_min), int(temp_max))
