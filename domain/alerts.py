@@ -21,10 +21,10 @@ from typing import Final
 
 from sqlalchemy import Connection
 
-from domain.scan_rules import VerifyPolicy, scanned_after_use, two_places
-from domain.verdicts import ReasonCode
-from indexer.queries.alerts import adverse_reporters, excursions_since, lot_units
-from indexer.queries.scans import LoggedScan, Scan, member_scan_pairs, used_unit_scans
+from medledger.domain.scan_rules import VerifyPolicy, scanned_after_use, two_places
+from medledger.domain.verdicts import ReasonCode
+from medledger.indexer.queries.alerts import adverse_reporters, excursions_since, lot_units
+from medledger.indexer.queries.scans import LoggedScan, Scan, member_scan_pairs, used_unit_scans
 
 __all__ = ["Alert", "AlertKind", "ScanAnomaly", "alerts_feed", "scan_anomalies"]
 

@@ -38,19 +38,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.chain import reader
-from domain.challenges import issue_challenge, read_challenge, redeem_challenge, spend_challenge
-from domain.custodial_keys import derive_key, master_key
-from domain.errors import Forbidden, NotConfigured, NotFound, Unauthorized, Unprocessable
-from domain.partner_schemas import Address, HexBytes
-from domain.services import Component, Services
-from domain.store import api_store
-from indexer.queries.organisation_names import organisation_name
-from indexer.store import api_keys
-from indexer.store.api_keys import ApiKeyRow
-from sdk.ca import certificate_from_pem, verify_member
-from sdk.errors import CertificateError
-from sdk.model import MemberStatus, Role
+from medledger.domain.chain import reader
+from medledger.domain.challenges import (
+    issue_challenge,
+    read_challenge,
+    redeem_challenge,
+    spend_challenge,
+)
+from medledger.domain.custodial_keys import derive_key, master_key
+from medledger.domain.errors import Forbidden, NotConfigured, NotFound, Unauthorized, Unprocessable
+from medledger.domain.partner_schemas import Address, HexBytes
+from medledger.domain.services import Component, Services
+from medledger.domain.store import api_store
+from medledger.indexer.queries.organisation_names import organisation_name
+from medledger.indexer.store import api_keys
+from medledger.indexer.store.api_keys import ApiKeyRow
+from medledger.sdk.ca import certificate_from_pem, verify_member
+from medledger.sdk.errors import CertificateError
+from medledger.sdk.model import MemberStatus, Role
 
 __all__ = [
     "MAX_ACTIVE_API_KEYS",

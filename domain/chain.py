@@ -22,16 +22,16 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from domain.custodial_keys import RELAYER_KEY_FILE, CustodyVault, secret_setting
-from domain.errors import ApiError, Conflict, Forbidden, NotConfigured, NotFound
-from domain.services import Component, Services
-from domain.store import api_store
-from domain.tenancy import TenantLedger, least_visible, pending
-from sdk.abi import DecodedEvent
-from sdk.deploy import CONTRACT_NAMES
-from sdk.errors import ContractError
-from sdk.ledger import REVERTS, Ledger, revert_data
-from sdk.transactions import TransactionPending, wait_for_receipt
+from medledger.domain.custodial_keys import RELAYER_KEY_FILE, CustodyVault, secret_setting
+from medledger.domain.errors import ApiError, Conflict, Forbidden, NotConfigured, NotFound
+from medledger.domain.services import Component, Services
+from medledger.domain.store import api_store
+from medledger.domain.tenancy import TenantLedger, least_visible, pending
+from medledger.sdk.abi import DecodedEvent
+from medledger.sdk.deploy import CONTRACT_NAMES
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import REVERTS, Ledger, revert_data
+from medledger.sdk.transactions import TransactionPending, wait_for_receipt
 
 __all__ = [
     "RECEIPT_WAIT",

@@ -29,11 +29,11 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 
-from domain.custodial_keys import derive_key, master_key
-from domain.errors import Unauthorized
-from domain.services import Services
-from domain.store import api_store
-from indexer.store.challenges import spend_nonce
+from medledger.domain.custodial_keys import derive_key, master_key
+from medledger.domain.errors import Unauthorized
+from medledger.domain.services import Services
+from medledger.domain.store import api_store
+from medledger.indexer.store.challenges import spend_nonce
 
 __all__ = ["Challenge", "issue_challenge", "read_challenge", "redeem_challenge", "spend_challenge"]
 

@@ -21,10 +21,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from domain.errors import ApiError, NotConfigured
-from domain.settings import ApiSettings
-from indexer.store.custodial_keys import SealedKey, add_sealed_key, sealed_key
-from indexer.store.engine import ApiStore
+from medledger.domain.errors import ApiError, NotConfigured
+from medledger.domain.settings import ApiSettings
+from medledger.indexer.store.custodial_keys import SealedKey, add_sealed_key, sealed_key
+from medledger.indexer.store.engine import ApiStore
 
 __all__ = ["CustodyVault", "derive_key", "master_key", "seal", "secret_setting", "unseal"]
 

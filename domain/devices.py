@@ -6,15 +6,15 @@ see them, `domain.tenancy`) and answers once the read model shows it
 
 from __future__ import annotations
 
-from domain.auth import Member
-from domain.chain import custodial_ledger
-from domain.errors import Forbidden
-from domain.orders import report
-from domain.partner_schemas import LotIn, OperationOut, ProductIn, RecallIn, hexs
-from domain.read_your_writes import settled
-from domain.services import Services
-from sdk.ledger import Ledger
-from sdk.model import Role
+from medledger.domain.auth import Member
+from medledger.domain.chain import custodial_ledger
+from medledger.domain.errors import Forbidden
+from medledger.domain.orders import report
+from medledger.domain.partner_schemas import LotIn, OperationOut, ProductIn, RecallIn, hexs
+from medledger.domain.read_your_writes import settled
+from medledger.domain.services import Services
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
 
 __all__ = ["ZERO32", "member_ledger", "recall_lot", "register_lot", "register_product"]
 

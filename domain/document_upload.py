@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain import documents as docs
-from domain.chain import custodial_ledger, vault
-from domain.errors import ApiError
-from domain.services import Services
+from medledger.domain import documents as docs
+from medledger.domain.chain import custodial_ledger, vault
+from medledger.domain.errors import ApiError
+from medledger.domain.services import Services
 
 __all__ = ["MAX_DOCUMENT_BYTES", "DocumentProblem", "upload_document"]
 

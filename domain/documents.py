@@ -21,12 +21,12 @@ import time
 
 from eth_utils import keccak
 
-from domain.custodial_keys import derive_key, master_key, seal, unseal
-from domain.errors import NotFound
-from domain.services import Services
-from domain.store import api_store
-from indexer.store import documents as stored
-from indexer.store.documents import SealedDocument, StoredDocument, WrappedKey
+from medledger.domain.custodial_keys import derive_key, master_key, seal, unseal
+from medledger.domain.errors import NotFound
+from medledger.domain.services import Services
+from medledger.domain.store import api_store
+from medledger.indexer.store import documents as stored
+from medledger.indexer.store.documents import SealedDocument, StoredDocument, WrappedKey
 
 __all__ = ["REGULATOR_PARTY", "StoredDocument", "list_for", "read", "store", "set_anchor"]
 

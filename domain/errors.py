@@ -24,7 +24,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sdk.errors import ContractError, MedLedgerError
+from medledger.sdk.errors import ContractError, MedLedgerError
 
 __all__ = [
     "CONTRACT_ERROR_STATUS",

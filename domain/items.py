@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from domain import orders
-from domain.auth import Member
-from domain.chain import reader, submit_raw
-from domain.devices import ZERO32, member_ledger
-from domain.errors import NotFound
-from domain.orders import report
-from domain.partner_schemas import (
+from medledger.domain import orders
+from medledger.domain.auth import Member
+from medledger.domain.chain import reader, submit_raw
+from medledger.domain.devices import ZERO32, member_ledger
+from medledger.domain.errors import NotFound
+from medledger.domain.orders import report
+from medledger.domain.partner_schemas import (
     AdverseEventIn,
     CancelIn,
     CommissionIn,
@@ -32,13 +32,13 @@ from domain.partner_schemas import (
     ShipIn,
     hexs,
 )
-from domain.read_your_writes import settled
-from domain.services import Services
-from indexer.queries.shipments import ShipmentRow, shipments_of
-from indexer.queries.shipments import shipment as shipment_row
-from indexer.queries.trace import HistoryStep, unit_history
-from sdk.ledger import Ledger, TxResult
-from sdk.model import ShipmentState, ShipmentStatus
+from medledger.domain.read_your_writes import settled
+from medledger.domain.services import Services
+from medledger.indexer.queries.shipments import ShipmentRow, shipments_of
+from medledger.indexer.queries.shipments import shipment as shipment_row
+from medledger.indexer.queries.trace import HistoryStep, unit_history
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.model import ShipmentState, ShipmentStatus
 
 __all__ = [
     "adverse_event",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from domain.alerts import Alert, alerts_feed
-from domain.scan_rules import scan_policy
-from domain.settings import ApiSettings
-from indexer.queries.network import (
+from medledger.domain.alerts import Alert, alerts_feed
+from medledger.domain.scan_rules import scan_policy
+from medledger.domain.settings import ApiSettings
+from medledger.indexer.queries.network import (
     DAY,
     catalogue_sizes,
     members_by_role_and_status,
@@ -22,8 +22,8 @@ from indexer.queries.network import (
     shipments_by_status,
     shipments_per_day,
 )
-from indexer.queries.recalls import recalls_by_level
-from sdk.model import MemberStatus, Role, ShipmentStatus
+from medledger.indexer.queries.recalls import recalls_by_level
+from medledger.sdk.model import MemberStatus, Role, ShipmentStatus
 
 __all__ = ["DAY", "NetworkFigures", "network_alerts", "network_overview"]
 

@@ -17,15 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.auth import Member
-from domain.chain import custodial_ledger, reader, relayer_for
-from domain.errors import ApiError, Forbidden, Unprocessable, contract_error_status
-from domain.partner_schemas import CancelIn, EventOut, OperationOut, ReceiveIn, ShipIn, SignedFields
-from domain.services import Services
-from sdk.abi import DecodedEvent
-from sdk.errors import ContractError
-from sdk.ledger import Ledger, TxResult
-from sdk.messages import CancelOrder, ReceiveOrder, ShipOrder, recover_signer
+from medledger.domain.auth import Member
+from medledger.domain.chain import custodial_ledger, reader, relayer_for
+from medledger.domain.errors import ApiError, Forbidden, Unprocessable, contract_error_status
+from medledger.domain.partner_schemas import (
+    CancelIn,
+    EventOut,
+    OperationOut,
+    ReceiveIn,
+    ShipIn,
+    SignedFields,
+)
+from medledger.domain.services import Services
+from medledger.sdk.abi import DecodedEvent
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.messages import CancelOrder, ReceiveOrder, ShipOrder, recover_signer
 
 __all__ = ["cancel", "check_signature_form", "jsonable", "receive", "refusal", "report", "ship"]
 

@@ -31,11 +31,11 @@ from dataclasses import asdict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.services import Services
-from domain.store import api_store
-from indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
-from indexer.store import oversight_feed as cursors
-from indexer.store.recalls import Acknowledgement, acknowledgements_after
+from medledger.domain.services import Services
+from medledger.domain.store import api_store
+from medledger.indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
+from medledger.indexer.store import oversight_feed as cursors
+from medledger.indexer.store.recalls import Acknowledgement, acknowledgements_after
 
 __all__ = [
     "MAX_PAGE",

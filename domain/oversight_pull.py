@@ -29,7 +29,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ValidationError
 
-from domain.oversight_feed import (
+from medledger.domain.oversight_feed import (
     MAX_PAGE,
     OVERLAP_SECONDS,
     AckCursor,
@@ -39,9 +39,9 @@ from domain.oversight_feed import (
     store_acknowledgements,
     store_scans,
 )
-from domain.services import Services
-from sdk.bounded_json import BoundedJsonError, loads
-from sdk.errors import MedLedgerError
+from medledger.domain.services import Services
+from medledger.sdk.bounded_json import BoundedJsonError, loads
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = ["FeedError", "OversightPull", "Pulled", "Pulling", "start_pulling"]
 

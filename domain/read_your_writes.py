@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from domain.partner_schemas import OperationOut
-from domain.services import Services
-from indexer.queries.progress import indexed_block
+from medledger.domain.partner_schemas import OperationOut
+from medledger.domain.services import Services
+from medledger.indexer.queries.progress import indexed_block
 
 __all__ = ["POLL_SECONDS", "reached", "settled"]
 

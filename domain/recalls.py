@@ -29,13 +29,13 @@ from eth_utils import keccak
 from pydantic import Field
 from sqlalchemy import Connection
 
-from domain.chain import reader
-from domain.errors import Conflict, Forbidden, NotConfigured, NotFound
-from domain.regulator import MAX_REASON, Written, regulator_ledger
-from domain.services import Services
-from domain.store import api_store
-from indexer.queries import OrgRef
-from indexer.queries.recalls import (
+from medledger.domain.chain import reader
+from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
+from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger
+from medledger.domain.services import Services
+from medledger.domain.store import api_store
+from medledger.indexer.queries import OrgRef
+from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
     lot_reached,
@@ -44,8 +44,12 @@ from indexer.queries.recalls import (
     recall_rows,
     recall_scope,
 )
-from indexer.store.recalls import Acknowledgement, acknowledgements_of, add_acknowledgement
-from sdk.gs1 import lot_key, validate_gtin
+from medledger.indexer.store.recalls import (
+    Acknowledgement,
+    acknowledgements_of,
+    add_acknowledgement,
+)
+from medledger.sdk.gs1 import lot_key, validate_gtin
 
 __all__ = [
     "NOTICE_DAYS",

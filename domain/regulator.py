@@ -25,10 +25,10 @@ from eth_utils import keccak, to_checksum_address
 from pydantic import Field
 from web3 import HTTPProvider, Web3
 
-from domain.errors import NotConfigured
-from domain.services import Component, Services
-from sdk.ledger import Ledger, TxResult
-from sdk.model import LicenceKind, class_mask
+from medledger.domain.errors import NotConfigured
+from medledger.domain.services import Component, Services
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.model import LicenceKind, class_mask
 
 __all__ = [
     "MAX_REASON",

@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from domain.settings import ApiSettings
-from domain.verdicts import ReasonCode, Verdict
-from indexer.items import EventKind
-from indexer.queries.scans import Scan
-from sdk.model import ItemStatus
+from medledger.domain.settings import ApiSettings
+from medledger.domain.verdicts import ReasonCode, Verdict
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries.scans import Scan
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "USES",

@@ -15,10 +15,10 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from web3 import HTTPProvider, Web3
 
-from domain.settings import ApiSettings
-from sdk.abi import AbiCodec
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import CONTRACT_NAMES, Deployment
+from medledger.domain.settings import ApiSettings
+from medledger.sdk.abi import AbiCodec
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
 
 __all__ = ["Component", "Components", "Services", "load_platform_key"]
 
@@ -88,7 +88,7 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
-        from indexer.db import make_engine
+        from medledger.indexer.db import make_engine
 
         return cls(
             settings=settings,

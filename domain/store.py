@@ -9,9 +9,9 @@ is opened, and its schema migrated, when the process first asks for it (`api_sto
 
 from __future__ import annotations
 
-from domain.services import Component, Services
-from domain.settings import ApiSettings
-from indexer.store.engine import ApiStore
+from medledger.domain.services import Component, Services
+from medledger.domain.settings import ApiSettings
+from medledger.indexer.store.engine import ApiStore
 
 __all__ = ["ApiStore", "api_store", "store_url"]
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from domain.errors import ApiError, Conflict, NotFound
-from sdk.errors import ContractError, MedLedgerError
-from sdk.ledger import Ledger, TxResult
-from sdk.transactions import SenderBusy, TransactionPending
+from medledger.domain.errors import ApiError, Conflict, NotFound
+from medledger.sdk.errors import ContractError, MedLedgerError
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.transactions import SenderBusy, TransactionPending
 
 __all__ = ["OperationPending", "TenantLedger", "least_visible", "pending", "status_path"]
 

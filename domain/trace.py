@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from domain.errors import NotFound
-from indexer.queries.trace import held_by, item_exists, lot_reached
-from sdk.gs1 import parse_code
+from medledger.domain.errors import NotFound
+from medledger.indexer.queries.trace import held_by, item_exists, lot_reached
+from medledger.sdk.gs1 import parse_code
 
 __all__ = ["TraceScope", "ensure_item_visible", "ensure_lot_visible", "item_key_of"]
 

@@ -26,16 +26,16 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.scan_rules import (
+from medledger.domain.scan_rules import (
     USES,
     VerifyPolicy,
     places_distant,
     scanned_after_use,
     two_places,
 )
-from domain.verdicts import PRECEDENCE, ReasonCode, Severity, Verdict
-from indexer.queries.scans import Scan, member_scans
-from indexer.queries.verification import (
+from medledger.domain.verdicts import PRECEDENCE, ReasonCode, Severity, Verdict
+from medledger.indexer.queries.scans import Scan, member_scans
+from medledger.indexer.queries.verification import (
     ProductRow,
     Reader,
     RecallRow,
@@ -46,8 +46,8 @@ from indexer.queries.verification import (
     unit_facts,
     unit_steps,
 )
-from sdk.gs1 import Udi
-from sdk.model import ItemStatus
+from medledger.sdk.gs1 import Udi
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "ChainRef",

@@ -15,14 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from domain.scan_rules import VerifyPolicy, scan_policy
-from domain.services import Component, Services
-from domain.verification import Location, VerifyResult, ledger_now, verify
-from indexer.queries.scans import Scan, ScanLog
-from indexer.queries.verification import DirectSql, Reader, member_status
-from sdk.errors import Gs1Error
-from sdk.gs1 import Udi, parse_code
-from sdk.model import MemberStatus
+from medledger.domain.scan_rules import VerifyPolicy, scan_policy
+from medledger.domain.services import Component, Services
+from medledger.domain.verification import Location, VerifyResult, ledger_now, verify
+from medledger.indexer.queries.scans import Scan, ScanLog
+from medledger.indexer.queries.verification import DirectSql, Reader, member_status
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import Udi, parse_code
+from medledger.sdk.model import MemberStatus
 
 __all__ = ["MAX_CODE", "Verifier", "close_verifier", "judge", "verifier"]
 

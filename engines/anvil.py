@@ -10,7 +10,7 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
+from medledger.runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
 
 __all__ = ["ANVIL", "anvil_dev_accounts", "start_anvil", "wait_rpc"]
 

@@ -19,13 +19,13 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import CONTRACT_NAMES, Deployment, deploy_suite
-from sdk.errors import MedLedgerError
-from sdk.keys import load_key
-from sdk.ledger import Ledger
-from sdk.model import Role
-from sdk.transactions import send_transaction
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import CONTRACT_NAMES, Deployment, deploy_suite
+from medledger.sdk.errors import MedLedgerError
+from medledger.sdk.keys import load_key
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
+from medledger.sdk.transactions import send_transaction
 
 __all__ = [
     "BootstrapPlan",

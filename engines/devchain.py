@@ -20,7 +20,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
 
-from sdk.errors import MedLedgerError
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = ["DevChain", "DevChainUnavailable", "NodeLikeProvider"]
 

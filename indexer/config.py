@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.errors import ConfigError
+from medledger.indexer.errors import ConfigError
 
 __all__ = ["Settings", "sqlite_path"]
 

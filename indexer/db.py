@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
-from indexer.config import sqlite_path
+from medledger.indexer.config import sqlite_path
 
 __all__ = ["Sql", "make_engine", "migrate", "private_sqlite_file"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
-from sdk.abi import AbiCodec, DecodedEvent, abi_type, as_bytes
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import CONTRACT_NAMES
+from medledger.sdk.abi import AbiCodec, DecodedEvent, abi_type, as_bytes
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import CONTRACT_NAMES
 
 __all__ = ["LogDecoder"]
 

@@ -7,7 +7,7 @@ import hashlib
 
 from sqlalchemy import Connection
 
-from indexer.db import Sql
+from medledger.indexer.db import Sql
 
 __all__ = ["DIGEST_QUERIES", "table_digests"]
 

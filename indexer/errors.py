@@ -9,7 +9,7 @@ IndexerError
 
 from __future__ import annotations
 
-from sdk.errors import MedLedgerError
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = ["ConfigError", "IndexerError", "LockedError", "ReorgTooDeepError", "SourceError"]
 

@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from indexer.config import Settings
-from indexer.db import Sql, make_engine, migrate
-from indexer.decode import LogDecoder
-from indexer.errors import SourceError
-from indexer.lock import WriterLock
-from indexer.projector import Projector
-from indexer.rewind import find_ancestor, rewind_to
-from indexer.source import BlockRef, LogSource
-from sdk.abi import as_bytes, as_int
-from sdk.deploy import CONTRACT_NAMES, Deployment
+from medledger.indexer.config import Settings
+from medledger.indexer.db import Sql, make_engine, migrate
+from medledger.indexer.decode import LogDecoder
+from medledger.indexer.errors import SourceError
+from medledger.indexer.lock import WriterLock
+from medledger.indexer.projector import Projector
+from medledger.indexer.rewind import find_ancestor, rewind_to
+from medledger.indexer.source import BlockRef, LogSource
+from medledger.sdk.abi import as_bytes, as_int
+from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
 
 __all__ = ["Indexer", "SyncResult"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.errors import SourceError
-from indexer.follower import Indexer
-from indexer.source import LogSource
-from runtime.metrics import HealthServer, gauge_registry
+from medledger.indexer.errors import SourceError
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import LogSource
+from medledger.runtime.metrics import HealthServer, gauge_registry
 
 __all__ = ["start_health_server"]
 

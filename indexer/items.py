@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
 
-from indexer.db import Sql
+from medledger.indexer.db import Sql
 
 __all__ = ["EventKind", "ItemCache", "ItemRow"]
 

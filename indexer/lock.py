@@ -13,8 +13,8 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
-from indexer.config import Settings, sqlite_path
-from indexer.errors import LockedError
+from medledger.indexer.config import Settings, sqlite_path
+from medledger.indexer.errors import LockedError
 
 __all__ = ["WriterLock"]
 

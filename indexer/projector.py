@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from indexer.db import Sql
-from indexer.items import EventKind, ItemCache
-from indexer.source import BlockRef
-from indexer.undo import UndoWriter
-from sdk.abi import DecodedEvent
-from sdk.model import ItemStatus, MemberStatus, ShipmentStatus
+from medledger.indexer.db import Sql
+from medledger.indexer.items import EventKind, ItemCache
+from medledger.indexer.source import BlockRef
+from medledger.indexer.undo import UndoWriter
+from medledger.sdk.abi import DecodedEvent
+from medledger.sdk.model import ItemStatus, MemberStatus, ShipmentStatus
 
 __all__ = ["Projector", "item_keys"]
 

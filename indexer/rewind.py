@@ -8,11 +8,11 @@ their rows above the ancestor.
 
 from __future__ import annotations
 
-from indexer.db import Sql
-from indexer.errors import ReorgTooDeepError
-from indexer.items import CHUNK
-from indexer.source import LogSource
-from indexer.undo import rewind_undo
+from medledger.indexer.db import Sql
+from medledger.indexer.errors import ReorgTooDeepError
+from medledger.indexer.items import CHUNK
+from medledger.indexer.source import LogSource
+from medledger.indexer.undo import rewind_undo
 
 __all__ = ["find_ancestor", "rewind_to"]
 

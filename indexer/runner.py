@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from indexer.config import Settings
-from indexer.errors import ConfigError, SourceError
-from indexer.follower import Indexer, SyncResult
-from indexer.health import start_health_server
-from indexer.source import Web3LogSource
-from sdk.deploy import Deployment
+from medledger.indexer.config import Settings
+from medledger.indexer.errors import ConfigError, SourceError
+from medledger.indexer.follower import Indexer, SyncResult
+from medledger.indexer.health import start_health_server
+from medledger.indexer.source import Web3LogSource
+from medledger.sdk.deploy import Deployment
 
 __all__ = ["load_deployment", "run_indexer"]
 

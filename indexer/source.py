@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from web3 import HTTPProvider, Web3
 
-from indexer.errors import SourceError
-from sdk.abi import as_bytes, as_int
+from medledger.indexer.errors import SourceError
+from medledger.sdk.abi import as_bytes, as_int
 
 __all__ = ["BlockRef", "LogSource", "Web3LogSource"]
 

@@ -14,11 +14,11 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-from indexer.source import BlockRef
-from sdk.abi import abi_type
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import CONTRACT_NAMES, Deployment
-from sdk.model import LicenceKind, Role, class_mask
+from medledger.indexer.source import BlockRef
+from medledger.sdk.abi import abi_type
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
+from medledger.sdk.model import LicenceKind, Role, class_mask
 
 __all__ = ["LogBackend", "SyntheticChain", "synthetic_deployment"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlmodel import SQLModel
 
-import indexer.models  # noqa: F401  (table metadata for full-row undo records)
-from indexer.db import Sql
+import medledger.indexer.models  # noqa: F401  (table metadata for full-row undo records)
+from medledger.indexer.db import Sql
 
 __all__ = ["UndoWriter", "rewind_undo"]
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
-from api.routes import auth, documents, epcis, partner, recalls, regulator, trace, verify
-from domain.document_upload import MAX_DOCUMENT_BYTES
-from domain.services import Services
-from web.gates import API_GATES
-from web.http_guard import GuardRules, install_http_guard
-from web.metrics import install_metrics
-from web.problems import install_error_handlers
-from web.security_headers import SecurityHeaders
+from medledger.api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
+from medledger.api.routes import auth, documents, epcis, partner, recalls, regulator, trace, verify
+from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
+from medledger.domain.services import Services
+from medledger.web.gates import API_GATES
+from medledger.web.http_guard import GuardRules, install_http_guard
+from medledger.web.metrics import install_metrics
+from medledger.web.problems import install_error_handlers
+from medledger.web.security_headers import SecurityHeaders
 
 __all__ = ["BODY_BYTES", "create_app"]
 
@@ -51,8 +51,8 @@ def create_app(services: Services) -> FastAPI:
 
     for module in (verify, auth, partner, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
-    from portal.app import install_portal  # the portal's pages use the routes above
-    from portal.routes.verify import verdict_page
+    from medledger.portal.app import install_portal  # the portal's pages use the routes above
+    from medledger.portal.routes.verify import verdict_page
 
     install_portal(app)
     verify.serve_verdict_pages(app, verdict_page)  # the resolver's answer to browsers

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from portal.cli import portal_app
-from sdk.errors import MedLedgerError
+from medledger.portal.cli import portal_app
+from medledger.sdk.errors import MedLedgerError
 
 app = typer.Typer(
     help="MedLedger: a shared custody ledger for medical-device supply chains.",
@@ -38,7 +38,7 @@ def _fail(exc: MedLedgerError) -> typer.Exit:
 @demo_app.command("lifecycle")
 def demo_lifecycle() -> None:
     """Play one device's whole life, from commissioning to dispensing, and print its trace."""
-    from ops.demo.lifecycle import run_lifecycle
+    from medledger.ops.demo.lifecycle import run_lifecycle
 
     try:
         run_lifecycle(console)
@@ -64,7 +64,7 @@ def demo_simulate(
 ) -> None:
     """Realistic signed traffic through the partner HTTP API of a running `medledger up`:
     commission, ship, receive, dispense, and verification scans, at RATE ops/s."""
-    from ops.simulate import Traffic, stack_urls
+    from medledger.ops.simulate import Traffic, stack_urls
 
     if rate <= 0:
         console.print(f"[red]error:[/] --rate must be > 0, not {rate}")
@@ -85,7 +85,7 @@ def compile_cmd(
     ] = False,
 ) -> None:
     """Compile contracts/ with the pinned npm solc and print each contract's size."""
-    from sdk.compiler import compile_contracts
+    from medledger.sdk.compiler import compile_contracts
 
     try:
         artifacts = compile_contracts(force=force)
@@ -103,7 +103,7 @@ def gs1_parse(
     ],
 ) -> None:
     """Parse a GS1 code and print its UDI fields and ledger ids as JSON."""
-    from sdk.gs1 import parse_code
+    from medledger.sdk.gs1 import parse_code
 
     try:
         udi = parse_code(code)
@@ -131,7 +131,7 @@ def bench_gas(
     ),
 ) -> None:
     """Measure gas per custody operation at 1, 10 and 100 items and write docs/GAS.md."""
-    from ops.bench.gas_report import main as gas_main
+    from medledger.ops.bench.gas_report import main as gas_main
 
     gas_main(output)
 
@@ -175,9 +175,9 @@ def node_cmd(
     ] = "pyevm",
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
-    from node.app import Node, load_config
-    from node.errors import NodeError
-    from runtime.logs import json_logs_wanted, setup_logging
+    from medledger.node.app import Node, load_config
+    from medledger.node.errors import NodeError
+    from medledger.runtime.logs import json_logs_wanted, setup_logging
 
     setup_logging("node")
     try:
@@ -226,9 +226,9 @@ def indexer_cmd(
     ] = None,
 ) -> None:
     """Follow a chain with eth_getLogs and project its events into SQL, exactly once."""
-    from indexer.config import Settings
-    from indexer.runner import load_deployment, run_indexer
-    from runtime.logs import json_logs_wanted, setup_logging
+    from medledger.indexer.config import Settings
+    from medledger.indexer.runner import load_deployment, run_indexer
+    from medledger.runtime.logs import json_logs_wanted, setup_logging
 
     setup_logging("indexer")
     echo = _logger_echo("medledger.indexer") if json_logs_wanted() else _print_echo
@@ -267,7 +267,7 @@ def bench_chain(
     ] = None,
 ) -> None:
     """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
-    from ops.bench.chain import run_chain_bench
+    from medledger.ops.bench.chain import run_chain_bench
 
     run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
 
@@ -282,7 +282,7 @@ def bench_indexer_cmd(
     ] = None,
 ) -> None:
     """Indexer ingest: item-events/s into SQLite and PostgreSQL, and bytes per event."""
-    from ops.bench.indexer import bench_indexer, default_pg_admin, print_result
+    from medledger.ops.bench.indexer import bench_indexer, default_pg_admin, print_result
 
     result = bench_indexer(quick=quick, pg_admin=pg or default_pg_admin(), echo=console.print)
     print_result(result)
@@ -298,7 +298,7 @@ def bench_trace_cmd(
     ] = None,
 ) -> None:
     """Trace query latency (p50/p99) at ~10M item-events (unit history, lot, recall, contents)."""
-    from ops.bench.indexer import bench_trace, print_result
+    from medledger.ops.bench.indexer import bench_trace, print_result
 
     print_result(bench_trace(quick=quick, db_url=db, echo=console.print))
 
@@ -326,9 +326,9 @@ def api_cmd(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
-    from domain.settings import ApiSettings
+    from medledger.domain.settings import ApiSettings
+    from medledger.runtime.logs import setup_logging
     from medledger.serve import serve
-    from runtime.logs import setup_logging
 
     setup_logging("regulator-api" if regulator else "api")
     if not deployment.exists():
@@ -374,9 +374,9 @@ def up_cmd(
 ) -> None:
     """Start the consortium (sequencer, follower, indexers, partner and regulator APIs),
     seed the demo once, print the URLs, sign-ins and a code to verify; Ctrl-C stops it."""
-    from ops.stack import StackConfig
-    from ops.up import run_up
-    from runtime.supervisor import SupervisorError
+    from medledger.ops.stack import StackConfig
+    from medledger.ops.up import run_up
+    from medledger.runtime.supervisor import SupervisorError
 
     config = StackConfig(
         data_dir=data_dir,
@@ -408,7 +408,7 @@ def bench_verify_cmd(
     connections: Annotated[int, typer.Option(help="Concurrent HTTP connections.")] = 16,
 ) -> None:
     """/v1/verify over HTTP at >= 1M units (req/s, p50/p99) and submit-to-visible freshness."""
-    from ops.bench.verify import BenchSizes, bench_verify
+    from medledger.ops.bench.verify import BenchSizes, bench_verify
 
     if seconds <= 0 or connections < 1:
         console.print(f"[red]error:[/] bad --seconds {seconds} or --connections {connections}")
@@ -482,7 +482,7 @@ def deploy_cmd(
     """Deploy the contract suite to any Ethereum JSON-RPC endpoint and write the deployment
     file; the deployer becomes the bootstrap admin. Optionally admit the regulator and grant
     the platform relayer its role."""
-    from engines.deploy import (
+    from medledger.engines.deploy import (
         BootstrapPlan,
         bootstrap,
         connect,
@@ -492,7 +492,7 @@ def deploy_cmd(
     )
 
     if stack_dir is not None:
-        from ops.secrets import load_or_create_secrets
+        from medledger.ops.secrets import load_or_create_secrets
 
         secrets = load_or_create_secrets(stack_dir / "secrets")
         regulator = regulator or secrets.account("regulator").address
@@ -556,7 +556,7 @@ def bench_e2e_cmd(
     submit-to-visible freshness, CPU and memory of every process."""
     from dataclasses import replace
 
-    from ops.bench.e2e import FULL, QUICK, bench_e2e
+    from medledger.ops.bench.e2e import FULL, QUICK, bench_e2e
 
     if chain not in ("node", "anvil"):
         console.print(f"[red]error:[/] --chain must be node or anvil, not {chain!r}")
@@ -594,7 +594,7 @@ def bench_soak_cmd(
     """Chaos soak: SIGKILL and restart the sequencer, follower, indexers and API at random
     under traffic and hostile traffic, then check acknowledged writes, reindexes, follower
     roots, invariants."""
-    from ops.soak import SoakPlan, run_soak
+    from medledger.ops.soak import SoakPlan, run_soak
 
     if minutes <= 0 or rate <= 0:
         console.print(f"[red]error:[/] --minutes {minutes} and --rate {rate} must be > 0")

@@ -27,17 +27,17 @@ from typing import Any
 from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
-from domain.settings import SECRETS, ApiSettings
-from sdk.transactions import share_sender_locks
-from web.listener import uvicorn_options
+from medledger.domain.settings import SECRETS, ApiSettings
+from medledger.sdk.transactions import share_sender_locks
+from medledger.web.listener import uvicorn_options
 
 __all__ = ["app_from_environment", "serve", "settings_environment"]
 
 
 def app_from_environment() -> FastAPI:
     """uvicorn `--factory` entry point: settings from MEDLEDGER_API_* variables."""
-    from domain.services import Services
     from medledger.app import create_app
+    from medledger.domain.services import Services
 
     settings = ApiSettings()
     share_sender_locks(settings.data_dir / "locks")
@@ -86,8 +86,8 @@ def serve(
         raise ValueError(f"workers must be >= 1, not {workers}")
     target: FastAPI | str = "medledger.serve:app_from_environment"
     if workers == 1:
-        from domain.services import Services
         from medledger.app import create_app
+        from medledger.domain.services import Services
 
         target = create_app(Services.from_settings(settings))
     with _worker_environment(settings, workers=workers):

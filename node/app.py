@@ -17,16 +17,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from node.chain import Chain
-from node.config import NodeConfig, demo_genesis
-from node.errors import ConfigError
-from node.follower import Follower
-from node.front import FrontProcess
-from node.intake import Intake
-from node.rpc import Rpc
-from node.seal import Sealer
-from node.sequencer import BatchSource, Sequencer
-from node.server import RpcServer
+from medledger.node.chain import Chain
+from medledger.node.config import NodeConfig, demo_genesis
+from medledger.node.errors import ConfigError
+from medledger.node.follower import Follower
+from medledger.node.front import FrontProcess
+from medledger.node.intake import Intake
+from medledger.node.rpc import Rpc
+from medledger.node.seal import Sealer
+from medledger.node.sequencer import BatchSource, Sequencer
+from medledger.node.server import RpcServer
 
 __all__ = ["AUTHORITY_KEY_ENV", "Node", "authority_key", "load_config"]
 

@@ -26,16 +26,16 @@ import rlp
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth_account import Account
 from eth_utils import keccak
+from medledger.node.bench import Harness, _free_port
 
-from node import evm, evm_reads
-from node.app import Node
-from node.bench import Harness, _free_port
-from node.chain import Chain, genesis_spec
-from node.config import demo_genesis
-from node.engine import BlockEnv, BlockExecutor, Transaction, TrieState, write_preimages
-from node.engine_pyevm import PyEvmExecutor
-from node.engine_revm import RevmExecutor, genesis_preimages
-from node.store import LmdbStore
+from medledger.node import evm, evm_reads
+from medledger.node.app import Node
+from medledger.node.chain import Chain, genesis_spec
+from medledger.node.config import demo_genesis
+from medledger.node.engine import BlockEnv, BlockExecutor, Transaction, TrieState, write_preimages
+from medledger.node.engine_pyevm import PyEvmExecutor
+from medledger.node.engine_revm import RevmExecutor, genesis_preimages
+from medledger.node.store import LmdbStore
 
 __all__ = ["main"]
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_utils import keccak
+from medledger.node.bench import Harness, _free_port
 
-from node import evm
-from node.app import Node
-from node.bench import Harness, _free_port
-from node.config import demo_genesis
+from medledger.node import evm
+from medledger.node.app import Node
+from medledger.node.config import demo_genesis
 
 __all__ = ["main"]
 

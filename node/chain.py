@@ -21,12 +21,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from node import engine_blocks, evm, evm_reads, records, speedups
-from node.config import NodeConfig
-from node.engine import BlockExecutor, Receipt, write_preimages
-from node.errors import ConfigError
-from node.seal import Sealer, verify_seal
-from node.store import LmdbStore, Snapshot
+from medledger.node import engine_blocks, evm, evm_reads, records, speedups
+from medledger.node.config import NodeConfig
+from medledger.node.engine import BlockExecutor, Receipt, write_preimages
+from medledger.node.errors import ConfigError
+from medledger.node.seal import Sealer, verify_seal
+from medledger.node.store import LmdbStore, Snapshot
 
 __all__ = ["Chain", "ChainReader", "ChainView", "Committed", "genesis_spec"]
 
@@ -95,7 +95,7 @@ class Chain:
             evm.init_genesis(self._buffer, spec)
             self._buffer[GENESIS_KEY] = expected
             if self.executor is not None:
-                from node.engine_revm import genesis_preimages
+                from medledger.node.engine_revm import genesis_preimages
 
                 write_preimages(self._buffer, genesis_preimages(spec))
                 self._buffer[PREIMAGES_KEY] = b"\x01"
@@ -270,7 +270,7 @@ def _executor(engine: str) -> BlockExecutor | None:
     """The `BlockExecutor` of `engine`; None for py-evm, which `node.evm` drives itself."""
     if engine == "pyevm":
         return None
-    from node.engine_revm import RevmExecutor
+    from medledger.node.engine_revm import RevmExecutor
 
     return RevmExecutor()
 

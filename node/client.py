@@ -8,7 +8,7 @@ import threading
 from typing import Any
 from urllib.parse import urlparse
 
-from node.errors import INTERNAL_ERROR, RpcError
+from medledger.node.errors import INTERNAL_ERROR, RpcError
 
 __all__ = ["RpcClient"]
 

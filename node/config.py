@@ -36,7 +36,7 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from node.errors import ConfigError
+from medledger.node.errors import ConfigError
 
 __all__ = ["DEMO_ADMIN_KEY", "DEMO_AUTHORITY_KEY", "ENGINES", "NodeConfig", "demo_genesis"]
 
@@ -176,7 +176,7 @@ def _address(value: Any, key: str) -> str:
 def demo_genesis(*, chain_id: int = DEMO_CHAIN_ID, **overrides: Any) -> NodeConfig:
     """The single-machine demo consortium: public demo authority and admin keys and the
     contract suite compiled from contracts/."""
-    from sdk.compiler import load_artifacts
+    from medledger.sdk.compiler import load_artifacts
 
     authority = Account.from_key(DEMO_AUTHORITY_KEY).address
     admin = overrides.pop("bootstrap_admin", Account.from_key(DEMO_ADMIN_KEY).address)

@@ -31,9 +31,15 @@ import rlp
 from eth_hash.auto import keccak
 from trie.constants import BLANK_NODE_HASH
 
-from node.errors import NodeError
-from node.mpt import NodeCache, NodeStore, apply_changes, lookup, ordered_trie_root_and_nodes
-from node.trie_diff import changed_keys
+from medledger.node.errors import NodeError
+from medledger.node.mpt import (
+    NodeCache,
+    NodeStore,
+    apply_changes,
+    lookup,
+    ordered_trie_root_and_nodes,
+)
+from medledger.node.trie_diff import changed_keys
 
 __all__ = [
     "EMPTY_CODE_HASH",

@@ -20,8 +20,8 @@ from eth.exceptions import HeaderNotFound
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth_typing import Address, BlockNumber, Hash32
 
-from node import evm
-from node.engine import (
+from medledger.node import evm
+from medledger.node.engine import (
     BlockEnv,
     BlockExecutor,
     BlockResult,
@@ -32,8 +32,8 @@ from node.engine import (
     receipts_root,
     transactions_root,
 )
-from node.errors import DivergenceError, NodeError
-from node.mpt import ordered_trie_root_and_nodes
+from medledger.node.errors import DivergenceError, NodeError
+from medledger.node.mpt import ordered_trie_root_and_nodes
 
 __all__ = ["Block", "build", "replay"]
 

@@ -18,8 +18,8 @@ import rlp
 from eth.db.batch import BatchDB
 from trie.constants import BLANK_NODE_HASH
 
-from node import evm, evm_reads, speedups
-from node.engine import (
+from medledger.node import evm, evm_reads, speedups
+from medledger.node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
     BlockEnv,
@@ -31,7 +31,7 @@ from node.engine import (
     TrieState,
     commit_state,
 )
-from node.trie_diff import changed_keys
+from medledger.node.trie_diff import changed_keys
 
 __all__ = ["PyEvmExecutor", "state_changes"]
 

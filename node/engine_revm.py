@@ -46,8 +46,8 @@ from typing import Any
 import pyrevm
 from eth_hash.auto import keccak
 
-from node import speedups
-from node.engine import (
+from medledger.node import speedups
+from medledger.node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
     BlockEnv,
@@ -64,7 +64,7 @@ from node.engine import (
     commit_state,
     write_preimages,
 )
-from node.revm_journal import LoadedAccount, loaded_state
+from medledger.node.revm_journal import LoadedAccount, loaded_state
 
 __all__ = ["REVM_SPEC", "RevmExecutor", "genesis_preimages"]
 
@@ -511,7 +511,7 @@ def _validate(tx: Transaction, env: BlockEnv, *, price: int, nonce: int, balance
 
 
 def _create_address(sender: bytes, nonce: int) -> bytes:
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     return create_address(sender, nonce)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sdk.errors import MedLedgerError
+from medledger.sdk.errors import MedLedgerError
 
 # JSON-RPC 2.0 standard codes and ours.
 PARSE_ERROR = -32700

@@ -39,12 +39,12 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from node import evm_tries
-from node.engine import calldata_floor
-from node.errors import DivergenceError, NodeError
-from node.evm_code import CodeCachingAccountDB
-from node.evm_fast import FastPragueState, TimeBudgetExceeded, time_budget
-from node.evm_tries import make_trie_root_and_nodes
+from medledger.node import evm_tries
+from medledger.node.engine import calldata_floor
+from medledger.node.errors import DivergenceError, NodeError
+from medledger.node.evm_code import CodeCachingAccountDB
+from medledger.node.evm_fast import FastPragueState, TimeBudgetExceeded, time_budget
+from medledger.node.evm_tries import make_trie_root_and_nodes
 
 __all__ = [
     "SUPPORTED_TX_TYPES",

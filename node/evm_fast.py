@@ -154,7 +154,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth.vm.stack import Stack, to_int
 from eth_hash.auto import keccak
 
-from node.errors import NodeError
+from medledger.node.errors import NodeError
 
 __all__ = [
     "AdmittedTransactionExecutor",

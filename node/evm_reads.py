@@ -17,9 +17,9 @@ from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth_typing import Address, BlockNumber, Hash32
 
-from node.config import create_address
-from node.engine import Log, Receipt
-from node.evm import BuiltBlock, MedLedgerVM, chaindb_of
+from medledger.node.config import create_address
+from medledger.node.engine import Log, Receipt
+from medledger.node.evm import BuiltBlock, MedLedgerVM, chaindb_of
 
 __all__ = [
     "account",

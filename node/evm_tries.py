@@ -46,7 +46,7 @@ from eth_hash.auto import keccak
 from eth_typing import Hash32
 from trie.exceptions import MissingTrieNode
 
-from node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
+from medledger.node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 
 __all__ = [
     "BatchedStorageLookup",

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 import rlp
 from eth.vm.forks.prague.blocks import PragueBlock
 
-from node.child import ChildProcess, connect_to_parent
-from node.client import RpcClient
-from node.errors import RpcError
+from medledger.node.child import ChildProcess, connect_to_parent
+from medledger.node.client import RpcClient
+from medledger.node.errors import RpcError
 
 __all__ = [
     "DirectFetcher",
@@ -112,7 +112,7 @@ class FetcherProcess:
     """Fetches and recovers senders in a helper process, one batch ahead of the follower."""
 
     def __init__(self, url: str) -> None:
-        self._child = ChildProcess("node.fetcher", url)
+        self._child = ChildProcess("medledger.node.fetcher", url)
         self._asked: int | None = None  # the start of the batch the helper is preparing
 
     def fetch(self, start: int) -> Fetched:
@@ -174,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from node.fetcher import main as fetcher_main  # so pickles name node.fetcher, not __main__
+    from medledger.node.fetcher import (
+        main as fetcher_main,  # so pickles name node.fetcher, not __main__
+    )
 
     fetcher_main()

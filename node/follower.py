@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from node.chain import Chain
-from node.client import RpcClient
-from node.errors import ConfigError, DivergenceError, RpcError, SealError
-from node.fetcher import DirectFetcher, FetchedBlock, Fetcher, FetcherGone, FetcherProcess
+from medledger.node.chain import Chain
+from medledger.node.client import RpcClient
+from medledger.node.errors import ConfigError, DivergenceError, RpcError, SealError
+from medledger.node.fetcher import DirectFetcher, FetchedBlock, Fetcher, FetcherGone, FetcherProcess
 
 __all__ = ["Follower"]
 

@@ -29,14 +29,14 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from node import evm
-from node.chain import ChainReader
-from node.child import ChildProcess, connect_to_parent
-from node.config import NodeConfig
-from node.errors import NodeError
-from node.intake import BlockOutcome, Intake
-from node.rpc import Rpc
-from node.server import RpcServer
+from medledger.node import evm
+from medledger.node.chain import ChainReader
+from medledger.node.child import ChildProcess, connect_to_parent
+from medledger.node.config import NodeConfig
+from medledger.node.errors import NodeError
+from medledger.node.intake import BlockOutcome, Intake
+from medledger.node.rpc import Rpc
+from medledger.node.server import RpcServer
 
 __all__ = ["FrontProcess"]
 
@@ -70,7 +70,7 @@ class FrontProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        self._child = child = ChildProcess("node.front", self._start_message)
+        self._child = child = ChildProcess("medledger.node.front", self._start_message)
         if not child.conn.poll(READY_TIMEOUT):
             child.process.kill()
             raise NodeError(f"the RPC process did not start within {READY_TIMEOUT:.0f} s")
@@ -121,7 +121,7 @@ def _front_main(
     contracts: dict[str, bytes],
     authority: str,
 ) -> None:
-    from runtime.logs import setup_logging
+    from medledger.runtime.logs import setup_logging
 
     setup_logging("node-rpc")
     done = threading.Event()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.rpc import Rpc
-from runtime.metrics import Answer, gauge_registry, http_answer
+from medledger.node.rpc import Rpc
+from medledger.runtime.metrics import Answer, gauge_registry, http_answer
 
 __all__ = ["node_http_answer"]
 

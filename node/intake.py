@@ -40,11 +40,11 @@ from typing import Any
 
 from eth_utils import keccak
 
-from node import evm, evm_reads, records
-from node.chain import ChainView
-from node.config import NodeConfig
-from node.engine import calldata_floor
-from node.errors import (
+from medledger.node import evm, evm_reads, records
+from medledger.node.chain import ChainView
+from medledger.node.config import NodeConfig
+from medledger.node.engine import calldata_floor
+from medledger.node.errors import (
     INVALID_PARAMS,
     TX_REJECTED,
     AdmissionError,
@@ -53,7 +53,7 @@ from node.errors import (
     Refused,
     RpcError,
 )
-from node.mempool import Mempool
+from medledger.node.mempool import Mempool
 
 __all__ = ["BlockOutcome", "Intake", "transaction_too_large"]
 

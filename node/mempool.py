@@ -15,8 +15,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from node.errors import TX_REJECTED, BackpressureError, RpcError
-from node.evm import DecodedTx
+from medledger.node.errors import TX_REJECTED, BackpressureError, RpcError
+from medledger.node.evm import DecodedTx
 
 __all__ = ["Mempool"]
 

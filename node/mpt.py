@@ -37,7 +37,7 @@ from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
 from trie.typing import Nibbles
 
-from node.speedups import decoded
+from medledger.node.speedups import decoded
 
 __all__ = ["NodeCache", "NodeStore", "apply_changes", "lookup", "ordered_trie_root_and_nodes"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from node.errors import INVALID_PARAMS, Reason, Refused, RpcError
-from node.records import LogFilter
+from medledger.node.errors import INVALID_PARAMS, Reason, Refused, RpcError
+from medledger.node.records import LogFilter
 
 __all__ = [
     "MAX_LOG_ADDRESSES",

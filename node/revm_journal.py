@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from node.engine import EngineError
+from medledger.node.engine import EngineError
 
 __all__ = ["JournalFormatError", "LoadedAccount", "loaded_state"]
 

@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from node import evm, evm_reads, records
-from node.chain import ChainView
-from node.config import NodeConfig
-from node.errors import (
+from medledger.node import evm, evm_reads, records
+from medledger.node.chain import ChainView
+from medledger.node.config import NodeConfig
+from medledger.node.errors import (
     EXECUTION_REVERTED,
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -42,8 +42,8 @@ from node.errors import (
     Refused,
     RpcError,
 )
-from node.intake import Intake, transaction_too_large
-from node.params import (
+from medledger.node.intake import Intake, transaction_too_large
+from medledger.node.params import (
     address,
     block_hash,
     block_number,
@@ -55,8 +55,8 @@ from node.params import (
     percentiles,
     tx_hash,
 )
-from node.store import Snapshot
-from sdk import bounded_json
+from medledger.node.store import Snapshot
+from medledger.sdk import bounded_json
 
 __all__ = ["MAX_BODY_BYTES", "Rpc"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from coincurve import PrivateKey, PublicKey
 from eth_utils import keccak, to_checksum_address
 
-from node.errors import SealError
+from medledger.node.errors import SealError
 
 __all__ = ["Sealer", "recover_signer", "verify_seal"]
 

@@ -18,12 +18,12 @@ import threading
 import time
 from typing import Protocol
 
-from node import evm
-from node.chain import Chain, Committed
-from node.config import NodeConfig
-from node.errors import NodeError
-from node.intake import BlockOutcome
-from node.seal import Sealer
+from medledger.node import evm
+from medledger.node.chain import Chain, Committed
+from medledger.node.config import NodeConfig
+from medledger.node.errors import NodeError
+from medledger.node.intake import BlockOutcome
+from medledger.node.seal import Sealer
 
 __all__ = ["BatchSource", "Sequencer", "outcome_of"]
 

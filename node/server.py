@@ -33,9 +33,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from node.errors import INVALID_REQUEST, LIMIT_EXCEEDED, Reason, Refused
-from node.health import node_http_answer
-from node.rpc import MAX_BODY_BYTES, Rpc
+from medledger.node.errors import INVALID_REQUEST, LIMIT_EXCEEDED, Reason, Refused
+from medledger.node.health import node_http_answer
+from medledger.node.rpc import MAX_BODY_BYTES, Rpc
 
 __all__ = ["HttpLimits", "RpcServer"]
 

@@ -44,7 +44,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    from node import evm_tries  # imports py-evm: only a node that starts work pays for it
+    from medledger.node import evm_tries  # imports py-evm: only a node that starts work pays for it
 
     evm_tries.install()
     _use_c_keccak()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import lmdb
 
-from node.errors import StoreError
+from medledger.node.errors import StoreError
 
 __all__ = ["LmdbStore", "Snapshot", "WriteBuffer"]
 

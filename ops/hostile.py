@@ -56,7 +56,7 @@ import httpx
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from ops.demo.seed import ORGANISATIONS, load_seed
+from medledger.ops.demo.seed import ORGANISATIONS, load_seed
 
 __all__ = ["CONNECTION_PAYLOADS", "PAYLOADS", "Hostile", "HostileStats", "HostileTargets"]
 

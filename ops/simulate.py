@@ -30,12 +30,12 @@ import httpx
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from ops.demo.e2e_lifecycle import DEADLINE_SECONDS, ApiMember, LifecycleError
-from ops.demo.seed import ORGANISATIONS, load_seed
-from sdk.compiler import load_artifacts
-from sdk.deploy import Deployment
-from sdk.gs1 import Udi, item_id, lot_key, unit_path
-from sdk.ledger import Ledger
+from medledger.ops.demo.e2e_lifecycle import DEADLINE_SECONDS, ApiMember, LifecycleError
+from medledger.ops.demo.seed import ORGANISATIONS, load_seed
+from medledger.sdk.compiler import load_artifacts
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.gs1 import Udi, item_id, lot_key, unit_path
+from medledger.sdk.ledger import Ledger
 
 __all__ = ["Acked", "Traffic", "TrafficStats", "stack_urls"]
 

@@ -31,14 +31,14 @@ from typing import Any
 import httpx
 from web3 import HTTPProvider, Web3
 
-from ops import soak_checks
-from ops.hostile import Hostile, HostileStats, HostileTargets
-from ops.simulate import Traffic
-from ops.stack import Stack, StackConfig, start_stack
-from ops.up import seed_stack, wait_indexed, write_urls
-from runtime.supervisor import SupervisorError
-from sdk.deploy import Deployment
-from sdk.ledger import Ledger
+from medledger.ops import soak_checks
+from medledger.ops.hostile import Hostile, HostileStats, HostileTargets
+from medledger.ops.simulate import Traffic
+from medledger.ops.stack import Stack, StackConfig, start_stack
+from medledger.ops.up import seed_stack, wait_indexed, write_urls
+from medledger.runtime.supervisor import SupervisorError
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.ledger import Ledger
 
 __all__ = ["SoakPlan", "run_soak"]
 

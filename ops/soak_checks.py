@@ -19,15 +19,15 @@ from typing import Any
 
 import httpx
 
-from indexer.config import Settings
-from indexer.db import make_engine
-from indexer.digest import table_digests
-from indexer.follower import Indexer
-from indexer.queries.soak import every_item
-from indexer.source import Web3LogSource
-from ops.simulate import Acked
-from sdk.deploy import Deployment
-from sdk.ledger import Ledger
+from medledger.indexer.config import Settings
+from medledger.indexer.db import make_engine
+from medledger.indexer.digest import table_digests
+from medledger.indexer.follower import Indexer
+from medledger.indexer.queries.soak import every_item
+from medledger.indexer.source import Web3LogSource
+from medledger.ops.simulate import Acked
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.ledger import Ledger
 
 __all__ = [
     "invariant_violations",

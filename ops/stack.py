@@ -3,7 +3,7 @@
 Interface (used by `medledger up`, `medledger bench soak` and `medledger bench e2e`):
 
 ```python
-from ops.stack import StackConfig, start_stack
+from medledger.ops.stack import StackConfig, start_stack
 
 config = StackConfig.on_free_ports(tmp_dir)        # or StackConfig(data_dir=...) for 8545/8000…
 with start_stack(config) as stack:                 # returns once every /healthz answers
@@ -48,8 +48,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
-from ops.secrets import StackSecrets, load_or_create_secrets
-from runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
+from medledger.ops.secrets import StackSecrets, load_or_create_secrets
+from medledger.runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
 
 __all__ = ["PROCESS_NAMES", "Stack", "StackConfig", "start_stack"]
 
@@ -187,8 +187,8 @@ class Stack:
 
 def _genesis(config: StackConfig, secrets: StackSecrets) -> Path:
     """The chain's genesis (made once) and the deployment file derived from it."""
-    from node.config import NodeConfig, demo_genesis
-    from sdk.deploy import Deployment
+    from medledger.node.config import NodeConfig, demo_genesis
+    from medledger.sdk.deploy import Deployment
 
     path = config.data_dir / "genesis.json"
     if not path.exists():
@@ -217,7 +217,7 @@ def _node_specs(config: StackConfig, secrets: StackSecrets, genesis: Path) -> li
     seq = f"http://{config.host}:{config.sequencer_port}"
     fol = f"http://{config.host}:{config.follower_port}"
     common = ["--genesis", str(genesis), "--rpc-host", config.host]
-    from ops.secrets import private_file
+    from medledger.ops.secrets import private_file
 
     # The key goes by a 0600 file, never the environment: only the sealing process reads it.
     key_file = secrets.directory / "authority-key.hex"

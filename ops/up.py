@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 
-from ops.demo.seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
-from ops.secrets import private_file
-from ops.stack import Stack, StackConfig, start_stack
-from runtime.supervisor import Supervisor, SupervisorError
-from sdk.deploy import Deployment
+from medledger.ops.demo.seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
+from medledger.ops.secrets import private_file
+from medledger.ops.stack import Stack, StackConfig, start_stack
+from medledger.runtime.supervisor import Supervisor, SupervisorError
+from medledger.sdk.deploy import Deployment
 
 __all__ = ["reset_data_dir", "run_up", "seed_stack", "wait_indexed", "write_urls"]
 
@@ -56,11 +56,11 @@ def _portal_users(stack: Stack, seed: SeedResult) -> None:
     from eth_account import Account
     from pydantic import SecretStr
 
-    from domain.services import Services
-    from domain.settings import ApiSettings
+    from medledger.domain.services import Services
+    from medledger.domain.settings import ApiSettings
 
     try:
-        from portal.users import UserError, create_user
+        from medledger.portal.users import UserError, create_user
     except ImportError:  # the portal is not there yet: everything else is seeded
         return
     config = stack.config

@@ -29,12 +29,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from domain.document_upload import MAX_DOCUMENT_BYTES
-from domain.errors import ApiError
-from portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
-from portal.errors import PortalFailure, PortalStartupError
-from portal.sessions import SESSION_COOKIE, read_session
-from web.http_guard import GuardRules
+from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
+from medledger.domain.errors import ApiError
+from medledger.portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
+from medledger.portal.errors import PortalFailure, PortalStartupError
+from medledger.portal.sessions import SESSION_COOKIE, read_session
+from medledger.web.http_guard import GuardRules
 
 __all__ = ["PAGE_MODULES", "install_portal", "page_module"]
 
@@ -46,17 +46,17 @@ VENDOR = {
 }
 # Page routers, in the order they are matched; each module has a `router`.
 PAGE_MODULES = [
-    "portal.routes.signin",
-    "portal.routes.verify",
-    "portal.routes.manufacturer",
-    "portal.routes.packing",
-    "portal.routes.shipments",
-    "portal.routes.documents",
-    "portal.routes.distributor",
-    "portal.routes.hospital",
-    "portal.routes.regulator",
-    "portal.routes.trace",
-    "portal.routes.recalls",
+    "medledger.portal.routes.signin",
+    "medledger.portal.routes.verify",
+    "medledger.portal.routes.manufacturer",
+    "medledger.portal.routes.packing",
+    "medledger.portal.routes.shipments",
+    "medledger.portal.routes.documents",
+    "medledger.portal.routes.distributor",
+    "medledger.portal.routes.hospital",
+    "medledger.portal.routes.regulator",
+    "medledger.portal.routes.trace",
+    "medledger.portal.routes.recalls",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024

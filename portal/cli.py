@@ -31,11 +31,11 @@ def add_user_cmd(
 ) -> None:
     """Create a portal user bound to a member. The password comes from
     MEDLEDGER_PORTAL_PASSWORD or is asked for."""
-    from domain.custodial_keys import CustodyVault
-    from domain.errors import ApiError
-    from domain.settings import ApiSettings
-    from domain.store import ApiStore, store_url
-    from portal.users import UserError, add_user
+    from medledger.domain.custodial_keys import CustodyVault
+    from medledger.domain.errors import ApiError
+    from medledger.domain.settings import ApiSettings
+    from medledger.domain.store import ApiStore, store_url
+    from medledger.portal.users import UserError, add_user
 
     password = os.environ.get("MEDLEDGER_PORTAL_PASSWORD") or typer.prompt(
         "password", hide_input=True, confirmation_prompt=True

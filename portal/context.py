@@ -23,18 +23,18 @@ from babel.support import Translations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from domain.auth import Member, resolve_member
-from domain.errors import ApiError
-from domain.services import Services
-from portal.errors import PortalFailure, explain, failure
-from portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
-from portal.nav import NavItem, items_for
-from portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
-from portal.templating import templates
-from portal.vocabulary import word
-from sdk.errors import MedLedgerError
-from sdk.model import Role
-from web.deps import ServicesDep
+from medledger.domain.auth import Member, resolve_member
+from medledger.domain.errors import ApiError
+from medledger.domain.services import Services
+from medledger.portal.errors import PortalFailure, explain, failure
+from medledger.portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
+from medledger.portal.nav import NavItem, items_for
+from medledger.portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
+from medledger.portal.templating import templates
+from medledger.portal.vocabulary import word
+from medledger.sdk.errors import MedLedgerError
+from medledger.sdk.model import Role
+from medledger.web.deps import ServicesDep
 
 __all__ = ["Csrf", "Ctx", "MemberCtx", "PageCtx", "SignInRequired", "WrongRole", "role_ctx"]
 

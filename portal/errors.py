@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from domain.errors import ApiError
-from portal.nav import _l
-from sdk.errors import ContractError, Gs1Error, MedLedgerError
+from medledger.domain.errors import ApiError
+from medledger.portal.nav import _l
+from medledger.sdk.errors import ContractError, Gs1Error, MedLedgerError
 
 __all__ = [
     "ACTION_ERRORS",

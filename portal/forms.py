@@ -10,9 +10,9 @@ from decimal import Decimal, InvalidOperation
 
 from eth_utils import keccak
 
-from portal.errors import FormError
-from sdk.errors import Gs1Error
-from sdk.gs1 import Udi, parse_code
+from medledger.portal.errors import FormError
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import Udi, parse_code
 
 __all__ = [
     "codes",

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from domain.services import Services
-from domain.store import api_store
-from indexer.store.jobs import JobRow, add_job, job_row, record_finish, record_progress
-from portal.errors import PortalFailure, failure
+from medledger.domain.services import Services
+from medledger.domain.store import api_store
+from medledger.indexer.store.jobs import JobRow, add_job, job_row, record_finish, record_progress
+from medledger.portal.errors import PortalFailure, failure
 
 __all__ = ["Job", "find_job", "start_job"]
 

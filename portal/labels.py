@@ -16,7 +16,7 @@ from functools import partial
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from sdk.gs1 import Udi
+from medledger.sdk.gs1 import Udi
 
 with warnings.catch_warnings():
     # pylibdmtx checks libdmtx's version with distutils' deprecated LooseVersion.

@@ -1,7 +1,7 @@
 """The navigation: each page family registers its entries with the roles that may see
 them, and the base layout shows a signed-in member only its own role's entries.
 
-    from portal.nav import NavItem, register
+    from medledger.portal.nav import NavItem, register
     register(NavItem("/portal/regulator", _l("Overview"), frozenset({Role.REGULATOR})))
 
 Labels are message ids (English), translated when the layout renders them; mark them with
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdk.model import Role
+from medledger.sdk.model import Role
 
 __all__ = ["NavItem", "_l", "items_for", "register"]
 

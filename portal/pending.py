@@ -4,7 +4,7 @@ A redirect carries it to the next page as a `pending=1` query parameter."""
 
 from __future__ import annotations
 
-from domain.partner_schemas import OperationOut
+from medledger.domain.partner_schemas import OperationOut
 
 __all__ = ["pending_param"]
 

@@ -23,11 +23,11 @@ from typing import Any
 
 from fastapi import Response
 
-from domain.custodial_keys import derive_key, master_key
-from domain.services import Services
-from domain.settings import ApiSettings
-from domain.store import api_store
-from indexer.store.sessions import is_token_revoked, revoke_token
+from medledger.domain.custodial_keys import derive_key, master_key
+from medledger.domain.services import Services
+from medledger.domain.settings import ApiSettings
+from medledger.domain.store import api_store
+from medledger.indexer.store.sessions import is_token_revoked, revoke_token
 
 __all__ = [
     "SESSION_COOKIE",

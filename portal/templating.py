@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from indexer.queries.devices import LotRow
+from medledger.indexer.queries.devices import LotRow
 
 __all__ = ["TEMPLATES", "templates"]
 

@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 
 from fastapi import Request, Response
 
-from domain.errors import ApiError
-from domain.services import Services
-from domain.settings import ApiSettings
-from portal.sessions import read_signed_value, signed_value
-from sdk.errors import MedLedgerError
-from web.ratelimit import SharedBuckets, client_address, shared_buckets
+from medledger.domain.errors import ApiError
+from medledger.domain.services import Services
+from medledger.domain.settings import ApiSettings
+from medledger.portal.sessions import read_signed_value, signed_value
+from medledger.sdk.errors import MedLedgerError
+from medledger.web.ratelimit import SharedBuckets, client_address, shared_buckets
 
 __all__ = [
     "DEVICE_COOKIE",

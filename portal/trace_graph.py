@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from indexer.items import EventKind
-from indexer.queries import HistoryStep, OrgRef
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries import HistoryStep, OrgRef
 
 __all__ = ["Hop", "OrgGraph", "org_graph", "render_org_graph"]
 

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Connection
 from web3.exceptions import TransactionNotFound
 
-from domain.errors import NotFound
-from domain.services import Services
-from domain.trace import TraceScope, ensure_item_visible, ensure_lot_visible, item_key_of
-from indexer.queries import (
+from medledger.domain.errors import NotFound
+from medledger.domain.services import Services
+from medledger.domain.trace import TraceScope, ensure_item_visible, ensure_lot_visible, item_key_of
+from medledger.indexer.queries import (
     HistoryStep,
     ItemFacts,
     LotTrace,
@@ -30,12 +30,12 @@ from indexer.queries import (
     lot_trace,
     unit_history,
 )
-from indexer.queries.counterparties import names_of
-from indexer.queries.shipments import shipment_parties
-from portal.trace_graph import OrgGraph, org_graph
-from sdk.abi import DecodedEvent
-from sdk.deploy import CONTRACT_NAMES
-from sdk.gs1 import parse_code
+from medledger.indexer.queries.counterparties import names_of
+from medledger.indexer.queries.shipments import shipment_parties
+from medledger.portal.trace_graph import OrgGraph, org_graph
+from medledger.sdk.abi import DecodedEvent
+from medledger.sdk.deploy import CONTRACT_NAMES
+from medledger.sdk.gs1 import parse_code
 
 __all__ = ["ChainTx", "ItemTrace", "LotView", "chain_tx", "explore"]
 

@@ -21,12 +21,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import Engine
 
-from domain.chain import vault
-from domain.custodial_keys import CustodyVault
-from domain.services import Services
-from domain.store import api_store
-from indexer.store.portal_users import UserRow, add_user_row, user_row
-from sdk.errors import MedLedgerError
+from medledger.domain.chain import vault
+from medledger.domain.custodial_keys import CustodyVault
+from medledger.domain.services import Services
+from medledger.domain.store import api_store
+from medledger.indexer.store.portal_users import UserRow, add_user_row, user_row
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = ["PortalUser", "UserError", "add_user", "authenticate", "create_user", "find_user"]
 

@@ -3,7 +3,7 @@ ids, so templates can show `_(word(status))` in either language."""
 
 from __future__ import annotations
 
-from portal.nav import _l
+from medledger.portal.nav import _l
 
 __all__ = ["WORDS", "word"]
 

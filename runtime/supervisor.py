@@ -3,7 +3,7 @@
 Interface (used by `medledger up`, `bench soak`, `bench e2e` and the benchmarks):
 
 ```python
-from runtime.supervisor import ProcessSpec, Supervisor, free_port, wait_http
+from medledger.runtime.supervisor import ProcessSpec, Supervisor, free_port, wait_http
 
 with Supervisor(log_dir) as sup:               # stop_all() on exit, even on an exception
     sup.install_signal_handlers()              # SIGINT/SIGTERM -> stop_all(), then exit 130/143

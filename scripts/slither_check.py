@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdk.compiler import EVM_VERSION, PROJECT_ROOT, SETTINGS, WRAPPER
+from medledger.sdk.compiler import EVM_VERSION, PROJECT_ROOT, SETTINGS, WRAPPER
 
 __all__ = [
     "GATED_IMPACTS",

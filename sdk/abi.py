@@ -14,7 +14,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from sdk.errors import ContractError
+from medledger.sdk.errors import ContractError
 
 __all__ = ["AbiCodec", "DecodedEvent", "abi_type", "as_bytes", "as_int"]
 

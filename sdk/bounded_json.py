@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from sdk.errors import MedLedgerError
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = ["DEFAULT_MAX_DEPTH", "BoundedJsonError", "loads", "nesting_depth"]
 

@@ -33,8 +33,8 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 
-from sdk.errors import CertificateError
-from sdk.files import write_new_file
+from medledger.sdk.errors import CertificateError
+from medledger.sdk.files import write_new_file
 
 __all__ = [
     "CA_CERT_FILENAME",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdk.errors import ToolchainError
+from medledger.sdk.errors import ToolchainError
 
 __all__ = [
     "EVM_VERSION",

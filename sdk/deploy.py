@@ -10,8 +10,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.transactions import send_transaction
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.transactions import send_transaction
 
 __all__ = ["CONTRACT_NAMES", "Deployment", "deploy_suite"]
 

@@ -41,7 +41,7 @@ from biip.sscc import Sscc
 from biip.symbology import GS1Symbology, SymbologyIdentifier
 from eth_utils.crypto import keccak
 
-from sdk.errors import Gs1Error
+from medledger.sdk.errors import Gs1Error
 
 __all__ = [
     "GS",

@@ -23,8 +23,8 @@ from eth_account.signers.local import LocalAccount
 from eth_keys.constants import SECPK1_N
 from eth_utils.address import is_hex_address, to_checksum_address
 
-from sdk.errors import KeystoreError
-from sdk.files import write_new_file
+from medledger.sdk.errors import KeystoreError
+from medledger.sdk.files import write_new_file
 
 __all__ = [
     "KDF_CHOICES",

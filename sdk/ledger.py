@@ -18,12 +18,12 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
-from sdk.abi import AbiCodec, DecodedEvent
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import CONTRACT_NAMES, Deployment
-from sdk.errors import ContractError, MedLedgerError
-from sdk.messages import CancelOrder, Domain, ReceiveOrder, ShipOrder, sign_order
-from sdk.model import (
+from medledger.sdk.abi import AbiCodec, DecodedEvent
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
+from medledger.sdk.errors import ContractError, MedLedgerError
+from medledger.sdk.messages import CancelOrder, Domain, ReceiveOrder, ShipOrder, sign_order
+from medledger.sdk.model import (
     ItemState,
     ItemStatus,
     Licence,
@@ -35,7 +35,7 @@ from sdk.model import (
     ShipmentState,
     ShipmentStatus,
 )
-from sdk.transactions import (
+from medledger.sdk.transactions import (
     RECEIPT_TIMEOUT,
     account_lock,
     await_own_pending,

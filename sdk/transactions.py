@@ -30,7 +30,7 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted, TransactionNotFound
 from web3.types import TxReceipt
 
-from sdk.errors import MedLedgerError
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = [
     "SenderBusy",

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium, bootstrap_consortium
-from sdk.compiler import ContractArtifact, load_artifacts
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium, bootstrap_consortium
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
 
 
 @dataclass

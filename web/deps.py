@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.engine import Connection
 
-from domain.errors import Unprocessable
-from domain.services import Services
-from domain.settings import ApiSettings
+from medledger.domain.errors import Unprocessable
+from medledger.domain.services import Services
+from medledger.domain.settings import ApiSettings
 
 __all__ = ["ConnDep", "Page", "PageDep", "ServicesDep", "SettingsDep"]
 

@@ -23,12 +23,12 @@ from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
 
-from domain.auth import verify_token
-from domain.errors import ApiError, Unauthorized
-from domain.services import Services
-from web.members import api_key_member, current_member
-from web.oversight import require_regulator, trace_scope
-from web.problems import problem_for
+from medledger.domain.auth import verify_token
+from medledger.domain.errors import ApiError, Unauthorized
+from medledger.domain.services import Services
+from medledger.web.members import api_key_member, current_member
+from medledger.web.oversight import require_regulator, trace_scope
+from medledger.web.problems import problem_for
 
 __all__ = ["API_GATES", "member_gate", "regulator_gate", "trace_gate"]
 

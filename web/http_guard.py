@@ -46,9 +46,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.settings import ApiSettings
-from sdk.bounded_json import DEFAULT_MAX_DEPTH, nesting_depth
-from web.problems import problem
+from medledger.domain.settings import ApiSettings
+from medledger.sdk.bounded_json import DEFAULT_MAX_DEPTH, nesting_depth
+from medledger.web.problems import problem
 
 __all__ = ["MAX_JSON_DEPTH", "Gate", "GuardRules", "HttpGuard", "Refused", "install_http_guard"]
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from domain.settings import ApiSettings
+from medledger.domain.settings import ApiSettings
 
 __all__ = ["BoundedHttpToolsProtocol", "uvicorn_options"]
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.auth import (
+from medledger.domain.auth import (
     Member,
     cached_api_key,
     known_api_key,
@@ -28,10 +28,10 @@ from domain.auth import (
     verify_certificate,
     verify_token,
 )
-from domain.errors import RateLimited, Unauthorized
-from domain.services import Services
-from web.deps import ServicesDep
-from web.ratelimit import API_KEY_HEADER, SharedBuckets, client_address, shared_buckets
+from medledger.domain.errors import RateLimited, Unauthorized
+from medledger.domain.services import Services
+from medledger.web.deps import ServicesDep
+from medledger.web.ratelimit import API_KEY_HEADER, SharedBuckets, client_address, shared_buckets
 
 __all__ = [
     "API_KEY_LOOKUPS_PER_MINUTE",

@@ -19,11 +19,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.errors import Forbidden, NotFound, Unauthorized
-from domain.services import Services
-from domain.trace import TraceScope
-from web.deps import ServicesDep
-from web.members import current_member
+from medledger.domain.errors import Forbidden, NotFound, Unauthorized
+from medledger.domain.services import Services
+from medledger.domain.trace import TraceScope
+from medledger.web.deps import ServicesDep
+from medledger.web.members import current_member
 
 __all__ = [
     "RegulatorMemberOnly",

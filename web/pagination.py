@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from domain.errors import Unprocessable
-from web.deps import SettingsDep
+from medledger.domain.errors import Unprocessable
+from medledger.web.deps import SettingsDep
 
 __all__ = ["MAX_OFFSET", "Limit", "Offset", "page_limit", "page_offset"]
 

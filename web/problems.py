@@ -17,9 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import ApiError, ProblemCode, RateLimited, contract_error_status
-from sdk.errors import ContractError, Gs1Error
-from web.security_headers import security_headers
+from medledger.domain.errors import ApiError, ProblemCode, RateLimited, contract_error_status
+from medledger.sdk.errors import ContractError, Gs1Error
+from medledger.web.security_headers import security_headers
 
 __all__ = ["PROBLEM_JSON", "install_error_handlers", "problem", "problem_for"]
 

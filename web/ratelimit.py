@@ -40,7 +40,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from domain.services import Component, Services
+from medledger.domain.services import Component, Services
 
 __all__ = ["API_KEY_HEADER", "SharedBuckets", "client_address", "client_id", "shared_buckets"]
 

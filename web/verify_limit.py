@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
-from domain.errors import RateLimited
-from domain.services import Component, Services
-from web.members import charge_verification
-from web.ratelimit import SharedBuckets
+from medledger.domain.errors import RateLimited
+from medledger.domain.services import Component, Services
+from medledger.web.members import charge_verification
+from medledger.web.ratelimit import SharedBuckets
 
 __all__ = ["RateLimit", "close_verify_buckets", "rate_limit", "scan_member", "verify_buckets"]
 

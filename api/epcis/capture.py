@@ -36,15 +36,15 @@ from typing import Any, NoReturn
 
 from sqlalchemy import Connection
 
-from api.epcis.errors import CaptureInProgress, CaptureRefused, InvalidDocument
-from api.epcis.plan import Planner, Step
-from api.epcis.schema import MAX_ERRORS, schema_errors
-from api.epcis.store import NEW_EVENT, CaptureStore, EventState
-from domain.errors import ApiError, contract_error_status
-from domain.services import Services
-from sdk.errors import ContractError
-from sdk.ledger import REVERTS, Ledger, TxResult
-from sdk.transactions import account_lock, await_own_pending
+from medledger.api.epcis.errors import CaptureInProgress, CaptureRefused, InvalidDocument
+from medledger.api.epcis.plan import Planner, Step
+from medledger.api.epcis.schema import MAX_ERRORS, schema_errors
+from medledger.api.epcis.store import NEW_EVENT, CaptureStore, EventState
+from medledger.domain.errors import ApiError, contract_error_status
+from medledger.domain.services import Services
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import REVERTS, Ledger, TxResult
+from medledger.sdk.transactions import account_lock, await_own_pending
 
 __all__ = ["CapturedEvent", "Rehearsal", "capture_document", "event_hash"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from api.epcis.errors import DocumentRefused
-from sdk.bounded_json import BoundedJsonError, loads
+from medledger.api.epcis.errors import DocumentRefused
+from medledger.sdk.bounded_json import BoundedJsonError, loads
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_EVENTS", "MAX_VALUES", "parse_document", "read_body"]
 

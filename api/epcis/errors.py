@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import ApiError
+from medledger.domain.errors import ApiError
 
 __all__ = [
     "CaptureInProgress",

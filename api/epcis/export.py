@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from api.epcis.identifiers import container_uri, member_uri, unit_uri
-from indexer.items import EventKind
-from indexer.queries.epcis import (
+from medledger.api.epcis.identifiers import container_uri, member_uri, unit_uri
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries.epcis import (
     EventItem,
     EventKey,
     event_items,
@@ -29,8 +29,8 @@ from indexer.queries.epcis import (
     item_ids,
     lots_recalled_at,
 )
-from indexer.queries.shipments import shipment
-from sdk.model import ItemStatus
+from medledger.indexer.queries.shipments import shipment
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "BIZ_STEPS",

@@ -10,8 +10,8 @@ from urllib.parse import quote, unquote
 
 from eth_utils import is_hex_address, to_checksum_address
 
-from sdk.errors import Gs1Error
-from sdk.gs1 import check_digit, container_path, parse_code, unit_path, validate_gtin
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import check_digit, container_path, parse_code, unit_path, validate_gtin
 
 __all__ = [
     "Epc",

@@ -28,16 +28,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from api.epcis.errors import CaptureRefused, UnsupportedEvent
-from api.epcis.identifiers import Epc, member_of_uri, parse_epc
-from api.epcis.sensors import check_sensor_reports, temperature_range
-from domain.services import Services
-from indexer.queries.devices import company_prefixes
-from indexer.queries.epcis import StorageRange, open_shipment_holding, storage_range
-from sdk.errors import Gs1Error
-from sdk.gs1 import company_prefix_of, item_id, lot_key, unit_path
-from sdk.ledger import Ledger, TxResult
-from sdk.model import ItemStatus
+from medledger.api.epcis.errors import CaptureRefused, UnsupportedEvent
+from medledger.api.epcis.identifiers import Epc, member_of_uri, parse_epc
+from medledger.api.epcis.sensors import check_sensor_reports, temperature_range
+from medledger.domain.services import Services
+from medledger.indexer.queries.devices import company_prefixes
+from medledger.indexer.queries.epcis import StorageRange, open_shipment_holding, storage_range
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import company_prefix_of, item_id, lot_key, unit_path
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.model import ItemStatus
 
 __all__ = ["Planner", "Step"]
 

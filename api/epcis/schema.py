@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError, relevance
 
-from domain.services import Component, Services
+from medledger.domain.services import Component, Services
 
 __all__ = ["MAX_ERRORS", "schema_errors", "schema_text", "validator"]
 
@@ -31,7 +31,7 @@ def schema_text(path: Path | None = None) -> str:
     """The schema's JSON text: from `path`, else the copy shipped in this package."""
     if path is not None:
         return path.read_text()
-    return resources.files("api.epcis").joinpath(SCHEMA_RESOURCE).read_text()
+    return resources.files("medledger.api.epcis").joinpath(SCHEMA_RESOURCE).read_text()
 
 
 VALIDATOR: Component[Draft7Validator] = Component("epcis.validator")

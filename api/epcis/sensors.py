@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from api.epcis.errors import SensorValueRefused
+from medledger.api.epcis.errors import SensorValueRefused
 
 __all__ = ["MEASURES", "Measure", "check_sensor_reports", "temperature_range"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine
 
-from domain.services import Component, Services
-from indexer.store.captures import NEW_EVENT, CaptureStore, EventState, Sending
+from medledger.domain.services import Component, Services
+from medledger.indexer.store.captures import NEW_EVENT, CaptureStore, EventState, Sending
 
 __all__ = ["NEW_EVENT", "CaptureStore", "EventState", "Sending", "capture_store"]
 

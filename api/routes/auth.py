@@ -16,7 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.auth import (
+from medledger.domain.auth import (
     ChallengeRequest,
     TokenRequest,
     api_keys_of,
@@ -27,14 +27,14 @@ from domain.auth import (
     redeem_challenge,
     resolve_member,
 )
-from domain.auth import (
+from medledger.domain.auth import (
     revoke_api_key as revoke_member_key,
 )
-from domain.chain import vault
-from domain.errors import Forbidden
-from domain.partner_schemas import PROBLEMS, HexBytes
-from web.deps import ServicesDep
-from web.members import CurrentMember, throttle_sign_in
+from medledger.domain.chain import vault
+from medledger.domain.errors import Forbidden
+from medledger.domain.partner_schemas import PROBLEMS, HexBytes
+from medledger.web.deps import ServicesDep
+from medledger.web.members import CurrentMember, throttle_sign_in
 
 __all__ = ["router"]
 

@@ -16,15 +16,15 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from domain import documents as docs
-from domain.auth import Member
-from domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
-from domain.errors import ApiError
-from domain.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
-from domain.services import Services
-from web.deps import ServicesDep
-from web.members import CurrentMember
-from web.pagination import Limit, Offset
+from medledger.domain import documents as docs
+from medledger.domain.auth import Member
+from medledger.domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
+from medledger.domain.errors import ApiError
+from medledger.domain.partner_schemas import PROBLEMS, Address, Hex32, Strict, hexs
+from medledger.domain.services import Services
+from medledger.web.deps import ServicesDep
+from medledger.web.members import CurrentMember
+from medledger.web.pagination import Limit, Offset
 
 __all__ = ["router"]
 

@@ -20,19 +20,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.epcis.capture import capture_document
-from api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
-from api.epcis.export import EventQuery, query_document, query_events
-from api.epcis.identifiers import parse_epc
-from api.epcis.store import capture_store
-from domain.chain import custodial_ledger
-from domain.errors import Forbidden, NotFound, Unprocessable
-from domain.trace import ensure_item_visible
-from sdk.gs1 import item_id
-from sdk.ledger import Ledger
-from web.deps import ConnDep, ServicesDep
-from web.members import CurrentMember
-from web.oversight import TraceScopeDep
+from medledger.api.epcis.capture import capture_document
+from medledger.api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
+from medledger.api.epcis.export import EventQuery, query_document, query_events
+from medledger.api.epcis.identifiers import parse_epc
+from medledger.api.epcis.store import capture_store
+from medledger.domain.chain import custodial_ledger
+from medledger.domain.errors import Forbidden, NotFound, Unprocessable
+from medledger.domain.trace import ensure_item_visible
+from medledger.sdk.gs1 import item_id
+from medledger.sdk.ledger import Ledger
+from medledger.web.deps import ConnDep, ServicesDep
+from medledger.web.members import CurrentMember
+from medledger.web.oversight import TraceScopeDep
 
 __all__ = ["router"]
 

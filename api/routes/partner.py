@@ -21,10 +21,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from domain import devices, items, orders
-from domain.chain import reader, vault
-from domain.chain import transaction_status as chain_status
-from domain.partner_schemas import (
+from medledger.domain import devices, items, orders
+from medledger.domain.chain import reader, vault
+from medledger.domain.chain import transaction_status as chain_status
+from medledger.domain.partner_schemas import (
     PROBLEMS,
     AdverseEventIn,
     CancelIn,
@@ -47,11 +47,11 @@ from domain.partner_schemas import (
     TransactionStatusOut,
     hexs,
 )
-from indexer.queries.shipments import ShipmentRow
-from indexer.queries.stock import inventory as inventory_query
-from web.deps import ConnDep, ServicesDep
-from web.members import CurrentMember
-from web.pagination import Limit, Offset
+from medledger.indexer.queries.shipments import ShipmentRow
+from medledger.indexer.queries.stock import inventory as inventory_query
+from medledger.web.deps import ConnDep, ServicesDep
+from medledger.web.members import CurrentMember
+from medledger.web.pagination import Limit, Offset
 
 __all__ = ["router"]
 

@@ -18,12 +18,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.oversight_feed import MAX_PAGE, AckCursor, AckPage, AckRecord, acknowledgement_page
-from domain.partner_schemas import PROBLEMS
-from domain.recalls import Acknowledgement, acknowledge, recall_progress
-from web.deps import ConnDep, ServicesDep
-from web.members import CurrentMember
-from web.oversight import RegulatorMemberOnly, RegulatorOnly
+from medledger.domain.oversight_feed import (
+    MAX_PAGE,
+    AckCursor,
+    AckPage,
+    AckRecord,
+    acknowledgement_page,
+)
+from medledger.domain.partner_schemas import PROBLEMS
+from medledger.domain.recalls import Acknowledgement, acknowledge, recall_progress
+from medledger.web.deps import ConnDep, ServicesDep
+from medledger.web.members import CurrentMember
+from medledger.web.oversight import RegulatorMemberOnly, RegulatorOnly
 
 __all__ = ["router"]
 

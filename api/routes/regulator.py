@@ -20,13 +20,13 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain import recalls, regulator
-from domain.errors import NotConfigured
-from domain.network import network_alerts
-from domain.oversight_feed import scanner_address
-from domain.oversight_pull import start_pulling
-from domain.recalls import Gtin, LotNumber, RecallLevel, RecallOutcome, RecallReason
-from domain.regulator import (
+from medledger.domain import recalls, regulator
+from medledger.domain.errors import NotConfigured
+from medledger.domain.network import network_alerts
+from medledger.domain.oversight_feed import scanner_address
+from medledger.domain.oversight_pull import start_pulling
+from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallOutcome, RecallReason
+from medledger.domain.regulator import (
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
@@ -36,11 +36,11 @@ from domain.regulator import (
     Written,
     regulator_account,
 )
-from domain.services import Services
-from indexer.queries.network import member_count, member_rows, scan_count, scan_rows
-from sdk.model import LicenceKind
-from web.deps import ConnDep, PageDep, ServicesDep
-from web.oversight import RegulatorOnly
+from medledger.domain.services import Services
+from medledger.indexer.queries.network import member_count, member_rows, scan_count, scan_rows
+from medledger.sdk.model import LicenceKind
+from medledger.web.deps import ConnDep, PageDep, ServicesDep
+from medledger.web.oversight import RegulatorOnly
 
 __all__ = ["router"]
 

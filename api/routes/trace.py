@@ -15,18 +15,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from domain.errors import NotFound
-from domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
-from indexer.queries import (
+from medledger.domain.errors import NotFound
+from medledger.domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
+from medledger.indexer.queries import (
     container_contents,
     containers_holding,
     lot_trace,
     recall_scope,
     unit_history,
 )
-from sdk.gs1 import lot_key, validate_gtin
-from web.deps import ConnDep, PageDep
-from web.oversight import TraceScopeDep
+from medledger.sdk.gs1 import lot_key, validate_gtin
+from medledger.web.deps import ConnDep, PageDep
+from medledger.web.oversight import TraceScopeDep
 
 __all__ = ["router"]
 

@@ -31,22 +31,22 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
-from domain.services import Services
-from domain.signing import (
+from medledger.domain.oversight_feed import MAX_PAGE, ScanPage, scan_page
+from medledger.domain.services import Services
+from medledger.domain.signing import (
     KEY_ID_HEADER,
     SIGNATURE_HEADER,
     canonical_json,
     public_jwk,
     signed_headers,
 )
-from domain.verification import Location, VerifyResult
-from domain.verifier import MAX_CODE, close_verifier, judge
-from sdk.errors import Gs1Error
-from web.deps import ServicesDep
-from web.oversight import RegulatorMemberOnly
-from web.problems import PROBLEM_JSON
-from web.verify_limit import RateLimit, close_verify_buckets, rate_limit, scan_member
+from medledger.domain.verification import Location, VerifyResult
+from medledger.domain.verifier import MAX_CODE, close_verifier, judge
+from medledger.sdk.errors import Gs1Error
+from medledger.web.deps import ServicesDep
+from medledger.web.oversight import RegulatorMemberOnly
+from medledger.web.problems import PROBLEM_JSON
+from medledger.web.verify_limit import RateLimit, close_verify_buckets, rate_limit, scan_member
 
 __all__ = ["VerdictPage", "router", "serve_verdict_pages"]
 

@@ -3,20 +3,20 @@ typed (dataclass) results, each on an index path checked with EXPLAIN in the tes
 
 from __future__ import annotations
 
-from indexer.queries.scans import (
+from medledger.indexer.queries.scans import (
     ScanPair,
     UsedUnitScan,
     member_scan_pairs,
     record_scan,
     used_unit_scans,
 )
-from indexer.queries.stock import (
+from medledger.indexer.queries.stock import (
     ExpiringLine,
     InventoryLine,
     expiring_stock,
     inventory,
 )
-from indexer.queries.trace import (
+from medledger.indexer.queries.trace import (
     HistoryStep,
     HolderCount,
     ItemFacts,

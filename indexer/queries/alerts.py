@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from indexer.db import Sql
+from medledger.indexer.db import Sql
 
 __all__ = [
     "AdverseReporter",

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 import psycopg
 from sqlalchemy import Connection, inspect
 
-from indexer.db import Sql
-from sdk.model import ItemStatus
+from medledger.indexer.db import Sql
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "RecallSize",

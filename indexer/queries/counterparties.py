@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from sdk.model import MemberStatus, Role
+from medledger.sdk.model import MemberStatus, Role
 
 __all__ = ["Partner", "names_of", "organisation_name", "partners"]
 

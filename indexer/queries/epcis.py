@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
-from indexer.db import Sql
-from indexer.items import EventKind
-from sdk.model import ItemStatus
+from medledger.indexer.db import Sql
+from medledger.indexer.items import EventKind
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "ChainRef",

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from indexer.db import Sql
-from sdk.model import LicenceKind, MemberStatus, Role, ShipmentStatus
+from medledger.indexer.db import Sql
+from medledger.sdk.model import LicenceKind, MemberStatus, Role, ShipmentStatus
 
 __all__ = [
     "DAY",

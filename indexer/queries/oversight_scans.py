@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from indexer.db import Sql
+from medledger.indexer.db import Sql
 
 __all__ = ["PulledScan", "ScanRow", "add_pulled_scans", "scans_after"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from indexer.db import Sql
-from indexer.queries.trace import RecallHolder, RecallScope, recall_scope
+from medledger.indexer.db import Sql
+from medledger.indexer.queries.trace import RecallHolder, RecallScope, recall_scope
 
 __all__ = [
     "RecallDates",

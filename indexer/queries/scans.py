@@ -25,10 +25,10 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
-from indexer.db import Sql
-from indexer.items import EventKind
-from indexer.queries.verification import Reader
-from sdk.model import ItemStatus
+from medledger.indexer.db import Sql
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries.verification import Reader
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "SCAN_WRITE_LOCK",

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from indexer.queries.trace import OrgRef
-from sdk.model import ShipmentStatus
+from medledger.indexer.queries.trace import OrgRef
+from medledger.sdk.model import ShipmentStatus
 
 __all__ = [
     "ShipmentRow",

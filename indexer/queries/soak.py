@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from indexer.db import Sql
-from sdk.model import ItemStatus
+from medledger.indexer.db import Sql
+from medledger.sdk.model import ItemStatus
 
 __all__ = ["IndexedItem", "every_item"]
 

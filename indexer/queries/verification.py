@@ -22,8 +22,8 @@ from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine
 
-from indexer.items import EventKind
-from sdk.model import ItemStatus, MemberStatus
+from medledger.indexer.items import EventKind
+from medledger.sdk.model import ItemStatus, MemberStatus
 
 __all__ = [
     "DirectSql",

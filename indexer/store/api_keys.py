@@ -18,7 +18,7 @@ from sqlalchemy import (
     update,
 )
 
-from indexer.store.tables import api_keys
+from medledger.indexer.store.tables import api_keys
 
 __all__ = ["ApiKeyRow", "KeySecret", "add_key_within_limits", "key_secret", "keys_of", "revoke_key"]
 

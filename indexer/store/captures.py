@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from indexer.store.engine import CAPTURE_LOG, migrate_store
-from indexer.store.tables import captures
+from medledger.indexer.store.engine import CAPTURE_LOG, migrate_store
+from medledger.indexer.store.tables import captures
 
 __all__ = [
     "CLAIM_EXPIRES_AFTER",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from indexer.store.tables import challenges
+from medledger.indexer.store.tables import challenges
 
 __all__ = ["spend_nonce"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select
 
-from indexer.store.tables import custodial_keys
+from medledger.indexer.store.tables import custodial_keys
 
 __all__ = ["SealedKey", "add_sealed_key", "sealed_key"]
 

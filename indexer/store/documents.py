@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, update
 
-from indexer.store.tables import document_keys, documents
+from medledger.indexer.store.tables import document_keys, documents
 
 __all__ = [
     "SealedDocument",

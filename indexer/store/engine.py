@@ -22,8 +22,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 
-from indexer.config import sqlite_path
-from indexer.db import make_engine, private_sqlite_file
+from medledger.indexer.config import sqlite_path
+from medledger.indexer.db import make_engine, private_sqlite_file
 
 __all__ = ["API_STORE", "CAPTURE_LOG", "ApiStore", "Branch", "migrate_store", "open_engine"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from indexer.store.tables import jobs
+from medledger.indexer.store.tables import jobs
 
 __all__ = ["JobRow", "add_job", "job_row", "record_finish", "record_progress"]
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, select, update
 
-from indexer.store.recalls import Acknowledgement, add_missing_acknowledgements
-from indexer.store.tables import oversight_cursors
+from medledger.indexer.store.recalls import Acknowledgement, add_missing_acknowledgements
+from medledger.indexer.store.tables import oversight_cursors
 
 __all__ = ["load_cursor", "save_acknowledgements", "save_cursor"]
 

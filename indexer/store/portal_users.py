@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select
 
-from indexer.store.tables import portal_users
+from medledger.indexer.store.tables import portal_users
 
 __all__ = ["UserRow", "add_user_row", "user_row"]
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from indexer.store.tables import acknowledgements
+from medledger.indexer.store.tables import acknowledgements
 
 __all__ = [
     "Acknowledgement",

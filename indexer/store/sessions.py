@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from indexer.store.tables import revoked_sessions
+from medledger.indexer.store.tables import revoked_sessions
 
 __all__ = ["is_token_revoked", "revoke_token"]
 

@@ -34,9 +34,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from node.client import RpcClient
-from node.config import NodeConfig, demo_genesis
-from node.errors import MEMPOOL_FULL, RpcError
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig, demo_genesis
+from medledger.node.errors import MEMPOOL_FULL, RpcError
 
 __all__ = ["run_chain_bench"]
 
@@ -245,9 +245,9 @@ class Harness:
 
     def admit_on_genesis_suite(self, config: NodeConfig) -> None:
         """Our node admits only members of its genesis Partners contract."""
-        from sdk.deploy import Deployment
-        from sdk.ledger import Ledger
-        from sdk.model import Role
+        from medledger.sdk.deploy import Deployment
+        from medledger.sdk.ledger import Ledger
+        from medledger.sdk.model import Role
 
         deployment = Deployment(
             chain_id=config.chain_id,
@@ -263,7 +263,7 @@ class Harness:
             regulator.admit(account.address, Role.DISTRIBUTOR, "Bench member")
 
     def bootstrap(self) -> None:
-        from ops.demo.consortium import bootstrap_consortium
+        from medledger.ops.demo.consortium import bootstrap_consortium
 
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         self.consortium = bootstrap_consortium(self.w3, self.accounts, now=now)
@@ -290,7 +290,7 @@ class Harness:
             raise RuntimeError(f"benchmark setup failed on {self.url}: {result.failed} reverted")
 
     def commission(self, count: int, tag: str) -> list[bytes]:
-        from sdk.gs1 import item_id, unit_path
+        from medledger.sdk.gs1 import item_id, unit_path
 
         c = self.consortium
         serials = [f"{tag}{i}" for i in range(count)]
@@ -300,7 +300,7 @@ class Harness:
 
     def _containers(self, count: int, first_serial: int) -> list[tuple[str, bytes]]:
         """New SSCCs (serial references from `first_serial`) and their item ids."""
-        from sdk.gs1 import container_path, item_id, make_sscc
+        from medledger.sdk.gs1 import container_path, item_id, make_sscc
 
         prefix = self.consortium.prefix
         ssccs = [
@@ -490,9 +490,9 @@ def _follower_catch_up(
     used, those its fetcher used)."""
     import psutil
 
-    from node.chain import Chain
-    from node.fetcher import FetcherProcess
-    from node.follower import Follower
+    from medledger.node.chain import Chain
+    from medledger.node.fetcher import FetcherProcess
+    from medledger.node.follower import Follower
 
     client = RpcClient(url)
     target = int(client.call("eth_blockNumber"), 16)
@@ -512,7 +512,7 @@ def _follower_catch_up(
     times = fetcher.cpu_times()
     fetcher_cpu = float(times.user + times.system)
     with chain.snapshot() as snap:
-        from node.records import Reader
+        from medledger.node.records import Reader
 
         reader = Reader(snap)
         txs = sum(len(reader.block_transaction_hashes(n)) for n in range(1, target + 1))

@@ -37,14 +37,14 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from ops.bench.process_usage import UsageMonitor
-from ops.demo.consortium import Consortium, bootstrap_consortium
-from ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
-from ops.secrets import load_or_create_secrets
-from ops.stack import Stack, StackConfig, start_stack
-from runtime.supervisor import Supervisor
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import Deployment
+from medledger.ops.bench.process_usage import UsageMonitor
+from medledger.ops.demo.consortium import Consortium, bootstrap_consortium
+from medledger.ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
+from medledger.ops.secrets import load_or_create_secrets
+from medledger.ops.stack import Stack, StackConfig, start_stack
+from medledger.runtime.supervisor import Supervisor
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import Deployment
 
 __all__ = ["FULL", "QUICK", "TINY", "E2eSizes", "bench_e2e"]
 
@@ -75,8 +75,8 @@ def _members() -> list[LocalAccount]:
 def _prepare_anvil(supervisor: Supervisor, data_dir: Path, echo: Callable[[str], None]) -> str:
     """anvil with the suite deployed by its first dev account, the stack's regulator
     admitted and funded, its relayer granted and funded; the deployment file written."""
-    from engines.anvil import anvil_dev_accounts, start_anvil
-    from engines.deploy import BootstrapPlan, bootstrap, connect, deploy_to_rpc
+    from medledger.engines.anvil import anvil_dev_accounts, start_anvil
+    from medledger.engines.deploy import BootstrapPlan, bootstrap, connect, deploy_to_rpc
 
     url = start_anvil(supervisor)
     secrets = load_or_create_secrets(data_dir / "secrets")
@@ -97,7 +97,7 @@ def _enrol(stack: Stack, admin: LocalAccount, artifacts: dict[str, ContractArtif
     w3 = Web3(HTTPProvider(stack.chain_rpc))
     members = _members()
     if int(w3.eth.gas_price):  # anvil: the members pay for their own transactions
-        from engines.anvil import anvil_dev_accounts
+        from medledger.engines.anvil import anvil_dev_accounts
 
         members = anvil_dev_accounts(6)[1:]
     return bootstrap_consortium(
@@ -231,7 +231,7 @@ def bench_e2e(
                 echo(f"stack on {chain} up in {time.perf_counter() - started:.1f} s: "
                      f"{', '.join(stack.names())}")  # fmt: skip
                 if chain == "anvil":
-                    from engines.anvil import anvil_dev_accounts
+                    from medledger.engines.anvil import anvil_dev_accounts
 
                     admin = anvil_dev_accounts(1)[0]
                 else:

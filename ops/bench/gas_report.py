@@ -17,9 +17,9 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from engines.devchain import DevChain
-from ops.demo.consortium import DEMO_GTIN, Consortium, bootstrap_consortium
-from sdk.gs1 import make_sscc
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import DEMO_GTIN, Consortium, bootstrap_consortium
+from medledger.sdk.gs1 import make_sscc
 
 __all__ = ["DEFAULT_SIZES", "OPERATIONS", "GasRow", "main", "measure", "render"]
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from indexer.config import Settings
-from indexer.db import make_engine
-from indexer.decode import LogDecoder
-from indexer.follower import Indexer
-from indexer.queries import container_contents, lot_trace, recall_scope, unit_history
-from indexer.queries.bench import (
+from medledger.indexer.config import Settings
+from medledger.indexer.db import make_engine
+from medledger.indexer.decode import LogDecoder
+from medledger.indexer.follower import Indexer
+from medledger.indexer.queries import container_contents, lot_trace, recall_scope, unit_history
+from medledger.indexer.queries.bench import (
     database_bytes,
     is_indexed,
     item_keys_of,
@@ -36,8 +36,8 @@ from indexer.queries.bench import (
     nonempty_containers,
     throwaway_database,
 )
-from ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
-from sdk.deploy import Deployment
+from medledger.ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
+from medledger.sdk.deploy import Deployment
 
 __all__ = ["bench_indexer", "bench_trace", "dataset_config"]
 

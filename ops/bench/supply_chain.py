@@ -23,13 +23,13 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from indexer.synthetic import LogBackend, SyntheticChain, synthetic_deployment
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import Deployment, deploy_suite
-from sdk.gs1 import make_gtin, make_sscc
-from sdk.ledger import Ledger
-from sdk.model import LicenceKind, Role, class_mask
-from sdk.transactions import send_transaction
+from medledger.indexer.synthetic import LogBackend, SyntheticChain, synthetic_deployment
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import Deployment, deploy_suite
+from medledger.sdk.gs1 import make_gtin, make_sscc
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import LicenceKind, Role, class_mask
+from medledger.sdk.transactions import send_transaction
 
 __all__ = [
     "ChainBackend",

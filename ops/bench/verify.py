@@ -104,11 +104,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _dataset(sizes: BenchSizes, workdir: Path, echo: Callable[[str], None]) -> tuple[Path, Path]:
     """The indexed SQLite database and its deployment file, built once and cached."""
-    from indexer.config import Settings
-    from indexer.decode import LogDecoder
-    from indexer.follower import Indexer
-    from ops.bench.indexer import dataset_config
-    from ops.bench.supply_chain import GeneratorConfig, generate_synthetic
+    from medledger.indexer.config import Settings
+    from medledger.indexer.decode import LogDecoder
+    from medledger.indexer.follower import Indexer
+    from medledger.ops.bench.indexer import dataset_config
+    from medledger.ops.bench.supply_chain import GeneratorConfig, generate_synthetic
 
     if sizes.tiny:
         cfg, cache = GeneratorConfig.small(units=200, lots=4), workdir
@@ -145,10 +145,10 @@ def _yymmdd(ts: int) -> Any:
 
 def _code_paths(db: Path, count: int, seed: int = 5) -> tuple[int, list[str], dict[str, int]]:
     """Units in the database, and /v1/verify paths: a mix of kinds in the four forms."""
-    from indexer.db import make_engine
-    from indexer.queries.bench import UnitLabel, random_units, unit_count
-    from sdk.gs1 import Udi
-    from sdk.model import ItemStatus
+    from medledger.indexer.db import make_engine
+    from medledger.indexer.queries.bench import UnitLabel, random_units, unit_count
+    from medledger.sdk.gs1 import Udi
+    from medledger.sdk.model import ItemStatus
 
     rng = random.Random(seed)
     per = max(count // 4, 1)
@@ -313,8 +313,8 @@ def _check_verdicts(url: str, paths: Sequence[str], echo: Callable[[str], None])
 
 def indexer_main(rpc_url: str, deployment_file: str, db_url: str) -> None:
     """Entry point of the freshness indexer subprocess (50 ms poll)."""
-    from indexer.config import Settings
-    from indexer.runner import load_deployment, run_indexer
+    from medledger.indexer.config import Settings
+    from medledger.indexer.runner import load_deployment, run_indexer
 
     run_indexer(
         Settings(db_url, poll_interval=0.05),
@@ -331,9 +331,9 @@ def _freshness(
     from eth_account import Account
     from eth_utils import keccak
 
-    from node.config import demo_genesis
-    from ops.bench.chain import Harness
-    from sdk.gs1 import Udi
+    from medledger.node.config import demo_genesis
+    from medledger.ops.bench.chain import Harness
+    from medledger.sdk.gs1 import Udi
 
     admin = Account.from_key(keccak(text="medledger bench admin"))
     config = replace(demo_genesis(bootstrap_admin=admin.address), block_interval_ms=50)
@@ -419,9 +419,9 @@ def _pct(samples: Sequence[float], q: float) -> float:
 
 def bench_verify(sizes: BenchSizes, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the suite and print its JSON line last; return the result."""
-    from indexer.queries.bench import throwaway_database
-    from ops.bench.indexer import default_pg_admin
-    from ops.bench.process_usage import UsageMonitor
+    from medledger.indexer.queries.bench import throwaway_database
+    from medledger.ops.bench.indexer import default_pg_admin
+    from medledger.ops.bench.process_usage import UsageMonitor
 
     workdir = Path(tempfile.mkdtemp(prefix="medledger-bench-verify-"))
     try:

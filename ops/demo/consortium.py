@@ -12,10 +12,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from sdk.compiler import ContractArtifact, load_artifacts
-from sdk.deploy import Deployment, deploy_suite
-from sdk.ledger import Ledger
-from sdk.model import LicenceKind, Role, class_mask
+from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.deploy import Deployment, deploy_suite
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import LicenceKind, Role, class_mask
 
 __all__ = [
     "DEMO_GTIN",

@@ -33,11 +33,11 @@ from eth_account.messages import encode_defunct
 from web3 import Web3
 from web3.contract import Contract
 
-from ops.demo.consortium import Consortium
-from sdk.compiler import ContractArtifact
-from sdk.errors import MedLedgerError
-from sdk.gs1 import Udi, container_path, item_id, make_sscc, unit_path
-from sdk.ledger import Ledger
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.errors import MedLedgerError
+from medledger.sdk.gs1 import Udi, container_path, item_id, make_sscc, unit_path
+from medledger.sdk.ledger import Ledger
 
 __all__ = ["ApiMember", "Cast", "LifecycleError", "PalletLife", "run_pallet"]
 

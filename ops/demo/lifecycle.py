@@ -15,11 +15,11 @@ from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium, bootstrap_consortium
-from ops.demo.unit_trace import member_names, unit_trace
-from sdk.gs1 import Udi, make_sscc
-from sdk.ledger import TxResult
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium, bootstrap_consortium
+from medledger.ops.demo.unit_trace import member_names, unit_trace
+from medledger.sdk.gs1 import Udi, make_sscc
+from medledger.sdk.ledger import TxResult
 
 __all__ = ["run_lifecycle"]
 

@@ -21,11 +21,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from ops.demo.consortium import YEAR, enrol_member
-from sdk.deploy import Deployment
-from sdk.gs1 import make_gtin, make_sscc
-from sdk.ledger import Ledger
-from sdk.model import LicenceKind, Role
+from medledger.ops.demo.consortium import YEAR, enrol_member
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.gs1 import make_gtin, make_sscc
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import LicenceKind, Role
 
 __all__ = ["ORGANISATIONS", "SeedResult", "load_seed", "save_seed", "seed_demo"]
 
@@ -106,7 +106,7 @@ class SeedResult:
 
 
 def _member_keys(path: Path) -> dict[str, LocalAccount]:
-    from ops.secrets import private_file
+    from medledger.ops.secrets import private_file
 
     text = private_file(
         path, lambda: json.dumps({o.slug: "0x" + secrets.token_hex(32) for o in ORGANISATIONS})

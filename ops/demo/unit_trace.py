@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdk.abi import DecodedEvent
-from sdk.ledger import Ledger
+from medledger.sdk.abi import DecodedEvent
+from medledger.sdk.ledger import Ledger
 
 __all__ = ["TraceStep", "member_names", "unit_trace"]
 

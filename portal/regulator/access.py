@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from portal.context import Ctx, role_ctx
-from portal.errors import PortalFailure
-from sdk.model import Role
+from medledger.portal.context import Ctx, role_ctx
+from medledger.portal.errors import PortalFailure
+from medledger.sdk.model import Role
 
 __all__ = ["Regulator"]
 

@@ -11,16 +11,16 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
-from domain.regulator import (
+from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
+from medledger.domain.regulator import (
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
     LicenceValidUntil,
     MemberAddress,
 )
-from portal.errors import FormError
-from portal.i18n import TIMEZONE
+from medledger.portal.errors import FormError
+from medledger.portal.i18n import TIMEZONE
 
 __all__ = ["LicenceForm", "RecallForm", "end_of_day", "parse_form"]
 

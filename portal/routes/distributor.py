@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from indexer.queries.stock import inventory
-from portal.context import Ctx, role_ctx
-from portal.nav import NavItem, _l, register
-from sdk.model import Role
-from web.deps import ConnDep
+from medledger.indexer.queries.stock import inventory
+from medledger.portal.context import Ctx, role_ctx
+from medledger.portal.nav import NavItem, _l, register
+from medledger.sdk.model import Role
+from medledger.web.deps import ConnDep
 
 __all__ = ["router", "stock_page"]
 

@@ -25,13 +25,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
-from domain.documents import StoredDocument, list_for, read
-from domain.errors import ApiError
-from portal.context import Csrf, Ctx, role_ctx
-from portal.errors import ACTION_ERRORS, MESSAGES, FormError, failure
-from portal.forms import local_path
-from sdk.model import Role
+from medledger.domain.document_upload import MAX_DOCUMENT_BYTES, DocumentProblem, upload_document
+from medledger.domain.documents import StoredDocument, list_for, read
+from medledger.domain.errors import ApiError
+from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.errors import ACTION_ERRORS, MESSAGES, FormError, failure
+from medledger.portal.forms import local_path
+from medledger.sdk.model import Role
 
 __all__ = [
     "Recorded",

@@ -15,18 +15,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from domain import devices, items
-from domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
-from indexer.queries.devices import company_prefixes, lots_of, products_of
-from portal import labels
-from portal.context import Csrf, Ctx, role_ctx
-from portal.errors import ACTION_ERRORS as FAILURES
-from portal.errors import FormError, PortalFailure
-from portal.forms import date_ts, local_date, need, tenths, text_hash, whole
-from portal.jobs import find_job, start_job
-from portal.nav import NavItem, _l, register
-from portal.pending import pending_param
-from portal.routes.documents import (
+from medledger.domain import devices, items
+from medledger.domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
+from medledger.indexer.queries.devices import company_prefixes, lots_of, products_of
+from medledger.portal import labels
+from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.errors import ACTION_ERRORS as FAILURES
+from medledger.portal.errors import FormError, PortalFailure
+from medledger.portal.forms import date_ts, local_date, need, tenths, text_hash, whole
+from medledger.portal.jobs import find_job, start_job
+from medledger.portal.nav import NavItem, _l, register
+from medledger.portal.pending import pending_param
+from medledger.portal.routes.documents import (
     REGISTRATION_CERTIFICATE,
     Recorded,
     attach_after,
@@ -34,10 +34,10 @@ from portal.routes.documents import (
     documents_about,
     form_fields,
 )
-from sdk import gs1
-from sdk.errors import Gs1Error
-from sdk.model import Role
-from web.deps import ConnDep
+from medledger.sdk import gs1
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.model import Role
+from medledger.web.deps import ConnDep
 
 __all__ = ["router"]
 

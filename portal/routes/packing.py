@@ -10,17 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from domain import items
-from domain.partner_schemas import ContainerIn, PackIn, hexs
-from indexer.queries.devices import company_prefixes
-from portal.context import Csrf, Ctx, role_ctx
-from portal.errors import ACTION_ERRORS as FAILURES
-from portal.errors import FormError
-from portal.forms import codes, need, whole
-from portal.nav import NavItem, _l, register
-from sdk import gs1
-from sdk.model import Role
-from web.deps import ConnDep
+from medledger.domain import items
+from medledger.domain.partner_schemas import ContainerIn, PackIn, hexs
+from medledger.indexer.queries.devices import company_prefixes
+from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.errors import ACTION_ERRORS as FAILURES
+from medledger.portal.errors import FormError
+from medledger.portal.forms import codes, need, whole
+from medledger.portal.nav import NavItem, _l, register
+from medledger.sdk import gs1
+from medledger.sdk.model import Role
+from medledger.web.deps import ConnDep
 
 __all__ = ["router"]
 

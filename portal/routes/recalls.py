@@ -20,8 +20,8 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from domain.errors import NotFound
-from domain.recalls import (
+from medledger.domain.errors import NotFound
+from medledger.domain.recalls import (
     NOTICE_DAYS,
     acknowledge,
     close_recall,
@@ -30,13 +30,13 @@ from domain.recalls import (
     recall_list,
     recall_notices,
 )
-from domain.regulator import MAX_REASON
-from portal.context import Csrf, Ctx, role_ctx
-from portal.nav import NavItem, _l, register
-from portal.regulator.access import Regulator
-from portal.regulator.forms import RecallForm, parse_form
-from sdk.model import Role
-from web.deps import ConnDep
+from medledger.domain.regulator import MAX_REASON
+from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.nav import NavItem, _l, register
+from medledger.portal.regulator.access import Regulator
+from medledger.portal.regulator.forms import RecallForm, parse_form
+from medledger.sdk.model import Role
+from medledger.web.deps import ConnDep
 
 __all__ = ["centre", "router"]
 

@@ -19,28 +19,28 @@ from eth_utils import is_address
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from domain.network import DAY, NetworkFigures, network_alerts, network_overview
-from domain.recalls import RecallProblem
-from domain.regulator import (
+from medledger.domain.network import DAY, NetworkFigures, network_alerts, network_overview
+from medledger.domain.recalls import RecallProblem
+from medledger.domain.regulator import (
     MAX_REASON,
     RegulatorProblem,
     attest_licence,
     reinstate_member,
     suspend_member,
 )
-from indexer.queries.counterparties import names_of
-from indexer.queries.network import members_with_licences
-from portal.charts import Bar, bar_chart, column_chart
-from portal.context import Csrf, Ctx
-from portal.errors import MESSAGES, FormError
-from portal.i18n import TIMEZONE, Formatter
-from portal.nav import NavItem, _l, register
-from portal.regulator.access import Regulator
-from portal.regulator.forms import LicenceForm, end_of_day, parse_form
-from portal.routes.recalls import centre as recall_centre
-from portal.vocabulary import word
-from sdk.model import LicenceKind, Role
-from web.deps import ConnDep
+from medledger.indexer.queries.counterparties import names_of
+from medledger.indexer.queries.network import members_with_licences
+from medledger.portal.charts import Bar, bar_chart, column_chart
+from medledger.portal.context import Csrf, Ctx
+from medledger.portal.errors import MESSAGES, FormError
+from medledger.portal.i18n import TIMEZONE, Formatter
+from medledger.portal.nav import NavItem, _l, register
+from medledger.portal.regulator.access import Regulator
+from medledger.portal.regulator.forms import LicenceForm, end_of_day, parse_form
+from medledger.portal.routes.recalls import centre as recall_centre
+from medledger.portal.vocabulary import word
+from medledger.sdk.model import LicenceKind, Role
+from medledger.web.deps import ConnDep
 
 __all__ = ["router"]
 

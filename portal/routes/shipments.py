@@ -13,19 +13,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from domain import items
-from domain.chain import reader
-from domain.errors import NotFound
-from domain.partner_schemas import ReceiveIn, ShipIn, hexs
-from indexer.queries.counterparties import organisation_name, partners
-from indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
-from portal.context import Csrf, Ctx, role_ctx
-from portal.errors import ACTION_ERRORS as FAILURES
-from portal.errors import FormError
-from portal.forms import codes, tenths, text_hash, whole
-from portal.nav import NavItem, _l, register
-from portal.pending import pending_param
-from portal.routes.documents import (
+from medledger.domain import items
+from medledger.domain.chain import reader
+from medledger.domain.errors import NotFound
+from medledger.domain.partner_schemas import ReceiveIn, ShipIn, hexs
+from medledger.indexer.queries.counterparties import organisation_name, partners
+from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
+from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.errors import ACTION_ERRORS as FAILURES
+from medledger.portal.errors import FormError
+from medledger.portal.forms import codes, tenths, text_hash, whole
+from medledger.portal.nav import NavItem, _l, register
+from medledger.portal.pending import pending_param
+from medledger.portal.routes.documents import (
     DELIVERY_NOTE,
     INSPECTION_RECORD,
     Recorded,
@@ -34,9 +34,9 @@ from portal.routes.documents import (
     documents_about,
     form_fields,
 )
-from portal.vocabulary import word
-from sdk.model import Role, ShipmentStatus
-from web.deps import ConnDep
+from medledger.portal.vocabulary import word
+from medledger.sdk.model import Role, ShipmentStatus
+from medledger.web.deps import ConnDep
 
 __all__ = ["router"]
 

@@ -17,22 +17,22 @@ from fastapi import APIRouter, Form
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from domain.auth import (
+from medledger.domain.auth import (
     ChallengeRequest,
     TokenRequest,
     issue_challenge,
     redeem_challenge,
     resolve_member,
 )
-from domain.errors import ApiError
-from portal.context import Csrf, Ctx, PageCtx
-from portal.errors import PortalFailure
-from portal.forms import local_path
-from portal.nav import home_for
-from portal.sessions import Session, clear_session, revoke, write_session
-from portal.throttle import SignInThrottled, begin_attempt, remember_device
-from portal.users import authenticate
-from web.members import throttle_sign_in
+from medledger.domain.errors import ApiError
+from medledger.portal.context import Csrf, Ctx, PageCtx
+from medledger.portal.errors import PortalFailure
+from medledger.portal.forms import local_path
+from medledger.portal.nav import home_for
+from medledger.portal.sessions import Session, clear_session, revoke, write_session
+from medledger.portal.throttle import SignInThrottled, begin_attempt, remember_device
+from medledger.portal.users import authenticate
+from medledger.web.members import throttle_sign_in
 
 __all__ = ["router"]
 

@@ -14,17 +14,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
-from domain.errors import NotFound
-from domain.trace import TraceScope, ensure_item_visible
-from indexer.queries import unit_history
-from indexer.queries.counterparties import names_of
-from portal.context import Ctx, MemberCtx
-from portal.errors import MESSAGES
-from portal.nav import NavItem, _l, register
-from portal.trace_graph import Hop, render_org_graph
-from portal.trace_view import ItemTrace, LotView, chain_tx, explore
-from sdk.model import Role
-from web.deps import ConnDep
+from medledger.domain.errors import NotFound
+from medledger.domain.trace import TraceScope, ensure_item_visible
+from medledger.indexer.queries import unit_history
+from medledger.indexer.queries.counterparties import names_of
+from medledger.portal.context import Ctx, MemberCtx
+from medledger.portal.errors import MESSAGES
+from medledger.portal.nav import NavItem, _l, register
+from medledger.portal.trace_graph import Hop, render_org_graph
+from medledger.portal.trace_view import ItemTrace, LotView, chain_tx, explore
+from medledger.sdk.model import Role
+from medledger.web.deps import ConnDep
 
 __all__ = ["router"]
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from domain.services import Services
-from domain.verdicts import ReasonCode, Verdict
-from domain.verification import VerifyResult
-from domain.verifier import MAX_CODE, judge
-from portal.context import PageCtx, page_ctx
-from portal.nav import _l
-from sdk.errors import Gs1Error
-from web.deps import ServicesDep
-from web.verify_limit import RateLimit, scan_member
+from medledger.domain.services import Services
+from medledger.domain.verdicts import ReasonCode, Verdict
+from medledger.domain.verification import VerifyResult
+from medledger.domain.verifier import MAX_CODE, judge
+from medledger.portal.context import PageCtx, page_ctx
+from medledger.portal.nav import _l
+from medledger.sdk.errors import Gs1Error
+from medledger.web.deps import ServicesDep
+from medledger.web.verify_limit import RateLimit, scan_member
 
 __all__ = ["REASONS", "VERDICTS", "router", "verdict_page"]
 

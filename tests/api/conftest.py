@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.services import Services, load_platform_key
-from domain.settings import ApiSettings
-from engines.devchain import DevChain
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.source import Web3LogSource
 from medledger.app import create_app
-from ops.demo.consortium import Consortium
-from sdk.compiler import ContractArtifact
+from medledger.domain.services import Services, load_platform_key
+from medledger.domain.settings import ApiSettings
+from medledger.engines.devchain import DevChain
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import Web3LogSource
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.compiler import ContractArtifact
 
 
 @dataclass
@@ -45,7 +45,7 @@ def api(
     consortium: Consortium,
     artifacts: dict[str, ContractArtifact],
 ) -> Iterator[ApiEnv]:
-    db_url = f"sqlite:///{tmp_path / 'indexer.db'}"
+    db_url = f"sqlite:///{tmp_path / 'medledger.indexer.db'}"
     settings = ApiSettings(
         db_url=db_url,
         data_dir=tmp_path / "api",

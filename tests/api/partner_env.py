@@ -11,8 +11,8 @@ import pytest
 from eth_account.messages import encode_defunct
 from pydantic import SecretStr
 
-from domain.chain import vault
-from sdk.ledger import Ledger
+from medledger.domain.chain import vault
+from medledger.sdk.ledger import Ledger
 from tests.api.conftest import ApiEnv
 
 CUSTODIAL = ("manufacturer", "distributor", "hospital", "hospital2")

@@ -7,8 +7,8 @@ import dataclasses
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from domain.services import Components
 from medledger.app import create_app
+from medledger.domain.services import Components
 from tests.api.conftest import ApiEnv
 
 TOKEN = "regulator-staff-token"

@@ -9,12 +9,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account.messages import encode_defunct
 from sqlalchemy import select, update
 
-from domain.chain import vault
-from domain.store import api_store
-from indexer.store.tables import challenges, custodial_keys
-from sdk.ca import ConsortiumCA, certificate_to_pem
-from sdk.ledger import Ledger
-from sdk.model import LicenceKind, Role
+from medledger.domain.chain import vault
+from medledger.domain.store import api_store
+from medledger.indexer.store.tables import challenges, custodial_keys
+from medledger.sdk.ca import ConsortiumCA, certificate_to_pem
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import LicenceKind, Role
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 
@@ -357,7 +357,7 @@ def test_a_challenge_edited_anywhere_or_for_another_address_is_refused(
 
 
 def test_sign_in_steps_are_throttled_per_client_address(partner: PartnerEnv) -> None:
-    from web.members import SIGN_IN_STEPS_PER_MINUTE
+    from medledger.web.members import SIGN_IN_STEPS_PER_MINUTE
 
     address = partner.api.consortium.hospital.address
     client = partner.api.client
@@ -377,7 +377,7 @@ def test_sign_in_steps_are_throttled_per_client_address(partner: PartnerEnv) -> 
 def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
     partner: PartnerEnv,
 ) -> None:
-    from domain.auth import MAX_ACTIVE_API_KEYS
+    from medledger.domain.auth import MAX_ACTIVE_API_KEYS
 
     client = partner.api.client
     headers = partner.login(partner.api.consortium.logistics)
@@ -399,7 +399,7 @@ def test_a_member_holds_at_most_the_cap_of_api_keys_and_revoking_frees_a_place(
 def test_made_up_api_keys_on_partner_routes_spend_the_address_budget_not_a_lookup_each(
     partner: PartnerEnv,
 ) -> None:
-    from web.members import API_KEY_LOOKUPS_PER_MINUTE
+    from medledger.web.members import API_KEY_LOOKUPS_PER_MINUTE
 
     client = partner.api.client
     headers = partner.login(partner.api.consortium.logistics)

@@ -24,9 +24,9 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from sdk import gs1
-from sdk.ledger import Ledger
-from sdk.model import MemberStatus
+from medledger.sdk import gs1
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import MemberStatus
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client

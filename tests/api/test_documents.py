@@ -4,8 +4,8 @@ import base64
 
 from sqlalchemy import select
 
-from domain.store import api_store
-from indexer.store.tables import documents
+from medledger.domain.store import api_store
+from medledger.indexer.store.tables import documents
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from domain.chain import CUSTODY_VAULT, vault
-from domain.store import API_STORE
+from medledger.domain.chain import CUSTODY_VAULT, vault
+from medledger.domain.store import API_STORE
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 
@@ -74,7 +74,7 @@ def test_sign_in_api_keys_custodial_signing_and_documents_work_on_postgresql(
 
 
 def test_the_api_key_cap_holds_on_postgresql(pg_partner: PartnerEnv) -> None:
-    from domain.auth import MAX_ACTIVE_API_KEYS
+    from medledger.domain.auth import MAX_ACTIVE_API_KEYS
 
     client = pg_partner.api.client
     headers = pg_partner.login(pg_partner.api.consortium.distributor)

@@ -9,9 +9,9 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from jsonschema import Draft7Validator
 
-from api.epcis.schema import schema_text
-from sdk.gs1 import item_id, unit_path
-from sdk.model import ItemStatus
+from medledger.api.epcis.schema import schema_text
+from medledger.sdk.gs1 import item_id, unit_path
+from medledger.sdk.model import ItemStatus
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
 from tests.api.epcis_docs import EXAMPLES, SSCC_URN, dl, doc, event, example, party, post_as
@@ -378,7 +378,7 @@ def test_unpacking_decommissioning_and_dispensing_are_captured(
 
 
 def test_a_claimed_event_hash_is_refused_until_released(api: ApiEnv) -> None:
-    from api.epcis.store import capture_store
+    from medledger.api.epcis.store import capture_store
 
     store = capture_store(api.services)
     a, b = "0x" + "1" * 40, "0x" + "2" * 40

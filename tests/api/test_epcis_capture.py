@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from api.epcis.document import MAX_BYTES, MAX_DEPTH, MAX_EVENTS
-from api.epcis.schema import MAX_ERRORS, SCHEMA_RESOURCE
-from api.epcis.sensors import temperature_range
-from api.epcis.store import capture_store
-from sdk.gs1 import item_id, unit_path
-from sdk.model import ItemStatus
+from medledger.api.epcis.document import MAX_BYTES, MAX_DEPTH, MAX_EVENTS
+from medledger.api.epcis.schema import MAX_ERRORS, SCHEMA_RESOURCE
+from medledger.api.epcis.sensors import temperature_range
+from medledger.api.epcis.store import capture_store
+from medledger.sdk.gs1 import item_id, unit_path
+from medledger.sdk.model import ItemStatus
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
 from tests.api.epcis_docs import dl, doc, event, party, post_as
@@ -253,7 +253,7 @@ def test_an_event_refused_half_way_is_logged_as_partial_and_finished_when_posted
 def test_a_document_being_captured_elsewhere_is_refused_without_applying(
     api: ApiEnv, partner: PartnerEnv
 ) -> None:
-    from api.epcis.capture import event_hash
+    from medledger.api.epcis.capture import event_hash
 
     c = api.consortium
     c.manufacturer.commission(c.lot_key, ["W1"])
@@ -285,7 +285,7 @@ def test_an_event_repeated_in_one_document_is_applied_once(
 def test_the_gs1_schema_is_package_data_of_the_api() -> None:
     root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text())
-    globs = config["tool"]["setuptools"]["package-data"]["api.epcis"]
+    globs = config["tool"]["setuptools"]["package-data"]["medledger.api.epcis"]
     assert any(fnmatch.fnmatch(SCHEMA_RESOURCE, g) for g in globs)
     schema = root / "api" / "epcis" / SCHEMA_RESOURCE
     assert json.loads(schema.read_text())["$id"].endswith("EPCIS-JSON-Schema.json")
@@ -298,8 +298,8 @@ def _packing_left_by_a_dead_capture(
     """A packing into a new container whose capture claimed it, created the container,
     logged that it was sending the pack and died: its claim stays pending until it expires
     (here at once, once the test has seen it refuse another capture)."""
-    from api.epcis.capture import event_hash
-    from api.epcis.identifiers import parse_epc
+    from medledger.api.epcis.capture import event_hash
+    from medledger.api.epcis.identifiers import parse_epc
 
     c = api.consortium
     c.manufacturer.commission(c.lot_key, [serial])

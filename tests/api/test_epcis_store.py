@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from api.epcis.store import CaptureStore
+from medledger.api.epcis.store import CaptureStore
 from tests.api import db_urls
 
 A, B = "0x" + "a" * 40, "0x" + "b" * 40

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from portal.app import _StaticFiles
+from medledger.portal.app import _StaticFiles
+from medledger.web.http_guard import MAX_JSON_DEPTH
+from medledger.web.members import current_member
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import regulator_client
-from web.http_guard import MAX_JSON_DEPTH
-from web.members import current_member
 
 partner = partner_env.partner
 

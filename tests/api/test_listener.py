@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from domain.settings import ApiSettings
-from web.listener import uvicorn_options
+from medledger.domain.settings import ApiSettings
+from medledger.web.listener import uvicorn_options
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:

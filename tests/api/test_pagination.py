@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from medledger.web.pagination import MAX_OFFSET
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
-from web.pagination import MAX_OFFSET
 
 partner = partner_env.partner
 

@@ -4,8 +4,8 @@ from typing import Any
 
 from eth_utils import keccak
 
-from sdk import gs1
-from sdk.ledger import Ledger
+from medledger.sdk import gs1
+from medledger.sdk.ledger import Ledger
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from domain.errors import contract_error_status
-from domain.orders import SECP256K1_N
-from sdk.deploy import CONTRACT_NAMES
-from sdk.errors import ContractError
+from medledger.domain.errors import contract_error_status
+from medledger.domain.orders import SECP256K1_N
+from medledger.sdk.deploy import CONTRACT_NAMES
+from medledger.sdk.errors import ContractError
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client

@@ -14,19 +14,19 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
 
-from domain.services import Services, load_platform_key
-from domain.settings import ApiSettings
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.source import Web3LogSource
 from medledger.app import create_app
-from node.app import Node
-from node.config import demo_genesis
-from sdk.compiler import load_artifacts
-from sdk.deploy import Deployment
-from sdk.ledger import Ledger
-from sdk.model import Role
+from medledger.domain.services import Services, load_platform_key
+from medledger.domain.settings import ApiSettings
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import Web3LogSource
+from medledger.node.app import Node
+from medledger.node.config import demo_genesis
+from medledger.sdk.compiler import load_artifacts
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
 
 
 def test_a_transaction_the_node_refuses_is_a_409_with_the_nodes_reason(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_a_transaction_the_node_refuses_is_a_409_with_the_nodes_reason(tmp_path:
         admin.admit(regulator.address, Role.REGULATOR, "Regulator")
         admin.as_member(regulator).admit(member.address, Role.HOSPITAL, "Hospital")
         deployment.save(tmp_path / "deployment.json")
-        db_url = f"sqlite:///{tmp_path / 'indexer.db'}"
+        db_url = f"sqlite:///{tmp_path / 'medledger.indexer.db'}"
         with Indexer(IndexerSettings(db_url), Web3LogSource.from_url(url), deployment) as indexer:
             indexer.catch_up()  # the API reads member names from the index
         settings = ApiSettings(

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from domain.chain import reader
-from sdk.transactions import TransactionPending
+from medledger.domain.chain import reader
+from medledger.sdk.transactions import TransactionPending
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.test_partner import commission, deliver, post

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sdk import gs1
+from medledger.sdk import gs1
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.test_partner import commission, post, ship

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from domain.recalls import NOTICE_DAYS
+from medledger.domain.recalls import NOTICE_DAYS
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
 from tests.api.partner_env import PartnerEnv
@@ -92,8 +92,8 @@ def test_acknowledgements_need_sign_in_and_the_regulator_view_needs_the_token(
 
 
 def test_a_holder_is_overdue_only_past_the_deadline_or_acknowledging_after_it() -> None:
-    from domain.recalls import Acknowledgement, HolderProgress
-    from indexer.queries import OrgRef
+    from medledger.domain.recalls import Acknowledgement, HolderProgress
+    from medledger.indexer.queries import OrgRef
 
     org = OrgRef("0x" + "1" * 40, "Holder")
     waiting = HolderProgress(org, 3, 0, None)

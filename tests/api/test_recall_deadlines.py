@@ -3,7 +3,7 @@ list and a recall's progress page both read it from `domain.recalls.notice_deadl
 
 from __future__ import annotations
 
-from domain.recalls import DAY, ListedRecall, notice_deadline
+from medledger.domain.recalls import DAY, ListedRecall, notice_deadline
 
 
 def test_holders_are_to_be_reached_within_1_3_or_7_days_of_the_opening_block() -> None:

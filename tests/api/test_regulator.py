@@ -7,9 +7,9 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from domain.services import Components
-from indexer.queries import record_scan
-from sdk.model import LicenceKind, MemberStatus
+from medledger.domain.services import Components
+from medledger.indexer.queries import record_scan
+from medledger.sdk.model import LicenceKind, MemberStatus
 from tests.api.conftest import ApiEnv
 from tests.api.regulator_mode import AUTH, regulator_client
 

@@ -21,18 +21,18 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from domain.auth import create_api_key
-from domain.oversight_feed import load_cursor
-from domain.oversight_pull import FeedError, OversightPull, Pulled, Pulling
-from domain.services import Components, Services
-from domain.store import api_store
-from domain.verifier import verifier
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.source import Web3LogSource
-from indexer.store.tables import oversight_cursors as cursors
 from medledger.app import create_app
+from medledger.domain.auth import create_api_key
+from medledger.domain.oversight_feed import load_cursor
+from medledger.domain.oversight_pull import FeedError, OversightPull, Pulled, Pulling
+from medledger.domain.services import Components, Services
+from medledger.domain.store import api_store
+from medledger.domain.verifier import verifier
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import Web3LogSource
+from medledger.indexer.store.tables import oversight_cursors as cursors
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, TOKEN

@@ -18,17 +18,17 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from web3 import HTTPProvider, Web3
 
-from domain.services import Services
-from domain.settings import ApiSettings
-from indexer.config import Settings as IndexerSettings
-from indexer.follower import Indexer
-from indexer.source import Web3LogSource
 from medledger.app import create_app
-from node.client import RpcClient
-from node.config import demo_genesis
-from node.errors import READ_ONLY, RpcError
-from ops.bench.chain import Harness
-from sdk.gs1 import Udi
+from medledger.domain.services import Services
+from medledger.domain.settings import ApiSettings
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import Web3LogSource
+from medledger.node.client import RpcClient
+from medledger.node.config import demo_genesis
+from medledger.node.errors import READ_ONLY, RpcError
+from medledger.ops.bench.chain import Harness
+from medledger.sdk.gs1 import Udi
 from tests.node.conftest import NodeProcess, spawn_node
 
 TOKEN = "regulator-follower-token"

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from domain.settings import SECRETS, ApiSettings
+from medledger.domain.settings import SECRETS, ApiSettings
 from medledger.serve import settings_environment
 from tests.api.conftest import ApiEnv
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect
 
-from domain.store import API_STORE, ApiStore, api_store
-from indexer.store.tables import API_TABLES
+from medledger.domain.store import API_STORE, ApiStore, api_store
+from medledger.indexer.store.tables import API_TABLES
 from tests.api import db_urls
 from tests.api.conftest import ApiEnv
 

@@ -4,7 +4,7 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from sdk.gs1 import make_sscc
+from medledger.sdk.gs1 import make_sscc
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
 from tests.api.partner_env import PartnerEnv

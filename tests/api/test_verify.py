@@ -11,14 +11,14 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from domain.alerts import scan_anomalies
-from domain.auth import create_api_key
-from domain.scan_rules import scan_policy
-from domain.verdicts import ReasonCode
-from domain.verification import places_distant
-from domain.verifier import verifier
 from medledger.app import create_app
-from sdk.gs1 import Udi
+from medledger.domain.alerts import scan_anomalies
+from medledger.domain.auth import create_api_key
+from medledger.domain.scan_rules import scan_policy
+from medledger.domain.verdicts import ReasonCode
+from medledger.domain.verification import places_distant
+from medledger.domain.verifier import verifier
+from medledger.sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 
 YEAR = 365 * 24 * 3600

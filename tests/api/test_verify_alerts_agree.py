@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.alerts import AlertKind, scan_anomalies
-from domain.auth import create_api_key
-from domain.scan_rules import scan_policy
-from domain.verdicts import ReasonCode
-from domain.verifier import verifier
-from sdk.gs1 import Udi
+from medledger.domain.alerts import AlertKind, scan_anomalies
+from medledger.domain.auth import create_api_key
+from medledger.domain.scan_rules import scan_policy
+from medledger.domain.verdicts import ReasonCode
+from medledger.domain.verifier import verifier
+from medledger.sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 from tests.api.regulator_mode import AUTH, regulator_client
 

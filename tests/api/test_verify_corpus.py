@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.services import Components
 from medledger.app import create_app
-from sdk.gs1 import make_sscc
+from medledger.domain.services import Components
+from medledger.sdk.gs1 import make_sscc
 from tests.api.conftest import ApiEnv
 
 GTIN = "09506000134352"

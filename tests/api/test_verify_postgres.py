@@ -17,16 +17,16 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from domain.auth import create_api_key
-from domain.services import Components, Services
-from domain.verifier import VERIFIER, verifier
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.queries.verification import DirectSql
-from indexer.source import Web3LogSource
 from medledger.app import create_app
-from sdk.gs1 import Udi
+from medledger.domain.auth import create_api_key
+from medledger.domain.services import Components, Services
+from medledger.domain.verifier import VERIFIER, verifier
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.queries.verification import DirectSql
+from medledger.indexer.source import Web3LogSource
+from medledger.sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -19,12 +19,12 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.auth import create_api_key
-from domain.services import Components
 from medledger.app import create_app
-from sdk.gs1 import parse_code
+from medledger.domain.auth import create_api_key
+from medledger.domain.services import Components
+from medledger.sdk.gs1 import parse_code
+from medledger.web.ratelimit import SharedBuckets
 from tests.api.conftest import ApiEnv
-from web.ratelimit import SharedBuckets
 
 CODE = "(01)09506000134352(21)SN000001"
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sdk.gs1 import Udi
+from medledger.sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 
 

@@ -40,8 +40,8 @@ from hypothesis.stateful import (
 )
 from web3 import Web3
 
-from engines.devchain import DevChain
-from ops.demo.consortium import (
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import (
     DEMO_GTIN,
     DEMO_LOT,
     DEMO_PREFIX,
@@ -49,12 +49,12 @@ from ops.demo.consortium import (
     Consortium,
     bootstrap_consortium,
 )
-from sdk import gs1
-from sdk.compiler import load_artifacts
-from sdk.errors import ContractError
-from sdk.ledger import Ledger
-from sdk.messages import ShipOrder, sign_order
-from sdk.model import ItemStatus, ShipmentStatus
+from medledger.sdk import gs1
+from medledger.sdk.compiler import load_artifacts
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.messages import ShipOrder, sign_order
+from medledger.sdk.model import ItemStatus, ShipmentStatus
 
 MEMBERS = ("manufacturer", "distributor", "logistics", "hospital", "hospital2")
 ACTORS = (*MEMBERS, "regulator")

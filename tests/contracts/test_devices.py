@@ -17,12 +17,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from engines.devchain import DevChain
-from ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
-from sdk.errors import ContractError
-from sdk.gs1 import lot_key, make_gtin
-from sdk.ledger import Ledger, TxResult
-from sdk.model import LicenceKind, LotRecord, ProductRecord, Role, class_mask
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
+from medledger.sdk.errors import ContractError
+from medledger.sdk.gs1 import lot_key, make_gtin
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.model import LicenceKind, LotRecord, ProductRecord, Role, class_mask
 
 ZERO_ADDRESS = "0x" + "00" * 20
 YEAR = 365 * 24 * 3600

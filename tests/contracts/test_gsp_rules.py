@@ -12,12 +12,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium
-from sdk.errors import ContractError
-from sdk.gs1 import make_gtin, make_sscc
-from sdk.ledger import Ledger
-from sdk.model import ItemStatus, LicenceKind, Role, ShipmentStatus, class_mask
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.errors import ContractError
+from medledger.sdk.gs1 import make_gtin, make_sscc
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import ItemStatus, LicenceKind, Role, ShipmentStatus, class_mask
 
 HOUR = 3600
 YEAR = 365 * 24 * HOUR

@@ -17,13 +17,13 @@ import pytest
 from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium
-from sdk.compiler import ContractArtifact
-from sdk.errors import ContractError, MedLedgerError
-from sdk.gs1 import container_path, item_id, make_sscc, unit_path
-from sdk.ledger import Ledger
-from sdk.model import ItemStatus, ShipmentStatus
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.errors import ContractError, MedLedgerError
+from medledger.sdk.gs1 import container_path, item_id, make_sscc, unit_path
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import ItemStatus, ShipmentStatus
 
 MAX_BATCH = 500
 

@@ -10,11 +10,11 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from engines.devchain import DevChain
-from ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
-from sdk.errors import ContractError, MedLedgerError
-from sdk.ledger import Ledger, TxResult
-from sdk.model import Licence, LicenceKind, Member, MemberStatus, Role, class_mask
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX, Consortium
+from medledger.sdk.errors import ContractError, MedLedgerError
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.model import Licence, LicenceKind, Member, MemberStatus, Role, class_mask
 
 ZERO_ADDRESS = "0x" + "00" * 20
 DEFAULT_ADMIN_ROLE = bytes(32)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium
-from sdk.errors import ContractError
-from sdk.gs1 import item_id, make_sscc, unit_path
-from sdk.ledger import Ledger, TxResult
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.errors import ContractError
+from medledger.sdk.gs1 import item_id, make_sscc, unit_path
+from medledger.sdk.ledger import Ledger, TxResult
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MEMBERS = ["regulator", "manufacturer", "distributor", "logistics", "hospital", "hospital2"]

@@ -16,13 +16,13 @@ from eth_account.messages import encode_typed_data
 from eth_keys.datatypes import Signature
 from eth_utils import keccak
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium
-from sdk.compiler import ContractArtifact
-from sdk.deploy import deploy_suite
-from sdk.errors import ContractError
-from sdk.ledger import Ledger, TxResult
-from sdk.messages import (
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.deploy import deploy_suite
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import Ledger, TxResult
+from medledger.sdk.messages import (
     CancelOrder,
     Domain,
     ReceiveOrder,
@@ -31,7 +31,7 @@ from sdk.messages import (
     sign_order,
     typed_data,
 )
-from sdk.model import ItemStatus, ShipmentStatus
+from medledger.sdk.model import ItemStatus, ShipmentStatus
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 KINDS = ("Ship", "Receive", "Cancel")

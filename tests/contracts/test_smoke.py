@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ops.demo.consortium import Consortium
-from sdk.model import ItemStatus
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.model import ItemStatus
 
 
 def test_a_unit_shipped_and_received_changes_holder(consortium: Consortium) -> None:

@@ -24,21 +24,21 @@ from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
-from engines.anvil import anvil_dev_accounts, start_anvil
-from indexer.db import make_engine
-from indexer.items import EventKind
-from indexer.queries.trace import unit_history
 from medledger.cli import app
-from ops.demo.consortium import Consortium, bootstrap_consortium
-from ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
-from ops.secrets import StackSecrets, load_or_create_secrets
-from ops.stack import StackConfig, start_stack
-from runtime.supervisor import Supervisor
-from sdk.compiler import ContractArtifact
-from sdk.deploy import Deployment
-from sdk.keys import create_keystore
-from sdk.model import ItemStatus
-from sdk.transactions import send_transaction
+from medledger.engines.anvil import anvil_dev_accounts, start_anvil
+from medledger.indexer.db import make_engine
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries.trace import unit_history
+from medledger.ops.demo.consortium import Consortium, bootstrap_consortium
+from medledger.ops.demo.e2e_lifecycle import Cast, PalletLife, run_pallet
+from medledger.ops.secrets import StackSecrets, load_or_create_secrets
+from medledger.ops.stack import StackConfig, start_stack
+from medledger.runtime.supervisor import Supervisor
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.keys import create_keystore
+from medledger.sdk.model import ItemStatus
+from medledger.sdk.transactions import send_transaction
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFECYCLE = [

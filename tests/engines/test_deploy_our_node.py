@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
 from medledger.cli import app
-from node.app import Node
-from node.config import DEMO_ADMIN_KEY, demo_genesis
-from sdk.deploy import Deployment
-from sdk.ledger import Ledger
+from medledger.node.app import Node
+from medledger.node.config import DEMO_ADMIN_KEY, demo_genesis
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.ledger import Ledger
 
 
 @pytest.fixture

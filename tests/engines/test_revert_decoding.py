@@ -14,14 +14,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from engines.anvil import anvil_dev_accounts, start_anvil
-from engines.deploy import deploy_to_rpc
-from node.app import Node
-from node.config import DEMO_ADMIN_KEY, demo_genesis
-from runtime.supervisor import Supervisor
-from sdk.errors import ContractError
-from sdk.ledger import Ledger
-from sdk.model import Role
+from medledger.engines.anvil import anvil_dev_accounts, start_anvil
+from medledger.engines.deploy import deploy_to_rpc
+from medledger.node.app import Node
+from medledger.node.config import DEMO_ADMIN_KEY, demo_genesis
+from medledger.runtime.supervisor import Supervisor
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
 
 
 def _on_anvil(tmp_path: Path) -> Iterator[tuple[str, list[LocalAccount]]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.services import Components
 from medledger.app import create_app
+from medledger.domain.services import Components
 from tests.api.conftest import ApiEnv, api  # noqa: F401 - fixtures used by the API targets
 from tests.api.partner_env import partner  # noqa: F401
 

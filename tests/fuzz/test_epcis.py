@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from domain.services import Component
+from medledger.domain.services import Component
 from tests.api import epcis_docs as docs
 from tests.api.conftest import ApiEnv
 from tests.api.partner_env import PartnerEnv

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.epcis.identifiers import member_of_uri, parse_epc
-from sdk.errors import Gs1Error
-from sdk.gs1 import (
+from medledger.api.epcis.identifiers import member_of_uri, parse_epc
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import (
     Udi,
     check_digit,
     company_prefix_of,

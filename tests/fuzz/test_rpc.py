@@ -20,9 +20,9 @@ from eth_account import Account
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from node.app import Node
-from node.config import NodeConfig, demo_genesis
-from node.errors import INTERNAL_ERROR
+from medledger.node.app import Node
+from medledger.node.config import NodeConfig, demo_genesis
+from medledger.node.errors import INTERNAL_ERROR
 from tests.fuzz.budget import fuzz
 from tests.fuzz.known import tolerated
 from tests.fuzz.mutate import HOSTILE_NUMBERS, dumps, json_body, mutated_bytes, mutated_json

@@ -20,20 +20,20 @@ from eth_account import Account
 from sqlalchemy import Connection
 from web3 import HTTPProvider, Web3
 
-from engines.devchain import DevChain
-from indexer.config import Settings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.source import LogSource
-from ops.bench.supply_chain import (
+from medledger.engines.devchain import DevChain
+from medledger.indexer.config import Settings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import LogSource
+from medledger.ops.bench.supply_chain import (
     ChainRun,
     GeneratorConfig,
     SyntheticChain,
     generate_synthetic,
     run_on_chain,
 )
-from sdk.compiler import ContractArtifact
-from sdk.deploy import Deployment
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.deploy import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from indexer.decode import LogDecoder
-from indexer.source import Web3LogSource
-from sdk.abi import AbiCodec
-from sdk.deploy import CONTRACT_NAMES
+from medledger.indexer.decode import LogDecoder
+from medledger.indexer.source import Web3LogSource
+from medledger.sdk.abi import AbiCodec
+from medledger.sdk.deploy import CONTRACT_NAMES
 
 
 def _reference(artifacts) -> AbiCodec:

@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from indexer.config import Settings
-from indexer.digest import table_digests
-from indexer.errors import LockedError, ReorgTooDeepError
-from indexer.follower import Indexer
-from ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
+from medledger.indexer.config import Settings
+from medledger.indexer.digest import table_digests
+from medledger.indexer.errors import LockedError, ReorgTooDeepError
+from medledger.indexer.follower import Indexer
+from medledger.ops.bench.supply_chain import GeneratorConfig, SyntheticChain, generate_synthetic
 from tests.indexer.conftest import connect, index_all
 
 KILLS = 20 if os.environ.get("CI") == "true" else 6

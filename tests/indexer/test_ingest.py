@@ -7,8 +7,8 @@ import sys
 
 from sqlalchemy import text
 
-from indexer.source import Web3LogSource
-from sdk.ledger import Ledger
+from medledger.indexer.source import Web3LogSource
+from medledger.sdk.ledger import Ledger
 from tests.indexer.conftest import (
     ANVIL_KEY,
     ROOT,
@@ -122,7 +122,7 @@ def test_the_generator_cli_plays_on_anvil_and_the_indexer_cli_projects_it(
 ):
     deployment = tmp_path / "generated.json"
     played = subprocess.run(
-        [sys.executable, "-m", "ops.bench.supply_chain", "--rpc", anvil_run.url,
+        [sys.executable, "-m", "medledger.ops.bench.supply_chain", "--rpc", anvil_run.url,
          "--key", ANVIL_KEY, "--deployment-out", str(deployment), "--units", "8", "--lots", "1"],
         capture_output=True, text=True, timeout=300, cwd=ROOT, env=cli_env(),
     )  # fmt: skip

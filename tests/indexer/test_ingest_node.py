@@ -9,13 +9,13 @@ import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from indexer.source import Web3LogSource
-from ops.bench.supply_chain import GeneratorConfig, run_on_chain
-from sdk.deploy import Deployment
+from medledger.indexer.source import Web3LogSource
+from medledger.ops.bench.supply_chain import GeneratorConfig, run_on_chain
+from medledger.sdk.deploy import Deployment
 from tests.indexer.conftest import connect, index_all
 
-node_app = pytest.importorskip("node.app")
-node_config = pytest.importorskip("node.config")
+node_app = pytest.importorskip("medledger.node.app")
+node_config = pytest.importorskip("medledger.node.config")
 
 TINY = GeneratorConfig.small(
     manufacturers=1, distributors=1, hospitals=1, products=1, lots=1, units=8,

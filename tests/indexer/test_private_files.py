@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from domain.store import ApiStore
-from indexer.db import make_engine
+from medledger.domain.store import ApiStore
+from medledger.indexer.db import make_engine
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import event
 
-from indexer.db import make_engine
-from indexer.items import EventKind
-from indexer.queries import (
+from medledger.indexer.db import make_engine
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries import (
     container_contents,
     containers_holding,
     expiring_stock,
@@ -23,7 +23,7 @@ from indexer.queries import (
     unit_history,
     used_unit_scans,
 )
-from indexer.queries.epcis import (
+from medledger.indexer.queries.epcis import (
     event_items,
     event_keys,
     event_reference,
@@ -33,11 +33,11 @@ from indexer.queries.epcis import (
     open_shipment_holding,
     storage_range,
 )
-from indexer.queries.progress import indexed_block
-from indexer.queries.shipments import shipment, shipment_lines
-from indexer.queries.trace import held_by, item_exists, lot_reached
-from indexer.source import Web3LogSource
-from sdk.model import ItemStatus
+from medledger.indexer.queries.progress import indexed_block
+from medledger.indexer.queries.shipments import shipment, shipment_lines
+from medledger.indexer.queries.trace import held_by, item_exists, lot_reached
+from medledger.indexer.source import Web3LogSource
+from medledger.sdk.model import ItemStatus
 from tests.indexer.conftest import DevRun, connect, index_all
 
 HOT_TABLES = ("items", "item_events", "processed_logs", "verification_scans", "lot_reach")

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from engines.devchain import DevChain
-from indexer.config import Settings
-from indexer.digest import table_digests
-from indexer.follower import Indexer
-from indexer.source import Web3LogSource
-from ops.bench.supply_chain import ChainRun, GeneratorConfig, run_on_chain
-from sdk.model import ItemStatus
+from medledger.engines.devchain import DevChain
+from medledger.indexer.config import Settings
+from medledger.indexer.digest import table_digests
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import Web3LogSource
+from medledger.ops.bench.supply_chain import ChainRun, GeneratorConfig, run_on_chain
+from medledger.sdk.model import ItemStatus
 from tests.indexer.conftest import connect, index_all
 
 TINY = GeneratorConfig.small(

@@ -7,10 +7,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import indexer.models  # noqa: F401
-from indexer.config import Settings
-from indexer.db import make_engine, migrate
-from indexer.errors import ConfigError
+import medledger.indexer.models  # noqa: F401
+from medledger.indexer.config import Settings
+from medledger.indexer.db import make_engine, migrate
+from medledger.indexer.errors import ConfigError
 
 
 def test_upgrading_to_head_builds_exactly_the_models_schema(db_url):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from indexer.db import make_engine, migrate
+from medledger.indexer.db import make_engine, migrate
 
 
 def test_a_writer_transaction_that_reads_first_waits_for_another_writer_instead_of_failing(

@@ -22,10 +22,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from node.app import Node
-from node.client import RpcClient
-from node.config import NodeConfig, demo_genesis
-from sdk.deploy import Deployment
+from medledger.node.app import Node
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig, demo_genesis
+from medledger.sdk.deploy import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE = os.environ.get("MEDLEDGER_NODE_ENGINE", "pyevm")
@@ -202,10 +202,10 @@ def run_lifecycle(url: str, config: NodeConfig) -> None:
 
 
 def _lifecycle(w3: Web3, url: str, config: NodeConfig) -> None:
-    from ops.demo.consortium import bootstrap_consortium
-    from sdk.gs1 import make_sscc
-    from sdk.ledger import Ledger
-    from sdk.model import Role
+    from medledger.ops.demo.consortium import bootstrap_consortium
+    from medledger.sdk.gs1 import make_sscc
+    from medledger.sdk.ledger import Ledger
+    from medledger.sdk.model import Role
 
     admin = Ledger(w3, deployment_of(config), admin_account(config))
     accounts = [admin.account] + [Account.create() for _ in range(6)]

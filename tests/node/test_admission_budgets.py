@@ -16,12 +16,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from node.app import Node
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.errors import RpcError
-from sdk.ledger import Ledger
-from sdk.model import Role
+from medledger.node.app import Node
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.errors import RpcError
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
 from tests.node.conftest import admin_account, deployment_of, sign, wait_receipt
 
 LOOP_INITCODE = "0x5b600056"  # JUMPDEST, PUSH1 0, JUMP

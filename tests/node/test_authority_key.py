@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from node.app import AUTHORITY_KEY_ENV, Node
-from node.child import helper_environment
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.errors import ConfigError
+from medledger.node.app import AUTHORITY_KEY_ENV, Node
+from medledger.node.child import helper_environment
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.errors import ConfigError
 from tests.node.conftest import admin_account, sign, wait_receipt
 
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.errors import RpcError
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.errors import RpcError
 from tests.node.conftest import admin_account, sign, wait_receipt
 
 

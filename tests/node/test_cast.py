@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.rpc import Rpc
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.rpc import Rpc
 from tests.node.conftest import REPO, NodeProcess, spawn_node, wait_receipt
 
 CAST = REPO / "node_modules/@foundry-rs/cast-linux-amd64/bin/cast"

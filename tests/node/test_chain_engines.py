@@ -14,14 +14,14 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from node import evm, evm_reads
-from node.chain import Chain, Committed
-from node.client import RpcClient
-from node.config import DEMO_AUTHORITY_KEY, NodeConfig
-from node.errors import ConfigError
-from node.records import Reader
-from node.seal import Sealer
-from sdk.compiler import load_artifacts
+from medledger.node import evm, evm_reads
+from medledger.node.chain import Chain, Committed
+from medledger.node.client import RpcClient
+from medledger.node.config import DEMO_AUTHORITY_KEY, NodeConfig
+from medledger.node.errors import ConfigError
+from medledger.node.records import Reader
+from medledger.node.seal import Sealer
+from medledger.sdk.compiler import load_artifacts
 from tests.node.conftest import NodeProcess, admin_account, run_lifecycle, sign
 
 TIMESTAMP = 1_800_000_000

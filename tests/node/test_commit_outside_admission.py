@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from node.app import Node
-from node.client import RpcClient
-from node.config import NodeConfig
+from medledger.node.app import Node
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
 from tests.node.conftest import admin_account, sign, wait_receipt
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from node.chain import Chain
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.follower import Follower
-from sdk.compiler import load_artifacts
+from medledger.node.chain import Chain
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.follower import Follower
+from medledger.sdk.compiler import load_artifacts
 from tests.node.conftest import CI, admin_account, free_port, sign, spawn_node, wait_receipt
 
 KILLS = 20 if CI else 4
@@ -117,7 +117,7 @@ def test_the_sequencer_survives_sigkill_under_load(
             assert follower.step() or follower.divergence is None
             assert follower.divergence is None, follower.divergence
         with replay.snapshot() as snap:
-            from node import evm_reads
+            from medledger.node import evm_reads
 
             ours = evm_reads.header_by_number(snap, int(head["number"], 16))
         assert "0x" + ours.state_root.hex() == head["stateRoot"]

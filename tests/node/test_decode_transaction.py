@@ -13,8 +13,8 @@ from eth_utils import int_to_big_endian
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.errors import NodeError
-from node.evm import MedLedgerVM, decode_admitted, decode_transaction
+from medledger.node.errors import NodeError
+from medledger.node.evm import MedLedgerVM, decode_admitted, decode_transaction
 
 ACCOUNT = Account.from_key("0x" + "42" * 32)
 TO = "0x" + "11" * 20

@@ -11,8 +11,8 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from node import evm
-from node.store import LmdbStore
+from medledger.node import evm
+from medledger.node.store import LmdbStore
 
 # CALL(gas=GAS, to=ADDRESS, value=0, in=0/0, out=0/0), then STOP: recursion until depth 1024.
 RUNTIME = bytes.fromhex("60006000600060006000305af100")

@@ -24,11 +24,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from node import evm, evm_reads
-from node.chain import genesis_spec
-from node.client import RpcClient
-from node.config import NodeConfig, create_address
-from node.engine import (
+from medledger.node import evm, evm_reads
+from medledger.node.chain import genesis_spec
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig, create_address
+from medledger.node.engine import (
     BlockEnv,
     BlockResult,
     Transaction,
@@ -38,11 +38,11 @@ from node.engine import (
     transactions_root,
     write_preimages,
 )
-from node.engine_pyevm import PyEvmExecutor
-from node.engine_revm import RevmExecutor, genesis_preimages, opcodes_in
-from node.revm_journal import loaded_state
-from node.store import LmdbStore, WriteBuffer
-from sdk.compiler import load_artifacts
+from medledger.node.engine_pyevm import PyEvmExecutor
+from medledger.node.engine_revm import RevmExecutor, genesis_preimages, opcodes_in
+from medledger.node.revm_journal import loaded_state
+from medledger.node.store import LmdbStore, WriteBuffer
+from medledger.sdk.compiler import load_artifacts
 from tests.node.conftest import admin_account, run_lifecycle, sign, spawn_node
 
 COINBASE = bytes.fromhex("cb" * 20)

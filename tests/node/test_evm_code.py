@@ -8,7 +8,7 @@ from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 from eth_typing import Address
 
-from node.evm_code import CodeCachingAccountDB
+from medledger.node.evm_code import CodeCachingAccountDB
 
 A = Address(b"\x0a" * 20)
 B = Address(b"\x0b" * 20)

@@ -11,11 +11,11 @@ import rlp
 from eth_account import Account
 from web3 import Web3
 
-from node import evm
-from node.chain import genesis_spec
-from node.config import NodeConfig
-from node.store import LmdbStore
-from sdk.compiler import load_artifacts
+from medledger.node import evm
+from medledger.node.chain import genesis_spec
+from medledger.node.config import NodeConfig
+from medledger.node.store import LmdbStore
+from medledger.sdk.compiler import load_artifacts
 from tests.node.conftest import admin_account, sign
 
 
@@ -57,7 +57,7 @@ def test_the_fast_opcode_loop_builds_the_same_block_as_py_evm(
     )
     member = Account.create().address
     admit = partners.encode_abi("admit", [member, 1, "Regulator"])
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     bad_jump = bytes.fromhex("600456605b00")  # PUSH1 4, JUMP into PUSH1's data byte 0x5b
     good_jump = bytes.fromhex("600456005b00")  # PUSH1 4, JUMP to a JUMPDEST, STOP
@@ -196,7 +196,7 @@ def _every_inline_opcode() -> bytes:
 def test_every_inline_opcode_gives_what_py_evm_gives(
     tmp_path: Path, node_config: NodeConfig
 ) -> None:
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -277,7 +277,7 @@ def test_storage_gas_and_refunds_match_py_evm(tmp_path: Path, node_config: NodeC
     (with EIP-3529's refunds, one transaction each so no refund cap hides one), the 2300-gas
     sentry at its boundary, SSTORE in a STATICCALL, and a failed call leaving its slots
     cold again for the next."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -336,7 +336,7 @@ def test_failing_frames_fail_as_in_py_evm(tmp_path: Path, node_config: NodeConfi
     """Running out of gas anywhere in a segment (gas limits step across its dynamic costs
     and up to the exact total), stack overflow and underflow, a taken jump to a pushed
     invalid destination, copying past the return data, and code ending inside a PUSH."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -448,7 +448,7 @@ def test_message_calls_and_logs_match_py_evm(tmp_path: Path, node_config: NodeCo
     warm, with return data bigger and smaller than the output area, a callee that reverts
     with data, one that runs out of gas, one that writes or logs under STATICCALL, value
     beyond the balance, and LOG0..LOG4 in successful and reverted frames."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -611,7 +611,7 @@ def test_the_63_64_cap_matches_py_evm_at_its_boundary(
     """A callee that burns all its gas, given 60,000 or all but 1/64 of what is left,
     whichever is less, with transaction gas limits stepping by 1 across the point where
     the cap stops binding: the gas used grows with the limit, then stays flat."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -646,7 +646,7 @@ def test_storage_reads_after_reverted_writes_and_refunds_across_frames(
     the slot again (it must see the value from before the reverted write), and writes it for
     good. Slots cleared in a frame that then fails earn no refund; cleared in one that
     succeeds, they do. A slot written by one transaction is read by the next."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -691,7 +691,7 @@ def test_gas_prices_value_transfers_and_empty_accounts_match_py_evm(
     that do not exist, a zero-value transfer to one (touched and empty: not created), a
     transfer of everything a fresh account holds back to its funder, and a contract call
     that pays for gas and sends value."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])
@@ -743,7 +743,7 @@ def test_self_destructs_and_touched_accounts_match_py_evm(
     (an empty beneficiary is touched and cleared), inside a frame that reverts (nothing is
     touched, but for EIP-716's RIPEMD-160), and in the transaction that created the
     contract (the contract is deleted)."""
-    from node.config import create_address
+    from medledger.node.config import create_address
 
     admin = admin_account(node_config)
     sender = bytes.fromhex(admin.address[2:])

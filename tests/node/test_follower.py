@@ -19,12 +19,12 @@ import rlp
 from eth_account import Account
 from eth_utils import keccak
 
-from node.chain import Chain
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.errors import RpcError
-from node.follower import Follower
-from node.seal import Sealer
+from medledger.node.chain import Chain
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.errors import RpcError
+from medledger.node.follower import Follower
+from medledger.node.seal import Sealer
 from tests.node.conftest import (
     NodeProcess,
     admin_account,

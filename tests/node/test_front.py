@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from node.client import RpcClient
-from node.config import NodeConfig
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
 from tests.node.conftest import REPO, NodeProcess, admin_account, sign, wait_receipt
 
 

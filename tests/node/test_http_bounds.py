@@ -14,9 +14,9 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from node.app import Node
-from node.config import NodeConfig
-from node.server import HttpLimits, RpcServer
+from medledger.node.app import Node
+from medledger.node.config import NodeConfig
+from medledger.node.server import HttpLimits, RpcServer
 
 SHORT = HttpLimits(
     max_connections=8, idle_timeout=0.6, header_timeout=0.6, body_timeout=0.6, write_timeout=2

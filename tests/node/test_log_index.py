@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.records import LogFilter, Reader, write_block
-from node.store import LmdbStore
+from medledger.node.records import LogFilter, Reader, write_block
+from medledger.node.store import LmdbStore
 
 ITEMS = bytes.fromhex("4c18b49f381331196b8fae0fb9ef78be10ec4781")
 OTHER = bytes.fromhex("ced72ef9731fe93a6b9e92873007193bb9bb4897")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from node.errors import BackpressureError, RpcError
-from node.evm import DecodedTx, decode_transaction
-from node.mempool import Mempool
+from medledger.node.errors import BackpressureError, RpcError
+from medledger.node.evm import DecodedTx, decode_transaction
+from medledger.node.mempool import Mempool
 
 KEY_A = Account.from_key("0x" + "0a" * 32)
 KEY_B = Account.from_key("0x" + "0b" * 32)
@@ -66,7 +66,7 @@ def test_a_transaction_too_far_ahead_is_refused() -> None:
 
 
 def test_a_garbled_transaction_is_refused_with_a_reason() -> None:
-    from node.errors import NodeError
+    from medledger.node.errors import NodeError
 
     with pytest.raises(NodeError, match="invalid transaction"):
         decode_transaction(b"\x02\xc0garbage")

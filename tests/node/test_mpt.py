@@ -27,11 +27,11 @@ from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
 from trie.hexary import HexaryTrie
 
-from node import evm, evm_tries, speedups
-from node.chain import Chain
-from node.config import NodeConfig, create_address
-from node.evm_tries import BatchedStorageLookup, LookupHashTrie
-from node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
+from medledger.node import evm, evm_tries, speedups
+from medledger.node.chain import Chain
+from medledger.node.config import NodeConfig, create_address
+from medledger.node.evm_tries import BatchedStorageLookup, LookupHashTrie
+from medledger.node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 from tests.node.conftest import admin_account, sign
 
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node import rpc as rpc_module
-from node.app import Node
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.errors import INTERNAL_ERROR, RpcError
+from medledger.node import rpc as rpc_module
+from medledger.node.app import Node
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.errors import INTERNAL_ERROR, RpcError
 
 LOOP = "0x5b600056"  # JUMPDEST, PUSH1 0, JUMP: init code that loops until out of gas
 

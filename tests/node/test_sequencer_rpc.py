@@ -14,13 +14,13 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from node.client import RpcClient
-from node.config import NodeConfig
-from node.errors import RpcError
-from ops.demo.consortium import bootstrap_consortium
-from sdk.errors import ContractError
-from sdk.ledger import Ledger
-from sdk.model import Role
+from medledger.node.client import RpcClient
+from medledger.node.config import NodeConfig
+from medledger.node.errors import RpcError
+from medledger.ops.demo.consortium import bootstrap_consortium
+from medledger.sdk.errors import ContractError
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
 from tests.node.conftest import (
     NodeProcess,
     admin_account,
@@ -235,8 +235,8 @@ def test_a_transaction_that_could_not_pay_its_gas_is_refused_at_admission(
 def test_a_reverting_call_answers_code_3_with_the_revert_data(
     client: RpcClient, node_config: NodeConfig
 ) -> None:
-    from sdk.abi import AbiCodec
-    from sdk.compiler import load_artifacts
+    from medledger.sdk.abi import AbiCodec
+    from medledger.sdk.compiler import load_artifacts
 
     abi = load_artifacts()["Partners"].abi
     contract = Web3().eth.contract(abi=abi)

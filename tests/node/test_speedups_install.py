@@ -18,8 +18,8 @@ from eth_hash.auto import keccak
 
 import eth.vm.base
 
-import node, node.app, node.chain
-from node import evm_tries, speedups
+import medledger.node, medledger.node.app, medledger.node.chain
+from medledger.node import evm_tries, speedups
 
 def patched():
     return {
@@ -30,8 +30,8 @@ def patched():
     }
 
 print(sorted(k for k, v in patched().items() if v))
-from node.config import demo_genesis
-node.chain.Chain(replace(demo_genesis(), data_dir=Path(sys.argv[1]))).close()
+from medledger.node.config import demo_genesis
+medledger.node.chain.Chain(replace(demo_genesis(), data_dir=Path(sys.argv[1]))).close()
 print(sorted(k for k, v in patched().items() if v))
 """
 

@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
 
-from domain.services import Services, load_platform_key
-from domain.settings import ApiSettings
-from indexer.db import make_engine
 from medledger.app import create_app
-from runtime.supervisor import free_port
-from sdk.compiler import load_artifacts
-from sdk.deploy import Deployment
+from medledger.domain.services import Services, load_platform_key
+from medledger.domain.settings import ApiSettings
+from medledger.indexer.db import make_engine
+from medledger.runtime.supervisor import free_port
+from medledger.sdk.compiler import load_artifacts
+from medledger.sdk.deploy import Deployment
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def offline_api(tmp_path: Path) -> Iterator[TestClient]:
     contract = "0x" + "11" * 20
     deployment = Deployment(1337, contract, contract, contract, contract)
     deployment.save(tmp_path / "deployment.json")
-    db_url = f"sqlite:///{tmp_path / 'indexer.db'}"
+    db_url = f"sqlite:///{tmp_path / 'medledger.indexer.db'}"
     settings = ApiSettings(
         rpc_url=dead,
         db_url=db_url,

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from ops.hostile import HostileStats, _class, _rpc_class
+from medledger.ops.hostile import HostileStats, _class, _rpc_class
 
 
 def _answer(body: object, status: int = 200) -> httpx.Response:

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from runtime.logs import AccessLogPrivacy, setup_logging
+from medledger.runtime.logs import AccessLogPrivacy, setup_logging
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from eth_account import Account
 
-from ops.secrets import load_or_create_secrets
+from medledger.ops.secrets import load_or_create_secrets
 
 
 def _files(root: Path) -> dict[str, str]:

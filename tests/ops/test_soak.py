@@ -4,8 +4,8 @@ end-of-soak check."""
 
 from __future__ import annotations
 
-from ops.hostile import CONNECTION_PAYLOADS, PAYLOADS
-from ops.soak import SoakPlan, run_soak
+from medledger.ops.hostile import CONNECTION_PAYLOADS, PAYLOADS
+from medledger.ops.soak import SoakPlan, run_soak
 
 
 def test_short_soak_under_a_sigkill_of_each_process_and_hostile_traffic_loses_nothing():

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
+from medledger.runtime.supervisor import ProcessSpec, Supervisor, SupervisorError, free_port
 
 
 def _http_server(name: str, directory: Path) -> ProcessSpec:

@@ -15,8 +15,8 @@ import httpx
 import psutil
 import pytest
 
-from ops.up import reset_data_dir
-from runtime.supervisor import SupervisorError
+from medledger.ops.up import reset_data_dir
+from medledger.runtime.supervisor import SupervisorError
 from tests.portal.live import CHROMIUM
 
 REPO = Path(__file__).resolve().parents[2]

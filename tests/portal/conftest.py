@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from medledger.app import create_app
-from portal.users import create_user
+from medledger.portal.users import create_user
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv, api
 from tests.api.partner_env import PartnerEnv

@@ -31,18 +31,18 @@ from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 from web3 import EthereumTesterProvider, Web3
 
-from domain.chain import vault
-from domain.services import Services, load_platform_key
-from domain.settings import ApiSettings
-from engines.devchain import DevChain
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.source import Web3LogSource
 from medledger.app import create_app
-from ops.demo.consortium import Consortium, bootstrap_consortium
-from portal.users import create_user
-from sdk.compiler import load_artifacts
+from medledger.domain.chain import vault
+from medledger.domain.services import Services, load_platform_key
+from medledger.domain.settings import ApiSettings
+from medledger.engines.devchain import DevChain
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.source import Web3LogSource
+from medledger.ops.demo.consortium import Consortium, bootstrap_consortium
+from medledger.portal.users import create_user
+from medledger.sdk.compiler import load_artifacts
 
 __all__ = ["CHROMIUM", "LiveChain", "LiveSite", "live_chain", "password_of"]
 
@@ -171,7 +171,7 @@ def live_chain(directory: Path) -> Iterator[LiveChain]:
     relayer = chain.accounts[7]
     consortium.admin.grant_relayer(relayer.address)
     consortium.deployment.save(directory / "deployment.json")
-    db_url = f"sqlite:///{directory / 'indexer.db'}"
+    db_url = f"sqlite:///{directory / 'medledger.indexer.db'}"
     stop = threading.Event()
     failures: list[BaseException] = []
     indexed = [-1]

@@ -7,8 +7,8 @@ import dataclasses
 
 from fastapi.testclient import TestClient
 
-from domain.services import Components
 from medledger.app import create_app
+from medledger.domain.services import Components
 from tests.portal.conftest import PortalEnv, csrf_of, password_of
 
 

@@ -16,7 +16,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from sdk import gs1
+from medledger.sdk import gs1
 from tests.portal.live import CHROMIUM, LiveChain, LiveSite, live_chain, password_of
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

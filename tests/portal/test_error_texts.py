@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import CONTRACT_ERROR_STATUS, ProblemCode, contract_error_status
-from portal.errors import MESSAGES, PortalFailure, explain
-from portal.i18n import translations
-from sdk.compiler import load_artifacts
-from sdk.errors import ContractError
+from medledger.domain.errors import CONTRACT_ERROR_STATUS, ProblemCode, contract_error_status
+from medledger.portal.errors import MESSAGES, PortalFailure, explain
+from medledger.portal.i18n import translations
+from medledger.sdk.compiler import load_artifacts
+from medledger.sdk.errors import ContractError
 
 CODES = sorted(CONTRACT_ERROR_STATUS) + sorted(ProblemCode)
 

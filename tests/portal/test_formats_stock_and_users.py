@@ -10,8 +10,8 @@ from eth_utils import keccak
 from typer.testing import CliRunner
 
 from medledger.cli import app
-from portal.i18n import LANGS, Formatter
-from portal.users import authenticate, find_user
+from medledger.portal.i18n import LANGS, Formatter
+from medledger.portal.users import authenticate, find_user
 from tests.portal.conftest import PortalEnv, csrf_of, password_of
 
 
@@ -116,7 +116,7 @@ def test_every_message_in_the_portal_has_a_chinese_translation() -> None:
     from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po
 
-    from portal.i18n import LOCALE_DIR
+    from medledger.portal.i18n import LOCALE_DIR
 
     translated: set[str] = set()
     for po in sorted((LOCALE_DIR / "zh_CN" / "LC_MESSAGES").glob("*.po")):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.errors import FormError
-from portal.forms import tenths
+from medledger.portal.errors import FormError
+from medledger.portal.forms import tenths
 
 
 @pytest.mark.parametrize(

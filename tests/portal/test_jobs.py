@@ -9,11 +9,11 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from domain.services import Components
-from domain.store import api_store
-from indexer.store.tables import jobs as job_table
 from medledger.app import create_app
-from portal import jobs
+from medledger.domain.services import Components
+from medledger.domain.store import api_store
+from medledger.indexer.store.tables import jobs as job_table
+from medledger.portal import jobs
 from tests.portal.conftest import PortalEnv
 from tests.portal.test_partner_pages import commission
 

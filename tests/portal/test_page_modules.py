@@ -7,9 +7,9 @@ import types
 
 import pytest
 
-from portal.app import PAGE_MODULES, page_module
-from portal.errors import PortalStartupError
-from sdk.errors import MedLedgerError
+from medledger.portal.app import PAGE_MODULES, page_module
+from medledger.portal.errors import PortalStartupError
+from medledger.sdk.errors import MedLedgerError
 
 
 def test_every_listed_page_module_loads_with_a_router() -> None:

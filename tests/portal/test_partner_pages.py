@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.exc import OperationalError
 
-from domain.errors import ApiError
-from portal.routes import documents
-from sdk import gs1
+from medledger.domain.errors import ApiError
+from medledger.portal.routes import documents
+from medledger.sdk import gs1
 from tests.portal.conftest import PortalEnv, csrf_of
 
 

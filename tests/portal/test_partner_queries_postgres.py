@@ -4,13 +4,13 @@ chain is indexed into both and every read is compared."""
 
 from __future__ import annotations
 
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.queries import counterparties, devices, shipments
-from indexer.queries.stock import inventory
-from indexer.source import Web3LogSource
-from sdk import gs1
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.queries import counterparties, devices, shipments
+from medledger.indexer.queries.stock import inventory
+from medledger.indexer.source import Web3LogSource
+from medledger.sdk import gs1
 from tests.api import test_verify_postgres
 from tests.api.conftest import ApiEnv
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from domain import devices
-from domain.auth import resolve_member
-from domain.partner_schemas import LotIn
-from domain.read_your_writes import reached
-from indexer.queries.devices import lots_of
+from medledger.domain import devices
+from medledger.domain.auth import resolve_member
+from medledger.domain.partner_schemas import LotIn
+from medledger.domain.read_your_writes import reached
+from medledger.indexer.queries.devices import lots_of
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv, csrf_of
 from tests.portal.live import LiveChain, LiveSite, live_chain, password_of

@@ -3,12 +3,12 @@ can show is worded there, in zh-CN and English (the API's own text is English on
 
 from __future__ import annotations
 
-from domain.document_upload import DocumentProblem
-from domain.recalls import RecallProblem
-from domain.regulator import RegulatorProblem
-from portal.errors import MESSAGES
-from portal.i18n import translations
-from portal.routes import regulator  # noqa: F401 (registers the regulator's messages)
+from medledger.domain.document_upload import DocumentProblem
+from medledger.domain.recalls import RecallProblem
+from medledger.domain.regulator import RegulatorProblem
+from medledger.portal.errors import MESSAGES
+from medledger.portal.i18n import translations
+from medledger.portal.routes import regulator  # noqa: F401 (registers the regulator's messages)
 
 # JSON-only: the portal sends files, never base64 text.
 API_ONLY = {DocumentProblem.INVALID_BASE64}

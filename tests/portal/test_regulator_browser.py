@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from sdk.gs1 import Udi
+from medledger.sdk.gs1 import Udi
 from tests.portal.live import CHROMIUM, LiveChain, LiveSite, live_chain, password_of
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

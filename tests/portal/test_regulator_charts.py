@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from portal.charts import Bar, bar_chart, column_chart
+from medledger.portal.charts import Bar, bar_chart, column_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -12,10 +12,10 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from domain import recalls
-from domain.regulator import REGULATOR_LEDGER
-from indexer.queries import record_scan
-from sdk.model import LicenceKind, MemberStatus
+from medledger.domain import recalls
+from medledger.domain.regulator import REGULATOR_LEDGER
+from medledger.indexer.queries import record_scan
+from medledger.sdk.model import LicenceKind, MemberStatus
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv
 from tests.portal.regulator_env import regulator_app_client, sign_in

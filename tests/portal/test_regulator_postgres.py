@@ -7,16 +7,16 @@ import time
 
 from eth_utils import keccak
 
-from domain.network import network_overview
-from domain.trace import TraceScope
-from indexer.config import Settings as IndexerSettings
-from indexer.db import make_engine
-from indexer.follower import Indexer
-from indexer.queries.network import members_with_licences
-from indexer.queries.recalls import recall_rows
-from indexer.source import Web3LogSource
-from portal.trace_view import explore
-from sdk.gs1 import Udi
+from medledger.domain.network import network_overview
+from medledger.domain.trace import TraceScope
+from medledger.indexer.config import Settings as IndexerSettings
+from medledger.indexer.db import make_engine
+from medledger.indexer.follower import Indexer
+from medledger.indexer.queries.network import members_with_licences
+from medledger.indexer.queries.recalls import recall_rows
+from medledger.indexer.source import Web3LogSource
+from medledger.portal.trace_view import explore
+from medledger.sdk.gs1 import Udi
 from tests.api import test_verify_postgres
 from tests.api.conftest import ApiEnv
 

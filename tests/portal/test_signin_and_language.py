@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from portal import sessions, throttle
-from portal.sessions import Session
+from medledger.portal import sessions, throttle
+from medledger.portal.sessions import Session
 from tests.portal.conftest import USERS, PortalEnv, csrf_of, password_of
 
 

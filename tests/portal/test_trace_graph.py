@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from indexer.items import EventKind
-from indexer.queries import HistoryStep, OrgRef
-from portal.trace_graph import org_graph, render_org_graph
-from sdk.model import ItemStatus
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries import HistoryStep, OrgRef
+from medledger.portal.trace_graph import org_graph, render_org_graph
+from medledger.sdk.model import ItemStatus
 
 SVG = "{http://www.w3.org/2000/svg}"
 MAKER, DIST, HOSP = (

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from sdk.gs1 import Udi, make_sscc
+from medledger.sdk.gs1 import Udi, make_sscc
 from tests.portal.conftest import PortalEnv
 
 

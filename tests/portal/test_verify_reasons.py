@@ -4,11 +4,11 @@ gets is worded on the regulator's pages."""
 
 from __future__ import annotations
 
-from domain.alerts import AlertKind
-from domain.verdicts import ReasonCode, Verdict
-from portal.i18n import translations
-from portal.routes.regulator import ALERT_KINDS, ALERT_SUMMARIES
-from portal.routes.verify import REASONS, VERDICTS
+from medledger.domain.alerts import AlertKind
+from medledger.domain.verdicts import ReasonCode, Verdict
+from medledger.portal.i18n import translations
+from medledger.portal.routes.regulator import ALERT_KINDS, ALERT_SUMMARIES
+from medledger.portal.routes.verify import REASONS, VERDICTS
 
 
 def _chinese(text: str) -> bool:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from eth_abi import encode
 from eth_utils import keccak
 
-from sdk.abi import AbiCodec
-from sdk.compiler import ContractArtifact
-from sdk.deploy import CONTRACT_NAMES
+from medledger.sdk.abi import AbiCodec
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.deploy import CONTRACT_NAMES
 
 
 def _codec(artifacts: dict[str, ContractArtifact]) -> AbiCodec:

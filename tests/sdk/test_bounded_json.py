@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk.bounded_json import BoundedJsonError, loads, nesting_depth
+from medledger.sdk.bounded_json import BoundedJsonError, loads, nesting_depth
 
 
 def test_a_deep_bracket_bomb_is_refused_without_parsing():

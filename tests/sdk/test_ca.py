@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sdk.ca import (
+from medledger.sdk.ca import (
     ConsortiumCA,
     MemberIdentity,
     certificate_from_pem,
@@ -22,7 +22,7 @@ from sdk.ca import (
     verify_chain,
     verify_member,
 )
-from sdk.errors import CertificateError
+from medledger.sdk.errors import CertificateError
 
 NOW = dt.datetime(2030, 6, 1, 12, 0, tzinfo=dt.UTC)
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"

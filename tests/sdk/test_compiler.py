@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk.compiler import CONTRACTS_DIR, EVM_VERSION, compile_contracts
-from sdk.errors import ToolchainError
+from medledger.sdk.compiler import CONTRACTS_DIR, EVM_VERSION, compile_contracts
+from medledger.sdk.errors import ToolchainError
 
 
 def _copy_contracts(tmp_path: Path) -> Path:

@@ -9,8 +9,8 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdk.errors import Gs1Error
-from sdk.gs1 import (
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import (
     GS,
     Udi,
     check_digit,

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdk.errors import Gs1Error
-from sdk.gs1 import GS, Udi, _parse_code_biip, _parse_common, parse_code
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import GS, Udi, _parse_code_biip, _parse_common, parse_code
 from tests.sdk.test_gs1 import CSET82_ALPHABET, LEDGER_ALPHABET, gtins, ssccs
 
 Element = tuple[str, str]

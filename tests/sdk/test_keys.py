@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from sdk import keys
-from sdk.errors import KeystoreError
-from sdk.keys import KeyRing, create_keystore, keystore_address, load_key
+from medledger.sdk import keys
+from medledger.sdk.errors import KeystoreError
+from medledger.sdk.keys import KeyRing, create_keystore, keystore_address, load_key
 
 FAST: dict[str, Any] = {"kdf": "pbkdf2", "iterations": 2}
 PRIVATE_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")

@@ -15,10 +15,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
-from engines.devchain import DevChain
-from ops.demo.consortium import Consortium
-from sdk.compiler import ContractArtifact
-from sdk.messages import (
+from medledger.engines.devchain import DevChain
+from medledger.ops.demo.consortium import Consortium
+from medledger.sdk.compiler import ContractArtifact
+from medledger.sdk.messages import (
     DOMAIN_NAME,
     DOMAIN_VERSION,
     MESSAGE_TYPES,

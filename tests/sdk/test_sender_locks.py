@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from engines.anvil import anvil_dev_accounts, start_anvil
-from runtime.supervisor import Supervisor
-from sdk.transactions import send_transaction, share_sender_locks
+from medledger.engines.anvil import anvil_dev_accounts, start_anvil
+from medledger.runtime.supervisor import Supervisor
+from medledger.sdk.transactions import send_transaction, share_sender_locks
 
 SENDS = 10
 

@@ -20,9 +20,9 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from ops.demo.seed import SeedResult
-from ops.stack import Stack, StackConfig, start_stack
-from ops.up import seed_stack, wait_indexed, write_urls
+from medledger.ops.demo.seed import SeedResult
+from medledger.ops.stack import Stack, StackConfig, start_stack
+from medledger.ops.up import seed_stack, wait_indexed, write_urls
 
 
 @dataclass

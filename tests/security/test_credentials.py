@@ -22,12 +22,12 @@ import psutil
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from domain.auth import MAX_ACTIVE_API_KEYS
-from domain.store import ApiStore
-from portal.throttle import DEVICE_COOKIE, FAILED_SIGN_INS_PER_USERNAME
-from portal.users import add_user
+from medledger.domain.auth import MAX_ACTIVE_API_KEYS
+from medledger.domain.store import ApiStore
+from medledger.portal.throttle import DEVICE_COOKIE, FAILED_SIGN_INS_PER_USERNAME
+from medledger.portal.users import add_user
+from medledger.web.members import SIGN_IN_STEPS_PER_MINUTE
 from tests.security.conftest import Target
-from web.members import SIGN_IN_STEPS_PER_MINUTE
 
 USER, PASSWORD = "cred-attack-target", "correct horse battery"
 

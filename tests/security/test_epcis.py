@@ -17,12 +17,12 @@ import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from api.epcis.document import MAX_EVENTS
-from api.epcis.schema import MAX_ERRORS
-from sdk.deploy import Deployment
-from sdk.gs1 import item_id, unit_path
-from sdk.ledger import Ledger
-from sdk.model import ItemStatus
+from medledger.api.epcis.document import MAX_EVENTS
+from medledger.api.epcis.schema import MAX_ERRORS
+from medledger.sdk.deploy import Deployment
+from medledger.sdk.gs1 import item_id, unit_path
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import ItemStatus
 from tests.api.epcis_docs import doc
 from tests.security.conftest import Target
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from eth_account import Account
 
-from domain.orders import SECP256K1_N
-from sdk.gs1 import item_id, lot_key, unit_path
-from sdk.messages import Domain, ShipOrder, sign_order
+from medledger.domain.orders import SECP256K1_N
+from medledger.sdk.gs1 import item_id, lot_key, unit_path
+from medledger.sdk.messages import Domain, ShipOrder, sign_order
 from tests.security.conftest import Target
 
 SOURCE = "127.0.0.71"

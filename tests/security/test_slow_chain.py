@@ -18,7 +18,7 @@ import time
 
 import httpx
 
-from sdk.gs1 import lot_key
+from medledger.sdk.gs1 import lot_key
 from tests.security.conftest import Target
 
 MAKER, DISTRIBUTOR, STENT_LOT = "chengrui", "ruitong", "CR2601A"

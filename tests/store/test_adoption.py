@@ -13,12 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, inspect, select, text
 
-from domain.custodial_keys import derive_key, unseal
-from indexer.store import api_keys, documents, portal_users, recalls, sessions
-from indexer.store.captures import CaptureStore
-from indexer.store.custodial_keys import sealed_key
-from indexer.store.engine import API_STORE, CAPTURE_LOG, ApiStore
-from indexer.store.tables import API_TABLES, CAPTURE_TABLES, metadata
+from medledger.domain.custodial_keys import derive_key, unseal
+from medledger.indexer.store import api_keys, documents, portal_users, recalls, sessions
+from medledger.indexer.store.captures import CaptureStore
+from medledger.indexer.store.custodial_keys import sealed_key
+from medledger.indexer.store.engine import API_STORE, CAPTURE_LOG, ApiStore
+from medledger.indexer.store.tables import API_TABLES, CAPTURE_TABLES, metadata
 from tests.api import db_urls
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from indexer.store.tables import metadata
+from medledger.indexer.store.tables import metadata
 
 config = context.config
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ops.bench.indexer import bench_indexer, bench_trace, print_result
-from ops.bench.supply_chain import GeneratorConfig
+from medledger.ops.bench.indexer import bench_indexer, bench_trace, print_result
+from medledger.ops.bench.supply_chain import GeneratorConfig
 
 TINY = GeneratorConfig.small(units=400, lots=4, big_lot_units=200, reserve_cases=3)
 

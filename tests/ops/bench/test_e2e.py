@@ -9,7 +9,7 @@ import json
 from typer.testing import CliRunner
 
 from medledger.cli import app
-from ops.bench.e2e import TINY, bench_e2e
+from medledger.ops.bench.e2e import TINY, bench_e2e
 
 
 def test_the_tiniest_e2e_run_completes_every_lifecycle() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.bench.gas_report import (
+from medledger.ops.bench.gas_report import (
     OPERATIONS,
     RECEIVE_ALL,
     RECEIVE_CONTAINER,

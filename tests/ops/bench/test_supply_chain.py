@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.decode import LogDecoder
-from ops.bench.supply_chain import GeneratorConfig, generate_synthetic
-from sdk.deploy import CONTRACT_NAMES
+from medledger.indexer.decode import LogDecoder
+from medledger.ops.bench.supply_chain import GeneratorConfig, generate_synthetic
+from medledger.sdk.deploy import CONTRACT_NAMES
 
 
 @pytest.mark.parametrize(

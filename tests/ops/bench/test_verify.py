@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ops.bench.verify import BenchSizes, bench_verify
+from medledger.ops.bench.verify import BenchSizes, bench_verify
 
 
 def test_the_tiniest_verify_benchmark_prints_positive_figures_as_its_last_line() -> None:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from ops.demo.lifecycle import SERIAL, run_lifecycle
-from ops.demo.unit_trace import member_names, unit_trace
-from sdk.gs1 import item_id, unit_path
-from sdk.model import ItemStatus
+from medledger.ops.demo.lifecycle import SERIAL, run_lifecycle
+from medledger.ops.demo.unit_trace import member_names, unit_trace
+from medledger.sdk.gs1 import item_id, unit_path
+from medledger.sdk.model import ItemStatus
 
 
 def test_the_demo_unit_ends_dispensed_at_the_hospital_with_a_full_trace() -> None:
