@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 
 from medledger.domain.chain import reader
 from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
-from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger
+from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger, settled_order
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries import OrgRef
@@ -239,14 +239,16 @@ def issue_recall(
     result = regulator_ledger(services).recall_lot(
         key, level=level, reason_hash=keccak(text=reason)
     )
-    return IssuedRecall(result.value, Written.of(result))
+    return IssuedRecall(result.value, settled_order(services, result))
 
 
 def close_recall(services: Services, *, recall_id: int, outcome: str = "") -> Written:
     """Close a recall, signed with the regulator's key; the outcome text (if any) is
     anchored by its keccak hash."""
     outcome_hash = keccak(text=outcome) if outcome else bytes(32)
-    return Written.of(regulator_ledger(services).close_recall(recall_id, outcome_hash=outcome_hash))
+    return settled_order(
+        services, regulator_ledger(services).close_recall(recall_id, outcome_hash=outcome_hash)
+    )
 
 
 def recall_on_ledger(services: Services, recall_id: int) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -26,6 +26,7 @@ from pydantic import Field
 from web3 import HTTPProvider, Web3
 
 from medledger.domain.errors import NotConfigured
+from medledger.domain.read_your_writes import reached
 from medledger.domain.services import Component, Services
 from medledger.sdk.ledger import Ledger, TxResult
 from medledger.sdk.model import LicenceKind, class_mask
@@ -43,6 +44,7 @@ __all__ = [
     "attest_licence",
     "regulator_account",
     "regulator_ledger",
+    "settled_order",
     "reinstate_member",
     "suspend_member",
 ]
@@ -67,11 +69,19 @@ class Written:
 
     tx_hash: str
     block_number: int
+    indexed: bool = True  # whether the read model showed its block before the answer
 
     @classmethod
     def of(cls, result: TxResult[Any]) -> Written:
         receipt = result.receipt
         return cls("0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["blockNumber"]))
+
+
+def settled_order(services: Services, result: TxResult[Any]) -> Written:
+    """The mined order, once the read model shows its block (read your own writes, bounded
+    by `read_model_wait_seconds`; `indexed` is False when the bound passed first)."""
+    written = Written.of(result)
+    return replace(written, indexed=reached(services, written.block_number))
 
 
 REGULATOR_LEDGER: Component[Ledger] = Component("regulator.ledger")
@@ -123,24 +133,27 @@ def attest_licence(
 ) -> Written:
     """Attest (or renew) a member's licence of one kind; the number is anchored by its
     keccak hash."""
-    return Written.of(
+    return settled_order(
+        services,
         regulator_ledger(services).attest_licence(
             to_checksum_address(member),
             kind=int(kind),
             number_hash=keccak(text=number),
             class_mask=class_mask(*sorted(set(device_classes))),
             valid_until=valid_until,
-        )
+        ),
     )
 
 
 def suspend_member(services: Services, *, member: str, reason: str = "") -> Written:
     """Suspend a member: the node refuses its transactions from the next block."""
     ledger = regulator_ledger(services)
-    return Written.of(
-        ledger.suspend(to_checksum_address(member), reason_hash=_hash_or_zero(reason))
+    return settled_order(
+        services, ledger.suspend(to_checksum_address(member), reason_hash=_hash_or_zero(reason))
     )
 
 
 def reinstate_member(services: Services, *, member: str) -> Written:
-    return Written.of(regulator_ledger(services).reinstate(to_checksum_address(member)))
+    return settled_order(
+        services, regulator_ledger(services).reinstate(to_checksum_address(member))
+    )

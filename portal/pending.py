@@ -4,12 +4,19 @@ A redirect carries it to the next page as a `pending=1` query parameter."""
 
 from __future__ import annotations
 
-from medledger.domain.partner_schemas import OperationOut
+from typing import Protocol
 
-__all__ = ["pending_param"]
+__all__ = ["Settled", "pending_param"]
 
 
-def pending_param(*writes: OperationOut) -> str:
+class Settled(Protocol):
+    """A write's answer: whether the read model showed its block before the answer."""
+
+    @property
+    def indexed(self) -> bool: ...
+
+
+def pending_param(*writes: Settled) -> str:
     """`pending=1&`, to put first in the next page's query, if any of `writes` is not
     indexed yet; else nothing."""
     return "" if all(w.indexed for w in writes) else "pending=1&"

@@ -35,6 +35,7 @@ from medledger.portal.context import Csrf, Ctx
 from medledger.portal.errors import MESSAGES, FormError
 from medledger.portal.i18n import TIMEZONE, Formatter
 from medledger.portal.nav import NavItem, _l, register
+from medledger.portal.pending import pending_param
 from medledger.portal.regulator.access import Regulator
 from medledger.portal.regulator.forms import LicenceForm, end_of_day, parse_form
 from medledger.portal.routes.recalls import centre as recall_centre
@@ -169,8 +170,13 @@ def _members_page(
 
 
 @router.get("/members")
-def members(ctx: Regulator, conn: ConnDep, notice: str = "") -> HTMLResponse:
-    return _members_page(ctx, conn, notice=ctx._(notice) if notice in NOTICES else None)
+def members(ctx: Regulator, conn: ConnDep, notice: str = "", pending: str = "") -> HTMLResponse:
+    return _members_page(
+        ctx,
+        conn,
+        notice=ctx._(notice) if notice in NOTICES else None,
+        index_pending=bool(notice and pending),
+    )
 
 
 NOTICES = {
@@ -220,7 +226,7 @@ def licence(
             hints=LICENCE_HINTS,
             gettext=ctx._,
         )
-        attest_licence(
+        written = attest_licence(
             ctx.services,
             member=form.member,
             kind=LicenceKind[form.kind.upper()],
@@ -230,7 +236,9 @@ def licence(
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _members_page(ctx, conn, values=values, problem=exc)
-    return RedirectResponse("/portal/regulator/members?notice=licence", status_code=303)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=licence", status_code=303
+    )
 
 
 def _check_address(address: str) -> None:
@@ -248,20 +256,24 @@ def suspend(
 ) -> Response:
     try:
         _check_address(address)
-        suspend_member(ctx.services, member=address, reason=reason)
+        written = suspend_member(ctx.services, member=address, reason=reason)
     except Exception as exc:  # noqa: BLE001
         return _members_page(ctx, conn, values={"reason": reason, "address": address}, problem=exc)
-    return RedirectResponse("/portal/regulator/members?notice=suspended", status_code=303)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=suspended", status_code=303
+    )
 
 
 @router.post("/members/{address}/reinstate")
 def reinstate(ctx: Regulator, conn: ConnDep, _: Csrf, address: str) -> Response:
     try:
         _check_address(address)
-        reinstate_member(ctx.services, member=address)
+        written = reinstate_member(ctx.services, member=address)
     except Exception as exc:  # noqa: BLE001
         return _members_page(ctx, conn, problem=exc)
-    return RedirectResponse("/portal/regulator/members?notice=reinstated", status_code=303)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=reinstated", status_code=303
+    )
 
 
 @router.get("/alerts")

@@ -23,6 +23,7 @@ from medledger.indexer.queries.devices import lots_of
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv, csrf_of
 from tests.portal.live import LiveChain, LiveSite, live_chain, password_of
+from tests.portal.regulator_env import form, regulator_app_client, sign_in
 
 PENDING = 'data-state="pending"'
 
@@ -146,3 +147,26 @@ def test_the_api_says_when_the_index_has_not_reached_a_write(
     assert not reached(portal.api.services, late.json()["block_number"], timeout=0)
     portal.api.sync()
     assert reached(portal.api.services, late.json()["block_number"], timeout=0)
+
+
+def test_a_regulator_order_the_index_has_not_reached_shows_as_pending(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    portal.api.sync()
+    reg = sign_in(regulator_app_client(portal, read_model_wait_seconds=0.3), "regulator")
+    page = reg.get("/portal/regulator/members").text
+    suspended = form(
+        reg, f"/portal/regulator/members/{c.hospital.address}/suspend", page, reason="audit"
+    )
+    assert suspended.status_code == 303  # type: ignore[attr-defined]
+    next_page = suspended.headers["location"]  # type: ignore[attr-defined]
+    assert re.search(r"[?&]pending=1(&|$)", next_page)
+    assert PENDING in reg.get(next_page).text
+
+    portal.api.sync()
+    page = reg.get("/portal/regulator/members").text
+    assert PENDING not in page
+    reinstated = form(reg, f"/portal/regulator/members/{c.hospital.address}/reinstate", page)
+    next_page = reinstated.headers["location"]  # type: ignore[attr-defined]
+    assert "pending=1" in next_page  # the index still lags: the page says so
+    portal.api.sync()
+    assert PENDING not in reg.get("/portal/regulator/members?notice=reinstated").text
