@@ -20,22 +20,20 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from medledger.domain import recalls, regulator
+from medledger.domain import partners, recalls
 from medledger.domain.errors import NotConfigured
 from medledger.domain.network import network_alerts
 from medledger.domain.oversight_feed import scanner_address
 from medledger.domain.oversight_pull import start_pulling
-from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallOutcome, RecallReason
-from medledger.domain.regulator import (
+from medledger.domain.partners import (
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
     LicenceValidUntil,
     MemberAddress,
-    OrderReason,
-    Written,
-    regulator_account,
 )
+from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallOutcome, RecallReason
+from medledger.domain.regulator import OrderReason, Written, regulator_account
 from medledger.domain.services import Services
 from medledger.indexer.queries.network import member_count, member_rows, scan_count, scan_rows
 from medledger.sdk.model import LicenceKind
@@ -253,7 +251,7 @@ class LicenceIn(Strict):
 def attest_licence(body: LicenceIn, services: ServicesDep) -> TxOut:
     """Attest (or renew) a member's licence of one kind."""
     return _tx(
-        regulator.attest_licence(
+        partners.attest_licence(
             services,
             member=body.member,
             kind=LicenceKind[body.kind.upper()],
@@ -271,9 +269,9 @@ class SuspendIn(Strict):
 @router.post("/members/{address}/suspend", response_model=TxOut)
 def suspend_member(address: Address, body: SuspendIn, services: ServicesDep) -> TxOut:
     """Suspend a member: the node refuses its transactions from the next block."""
-    return _tx(regulator.suspend_member(services, member=address, reason=body.reason))
+    return _tx(partners.suspend_member(services, member=address, reason=body.reason))
 
 
 @router.post("/members/{address}/reinstate", response_model=TxOut)
 def reinstate_member(address: Address, services: ServicesDep) -> TxOut:
-    return _tx(regulator.reinstate_member(services, member=address))
+    return _tx(partners.reinstate_member(services, member=address))

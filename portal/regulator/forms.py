@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
-from medledger.domain.regulator import (
+from medledger.domain.partners import (
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
     LicenceValidUntil,
     MemberAddress,
 )
+from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
 from medledger.portal.errors import FormError
 from medledger.portal.i18n import TIMEZONE
 

@@ -19,17 +19,11 @@ from eth_utils import is_address
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from medledger.domain import partners
 from medledger.domain.network import DAY, NetworkFigures, network_alerts, network_overview
 from medledger.domain.recalls import RecallProblem
-from medledger.domain.regulator import (
-    MAX_REASON,
-    RegulatorProblem,
-    attest_licence,
-    reinstate_member,
-    suspend_member,
-)
+from medledger.domain.regulator import MAX_REASON, RegulatorProblem
 from medledger.indexer.queries.counterparties import names_of
-from medledger.indexer.queries.network import members_with_licences
 from medledger.portal.charts import Bar, bar_chart, column_chart
 from medledger.portal.context import Csrf, Ctx
 from medledger.portal.errors import MESSAGES, FormError
@@ -161,7 +155,7 @@ def _members_page(
 ) -> HTMLResponse:
     return ctx.render(
         "regulator/members.html",
-        members=members_with_licences(conn),
+        members=partners.members(conn),
         now=int(time.time()),
         licence_kinds=LICENCE_KINDS,
         values=values or {},
@@ -226,7 +220,7 @@ def licence(
             hints=LICENCE_HINTS,
             gettext=ctx._,
         )
-        written = attest_licence(
+        written = partners.attest_licence(
             ctx.services,
             member=form.member,
             kind=LicenceKind[form.kind.upper()],
@@ -256,7 +250,7 @@ def suspend(
 ) -> Response:
     try:
         _check_address(address)
-        written = suspend_member(ctx.services, member=address, reason=reason)
+        written = partners.suspend_member(ctx.services, member=address, reason=reason)
     except Exception as exc:  # noqa: BLE001
         return _members_page(ctx, conn, values={"reason": reason, "address": address}, problem=exc)
     return RedirectResponse(
@@ -268,7 +262,7 @@ def suspend(
 def reinstate(ctx: Regulator, conn: ConnDep, _: Csrf, address: str) -> Response:
     try:
         _check_address(address)
-        written = reinstate_member(ctx.services, member=address)
+        written = partners.reinstate_member(ctx.services, member=address)
     except Exception as exc:  # noqa: BLE001
         return _members_page(ctx, conn, problem=exc)
     return RedirectResponse(

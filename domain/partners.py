@@ -1,0 +1,85 @@
+"""Partners: the organisations of the consortium, their roles and licences. The regulator
+attests licences and suspends or reinstates members (signed with its key,
+`domain.regulator`); everyone reads the members with their licences from the read model.
+
+The inputs' limits are declared once here (`MemberAddress`, `LicenceNumber`, …) for the
+API's request models and the portal's forms alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from eth_utils import keccak, to_checksum_address
+from pydantic import Field
+from sqlalchemy import Connection
+
+from medledger.domain.regulator import Written, regulator_ledger, settled_order
+from medledger.domain.services import Services
+from medledger.indexer.queries.network import MemberView, members_with_licences
+from medledger.sdk.model import LicenceKind, class_mask
+
+__all__ = [
+    "DeviceClasses",
+    "LicenceKindName",
+    "LicenceNumber",
+    "LicenceValidUntil",
+    "MemberAddress",
+    "attest_licence",
+    "members",
+    "reinstate_member",
+    "suspend_member",
+]
+
+MemberAddress = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+LicenceKindName = Literal["production", "distribution", "practice", "logistics"]
+LicenceNumber = Annotated[str, Field(min_length=1, max_length=200, description="hashed on-chain")]
+DeviceClasses = Annotated[list[Literal[1, 2, 3]], Field(min_length=1, max_length=3)]
+LicenceValidUntil = Annotated[int, Field(ge=1, le=2**63 - 1, description="unix seconds")]
+
+
+def members(conn: Connection) -> list[MemberView]:
+    """Every member with its licences, for the regulator's members page."""
+    return members_with_licences(conn)
+
+
+def _hash_or_zero(text: str) -> bytes:
+    return keccak(text=text) if text else bytes(32)
+
+
+def attest_licence(
+    services: Services,
+    *,
+    member: str,
+    kind: LicenceKind,
+    number: str,
+    device_classes: Sequence[int],
+    valid_until: int,
+) -> Written:
+    """Attest (or renew) a member's licence of one kind; the number is anchored by its
+    keccak hash."""
+    return settled_order(
+        services,
+        regulator_ledger(services).attest_licence(
+            to_checksum_address(member),
+            kind=int(kind),
+            number_hash=keccak(text=number),
+            class_mask=class_mask(*sorted(set(device_classes))),
+            valid_until=valid_until,
+        ),
+    )
+
+
+def suspend_member(services: Services, *, member: str, reason: str = "") -> Written:
+    """Suspend a member: the node refuses its transactions from the next block."""
+    ledger = regulator_ledger(services)
+    return settled_order(
+        services, ledger.suspend(to_checksum_address(member), reason_hash=_hash_or_zero(reason))
+    )
+
+
+def reinstate_member(services: Services, *, member: str) -> Written:
+    return settled_order(
+        services, regulator_ledger(services).reinstate(to_checksum_address(member))
+    )
