@@ -10,7 +10,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from medledger.api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
-from medledger.api.routes import auth, documents, epcis, partner, recalls, regulator, trace, verify
+from medledger.api.routes import (
+    auth,
+    devices,
+    documents,
+    epcis,
+    items,
+    recalls,
+    regulator,
+    trace,
+    verify,
+)
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.services import Services
 from medledger.web.gates import API_GATES
@@ -49,7 +59,7 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (verify, auth, partner, documents, trace, regulator, recalls, epcis):
+    for module in (verify, auth, devices, items, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page

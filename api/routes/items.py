@@ -1,9 +1,9 @@
-"""Partner operations and partner-scoped reads, all for the signed-in member: the HTTP
-face of `domain.devices` and `domain.items`.
+"""Items: partner operations on units and containers and partner-scoped reads, all for the
+signed-in member, the HTTP face of `domain.items` (products and lots: `api.routes.devices`).
 
-Writes: products and lots, commission, containers (create, pack, unpack), shipments (ship,
+Writes: commission, containers (create, pack, unpack), shipments (ship,
 receive/reject with the acceptance record, cancel), dispense, quarantine/release, destroy,
-recalls, adverse events, and raw transactions the member signed itself. Ship, receive and
+adverse events, and raw transactions the member signed itself. Ship, receive and
 cancel take either the member's own EIP-712 signature (relayed) or use its custodial key;
 the other operations use the custodial key, or the member submits its own signed
 transaction to POST /v1/partner/transactions. A ledger rule violation is problem+json named
@@ -21,7 +21,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from medledger.domain import devices, items, orders
+from medledger.domain import items, orders
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
 from medledger.domain.partner_schemas import (
@@ -34,13 +34,10 @@ from medledger.domain.partner_schemas import (
     HistoryStepOut,
     InventoryLineOut,
     ItemsIn,
-    LotIn,
     NonceOut,
     OperationOut,
     PackIn,
-    ProductIn,
     RawTransactionIn,
-    RecallIn,
     ReceiveIn,
     ShipIn,
     ShipmentOut,
@@ -75,22 +72,6 @@ def nonce(member: CurrentMember, services: ServicesDep) -> NonceOut:
 
 
 # ------------------------------------------------------------------ devices
-
-
-@router.post("/products", response_model=OperationOut, status_code=201)
-def register_product(body: ProductIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
-    return devices.register_product(services, member=member, product=body)
-
-
-@router.post("/lots", response_model=OperationOut, status_code=201)
-def register_lot(body: LotIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
-    return devices.register_lot(services, member=member, lot=body)
-
-
-@router.post("/recalls", response_model=OperationOut, status_code=201)
-def recall(body: RecallIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
-    """Manufacturer recall of one of its lots (regulator recalls are regulator routes)."""
-    return devices.recall_lot(services, member=member, recall=body)
 
 
 # ------------------------------------------------------------------ items
