@@ -25,9 +25,10 @@ FREE_PORTS += ["--regulator-api-port", "0", "--block-interval-ms", "50"]
 
 
 class Up:
-    def __init__(self, data_dir: Path, out: Path) -> None:
+    def __init__(self, data_dir: Path, out: Path, *options: str) -> None:
         self.out = out
         argv = [sys.executable, "-m", "medledger.cli", "up", "--data-dir", str(data_dir)]
+        argv += options
         with out.open("wb") as sink:
             self.proc = subprocess.Popen(
                 argv + FREE_PORTS, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
@@ -60,7 +61,7 @@ class Up:
         pytest.fail("children of medledger up outlived it")
 
 
-def _urls(banner: str) -> dict[str, str]:
+def urls_of(banner: str) -> dict[str, str]:
     def find(label: str) -> list[str]:
         line = next(x for x in banner.splitlines() if x.strip().startswith(label))
         return re.findall(r"http://127\.0\.0\.1:\d+", line)
@@ -75,8 +76,20 @@ def _urls(banner: str) -> dict[str, str]:
     }
 
 
-def _sample(banner: str) -> str:
+def sample_of(banner: str) -> str:
     return re.search(r"Verify a sample code:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+
+
+def signs_in(base_url: str, user: str, password: str) -> None:
+    """The portal's sign-in form, filled in as a person would: 303 to the portal."""
+    with httpx.Client(base_url=base_url, timeout=30) as portal:
+        form = portal.get("/portal/sign-in").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        signed_in = portal.post(
+            "/portal/sign-in",
+            data={"username": user, "password": password, "csrf_token": csrf},
+        )
+        assert signed_in.status_code == 303, (user, signed_in.text[:500])
 
 
 def _opens_genuine_in_the_browser(url: str) -> None:
@@ -100,7 +113,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
     up = Up(data, tmp_path / "first.out")
     try:
         banner = up.wait_ready()
-        urls = _urls(banner)
+        urls = urls_of(banner)
         for name, url in urls.items():
             health = httpx.get(url + "/healthz", timeout=10)
             assert health.status_code == 200, (name, health.text)
@@ -114,7 +127,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
                 "regulator-api": "medledger_api_request_seconds",
             }[name]
             assert expected in metrics, name
-        sample = _sample(banner)
+        sample = sample_of(banner)
         assert sample.startswith(urls["api"] + "/01/")
         answer = httpx.get(sample, headers={"Accept": "application/json"}, timeout=10)
         assert answer.status_code == 200 and answer.json()["verdict"] == "genuine", answer.text
@@ -128,14 +141,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         assert banner.count("demo-") == 11
         for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
             password = re.search(rf"^  {user}\s+(\S+)", banner, re.M).group(1)  # type: ignore[union-attr]
-            with httpx.Client(base_url=urls[side], timeout=30) as portal:
-                form = portal.get("/portal/sign-in").text
-                csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-                signed_in = portal.post(
-                    "/portal/sign-in",
-                    data={"username": user, "password": password, "csrf_token": csrf},
-                )
-                assert signed_in.status_code == 303, (user, signed_in.text[:500])
+            signs_in(urls[side], user, password)
         secrets_dir = data / "secrets"
         members = json.loads((secrets_dir / "members.json").read_text())
         hidden = [key.removeprefix("0x") for key in members.values()]
@@ -182,8 +188,8 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
     try:
         banner2 = again.wait_ready()
         assert "seed:" not in banner2  # seeded once
-        assert _sample(banner2).split("/01/")[1] == sample.split("/01/")[1]
-        urls2 = _urls(banner2)
+        assert sample_of(banner2).split("/01/")[1] == sample.split("/01/")[1]
+        urls2 = urls_of(banner2)
         assert httpx.get(urls2["sequencer"] + "/healthz").json()["head"] >= height
         path = "/01/" + sample.split("/01/")[1]
         answer = httpx.get(urls2["api"] + path, headers={"Accept": "application/json"})
