@@ -15,7 +15,7 @@ member that scanned it with an API key (an organisation's ledger address), or no
 an anonymous scan; never an IP address.
 
 Cursors. Scans page by the partner's row id: scan ids are committed in id order
-(`api.verify_db.ScanLog` serialises its writers), so `id > after` misses none. Acknowledge-
+(`indexer.queries.verification.ScanLog` serialises its writers), so `id > after` misses none. Acknowledge-
 ments page by (acknowledged_at, recall_id, holder); since a slower first acknowledgement
 may commit a moment after a later one, the puller asks again from `OVERLAP_SECONDS`
 before the newest it has, and rows it already has are skipped. Writing scans and then the

@@ -7,7 +7,7 @@ directory) only where the process that uses it reads it, and never printed:
                            encrypted), regulator-api-token (for the regulator's staff),
                            members.json and demo-sign-ins.json (the demo's)
 <data_dir>/api/            master-key.hex, relayer-key.hex: read by the partner API itself
-                           (`api.custody.secret_setting`), so they are in no environment
+                           (`domain.custodial_keys.secret_setting`), so they are in no environment
 <data_dir>/regulator-api/  master-key.hex (read by the regulator API itself) and
                            regulator-key-password, which unlocks the keystore: given to the
                            regulator API alone when it starts, kept apart from the keystore

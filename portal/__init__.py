@@ -1,5 +1,5 @@
 """The MedLedger web portal: server-rendered Jinja2 pages with htmx, served by the API app
-(`portal.app.install_portal`, called from `api.main.create_app`), in zh-CN and English.
+(`portal.app.install_portal`, called from `medledger.app.create_app`), in zh-CN and English.
 
 Modules:
 

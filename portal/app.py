@@ -1,4 +1,4 @@
-"""Mounts the portal on the API app: `install_portal(app)` (called by `api.main`).
+"""Mounts the portal on the API app: `install_portal(app)` (called by `medledger.app`).
 
 It serves `/portal/static/` (our CSS and JS) and the vendored npm packages htmx
 (`/portal/static/vendor/htmx/`) and Pico CSS (`/portal/static/vendor/pico/`) straight from

@@ -1,1 +1,1 @@
-"""The API's route modules, one per domain; `api.main` mounts each `router`."""
+"""The API's route modules, one per domain; `medledger.app` mounts each `router`."""
