@@ -15,9 +15,9 @@ member that scanned it with an API key (an organisation's ledger address), or no
 an anonymous scan; never an IP address.
 
 Cursors. Scans page by the partner's row id: scan ids are committed in id order
-(`indexer.queries.verification.ScanLog` serialises its writers), so `id > after` misses none. Acknowledge-
-ments page by (acknowledged_at, recall_id, holder); since a slower first acknowledgement
-may commit a moment after a later one, the puller asks again from `OVERLAP_SECONDS`
+(`indexer.queries.verification.ScanLog` serialises its writers), so `id > after` misses
+none. Acknowledgements page by (acknowledged_at, recall_id, holder); since a slower first
+acknowledgement may commit a moment after a later one, the puller asks again from `OVERLAP_SECONDS`
 before the newest it has, and rows it already has are skipped. Writing scans and then the
 cursor spans two databases: after a crash (or a failed pull) rows may be written whose
 cursor was not saved, so the first page written afterwards (`store_scans(recheck=True)`)

@@ -2,7 +2,8 @@
 
 The cookie `mlp_session` holds `<payload>.<HMAC-SHA256>`: the payload (base64url JSON) names
 the user, the member address, how they signed in, a random CSRF token and an expiry; the
-HMAC key is derived from the API master key (`domain.custodial_keys.derive_key(..., "portal-session")`).
+HMAC key is derived from the API master key
+(`domain.custodial_keys.derive_key(..., "portal-session")`).
 The cookie is HttpOnly and SameSite=Lax (Secure when the public URL is https). Every POST
 form carries the session's CSRF token in the field `csrf_token` (see `portal.context`).
 Signing out records the session's random token in `portal_revoked_sessions` (API
