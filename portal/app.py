@@ -46,6 +46,7 @@ VENDOR = {
 }
 # Page routers, in the order they are matched; each module has a `router`.
 PAGE_MODULES = [
+    "medledger.portal.routes.landing",
     "medledger.portal.routes.signin",
     "medledger.portal.routes.verify",
     "medledger.portal.routes.manufacturer",

@@ -75,6 +75,19 @@ MESSAGES: dict[str, str] = {
     "missing_serial": _l("The code has no serial number (AI 21)."),
     "missing_gtin": _l("The code has no GTIN (AI 01)."),
     "malformed": _l("This is not a GS1 code."),
+    # label sheets
+    "labels_too_many": _l(
+        "At most %(limit)s labels per sheet; you asked for %(count)s. Split the serial "
+        "numbers into several sheets."
+    ),
+    "labels_lot_recalled": _l("Lot %(lot)s is recalled: no labels are printed for its units."),
+    "labels_refused": _l(
+        "No labels were made: some of these units must not be labelled (see the serial "
+        "numbers field)."
+    ),
+    "label_not_commissioned": _l("Never commissioned in this lot: %(serials)s."),
+    "label_dispensed": _l("Already dispensed or implanted: %(serials)s."),
+    "label_destroyed": _l("Destroyed: %(serials)s."),
     "empty": _l("Enter or scan a code."),
     # ledger rules (Solidity custom errors)
     "ItemsNotHolder": _l("Your organisation does not hold this item."),

@@ -2,6 +2,10 @@
 `]d2` and GS1 element strings) and a QR code carrying the unit's GS1 Digital Link URI on
 the platform's public URL, which resolves to the verification page; with the element
 string in plain text beneath. A4 pages at 150 dpi, as PNG (one page) or PDF (all pages).
+
+The plain text breaks lines only between element strings (GS1 General Specifications
+4.15: the human-readable interpretation shows each AI in parentheses with its data; an
+element string is never split), so a line never ends in `(10)CR2612X(`.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ctypes import cast
 from functools import partial
 
@@ -32,13 +36,16 @@ with warnings.catch_warnings():
         dmtxImageGetProp,
     )
 
-__all__ = ["gs1_datamatrix", "label_pages", "pdf", "png"]
+__all__ = ["PER_PAGE", "gs1_datamatrix", "hri_elements", "hri_lines", "label_pages", "pdf", "png"]
 
 GS = 0x1D
 PAGE = (1240, 1754)  # A4 at 150 dpi
 MARGIN = 60
 LABEL = (560, 300)
 COLUMNS, ROWS = 2, 5
+PER_PAGE = COLUMNS * ROWS
+TEXT_WIDTH = LABEL[0] - 40
+TEXT_LINES = 3
 
 
 def gs1_datamatrix(payload: str, *, scale: int = 5) -> Image.Image:
@@ -74,6 +81,33 @@ def _qr(uri: str) -> Image.Image:
     return Image.open(buffer).convert("RGB")
 
 
+def hri_elements(udi: Udi) -> list[str]:
+    """The element strings of `udi` in print order, each as `(AI)data`: together they are
+    exactly `udi.element_string()`."""
+    elements = ["(00)" + udi.sscc] if udi.sscc is not None else ["(01)" + str(udi.gtin)]
+    if udi.production_date is not None:
+        elements.append("(11)" + udi.production_date.strftime("%y%m%d"))
+    if udi.expiry is not None:
+        elements.append("(17)" + udi.expiry.strftime("%y%m%d"))
+    if udi.lot is not None:
+        elements.append("(10)" + udi.lot)
+    if udi.serial is not None:
+        elements.append("(21)" + udi.serial)
+    return elements
+
+
+def hri_lines(elements: Sequence[str], fits: Callable[[str], bool]) -> list[str]:
+    """Element strings packed into lines that `fits`, breaking only between them (one too
+    long for a line alone gets a line of its own)."""
+    lines: list[str] = []
+    for element in elements:
+        if lines and fits(lines[-1] + element):
+            lines[-1] += element
+        else:
+            lines.append(element)
+    return lines
+
+
 def _label(
     udi: Udi, *, base_url: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont
 ) -> Image.Image:
@@ -85,8 +119,10 @@ def _label(
     side = 200
     label.paste(matrix.resize((side, side), Image.Resampling.NEAREST), (20, 20))
     label.paste(qr.resize((side, side), Image.Resampling.NEAREST), (LABEL[0] - side - 20, 20))
-    lines = [udi.element_string()[i : i + 40] for i in range(0, len(udi.element_string()), 40)]
-    for number, line in enumerate(lines[:3]):
+    lines = hri_lines(
+        hri_elements(udi), lambda line: draw.textlength(line, font=font) <= TEXT_WIDTH
+    )
+    for number, line in enumerate(lines[:TEXT_LINES]):
         draw.text((20, 230 + number * 20), line, fill="black", font=font)
     return label
 
@@ -95,10 +131,9 @@ def label_pages(units: Sequence[Udi], *, base_url: str) -> list[Image.Image]:
     """A4 pages of labels, COLUMNS × ROWS per page."""
     font = ImageFont.load_default(size=18)
     pages: list[Image.Image] = []
-    per_page = COLUMNS * ROWS
-    for start in range(0, max(len(units), 1), per_page):
+    for start in range(0, max(len(units), 1), PER_PAGE):
         page = Image.new("RGB", PAGE, "white")
-        for index, udi in enumerate(units[start : start + per_page]):
+        for index, udi in enumerate(units[start : start + PER_PAGE]):
             row, column = divmod(index, COLUMNS)
             x = MARGIN + column * (LABEL[0] + 20)
             y = MARGIN + row * (LABEL[1] + 20)
@@ -108,10 +143,13 @@ def label_pages(units: Sequence[Udi], *, base_url: str) -> list[Image.Image]:
     return pages
 
 
-def png(units: Sequence[Udi], *, base_url: str) -> bytes:
-    """The first page as PNG."""
+def png(units: Sequence[Udi], *, base_url: str, page: int = 1) -> bytes:
+    """Page `page` (from 1) as PNG."""
+    if not 1 <= page <= max(1, -(-len(units) // PER_PAGE)):
+        raise ValueError(f"no page {page} for {len(units)} labels")
+    start = (page - 1) * PER_PAGE
     buffer = io.BytesIO()
-    label_pages(units[: COLUMNS * ROWS], base_url=base_url)[0].save(
+    label_pages(units[start : start + PER_PAGE], base_url=base_url)[0].save(
         buffer, format="PNG", dpi=(150, 150)
     )
     return buffer.getvalue()

@@ -3,12 +3,22 @@ prefixes (what the catalogue, labelling and packing pages list)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-__all__ = ["LotRow", "ProductRow", "company_prefixes", "lots_of", "products_of"]
+from medledger.sdk.model import ItemStatus
+
+__all__ = [
+    "LotRow",
+    "ProductRow",
+    "company_prefixes",
+    "lots_of",
+    "products_of",
+    "unit_statuses",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,21 @@ def lots_of(conn: Connection, address: str) -> list[LotRow]:
         )
         for r in rows
     ]
+
+
+def unit_statuses(
+    conn: Connection, lot_key: bytes, item_keys: Sequence[bytes]
+) -> dict[bytes, ItemStatus]:
+    """The status of each of `item_keys` that was commissioned in the lot `lot_key`
+    (a key missing from the answer was never commissioned there)."""
+    if not item_keys:
+        return {}
+    query = text(
+        "SELECT i.item_key, i.status FROM items i JOIN lots l ON l.lot_index = i.lot_index "
+        "WHERE l.lot_key = :lot AND i.item_key IN :keys"
+    ).bindparams(bindparam("keys", expanding=True))
+    rows = conn.execute(query, {"lot": lot_key, "keys": list(item_keys)}).all()
+    return {bytes(r.item_key): ItemStatus(int(r.status)) for r in rows}
 
 
 def company_prefixes(conn: Connection, address: str) -> list[str]:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from medledger.domain import devices, items
+from medledger.domain.labels import Unlabellable, label_refusals
 from medledger.domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from medledger.indexer.queries.devices import company_prefixes, lots_of, products_of
 from medledger.portal import labels
@@ -230,6 +231,7 @@ def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
 
 
 def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs1.Udi]:
+    """The units to label, exactly as asked, or a FormError saying why none are made."""
     lots = lots_of(conn, ctx.signed_in.address)
     lot = next((row for row in lots if hexs(row.lot_key) == lot_key), None)
     if lot is None:
@@ -238,12 +240,26 @@ def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs
     if not names:
         raise FormError("empty", "no serial numbers", {"serials": "?"})
     if len(names) > MAX_LABELS:
-        raise FormError("invalid_request", f"at most {MAX_LABELS} labels", {"serials": "?"})
+        limits = {"limit": str(MAX_LABELS), "count": str(len(names))}
+        raise FormError("labels_too_many", f"{len(names)} labels asked", {"serials": "?"}, limits)
     expiry = local_date(lot.expiry)
     try:
-        return [gs1.Udi(gtin=lot.gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
+        units = [gs1.Udi(gtin=lot.gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
     except Gs1Error as exc:
         raise FormError(exc.code, str(exc), {"serials": str(exc)}) from exc
+    refusals = label_refusals(conn, lot, units)
+    if any(r.reason is Unlabellable.LOT_RECALLED for r in refusals):
+        params = {"lot": lot.lot_number}
+        raise FormError("labels_lot_recalled", "lot recalled", {"lot_key": "?"}, params)
+    if refusals:
+        reasons = [
+            ctx.explain(
+                FormError(f"label_{r.reason}", r.reason, params={"serials": ", ".join(r.serials)})
+            )
+            for r in refusals
+        ]
+        raise FormError("labels_refused", "; ".join(reasons), {"serials": " ".join(reasons)})
+    return units
 
 
 @router.get("/labels")
@@ -255,13 +271,21 @@ def labels_page(
     if not lot_key:
         return ctx.render("manufacturer/labels.html", lots=lots, values=values, sheet=None)
     try:
-        _label_units(ctx, conn, lot_key, serials)
+        units = _label_units(ctx, conn, lot_key, serials)
     except FormError as exc:
         return ctx.render(
             "manufacturer/labels.html", lots=lots, values=values, sheet=None, problem=exc
         )
+    count = len(units)
     sheet = urlencode({"lot_key": lot_key, "serials": serials})
-    return ctx.render("manufacturer/labels.html", lots=lots, values=values, sheet=sheet)
+    return ctx.render(
+        "manufacturer/labels.html",
+        lots=lots,
+        values=values,
+        sheet=sheet,
+        count=count,
+        pages=range(1, -(-count // labels.PER_PAGE) + 1),
+    )
 
 
 @router.get("/labels/sheet.{kind}")
@@ -271,15 +295,21 @@ def label_sheet(
     kind: Literal["png", "pdf"],
     lot_key: str = "",
     serials: str = "",
+    page: int = 1,
 ) -> Response:
-    """The printable sheet: PNG (first page) or PDF (every page)."""
+    """The printable sheet: PNG (page `page`, from 1) or PDF (every page)."""
     try:
         units = _label_units(ctx, conn, lot_key, serials)
     except FormError as exc:
         return ctx.render("error.html", problem=exc)
     base = ctx.services.settings.public_base_url
     if kind == "png":
-        return Response(labels.png(units, base_url=base), media_type="image/png")
+        try:
+            image = labels.png(units, base_url=base, page=page)
+        except ValueError as exc:
+            missing = PortalFailure("not_found", str(exc))
+            return ctx.render("error.html", problem=missing, status_code=404)
+        return Response(image, media_type="image/png")
     return Response(
         labels.pdf(units, base_url=base),
         media_type="application/pdf",
