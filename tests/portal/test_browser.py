@@ -14,32 +14,18 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from medledger.sdk import gs1
-from tests.portal.live import CHROMIUM, LiveChain, LiveSite, live_chain, password_of
+from tests.portal import browser_env
+from tests.portal.live import LiveChain, LiveSite, password_of
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveChain]:
-    with live_chain(tmp_path_factory.mktemp("live")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def site(chain: LiveChain) -> Iterator[LiveSite]:
-    with chain.serve() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
+chain = browser_env.chain
+site = browser_env.site
+browser = browser_env.browser
 
 
 @pytest.fixture
