@@ -44,11 +44,13 @@ def test_partner_reads_match_on_postgresql(api: ApiEnv, pg_url: str) -> None:
                     sorted(shipments.shipment_lines(conn, shipped), key=lambda line: line.code),
                     counterparties.organisation_name(conn, maker),
                     inventory(conn, maker),
+                    devices.unit_statuses(conn, c.lot_key, [*units, b"\x00" * 32]),
                 )
             )
         engine.dispose()
     sqlite, postgres = answers
     assert sqlite == postgres
+    assert set(postgres[9]) == set(units)  # the unknown key is left out
     lines = postgres[6]
     assert [(line.code, line.is_container, line.units) for line in lines] == [
         (sscc, True, 2),
