@@ -1,12 +1,14 @@
 """JSON-RPC over WebSocket, as go-ethereum serves it: every method of the HTTP RPC, plus
 `eth_subscribe("newHeads")`, `eth_subscribe("logs", {address, topics})` and
-`eth_unsubscribe(id)`. A notification is
+`eth_unsubscribe(id)`. As in go-ethereum, a logs filter's fromBlock and toBlock are checked
+but not applied: notifications start with the next block. A notification is
 `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":id,"result":...}}`:
 one per new block for newHeads (its header), one per matching log for logs.
 
 Everything a client controls is bounded (`WsLimits`):
 
-- connections: at most `max_connections`; the next handshake is answered 503.
+- connections: at most `max_connections`; the next handshake is answered 503 (one that
+  raced past that check is closed with 1013 right after it).
 - origin: a handshake carrying an `Origin` header (every browser sends one) is refused 403,
   as the HTTP RPC serves no cross-origin request.
 - a message: at most `max_message` bytes (the connection is closed with 1009), parsed
@@ -50,6 +52,10 @@ __all__ = ["WsLimits", "WsServer"]
 log = logging.getLogger("medledger.node.ws")
 CLOSE_TOO_SLOW = 1008  # policy violation: the client does not take its notifications
 CLOSE_TRY_AGAIN = 1013
+# The library logs every refused handshake (a foreign Origin, a port scan) as an error with
+# a traceback; what matters is logged here.
+_quiet = logging.getLogger("medledger.node.ws.protocol")
+_quiet.setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +194,7 @@ class WsServer:
             ping_interval=20,
             ping_timeout=20,
             close_timeout=5,
+            logger=_quiet,
         )
         self.host = host
         self.port = int(self._server.socket.getsockname()[1])
@@ -201,6 +208,11 @@ class WsServer:
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
+
+    @property
+    def connection_count(self) -> int:
+        with self._lock:
+            return len(self._sessions)
 
     def start(self) -> None:
         self._feed.start()
@@ -306,8 +318,8 @@ class WsServer:
             if len(params) > 1:
                 raise RpcError(INVALID_PARAMS, "newHeads takes no filter")
             return _Subscription("0x" + os.urandom(16).hex(), kind, None)
-        if isinstance(criteria, dict) and {"fromBlock", "toBlock", "blockHash"} & set(criteria):
-            raise RpcError(INVALID_PARAMS, "a logs subscription filters by address and topics only")
+        if isinstance(criteria, dict) and criteria.get("blockHash") is not None:
+            raise RpcError(INVALID_PARAMS, "a logs subscription cannot name a blockHash")
         return _Subscription("0x" + os.urandom(16).hex(), kind, log_filter(criteria).filter)
 
     def _unsubscribe(self, session: _Session, params: list[Any]) -> bool:
