@@ -111,3 +111,25 @@ def test_without_the_socket_it_polls_and_it_reconnects_when_the_node_is_back(tmp
         assert wait_for(lambda: indexed_to(indexer) >= number, 30)
     finally:
         node.stop()
+
+
+def test_the_endpoints_are_checked_before_anything_runs(tmp_path):
+    from medledger.indexer.errors import ConfigError
+    from medledger.indexer.runner import run_indexer
+
+    settings = Settings(f"sqlite:///{tmp_path / 'index.db'}")
+    deployment = deployment_of(demo_genesis())
+    with pytest.raises(ConfigError, match="give ws://127.0.0.1:8546 as --ws next to it"):
+        run_indexer(
+            settings, rpc_url="ws://127.0.0.1:8546", deployment=deployment, once=True, echo=print
+        )
+    with pytest.raises(ConfigError, match="--ws must be a ws:// or wss:// URL"):
+        run_indexer(
+            settings,
+            rpc_url="http://127.0.0.1:8545",
+            deployment=deployment,
+            once=True,
+            echo=print,
+            ws_url="http://127.0.0.1:8546",
+        )
+    assert not (tmp_path / "index.db").exists()
