@@ -294,29 +294,38 @@ def test_a_reader_that_never_reads_is_dropped_and_blocks_go_on(bounded, node_con
     limits = WsLimits(max_queued=64 * 1024, send_buffer=16 * 1024, write_timeout=2.0)
     node = bounded(limits)
     caplog.set_level(logging.INFO, logger="medledger.node.ws")
-    stuck_socket = socket.create_connection(("127.0.0.1", node.ws.port))
-    stuck_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck = connect(node.ws_url, sock=stuck_socket, max_queue=None)
-    with stuck, connect(node.ws_url) as reader:
+    stuck_socket = socket.socket()
+    stuck_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the window
+    stuck_socket.connect(("127.0.0.1", node.ws.port))
+    # max_queue=1: the client library stops reading the socket once a message waits
+    stuck = connect(node.ws_url, sock=stuck_socket, max_queue=1)
+    client = RpcClient(node.url)
+    nonce = 0
+    with stuck, connect(node.ws_url, max_queue=None) as reader:
         subscribe(stuck, "logs", {})
+        logs = subscribe(reader, "logs", {})  # as much to read, and read
         heads = subscribe(reader, "newHeads")
-        # ~250 kB of log notifications in a burst, that the stuck client never reads
-        client = RpcClient(node.url)
-        raws = [admit_raw(node_config, n, name="x" * 1500) for n in range(60)]
-        hashes = [client.call("eth_sendRawTransaction", raw) for raw in raws]
-        last = int(wait_receipt(client, hashes[-1])["blockNumber"], 16)
-        while int(next_notification(reader, heads)["number"], 16) < last:
-            pass
-        deadline = time.monotonic() + 30
-        while node.ws.connection_count > 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert node.ws.connection_count == 1  # the stuck one was dropped
+        rounds = 0
+        while node.ws.connection_count > 1 and rounds < 60:
+            # a block of ~50 kB of notifications, less than the 64 kB a queue may hold
+            raws = [admit_raw(node_config, nonce + n, name="x" * 1500) for n in range(14)]
+            hashes = [client.call("eth_sendRawTransaction", raw) for raw in raws]
+            nonce, rounds = nonce + len(raws), rounds + 1
+            number = int(wait_receipt(client, hashes[-1])["blockNumber"], 16)
+            while int(next_notification(reader, heads)["number"], 16) < number:
+                pass
+            time.sleep(0.2)  # the stuck connection's sender fills the kernel's buffers
+        assert node.ws.connection_count == 1, "the stuck reader was never dropped"
+        assert rounds >= 2  # it took the queue filling up, not one block
         assert "bytes of notifications unread" in caplog.text
+        # the client that reads got every log of those blocks
+        read = [m for m in fence(reader) if m["params"]["subscription"] == logs]
+        assert len(read) == nonce
         # the node still makes blocks and the reader still hears of them
         more = admit(node.url, node_config)
         while int(next_notification(reader, heads)["number"], 16) < int(more["blockNumber"], 16):
             pass
-        client.close()
+    client.close()
     stuck_socket.close()
 
 
