@@ -331,3 +331,15 @@ def test_a_reader_that_never_reads_is_dropped_and_blocks_go_on(bounded, node_con
 
 def test_the_banner_names_the_ws_endpoint(node):
     assert f"ws            {node.ws_url}" in Path(node.process.log).read_text()
+
+
+def test_a_follower_announces_the_blocks_it_verified(inprocess, node_config):
+    sequencer = inprocess(node_config, "sequencer")
+    follower = inprocess(node_config, "follower", follow_url=sequencer.url, ws_port=0)
+    with connect(follower.ws_url) as ws:
+        heads = subscribe(ws, "newHeads")
+        receipt = admit(sequencer.url, node_config)
+        head = next_notification(ws, heads)
+        while int(head["number"], 16) < int(receipt["blockNumber"], 16):
+            head = next_notification(ws, heads)
+        assert head["hash"] == receipt["blockHash"]
