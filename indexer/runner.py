@@ -51,10 +51,13 @@ def run_indexer(
     if ws_url is not None and not ws_url.startswith(("ws://", "wss://")):
         raise ConfigError(f"--ws must be a ws:// or wss:// URL, not {ws_url!r}")
     stopping = False
+    heads = None if ws_url is None else NewHeads(ws_url)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
+        if heads is not None:
+            heads.wake()  # out of its wait for the next block, to stop now
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -84,8 +87,8 @@ def run_indexer(
                 report(result)
             echo("synced")
             return
-        heads = None if ws_url is None else NewHeads(ws_url).start()
         if heads is not None:
+            heads.start()
             echo(f"woken by new heads from {ws_url} (polling while it is down)")
         try:
             indexer.run(

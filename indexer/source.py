@@ -132,7 +132,7 @@ class NewHeads:
 
     def stop(self) -> None:
         self._stop.set()
-        self._new.set()
+        self.wake()
         socket = self._socket
         if socket is not None:
             socket.close()
@@ -146,6 +146,10 @@ class NewHeads:
 
     def clear(self) -> None:
         self._new.clear()
+
+    def wake(self) -> None:
+        """End the current `wait` now, as a new block would."""
+        self._new.set()
 
     def wait(self, timeout: float) -> bool:
         """Until a block is announced since the last `clear` (True), or `timeout` (False)."""

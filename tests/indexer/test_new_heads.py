@@ -133,3 +133,43 @@ def test_the_endpoints_are_checked_before_anything_runs(tmp_path):
             ws_url="http://127.0.0.1:8546",
         )
     assert not (tmp_path / "index.db").exists()
+
+
+def test_medledger_indexer_with_ws_is_woken_by_the_node(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.node.conftest import REPO
+
+    config = demo_genesis()
+    genesis = tmp_path / "genesis.json"
+    config.save(genesis)
+    deployment = tmp_path / "deployment.json"
+    deployment_of(config).save(deployment)
+    ws_port = free_port()
+    node = spawn_node(tmp_path / "node", genesis, extra=("--ws-port", str(ws_port)))
+    args = [
+        sys.executable, "-m", "medledger.cli", "indexer", "--rpc", node.url,
+        "--ws", f"ws://127.0.0.1:{ws_port}", "--deployment", str(deployment),
+        "--db", f"sqlite:///{tmp_path / 'index.db'}", "--poll-interval", "60",
+    ]  # fmt: skip
+    indexer = subprocess.Popen(
+        args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(indexer.stdout or []), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: any("indexed blocks 0-0" in line for line in lines), 60), lines
+        assert any("woken by new heads" in line for line in lines)
+        number = int(admit(node.url, config)["blockNumber"], 16)
+        indexed = f"indexed blocks {number}-{number}"
+        assert wait_for(lambda: any(indexed in line for line in lines), 30), lines
+    finally:
+        indexer.terminate()
+        indexer.wait(30)
+        reader.join(10)
+        if indexer.stdout is not None:
+            indexer.stdout.close()
+        node.stop()
+    assert indexer.returncode == 0, lines
