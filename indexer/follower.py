@@ -17,7 +17,7 @@ from medledger.indexer.errors import SourceError
 from medledger.indexer.lock import WriterLock
 from medledger.indexer.projector import Projector
 from medledger.indexer.rewind import find_ancestor, rewind_to
-from medledger.indexer.source import BlockRef, LogSource
+from medledger.indexer.source import BlockRef, LogSource, NewHeads
 from medledger.sdk.abi import as_bytes, as_int
 from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
 
@@ -176,9 +176,13 @@ class Indexer:
         stop: Callable[[], bool] = lambda: False,
         on_sync: Callable[[SyncResult], None] | None = None,
         on_error: Callable[[SourceError], None] | None = None,
+        heads: NewHeads | None = None,
     ) -> None:
-        """Follow the chain until `stop()` is true, retrying source errors."""
+        """Follow the chain until `stop()` is true, retrying source errors. Caught up, it
+        waits `poll_interval` for the next look, or less: until `heads` announces a block."""
         while not stop():
+            if heads is not None:
+                heads.clear()  # before the look, so a block made during it wakes the next
             try:
                 result = self.sync_once()
             except SourceError as exc:
@@ -188,6 +192,9 @@ class Indexer:
                 continue
             if result is None:
                 self._analyze(0, force=True)
-                time.sleep(self.settings.poll_interval)
+                if heads is None:
+                    time.sleep(self.settings.poll_interval)
+                else:
+                    heads.wait(self.settings.poll_interval)
             elif on_sync is not None:
                 on_sync(result)

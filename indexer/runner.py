@@ -12,7 +12,7 @@ from medledger.indexer.config import Settings
 from medledger.indexer.errors import ConfigError, SourceError
 from medledger.indexer.follower import Indexer, SyncResult
 from medledger.indexer.health import start_health_server
-from medledger.indexer.source import Web3LogSource
+from medledger.indexer.source import NewHeads, Web3LogSource
 from medledger.sdk.deploy import Deployment
 
 __all__ = ["load_deployment", "run_indexer"]
@@ -37,16 +37,27 @@ def run_indexer(
     echo: Callable[[str], None],
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    ws_url: str | None = None,
 ) -> None:
     """Hold the lock, migrate, then sync until SIGINT/SIGTERM (or the head, with `once`);
-    with `metrics_port`, serve /healthz and /metrics there meanwhile."""
+    with `metrics_port`, serve /healthz and /metrics there meanwhile; with `ws_url`, wake
+    on the node's newHeads subscription instead of waiting out the poll interval."""
+    if rpc_url.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            f"--rpc must be the http(s):// JSON-RPC URL; give {rpc_url} as --ws next to it"
+        )
     if not rpc_url.startswith(("http://", "https://")):
         raise ConfigError(f"--rpc must be an http(s):// JSON-RPC URL, not {rpc_url!r}")
+    if ws_url is not None and not ws_url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"--ws must be a ws:// or wss:// URL, not {ws_url!r}")
     stopping = False
+    heads = None if ws_url is None else NewHeads(ws_url)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
+        if heads is not None:
+            heads.wake()  # out of its wait for the next block, to stop now
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -76,12 +87,18 @@ def run_indexer(
                 report(result)
             echo("synced")
             return
+        if heads is not None:
+            heads.start()
+            echo(f"woken by new heads from {ws_url} (polling while it is down)")
         try:
             indexer.run(
                 stop=lambda: stopping,
                 on_sync=report,
                 on_error=lambda exc: echo(f"chain error, retrying: {exc}"),
+                heads=heads,
             )
         finally:
+            if heads is not None:
+                heads.stop()
             if health is not None:
                 health.stop()

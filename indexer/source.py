@@ -3,20 +3,31 @@
 `Web3LogSource` works over any web3 provider: HTTP (our node, anvil, Besu) or
 eth-tester in process. It asks for raw `eth_getLogs` results (no web3 formatting); the
 indexer decodes them itself with `sdk.abi.AbiCodec`.
+
+`NewHeads` is the push side, for endpoints that offer it: a WebSocket subscription to
+`eth_subscribe("newHeads")` that wakes the follower as soon as a block is made.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from web3 import HTTPProvider, Web3
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 
 from medledger.indexer.errors import SourceError
 from medledger.sdk.abi import as_bytes, as_int
 
-__all__ = ["BlockRef", "LogSource", "Web3LogSource"]
+__all__ = ["BlockRef", "LogSource", "NewHeads", "Web3LogSource"]
+
+log = logging.getLogger("medledger.indexer.source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +105,84 @@ class Web3LogSource:
                 middle + 1, to_block, addresses
             )
         return logs
+
+
+class NewHeads:
+    """Wakes a waiter on every block a node announces over WebSocket (`newHeads`).
+
+    Only the wake-up comes from here; what is indexed is still read over `LogSource`, so
+    nothing changes for exactly-once or reorgs. A dropped socket is reconnected with
+    backoff (`min_backoff` doubling up to `max_backoff`); meanwhile `wait` just times
+    out, which is the poll.
+    """
+
+    def __init__(self, url: str, *, min_backoff: float = 0.5, max_backoff: float = 30.0) -> None:
+        self.url = url
+        self.connected = threading.Event()
+        self._new = threading.Event()
+        self._stop = threading.Event()
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._socket: Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="new-heads", daemon=True)
+
+    def start(self) -> NewHeads:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake()
+        socket = self._socket
+        if socket is not None:
+            socket.close()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> NewHeads:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def clear(self) -> None:
+        self._new.clear()
+
+    def wake(self) -> None:
+        """End the current `wait` now, as a new block would."""
+        self._new.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Until a block is announced since the last `clear` (True), or `timeout` (False)."""
+        return self._new.wait(timeout)
+
+    def _run(self) -> None:
+        backoff = self._min_backoff
+        while not self._stop.is_set():
+            try:
+                with connect(self.url, open_timeout=10, close_timeout=2) as socket:
+                    self._socket = socket
+                    self._follow(socket)
+                    backoff = self._min_backoff
+            except (OSError, TimeoutError, WebSocketException, SourceError) as exc:
+                if not self._stop.is_set():
+                    log.warning("new heads from %s: %s; retrying in %.1f s", self.url, exc, backoff)
+            finally:
+                self._socket = None
+                if self.connected.is_set():
+                    self.connected.clear()
+                    self._new.set()  # heads may have been missed: look once
+            if self._stop.wait(backoff):
+                return
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _follow(self, socket: Connection) -> None:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
+        socket.send(json.dumps(request))
+        answer = json.loads(socket.recv(timeout=10))
+        if not isinstance(answer, dict) or not isinstance(answer.get("result"), str):
+            raise SourceError(f"eth_subscribe(newHeads) was refused: {str(answer)[:200]}")
+        self.connected.set()
+        self._new.set()  # blocks made before the subscription: look once
+        for message in socket:
+            if '"eth_subscription"' in str(message):
+                self._new.set()

@@ -146,6 +146,10 @@ def node_cmd(
     ),
     rpc_host: Annotated[str, typer.Option(help="JSON-RPC listen address.")] = "127.0.0.1",
     rpc_port: Annotated[int, typer.Option(help="JSON-RPC port (0: any free port).")] = 8545,
+    ws_port: Annotated[
+        int | None,
+        typer.Option(help="Also serve JSON-RPC over WebSocket with eth_subscribe (0: any port)."),
+    ] = None,
     follow: Annotated[
         str | None, typer.Option(help="Run as a verifying follower of this sequencer URL.")
     ] = None,
@@ -186,6 +190,7 @@ def node_cmd(
             genesis=genesis,
             rpc_host=rpc_host,
             rpc_port=rpc_port,
+            ws_port=ws_port,
             follow_url=follow,
             authority_key=authority_key,
             authority_key_file=authority_key_file,
@@ -224,6 +229,10 @@ def indexer_cmd(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve /healthz and Prometheus /metrics on this port.")
     ] = None,
+    ws: Annotated[
+        str | None,
+        typer.Option("--ws", help="ws:// URL of the node: wake on new blocks instead of polling."),
+    ] = None,
 ) -> None:
     """Follow a chain with eth_getLogs and project its events into SQL, exactly once."""
     from medledger.indexer.config import Settings
@@ -243,6 +252,7 @@ def indexer_cmd(
             once=once,
             echo=echo,
             metrics_port=metrics_port,
+            ws_url=ws,
         )
     except MedLedgerError as exc:
         raise _fail(exc) from exc

@@ -27,6 +27,7 @@ from medledger.node.rpc import Rpc
 from medledger.node.seal import Sealer
 from medledger.node.sequencer import BatchSource, Sequencer
 from medledger.node.server import RpcServer
+from medledger.node.ws import WsLimits, WsServer
 
 __all__ = ["AUTHORITY_KEY_ENV", "Node", "authority_key", "load_config"]
 
@@ -87,13 +88,15 @@ class Node:
     with a helper process (`config.helper_process`, as `medledger node` runs it): the
     sequencer's RPC front (`node.front`) or the follower's fetcher (`node.fetcher`)."""
 
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, *, ws_limits: WsLimits | None = None) -> None:
         self.config = config
+        self._ws_limits = ws_limits
         self.chain = Chain(config)
         self.sequencer: Sequencer | None = None
         self.follower: Follower | None = None
         self.front: FrontProcess | None = None
         self.server: RpcServer | None = None
+        self.ws: WsServer | None = None
         self.exit_code = 0
         self._done = threading.Event()
         if config.follow_url:
@@ -136,6 +139,10 @@ class Node:
     def _serve(self, rpc: Rpc) -> None:
         self.rpc = rpc
         self.server = RpcServer(self.config.rpc_host, self.config.rpc_port, rpc)
+        if self.config.ws_port is not None:
+            self.ws = WsServer(
+                self.config.rpc_host, self.config.ws_port, rpc, self.chain, limits=self._ws_limits
+            )
 
     @property
     def url(self) -> str:
@@ -143,6 +150,12 @@ class Node:
             return self.front.url
         assert self.server is not None
         return self.server.url
+
+    @property
+    def ws_url(self) -> str | None:
+        if self.front is not None:
+            return self.front.ws_url
+        return None if self.ws is None else self.ws.url
 
     def _diverged(self, divergence: dict[str, Any]) -> None:
         if self.config.exit_on_divergence:
@@ -156,8 +169,12 @@ class Node:
             self.follower.start()
         if self.server:
             self.server.start()
+        if self.ws:
+            self.ws.start()
 
     def stop(self) -> None:
+        if self.ws:
+            self.ws.stop()
         if self.server:
             self.server.stop()
         if self.sequencer:
@@ -194,6 +211,7 @@ class Node:
             f"role          {role}",
             f"engine        {self.config.engine}",
             f"rpc           {self.url}",
+            *([f"ws            {self.ws_url}"] if self.ws_url else []),
             f"data dir      {self.config.data_dir}",
         ]
         lines += [f"{k:<13} {self.config.contract_address(k)}" for k in self.chain.contracts]

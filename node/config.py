@@ -70,6 +70,7 @@ class NodeConfig:
     data_dir: Path = Path(".medledger/node")
     rpc_host: str = "127.0.0.1"
     rpc_port: int = 8545
+    ws_port: int | None = None  # JSON-RPC over WebSocket with subscriptions (node.ws); 0: any
     authority_key: str | None = None
     authority_key_file: Path | None = None
     follow_url: str | None = None

@@ -77,6 +77,7 @@ class Reason(StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"  # too many requests in one batch
     ANSWER_TOO_LARGE = "answer_too_large"  # a batch's answers past the byte bound
     BUSY = "busy"  # every connection (or call slot) is working
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"  # on one WebSocket connection
     # parameters that size work or output
     PARAM_TOO_LARGE = "param_too_large"
     CALL_TIME = "call_time"  # eth_call/eth_estimateGas ran past its wall-time budget

@@ -37,6 +37,7 @@ from medledger.node.errors import NodeError
 from medledger.node.intake import BlockOutcome, Intake
 from medledger.node.rpc import Rpc
 from medledger.node.server import RpcServer
+from medledger.node.ws import WsServer
 
 __all__ = ["FrontProcess"]
 
@@ -64,10 +65,15 @@ class FrontProcess:
         self._child: ChildProcess | None = None
         self.host = config.rpc_host
         self.port = config.rpc_port
+        self.ws_port: int | None = config.ws_port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str | None:
+        return None if self.ws_port is None else f"ws://{self.host}:{self.ws_port}"
 
     def start(self) -> None:
         self._child = child = ChildProcess("medledger.node.front", self._start_message)
@@ -81,7 +87,7 @@ class FrontProcess:
         if kind != "ready":
             child.process.wait(10)
             raise NodeError(str(value))
-        self.port = int(value)
+        self.port, self.ws_port = value
         self._conn = child.conn
 
     # ------------------------------------------------------------ BatchSource
@@ -129,20 +135,28 @@ def _front_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process stops us on Ctrl-C
     chain = ChainReader(config, genesis_hash=genesis_hash, contracts=contracts)
     intake = Intake(chain, config, authority=authority)
+    rpc = Rpc.for_sequencer(chain, config, intake)
+    ws = None
+    port = config.rpc_port
     try:
-        server = RpcServer(
-            config.rpc_host, config.rpc_port, Rpc.for_sequencer(chain, config, intake)
-        )
+        server = RpcServer(config.rpc_host, port, rpc)
+        if config.ws_port is not None:
+            port = config.ws_port
+            ws = WsServer(config.rpc_host, port, rpc, chain)
     except OSError as exc:
-        conn.send(("error", f"cannot listen on {config.rpc_host}:{config.rpc_port}: {exc}"))
+        conn.send(("error", f"cannot listen on {config.rpc_host}:{port}: {exc}"))
         return
     server.start()
-    conn.send(("ready", server.port))
+    if ws is not None:
+        ws.start()
+    conn.send(("ready", (server.port, None if ws is None else ws.port)))
     threading.Thread(
         target=_serve_block_maker, args=(conn, intake, done), name="block-maker", daemon=True
     ).start()
     done.wait()
     intake.stop()
+    if ws is not None:
+        ws.stop()
     server.stop()
     chain.close()
 

@@ -308,6 +308,12 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             return len(self._connections)
 
+    def hang_up_all(self) -> None:
+        with self._lock:
+            sockets = list(self._connections)
+        for sock in sockets:
+            _hang_up(sock)
+
 
 def _hang_up(sock: socket.socket) -> None:
     """Wake the connection's thread (its read or write fails) so it ends."""
@@ -339,5 +345,8 @@ class RpcServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop listening and hang up the open connections (a keep-alive client would
+        otherwise stay served by a thread whose chain is about to close)."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.hang_up_all()

@@ -25,6 +25,7 @@ from web3 import Web3
 from medledger.node.app import Node
 from medledger.node.client import RpcClient
 from medledger.node.config import NodeConfig, demo_genesis
+from medledger.node.ws import WsLimits
 from medledger.sdk.deploy import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,8 +135,11 @@ def inprocess(tmp_path: Path) -> Iterator[Callable[..., Node]]:
     """Start nodes inside the test process (real store, real HTTP on a free port)."""
     started: list[Node] = []
 
-    def _start(config: NodeConfig, name: str = "node", **runtime: Any) -> Node:
-        node = Node(replace(config, data_dir=tmp_path / name, rpc_port=0, **runtime))
+    def _start(
+        config: NodeConfig, name: str = "node", *, ws_limits: WsLimits | None = None, **runtime: Any
+    ) -> Node:
+        config = replace(config, data_dir=tmp_path / name, rpc_port=0, **runtime)
+        node = Node(config, ws_limits=ws_limits)
         node.start()
         started.append(node)
         return node
