@@ -66,6 +66,10 @@ class StackConfig:
     host: str = "127.0.0.1"
     sequencer_port: int = 8545
     follower_port: int = 8546
+    # WebSocket JSON-RPC of each node (eth_subscribe), which wakes its indexer on every
+    # new block instead of its poll; 0: any free port (only the stack's own indexers use it)
+    sequencer_ws_port: int = 0
+    follower_ws_port: int = 0
     partner_api_port: int = 8000
     regulator_api_port: int = 8001
     indexer_metrics_port: int = 0
@@ -125,6 +129,14 @@ class StackConfig:
             follower_port=port(self.follower_port, "follower", "--follower-port")
             if own
             else self.follower_port,
+            sequencer_ws_port=port(
+                self.sequencer_ws_port, "sequencer WebSocket", "sequencer_ws_port"
+            )
+            if own
+            else self.sequencer_ws_port,
+            follower_ws_port=port(self.follower_ws_port, "follower WebSocket", "follower_ws_port")
+            if own
+            else self.follower_ws_port,
             partner_api_port=port(self.partner_api_port, "partner API", "--api-port"),
             regulator_api_port=port(
                 self.regulator_api_port, "regulator API", "--regulator-api-port"
@@ -226,7 +238,8 @@ def _node_specs(config: StackConfig, secrets: StackSecrets, genesis: Path) -> li
         ProcessSpec(
             "sequencer",
             [*CLI, "node", "--data-dir", str(config.data_dir / "sequencer"), *common]
-            + ["--rpc-port", str(config.sequencer_port), "--authority-key-file", str(key_file)],
+            + ["--rpc-port", str(config.sequencer_port), "--authority-key-file", str(key_file)]
+            + ["--ws-port", str(config.sequencer_ws_port)],
             env=_LOG_ENV,
             health_url=seq + "/healthz",
             health_timeout=config.health_timeout,
@@ -234,7 +247,8 @@ def _node_specs(config: StackConfig, secrets: StackSecrets, genesis: Path) -> li
         ProcessSpec(
             "follower",
             [*CLI, "node", "--data-dir", str(config.data_dir / "follower"), *common]
-            + ["--rpc-port", str(config.follower_port), "--follow", seq],
+            + ["--rpc-port", str(config.follower_port), "--follow", seq]
+            + ["--ws-port", str(config.follower_ws_port)],
             env=_LOG_ENV,
             health_url=fol + "/healthz",
             health_timeout=config.health_timeout,
@@ -246,10 +260,19 @@ _LOG_ENV = {"MEDLEDGER_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
 
 
 def _indexer_spec(
-    name: str, config: StackConfig, *, rpc: str, db_url: str, port: int, deployment: Path
+    name: str,
+    config: StackConfig,
+    *,
+    rpc: str,
+    db_url: str,
+    port: int,
+    deployment: Path,
+    ws: str | None = None,
 ) -> ProcessSpec:
     argv = [*CLI, "indexer", "--rpc", rpc, "--deployment", str(deployment), "--db", db_url]
     argv += ["--metrics-port", str(port), "--poll-interval", str(config.indexer_poll_interval)]
+    if ws is not None:
+        argv += ["--ws", ws]
     return ProcessSpec(
         name,
         argv,
@@ -307,10 +330,13 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
             sup.start(follower, wait=False)
             chain = f"{url}:{config.sequencer_port}"
             regulator_chain = f"{url}:{config.follower_port}"
+            chain_ws: str | None = f"ws://{config.host}:{config.sequencer_ws_port}"
+            regulator_ws: str | None = f"ws://{config.host}:{config.follower_ws_port}"
         else:
             assert config.chain_rpc_url is not None and config.deployment_file is not None
             deployment = config.deployment_file
             chain = regulator_chain = config.chain_rpc_url
+            chain_ws = regulator_ws = None  # another engine: its indexers poll
         # Master and relayer keys: read by each API from its data directory (ops.secrets).
         partner_env = {"MEDLEDGER_API_PUBLIC_BASE_URL": config.public_base_url or partner_api}
         # The regulator API's secrets by 0600 file (ops.secrets' layout), never by value.
@@ -328,7 +354,7 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
         # Started side by side (Python start-up dominates), each once what it reads answers.
         sup.start(
             _indexer_spec("indexer", config, rpc=chain, db_url=index_db,
-                          port=config.indexer_metrics_port, deployment=deployment),
+                          port=config.indexer_metrics_port, deployment=deployment, ws=chain_ws),
             wait=False,
         )  # fmt: skip
         sup.start(
@@ -340,7 +366,8 @@ def start_stack(config: StackConfig, *, supervisor: Supervisor | None = None) ->
             sup.wait_healthy("follower")
         sup.start(
             _indexer_spec("regulator-indexer", config, rpc=regulator_chain, db_url=reg_db,
-                          port=config.regulator_indexer_metrics_port, deployment=deployment),
+                          port=config.regulator_indexer_metrics_port, deployment=deployment,
+                          ws=regulator_ws),
             wait=False,
         )  # fmt: skip
         sup.start(
