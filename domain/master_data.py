@@ -41,6 +41,8 @@ __all__ = [
     "Storage",
     "anchor_master_record",
     "certificate_hash",
+    "current_record",
+    "current_record_uncached",
     "expiry_timestamp",
     "product_master",
     "with_master_names",
@@ -370,19 +372,25 @@ class _NamesCache:
 NAMES: Component[_NamesCache] = Component("master_names")
 
 
+def current_record_uncached(services: Services, gtin: str) -> MasterRecord | None:
+    """The record of the newest anchored version of `gtin`, if this store holds it."""
+    with services.engine.connect() as conn:
+        versions = queries.master_versions(conn, gtin)
+    if not versions:
+        return None
+    latest = versions[-1].master_hash
+    return _checked(
+        master_records_by_hash(api_store(services).engine, [latest]).get(latest), latest
+    )
+
+
 def current_record(services: Services, gtin: str) -> MasterRecord | None:
     cache = services.components.get(NAMES, _NamesCache)
     now = time.monotonic()
     hit = cache.entries.get(gtin)
     if hit is not None and hit[0] > now:
         return hit[1]
-    with services.engine.connect() as conn:
-        versions = queries.master_versions(conn, gtin)
-    found = None
-    if versions:
-        latest = versions[-1].master_hash
-        stored = master_records_by_hash(api_store(services).engine, [latest])
-        found = _checked(stored.get(latest), latest)
+    found = current_record_uncached(services, gtin)
     if len(cache.entries) > 10_000:
         cache.entries.clear()
     cache.entries[gtin] = (now + NAMES_TTL_SECONDS, found)
