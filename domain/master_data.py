@@ -234,6 +234,7 @@ def anchor_master_record(
             now=int(time.time()),
         )
         result_v = ledger.update_master_data(gtin, master_hash)
+        services.components.get(NAMES, _NamesCache).entries.pop(gtin, None)
         version, block = result_v.value, int(result_v.receipt["blockNumber"])
         outcome: Literal["created", "updated", "unchanged"] = "created" if created else "updated"
     else:

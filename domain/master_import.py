@@ -10,8 +10,9 @@ English; the other rows still go in.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from medledger.domain.auth import Member
 from medledger.domain.errors import ApiError
@@ -24,16 +25,27 @@ from medledger.domain.master_files import (
     FileRow,
     Format,
     Problem,
-    RowParse,
     parse_row,
     read_rows,
     write_records,
 )
 from medledger.domain.services import Services
+from medledger.domain.store import api_store
 from medledger.indexer.queries import devices as queries
+from medledger.indexer.store.master_records import job_report, put_job_report
 from medledger.sdk.errors import ContractError, MedLedgerError
 
-__all__ = ["ImportReport", "RowResult", "export_file", "import_file", "import_rows", "read_file"]
+__all__ = [
+    "ImportReport",
+    "RowResult",
+    "export_file",
+    "import_file",
+    "import_one",
+    "import_rows",
+    "load_report",
+    "read_file",
+    "save_report",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -107,7 +119,7 @@ def import_rows(
     report = ImportReport()
     seen: dict[str, int] = {}
     for done, row in enumerate(rows, start=1):
-        report.rows.append(_import_one(services, member, parse_row(row), seen))
+        report.rows.append(import_one(services, member=member, row=row, seen=seen))
         if progress is not None:
             progress(done, len(rows))
     return report
@@ -124,9 +136,11 @@ def import_file(
     return import_rows(services, member=member, rows=read_file(filename, data), progress=progress)
 
 
-def _import_one(
-    services: Services, member: Member, parsed: RowParse, seen: dict[str, int]
+def import_one(
+    services: Services, *, member: Member, row: FileRow, seen: dict[str, int]
 ) -> RowResult:
+    """Import one row; `seen` maps the GTINs of earlier rows of the file to their row."""
+    parsed = parse_row(row)
     if parsed.record is None:
         return RowResult(parsed.row, parsed.gtin, "refused", problems=parsed.problems)
     gtin = parsed.record.gtin
@@ -165,3 +179,29 @@ def export_file(services: Services, *, member: Member, fmt: Format) -> bytes:
         if record is not None:
             records.append(record)
     return write_records(records, fmt)
+
+
+def save_report(services: Services, job_id: str, *, owner: str, report: ImportReport) -> None:
+    """Keep a job's report for its owner (any API worker may then show it)."""
+    put_job_report(
+        api_store(services).engine, job_id, owner=owner, report=json.dumps(asdict(report))
+    )
+
+
+def load_report(services: Services, job_id: str, *, owner: str) -> ImportReport | None:
+    found = job_report(api_store(services).engine, job_id, owner=owner)
+    if found is None:
+        return None
+    rows = json.loads(found)["rows"]
+    return ImportReport(
+        [
+            RowResult(
+                r["row"],
+                r["gtin"],
+                r["outcome"],
+                r["version"],
+                [Problem(**p) for p in r["problems"]],
+            )
+            for r in rows
+        ]
+    )

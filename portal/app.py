@@ -50,6 +50,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.signin",
     "medledger.portal.routes.verify",
     "medledger.portal.routes.manufacturer",
+    "medledger.portal.routes.master_data",
     "medledger.portal.routes.packing",
     "medledger.portal.routes.shipments",
     "medledger.portal.routes.documents",
@@ -66,6 +67,7 @@ UPLOAD_FORMS = (
     "/portal/manufacturer/products",
     "/portal/shipments/outbound",
     "/portal/shipments/inbound/{shipment_id}",
+    "/portal/manufacturer/master-data/import",
 )
 
 

@@ -177,6 +177,15 @@ MESSAGES: dict[str, str] = {
     "DevicesPackagePrefixNotOwned": _l(
         "This package GTIN is not under your organisation's company prefix."
     ),
+    # product master data (domain.master_data, portal.routes.master_data)
+    "file_missing": _l("Choose a file to import."),
+    "master_data_conflict": _l(
+        "The ledger already holds other facts for this product (class, storage range, "
+        "tracking or packaging), which cannot change."
+    ),
+    "prefix_not_owned": _l("This GTIN is under none of your organisation's company prefixes."),
+    "unknown_product": _l("No product or package with this GTIN is on the ledger."),
+    "gtin_mismatch": _l("The GTIN in the record differs from the one in the address."),
     "ItemsExpiredSignature": _l("The signed order has expired; sign it again."),
     "ItemsInvalidSigner": _l("The order is not signed by the organisation it names."),
     "ItemsShipmentContentMismatch": _l("The items listed differ from the shipment's contents."),

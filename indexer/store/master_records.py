@@ -1,6 +1,7 @@
 """Product master records (`api_master_records`): the public JSON of each anchored
 master-data version, keyed by the keccak256 the chain holds. A record is written once
-and never changed; history is the list of versions the read model projects."""
+and never changed; history is the list of versions the read model projects. Also the
+per-row reports of import jobs (`portal_job_reports`), readable only by their owner."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, insert, select
 
-from medledger.indexer.store.tables import master_records
+from medledger.indexer.store.tables import job_reports, master_records
 
-__all__ = ["put_master_record", "master_records_by_hash"]
+__all__ = ["job_report", "master_records_by_hash", "put_job_report", "put_master_record"]
 
 
 def put_master_record(
@@ -41,3 +42,18 @@ def master_records_by_hash(engine: Engine, hashes: Iterable[bytes]) -> dict[byte
             )
         ).all()
     return {bytes(r.master_hash): str(r.record) for r in rows}
+
+
+def put_job_report(engine: Engine, job_id: str, *, owner: str, report: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(job_reports).values(job_id=job_id, owner=owner, report=report))
+
+
+def job_report(engine: Engine, job_id: str, *, owner: str) -> str | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(job_reports.c.report).where(
+                job_reports.c.job_id == job_id, job_reports.c.owner == owner
+            )
+        ).first()
+    return None if row is None else str(row.report)

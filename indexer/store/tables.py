@@ -31,6 +31,7 @@ __all__ = [
     "custodial_keys",
     "document_keys",
     "documents",
+    "job_reports",
     "jobs",
     "master_records",
     "metadata",
@@ -158,6 +159,15 @@ master_records = Table(
     Column("stored_at", BigInteger, nullable=False),
 )
 
+# The per-row report of a finished master-data import job (`portal.routes.master_data`).
+job_reports = Table(
+    "portal_job_reports",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False),
+    Column("report", Text, nullable=False),  # JSON
+)
+
 captures = Table(
     "epcis_captures",
     metadata,
@@ -182,5 +192,6 @@ API_TABLES = (
     revoked_sessions,
     jobs,
     master_records,
+    job_reports,
 )
 CAPTURE_TABLES = (captures,)

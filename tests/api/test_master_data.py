@@ -36,6 +36,22 @@ def record(prefix: str, **changes: Any) -> dict[str, Any]:
     return body
 
 
+def demo_hip(prefix: str, gtin: str) -> dict[str, Any]:
+    """The demo consortium's product (class III, 2.0-25.0 C, serialised) as a hip joint."""
+    return record(
+        prefix,
+        gtin=gtin,
+        name_zh="髋关节假体",
+        name_en="Hip joint prosthesis",
+        model="THA-52",
+        registration_number="国械注准20263130001",
+        device_class=3,
+        serialised=True,
+        storage={"temp_min": 20, "temp_max": 250},
+        packages=[],
+    )
+
+
 def test_a_manufacturer_anchors_master_data_and_the_public_reads_its_versions(
     partner: PartnerEnv,
 ) -> None:
@@ -123,18 +139,7 @@ def test_the_verdict_names_the_product_from_its_master_data(partner: PartnerEnv)
     c = partner.api.consortium
     product = c.manufacturer.product(c.gtin)
     assert product is not None
-    body = record(
-        c.prefix,
-        gtin=c.gtin,
-        name_zh="髋关节假体",
-        name_en="Hip joint prosthesis",
-        model="THA-52",
-        registration_number="国械注准20263130001",
-        device_class=3,
-        serialised=True,
-        storage={"temp_min": 20, "temp_max": 250},
-        packages=[],
-    )
+    body = demo_hip(c.prefix, c.gtin)
     client = partner.api.client
     headers = partner.login(c.manufacturer)
     put = client.put(f"/v1/partner/products/{c.gtin}/master", json=body, headers=headers)

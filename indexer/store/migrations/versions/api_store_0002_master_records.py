@@ -1,4 +1,5 @@
-"""Product master records, content-addressed by the keccak256 the chain anchors.
+"""Product master records, content-addressed by the keccak256 the chain anchors, and the
+per-row reports of master-data import jobs.
 
 Revision ID: api_store_0002
 Revises: api_store_0001
@@ -25,8 +26,15 @@ def upgrade() -> None:
         sa.Column("stored_at", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_api_master_records_gtin", "api_master_records", ["gtin"])
+    op.create_table(
+        "portal_job_reports",
+        sa.Column("job_id", sa.String(32), primary_key=True),
+        sa.Column("owner", sa.String(42), nullable=False),
+        sa.Column("report", sa.Text(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("portal_job_reports")
     op.drop_index("ix_api_master_records_gtin", table_name="api_master_records")
     op.drop_table("api_master_records")
