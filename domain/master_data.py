@@ -136,8 +136,9 @@ class MasterRecord(_Record):
 
 
 def certificate_hash(registration_number: str) -> bytes:
-    """What `registerProduct` records for a certificate known by its (public) number."""
-    return bytes(keccak(text=f"NMPA registration {registration_number}"))
+    """What `registerProduct` records for a certificate known by its (public) number: its
+    keccak256, as the portal's product form records it."""
+    return bytes(keccak(text=registration_number))
 
 
 def expiry_timestamp(day: date) -> int:

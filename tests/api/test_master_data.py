@@ -152,3 +152,19 @@ def test_the_verdict_names_the_product_from_its_master_data(partner: PartnerEnv)
     assert verdict["product"]["model"] == "THA-52"
     assert verdict["product"]["registration_number"] == "国械注准20263130001"
     assert verdict["product"]["manufacturer_zh"] == "示范医疗器械有限公司"
+
+
+def test_the_anchor_is_the_keccak_of_sorted_compact_utf8_json() -> None:
+    from eth_utils import keccak
+
+    from medledger.domain.master_data import MasterRecord
+
+    body = record("9506000")
+    one = MasterRecord.model_validate(body)
+    other = MasterRecord.model_validate(dict(reversed(list(body.items()))))
+    assert one.canonical() == other.canonical()
+    text = one.canonical().decode()
+    assert text.startswith('{"classification_code":"14-01-01","device_class":3,')
+    assert "一次性使用无菌注射器" in text  # UTF-8, not \u escapes
+    assert '": ' not in text and '", "' not in text  # no spaces between tokens
+    assert one.master_hash() == keccak(one.canonical())
