@@ -163,3 +163,19 @@ def test_an_unreadable_file_is_refused_as_a_whole(name: str, data: bytes, reason
     with pytest.raises(FileError) as e:
         read_rows(name, data)
     assert reason in e.value.reason_en and e.value.reason_zh
+
+
+def test_a_zip_of_udid_xml_files_reads_like_the_files() -> None:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("part1/udid.xml", SAMPLE_XML)
+        archive.writestr("readme.txt", "not data")
+    rows = read_rows("download.zip", buffer.getvalue())
+    records = [parse_row(r).record for r in rows]
+    assert records == [parse_row(r).record for r in read_rows("udid.xml", SAMPLE_XML)]
+    assert len(records) == 11 and all(r is not None for r in records)
+    hip = records[0]
+    assert hip is not None and (hip.device_class, hip.serialised) == (3, True)
+    assert hip.storage.humidity_max == 80 and hip.storage.temp_min == -200
