@@ -168,3 +168,14 @@ def test_the_anchor_is_the_keccak_of_sorted_compact_utf8_json() -> None:
     assert "一次性使用无菌注射器" in text  # UTF-8, not \u escapes
     assert '": ' not in text and '", "' not in text  # no spaces between tokens
     assert one.master_hash() == keccak(one.canonical())
+
+
+def test_a_record_for_another_gtin_than_the_path_is_refused(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    body = record(c.prefix)
+    response = partner.api.client.put(
+        f"/v1/partner/products/{c.gtin}/master", json=body, headers=partner.login(c.manufacturer)
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "gtin_mismatch"
+    assert c.manufacturer.product(body["gtin"]) is None
