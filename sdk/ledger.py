@@ -22,7 +22,15 @@ from medledger.sdk.abi import AbiCodec, DecodedEvent
 from medledger.sdk.compiler import ContractArtifact, load_artifacts
 from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
 from medledger.sdk.errors import ContractError, MedLedgerError
-from medledger.sdk.messages import CancelOrder, Domain, ReceiveOrder, ShipOrder, sign_order
+from medledger.sdk.messages import (
+    CancelOrder,
+    Domain,
+    LotQuantity,
+    ReceiveOrder,
+    ShipOrder,
+    sign_order,
+    sorted_lots,
+)
 from medledger.sdk.model import (
     ItemState,
     ItemStatus,
@@ -273,14 +281,17 @@ class Ledger:
         item_ids: Sequence[bytes],
         *,
         document_hash: bytes = ZERO32,
+        lots: Sequence[LotQuantity] = (),
         nonce: int | None = None,
         deadline: int | None = None,
     ) -> tuple[ShipOrder, bytes]:
-        """A Ship order signed by this member, for anyone to relay."""
+        """A Ship order signed by this member, for anyone to relay; `lots` are loose lot
+        quantities, signed in the ascending lot key order the contract wants."""
         order = ShipOrder(
             sender=self.address,
             receiver=receiver,
             itemIds=tuple(item_ids),
+            lots=sorted_lots(lots),
             documentHash=document_hash,
             nonce=self.nonce() if nonce is None else nonce,
             deadline=self._deadline(deadline),
@@ -293,11 +304,18 @@ class Ledger:
         return _with_value(result, int(result.event("ShipmentSent")["shipmentId"]))
 
     def ship(
-        self, receiver: str, item_ids: Sequence[bytes], *, document_hash: bytes = ZERO32
+        self,
+        receiver: str,
+        item_ids: Sequence[bytes],
+        *,
+        document_hash: bytes = ZERO32,
+        lots: Sequence[LotQuantity] = (),
     ) -> TxResult[int]:
-        """Sign and submit a shipment of root items to `receiver`."""
+        """Sign and submit a shipment of root items and loose lot quantities to `receiver`."""
         with self._in_order():
-            return self.relay_ship(*self.sign_ship(receiver, item_ids, document_hash=document_hash))
+            return self.relay_ship(
+                *self.sign_ship(receiver, item_ids, document_hash=document_hash, lots=lots)
+            )
 
     def sign_receive(
         self,
@@ -308,6 +326,7 @@ class Ledger:
         rejected_ids: Sequence[bytes] = (),
         excursion_seconds: int = 0,
         inspection_hash: bytes = ZERO32,
+        rejected_lots: Sequence[LotQuantity] = (),
         nonce: int | None = None,
         deadline: int | None = None,
     ) -> tuple[ReceiveOrder, bytes]:
@@ -315,6 +334,7 @@ class Ledger:
             receiver=self.address,
             shipmentId=shipment_id,
             rejectedIds=tuple(rejected_ids),
+            rejectedLots=sorted_lots(rejected_lots),
             tempMin=temp_min,
             tempMax=temp_max,
             excursionSeconds=excursion_seconds,
@@ -342,10 +362,12 @@ class Ledger:
         rejected_ids: Sequence[bytes] = (),
         excursion_seconds: int = 0,
         inspection_hash: bytes = ZERO32,
+        rejected_lots: Sequence[LotQuantity] = (),
     ) -> TxResult[list[bytes]]:
         """Sign and submit the inbound inspection result of a shipment addressed to us.
         `rejected_ids` may come in any order: they are signed in shipped order, as the
-        contract wants them (ids not in the shipment last, for the contract to name)."""
+        contract wants them (ids not in the shipment last, for the contract to name).
+        `rejected_lots` are the rejected parts of the shipped lot quantities."""
         shipped = self.shipped_items(shipment_id)
         position = {item_id: i for i, item_id in enumerate(shipped)}
         rejected = sorted(rejected_ids, key=lambda i: position.get(bytes(i), len(shipped)))
@@ -357,6 +379,7 @@ class Ledger:
                 rejected_ids=rejected,
                 excursion_seconds=excursion_seconds,
                 inspection_hash=inspection_hash,
+                rejected_lots=rejected_lots,
             )
             return self.relay_receive(order, signature, item_ids=shipped)
 
@@ -400,6 +423,56 @@ class Ledger:
 
     def destroy(self, item_ids: Sequence[bytes], *, record_hash: bytes = ZERO32) -> TxResult[None]:
         return self._send("Items", "destroy", list(item_ids), record_hash)
+
+    # ------------------------------------------------------------ lot quantities and cases
+
+    def commission_lot(self, lot_key: bytes, quantity: int) -> TxResult[None]:
+        """Commission `quantity` units of a lot that is not serialised."""
+        return self._send("Items", "commissionLot", lot_key, quantity)
+
+    def dispense_lots(
+        self, lots: Sequence[LotQuantity], *, record_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "dispenseLots", _lot_tuples(lots), record_hash)
+
+    def quarantine_lots(
+        self, holder: str, lots: Sequence[LotQuantity], *, reason_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "quarantineLots", holder, _lot_tuples(lots), reason_hash)
+
+    def release_lots(self, holder: str, lots: Sequence[LotQuantity]) -> TxResult[None]:
+        return self._send("Items", "releaseLots", holder, _lot_tuples(lots))
+
+    def destroy_lots(
+        self, lots: Sequence[LotQuantity], *, record_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "destroyLots", _lot_tuples(lots), record_hash)
+
+    def pack_cases(
+        self, package_gtin: str, lot: str, serials: Sequence[str]
+    ) -> TxResult[list[bytes]]:
+        """Pack loose units of `lot` into cases of `package_gtin`; the value is the case ids."""
+        result = self._send("Items", "packCases", package_gtin, lot, list(serials))
+        return _with_value(result, [bytes(i) for i in result.event("CasesPacked")["caseIds"]])
+
+    def unpack_cases(self, case_ids: Sequence[bytes]) -> TxResult[None]:
+        return self._send("Items", "unpackCases", list(case_ids))
+
+    def lot_balance(self, lot_index: int, holder: str) -> tuple[int, int, int]:
+        """(Active, Quarantined, shipped and unsettled) loose units of a lot at `holder`."""
+        active, quarantined, in_transit = self._call("Items", "lotBalance", lot_index, holder)
+        return int(active), int(quarantined), int(in_transit)
+
+    def lot_supply(self, lot_index: int) -> int:
+        return int(self._call("Items", "lotSupply", lot_index))
+
+    def shipment_lots(self, shipment_id: int) -> list[tuple[bytes, int, int]]:
+        """(lot key, lot index, quantity) of each lot quantity of a shipment."""
+        rows = self._call("Items", "shipmentLots", shipment_id)
+        return [(bytes(key), int(index), int(q)) for key, index, q in rows]
+
+    def case_quantity(self, case_id: bytes) -> int:
+        return int(self._call("Items", "caseQuantity", case_id))
 
     def item(self, item_id: bytes) -> ItemState:
         holder, status, is_container, lot_index, parent = self._call("Items", "itemOf", item_id)
@@ -547,6 +620,10 @@ def revert_data(exc: Exception) -> bytes | None:
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
     return None
+
+
+def _lot_tuples(lots: Sequence[LotQuantity]) -> list[tuple[bytes, int]]:
+    return [q.as_tuple() for q in lots]
 
 
 def _with_value(result: TxResult[Any], value: T) -> TxResult[T]:

@@ -50,6 +50,7 @@ class ItemStatus(IntEnum):
     QUARANTINED = 3
     DISPENSED = 4
     DESTROYED = 5
+    UNPACKED = 6  # a case (package-level item) whose units went back to loose quantity
 
 
 class ShipmentStatus(IntEnum):

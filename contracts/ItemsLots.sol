@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IDevices} from "./interfaces/IDevices.sol";
+import {IPartners} from "./interfaces/IPartners.sol";
+import {ItemsBase} from "./ItemsBase.sol";
+
+/// @title ItemsLots
+/// @notice Custody by quantity for devices that are not serialised (lot + expiry only):
+/// commission a quantity, dispense, quarantine and release, destroy. Shipping quantities is
+/// part of {Items.ship}. Deployed by {Items} and only meaningful through its fallback
+/// (delegatecall): called directly it acts on its own, empty, storage.
+/// @dev A holder's loose units of a lot are one slot (`Balance`), so no call loops over holders.
+contract ItemsLots is ItemsBase {
+    constructor(IPartners partners, IDevices devices) ItemsBase(partners, devices) {}
+
+    /// @notice Commission `quantity` units of a lot that are not serialised: they join the
+    /// manufacturer's loose Active balance of the lot.
+    /// @dev Requirements: caller is the lot's manufacturer and active; the lot has not expired;
+    /// `quantity > 0`.
+    function commissionLot(bytes32 lotKey, uint32 quantity) external {
+        (uint32 lotIndex,, address manufacturer, uint40 expiry) = _devices.lotForCommission(lotKey);
+        if (msg.sender != manufacturer || !_partners.isActive(msg.sender)) revert ItemsUnauthorized(msg.sender);
+        if (expiry <= block.timestamp) revert ItemsLotExpired(lotKey, expiry);
+        if (quantity == 0) revert ItemsZeroQuantity(lotKey);
+        Balance storage b = _balances[lotIndex][msg.sender];
+        b.active += quantity;
+        _lotSupply[lotIndex] += quantity;
+        _emitBalance(lotIndex, msg.sender, b);
+        emit LotCommissioned(lotKey, msg.sender, quantity);
+    }
+
+    /// @notice Dispense (use on patients) loose units at a hospital.
+    /// @dev Requirements: caller is an active hospital; 1..MAX_BATCH entries; each lot known,
+    /// neither under an open recall nor expired; `quantity > 0` and at most the caller's
+    /// Active balance of the lot.
+    function dispenseLots(LotQuantity[] calldata lots, bytes32 recordHash) external {
+        if (_partners.activeRole(msg.sender) != IPartners.Role.Hospital) revert ItemsUnauthorized(msg.sender);
+        _requireBatch(lots.length);
+        for (uint256 i; i < lots.length; ++i) {
+            (bytes32 key, uint32 lotIndex, uint32 q) = _entry(lots[i]);
+            IDevices.LotFacts memory f = _devices.lotFacts(lotIndex);
+            if (f.activeRecall != 0) revert ItemsRecalled(key, f.activeRecall);
+            if (f.lotExpiry <= block.timestamp) revert ItemsLotExpired(key, f.lotExpiry);
+            Balance storage b = _balances[lotIndex][msg.sender];
+            if (b.active < q) revert ItemsInsufficientQuantity(key, msg.sender, b.active, q);
+            b.active -= q;
+            _lotSupply[lotIndex] -= q;
+            _emitBalance(lotIndex, msg.sender, b);
+        }
+        emit LotsDispensed(msg.sender, lots, recordHash);
+    }
+
+    /// @notice Put loose units of `holder` on hold.
+    /// @dev Requirements: caller is an active member and `holder` itself or a regulator;
+    /// 1..MAX_BATCH entries; each lot known; `quantity > 0` and at most the Active balance.
+    function quarantineLots(address holder, LotQuantity[] calldata lots, bytes32 reasonHash) external {
+        _moveHeld(holder, lots, false);
+        emit LotsQuarantined(msg.sender, holder, lots, reasonHash);
+    }
+
+    /// @notice Release quarantined loose units of `holder` back to Active.
+    /// @dev Requirements: caller is an active member and `holder` itself or a regulator;
+    /// 1..MAX_BATCH entries; each lot known; `quantity > 0` and at most the Quarantined balance.
+    function releaseLots(address holder, LotQuantity[] calldata lots) external {
+        _moveHeld(holder, lots, true);
+        emit LotsReleased(msg.sender, holder, lots);
+    }
+
+    /// @notice Destroy loose units the caller holds, quarantined ones first, then Active ones.
+    /// @dev Requirements: caller active; 1..MAX_BATCH entries; each lot known; `quantity > 0`
+    /// and at most the caller's Quarantined plus Active balance of the lot.
+    function destroyLots(LotQuantity[] calldata lots, bytes32 recordHash) external {
+        _requireActive(msg.sender);
+        _requireBatch(lots.length);
+        for (uint256 i; i < lots.length; ++i) {
+            (bytes32 key, uint32 lotIndex, uint32 q) = _entry(lots[i]);
+            Balance storage b = _balances[lotIndex][msg.sender];
+            uint64 fromHold = b.quarantined < q ? b.quarantined : q;
+            if (b.active < q - fromHold) {
+                revert ItemsInsufficientQuantity(key, msg.sender, uint256(b.active) + b.quarantined, q);
+            }
+            b.quarantined -= fromHold;
+            b.active -= q - fromHold;
+            _lotSupply[lotIndex] -= q;
+            _emitBalance(lotIndex, msg.sender, b);
+        }
+        emit LotsDestroyed(msg.sender, lots, recordHash);
+    }
+
+    // ---------------------------------------------------------------- views
+    /// @notice A holder's loose units of a lot: Active, Quarantined, and shipped but not yet
+    /// settled by the receiver.
+    function lotBalance(uint32 lotIndex, address holder)
+        external
+        view
+        returns (uint64 active, uint64 quarantined, uint64 inTransit)
+    {
+        Balance memory b = _balances[lotIndex][holder];
+        return (b.active, b.quarantined, b.inTransit);
+    }
+
+    /// @notice Units of a lot that exist by quantity (loose anywhere, in transit, in cases):
+    /// commissioned minus dispensed and destroyed.
+    function lotSupply(uint32 lotIndex) external view returns (uint64) {
+        return _lotSupply[lotIndex];
+    }
+
+    /// @notice The loose lot quantities of a shipment (in transit while it is).
+    function shipmentLots(uint64 shipmentId) external view returns (ShipmentLot[] memory) {
+        return _shipmentLots[shipmentId];
+    }
+
+    /// @notice Base units inside a case (package-level item); zero for any other item.
+    function caseQuantity(bytes32 id) external view returns (uint32) {
+        return _caseQuantity[id];
+    }
+
+
+    // ---------------------------------------------------------------- internals
+
+    function _moveHeld(address holder, LotQuantity[] calldata lots, bool release_) private {
+        IPartners.Role role = _partners.activeRole(msg.sender);
+        if (role == IPartners.Role.None) revert ItemsNotActiveMember(msg.sender);
+        if (holder != msg.sender && role != IPartners.Role.Regulator) revert ItemsUnauthorized(msg.sender);
+        _requireBatch(lots.length);
+        for (uint256 i; i < lots.length; ++i) {
+            (bytes32 key, uint32 lotIndex, uint32 q) = _entry(lots[i]);
+            Balance storage b = _balances[lotIndex][holder];
+            uint64 available = release_ ? b.quarantined : b.active;
+            if (available < q) revert ItemsInsufficientQuantity(key, holder, available, q);
+            if (release_) {
+                b.quarantined -= q;
+                b.active += q;
+            } else {
+                b.active -= q;
+                b.quarantined += q;
+            }
+            _emitBalance(lotIndex, holder, b);
+        }
+    }
+}
