@@ -9,13 +9,10 @@ import {Gs1} from "./lib/Gs1.sol";
 /// @notice Products (a GTIN registered by the manufacturer that owns its company prefix, with
 /// device class, registration certificate and storage range), their lots, and lot recalls.
 contract Devices is IDevices {
-    /// @dev One slot: 160 + 8 + 16 + 16 + 40 bits.
-    struct Product {
-        address manufacturer;
-        uint8 deviceClass;
-        int16 tempMin;
-        int16 tempMax;
-        uint40 registrationExpiry;
+    /// @dev The master-data anchor of one product: version 0 means none yet.
+    struct MasterAnchor {
+        uint32 version;
+        bytes32 masterHash;
     }
 
     /// @dev One slot: 112 + 40 + 40 + 32 bits.
@@ -39,11 +36,14 @@ contract Devices is IDevices {
 
     IPartners private immutable _partners;
 
-    mapping(bytes14 gtin => Product) private _products;
+    /// @dev ProductFacts is one slot: 160 + 8 + 16 + 16 + 40 + 8 bits.
+    mapping(bytes14 gtin => ProductFacts) private _products;
     mapping(bytes14 gtin => bytes32) private _certificateHashes;
     mapping(uint32 lotIndex => Lot) private _lots;
     mapping(bytes32 lotKey => uint32 lotIndex) private _lotIndexes;
     mapping(uint32 recallId => Recall) private _recalls;
+    mapping(bytes14 packageGtin => PackageLevel) private _packages;
+    mapping(bytes14 gtin => MasterAnchor) private _masterData;
     uint32 private _lotCount;
     uint32 private _recallCount;
 
@@ -64,6 +64,11 @@ contract Devices is IDevices {
     error DevicesLotAlreadyRecalled(bytes32 lotKey, uint32 recallId);
     error DevicesUnknownRecall(uint32 recallId);
     error DevicesRecallClosed(uint32 recallId);
+    error DevicesPackageExists(bytes14 packageGtin);
+    error DevicesUnknownChild(bytes14 childGtin);
+    error DevicesInvalidPackageQuantity(uint32 quantity);
+    error DevicesMasterDataUnchanged(bytes14 gtin, uint32 version);
+    error DevicesPackagePrefixNotOwned(bytes14 packageGtin, address caller);
 
     event ProductRegistered(
         bytes14 indexed gtin,
@@ -92,17 +97,23 @@ contract Devices is IDevices {
         bytes32 reasonHash
     );
     event RecallClosed(uint32 indexed recallId, bytes32 indexed lotKey, address indexed by, bytes32 outcomeHash);
+    /// @dev Emitted after ProductRegistered by `registerProductTracked`; a product without it
+    /// is serialised.
+    event ProductTracking(bytes14 indexed gtin, bool serialised);
+    event PackageLevelRegistered(bytes14 indexed packageGtin, bytes14 indexed childGtin, uint32 quantity);
+    event MasterDataAnchored(bytes14 indexed gtin, uint32 version, bytes32 masterHash);
 
     constructor(IPartners partners) {
         _partners = partners;
     }
 
-    /// @notice Register a GTIN-14 under the caller's company prefix.
+    /// @notice Register a serialised GTIN-14 (every unit carries its own serial) under the
+    /// caller's company prefix.
     /// @dev Requirements: caller is an active manufacturer that owns `companyPrefix`; `gtin`
-    /// is 14 digits with a valid check digit and carries that prefix; not yet registered;
-    /// `deviceClass` is 1..3 and covered by the caller's valid production licence;
-    /// `tempMin <= tempMax` (tenths of a degree Celsius); the registration certificate has
-    /// not expired.
+    /// is 14 digits with a valid check digit and carries that prefix; not yet registered as a
+    /// product or a package level; `deviceClass` is 1..3 and covered by the caller's valid
+    /// production licence; `tempMin <= tempMax` (tenths of a degree Celsius); the registration
+    /// certificate has not expired.
     function registerProduct(
         string calldata gtin,
         string calldata companyPrefix,
@@ -112,25 +123,71 @@ contract Devices is IDevices {
         int16 tempMin,
         int16 tempMax
     ) external {
-        if (_partners.activeRole(msg.sender) != IPartners.Role.Manufacturer) revert DevicesUnauthorized(msg.sender);
-        bytes memory g = bytes(gtin);
-        if (g.length != 14 || !Gs1.hasValidCheckDigit(g)) revert DevicesInvalidGtin(gtin);
-        if (!Gs1.hasCompanyPrefix(g, bytes(companyPrefix)) || _partners.prefixOwner(companyPrefix) != msg.sender) {
-            revert DevicesPrefixNotOwned(companyPrefix, msg.sender);
-        }
-        bytes14 key = bytes14(g);
-        if (_products[key].manufacturer != address(0)) revert DevicesProductExists(gtin);
-        if (deviceClass == 0 || deviceClass > 3) revert DevicesInvalidDeviceClass(deviceClass);
-        if (!_partners.holdsLicence(msg.sender, _LICENCE_PRODUCTION, deviceClass)) {
-            revert DevicesNotLicensed(msg.sender, deviceClass);
-        }
-        if (tempMin > tempMax) revert DevicesInvalidTemperatureRange(tempMin, tempMax);
-        if (registrationExpiry <= block.timestamp) revert DevicesRegistrationExpired(gtin, registrationExpiry);
-        _products[key] = Product(msg.sender, deviceClass, tempMin, tempMax, registrationExpiry);
-        _certificateHashes[key] = certificateHash;
-        emit ProductRegistered(
-            key, msg.sender, deviceClass, tempMin, tempMax, certificateHash, registrationExpiry
+        _registerProduct(gtin, companyPrefix, deviceClass, certificateHash, registrationExpiry, tempMin, tempMax, true);
+    }
+
+    /// @notice Register a GTIN-14 that is either serialised (`serialised`) or tracked by lot
+    /// only (units carry no serial; custody moves quantities of a lot).
+    /// @dev Requirements: those of `registerProduct`.
+    function registerProductTracked(
+        string calldata gtin,
+        string calldata companyPrefix,
+        uint8 deviceClass,
+        bytes32 certificateHash,
+        uint40 registrationExpiry,
+        int16 tempMin,
+        int16 tempMax,
+        bool serialised
+    ) external {
+        _registerProduct(
+            gtin, companyPrefix, deviceClass, certificateHash, registrationExpiry, tempMin, tempMax, serialised
         );
+        emit ProductTracking(bytes14(bytes(gtin)), serialised);
+    }
+
+    /// @notice Register a packaging level: `packageGtin` holds `quantity` of `childGtin` (a
+    /// product or a smaller package level), e.g. a box of 10 units or a case of 20 boxes.
+    /// @dev Requirements: caller is the active manufacturer of `childGtin`, which is a
+    /// registered product or package level; `packageGtin` is 14 digits with a valid check
+    /// digit under a company prefix the caller owns; it is neither a product nor a package
+    /// level yet (so no cycle can form); `quantity >= 1` and the units in the package fit in
+    /// a uint32.
+    function registerPackageLevel(string calldata packageGtin, string calldata childGtin, uint32 quantity)
+        external
+    {
+        bytes memory g = bytes(packageGtin);
+        if (g.length != 14 || !Gs1.hasValidCheckDigit(g)) revert DevicesInvalidGtin(packageGtin);
+        if (bytes(childGtin).length != 14) revert DevicesInvalidGtin(childGtin);
+        bytes14 child = bytes14(bytes(childGtin));
+        (bytes14 base, uint32 baseQuantity) = _unitOf(child);
+        if (base == bytes14(0)) revert DevicesUnknownChild(child);
+        address manufacturer = _products[base].manufacturer;
+        if (manufacturer != msg.sender || !_partners.isActive(msg.sender)) revert DevicesUnauthorized(msg.sender);
+        bytes14 key = bytes14(g);
+        if (!_ownsPrefixOf(g)) revert DevicesPackagePrefixNotOwned(key, msg.sender);
+        if (_products[key].manufacturer != address(0) || _packages[key].quantity != 0) {
+            revert DevicesPackageExists(key);
+        }
+        uint256 units = uint256(baseQuantity) * quantity;
+        if (quantity == 0 || units > type(uint32).max) revert DevicesInvalidPackageQuantity(quantity);
+        _packages[key] = PackageLevel(child, quantity, base, uint32(units));
+        emit PackageLevelRegistered(key, child, quantity);
+    }
+
+    /// @notice Anchor a new version of the product's public master data (name, model,
+    /// registration number, classification code, packaging, storage conditions) as the
+    /// keccak256 of its canonical JSON; the record itself is public and kept by the read model.
+    /// @dev Requirements: caller is the product's active manufacturer; `masterHash` is not
+    /// zero and differs from the current version's.
+    function updateMasterData(string calldata gtin, bytes32 masterHash) external returns (uint32 version) {
+        bytes14 key = _requireOwnProduct(gtin);
+        MasterAnchor storage a = _masterData[key];
+        if (masterHash == bytes32(0) || masterHash == a.masterHash) {
+            revert DevicesMasterDataUnchanged(key, a.version);
+        }
+        version = ++a.version;
+        a.masterHash = masterHash;
+        emit MasterDataAnchored(key, version, masterHash);
     }
 
     /// @notice Record a renewed registration certificate for a product.
@@ -201,7 +258,7 @@ contract Devices is IDevices {
     }
 
     /// @notice Product facts by GTIN (manufacturer zero if unknown) and its certificate hash.
-    function productOf(string calldata gtin) external view returns (Product memory, bytes32 certificateHash) {
+    function productOf(string calldata gtin) external view returns (ProductFacts memory, bytes32 certificateHash) {
         bytes14 key = bytes14(bytes(gtin));
         return (_products[key], _certificateHashes[key]);
     }
@@ -220,10 +277,38 @@ contract Devices is IDevices {
     /// @inheritdoc IDevices
     function lotFacts(uint32 lotIndex) external view returns (LotFacts memory facts) {
         Lot storage l = _lots[lotIndex];
-        Product storage p = _products[l.gtin];
+        ProductFacts storage p = _products[l.gtin];
         facts = LotFacts(
-            p.manufacturer, p.deviceClass, p.tempMin, p.tempMax, l.expiry, p.registrationExpiry, l.activeRecall
+            p.manufacturer,
+            p.deviceClass,
+            p.tempMin,
+            p.tempMax,
+            l.expiry,
+            p.registrationExpiry,
+            l.activeRecall,
+            p.serialised
         );
+    }
+
+    /// @inheritdoc IDevices
+    function productFacts(bytes14 gtin) external view returns (ProductFacts memory) {
+        return _products[gtin];
+    }
+
+    /// @inheritdoc IDevices
+    function packageOf(bytes14 packageGtin)
+        external
+        view
+        returns (bytes14 childGtin, uint32 quantity, bytes14 baseGtin, uint32 baseQuantity)
+    {
+        PackageLevel storage p = _packages[packageGtin];
+        return (p.childGtin, p.quantity, p.baseGtin, p.baseQuantity);
+    }
+
+    /// @notice The current master-data anchor of a product (version 0: none yet).
+    function masterDataOf(bytes14 gtin) external view returns (uint32 version, bytes32 masterHash) {
+        MasterAnchor storage a = _masterData[gtin];
+        return (a.version, a.masterHash);
     }
 
     /// @inheritdoc IDevices
@@ -235,6 +320,60 @@ contract Devices is IDevices {
         lotIndex = _requireLot(lotKey);
         Lot storage l = _lots[lotIndex];
         return (lotIndex, l.gtin, _products[l.gtin].manufacturer, l.expiry);
+    }
+
+    function _registerProduct(
+        string calldata gtin,
+        string calldata companyPrefix,
+        uint8 deviceClass,
+        bytes32 certificateHash,
+        uint40 registrationExpiry,
+        int16 tempMin,
+        int16 tempMax,
+        bool serialised
+    ) private {
+        if (_partners.activeRole(msg.sender) != IPartners.Role.Manufacturer) revert DevicesUnauthorized(msg.sender);
+        bytes memory g = bytes(gtin);
+        if (g.length != 14 || !Gs1.hasValidCheckDigit(g)) revert DevicesInvalidGtin(gtin);
+        if (!Gs1.hasCompanyPrefix(g, bytes(companyPrefix)) || _partners.prefixOwner(companyPrefix) != msg.sender) {
+            revert DevicesPrefixNotOwned(companyPrefix, msg.sender);
+        }
+        bytes14 key = bytes14(g);
+        if (_products[key].manufacturer != address(0) || _packages[key].quantity != 0) {
+            revert DevicesProductExists(gtin);
+        }
+        if (deviceClass == 0 || deviceClass > 3) revert DevicesInvalidDeviceClass(deviceClass);
+        if (!_partners.holdsLicence(msg.sender, _LICENCE_PRODUCTION, deviceClass)) {
+            revert DevicesNotLicensed(msg.sender, deviceClass);
+        }
+        if (tempMin > tempMax) revert DevicesInvalidTemperatureRange(tempMin, tempMax);
+        if (registrationExpiry <= block.timestamp) revert DevicesRegistrationExpired(gtin, registrationExpiry);
+        _products[key] = ProductFacts(msg.sender, deviceClass, tempMin, tempMax, registrationExpiry, serialised);
+        _certificateHashes[key] = certificateHash;
+        emit ProductRegistered(
+            key, msg.sender, deviceClass, tempMin, tempMax, certificateHash, registrationExpiry
+        );
+    }
+
+    /// @dev The unit GTIN and units per `gtin`: itself and 1 for a product, its resolved base
+    /// for a package level, zero for neither.
+    function _unitOf(bytes14 gtin) private view returns (bytes14 base, uint32 units) {
+        if (_products[gtin].manufacturer != address(0)) return (gtin, 1);
+        PackageLevel storage p = _packages[gtin];
+        return (p.baseGtin, p.baseQuantity);
+    }
+
+    /// @dev True when a company prefix (6..12 digits after the indicator digit) of `gtin` is
+    /// owned by the caller.
+    function _ownsPrefixOf(bytes memory gtin) private view returns (bool) {
+        for (uint256 n = 6; n <= 12; ++n) {
+            bytes memory prefix = new bytes(n);
+            for (uint256 i; i < n; ++i) {
+                prefix[i] = gtin[i + 1];
+            }
+            if (_partners.prefixOwner(string(prefix)) == msg.sender) return true;
+        }
+        return false;
     }
 
     function _requireOwnProduct(string calldata gtin) private view returns (bytes14 key) {

@@ -80,6 +80,11 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "DevicesUnknownLot": MALFORMED,
     "DevicesUnknownProduct": MALFORMED,
     "DevicesUnknownRecall": MALFORMED,
+    "DevicesPackageExists": CONFLICT,
+    "DevicesUnknownChild": MALFORMED,
+    "DevicesInvalidPackageQuantity": MALFORMED,
+    "DevicesMasterDataUnchanged": CONFLICT,
+    "DevicesPackagePrefixNotOwned": CONFLICT,
     # Items (units, containers, custody)
     "ItemsAlreadyExists": CONFLICT,
     "ItemsBatchSize": MALFORMED,

@@ -168,6 +168,15 @@ MESSAGES: dict[str, str] = {
     "DevicesLotAlreadyRecalled": _l("This lot is already under recall."),
     "DevicesUnknownRecall": _l("No such recall."),
     "DevicesRecallClosed": _l("This recall is already closed."),
+    "DevicesPackageExists": _l("This package GTIN is already registered."),
+    "DevicesUnknownChild": _l("The contents GTIN is neither a registered product nor a package."),
+    "DevicesInvalidPackageQuantity": _l(
+        "The package quantity must be at least 1 and hold at most 4,294,967,295 units."
+    ),
+    "DevicesMasterDataUnchanged": _l("The product's master data is unchanged."),
+    "DevicesPackagePrefixNotOwned": _l(
+        "This package GTIN is not under your organisation's company prefix."
+    ),
     "ItemsExpiredSignature": _l("The signed order has expired; sign it again."),
     "ItemsInvalidSigner": _l("The order is not signed by the organisation it names."),
     "ItemsShipmentContentMismatch": _l("The items listed differ from the shipment's contents."),

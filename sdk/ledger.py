@@ -38,6 +38,7 @@ from medledger.sdk.model import (
     LotRecord,
     Member,
     MemberStatus,
+    PackageLevelRecord,
     ProductRecord,
     Role,
     ShipmentState,
@@ -191,18 +192,39 @@ class Ledger:
         registration_expiry: int,
         temp_min: int,
         temp_max: int,
+        serialised: bool = True,
     ) -> TxResult[None]:
-        return self._send(
-            "Devices",
-            "registerProduct",
-            gtin,
-            company_prefix,
-            device_class,
-            certificate_hash,
-            registration_expiry,
-            temp_min,
-            temp_max,
+        """Register a product; `serialised=False` registers one tracked by lot only."""
+        args = (gtin, company_prefix, device_class, certificate_hash, registration_expiry)
+        if serialised:
+            return self._send("Devices", "registerProduct", *args, temp_min, temp_max)
+        return self._send("Devices", "registerProductTracked", *args, temp_min, temp_max, False)
+
+    def register_package_level(
+        self, package_gtin: str, *, child_gtin: str, quantity: int
+    ) -> TxResult[None]:
+        """Register `package_gtin` as a package of `quantity` x `child_gtin`."""
+        return self._send("Devices", "registerPackageLevel", package_gtin, child_gtin, quantity)
+
+    def update_master_data(self, gtin: str, master_hash: bytes) -> TxResult[int]:
+        """Anchor a new master-data version; the value is the version number."""
+        result = self._send("Devices", "updateMasterData", gtin, master_hash)
+        return _with_value(result, int(result.event("MasterDataAnchored")["version"]))
+
+    def package_level(self, package_gtin: str) -> PackageLevelRecord | None:
+        child, quantity, base, base_quantity = self._call(
+            "Devices", "packageOf", package_gtin.encode()
         )
+        if quantity == 0:
+            return None
+        return PackageLevelRecord(
+            package_gtin, bytes(child).decode(), quantity, bytes(base).decode(), base_quantity
+        )
+
+    def master_data(self, gtin: str) -> tuple[int, bytes]:
+        """The current master-data anchor: (version, hash); version 0 when none."""
+        version, master_hash = self._call("Devices", "masterDataOf", gtin.encode())
+        return int(version), bytes(master_hash)
 
     def renew_registration(
         self, gtin: str, *, certificate_hash: bytes, registration_expiry: int
@@ -235,10 +257,12 @@ class Ledger:
         return self._send("Devices", "closeRecall", recall_id, outcome_hash)
 
     def product(self, gtin: str) -> ProductRecord | None:
-        (manufacturer, cls, tmin, tmax, expiry), cert = self._call("Devices", "productOf", gtin)
+        (manufacturer, cls, tmin, tmax, expiry, serialised), cert = self._call(
+            "Devices", "productOf", gtin
+        )
         if int(manufacturer, 16) == 0:
             return None
-        return ProductRecord(manufacturer, cls, tmin, tmax, expiry, bytes(cert))
+        return ProductRecord(manufacturer, cls, tmin, tmax, expiry, bytes(cert), serialised)
 
     def lot(self, lot_key: bytes) -> LotRecord | None:
         (gtin, production, expiry, recall), index = self._call("Devices", "lotOf", lot_key)

@@ -93,6 +93,19 @@ class ProductRecord:
     temp_max: int
     registration_expiry: int
     certificate_hash: bytes
+    serialised: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PackageLevelRecord:
+    """A packaging level: `quantity` of `child_gtin` per package, `base_quantity` units of
+    `base_gtin` in all."""
+
+    package_gtin: str
+    child_gtin: str
+    quantity: int
+    base_gtin: str
+    base_quantity: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -810,7 +810,7 @@ def test_product_of_the_demo_gtin(consortium: Consortium) -> None:
 def test_product_of_an_unknown_gtin_is_empty(consortium: Consortium, gtin: str) -> None:
     assert consortium.manufacturer.product(gtin) is None
     (record, cert) = simulate(consortium.manufacturer, "Devices", "productOf", gtin)
-    assert tuple(record) == (ZERO_ADDRESS, 0, 0, 0, 0)
+    assert tuple(record) == (ZERO_ADDRESS, 0, 0, 0, 0, False)
     assert bytes(cert) == bytes(32)
 
 
@@ -839,15 +839,15 @@ def test_lot_facts_join_lot_and_product(consortium: Consortium) -> None:
     product = m.product(consortium.gtin)
     assert lot is not None and product is not None
     facts = simulate(m, "Devices", "lotFacts", 1)
-    assert tuple(facts) == (m.address, 3, 20, 250, lot.expiry, product.registration_expiry, 0)
+    assert tuple(facts) == (m.address, 3, 20, 250, lot.expiry, product.registration_expiry, 0, True)
     recall_id = m.recall_lot(consortium.lot_key, level=1, reason_hash=bytes(32)).value
-    assert tuple(simulate(m, "Devices", "lotFacts", 1))[-1] == recall_id
+    assert tuple(simulate(m, "Devices", "lotFacts", 1))[-2] == recall_id
 
 
 @pytest.mark.parametrize("lot_index", [0, 2, 2**32 - 1])
 def test_lot_facts_of_an_unknown_index_are_empty(consortium: Consortium, lot_index: int) -> None:
     facts = simulate(consortium.manufacturer, "Devices", "lotFacts", lot_index)
-    assert tuple(facts) == (ZERO_ADDRESS, 0, 0, 0, 0, 0, 0)
+    assert tuple(facts) == (ZERO_ADDRESS, 0, 0, 0, 0, 0, 0, False)
 
 
 def test_lot_for_commission(consortium: Consortium) -> None:
@@ -868,4 +868,233 @@ def test_lot_for_commission_of_an_unknown_lot_fails(consortium: Consortium) -> N
         lambda: simulate(consortium.manufacturer, "Devices", "lotForCommission", key),
         "DevicesUnknownLot",
         {"lotKey": key},
+    )
+
+
+# ------------------------------------------------------------------ tracking, packages, master data
+
+BOX_GTIN = make_gtin(indicator=1, company_prefix=DEMO_PREFIX, item_reference=77777)
+CASE_GTIN = make_gtin(indicator=2, company_prefix=DEMO_PREFIX, item_reference=77777)
+MASTER = keccak(text='{"gtin":"x","name_zh":"一次性使用无菌注射器"}')
+
+
+def test_a_lot_tracked_product_is_not_serialised(chain: DevChain, consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    result = m.register_product(
+        NEW_GTIN,
+        company_prefix=DEMO_PREFIX,
+        device_class=2,
+        certificate_hash=CERT,
+        registration_expiry=chain.now() + YEAR,
+        temp_min=-200,
+        temp_max=300,
+        serialised=False,
+    )
+    assert event_names(result) == ["ProductRegistered", "ProductTracking"]
+    assert result.event("ProductTracking") == {"gtin": NEW_GTIN.encode(), "serialised": False}
+    product = m.product(NEW_GTIN)
+    assert product is not None and product.serialised is False
+    facts = simulate(m, "Devices", "productFacts", NEW_GTIN.encode())
+    assert tuple(facts) == (m.address, 2, -200, 300, product.registration_expiry, False)
+    key = m.register_lot(
+        NEW_GTIN, "L1", production_date=chain.now() - DAY, expiry=chain.now() + YEAR
+    )
+    index = m.lot(key.value)
+    assert index is not None
+    assert tuple(simulate(m, "Devices", "lotFacts", index.lot_index))[-1] is False
+
+
+def test_registerProduct_registers_a_serialised_product(consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    facts = simulate(m, "Devices", "productFacts", consortium.gtin.encode())
+    assert tuple(facts)[0] == m.address and tuple(facts)[-1] is True
+    assert tuple(simulate(m, "Devices", "productFacts", NEW_GTIN.encode())) == (
+        ZERO_ADDRESS,
+        0,
+        0,
+        0,
+        0,
+        False,
+    )
+
+
+def test_manufacturer_registers_box_and_case_levels(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    m = consortium.manufacturer
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    box = m.register_package_level(BOX_GTIN, child_gtin=NEW_GTIN, quantity=10)
+    assert event_names(box) == ["PackageLevelRegistered"]
+    assert box.event("PackageLevelRegistered") == {
+        "packageGtin": BOX_GTIN.encode(),
+        "childGtin": NEW_GTIN.encode(),
+        "quantity": 10,
+    }
+    m.register_package_level(CASE_GTIN, child_gtin=BOX_GTIN, quantity=20)
+    case = m.package_level(CASE_GTIN)
+    assert case is not None
+    assert (case.child_gtin, case.quantity, case.base_gtin, case.base_quantity) == (
+        BOX_GTIN,
+        20,
+        NEW_GTIN,
+        200,
+    )
+    box_level = m.package_level(BOX_GTIN)
+    assert box_level is not None and (box_level.base_gtin, box_level.base_quantity) == (
+        NEW_GTIN,
+        10,
+    )
+    assert m.package_level(NEW_GTIN) is None
+    assert tuple(simulate(m, "Devices", "packageOf", NEW_GTIN.encode())) == (
+        bytes(14),
+        0,
+        bytes(14),
+        0,
+    )
+
+
+def test_package_level_needs_a_known_child(chain: DevChain, consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    expect_revert(
+        lambda: m.register_package_level(BOX_GTIN, child_gtin=NEW_GTIN, quantity=10),
+        "DevicesUnknownChild",
+        {"childGtin": NEW_GTIN.encode()},
+    )
+
+
+@pytest.mark.parametrize("quantity", [0])
+def test_package_quantity_must_be_positive(
+    chain: DevChain, consortium: Consortium, quantity: int
+) -> None:
+    m = consortium.manufacturer
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    expect_revert(
+        lambda: m.register_package_level(BOX_GTIN, child_gtin=NEW_GTIN, quantity=quantity),
+        "DevicesInvalidPackageQuantity",
+        {"quantity": quantity},
+    )
+
+
+def test_package_units_must_fit_in_uint32(chain: DevChain, consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    m.register_package_level(BOX_GTIN, child_gtin=NEW_GTIN, quantity=2**16)
+    expect_revert(
+        lambda: m.register_package_level(CASE_GTIN, child_gtin=BOX_GTIN, quantity=2**16),
+        "DevicesInvalidPackageQuantity",
+        {"quantity": 2**16},
+    )
+
+
+def test_package_gtin_cannot_be_registered_twice_or_be_a_product(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    m = consortium.manufacturer
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    m.register_package_level(BOX_GTIN, child_gtin=NEW_GTIN, quantity=10)
+    # The same package again, a package over a product, and a package over itself (a cycle).
+    for package, child in [(BOX_GTIN, NEW_GTIN), (consortium.gtin, NEW_GTIN), (BOX_GTIN, BOX_GTIN)]:
+        expect_revert(
+            lambda p=package, c=child: m.register_package_level(p, child_gtin=c, quantity=5),
+            "DevicesPackageExists",
+            {"packageGtin": package.encode()},
+        )
+    # A registered package GTIN cannot then be registered as a product.
+    expect_revert(
+        lambda: simulate(
+            m, "Devices", "registerProduct", *_register_args(BOX_GTIN, expiry=chain.now() + YEAR)
+        ),
+        "DevicesProductExists",
+        {"gtin": BOX_GTIN},
+    )
+
+
+def test_package_gtin_must_be_valid(chain: DevChain, consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    for bad in [bad_check_digit(BOX_GTIN), "123"]:
+        expect_revert(
+            lambda b=bad: simulate(m, "Devices", "registerPackageLevel", b, NEW_GTIN, 10),
+            "DevicesInvalidGtin",
+            {"gtin": bad},
+        )
+    expect_revert(
+        lambda: simulate(m, "Devices", "registerPackageLevel", BOX_GTIN, "123", 10),
+        "DevicesInvalidGtin",
+        {"gtin": "123"},
+    )
+
+
+def test_package_gtin_must_be_under_the_callers_prefix(
+    chain: DevChain, consortium: Consortium
+) -> None:
+    m = consortium.manufacturer
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    foreign = make_gtin(indicator=1, company_prefix=DISTRIBUTOR_PREFIX, item_reference=9)
+    expect_revert(
+        lambda: m.register_package_level(foreign, child_gtin=NEW_GTIN, quantity=10),
+        "DevicesPackagePrefixNotOwned",
+        {"packageGtin": foreign.encode(), "caller": m.address},
+    )
+
+
+def test_only_the_childs_active_manufacturer_registers_a_package(
+    chain: DevChain, consortium: Consortium, rival: Ledger
+) -> None:
+    m = consortium.manufacturer
+    rival_box = make_gtin(indicator=1, company_prefix=RIVAL_PREFIX, item_reference=42)
+    expect_revert(
+        lambda: rival.register_package_level(rival_box, child_gtin=consortium.gtin, quantity=10),
+        "DevicesUnauthorized",
+        {"caller": rival.address},
+    )
+    _register(m, NEW_GTIN, expiry=chain.now() + YEAR)
+    consortium.regulator.suspend(m.address)
+    expect_revert(
+        lambda: m.register_package_level(BOX_GTIN, child_gtin=NEW_GTIN, quantity=10),
+        "DevicesUnauthorized",
+        {"caller": m.address},
+    )
+
+
+def test_master_data_versions_are_anchored(consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    assert m.master_data(consortium.gtin) == (0, bytes(32))
+    first = m.update_master_data(consortium.gtin, MASTER)
+    assert first.value == 1
+    assert first.event("MasterDataAnchored") == {
+        "gtin": consortium.gtin.encode(),
+        "version": 1,
+        "masterHash": MASTER,
+    }
+    second = keccak(text="v2")
+    assert m.update_master_data(consortium.gtin, second).value == 2
+    assert m.master_data(consortium.gtin) == (2, second)
+
+
+def test_unchanged_or_empty_master_data_is_refused(consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    expect_revert(
+        lambda: m.update_master_data(consortium.gtin, bytes(32)),
+        "DevicesMasterDataUnchanged",
+        {"gtin": consortium.gtin.encode(), "version": 0},
+    )
+    m.update_master_data(consortium.gtin, MASTER)
+    expect_revert(
+        lambda: m.update_master_data(consortium.gtin, MASTER),
+        "DevicesMasterDataUnchanged",
+        {"gtin": consortium.gtin.encode(), "version": 1},
+    )
+
+
+def test_only_the_manufacturer_anchors_master_data(consortium: Consortium, rival: Ledger) -> None:
+    expect_revert(
+        lambda: rival.update_master_data(consortium.gtin, MASTER),
+        "DevicesUnauthorized",
+        {"caller": rival.address},
+    )
+    expect_revert(
+        lambda: simulate(consortium.manufacturer, "Devices", "updateMasterData", NEW_GTIN, MASTER),
+        "DevicesUnknownProduct",
+        {"gtin": NEW_GTIN},
     )
