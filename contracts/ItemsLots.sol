@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IDevices} from "./interfaces/IDevices.sol";
 import {IPartners} from "./interfaces/IPartners.sol";
 import {ItemsBase} from "./ItemsBase.sol";
+import {Gs1} from "./lib/Gs1.sol";
 
 /// @title ItemsLots
 /// @notice Custody by quantity for devices that are not serialised (lot + expiry only):
@@ -17,12 +18,13 @@ contract ItemsLots is ItemsBase {
     /// @notice Commission `quantity` units of a lot that are not serialised: they join the
     /// manufacturer's loose Active balance of the lot.
     /// @dev Requirements: caller is the lot's manufacturer and active; the lot has not expired;
-    /// `quantity > 0`.
+    /// `quantity > 0`; the product is tracked by lot only (not serialised).
     function commissionLot(bytes32 lotKey, uint32 quantity) external {
         (uint32 lotIndex,, address manufacturer, uint40 expiry) = _devices.lotForCommission(lotKey);
         if (msg.sender != manufacturer || !_partners.isActive(msg.sender)) revert ItemsUnauthorized(msg.sender);
         if (expiry <= block.timestamp) revert ItemsLotExpired(lotKey, expiry);
         if (quantity == 0) revert ItemsZeroQuantity(lotKey);
+        if (_devices.lotFacts(lotIndex).serialised) revert ItemsSerialisedLot(lotKey);
         Balance storage b = _balances[lotIndex][msg.sender];
         b.active += quantity;
         _lotSupply[lotIndex] += quantity;
@@ -86,6 +88,66 @@ contract ItemsLots is ItemsBase {
             _emitBalance(lotIndex, msg.sender, b);
         }
         emit LotsDestroyed(msg.sender, lots, recordHash);
+    }
+
+    // ---------------------------------------------------------------- cases (package levels)
+
+    /// @notice Pack loose Active units of `lot` into cases of the package level `packageGtin`
+    /// (registered in Devices), one case per serial. A case is an item: it ships, packs into a
+    /// pallet, is quarantined and destroyed like a unit, and its units stay inside it until
+    /// {unpackCases}. Its id is keccak256(abi.encode(bytes14 packageGtin, lot, serial)): the
+    /// parts keep their lengths, so no '/' in a lot or serial can make two cases share an id,
+    /// and the encoding cannot meet a unit's or container's "/01/..." or "/00/..." path.
+    /// @dev Requirements: caller active; `packageGtin` is a registered package level; the lot
+    /// of its unit product is registered; 1..MAX_BATCH serials, each 1..20 ledger-safe chars
+    /// and new for this package GTIN and lot; the caller's Active balance of the lot covers
+    /// all the cases.
+    function packCases(string calldata packageGtin, string calldata lot, string[] calldata serials)
+        external
+        returns (bytes32[] memory ids)
+    {
+        _requireActive(msg.sender);
+        _requireBatch(serials.length);
+        bytes14 package = bytes14(bytes(packageGtin));
+        (,, bytes14 baseGtin, uint32 perCase) = _devices.packageOf(package);
+        if (perCase == 0 || bytes(packageGtin).length != 14) revert ItemsUnknownPackage(packageGtin);
+        bytes32 lotKey = keccak256(abi.encodePacked("/01/", baseGtin, "/10/", lot));
+        (uint32 lotIndex,,,) = _devices.lotForCommission(lotKey);
+        Balance storage b = _balances[lotIndex][msg.sender];
+        uint256 needed = uint256(perCase) * serials.length;
+        if (b.active < needed) revert ItemsInsufficientQuantity(lotKey, msg.sender, b.active, needed);
+        b.active -= uint64(needed);
+        _emitBalance(lotIndex, msg.sender, b);
+        ids = new bytes32[](serials.length);
+        for (uint256 i; i < serials.length; ++i) {
+            if (!Gs1.isLedgerSafe(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
+            bytes32 id = keccak256(abi.encode(package, lot, serials[i]));
+            if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
+            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0);
+            _caseQuantity[id] = perCase;
+            ids[i] = id;
+        }
+        emit CasesPacked(lotKey, msg.sender, package, perCase, ids, serials);
+    }
+
+    /// @notice Open cases: each case's units return to the caller's loose Active balance of
+    /// its lot, and the case becomes Unpacked for good.
+    /// @dev Requirements: caller active; 1..MAX_BATCH ids; each a case, a root (not inside a
+    /// container), held by the caller and Active.
+    function unpackCases(bytes32[] calldata caseIds) external {
+        _requireActive(msg.sender);
+        _requireBatch(caseIds.length);
+        for (uint256 i; i < caseIds.length; ++i) {
+            bytes32 id = caseIds[i];
+            Item storage item = _requireMovableRoot(id, msg.sender);
+            uint32 inside = _caseQuantity[id];
+            if (inside == 0) revert ItemsNotPackage(id);
+            item.status = Status.Unpacked;
+            Balance storage b = _balances[item.ref][msg.sender];
+            b.active += inside;
+            _emitBalance(item.ref, msg.sender, b);
+        }
+        emit CasesUnpacked(msg.sender, caseIds);
     }
 
     // ---------------------------------------------------------------- views
