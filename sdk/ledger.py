@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
@@ -51,7 +53,7 @@ from medledger.sdk.transactions import (
     send_transaction,
 )
 
-__all__ = ["REVERTS", "Ledger", "TxResult", "revert_data"]
+__all__ = ["REVERTS", "Ledger", "TxResult", "case_id", "revert_data"]
 
 T = TypeVar("T")
 # What web3 raises for a JSON-RPC error answering a reverted call or gas estimate.
@@ -644,6 +646,14 @@ def revert_data(exc: Exception) -> bytes | None:
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
     return None
+
+
+def case_id(package_gtin: str, lot: str, serial: str) -> bytes:
+    """The ledger id of a case (package-level item): keccak256(abi.encode(bytes14
+    packageGtin, lot, serial)), as Items.packCases computes it. The parts keep their lengths,
+    so a '/' in a lot or serial cannot make two cases share an id."""
+    encoded = abi_encode(["bytes14", "string", "string"], [package_gtin.encode(), lot, serial])
+    return bytes(keccak(encoded))
 
 
 def _lot_tuples(lots: Sequence[LotQuantity]) -> list[tuple[bytes, int]]:

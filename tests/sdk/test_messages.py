@@ -114,7 +114,16 @@ def _contract_struct_hash(order: Order, typehash: bytes) -> bytes:
     if isinstance(order, ShipOrder):
         return keccak(
             abi_encode(
-                ["bytes32", "address", "address", "bytes32", "bytes32", "bytes32", "uint256", "uint256"],
+                [
+                    "bytes32",
+                    "address",
+                    "address",
+                    "bytes32",
+                    "bytes32",
+                    "bytes32",
+                    "uint256",
+                    "uint256",
+                ],
                 [
                     typehash,
                     order.sender,
