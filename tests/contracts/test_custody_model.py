@@ -1145,6 +1145,7 @@ class CustodyMachine(RuleBasedStateMachine):
             return 0
         return data.draw(st.integers(1, max(available, 1)))
 
+    @precondition(lambda self: self.model.supply.get(LOT_G, 0) < 120)
     @rule(data=st.data())
     def commission_lot(self, data: st.DataObject) -> None:
         flaw = self._flaw(data, "not the manufacturer", "zero")
@@ -1215,7 +1216,13 @@ class CustodyMachine(RuleBasedStateMachine):
         holder = data.draw(
             st.sampled_from([n for n in MEMBERS if self._loose(n, 0) or self._loose(n, 1)])
         )
-        action = data.draw(st.sampled_from(("quarantine", "release", "destroy")))
+        action = data.draw(
+            st.sampled_from(
+                ("quarantine", "release", "destroy")
+                if self._loose(holder, 1)
+                else ("quarantine", "destroy")
+            )
+        )
         caller = holder if data.draw(st.integers(0, 3)) else "regulator"
         if action == "destroy":
             caller = holder
