@@ -131,6 +131,15 @@ class ProductFacts(BaseModel):
     registration_certificate_hash: str
     registration_expiry: datetime.date
     registration_valid: bool
+    # Public master data (China's UDI database fields), when the manufacturer anchored it
+    # (`domain.master_data`; filled in by `domain.verifier.judge`).
+    name_zh: str | None = None
+    name_en: str | None = None
+    model: str | None = None
+    registration_number: str | None = None
+    classification_code: str | None = None
+    manufacturer_zh: str | None = None
+    manufacturer_en: str | None = None
 
 
 class LotFacts(BaseModel):

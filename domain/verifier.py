@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from medledger.domain.master_data import with_master_names
 from medledger.domain.scan_rules import VerifyPolicy, scan_policy
 from medledger.domain.services import Component, Services
 from medledger.domain.verification import Location, VerifyResult, ledger_now, verify
@@ -100,4 +101,4 @@ def judge(
             sql, udi, item_key=key, now=now, policy=v.policy, location=place, pending_scans=pending
         )
     v.scans.add(Scan(key, now, place, scanner))
-    return result
+    return with_master_names(services, result)

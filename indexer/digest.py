@@ -31,6 +31,8 @@ DIGEST_QUERIES: dict[str, str] = {
     "blocks": "SELECT number, hash, timestamp FROM blocks WHERE number IN "
     "(SELECT block_number FROM processed_logs) ORDER BY number",
     "cursor": "SELECT block_number, block_hash FROM cursor",
+    "package_levels": "SELECT * FROM package_levels ORDER BY package_gtin",
+    "product_master_versions": "SELECT * FROM product_master_versions ORDER BY gtin, version",
 }
 
 

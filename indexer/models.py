@@ -29,8 +29,10 @@ __all__ = [
     "Lot",
     "LotReach",
     "Organisation",
+    "PackageLevel",
     "ProcessedLog",
     "Product",
+    "ProductMasterVersion",
     "Recall",
     "Shipment",
     "UndoRecord",
@@ -84,6 +86,31 @@ class Product(SQLModel, table=True):
     certificate_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     registration_expiry: int = _big()  # type: ignore[assignment]
     block_number: int = _big()  # type: ignore[assignment]
+    serialised: bool = True
+
+
+class PackageLevel(SQLModel, table=True):
+    """A packaging level (`Devices.registerPackageLevel`), resolved to its unit product."""
+
+    __tablename__ = "package_levels"
+    package_gtin: str = Field(primary_key=True, max_length=14)
+    child_gtin: str = Field(max_length=14)
+    quantity: int = _big()  # type: ignore[assignment]
+    base_gtin: str = Field(index=True, max_length=14)
+    base_quantity: int = _big()  # type: ignore[assignment]
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class ProductMasterVersion(SQLModel, table=True):
+    """One anchored version of a product's public master data (`MasterDataAnchored`): history
+    rows, never overwritten; the record itself is content-addressed in the API store."""
+
+    __tablename__ = "product_master_versions"
+    gtin: str = Field(primary_key=True, max_length=14)
+    version: int = Field(primary_key=True)
+    master_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    block_number: int = _big()  # type: ignore[assignment]
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Lot(SQLModel, table=True):

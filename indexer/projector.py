@@ -225,6 +225,7 @@ class Projector:
             "certificate_hash": bytes(a["certificateHash"]),
             "registration_expiry": int(a["registrationExpiry"]),
             "block_number": e.block_number,
+            "serialised": True,  # until a ProductTracking event says otherwise
         }
         self.undo.upsert(e.block_number, "products", row, ("gtin",))
 
@@ -239,6 +240,42 @@ class Projector:
                 "registration_expiry": int(a["registrationExpiry"]),
             },
         )
+
+    def _on_ProductTracking(self, e: DecodedEvent) -> None:
+        self.undo.update(
+            e.block_number,
+            "products",
+            {"gtin": _gtin(e.args["gtin"])},
+            {"serialised": bool(e.args["serialised"])},
+        )
+
+    def _on_PackageLevelRegistered(self, e: DecodedEvent) -> None:
+        a = e.args
+        child = _gtin(a["childGtin"])
+        quantity = int(a["quantity"])
+        # The contract resolves a child package to its unit product the same way.
+        inner = self.undo.select("package_levels", {"package_gtin": child})
+        base, units = (child, 1) if inner is None else (inner["base_gtin"], inner["base_quantity"])
+        row = {
+            "package_gtin": _gtin(a["packageGtin"]),
+            "child_gtin": child,
+            "quantity": quantity,
+            "base_gtin": base,
+            "base_quantity": int(units) * quantity,
+            "block_number": e.block_number,
+        }
+        self.undo.insert(e.block_number, "package_levels", row, ("package_gtin",))
+
+    def _on_MasterDataAnchored(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "gtin": _gtin(a["gtin"]),
+            "version": int(a["version"]),
+            "master_hash": bytes(a["masterHash"]),
+            "block_number": e.block_number,
+            "tx_hash": e.transaction_hash,
+        }
+        self.undo.insert(e.block_number, "product_master_versions", row, ("gtin", "version"))
 
     def _on_LotRegistered(self, e: DecodedEvent) -> None:
         a = e.args

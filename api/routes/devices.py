@@ -1,32 +1,65 @@
 """Devices: a manufacturer registers its products and their lots, and recalls a lot of its
 own, for the signed-in member (the HTTP face of `domain.devices`). A write answers once
-the read model shows it (`domain.read_your_writes`)."""
+the read model shows it (`domain.read_your_writes`).
+
+`GET /v1/devices/{gtin}` is public, like the verification it serves: the product's master
+data as China's UDI database publishes it (`domain.master_data`), with every anchored
+version."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from medledger.domain import devices
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+
+from medledger.domain import devices, master_data
+from medledger.domain.errors import Unprocessable
+from medledger.domain.master_data import AnchorOutcome, MasterRecord, ProductMasterOut
 from medledger.domain.partner_schemas import PROBLEMS, LotIn, OperationOut, ProductIn, RecallIn
 from medledger.web.deps import ServicesDep
 from medledger.web.members import CurrentMember
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEMS)
+router = APIRouter(responses=PROBLEMS)
 
 
-@router.post("/products", response_model=OperationOut, status_code=201)
+@router.post("/v1/partner/products", response_model=OperationOut, status_code=201, tags=["partner"])
 def register_product(body: ProductIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
     return devices.register_product(services, member=member, product=body)
 
 
-@router.post("/lots", response_model=OperationOut, status_code=201)
+@router.post("/v1/partner/lots", response_model=OperationOut, status_code=201, tags=["partner"])
 def register_lot(body: LotIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
     return devices.register_lot(services, member=member, lot=body)
 
 
-@router.post("/recalls", response_model=OperationOut, status_code=201)
+@router.post("/v1/partner/recalls", response_model=OperationOut, status_code=201, tags=["partner"])
 def recall(body: RecallIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
     """Manufacturer recall of one of its lots (regulator recalls are regulator routes)."""
     return devices.recall_lot(services, member=member, recall=body)
+
+
+@router.put("/v1/partner/products/{gtin}/master", response_model=AnchorOutcome, tags=["partner"])
+def put_master_data(
+    gtin: Annotated[str, Path(pattern=r"^\d{14}$")],
+    body: MasterRecord,
+    member: CurrentMember,
+    services: ServicesDep,
+) -> AnchorOutcome:
+    """Register the product if new, its package levels, and anchor a new master-data version
+    when the record changed (the caller must be the manufacturer owning the GTIN's prefix)."""
+    if body.gtin != gtin:
+        raise Unprocessable("gtin_mismatch", f"the body is for {body.gtin}, the path for {gtin}")
+    return master_data.anchor_master_record(services, member=member, record=body)
+
+
+@router.get("/v1/devices/{gtin}", response_model=ProductMasterOut, tags=["public"])
+async def product_master(
+    gtin: Annotated[str, Path(pattern=r"^\d{14}$")], services: ServicesDep
+) -> ProductMasterOut:
+    """A product's public master data (name, model, registration number, class,
+    classification code, manufacturer, packaging, storage) and its anchored versions; a
+    package GTIN answers its unit product."""
+    return await run_in_threadpool(master_data.product_master, services, gtin)

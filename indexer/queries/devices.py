@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from medledger.sdk.model import ItemStatus
+from medledger.sdk.model import ItemStatus, PackageLevelRecord
 
 __all__ = [
     "LotRow",
+    "MasterVersionRow",
+    "ProductFactsRow",
     "ProductRow",
     "company_prefixes",
     "lots_of",
+    "master_versions",
+    "package_levels",
+    "product_facts",
     "products_of",
     "unit_statuses",
 ]
@@ -29,6 +34,31 @@ class ProductRow:
     temp_max: int
     certificate_hash: bytes
     registration_expiry: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFactsRow:
+    """A product's on-chain facts with its manufacturer's address and name."""
+
+    gtin: str
+    manufacturer: str
+    manufacturer_name: str
+    device_class: int
+    temp_min: int
+    temp_max: int
+    registration_expiry: int
+    serialised: bool
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class MasterVersionRow:
+    gtin: str
+    version: int
+    master_hash: bytes
+    block_number: int
+    tx_hash: bytes
+    timestamp: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +143,80 @@ def company_prefixes(conn: Connection, address: str) -> list[str]:
         {"a": address},
     ).all()
     return [str(r.prefix) for r in rows]
+
+
+def product_facts(conn: Connection, gtin: str) -> ProductFactsRow | None:
+    """The product `gtin` (a unit GTIN; see `package_levels` for packages), or None."""
+    r = conn.execute(
+        text(
+            "SELECT p.gtin, o.address, o.name, p.device_class, p.temp_min, p.temp_max, "
+            "p.registration_expiry, p.serialised, p.block_number FROM products p "
+            "JOIN organisations o ON o.id = p.manufacturer_id WHERE p.gtin = :g"
+        ),
+        {"g": gtin},
+    ).first()
+    if r is None:
+        return None
+    return ProductFactsRow(
+        gtin=str(r.gtin),
+        manufacturer=str(r.address),
+        manufacturer_name=str(r.name),
+        device_class=int(r.device_class),
+        temp_min=int(r.temp_min),
+        temp_max=int(r.temp_max),
+        registration_expiry=int(r.registration_expiry),
+        serialised=bool(r.serialised),
+        block_number=int(r.block_number),
+    )
+
+
+def package_levels(
+    conn: Connection, *, base_gtin: str | None = None, package_gtin: str | None = None
+) -> list[PackageLevelRecord]:
+    """The package levels of unit product `base_gtin`, smallest first, or the one level
+    `package_gtin`."""
+    where, params = (
+        ("package_gtin = :p", {"p": package_gtin})
+        if package_gtin is not None
+        else ("base_gtin = :b", {"b": base_gtin})
+    )
+    rows = conn.execute(
+        text(
+            "SELECT package_gtin, child_gtin, quantity, base_gtin, base_quantity "
+            f"FROM package_levels WHERE {where} ORDER BY base_quantity, package_gtin"
+        ),
+        params,
+    ).all()
+    return [
+        PackageLevelRecord(
+            package_gtin=str(r.package_gtin),
+            child_gtin=str(r.child_gtin),
+            quantity=int(r.quantity),
+            base_gtin=str(r.base_gtin),
+            base_quantity=int(r.base_quantity),
+        )
+        for r in rows
+    ]
+
+
+def master_versions(conn: Connection, gtin: str) -> list[MasterVersionRow]:
+    """Every anchored master-data version of `gtin`, oldest first, with its block time."""
+    rows = conn.execute(
+        text(
+            "SELECT v.gtin, v.version, v.master_hash, v.block_number, v.tx_hash, b.timestamp "
+            "FROM product_master_versions v LEFT JOIN blocks b ON b.number = v.block_number "
+            "WHERE v.gtin = :g ORDER BY v.version"
+        ),
+        {"g": gtin},
+    ).all()
+    return [
+        MasterVersionRow(
+            gtin=str(r.gtin),
+            version=int(r.version),
+            master_hash=bytes(r.master_hash),
+            block_number=int(r.block_number),
+            tx_hash=bytes(r.tx_hash),
+            timestamp=None if r.timestamp is None else int(r.timestamp),
+        )
+        for r in rows
+    ]

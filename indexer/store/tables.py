@@ -32,6 +32,7 @@ __all__ = [
     "document_keys",
     "documents",
     "jobs",
+    "master_records",
     "metadata",
     "oversight_cursors",
     "portal_users",
@@ -146,6 +147,17 @@ jobs = Table(
     Column("finished_at", BigInteger),
 )
 
+# Product master records (`domain.master_data`), content-addressed: the key is the keccak256
+# of the canonical JSON the chain anchors (`Devices.MasterDataAnchored`). Public data.
+master_records = Table(
+    "api_master_records",
+    metadata,
+    Column("master_hash", LargeBinary, primary_key=True),
+    Column("gtin", String(14), nullable=False, index=True),
+    Column("record", Text, nullable=False),
+    Column("stored_at", BigInteger, nullable=False),
+)
+
 captures = Table(
     "epcis_captures",
     metadata,
@@ -169,5 +181,6 @@ API_TABLES = (
     portal_users,
     revoked_sessions,
     jobs,
+    master_records,
 )
 CAPTURE_TABLES = (captures,)

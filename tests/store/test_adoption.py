@@ -59,7 +59,7 @@ def test_opening_again_changes_nothing(url: str) -> None:
     store = ApiStore(url)
     with store.engine.connect() as conn:
         versions = conn.execute(text(f"SELECT version_num FROM {API_STORE.version_table}")).all()
-    assert [v[0] for v in versions] == ["api_store_0001"]
+    assert [v[0] for v in versions] == ["api_store_0002"]
     store.dispose()
 
 
