@@ -480,3 +480,25 @@ def test_a_pallet_of_serialised_units_and_cases_ships_with_loose_quantities(
     d.unpack_cases(cases)
     assert lots.balance(d) == (20, 0, 0)
     lots.assert_conserved(tuple(cases))
+
+
+# ---------------------------------------------------------------- what a member may see
+
+
+def test_a_lot_rule_refusing_a_quantity_is_shown_to_the_member_as_it_is(
+    lots: Lots, consortium: Consortium
+) -> None:
+    """Partner API refusals hide whether someone else holds an item (ItemsNotHolder); a lot
+    key is public, so a lot rule's refusal keeps its name and arguments."""
+    from medledger.domain.tenancy import least_visible
+
+    m, r = lots.m, consortium.regulator
+    recall_id = r.recall_lot(lots.key1, level=1, reason_hash=keccak(text="r")).value
+    with pytest.raises(ContractError) as e:
+        send(lots, m, consortium.hospital, lots.q(lots.key1, 1))
+    kept = least_visible(r, e.value, tenant=m.address)
+    assert kept is e.value and e.value.name == "ItemsRecalledReturnOnly"
+    unit = m.commission(consortium.lot_key, ["HIDDEN"]).value[0]
+    hidden = ContractError("ItemsRecalled", {"id": unit, "recallId": recall_id})
+    shown = least_visible(r, hidden, tenant=consortium.hospital.address)
+    assert isinstance(shown, ContractError) and shown.name == "ItemsNotHolder"
