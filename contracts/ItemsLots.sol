@@ -12,14 +12,29 @@ import {Gs1} from "./lib/Gs1.sol";
 /// part of {Items.ship}. Deployed by {Items} and only meaningful through its fallback
 /// (delegatecall): called directly it acts on its own, empty, storage.
 /// @dev A holder's loose units of a lot are one slot (`Balance`), so no call loops over holders.
+/// Every state-changing function also requires, besides its own requirements, to run by
+/// delegatecall from {Items} (`ItemsNotDelegated` otherwise).
 contract ItemsLots is ItemsBase {
-    constructor(IPartners partners, IDevices devices) ItemsBase(partners, devices) {}
+    /// @dev The Items contract that deployed this module: state changes run only in its
+    /// context (by delegatecall), never on this module's own storage.
+    address private immutable _itemsContract;
+
+    error ItemsNotDelegated();
+
+    modifier delegated() {
+        if (address(this) != _itemsContract) revert ItemsNotDelegated();
+        _;
+    }
+
+    constructor(IPartners partners, IDevices devices) ItemsBase(partners, devices) {
+        _itemsContract = msg.sender;
+    }
 
     /// @notice Commission `quantity` units of a lot that are not serialised: they join the
     /// manufacturer's loose Active balance of the lot.
     /// @dev Requirements: caller is the lot's manufacturer and active; the lot has not expired;
     /// `quantity > 0`; the product is tracked by lot only (not serialised).
-    function commissionLot(bytes32 lotKey, uint32 quantity) external {
+    function commissionLot(bytes32 lotKey, uint32 quantity) external delegated {
         (uint32 lotIndex,, address manufacturer, uint40 expiry) = _devices.lotForCommission(lotKey);
         if (msg.sender != manufacturer || !_partners.isActive(msg.sender)) revert ItemsUnauthorized(msg.sender);
         if (expiry <= block.timestamp) revert ItemsLotExpired(lotKey, expiry);
@@ -36,7 +51,7 @@ contract ItemsLots is ItemsBase {
     /// @dev Requirements: caller is an active hospital; 1..MAX_BATCH entries; each lot known,
     /// neither under an open recall nor expired; `quantity > 0` and at most the caller's
     /// Active balance of the lot.
-    function dispenseLots(LotQuantity[] calldata lots, bytes32 recordHash) external {
+    function dispenseLots(LotQuantity[] calldata lots, bytes32 recordHash) external delegated {
         if (_partners.activeRole(msg.sender) != IPartners.Role.Hospital) revert ItemsUnauthorized(msg.sender);
         _requireBatch(lots.length);
         for (uint256 i; i < lots.length; ++i) {
@@ -56,7 +71,7 @@ contract ItemsLots is ItemsBase {
     /// @notice Put loose units of `holder` on hold.
     /// @dev Requirements: caller is an active member and `holder` itself or a regulator;
     /// 1..MAX_BATCH entries; each lot known; `quantity > 0` and at most the Active balance.
-    function quarantineLots(address holder, LotQuantity[] calldata lots, bytes32 reasonHash) external {
+    function quarantineLots(address holder, LotQuantity[] calldata lots, bytes32 reasonHash) external delegated {
         _moveHeld(holder, lots, false);
         emit LotsQuarantined(msg.sender, holder, lots, reasonHash);
     }
@@ -64,7 +79,7 @@ contract ItemsLots is ItemsBase {
     /// @notice Release quarantined loose units of `holder` back to Active.
     /// @dev Requirements: caller is an active member and `holder` itself or a regulator;
     /// 1..MAX_BATCH entries; each lot known; `quantity > 0` and at most the Quarantined balance.
-    function releaseLots(address holder, LotQuantity[] calldata lots) external {
+    function releaseLots(address holder, LotQuantity[] calldata lots) external delegated {
         _moveHeld(holder, lots, true);
         emit LotsReleased(msg.sender, holder, lots);
     }
@@ -72,7 +87,7 @@ contract ItemsLots is ItemsBase {
     /// @notice Destroy loose units the caller holds, quarantined ones first, then Active ones.
     /// @dev Requirements: caller active; 1..MAX_BATCH entries; each lot known; `quantity > 0`
     /// and at most the caller's Quarantined plus Active balance of the lot.
-    function destroyLots(LotQuantity[] calldata lots, bytes32 recordHash) external {
+    function destroyLots(LotQuantity[] calldata lots, bytes32 recordHash) external delegated {
         _requireActive(msg.sender);
         _requireBatch(lots.length);
         for (uint256 i; i < lots.length; ++i) {
@@ -104,6 +119,7 @@ contract ItemsLots is ItemsBase {
     /// all the cases.
     function packCases(string calldata packageGtin, string calldata lot, string[] calldata serials)
         external
+        delegated
         returns (bytes32[] memory ids)
     {
         _requireActive(msg.sender);
@@ -134,7 +150,7 @@ contract ItemsLots is ItemsBase {
     /// its lot, and the case becomes Unpacked for good.
     /// @dev Requirements: caller active; 1..MAX_BATCH ids; each a case, a root (not inside a
     /// container), held by the caller and Active.
-    function unpackCases(bytes32[] calldata caseIds) external {
+    function unpackCases(bytes32[] calldata caseIds) external delegated {
         _requireActive(msg.sender);
         _requireBatch(caseIds.length);
         for (uint256 i; i < caseIds.length; ++i) {

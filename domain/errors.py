@@ -124,6 +124,7 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "ItemsNotPackage": CONFLICT,
     "ItemsIsPackage": CONFLICT,
     "ItemsSerialisedLot": CONFLICT,
+    "ItemsNotDelegated": CONFLICT,
     # Records (adverse events, document anchors)
     "RecordsAlreadyAnchored": CONFLICT,
     "RecordsEmptyHash": MALFORMED,

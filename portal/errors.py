@@ -189,6 +189,7 @@ MESSAGES: dict[str, str] = {
     "ItemsNotPackage": _l("This item is not a case or box that can be unpacked."),
     "ItemsIsPackage": _l("This is a case or box: unpack it before dispensing its units."),
     "ItemsSerialisedLot": _l("This product is serialised: commission its units by serial number."),
+    "ItemsNotDelegated": _l("This call must be sent to the Items contract."),
     "RecordsNotActiveMember": _l("Your organisation is not an active member of the network."),
     "RecordsInvalidSeverity": _l("The severity must be 1, 2 or 3."),
     "RecordsEmptyHash": _l("The document fingerprint is empty."),

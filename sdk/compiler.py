@@ -18,6 +18,7 @@ from typing import Any
 from medledger.sdk.errors import ToolchainError
 
 __all__ = [
+    "DELEGATED_MODULES",
     "EVM_VERSION",
     "PROJECT_ROOT",
     "ContractArtifact",

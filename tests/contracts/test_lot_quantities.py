@@ -502,3 +502,27 @@ def test_a_lot_rule_refusing_a_quantity_is_shown_to_the_member_as_it_is(
     hidden = ContractError("ItemsRecalled", {"id": unit, "recallId": recall_id})
     shown = least_visible(r, hidden, tenant=consortium.hospital.address)
     assert isinstance(shown, ContractError) and shown.name == "ItemsNotHolder"
+
+
+def test_the_lot_module_changes_nothing_when_called_directly(lots: Lots, chain: DevChain) -> None:
+    """Items deploys ItemsLots (its first CREATE) and runs it by delegatecall; called at its
+    own address it would write its own, meaningless storage, so it refuses."""
+    from eth_utils import to_checksum_address
+
+    from medledger.node.config import create_address
+    from medledger.sdk.compiler import load_artifacts
+
+    items = bytes.fromhex(lots.m.deployment.items[2:])
+    module = chain.w3.eth.contract(
+        address=to_checksum_address(create_address(items, 1)),
+        abi=load_artifacts()["ItemsLots"].abi,
+    )
+    assert chain.w3.eth.get_code(module.address)
+    call = module.functions.commissionLot(lots.key1, 5)
+    with pytest.raises(Exception) as e:
+        call.call({"from": lots.m.address})
+    assert lots.m.codec.decode_error(bytes.fromhex(str(e.value.data)[2:])).name == (  # type: ignore[attr-defined,union-attr]
+        "ItemsNotDelegated"
+    )
+    abi_names = {entry.get("name") for entry in load_artifacts()["Items"].abi}
+    assert {"commissionLot", "packCases", "LotBalance", "ItemsInsufficientQuantity"} <= abi_names
