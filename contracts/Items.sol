@@ -13,7 +13,9 @@ import {ItemsLots} from "./ItemsLots.sol";
 /// @title Items
 /// @notice Serialised units and containers (SSCC), and their custody: commission, pack and
 /// unpack, ship and receive (both signed as EIP-712 messages that any member may relay),
-/// cancel, dispense, quarantine and release, destroy.
+/// cancel, dispense, quarantine and release, destroy. A shipment also carries loose lot
+/// quantities of lot-tracked devices; their other operations and cases (package levels)
+/// are in {ItemsLots}, reached through this contract's fallback.
 /// @dev Each item is one storage slot keyed by keccak256 of its GS1 Digital Link path. A
 /// packed item keeps its slot untouched while inside a container: its holder and status are
 /// the container's (resolved by {itemOf}), so moving a pallet writes one slot, not one per unit,
@@ -56,7 +58,7 @@ contract Items is ItemsBase, EIP712, Nonces {
             if (!Gs1.isLedgerSafe(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
             bytes32 id = keccak256(abi.encodePacked("/01/", gtin, "/21/", serials[i]));
             if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
-            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0);
+            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0, false);
             ids[i] = id;
         }
         emit ItemsCommissioned(lotKey, msg.sender, ids, serials);
@@ -76,7 +78,7 @@ contract Items is ItemsBase, EIP712, Nonces {
         id = keccak256(abi.encodePacked("/00/", sscc));
         if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
         uint32 number = ++_containerCount;
-        _items[id] = Item(msg.sender, Status.Active, true, number, 0);
+        _items[id] = Item(msg.sender, Status.Active, true, number, 0, false);
         _containerIds[number] = id;
         emit ContainerCreated(id, msg.sender, sscc);
     }
@@ -166,6 +168,7 @@ contract Items is ItemsBase, EIP712, Nonces {
             check.tempMin,
             check.tempMax,
             check.classesChecked,
+            uint16(order.lots.length),
             order.receiver,
             itemsHash
         );
@@ -197,7 +200,7 @@ contract Items is ItemsBase, EIP712, Nonces {
         bool quarantined =
             order.excursionSeconds > 0 || order.tempMin < s.tempMin || order.tempMax > s.tempMax;
         bytes32[] memory accepted = _settle(itemIds, order.rejectedIds, order.receiver, quarantined);
-        uint256 lotsAccepted = _settleLots(order, s.sender, quarantined);
+        uint256 lotsAccepted = _settleLots(order, s.sender, s.lotCount, quarantined);
         bool anyAccepted = accepted.length != 0 || lotsAccepted != 0;
         s.status = anyAccepted ? ShipmentStatus.Received : ShipmentStatus.Rejected;
         _emitReceived(order, s.sender, accepted, quarantined && anyAccepted);
@@ -218,7 +221,7 @@ contract Items is ItemsBase, EIP712, Nonces {
             _items[itemIds[i]].status = Status.Active;
         }
         ShipmentLot[] storage lots = _shipmentLots[order.shipmentId];
-        for (uint256 i; i < lots.length; ++i) {
+        for (uint256 i; i < s.lotCount; ++i) {
             ShipmentLot storage l = lots[i];
             Balance storage b = _balances[l.lotIndex][order.sender];
             b.inTransit -= l.quantity;
@@ -241,7 +244,7 @@ contract Items is ItemsBase, EIP712, Nonces {
             bytes32 id = itemIds[i];
             Item storage item = _requireMovableRoot(id, msg.sender);
             if (item.isContainer) revert ItemsIsContainer(id);
-            if (_caseQuantity[id] != 0) revert ItemsIsPackage(id);
+            if (item.isCase) revert ItemsIsPackage(id);
             IDevices.LotFacts memory f = _devices.lotFacts(item.ref);
             if (f.activeRecall != 0) revert ItemsRecalled(id, f.activeRecall);
             if (f.lotExpiry <= block.timestamp) revert ItemsLotExpired(id, f.lotExpiry);
@@ -280,8 +283,7 @@ contract Items is ItemsBase, EIP712, Nonces {
                 revert ItemsWrongStatus(id, item.status);
             }
             if (item.isContainer && _children[item.ref].length != 0) revert ItemsContainerNotEmpty(id);
-            uint32 inCase = _caseQuantity[id];
-            if (inCase != 0) _lotSupply[item.ref] -= inCase;
+            if (item.isCase) _lotSupply[item.ref] -= _caseQuantity[id];
             item.status = Status.Destroyed;
         }
         emit ItemsDestroyed(msg.sender, itemIds, recordHash);
@@ -345,19 +347,19 @@ contract Items is ItemsBase, EIP712, Nonces {
 
     /// @dev Settles every shipped lot quantity: the rejected part back to the sender's Active
     /// balance, the rest to the receiver's. Returns the units accepted.
-    function _settleLots(ReceiveOrder calldata order, address sender, bool quarantined)
+    function _settleLots(ReceiveOrder calldata order, address sender, uint16 lotCount, bool quarantined)
         private
         returns (uint256 acceptedTotal)
     {
-        ShipmentLot[] storage lots = _shipmentLots[order.shipmentId];
         LotQuantity[] calldata rejected = order.rejectedLots;
-        if (lots.length == 0) {
+        if (lotCount == 0) {
             if (rejected.length != 0) revert ItemsRejectedLotNotInShipment(rejected[0].lotKey);
             return 0;
         }
-        LotQuantity[] memory accepted = new LotQuantity[](lots.length);
+        ShipmentLot[] storage lots = _shipmentLots[order.shipmentId];
+        LotQuantity[] memory accepted = new LotQuantity[](lotCount);
         uint256 r;
-        for (uint256 i; i < lots.length; ++i) {
+        for (uint256 i; i < lotCount; ++i) {
             ShipmentLot memory l = lots[i];
             uint32 back;
             if (r < rejected.length && rejected[r].lotKey == l.lotKey) {

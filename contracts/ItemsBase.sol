@@ -27,7 +27,7 @@ abstract contract ItemsBase {
         Cancelled
     }
 
-    /// @dev One slot: 160 + 8 + 8 + 32 + 32 bits. `ref` is the lot index of a unit or the
+    /// @dev One slot: 160 + 8 + 8 + 32 + 32 + 8 bits. `ref` is the lot index of a unit or case, or the
     /// container number of a container; `parent` is the container number holding it (0: none).
     struct Item {
         address holder;
@@ -35,6 +35,7 @@ abstract contract ItemsBase {
         bool isContainer;
         uint32 ref;
         uint32 parent;
+        bool isCase;
     }
 
     /// @dev `classMask` has bit c set when a class-c device is inside; the receiver's licence
@@ -46,6 +47,7 @@ abstract contract ItemsBase {
         int16 tempMin;
         int16 tempMax;
         uint8 classMask;
+        uint16 lotCount;
         address receiver;
         bytes32 itemsHash;
     }
@@ -224,16 +226,27 @@ abstract contract ItemsBase {
     event ItemsDestroyed(address indexed holder, bytes32[] itemIds, bytes32 recordHash);
     /// @notice A holder's loose balance of a lot after any change: the one event a read model
     /// needs to keep per-lot per-holder quantities (the other lot events say why).
-    event LotBalance(uint32 indexed lotIndex, address indexed holder, uint64 active, uint64 quarantined, uint64 inTransit);
+    event LotBalance(
+        uint32 indexed lotIndex, address indexed holder, uint64 active, uint64 quarantined, uint64 inTransit
+    );
     event LotCommissioned(bytes32 indexed lotKey, address indexed manufacturer, uint32 quantity);
     event ShipmentLotsSent(uint64 indexed shipmentId, LotQuantity[] lots);
-    event ShipmentLotsReceived(uint64 indexed shipmentId, LotQuantity[] accepted, LotQuantity[] rejected, bool quarantined);
+    event ShipmentLotsReceived(
+        uint64 indexed shipmentId, LotQuantity[] accepted, LotQuantity[] rejected, bool quarantined
+    );
     event LotsDispensed(address indexed holder, LotQuantity[] lots, bytes32 recordHash);
-    event LotsQuarantined(address indexed by, address indexed holder, LotQuantity[] lots, bytes32 reasonHash);
+    event LotsQuarantined(
+        address indexed by, address indexed holder, LotQuantity[] lots, bytes32 reasonHash
+    );
     event LotsReleased(address indexed by, address indexed holder, LotQuantity[] lots);
     event LotsDestroyed(address indexed holder, LotQuantity[] lots, bytes32 recordHash);
     event CasesPacked(
-        bytes32 indexed lotKey, address indexed holder, bytes14 packageGtin, uint32 quantity, bytes32[] caseIds, string[] serials
+        bytes32 indexed lotKey,
+        address indexed holder,
+        bytes14 packageGtin,
+        uint32 quantity,
+        bytes32[] caseIds,
+        string[] serials
     );
     event CasesUnpacked(address indexed holder, bytes32[] caseIds);
 

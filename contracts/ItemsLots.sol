@@ -139,7 +139,7 @@ contract ItemsLots is ItemsBase {
             if (!Gs1.isLedgerSafe(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
             bytes32 id = keccak256(abi.encode(package, lot, serials[i]));
             if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
-            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0);
+            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0, true);
             _caseQuantity[id] = perCase;
             ids[i] = id;
         }
@@ -156,8 +156,8 @@ contract ItemsLots is ItemsBase {
         for (uint256 i; i < caseIds.length; ++i) {
             bytes32 id = caseIds[i];
             Item storage item = _requireMovableRoot(id, msg.sender);
+            if (!item.isCase) revert ItemsNotPackage(id);
             uint32 inside = _caseQuantity[id];
-            if (inside == 0) revert ItemsNotPackage(id);
             item.status = Status.Unpacked;
             Balance storage b = _balances[item.ref][msg.sender];
             b.active += inside;

@@ -509,7 +509,7 @@ class Ledger:
         return [bytes(i) for i in self._call("Items", "childrenOf", container_id)]
 
     def shipment(self, shipment_id: int) -> ShipmentState:
-        sender, status, count, tmin, tmax, classes, receiver, items_hash = self._call(
+        sender, status, count, tmin, tmax, classes, lot_count, receiver, items_hash = self._call(
             "Items", "shipmentOf", shipment_id
         )
         return ShipmentState(
@@ -522,6 +522,7 @@ class Ledger:
             tmax,
             bytes(items_hash),
             class_mask=classes,
+            lot_count=lot_count,
         )
 
     def shipped_items(self, shipment_id: int) -> list[bytes]:

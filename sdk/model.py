@@ -139,3 +139,4 @@ class ShipmentState:
     temp_max: int
     items_hash: bytes
     class_mask: int = 0
+    lot_count: int = 0  # loose lot quantities shipped (Items.shipmentLots)
