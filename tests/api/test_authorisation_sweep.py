@@ -44,6 +44,7 @@ PUBLIC = {
     "GET /01/{gtin}/10/{lot}/21/{serial}": "GS1 Digital Link resolver of a unit with lot",
     "GET /00/{sscc}": "GS1 Digital Link resolver of a logistic unit",
     "POST /v1/auth/challenge": "sign-in step one: a message to sign, for any address",
+    "GET /v1/devices/{gtin}": "a product's public master data, as China's UDID publishes it",
 }
 # Operations that take no credentials but are swept like any other: A presents a
 # challenge for B's address signed with A's own key.
@@ -194,6 +195,17 @@ BODIES: dict[str, Callable[[World], Any]] = {
     },
     "POST /v1/partner/transactions": lambda w: {"raw_transaction": _raw_dispense(w)},
     "POST /v1/epcis/capture": _epcis_destroy,
+    "PUT /v1/partner/products/{gtin}/master": lambda w: {
+        "gtin": w.values["gtin"],
+        "name_zh": "sweep",
+        "model": "sweep",
+        "registration_number": "sweep",
+        "registration_expiry": "2030-01-01",
+        "device_class": 2,
+        "manufacturer_zh": "sweep",
+        "serialised": True,
+        "storage": {"temp_min": 40, "temp_max": 60},
+    },
 }
 
 
