@@ -7,189 +7,39 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {IDevices} from "./interfaces/IDevices.sol";
 import {IPartners} from "./interfaces/IPartners.sol";
 import {Gs1} from "./lib/Gs1.sol";
+import {ItemsBase} from "./ItemsBase.sol";
+import {ItemsLots} from "./ItemsLots.sol";
 
 /// @title Items
 /// @notice Serialised units and containers (SSCC), and their custody: commission, pack and
 /// unpack, ship and receive (both signed as EIP-712 messages that any member may relay),
-/// cancel, dispense, quarantine and release, destroy.
+/// cancel, dispense, quarantine and release, destroy. A shipment also carries loose lot
+/// quantities of lot-tracked devices; their other operations and cases (package levels)
+/// are in {ItemsLots}, reached through this contract's fallback.
 /// @dev Each item is one storage slot keyed by keccak256 of its GS1 Digital Link path. A
 /// packed item keeps its slot untouched while inside a container: its holder and status are
 /// the container's (resolved by {itemOf}), so moving a pallet writes one slot, not one per unit,
 /// and the custody checks read the pallet's distinct lots, not every unit.
-contract Items is EIP712, Nonces {
-    enum Status {
-        None,
-        Active,
-        InTransit,
-        Quarantined,
-        Dispensed,
-        Destroyed
+contract Items is ItemsBase, EIP712, Nonces {
+    /// @dev The lot-quantity and case functions live in {ItemsLots} (the code size limit);
+    /// {fallback} delegates to it, so they run on this contract's storage and address.
+    address private immutable _lotsModule;
+
+    constructor(IPartners partners, IDevices devices) ItemsBase(partners, devices) EIP712("MedLedger Items", "1") {
+        _lotsModule = address(new ItemsLots(partners, devices));
     }
 
-    enum ShipmentStatus {
-        None,
-        InTransit,
-        Received,
-        Rejected,
-        Cancelled
-    }
-
-    /// @dev One slot: 160 + 8 + 8 + 32 + 32 bits. `ref` is the lot index of a unit or the
-    /// container number of a container; `parent` is the container number holding it (0: none).
-    struct Item {
-        address holder;
-        Status status;
-        bool isContainer;
-        uint32 ref;
-        uint32 parent;
-    }
-
-    /// @dev `classMask` has bit c set when a class-c device is inside; the receiver's licence
-    /// is checked against it again on receipt, in case it lapsed in transit.
-    struct Shipment {
-        address sender;
-        ShipmentStatus status;
-        uint32 itemCount;
-        int16 tempMin;
-        int16 tempMax;
-        uint8 classMask;
-        address receiver;
-        bytes32 itemsHash;
-    }
-
-    /// @notice What the sender signs to ship root items (units or containers) to `receiver`.
-    struct ShipOrder {
-        address sender;
-        address receiver;
-        bytes32[] itemIds;
-        bytes32 documentHash;
-        uint256 nonce;
-        uint256 deadline;
-    }
-
-    /// @notice What the receiver signs after inbound inspection. Shipped items not listed in
-    /// `rejectedIds` are accepted. Temperatures are tenths of a degree Celsius.
-    struct ReceiveOrder {
-        address receiver;
-        uint64 shipmentId;
-        bytes32[] rejectedIds;
-        int16 tempMin;
-        int16 tempMax;
-        uint32 excursionSeconds;
-        bytes32 inspectionHash;
-        uint256 nonce;
-        uint256 deadline;
-    }
-
-    /// @notice What the sender signs to call back a shipment still in transit.
-    struct CancelOrder {
-        address sender;
-        uint64 shipmentId;
-        bytes32 reasonHash;
-        uint256 nonce;
-        uint256 deadline;
-    }
-
-    /// @dev Scratch state while checking everything inside a shipment.
-    struct ShipCheck {
-        bytes32 rootId;
-        address receiver;
-        uint32 lastLot;
-        uint8 classesChecked;
-        uint8 receiverClasses;
-        int16 tempMin;
-        int16 tempMax;
-    }
-
-    bytes32 public constant SHIP_TYPEHASH = keccak256(
-        "Ship(address sender,address receiver,bytes32[] itemIds,bytes32 documentHash,uint256 nonce,uint256 deadline)"
-    );
-    bytes32 public constant RECEIVE_TYPEHASH = keccak256(
-        "Receive(address receiver,uint64 shipmentId,bytes32[] rejectedIds,int16 tempMin,int16 tempMax,uint32 excursionSeconds,bytes32 inspectionHash,uint256 nonce,uint256 deadline)"
-    );
-    bytes32 public constant CANCEL_TYPEHASH =
-        keccak256("Cancel(address sender,uint64 shipmentId,bytes32 reasonHash,uint256 nonce,uint256 deadline)");
-    /// @notice Most items one call may touch: 500 commissions (~30k gas each) take about
-    /// half of a common 30M block gas limit.
-    uint256 public constant MAX_BATCH = 500;
-
-    IPartners private immutable _partners;
-    IDevices private immutable _devices;
-
-    mapping(bytes32 id => Item) private _items;
-    mapping(uint32 containerNo => bytes32 id) private _containerIds;
-    mapping(uint32 containerNo => bytes32[] childIds) private _children;
-    /// @dev The distinct lots anywhere inside a container (nested containers included), kept
-    /// at pack time so shipping a pallet checks each lot once instead of reading every unit.
-    mapping(uint32 containerNo => uint32[] lotIndexes) private _containerLots;
-    mapping(uint32 containerNo => mapping(uint32 lotIndex => bool)) private _containerHasLot;
-    mapping(uint64 shipmentId => Shipment) private _shipments;
-    uint32 private _containerCount;
-    uint64 private _shipmentCount;
-
-    error ItemsNotActiveMember(address account);
-    error ItemsUnauthorized(address caller);
-    error ItemsBatchSize(uint256 count, uint256 max);
-    error ItemsUnknownItem(bytes32 id);
-    error ItemsAlreadyExists(bytes32 id);
-    error ItemsInvalidSerial(string serial);
-    error ItemsInvalidSscc(string sscc);
-    error ItemsPrefixNotOwned(string prefix, address caller);
-    error ItemsNotHolder(bytes32 id, address holder);
-    error ItemsWrongStatus(bytes32 id, Status status);
-    error ItemsInContainer(bytes32 id, bytes32 containerId);
-    error ItemsNotContainer(bytes32 id);
-    error ItemsIsContainer(bytes32 id);
-    error ItemsContainerNotEmpty(bytes32 id);
-    error ItemsSelfPack(bytes32 id);
-    error ItemsLotExpired(bytes32 id, uint40 expiry);
-    error ItemsRegistrationExpired(bytes32 id, uint40 expiry);
-    error ItemsRecalledReturnOnly(bytes32 id, address manufacturer);
-    error ItemsRecalled(bytes32 id, uint32 recallId);
-    error ItemsReceiverNotQualified(address receiver, uint8 deviceClass);
-    error ItemsSelfShipment(address account);
-    error ItemsExpiredSignature(uint256 deadline);
-    error ItemsInvalidSigner(address signer, address expected);
-    error ItemsUnknownShipment(uint64 shipmentId);
-    error ItemsShipmentNotInTransit(uint64 shipmentId, ShipmentStatus status);
-    error ItemsWrongParty(uint64 shipmentId, address expected);
-    error ItemsShipmentContentMismatch(uint64 shipmentId);
-    error ItemsRejectedNotInShipment(bytes32 id);
-    error ItemsInvalidTemperature(int16 tempMin, int16 tempMax);
-
-    event ItemsCommissioned(bytes32 indexed lotKey, address indexed manufacturer, bytes32[] itemIds, string[] serials);
-    event ContainerCreated(bytes32 indexed containerId, address indexed owner, string sscc);
-    event ItemsPacked(bytes32 indexed containerId, address indexed holder, bytes32[] itemIds);
-    event ItemsUnpacked(bytes32 indexed containerId, address indexed holder, bytes32[] itemIds);
-    event ShipmentSent(
-        uint64 indexed shipmentId,
-        address indexed sender,
-        address indexed receiver,
-        bytes32[] itemIds,
-        bytes32 documentHash,
-        address relayer
-    );
-    event ShipmentReceived(
-        uint64 indexed shipmentId,
-        address indexed receiver,
-        address indexed sender,
-        bytes32[] acceptedIds,
-        bytes32[] rejectedIds,
-        int16 tempMin,
-        int16 tempMax,
-        uint32 excursionSeconds,
-        bytes32 inspectionHash,
-        bool quarantined
-    );
-    event ShipmentCancelled(uint64 indexed shipmentId, address indexed sender, bytes32[] itemIds, bytes32 reasonHash);
-    event ItemsDispensed(address indexed holder, bytes32[] itemIds, bytes32 recordHash);
-    event ItemsQuarantined(address indexed by, bytes32[] itemIds, bytes32 reasonHash);
-    event ItemsReleased(address indexed by, bytes32[] itemIds);
-    event ItemsDestroyed(address indexed holder, bytes32[] itemIds, bytes32 recordHash);
-
-    constructor(IPartners partners, IDevices devices) EIP712("MedLedger Items", "1") {
-        _partners = partners;
-        _devices = devices;
+    /// @notice Runs {ItemsLots} functions (lot quantities and cases) on this contract's state.
+    fallback() external {
+        address module = _lotsModule;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, 0, calldatasize())
+            let ok := delegatecall(gas(), module, ptr, calldatasize(), 0, 0)
+            returndatacopy(ptr, 0, returndatasize())
+            if iszero(ok) { revert(ptr, returndatasize()) }
+            return(ptr, returndatasize())
+        }
     }
 
     // ---------------------------------------------------------------- creation
@@ -208,7 +58,7 @@ contract Items is EIP712, Nonces {
             if (!Gs1.isLedgerSafe(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
             bytes32 id = keccak256(abi.encodePacked("/01/", gtin, "/21/", serials[i]));
             if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
-            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0);
+            _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0, false);
             ids[i] = id;
         }
         emit ItemsCommissioned(lotKey, msg.sender, ids, serials);
@@ -228,7 +78,7 @@ contract Items is EIP712, Nonces {
         id = keccak256(abi.encodePacked("/00/", sscc));
         if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
         uint32 number = ++_containerCount;
-        _items[id] = Item(msg.sender, Status.Active, true, number, 0);
+        _items[id] = Item(msg.sender, Status.Active, true, number, 0, false);
         _containerIds[number] = id;
         emit ContainerCreated(id, msg.sender, sscc);
     }
@@ -299,7 +149,7 @@ contract Items is EIP712, Nonces {
     function ship(ShipOrder calldata order, bytes calldata signature) external returns (uint64 shipmentId) {
         bytes32 itemsHash = keccak256(abi.encodePacked(order.itemIds));
         uint8 receiverClasses = _checkShipParties(order, itemsHash, signature);
-        _requireBatch(order.itemIds.length);
+        _requireBatch(order.itemIds.length + order.lots.length);
         ShipCheck memory check =
             ShipCheck(0, order.receiver, 0, 0, receiverClasses, type(int16).min, type(int16).max);
         for (uint256 i; i < order.itemIds.length; ++i) {
@@ -310,6 +160,7 @@ contract Items is EIP712, Nonces {
             item.status = Status.InTransit;
         }
         shipmentId = ++_shipmentCount;
+        if (order.lots.length != 0) _shipLots(shipmentId, order, check);
         _shipments[shipmentId] = Shipment(
             order.sender,
             ShipmentStatus.InTransit,
@@ -317,6 +168,7 @@ contract Items is EIP712, Nonces {
             check.tempMin,
             check.tempMax,
             check.classesChecked,
+            uint16(order.lots.length),
             order.receiver,
             itemsHash
         );
@@ -348,8 +200,10 @@ contract Items is EIP712, Nonces {
         bool quarantined =
             order.excursionSeconds > 0 || order.tempMin < s.tempMin || order.tempMax > s.tempMax;
         bytes32[] memory accepted = _settle(itemIds, order.rejectedIds, order.receiver, quarantined);
-        s.status = accepted.length == 0 ? ShipmentStatus.Rejected : ShipmentStatus.Received;
-        _emitReceived(order, s.sender, accepted, quarantined && accepted.length > 0);
+        uint256 lotsAccepted = _settleLots(order, s.sender, s.lotCount, quarantined);
+        bool anyAccepted = accepted.length != 0 || lotsAccepted != 0;
+        s.status = anyAccepted ? ShipmentStatus.Received : ShipmentStatus.Rejected;
+        _emitReceived(order, s.sender, accepted, quarantined && anyAccepted);
     }
 
     /// @notice Call back a shipment still in transit, on the sender's EIP-712 signature; the
@@ -365,6 +219,14 @@ contract Items is EIP712, Nonces {
         if (s.sender != order.sender) revert ItemsWrongParty(order.shipmentId, s.sender);
         for (uint256 i; i < itemIds.length; ++i) {
             _items[itemIds[i]].status = Status.Active;
+        }
+        ShipmentLot[] storage lots = _shipmentLots[order.shipmentId];
+        for (uint256 i; i < s.lotCount; ++i) {
+            ShipmentLot storage l = lots[i];
+            Balance storage b = _balances[l.lotIndex][order.sender];
+            b.inTransit -= l.quantity;
+            b.active += l.quantity;
+            _emitBalance(l.lotIndex, order.sender, b);
         }
         s.status = ShipmentStatus.Cancelled;
         emit ShipmentCancelled(order.shipmentId, order.sender, itemIds, order.reasonHash);
@@ -382,6 +244,7 @@ contract Items is EIP712, Nonces {
             bytes32 id = itemIds[i];
             Item storage item = _requireMovableRoot(id, msg.sender);
             if (item.isContainer) revert ItemsIsContainer(id);
+            if (item.isCase) revert ItemsIsPackage(id);
             IDevices.LotFacts memory f = _devices.lotFacts(item.ref);
             if (f.activeRecall != 0) revert ItemsRecalled(id, f.activeRecall);
             if (f.lotExpiry <= block.timestamp) revert ItemsLotExpired(id, f.lotExpiry);
@@ -420,13 +283,13 @@ contract Items is EIP712, Nonces {
                 revert ItemsWrongStatus(id, item.status);
             }
             if (item.isContainer && _children[item.ref].length != 0) revert ItemsContainerNotEmpty(id);
+            if (item.isCase) _lotSupply[item.ref] -= _caseQuantity[id];
             item.status = Status.Destroyed;
         }
         emit ItemsDestroyed(msg.sender, itemIds, recordHash);
     }
 
     // ---------------------------------------------------------------- views
-
     /// @notice The effective state of an item: a packed item reports the holder and status of
     /// its outermost container. `lotIndex` is 0 for containers.
     function itemOf(bytes32 id)
@@ -462,6 +325,64 @@ contract Items is EIP712, Nonces {
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _shipLots(uint64 shipmentId, ShipOrder calldata order, ShipCheck memory check) private {
+        ShipmentLot[] storage stored = _shipmentLots[shipmentId];
+        bytes32 previous;
+        for (uint256 i; i < order.lots.length; ++i) {
+            (bytes32 key, uint32 lotIndex, uint32 q) = _entry(order.lots[i]);
+            if (key <= previous) revert ItemsLotsNotAscending(key);
+            previous = key;
+            check.rootId = key;
+            _checkLot(lotIndex, check);
+            Balance storage b = _balances[lotIndex][order.sender];
+            if (b.active < q) revert ItemsInsufficientQuantity(key, order.sender, b.active, q);
+            b.active -= q;
+            b.inTransit += q;
+            _emitBalance(lotIndex, order.sender, b);
+            stored.push(ShipmentLot(key, lotIndex, q));
+        }
+        emit ShipmentLotsSent(shipmentId, order.lots);
+    }
+
+    /// @dev Settles every shipped lot quantity: the rejected part back to the sender's Active
+    /// balance, the rest to the receiver's. Returns the units accepted.
+    function _settleLots(ReceiveOrder calldata order, address sender, uint16 lotCount, bool quarantined)
+        private
+        returns (uint256 acceptedTotal)
+    {
+        LotQuantity[] calldata rejected = order.rejectedLots;
+        if (lotCount == 0) {
+            if (rejected.length != 0) revert ItemsRejectedLotNotInShipment(rejected[0].lotKey);
+            return 0;
+        }
+        ShipmentLot[] storage lots = _shipmentLots[order.shipmentId];
+        LotQuantity[] memory accepted = new LotQuantity[](lotCount);
+        uint256 r;
+        for (uint256 i; i < lotCount; ++i) {
+            ShipmentLot memory l = lots[i];
+            uint32 back;
+            if (r < rejected.length && rejected[r].lotKey == l.lotKey) {
+                back = rejected[r].quantity;
+                if (back == 0) revert ItemsZeroQuantity(l.lotKey);
+                if (back > l.quantity) revert ItemsRejectedQuantityExceeds(l.lotKey, l.quantity, back);
+                ++r;
+            }
+            Balance storage b = _balances[l.lotIndex][sender];
+            b.inTransit -= l.quantity;
+            b.active += back;
+            _emitBalance(l.lotIndex, sender, b);
+            uint32 kept = l.quantity - back;
+            b = _balances[l.lotIndex][order.receiver];
+            if (quarantined) b.quarantined += kept;
+            else b.active += kept;
+            _emitBalance(l.lotIndex, order.receiver, b);
+            accepted[i] = LotQuantity(l.lotKey, kept);
+            acceptedTotal += kept;
+        }
+        if (r != rejected.length) revert ItemsRejectedLotNotInShipment(rejected[r].lotKey);
+        emit ShipmentLotsReceived(order.shipmentId, accepted, rejected, quarantined && acceptedTotal != 0);
+    }
 
     function _checkContents(Item storage item, ShipCheck memory check) private view {
         if (!item.isContainer) {
@@ -556,18 +477,6 @@ contract Items is EIP712, Nonces {
         }
     }
 
-    function _requireRoot(bytes32 id) private view returns (Item storage item) {
-        item = _items[id];
-        if (item.status == Status.None) revert ItemsUnknownItem(id);
-        if (item.parent != 0) revert ItemsInContainer(id, _containerIds[item.parent]);
-    }
-
-    function _requireMovableRoot(bytes32 id, address holder) private view returns (Item storage item) {
-        item = _requireRoot(id);
-        if (item.holder != holder) revert ItemsNotHolder(id, item.holder);
-        if (item.status != Status.Active) revert ItemsWrongStatus(id, item.status);
-    }
-
     function _requireInTransit(uint64 shipmentId, bytes32[] calldata itemIds)
         private
         view
@@ -581,14 +490,6 @@ contract Items is EIP712, Nonces {
 
     function _requireRelayer(address account) private view {
         if (!_partners.mayRelay(account)) revert ItemsNotActiveMember(account);
-    }
-
-    function _requireActive(address account) private view {
-        if (!_partners.isActive(account)) revert ItemsNotActiveMember(account);
-    }
-
-    function _requireBatch(uint256 count) private pure {
-        if (count == 0 || count > MAX_BATCH) revert ItemsBatchSize(count, MAX_BATCH);
     }
 
     /// @dev Deadline, then signer, then nonce: a stale or forged message never burns a nonce.
@@ -619,12 +520,30 @@ contract Items is EIP712, Nonces {
     }
 
     function _hashShip(ShipOrder calldata o, bytes32 itemsHash) private pure returns (bytes32) {
-        return keccak256(abi.encode(SHIP_TYPEHASH, o.sender, o.receiver, itemsHash, o.documentHash, o.nonce, o.deadline));
+        return keccak256(
+            abi.encode(
+                SHIP_TYPEHASH, o.sender, o.receiver, itemsHash, _hashLots(o.lots), o.documentHash, o.nonce, o.deadline
+            )
+        );
+    }
+
+    /// @dev EIP-712 encoding of a `LotQuantity[]`: keccak256 of its elements' struct hashes.
+    function _hashLots(LotQuantity[] calldata lots) private pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](lots.length);
+        for (uint256 i; i < lots.length; ++i) {
+            hashes[i] = keccak256(abi.encode(LOT_QUANTITY_TYPEHASH, lots[i].lotKey, lots[i].quantity));
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     function _hashReceive(ReceiveOrder calldata o) private pure returns (bytes32) {
         bytes memory head = abi.encode(
-            RECEIVE_TYPEHASH, o.receiver, o.shipmentId, keccak256(abi.encodePacked(o.rejectedIds)), o.tempMin
+            RECEIVE_TYPEHASH,
+            o.receiver,
+            o.shipmentId,
+            keccak256(abi.encodePacked(o.rejectedIds)),
+            _hashLots(o.rejectedLots),
+            o.tempMin
         );
         return keccak256(
             abi.encodePacked(

@@ -19,7 +19,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
-from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.compiler import DELEGATED_MODULES, ContractArtifact, load_artifacts
 from medledger.sdk.deploy import CONTRACT_NAMES, Deployment, deploy_suite
 from medledger.sdk.errors import MedLedgerError
 from medledger.sdk.keys import load_key
@@ -101,6 +101,8 @@ def deployment_cost(w3: Web3, artifacts: dict[str, ContractArtifact]) -> tuple[i
         art = artifacts[name]
         gas += CREATE_GAS + CALLDATA_GAS_PER_BYTE * len(art.bytecode)
         gas += CODE_DEPOSIT_GAS_PER_BYTE * len(art.deployed_bytecode)
+        for module in DELEGATED_MODULES.get(name, ()):  # created by the contract's constructor
+            gas += CREATE_GAS + CODE_DEPOSIT_GAS_PER_BYTE * len(artifacts[module].deployed_bytecode)
     # Bootstrap transactions (admit, grant) are small next to the deployments.
     return gas * gas_price * 12 // 10, gas_price
 

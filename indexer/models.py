@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "AdverseEvent",
     "Block",
+    "CaseContents",
     "CompanyPrefix",
     "Cursor",
     "Document",
@@ -27,6 +28,7 @@ __all__ = [
     "ItemEvent",
     "Licence",
     "Lot",
+    "LotBalance",
     "LotReach",
     "Organisation",
     "PackageLevel",
@@ -99,6 +101,31 @@ class PackageLevel(SQLModel, table=True):
     base_gtin: str = Field(index=True, max_length=14)
     base_quantity: int = _big()  # type: ignore[assignment]
     block_number: int = _big()  # type: ignore[assignment]
+
+
+class LotBalance(SQLModel, table=True):
+    """Loose units of a lot-tracked lot (not serialised, not inside a case) at one
+    organisation, as `Items.lotBalance` reports them after the last `LotBalance` event:
+    Active, Quarantined, and shipped by it but not yet settled by the receiver."""
+
+    __tablename__ = "lot_balances"
+    __table_args__ = (Index("ix_lot_balances_holder", "organisation_id", "lot_index"),)
+    lot_index: int = Field(primary_key=True)
+    organisation_id: int = Field(primary_key=True)
+    active: int = _big()  # type: ignore[assignment]
+    quarantined: int = _big()  # type: ignore[assignment]
+    in_transit: int = _big()  # type: ignore[assignment]
+    updated_block: int = _big()  # type: ignore[assignment]
+
+
+class CaseContents(SQLModel, table=True):
+    """A case (package-level item, `Items.packCases`): an `items` row whose units are a
+    quantity of its lot rather than serialised children."""
+
+    __tablename__ = "case_contents"
+    item_id: int = Field(primary_key=True)
+    package_gtin: str = Field(max_length=14)
+    quantity: int = _big()  # type: ignore[assignment]
 
 
 class ProductMasterVersion(SQLModel, table=True):

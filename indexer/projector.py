@@ -21,12 +21,12 @@ from medledger.sdk.model import ItemStatus, MemberStatus, ShipmentStatus
 __all__ = ["Projector", "item_keys"]
 
 ACTIVE = int(ItemStatus.ACTIVE)
-_ITEM_LIST_ARGS = ("itemIds", "acceptedIds", "rejectedIds")
+_ITEM_LIST_ARGS = ("itemIds", "acceptedIds", "rejectedIds", "caseIds")
 
 
 def item_keys(event: DecodedEvent) -> list[bytes]:
     """Every existing item id an event refers to (commissioned ids are new, so excluded)."""
-    if event.name == "ItemsCommissioned":
+    if event.name in ("ItemsCommissioned", "CasesPacked"):
         return []
     keys: list[bytes] = []
     for name in _ITEM_LIST_ARGS:
@@ -49,6 +49,9 @@ class Projector:
         }
         self.next_org = max(self.orgs.values(), default=0) + 1
         self.lots: dict[bytes, int] = {}
+        # Units of lot quantities accepted per shipment: ShipmentLotsReceived comes just
+        # before its ShipmentReceived, which sets the shipment's status.
+        self.lots_accepted: dict[int, int] = {}
         self._handlers: dict[str, Callable[[DecodedEvent], None]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_on_")
         }
@@ -402,12 +405,13 @@ class Projector:
             e, accepted, EventKind.RECEIVED, holder=receiver, status=status, shipment=shipment_id
         )
         self._move(e, rejected, EventKind.REJECTED, status=ACTIVE, shipment=shipment_id)
+        any_accepted = bool(accepted) or self.lots_accepted.pop(shipment_id, 0) > 0
         self.undo.update(
             e.block_number,
             "shipments",
             {"id": shipment_id},
             {
-                "status": int(ShipmentStatus.RECEIVED if accepted else ShipmentStatus.REJECTED),
+                "status": int(ShipmentStatus.RECEIVED if any_accepted else ShipmentStatus.REJECTED),
                 "settled_block": e.block_number,
                 "accepted_count": len(accepted),
                 "rejected_count": len(rejected),
@@ -439,6 +443,46 @@ class Projector:
 
     def _on_ItemsDestroyed(self, e: DecodedEvent) -> None:
         self._move(e, e.args["itemIds"], EventKind.DESTROYED, status=int(ItemStatus.DESTROYED))
+
+    # ------------------------------------------------------------ custody by quantity
+
+    def _on_LotBalance(self, e: DecodedEvent) -> None:
+        """The holder's balance after the change, absolute: an upsert, whatever changed it."""
+        a = e.args
+        key = {
+            "lot_index": int(a["lotIndex"]),
+            "organisation_id": self.org(str(a["holder"]), e.block_number),
+        }
+        values = {
+            "active": int(a["active"]),
+            "quarantined": int(a["quarantined"]),
+            "in_transit": int(a["inTransit"]),
+            "updated_block": e.block_number,
+        }
+        if not self.undo.update(e.block_number, "lot_balances", key, values):
+            self.undo.insert(
+                e.block_number, "lot_balances", {**key, **values}, ("lot_index", "organisation_id")
+            )
+
+    def _on_ShipmentLotsReceived(self, e: DecodedEvent) -> None:
+        accepted = sum(int(quantity) for _, quantity in e.args["accepted"])
+        self.lots_accepted[int(e.args["shipmentId"])] = accepted
+
+    def _on_CasesPacked(self, e: DecodedEvent) -> None:
+        a = e.args
+        lot_index = self.lot_index(bytes(a["lotKey"]))
+        holder = self.org(str(a["holder"]), e.block_number)
+        package_gtin = bytes(a["packageGtin"]).decode()
+        for key, serial in zip(a["caseIds"], a["serials"], strict=True):
+            item = self.items.create(
+                bytes(key), is_container=False, lot_index=lot_index, code=serial, holder=holder
+            )
+            self.items.record(item, EventKind.COMMISSIONED, e.block_number, e.log_index)
+            row = {"item_id": item.id, "package_gtin": package_gtin, "quantity": int(a["quantity"])}
+            self.undo.insert(e.block_number, "case_contents", row, ("item_id",))
+
+    def _on_CasesUnpacked(self, e: DecodedEvent) -> None:
+        self._move(e, e.args["caseIds"], EventKind.UNPACKED, status=int(ItemStatus.UNPACKED))
 
     # ------------------------------------------------------------ Records
 

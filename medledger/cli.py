@@ -284,6 +284,17 @@ def bench_chain(
     run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
 
 
+@bench_app.command("lots")
+def bench_lots_cmd(
+    quick: Annotated[bool, typer.Option("--quick", help="One round instead of five.")] = False,
+) -> None:
+    """A 1,000-unit lot shipped and received on our node: as cases or a quantity of a
+    lot-tracked lot vs as serialised units (loose or in SSCC cases): gas and node CPU."""
+    from medledger.ops.bench.lots import run_lots_bench
+
+    run_lots_bench(quick=quick)
+
+
 @bench_app.command("indexer")
 def bench_indexer_cmd(
     quick: Annotated[

@@ -14,6 +14,7 @@ WORDS: dict[str, str] = {
     "quarantined": _l("quarantined"),
     "dispensed": _l("dispensed"),
     "destroyed": _l("destroyed"),
+    "unpacked": _l("unpacked"),
     "received": _l("received"),
     "rejected": _l("rejected"),
     "cancelled": _l("cancelled"),

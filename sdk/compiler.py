@@ -18,6 +18,7 @@ from typing import Any
 from medledger.sdk.errors import ToolchainError
 
 __all__ = [
+    "DELEGATED_MODULES",
     "EVM_VERSION",
     "PROJECT_ROOT",
     "ContractArtifact",
@@ -39,6 +40,11 @@ SETTINGS: dict[str, Any] = {
     "evmVersion": EVM_VERSION,
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
+
+
+# A contract whose fallback delegates to a module deployed with it: its ABI also lists the
+# module's functions, events and errors, since callers reach them at the contract's address.
+DELEGATED_MODULES: dict[str, tuple[str, ...]] = {"Items": ("ItemsLots",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +157,28 @@ def _raise_for_errors(output: dict[str, Any]) -> None:
         )
 
 
+def _with_modules(name: str, contracts: dict[str, Any]) -> list[dict[str, Any]]:
+    """`name`'s ABI plus the entries of the modules its fallback delegates to."""
+    abi: list[dict[str, Any]] = list(contracts[name]["abi"])
+    seen = {json.dumps(entry, sort_keys=True) for entry in abi}
+    for module in DELEGATED_MODULES.get(name, ()):
+        for entry in contracts.get(module, {}).get("abi", []):
+            key = json.dumps(entry, sort_keys=True)
+            if entry.get("type") != "constructor" and key not in seen:
+                seen.add(key)
+                abi.append(entry)
+    return abi
+
+
 def _parse_cache(data: dict[str, Any], source_hash: str) -> dict[str, ContractArtifact]:
+    contracts: dict[str, Any] = data["contracts"]
     return {
         name: ContractArtifact(
             name=name,
-            abi=c["abi"],
+            abi=_with_modules(name, contracts),
             bytecode=bytes.fromhex(c["bytecode"]),
             deployed_bytecode=bytes.fromhex(c["deployed_bytecode"]),
             source_hash=source_hash,
         )
-        for name, c in data["contracts"].items()
+        for name, c in contracts.items()
     }

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
@@ -22,7 +24,15 @@ from medledger.sdk.abi import AbiCodec, DecodedEvent
 from medledger.sdk.compiler import ContractArtifact, load_artifacts
 from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
 from medledger.sdk.errors import ContractError, MedLedgerError
-from medledger.sdk.messages import CancelOrder, Domain, ReceiveOrder, ShipOrder, sign_order
+from medledger.sdk.messages import (
+    CancelOrder,
+    Domain,
+    LotQuantity,
+    ReceiveOrder,
+    ShipOrder,
+    sign_order,
+    sorted_lots,
+)
 from medledger.sdk.model import (
     ItemState,
     ItemStatus,
@@ -43,7 +53,7 @@ from medledger.sdk.transactions import (
     send_transaction,
 )
 
-__all__ = ["REVERTS", "Ledger", "TxResult", "revert_data"]
+__all__ = ["REVERTS", "Ledger", "TxResult", "case_id", "revert_data"]
 
 T = TypeVar("T")
 # What web3 raises for a JSON-RPC error answering a reverted call or gas estimate.
@@ -297,14 +307,17 @@ class Ledger:
         item_ids: Sequence[bytes],
         *,
         document_hash: bytes = ZERO32,
+        lots: Sequence[LotQuantity] = (),
         nonce: int | None = None,
         deadline: int | None = None,
     ) -> tuple[ShipOrder, bytes]:
-        """A Ship order signed by this member, for anyone to relay."""
+        """A Ship order signed by this member, for anyone to relay; `lots` are loose lot
+        quantities, signed in the ascending lot key order the contract wants."""
         order = ShipOrder(
             sender=self.address,
             receiver=receiver,
             itemIds=tuple(item_ids),
+            lots=sorted_lots(lots),
             documentHash=document_hash,
             nonce=self.nonce() if nonce is None else nonce,
             deadline=self._deadline(deadline),
@@ -317,11 +330,18 @@ class Ledger:
         return _with_value(result, int(result.event("ShipmentSent")["shipmentId"]))
 
     def ship(
-        self, receiver: str, item_ids: Sequence[bytes], *, document_hash: bytes = ZERO32
+        self,
+        receiver: str,
+        item_ids: Sequence[bytes],
+        *,
+        document_hash: bytes = ZERO32,
+        lots: Sequence[LotQuantity] = (),
     ) -> TxResult[int]:
-        """Sign and submit a shipment of root items to `receiver`."""
+        """Sign and submit a shipment of root items and loose lot quantities to `receiver`."""
         with self._in_order():
-            return self.relay_ship(*self.sign_ship(receiver, item_ids, document_hash=document_hash))
+            return self.relay_ship(
+                *self.sign_ship(receiver, item_ids, document_hash=document_hash, lots=lots)
+            )
 
     def sign_receive(
         self,
@@ -332,6 +352,7 @@ class Ledger:
         rejected_ids: Sequence[bytes] = (),
         excursion_seconds: int = 0,
         inspection_hash: bytes = ZERO32,
+        rejected_lots: Sequence[LotQuantity] = (),
         nonce: int | None = None,
         deadline: int | None = None,
     ) -> tuple[ReceiveOrder, bytes]:
@@ -339,6 +360,7 @@ class Ledger:
             receiver=self.address,
             shipmentId=shipment_id,
             rejectedIds=tuple(rejected_ids),
+            rejectedLots=sorted_lots(rejected_lots),
             tempMin=temp_min,
             tempMax=temp_max,
             excursionSeconds=excursion_seconds,
@@ -366,10 +388,12 @@ class Ledger:
         rejected_ids: Sequence[bytes] = (),
         excursion_seconds: int = 0,
         inspection_hash: bytes = ZERO32,
+        rejected_lots: Sequence[LotQuantity] = (),
     ) -> TxResult[list[bytes]]:
         """Sign and submit the inbound inspection result of a shipment addressed to us.
         `rejected_ids` may come in any order: they are signed in shipped order, as the
-        contract wants them (ids not in the shipment last, for the contract to name)."""
+        contract wants them (ids not in the shipment last, for the contract to name).
+        `rejected_lots` are the rejected parts of the shipped lot quantities."""
         shipped = self.shipped_items(shipment_id)
         position = {item_id: i for i, item_id in enumerate(shipped)}
         rejected = sorted(rejected_ids, key=lambda i: position.get(bytes(i), len(shipped)))
@@ -381,6 +405,7 @@ class Ledger:
                 rejected_ids=rejected,
                 excursion_seconds=excursion_seconds,
                 inspection_hash=inspection_hash,
+                rejected_lots=rejected_lots,
             )
             return self.relay_receive(order, signature, item_ids=shipped)
 
@@ -425,6 +450,56 @@ class Ledger:
     def destroy(self, item_ids: Sequence[bytes], *, record_hash: bytes = ZERO32) -> TxResult[None]:
         return self._send("Items", "destroy", list(item_ids), record_hash)
 
+    # ------------------------------------------------------------ lot quantities and cases
+
+    def commission_lot(self, lot_key: bytes, quantity: int) -> TxResult[None]:
+        """Commission `quantity` units of a lot that is not serialised."""
+        return self._send("Items", "commissionLot", lot_key, quantity)
+
+    def dispense_lots(
+        self, lots: Sequence[LotQuantity], *, record_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "dispenseLots", _lot_tuples(lots), record_hash)
+
+    def quarantine_lots(
+        self, holder: str, lots: Sequence[LotQuantity], *, reason_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "quarantineLots", holder, _lot_tuples(lots), reason_hash)
+
+    def release_lots(self, holder: str, lots: Sequence[LotQuantity]) -> TxResult[None]:
+        return self._send("Items", "releaseLots", holder, _lot_tuples(lots))
+
+    def destroy_lots(
+        self, lots: Sequence[LotQuantity], *, record_hash: bytes = ZERO32
+    ) -> TxResult[None]:
+        return self._send("Items", "destroyLots", _lot_tuples(lots), record_hash)
+
+    def pack_cases(
+        self, package_gtin: str, lot: str, serials: Sequence[str]
+    ) -> TxResult[list[bytes]]:
+        """Pack loose units of `lot` into cases of `package_gtin`; the value is the case ids."""
+        result = self._send("Items", "packCases", package_gtin, lot, list(serials))
+        return _with_value(result, [bytes(i) for i in result.event("CasesPacked")["caseIds"]])
+
+    def unpack_cases(self, case_ids: Sequence[bytes]) -> TxResult[None]:
+        return self._send("Items", "unpackCases", list(case_ids))
+
+    def lot_balance(self, lot_index: int, holder: str) -> tuple[int, int, int]:
+        """(Active, Quarantined, shipped and unsettled) loose units of a lot at `holder`."""
+        active, quarantined, in_transit = self._call("Items", "lotBalance", lot_index, holder)
+        return int(active), int(quarantined), int(in_transit)
+
+    def lot_supply(self, lot_index: int) -> int:
+        return int(self._call("Items", "lotSupply", lot_index))
+
+    def shipment_lots(self, shipment_id: int) -> list[tuple[bytes, int, int]]:
+        """(lot key, lot index, quantity) of each lot quantity of a shipment."""
+        rows = self._call("Items", "shipmentLots", shipment_id)
+        return [(bytes(key), int(index), int(q)) for key, index, q in rows]
+
+    def case_quantity(self, case_id: bytes) -> int:
+        return int(self._call("Items", "caseQuantity", case_id))
+
     def item(self, item_id: bytes) -> ItemState:
         holder, status, is_container, lot_index, parent = self._call("Items", "itemOf", item_id)
         parent_id = bytes(parent) if any(parent) else None
@@ -434,7 +509,7 @@ class Ledger:
         return [bytes(i) for i in self._call("Items", "childrenOf", container_id)]
 
     def shipment(self, shipment_id: int) -> ShipmentState:
-        sender, status, count, tmin, tmax, classes, receiver, items_hash = self._call(
+        sender, status, count, tmin, tmax, classes, lot_count, receiver, items_hash = self._call(
             "Items", "shipmentOf", shipment_id
         )
         return ShipmentState(
@@ -447,6 +522,7 @@ class Ledger:
             tmax,
             bytes(items_hash),
             class_mask=classes,
+            lot_count=lot_count,
         )
 
     def shipped_items(self, shipment_id: int) -> list[bytes]:
@@ -571,6 +647,18 @@ def revert_data(exc: Exception) -> bytes | None:
     if isinstance(data, str) and data.startswith("0x"):
         return bytes.fromhex(data[2:])
     return None
+
+
+def case_id(package_gtin: str, lot: str, serial: str) -> bytes:
+    """The ledger id of a case (package-level item): keccak256(abi.encode(bytes14
+    packageGtin, lot, serial)), as Items.packCases computes it. The parts keep their lengths,
+    so a '/' in a lot or serial cannot make two cases share an id."""
+    encoded = abi_encode(["bytes14", "string", "string"], [package_gtin.encode(), lot, serial])
+    return bytes(keccak(encoded))
+
+
+def _lot_tuples(lots: Sequence[LotQuantity]) -> list[tuple[bytes, int]]:
+    return [q.as_tuple() for q in lots]
 
 
 def _with_value(result: TxResult[Any], value: T) -> TxResult[T]:

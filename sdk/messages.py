@@ -1,11 +1,15 @@
 """EIP-712 custody messages (Ship, Receive, Cancel): builders and signing with eth-account.
 
+Ship and Receive carry loose lot quantities (`LotQuantity`, in strictly ascending lot key
+order) besides item ids; the nested type is part of their type strings, as EIP-712 wants.
+
 The type strings here must match the `*_TYPEHASH` constants in `contracts/Items.sol`; a
 test compares them. The domain binds every signature to one chain and one contract.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,10 +24,12 @@ __all__ = [
     "MESSAGE_TYPES",
     "CancelOrder",
     "Domain",
+    "LotQuantity",
     "ReceiveOrder",
     "ShipOrder",
     "recover_signer",
     "sign_order",
+    "sorted_lots",
     "typed_data",
 ]
 
@@ -35,6 +41,7 @@ MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "sender", "type": "address"},
         {"name": "receiver", "type": "address"},
         {"name": "itemIds", "type": "bytes32[]"},
+        {"name": "lots", "type": "LotQuantity[]"},
         {"name": "documentHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
@@ -43,6 +50,7 @@ MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "receiver", "type": "address"},
         {"name": "shipmentId", "type": "uint64"},
         {"name": "rejectedIds", "type": "bytes32[]"},
+        {"name": "rejectedLots", "type": "LotQuantity[]"},
         {"name": "tempMin", "type": "int16"},
         {"name": "tempMax", "type": "int16"},
         {"name": "excursionSeconds", "type": "uint32"},
@@ -57,7 +65,13 @@ MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
+    "LotQuantity": [
+        {"name": "lotKey", "type": "bytes32"},
+        {"name": "quantity", "type": "uint32"},
+    ],
 }
+# The struct types each primary type refers to (EIP-712 appends them to its type string).
+_NESTED_TYPES: dict[str, tuple[str, ...]] = {"Ship": ("LotQuantity",), "Receive": ("LotQuantity",)}
 
 ZERO32 = bytes(32)
 
@@ -77,6 +91,22 @@ class Domain:
 
 
 @dataclass(frozen=True, slots=True)
+class LotQuantity:
+    """`quantity` loose units of the lot `lotKey` (keccak256 of "/01/<gtin>/10/<lot>")."""
+
+    lotKey: bytes
+    quantity: int
+
+    def as_tuple(self) -> tuple[bytes, int]:
+        return (self.lotKey, self.quantity)
+
+
+def sorted_lots(lots: Iterable[LotQuantity]) -> tuple[LotQuantity, ...]:
+    """`lots` in the strictly ascending lot key order the contract wants."""
+    return tuple(sorted(lots, key=lambda q: bytes(q.lotKey)))
+
+
+@dataclass(frozen=True, slots=True)
 class ShipOrder:
     PRIMARY = "Ship"
     sender: str
@@ -85,12 +115,14 @@ class ShipOrder:
     nonce: int
     deadline: int
     documentHash: bytes = ZERO32
+    lots: tuple[LotQuantity, ...] = ()
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (
             self.sender,
             self.receiver,
             list(self.itemIds),
+            [q.as_tuple() for q in self.lots],
             self.documentHash,
             self.nonce,
             self.deadline,
@@ -109,12 +141,14 @@ class ReceiveOrder:
     rejectedIds: tuple[bytes, ...] = field(default_factory=tuple)
     excursionSeconds: int = 0
     inspectionHash: bytes = ZERO32
+    rejectedLots: tuple[LotQuantity, ...] = ()
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (
             self.receiver,
             self.shipmentId,
             list(self.rejectedIds),
+            [q.as_tuple() for q in self.rejectedLots],
             self.tempMin,
             self.tempMax,
             self.excursionSeconds,
@@ -157,6 +191,7 @@ def typed_data(order: Order, domain: Domain, *, primary_type: str | None = None)
                 {"name": "verifyingContract", "type": "address"},
             ],
             primary: MESSAGE_TYPES[primary],
+            **{name: MESSAGE_TYPES[name] for name in _NESTED_TYPES.get(primary, ())},
         },
         "primaryType": primary,
         "domain": domain.as_dict(),
@@ -170,6 +205,8 @@ def _json_value(value: Any) -> Any:
         return "0x" + value.hex()
     if isinstance(value, tuple | list):
         return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
     return value
 
 

@@ -50,6 +50,7 @@ class ItemStatus(IntEnum):
     QUARANTINED = 3
     DISPENSED = 4
     DESTROYED = 5
+    UNPACKED = 6  # a case (package-level item) whose units went back to loose quantity
 
 
 class ShipmentStatus(IntEnum):
@@ -138,3 +139,4 @@ class ShipmentState:
     temp_max: int
     items_hash: bytes
     class_mask: int = 0
+    lot_count: int = 0  # loose lot quantities shipped (Items.shipmentLots)

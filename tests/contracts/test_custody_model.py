@@ -52,8 +52,8 @@ from medledger.ops.demo.consortium import (
 from medledger.sdk import gs1
 from medledger.sdk.compiler import load_artifacts
 from medledger.sdk.errors import ContractError
-from medledger.sdk.ledger import Ledger
-from medledger.sdk.messages import ShipOrder, sign_order
+from medledger.sdk.ledger import Ledger, case_id
+from medledger.sdk.messages import LotQuantity, ShipOrder, sign_order
 from medledger.sdk.model import ItemStatus, ShipmentStatus
 
 MEMBERS = ("manufacturer", "distributor", "logistics", "hospital", "hospital2")
@@ -62,6 +62,11 @@ LOT_B = "LOT2026B"
 STORAGE_RANGE = (20, 250)  # DEMO_GTIN, tenths of a degree Celsius
 OPEN_RANGE = (-(2**15), 2**15 - 1)  # a shipment with no units inside
 LOTS = (DEMO_LOT, LOT_B)
+# A lot-tracked product (no serials: custody by quantity) and its case of 10.
+GLOVES = gs1.make_gtin(indicator=0, company_prefix=DEMO_PREFIX, item_reference=55555)
+CASE_GTIN = gs1.make_gtin(indicator=1, company_prefix=DEMO_PREFIX, item_reference=55555)
+LOT_G = "GLOVES26"
+PER_CASE = 10
 UNKNOWN_ID = keccak(text="/01/09506000134352/21/NEVER-COMMISSIONED")
 BAD_SIGNATURES = ("replayed order", "future nonce", "forged signature", "expired signature")
 _LEDGER_SAFE = re.compile(r"[0-9A-Za-z._-]{1,20}")
@@ -95,6 +100,7 @@ class Item:
     lot: str | None = None  # units only
     parent: bytes | None = None
     children: list[bytes] = field(default_factory=list)  # containers only
+    case: int = 0  # units inside a case (package-level item); 0 for anything else
 
     @property
     def is_container(self) -> bool:
@@ -108,6 +114,7 @@ class Shipment:
     item_ids: tuple[bytes, ...]
     temp_range: tuple[int, int]
     status: ShipmentStatus = ShipmentStatus.IN_TRANSIT
+    lots: tuple[tuple[str, int], ...] = ()  # loose lot quantities: (lot, quantity)
 
 
 @dataclass
@@ -146,6 +153,9 @@ class CustodyModel:
         self.shipments: dict[int, Shipment] = {}
         self.recalls: dict[int, Recall] = {}
         self.nonces: dict[str, int] = {}
+        # Loose units of a lot by holder: [Active, Quarantined, shipped and unsettled].
+        self.balances: dict[tuple[str, str], list[int]] = {}
+        self.supply: dict[str, int] = {}  # commissioned - dispensed - destroyed, by lot
 
     def clone(self) -> CustodyModel:
         new = object.__new__(CustodyModel)
@@ -157,7 +167,12 @@ class CustodyModel:
         new.lots = {k: dataclasses.replace(v) for k, v in self.lots.items()}
         new.recalls = {k: dataclasses.replace(v) for k, v in self.recalls.items()}
         new.nonces = dict(self.nonces)
+        new.balances = {k: list(v) for k, v in self.balances.items()}
+        new.supply = dict(self.supply)
         return new
+
+    def balance(self, lot: str, holder: str) -> list[int]:
+        return self.balances.setdefault((lot, holder), [0, 0, 0])
 
     # ------------------------------------------------------------ queries
 
@@ -208,9 +223,27 @@ class CustodyModel:
             raise Revert("ItemsWrongStatus", id=item_id, status=item.status)
         return item
 
-    def _batch(self, ids: list[bytes]) -> None:
+    def _batch(self, ids: list[Any]) -> None:
         if not 1 <= len(ids) <= self.max_batch:
             raise Revert("ItemsBatchSize", count=len(ids), max=self.max_batch)
+
+    def _take(
+        self, lot: str, holder: str, quantity: int, *, source: int = 0, moved_to: int | None
+    ) -> None:
+        """Move `quantity` loose units from balance slot `source` (0 Active, 1 Quarantined)
+        to slot `moved_to` (2: in transit; None: out of custody by quantity)."""
+        b = self.balance(lot, holder)
+        if b[source] < quantity:
+            raise Revert(
+                "ItemsInsufficientQuantity",
+                lotKey=self.lots[lot].key,
+                holder=holder,
+                available=b[source],
+                requested=quantity,
+            )
+        b[source] -= quantity
+        if moved_to is not None:
+            b[moved_to] += quantity
 
     # ------------------------------------------------------------ operations
 
@@ -257,10 +290,17 @@ class CustodyModel:
             self.items[child_id].parent = None
         return children
 
-    def ship(self, sender: str, receiver: str, item_ids: list[bytes]) -> int:
+    def ship(
+        self,
+        sender: str,
+        receiver: str,
+        item_ids: list[bytes],
+        lots: tuple[tuple[str, int], ...] = (),
+    ) -> int:
         if receiver == sender:
             raise Revert("ItemsSelfShipment", account=sender)
-        self._batch(item_ids)
+        if not 1 <= len(item_ids) + len(lots) <= self.max_batch:
+            raise Revert("ItemsBatchSize", count=len(item_ids) + len(lots), max=self.max_batch)
         low, high = OPEN_RANGE
         for root in item_ids:
             self._movable_root(root, sender)
@@ -273,8 +313,18 @@ class CustodyModel:
                     raise Revert("ItemsRecalledReturnOnly", id=root, manufacturer=self.manufacturer)
                 low, high = max(low, STORAGE_RANGE[0]), min(high, STORAGE_RANGE[1])
             self._move(root, status=T)
+        for lot, quantity in lots:
+            key = self.lots[lot].key
+            if quantity == 0:
+                raise Revert("ItemsZeroQuantity", lotKey=key)
+            if self.lots[lot].recall and receiver != self.manufacturer:
+                raise Revert("ItemsRecalledReturnOnly", id=key, manufacturer=self.manufacturer)
+            low, high = max(low, STORAGE_RANGE[0]), min(high, STORAGE_RANGE[1])
+            self._take(lot, sender, quantity, moved_to=2)
         shipment_id = len(self.shipments) + 1
-        self.shipments[shipment_id] = Shipment(sender, receiver, tuple(item_ids), (low, high))
+        self.shipments[shipment_id] = Shipment(
+            sender, receiver, tuple(item_ids), (low, high), lots=lots
+        )
         self.nonces[sender] = self.nonce(sender) + 1
         return shipment_id
 
@@ -297,6 +347,7 @@ class CustodyModel:
         rejected: list[bytes],
         temps: tuple[int, int],
         excursion: int,
+        rejected_lots: tuple[tuple[str, int], ...] = (),
     ) -> list[bytes]:
         s = self._in_transit(shipment_id, item_ids)
         if receiver != s.receiver:
@@ -312,7 +363,29 @@ class CustodyModel:
                 self._move(root, status=A)
             else:
                 self._move(root, holder=receiver, status=Q if quarantined else A)
-        s.status = ShipmentStatus.RECEIVED if accepted else ShipmentStatus.REJECTED
+        back = dict(rejected_lots)
+        for lot, _ in rejected_lots:
+            if lot not in dict(s.lots):
+                raise Revert("ItemsRejectedLotNotInShipment", lotKey=self.lots[lot].key)
+        kept_total = 0
+        for lot, quantity in s.lots:
+            rejected_q = back.get(lot)
+            if rejected_q == 0:
+                raise Revert("ItemsZeroQuantity", lotKey=self.lots[lot].key)
+            if rejected_q is not None and rejected_q > quantity:
+                raise Revert(
+                    "ItemsRejectedQuantityExceeds",
+                    lotKey=self.lots[lot].key,
+                    shipped=quantity,
+                    rejected=rejected_q,
+                )
+            kept = quantity - (rejected_q or 0)
+            sent = self.balance(lot, s.sender)
+            sent[2] -= quantity
+            sent[0] += quantity - kept
+            self.balance(lot, receiver)[1 if quarantined else 0] += kept
+            kept_total += kept
+        s.status = ShipmentStatus.RECEIVED if accepted or kept_total else ShipmentStatus.REJECTED
         self.nonces[receiver] = self.nonce(receiver) + 1
         return accepted
 
@@ -322,6 +395,10 @@ class CustodyModel:
             raise Revert("ItemsWrongParty", shipmentId=shipment_id, expected=s.sender)
         for root in s.item_ids:
             self._move(root, status=A)
+        for lot, quantity in s.lots:
+            b = self.balance(lot, sender)
+            b[2] -= quantity
+            b[0] += quantity
         s.status = ShipmentStatus.CANCELLED
         self.nonces[sender] = self.nonce(sender) + 1
 
@@ -333,6 +410,8 @@ class CustodyModel:
             item = self._movable_root(i, caller)
             if item.lot is None:
                 raise Revert("ItemsIsContainer", id=i)
+            if item.case:
+                raise Revert("ItemsIsPackage", id=i)
             if recall := self.lots[item.lot].recall:
                 raise Revert("ItemsRecalled", id=i, recallId=recall)
             item.status = D
@@ -361,6 +440,85 @@ class CustodyModel:
             if item.children:
                 raise Revert("ItemsContainerNotEmpty", id=i)
             item.status = X
+            if item.case:
+                assert item.lot is not None
+                self.supply[item.lot] -= item.case
+
+    # ------------------------------------------------------------ custody by quantity
+
+    def commission_lot(self, caller: str, lot: str, quantity: int) -> None:
+        if caller != self.manufacturer:
+            raise Revert("ItemsUnauthorized", caller=caller)
+        if quantity == 0:
+            raise Revert("ItemsZeroQuantity", lotKey=self.lots[lot].key)
+        self.balance(lot, caller)[0] += quantity
+        self.supply[lot] = self.supply.get(lot, 0) + quantity
+
+    def dispense_lots(self, caller: str, lots: list[tuple[str, int]]) -> None:
+        if caller not in self.hospitals:
+            raise Revert("ItemsUnauthorized", caller=caller)
+        self._batch(lots)
+        for lot, quantity in lots:
+            key = self.lots[lot].key
+            if quantity == 0:
+                raise Revert("ItemsZeroQuantity", lotKey=key)
+            if recall := self.lots[lot].recall:
+                raise Revert("ItemsRecalled", id=key, recallId=recall)
+            self._take(lot, caller, quantity, moved_to=None)
+            self.supply[lot] -= quantity
+
+    def hold_lots(
+        self, caller: str, holder: str, lots: list[tuple[str, int]], *, release: bool
+    ) -> None:
+        if holder != caller and caller != self.regulator:
+            raise Revert("ItemsUnauthorized", caller=caller)
+        self._batch(lots)
+        for lot, quantity in lots:
+            if quantity == 0:
+                raise Revert("ItemsZeroQuantity", lotKey=self.lots[lot].key)
+            source = 1 if release else 0
+            self._take(lot, holder, quantity, source=source, moved_to=1 - source)
+
+    def destroy_lots(self, caller: str, lots: list[tuple[str, int]]) -> None:
+        self._batch(lots)
+        for lot, quantity in lots:
+            if quantity == 0:
+                raise Revert("ItemsZeroQuantity", lotKey=self.lots[lot].key)
+            b = self.balance(lot, caller)
+            if b[0] + b[1] < quantity:
+                raise Revert(
+                    "ItemsInsufficientQuantity",
+                    lotKey=self.lots[lot].key,
+                    holder=caller,
+                    available=b[0] + b[1],
+                    requested=quantity,
+                )
+            from_hold = min(b[1], quantity)
+            b[1] -= from_hold
+            b[0] -= quantity - from_hold
+            self.supply[lot] -= quantity
+
+    def pack_cases(self, caller: str, lot: str, serials: list[str]) -> list[bytes]:
+        self._batch(serials)
+        self._take(lot, caller, PER_CASE * len(serials), moved_to=None)
+        ids = []
+        for serial in serials:
+            item_id = case_id(CASE_GTIN, LOT_G, serial)
+            if item_id in self.items:
+                raise Revert("ItemsAlreadyExists", id=item_id)
+            self.items[item_id] = Item(caller, lot=lot, case=PER_CASE)
+            ids.append(item_id)
+        return ids
+
+    def unpack_cases(self, caller: str, case_ids: list[bytes]) -> None:
+        self._batch(case_ids)
+        for i in case_ids:
+            item = self._movable_root(i, caller)
+            if not item.case:
+                raise Revert("ItemsNotPackage", id=i)
+            assert item.lot is not None
+            item.status = ItemStatus.UNPACKED
+            self.balance(item.lot, caller)[0] += item.case
 
     def recall(self, caller: str, lot: str, level: int) -> int:
         if caller not in (self.manufacturer, self.regulator):
@@ -450,8 +608,20 @@ def _world() -> _World:
     m = consortium.manufacturer
     now = chain.now()
     lot_b = m.register_lot(DEMO_GTIN, LOT_B, production_date=now - 86_400, expiry=now + 10**8).value
+    m.register_product(
+        GLOVES,
+        company_prefix=DEMO_PREFIX,
+        device_class=2,
+        certificate_hash=keccak(text="gloves"),
+        registration_expiry=now + 10**8,
+        temp_min=STORAGE_RANGE[0],
+        temp_max=STORAGE_RANGE[1],
+        serialised=False,
+    )
+    lot_g = m.register_lot(GLOVES, LOT_G, production_date=now - 86_400, expiry=now + 10**8).value
+    m.register_package_level(CASE_GTIN, child_gtin=GLOVES, quantity=PER_CASE)
     lots = {}
-    for name, key in ((DEMO_LOT, consortium.lot_key), (LOT_B, lot_b)):
+    for name, key in ((DEMO_LOT, consortium.lot_key), (LOT_B, lot_b), (LOT_G, lot_g)):
         record = m.lot(key)
         assert record is not None
         lots[name] = (key, record.lot_index)
@@ -497,6 +667,7 @@ class CustodyMachine(RuleBasedStateMachine):
         self.to_check: set[bytes] = set()
         self.signers: set[str] = set()
         self.cursor = 0
+        self.case_serials: list[str] = []
 
     # ------------------------------------------------------------ plumbing
 
@@ -819,6 +990,16 @@ class CustodyMachine(RuleBasedStateMachine):
             t_min, t_max = t_max + 1, t_max
         elif flaw == "settled":
             shipment_id = self._settled(data)
+        rejected_lots: tuple[tuple[str, int], ...] = ()
+        if s.lots and data.draw(st.integers(0, 2)) == 0:
+            shipped = s.lots[0][1]
+            rejected_lots = ((LOT_G, data.draw(st.integers(1, shipped))),)
+        lot_flaw = self._flaw(data, "rejects more than shipped" if s.lots else "a lot not shipped")
+        if lot_flaw == "rejects more than shipped":
+            rejected_lots = ((LOT_G, s.lots[0][1] + 1),)
+        elif lot_flaw == "a lot not shipped":
+            rejected_lots = ((LOT_G, 1),)
+        key = self.model.lots[LOT_G].key
         me = self.ledgers[actor]
         order, signature = me.sign_receive(
             shipment_id,
@@ -826,6 +1007,7 @@ class CustodyMachine(RuleBasedStateMachine):
             temp_max=t_max,
             rejected_ids=rejected,
             excursion_seconds=excursion,
+            rejected_lots=[LotQuantity(key, q) for _, q in rejected_lots],
             nonce=self.model.nonce(me.address),
         )
         relayer = self._relayer(data)
@@ -838,6 +1020,7 @@ class CustodyMachine(RuleBasedStateMachine):
                 rejected=rejected,
                 temps=(t_min, t_max),
                 excursion=excursion,
+                rejected_lots=rejected_lots,
             ),
             lambda: relayer.relay_receive(order, signature, item_ids=passed),
             named=s.item_ids,
@@ -949,6 +1132,170 @@ class CustodyMachine(RuleBasedStateMachine):
             named=ids,
         )
 
+    # ------------------------------------------------------------ custody by quantity
+
+    def _loose(self, name: str, slot: int = 0) -> int:
+        return self.model.balance(LOT_G, self.addr[name])[slot]
+
+    def _quantity(self, data: st.DataObject, available: int, flaw: str | None) -> int:
+        """A quantity within `available`; too many or zero for those flaws."""
+        if flaw == "too many":
+            return available + data.draw(st.integers(1, 5))
+        if flaw == "zero":
+            return 0
+        return data.draw(st.integers(1, max(available, 1)))
+
+    @precondition(lambda self: self.model.supply.get(LOT_G, 0) < 120)
+    @rule(data=st.data())
+    def commission_lot(self, data: st.DataObject) -> None:
+        flaw = self._flaw(data, "not the manufacturer", "zero")
+        caller = (
+            "manufacturer" if flaw != "not the manufacturer" else self._other(data, "manufacturer")
+        )
+        quantity = 0 if flaw == "zero" else data.draw(st.integers(1, 60))
+        self._attempt(
+            "commission_lot",
+            lambda m: m.commission_lot(self.addr[caller], LOT_G, quantity),
+            lambda: self.ledgers[caller].commission_lot(self.model.lots[LOT_G].key, quantity),
+        )
+
+    @precondition(lambda self: any(self._loose(n) for n in MEMBERS))
+    @rule(data=st.data())
+    def ship_quantities(self, data: st.DataObject) -> None:
+        """Loose units of the lot-tracked lot, sometimes with items in the same order."""
+        sender = data.draw(st.sampled_from([n for n in MEMBERS if self._loose(n)]))
+        recalled = bool(self.model.lots[LOT_G].recall)
+        receiver = (
+            "manufacturer" if recalled and sender != "manufacturer" else self._other(data, sender)
+        )
+        flaw = self._flaw(data, "too many", "zero", "recalled stock elsewhere" if recalled else "")
+        if flaw == "recalled stock elsewhere":
+            receiver = self._other(data, sender, "manufacturer")
+        quantity = self._quantity(data, self._loose(sender), flaw)
+        pool = [i for i in self._active_roots(sender) if not self._recalled(i)]
+        ids = self._some(data, pool) if data.draw(st.integers(0, 2)) == 0 else []
+        me = self.ledgers[sender]
+        key = self.model.lots[LOT_G].key
+        order, signature = me.sign_ship(
+            self.addr[receiver],
+            ids,
+            lots=[LotQuantity(key, quantity)],
+            nonce=self.model.nonce(me.address),
+        )
+        relayer = self._relayer(data)
+        if self._attempt(
+            "ship_quantities",
+            lambda m: m.ship(me.address, self.addr[receiver], ids, ((LOT_G, quantity),)),
+            lambda: relayer.relay_ship(order, signature),
+            named=ids,
+            signer=me.address,
+        ):
+            self.signed.append(("ship", order, signature, []))
+
+    @precondition(lambda self: self._loose("hospital") or self._loose("hospital2"))
+    @rule(data=st.data())
+    def dispense_lots(self, data: st.DataObject) -> None:
+        caller = data.draw(
+            st.sampled_from([h for h in ("hospital", "hospital2") if self._loose(h)])
+        )
+        flaw = self._flaw(data, "not a hospital", "too many", "zero")
+        quantity = self._quantity(data, self._loose(caller), flaw)
+        if flaw == "not a hospital":
+            caller = self._other(data, "hospital", "hospital2")
+        key = self.model.lots[LOT_G].key
+        self._attempt(
+            "dispense_lots",
+            lambda m: m.dispense_lots(self.addr[caller], [(LOT_G, quantity)]),
+            lambda: self.ledgers[caller].dispense_lots([LotQuantity(key, quantity)]),
+        )
+
+    @precondition(lambda self: any(self._loose(n, 0) or self._loose(n, 1) for n in MEMBERS))
+    @rule(data=st.data())
+    def hold_or_destroy_lots(self, data: st.DataObject) -> None:
+        """Quarantine, release (by the holder or a regulator) or destroy loose units."""
+        holder = data.draw(
+            st.sampled_from([n for n in MEMBERS if self._loose(n, 0) or self._loose(n, 1)])
+        )
+        action = data.draw(
+            st.sampled_from(
+                ("quarantine", "release", "destroy")
+                if self._loose(holder, 1)
+                else ("quarantine", "destroy")
+            )
+        )
+        caller = holder if data.draw(st.integers(0, 3)) else "regulator"
+        if action == "destroy":
+            caller = holder
+        flaw = self._flaw(data, "too many", "zero", "not the holder")
+        if flaw == "not the holder":
+            caller = self._other(data, holder)
+        available = {
+            "quarantine": self._loose(holder, 0),
+            "release": self._loose(holder, 1),
+            "destroy": self._loose(holder, 0) + self._loose(holder, 1),
+        }[action]
+        quantity = self._quantity(data, available, flaw)
+        entry = [LotQuantity(self.model.lots[LOT_G].key, quantity)]
+        ledger, at = self.ledgers[caller], self.addr[holder]
+        if action == "destroy":
+            if caller != holder:  # destroyLots acts on the caller's own balance
+                at = ledger.address
+            self._attempt(
+                "destroy_lots",
+                lambda m: m.destroy_lots(ledger.address, [(LOT_G, quantity)]),
+                lambda: ledger.destroy_lots(entry),
+            )
+            return
+        release = action == "release"
+        self._attempt(
+            f"{action}_lots",
+            lambda m: m.hold_lots(ledger.address, at, [(LOT_G, quantity)], release=release),
+            lambda: (ledger.release_lots if release else ledger.quarantine_lots)(at, entry),
+        )
+
+    @precondition(lambda self: any(self._loose(n) >= PER_CASE for n in MEMBERS))
+    @rule(data=st.data())
+    def pack_cases(self, data: st.DataObject) -> None:
+        caller = data.draw(st.sampled_from([n for n in MEMBERS if self._loose(n) >= PER_CASE]))
+        count = data.draw(st.integers(1, max(1, self._loose(caller) // PER_CASE)))
+        serials = [f"C{len(self.case_serials) + k}" for k in range(count)]
+        self.case_serials += serials
+        flaw = self._flaw(
+            data, "too many", "existing serial" if len(self.case_serials) > count else ""
+        )
+        if flaw == "too many":
+            serials.append(f"C{len(self.case_serials)}")
+            serials += [
+                f"X{len(self.case_serials)}-{k}" for k in range(self._loose(caller) // PER_CASE)
+            ]
+        elif flaw == "existing serial":
+            serials[-1] = data.draw(st.sampled_from(self.case_serials[:-count]))
+        self._attempt(
+            "pack_cases",
+            lambda m: m.pack_cases(self.addr[caller], LOT_G, serials),
+            lambda: self.ledgers[caller].pack_cases(CASE_GTIN, LOT_G, serials),
+        )
+
+    def _cases(self, name: str) -> list[bytes]:
+        return [i for i in self._active_roots(name) if self.model.items[i].case]
+
+    @precondition(lambda self: any(self._cases(n) for n in MEMBERS))
+    @rule(data=st.data())
+    def unpack_cases(self, data: st.DataObject) -> None:
+        caller = data.draw(st.sampled_from([n for n in MEMBERS if self._cases(n)]))
+        ids = self._some(data, self._cases(caller))
+        flaw = self._flaw(data, "not the holder", "not a case")
+        if flaw == "not the holder":
+            caller = self._other(data, caller)
+        elif flaw == "not a case":
+            ids = self._strangers(data, besides=ids)
+        self._attempt(
+            "unpack_cases",
+            lambda m: m.unpack_cases(self.addr[caller], ids),
+            lambda: self.ledgers[caller].unpack_cases(ids),
+            named=ids,
+        )
+
     # ------------------------------------------------------------ recalls
 
     @precondition(lambda self: self.model.items)
@@ -956,7 +1303,7 @@ class CustodyMachine(RuleBasedStateMachine):
     def recall_or_close(self, data: st.DataObject) -> None:
         """Open a recall of a lot, or close its open one: by the manufacturer or a regulator,
         and a regulator's recall only by a regulator."""
-        lot = data.draw(st.sampled_from(LOTS))
+        lot = data.draw(st.sampled_from((*LOTS, LOT_G)))
         open_id = self.model.lots[lot].recall
         by_regulator = (
             bool(open_id) and self.model.recalls[open_id].initiator == self.addr["regulator"]
@@ -1004,6 +1351,7 @@ class CustodyMachine(RuleBasedStateMachine):
     receive_more = receive
     receive_again = receive
     dispense_more = dispense
+    ship_quantities_more = ship_quantities
 
     # ------------------------------------------------------------ invariants
 
@@ -1017,6 +1365,22 @@ class CustodyMachine(RuleBasedStateMachine):
                 root = self.model.items[self.model.root_of(i)]
                 assert (it.holder, it.status) == (root.holder, root.status)
             assert all(self.model.items[c].parent == i for c in it.children)
+
+    @invariant()
+    def lot_quantities_are_conserved_and_the_chain_agrees(self) -> None:
+        """Loose units over all holders (Active, Quarantined, in transit) plus the units in
+        live cases are what was commissioned less what was dispensed or destroyed; the
+        chain's balances and supply are the model's."""
+        loose = sum(sum(self.model.balance(LOT_G, self.addr[n])) for n in ACTORS)
+        packed = sum(
+            it.case for it in self.model.items.values() if it.case and it.status in (A, T, Q)
+        )
+        assert loose + packed == self.model.supply.get(LOT_G, 0)
+        viewer, index = self.ledgers["regulator"], self.lot_index[LOT_G]
+        assert viewer.lot_supply(index) == self.model.supply.get(LOT_G, 0)
+        for n in ACTORS:
+            address = self.addr[n]
+            assert list(viewer.lot_balance(index, address)) == self.model.balance(LOT_G, address)
 
     @invariant()
     def the_chain_agrees_with_the_model(self) -> None:

@@ -24,6 +24,7 @@ from medledger.sdk.messages import (
     MESSAGE_TYPES,
     CancelOrder,
     Domain,
+    LotQuantity,
     ReceiveOrder,
     ShipOrder,
     recover_signer,
@@ -38,12 +39,16 @@ RECEIVER = to_checksum_address("0x" + "b2" * 20)
 CONTRACT = to_checksum_address("0x" + "c3" * 20)
 DOMAIN = Domain(1337, CONTRACT)
 ID1, ID2 = keccak(text="/01/09506000134352/21/SN1"), keccak(text="/01/09506000134352/21/SN2")
+LOT_A, LOT_B = keccak(text="/01/09506000134352/10/A1"), keccak(text="/01/09506000134352/10/B2")
+PRIMARY_TYPES = ("Cancel", "Receive", "Ship")
+TYPEHASH_NAMES = {"LotQuantity": "LOT_QUANTITY_TYPEHASH"}
 
 ORDERS: dict[str, Order] = {
     "Ship": ShipOrder(
         sender=SENDER,
         receiver=RECEIVER,
         itemIds=(ID1, ID2),
+        lots=(LotQuantity(LOT_A, 100), LotQuantity(LOT_B, 7)),
         documentHash=keccak(text="delivery note"),
         nonce=7,
         deadline=1_900_000_000,
@@ -52,6 +57,7 @@ ORDERS: dict[str, Order] = {
         receiver=RECEIVER,
         shipmentId=42,
         rejectedIds=(ID2,),
+        rejectedLots=(LotQuantity(LOT_B, 2),),
         tempMin=-180,
         tempMax=25,
         excursionSeconds=600,
@@ -85,8 +91,22 @@ def items(
 
 
 def _encode_type(primary: str) -> str:
-    fields = ",".join(f"{f['type']} {f['name']}" for f in MESSAGE_TYPES[primary])
-    return f"{primary}({fields})"
+    def one(name: str) -> str:
+        fields = ",".join(f"{f['type']} {f['name']}" for f in MESSAGE_TYPES[name])
+        return f"{name}({fields})"
+
+    nested = ("LotQuantity",) if primary in ("Ship", "Receive") else ()
+    return one(primary) + "".join(one(n) for n in nested)
+
+
+def _lots_hash(lots: tuple[LotQuantity, ...]) -> bytes:
+    typehash = keccak(text=_encode_type("LotQuantity"))
+    return keccak(
+        b"".join(
+            keccak(abi_encode(["bytes32", "bytes32", "uint32"], [typehash, q.lotKey, q.quantity]))
+            for q in lots
+        )
+    )
 
 
 def _contract_struct_hash(order: Order, typehash: bytes) -> bytes:
@@ -94,12 +114,22 @@ def _contract_struct_hash(order: Order, typehash: bytes) -> bytes:
     if isinstance(order, ShipOrder):
         return keccak(
             abi_encode(
-                ["bytes32", "address", "address", "bytes32", "bytes32", "uint256", "uint256"],
+                [
+                    "bytes32",
+                    "address",
+                    "address",
+                    "bytes32",
+                    "bytes32",
+                    "bytes32",
+                    "uint256",
+                    "uint256",
+                ],
                 [
                     typehash,
                     order.sender,
                     order.receiver,
                     keccak(b"".join(order.itemIds)),
+                    _lots_hash(order.lots),
                     order.documentHash,
                     order.nonce,
                     order.deadline,
@@ -114,6 +144,7 @@ def _contract_struct_hash(order: Order, typehash: bytes) -> bytes:
                     "address",
                     "uint64",
                     "bytes32",
+                    "bytes32",
                     "int16",
                     "int16",
                     "uint32",
@@ -126,6 +157,7 @@ def _contract_struct_hash(order: Order, typehash: bytes) -> bytes:
                     order.receiver,
                     order.shipmentId,
                     keccak(b"".join(order.rejectedIds)),
+                    _lots_hash(order.rejectedLots),
                     order.tempMin,
                     order.tempMax,
                     order.excursionSeconds,
@@ -164,13 +196,14 @@ def _hexify(value: Any) -> Any:
 def test_each_message_type_string_hashes_to_the_contracts_typehash(
     items: Contract, primary: str
 ) -> None:
-    on_chain = bytes(items.functions[f"{primary.upper()}_TYPEHASH"]().call())
+    name = TYPEHASH_NAMES.get(primary, f"{primary.upper()}_TYPEHASH")
+    on_chain = bytes(items.functions[name]().call())
     assert keccak(text=_encode_type(primary)) == on_chain
 
 
-def test_the_sdk_defines_exactly_the_three_custody_messages() -> None:
-    assert set(MESSAGE_TYPES) == {"Ship", "Receive", "Cancel"}
-    assert {o.PRIMARY for o in ORDERS.values()} == set(MESSAGE_TYPES)
+def test_the_sdk_defines_the_three_custody_messages_and_their_lot_quantity() -> None:
+    assert set(MESSAGE_TYPES) == {"Ship", "Receive", "Cancel", "LotQuantity"}
+    assert {o.PRIMARY for o in ORDERS.values()} == set(PRIMARY_TYPES)
 
 
 def test_the_contracts_domain_separator_is_the_one_eth_account_computes(
@@ -240,6 +273,9 @@ def test_signatures_are_low_s(signer: LocalAccount, primary: str) -> None:
         ("Ship", {"receiver": SENDER}),
         ("Ship", {"itemIds": (ID2, ID1)}),
         ("Ship", {"nonce": 8}),
+        ("Ship", {"lots": (LotQuantity(LOT_A, 101), LotQuantity(LOT_B, 7))}),
+        ("Ship", {"lots": ()}),
+        ("Receive", {"rejectedLots": (LotQuantity(LOT_B, 3),)}),
         ("Receive", {"tempMin": 20}),
         ("Receive", {"rejectedIds": ()}),
         ("Receive", {"excursionSeconds": 0}),
@@ -285,7 +321,8 @@ def test_typed_data_is_a_complete_eip712_payload(primary: str) -> None:
         {"name": "verifyingContract", "type": "address"},
     ]
     assert payload["types"][primary] == MESSAGE_TYPES[primary]
-    assert set(payload["types"]) == {"EIP712Domain", primary}
+    nested = {"LotQuantity"} if primary in ("Ship", "Receive") else set()
+    assert set(payload["types"]) == {"EIP712Domain", primary, *nested}
     assert payload["domain"] == {
         "name": "MedLedger Items",
         "version": "1",
