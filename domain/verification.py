@@ -46,6 +46,7 @@ from medledger.indexer.queries.verification import (
     unit_facts,
     unit_steps,
 )
+from medledger.sdk.dates import day_of
 from medledger.sdk.gs1 import Udi
 from medledger.sdk.model import ItemStatus
 
@@ -156,7 +157,8 @@ class VerifyResult(BaseModel):
 
 
 def _date(ts: int) -> datetime.date:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
+    """The calendar day of `ts` in the consortium's time zone (`sdk.dates`)."""
+    return day_of(ts)
 
 
 def _iso(ts: int) -> str:
@@ -310,9 +312,14 @@ def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts 
 
 
 def _same_day(label: datetime.date, ts: int) -> bool:
-    """Whether a printed date names the day of `ts` in some time zone (UTC-12..UTC+14): a
-    lot registered as expiring at midnight in Shanghai is the previous day in UTC."""
-    return _date(ts - 12 * 3600) <= label <= _date(ts + 14 * 3600)
+    """Whether a printed date names the day of `ts` in some time zone (UTC-12..UTC+14): the
+    ledger's expiry is read in the consortium's zone, but a lot registered through the API
+    may hold a UTC or local midnight, and its printed date is not a counterfeit sign."""
+    return _date_in(ts - 12 * 3600) <= label <= _date_in(ts + 14 * 3600)
+
+
+def _date_in(ts: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
 
 
 def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Findings) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from eth_utils import keccak
 
 from medledger.portal.errors import FormError
+from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.errors import Gs1Error
 from medledger.sdk.gs1 import Udi, parse_code
 
@@ -24,8 +25,6 @@ __all__ = [
     "text_hash",
     "whole",
 ]
-
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def _bad(field: str, code: str, detail: str) -> FormError:
@@ -57,18 +56,18 @@ def codes(field: str, text: str) -> list[Udi]:
 
 
 def date_ts(field: str, value: str, *, end_of_day: bool = False) -> int:
-    """A `YYYY-MM-DD` form date as a unix time (China Standard Time)."""
+    """A `YYYY-MM-DD` form date as a unix time: the start of that day in the consortium's
+    time zone (`sdk.dates`), or its last second with `end_of_day`."""
     try:
         day = dt.date.fromisoformat(need(field, value))
     except ValueError as exc:
         raise _bad(field, "invalid_request", f"{value!r} is not a date (YYYY-MM-DD)") from exc
-    clock = dt.time(23, 59, 59) if end_of_day else dt.time(0, 0)
-    return int(dt.datetime.combine(day, clock, CHINA).timestamp())
+    return day_end(day) if end_of_day else day_start(day)
 
 
 def local_date(timestamp: int) -> dt.date:
-    """The calendar day (China Standard Time) of a unix time."""
-    return dt.datetime.fromtimestamp(timestamp, CHINA).date()
+    """The calendar day of a unix time in the consortium's time zone (`sdk.dates`)."""
+    return day_of(timestamp)
 
 
 def tenths(field: str, value: str) -> int:

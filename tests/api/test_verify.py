@@ -18,6 +18,7 @@ from medledger.domain.scan_rules import scan_policy
 from medledger.domain.verdicts import ReasonCode
 from medledger.domain.verification import places_distant
 from medledger.domain.verifier import verifier
+from medledger.sdk.dates import day_of
 from medledger.sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 
@@ -28,7 +29,7 @@ DAY = 24 * 3600
 def _lot_expiry(api: ApiEnv) -> datetime.date:
     lot = api.consortium.manufacturer.lot(api.consortium.lot_key)
     assert lot is not None
-    return datetime.datetime.fromtimestamp(lot.expiry, datetime.UTC).date()
+    return day_of(lot.expiry)
 
 
 def _udi(api: ApiEnv, serial: str, **changes: Any) -> Udi:
