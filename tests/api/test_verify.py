@@ -376,7 +376,8 @@ def test_scans_are_written_in_the_background_while_the_app_runs(api: ApiEnv) -> 
     [
         ("(01)09506000134353(21)SN1", "bad_check_digit"),
         ("0109506000134352\x1d2399X", "unknown_ai"),
-        ("(01)09506000134352(10)LOT2026A", "missing_serial"),
+        ("(01)09506000134352", "missing_serial"),
+        ("(01)09506000134352(17)281231", "missing_serial"),
         ("(01)09506000134352(17)271340(21)SN1", "bad_date"),
         ("https://id.example/01/09506000134352/21/SN1?17=2713", "bad_date"),
         ("]d2", "empty"),
