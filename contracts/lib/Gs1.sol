@@ -3,8 +3,19 @@ pragma solidity ^0.8.24;
 
 /// @title Gs1
 /// @notice GS1 key checks the contracts need: digit strings, mod-10 check digits,
-/// company-prefix ownership and the character set allowed in serials and lots.
+/// company-prefix ownership, the character set allowed in serials and lots, and the ledger
+/// ids derived from GS1 keys.
+/// @dev The id rule: an id is keccak256 of the canonical GS1 Digital Link path of the key,
+/// `/01/<gtin14>/21/<serial>` (unit), `/01/<gtin14>/10/<lot>` (lot key), `/00/<sscc>`
+/// (container), with every serial and lot percent-encoded (`pathValue`: each byte outside
+/// the URI unreserved set A-Z a-z 0-9 - . _ ~ becomes %XX, upper-case hex). An encoded
+/// value never holds '/', and percent-encoding is one-to-one, so a path splits back into
+/// its keys in exactly one way and no two keys share an id, whatever qualifiers follow the
+/// GTIN. A value of [0-9A-Za-z-._] encodes to itself: the ids the ledger already holds
+/// are unchanged.
 library Gs1 {
+    bytes16 private constant _HEX = "0123456789ABCDEF";
+
     /// @dev GS1 mod-10 check over a digit string whose last digit is the check digit.
     function hasValidCheckDigit(bytes memory key) internal pure returns (bool) {
         uint256 n = key.length;
@@ -54,5 +65,62 @@ library Gs1 {
             if (!ok) return false;
         }
         return true;
+    }
+
+    /// @dev A serial or lot as GS1 allows it: 1..20 characters of GS1 AI encodable
+    /// character set 82 (GS1 General Specifications 7.11, figure 7.11-1):
+    /// ! " % & ' ( ) * + , - . / 0-9 : ; < = > ? A-Z _ a-z.
+    function isCset82(bytes memory value) internal pure returns (bool) {
+        uint256 n = value.length;
+        if (n == 0 || n > 20) return false;
+        for (uint256 i; i < n; ++i) {
+            uint8 c = uint8(value[i]);
+            bool ok = c == 0x21 || c == 0x22 || (c >= 0x25 && c <= 0x3f) || (c >= 0x41 && c <= 0x5a)
+                || c == 0x5f || (c >= 0x61 && c <= 0x7a);
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    /// @dev `value` as a Digital Link path segment: each byte outside A-Z a-z 0-9 - . _ ~
+    /// percent-encoded as %XX with upper-case hex (RFC 3986 2.1, 2.3). Returns `value`
+    /// itself when nothing needs encoding.
+    function pathValue(bytes memory value) internal pure returns (bytes memory) {
+        uint256 n = value.length;
+        uint256 extra = 0;
+        for (uint256 i; i < n; ++i) {
+            if (!_unreserved(uint8(value[i]))) extra += 2;
+        }
+        if (extra == 0) return value;
+        bytes memory out = new bytes(n + extra);
+        uint256 j = 0;
+        for (uint256 i; i < n; ++i) {
+            uint8 c = uint8(value[i]);
+            if (_unreserved(c)) {
+                out[j++] = value[i];
+            } else {
+                out[j++] = "%";
+                out[j++] = _HEX[c >> 4];
+                out[j++] = _HEX[c & 0x0f];
+            }
+        }
+        return out;
+    }
+
+    /// @dev The id of unit `serial` of `gtin` (14 digits): keccak256("/01/<gtin>/21/<serial>"),
+    /// the serial percent-encoded (`pathValue`).
+    function unitId(bytes14 gtin, string memory serial) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked("/01/", gtin, "/21/", pathValue(bytes(serial))));
+    }
+
+    /// @dev The key of lot `lot` of `gtin` (14 digits): keccak256("/01/<gtin>/10/<lot>"), the
+    /// lot percent-encoded (`pathValue`).
+    function lotKey(bytes14 gtin, string memory lot) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked("/01/", gtin, "/10/", pathValue(bytes(lot))));
+    }
+
+    function _unreserved(uint8 c) private pure returns (bool) {
+        return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d
+            || c == 0x2e || c == 0x5f || c == 0x7e;
     }
 }
