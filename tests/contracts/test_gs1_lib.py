@@ -27,13 +27,21 @@ HARNESS = """// SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 import {Gs1} from "./lib/Gs1.sol";
 contract Gs1Harness {
-    function isCset82(string calldata v) external pure returns (bool) { return Gs1.isCset82(bytes(v)); }
-    function isLedgerSafe(string calldata v) external pure returns (bool) { return Gs1.isLedgerSafe(bytes(v)); }
+    function isCset82(string calldata v) external pure returns (bool) {
+        return Gs1.isCset82(bytes(v));
+    }
+    function isLedgerSafe(string calldata v) external pure returns (bool) {
+        return Gs1.isLedgerSafe(bytes(v));
+    }
     function pathValue(string calldata v) external pure returns (string memory) {
         return string(Gs1.pathValue(bytes(v)));
     }
-    function unitId(bytes14 gtin, string calldata s) external pure returns (bytes32) { return Gs1.unitId(gtin, s); }
-    function lotKey(bytes14 gtin, string calldata s) external pure returns (bytes32) { return Gs1.lotKey(gtin, s); }
+    function unitId(bytes14 gtin, string calldata s) external pure returns (bytes32) {
+        return Gs1.unitId(gtin, s);
+    }
+    function lotKey(bytes14 gtin, string calldata s) external pure returns (bytes32) {
+        return Gs1.lotKey(gtin, s);
+    }
 }
 """
 
