@@ -297,6 +297,22 @@ async def resolve_lot(request: Request, gtin: Gtin, lot: LotNumber) -> Response:
 
 
 @router.get(
+    "/01/{rest:path}",
+    response_model=VerifyResult,
+    responses=_RESOLVER_DOC,
+    dependencies=[RateLimit],
+    include_in_schema=False,
+)
+async def resolve_encoded(request: Request, rest: str) -> Response:
+    """Any other `/01/...` path, read as sent: a serial or lot holding '/' arrives encoded
+    as `%2F`, which the server decodes before routing, so the routes above cannot match
+    it; the raw path keeps it. A path that is no valid Digital Link is a 400 naming why."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("ascii", "replace") if isinstance(raw, bytes) else f"/01/{quote(rest)}"
+    return await _resolve(request, path)
+
+
+@router.get(
     "/00/{sscc}",
     response_model=VerifyResult,
     responses=_RESOLVER_DOC,
