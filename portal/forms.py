@@ -1,11 +1,15 @@
 """Reading the portal's form fields into the API's request values: codes a clerk scans or
-types (one per line) into item ids, dates into unix times, degrees Celsius into the
+types (one per line) into item ids (every form the verification page reads, through the
+one parser `read_code`: element string with parentheses, GS-separated DataMatrix payload
+with or without `]d2`, Digital Link URI, bare 18-digit SSCC), dates into unix times
+(calendar days in the consortium's time zone, `sdk.dates`), degrees Celsius into the
 ledger's tenths, free text into the hashes anchored on chain. A bad value raises
 `FormError` naming the field, so the page marks it and keeps what was typed."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from eth_utils import keccak
@@ -16,7 +20,10 @@ from medledger.sdk.errors import Gs1Error
 from medledger.sdk.gs1 import Udi, parse_code
 
 __all__ = [
+    "code_lot",
     "codes",
+    "read_code",
+    "serials_of",
     "date_ts",
     "local_date",
     "local_path",
@@ -25,6 +32,9 @@ __all__ = [
     "text_hash",
     "whole",
 ]
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _bad(field: str, code: str, detail: str) -> FormError:
@@ -38,14 +48,31 @@ def need(field: str, value: str) -> str:
     return value
 
 
+def read_code(field: str, text: str, *, line: int | None = None) -> Udi:
+    """One code in any form a label carries or a clerk types (`sdk.gs1.parse_code`); a
+    FormError naming `field` (and the line) otherwise."""
+    try:
+        return parse_code(text)
+    except Gs1Error as exc:
+        where = f"line {line}: " if line is not None else ""
+        mark = f"{line}: {exc}" if line is not None else str(exc)
+        raise FormError(exc.code, f"{where}{exc}", {field: mark}) from exc
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a text field. Not `str.splitlines`, which also breaks at the GS (FNC1)
+    separators inside a scanned DataMatrix payload."""
+    return _LINE_BREAK.split(text)
+
+
 def codes(field: str, text: str) -> list[Udi]:
     """Every non-empty line as a GS1 code (unit or SSCC); the first bad line is named."""
     found: list[Udi] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
+        udi = read_code(field, line.strip(), line=number)
         try:
-            udi = parse_code(line.strip())
             udi.digital_link_path  # noqa: B018 — raises missing_serial for a bare GTIN
         except Gs1Error as exc:
             raise FormError(exc.code, f"line {number}: {exc}", {field: f"{number}: {exc}"}) from exc
@@ -53,6 +80,45 @@ def codes(field: str, text: str) -> list[Udi]:
     if not found:
         raise _bad(field, "empty", "no code entered")
     return found
+
+
+def _looks_like_code(text: str) -> bool:
+    """Whether a field holds a whole code rather than a bare GTIN, lot or serial (those are
+    at most 20 characters and never start with `(`, `]` or a URL scheme)."""
+    return text.startswith(("(", "]", "http://", "https://")) or "\x1d" in text or len(text) > 20
+
+
+def code_lot(gtin_field: str, gtin: str, lot: str) -> tuple[str, str]:
+    """A GTIN and lot as typed in two fields, or a whole code (any form, with a GTIN and a
+    lot) scanned into the GTIN field: then the lot field may stay empty."""
+    typed = gtin.strip()
+    if not _looks_like_code(typed):
+        return typed, lot.strip()
+    udi = read_code(gtin_field, typed)
+    if udi.gtin is None or udi.lot is None:
+        raise _bad(gtin_field, "missing_lot", "the code carries no GTIN and lot")
+    if lot.strip() and lot.strip() != udi.lot:
+        raise _bad(
+            gtin_field, "code_lot_mismatch", f"the code's lot is {udi.lot}, not {lot.strip()}"
+        )
+    return udi.gtin, udi.lot
+
+
+def serials_of(field: str, text: str, *, gtin: str) -> list[str]:
+    """Serial numbers, one per line (or comma-separated); a line holding a whole code (any
+    form) gives its serial, which is how a serial containing a comma is entered. A code of
+    another GTIN, or without a serial, is a field error."""
+    serials: list[str] = []
+    for number, line in enumerate(_lines(text), start=1):
+        line = line.strip()
+        if not _looks_like_code(line):
+            serials += [s.strip() for s in line.split(",") if s.strip()]
+            continue
+        udi = read_code(field, line, line=number)
+        if udi.serial is None or udi.gtin != gtin:
+            raise _bad(field, "code_not_of_lot", f"{number}: not a unit of GTIN {gtin}")
+        serials.append(udi.serial)
+    return serials
 
 
 def date_ts(field: str, value: str, *, end_of_day: bool = False) -> int:
