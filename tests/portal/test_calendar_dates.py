@@ -8,6 +8,7 @@ import datetime as dt
 
 from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.gs1 import Udi, lot_key
+from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv, csrf_of
 
 
@@ -46,3 +47,28 @@ def test_a_production_date_typed_in_the_portal_reads_the_same_on_the_verify_page
     assert "Nov 19, 2026" not in page.text
     chinese = portal.client(lang="zh").get("/portal/verify", params={"code": code.gs1_payload()})
     assert "2026年11月20日" in chinese.text
+
+
+def test_the_partner_api_takes_calendar_dates_as_the_portal_does(
+    portal: PortalEnv, partner: PartnerEnv
+) -> None:
+    c = portal.api.consortium
+    body = {"gtin": c.gtin, "lot": "API-D", "production_date": "2026-11-20", "expiry": "2028-06-30"}
+    made = portal.api.client.post(
+        "/v1/partner/lots", json=body, headers=partner.login(c.manufacturer)
+    )
+    assert made.status_code == 201, made.text
+    lot = c.manufacturer.lot(lot_key(c.gtin, "API-D"))
+    assert lot is not None
+    assert lot.production_date == day_start(dt.date(2026, 11, 20))
+    assert lot.expiry == day_end(dt.date(2028, 6, 30))
+    portal.api.sync()
+    answer = portal.api.client.post("/v1/verify", json={"code": f"(01){c.gtin}(10)API-D"}).json()
+    assert answer["lot"]["production_date"] == "2026-11-20"
+    assert answer["lot"]["expiry"] == "2028-06-30"
+    bad = portal.api.client.post(
+        "/v1/partner/lots",
+        json={**body, "lot": "API-E", "expiry": "30/06/2028"},
+        headers=partner.login(c.manufacturer),
+    )
+    assert bad.status_code == 422
