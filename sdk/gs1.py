@@ -10,7 +10,10 @@ This module owns everything between a scanned code and the bytes the contracts s
 - the canonical item paths (``/01/<gtin14>/21/<serial>``, ``/00/<sscc>``), lot paths
   (``/01/<gtin14>/10/<lot>``) and their keccak256 ids, exactly as the contracts compute them;
 - GTIN/SSCC check digits, construction and company-prefix ownership;
-- the ledger's narrower character rule for serials and lots (:func:`ledger_safe`).
+- the ledger's narrower character rule for serials and lots (:func:`ledger_safe`), until the
+  contracts take all of CSET 82 (ids stay the same: a value of ``[0-9A-Za-z-._]`` is its
+  own percent-encoding, and the percent-encoded path splits back into its keys one way only,
+  so no two serials or lots share an id).
 
 Parsing itself is done by ``biip``, except that well-formed codes carrying only a Udi's AIs
 are read by a ~10x cheaper fast path first (:func:`_parse_common`; it declines anything else,
@@ -767,10 +770,14 @@ def _key_body(
 
 
 def ledger_safe(value: str, *, what: str) -> str:
-    """Return ``value`` if the chain accepts it as a serial or lot, else raise.
+    """Return ``value`` if today's contracts accept it as a serial or lot, else raise.
 
-    The contracts accept only ``[0-9A-Za-z-._]`` and 1..20 characters; other GS1 characters are
-    valid in a barcode but such items cannot be put on the ledger (``unsupported_chars``).
+    ``Items.commission`` and ``Devices.registerLot`` still check ``Gs1.isLedgerSafe``:
+    ``[0-9A-Za-z-._]``, 1..20 characters; other GS1 characters are valid in a barcode but
+    such items cannot be put on the ledger yet (``unsupported_chars``). Everything else
+    here (parsing, ids, Digital Link, labels) already takes all of GS1 CSET 82; once the
+    contracts call ``Gs1.isCset82`` and ``Gs1.unitId``/``Gs1.lotKey``, whose ids are
+    :func:`unit_path`/:func:`lot_path` hashed, this check becomes the CSET 82 one.
     """
     if not value:
         raise Gs1Error("empty", f"{what} is empty")
