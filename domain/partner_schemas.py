@@ -6,10 +6,14 @@ Hashes and ids are 0x-prefixed 32-byte hex; addresses are 20-byte hex (any case)
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from medledger.sdk.dates import day_end, day_start
 
 __all__ = [
     "Address",
@@ -76,6 +80,40 @@ Uint40 = Annotated[int, Field(ge=0, le=2**40 - 1)]
 ItemIds = Annotated[list[Hex32], Field(min_length=1, max_length=500)]
 
 
+def _day(to_ts: Callable[[dt.date], int]) -> Callable[[Any], Any]:
+    """A calendar date `YYYY-MM-DD` as the unix time `to_ts` gives it (the start or the end
+    of that day in the consortium's time zone, `sdk.dates`); unix seconds pass through."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return to_ts(dt.date.fromisoformat(value))
+        except ValueError as exc:
+            raise ValueError(
+                f"{value[:32]!r} is neither unix seconds nor a date YYYY-MM-DD"
+            ) from exc
+
+    return read
+
+
+def _day_schema(edge: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 2**40 - 1},
+                {"type": "string", "format": "date"},
+            ],
+            "description": f"unix seconds, or a calendar date YYYY-MM-DD read as the {edge} of "
+            "that day in the consortium's time zone (Asia/Shanghai unless configured)",
+        }
+    )
+
+
+DayStart = Annotated[Uint40, BeforeValidator(_day(day_start)), _day_schema("start")]
+DayEnd = Annotated[Uint40, BeforeValidator(_day(day_end)), _day_schema("last second")]
+
+
 def hexs(value: bytes) -> str:
     return "0x" + value.hex()
 
@@ -92,7 +130,7 @@ class ProductIn(Strict):
     company_prefix: str = Field(pattern=r"^\d{6,12}$")
     device_class: int = Field(ge=1, le=3)
     certificate_hash: Hex32
-    registration_expiry: Uint40
+    registration_expiry: DayEnd
     temp_min: Int16
     temp_max: Int16
 
@@ -100,8 +138,8 @@ class ProductIn(Strict):
 class LotIn(Strict):
     gtin: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
-    production_date: Uint40
-    expiry: Uint40
+    production_date: DayStart
+    expiry: DayEnd
     qc_release_hash: Hex32 | None = None
 
 

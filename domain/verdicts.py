@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["PRECEDENCE", "ReasonCode", "Severity", "Verdict"]
+__all__ = ["PRECEDENCE", "ReasonCode", "Scope", "Severity", "Verdict"]
 
 
 class ReasonCode(StrEnum):
@@ -32,6 +32,9 @@ class ReasonCode(StrEnum):
     QUARANTINED = "quarantined"
     IN_TRANSIT = "in_transit"
     TWO_PLACES = "two_places"
+    LOT_REGISTERED = "lot_registered"
+    UNKNOWN_LOT = "unknown_lot"
+    LOT_CODE_NOT_UNIQUE = "lot_code_not_unique"
 
 
 class Verdict(StrEnum):
@@ -42,6 +45,15 @@ class Verdict(StrEnum):
     EXPIRED = "expired"
     DISPENSED = "dispensed"
     DESTROYED = "destroyed"
+
+
+class Scope(StrEnum):
+    """What a scanned code names: one serialised unit, a logistic unit (SSCC), or a whole
+    lot (GTIN + lot, no serial: it cannot prove one box unique)."""
+
+    UNIT = "unit"
+    CONTAINER = "container"
+    LOT = "lot"
 
 
 class Severity(StrEnum):

@@ -33,19 +33,22 @@ from medledger.domain.scan_rules import (
     scanned_after_use,
     two_places,
 )
-from medledger.domain.verdicts import PRECEDENCE, ReasonCode, Severity, Verdict
+from medledger.domain.verdicts import PRECEDENCE, ReasonCode, Scope, Severity, Verdict
 from medledger.indexer.queries.scans import Scan, member_scans
 from medledger.indexer.queries.verification import (
+    LotRow,
     ProductRow,
     Reader,
     RecallRow,
     StepRow,
     lot_exists,
+    lot_facts,
     newest_block_time,
     product_facts,
     unit_facts,
     unit_steps,
 )
+from medledger.sdk.dates import day_of
 from medledger.sdk.gs1 import Udi
 from medledger.sdk.model import ItemStatus
 
@@ -58,6 +61,7 @@ __all__ = [
     "Reason",
     "ReasonCode",
     "ScannedCode",
+    "Scope",
     "Severity",
     "Verdict",
     "VerifyPolicy",
@@ -65,6 +69,7 @@ __all__ = [
     "ledger_now",
     "places_distant",
     "verify",
+    "verify_lot",
 ]
 
 
@@ -120,7 +125,10 @@ class ScannedCode(BaseModel):
     lot: str | None
     expiry: datetime.date | None
     sscc: str | None
-    item_id: str
+    item_id: str = Field(
+        description="the ledger key the code names: the unit's or container's id, or for a "
+        "lot code (scope `lot`) the lot key keccak256('/01/<gtin>/10/<lot>')"
+    )
 
 
 class ProductFacts(BaseModel):
@@ -162,10 +170,22 @@ class VerifyResult(BaseModel):
     chain: list[ChainRef]
     checked_at: int = Field(description="unix time of the check")
     checked_at_iso: str
+    scope: Scope = Field(
+        default=Scope.UNIT,
+        description="what the code names: `unit`, `container`, or `lot` (a GTIN and lot "
+        "without a serial: genuine means the lot is registered, never that this box is "
+        "unique)",
+    )
+    quantities_in_supply_chain: int | None = Field(
+        default=None,
+        description="for a lot code, how many of the lot's units are still in the supply "
+        "chain (neither dispensed nor destroyed); null while the ledger does not count them",
+    )
 
 
 def _date(ts: int) -> datetime.date:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
+    """The calendar day of `ts` in the consortium's time zone (`sdk.dates`)."""
+    return day_of(ts)
 
 
 def _iso(ts: int) -> str:
@@ -246,12 +266,7 @@ def verify(
         if facts.product is not None and facts.lot is not None:
             product = _product(facts.product, now)
             row = facts.lot
-            lot = LotFacts(
-                lot=row.lot_number,
-                production_date=_date(row.production_date),
-                expiry=_date(row.expiry),
-                recalled=row.active_recall != 0,
-            )
+            lot = _lot(row)
             found.add(
                 ReasonCode.COMMISSIONED,
                 f"commissioned by {product.manufacturer} in lot {lot.lot}",
@@ -286,6 +301,71 @@ def verify(
         chain=chain,
         checked_at=now,
         checked_at_iso=_iso(now),
+        scope=Scope.CONTAINER if udi.sscc is not None else Scope.UNIT,
+    )
+
+
+def verify_lot(sql: Reader, udi: Udi, *, lot_key: bytes, now: int) -> VerifyResult:
+    """Judge a lot code (GTIN and lot, no serial; `lot_key` is `udi.lot_key`): whether the
+    lot is registered for that GTIN, whether the printed expiry is the ledger's (a mismatch
+    is suspect), its recall and expiry. Genuine says the lot exists, not that this box is
+    the only one carrying the code (`lot_code_not_unique`)."""
+    found = _Findings()
+    chain: list[ChainRef] = []
+    lot: LotFacts | None = None
+    facts = lot_facts(sql, lot_key)
+    if facts is None:
+        product = _unknown(sql, udi, found, now)
+    else:
+        product = _product(facts.product, now)
+        lot = _lot(facts.lot)
+        chain.append(
+            ChainRef(
+                event="lot_registered", block=facts.registered_block, timestamp=facts.registered_at
+            )
+        )
+        found.add(
+            ReasonCode.LOT_REGISTERED,
+            f"lot {lot.lot} of GTIN {product.gtin} was registered by {product.manufacturer}",
+            None,
+            Severity.INFO,
+        )
+        _check_label(sql, udi, lot, facts.lot.expiry, found)
+        _check_lot(
+            facts.lot.active_recall, facts.recall, facts.lot.expiry, lot, product, found, chain, now
+        )
+    found.add(
+        ReasonCode.LOT_CODE_NOT_UNIQUE,
+        "a lot code names every unit of the lot: it cannot prove that this box is unique",
+        None,
+        Severity.INFO,
+    )
+    return VerifyResult(
+        verdict=found.verdict(),
+        reasons=found.reasons,
+        code=ScannedCode(
+            gtin=udi.gtin,
+            serial=None,
+            lot=udi.lot,
+            expiry=udi.expiry,
+            sscc=None,
+            item_id="0x" + lot_key.hex(),
+        ),
+        product=product,
+        lot=lot,
+        chain=chain,
+        checked_at=now,
+        checked_at_iso=_iso(now),
+        scope=Scope.LOT,
+    )
+
+
+def _lot(row: LotRow) -> LotFacts:
+    return LotFacts(
+        lot=row.lot_number,
+        production_date=_date(row.production_date),
+        expiry=_date(row.expiry),
+        recalled=row.active_recall != 0,
     )
 
 
@@ -308,10 +388,15 @@ def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts 
         )
         return None
     product = _product(row, now)
+    if udi.serial is None:  # a lot code
+        code = ReasonCode.UNKNOWN_LOT
+        what = f"lot {udi.lot} of GTIN {udi.gtin} was never registered"
+    else:
+        code = ReasonCode.UNKNOWN_SERIAL
+        what = f"serial {udi.serial} of GTIN {udi.gtin} was never commissioned"
     found.add(
-        ReasonCode.UNKNOWN_SERIAL,
-        f"serial {udi.serial} of GTIN {udi.gtin} was never commissioned by "
-        f"{product.manufacturer}; the label may be counterfeit",
+        code,
+        f"{what} by {product.manufacturer}; the label may be counterfeit",
         Verdict.UNKNOWN,
         Severity.ALERT,
     )
@@ -319,9 +404,14 @@ def _unknown(sql: Reader, udi: Udi, found: _Findings, now: int) -> ProductFacts 
 
 
 def _same_day(label: datetime.date, ts: int) -> bool:
-    """Whether a printed date names the day of `ts` in some time zone (UTC-12..UTC+14): a
-    lot registered as expiring at midnight in Shanghai is the previous day in UTC."""
-    return _date(ts - 12 * 3600) <= label <= _date(ts + 14 * 3600)
+    """Whether a printed date names the day of `ts` in some time zone (UTC-12..UTC+14): the
+    ledger's expiry is read in the consortium's zone, but a lot registered through the API
+    may hold a UTC or local midnight, and its printed date is not a counterfeit sign."""
+    return _date_in(ts - 12 * 3600) <= label <= _date_in(ts + 14 * 3600)
+
+
+def _date_in(ts: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
 
 
 def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Findings) -> None:

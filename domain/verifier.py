@@ -18,7 +18,13 @@ from typing import Final
 from medledger.domain.master_data import with_master_names
 from medledger.domain.scan_rules import VerifyPolicy, scan_policy
 from medledger.domain.services import Component, Services
-from medledger.domain.verification import Location, VerifyResult, ledger_now, verify
+from medledger.domain.verification import (
+    Location,
+    VerifyResult,
+    ledger_now,
+    verify,
+    verify_lot,
+)
 from medledger.indexer.queries.scans import Scan, ScanLog
 from medledger.indexer.queries.verification import DirectSql, Reader, member_status
 from medledger.sdk.errors import Gs1Error
@@ -76,10 +82,11 @@ def _parse(code: str) -> Udi:
         udi = parse_code(code)
     except ValueError as exc:  # biip's symbology reader lets some junk through (e.g. "]Yä")
         raise Gs1Error("malformed", f"cannot read {code[:64]!r}: {exc}") from exc
-    if udi.gtin is not None and udi.serial is None:
+    if udi.gtin is not None and udi.serial is None and udi.lot is None:
         raise Gs1Error(
             "missing_serial",
-            f"GTIN {udi.gtin} has no serial (AI 21); only a serialised unit can be verified",
+            f"GTIN {udi.gtin} has neither a serial (AI 21) nor a lot (AI 10); "
+            "a product number alone cannot be verified",
         )
     return udi
 
@@ -88,8 +95,14 @@ def judge(
     services: Services, *, code: str, location: Location | None, member: str | None
 ) -> VerifyResult:
     """The verdict on `code`, with the scan queued for the log; `member` is the address
-    behind the request's API key, if any. Raises Gs1Error (a 400)."""
+    behind the request's API key, if any. Raises Gs1Error (a 400).
+
+    A lot code (GTIN and lot, no serial) is judged as a lot (`verify_lot`) and not logged:
+    the scan log is per unit, and a lot is rightly in many places at once."""
     udi = _parse(code)
+    if udi.serial is None and udi.lot_key is not None:
+        with verifier(services).sql.snapshot() as sql:
+            return verify_lot(sql, udi, lot_key=udi.lot_key, now=ledger_now(sql))
     key = udi.item_id
     place = location.coarse() if location is not None else ""
     v = verifier(services)

@@ -221,6 +221,11 @@ MESSAGES: dict[str, str] = {
     "InvalidShortString": _l("A text is too long for the ledger."),
     "StringTooLong": _l("A text is too long for the ledger."),
     "SafeCastOverflowedUintDowncast": _l("A number is too large for the ledger."),
+    # codes in any form (portal.forms)
+    "unsupported_chars": _l("The code holds characters GS1 does not allow in a serial or lot."),
+    "missing_lot": _l("The code names no lot: scan the lot's code, or type the GTIN and lot."),
+    "code_lot_mismatch": _l("The scanned code's lot differs from the lot typed."),
+    "code_not_of_lot": _l("A code names a unit of another product, or has no serial number."),
 }
 
 

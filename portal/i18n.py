@@ -28,6 +28,8 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from fastapi import Request
 
+from medledger.sdk.dates import consortium_zone, day_of
+
 __all__ = [
     "DEFAULT_LANG",
     "LANGS",
@@ -37,7 +39,6 @@ __all__ = [
 ]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-TIMEZONE = "Asia/Shanghai"
 LANG_COOKIE = "lang"
 
 
@@ -106,16 +107,14 @@ class Formatter:
         if timestamp is None:
             return "—"
         moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
-        zone = dates.get_timezone(TIMEZONE)
+        zone = consortium_zone()
         return dates.format_datetime(moment, "medium", tzinfo=zone, locale=self.locale)
 
     def date(self, value: int | dt.date | None) -> str:
         if value is None:
             return "—"
         if isinstance(value, int):
-            value = dt.datetime.fromtimestamp(value, dt.UTC).astimezone(
-                dates.get_timezone(TIMEZONE)
-            )
+            value = day_of(value)
         return dates.format_date(value, "medium", locale=self.locale)
 
     def number(self, value: float | int | None) -> str:

@@ -10,7 +10,10 @@ This module owns everything between a scanned code and the bytes the contracts s
 - the canonical item paths (``/01/<gtin14>/21/<serial>``, ``/00/<sscc>``), lot paths
   (``/01/<gtin14>/10/<lot>``) and their keccak256 ids, exactly as the contracts compute them;
 - GTIN/SSCC check digits, construction and company-prefix ownership;
-- the ledger's narrower character rule for serials and lots (:func:`ledger_safe`).
+- the ledger's narrower character rule for serials and lots (:func:`ledger_safe`), until the
+  contracts take all of CSET 82 (ids stay the same: a value of ``[0-9A-Za-z-._]`` is its
+  own percent-encoding, and the percent-encoded path splits back into its keys one way only,
+  so no two serials or lots share an id).
 
 Parsing itself is done by ``biip``, except that well-formed codes carrying only a Udi's AIs
 are read by a ~10x cheaper fast path first (:func:`_parse_common`; it declines anything else,
@@ -91,6 +94,7 @@ _AI_SERIAL: Final = "21"
 _CONFIG: Final = ParseConfig()
 _HRI_PAIR: Final = re.compile(r"\((\d+)\)([^(]*)")
 _HRI_AI_SPACING: Final = re.compile(r"\s*\(\s*(\d+)\s*\)\s*")
+_HRI_MARK: Final = re.compile(r"\((\d{2,4})\)")
 
 # Fast path (see _parse_common): the well-formed forms a Udi's AIs take, read without biip.
 _FAST_SYMBOLOGIES: Final = ("]d2", "]C1", "]Q3")
@@ -245,13 +249,18 @@ def parse_code(text: str) -> Udi:
     - either of those, or a URI, behind a symbology identifier (``]d2``, ``]C1``, ``]Q3``...);
       after an EAN/UPC or ITF-14 identifier (``]E0``, ``]E4``, ``]I1``) a bare GTIN;
     - a GS1 Digital Link URI on any host, e.g.
-      ``https://x/01/09506000134352/10/L1/21/SN1?17=270131``.
+      ``https://x/01/09506000134352/10/L1/21/SN1?17=270131``;
+    - a bare 18-digit SSCC, as printed under a case or pallet label's barcode (no reading
+      of 18 digits as a payload carries a GTIN or SSCC, so this is never ambiguous).
 
     Check digits, AIs and dates are validated; known AIs that a Udi does not carry (e.g. 02,
     37, 90-99) are accepted and ignored. The same AI twice with different data is
     ``malformed``.
     """
-    fast = _parse_common(text.strip())
+    stripped = text.strip()
+    if len(stripped) == 18 and stripped.isascii() and stripped.isdigit():
+        return Udi(sscc=stripped)
+    fast = _parse_common(stripped)
     return fast if fast is not None else _parse_code_biip(text)
 
 
@@ -319,8 +328,14 @@ def _parse_hri(text: str) -> GS1ElementStrings:
     try:
         message = GS1Message.parse_hri(compact, config=_CONFIG)
     except ParseError as exc:
+        fallback = _hri_by_known_ais(compact)
+        if fallback is not None:
+            return fallback
         raise _explain_pairs(_HRI_PAIR.findall(compact), text, exc) from exc
     if message.as_hri() != compact:
+        fallback = _hri_by_known_ais(compact)
+        if fallback is not None:
+            return fallback
         # biip's HRI reader skips text it cannot place (e.g. "(B" inside a value).
         raise Gs1Error(
             "malformed",
@@ -328,6 +343,25 @@ def _parse_hri(text: str) -> GS1ElementStrings:
             "part of it is not a (AI)data pair",
         )
     return message.element_strings
+
+
+def _hri_by_known_ais(compact: str) -> GS1ElementStrings | None:
+    """An element string whose data holds parentheses (CSET 82 allows them, e.g. serial
+    ``A(B``), which biip's HRI reader cannot place: split only at ``(AI)`` marks naming a
+    known AI, read the pairs as a GS-separated payload, and accept it only if it prints back
+    as `compact`. None when that does not work either."""
+    marks = [m for m in _HRI_MARK.finditer(compact) if _is_known_ai(m.group(1))]
+    if not marks or marks[0].start() != 0:
+        return None
+    ends = [m.start() for m in marks[1:]] + [len(compact)]
+    payload = GS.join(
+        m.group(1) + compact[m.end() : end] for m, end in zip(marks, ends, strict=True)
+    )
+    try:
+        message = GS1Message.parse(payload, config=_CONFIG)
+    except ParseError:
+        return None
+    return message.element_strings if message.as_hri() == compact else None
 
 
 def _parse_digital_link(uri: str) -> GS1ElementStrings:
@@ -736,10 +770,14 @@ def _key_body(
 
 
 def ledger_safe(value: str, *, what: str) -> str:
-    """Return ``value`` if the chain accepts it as a serial or lot, else raise.
+    """Return ``value`` if today's contracts accept it as a serial or lot, else raise.
 
-    The contracts accept only ``[0-9A-Za-z-._]`` and 1..20 characters; other GS1 characters are
-    valid in a barcode but such items cannot be put on the ledger (``unsupported_chars``).
+    ``Items.commission`` and ``Devices.registerLot`` still check ``Gs1.isLedgerSafe``:
+    ``[0-9A-Za-z-._]``, 1..20 characters; other GS1 characters are valid in a barcode but
+    such items cannot be put on the ledger yet (``unsupported_chars``). Everything else
+    here (parsing, ids, Digital Link, labels) already takes all of GS1 CSET 82; once the
+    contracts call ``Gs1.isCset82`` and ``Gs1.unitId``/``Gs1.lotKey``, whose ids are
+    :func:`unit_path`/:func:`lot_path` hashed, this check becomes the CSET 82 one.
     """
     if not value:
         raise Gs1Error("empty", f"{what} is empty")

@@ -1,17 +1,31 @@
 """EPCs for ledger items and back: GS1 Digital Link URIs (any host) and EPC URNs
 (`urn:epc:id:sgtin:`, `urn:epc:id:sscc:`) name units and containers; `urn:epc:class:lgtin:`
 and Digital Link `/01/<gtin>/10/<lot>` name lots; members appear in source and destination
-lists as `did:pkh:eip155:<chainId>:<address>` (CAIP-10 account ids)."""
+lists as `did:pkh:eip155:<chainId>:<address>` (CAIP-10 account ids).
+
+The serial of an EPC URN follows the EPC Tag Data Standard's escaping (TDS 2.1, section 6.3
+and table I.3.1-1): a serial is GS1 CSET 82, written as is except `"` `%` `&` `/` `<` `>`
+`?`, which are %-escaped (%22 %25 %26 %2F %3C %3E %3F); a URN holding any of those seven raw,
+or a `%` not followed by two hex digits, is malformed."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from typing import Final
+from urllib.parse import quote
 
 from eth_utils import is_hex_address, to_checksum_address
 
 from medledger.sdk.errors import Gs1Error
-from medledger.sdk.gs1 import check_digit, container_path, parse_code, unit_path, validate_gtin
+from medledger.sdk.gs1 import (
+    Udi,
+    check_digit,
+    container_path,
+    parse_code,
+    unit_path,
+    validate_gtin,
+)
 
 __all__ = [
     "Epc",
@@ -19,9 +33,46 @@ __all__ = [
     "lot_uri",
     "member_of_uri",
     "member_uri",
+    "epc_escape",
+    "epc_unescape",
     "parse_epc",
+    "sgtin_urn",
     "unit_uri",
 ]
+
+# TDS: the CSET 82 characters an EPC URI component must %-escape.
+_TDS_ESCAPED: Final = {c: f"%{ord(c):02X}" for c in '"%&/<>?'}
+_TDS_ESCAPE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def epc_escape(value: str) -> str:
+    """A serial as an EPC URI component (TDS escaping, module docstring)."""
+    return "".join(_TDS_ESCAPED.get(char, char) for char in value)
+
+
+def epc_unescape(component: str) -> str:
+    """An EPC URI component back to its serial; Gs1Error `malformed` for a raw character
+    TDS requires escaped or a broken %-escape."""
+    raw = _TDS_ESCAPE.sub("", component)
+    bad = next((char for char in raw if char in _TDS_ESCAPED), None)
+    if bad is not None:
+        raise Gs1Error(
+            "malformed",
+            f"EPC URI component {component!r} holds {bad!r}, which must be written "
+            f"{_TDS_ESCAPED[bad]}",
+        )
+    return _TDS_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), component)
+
+
+def sgtin_urn(gtin: str, serial: str, *, company_prefix_length: int) -> str:
+    """`urn:epc:id:sgtin:<company prefix>.<indicator><item reference>.<serial>` (TDS)."""
+    gtin = validate_gtin(gtin)
+    Udi(gtin=gtin, serial=serial)  # the serial is GS1 CSET 82, 1..20 characters
+    if not 6 <= company_prefix_length <= 12:
+        raise Gs1Error("malformed", f"company prefix length {company_prefix_length} not 6..12")
+    prefix = gtin[1 : 1 + company_prefix_length]
+    reference = gtin[0] + gtin[1 + company_prefix_length : 13]
+    return f"urn:epc:id:sgtin:{prefix}.{reference}.{epc_escape(serial)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +110,8 @@ def parse_epc(uri: str) -> Epc:
         if len(body) != 13 or not serial:
             raise Gs1Error("malformed", f"SGTIN {uri!r} needs 13 key digits and a serial")
         gtin = validate_gtin(body + str(check_digit(body)))
-        return Epc(gtin=gtin, serial=unquote(serial))
+        udi = Udi(gtin=gtin, serial=epc_unescape(serial))  # CSET 82, 1..20 characters
+        return Epc(gtin=udi.gtin, serial=udi.serial)
     if uri.startswith("urn:epc:id:sscc:"):
         prefix, reference, _ = _urn_key(uri.removeprefix("urn:epc:id:sscc:"), what="SSCC")
         body = reference[0] + prefix + reference[1:]

@@ -1,6 +1,6 @@
 """Public verification routes (no login): `/v1/verify`, the GS1 Digital Link resolver paths
-`/01/{gtin}[/10/{lot}]/21/{serial}` and `/00/{sscc}`, and the response-signing key at
-`/.well-known/medledger-verify-key`.
+`/01/{gtin}[/10/{lot}]/21/{serial}`, `/01/{gtin}/10/{lot}` (a lot code) and `/00/{sscc}`,
+and the response-signing key at `/.well-known/medledger-verify-key`.
 
 Every verdict (`domain.verifier.judge`) is the canonical JSON of a `VerifyResult`, signed
 with the platform's Ed25519 key (domain.signing); every request is charged to its client's
@@ -281,6 +281,34 @@ async def resolve_lot_unit(
 ) -> Response:
     """GS1 Digital Link of a unit with its lot (dates as query, e.g. `?17=281231`)."""
     path = f"/01/{quote(gtin)}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
+    return await _resolve(request, path)
+
+
+@router.get(
+    "/01/{gtin}/10/{lot}",
+    response_model=VerifyResult,
+    responses=_RESOLVER_DOC,
+    dependencies=[RateLimit],
+)
+async def resolve_lot(request: Request, gtin: Gtin, lot: LotNumber) -> Response:
+    """GS1 Digital Link of a lot (no serial; expiry as query, e.g. `?17=281231`): whether the
+    lot is registered, its expiry and recall; it cannot prove one box unique."""
+    return await _resolve(request, f"/01/{quote(gtin)}/10/{quote(lot, safe='')}")
+
+
+@router.get(
+    "/01/{rest:path}",
+    response_model=VerifyResult,
+    responses=_RESOLVER_DOC,
+    dependencies=[RateLimit],
+    include_in_schema=False,
+)
+async def resolve_encoded(request: Request, rest: str) -> Response:
+    """Any other `/01/...` path, read as sent: a serial or lot holding '/' arrives encoded
+    as `%2F`, which the server decodes before routing, so the routes above cannot match
+    it; the raw path keeps it. A path that is no valid Digital Link is a 400 naming why."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("ascii", "replace") if isinstance(raw, bytes) else f"/01/{quote(rest)}"
     return await _resolve(request, path)
 
 

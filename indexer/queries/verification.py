@@ -27,6 +27,7 @@ from medledger.sdk.model import ItemStatus, MemberStatus
 
 __all__ = [
     "DirectSql",
+    "LotFactsRow",
     "LotRow",
     "ProductRow",
     "Reader",
@@ -34,6 +35,7 @@ __all__ = [
     "StepRow",
     "UnitFacts",
     "lot_exists",
+    "lot_facts",
     "member_status",
     "newest_block_time",
     "product_facts",
@@ -215,6 +217,17 @@ def _product_row(
     )
 
 
+def _recall_row(
+    recall_id: Any, level: Any, block: Any, tx: Any, log_index: Any, opened_at: Any
+) -> RecallRow | None:
+    if not recall_id:
+        return None
+    return RecallRow(
+        _int(level), _int(block), None if tx is None else bytes(tx), _int(log_index),
+        _int(opened_at),
+    )  # fmt: skip
+
+
 def unit_facts(sql: Reader, item_key: bytes) -> UnitFacts | None:
     """The unit `item_key` with its lot, product and open recall; None if never registered."""
     rows = sql.rows(_FACTS, (item_key,))
@@ -227,12 +240,7 @@ def unit_facts(sql: Reader, item_key: bytes) -> UnitFacts | None:
     if gtin is not None:
         lot = LotRow(str(lot_number), int(produced), int(expiry), int(recall_id or 0))
         product = _product_row(gtin, device_class, cert, reg_expiry, name, address)
-    recall = None
-    if recall_id:
-        recall = RecallRow(
-            _int(level), _int(block), None if tx is None else bytes(tx), _int(log_index),
-            _int(opened_at),
-        )  # fmt: skip
+    recall = _recall_row(recall_id, level, block, tx, log_index, opened_at)
     status_ = ItemStatus(int(status))
     return UnitFacts(int(item_id), bool(is_container), status_, lot, product, recall)
 
@@ -248,6 +256,49 @@ def unit_steps(sql: Reader, item_id: int) -> list[StepRow]:
 def product_facts(sql: Reader, gtin: str) -> ProductRow | None:
     rows = sql.rows(_PRODUCT, (gtin,))
     return _product_row(*rows[0]) if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class LotFactsRow:
+    """A lot with its product, manufacturer, open recall and the block that registered it."""
+
+    lot: LotRow
+    product: ProductRow
+    recall: RecallRow | None
+    registered_block: int
+    registered_at: int | None
+
+
+_LOT_FACTS: Final = (
+    "SELECT l.lot_number, l.production_date, l.expiry, l.active_recall, p.gtin, "
+    "p.device_class, p.certificate_hash, p.registration_expiry, o.name, o.address, r.level, "
+    "r.opened_block, r.opened_tx_hash, r.opened_log_index, rb.timestamp, l.block_number, "
+    "lb.timestamp FROM lots l "
+    "JOIN products p ON p.gtin = l.gtin "
+    "JOIN organisations o ON o.id = p.manufacturer_id "
+    "LEFT JOIN recalls r ON r.id = l.active_recall "
+    "LEFT JOIN blocks rb ON rb.number = r.opened_block "
+    "LEFT JOIN blocks lb ON lb.number = l.block_number "
+    "WHERE l.lot_key = ?"
+)
+
+
+def lot_facts(sql: Reader, lot_key: bytes) -> LotFactsRow | None:
+    """The lot `lot_key` with its product and open recall; None if never registered."""
+    rows = sql.rows(_LOT_FACTS, (lot_key,))
+    if not rows:
+        return None
+    (lot_number, produced, expiry, recall_id, gtin, device_class, cert, reg_expiry, name,
+     address, level, block, tx, log_index, opened_at, registered_block, registered_at,
+     ) = rows[0]  # fmt: skip
+    recall = _recall_row(recall_id, level, block, tx, log_index, opened_at)
+    return LotFactsRow(
+        LotRow(str(lot_number), int(produced), int(expiry), int(recall_id or 0)),
+        _product_row(gtin, device_class, cert, reg_expiry, name, address),
+        recall,
+        int(registered_block),
+        _int(registered_at),
+    )
 
 
 def lot_exists(sql: Reader, lot_key: bytes) -> bool:

@@ -138,9 +138,9 @@ def _dataset(sizes: BenchSizes, workdir: Path, echo: Callable[[str], None]) -> t
 
 
 def _yymmdd(ts: int) -> Any:
-    import datetime
+    from medledger.sdk.dates import day_of
 
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).date()
+    return day_of(ts)
 
 
 def _code_paths(db: Path, count: int, seed: int = 5) -> tuple[int, list[str], dict[str, int]]:

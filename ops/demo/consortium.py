@@ -13,6 +13,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from medledger.sdk.compiler import ContractArtifact, load_artifacts
+from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.deploy import Deployment, deploy_suite
 from medledger.sdk.ledger import Ledger
 from medledger.sdk.model import LicenceKind, Role, class_mask
@@ -116,8 +117,9 @@ def bootstrap_consortium(
     lot_key = manufacturer.register_lot(
         DEMO_GTIN,
         DEMO_LOT,
-        production_date=now - 30 * 24 * 3600,
-        expiry=now + 2 * YEAR,
+        # Calendar days in the consortium's zone, as the portal's lot form stores them.
+        production_date=day_start(day_of(now - 30 * 24 * 3600)),
+        expiry=day_end(day_of(now + 2 * YEAR)),
         qc_release_hash=keccak(text=f"QC release {DEMO_LOT}"),
     ).value
     return Consortium(

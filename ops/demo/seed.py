@@ -22,6 +22,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 from medledger.ops.demo.consortium import YEAR, enrol_member
+from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.deploy import Deployment
 from medledger.sdk.gs1 import make_gtin, make_sscc
 from medledger.sdk.ledger import Ledger
@@ -168,11 +169,12 @@ def seed_demo(
             temp_max=p.temp_max,
         )
         for n, lot in enumerate(p.lots):
-            expiry = now + 2 * YEAR - n * 90 * DAY
+            # Calendar days in the consortium's zone, as the portal's lot form stores them.
+            expiry = day_end(day_of(now + 2 * YEAR - n * 90 * DAY))
             key = maker.register_lot(
                 gtin,
                 lot,
-                production_date=now - (60 - 20 * n) * DAY,
+                production_date=day_start(day_of(now - (60 - 20 * n) * DAY)),
                 expiry=expiry,
                 qc_release_hash=keccak(text=f"QC release {lot}"),
             ).value

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -20,7 +19,7 @@ from medledger.domain.partners import (
 )
 from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
 from medledger.portal.errors import FormError
-from medledger.portal.i18n import TIMEZONE
+from medledger.sdk.dates import day_end
 
 __all__ = ["LicenceForm", "RecallForm", "end_of_day", "parse_form"]
 
@@ -65,10 +64,9 @@ def parse_form(
 
 
 def end_of_day(text: str, *, field: str, message: str) -> int:
-    """Unix seconds of 23:59:59 (China Standard Time) of an ISO date `YYYY-MM-DD`."""
+    """Unix seconds of 23:59:59 of an ISO date `YYYY-MM-DD` in the consortium's time zone."""
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError as exc:
         raise FormError("invalid_request", f"{text!r} is not a date", {field: message}) from exc
-    moment = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=ZoneInfo(TIMEZONE))
-    return int(moment.timestamp())
+    return day_end(day)

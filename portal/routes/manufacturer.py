@@ -23,7 +23,15 @@ from medledger.portal import labels
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError, PortalFailure
-from medledger.portal.forms import date_ts, local_date, need, tenths, text_hash, whole
+from medledger.portal.forms import (
+    date_ts,
+    local_date,
+    need,
+    serials_of,
+    tenths,
+    text_hash,
+    whole,
+)
 from medledger.portal.jobs import find_job, start_job
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
@@ -236,7 +244,7 @@ def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs
     lot = next((row for row in lots if hexs(row.lot_key) == lot_key), None)
     if lot is None:
         raise FormError("DevicesUnknownLot", f"no lot {lot_key!r} of yours", {"lot_key": "?"})
-    names = [s.strip() for s in serials.replace(",", "\n").splitlines() if s.strip()]
+    names = serials_of("serials", serials, gtin=lot.gtin)
     if not names:
         raise FormError("empty", "no serial numbers", {"serials": "?"})
     if len(names) > MAX_LABELS:

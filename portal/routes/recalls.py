@@ -32,6 +32,7 @@ from medledger.domain.recalls import (
 )
 from medledger.domain.regulator import MAX_REASON
 from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.forms import code_lot
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.regulator.access import Regulator
 from medledger.portal.regulator.forms import RecallForm, parse_form
@@ -88,9 +89,10 @@ def issue(
 ) -> Response:
     values = {"gtin": gtin, "lot": lot, "level": level, "reason": reason}
     try:
+        gtin, lot = code_lot("gtin", gtin, lot)  # a lot's code scanned into the GTIN field
         form = parse_form(
             RecallForm,
-            {"gtin": gtin.strip(), "lot": lot.strip(), "level": level, "reason": reason.strip()},
+            {"gtin": gtin, "lot": lot, "level": level, "reason": reason.strip()},
             hints=RECALL_HINTS,
             gettext=ctx._,
         )

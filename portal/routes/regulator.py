@@ -27,13 +27,14 @@ from medledger.indexer.queries.counterparties import names_of
 from medledger.portal.charts import Bar, bar_chart, column_chart
 from medledger.portal.context import Csrf, Ctx
 from medledger.portal.errors import MESSAGES, FormError
-from medledger.portal.i18n import TIMEZONE, Formatter
+from medledger.portal.i18n import Formatter
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
 from medledger.portal.regulator.access import Regulator
 from medledger.portal.regulator.forms import LicenceForm, end_of_day, parse_form
 from medledger.portal.routes.recalls import centre as recall_centre
 from medledger.portal.vocabulary import word
+from medledger.sdk.dates import consortium_zone
 from medledger.sdk.model import LicenceKind, Role
 from medledger.web.deps import ConnDep
 
@@ -101,9 +102,7 @@ LICENCE_KINDS = {
 
 def _day_label(fmt: Formatter, start: int) -> str:
     moment = dt.datetime.fromtimestamp(start, dt.UTC)
-    return dates.format_skeleton(
-        "MMMd", moment, tzinfo=dates.get_timezone(TIMEZONE), locale=fmt.locale
-    )
+    return dates.format_skeleton("MMMd", moment, tzinfo=consortium_zone(), locale=fmt.locale)
 
 
 def _charts(ctx: Ctx, figures: NetworkFigures) -> dict[str, object]:

@@ -42,6 +42,7 @@ PUBLIC = {
     "GET /.well-known/medledger-verify-key": "the public key that signs verdicts",
     "GET /01/{gtin}/21/{serial}": "GS1 Digital Link resolver of a unit (public page)",
     "GET /01/{gtin}/10/{lot}/21/{serial}": "GS1 Digital Link resolver of a unit with lot",
+    "GET /01/{gtin}/10/{lot}": "GS1 Digital Link resolver of a lot code (public page)",
     "GET /00/{sscc}": "GS1 Digital Link resolver of a logistic unit",
     "POST /v1/auth/challenge": "sign-in step one: a message to sign, for any address",
     "GET /v1/devices/{gtin}": "a product's public master data, as China's UDID publishes it",

@@ -18,6 +18,7 @@ from medledger.domain.scan_rules import scan_policy
 from medledger.domain.verdicts import ReasonCode
 from medledger.domain.verification import places_distant
 from medledger.domain.verifier import verifier
+from medledger.sdk.dates import day_of
 from medledger.sdk.gs1 import Udi
 from tests.api.conftest import ApiEnv
 
@@ -28,7 +29,7 @@ DAY = 24 * 3600
 def _lot_expiry(api: ApiEnv) -> datetime.date:
     lot = api.consortium.manufacturer.lot(api.consortium.lot_key)
     assert lot is not None
-    return datetime.datetime.fromtimestamp(lot.expiry, datetime.UTC).date()
+    return day_of(lot.expiry)
 
 
 def _udi(api: ApiEnv, serial: str, **changes: Any) -> Udi:
@@ -375,7 +376,8 @@ def test_scans_are_written_in_the_background_while_the_app_runs(api: ApiEnv) -> 
     [
         ("(01)09506000134353(21)SN1", "bad_check_digit"),
         ("0109506000134352\x1d2399X", "unknown_ai"),
-        ("(01)09506000134352(10)LOT2026A", "missing_serial"),
+        ("(01)09506000134352", "missing_serial"),
+        ("(01)09506000134352(17)281231", "missing_serial"),
         ("(01)09506000134352(17)271340(21)SN1", "bad_date"),
         ("https://id.example/01/09506000134352/21/SN1?17=2713", "bad_date"),
         ("]d2", "empty"),

@@ -132,7 +132,7 @@ def test_the_resolver_shows_a_browser_why_a_code_is_invalid(api: ApiEnv) -> None
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     assert 'data-error="bad_check_digit"' in response.text
-    assert "无效的标识" in response.text and "Invalid code" in response.text
+    assert "无法识别此代码" in response.text and "We could not read this code" in response.text
     hostile = api.client.get(
         "/01/09506000134352/21/<b>x", params={"17": "<script>"}, headers={"Accept": "*/*"}
     )

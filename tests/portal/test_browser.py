@@ -180,7 +180,7 @@ def test_the_whole_story_from_the_factory_to_the_patient(
     public.goto(qr)
     verdict = public.locator("[data-verdict]")
     expect(verdict).to_have_attribute("data-verdict", "dispensed")
-    expect(verdict).to_contain_text("已使用")
+    expect(verdict).to_contain_text("已被使用或植入")
     expect(public.locator("html")).to_have_attribute("lang", "zh-CN")
 
 

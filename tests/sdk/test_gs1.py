@@ -433,7 +433,7 @@ def test_code_without_gtin_or_sscc_is_missing_gtin(text: str) -> None:
     "text",
     [
         "(01)0950600013435",  # GTIN one digit short
-        "(01)09506000134352(10)L(1)",  # "(1)" is not a whole (AI)data pair
+        "(01)09506000134352(10)L(1)(21)",  # "(21)" has no data
         "(01)09506000134352(21)A B",  # whitespace inside a value is not spacing
         "01095060001343521",  # dangling digit
         "hello",
@@ -725,3 +725,25 @@ def test_any_text_either_parses_or_raises_a_gs1_error(text: str) -> None:
             parse_code(prefix + text)
         except Gs1Error:
             pass
+
+
+@pytest.mark.parametrize(
+    ("text", "lot", "serial"),
+    [
+        ("(01)09506000134352(10)L(1)", "L(1)", None),
+        ("(01)09506000134352(10)(A)(21)B)", "(A)", "B)"),
+        ("(01)09506000134352(10)L((21)A(B", "L(", "A(B"),
+    ],
+)
+def test_parentheses_inside_cset82_data_are_read_as_data(
+    text: str, lot: str, serial: str | None
+) -> None:
+    udi = parse_code(text)
+    assert (udi.lot, udi.serial) == (lot, serial)
+    assert udi.element_string() == text
+
+
+def test_a_bare_18_digit_sscc_is_read_as_a_container() -> None:
+    sscc = make_sscc(extension=0, company_prefix="9506000", serial_reference=1)
+    assert parse_code(f" {sscc} ") == Udi(sscc=sscc)
+    expect_error("bad_check_digit", sscc[:-1] + str((int(sscc[-1]) + 1) % 10))
