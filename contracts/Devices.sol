@@ -202,9 +202,10 @@ contract Devices is IDevices {
         emit RegistrationRenewed(key, certificateHash, registrationExpiry);
     }
 
-    /// @notice Register lot `lot` of product `gtin`; its key is keccak256("/01/<gtin>/10/<lot>").
-    /// @dev Requirements: caller is the product's active manufacturer; `lot` is 1..20 chars of
-    /// [0-9A-Za-z-._]; the lot is new; `productionDate < expiry` (unix seconds).
+    /// @notice Register lot `lot` of product `gtin`; its key is keccak256 of the Digital Link
+    /// path "/01/<gtin>/10/<lot>", the lot percent-encoded ({Gs1.lotKey}).
+    /// @dev Requirements: caller is the product's active manufacturer; `lot` is 1..20 GS1
+    /// CSET 82 characters; the lot is new; `productionDate < expiry` (unix seconds).
     function registerLot(
         string calldata gtin,
         string calldata lot,
@@ -213,11 +214,11 @@ contract Devices is IDevices {
         bytes32 qcReleaseHash
     ) external returns (uint32 lotIndex) {
         bytes14 key = _requireOwnProduct(gtin);
-        if (!Gs1.isLedgerSafe(bytes(lot))) revert DevicesInvalidLotNumber(lot);
+        if (!Gs1.isCset82(bytes(lot))) revert DevicesInvalidLotNumber(lot);
         if (productionDate >= expiry || expiry <= block.timestamp) {
             revert DevicesInvalidLotDates(productionDate, expiry);
         }
-        bytes32 lotKey = keccak256(abi.encodePacked("/01/", gtin, "/10/", lot));
+        bytes32 lotKey = Gs1.lotKey(key, lot);
         if (_lotIndexes[lotKey] != 0) revert DevicesLotExists(lotKey);
         lotIndex = ++_lotCount;
         _lotIndexes[lotKey] = lotIndex;

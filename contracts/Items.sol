@@ -44,19 +44,22 @@ contract Items is ItemsBase, EIP712, Nonces {
 
     // ---------------------------------------------------------------- creation
 
-    /// @notice Commission serialised units into a registered lot. Each id is
-    /// keccak256("/01/<gtin>/21/<serial>").
-    /// @dev Requirements: caller is the lot's manufacturer and active; the lot has not expired;
-    /// 1..MAX_BATCH serials, each 1..20 chars of [0-9A-Za-z-._] and new.
+    /// @notice Commission serialised units into a registered lot. Each id is keccak256 of the
+    /// unit's Digital Link path "/01/<gtin>/21/<serial>", the serial percent-encoded
+    /// ({Gs1.unitId}).
+    /// @dev Requirements: caller is the lot's manufacturer and active; the product is
+    /// serialised (a lot-tracked product is commissioned by quantity); the lot has not expired;
+    /// 1..MAX_BATCH serials, each 1..20 GS1 CSET 82 characters and new.
     function commission(bytes32 lotKey, string[] calldata serials) external returns (bytes32[] memory ids) {
         (uint32 lotIndex, bytes14 gtin, address manufacturer, uint40 expiry) = _devices.lotForCommission(lotKey);
         if (msg.sender != manufacturer || !_partners.isActive(msg.sender)) revert ItemsUnauthorized(msg.sender);
         if (expiry <= block.timestamp) revert ItemsLotExpired(lotKey, expiry);
+        if (!_devices.lotFacts(lotIndex).serialised) revert ItemsLotTracked(lotKey);
         _requireBatch(serials.length);
         ids = new bytes32[](serials.length);
         for (uint256 i; i < serials.length; ++i) {
-            if (!Gs1.isLedgerSafe(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
-            bytes32 id = keccak256(abi.encodePacked("/01/", gtin, "/21/", serials[i]));
+            if (!Gs1.isCset82(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
+            bytes32 id = Gs1.unitId(gtin, serials[i]);
             if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
             _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0, false);
             ids[i] = id;

@@ -194,6 +194,7 @@ abstract contract ItemsBase {
     error ItemsNotPackage(bytes32 id);
     error ItemsIsPackage(bytes32 id);
     error ItemsSerialisedLot(bytes32 lotKey);
+    error ItemsLotTracked(bytes32 lotKey);
 
     event ItemsCommissioned(bytes32 indexed lotKey, address indexed manufacturer, bytes32[] itemIds, string[] serials);
     event ContainerCreated(bytes32 indexed containerId, address indexed owner, string sscc);

@@ -110,12 +110,13 @@ contract ItemsLots is ItemsBase {
     /// @notice Pack loose Active units of `lot` into cases of the package level `packageGtin`
     /// (registered in Devices), one case per serial. A case is an item: it ships, packs into a
     /// pallet, is quarantined and destroyed like a unit, and its units stay inside it until
-    /// {unpackCases}. Its id is keccak256(abi.encode(bytes14 packageGtin, lot, serial)): the
-    /// parts keep their lengths, so no '/' in a lot or serial can make two cases share an id,
-    /// and the encoding cannot meet a unit's or container's "/01/..." or "/00/..." path.
+    /// {unpackCases}. Its id is that of a unit of the package GTIN, keccak256 of
+    /// "/01/<packageGtin>/21/<serial>" ({Gs1.unitId}): GTIN and serial identify a trade item
+    /// instance in GS1, so a scanned case code resolves like a unit's, and a package GTIN is
+    /// never a product's, so no unit can share the id. The lot is the case's attribute.
     /// @dev Requirements: caller active; `packageGtin` is a registered package level; the lot
-    /// of its unit product is registered; 1..MAX_BATCH serials, each 1..20 ledger-safe chars
-    /// and new for this package GTIN and lot; the caller's Active balance of the lot covers
+    /// of its unit product is registered; 1..MAX_BATCH serials, each 1..20 GS1 CSET 82
+    /// characters and new for this package GTIN; the caller's Active balance of the lot covers
     /// all the cases.
     function packCases(string calldata packageGtin, string calldata lot, string[] calldata serials)
         external
@@ -127,7 +128,7 @@ contract ItemsLots is ItemsBase {
         bytes14 package = bytes14(bytes(packageGtin));
         (,, bytes14 baseGtin, uint32 perCase) = _devices.packageOf(package);
         if (perCase == 0 || bytes(packageGtin).length != 14) revert ItemsUnknownPackage(packageGtin);
-        bytes32 lotKey = keccak256(abi.encodePacked("/01/", baseGtin, "/10/", lot));
+        bytes32 lotKey = Gs1.lotKey(baseGtin, lot);
         (uint32 lotIndex,,,) = _devices.lotForCommission(lotKey);
         Balance storage b = _balances[lotIndex][msg.sender];
         uint256 needed = uint256(perCase) * serials.length;
@@ -136,8 +137,8 @@ contract ItemsLots is ItemsBase {
         _emitBalance(lotIndex, msg.sender, b);
         ids = new bytes32[](serials.length);
         for (uint256 i; i < serials.length; ++i) {
-            if (!Gs1.isLedgerSafe(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
-            bytes32 id = keccak256(abi.encode(package, lot, serials[i]));
+            if (!Gs1.isCset82(bytes(serials[i]))) revert ItemsInvalidSerial(serials[i]);
+            bytes32 id = Gs1.unitId(package, serials[i]);
             if (_items[id].status != Status.None) revert ItemsAlreadyExists(id);
             _items[id] = Item(msg.sender, Status.Active, false, lotIndex, 0, true);
             _caseQuantity[id] = perCase;

@@ -124,6 +124,7 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "ItemsNotPackage": CONFLICT,
     "ItemsIsPackage": CONFLICT,
     "ItemsSerialisedLot": CONFLICT,
+    "ItemsLotTracked": CONFLICT,
     "ItemsNotDelegated": CONFLICT,
     # Records (adverse events, document anchors)
     "RecordsAlreadyAnchored": CONFLICT,

@@ -198,6 +198,9 @@ MESSAGES: dict[str, str] = {
     "ItemsNotPackage": _l("This item is not a case or box that can be unpacked."),
     "ItemsIsPackage": _l("This is a case or box: unpack it before dispensing its units."),
     "ItemsSerialisedLot": _l("This product is serialised: commission its units by serial number."),
+    "ItemsLotTracked": _l(
+        "This product is tracked by lot, not by serial: commission a quantity of the lot."
+    ),
     "ItemsNotDelegated": _l("This call must be sent to the Items contract."),
     "RecordsNotActiveMember": _l("Your organisation is not an active member of the network."),
     "RecordsInvalidSeverity": _l("The severity must be 1, 2 or 3."),

@@ -12,14 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
+from medledger.sdk import gs1
 from medledger.sdk.abi import AbiCodec, DecodedEvent
 from medledger.sdk.compiler import ContractArtifact, load_artifacts
 from medledger.sdk.deploy import CONTRACT_NAMES, Deployment
@@ -649,12 +648,11 @@ def revert_data(exc: Exception) -> bytes | None:
     return None
 
 
-def case_id(package_gtin: str, lot: str, serial: str) -> bytes:
-    """The ledger id of a case (package-level item): keccak256(abi.encode(bytes14
-    packageGtin, lot, serial)), as Items.packCases computes it. The parts keep their lengths,
-    so a '/' in a lot or serial cannot make two cases share an id."""
-    encoded = abi_encode(["bytes14", "string", "string"], [package_gtin.encode(), lot, serial])
-    return bytes(keccak(encoded))
+def case_id(package_gtin: str, serial: str) -> bytes:
+    """The ledger id of a case (package-level item), as Items.packCases computes it: the id of
+    the trade item instance "/01/<packageGtin>/21/<serial>", so the case's printed code
+    (its lot is an attribute) resolves like a unit's."""
+    return gs1.item_id(gs1.unit_path(package_gtin, serial))
 
 
 def _lot_tuples(lots: Sequence[LotQuantity]) -> list[tuple[bytes, int]]:

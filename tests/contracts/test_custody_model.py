@@ -503,7 +503,7 @@ class CustodyModel:
         self._take(lot, caller, PER_CASE * len(serials), moved_to=None)
         ids = []
         for serial in serials:
-            item_id = case_id(CASE_GTIN, LOT_G, serial)
+            item_id = case_id(CASE_GTIN, serial)
             if item_id in self.items:
                 raise Revert("ItemsAlreadyExists", id=item_id)
             self.items[item_id] = Item(caller, lot=lot, case=PER_CASE)

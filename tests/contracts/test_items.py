@@ -160,8 +160,8 @@ def test_commission_takes_one_to_max_batch_serials(consortium: Consortium, count
     )
 
 
-@pytest.mark.parametrize("bad", ["", "X" * 21, "SN 1", "SN/1", "SN%1", "SN+1", "SNé"])
-def test_serials_outside_the_ledger_charset_or_length_are_refused(
+@pytest.mark.parametrize("bad", ["", "X" * 21, "SN 1", "SN#1", "SN~1", "SN@1", "SNé"])
+def test_serials_outside_cset82_or_length_are_refused(
     consortium: Consortium, raw: RawCaller, bad: str
 ) -> None:
     raw.expect_revert(
@@ -170,6 +170,14 @@ def test_serials_outside_the_ledger_charset_or_length_are_refused(
         "ItemsInvalidSerial",
         {"serial": bad},
     )
+
+
+def test_every_cset82_punctuation_mark_commissions_under_its_digital_link_id(
+    consortium: Consortium,
+) -> None:
+    serials = ["SN/1", "SN%1", "SN+1", '!"%&\'()*+,-', "./:;<=>?_"]
+    ids = consortium.manufacturer.commission(consortium.lot_key, serials).value
+    assert ids == [item_id(unit_path(consortium.gtin, s)) for s in serials]
 
 
 def test_a_serial_cannot_be_commissioned_twice(consortium: Consortium) -> None:

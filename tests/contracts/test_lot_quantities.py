@@ -18,7 +18,7 @@ from eth_utils import keccak
 from medledger.engines.devchain import DevChain
 from medledger.ops.demo.consortium import DEMO_PREFIX, YEAR, Consortium
 from medledger.sdk.errors import ContractError
-from medledger.sdk.gs1 import lot_key, make_gtin, make_sscc
+from medledger.sdk.gs1 import lot_key, make_gtin, make_sscc, parse_code
 from medledger.sdk.ledger import Ledger, case_id
 from medledger.sdk.messages import LotQuantity
 from medledger.sdk.model import ItemStatus, LicenceKind, ShipmentStatus
@@ -404,7 +404,7 @@ def test_packing_cases_takes_loose_units_and_unpacking_gives_them_back(lots: Lot
     m, d = lots.m, lots.c.distributor
     result = m.pack_cases(CASE_OF_10, LOT_1, ["C1", "C2", "C3"])
     ids = result.value
-    assert ids == [case_id(CASE_OF_10, LOT_1, s) for s in ("C1", "C2", "C3")]
+    assert ids == [case_id(CASE_OF_10, s) for s in ("C1", "C2", "C3")]
     assert result.event("CasesPacked")["quantity"] == 10
     assert lots.balance(m) == (970, 0, 0)
     assert [m.case_quantity(i) for i in ids] == [10, 10, 10]
@@ -449,11 +449,12 @@ def test_case_rules(lots: Lots, consortium: Consortium) -> None:
     lots.assert_conserved(tuple(ids))
 
 
-def test_case_ids_keep_lot_and_serial_apart() -> None:
-    # With '/' allowed in lots and serials, a joined path "/10/<lot>/21/<serial>" would give
-    # these two cases one id; the length-prefixed encoding does not.
-    assert case_id(CASE_OF_10, "A/21/B", "C") != case_id(CASE_OF_10, "A", "B/21/C")
-    assert case_id(CASE_OF_10, "AB", "C") != case_id(CASE_OF_10, "A", "BC")
+def test_a_case_code_as_printed_resolves_to_the_case_id() -> None:
+    # GTIN + serial identify the case; its lot is an attribute, and '/' in a serial is
+    # percent-encoded in the path, so "A/21/B" cannot meet serial "A" of another path.
+    printed = parse_code(f"(01){CASE_OF_10}(10){LOT_1}(21)C/1")
+    assert printed.item_id == case_id(CASE_OF_10, "C/1")
+    assert case_id(CASE_OF_10, "A/21/B") != case_id(CASE_OF_10, "A")
 
 
 # ---------------------------------------------------------------- mixed pallet
