@@ -111,6 +111,11 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "rejected_ids": [ids["moving"]],
         "subject_id": ids["unit"],
         "lot_key": h(c.lot_key),
+        "lots": [{"lot_key": h(c.lot_key), "quantity": 1}],
+        "rejected_lots": [{"lot_key": h(c.lot_key), "quantity": 1}],
+        "case_ids": [ids["unit"], ids["case"]],
+        "package_gtin": c.gtin,
+        "quantity": 1,
         # the parties: A acts, B is the victim, the hospital a third member
         "receiver": partner.api.consortium.hospital.address,
         "counterparty": b.address,
@@ -246,7 +251,7 @@ def _body(spec: dict[str, Any], label: str, op: dict[str, Any], world: World) ->
     wanted = {
         name: prop
         for name, prop in schema.get("properties", {}).items()
-        if name in required or name in ("counterparty", "rejected_ids")
+        if name in required or name in ("counterparty", "rejected_ids", "item_ids", "lots")
     }
     built = {name: _field(spec, name, prop, world) for name, prop in wanted.items()}
     if media == "multipart/form-data":
