@@ -37,9 +37,7 @@ def loose_lots(conn: Connection, holder: str) -> list[LooseLot]:
         " ORDER BY l.expiry, l.gtin, l.lot_number",
         (int(org),),
     )
-    return [
-        LooseLot(bytes(k), str(g), str(n), int(e), int(a), int(q)) for k, g, n, e, a, q in rows
-    ]
+    return [LooseLot(bytes(k), str(g), str(n), int(e), int(a), int(q)) for k, g, n, e, a, q in rows]
 
 
 def lot_names(conn: Connection, keys: Iterable[bytes]) -> dict[bytes, tuple[str, str]]:
