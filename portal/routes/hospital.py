@@ -94,11 +94,11 @@ def lots(
     _: Csrf,
     lots: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "dispense",
-    record: Annotated[str, Form()] = "",
+    lot_record: Annotated[str, Form()] = "",
 ) -> Response:
     """Use (dispense or consume), quarantine, release or destroy loose quantities of
     lot-tracked devices; a recalled or expired lot is not dispensed (the ledger's rule)."""
-    typed = {"lots": lots, "action": action, "record": record}
+    typed = {"lots": lots, "action": action, "lot_record": lot_record}
     try:
         act = LOT_ACTIONS.get(action)
         if act is None:
@@ -106,7 +106,7 @@ def lots(
         lines = lot_lines("lots", lots)
         if not lines:
             raise FormError("empty", "no lot entered", {"lots": "—"})
-        reference = record.strip()
+        reference = lot_record.strip()
         body = LotsIn.model_validate(
             {
                 "lots": as_body(lines),

@@ -176,7 +176,7 @@ def test_a_hospital_uses_quarantines_and_destroys_by_quantity_but_not_a_recalled
         done = post(
             hospital,
             "/portal/hospital/lots",
-            {"lots": line, "action": action, "record": "W-1"},
+            {"lots": line, "action": action, "lot_record": "W-1"},
             page="/portal/hospital",
         )
         assert done.status_code == 200, (action, done.text[:300])
@@ -187,7 +187,7 @@ def test_a_hospital_uses_quarantines_and_destroys_by_quantity_but_not_a_recalled
         refused = post(
             portal.sign_in("hospital", lang=lang),
             "/portal/hospital/lots",
-            {"lots": line, "action": "dispense", "record": "W-2"},
+            {"lots": line, "action": "dispense", "lot_record": "W-2"},
             page="/portal/hospital",
         )
         assert refused.status_code == 400 and words in refused.text
