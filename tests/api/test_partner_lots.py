@@ -268,3 +268,28 @@ def test_a_recalled_lot_is_not_dispensed(partner: PartnerEnv, gauze: Gauze) -> N
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "ItemsRecalled"
     assert balance(partner, gauze, c.hospital) == (10, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/partner/lots/dispense", {"lots": []}),
+        (
+            "/v1/partner/lots/destroy",
+            {"lots": [{"lot_key": "0x" + f"{n:064x}", "quantity": 1} for n in range(1, 502)]},
+        ),
+        (
+            "/v1/partner/lots/quarantine",
+            {"lots": [{"lot_key": "0x" + "11" * 32, "quantity": 1}] * 2},
+        ),
+        ("/v1/partner/cases/pack", {"package_gtin": "1234", "lot": "L", "serials": ["A"]}),
+        ("/v1/partner/cases/unpack", {"case_ids": []}),
+        ("/v1/partner/lots/commission", {"lot_key": "0x11", "quantity": 1}),
+    ],
+)
+def test_lot_bodies_outside_the_limits_are_unprocessable(
+    partner: PartnerEnv, path: str, body: dict[str, Any]
+) -> None:
+    response = post(partner, path, partner.api.consortium.hospital, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_request"
