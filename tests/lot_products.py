@@ -9,6 +9,8 @@ from eth_utils import keccak
 
 from medledger.ops.demo.consortium import YEAR, Consortium
 from medledger.sdk.gs1 import make_gtin
+from medledger.sdk.ledger import Ledger
+from medledger.sdk.messages import LotQuantity
 
 DAY = 24 * 3600
 
@@ -41,3 +43,11 @@ def register_gauze(c: Consortium, now: int, *, item_reference: int = 66001) -> G
     lot = m.lot(key)
     assert lot is not None
     return Gauze(gtin, case_gtin, "G-01", key, lot.lot_index)
+
+
+def deliver(c: Consortium, gauze: Gauze, receiver: Ledger, quantity: int) -> None:
+    """Commission `quantity` units and ship them loose to `receiver`, who accepts them."""
+    c.manufacturer.commission_lot(gauze.lot_key, quantity)
+    loose = [LotQuantity(gauze.lot_key, quantity)]
+    shipment = c.manufacturer.ship(receiver.address, [], lots=loose).value
+    receiver.receive(shipment, temp_min=40, temp_max=60)

@@ -5,20 +5,18 @@ adverse-event reports. Writes call the same use cases as the JSON API (`domain.i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from medledger.domain import items, lot_custody
-from medledger.domain.lot_schemas import LotsIn
-from medledger.domain.partner_schemas import AdverseEventIn, ItemsIn, OperationOut, hexs
+from medledger.domain import items
+from medledger.domain.partner_schemas import AdverseEventIn, ItemsIn, hexs
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
 from medledger.portal.forms import codes, need, text_hash, whole
-from medledger.portal.lot_forms import as_body, lot_lines
+from medledger.portal.lot_actions import USE, lot_action
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.routes.distributor import stock_page
 from medledger.sdk.errors import ContractError
@@ -78,15 +76,6 @@ def use(
     )
 
 
-# What a hospital does with loose units of lot-tracked devices, and its use case.
-LOT_ACTIONS: dict[str, Callable[..., OperationOut]] = {
-    "dispense": lot_custody.dispense_lots,
-    "quarantine": lot_custody.quarantine_lots,
-    "release": lot_custody.release_lots,
-    "destroy": lot_custody.destroy_lots,
-}
-
-
 @router.post("/lots")
 def lots(
     ctx: Hospital,
@@ -100,44 +89,17 @@ def lots(
     lot-tracked devices; a recalled or expired lot is not dispensed (the ledger's rule)."""
     typed = {"lots": lots, "action": action, "lot_record": lot_record}
     try:
-        act = LOT_ACTIONS.get(action)
-        if act is None:
-            raise FormError("invalid_request", f"action {action!r}", {"action": action})
-        lines = lot_lines("lots", lots)
-        if not lines:
-            raise FormError("empty", "no lot entered", {"lots": "—"})
-        reference = lot_record.strip()
-        body = LotsIn.model_validate(
-            {
-                "lots": as_body(lines),
-                "record_hash": hexs(text_hash(f"{action}:{reference}") or b"")
-                if reference
-                else None,
-            }
-        )
-        done = act(ctx.services, member=ctx.signed_in, body=body)
+        done = lot_action(ctx, USE, lots=lots, action=action, record=lot_record)
     except FAILURES as exc:
         return stock_page(ctx, conn, "hospital/use.html", values=typed, problem=exc)
-    notice = ctx._("%(n)s loose units recorded: %(action)s.") % {
-        "n": ctx.fmt.number(sum(q.quantity for q in lines)),
-        "action": ctx._(LOT_ACTION_WORDS[action]),
-    }
     return stock_page(
         ctx,
         conn,
         "hospital/use.html",
         values={"use": "dispense", "action": action},
-        notice=notice,
+        notice=done.notice,
         index_pending=not done.indexed,
     )
-
-
-LOT_ACTION_WORDS = {
-    "dispense": _l("used on patients"),
-    "quarantine": _l("quarantined"),
-    "release": _l("released"),
-    "destroy": _l("destroyed"),
-}
 
 
 @router.get("/adverse-events")

@@ -13,7 +13,7 @@ from medledger.sdk.ledger import Ledger, case_id
 from medledger.sdk.messages import LotQuantity
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
-from tests.lot_products import Gauze, register_gauze
+from tests.lot_products import Gauze, deliver, register_gauze
 
 partner = partner_env.partner
 
@@ -221,11 +221,7 @@ def test_a_member_signed_ship_and_receive_order_with_lots_is_relayed(
 
 def _at_hospital(partner: PartnerEnv, gauze: Gauze, quantity: int) -> None:
     c = partner.api.consortium
-    c.manufacturer.commission_lot(gauze.lot_key, quantity)
-    shipment = c.manufacturer.ship(
-        c.hospital.address, [], lots=[LotQuantity(gauze.lot_key, quantity)]
-    ).value
-    c.hospital.receive(shipment, temp_min=40, temp_max=60)
+    deliver(c, gauze, c.hospital, quantity)
 
 
 def test_a_hospital_dispenses_quarantines_releases_and_destroys_loose_units(

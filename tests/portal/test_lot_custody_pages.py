@@ -5,16 +5,12 @@ with the ledger's refusals in plain words in both languages."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from medledger.sdk import gs1
 from medledger.sdk.ledger import case_id
-from medledger.sdk.messages import LotQuantity
-from tests.lot_products import Gauze, register_gauze
+from tests.lot_products import Gauze, deliver, register_gauze
 from tests.portal.conftest import PortalEnv
 from tests.portal.test_partner_pages import post
 
@@ -33,6 +29,31 @@ def lot_key_of(c_lot_key: bytes) -> str:
 def balance(portal: PortalEnv, gauze: Gauze, name: str) -> tuple[int, int, int]:
     c = portal.api.consortium
     return c.admin.lot_balance(gauze.lot_index, c.by_name(name).address)
+
+
+# The lot form of each role: where it posts, and the page it is on.
+LOT_FORMS = {
+    "hospital": ("/portal/hospital/lots", "/portal/hospital"),
+    "distributor": ("/portal/stock/lots", "/portal/distributor"),
+}
+
+
+def in_turn(
+    portal: PortalEnv,
+    gauze: Gauze,
+    client: TestClient,
+    who: str,
+    line: str,
+    steps: list[tuple[str, tuple[int, int, int]]],
+    notice: str,
+) -> None:
+    """Each action of `steps` on the lot line through `who`'s form, then its balance."""
+    url, page = LOT_FORMS[who]
+    for action, expected in steps:
+        done = post(client, url, {"lots": line, "action": action, "lot_record": "R-1"}, page=page)
+        assert done.status_code == 200, (action, done.text[:300])
+        assert notice in done.text
+        assert balance(portal, gauze, who) == expected, action
 
 
 def commission_quantity(maker: TestClient, lot_key: bytes, quantity: str) -> str:
@@ -159,29 +180,17 @@ def test_a_hospital_uses_quarantines_and_destroys_by_quantity_but_not_a_recalled
     portal: PortalEnv, gauze: Gauze
 ) -> None:
     c = portal.api.consortium
-    c.manufacturer.commission_lot(gauze.lot_key, 30)
-    shipment = c.manufacturer.ship(
-        c.hospital.address, [], lots=[LotQuantity(gauze.lot_key, 30)]
-    ).value
-    c.hospital.receive(shipment, temp_min=40, temp_max=60)
+    deliver(c, gauze, c.hospital, 30)
     portal.api.sync()
     hospital = portal.sign_in("hospital", lang="en")
     line = f"(01){gauze.gtin}(10){gauze.lot} 4"
-    for action, expected in [
+    steps = [
         ("dispense", (26, 0, 0)),
         ("quarantine", (22, 4, 0)),
         ("release", (26, 0, 0)),
         ("destroy", (22, 0, 0)),
-    ]:
-        done = post(
-            hospital,
-            "/portal/hospital/lots",
-            {"lots": line, "action": action, "lot_record": "W-1"},
-            page="/portal/hospital",
-        )
-        assert done.status_code == 200, (action, done.text[:300])
-        assert re.search(r"4 loose units recorded", done.text)
-        assert balance(portal, gauze, "hospital") == expected, action
+    ]
+    in_turn(portal, gauze, hospital, "hospital", line, steps, "4 loose units recorded")
     c.regulator.recall_lot(gauze.lot_key, level=1, reason_hash=keccak(text="recall"))
     for lang, words in [("en", "This lot is recalled"), ("zh", "该批次已被召回")]:
         refused = post(
@@ -198,4 +207,25 @@ def test_a_hospital_uses_quarantines_and_destroys_by_quantity_but_not_a_recalled
         {"lots": f"(01){c.gtin}(21)SN1 1", "action": "dispense"},
         page="/portal/hospital",
     )
-    assert not_a_lot.status_code == 400 and gs1.parse_code(f"(01){c.gtin}(21)SN1")
+    assert not_a_lot.status_code == 400 and "The code names no lot" in not_a_lot.text
+
+
+def test_a_distributor_quarantines_releases_and_destroys_its_loose_units_but_cannot_use_them(
+    portal: PortalEnv, gauze: Gauze
+) -> None:
+    c = portal.api.consortium
+    deliver(c, gauze, c.distributor, 12)
+    portal.api.sync()
+    distributor = portal.sign_in("distributor", lang="zh")
+    page = distributor.get("/portal/distributor").text
+    assert 'action="/portal/stock/lots"' in page and 'value="dispense"' not in page
+    line = f"{gauze.gtin} {gauze.lot} 3"
+    steps = [("quarantine", (9, 3, 0)), ("release", (12, 0, 0)), ("destroy", (9, 0, 0))]
+    in_turn(portal, gauze, distributor, "distributor", line, steps, "已记录 3 个散装单位")
+    use = post(
+        distributor,
+        "/portal/stock/lots",
+        {"lots": line, "action": "dispense"},
+        page="/portal/distributor",
+    )
+    assert use.status_code == 422 and balance(portal, gauze, "distributor") == (9, 0, 0)
