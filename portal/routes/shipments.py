@@ -221,9 +221,10 @@ def _receive(
         return _not_inbound(ctx, missing)
     shipped = reader(ctx.services).shipped_items(shipment_id)
     lines = shipment_lines(conn, shipped)
+    loose = _loose_shipped(ctx, conn, shipment_id)
     try:
         rejected_ids = _in_shipped_order(shipped, rejected)
-        rejected_lots = _rejected_lots(_loose_shipped(ctx, conn, shipment_id), typed)
+        rejected_lots = _rejected_lots(loose, typed)
         counted = _check_counts(lines, rejected, typed)
         record = {
             "shipment": shipment_id,
@@ -266,10 +267,14 @@ def _receive(
             "rejected": len(event["rejectedIds"]),
         }
     ]
-    if rejected_lots:
+    loose_rejected = sum(int(str(q["quantity"])) for q in rejected_lots)
+    loose_units = {
+        "accepted": ctx.fmt.number(sum(q.quantity for q in loose) - loose_rejected),
+        "rejected": ctx.fmt.number(loose_rejected),
+    }
+    if loose:
         summary.append(
-            ctx._("Loose units rejected: %(units)s.")
-            % {"units": ctx.fmt.number(sum(int(str(q["quantity"])) for q in rejected_lots))}
+            ctx._("Loose units: %(accepted)s accepted, %(rejected)s rejected.") % loose_units
         )
     if event["quarantined"]:
         summary.append(ctx._("Cold-chain excursion: the accepted goods are quarantined."))
@@ -286,7 +291,7 @@ def _receive(
         shipment_id=shipment_id,
         accepted=len(event["acceptedIds"]),
         rejected_count=len(event["rejectedIds"]),
-        rejected_units=sum(int(str(q["quantity"])) for q in rejected_lots),
+        loose_units=loose_units if loose else None,
         quarantined=bool(event["quarantined"]),
         tx_hash=result.tx_hash,
         index_pending=not result.indexed,

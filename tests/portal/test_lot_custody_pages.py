@@ -169,7 +169,7 @@ def test_a_mixed_shipment_is_received_with_part_of_a_lot_rejected(
     assert too_many.status_code == 422 and "26 is not between 0 and 25" in too_many.text
     done = post(distributor, form_url, {**base, field: "6"})
     assert done.status_code == 200, done.text
-    assert "拒收散装数量：6" in done.text
+    assert "散装数量：接收 19，拒收 6。" in done.text
     assert balance(portal, gauze, "distributor") == (19, 0, 0)
     assert balance(portal, gauze, "manufacturer") == (21, 0, 0)
     assert c.admin.item(units[1]).holder == c.manufacturer.address
