@@ -229,6 +229,12 @@ MESSAGES: dict[str, str] = {
     "missing_lot": _l("The code names no lot: scan the lot's code, or type the GTIN and lot."),
     "code_lot_mismatch": _l("The scanned code's lot differs from the lot typed."),
     "code_not_of_lot": _l("A code names a unit of another product, or has no serial number."),
+    # loose lot quantities (portal.lot_forms, domain.lot_custody)
+    "invalid_quantity": _l("End each line with a quantity: a whole number of at least 1."),
+    "lot_not_found": _l("No such lot is registered on the ledger."),
+    "lot_quantity_unavailable": _l(
+        "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
+    ),
 }
 
 

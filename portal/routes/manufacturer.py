@@ -1,5 +1,6 @@
 """Manufacturer pages: products and lots (with registration certificates), commissioning
-of serial ranges as a background job with a progress bar, and label sheets. Every write
+of serial ranges as a background job with a progress bar, commissioning a quantity of a
+lot-tracked product's lot, and label sheets. Every write
 calls the same use case as the JSON API (`domain.devices`, `domain.items`), so the ledger
 rules and errors are the API's. Packing is `portal.routes.packing`."""
 
@@ -15,8 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from medledger.domain import devices, items
+from medledger.domain import devices, items, lot_custody
 from medledger.domain.labels import Unlabellable, label_refusals
+from medledger.domain.lot_schemas import CommissionLotIn
 from medledger.domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from medledger.indexer.queries.devices import company_prefixes, lots_of, products_of
 from medledger.portal import labels
@@ -220,6 +222,38 @@ def commission(
         work=work,
     )
     return RedirectResponse(f"/portal/manufacturer/jobs/{job.id}", status_code=303)
+
+
+@router.post("/commission-lot")
+def commission_lot(
+    ctx: Manufacturer,
+    conn: ConnDep,
+    _: Csrf,
+    quantity_lot: Annotated[str, Form()] = "",
+    quantity: Annotated[str, Form()] = "",
+) -> Response:
+    """Commission a quantity of a lot-tracked product's lot (a serialised product is
+    refused by the ledger: its units are commissioned by serial above)."""
+    typed = {"quantity_lot": quantity_lot, "quantity": quantity}
+    typed |= {"first": "1", "count": "10", "width": "6"}
+    try:
+        body = CommissionLotIn.model_validate(
+            {
+                "lot_key": quantity_lot,
+                "quantity": whole("quantity", quantity, low=1, high=2**32 - 1),
+            }
+        )
+        done = lot_custody.commission_lot(ctx.services, member=ctx.signed_in, body=body)
+    except FAILURES as exc:
+        return _commission_page(ctx, conn, values=typed, problem=exc)
+    notice = ctx._("%(n)s units of the lot commissioned.") % {"n": ctx.fmt.number(body.quantity)}
+    return _commission_page(
+        ctx,
+        conn,
+        values={"first": "1", "count": "10", "width": "6"},
+        notice=notice,
+        index_pending=not done.indexed,
+    )
 
 
 @router.get("/jobs/{job_id}")
