@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from medledger.domain import devices, items
-from medledger.domain.labels import Unlabellable, label_refusals
+from medledger.domain.labels import label_refusals
+from medledger.domain.master_data import current_record
 from medledger.domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from medledger.indexer.queries.devices import company_prefixes, lots_of, products_of
-from medledger.portal import labels
+from medledger.portal import label_text, labels
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError, PortalFailure
@@ -60,7 +61,7 @@ register(
 )
 BATCH = 100  # serials per commissioning transaction in a bulk job
 MAX_COMMISSION = 100_000
-MAX_LABELS = 200
+MAX_LABELS = label_text.MAX_LABELS
 
 
 def _catalogue(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
@@ -238,8 +239,9 @@ def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
 # ------------------------------------------------------------------ labels
 
 
-def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs1.Udi]:
-    """The units to label, exactly as asked, or a FormError saying why none are made."""
+def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[labels.Label]:
+    """The units to label, exactly as asked, with their product text, or a FormError
+    saying why none are made."""
     lots = lots_of(conn, ctx.signed_in.address)
     lot = next((row for row in lots if hexs(row.lot_key) == lot_key), None)
     if lot is None:
@@ -247,27 +249,18 @@ def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs
     names = serials_of("serials", serials, gtin=lot.gtin)
     if not names:
         raise FormError("empty", "no serial numbers", {"serials": "?"})
-    if len(names) > MAX_LABELS:
-        limits = {"limit": str(MAX_LABELS), "count": str(len(names))}
-        raise FormError("labels_too_many", f"{len(names)} labels asked", {"serials": "?"}, limits)
+    if (over := label_text.too_many(len(names))) is not None:
+        raise over
     expiry = local_date(lot.expiry)
     try:
         units = [gs1.Udi(gtin=lot.gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
     except Gs1Error as exc:
         raise FormError(exc.code, str(exc), {"serials": str(exc)}) from exc
-    refusals = label_refusals(conn, lot, units)
-    if any(r.reason is Unlabellable.LOT_RECALLED for r in refusals):
-        params = {"lot": lot.lot_number}
-        raise FormError("labels_lot_recalled", "lot recalled", {"lot_key": "?"}, params)
-    if refusals:
-        reasons = [
-            ctx.explain(
-                FormError(f"label_{r.reason}", r.reason, params={"serials": ", ".join(r.serials)})
-            )
-            for r in refusals
-        ]
-        raise FormError("labels_refused", "; ".join(reasons), {"serials": " ".join(reasons)})
-    return units
+    refused = label_refusals(conn, lot, units, now=label_text.now())
+    if (problem := label_text.refusal(ctx, lot, refused)) is not None:
+        raise problem
+    text = label_text.product_text(ctx, current_record(ctx.services, lot.gtin), lot=lot)
+    return [labels.Label(unit, text) for unit in units]
 
 
 @router.get("/labels")
