@@ -9,14 +9,28 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 
+from sqlalchemy.engine import Connection
+
 from medledger.domain.labels import LabelRefusal, Unlabellable
 from medledger.domain.master_data import MasterRecord
-from medledger.indexer.queries.devices import LotRow
+from medledger.domain.partner_schemas import hexs
+from medledger.indexer.queries.devices import LotRow, lots_of
 from medledger.portal.context import Ctx
 from medledger.portal.errors import FormError
-from medledger.portal.forms import local_date
+from medledger.portal.forms import local_date, serials_of
+from medledger.sdk.errors import Gs1Error
+from medledger.sdk.gs1 import Udi
 
-__all__ = ["MAX_LABELS", "label_date", "now", "product_text", "refusal", "too_many"]
+__all__ = [
+    "MAX_LABELS",
+    "asked_codes",
+    "label_date",
+    "now",
+    "own_lot",
+    "product_text",
+    "refusal",
+    "too_many",
+]
 
 MAX_LABELS = 200
 
@@ -72,6 +86,30 @@ def product_text(
     if record is not None:
         lines.append(ctx._("Storage: %(conditions)s") % {"conditions": _storage(ctx, record)})
     return tuple(lines)
+
+
+def own_lot(ctx: Ctx, conn: Connection, lot_key: str) -> LotRow:
+    """The signed-in manufacturer's lot `lot_key` (0x hex), or a FormError."""
+    lots = lots_of(conn, ctx.signed_in.address)
+    lot = next((r for r in lots if hexs(r.lot_key) == lot_key), None)
+    if lot is None:
+        raise FormError("DevicesUnknownLot", f"no lot {lot_key!r} of yours", {"lot_key": "?"})
+    return lot
+
+
+def asked_codes(lot: LotRow, gtin: str, serials: str) -> list[Udi]:
+    """The codes of `gtin` (the lot's product or one of its package levels), lot and expiry
+    for each serial typed or scanned, exactly as asked, or a FormError."""
+    names = serials_of("serials", serials, gtin=gtin)
+    if not names:
+        raise FormError("empty", "no serial numbers", {"serials": "?"})
+    if (over := too_many(len(names))) is not None:
+        raise over
+    expiry = local_date(lot.expiry)
+    try:
+        return [Udi(gtin=gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
+    except Gs1Error as exc:
+        raise FormError(exc.code, str(exc), {"serials": str(exc)}) from exc
 
 
 def too_many(count: int, field: str = "serials") -> FormError | None:

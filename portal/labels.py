@@ -54,19 +54,20 @@ __all__ = [
     "pdf_bytes",
     "png",
     "png_bytes",
+    "preview",
     "wrap",
 ]
 
 GS = 0x1D
 PAGE = (1240, 1754)  # A4 at 150 dpi
 MARGIN = 60
-LABEL = (560, 390)
+LABEL = (560, 400)
 COLUMNS, ROWS = 2, 4
 PER_PAGE = COLUMNS * ROWS
 TEXT_WIDTH = LABEL[0] - 40
 TEXT_LINES = 3  # of the human-readable interpretation
-INFO_LINES = 6  # of the product text above the codes
-SYMBOL = 170
+INFO_LINES = 8  # of the product text above the codes
+SYMBOL = 160
 # A font with Chinese glyphs; without one, Pillow's default (Latin only).
 CJK_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -82,6 +83,11 @@ class Label:
 
     udi: Udi
     text: tuple[str, ...] = ()
+
+
+def preview(label: Label) -> tuple[str, ...]:
+    """What the label says, as text: its lines, then its HRI (for the page beside the PNG)."""
+    return (*label.text, "".join(hri_elements(label.udi)))
 
 
 @cache
@@ -177,16 +183,16 @@ def _label(label: Label, *, base_url: str) -> Image.Image:
     image = Image.new("RGB", LABEL, "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, LABEL[0] - 1, LABEL[1] - 1), outline="black", width=2)
-    info, hri = font(17), font(18)
+    info, hri = font(16), font(18)
     lines = wrap(
         label.text, lambda t: draw.textlength(t, font=info) <= TEXT_WIDTH, limit=INFO_LINES
     )
     for number, line in enumerate(lines):
-        draw.text((20, 10 + number * 22), line, fill="black", font=info)
+        draw.text((20, 8 + number * 20), line, fill="black", font=info)
     udi = label.udi
     matrix = gs1_datamatrix(udi.gs1_payload())
     qr = _qr(udi.digital_link_uri(base=base_url))
-    top = 148
+    top = 172
     image.paste(matrix.resize((SYMBOL, SYMBOL), Image.Resampling.NEAREST), (20, top))
     image.paste(
         qr.resize((SYMBOL, SYMBOL), Image.Resampling.NEAREST), (LABEL[0] - SYMBOL - 20, top)
@@ -195,7 +201,7 @@ def _label(label: Label, *, base_url: str) -> Image.Image:
         hri_elements(udi), lambda line: draw.textlength(line, font=hri) <= TEXT_WIDTH
     )
     for number, line in enumerate(hri_text[:TEXT_LINES]):
-        draw.text((20, top + SYMBOL + 6 + number * 21), line, fill="black", font=hri)
+        draw.text((20, top + SYMBOL + 4 + number * 20), line, fill="black", font=hri)
     return image
 
 

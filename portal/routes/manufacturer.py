@@ -26,9 +26,7 @@ from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError, PortalFailure
 from medledger.portal.forms import (
     date_ts,
-    local_date,
     need,
-    serials_of,
     tenths,
     text_hash,
     whole,
@@ -44,8 +42,6 @@ from medledger.portal.routes.documents import (
     documents_about,
     form_fields,
 )
-from medledger.sdk import gs1
-from medledger.sdk.errors import Gs1Error
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
 
@@ -242,20 +238,8 @@ def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
 def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[labels.Label]:
     """The units to label, exactly as asked, with their product text, or a FormError
     saying why none are made."""
-    lots = lots_of(conn, ctx.signed_in.address)
-    lot = next((row for row in lots if hexs(row.lot_key) == lot_key), None)
-    if lot is None:
-        raise FormError("DevicesUnknownLot", f"no lot {lot_key!r} of yours", {"lot_key": "?"})
-    names = serials_of("serials", serials, gtin=lot.gtin)
-    if not names:
-        raise FormError("empty", "no serial numbers", {"serials": "?"})
-    if (over := label_text.too_many(len(names))) is not None:
-        raise over
-    expiry = local_date(lot.expiry)
-    try:
-        units = [gs1.Udi(gtin=lot.gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
-    except Gs1Error as exc:
-        raise FormError(exc.code, str(exc), {"serials": str(exc)}) from exc
+    lot = label_text.own_lot(ctx, conn, lot_key)
+    units = label_text.asked_codes(lot, lot.gtin, serials)
     refused = label_refusals(conn, lot, units, now=label_text.now())
     if (problem := label_text.refusal(ctx, lot, refused)) is not None:
         raise problem
@@ -279,6 +263,7 @@ def labels_page(
         )
     count = len(units)
     sheet = urlencode({"lot_key": lot_key, "serials": serials})
+    preview = labels.preview(units[0])
     return ctx.render(
         "manufacturer/labels.html",
         lots=lots,
@@ -286,6 +271,7 @@ def labels_page(
         sheet=sheet,
         count=count,
         pages=range(1, -(-count // labels.PER_PAGE) + 1),
+        preview=preview,
     )
 
 
