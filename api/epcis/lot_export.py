@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from medledger.api.epcis.export import _MAP, _NS, EventQuery, _iso
+from medledger.api.epcis.export import EVENT_ID_NAMESPACE, EVENT_SHAPES, EventQuery, iso_time
 from medledger.api.epcis.identifiers import lgtin_urn, lot_uri, member_uri
 from medledger.domain.master_data import MasterRecord
 from medledger.indexer.items import EventKind
@@ -70,7 +70,7 @@ def _ilmd(row: LotEventRow, record: MasterRecord | None) -> dict[str, Any]:
 def _event(
     conn: Connection, row: LotEventRow, *, base: str, chain_id: int, master: MasterOf
 ) -> dict[str, Any]:
-    etype, action, step, disposition = _MAP[row.kind]
+    etype, action, step, disposition = EVENT_SHAPES[row.kind]
     ref = event_reference(conn, row.block_number, row.log_index)
     tx_hash = "0x" + ref.tx_hash.hex()
     name = f"{chain_id}:{tx_hash}:{row.log_index}:{int(row.kind)}:lot:{row.lot_index}"
@@ -78,8 +78,8 @@ def _event(
         disposition = "recalled"
     event: dict[str, Any] = {
         "type": etype,
-        "eventID": "urn:uuid:" + str(uuid.uuid5(_NS, name)),
-        "eventTime": _iso(ref.timestamp),
+        "eventID": "urn:uuid:" + str(uuid.uuid5(EVENT_ID_NAMESPACE, name)),
+        "eventTime": iso_time(ref.timestamp),
         "eventTimeZoneOffset": "+00:00",
         "epcList": [],
         "quantityList": [

@@ -26,7 +26,7 @@ from medledger.portal.nav import NavItem, _l, register
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
 
-__all__ = ["router"]
+__all__ = ["pdf_response", "png_response", "router"]
 
 router = APIRouter(prefix="/portal/labels", include_in_schema=False)
 Manufacturer = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
@@ -112,8 +112,8 @@ def case_sheet(
         return ctx.render("error.html", problem=exc)
     base = ctx.services.settings.public_base_url
     if kind == "png":
-        return _png(ctx, lambda: labels.png(cases, base_url=base, page=page))
-    return _pdf(labels.pdf(cases, base_url=base))
+        return png_response(ctx, lambda: labels.png(cases, base_url=base, page=page))
+    return pdf_response(labels.pdf(cases, base_url=base))
 
 
 # ------------------------------------------------------------------ logistic units
@@ -185,11 +185,11 @@ def logistic_sheet(
     except FormError as exc:
         return ctx.render("error.html", problem=exc)
     if kind == "png":
-        return _png(ctx, lambda: logistic_labels.png(found, page=page))
-    return _pdf(logistic_labels.pdf(found))
+        return png_response(ctx, lambda: logistic_labels.png(found, page=page))
+    return pdf_response(logistic_labels.pdf(found))
 
 
-def _png(ctx: Ctx, render: Callable[[], bytes]) -> Response:
+def png_response(ctx: Ctx, render: Callable[[], bytes]) -> Response:
     try:
         return Response(render(), media_type="image/png")
     except ValueError as exc:
@@ -197,7 +197,7 @@ def _png(ctx: Ctx, render: Callable[[], bytes]) -> Response:
         return ctx.render("error.html", problem=missing, status_code=404)
 
 
-def _pdf(document: bytes) -> Response:
+def pdf_response(document: bytes) -> Response:
     return Response(
         document,
         media_type="application/pdf",

@@ -42,6 +42,7 @@ from medledger.portal.routes.documents import (
     documents_about,
     form_fields,
 )
+from medledger.portal.routes.labels import pdf_response, png_response
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
 
@@ -291,14 +292,5 @@ def label_sheet(
         return ctx.render("error.html", problem=exc)
     base = ctx.services.settings.public_base_url
     if kind == "png":
-        try:
-            image = labels.png(units, base_url=base, page=page)
-        except ValueError as exc:
-            missing = PortalFailure("not_found", str(exc))
-            return ctx.render("error.html", problem=missing, status_code=404)
-        return Response(image, media_type="image/png")
-    return Response(
-        labels.pdf(units, base_url=base),
-        media_type="application/pdf",
-        headers={"Content-Disposition": 'inline; filename="labels.pdf"'},
-    )
+        return png_response(ctx, lambda: labels.png(units, base_url=base, page=page))
+    return pdf_response(labels.pdf(units, base_url=base))
