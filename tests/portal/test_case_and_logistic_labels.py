@@ -37,6 +37,7 @@ class Packed:
     lot: LotRow
     cases: list[bytes]
     sscc: str
+    pallet: bytes
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def packed(portal: PortalEnv) -> Packed:
     portal.api.sync()
     with portal.api.services.engine.connect() as conn:
         lot = next(r for r in lots_of(conn, m.address) if r.lot_key == key)
-    return Packed("0x" + key.hex(), lot, cases, sscc)
+    return Packed("0x" + key.hex(), lot, cases, sscc, pallet)
 
 
 def _decoded(png: bytes, kind: zxingcpp.BarcodeFormat) -> list[zxingcpp.Barcode]:
@@ -153,6 +154,14 @@ def test_a_logistic_label_carries_the_sscc_as_gs1_128_with_shipper_and_contents(
     assert pdf.content.startswith(b"%PDF")
     zh = portal.sign_in("manufacturer", lang="zh").get(LOGISTIC, params={"ssccs": packed.sscc})
     assert "2 箱（共 100 个）" in zh.text and "发货方" in zh.text
+    assert "<dt>To</dt>" not in page.text  # no consignee before it ships
+    c = portal.api.consortium
+    c.manufacturer.ship(c.distributor.address, [packed.pallet])
+    portal.api.sync()
+    shipped = client.get(LOGISTIC, params={"ssccs": packed.sscc}).text
+    sender = shipped.split("<dt>From</dt><dd>")[1].split("<")[0]
+    consignee = shipped.split("<dt>To</dt><dd>")[1].split("<")[0]
+    assert sender and consignee and sender != consignee
 
 
 def test_a_logistic_label_is_refused_for_a_unit_not_yours_or_unknown(
