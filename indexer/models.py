@@ -126,9 +126,7 @@ class LotEvent(SQLModel, table=True):
 
     __tablename__ = "lot_events"
     __table_args__ = (Index("ix_lot_events_lot", "lot_index", "block_number", "log_index"),)
-    block_number: int = Field(
-        sa_column=Column(BigInteger, primary_key=True, autoincrement=False)
-    )
+    block_number: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     lot_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     kind: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
