@@ -56,6 +56,7 @@ def test_a_lot_shipment_exports_its_quantities_as_valid_epcis(
     (case,) = m.pack_cases(box, LOT, ["C1"]).value
     shipment = m.ship(d.address, [case], lots=[LotQuantity(key, 300)]).value
     d.receive(shipment, temp_min=50, temp_max=80, rejected_lots=[LotQuantity(key, 20)])
+    d.destroy_lots([LotQuantity(key, 5)])
     api.sync()
 
     lgtin = lgtin_urn(gtin, LOT, company_prefix_length=len(c.prefix))
@@ -77,7 +78,9 @@ def test_a_lot_shipment_exports_its_quantities_as_valid_epcis(
         ("shipping", "in_transit", [(lgtin, 300, "EA")]),
         ("receiving", "active", [(lgtin, 280, "EA")]),
         ("inspecting", "returned", [(lgtin, 20, "EA")]),
+        ("destroying", "destroyed", [(lgtin, 5, "EA")]),
     ]
+    assert events[-1]["action"] == "DELETE" and events[-1]["medledger:holder"].endswith(d.address)
     commissioning, shipping = events[0], events[1]
     assert commissioning["ilmd"] == {
         "cbvmda:lotNumber": LOT,
@@ -94,7 +97,9 @@ def test_a_lot_shipment_exports_its_quantities_as_valid_epcis(
     page = reg.get("/v1/epcis/events", params={"MATCH_epcClass": lgtin, "perPage": 3}, headers=AUTH)
     assert len(_events(page)) == 3 and "nextPageToken=3" in page.headers["link"]
     link = {"MATCH_epcClass": lgtin, "perPage": 3, "nextPageToken": 3}
-    assert len(_events(reg.get("/v1/epcis/events", params=link, headers=AUTH))) == 1
+    assert len(_events(reg.get("/v1/epcis/events", params=link, headers=AUTH))) == 2
+    shipped = {"MATCH_epcClass": lgtin, "EQ_bizStep": "shipping|receiving"}
+    assert len(_events(reg.get("/v1/epcis/events", params=shipped, headers=AUTH))) == 2
 
     # The case is an EPC of its package GTIN.
     case_epc = unit_uri(api.services.settings.public_base_url, box, "C1")
@@ -106,7 +111,7 @@ def test_a_lot_shipment_exports_its_quantities_as_valid_epcis(
     mine = api.client.get(
         "/v1/epcis/events", params={"MATCH_epcClass": link_class}, headers=partner.login(d)
     )
-    assert len(_events(mine)) == 4
+    assert len(_events(mine)) == 5
     stranger = api.client.get(
         "/v1/epcis/events", params={"MATCH_epcClass": lgtin}, headers=partner.login(c.hospital)
     )

@@ -178,3 +178,26 @@ def test_a_logistic_label_is_refused_for_a_unit_not_yours_or_unknown(
     assert f"账本上没有 SSCC 为 {unknown} 的物流单元。" in zh.text
     hospital = portal.sign_in("hospital", lang="en").get(LOGISTIC)
     assert hospital.status_code in (403, 404)
+
+
+def test_a_unit_label_prints_the_product_text_from_its_master_record(
+    portal: PortalEnv, packed: Packed
+) -> None:
+    m, now = portal.api.consortium.manufacturer, portal.api.chain.now()
+    hip = "09506000201016"  # serialised, in the sample master data
+    key = m.register_lot(hip, "HP2601", production_date=now - 86400, expiry=now + YEAR).value
+    m.commission(key, ["HP0001"])
+    portal.api.sync()
+    client = portal.sign_in("manufacturer", lang="en")
+    page = client.get(
+        "/portal/manufacturer/labels", params={"lot_key": "0x" + key.hex(), "serials": "HP0001"}
+    )
+    assert page.status_code == 200, page.text
+    preview = page.text.split('id="label-preview"')[1].split("</pre>")[0]
+    lines = preview.split("<pre>")[1].strip().splitlines()
+    assert lines[:2] == ["Hip joint prosthesis", "髋关节假体"]  # English first on an English page
+    assert lines[2].startswith("Model: THA-Ceramic 52mm")
+    assert lines[3] == "Registration certificate: 国械注准20233130456"
+    assert lines[4].startswith("Lot: HP2601 · Expiry: 20")
+    assert lines[5] == "Storage: Store dry at room temperature; do not crush"
+    assert lines[6].startswith(f"(01){hip}(17)") and lines[6].endswith("(10)HP2601(21)HP0001")
