@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from ctypes import cast
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 
 import segno
@@ -103,6 +103,9 @@ def wrap(lines: Sequence[str], fits: Callable[[str], bool], *, limit: int) -> li
     last cut short with an ellipsis)."""
     out: list[str] = []
     for line in lines:
+        if fits(line):
+            out.append(line)
+            continue
         current = ""
         for char in line:
             if current and not fits(current + char):
@@ -179,15 +182,19 @@ def hri_lines(elements: Sequence[str], fits: Callable[[str], bool]) -> list[str]
     return lines
 
 
+@lru_cache(maxsize=64)
+def _info_lines(text: tuple[str, ...]) -> list[str]:
+    """`text` wrapped to the label (a sheet's labels mostly share their text: once each)."""
+    info = font(16)
+    return wrap(text, lambda t: info.getlength(t) <= TEXT_WIDTH, limit=INFO_LINES)
+
+
 def _label(label: Label, *, base_url: str) -> Image.Image:
     image = Image.new("RGB", LABEL, "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, LABEL[0] - 1, LABEL[1] - 1), outline="black", width=2)
     info, hri = font(16), font(18)
-    lines = wrap(
-        label.text, lambda t: draw.textlength(t, font=info) <= TEXT_WIDTH, limit=INFO_LINES
-    )
-    for number, line in enumerate(lines):
+    for number, line in enumerate(_info_lines(label.text)):
         draw.text((20, 8 + number * 20), line, fill="black", font=info)
     udi = label.udi
     matrix = gs1_datamatrix(udi.gs1_payload())
