@@ -118,6 +118,23 @@ class LotBalance(SQLModel, table=True):
     updated_block: int = _big()  # type: ignore[assignment]
 
 
+class LotEvent(SQLModel, table=True):
+    """One lot's quantity in one lot event (commissioned, shipped, received, rejected,
+    dispensed, quarantined, released, destroyed): the history `lot_balances` sums up, kept
+    for the EPCIS export. `kind` is an `EventKind`; `holder_id` is null for shipment events
+    (their parties are the shipment's)."""
+
+    __tablename__ = "lot_events"
+    __table_args__ = (Index("ix_lot_events_lot", "lot_index", "block_number", "log_index"),)
+    block_number: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    lot_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    quantity: int = _big()  # type: ignore[assignment]
+    holder_id: int | None = None
+    shipment_id: int | None = _big(nullable=True)  # type: ignore[assignment]
+
+
 class CaseContents(SQLModel, table=True):
     """A case (package-level item, `Items.packCases`): an `items` row whose units are a
     quantity of its lot rather than serialised children."""

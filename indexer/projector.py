@@ -21,6 +21,7 @@ from medledger.sdk.model import ItemStatus, MemberStatus, ShipmentStatus
 __all__ = ["Projector", "item_keys"]
 
 ACTIVE = int(ItemStatus.ACTIVE)
+_LOT_EVENT_KEY = ("block_number", "log_index", "lot_index", "kind")
 _ITEM_LIST_ARGS = ("itemIds", "acceptedIds", "rejectedIds", "caseIds")
 
 
@@ -464,9 +465,60 @@ class Projector:
                 e.block_number, "lot_balances", {**key, **values}, ("lot_index", "organisation_id")
             )
 
+    def _lot_events(
+        self,
+        e: DecodedEvent,
+        kind: EventKind,
+        lots: Sequence[tuple[bytes, int]],
+        *,
+        holder: str | None = None,
+        shipment_id: int | None = None,
+    ) -> None:
+        """One `lot_events` row per lot of a lot event (the history behind `lot_balances`)."""
+        holder_id = None if holder is None else self.org(holder, e.block_number)
+        for key, quantity in lots:
+            row = {
+                "block_number": e.block_number,
+                "log_index": e.log_index,
+                "lot_index": self.lot_index(bytes(key)),
+                "kind": int(kind),
+                "quantity": int(quantity),
+                "holder_id": holder_id,
+                "shipment_id": shipment_id,
+            }
+            self.undo.insert(e.block_number, "lot_events", row, _LOT_EVENT_KEY)
+
+    def _on_LotCommissioned(self, e: DecodedEvent) -> None:
+        a = e.args
+        lots = [(a["lotKey"], a["quantity"])]
+        self._lot_events(e, EventKind.COMMISSIONED, lots, holder=str(a["manufacturer"]))
+
+    def _on_ShipmentLotsSent(self, e: DecodedEvent) -> None:
+        shipment_id = int(e.args["shipmentId"])
+        self._lot_events(e, EventKind.SHIPPED, e.args["lots"], shipment_id=shipment_id)
+
     def _on_ShipmentLotsReceived(self, e: DecodedEvent) -> None:
+        shipment_id = int(e.args["shipmentId"])
         accepted = sum(int(quantity) for _, quantity in e.args["accepted"])
-        self.lots_accepted[int(e.args["shipmentId"])] = accepted
+        self.lots_accepted[shipment_id] = accepted
+        self._lot_events(e, EventKind.RECEIVED, e.args["accepted"], shipment_id=shipment_id)
+        self._lot_events(e, EventKind.REJECTED, e.args["rejected"], shipment_id=shipment_id)
+
+    def _on_LotsDispensed(self, e: DecodedEvent) -> None:
+        a = e.args
+        self._lot_events(e, EventKind.DISPENSED, a["lots"], holder=str(a["holder"]))
+
+    def _on_LotsQuarantined(self, e: DecodedEvent) -> None:
+        a = e.args
+        self._lot_events(e, EventKind.QUARANTINED, a["lots"], holder=str(a["holder"]))
+
+    def _on_LotsReleased(self, e: DecodedEvent) -> None:
+        a = e.args
+        self._lot_events(e, EventKind.RELEASED, a["lots"], holder=str(a["holder"]))
+
+    def _on_LotsDestroyed(self, e: DecodedEvent) -> None:
+        a = e.args
+        self._lot_events(e, EventKind.DESTROYED, a["lots"], holder=str(a["holder"]))
 
     def _on_CasesPacked(self, e: DecodedEvent) -> None:
         a = e.args

@@ -88,6 +88,20 @@ MESSAGES: dict[str, str] = {
     "label_not_commissioned": _l("Never commissioned in this lot: %(serials)s."),
     "label_dispensed": _l("Already dispensed or implanted: %(serials)s."),
     "label_destroyed": _l("Destroyed: %(serials)s."),
+    "label_unpacked": _l("Already unpacked: %(serials)s."),
+    "labels_lot_expired": _l("Lot %(lot)s expired on %(expiry)s: no labels are printed for it."),
+    "labels_cases_refused": _l(
+        "No case labels were made: some of these cases must not be labelled (see the serial "
+        "numbers field)."
+    ),
+    "label_case_not_commissioned": _l(
+        "Never packed as a case of %(gtin)s from this lot: %(serials)s."
+    ),
+    "labels_not_a_package": _l("%(gtin)s is not a package level of this lot's product."),
+    "labels_container_unknown": _l("No logistic unit with SSCC %(sscc)s is on the ledger."),
+    "labels_container_not_yours": _l(
+        "Your organisation does not hold logistic unit %(sscc)s: only its holder prints its label."
+    ),
     "empty": _l("Enter or scan a code."),
     # ledger rules (Solidity custom errors)
     "ItemsNotHolder": _l("Your organisation does not hold this item."),
