@@ -138,7 +138,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         height = httpx.get(urls["sequencer"] + "/healthz").json()["head"]
         assert height > 20  # the seeded history is on the chain
         # Sign-ins are printed for every organisation and work; the secrets are not printed.
-        assert banner.count("demo-") == 11
+        assert banner.count("demo-") == 12  # the seeded organisations
         for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
             password = re.search(rf"^  {user}\s+(\S+)", banner, re.M).group(1)  # type: ignore[union-attr]
             signs_in(urls[side], user, password)
