@@ -108,7 +108,8 @@ class SeedResult:
     organisations: list[dict[str, str]]
     sample_path: str  # Digital Link path of a genuine unit at a hospital
     recalled_path: str  # a unit of the recalled lot
-    products: list[dict[str, Any]]  # gtin, name, lots, serialised (older seeds: no flag)
+    # gtin, name, lots, serialised, case_gtin and case_units (older seeds: the first three)
+    products: list[dict[str, Any]]
     lot_path: str = ""  # a lot-tracked lot in use (older seeds: none)
     recalled_lot_path: str = ""  # the recalled lot-tracked lot
 
@@ -208,12 +209,23 @@ def seed_demo(
                 "name": f"{records[p.gtin].name_zh} / {records[p.gtin].name_en}",
                 "lots": list(p.lots),
                 "serialised": records[p.gtin].serialised,
+                **_largest_package(records[p.gtin]),
             }
             for p in PRODUCTS
         ],
         lot_path=sample["lot"],
         recalled_lot_path=sample["recalled_lot"],
     )
+
+
+def _largest_package(record: MasterRecord) -> dict[str, Any]:
+    """`case_gtin` and `case_units` of the product's largest package level, if any."""
+    if not record.packages:
+        return {}
+    units = 1
+    for level in record.packages:  # smallest first, each holding the one before
+        units *= level.quantity
+    return {"case_gtin": record.packages[-1].gtin, "case_units": units}
 
 
 def save_seed(data_dir: Path, result: SeedResult) -> None:
