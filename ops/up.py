@@ -173,6 +173,11 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
             f"Verify a sample code:  {stack.partner_api}{seed.sample_path}",
             f"A recalled unit:       {stack.partner_api}{seed.recalled_path}",
         ]
+        if seed.lot_path:  # seeds before lot-tracked products had none
+            lines += [
+                f"A lot, by quantity:    {stack.partner_api}{seed.lot_path}",
+                f"A recalled lot:        {stack.partner_api}{seed.recalled_lot_path}",
+            ]
     lines += [
         f"Regulator staff API token: in {stack.secrets.directory / 'regulator-api-token'}",
         "Ctrl-C stops everything; the next `medledger up` keeps the data (--reset: fresh).",

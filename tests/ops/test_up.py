@@ -165,6 +165,8 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         height = httpx.get(urls["sequencer"] + "/healthz").json()["head"]
         assert height > 20  # the seeded history is on the chain
         _the_seed_has_its_mix(data, urls)
+        lot = re.search(r"A recalled lot:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        assert httpx.get(lot, headers=JSON).json()["lot"]["recalled"] is True
         # Sign-ins are printed for every organisation and work; the secrets are not printed.
         assert banner.count("demo-") == 12  # the seeded organisations
         for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
