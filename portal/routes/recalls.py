@@ -63,7 +63,7 @@ LEVELS = {
 }
 
 
-def _masters(ctx: Ctx, gtins: Iterable[str]) -> dict[str, MasterRecord]:
+def masters_of(ctx: Ctx, gtins: Iterable[str]) -> dict[str, MasterRecord]:
     """The current master record of each GTIN this deployment holds (for its names)."""
     found = {gtin: current_record(ctx.services, gtin) for gtin in set(gtins)}
     return {gtin: record for gtin, record in found.items() if record is not None}
@@ -75,7 +75,7 @@ def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
     return ctx.render(
         "regulator/recalls.html",
         recalls=rows,
-        masters=_masters(ctx, (r.gtin for r in rows)),
+        masters=masters_of(ctx, (r.gtin for r in rows)),
         levels=LEVELS,
         now=int(time.time()),
         **extra,
@@ -123,7 +123,7 @@ def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: obj
         template,
         recall_id=recall_id,
         progress=progress,
-        masters=_masters(ctx, [progress.gtin] if progress else []),
+        masters=masters_of(ctx, [progress.gtin] if progress else []),
         notice_days=NOTICE_DAYS,
         now=int(time.time()),
         **extra,

@@ -1,4 +1,4 @@
-"""The regulator's recall centre names the recalled product (from its master record, which
+"""The regulator's overview and recall centre name the recalled product (from its master record, which
 the regulator's deployment holds once pulled through the oversight feed), in the page's
 language; without a record it shows the GTIN alone."""
 
@@ -41,7 +41,9 @@ def _recall(portal: PortalEnv) -> int:
     return recall_id
 
 
-def test_the_recall_pages_name_the_product_in_either_language(portal: PortalEnv) -> None:
+def test_the_overview_and_recall_pages_name_the_product_in_either_language(
+    portal: PortalEnv,
+) -> None:
     _anchor(portal)
     recall_id = _recall(portal)
     for lang, name in (("en", "Hip joint prosthesis"), ("zh-CN", "髋关节假体")):
@@ -52,6 +54,8 @@ def test_the_recall_pages_name_the_product_in_either_language(portal: PortalEnv)
         assert name in listed.text
         page = reg.get(f"/portal/regulator/recalls/{recall_id}")
         assert name in page.text and "THA-52" in page.text
+        overview = reg.get("/portal/regulator")  # the open recalls, by product name
+        assert f'data-recall="{recall_id}"' in overview.text and name in overview.text
 
 
 def test_without_a_master_record_the_recall_pages_show_the_gtin(portal: PortalEnv) -> None:
