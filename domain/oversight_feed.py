@@ -42,7 +42,7 @@ from dataclasses import asdict
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from medledger.domain.master_data import MasterRecord
+from medledger.domain.master_data import MasterRecord, forget_names
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
@@ -289,6 +289,7 @@ def store_master_records(
             record=item.record,
             now=int(time.time()),
         )
+        forget_names(services, anchored.gtin)
         stored += 1
     held = master_records_by_hash(engine, (v.master_hash for v in versions))
     reached: AnchoredVersion | None = None

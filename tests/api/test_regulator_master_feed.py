@@ -54,6 +54,7 @@ def test_master_records_reach_the_regulator_and_its_pages_show_the_names(
     regulator.sync()
     before = regulator.client.get(f"/v1/devices/{c.gtin}").json()
     assert before["version"] == 1 and before["master"] is None  # anchored, record not here
+    assert _verify_names(regulator, "N1")["name_zh"] is None
 
     pulled = regulator.pull()
     assert (pulled.master_records, pulled.master_refused) == (1, 0)
@@ -61,7 +62,7 @@ def test_master_records_reach_the_regulator_and_its_pages_show_the_names(
     view = regulator.client.get(f"/v1/devices/{c.gtin}").json()
     assert view["master"]["name_zh"] == "髋关节假体"
     assert view["master"]["name_en"] == "Hip joint prosthesis"
-    product = _verify_names(regulator, "N1")
+    product = _verify_names(regulator, "N1")  # at once: the cached "no record" is dropped
     assert product["name_zh"] == "髋关节假体"
     assert product["registration_number"] == "国械注准20263130001"
 
