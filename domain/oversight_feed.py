@@ -261,6 +261,7 @@ def missing_master_versions(
 class MasterStored(BaseModel):
     stored: int
     refused: list[str]  # hashes whose record did not match its anchor, or was invalid
+    complete: bool  # whether every version of the batch now has its record here
 
 
 def store_master_records(
@@ -269,11 +270,12 @@ def store_master_records(
     *,
     wanted: list[AnchoredVersion],
     versions: list[AnchoredVersion],
+    advance: bool = True,
 ) -> MasterStored:
     """Store each record of `page` that is one of the `wanted` anchored versions: its
     keccak256 must be the anchored hash and it must be a valid record of that version's
-    GTIN. Then move the cursor past the versions (of `versions`, in order) all of whose
-    records are now held."""
+    GTIN. Then, with `advance` (no earlier version is missing), move the cursor past the
+    versions (of `versions`, in order) all of whose records are now held."""
     by_hash = {v.master_hash: v for v in wanted}
     engine = api_store(services).engine
     stored, refused = 0, []
@@ -297,9 +299,10 @@ def store_master_records(
         if v.master_hash not in held:
             break
         reached = v
-    if reached is not None:
+    if advance and reached is not None:
         cursors.save_cursor(engine, "master_records", MasterCursor(reached.position).text())
-    return MasterStored(stored=stored, refused=refused)
+    complete = reached is not None and reached == versions[-1]
+    return MasterStored(stored=stored, refused=refused, complete=complete)
 
 
 def _matches(record: str, anchored: AnchoredVersion) -> bool:

@@ -129,13 +129,15 @@ class OversightPull:
             after = reached
 
     def _pull_master_records(self) -> tuple[int, int]:
-        """(stored, refused): the records of versions anchored since the cursor."""
+        """(stored, refused): the records of versions anchored since the cursor. A record
+        the partner API lacks or that does not match holds the cursor back (it is asked
+        for again next time), not the versions after it."""
         after = MasterCursor.parse(load_cursor(self._services, "master_records"))
         stored = refused = 0
+        advance = True
+        batch = min(self._page_size, MAX_MASTER_RECORDS)
         while True:
-            versions, missing = missing_master_versions(
-                self._services, after, limit=MAX_MASTER_RECORDS
-            )
+            versions, missing = missing_master_versions(self._services, after, limit=batch)
             if not versions:
                 return stored, refused
             page = MasterRecordPage(records=[])
@@ -144,14 +146,16 @@ class OversightPull:
                 page = self._get(
                     "/v1/partner/oversight/master-records", {"hash": hashes}, MasterRecordPage
                 )
-            result = store_master_records(self._services, page, wanted=missing, versions=versions)
+            result = store_master_records(
+                self._services, page, wanted=missing, versions=versions, advance=advance
+            )
             for bad in result.refused:
                 log.warning("master record %s does not match its anchor: refused", bad)
             stored, refused = stored + result.stored, refused + len(result.refused)
-            reached = MasterCursor.parse(load_cursor(self._services, "master_records"))
-            if reached == after or len(versions) < MAX_MASTER_RECORDS:
+            advance = advance and result.complete
+            if len(versions) < batch:
                 return stored, refused
-            after = reached
+            after = MasterCursor(versions[-1].position)
 
     # -------------------------------------------------------------- HTTP
 

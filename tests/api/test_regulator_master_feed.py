@@ -91,10 +91,17 @@ def test_a_record_that_does_not_match_its_anchor_is_refused_until_it_does(
             update(master_records).where(master_records.c.master_hash == key).values(record=forged)
         )
 
+    # Two later versions, beyond the first page of two: a refused record does not hold
+    # them back, only the cursor.
+    _anchor(partner, model="THA-54")
+    _anchor(partner, model="THA-56")
+    regulator.sync()
+
     pulled = regulator.pull()
-    assert (pulled.master_records, pulled.master_refused) == (0, 1)
-    assert regulator.client.get(f"/v1/devices/{c.gtin}").json()["master"] is None
-    assert load_cursor(regulator.services, "master_records") is None  # still to do
+    assert (pulled.master_records, pulled.master_refused) == (2, 1)
+    history = regulator.client.get(f"/v1/devices/{c.gtin}").json()["history"]
+    assert [h["record"] and h["record"]["model"] for h in history] == [None, "THA-54", "THA-56"]
+    assert load_cursor(regulator.services, "master_records") is None  # version 1 still to do
 
     with partner_store.begin() as conn:
         conn.execute(
@@ -104,7 +111,8 @@ def test_a_record_that_does_not_match_its_anchor_is_refused_until_it_does(
         )
     assert regulator.pull().master_records == 1
     view = regulator.client.get(f"/v1/devices/{c.gtin}").json()
-    assert view["master"]["name_zh"] == "髋关节假体"
+    assert [h["record"]["model"] for h in view["history"]] == ["THA-52", "THA-54", "THA-56"]
+    assert str(load_cursor(regulator.services, "master_records")).endswith(f":{c.gtin}:3")
 
 
 def test_only_the_regulator_member_reads_master_records(
