@@ -1,6 +1,6 @@
-"""The regulator's overview and recall centre name the recalled product (from its master record, which
-the regulator's deployment holds once pulled through the oversight feed), in the page's
-language; without a record it shows the GTIN alone."""
+"""The regulator's overview and recall centre name the recalled product (from its master
+record, which the regulator's deployment holds once pulled through the oversight feed), in
+the page's language; without a record they show the GTIN alone."""
 
 from __future__ import annotations
 
