@@ -44,6 +44,7 @@ __all__ = [
     "current_record",
     "current_record_uncached",
     "expiry_timestamp",
+    "forget_names",
     "product_master",
     "with_master_names",
 ]
@@ -417,3 +418,9 @@ def with_master_names(services: Services, result: VerifyResult) -> VerifyResult:
     }
     product = result.product.model_copy(update=names)
     return result.model_copy(update={"product": product})
+
+
+def forget_names(services: Services, gtin: str) -> None:
+    """Drop the cached record of `gtin` (a record of it arrived, e.g. through the oversight
+    feed on the regulator's side)."""
+    services.components.get(NAMES, _NamesCache).entries.pop(gtin, None)

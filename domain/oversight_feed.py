@@ -10,6 +10,15 @@ databases with `store_scans` (its indexer's `verification_scans`, which its aler
 and `store_acknowledgements` (its own `api_recall_acknowledgements`), remembering how far
 it got per feed in `api_oversight_cursors` of its API store (`indexer.store.oversight_feed`).
 
+Product master records (names, model, registration number, packaging: public data) cross
+too, since the regulator's portal and verification show them: the regulator's pull lists
+the versions its own read model saw anchored on the chain (`product_master_versions`),
+asks the partner API for the records it lacks (`master_record_page`, route
+`GET /v1/partner/oversight/master-records`) and stores one (`store_master_records`, into
+its own `api_master_records`) only if its keccak256 is the anchored hash and it is a valid
+record of that GTIN; anything else is refused and counted, never stored. Its cursor is
+the (block, GTIN, version) up to which every anchored version is stored.
+
 Nothing personal crosses: a scan is its unit, time, coarse place (as logged) and the
 member that scanned it with an API key (an organisation's ledger address), or nobody for
 an anonymous scan; never an IP address.
@@ -27,34 +36,49 @@ skips rows this side already holds with the same unit, time, place and scanner.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict
 
-from pydantic import BaseModel, ConfigDict, Field
+from eth_utils import keccak
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from medledger.domain.master_data import MasterRecord, forget_names
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
 from medledger.indexer.store import oversight_feed as cursors
+from medledger.indexer.store.master_records import master_records_by_hash, put_master_record
+from medledger.indexer.store.oversight_feed import AnchoredVersion, anchored_after
 from medledger.indexer.store.recalls import Acknowledgement, acknowledgements_after
 
 __all__ = [
+    "MAX_MASTER_RECORDS",
     "MAX_PAGE",
     "OVERLAP_SECONDS",
     "AckCursor",
     "AckPage",
     "AckRecord",
+    "MasterCursor",
+    "MasterRecordOut",
+    "MasterRecordPage",
+    "MasterStored",
     "ScanPage",
     "ScanRecord",
     "acknowledgement_page",
     "MEMBER_UNNAMED",
     "load_cursor",
+    "master_record_page",
+    "missing_master_versions",
     "scan_page",
     "scanner_address",
     "store_acknowledgements",
+    "store_master_records",
     "store_scans",
 ]
 
 MAX_PAGE = 1000
+MAX_MASTER_RECORDS = 100  # hashes per request: a record is at most a few kB
+_HASH = r"^0x[0-9a-f]{64}$"
 OVERLAP_SECONDS = 300
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 # Kept for a member scan whose member is not known (rows logged before scans kept the
@@ -184,3 +208,108 @@ def store_acknowledgements(services: Services, page: AckPage, *, position: AckCu
     return cursors.save_acknowledgements(
         api_store(services).engine, acks, feed="acknowledgements", position=position.text()
     )
+
+
+# ------------------------------------------------------------------ master records
+
+
+class MasterRecordOut(_Strict):
+    master_hash: str = Field(pattern=_HASH, description="keccak256 the chain anchors")
+    record: str = Field(max_length=32768, description="the record's canonical JSON")
+
+
+class MasterRecordPage(_Strict):
+    records: list[MasterRecordOut] = Field(max_length=MAX_MASTER_RECORDS)
+
+
+def master_record_page(services: Services, hashes: list[bytes]) -> MasterRecordPage:
+    """The partner side: the records this store holds among `hashes`."""
+    found = master_records_by_hash(api_store(services).engine, hashes)
+    return MasterRecordPage(
+        records=[
+            MasterRecordOut(master_hash="0x" + h.hex(), record=record)
+            for h, record in found.items()
+        ]
+    )
+
+
+class MasterCursor(tuple[int, str, int]):
+    """(block, GTIN, version) up to which every anchored version is stored; text
+    `block:gtin:version`."""
+
+    @classmethod
+    def parse(cls, text: str | None) -> MasterCursor:
+        if not text:
+            return cls((0, "", 0))
+        block, gtin, version = text.split(":")
+        return cls((int(block), gtin, int(version)))
+
+    def text(self) -> str:
+        return f"{self[0]}:{self[1]}:{self[2]}"
+
+
+def missing_master_versions(
+    services: Services, after: MasterCursor, *, limit: int
+) -> tuple[list[AnchoredVersion], list[AnchoredVersion]]:
+    """The regulator side: up to `limit` versions its read model saw anchored after
+    `after`, in order, and those of them whose record this store lacks."""
+    versions = anchored_after(services.engine, after, limit=limit)
+    held = master_records_by_hash(api_store(services).engine, (v.master_hash for v in versions))
+    return versions, [v for v in versions if v.master_hash not in held]
+
+
+class MasterStored(BaseModel):
+    stored: int
+    refused: list[str]  # hashes whose record did not match its anchor, or was invalid
+    complete: bool  # whether every version of the batch now has its record here
+
+
+def store_master_records(
+    services: Services,
+    page: MasterRecordPage,
+    *,
+    wanted: list[AnchoredVersion],
+    versions: list[AnchoredVersion],
+    advance: bool = True,
+) -> MasterStored:
+    """Store each record of `page` that is one of the `wanted` anchored versions: its
+    keccak256 must be the anchored hash and it must be a valid record of that version's
+    GTIN. Then, with `advance` (no earlier version is missing), move the cursor past the
+    versions (of `versions`, in order) all of whose records are now held."""
+    by_hash = {v.master_hash: v for v in wanted}
+    engine = api_store(services).engine
+    stored, refused = 0, []
+    for item in page.records:
+        anchored = by_hash.get(bytes.fromhex(item.master_hash[2:]))
+        if anchored is None or not _matches(item.record, anchored):
+            refused.append(item.master_hash)
+            continue
+        put_master_record(
+            engine,
+            master_hash=anchored.master_hash,
+            gtin=anchored.gtin,
+            record=item.record,
+            now=int(time.time()),
+        )
+        forget_names(services, anchored.gtin)
+        stored += 1
+    held = master_records_by_hash(engine, (v.master_hash for v in versions))
+    reached: AnchoredVersion | None = None
+    for v in versions:
+        if v.master_hash not in held:
+            break
+        reached = v
+    if advance and reached is not None:
+        cursors.save_cursor(engine, "master_records", MasterCursor(reached.position).text())
+    complete = reached is not None and reached == versions[-1]
+    return MasterStored(stored=stored, refused=refused, complete=complete)
+
+
+def _matches(record: str, anchored: AnchoredVersion) -> bool:
+    """Whether `record` hashes to the anchor and is a valid record of its GTIN."""
+    if bytes(keccak(record.encode())) != anchored.master_hash:
+        return False
+    try:
+        return MasterRecord.model_validate_json(record).gtin == anchored.gtin
+    except ValidationError:
+        return False

@@ -3,7 +3,10 @@
 `OversightPull.pull()` signs in to the partner API as the regulator member (EIP-4361
 challenge signed with the regulator's key, as any member signs in; the token is kept
 until shortly before it expires, or a 401), reads the scans and acknowledgements pages
-after its cursors and writes them on this side. `start_pulling` runs it every
+after its cursors and writes them on this side, then asks for the product master
+records its own read model saw anchored but its store lacks, and stores each one that
+matches its anchor (`oversight_feed.store_master_records`; one that does not is refused
+and logged). `start_pulling` runs it every
 `settings.oversight_feed_interval` seconds in a daemon thread of one worker process: an
 exclusive lock on `data_dir/oversight-pull.lock` elects the worker, so N workers do not
 pull N times. A failed pull (partner API down, a refusal, the regulator not admitted yet)
@@ -30,13 +33,18 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ValidationError
 
 from medledger.domain.oversight_feed import (
+    MAX_MASTER_RECORDS,
     MAX_PAGE,
     OVERLAP_SECONDS,
     AckCursor,
     AckPage,
+    MasterCursor,
+    MasterRecordPage,
     ScanPage,
     load_cursor,
+    missing_master_versions,
     store_acknowledgements,
+    store_master_records,
     store_scans,
 )
 from medledger.domain.services import Services
@@ -61,6 +69,8 @@ class FeedError(MedLedgerError):
 class Pulled:
     scans: int
     acknowledgements: int
+    master_records: int = 0
+    master_refused: int = 0  # records that did not match their anchor
 
 
 class OversightPull:
@@ -85,7 +95,8 @@ class OversightPull:
     def pull(self) -> Pulled:
         """Everything new in both feeds, written on this side."""
         try:
-            return Pulled(self._pull_scans(), self._pull_acknowledgements())
+            scans, acks = self._pull_scans(), self._pull_acknowledgements()
+            return Pulled(scans, acks, *self._pull_master_records())
         except BaseException:
             self._recheck = True
             raise
@@ -116,6 +127,35 @@ class OversightPull:
             if len(page.acknowledgements) < self._page_size or reached <= after:
                 return written
             after = reached
+
+    def _pull_master_records(self) -> tuple[int, int]:
+        """(stored, refused): the records of versions anchored since the cursor. A record
+        the partner API lacks or that does not match holds the cursor back (it is asked
+        for again next time), not the versions after it."""
+        after = MasterCursor.parse(load_cursor(self._services, "master_records"))
+        stored = refused = 0
+        advance = True
+        batch = min(self._page_size, MAX_MASTER_RECORDS)
+        while True:
+            versions, missing = missing_master_versions(self._services, after, limit=batch)
+            if not versions:
+                return stored, refused
+            page = MasterRecordPage(records=[])
+            if missing:
+                hashes = ["0x" + v.master_hash.hex() for v in missing]
+                page = self._get(
+                    "/v1/partner/oversight/master-records", {"hash": hashes}, MasterRecordPage
+                )
+            result = store_master_records(
+                self._services, page, wanted=missing, versions=versions, advance=advance
+            )
+            for bad in result.refused:
+                log.warning("master record %s does not match its anchor: refused", bad)
+            stored, refused = stored + result.stored, refused + len(result.refused)
+            advance = advance and result.complete
+            if len(versions) < batch:
+                return stored, refused
+            after = MasterCursor(versions[-1].position)
 
     # -------------------------------------------------------------- HTTP
 

@@ -4,8 +4,13 @@ Writer threads take fresh units through their life over the partner HTTP API, si
 the seeded members' own keys (sign-in by personal signature; EIP-712 ship and receive
 orders inside member-signed transactions posted to `/v1/partner/transactions`, see
 `ops.demo.e2e_lifecycle.ApiMember`): commission → ship to a distributor → receive → ship to
-a hospital → receive → dispense one. A scanner thread sends public `GET /v1/verify` scans
-of known units from a pool of simulated phones. Writes and scans share the `rate` (ops/s).
+a hospital → receive → dispense one. Lot-tracked products (syringes, masks) travel by
+quantity, signed the same way: commission a lot quantity → pack a case of the product's
+case level → ship the case with loose quantities to a distributor → receive (now and then
+rejecting part of the loose quantity, as for damaged cartons) → ship a loose quantity to a
+hospital → receive → dispense part of it. A scanner thread sends public `GET /v1/verify`
+scans of known units from a pool of simulated phones. Writes and scans share the `rate`
+(ops/s).
 
 Every write the API acknowledged (HTTP 201/200 with a transaction hash) is kept in
 `Traffic.acked`, which the chaos soak checks against the chain. A failed write (the node or
@@ -36,12 +41,16 @@ from medledger.sdk.compiler import load_artifacts
 from medledger.sdk.deploy import Deployment
 from medledger.sdk.gs1 import Udi, item_id, lot_key, unit_path
 from medledger.sdk.ledger import Ledger
+from medledger.sdk.messages import LotQuantity
 
 __all__ = ["Acked", "Traffic", "TrafficStats", "stack_urls"]
 
 WRITERS = 2  # one per team; a member belongs to one team, so its nonces have one owner
 PHONES = 25  # scanner identities (X-API-Key buckets) so scans are not rate-limited as one
 UNITS_PER_JOURNEY = 3
+LOT_JOURNEY_SHARE = 0.4  # of a team's journeys, when it has lot-tracked products
+LOOSE = 300  # units shipped loose beside the case; a tenth of them rejected at times
+REJECT_CHANCE = 0.2
 TOKEN_REFRESH_SECONDS = 300.0  # sign in again well within the API's token lifetime (900 s)
 
 
@@ -61,6 +70,7 @@ class TrafficStats:
     scans: int = 0
     failed_scans: int = 0
     journeys: int = 0
+    lot_journeys: int = 0  # of the journeys, those of lot-tracked quantities
     verdicts: Counter[str] = field(default_factory=Counter)
     last_error: str = ""
 
@@ -69,7 +79,8 @@ class TrafficStats:
         return (
             f"{elapsed:6.0f} s  {ops:5.1f} ops/s  writes {self.writes} (failed "
             f"{self.failed_writes})  scans {self.scans} (failed {self.failed_scans})  "
-            f"lifecycles {self.journeys}  verdicts {dict(self.verdicts)}"
+            f"lifecycles {self.journeys} (by quantity {self.lot_journeys})  "
+            f"verdicts {dict(self.verdicts)}"
         )
 
 
@@ -177,12 +188,21 @@ class Traffic:
         self.teams = [
             {role: slugs[i::WRITERS] for role, slugs in by_role.items()} for i in range(WRITERS)
         ]
-        recalled_lot = seed.recalled_path.split("/10/")[1].split("/")[0]
+        recalled = {_lot_of(seed.recalled_path), _lot_of(seed.recalled_lot_path)}
+        products = list(zip(seed.products, _makers(seed.products), strict=True))
         self.lots = [
             (product["gtin"], lot, maker)
-            for product, maker in zip(seed.products, _makers(seed.products), strict=True)
+            for product, maker in products
+            if product.get("serialised", True)
             for lot in product["lots"]
-            if lot != recalled_lot
+            if lot not in recalled
+        ]
+        self.lot_tracked = [
+            TrackedLot(product["gtin"], lot, maker, product["case_gtin"], product["case_units"])
+            for product, maker in products
+            if not product.get("serialised", True) and product.get("case_gtin")
+            for lot in product["lots"]
+            if lot not in recalled
         ]
         sample = seed.sample_path.split("/")
         self.codes: list[Udi] = [Udi(gtin=sample[2], lot=sample[4], serial=sample[6])]
@@ -245,9 +265,16 @@ class Traffic:
     def _writer(self, team: dict[str, list[str]], pacer: _Pacer, stop: threading.Event) -> None:
         rng = random.Random()
         lots = [lot for lot in self.lots if lot[2] in team["manufacturer"]]
+        tracked = [t for t in self.lot_tracked if t.maker in team["manufacturer"]]
         while not stop.is_set():
             try:
-                self._journey(team, lots, rng, pacer, stop)
+                if tracked and (not lots or rng.random() < LOT_JOURNEY_SHARE):
+                    self._lot_journey(team, rng.choice(tracked), rng, pacer, stop)
+                    self._count("lot_journeys")
+                elif lots:
+                    self._journey(team, lots, rng, pacer, stop)
+                else:
+                    return  # nothing this team's manufacturers make can travel
                 self._count("journeys")
             except (LifecycleError, httpx.HTTPError, OSError, ValueError) as exc:
                 self._count("failed_writes")
@@ -306,6 +333,48 @@ class Traffic:
         except _Stopped:
             return
 
+    def _lot_journey(
+        self,
+        team: dict[str, list[str]],
+        lot: TrackedLot,
+        rng: random.Random,
+        pacer: _Pacer,
+        stop: threading.Event,
+    ) -> None:
+        """A case and loose quantities of a lot-tracked product to a distributor (who may
+        reject part of the loose quantity), a loose quantity on to a hospital, used there."""
+        m = self.members[lot.maker]
+        d = self.members[rng.choice(team["distributor"])]
+        h = self.members[rng.choice(team["hospital"])]
+        key = lot_key(lot.gtin, lot.lot)
+        (serial,) = self._serials(1)
+        case = item_id(unit_path(lot.case_gtin, serial))  # a case's id is its code's
+
+        def step(action: Callable[[], T]) -> T:
+            if not pacer.wait(stop):
+                raise _Stopped
+            result = action()
+            self._count("writes")
+            return result
+
+        rejected = LOOSE // 10 if rng.random() < REJECT_CHANCE else 0
+        to_hospital = rng.randrange(20, LOOSE // 2)
+        try:
+            step(lambda: m.transact("commissionLot", [key, lot.case_units + LOOSE]))
+            step(lambda: m.transact("packCases", [lot.case_gtin, lot.lot, [serial]]))
+            first = step(
+                lambda: m.ship(d.address, [case], relayed=False, lots=[LotQuantity(key, LOOSE)])
+            )
+            rejects = [LotQuantity(key, rejected)] if rejected else []
+            step(lambda: d.receive(first, [case], relayed=False, rejected_lots=rejects))
+            loose = [LotQuantity(key, to_hospital)]
+            second = step(lambda: d.ship(h.address, [], relayed=False, lots=loose))
+            step(lambda: h.receive(second, [], relayed=False))
+            used = [(key, rng.randrange(1, to_hospital))]
+            step(lambda: h.transact("dispenseLots", [used, bytes(32)], items=1))
+        except _Stopped:
+            return
+
     def _scanner(self, pacer: _Pacer, stop: threading.Event) -> None:
         rng = random.Random()
         while pacer.wait(stop):
@@ -324,6 +393,22 @@ class Traffic:
             except httpx.HTTPError:
                 self._count("failed_scans")
                 stop.wait(0.2)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedLot:
+    """A lot of a lot-tracked product, with the product's case level."""
+
+    gtin: str
+    lot: str
+    maker: str
+    case_gtin: str
+    case_units: int
+
+
+def _lot_of(path: str) -> str | None:
+    """The lot in a Digital Link path (None for an empty path: an older seed)."""
+    return path.split("/10/")[1].split("/")[0] if "/10/" in path else None
 
 
 def _makers(products: list[dict[str, Any]]) -> list[str]:

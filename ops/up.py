@@ -17,7 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
+from medledger.domain.services import Services
+from medledger.domain.settings import ApiSettings
 from medledger.ops.demo.seed import ORGANISATIONS, SeedResult, load_seed, save_seed, seed_demo
 from medledger.ops.secrets import private_file
 from medledger.ops.stack import Stack, StackConfig, start_stack
@@ -50,41 +53,37 @@ def _passwords(data_dir: Path) -> dict[str, str]:
     return passwords
 
 
+def _side_services(stack: Stack, *, regulator: bool) -> Services:
+    """The services of the partner API (or the regulator API), as its process has them."""
+    if regulator:
+        rpc, db = stack.follower_rpc or stack.chain_rpc, stack.regulator_index_db_url
+        name, master = "regulator-api", stack.secrets.regulator_master_key
+    else:
+        rpc, db, name, master = stack.chain_rpc, stack.index_db_url, "api", stack.secrets.master_key
+    settings = ApiSettings(
+        rpc_url=rpc,
+        db_url=db,
+        deployment_file=stack.deployment_file,
+        data_dir=stack.config.data_dir / name,
+        regulator=regulator,
+        master_key=SecretStr(master),
+    )
+    return Services.from_settings(settings)
+
+
 def _portal_users(stack: Stack, seed: SeedResult) -> None:
     """A portal user per organisation: members on the partner side (their key in the
     partner API's custody), the regulator on the regulator side."""
     from eth_account import Account
-    from pydantic import SecretStr
-
-    from medledger.domain.services import Services
-    from medledger.domain.settings import ApiSettings
 
     try:
         from medledger.portal.users import UserError, create_user
     except ImportError:  # the portal is not there yet: everything else is seeded
         return
-    config = stack.config
     members = json.loads((stack.secrets.directory / "members.json").read_text())
-    passwords = _passwords(config.data_dir)
-    sides = {
-        False: (stack.chain_rpc, stack.index_db_url, "api", stack.secrets.master_key),
-        True: (
-            stack.follower_rpc or stack.chain_rpc,
-            stack.regulator_index_db_url,
-            "regulator-api",
-            stack.secrets.regulator_master_key,
-        ),
-    }
-    for regulator, (rpc, db, name, master) in sides.items():
-        settings = ApiSettings(
-            rpc_url=rpc,
-            db_url=db,
-            deployment_file=stack.deployment_file,
-            data_dir=config.data_dir / name,
-            regulator=regulator,
-            master_key=SecretStr(master),
-        )
-        services = Services.from_settings(settings)
+    passwords = _passwords(stack.config.data_dir)
+    for regulator in (False, True):
+        services = _side_services(stack, regulator=regulator)
         for org in seed.organisations:
             if (org["role"] == "regulator") != regulator:
                 continue
@@ -110,15 +109,20 @@ def seed_stack(stack: Stack, echo: Callable[[str], None]) -> SeedResult | None:
     if done is not None or not stack.config.own_node:
         return done
     started = time.monotonic()
-    seed = seed_demo(
-        rpc_url=stack.chain_rpc,
-        deployment=Deployment.load(stack.deployment_file),
-        admin=stack.secrets.account("admin"),
-        regulator=stack.secrets.account("regulator"),
-        relayer=stack.secrets.account("relayer").address,
-        data_dir=stack.config.data_dir,
-        echo=echo,
-    )
+    partner = _side_services(stack, regulator=False)
+    try:
+        seed = seed_demo(
+            rpc_url=stack.chain_rpc,
+            deployment=Deployment.load(stack.deployment_file),
+            admin=stack.secrets.account("admin"),
+            regulator=stack.secrets.account("regulator"),
+            relayer=stack.secrets.account("relayer").address,
+            data_dir=stack.config.data_dir,
+            partner=partner,
+            echo=echo,
+        )
+    finally:
+        partner.engine.dispose()
     _portal_users(stack, seed)
     save_seed(stack.config.data_dir, seed)
     echo(f"seed: done in {time.monotonic() - started:.0f} s")
@@ -169,6 +173,11 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
             f"Verify a sample code:  {stack.partner_api}{seed.sample_path}",
             f"A recalled unit:       {stack.partner_api}{seed.recalled_path}",
         ]
+        if seed.lot_path:  # seeds before lot-tracked products had none
+            lines += [
+                f"A lot, by quantity:    {stack.partner_api}{seed.lot_path}",
+                f"A recalled lot:        {stack.partner_api}{seed.recalled_lot_path}",
+            ]
     lines += [
         f"Regulator staff API token: in {stack.secrets.directory / 'regulator-api-token'}",
         "Ctrl-C stops everything; the next `medledger up` keeps the data (--reset: fresh).",

@@ -4,21 +4,25 @@ the read model shows it (`domain.read_your_writes`).
 
 `GET /v1/devices/{gtin}` is public, like the verification it serves: the product's master
 data as China's UDI database publishes it (`domain.master_data`), with every anchored
-version."""
+version. The regulator member reads the records through
+`GET /v1/partner/oversight/master-records` (`domain.oversight_feed`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from medledger.domain import devices, master_data
 from medledger.domain.errors import Unprocessable
 from medledger.domain.master_data import AnchorOutcome, MasterRecord, ProductMasterOut
+from medledger.domain.oversight_feed import MAX_MASTER_RECORDS, MasterRecordPage, master_record_page
 from medledger.domain.partner_schemas import PROBLEMS, LotIn, OperationOut, ProductIn, RecallIn
 from medledger.web.deps import ServicesDep
 from medledger.web.members import CurrentMember
+from medledger.web.oversight import RegulatorMemberOnly
 
 __all__ = ["router"]
 
@@ -63,3 +67,30 @@ async def product_master(
     classification code, manufacturer, packaging, storage) and its anchored versions; a
     package GTIN answers its unit product."""
     return await run_in_threadpool(master_data.product_master, services, gtin)
+
+
+@router.get(
+    "/v1/partner/oversight/master-records",
+    response_model=MasterRecordPage,
+    tags=["oversight"],
+    dependencies=[RegulatorMemberOnly],
+)
+def oversight_master_records(
+    services: ServicesDep,
+    hashes: Annotated[
+        list[str],
+        Query(
+            alias="hash",
+            max_length=MAX_MASTER_RECORDS,
+            description="anchored master-data hashes (0x + 64 hex), repeated",
+        ),
+    ],
+) -> MasterRecordPage:
+    """The regulator's feed of product master records: those this store holds among the
+    anchored hashes asked for (public data; the regulator checks each against its anchor)."""
+    wanted: list[bytes] = []
+    for h in hashes:
+        if re.fullmatch(r"0x[0-9a-f]{64}", h) is None:
+            raise Unprocessable("invalid_request", f"{h[:80]!r} is not 0x and 64 hex digits")
+        wanted.append(bytes.fromhex(h[2:]))
+    return master_record_page(services, wanted)

@@ -38,6 +38,7 @@ from medledger.sdk.compiler import ContractArtifact
 from medledger.sdk.errors import MedLedgerError
 from medledger.sdk.gs1 import Udi, container_path, item_id, make_sscc, unit_path
 from medledger.sdk.ledger import Ledger
+from medledger.sdk.messages import LotQuantity, sorted_lots
 
 __all__ = ["ApiMember", "Cast", "LifecycleError", "PalletLife", "run_pallet"]
 
@@ -141,12 +142,24 @@ class ApiMember:
                 )
             time.sleep(0.005)
 
-    def ship(self, receiver: str, ids: Sequence[bytes], *, relayed: bool) -> int:
-        """Sign a Ship order and have it executed; the shipment id."""
+    def ship(
+        self,
+        receiver: str,
+        ids: Sequence[bytes],
+        *,
+        relayed: bool,
+        lots: Sequence[LotQuantity] = (),
+    ) -> int:
+        """Sign a Ship order (units and containers `ids`, loose quantities `lots`) and have
+        it executed; the shipment id. Loose quantities go inside the member's own
+        transaction only."""
+        if relayed and lots:
+            raise ValueError("loose quantities are shipped with relayed=False")
         with self._order_lock:
             order, signature = self.ledger.sign_ship(
-                receiver, ids, nonce=self._order_nonce, deadline=self.deadline
-            )
+                receiver, ids, lots=sorted_lots(lots), nonce=self._order_nonce,
+                deadline=self.deadline,
+            )  # fmt: skip
             if relayed:
                 body = {"receiver": receiver, "item_ids": [_hex(i) for i in ids]}
                 body |= self._signed(signature)
@@ -157,12 +170,22 @@ class ApiMember:
             self._order_nonce += 1
         return int(shipment)
 
-    def receive(self, shipment_id: int, ids: Sequence[bytes], *, relayed: bool) -> None:
-        """Sign the acceptance record (all accepted, 4.0–8.0 °C) and have it executed."""
+    def receive(
+        self,
+        shipment_id: int,
+        ids: Sequence[bytes],
+        *,
+        relayed: bool,
+        rejected_lots: Sequence[LotQuantity] = (),
+    ) -> None:
+        """Sign the acceptance record (4.0–8.0 °C; every unit accepted, loose quantities
+        but `rejected_lots`) and have it executed."""
+        if relayed and rejected_lots:
+            raise ValueError("loose quantities are received with relayed=False")
         with self._order_lock:
             order, signature = self.ledger.sign_receive(
-                shipment_id, temp_min=40, temp_max=80, nonce=self._order_nonce,
-                deadline=self.deadline,
+                shipment_id, temp_min=40, temp_max=80, rejected_lots=sorted_lots(rejected_lots),
+                nonce=self._order_nonce, deadline=self.deadline,
             )  # fmt: skip
             if relayed:
                 body = {"temp_min": 40, "temp_max": 80} | self._signed(signature)

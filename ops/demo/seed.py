@@ -1,7 +1,11 @@
-"""The demo consortium `medledger up` seeds once on its own chain: a regulator, two
+"""The demo consortium `medledger up` seeds once on its own chain: a regulator, three
 manufacturers, three distributors, a logistics provider and four hospitals with invented
-but plausible bilingual names, four products, five lots and some history (shipments,
-receipts, dispensings, one open recall), plus a portal user per organisation.
+but plausible bilingual names; fifteen products with their master data (imported as a
+manufacturer imports it, `ops.demo.master`): serialised implants and lot-tracked
+consumables with box and case levels; eleven lots and their history (units and quantities,
+cases, a mixed pallet, a partly rejected receipt, dispensings, a recalled serialised lot
+and a recalled lot-tracked lot, `ops.demo.lot_history`), plus a portal user per
+organisation.
 
 Member keys and the demo passwords are kept with mode 0600 under the stack's `secrets/`;
 `seed.json` (no secrets) records what was seeded and marks the seed as done.
@@ -21,10 +25,16 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
+from medledger.domain.master_data import MasterRecord
+from medledger.domain.master_files import parse_row
+from medledger.domain.master_import import read_file
+from medledger.domain.services import Services
 from medledger.ops.demo.consortium import YEAR, enrol_member
+from medledger.ops.demo.lot_history import LOTS, MAKER, lot_history
+from medledger.ops.demo.master import MASTER_FILES, import_master_data, master_file
 from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.deploy import Deployment
-from medledger.sdk.gs1 import make_gtin, make_sscc
+from medledger.sdk.gs1 import make_sscc
 from medledger.sdk.ledger import Ledger
 from medledger.sdk.model import LicenceKind, Role
 
@@ -51,6 +61,9 @@ ORGANISATIONS = (
     Organisation("maikang", Role.MANUFACTURER, LicenceKind.PRODUCTION,
                  "深圳迈康生物医学工程有限公司 / Shenzhen Maikang Biomedical Engineering Co., Ltd.",
                  "6970034"),
+    Organisation("huadong", Role.MANUFACTURER, LicenceKind.PRODUCTION,
+                 "华东示范医疗器械有限公司 / East China Demo Medical Devices Co., Ltd.",
+                 "9506000"),
     Organisation("ruitong", Role.DISTRIBUTOR, LicenceKind.DISTRIBUTION,
                  "华东瑞通医药供应链有限公司 / East China Ruitong Medical Supply Chain Co., Ltd."),
     Organisation("kangze", Role.DISTRIBUTOR, LicenceKind.DISTRIBUTION,
@@ -72,28 +85,20 @@ ORGANISATIONS = (
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    maker: str
-    item_reference: int
-    name: str
-    device_class: int
-    temp_min: int  # tenths of a degree Celsius
-    temp_max: int
-    lots: tuple[str, ...]
+    """A product the seed registers lots of (its master data comes from `MASTER_FILES`)."""
 
-    def gtin(self, prefix: str) -> str:
-        return make_gtin(indicator=0, company_prefix=prefix, item_reference=self.item_reference)
+    maker: str
+    gtin: str
+    lots: tuple[str, ...]
 
 
 PRODUCTS = (
-    Product("chengrui", 10001, "药物洗脱冠脉支架 3.0×18 mm / Drug-eluting coronary stent",
-            3, 20, 250, ("CR2601A", "CR2602B")),
-    Product("chengrui", 10002, "球囊扩张导管 / Balloon dilatation catheter",
-            3, 20, 250, ("BC2603A",)),
-    Product("maikang", 20001, "胰岛素泵输注器 / Insulin pump infusion set",
-            2, 20, 300, ("MK2604A",)),
-    Product("maikang", 20002, "一次性使用血液透析器 / Single-use haemodialyser",
-            3, 20, 300, ("MK2605H",)),
-)  # fmt: skip
+    Product("chengrui", "06970012100019", ("CR2601A", "CR2602B")),  # coronary stent
+    Product("chengrui", "06970012100026", ("BC2603A",)),  # balloon catheter
+    Product("maikang", "06970034200018", ("MK2604A",)),  # insulin pump infusion set
+    Product("maikang", "06970034200025", ("MK2605H",)),  # haemodialyser
+    *(Product(MAKER, plan.gtin, (plan.lot,)) for plan in LOTS),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,10 @@ class SeedResult:
     organisations: list[dict[str, str]]
     sample_path: str  # Digital Link path of a genuine unit at a hospital
     recalled_path: str  # a unit of the recalled lot
+    # gtin, name, lots, serialised, case_gtin and case_units (older seeds: the first three)
     products: list[dict[str, Any]]
+    lot_path: str = ""  # a lot-tracked lot in use (older seeds: none)
+    recalled_lot_path: str = ""  # the recalled lot-tracked lot
 
 
 def _member_keys(path: Path) -> dict[str, LocalAccount]:
@@ -130,10 +138,12 @@ def seed_demo(
     regulator: LocalAccount,
     relayer: str,
     data_dir: Path,
+    partner: Services,
     echo: Callable[[str], None] = print,
 ) -> SeedResult:
     """Seed the consortium and its history on the chain at `rpc_url` (once: the result is
-    stored in `data_dir/seed.json`); `regulator` is the regulator API's signing key."""
+    stored in `data_dir/seed.json`); `regulator` is the regulator API's signing key,
+    `partner` the partner API's services (the master data goes into its store)."""
     done = load_seed(data_dir)
     if done is not None:
         return done
@@ -155,34 +165,33 @@ def seed_demo(
         members[org.slug] = root.as_member(keys[org.slug])
     echo(f"seed: {len(ORGANISATIONS)} organisations admitted and licensed")
     prefixes = {o.slug: o.prefix for o in ORGANISATIONS if o.prefix}
+    records: dict[str, MasterRecord] = {}
+    for slug, filename in MASTER_FILES.items():
+        import_master_data(partner, keys[slug], filename=filename, prefix=prefixes[slug])
+        for row in read_file(filename, master_file(filename)):
+            record = parse_row(row).record
+            assert record is not None  # the import refused no row
+            records[record.gtin] = record
+    echo(f"seed: master data of {len(records)} products imported and anchored")
     lots: dict[str, tuple[str, bytes, int]] = {}  # lot -> (gtin, lot key, expiry)
     for p in PRODUCTS:
-        maker, prefix = members[p.maker], prefixes[p.maker]
-        gtin = p.gtin(prefix)
-        maker.register_product(
-            gtin,
-            company_prefix=prefix,
-            device_class=p.device_class,
-            certificate_hash=keccak(text=f"NMPA registration {gtin}"),
-            registration_expiry=now + 5 * YEAR,
-            temp_min=p.temp_min,
-            temp_max=p.temp_max,
-        )
+        maker = members[p.maker]
         for n, lot in enumerate(p.lots):
             # Calendar days in the consortium's zone, as the portal's lot form stores them.
             expiry = day_end(day_of(now + 2 * YEAR - n * 90 * DAY))
             key = maker.register_lot(
-                gtin,
+                p.gtin,
                 lot,
                 production_date=day_start(day_of(now - (60 - 20 * n) * DAY)),
                 expiry=expiry,
                 qc_release_hash=keccak(text=f"QC release {lot}"),
             ).value
-            lots[lot] = (gtin, key, expiry)
-    echo(f"seed: {len(PRODUCTS)} products and {len(lots)} lots registered")
+            lots[lot] = (p.gtin, key, expiry)
+    echo(f"seed: {len(lots)} lots registered")
     sample = _history(members, prefixes, lots)
-    echo("seed: shipments, receipts, dispensings and a recall recorded")
-    result = SeedResult(
+    sample |= lot_history(members, {lot: key for lot, (_, key, _) in lots.items()})
+    echo("seed: shipments, receipts, dispensings and two recalls recorded")
+    return SeedResult(
         organisations=[
             {
                 "slug": o.slug,
@@ -195,11 +204,28 @@ def seed_demo(
         sample_path=sample["genuine"],
         recalled_path=sample["recalled"],
         products=[
-            {"gtin": p.gtin(prefixes[p.maker]), "name": p.name, "lots": list(p.lots)}
+            {
+                "gtin": p.gtin,
+                "name": f"{records[p.gtin].name_zh} / {records[p.gtin].name_en}",
+                "lots": list(p.lots),
+                "serialised": records[p.gtin].serialised,
+                **_largest_package(records[p.gtin]),
+            }
             for p in PRODUCTS
         ],
+        lot_path=sample["lot"],
+        recalled_lot_path=sample["recalled_lot"],
     )
-    return result
+
+
+def _largest_package(record: MasterRecord) -> dict[str, Any]:
+    """`case_gtin` and `case_units` of the product's largest package level, if any."""
+    if not record.packages:
+        return {}
+    units = 1
+    for level in record.packages:  # smallest first, each holding the one before
+        units *= level.quantity
+    return {"case_gtin": record.packages[-1].gtin, "case_units": units}
 
 
 def save_seed(data_dir: Path, result: SeedResult) -> None:

@@ -14,6 +14,7 @@ per holder.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path
@@ -21,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from medledger.domain.errors import NotFound
+from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.recalls import (
     NOTICE_DAYS,
     acknowledge,
@@ -61,11 +63,19 @@ LEVELS = {
 }
 
 
+def masters_of(ctx: Ctx, gtins: Iterable[str]) -> dict[str, MasterRecord]:
+    """The current master record of each GTIN this deployment holds (for its names)."""
+    found = {gtin: current_record(ctx.services, gtin) for gtin in set(gtins)}
+    return {gtin: record for gtin, record in found.items() if record is not None}
+
+
 def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
     extra.setdefault("values", {"level": "1"})
+    rows = recall_list(conn)
     return ctx.render(
         "regulator/recalls.html",
-        recalls=recall_list(conn),
+        recalls=rows,
+        masters=masters_of(ctx, (r.gtin for r in rows)),
         levels=LEVELS,
         now=int(time.time()),
         **extra,
@@ -113,6 +123,7 @@ def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: obj
         template,
         recall_id=recall_id,
         progress=progress,
+        masters=masters_of(ctx, [progress.gtin] if progress else []),
         notice_days=NOTICE_DAYS,
         now=int(time.time()),
         **extra,

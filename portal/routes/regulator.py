@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from medledger.domain import partners
 from medledger.domain.network import DAY, NetworkFigures, network_alerts, network_overview
-from medledger.domain.recalls import RecallProblem
+from medledger.domain.recalls import RecallProblem, recall_list
 from medledger.domain.regulator import MAX_REASON, RegulatorProblem
 from medledger.indexer.queries.counterparties import names_of
 from medledger.portal.charts import Bar, bar_chart, column_chart
@@ -33,6 +33,7 @@ from medledger.portal.pending import pending_param
 from medledger.portal.regulator.access import Regulator
 from medledger.portal.regulator.forms import LicenceForm, end_of_day, parse_form
 from medledger.portal.routes.recalls import centre as recall_centre
+from medledger.portal.routes.recalls import masters_of
 from medledger.portal.vocabulary import word
 from medledger.sdk.dates import consortium_zone
 from medledger.sdk.model import LicenceKind, Role
@@ -146,7 +147,14 @@ def _charts(ctx: Ctx, figures: NetworkFigures) -> dict[str, object]:
 @router.get("")
 def overview(ctx: Regulator, conn: ConnDep) -> HTMLResponse:
     figures = network_overview(conn, ctx.services.settings, now=int(time.time()))
-    return ctx.render("regulator/overview.html", figures=figures, **_charts(ctx, figures))
+    open_recalls = [r for r in recall_list(conn, limit=50) if r.open][:10]
+    return ctx.render(
+        "regulator/overview.html",
+        figures=figures,
+        open_recalls=open_recalls,
+        masters=masters_of(ctx, (r.gtin for r in open_recalls)),
+        **_charts(ctx, figures),
+    )
 
 
 def _members_page(

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from tests.portal.live import CHROMIUM
 
 REPO = Path(__file__).resolve().parents[2]
 FREE_PORTS = ["--sequencer-port", "0", "--follower-port", "0", "--api-port", "0"]
+JSON = {"Accept": "application/json"}
 FREE_PORTS += ["--regulator-api-port", "0", "--block-interval-ms", "50"]
 
 
@@ -108,6 +110,31 @@ def _opens_genuine_in_the_browser(url: str) -> None:
             browser.close()
 
 
+def _the_seed_has_its_mix(data: Path, urls: dict[str, str]) -> None:
+    """Every seeded product has its master data (on the regulator's side too, pulled
+    through the oversight feed); serialised and lot-tracked products; the recalled
+    lot-tracked lot is still held, by quantity, at five organisations."""
+    seed = json.loads((data / "seed.json").read_text())
+    assert {p["serialised"] for p in seed["products"]} == {True, False}
+    for product in seed["products"]:
+        master = httpx.get(f"{urls['api']}/v1/devices/{product['gtin']}").json()["master"]
+        assert master["name_zh"] and master["name_en"], product
+    hip = "/01/09506000201016/10/HP2609A/21/HA260002"  # at Ruitong (ops.demo.lot_history)
+    deadline = time.monotonic() + 60
+    while True:  # the regulator API pulls the records every few seconds
+        answer = httpx.get(urls["regulator-api"] + hip, headers=JSON).json()
+        if answer["product"]["name_zh"] == "髋关节假体":
+            break
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.5)
+    with sqlite3.connect(data / "index" / "partner.db") as db:
+        holders = db.execute(
+            "SELECT COUNT(*) FROM lot_balances b JOIN lots l ON l.lot_index = b.lot_index "
+            "WHERE l.lot_number = 'IS2614A' AND l.active_recall > 0 AND b.active > 0"
+        ).fetchone()[0]
+    assert holders == 5
+
+
 def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(tmp_path):
     data = tmp_path / "stack"
     up = Up(data, tmp_path / "first.out")
@@ -137,8 +164,11 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         assert verdict == "recalled"
         height = httpx.get(urls["sequencer"] + "/healthz").json()["head"]
         assert height > 20  # the seeded history is on the chain
+        _the_seed_has_its_mix(data, urls)
+        lot = re.search(r"A recalled lot:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        assert httpx.get(lot, headers=JSON).json()["lot"]["recalled"] is True
         # Sign-ins are printed for every organisation and work; the secrets are not printed.
-        assert banner.count("demo-") == 11
+        assert banner.count("demo-") == 12  # the seeded organisations
         for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
             password = re.search(rf"^  {user}\s+(\S+)", banner, re.M).group(1)  # type: ignore[union-attr]
             signs_in(urls[side], user, password)
