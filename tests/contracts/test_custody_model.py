@@ -69,7 +69,8 @@ LOT_G = "GLOVES26"
 PER_CASE = 10
 UNKNOWN_ID = keccak(text="/01/09506000134352/21/NEVER-COMMISSIONED")
 BAD_SIGNATURES = ("replayed order", "future nonce", "forged signature", "expired signature")
-_LEDGER_SAFE = re.compile(r"[0-9A-Za-z._-]{1,20}")
+# GS1 CSET 82: the characters a serial may hold (ISO/IEC 646 invariant subset).
+_CSET82 = re.compile(r"[!\"%-?A-Z_a-z]{1,20}")
 
 A, T, Q, D, X = (
     ItemStatus.ACTIVE,
@@ -252,7 +253,7 @@ class CustodyModel:
             raise Revert("ItemsUnauthorized", caller=caller)
         ids = []
         for serial in serials:
-            if not _LEDGER_SAFE.fullmatch(serial):
+            if not _CSET82.fullmatch(serial):
                 raise Revert("ItemsInvalidSerial", serial=serial)
             item_id = gs1.item_id(gs1.unit_path(DEMO_GTIN, serial))
             if item_id in self.items:
@@ -764,7 +765,7 @@ class CustodyMachine(RuleBasedStateMachine):
         if flaw == "existing serial":
             serials[-1] = data.draw(st.sampled_from(earlier))
         elif flaw == "bad serial":
-            serials[-1] = data.draw(st.sampled_from(("SN 1", "", "X" * 21, "SN/1")))
+            serials[-1] = data.draw(st.sampled_from(("SN 1", "", "X" * 21, "SN#1", "SN/1")))
         self._attempt(
             "commission",
             lambda m: m.commission(self.addr[caller], lot, serials),
