@@ -1,0 +1,163 @@
+"""Custody by quantity, read: what each organisation holds of a lot-tracked lot (loose
+Active, Quarantined, shipped and not yet settled, and inside cases), a holder's stock of
+such lots, and how many units of a lot are still in the supply chain.
+
+The facts are the projection's `lot_balances` (a holder's loose units after the last
+`LotBalance` event) and `case_contents` (cases are `items` rows holding a quantity of their
+lot). A case counts while it is Active, in transit or quarantined; an Unpacked case's units
+are back in its holder's loose balance, a dispensed or destroyed one's are gone. So a lot's
+units in the supply chain are the sum of both, which is `Items.lotSupply` (commissioned
+minus dispensed minus destroyed).
+
+Every read takes a `Reader` (`indexer.db.Sql` or the verification path's `DirectSql`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medledger.indexer.queries.verification import Reader
+from medledger.sdk.model import ItemStatus
+
+__all__ = [
+    "LotHolding",
+    "LotStockLine",
+    "base_product",
+    "lot_holdings",
+    "lot_index_of",
+    "lot_stock",
+    "lot_tracked",
+    "units_in_supply_chain",
+]
+
+LIVE_CASE = (int(ItemStatus.ACTIVE), int(ItemStatus.IN_TRANSIT), int(ItemStatus.QUARANTINED))
+
+
+@dataclass(frozen=True, slots=True)
+class LotHolding:
+    """One organisation's units of one lot."""
+
+    address: str
+    name: str
+    active: int  # loose, usable
+    quarantined: int  # loose, on hold
+    in_transit: int  # loose, shipped by this organisation and not yet settled
+    cases: int  # live cases it holds (Active, in transit or quarantined)
+    case_units: int  # units inside those cases
+
+    @property
+    def total(self) -> int:
+        return self.active + self.quarantined + self.in_transit + self.case_units
+
+
+def lot_tracked(sql: Reader, lot_index: int) -> bool:
+    """Whether the lot's product is tracked by quantity (not serialised)."""
+    found = sql.one(
+        "SELECT p.serialised FROM lots l JOIN products p ON p.gtin = l.gtin WHERE l.lot_index = ?",
+        (lot_index,),
+    )
+    return found is not None and not bool(found)
+
+
+def lot_index_of(sql: Reader, lot_key: bytes) -> int | None:
+    found = sql.one("SELECT lot_index FROM lots WHERE lot_key = ?", (lot_key,))
+    return None if found is None else int(found)
+
+
+def lot_holdings(sql: Reader, lot_index: int) -> list[LotHolding]:
+    """Every organisation holding units of the lot (any of the five figures non-zero),
+    most units first."""
+    loose = {
+        int(o): (int(a), int(q), int(t))
+        for o, a, q, t in sql.rows(
+            "SELECT organisation_id, active, quarantined, in_transit FROM lot_balances "
+            "WHERE lot_index = ?",
+            (lot_index,),
+        )
+    }
+    cases = {
+        int(o): (int(n), int(u))
+        for o, n, u in sql.rows(
+            "SELECT i.holder_id, COUNT(*), SUM(c.quantity) FROM items i "
+            "JOIN case_contents c ON c.item_id = i.id "
+            "WHERE i.lot_index = ? AND i.status IN (?, ?, ?) GROUP BY i.holder_id",
+            (lot_index, *LIVE_CASE),
+        )
+    }
+    ids = {o for o, v in loose.items() if any(v)} | set(cases)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    names = {
+        int(i): (str(a), str(n))
+        for i, a, n in sql.rows(
+            f"SELECT id, address, name FROM organisations WHERE id IN ({marks})", sorted(ids)
+        )
+    }
+    found = [LotHolding(*names[o], *loose.get(o, (0, 0, 0)), *cases.get(o, (0, 0))) for o in ids]
+    return sorted(found, key=lambda h: (-h.total, h.address))
+
+
+def units_in_supply_chain(sql: Reader, lot_index: int) -> int:
+    """The lot's units neither dispensed nor destroyed: loose anywhere, in transit, and
+    inside live cases (equals `Items.lotSupply`)."""
+    loose = sql.one(
+        "SELECT SUM(active + quarantined + in_transit) FROM lot_balances WHERE lot_index = ?",
+        (lot_index,),
+    )
+    packed = sql.one(
+        "SELECT SUM(c.quantity) FROM items i JOIN case_contents c ON c.item_id = i.id "
+        "WHERE i.lot_index = ? AND i.status IN (?, ?, ?)",
+        (lot_index, *LIVE_CASE),
+    )
+    return int(loose or 0) + int(packed or 0)
+
+
+def base_product(sql: Reader, package_gtin: str) -> str | None:
+    """The unit product a package GTIN (a box, a case) holds, or None if it is no
+    registered package level."""
+    found = sql.one("SELECT base_gtin FROM package_levels WHERE package_gtin = ?", (package_gtin,))
+    return None if found is None else str(found)
+
+
+@dataclass(frozen=True, slots=True)
+class LotStockLine:
+    """A holder's units of one lot-tracked lot."""
+
+    gtin: str
+    lot_number: str
+    expiry: int
+    active: int
+    quarantined: int
+    in_transit: int
+    cases: int
+    case_units: int
+
+    @property
+    def total(self) -> int:
+        return self.active + self.quarantined + self.in_transit + self.case_units
+
+
+def lot_stock(sql: Reader, holder: str) -> list[LotStockLine]:
+    """The lot-tracked lots `holder` (an address) has units of, soonest expiry first."""
+    org = sql.one("SELECT id FROM organisations WHERE address = ?", (holder,))
+    if org is None:
+        return []
+    rows = sql.rows(
+        "SELECT l.gtin, l.lot_number, l.expiry, COALESCE(b.active, 0), "
+        "COALESCE(b.quarantined, 0), COALESCE(b.in_transit, 0), COALESCE(k.cases, 0), "
+        "COALESCE(k.units, 0) FROM lots l "
+        "LEFT JOIN lot_balances b ON b.lot_index = l.lot_index AND b.organisation_id = ? "
+        "LEFT JOIN (SELECT i.lot_index, COUNT(*) AS cases, SUM(c.quantity) AS units "
+        " FROM items i JOIN case_contents c ON c.item_id = i.id "
+        " WHERE i.holder_id = ? AND i.status IN (?, ?, ?) GROUP BY i.lot_index"
+        ") k ON k.lot_index = l.lot_index "
+        "WHERE b.lot_index IS NOT NULL OR k.lot_index IS NOT NULL "
+        "ORDER BY l.expiry, l.gtin, l.lot_number",
+        (int(org), int(org), *LIVE_CASE),
+    )
+    lines = [
+        LotStockLine(str(g), str(n), int(e), int(a), int(q), int(t), int(c), int(u))
+        for g, n, e, a, q, t, c, u in rows
+    ]
+    return [line for line in lines if line.total]
