@@ -35,6 +35,7 @@ from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger, se
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries import OrgRef
+from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
@@ -86,6 +87,7 @@ class HolderProgress:
     outstanding: int
     dispensed: int
     acknowledgement: Acknowledgement | None
+    quantity: LotHolding | None = None  # a lot tracked by quantity: its units by state
 
     def overdue(self, deadline: int, now: int) -> bool:
         """Not acknowledged and past the deadline, or acknowledged after it."""
@@ -133,7 +135,7 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
         raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
     acks = acknowledgements_of(api_store(services).engine, recall_id)
     holders = [
-        HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address))
+        HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address), h.quantity)
         for h in scope.holders
     ]
     return RecallProgress(

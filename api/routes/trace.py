@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from medledger.domain.errors import NotFound
 from medledger.domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
@@ -24,11 +24,12 @@ from medledger.indexer.queries import (
     recall_scope,
     unit_history,
 )
+from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.sdk.gs1 import lot_key, validate_gtin
 from medledger.web.deps import ConnDep, PageDep
 from medledger.web.oversight import TraceScopeDep
 
-__all__ = ["router"]
+__all__ = ["UnitsOut", "router"]
 
 router = APIRouter(prefix="/v1/trace", tags=["trace"])
 
@@ -214,10 +215,37 @@ def lot_forward_trace(
     )
 
 
+class UnitsOut(BaseModel):
+    """A holder's units of a lot tracked by quantity (not serialised)."""
+
+    active: int = Field(description="loose units in usable stock")
+    quarantined: int = Field(description="loose units on hold")
+    in_transit: int = Field(description="loose units it shipped, not yet settled by the receiver")
+    cases: int = Field(description="cases it holds (active, in transit or quarantined)")
+    case_units: int = Field(description="units inside those cases")
+    total: int
+
+    @classmethod
+    def of(cls, h: LotHolding | None) -> UnitsOut | None:
+        if h is None:
+            return None
+        return cls(
+            active=h.active,
+            quarantined=h.quarantined,
+            in_transit=h.in_transit,
+            cases=h.cases,
+            case_units=h.case_units,
+            total=h.total,
+        )
+
+
 class RecallHolderOut(BaseModel):
     holder: OrgOut
     outstanding: int
     dispensed: int
+    units: UnitsOut | None = Field(
+        default=None, description="for a lot tracked by quantity: its units by state"
+    )
 
 
 class RecallScopeOut(BaseModel):
@@ -228,6 +256,10 @@ class RecallScopeOut(BaseModel):
     outstanding: int
     returned: int
     destroyed: int
+    by_quantity: bool = Field(
+        description="the lot is tracked by quantity: every figure counts units, cases "
+        "as the units inside them"
+    )
     holders: list[RecallHolderOut]
     next_cursor: str | None
 
@@ -255,11 +287,13 @@ def recall_progress(
         outstanding=found.outstanding,
         returned=found.returned,
         destroyed=found.destroyed,
+        by_quantity=found.by_quantity,
         holders=[
             RecallHolderOut(
                 holder=OrgOut(address=h.holder.address, name=h.holder.name),
                 outstanding=h.outstanding,
                 dispensed=h.dispensed,
+                units=UnitsOut.of(h.quantity),
             )
             for h in window
         ],

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 from medledger.indexer.items import EventKind
+from medledger.indexer.queries.lot_quantities import LotHolding, lot_holdings, lot_tracked
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -232,6 +233,10 @@ class RecallHolder:
     holder: OrgRef
     outstanding: int  # still in the field: active, in transit or quarantined
     dispensed: int  # used on patients before or despite the recall
+    # For a lot tracked by quantity: the units by state (loose, quarantined, shipped and
+    # not yet settled, inside cases); `outstanding` is their total, `dispensed` counts
+    # only whole cases (loose dispensed quantities are events, not in the read model).
+    quantity: LotHolding | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +250,7 @@ class RecallScope:
     outstanding: int
     returned: int  # back at the manufacturer, not yet destroyed
     destroyed: int
+    by_quantity: bool = False  # a lot-tracked lot: figures are units, not items
 
     def seen_by(self, viewer: str | None) -> RecallScope:
         """The scope as `viewer` may see it: every field holder for the regulator (None)
@@ -267,6 +273,8 @@ def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:
     if not rows:
         return None
     lot_index, level, closed, maker = (int(rows[0][0]), int(rows[0][1]), rows[0][2], rows[0][3])
+    if lot_tracked(sql, lot_index):
+        return _quantity_scope(sql, recall_id, lot_index, level, closed is None, int(maker))
     counts = _holder_counts(sql, lot_index)
     orgs = _orgs(sql, set(counts) | {int(maker)})
     destroyed = sum(c.get(ItemStatus.DESTROYED, 0) for c in counts.values())
@@ -291,6 +299,48 @@ def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:
         sum(h.outstanding for h in holders),
         returned,
         destroyed,
+    )
+
+
+def _quantity_scope(
+    sql: Sql, recall_id: int, lot_index: int, level: int, is_open: bool, maker: int
+) -> RecallScope:
+    """The scope of a recalled lot tracked by quantity, in units: per field holder its
+    loose, quarantined, unsettled and cased units; returned = what the manufacturer holds
+    (loose and in cases); outstanding also counts what the manufacturer shipped and its
+    receiver has not settled; destroyed and dispensed count whole cases."""
+    manufacturer = _orgs(sql, {maker})[maker]
+    gone: dict[tuple[str, int], int] = {}
+    for address, status, units in sql.rows(
+        "SELECT o.address, i.status, SUM(c.quantity) FROM items i "
+        "JOIN case_contents c ON c.item_id = i.id JOIN organisations o ON o.id = i.holder_id "
+        "WHERE i.lot_index = ? AND i.status IN (?, ?) GROUP BY o.address, i.status",
+        (lot_index, int(ItemStatus.DISPENSED), int(ItemStatus.DESTROYED)),
+    ):
+        gone[(str(address), int(status))] = int(units)
+    holdings = lot_holdings(sql, lot_index)
+    holders = [
+        RecallHolder(
+            OrgRef(h.address, h.name), h.total, gone.get((h.address, ItemStatus.DISPENSED), 0), h
+        )
+        for h in holdings
+        if h.address != manufacturer.address
+    ]
+    own = next((h for h in holdings if h.address == manufacturer.address), None)
+    returned = 0 if own is None else own.active + own.quarantined + own.case_units
+    shipped = 0 if own is None else own.in_transit
+    destroyed = sum(n for (_, s), n in gone.items() if s == ItemStatus.DESTROYED)
+    return RecallScope(
+        recall_id,
+        lot_index,
+        level,
+        is_open,
+        manufacturer,
+        holders,
+        sum(h.outstanding for h in holders) + shipped,
+        returned,
+        destroyed,
+        by_quantity=True,
     )
 
 
@@ -374,10 +424,13 @@ def held_by(conn: Connection, item_key: bytes, address: str) -> bool:
 
 
 def lot_reached(conn: Connection, lot_index: int, address: str) -> bool:
-    """Whether any unit of the lot ever reached the member `address`."""
+    """Whether any unit of the lot ever reached the member `address`: an item of it, or a
+    loose quantity (a `lot_balances` row stays once the member held some)."""
     found = Sql(conn).one(
-        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
-        "WHERE r.lot_index = ? AND o.address = ?",
-        (lot_index, address),
+        "SELECT 1 FROM organisations o WHERE o.address = ? AND ("
+        " EXISTS (SELECT 1 FROM lot_reach r WHERE r.lot_index = ? AND r.organisation_id = o.id)"
+        " OR EXISTS (SELECT 1 FROM lot_balances b"
+        "  WHERE b.lot_index = ? AND b.organisation_id = o.id))",
+        (address, lot_index, lot_index),
     )
     return found is not None
