@@ -7,9 +7,12 @@ from __future__ import annotations
 import html
 import re
 
+from eth_utils import keccak
+
 from tests.api.lot_env import IN_SUPPLY, lot_world
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv
+from tests.portal.regulator_env import regulator_app_client, sign_in
 
 
 def _text(page: str) -> str:
@@ -28,3 +31,39 @@ def test_the_verify_page_says_how_many_units_of_the_lot_are_in_the_supply_chain(
     en = _text(portal.client(lang="en").get("/portal/verify", params={"code": code}).text)
     assert f"{IN_SUPPLY:,} units of this lot are still in the supply chain." in en
     assert "Sterile single-use syringe" in en
+
+
+def _row(page: str, address: str) -> dict[str, str]:
+    """The `data-units` cells of the table row of `address`."""
+    found = re.search(rf'<tr data-holder="{address}"[^>]*>(.*?)</tr>', page, flags=re.S)
+    assert found, address
+    return dict(re.findall(r'data-units="(\w+)">([^<]*)<', found.group(1)))
+
+
+def test_the_recall_centre_and_the_notices_count_units_per_holder(
+    portal: PortalEnv, partner: PartnerEnv
+) -> None:
+    world = lot_world(partner)
+    c = partner.api.consortium
+    recall = c.regulator.recall_lot(world.key, level=2, reason_hash=keccak(text="seal")).value
+    partner.api.sync()
+    regulator = sign_in(regulator_app_client(portal, lang="zh"), "regulator")
+    page = regulator.get(f"/portal/regulator/recalls/{recall}/progress").text
+    assert _row(page, c.distributor.address) == {
+        "outstanding": "380",
+        "active": "150",
+        "quarantined": "0",
+        "in_transit": "30",
+        "cases": "2 箱 · 共 200 件",
+    }
+    assert _row(page, c.hospital.address)["quarantined"] == "10"
+    assert re.search(r'data-figure="returned">1,020<', page)
+    assert "按数量追溯" in page
+
+    hospital = portal.sign_in("hospital", lang="en").get("/portal/recalls").text
+    notice = _text(hospital)
+    assert f"Recall #{recall}" in notice
+    assert "Loose, active 50 Quarantined 10" in notice
+    assert c.distributor.address not in hospital
+    distributor = _text(portal.sign_in("distributor", lang="en").get("/portal/recalls").text)
+    assert "In cases 2 cases · 200 units" in distributor
