@@ -144,16 +144,17 @@ def lot_stock(sql: Reader, holder: str) -> list[LotStockLine]:
     if org is None:
         return []
     rows = sql.rows(
-        "SELECT l.gtin, l.lot_number, l.expiry, COALESCE(b.active, 0), "
-        "COALESCE(b.quarantined, 0), COALESCE(b.in_transit, 0), COALESCE(k.cases, 0), "
-        "COALESCE(k.units, 0) FROM lots l "
-        "LEFT JOIN lot_balances b ON b.lot_index = l.lot_index AND b.organisation_id = ? "
-        "LEFT JOIN (SELECT i.lot_index, COUNT(*) AS cases, SUM(c.quantity) AS units "
-        " FROM items i JOIN case_contents c ON c.item_id = i.id "
-        " WHERE i.holder_id = ? AND i.status IN (?, ?, ?) GROUP BY i.lot_index"
-        ") k ON k.lot_index = l.lot_index "
-        "WHERE b.lot_index IS NOT NULL OR k.lot_index IS NOT NULL "
-        "ORDER BY l.expiry, l.gtin, l.lot_number",
+        "SELECT l.gtin, l.lot_number, l.expiry, x.a, x.q, x.t, x.n, x.u FROM ("
+        " SELECT y.lot_index, SUM(y.a) AS a, SUM(y.q) AS q, SUM(y.t) AS t, SUM(y.n) AS n,"
+        " SUM(y.u) AS u FROM ("
+        "  SELECT lot_index, active AS a, quarantined AS q, in_transit AS t, 0 AS n, 0 AS u"
+        "  FROM lot_balances WHERE organisation_id = ?"
+        "  UNION ALL"
+        "  SELECT i.lot_index, 0, 0, 0, COUNT(*), SUM(c.quantity) FROM items i"
+        "  JOIN case_contents c ON c.item_id = i.id"
+        "  WHERE i.holder_id = ? AND i.status IN (?, ?, ?) GROUP BY i.lot_index"
+        " ) y GROUP BY y.lot_index"
+        ") x JOIN lots l ON l.lot_index = x.lot_index ORDER BY l.expiry, l.gtin, l.lot_number",
         (int(org), int(org), *LIVE_CASE),
     )
     lines = [
