@@ -67,3 +67,48 @@ def test_the_recall_centre_and_the_notices_count_units_per_holder(
     assert c.distributor.address not in hospital
     distributor = _text(portal.sign_in("distributor", lang="en").get("/portal/recalls").text)
     assert "In cases 2 cases · 200 units" in distributor
+
+
+def test_the_stock_pages_list_lot_tracked_stock_in_units_with_the_product_name(
+    portal: PortalEnv, partner: PartnerEnv
+) -> None:
+    world = lot_world(partner)
+    page = portal.sign_in("distributor", lang="zh").get("/portal/distributor").text
+    found = re.search(
+        rf'<tr class="\w+" data-lot="{world.lot}" data-gtin="{world.gtin}">(.*?)</tr>', page, re.S
+    )
+    assert found
+    cells = dict(re.findall(r'data-units="(\w+)">([^<]*)<', found.group(1)))
+    assert cells == {
+        "active": "150",
+        "quarantined": "0",
+        "in_transit": "30",
+        "cases": "2 箱 · 共 200 件",
+        "total": "380",
+    }
+    assert "一次性使用无菌注射器" in found.group(1) and "5ml 带针" in found.group(1)
+    assert 'data-status="active"' not in page  # no case counted as a serialised unit
+    hospital = portal.sign_in("hospital", lang="en").get("/portal/hospital").text
+    row = re.search(rf'data-lot="{world.lot}" data-gtin="{world.gtin}">(.*?)</tr>', hospital, re.S)
+    assert row and "Sterile single-use syringe" in row.group(1)
+    units = dict(re.findall(r'data-units="(\w+)">([^<]*)<', row.group(1)))
+    assert (units["active"], units["quarantined"], units["total"]) == ("50", "10", "60")
+    maker = portal.sign_in("manufacturer", lang="en").get("/portal/stock").text
+    assert re.search(r'data-units="total">1,020<', maker)
+
+
+def test_the_lot_stock_api_answers_only_for_the_caller(partner: PartnerEnv) -> None:
+    world = lot_world(partner)
+    c, client = partner.api.consortium, partner.api.client
+    mine = client.get("/v1/partner/inventory/lots", headers=partner.login(c.hospital))
+    assert mine.status_code == 200, mine.text
+    (line,) = mine.json()
+    assert (line["gtin"], line["lot_number"], line["active"], line["quarantined"]) == (
+        world.gtin,
+        world.lot,
+        50,
+        10,
+    )
+    assert line["name_zh"] == "一次性使用无菌注射器" and line["total"] == 60
+    assert client.get("/v1/partner/inventory/lots", headers=partner.login(c.logistics)).json() == []
+    assert client.get("/v1/partner/inventory/lots").status_code == 401
