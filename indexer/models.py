@@ -29,6 +29,7 @@ __all__ = [
     "Licence",
     "Lot",
     "LotBalance",
+    "LotMovement",
     "LotReach",
     "Organisation",
     "PackageLevel",
@@ -116,6 +117,24 @@ class LotBalance(SQLModel, table=True):
     quarantined: int = _big()  # type: ignore[assignment]
     in_transit: int = _big()  # type: ignore[assignment]
     updated_block: int = _big()  # type: ignore[assignment]
+
+
+class LotMovement(SQLModel, table=True):
+    """One quantity of a lot-tracked lot that moved, history rows: commissioned, shipped,
+    received or rejected (a shipment's; its sender and receiver are the `shipments` row's),
+    dispensed, quarantined, released, destroyed, packed into or unpacked from cases.
+    `kind` is an `indexer.items.EventKind`; `organisation_id` the holder, except for
+    shipment rows (None)."""
+
+    __tablename__ = "lot_movements"
+    __table_args__ = (Index("ix_lot_movements_lot", "lot_index", "block_number", "log_index"),)
+    block_number: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    log_index: int = Field(primary_key=True)
+    lot_index: int = Field(primary_key=True)
+    kind: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    organisation_id: int | None = None
+    shipment_id: int | None = None
+    quantity: int = _big()  # type: ignore[assignment]
 
 
 class CaseContents(SQLModel, table=True):

@@ -464,9 +464,68 @@ class Projector:
                 e.block_number, "lot_balances", {**key, **values}, ("lot_index", "organisation_id")
             )
 
+    def _moved(
+        self,
+        e: DecodedEvent,
+        kind: EventKind,
+        lots: Sequence[tuple[bytes, int]],
+        *,
+        holder: str | None = None,
+        shipment: int | None = None,
+    ) -> None:
+        """History rows of `lots` ((lot key, quantity) pairs) moved by one event."""
+        org = None if holder is None else self.org(holder, e.block_number)
+        for key, quantity in lots:
+            self._movement(e, kind, self.lot_index(bytes(key)), int(quantity), org, shipment)
+
+    def _movement(
+        self,
+        e: DecodedEvent,
+        kind: EventKind,
+        lot_index: int,
+        quantity: int,
+        org: int | None,
+        shipment: int | None = None,
+    ) -> None:
+        row = {
+            "block_number": e.block_number,
+            "log_index": e.log_index,
+            "lot_index": lot_index,
+            "kind": int(kind),
+            "organisation_id": org,
+            "shipment_id": shipment,
+            "quantity": quantity,
+        }
+        key = ("block_number", "log_index", "lot_index", "kind")
+        self.undo.insert(e.block_number, "lot_movements", row, key)
+
+    def _on_LotCommissioned(self, e: DecodedEvent) -> None:
+        a = e.args
+        pair = [(bytes(a["lotKey"]), int(a["quantity"]))]
+        self._moved(e, EventKind.COMMISSIONED, pair, holder=str(a["manufacturer"]))
+
+    def _on_ShipmentLotsSent(self, e: DecodedEvent) -> None:
+        shipment = int(e.args["shipmentId"])
+        self._moved(e, EventKind.SHIPPED, e.args["lots"], shipment=shipment)
+
     def _on_ShipmentLotsReceived(self, e: DecodedEvent) -> None:
         accepted = sum(int(quantity) for _, quantity in e.args["accepted"])
-        self.lots_accepted[int(e.args["shipmentId"])] = accepted
+        shipment = int(e.args["shipmentId"])
+        self.lots_accepted[shipment] = accepted
+        self._moved(e, EventKind.RECEIVED, e.args["accepted"], shipment=shipment)
+        self._moved(e, EventKind.REJECTED, e.args["rejected"], shipment=shipment)
+
+    def _on_LotsDispensed(self, e: DecodedEvent) -> None:
+        self._moved(e, EventKind.DISPENSED, e.args["lots"], holder=str(e.args["holder"]))
+
+    def _on_LotsQuarantined(self, e: DecodedEvent) -> None:
+        self._moved(e, EventKind.QUARANTINED, e.args["lots"], holder=str(e.args["holder"]))
+
+    def _on_LotsReleased(self, e: DecodedEvent) -> None:
+        self._moved(e, EventKind.RELEASED, e.args["lots"], holder=str(e.args["holder"]))
+
+    def _on_LotsDestroyed(self, e: DecodedEvent) -> None:
+        self._moved(e, EventKind.DESTROYED, e.args["lots"], holder=str(e.args["holder"]))
 
     def _on_CasesPacked(self, e: DecodedEvent) -> None:
         a = e.args
@@ -480,9 +539,20 @@ class Projector:
             self.items.record(item, EventKind.COMMISSIONED, e.block_number, e.log_index)
             row = {"item_id": item.id, "package_gtin": package_gtin, "quantity": int(a["quantity"])}
             self.undo.insert(e.block_number, "case_contents", row, ("item_id",))
+        packed = int(a["quantity"]) * len(a["caseIds"])
+        self._movement(e, EventKind.PACKED, lot_index, packed, holder)
 
     def _on_CasesUnpacked(self, e: DecodedEvent) -> None:
         self._move(e, e.args["caseIds"], EventKind.UNPACKED, status=int(ItemStatus.UNPACKED))
+        holder = self.org(str(e.args["holder"]), e.block_number)
+        units: dict[int, int] = {}
+        for key in e.args["caseIds"]:
+            case = self.items.get(bytes(key))
+            contents = self.undo.select("case_contents", {"item_id": case.id})
+            if case.lot_index is not None and contents is not None:
+                units[case.lot_index] = units.get(case.lot_index, 0) + int(contents["quantity"])
+        for lot_index, quantity in sorted(units.items()):
+            self._movement(e, EventKind.UNPACKED, lot_index, quantity, holder)
 
     # ------------------------------------------------------------ Records
 
