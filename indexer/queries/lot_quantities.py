@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medledger.indexer.items import EventKind
 from medledger.indexer.queries.verification import Reader
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "LotHolding",
+    "LotMove",
     "LotStockLine",
     "base_product",
     "lot_holdings",
     "lot_index_of",
+    "lot_moves",
     "lot_stock",
     "lot_tracked",
     "units_in_supply_chain",
@@ -162,3 +165,59 @@ def lot_stock(sql: Reader, holder: str) -> list[LotStockLine]:
         for g, n, e, a, q, t, c, u in rows
     ]
     return [line for line in lines if line.total]
+
+
+@dataclass(frozen=True, slots=True)
+class LotMove:
+    """One quantity of a lot that moved (`lot_movements`): `holder` for a holder's own
+    change, `sender` and `receiver` for a shipment's (shipped, received, rejected)."""
+
+    kind: EventKind
+    block_number: int
+    timestamp: int | None
+    quantity: int
+    holder: str | None
+    holder_name: str | None
+    shipment_id: int | None
+    sender: str | None
+    sender_name: str | None
+    receiver: str | None
+    receiver_name: str | None
+
+    def involves(self, address: str) -> bool:
+        return address in (self.holder, self.sender, self.receiver)
+
+
+def lot_moves(sql: Reader, lot_index: int, *, limit: int = 1000) -> list[LotMove]:
+    """The lot's quantity movements, oldest first (at most `limit`)."""
+    rows = sql.rows(
+        "SELECT m.kind, m.block_number, b.timestamp, m.quantity, o.address, o.name, "
+        "m.shipment_id, so.address, so.name, ro.address, ro.name FROM lot_movements m "
+        "LEFT JOIN blocks b ON b.number = m.block_number "
+        "LEFT JOIN organisations o ON o.id = m.organisation_id "
+        "LEFT JOIN shipments s ON s.id = m.shipment_id "
+        "LEFT JOIN organisations so ON so.id = s.sender_id "
+        "LEFT JOIN organisations ro ON ro.id = s.receiver_id "
+        "WHERE m.lot_index = ? ORDER BY m.block_number, m.log_index, m.kind LIMIT ?",
+        (lot_index, limit),
+    )
+    return [
+        LotMove(
+            EventKind(int(kind)),
+            int(block),
+            None if ts is None else int(ts),
+            int(quantity),
+            _opt(holder),
+            _opt(holder_name),
+            None if shipment is None else int(shipment),
+            _opt(sender),
+            _opt(sender_name),
+            _opt(receiver),
+            _opt(receiver_name),
+        )
+        for kind, block, ts, quantity, holder, holder_name, shipment, sender, sender_name, receiver, receiver_name in rows  # noqa: E501
+    ]
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -14,13 +14,19 @@ regulator, who reads with no viewer) sees every holder; any other member only it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 from medledger.indexer.items import EventKind
-from medledger.indexer.queries.lot_quantities import LotHolding, lot_holdings, lot_tracked
+from medledger.indexer.queries.lot_quantities import (
+    LotHolding,
+    LotMove,
+    lot_holdings,
+    lot_moves,
+    lot_tracked,
+)
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -116,16 +122,22 @@ class LotTrace:
     holders: list[HolderCount]  # current holders of the lot's units, largest first
     reached: list[tuple[OrgRef, int]]  # every organisation ever reached, with first block
     manufacturer: OrgRef
+    # A lot tracked by quantity: units per holder now, and every quantity that moved.
+    units: list[LotHolding] = field(default_factory=list)
+    movements: list[LotMove] = field(default_factory=list)
 
     def seen_by(self, viewer: str | None) -> LotTrace:
         """The trace as `viewer` may see it: all of it for the regulator (None) and the
-        lot's manufacturer, else only the viewer's own holdings and reach."""
+        lot's manufacturer, else only the viewer's own holdings, reach and movements (its
+        own, and the shipments it sent or received)."""
         if viewer is None or viewer == self.manufacturer.address:
             return self
         return replace(
             self,
             holders=[h for h in self.holders if h.holder.address == viewer],
             reached=[(o, b) for o, b in self.reached if o.address == viewer],
+            units=[u for u in self.units if u.address == viewer],
+            movements=[m for m in self.movements if m.involves(viewer)],
         )
 
 
@@ -179,6 +191,7 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         (HolderCount(orgs[h], sum(c.values()), c) for h, c in counts.items()),
         key=lambda h: (-h.total, h.holder.address),
     )
+    tracked = lot_tracked(sql, lot_index)
     return LotTrace(
         lot_index,
         gtin,
@@ -187,6 +200,8 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         holders,
         [(orgs[int(o)], int(b)) for o, b in reach],
         orgs[maker],
+        lot_holdings(sql, lot_index) if tracked else [],
+        lot_moves(sql, lot_index) if tracked else [],
     )
 
 

@@ -11,6 +11,7 @@ from medledger.indexer.queries.lot_quantities import (
     base_product,
     lot_holdings,
     lot_index_of,
+    lot_moves,
     lot_stock,
     lot_tracked,
     units_in_supply_chain,
@@ -74,3 +75,20 @@ def test_holdings_supply_and_stock_of_a_lot_tracked_lot(
             30,
         )
         assert lot_stock(sql, consortium.regulator.address) == []
+        moves = [
+            (x.kind.name, x.quantity, x.holder, x.sender, x.receiver)
+            for x in lot_moves(sql, lots.index1)
+        ]
+    assert moves == [
+        ("COMMISSIONED", 1000, m.address, None, None),
+        ("PACKED", 30, m.address, None, None),
+        ("SHIPPED", 300, None, m.address, d.address),
+        ("RECEIVED", 280, None, m.address, d.address),
+        ("REJECTED", 20, None, m.address, d.address),
+        ("SHIPPED", 100, None, d.address, h.address),
+        ("RECEIVED", 100, None, d.address, h.address),
+        ("DISPENSED", 40, h.address, None, None),
+        ("QUARANTINED", 10, h.address, None, None),
+        ("DESTROYED", 5, m.address, None, None),
+        ("SHIPPED", 30, None, d.address, h.address),
+    ]
