@@ -60,3 +60,44 @@ def test_recall_scope_in_units_per_holder_seen_by_the_regulator_and_by_each_memb
     by_holder = {h["holder"]: h for h in acks["holders"]}
     assert by_holder[c.hospital.address]["acknowledgement"] is not None
     assert by_holder[c.distributor.address]["units"]["case_units"] == 200
+
+
+def test_a_lot_trace_shows_quantity_movements_and_each_member_only_its_part(
+    partner: PartnerEnv,
+) -> None:
+    world = lot_world(partner)
+    api, c = partner.api, partner.api.consortium
+    url = f"/v1/trace/lots/{world.gtin}/{world.lot}"
+    body = regulator_client(api).get(url, headers=AUTH).json()
+    assert body["by_quantity"] is True
+    moves = [(m["kind"], m["quantity"]) for m in body["movements"]]
+    assert moves == [
+        ("commissioned", 1500),
+        ("packed", 500),
+        ("shipped", 300),
+        ("received", 280),
+        ("rejected", 20),
+        ("shipped", 100),
+        ("received", 100),
+        ("dispensed", 40),
+        ("quarantined", 10),
+        ("shipped", 30),
+    ]
+    assert body["movements"][2]["receiver"]["address"] == c.distributor.address
+    units = {u["holder"]["address"]: u["units"]["total"] for u in body["units"]}
+    assert units == {
+        c.manufacturer.address: 1020,
+        c.distributor.address: 380,
+        c.hospital.address: 60,
+    }
+
+    mine = api.client.get(url, headers=partner.login(c.hospital)).json()
+    assert [u["holder"]["address"] for u in mine["units"]] == [c.hospital.address]
+    assert [(m["kind"], m["quantity"]) for m in mine["movements"]] == [
+        ("shipped", 100),
+        ("received", 100),
+        ("dispensed", 40),
+        ("quarantined", 10),
+        ("shipped", 30),
+    ]
+    assert api.client.get(url, headers=partner.login(c.logistics)).status_code == 404
