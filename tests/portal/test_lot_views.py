@@ -112,3 +112,36 @@ def test_the_lot_stock_api_answers_only_for_the_caller(partner: PartnerEnv) -> N
     assert line["name_zh"] == "一次性使用无菌注射器" and line["total"] == 60
     assert client.get("/v1/partner/inventory/lots", headers=partner.login(c.logistics)).json() == []
     assert client.get("/v1/partner/inventory/lots").status_code == 401
+
+
+def test_the_trace_explorer_tells_a_lots_quantity_movements_each_member_its_part(
+    portal: PortalEnv, partner: PartnerEnv
+) -> None:
+    world = lot_world(partner)
+    code = f"(01){world.gtin}(10){world.lot}"
+    maker = portal.sign_in("manufacturer", lang="en").get("/portal/trace", params={"code": code})
+    assert maker.status_code == 200, maker.text
+    kinds = re.findall(r'<li data-kind="(\w+)">([^<]*)', maker.text)
+    assert [k for k, _ in kinds] == [
+        "commissioned",
+        "packed",
+        "shipped",
+        "received",
+        "rejected",
+        "shipped",
+        "received",
+        "dispensed",
+        "quarantined",
+        "shipped",
+    ]
+    assert "commissioned 1,500 units" in kinds[0][1]
+    assert "rejected 20 units from" in html.unescape(kinds[4][1])
+    assert re.search(r'data-units="total">1,020<', maker.text)
+
+    hospital = portal.sign_in("hospital", lang="zh").get("/portal/trace", params={"code": code})
+    mine = re.findall(r'<li data-kind="(\w+)">([^<]*)', hospital.text)
+    assert [k for k, _ in mine] == ["shipped", "received", "dispensed", "quarantined", "shipped"]
+    assert "使用 40 件" in mine[2][1]
+    assert len(re.findall(r"<tr data-holder=", hospital.text)) == 1
+    stranger = portal.sign_in("logistics", lang="en").get("/portal/trace", params={"code": code})
+    assert 'data-kind="' not in stranger.text
