@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse
 
 from medledger.domain.errors import NotFound
 from medledger.domain.trace import TraceScope, ensure_item_visible
-from medledger.indexer.queries import unit_history
 from medledger.indexer.items import EventKind
+from medledger.indexer.queries import unit_history
 from medledger.indexer.queries.counterparties import names_of
 from medledger.portal.context import Ctx, MemberCtx
 from medledger.portal.errors import MESSAGES
