@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 
 from medledger.domain.chain import reader
 from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
+from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger, settled_order
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
@@ -117,6 +118,7 @@ class RecallProgress:
     holders: list[HolderProgress]
     opened_block: int
     opened_tx: bytes | None  # None for recalls indexed before migration 0003
+    master: MasterRecord | None = None  # the product's public master data, if anchored
 
     @property
     def deadline(self) -> int:
@@ -147,6 +149,7 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
         holders,
         dates.opened_block,
         dates.opened_tx,
+        current_record(services, dates.gtin),
     )
 
 

@@ -59,11 +59,13 @@ def test_the_recall_centre_and_the_notices_count_units_per_holder(
     assert _row(page, c.hospital.address)["quarantined"] == "10"
     assert re.search(r'data-figure="returned">1,020<', page)
     assert "按数量追溯" in page
+    assert "一次性使用无菌注射器 · 5ml 带针 0.6×25TWLB · 国械注准20153150001" in _text(page)
 
     hospital = portal.sign_in("hospital", lang="en").get("/portal/recalls").text
     notice = _text(hospital)
     assert f"Recall #{recall}" in notice
     assert "Loose, active 50 Quarantined 10" in notice
+    assert "Sterile single-use syringe · 5ml" in notice
     assert c.distributor.address not in hospital
     distributor = _text(portal.sign_in("distributor", lang="en").get("/portal/recalls").text)
     assert "In cases 2 cases · 200 units" in distributor
