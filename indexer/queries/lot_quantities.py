@@ -28,6 +28,7 @@ __all__ = [
     "lot_holdings",
     "lot_index_of",
     "lot_moves",
+    "lot_quantity_reach",
     "lot_stock",
     "lot_tracked",
     "units_in_supply_chain",
@@ -221,3 +222,17 @@ def lot_moves(sql: Reader, lot_index: int, *, limit: int = 1000) -> list[LotMove
 
 def _opt(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def lot_quantity_reach(sql: Reader, lot_index: int) -> list[tuple[int, int]]:
+    """(organisation id, first block) for every organisation a quantity of the lot reached:
+    its holders' own movements (commissioning, packing...) and the receivers of shipments
+    of it that accepted some."""
+    rows = sql.rows(
+        "SELECT COALESCE(m.organisation_id, s.receiver_id), MIN(m.block_number) "
+        "FROM lot_movements m LEFT JOIN shipments s ON s.id = m.shipment_id "
+        "WHERE m.lot_index = ? AND m.kind IN (?, ?, ?) "
+        "GROUP BY COALESCE(m.organisation_id, s.receiver_id)",
+        (lot_index, int(EventKind.COMMISSIONED), int(EventKind.RECEIVED), int(EventKind.PACKED)),
+    )
+    return [(int(org), int(block)) for org, block in rows if org is not None]

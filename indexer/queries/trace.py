@@ -14,7 +14,9 @@ regulator, who reads with no viewer) sees every holder; any other member only it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -25,6 +27,7 @@ from medledger.indexer.queries.lot_quantities import (
     LotMove,
     lot_holdings,
     lot_moves,
+    lot_quantity_reach,
     lot_tracked,
 )
 from medledger.sdk.model import ItemStatus
@@ -173,6 +176,15 @@ def _holder_counts(sql: Sql, lot_index: int) -> dict[int, dict[ItemStatus, int]]
     return counts
 
 
+def _merge_reach(*lists: Sequence[tuple[Any, ...]]) -> list[tuple[int, int]]:
+    """(organisation id, first block) pairs, the earliest per organisation, in block order."""
+    first: dict[int, int] = {}
+    for pairs in lists:
+        for org, block in pairs:
+            first[int(org)] = min(int(block), first.get(int(org), int(block)))
+    return sorted(first.items(), key=lambda p: (p[1], p[0]))
+
+
 def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
     """Forward trace of a lot: who holds its units now, and everyone it ever reached."""
     sql = Sql(conn)
@@ -186,12 +198,14 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         "ORDER BY first_block, organisation_id",
         (lot_index,),
     )
+    tracked = lot_tracked(sql, lot_index)
+    if tracked:  # loose quantities reach their holders without items
+        reach = _merge_reach(reach, lot_quantity_reach(sql, lot_index))
     orgs = _orgs(sql, set(counts) | {int(org) for org, _ in reach} | {maker})
     holders = sorted(
         (HolderCount(orgs[h], sum(c.values()), c) for h, c in counts.items()),
         key=lambda h: (-h.total, h.holder.address),
     )
-    tracked = lot_tracked(sql, lot_index)
     return LotTrace(
         lot_index,
         gtin,

@@ -91,7 +91,11 @@ def test_a_lot_trace_shows_quantity_movements_and_each_member_only_its_part(
         c.hospital.address: 60,
     }
 
+    reached = [r["organisation"]["address"] for r in body["reached"]]
+    assert reached == [c.manufacturer.address, c.distributor.address, c.hospital.address]
+
     mine = api.client.get(url, headers=partner.login(c.hospital)).json()
+    assert [r["organisation"]["address"] for r in mine["reached"]] == [c.hospital.address]
     assert [u["holder"]["address"] for u in mine["units"]] == [c.hospital.address]
     assert [(m["kind"], m["quantity"]) for m in mine["movements"]] == [
         ("shipped", 100),

@@ -37,6 +37,7 @@ from medledger.indexer.queries.lot_quantities import (
     base_product,
     lot_holdings,
     lot_moves,
+    lot_quantity_reach,
     lot_stock,
     lot_tracked,
     units_in_supply_chain,
@@ -282,6 +283,7 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             lot_stock(Sql(conn), maker)
             lot_holdings(Sql(conn), 1)
             lot_moves(Sql(conn), 1)
+            lot_quantity_reach(Sql(conn), 1)
             units_in_supply_chain(Sql(conn), 1)
             lot_tracked(Sql(conn), 1)
             base_product(Sql(conn), "09506000134352")
