@@ -15,6 +15,7 @@ Every read takes a `Reader` (`indexer.db.Sql` or the verification path's `Direct
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from medledger.indexer.items import EventKind
 from medledger.indexer.queries.verification import Reader
@@ -31,6 +32,7 @@ __all__ = [
     "lot_quantity_reach",
     "lot_stock",
     "lot_tracked",
+    "units_gone",
     "units_in_supply_chain",
 ]
 
@@ -236,3 +238,30 @@ def lot_quantity_reach(sql: Reader, lot_index: int) -> list[tuple[int, int]]:
         (lot_index, int(EventKind.COMMISSIONED), int(EventKind.RECEIVED), int(EventKind.PACKED)),
     )
     return [(int(org), int(block)) for org, block in rows if org is not None]
+
+
+def units_gone(sql: Reader, lot_index: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """Units of the lot each organisation ((address, name)) dispensed and destroyed, loose
+    (`lot_movements`) and in whole cases."""
+    gone: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def add(address: Any, name: Any, dispensed: bool, units: Any) -> None:
+        key = (str(address), str(name))
+        d, x = gone.get(key, (0, 0))
+        gone[key] = (d + int(units), x) if dispensed else (d, x + int(units))
+
+    for address, name, status, units in sql.rows(
+        "SELECT o.address, o.name, i.status, SUM(c.quantity) FROM items i "
+        "JOIN case_contents c ON c.item_id = i.id JOIN organisations o ON o.id = i.holder_id "
+        "WHERE i.lot_index = ? AND i.status IN (?, ?) GROUP BY o.address, o.name, i.status",
+        (lot_index, int(ItemStatus.DISPENSED), int(ItemStatus.DESTROYED)),
+    ):
+        add(address, name, int(status) == ItemStatus.DISPENSED, units)
+    for address, name, kind, units in sql.rows(
+        "SELECT o.address, o.name, m.kind, SUM(m.quantity) FROM lot_movements m "
+        "JOIN organisations o ON o.id = m.organisation_id "
+        "WHERE m.lot_index = ? AND m.kind IN (?, ?) GROUP BY o.address, o.name, m.kind",
+        (lot_index, int(EventKind.DISPENSED), int(EventKind.DESTROYED)),
+    ):
+        add(address, name, int(kind) == EventKind.DISPENSED, units)
+    return gone

@@ -29,6 +29,7 @@ from medledger.indexer.queries.lot_quantities import (
     lot_moves,
     lot_quantity_reach,
     lot_tracked,
+    units_gone,
 )
 from medledger.sdk.model import ItemStatus
 
@@ -263,8 +264,7 @@ class RecallHolder:
     outstanding: int  # still in the field: active, in transit or quarantined
     dispensed: int  # used on patients before or despite the recall
     # For a lot tracked by quantity: the units by state (loose, quarantined, shipped and
-    # not yet settled, inside cases); `outstanding` is their total, `dispensed` counts
-    # only whole cases (loose dispensed quantities are events, not in the read model).
+    # not yet settled, inside cases); `outstanding` is their total.
     quantity: LotHolding | None = None
 
 
@@ -337,28 +337,26 @@ def _quantity_scope(
     """The scope of a recalled lot tracked by quantity, in units: per field holder its
     loose, quarantined, unsettled and cased units; returned = what the manufacturer holds
     (loose and in cases); outstanding also counts what the manufacturer shipped and its
-    receiver has not settled; destroyed and dispensed count whole cases."""
+    receiver has not settled; dispensed and destroyed count loose units and whole cases."""
     manufacturer = _orgs(sql, {maker})[maker]
-    gone: dict[tuple[str, int], int] = {}
-    for address, status, units in sql.rows(
-        "SELECT o.address, i.status, SUM(c.quantity) FROM items i "
-        "JOIN case_contents c ON c.item_id = i.id JOIN organisations o ON o.id = i.holder_id "
-        "WHERE i.lot_index = ? AND i.status IN (?, ?) GROUP BY o.address, i.status",
-        (lot_index, int(ItemStatus.DISPENSED), int(ItemStatus.DESTROYED)),
-    ):
-        gone[(str(address), int(status))] = int(units)
+    gone = units_gone(sql, lot_index)
+    dispensed = {address: d for (address, _), (d, _) in gone.items()}
     holdings = lot_holdings(sql, lot_index)
     holders = [
-        RecallHolder(
-            OrgRef(h.address, h.name), h.total, gone.get((h.address, ItemStatus.DISPENSED), 0), h
-        )
+        RecallHolder(OrgRef(h.address, h.name), h.total, dispensed.get(h.address, 0), h)
         for h in holdings
         if h.address != manufacturer.address
+    ]
+    held = {h.address for h in holdings}
+    holders += [
+        RecallHolder(OrgRef(address, name), 0, d)
+        for (address, name), (d, _) in sorted(gone.items())
+        if d and address not in held and address != manufacturer.address
     ]
     own = next((h for h in holdings if h.address == manufacturer.address), None)
     returned = 0 if own is None else own.active + own.quarantined + own.case_units
     shipped = 0 if own is None else own.in_transit
-    destroyed = sum(n for (_, s), n in gone.items() if s == ItemStatus.DESTROYED)
+    destroyed = sum(x for _, x in gone.values())
     return RecallScope(
         recall_id,
         lot_index,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
+from medledger.sdk.messages import LotQuantity
 from tests.api import partner_env
 from tests.api.lot_env import IN_SUPPLY, lot_world
 from tests.api.partner_env import PartnerEnv
@@ -19,14 +20,15 @@ def test_recall_scope_in_units_per_holder_seen_by_the_regulator_and_by_each_memb
 ) -> None:
     world = lot_world(partner)
     api, c = partner.api, partner.api.consortium
+    c.manufacturer.destroy_lots([LotQuantity(world.key, 20)])
     recall = c.regulator.recall_lot(world.key, level=1, reason_hash=keccak(text="seal")).value
     api.sync()
 
     reg = regulator_client(api)
     body = reg.get(f"/v1/trace/recalls/{recall}", headers=AUTH).json()
     assert body["by_quantity"] is True
-    assert (body["outstanding"], body["returned"], body["destroyed"]) == (440, 1020, 0)
-    assert body["outstanding"] + body["returned"] == IN_SUPPLY
+    assert (body["outstanding"], body["returned"], body["destroyed"]) == (440, 1000, 20)
+    assert body["outstanding"] + body["returned"] + body["destroyed"] == IN_SUPPLY
     lines = {h["holder"]["address"]: h for h in body["holders"]}
     assert set(lines) == {c.distributor.address, c.hospital.address}
     assert lines[c.distributor.address]["units"] == {
@@ -40,6 +42,8 @@ def test_recall_scope_in_units_per_holder_seen_by_the_regulator_and_by_each_memb
     assert lines[c.distributor.address]["outstanding"] == 380
     assert lines[c.hospital.address]["units"]["quarantined"] == 10
     assert lines[c.hospital.address]["outstanding"] == 60
+    assert lines[c.hospital.address]["dispensed"] == 40
+    assert lines[c.distributor.address]["dispensed"] == 0
 
     client = api.client
     mine = client.get(f"/v1/trace/recalls/{recall}", headers=partner.login(c.hospital)).json()

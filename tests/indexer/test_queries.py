@@ -40,6 +40,7 @@ from medledger.indexer.queries.lot_quantities import (
     lot_quantity_reach,
     lot_stock,
     lot_tracked,
+    units_gone,
     units_in_supply_chain,
 )
 from medledger.indexer.queries.progress import indexed_block
@@ -284,6 +285,7 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             lot_holdings(Sql(conn), 1)
             lot_moves(Sql(conn), 1)
             lot_quantity_reach(Sql(conn), 1)
+            units_gone(Sql(conn), 1)
             units_in_supply_chain(Sql(conn), 1)
             lot_tracked(Sql(conn), 1)
             base_product(Sql(conn), "09506000134352")
