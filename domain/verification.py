@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -327,8 +328,8 @@ def verify_lot(sql: Reader, udi: Udi, *, lot_key: bytes, now: int) -> VerifyResu
     if base is not None and udi.lot is not None:  # a box or case GTIN: its unit product's lot
         lot_key = make_lot_key(base, udi.lot)
         facts = lot_facts(sql, lot_key)
-    if facts is None:
-        product = _unknown(sql, udi, found, now)
+    if facts is None:  # an unknown lot of the unit product, for a package GTIN
+        product = _unknown(sql, udi if base is None else replace(udi, gtin=base), found, now)
     else:
         index = lot_index_of(sql, lot_key)
         if index is not None and lot_tracked(sql, index):

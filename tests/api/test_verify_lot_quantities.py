@@ -46,3 +46,5 @@ def test_a_lot_code_counts_the_units_in_the_supply_chain_and_a_box_code_answers_
 
     unknown = _verify(partner, f"(01){world.box_gtin}(10)NOSUCHLOT")
     assert unknown["verdict"] == "unknown" and unknown["quantities_in_supply_chain"] is None
+    assert {r["code"] for r in unknown["reasons"]} == {"unknown_lot", "lot_code_not_unique"}
+    assert unknown["product"]["gtin"] == world.gtin
