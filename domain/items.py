@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from medledger.domain import orders
+from medledger.domain import lot_custody, orders
 from medledger.domain.auth import Member
 from medledger.domain.chain import reader, submit_raw
 from medledger.domain.devices import ZERO32, member_ledger
@@ -174,6 +174,9 @@ def party_shipment(
 
 
 def ship(services: Services, *, member: Member, order: ShipIn) -> OperationOut:
+    """Ship root items and loose lot quantities; a quantity the member does not hold
+    Active is refused (409 `lot_quantity_unavailable`) before the order is signed."""
+    lot_custody.check_available(services, holder=member.address, lots=order.lots)
     return settled(services, orders.ship(services, member, order))
 
 

@@ -1,5 +1,6 @@
 """The two signing paths of custody orders (Ship, Receive, Cancel) and how every partner
-operation's result is reported.
+operation's result is reported. Ship and Receive orders carry loose lot quantities too
+(`lots`, `rejected_lots`; empty by default, so clients that send only ids are unchanged).
 
 Path 1: the partner signed the EIP-712 order with its own key. The API refuses a signature
 the contract would refuse (422 `signature_malformed`: not 65 bytes, `v` not 27 or 28, `r`
@@ -15,6 +16,7 @@ Either way the ledger's refusals are as the member may see them (`api.tenancy`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from medledger.domain.auth import Member
@@ -23,6 +25,7 @@ from medledger.domain.errors import ApiError, Forbidden, Unprocessable, contract
 from medledger.domain.partner_schemas import (
     CancelIn,
     EventOut,
+    LotQuantityIn,
     OperationOut,
     ReceiveIn,
     ShipIn,
@@ -32,9 +35,25 @@ from medledger.domain.services import Services
 from medledger.sdk.abi import DecodedEvent
 from medledger.sdk.errors import ContractError
 from medledger.sdk.ledger import Ledger, TxResult
-from medledger.sdk.messages import CancelOrder, ReceiveOrder, ShipOrder, recover_signer
+from medledger.sdk.messages import (
+    CancelOrder,
+    LotQuantity,
+    ReceiveOrder,
+    ShipOrder,
+    recover_signer,
+    sorted_lots,
+)
 
-__all__ = ["cancel", "check_signature_form", "jsonable", "receive", "refusal", "report", "ship"]
+__all__ = [
+    "cancel",
+    "check_signature_form",
+    "jsonable",
+    "lot_quantities",
+    "receive",
+    "refusal",
+    "report",
+    "ship",
+]
 
 ZERO32 = bytes(32)
 # The order of secp256k1's group: a signature's r and s lie in [1, N), and Ethereum (as
@@ -127,6 +146,11 @@ def _check_signer(services: Services, order: Any, signature: bytes, member: Memb
         raise Forbidden("wrong_signer", f"the order is signed by {signer}, not by {member.address}")
 
 
+def lot_quantities(lots: Sequence[LotQuantityIn]) -> tuple[LotQuantity, ...]:
+    """Loose lot quantities as the order carries them: ascending lot keys."""
+    return sorted_lots(LotQuantity(q.lot_key, q.quantity) for q in lots)
+
+
 def _custodial(services: Services, member: Member) -> Ledger:
     return custodial_ledger(services, member.address, sees_all=member.is_regulator)
 
@@ -139,7 +163,9 @@ def ship(services: Services, member: Member, body: ShipIn) -> OperationOut:
     doc = body.document_hash or ZERO32
     signed = _signed(body)
     if signed is None:
-        result = _custodial(services, member).ship(body.receiver, body.item_ids, document_hash=doc)
+        result = _custodial(services, member).ship(
+            body.receiver, body.item_ids, document_hash=doc, lots=lot_quantities(body.lots)
+        )
         return report(result, signed_by="custodial", shipment_id=result.value)
     signature, nonce, deadline = signed
     order = ShipOrder(
@@ -147,6 +173,7 @@ def ship(services: Services, member: Member, body: ShipIn) -> OperationOut:
         receiver=body.receiver,
         itemIds=tuple(body.item_ids),
         documentHash=doc,
+        lots=lot_quantities(body.lots),
         nonce=nonce,
         deadline=deadline,
     )
@@ -164,6 +191,7 @@ def receive(services: Services, member: Member, shipment_id: int, body: ReceiveI
             temp_min=body.temp_min,
             temp_max=body.temp_max,
             rejected_ids=body.rejected_ids,
+            rejected_lots=lot_quantities(body.rejected_lots),
             excursion_seconds=body.excursion_seconds,
             inspection_hash=inspection,
         )
@@ -177,6 +205,7 @@ def receive(services: Services, member: Member, shipment_id: int, body: ReceiveI
         tempMax=body.temp_max,
         excursionSeconds=body.excursion_seconds,
         inspectionHash=inspection,
+        rejectedLots=lot_quantities(body.rejected_lots),
         nonce=nonce,
         deadline=deadline,
     )

@@ -11,7 +11,15 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from eth_utils import is_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from medledger.sdk.dates import day_end, day_start
 
@@ -186,10 +194,42 @@ class SignedFields(Strict):
     deadline: int | None = Field(default=None, ge=0, le=2**256 - 1)
 
 
+MAX_BATCH = 500  # Items.MAX_BATCH: ids plus lot entries in one call
+Quantity = Annotated[int, Field(ge=1, le=2**32 - 1)]
+
+
+class LotQuantityIn(Strict):
+    """`quantity` loose units of the lot `lot_key` (`sdk.gs1.lot_key(gtin, lot)`)."""
+
+    lot_key: Hex32
+    quantity: Quantity
+
+
+LotQuantities = Annotated[list[LotQuantityIn], Field(max_length=MAX_BATCH)]
+
+
+def _distinct_lots(lots: list[LotQuantityIn], field: str) -> None:
+    keys = [q.lot_key for q in lots]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{field}: each lot at most once (add the quantities up)")
+
+
 class ShipIn(SignedFields):
+    """Root items (units, cases, pallets) and loose quantities per lot, 1..500 entries
+    together."""
+
     receiver: Address
-    item_ids: ItemIds
+    item_ids: list[Hex32] = Field(default_factory=list, max_length=MAX_BATCH)
+    lots: LotQuantities = Field(default_factory=list)
     document_hash: Hex32 | None = None
+
+    @model_validator(mode="after")
+    def _entries(self) -> ShipIn:
+        count = len(self.item_ids) + len(self.lots)
+        if not 1 <= count <= MAX_BATCH:
+            raise ValueError(f"a shipment holds 1..{MAX_BATCH} items and lots, not {count}")
+        _distinct_lots(self.lots, "lots")
+        return self
 
 
 class ReceiveIn(SignedFields):
@@ -200,6 +240,12 @@ class ReceiveIn(SignedFields):
     rejected_ids: list[Hex32] = Field(default_factory=list, max_length=500)
     excursion_seconds: int = Field(default=0, ge=0, le=2**32 - 1)
     inspection_hash: Hex32 | None = None
+    rejected_lots: LotQuantities = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _lots(self) -> ReceiveIn:
+        _distinct_lots(self.rejected_lots, "rejected_lots")
+        return self
 
 
 class CancelIn(SignedFields):

@@ -29,7 +29,6 @@ __all__ = [
     "Licence",
     "Lot",
     "LotBalance",
-    "LotMovement",
     "LotReach",
     "Organisation",
     "PackageLevel",
@@ -119,22 +118,21 @@ class LotBalance(SQLModel, table=True):
     updated_block: int = _big()  # type: ignore[assignment]
 
 
-class LotMovement(SQLModel, table=True):
-    """One quantity of a lot-tracked lot that moved, history rows: commissioned, shipped,
-    received or rejected (a shipment's; its sender and receiver are the `shipments` row's),
-    dispensed, quarantined, released, destroyed, packed into or unpacked from cases.
-    `kind` is an `indexer.items.EventKind`; `organisation_id` the holder, except for
-    shipment rows (None)."""
+class LotEvent(SQLModel, table=True):
+    """One lot's quantity in one lot event (commissioned, shipped, received, rejected,
+    dispensed, quarantined, released, destroyed): the history `lot_balances` sums up, kept
+    for the EPCIS export. `kind` is an `EventKind`; `holder_id` is null for shipment events
+    (their parties are the shipment's)."""
 
-    __tablename__ = "lot_movements"
-    __table_args__ = (Index("ix_lot_movements_lot", "lot_index", "block_number", "log_index"),)
-    block_number: int = Field(sa_column=Column(BigInteger, primary_key=True))
-    log_index: int = Field(primary_key=True)
-    lot_index: int = Field(primary_key=True)
-    kind: int = Field(sa_column=Column(SmallInteger, primary_key=True))
-    organisation_id: int | None = None
-    shipment_id: int | None = None
+    __tablename__ = "lot_events"
+    __table_args__ = (Index("ix_lot_events_lot", "lot_index", "block_number", "log_index"),)
+    block_number: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    lot_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
     quantity: int = _big()  # type: ignore[assignment]
+    holder_id: int | None = None
+    shipment_id: int | None = _big(nullable=True)  # type: ignore[assignment]
 
 
 class CaseContents(SQLModel, table=True):

@@ -21,6 +21,7 @@ from medledger.sdk.model import ItemStatus, MemberStatus, ShipmentStatus
 __all__ = ["Projector", "item_keys"]
 
 ACTIVE = int(ItemStatus.ACTIVE)
+_LOT_EVENT_KEY = ("block_number", "log_index", "lot_index", "kind")
 _ITEM_LIST_ARGS = ("itemIds", "acceptedIds", "rejectedIds", "caseIds")
 
 
@@ -464,68 +465,60 @@ class Projector:
                 e.block_number, "lot_balances", {**key, **values}, ("lot_index", "organisation_id")
             )
 
-    def _moved(
+    def _lot_events(
         self,
         e: DecodedEvent,
         kind: EventKind,
         lots: Sequence[tuple[bytes, int]],
         *,
         holder: str | None = None,
-        shipment: int | None = None,
+        shipment_id: int | None = None,
     ) -> None:
-        """History rows of `lots` ((lot key, quantity) pairs) moved by one event."""
-        org = None if holder is None else self.org(holder, e.block_number)
+        """One `lot_events` row per lot of a lot event (the history behind `lot_balances`)."""
+        holder_id = None if holder is None else self.org(holder, e.block_number)
         for key, quantity in lots:
-            self._movement(e, kind, self.lot_index(bytes(key)), int(quantity), org, shipment)
-
-    def _movement(
-        self,
-        e: DecodedEvent,
-        kind: EventKind,
-        lot_index: int,
-        quantity: int,
-        org: int | None,
-        shipment: int | None = None,
-    ) -> None:
-        row = {
-            "block_number": e.block_number,
-            "log_index": e.log_index,
-            "lot_index": lot_index,
-            "kind": int(kind),
-            "organisation_id": org,
-            "shipment_id": shipment,
-            "quantity": quantity,
-        }
-        key = ("block_number", "log_index", "lot_index", "kind")
-        self.undo.insert(e.block_number, "lot_movements", row, key)
+            row = {
+                "block_number": e.block_number,
+                "log_index": e.log_index,
+                "lot_index": self.lot_index(bytes(key)),
+                "kind": int(kind),
+                "quantity": int(quantity),
+                "holder_id": holder_id,
+                "shipment_id": shipment_id,
+            }
+            self.undo.insert(e.block_number, "lot_events", row, _LOT_EVENT_KEY)
 
     def _on_LotCommissioned(self, e: DecodedEvent) -> None:
         a = e.args
-        pair = [(bytes(a["lotKey"]), int(a["quantity"]))]
-        self._moved(e, EventKind.COMMISSIONED, pair, holder=str(a["manufacturer"]))
+        lots = [(a["lotKey"], a["quantity"])]
+        self._lot_events(e, EventKind.COMMISSIONED, lots, holder=str(a["manufacturer"]))
 
     def _on_ShipmentLotsSent(self, e: DecodedEvent) -> None:
-        shipment = int(e.args["shipmentId"])
-        self._moved(e, EventKind.SHIPPED, e.args["lots"], shipment=shipment)
+        shipment_id = int(e.args["shipmentId"])
+        self._lot_events(e, EventKind.SHIPPED, e.args["lots"], shipment_id=shipment_id)
 
     def _on_ShipmentLotsReceived(self, e: DecodedEvent) -> None:
+        shipment_id = int(e.args["shipmentId"])
         accepted = sum(int(quantity) for _, quantity in e.args["accepted"])
-        shipment = int(e.args["shipmentId"])
-        self.lots_accepted[shipment] = accepted
-        self._moved(e, EventKind.RECEIVED, e.args["accepted"], shipment=shipment)
-        self._moved(e, EventKind.REJECTED, e.args["rejected"], shipment=shipment)
+        self.lots_accepted[shipment_id] = accepted
+        self._lot_events(e, EventKind.RECEIVED, e.args["accepted"], shipment_id=shipment_id)
+        self._lot_events(e, EventKind.REJECTED, e.args["rejected"], shipment_id=shipment_id)
 
     def _on_LotsDispensed(self, e: DecodedEvent) -> None:
-        self._moved(e, EventKind.DISPENSED, e.args["lots"], holder=str(e.args["holder"]))
+        a = e.args
+        self._lot_events(e, EventKind.DISPENSED, a["lots"], holder=str(a["holder"]))
 
     def _on_LotsQuarantined(self, e: DecodedEvent) -> None:
-        self._moved(e, EventKind.QUARANTINED, e.args["lots"], holder=str(e.args["holder"]))
+        a = e.args
+        self._lot_events(e, EventKind.QUARANTINED, a["lots"], holder=str(a["holder"]))
 
     def _on_LotsReleased(self, e: DecodedEvent) -> None:
-        self._moved(e, EventKind.RELEASED, e.args["lots"], holder=str(e.args["holder"]))
+        a = e.args
+        self._lot_events(e, EventKind.RELEASED, a["lots"], holder=str(a["holder"]))
 
     def _on_LotsDestroyed(self, e: DecodedEvent) -> None:
-        self._moved(e, EventKind.DESTROYED, e.args["lots"], holder=str(e.args["holder"]))
+        a = e.args
+        self._lot_events(e, EventKind.DESTROYED, a["lots"], holder=str(a["holder"]))
 
     def _on_CasesPacked(self, e: DecodedEvent) -> None:
         a = e.args
@@ -539,20 +532,9 @@ class Projector:
             self.items.record(item, EventKind.COMMISSIONED, e.block_number, e.log_index)
             row = {"item_id": item.id, "package_gtin": package_gtin, "quantity": int(a["quantity"])}
             self.undo.insert(e.block_number, "case_contents", row, ("item_id",))
-        packed = int(a["quantity"]) * len(a["caseIds"])
-        self._movement(e, EventKind.PACKED, lot_index, packed, holder)
 
     def _on_CasesUnpacked(self, e: DecodedEvent) -> None:
         self._move(e, e.args["caseIds"], EventKind.UNPACKED, status=int(ItemStatus.UNPACKED))
-        holder = self.org(str(e.args["holder"]), e.block_number)
-        units: dict[int, int] = {}
-        for key in e.args["caseIds"]:
-            case = self.items.get(bytes(key))
-            contents = self.undo.select("case_contents", {"item_id": case.id})
-            if case.lot_index is not None and contents is not None:
-                units[case.lot_index] = units.get(case.lot_index, 0) + int(contents["quantity"])
-        for lot_index, quantity in sorted(units.items()):
-            self._movement(e, EventKind.UNPACKED, lot_index, quantity, holder)
 
     # ------------------------------------------------------------ Records
 

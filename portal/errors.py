@@ -88,6 +88,20 @@ MESSAGES: dict[str, str] = {
     "label_not_commissioned": _l("Never commissioned in this lot: %(serials)s."),
     "label_dispensed": _l("Already dispensed or implanted: %(serials)s."),
     "label_destroyed": _l("Destroyed: %(serials)s."),
+    "label_unpacked": _l("Already unpacked: %(serials)s."),
+    "labels_lot_expired": _l("Lot %(lot)s expired on %(expiry)s: no labels are printed for it."),
+    "labels_cases_refused": _l(
+        "No case labels were made: some of these cases must not be labelled (see the serial "
+        "numbers field)."
+    ),
+    "label_case_not_commissioned": _l(
+        "Never packed as a case of %(gtin)s from this lot: %(serials)s."
+    ),
+    "labels_not_a_package": _l("%(gtin)s is not a package level of this lot's product."),
+    "labels_container_unknown": _l("No logistic unit with SSCC %(sscc)s is on the ledger."),
+    "labels_container_not_yours": _l(
+        "Your organisation does not hold logistic unit %(sscc)s: only its holder prints its label."
+    ),
     "empty": _l("Enter or scan a code."),
     # ledger rules (Solidity custom errors)
     "ItemsNotHolder": _l("Your organisation does not hold this item."),
@@ -229,6 +243,12 @@ MESSAGES: dict[str, str] = {
     "missing_lot": _l("The code names no lot: scan the lot's code, or type the GTIN and lot."),
     "code_lot_mismatch": _l("The scanned code's lot differs from the lot typed."),
     "code_not_of_lot": _l("A code names a unit of another product, or has no serial number."),
+    # loose lot quantities (portal.lot_forms, domain.lot_custody)
+    "invalid_quantity": _l("End each line with a quantity: a whole number of at least 1."),
+    "lot_not_found": _l("No such lot is registered on the ledger."),
+    "lot_quantity_unavailable": _l(
+        "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
+    ),
 }
 
 

@@ -1,7 +1,9 @@
-"""Printable label sheets: for each unit a GS1 DataMatrix (FNC1 first, so scanners read
-`]d2` and GS1 element strings) and a QR code carrying the unit's GS1 Digital Link URI on
+"""Printable label sheets: for each unit or case a GS1 DataMatrix (FNC1 first, so scanners
+read `]d2` and GS1 element strings) and a QR code carrying its GS1 Digital Link URI on
 the platform's public URL, which resolves to the verification page; with the element
-string in plain text beneath. A4 pages at 150 dpi, as PNG (one page) or PDF (all pages).
+string in plain text beneath, and above the codes the non-HRI text the caller gives
+(product name, model, registration number, lot, expiry, storage). A4 pages at 150 dpi, as
+PNG (one page) or PDF (all pages). Logistic labels (SSCC) are `portal.logistic_labels`.
 
 The plain text breaks lines only between element strings (GS1 General Specifications
 4.15: the human-readable interpretation shows each AI in parentheses with its data; an
@@ -15,7 +17,9 @@ import io
 import warnings
 from collections.abc import Callable, Sequence
 from ctypes import cast
-from functools import partial
+from dataclasses import dataclass
+from functools import cache, lru_cache, partial
+from pathlib import Path
 
 import segno
 from PIL import Image, ImageDraw, ImageFont
@@ -36,16 +40,86 @@ with warnings.catch_warnings():
         dmtxImageGetProp,
     )
 
-__all__ = ["PER_PAGE", "gs1_datamatrix", "hri_elements", "hri_lines", "label_pages", "pdf", "png"]
+__all__ = [
+    "GRID",
+    "PER_PAGE",
+    "Grid",
+    "Label",
+    "font",
+    "gs1_datamatrix",
+    "hri_elements",
+    "hri_lines",
+    "label_pages",
+    "pdf",
+    "pdf_bytes",
+    "png",
+    "png_bytes",
+    "preview",
+    "wrap",
+]
 
 GS = 0x1D
 PAGE = (1240, 1754)  # A4 at 150 dpi
 MARGIN = 60
-LABEL = (560, 300)
-COLUMNS, ROWS = 2, 5
+LABEL = (560, 400)
+COLUMNS, ROWS = 2, 4
 PER_PAGE = COLUMNS * ROWS
 TEXT_WIDTH = LABEL[0] - 40
-TEXT_LINES = 3
+TEXT_LINES = 3  # of the human-readable interpretation
+INFO_LINES = 8  # of the product text above the codes
+SYMBOL = 160
+# A font with Chinese glyphs; without one, Pillow's default (Latin only).
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+)
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One label: the code, and the text printed apart from its HRI (one item a line)."""
+
+    udi: Udi
+    text: tuple[str, ...] = ()
+
+
+def preview(label: Label) -> tuple[str, ...]:
+    """What the label says, as text: its lines, then its HRI (for the page beside the PNG)."""
+    return (*label.text, "".join(hri_elements(label.udi)))
+
+
+@cache
+def font(size: int) -> Font:
+    for path in CJK_FONTS:
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
+
+
+def wrap(lines: Sequence[str], fits: Callable[[str], bool], *, limit: int) -> list[str]:
+    """Text lines broken by character where they do not fit, at most `limit` lines (the
+    last cut short with an ellipsis)."""
+    out: list[str] = []
+    for line in lines:
+        if fits(line):
+            out.append(line)
+            continue
+        current = ""
+        for char in line:
+            if current and not fits(current + char):
+                out.append(current)
+                current = char.lstrip()
+            else:
+                current += char
+        out.append(current)
+    if len(out) > limit:
+        out = out[:limit]
+        while out[-1] and not fits(out[-1] + "…"):
+            out[-1] = out[-1][:-1]
+        out[-1] += "…"
+    return out
 
 
 def gs1_datamatrix(payload: str, *, scale: int = 5) -> Image.Image:
@@ -108,56 +182,97 @@ def hri_lines(elements: Sequence[str], fits: Callable[[str], bool]) -> list[str]
     return lines
 
 
-def _label(
-    udi: Udi, *, base_url: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont
-) -> Image.Image:
-    label = Image.new("RGB", LABEL, "white")
-    draw = ImageDraw.Draw(label)
+@lru_cache(maxsize=64)
+def _info_lines(text: tuple[str, ...]) -> list[str]:
+    """`text` wrapped to the label (a sheet's labels mostly share their text: once each)."""
+    info = font(16)
+    return wrap(text, lambda t: info.getlength(t) <= TEXT_WIDTH, limit=INFO_LINES)
+
+
+def _label(label: Label, *, base_url: str) -> Image.Image:
+    image = Image.new("RGB", LABEL, "white")
+    draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, LABEL[0] - 1, LABEL[1] - 1), outline="black", width=2)
+    info, hri = font(16), font(18)
+    for number, line in enumerate(_info_lines(label.text)):
+        draw.text((20, 8 + number * 20), line, fill="black", font=info)
+    udi = label.udi
     matrix = gs1_datamatrix(udi.gs1_payload())
     qr = _qr(udi.digital_link_uri(base=base_url))
-    side = 200
-    label.paste(matrix.resize((side, side), Image.Resampling.NEAREST), (20, 20))
-    label.paste(qr.resize((side, side), Image.Resampling.NEAREST), (LABEL[0] - side - 20, 20))
-    lines = hri_lines(
-        hri_elements(udi), lambda line: draw.textlength(line, font=font) <= TEXT_WIDTH
+    top = 172
+    image.paste(matrix.resize((SYMBOL, SYMBOL), Image.Resampling.NEAREST), (20, top))
+    image.paste(
+        qr.resize((SYMBOL, SYMBOL), Image.Resampling.NEAREST), (LABEL[0] - SYMBOL - 20, top)
     )
-    for number, line in enumerate(lines[:TEXT_LINES]):
-        draw.text((20, 230 + number * 20), line, fill="black", font=font)
-    return label
+    hri_text = hri_lines(
+        hri_elements(udi), lambda line: draw.textlength(line, font=hri) <= TEXT_WIDTH
+    )
+    for number, line in enumerate(hri_text[:TEXT_LINES]):
+        draw.text((20, top + SYMBOL + 4 + number * 20), line, fill="black", font=hri)
+    return image
 
 
-def label_pages(units: Sequence[Udi], *, base_url: str) -> list[Image.Image]:
-    """A4 pages of labels, COLUMNS × ROWS per page."""
-    font = ImageFont.load_default(size=18)
-    pages: list[Image.Image] = []
-    for start in range(0, max(len(units), 1), PER_PAGE):
-        page = Image.new("RGB", PAGE, "white")
-        for index, udi in enumerate(units[start : start + PER_PAGE]):
-            row, column = divmod(index, COLUMNS)
-            x = MARGIN + column * (LABEL[0] + 20)
-            y = MARGIN + row * (LABEL[1] + 20)
-            page.paste(_label(udi, base_url=base_url, font=font), (x, y))
-        # Black and white only: an eighth of the size, and printers render it crisp.
-        pages.append(page.convert("1", dither=Image.Dither.NONE))
-    return pages
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """How labels of one size sit on an A4 page."""
+
+    label: tuple[int, int]
+    columns: int
+    rows: int
+    margin: int = MARGIN
+
+    @property
+    def per_page(self) -> int:
+        return self.columns * self.rows
+
+    def pages(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+        pages: list[Image.Image] = []
+        for start in range(0, max(len(images), 1), self.per_page):
+            page = Image.new("RGB", PAGE, "white")
+            for index, image in enumerate(images[start : start + self.per_page]):
+                row, column = divmod(index, self.columns)
+                x = self.margin + column * (self.label[0] + 20)
+                y = self.margin + row * (self.label[1] + 20)
+                page.paste(image, (x, y))
+            # Black and white only: an eighth of the size, and printers render it crisp.
+            pages.append(page.convert("1", dither=Image.Dither.NONE))
+        return pages
+
+    def page_slice(self, count: int, page: int) -> slice:
+        """The labels on page `page` (from 1), or ValueError if there is no such page."""
+        if not 1 <= page <= max(1, -(-count // self.per_page)):
+            raise ValueError(f"no page {page} for {count} labels")
+        return slice((page - 1) * self.per_page, page * self.per_page)
 
 
-def png(units: Sequence[Udi], *, base_url: str, page: int = 1) -> bytes:
+def png_bytes(page: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG", dpi=(150, 150))
+    return buffer.getvalue()
+
+
+def pdf_bytes(pages: Sequence[Image.Image]) -> bytes:
+    buffer = io.BytesIO()
+    pages[0].save(
+        buffer, format="PDF", resolution=150, save_all=True, append_images=list(pages[1:])
+    )
+    return buffer.getvalue()
+
+
+GRID = Grid(LABEL, COLUMNS, ROWS)
+
+
+def label_pages(units: Sequence[Label | Udi], *, base_url: str) -> list[Image.Image]:
+    """A4 pages of labels, COLUMNS × ROWS per page (a bare `Udi` prints without text)."""
+    labels = [u if isinstance(u, Label) else Label(u) for u in units]
+    return GRID.pages([_label(label, base_url=base_url) for label in labels])
+
+
+def png(units: Sequence[Label | Udi], *, base_url: str, page: int = 1) -> bytes:
     """Page `page` (from 1) as PNG."""
-    if not 1 <= page <= max(1, -(-len(units) // PER_PAGE)):
-        raise ValueError(f"no page {page} for {len(units)} labels")
-    start = (page - 1) * PER_PAGE
-    buffer = io.BytesIO()
-    label_pages(units[start : start + PER_PAGE], base_url=base_url)[0].save(
-        buffer, format="PNG", dpi=(150, 150)
-    )
-    return buffer.getvalue()
+    return png_bytes(label_pages(units[GRID.page_slice(len(units), page)], base_url=base_url)[0])
 
 
-def pdf(units: Sequence[Udi], *, base_url: str) -> bytes:
+def pdf(units: Sequence[Label | Udi], *, base_url: str) -> bytes:
     """Every page, as one PDF."""
-    pages = label_pages(units, base_url=base_url)
-    buffer = io.BytesIO()
-    pages[0].save(buffer, format="PDF", resolution=150, save_all=True, append_images=pages[1:])
-    return buffer.getvalue()
+    return pdf_bytes(label_pages(units, base_url=base_url))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the product and its tests need beyond Python and Node.js:
 # chromium (browser tests), libdmtx (DataMatrix labels), wrk (HTTP load in benchmarks),
-# a CJK font (so the zh-CN pages render in the browser tests' screenshots).
+# a CJK font (the zh-CN pages in the browser tests' screenshots, and the Chinese text of label sheets).
 # Installs the missing ones when run as root with apt-get; otherwise says what to install.
 set -eu
 missing=()

@@ -36,8 +36,11 @@ __all__ = [
     "BIZ_STEPS",
     "CONTEXT",
     "DISPOSITIONS",
+    "EVENT_ID_NAMESPACE",
+    "EVENT_SHAPES",
     "EventQuery",
     "query_document",
+    "iso_time",
     "query_events",
 ]
 
@@ -46,7 +49,7 @@ CONTEXT: list[Any] = [
     {"medledger": "https://medledger.example/epcis/"},
 ]
 # kind -> (event type, action, bizStep, disposition)
-_MAP: dict[EventKind, tuple[str, str, str, str]] = {
+EVENT_SHAPES: dict[EventKind, tuple[str, str, str, str]] = {
     EventKind.COMMISSIONED: ("ObjectEvent", "ADD", "commissioning", "active"),
     EventKind.CONTAINER_CREATED: ("ObjectEvent", "ADD", "commissioning", "active"),
     EventKind.PACKED: ("AggregationEvent", "ADD", "packing", "active"),
@@ -60,10 +63,10 @@ _MAP: dict[EventKind, tuple[str, str, str, str]] = {
     EventKind.RELEASED: ("ObjectEvent", "OBSERVE", "inspecting", "active"),
     EventKind.DESTROYED: ("ObjectEvent", "DELETE", "destroying", "destroyed"),
 }
-BIZ_STEPS = sorted({m[2] for m in _MAP.values()})
-DISPOSITIONS = sorted({m[3] for m in _MAP.values()} | {"non_sellable_other", "recalled"})
+BIZ_STEPS = sorted({m[2] for m in EVENT_SHAPES.values()})
+DISPOSITIONS = sorted({m[3] for m in EVENT_SHAPES.values()} | {"non_sellable_other", "recalled"})
 CHUNK = 2000
-_NS = uuid.UUID("1b7ac3a6-3f0e-4a52-9d44-5b1c1f0e7d21")
+EVENT_ID_NAMESPACE = uuid.UUID("1b7ac3a6-3f0e-4a52-9d44-5b1c1f0e7d21")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ class EventQuery:
     lt_time: int | None = None
 
     def kinds(self) -> list[EventKind]:
-        return [k for k, m in _MAP.items() if self._may_match(k, m[2], m[3])]
+        return [k for k, m in EVENT_SHAPES.items() if self._may_match(k, m[2], m[3])]
 
     def _may_match(self, kind: EventKind, step: str, disposition: str) -> bool:
         if self.biz_steps is not None and step not in self.biz_steps:
@@ -98,7 +101,7 @@ class EventQuery:
         return self.dispositions is None or event["disposition"] in self.dispositions
 
 
-def _iso(ts: int) -> str:
+def iso_time(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -144,7 +147,7 @@ def _event(
     conn: Connection, key: EventKey, rows: list[EventItem], base: str, chain_id: int
 ) -> dict[str, Any]:
     block, log_index, kind = key.block_number, key.log_index, key.kind
-    etype, action, step, disposition = _MAP[kind]
+    etype, action, step, disposition = EVENT_SHAPES[kind]
 
     def epc(item: EventItem) -> str:
         if item.is_container:
@@ -157,8 +160,8 @@ def _event(
     event: dict[str, Any] = {
         "type": etype,
         "eventID": "urn:uuid:"
-        + str(uuid.uuid5(_NS, f"{chain_id}:{tx_hash}:{log_index}:{int(kind)}")),
-        "eventTime": _iso(ref.timestamp),
+        + str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{chain_id}:{tx_hash}:{log_index}:{int(kind)}")),
+        "eventTime": iso_time(ref.timestamp),
         "eventTimeZoneOffset": "+00:00",
         "action": action,
         "bizStep": step,
@@ -230,7 +233,7 @@ def query_document(events: list[dict[str, Any]], *, now: int) -> dict[str, Any]:
         "@context": CONTEXT,
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
-        "creationDate": _iso(now),
+        "creationDate": iso_time(now),
         "epcisBody": {
             "queryResults": {
                 "queryName": "SimpleEventQuery",

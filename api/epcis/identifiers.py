@@ -1,11 +1,12 @@
 """EPCs for ledger items and back: GS1 Digital Link URIs (any host) and EPC URNs
-(`urn:epc:id:sgtin:`, `urn:epc:id:sscc:`) name units and containers; `urn:epc:class:lgtin:`
+(`urn:epc:id:sgtin:`, `urn:epc:id:sscc:`) name units and containers (a case by its package
+GTIN); `urn:epc:class:lgtin:`
 and Digital Link `/01/<gtin>/10/<lot>` name lots; members appear in source and destination
 lists as `did:pkh:eip155:<chainId>:<address>` (CAIP-10 account ids).
 
-The serial of an EPC URN follows the EPC Tag Data Standard's escaping (TDS 2.1, section 6.3
-and table I.3.1-1): a serial is GS1 CSET 82, written as is except `"` `%` `&` `/` `<` `>`
-`?`, which are %-escaped (%22 %25 %26 %2F %3C %3E %3F); a URN holding any of those seven raw,
+The serial (or lot) of an EPC URN follows the EPC Tag Data Standard's escaping (TDS 2.1,
+section 6.3 and table I.3.1-1): it is GS1 CSET 82, written as is except `"` `%` `&` `/` `<`
+`>` `?`, which are %-escaped (%22 %25 %26 %2F %3C %3E %3F); a URN holding any of those seven raw,
 or a `%` not followed by two hex digits, is malformed."""
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ __all__ = [
     "member_uri",
     "epc_escape",
     "epc_unescape",
+    "lgtin_urn",
     "parse_epc",
+    "parse_epc_class",
     "sgtin_urn",
     "unit_uri",
 ]
@@ -66,13 +69,44 @@ def epc_unescape(component: str) -> str:
 
 def sgtin_urn(gtin: str, serial: str, *, company_prefix_length: int) -> str:
     """`urn:epc:id:sgtin:<company prefix>.<indicator><item reference>.<serial>` (TDS)."""
-    gtin = validate_gtin(gtin)
     Udi(gtin=gtin, serial=serial)  # the serial is GS1 CSET 82, 1..20 characters
+    return f"urn:epc:id:sgtin:{_gtin_key(gtin, company_prefix_length)}.{epc_escape(serial)}"
+
+
+def lgtin_urn(gtin: str, lot: str, *, company_prefix_length: int) -> str:
+    """`urn:epc:class:lgtin:<company prefix>.<indicator><item reference>.<lot>` (TDS 6.4.1),
+    the lot escaped as a serial is."""
+    Udi(gtin=gtin, lot=lot)  # the lot is GS1 CSET 82, 1..20 characters
+    return f"urn:epc:class:lgtin:{_gtin_key(gtin, company_prefix_length)}.{epc_escape(lot)}"
+
+
+def _gtin_key(gtin: str, company_prefix_length: int) -> str:
+    gtin = validate_gtin(gtin)
     if not 6 <= company_prefix_length <= 12:
         raise Gs1Error("malformed", f"company prefix length {company_prefix_length} not 6..12")
     prefix = gtin[1 : 1 + company_prefix_length]
-    reference = gtin[0] + gtin[1 + company_prefix_length : 13]
-    return f"urn:epc:id:sgtin:{prefix}.{reference}.{epc_escape(serial)}"
+    return f"{prefix}.{gtin[0]}{gtin[1 + company_prefix_length : 13]}"
+
+
+def parse_epc_class(uri: str) -> tuple[str, str]:
+    """A lot class, `urn:epc:class:lgtin:` or a Digital Link `/01/<gtin>/10/<lot>` URI, as
+    (GTIN, lot); Gs1Error (with its reason code) otherwise."""
+    if uri.startswith("urn:epc:class:lgtin:"):
+        prefix, reference, lot = _urn_key(uri.removeprefix("urn:epc:class:lgtin:"), what="LGTIN")
+        body = reference[0] + prefix + reference[1:]
+        if len(body) != 13 or not lot:
+            raise Gs1Error("malformed", f"LGTIN {uri!r} needs 13 key digits and a lot")
+        udi = Udi(gtin=validate_gtin(body + str(check_digit(body))), lot=epc_unescape(lot))
+    elif uri.startswith(("http://", "https://")):
+        udi = parse_code(uri)
+    else:
+        raise Gs1Error(
+            "unknown_epc_scheme",
+            f"EPC class {uri!r} is neither a GS1 Digital Link URI nor an lgtin EPC class URN",
+        )
+    if udi.gtin is None or udi.lot is None or udi.serial is not None:
+        raise Gs1Error("missing_lot", f"EPC class {uri!r} does not name a lot (GTIN and lot only)")
+    return udi.gtin, udi.lot
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,12 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from medledger.api.epcis.capture import capture_document
 from medledger.api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
 from medledger.api.epcis.export import EventQuery, query_document, query_events
-from medledger.api.epcis.identifiers import parse_epc
+from medledger.api.epcis.identifiers import parse_epc, parse_epc_class
+from medledger.api.epcis.lot_export import query_lot_events
 from medledger.api.epcis.store import capture_store
 from medledger.domain.chain import custodial_ledger
 from medledger.domain.errors import Forbidden, NotFound, Unprocessable
+from medledger.domain.master_data import current_record
 from medledger.domain.trace import ensure_item_visible
-from medledger.sdk.gs1 import item_id
+from medledger.indexer.queries.epcis import lot_visible
+from medledger.sdk.gs1 import item_id, lot_key
 from medledger.sdk.ledger import Ledger
 from medledger.web.deps import ConnDep, ServicesDep
 from medledger.web.members import CurrentMember
@@ -132,6 +136,10 @@ def events(
     disposition: Annotated[list[str] | None, _any_of("EQ_disposition", "CBV dispositions")] = None,
     ge_time: Annotated[str | None, _time("GE_eventTime")] = None,
     lt_time: Annotated[str | None, _time("LT_eventTime")] = None,
+    match_epc_class: Annotated[
+        list[str] | None,
+        _any_of("MATCH_epcClass", "lots: lgtin EPC class URNs or Digital Link lot URIs"),
+    ] = None,
     per_page: Annotated[int, Query(alias="perPage", ge=1)] = 30,
     next_page: Annotated[str | None, Query(alias="nextPageToken", pattern=r"^[0-9]{1,18}$")] = None,
 ) -> JSONResponse:
@@ -143,6 +151,36 @@ def events(
             f"perPage {per_page} is above the largest page, {cap}",
             max_page_size=cap,
         )
+    query = EventQuery(
+        biz_steps=_vocab("EQ_bizStep", biz_step),
+        dispositions=_vocab("EQ_disposition", disposition),
+        ge_time=_unix("GE_eventTime", ge_time),
+        lt_time=_unix("LT_eventTime", lt_time),
+    )
+    classes = _values("MATCH_epcClass", match_epc_class)
+    if classes is not None:
+        if match_epc:
+            raise Unprocessable(
+                "epc_and_epc_class", "query units (MATCH_epc) or lots (MATCH_epcClass), not both"
+            )
+        lot_indexes = []
+        for value in classes:
+            gtin, lot = parse_epc_class(value)
+            index = lot_visible(conn, lot_key(gtin, lot), scope.member)
+            if index is None:
+                raise NotFound("unknown_lot", f"no lot {lot!r} of {gtin} among yours")
+            lot_indexes.append(index)
+        found_events, offset = query_lot_events(
+            conn,
+            lot_indexes,
+            query,
+            base=services.settings.public_base_url,
+            chain_id=services.deployment.chain_id,
+            master=lambda gtin: current_record(services, gtin),
+            per_page=per_page,
+            offset=int(next_page or 0),
+        )
+        return _page(request, found_events, offset)
     epcs = _values("MATCH_epc", match_epc)
     item_keys = None if epcs is None else tuple(item_id(parse_epc(e).path) for e in epcs)
     if scope.member is not None:
@@ -150,13 +188,7 @@ def events(
             raise Forbidden("epc_required", "partners query EPCIS events by EPC (MATCH_epc)")
         for key in item_keys:
             ensure_item_visible(conn, key, scope)
-    query = EventQuery(
-        item_keys=item_keys,
-        biz_steps=_vocab("EQ_bizStep", biz_step),
-        dispositions=_vocab("EQ_disposition", disposition),
-        ge_time=_unix("GE_eventTime", ge_time),
-        lt_time=_unix("LT_eventTime", lt_time),
-    )
+    query = replace(query, item_keys=item_keys)
     found, token = query_events(
         conn,
         query,
@@ -165,6 +197,10 @@ def events(
         per_page=per_page,
         after=int(next_page or 0),
     )
+    return _page(request, found, token)
+
+
+def _page(request: Request, found: list[dict[str, Any]], token: int | None) -> JSONResponse:
     headers = {}
     if token is not None:
         url = request.url.include_query_params(nextPageToken=str(token))

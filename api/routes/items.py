@@ -1,9 +1,10 @@
 """Items: partner operations on units and containers and partner-scoped reads, all for the
 signed-in member, the HTTP face of `domain.items` (products and lots: `api.routes.devices`).
 
-Writes: commission, containers (create, pack, unpack), shipments (ship,
-receive/reject with the acceptance record, cancel), dispense, quarantine/release, destroy,
-adverse events, and raw transactions the member signed itself. Ship, receive and
+Writes: commission, containers (create, pack, unpack), shipments (ship units, cases,
+pallets and loose lot quantities; receive/reject with the acceptance record, cancel),
+dispense, quarantine/release, destroy, adverse events (loose quantities and cases:
+`api.routes.lots`, mounted here), and raw transactions the member signed itself. Ship, receive and
 cancel take either the member's own EIP-712 signature (relayed) or use its custodial key;
 the other operations use the custodial key, or the member submits its own signed
 transaction to POST /v1/partner/transactions. A ledger rule violation is problem+json named
@@ -22,6 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from medledger.api.routes import lots
 from medledger.domain import items, orders
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
@@ -55,6 +57,7 @@ from medledger.web.pagination import Limit, Offset
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEMS)
+router.include_router(lots.router)  # loose lot quantities and cases
 ShipmentId = Annotated[int, Path(ge=1, le=2**64 - 1)]
 
 

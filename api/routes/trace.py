@@ -201,7 +201,7 @@ class MovementOut(BaseModel):
 
     kind: str = Field(
         description="commissioned, shipped, received, rejected, dispensed, quarantined, "
-        "released, destroyed, packed (into cases) or unpacked (from cases)"
+        "released or destroyed (loose units; cases are items, traced as such)"
     )
     quantity: int
     block_number: int

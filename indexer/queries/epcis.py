@@ -33,6 +33,10 @@ __all__ = [
     "event_reference",
     "first_event_at",
     "item_ids",
+    "LotEventRow",
+    "company_prefix_of",
+    "lot_event_page",
+    "lot_visible",
     "lots_recalled_at",
     "open_shipment_holding",
     "storage_range",
@@ -144,10 +148,12 @@ def event_items(conn: Connection, block: int, log_index: int, kind: EventKind) -
     where = f"e.block_number = ? AND e.log_index = ? AND e.kind = ? AND {rows_of_block}"
     params = [block, log_index, int(kind), *params]
     rows = sql.rows(
-        "SELECT e.id, i.code, i.is_container, l.gtin, l.lot_number, i.lot_index, e.kind, "
-        "o.address, e.status, p.code, v.code, e.shipment_id "
+        # A case (package level) is named by its package GTIN, not its lot's unit GTIN.
+        "SELECT e.id, i.code, i.is_container, COALESCE(c.package_gtin, l.gtin), l.lot_number, "
+        "i.lot_index, e.kind, o.address, e.status, p.code, v.code, e.shipment_id "
         "FROM item_events e JOIN items i ON i.id = e.item_id "
         "LEFT JOIN lots l ON l.lot_index = i.lot_index "
+        "LEFT JOIN case_contents c ON c.item_id = i.id "
         "JOIN organisations o ON o.id = e.holder_id "
         "LEFT JOIN items p ON p.id = e.parent_id LEFT JOIN items v ON v.id = e.via_id "
         f"WHERE {where} ORDER BY e.id",
@@ -251,3 +257,105 @@ def storage_range(conn: Connection, shipment_id: int) -> StorageRange | None:
         return None
     ((temp_min, temp_max),) = rows
     return StorageRange(int(temp_min), int(temp_max))
+
+
+# ---------------------------------------------------------------- lot quantity events
+
+
+@dataclass(frozen=True, slots=True)
+class LotEventRow:
+    """One lot's quantity in one lot event (`lot_events`), with its lot and holder."""
+
+    block_number: int
+    log_index: int
+    kind: EventKind
+    lot_index: int
+    gtin: str
+    lot_number: str
+    expiry: int
+    quantity: int
+    holder: str | None  # address; None for shipment events
+    shipment_id: int | None
+
+
+def lot_event_page(
+    conn: Connection,
+    lot_indexes: Sequence[int],
+    *,
+    kinds: Sequence[EventKind],
+    ge_time: int | None,
+    lt_time: int | None,
+    offset: int,
+    limit: int,
+) -> list[LotEventRow]:
+    """The lots' quantity events in chain order, `limit` from `offset`."""
+    if not lot_indexes or not kinds:
+        return []
+    where = [f"e.lot_index IN ({_marks(lot_indexes)})", f"e.kind IN ({_marks(kinds)})"]
+    params: list[Any] = [*lot_indexes, *(int(k) for k in kinds)]
+    if ge_time is not None:
+        where.append("b.timestamp >= ?")
+        params.append(ge_time)
+    if lt_time is not None:
+        where.append("b.timestamp < ?")
+        params.append(lt_time)
+    rows = Sql(conn).rows(
+        "SELECT e.block_number, e.log_index, e.kind, e.lot_index, l.gtin, l.lot_number, "
+        "l.expiry, e.quantity, o.address, e.shipment_id FROM lot_events e "
+        "JOIN lots l ON l.lot_index = e.lot_index JOIN blocks b ON b.number = e.block_number "
+        "LEFT JOIN organisations o ON o.id = e.holder_id "
+        f"WHERE {' AND '.join(where)} "
+        "ORDER BY e.block_number, e.log_index, e.kind, e.lot_index LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [
+        LotEventRow(
+            block_number=int(block),
+            log_index=int(log_index),
+            kind=EventKind(kind),
+            lot_index=int(lot_index),
+            gtin=str(gtin),
+            lot_number=str(lot_number),
+            expiry=int(expiry),
+            quantity=int(quantity),
+            holder=None if holder is None else str(holder),
+            shipment_id=None if shipment is None else int(shipment),
+        )
+        for (
+            block,
+            log_index,
+            kind,
+            lot_index,
+            gtin,
+            lot_number,
+            expiry,
+            quantity,
+            holder,
+            shipment,
+        ) in rows
+    ]
+
+
+def lot_visible(conn: Connection, lot_key: bytes, address: str | None) -> int | None:
+    """The lot's index if it is known and `address` (None: the regulator) may see its
+    events: its manufacturer, or a member that holds or held some of it."""
+    sql = Sql(conn)
+    found = sql.one("SELECT lot_index FROM lots WHERE lot_key = ?", (lot_key,))
+    if found is None:
+        return None
+    if address is None:
+        return int(found)
+    seen = sql.one(
+        "SELECT 1 FROM lots l JOIN products p ON p.gtin = l.gtin "
+        "JOIN organisations o ON o.id = p.manufacturer_id WHERE l.lot_index = ? AND o.address = ? "
+        "UNION SELECT 1 FROM lot_balances b JOIN organisations o ON o.id = b.organisation_id "
+        "WHERE b.lot_index = ? AND o.address = ?",
+        (found, address, found, address),
+    )
+    return int(found) if seen is not None else None
+
+
+def company_prefix_of(conn: Connection, gtin: str) -> str | None:
+    """The registered GS1 company prefix the GTIN is made with (its EPC URN split)."""
+    prefixes = [str(p) for (p,) in Sql(conn).rows("SELECT prefix FROM company_prefixes", ())]
+    return next((p for p in prefixes if gtin[1 : 1 + len(p)] == p), None)

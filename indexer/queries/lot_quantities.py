@@ -172,7 +172,7 @@ def lot_stock(sql: Reader, holder: str) -> list[LotStockLine]:
 
 @dataclass(frozen=True, slots=True)
 class LotMove:
-    """One quantity of a lot that moved (`lot_movements`): `holder` for a holder's own
+    """One quantity of a lot that moved (`lot_events`): `holder` for a holder's own
     change, `sender` and `receiver` for a shipment's (shipped, received, rejected)."""
 
     kind: EventKind
@@ -195,9 +195,9 @@ def lot_moves(sql: Reader, lot_index: int, *, limit: int = 1000) -> list[LotMove
     """The lot's quantity movements, oldest first (at most `limit`)."""
     rows = sql.rows(
         "SELECT m.kind, m.block_number, b.timestamp, m.quantity, o.address, o.name, "
-        "m.shipment_id, so.address, so.name, ro.address, ro.name FROM lot_movements m "
+        "m.shipment_id, so.address, so.name, ro.address, ro.name FROM lot_events m "
         "LEFT JOIN blocks b ON b.number = m.block_number "
-        "LEFT JOIN organisations o ON o.id = m.organisation_id "
+        "LEFT JOIN organisations o ON o.id = m.holder_id "
         "LEFT JOIN shipments s ON s.id = m.shipment_id "
         "LEFT JOIN organisations so ON so.id = s.sender_id "
         "LEFT JOIN organisations ro ON ro.id = s.receiver_id "
@@ -228,21 +228,21 @@ def _opt(value: object) -> str | None:
 
 def lot_quantity_reach(sql: Reader, lot_index: int) -> list[tuple[int, int]]:
     """(organisation id, first block) for every organisation a quantity of the lot reached:
-    its holders' own movements (commissioning, packing...) and the receivers of shipments
-    of it that accepted some."""
+    its manufacturer's commissioning and the receivers of shipments of it that accepted
+    some."""
     rows = sql.rows(
-        "SELECT COALESCE(m.organisation_id, s.receiver_id), MIN(m.block_number) "
-        "FROM lot_movements m LEFT JOIN shipments s ON s.id = m.shipment_id "
-        "WHERE m.lot_index = ? AND m.kind IN (?, ?, ?) "
-        "GROUP BY COALESCE(m.organisation_id, s.receiver_id)",
-        (lot_index, int(EventKind.COMMISSIONED), int(EventKind.RECEIVED), int(EventKind.PACKED)),
+        "SELECT COALESCE(m.holder_id, s.receiver_id), MIN(m.block_number) "
+        "FROM lot_events m LEFT JOIN shipments s ON s.id = m.shipment_id "
+        "WHERE m.lot_index = ? AND m.kind IN (?, ?) "
+        "GROUP BY COALESCE(m.holder_id, s.receiver_id)",
+        (lot_index, int(EventKind.COMMISSIONED), int(EventKind.RECEIVED)),
     )
     return [(int(org), int(block)) for org, block in rows if org is not None]
 
 
 def units_gone(sql: Reader, lot_index: int) -> dict[tuple[str, str], tuple[int, int]]:
     """Units of the lot each organisation ((address, name)) dispensed and destroyed, loose
-    (`lot_movements`) and in whole cases."""
+    (`lot_events`) and in whole cases."""
     gone: dict[tuple[str, str], tuple[int, int]] = {}
 
     def add(address: Any, name: Any, dispensed: bool, units: Any) -> None:
@@ -258,8 +258,8 @@ def units_gone(sql: Reader, lot_index: int) -> dict[tuple[str, str], tuple[int, 
     ):
         add(address, name, int(status) == ItemStatus.DISPENSED, units)
     for address, name, kind, units in sql.rows(
-        "SELECT o.address, o.name, m.kind, SUM(m.quantity) FROM lot_movements m "
-        "JOIN organisations o ON o.id = m.organisation_id "
+        "SELECT o.address, o.name, m.kind, SUM(m.quantity) FROM lot_events m "
+        "JOIN organisations o ON o.id = m.holder_id "
         "WHERE m.lot_index = ? AND m.kind IN (?, ?) GROUP BY o.address, o.name, m.kind",
         (lot_index, int(EventKind.DISPENSED), int(EventKind.DESTROYED)),
     ):

@@ -115,7 +115,8 @@ class ShippedLine:
 
 
 def shipment_lines(conn: Connection, item_keys: list[bytes]) -> list[ShippedLine]:
-    """For each shipped item (unit, case or pallet), its units grouped by lot."""
+    """For each shipped item (unit, case or pallet), its units grouped by lot (a case of a
+    lot-tracked product counts the units it holds)."""
     if not item_keys:
         return []
     query = text(
@@ -123,8 +124,9 @@ def shipment_lines(conn: Connection, item_keys: list[bytes]) -> list[ShippedLine
         " SELECT id, id FROM items WHERE item_key IN :keys"
         " UNION ALL SELECT c.id, t.top_id FROM tree t JOIN items c ON c.parent_id = t.id"
         ") SELECT top.item_key, top.code, top.is_container, l.gtin, l.lot_number, l.expiry, "
-        "COUNT(*) AS units FROM tree t JOIN items i ON i.id = t.id "
+        "SUM(COALESCE(cc.quantity, 1)) AS units FROM tree t JOIN items i ON i.id = t.id "
         "JOIN items top ON top.id = t.top_id "
+        "LEFT JOIN case_contents cc ON cc.item_id = i.id "
         "JOIN lots l ON l.lot_index = i.lot_index WHERE i.is_container = :no "
         "GROUP BY top.item_key, top.code, top.is_container, l.gtin, l.lot_number, l.expiry "
         "ORDER BY top.code, l.gtin, l.lot_number"

@@ -1,6 +1,7 @@
 """Stock pages (the distributor's and logistics provider's start page, and the
 manufacturer's stock): units on hand per lot, with expiry warnings (expired, or expiring
-within `EXPIRY_WARNING_DAYS`), from `indexer.queries.stock`.
+within `EXPIRY_WARNING_DAYS`), from `indexer.queries.stock`, and the form that
+quarantines, releases or destroys the member's loose units of lot-tracked devices.
 Inbound and outbound shipments are the shared pages of `portal.routes.shipments`."""
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, Response
 
 from medledger.domain.lot_stock import lot_stock_of
 from medledger.indexer.queries.stock import inventory
-from medledger.portal.context import Ctx, role_ctx
+from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.errors import ACTION_ERRORS as FAILURES
+from medledger.portal.lot_actions import HELD, lot_action
 from medledger.portal.nav import NavItem, _l, register
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
@@ -24,6 +27,7 @@ router = APIRouter(prefix="/portal", include_in_schema=False)
 HOLDERS = frozenset({Role.DISTRIBUTOR, Role.LOGISTICS})
 Holder = Annotated[Ctx, role_ctx(*HOLDERS)]
 Maker = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
+Stockholder = Annotated[Ctx, role_ctx(*HOLDERS, Role.MANUFACTURER)]
 register(
     NavItem("/portal/distributor", _l("Stock"), HOLDERS, 10),
     NavItem("/portal/stock", _l("Stock"), frozenset({Role.MANUFACTURER}), 45),
@@ -67,3 +71,28 @@ def stock(ctx: Holder, conn: ConnDep) -> HTMLResponse:
 def manufacturer_stock(ctx: Maker, conn: ConnDep) -> HTMLResponse:
     """What the manufacturer still holds: commissioned, returned or quarantined units."""
     return stock_page(ctx, conn, "distributor/stock.html")
+
+
+@router.post("/stock/lots")
+def lots(
+    ctx: Stockholder,
+    conn: ConnDep,
+    _: Csrf,
+    lots: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "quarantine",
+    lot_record: Annotated[str, Form()] = "",
+) -> Response:
+    """Quarantine, release or destroy the member's own loose units of lot-tracked devices."""
+    typed = {"lots": lots, "action": action, "lot_record": lot_record}
+    try:
+        done = lot_action(ctx, HELD, lots=lots, action=action, record=lot_record)
+    except FAILURES as exc:
+        return stock_page(ctx, conn, "distributor/stock.html", values=typed, problem=exc)
+    return stock_page(
+        ctx,
+        conn,
+        "distributor/stock.html",
+        values={"action": action},
+        notice=done.notice,
+        index_pending=not done.indexed,
+    )

@@ -1,5 +1,6 @@
 """Hospital pages: stock (received goods, `portal.routes.shipments` for receiving), using
-units (dispense to a patient or implant; the procedure record is only hashed on chain) and
+units (dispense to a patient or implant; the procedure record is only hashed on chain),
+loose quantities of lot-tracked devices (use, quarantine, release, destroy) and
 adverse-event reports. Writes call the same use cases as the JSON API (`domain.items`)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
 from medledger.portal.forms import codes, need, text_hash, whole
+from medledger.portal.lot_actions import USE, lot_action
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.routes.distributor import stock_page
 from medledger.sdk.errors import ContractError
@@ -71,6 +73,32 @@ def use(
         values={"use": use},
         notice=notice,
         index_pending=not used.indexed,
+    )
+
+
+@router.post("/lots")
+def lots(
+    ctx: Hospital,
+    conn: ConnDep,
+    _: Csrf,
+    lots: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "dispense",
+    lot_record: Annotated[str, Form()] = "",
+) -> Response:
+    """Use (dispense or consume), quarantine, release or destroy loose quantities of
+    lot-tracked devices; a recalled or expired lot is not dispensed (the ledger's rule)."""
+    typed = {"lots": lots, "action": action, "lot_record": lot_record}
+    try:
+        done = lot_action(ctx, USE, lots=lots, action=action, record=lot_record)
+    except FAILURES as exc:
+        return stock_page(ctx, conn, "hospital/use.html", values=typed, problem=exc)
+    return stock_page(
+        ctx,
+        conn,
+        "hospital/use.html",
+        values={"use": "dispense", "action": action},
+        notice=done.notice,
+        index_pending=not done.indexed,
     )
 
 

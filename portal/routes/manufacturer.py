@@ -1,5 +1,6 @@
 """Manufacturer pages: products and lots (with registration certificates), commissioning
-of serial ranges as a background job with a progress bar, and label sheets. Every write
+of serial ranges as a background job with a progress bar, commissioning a quantity of a
+lot-tracked product's lot, and label sheets. Every write
 calls the same use case as the JSON API (`domain.devices`, `domain.items`), so the ledger
 rules and errors are the API's. Packing is `portal.routes.packing`."""
 
@@ -15,19 +16,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from medledger.domain import devices, items
-from medledger.domain.labels import Unlabellable, label_refusals
+from medledger.domain import devices, items, lot_custody
+from medledger.domain.labels import label_refusals
+from medledger.domain.lot_schemas import CommissionLotIn
+from medledger.domain.master_data import current_record
 from medledger.domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
 from medledger.indexer.queries.devices import company_prefixes, lots_of, products_of
-from medledger.portal import labels
+from medledger.portal import label_text, labels
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError, PortalFailure
 from medledger.portal.forms import (
     date_ts,
-    local_date,
     need,
-    serials_of,
     tenths,
     text_hash,
     whole,
@@ -43,8 +44,7 @@ from medledger.portal.routes.documents import (
     documents_about,
     form_fields,
 )
-from medledger.sdk import gs1
-from medledger.sdk.errors import Gs1Error
+from medledger.portal.routes.labels import pdf_response, png_response
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
 
@@ -60,7 +60,7 @@ register(
 )
 BATCH = 100  # serials per commissioning transaction in a bulk job
 MAX_COMMISSION = 100_000
-MAX_LABELS = 200
+MAX_LABELS = label_text.MAX_LABELS
 
 
 def _catalogue(ctx: Ctx, conn: ConnDep, **values: object) -> HTMLResponse:
@@ -222,6 +222,38 @@ def commission(
     return RedirectResponse(f"/portal/manufacturer/jobs/{job.id}", status_code=303)
 
 
+@router.post("/commission-lot")
+def commission_lot(
+    ctx: Manufacturer,
+    conn: ConnDep,
+    _: Csrf,
+    quantity_lot: Annotated[str, Form()] = "",
+    quantity: Annotated[str, Form()] = "",
+) -> Response:
+    """Commission a quantity of a lot-tracked product's lot (a serialised product is
+    refused by the ledger: its units are commissioned by serial above)."""
+    typed = {"quantity_lot": quantity_lot, "quantity": quantity}
+    typed |= {"first": "1", "count": "10", "width": "6"}
+    try:
+        body = CommissionLotIn.model_validate(
+            {
+                "lot_key": quantity_lot,
+                "quantity": whole("quantity", quantity, low=1, high=2**32 - 1),
+            }
+        )
+        done = lot_custody.commission_lot(ctx.services, member=ctx.signed_in, body=body)
+    except FAILURES as exc:
+        return _commission_page(ctx, conn, values=typed, problem=exc)
+    notice = ctx._("%(n)s units of the lot commissioned.") % {"n": ctx.fmt.number(body.quantity)}
+    return _commission_page(
+        ctx,
+        conn,
+        values={"first": "1", "count": "10", "width": "6"},
+        notice=notice,
+        index_pending=not done.indexed,
+    )
+
+
 @router.get("/jobs/{job_id}")
 def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
     """The job's page; htmx polls the same URL for the progress fragment alone."""
@@ -238,36 +270,16 @@ def job_page(ctx: Manufacturer, job_id: str) -> HTMLResponse:
 # ------------------------------------------------------------------ labels
 
 
-def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[gs1.Udi]:
-    """The units to label, exactly as asked, or a FormError saying why none are made."""
-    lots = lots_of(conn, ctx.signed_in.address)
-    lot = next((row for row in lots if hexs(row.lot_key) == lot_key), None)
-    if lot is None:
-        raise FormError("DevicesUnknownLot", f"no lot {lot_key!r} of yours", {"lot_key": "?"})
-    names = serials_of("serials", serials, gtin=lot.gtin)
-    if not names:
-        raise FormError("empty", "no serial numbers", {"serials": "?"})
-    if len(names) > MAX_LABELS:
-        limits = {"limit": str(MAX_LABELS), "count": str(len(names))}
-        raise FormError("labels_too_many", f"{len(names)} labels asked", {"serials": "?"}, limits)
-    expiry = local_date(lot.expiry)
-    try:
-        units = [gs1.Udi(gtin=lot.gtin, lot=lot.lot_number, serial=n, expiry=expiry) for n in names]
-    except Gs1Error as exc:
-        raise FormError(exc.code, str(exc), {"serials": str(exc)}) from exc
-    refusals = label_refusals(conn, lot, units)
-    if any(r.reason is Unlabellable.LOT_RECALLED for r in refusals):
-        params = {"lot": lot.lot_number}
-        raise FormError("labels_lot_recalled", "lot recalled", {"lot_key": "?"}, params)
-    if refusals:
-        reasons = [
-            ctx.explain(
-                FormError(f"label_{r.reason}", r.reason, params={"serials": ", ".join(r.serials)})
-            )
-            for r in refusals
-        ]
-        raise FormError("labels_refused", "; ".join(reasons), {"serials": " ".join(reasons)})
-    return units
+def _label_units(ctx: Ctx, conn: ConnDep, lot_key: str, serials: str) -> list[labels.Label]:
+    """The units to label, exactly as asked, with their product text, or a FormError
+    saying why none are made."""
+    lot = label_text.own_lot(ctx, conn, lot_key)
+    units = label_text.asked_codes(lot, lot.gtin, serials)
+    refused = label_refusals(conn, lot, units, now=label_text.now())
+    if (problem := label_text.refusal(ctx, lot, refused)) is not None:
+        raise problem
+    text = label_text.product_text(ctx, current_record(ctx.services, lot.gtin), lot=lot)
+    return [labels.Label(unit, text) for unit in units]
 
 
 @router.get("/labels")
@@ -286,6 +298,7 @@ def labels_page(
         )
     count = len(units)
     sheet = urlencode({"lot_key": lot_key, "serials": serials})
+    preview = labels.preview(units[0])
     return ctx.render(
         "manufacturer/labels.html",
         lots=lots,
@@ -293,6 +306,7 @@ def labels_page(
         sheet=sheet,
         count=count,
         pages=range(1, -(-count // labels.PER_PAGE) + 1),
+        preview=preview,
     )
 
 
@@ -312,14 +326,5 @@ def label_sheet(
         return ctx.render("error.html", problem=exc)
     base = ctx.services.settings.public_base_url
     if kind == "png":
-        try:
-            image = labels.png(units, base_url=base, page=page)
-        except ValueError as exc:
-            missing = PortalFailure("not_found", str(exc))
-            return ctx.render("error.html", problem=missing, status_code=404)
-        return Response(image, media_type="image/png")
-    return Response(
-        labels.pdf(units, base_url=base),
-        media_type="application/pdf",
-        headers={"Content-Disposition": 'inline; filename="labels.pdf"'},
-    )
+        return png_response(ctx, lambda: labels.png(units, base_url=base, page=page))
+    return pdf_response(labels.pdf(units, base_url=base))

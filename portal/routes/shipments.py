@@ -1,11 +1,14 @@
 """Shipments for every partner role: outbound (ship codes to another member, with a
-delivery note) and inbound (the acceptance form: counts per lot, accept or reject each unit
-or container, temperature min/max and excursion, inspection note, documents). Writes go
+delivery note; units, cases and pallets by code, and loose quantities of lot-tracked
+devices per lot, with the quantities available shown) and inbound (the acceptance form:
+counts per lot, accept or reject each unit or container, reject part of each loose lot
+quantity, temperature min/max and excursion, inspection note, documents). Writes go
 through the same use cases as the JSON API (`domain.items`, `api.routes.documents`)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -16,13 +19,16 @@ from starlette.datastructures import UploadFile
 from medledger.domain import items
 from medledger.domain.chain import reader
 from medledger.domain.errors import NotFound
-from medledger.domain.partner_schemas import ReceiveIn, ShipIn, hexs
+from medledger.domain.lot_custody import LotAvailability
+from medledger.domain.partner_schemas import OperationOut, ReceiveIn, ShipIn, hexs
 from medledger.indexer.queries.counterparties import organisation_name, partners
+from medledger.indexer.queries.loose_lots import loose_lots, lot_names
 from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
 from medledger.portal.forms import codes, tenths, text_hash, whole
+from medledger.portal.lot_forms import LotLine, as_body, lot_lines
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
 from medledger.portal.routes.documents import (
@@ -59,6 +65,7 @@ def _subject(shipment_id: int) -> bytes:
 
 def _outbound(ctx: Ctx, conn: ConnDep, **values: Any) -> HTMLResponse:
     me = ctx.signed_in.address
+    values.setdefault("loose", [lot for lot in loose_lots(conn, me) if lot.active])
     receivers = [
         (p.address, f"{p.name} · {ctx._(word(p.role.name))}") for p in partners(conn, excluding=me)
     ]
@@ -89,17 +96,20 @@ async def ship(request: Request, ctx: Partner, conn: ConnDep, _: Csrf) -> Respon
 
 def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile]) -> Response:
     try:
-        shipped = codes("contents", typed.get("contents", ""))
+        loose = lot_lines("lots", typed.get("lots", ""))
+        contents = typed.get("contents", "")
+        shipped = codes("contents", contents) if contents.strip() or not loose else []
         note = text_hash(typed.get("note", ""))
         body = ShipIn.model_validate(
             {
                 "receiver": typed.get("receiver", ""),
                 "item_ids": [hexs(u.item_id) for u in shipped],
+                "lots": as_body(loose),
                 "document_hash": hexs(note) if note else None,
             }
         )
         check_sizes(files)
-        sent = items.ship(ctx.services, member=ctx.signed_in, order=body)
+        sent = _ship_checked(ctx, body, loose)
         assert sent.shipment_id is not None
     except FAILURES as exc:
         return _outbound(ctx, conn, values=typed, problem=exc)
@@ -114,6 +124,21 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         counterparty=body.receiver,
     )
     return not_stored or RedirectResponse(next_url, status_code=303)
+
+
+def _ship_checked(ctx: Ctx, body: ShipIn, loose: list[LotLine]) -> OperationOut:
+    """Ship; a lot quantity over what is available is a field error naming the lot and
+    the quantity available, before anything is signed."""
+    try:
+        return items.ship(ctx.services, member=ctx.signed_in, order=body)
+    except LotAvailability as short:
+        line = next(q for q in loose if hexs(q.lot_key) == short.extra["lot_key"])
+        params = {
+            "lot": f"{line.gtin} {line.lot}",
+            "available": ctx.fmt.number(short.extra["available"]),
+            "requested": ctx.fmt.number(short.extra["requested"]),
+        }
+        raise FormError(short.code, short.detail, {"lots": short.detail}, params) from short
 
 
 # ------------------------------------------------------------------ inbound
@@ -158,6 +183,7 @@ def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTM
         shipment=state,
         lines=lines,
         lots=_lots(lines),
+        loose=_loose_shipped(ctx, conn, shipment_id),
         sender=organisation_name(conn, state.sender) or state.sender,
         documents=documents_about(ctx, {_subject(shipment_id)}).get(_subject(shipment_id), []),
         **values,
@@ -195,13 +221,16 @@ def _receive(
         return _not_inbound(ctx, missing)
     shipped = reader(ctx.services).shipped_items(shipment_id)
     lines = shipment_lines(conn, shipped)
+    loose = _loose_shipped(ctx, conn, shipment_id)
     try:
         rejected_ids = _in_shipped_order(shipped, rejected)
+        rejected_lots = _rejected_lots(loose, typed)
         counted = _check_counts(lines, rejected, typed)
         record = {
             "shipment": shipment_id,
             "counted": counted,
             "rejected": sorted(line.code for line in lines if hexs(line.item_key) in rejected),
+            "rejected_lots": {q["lot_key"]: q["quantity"] for q in rejected_lots},
             "temp_min": typed.get("temp_min", ""),
             "temp_max": typed.get("temp_max", ""),
             "excursion_minutes": typed.get("excursion_minutes", "0"),
@@ -219,6 +248,7 @@ def _receive(
                     high=10**6,
                 ),
                 "rejected_ids": rejected_ids,
+                "rejected_lots": rejected_lots,
                 "inspection_hash": hexs(text_hash(json.dumps(record, sort_keys=True)) or b""),
             }
         )
@@ -237,6 +267,15 @@ def _receive(
             "rejected": len(event["rejectedIds"]),
         }
     ]
+    loose_rejected = sum(int(str(q["quantity"])) for q in rejected_lots)
+    loose_units = {
+        "accepted": ctx.fmt.number(sum(q.quantity for q in loose) - loose_rejected),
+        "rejected": ctx.fmt.number(loose_rejected),
+    }
+    if loose:
+        summary.append(
+            ctx._("Loose units: %(accepted)s accepted, %(rejected)s rejected.") % loose_units
+        )
     if event["quarantined"]:
         summary.append(ctx._("Cold-chain excursion: the accepted goods are quarantined."))
     not_stored = attach_after(
@@ -252,10 +291,44 @@ def _receive(
         shipment_id=shipment_id,
         accepted=len(event["acceptedIds"]),
         rejected_count=len(event["rejectedIds"]),
+        loose_units=loose_units if loose else None,
         quarantined=bool(event["quarantined"]),
         tx_hash=result.tx_hash,
         index_pending=not result.indexed,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedLot:
+    """A loose lot quantity of a shipment, and its field on the acceptance form."""
+
+    lot_key: bytes
+    gtin: str
+    lot: str
+    quantity: int
+
+    @property
+    def field(self) -> str:
+        return f"reject_lot:{hexs(self.lot_key)}"
+
+
+def _loose_shipped(ctx: Ctx, conn: ConnDep, shipment_id: int) -> list[ShippedLot]:
+    shipped = reader(ctx.services).shipment_lots(shipment_id)
+    names = lot_names(conn, (key for key, _, _ in shipped))
+    return [
+        ShippedLot(key, *names.get(key, ("?", hexs(key)[:10])), quantity)
+        for key, _, quantity in shipped
+    ]
+
+
+def _rejected_lots(loose: list[ShippedLot], typed: dict[str, str]) -> list[dict[str, object]]:
+    """The rejected part of each shipped lot quantity (0..shipped; blank is 0)."""
+    rejected: list[dict[str, object]] = []
+    for q in loose:
+        count = whole(q.field, typed.get(q.field, "") or "0", low=0, high=q.quantity)
+        if count:
+            rejected.append({"lot_key": hexs(q.lot_key), "quantity": count})
+    return rejected
 
 
 def _in_shipped_order(shipped: list[bytes], rejected: set[str]) -> list[str]:

@@ -63,8 +63,6 @@ EVENTS = {
 # A quantity movement of a lot tracked by quantity, as a sentence (`LotMove`).
 MOVES = {
     EventKind.COMMISSIONED: _l("%(holder)s commissioned %(n)s units"),
-    EventKind.PACKED: _l("%(holder)s packed %(n)s units into cases"),
-    EventKind.UNPACKED: _l("%(holder)s unpacked cases: %(n)s units back to loose stock"),
     EventKind.SHIPPED: _l("%(sender)s shipped %(n)s units to %(receiver)s"),
     EventKind.RECEIVED: _l("%(receiver)s received %(n)s units from %(sender)s"),
     EventKind.REJECTED: _l("%(receiver)s rejected %(n)s units from %(sender)s"),

@@ -26,10 +26,12 @@ from httpx import Response
 
 from medledger.sdk import gs1
 from medledger.sdk.ledger import Ledger
+from medledger.sdk.messages import LotQuantity
 from medledger.sdk.model import MemberStatus
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client
+from tests.lot_products import register_gauze
 
 partner = partner_env.partner
 
@@ -111,6 +113,11 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "rejected_ids": [ids["moving"]],
         "subject_id": ids["unit"],
         "lot_key": h(c.lot_key),
+        "lots": [{"lot_key": ids["gauze_lot"], "quantity": 1}],
+        "rejected_lots": [{"lot_key": ids["gauze_lot"], "quantity": 1}],
+        "case_ids": [ids["gauze_case"]],
+        "package_gtin": ids["gauze_case_gtin"],
+        "quantity": 1,
         # the parties: A acts, B is the victim, the hospital a third member
         "receiver": partner.api.consortium.hospital.address,
         "counterparty": b.address,
@@ -246,7 +253,7 @@ def _body(spec: dict[str, Any], label: str, op: dict[str, Any], world: World) ->
     wanted = {
         name: prop
         for name, prop in schema.get("properties", {}).items()
-        if name in required or name in ("counterparty", "rejected_ids")
+        if name in required or name in ("counterparty", "rejected_ids", "item_ids", "lots")
     }
     built = {name: _field(spec, name, prop, world) for name, prop in wanted.items()}
     if media == "multipart/form-data":
@@ -282,16 +289,21 @@ def _requests(spec: dict[str, Any], path: str, method: str, world: World) -> Ite
 
 
 def _snapshot(world: World) -> tuple[Any, ...]:
-    """What a cross-tenant write would change: B's items and shipments on chain, B's
-    membership, the lot's recall state, and B's API keys."""
+    """What a cross-tenant write would change: B's items (a case of a lot-tracked lot
+    among them), B's loose lot units and shipments on chain, B's membership, the lot's
+    recall state, and B's API keys."""
     reader = world.partner.api.consortium.admin
     c = world.partner.api.consortium
     items = tuple((s.holder, s.status, s.parent_id) for s in (reader.item(i) for i in world.items))
     shipments = tuple(reader.shipment(s).status for s in world.shipments)
     lot = reader.lot(c.lot_key)
+    gauze = reader.lot(bytes.fromhex(world.values["lots"][0]["lot_key"][2:]))
+    assert gauze is not None
+    loose = reader.lot_balance(gauze.lot_index, world.b.address)
     keys = world.client.get("/v1/auth/api-keys", headers=world.partner.login(world.b)).json()
     return (
         items,
+        loose,
         shipments,
         reader.member(world.b.address).status,
         None if lot is None else lot.active_recall,
@@ -315,9 +327,10 @@ def _not_configured(response: Response) -> bool:
 
 
 def _build_world(partner: PartnerEnv) -> World:
-    """B = the distributor: it received a case of two units and two loose units, shipped
-    the third on to the hospital (in transit, with a document hash), stored a confidential
-    document and holds an API key; the lot it reached is under recall."""
+    """B = the distributor: it received a case of two units and two loose units (and a case
+    and 20 loose units of a lot-tracked lot), shipped the third on to the hospital (in
+    transit, with a document hash), stored a confidential document and holds an API key;
+    the lot it reached is under recall."""
     api = partner.api
     c = api.consortium
     b, a = c.distributor, c.hospital2
@@ -355,6 +368,14 @@ def _build_world(partner: PartnerEnv) -> World:
     assert outbound.status_code == 201, outbound.text
     key = client.post("/v1/auth/api-keys", json={"label": "b-erp-sweep"}, headers=b_headers)
     assert key.status_code == 201, key.text
+    # B also holds loose units of a lot-tracked lot and a case of it.
+    gauze = register_gauze(c, api.chain.now())
+    c.manufacturer.commission_lot(gauze.lot_key, 30)
+    (gauze_case,) = c.manufacturer.pack_cases(gauze.case_gtin, gauze.lot, ["SWC1"]).value
+    loose = [LotQuantity(gauze.lot_key, 20)]
+    b.receive(
+        c.manufacturer.ship(b.address, [gauze_case], lots=loose).value, temp_min=50, temp_max=60
+    )
     recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="s")).value
     api.sync()
     ids = {
@@ -368,12 +389,15 @@ def _build_world(partner: PartnerEnv) -> World:
         "document": doc["id"],
         "key": key.json()["id"],
         "recall": recall,
+        "gauze_lot": h(gauze.lot_key),
+        "gauze_case": h(gauze_case),
+        "gauze_case_gtin": gauze.case_gtin,
     }
     world = World(
         partner=partner,
         a=a,
         b=b,
-        items=[*units, case],
+        items=[*units, case, gauze_case],
         shipments=ids["shipments"],
         values=_values(partner, b, ids),
     )

@@ -81,7 +81,6 @@ def test_holdings_supply_and_stock_of_a_lot_tracked_lot(
         ]
     assert moves == [
         ("COMMISSIONED", 1000, m.address, None, None),
-        ("PACKED", 30, m.address, None, None),
         ("SHIPPED", 300, None, m.address, d.address),
         ("RECEIVED", 280, None, m.address, d.address),
         ("REJECTED", 20, None, m.address, d.address),

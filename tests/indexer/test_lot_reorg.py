@@ -1,5 +1,5 @@
 """A reorg across quantity movements: the rewind removes the abandoned branch's
-`lot_movements` and `lot_balances` changes, and the index then equals a clean reindex."""
+`lot_events` and `lot_balances` changes, and the index then equals a clean reindex."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_a_reorg_rewinds_quantity_movements_and_balances(
         indexer.catch_up()
         with connect(db_url) as conn:
             kinds = [x.kind.name for x in lot_moves(Sql(conn), lots.index1)]
-            assert kinds == ["COMMISSIONED", "DESTROYED", "PACKED"]
+            assert kinds == ["COMMISSIONED", "DESTROYED"]
 
         chain.tester.revert_to_snapshot(snapshot)
         m.quarantine_lots(m.address, [lots.q(lots.key1, 7)])

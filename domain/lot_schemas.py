@@ -1,0 +1,56 @@
+"""Request bodies of the lot-tracked custody routes (`api.routes.lots`): quantities of a
+lot, cases of a package level. Quantities are 1..2^32-1 (the ledger's uint32), lists hold
+1..MAX_BATCH entries, each lot at most once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from medledger.domain.partner_schemas import (
+    MAX_BATCH,
+    Hex32,
+    LotQuantityIn,
+    Quantity,
+    Strict,
+)
+
+__all__ = ["CasesIn", "CommissionLotIn", "LotsIn", "PackCasesIn"]
+
+Serial = Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class CommissionLotIn(Strict):
+    """Commission `quantity` loose units of a lot of a lot-tracked product."""
+
+    lot_key: Hex32
+    quantity: Quantity
+
+
+class LotsIn(Strict):
+    """Dispense, quarantine, release or destroy loose quantities: the lots and a
+    record/reason hash (only the hash is on chain)."""
+
+    lots: list[LotQuantityIn] = Field(min_length=1, max_length=MAX_BATCH)
+    record_hash: Hex32 | None = None
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LotsIn:
+        keys = [q.lot_key for q in self.lots]
+        if len(set(keys)) != len(keys):
+            raise ValueError("lots: each lot at most once (add the quantities up)")
+        return self
+
+
+class PackCasesIn(Strict):
+    """Pack loose units of `lot` into cases of the package level `package_gtin`, one case
+    per serial."""
+
+    package_gtin: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    serials: list[Serial] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CasesIn(Strict):
+    case_ids: list[Hex32] = Field(min_length=1, max_length=MAX_BATCH)
