@@ -31,10 +31,12 @@ from sqlalchemy import Connection
 
 from medledger.domain.chain import reader
 from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
+from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger, settled_order
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries import OrgRef
+from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
@@ -86,6 +88,7 @@ class HolderProgress:
     outstanding: int
     dispensed: int
     acknowledgement: Acknowledgement | None
+    quantity: LotHolding | None = None  # a lot tracked by quantity: its units by state
 
     def overdue(self, deadline: int, now: int) -> bool:
         """Not acknowledged and past the deadline, or acknowledged after it."""
@@ -115,6 +118,7 @@ class RecallProgress:
     holders: list[HolderProgress]
     opened_block: int
     opened_tx: bytes | None  # None for recalls indexed before migration 0003
+    master: MasterRecord | None = None  # the product's public master data, if anchored
 
     @property
     def deadline(self) -> int:
@@ -133,7 +137,7 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
         raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
     acks = acknowledgements_of(api_store(services).engine, recall_id)
     holders = [
-        HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address))
+        HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address), h.quantity)
         for h in scope.holders
     ]
     return RecallProgress(
@@ -145,6 +149,7 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
         holders,
         dates.opened_block,
         dates.opened_tx,
+        current_record(services, dates.gtin),
     )
 
 

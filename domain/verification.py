@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,6 +35,12 @@ from medledger.domain.scan_rules import (
     two_places,
 )
 from medledger.domain.verdicts import PRECEDENCE, ReasonCode, Scope, Severity, Verdict
+from medledger.indexer.queries.lot_quantities import (
+    base_product,
+    lot_index_of,
+    lot_tracked,
+    units_in_supply_chain,
+)
 from medledger.indexer.queries.scans import Scan, member_scans
 from medledger.indexer.queries.verification import (
     LotRow,
@@ -50,6 +57,7 @@ from medledger.indexer.queries.verification import (
 )
 from medledger.sdk.dates import day_of
 from medledger.sdk.gs1 import Udi
+from medledger.sdk.gs1 import lot_key as make_lot_key
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -179,7 +187,8 @@ class VerifyResult(BaseModel):
     quantities_in_supply_chain: int | None = Field(
         default=None,
         description="for a lot code, how many of the lot's units are still in the supply "
-        "chain (neither dispensed nor destroyed); null while the ledger does not count them",
+        "chain (neither dispensed nor destroyed), from the read model; null for a serialised "
+        "lot (its units are counted one by one) or an unknown one",
     )
 
 
@@ -313,10 +322,18 @@ def verify_lot(sql: Reader, udi: Udi, *, lot_key: bytes, now: int) -> VerifyResu
     found = _Findings()
     chain: list[ChainRef] = []
     lot: LotFacts | None = None
+    quantity: int | None = None
     facts = lot_facts(sql, lot_key)
-    if facts is None:
-        product = _unknown(sql, udi, found, now)
+    base = None if facts is not None or udi.gtin is None else base_product(sql, udi.gtin)
+    if base is not None and udi.lot is not None:  # a box or case GTIN: its unit product's lot
+        lot_key = make_lot_key(base, udi.lot)
+        facts = lot_facts(sql, lot_key)
+    if facts is None:  # an unknown lot of the unit product, for a package GTIN
+        product = _unknown(sql, udi if base is None else replace(udi, gtin=base), found, now)
     else:
+        index = lot_index_of(sql, lot_key)
+        if index is not None and lot_tracked(sql, index):
+            quantity = units_in_supply_chain(sql, index)
         product = _product(facts.product, now)
         lot = _lot(facts.lot)
         chain.append(
@@ -357,6 +374,7 @@ def verify_lot(sql: Reader, udi: Udi, *, lot_key: bytes, now: int) -> VerifyResu
         checked_at=now,
         checked_at_iso=_iso(now),
         scope=Scope.LOT,
+        quantities_in_supply_chain=quantity,
     )
 
 

@@ -102,7 +102,8 @@ def judge(
     udi = _parse(code)
     if udi.serial is None and udi.lot_key is not None:
         with verifier(services).sql.snapshot() as sql:
-            return verify_lot(sql, udi, lot_key=udi.lot_key, now=ledger_now(sql))
+            answer = verify_lot(sql, udi, lot_key=udi.lot_key, now=ledger_now(sql))
+        return with_master_names(services, answer)
     key = udi.item_id
     place = location.coarse() if location is not None else ""
     v = verifier(services)

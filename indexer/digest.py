@@ -33,6 +33,7 @@ DIGEST_QUERIES: dict[str, str] = {
     "cursor": "SELECT block_number, block_hash FROM cursor",
     "package_levels": "SELECT * FROM package_levels ORDER BY package_gtin",
     "product_master_versions": "SELECT * FROM product_master_versions ORDER BY gtin, version",
+    "lot_events": "SELECT * FROM lot_events ORDER BY block_number, log_index, lot_index, kind",
 }
 
 

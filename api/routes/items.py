@@ -21,11 +21,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
 
 from medledger.api.routes import lots
 from medledger.domain import items, orders
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
+from medledger.domain.lot_stock import lot_stock_of
 from medledger.domain.partner_schemas import (
     PROBLEMS,
     AdverseEventIn,
@@ -204,6 +206,45 @@ def inventory(member: CurrentMember, conn: ConnDep) -> list[InventoryLineOut]:
             units=line.units,
         )
         for line in inventory_query(conn, member.address)
+    ]
+
+
+class LotStockOut(BaseModel):
+    """Your units of one lot tracked by quantity (not serialised)."""
+
+    gtin: str
+    name_zh: str | None = Field(description="from the product's master data, if anchored")
+    name_en: str | None
+    model: str | None
+    lot_number: str
+    expiry: int
+    active: int = Field(description="loose units in usable stock")
+    quarantined: int = Field(description="loose units on hold")
+    in_transit: int = Field(description="loose units you shipped, not yet settled")
+    cases: int = Field(description="cases you hold (active, in transit or quarantined)")
+    case_units: int = Field(description="units inside those cases")
+    total: int
+
+
+@router.get("/inventory/lots", response_model=list[LotStockOut])
+def lot_inventory(member: CurrentMember, services: ServicesDep, conn: ConnDep) -> list[LotStockOut]:
+    """Your own stock of lot-tracked devices, in units per lot, soonest expiry first."""
+    return [
+        LotStockOut(
+            gtin=s.line.gtin,
+            name_zh=s.name_zh,
+            name_en=s.name_en,
+            model=s.model,
+            lot_number=s.line.lot_number,
+            expiry=s.line.expiry,
+            active=s.line.active,
+            quarantined=s.line.quarantined,
+            in_transit=s.line.in_transit,
+            cases=s.line.cases,
+            case_units=s.line.case_units,
+            total=s.line.total,
+        )
+        for s in lot_stock_of(services, conn, member.address)
     ]
 
 

@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from medledger.api.routes.trace import UnitsOut
 from medledger.domain.oversight_feed import (
     MAX_PAGE,
     AckCursor,
@@ -78,6 +79,7 @@ class HolderAckOut(BaseModel):
     name: str
     outstanding: int
     dispensed: int
+    units: UnitsOut | None = None
     acknowledgement: AckRecord | None
     overdue: bool
 
@@ -116,6 +118,7 @@ def recall_acknowledgements(
                 name=h.holder.name,
                 outstanding=h.outstanding,
                 dispensed=h.dispensed,
+                units=UnitsOut.of(h.quantity),
                 acknowledgement=None if h.acknowledgement is None else _out(h.acknowledgement),
                 overdue=h.overdue(progress.deadline, now),
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from medledger.domain.errors import NotFound
 from medledger.domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
@@ -24,11 +24,12 @@ from medledger.indexer.queries import (
     recall_scope,
     unit_history,
 )
+from medledger.indexer.queries.lot_quantities import LotHolding, LotMove
 from medledger.sdk.gs1 import lot_key, validate_gtin
 from medledger.web.deps import ConnDep, PageDep
 from medledger.web.oversight import TraceScopeDep
 
-__all__ = ["router"]
+__all__ = ["UnitsOut", "router"]
 
 router = APIRouter(prefix="/v1/trace", tags=["trace"])
 
@@ -155,6 +156,30 @@ class OrgOut(BaseModel):
     name: str
 
 
+class UnitsOut(BaseModel):
+    """A holder's units of a lot tracked by quantity (not serialised)."""
+
+    active: int = Field(description="loose units in usable stock")
+    quarantined: int = Field(description="loose units on hold")
+    in_transit: int = Field(description="loose units it shipped, not yet settled by the receiver")
+    cases: int = Field(description="cases it holds (active, in transit or quarantined)")
+    case_units: int = Field(description="units inside those cases")
+    total: int
+
+    @classmethod
+    def of(cls, h: LotHolding | None) -> UnitsOut | None:
+        if h is None:
+            return None
+        return cls(
+            active=h.active,
+            quarantined=h.quarantined,
+            in_transit=h.in_transit,
+            cases=h.cases,
+            case_units=h.case_units,
+            total=h.total,
+        )
+
+
 class HolderOut(BaseModel):
     holder: OrgOut
     total: int
@@ -166,6 +191,27 @@ class ReachOut(BaseModel):
     first_block: int
 
 
+class HolderUnitsOut(BaseModel):
+    holder: OrgOut
+    units: UnitsOut
+
+
+class MovementOut(BaseModel):
+    """One quantity of the lot that moved."""
+
+    kind: str = Field(
+        description="commissioned, shipped, received, rejected, dispensed, quarantined, "
+        "released or destroyed (loose units; cases are items, traced as such)"
+    )
+    quantity: int
+    block_number: int
+    timestamp: int | None
+    holder: OrgOut | None = Field(description="whose units changed; null for a shipment's")
+    shipment_id: int | None
+    sender: OrgOut | None
+    receiver: OrgOut | None
+
+
 class LotTraceOut(BaseModel):
     gtin: str
     lot: str
@@ -174,6 +220,32 @@ class LotTraceOut(BaseModel):
     holders: list[HolderOut]
     reached: list[ReachOut]
     next_cursor: str | None
+    by_quantity: bool = Field(
+        default=False, description="the lot is tracked by quantity (not serialised)"
+    )
+    units: list[HolderUnitsOut] = Field(
+        default_factory=list, description="by quantity: each holder's units now"
+    )
+    movements: list[MovementOut] = Field(
+        default_factory=list, description="by quantity: the movements, oldest first"
+    )
+
+
+def _org(address: str | None, name: str | None) -> OrgOut | None:
+    return None if address is None else OrgOut(address=address, name=name or "")
+
+
+def _movement(m: LotMove) -> MovementOut:
+    return MovementOut(
+        kind=m.kind.name.lower(),
+        quantity=m.quantity,
+        block_number=m.block_number,
+        timestamp=m.timestamp,
+        holder=_org(m.holder, m.holder_name),
+        shipment_id=m.shipment_id,
+        sender=_org(m.sender, m.sender_name),
+        receiver=_org(m.receiver, m.receiver_name),
+    )
 
 
 @router.get("/lots/{gtin}/{lot}", response_model=LotTraceOut)
@@ -211,6 +283,13 @@ def lot_forward_trace(
             for o, b in trace.reached
         ],
         next_cursor=page.next_cursor(len(trace.holders)),
+        by_quantity=bool(trace.units or trace.movements),
+        units=[
+            HolderUnitsOut(holder=OrgOut(address=u.address, name=u.name), units=units)
+            for u in trace.units
+            if (units := UnitsOut.of(u)) is not None
+        ],
+        movements=[_movement(m) for m in trace.movements],
     )
 
 
@@ -218,6 +297,9 @@ class RecallHolderOut(BaseModel):
     holder: OrgOut
     outstanding: int
     dispensed: int
+    units: UnitsOut | None = Field(
+        default=None, description="for a lot tracked by quantity: its units by state"
+    )
 
 
 class RecallScopeOut(BaseModel):
@@ -228,6 +310,10 @@ class RecallScopeOut(BaseModel):
     outstanding: int
     returned: int
     destroyed: int
+    by_quantity: bool = Field(
+        description="the lot is tracked by quantity: every figure counts units, cases "
+        "as the units inside them"
+    )
     holders: list[RecallHolderOut]
     next_cursor: str | None
 
@@ -255,11 +341,13 @@ def recall_progress(
         outstanding=found.outstanding,
         returned=found.returned,
         destroyed=found.destroyed,
+        by_quantity=found.by_quantity,
         holders=[
             RecallHolderOut(
                 holder=OrgOut(address=h.holder.address, name=h.holder.name),
                 outstanding=h.outstanding,
                 dispensed=h.dispensed,
+                units=UnitsOut.of(h.quantity),
             )
             for h in window
         ],

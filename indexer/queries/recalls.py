@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 from medledger.indexer.queries.trace import RecallHolder, RecallScope, recall_scope
+from medledger.indexer.queries.trace import lot_reached as reached
 
 __all__ = [
     "RecallDates",
@@ -99,25 +100,24 @@ def recall_dates(conn: Connection, recall_id: int) -> RecallDates | None:
 
 
 def open_recalls_holding(conn: Connection, holder: str) -> list[int]:
-    """Ids of the open recalls of lots whose units `holder` (an address) holds, newest
-    first."""
+    """Ids of the open recalls of lots whose units `holder` (an address) holds, as items
+    or as loose quantities (held, or shipped and not yet settled), newest first."""
     rows = Sql(conn).rows(
-        "SELECT r.id FROM recalls r WHERE r.closed_block IS NULL AND EXISTS ("
+        "SELECT r.id FROM recalls r WHERE r.closed_block IS NULL AND (EXISTS ("
         " SELECT 1 FROM items i JOIN organisations o ON o.id = i.holder_id"
-        " WHERE i.lot_index = r.lot_index AND o.address = ?) ORDER BY r.id DESC",
-        (holder,),
+        " WHERE i.lot_index = r.lot_index AND o.address = ?) OR EXISTS ("
+        " SELECT 1 FROM lot_balances b JOIN organisations o ON o.id = b.organisation_id"
+        " WHERE b.lot_index = r.lot_index AND o.address = ?"
+        " AND b.active + b.quarantined + b.in_transit > 0)) ORDER BY r.id DESC",
+        (holder, holder),
     )
     return [int(recall_id) for (recall_id,) in rows]
 
 
 def lot_reached(conn: Connection, *, lot_index: int, organisation: str) -> bool:
-    """Whether any unit of the lot ever reached `organisation` (an address)."""
-    found = Sql(conn).one(
-        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
-        "WHERE r.lot_index = ? AND o.address = ?",
-        (lot_index, organisation),
-    )
-    return found is not None
+    """Whether any unit of the lot ever reached `organisation` (an address), as an item or
+    as a loose quantity."""
+    return reached(conn, lot_index, organisation)
 
 
 def recalls_by_level(conn: Connection) -> dict[int, tuple[int, int]]:

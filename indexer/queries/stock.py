@@ -31,7 +31,9 @@ class InventoryLine:
 
 
 def inventory(conn: Connection, holder: str) -> list[InventoryLine]:
-    """Units a member holds (active, in transit or quarantined), per lot and status."""
+    """Serialised units a member holds (active, in transit or quarantined), per lot and
+    status. Cases of lot-tracked lots are counted in units by
+    `indexer.queries.lot_quantities.lot_stock`, not here."""
     sql = Sql(conn)
     org = sql.one("SELECT id FROM organisations WHERE address = ?", (holder,))
     if org is None:
@@ -40,6 +42,7 @@ def inventory(conn: Connection, holder: str) -> list[InventoryLine]:
         "SELECT l.gtin, l.lot_number, l.expiry, s.status, s.units FROM ("
         " SELECT lot_index, status, COUNT(*) AS units FROM items"
         " WHERE holder_id = ? AND status IN (?, ?, ?) AND lot_index IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM case_contents c WHERE c.item_id = items.id)"
         " GROUP BY lot_index, status"
         ") s JOIN lots l ON l.lot_index = s.lot_index ORDER BY l.expiry, l.gtin, l.lot_number",
         (int(org), *IN_STOCK),

@@ -14,12 +14,23 @@ regulator, who reads with no viewer) sees every holder; any other member only it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 from medledger.indexer.items import EventKind
+from medledger.indexer.queries.lot_quantities import (
+    LotHolding,
+    LotMove,
+    lot_holdings,
+    lot_moves,
+    lot_quantity_reach,
+    lot_tracked,
+    units_gone,
+)
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -115,16 +126,22 @@ class LotTrace:
     holders: list[HolderCount]  # current holders of the lot's units, largest first
     reached: list[tuple[OrgRef, int]]  # every organisation ever reached, with first block
     manufacturer: OrgRef
+    # A lot tracked by quantity: units per holder now, and every quantity that moved.
+    units: list[LotHolding] = field(default_factory=list)
+    movements: list[LotMove] = field(default_factory=list)
 
     def seen_by(self, viewer: str | None) -> LotTrace:
         """The trace as `viewer` may see it: all of it for the regulator (None) and the
-        lot's manufacturer, else only the viewer's own holdings and reach."""
+        lot's manufacturer, else only the viewer's own holdings, reach and movements (its
+        own, and the shipments it sent or received)."""
         if viewer is None or viewer == self.manufacturer.address:
             return self
         return replace(
             self,
             holders=[h for h in self.holders if h.holder.address == viewer],
             reached=[(o, b) for o, b in self.reached if o.address == viewer],
+            units=[u for u in self.units if u.address == viewer],
+            movements=[m for m in self.movements if m.involves(viewer)],
         )
 
 
@@ -160,6 +177,15 @@ def _holder_counts(sql: Sql, lot_index: int) -> dict[int, dict[ItemStatus, int]]
     return counts
 
 
+def _merge_reach(*lists: Sequence[tuple[Any, ...]]) -> list[tuple[int, int]]:
+    """(organisation id, first block) pairs, the earliest per organisation, in block order."""
+    first: dict[int, int] = {}
+    for pairs in lists:
+        for org, block in pairs:
+            first[int(org)] = min(int(block), first.get(int(org), int(block)))
+    return sorted(first.items(), key=lambda p: (p[1], p[0]))
+
+
 def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
     """Forward trace of a lot: who holds its units now, and everyone it ever reached."""
     sql = Sql(conn)
@@ -173,6 +199,9 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         "ORDER BY first_block, organisation_id",
         (lot_index,),
     )
+    tracked = lot_tracked(sql, lot_index)
+    if tracked:  # loose quantities reach their holders without items
+        reach = _merge_reach(reach, lot_quantity_reach(sql, lot_index))
     orgs = _orgs(sql, set(counts) | {int(org) for org, _ in reach} | {maker})
     holders = sorted(
         (HolderCount(orgs[h], sum(c.values()), c) for h, c in counts.items()),
@@ -186,6 +215,8 @@ def lot_trace(conn: Connection, lot_key: bytes) -> LotTrace | None:
         holders,
         [(orgs[int(o)], int(b)) for o, b in reach],
         orgs[maker],
+        lot_holdings(sql, lot_index) if tracked else [],
+        lot_moves(sql, lot_index) if tracked else [],
     )
 
 
@@ -232,6 +263,9 @@ class RecallHolder:
     holder: OrgRef
     outstanding: int  # still in the field: active, in transit or quarantined
     dispensed: int  # used on patients before or despite the recall
+    # For a lot tracked by quantity: the units by state (loose, quarantined, shipped and
+    # not yet settled, inside cases); `outstanding` is their total.
+    quantity: LotHolding | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +279,7 @@ class RecallScope:
     outstanding: int
     returned: int  # back at the manufacturer, not yet destroyed
     destroyed: int
+    by_quantity: bool = False  # a lot-tracked lot: figures are units, not items
 
     def seen_by(self, viewer: str | None) -> RecallScope:
         """The scope as `viewer` may see it: every field holder for the regulator (None)
@@ -267,6 +302,8 @@ def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:
     if not rows:
         return None
     lot_index, level, closed, maker = (int(rows[0][0]), int(rows[0][1]), rows[0][2], rows[0][3])
+    if lot_tracked(sql, lot_index):
+        return _quantity_scope(sql, recall_id, lot_index, level, closed is None, int(maker))
     counts = _holder_counts(sql, lot_index)
     orgs = _orgs(sql, set(counts) | {int(maker)})
     destroyed = sum(c.get(ItemStatus.DESTROYED, 0) for c in counts.values())
@@ -291,6 +328,46 @@ def recall_scope(conn: Connection, recall_id: int) -> RecallScope | None:
         sum(h.outstanding for h in holders),
         returned,
         destroyed,
+    )
+
+
+def _quantity_scope(
+    sql: Sql, recall_id: int, lot_index: int, level: int, is_open: bool, maker: int
+) -> RecallScope:
+    """The scope of a recalled lot tracked by quantity, in units: per field holder its
+    loose, quarantined, unsettled and cased units; returned = what the manufacturer holds
+    (loose and in cases); outstanding also counts what the manufacturer shipped and its
+    receiver has not settled; dispensed and destroyed count loose units and whole cases."""
+    manufacturer = _orgs(sql, {maker})[maker]
+    gone = units_gone(sql, lot_index)
+    dispensed = {address: d for (address, _), (d, _) in gone.items()}
+    holdings = lot_holdings(sql, lot_index)
+    holders = [
+        RecallHolder(OrgRef(h.address, h.name), h.total, dispensed.get(h.address, 0), h)
+        for h in holdings
+        if h.address != manufacturer.address
+    ]
+    held = {h.address for h in holdings}
+    holders += [
+        RecallHolder(OrgRef(address, name), 0, d)
+        for (address, name), (d, _) in sorted(gone.items())
+        if d and address not in held and address != manufacturer.address
+    ]
+    own = next((h for h in holdings if h.address == manufacturer.address), None)
+    returned = 0 if own is None else own.active + own.quarantined + own.case_units
+    shipped = 0 if own is None else own.in_transit
+    destroyed = sum(x for _, x in gone.values())
+    return RecallScope(
+        recall_id,
+        lot_index,
+        level,
+        is_open,
+        manufacturer,
+        holders,
+        sum(h.outstanding for h in holders) + shipped,
+        returned,
+        destroyed,
+        by_quantity=True,
     )
 
 
@@ -374,10 +451,13 @@ def held_by(conn: Connection, item_key: bytes, address: str) -> bool:
 
 
 def lot_reached(conn: Connection, lot_index: int, address: str) -> bool:
-    """Whether any unit of the lot ever reached the member `address`."""
+    """Whether any unit of the lot ever reached the member `address`: an item of it, or a
+    loose quantity (a `lot_balances` row stays once the member held some)."""
     found = Sql(conn).one(
-        "SELECT 1 FROM lot_reach r JOIN organisations o ON o.id = r.organisation_id "
-        "WHERE r.lot_index = ? AND o.address = ?",
-        (lot_index, address),
+        "SELECT 1 FROM organisations o WHERE o.address = ? AND ("
+        " EXISTS (SELECT 1 FROM lot_reach r WHERE r.lot_index = ? AND r.organisation_id = o.id)"
+        " OR EXISTS (SELECT 1 FROM lot_balances b"
+        "  WHERE b.lot_index = ? AND b.organisation_id = o.id))",
+        (address, lot_index, lot_index),
     )
     return found is not None

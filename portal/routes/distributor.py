@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
+from medledger.domain.lot_stock import lot_stock_of
 from medledger.indexer.queries.stock import inventory
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
@@ -40,11 +41,16 @@ def stock_page(ctx: Ctx, conn: ConnDep, template: str, **values: object) -> HTML
     now = int(time.time())
     lines = inventory(conn, ctx.signed_in.address)
     marked = [(line, _mark(line.expiry, now)) for line in lines]
+    by_lot = [
+        (s, _mark(s.line.expiry, now))
+        for s in lot_stock_of(ctx.services, conn, ctx.signed_in.address)
+    ]
     return ctx.render(
         template,
         lines=marked,
+        lot_lines=by_lot,
         warning_days=EXPIRY_WARNING_DAYS,
-        expiring=sum(1 for _, mark in marked if mark != "ok"),
+        expiring=sum(1 for _, mark in [*marked, *by_lot] if mark != "ok"),
         **values,
     )
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from medledger.domain.errors import NotFound
 from medledger.domain.trace import TraceScope, ensure_item_visible
+from medledger.indexer.items import EventKind
 from medledger.indexer.queries import unit_history
 from medledger.indexer.queries.counterparties import names_of
 from medledger.portal.context import Ctx, MemberCtx
@@ -58,6 +59,17 @@ EVENTS = {
     "quarantined": _l("quarantined"),
     "released": _l("released from quarantine"),
     "destroyed": _l("destroyed"),
+}
+# A quantity movement of a lot tracked by quantity, as a sentence (`LotMove`).
+MOVES = {
+    EventKind.COMMISSIONED: _l("%(holder)s commissioned %(n)s units"),
+    EventKind.SHIPPED: _l("%(sender)s shipped %(n)s units to %(receiver)s"),
+    EventKind.RECEIVED: _l("%(receiver)s received %(n)s units from %(sender)s"),
+    EventKind.REJECTED: _l("%(receiver)s rejected %(n)s units from %(sender)s"),
+    EventKind.DISPENSED: _l("%(holder)s dispensed %(n)s units"),
+    EventKind.QUARANTINED: _l("%(holder)s quarantined %(n)s units"),
+    EventKind.RELEASED: _l("%(holder)s released %(n)s units from quarantine"),
+    EventKind.DESTROYED: _l("%(holder)s destroyed %(n)s units"),
 }
 HOP_OUTCOMES = {
     "received": _l("received"),
@@ -109,7 +121,7 @@ def trace(
         return ctx.render("trace/explorer.html", values=values, problem=exc)
     if isinstance(found, LotView):
         lot = found.trace.seen_by(_scope(ctx).member)  # others' stock is theirs to see
-        return ctx.render("trace/explorer.html", values=values, lot=lot)
+        return ctx.render("trace/explorer.html", values=values, lot=lot, moves=MOVES)
     return ctx.render(
         "trace/explorer.html",
         values=values,

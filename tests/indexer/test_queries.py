@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import event
 
-from medledger.indexer.db import make_engine
+from medledger.indexer.db import Sql, make_engine
 from medledger.indexer.items import EventKind
 from medledger.indexer.queries import (
     container_contents,
@@ -33,6 +33,16 @@ from medledger.indexer.queries.epcis import (
     open_shipment_holding,
     storage_range,
 )
+from medledger.indexer.queries.lot_quantities import (
+    base_product,
+    lot_holdings,
+    lot_moves,
+    lot_quantity_reach,
+    lot_stock,
+    lot_tracked,
+    units_gone,
+    units_in_supply_chain,
+)
 from medledger.indexer.queries.progress import indexed_block
 from medledger.indexer.queries.shipments import shipment, shipment_lines
 from medledger.indexer.queries.trace import held_by, item_exists, lot_reached
@@ -41,7 +51,7 @@ from medledger.sdk.model import ItemStatus
 from tests.indexer.conftest import DevRun, connect, index_all
 
 HOT_TABLES = ("items", "item_events", "processed_logs", "verification_scans", "lot_reach")
-DERIVED = {"tree", "t", "up", "u", "s"}  # recursive CTEs (and aliases), inventory subquery
+DERIVED = {"tree", "t", "up", "u", "s", "x", "y"}  # recursive CTEs and subqueries (aliases)
 
 
 @pytest.fixture
@@ -271,6 +281,14 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             containers_holding(conn, unit)
             recall_scope(conn, 1)
             inventory(conn, maker)
+            lot_stock(Sql(conn), maker)
+            lot_holdings(Sql(conn), 1)
+            lot_moves(Sql(conn), 1)
+            lot_quantity_reach(Sql(conn), 1)
+            units_gone(Sql(conn), 1)
+            units_in_supply_chain(Sql(conn), 1)
+            lot_tracked(Sql(conn), 1)
+            base_product(Sql(conn), "09506000134352")
             expiring_stock(conn, now=0, within_days=30)
             member_scan_pairs(conn, since=0, window_seconds=600)
             used_unit_scans(conn, since=0)
