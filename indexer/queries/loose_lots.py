@@ -1,6 +1,6 @@
 """Loose lot quantities for the custody forms: what a holder may ship, use, quarantine or
-destroy (its `lot_balances` rows), and the names of lots by key. (Stock pages and traces in
-quantities are `indexer.queries.stock` and `indexer.queries.trace`.)"""
+destroy (its `lot_balances` rows), and the names of lots by key. (Stock pages, recalls and
+traces in quantities read `indexer.queries.lot_quantities`.)"""
 
 from __future__ import annotations
 
