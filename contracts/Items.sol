@@ -331,7 +331,7 @@ contract Items is ItemsBase, EIP712, Nonces {
 
     function _shipLots(uint64 shipmentId, ShipOrder calldata order, ShipCheck memory check) private {
         ShipmentLot[] storage stored = _shipmentLots[shipmentId];
-        bytes32 previous;
+        bytes32 previous = bytes32(0);
         for (uint256 i; i < order.lots.length; ++i) {
             (bytes32 key, uint32 lotIndex, uint32 q) = _entry(order.lots[i]);
             if (key <= previous) revert ItemsLotsNotAscending(key);
@@ -361,10 +361,10 @@ contract Items is ItemsBase, EIP712, Nonces {
         }
         ShipmentLot[] storage lots = _shipmentLots[order.shipmentId];
         LotQuantity[] memory accepted = new LotQuantity[](lotCount);
-        uint256 r;
+        uint256 r = 0;
         for (uint256 i; i < lotCount; ++i) {
             ShipmentLot memory l = lots[i];
-            uint32 back;
+            uint32 back = 0;
             if (r < rejected.length && rejected[r].lotKey == l.lotKey) {
                 back = rejected[r].quantity;
                 if (back == 0) revert ItemsZeroQuantity(l.lotKey);

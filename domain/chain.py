@@ -211,17 +211,22 @@ def transaction_status(
     w3 = services.w3
     name = "0x" + tx_hash.hex()
     missing = NotFound("transaction_not_found", f"no transaction {name} of yours")
-    tx = _lookup(w3.eth.get_transaction, tx_hash)
-    if tx is not None and not (sees_all or _sent_for(services, tx, member)):
-        raise missing
-    receipt = _lookup(w3.eth.get_transaction_receipt, tx_hash) if tx is not None else None
-    if receipt is None:
+    # Our node serves a transaction only once mined; one it mines between the lookup and
+    # the status call answers "mined" there, so it is looked up again (once).
+    for last_try in (False, True):
+        tx = _lookup(w3.eth.get_transaction, tx_hash)
         if tx is not None:
-            return TxStatus(name, "pending")
+            break
         node = _node_status(w3, name)
         if node.get("status") in ("pending", "dropped"):
             return TxStatus(name, str(node["status"]), error=_dropped(node))
+        if node.get("status") != "mined" or last_try:
+            raise missing
+    if not (sees_all or _sent_for(services, tx, member)):
         raise missing
+    receipt = _lookup(w3.eth.get_transaction_receipt, tx_hash)
+    if receipt is None:
+        return TxStatus(name, "pending")
     block = int(receipt["blockNumber"])
     if receipt["status"] == 1:
         return TxStatus(name, "mined", block, services.codec.decode_logs(receipt["logs"]))

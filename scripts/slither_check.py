@@ -84,6 +84,7 @@ def run_slither(*, project_root: Path = PROJECT_ROOT) -> list[Finding]:
         "sources": sources,
         "settings": {
             "remappings": REMAPPINGS,
+            "viaIR": SETTINGS["viaIR"],
             "optimizer": SETTINGS["optimizer"],
             "evmVersion": EVM_VERSION,
             "outputSelection": {
