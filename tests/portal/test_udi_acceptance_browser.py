@@ -7,7 +7,8 @@ serialised hip prosthesis, commissions the syringes by quantity and packs them i
 100 (the sample's first package level), and ships implants, boxes and loose syringes
 together; the distributor receives with 10 of the 50 loose syringes rejected and ships on;
 the hospital receives and uses 25 syringes; the regulator recalls the lot in its recall
-centre and sees the units outstanding per holder; anyone opening the lot's Digital Link
+centre and sees the units outstanding per holder, and the hospital's acknowledgement once its
+deployment has pulled the partner API's oversight feed; anyone opening the lot's Digital Link
 reads the product's name and registration number in Chinese, then in English."""
 
 from __future__ import annotations
@@ -80,9 +81,7 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
     job = maker.locator("#job")
     expect(job).to_have_attribute("data-finished", "true", timeout=60_000)
     expect(job).to_have_attribute("data-failed", "false")
-    expect(job.get_by_role("status")).to_have_text(
-        "11 created, 0 updated, 0 unchanged, 0 refused."
-    )
+    expect(job.get_by_role("status")).to_have_text("11 created, 0 updated, 0 unchanged, 0 refused.")
     expect(job.locator("#job-progress")).to_have_attribute("value", "11")
     chain.wait_indexed()
     maker.goto(site.url("/portal/manufacturer/master-data"))
@@ -163,7 +162,14 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
     assert admin.lot_balance(lot_index, c.distributor.address) == (10, 0, 0)
 
     # 6. The regulator recalls the lot in its recall centre and sees the units per holder.
-    with chain.serve(regulator=True, regulator_account=c.regulator.account) as centre:
+    # Its deployment pulls the partner API's oversight feed (acknowledgements and master
+    # records) as in production.
+    with chain.serve(
+        regulator=True,
+        regulator_account=c.regulator.account,
+        oversight_feed_url=site.base_url,
+        oversight_feed_interval=0.5,
+    ) as centre:
         regulator = new_page("en-US")
         sign_in(regulator, centre, "regulator")
         regulator.get_by_role("link", name="Recall centre").click()
@@ -174,16 +180,40 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
         expect(regulator).to_have_url(re.compile(r"/portal/regulator/recalls/\d+$"))
         figures = regulator.locator("#recall-progress")
         expect(figures.locator('[data-figure="outstanding"]')).to_have_text("215", timeout=20_000)
-        # (The regulator's deployment has its own store: it names the product once it has
-        # pulled the master record, which this test does not run.)
         held = regulator.locator(f'tr[data-holder="{c.distributor.address}"]')
         expect(held.locator('[data-units="outstanding"]')).to_have_text("110")
         expect(held.locator('[data-units="active"]')).to_have_text("10")
-        expect(held.locator('[data-units="cases"]')).to_have_text("1 cases · 100 units")
+        expect(held.locator('[data-units="cases"]')).to_have_text(
+            re.compile(r"^1 cases? · 100 units$")
+        )
         used = regulator.locator(f'tr[data-holder="{c.hospital.address}"]')
         expect(used.locator('[data-units="outstanding"]')).to_have_text("105")
         expect(used.locator('[data-units="active"]')).to_have_text("5")
         expect(used.locator("td").nth(6)).to_have_text("25")  # dispensed
+        # "Returned" is what the manufacturer holds of the lot, never-shipped stock included
+        # (indexer.queries.trace): 660 loose and one box of 100.
+        expect(figures.locator('[data-figure="returned"]')).to_have_text("760")
+
+        # The hospital reads its notice, with its units and the product's name, and
+        # acknowledges it; the recall centre shows the acknowledgement.
+        hospital.get_by_role("link", name="Recall notices").click()
+        notice = hospital.locator("article[data-recall]")
+        expect(notice.locator('[data-units="outstanding"]')).to_have_text("105")
+        expect(notice.locator('[data-units="active"]')).to_have_text("5")
+        expect(notice.locator('[data-field="product_name"]')).to_contain_text(
+            "Sterile single-use syringe with needle"
+        )
+        notice.get_by_label(re.compile("Note")).fill("5 loose units and the box quarantined")
+        notice.get_by_role("button", name="Acknowledge the recall").click()
+        expect(hospital.locator('[data-state="acknowledged"]')).to_be_visible()
+        chain.wait_indexed()
+        expect(figures.locator('[data-figure="acknowledged"]')).to_have_text(
+            "1 / 2", timeout=20_000
+        )
+        regulator.reload()  # the product's name, from the master record pulled
+        expect(figures.locator('[data-field="product_name"]').first).to_contain_text(
+            "Sterile single-use syringe with needle"
+        )
         screenshot(regulator, "acceptance-recall")
 
     # 7. The lot's Digital Link names the product in Chinese, then in English.
@@ -196,5 +226,11 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
     public.goto(site.url(f"/01/{SYRINGE}/10/{LOT}?lang=en"))
     expect(public.locator("html")).to_have_attribute("lang", "en")
     expect(name).to_have_text("Sterile single-use syringe with needle")
+    verdict = public.locator("[data-verdict]")
+    expect(verdict).to_have_attribute("data-verdict", "recalled")
+    expect(verdict).to_have_attribute("data-scope", "lot")
+    expect(public.locator('[data-field="in_supply_chain"]')).to_have_text(
+        "975 units of this lot are still in the supply chain."  # 1,000 less the 25 used
+    )
     expect(public.locator("main")).to_contain_text("国械注准20153150001")
     screenshot(public, "acceptance-verify")
