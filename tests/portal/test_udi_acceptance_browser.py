@@ -4,8 +4,9 @@ Debian's headless Chromium driven by Playwright against the live app (tests/port
 Every step goes through the portal's pages, as the users would: the manufacturer imports the
 shipped master-data sample, registers a lot of the lot-tracked syringe and one of the
 serialised hip prosthesis, commissions the syringes by quantity and packs them into boxes of
-100 (the sample's first package level), and ships implants, boxes and loose syringes
-together; the distributor receives with 10 of the 50 loose syringes rejected and ships on;
+100 (the sample's first package level), packs two hips and two boxes onto an SSCC pallet
+and ships the mixed pallet with 50 loose syringes; the distributor receives with 10 of the
+loose syringes rejected, breaks the pallet down and ships on;
 the hospital receives and uses 25 syringes; the regulator recalls the lot in its recall
 centre and sees the units outstanding per holder, and the hospital's acknowledgement once its
 deployment has pulled the partner API's oversight feed; anyone opening the lot's Digital Link
@@ -19,7 +20,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from medledger.ops.demo import data as sample_data
-from medledger.sdk.gs1 import lot_key
+from medledger.ops.demo.consortium import DEMO_PREFIX
+from medledger.sdk.gs1 import lot_key, make_sscc
 from tests.portal import browser_env
 from tests.portal.live import LiveChain, LiveSite
 from tests.portal.test_browser import new_page, screenshot, sign_in
@@ -119,22 +121,45 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
     expect(maker.locator("[data-cases]")).to_contain_text(box(1))
     chain.wait_indexed()
 
-    # 3. One shipment to the distributor: two hips, two boxes and 50 loose syringes.
+    # 3. A mixed pallet (SSCC): two hips and two boxes packed on it, shipped to the
+    #    distributor with 50 loose syringes.
+    hips = [f"(01){HIP}(21)HP001", f"(01){HIP}(21)HP002"]
+    pallet = make_sscc(extension=0, company_prefix=DEMO_PREFIX, serial_reference=1)
+    maker.get_by_label("Company prefix").select_option(DEMO_PREFIX)
+    maker.get_by_label("Case or pallet number").fill("1")
+    maker.get_by_label(re.compile("Codes to pack")).fill("\n".join([*hips, box(1), box(2)]))
+    maker.get_by_role("button", name="Pack", exact=True).click()
+    expect(maker.get_by_role("status")).to_contain_text(f"Packed 4 items into SSCC {pallet}.")
+    expect(maker.locator(f'[data-sscc="{pallet}"]')).to_be_visible()
+    chain.wait_indexed()
     maker.get_by_role("link", name="Outbound").click()
     expect(maker.locator(f'tr[data-lot="{SYRINGE} {LOT}"] [data-available]')).to_have_text("700")
-    hips = [f"(01){HIP}(21)HP001", f"(01){HIP}(21)HP002"]
-    ship(maker, c.distributor.address, [*hips, box(1), box(2)], f"{lot_code} 50")
+    ship(maker, c.distributor.address, [f"(00){pallet}"], f"{lot_code} 50")
     chain.wait_indexed()
 
-    # 4. The distributor receives everything but 10 of the loose syringes.
+    # 4. The distributor sees the pallet's contents per lot, receives everything but 10 of
+    #    the loose syringes, and breaks the pallet down.
     distributor = new_page("en-US")
     sign_in(distributor, site, "distributor")
-    # The counted units are those of the accepted items (the boxes); the loose ones are
+    distributor.get_by_role("link", name="Inbound", exact=True).click()
+    distributor.get_by_role("link", name="Receive").first.click()
+    on_pallet = distributor.locator("tbody tr", has_text=f"SSCC {pallet}")
+    expect(on_pallet).to_have_count(2)
+    expect(on_pallet.filter(has_text=f"{HIP} {HIP_LOT}").locator("td.num")).to_have_text("2")
+    expect(on_pallet.filter(has_text=f"{SYRINGE} {LOT}").locator("td.num")).to_have_text("200")
+    # The counted units are those of the accepted items (the pallet's); the loose ones are
     # accounted for by the rejected quantity.
     receive(distributor, {HIP_LOT: 2, LOT: 200}, {LOT: 10})
     status = distributor.get_by_role("status")
-    expect(status).to_contain_text("4 accepted, 0 rejected")
+    expect(status).to_contain_text("1 accepted, 0 rejected")
     expect(status).to_contain_text("Loose units: 40 accepted, 10 rejected.")
+    chain.wait_indexed()
+    distributor.get_by_role("link", name="Packing").click()
+    distributor.get_by_label("SSCC or code of the case or pallet").fill(pallet)
+    distributor.get_by_role("button", name="Unpack").click()
+    expect(distributor.get_by_role("status")).to_contain_text(
+        f"Unpacked 4 items from SSCC {pallet}."
+    )
     chain.wait_indexed()
 
     # 5. On to the hospital: one hip, one box and 30 loose; it receives and uses 25.
