@@ -14,6 +14,7 @@ A SQLite store is a private file: 0600 (and its -wal and -shm), in a 0700 direct
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from medledger.indexer.config import sqlite_path
 from medledger.indexer.db import make_engine, private_sqlite_file
@@ -45,7 +47,26 @@ CAPTURE_LOG = Branch("capture_log", "epcis_capture_version", 0x4D4C_4543)
 
 
 def migrate_store(url: str, branch: Branch) -> None:
-    """`alembic upgrade <branch>@head` on the database at `url`, one process at a time."""
+    """`alembic upgrade <branch>@head` on the database at `url`, one process at a time.
+
+    On a new SQLite file, processes racing to switch it to WAL may be told "database is
+    locked" at once (the journal-mode switch does not wait out the busy timeout); that
+    attempt changed nothing, so it is made again after a short pause."""
+    for attempt in range(_SQLITE_LOCKED_ATTEMPTS):
+        try:
+            _migrate_once(url, branch)
+            return
+        except OperationalError as exc:
+            locked = url.startswith("sqlite") and "database is locked" in str(exc)
+            if not locked or attempt == _SQLITE_LOCKED_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+_SQLITE_LOCKED_ATTEMPTS = 20
+
+
+def _migrate_once(url: str, branch: Branch) -> None:
     engine = make_engine(url, writer=True)  # SQLite: BEGIN IMMEDIATE takes the write lock
     try:
         cfg = Config()

@@ -105,7 +105,7 @@ def test_the_whole_story_from_the_factory_to_the_patient(
     sscc = maker.locator("[data-sscc]").get_attribute("data-sscc")
     assert sscc and len(sscc) == 18
 
-    maker.get_by_role("link", name="Labels").click()
+    maker.get_by_role("link", name="Labels", exact=True).click()
     maker.get_by_label("Lot", exact=True).select_option(label=f"{gtin} · BR2718")
     maker.get_by_label("Serial numbers (one per line)").fill("BR0011\nBR0012")
     maker.get_by_role("button", name="Make the label sheet").click()
