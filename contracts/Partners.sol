@@ -73,7 +73,18 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     /// @dev `reasonHash` is the commitment of the sealed suspension record (salted), or zero.
     event MemberSuspended(address indexed account, bytes32 reasonHash, address indexed by);
     event MemberReinstated(address indexed account, address indexed by);
-    event LicenceAttested(address indexed account, uint8 indexed kind, Licence licence, address indexed by);
+    event LicenceAttested(
+        address indexed account,
+        uint8 indexed kind,
+        string number,
+        uint8 classMask,
+        uint64 validUntil,
+        string authority,
+        string[] scope,
+        string warehouseAddress,
+        string province,
+        address indexed by
+    );
     event LicenceRevoked(address indexed account, uint8 indexed kind, address indexed by);
     event CompanyPrefixAssigned(address indexed account, string prefix, address indexed by);
     event ApprovalPolicySet(address indexed member, ApprovalPolicy policy);
@@ -136,7 +147,18 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
         _checkLicenceTexts(licence);
         _licences[account][kind] = licence;
         _licenceKinds[account] |= uint8(1 << kind);
-        emit LicenceAttested(account, kind, licence, msg.sender);
+        emit LicenceAttested(
+            account,
+            kind,
+            licence.number,
+            classMask,
+            licence.validUntil,
+            licence.authority,
+            licence.scope,
+            licence.warehouseAddress,
+            licence.province,
+            msg.sender
+        );
     }
 
     // ---------------------------------------------------------------- approved files

@@ -24,6 +24,8 @@ __all__ = [
     "DeviceClasses",
     "LicenceKindName",
     "LicenceNumber",
+    "LicenceScope",
+    "LicenceText",
     "LicenceValidUntil",
     "MemberAddress",
     "attest_licence",
@@ -34,7 +36,12 @@ __all__ = [
 
 MemberAddress = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 LicenceKindName = Literal["production", "distribution", "practice", "logistics"]
-LicenceNumber = Annotated[str, Field(min_length=1, max_length=200, description="hashed on-chain")]
+LicenceNumber = Annotated[
+    str, Field(min_length=1, max_length=64, description="public registration data, in clear on-chain")
+]
+LicenceText = Annotated[str, Field(max_length=200)]
+ScopeCode = Annotated[str, Field(pattern=r"^[0-9]{2}(-[0-9]{2}){0,3}$", max_length=16)]
+LicenceScope = Annotated[list[ScopeCode], Field(max_length=64)]
 DeviceClasses = Annotated[list[Literal[1, 2, 3]], Field(min_length=1, max_length=3)]
 LicenceValidUntil = Annotated[int, Field(ge=1, le=2**63 - 1, description="unix seconds")]
 
@@ -56,17 +63,26 @@ def attest_licence(
     number: str,
     device_classes: Sequence[int],
     valid_until: int,
+    authority: str = "",
+    scope: Sequence[str] = (),
+    warehouse_address: str = "",
+    province: str = "",
 ) -> Written:
-    """Attest (or renew) a member's licence of one kind; the number is anchored by its
-    keccak hash."""
+    """Attest (or renew) a member's licence of one kind, with its public registration data
+    in clear: number, issuing authority, business scope (classification codes), warehouse
+    address and province."""
     return settled_order(
         services,
         regulator_ledger(services).attest_licence(
             to_checksum_address(member),
             kind=int(kind),
-            number_hash=keccak(text=number),
+            number=number,
             class_mask=class_mask(*sorted(set(device_classes))),
             valid_until=valid_until,
+            authority=authority,
+            scope=sorted(set(scope)),
+            warehouse_address=warehouse_address,
+            province=province,
         ),
     )
 

@@ -29,6 +29,8 @@ from medledger.domain.partners import (
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
+    LicenceScope,
+    LicenceText,
     LicenceValidUntil,
     MemberAddress,
 )
@@ -245,6 +247,10 @@ class LicenceIn(Strict):
     number: LicenceNumber
     device_classes: DeviceClasses
     valid_until: LicenceValidUntil
+    authority: LicenceText = ""
+    scope: LicenceScope = []
+    warehouse_address: LicenceText = ""
+    province: LicenceText = ""
 
 
 @router.post("/licences", response_model=TxOut)
@@ -258,6 +264,10 @@ def attest_licence(body: LicenceIn, services: ServicesDep) -> TxOut:
             number=body.number,
             device_classes=body.device_classes,
             valid_until=body.valid_until,
+            authority=body.authority,
+            scope=body.scope,
+            warehouse_address=body.warehouse_address,
+            province=body.province,
         )
     )
 
