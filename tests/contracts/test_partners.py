@@ -395,7 +395,7 @@ def test_regulator_attests_a_licence(
         "classMask": mask,
         "validUntil": valid_until,
         "authority": "广州市市场监督管理局",
-        "scope": ["07", "07-03", "14"],
+        "scope": ("07", "07-03", "14"),
         "warehouseAddress": "广州市黄埔区科学大道 1 号 3 号仓",
         "province": "广东省",
         "by": regulator.address,
@@ -540,7 +540,7 @@ def test_regulator_revokes_a_licence(consortium: Consortium) -> None:
         "kind": LicenceKind.PRACTICE,
         "by": regulator.address,
     }
-    assert regulator.licence(hospital.address, LicenceKind.PRACTICE) == Licence(bytes(32), 0, 0)
+    assert regulator.licence(hospital.address, LicenceKind.PRACTICE) == Licence("", 0, 0)
     assert not any(regulator.is_qualified(hospital.address, c) for c in (1, 2, 3))
     # Still a member, still active: only the licence is gone.
     assert regulator.is_active(hospital.address)
