@@ -37,7 +37,8 @@ __all__ = [
 MemberAddress = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 LicenceKindName = Literal["production", "distribution", "practice", "logistics"]
 LicenceNumber = Annotated[
-    str, Field(min_length=1, max_length=64, description="public registration data, in clear on-chain")
+    str,
+    Field(min_length=1, max_length=64, description="public registration data, in clear on-chain"),
 ]
 LicenceText = Annotated[str, Field(max_length=200)]
 ScopeCode = Annotated[str, Field(pattern=r"^[0-9]{2}(-[0-9]{2}){0,3}$", max_length=16)]

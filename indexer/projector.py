@@ -233,7 +233,9 @@ class Projector:
             "approved": approved,
             "block_number": e.block_number,
         }
-        self.undo.upsert(e.block_number, "supplier_approvals", row, ("organisation_id", "supplier_id"))
+        self.undo.upsert(
+            e.block_number, "supplier_approvals", row, ("organisation_id", "supplier_id")
+        )
 
     def _product_file(self, e: DecodedEvent, *, approved: bool) -> None:
         row = {

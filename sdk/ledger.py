@@ -560,8 +560,8 @@ class Ledger:
         return [bytes(i) for i in self._call("Items", "childrenOf", container_id)]
 
     def shipment(self, shipment_id: int) -> ShipmentState:
-        sender, status, count, tmin, tmax, classes, lot_count, receiver, held, items_hash = self._call(
-            "Items", "shipmentOf", shipment_id
+        sender, status, count, tmin, tmax, classes, lot_count, receiver, held, items_hash = (
+            self._call("Items", "shipmentOf", shipment_id)
         )
         return ShipmentState(
             shipment_id,

@@ -97,9 +97,7 @@ def test_an_out_of_scope_sender_cannot_ship_lot_quantities(
     )
 
 
-def test_the_receiver_is_checked_before_the_sender(
-    consortium: Consortium, chain: DevChain
-) -> None:
+def test_the_receiver_is_checked_before_the_sender(consortium: Consortium, chain: DevChain) -> None:
     c = consortium
     (unit,) = c.manufacturer.commission(c.lot_key, ["SN1"]).value
     deliver(c.manufacturer, c.distributor, [unit])
@@ -254,7 +252,9 @@ def test_approval_inputs_are_checked(consortium: Consortium) -> None:
     )
     bad_gtin = c.gtin[:-1] + str((int(c.gtin[-1]) + 1) % 10)
     expect_revert(
-        lambda: d.approve_product(bad_gtin, record=RECORD), "PartnersInvalidGtin", {"gtin": bad_gtin}
+        lambda: d.approve_product(bad_gtin, record=RECORD),
+        "PartnersInvalidGtin",
+        {"gtin": bad_gtin},
     )
     expect_revert(
         lambda: d.withdraw_product(c.gtin),
@@ -274,7 +274,10 @@ def test_licence_texts_are_bounded(consortium: Consortium, chain: DevChain) -> N
     until = chain.now() + YEAR
     expect_revert(
         lambda: attest(
-            c.distributor.address, kind=LicenceKind.DISTRIBUTION, number="", class_mask=2,
+            c.distributor.address,
+            kind=LicenceKind.DISTRIBUTION,
+            number="",
+            class_mask=2,
             valid_until=until,
         ),
         "PartnersInvalidLicenceText",
@@ -282,8 +285,12 @@ def test_licence_texts_are_bounded(consortium: Consortium, chain: DevChain) -> N
     )
     expect_revert(
         lambda: attest(
-            c.distributor.address, kind=LicenceKind.DISTRIBUTION, number="N-1", class_mask=2,
-            valid_until=until, scope=["07", "07;03"],
+            c.distributor.address,
+            kind=LicenceKind.DISTRIBUTION,
+            number="N-1",
+            class_mask=2,
+            valid_until=until,
+            scope=["07", "07;03"],
         ),
         "PartnersInvalidScopeCode",
         {"code": "07;03"},

@@ -63,5 +63,5 @@ def downgrade() -> None:
         for column in ("province", "warehouse_address", "scope", "authority", "number"):
             batch.drop_column(column)
         batch.add_column(
-            sa.Column("number_hash", sa.LargeBinary(), nullable=False, server_default=b"")
+            sa.Column("number_hash", sa.LargeBinary(), nullable=False, server_default=sa.text("''"))
         )
