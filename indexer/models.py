@@ -60,7 +60,9 @@ class Organisation(SQLModel, table=True):
     name: str
     status: int
     admitted_block: int = _big()  # type: ignore[assignment]
-    approval_policy: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    approval_policy: int = Field(  # Partners.ApprovalPolicy: 0 off, 1 hold, 2 refuse
+        default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0")
+    )
 
 
 class CompanyPrefix(SQLModel, table=True):
