@@ -274,6 +274,8 @@ MESSAGES: dict[str, str] = {
     "PartnersMissingRecord": _l("An approval needs its qualification record."),
     "PartnersSupplierNotApproved": _l("This supplier is not in your approved-supplier file."),
     "PartnersProductNotApproved": _l("This product is not in your approved-product file."),
+    "approvals_not_found": _l("No approval files of that member are shared with you."),
+    "approvals_traders_only": _l("Only members that hold stock keep approval files."),
 }
 
 
