@@ -39,6 +39,8 @@ __all__ = [
     "ApprovalIn",
     "DocumentRef",
     "PolicyName",
+    "ProductApprovalIn",
+    "SupplierApprovalIn",
     "approve_product",
     "approve_supplier",
     "files",
@@ -69,6 +71,14 @@ class ApprovalIn(BaseModel):
     documents: Annotated[list[DocumentRef], Field(max_length=20)] = []
     note: Note = ""
     decided_by: Annotated[str, Field(max_length=200)] = ""
+
+
+class SupplierApprovalIn(ApprovalIn):
+    counterparty: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="supplier")]
+
+
+class ProductApprovalIn(ApprovalIn):
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{14}$", description="GTIN-14")]
 
 
 def licence_body(licence: LicenceView) -> dict[str, Any]:

@@ -13,21 +13,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
 
 from medledger.domain import qualification
 from medledger.domain.partner_schemas import PROBLEMS, OperationOut
-from medledger.domain.qualification import ApprovalIn, PolicyName
+from medledger.domain.qualification import PolicyName, ProductApprovalIn, SupplierApprovalIn
 from medledger.web.deps import ConnDep, ServicesDep
 from medledger.web.members import CurrentMember
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["partner"], responses=PROBLEMS)
-
-Address = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="member address")]
-GtinPath = Annotated[str, Path(pattern=r"^[0-9]{14}$", description="GTIN-14")]
 
 
 class LicenceOut(BaseModel):
@@ -65,6 +62,7 @@ class ApprovalFilesOut(BaseModel):
 
 
 class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     policy: PolicyName
 
 
@@ -108,42 +106,51 @@ def set_policy(body: PolicyIn, member: CurrentMember, services: ServicesDep) -> 
     return qualification.set_policy(services, member=member, policy=body.policy)
 
 
-@router.get("/suppliers/{address}/licences", response_model=list[LicenceOut])
-def supplier_licences(address: Address, member: CurrentMember, conn: ConnDep) -> list[LicenceOut]:
-    """A member's licences as the regulator attested them (public registration data)."""
+@router.get("/licences", response_model=list[LicenceOut])
+def member_licences(
+    member: CurrentMember,
+    conn: ConnDep,
+    member_address: Annotated[
+        str, Query(alias="member", pattern=r"^0x[0-9a-fA-F]{40}$", description="member address")
+    ],
+) -> list[LicenceOut]:
+    """A member's licences as the regulator attested them (public registration data: any
+    member reads them before approving a supplier)."""
     return [
         LicenceOut(**qualification.licence_body(x))
-        for x in qualification.supplier_licences(conn, address)
+        for x in qualification.supplier_licences(conn, member_address)
     ]
 
 
-@router.post("/approvals/suppliers/{address}", response_model=OperationOut, status_code=201)
+@router.post("/approvals/suppliers", response_model=OperationOut, status_code=201)
 def approve_supplier(
-    address: Address, body: ApprovalIn, member: CurrentMember, services: ServicesDep, conn: ConnDep
+    body: SupplierApprovalIn, member: CurrentMember, services: ServicesDep, conn: ConnDep
 ) -> OperationOut:
-    """Approve a supplier with the qualification documents you checked."""
+    """Approve a supplier (`counterparty`) with the qualification documents you checked."""
     return qualification.approve_supplier(
-        services, conn, member=member, supplier=address, body=body
+        services, conn, member=member, supplier=body.counterparty, body=body
     )
 
 
-@router.post("/approvals/suppliers/{address}/withdraw", response_model=OperationOut)
+@router.post("/approvals/suppliers/withdraw", response_model=OperationOut)
 def withdraw_supplier(
-    address: Address, body: ApprovalIn, member: CurrentMember, services: ServicesDep
+    body: SupplierApprovalIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
-    return qualification.withdraw_supplier(services, member=member, supplier=address, body=body)
+    return qualification.withdraw_supplier(
+        services, member=member, supplier=body.counterparty, body=body
+    )
 
 
-@router.post("/approvals/products/{gtin}", response_model=OperationOut, status_code=201)
+@router.post("/approvals/products", response_model=OperationOut, status_code=201)
 def approve_product(
-    gtin: GtinPath, body: ApprovalIn, member: CurrentMember, services: ServicesDep
+    body: ProductApprovalIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
     """Approve a product with the registration certificate and authorisation you checked."""
-    return qualification.approve_product(services, member=member, gtin=gtin, body=body)
+    return qualification.approve_product(services, member=member, gtin=body.gtin, body=body)
 
 
-@router.post("/approvals/products/{gtin}/withdraw", response_model=OperationOut)
+@router.post("/approvals/products/withdraw", response_model=OperationOut)
 def withdraw_product(
-    gtin: GtinPath, body: ApprovalIn, member: CurrentMember, services: ServicesDep
+    body: ProductApprovalIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
-    return qualification.withdraw_product(services, member=member, gtin=gtin, body=body)
+    return qualification.withdraw_product(services, member=member, gtin=body.gtin, body=body)

@@ -41,7 +41,7 @@ def test_a_distributor_approves_a_supplier_with_its_licence_copy(partner: Partne
     distributor = partner.login(c.distributor)
     partner.api.sync()
     licences = client.get(
-        f"/v1/partner/suppliers/{c.manufacturer.address}/licences", headers=distributor
+        "/v1/partner/licences", params={"member": c.manufacturer.address}, headers=distributor
     )
     assert licences.status_code == 200, licences.text
     (licence,) = licences.json()
@@ -49,8 +49,9 @@ def test_a_distributor_approves_a_supplier_with_its_licence_copy(partner: Partne
     assert licence["number"].startswith("licence:")
     doc_id = _share_licence_copy(partner)
     approved = client.post(
-        f"/v1/partner/approvals/suppliers/{c.manufacturer.address}",
+        "/v1/partner/approvals/suppliers",
         json={
+            "counterparty": c.manufacturer.address,
             "documents": [{"document_id": doc_id, "kind": "licence"}],
             "note": "许可证、营业执照已核对",
             "decided_by": "王质量",
@@ -127,8 +128,11 @@ def test_a_document_the_member_cannot_read_cannot_be_attached(partner: PartnerEn
     c = partner.api.consortium
     doc_id = _share_licence_copy(partner)  # shared with the distributor, not hospital2
     response = partner.api.client.post(
-        f"/v1/partner/approvals/suppliers/{c.manufacturer.address}",
-        json={"documents": [{"document_id": doc_id, "kind": "licence"}]},
+        "/v1/partner/approvals/suppliers",
+        json={
+            "counterparty": c.manufacturer.address,
+            "documents": [{"document_id": doc_id, "kind": "licence"}],
+        },
         headers=partner.login(c.hospital2),
     )
     assert response.status_code == 404, response.text
