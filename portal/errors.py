@@ -276,6 +276,11 @@ MESSAGES: dict[str, str] = {
     "PartnersProductNotApproved": _l("This product is not in your approved-product file."),
     "approvals_not_found": _l("No approval files of that member are shared with you."),
     "approvals_traders_only": _l("Only members that hold stock keep approval files."),
+    "acceptance_with_hash": _l(
+        "Send either the acceptance record or an inspection hash you signed, not both."
+    ),
+    "acceptance_unknown_product": _l("A line of the acceptance record names an unknown GTIN."),
+    "acceptance_not_found": _l("No acceptance record of this shipment is shared with you."),
 }
 
 
