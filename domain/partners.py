@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from pydantic import Field
 from sqlalchemy import Connection
 
+from medledger.domain import records
+from medledger.domain.errors import NotConfigured
 from medledger.domain.regulator import Written, regulator_ledger, settled_order
 from medledger.domain.services import Services
 from medledger.indexer.queries.network import MemberView, members_with_licences
@@ -52,10 +54,6 @@ def members(conn: Connection) -> list[MemberView]:
     return members_with_licences(conn)
 
 
-def _hash_or_zero(text: str) -> bytes:
-    return keccak(text=text) if text else bytes(32)
-
-
 def attest_licence(
     services: Services,
     *,
@@ -89,11 +87,29 @@ def attest_licence(
 
 
 def suspend_member(services: Services, *, member: str, reason: str = "") -> Written:
-    """Suspend a member: the node refuses its transactions from the next block."""
+    """Suspend a member: the node refuses its transactions from the next block. A reason
+    is sealed as a SUSPENSION record for the member and the regulator; the chain carries
+    only its salted commitment (never a hash of the text, which could be guessed)."""
     ledger = regulator_ledger(services)
-    return settled_order(
-        services, ledger.suspend(to_checksum_address(member), reason_hash=_hash_or_zero(reason))
-    )
+    account = to_checksum_address(member)
+    if not reason:
+        return settled_order(services, ledger.suspend(account))
+    try:
+        record = records.seal(
+            services,
+            kind=records.RecordKind.SUSPENSION,
+            author=ledger.address,
+            readers=[account],
+            subject_id=bytes.fromhex(account[2:]).rjust(32, b"\0"),
+            body={"member": account, "reason": reason},
+        )
+    except NotConfigured:
+        # A regulator node without the records store's master key: the reason stays off
+        # chain (the chain used to get its unsalted, guessable hash).
+        return settled_order(services, ledger.suspend(account))
+    written = settled_order(services, ledger.suspend(account, reason_hash=record.commitment))
+    records.set_anchor(services, record.id, written.tx_hash)
+    return written
 
 
 def reinstate_member(services: Services, *, member: str) -> Written:
