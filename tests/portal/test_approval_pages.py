@@ -1,0 +1,74 @@
+"""首营审核 / Supplier & product approvals in the portal (real app, eth-tester, real
+indexer): the distributor sees the manufacturer's licence, approves it with the licence
+copy attached (stored encrypted, shared with the supplier, listed in the sealed record),
+sets its policy, approves the product, and withdraws; in both languages."""
+
+from __future__ import annotations
+
+from medledger.domain import records
+from tests.api import partner_env
+from tests.portal.conftest import PortalEnv
+from tests.portal.test_partner_pages import post
+
+partner = partner_env.partner
+
+COPY = b"%PDF-1.4 licence copy"
+
+
+def test_a_distributor_approves_its_supplier_with_the_licence_copy(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    portal.api.sync()
+    client = portal.sign_in("distributor", lang="zh")
+    page = client.get("/portal/approvals", params={"supplier": c.manufacturer.address})
+    assert page.status_code == 200, page.text
+    assert "首营审核" in page.text
+    assert "licence:" in page.text  # the supplier's attested licence number
+    approved = post(
+        client,
+        "/portal/approvals/suppliers",
+        {"supplier": c.manufacturer.address, "document_kind": "licence", "note": "已核对"},
+        page=f"/portal/approvals?supplier={c.manufacturer.address}",
+        files={"documents": ("licence.pdf", COPY, "application/pdf")},
+    )
+    assert approved.status_code == 200, approved.text
+    record = c.distributor.supplier_approval(c.distributor.address, c.manufacturer.address)
+    assert record is not None
+    view = records.by_commitment(
+        portal.api.services, record, reader=c.manufacturer.address, regulator=False
+    )
+    assert view is not None
+    (doc,) = view.body["documents"]
+    assert doc["kind"] == "licence" and doc["filename"] == "licence.pdf"
+    assert view.body["note"] == "已核对"
+
+    policy = post(
+        client, "/portal/approvals/policy", {"policy": "refuse"}, page="/portal/approvals"
+    )
+    assert policy.status_code == 200, policy.text
+    assert int(c.distributor.approval_policy(c.distributor.address)) == 2
+    product = post(
+        client, "/portal/approvals/products", {"gtin": c.gtin, "note": ""}, page="/portal/approvals"
+    )
+    assert product.status_code == 200, product.text
+    assert c.distributor.product_approval(c.distributor.address, c.gtin) is not None
+    portal.api.sync()
+    listed = client.get("/portal/approvals")
+    assert f'data-supplier="{c.manufacturer.address}"' in listed.text
+    assert f'data-gtin="{c.gtin}"' in listed.text
+
+    withdrawn = post(
+        client,
+        "/portal/approvals/withdraw",
+        {"supplier": c.manufacturer.address},
+        page="/portal/approvals",
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert c.distributor.supplier_approval(c.distributor.address, c.manufacturer.address) is None
+
+
+def test_the_page_speaks_english_and_refuses_a_bad_gtin(portal: PortalEnv) -> None:
+    client = portal.sign_in("hospital", lang="en")
+    page = client.get("/portal/approvals")
+    assert "Supplier &amp; product approvals" in page.text
+    bad = post(client, "/portal/approvals/products", {"gtin": "123"}, page="/portal/approvals")
+    assert bad.status_code == 422, bad.text
