@@ -17,7 +17,7 @@ from medledger.domain import records
 from medledger.domain.acceptance_schemas import AcceptanceIn, AcceptanceLine
 from medledger.domain.auth import Member
 from medledger.domain.chain import reader
-from medledger.domain.errors import NotFound, Unprocessable
+from medledger.domain.errors import NotFound
 from medledger.domain.services import Services
 from medledger.sdk.model import ShipmentState
 
@@ -39,10 +39,9 @@ def _manufacturers(services: Services, gtins: set[str]) -> list[str]:
     chain = reader(services)
     found = set()
     for gtin in sorted(gtins):
-        product = chain.product(gtin)
-        if product is None:
-            raise Unprocessable("acceptance_unknown_product", f"no product {gtin} on the ledger")
-        found.add(str(product.manufacturer))
+        product = chain.product(gtin)  # None for a package-level GTIN: its unit's line names it
+        if product is not None:
+            found.add(str(product.manufacturer))
     return sorted(found)
 
 

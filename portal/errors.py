@@ -279,7 +279,6 @@ MESSAGES: dict[str, str] = {
     "acceptance_with_hash": _l(
         "Send either the acceptance record or an inspection hash you signed, not both."
     ),
-    "acceptance_unknown_product": _l("A line of the acceptance record names an unknown GTIN."),
     "acceptance_not_found": _l("No acceptance record of this shipment is shared with you."),
 }
 

@@ -72,3 +72,44 @@ def test_the_page_speaks_english_and_refuses_a_bad_gtin(portal: PortalEnv) -> No
     assert "Supplier &amp; product approvals" in page.text
     bad = post(client, "/portal/approvals/products", {"gtin": "123"}, page="/portal/approvals")
     assert bad.status_code == 422, bad.text
+
+
+def test_the_receive_form_seals_a_full_acceptance_record(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    units = c.manufacturer.commission(c.lot_key, ["PR1", "PR2"]).value
+    shipment_id = c.manufacturer.ship(c.distributor.address, units).value
+    portal.api.sync()
+    distributor = portal.sign_in("distributor", lang="zh")
+    form_url = f"/portal/shipments/inbound/{shipment_id}"
+    form = distributor.get(form_url).text
+    tag = f"{c.gtin}:{c.lot}"
+    assert f'data-record-lot="{tag}"' in form
+    done = post(
+        distributor,
+        form_url,
+        {
+            "reject": "0x" + units[1].hex(),
+            f"count:{tag}": "1",
+            f"conclusion:{tag}": "unqualified",
+            f"spec:{tag}": "3.0 x 18 mm",
+            f"reg:{tag}": "国械注准20263130001",
+            "temp_min": "4",
+            "temp_max": "6",
+            "excursion_minutes": "0",
+            "arrival_temp": "5.5",
+            "note": "一支包装破损",
+        },
+    )
+    assert done.status_code == 200, done.text
+    event = c.distributor.shipment(shipment_id)
+    assert event.status.name == "RECEIVED"
+    record_page = distributor.get(f"/portal/shipments/acceptance/{shipment_id}")
+    assert record_page.status_code == 200, record_page.text
+    text = record_page.text
+    assert "验收记录" in text and "规格型号" in text and "国械注准20263130001" in text
+    assert 'data-conclusion="unqualified"' in text and "data-inspector>distributor<" in text
+    # the sender (manufacturer) reads it too; a hospital that is no party does not
+    maker = portal.sign_in("manufacturer", lang="en")
+    assert maker.get(f"/portal/shipments/acceptance/{shipment_id}").status_code == 200
+    outsider = portal.sign_in("hospital", lang="en")
+    assert outsider.get(f"/portal/shipments/acceptance/{shipment_id}").status_code == 404
