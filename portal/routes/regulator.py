@@ -10,6 +10,7 @@ signed-in member whose role is regulator. Writes are signed with the regulator's
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Mapping
 from typing import Annotated
@@ -188,7 +189,11 @@ NOTICES = {
 LICENCE_HINTS = {
     "member": _l("Choose a member."),
     "kind": _l("Choose the kind of licence."),
-    "number": _l("Enter the licence number (1-200 characters)."),
+    "number": _l("Enter the licence number (1-64 characters)."),
+    "scope": _l("Enter classification codes such as 07 or 07-03, separated by commas."),
+    "authority": _l("At most 200 characters."),
+    "warehouse_address": _l("At most 200 characters."),
+    "province": _l("At most 200 characters."),
     "device_classes": _l("Choose at least one device class."),
     "valid_until": _l("Enter the last day of validity."),
 }
@@ -204,6 +209,10 @@ def licence(
     number: Annotated[str, Form()] = "",
     device_classes: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI reads it)
     valid_until: Annotated[str, Form()] = "",
+    authority: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
+    warehouse_address: Annotated[str, Form()] = "",
+    province: Annotated[str, Form()] = "",
 ) -> Response:
     values: dict[str, object] = {
         "member": member,
@@ -211,6 +220,10 @@ def licence(
         "number": number,
         "valid_until": valid_until,
         "device_classes": device_classes,
+        "authority": authority,
+        "scope": scope,
+        "warehouse_address": warehouse_address,
+        "province": province,
     }
     try:
         form = parse_form(
@@ -223,6 +236,10 @@ def licence(
                 "valid_until": end_of_day(
                     valid_until, field="valid_until", message=ctx._(LICENCE_HINTS["valid_until"])
                 ),
+                "authority": authority.strip(),
+                "scope": [c for c in re.split(r"[\s,，、;；]+", scope) if c],
+                "warehouse_address": warehouse_address.strip(),
+                "province": province.strip(),
             },
             hints=LICENCE_HINTS,
             gettext=ctx._,
@@ -234,6 +251,10 @@ def licence(
             number=form.number,
             device_classes=form.device_classes,
             valid_until=form.valid_until,
+            authority=form.authority,
+            scope=form.scope,
+            warehouse_address=form.warehouse_address,
+            province=form.province,
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _members_page(ctx, conn, values=values, problem=exc)
