@@ -46,7 +46,7 @@ def test_a_distributor_approves_a_supplier_with_its_licence_copy(partner: Partne
     assert licences.status_code == 200, licences.text
     (licence,) = licences.json()
     assert licence["kind"] == "production"
-    assert licence["number"].startswith("licence:")
+    assert licence["number"].startswith("LIC-")
     doc_id = _share_licence_copy(partner)
     approved = client.post(
         "/v1/partner/approvals/suppliers",

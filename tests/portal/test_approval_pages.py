@@ -22,7 +22,7 @@ def test_a_distributor_approves_its_supplier_with_the_licence_copy(portal: Porta
     page = client.get("/portal/approvals", params={"supplier": c.manufacturer.address})
     assert page.status_code == 200, page.text
     assert "首营审核" in page.text
-    assert "licence:" in page.text  # the supplier's attested licence number
+    assert "LIC-" in page.text  # the supplier's attested licence number
     approved = post(
         client,
         "/portal/approvals/suppliers",
