@@ -20,9 +20,14 @@ from medledger.domain.errors import NotConfigured
 from medledger.domain.regulator import Written, regulator_ledger, settled_order
 from medledger.domain.services import Services
 from medledger.indexer.queries.network import MemberView, members_with_licences
-from medledger.sdk.model import LicenceKind, class_mask
+from medledger.sdk.model import LicenceKind, Role, class_mask
 
 __all__ = [
+    "CompanyPrefix",
+    "MemberName",
+    "MemberRoleName",
+    "admit_member",
+    "assign_prefix",
     "DeviceClasses",
     "LicenceKindName",
     "LicenceNumber",
@@ -47,6 +52,9 @@ ScopeCode = Annotated[str, Field(pattern=r"^[0-9]{2}(-[0-9]{2}){0,3}$", max_leng
 LicenceScope = Annotated[list[ScopeCode], Field(max_length=64)]
 DeviceClasses = Annotated[list[Literal[1, 2, 3]], Field(min_length=1, max_length=3)]
 LicenceValidUntil = Annotated[int, Field(ge=1, le=2**63 - 1, description="unix seconds")]
+MemberRoleName = Literal["manufacturer", "distributor", "logistics", "hospital"]
+MemberName = Annotated[str, Field(min_length=1, max_length=200)]
+CompanyPrefix = Annotated[str, Field(pattern=r"^[0-9]{6,12}$")]
 
 
 def members(conn: Connection) -> list[MemberView]:
@@ -115,4 +123,21 @@ def suspend_member(services: Services, *, member: str, reason: str = "") -> Writ
 def reinstate_member(services: Services, *, member: str) -> Written:
     return settled_order(
         services, regulator_ledger(services).reinstate(to_checksum_address(member))
+    )
+
+
+def admit_member(services: Services, *, member: str, role: MemberRoleName, name: str) -> Written:
+    """Admit an organisation as a member with one role (a regulator admits every role but
+    Regulator, which only the bootstrap admin admits)."""
+    return settled_order(
+        services,
+        regulator_ledger(services).admit(to_checksum_address(member), Role[role.upper()], name),
+    )
+
+
+def assign_prefix(services: Services, *, member: str, prefix: str) -> Written:
+    """Record that a member owns a GS1 company prefix (6-12 digits, overlapping no other)."""
+    return settled_order(
+        services,
+        regulator_ledger(services).assign_company_prefix(to_checksum_address(member), prefix),
     )

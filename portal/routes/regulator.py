@@ -185,6 +185,8 @@ NOTICES = {
     "licence": _l("The licence is attested on the ledger."),
     "suspended": _l("The member is suspended: the ledger refuses its transactions from now on."),
     "reinstated": _l("The member is reinstated."),
+    "admitted": _l("The organisation is admitted as a member."),
+    "prefix": _l("The company prefix is assigned."),
 }
 LICENCE_HINTS = {
     "member": _l("Choose a member."),
@@ -283,6 +285,57 @@ def suspend(
         return _members_page(ctx, conn, values={"reason": reason, "address": address}, problem=exc)
     return RedirectResponse(
         f"/portal/regulator/members?{pending_param(written)}notice=suspended", status_code=303
+    )
+
+
+@router.post("/members/admit")
+def admit(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    member: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    """Admit an organisation (its account address, role and name) to the consortium."""
+    values = {"new_member": member, "role": role, "name": name}
+    try:
+        _check_address(member.strip())
+        if role not in ADMITTED_ROLES or not 1 <= len(name.strip()) <= 200:
+            raise FormError("invalid_request", "role and name (1-200 characters)", {})
+        written = partners.admit_member(
+            ctx.services,
+            member=member.strip(),
+            role=role,  # type: ignore[arg-type]
+            name=name.strip(),
+        )
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _members_page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=admitted", status_code=303
+    )
+
+
+ADMITTED_ROLES = ("manufacturer", "distributor", "logistics", "hospital")
+
+
+@router.post("/prefixes")
+def prefix(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    member: Annotated[str, Form()] = "",
+    prefix: Annotated[str, Form()] = "",
+) -> Response:
+    """Assign a GS1 company prefix to a member."""
+    values = {"prefix_member": member, "prefix": prefix}
+    try:
+        _check_address(member)
+        written = partners.assign_prefix(ctx.services, member=member, prefix=prefix.strip())
+    except Exception as exc:  # noqa: BLE001
+        return _members_page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=prefix", status_code=303
     )
 
 

@@ -60,3 +60,24 @@ def test_a_suspension_reason_is_sealed_not_hashed(api: ApiEnv) -> None:
     services = reg.app.state.services  # type: ignore[attr-defined]
     view = records.by_commitment(services, commitment, reader=hospital.address, regulator=False)
     assert view is not None and view.body["reason"] == reason
+
+
+def test_the_regulator_admits_a_member_and_assigns_a_prefix(api: ApiEnv) -> None:
+    reg = regulator_client(api)
+    newcomer = api.chain.accounts[9].address
+    body = {"member": newcomer, "role": "hospital", "name": "Community Clinic 社区医院"}
+    r = reg.post("/v1/regulator/members", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    again = reg.post("/v1/regulator/members", json=body, headers=AUTH)
+    assert again.status_code == 409 and again.json()["code"] == "PartnersAlreadyMember"
+    bad_role = reg.post("/v1/regulator/members", json={**body, "role": "regulator"}, headers=AUTH)
+    assert bad_role.status_code == 422
+    r = reg.post(
+        f"/v1/regulator/members/{newcomer}/prefixes", json={"prefix": "6977002"}, headers=AUTH
+    )
+    assert r.status_code == 200, r.text
+    assert api.consortium.regulator.prefix_owner("6977002") == newcomer
+    taken = reg.post(
+        f"/v1/regulator/members/{newcomer}/prefixes", json={"prefix": "6977002"}, headers=AUTH
+    )
+    assert taken.status_code == 409 and taken.json()["code"] == "PartnersPrefixTaken"
