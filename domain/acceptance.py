@@ -39,7 +39,10 @@ def _manufacturers(services: Services, gtins: set[str]) -> list[str]:
     chain = reader(services)
     found = set()
     for gtin in sorted(gtins):
-        product = chain.product(gtin)  # None for a package-level GTIN: its unit's line names it
+        product = chain.product(gtin)
+        if product is None:  # a package level (case): its unit product's manufacturer
+            level = chain.package_level(gtin)
+            product = None if level is None else chain.product(level.base_gtin)
         if product is not None:
             found.add(str(product.manufacturer))
     return sorted(found)
