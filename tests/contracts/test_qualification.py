@@ -67,10 +67,8 @@ def test_an_unlicensed_sender_cannot_ship_a_container(
     )
 
 
-def test_an_out_of_scope_sender_cannot_ship_lot_quantities(
-    consortium: Consortium, chain: DevChain
-) -> None:
-    c = consortium
+def lot_tracked(c: Consortium, chain: DevChain, quantity: int) -> tuple[str, bytes]:
+    """A class II lot-tracked product with `quantity` units commissioned; (GTIN, lot key)."""
     now = chain.now()
     gtin = make_gtin(indicator=0, company_prefix=c.prefix, item_reference=4242)
     c.manufacturer.register_product(
@@ -86,7 +84,15 @@ def test_an_out_of_scope_sender_cannot_ship_lot_quantities(
     key = c.manufacturer.register_lot(
         gtin, "L-7", production_date=now - HOUR, expiry=now + YEAR
     ).value
-    c.manufacturer.commission_lot(key, 50)
+    c.manufacturer.commission_lot(key, quantity)
+    return gtin, key
+
+
+def test_an_out_of_scope_sender_cannot_ship_lot_quantities(
+    consortium: Consortium, chain: DevChain
+) -> None:
+    c = consortium
+    _, key = lot_tracked(c, chain, 50)
     shipment = c.manufacturer.ship(c.distributor.address, [], lots=[LotQuantity(key, 50)]).value
     c.distributor.receive(shipment, temp_min=50, temp_max=80)
     narrow_distributor(c, chain, 3)
@@ -294,4 +300,25 @@ def test_licence_texts_are_bounded(consortium: Consortium, chain: DevChain) -> N
         ),
         "PartnersInvalidScopeCode",
         {"code": "07;03"},
+    )
+
+
+def test_hold_quarantines_lot_quantities_and_refuse_names_their_product(
+    consortium: Consortium, chain: DevChain
+) -> None:
+    c = consortium
+    d = c.distributor
+    gtin, key = lot_tracked(c, chain, 30)
+    lot_index = c.manufacturer.lot(key).lot_index  # type: ignore[union-attr]
+    d.set_approval_policy(ApprovalPolicy.HOLD)
+    d.approve_supplier(c.manufacturer.address, record=RECORD)
+    sent = c.manufacturer.ship(d.address, [], lots=[LotQuantity(key, 10)])
+    assert d.shipment(sent.value).held
+    d.receive(sent.value, temp_min=50, temp_max=80)
+    assert d.lot_balance(lot_index, d.address) == (0, 10, 0)
+    d.set_approval_policy(ApprovalPolicy.REFUSE)
+    expect_revert(
+        lambda: c.manufacturer.ship(d.address, [], lots=[LotQuantity(key, 10)]),
+        "ItemsProductNotApproved",
+        {"receiver": d.address, "gtin": gtin.encode("ascii")},
     )
