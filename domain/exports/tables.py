@@ -18,10 +18,10 @@ from enum import StrEnum
 
 from sqlalchemy import Connection
 
+from medledger.domain.errors import Unprocessable
 from medledger.domain.exports.model import MAX_ROWS, Cell, Column, ExportProblem, Period
 from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.recalls import recall_progress
-from medledger.domain.errors import Unprocessable
 from medledger.domain.services import Services
 from medledger.indexer.items import EventKind
 from medledger.indexer.queries.devices import product_facts
@@ -162,9 +162,7 @@ def _checked(rows: list[tuple[Cell, ...]]) -> tuple[tuple[Cell, ...], ...]:
     return tuple(rows)
 
 
-def _shipped(
-    conn: Connection, shipments: list[InspectionShipment]
-) -> dict[int, list[LotLine]]:
+def _shipped(conn: Connection, shipments: list[InspectionShipment]) -> dict[int, list[LotLine]]:
     return group_lines(shipment_lots(conn, [s.shipment_id for s in shipments]))
 
 
@@ -217,7 +215,11 @@ def _acceptance(ctx: _Context) -> list[tuple[Cell, ...]]:
             any_line = shipped or accepted or rejected
             assert any_line is not None
             ok, no = (accepted.quantity if accepted else 0), (rejected.quantity if rejected else 0)
-            verdict = "合格 Accepted" if not no else ("拒收 Rejected" if not ok else "部分拒收 Part rejected")
+            verdict = (
+                "合格 Accepted"
+                if not no
+                else ("拒收 Rejected" if not ok else "部分拒收 Part rejected")
+            )
             rows.append(
                 (
                     _day(s.settled_at),
@@ -240,6 +242,12 @@ def _acceptance(ctx: _Context) -> list[tuple[Cell, ...]]:
     return rows
 
 
+_VERDICTS = {  # (any accepted, any rejected) -> conclusion
+    (True, False): "合格 Accepted",
+    (False, False): "合格 Accepted",
+    (False, True): "拒收 Rejected",
+    (True, True): "部分拒收 Partly rejected",
+}
 ACCEPTANCE_COLUMNS = _cols(
     ("验收日期", "Acceptance date"),
     ("货运单号", "Shipment no."),
@@ -341,7 +349,9 @@ COLD_CHAIN_COLUMNS = _cols(
 
 def _recall(ctx: _Context) -> list[tuple[Cell, ...]]:
     rows: list[tuple[Cell, ...]] = []
-    for r in recalls_opened_in(ctx.conn, start=ctx.period.start, end=ctx.period.end, limit=MAX_ROWS + 1):
+    for r in recalls_opened_in(
+        ctx.conn, start=ctx.period.start, end=ctx.period.end, limit=MAX_ROWS + 1
+    ):
         product = ctx.products(r.gtin)
         facts = product_facts(ctx.conn, r.gtin)
         makes = facts is not None and facts.manufacturer == ctx.member
