@@ -55,7 +55,7 @@ __all__ = [
     "verify_export",
 ]
 
-MAX_UPLOAD = 20 * 1024 * 1024  # bytes of a file to verify
+MAX_UPLOAD = 8 * 1024 * 1024  # bytes of a file to verify
 
 
 class ExportFormat(StrEnum):
@@ -184,8 +184,9 @@ def _invalid(fmt: str | None, reason: str) -> Verification:
     return Verification(False, fmt, reason)
 
 
-def verify_export(conn: Connection, data: bytes) -> Verification:
-    """Whether `data` is an export file exactly as its signer made it, and who signed it."""
+def verify_export(conn: Connection | None, data: bytes) -> Verification:
+    """Whether `data` is an export file exactly as its signer made it, and who signed it
+    (with the signer's organisation name when a read model `conn` is given)."""
     if data.startswith(b"%PDF-"):
         return _verify_pdf(conn, data)
     if data.startswith(b"PK"):
@@ -193,13 +194,15 @@ def verify_export(conn: Connection, data: bytes) -> Verification:
     return _invalid(None, "neither a PDF nor an XLSX file")
 
 
-def _valid(conn: Connection, fmt: str, export: Export, digest: str, signer: str) -> Verification:
+def _valid(
+    conn: Connection | None, fmt: str, export: Export, digest: str, signer: str
+) -> Verification:
     return Verification(
         True,
         fmt,
         "",
         signer=signer,
-        signer_name=organisation_name(conn, signer),
+        signer_name=None if conn is None else organisation_name(conn, signer),
         content_sha256=digest,
         kind=export.kind,
         title=f"{export.title_zh} {export.title_en}",
@@ -217,7 +220,7 @@ def _recover(digest_hex: str, signature_hex: str) -> str:
     )
 
 
-def _verify_xlsx(conn: Connection, data: bytes) -> Verification:
+def _verify_xlsx(conn: Connection | None, data: bytes) -> Verification:
     try:
         export, stated_hash, stated_signer, signature = read_xlsx(data)
         signer = _recover(stated_hash, signature)
@@ -231,7 +234,7 @@ def _verify_xlsx(conn: Connection, data: bytes) -> Verification:
     return _valid(conn, "xlsx", export, digest, signer)
 
 
-def _verify_pdf(conn: Connection, data: bytes) -> Verification:
+def _verify_pdf(conn: Connection | None, data: bytes) -> Verification:
     try:
         body, seal = read_seal(data)
         content = _b64(seal["content"])
