@@ -30,7 +30,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer
 
-from medledger.domain.exports.model import SignedExport, canonical_bytes, sign_digest
+from medledger.domain.exports.model import Export, SignedExport, canonical_bytes, sign_digest
 
 __all__ = ["SEAL_MARK", "read_seal", "write_pdf"]
 
@@ -88,8 +88,7 @@ def write_pdf(signed: SignedExport, account: LocalAccount, *, signer_name: str) 
         [Paragraph(_text(c.en), head) for c in export.columns],
     ]
     body = [[Paragraph(_text(v), cell) for v in row] for row in export.rows]
-    width = doc.width / max(len(export.columns), 1)
-    table = LongTable(header + body, colWidths=[width] * len(export.columns), repeatRows=2)
+    table = LongTable(header + body, colWidths=_widths(export, doc.width), repeatRows=2)
     table.setStyle(
         [
             ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#1f4e79")),
@@ -113,6 +112,24 @@ def write_pdf(signed: SignedExport, account: LocalAccount, *, signer_name: str) 
         story.append(Paragraph("本期间无记录。No records in this period.", info))
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return _seal(out.getvalue(), signed, account)
+
+
+def _shown(value: object) -> int:
+    """Rough printed width of a cell in half-width characters (a CJK one counts two)."""
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _widths(export: Export, total: float) -> list[float]:
+    """Column widths in proportion to their widest content, a longest word kept whole where
+    it can be, each between 6 and 40 half-width characters."""
+    weights = []
+    for i, column in enumerate(export.columns):
+        head = max(_shown(column.zh), max((len(w) for w in column.en.split()), default=0))
+        cells = [_shown(row[i]) for row in export.rows[:200]]
+        weights.append(min(max(head, *cells, 6), 40) if cells else min(max(head, 6), 40))
+    scale = total / max(sum(weights), 1)
+    return [w * scale for w in weights]
 
 
 def _seal(body: bytes, signed: SignedExport, account: LocalAccount) -> bytes:
