@@ -146,7 +146,6 @@ def test_the_acceptance_pdf_is_signed_and_a_changed_byte_fails(
 def test_sales_cold_chain_and_adverse_events_carry_the_ledger_facts(
     partner: PartnerEnv, story: dict[str, Any]
 ) -> None:
-    c = partner.api.consortium
     sales = _sheet(
         _get(partner, "distributor", "/v1/partner/exports/sales", period=story["period"]).content
     )
