@@ -62,21 +62,21 @@ def _download(found: ExportFile) -> Response:
     )
 
 
-@router.get("/v1/partner/exports/{kind}", tags=["partner"], response_class=Response)
+@router.get("/v1/partner/exports/{record_kind}", tags=["partner"], response_class=Response)
 def partner_export(
-    kind: Kind,
+    record_kind: Kind,
     period: PeriodQ,
     member: CurrentMember,
     services: ServicesDep,
     conn: ConnDep,
     fmt: FormatQ = ExportFormat.XLSX,
 ) -> Response:
-    """The signed-in member's own records of `kind` in `period`, signed with its custodial
+    """The signed-in member's own records of `record_kind` in `period`, signed with its custodial
     key."""
     found = member_export(
         services,
         conn,
-        kind=export_kind(kind),
+        kind=export_kind(record_kind),
         member=member.address,
         period=period,
         fmt=fmt,
@@ -87,24 +87,24 @@ def partner_export(
 
 
 @router.get(
-    "/v1/regulator/exports/{kind}",
+    "/v1/regulator/exports/{record_kind}",
     tags=["regulator"],
     response_class=Response,
     dependencies=[RegulatorOnly],
 )
 def regulator_export(
-    kind: Kind,
+    record_kind: Kind,
     member: MemberQ,
     period: PeriodQ,
     services: ServicesDep,
     conn: ConnDep,
     fmt: FormatQ = ExportFormat.XLSX,
 ) -> Response:
-    """Any member's records of `kind` in `period`, signed with the regulator's key."""
+    """Any member's records of `record_kind` in `period`, signed with the regulator's key."""
     found = member_export(
         services,
         conn,
-        kind=export_kind(kind),
+        kind=export_kind(record_kind),
         member=member,
         period=period,
         fmt=fmt,
@@ -151,7 +151,7 @@ def _verify(services: ServicesDep, data: bytes) -> VerificationOut:
     return VerificationOut.model_validate(found, from_attributes=True)
 
 
-@router.post("/v1/exports/verify", response_model=VerificationOut, tags=["partner", "regulator"])
+@router.post("/v1/exports/verify", response_model=VerificationOut, tags=["partner"])
 async def verify_upload(
     file: Annotated[UploadFile, File(description="an export file (XLSX or PDF)")],
     _scope: TraceScopeDep,
