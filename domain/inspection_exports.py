@@ -147,7 +147,9 @@ def member_export(
         raise NotFound(ExportProblem.UNKNOWN_MEMBER, f"{member} is not a member")
     span = parse_period(period)
     account = _signer(services, member=member, regulator=regulator)
-    table = build_table(services, conn, kind, member=member, period=span, now=now)
+    table = build_table(
+        services, conn, kind, member=member, regulator=regulator, period=span, now=now
+    )
     export = _export(table, kind=kind.value, member=member, name=name, period=span.label, now=now)
     stem = f"{kind.value}-{span.label.replace('..', '_')}-{member[2:10].lower()}"
     return _file(services, conn, export, fmt, account, stem)
@@ -157,8 +159,10 @@ def recall_report(
     services: Services, conn: Connection, recall_id: int, *, fmt: ExportFormat, now: int
 ) -> ExportFile:
     """The regulator's recall summary report, signed with the regulator's key."""
-    table, maker = recall_report_table(services, conn, recall_id, now=now)
     account = regulator_account(services)
+    table, maker = recall_report_table(
+        services, conn, recall_id, regulator=account.address, now=now
+    )
     export = _export(table, kind="recall-report", member="", name=maker, period="", now=now)
     return _file(services, conn, export, fmt, account, f"recall-{recall_id}-report")
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from medledger.domain.exports.model import Cell, Column
+from medledger.domain.exports.sealed import body_of, text
 from medledger.domain.exports.tables import Table, yes_no
 from medledger.domain.recalls import recall_summary
 from medledger.domain.services import Services
+from medledger.indexer.queries.inspection import recall_reason_hash
 from medledger.sdk.dates import day_of
 
 __all__ = ["RECALL_REPORT_COLUMNS", "recall_report_table"]
@@ -46,13 +48,18 @@ def _time(timestamp: int | None) -> str | None:
 
 
 def recall_report_table(
-    services: Services, conn: Connection, recall_id: int, *, now: int
+    services: Services, conn: Connection, recall_id: int, *, regulator: str, now: int
 ) -> tuple[Table, str]:
     """The report's table and the recall's manufacturer's name (NotFound if unknown)."""
     s = recall_summary(services, conn, recall_id, now=now)
     name = s.product_name_zh or s.product_name_en
-    reason = None if s.notice is None else s.notice.reason
-    action = None if s.notice is None else s.notice.action
+    if s.notice is not None:
+        reason, action = s.notice.reason or None, s.notice.action or None
+    else:  # the notice behind the recall's reasonHash, as the regulator reads it
+        notice = body_of(
+            services, recall_reason_hash(conn, recall_id), reader=regulator, regulator=True
+        )
+        reason, action = text(notice, "reason"), text(notice, "action")
     common: tuple[Cell, ...] = (
         s.recall_id,
         name,

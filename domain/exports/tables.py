@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from medledger.domain.errors import Unprocessable
 from medledger.domain.exports.model import MAX_ROWS, Cell, Column, ExportProblem, Period
+from medledger.domain.exports.sealed import acceptance_bodies, body_of, text
 from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.recalls import recall_progress
 from medledger.domain.services import Services
@@ -203,8 +204,15 @@ PURCHASE_COLUMNS = _cols(
 def _acceptance(ctx: _Context) -> list[tuple[Cell, ...]]:
     shipments = ctx.shipments("inbound")
     lines = _shipped(ctx.conn, shipments)
+    sealed = acceptance_bodies(
+        ctx.services,
+        {s.shipment_id for s in shipments},
+        reader=ctx.member,
+        regulator=ctx.regulator,
+    )
     rows: list[tuple[Cell, ...]] = []
     for s in shipments:
+        record = sealed.get(s.shipment_id)
         by_lot: dict[tuple[str, str], dict[EventKind, LotLine]] = {}
         for line in lines.get(s.shipment_id, []):
             by_lot.setdefault((line.gtin, line.lot_number), {})[line.kind] = line
@@ -233,10 +241,10 @@ def _acceptance(ctx: _Context) -> list[tuple[Cell, ...]]:
                     shipped.quantity if shipped else ok + no,
                     ok,
                     no,
-                    verdict,
+                    text(record, "conclusion") or verdict,
                     yes_no(s.quarantined),
-                    None,  # inspector: in the sealed acceptance record
-                    None,  # note: in the sealed acceptance record
+                    text(record, "inspector"),
+                    text(record, "note"),
                 )
             )
     return rows
@@ -365,6 +373,7 @@ def _recall(ctx: _Context) -> list[tuple[Cell, ...]]:
         mine = next((h for h in progress.holders if h.holder.address == ctx.member), None)
         ack = None if mine is None else mine.acknowledgement
         late = None if mine is None else mine.overdue(progress.deadline, ctx.now)
+        notice = body_of(ctx.services, r.reason_hash, reader=ctx.member, regulator=ctx.regulator)
         rows.append(
             (
                 r.recall_id,
@@ -375,8 +384,8 @@ def _recall(ctx: _Context) -> list[tuple[Cell, ...]]:
                 r.initiator.name,
                 *product,
                 r.lot_number,
-                None,  # reason: in the sealed recall notice
-                None,  # required action: in the sealed recall notice
+                text(notice, "reason"),
+                text(notice, "action"),
                 None if mine is None else mine.outstanding,
                 None if mine is None else mine.dispensed,
                 None if ack is None else _day(ack.acknowledged_at),
@@ -408,21 +417,26 @@ def _adverse(ctx: _Context) -> list[tuple[Cell, ...]]:
     events = adverse_events_in(
         ctx.conn, ctx.member, start=ctx.period.start, end=ctx.period.end, limit=MAX_ROWS + 1
     )
-    return [
-        (
-            e.event_id,
-            _day(e.reported_at),
-            e.reporter.name,
-            e.severity,
-            *ctx.products(e.gtin),
-            e.lot_number,
-            e.serial,
-            None,  # event date: in the sealed adverse-event report
-            None,  # description: in the sealed adverse-event report
-            None,  # outcome: in the sealed adverse-event report
+    rows: list[tuple[Cell, ...]] = []
+    for e in events:
+        report = body_of(ctx.services, e.report_hash, reader=ctx.member, regulator=ctx.regulator)
+        rows.append(
+            (
+                e.event_id,
+                _day(e.reported_at),
+                e.reporter.name,
+                e.severity,
+                *ctx.products(e.gtin),
+                e.lot_number,
+                e.serial,
+                text(report, "event_date"),
+                text(report, "device_problem_code", "device_problem"),
+                text(report, "device_problem"),
+                text(report, "narrative"),
+                text(report, "outcome"),
+            )
         )
-        for e in events
-    ]
+    return rows
 
 
 ADVERSE_COLUMNS = _cols(
@@ -434,6 +448,8 @@ ADVERSE_COLUMNS = _cols(
     ("生产批号", "Lot number"),
     ("序列号", "Serial number"),
     ("事件发生日期", "Event date"),
+    ("器械故障代码", "Device problem code"),
+    ("器械故障表现", "Device problem"),
     ("事件描述", "Description"),
     ("事件结果", "Outcome"),
 )
@@ -444,6 +460,7 @@ class _Context:
     services: Services
     conn: Connection
     member: str
+    regulator: bool
     period: Period
     now: int
     products: _Products
@@ -474,11 +491,19 @@ BUILDERS: dict[
 
 
 def build_table(
-    services: Services, conn: Connection, kind: ExportKind, *, member: str, period: Period, now: int
+    services: Services,
+    conn: Connection,
+    kind: ExportKind,
+    *,
+    member: str,
+    regulator: bool,
+    period: Period,
+    now: int,
 ) -> Table:
-    """The records of `kind` of `member` (a checksummed address) in `period`."""
+    """The records of `kind` of `member` (a checksummed address) in `period`, with the
+    sealed records' text the exporter (the member, or the regulator) may read."""
     columns, build = BUILDERS[kind]
-    ctx = _Context(services, conn, member, period, now, _Products(services, conn))
+    ctx = _Context(services, conn, member, regulator, period, now, _Products(services, conn))
     rows = _checked(list(build(ctx)))
     assert all(len(r) == len(columns) for r in rows), kind
     return Table(*TITLES[kind], columns, rows)

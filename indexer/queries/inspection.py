@@ -26,6 +26,7 @@ __all__ = [
     "PeriodRecall",
     "adverse_events_in",
     "group_lines",
+    "recall_reason_hash",
     "recalls_opened_in",
     "shipment_lots",
     "shipments_in",
@@ -168,6 +169,7 @@ class PeriodAdverseEvent:
     gtin: str | None
     lot_number: str | None
     serial: str | None  # when the report names a unit
+    report_hash: bytes  # the sealed report's commitment
 
 
 def adverse_events_in(
@@ -184,7 +186,7 @@ def adverse_events_in(
     )
     rows = Sql(conn).rows(
         "SELECT a.id, o.address, o.name, a.severity, a.subject, b.timestamp, "
-        "COALESCE(il.gtin, l.gtin), COALESCE(il.lot_number, l.lot_number), i.code "
+        "COALESCE(il.gtin, l.gtin), COALESCE(il.lot_number, l.lot_number), i.code, a.report_hash "
         "FROM adverse_events a JOIN organisations o ON o.id = a.reporter_id "
         "JOIN blocks b ON b.number = a.block_number "
         "LEFT JOIN items i ON i.item_key = a.subject "
@@ -203,6 +205,7 @@ def adverse_events_in(
             gtin=r[6],
             lot_number=r[7],
             serial=r[8],
+            report_hash=bytes(r[9]),
         )
         for r in rows
     ]
@@ -218,13 +221,15 @@ class PeriodRecall:
     initiator: OrgRef
     opened_at: int
     closed_at: int | None
+    reason_hash: bytes  # the sealed notice's commitment
 
 
 def recalls_opened_in(conn: Connection, *, start: int, end: int, limit: int) -> list[PeriodRecall]:
     """Recalls opened in the period, oldest first (the domain keeps those a member may read)."""
     rows = Sql(conn).rows(
         "SELECT r.id, r.lot_index, l.gtin, l.lot_number, r.level, o.address, o.name, "
-        "ob.timestamp, cb.timestamp FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
+        "ob.timestamp, cb.timestamp, r.reason_hash "
+        "FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
         "JOIN organisations o ON o.id = r.initiator_id "
         "JOIN blocks ob ON ob.number = r.opened_block "
         "LEFT JOIN blocks cb ON cb.number = r.closed_block "
@@ -241,9 +246,16 @@ def recalls_opened_in(conn: Connection, *, start: int, end: int, limit: int) -> 
             initiator=OrgRef(str(r[5]), str(r[6])),
             opened_at=int(r[7]),
             closed_at=None if r[8] is None else int(r[8]),
+            reason_hash=bytes(r[9]),
         )
         for r in rows
     ]
+
+
+def recall_reason_hash(conn: Connection, recall_id: int) -> bytes | None:
+    """The reasonHash a recall was opened with (its sealed notice's commitment)."""
+    found = Sql(conn).one("SELECT reason_hash FROM recalls WHERE id = ?", (recall_id,))
+    return None if found is None else bytes(found)
 
 
 def group_lines(lines: list[LotLine]) -> dict[int, list[LotLine]]:

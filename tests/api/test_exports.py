@@ -10,10 +10,11 @@ import io
 from typing import Any
 
 import pytest
-from eth_utils import keccak
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from medledger.domain import records
+from medledger.domain.records import RecordKind
 from medledger.sdk.dates import day_of
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
@@ -50,8 +51,28 @@ def story(partner: PartnerEnv) -> dict[str, Any]:
     c.hospital.receive(
         c.distributor.ship(c.hospital.address, units[2:]).value, temp_min=40, temp_max=60
     )
-    c.hospital.report_adverse_event(units[2], severity=2, report_hash=keccak(text="ae"))
-    recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="r")).value
+    services = api.services
+    report = records.seal(
+        services,
+        kind=RecordKind.ADVERSE_EVENT,
+        author=c.hospital.address,
+        readers=[c.manufacturer.address],
+        subject_id=units[2],
+        body={"event_date": "2026-12-01", "outcome": "recovered", "narrative": "松动 loosening"},
+    )
+    c.hospital.report_adverse_event(units[2], severity=2, report_hash=report.commitment)
+    notice = records.seal(
+        services,
+        kind=RecordKind.RECALL_NOTICE,
+        author=c.regulator.address,
+        readers=[c.distributor.address, c.hospital.address, c.manufacturer.address],
+        subject_id=c.lot_key,
+        body={
+            "reason": "包装破损 damaged sterile packaging",
+            "action": "隔离并退回 quarantine, return",
+        },
+    )
+    recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=notice.commitment).value
     api.sync()
     return {"recall": recall, "period": _period(partner)}
 
@@ -164,7 +185,8 @@ def test_sales_cold_chain_and_adverse_events_carry_the_ledger_facts(
     )
     event = dict(zip(events[0], events[2], strict=True))
     assert event["序列号"] == "EXP3" and event["严重程度"] == 2
-    assert event["事件描述"] is None  # the narrative is not on the ledger: left blank
+    assert event["事件描述"] == "松动 loosening" and event["事件结果"] == "recovered"
+    assert event["器械故障代码"] is None  # not in the report: left blank, not guessed
     maker = _sheet(
         _get(
             partner, "manufacturer", "/v1/partner/exports/adverse-event", period=story["period"]
@@ -176,6 +198,8 @@ def test_sales_cold_chain_and_adverse_events_carry_the_ledger_facts(
     )
     recall = dict(zip(recalls[0], recalls[2], strict=True))
     assert recall["召回编号"] == story["recall"] and recall["本单位未处理数量"] == 1
+    assert recall["召回原因"] == "包装破损 damaged sterile packaging"
+    assert recall["要求措施"] == "隔离并退回 quarantine, return"
 
 
 def test_a_member_exports_only_its_own_records(partner: PartnerEnv, story: dict[str, Any]) -> None:
@@ -188,6 +212,10 @@ def test_a_member_exports_only_its_own_records(partner: PartnerEnv, story: dict[
         _get(partner, "hospital2", "/v1/partner/exports/recall", period=period).content
     )
     assert len(recalls) == 2  # the recalled lot never reached it
+    events = _sheet(
+        _get(partner, "hospital2", "/v1/partner/exports/adverse-event", period=period).content
+    )
+    assert len(events) == 2  # neither its report nor its product
     client = partner.api.client
     assert client.get("/v1/partner/exports/purchase", params={"period": period}).status_code == 401
     # the regulator's routes do not exist on the partner API
@@ -241,6 +269,7 @@ def test_the_regulator_exports_a_members_records_and_the_recall_report(
     assert holders[c.distributor.address]["未处理数量"] == 2
     assert holders[c.hospital.address]["未处理数量"] == 1
     assert holders[c.hospital.address]["逾期"] == "否 No"
+    assert holders[c.hospital.address]["召回原因"] == "包装破损 damaged sterile packaging"
     verified = reg.post(
         "/v1/exports/verify", files={"file": ("r.pdf", report.content)}, headers=AUTH
     ).json()
