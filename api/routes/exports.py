@@ -18,7 +18,6 @@ from starlette.responses import Response
 from medledger.domain.errors import ApiError
 from medledger.domain.inspection_exports import (
     MAX_UPLOAD,
-    ExportFile,
     ExportFormat,
     ExportProblem,
     export_kind,
@@ -28,6 +27,7 @@ from medledger.domain.inspection_exports import (
 )
 from medledger.domain.partner_schemas import PROBLEMS
 from medledger.web.deps import ConnDep, ServicesDep
+from medledger.web.downloads import export_download
 from medledger.web.members import CurrentMember
 from medledger.web.oversight import RegulatorOnly, TraceScopeDep
 
@@ -47,19 +47,6 @@ PeriodQ = Annotated[
 FormatQ = Annotated[ExportFormat, Query(alias="format")]
 MemberQ = Annotated[str, Query(pattern="^0x[0-9a-fA-F]{40}$")]
 RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
-
-
-def _download(found: ExportFile) -> Response:
-    return Response(
-        found.data,
-        media_type=found.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{found.filename}"',
-            "X-Export-SHA256": found.content_hash,
-            "X-Export-Signer": found.signer,
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 @router.get("/v1/partner/exports/{record_kind}", tags=["partner"], response_class=Response)
@@ -83,7 +70,7 @@ def partner_export(
         regulator=False,
         now=int(time.time()),
     )
-    return _download(found)
+    return export_download(found)
 
 
 @router.get(
@@ -111,7 +98,7 @@ def regulator_export(
         regulator=True,
         now=int(time.time()),
     )
-    return _download(found)
+    return export_download(found)
 
 
 @router.get(
@@ -126,7 +113,7 @@ def recall_summary_report(
     """The recall summary report: per holder outstanding, returned, destroyed, dispensed,
     acknowledgement and lateness, signed with the regulator's key."""
     found = recall_report(services, conn, recall_id, fmt=fmt, now=int(time.time()))
-    return _download(found)
+    return export_download(found)
 
 
 class VerificationOut(BaseModel):

@@ -15,7 +15,6 @@ from sqlalchemy import Connection
 from medledger.domain.errors import ApiError
 from medledger.domain.inspection_exports import (
     KINDS,
-    ExportFile,
     ExportFormat,
     export_kind,
     member_export,
@@ -29,6 +28,7 @@ from medledger.portal.regulator.access import Regulator
 from medledger.sdk.dates import day_of
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
+from medledger.web.downloads import export_download
 
 __all__ = ["router"]
 
@@ -49,17 +49,6 @@ KIND_LABELS = {
 }
 Text = Annotated[str, Query(max_length=60)]
 Fmt = Annotated[str, Query(alias="format", max_length=8)]
-
-
-def _download(found: ExportFile) -> Response:
-    return Response(
-        found.data,
-        media_type=found.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{found.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 def _format(fmt: str) -> ExportFormat:
@@ -85,6 +74,26 @@ def _page(
     )
 
 
+def _member_download(
+    ctx: Ctx, conn: Connection, values: dict[str, str], *, member: str, fmt: str
+) -> Response:
+    """The file, or the page again with what went wrong (the regulator signs as itself)."""
+    try:
+        found = member_export(
+            ctx.services,
+            conn,
+            kind=export_kind(values["kind"]),
+            member=member,
+            period=values["period"],
+            fmt=_format(fmt),
+            regulator=ctx.signed_in.role is Role.REGULATOR,
+            now=int(time.time()),
+        )
+    except ApiError as exc:
+        return _page(ctx, conn, values, exc)
+    return export_download(found)
+
+
 @router.get("")
 def partner_page(ctx: Partner, conn: ConnDep) -> HTMLResponse:
     return _page(ctx, conn, {})
@@ -96,20 +105,7 @@ def partner_download(
 ) -> Response:
     """The member's own records (never another's: the member is the signed-in one)."""
     values = {"kind": kind, "period": period}
-    try:
-        found = member_export(
-            ctx.services,
-            conn,
-            kind=export_kind(kind),
-            member=ctx.signed_in.address,
-            period=period,
-            fmt=_format(fmt),
-            regulator=False,
-            now=int(time.time()),
-        )
-    except ApiError as exc:
-        return _page(ctx, conn, values, exc)
-    return _download(found)
+    return _member_download(ctx, conn, values, member=ctx.signed_in.address, fmt=fmt)
 
 
 @router.get("/regulator")
@@ -126,21 +122,9 @@ def regulator_download(
     period: Text = "",
     fmt: Fmt = "xlsx",
 ) -> Response:
+    """Any member's records, signed with the regulator's key."""
     values = {"kind": kind, "period": period, "member": member}
-    try:
-        found = member_export(
-            ctx.services,
-            conn,
-            kind=export_kind(kind),
-            member=member,
-            period=period,
-            fmt=_format(fmt),
-            regulator=True,
-            now=int(time.time()),
-        )
-    except ApiError as exc:
-        return _page(ctx, conn, values, exc)
-    return _download(found)
+    return _member_download(ctx, conn, values, member=member, fmt=fmt)
 
 
 @router.get("/regulator/recall-report")
@@ -154,4 +138,4 @@ def regulator_recall_report(
         found = recall_report(ctx.services, conn, recall, fmt=_format(fmt), now=int(time.time()))
     except ApiError as exc:
         return _page(ctx, conn, {"recall": str(recall)}, exc)
-    return _download(found)
+    return export_download(found)
