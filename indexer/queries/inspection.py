@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 from medledger.indexer.items import EventKind
+from medledger.indexer.queries.epcis import block_rows
 from medledger.indexer.queries.trace import OrgRef
 from medledger.sdk.model import ShipmentStatus
 
@@ -62,14 +63,8 @@ _SHIPMENTS = (
 )
 
 
-_SIDES: dict[Side, str] = {
-    "inbound": "r.address = ? AND xb.timestamp >= ? AND xb.timestamp < ? "
-    "ORDER BY xb.timestamp, sh.id",
-    "outbound": "s.address = ? AND sb.timestamp >= ? AND sb.timestamp < ? "
-    "ORDER BY sb.timestamp, sh.id",
-    "settled": "(r.address = ? OR s.address = ?) AND xb.timestamp >= ? AND xb.timestamp < ? "
-    "ORDER BY xb.timestamp, sh.id",
-}
+_BY_SETTLED = "AND xb.timestamp >= ? AND xb.timestamp < ? ORDER BY xb.timestamp, sh.id LIMIT ?"
+_BY_SENT = "AND sb.timestamp >= ? AND sb.timestamp < ? ORDER BY sb.timestamp, sh.id LIMIT ?"
 
 
 def shipments_in(
@@ -77,11 +72,22 @@ def shipments_in(
 ) -> list[InspectionShipment]:
     """Oldest first: `inbound`, the shipments `address` settled (received or rejected) in the
     period, by settlement time; `outbound`, those it sent in the period, by sending time;
-    `settled`, those it sent or received that were settled in the period."""
-    who = (address, address) if side == "settled" else (address,)
-    rows = Sql(conn).rows(
-        _SHIPMENTS + "WHERE " + _SIDES[side] + " LIMIT ?", (*who, start, end, limit)
-    )
+    `settled`, those it sent or received that were settled in the period (each side on its
+    own index, then merged)."""
+    if side == "settled":
+        both = {
+            s.shipment_id: s
+            for way in ("r.address = ? ", "s.address = ? ")
+            for s in _shipments(conn, way + _BY_SETTLED, (address, start, end, limit))
+        }
+        ordered = sorted(both.values(), key=lambda s: (s.settled_at or 0, s.shipment_id))
+        return ordered[:limit]
+    where = "r.address = ? " + _BY_SETTLED if side == "inbound" else "s.address = ? " + _BY_SENT
+    return _shipments(conn, where, (address, start, end, limit))
+
+
+def _shipments(conn: Connection, where: str, params: tuple[Any, ...]) -> list[InspectionShipment]:
+    rows = Sql(conn).rows(_SHIPMENTS + "WHERE " + where, params)
     return [
         InspectionShipment(
             shipment_id=int(r[0]),
@@ -118,44 +124,63 @@ class LotLine:
 def shipment_lots(conn: Connection, shipment_ids: list[int]) -> list[LotLine]:
     """Per shipment, per way (shipped / received / rejected) and per lot: the units moved,
     counting serialised units, the units in cases and loose quantities, with the serials
-    of serialised units."""
+    of serialised units.
+
+    A shipment's items move in two blocks only (sent, settled), so `item_events` is read on
+    its primary key, one row-id range per block (`blocks.first_event_id`, as the EPCIS
+    reads do), and `lot_events` on the block number its key starts with."""
     if not shipment_ids:
         return []
-    marks = ", ".join("?" * len(shipment_ids))
     sql = Sql(conn)
-    lines: dict[tuple[int, int, int], LotLine] = {}
-    lots = "JOIN lots l ON l.lot_index = {} "
-    items = sql.rows(
-        "SELECT e.shipment_id, e.kind, l.lot_index, l.gtin, l.lot_number, l.production_date, "
-        "l.expiry, i.code, cc.quantity FROM item_events e JOIN items i ON i.id = e.item_id "
-        "LEFT JOIN case_contents cc ON cc.item_id = i.id "
-        + lots.format("i.lot_index")
-        + f"WHERE e.shipment_id IN ({marks}) AND e.kind IN (?, ?, ?) AND i.is_container = ? "
-        "ORDER BY e.shipment_id, i.code",
-        (*shipment_ids, *_MOVES, False),
-    )
-    loose = sql.rows(
-        "SELECT e.shipment_id, e.kind, l.lot_index, l.gtin, l.lot_number, l.production_date, "
-        "l.expiry, NULL, e.quantity FROM lot_events e "
-        + lots.format("e.lot_index")
-        + f"WHERE e.shipment_id IN ({marks}) AND e.kind IN (?, ?, ?)",
-        (*shipment_ids, *_MOVES),
-    )
-    for shipment_id, kind, lot_index, gtin, number, produced, expiry, code, quantity in (
-        *items,
-        *loose,
+    by_block: dict[int, set[int]] = defaultdict(set)
+    marks = ", ".join("?" * len(shipment_ids))
+    for shipment_id, sent, settled in sql.rows(
+        f"SELECT id, sent_block, settled_block FROM shipments WHERE id IN ({marks})",
+        tuple(shipment_ids),
     ):
+        for block in (sent, settled):
+            if block is not None:
+                by_block[int(block)].add(int(shipment_id))
+    found: list[tuple[Any, ...]] = []
+    for block, ids in sorted(by_block.items()):
+        rows_of_block, params = block_rows(sql, block)
+        in_ids = ", ".join("?" * len(ids))
+        found += sql.rows(
+            "SELECT e.shipment_id, e.kind, l.lot_index, l.gtin, l.lot_number, "
+            "l.production_date, l.expiry, i.code, cc.quantity FROM item_events e "
+            "JOIN items i ON i.id = e.item_id LEFT JOIN case_contents cc ON cc.item_id = i.id "
+            f"JOIN lots l ON l.lot_index = i.lot_index WHERE {rows_of_block} "
+            f"AND e.shipment_id IN ({in_ids}) AND e.kind IN (?, ?, ?) AND i.is_container = ? "
+            "ORDER BY e.id",
+            (*params, *sorted(ids), *_MOVES, False),
+        )
+        found += sql.rows(
+            "SELECT e.shipment_id, e.kind, l.lot_index, l.gtin, l.lot_number, "
+            "l.production_date, l.expiry, NULL, e.quantity FROM lot_events e "
+            "JOIN lots l ON l.lot_index = e.lot_index WHERE e.block_number = ? "
+            f"AND e.shipment_id IN ({in_ids}) AND e.kind IN (?, ?, ?)",
+            (block, *sorted(ids), *_MOVES),
+        )
+    lines: dict[tuple[int, int, int], LotLine] = {}
+    for shipment_id, kind, lot_index, gtin, number, produced, expiry, code, quantity in found:
         key = (int(shipment_id), int(kind), int(lot_index))
         line = lines.get(key)
         if line is None:
             line = lines[key] = LotLine(
-                key[0], EventKind(key[1]), str(gtin), str(number), int(produced), int(expiry)
+                key[0],
+                EventKind(key[1]),
+                str(gtin),
+                str(number),
+                int(produced),
+                int(expiry),
             )
         if quantity is None:  # a serialised unit
             line.quantity += 1
             line.serials.append(str(code))
         else:  # a case of the lot, or a loose quantity
             line.quantity += int(quantity)
+    for line in lines.values():
+        line.serials.sort()
     return sorted(lines.values(), key=lambda x: (x.shipment_id, x.kind, x.gtin, x.lot_number))
 
 
