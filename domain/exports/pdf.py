@@ -35,6 +35,7 @@ from medledger.domain.exports.model import Export, SignedExport, canonical_bytes
 __all__ = ["SEAL_MARK", "read_seal", "write_pdf"]
 
 FONT = "STSong-Light"
+PAD = 2  # points of padding left and right in a cell
 SEAL_MARK = b"\n%MEDLEDGER-SEAL "
 
 
@@ -87,10 +88,22 @@ def write_pdf(signed: SignedExport, account: LocalAccount, *, signer_name: str) 
         [Paragraph(_text(c.zh), head) for c in export.columns],
         [Paragraph(_text(c.en), head) for c in export.columns],
     ]
-    body = [[Paragraph(_text(v), cell) for v in row] for row in export.rows]
-    table = LongTable(header + body, colWidths=_widths(export, doc.width), repeatRows=2)
+    widths = _widths(export, doc.width)
+    # A Paragraph wraps but costs ~100x a plain string: only cells too wide for one line get one.
+    fits = [int((w - 2 * PAD) / (7 * 0.6)) for w in widths]  # half-width characters a line
+    body = [
+        [
+            Paragraph(_text(v), cell) if _shown(v) > fits[i] else ("" if v is None else str(v))
+            for i, v in enumerate(row)
+        ]
+        for row in export.rows
+    ]
+    table = LongTable(header + body, colWidths=widths, repeatRows=2)
     table.setStyle(
         [
+            ("FONT", (0, 2), (-1, -1), font, 7, 8.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), PAD),
+            ("RIGHTPADDING", (0, 0), (-1, -1), PAD),
             ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#1f4e79")),
             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),

@@ -29,6 +29,7 @@ from medledger.indexer.queries.devices import product_facts
 from medledger.indexer.queries.inspection import (
     InspectionShipment,
     LotLine,
+    Side,
     adverse_events_in,
     group_lines,
     recalls_opened_in,
@@ -154,13 +155,12 @@ def _serials(line: LotLine | None) -> str | None:
     return shown if more <= 0 else f"{shown} … (+{more})"
 
 
-def _checked(rows: list[tuple[Cell, ...]]) -> tuple[tuple[Cell, ...], ...]:
-    if len(rows) > MAX_ROWS:
+def _within_cap(count: int) -> None:
+    if count > MAX_ROWS:
         raise Unprocessable(
             ExportProblem.TOO_MANY_ROWS,
             f"the export would have more than {MAX_ROWS} rows: choose a shorter period",
         )
-    return tuple(rows)
 
 
 def _shipped(conn: Connection, shipments: list[InspectionShipment]) -> dict[int, list[LotLine]]:
@@ -465,16 +465,16 @@ class _Context:
     now: int
     products: _Products
 
-    def shipments(self, side: str) -> list[InspectionShipment]:
+    def shipments(self, side: Side) -> list[InspectionShipment]:
         found = shipments_in(
             self.conn,
             self.member,
-            side=side,  # type: ignore[arg-type]
+            side=side,
             start=self.period.start,
             end=self.period.end,
             limit=MAX_ROWS + 1,
         )
-        _checked([()] * len(found))
+        _within_cap(len(found))
         return found
 
 
@@ -504,6 +504,7 @@ def build_table(
     sealed records' text the exporter (the member, or the regulator) may read."""
     columns, build = BUILDERS[kind]
     ctx = _Context(services, conn, member, regulator, period, now, _Products(services, conn))
-    rows = _checked(list(build(ctx)))
+    rows = tuple(build(ctx))
+    _within_cap(len(rows))
     assert all(len(r) == len(columns) for r in rows), kind
     return Table(*TITLES[kind], columns, rows)

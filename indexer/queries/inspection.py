@@ -25,6 +25,7 @@ __all__ = [
     "LotLine",
     "PeriodAdverseEvent",
     "PeriodRecall",
+    "Side",
     "adverse_events_in",
     "group_lines",
     "recall_reason_hash",
