@@ -62,19 +62,9 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (
-        verify,
-        auth,
-        devices,
-        items,
-        documents,
-        trace,
-        regulator,
-        recalls,
-        epcis,
-        exports,
-    ):
+    for module in (verify, auth, devices, items, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
+    app.include_router(exports.router)  # inspection exports and their verification
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 
