@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
+from itertools import islice
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -19,11 +21,14 @@ from openpyxl.cell.cell import Cell as XlCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from medledger.domain.exports.model import Export, SignedExport
+from medledger.domain.exports.model import MAX_ROWS, Export, SignedExport
 
 __all__ = ["SIGNATURE_SHEET", "read_xlsx", "write_xlsx"]
 
 SIGNATURE_SHEET = "签名 Signature"
+MAX_UNPACKED = (
+    200 * 1024 * 1024
+)  # bytes a workbook to verify may unpack to (a zip bomb is not read)
 _FIELDS = (  # (key, Chinese label, English label)
     ("format", "格式", "Format"),
     ("kind", "记录类型", "Record kind"),
@@ -111,17 +116,23 @@ def read_xlsx(data: bytes) -> tuple[Export, str, str, str]:
     """(the export the cells hold, stated sha256 hex, stated signer, stated signature hex);
     ValueError when the workbook is not one of ours."""
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNPACKED:
+            raise ValueError(f"it unpacks to {unpacked} bytes, over {MAX_UNPACKED}")
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike
         raise ValueError(f"not a readable XLSX workbook: {exc}") from exc
     if SIGNATURE_SHEET not in book.sheetnames or len(book.sheetnames) != 2:
         raise ValueError(f"the workbook has no {SIGNATURE_SHEET!r} sheet")
     fields = {}
-    for row in book[SIGNATURE_SHEET].iter_rows(values_only=True):
+    for row in islice(book[SIGNATURE_SHEET].iter_rows(values_only=True), 2 * len(_FIELDS)):
         if row and len(row) >= 3:
             fields[(row[0], row[1])] = row[2]
     stated = {key: fields.get((zh, en)) for key, zh, en in _FIELDS}
-    table = list(book[book.sheetnames[0]].iter_rows(values_only=True))
+    table = list(islice(book[book.sheetnames[0]].iter_rows(values_only=True), MAX_ROWS + 3))
+    if len(table) > MAX_ROWS + 2:
+        raise ValueError(f"the table has more than {MAX_ROWS} records")
     if len(table) < 2:
         raise ValueError("the table has no header rows")
     width = len([c for c in table[0] if c is not None])

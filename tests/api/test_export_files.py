@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from medledger.cli import app
 from medledger.domain.errors import Unprocessable
+from medledger.domain.exports import xlsx
 from medledger.domain.exports.model import Column, Export, ExportProblem, parse_period, sign_export
 from medledger.domain.exports.pdf import SEAL_MARK, write_pdf
 from medledger.domain.exports.xlsx import write_xlsx
@@ -111,6 +112,14 @@ def test_a_pdf_with_a_replaced_seal_or_none_fails() -> None:
     resealed = write_pdf(sign_export(_export(("other", 1)), KEY), KEY, signer_name="")
     mixed = body + resealed[resealed.rfind(SEAL_MARK) :]
     assert not verify_export(None, mixed).valid
+
+
+def test_a_workbook_that_unpacks_too_large_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_xlsx(sign_export(_export(), KEY), signer_name="")
+    assert verify_export(None, data).valid
+    monkeypatch.setattr(xlsx, "MAX_UNPACKED", 10_000)  # a real workbook unpacks to more
+    found = verify_export(None, data)
+    assert not found.valid and "unpacks to" in found.reason
 
 
 @pytest.mark.parametrize("code", list(ExportProblem))
