@@ -563,7 +563,7 @@ def _measure_node(
 
 
 def run_chain_bench(
-    *, quick: bool, engines: Sequence[str] = ("pyevm",), say: Callable[[str], None] = print
+    *, quick: bool, engines: Sequence[str] = ("revm",), say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Our node with each of `engines` (the first one's figures unprefixed, the others'
     prefixed with the engine's name), then anvil."""

@@ -1,7 +1,7 @@
 """Fixtures for node tests: a genesis file, nodes as subprocesses or in-process, and
 helpers to sign and send raw transactions over real HTTP.
 
-`MEDLEDGER_NODE_ENGINE` (pyevm, the default, or revm) is the engine of every node these
+`MEDLEDGER_NODE_ENGINE` (revm, the default, or pyevm) is the engine of every node these
 fixtures start (`node_config`, `spawn_node`, `inprocess`): the suite runs on either."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from medledger.node.ws import WsLimits
 from medledger.sdk.deploy import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
-ENGINE = os.environ.get("MEDLEDGER_NODE_ENGINE", "pyevm")
+ENGINE = os.environ.get("MEDLEDGER_NODE_ENGINE", "revm")
 
 
 def free_port() -> int:
