@@ -177,7 +177,10 @@ def node_cmd(
         ),
     ] = False,
     engine: Annotated[
-        str, typer.Option(help="The EVM executing blocks: revm (a store it wrote), or pyevm (the reference).")
+        str,
+        typer.Option(
+            help="The EVM executing blocks: revm (a store it wrote), or pyevm (reference)."
+        ),
     ] = "revm",
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""

@@ -5,12 +5,12 @@ follower calls `verify_and_import` (re-execute, compare, check the seal, commit)
 way every key of a block goes into one durable LMDB transaction, and the in-memory head
 moves only after that commit returns.
 
-The engine (`NodeConfig.engine`): "pyevm" executes with `node.evm` (py-evm);
-"revm" through a `BlockExecutor` (`node.engine_revm.RevmExecutor`, blocks assembled and
-stored by `node.engine_blocks` exactly as py-evm stores them). revm loads accounts whole,
-listing their storage by the slot preimages each commit stores, so it runs only on a store
-written by revm from its genesis on, which `PREIMAGES_KEY` marks; a block written by py-evm
-removes the mark.
+The engine (`NodeConfig.engine`): "revm", the default, executes through a `BlockExecutor`
+(`node.engine_revm.RevmExecutor`, blocks assembled and stored by `node.engine_blocks`
+exactly as py-evm stores them); "pyevm" with `node.evm` (py-evm as it ships, the
+reference). revm loads accounts whole, listing their storage by the slot preimages each
+commit stores, so it runs only on a store written by revm from its genesis on, which
+`PREIMAGES_KEY` marks; a block written by py-evm removes the mark.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from medledger.node import engine_blocks, evm, evm_reads, records, speedups
+from medledger.node import engine_blocks, evm, evm_reads, records
 from medledger.node.config import NodeConfig
-from medledger.node.engine import BlockExecutor, Receipt, write_preimages
+from medledger.node.engine import BlockExecutor, Receipt, use_native_keccak, write_preimages
 from medledger.node.errors import ConfigError
 from medledger.node.seal import Sealer, verify_seal
 from medledger.node.store import LmdbStore, Snapshot
@@ -79,7 +79,7 @@ def genesis_spec(
 
 class Chain:
     def __init__(self, config: NodeConfig) -> None:
-        speedups.install()
+        use_native_keccak()
         self.config = config
         self.chain_id = config.chain_id
         self.store = LmdbStore(config.data_dir / "chain")
@@ -282,7 +282,7 @@ class ChainReader:
     def __init__(
         self, config: NodeConfig, *, genesis_hash: bytes, contracts: dict[str, bytes]
     ) -> None:
-        speedups.install()
+        use_native_keccak()
         self.config = config
         self.chain_id = config.chain_id
         self.genesis_hash = genesis_hash
