@@ -250,9 +250,11 @@ def run_lifecycle(url: str, config: NodeConfig) -> None:
 
 def _lots(c: Any) -> None:
     """A lot-tracked consumable (ops.demo's lot history in small): a product, its lot and
-    a case level registered, quantities commissioned and packed into cases, cases and loose
-    quantities shipped, part of them rejected on receipt, a case opened, quantities used,
-    the lot recalled and the recall closed."""
+    a case level registered, quantities commissioned and packed into cases, a case packed
+    on a pallet, a case, the pallet and loose quantities shipped, part of them rejected on
+    receipt, the pallet and the cases opened, quantities used, the lot recalled and the
+    recall closed."""
+    from medledger.sdk.gs1 import make_sscc
     from medledger.sdk.messages import LotQuantity, sorted_lots
     from tests.lot_products import register_gauze
 
@@ -260,11 +262,18 @@ def _lots(c: Any) -> None:
     gauze = register_gauze(c, int(time.time()))
     m.commission_lot(gauze.lot_key, 100)
     cases = m.pack_cases(gauze.case_gtin, gauze.lot, ["GC0001", "GC0002"]).value
+    sscc = make_sscc(extension=2, company_prefix=c.prefix, serial_reference=43)
+    pallet = m.create_container(sscc, company_prefix=c.prefix).value
+    m.pack(pallet, [cases[1]])  # a pallet holding a case
     loose = sorted_lots([LotQuantity(gauze.lot_key, 30)])
-    shipment = m.ship(h.address, cases, lots=loose).value
+    shipment = m.ship(h.address, [cases[0], pallet], lots=loose).value
     rejected = sorted_lots([LotQuantity(gauze.lot_key, 5)])
-    h.receive(shipment, temp_min=40, temp_max=60, rejected_lots=rejected)
-    h.unpack_cases([cases[0]])
+    inspection = keccak(text="inbound inspection")
+    h.receive(
+        shipment, temp_min=40, temp_max=60, rejected_lots=rejected, inspection_hash=inspection
+    )
+    h.unpack(pallet)
+    h.unpack_cases([cases[0], cases[1]])
     used = sorted_lots([LotQuantity(gauze.lot_key, 12)])
     h.dispense_lots(used, record_hash=keccak(text="ward 5"))
     recall = m.recall_lot(gauze.lot_key, level=1, reason_hash=keccak(text="lint")).value
