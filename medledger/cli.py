@@ -179,8 +179,11 @@ def node_cmd(
         ),
     ] = False,
     engine: Annotated[
-        str, typer.Option(help="The EVM executing blocks: pyevm, or revm (a store it wrote).")
-    ] = "pyevm",
+        str,
+        typer.Option(
+            help="The EVM executing blocks: revm (a store it wrote), or pyevm (reference)."
+        ),
+    ] = "revm",
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
     from medledger.node.app import Node, load_config
@@ -283,7 +286,7 @@ def bench_chain(
     """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
     from medledger.ops.bench.chain import run_chain_bench
 
-    run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
+    run_chain_bench(quick=quick, engines=tuple(engine or ("revm",)))
 
 
 @bench_app.command("lots")
