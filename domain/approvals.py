@@ -178,7 +178,7 @@ def decide(
 
     404 `approval_not_found` for another member's or an unknown action; 409
     `approval_decided` when it is no longer pending; 403 `approval_own_proposal` for its
-    proposer and `staff_role_required` for a role that does not cover its checker role;
+    proposer and `approval_role_required` for a role that does not cover its checker role;
     422 `reason_required` for a rejection without a reason. An action the ledger refuses
     at approval is kept as failed (with the refusal's code) and the refusal is raised."""
     row = _own(services, approval_id, member)
@@ -190,7 +190,7 @@ def decide(
         )
     if not checker.role.covers(StaffRole(row.checker_role)):
         raise Forbidden(
-            "staff_role_required", f"deciding this action needs the role {row.checker_role}"
+            "approval_role_required", f"deciding this action needs the role {row.checker_role}"
         )
     reason = reason.strip()
     if len(reason) > MAX_REASON:

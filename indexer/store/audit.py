@@ -141,7 +141,7 @@ def find_entries(
     if since is not None:
         where.append(c.at >= since)
     if until is not None:
-        where.append(c.at < until)
+        where.append(c.at <= until)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(audit_log).where(*where)).scalar()
         rows = conn.execute(
