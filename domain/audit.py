@@ -153,7 +153,9 @@ def verify(
 ) -> list[ChainReport]:
     """Recompute every chain (or one) and check its anchors; see the module doc."""
     engine = api_store(services).engine
-    names = [chain_of(chain) if chain != ANONYMOUS else ANONYMOUS] if chain else store.chains(engine)
+    names = (
+        [chain_of(chain) if chain != ANONYMOUS else ANONYMOUS] if chain else store.chains(engine)
+    )
     reports = []
     for name in names:
         report = ChainReport(name)

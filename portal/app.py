@@ -32,13 +32,13 @@ from fastapi.staticfiles import StaticFiles
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.errors import ApiError
 from medledger.portal.context import (
+    ROLE_NAMES,
     SignInRequired,
     StaffRoleRequired,
     WrongRole,
     member_ctx,
     page_ctx,
 )
-from medledger.portal.context import ROLE_NAMES
 from medledger.portal.errors import PortalFailure, PortalStartupError
 from medledger.portal.sessions import SESSION_COOKIE, read_session
 from medledger.web.http_guard import GuardRules

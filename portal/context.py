@@ -38,8 +38,8 @@ from medledger.portal.errors import PortalFailure, explain, failure
 from medledger.portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
 from medledger.portal.nav import NavItem, _l, items_for
 from medledger.portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
-from medledger.portal.users import find_user
 from medledger.portal.templating import templates
+from medledger.portal.users import find_user
 from medledger.portal.vocabulary import word
 from medledger.sdk.errors import MedLedgerError
 from medledger.sdk.model import Role
@@ -142,7 +142,7 @@ class Ctx:
 
     @property
     def user_label(self) -> str:
-        """"张三 (QA)": who is signed in, for the page header."""
+        """ "张三 (QA)": who is signed in, for the page header."""
         if self.session is None:
             return ""
         name = self.session.display_name or self.session.username

@@ -1,7 +1,8 @@
 """The portal's session cookie and CSRF tokens.
 
 The cookie `mlp_session` holds `<payload>.<HMAC-SHA256>`: the payload (base64url JSON) names
-the user (its name to show and its role inside the organisation), the member address, how they signed in, a random CSRF token and an expiry; the
+the user (its name to show and its role inside the organisation), the member address, how
+they signed in, a random CSRF token and an expiry; the
 HMAC key is derived from the API master key
 (`domain.custodial_keys.derive_key(..., "portal-session")`).
 The cookie is HttpOnly and SameSite=Lax (Secure when the public URL is https). Every POST

@@ -55,9 +55,7 @@ def _check_token(
     shared token while it is configured."""
     credential = api_key or (bearer.credentials if bearer is not None else None)
     if credential is None:
-        raise Unauthorized(
-            "authentication_required", "send Authorization: Bearer <your staff key>"
-        )
+        raise Unauthorized("authentication_required", "send Authorization: Bearer <your staff key>")
     if is_staff_key(credential):
         staff = verify_staff_key(services, credential)
         request.state.audit_actor = (staff.username, str(staff.role), "regulator")

@@ -30,15 +30,13 @@ class ApprovalRow:
     outcome: str | None = None
 
 
-_COLUMNS = tuple(approvals.c[name] for name in ApprovalRow.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = tuple(approvals.c[name] for name in ApprovalRow.__slots__)
 
 
 def add_approval(engine: Engine, row: ApprovalRow) -> None:
     with engine.begin() as conn:
         conn.execute(
-            insert(approvals).values(
-                {name: getattr(row, name) for name in ApprovalRow.__slots__}  # type: ignore[attr-defined]
-            )
+            insert(approvals).values({name: getattr(row, name) for name in ApprovalRow.__slots__})
         )
 
 

@@ -52,8 +52,8 @@ class AnchorRow:
     anchored_at: int
 
 
-_ENTRY = tuple(audit_log.c[name] for name in EntryRow.__slots__)  # type: ignore[attr-defined]
-_ANCHOR = tuple(audit_anchors.c[name] for name in AnchorRow.__slots__)  # type: ignore[attr-defined]
+_ENTRY = tuple(audit_log.c[name] for name in EntryRow.__slots__)
+_ANCHOR = tuple(audit_anchors.c[name] for name in AnchorRow.__slots__)
 
 
 def _entry(row: object) -> EntryRow:
@@ -84,7 +84,7 @@ def append_entry(
             with engine.begin() as conn:
                 conn.execute(
                     insert(audit_log).values(
-                        {name: getattr(entry, name) for name in EntryRow.__slots__}  # type: ignore[attr-defined]
+                        {name: getattr(entry, name) for name in EntryRow.__slots__}
                     )
                 )
         except IntegrityError:
@@ -158,7 +158,7 @@ def add_anchor(engine: Engine, anchor: AnchorRow) -> None:
     with engine.begin() as conn:
         conn.execute(
             insert(audit_anchors).values(
-                {name: getattr(anchor, name) for name in AnchorRow.__slots__}  # type: ignore[attr-defined]
+                {name: getattr(anchor, name) for name in AnchorRow.__slots__}
             )
         )
 
@@ -168,4 +168,4 @@ def anchors_of(engine: Engine, chain: str) -> list[AnchorRow]:
         rows = conn.execute(
             select(*_ANCHOR).where(audit_anchors.c.chain == chain).order_by(audit_anchors.c.seq)
         ).all()
-    return [AnchorRow(*r) for r in rows]  # type: ignore[misc]
+    return [AnchorRow(*r) for r in rows]

@@ -36,6 +36,7 @@ register(
     NavItem("/portal/audit", _l("Audit trail"), EVERYONE, 920),
 )
 PAGE = 100
+FIELDS = {"weak_password": "password", "invalid_role": "role", "invalid_request": "display_name"}
 
 
 # ------------------------------------------------------------------ users
@@ -77,8 +78,7 @@ def add_user(
             created_by=ctx.staff.username,
         )
     except UserError as exc:
-        field = {"invalid_username": "username", "username_taken": "username",
-                 "weak_password": "password", "invalid_role": "role"}.get(exc.code, "username")  # fmt: skip
+        field = FIELDS.get(exc.code, "username")
         problem = FormError(exc.code, str(exc), {field: str(exc)})
         return _users_page(ctx, values=typed, problem=problem)
     notice = ctx._("User %(name)s added.") % {"name": user.username}
@@ -142,9 +142,7 @@ def decide(
             done = approvals.decide(ctx.services, approval_id, member=ctx.signed_in,
                                     checker=ctx.staff, approve=decision == "approve",
                                     reason=reason)  # fmt: skip
-            notice = ctx._("Approved and done.") if done.state == "approved" else ctx._(
-                "Rejected."
-            )
+            notice = ctx._("Approved and done.") if done.state == "approved" else ctx._("Rejected.")
         else:
             raise FormError("not_found", f"no decision {decision!r}")
     except ACTION_ERRORS as exc:
@@ -198,8 +196,10 @@ def audit_page(
 
 
 def _is_address(text: str) -> bool:
-    return text.startswith("0x") and len(text) == 42 and all(
-        c in "0123456789abcdefABCDEF" for c in text[2:]
+    return (
+        text.startswith("0x")
+        and len(text) == 42
+        and all(c in "0123456789abcdefABCDEF" for c in text[2:])
     )
 
 

@@ -19,9 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("portal_users") as batch:
-        batch.add_column(
-            sa.Column("role", sa.String(16), nullable=False, server_default="manager")
-        )
+        batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="manager"))
         batch.add_column(sa.Column("created_by", sa.String(64), nullable=True))
     op.create_table(
         "portal_staff_keys",
