@@ -65,7 +65,7 @@ def lot_action(
             member=ctx.signed_in,
             proposer=ctx.staff,
             kind="release_lots",
-            payload=body.model_dump(mode="json"),
+            payload={"lots": as_body(lines)},
             summary="; ".join(f"{q.gtin} {q.lot} × {q.quantity}" for q in lines),
         )
         notice = ctx._(

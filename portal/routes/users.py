@@ -108,13 +108,14 @@ def propose_unit_release(
     """Propose releasing quarantined serialised units (QA; another QA user approves)."""
     try:
         found = codes("units", units)
-        body = ItemsIn.model_validate({"item_ids": [hexs(u.item_id) for u in found]})
+        payload = {"item_ids": [hexs(u.item_id) for u in found]}
+        ItemsIn.model_validate(payload)  # the limits, before it waits for a checker
         approvals.propose(
             ctx.services,
             member=ctx.signed_in,
             proposer=ctx.staff,
             kind="release_units",
-            payload=body.model_dump(mode="json"),
+            payload=payload,
             summary="; ".join(u.digital_link_path for u in found)[:500],
         )
     except ACTION_ERRORS as exc:
