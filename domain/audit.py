@@ -24,9 +24,11 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eth_utils import keccak, to_checksum_address
+from sqlalchemy import Engine
 
 from medledger.domain.chain import custodial_ledger, reader
 from medledger.domain.errors import NotConfigured
@@ -44,6 +46,7 @@ __all__ = [
     "entry_hash",
     "record",
     "verify",
+    "verify_store",
 ]
 
 log = logging.getLogger(__name__)
@@ -152,7 +155,19 @@ def verify(
     services: Services, *, chain: str | None = None, on_chain: bool = True
 ) -> list[ChainReport]:
     """Recompute every chain (or one) and check its anchors; see the module doc."""
-    engine = api_store(services).engine
+    ledger = reader(services) if on_chain else None
+    return verify_store(
+        api_store(services).engine,
+        chain=chain,
+        anchored_by=(lambda c: str(ledger.anchor(c)["anchored_by"])) if ledger else None,
+    )
+
+
+def verify_store(
+    engine: Engine, *, chain: str | None = None, anchored_by: Callable[[bytes], str] | None = None
+) -> list[ChainReport]:
+    """`verify` on an explicit database (`ApiStore.engine`), for tools without the API's
+    services (`medledger audit verify`); `anchored_by(commitment)` reads the chain."""
     names = (
         [chain_of(chain) if chain != ANONYMOUS else ANONYMOUS] if chain else store.chains(engine)
     )
@@ -179,9 +194,8 @@ def verify(
                 )
             if keccak(anchored.salt + anchored.head_hash) != anchored.commitment:
                 report.problems.append(f"the anchor of entry {anchored.seq} does not open")
-            elif on_chain and name != ANONYMOUS:
-                found = reader(services).anchor(anchored.commitment)
-                if to_checksum_address(found["anchored_by"]) != name:
+            elif anchored_by is not None and name != ANONYMOUS:
+                if to_checksum_address(anchored_by(anchored.commitment)) != name:
                     report.problems.append(f"the anchor of entry {anchored.seq} is not on chain")
         reports.append(report)
     return reports
