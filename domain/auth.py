@@ -132,6 +132,7 @@ class Staff:
 
     username: str
     role: StaffRole
+    organisation: str | None = None  # the member address the user acts for
 
 
 # ------------------------------------------------------------------ challenges
@@ -354,7 +355,7 @@ def verify_staff_key(services: Services, key: str) -> Staff:
     user = portal_users.user_row(engine, found.username)
     if user is None:
         raise Unauthorized("invalid_api_key", "the key's user no longer exists")
-    return Staff(user.username, StaffRole(user.role))
+    return Staff(user.username, StaffRole(user.role), user.address)
 
 
 # ------------------------------------------------------------------ certificates

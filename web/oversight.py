@@ -58,14 +58,14 @@ def _check_token(
         raise Unauthorized("authentication_required", "send Authorization: Bearer <your staff key>")
     if is_staff_key(credential):
         staff = verify_staff_key(services, credential)
-        request.state.audit_actor = (staff.username, str(staff.role), "regulator")
+        request.state.audit_actor = (staff.username, str(staff.role), staff.organisation)
         return
     expected = services.settings.regulator_api_token
     if expected is None:
         raise Unauthorized("invalid_token", "send your personal staff key (mls_…)")
     if not hmac.compare_digest(credential.encode(), expected.get_secret_value().encode()):
         raise Unauthorized("invalid_token", "the regulator token is not valid")
-    request.state.audit_actor = ("regulator-token", "manager", "regulator")
+    request.state.audit_actor = ("regulator-token", "manager", None)
 
 
 def require_regulator(
