@@ -162,3 +162,45 @@ def test_a_manager_adds_users_to_its_own_organisation_and_a_clerk_cannot(
     assert (
         'data-username="zhang.san"' not in portal.sign_in("distributor").get("/portal/users").text
     )
+
+
+USER_CODES = [
+    "staff_role_required",
+    "approval_role_required",
+    "approval_not_found",
+    "approval_decided",
+    "approval_own_proposal",
+    "approval_not_yours",
+    "reason_required",
+    "approval_limit",
+    "user_limit",
+    "invalid_role",
+    "username_taken",
+    "weak_password",
+    "invalid_username",
+    "user_not_found",
+    "audit_anchor_key",
+]
+
+
+@pytest.mark.parametrize("code", USER_CODES)
+def test_each_users_and_approvals_code_has_text_in_both_languages(code: str) -> None:
+    from medledger.portal.errors import MESSAGES
+    from medledger.portal.i18n import translations
+
+    assert code in MESSAGES
+    assert translations("zh_CN").gettext(MESSAGES[code]) != MESSAGES[code]
+
+
+def test_the_role_a_post_needs_is_read_from_the_policy_and_the_form_action() -> None:
+    from medledger.domain.auth import StaffRole
+    from medledger.portal.context import staff_role_for
+
+    assert staff_role_for("/portal/stock/lots", "quarantine") is StaffRole.CLERK
+    assert staff_role_for("/portal/stock/lots", "release") is StaffRole.QA
+    assert staff_role_for("/portal/hospital/lots", "release") is StaffRole.QA
+    assert staff_role_for("/portal/approvals/abc/approve") is StaffRole.QA
+    assert staff_role_for("/portal/users") is StaffRole.MANAGER
+    assert staff_role_for("/portal/users", "release") is StaffRole.MANAGER
+    assert staff_role_for("/portal/usersx") is StaffRole.CLERK
+    assert staff_role_for("/portal/regulator/members/0x1/suspend") is StaffRole.MANAGER
