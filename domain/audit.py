@@ -8,10 +8,11 @@ of no known user go to the chain "-"). Entry n commits to entry n-1:
 
 with 32 zero bytes before the first. `record` appends (the faces call it from one
 middleware, `web.audit_trail`, and for sign-in and sign-out); every `audit_anchor_every`
-entries (and on demand, `anchor`) the chain head is anchored on chain through
-`Records.anchorDocument` (kind `AUDIT_BATCH_KIND`) with the organisation's own key, as a
-salted commitment keccak256(salt ‖ head), so the chain shows when a log existed without
-saying anything about it. `verify` recomputes every chain: an edited entry breaks its own
+entries (and on demand, `anchor`) the chain head is sealed as a record of kind
+`AUDIT_BATCH` (`domain.records`: body {chain, seq, head}, readable by the organisation and
+the regulator) and its salted commitment anchored with `Records.anchorDocument` by the
+organisation's own key, so the chain shows when a log existed without saying anything
+about it. `verify` recomputes every chain: an edited entry breaks its own
 hash, a deleted or inserted one breaks the sequence or the link, and an anchor whose
 entry no longer has the anchored hash (a rewritten history) is reported; with the chain
 reachable it also checks that each anchor is on chain, anchored by the organisation.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy import Engine
 
+from medledger.domain import records
 from medledger.domain.chain import custodial_ledger, reader
 from medledger.domain.errors import NotConfigured
 from medledger.domain.services import Services
@@ -51,9 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Records.anchorDocument's kind for an audit batch (the records store's
-# RecordKind.AUDIT_BATCH); documents use 1-9.
-AUDIT_BATCH_KIND = 40
+# Records.anchorDocument's kind for an audit batch (the records store's).
+AUDIT_BATCH_KIND = records.ANCHOR_KINDS[records.RecordKind.AUDIT_BATCH]
 ANONYMOUS = "-"
 LIMITS = {"username": 64, "role": 16, "action": 200, "object": 500, "outcome": 40}
 
@@ -117,8 +117,6 @@ def anchor(services: Services, organisation: str) -> AnchorRow | None:
     done = store.anchors_of(engine, chain)
     if seq == 0 or (done and done[-1].seq >= seq):
         return None
-    salt = os.urandom(32)
-    commitment = keccak(salt + head)
     subject = keccak(b"medledger/audit/" + chain.encode())
     if services.settings.regulator:
         from medledger.domain.regulator import regulator_ledger
@@ -126,15 +124,27 @@ def anchor(services: Services, organisation: str) -> AnchorRow | None:
         ledger = regulator_ledger(services)
         if to_checksum_address(ledger.account.address) != chain:
             raise NotConfigured("audit_anchor_key", f"no key of {chain} here")
-        result = ledger.anchor_document(commitment, subject_id=subject, kind=AUDIT_BATCH_KIND)
     else:
-        result = custodial_ledger(services, chain).anchor_document(
-            commitment, subject_id=subject, kind=AUDIT_BATCH_KIND
-        )
-    tx = "0x" + bytes(result.receipt["transactionHash"]).hex()
-    row = AnchorRow(chain, seq, head, salt, commitment, tx, int(time.time()))
+        ledger = custodial_ledger(services, chain)
+    sealed = records.seal(
+        services,
+        kind=records.RecordKind.AUDIT_BATCH,
+        author=chain,
+        readers=(),
+        subject_id=subject,
+        body=_batch(chain, seq, head),
+    )
+    sealed = records.anchor(services, sealed, ledger=ledger)
+    salt, _ = records.opening(services, sealed.id)
+    row = AnchorRow(chain, seq, head, salt, sealed.commitment, str(sealed.anchored_tx),
+                    int(time.time()))  # fmt: skip
     store.add_anchor(engine, row)
     return row
+
+
+def _batch(chain: str, seq: int, head: bytes) -> dict[str, object]:
+    """The body of an audit batch record: which chain, up to which entry, its hash."""
+    return {"chain": chain, "seq": seq, "head": "0x" + head.hex()}
 
 
 @dataclass
@@ -192,7 +202,8 @@ def verify_store(
                 report.problems.append(
                     f"entry {anchored.seq}, anchored in {anchored.tx_hash}, is not as anchored"
                 )
-            if keccak(anchored.salt + anchored.head_hash) != anchored.commitment:
+            opened = records.canonical(_batch(name, anchored.seq, anchored.head_hash))
+            if not records.matches(anchored.commitment, anchored.salt, opened):
                 report.problems.append(f"the anchor of entry {anchored.seq} does not open")
             elif anchored_by is not None and name != ANONYMOUS:
                 if to_checksum_address(anchored_by(anchored.commitment)) != name:

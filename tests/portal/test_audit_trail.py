@@ -13,7 +13,8 @@ from sqlalchemy import delete, update
 from typer.testing import CliRunner
 
 from medledger.cli import app as cli
-from medledger.domain import audit
+from medledger.domain import audit, records
+from medledger.domain.audit import chain_of
 from medledger.domain.store import api_store
 from medledger.indexer.store.tables import audit_log
 from tests.api.partner_env import PartnerEnv
@@ -109,6 +110,14 @@ def test_verify_finds_an_edited_a_deleted_and_a_rewritten_entry(portal: PortalEn
     assert on_chain["anchored_by"] == c.hospital.address
     assert on_chain["kind"] == audit.AUDIT_BATCH_KIND
     assert anchor.commitment != keccak(anchor.head_hash)  # salted: the head alone opens nothing
+    batch = records.by_commitment(services, anchor.commitment, reader="", regulator=True)
+    assert batch is not None and batch.record.kind == records.RecordKind.AUDIT_BATCH
+    assert batch.body == {"chain": chain_of(c.hospital.address), "seq": anchor.seq,
+                          "head": "0x" + anchor.head_hash.hex()}  # fmt: skip
+    stranger = records.by_commitment(
+        services, anchor.commitment, reader=c.distributor.address, regulator=False
+    )
+    assert stranger is None
     verified = post(manager, "/portal/audit/verify", {}, page="/portal/audit")
     assert 'data-verify="ok"' in verified.text and "intact" in verified.text
 

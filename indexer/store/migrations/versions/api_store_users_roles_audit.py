@@ -2,7 +2,7 @@
 staff, the maker-checker's pending actions and the hash-chained audit trail with its anchors.
 
 Revision ID: api_store_users
-Revises: api_store_0002
+Revises: api_store_0003
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "api_store_users"
-down_revision = "api_store_0002"
+down_revision = "api_store_0003"
 branch_labels = None
 depends_on = None
 
