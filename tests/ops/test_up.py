@@ -168,7 +168,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         lot = re.search(r"A recalled lot:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
         assert httpx.get(lot, headers=JSON).json()["lot"]["recalled"] is True
         # Sign-ins are printed for every organisation and work; the secrets are not printed.
-        assert banner.count("demo-") == 12  # the seeded organisations
+        assert banner.count("demo-") == 36  # a manager, a QA and a clerk per organisation
         for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
             password = re.search(rf"^  {user}\s+(\S+)", banner, re.M).group(1)  # type: ignore[union-attr]
             signs_in(urls[side], user, password)
