@@ -102,6 +102,12 @@ STAFF_POLICY: dict[str, StaffRole] = {
     "/portal/regulator/licences": StaffRole.MANAGER,
     "/portal/regulator/members": StaffRole.MANAGER,
 }
+# Menu entries shown only to some roles (the pages check the same role).
+NAV_STAFF: dict[str, StaffRole] = {
+    "/portal/approvals": StaffRole.QA,
+    "/portal/users": StaffRole.MANAGER,
+    "/portal/audit": StaffRole.MANAGER,
+}
 # Form actions that need more than a clerk wherever they are posted.
 STAFF_ACTIONS: dict[str, StaffRole] = {"release": StaffRole.QA}
 # Paths every visitor may post to (signing in and out).
@@ -142,7 +148,7 @@ class Ctx:
 
     @property
     def user_label(self) -> str:
-        """ "张三 (QA)": who is signed in, for the page header."""
+        """Who is signed in, for the page header: "张三 (QA)"."""
         if self.session is None:
             return ""
         name = self.session.display_name or self.session.username
@@ -160,7 +166,9 @@ class Ctx:
     @property
     def nav(self) -> list[NavItem]:
         items = items_for(self.member.role if self.member else None)
-        return [i for i in items if self.may(staff_role_for(i.path))] if self.member else items
+        if self.member is None:
+            return items
+        return [i for i in items if self.may(NAV_STAFF.get(i.path, StaffRole.CLERK))]
 
     @property
     def signed_in(self) -> Member:
