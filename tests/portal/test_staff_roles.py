@@ -204,3 +204,40 @@ def test_the_role_a_post_needs_is_read_from_the_policy_and_the_form_action() -> 
     assert staff_role_for("/portal/users", "release") is StaffRole.MANAGER
     assert staff_role_for("/portal/usersx") is StaffRole.CLERK
     assert staff_role_for("/portal/regulator/members/0x1/suspend") is StaffRole.MANAGER
+
+
+def test_quarantined_serialised_units_are_released_by_maker_checker_too(
+    portal: PortalEnv,
+) -> None:
+    c = portal.api.consortium
+    (unit,) = c.manufacturer.commission(c.lot_key, ["QRU-1"]).value
+    c.manufacturer.quarantine([unit])
+    portal.api.sync()
+    code = f"(01){c.gtin}(21)QRU-1"
+    clerk = portal.sign_in(portal.add_staff("maker-clerk", of="manufacturer", role="clerk"))
+    token = csrf_of(clerk.get("/portal/manufacturer").text)
+    refused = clerk.post("/portal/approvals/release-units", data={"csrf_token": token,
+                         "units": code})  # fmt: skip
+    assert refused.status_code == 403
+    maker = portal.sign_in("manufacturer", lang="en")
+    proposed = post(maker, "/portal/approvals/release-units", {"units": code},
+                    page="/portal/approvals")  # fmt: skip
+    assert proposed.status_code == 200 and "Release of 1 units proposed" in proposed.text
+    assert c.admin.item(unit).status.name == "QUARANTINED"
+    (approval,) = re.findall(r'data-approval="([0-9a-f]+)" data-kind="release_units"',
+                             proposed.text)  # fmt: skip
+    qa = portal.sign_in(portal.add_staff("maker-qa", of="manufacturer", role="qa"))
+    done = post(qa, f"/portal/approvals/{approval}/approve", {}, page="/portal/approvals")
+    assert done.status_code == 200 and f'data-approval="{approval}" data-state="approved"' in (
+        done.text
+    )
+    assert c.admin.item(unit).status.name == "ACTIVE"
+    # Approved again, or released a second time by a new proposal: the ledger says no, and
+    # the action is kept as refused.
+    again = post(maker, "/portal/approvals/release-units", {"units": code},
+                 page="/portal/approvals")  # fmt: skip
+    (second,) = re.findall(r'data-approval="([0-9a-f]+)" data-kind="release_units"', again.text)
+    refused_by_ledger = post(qa, f"/portal/approvals/{second}/approve", {},
+                             page="/portal/approvals")  # fmt: skip
+    assert refused_by_ledger.status_code == 400
+    assert f'data-approval="{second}" data-state="failed"' in refused_by_ledger.text
