@@ -241,3 +241,32 @@ def test_quarantined_serialised_units_are_released_by_maker_checker_too(
                              page="/portal/approvals")  # fmt: skip
     assert refused_by_ledger.status_code == 400
     assert f'data-approval="{second}" data-state="failed"' in refused_by_ledger.text
+
+
+def test_the_add_user_command_gives_a_role_and_refuses_an_unknown_one(
+    portal: PortalEnv,
+) -> None:
+    from typer.testing import CliRunner
+
+    from medledger.cli import app
+    from medledger.portal.users import find_user
+
+    c = portal.api.consortium
+    data_dir = str(portal.api.services.settings.data_dir)
+    env = {"MEDLEDGER_PORTAL_PASSWORD": "qa-password-1"}
+    runner = CliRunner()
+    args = ["portal", "add-user", "qa.zhao", "--address", c.hospital.address, "--role", "qa",
+            "--display-name", "赵质量", "--data-dir", data_dir]  # fmt: skip
+    created = runner.invoke(app, args, env=env)
+    assert created.exit_code == 0 and "(qa)" in created.output, created.output
+    found = find_user(portal.api.services, "qa.zhao")
+    assert found is not None and (found[0].role, found[0].created_by) == ("qa", "cli")
+    bad = runner.invoke(app, [*args[:2], "x.root", *args[3:5], "--role", "root",
+                              "--data-dir", data_dir], env=env)  # fmt: skip
+    assert bad.exit_code == 2 and "clerk, qa or manager" in bad.output
+    assert find_user(portal.api.services, "x.root") is None
+    signed = portal.client(lang="zh")
+    form = signed.get("/portal/sign-in").text
+    signed.post("/portal/sign-in", data={"username": "qa.zhao", "password": "qa-password-1",
+                "csrf_token": csrf_of(form)})  # fmt: skip
+    assert "赵质量 (质量)" in signed.get("/portal/hospital").text
