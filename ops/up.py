@@ -114,7 +114,20 @@ def _portal_users(stack: Stack, seed: SeedResult) -> None:
                 except UserError as exc:
                     if exc.code != "username_taken":
                         raise
+            if regulator:  # its manager's personal key to the regulator API
+                _staff_key(stack, services, org["slug"])
         services.engine.dispose()
+
+
+def _staff_key(stack: Stack, services: Services, username: str) -> None:
+    """The demo regulator manager's staff key (`Authorization: Bearer mls_…`), minted once
+    into `secrets/regulator-staff-key` (mode 0600)."""
+    from medledger.domain.auth import create_staff_key
+
+    private_file(
+        stack.secrets.directory / "regulator-staff-key",
+        lambda: create_staff_key(services, username, label="demo")[1],
+    )
 
 
 def seed_stack(stack: Stack, echo: Callable[[str], None]) -> SeedResult | None:
@@ -185,6 +198,9 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
             for suffix, role, _ in DEMO_STAFF[1:]:
                 name = org["slug"] + suffix
                 lines.append(f"    {name:<15} {passwords[name]:<18} {role}")
+        staff_key = stack.secrets.directory / "regulator-staff-key"
+        if staff_key.exists():
+            lines.append(f"  regulator API staff key (Bearer): {staff_key}")
         lines += [
             "",
             f"Verify a sample code:  {stack.partner_api}{seed.sample_path}",
