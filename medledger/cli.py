@@ -13,7 +13,7 @@ from rich.console import Console
 
 from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
-from medledger.portal.cli import portal_app
+from medledger.portal.cli import audit_app, portal_app
 from medledger.sdk.errors import MedLedgerError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(gs1_app, name="gs1")
 app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
+app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
 
 # Wide enough for the trace table even when output is piped (make run).
