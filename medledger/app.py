@@ -1,8 +1,9 @@
 """The FastAPI application: `create_app(services)` wires settings, routes and errors.
 
 Middleware, outermost first: the security headers (`api.security_headers`), the request
-metrics, and the guard that keeps request bodies within bounds and behind credentials
-(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials).
+metrics, the guard that keeps request bodies within bounds and behind credentials
+(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials), and
+the audit trail of every write (`web.audit_trail`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from medledger.api.routes import (
     devices,
     documents,
     epcis,
+    exports,
     items,
     recalls,
     regulator,
@@ -22,7 +24,9 @@ from medledger.api.routes import (
     verify,
 )
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
+from medledger.domain.inspection_exports import MAX_UPLOAD as MAX_EXPORT_UPLOAD
 from medledger.domain.services import Services
+from medledger.web.audit_trail import AuditTrail
 from medledger.web.gates import API_GATES
 from medledger.web.http_guard import GuardRules, install_http_guard
 from medledger.web.metrics import install_metrics
@@ -37,6 +41,7 @@ BODY_BYTES = {
     "/v1/partner/documents": MAX_DOCUMENT_BYTES * 4 // 3 + _SLACK,  # base64 in JSON
     "/v1/partner/documents/upload": MAX_DOCUMENT_BYTES + _SLACK,  # multipart
     "/v1/epcis/capture": MAX_EPCIS_DOCUMENT_BYTES,  # what capture itself reads
+    "/v1/exports/verify": MAX_EXPORT_UPLOAD + _SLACK,  # multipart
 }
 
 
@@ -51,6 +56,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(AuditTrail)
     install_http_guard(app, GuardRules(body_bytes=dict(BODY_BYTES), gates=dict(API_GATES)))
     install_metrics(app)
     app.add_middleware(SecurityHeaders)
@@ -61,6 +67,7 @@ def create_app(services: Services) -> FastAPI:
 
     for module in (verify, auth, devices, items, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
+    app.include_router(exports.router)  # inspection exports and their verification
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 
