@@ -105,7 +105,7 @@ def files(conn: Connection, *, member: Member, of: str | None = None) -> Approva
     """A member's approval files: its own, or any member's for a regulator (404 otherwise)."""
     owner = member.address if of is None else to_checksum_address(of)
     if owner != member.address and not member.is_regulator:
-        raise NotFound("approvals_not_found", "no approval files of that member for you")
+        raise NotFound("qualification_not_found", "no approval files of that member for you")
     return approval_files(conn, owner)
 
 
@@ -156,7 +156,7 @@ def _written(
 
 def _trader(member: Member) -> None:
     if member.is_regulator:
-        raise Unprocessable("approvals_traders_only", "only members that hold stock keep files")
+        raise Unprocessable("qualification_traders_only", "only members that hold stock keep files")
 
 
 def approve_supplier(

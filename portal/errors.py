@@ -274,8 +274,8 @@ MESSAGES: dict[str, str] = {
     "PartnersMissingRecord": _l("An approval needs its qualification record."),
     "PartnersSupplierNotApproved": _l("This supplier is not in your approved-supplier file."),
     "PartnersProductNotApproved": _l("This product is not in your approved-product file."),
-    "approvals_not_found": _l("No approval files of that member are shared with you."),
-    "approvals_traders_only": _l("Only members that hold stock keep approval files."),
+    "qualification_not_found": _l("No approval files of that member are shared with you."),
+    "qualification_traders_only": _l("Only members that hold stock keep approval files."),
     "acceptance_with_hash": _l(
         "Send either the acceptance record or an inspection hash you signed, not both."
     ),

@@ -21,12 +21,13 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from medledger.domain import partners
+from medledger.domain.auth import StaffRole
 from medledger.domain.network import DAY, NetworkFigures, network_alerts, network_overview
 from medledger.domain.recalls import RecallProblem, recall_list
 from medledger.domain.regulator import MAX_REASON, RegulatorProblem
 from medledger.indexer.queries.counterparties import names_of
 from medledger.portal.charts import Bar, bar_chart, column_chart
-from medledger.portal.context import Csrf, Ctx
+from medledger.portal.context import STAFF_POLICY, Csrf, Ctx
 from medledger.portal.errors import MESSAGES, FormError
 from medledger.portal.i18n import Formatter
 from medledger.portal.nav import NavItem, _l, register
@@ -317,6 +318,7 @@ def admit(
 
 
 ADMITTED_ROLES = ("manufacturer", "distributor", "logistics", "hospital")
+STAFF_POLICY["/portal/regulator/prefixes"] = StaffRole.MANAGER  # as admitting a member
 
 
 @router.post("/prefixes")

@@ -49,7 +49,7 @@ def test_a_distributor_approves_a_supplier_with_its_licence_copy(partner: Partne
     assert licence["number"].startswith("LIC-")
     doc_id = _share_licence_copy(partner)
     approved = client.post(
-        "/v1/partner/approvals/suppliers",
+        "/v1/partner/qualification/suppliers",
         json={
             "counterparty": c.manufacturer.address,
             "documents": [{"document_id": doc_id, "kind": "licence"}],
@@ -60,7 +60,7 @@ def test_a_distributor_approves_a_supplier_with_its_licence_copy(partner: Partne
     )
     assert approved.status_code == 201, approved.text
     partner.api.sync()
-    files = client.get("/v1/partner/approvals", headers=distributor).json()
+    files = client.get("/v1/partner/qualification", headers=distributor).json()
     assert files["policy"] == "off"
     (entry,) = files["suppliers"]
     assert entry["supplier"] == c.manufacturer.address and entry["approved"]
@@ -90,7 +90,7 @@ def test_refuse_policy_turns_an_unapproved_supplier_away(partner: PartnerEnv) ->
     c = partner.api.consortium
     client = partner.api.client
     put = client.put(
-        "/v1/partner/approvals/policy",
+        "/v1/partner/qualification/policy",
         json={"policy": "refuse"},
         headers=partner.login(c.distributor),
     )
@@ -109,26 +109,28 @@ def test_files_are_private_to_their_member(partner: PartnerEnv) -> None:
     c = partner.api.consortium
     client = partner.api.client
     other = client.get(
-        "/v1/partner/approvals",
+        "/v1/partner/qualification",
         params={"of": c.distributor.address},
         headers=partner.login(c.hospital),
     )
     assert other.status_code == 404, other.text
     regulator = partner.login(c.regulator)
     seen = client.get(
-        "/v1/partner/approvals", params={"of": c.distributor.address}, headers=regulator
+        "/v1/partner/qualification", params={"of": c.distributor.address}, headers=regulator
     )
     assert seen.status_code == 200, seen.text
-    refused = client.put("/v1/partner/approvals/policy", json={"policy": "hold"}, headers=regulator)
+    refused = client.put(
+        "/v1/partner/qualification/policy", json={"policy": "hold"}, headers=regulator
+    )
     assert refused.status_code == 422, refused.text
-    assert refused.json()["code"] == "approvals_traders_only"
+    assert refused.json()["code"] == "qualification_traders_only"
 
 
 def test_a_document_the_member_cannot_read_cannot_be_attached(partner: PartnerEnv) -> None:
     c = partner.api.consortium
     doc_id = _share_licence_copy(partner)  # shared with the distributor, not hospital2
     response = partner.api.client.post(
-        "/v1/partner/approvals/suppliers",
+        "/v1/partner/qualification/suppliers",
         json={
             "counterparty": c.manufacturer.address,
             "documents": [{"document_id": doc_id, "kind": "licence"}],

@@ -19,15 +19,15 @@ def test_a_distributor_approves_its_supplier_with_the_licence_copy(portal: Porta
     c = portal.api.consortium
     portal.api.sync()
     client = portal.sign_in("distributor", lang="zh")
-    page = client.get("/portal/approvals", params={"supplier": c.manufacturer.address})
+    page = client.get("/portal/qualification", params={"supplier": c.manufacturer.address})
     assert page.status_code == 200, page.text
     assert "首营审核" in page.text
     assert "LIC-" in page.text  # the supplier's attested licence number
     approved = post(
         client,
-        "/portal/approvals/suppliers",
+        "/portal/qualification/suppliers",
         {"supplier": c.manufacturer.address, "document_kind": "licence", "note": "已核对"},
-        page=f"/portal/approvals?supplier={c.manufacturer.address}",
+        page=f"/portal/qualification?supplier={c.manufacturer.address}",
         files={"documents": ("licence.pdf", COPY, "application/pdf")},
     )
     assert approved.status_code == 200, approved.text
@@ -42,25 +42,28 @@ def test_a_distributor_approves_its_supplier_with_the_licence_copy(portal: Porta
     assert view.body["note"] == "已核对"
 
     policy = post(
-        client, "/portal/approvals/policy", {"policy": "refuse"}, page="/portal/approvals"
+        client, "/portal/qualification/policy", {"policy": "refuse"}, page="/portal/qualification"
     )
     assert policy.status_code == 200, policy.text
     assert int(c.distributor.approval_policy(c.distributor.address)) == 2
     product = post(
-        client, "/portal/approvals/products", {"gtin": c.gtin, "note": ""}, page="/portal/approvals"
+        client,
+        "/portal/qualification/products",
+        {"gtin": c.gtin, "note": ""},
+        page="/portal/qualification",
     )
     assert product.status_code == 200, product.text
     assert c.distributor.product_approval(c.distributor.address, c.gtin) is not None
     portal.api.sync()
-    listed = client.get("/portal/approvals")
+    listed = client.get("/portal/qualification")
     assert f'data-supplier="{c.manufacturer.address}"' in listed.text
     assert f'data-gtin="{c.gtin}"' in listed.text
 
     withdrawn = post(
         client,
-        "/portal/approvals/withdraw",
+        "/portal/qualification/withdraw",
         {"supplier": c.manufacturer.address},
-        page="/portal/approvals",
+        page="/portal/qualification",
     )
     assert withdrawn.status_code == 200, withdrawn.text
     assert c.distributor.supplier_approval(c.distributor.address, c.manufacturer.address) is None
@@ -68,9 +71,11 @@ def test_a_distributor_approves_its_supplier_with_the_licence_copy(portal: Porta
 
 def test_the_page_speaks_english_and_refuses_a_bad_gtin(portal: PortalEnv) -> None:
     client = portal.sign_in("hospital", lang="en")
-    page = client.get("/portal/approvals")
+    page = client.get("/portal/qualification")
     assert "Supplier &amp; product approvals" in page.text
-    bad = post(client, "/portal/approvals/products", {"gtin": "123"}, page="/portal/approvals")
+    bad = post(
+        client, "/portal/qualification/products", {"gtin": "123"}, page="/portal/qualification"
+    )
     assert bad.status_code == 422, bad.text
 
 

@@ -1,6 +1,6 @@
 """首营审核 / Supplier and product approvals: a member's approved-supplier and
 approved-product files and its policy for goods outside them (`domain.qualification`, the
-same use cases as /v1/partner/approvals).
+same use cases as /v1/partner/qualification).
 
 Approving a supplier shows its licences as the regulator attested them (number, authority,
 scope, validity, warehouse address, province); the clerk attaches the copies it checked
@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from medledger.domain import qualification
+from medledger.domain.auth import StaffRole
 from medledger.domain.qualification import DocumentRef, ProductApprovalIn, SupplierApprovalIn
 from medledger.indexer.queries.counterparties import partners
-from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.context import STAFF_POLICY, Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
 from medledger.portal.nav import NavItem, _l, register
@@ -33,10 +34,12 @@ from medledger.web.deps import ConnDep
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/portal/approvals", include_in_schema=False)
+router = APIRouter(prefix="/portal/qualification", include_in_schema=False)
 TRADERS = frozenset({Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL})
 Trader = Annotated[Ctx, role_ctx(*TRADERS)]
-register(NavItem("/portal/approvals", _l("Supplier & product approvals"), TRADERS, 60))
+register(NavItem("/portal/qualification", _l("Supplier & product approvals"), TRADERS, 60))
+# First-time supplier/product review (首营审核) is the quality department's decision.
+STAFF_POLICY["/portal/qualification"] = StaffRole.QA
 # Document kinds anchored with Records.anchorDocument (1-3: portal.routes.documents).
 QUALIFICATION_DOCUMENT = 4
 DOC_KINDS = ("licence", "registration_certificate", "authorisation_letter", "other")
@@ -49,7 +52,7 @@ def _page(
     files = qualification.files(conn, member=ctx.signed_in)
     chosen = to_checksum_address(supplier) if is_address(supplier) else ""
     return ctx.render(
-        "approvals/index.html",
+        "qualification/index.html",
         files=files,
         policy=files.policy.name.lower(),
         partners=partners(conn, excluding=ctx.signed_in.address),

@@ -6,7 +6,7 @@ and a supplier's licences as attested (public registration data). Mounted under
 Approving and withdrawing seal a qualification record (documents checked, licences seen,
 note, who decided) for the member, the counterparty and the regulator, and put its salted
 commitment on chain. A member reads only its own files (a regulator any member's: other
-callers get 404). A regulator keeps no files (422 `approvals_traders_only`).
+callers get 404). A regulator keeps no files (422 `qualification_traders_only`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class PolicyIn(BaseModel):
     policy: PolicyName
 
 
-@router.get("/approvals", response_model=ApprovalFilesOut)
+@router.get("/qualification", response_model=ApprovalFilesOut)
 def approval_files(
     member: CurrentMember,
     conn: ConnDep,
@@ -99,7 +99,7 @@ def approval_files(
     )
 
 
-@router.put("/approvals/policy", response_model=OperationOut)
+@router.put("/qualification/policy", response_model=OperationOut)
 def set_policy(body: PolicyIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
     """Off, hold (unapproved goods are received into quarantine) or refuse (the ledger
     refuses the shipment: 409 `ItemsSupplierNotApproved` / `ItemsProductNotApproved`)."""
@@ -122,7 +122,7 @@ def member_licences(
     ]
 
 
-@router.post("/approvals/suppliers", response_model=OperationOut, status_code=201)
+@router.post("/qualification/suppliers", response_model=OperationOut, status_code=201)
 def approve_supplier(
     body: SupplierApprovalIn, member: CurrentMember, services: ServicesDep, conn: ConnDep
 ) -> OperationOut:
@@ -132,7 +132,7 @@ def approve_supplier(
     )
 
 
-@router.post("/approvals/suppliers/withdraw", response_model=OperationOut)
+@router.post("/qualification/suppliers/withdraw", response_model=OperationOut)
 def withdraw_supplier(
     body: SupplierApprovalIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
@@ -141,7 +141,7 @@ def withdraw_supplier(
     )
 
 
-@router.post("/approvals/products", response_model=OperationOut, status_code=201)
+@router.post("/qualification/products", response_model=OperationOut, status_code=201)
 def approve_product(
     body: ProductApprovalIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
@@ -149,7 +149,7 @@ def approve_product(
     return qualification.approve_product(services, member=member, gtin=body.gtin, body=body)
 
 
-@router.post("/approvals/products/withdraw", response_model=OperationOut)
+@router.post("/qualification/products/withdraw", response_model=OperationOut)
 def withdraw_product(
     body: ProductApprovalIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
