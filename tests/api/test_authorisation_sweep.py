@@ -129,6 +129,8 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "company_prefix": c.distributor_prefix,
         # plain values
         "serials": ["SWEEP1"],
+        "name": "sweep organisation",
+        "prefix": "6977009",
         "temp_min": 40,
         "temp_max": 60,
         "level": 2,
