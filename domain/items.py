@@ -1,7 +1,7 @@
 """Items: units and containers, and their custody.
 
 Writes (commission, containers, pack/unpack, ship/receive/cancel, dispense, quarantine,
-release, destroy, adverse events, a transaction the member signed itself) act for one
+release, destroy, a transaction the member signed itself) act for one
 member and answer once the read model shows them (`domain.read_your_writes`). Reads are
 scoped to the member: its own stock, the history of an item it holds or has held, the
 shipments it sent or received (a regulator sees everything).
@@ -21,7 +21,6 @@ from medledger.domain.devices import ZERO32, member_ledger
 from medledger.domain.errors import NotFound
 from medledger.domain.orders import report
 from medledger.domain.partner_schemas import (
-    AdverseEventIn,
     CancelIn,
     CommissionIn,
     ContainerIn,
@@ -41,7 +40,6 @@ from medledger.sdk.ledger import Ledger, TxResult
 from medledger.sdk.model import ShipmentState, ShipmentStatus
 
 __all__ = [
-    "adverse_event",
     "cancel",
     "commission",
     "create_container",
@@ -129,17 +127,6 @@ def release(services: Services, *, member: Member, items: ItemsIn) -> OperationO
 def destroy(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
     record = items.record_hash or ZERO32
     return _custodial(services, member, lambda lg: lg.destroy(items.item_ids, record_hash=record))
-
-
-def adverse_event(services: Services, *, member: Member, event: AdverseEventIn) -> OperationOut:
-    """Report an adverse event about an item (unit or container) or a lot. The ledger
-    takes it only from a member concerned by the subject: the item's holder (a hospital
-    keeps the units it dispensed), the manufacturer of its lot, or the regulator; anything
-    else, an unknown subject included, is 409 `RecordsNotConcerned`."""
-    result = member_ledger(services, member).report_adverse_event(
-        event.subject_id, severity=event.severity, report_hash=event.report_hash
-    )
-    return settled(services, report(result, signed_by="custodial", report_id=result.value))
 
 
 def transaction(services: Services, *, member: Member, raw_transaction: bytes) -> OperationOut:

@@ -252,12 +252,6 @@ class CancelIn(SignedFields):
     reason_hash: Hex32 | None = None
 
 
-class AdverseEventIn(Strict):
-    subject_id: Hex32
-    severity: int = Field(ge=0, le=255)
-    report_hash: Hex32
-
-
 class RawTransactionIn(Strict):
     raw_transaction: HexBytes
 
@@ -320,6 +314,7 @@ class OperationOut(BaseModel):
     shipment_id: int | None = None
     recall_id: int | None = None
     report_id: int | None = None
+    record_id: str | None = Field(default=None, description="the sealed record it carries")
     indexed: bool = Field(
         default=True,
         description="false: the read model had not reached block_number when this was "

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from medledger.api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from medledger.api.routes import (
+    adverse_events,
     auth,
     devices,
     documents,
@@ -61,6 +62,8 @@ def create_app(services: Services) -> FastAPI:
 
     for module in (verify, auth, devices, items, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
+    app.include_router(adverse_events.router)
+    app.include_router(adverse_events.regulator_router)
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 
