@@ -31,6 +31,7 @@ from medledger.domain.errors import NotFound
 from medledger.domain.orders import report
 from medledger.domain.partner_schemas import Hex32, OperationOut, Strict, hexs
 from medledger.domain.read_your_writes import settled
+from medledger.domain.record_notes import anchored
 from medledger.domain.records import RecordKind, SealedRecord
 from medledger.domain.services import Services
 from medledger.indexer.queries.devices import lots_of
@@ -158,9 +159,8 @@ def report_event(services: Services, *, member: Member, event: AdverseEventIn) -
     result = ledger.report_adverse_event(
         event.subject_id, severity=event.severity, report_hash=sealed.commitment
     )
-    out = report(result, signed_by="custodial", report_id=result.value, record_id=sealed.id)
-    records.set_anchor(services, sealed.id, out.tx_hash)
-    return settled(services, out)
+    out = report(result, signed_by="custodial", report_id=result.value)
+    return settled(services, anchored(services, sealed, out))
 
 
 def reports(

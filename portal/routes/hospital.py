@@ -1,5 +1,6 @@
 """Hospital pages: stock (received goods, `portal.routes.shipments` for receiving), using
-units (dispense to a patient or implant; the procedure record is only hashed on chain),
+units (dispense to a patient or implant; the procedure record is sealed, its salted
+commitment on chain),
 loose quantities of lot-tracked devices (use, quarantine, release, destroy) and
 adverse-event reports (`domain.adverse_events`). Writes call the same use cases as the
 JSON API (`domain.items`)."""
@@ -14,10 +15,12 @@ from fastapi.responses import HTMLResponse, Response
 from medledger.domain import adverse_events, items
 from medledger.domain.adverse_events import MAX_NARRATIVE, MAX_PROBLEM, AdverseEventIn, AgeBand
 from medledger.domain.partner_schemas import ItemsIn, hexs
+from medledger.domain.record_notes import MAX_NOTE, anchored, seal_note
+from medledger.domain.records import RecordKind
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
-from medledger.portal.forms import codes, need, text_hash, whole
+from medledger.portal.forms import codes, need, whole
 from medledger.portal.lot_actions import USE, lot_action
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.routes.adverse_events import OUTCOMES, SEXES
@@ -58,14 +61,19 @@ def use(
         if use not in USES:
             raise FormError("invalid_request", f"use {use!r}", {"use": use})
         units = codes("contents", contents)
-        reference = need("record", record)
-        body = ItemsIn.model_validate(
-            {
-                "item_ids": [hexs(u.item_id) for u in units],
-                "record_hash": hexs(text_hash(f"{use}:{reference}") or b""),
-            }
+        reference = need("record", record)[:MAX_NOTE]
+        ids = [hexs(u.item_id) for u in units]
+        sealed = seal_note(
+            ctx.services,
+            kind=RecordKind.DISPENSE,
+            author=ctx.signed_in.address,
+            subject_id=units[0].item_id,
+            body={"use": use, "reference": reference, "item_ids": ids},
         )
-        used = items.dispense(ctx.services, member=ctx.signed_in, items=body)
+        body = ItemsIn.model_validate({"item_ids": ids, "record_hash": hexs(sealed.commitment)})
+        used = anchored(
+            ctx.services, sealed, items.dispense(ctx.services, member=ctx.signed_in, items=body)
+        )
     except FAILURES as exc:
         return stock_page(ctx, conn, "hospital/use.html", values=typed, problem=exc)
     notice = ctx._("%(n)s units recorded as used.") % {"n": len(units)}

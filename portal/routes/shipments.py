@@ -21,13 +21,15 @@ from medledger.domain.chain import reader
 from medledger.domain.errors import NotFound
 from medledger.domain.lot_custody import LotAvailability
 from medledger.domain.partner_schemas import OperationOut, ReceiveIn, ShipIn, hexs
+from medledger.domain.record_notes import MAX_NOTE, anchored, seal_note
+from medledger.domain.records import RecordKind
 from medledger.indexer.queries.counterparties import organisation_name, partners
 from medledger.indexer.queries.loose_lots import loose_lots, lot_names
 from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
-from medledger.portal.forms import codes, tenths, text_hash, whole
+from medledger.portal.forms import codes, tenths, whole
 from medledger.portal.lot_forms import LotLine, as_body, lot_lines
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
@@ -99,17 +101,26 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         loose = lot_lines("lots", typed.get("lots", ""))
         contents = typed.get("contents", "")
         shipped = codes("contents", contents) if contents.strip() or not loose else []
-        note = text_hash(typed.get("note", ""))
-        body = ShipIn.model_validate(
-            {
-                "receiver": typed.get("receiver", ""),
-                "item_ids": [hexs(u.item_id) for u in shipped],
-                "lots": as_body(loose),
-                "document_hash": hexs(note) if note else None,
-            }
-        )
+        fields = {
+            "receiver": typed.get("receiver", ""),
+            "item_ids": [hexs(u.item_id) for u in shipped],
+            "lots": as_body(loose),
+        }
+        order = ShipIn.model_validate(fields)  # checked before the note is sealed
         check_sizes(files)
-        sent = _ship_checked(ctx, body, loose)
+        note = typed.get("note", "").strip()[:MAX_NOTE]
+        sealed = None
+        if note:
+            sealed = seal_note(
+                ctx.services,
+                kind=RecordKind.SHIPMENT_NOTE,
+                author=ctx.signed_in.address,
+                readers=[order.receiver],
+                subject_id=shipped[0].item_id if shipped else loose[0].lot_key,
+                body={"note": note, **fields},
+            )
+        body = order.model_copy(update={"document_hash": sealed.commitment if sealed else None})
+        sent = anchored(ctx.services, sealed, _ship_checked(ctx, body, loose))
         assert sent.shipment_id is not None
     except FAILURES as exc:
         return _outbound(ctx, conn, values=typed, problem=exc)

@@ -1,0 +1,43 @@
+"""The notes and record references members type beside a ledger write (a procedure
+number when units are used, a quarantine reason, a destruction record, a QC release, a
+delivery note): sealed in the records store (`domain.records`) for exactly the parties
+named, and only the record's salted commitment passed to the contract call as its hash
+argument, never a hash of the text itself (anyone holding the chain could confirm a
+guessed text against an unsalted hash)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from medledger.domain import records
+from medledger.domain.partner_schemas import OperationOut
+from medledger.domain.records import RecordKind, SealedRecord
+from medledger.domain.services import Services
+
+__all__ = ["MAX_NOTE", "anchored", "seal_note"]
+
+MAX_NOTE = 500
+
+
+def seal_note(
+    services: Services,
+    *,
+    kind: RecordKind,
+    author: str,
+    subject_id: bytes,
+    body: Mapping[str, Any],
+    readers: Iterable[str] = (),
+) -> SealedRecord:
+    """Seal `body` for `author`, `readers` and the regulator."""
+    return records.seal(
+        services, kind=kind, author=author, readers=list(readers), subject_id=subject_id, body=body
+    )
+
+
+def anchored(services: Services, record: SealedRecord | None, out: OperationOut) -> OperationOut:
+    """Note on `record` the transaction that carried its commitment; `out` with its id."""
+    if record is None:
+        return out
+    records.set_anchor(services, record.id, out.tx_hash)
+    return out.model_copy(update={"record_id": record.id})
