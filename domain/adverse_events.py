@@ -196,7 +196,7 @@ def read_report(
         view = None
     if (
         view is None
-        or view.record.kind is not RecordKind.ADVERSE_EVENT
+        or view.record.kind != RecordKind.ADVERSE_EVENT
         or view.record.anchored_tx is None
     ):
         raise NotFound("adverse_event_not_found", f"no adverse-event report {record_id[:80]!r}")

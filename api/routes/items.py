@@ -4,12 +4,13 @@ signed-in member, the HTTP face of `domain.items` (products and lots: `api.route
 Writes: commission, containers (create, pack, unpack), shipments (ship units, cases,
 pallets and loose lot quantities; receive/reject with the acceptance record, cancel),
 dispense, quarantine/release, destroy (loose quantities and cases: `api.routes.lots`,
-mounted here; adverse events: `api.routes.adverse_events`), and raw transactions the member signed itself. Ship, receive and
-cancel take either the member's own EIP-712 signature (relayed) or use its custodial key;
-the other operations use the custodial key, or the member submits its own signed
-transaction to POST /v1/partner/transactions. A ledger rule violation is problem+json named
-after the Solidity error. A write answers once the read model shows it, or with `indexed:
-false` when it has not caught up in time (`domain.read_your_writes`).
+mounted here; adverse events: `api.routes.adverse_events`), and raw transactions the
+member signed itself. Ship, receive and cancel take either the member's own EIP-712
+signature (relayed) or use its custodial key; the other operations use the custodial
+key, or the member submits its own signed transaction to POST /v1/partner/transactions. A
+ledger rule violation is problem+json named after the Solidity error. A write answers once
+the read model shows it, or with `indexed: false` when it has not caught up in time
+(`domain.read_your_writes`).
 
 Reads are scoped per object: inventory is the member's own stock, an item's history is
 shown only to a member that holds or has held it, a shipment only to its sender or

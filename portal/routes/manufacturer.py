@@ -155,9 +155,10 @@ def register_lot(
         "qc_release": qc_release,
     }
     try:
+        gtin, lot_number = need("lot_gtin", lot_gtin), need("lot", lot)
         fields = {
-            "gtin": need("lot_gtin", lot_gtin),
-            "lot": need("lot", lot),
+            "gtin": gtin,
+            "lot": lot_number,
             "production_date": date_ts("production_date", production_date),
             "expiry": date_ts("expiry", expiry, end_of_day=True),
         }
@@ -168,8 +169,12 @@ def register_lot(
                 ctx.services,
                 kind=RecordKind.QC_RELEASE,
                 author=ctx.signed_in.address,
-                subject_id=gs1.lot_key(fields["gtin"], fields["lot"]),
-                body={"gtin": fields["gtin"], "lot": fields["lot"], "qc_release": qc_release.strip()[:MAX_NOTE]},
+                subject_id=gs1.lot_key(gtin, lot_number),
+                body={
+                    "gtin": gtin,
+                    "lot": lot_number,
+                    "qc_release": qc_release.strip()[:MAX_NOTE],
+                },
             )
         body = LotIn.model_validate(
             {**fields, "qc_release_hash": hexs(sealed.commitment) if sealed else None}

@@ -29,7 +29,7 @@ from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shi
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
-from medledger.portal.forms import codes, tenths, whole
+from medledger.portal.forms import codes, tenths, text_hash, whole
 from medledger.portal.lot_forms import LotLine, as_body, lot_lines
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
