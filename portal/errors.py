@@ -249,6 +249,8 @@ MESSAGES: dict[str, str] = {
     "lot_quantity_unavailable": _l(
         "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
     ),
+    # sealed records (domain.adverse_events, domain.returns, domain.service_records)
+    "adverse_event_not_found": _l("No such adverse-event report among those you may read."),
 }
 
 
