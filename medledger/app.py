@@ -20,6 +20,7 @@ from medledger.api.routes import (
     recalls,
     regulator,
     trace,
+    unit_records,
     verify,
 )
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
@@ -64,6 +65,7 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router)
     app.include_router(adverse_events.router)
     app.include_router(adverse_events.regulator_router)
+    app.include_router(unit_records.router)
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

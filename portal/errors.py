@@ -251,6 +251,10 @@ MESSAGES: dict[str, str] = {
     ),
     # sealed records (domain.adverse_events, domain.returns, domain.service_records)
     "adverse_event_not_found": _l("No such adverse-event report among those you may read."),
+    "return_to_non_supplier": _l(
+        "Goods can only be returned to a member that supplied you; choose the supplier."
+    ),
+    "unit_not_implanted": _l("Only a unit that was implanted (used) can be recorded as explanted."),
 }
 
 
