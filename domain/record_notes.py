@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from medledger.domain import records
-from medledger.domain.partner_schemas import OperationOut
+from medledger.domain.partner_schemas import OperationOut, RecordNoteIn
 from medledger.domain.records import RecordKind, SealedRecord
 from medledger.domain.services import Services
 
-__all__ = ["MAX_NOTE", "anchored", "seal_note"]
+__all__ = ["MAX_NOTE", "anchored", "note_commitment", "seal_note"]
 
 MAX_NOTE = 500
 
@@ -41,3 +41,29 @@ def anchored(services: Services, record: SealedRecord | None, out: OperationOut)
         return out
     records.set_anchor(services, record.id, out.tx_hash)
     return out.model_copy(update={"record_id": record.id})
+
+
+def note_commitment(
+    services: Services,
+    *,
+    author: str,
+    kind: RecordKind,
+    subject_id: bytes,
+    record: RecordNoteIn | None,
+    given: bytes | None,
+    readers: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[bytes, SealedRecord | None]:
+    """The hash a write passes to the ledger: the sealed `record`'s commitment (and the
+    record), else the partner's own `given` hash, else zero."""
+    if record is None:
+        return given or bytes(32), None
+    sealed = seal_note(
+        services,
+        kind=kind,
+        author=author,
+        subject_id=subject_id,
+        body={**record.body(), **(extra or {})},
+        readers=readers,
+    )
+    return sealed.commitment, sealed

@@ -255,6 +255,10 @@ MESSAGES: dict[str, str] = {
         "Goods can only be returned to a member that supplied you; choose the supplier."
     ),
     "unit_not_implanted": _l("Only a unit that was implanted (used) can be recorded as explanted."),
+    "record_needs_custodial_key": _l(
+        "An order you sign yourself carries your own hash; send the record without a signature."
+    ),
+    "record_not_found": _l("No such record among those shared with you."),
 }
 
 

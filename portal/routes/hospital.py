@@ -15,8 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 from medledger.domain import adverse_events, items
 from medledger.domain.adverse_events import MAX_NARRATIVE, MAX_PROBLEM, AdverseEventIn, AgeBand
 from medledger.domain.partner_schemas import ItemsIn, hexs
-from medledger.domain.record_notes import MAX_NOTE, anchored, seal_note
-from medledger.domain.records import RecordKind
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
@@ -61,19 +59,14 @@ def use(
         if use not in USES:
             raise FormError("invalid_request", f"use {use!r}", {"use": use})
         units = codes("contents", contents)
-        reference = need("record", record)[:MAX_NOTE]
-        ids = [hexs(u.item_id) for u in units]
-        sealed = seal_note(
-            ctx.services,
-            kind=RecordKind.DISPENSE,
-            author=ctx.signed_in.address,
-            subject_id=units[0].item_id,
-            body={"use": use, "reference": reference, "item_ids": ids},
+        reference = need("record", record)
+        body = ItemsIn.model_validate(
+            {
+                "item_ids": [hexs(u.item_id) for u in units],
+                "record": {"reference": reference, "note": use},
+            }
         )
-        body = ItemsIn.model_validate({"item_ids": ids, "record_hash": hexs(sealed.commitment)})
-        used = anchored(
-            ctx.services, sealed, items.dispense(ctx.services, member=ctx.signed_in, items=body)
-        )
+        used = items.dispense(ctx.services, member=ctx.signed_in, items=body)
     except FAILURES as exc:
         return stock_page(ctx, conn, "hospital/use.html", values=typed, problem=exc)
     notice = ctx._("%(n)s units recorded as used.") % {"n": len(units)}

@@ -21,8 +21,6 @@ from medledger.domain.labels import label_refusals
 from medledger.domain.lot_schemas import CommissionLotIn
 from medledger.domain.master_data import current_record
 from medledger.domain.partner_schemas import CommissionIn, LotIn, ProductIn, hexs
-from medledger.domain.record_notes import MAX_NOTE, anchored, seal_note
-from medledger.domain.records import RecordKind
 from medledger.indexer.queries.devices import company_prefixes, lots_of, products_of
 from medledger.portal import label_text, labels
 from medledger.portal.context import Csrf, Ctx, role_ctx
@@ -46,7 +44,6 @@ from medledger.portal.routes.documents import (
     form_fields,
 )
 from medledger.portal.routes.labels import pdf_response, png_response
-from medledger.sdk import gs1
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
 
@@ -155,33 +152,16 @@ def register_lot(
         "qc_release": qc_release,
     }
     try:
-        gtin, lot_number = need("lot_gtin", lot_gtin), need("lot", lot)
-        fields = {
-            "gtin": gtin,
-            "lot": lot_number,
-            "production_date": date_ts("production_date", production_date),
-            "expiry": date_ts("expiry", expiry, end_of_day=True),
-        }
-        LotIn.model_validate(fields)  # the lot's fields, checked before anything is sealed
-        sealed = None
-        if qc_release.strip():
-            sealed = seal_note(
-                ctx.services,
-                kind=RecordKind.QC_RELEASE,
-                author=ctx.signed_in.address,
-                subject_id=gs1.lot_key(gtin, lot_number),
-                body={
-                    "gtin": gtin,
-                    "lot": lot_number,
-                    "qc_release": qc_release.strip()[:MAX_NOTE],
-                },
-            )
         body = LotIn.model_validate(
-            {**fields, "qc_release_hash": hexs(sealed.commitment) if sealed else None}
+            {
+                "gtin": need("lot_gtin", lot_gtin),
+                "lot": need("lot", lot),
+                "production_date": date_ts("production_date", production_date),
+                "expiry": date_ts("expiry", expiry, end_of_day=True),
+                "qc_release": qc_release.strip() or None,  # sealed; its commitment on chain
+            }
         )
-        registered = anchored(
-            ctx.services, sealed, devices.register_lot(ctx.services, member=ctx.signed_in, lot=body)
-        )
+        registered = devices.register_lot(ctx.services, member=ctx.signed_in, lot=body)
     except FAILURES as exc:
         return _catalogue(ctx, conn, values=typed, problem=exc)
     return RedirectResponse(

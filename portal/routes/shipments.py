@@ -21,8 +21,6 @@ from medledger.domain.chain import reader
 from medledger.domain.errors import NotFound
 from medledger.domain.lot_custody import LotAvailability
 from medledger.domain.partner_schemas import OperationOut, ReceiveIn, ShipIn, hexs
-from medledger.domain.record_notes import MAX_NOTE, anchored, seal_note
-from medledger.domain.records import RecordKind
 from medledger.indexer.queries.counterparties import organisation_name, partners
 from medledger.indexer.queries.loose_lots import loose_lots, lot_names
 from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
@@ -101,26 +99,17 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         loose = lot_lines("lots", typed.get("lots", ""))
         contents = typed.get("contents", "")
         shipped = codes("contents", contents) if contents.strip() or not loose else []
-        fields = {
-            "receiver": typed.get("receiver", ""),
-            "item_ids": [hexs(u.item_id) for u in shipped],
-            "lots": as_body(loose),
-        }
-        order = ShipIn.model_validate(fields)  # checked before the note is sealed
+        note = typed.get("note", "").strip()
+        body = ShipIn.model_validate(
+            {
+                "receiver": typed.get("receiver", ""),
+                "item_ids": [hexs(u.item_id) for u in shipped],
+                "lots": as_body(loose),
+                "record": {"note": note} if note else None,  # sealed for the receiver
+            }
+        )
         check_sizes(files)
-        note = typed.get("note", "").strip()[:MAX_NOTE]
-        sealed = None
-        if note:
-            sealed = seal_note(
-                ctx.services,
-                kind=RecordKind.SHIPMENT_NOTE,
-                author=ctx.signed_in.address,
-                readers=[order.receiver],
-                subject_id=shipped[0].item_id if shipped else loose[0].lot_key,
-                body={"note": note, **fields},
-            )
-        body = order.model_copy(update={"document_hash": sealed.commitment if sealed else None})
-        sent = anchored(ctx.services, sealed, _ship_checked(ctx, body, loose))
+        sent = _ship_checked(ctx, body, loose)
         assert sent.shipment_id is not None
     except FAILURES as exc:
         return _outbound(ctx, conn, values=typed, problem=exc)
