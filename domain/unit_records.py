@@ -68,16 +68,27 @@ def read_record(
         )
     except NotFound:
         view = None
-    if view is None or (kinds is not None and view.record.kind not in kinds):
+    if (
+        view is None
+        or (kinds is not None and view.record.kind not in kinds)
+        or not _settled(view.record, member)
+    ):
         raise NotFound("record_not_found", f"no record {record_id[:80]!r} shared with you")
     return view
+
+
+def _settled(record: SealedRecord, member: Member) -> bool:
+    """A record the chain never took (its write was refused) is its author's alone."""
+    return record.anchored_tx is not None or record.author == member.address.lower()
 
 
 def unit_records(
     services: Services, item_id: bytes, *, member: Member, limit: int = 100, offset: int = 0
 ) -> list[SealedRecord]:
-    """The records about the unit that `member` may read, newest first."""
-    return records.list_for(
+    """The records about the unit that `member` may read, newest first; 404
+    `item_not_found` for a unit it neither holds, made nor has a record about (as for a
+    unit that does not exist)."""
+    found = records.list_for(
         services,
         reader=member.address,
         regulator=member.is_regulator,
@@ -85,6 +96,10 @@ def unit_records(
         limit=limit,
         offset=offset,
     )
+    found = [r for r in found if _settled(r, member)]
+    if not found and offset == 0:
+        unit_parties(services, item_id, member=member)
+    return found
 
 
 def body_of(view: RecordView) -> dict[str, Any]:
