@@ -12,6 +12,7 @@ from medledger.domain import records
 from tests.api import partner_env
 from tests.api.adverse_reports import report_body
 from tests.api.partner_env import PartnerEnv
+from tests.api.regulator_mode import AUTH, regulator_client
 from tests.api.test_partner import commission, deliver, h, post
 
 partner = partner_env.partner
@@ -129,3 +130,17 @@ def test_a_member_without_a_custodial_key_must_sign_itself_and_nothing_is_kept(
     assert response.status_code == 400
     assert response.json()["code"] == "signature_required"
     assert records.list_for(partner.api.services, reader=c.logistics.address, regulator=True) == []
+
+
+def test_the_regulators_deployment_lists_and_reads_the_reports(partner: PartnerEnv) -> None:
+    record_id, _, unit = _reported(partner)
+    reg = regulator_client(partner.api)
+    listed = reg.get("/v1/regulator/adverse-events", headers=AUTH)
+    assert listed.status_code == 200, listed.text
+    assert [r["id"] for r in listed.json()["adverse_events"]] == [record_id]
+    one = reg.get(f"/v1/regulator/adverse-events/{record_id}", headers=AUTH)
+    assert one.status_code == 200 and one.json()["report"]["narrative"] == NARRATIVE
+    assert reg.get(f"/v1/regulator/adverse-events/{record_id}").status_code in (401, 403)
+    # In partner mode the regulator's routes do not exist.
+    absent = partner.api.client.get("/v1/regulator/adverse-events", headers=AUTH)
+    assert absent.status_code == 404
