@@ -13,7 +13,6 @@ for a report that does not exist.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,11 +30,10 @@ from medledger.domain.errors import NotFound
 from medledger.domain.orders import report
 from medledger.domain.partner_schemas import Hex32, OperationOut, Strict, hexs
 from medledger.domain.read_your_writes import settled
-from medledger.domain.record_notes import anchored
+from medledger.domain.record_notes import PastDate, anchored
 from medledger.domain.records import RecordKind, SealedRecord
 from medledger.domain.services import Services
 from medledger.indexer.queries.devices import lots_of
-from medledger.sdk.dates import day_of
 
 __all__ = [
     "MAX_NARRATIVE",
@@ -86,7 +84,7 @@ class AdverseEventIn(Strict):
 
     subject_id: Hex32 = Field(description="the item id or lot key it is about")
     severity: int = Field(ge=1, le=3, description="1 death or serious injury .. 3 no harm")
-    event_date: dt.date
+    event_date: PastDate
     outcome: Outcome
     device_problem_code: str | None = Field(
         default=None,
@@ -97,13 +95,6 @@ class AdverseEventIn(Strict):
     patient_age_band: AgeBand = AgeBand.UNKNOWN
     patient_sex: Sex | None = None
     narrative: str = Field(min_length=1, max_length=MAX_NARRATIVE)
-
-    @field_validator("event_date")
-    @classmethod
-    def _not_future(cls, value: dt.date) -> dt.date:
-        if value > day_of(int(time.time())) + dt.timedelta(days=1):
-            raise ValueError("the event date is in the future")
-        return value
 
     @field_validator("device_problem", "narrative")
     @classmethod

@@ -7,17 +7,33 @@ guessed text against an unsalted hash)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from medledger.domain import records
 from medledger.domain.partner_schemas import OperationOut, RecordNoteIn
 from medledger.domain.records import RecordKind, SealedRecord
 from medledger.domain.services import Services
+from medledger.sdk.dates import day_of
 
-__all__ = ["MAX_NOTE", "anchored", "note_commitment", "seal_note"]
+__all__ = ["MAX_NOTE", "PastDate", "anchored", "note_commitment", "seal_note"]
 
 MAX_NOTE = 500
+
+
+def _not_future(value: dt.date) -> dt.date:
+    """A day that has begun somewhere: today in the consortium's zone, or a day before."""
+    if value > day_of(int(time.time())) + dt.timedelta(days=1):
+        raise ValueError("the date is in the future")
+    return value
+
+
+# The date of something that happened (an adverse event, an explant, a service).
+PastDate = Annotated[dt.date, AfterValidator(_not_future)]
 
 
 def seal_note(

@@ -15,11 +15,9 @@ anchored with `Records.anchorDocument`; the unit's history shows it to them.
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from enum import StrEnum
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from medledger.domain import items
 from medledger.domain.auth import Member
@@ -34,12 +32,11 @@ from medledger.domain.partner_schemas import (
     Strict,
     hexs,
 )
-from medledger.domain.record_notes import MAX_NOTE, anchored, seal_note
+from medledger.domain.record_notes import MAX_NOTE, PastDate, anchored, seal_note
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.domain.unit_records import anchor_sealed, unit_parties
 from medledger.indexer.queries.shipments import ShipmentRow
-from medledger.sdk.dates import day_of
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -61,12 +58,6 @@ class ReturnReason(StrEnum):
     OTHER = "other"
 
 
-def _past(value: dt.date) -> dt.date:
-    if value > day_of(int(time.time())) + dt.timedelta(days=1):
-        raise ValueError("the date is in the future")
-    return value
-
-
 class ReturnIn(Strict):
     """A return order: what goes back to whom, and why."""
 
@@ -81,12 +72,10 @@ class ExplantIn(Strict):
     """An implant removed from a patient (no patient data)."""
 
     item_id: Hex32
-    explant_date: dt.date
+    explant_date: PastDate
     reason: str = Field(min_length=1, max_length=MAX_NOTE)
     condition: str = Field(default="", max_length=MAX_NOTE)
     returned_to_manufacturer: bool = False
-
-    _date = field_validator("explant_date")(_past)
 
 
 def return_order(services: Services, *, member: Member, order: ReturnIn) -> OperationOut:

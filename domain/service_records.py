@@ -8,18 +8,16 @@ exactly those parties."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from enum import StrEnum
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from medledger.domain.auth import Member
 from medledger.domain.partner_schemas import Address, Hex32, OperationOut, Strict
-from medledger.domain.record_notes import MAX_NOTE, seal_note
+from medledger.domain.record_notes import MAX_NOTE, PastDate, seal_note
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.domain.unit_records import anchor_sealed, unit_parties
-from medledger.sdk.dates import day_of
 
 __all__ = ["ServiceIn", "ServiceResult", "ServiceType", "record_service"]
 
@@ -41,7 +39,7 @@ class ServiceResult(StrEnum):
 
 class ServiceIn(Strict):
     item_id: Hex32
-    service_date: dt.date
+    service_date: PastDate
     service_type: ServiceType
     technician_org: Address | None = Field(
         default=None, description="the member that did the work, if not the author"
@@ -49,13 +47,6 @@ class ServiceIn(Strict):
     result: ServiceResult
     notes: str = Field(default="", max_length=MAX_NOTE)
     next_due: dt.date | None = None
-
-    @field_validator("service_date")
-    @classmethod
-    def _past(cls, value: dt.date) -> dt.date:
-        if value > day_of(int(time.time())) + dt.timedelta(days=1):
-            raise ValueError("the service date is in the future")
-        return value
 
     @model_validator(mode="after")
     def _due_after(self) -> ServiceIn:
