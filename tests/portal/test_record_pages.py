@@ -128,3 +128,31 @@ def test_a_return_order_goes_back_to_the_supplier_on_a_shipment(portal: PortalEn
     (record_id,) = _record_ids(history.text).values()
     order = maker.get(f"/portal/records/{record_id}")
     assert "外箱破损" in order.text and "Damaged" in order.text
+
+
+def test_the_manufacturer_sees_the_adverse_event_rate_alert_of_its_lot(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    (unit,) = _at_the_hospital(portal, "RPA1")
+    services = portal.api.services
+    services.settings = services.settings.model_copy(update={"adverse_event_rate_threshold": 0.5})
+    hospital = portal.sign_in("hospital", lang="en")
+    reported = post(
+        hospital,
+        "/portal/hospital/adverse-events",
+        {
+            "code": unit,
+            "severity": "1",
+            "event_date": "2026-05-03",
+            "outcome": "serious_injury",
+            "device_problem": "battery depleted early",
+            "narrative": "device stopped pacing",
+        },
+    )
+    assert reported.status_code == 200 and "recorded" in reported.text, reported.text[-2000:]
+    portal.api.sync()
+    maker = portal.sign_in("manufacturer", lang="zh")
+    page = maker.get("/portal/adverse-events")
+    assert f'data-lot="{c.lot}"' in page.text  # 1 reporter for 1 unit: over 0.5
+    assert "贵方批次的不良事件发生率预警" in page.text
+    distributor = portal.sign_in("distributor", lang="en")
+    assert 'id="lot-alerts"' not in distributor.get("/portal/adverse-events").text
