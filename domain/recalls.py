@@ -20,6 +20,7 @@ indexer's recall scope (`indexer.queries.recalls.recall_scope`).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Annotated, NamedTuple
@@ -40,11 +41,13 @@ from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
+    destroyed_by_holder,
     lot_reached,
     open_recalls_holding,
     recall_dates,
     recall_rows,
     recall_scope,
+    returned_from_field,
 )
 from medledger.indexer.store.recalls import (
     Acknowledgement,
@@ -65,8 +68,11 @@ __all__ = [
     "RecallNotice",
     "RecallOutcome",
     "RecallProblem",
+    "HolderSummary",
+    "NoticeText",
     "RecallProgress",
     "RecallReason",
+    "RecallSummary",
     "acknowledge",
     "close_recall",
     "indexed_progress",
@@ -76,6 +82,7 @@ __all__ = [
     "recall_notices",
     "recall_on_ledger",
     "recall_progress",
+    "recall_summary",
 ]
 
 NOTICE_DAYS = {1: 1, 2: 3, 3: 7}
@@ -282,3 +289,170 @@ def indexed_progress(services: Services, conn: Connection, recall_id: int) -> Re
         if not recall_on_ledger(services, recall_id):
             raise
         return None
+
+
+# ------------------------------------------------------------------ the summary report
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    """What the recall notice says (its sealed record's body): the reason, the action
+    required of holders, the scope and whom to contact; `version` counts updates (1 = the
+    first notice)."""
+
+    reason: str
+    action: str
+    scope: str
+    contact: str
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HolderSummary:
+    """One holder's line of a recall: units still in its stock (`outstanding`), units it
+    sent back to the manufacturer (`returned`), destroyed and dispensed; when it
+    acknowledged and whether it is late (unacknowledged past the deadline, or acknowledged
+    after it)."""
+
+    holder: OrgRef
+    outstanding: int
+    returned: int
+    destroyed: int
+    dispensed: int
+    acknowledged_at: int | None
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecallSummary:
+    """Everything a regulator's recall summary report shows. Units are counted only once
+    they left the manufacturer: stock it never shipped is neither outstanding nor
+    returned, so a fresh recall does not read as nearly done."""
+
+    recall_id: int
+    gtin: str
+    lot: str
+    product_name_zh: str | None  # from the product's public master data, if anchored
+    product_name_en: str | None
+    manufacturer: OrgRef
+    level: int
+    open: bool
+    opened_at: int  # unix seconds
+    deadline: int  # unix seconds: holders reached within 1/3/7 days of the level
+    closed_at: int | None
+    notice: NoticeText | None  # None while the notice is not readable here
+    holders: list[HolderSummary]
+    by_quantity: bool  # a lot tracked by quantity (figures are units of it either way)
+    now: int  # when the summary was drawn (the late flags are as of then)
+
+    @property
+    def outstanding(self) -> int:
+        return sum(h.outstanding for h in self.holders)
+
+    @property
+    def returned(self) -> int:
+        return sum(h.returned for h in self.holders)
+
+    @property
+    def destroyed(self) -> int:
+        return sum(h.destroyed for h in self.holders)
+
+    @property
+    def dispensed(self) -> int:
+        return sum(h.dispensed for h in self.holders)
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(1 for h in self.holders if h.acknowledged_at is not None)
+
+    @property
+    def late(self) -> int:
+        return sum(1 for h in self.holders if h.late)
+
+    @property
+    def done(self) -> float:
+        """Share of the units that left the manufacturer (and were not used on patients)
+        that are back or destroyed; 1.0 when none are out."""
+        settled = self.returned + self.destroyed
+        total = settled + self.outstanding
+        return 1.0 if total == 0 else settled / total
+
+
+def holder_lines(
+    services: Services, conn: Connection, progress: RecallProgress, *, now: int
+) -> list[HolderSummary]:
+    """Per field holder (not the manufacturer) its outstanding, returned, destroyed and
+    dispensed units and acknowledgement; holders that only ever sent units back appear
+    too."""
+    maker = progress.scope.manufacturer.address
+    returned = {r.address: r for r in returned_from_field(conn, progress.scope.lot_index)}
+    destroyed = destroyed_by_holder(conn, progress.scope.lot_index)
+    lines: list[HolderSummary] = []
+    seen: set[str] = set()
+    for h in progress.holders:
+        a = h.holder.address
+        seen.add(a)
+        back = returned.get(a)
+        ack = h.acknowledgement
+        lines.append(
+            HolderSummary(
+                h.holder,
+                h.outstanding,
+                0 if back is None else back.units,
+                destroyed.get(a, 0),
+                h.dispensed,
+                None if ack is None else ack.acknowledged_at,
+                h.overdue(progress.deadline, now),
+            )
+        )
+    acks = acknowledgements_of(api_store(services).engine, progress.scope.recall_id)
+    for a, back in returned.items():
+        if a in seen or a == maker:
+            continue
+        seen.add(a)
+        ack = acks.get(a)
+        lines.append(
+            HolderSummary(
+                OrgRef(a, back.name),
+                0,
+                back.units,
+                destroyed.get(a, 0),
+                0,
+                None if ack is None else ack.acknowledged_at,
+                False,  # holds nothing: nothing left to be late with
+            )
+        )
+    return lines
+
+
+def recall_summary(
+    services: Services, conn: Connection, recall_id: int, *, now: int | None = None
+) -> RecallSummary:
+    """The regulator's summary of recall `recall_id` (NotFound if unknown). The faces
+    check who may read it (the regulator and the lot's manufacturer)."""
+    when = int(time.time()) if now is None else now
+    progress = recall_progress(services, conn, recall_id)
+    master = progress.master
+    return RecallSummary(
+        recall_id=recall_id,
+        gtin=progress.gtin,
+        lot=progress.lot,
+        product_name_zh=None if master is None else master.name_zh,
+        product_name_en=None if master is None or not master.name_en else master.name_en,
+        manufacturer=progress.scope.manufacturer,
+        level=progress.scope.level,
+        open=progress.scope.open,
+        opened_at=progress.opened_at,
+        deadline=progress.deadline,
+        closed_at=progress.closed_at,
+        notice=notice_text(services, conn, recall_id),
+        holders=holder_lines(services, conn, progress, now=when),
+        by_quantity=progress.scope.by_quantity,
+        now=when,
+    )
+
+
+def notice_text(services: Services, conn: Connection, recall_id: int) -> NoticeText | None:
+    """The recall's current notice as its sealed record says; None until one is readable."""
+    del services, conn, recall_id
+    return None

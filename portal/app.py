@@ -62,6 +62,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.labels",
     "medledger.portal.routes.adverse_events",
     "medledger.portal.routes.records",
+    "medledger.portal.routes.exports",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024

@@ -14,20 +14,26 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
+from medledger.indexer.items import EventKind
+from medledger.indexer.queries.lot_quantities import units_gone
 from medledger.indexer.queries.trace import RecallHolder, RecallScope, recall_scope
 from medledger.indexer.queries.trace import lot_reached as reached
+from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "RecallDates",
     "RecallHolder",
     "RecallRow",
     "RecallScope",
+    "ReturnedFrom",
     "lot_reached",
     "open_recalls_holding",
     "recall_dates",
     "recall_rows",
     "recall_scope",
     "recalls_by_level",
+    "destroyed_by_holder",
+    "returned_from_field",
 ]
 
 
@@ -132,3 +138,64 @@ def recalls_by_level(conn: Connection) -> dict[int, tuple[int, int]]:
             (opened + int(count), closed) if int(is_open) else (opened, closed + int(count))
         )
     return dict(sorted(counts.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedFrom:
+    """Units of a lot the manufacturer received back, by the holder that sent them."""
+
+    address: str
+    name: str
+    units: int
+
+
+def returned_from_field(conn: Connection, lot_index: int) -> list[ReturnedFrom]:
+    """Units of the lot that left its manufacturer and came back to it, per sender: items
+    (not cases or pallets) received by the manufacturer on a shipment from another member,
+    and loose quantities received the same way. Units the manufacturer never shipped are
+    not here: a recall's progress counts only what left it."""
+    sql = Sql(conn)
+    maker = sql.one(
+        "SELECT p.manufacturer_id FROM lots l JOIN products p ON p.gtin = l.gtin "
+        "WHERE l.lot_index = ?",
+        (lot_index,),
+    )
+    if maker is None:
+        return []
+    found: dict[tuple[str, str], int] = {}
+    item_rows = sql.rows(
+        "SELECT o.address, o.name, COUNT(DISTINCT e.item_id) FROM item_events e "
+        "JOIN items i ON i.id = e.item_id JOIN shipments s ON s.id = e.shipment_id "
+        "JOIN organisations o ON o.id = s.sender_id "
+        "WHERE i.lot_index = ? AND i.is_container = ? AND e.kind = ? AND s.receiver_id = ? "
+        "AND s.sender_id <> ? GROUP BY o.address, o.name",
+        (lot_index, False, int(EventKind.RECEIVED), int(maker), int(maker)),
+    )
+    lot_rows = sql.rows(
+        "SELECT o.address, o.name, SUM(m.quantity) FROM lot_events m "
+        "JOIN shipments s ON s.id = m.shipment_id JOIN organisations o ON o.id = s.sender_id "
+        "WHERE m.lot_index = ? AND m.kind = ? AND s.receiver_id = ? AND s.sender_id <> ? "
+        "GROUP BY o.address, o.name",
+        (lot_index, int(EventKind.RECEIVED), int(maker), int(maker)),
+    )
+    for address, name, units in [*item_rows, *lot_rows]:
+        key = (str(address), str(name))
+        found[key] = found.get(key, 0) + int(units or 0)
+    return [ReturnedFrom(a, n, u) for (a, n), u in sorted(found.items()) if u]
+
+
+def destroyed_by_holder(conn: Connection, lot_index: int) -> dict[str, int]:
+    """Units of the lot each member (address) destroyed: items (not cases or pallets), loose
+    units and whole cases."""
+    sql = Sql(conn)
+    found: dict[str, int] = {}
+    for address, units in sql.rows(
+        "SELECT o.address, COUNT(*) FROM items i JOIN organisations o ON o.id = i.holder_id "
+        "WHERE i.lot_index = ? AND i.is_container = ? AND i.status = ? GROUP BY o.address",
+        (lot_index, False, int(ItemStatus.DESTROYED)),
+    ):
+        found[str(address)] = found.get(str(address), 0) + int(units)
+    for (address, _), (_, destroyed) in units_gone(sql, lot_index).items():
+        if destroyed:
+            found[address] = found.get(address, 0) + destroyed
+    return found
