@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse
 
 from medledger.domain import record_check, returns, service_records, unit_records
+from medledger.domain.items import parse_id
 from medledger.domain.records import RecordKind
 from medledger.portal.context import Csrf, Ctx, MemberCtx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
@@ -110,15 +111,19 @@ def records_page(ctx: MemberCtx) -> HTMLResponse:
 def unit_page(ctx: MemberCtx, code: Annotated[str, Query(max_length=512)] = "") -> HTMLResponse:
     """The records about a unit that the member may read."""
     try:
-        (unit,) = codes("code", code)[:1]
-        unit_records.unit_parties(ctx.services, unit.item_id, member=ctx.signed_in)
+        typed = code.strip()
+        if typed.startswith("0x"):  # the item id the trace page links with
+            item_id = parse_id(typed, "item")
+        else:
+            (unit,) = codes("code", code)[:1]
+            item_id = unit.item_id
+        found = unit_records.unit_records(ctx.services, item_id, member=ctx.signed_in)
     except FAILURES as exc:
         return _page(ctx, values={"code": code}, problem=exc)
-    found = unit_records.unit_records(ctx.services, unit.item_id, member=ctx.signed_in)
     return ctx.render(
         "records/unit.html",
         code=code,
-        item_id="0x" + unit.item_id.hex(),
+        item_id="0x" + item_id.hex(),
         records=found,
         kinds=KINDS,
     )

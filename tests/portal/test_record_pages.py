@@ -70,7 +70,10 @@ def test_a_hospital_records_use_explant_and_service_and_the_parties_read_them(
     )
     assert serviced.status_code == 200 and "The service record is saved." in serviced.text
 
-    history = hospital.get("/portal/records/unit", params={"code": implant})
+    trace = hospital.get("/portal/trace", params={"code": implant})
+    link = re.search(r'id="unit-records" href="([^"]+)"', trace.text)
+    assert link is not None, "the unit's trace links to its records"
+    history = hospital.get(link.group(1))
     assert history.status_code == 200
     ids = _record_ids(history.text)
     assert set(ids) == {"dispense", "explant"}
