@@ -5,6 +5,7 @@ commitment, never a hash of the text."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.sdk.ledger import Ledger
 
-__all__ = ["DemoNotes"]
+__all__ = ["DemoNotes", "unkept_commitment"]
 
 
 class DemoNotes:
@@ -41,3 +42,10 @@ class DemoNotes:
             body=body,
         )
         return sealed.commitment
+
+
+def unkept_commitment(body: Mapping[str, Any]) -> bytes:
+    """For the in-process demos that keep no records store: the salted commitment of
+    `body` (its salt thrown away), so the chain still holds nothing a guess could be
+    checked against."""
+    return records.commitment_of(os.urandom(32), records.canonical(body))
