@@ -2,13 +2,16 @@
 them on patients (hospitals), quarantine, release, destroy. One line per lot
 (`portal.lot_forms`), a record or reason number sealed for the holder and the regulator
 (`domain.lot_custody` seals it; only its salted commitment goes on chain), and the
-same use cases as the JSON API (`domain.lot_custody`)."""
+same use cases as the JSON API (`domain.lot_custody`). A release from quarantine is QA's
+sign-off: it is proposed here (by a QA user or a manager; `portal.context` refuses a
+clerk) and executed when another QA user or manager approves it (`domain.approvals`,
+the page "Awaiting approval")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from medledger.domain import lot_custody
+from medledger.domain import approvals, lot_custody
 from medledger.domain.lot_schemas import LotsIn
 from medledger.domain.partner_schemas import OperationOut
 from medledger.portal.context import Ctx
@@ -54,6 +57,20 @@ def lot_action(
     reference = record.strip()
     note = {"reference": reference, "note": action} if reference else None
     body = LotsIn.model_validate({"lots": as_body(lines), "record": note})
+    if action == "release":
+        approvals.propose(
+            ctx.services,
+            member=ctx.signed_in,
+            proposer=ctx.staff,
+            kind="release_lots",
+            payload={"lots": as_body(lines), "record": note},  # sealed when approved
+            summary="; ".join(f"{q.gtin} {q.lot} × {q.quantity}" for q in lines),
+        )
+        notice = ctx._(
+            "Release of %(n)s loose units proposed: it is done when another QA user or a "
+            "manager approves it (Awaiting approval)."
+        ) % {"n": ctx.fmt.number(sum(q.quantity for q in lines))}
+        return Done(notice, True)
     done = act(ctx.services, member=ctx.signed_in, body=body)
     notice = ctx._("%(n)s loose units recorded: %(action)s.") % {
         "n": ctx.fmt.number(sum(q.quantity for q in lines)),
