@@ -67,6 +67,8 @@ PAGE_MODULES = [
     "medledger.portal.routes.trace",
     "medledger.portal.routes.recalls",
     "medledger.portal.routes.labels",
+    "medledger.portal.routes.adverse_events",
+    "medledger.portal.routes.records",
     "medledger.portal.routes.users",
     "medledger.portal.routes.exports",
 ]

@@ -249,6 +249,16 @@ MESSAGES: dict[str, str] = {
     "lot_quantity_unavailable": _l(
         "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
     ),
+    # sealed records (domain.adverse_events, domain.returns, domain.service_records)
+    "adverse_event_not_found": _l("No such adverse-event report among those you may read."),
+    "return_to_non_supplier": _l(
+        "Goods can only be returned to a member that supplied you; choose the supplier."
+    ),
+    "unit_not_implanted": _l("Only a unit that was implanted (used) can be recorded as explanted."),
+    "record_needs_custodial_key": _l(
+        "An order you sign yourself carries your own hash; send the record without a signature."
+    ),
+    "record_not_found": _l("No such record among those shared with you."),
     # users, roles and maker-checker (portal.users, domain.approvals)
     "staff_role_required": _l("Your role may not do this: it needs %(role)s."),
     "approval_role_required": _l("Deciding this action needs a QA user or a manager."),

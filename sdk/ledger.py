@@ -271,6 +271,10 @@ class Ledger:
             return None
         return LotRecord(index, bytes(gtin).decode(), production, expiry, recall)
 
+    def lot_manufacturer(self, lot_index: int) -> str:
+        """The manufacturer of the lot at `lot_index` (Devices.lotFacts)."""
+        return str(self._call("Devices", "lotFacts", lot_index)[0])
+
     def recall(self, recall_id: int) -> dict[str, Any]:
         lot_key, lot_index, level, is_open, initiator = self._call("Devices", "recallOf", recall_id)
         return {

@@ -3,13 +3,14 @@ signed-in member, the HTTP face of `domain.items` (products and lots: `api.route
 
 Writes: commission, containers (create, pack, unpack), shipments (ship units, cases,
 pallets and loose lot quantities; receive/reject with the acceptance record, cancel),
-dispense, quarantine/release, destroy, adverse events (loose quantities and cases:
-`api.routes.lots`, mounted here), and raw transactions the member signed itself. Ship, receive and
-cancel take either the member's own EIP-712 signature (relayed) or use its custodial key;
-the other operations use the custodial key, or the member submits its own signed
-transaction to POST /v1/partner/transactions. A ledger rule violation is problem+json named
-after the Solidity error. A write answers once the read model shows it, or with `indexed:
-false` when it has not caught up in time (`domain.read_your_writes`).
+dispense, quarantine/release, destroy (loose quantities and cases: `api.routes.lots`,
+mounted here; adverse events: `api.routes.adverse_events`), and raw transactions the
+member signed itself. Ship, receive and cancel take either the member's own EIP-712
+signature (relayed) or use its custodial key; the other operations use the custodial
+key, or the member submits its own signed transaction to POST /v1/partner/transactions. A
+ledger rule violation is problem+json named after the Solidity error. A write answers once
+the read model shows it, or with `indexed: false` when it has not caught up in time
+(`domain.read_your_writes`).
 
 Reads are scoped per object: inventory is the member's own stock, an item's history is
 shown only to a member that holds or has held it, a shipment only to its sender or
@@ -30,7 +31,6 @@ from medledger.domain.chain import transaction_status as chain_status
 from medledger.domain.lot_stock import lot_stock_of
 from medledger.domain.partner_schemas import (
     PROBLEMS,
-    AdverseEventIn,
     CancelIn,
     CommissionIn,
     ContainerIn,
@@ -124,17 +124,6 @@ def release(body: ItemsIn, member: CurrentMember, services: ServicesDep) -> Oper
 @router.post("/items/destroy", response_model=OperationOut)
 def destroy(body: ItemsIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
     return items.destroy(services, member=member, items=body)
-
-
-@router.post("/adverse-events", response_model=OperationOut, status_code=201)
-def adverse_event(
-    body: AdverseEventIn, member: CurrentMember, services: ServicesDep
-) -> OperationOut:
-    """Report an adverse event about an item (unit or container) or a lot. The ledger
-    takes it only from a member concerned by the subject: the item's holder (a hospital
-    keeps the units it dispensed), the manufacturer of its lot, or the regulator; anything
-    else, an unknown subject included, is 409 `RecordsNotConcerned`."""
-    return items.adverse_event(services, member=member, event=body)
 
 
 # ------------------------------------------------------------------ shipments

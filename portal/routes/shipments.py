@@ -99,13 +99,13 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         loose = lot_lines("lots", typed.get("lots", ""))
         contents = typed.get("contents", "")
         shipped = codes("contents", contents) if contents.strip() or not loose else []
-        note = text_hash(typed.get("note", ""))
+        note = typed.get("note", "").strip()
         body = ShipIn.model_validate(
             {
                 "receiver": typed.get("receiver", ""),
                 "item_ids": [hexs(u.item_id) for u in shipped],
                 "lots": as_body(loose),
-                "document_hash": hexs(note) if note else None,
+                "record": {"note": note} if note else None,  # sealed for the receiver
             }
         )
         check_sizes(files)
