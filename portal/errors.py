@@ -182,6 +182,9 @@ MESSAGES: dict[str, str] = {
     "DevicesLotAlreadyRecalled": _l("This lot is already under recall."),
     "DevicesUnknownRecall": _l("No such recall."),
     "DevicesRecallClosed": _l("This recall is already closed."),
+    "DevicesRecallNotHolder": _l(
+        "Only an organisation holding stock of the recalled lot acknowledges the recall."
+    ),
     "DevicesPackageExists": _l("This package GTIN is already registered."),
     "DevicesUnknownChild": _l("The contents GTIN is neither a registered product nor a package."),
     "DevicesInvalidPackageQuantity": _l(
