@@ -21,20 +21,15 @@ import time
 
 from eth_utils import keccak
 
-from medledger.domain.custodial_keys import derive_key, master_key, seal, unseal
+from medledger.domain.custodial_keys import seal, unseal
+from medledger.domain.envelopes import REGULATOR_PARTY, parties_of, unwrap, wrap_for
 from medledger.domain.errors import NotFound
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.store import documents as stored
-from medledger.indexer.store.documents import SealedDocument, StoredDocument, WrappedKey
+from medledger.indexer.store.documents import SealedDocument, StoredDocument
 
 __all__ = ["REGULATOR_PARTY", "StoredDocument", "list_for", "read", "store", "set_anchor"]
-
-REGULATOR_PARTY = "regulator"
-
-
-def _kek(services: Services, party: str) -> bytes:
-    return derive_key(master_key(services.settings), f"document-kek/{party.lower()}")
 
 
 def store(
@@ -70,10 +65,7 @@ def store(
         None,
         int(time.time()),
     )
-    keys = []
-    for party in sorted(parties):
-        wrap_nonce, wrapped = seal(_kek(services, party), dek, aad=f"{doc_id}/{party}".encode())
-        keys.append(WrappedKey(party, wrap_nonce, wrapped))
+    keys = wrap_for(services, doc_id, dek, parties)
     sealed = SealedDocument(document, salt, nonce, ciphertext)
     stored.add_document(api_store(services).engine, sealed, keys)
     return document
@@ -83,22 +75,16 @@ def set_anchor(services: Services, doc_id: str, tx_hash: str) -> None:
     stored.set_anchor(api_store(services).engine, doc_id, tx_hash)
 
 
-def _parties(address: str, *, regulator: bool) -> list[str]:
-    return [address.lower(), REGULATOR_PARTY] if regulator else [address.lower()]
-
-
 def read(
     services: Services, doc_id: str, *, address: str, regulator: bool
 ) -> tuple[StoredDocument, bytes]:
     """The document and its plaintext, for a party only (404 for anyone else)."""
-    parties = _parties(address, regulator=regulator)
+    parties = parties_of(address, regulator=regulator)
     found = stored.shared_document(api_store(services).engine, doc_id, parties)
     if found is None:
         raise NotFound("document_not_found", f"no document {doc_id!r} shared with you")
     sealed, key = found
-    dek = unseal(
-        _kek(services, key.party), key.nonce, key.wrapped_key, aad=f"{doc_id}/{key.party}".encode()
-    )
+    dek = unwrap(services, doc_id, key)
     plaintext = unseal(dek, sealed.nonce, sealed.ciphertext, aad=doc_id.encode())
     return sealed.document, plaintext
 
@@ -106,7 +92,7 @@ def read(
 def list_for(
     services: Services, *, address: str, regulator: bool, limit: int, offset: int
 ) -> list[StoredDocument]:
-    parties = _parties(address, regulator=regulator)
+    parties = parties_of(address, regulator=regulator)
     return stored.documents_shared_with(
         api_store(services).engine, parties, limit=limit, offset=offset
     )

@@ -37,6 +37,8 @@ __all__ = [
     "metadata",
     "oversight_cursors",
     "portal_users",
+    "record_keys",
+    "records",
     "revoked_sessions",
 ]
 
@@ -95,6 +97,33 @@ document_keys = Table(
     "api_document_keys",
     metadata,
     Column("document_id", String(32), primary_key=True),
+    # A member address (lower-case 0x-hex) or the group name "regulator".
+    Column("party", String(42), primary_key=True, index=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+)
+
+# Sealed records (`domain.records`): structured GSP records, encrypted, with the salted
+# commitment the chain carries.
+records = Table(
+    "api_records",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False, index=True),
+    Column("author", String(42), nullable=False, index=True),
+    Column("subject_id", LargeBinary, nullable=False, index=True),
+    Column("salt", LargeBinary, nullable=False),
+    Column("commitment", LargeBinary, nullable=False, unique=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("anchored_tx", String(66), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+record_keys = Table(
+    "api_record_keys",
+    metadata,
+    Column("record_id", String(32), primary_key=True),
     # A member address (lower-case 0x-hex) or the group name "regulator".
     Column("party", String(42), primary_key=True, index=True),
     Column("nonce", LargeBinary, nullable=False),
@@ -186,6 +215,8 @@ API_TABLES = (
     custodial_keys,
     documents,
     document_keys,
+    records,
+    record_keys,
     acknowledgements,
     oversight_cursors,
     portal_users,
