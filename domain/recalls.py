@@ -26,14 +26,14 @@ from enum import StrEnum
 from typing import Annotated, NamedTuple
 
 import requests
-from eth_utils import keccak
 from pydantic import Field
 from sqlalchemy import Connection
 
+from medledger.domain import records
 from medledger.domain.chain import reader
 from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
 from medledger.domain.master_data import MasterRecord, current_record
-from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger, settled_order
+from medledger.domain.regulator import MAX_REASON, regulator_ledger
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries import OrgRef
@@ -41,8 +41,10 @@ from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
+    chain_acks,
     destroyed_by_holder,
     lot_reached,
+    notice_versions,
     open_recalls_holding,
     recall_dates,
     recall_rows,
@@ -54,16 +56,16 @@ from medledger.indexer.store.recalls import (
     acknowledgements_of,
     add_acknowledgement,
 )
-from medledger.sdk.gs1 import lot_key, validate_gtin
 
 __all__ = [
     "NOTICE_DAYS",
     "Acknowledgement",
     "Gtin",
     "HolderProgress",
-    "IssuedRecall",
     "ListedRecall",
     "LotNumber",
+    "RecallAction",
+    "RecallContact",
     "RecallLevel",
     "RecallNotice",
     "RecallOutcome",
@@ -72,11 +74,11 @@ __all__ = [
     "NoticeText",
     "RecallProgress",
     "RecallReason",
+    "RecallScopeText",
+    "RecallSerials",
     "RecallSummary",
     "acknowledge",
-    "close_recall",
     "indexed_progress",
-    "issue_recall",
     "notice_deadline",
     "recall_list",
     "recall_notices",
@@ -107,6 +109,10 @@ class RecallProblem(StrEnum):
     UNKNOWN = "unknown_recall"
     NOT_IN_SCOPE = "not_in_recall_scope"
     CLOSED = "recall_closed"
+    OUTSTANDING_UNCONFIRMED = "recall_outstanding_unconfirmed"
+    REASON_TOO_LONG = "recall_reason_too_long"
+    RUNS_RECALLS = "recall_manufacturer_or_regulator_only"
+    NO_NOTICE = "recall_notice_unavailable"
 
 
 def notice_deadline(level: int, opened_at: int) -> int:
@@ -142,7 +148,9 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
     dates = None if scope is None else recall_dates(conn, recall_id)
     if scope is None or dates is None:
         raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
-    acks = acknowledgements_of(api_store(services).engine, recall_id)
+    acks = signed_acknowledgements(conn, recall_id)
+    for holder, ack in acknowledgements_of(api_store(services).engine, recall_id).items():
+        acks.setdefault(holder, ack)  # an unsigned row of before the signed ones (a cache)
     holders = [
         HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address), h.quantity)
         for h in scope.holders
@@ -158,6 +166,17 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
         dates.opened_tx,
         current_record(services, dates.gtin),
     )
+
+
+def signed_acknowledgements(conn: Connection, recall_id: int) -> dict[str, Acknowledgement]:
+    """Each holder's first signed acknowledgement on chain (`Devices.acknowledgeRecall`):
+    its time is the block's, `acknowledged_by` the transaction."""
+    first: dict[str, Acknowledgement] = {}
+    for a in chain_acks(conn, recall_id):
+        first.setdefault(
+            a.holder, Acknowledgement(recall_id, a.holder, a.at, "0x" + a.tx_hash.hex(), "")
+        )
+    return first
 
 
 def acknowledge(
@@ -216,11 +235,15 @@ class ListedRecall(RecallRow):
         return notice_deadline(self.level, self.opened_at)
 
 
-def recall_list(conn: Connection, *, limit: int = 200) -> list[ListedRecall]:
-    """Every recall, newest first, with its lot, dates and deadline."""
+def recall_list(
+    conn: Connection, *, limit: int = 200, manufacturer: str | None = None
+) -> list[ListedRecall]:
+    """Every recall (of `manufacturer`'s lots, if given), newest first, with its lot,
+    dates and deadline."""
     names = [f.name for f in fields(RecallRow)]
     return [
-        ListedRecall(**{n: getattr(r, n) for n in names}) for r in recall_rows(conn, limit=limit)
+        ListedRecall(**{n: getattr(r, n) for n in names})
+        for r in recall_rows(conn, limit=limit, manufacturer=manufacturer)
     ]
 
 
@@ -231,36 +254,21 @@ Gtin = Annotated[str, Field(pattern=r"^[0-9]{8,14}$")]
 LotNumber = Annotated[str, Field(min_length=1, max_length=20)]
 RecallLevel = Annotated[int, Field(ge=1, le=3, description="1 (most serious) .. 3")]
 RecallReason = Annotated[
-    str, Field(min_length=1, max_length=MAX_REASON, description="hashed on-chain")
+    str,
+    Field(
+        min_length=1, max_length=MAX_REASON, description="sealed; its salted commitment on chain"
+    ),
 ]
-RecallOutcome = Annotated[str, Field(max_length=MAX_REASON, description="hashed on-chain")]
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedRecall:
-    recall_id: int
-    written: Written
-
-
-def issue_recall(
-    services: Services, *, gtin: str, lot: str, level: int, reason: str
-) -> IssuedRecall:
-    """Order the recall of a lot, signed with the regulator's key; the reason text is
-    anchored by its keccak hash."""
-    key = lot_key(validate_gtin(gtin), lot)
-    result = regulator_ledger(services).recall_lot(
-        key, level=level, reason_hash=keccak(text=reason)
-    )
-    return IssuedRecall(result.value, settled_order(services, result))
-
-
-def close_recall(services: Services, *, recall_id: int, outcome: str = "") -> Written:
-    """Close a recall, signed with the regulator's key; the outcome text (if any) is
-    anchored by its keccak hash."""
-    outcome_hash = keccak(text=outcome) if outcome else bytes(32)
-    return settled_order(
-        services, regulator_ledger(services).close_recall(recall_id, outcome_hash=outcome_hash)
-    )
+RecallOutcome = Annotated[
+    str, Field(max_length=MAX_REASON, description="sealed; its salted commitment on chain")
+]
+RecallAction = Annotated[str, Field(max_length=MAX_REASON, description="required of holders")]
+RecallScopeText = Annotated[str, Field(max_length=2000, description="e.g. a serial range")]
+RecallSerials = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[\x21-\x7e]+$")]],
+    Field(max_length=1000, description="specific units in scope, if not the whole lot"),
+]
+RecallContact = Annotated[str, Field(max_length=300, description="whom holders contact")]
 
 
 def recall_on_ledger(services: Services, recall_id: int) -> bool:
@@ -452,7 +460,26 @@ def recall_summary(
     )
 
 
-def notice_text(services: Services, conn: Connection, recall_id: int) -> NoticeText | None:
-    """The recall's current notice as its sealed record says; None until one is readable."""
-    del services, conn, recall_id
+def notice_text(
+    services: Services,
+    conn: Connection,
+    recall_id: int,
+    *,
+    reader: str = "",
+    regulator: bool = True,
+) -> NoticeText | None:
+    """The newest version of the recall's notice that `reader` may read (by default as
+    the regulator), from its sealed record; None when none is stored here or shared with
+    the reader (e.g. a recall issued before notices were sealed)."""
+    for v in reversed(notice_versions(conn, recall_id)):
+        view = records.by_commitment(services, v.commitment, reader=reader, regulator=regulator)
+        if view is not None:
+            b = view.body
+            return NoticeText(
+                str(b.get("reason", "")),
+                str(b.get("action", "")),
+                str(b.get("scope", "")),
+                str(b.get("contact", "")),
+                v.version,
+            )
     return None

@@ -32,7 +32,11 @@ __all__ = [
     "recall_rows",
     "recall_scope",
     "recalls_by_level",
+    "ChainAck",
+    "NoticeVersion",
+    "chain_acks",
     "destroyed_by_holder",
+    "notice_versions",
     "returned_from_field",
 ]
 
@@ -51,13 +55,25 @@ class RecallRow:
         return self.closed_block is None
 
 
-def recall_rows(conn: Connection, *, limit: int = 200) -> list[RecallRow]:
-    """Every recall, newest first, with its lot and opening time."""
+def recall_rows(
+    conn: Connection, *, limit: int = 200, manufacturer: str | None = None
+) -> list[RecallRow]:
+    """Every recall, newest first, with its lot and opening time; only those of lots made
+    by `manufacturer` (an address) if given."""
+    where, params = (
+        ("", (limit,))
+        if manufacturer is None
+        else (
+            "WHERE l.gtin IN (SELECT p.gtin FROM products p JOIN organisations o "
+            "ON o.id = p.manufacturer_id WHERE o.address = ?) ",
+            (manufacturer, limit),
+        )
+    )
     rows = Sql(conn).rows(
         "SELECT r.id, r.level, l.gtin, l.lot_number, b.timestamp, r.closed_block "
         "FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
-        "JOIN blocks b ON b.number = r.opened_block ORDER BY r.id DESC LIMIT ?",
-        (limit,),
+        f"JOIN blocks b ON b.number = r.opened_block {where}ORDER BY r.id DESC LIMIT ?",
+        params,
     )
     return [
         RecallRow(
@@ -199,3 +215,59 @@ def destroyed_by_holder(conn: Connection, lot_index: int) -> dict[str, int]:
         if destroyed:
             found[address] = found.get(address, 0) + destroyed
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeVersion:
+    """One version of a recall's notice: 1 is the opening's reasonHash, later ones
+    `RecallUpdated`; `commitment` is the salted commitment of its sealed record."""
+
+    version: int
+    commitment: bytes
+    at: int  # unix seconds of its block
+    tx_hash: bytes | None
+
+
+def notice_versions(conn: Connection, recall_id: int) -> list[NoticeVersion]:
+    """Every version of the recall's notice, oldest first (empty for an unknown recall)."""
+    sql = Sql(conn)
+    first = sql.rows(
+        "SELECT r.reason_hash, b.timestamp, r.opened_tx_hash FROM recalls r "
+        "JOIN blocks b ON b.number = r.opened_block WHERE r.id = ?",
+        (recall_id,),
+    )
+    if not first:
+        return []
+    commitment, at, tx = first[0]
+    found = [NoticeVersion(1, bytes(commitment), int(at), None if tx is None else bytes(tx))]
+    for version, commitment, at, tx in sql.rows(
+        "SELECT v.version, v.commitment, b.timestamp, v.tx_hash FROM recall_notice_versions v "
+        "JOIN blocks b ON b.number = v.block_number WHERE v.recall_id = ? ORDER BY v.version",
+        (recall_id,),
+    ):
+        found.append(NoticeVersion(int(version), bytes(commitment), int(at), bytes(tx)))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ChainAck:
+    """A holder's signed acknowledgement (`RecallAcknowledged`)."""
+
+    recall_id: int
+    holder: str  # address
+    commitment: bytes
+    at: int  # unix seconds of its block
+    tx_hash: bytes
+
+
+def chain_acks(conn: Connection, recall_id: int) -> list[ChainAck]:
+    """The recall's signed acknowledgements, oldest first (a holder may have several)."""
+    return [
+        ChainAck(recall_id, str(address), bytes(commitment), int(at), bytes(tx))
+        for address, commitment, at, tx in Sql(conn).rows(
+            "SELECT o.address, a.commitment, b.timestamp, a.tx_hash FROM recall_ack_events a "
+            "JOIN organisations o ON o.id = a.holder_id JOIN blocks b ON b.number = a.block_number "
+            "WHERE a.recall_id = ? ORDER BY a.block_number, a.log_index",
+            (recall_id,),
+        )
+    ]

@@ -21,16 +21,17 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
+from medledger.domain import recall_actions
 from medledger.domain.errors import NotFound
 from medledger.domain.master_data import MasterRecord, current_record
+from medledger.domain.recall_actions import AckIn, NoticeIn, acknowledge_signed, holder_notice
 from medledger.domain.recalls import (
     NOTICE_DAYS,
-    acknowledge,
-    close_recall,
     indexed_progress,
-    issue_recall,
+    notice_text,
     recall_list,
     recall_notices,
+    recall_summary,
 )
 from medledger.domain.regulator import MAX_REASON
 from medledger.portal.context import Csrf, Ctx, role_ctx
@@ -96,18 +97,36 @@ def issue(
     lot: Annotated[str, Form()] = "",
     level: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
+    contact: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"gtin": gtin, "lot": lot, "level": level, "reason": reason}
+    values = {
+        "gtin": gtin,
+        "lot": lot,
+        "level": level,
+        "reason": reason,
+        "action": action,
+        "scope": scope,
+        "contact": contact,
+    }
     try:
         gtin, lot = code_lot("gtin", gtin, lot)  # a lot's code scanned into the GTIN field
         form = parse_form(
             RecallForm,
-            {"gtin": gtin, "lot": lot, "level": level, "reason": reason.strip()},
+            {k: v.strip() for k, v in {**values, "gtin": gtin, "lot": lot}.items()},
             hints=RECALL_HINTS,
             gettext=ctx._,
         )
-        issued = issue_recall(
-            ctx.services, gtin=form.gtin, lot=form.lot, level=form.level, reason=form.reason
+        issued = recall_actions.issue(
+            ctx.services,
+            by=None,
+            gtin=form.gtin,
+            lot=form.lot,
+            level=form.level,
+            notice=NoticeIn(
+                reason=form.reason, action=form.action, scope=form.scope, contact=form.contact
+            ),
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _list_page(ctx, conn, values=values, problem=exc)
@@ -124,6 +143,8 @@ def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: obj
         recall_id=recall_id,
         progress=progress,
         masters=masters_of(ctx, [progress.gtin] if progress else []),
+        notice=None if progress is None else notice_text(ctx.services, conn, recall_id),
+        summary=None if progress is None else recall_summary(ctx.services, conn, recall_id),
         notice_days=NOTICE_DAYS,
         now=int(time.time()),
         **extra,
@@ -148,13 +169,20 @@ def close(
     _: Csrf,
     recall_id: RecallId,
     outcome: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    confirm_outstanding: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    values = {"outcome": outcome, "confirm_outstanding": confirm_outstanding}
     try:
-        close_recall(ctx.services, recall_id=recall_id, outcome=outcome)
-    except Exception as exc:  # noqa: BLE001
-        return _detail(
-            ctx, conn, recall_id, "regulator/recall.html", values={"outcome": outcome}, problem=exc
+        recall_actions.close(
+            ctx.services,
+            conn,
+            by=None,
+            recall_id=recall_id,
+            reason=outcome,
+            confirm_outstanding=confirm_outstanding == "yes",
         )
+    except Exception as exc:  # noqa: BLE001
+        return _detail(ctx, conn, recall_id, "regulator/recall.html", values=values, problem=exc)
     return RedirectResponse(f"/portal/regulator/recalls/{recall_id}", status_code=303)
 
 
@@ -162,9 +190,18 @@ def close(
 
 
 def _page(ctx: Ctx, conn: Connection, **extra: object) -> HTMLResponse:
+    holder = ctx.signed_in.address
+    notices = recall_notices(ctx.services, conn, holder=holder)
+    texts = {
+        n.progress.scope.recall_id: holder_notice(
+            ctx.services, conn, n.progress.scope.recall_id, holder=holder
+        )
+        for n in notices
+    }
     return ctx.render(
         "trace/recall_notices.html",
-        notices=recall_notices(ctx.services, conn, holder=ctx.signed_in.address),
+        notices=notices,
+        texts=texts,
         now=int(time.time()),
         **extra,
     )
@@ -182,19 +219,15 @@ def acknowledge_notice(
     _: Csrf,
     recall_id: RecallId,
     note: Annotated[str, Form(max_length=2000)] = "",
+    returned: Annotated[str, Form(max_length=10)] = "0",
+    destroyed: Annotated[str, Form(max_length=10)] = "0",
 ) -> Response:
-    member = ctx.signed_in
-    by = ctx.session.username if ctx.session else member.method
+    values = {"note": note, "returned": returned, "destroyed": destroyed, "recall": recall_id}
     try:
-        acknowledge(
-            ctx.services,
-            conn,
-            recall_id,
-            holder=member.address,
-            by=by,
-            note=note,
-            now=int(time.time()),
+        ack = AckIn.model_validate(
+            {"note": note, "returned": returned or "0", "destroyed": destroyed or "0"}
         )
+        acknowledge_signed(ctx.services, conn, recall_id, member=ctx.signed_in, ack=ack)
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
-        return _page(ctx, conn, values={"note": note, "recall": recall_id}, problem=exc)
+        return _page(ctx, conn, values=values, problem=exc)
     return RedirectResponse("/portal/recalls", status_code=303)
