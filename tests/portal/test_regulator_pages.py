@@ -167,9 +167,7 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
     assert "give the reason for closing and confirm" in refused.text
     unconfirmed = _post(reg, url, f"{url}/close", outcome="stock written off")
     assert c.manufacturer.recall(recall_id)["open"] is True, unconfirmed.text
-    closed = _post(
-        reg, url, f"{url}/close", outcome="stock written off", confirm_outstanding="yes"
-    )
+    closed = _post(reg, url, f"{url}/close", outcome="stock written off", confirm_outstanding="yes")
     assert closed.status_code == 303
     assert c.manufacturer.recall(recall_id)["open"] is False
     portal.api.sync()
