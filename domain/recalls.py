@@ -170,12 +170,10 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
 
 def signed_acknowledgements(conn: Connection, recall_id: int) -> dict[str, Acknowledgement]:
     """Each holder's first signed acknowledgement on chain (`Devices.acknowledgeRecall`):
-    its time is the block's, `acknowledged_by` the transaction."""
+    its time is the block's, `acknowledged_by` the transaction hash (hex, no 0x)."""
     first: dict[str, Acknowledgement] = {}
     for a in chain_acks(conn, recall_id):
-        first.setdefault(
-            a.holder, Acknowledgement(recall_id, a.holder, a.at, "0x" + a.tx_hash.hex(), "")
-        )
+        first.setdefault(a.holder, Acknowledgement(recall_id, a.holder, a.at, a.tx_hash.hex(), ""))
     return first
 
 

@@ -18,6 +18,7 @@ from medledger.indexer.items import EventKind
 from medledger.indexer.queries.lot_quantities import units_gone
 from medledger.indexer.queries.trace import RecallHolder, RecallScope, recall_scope
 from medledger.indexer.queries.trace import lot_reached as reached
+from medledger.indexer.queries.verification import Reader
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "recall_scope",
     "recalls_by_level",
     "ChainAck",
+    "ClosedRecallLeft",
+    "closed_recall_outstanding",
     "NoticeVersion",
     "chain_acks",
     "destroyed_by_holder",
@@ -271,3 +274,41 @@ def chain_acks(conn: Connection, recall_id: int) -> list[ChainAck]:
             (recall_id,),
         )
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedRecallLeft:
+    """A closed recall of a unit's lot that the unit was outstanding from: it had left the
+    manufacturer before the recall closed and never came back to it since it opened."""
+
+    recall_id: int
+    level: int
+    closed_block: int
+
+
+def closed_recall_outstanding(sql: Reader, item_id: int) -> ClosedRecallLeft | None:
+    """The newest closed recall of the unit's lot it is still outstanding from (held in the
+    field, never returned to the manufacturer), or None."""
+    rows = sql.rows(
+        "SELECT r.id, r.level, r.closed_block FROM items i "
+        "JOIN lots l ON l.lot_index = i.lot_index JOIN products p ON p.gtin = l.gtin "
+        "JOIN recalls r ON r.lot_index = i.lot_index "
+        "WHERE i.id = ? AND r.closed_block IS NOT NULL AND i.holder_id <> p.manufacturer_id "
+        "AND i.status IN (?, ?, ?) "
+        "AND EXISTS (SELECT 1 FROM item_events e WHERE e.item_id = i.id "
+        " AND e.holder_id <> p.manufacturer_id AND e.block_number < r.closed_block) "
+        "AND NOT EXISTS (SELECT 1 FROM item_events e WHERE e.item_id = i.id "
+        " AND e.holder_id = p.manufacturer_id AND e.kind = ? AND e.block_number >= r.opened_block) "
+        "ORDER BY r.id DESC LIMIT 1",
+        (
+            item_id,
+            int(ItemStatus.ACTIVE),
+            int(ItemStatus.IN_TRANSIT),
+            int(ItemStatus.QUARANTINED),
+            int(EventKind.RECEIVED),
+        ),
+    )
+    if not rows:
+        return None
+    recall_id, level, closed = rows[0]
+    return ClosedRecallLeft(int(recall_id), int(level), int(closed))
