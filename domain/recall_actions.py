@@ -56,6 +56,7 @@ from medledger.domain.regulator import (
 )
 from medledger.domain.services import Services
 from medledger.indexer.queries.recalls import lot_reached, notice_versions
+from medledger.sdk.errors import ContractError
 from medledger.sdk.gs1 import lot_key, validate_gtin
 from medledger.sdk.ledger import Ledger
 from medledger.sdk.model import Role
@@ -141,6 +142,14 @@ def issue(
     gtin = validate_gtin(gtin)
     key = lot_key(gtin, lot)
     ledger, author = _signer(services, by)
+    # The chain's own refusals, before a notice is sealed for nothing.
+    on_chain = ledger.lot(key)
+    if on_chain is None:
+        raise ContractError("DevicesUnknownLot", {"lotKey": key})
+    if on_chain.active_recall:
+        raise ContractError(
+            "DevicesLotAlreadyRecalled", {"lotKey": key, "recallId": on_chain.active_recall}
+        )
     record = records.seal(
         services,
         kind=records.RecordKind.RECALL_NOTICE,

@@ -60,6 +60,7 @@ def test_recall_scope_in_units_per_holder_seen_by_the_regulator_and_by_each_memb
         headers=partner.login(c.hospital),
     )
     assert ack.status_code == 200, ack.text
+    api.sync()  # signed on chain: the indexer brings it to the recall centre
     acks = reg.get(f"/v1/regulator/recalls/{recall}/acknowledgements", headers=AUTH).json()
     by_holder = {h["holder"]: h for h in acks["holders"]}
     assert by_holder[c.hospital.address]["acknowledgement"] is not None
