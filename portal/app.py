@@ -59,6 +59,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.regulator",
     "medledger.portal.routes.trace",
     "medledger.portal.routes.recalls",
+    "medledger.portal.routes.recall_workspace",
     "medledger.portal.routes.labels",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
