@@ -165,3 +165,27 @@ def test_closing_with_units_out_needs_a_reason_and_confirmation_and_they_stay_re
     home = verdict("E5")  # never left the manufacturer
     assert home["verdict"] != "recalled", home
     assert len(units) == 5
+
+
+def test_recalled_and_quarantined_stock_is_flagged_in_the_inventory(partner: PartnerEnv) -> None:
+    units = _stock(partner)
+    c = partner.api.consortium
+    c.distributor.quarantine(units[:1])
+    partner.api.sync()
+    before = _get(partner, "/v1/partner/inventory", "distributor").json()
+    assert {line["status"]: line["holds"] for line in before} == {
+        "quarantined": [{"kind": "quarantined", "recall_id": None, "level": None}],
+    }
+    assert [
+        line["holds"] for line in _get(partner, "/v1/partner/inventory", "hospital").json()
+    ] == [[]]
+    recall_id = _issue(partner)
+    recalled = {"kind": "recalled", "recall_id": recall_id, "level": 1}
+    after = _get(partner, "/v1/partner/inventory", "distributor").json()
+    assert [line["holds"] for line in after] == [
+        [recalled, {"kind": "quarantined", "recall_id": None, "level": None}]
+    ]
+    at_hospital = _get(partner, "/v1/partner/inventory", "hospital").json()
+    assert [(line["status"], line["holds"]) for line in at_hospital] == [("active", [recalled])]
+    # another member's stock is untouched by this lot's recall
+    assert _get(partner, "/v1/partner/inventory", "hospital2").json() == []

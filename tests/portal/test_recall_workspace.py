@@ -62,7 +62,14 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     # One unit never left the manufacturer: it is neither outstanding nor returned.
     assert 'data-figure="outstanding">2<' in detail and 'data-figure="returned">0<' in detail
 
+    # Every stock page flags the recalled lot, with the recall's id and level.
+    dist = portal.sign_in("distributor", lang="zh").get("/portal/distributor").text
+    assert f'data-hold="recalled" data-recall="{recall_id}"' in dist and "已召回（2 级" in dist
+    own = maker.get("/portal/stock").text
+    assert f'data-recall="{recall_id}"' in own
+
     hospital = portal.sign_in("hospital", lang="en")
+    assert "Recalled (level 2" in hospital.get("/portal/hospital").text
     notices = hospital.get("/portal/recalls").text
     assert 'data-field="reason">包装密封可能失效<' in notices
     assert 'data-field="action">立即隔离并退回生产企业<' in notices
