@@ -71,6 +71,7 @@ __all__ = [
     "close_check",
     "holder_notice",
     "issue",
+    "seal_notice",
     "update",
 ]
 
@@ -150,18 +151,41 @@ def issue(
         raise ContractError(
             "DevicesLotAlreadyRecalled", {"lotKey": key, "recallId": on_chain.active_recall}
         )
-    record = records.seal(
+    record = seal_notice(
         services,
-        kind=records.RecordKind.RECALL_NOTICE,
         author=author,
-        readers=_manufacturer_of(ledger, gtin),
-        subject_id=key,
-        body=notice.body(level=level, gtin=gtin, lot=lot, version=1),
+        manufacturer=_manufacturer_of(ledger, gtin),
+        gtin=gtin,
+        lot=lot,
+        level=level,
+        notice=notice,
     )
     result = ledger.recall_lot(key, level=level, reason_hash=record.commitment)
     written = settled_order(services, result)
     records.set_anchor(services, record.id, written.tx_hash)
     return IssuedRecall(result.value, written, record.id)
+
+
+def seal_notice(
+    services: Services,
+    *,
+    author: str,
+    manufacturer: list[str],
+    gtin: str,
+    lot: str,
+    level: int,
+    notice: NoticeIn,
+) -> records.SealedRecord:
+    """The first version of a recall's notice, sealed for its author, the manufacturer
+    and the regulator; its `commitment` is the reasonHash `Devices.recallLot` takes."""
+    return records.seal(
+        services,
+        kind=records.RecordKind.RECALL_NOTICE,
+        author=author,
+        readers=manufacturer,
+        subject_id=lot_key(gtin, lot),
+        body=notice.body(level=level, gtin=gtin, lot=lot, version=1),
+    )
 
 
 def _manufacturer_of(ledger: Ledger, gtin: str) -> list[str]:

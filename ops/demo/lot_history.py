@@ -13,6 +13,7 @@ and lot-tracked consumables side by side, as a hospital supplier's week looks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_utils import keccak
@@ -50,7 +51,12 @@ RECALLED = "IS2614A"
 ROOM = (150, 250)
 
 
-def lot_history(m: dict[str, Ledger], keys: dict[str, bytes]) -> dict[str, str]:
+def lot_history(
+    m: dict[str, Ledger],
+    keys: dict[str, bytes],
+    *,
+    notice: Callable[[str, str, int, str, str], bytes],
+) -> dict[str, str]:
     """Record the history; `keys` maps each lot of `LOTS` to its lot key. Returns Digital
     Link paths of a lot-tracked lot in use and of the recalled lot."""
     maker = m[MAKER]
@@ -111,7 +117,8 @@ def lot_history(m: dict[str, Ledger], keys: dict[str, bytes]) -> dict[str, str]:
     receive("chaoyang", ship("kangze", "chaoyang", [], [q(infusion, 120)]))
     m["chaoyang"].dispense_lots([q(infusion, 20)], record_hash=keccak(text="ward CY-11"))
     # The infusion-set lot is recalled: quantities remain at five holders.
-    maker.recall_lot(infusion, level=2, reason_hash=keccak(text="particles in drip chamber"))
+    reason = notice(MAKER, RECALLED, 2, "particles in drip chamber", "quarantine and return")
+    maker.recall_lot(infusion, level=2, reason_hash=reason)
     return {
         "lot": f"/01/{SYRINGE}/10/SY2612A",
         "recalled_lot": f"/01/{INFUSION}/10/{RECALLED}",
