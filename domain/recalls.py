@@ -1,21 +1,22 @@
-"""Recalls, the use cases both faces call: the regulator orders the recall of a lot
-(`issue_recall`) and closes it (`close_recall`), signed with its key
-(`domain.regulator`); each organisation holding units of a recalled lot sees the notice
-(`recall_notices`) and confirms it has received it (`acknowledge`), by the deadline of
-the recall's level (`notice_deadline`); the regulator follows the recall per holder
-(`recall_progress`, `indexed_progress`) and in its list (`recall_list`). The read model's
-side is `indexer.queries.recalls`.
+"""Recalls, the read side both faces call: each organisation holding units of a recalled
+lot sees the notice (`recall_notices`), by the deadline of the recall's level
+(`notice_deadline`); the recall centre follows the recall per holder (`recall_progress`,
+`indexed_progress`) and in its list (`recall_list`); `recall_summary` is everything the
+regulator's summary report shows (helper "exports" renders it as PDF/XLSX). Issuing,
+updating and closing a recall and the holders' signed acknowledgements are
+`domain.recall_actions`; the read model's side is `indexer.queries.recalls`.
 
 Deadlines follow the recall levels of China's medical-device recall rules (医疗器械召回
 管理办法, art. 17): holders are to be reached within 1 day for a level 1 recall, 3 days for
 level 2 and 7 days for level 3, counted from the block that opened the recall.
 
-Acknowledgements are off-chain facts kept in the API's own database (`domain.store`), table
-`api_recall_acknowledgements` (`indexer.store.recalls`); the first acknowledgement of a holder
-is kept (acknowledging again changes nothing). Holders acknowledge on the partner API; the
-regulator's deployment keeps a copy, pulled through the oversight feed
-(`domain.oversight_feed`). `recall_progress` joins them to the
-indexer's recall scope (`indexer.queries.recalls.recall_scope`).
+Acknowledgements are signed on chain by the holder (`Devices.acknowledgeRecall`, indexed
+as `recall_ack_events`); a holder's first one counts against the deadline. The API table
+`api_recall_acknowledgements` (`indexer.store.recalls`) holds the unsigned rows of before
+(a cache the oversight feed still serves); a signed acknowledgement takes precedence.
+
+Progress counts only units that left the manufacturer: what it never shipped is neither
+outstanding nor returned (`recall_summary`, `indexer.queries.recalls.returned_from_field`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import Connection
 
 from medledger.domain import records
 from medledger.domain.chain import reader
-from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
+from medledger.domain.errors import NotConfigured, NotFound
 from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.regulator import MAX_REASON, regulator_ledger
 from medledger.domain.services import Services
@@ -43,7 +44,6 @@ from medledger.indexer.queries.recalls import (
     RecallScope,
     chain_acks,
     destroyed_by_holder,
-    lot_reached,
     notice_versions,
     open_recalls_holding,
     recall_dates,
@@ -54,7 +54,6 @@ from medledger.indexer.queries.recalls import (
 from medledger.indexer.store.recalls import (
     Acknowledgement,
     acknowledgements_of,
-    add_acknowledgement,
 )
 
 __all__ = [
@@ -77,7 +76,6 @@ __all__ = [
     "RecallScopeText",
     "RecallSerials",
     "RecallSummary",
-    "acknowledge",
     "indexed_progress",
     "notice_deadline",
     "recall_list",
@@ -175,35 +173,6 @@ def signed_acknowledgements(conn: Connection, recall_id: int) -> dict[str, Ackno
     for a in chain_acks(conn, recall_id):
         first.setdefault(a.holder, Acknowledgement(recall_id, a.holder, a.at, a.tx_hash.hex(), ""))
     return first
-
-
-def acknowledge(
-    services: Services,
-    conn: Connection,
-    recall_id: int,
-    *,
-    holder: str,
-    by: str,
-    note: str,
-    now: int,
-) -> Acknowledgement:
-    """Record that `holder` received the recall notice. Only a holder in the recall's
-    scope may; a recall the holder's stock never reached is not disclosed (404)."""
-    progress = recall_progress(services, conn, recall_id)
-    mine = next((h for h in progress.holders if h.holder.address == holder), None)
-    if mine is None:
-        if not lot_reached(conn, lot_index=progress.scope.lot_index, organisation=holder):
-            raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
-        raise Forbidden(
-            RecallProblem.NOT_IN_SCOPE,
-            f"{holder} holds no units of recall {recall_id}'s lot, so has nothing to acknowledge",
-        )
-    if mine.acknowledgement is not None:
-        return mine.acknowledgement
-    if not progress.scope.open:
-        raise Conflict(RecallProblem.CLOSED, f"recall {recall_id} is closed")
-    ack = Acknowledgement(recall_id, holder, now, by, note)
-    return add_acknowledgement(api_store(services).engine, ack)
 
 
 class RecallNotice(NamedTuple):

@@ -1,12 +1,15 @@
-"""Routes: recall notices and their progress (`domain.recalls`). A member holding units of
-a recalled lot acknowledges the recall notice; the regulator reads, per holder, what is
-outstanding, who acknowledged and who is past the level's deadline (1/3/7 days). The
-regulator orders and closes recalls in `api.routes.regulator`, with its other orders.
+"""Routes: recalls on the partner API (`domain.recall_actions`, `domain.recalls`). The
+manufacturer recalls a lot of its own with a readable notice (`POST
+/v1/partner/recalls/notice`), publishes new notice versions and closes it (with units
+outstanding or holders unacknowledged only with a reason and `confirm_outstanding`); a
+member holding units of a recalled lot reads its notices (`GET /v1/partner/recalls`,
+`.../{id}/notice`) and acknowledges, signed on chain with its key. The regulator reads,
+per holder, what is outstanding, who acknowledged and who is past the level's deadline;
+it orders and closes recalls in `api.routes.regulator`. The older `POST
+/v1/partner/recalls` (a client-computed reason hash) is `api.routes.devices`.
 
-Acknowledgements are made on the partner API and live in its own database
-(`settings.api_db_url`). The regulator's deployment has its own: it pulls them through the
-oversight feed (`GET /v1/partner/oversight/acknowledgements`, regulator member only;
-`api.oversight_feed`, `api.oversight_pull`) and answers from its copy.
+The regulator's deployment also pulls the unsigned acknowledgements of before through the
+oversight feed (`GET /v1/partner/oversight/acknowledgements`, regulator member only).
 """
 
 from __future__ import annotations
