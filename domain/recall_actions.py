@@ -204,6 +204,8 @@ def update(
     """Publish a new, complete version of the recall's notice (action changed, scope
     widened); holders already let in read it at once."""
     progress = recall_progress(services, conn, recall_id)
+    if not progress.scope.open:
+        raise Conflict(RecallProblem.CLOSED, f"recall {recall_id} is closed")
     ledger, author = _signer(services, by)
     version = len(notice_versions(conn, recall_id)) + 1
     # holders in scope now; any other is let in when it reads the notice (`holder_notice`)
