@@ -42,9 +42,11 @@ from medledger.domain.recalls import (
     RecallLevel,
     RecallOutcome,
     RecallProblem,
+    RecallSummary,
     notice_text,
     recall_notices,
     recall_progress,
+    recall_summary,
 )
 from medledger.domain.regulator import Written
 from medledger.domain.services import Services
@@ -322,3 +324,104 @@ def oversight_acknowledgements(
 ) -> AckPage:
     """The regulator's feed of recall acknowledgements, in (time, recall, holder) order."""
     return acknowledgement_page(services, after=AckCursor.parse(after), limit=limit)
+
+
+class HolderSummaryOut(BaseModel):
+    holder: str
+    name: str
+    outstanding: int
+    returned: int
+    destroyed: int
+    dispensed: int
+    acknowledged_at: int | None
+    late: bool
+
+
+class RecallSummaryOut(BaseModel):
+    """What the regulator's recall summary report shows; units count only once they left
+    the manufacturer."""
+
+    recall_id: int
+    gtin: str
+    lot: str
+    product_name_zh: str | None
+    product_name_en: str | None
+    manufacturer: str
+    manufacturer_name: str
+    level: int
+    open: bool
+    opened_at: int
+    deadline: int
+    closed_at: int | None
+    notice: NoticeOut | None
+    outstanding: int
+    returned: int
+    destroyed: int
+    dispensed: int
+    acknowledged: int
+    late: int
+    done: float = Field(description="returned or destroyed, of the units that left the maker")
+    holders: list[HolderSummaryOut]
+
+
+def _summary_out(s: RecallSummary) -> RecallSummaryOut:
+    return RecallSummaryOut(
+        recall_id=s.recall_id,
+        gtin=s.gtin,
+        lot=s.lot,
+        product_name_zh=s.product_name_zh,
+        product_name_en=s.product_name_en,
+        manufacturer=s.manufacturer.address,
+        manufacturer_name=s.manufacturer.name,
+        level=s.level,
+        open=s.open,
+        opened_at=s.opened_at,
+        deadline=s.deadline,
+        closed_at=s.closed_at,
+        notice=None if s.notice is None else _notice(s.notice),
+        outstanding=s.outstanding,
+        returned=s.returned,
+        destroyed=s.destroyed,
+        dispensed=s.dispensed,
+        acknowledged=s.acknowledged,
+        late=s.late,
+        done=s.done,
+        holders=[
+            HolderSummaryOut(
+                holder=h.holder.address,
+                name=h.holder.name,
+                outstanding=h.outstanding,
+                returned=h.returned,
+                destroyed=h.destroyed,
+                dispensed=h.dispensed,
+                acknowledged_at=h.acknowledged_at,
+                late=h.late,
+            )
+            for h in s.holders
+        ],
+    )
+
+
+@router.get(
+    "/v1/regulator/recalls/{recall_id}/summary",
+    response_model=RecallSummaryOut,
+    tags=["regulator"],
+    dependencies=[RegulatorOnly],
+)
+def regulator_recall_summary(
+    recall_id: RecallId, services: ServicesDep, conn: ConnDep
+) -> RecallSummaryOut:
+    """The recall's summary: notice, dates, deadline, per holder outstanding, returned,
+    destroyed, dispensed, acknowledgement and whether it is late."""
+    return _summary_out(recall_summary(services, conn, recall_id))
+
+
+@router.get(
+    "/v1/partner/recalls/{recall_id}/summary", response_model=RecallSummaryOut, tags=["partner"]
+)
+def manufacturer_recall_summary(
+    recall_id: RecallId, member: CurrentMember, services: ServicesDep, conn: ConnDep
+) -> RecallSummaryOut:
+    """The same summary for the lot's manufacturer (404 for anyone else)."""
+    _own_recall(services, conn, recall_id, member)
+    return _summary_out(recall_summary(services, conn, recall_id))

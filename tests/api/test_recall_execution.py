@@ -15,6 +15,7 @@ from medledger.domain.recalls import notice_text, recall_summary
 from medledger.sdk.gs1 import Udi
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
+from tests.api.regulator_mode import AUTH, regulator_client
 
 partner = partner_env.partner
 
@@ -189,3 +190,22 @@ def test_recalled_and_quarantined_stock_is_flagged_in_the_inventory(partner: Par
     assert [(line["status"], line["holds"]) for line in at_hospital] == [("active", [recalled])]
     # another member's stock is untouched by this lot's recall
     assert _get(partner, "/v1/partner/inventory", "hospital2").json() == []
+
+
+def test_the_summary_is_for_the_manufacturer_and_the_regulator_only(partner: PartnerEnv) -> None:
+    _stock(partner)
+    c = partner.api.consortium
+    recall_id = _issue(partner)
+    path = f"/v1/partner/recalls/{recall_id}/summary"
+    mine = _get(partner, path, "manufacturer")
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert body["notice"]["reason"] == NOTICE["reason"]
+    assert (body["outstanding"], body["returned"], body["done"]) == (2, 0, 0.0)
+    assert {h["holder"] for h in body["holders"]} == {c.distributor.address, c.hospital.address}
+    for other in ("distributor", "hospital", "hospital2"):
+        assert _get(partner, path, other).status_code == 404
+    reg = regulator_client(partner.api)
+    seen = reg.get(f"/v1/regulator/recalls/{recall_id}/summary", headers=AUTH)
+    assert seen.status_code == 200 and seen.json()["level"] == 1
+    assert reg.get(f"/v1/regulator/recalls/{recall_id}/summary").status_code == 401
