@@ -15,6 +15,7 @@ from medledger.api.routes import (
     devices,
     documents,
     epcis,
+    exports,
     items,
     recalls,
     regulator,
@@ -22,6 +23,7 @@ from medledger.api.routes import (
     verify,
 )
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
+from medledger.domain.inspection_exports import MAX_UPLOAD as MAX_EXPORT_UPLOAD
 from medledger.domain.services import Services
 from medledger.web.gates import API_GATES
 from medledger.web.http_guard import GuardRules, install_http_guard
@@ -37,6 +39,7 @@ BODY_BYTES = {
     "/v1/partner/documents": MAX_DOCUMENT_BYTES * 4 // 3 + _SLACK,  # base64 in JSON
     "/v1/partner/documents/upload": MAX_DOCUMENT_BYTES + _SLACK,  # multipart
     "/v1/epcis/capture": MAX_EPCIS_DOCUMENT_BYTES,  # what capture itself reads
+    "/v1/exports/verify": MAX_EXPORT_UPLOAD + _SLACK,  # multipart
 }
 
 
@@ -61,6 +64,7 @@ def create_app(services: Services) -> FastAPI:
 
     for module in (verify, auth, devices, items, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
+    app.include_router(exports.router)  # inspection exports and their verification
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

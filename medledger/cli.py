@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from medledger.devices_cli import devices_app
+from medledger.exports_cli import exports_app
 from medledger.portal.cli import portal_app
 from medledger.sdk.errors import MedLedgerError
 
@@ -27,6 +28,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(gs1_app, name="gs1")
 app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
+app.add_typer(exports_app, name="exports")
 
 # Wide enough for the trace table even when output is piped (make run).
 console = Console(width=max(Console().width, 120))

@@ -61,6 +61,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.recalls",
     "medledger.portal.routes.recall_workspace",
     "medledger.portal.routes.labels",
+    "medledger.portal.routes.exports",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024

@@ -264,6 +264,18 @@ MESSAGES: dict[str, str] = {
     "lot_quantity_unavailable": _l(
         "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
     ),
+    # inspection exports (domain.inspection_exports, portal.routes.exports)
+    "unknown_export_kind": _l("There is no export of that kind."),
+    "invalid_export_period": _l(
+        "Give the period as a month (2026-12) or a date range (2026-12-01..2026-12-31) of "
+        "at most 12 months."
+    ),
+    "export_too_large": _l("The export would have too many rows: choose a shorter period."),
+    "export_key_missing": _l(
+        "Your organisation keeps its own key, so the platform cannot sign an export for it."
+    ),
+    "unknown_member": _l("No member of the network has this address."),
+    "invalid_export_file": _l("The file is too large to be an export."),
 }
 
 

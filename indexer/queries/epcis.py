@@ -25,6 +25,7 @@ from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "ChainRef",
+    "block_rows",
     "EventItem",
     "EventKey",
     "StorageRange",
@@ -47,7 +48,7 @@ def _marks(values: Collection[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-def _block_rows(sql: Sql, block: int) -> tuple[str, list[Any]]:
+def block_rows(sql: Sql, block: int) -> tuple[str, list[Any]]:
     """A condition on `e.id` (and its parameters) selecting the item events of `block`."""
     lo = sql.one("SELECT first_event_id FROM blocks WHERE number = ?", (block,))
     hi = sql.one(
@@ -144,7 +145,7 @@ class EventItem:
 def event_items(conn: Connection, block: int, log_index: int, kind: EventKind) -> list[EventItem]:
     """Every item the contract event (block, log index, kind) moved, in row-id order."""
     sql = Sql(conn)
-    rows_of_block, params = _block_rows(sql, block)
+    rows_of_block, params = block_rows(sql, block)
     where = f"e.block_number = ? AND e.log_index = ? AND e.kind = ? AND {rows_of_block}"
     params = [block, log_index, int(kind), *params]
     rows = sql.rows(
@@ -245,7 +246,7 @@ def storage_range(conn: Connection, shipment_id: int) -> StorageRange | None:
     if sent_block is None:
         return None
     # A shipment's items are shipped by one event, in the block it was sent in.
-    rows_of_block, params = _block_rows(sql, int(sent_block))
+    rows_of_block, params = block_rows(sql, int(sent_block))
     rows = sql.rows(
         "SELECT MAX(p.temp_min), MIN(p.temp_max) FROM item_events e "
         "JOIN items i ON i.id = e.item_id JOIN lots l ON l.lot_index = i.lot_index "

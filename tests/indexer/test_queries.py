@@ -14,6 +14,7 @@ from medledger.indexer.queries import (
     container_contents,
     containers_holding,
     expiring_stock,
+    inspection,
     inventory,
     item_facts,
     lot_trace,
@@ -308,6 +309,9 @@ def _captured_statements(db_url: str, devchain_run: DevRun):
             open_shipment_holding(conn, [unit])
             first_event_at(conn, 0)
             storage_range(conn, 1)
+            for side in ("inbound", "outbound", "settled"):
+                inspection.shipments_in(conn, maker, side=side, start=0, end=2**40, limit=10)
+            inspection.shipment_lots(conn, [1, 2])
     finally:
         engine.dispose()
     return captured
