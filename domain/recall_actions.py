@@ -31,10 +31,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from medledger.domain import records
+from medledger.domain import items, records
 from medledger.domain.auth import Member
 from medledger.domain.devices import member_ledger
 from medledger.domain.errors import Conflict, Forbidden, NotFound, Unprocessable
+from medledger.domain.partner_schemas import ItemsIn, OperationOut
 from medledger.domain.recalls import (
     NoticeText,
     RecallAction,
@@ -69,6 +70,7 @@ __all__ = [
     "acknowledge_signed",
     "close",
     "close_check",
+    "destroy_recalled",
     "holder_notice",
     "issue",
     "seal_notice",
@@ -360,3 +362,50 @@ def acknowledge_signed(
     written = settled_order(services, result)
     records.set_anchor(services, record.id, written.tx_hash)
     return written
+
+
+MAX_DESTROY_UNITS = 200
+
+
+def destroy_recalled(
+    services: Services,
+    conn: Connection,
+    recall_id: int,
+    *,
+    member: Member,
+    units: list[tuple[bytes, str]],
+    note: str = "",
+) -> OperationOut:
+    """A holder destroys serialised units of the recalled lot it holds (`units`: item id
+    and the code read, at most `MAX_DESTROY_UNITS`), signed with its key; the destruction
+    record (codes, note) is sealed for the manufacturer and the regulator and its salted
+    commitment is the destroy call's recordHash. The chain refuses a unit it does not hold."""
+    progress = _in_scope(services, conn, recall_id, member.address)
+    if not units or len(units) > MAX_DESTROY_UNITS:
+        raise Unprocessable(
+            RecallProblem.DESTROY_COUNT, f"give 1 to {MAX_DESTROY_UNITS} units to destroy"
+        )
+    if len(note) > 2000:
+        raise Unprocessable(RecallProblem.REASON_TOO_LONG, "a note may be 2000 characters")
+    record = records.seal(
+        services,
+        kind=records.RecordKind.DESTRUCTION,
+        author=member.address,
+        readers=[progress.scope.manufacturer.address],
+        subject_id=lot_key(progress.gtin, progress.lot),
+        body={
+            "recall_id": recall_id,
+            "codes": [code for _, code in units],
+            "note": note.strip(),
+        },
+    )
+    order = ItemsIn.model_validate(
+        {
+            "item_ids": ["0x" + item.hex() for item, _ in units],
+            "record_hash": "0x" + record.commitment.hex(),
+        }
+    )
+    done = items.destroy(services, member=member, items=order)
+    if done.tx_hash:
+        records.set_anchor(services, record.id, done.tx_hash)
+    return done

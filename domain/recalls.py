@@ -42,6 +42,7 @@ from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
+    ReturnedFrom,
     chain_acks,
     destroyed_by_holder,
     notice_versions,
@@ -111,6 +112,8 @@ class RecallProblem(StrEnum):
     REASON_TOO_LONG = "recall_reason_too_long"
     RUNS_RECALLS = "recall_manufacturer_or_regulator_only"
     NO_NOTICE = "recall_notice_unavailable"
+    DESTROY_COUNT = "recall_destroy_count"
+    WRONG_LOT = "recall_unit_not_of_lot"
 
 
 def notice_deadline(level: int, opened_at: int) -> int:
@@ -357,43 +360,48 @@ def holder_lines(
     services: Services, conn: Connection, progress: RecallProgress, *, now: int
 ) -> list[HolderSummary]:
     """Per field holder (not the manufacturer) its outstanding, returned, destroyed and
-    dispensed units and acknowledgement; holders that only ever sent units back appear
-    too."""
+    dispensed units and acknowledgement; holders that hold nothing now but sent units back
+    or destroyed them appear too."""
     maker = progress.scope.manufacturer.address
     returned = {r.address: r for r in returned_from_field(conn, progress.scope.lot_index)}
     destroyed = destroyed_by_holder(conn, progress.scope.lot_index)
+    acks = signed_acknowledgements(conn, progress.scope.recall_id)
+    cached = acknowledgements_of(api_store(services).engine, progress.scope.recall_id)
+    for holder, row in cached.items():
+        acks.setdefault(holder, row)
+
+    def units(found: dict[str, ReturnedFrom], address: str) -> int:
+        row = found.get(address)
+        return 0 if row is None else row.units
+
     lines: list[HolderSummary] = []
-    seen: set[str] = set()
     for h in progress.holders:
         a = h.holder.address
-        seen.add(a)
-        back = returned.get(a)
         ack = h.acknowledgement
         lines.append(
             HolderSummary(
                 h.holder,
                 h.outstanding,
-                0 if back is None else back.units,
-                destroyed.get(a, 0),
+                units(returned, a),
+                units(destroyed, a),
                 h.dispensed,
                 None if ack is None else ack.acknowledged_at,
                 h.overdue(progress.deadline, now),
             )
         )
-    acks = acknowledgements_of(api_store(services).engine, progress.scope.recall_id)
-    for a, back in returned.items():
-        if a in seen or a == maker:
+    seen = {h.holder.address for h in progress.holders} | {maker}
+    for a, row in sorted({**destroyed, **returned}.items()):
+        if a in seen:
             continue
-        seen.add(a)
-        ack = acks.get(a)
+        signed = acks.get(a)
         lines.append(
             HolderSummary(
-                OrgRef(a, back.name),
+                OrgRef(a, row.name),
                 0,
-                back.units,
-                destroyed.get(a, 0),
+                units(returned, a),
+                units(destroyed, a),
                 0,
-                None if ack is None else ack.acknowledged_at,
+                None if signed is None else signed.acknowledged_at,
                 False,  # holds nothing: nothing left to be late with
             )
         )

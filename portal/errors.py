@@ -191,6 +191,8 @@ MESSAGES: dict[str, str] = {
         "Only the lot's manufacturer or the regulator runs a recall."
     ),
     "recall_notice_unavailable": _l("The recall notice is not available here."),
+    "recall_destroy_count": _l("Give 1 to 200 unit codes to destroy."),
+    "recall_unit_not_of_lot": _l("This code is not a unit of the recalled lot."),
     "unknown_recall": _l("No such recall."),
     "not_in_recall_scope": _l("Your organisation holds no units of this recalled lot."),
     "recall_closed": _l("This recall is already closed."),

@@ -203,20 +203,26 @@ def returned_from_field(conn: Connection, lot_index: int) -> list[ReturnedFrom]:
     return [ReturnedFrom(a, n, u) for (a, n), u in sorted(found.items()) if u]
 
 
-def destroyed_by_holder(conn: Connection, lot_index: int) -> dict[str, int]:
-    """Units of the lot each member (address) destroyed: items (not cases or pallets), loose
-    units and whole cases."""
+def destroyed_by_holder(conn: Connection, lot_index: int) -> dict[str, ReturnedFrom]:
+    """Units of the lot each member destroyed, by address (with its name): items (not cases
+    or pallets), loose units and whole cases."""
     sql = Sql(conn)
-    found: dict[str, int] = {}
-    for address, units in sql.rows(
-        "SELECT o.address, COUNT(*) FROM items i JOIN organisations o ON o.id = i.holder_id "
-        "WHERE i.lot_index = ? AND i.is_container = ? AND i.status = ? GROUP BY o.address",
+    found: dict[str, ReturnedFrom] = {}
+
+    def add(address: str, name: str, units: int) -> None:
+        have = found.get(address)
+        found[address] = ReturnedFrom(address, name, units + (0 if have is None else have.units))
+
+    for address, name, units in sql.rows(
+        "SELECT o.address, o.name, COUNT(*) FROM items i "
+        "JOIN organisations o ON o.id = i.holder_id "
+        "WHERE i.lot_index = ? AND i.is_container = ? AND i.status = ? GROUP BY o.address, o.name",
         (lot_index, False, int(ItemStatus.DESTROYED)),
     ):
-        found[str(address)] = found.get(str(address), 0) + int(units)
-    for (address, _), (_, destroyed) in units_gone(sql, lot_index).items():
+        add(str(address), str(name), int(units))
+    for (address, name), (_, destroyed) in units_gone(sql, lot_index).items():
         if destroyed:
-            found[address] = found.get(address, 0) + destroyed
+            add(address, name, destroyed)
     return found
 
 

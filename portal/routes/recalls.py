@@ -24,9 +24,17 @@ from sqlalchemy import Connection
 from medledger.domain import recall_actions
 from medledger.domain.errors import NotFound
 from medledger.domain.master_data import MasterRecord, current_record
-from medledger.domain.recall_actions import AckIn, NoticeIn, acknowledge_signed, holder_notice
+from medledger.domain.recall_actions import (
+    MAX_DESTROY_UNITS,
+    AckIn,
+    NoticeIn,
+    acknowledge_signed,
+    destroy_recalled,
+    holder_notice,
+)
 from medledger.domain.recalls import (
     NOTICE_DAYS,
+    RecallProblem,
     indexed_progress,
     notice_text,
     recall_list,
@@ -35,7 +43,8 @@ from medledger.domain.recalls import (
 )
 from medledger.domain.regulator import MAX_REASON
 from medledger.portal.context import Csrf, Ctx, role_ctx
-from medledger.portal.forms import code_lot
+from medledger.portal.errors import FormError
+from medledger.portal.forms import code_lot, read_code
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.regulator.access import Regulator
 from medledger.portal.regulator.forms import RecallForm, parse_form
@@ -228,6 +237,43 @@ def acknowledge_notice(
             {"note": note, "returned": returned or "0", "destroyed": destroyed or "0"}
         )
         acknowledge_signed(ctx.services, conn, recall_id, member=ctx.signed_in, ack=ack)
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse("/portal/recalls", status_code=303)
+
+
+@router.post("/{recall_id}/destroy")
+def destroy_units(
+    ctx: Holder,
+    conn: ConnDep,
+    _: Csrf,
+    recall_id: RecallId,
+    codes: Annotated[str, Form(max_length=40_000)] = "",
+    destroy_note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Destroy serialised units of the recalled lot the member holds: one code per line
+    (any form a label carries), signed with the member's key."""
+    values = {"codes": codes, "destroy_note": destroy_note, "recall": recall_id}
+    try:
+        progress = indexed_progress(ctx.services, conn, recall_id)
+        if progress is None:
+            raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
+        units = []
+        # split("\n"), not splitlines(): a scanned GS1 code carries GS (\x1d) separators,
+        # which splitlines() and strip() would treat as line breaks and whitespace.
+        lines = [x.strip(" \t\r") for x in codes.split("\n") if x.strip(" \t\r")]
+        for n, line in enumerate(lines[: MAX_DESTROY_UNITS + 1], start=1):
+            udi = read_code("codes", line, line=n)
+            if udi.gtin != progress.gtin or (udi.lot is not None and udi.lot != progress.lot):
+                raise FormError(
+                    RecallProblem.WRONG_LOT,
+                    f"line {n}: not a unit of lot {progress.lot}",
+                    {"codes": f"{n}: {line}"},
+                )
+            units.append((udi.item_id, line))
+        destroy_recalled(
+            ctx.services, conn, recall_id, member=ctx.signed_in, units=units, note=destroy_note
+        )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _page(ctx, conn, values=values, problem=exc)
     return RedirectResponse("/portal/recalls", status_code=303)

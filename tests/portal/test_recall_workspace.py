@@ -9,6 +9,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from medledger.sdk.gs1 import Udi
 from tests.portal.conftest import PortalEnv
 
 
@@ -93,6 +94,26 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     assert changed.status_code == 303, changed.text
     portal.api.sync()
     assert 'data-field="action">就地销毁并上报序列号<' in hospital.get("/portal/recalls").text
+
+    # The hospital destroys its unit of the recalled lot, signed with its key; a code of
+    # another lot is refused on the page.
+    page = hospital.get("/portal/recalls").text
+    wrong = Udi(gtin=c.gtin, serial="W2", lot="OTHERLOT").gs1_payload()
+    bad = hospital.post(
+        f"/portal/recalls/{recall_id}/destroy",
+        data={"csrf_token": _csrf(page), "codes": wrong},
+    )
+    assert "This code is not a unit of the recalled lot." in bad.text
+    code = Udi(gtin=c.gtin, serial="W2", lot=c.lot).gs1_payload()
+    gone = hospital.post(
+        f"/portal/recalls/{recall_id}/destroy",
+        data={"csrf_token": _csrf(page), "codes": code, "destroy_note": "incinerated"},
+    )
+    assert gone.status_code == 303, gone.text
+    assert c.hospital.item(units[1]).status.name == "DESTROYED"
+    portal.api.sync()
+    row = maker.get(url).text
+    assert 'data-figure="destroyed">1<' in row and 'data-figure="outstanding">1<' in row
 
     refused = _post(maker, url, f"{url}/close", outcome="")
     assert "请填写关闭原因并确认" in refused.text
