@@ -367,8 +367,8 @@ def holder_lines(
     destroyed = destroyed_by_holder(conn, progress.scope.lot_index)
     acks = signed_acknowledgements(conn, progress.scope.recall_id)
     cached = acknowledgements_of(api_store(services).engine, progress.scope.recall_id)
-    for holder, row in cached.items():
-        acks.setdefault(holder, row)
+    for holder, cached_ack in cached.items():
+        acks.setdefault(holder, cached_ack)
 
     def units(found: dict[str, ReturnedFrom], address: str) -> int:
         row = found.get(address)
