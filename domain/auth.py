@@ -17,6 +17,12 @@ Three ways in, one answer (a member address):
   passed by a TLS-terminating proxy in `settings.client_cert_header` (URL-encoded PEM), or
   posted with a challenge signed by the certificate's key (`redeem_certificate_challenge`).
 
+Inside an organisation each person has a user (`portal.users`) with a `StaffRole`: a
+clerk ships, receives and dispenses; QA also releases quarantined goods and approves
+suppliers and recalls; a manager may do everything and manages the users. In regulator
+mode the regulator's staff call the API with their own key, `mls_<id>_<secret>` (only
+SHA-256(secret) is stored), bound to their user (`create_staff_key`, `verify_staff_key`).
+
 Whatever the method, role and organisation are read live from the Partners contract (and
 the indexer for the name): a suspended member is refused at once, even with a valid token.
 """
@@ -30,6 +36,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -51,7 +58,7 @@ from medledger.domain.partner_schemas import Address, HexBytes
 from medledger.domain.services import Component, Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries.organisation_names import organisation_name
-from medledger.indexer.store import api_keys
+from medledger.indexer.store import api_keys, portal_users
 from medledger.indexer.store.api_keys import ApiKeyRow
 from medledger.sdk.ca import certificate_from_pem, verify_member
 from medledger.sdk.errors import CertificateError
@@ -63,12 +70,16 @@ __all__ = [
     "ApiKeyRow",
     "ChallengeRequest",
     "Member",
+    "Staff",
+    "StaffRole",
+    "create_staff_key",
     "TokenRequest",
     "api_keys_of",
     "cached_api_key",
     "create_api_key",
     "known_api_key",
     "issue_challenge",
+    "is_staff_key",
     "issue_token",
     "redeem_certificate_challenge",
     "redeem_challenge",
@@ -76,11 +87,13 @@ __all__ = [
     "revoke_api_key",
     "verify_api_key",
     "verify_certificate",
+    "verify_staff_key",
     "verify_token",
 ]
 
 TOKEN_PREFIX = "mlt1"
 KEY_PREFIX = "mlk"
+STAFF_KEY_PREFIX = "mls"
 MAX_ACTIVE_API_KEYS = 20
 MAX_API_KEYS_PER_DAY = 100
 
@@ -97,6 +110,29 @@ class Member:
     @property
     def is_regulator(self) -> bool:
         return self.role is Role.REGULATOR
+
+
+class StaffRole(StrEnum):
+    """A user's role inside its organisation."""
+
+    CLERK = "clerk"
+    QA = "qa"
+    MANAGER = "manager"
+
+    def covers(self, needed: StaffRole) -> bool:
+        """Whether this role may do what `needed` may (a manager everything, QA a clerk's
+        work too)."""
+        rank = {StaffRole.CLERK: 0, StaffRole.QA: 1, StaffRole.MANAGER: 2}
+        return rank[self] >= rank[needed]
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """A person acting for a member: its user name and role (the audit trail's actor)."""
+
+    username: str
+    role: StaffRole
+    organisation: str | None = None  # the member address the user acts for
 
 
 # ------------------------------------------------------------------ challenges
@@ -278,6 +314,48 @@ def revoke_api_key(services: Services, key_id: str, *, address: str) -> ApiKeyRo
     if revoked is None:
         raise NotFound("api_key_not_found", f"no API key {key_id!r} of yours")
     return revoked
+
+
+# ------------------------------------------------------------------ staff keys
+
+
+def create_staff_key(services: Services, username: str, *, label: str) -> tuple[str, str]:
+    """A new personal API key for the user `username`: (id, the full key, shown once)."""
+    if portal_users.user_row(api_store(services).engine, username) is None:
+        raise NotFound("user_not_found", f"no user {username!r}")
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    row = portal_users.StaffKeyRow(
+        key_id,
+        username,
+        label[:200],
+        hashlib.sha256(secret.encode()).digest(),
+        int(time.time()),
+        None,
+    )
+    portal_users.add_staff_key(api_store(services).engine, row)
+    return key_id, f"{STAFF_KEY_PREFIX}_{key_id}_{secret}"
+
+
+def is_staff_key(credential: str) -> bool:
+    return credential.startswith(STAFF_KEY_PREFIX + "_")
+
+
+def verify_staff_key(services: Services, key: str) -> Staff:
+    """The user behind a valid, unrevoked staff key; else Unauthorized."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != STAFF_KEY_PREFIX:
+        raise Unauthorized("invalid_api_key", "not a MedLedger staff key")
+    engine = api_store(services).engine
+    found = portal_users.staff_key(engine, parts[1])
+    digest = hashlib.sha256(parts[2].encode()).digest()
+    if found is None or not hmac.compare_digest(found.secret_sha256, digest):
+        raise Unauthorized("invalid_api_key", "unknown staff key")
+    if found.revoked_at is not None:
+        raise Unauthorized("api_key_revoked", "this staff key was revoked")
+    user = portal_users.user_row(engine, found.username)
+    if user is None:
+        raise Unauthorized("invalid_api_key", "the key's user no longer exists")
+    return Staff(user.username, StaffRole(user.role), user.address)
 
 
 # ------------------------------------------------------------------ certificates

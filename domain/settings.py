@@ -115,6 +115,9 @@ class ApiSettings(BaseSettings):
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None
     epcis_db_url: str | None = None
+    # The audit trail (`domain.audit`): anchor an organisation's chain head on chain every
+    # this many entries (0: only on demand, `medledger audit anchor`).
+    audit_anchor_every: int = Field(default=100, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Self:

@@ -1,8 +1,9 @@
 """The FastAPI application: `create_app(services)` wires settings, routes and errors.
 
 Middleware, outermost first: the security headers (`api.security_headers`), the request
-metrics, and the guard that keeps request bodies within bounds and behind credentials
-(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials).
+metrics, the guard that keeps request bodies within bounds and behind credentials
+(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials), and
+the audit trail of every write (`web.audit_trail`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from medledger.api.routes import (
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.inspection_exports import MAX_UPLOAD as MAX_EXPORT_UPLOAD
 from medledger.domain.services import Services
+from medledger.web.audit_trail import AuditTrail
 from medledger.web.gates import API_GATES
 from medledger.web.http_guard import GuardRules, install_http_guard
 from medledger.web.metrics import install_metrics
@@ -54,6 +56,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(AuditTrail)
     install_http_guard(app, GuardRules(body_bytes=dict(BODY_BYTES), gates=dict(API_GATES)))
     install_metrics(app)
     app.add_middleware(SecurityHeaders)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
-from medledger.portal.cli import portal_app
+from medledger.portal.cli import audit_app, portal_app
 from medledger.sdk.errors import MedLedgerError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(gs1_app, name="gs1")
 app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
+app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
 
 # Wide enough for the trace table even when output is piped (make run).
@@ -179,8 +180,11 @@ def node_cmd(
         ),
     ] = False,
     engine: Annotated[
-        str, typer.Option(help="The EVM executing blocks: pyevm, or revm (a store it wrote).")
-    ] = "pyevm",
+        str,
+        typer.Option(
+            help="The EVM executing blocks: revm (a store it wrote), or pyevm (reference)."
+        ),
+    ] = "revm",
 ) -> None:
     """Run the permissioned chain node (sequencer), or a verifying follower with --follow."""
     from medledger.node.app import Node, load_config
@@ -283,7 +287,7 @@ def bench_chain(
     """Custody transfers on our node vs anvil: tx/s, item-moves/s, latency, follower."""
     from medledger.ops.bench.chain import run_chain_bench
 
-    run_chain_bench(quick=quick, engines=tuple(engine or ("pyevm",)))
+    run_chain_bench(quick=quick, engines=tuple(engine or ("revm",)))
 
 
 @bench_app.command("lots")

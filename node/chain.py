@@ -5,12 +5,14 @@ follower calls `verify_and_import` (re-execute, compare, check the seal, commit)
 way every key of a block goes into one durable LMDB transaction, and the in-memory head
 moves only after that commit returns.
 
-The engine (`NodeConfig.engine`): "pyevm" executes with `node.evm` (py-evm);
-"revm" through a `BlockExecutor` (`node.engine_revm.RevmExecutor`, blocks assembled and
-stored by `node.engine_blocks` exactly as py-evm stores them). revm loads accounts whole,
-listing their storage by the slot preimages each commit stores, so it runs only on a store
-written by revm from its genesis on, which `PREIMAGES_KEY` marks; a block written by py-evm
-removes the mark.
+The engine (`NodeConfig.engine`): "revm", the default, executes through a `BlockExecutor`
+(`node.engine_revm.RevmExecutor`, blocks assembled and stored by `node.engine_blocks`
+exactly as py-evm stores them); "pyevm" with `node.evm` (py-evm as it ships, the
+reference). revm loads accounts whole, listing their storage by the slot preimages each
+commit stores, so it runs on a store that holds every slot's preimage, which
+`PREIMAGES_KEY` marks; a block written by py-evm removes the mark. revm opening a store
+without the mark (py-evm wrote it, or some of it) executes its blocks once more from the
+genesis on, each checked against every header field, to store the preimages.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from medledger.node import engine_blocks, evm, evm_reads, records, speedups
+from medledger.node import engine_blocks, evm, evm_reads, records
 from medledger.node.config import NodeConfig
-from medledger.node.engine import BlockExecutor, Receipt, write_preimages
-from medledger.node.errors import ConfigError
+from medledger.node.engine import BlockExecutor, Receipt, use_native_keccak, write_preimages
+from medledger.node.errors import ConfigError, DivergenceError
 from medledger.node.seal import Sealer, verify_seal
 from medledger.node.store import LmdbStore, Snapshot
 
@@ -79,12 +81,20 @@ def genesis_spec(
 
 class Chain:
     def __init__(self, config: NodeConfig) -> None:
-        speedups.install()
+        use_native_keccak()
         self.config = config
         self.chain_id = config.chain_id
         self.store = LmdbStore(config.data_dir / "chain")
         self._buffer = self.store.write_buffer()
         self._lock = threading.Lock()
+        try:
+            self._open(config)
+        except BaseException:
+            self._buffer.close()  # the store can be opened again in this process
+            self.store.close()
+            raise
+
+    def _open(self, config: NodeConfig) -> None:
         spec = genesis_spec(config)
         scratch = self.store.snapshot()
         expected, self.contracts = evm.init_genesis(scratch, spec)
@@ -105,7 +115,7 @@ class Chain:
                 f"the store at {config.data_dir} holds a chain with genesis 0x{stored.hex()}, "
                 f"but the genesis file gives 0x{expected.hex()}"
             )
-        self._check_preimages()
+        self._check_preimages(spec)
         self.genesis_hash = expected
         with self.snapshot() as snap:
             self.head_hash = evm_reads.head_hash(snap)
@@ -114,19 +124,45 @@ class Chain:
             self.head_number = int(header.block_number)
             self.head_timestamp = int(header.timestamp)
 
-    def _check_preimages(self) -> None:
+    def _check_preimages(self, spec: evm.GenesisSpec) -> None:
         marked = self._buffer.get(PREIMAGES_KEY) is not None
         if self.executor is not None and not marked:
-            raise ConfigError(
-                f"the store at {self.config.data_dir} was written by py-evm, without the slot "
-                f"preimages engine {self.config.engine} needs; resync it: move the data "
-                "directory away and start this node as a follower (--follow URL) of a node "
-                f"that has the chain, with --engine {self.config.engine}, or keep "
-                "--engine pyevm"
-            )
+            self._replay_for_preimages(self.executor, spec)
         if self.executor is None and marked:
             del self._buffer[PREIMAGES_KEY]  # the blocks py-evm writes store no preimages
             self._buffer.commit()
+
+    def _replay_for_preimages(self, executor: BlockExecutor, spec: evm.GenesisSpec) -> None:
+        """Store the slot preimages revm needs in a store py-evm wrote, by executing its
+        blocks again from the genesis on with revm; each must match its header in every
+        field (nothing else is written: the state nodes are the ones stored already)."""
+        from medledger.node.engine_revm import genesis_preimages
+
+        buffer = self._buffer
+        write_preimages(buffer, genesis_preimages(spec))
+        head = evm_reads.head_number(buffer)
+        for number in range(1, head + 1):
+            header = evm_reads.header_by_number(buffer, number)
+            try:
+                engine_blocks.replay(
+                    buffer,
+                    executor,
+                    evm_reads.raw_block(buffer, header),
+                    chain_id=self.chain_id,
+                    persist=False,
+                )
+            except DivergenceError as exc:
+                buffer.discard()
+                raise ConfigError(
+                    f"the store at {self.config.data_dir} was written by py-evm, and engine "
+                    f"{self.config.engine} does not execute it alike ({exc}); keep "
+                    "--engine pyevm, or resync: move the data directory away and start this "
+                    "node as a follower (--follow URL) of a node that has the chain"
+                ) from exc
+            if number % 256 == 0:
+                buffer.commit()  # the preimages so far (the mark comes last)
+        buffer[PREIMAGES_KEY] = b"\x01"
+        buffer.commit()
 
     def snapshot(self) -> Snapshot:
         """A consistent read view; use it as a context manager, which closes it."""
@@ -282,7 +318,7 @@ class ChainReader:
     def __init__(
         self, config: NodeConfig, *, genesis_hash: bytes, contracts: dict[str, bytes]
     ) -> None:
-        speedups.install()
+        use_native_keccak()
         self.config = config
         self.chain_id = config.chain_id
         self.genesis_hash = genesis_hash

@@ -86,8 +86,9 @@ class NodeConfig:
     # eth_call / eth_estimateGas: gas cap is max_tx_gas
     call_time_budget_ms: int = 3_000
     max_concurrent_calls: int = 4
-    # the EVM that executes blocks (node.chain): py-evm (node.evm) or revm (node.engine_revm)
-    engine: str = "pyevm"
+    # the EVM that executes blocks (node.chain): revm (node.engine_revm), or py-evm
+    # (node.evm), the reference
+    engine: str = "revm"
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:

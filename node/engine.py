@@ -62,12 +62,26 @@ __all__ = [
     "commit_state",
     "receipts_root",
     "transactions_root",
+    "use_native_keccak",
     "write_preimages",
 ]
 
 EMPTY_CODE_HASH = keccak(b"")
 PREIMAGE = b"ml:pi"  # + keccak(slot): the 32-byte slot
 _TX_GAS, _FLOOR_PER_TOKEN, _TOKENS_PER_NONZERO = 21_000, 10, 4
+
+
+def use_native_keccak() -> None:
+    """Hash with safe-pysha3's C keccak, process-wide: eth-hash's shared `keccak` (which
+    the tries, py-evm and eth-utils call) otherwise chooses pycryptodome, ~5x slower per
+    call. The same digests; called where the node starts work (`node.chain`, the
+    engines). Importing `node` installs nothing."""
+    try:
+        from eth_hash.backends.pysha3 import backend
+    except ImportError:  # pragma: no cover - safe-pysha3 is a dependency
+        return
+    keccak.hasher = backend.keccak256  # type: ignore[assignment]
+    keccak.preimage = backend.preimage  # type: ignore[assignment]
 
 
 def calldata_floor(data: bytes) -> int:

@@ -129,9 +129,11 @@ def replay(
     chain_id: int,
     check_hash: Callable[[bytes], object] | None = None,
     senders: Sequence[bytes] | None = None,
+    persist: bool = True,
 ) -> Block:
     """Re-execute a published block and persist it if every header field agrees; else
-    `DivergenceError` naming the first field that differs (as `node.evm.import_block`)."""
+    `DivergenceError` naming the first field that differs (as `node.evm.import_block`).
+    Not `persist`: only what the executor's `commit` writes (the state) goes into `db`."""
     try:
         published = rlp.decode(raw_block, sedes=PragueBlock)
     except (rlp.DecodingError, rlp.DeserializationError) as exc:
@@ -184,7 +186,8 @@ def replay(
         expected, actual = getattr(ph, name), getattr(ours, name)
         if expected != actual:
             raise DivergenceError(number, name, _show(expected), _show(actual))
-    _persist(db, ours, result)
+    if persist:
+        _persist(db, ours, result)
     return Block(number, bytes(ours.hash), ours, result)
 
 

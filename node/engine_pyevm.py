@@ -1,9 +1,8 @@
 """Block execution on py-evm, as a `BlockExecutor`: the reference the revm engine is
 compared with.
 
-`PyEvmExecutor` calls `node.evm.build_block` (py-evm's own opcode loop and tries with
-`reference=True`, else the node's) on a throwaway `BatchDB` over the store, so nothing is
-written; the write set is then read back from the tries py-evm wrote
+`PyEvmExecutor` calls `node.evm.build_block` (py-evm as it ships) on a throwaway `BatchDB`
+over the store, so nothing is written; the write set is then read back from the tries py-evm wrote
 (`node.trie_diff`): accounts and slots come out keyed by their hashes, as the state trie
 keys them. py-evm needs the parent header in the same store (`TrieState.db`).
 """
@@ -18,7 +17,7 @@ import rlp
 from eth.db.batch import BatchDB
 from trie.constants import BLANK_NODE_HASH
 
-from medledger.node import evm, evm_reads, speedups
+from medledger.node import evm, evm_reads
 from medledger.node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
@@ -30,6 +29,7 @@ from medledger.node.engine import (
     Transaction,
     TrieState,
     commit_state,
+    use_native_keccak,
 )
 from medledger.node.trie_diff import changed_keys
 
@@ -37,11 +37,10 @@ __all__ = ["PyEvmExecutor", "state_changes"]
 
 
 class PyEvmExecutor:
-    """py-evm's execution of a block (`reference`: its own loop and tries)."""
+    """py-evm's execution of a block."""
 
-    def __init__(self, *, reference: bool = True) -> None:
-        speedups.install()
-        self.reference = reference
+    def __init__(self) -> None:
+        use_native_keccak()
         self.last_header: Any = None  # py-evm's header of the last block executed
         self._pending: tuple[BlockResult, BatchDB] | None = None
 
@@ -66,7 +65,6 @@ class PyEvmExecutor:
             coinbase=env.coinbase,
             timestamp=env.timestamp,
             gas_limit=env.gas_limit,
-            reference=self.reference,
             time_budget=None if deadline is None else max(0.0, deadline - time.monotonic()),
         )
         header = built.header

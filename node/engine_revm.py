@@ -46,7 +46,6 @@ from typing import Any
 import pyrevm
 from eth_hash.auto import keccak
 
-from medledger.node import speedups
 from medledger.node.engine import (
     EMPTY_CODE_HASH,
     AccountChange,
@@ -62,6 +61,7 @@ from medledger.node.engine import (
     bloom_of,
     calldata_floor,
     commit_state,
+    use_native_keccak,
     write_preimages,
 )
 from medledger.node.revm_journal import LoadedAccount, loaded_state
@@ -124,7 +124,7 @@ class RevmExecutor:
     """Executes blocks with revm; keeps the state of the last block it executed cached."""
 
     def __init__(self, *, max_cached_accounts: int = MAX_CACHED_ACCOUNTS) -> None:
-        speedups.install()
+        use_native_keccak()
         self._max_accounts = max_cached_accounts
         self._evm: Any = None
         self._setup: tuple[int, int, bytes] | None = None

@@ -1,6 +1,9 @@
 """Execution on py-evm: genesis, building a block, re-executing a published block, calls.
 
-This module (with `node.evm_reads`) is the only place that imports py-evm (`eth`).
+This module (with `node.evm_reads`) is the only place that imports py-evm (`eth`). py-evm
+runs here as it ships (its own opcode loop and tries): it is the reference the revm engine
+(`node.engine_revm`, the default) is compared with, it writes the genesis, and it runs
+eth_call and eth_estimateGas (`call`, `estimate_gas`).
 
 A block is executed exactly once. `build_block` applies the sequencer's transactions to the
 parent's state with the Prague VM, makes the header from the result and persists header,
@@ -19,9 +22,10 @@ defers the rest (the follower replays the block's list, so it needs no clock); `
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -30,21 +34,20 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.consensus.context import ConsensusContext
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
+from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth.vm.forks.prague.state import PragueState
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from medledger.node import evm_tries
 from medledger.node.engine import calldata_floor
 from medledger.node.errors import DivergenceError, NodeError
-from medledger.node.evm_code import CodeCachingAccountDB
-from medledger.node.evm_fast import FastPragueState, TimeBudgetExceeded, time_budget
-from medledger.node.evm_tries import make_trie_root_and_nodes
 
 __all__ = [
     "SUPPORTED_TX_TYPES",
@@ -52,6 +55,7 @@ __all__ = [
     "CallResult",
     "DecodedTx",
     "GenesisSpec",
+    "MedLedgerVM",
     "TimeBudgetExceeded",
     "build_block",
     "call",
@@ -60,6 +64,7 @@ __all__ = [
     "estimate_gas",
     "import_block",
     "init_genesis",
+    "time_budget",
     "transaction_type",
 ]
 
@@ -70,22 +75,82 @@ LEGACY = 0
 SUPPORTED_TX_TYPES = {LEGACY: "legacy", 1: "access-list (EIP-2930)", 2: "dynamic-fee (EIP-1559)"}
 
 
-class ReferenceVM(PragueVM):
+class MedLedgerVM(PragueVM):
     """Prague without a deposit contract: skip scanning every receipt for deposit logs."""
 
     def process_deposit_request_data(self, block: BlockAPI) -> None:
         block.block_requests.append(DEPOSIT_REQUEST_TYPE)
 
 
-class _MedLedgerState(FastPragueState):
-    account_db_class = CodeCachingAccountDB
+# -- the time budget of calls ------------------------------------------------------------
+
+CHECK_EVERY = 4_096  # gas charges (about one per opcode) between looks at the clock
+# ecrecover (coincurve), SHA-256, RIPEMD-160 and identity: native code, cheap per gas
+FAST_PRECOMPILES = frozenset(n.to_bytes(20, "big") for n in (1, 2, 3, 4))
+SLOW_PRECOMPILE_SECONDS_PER_GAS = 25e-6
 
 
-class MedLedgerVM(ReferenceVM):
-    """`ReferenceVM` with the inlined opcode loop of `node.evm_fast` and contract code
-    cached by hash (`node.evm_code`)."""
+class TimeBudgetExceeded(NodeError):
+    """A message run under `time_budget` ran past it (not an EVM error: nothing catches
+    it on the way out of py-evm)."""
 
-    _state_class = _MedLedgerState
+
+_clock = threading.local()  # the thread's deadline, and gas charges counted
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Messages run in this thread by the call VM (`call`, `estimate_gas`) raise
+    `TimeBudgetExceeded` once `seconds` have passed."""
+    _clock.deadline, _clock.charges = time.monotonic() + seconds, 0
+    try:
+        yield
+    finally:
+        _clock.deadline = None
+
+
+def _within_budget(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise TimeBudgetExceeded("the message ran past its time budget")
+
+
+class _BudgetedComputation(PragueComputation):
+    """Prague's computation, looking at the clock of the thread's `time_budget` on entering
+    each frame and every `CHECK_EVERY` gas charges (every opcode charges its gas first).
+    A slow precompile is not started when the gas its frame was given could outlast the
+    budget: the elliptic-curve pairings, BLAKE2 and the BLS12-381 operations run in pure
+    Python (py_ecc) at 5-15 µs per gas they charge, in one call nothing interrupts."""
+
+    @classmethod
+    def apply_computation(
+        cls, state: Any, message: Any, transaction_context: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        deadline: float | None = getattr(_clock, "deadline", None)
+        if deadline is not None:
+            if message.code_address in cls.get_precompiles() and (
+                message.code_address not in FAST_PRECOMPILES
+            ):
+                deadline -= message.gas * SLOW_PRECOMPILE_SECONDS_PER_GAS
+            _within_budget(deadline)
+        return super().apply_computation(state, message, transaction_context, *args, **kwargs)
+
+    def consume_gas(self, amount: int, reason: str) -> None:
+        deadline: float | None = getattr(_clock, "deadline", None)
+        if deadline is not None:
+            _clock.charges += 1
+            if _clock.charges % CHECK_EVERY == 0:
+                _within_budget(deadline)
+        super().consume_gas(amount, reason)
+
+
+class _CallState(PragueState):
+    computation_class = _BudgetedComputation
+
+
+class _CallVM(MedLedgerVM):
+    """The VM of `call` and `estimate_gas`: Prague within the thread's time budget."""
+
+    _state_class = _CallState
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +292,12 @@ def _spoof(unsigned: Any, sender: bytes) -> SignedTransactionAPI:
 
 
 def _vm(
-    chaindb: ChainDB, header: BlockHeaderAPI, chain_id: int, *, reference: bool = False
-) -> ReferenceVM:
-    vm_class = ReferenceVM if reference else MedLedgerVM
-    return vm_class(header, chaindb, ChainContext(chain_id), ConsensusContext(chaindb.db))
+    chaindb: ChainDB, header: BlockHeaderAPI, chain_id: int, *, vm_class: type = MedLedgerVM
+) -> MedLedgerVM:
+    vm: MedLedgerVM = vm_class(
+        header, chaindb, ChainContext(chain_id), ConsensusContext(chaindb.db)
+    )
+    return vm
 
 
 def _child_header(
@@ -289,31 +356,20 @@ def build_block(
     coinbase: bytes,
     timestamp: int,
     gas_limit: int,
-    reference: bool = False,
     time_budget: float | None = None,
 ) -> BuiltBlock:
     """Execute `txs` once on the parent's state and persist the resulting block into `db`.
 
     Transactions that fail validation (stale nonce, gas above what is left in the block)
     are not included: the former are `dropped` with a reason, the latter `deferred`. Once
-    `time_budget` seconds have passed, the rest are deferred too (at least one is run).
-    `reference` builds it with py-evm's own opcode loop and trie code, to compare with."""
+    `time_budget` seconds have passed, the rest are deferred too (at least one is run)."""
     chaindb = chaindb_of(db)
     parent = chaindb.get_block_header_by_hash(Hash32(parent_hash))
     header = _child_header(
         parent, coinbase=coinbase, timestamp=timestamp, gas_limit=gas_limit, extra_data=b""
     )
-    with evm_tries.py_evm_tries() if reference else nullcontext():
-        deadline = None if time_budget is None else time.monotonic() + time_budget
-        result = _execute(
-            chaindb,
-            header,
-            txs,
-            chain_id=chain_id,
-            strict=False,
-            reference=reference,
-            deadline=deadline,
-        )
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    result = _execute(chaindb, header, txs, chain_id=chain_id, strict=False, deadline=deadline)
     chaindb.persist_block(result.header_block)
     return result.built
 
@@ -398,10 +454,9 @@ def _execute(
     *,
     chain_id: int,
     strict: bool,
-    reference: bool = False,
     deadline: float | None = None,
 ) -> _Executed:
-    vm = _vm(chaindb, header, chain_id, reference=reference)
+    vm = _vm(chaindb, header, chain_id)
     block = vm.get_block()
     vm.block_preprocessing(block)
     current = header
@@ -446,17 +501,17 @@ def _execute(
     return _Executed(final, built)
 
 
-def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> ReferenceVM:
+def _call_vm(db: Any, head_hash: bytes, chain_id: int, timestamp: int) -> MedLedgerVM:
     chaindb = chaindb_of(db)
     head = chaindb.get_block_header_by_hash(Hash32(head_hash))
     header = _child_header(
         head, coinbase=head.coinbase, timestamp=timestamp, gas_limit=head.gas_limit, extra_data=b""
     )
-    return _vm(chaindb, header, chain_id)
+    return _vm(chaindb, header, chain_id, vm_class=_CallVM)
 
 
 def _run(
-    vm: ReferenceVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas: int
+    vm: MedLedgerVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas: int
 ) -> CallResult:
     state = vm.state
     unsigned = vm.create_unsigned_transaction(
@@ -535,7 +590,7 @@ def estimate_gas(
 
 
 def _estimate(
-    vm: ReferenceVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas_cap: int
+    vm: MedLedgerVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas_cap: int
 ) -> CallResult:
     first = _run(vm, sender=sender, to=to, data=data, value=value, gas=gas_cap)
     if not first.success:

@@ -20,12 +20,15 @@ Nodes are in py-trie's decoded form: `b""` (blank), `[hp_path, value]` (leaf),
 `[hp_path, child]` (extension), 17 items (branch: 16 children and a value). A child is
 `b""`, a 32-byte hash or, when its RLP is shorter than 32 bytes, the node itself. Key
 paths are hex strings, one character per nibble, so slicing and comparing stay in C.
+Nodes are decoded through `decoded` (RLP decoding, cached: a pure function of the bytes)
+and encoded with `encode_raw` (pyrlp's, telling bytes and lists apart by type first).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from os.path import commonprefix
 from typing import Any, Protocol
 
@@ -37,9 +40,15 @@ from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
 from trie.typing import Nibbles
 
-from medledger.node.speedups import decoded
-
-__all__ = ["NodeCache", "NodeStore", "apply_changes", "lookup", "ordered_trie_root_and_nodes"]
+__all__ = [
+    "NodeCache",
+    "NodeStore",
+    "apply_changes",
+    "decoded",
+    "encode_raw",
+    "lookup",
+    "ordered_trie_root_and_nodes",
+]
 
 Node = Any  # b"" | list[Any]: blank, leaf, extension or branch
 _Item = tuple[str, bytes]  # (hex key, value); an empty value deletes the key
@@ -48,6 +57,31 @@ BLANK = b""
 _HEX = "0123456789abcdef"
 _INDEX = {nibble: index for index, nibble in enumerate(_HEX)}
 _NEXT = dict(zip(_HEX, _HEX[1:] + "g", strict=True))  # "g" sorts after every hex digit
+
+
+@lru_cache(maxsize=1 << 16)
+def decoded(encoded: bytes) -> Any:
+    """`rlp.decode(encoded)`, cached and shared: never modify what it returns."""
+    return rlp.decode(encoded)
+
+
+_pyrlp_encode_raw = rlp.codec.encode_raw
+_length_prefix = rlp.codec.length_prefix
+
+
+def encode_raw(item: Any) -> bytes:
+    """`rlp.codec.encode_raw`, telling the common types apart by `type` first (pyrlp tests
+    every item with `isinstance` against an ABC, a slow check)."""
+    kind = type(item)
+    if kind is bytes or kind is bytearray:
+        if len(item) == 1 and item[0] < 128:
+            return item  # type: ignore[no-any-return]
+        payload, offset = item, 128
+    elif kind is list or kind is tuple:
+        payload, offset = b"".join([encode_raw(x) for x in item]), 192
+    else:
+        return _pyrlp_encode_raw(item)  # type: ignore[no-any-return]
+    return _length_prefix(len(payload), offset) + payload  # type: ignore[no-any-return]
 
 
 class NodeStore(Protocol):
@@ -203,7 +237,7 @@ class _Writer:
         """How a parent points at `node`: embedded if its RLP is short, else by hash."""
         if type(node) is not list:
             return BLANK
-        encoded = rlp.codec.encode_raw(node)
+        encoded = encode_raw(node)
         if len(encoded) < 32:
             return node
         return self.store(node, encoded)
@@ -211,7 +245,7 @@ class _Writer:
     def store_root(self, node: Node) -> bytes:
         if type(node) is not list:
             return BLANK_NODE_HASH
-        return self.store(node, rlp.codec.encode_raw(node))
+        return self.store(node, encode_raw(node))
 
     def store(self, node: Node, encoded: bytes) -> bytes:
         """Write a new node (its lists are never modified after) by its hash."""

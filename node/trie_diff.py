@@ -12,7 +12,7 @@ from typing import Any
 
 from trie.constants import BLANK_NODE_HASH
 
-from medledger.node.speedups import decoded
+from medledger.node.mpt import decoded
 
 __all__ = ["changed_keys"]
 

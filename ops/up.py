@@ -44,12 +44,24 @@ def reset_data_dir(data_dir: Path) -> None:
     shutil.rmtree(data_dir)
 
 
+# Each demo organisation's users: `<slug>` is its manager (the one user of older demos),
+# `<slug>-qa` its QA and `<slug>-clerk` its clerk (`domain.auth.StaffRole`).
+DEMO_STAFF = (("", "manager", ""), ("-qa", "qa", " QA"), ("-clerk", "clerk", " clerk"))
+
+
 def _passwords(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets" / "demo-sign-ins.json"
     text = private_file(
-        data_dir / "secrets" / "demo-sign-ins.json",
+        path,
         lambda: json.dumps({o.slug: f"demo-{secrets.token_urlsafe(9)}" for o in ORGANISATIONS}),
     )
     passwords: dict[str, str] = json.loads(text)
+    wanted = [o.slug + suffix for o in ORGANISATIONS for suffix, _, _ in DEMO_STAFF]
+    missing = [name for name in wanted if name not in passwords]
+    if missing:  # a demo made before roles: its QA and clerk users get passwords now
+        passwords.update({name: f"demo-{secrets.token_urlsafe(9)}" for name in missing})
+        path.unlink()
+        private_file(path, lambda: json.dumps(passwords))
     return passwords
 
 
@@ -88,19 +100,34 @@ def _portal_users(stack: Stack, seed: SeedResult) -> None:
             if (org["role"] == "regulator") != regulator:
                 continue
             key = None if regulator else Account.from_key(members[org["slug"]])
-            try:
-                create_user(
-                    services,
-                    username=org["slug"],
-                    password=passwords[org["slug"]],
-                    address=org["address"],
-                    display_name=org["name"],
-                    custodial_key=key,
-                )
-            except UserError as exc:
-                if exc.code != "username_taken":
-                    raise
+            for suffix, role, title in DEMO_STAFF:
+                try:
+                    create_user(
+                        services,
+                        username=org["slug"] + suffix,
+                        password=passwords[org["slug"] + suffix],
+                        address=org["address"],
+                        display_name=org["name"] + title,
+                        custodial_key=key,
+                        role=role,
+                    )
+                except UserError as exc:
+                    if exc.code != "username_taken":
+                        raise
+            if regulator:  # its manager's personal key to the regulator API
+                _staff_key(stack, services, org["slug"])
         services.engine.dispose()
+
+
+def _staff_key(stack: Stack, services: Services, username: str) -> None:
+    """The demo regulator manager's staff key (`Authorization: Bearer mls_…`), minted once
+    into `secrets/regulator-staff-key` (mode 0600)."""
+    from medledger.domain.auth import create_staff_key
+
+    private_file(
+        stack.secrets.directory / "regulator-staff-key",
+        lambda: create_staff_key(services, username, label="demo")[1],
+    )
 
 
 def seed_stack(stack: Stack, echo: Callable[[str], None]) -> SeedResult | None:
@@ -160,7 +187,7 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
     ]
     if seed is not None:
         passwords = _passwords(c.data_dir)
-        lines += ["", "Demo sign-ins (portal username / password):"]
+        lines += ["", "Demo sign-ins (portal username / password; -qa and -clerk users too):"]
         for org in seed.organisations:
             side = stack.regulator_api if org["role"] == "regulator" else stack.partner_api
             where = side + "/portal/"
@@ -168,6 +195,12 @@ def banner(stack: Stack, seed: SeedResult | None) -> list[str]:
                 f"  {org['slug']:<9} {passwords[org['slug']]:<18} {org['role']:<12} "
                 f"{where}  {org['name']}"
             )
+            for suffix, role, _ in DEMO_STAFF[1:]:
+                name = org["slug"] + suffix
+                lines.append(f"    {name:<15} {passwords[name]:<18} {role}")
+        staff_key = stack.secrets.directory / "regulator-staff-key"
+        if staff_key.exists():
+            lines.append(f"  regulator API staff key (Bearer): {staff_key}")
         lines += [
             "",
             f"Verify a sample code:  {stack.partner_api}{seed.sample_path}",

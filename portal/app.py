@@ -31,7 +31,14 @@ from fastapi.staticfiles import StaticFiles
 
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.errors import ApiError
-from medledger.portal.context import SignInRequired, WrongRole, member_ctx, page_ctx
+from medledger.portal.context import (
+    ROLE_NAMES,
+    SignInRequired,
+    StaffRoleRequired,
+    WrongRole,
+    member_ctx,
+    page_ctx,
+)
 from medledger.portal.errors import PortalFailure, PortalStartupError
 from medledger.portal.sessions import SESSION_COOKIE, read_session
 from medledger.web.http_guard import GuardRules
@@ -61,6 +68,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.recalls",
     "medledger.portal.routes.recall_workspace",
     "medledger.portal.routes.labels",
+    "medledger.portal.routes.users",
     "medledger.portal.routes.exports",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
@@ -140,6 +148,13 @@ def _install_handlers(app: FastAPI) -> None:
     async def _wrong_role(_: Request, exc: WrongRole) -> HTMLResponse:
         path = exc.ctx.request.url.path
         failure = PortalFailure("forbidden_role", f"{path} is not for your role")
+        return exc.ctx.render("error.html", problem=failure, status_code=403)
+
+    @app.exception_handler(StaffRoleRequired)
+    async def _staff_role(_: Request, exc: StaffRoleRequired) -> HTMLResponse:
+        failure = PortalFailure(
+            "staff_role_required", str(exc), params={"role": exc.ctx._(ROLE_NAMES[exc.needed])}
+        )
         return exc.ctx.render("error.html", problem=failure, status_code=403)
 
     @app.exception_handler(PortalFailure)

@@ -6,7 +6,15 @@ Dependencies (use them as parameter types in a route):
 - `PageCtx`: any visitor (public pages).
 - `MemberCtx`: a signed-in member (else a redirect to the sign-in page); role checks with
   `ctx.require(Role.X, ...)`, or use the role aliases from `portal.context.role_ctx`.
-- `Csrf`: add `_: Csrf` to every POST handler; it checks the form's `csrf_token`.
+- `Csrf`: add `_: Csrf` to every POST handler; it checks the form's `csrf_token` and the
+  user's role inside its organisation (`staff_role_for`: clerk by default; QA for a
+  release from quarantine and for the maker-checker's decisions; manager for the users
+  page and the regulator's member administration), so no POST is left unchecked. A
+  handler may check more with `ctx.require_staff(StaffRole.X)`; templates ask
+  `ctx.may("qa")` before showing a button.
+
+Every request notes its actor in `request.state.audit_actor` (user, role, organisation)
+for the audit trail (`web.audit_trail`).
 
 The member is resolved live from the Partners contract on every request
 (`api.auth.resolve_member`), so a suspended member is signed out at once.
@@ -16,30 +24,47 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 from babel.support import Translations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from medledger.domain.auth import Member, resolve_member
+from medledger.domain.auth import Member, Staff, StaffRole, resolve_member
 from medledger.domain.errors import ApiError
 from medledger.domain.services import Services
 from medledger.portal.errors import PortalFailure, explain, failure
 from medledger.portal.i18n import LANG_COOKIE, LANGS, Formatter, Lang, choose_lang, translations
-from medledger.portal.nav import NavItem, items_for
+from medledger.portal.nav import NavItem, _l, items_for
 from medledger.portal.sessions import SESSION_COOKIE, Session, is_revoked, read_session
 from medledger.portal.templating import templates
+from medledger.portal.users import find_user
 from medledger.portal.vocabulary import word
 from medledger.sdk.errors import MedLedgerError
 from medledger.sdk.model import Role
 from medledger.web.deps import ServicesDep
 
-__all__ = ["Csrf", "Ctx", "MemberCtx", "PageCtx", "SignInRequired", "WrongRole", "role_ctx"]
+__all__ = [
+    "STAFF_POLICY",
+    "Csrf",
+    "Ctx",
+    "MemberCtx",
+    "PageCtx",
+    "SignInRequired",
+    "StaffRoleRequired",
+    "WrongRole",
+    "role_ctx",
+    "staff_role_for",
+]
 
 
 CSRF_COOKIE = "mlp_csrf"
+ROLE_NAMES = {
+    StaffRole.CLERK: _l("Clerk"),
+    StaffRole.QA: _l("QA"),
+    StaffRole.MANAGER: _l("Manager"),
+}
 
 
 class SignInRequired(MedLedgerError):
@@ -58,6 +83,49 @@ class WrongRole(MedLedgerError):
         self.ctx = ctx
 
 
+class StaffRoleRequired(MedLedgerError):
+    """The signed-in user's role inside its organisation does not cover the action;
+    answered with a 403 page (code `staff_role_required`)."""
+
+    def __init__(self, ctx: Ctx, needed: StaffRole) -> None:
+        super().__init__(f"{ctx.request.url.path} needs the role {needed}")
+        self.ctx = ctx
+        self.needed = needed
+
+
+# The role a portal POST needs, by path prefix (the longest that matches wins; the
+# rest need a clerk). Page families add theirs: STAFF_POLICY["/portal/x"] = StaffRole.QA.
+STAFF_POLICY: dict[str, StaffRole] = {
+    "/portal/users": StaffRole.MANAGER,
+    "/portal/audit": StaffRole.MANAGER,
+    "/portal/approvals": StaffRole.QA,
+    "/portal/regulator/licences": StaffRole.MANAGER,
+    "/portal/regulator/members": StaffRole.MANAGER,
+}
+# Menu entries shown only to some roles (the pages check the same role).
+NAV_STAFF: dict[str, StaffRole] = {
+    "/portal/approvals": StaffRole.QA,
+    "/portal/users": StaffRole.MANAGER,
+    "/portal/audit": StaffRole.MANAGER,
+}
+# Form actions that need more than a clerk wherever they are posted.
+STAFF_ACTIONS: dict[str, StaffRole] = {"release": StaffRole.QA}
+# Paths every visitor may post to (signing in and out).
+OPEN_PATHS = ("/portal/sign-in", "/portal/sign-out")
+
+
+def staff_role_for(path: str, action: str | None = None) -> StaffRole:
+    """The role a POST to `path` (with the form field `action`) needs."""
+    needed = StaffRole.CLERK
+    matches = [p for p in STAFF_POLICY if path == p or path.startswith(p.rstrip("/") + "/")]
+    if matches:
+        needed = STAFF_POLICY[max(matches, key=len)]
+    extra = STAFF_ACTIONS.get(action or "")
+    if extra is not None and extra.covers(needed) and extra is not needed:
+        needed = extra
+    return needed
+
+
 @dataclass
 class Ctx:
     request: Request
@@ -73,8 +141,34 @@ class Ctx:
         return Formatter(self.lang)
 
     @property
+    def staff(self) -> Staff:
+        """The signed-in user and its role (the member key acts as a manager)."""
+        assert self.session is not None, "use MemberCtx for pages that need a member"
+        return Staff(self.session.username, StaffRole(self.session.role))
+
+    @property
+    def user_label(self) -> str:
+        """Who is signed in, for the page header: "张三 (QA)"."""
+        if self.session is None:
+            return ""
+        name = self.session.display_name or self.session.username
+        return f"{name} ({self._(ROLE_NAMES[StaffRole(self.session.role)])})"
+
+    def may(self, role: str | StaffRole) -> bool:
+        """Whether the signed-in user's role covers `role` (for showing buttons)."""
+        return self.session is not None and self.staff.role.covers(StaffRole(role))
+
+    def require_staff(self, role: StaffRole) -> Staff:
+        if not self.may(role):
+            raise StaffRoleRequired(self, role)
+        return self.staff
+
+    @property
     def nav(self) -> list[NavItem]:
-        return items_for(self.member.role if self.member else None)
+        items = items_for(self.member.role if self.member else None)
+        if self.member is None:
+            return items
+        return [i for i in items if self.may(NAV_STAFF.get(i.path, StaffRole.CLERK))]
 
     @property
     def signed_in(self) -> Member:
@@ -159,15 +253,33 @@ def _session(request: Request, services: Services) -> Session | None:
     return None if session is None or is_revoked(services, session) else session
 
 
+def _current_user(services: Services, session: Session) -> Session | None:
+    """The session with its user's role and name as they are now (a manager may have
+    changed them); None when a password user no longer exists or moved member."""
+    if session.method != "password":
+        return session
+    found = find_user(services, session.username)
+    if found is None or found[0].address != session.address:
+        return None
+    user = found[0]
+    if (user.role, user.display_name) == (session.role, session.display_name):
+        return session
+    return replace(session, role=str(user.role), display_name=user.display_name)
+
+
 def page_ctx(request: Request, services: ServicesDep) -> Ctx:
     lang = choose_lang(request)
     session = _session(request, services)
     member: Member | None = None
     if session is not None:
+        session = _current_user(services, session)
+    if session is not None:
         try:
             member = resolve_member(services, session.address, method=session.method)
         except ApiError:
             session = None  # suspended or removed: treat as signed out
+    if session is not None and member is not None:
+        request.state.audit_actor = (session.username, session.role, member.address)
     return Ctx(request, services, lang, session, member, translations(lang.locale))
 
 
@@ -198,7 +310,8 @@ def role_ctx(*roles: Role) -> Any:
 
 async def check_csrf(request: Request, ctx: PageCtx) -> None:
     # Forms send the token as a field; htmx requests also in the X-CSRF-Token header.
-    sent = request.headers.get("x-csrf-token") or (await request.form()).get("csrf_token")
+    form = await request.form()
+    sent = request.headers.get("x-csrf-token") or form.get("csrf_token")
     expected = ctx.session.csrf if ctx.session else request.cookies.get(CSRF_COOKIE, "")
     # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
     if (
@@ -207,6 +320,10 @@ async def check_csrf(request: Request, ctx: PageCtx) -> None:
         or not hmac.compare_digest(sent.encode(), expected.encode())
     ):
         raise PortalFailure("csrf_failed", "the form's CSRF token does not match the session")
+    path = request.url.path
+    if ctx.session is not None and not path.startswith(OPEN_PATHS):
+        action = form.get("action")
+        ctx.require_staff(staff_role_for(path, action if isinstance(action, str) else None))
 
 
 Csrf = Annotated[None, Depends(check_csrf)]

@@ -266,6 +266,22 @@ MESSAGES: dict[str, str] = {
     "lot_quantity_unavailable": _l(
         "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
     ),
+    # users, roles and maker-checker (portal.users, domain.approvals)
+    "staff_role_required": _l("Your role may not do this: it needs %(role)s."),
+    "approval_role_required": _l("Deciding this action needs a QA user or a manager."),
+    "approval_not_found": _l("No such action awaits approval in your organisation."),
+    "approval_decided": _l("This action has already been decided."),
+    "approval_own_proposal": _l("Another user must approve or reject what you proposed."),
+    "approval_not_yours": _l("Only the user who proposed an action may withdraw it."),
+    "reason_required": _l("Say why the action is rejected."),
+    "approval_limit": _l("Too many actions await approval; decide some first."),
+    "user_limit": _l("Your organisation has the most users it may have."),
+    "invalid_role": _l("The role must be clerk, QA or manager."),
+    "username_taken": _l("This username is taken; choose another."),
+    "weak_password": _l("The password needs at least 8 characters."),
+    "invalid_username": _l("A username has 3 to 64 letters, digits, '.', '_' or '-'."),
+    "user_not_found": _l("No such user."),
+    "audit_anchor_key": _l("The platform holds no key to anchor this audit trail with."),
     # inspection exports (domain.inspection_exports, portal.routes.exports)
     "unknown_export_kind": _l("There is no export of that kind."),
     "invalid_export_period": _l(

@@ -1,13 +1,16 @@
 """What a holder does with its loose units of lot-tracked devices from a portal form: use
 them on patients (hospitals), quarantine, release, destroy. One line per lot
 (`portal.lot_forms`), a record or reason number whose hash only goes on chain, and the
-same use cases as the JSON API (`domain.lot_custody`)."""
+same use cases as the JSON API (`domain.lot_custody`). A release from quarantine is QA's
+sign-off: it is proposed here (by a QA user or a manager; `portal.context` refuses a
+clerk) and executed when another QA user or manager approves it (`domain.approvals`,
+the page "Awaiting approval")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from medledger.domain import lot_custody
+from medledger.domain import approvals, lot_custody
 from medledger.domain.lot_schemas import LotsIn
 from medledger.domain.partner_schemas import OperationOut, hexs
 from medledger.portal.context import Ctx
@@ -56,6 +59,20 @@ def lot_action(
     body = LotsIn.model_validate(
         {"lots": as_body(lines), "record_hash": hexs(note) if note else None}
     )
+    if action == "release":
+        approvals.propose(
+            ctx.services,
+            member=ctx.signed_in,
+            proposer=ctx.staff,
+            kind="release_lots",
+            payload={"lots": as_body(lines)},
+            summary="; ".join(f"{q.gtin} {q.lot} × {q.quantity}" for q in lines),
+        )
+        notice = ctx._(
+            "Release of %(n)s loose units proposed: it is done when another QA user or a "
+            "manager approves it (Awaiting approval)."
+        ) % {"n": ctx.fmt.number(sum(q.quantity for q in lines))}
+        return Done(notice, True)
     done = act(ctx.services, member=ctx.signed_in, body=body)
     notice = ctx._("%(n)s loose units recorded: %(action)s.") % {
         "n": ctx.fmt.number(sum(q.quantity for q in lines)),

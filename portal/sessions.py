@@ -1,7 +1,8 @@
 """The portal's session cookie and CSRF tokens.
 
 The cookie `mlp_session` holds `<payload>.<HMAC-SHA256>`: the payload (base64url JSON) names
-the user, the member address, how they signed in, a random CSRF token and an expiry; the
+the user (its name to show and its role inside the organisation), the member address, how
+they signed in, a random CSRF token and an expiry; the
 HMAC key is derived from the API master key
 (`domain.custodial_keys.derive_key(..., "portal-session")`).
 The cookie is HttpOnly and SameSite=Lax (Secure when the public URL is https). Every POST
@@ -53,11 +54,24 @@ class Session:
     method: str  # "password" or "key"
     csrf: str
     expires_at: int
+    # The user's role in its organisation (`domain.auth.StaffRole`); signed in with the
+    # member key, one acts as the member itself: a manager.
+    role: str = "manager"
+    display_name: str = ""
 
     @classmethod
-    def new(cls, *, username: str, address: str, method: str) -> Session:
+    def new(
+        cls,
+        *,
+        username: str,
+        address: str,
+        method: str,
+        role: str = "manager",
+        display_name: str = "",
+    ) -> Session:
         expires = int(time.time()) + SESSION_TTL_SECONDS
-        return cls(username, address, method, secrets.token_urlsafe(24), expires)
+        token = secrets.token_urlsafe(24)
+        return cls(username, address, method, token, expires, role, display_name or username)
 
 
 def _mac(settings: ApiSettings, payload: str, purpose: str) -> str:

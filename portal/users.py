@@ -1,5 +1,7 @@
 """Portal users: a username and a password (scrypt, via `cryptography`), each bound to a
-member address whose key the platform keeps in custody (`api.chain.vault`).
+member address whose key the platform keeps in custody (`api.chain.vault`), with a role
+inside that organisation (`domain.auth.StaffRole`: clerk, qa or manager; a user made
+without one is a manager, as every user was before roles).
 
 The table `portal_users` lives in the API's own database (`domain.store.api_store`). Create
 users with `create_user(services, ...)` or `medledger portal add-user`; the member's
@@ -21,17 +23,29 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import Engine
 
+from medledger.domain.auth import StaffRole
 from medledger.domain.chain import vault
 from medledger.domain.custodial_keys import CustodyVault
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
-from medledger.indexer.store.portal_users import UserRow, add_user_row, user_row
+from medledger.indexer.store.portal_users import UserRow, add_user_row, user_row, users_of
 from medledger.sdk.errors import MedLedgerError
 
-__all__ = ["PortalUser", "UserError", "add_user", "authenticate", "create_user", "find_user"]
+__all__ = [
+    "PortalUser",
+    "UserError",
+    "add_user",
+    "authenticate",
+    "create_user",
+    "find_user",
+    "organisation_users",
+]
 
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 200
+MAX_DISPLAY_NAME = 100
+MAX_USERS_PER_ORGANISATION = 500
 # scrypt cost: 2^15 × 8 × 1 takes ~50 ms and 32 MiB, OWASP's recommended minimum.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
@@ -49,6 +63,8 @@ class PortalUser:
     username: str
     address: str
     display_name: str
+    role: StaffRole = StaffRole.MANAGER
+    created_by: str | None = None
 
 
 def create_user(
@@ -59,6 +75,8 @@ def create_user(
     address: str,
     display_name: str = "",
     custodial_key: LocalAccount | None = None,
+    role: StaffRole | str = StaffRole.MANAGER,
+    created_by: str | None = None,
 ) -> PortalUser:
     """A new portal user for the member at `address`; with `custodial_key`, that key is
     also taken into the platform's custody (unless it already is)."""
@@ -70,6 +88,8 @@ def create_user(
         address=address,
         display_name=display_name,
         custodial_key=custodial_key,
+        role=role,
+        created_by=created_by,
     )
 
 
@@ -103,6 +123,8 @@ def add_user(
     address: str,
     display_name: str = "",
     custodial_key: LocalAccount | None = None,
+    role: StaffRole | str = StaffRole.MANAGER,
+    created_by: str | None = None,
 ) -> PortalUser:
     """`create_user` on an explicit database (`ApiStore.engine`) and key vault, for tools
     that run without the API's services (the CLI)."""
@@ -112,6 +134,14 @@ def add_user(
         )
     if len(password) < MIN_PASSWORD:
         raise UserError("weak_password", f"the password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise UserError("invalid_request", f"a password has at most {MAX_PASSWORD} characters")
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise UserError("invalid_request", f"a name has at most {MAX_DISPLAY_NAME} characters")
+    try:
+        role = StaffRole(role)
+    except ValueError as exc:
+        raise UserError("invalid_role", f"role {role!r}: clerk, qa or manager") from exc
     if not is_address(address):
         raise UserError("invalid_address", f"{address!r} is not a 20-byte hex address")
     address = to_checksum_address(address)
@@ -123,10 +153,27 @@ def add_user(
         assert keys is not None, "a custodial key needs the vault"
         if keys.get(address) is None:
             keys.put(custodial_key)
-    row = UserRow(username, address, display_name or username, hash_password(password))
+    if len(users_of(engine, address, limit=MAX_USERS_PER_ORGANISATION)) >= (
+        MAX_USERS_PER_ORGANISATION
+    ):
+        raise UserError("user_limit", f"at most {MAX_USERS_PER_ORGANISATION} users a member")
+    name = display_name.strip() or username
+    row = UserRow(username, address, name, hash_password(password), str(role), created_by)
     if not add_user_row(engine, row, now=int(time.time())):
         raise UserError("username_taken", f"a portal user {username!r} already exists")
-    return PortalUser(username, address, display_name or username)
+    return PortalUser(username, address, name, role, created_by)
+
+
+def _user(row: UserRow) -> PortalUser:
+    return PortalUser(
+        row.username, row.address, row.display_name, StaffRole(row.role), row.created_by
+    )
+
+
+def organisation_users(services: Services, address: str) -> list[PortalUser]:
+    """The users of the member at `address`, by username."""
+    engine = api_store(services).engine
+    return [_user(r) for r in users_of(engine, to_checksum_address(address))]
 
 
 def find_user(services: Services, username: str) -> tuple[PortalUser, str] | None:
@@ -134,7 +181,7 @@ def find_user(services: Services, username: str) -> tuple[PortalUser, str] | Non
     row = user_row(api_store(services).engine, username)
     if row is None:
         return None
-    return PortalUser(row.username, row.address, row.display_name), row.password_hash
+    return _user(row), row.password_hash
 
 
 _DUMMY_HASH = hash_password(os.urandom(8).hex())

@@ -60,7 +60,7 @@ def _check_member(services: Services, request: Request) -> None:
 
 
 def _check_regulator(services: Services, request: Request) -> None:
-    require_regulator(services, _bearer(request))
+    require_regulator(request, services, _bearer(request), request.headers.get("x-api-key"))
 
 
 def _check_trace(services: Services, request: Request) -> None:

@@ -134,6 +134,18 @@ def current_member(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Member:
+    """The caller, noted for the audit trail (`web.audit_trail`) as its sign-in method."""
+    member = _current_member(request, services, bearer, api_key)
+    request.state.audit_actor = (f"{member.method}:{member.address}", "member", member.address)
+    return member
+
+
+def _current_member(
+    request: Request,
+    services: Services,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
+) -> Member:
     if bearer is not None:
         return resolve_member(services, verify_token(services, bearer.credentials), method="token")
     if api_key is not None:

@@ -1,8 +1,11 @@
 """Who may read across partners: the regulator-mode guard and the scope of trace reads.
 
 In regulator mode (`medledger api --regulator`) the process is the regulator's own
-deployment, over its follower node and indexer. Its staff present
-`Authorization: Bearer <settings.regulator_api_token>` and see everything. In partner
+deployment, over its follower node and indexer. Each of its staff presents a personal
+key, `Authorization: Bearer mls_…` or `X-API-Key: mls_…` (`domain.auth.create_staff_key`,
+`medledger portal staff-key USER`), and sees everything; the audit trail names that user.
+The former shared `settings.regulator_api_token` is still accepted while it is configured
+(deprecated: it names no one, and is recorded as the user "regulator-token"). In partner
 mode the regulator routes answer 404 (they do not exist there), and trace/EPCIS reads
 need a signed-in member and are scoped to the items it holds or has held.
 
@@ -19,6 +22,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from medledger.domain.auth import is_staff_key, verify_staff_key
 from medledger.domain.errors import Forbidden, NotFound, Unauthorized
 from medledger.domain.services import Services
 from medledger.domain.trace import TraceScope
@@ -41,24 +45,36 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="machine
 ApiKey = Annotated[str | None, Depends(_api_key)]
 
 
-def _check_token(services: Services, bearer: HTTPAuthorizationCredentials | None) -> None:
+def _check_token(
+    request: Request,
+    services: Services,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None = None,
+) -> None:
+    """A staff member's own key (noted in `request.state.audit_actor`), or the deprecated
+    shared token while it is configured."""
+    credential = api_key or (bearer.credentials if bearer is not None else None)
+    if credential is None:
+        raise Unauthorized("authentication_required", "send Authorization: Bearer <your staff key>")
+    if is_staff_key(credential):
+        staff = verify_staff_key(services, credential)
+        request.state.audit_actor = (staff.username, str(staff.role), staff.organisation)
+        return
     expected = services.settings.regulator_api_token
     if expected is None:
-        raise Forbidden(
-            "regulator_token_missing",
-            "set MEDLEDGER_API_REGULATOR_API_TOKEN_FILE (a 0600 file) to open the regulator routes",
-        )
-    if bearer is None:
-        raise Unauthorized("authentication_required", "send Authorization: Bearer <token>")
-    if not hmac.compare_digest(bearer.credentials.encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("invalid_token", "send your personal staff key (mls_…)")
+    if not hmac.compare_digest(credential.encode(), expected.get_secret_value().encode()):
         raise Unauthorized("invalid_token", "the regulator token is not valid")
+    request.state.audit_actor = ("regulator-token", "manager", None)
 
 
-def require_regulator(services: ServicesDep, bearer: Bearer) -> None:
-    """404 outside regulator mode; 401/403 without the regulator staff token."""
+def require_regulator(
+    request: Request, services: ServicesDep, bearer: Bearer, api_key: ApiKey
+) -> None:
+    """404 outside regulator mode; 401 without a staff key (or the deprecated token)."""
     if not services.settings.regulator:
         raise NotFound("not_found", "regulator routes exist only in regulator mode")
-    _check_token(services, bearer)
+    _check_token(request, services, bearer, api_key)
 
 
 RegulatorOnly = Depends(require_regulator)
@@ -85,7 +101,7 @@ def trace_scope(
     """Regulator mode: everything, with the staff token. Partner mode: the signed-in
     member's view (a regulator member signed in to the partner API sees everything)."""
     if services.settings.regulator:
-        _check_token(services, bearer)
+        _check_token(request, services, bearer, api_key)
         return TraceScope(None)
     member = current_member(request, services, bearer, api_key)
     return TraceScope(None if member.is_regulator else member.address)

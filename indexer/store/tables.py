@@ -40,6 +40,10 @@ __all__ = [
     "record_keys",
     "records",
     "revoked_sessions",
+    "staff_keys",
+    "approvals",
+    "audit_log",
+    "audit_anchors",
 ]
 
 metadata = MetaData()
@@ -155,6 +159,8 @@ portal_users = Table(
     Column("address", String(42), nullable=False, index=True),
     Column("display_name", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("role", String(16), nullable=False, server_default="manager"),
+    Column("created_by", String(64), nullable=True),
 )
 
 revoked_sessions = Table(
@@ -209,6 +215,67 @@ captures = Table(
     Column("sending", Text, nullable=True),  # JSON [operation, nonce, block] being sent
 )
 
+# Per-user API keys of the regulator's staff (`domain.staff_keys`), bound to a portal user.
+staff_keys = Table(
+    "portal_staff_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("label", String(200), nullable=False),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+# Maker-checker (`domain.approvals`): an action one user proposed and another decides.
+approvals = Table(
+    "api_approvals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("organisation", String(42), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("summary", String(500), nullable=False),
+    Column("checker_role", String(16), nullable=False),
+    Column("proposer", String(64), nullable=False),
+    Column("proposed_at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("reason", String(2000), nullable=True),
+    Column("outcome", Text, nullable=True),  # JSON
+)
+
+# The audit trail (`domain.audit`): one hash chain per organisation (`chain` = its
+# address, or "-" for sign-in attempts of no known user), append-only.
+audit_log = Table(
+    "api_audit_log",
+    metadata,
+    Column("chain", String(42), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("username", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("object", String(500), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("prev_hash", LargeBinary, nullable=False),
+    Column("entry_hash", LargeBinary, nullable=False),
+)
+
+# Chain heads anchored on chain (Records.anchorDocument of the salted commitment).
+audit_anchors = Table(
+    "api_audit_anchors",
+    metadata,
+    Column("chain", String(42), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", LargeBinary, nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("commitment", LargeBinary, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("anchored_at", BigInteger, nullable=False),
+)
+
 API_TABLES = (
     challenges,
     api_keys,
@@ -224,5 +291,10 @@ API_TABLES = (
     jobs,
     master_records,
     job_reports,
+    staff_keys,
+    approvals,
+    audit_log,
+    audit_anchors,
 )
+
 CAPTURE_TABLES = (captures,)

@@ -487,7 +487,10 @@ def _follower_catch_up(
 ) -> tuple[float, float, float, float]:
     """A fresh follower, with its fetcher process as `medledger node --follow` runs it,
     re-verifies the whole chain: (blocks/s, transactions/s, the CPU seconds its own process
-    used, those its fetcher used)."""
+    used, those its fetcher used). With MEDLEDGER_BENCH_PROFILE=PATH, its re-execution is
+    profiled (cProfile) into PATH.<engine>: where a block's CPU goes, without admission."""
+    import cProfile
+
     import psutil
 
     from medledger.node.chain import Chain
@@ -501,12 +504,19 @@ def _follower_catch_up(
     follower = Follower(chain, url, fetch_process=True)
     assert isinstance(follower.fetcher, FetcherProcess)
     fetcher = psutil.Process(follower.fetcher.pid)
+    profile_to = os.environ.get("MEDLEDGER_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
     start = time.monotonic()
     cpu_start = time.process_time()
+    if profiler is not None:
+        profiler.enable()
     while chain.head_number < target:
         follower.step()
         if follower.divergence:
             raise RuntimeError(f"follower diverged: {follower.divergence}")
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{profile_to}.{config.engine}")
     seconds = time.monotonic() - start
     cpu = time.process_time() - cpu_start
     times = fetcher.cpu_times()
@@ -563,7 +573,7 @@ def _measure_node(
 
 
 def run_chain_bench(
-    *, quick: bool, engines: Sequence[str] = ("pyevm",), say: Callable[[str], None] = print
+    *, quick: bool, engines: Sequence[str] = ("revm",), say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Our node with each of `engines` (the first one's figures unprefixed, the others'
     prefixed with the engine's name), then anvil."""

@@ -6,7 +6,11 @@ first page.
 Password guessing is throttled by `portal.throttle` (atomically, before the password is
 checked, and so that a stranger's failures cannot lock a user out of a browser it signed
 in from before); the key sign-in's steps are throttled per client address like the API's
-(`web.members.throttle_sign_in`). Either answers 429 with the time to wait."""
+(`web.members.throttle_sign_in`). Either answers 429 with the time to wait.
+
+The session carries the user's name and role (`portal.sessions.Session`). Every attempt,
+sign-out included, is in the audit trail (`web.audit_trail`): a known user's in its
+organisation's chain, an unknown name's in the chain "-"."""
 
 from __future__ import annotations
 
@@ -74,6 +78,7 @@ def sign_in(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     values = {"username": username, "next": next}
+    ctx.request.state.audit_actor = (username.strip()[:64] or "-", "-", None)
     try:
         attempt = begin_attempt(ctx.services, ctx.request, username)
     except SignInThrottled as exc:
@@ -86,7 +91,14 @@ def sign_in(
         problem = PortalFailure("bad_credentials", f"no user {username!r} with that password")
         return ctx.render("signin.html", values=values, problem=problem, status_code=401)
     attempt.succeeded()
-    session = Session.new(username=user.username, address=user.address, method="password")
+    ctx.request.state.audit_actor = (user.username, str(user.role), user.address)
+    session = Session.new(
+        username=user.username,
+        address=user.address,
+        method="password",
+        role=str(user.role),
+        display_name=user.display_name,
+    )
     try:
         response = _signed_in(ctx, session, next)
     except ApiError as exc:
@@ -123,6 +135,7 @@ def key_sign_in(
         throttle_sign_in(ctx.services, ctx.request)
         token = TokenRequest.model_validate({"message": message, "signature": signature})
         address = redeem_challenge(ctx.services, token.message, token.signature)
+        ctx.request.state.audit_actor = (address, "manager", address)
         session = Session.new(username=address, address=address, method="key")
         return _signed_in(ctx, session, next)
     except (ApiError, ValidationError) as exc:

@@ -1,7 +1,7 @@
 """Fixtures for node tests: a genesis file, nodes as subprocesses or in-process, and
 helpers to sign and send raw transactions over real HTTP.
 
-`MEDLEDGER_NODE_ENGINE` (pyevm, the default, or revm) is the engine of every node these
+`MEDLEDGER_NODE_ENGINE` (revm, the default, or pyevm) is the engine of every node these
 fixtures start (`node_config`, `spawn_node`, `inprocess`): the suite runs on either."""
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from medledger.node import engine_blocks, evm
 from medledger.node.app import Node
 from medledger.node.client import RpcClient
 from medledger.node.config import NodeConfig, demo_genesis
+from medledger.node.engine import write_preimages
+from medledger.node.engine_revm import RevmExecutor, genesis_preimages
+from medledger.node.store import LmdbStore
 from medledger.node.ws import WsLimits
 from medledger.sdk.deploy import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
-ENGINE = os.environ.get("MEDLEDGER_NODE_ENGINE", "pyevm")
+ENGINE = os.environ.get("MEDLEDGER_NODE_ENGINE", "revm")
 
 
 def free_port() -> int:
@@ -102,6 +106,44 @@ def wait_ready(node: NodeProcess, timeout: float = 60.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"node at {node.url} did not come up: {node.log.read_text()}")
+
+
+@dataclass(frozen=True)
+class BuiltOn:
+    """A block as the differential tests compare it: its hash (every header field, so the
+    state, transactions and receipts roots too), its receipts as the receipt trie holds
+    them, and how many transactions were dropped."""
+
+    hash: bytes
+    receipts: list[bytes]
+    dropped: int
+
+
+def build_on(engine: str, path: Path, spec: evm.GenesisSpec, raws: list[str]) -> BuiltOn:
+    """One block of the signed transactions `raws` on a fresh genesis `spec`, in a store at
+    `path`, executed by `engine`: "revm" as the chain runs it (`node.engine_blocks` over a
+    `RevmExecutor`, the genesis' slot preimages stored), "pyevm" by `node.evm`."""
+    store = LmdbStore(path)
+    buffer = store.write_buffer()
+    try:
+        genesis, _ = evm.init_genesis(buffer, spec)
+        txs = [evm.decode_transaction(bytes.fromhex(raw.removeprefix("0x"))) for raw in raws]
+        options: dict[str, Any] = {
+            "chain_id": spec.chain_id,
+            "coinbase": bytes(20),
+            "timestamp": spec.timestamp + 10,
+            "gas_limit": spec.gas_limit,
+        }
+        if engine == "revm":
+            write_preimages(buffer, genesis_preimages(spec))
+            block = engine_blocks.build(buffer, RevmExecutor(), genesis, txs, **options)
+            receipts = [receipt.encode() for receipt in block.result.receipts]
+            return BuiltOn(block.hash, receipts, len(block.result.dropped))
+        built = evm.build_block(buffer, genesis, txs, **options)
+        return BuiltOn(built.hash, [r.encode() for r in built.receipts], len(built.dropped))
+    finally:
+        buffer.close()
+        store.close()
 
 
 @pytest.fixture(scope="session")
@@ -193,9 +235,10 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def run_lifecycle(url: str, config: NodeConfig) -> None:
     """The whole custody lifecycle through the SDK (members, commission, pallets, ship,
-    receive, dispense, recall, an adverse event) and two failing transactions (a custom
-    error's revert, an out-of-gas). The HTTP session is closed at the end (a socket left
-    to the garbage collector is a ResourceWarning in whichever test runs then)."""
+    receive, dispense, recall, an adverse event, lots: `_lots`) and two failing
+    transactions (a custom error's revert, an out-of-gas). The HTTP session is closed at
+    the end (a socket left to the garbage collector is a ResourceWarning in whichever test
+    runs then)."""
     import requests
 
     session = requests.Session()
@@ -203,6 +246,38 @@ def run_lifecycle(url: str, config: NodeConfig) -> None:
         _lifecycle(Web3(Web3.HTTPProvider(url, session=session)), url, config)
     finally:
         session.close()
+
+
+def _lots(c: Any) -> None:
+    """A lot-tracked consumable (ops.demo's lot history in small): a product, its lot and
+    a case level registered, quantities commissioned and packed into cases, a case packed
+    on a pallet, a case, the pallet and loose quantities shipped, part of them rejected on
+    receipt, the pallet and the cases opened, quantities used, the lot recalled and the
+    recall closed."""
+    from medledger.sdk.gs1 import make_sscc
+    from medledger.sdk.messages import LotQuantity, sorted_lots
+    from tests.lot_products import register_gauze
+
+    m, h = c.manufacturer, c.hospital
+    gauze = register_gauze(c, int(time.time()))
+    m.commission_lot(gauze.lot_key, 100)
+    cases = m.pack_cases(gauze.case_gtin, gauze.lot, ["GC0001", "GC0002"]).value
+    sscc = make_sscc(extension=2, company_prefix=c.prefix, serial_reference=43)
+    pallet = m.create_container(sscc, company_prefix=c.prefix).value
+    m.pack(pallet, [cases[1]])  # a pallet holding a case
+    loose = sorted_lots([LotQuantity(gauze.lot_key, 30)])
+    shipment = m.ship(h.address, [cases[0], pallet], lots=loose).value
+    rejected = sorted_lots([LotQuantity(gauze.lot_key, 5)])
+    inspection = keccak(text="inbound inspection")
+    h.receive(
+        shipment, temp_min=40, temp_max=60, rejected_lots=rejected, inspection_hash=inspection
+    )
+    h.unpack(pallet)
+    h.unpack_cases([cases[0], cases[1]])
+    used = sorted_lots([LotQuantity(gauze.lot_key, 12)])
+    h.dispense_lots(used, record_hash=keccak(text="ward 5"))
+    recall = m.recall_lot(gauze.lot_key, level=1, reason_hash=keccak(text="lint")).value
+    m.close_recall(recall, outcome_hash=keccak(text="closed"))
 
 
 def _lifecycle(w3: Web3, url: str, config: NodeConfig) -> None:
@@ -230,6 +305,7 @@ def _lifecycle(w3: Web3, url: str, config: NodeConfig) -> None:
     h.dispense([ids[0]])
     m.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="sterility"))
     h.report_adverse_event(ids[0], severity=2, report_hash=keccak(text="report"))
+    _lots(c)
     # on-chain failures: a custom-error revert and an out-of-gas, by raw transactions
     client = RpcClient(url)
     items = m._c["Items"]

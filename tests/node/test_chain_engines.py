@@ -1,11 +1,13 @@
 """The chain on either engine (`NodeConfig.engine`): a block revm builds is the block py-evm
-builds (header and hash, stored body, JSON-RPC records), a store is run by revm only if
-revm wrote it from its genesis on, and a follower on one engine verifies a sequencer on
-the other, across processes.
+builds (header and hash, stored body, JSON-RPC records), a store py-evm wrote is executed
+once more by revm (to store the slot preimages revm needs) and then goes on alike, or is
+refused with the fix when revm cannot execute it alike, and a follower on one engine
+verifies a sequencer on the other, across processes.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -90,19 +92,56 @@ def test_a_block_built_on_revm_is_the_block_py_evm_builds(
         revm_chain.close()
 
 
-def test_revm_runs_only_a_store_it_wrote_and_names_the_fix(
+def test_a_store_py_evm_wrote_is_replayed_once_for_revm_and_goes_on_alike(
     node_config: NodeConfig, tmp_path: Path
 ) -> None:
-    py_evm = replace(node_config, data_dir=tmp_path / "a", engine="pyevm")
-    Chain(py_evm).close()
-    with pytest.raises(ConfigError, match="resync"):
-        Chain(replace(py_evm, engine="revm"))
-    revm = replace(node_config, data_dir=tmp_path / "b", engine="revm")
-    Chain(revm).close()
-    Chain(revm).close()  # its own store: opened again
-    Chain(replace(revm, engine="pyevm")).close()  # py-evm writes no preimages: the mark goes
-    with pytest.raises(ConfigError, match="--engine revm"):
-        Chain(revm)
+    """revm needs every slot's preimage (it loads accounts whole); on a store py-evm wrote
+    it executes the blocks once more to store them, and then builds what py-evm builds. In
+    block 2 the second admission of the member block 1 admitted must read its slot, which
+    revm sees only if the replay stored its preimage (else: admitted twice, a divergence)."""
+    admin = admin_account(node_config)
+    config = replace(node_config, engine="pyevm", data_dir=tmp_path / "a")
+    partners = Web3().eth.contract(
+        address=Web3.to_checksum_address(config.contract_address("Partners")),
+        abi=load_artifacts()["Partners"].abi,
+    )
+    admit = partners.encode_abi("admit", [Account.create().address, 1, "Regulator"])
+    block_1 = [sign(admin, config, nonce=0, to=partners.address, data=admit, gas=300_000)]
+    block_2 = [sign(admin, config, nonce=1, to=partners.address, data=admit, gas=300_000)]
+    chain, _ = _produce(config, config.data_dir, block_1)
+    chain.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    sealer = Sealer(DEMO_AUTHORITY_KEY, chain_id=config.chain_id)
+    txs = [evm.decode_transaction(bytes.fromhex(raw[2:])) for raw in block_2]
+    made = {}
+    for engine, directory in (("revm", "a"), ("pyevm", "b")):
+        chain = Chain(replace(config, engine=engine, data_dir=tmp_path / directory))
+        try:
+            made[engine] = chain.produce(txs, timestamp=TIMESTAMP + 1, sealer=sealer)
+            with chain.snapshot() as snap:
+                receipt = Reader(snap).receipt(made[engine].tx_hashes[0])
+            assert receipt is not None and receipt["status"] == "0x0"  # already a member
+        finally:
+            chain.close()
+    assert made["revm"] == made["pyevm"]
+    Chain(replace(config, engine="revm")).close()  # marked: opened without a replay
+
+
+def test_revm_refuses_a_py_evm_store_it_cannot_execute_alike_and_names_the_fix(
+    node_config: NodeConfig, tmp_path: Path
+) -> None:
+    admin = admin_account(node_config)
+    config = replace(node_config, engine="pyevm", data_dir=tmp_path / "a")
+    listed = [{"address": admin.address, "storageKeys": []}]
+    # An access list (admission refuses it; a block py-evm made may hold one): revm 8
+    # would keep the listed accounts warm.
+    raws = [sign(admin, config, nonce=0, type=1, accessList=listed)]
+    chain, committed = _produce(config, config.data_dir, raws)
+    chain.close()
+    assert len(committed.tx_hashes) == 1
+    with pytest.raises(ConfigError, match="keep --engine pyevm, or resync"):
+        Chain(replace(config, engine="revm"))
+    Chain(config).close()  # py-evm still runs it
 
 
 def test_an_unknown_engine_is_a_config_error(node_config: NodeConfig) -> None:

@@ -5,8 +5,9 @@ cumulative gas, logs, bloom), the same write set and the same state and receipts
 Two kinds of blocks: hand-made ones on a fresh genesis (reverts, out of gas, value
 transfers, creation, self-destruct, precompiles, refunds, transient storage, the calldata
 floor, fees at a non-zero price, invalid and deferred transactions), and a whole MedLedger
-chain (deployment, members, commission, pallets, ship, receive, dispense, recall) built by a
-py-evm node, replayed block by block through both engines and checked against its headers.
+chain (deployment, members, commission, pallets, ship, receive, dispense, recall, lots)
+built by a node, replayed block by block through both engines and checked against its
+headers.
 """
 
 from __future__ import annotations
@@ -396,14 +397,15 @@ def test_the_journal_is_read_as_pyrevm_0_3_7_writes_it() -> None:
     assert opcodes_in(asm(0x61, bytes([BLOCKHASH, 0]), STOP)) == {0x61, STOP}
 
 
-# -- a MedLedger chain, made by a py-evm node --------------------------------------------
+# -- a MedLedger chain, made by a node on MEDLEDGER_NODE_ENGINE (revm by default) ------
 
 
 @pytest.fixture(scope="module")
 def medledger_chain(
     tmp_path_factory: pytest.TempPathFactory, genesis_file: Path, node_config: NodeConfig
 ) -> Iterator[list[bytes]]:
-    """The raw blocks of a node that ran the whole lifecycle (py-evm executed them)."""
+    """The raw blocks of a node that ran the whole lifecycle, lots included (executed by
+    the engine of `node_config`: revm unless MEDLEDGER_NODE_ENGINE says otherwise)."""
     node = spawn_node(tmp_path_factory.mktemp("engine") / "node", genesis_file)
     try:
         run_lifecycle(node.url, node_config)

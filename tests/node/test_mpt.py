@@ -1,45 +1,31 @@
 """`node.mpt` builds the tries py-trie builds: the same roots, the same nodes reachable from
 them, every key readable back through a plain `HexaryTrie`; its lookups read what py-trie
-reads, and fail where it fails; and blocks built with the trie code of `node.evm_tries` are
-the blocks built with py-evm's own."""
+reads, and fail where it fails; and three blocks that fill, update and empty a contract's
+storage, committed by revm through `node.mpt`, are the blocks py-evm builds with its own
+tries."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import eth.db.storage
-import eth.vm.base
 import pytest
 import rlp
-from eth.constants import BLANK_ROOT_HASH
-from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
-from eth.db.hash_trie import HashTrie
 from eth.db.trie import make_trie_root_and_nodes
-from eth_typing import Address, Hash32
-from eth_utils import int_to_big_endian, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
 from trie.hexary import HexaryTrie
 
-from medledger.node import evm, evm_tries, speedups
+from medledger.node import engine_blocks, evm
 from medledger.node.chain import Chain
 from medledger.node.config import NodeConfig, create_address
-from medledger.node.evm_tries import BatchedStorageLookup, LookupHashTrie
 from medledger.node.mpt import NodeCache, apply_changes, lookup, ordered_trie_root_and_nodes
 from tests.node.conftest import admin_account, sign
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _hooks_installed() -> None:
-    """As a node does when it starts work: these tests drive `node.evm` directly."""
-    speedups.install()
-
 
 Changes = dict[bytes, bytes | None]
 
@@ -283,124 +269,6 @@ def _without_a_node(db: AtomicDB, root: bytes, *, at_root: bool) -> None:
     del db[root if at_root else next(key for key in sorted(nodes) if key != root)]
 
 
-# The tests below make tries of their own (salted with `at_root`): none of their nodes is
-# in `evm_tries`' node cache, which answers for a node it holds whether the store still
-# does or not.
-
-
-@pytest.mark.parametrize("at_root", [True, False])
-def test_a_missing_storage_node_fails_reads_as_in_py_evm(at_root: bool) -> None:
-    db = AtomicDB()
-    keys = [int_to_big_endian(slot) for slot in range(64)]
-    written = HexaryTrie(db)
-    for key in keys:
-        value = keccak(b"missing storage node" + bytes([at_root]) + key)
-        written[keccak(key.rjust(32, b"\x00"))] = rlp.encode(value)
-    root = written.root_hash
-    _without_a_node(db, root, at_root=at_root)
-    address = Address(b"\x01" * 20)
-    ours = eth.db.storage.StorageLookup(db, root, address)
-    with evm_tries.py_evm_tries():
-        theirs = eth.db.storage.StorageLookup(db, root, address)
-    assert type(ours) is BatchedStorageLookup
-    failures = 0
-    for key in keys:
-        expected = _outcome(theirs.__getitem__, key)
-        assert _outcome(ours.__getitem__, key) == expected
-        assert _outcome(ours.__contains__, key) == _outcome(theirs.__contains__, key)
-        failures += isinstance(expected, tuple) and expected[0] == "MissingStorageTrieNode"
-    assert failures == len(keys) if at_root else 0 < failures < len(keys)
-
-
-def _account_db(db: AtomicDB, root: bytes, *, reference: bool) -> AccountDB:
-    with evm_tries.py_evm_tries() if reference else nullcontext():
-        account_db = AccountDB(db, Hash32(root))
-    assert type(account_db._trie) is (HashTrie if reference else LookupHashTrie)
-    return account_db
-
-
-@pytest.mark.parametrize("at_root", [True, False])
-def test_accounts_are_read_as_in_py_evm_and_a_missing_node_fails_alike(at_root: bool) -> None:
-    db = AtomicDB()
-    salt = b"missing account node" + bytes([at_root])
-    addresses = [Address(keccak(salt + bytes([i]))[:20]) for i in range(64)]
-    absent = Address(b"\x02" * 20)
-    with evm_tries.py_evm_tries():  # py-evm's writes: none of the nodes are in the cache
-        written = _account_db(db, BLANK_ROOT_HASH, reference=True)
-        for i, address in enumerate(addresses):
-            written.set_balance(address, 10**18 + i)
-        written.persist()
-    root = written.state_root
-    intact = {key: db[key] for key in _reachable(db, root)}
-    _without_a_node(db, root, at_root=at_root)
-    ours, theirs = (_account_db(db, root, reference=reference) for reference in (False, True))
-    failures = 0
-    for address in [*addresses, absent]:
-        expected = _outcome(theirs.get_balance, address)
-        assert _outcome(ours.get_balance, address) == expected
-        failures += isinstance(expected, tuple) and expected[0] == "MissingAccountTrieNode"
-    assert failures == len(addresses) + 1 if at_root else 0 < failures < len(addresses)
-    for key, value in intact.items():
-        db[key] = value
-    ours, theirs = (_account_db(db, root, reference=reference) for reference in (False, True))
-    for address in [*addresses, absent]:
-        assert ours.get_balance(address) == theirs.get_balance(address)
-        assert ours.account_exists(address) == theirs.account_exists(address)
-
-
-_slots = st.integers(0, 40).map(int_to_big_endian)
-_lookup_ops = st.lists(
-    st.one_of(
-        st.tuples(st.just("set"), _slots, st.integers(1, 2**256 - 1).map(rlp.encode)),
-        st.tuples(st.sampled_from(["delete", "read", "exists"]), _slots),
-        st.tuples(st.sampled_from(["root", "commit", "new_trie"])),
-        st.tuples(st.just("rollback"), st.integers(0, 5)),
-    ),
-    max_size=60,
-)
-
-
-def _run(lookup: eth.db.storage.StorageLookup, op: tuple[Any, ...]) -> Any:
-    name, *args = op
-    try:
-        if name == "set":
-            lookup[args[0]] = args[1]
-        elif name == "delete":
-            del lookup[args[0]]
-        elif name == "read":
-            return lookup[args[0]]
-        elif name == "exists":
-            return args[0] in lookup
-        elif name == "root":
-            return lookup.has_changed_root and lookup.get_changed_root()
-        elif name == "commit":
-            lookup.commit_to(lookup._db)
-        elif name == "new_trie":
-            return lookup.new_trie()
-        else:
-            history = len(lookup._historical_write_tries)
-            lookup.rollback_trie(args[0] % history if history else 0)
-    except Exception as exc:  # both must fail alike, e.g. committing without changes
-        return type(exc).__name__
-    return None
-
-
-@settings(max_examples=150, deadline=None)
-@given(_lookup_ops)
-def test_the_batched_storage_lookup_answers_as_py_evms(ops: list[tuple[Any, ...]]) -> None:
-    address = Address(bytes(20))
-    ours = eth.db.storage.StorageLookup(AtomicDB(), BLANK_ROOT_HASH, address)
-    with evm_tries.py_evm_tries():
-        theirs = eth.db.storage.StorageLookup(AtomicDB(), BLANK_ROOT_HASH, address)
-    assert type(ours) is BatchedStorageLookup
-    assert type(theirs) is not BatchedStorageLookup
-    for op in [*ops, ("root",), ("commit",)]:
-        assert _run(ours, op) == _run(theirs, op), op
-    for slot in range(41):
-        key = int_to_big_endian(slot)
-        assert ours[key] == theirs[key]
-
-
 class _Encoded:
     def __init__(self, encoded: bytes) -> None:
         self.encoded = encoded
@@ -422,7 +290,6 @@ def test_ordered_tries_are_py_evms(count: int) -> None:
     readback = HexaryTrie(nodes, root)
     for index, item in enumerate(items):
         assert readback[rlp.encode(index)] == item
-    assert evm_tries.make_trie_root_and_nodes(encodable) == (root, nodes)
 
 
 # Runtime code: SSTORE(slot, word 2) for slot in [word 0, word 0 + word 1) of calldata.
@@ -456,7 +323,8 @@ _STORE_THEN_DESTRUCT = bytes.fromhex("600160015533ff")
 
 def _three_blocks(directory: Path, config: NodeConfig) -> list[Any]:
     """Block hashes of three blocks that fill, update and empty a contract's storage (and
-    create accounts that revert and self-destruct), and the nodes of the last state."""
+    create accounts that revert and self-destruct), and the nodes of the last state, built
+    by the engine `config` names."""
     admin = admin_account(config)
     sender = bytes.fromhex(admin.address[2:])
     fill, factory = (to_checksum_address(create_address(sender, n)) for n in (0, 5))
@@ -487,34 +355,36 @@ def _three_blocks(directory: Path, config: NodeConfig) -> list[Any]:
     buffer, parent = chain._buffer, chain.head_hash
     results: list[Any] = []
     for number, raws in enumerate(blocks, start=1):
-        built = evm.build_block(
-            buffer,
-            parent,
-            [evm.decode_transaction(bytes.fromhex(raw[2:])) for raw in raws],
-            chain_id=config.chain_id,
-            coinbase=bytes(20),
-            timestamp=config.genesis_timestamp + number,
-            gas_limit=config.block_gas_limit,
-        )
-        assert not built.dropped
-        statuses = [rlp.decode(r.encode())[0] for r in built.receipts]
-        results.append((built.hash, statuses))
-        parent = built.hash
-    results.append(_state_nodes(buffer, built.header.state_root))
+        txs = [evm.decode_transaction(bytes.fromhex(raw[2:])) for raw in raws]
+        options: dict[str, Any] = {
+            "chain_id": config.chain_id,
+            "coinbase": bytes(20),
+            "timestamp": config.genesis_timestamp + number,
+            "gas_limit": config.block_gas_limit,
+        }
+        if chain.executor is not None:
+            block = engine_blocks.build(buffer, chain.executor, parent, txs, **options)
+            header, receipts = block.header, block.result.receipts
+            assert not block.result.dropped
+        else:
+            built = evm.build_block(buffer, parent, txs, **options)
+            header, receipts = built.header, built.receipts
+            assert not built.dropped
+        statuses = [rlp.decode(r.encode())[0] for r in receipts]
+        results.append((header.hash, statuses))
+        parent = header.hash
+    results.append(_state_nodes(buffer, header.state_root))
     buffer.discard()
     chain.close()
     return results
 
 
 @pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode:DeprecationWarning")
-def test_blocks_built_with_batched_tries_are_py_evms(
+def test_blocks_committed_by_revm_through_batched_tries_are_py_evms(
     tmp_path: Path, node_config: NodeConfig
 ) -> None:
-    assert vars(eth.vm.base)["make_trie_root_and_nodes"] is evm_tries.make_trie_root_and_nodes
-    batched = _three_blocks(tmp_path / "batched", node_config)
-    with evm_tries.py_evm_tries():
-        assert vars(eth.vm.base)["make_trie_root_and_nodes"] is make_trie_root_and_nodes
-        reference = _three_blocks(tmp_path / "py-evm", node_config)
+    batched = _three_blocks(tmp_path / "revm", replace(node_config, engine="revm"))
+    reference = _three_blocks(tmp_path / "py-evm", replace(node_config, engine="pyevm"))
     assert batched == reference
     assert [statuses for _, statuses in batched[:3]] == [
         [b"\x01", b"\x01", b"", b"\x01", b"\x01", b"\x01", b"\x01", b"\x01"],

@@ -168,11 +168,17 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
         lot = re.search(r"A recalled lot:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
         assert httpx.get(lot, headers=JSON).json()["lot"]["recalled"] is True
         # Sign-ins are printed for every organisation and work; the secrets are not printed.
-        assert banner.count("demo-") == 12  # the seeded organisations
+        assert banner.count("demo-") == 36  # a manager, a QA and a clerk per organisation
         for user, side in (("jiahe", "api"), ("nmpa", "regulator-api")):
             password = re.search(rf"^  {user}\s+(\S+)", banner, re.M).group(1)  # type: ignore[union-attr]
             signs_in(urls[side], user, password)
         secrets_dir = data / "secrets"
+        staff_key = (secrets_dir / "regulator-staff-key").read_text().strip()
+        members_page = httpx.get(
+            urls["regulator-api"] + "/v1/regulator/members",
+            headers={"Authorization": f"Bearer {staff_key}"},
+        )
+        assert members_page.status_code == 200, members_page.text
         members = json.loads((secrets_dir / "members.json").read_text())
         hidden = [key.removeprefix("0x") for key in members.values()]
         for secret in [*secrets_dir.iterdir(), *data.glob("*api/*-key*")]:
@@ -180,6 +186,7 @@ def test_up_seeds_serves_health_and_metrics_verifies_the_sample_and_keeps_data(t
             if secret.suffix == ".hex" or secret.name in (
                 "regulator-api-token",
                 "regulator-key-password",
+                "regulator-staff-key",
             ):
                 hidden.append(secret.read_text().strip().removeprefix("0x"))
         logs = "".join(log.read_text() for log in (data / "logs").iterdir() if log.is_file())

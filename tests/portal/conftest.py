@@ -40,6 +40,19 @@ class PortalEnv:
             client.cookies.set("lang", lang)
         return client
 
+    def add_staff(self, username: str, *, of: str, role: str) -> str:
+        """A user `username` (password `password_of(username)`) of the demo organisation
+        `of` with `role` (clerk, qa or manager); returns the username."""
+        ledger = self.api.consortium.by_name(of)
+        create_user(
+            self.api.services,
+            username=username,
+            password=password_of(username),
+            address=ledger.address,
+            role=role,
+        )
+        return username
+
     def sign_in(self, name: str, *, lang: str | None = None) -> TestClient:
         client = self.client(lang=lang)
         form = client.get("/portal/sign-in")

@@ -5,6 +5,8 @@ with the ledger's refusals in plain words in both languages."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
@@ -54,6 +56,19 @@ def in_turn(
         assert done.status_code == 200, (action, done.text[:300])
         assert notice in done.text
         assert balance(portal, gauze, who) == expected, action
+
+
+def release_with_approval(portal: PortalEnv, client: TestClient, who: str, line: str) -> None:
+    """Release `line` from quarantine the maker-checker way: `client` proposes it, a second
+    QA user of `who` approves it on the "Awaiting approval" page."""
+    url, page = LOT_FORMS[who]
+    proposed = post(client, url, {"lots": line, "action": "release"}, page=page)
+    assert proposed.status_code == 200 and 'data-form="lots"' in proposed.text
+    checker = portal.sign_in(portal.add_staff(f"{who}-checker", of=who, role="qa"))
+    pending = checker.get("/portal/approvals").text
+    (approval_id,) = re.findall(r'data-approval="([0-9a-f]+)" data-kind="release_lots"', pending)
+    done = post(checker, f"/portal/approvals/{approval_id}/approve", {}, page="/portal/approvals")
+    assert done.status_code == 200 and 'data-state="approved"' in done.text, done.text[:400]
 
 
 def commission_quantity(maker: TestClient, lot_key: bytes, quantity: str) -> str:
@@ -184,13 +199,11 @@ def test_a_hospital_uses_quarantines_and_destroys_by_quantity_but_not_a_recalled
     portal.api.sync()
     hospital = portal.sign_in("hospital", lang="en")
     line = f"(01){gauze.gtin}(10){gauze.lot} 4"
-    steps = [
-        ("dispense", (26, 0, 0)),
-        ("quarantine", (22, 4, 0)),
-        ("release", (26, 0, 0)),
-        ("destroy", (22, 0, 0)),
-    ]
+    steps = [("dispense", (26, 0, 0)), ("quarantine", (22, 4, 0))]
     in_turn(portal, gauze, hospital, "hospital", line, steps, "4 loose units recorded")
+    release_with_approval(portal, hospital, "hospital", line)
+    assert balance(portal, gauze, "hospital") == (26, 0, 0)
+    in_turn(portal, gauze, hospital, "hospital", line, [("destroy", (22, 0, 0))], "4 loose")
     c.regulator.recall_lot(gauze.lot_key, level=1, reason_hash=keccak(text="recall"))
     for lang, words in [("en", "This lot is recalled"), ("zh", "该批次已被召回")]:
         refused = post(
@@ -220,8 +233,12 @@ def test_a_distributor_quarantines_releases_and_destroys_its_loose_units_but_can
     page = distributor.get("/portal/distributor").text
     assert 'action="/portal/stock/lots"' in page and 'value="dispense"' not in page
     line = f"{gauze.gtin} {gauze.lot} 3"
-    steps = [("quarantine", (9, 3, 0)), ("release", (12, 0, 0)), ("destroy", (9, 0, 0))]
-    in_turn(portal, gauze, distributor, "distributor", line, steps, "已记录 3 个散装单位")
+    in_turn(portal, gauze, distributor, "distributor", line, [("quarantine", (9, 3, 0))],
+            "已记录 3 个散装单位")  # fmt: skip
+    release_with_approval(portal, distributor, "distributor", line)
+    assert balance(portal, gauze, "distributor") == (12, 0, 0)
+    in_turn(portal, gauze, distributor, "distributor", line, [("destroy", (9, 0, 0))],
+            "已记录 3 个散装单位")  # fmt: skip
     use = post(
         distributor,
         "/portal/stock/lots",

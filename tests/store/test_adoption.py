@@ -12,7 +12,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData, create_engine, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, select, text
 
 from medledger.domain.custodial_keys import derive_key, unseal
 from medledger.indexer.store import api_keys, documents, portal_users, recalls, sessions
@@ -23,6 +23,8 @@ from medledger.indexer.store.tables import API_TABLES, CAPTURE_TABLES, metadata
 from tests.api import db_urls
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Columns migrations added to tables the pre-migration code already made.
+LATER_COLUMNS = {"portal_users": ("role", "created_by")}
 MASTER = bytes.fromhex("11" * 32)
 MEMBER_KEY = bytes.fromhex("22" * 32)
 ADDRESS = "0x1563915e194D8CfBA1943570603F7606A3115508"  # of MEMBER_KEY
@@ -117,19 +119,23 @@ def test_a_database_made_before_migrations_is_adopted_in_place_on_sqlite(tmp_pat
 
 
 def test_a_database_made_before_migrations_is_adopted_in_place(url: str) -> None:
-    """The same rows, in the tables the old code made on `url` (its `create_all`, which
-    the first test shows the models still make), then the store opened there."""
+    """The same rows, in the tables the old code made on `url` (its `create_all`: the
+    tables as the fixture has them), then the store opened there."""
     source = create_engine(f"sqlite:///{FIXTURES / 'pre_migration_api.db'}")
     old = MetaData()
     old.reflect(source)
     target = create_engine(url)
     present = [t for t in API_TABLES if t.name in old.tables]
-    metadata.create_all(target, tables=present)
+    legacy = MetaData()  # the models less the columns later migrations added
+    for table in present:
+        added = LATER_COLUMNS.get(table.name, ())
+        Table(table.name, legacy, *[c._copy() for c in table.columns if c.name not in added])
+    legacy.create_all(target)
     with source.connect() as src, target.begin() as dst:
         for table in present:
             rows = [dict(r._mapping) for r in src.execute(select(old.tables[table.name]))]
             if rows:
-                dst.execute(table.insert(), rows)
+                dst.execute(legacy.tables[table.name].insert(), rows)
     source.dispose()
     target.dispose()
     store = ApiStore(url)

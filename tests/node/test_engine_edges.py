@@ -1,6 +1,9 @@
-"""The node's inlined opcode loop builds exactly the blocks py-evm's own loop builds:
-successes, reverts with data, out-of-gas and plain transfers, compared by block hash
-(state, receipts and transactions roots included) and by every receipt."""
+"""revm (`node.engine_revm`, the node's engine) builds exactly the blocks py-evm (the
+reference) builds, at the EVM's edges: successes, reverts with data, out-of-gas and plain
+transfers, every opcode at its edges, storage gas and refunds, failing frames, message calls
+and logs, the 63/64 cap, reverted writes, gas prices and value transfers, empty accounts and
+self-destructs; compared by block hash (state, receipts and transactions roots included)
+and by every receipt (status, cumulative gas, bloom, logs)."""
 
 from __future__ import annotations
 
@@ -11,12 +14,10 @@ import rlp
 from eth_account import Account
 from web3 import Web3
 
-from medledger.node import evm
 from medledger.node.chain import genesis_spec
 from medledger.node.config import NodeConfig
-from medledger.node.store import LmdbStore
 from medledger.sdk.compiler import load_artifacts
-from tests.node.conftest import admin_account, sign
+from tests.node.conftest import admin_account, build_on, sign
 
 
 def _block(
@@ -24,33 +25,16 @@ def _block(
     config: NodeConfig,
     raws: list[str],
     *,
-    reference: bool,
+    engine: str,
     alloc: tuple[tuple[bytes, int], ...] = (),
-):
-    store = LmdbStore(tmp_path / ("ref" if reference else "fast"))
-    buffer = store.write_buffer()
-    spec = genesis_spec(config, alloc=alloc)
-    genesis, _ = evm.init_genesis(buffer, spec)
-    txs = [evm.decode_transaction(bytes.fromhex(r[2:])) for r in raws]
-    built = evm.build_block(
-        buffer,
-        genesis,
-        txs,
-        chain_id=config.chain_id,
-        coinbase=bytes(20),
-        timestamp=config.genesis_timestamp + 10,
-        gas_limit=config.block_gas_limit,
-        reference=reference,
-    )
-    result = (built.hash, [r.encode() for r in built.receipts], len(built.dropped))
-    buffer.close()
-    store.close()
-    return result
+) -> tuple[bytes, list[bytes], int]:
+    """The block `raws` make on a fresh genesis with `engine`: its hash, its receipts (as
+    the receipt trie holds them) and how many transactions were dropped."""
+    built = build_on(engine, tmp_path / engine, genesis_spec(config, alloc=alloc), raws)
+    return built.hash, built.receipts, built.dropped
 
 
-def test_the_fast_opcode_loop_builds_the_same_block_as_py_evm(
-    tmp_path: Path, node_config: NodeConfig
-) -> None:
+def test_revm_builds_the_same_block_as_py_evm(tmp_path: Path, node_config: NodeConfig) -> None:
     admin = admin_account(node_config)
     partners = Web3().eth.contract(
         address=node_config.contract_address("Partners"), abi=load_artifacts()["Partners"].abi
@@ -77,12 +61,12 @@ def test_the_fast_opcode_loop_builds_the_same_block_as_py_evm(
         # a stale nonce is dropped, not included
         sign(admin, node_config, nonce=0, to=member, gas=21_000),
     ]
-    fast = _block(tmp_path, node_config, raws, reference=False)
-    reference = _block(tmp_path, node_config, raws, reference=True)
-    assert fast == reference
-    statuses = [rlp_status(r) for r in fast[1]]
+    revm = _block(tmp_path, node_config, raws, engine="revm")
+    reference = _block(tmp_path, node_config, raws, engine="pyevm")
+    assert revm == reference
+    statuses = [rlp_status(r) for r in revm[1]]
     assert statuses == [1, 0, 0, 1, 1, 1, 0, 1]
-    assert fast[2] == 1
+    assert revm[2] == 1
 
 
 def _deployer(runtime: bytes) -> bytes:
@@ -137,7 +121,7 @@ def _long_deployer(runtime: bytes) -> bytes:
 
 
 def _every_inline_opcode() -> bytes:
-    """Runtime code that stores, slot by slot, the results of every opcode the fast loop
+    """Runtime code that stores, slot by slot, the results of every opcode the old fast loop
     runs inline, at their edges (wrap-around, signs, shifts of 256 and more, division by
     zero, calldata past its end, memory growth, copies past their source, deep DUP/SWAP,
     cold and warm slots, the gas left), so any difference changes the state root."""
@@ -193,7 +177,7 @@ def _every_inline_opcode() -> bytes:
     return code + tail + _ops(2, 100, "SSTORE", "STOP")
 
 
-def test_every_inline_opcode_gives_what_py_evm_gives(
+def test_every_opcode_at_its_edges_gives_what_py_evm_gives(
     tmp_path: Path, node_config: NodeConfig
 ) -> None:
     from medledger.node.config import create_address
@@ -213,10 +197,10 @@ def test_every_inline_opcode_gives_what_py_evm_gives(
         sign(admin, node_config, nonce=4, to=program, data=word, gas=60_000),  # out of gas
         sign(admin, node_config, nonce=5, to=underflow, gas=50_000),
     ]  # fmt: skip
-    fast = _block(tmp_path, node_config, raws, reference=False)
-    reference = _block(tmp_path, node_config, raws, reference=True)
-    assert fast == reference
-    assert [rlp_status(r) for r in fast[1]] == [1, 1, 1, 1, 0, 0]
+    revm = _block(tmp_path, node_config, raws, engine="revm")
+    reference = _block(tmp_path, node_config, raws, engine="pyevm")
+    assert revm == reference
+    assert [rlp_status(r) for r in revm[1]] == [1, 1, 1, 1, 0, 0]
 
 
 def _assemble(*items: str | int | tuple[str, str]) -> bytes:
@@ -314,10 +298,10 @@ def test_storage_gas_and_refunds_match_py_evm(tmp_path: Path, node_config: NodeC
     # stepping by 1 across the sentry
     intrinsic = 21_000 + 4 * 64
     raws += [tx(storage, _words(41, 0), gas=intrinsic + g) for g in range(2_330, 2_430)]
-    fast = _block(tmp_path, node_config, raws, reference=False)
-    reference = _block(tmp_path, node_config, raws, reference=True)
-    assert fast == reference
-    statuses = [rlp_status(r) for r in fast[1]]
+    revm = _block(tmp_path, node_config, raws, engine="revm")
+    reference = _block(tmp_path, node_config, raws, engine="pyevm")
+    assert revm == reference
+    statuses = [rlp_status(r) for r in revm[1]]
     assert statuses[:15] == [1] * 15
     assert 0 in statuses[15:] and 1 in statuses[15:]
 
@@ -360,10 +344,10 @@ def test_failing_frames_fail_as_in_py_evm(tmp_path: Path, node_config: NodeConfi
     ]
     raws += [sign(admin, node_config, nonce=next(nonces), to=at[0], gas=g) for g in limits]
     raws += [sign(admin, node_config, nonce=next(nonces), to=a, gas=100_000) for a in at[1:]]
-    fast = _block(tmp_path, node_config, raws, reference=False)
-    reference = _block(tmp_path, node_config, raws, reference=True)
-    assert fast == reference
-    statuses = [rlp_status(r) for r in fast[1]]
+    revm = _block(tmp_path, node_config, raws, engine="revm")
+    reference = _block(tmp_path, node_config, raws, engine="pyevm")
+    assert revm == reference
+    statuses = [rlp_status(r) for r in revm[1]]
     assert statuses[: len(programs)] == [1] * len(programs)
     assert statuses[len(programs) : -5] == [0] * (len(limits) - 1) + [1]
     assert statuses[-5:] == [0, 0, 0, 0, 1]
@@ -527,74 +511,16 @@ def test_message_calls_and_logs_match_py_evm(tmp_path: Path, node_config: NodeCo
     # out of gas on the value fee, the new-account fee and the cold account load
     raws += [call("CALL", bytes([0xEB] * 20), value=1, tx_gas=g) for g in (40_000, 45_000)]
     alloc = ((sender, 10**18),)
-    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
-    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
-    assert fast == reference
-    assert fast[2] == 0
-    statuses = [rlp_status(r) for r in fast[1]]
+    revm = _block(tmp_path, node_config, raws, engine="revm", alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, engine="pyevm", alloc=alloc)
+    assert revm == reference
+    assert revm[2] == 0
+    statuses = [rlp_status(r) for r in revm[1]]
     assert statuses[: len(deploys) + 5] == [1] * (len(deploys) + 4) + [0]
     assert 0 in statuses[len(deploys) + 5 :]
-    logs = [len(rlp.decode(r)[3]) for r in fast[1]]
+    logs = [len(rlp.decode(r)[3]) for r in revm[1]]
     assert logs[len(deploys) + 3 : len(deploys) + 5] == [6, 0]
     assert logs.count(6) == 1 + 3 and logs.count(1) > 0
-
-
-def _frame_at_depth(
-    tmp_path: Path, config: NodeConfig, code: bytes, depth: int, *, reference: bool
-) -> tuple[bool, bytes, int, int]:
-    """Run `code` as a message at `depth` on the genesis state (no chain of real frames,
-    which Python's recursion limit would stop short of 1,024): its success, output, gas
-    left and number of children."""
-    from eth.vm.message import Message
-
-    store = LmdbStore(tmp_path / f"depth-{depth}-{reference}")
-    buffer = store.write_buffer()
-    spec = genesis_spec(config, alloc=())
-    genesis, _ = evm.init_genesis(buffer, spec)
-    chaindb = evm.chaindb_of(buffer)
-    vm = evm._vm(chaindb, chaindb.get_block_header_by_hash(genesis), config.chain_id,
-                 reference=reference)  # fmt: skip
-    state = vm.state
-    sender = bytes([0xAA] * 20)
-    context = state.get_transaction_context_class()(gas_price=0, origin=sender)
-    message = Message(
-        gas=100_000, to=bytes([0xBB] * 20), sender=sender, value=0, data=b"", code=code,
-        depth=depth,
-    )  # fmt: skip
-    computation = state.computation_class.apply_message(state, message, context)
-    result = (
-        computation.is_success,
-        computation.output,
-        computation.get_gas_remaining(),
-        len(computation.children),
-    )
-    buffer.close()
-    store.close()
-    return result
-
-
-def test_a_call_past_the_depth_limit_fails_as_in_py_evm(
-    tmp_path: Path, node_config: NodeConfig
-) -> None:
-    """A frame at depth 1,023 may still call (the child is at 1,024); one at 1,024 gets 0
-    back, no return data and its gas for the child returned."""
-    identity = (4).to_bytes(20, "big")
-    code = _ops(
-        0xAB, "PUSH0", "MSTORE",
-        32, 32, 32, "PUSH0", "PUSH0", int.from_bytes(identity, "big"), 50_000, "CALL",
-        "RETURNDATASIZE", 64, "MSTORE", "PUSH0", "MSTORE", "GAS", 96, "MSTORE",
-        128, "PUSH0", "RETURN",
-    )  # fmt: skip
-    results = {}
-    for depth in (1_023, 1_024):
-        fast = _frame_at_depth(tmp_path, node_config, code, depth, reference=False)
-        reference = _frame_at_depth(tmp_path, node_config, code, depth, reference=True)
-        assert fast == reference
-        results[depth] = fast
-    assert results[1_023][1][:32] == (1).to_bytes(32, "big")
-    assert results[1_023][3] == 1
-    assert results[1_024][1][:32] == bytes(32)
-    assert results[1_024][3] == 0
 
 
 # CALL the address in calldata word 1 with the gas in word 0 and no memory, then STOP.
@@ -626,10 +552,10 @@ def test_the_63_64_cap_matches_py_evm_at_its_boundary(
     raws += [
         sign(admin, node_config, nonce=next(nonces), to=caller, data=data, gas=g) for g in limits
     ]
-    fast = _block(tmp_path, node_config, raws, reference=False)
-    reference = _block(tmp_path, node_config, raws, reference=True)
-    assert fast == reference
-    cumulative = [int.from_bytes(rlp.decode(r)[1], "big") for r in fast[1]]
+    revm = _block(tmp_path, node_config, raws, engine="revm")
+    reference = _block(tmp_path, node_config, raws, engine="pyevm")
+    assert revm == reference
+    cumulative = [int.from_bytes(rlp.decode(r)[1], "big") for r in revm[1]]
     used = [b - a for a, b in zip(cumulative[1:], cumulative[2:], strict=False)]
     assert used[0] < used[-1] and used[-2] == used[-1]
 
@@ -673,10 +599,10 @@ def test_storage_reads_after_reverted_writes_and_refunds_across_frames(
         tx(storage, _words(40, read, 41, 2, 41, read, 41, 0, 41, read), gas_price=2),
     ]
     alloc = ((sender, 10**18),)
-    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
-    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
-    assert fast == reference
-    receipts = fast[1]
+    revm = _block(tmp_path, node_config, raws, engine="revm", alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, engine="pyevm", alloc=alloc)
+    assert revm == reference
+    receipts = revm[1]
     assert [rlp_status(r) for r in receipts] == [1] * len(raws)
     # the first frame's log of slot 30 is gone with it; the second read 0, then 7
     assert _logged_words(receipts[3]) == [0, 7]
@@ -728,11 +654,11 @@ def test_gas_prices_value_transfers_and_empty_accounts_match_py_evm(
         ),  # a paid creation with value
     ]
     alloc = ((bytes.fromhex(payer.address[2:]), 10**18), (sender, 10**18))
-    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
-    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
-    assert fast == reference
-    assert [rlp_status(r) for r in fast[1]] == [1] * len(raws)
-    assert fast[2] == 0
+    revm = _block(tmp_path, node_config, raws, engine="revm", alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, engine="pyevm", alloc=alloc)
+    assert revm == reference
+    assert [rlp_status(r) for r in revm[1]] == [1] * len(raws)
+    assert revm[2] == 0
 
 
 @pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode present:DeprecationWarning")
@@ -777,7 +703,7 @@ def test_self_destructs_and_touched_accounts_match_py_evm(
         tx(b"", _ops(int.from_bytes(bytes([0xB4] * 20), "big")) + b"\xff"),
     ]
     alloc = ((sender, 10**18),)
-    fast = _block(tmp_path, node_config, raws, reference=False, alloc=alloc)
-    reference = _block(tmp_path, node_config, raws, reference=True, alloc=alloc)
-    assert fast == reference
-    assert [rlp_status(r) for r in fast[1]] == [1] * 5 + [0, 0] + [1] * 3
+    revm = _block(tmp_path, node_config, raws, engine="revm", alloc=alloc)
+    reference = _block(tmp_path, node_config, raws, engine="pyevm", alloc=alloc)
+    assert revm == reference
+    assert [rlp_status(r) for r in revm[1]] == [1] * 5 + [0, 0] + [1] * 3
