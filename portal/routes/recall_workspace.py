@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from medledger.domain import recall_actions
+from medledger.domain.auth import StaffRole
 from medledger.domain.errors import NotFound
 from medledger.domain.recall_actions import NoticeIn
 from medledger.domain.recalls import (
@@ -27,7 +28,7 @@ from medledger.domain.recalls import (
     recall_summary,
 )
 from medledger.domain.regulator import MAX_REASON
-from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.context import STAFF_POLICY, Csrf, Ctx, role_ctx
 from medledger.portal.forms import code_lot
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.regulator.forms import RecallForm, parse_form
@@ -40,6 +41,8 @@ __all__ = ["router"]
 Manufacturer = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
 router = APIRouter(prefix="/portal/manufacturer/recalls", include_in_schema=False)
 register(NavItem("/portal/manufacturer/recalls", _l("Recalls"), frozenset({Role.MANUFACTURER}), 56))
+# Issuing, updating and closing a recall is a QA decision, not a clerk's.
+STAFF_POLICY["/portal/manufacturer/recalls"] = StaffRole.QA
 
 RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
 NOTICE_FIELDS = ("reason", "action", "scope", "contact")

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from medledger.domain import recall_actions
+from medledger.domain.auth import StaffRole
 from medledger.domain.errors import NotFound
 from medledger.domain.master_data import MasterRecord, current_record
 from medledger.domain.recall_actions import (
@@ -42,7 +43,7 @@ from medledger.domain.recalls import (
     recall_summary,
 )
 from medledger.domain.regulator import MAX_REASON
-from medledger.portal.context import Csrf, Ctx, role_ctx
+from medledger.portal.context import STAFF_POLICY, Csrf, Ctx, role_ctx
 from medledger.portal.errors import FormError
 from medledger.portal.forms import code_lot, read_code
 from medledger.portal.nav import NavItem, _l, register
@@ -58,6 +59,8 @@ Holder = Annotated[Ctx, role_ctx(*HOLDERS)]
 router = APIRouter(prefix="/portal/recalls", include_in_schema=False)
 register(NavItem("/portal/recalls", _l("Recall notices"), frozenset(HOLDERS), 55))
 centre = APIRouter(prefix="/recalls")
+# Ordering and closing a recall is a QA decision in the regulator's staff too.
+STAFF_POLICY["/portal/regulator/recalls"] = StaffRole.QA
 
 RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
 RECALL_HINTS = {

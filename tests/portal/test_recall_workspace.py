@@ -125,3 +125,27 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     # Nobody else's workspace shows it.
     other = portal.sign_in("distributor", lang="en")
     assert other.get(url).status_code in (403, 404)
+
+
+def test_a_manufacturers_clerk_cannot_issue_a_recall(portal: PortalEnv) -> None:
+    c = portal.api.consortium
+    clerk = portal.sign_in(portal.add_staff("mk-clerk", of="manufacturer", role="clerk"))
+    home = "/portal/manufacturer/recalls"
+    refused = _post(
+        clerk,
+        home,
+        home,
+        gtin=c.gtin,
+        lot=c.lot,
+        level="1",
+        reason="r",
+        action="a",
+        contact="c",
+    )
+    assert refused.status_code == 403
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+    qa = portal.sign_in(portal.add_staff("mk-qa", of="manufacturer", role="qa"))
+    issued = _post(
+        qa, home, home, gtin=c.gtin, lot=c.lot, level="1", reason="r", action="a", contact="c"
+    )
+    assert issued.status_code == 303, issued.text
