@@ -387,12 +387,22 @@ class NonceOut(BaseModel):
     has_custodial_key: bool
 
 
+class HoldOut(BaseModel):
+    """A hold on stock: `recalled` (an open recall of its lot, with its id and level) or
+    `quarantined`."""
+
+    kind: str = Field(examples=["recalled", "quarantined"])
+    recall_id: int | None = None
+    level: int | None = None
+
+
 class InventoryLineOut(BaseModel):
     gtin: str
     lot_number: str
     expiry: int
     status: str
     units: int
+    holds: list[HoldOut] = Field(default_factory=list)
 
 
 class HistoryStepOut(BaseModel):

@@ -66,6 +66,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.regulator",
     "medledger.portal.routes.trace",
     "medledger.portal.routes.recalls",
+    "medledger.portal.routes.recall_workspace",
     "medledger.portal.routes.labels",
     "medledger.portal.routes.adverse_events",
     "medledger.portal.routes.records",

@@ -182,6 +182,23 @@ MESSAGES: dict[str, str] = {
     "DevicesLotAlreadyRecalled": _l("This lot is already under recall."),
     "DevicesUnknownRecall": _l("No such recall."),
     "DevicesRecallClosed": _l("This recall is already closed."),
+    "recall_outstanding_unconfirmed": _l(
+        "Units of this recall are still in the field or holders have not acknowledged it: "
+        "give the reason for closing and confirm."
+    ),
+    "recall_reason_too_long": _l("The reason may be at most 4,000 characters."),
+    "recall_manufacturer_or_regulator_only": _l(
+        "Only the lot's manufacturer or the regulator runs a recall."
+    ),
+    "recall_notice_unavailable": _l("The recall notice is not available here."),
+    "recall_destroy_count": _l("Give 1 to 200 unit codes to destroy."),
+    "recall_unit_not_of_lot": _l("This code is not a unit of the recalled lot."),
+    "unknown_recall": _l("No such recall."),
+    "not_in_recall_scope": _l("Your organisation holds no units of this recalled lot."),
+    "recall_closed": _l("This recall is already closed."),
+    "DevicesRecallNotHolder": _l(
+        "Only an organisation holding stock of the recalled lot acknowledges the recall."
+    ),
     "DevicesPackageExists": _l("This package GTIN is already registered."),
     "DevicesUnknownChild": _l("The contents GTIN is neither a registered product nor a package."),
     "DevicesInvalidPackageQuantity": _l(

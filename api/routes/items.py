@@ -28,7 +28,7 @@ from medledger.api.routes import lots
 from medledger.domain import items, orders
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
-from medledger.domain.lot_stock import lot_stock_of
+from medledger.domain.lot_stock import Hold, holds_of, lot_stock_of, stock_holds
 from medledger.domain.partner_schemas import (
     PROBLEMS,
     CancelIn,
@@ -36,6 +36,7 @@ from medledger.domain.partner_schemas import (
     ContainerIn,
     EventOut,
     HistoryStepOut,
+    HoldOut,
     InventoryLineOut,
     ItemsIn,
     NonceOut,
@@ -50,6 +51,7 @@ from medledger.domain.partner_schemas import (
 )
 from medledger.indexer.queries.shipments import ShipmentRow
 from medledger.indexer.queries.stock import inventory as inventory_query
+from medledger.sdk.model import ItemStatus
 from medledger.web.deps import ConnDep, ServicesDep
 from medledger.web.members import CurrentMember
 from medledger.web.pagination import Limit, Offset
@@ -185,7 +187,9 @@ def transaction_status(
 
 @router.get("/inventory", response_model=list[InventoryLineOut])
 def inventory(member: CurrentMember, conn: ConnDep) -> list[InventoryLineOut]:
-    """Your own stock (active, in transit or quarantined), per lot and status."""
+    """Your own stock (active, in transit or quarantined), per lot and status, with its
+    holds (`recalled` with the recall's id and level, `quarantined`)."""
+    recalls = stock_holds(conn, member.address)
     return [
         InventoryLineOut(
             gtin=line.gtin,
@@ -193,9 +197,21 @@ def inventory(member: CurrentMember, conn: ConnDep) -> list[InventoryLineOut]:
             expiry=line.expiry,
             status=line.status.name.lower(),
             units=line.units,
+            holds=_holds(
+                holds_of(
+                    recalls,
+                    line.gtin,
+                    line.lot_number,
+                    quarantined=line.status is ItemStatus.QUARANTINED,
+                )
+            ),
         )
         for line in inventory_query(conn, member.address)
     ]
+
+
+def _holds(holds: list[Hold]) -> list[HoldOut]:
+    return [HoldOut(kind=h.kind, recall_id=h.recall_id, level=h.level) for h in holds]
 
 
 class LotStockOut(BaseModel):
@@ -213,11 +229,14 @@ class LotStockOut(BaseModel):
     cases: int = Field(description="cases you hold (active, in transit or quarantined)")
     case_units: int = Field(description="units inside those cases")
     total: int
+    holds: list[HoldOut] = Field(default_factory=list)
 
 
 @router.get("/inventory/lots", response_model=list[LotStockOut])
 def lot_inventory(member: CurrentMember, services: ServicesDep, conn: ConnDep) -> list[LotStockOut]:
-    """Your own stock of lot-tracked devices, in units per lot, soonest expiry first."""
+    """Your own stock of lot-tracked devices, in units per lot, soonest expiry first,
+    with its holds (`recalled` with the recall's id and level, `quarantined`)."""
+    recalls = stock_holds(conn, member.address)
     return [
         LotStockOut(
             gtin=s.line.gtin,
@@ -232,6 +251,11 @@ def lot_inventory(member: CurrentMember, services: ServicesDep, conn: ConnDep) -
             cases=s.line.cases,
             case_units=s.line.case_units,
             total=s.line.total,
+            holds=_holds(
+                holds_of(
+                    recalls, s.line.gtin, s.line.lot_number, quarantined=s.line.quarantined > 0
+                )
+            ),
         )
         for s in lot_stock_of(services, conn, member.address)
     ]

@@ -13,6 +13,7 @@ and lot-tracked consumables side by side, as a hospital supplier's week looks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from medledger.domain.records import RecordKind
@@ -50,10 +51,16 @@ RECALLED = "IS2614A"
 ROOM = (150, 250)
 
 
-def lot_history(m: dict[str, Ledger], keys: dict[str, bytes], note: DemoNotes) -> dict[str, str]:
+def lot_history(
+    m: dict[str, Ledger],
+    keys: dict[str, bytes],
+    note: DemoNotes,
+    *,
+    notice: Callable[[str, str, int, str, str], bytes],
+) -> dict[str, str]:
     """Record the history; `keys` maps each lot of `LOTS` to its lot key, `note` seals what
-    the members type (only its commitment goes on chain). Returns Digital Link paths of a
-    lot-tracked lot in use and of the recalled lot."""
+    the members type and `notice` a recall's notice (only their salted commitments go on
+    chain). Returns Digital Link paths of a lot-tracked lot in use and of the recalled lot."""
     maker = m[MAKER]
     hip, stent, pacemaker = keys["HP2609A"], keys["DS2610A"], keys["PM2611A"]
     syringe, mask, infusion = keys["SY2612A"], keys["SM2613A"], keys["IS2614A"]
@@ -123,10 +130,8 @@ def lot_history(m: dict[str, Ledger], keys: dict[str, bytes], note: DemoNotes) -
         [q(infusion, 20)], record_hash=used("chaoyang", infusion, "dispense", "ward CY-11")
     )
     # The infusion-set lot is recalled: quantities remain at five holders.
-    reason = {"reason": "particles in drip chamber", "level": 2}
-    maker.recall_lot(
-        infusion, level=2, reason_hash=note(MAKER, RecordKind.RECALL_NOTICE, infusion, reason)
-    )
+    reason = notice(MAKER, RECALLED, 2, "particles in drip chamber", "quarantine and return")
+    maker.recall_lot(infusion, level=2, reason_hash=reason)
     return {
         "lot": f"/01/{SYRINGE}/10/SY2612A",
         "recalled_lot": f"/01/{INFUSION}/10/{RECALLED}",

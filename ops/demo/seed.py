@@ -27,6 +27,7 @@ from web3 import HTTPProvider, Web3
 from medledger.domain.master_data import MasterRecord
 from medledger.domain.master_files import parse_row
 from medledger.domain.master_import import read_file
+from medledger.domain.recall_actions import NoticeIn, seal_notice
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.ops.demo.consortium import YEAR, enrol_member
@@ -197,8 +198,26 @@ def seed_demo(
             ).value
             lots[lot] = (p.gtin, key, expiry)
     echo(f"seed: {len(lots)} lots registered")
-    sample = _history(members, prefixes, lots, note)
-    sample |= lot_history(members, {lot: key for lot, (_, key, _) in lots.items()}, note)
+
+    def notice(maker: str, lot: str, level: int, reason: str, action: str) -> bytes:
+        """A demo recall's notice, sealed in the partner store: its salted commitment."""
+        address = members[maker].address
+        text = NoticeIn(reason=reason, action=action, contact=f"QA, {maker}")
+        sealed = seal_notice(
+            partner,
+            author=address,
+            manufacturer=[address],
+            gtin=lots[lot][0],
+            lot=lot,
+            level=level,
+            notice=text,
+        )
+        return sealed.commitment
+
+    sample = _history(members, prefixes, lots, note, notice=notice)
+    sample |= lot_history(
+        members, {lot: key for lot, (_, key, _) in lots.items()}, note, notice=notice
+    )
     echo("seed: shipments, receipts, dispensings and two recalls recorded")
     return SeedResult(
         organisations=[
@@ -247,6 +266,8 @@ def _history(
     prefixes: dict[str, str],
     lots: dict[str, tuple[str, bytes, int]],
     note: DemoNotes,
+    *,
+    notice: Callable[[str, str, int, str, str], bytes],
 ) -> dict[str, str]:
     """Commission → pack → ship → receive → unpack → ship → receive → dispense, a leg
     through the logistics provider, and an open recall of one lot."""
@@ -285,13 +306,10 @@ def _history(
     catheters, catheter_serials = commission("chengrui", "BC2603A", "B", 6)
     move("chengrui", "kangze", catheters, (40, 70))
     move("kangze", "chaoyang", catheters[:3], (44, 71))
-    catheter_lot = lots["BC2603A"][1]
-    reason = {"reason": "balloon burst pressure deviation", "level": 2}
-    m["chengrui"].recall_lot(
-        catheter_lot,
-        level=2,
-        reason_hash=note("chengrui", RecordKind.RECALL_NOTICE, catheter_lot, reason),
+    reason = notice(
+        "chengrui", "BC2603A", 2, "balloon burst pressure deviation", "quarantine and return"
     )
+    m["chengrui"].recall_lot(lots["BC2603A"][1], level=2, reason_hash=reason)
     # Infusion sets: through ColdLink to Nanyue, on to Baiyun; dialysers to Nanyue.
     sets, _ = commission("maikang", "MK2604A", "P", 10)
     sets_case = case("maikang", 1, sets)
