@@ -46,6 +46,7 @@ contract Devices is IDevices {
     mapping(bytes14 gtin => MasterAnchor) private _masterData;
     uint32 private _lotCount;
     uint32 private _recallCount;
+    mapping(uint32 recallId => uint32 version) private _noticeVersions;
 
     error DevicesUnauthorized(address caller);
     error DevicesNotLicensed(address manufacturer, uint8 deviceClass);
@@ -64,6 +65,7 @@ contract Devices is IDevices {
     error DevicesLotAlreadyRecalled(bytes32 lotKey, uint32 recallId);
     error DevicesUnknownRecall(uint32 recallId);
     error DevicesRecallClosed(uint32 recallId);
+    error DevicesRecallNotHolder(uint32 recallId, address account);
     error DevicesPackageExists(bytes14 packageGtin);
     error DevicesUnknownChild(bytes14 childGtin);
     error DevicesInvalidPackageQuantity(uint32 quantity);
@@ -97,6 +99,12 @@ contract Devices is IDevices {
         bytes32 reasonHash
     );
     event RecallClosed(uint32 indexed recallId, bytes32 indexed lotKey, address indexed by, bytes32 outcomeHash);
+    /// @dev A new version of the recall notice (action changed, scope widened): its salted
+    /// commitment; version 1 is the notice `RecallOpened` committed to as `reasonHash`.
+    event RecallUpdated(uint32 indexed recallId, address indexed by, uint32 version, bytes32 noticeCommitment);
+    /// @dev A holder's signed acknowledgement of the recall notice: the salted commitment of
+    /// its record (the notice version read, units returned, destroyed, a note).
+    event RecallAcknowledged(uint32 indexed recallId, address indexed holder, bytes32 commitment);
     /// @dev Emitted after ProductRegistered by `registerProductTracked`; a product without it
     /// is serialised.
     event ProductTracking(bytes14 indexed gtin, bool serialised);
@@ -258,6 +266,45 @@ contract Devices is IDevices {
         emit RecallClosed(recallId, r.lotKey, msg.sender, outcomeHash);
     }
 
+    /// @notice Publish a new version of an open recall's notice (the action changed, the
+    /// scope widened); `noticeCommitment` is the salted commitment of its sealed record.
+    /// @dev Requirements: as {closeRecall}: an active regulator, or the lot's active
+    /// manufacturer when it opened the recall itself; the recall exists and is open.
+    function updateRecall(uint32 recallId, bytes32 noticeCommitment) external returns (uint32 version) {
+        Recall storage r = _requireOpenRecall(recallId);
+        address manufacturer = _products[_lots[r.lotIndex].gtin].manufacturer;
+        _requireManufacturerOrRegulator(r.initiator == manufacturer ? manufacturer : address(0));
+        uint32 previous = _noticeVersions[recallId];
+        version = (previous == 0 ? 1 : previous) + 1;
+        _noticeVersions[recallId] = version;
+        emit RecallUpdated(recallId, msg.sender, version, noticeCommitment);
+    }
+
+    /// @notice Acknowledge an open recall's notice as a holder, signed by the holder's own
+    /// key; `commitment` is the salted commitment of the acknowledgement record (the notice
+    /// version read, the units returned and destroyed, a note). Acknowledging again adds a
+    /// later record (e.g. more units returned).
+    /// @dev Requirements: the recall exists and is open; the caller is an active member that
+    /// can hold field stock: not a regulator and not the lot's manufacturer (which runs the
+    /// recall). Whether the lot reached the caller is custody's fact (`Items`), which this
+    /// contract does not read; the read model counts acknowledgements of holders only.
+    function acknowledgeRecall(uint32 recallId, bytes32 commitment) external {
+        Recall storage r = _requireOpenRecall(recallId);
+        IPartners.Role role = _partners.activeRole(msg.sender);
+        if (
+            role == IPartners.Role.None || role == IPartners.Role.Regulator
+                || msg.sender == _products[_lots[r.lotIndex].gtin].manufacturer
+        ) revert DevicesRecallNotHolder(recallId, msg.sender);
+        emit RecallAcknowledged(recallId, msg.sender, commitment);
+    }
+
+    /// @notice The current version of a recall's notice (1 until updated; 0 if unknown).
+    function recallNoticeVersion(uint32 recallId) external view returns (uint32) {
+        if (_recalls[recallId].lotIndex == 0) return 0;
+        uint32 version = _noticeVersions[recallId];
+        return version == 0 ? 1 : version;
+    }
+
     /// @notice Product facts by GTIN (manufacturer zero if unknown) and its certificate hash.
     function productOf(string calldata gtin) external view returns (ProductFacts memory, bytes32 certificateHash) {
         bytes14 key = bytes14(bytes(gtin));
@@ -393,6 +440,12 @@ contract Devices is IDevices {
     function _requireLot(bytes32 lotKey) private view returns (uint32 lotIndex) {
         lotIndex = _lotIndexes[lotKey];
         if (lotIndex == 0) revert DevicesUnknownLot(lotKey);
+    }
+
+    function _requireOpenRecall(uint32 recallId) private view returns (Recall storage r) {
+        r = _recalls[recallId];
+        if (r.lotIndex == 0) revert DevicesUnknownRecall(recallId);
+        if (!r.open) revert DevicesRecallClosed(recallId);
     }
 
     function _requireManufacturerOrRegulator(address manufacturer) private view {

@@ -26,7 +26,14 @@ from medledger.domain.verdicts import ReasonCode
 from medledger.indexer.queries.alerts import adverse_reporters, excursions_since, lot_units
 from medledger.indexer.queries.scans import LoggedScan, Scan, member_scan_pairs, used_unit_scans
 
-__all__ = ["Alert", "AlertKind", "ScanAnomaly", "alerts_feed", "scan_anomalies"]
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "ScanAnomaly",
+    "adverse_rate_alerts",
+    "alerts_feed",
+    "scan_anomalies",
+]
 
 
 class AlertKind(StrEnum):
@@ -163,3 +170,14 @@ def alerts_feed(
     alerts += _adverse_rates(conn, since, adverse_event_threshold)
     alerts.sort(key=lambda a: (-a.observed_at, a.kind))
     return alerts
+
+
+def adverse_rate_alerts(
+    conn: Connection, *, since: int, threshold: float, lots: set[tuple[str, str]] | None = None
+) -> list[Alert]:
+    """The per-lot adverse-event rate alerts observed at or after `since`, newest first;
+    only those of `lots` ((gtin, lot number) pairs, e.g. a manufacturer's own) if given."""
+    found = _adverse_rates(conn, since, threshold)
+    if lots is not None:
+        found = [a for a in found if (a.gtin, a.lot) in lots]
+    return sorted(found, key=lambda a: -a.observed_at)

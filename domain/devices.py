@@ -12,7 +12,10 @@ from medledger.domain.errors import Forbidden
 from medledger.domain.orders import report
 from medledger.domain.partner_schemas import LotIn, OperationOut, ProductIn, RecallIn, hexs
 from medledger.domain.read_your_writes import settled
+from medledger.domain.record_notes import anchored, seal_note
+from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
+from medledger.sdk.gs1 import lot_key
 from medledger.sdk.ledger import Ledger
 from medledger.sdk.model import Role
 
@@ -40,14 +43,31 @@ def register_product(services: Services, *, member: Member, product: ProductIn) 
 
 
 def register_lot(services: Services, *, member: Member, lot: LotIn) -> OperationOut:
-    result = member_ledger(services, member).register_lot(
+    """Register a lot; a typed `qc_release` is sealed (QC_RELEASE, for the manufacturer
+    and the regulator) and only its salted commitment goes on chain."""
+    ledger = member_ledger(services, member)
+    qc = lot.qc_release_hash or ZERO32
+    sealed = None
+    if lot.qc_release is not None:
+        sealed = seal_note(
+            services,
+            kind=RecordKind.QC_RELEASE,
+            author=member.address,
+            subject_id=lot_key(lot.gtin, lot.lot),
+            body={"gtin": lot.gtin, "lot": lot.lot, "qc_release": lot.qc_release.strip()},
+        )
+        qc = sealed.commitment
+    result = ledger.register_lot(
         lot.gtin,
         lot.lot,
         production_date=lot.production_date,
         expiry=lot.expiry,
-        qc_release_hash=lot.qc_release_hash or ZERO32,
+        qc_release_hash=qc,
     )
-    return settled(services, report(result, signed_by="custodial", lot_key=hexs(result.value)))
+    out = report(result, signed_by="custodial", lot_key=hexs(result.value))
+    if sealed is not None:
+        out = anchored(services, sealed, out)
+    return settled(services, out)
 
 
 def recall_lot(services: Services, *, member: Member, recall: RecallIn) -> OperationOut:

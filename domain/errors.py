@@ -82,6 +82,7 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "DevicesPrefixNotOwned": CONFLICT,
     "DevicesProductExists": CONFLICT,
     "DevicesRecallClosed": CONFLICT,
+    "DevicesRecallNotHolder": CONFLICT,
     "DevicesRegistrationExpired": CONFLICT,
     "DevicesUnauthorized": CONFLICT,
     "DevicesUnknownLot": MALFORMED,

@@ -1,7 +1,7 @@
 """Items: units and containers, and their custody.
 
 Writes (commission, containers, pack/unpack, ship/receive/cancel, dispense, quarantine,
-release, destroy, adverse events, a transaction the member signed itself) act for one
+release, destroy, a transaction the member signed itself) act for one
 member and answer once the read model shows them (`domain.read_your_writes`). Reads are
 scoped to the member: its own stock, the history of an item it holds or has held, the
 shipments it sent or received (a regulator sees everything).
@@ -17,11 +17,10 @@ from sqlalchemy.engine import Connection
 from medledger.domain import acceptance, lot_custody, orders, records
 from medledger.domain.auth import Member
 from medledger.domain.chain import reader, submit_raw
-from medledger.domain.devices import ZERO32, member_ledger
+from medledger.domain.devices import member_ledger
 from medledger.domain.errors import NotFound, Unprocessable
 from medledger.domain.orders import report
 from medledger.domain.partner_schemas import (
-    AdverseEventIn,
     CancelIn,
     CommissionIn,
     ContainerIn,
@@ -33,7 +32,10 @@ from medledger.domain.partner_schemas import (
     hexs,
 )
 from medledger.domain.read_your_writes import settled
+from medledger.domain.record_notes import anchored, note_commitment
+from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
+from medledger.domain.unit_records import anchor_sealed
 from medledger.indexer.queries.shipments import ShipmentRow, shipments_of
 from medledger.indexer.queries.shipments import shipment as shipment_row
 from medledger.indexer.queries.trace import HistoryStep, unit_history
@@ -41,7 +43,6 @@ from medledger.sdk.ledger import Ledger, TxResult
 from medledger.sdk.model import ShipmentState, ShipmentStatus
 
 __all__ = [
-    "adverse_event",
     "cancel",
     "commission",
     "create_container",
@@ -110,36 +111,45 @@ def unpack(services: Services, *, member: Member, container_id: str) -> Operatio
     return settled(services, out)
 
 
+def _noted(services: Services, member: Member, kind: RecordKind, items: ItemsIn) -> Any:
+    return note_commitment(
+        services,
+        author=member.address,
+        kind=kind,
+        subject_id=items.item_ids[0],
+        record=items.record,
+        given=items.record_hash,
+        extra={"item_ids": [hexs(i) for i in items.item_ids]},
+    )
+
+
 def dispense(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
-    record = items.record_hash or ZERO32
-    return _custodial(services, member, lambda lg: lg.dispense(items.item_ids, record_hash=record))
+    record, sealed = _noted(services, member, RecordKind.DISPENSE, items)
+    out = _custodial(services, member, lambda lg: lg.dispense(items.item_ids, record_hash=record))
+    return anchored(services, sealed, out)
 
 
 def quarantine(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
-    reason = items.record_hash or ZERO32
-    return _custodial(
-        services, member, lambda lg: lg.quarantine(items.item_ids, reason_hash=reason)
-    )
+    reason, sealed = _noted(services, member, RecordKind.QUARANTINE, items)
+    out = _custodial(services, member, lambda lg: lg.quarantine(items.item_ids, reason_hash=reason))
+    return anchored(services, sealed, out)
 
 
 def release(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
-    return _custodial(services, member, lambda lg: lg.release(items.item_ids))
+    """Release quarantined units; a release record (the call carries no hash) is sealed
+    and anchored on its own (`Records.anchorDocument`)."""
+    _, sealed = _noted(services, member, RecordKind.RELEASE, items)
+    out = _custodial(services, member, lambda lg: lg.release(items.item_ids))
+    if sealed is None:
+        return out
+    anchor_sealed(services, member=member, record=sealed)
+    return out.model_copy(update={"record_id": sealed.id})
 
 
 def destroy(services: Services, *, member: Member, items: ItemsIn) -> OperationOut:
-    record = items.record_hash or ZERO32
-    return _custodial(services, member, lambda lg: lg.destroy(items.item_ids, record_hash=record))
-
-
-def adverse_event(services: Services, *, member: Member, event: AdverseEventIn) -> OperationOut:
-    """Report an adverse event about an item (unit or container) or a lot. The ledger
-    takes it only from a member concerned by the subject: the item's holder (a hospital
-    keeps the units it dispensed), the manufacturer of its lot, or the regulator; anything
-    else, an unknown subject included, is 409 `RecordsNotConcerned`."""
-    result = member_ledger(services, member).report_adverse_event(
-        event.subject_id, severity=event.severity, report_hash=event.report_hash
-    )
-    return settled(services, report(result, signed_by="custodial", report_id=result.value))
+    record, sealed = _noted(services, member, RecordKind.DESTRUCTION, items)
+    out = _custodial(services, member, lambda lg: lg.destroy(items.item_ids, record_hash=record))
+    return anchored(services, sealed, out)
 
 
 def transaction(services: Services, *, member: Member, raw_transaction: bytes) -> OperationOut:
@@ -177,7 +187,30 @@ def ship(services: Services, *, member: Member, order: ShipIn) -> OperationOut:
     """Ship root items and loose lot quantities; a quantity the member does not hold
     Active is refused (409 `lot_quantity_unavailable`) before the order is signed."""
     lot_custody.check_available(services, holder=member.address, lots=order.lots)
-    return settled(services, orders.ship(services, member, order))
+    if order.record is None:
+        return settled(services, orders.ship(services, member, order))
+    _custodial_only(order.signature)
+    subject = order.item_ids[0] if order.item_ids else order.lots[0].lot_key
+    doc, sealed = note_commitment(
+        services,
+        author=member.address,
+        kind=RecordKind.SHIPMENT_NOTE,
+        subject_id=subject,
+        record=order.record,
+        given=None,
+        readers=[order.receiver],
+    )
+    sent = orders.ship(services, member, order.model_copy(update={"document_hash": doc}))
+    return settled(services, anchored(services, sealed, sent))
+
+
+def _custodial_only(signature: bytes | None) -> None:
+    """A signed order carries the hash its signer signed: no record to seal there."""
+    if signature is not None:
+        raise Unprocessable(
+            "record_needs_custodial_key",
+            "an order you sign yourself carries your own (salted) hash, not a `record`",
+        )
 
 
 def receive(
@@ -205,8 +238,24 @@ def receive(
 def cancel(
     services: Services, *, member: Member, shipment_id: int, order: CancelIn
 ) -> OperationOut:
-    party_shipment(services, member=member, shipment_id=shipment_id)
-    return settled(services, orders.cancel(services, member, shipment_id, order))
+    state = party_shipment(services, member=member, shipment_id=shipment_id)
+    if order.record is None:
+        return settled(services, orders.cancel(services, member, shipment_id, order))
+    _custodial_only(order.signature)
+    reason, sealed = note_commitment(
+        services,
+        author=member.address,
+        kind=RecordKind.CANCELLATION,
+        subject_id=shipment_id.to_bytes(32, "big"),
+        record=order.record,
+        given=None,
+        readers=[state.sender, state.receiver],
+        extra={"shipment_id": shipment_id},
+    )
+    cancelled = orders.cancel(
+        services, member, shipment_id, order.model_copy(update={"reason_hash": reason})
+    )
+    return settled(services, anchored(services, sealed, cancelled))
 
 
 # ------------------------------------------------------------------ scoped reads

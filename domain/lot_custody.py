@@ -17,17 +17,21 @@ it (`domain.read_your_writes`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from medledger.domain import orders
 from medledger.domain.auth import Member
 from medledger.domain.chain import reader
-from medledger.domain.devices import ZERO32, member_ledger
+from medledger.domain.devices import member_ledger
 from medledger.domain.errors import Conflict, NotFound
 from medledger.domain.lot_schemas import CasesIn, CommissionLotIn, LotsIn, PackCasesIn
 from medledger.domain.orders import report
 from medledger.domain.partner_schemas import LotQuantityIn, OperationOut, hexs
 from medledger.domain.read_your_writes import settled
+from medledger.domain.record_notes import anchored, note_commitment
+from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
+from medledger.domain.unit_records import anchor_sealed
 from medledger.sdk.messages import LotQuantity
 
 __all__ = [
@@ -96,31 +100,51 @@ def unpack_cases(services: Services, *, member: Member, body: CasesIn) -> Operat
     return settled(services, report(result, signed_by="custodial"))
 
 
+def _noted(services: Services, member: Member, kind: RecordKind, body: LotsIn) -> Any:
+    """The hash to pass for `body`'s record: sealed for the member (and the regulator)."""
+    return note_commitment(
+        services,
+        author=member.address,
+        kind=kind,
+        subject_id=body.lots[0].lot_key,
+        record=body.record,
+        given=body.record_hash,
+        extra={"lots": [{"lot_key": hexs(q.lot_key), "quantity": q.quantity} for q in body.lots]},
+    )
+
+
 def dispense_lots(services: Services, *, member: Member, body: LotsIn) -> OperationOut:
-    record = body.record_hash or ZERO32
+    record, sealed = _noted(services, member, RecordKind.DISPENSE, body)
     result = member_ledger(services, member).dispense_lots(
         ledger_lots(body.lots), record_hash=record
     )
-    return settled(services, report(result, signed_by="custodial"))
+    return settled(services, anchored(services, sealed, report(result, signed_by="custodial")))
 
 
 def quarantine_lots(services: Services, *, member: Member, body: LotsIn) -> OperationOut:
     """Put the member's own loose units on hold."""
-    reason = body.record_hash or ZERO32
+    reason, sealed = _noted(services, member, RecordKind.QUARANTINE, body)
     result = member_ledger(services, member).quarantine_lots(
         member.address, ledger_lots(body.lots), reason_hash=reason
     )
-    return settled(services, report(result, signed_by="custodial"))
+    return settled(services, anchored(services, sealed, report(result, signed_by="custodial")))
 
 
 def release_lots(services: Services, *, member: Member, body: LotsIn) -> OperationOut:
+    """Release the member's own quarantined units; a release record (the call carries no
+    hash) is sealed and anchored on its own (`Records.anchorDocument`)."""
+    _, sealed = _noted(services, member, RecordKind.RELEASE, body)
     result = member_ledger(services, member).release_lots(member.address, ledger_lots(body.lots))
-    return settled(services, report(result, signed_by="custodial"))
+    out = settled(services, report(result, signed_by="custodial"))
+    if sealed is not None:
+        anchor_sealed(services, member=member, record=sealed)
+        out = out.model_copy(update={"record_id": sealed.id})
+    return out
 
 
 def destroy_lots(services: Services, *, member: Member, body: LotsIn) -> OperationOut:
-    record = body.record_hash or ZERO32
+    record, sealed = _noted(services, member, RecordKind.DESTRUCTION, body)
     result = member_ledger(services, member).destroy_lots(
         ledger_lots(body.lots), record_hash=record
     )
-    return settled(services, report(result, signed_by="custodial"))
+    return settled(services, anchored(services, sealed, report(result, signed_by="custodial")))

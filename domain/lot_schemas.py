@@ -13,6 +13,7 @@ from medledger.domain.partner_schemas import (
     Hex32,
     LotQuantityIn,
     Quantity,
+    RecordNoteIn,
     Strict,
 )
 
@@ -34,12 +35,15 @@ class LotsIn(Strict):
 
     lots: list[LotQuantityIn] = Field(min_length=1, max_length=MAX_BATCH)
     record_hash: Hex32 | None = None
+    record: RecordNoteIn | None = Field(default=None, description="the record or reason, sealed")
 
     @model_validator(mode="after")
     def _distinct(self) -> LotsIn:
         keys = [q.lot_key for q in self.lots]
         if len(set(keys)) != len(keys):
             raise ValueError("lots: each lot at most once (add the quantities up)")
+        if self.record is not None and self.record_hash is not None:
+            raise ValueError("give `record` or `record_hash`, not both")
         return self
 
 

@@ -14,8 +14,9 @@ from medledger.domain.master_data import current_record
 from medledger.domain.services import Services
 from medledger.indexer.db import Sql
 from medledger.indexer.queries.lot_quantities import LotStockLine, lot_stock
+from medledger.indexer.queries.stock import RecallHold, recall_holds
 
-__all__ = ["LotStock", "lot_stock_of"]
+__all__ = ["Hold", "LotStock", "holds_of", "lot_stock_of", "stock_holds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,4 +40,34 @@ def lot_stock_of(services: Services, conn: Connection, holder: str) -> list[LotS
             found.append(LotStock(line, None, None, None))
         else:
             found.append(LotStock(line, record.name_zh, record.name_en or None, record.model))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why stock may not be used or shipped on as usual: "recalled" (with the open
+    recall's id and level: it goes back to the manufacturer or to destruction only) or
+    "quarantined" (held back by its holder until released)."""
+
+    kind: str
+    recall_id: int | None = None
+    level: int | None = None
+
+
+def stock_holds(conn: Connection, holder: str) -> dict[tuple[str, str], RecallHold]:
+    """The open recalls touching `holder`'s stock, by (gtin, lot number)."""
+    return recall_holds(conn, holder)
+
+
+def holds_of(
+    recalls: dict[tuple[str, str], RecallHold], gtin: str, lot: str, *, quarantined: bool
+) -> list[Hold]:
+    """The holds on one stock line: recalled (if its lot is under an open recall) and
+    quarantined (if the line holds quarantined units)."""
+    found = []
+    recall = recalls.get((gtin, lot))
+    if recall is not None:
+        found.append(Hold("recalled", recall.recall_id, recall.level))
+    if quarantined:
+        found.append(Hold("quarantined"))
     return found

@@ -150,6 +150,14 @@ class LotIn(Strict):
     production_date: DayStart
     expiry: DayEnd
     qc_release_hash: Hex32 | None = None
+    qc_release: str | None = Field(
+        default=None, min_length=1, max_length=500, description="the QC release, sealed"
+    )
+
+    @model_validator(mode="after")
+    def _qc(self) -> LotIn:
+        _one_of(self.qc_release, self.qc_release_hash, "qc_release_hash")
+        return self
 
 
 class RecallIn(Strict):
@@ -177,11 +185,42 @@ class PackIn(Strict):
     item_ids: ItemIds
 
 
+class RecordNoteIn(Strict):
+    """A record or reason as typed (a procedure or ward number, a note): the API seals it
+    for the parties (`domain.record_notes`) and passes only its salted commitment to the
+    ledger, never a hash of the text. Give this or a hash you salted yourself, not both."""
+
+    reference: str = Field(default="", max_length=200)
+    note: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _some_text(self) -> RecordNoteIn:
+        if not (self.reference.strip() or self.note.strip()):
+            raise ValueError("a record needs a reference or a note")
+        return self
+
+    def body(self) -> dict[str, str]:
+        typed = {"reference": self.reference.strip(), "note": self.note.strip()}
+        return {k: v for k, v in typed.items() if v}
+
+
+def _one_of(record: object, given: object, name: str) -> None:
+    if record is not None and given is not None:
+        raise ValueError(f"give `record` or `{name}`, not both")
+
+
 class ItemsIn(Strict):
-    """Dispense, quarantine, release or destroy: the items and a record/reason hash."""
+    """Dispense, quarantine, release or destroy: the items and the record or reason
+    (`record`, sealed; or a salted `record_hash` of your own)."""
 
     item_ids: ItemIds
     record_hash: Hex32 | None = None
+    record: RecordNoteIn | None = None
+
+    @model_validator(mode="after")
+    def _record(self) -> ItemsIn:
+        _one_of(self.record, self.record_hash, "record_hash")
+        return self
 
 
 class SignedFields(Strict):
@@ -223,6 +262,7 @@ class ShipIn(SignedFields):
     item_ids: list[Hex32] = Field(default_factory=list, max_length=MAX_BATCH)
     lots: LotQuantities = Field(default_factory=list)
     document_hash: Hex32 | None = None
+    record: RecordNoteIn | None = Field(default=None, description="a delivery note, sealed")
 
     @model_validator(mode="after")
     def _entries(self) -> ShipIn:
@@ -230,6 +270,7 @@ class ShipIn(SignedFields):
         if not 1 <= count <= MAX_BATCH:
             raise ValueError(f"a shipment holds 1..{MAX_BATCH} items and lots, not {count}")
         _distinct_lots(self.lots, "lots")
+        _one_of(self.record, self.document_hash, "document_hash")
         return self
 
 
@@ -255,12 +296,12 @@ class ReceiveIn(SignedFields):
 
 class CancelIn(SignedFields):
     reason_hash: Hex32 | None = None
+    record: RecordNoteIn | None = Field(default=None, description="the reason, sealed")
 
-
-class AdverseEventIn(Strict):
-    subject_id: Hex32
-    severity: int = Field(ge=0, le=255)
-    report_hash: Hex32
+    @model_validator(mode="after")
+    def _record(self) -> CancelIn:
+        _one_of(self.record, self.reason_hash, "reason_hash")
+        return self
 
 
 class RawTransactionIn(Strict):
@@ -325,6 +366,7 @@ class OperationOut(BaseModel):
     shipment_id: int | None = None
     recall_id: int | None = None
     report_id: int | None = None
+    record_id: str | None = Field(default=None, description="the sealed record it carries")
     indexed: bool = Field(
         default=True,
         description="false: the read model had not reached block_number when this was "
@@ -350,12 +392,22 @@ class NonceOut(BaseModel):
     has_custodial_key: bool
 
 
+class HoldOut(BaseModel):
+    """A hold on stock: `recalled` (an open recall of its lot, with its id and level) or
+    `quarantined`."""
+
+    kind: str = Field(examples=["recalled", "quarantined"])
+    recall_id: int | None = None
+    level: int | None = None
+
+
 class InventoryLineOut(BaseModel):
     gtin: str
     lot_number: str
     expiry: int
     status: str
     units: int
+    holds: list[HoldOut] = Field(default_factory=list)
 
 
 class HistoryStepOut(BaseModel):

@@ -1,21 +1,22 @@
-"""Recalls, the use cases both faces call: the regulator orders the recall of a lot
-(`issue_recall`) and closes it (`close_recall`), signed with its key
-(`domain.regulator`); each organisation holding units of a recalled lot sees the notice
-(`recall_notices`) and confirms it has received it (`acknowledge`), by the deadline of
-the recall's level (`notice_deadline`); the regulator follows the recall per holder
-(`recall_progress`, `indexed_progress`) and in its list (`recall_list`). The read model's
-side is `indexer.queries.recalls`.
+"""Recalls, the read side both faces call: each organisation holding units of a recalled
+lot sees the notice (`recall_notices`), by the deadline of the recall's level
+(`notice_deadline`); the recall centre follows the recall per holder (`recall_progress`,
+`indexed_progress`) and in its list (`recall_list`); `recall_summary` is everything the
+regulator's summary report shows (helper "exports" renders it as PDF/XLSX). Issuing,
+updating and closing a recall and the holders' signed acknowledgements are
+`domain.recall_actions`; the read model's side is `indexer.queries.recalls`.
 
 Deadlines follow the recall levels of China's medical-device recall rules (医疗器械召回
 管理办法, art. 17): holders are to be reached within 1 day for a level 1 recall, 3 days for
 level 2 and 7 days for level 3, counted from the block that opened the recall.
 
-Acknowledgements are off-chain facts kept in the API's own database (`domain.store`), table
-`api_recall_acknowledgements` (`indexer.store.recalls`); the first acknowledgement of a holder
-is kept (acknowledging again changes nothing). Holders acknowledge on the partner API; the
-regulator's deployment keeps a copy, pulled through the oversight feed
-(`domain.oversight_feed`). `recall_progress` joins them to the
-indexer's recall scope (`indexer.queries.recalls.recall_scope`).
+Acknowledgements are signed on chain by the holder (`Devices.acknowledgeRecall`, indexed
+as `recall_ack_events`); a holder's first one counts against the deadline. The API table
+`api_recall_acknowledgements` (`indexer.store.recalls`) holds the unsigned rows of before
+(a cache the oversight feed still serves); a signed acknowledgement takes precedence.
+
+Progress counts only units that left the manufacturer: what it never shipped is neither
+outstanding nor returned (`recall_summary`, `indexer.queries.recalls.returned_from_field`).
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from enum import StrEnum
 from typing import Annotated, NamedTuple
 
 import requests
-from eth_utils import keccak
 from pydantic import Field
 from sqlalchemy import Connection
 
+from medledger.domain import records
 from medledger.domain.chain import reader
-from medledger.domain.errors import Conflict, Forbidden, NotConfigured, NotFound
+from medledger.domain.errors import NotConfigured, NotFound
 from medledger.domain.master_data import MasterRecord, current_record
-from medledger.domain.regulator import MAX_REASON, Written, regulator_ledger, settled_order
+from medledger.domain.regulator import MAX_REASON, regulator_ledger
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries import OrgRef
@@ -41,8 +42,10 @@ from medledger.indexer.queries.lot_quantities import LotHolding
 from medledger.indexer.queries.recalls import (
     RecallRow,
     RecallScope,
+    ReturnedFrom,
+    chain_acks,
     destroyed_by_holder,
-    lot_reached,
+    notice_versions,
     open_recalls_holding,
     recall_dates,
     recall_rows,
@@ -52,18 +55,17 @@ from medledger.indexer.queries.recalls import (
 from medledger.indexer.store.recalls import (
     Acknowledgement,
     acknowledgements_of,
-    add_acknowledgement,
 )
-from medledger.sdk.gs1 import lot_key, validate_gtin
 
 __all__ = [
     "NOTICE_DAYS",
     "Acknowledgement",
     "Gtin",
     "HolderProgress",
-    "IssuedRecall",
     "ListedRecall",
     "LotNumber",
+    "RecallAction",
+    "RecallContact",
     "RecallLevel",
     "RecallNotice",
     "RecallOutcome",
@@ -72,11 +74,10 @@ __all__ = [
     "NoticeText",
     "RecallProgress",
     "RecallReason",
+    "RecallScopeText",
+    "RecallSerials",
     "RecallSummary",
-    "acknowledge",
-    "close_recall",
     "indexed_progress",
-    "issue_recall",
     "notice_deadline",
     "recall_list",
     "recall_notices",
@@ -107,6 +108,12 @@ class RecallProblem(StrEnum):
     UNKNOWN = "unknown_recall"
     NOT_IN_SCOPE = "not_in_recall_scope"
     CLOSED = "recall_closed"
+    OUTSTANDING_UNCONFIRMED = "recall_outstanding_unconfirmed"
+    REASON_TOO_LONG = "recall_reason_too_long"
+    RUNS_RECALLS = "recall_manufacturer_or_regulator_only"
+    NO_NOTICE = "recall_notice_unavailable"
+    DESTROY_COUNT = "recall_destroy_count"
+    WRONG_LOT = "recall_unit_not_of_lot"
 
 
 def notice_deadline(level: int, opened_at: int) -> int:
@@ -142,7 +149,9 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
     dates = None if scope is None else recall_dates(conn, recall_id)
     if scope is None or dates is None:
         raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
-    acks = acknowledgements_of(api_store(services).engine, recall_id)
+    acks = signed_acknowledgements(conn, recall_id)
+    for holder, ack in acknowledgements_of(api_store(services).engine, recall_id).items():
+        acks.setdefault(holder, ack)  # an unsigned row of before the signed ones (a cache)
     holders = [
         HolderProgress(h.holder, h.outstanding, h.dispensed, acks.get(h.holder.address), h.quantity)
         for h in scope.holders
@@ -160,33 +169,13 @@ def recall_progress(services: Services, conn: Connection, recall_id: int) -> Rec
     )
 
 
-def acknowledge(
-    services: Services,
-    conn: Connection,
-    recall_id: int,
-    *,
-    holder: str,
-    by: str,
-    note: str,
-    now: int,
-) -> Acknowledgement:
-    """Record that `holder` received the recall notice. Only a holder in the recall's
-    scope may; a recall the holder's stock never reached is not disclosed (404)."""
-    progress = recall_progress(services, conn, recall_id)
-    mine = next((h for h in progress.holders if h.holder.address == holder), None)
-    if mine is None:
-        if not lot_reached(conn, lot_index=progress.scope.lot_index, organisation=holder):
-            raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
-        raise Forbidden(
-            RecallProblem.NOT_IN_SCOPE,
-            f"{holder} holds no units of recall {recall_id}'s lot, so has nothing to acknowledge",
-        )
-    if mine.acknowledgement is not None:
-        return mine.acknowledgement
-    if not progress.scope.open:
-        raise Conflict(RecallProblem.CLOSED, f"recall {recall_id} is closed")
-    ack = Acknowledgement(recall_id, holder, now, by, note)
-    return add_acknowledgement(api_store(services).engine, ack)
+def signed_acknowledgements(conn: Connection, recall_id: int) -> dict[str, Acknowledgement]:
+    """Each holder's first signed acknowledgement on chain (`Devices.acknowledgeRecall`):
+    its time is the block's, `acknowledged_by` the transaction hash (hex, no 0x)."""
+    first: dict[str, Acknowledgement] = {}
+    for a in chain_acks(conn, recall_id):
+        first.setdefault(a.holder, Acknowledgement(recall_id, a.holder, a.at, a.tx_hash.hex(), ""))
+    return first
 
 
 class RecallNotice(NamedTuple):
@@ -216,11 +205,15 @@ class ListedRecall(RecallRow):
         return notice_deadline(self.level, self.opened_at)
 
 
-def recall_list(conn: Connection, *, limit: int = 200) -> list[ListedRecall]:
-    """Every recall, newest first, with its lot, dates and deadline."""
+def recall_list(
+    conn: Connection, *, limit: int = 200, manufacturer: str | None = None
+) -> list[ListedRecall]:
+    """Every recall (of `manufacturer`'s lots, if given), newest first, with its lot,
+    dates and deadline."""
     names = [f.name for f in fields(RecallRow)]
     return [
-        ListedRecall(**{n: getattr(r, n) for n in names}) for r in recall_rows(conn, limit=limit)
+        ListedRecall(**{n: getattr(r, n) for n in names})
+        for r in recall_rows(conn, limit=limit, manufacturer=manufacturer)
     ]
 
 
@@ -231,36 +224,21 @@ Gtin = Annotated[str, Field(pattern=r"^[0-9]{8,14}$")]
 LotNumber = Annotated[str, Field(min_length=1, max_length=20)]
 RecallLevel = Annotated[int, Field(ge=1, le=3, description="1 (most serious) .. 3")]
 RecallReason = Annotated[
-    str, Field(min_length=1, max_length=MAX_REASON, description="hashed on-chain")
+    str,
+    Field(
+        min_length=1, max_length=MAX_REASON, description="sealed; its salted commitment on chain"
+    ),
 ]
-RecallOutcome = Annotated[str, Field(max_length=MAX_REASON, description="hashed on-chain")]
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedRecall:
-    recall_id: int
-    written: Written
-
-
-def issue_recall(
-    services: Services, *, gtin: str, lot: str, level: int, reason: str
-) -> IssuedRecall:
-    """Order the recall of a lot, signed with the regulator's key; the reason text is
-    anchored by its keccak hash."""
-    key = lot_key(validate_gtin(gtin), lot)
-    result = regulator_ledger(services).recall_lot(
-        key, level=level, reason_hash=keccak(text=reason)
-    )
-    return IssuedRecall(result.value, settled_order(services, result))
-
-
-def close_recall(services: Services, *, recall_id: int, outcome: str = "") -> Written:
-    """Close a recall, signed with the regulator's key; the outcome text (if any) is
-    anchored by its keccak hash."""
-    outcome_hash = keccak(text=outcome) if outcome else bytes(32)
-    return settled_order(
-        services, regulator_ledger(services).close_recall(recall_id, outcome_hash=outcome_hash)
-    )
+RecallOutcome = Annotated[
+    str, Field(max_length=MAX_REASON, description="sealed; its salted commitment on chain")
+]
+RecallAction = Annotated[str, Field(max_length=MAX_REASON, description="required of holders")]
+RecallScopeText = Annotated[str, Field(max_length=2000, description="e.g. a serial range")]
+RecallSerials = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[\x21-\x7e]+$")]],
+    Field(max_length=1000, description="specific units in scope, if not the whole lot"),
+]
+RecallContact = Annotated[str, Field(max_length=300, description="whom holders contact")]
 
 
 def recall_on_ledger(services: Services, recall_id: int) -> bool:
@@ -382,43 +360,48 @@ def holder_lines(
     services: Services, conn: Connection, progress: RecallProgress, *, now: int
 ) -> list[HolderSummary]:
     """Per field holder (not the manufacturer) its outstanding, returned, destroyed and
-    dispensed units and acknowledgement; holders that only ever sent units back appear
-    too."""
+    dispensed units and acknowledgement; holders that hold nothing now but sent units back
+    or destroyed them appear too."""
     maker = progress.scope.manufacturer.address
     returned = {r.address: r for r in returned_from_field(conn, progress.scope.lot_index)}
     destroyed = destroyed_by_holder(conn, progress.scope.lot_index)
+    acks = signed_acknowledgements(conn, progress.scope.recall_id)
+    cached = acknowledgements_of(api_store(services).engine, progress.scope.recall_id)
+    for holder, cached_ack in cached.items():
+        acks.setdefault(holder, cached_ack)
+
+    def units(found: dict[str, ReturnedFrom], address: str) -> int:
+        row = found.get(address)
+        return 0 if row is None else row.units
+
     lines: list[HolderSummary] = []
-    seen: set[str] = set()
     for h in progress.holders:
         a = h.holder.address
-        seen.add(a)
-        back = returned.get(a)
         ack = h.acknowledgement
         lines.append(
             HolderSummary(
                 h.holder,
                 h.outstanding,
-                0 if back is None else back.units,
-                destroyed.get(a, 0),
+                units(returned, a),
+                units(destroyed, a),
                 h.dispensed,
                 None if ack is None else ack.acknowledged_at,
                 h.overdue(progress.deadline, now),
             )
         )
-    acks = acknowledgements_of(api_store(services).engine, progress.scope.recall_id)
-    for a, back in returned.items():
-        if a in seen or a == maker:
+    seen = {h.holder.address for h in progress.holders} | {maker}
+    for a, row in sorted({**destroyed, **returned}.items()):
+        if a in seen:
             continue
-        seen.add(a)
-        ack = acks.get(a)
+        signed = acks.get(a)
         lines.append(
             HolderSummary(
-                OrgRef(a, back.name),
+                OrgRef(a, row.name),
                 0,
-                back.units,
-                destroyed.get(a, 0),
+                units(returned, a),
+                units(destroyed, a),
                 0,
-                None if ack is None else ack.acknowledged_at,
+                None if signed is None else signed.acknowledged_at,
                 False,  # holds nothing: nothing left to be late with
             )
         )
@@ -452,7 +435,26 @@ def recall_summary(
     )
 
 
-def notice_text(services: Services, conn: Connection, recall_id: int) -> NoticeText | None:
-    """The recall's current notice as its sealed record says; None until one is readable."""
-    del services, conn, recall_id
+def notice_text(
+    services: Services,
+    conn: Connection,
+    recall_id: int,
+    *,
+    reader: str = "",
+    regulator: bool = True,
+) -> NoticeText | None:
+    """The newest version of the recall's notice that `reader` may read (by default as
+    the regulator), from its sealed record; None when none is stored here or shared with
+    the reader (e.g. a recall issued before notices were sealed)."""
+    for v in reversed(notice_versions(conn, recall_id)):
+        view = records.by_commitment(services, v.commitment, reader=reader, regulator=regulator)
+        if view is not None:
+            b = view.body
+            return NoticeText(
+                str(b.get("reason", "")),
+                str(b.get("action", "")),
+                str(b.get("scope", "")),
+                str(b.get("contact", "")),
+                v.version,
+            )
     return None

@@ -23,6 +23,7 @@ class ReasonCode(StrEnum):
     LOT_MISMATCH = "lot_mismatch"
     EXPIRY_MISMATCH = "expiry_mismatch"
     RECALLED = "recalled"
+    RECALL_CLOSED_OUTSTANDING = "recall_closed_outstanding"
     EXPIRED = "expired"
     REGISTRATION_EXPIRED = "registration_expired"
     DISPENSED = "dispensed"

@@ -41,6 +41,7 @@ from medledger.indexer.queries.lot_quantities import (
     lot_tracked,
     units_in_supply_chain,
 )
+from medledger.indexer.queries.recalls import closed_recall_outstanding
 from medledger.indexer.queries.scans import Scan, member_scans
 from medledger.indexer.queries.verification import (
     LotRow,
@@ -284,6 +285,8 @@ def verify(
             )
             _check_label(sql, udi, lot, row.expiry, found)
             _check_lot(row.active_recall, facts.recall, row.expiry, lot, product, found, chain, now)
+            if not row.active_recall:
+                _check_closed_recall(sql, facts.item_id, lot, found)
         else:
             found.add(
                 ReasonCode.CONTAINER,
@@ -458,6 +461,21 @@ def _check_label(sql: Reader, udi: Udi, lot: LotFacts, expiry: int, found: _Find
             f"the label's expiry {udi.expiry.isoformat()} differs from the ledger's "
             f"{lot.expiry.isoformat()}",
             Verdict.SUSPECT,
+            Severity.ALERT,
+        )
+
+
+def _check_closed_recall(sql: Reader, item_id: int, lot: LotFacts, found: _Findings) -> None:
+    """A unit still in the field when its lot's recall was closed, and never returned,
+    is not genuine stock again: it stays recalled."""
+    left = closed_recall_outstanding(sql, item_id)
+    if left is not None:
+        lot.recall_level = left.level
+        found.add(
+            ReasonCode.RECALL_CLOSED_OUTSTANDING,
+            f"lot {lot.lot}'s recall #{left.recall_id} (level {left.level}) was closed while "
+            "this unit was in the field, and it was never returned; do not use",
+            Verdict.RECALLED,
             Severity.ALERT,
         )
 

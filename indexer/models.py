@@ -37,6 +37,8 @@ __all__ = [
     "ProductApproval",
     "ProductMasterVersion",
     "Recall",
+    "RecallAckEvent",
+    "RecallNoticeVersion",
     "Shipment",
     "SupplierApproval",
     "UndoRecord",
@@ -354,3 +356,30 @@ class UndoRecord(SQLModel, table=True):
     table_name: str
     key_json: str
     old_json: str | None = None
+
+
+class RecallNoticeVersion(SQLModel, table=True):
+    """Each version of a recall's notice: version 1 is `RecallOpened`'s reasonHash, later
+    ones `RecallUpdated`; the value is the salted commitment of the sealed notice record
+    (history rows, never overwritten)."""
+
+    __tablename__ = "recall_notice_versions"
+    recall_id: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    commitment: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    by_id: int
+    block_number: int = _big()  # type: ignore[assignment]
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class RecallAckEvent(SQLModel, table=True):
+    """A holder's signed acknowledgement of a recall (`RecallAcknowledged`): the salted
+    commitment of its sealed record; a holder may acknowledge more than once (history)."""
+
+    __tablename__ = "recall_ack_events"
+    block_number: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    recall_id: int = Field(index=True)
+    holder_id: int
+    commitment: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

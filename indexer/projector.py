@@ -367,6 +367,30 @@ class Projector:
         )
         self.undo.update(e.block_number, "lots", {"lot_index": lot_index}, {"active_recall": 0})
 
+    def _on_RecallUpdated(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "recall_id": int(a["recallId"]),
+            "version": int(a["version"]),
+            "commitment": bytes(a["noticeCommitment"]),
+            "by_id": self.org(str(a["by"]), e.block_number),
+            "block_number": e.block_number,
+            "tx_hash": e.transaction_hash,
+        }
+        self.undo.insert(e.block_number, "recall_notice_versions", row, ("recall_id", "version"))
+
+    def _on_RecallAcknowledged(self, e: DecodedEvent) -> None:
+        a = e.args
+        row = {
+            "block_number": e.block_number,
+            "log_index": e.log_index,
+            "recall_id": int(a["recallId"]),
+            "holder_id": self.org(str(a["holder"]), e.block_number),
+            "commitment": bytes(a["commitment"]),
+            "tx_hash": e.transaction_hash,
+        }
+        self.undo.insert(e.block_number, "recall_ack_events", row, ("block_number", "log_index"))
+
     # ------------------------------------------------------------ Items
 
     def _on_ItemsCommissioned(self, e: DecodedEvent) -> None:

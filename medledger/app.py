@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from medledger.api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from medledger.api.routes import (
+    adverse_events,
     auth,
     devices,
     documents,
@@ -21,6 +22,7 @@ from medledger.api.routes import (
     recalls,
     regulator,
     trace,
+    unit_records,
     verify,
 )
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
@@ -67,6 +69,9 @@ def create_app(services: Services) -> FastAPI:
 
     for module in (verify, auth, devices, items, documents, trace, regulator, recalls, epcis):
         app.include_router(module.router)
+    app.include_router(adverse_events.router)
+    app.include_router(adverse_events.regulator_router)
+    app.include_router(unit_records.router)
     app.include_router(exports.router)  # inspection exports and their verification
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page

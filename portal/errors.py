@@ -182,6 +182,23 @@ MESSAGES: dict[str, str] = {
     "DevicesLotAlreadyRecalled": _l("This lot is already under recall."),
     "DevicesUnknownRecall": _l("No such recall."),
     "DevicesRecallClosed": _l("This recall is already closed."),
+    "recall_outstanding_unconfirmed": _l(
+        "Units of this recall are still in the field or holders have not acknowledged it: "
+        "give the reason for closing and confirm."
+    ),
+    "recall_reason_too_long": _l("The reason may be at most 4,000 characters."),
+    "recall_manufacturer_or_regulator_only": _l(
+        "Only the lot's manufacturer or the regulator runs a recall."
+    ),
+    "recall_notice_unavailable": _l("The recall notice is not available here."),
+    "recall_destroy_count": _l("Give 1 to 200 unit codes to destroy."),
+    "recall_unit_not_of_lot": _l("This code is not a unit of the recalled lot."),
+    "unknown_recall": _l("No such recall."),
+    "not_in_recall_scope": _l("Your organisation holds no units of this recalled lot."),
+    "recall_closed": _l("This recall is already closed."),
+    "DevicesRecallNotHolder": _l(
+        "Only an organisation holding stock of the recalled lot acknowledges the recall."
+    ),
     "DevicesPackageExists": _l("This package GTIN is already registered."),
     "DevicesUnknownChild": _l("The contents GTIN is neither a registered product nor a package."),
     "DevicesInvalidPackageQuantity": _l(
@@ -280,6 +297,16 @@ MESSAGES: dict[str, str] = {
         "Send either the acceptance record or an inspection hash you signed, not both."
     ),
     "acceptance_not_found": _l("No acceptance record of this shipment is shared with you."),
+    # sealed records (domain.adverse_events, domain.returns, domain.service_records)
+    "adverse_event_not_found": _l("No such adverse-event report among those you may read."),
+    "return_to_non_supplier": _l(
+        "Goods can only be returned to a member that supplied you; choose the supplier."
+    ),
+    "unit_not_implanted": _l("Only a unit that was implanted (used) can be recorded as explanted."),
+    "record_needs_custodial_key": _l(
+        "An order you sign yourself carries your own hash; send the record without a signature."
+    ),
+    "record_not_found": _l("No such record among those shared with you."),
     # users, roles and maker-checker (portal.users, domain.approvals)
     "staff_role_required": _l("Your role may not do this: it needs %(role)s."),
     "approval_role_required": _l("Deciding this action needs a QA user or a manager."),

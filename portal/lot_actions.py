@@ -1,6 +1,7 @@
 """What a holder does with its loose units of lot-tracked devices from a portal form: use
 them on patients (hospitals), quarantine, release, destroy. One line per lot
-(`portal.lot_forms`), a record or reason number whose hash only goes on chain, and the
+(`portal.lot_forms`), a record or reason number sealed for the holder and the regulator
+(`domain.lot_custody` seals it; only its salted commitment goes on chain), and the
 same use cases as the JSON API (`domain.lot_custody`). A release from quarantine is QA's
 sign-off: it is proposed here (by a QA user or a manager; `portal.context` refuses a
 clerk) and executed when another QA user or manager approves it (`domain.approvals`,
@@ -12,10 +13,9 @@ from collections.abc import Callable
 
 from medledger.domain import approvals, lot_custody
 from medledger.domain.lot_schemas import LotsIn
-from medledger.domain.partner_schemas import OperationOut, hexs
+from medledger.domain.partner_schemas import OperationOut
 from medledger.portal.context import Ctx
 from medledger.portal.errors import FormError
-from medledger.portal.forms import text_hash
 from medledger.portal.lot_forms import as_body, lot_lines
 from medledger.portal.nav import _l
 
@@ -55,17 +55,15 @@ def lot_action(
     if not lines:
         raise FormError("empty", "no lot entered", {"lots": "—"})
     reference = record.strip()
-    note = text_hash(f"{action}:{reference}") if reference else None
-    body = LotsIn.model_validate(
-        {"lots": as_body(lines), "record_hash": hexs(note) if note else None}
-    )
+    note = {"reference": reference, "note": action} if reference else None
+    body = LotsIn.model_validate({"lots": as_body(lines), "record": note})
     if action == "release":
         approvals.propose(
             ctx.services,
             member=ctx.signed_in,
             proposer=ctx.staff,
             kind="release_lots",
-            payload={"lots": as_body(lines)},
+            payload={"lots": as_body(lines), "record": note},  # sealed when approved
             summary="; ".join(f"{q.gtin} {q.lot} × {q.quantity}" for q in lines),
         )
         notice = ctx._(

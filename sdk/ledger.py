@@ -309,6 +309,18 @@ class Ledger:
     def close_recall(self, recall_id: int, *, outcome_hash: bytes = ZERO32) -> TxResult[None]:
         return self._send("Devices", "closeRecall", recall_id, outcome_hash)
 
+    def update_recall(self, recall_id: int, *, notice_commitment: bytes) -> TxResult[int]:
+        """Publish a new version of an open recall's notice; the value is its version."""
+        result = self._send("Devices", "updateRecall", recall_id, notice_commitment)
+        return _with_value(result, int(result.event("RecallUpdated")["version"]))
+
+    def acknowledge_recall(self, recall_id: int, *, commitment: bytes) -> TxResult[None]:
+        """Acknowledge an open recall's notice as a holder, signed by this account."""
+        return self._send("Devices", "acknowledgeRecall", recall_id, commitment)
+
+    def recall_notice_version(self, recall_id: int) -> int:
+        return int(self._call("Devices", "recallNoticeVersion", recall_id))
+
     def product(self, gtin: str) -> ProductRecord | None:
         (manufacturer, cls, tmin, tmax, expiry, serialised), cert = self._call(
             "Devices", "productOf", gtin
@@ -322,6 +334,10 @@ class Ledger:
         if index == 0:
             return None
         return LotRecord(index, bytes(gtin).decode(), production, expiry, recall)
+
+    def lot_manufacturer(self, lot_index: int) -> str:
+        """The manufacturer of the lot at `lot_index` (Devices.lotFacts)."""
+        return str(self._call("Devices", "lotFacts", lot_index)[0])
 
     def recall(self, recall_id: int) -> dict[str, Any]:
         lot_key, lot_index, level, is_open, initiator = self._call("Devices", "recallOf", recall_id)

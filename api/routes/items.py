@@ -3,13 +3,14 @@ signed-in member, the HTTP face of `domain.items` (products and lots: `api.route
 
 Writes: commission, containers (create, pack, unpack), shipments (ship units, cases,
 pallets and loose lot quantities; receive/reject with the acceptance record, cancel),
-dispense, quarantine/release, destroy, adverse events (loose quantities and cases:
-`api.routes.lots`, mounted here), and raw transactions the member signed itself. Ship, receive and
-cancel take either the member's own EIP-712 signature (relayed) or use its custodial key;
-the other operations use the custodial key, or the member submits its own signed
-transaction to POST /v1/partner/transactions. A ledger rule violation is problem+json named
-after the Solidity error. A write answers once the read model shows it, or with `indexed:
-false` when it has not caught up in time (`domain.read_your_writes`).
+dispense, quarantine/release, destroy (loose quantities and cases: `api.routes.lots`,
+mounted here; adverse events: `api.routes.adverse_events`), and raw transactions the
+member signed itself. Ship, receive and cancel take either the member's own EIP-712
+signature (relayed) or use its custodial key; the other operations use the custodial
+key, or the member submits its own signed transaction to POST /v1/partner/transactions. A
+ledger rule violation is problem+json named after the Solidity error. A write answers once
+the read model shows it, or with `indexed: false` when it has not caught up in time
+(`domain.read_your_writes`).
 
 Reads are scoped per object: inventory is the member's own stock, an item's history is
 shown only to a member that holds or has held it, a shipment only to its sender or
@@ -27,15 +28,15 @@ from medledger.api.routes import acceptance, lots, qualification
 from medledger.domain import items, orders
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
-from medledger.domain.lot_stock import lot_stock_of
+from medledger.domain.lot_stock import Hold, holds_of, lot_stock_of, stock_holds
 from medledger.domain.partner_schemas import (
     PROBLEMS,
-    AdverseEventIn,
     CancelIn,
     CommissionIn,
     ContainerIn,
     EventOut,
     HistoryStepOut,
+    HoldOut,
     InventoryLineOut,
     ItemsIn,
     NonceOut,
@@ -50,6 +51,7 @@ from medledger.domain.partner_schemas import (
 )
 from medledger.indexer.queries.shipments import ShipmentRow
 from medledger.indexer.queries.stock import inventory as inventory_query
+from medledger.sdk.model import ItemStatus
 from medledger.web.deps import ConnDep, ServicesDep
 from medledger.web.members import CurrentMember
 from medledger.web.pagination import Limit, Offset
@@ -128,17 +130,6 @@ def destroy(body: ItemsIn, member: CurrentMember, services: ServicesDep) -> Oper
     return items.destroy(services, member=member, items=body)
 
 
-@router.post("/adverse-events", response_model=OperationOut, status_code=201)
-def adverse_event(
-    body: AdverseEventIn, member: CurrentMember, services: ServicesDep
-) -> OperationOut:
-    """Report an adverse event about an item (unit or container) or a lot. The ledger
-    takes it only from a member concerned by the subject: the item's holder (a hospital
-    keeps the units it dispensed), the manufacturer of its lot, or the regulator; anything
-    else, an unknown subject included, is 409 `RecordsNotConcerned`."""
-    return items.adverse_event(services, member=member, event=body)
-
-
 # ------------------------------------------------------------------ shipments
 
 
@@ -198,7 +189,9 @@ def transaction_status(
 
 @router.get("/inventory", response_model=list[InventoryLineOut])
 def inventory(member: CurrentMember, conn: ConnDep) -> list[InventoryLineOut]:
-    """Your own stock (active, in transit or quarantined), per lot and status."""
+    """Your own stock (active, in transit or quarantined), per lot and status, with its
+    holds (`recalled` with the recall's id and level, `quarantined`)."""
+    recalls = stock_holds(conn, member.address)
     return [
         InventoryLineOut(
             gtin=line.gtin,
@@ -206,9 +199,21 @@ def inventory(member: CurrentMember, conn: ConnDep) -> list[InventoryLineOut]:
             expiry=line.expiry,
             status=line.status.name.lower(),
             units=line.units,
+            holds=_holds(
+                holds_of(
+                    recalls,
+                    line.gtin,
+                    line.lot_number,
+                    quarantined=line.status is ItemStatus.QUARANTINED,
+                )
+            ),
         )
         for line in inventory_query(conn, member.address)
     ]
+
+
+def _holds(holds: list[Hold]) -> list[HoldOut]:
+    return [HoldOut(kind=h.kind, recall_id=h.recall_id, level=h.level) for h in holds]
 
 
 class LotStockOut(BaseModel):
@@ -226,11 +231,14 @@ class LotStockOut(BaseModel):
     cases: int = Field(description="cases you hold (active, in transit or quarantined)")
     case_units: int = Field(description="units inside those cases")
     total: int
+    holds: list[HoldOut] = Field(default_factory=list)
 
 
 @router.get("/inventory/lots", response_model=list[LotStockOut])
 def lot_inventory(member: CurrentMember, services: ServicesDep, conn: ConnDep) -> list[LotStockOut]:
-    """Your own stock of lot-tracked devices, in units per lot, soonest expiry first."""
+    """Your own stock of lot-tracked devices, in units per lot, soonest expiry first,
+    with its holds (`recalled` with the recall's id and level, `quarantined`)."""
+    recalls = stock_holds(conn, member.address)
     return [
         LotStockOut(
             gtin=s.line.gtin,
@@ -245,6 +253,11 @@ def lot_inventory(member: CurrentMember, services: ServicesDep, conn: ConnDep) -
             cases=s.line.cases,
             case_units=s.line.case_units,
             total=s.line.total,
+            holds=_holds(
+                holds_of(
+                    recalls, s.line.gtin, s.line.lot_number, quarantined=s.line.quarantined > 0
+                )
+            ),
         )
         for s in lot_stock_of(services, conn, member.address)
     ]

@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from medledger.domain import partners, recalls
+from medledger.domain import partners, recall_actions
 from medledger.domain.errors import NotConfigured
 from medledger.domain.network import network_alerts
 from medledger.domain.oversight_feed import scanner_address
@@ -37,7 +37,18 @@ from medledger.domain.partners import (
     MemberName,
     MemberRoleName,
 )
-from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallOutcome, RecallReason
+from medledger.domain.recall_actions import NoticeIn
+from medledger.domain.recalls import (
+    Gtin,
+    LotNumber,
+    RecallAction,
+    RecallContact,
+    RecallLevel,
+    RecallOutcome,
+    RecallReason,
+    RecallScopeText,
+    RecallSerials,
+)
 from medledger.domain.regulator import OrderReason, Written, regulator_account
 from medledger.domain.services import Services
 from medledger.indexer.queries.network import member_count, member_rows, scan_count, scan_rows
@@ -218,6 +229,10 @@ class RecallIn(Strict):
     lot: LotNumber
     level: RecallLevel
     reason: RecallReason
+    action: RecallAction = ""
+    scope: RecallScopeText = ""
+    serials: RecallSerials = []
+    contact: RecallContact = ""
 
 
 class RecallOut(TxOut):
@@ -226,22 +241,49 @@ class RecallOut(TxOut):
 
 @router.post("/recalls", response_model=RecallOut, status_code=201)
 def issue_recall(body: RecallIn, services: ServicesDep) -> RecallOut:
-    """Order the recall of a lot; the reason text is anchored by its keccak hash."""
-    issued = recalls.issue_recall(
-        services, gtin=body.gtin, lot=body.lot, level=body.level, reason=body.reason
+    """Order the recall of a lot. The notice (reason, action, scope, contact) is sealed for
+    the manufacturer, the regulator and the holders in scope; only its salted commitment
+    goes on chain (the recall's reasonHash)."""
+    notice = NoticeIn(
+        reason=body.reason,
+        action=body.action,
+        scope=body.scope,
+        serials=body.serials,
+        contact=body.contact,
+    )
+    issued = recall_actions.issue(
+        services, by=None, gtin=body.gtin, lot=body.lot, level=body.level, notice=notice
     )
     return RecallOut(recall_id=issued.recall_id, **_tx(issued.written).model_dump())
 
 
 class CloseIn(Strict):
-    outcome: RecallOutcome = ""
+    outcome: RecallOutcome = Field(default="", description="the reason for closing")
+    confirm_outstanding: bool = Field(
+        default=False,
+        description="close although units are outstanding or holders unacknowledged "
+        "(needs `outcome`)",
+    )
 
 
 @router.post("/recalls/{recall_id}/close", response_model=TxOut)
 def close_recall(
-    recall_id: Annotated[int, Path(ge=1, le=2**32 - 1)], body: CloseIn, services: ServicesDep
+    recall_id: Annotated[int, Path(ge=1, le=2**32 - 1)],
+    body: CloseIn,
+    services: ServicesDep,
+    conn: ConnDep,
 ) -> TxOut:
-    return _tx(recalls.close_recall(services, recall_id=recall_id, outcome=body.outcome))
+    """Close a recall; with units outstanding or holders unacknowledged only with a
+    reason and `confirm_outstanding: true` (else 409 `recall_outstanding_unconfirmed`)."""
+    written = recall_actions.close(
+        services,
+        conn,
+        by=None,
+        recall_id=recall_id,
+        reason=body.outcome,
+        confirm_outstanding=body.confirm_outstanding,
+    )
+    return _tx(written)
 
 
 class LicenceIn(Strict):

@@ -18,6 +18,7 @@ from medledger.indexer.items import EventKind
 from medledger.indexer.queries.lot_quantities import units_gone
 from medledger.indexer.queries.trace import RecallHolder, RecallScope, recall_scope
 from medledger.indexer.queries.trace import lot_reached as reached
+from medledger.indexer.queries.verification import Reader
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -32,7 +33,13 @@ __all__ = [
     "recall_rows",
     "recall_scope",
     "recalls_by_level",
+    "ChainAck",
+    "ClosedRecallLeft",
+    "closed_recall_outstanding",
+    "NoticeVersion",
+    "chain_acks",
     "destroyed_by_holder",
+    "notice_versions",
     "returned_from_field",
 ]
 
@@ -51,13 +58,25 @@ class RecallRow:
         return self.closed_block is None
 
 
-def recall_rows(conn: Connection, *, limit: int = 200) -> list[RecallRow]:
-    """Every recall, newest first, with its lot and opening time."""
+def recall_rows(
+    conn: Connection, *, limit: int = 200, manufacturer: str | None = None
+) -> list[RecallRow]:
+    """Every recall, newest first, with its lot and opening time; only those of lots made
+    by `manufacturer` (an address) if given."""
+    where, params = (
+        ("", (limit,))
+        if manufacturer is None
+        else (
+            "WHERE l.gtin IN (SELECT p.gtin FROM products p JOIN organisations o "
+            "ON o.id = p.manufacturer_id WHERE o.address = ?) ",
+            (manufacturer, limit),
+        )
+    )
     rows = Sql(conn).rows(
         "SELECT r.id, r.level, l.gtin, l.lot_number, b.timestamp, r.closed_block "
         "FROM recalls r JOIN lots l ON l.lot_index = r.lot_index "
-        "JOIN blocks b ON b.number = r.opened_block ORDER BY r.id DESC LIMIT ?",
-        (limit,),
+        f"JOIN blocks b ON b.number = r.opened_block {where}ORDER BY r.id DESC LIMIT ?",
+        params,
     )
     return [
         RecallRow(
@@ -184,18 +203,118 @@ def returned_from_field(conn: Connection, lot_index: int) -> list[ReturnedFrom]:
     return [ReturnedFrom(a, n, u) for (a, n), u in sorted(found.items()) if u]
 
 
-def destroyed_by_holder(conn: Connection, lot_index: int) -> dict[str, int]:
-    """Units of the lot each member (address) destroyed: items (not cases or pallets), loose
-    units and whole cases."""
+def destroyed_by_holder(conn: Connection, lot_index: int) -> dict[str, ReturnedFrom]:
+    """Units of the lot each member destroyed, by address (with its name): items (not cases
+    or pallets), loose units and whole cases."""
     sql = Sql(conn)
-    found: dict[str, int] = {}
-    for address, units in sql.rows(
-        "SELECT o.address, COUNT(*) FROM items i JOIN organisations o ON o.id = i.holder_id "
-        "WHERE i.lot_index = ? AND i.is_container = ? AND i.status = ? GROUP BY o.address",
+    found: dict[str, ReturnedFrom] = {}
+
+    def add(address: str, name: str, units: int) -> None:
+        have = found.get(address)
+        found[address] = ReturnedFrom(address, name, units + (0 if have is None else have.units))
+
+    for address, name, units in sql.rows(
+        "SELECT o.address, o.name, COUNT(*) FROM items i "
+        "JOIN organisations o ON o.id = i.holder_id "
+        "WHERE i.lot_index = ? AND i.is_container = ? AND i.status = ? GROUP BY o.address, o.name",
         (lot_index, False, int(ItemStatus.DESTROYED)),
     ):
-        found[str(address)] = found.get(str(address), 0) + int(units)
-    for (address, _), (_, destroyed) in units_gone(sql, lot_index).items():
+        add(str(address), str(name), int(units))
+    for (address, name), (_, destroyed) in units_gone(sql, lot_index).items():
         if destroyed:
-            found[address] = found.get(address, 0) + destroyed
+            add(address, name, destroyed)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeVersion:
+    """One version of a recall's notice: 1 is the opening's reasonHash, later ones
+    `RecallUpdated`; `commitment` is the salted commitment of its sealed record."""
+
+    version: int
+    commitment: bytes
+    at: int  # unix seconds of its block
+    tx_hash: bytes | None
+
+
+def notice_versions(conn: Connection, recall_id: int) -> list[NoticeVersion]:
+    """Every version of the recall's notice, oldest first (empty for an unknown recall)."""
+    sql = Sql(conn)
+    first = sql.rows(
+        "SELECT r.reason_hash, b.timestamp, r.opened_tx_hash FROM recalls r "
+        "JOIN blocks b ON b.number = r.opened_block WHERE r.id = ?",
+        (recall_id,),
+    )
+    if not first:
+        return []
+    commitment, at, tx = first[0]
+    found = [NoticeVersion(1, bytes(commitment), int(at), None if tx is None else bytes(tx))]
+    for version, commitment, at, tx in sql.rows(
+        "SELECT v.version, v.commitment, b.timestamp, v.tx_hash FROM recall_notice_versions v "
+        "JOIN blocks b ON b.number = v.block_number WHERE v.recall_id = ? ORDER BY v.version",
+        (recall_id,),
+    ):
+        found.append(NoticeVersion(int(version), bytes(commitment), int(at), bytes(tx)))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ChainAck:
+    """A holder's signed acknowledgement (`RecallAcknowledged`)."""
+
+    recall_id: int
+    holder: str  # address
+    commitment: bytes
+    at: int  # unix seconds of its block
+    tx_hash: bytes
+
+
+def chain_acks(conn: Connection, recall_id: int) -> list[ChainAck]:
+    """The recall's signed acknowledgements, oldest first (a holder may have several)."""
+    return [
+        ChainAck(recall_id, str(address), bytes(commitment), int(at), bytes(tx))
+        for address, commitment, at, tx in Sql(conn).rows(
+            "SELECT o.address, a.commitment, b.timestamp, a.tx_hash FROM recall_ack_events a "
+            "JOIN organisations o ON o.id = a.holder_id JOIN blocks b ON b.number = a.block_number "
+            "WHERE a.recall_id = ? ORDER BY a.block_number, a.log_index",
+            (recall_id,),
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedRecallLeft:
+    """A closed recall of a unit's lot that the unit was outstanding from: it had left the
+    manufacturer before the recall closed and never came back to it since it opened."""
+
+    recall_id: int
+    level: int
+    closed_block: int
+
+
+def closed_recall_outstanding(sql: Reader, item_id: int) -> ClosedRecallLeft | None:
+    """The newest closed recall of the unit's lot it is still outstanding from (held in the
+    field, never returned to the manufacturer), or None."""
+    rows = sql.rows(
+        "SELECT r.id, r.level, r.closed_block FROM items i "
+        "JOIN lots l ON l.lot_index = i.lot_index JOIN products p ON p.gtin = l.gtin "
+        "JOIN recalls r ON r.lot_index = i.lot_index "
+        "WHERE i.id = ? AND r.closed_block IS NOT NULL AND i.holder_id <> p.manufacturer_id "
+        "AND i.status IN (?, ?, ?) "
+        "AND EXISTS (SELECT 1 FROM item_events e WHERE e.item_id = i.id "
+        " AND e.holder_id <> p.manufacturer_id AND e.block_number < r.closed_block) "
+        "AND NOT EXISTS (SELECT 1 FROM item_events e WHERE e.item_id = i.id "
+        " AND e.holder_id = p.manufacturer_id AND e.kind = ? AND e.block_number >= r.opened_block) "
+        "ORDER BY r.id DESC LIMIT 1",
+        (
+            item_id,
+            int(ItemStatus.ACTIVE),
+            int(ItemStatus.IN_TRANSIT),
+            int(ItemStatus.QUARANTINED),
+            int(EventKind.RECEIVED),
+        ),
+    )
+    if not rows:
+        return None
+    recall_id, level, closed = rows[0]
+    return ClosedRecallLeft(int(recall_id), int(level), int(closed))

@@ -13,8 +13,10 @@ from medledger.sdk.model import ItemStatus
 __all__ = [
     "ExpiringLine",
     "InventoryLine",
+    "RecallHold",
     "expiring_stock",
     "inventory",
+    "recall_holds",
 ]
 
 DAY = 24 * 3600
@@ -85,3 +87,29 @@ def expiring_stock(
         params,
     )
     return [ExpiringLine(str(g), str(n), int(e), str(a), int(c)) for g, n, e, a, c in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RecallHold:
+    """An open recall on a lot (gtin, lot number)."""
+
+    gtin: str
+    lot_number: str
+    recall_id: int
+    level: int
+
+
+def recall_holds(conn: Connection, holder: str) -> dict[tuple[str, str], RecallHold]:
+    """The open recalls of lots `holder` (an address) holds or held units of, by (gtin,
+    lot number): what its stock pages and inventory flag as recalled."""
+    rows = Sql(conn).rows(
+        "SELECT l.gtin, l.lot_number, r.id, r.level FROM lots l "
+        "JOIN recalls r ON r.id = l.active_recall "
+        "JOIN organisations o ON o.address = ? "
+        "WHERE l.active_recall <> 0 AND (EXISTS (SELECT 1 FROM lot_reach x "
+        " WHERE x.lot_index = l.lot_index AND x.organisation_id = o.id) OR EXISTS ("
+        " SELECT 1 FROM lot_balances b WHERE b.lot_index = l.lot_index "
+        " AND b.organisation_id = o.id))",
+        (holder,),
+    )
+    return {(str(g), str(n)): RecallHold(str(g), str(n), int(r), int(v)) for g, n, r, v in rows}

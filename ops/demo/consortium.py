@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from medledger.ops.demo.notes import unkept_commitment
 from medledger.sdk.compiler import ContractArtifact, load_artifacts
 from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.deploy import Deployment, deploy_suite
@@ -120,7 +121,7 @@ def bootstrap_consortium(
         # Calendar days in the consortium's zone, as the portal's lot form stores them.
         production_date=day_start(day_of(now - 30 * 24 * 3600)),
         expiry=day_end(day_of(now + 2 * YEAR)),
-        qc_release_hash=keccak(text=f"QC release {DEMO_LOT}"),
+        qc_release_hash=unkept_commitment({"qc_release": f"QC release {DEMO_LOT}"}),
     ).value
     return Consortium(
         deployment=deployment,

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 
 from medledger.engines.devchain import DevChain
 from medledger.ops.demo.consortium import Consortium, bootstrap_consortium
+from medledger.ops.demo.notes import unkept_commitment
 from medledger.ops.demo.unit_trace import member_names, unit_trace
 from medledger.sdk.gs1 import Udi, make_sscc
 from medledger.sdk.ledger import TxResult
@@ -58,7 +58,7 @@ def run_lifecycle(console: Console | None = None) -> Consortium:
     sscc = make_sscc(extension=0, company_prefix=c.prefix, serial_reference=1)
     case_id = c.manufacturer.create_container(sscc, company_prefix=c.prefix).value
     step(f"pack into case SSCC {sscc}", lambda: c.manufacturer.pack(case_id, [unit_id]))
-    delivery_note = keccak(text="delivery note DN-0001")
+    delivery_note = unkept_commitment({"note": "delivery note DN-0001"})
     first = step(
         "ship case: manufacturer → distributor",
         lambda: c.manufacturer.ship(c.distributor.address, [case_id], document_hash=delivery_note),
@@ -69,7 +69,7 @@ def run_lifecycle(console: Console | None = None) -> Consortium:
             first.value,
             temp_min=52,
             temp_max=79,
-            inspection_hash=keccak(text="inbound inspection IR-0001"),
+            inspection_hash=unkept_commitment({"note": "inbound inspection IR-0001"}),
         ),
     )
     step("unpack case", lambda: c.distributor.unpack(case_id))
@@ -83,7 +83,9 @@ def run_lifecycle(console: Console | None = None) -> Consortium:
     )
     step(
         "dispense (implanted)",
-        lambda: c.hospital.dispense([unit_id], record_hash=keccak(text="procedure P-77")),
+        lambda: c.hospital.dispense(
+            [unit_id], record_hash=unkept_commitment({"use": "implant", "reference": "P-77"})
+        ),
     )
 
     state = c.hospital.item(unit_id)

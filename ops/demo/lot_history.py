@@ -13,10 +13,11 @@ and lot-tracked consumables side by side, as a hospital supplier's week looks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from eth_utils import keccak
-
+from medledger.domain.records import RecordKind
+from medledger.ops.demo.notes import DemoNotes
 from medledger.sdk.gs1 import make_sscc
 from medledger.sdk.ledger import Ledger
 from medledger.sdk.messages import LotQuantity, sorted_lots
@@ -50,9 +51,16 @@ RECALLED = "IS2614A"
 ROOM = (150, 250)
 
 
-def lot_history(m: dict[str, Ledger], keys: dict[str, bytes]) -> dict[str, str]:
-    """Record the history; `keys` maps each lot of `LOTS` to its lot key. Returns Digital
-    Link paths of a lot-tracked lot in use and of the recalled lot."""
+def lot_history(
+    m: dict[str, Ledger],
+    keys: dict[str, bytes],
+    note: DemoNotes,
+    *,
+    notice: Callable[[str, str, int, str, str], bytes],
+) -> dict[str, str]:
+    """Record the history; `keys` maps each lot of `LOTS` to its lot key, `note` seals what
+    the members type and `notice` a recall's notice (only their salted commitments go on
+    chain). Returns Digital Link paths of a lot-tracked lot in use and of the recalled lot."""
     maker = m[MAKER]
     hip, stent, pacemaker = keys["HP2609A"], keys["DS2610A"], keys["PM2611A"]
     syringe, mask, infusion = keys["SY2612A"], keys["SM2613A"], keys["IS2614A"]
@@ -66,8 +74,16 @@ def lot_history(m: dict[str, Ledger], keys: dict[str, bytes]) -> dict[str, str]:
             temp_min=ROOM[0],
             temp_max=ROOM[1],
             rejected_lots=sorted_lots(rejected or []),
-            inspection_hash=keccak(text=f"inbound inspection {who} {shipment}"),
+            inspection_hash=note(
+                who,
+                RecordKind.ACCEPTANCE,
+                shipment.to_bytes(32, "big"),
+                {"shipment_id": shipment, "conclusion": "accepted", "note": "inbound inspection"},
+            ),
         )
+
+    def used(who: str, subject: bytes, use: str, reference: str) -> bytes:
+        return note(who, RecordKind.DISPENSE, subject, {"use": use, "reference": reference})
 
     def ship(sender: str, receiver: str, ids: list[bytes], lots: list[LotQuantity]) -> int:
         result = m[sender].ship(m[receiver].address, ids, lots=sorted_lots(lots))
@@ -99,19 +115,23 @@ def lot_history(m: dict[str, Ledger], keys: dict[str, bytes]) -> dict[str, str]:
     receive("jiahe", to_jiahe)
     receive("xihu", ship("ruitong", "xihu", [mask_case], []))
     # Use at the hospitals: a hip implanted, a syringe case opened, quantities dispensed.
-    m["jiahe"].dispense([hips[0]], record_hash=keccak(text="procedure JH-2026-0519"))
+    m["jiahe"].dispense([hips[0]], record_hash=used("jiahe", hips[0], "implant", "JH-2026-0519"))
     m["jiahe"].unpack_cases([syringe_cases[0]])
     m["jiahe"].dispense_lots(
-        sorted_lots([q(syringe, 240), q(infusion, 30)]), record_hash=keccak(text="ward JH-5")
+        sorted_lots([q(syringe, 240), q(infusion, 30)]),
+        record_hash=used("jiahe", syringe, "dispense", "ward JH-5"),
     )
     m["xihu"].unpack_cases([mask_case])
-    m["xihu"].dispense_lots([q(mask, 150)], record_hash=keccak(text="ward XH-2"))
+    m["xihu"].dispense_lots([q(mask, 150)], record_hash=used("xihu", mask, "dispense", "ward XH-2"))
     # Infusion sets to Kangze (a case and loose), on to Chaoyang, who uses some.
     receive("kangze", ship(MAKER, "kangze", [infusion_cases[0]], [q(infusion, 200)]))
     receive("chaoyang", ship("kangze", "chaoyang", [], [q(infusion, 120)]))
-    m["chaoyang"].dispense_lots([q(infusion, 20)], record_hash=keccak(text="ward CY-11"))
+    m["chaoyang"].dispense_lots(
+        [q(infusion, 20)], record_hash=used("chaoyang", infusion, "dispense", "ward CY-11")
+    )
     # The infusion-set lot is recalled: quantities remain at five holders.
-    maker.recall_lot(infusion, level=2, reason_hash=keccak(text="particles in drip chamber"))
+    reason = notice(MAKER, RECALLED, 2, "particles in drip chamber", "quarantine and return")
+    maker.recall_lot(infusion, level=2, reason_hash=reason)
     return {
         "lot": f"/01/{SYRINGE}/10/SY2612A",
         "recalled_lot": f"/01/{INFUSION}/10/{RECALLED}",

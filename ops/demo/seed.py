@@ -22,19 +22,21 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 from medledger.domain.master_data import MasterRecord
 from medledger.domain.master_files import parse_row
 from medledger.domain.master_import import read_file
+from medledger.domain.recall_actions import NoticeIn, seal_notice
+from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.ops.demo.consortium import YEAR, enrol_member
 from medledger.ops.demo.lot_history import LOTS, MAKER, lot_history
 from medledger.ops.demo.master import MASTER_FILES, import_master_data, master_file
+from medledger.ops.demo.notes import DemoNotes
 from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.deploy import Deployment
-from medledger.sdk.gs1 import make_sscc
+from medledger.sdk.gs1 import lot_key, make_sscc
 from medledger.sdk.ledger import Ledger
 from medledger.sdk.model import LicenceKind, Role
 
@@ -140,14 +142,16 @@ def seed_demo(
     data_dir: Path,
     partner: Services,
     echo: Callable[[str], None] = print,
+    w3: Web3 | None = None,
 ) -> SeedResult:
-    """Seed the consortium and its history on the chain at `rpc_url` (once: the result is
-    stored in `data_dir/seed.json`); `regulator` is the regulator API's signing key,
-    `partner` the partner API's services (the master data goes into its store)."""
+    """Seed the consortium and its history on the chain at `rpc_url` (or `w3`; once: the
+    result is stored in `data_dir/seed.json`); `regulator` is the regulator API's signing
+    key, `partner` the partner API's services (the master data and the members' sealed
+    notes go into its store)."""
     done = load_seed(data_dir)
     if done is not None:
         return done
-    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
+    w3 = w3 or Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
     now = int(w3.eth.get_block("latest")["timestamp"])
     keys = _member_keys(data_dir / "secrets" / "members.json")
     keys["nmpa"] = regulator
@@ -163,6 +167,7 @@ def seed_demo(
         if org.prefix:
             reg.assign_company_prefix(address, org.prefix)
         members[org.slug] = root.as_member(keys[org.slug])
+    note = DemoNotes(partner, members)
     echo(f"seed: {len(ORGANISATIONS)} organisations admitted and licensed")
     prefixes = {o.slug: o.prefix for o in ORGANISATIONS if o.prefix}
     records: dict[str, MasterRecord] = {}
@@ -184,12 +189,35 @@ def seed_demo(
                 lot,
                 production_date=day_start(day_of(now - (60 - 20 * n) * DAY)),
                 expiry=expiry,
-                qc_release_hash=keccak(text=f"QC release {lot}"),
+                qc_release_hash=note(
+                    p.maker,
+                    RecordKind.QC_RELEASE,
+                    lot_key(p.gtin, lot),
+                    {"gtin": p.gtin, "lot": lot, "qc_release": f"QC release {lot}"},
+                ),
             ).value
             lots[lot] = (p.gtin, key, expiry)
     echo(f"seed: {len(lots)} lots registered")
-    sample = _history(members, prefixes, lots)
-    sample |= lot_history(members, {lot: key for lot, (_, key, _) in lots.items()})
+
+    def notice(maker: str, lot: str, level: int, reason: str, action: str) -> bytes:
+        """A demo recall's notice, sealed in the partner store: its salted commitment."""
+        address = members[maker].address
+        text = NoticeIn(reason=reason, action=action, contact=f"QA, {maker}")
+        sealed = seal_notice(
+            partner,
+            author=address,
+            manufacturer=[address],
+            gtin=lots[lot][0],
+            lot=lot,
+            level=level,
+            notice=text,
+        )
+        return sealed.commitment
+
+    sample = _history(members, prefixes, lots, note, notice=notice)
+    sample |= lot_history(
+        members, {lot: key for lot, (_, key, _) in lots.items()}, note, notice=notice
+    )
     echo("seed: shipments, receipts, dispensings and two recalls recorded")
     return SeedResult(
         organisations=[
@@ -234,7 +262,12 @@ def save_seed(data_dir: Path, result: SeedResult) -> None:
 
 
 def _history(
-    m: dict[str, Ledger], prefixes: dict[str, str], lots: dict[str, tuple[str, bytes, int]]
+    m: dict[str, Ledger],
+    prefixes: dict[str, str],
+    lots: dict[str, tuple[str, bytes, int]],
+    note: DemoNotes,
+    *,
+    notice: Callable[[str, str, int, str, str], bytes],
 ) -> dict[str, str]:
     """Commission → pack → ship → receive → unpack → ship → receive → dispense, a leg
     through the logistics provider, and an open recall of one lot."""
@@ -261,7 +294,10 @@ def _history(
     m["ruitong"].unpack(stent_case)
     move("ruitong", "jiahe", stents[:4], (45, 72))
     move("ruitong", "xihu", stents[4:8], (50, 80))
-    m["jiahe"].dispense(stents[:2], record_hash=keccak(text="procedure JH-2026-0412"))
+    implant = {"use": "implant", "reference": "JH-2026-0412"}
+    m["jiahe"].dispense(
+        stents[:2], record_hash=note("jiahe", RecordKind.DISPENSE, stents[0], implant)
+    )
     # Second stent lot to Kangze, on to Chaoyang.
     more, _ = commission("chengrui", "CR2602B", "T", 6)
     move("chengrui", "kangze", more, (38, 61))
@@ -270,9 +306,10 @@ def _history(
     catheters, catheter_serials = commission("chengrui", "BC2603A", "B", 6)
     move("chengrui", "kangze", catheters, (40, 70))
     move("kangze", "chaoyang", catheters[:3], (44, 71))
-    m["chengrui"].recall_lot(
-        lots["BC2603A"][1], level=2, reason_hash=keccak(text="balloon burst pressure deviation")
+    reason = notice(
+        "chengrui", "BC2603A", 2, "balloon burst pressure deviation", "quarantine and return"
     )
+    m["chengrui"].recall_lot(lots["BC2603A"][1], level=2, reason_hash=reason)
     # Infusion sets: through ColdLink to Nanyue, on to Baiyun; dialysers to Nanyue.
     sets, _ = commission("maikang", "MK2604A", "P", 10)
     sets_case = case("maikang", 1, sets)
@@ -280,7 +317,8 @@ def _history(
     move("coldlink", "nanyue", [sets_case], (32, 58))
     m["nanyue"].unpack(sets_case)
     move("nanyue", "baiyun", sets[:5], (35, 60))
-    m["baiyun"].dispense(sets[:1], record_hash=keccak(text="ward record BY-7731"))
+    ward = {"use": "dispense", "reference": "ward record BY-7731"}
+    m["baiyun"].dispense(sets[:1], record_hash=note("baiyun", RecordKind.DISPENSE, sets[0], ward))
     dialysers, _ = commission("maikang", "MK2605H", "H", 4)
     move("maikang", "nanyue", dialysers, (36, 64))
 

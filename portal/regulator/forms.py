@@ -19,7 +19,15 @@ from medledger.domain.partners import (
     LicenceValidUntil,
     MemberAddress,
 )
-from medledger.domain.recalls import Gtin, LotNumber, RecallLevel, RecallReason
+from medledger.domain.recalls import (
+    Gtin,
+    LotNumber,
+    RecallAction,
+    RecallContact,
+    RecallLevel,
+    RecallReason,
+    RecallScopeText,
+)
 from medledger.portal.errors import FormError
 from medledger.sdk.dates import day_end
 
@@ -37,6 +45,9 @@ class RecallForm(_Form):
     lot: LotNumber
     level: RecallLevel
     reason: RecallReason
+    action: RecallAction = ""
+    scope: RecallScopeText = ""
+    contact: RecallContact = ""
 
 
 class LicenceForm(_Form):

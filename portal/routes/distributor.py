@@ -7,12 +7,13 @@ Inbound and outbound shipments are the shared pages of `portal.routes.shipments`
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
-from medledger.domain.lot_stock import lot_stock_of
+from medledger.domain.lot_stock import holds_of, lot_stock_of, stock_holds
 from medledger.indexer.queries.stock import inventory
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
@@ -49,6 +50,7 @@ def stock_page(ctx: Ctx, conn: ConnDep, template: str, **values: object) -> HTML
         template,
         lines=marked,
         lot_lines=by_lot,
+        holds=partial(holds_of, stock_holds(conn, ctx.signed_in.address)),
         warning_days=EXPIRY_WARNING_DAYS,
         expiring=sum(1 for _, mark in [*marked, *by_lot] if mark != "ok"),
         **values,

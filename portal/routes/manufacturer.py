@@ -30,7 +30,6 @@ from medledger.portal.forms import (
     date_ts,
     need,
     tenths,
-    text_hash,
     whole,
 )
 from medledger.portal.jobs import find_job, start_job
@@ -153,14 +152,13 @@ def register_lot(
         "qc_release": qc_release,
     }
     try:
-        qc_hash = text_hash(qc_release)
         body = LotIn.model_validate(
             {
                 "gtin": need("lot_gtin", lot_gtin),
                 "lot": need("lot", lot),
                 "production_date": date_ts("production_date", production_date),
                 "expiry": date_ts("expiry", expiry, end_of_day=True),
-                "qc_release_hash": hexs(qc_hash) if qc_hash else None,
+                "qc_release": qc_release.strip() or None,  # sealed; its commitment on chain
             }
         )
         registered = devices.register_lot(ctx.services, member=ctx.signed_in, lot=body)

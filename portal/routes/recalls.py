@@ -21,20 +21,31 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
+from medledger.domain import recall_actions
+from medledger.domain.auth import StaffRole
 from medledger.domain.errors import NotFound
 from medledger.domain.master_data import MasterRecord, current_record
+from medledger.domain.recall_actions import (
+    MAX_DESTROY_UNITS,
+    AckIn,
+    NoticeIn,
+    acknowledge_signed,
+    destroy_recalled,
+    holder_notice,
+)
 from medledger.domain.recalls import (
     NOTICE_DAYS,
-    acknowledge,
-    close_recall,
+    RecallProblem,
     indexed_progress,
-    issue_recall,
+    notice_text,
     recall_list,
     recall_notices,
+    recall_summary,
 )
 from medledger.domain.regulator import MAX_REASON
-from medledger.portal.context import Csrf, Ctx, role_ctx
-from medledger.portal.forms import code_lot
+from medledger.portal.context import STAFF_POLICY, Csrf, Ctx, role_ctx
+from medledger.portal.errors import FormError
+from medledger.portal.forms import code_lot, read_code
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.regulator.access import Regulator
 from medledger.portal.regulator.forms import RecallForm, parse_form
@@ -48,6 +59,8 @@ Holder = Annotated[Ctx, role_ctx(*HOLDERS)]
 router = APIRouter(prefix="/portal/recalls", include_in_schema=False)
 register(NavItem("/portal/recalls", _l("Recall notices"), frozenset(HOLDERS), 55))
 centre = APIRouter(prefix="/recalls")
+# Ordering and closing a recall is a QA decision in the regulator's staff too.
+STAFF_POLICY["/portal/regulator/recalls"] = StaffRole.QA
 
 RecallId = Annotated[int, Path(ge=1, le=2**32 - 1)]
 RECALL_HINTS = {
@@ -96,18 +109,36 @@ def issue(
     lot: Annotated[str, Form()] = "",
     level: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
+    contact: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"gtin": gtin, "lot": lot, "level": level, "reason": reason}
+    values = {
+        "gtin": gtin,
+        "lot": lot,
+        "level": level,
+        "reason": reason,
+        "action": action,
+        "scope": scope,
+        "contact": contact,
+    }
     try:
         gtin, lot = code_lot("gtin", gtin, lot)  # a lot's code scanned into the GTIN field
         form = parse_form(
             RecallForm,
-            {"gtin": gtin, "lot": lot, "level": level, "reason": reason.strip()},
+            {k: v.strip() for k, v in {**values, "gtin": gtin, "lot": lot}.items()},
             hints=RECALL_HINTS,
             gettext=ctx._,
         )
-        issued = issue_recall(
-            ctx.services, gtin=form.gtin, lot=form.lot, level=form.level, reason=form.reason
+        issued = recall_actions.issue(
+            ctx.services,
+            by=None,
+            gtin=form.gtin,
+            lot=form.lot,
+            level=form.level,
+            notice=NoticeIn(
+                reason=form.reason, action=form.action, scope=form.scope, contact=form.contact
+            ),
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _list_page(ctx, conn, values=values, problem=exc)
@@ -124,6 +155,8 @@ def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: obj
         recall_id=recall_id,
         progress=progress,
         masters=masters_of(ctx, [progress.gtin] if progress else []),
+        notice=None if progress is None else notice_text(ctx.services, conn, recall_id),
+        summary=None if progress is None else recall_summary(ctx.services, conn, recall_id),
         notice_days=NOTICE_DAYS,
         now=int(time.time()),
         **extra,
@@ -148,13 +181,20 @@ def close(
     _: Csrf,
     recall_id: RecallId,
     outcome: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    confirm_outstanding: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    values = {"outcome": outcome, "confirm_outstanding": confirm_outstanding}
     try:
-        close_recall(ctx.services, recall_id=recall_id, outcome=outcome)
-    except Exception as exc:  # noqa: BLE001
-        return _detail(
-            ctx, conn, recall_id, "regulator/recall.html", values={"outcome": outcome}, problem=exc
+        recall_actions.close(
+            ctx.services,
+            conn,
+            by=None,
+            recall_id=recall_id,
+            reason=outcome,
+            confirm_outstanding=confirm_outstanding == "yes",
         )
+    except Exception as exc:  # noqa: BLE001
+        return _detail(ctx, conn, recall_id, "regulator/recall.html", values=values, problem=exc)
     return RedirectResponse(f"/portal/regulator/recalls/{recall_id}", status_code=303)
 
 
@@ -162,9 +202,18 @@ def close(
 
 
 def _page(ctx: Ctx, conn: Connection, **extra: object) -> HTMLResponse:
+    holder = ctx.signed_in.address
+    notices = recall_notices(ctx.services, conn, holder=holder)
+    texts = {
+        n.progress.scope.recall_id: holder_notice(
+            ctx.services, conn, n.progress.scope.recall_id, holder=holder
+        )
+        for n in notices
+    }
     return ctx.render(
         "trace/recall_notices.html",
-        notices=recall_notices(ctx.services, conn, holder=ctx.signed_in.address),
+        notices=notices,
+        texts=texts,
         now=int(time.time()),
         **extra,
     )
@@ -182,19 +231,52 @@ def acknowledge_notice(
     _: Csrf,
     recall_id: RecallId,
     note: Annotated[str, Form(max_length=2000)] = "",
+    returned: Annotated[str, Form(max_length=10)] = "0",
+    destroyed: Annotated[str, Form(max_length=10)] = "0",
 ) -> Response:
-    member = ctx.signed_in
-    by = ctx.session.username if ctx.session else member.method
+    values = {"note": note, "returned": returned, "destroyed": destroyed, "recall": recall_id}
     try:
-        acknowledge(
-            ctx.services,
-            conn,
-            recall_id,
-            holder=member.address,
-            by=by,
-            note=note,
-            now=int(time.time()),
+        ack = AckIn.model_validate(
+            {"note": note, "returned": returned or "0", "destroyed": destroyed or "0"}
+        )
+        acknowledge_signed(ctx.services, conn, recall_id, member=ctx.signed_in, ack=ack)
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse("/portal/recalls", status_code=303)
+
+
+@router.post("/{recall_id}/destroy")
+def destroy_units(
+    ctx: Holder,
+    conn: ConnDep,
+    _: Csrf,
+    recall_id: RecallId,
+    codes: Annotated[str, Form(max_length=40_000)] = "",
+    destroy_note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Destroy serialised units of the recalled lot the member holds: one code per line
+    (any form a label carries), signed with the member's key."""
+    values = {"codes": codes, "destroy_note": destroy_note, "recall": recall_id}
+    try:
+        progress = indexed_progress(ctx.services, conn, recall_id)
+        if progress is None:
+            raise NotFound(RecallProblem.UNKNOWN, f"no recall {recall_id} on the ledger")
+        units = []
+        # split("\n"), not splitlines(): a scanned GS1 code carries GS (\x1d) separators,
+        # which splitlines() and strip() would treat as line breaks and whitespace.
+        lines = [x.strip(" \t\r") for x in codes.split("\n") if x.strip(" \t\r")]
+        for n, line in enumerate(lines[: MAX_DESTROY_UNITS + 1], start=1):
+            udi = read_code("codes", line, line=n)
+            if udi.gtin != progress.gtin or (udi.lot is not None and udi.lot != progress.lot):
+                raise FormError(
+                    RecallProblem.WRONG_LOT,
+                    f"line {n}: not a unit of lot {progress.lot}",
+                    {"codes": f"{n}: {line}"},
+                )
+            units.append((udi.item_id, line))
+        destroy_recalled(
+            ctx.services, conn, recall_id, member=ctx.signed_in, units=units, note=destroy_note
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
-        return _page(ctx, conn, values={"note": note, "recall": recall_id}, problem=exc)
+        return _page(ctx, conn, values=values, problem=exc)
     return RedirectResponse("/portal/recalls", status_code=303)

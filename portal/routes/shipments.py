@@ -26,7 +26,7 @@ from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shi
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
-from medledger.portal.forms import codes, tenths, text_hash, whole
+from medledger.portal.forms import codes, tenths, whole
 from medledger.portal.lot_forms import LotLine, as_body, lot_lines
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
@@ -98,13 +98,13 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         loose = lot_lines("lots", typed.get("lots", ""))
         contents = typed.get("contents", "")
         shipped = codes("contents", contents) if contents.strip() or not loose else []
-        note = text_hash(typed.get("note", ""))
+        note = typed.get("note", "").strip()
         body = ShipIn.model_validate(
             {
                 "receiver": typed.get("receiver", ""),
                 "item_ids": [hexs(u.item_id) for u in shipped],
                 "lots": as_body(loose),
-                "document_hash": hexs(note) if note else None,
+                "record": {"note": note} if note else None,  # sealed for the receiver
             }
         )
         check_sizes(files)

@@ -147,6 +147,10 @@ REASONS = {
         "The lot has been recalled. If the device is already implanted or used, contact your "
         "doctor; otherwise do not use it."
     ),
+    ReasonCode.RECALL_CLOSED_OUTSTANDING: _l(
+        "The lot was recalled and the recall was closed while this unit was still in "
+        "circulation; it was never returned. Do not use it; contact the manufacturer."
+    ),
     ReasonCode.EXPIRED: _l("The lot has passed its expiry date: do not use it."),
     ReasonCode.REGISTRATION_EXPIRED: _l("The product's registration certificate has expired."),
     ReasonCode.QUARANTINED: _l(

@@ -63,6 +63,7 @@ OPEN_BODIES = {
 # Fields added to every JSON write: unknown, and dangerous if they were assigned.
 SMUGGLED = {"sweep_unknown_field": 1, "holder": None, "role": "regulator", "address": None}
 DOCUMENT_TEXT = b"CONFIDENTIAL price list of partner B: 17.30 EUR per unit"
+RECORD_TEXT = "CONFIDENTIAL service notes of partner B: valve replaced"
 WRITES = {"post", "put", "patch", "delete"}
 
 
@@ -104,6 +105,7 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "document_id": [ids["document"]],
         "key_id": [ids["key"]],
         "recall_id": [ids["recall"]],
+        "record_id": ids["records"],
         "gtin": c.gtin,
         "lot": c.lot,
         "serial": ids["serial"],
@@ -148,6 +150,13 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "label": "sweep",
         "reason": "sweep",
         "number": "LICENCE-SWEEP-1",
+        # sealed records (adverse events, explants, service records, returns)
+        "event_date": "2026-01-02",
+        "explant_date": "2026-01-02",
+        "service_date": "2026-01-02",
+        "device_problem": "sweep",
+        "narrative": "sweep",
+        "supplier": b.address,
         "file": ("sweep.txt", b"sweep", "text/plain"),
         # inspection exports: every kind, for the month of the sweep
         "record_kind": ["purchase", "acceptance", "sales", "cold-chain", "recall", "adverse-event"],
@@ -409,6 +418,32 @@ def _build_world(partner: PartnerEnv) -> World:
     )
     recall = c.regulator.recall_lot(c.lot_key, level=2, reason_hash=keccak(text="s")).value
     api.sync()
+    # B's sealed records about the unit it holds: an adverse event and a service record.
+    report = client.post(
+        "/v1/partner/adverse-events",
+        json={
+            "subject_id": h(units[3]),
+            "severity": 2,
+            "event_date": "2026-01-02",
+            "outcome": "injury",
+            "device_problem": "sweep",
+            "narrative": RECORD_TEXT,
+        },
+        headers=b_headers,
+    )
+    assert report.status_code == 201, report.text
+    service = client.post(
+        "/v1/partner/service-records",
+        json={
+            "item_id": h(units[3]),
+            "service_date": "2026-01-02",
+            "service_type": "repair",
+            "result": "repaired",
+            "notes": RECORD_TEXT,
+        },
+        headers=b_headers,
+    )
+    assert service.status_code == 201, service.text
     ids = {
         "unit": h(units[3]),
         "packed": h(units[0]),
@@ -423,6 +458,7 @@ def _build_world(partner: PartnerEnv) -> World:
         "gauze_lot": h(gauze.lot_key),
         "gauze_case": h(gauze_case),
         "gauze_case_gtin": gauze.case_gtin,
+        "records": [report.json()["record_id"], service.json()["record_id"]],
     }
     world = World(
         partner=partner,
@@ -443,6 +479,7 @@ def _build_world(partner: PartnerEnv) -> World:
         "b-erp-sweep",
     }
     world.markers = world.document_markers | {b.address, *(h(i) for i in world.items)}
+    world.markers |= {RECORD_TEXT, *ids["records"]}
     return world
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_utils import keccak
 
 from medledger.domain.errors import contract_error_status
 from medledger.domain.orders import SECP256K1_N
 from medledger.sdk.deploy import CONTRACT_NAMES
 from medledger.sdk.errors import ContractError
 from tests.api import partner_env
+from tests.api.adverse_reports import report_body
 from tests.api.partner_env import PartnerEnv
 from tests.api.regulator_mode import AUTH, regulator_client
 from tests.api.test_partner import commission, deliver, h, post
@@ -80,7 +80,7 @@ def test_the_alert_threshold_counts_distinct_reporters_not_reports(
     reg = regulator_client(partner.api, adverse_event_rate_threshold=0.3)
 
     def report(who: Any, subject: str, n: int) -> None:
-        body = {"subject_id": subject, "severity": 2, "report_hash": h(keccak(text=f"r{n}"))}
+        body = report_body(subject, narrative=f"report {n}")
         response = post(partner, "/v1/partner/adverse-events", who, body)
         assert response.status_code == 201, response.text
 

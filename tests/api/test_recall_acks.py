@@ -36,29 +36,35 @@ def _ack(partner: PartnerEnv, recall_id: int, who: str, note: str = "") -> dict[
     ledger = partner.api.consortium.by_name(who)
     r = partner.api.client.post(
         f"/v1/partner/recalls/{recall_id}/acknowledgement",
-        json={"note": note},
+        json={"note": note, "returned": 0, "destroyed": 0},
         headers=partner.login(ledger),
     )
     return {"status": r.status_code, **r.json()}
 
 
-def test_a_holder_acknowledges_and_the_regulator_sees_it(
+def test_a_holder_signs_its_acknowledgement_and_the_regulator_sees_it(
     partner: PartnerEnv, recall_id: int
 ) -> None:
     c = partner.api.consortium
     first = _ack(partner, recall_id, "distributor", "quarantined both units")
-    assert first["status"] == 200 and first["holder"] == c.distributor.address
+    assert first["status"] == 200, first
+    receipt = c.distributor.w3.eth.get_transaction(first["tx_hash"])
+    assert receipt["from"] == c.distributor.address  # signed by the holder's own key
+    partner.api.sync()
     again = _ack(partner, recall_id, "distributor", "a second note")
-    assert again["acknowledged_at"] == first["acknowledged_at"]
-    assert again["note"] == "quarantined both units"
+    assert again["status"] == 200 and again["tx_hash"] != first["tx_hash"]
+    partner.api.sync()
 
     reg = regulator_client(partner.api)
     body = reg.get(f"/v1/regulator/recalls/{recall_id}/acknowledgements", headers=AUTH).json()
     assert body["level"] == 2
     assert body["deadline"] - body["opened_at"] == NOTICE_DAYS[2] * 86_400
     by_holder = {h["holder"]: h for h in body["holders"]}
-    assert by_holder[c.distributor.address]["outstanding"] == 2
-    assert by_holder[c.distributor.address]["acknowledgement"]["note"] == "quarantined both units"
+    mine = by_holder[c.distributor.address]
+    assert mine["outstanding"] == 2
+    # the first signed acknowledgement counts; its author is the transaction (hex, no 0x)
+    assert mine["acknowledgement"]["acknowledged_by"] == str(first["tx_hash"])[2:]
+    assert "quarantined" not in str(body)  # the note is sealed for the manufacturer
     assert by_holder[c.hospital.address]["acknowledgement"] is None
     assert by_holder[c.hospital.address]["overdue"] is False
 
@@ -70,6 +76,7 @@ def test_an_organisation_outside_the_scope_cannot_acknowledge(
     assert outsider["status"] == 404 and outsider["code"] == "unknown_recall"
     maker = _ack(partner, recall_id, "manufacturer")  # the lot's origin holds nothing now
     assert maker["status"] == 403 and maker["code"] == "not_in_recall_scope"
+    assert partner.api.consortium.manufacturer.recall(recall_id)["open"]
     unknown = _ack(partner, 999, "distributor")
     assert unknown["status"] == 404 and unknown["code"] == "unknown_recall"
 

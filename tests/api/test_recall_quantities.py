@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
+from medledger.domain.recalls import recall_summary
 from medledger.sdk.messages import LotQuantity
 from tests.api import partner_env
 from tests.api.lot_env import IN_SUPPLY, lot_world
@@ -60,6 +61,7 @@ def test_recall_scope_in_units_per_holder_seen_by_the_regulator_and_by_each_memb
         headers=partner.login(c.hospital),
     )
     assert ack.status_code == 200, ack.text
+    api.sync()  # signed on chain: the indexer brings it to the recall centre
     acks = reg.get(f"/v1/regulator/recalls/{recall}/acknowledgements", headers=AUTH).json()
     by_holder = {h["holder"]: h for h in acks["holders"]}
     assert by_holder[c.hospital.address]["acknowledgement"] is not None
@@ -108,3 +110,24 @@ def test_a_lot_trace_shows_quantity_movements_and_each_member_only_its_part(
         ("shipped", 30),
     ]
     assert api.client.get(url, headers=partner.login(c.logistics)).status_code == 404
+
+
+def test_a_fresh_recall_of_a_lot_tracked_lot_is_not_nearly_done_and_its_stock_is_flagged(
+    partner: PartnerEnv,
+) -> None:
+    world = lot_world(partner)
+    api, c = partner.api, partner.api.consortium
+    recall = c.regulator.recall_lot(world.key, level=2, reason_hash=bytes(32)).value
+    api.sync()
+    with api.services.engine.connect() as conn:
+        summary = recall_summary(api.services, conn, recall)
+    # The 1000 units the manufacturer never shipped are not 'returned'.
+    assert summary.returned == 0 and summary.destroyed == 0
+    assert summary.outstanding == 440 and summary.done == 0.0
+
+    lots = api.client.get("/v1/partner/inventory/lots", headers=partner.login(c.hospital)).json()
+    (line,) = [x for x in lots if x["lot_number"] == world.lot]
+    assert line["holds"] == [
+        {"kind": "recalled", "recall_id": recall, "level": 2},
+        {"kind": "quarantined", "recall_id": None, "level": None},
+    ]

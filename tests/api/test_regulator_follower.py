@@ -6,6 +6,7 @@ app in regulator mode reading through them while its writes go to the sequencer
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -82,6 +83,8 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
         nodes.append(spawn_node(tmp_path / "follower", genesis, follow=sequencer.url))
         data_dir = tmp_path / "api"
         data_dir.mkdir()
+        # as `medledger up` writes it (ops.secrets): recall notices are sealed with it
+        (data_dir / "master-key.hex").write_text(secrets.token_hex(32))
         regulator_key = c.regulator.account.key
         (data_dir / "regulator-keystore.json").write_text(
             json.dumps(Account.encrypt(regulator_key, PASSWORD))

@@ -1110,3 +1110,96 @@ def test_only_the_manufacturer_anchors_master_data(consortium: Consortium, rival
         "DevicesUnknownProduct",
         {"gtin": NEW_GTIN},
     )
+
+
+# ------------------------------------------------------------------ updateRecall, acknowledgeRecall
+
+
+def test_the_manufacturer_updates_its_recall_notice(consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    recall_id = m.recall_lot(consortium.lot_key, level=2, reason_hash=b"\x01" * 32).value
+    assert m.recall_notice_version(recall_id) == 1
+    result = m.update_recall(recall_id, notice_commitment=b"\x02" * 32)
+    assert result.value == 2
+    assert result.event("RecallUpdated") == {
+        "recallId": recall_id,
+        "by": m.address,
+        "version": 2,
+        "noticeCommitment": b"\x02" * 32,
+    }
+    assert m.update_recall(recall_id, notice_commitment=b"\x03" * 32).value == 3
+    assert m.recall_notice_version(recall_id) == 3
+    assert m.recall_notice_version(99) == 0
+
+
+@pytest.mark.parametrize("who", ["manufacturer", "distributor", "hospital"])
+def test_only_the_recalls_initiator_side_updates_it(consortium: Consortium, who: str) -> None:
+    recall_id = consortium.regulator.recall_lot(
+        consortium.lot_key, level=1, reason_hash=b"\x01" * 32
+    ).value
+    caller = consortium.by_name(who)
+    expect_revert(
+        lambda: caller.update_recall(recall_id, notice_commitment=b"\x02" * 32),
+        "DevicesUnauthorized",
+        {"caller": caller.address},
+    )
+    assert consortium.regulator.update_recall(recall_id, notice_commitment=b"\x02" * 32).value == 2
+
+
+def test_a_closed_or_unknown_recall_is_not_updated(consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    recall_id = m.recall_lot(consortium.lot_key, level=3, reason_hash=b"\x01" * 32).value
+    m.close_recall(recall_id)
+    expect_revert(
+        lambda: m.update_recall(recall_id, notice_commitment=b"\x02" * 32),
+        "DevicesRecallClosed",
+        {"recallId": recall_id},
+    )
+    expect_revert(
+        lambda: m.update_recall(7, notice_commitment=b"\x02" * 32),
+        "DevicesUnknownRecall",
+        {"recallId": 7},
+    )
+
+
+def test_a_holder_signs_its_acknowledgement(consortium: Consortium) -> None:
+    recall_id = consortium.manufacturer.recall_lot(
+        consortium.lot_key, level=1, reason_hash=b"\x01" * 32
+    ).value
+    h = consortium.hospital
+    result = h.acknowledge_recall(recall_id, commitment=b"\x05" * 32)
+    assert event_names(result) == ["RecallAcknowledged"]
+    assert result.event("RecallAcknowledged") == {
+        "recallId": recall_id,
+        "holder": h.address,
+        "commitment": b"\x05" * 32,
+    }
+
+
+@pytest.mark.parametrize("who", ["manufacturer", "regulator", "outsider"])
+def test_the_manufacturer_the_regulator_and_non_members_cannot_acknowledge(
+    chain: DevChain, consortium: Consortium, who: str
+) -> None:
+    recall_id = consortium.manufacturer.recall_lot(
+        consortium.lot_key, level=1, reason_hash=b"\x01" * 32
+    ).value
+    if who == "outsider":
+        caller = consortium.hospital.as_member(chain.accounts[8])
+    else:
+        caller = consortium.by_name(who)
+    expect_revert(
+        lambda: caller.acknowledge_recall(recall_id, commitment=b"\x05" * 32),
+        "DevicesRecallNotHolder",
+        {"recallId": recall_id, "account": caller.address},
+    )
+
+
+def test_a_closed_recall_takes_no_acknowledgement(consortium: Consortium) -> None:
+    m = consortium.manufacturer
+    recall_id = m.recall_lot(consortium.lot_key, level=1, reason_hash=b"\x01" * 32).value
+    m.close_recall(recall_id)
+    expect_revert(
+        lambda: consortium.hospital.acknowledge_recall(recall_id, commitment=b"\x05" * 32),
+        "DevicesRecallClosed",
+        {"recallId": recall_id},
+    )

@@ -19,6 +19,17 @@ from medledger.portal.routes import documents
 from medledger.sdk import gs1
 from tests.portal.conftest import PortalEnv, csrf_of
 
+# The structured adverse-event report the hospital's form asks for (no patient identifiers).
+REPORT = {
+    "severity": "2",
+    "event_date": "2026-03-02",
+    "outcome": "injury",
+    "device_problem_code": "A0501",
+    "device_problem": "lead fracture",
+    "patient_age_band": "65-79",
+    "patient_sex": "female",
+}
+
 
 def post(
     client: TestClient,
@@ -274,10 +285,19 @@ def test_a_hospital_dispenses_and_reports_an_adverse_event(portal: PortalEnv) ->
     report = post(
         hospital,
         "/portal/hospital/adverse-events",
-        {"code": units[0], "severity": "2", "description": "lead fracture after 3 days"},
+        {**REPORT, "code": units[0], "narrative": "lead fracture after 3 days"},
     )
-    assert report.status_code == 200 and "recorded" in report.text
+    assert report.status_code == 200 and "recorded" in report.text, report.text[-4000:]
     portal.api.sync()
+    listed = hospital.get("/portal/adverse-events")
+    (record_id,) = re.findall(r'data-record="([0-9a-f]+)"', listed.text)
+    for who in ("hospital", "manufacturer", "regulator"):
+        page = portal.sign_in(who, lang="zh").get(f"/portal/adverse-events/{record_id}")
+        assert page.status_code == 200
+        assert "lead fracture after 3 days" in page.text and "一般伤害" in page.text
+    other = portal.sign_in("distributor", lang="en")
+    assert other.get(f"/portal/adverse-events/{record_id}").status_code == 404
+    assert record_id not in other.get("/portal/adverse-events").text
     verdict = hospital.get("/portal/verify", params={"code": units[0]})
     assert 'data-verdict="dispensed"' in verdict.text
 
@@ -289,7 +309,7 @@ def test_an_adverse_event_must_name_a_unit_the_hospital_holds(portal: PortalEnv)
     c.hospital.receive(shipment, temp_min=50, temp_max=80)  # on chain, not yet indexed
     unknown = f"(01){c.gtin}(21)NOPE01"
     not_held = f"(01){c.gtin}(21)AEK2"  # at the manufacturer
-    form = {"severity": "3", "description": "alarm failed during surgery"}
+    form = {**REPORT, "severity": "3", "narrative": "alarm failed during surgery"}
     for lang, words in (("en", "No such item among yours."), ("zh", "在您的物品中找不到该物品。")):
         hospital = portal.sign_in("hospital", lang=lang)
         for code in (unknown, not_held):  # the same answer: existence is not disclosed

@@ -96,6 +96,8 @@ def test_the_regulator_recalls_a_lot_and_sees_its_scope_arrive(
     page.get_by_label("Lot number").fill(c.lot)
     page.get_by_label("Level 1", exact=False).check()
     page.get_by_label("Reason", exact=False).fill("Sterility breach found at release testing")
+    page.get_by_label("Action required", exact=False).fill("Quarantine and return the units")
+    page.get_by_label("Contact for holders").fill("QA hotline 400-000-0000")
     page.get_by_role("button", name="Issue the recall").click()
     expect(page).to_have_url(re.compile(r"/portal/regulator/recalls/\d+$"))
     # htmx polls the progress until the indexer thread has reached the recall's block.

@@ -128,11 +128,15 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
         lot=c.lot,
         level="1",
         reason="sterility breach",
+        action="Quarantine the units and return them",
+        contact="QA hotline 400-000-0000",
     )
     assert r.status_code == 303, r.text
     url = r.headers["location"]
     recall_id = int(url.rsplit("/", 1)[1])
     assert c.manufacturer.recall(recall_id)["open"] is True
+    # The reason is sealed: the chain carries a salted commitment, not keccak(reason).
+    assert c.manufacturer.recall(recall_id)["lot_key"] == c.lot_key
 
     waiting = reg.get(url)  # the indexer has not seen the block yet
     assert 'data-state="pending"' in waiting.text and 'hx-trigger="every 3s"' in waiting.text
@@ -151,9 +155,19 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
         headers=portal_login(portal, "hospital"),
     )
     assert ack.status_code == 200, ack.text
-    assert "stock quarantined" in reg.get(f"{url}/progress").text
+    portal.api.sync()  # the signed acknowledgement reaches the recall centre via the indexer
+    assert 'data-figure="acknowledged">1 / 2<' in reg.get(f"{url}/progress").text
+    page = reg.get(f"{url}?lang=en").text
+    assert 'data-field="reason">sterility breach<' in page
+    assert "Quarantine the units and return them" in page
 
-    closed = _post(reg, url, f"{url}/close", outcome="all units returned")
+    # Units are still in the field: closing needs a reason and a second confirmation.
+    refused = _post(reg, url, f"{url}/close", outcome="")
+    assert c.manufacturer.recall(recall_id)["open"], refused.text
+    assert "give the reason for closing and confirm" in refused.text
+    unconfirmed = _post(reg, url, f"{url}/close", outcome="stock written off")
+    assert c.manufacturer.recall(recall_id)["open"] is True, unconfirmed.text
+    closed = _post(reg, url, f"{url}/close", outcome="stock written off", confirm_outstanding="yes")
     assert closed.status_code == 303
     assert c.manufacturer.recall(recall_id)["open"] is False
     portal.api.sync()
@@ -312,12 +326,18 @@ def test_a_holder_acknowledges_in_its_portal_and_the_regulator_sees_it(
     assert f'data-recall="{recall_id}"' in notices.text
     done = hospital.post(
         f"/portal/recalls/{recall_id}/acknowledge",
-        data={"csrf_token": _csrf(notices.text), "note": "implant clinic informed"},
+        data={
+            "csrf_token": _csrf(notices.text),
+            "note": "implant clinic informed",
+            "returned": "0",
+            "destroyed": "0",
+        },
     )
     assert done.status_code == 303
+    portal.api.sync()  # the acknowledgement is signed on chain; the indexer brings it back
     assert 'data-state="acknowledged"' in hospital.get("/portal/recalls").text
     progress = reg.get(f"/portal/regulator/recalls/{recall_id}/progress").text
-    assert "implant clinic informed" in progress
     assert 'data-figure="acknowledged">1 / 2<' in progress
+    assert "implant clinic informed" not in progress  # the note is sealed, not on the page
     outsider = portal.sign_in("logistics", lang="en").get("/portal/recalls")
     assert f'data-recall="{recall_id}"' not in outsider.text

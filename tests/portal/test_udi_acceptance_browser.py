@@ -201,6 +201,8 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
         regulator.get_by_label("GTIN").fill(lot_code)  # the lot's code scanned in
         regulator.get_by_label("Level 2", exact=False).check()
         regulator.get_by_label("Reason", exact=False).fill("Needle burrs found in retained samples")
+        regulator.get_by_label("Action required", exact=False).fill("Quarantine and return")
+        regulator.get_by_label("Contact for holders").fill("NMPA recall desk")
         regulator.get_by_role("button", name="Issue the recall").click()
         expect(regulator).to_have_url(re.compile(r"/portal/regulator/recalls/\d+$"))
         figures = regulator.locator("#recall-progress")
@@ -215,9 +217,9 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
         expect(used.locator('[data-units="outstanding"]')).to_have_text("105")
         expect(used.locator('[data-units="active"]')).to_have_text("5")
         expect(used.locator("td").nth(6)).to_have_text("25")  # dispensed
-        # "Returned" is what the manufacturer holds of the lot, never-shipped stock included
-        # (indexer.queries.trace): 660 loose and one box of 100.
-        expect(figures.locator('[data-figure="returned"]')).to_have_text("760")
+        # "Returned" counts only units back from the field: the manufacturer's 660 loose
+        # units and one box of 100 never left it (domain.recalls.recall_summary).
+        expect(figures.locator('[data-figure="returned"]')).to_have_text("0")
 
         # The hospital reads its notice, with its units and the product's name, and
         # acknowledges it; the recall centre shows the acknowledgement.

@@ -24,6 +24,7 @@ from eth_account import Account
 from medledger.domain.orders import SECP256K1_N
 from medledger.sdk.gs1 import item_id, lot_key, unit_path
 from medledger.sdk.messages import Domain, ShipOrder, sign_order
+from tests.api.adverse_reports import report_body
 from tests.security.conftest import Target
 
 SOURCE = "127.0.0.71"
@@ -171,7 +172,7 @@ def test_a_portal_receipt_rejects_two_units_of_a_shipment(
 def _report(
     client: httpx.Client, tokens: dict[str, dict[str, str]], slug: str, subject: str
 ) -> httpx.Response:
-    body = {"subject_id": subject, "severity": 1, "report_hash": "0x" + "5a" * 32}
+    body = report_body(subject, severity=1)
     return client.post("/v1/partner/adverse-events", json=body, headers=tokens[slug])
 
 

@@ -5,7 +5,7 @@ its approved-supplier and approved-product files (首营企业/首营品种), wi
 the sealed qualification record behind each entry.
 
 Revision ID: 0007_qual
-Revises: 0006
+Revises: 0007_recalls
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_qual"
-down_revision = "0006"
+down_revision = "0007_recalls"
 branch_labels = None
 depends_on = None
 
