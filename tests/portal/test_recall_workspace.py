@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from medledger.sdk.gs1 import Udi
 from tests.portal.conftest import PortalEnv
+from tests.portal.recall_approvals_env import approve
 
 
 def _csrf(page: str) -> str:
@@ -24,18 +25,6 @@ def _csrf(page: str) -> str:
 def _post(client: TestClient, page_url: str, url: str, **fields: object):  # noqa: ANN202
     page = client.get(page_url)
     return client.post(url, data={"csrf_token": _csrf(page.text), **fields})
-
-
-def _approve(client: TestClient, location: str, *, expect: int = 200) -> str:
-    """Approve (as `client`) the proposal a proposing POST redirected to; its page."""
-    approval_id = location.rsplit("proposed=", 1)[1]
-    page = client.get("/portal/approvals")
-    assert f'data-approval="{approval_id}"' in page.text
-    done = client.post(
-        f"/portal/approvals/{approval_id}/approve", data={"csrf_token": _csrf(page.text)}
-    )
-    assert done.status_code == expect, done.text
-    return done.text
 
 
 def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> None:
@@ -75,7 +64,7 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     qa = portal.sign_in(portal.add_staff("mk-qa2", of="manufacturer", role="qa"), lang="zh")
     listed = qa.get("/portal/approvals").text
     assert 'data-field="action">立即隔离并退回生产企业<' in listed and 'data-field="level">2<' in listed
-    _approve(qa, issued.headers["location"])
+    approve(qa, issued.headers["location"])
     recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
     assert recall_id and c.manufacturer.recall(recall_id)["initiator"] == c.manufacturer.address
     url = f"{home}/{recall_id}"
@@ -145,7 +134,7 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     assert c.manufacturer.recall(recall_id)["open"] is True  # proposed, not yet approved
     listed = qa.get("/portal/approvals").text
     assert 'data-field="outstanding">1<' in listed and 'data-field="reason">库存核销<' in listed
-    _approve(qa, closed.headers["location"])
+    approve(qa, closed.headers["location"])
     assert c.manufacturer.recall(recall_id)["open"] is False
 
     # Nobody else's workspace shows it.
@@ -199,7 +188,7 @@ def test_a_recall_takes_effect_only_when_a_second_user_approves(portal: PortalEn
     assert first.status_code == 303, first.text
     assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
 
-    own = _approve(maker, first.headers["location"], expect=403)
+    own = approve(maker, first.headers["location"], expect=403)
     assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
     assert "another user must approve" in own.lower() or "approval_own_proposal" in own
 
@@ -218,7 +207,7 @@ def test_a_recall_takes_effect_only_when_a_second_user_approves(portal: PortalEn
 
     second = _post(maker, home, home, **fields)
     assert second.status_code == 303, second.text
-    _approve(checker, second.headers["location"])
+    approve(checker, second.headers["location"])
     recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
     assert recall_id and c.manufacturer.recall(recall_id)["open"] is True
     assert c.manufacturer.recall(recall_id)["level"] == 1
