@@ -101,8 +101,10 @@ def propose_issue(
         )
     if member.role is not Role.REGULATOR:
         product = ledger.product(gtin)
-        if member.role is not Role.MANUFACTURER or product is None or (
-            product.manufacturer.lower() != member.address.lower()
+        if (
+            member.role is not Role.MANUFACTURER
+            or product is None
+            or (product.manufacturer.lower() != member.address.lower())
         ):
             raise ContractError("DevicesUnauthorized", {"lotKey": key})
     proposal = IssueProposal(gtin=gtin, lot=lot, level=level, notice=notice)

@@ -9,8 +9,8 @@ from playwright.sync_api import Page, expect
 from medledger.portal.users import create_user
 from tests.portal.conftest import PortalEnv, csrf_of
 from tests.portal.live import LiveSite, password_of
-from tests.portal.test_browser import sign_in as sign_in_page
 from tests.portal.regulator_env import regulator_app_client, sign_in
+from tests.portal.test_browser import sign_in as sign_in_page
 
 
 def approval_of(location: str) -> str:

@@ -63,7 +63,10 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     assert "已提交申请" in waiting and 'data-field="reason">包装密封可能失效<' in waiting
     qa = portal.sign_in(portal.add_staff("mk-qa2", of="manufacturer", role="qa"), lang="zh")
     listed = qa.get("/portal/approvals").text
-    assert 'data-field="action">立即隔离并退回生产企业<' in listed and 'data-field="level">2<' in listed
+    assert (
+        'data-field="action">立即隔离并退回生产企业<' in listed
+        and 'data-field="level">2<' in listed
+    )
     approve(qa, issued.headers["location"])
     recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
     assert recall_id and c.manufacturer.recall(recall_id)["initiator"] == c.manufacturer.address

@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from medledger.sdk.gs1 import Udi
-from tests.portal.recall_approvals_env import approve_in_browser
 from tests.portal.live import CHROMIUM, LiveChain, LiveSite, live_chain, password_of
+from tests.portal.recall_approvals_env import approve_in_browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
