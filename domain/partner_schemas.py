@@ -160,12 +160,6 @@ class LotIn(Strict):
         return self
 
 
-class RecallIn(Strict):
-    lot_key: Hex32
-    level: int = Field(ge=1, le=3)
-    reason_hash: Hex32
-
-
 # ------------------------------------------------------------------ items
 
 
