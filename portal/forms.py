@@ -12,8 +12,6 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from eth_utils import keccak
-
 from medledger.portal.errors import FormError
 from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.errors import Gs1Error
@@ -29,7 +27,6 @@ __all__ = [
     "local_path",
     "need",
     "tenths",
-    "text_hash",
     "whole",
 ]
 
@@ -160,11 +157,6 @@ def whole(field: str, value: str, *, low: int, high: int) -> int:
     if not low <= number <= high:
         raise _bad(field, "invalid_request", f"{number} is not between {low} and {high}")
     return number
-
-
-def text_hash(text: str) -> bytes | None:
-    """keccak256 of a note or record as anchored on chain (None for no text)."""
-    return keccak(text=text.strip()) if text.strip() else None
 
 
 def local_path(target: str | None) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -241,13 +242,28 @@ def _acceptance(ctx: _Context) -> list[tuple[Cell, ...]]:
                     shipped.quantity if shipped else ok + no,
                     ok,
                     no,
-                    text(record, "conclusion") or verdict,
+                    _line_conclusion(record, gtin, lot) or verdict,
                     yes_no(s.quarantined),
                     text(record, "inspector"),
                     text(record, "note"),
                 )
             )
     return rows
+
+
+_CONCLUSIONS = {"qualified": "合格 Qualified", "unqualified": "不合格 Unqualified"}
+
+
+def _line_conclusion(record: dict[str, Any] | None, gtin: str, lot: str) -> str | None:
+    """The inspector's conclusion for (gtin, lot) in a sealed acceptance record
+    (`domain.acceptance`: one per line), else the record's own, if any."""
+    lines = record.get("lines") if record is not None else None
+    for line in lines if isinstance(lines, list) else []:
+        if isinstance(line, dict) and line.get("gtin") == gtin and line.get("lot", "") == lot:
+            found = _CONCLUSIONS.get(str(line.get("conclusion")))
+            if found is not None:
+                return found
+    return text(record, "conclusion")
 
 
 _VERDICTS = {  # (any accepted, any rejected) -> conclusion
