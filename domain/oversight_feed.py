@@ -19,9 +19,15 @@ its own `api_master_records`) only if its keccak256 is the anchored hash and it 
 record of that GTIN; anything else is refused and counted, never stored. Its cursor is
 the (block, GTIN, version) up to which every anchored version is stored.
 
-Nothing personal crosses: a scan is its unit, time, coarse place (as logged) and the
-member that scanned it with an API key (an organisation's ledger address), or nobody for
-an anonymous scan; never an IP address.
+Sealed records (`domain.records`) cross both ways: see "sealed records" below
+(`opened_records`, `store_records`, `import_record`; routes
+`GET`/`POST /v1/partner/oversight/records`). They carry what the parties wrote (an
+adverse event's narrative, an acceptance record), only between the two deployments the
+regulator may read everything on, over the regulator member's sign-in.
+
+Nothing personal crosses in the scan and acknowledgement feeds: a scan is its unit, time,
+coarse place (as logged) and the member that scanned it with an API key (an organisation's
+ledger address), or nobody for an anonymous scan; never an IP address.
 
 Cursors. Scans page by the partner's row id: scan ids are committed in id order
 (`indexer.queries.verification.ScanLog` serialises its writers), so `id > after` misses

@@ -6,7 +6,11 @@ until shortly before it expires, or a 401), reads the scans and acknowledgements
 after its cursors and writes them on this side, then asks for the product master
 records its own read model saw anchored but its store lacks, and stores each one that
 matches its anchor (`oversight_feed.store_master_records`; one that does not is refused
-and logged). `start_pulling` runs it every
+and logged). Then it pulls the sealed records (`GET /v1/partner/oversight/records`: each
+checked against its commitment and stored re-sealed under this side's master key with the
+same id, or refused and logged) and delivers the records this side wrote with the
+regulator's key (a recall it ordered: the notice) with `POST /v1/partner/oversight/records`,
+so the holders read them on the partner API. `start_pulling` runs it every
 `settings.oversight_feed_interval` seconds in a daemon thread of one worker process: an
 exclusive lock on `data_dir/oversight-pull.lock` elects the worker, so N workers do not
 pull N times. A failed pull (partner API down, a refusal, the regulator not admitted yet)
@@ -103,7 +107,8 @@ class OversightPull:
         self._recheck = True
 
     def pull(self) -> Pulled:
-        """Everything new in both feeds, written on this side."""
+        """Everything new in every feed, written on this side; this side's own records
+        delivered to the partner API."""
         try:
             scans, acks = self._pull_scans(), self._pull_acknowledgements()
             masters = self._pull_master_records()
