@@ -322,5 +322,9 @@ def import_opened(
     dek = os.urandom(32)
     nonce, ciphertext = aes_seal(dek, plaintext, aad=record.id.encode())
     keys = wrap_for(services, record.id, dek, names)
-    stored.add_record(engine, SealedRow(record, salt, nonce, ciphertext), keys)
-    return True
+    if stored.add_record_if_absent(engine, SealedRow(record, salt, nonce, ciphertext), keys):
+        return True
+    again = stored.held(engine, record.id)  # a concurrent import of the same record won
+    if again is None or again[0] != record.commitment:
+        raise Conflict(RecordProblem.CONFLICT, "another record holds that commitment")
+    return False

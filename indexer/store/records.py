@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
 
 from medledger.indexer.store.documents import WrappedKey
 from medledger.indexer.store.tables import record_keys, records
@@ -16,6 +17,7 @@ __all__ = [
     "StoredRecord",
     "add_keys",
     "add_record",
+    "add_record_if_absent",
     "any_key",
     "held",
     "record_by_commitment",
@@ -230,3 +232,13 @@ def held(engine: Engine, record_id: str) -> tuple[bytes, str | None, set[str]] |
             select(record_keys.c.party).where(record_keys.c.record_id == record_id)
         ).scalars()
         return bytes(found.commitment), found.anchored_tx, {str(p) for p in parties}
+
+
+def add_record_if_absent(engine: Engine, sealed: SealedRow, keys: Sequence[WrappedKey]) -> bool:
+    """`add_record`, or False (nothing written) when a record with its id or commitment is
+    stored already (another writer got there first)."""
+    try:
+        add_record(engine, sealed, keys)
+    except IntegrityError:
+        return False
+    return True
