@@ -360,6 +360,11 @@ contract Devices is IDevices {
     }
 
     /// @inheritdoc IDevices
+    function lotGtin(uint32 lotIndex) external view returns (bytes14) {
+        return _lots[lotIndex].gtin;
+    }
+
+    /// @inheritdoc IDevices
     function lotForCommission(bytes32 lotKey)
         external
         view

@@ -148,13 +148,14 @@ contract Items is ItemsBase, EIP712, Nonces {
     /// active, sender != receiver; deadline not
     /// passed; signature by the sender over a fresh nonce; every item a root held by the
     /// sender and Active; for every unit inside: lot and registration not expired, receiver
-    /// licensed for its device class, and a recalled lot only returns to its manufacturer.
+    /// and sender licensed for its device class (a recall return to the manufacturer needs
+    /// no sender licence), a recalled lot only returns to its manufacturer, and, unless the
+    /// receiver is the product's manufacturer, supplier and product in the receiver's
+    /// approved files when its policy is Refuse (when Hold, the shipment is marked held).
     function ship(ShipOrder calldata order, bytes calldata signature) external returns (uint64 shipmentId) {
         bytes32 itemsHash = keccak256(abi.encodePacked(order.itemIds));
-        uint8 receiverClasses = _checkShipParties(order, itemsHash, signature);
+        ShipCheck memory check = _checkShipParties(order, itemsHash, signature);
         _requireBatch(order.itemIds.length + order.lots.length);
-        ShipCheck memory check =
-            ShipCheck(0, order.receiver, 0, 0, receiverClasses, type(int16).min, type(int16).max);
         for (uint256 i; i < order.itemIds.length; ++i) {
             bytes32 id = order.itemIds[i];
             Item storage item = _requireMovableRoot(id, order.sender);
@@ -173,15 +174,18 @@ contract Items is ItemsBase, EIP712, Nonces {
             check.classesChecked,
             uint16(order.lots.length),
             order.receiver,
+            check.held,
             itemsHash
         );
         emit ShipmentSent(shipmentId, order.sender, order.receiver, order.itemIds, order.documentHash, msg.sender);
+        if (check.held) emit ShipmentHeldForReview(shipmentId, order.receiver, order.sender);
     }
 
     /// @notice Accept a shipment after inbound inspection, rejecting any listed items, on the
     /// receiver's EIP-712 signature; any active member may relay. Accepted items pass to the
     /// receiver (quarantined if the recorded temperatures left the storage range of any
-    /// product inside); rejected items return to the sender.
+    /// product inside, or if the shipment was held for approval review); rejected items
+    /// return to the sender.
     /// @dev Requirements: relayer a member or platform relayer; receiver active; deadline not
     /// passed; signature by the shipment's receiver over a fresh nonce; shipment in transit; the receiver still
     /// licensed for every device class inside; `itemIds` is exactly the
@@ -201,7 +205,7 @@ contract Items is ItemsBase, EIP712, Nonces {
         }
         if (order.tempMin > order.tempMax) revert ItemsInvalidTemperature(order.tempMin, order.tempMax);
         bool quarantined =
-            order.excursionSeconds > 0 || order.tempMin < s.tempMin || order.tempMax > s.tempMax;
+            s.held || order.excursionSeconds > 0 || order.tempMin < s.tempMin || order.tempMax > s.tempMax;
         bytes32[] memory accepted = _settle(itemIds, order.rejectedIds, order.receiver, quarantined);
         uint256 lotsAccepted = _settleLots(order, s.sender, s.lotCount, quarantined);
         bool anyAccepted = accepted.length != 0 || lotsAccepted != 0;
@@ -237,25 +241,6 @@ contract Items is ItemsBase, EIP712, Nonces {
 
     // ---------------------------------------------------------------- end of life and holds
 
-    /// @notice Dispense (use on a patient) units at a hospital.
-    /// @dev Requirements: caller is an active hospital; each item is a unit, a root, held by
-    /// the caller and Active; its lot is neither expired nor under an open recall.
-    function dispense(bytes32[] calldata itemIds, bytes32 recordHash) external {
-        if (_partners.activeRole(msg.sender) != IPartners.Role.Hospital) revert ItemsUnauthorized(msg.sender);
-        _requireBatch(itemIds.length);
-        for (uint256 i; i < itemIds.length; ++i) {
-            bytes32 id = itemIds[i];
-            Item storage item = _requireMovableRoot(id, msg.sender);
-            if (item.isContainer) revert ItemsIsContainer(id);
-            if (item.isCase) revert ItemsIsPackage(id);
-            IDevices.LotFacts memory f = _devices.lotFacts(item.ref);
-            if (f.activeRecall != 0) revert ItemsRecalled(id, f.activeRecall);
-            if (f.lotExpiry <= block.timestamp) revert ItemsLotExpired(id, f.lotExpiry);
-            item.status = Status.Dispensed;
-        }
-        emit ItemsDispensed(msg.sender, itemIds, recordHash);
-    }
-
     /// @notice Put root items on hold (for example a suspected counterfeit or damage).
     /// @dev Requirements: caller is an active member; each item is a root and Active; the
     /// caller holds it or is a regulator.
@@ -270,26 +255,6 @@ contract Items is ItemsBase, EIP712, Nonces {
     function release(bytes32[] calldata itemIds) external {
         _setHold(itemIds, Status.Quarantined, Status.Active);
         emit ItemsReleased(msg.sender, itemIds);
-    }
-
-    /// @notice Destroy root items (units, or empty containers) the caller holds.
-    /// @dev Requirements: caller active; each item a root held by the caller, Active or
-    /// Quarantined; a container must be empty.
-    function destroy(bytes32[] calldata itemIds, bytes32 recordHash) external {
-        _requireActive(msg.sender);
-        _requireBatch(itemIds.length);
-        for (uint256 i; i < itemIds.length; ++i) {
-            bytes32 id = itemIds[i];
-            Item storage item = _requireRoot(id);
-            if (item.holder != msg.sender) revert ItemsNotHolder(id, item.holder);
-            if (item.status != Status.Active && item.status != Status.Quarantined) {
-                revert ItemsWrongStatus(id, item.status);
-            }
-            if (item.isContainer && _children[item.ref].length != 0) revert ItemsContainerNotEmpty(id);
-            if (item.isCase) _lotSupply[item.ref] -= _caseQuantity[id];
-            item.status = Status.Destroyed;
-        }
-        emit ItemsDestroyed(msg.sender, itemIds, recordHash);
     }
 
     // ---------------------------------------------------------------- views
@@ -408,7 +373,8 @@ contract Items is ItemsBase, EIP712, Nonces {
         if (lotIndex == check.lastLot) return;
         check.lastLot = lotIndex;
         IDevices.LotFacts memory f = _devices.lotFacts(lotIndex);
-        if (f.activeRecall != 0) {
+        bool recallReturn = f.activeRecall != 0;
+        if (recallReturn) {
             // A recall return: the only move a recalled unit may make, whatever its dates.
             if (check.receiver != f.manufacturer) revert ItemsRecalledReturnOnly(check.rootId, f.manufacturer);
         } else {
@@ -419,9 +385,30 @@ contract Items is ItemsBase, EIP712, Nonces {
         }
         uint8 classBit = uint8(1 << f.deviceClass);
         if (check.receiverClasses & classBit == 0) revert ItemsReceiverNotQualified(check.receiver, f.deviceClass);
+        if (!recallReturn && check.senderClasses & classBit == 0) {
+            revert ItemsSenderNotQualified(check.sender, f.deviceClass);
+        }
+        if (check.policy != IPartners.ApprovalPolicy.Off && check.receiver != f.manufacturer) {
+            _checkApproved(lotIndex, check);
+        }
         check.classesChecked |= classBit;
         if (f.tempMin > check.tempMin) check.tempMin = f.tempMin;
         if (f.tempMax < check.tempMax) check.tempMax = f.tempMax;
+    }
+
+    /// @dev The receiver's approved files (首营企业/首营品种): outside them, Refuse reverts and
+    /// Hold marks the shipment held.
+    function _checkApproved(uint32 lotIndex, ShipCheck memory check) private view {
+        bool refuse = check.policy == IPartners.ApprovalPolicy.Refuse;
+        if (!check.supplierApproved) {
+            if (refuse) revert ItemsSupplierNotApproved(check.receiver, check.sender);
+            check.held = true;
+        }
+        bytes14 gtin = _devices.lotGtin(lotIndex);
+        if (_partners.productApproval(check.receiver, gtin) == bytes32(0)) {
+            if (refuse) revert ItemsProductNotApproved(check.receiver, gtin);
+            check.held = true;
+        }
     }
 
     /// @dev Walks the shipped list once, matching `rejectedIds` as an ordered subsequence.
@@ -507,19 +494,32 @@ contract Items is ItemsBase, EIP712, Nonces {
 
     /// @dev The party checks of {ship}, with one call to Partners, in the order a reader of
     /// {ship}'s requirements expects them to fail: relayer, signature, sender, self-shipment,
-    /// receiver. Returns the device classes the receiver is qualified for.
+    /// receiver. Returns the scratch state for checking the contents, with both parties'
+    /// qualified classes and the receiver's approval policy.
     function _checkShipParties(ShipOrder calldata order, bytes32 itemsHash, bytes calldata signature)
         private
-        returns (uint8 receiverClasses)
+        returns (ShipCheck memory check)
     {
-        (bool relayerAllowed, bool senderActive, bool receiverActive, uint8 classes) =
-            _partners.custodyParties(msg.sender, order.sender, order.receiver);
-        if (!relayerAllowed) revert ItemsNotActiveMember(msg.sender);
+        IPartners.CustodyCheck memory p = _partners.custodyParties(msg.sender, order.sender, order.receiver);
+        if (!p.relayerAllowed) revert ItemsNotActiveMember(msg.sender);
         _verify(_hashShip(order, itemsHash), signature, order.sender, order.nonce, order.deadline);
-        if (!senderActive) revert ItemsNotActiveMember(order.sender);
+        if (!p.senderActive) revert ItemsNotActiveMember(order.sender);
         if (order.receiver == order.sender) revert ItemsSelfShipment(order.sender);
-        if (!receiverActive) revert ItemsNotActiveMember(order.receiver);
-        return classes;
+        if (!p.receiverActive) revert ItemsNotActiveMember(order.receiver);
+        check = ShipCheck(
+            0,
+            order.receiver,
+            0,
+            0,
+            p.receiverClasses,
+            type(int16).min,
+            type(int16).max,
+            order.sender,
+            p.senderClasses,
+            p.policy,
+            p.supplierApproved,
+            false
+        );
     }
 
     function _hashShip(ShipOrder calldata o, bytes32 itemsHash) private pure returns (bytes32) {

@@ -40,6 +40,8 @@ abstract contract ItemsBase {
 
     /// @dev `classMask` has bit c set when a class-c device is inside; the receiver's licence
     /// is checked against it again on receipt, in case it lapsed in transit.
+    /// `held` is set when something inside is outside the receiver's approved files and its
+    /// policy is Hold: whatever it accepts lands Quarantined for QA review.
     struct Shipment {
         address sender;
         ShipmentStatus status;
@@ -49,6 +51,7 @@ abstract contract ItemsBase {
         uint8 classMask;
         uint16 lotCount;
         address receiver;
+        bool held;
         bytes32 itemsHash;
     }
 
@@ -120,6 +123,11 @@ abstract contract ItemsBase {
         uint8 receiverClasses;
         int16 tempMin;
         int16 tempMax;
+        address sender;
+        uint8 senderClasses;
+        IPartners.ApprovalPolicy policy;
+        bool supplierApproved;
+        bool held;
     }
 
     bytes32 public constant LOT_QUANTITY_TYPEHASH = keccak256("LotQuantity(bytes32 lotKey,uint32 quantity)");
@@ -176,6 +184,9 @@ abstract contract ItemsBase {
     error ItemsRecalledReturnOnly(bytes32 id, address manufacturer);
     error ItemsRecalled(bytes32 id, uint32 recallId);
     error ItemsReceiverNotQualified(address receiver, uint8 deviceClass);
+    error ItemsSenderNotQualified(address sender, uint8 deviceClass);
+    error ItemsSupplierNotApproved(address receiver, address supplier);
+    error ItemsProductNotApproved(address receiver, bytes14 gtin);
     error ItemsSelfShipment(address account);
     error ItemsExpiredSignature(uint256 deadline);
     error ItemsInvalidSigner(address signer, address expected);
@@ -220,6 +231,9 @@ abstract contract ItemsBase {
         bytes32 inspectionHash,
         bool quarantined
     );
+    /// @notice Shipment `shipmentId` holds a supplier or product outside `receiver`'s approved
+    /// files and its policy is Hold: what it accepts will land Quarantined for QA review.
+    event ShipmentHeldForReview(uint64 indexed shipmentId, address indexed receiver, address indexed sender);
     event ShipmentCancelled(uint64 indexed shipmentId, address indexed sender, bytes32[] itemIds, bytes32 reasonHash);
     event ItemsDispensed(address indexed holder, bytes32[] itemIds, bytes32 recordHash);
     event ItemsQuarantined(address indexed by, bytes32[] itemIds, bytes32 reasonHash);

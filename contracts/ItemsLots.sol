@@ -30,6 +30,47 @@ contract ItemsLots is ItemsBase {
         _itemsContract = msg.sender;
     }
 
+    // Serialised units' dispense and destroy live here too, to keep {Items} under EIP-170.
+
+    /// @notice Dispense (use on a patient) units at a hospital.
+    /// @dev Requirements: caller is an active hospital; each item is a unit, a root, held by
+    /// the caller and Active; its lot is neither expired nor under an open recall.
+    function dispense(bytes32[] calldata itemIds, bytes32 recordHash) external delegated {
+        if (_partners.activeRole(msg.sender) != IPartners.Role.Hospital) revert ItemsUnauthorized(msg.sender);
+        _requireBatch(itemIds.length);
+        for (uint256 i; i < itemIds.length; ++i) {
+            bytes32 id = itemIds[i];
+            Item storage item = _requireMovableRoot(id, msg.sender);
+            if (item.isContainer) revert ItemsIsContainer(id);
+            if (item.isCase) revert ItemsIsPackage(id);
+            IDevices.LotFacts memory f = _devices.lotFacts(item.ref);
+            if (f.activeRecall != 0) revert ItemsRecalled(id, f.activeRecall);
+            if (f.lotExpiry <= block.timestamp) revert ItemsLotExpired(id, f.lotExpiry);
+            item.status = Status.Dispensed;
+        }
+        emit ItemsDispensed(msg.sender, itemIds, recordHash);
+    }
+
+    /// @notice Destroy root items (units, or empty containers) the caller holds.
+    /// @dev Requirements: caller active; each item a root held by the caller, Active or
+    /// Quarantined; a container must be empty.
+    function destroy(bytes32[] calldata itemIds, bytes32 recordHash) external delegated {
+        _requireActive(msg.sender);
+        _requireBatch(itemIds.length);
+        for (uint256 i; i < itemIds.length; ++i) {
+            bytes32 id = itemIds[i];
+            Item storage item = _requireRoot(id);
+            if (item.holder != msg.sender) revert ItemsNotHolder(id, item.holder);
+            if (item.status != Status.Active && item.status != Status.Quarantined) {
+                revert ItemsWrongStatus(id, item.status);
+            }
+            if (item.isContainer && _children[item.ref].length != 0) revert ItemsContainerNotEmpty(id);
+            if (item.isCase) _lotSupply[item.ref] -= _caseQuantity[id];
+            item.status = Status.Destroyed;
+        }
+        emit ItemsDestroyed(msg.sender, itemIds, recordHash);
+    }
+
     /// @notice Commission `quantity` units of a lot that are not serialised: they join the
     /// manufacturer's loose Active balance of the lot.
     /// @dev Requirements: caller is the lot's manufacturer and active; the lot has not expired;

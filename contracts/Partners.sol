@@ -28,6 +28,11 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     uint8 private constant _MAX_LICENCE_KIND = 4;
     /// @dev Bits 1..3 of a class mask stand for device classes I..III.
     uint8 private constant _CLASS_MASK_ALL = 0x0e;
+    /// @dev Limits on the attested licence texts (bytes): number, other texts, scope codes.
+    uint256 private constant _MAX_NUMBER = 64;
+    uint256 private constant _MAX_TEXT = 200;
+    uint256 private constant _MAX_SCOPE = 64;
+    uint256 private constant _MAX_CODE = 16;
 
     mapping(address account => Member) private _members;
     mapping(address account => mapping(uint8 kind => Licence)) private _licences;
@@ -36,6 +41,11 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     /// @dev True for every proper prefix of an assigned company prefix, so no two members'
     /// prefixes can ever overlap (GS1 prefixes are prefix-free).
     mapping(bytes32 prefixHash => bool) private _prefixReserved;
+    mapping(address member => ApprovalPolicy) private _policies;
+    /// @dev A member's approved-supplier and approved-product files (首营企业/首营品种): the
+    /// commitment of the sealed qualification record behind each approval (zero: not approved).
+    mapping(address member => mapping(address supplier => bytes32 record)) private _approvedSuppliers;
+    mapping(address member => mapping(bytes14 gtin => bytes32 record)) private _approvedProducts;
 
     error PartnersUnauthorized(address caller);
     error PartnersInvalidMember(address account);
@@ -51,20 +61,37 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     error PartnersInvalidPrefix(string prefix);
     error PartnersPrefixTaken(string prefix, address owner);
     error PartnersPrefixOverlaps(string prefix, string assigned);
+    error PartnersInvalidLicenceText(string value);
+    error PartnersInvalidScopeCode(string code);
+    error PartnersInvalidGtin(string gtin);
+    error PartnersInvalidSupplier(address supplier);
+    error PartnersMissingRecord();
+    error PartnersSupplierNotApproved(address member, address supplier);
+    error PartnersProductNotApproved(address member, string gtin);
 
     event MemberAdmitted(address indexed account, Role role, string name, address indexed by);
+    /// @dev `reasonHash` is the commitment of the sealed suspension record (salted), or zero.
     event MemberSuspended(address indexed account, bytes32 reasonHash, address indexed by);
     event MemberReinstated(address indexed account, address indexed by);
     event LicenceAttested(
         address indexed account,
         uint8 indexed kind,
-        bytes32 numberHash,
+        string number,
         uint8 classMask,
         uint64 validUntil,
+        string authority,
+        string[] scope,
+        string warehouseAddress,
+        string province,
         address indexed by
     );
     event LicenceRevoked(address indexed account, uint8 indexed kind, address indexed by);
     event CompanyPrefixAssigned(address indexed account, string prefix, address indexed by);
+    event ApprovalPolicySet(address indexed member, ApprovalPolicy policy);
+    event SupplierApproved(address indexed member, address indexed supplier, bytes32 recordCommitment);
+    event SupplierWithdrawn(address indexed member, address indexed supplier, bytes32 recordCommitment);
+    event ProductApproved(address indexed member, string gtin, bytes32 recordCommitment);
+    event ProductWithdrawn(address indexed member, string gtin, bytes32 recordCommitment);
 
     /// @param admin The bootstrap admin; it can only admit regulators and hand itself over.
     constructor(address admin) AccessControlDefaultAdminRules(0, admin) {}
@@ -104,24 +131,106 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
         emit MemberReinstated(account, msg.sender);
     }
 
-    /// @notice Attest (or replace) licence `kind` of `account`.
+    /// @notice Attest (or replace, e.g. on renewal) licence `kind` of `account`, with its
+    /// public registration data in clear.
     /// @dev Requirements: caller is an active regulator; `account` is a member; `kind` is
-    /// 1..4; `classMask` uses only bits 1..3 and is non-zero; `validUntil` is in the future.
-    function attestLicence(
-        address account,
-        uint8 kind,
-        bytes32 numberHash,
-        uint8 classMask,
-        uint64 validUntil
-    ) external {
+    /// 1..4; `classMask` uses only bits 1..3 and is non-zero; `validUntil` is in the future;
+    /// the number is 1..64 bytes, authority, warehouse address and province at most 200;
+    /// the scope holds at most 64 codes of 1..16 digits and hyphens.
+    function attestLicence(address account, uint8 kind, Licence calldata licence) external {
         _requireRegulator();
         if (_members[account].role == Role.None) revert PartnersNotMember(account);
         if (kind == 0 || kind > _MAX_LICENCE_KIND) revert PartnersInvalidLicenceKind(kind);
+        uint8 classMask = licence.classMask;
         if (classMask == 0 || classMask & ~_CLASS_MASK_ALL != 0) revert PartnersInvalidClassMask(classMask);
-        if (validUntil <= block.timestamp) revert PartnersLicenceAlreadyExpired(validUntil);
-        _licences[account][kind] = Licence(numberHash, classMask, validUntil);
+        if (licence.validUntil <= block.timestamp) revert PartnersLicenceAlreadyExpired(licence.validUntil);
+        _checkLicenceTexts(licence);
+        _licences[account][kind] = licence;
         _licenceKinds[account] |= uint8(1 << kind);
-        emit LicenceAttested(account, kind, numberHash, classMask, validUntil, msg.sender);
+        emit LicenceAttested(
+            account,
+            kind,
+            licence.number,
+            classMask,
+            licence.validUntil,
+            licence.authority,
+            licence.scope,
+            licence.warehouseAddress,
+            licence.province,
+            msg.sender
+        );
+    }
+
+    // ---------------------------------------------------------------- approved files
+
+    /// @notice Set what happens to goods from unapproved suppliers or of unapproved products
+    /// that the caller receives (see {ApprovalPolicy}; a new member starts at Off).
+    /// @dev Requirements: caller is an active member holding stock (not a regulator).
+    function setApprovalPolicy(ApprovalPolicy policy) external {
+        _requireTrader();
+        _policies[msg.sender] = policy;
+        emit ApprovalPolicySet(msg.sender, policy);
+    }
+
+    /// @notice Put `supplier` into the caller's approved-supplier file (首营企业), backed by
+    /// the sealed qualification record with commitment `record`; approving again replaces it.
+    /// @dev Requirements: caller is an active trading member; `supplier` is another member;
+    /// `record` is non-zero.
+    function approveSupplier(address supplier, bytes32 record) external {
+        _requireTrader();
+        if (supplier == msg.sender || _members[supplier].role == Role.None) revert PartnersInvalidSupplier(supplier);
+        if (record == bytes32(0)) revert PartnersMissingRecord();
+        _approvedSuppliers[msg.sender][supplier] = record;
+        emit SupplierApproved(msg.sender, supplier, record);
+    }
+
+    /// @notice Take `supplier` out of the caller's approved-supplier file; `record` is the
+    /// commitment of the sealed record saying why.
+    /// @dev Requirements: caller is an active trading member; `supplier` is in its file.
+    function withdrawSupplier(address supplier, bytes32 record) external {
+        _requireTrader();
+        if (_approvedSuppliers[msg.sender][supplier] == bytes32(0)) {
+            revert PartnersSupplierNotApproved(msg.sender, supplier);
+        }
+        delete _approvedSuppliers[msg.sender][supplier];
+        emit SupplierWithdrawn(msg.sender, supplier, record);
+    }
+
+    /// @notice Put product `gtin` into the caller's approved-product file (首营品种), backed
+    /// by the sealed qualification record with commitment `record`.
+    /// @dev Requirements: caller is an active trading member; `gtin` is 14 digits with a valid
+    /// check digit; `record` is non-zero.
+    function approveProduct(string calldata gtin, bytes32 record) external {
+        _requireTrader();
+        bytes14 key = _gtinKey(gtin);
+        if (record == bytes32(0)) revert PartnersMissingRecord();
+        _approvedProducts[msg.sender][key] = record;
+        emit ProductApproved(msg.sender, gtin, record);
+    }
+
+    /// @notice Take product `gtin` out of the caller's approved-product file.
+    /// @dev Requirements: caller is an active trading member; the product is in its file.
+    function withdrawProduct(string calldata gtin, bytes32 record) external {
+        _requireTrader();
+        bytes14 key = _gtinKey(gtin);
+        if (_approvedProducts[msg.sender][key] == bytes32(0)) revert PartnersProductNotApproved(msg.sender, gtin);
+        delete _approvedProducts[msg.sender][key];
+        emit ProductWithdrawn(msg.sender, gtin, record);
+    }
+
+    /// @notice The approval policy of `member`.
+    function approvalPolicyOf(address member) external view returns (ApprovalPolicy) {
+        return _policies[member];
+    }
+
+    /// @notice The record commitment with which `member` approved `supplier` (zero: none).
+    function supplierApproval(address member, address supplier) external view returns (bytes32) {
+        return _approvedSuppliers[member][supplier];
+    }
+
+    /// @inheritdoc IPartners
+    function productApproval(address member, bytes14 gtin) external view returns (bytes32) {
+        return _approvedProducts[member][gtin];
     }
 
     /// @notice Revoke licence `kind` of `account`.
@@ -201,12 +310,15 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     function custodyParties(address relayer, address sender, address receiver)
         external
         view
-        returns (bool relayerAllowed, bool senderActive, bool receiverActive, uint8 receiverClasses)
+        returns (CustodyCheck memory check)
     {
-        relayerAllowed = mayRelay(relayer);
-        senderActive = isActive(sender);
-        receiverActive = isActive(receiver);
-        receiverClasses = _qualifiedClasses(receiver);
+        check.relayerAllowed = mayRelay(relayer);
+        check.senderActive = isActive(sender);
+        check.receiverActive = isActive(receiver);
+        check.senderClasses = _qualifiedClasses(sender);
+        check.receiverClasses = _qualifiedClasses(receiver);
+        check.policy = _policies[receiver];
+        check.supplierApproved = _approvedSuppliers[receiver][sender] != bytes32(0);
     }
 
     /// @inheritdoc IPartners
@@ -247,6 +359,38 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
         for (uint256 i; i < length; ++i) {
             out[i] = value[i];
         }
+    }
+
+    function _checkLicenceTexts(Licence calldata licence) private pure {
+        uint256 n = bytes(licence.number).length;
+        if (n == 0 || n > _MAX_NUMBER) revert PartnersInvalidLicenceText(licence.number);
+        if (bytes(licence.authority).length > _MAX_TEXT) revert PartnersInvalidLicenceText(licence.authority);
+        if (bytes(licence.warehouseAddress).length > _MAX_TEXT) {
+            revert PartnersInvalidLicenceText(licence.warehouseAddress);
+        }
+        if (bytes(licence.province).length > _MAX_TEXT) revert PartnersInvalidLicenceText(licence.province);
+        if (licence.scope.length > _MAX_SCOPE) revert PartnersInvalidScopeCode(licence.scope[_MAX_SCOPE]);
+        for (uint256 i; i < licence.scope.length; ++i) {
+            bytes calldata code = bytes(licence.scope[i]);
+            if (code.length == 0 || code.length > _MAX_CODE) revert PartnersInvalidScopeCode(licence.scope[i]);
+            for (uint256 j; j < code.length; ++j) {
+                bytes1 c = code[j];
+                if ((c < "0" || c > "9") && c != "-") revert PartnersInvalidScopeCode(licence.scope[i]);
+            }
+        }
+    }
+
+    /// @dev A GTIN as stored by Devices: its 14 ASCII digits; the check digit must be valid.
+    function _gtinKey(string calldata gtin) private pure returns (bytes14) {
+        bytes memory g = bytes(gtin);
+        if (g.length != 14 || !Gs1.hasValidCheckDigit(g)) revert PartnersInvalidGtin(gtin);
+        return bytes14(g);
+    }
+
+    /// @dev An active member that may hold stock: anyone but a regulator.
+    function _requireTrader() private view {
+        Member storage m = _members[msg.sender];
+        if (m.status != MemberStatus.Active || m.role == Role.Regulator) revert PartnersUnauthorized(msg.sender);
     }
 
     function _requireRegulator() private view {

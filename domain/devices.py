@@ -1,4 +1,5 @@
-"""Devices: a manufacturer registers its products and their lots, and recalls a lot.
+"""Devices: a manufacturer registers its products and their lots (recalls are
+`domain.recall_actions`, with a sealed notice).
 
 Each write goes through the member's custodial ledger handle (refusals as the member may
 see them, `domain.tenancy`) and answers once the read model shows it
@@ -8,18 +9,16 @@ from __future__ import annotations
 
 from medledger.domain.auth import Member
 from medledger.domain.chain import custodial_ledger
-from medledger.domain.errors import Forbidden
 from medledger.domain.orders import report
-from medledger.domain.partner_schemas import LotIn, OperationOut, ProductIn, RecallIn, hexs
+from medledger.domain.partner_schemas import LotIn, OperationOut, ProductIn, hexs
 from medledger.domain.read_your_writes import settled
 from medledger.domain.record_notes import anchored, seal_note
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.sdk.gs1 import lot_key
 from medledger.sdk.ledger import Ledger
-from medledger.sdk.model import Role
 
-__all__ = ["ZERO32", "member_ledger", "recall_lot", "register_lot", "register_product"]
+__all__ = ["ZERO32", "member_ledger", "register_lot", "register_product"]
 
 ZERO32 = bytes(32)
 
@@ -68,14 +67,3 @@ def register_lot(services: Services, *, member: Member, lot: LotIn) -> Operation
     if sealed is not None:
         out = anchored(services, sealed, out)
     return settled(services, out)
-
-
-def recall_lot(services: Services, *, member: Member, recall: RecallIn) -> OperationOut:
-    """A manufacturer's recall of one of its lots (the regulator's own recalls go through
-    the regulator routes)."""
-    if member.role is not Role.MANUFACTURER:
-        raise Forbidden("manufacturer_only", "only a manufacturer recalls through this route")
-    result = member_ledger(services, member).recall_lot(
-        recall.lot_key, level=recall.level, reason_hash=recall.reason_hash
-    )
-    return settled(services, report(result, signed_by="custodial", recall_id=result.value))

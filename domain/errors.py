@@ -62,6 +62,13 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "PartnersPrefixOverlaps": CONFLICT,
     "PartnersPrefixTaken": CONFLICT,
     "PartnersUnauthorized": CONFLICT,
+    "PartnersInvalidLicenceText": MALFORMED,
+    "PartnersInvalidScopeCode": MALFORMED,
+    "PartnersInvalidGtin": MALFORMED,
+    "PartnersInvalidSupplier": MALFORMED,
+    "PartnersMissingRecord": MALFORMED,
+    "PartnersSupplierNotApproved": CONFLICT,
+    "PartnersProductNotApproved": CONFLICT,
     # Devices (products, lots, recalls)
     "DevicesInvalidDeviceClass": MALFORMED,
     "DevicesInvalidGtin": MALFORMED,
@@ -127,6 +134,9 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "ItemsSerialisedLot": CONFLICT,
     "ItemsLotTracked": CONFLICT,
     "ItemsNotDelegated": CONFLICT,
+    "ItemsSenderNotQualified": CONFLICT,
+    "ItemsSupplierNotApproved": CONFLICT,
+    "ItemsProductNotApproved": CONFLICT,
     # Records (adverse events, document anchors)
     "RecordsAlreadyAnchored": CONFLICT,
     "RecordsEmptyHash": MALFORMED,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from medledger.domain import lot_custody, orders
+from medledger.domain import acceptance, lot_custody, orders, records
 from medledger.domain.auth import Member
 from medledger.domain.chain import reader, submit_raw
 from medledger.domain.devices import member_ledger
@@ -218,8 +218,21 @@ def receive(
 ) -> OperationOut:
     """Accept (or reject `rejected_ids` of) a shipment addressed to the member, with the
     acceptance record: temperature min/max, excursion seconds, inspection hash."""
-    party_shipment(services, member=member, shipment_id=shipment_id)
-    return settled(services, orders.receive(services, member, shipment_id, order))
+    state = party_shipment(services, member=member, shipment_id=shipment_id)
+    if order.acceptance is None:
+        return settled(services, orders.receive(services, member, shipment_id, order))
+    if order.inspection_hash is not None or order.signature is not None:
+        raise Unprocessable(
+            "acceptance_with_hash",
+            "send either the acceptance record or an inspection hash you signed, not both",
+        )
+    record = acceptance.seal_acceptance(
+        services, member=member, shipment=state, record=order.acceptance
+    )
+    sealed = order.model_copy(update={"inspection_hash": record.commitment, "acceptance": None})
+    out = orders.receive(services, member, shipment_id, sealed)
+    records.set_anchor(services, record.id, out.tx_hash)
+    return settled(services, out)
 
 
 def cancel(

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from medledger.domain.acceptance_schemas import AcceptanceIn
 from medledger.sdk.dates import day_end, day_start
 
 __all__ = [
@@ -159,12 +160,6 @@ class LotIn(Strict):
         return self
 
 
-class RecallIn(Strict):
-    lot_key: Hex32
-    level: int = Field(ge=1, le=3)
-    reason_hash: Hex32
-
-
 # ------------------------------------------------------------------ items
 
 
@@ -282,6 +277,10 @@ class ReceiveIn(SignedFields):
     excursion_seconds: int = Field(default=0, ge=0, le=2**32 - 1)
     inspection_hash: Hex32 | None = None
     rejected_lots: LotQuantities = Field(default_factory=list)
+    # The full acceptance record (验收记录): sealed for the parties, its commitment becomes
+    # the inspection hash (custodial receipts; a member signing itself seals it first with
+    # POST /v1/partner/shipments/{id}/acceptance and signs that commitment).
+    acceptance: AcceptanceIn | None = None
 
     @model_validator(mode="after")
     def _lots(self) -> ReceiveIn:

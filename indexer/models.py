@@ -14,7 +14,7 @@ chain's own `lotIndex`.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -34,11 +34,13 @@ __all__ = [
     "PackageLevel",
     "ProcessedLog",
     "Product",
+    "ProductApproval",
     "ProductMasterVersion",
     "Recall",
     "RecallAckEvent",
     "RecallNoticeVersion",
     "Shipment",
+    "SupplierApproval",
     "UndoRecord",
     "VerificationScan",
 ]
@@ -60,6 +62,9 @@ class Organisation(SQLModel, table=True):
     name: str
     status: int
     admitted_block: int = _big()  # type: ignore[assignment]
+    approval_policy: int = Field(  # Partners.ApprovalPolicy: 0 off, 1 hold, 2 refuse
+        default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0")
+    )
 
 
 class CompanyPrefix(SQLModel, table=True):
@@ -73,10 +78,41 @@ class Licence(SQLModel, table=True):
     __tablename__ = "licences"
     organisation_id: int = Field(primary_key=True)
     kind: int = Field(primary_key=True)
-    number_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     class_mask: int
     valid_until: int = _big()  # type: ignore[assignment]
     revoked: bool = False
+    block_number: int = _big()  # type: ignore[assignment]
+    number: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    authority: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    scope: str = Field(  # classification codes, comma-joined
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
+    warehouse_address: str = Field(
+        default="", max_length=200, sa_column_kwargs={"server_default": ""}
+    )
+    province: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+
+
+class SupplierApproval(SQLModel, table=True):
+    """An entry of a member's approved-supplier file (首营企业); `approved` false once
+    withdrawn (the row keeps the withdrawal's record commitment)."""
+
+    __tablename__ = "supplier_approvals"
+    organisation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    supplier_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    approved: bool
+    block_number: int = _big()  # type: ignore[assignment]
+
+
+class ProductApproval(SQLModel, table=True):
+    """An entry of a member's approved-product file (首营品种)."""
+
+    __tablename__ = "product_approvals"
+    organisation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    gtin: str = Field(primary_key=True, max_length=14)
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    approved: bool
     block_number: int = _big()  # type: ignore[assignment]
 
 

@@ -195,11 +195,15 @@ class Projector:
         row = {
             "organisation_id": self.org(str(a["account"]), e.block_number),
             "kind": int(a["kind"]),
-            "number_hash": bytes(a["numberHash"]),
             "class_mask": int(a["classMask"]),
             "valid_until": int(a["validUntil"]),
             "revoked": False,
             "block_number": e.block_number,
+            "number": str(a["number"]),
+            "authority": str(a["authority"]),
+            "scope": ",".join(str(c) for c in a["scope"]),
+            "warehouse_address": str(a["warehouseAddress"]),
+            "province": str(a["province"]),
         }
         self.undo.upsert(e.block_number, "licences", row, ("organisation_id", "kind"))
 
@@ -215,6 +219,45 @@ class Projector:
             "block_number": e.block_number,
         }
         self.undo.upsert(e.block_number, "company_prefixes", row, ("prefix",))
+
+    def _on_ApprovalPolicySet(self, e: DecodedEvent) -> None:
+        org_id = self.org(str(e.args["member"]), e.block_number)
+        policy = {"approval_policy": int(e.args["policy"])}
+        self.undo.update(e.block_number, "organisations", {"id": org_id}, policy)
+
+    def _supplier_file(self, e: DecodedEvent, *, approved: bool) -> None:
+        row = {
+            "organisation_id": self.org(str(e.args["member"]), e.block_number),
+            "supplier_id": self.org(str(e.args["supplier"]), e.block_number),
+            "record": bytes(e.args["recordCommitment"]),
+            "approved": approved,
+            "block_number": e.block_number,
+        }
+        self.undo.upsert(
+            e.block_number, "supplier_approvals", row, ("organisation_id", "supplier_id")
+        )
+
+    def _product_file(self, e: DecodedEvent, *, approved: bool) -> None:
+        row = {
+            "organisation_id": self.org(str(e.args["member"]), e.block_number),
+            "gtin": str(e.args["gtin"]),
+            "record": bytes(e.args["recordCommitment"]),
+            "approved": approved,
+            "block_number": e.block_number,
+        }
+        self.undo.upsert(e.block_number, "product_approvals", row, ("organisation_id", "gtin"))
+
+    def _on_SupplierApproved(self, e: DecodedEvent) -> None:
+        self._supplier_file(e, approved=True)
+
+    def _on_SupplierWithdrawn(self, e: DecodedEvent) -> None:
+        self._supplier_file(e, approved=False)
+
+    def _on_ProductApproved(self, e: DecodedEvent) -> None:
+        self._product_file(e, approved=True)
+
+    def _on_ProductWithdrawn(self, e: DecodedEvent) -> None:
+        self._product_file(e, approved=False)
 
     # ------------------------------------------------------------ Devices
 

@@ -181,9 +181,13 @@ class LogBackend:
             "LicenceAttested",
             account=self.address(member),
             kind=int(kind),
-            numberHash=keccak(text=f"licence {member}"),
+            number=f"licence {member}",
             classMask=class_mask(1, 2, 3),
             validUntil=valid_until,
+            authority="",
+            scope=[],
+            warehouseAddress="",
+            province="",
             by=self.address(0),
         )
 

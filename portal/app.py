@@ -72,6 +72,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.records",
     "medledger.portal.routes.users",
     "medledger.portal.routes.exports",
+    "medledger.portal.routes.qualification",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024
@@ -81,6 +82,8 @@ UPLOAD_FORMS = (
     "/portal/shipments/outbound",
     "/portal/shipments/inbound/{shipment_id}",
     "/portal/manufacturer/master-data/import",
+    "/portal/qualification/suppliers",
+    "/portal/qualification/products",
 )
 
 

@@ -266,6 +266,37 @@ MESSAGES: dict[str, str] = {
     "lot_quantity_unavailable": _l(
         "Only %(available)s units of lot %(lot)s are available; %(requested)s were asked for."
     ),
+    # qualification both ways, approved files (domain.qualification)
+    "ItemsSenderNotQualified": _l(
+        "The sender holds no valid licence covering this device class; it may not ship these goods."
+    ),
+    "ItemsSupplierNotApproved": _l(
+        "The receiver has not approved this supplier (first-time supplier review) and refuses "
+        "goods from unapproved suppliers."
+    ),
+    "ItemsProductNotApproved": _l(
+        "The receiver has not approved this product (first-time product review) and refuses "
+        "unapproved products."
+    ),
+    "PartnersInvalidLicenceText": _l(
+        "The licence number must be 1-64 characters; authority, warehouse address and province "
+        "at most 200 bytes each."
+    ),
+    "PartnersInvalidScopeCode": _l(
+        "A business scope code is not valid: use classification codes such as 07 or 07-03 (at "
+        "most 64 codes)."
+    ),
+    "PartnersInvalidGtin": _l("The GTIN is not valid (14 digits with a correct check digit)."),
+    "PartnersInvalidSupplier": _l("The supplier must be another member of the network."),
+    "PartnersMissingRecord": _l("An approval needs its qualification record."),
+    "PartnersSupplierNotApproved": _l("This supplier is not in your approved-supplier file."),
+    "PartnersProductNotApproved": _l("This product is not in your approved-product file."),
+    "qualification_not_found": _l("No approval files of that member are shared with you."),
+    "qualification_traders_only": _l("Only members that hold stock keep approval files."),
+    "acceptance_with_hash": _l(
+        "Send either the acceptance record or an inspection hash you signed, not both."
+    ),
+    "acceptance_not_found": _l("No acceptance record of this shipment is shared with you."),
     # sealed records (domain.adverse_events, domain.returns, domain.service_records)
     "adverse_event_not_found": _l("No such adverse-event report among those you may read."),
     "return_to_non_supplier": _l(

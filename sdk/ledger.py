@@ -33,6 +33,7 @@ from medledger.sdk.messages import (
     sorted_lots,
 )
 from medledger.sdk.model import (
+    ApprovalPolicy,
     ItemState,
     ItemStatus,
     Licence,
@@ -126,11 +127,60 @@ class Ledger:
         return self._send("Partners", "reinstate", account)
 
     def attest_licence(
-        self, account: str, *, kind: int, number_hash: bytes, class_mask: int, valid_until: int
+        self,
+        account: str,
+        *,
+        kind: int,
+        number: str,
+        class_mask: int,
+        valid_until: int,
+        authority: str = "",
+        scope: Sequence[str] = (),
+        warehouse_address: str = "",
+        province: str = "",
     ) -> TxResult[None]:
-        return self._send(
-            "Partners", "attestLicence", account, int(kind), number_hash, class_mask, valid_until
+        """Attest (or renew) a licence with its public registration data in clear."""
+        terms = (
+            number,
+            class_mask,
+            valid_until,
+            authority,
+            list(scope),
+            warehouse_address,
+            province,
         )
+        return self._send("Partners", "attestLicence", account, int(kind), terms)
+
+    def set_approval_policy(self, policy: ApprovalPolicy) -> TxResult[None]:
+        """What happens to goods from unapproved suppliers or of unapproved products."""
+        return self._send("Partners", "setApprovalPolicy", int(policy))
+
+    def approve_supplier(self, supplier: str, *, record: bytes) -> TxResult[None]:
+        """Add `supplier` to the approved-supplier file (首营企业), with the commitment of
+        the sealed qualification record."""
+        return self._send("Partners", "approveSupplier", supplier, record)
+
+    def withdraw_supplier(self, supplier: str, *, record: bytes = ZERO32) -> TxResult[None]:
+        return self._send("Partners", "withdrawSupplier", supplier, record)
+
+    def approve_product(self, gtin: str, *, record: bytes) -> TxResult[None]:
+        """Add product `gtin` to the approved-product file (首营品种)."""
+        return self._send("Partners", "approveProduct", gtin, record)
+
+    def withdraw_product(self, gtin: str, *, record: bytes = ZERO32) -> TxResult[None]:
+        return self._send("Partners", "withdrawProduct", gtin, record)
+
+    def approval_policy(self, member: str) -> ApprovalPolicy:
+        return ApprovalPolicy(self._call("Partners", "approvalPolicyOf", member))
+
+    def supplier_approval(self, member: str, supplier: str) -> bytes | None:
+        """The record commitment behind `member`'s approval of `supplier`, or None."""
+        record = bytes(self._call("Partners", "supplierApproval", member, supplier))
+        return record if any(record) else None
+
+    def product_approval(self, member: str, gtin: str) -> bytes | None:
+        record = bytes(self._call("Partners", "productApproval", member, gtin.encode("ascii")))
+        return record if any(record) else None
 
     def revoke_licence(self, account: str, *, kind: int) -> TxResult[None]:
         return self._send("Partners", "revokeLicence", account, int(kind))
@@ -166,8 +216,10 @@ class Ledger:
         return Member(Role(role), MemberStatus(status), admitted_at)
 
     def licence(self, account: str, kind: int) -> Licence:
-        number_hash, mask, valid_until = self._call("Partners", "licenceOf", account, int(kind))
-        return Licence(bytes(number_hash), mask, valid_until)
+        number, mask, valid_until, authority, scope, address, province = self._call(
+            "Partners", "licenceOf", account, int(kind)
+        )
+        return Licence(number, mask, valid_until, authority, tuple(scope), address, province)
 
     def is_active(self, account: str) -> bool:
         return bool(self._call("Partners", "isActive", account))
@@ -524,8 +576,8 @@ class Ledger:
         return [bytes(i) for i in self._call("Items", "childrenOf", container_id)]
 
     def shipment(self, shipment_id: int) -> ShipmentState:
-        sender, status, count, tmin, tmax, classes, lot_count, receiver, items_hash = self._call(
-            "Items", "shipmentOf", shipment_id
+        sender, status, count, tmin, tmax, classes, lot_count, receiver, held, items_hash = (
+            self._call("Items", "shipmentOf", shipment_id)
         )
         return ShipmentState(
             shipment_id,
@@ -538,6 +590,7 @@ class Ledger:
             bytes(items_hash),
             class_mask=classes,
             lot_count=lot_count,
+            held=bool(held),
         )
 
     def shipped_items(self, shipment_id: int) -> list[bytes]:

@@ -80,9 +80,26 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Licence:
-    number_hash: bytes
+    """A licence as attested: its number in clear (public registration data), the device
+    classes it covers (`class_mask`), expiry, issuing authority, business scope as
+    classification codes ("07", "07-03", ...), warehouse address and province."""
+
+    number: str
     class_mask: int
     valid_until: int
+    authority: str = ""
+    scope: tuple[str, ...] = ()
+    warehouse_address: str = ""
+    province: str = ""
+
+
+class ApprovalPolicy(IntEnum):
+    """What a receiver does with goods outside its approved-supplier/-product files
+    (Partners.ApprovalPolicy): no check, hold them Quarantined for QA review, or refuse."""
+
+    OFF = 0
+    HOLD = 1
+    REFUSE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +157,4 @@ class ShipmentState:
     items_hash: bytes
     class_mask: int = 0
     lot_count: int = 0  # loose lot quantities shipped (Items.shipmentLots)
+    held: bool = False  # outside the receiver's approved files, policy Hold: lands Quarantined

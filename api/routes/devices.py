@@ -1,6 +1,8 @@
-"""Devices: a manufacturer registers its products and their lots, and recalls a lot of its
-own, for the signed-in member (the HTTP face of `domain.devices`). A write answers once
-the read model shows it (`domain.read_your_writes`).
+"""Devices: a manufacturer registers its products and their lots for the signed-in member
+(the HTTP face of `domain.devices`). A write answers once the read model shows it
+(`domain.read_your_writes`). A manufacturer recalls a lot with a readable notice at
+`POST /v1/partner/recalls/notice` (`api.routes.recalls`); the older `POST
+/v1/partner/recalls`, which took a client-computed reason hash, is retired.
 
 `GET /v1/devices/{gtin}` is public, like the verification it serves: the product's master
 data as China's UDI database publishes it (`domain.master_data`), with every anchored
@@ -19,7 +21,7 @@ from medledger.domain import devices, master_data
 from medledger.domain.errors import Unprocessable
 from medledger.domain.master_data import AnchorOutcome, MasterRecord, ProductMasterOut
 from medledger.domain.oversight_feed import MAX_MASTER_RECORDS, MasterRecordPage, master_record_page
-from medledger.domain.partner_schemas import PROBLEMS, LotIn, OperationOut, ProductIn, RecallIn
+from medledger.domain.partner_schemas import PROBLEMS, LotIn, OperationOut, ProductIn
 from medledger.web.deps import ServicesDep
 from medledger.web.members import CurrentMember
 from medledger.web.oversight import RegulatorMemberOnly
@@ -37,12 +39,6 @@ def register_product(body: ProductIn, member: CurrentMember, services: ServicesD
 @router.post("/v1/partner/lots", response_model=OperationOut, status_code=201, tags=["partner"])
 def register_lot(body: LotIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
     return devices.register_lot(services, member=member, lot=body)
-
-
-@router.post("/v1/partner/recalls", response_model=OperationOut, status_code=201, tags=["partner"])
-def recall(body: RecallIn, member: CurrentMember, services: ServicesDep) -> OperationOut:
-    """Manufacturer recall of one of its lots (regulator recalls are regulator routes)."""
-    return devices.recall_lot(services, member=member, recall=body)
 
 
 @router.put("/v1/partner/products/{gtin}/master", response_model=AnchorOutcome, tags=["partner"])

@@ -24,7 +24,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from medledger.api.routes import lots
+from medledger.api.routes import acceptance, lots, qualification
 from medledger.domain import items, orders
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
@@ -60,6 +60,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEMS)
 router.include_router(lots.router)  # loose lot quantities and cases
+router.include_router(qualification.router)  # approval files (首营企业/首营品种)
+router.include_router(acceptance.router)  # acceptance records (验收记录)
 ShipmentId = Annotated[int, Path(ge=1, le=2**64 - 1)]
 
 

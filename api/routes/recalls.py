@@ -6,7 +6,11 @@ member holding units of a recalled lot reads its notices (`GET /v1/partner/recal
 `.../{id}/notice`) and acknowledges, signed on chain with its key. The regulator reads,
 per holder, what is outstanding, who acknowledged and who is past the level's deadline;
 it orders and closes recalls in `api.routes.regulator`. The older `POST
-/v1/partner/recalls` (a client-computed reason hash) is `api.routes.devices`.
+/v1/partner/recalls`, which took a client-computed reason hash, is retired in favour of
+`POST /v1/partner/recalls/notice`.
+
+A member's credential here (an ERP) is one actor: these routes act at once. The
+maker-checker (`domain.recall_approvals`) is for people in the portal.
 
 The regulator's deployment also pulls the unsigned acknowledgements of before through the
 oversight feed (`GET /v1/partner/oversight/acknowledgements`, regulator member only).

@@ -26,11 +26,16 @@ from medledger.domain.network import network_alerts
 from medledger.domain.oversight_feed import scanner_address
 from medledger.domain.oversight_pull import start_pulling
 from medledger.domain.partners import (
+    CompanyPrefix,
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
+    LicenceScope,
+    LicenceText,
     LicenceValidUntil,
     MemberAddress,
+    MemberName,
+    MemberRoleName,
 )
 from medledger.domain.recall_actions import NoticeIn
 from medledger.domain.recalls import (
@@ -287,6 +292,10 @@ class LicenceIn(Strict):
     number: LicenceNumber
     device_classes: DeviceClasses
     valid_until: LicenceValidUntil
+    authority: LicenceText = ""
+    scope: LicenceScope = []
+    warehouse_address: LicenceText = ""
+    province: LicenceText = ""
 
 
 @router.post("/licences", response_model=TxOut)
@@ -300,6 +309,10 @@ def attest_licence(body: LicenceIn, services: ServicesDep) -> TxOut:
             number=body.number,
             device_classes=body.device_classes,
             valid_until=body.valid_until,
+            authority=body.authority,
+            scope=body.scope,
+            warehouse_address=body.warehouse_address,
+            province=body.province,
         )
     )
 
@@ -317,3 +330,25 @@ def suspend_member(address: Address, body: SuspendIn, services: ServicesDep) -> 
 @router.post("/members/{address}/reinstate", response_model=TxOut)
 def reinstate_member(address: Address, services: ServicesDep) -> TxOut:
     return _tx(partners.reinstate_member(services, member=address))
+
+
+class AdmitIn(Strict):
+    member: MemberAddress
+    role: MemberRoleName
+    name: MemberName
+
+
+@router.post("/members", response_model=TxOut)
+def admit_member(body: AdmitIn, services: ServicesDep) -> TxOut:
+    """Admit an organisation with one role (409 `PartnersAlreadyMember` if it is one)."""
+    return _tx(partners.admit_member(services, member=body.member, role=body.role, name=body.name))
+
+
+class PrefixIn(Strict):
+    prefix: CompanyPrefix
+
+
+@router.post("/members/{address}/prefixes", response_model=TxOut)
+def assign_prefix(address: Address, body: PrefixIn, services: ServicesDep) -> TxOut:
+    """Assign a GS1 company prefix (409 `PartnersPrefixTaken` / `PartnersPrefixOverlaps`)."""
+    return _tx(partners.assign_prefix(services, member=address, prefix=body.prefix))

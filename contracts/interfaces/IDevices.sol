@@ -50,6 +50,9 @@ interface IDevices {
         view
         returns (bytes14 childGtin, uint32 quantity, bytes14 baseGtin, uint32 baseQuantity);
 
+    /// @notice The GTIN (14 ASCII digits) of lot number `lotIndex`; zero if unknown.
+    function lotGtin(uint32 lotIndex) external view returns (bytes14);
+
     /// @notice Resolve a lot key to its index, GTIN (14 ASCII digits) and manufacturer.
     function lotForCommission(bytes32 lotKey)
         external

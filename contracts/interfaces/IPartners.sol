@@ -25,10 +25,41 @@ interface IPartners {
         uint64 admittedAt;
     }
 
+    /// @dev What the regulator attests: the licence number in clear (public registration
+    /// data), the issuing authority, the business scope as classification codes of the
+    /// medical device classification catalogue ("07", "07-03", ...), the warehouse address and
+    /// province, the class mask the custody rules check, and the expiry.
     struct Licence {
-        bytes32 numberHash;
+        string number;
         uint8 classMask;
         uint64 validUntil;
+        string authority;
+        string[] scope;
+        string warehouseAddress;
+        string province;
+    }
+
+    /// @notice What a receiver does with goods from a supplier or of a product that is not in
+    /// its approved files (首营企业/首营品种): Off (no check), Hold (the receipt succeeds but
+    /// the goods land Quarantined for QA review) or Refuse (the shipment reverts).
+    enum ApprovalPolicy {
+        Off,
+        Hold,
+        Refuse
+    }
+
+    /// @notice Everything a custody handshake checks about its parties, read in one call.
+    /// `senderClasses`/`receiverClasses` are class masks (bit c set when {isQualified} is
+    /// true for class c); `policy` and `supplierApproved` are the receiver's approval policy
+    /// and whether the sender is in its approved-supplier file.
+    struct CustodyCheck {
+        bool relayerAllowed;
+        bool senderActive;
+        bool receiverActive;
+        uint8 senderClasses;
+        uint8 receiverClasses;
+        ApprovalPolicy policy;
+        bool supplierApproved;
     }
 
     /// @notice True if `account` is an admitted member that is not suspended.
@@ -51,12 +82,16 @@ interface IPartners {
 
     /// @notice Everything a custody handshake checks about its parties, in one call: whether
     /// `relayer` may relay ({mayRelay}), whether `sender` and `receiver` are active
-    /// ({isActive}), and the device classes `receiver` is qualified for, as a class mask
-    /// (bit c set when {isQualified}(receiver, c) is true).
+    /// ({isActive}), the device classes each is qualified for, and the receiver's approval
+    /// policy and file entry for the sender (see {CustodyCheck}).
     function custodyParties(address relayer, address sender, address receiver)
         external
         view
-        returns (bool relayerAllowed, bool senderActive, bool receiverActive, uint8 receiverClasses);
+        returns (CustodyCheck memory);
+
+    /// @notice The qualification record commitment with which `member` approved product `gtin`
+    /// (14 ASCII digits), or zero if it is not in its approved-product file.
+    function productApproval(address member, bytes14 gtin) external view returns (bytes32);
 
     /// @notice True if `account` holds an unexpired licence of `kind` covering `deviceClass`.
     function holdsLicence(address account, uint8 kind, uint8 deviceClass) external view returns (bool);

@@ -70,6 +70,11 @@ class LicenceView:
     classes: tuple[int, ...]  # device classes 1..3 it covers
     valid_until: int
     revoked: bool
+    number: str = ""
+    authority: str = ""
+    scope: tuple[str, ...] = ()  # classification codes ("07", "07-03", ...)
+    warehouse_address: str = ""
+    province: str = ""
 
     def valid_at(self, now: int) -> bool:
         return not self.revoked and self.valid_until >= now
@@ -100,15 +105,26 @@ def members_with_licences(conn: Connection) -> list[MemberView]:
             (int(Role.NONE),),
         )
     }
-    for org, kind, mask, until, revoked in sql.rows(
-        "SELECT organisation_id, kind, class_mask, valid_until, revoked FROM licences "
+    for org, kind, mask, until, revoked, number, authority, scope, address, province in sql.rows(
+        "SELECT organisation_id, kind, class_mask, valid_until, revoked, number, authority, scope, "
+        "warehouse_address, province FROM licences "
         "ORDER BY organisation_id, kind"
     ):
         member = members.get(int(org))
         if member is not None:
             classes = tuple(c for c in (1, 2, 3) if int(mask) & (1 << c))
             member.licences.append(
-                LicenceView(LicenceKind(int(kind)), classes, int(until), bool(revoked))
+                LicenceView(
+                    LicenceKind(int(kind)),
+                    classes,
+                    int(until),
+                    bool(revoked),
+                    str(number),
+                    str(authority),
+                    tuple(c for c in str(scope).split(",") if c),
+                    str(address),
+                    str(province),
+                )
             )
     return list(members.values())
 

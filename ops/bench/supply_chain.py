@@ -290,7 +290,7 @@ class ChainBackend:
         self.regulator.attest_licence(
             self.ledgers[member].address,
             kind=kind,
-            number_hash=keccak(text=f"licence {member}"),
+            number=f"licence {member}",
             class_mask=class_mask(1, 2, 3),
             valid_until=valid_until,
         )

@@ -71,7 +71,7 @@ def enrol_member(
     regulator.attest_licence(
         address,
         kind=kind,
-        number_hash=keccak(text=f"licence:{name}"),
+        number=f"LIC-{int(kind)}-{address[2:10].upper()}",  # public registration data
         class_mask=class_mask(1, 2, 3),
         valid_until=now + 5 * YEAR,
     )

@@ -14,6 +14,8 @@ from medledger.domain.partners import (
     DeviceClasses,
     LicenceKindName,
     LicenceNumber,
+    LicenceScope,
+    LicenceText,
     LicenceValidUntil,
     MemberAddress,
 )
@@ -54,6 +56,10 @@ class LicenceForm(_Form):
     number: LicenceNumber
     device_classes: DeviceClasses
     valid_until: LicenceValidUntil
+    authority: LicenceText = ""
+    scope: LicenceScope = []
+    warehouse_address: LicenceText = ""
+    province: LicenceText = ""
 
 
 def parse_form(

@@ -4,6 +4,11 @@ versions of the notice, follows the recall per holder against the level's deadli
 closes it (with units outstanding or holders unacknowledged only with a reason and a
 confirmation). The use cases are `domain.recall_actions`; the regulator's recall centre
 is `portal.routes.recalls.centre`.
+
+Issuing and closing are maker-checker actions (`domain.recall_approvals`): the form
+proposes, and the recall is issued or closed on chain only when a different QA user or
+manager of the organisation approves it on "Awaiting approval" (`/portal/approvals`).
+New versions of the notice are published at once.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from medledger.domain import recall_actions
+from medledger.domain import recall_actions, recall_approvals
 from medledger.domain.auth import StaffRole
 from medledger.domain.errors import NotFound
 from medledger.domain.recall_actions import NoticeIn
@@ -32,7 +37,7 @@ from medledger.portal.context import STAFF_POLICY, Csrf, Ctx, role_ctx
 from medledger.portal.forms import code_lot
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.regulator.forms import RecallForm, parse_form
-from medledger.portal.routes.recalls import LEVELS, RECALL_HINTS, masters_of
+from medledger.portal.routes.recalls import LEVELS, RECALL_HINTS, masters_of, pending_recalls
 from medledger.sdk.model import Role
 from medledger.web.deps import ConnDep
 
@@ -56,14 +61,15 @@ def _list(ctx: Ctx, conn: Connection, **extra: object) -> HTMLResponse:
         recalls=rows,
         masters=masters_of(ctx, (r.gtin for r in rows)),
         levels=LEVELS,
+        proposals=pending_recalls(ctx),
         now=int(time.time()),
         **extra,
     )
 
 
 @router.get("")
-def recalls(ctx: Manufacturer, conn: ConnDep) -> HTMLResponse:
-    return _list(ctx, conn)
+def recalls(ctx: Manufacturer, conn: ConnDep, proposed: str = "") -> HTMLResponse:
+    return _list(ctx, conn, proposed=proposed[:32])
 
 
 @router.post("")
@@ -89,9 +95,10 @@ def issue(
             hints=RECALL_HINTS,
             gettext=ctx._,
         )
-        issued = recall_actions.issue(
+        proposed = recall_approvals.propose_issue(
             ctx.services,
-            by=ctx.signed_in,
+            member=ctx.signed_in,
+            proposer=ctx.require_staff(StaffRole.QA),
             gtin=form.gtin,
             lot=form.lot,
             level=form.level,
@@ -99,7 +106,7 @@ def issue(
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _list(ctx, conn, values=values, problem=exc)
-    return RedirectResponse(f"/portal/manufacturer/recalls/{issued.recall_id}", status_code=303)
+    return RedirectResponse(f"/portal/manufacturer/recalls?proposed={proposed.id}", status_code=303)
 
 
 def _notice(values: dict[str, str]) -> NoticeIn:
@@ -129,14 +136,15 @@ def _detail(ctx: Ctx, conn: Connection, recall_id: int, **extra: object) -> Resp
         summary=None if progress is None else recall_summary(ctx.services, conn, recall_id),
         notice=notice,
         notice_days=NOTICE_DAYS,
+        proposals=[a for a in pending_recalls(ctx) if a.payload.get("recall_id") == recall_id],
         now=int(time.time()),
         **extra,
     )
 
 
 @router.get("/{recall_id}")
-def recall(ctx: Manufacturer, conn: ConnDep, recall_id: RecallId) -> Response:
-    return _detail(ctx, conn, recall_id)
+def recall(ctx: Manufacturer, conn: ConnDep, recall_id: RecallId, proposed: str = "") -> Response:
+    return _detail(ctx, conn, recall_id, proposed=proposed[:32])
 
 
 @router.post("/{recall_id}/notice")
@@ -179,14 +187,16 @@ def close(
     values = {"outcome": outcome, "confirm_outstanding": confirm_outstanding}
     try:
         _own(ctx, conn, recall_id)
-        recall_actions.close(
+        proposed = recall_approvals.propose_close(
             ctx.services,
-            conn,
-            by=ctx.signed_in,
+            member=ctx.signed_in,
+            proposer=ctx.require_staff(StaffRole.QA),
             recall_id=recall_id,
             reason=outcome,
             confirm_outstanding=confirm_outstanding == "yes",
         )
     except Exception as exc:  # noqa: BLE001
         return _detail(ctx, conn, recall_id, close_values=values, problem=exc)
-    return RedirectResponse(f"/portal/manufacturer/recalls/{recall_id}", status_code=303)
+    return RedirectResponse(
+        f"/portal/manufacturer/recalls/{recall_id}?proposed={proposed.id}", status_code=303
+    )

@@ -4,6 +4,8 @@ The regulator's recall centre (`centre`, included by `portal.routes.regulator` u
 /portal/regulator/recalls): issue a recall, then watch its scope and progress per holder
 live (htmx polls the progress fragment while the recall is open), with each holder's
 acknowledgement against the 1/3/7-day deadline of the recall's level, and close it.
+Issuing and closing are proposed by one QA user or manager of the regulator and done only
+when a different one approves it on "Awaiting approval" (`domain.recall_approvals`).
 
 Recall notices for the organisations holding recalled stock (`router`, /portal/recalls):
 each open recall of a lot the member holds units of, with what it holds, the deadline of
@@ -21,7 +23,7 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from medledger.domain import recall_actions
+from medledger.domain import approvals, recall_approvals
 from medledger.domain.auth import StaffRole
 from medledger.domain.errors import NotFound
 from medledger.domain.master_data import MasterRecord, current_record
@@ -82,6 +84,12 @@ def masters_of(ctx: Ctx, gtins: Iterable[str]) -> dict[str, MasterRecord]:
     return {gtin: record for gtin, record in found.items() if record is not None}
 
 
+def pending_recalls(ctx: Ctx) -> list[approvals.Approval]:
+    """The organisation's recall proposals still awaiting a second person."""
+    found = approvals.approvals_of(ctx.services, member=ctx.signed_in, state="pending")
+    return [a for a in found if a.kind in (recall_approvals.ISSUE, recall_approvals.CLOSE)]
+
+
 def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
     extra.setdefault("values", {"level": "1"})
     rows = recall_list(conn)
@@ -90,14 +98,15 @@ def _list_page(ctx: Ctx, conn: ConnDep, **extra: object) -> HTMLResponse:
         recalls=rows,
         masters=masters_of(ctx, (r.gtin for r in rows)),
         levels=LEVELS,
+        proposals=pending_recalls(ctx),
         now=int(time.time()),
         **extra,
     )
 
 
 @centre.get("")
-def recalls(ctx: Regulator, conn: ConnDep) -> HTMLResponse:
-    return _list_page(ctx, conn)
+def recalls(ctx: Regulator, conn: ConnDep, proposed: str = "") -> HTMLResponse:
+    return _list_page(ctx, conn, proposed=proposed[:32])
 
 
 @centre.post("")
@@ -105,13 +114,13 @@ def issue(
     ctx: Regulator,
     conn: ConnDep,
     _: Csrf,
-    gtin: Annotated[str, Form()] = "",
-    lot: Annotated[str, Form()] = "",
-    level: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
-    action: Annotated[str, Form()] = "",
-    scope: Annotated[str, Form()] = "",
-    contact: Annotated[str, Form()] = "",
+    gtin: Annotated[str, Form(max_length=200)] = "",
+    lot: Annotated[str, Form(max_length=20)] = "",
+    level: Annotated[str, Form(max_length=2)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    action: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    scope: Annotated[str, Form(max_length=2000)] = "",
+    contact: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     values = {
         "gtin": gtin,
@@ -130,9 +139,10 @@ def issue(
             hints=RECALL_HINTS,
             gettext=ctx._,
         )
-        issued = recall_actions.issue(
+        proposed = recall_approvals.propose_issue(
             ctx.services,
-            by=None,
+            member=ctx.signed_in,
+            proposer=ctx.require_staff(StaffRole.QA),
             gtin=form.gtin,
             lot=form.lot,
             level=form.level,
@@ -142,7 +152,7 @@ def issue(
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _list_page(ctx, conn, values=values, problem=exc)
-    return RedirectResponse(f"/portal/regulator/recalls/{issued.recall_id}", status_code=303)
+    return RedirectResponse(f"/portal/regulator/recalls?proposed={proposed.id}", status_code=303)
 
 
 def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: object) -> Response:
@@ -158,14 +168,15 @@ def _detail(ctx: Ctx, conn: ConnDep, recall_id: int, template: str, **extra: obj
         notice=None if progress is None else notice_text(ctx.services, conn, recall_id),
         summary=None if progress is None else recall_summary(ctx.services, conn, recall_id),
         notice_days=NOTICE_DAYS,
+        proposals=[a for a in pending_recalls(ctx) if a.payload.get("recall_id") == recall_id],
         now=int(time.time()),
         **extra,
     )
 
 
 @centre.get("/{recall_id}")
-def recall(ctx: Regulator, conn: ConnDep, recall_id: RecallId) -> Response:
-    return _detail(ctx, conn, recall_id, "regulator/recall.html")
+def recall(ctx: Regulator, conn: ConnDep, recall_id: RecallId, proposed: str = "") -> Response:
+    return _detail(ctx, conn, recall_id, "regulator/recall.html", proposed=proposed[:32])
 
 
 @centre.get("/{recall_id}/progress")
@@ -185,17 +196,19 @@ def close(
 ) -> Response:
     values = {"outcome": outcome, "confirm_outstanding": confirm_outstanding}
     try:
-        recall_actions.close(
+        proposed = recall_approvals.propose_close(
             ctx.services,
-            conn,
-            by=None,
+            member=ctx.signed_in,
+            proposer=ctx.require_staff(StaffRole.QA),
             recall_id=recall_id,
             reason=outcome,
             confirm_outstanding=confirm_outstanding == "yes",
         )
     except Exception as exc:  # noqa: BLE001
         return _detail(ctx, conn, recall_id, "regulator/recall.html", values=values, problem=exc)
-    return RedirectResponse(f"/portal/regulator/recalls/{recall_id}", status_code=303)
+    return RedirectResponse(
+        f"/portal/regulator/recalls/{recall_id}?proposed={proposed.id}", status_code=303
+    )
 
 
 # ------------------------------------------------------------------ recall notices

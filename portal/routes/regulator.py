@@ -10,6 +10,7 @@ signed-in member whose role is regulator. Writes are signed with the regulator's
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Mapping
 from typing import Annotated
@@ -20,12 +21,13 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from medledger.domain import partners
+from medledger.domain.auth import StaffRole
 from medledger.domain.network import DAY, NetworkFigures, network_alerts, network_overview
 from medledger.domain.recalls import RecallProblem, recall_list
 from medledger.domain.regulator import MAX_REASON, RegulatorProblem
 from medledger.indexer.queries.counterparties import names_of
 from medledger.portal.charts import Bar, bar_chart, column_chart
-from medledger.portal.context import Csrf, Ctx
+from medledger.portal.context import STAFF_POLICY, Csrf, Ctx
 from medledger.portal.errors import MESSAGES, FormError
 from medledger.portal.i18n import Formatter
 from medledger.portal.nav import NavItem, _l, register
@@ -184,11 +186,17 @@ NOTICES = {
     "licence": _l("The licence is attested on the ledger."),
     "suspended": _l("The member is suspended: the ledger refuses its transactions from now on."),
     "reinstated": _l("The member is reinstated."),
+    "admitted": _l("The organisation is admitted as a member."),
+    "prefix": _l("The company prefix is assigned."),
 }
 LICENCE_HINTS = {
     "member": _l("Choose a member."),
     "kind": _l("Choose the kind of licence."),
-    "number": _l("Enter the licence number (1-200 characters)."),
+    "number": _l("Enter the licence number (1-64 characters)."),
+    "scope": _l("Enter classification codes such as 07 or 07-03, separated by commas."),
+    "authority": _l("At most 200 characters."),
+    "warehouse_address": _l("At most 200 characters."),
+    "province": _l("At most 200 characters."),
     "device_classes": _l("Choose at least one device class."),
     "valid_until": _l("Enter the last day of validity."),
 }
@@ -204,6 +212,10 @@ def licence(
     number: Annotated[str, Form()] = "",
     device_classes: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI reads it)
     valid_until: Annotated[str, Form()] = "",
+    authority: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
+    warehouse_address: Annotated[str, Form()] = "",
+    province: Annotated[str, Form()] = "",
 ) -> Response:
     values: dict[str, object] = {
         "member": member,
@@ -211,6 +223,10 @@ def licence(
         "number": number,
         "valid_until": valid_until,
         "device_classes": device_classes,
+        "authority": authority,
+        "scope": scope,
+        "warehouse_address": warehouse_address,
+        "province": province,
     }
     try:
         form = parse_form(
@@ -223,6 +239,10 @@ def licence(
                 "valid_until": end_of_day(
                     valid_until, field="valid_until", message=ctx._(LICENCE_HINTS["valid_until"])
                 ),
+                "authority": authority.strip(),
+                "scope": [c for c in re.split(r"[\s,，、;；]+", scope) if c],
+                "warehouse_address": warehouse_address.strip(),
+                "province": province.strip(),
             },
             hints=LICENCE_HINTS,
             gettext=ctx._,
@@ -234,6 +254,10 @@ def licence(
             number=form.number,
             device_classes=form.device_classes,
             valid_until=form.valid_until,
+            authority=form.authority,
+            scope=form.scope,
+            warehouse_address=form.warehouse_address,
+            province=form.province,
         )
     except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
         return _members_page(ctx, conn, values=values, problem=exc)
@@ -262,6 +286,58 @@ def suspend(
         return _members_page(ctx, conn, values={"reason": reason, "address": address}, problem=exc)
     return RedirectResponse(
         f"/portal/regulator/members?{pending_param(written)}notice=suspended", status_code=303
+    )
+
+
+@router.post("/members/admit")
+def admit(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    member: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    """Admit an organisation (its account address, role and name) to the consortium."""
+    values = {"new_member": member, "role": role, "name": name}
+    try:
+        _check_address(member.strip())
+        if role not in ADMITTED_ROLES or not 1 <= len(name.strip()) <= 200:
+            raise FormError("invalid_request", "role and name (1-200 characters)", {})
+        written = partners.admit_member(
+            ctx.services,
+            member=member.strip(),
+            role=role,  # type: ignore[arg-type]
+            name=name.strip(),
+        )
+    except Exception as exc:  # noqa: BLE001 (ctx.render re-raises what it cannot explain)
+        return _members_page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=admitted", status_code=303
+    )
+
+
+ADMITTED_ROLES = ("manufacturer", "distributor", "logistics", "hospital")
+STAFF_POLICY["/portal/regulator/prefixes"] = StaffRole.MANAGER  # as admitting a member
+
+
+@router.post("/prefixes")
+def prefix(
+    ctx: Regulator,
+    conn: ConnDep,
+    _: Csrf,
+    member: Annotated[str, Form()] = "",
+    prefix: Annotated[str, Form()] = "",
+) -> Response:
+    """Assign a GS1 company prefix to a member."""
+    values = {"prefix_member": member, "prefix": prefix}
+    try:
+        _check_address(member)
+        written = partners.assign_prefix(ctx.services, member=member, prefix=prefix.strip())
+    except Exception as exc:  # noqa: BLE001
+        return _members_page(ctx, conn, values=values, problem=exc)
+    return RedirectResponse(
+        f"/portal/regulator/members?{pending_param(written)}notice=prefix", status_code=303
     )
 
 

@@ -7,7 +7,6 @@ through the same use cases as the JSON API (`domain.items`, `api.routes.document
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from medledger.domain import items
+from medledger.domain import acceptance, items
 from medledger.domain.chain import reader
 from medledger.domain.errors import NotFound
 from medledger.domain.lot_custody import LotAvailability
@@ -27,7 +26,7 @@ from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shi
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
-from medledger.portal.forms import codes, tenths, text_hash, whole
+from medledger.portal.forms import codes, tenths, whole
 from medledger.portal.lot_forms import LotLine, as_body, lot_lines
 from medledger.portal.nav import NavItem, _l, register
 from medledger.portal.pending import pending_param
@@ -178,15 +177,34 @@ def _acceptance(ctx: Ctx, conn: ConnDep, shipment_id: int, **values: Any) -> HTM
         return _not_inbound(ctx, missing)
     lines = shipment_lines(conn, reader(ctx.services).shipped_items(shipment_id))
     values.setdefault("values", {"temp_min": "", "temp_max": "", "excursion_minutes": "0"})
+    loose = _loose_shipped(ctx, conn, shipment_id)
     return ctx.render(
         "shipments/receive.html",
         shipment=state,
         lines=lines,
         lots=_lots(lines),
-        loose=_loose_shipped(ctx, conn, shipment_id),
+        loose=loose,
+        record_lots=[(g, n) for g, n, _ in _lots(lines)] + [(q.gtin, q.lot) for q in loose],
         sender=organisation_name(conn, state.sender) or state.sender,
         documents=documents_about(ctx, {_subject(shipment_id)}).get(_subject(shipment_id), []),
         **values,
+    )
+
+
+@router.get("/acceptance/{shipment_id}")
+def acceptance_record(ctx: Partner, shipment_id: ShipmentId) -> HTMLResponse:
+    """The acceptance record (验收记录) of a shipment, for its parties (404 for others)."""
+    try:
+        view = acceptance.read_acceptance(
+            ctx.services, member=ctx.signed_in, shipment_id=shipment_id
+        )
+    except NotFound as missing:
+        return ctx.render("error.html", problem=missing, status_code=404)
+    return ctx.render(
+        "shipments/acceptance_record.html",
+        shipment_id=shipment_id,
+        record=view.record,
+        body=view.body,
     )
 
 
@@ -225,17 +243,8 @@ def _receive(
     try:
         rejected_ids = _in_shipped_order(shipped, rejected)
         rejected_lots = _rejected_lots(loose, typed)
-        counted = _check_counts(lines, rejected, typed)
-        record = {
-            "shipment": shipment_id,
-            "counted": counted,
-            "rejected": sorted(line.code for line in lines if hexs(line.item_key) in rejected),
-            "rejected_lots": {q["lot_key"]: q["quantity"] for q in rejected_lots},
-            "temp_min": typed.get("temp_min", ""),
-            "temp_max": typed.get("temp_max", ""),
-            "excursion_minutes": typed.get("excursion_minutes", "0"),
-            "note": typed.get("note", ""),
-        }
+        _check_counts(lines, rejected, typed)
+        record = _acceptance_record(ctx, lines, loose, rejected, rejected_lots, typed)
         body = ReceiveIn.model_validate(
             {
                 "temp_min": tenths("temp_min", typed.get("temp_min", "")),
@@ -249,7 +258,7 @@ def _receive(
                 ),
                 "rejected_ids": rejected_ids,
                 "rejected_lots": rejected_lots,
-                "inspection_hash": hexs(text_hash(json.dumps(record, sort_keys=True)) or b""),
+                "acceptance": record,
             }
         )
         check_sizes(documents)
@@ -289,6 +298,7 @@ def _receive(
     return not_stored or ctx.render(
         "shipments/received.html",
         shipment_id=shipment_id,
+        record_url=f"/portal/shipments/acceptance/{shipment_id}",
         accepted=len(event["acceptedIds"]),
         rejected_count=len(event["rejectedIds"]),
         loose_units=loose_units if loose else None,
@@ -343,6 +353,53 @@ def _in_shipped_order(shipped: list[bytes], rejected: set[str]) -> list[str]:
             {"reject": stray[0]},
         )
     return [i for i in ids if i in rejected]
+
+
+def _acceptance_record(
+    ctx: Ctx,
+    lines: list[ShippedLine],
+    loose: list[ShippedLot],
+    rejected: set[str],
+    rejected_lots: list[dict[str, object]],
+    typed: dict[str, str],
+) -> dict[str, Any]:
+    """The acceptance record (验收记录) of the form: one line per lot, serialised or loose,
+    with what was received, accepted and rejected and the clerk's conclusion; the inspector
+    is the signed-in user. Sealed for the parties by `domain.acceptance`."""
+    refused: dict[tuple[str, str], int] = {}
+    for line in lines:
+        if line.gtin is not None and line.lot_number is not None:
+            if hexs(line.item_key) in rejected:
+                key = (line.gtin, line.lot_number)
+                refused[key] = refused.get(key, 0) + line.units
+    loose_refused = {str(q["lot_key"]): int(str(q["quantity"])) for q in rejected_lots}
+    entries = [(g, n, u, refused.get((g, n), 0)) for g, n, u in _lots(lines)]
+    entries += [(q.gtin, q.lot, q.quantity, loose_refused.get(hexs(q.lot_key), 0)) for q in loose]
+    out = []
+    for gtin, lot, units, back in entries:
+        tag = f"{gtin}:{lot}"
+        out.append(
+            {
+                "gtin": gtin,
+                "product": typed.get(f"product:{tag}", "")[:200] or gtin,
+                "specification": typed.get(f"spec:{tag}", "")[:200],
+                "registration_number": typed.get(f"reg:{tag}", "")[:100],
+                "lot": lot[:20],
+                "quantity_received": units,
+                "quantity_accepted": units - back,
+                "quantity_rejected": back,
+                "conclusion": "unqualified"
+                if typed.get(f"conclusion:{tag}") == "unqualified"
+                else "qualified",
+            }
+        )
+    arrival = typed.get("arrival_temp", "").strip()
+    return {
+        "lines": out,
+        "inspector": (ctx.session.username if ctx.session else ctx.signed_in.address)[:100],
+        "temperature_on_arrival": tenths("arrival_temp", arrival) if arrival else None,
+        "note": typed.get("note", "")[:2000],
+    }
 
 
 def _check_counts(

@@ -252,7 +252,7 @@ def test_a_regulator_creates_a_custodial_account_whose_key_is_encrypted_at_rest(
     consortium.regulator.attest_licence(
         address,
         kind=LicenceKind.PRACTICE,
-        number_hash=b"\x01" * 32,
+        number="licence 1",
         class_mask=14,
         valid_until=partner.api.chain.now() + 10**6,
     )

@@ -131,6 +131,8 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "company_prefix": c.distributor_prefix,
         # plain values
         "serials": ["SWEEP1"],
+        "name": "sweep organisation",
+        "prefix": "6977009",
         "temp_min": 40,
         "temp_max": 60,
         "level": 2,
@@ -226,6 +228,18 @@ BODIES: dict[str, Callable[[World], Any]] = {
     },
     "POST /v1/partner/transactions": lambda w: {"raw_transaction": _raw_dispense(w)},
     "POST /v1/epcis/capture": _epcis_destroy,
+    "POST /v1/partner/shipments/{shipment_id}/acceptance": lambda w: {
+        "inspector": "sweep",
+        "lines": [
+            {
+                "gtin": w.values["gtin"],
+                "product": "sweep",
+                "quantity_received": 1,
+                "quantity_accepted": 1,
+                "conclusion": "qualified",
+            }
+        ],
+    },
     "PUT /v1/partner/products/{gtin}/master": lambda w: {
         "gtin": w.values["gtin"],
         "name_zh": "sweep",

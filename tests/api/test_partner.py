@@ -185,15 +185,22 @@ def test_quarantine_release_and_destroy_through_the_api(partner: PartnerEnv) -> 
     assert c.manufacturer.item(bytes.fromhex(ids[0][2:])).status.name == "DESTROYED"
 
 
-def test_a_manufacturer_recalls_a_lot_and_a_distributor_may_not(partner: PartnerEnv) -> None:
+def test_the_old_recall_route_with_a_client_hash_is_retired(partner: PartnerEnv) -> None:
+    """A recall carries a sealed notice (`POST /v1/partner/recalls/notice`, tested in
+    test_recall_execution): the route that put a client-computed reason hash on chain is
+    gone from the API and its OpenAPI."""
     c = partner.api.consortium
     body = {"lot_key": h(c.lot_key), "level": 2, "reason_hash": h(keccak(text="sterility"))}
-    refused = post(partner, "/v1/partner/recalls", c.distributor, body)
-    assert refused.status_code == 403
-    assert refused.json()["code"] == "manufacturer_only"
-    recalled = post(partner, "/v1/partner/recalls", c.manufacturer, body)
-    assert recalled.status_code == 201, recalled.text
-    assert recalled.json()["recall_id"] >= 1
+    gone = post(partner, "/v1/partner/recalls", c.manufacturer, body)
+    assert gone.status_code == 405, gone.text
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+    paths = partner.api.client.get("/openapi.json").json()["paths"]
+    assert "post" not in paths["/v1/partner/recalls"] and "get" in paths["/v1/partner/recalls"]
+    notice = paths["/v1/partner/recalls/notice"]["post"]["requestBody"]["content"]
+    schema = notice["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    fields = partner.api.client.get("/openapi.json").json()["components"]["schemas"][schema]
+    assert {"gtin", "lot", "level", "reason", "action", "contact"} <= set(fields["properties"])
+    assert "reason_hash" not in fields["properties"]
 
 
 def deliver(partner: PartnerEnv, sender: Ledger, receiver: Ledger, ids: list[str]) -> int:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import keccak
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
@@ -81,7 +80,7 @@ def test_a_transaction_the_node_refuses_is_a_409_with_the_nodes_reason(tmp_path:
                 address=Web3.to_checksum_address(deployment.partners),
                 abi=load_artifacts()["Partners"].abi,
             )
-            licence = [member.address, 1, keccak(text="licence"), 2, 2**40]
+            licence = [member.address, 1, ("licence", 2, 2**40, "", [], "", "")]
             data = partners.encode_abi("attestLicence", licence)
             tx = {"chainId": config.chain_id, "nonce": 1, "to": partners.address, "data": data,
                   "gas": 300_000, "gasPrice": 0, "value": 0}  # fmt: skip

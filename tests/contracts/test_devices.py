@@ -76,7 +76,7 @@ def rival(chain: DevChain, consortium: Consortium) -> Ledger:
     consortium.regulator.attest_licence(
         account.address,
         kind=LicenceKind.PRODUCTION,
-        number_hash=keccak(text="rival production licence"),
+        number="rival production licence",
         class_mask=class_mask(1, 2, 3),
         valid_until=chain.now() + YEAR,
     )
@@ -694,7 +694,7 @@ def test_a_manufacturer_without_a_production_licence_for_the_class_cannot_regist
     consortium.regulator.attest_licence(
         m.address,
         kind=LicenceKind.PRODUCTION,
-        number_hash=keccak(text="narrowed licence"),
+        number="narrowed licence",
         class_mask=class_mask(1, 2),
         valid_until=chain.now() + YEAR,
     )

@@ -69,7 +69,7 @@ def admit_hospital(
         c.regulator.attest_licence(
             account.address,
             kind=LicenceKind.PRACTICE,
-            number_hash=keccak(text="licence:clinic"),
+            number="医械经营许可 2026-0001",
             class_mask=class_mask(*classes),
             valid_until=valid_until,
         )

@@ -373,29 +373,43 @@ def test_regulator_attests_a_licence(
     chain: DevChain, consortium: Consortium, newcomer: LocalAccount
 ) -> None:
     regulator = consortium.regulator
-    number_hash = keccak(text="licence:newcomer")
+    number = "粤穗食药监械经营许20261234号"
     valid_until = chain.now() + YEAR
     mask = class_mask(1, 2)
     result = regulator.attest_licence(
         newcomer.address,
         kind=LicenceKind.DISTRIBUTION,
-        number_hash=number_hash,
+        number=number,
         class_mask=mask,
         valid_until=valid_until,
+        authority="广州市市场监督管理局",
+        scope=["07", "07-03", "14"],
+        warehouse_address="广州市黄埔区科学大道 1 号 3 号仓",
+        province="广东省",
     )
     assert event_names(result) == ["LicenceAttested"]
     assert result.event("LicenceAttested") == {
         "account": newcomer.address,
         "kind": LicenceKind.DISTRIBUTION,
-        "numberHash": number_hash,
+        "number": number,
         "classMask": mask,
         "validUntil": valid_until,
+        "authority": "广州市市场监督管理局",
+        "scope": ("07", "07-03", "14"),
+        "warehouseAddress": "广州市黄埔区科学大道 1 号 3 号仓",
+        "province": "广东省",
         "by": regulator.address,
     }
     assert regulator.licence(newcomer.address, LicenceKind.DISTRIBUTION) == Licence(
-        number_hash, mask, valid_until
+        number,
+        mask,
+        valid_until,
+        "广州市市场监督管理局",
+        ("07", "07-03", "14"),
+        "广州市黄埔区科学大道 1 号 3 号仓",
+        "广东省",
     )
-    assert regulator.licence(newcomer.address, LicenceKind.PRACTICE) == Licence(bytes(32), 0, 0)
+    assert regulator.licence(newcomer.address, LicenceKind.PRACTICE) == Licence("", 0, 0)
     assert [regulator.is_qualified(newcomer.address, c) for c in (1, 2, 3)] == [
         True,
         True,
@@ -411,7 +425,7 @@ def test_attesting_again_replaces_the_licence(
     regulator.attest_licence(
         newcomer.address,
         kind=kind,
-        number_hash=keccak(text="old"),
+        number="old",
         class_mask=class_mask(1),
         valid_until=chain.now() + YEAR,
     )
@@ -419,13 +433,11 @@ def test_attesting_again_replaces_the_licence(
     regulator.attest_licence(
         newcomer.address,
         kind=kind,
-        number_hash=keccak(text="new"),
+        number="new",
         class_mask=class_mask(3),
         valid_until=new_until,
     )
-    assert regulator.licence(newcomer.address, kind) == Licence(
-        keccak(text="new"), class_mask(3), new_until
-    )
+    assert regulator.licence(newcomer.address, kind) == Licence("new", class_mask(3), new_until)
     assert not regulator.is_qualified(newcomer.address, 1)
     assert regulator.is_qualified(newcomer.address, 3)
 
@@ -439,7 +451,7 @@ def _attest(
     valid_until: int,
 ) -> TxResult[None]:
     return ledger.attest_licence(
-        account, kind=kind, number_hash=keccak(text="n"), class_mask=mask, valid_until=valid_until
+        account, kind=kind, number="n", class_mask=mask, valid_until=valid_until
     )
 
 
@@ -528,7 +540,7 @@ def test_regulator_revokes_a_licence(consortium: Consortium) -> None:
         "kind": LicenceKind.PRACTICE,
         "by": regulator.address,
     }
-    assert regulator.licence(hospital.address, LicenceKind.PRACTICE) == Licence(bytes(32), 0, 0)
+    assert regulator.licence(hospital.address, LicenceKind.PRACTICE) == Licence("", 0, 0)
     assert not any(regulator.is_qualified(hospital.address, c) for c in (1, 2, 3))
     # Still a member, still active: only the licence is gone.
     assert regulator.is_active(hospital.address)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from medledger.sdk.gs1 import Udi
 from tests.portal.conftest import PortalEnv
+from tests.portal.recall_approvals_env import approve, regulator_checker
 from tests.portal.regulator_env import regulator_app_client, sign_in
 
 
@@ -34,8 +35,9 @@ def test_the_recall_form_takes_a_lots_code_in_any_form(portal: PortalEnv) -> Non
     assert "lot differs from the lot typed." in mismatch.text
     issued = _recall(reg, gtin=scanned, lot="", level="2", reason="seal")
     assert issued.status_code == 303, issued.text
-    recall_id = int(issued.headers["location"].rsplit("/", 1)[1])
-    assert c.manufacturer.recall(recall_id)["open"] is True
+    approve(regulator_checker(portal), issued.headers["location"])
+    recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
+    assert recall_id and c.manufacturer.recall(recall_id)["open"] is True
 
 
 def test_the_trace_explorer_reads_a_datamatrix_payload_and_a_lot_link(portal: PortalEnv) -> None:

@@ -1,7 +1,9 @@
 """The manufacturer's recall workspace: it recalls its lot with a readable notice, the
 hospital holding a unit reads the reason and acknowledges (signed on chain), the
 manufacturer publishes a new notice version and closes only with a reason and a
-confirmation while units are out; another manufacturer's recall is a 404."""
+confirmation while units are out; another manufacturer's recall is a 404. Issuing and
+closing are maker-checker actions: proposed by one user, done on chain only when another
+QA user or manager of the organisation approves it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from medledger.sdk.gs1 import Udi
 from tests.portal.conftest import PortalEnv
+from tests.portal.recall_approvals_env import approve
 
 
 def _csrf(page: str) -> str:
@@ -54,9 +57,20 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
         contact="质量部 400-000-0000",
     )
     assert issued.status_code == 303, issued.text
-    url = issued.headers["location"]
-    recall_id = int(url.rsplit("/", 1)[1])
-    assert c.manufacturer.recall(recall_id)["initiator"] == c.manufacturer.address
+    # Proposed only: nothing on chain until a second person approves.
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+    waiting = maker.get(issued.headers["location"]).text
+    assert "已提交申请" in waiting and 'data-field="reason">包装密封可能失效<' in waiting
+    qa = portal.sign_in(portal.add_staff("mk-qa2", of="manufacturer", role="qa"), lang="zh")
+    listed = qa.get("/portal/approvals").text
+    assert (
+        'data-field="action">立即隔离并退回生产企业<' in listed
+        and 'data-field="level">2<' in listed
+    )
+    approve(qa, issued.headers["location"])
+    recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
+    assert recall_id and c.manufacturer.recall(recall_id)["initiator"] == c.manufacturer.address
+    url = f"{home}/{recall_id}"
     portal.api.sync()
     detail = maker.get(url).text
     assert 'data-field="reason">包装密封可能失效<' in detail
@@ -120,6 +134,10 @@ def test_the_manufacturer_runs_a_recall_in_its_workspace(portal: PortalEnv) -> N
     assert c.manufacturer.recall(recall_id)["open"] is True
     closed = _post(maker, url, f"{url}/close", outcome="库存核销", confirm_outstanding="yes")
     assert closed.status_code == 303, closed.text
+    assert c.manufacturer.recall(recall_id)["open"] is True  # proposed, not yet approved
+    listed = qa.get("/portal/approvals").text
+    assert 'data-field="outstanding">1<' in listed and 'data-field="reason">库存核销<' in listed
+    approve(qa, closed.headers["location"])
     assert c.manufacturer.recall(recall_id)["open"] is False
 
     # Nobody else's workspace shows it.
@@ -149,3 +167,54 @@ def test_a_manufacturers_clerk_cannot_issue_a_recall(portal: PortalEnv) -> None:
         qa, home, home, gtin=c.gtin, lot=c.lot, level="1", reason="r", action="a", contact="c"
     )
     assert issued.status_code == 303, issued.text
+    # The clerk can approve no more than it can propose.
+    approval_id = issued.headers["location"].rsplit("proposed=", 1)[1]
+    page = clerk.get("/portal/manufacturer/recalls").text
+    refused = clerk.post(
+        f"/portal/approvals/{approval_id}/approve", data={"csrf_token": _csrf(page)}
+    )
+    assert refused.status_code == 403
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+
+
+def test_a_recall_takes_effect_only_when_a_second_user_approves(portal: PortalEnv) -> None:
+    """Proposed: nothing on chain; its proposer cannot approve it; rejected (with a reason)
+    it never happens; proposed again and approved by another user: the recall is open on
+    chain."""
+    c = portal.api.consortium
+    home = "/portal/manufacturer/recalls"
+    maker = portal.sign_in(portal.add_staff("mk-maker", of="manufacturer", role="qa"), lang="en")
+    checker = portal.sign_in(portal.add_staff("mk-checker", of="manufacturer", role="manager"))
+    fields = {"gtin": c.gtin, "lot": c.lot, "level": "1", "reason": "sterility breach",
+              "action": "quarantine and return", "contact": "QA 400"}  # fmt: skip
+    first = _post(maker, home, home, **fields)
+    assert first.status_code == 303, first.text
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+
+    own = approve(maker, first.headers["location"], expect=403)
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+    assert "another user must approve" in own.lower() or "approval_own_proposal" in own
+
+    approval_id = first.headers["location"].rsplit("proposed=", 1)[1]
+    page = checker.get("/portal/approvals").text
+    no_reason = checker.post(
+        f"/portal/approvals/{approval_id}/reject", data={"csrf_token": _csrf(page)}
+    )
+    assert no_reason.status_code == 422
+    rejected = checker.post(
+        f"/portal/approvals/{approval_id}/reject",
+        data={"csrf_token": _csrf(page), "reason": "wrong lot"},
+    )
+    assert rejected.status_code == 200 and 'data-state="rejected"' in rejected.text
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+
+    second = _post(maker, home, home, **fields)
+    assert second.status_code == 303, second.text
+    approve(checker, second.headers["location"])
+    recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
+    assert recall_id and c.manufacturer.recall(recall_id)["open"] is True
+    assert c.manufacturer.recall(recall_id)["level"] == 1
+
+    # A second proposal for the same lot is refused at once (already under recall).
+    again = _post(maker, home, home, **fields)
+    assert again.status_code != 303 and 'data-code="DevicesLotAlreadyRecalled"' in again.text

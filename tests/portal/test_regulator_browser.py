@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from medledger.sdk.gs1 import Udi
 from tests.portal.live import CHROMIUM, LiveChain, LiveSite, live_chain, password_of
+from tests.portal.recall_approvals_env import approve_in_browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -99,7 +100,13 @@ def test_the_regulator_recalls_a_lot_and_sees_its_scope_arrive(
     page.get_by_label("Action required", exact=False).fill("Quarantine and return the units")
     page.get_by_label("Contact for holders").fill("QA hotline 400-000-0000")
     page.get_by_role("button", name="Issue the recall").click()
-    expect(page).to_have_url(re.compile(r"/portal/regulator/recalls/\d+$"))
+    # Proposed: a second regulator user approves it before anything goes on chain.
+    expect(page).to_have_url(re.compile(r"/portal/regulator/recalls\?proposed=\w+$"))
+    expect(page.locator('[data-proposal="recall_issue"] [data-field="level"]')).to_have_text("1")
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+    approve_in_browser(page, site, address=c.regulator.address, username="reg-qa-browser")
+    recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
+    page.goto(site.url(f"/portal/regulator/recalls/{recall_id}"))
     # htmx polls the progress until the indexer thread has reached the recall's block.
     expect(page.locator('[data-figure="outstanding"]')).to_have_text("3", timeout=15_000)
     holders = page.locator("#recall-holders tbody tr")

@@ -18,6 +18,7 @@ from medledger.indexer.queries import record_scan
 from medledger.sdk.model import LicenceKind, MemberStatus
 from tests.api.partner_env import PartnerEnv
 from tests.portal.conftest import PortalEnv
+from tests.portal.recall_approvals_env import approve, regulator_checker
 from tests.portal.regulator_env import regulator_app_client, sign_in
 
 
@@ -132,8 +133,19 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
         contact="QA hotline 400-000-0000",
     )
     assert r.status_code == 303, r.text
-    url = r.headers["location"]
-    recall_id = int(url.rsplit("/", 1)[1])
+    # Proposed: nothing on chain until a second regulator user approves it.
+    assert c.manufacturer.lot(c.lot_key).active_recall == 0  # type: ignore[union-attr]
+    own = reg.post(
+        f"/portal/approvals/{r.headers['location'].rsplit('=', 1)[1]}/approve",
+        data={"csrf_token": _csrf(reg.get("/portal/approvals").text)},
+    )
+    assert own.status_code == 403 and 'data-code="approval_own_proposal"' in own.text
+    checker = regulator_checker(portal)
+    listed = checker.get("/portal/approvals").text
+    assert 'data-field="reason">sterility breach<' in listed and 'data-field="level">1<' in listed
+    approve(checker, r.headers["location"])
+    recall_id = c.manufacturer.lot(c.lot_key).active_recall  # type: ignore[union-attr]
+    url = f"/portal/regulator/recalls/{recall_id}"
     assert c.manufacturer.recall(recall_id)["open"] is True
     # The reason is sealed: the chain carries a salted commitment, not keccak(reason).
     assert c.manufacturer.recall(recall_id)["lot_key"] == c.lot_key
@@ -169,6 +181,9 @@ def test_the_regulator_issues_a_recall_and_watches_its_progress(
     assert c.manufacturer.recall(recall_id)["open"] is True, unconfirmed.text
     closed = _post(reg, url, f"{url}/close", outcome="stock written off", confirm_outstanding="yes")
     assert closed.status_code == 303
+    assert c.manufacturer.recall(recall_id)["open"] is True  # proposed only
+    assert 'data-field="outstanding">3<' in checker.get("/portal/approvals").text
+    approve(checker, closed.headers["location"])
     assert c.manufacturer.recall(recall_id)["open"] is False
     portal.api.sync()
     final = reg.get(url)

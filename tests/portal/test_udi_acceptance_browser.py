@@ -24,6 +24,7 @@ from medledger.ops.demo.consortium import DEMO_PREFIX
 from medledger.sdk.gs1 import lot_key, make_sscc
 from tests.portal import browser_env
 from tests.portal.live import LiveChain, LiveSite
+from tests.portal.recall_approvals_env import approve_in_browser
 from tests.portal.test_browser import new_page, screenshot, sign_in
 
 chain = browser_env.chain
@@ -204,7 +205,11 @@ def test_master_data_to_recall_and_verification_of_a_lot_tracked_consumable(
         regulator.get_by_label("Action required", exact=False).fill("Quarantine and return")
         regulator.get_by_label("Contact for holders").fill("NMPA recall desk")
         regulator.get_by_role("button", name="Issue the recall").click()
-        expect(regulator).to_have_url(re.compile(r"/portal/regulator/recalls/\d+$"))
+        # Proposed; a second regulator user approves it (maker-checker), then it is open.
+        expect(regulator).to_have_url(re.compile(r"/portal/regulator/recalls\?proposed=\w+$"))
+        approve_in_browser(regulator, centre, address=c.regulator.address, username="reg-qa2")
+        key = lot_key(SYRINGE, LOT)
+        regulator.goto(centre.url(f"/portal/regulator/recalls/{admin.lot(key).active_recall}"))
         figures = regulator.locator("#recall-progress")
         expect(figures.locator('[data-figure="outstanding"]')).to_have_text("215", timeout=20_000)
         held = regulator.locator(f'tr[data-holder="{c.distributor.address}"]')
