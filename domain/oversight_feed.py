@@ -19,9 +19,15 @@ its own `api_master_records`) only if its keccak256 is the anchored hash and it 
 record of that GTIN; anything else is refused and counted, never stored. Its cursor is
 the (block, GTIN, version) up to which every anchored version is stored.
 
-Nothing personal crosses: a scan is its unit, time, coarse place (as logged) and the
-member that scanned it with an API key (an organisation's ledger address), or nobody for
-an anonymous scan; never an IP address.
+Sealed records (`domain.records`) cross both ways: see "sealed records" below
+(`opened_records`, `store_records`, `import_record`; routes
+`GET`/`POST /v1/partner/oversight/records`). They carry what the parties wrote (an
+adverse event's narrative, an acceptance record), only between the two deployments the
+regulator may read everything on, over the regulator member's sign-in.
+
+Nothing personal crosses in the scan and acknowledgement feeds: a scan is its unit, time,
+coarse place (as logged) and the member that scanned it with an API key (an organisation's
+ledger address), or nobody for an anonymous scan; never an IP address.
 
 Cursors. Scans page by the partner's row id: scan ids are committed in id order
 (`indexer.queries.verification.ScanLog` serialises its writers), so `id > after` misses
@@ -38,15 +44,19 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict
+from typing import Annotated
 
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from medledger.domain import records
+from medledger.domain.errors import ApiError
 from medledger.domain.master_data import MasterRecord, forget_names
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries.oversight_scans import PulledScan, add_pulled_scans, scans_after
 from medledger.indexer.store import oversight_feed as cursors
+from medledger.indexer.store import records as stored_records
 from medledger.indexer.store.master_records import master_records_by_hash, put_master_record
 from medledger.indexer.store.oversight_feed import AnchoredVersion, anchored_after
 from medledger.indexer.store.recalls import Acknowledgement, acknowledgements_after
@@ -54,6 +64,7 @@ from medledger.indexer.store.recalls import Acknowledgement, acknowledgements_af
 __all__ = [
     "MAX_MASTER_RECORDS",
     "MAX_PAGE",
+    "MAX_RECORD_PAGE",
     "OVERLAP_SECONDS",
     "AckCursor",
     "AckPage",
@@ -62,17 +73,26 @@ __all__ = [
     "MasterRecordOut",
     "MasterRecordPage",
     "MasterStored",
+    "RecordCursor",
+    "RecordOut",
+    "RecordPage",
+    "RecordStored",
+    "RecordsStored",
     "ScanPage",
     "ScanRecord",
     "acknowledgement_page",
     "MEMBER_UNNAMED",
     "load_cursor",
     "master_record_page",
+    "import_record",
     "missing_master_versions",
+    "opened_records",
+    "save_records_cursor",
     "scan_page",
     "scanner_address",
     "store_acknowledgements",
     "store_master_records",
+    "store_records",
     "store_scans",
 ]
 
@@ -313,3 +333,153 @@ def _matches(record: str, anchored: AnchoredVersion) -> bool:
         return MasterRecord.model_validate_json(record).gtin == anchored.gtin
     except ValidationError:
         return False
+
+
+# ------------------------------------------------------------------ sealed records
+#
+# A record is sealed in the store of the deployment that wrote it (`domain.records`). The
+# partner API serves the regulator every record (all are sealed for the regulator group)
+# opened: its salt and canonical body, so the regulator's deployment checks it against its
+# commitment (`records.matches`) and stores it re-sealed under its own master key with the
+# same id and commitment (`records.import_opened`): what is on chain still matches, and
+# its exports, record checks and recall centre read it. The other way, records the
+# regulator's deployment wrote itself (a recall it ordered: the notice) are posted to the
+# partner API (`POST /v1/partner/oversight/records`), checked there the same way, so
+# holders read the notice there. Both directions page by (created_at, id) and ask again
+# from `OVERLAP_SECONDS` before the newest they have (a record sealed a moment before
+# another may commit after it; its anchor is set after the chain took it): records already
+# held are skipped, only parties and an anchor they lacked are added.
+
+MAX_RECORD_PAGE = 20  # records per page: a body is at most records.MAX_RECORD_BYTES
+_PAGE_BUDGET = 1024 * 1024  # bytes of bodies in one page (a page holds at least one)
+_RECORD_ID = r"^[0-9a-f]{32}$"
+_PARTY = r"^(0x[0-9a-f]{40}|regulator)$"
+
+
+class RecordOut(_Strict):
+    """One sealed record, opened for the regulator's deployment."""
+
+    id: str = Field(pattern=_RECORD_ID)
+    kind: records.RecordKind
+    author: str = Field(pattern=r"^0x[0-9a-f]{40}$")
+    subject_id: str = Field(pattern=r"^0x([0-9a-f]{2}){0,64}$")
+    commitment: str = Field(pattern=_HASH)
+    salt: str = Field(pattern=_HASH)
+    created_at: int = Field(ge=0, le=2**62)
+    anchored_tx: str | None = Field(default=None, pattern=_HASH)
+    readers: list[Annotated[str, Field(pattern=_PARTY)]] = Field(
+        max_length=records.MAX_PARTIES, description="every party it is sealed for"
+    )
+    body: str = Field(max_length=records.MAX_RECORD_BYTES, description="canonical JSON")
+
+    def stored(self) -> records.SealedRecord:
+        return records.SealedRecord(
+            self.id,
+            str(self.kind),
+            self.author,
+            bytes.fromhex(self.subject_id[2:]),
+            bytes.fromhex(self.commitment[2:]),
+            self.anchored_tx,
+            self.created_at,
+        )
+
+
+class RecordCursor(tuple[int, str]):
+    """(created_at, id) of the last record read; text `created_at:id`."""
+
+    PATTERN = r"^[0-9]{1,19}:([0-9a-f]{32})?$"
+
+    @classmethod
+    def parse(cls, text: str | None) -> RecordCursor:
+        if not text:
+            return cls((0, ""))
+        at, record_id = text.split(":")
+        return cls((int(at), record_id))
+
+    def text(self) -> str:
+        return f"{self[0]}:{self[1]}"
+
+    def rewound(self, seconds: int) -> RecordCursor:
+        return RecordCursor((max(0, self[0] - seconds), ""))
+
+
+class RecordPage(_Strict):
+    records: list[RecordOut] = Field(max_length=MAX_RECORD_PAGE)
+    after: str = Field(pattern=RecordCursor.PATTERN, description="ask again with this")
+    more: bool = Field(description="whether records after `after` may be waiting")
+
+
+class RecordStored(_Strict):
+    stored: bool  # False: this side held it already
+
+
+def opened_records(
+    services: Services, after: RecordCursor, *, limit: int, author: str | None = None
+) -> RecordPage:
+    """Records after `after` in (created_at, id) order, opened (salt and canonical body),
+    at most `limit` and about `_PAGE_BUDGET` bytes of bodies; with `author`, only that
+    author's (what the regulator's deployment wrote itself)."""
+    rows = stored_records.records_after(
+        api_store(services).engine, after, limit=limit, author=author
+    )
+    out: list[RecordOut] = []
+    size = 0
+    for row, parties in rows:
+        salt, plaintext = records.opening(services, row.record.id)
+        if out and size + len(plaintext) > _PAGE_BUDGET:
+            break
+        size += len(plaintext)
+        r = row.record
+        out.append(
+            RecordOut(
+                id=r.id,
+                kind=records.RecordKind(r.kind),
+                author=r.author,
+                subject_id="0x" + r.subject_id.hex(),
+                commitment="0x" + r.commitment.hex(),
+                salt="0x" + salt.hex(),
+                created_at=r.created_at,
+                anchored_tx=r.anchored_tx,
+                readers=parties,
+                body=plaintext.decode(),
+            )
+        )
+    last = RecordCursor((out[-1].created_at, out[-1].id)) if out else after
+    return RecordPage(
+        records=out, after=last.text(), more=len(rows) == limit or len(out) < len(rows)
+    )
+
+
+def import_record(services: Services, item: RecordOut) -> bool:
+    """Store one opened record from the other deployment: checked against its commitment
+    and re-sealed here (`records.import_opened`; `Unprocessable` when it does not match,
+    nothing stored). True if stored, False if held already."""
+    return records.import_opened(
+        services,
+        item.stored(),
+        salt=bytes.fromhex(item.salt[2:]),
+        plaintext=item.body.encode(),
+        parties=item.readers,
+    )
+
+
+class RecordsStored(BaseModel):
+    stored: int
+    refused: list[str]  # ids of records that did not match their commitment
+
+
+def store_records(services: Services, page: RecordPage, *, position: RecordCursor) -> RecordsStored:
+    """The regulator side: store each record of `page` that matches its commitment (one
+    that does not is refused, never stored), then save the cursor `position`."""
+    stored, refused = 0, []
+    for item in page.records:
+        try:
+            stored += import_record(services, item)
+        except ApiError:
+            refused.append(item.id)
+    cursors.save_cursor(api_store(services).engine, "records", position.text())
+    return RecordsStored(stored=stored, refused=refused)
+
+
+def save_records_cursor(services: Services, feed: str, position: RecordCursor) -> None:
+    cursors.save_cursor(api_store(services).engine, feed, position.text())

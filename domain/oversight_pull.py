@@ -6,7 +6,11 @@ until shortly before it expires, or a 401), reads the scans and acknowledgements
 after its cursors and writes them on this side, then asks for the product master
 records its own read model saw anchored but its store lacks, and stores each one that
 matches its anchor (`oversight_feed.store_master_records`; one that does not is refused
-and logged). `start_pulling` runs it every
+and logged). Then it pulls the sealed records (`GET /v1/partner/oversight/records`: each
+checked against its commitment and stored re-sealed under this side's master key with the
+same id, or refused and logged) and delivers the records this side wrote with the
+regulator's key (a recall it ordered: the notice) with `POST /v1/partner/oversight/records`,
+so the holders read them on the partner API. `start_pulling` runs it every
 `settings.oversight_feed_interval` seconds in a daemon thread of one worker process: an
 exclusive lock on `data_dir/oversight-pull.lock` elects the worker, so N workers do not
 pull N times. A failed pull (partner API down, a refusal, the regulator not admitted yet)
@@ -35,16 +39,23 @@ from pydantic import BaseModel, ValidationError
 from medledger.domain.oversight_feed import (
     MAX_MASTER_RECORDS,
     MAX_PAGE,
+    MAX_RECORD_PAGE,
     OVERLAP_SECONDS,
     AckCursor,
     AckPage,
     MasterCursor,
     MasterRecordPage,
+    RecordCursor,
+    RecordPage,
+    RecordStored,
     ScanPage,
     load_cursor,
     missing_master_versions,
+    opened_records,
+    save_records_cursor,
     store_acknowledgements,
     store_master_records,
+    store_records,
     store_scans,
 )
 from medledger.domain.services import Services
@@ -71,6 +82,9 @@ class Pulled:
     acknowledgements: int
     master_records: int = 0
     master_refused: int = 0  # records that did not match their anchor
+    records: int = 0  # sealed records stored here (re-sealed under this side's keys)
+    records_refused: int = 0  # sealed records that did not match their commitment
+    records_delivered: int = 0  # records this side wrote, newly stored by the partner API
 
 
 class OversightPull:
@@ -93,10 +107,13 @@ class OversightPull:
         self._recheck = True
 
     def pull(self) -> Pulled:
-        """Everything new in both feeds, written on this side."""
+        """Everything new in every feed, written on this side; this side's own records
+        delivered to the partner API."""
         try:
             scans, acks = self._pull_scans(), self._pull_acknowledgements()
-            return Pulled(scans, acks, *self._pull_master_records())
+            masters = self._pull_master_records()
+            stored, refused = self._pull_records()
+            return Pulled(scans, acks, *masters, stored, refused, self._push_records())
         except BaseException:
             self._recheck = True
             raise
@@ -157,10 +174,64 @@ class OversightPull:
                 return stored, refused
             after = MasterCursor(versions[-1].position)
 
+    def _pull_records(self) -> tuple[int, int]:
+        """(stored, refused): sealed records the partner API holds, from `OVERLAP_SECONDS`
+        before the newest this side has. A record that does not match its commitment is
+        refused and logged, never stored, and not asked for again."""
+        newest = RecordCursor.parse(load_cursor(self._services, "records"))
+        after = newest.rewound(OVERLAP_SECONDS)
+        stored = refused = 0
+        while True:
+            page = self._get(
+                "/v1/partner/oversight/records",
+                {"after": after.text()},
+                RecordPage,
+                limit=min(self._page_size, MAX_RECORD_PAGE),
+            )
+            reached = RecordCursor.parse(page.after)
+            newest = max(newest, reached)
+            result = store_records(self._services, page, position=newest)
+            for bad in result.refused:
+                log.warning("sealed record %s does not match its commitment: refused", bad)
+            stored, refused = stored + result.stored, refused + len(result.refused)
+            if not page.more or reached <= after:
+                return stored, refused
+            after = reached
+
+    def _push_records(self) -> int:
+        """Records this side wrote itself (signed with the regulator's key: a recall it
+        ordered, its notice), delivered to the partner API so the parties read them there.
+        Returns how many the partner API newly stored."""
+        author = self._account.address.lower()
+        newest = RecordCursor.parse(load_cursor(self._services, "records_out"))
+        after = newest.rewound(OVERLAP_SECONDS)
+        delivered = 0
+        while True:
+            page = opened_records(self._services, after, limit=MAX_RECORD_PAGE, author=author)
+            for item in page.records:
+                answer = self._post("/v1/partner/oversight/records", item, RecordStored)
+                delivered += answer.stored
+            reached = RecordCursor.parse(page.after)
+            newest = max(newest, reached)
+            save_records_cursor(self._services, "records_out", newest)
+            if not page.more or reached <= after:
+                return delivered
+            after = reached
+
     # -------------------------------------------------------------- HTTP
 
-    def _get(self, path: str, params: dict[str, Any], model: type[M]) -> M:
-        params = {**params, "limit": self._page_size}
+    def _post(self, path: str, body: BaseModel, model: type[M]) -> M:
+        data = body.model_dump(mode="json")
+        response = self._client.post(path, json=data, headers=self._auth())
+        if response.status_code == 401:
+            self._token = None
+            response = self._client.post(path, json=data, headers=self._auth())
+        return _parse(response, model)
+
+    def _get(
+        self, path: str, params: dict[str, Any], model: type[M], *, limit: int | None = None
+    ) -> M:
+        params = {**params, "limit": limit or self._page_size}
         response = self._client.get(path, params=params, headers=self._auth())
         if response.status_code == 401:  # the partner API restarted with another key, …
             self._token = None

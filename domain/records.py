@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -30,7 +31,7 @@ from eth_utils import keccak
 from medledger.domain.custodial_keys import seal as aes_seal
 from medledger.domain.custodial_keys import unseal as aes_unseal
 from medledger.domain.envelopes import REGULATOR_PARTY, parties_of, unwrap, wrap_for
-from medledger.domain.errors import ApiError, NotFound
+from medledger.domain.errors import ApiError, Conflict, NotFound, Unprocessable
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.store import records as stored
@@ -48,6 +49,7 @@ __all__ = [
     "by_commitment",
     "canonical",
     "commitment_of",
+    "import_opened",
     "list_for",
     "matches",
     "opening",
@@ -115,6 +117,8 @@ class RecordProblem(StrEnum):
     NOT_FOUND = "record_not_found"
     TOO_LARGE = "record_too_large"
     NOT_JSON = "record_not_json"
+    MISMATCH = "record_commitment_mismatch"
+    CONFLICT = "record_conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +273,58 @@ def opening(services: Services, record_id: str) -> tuple[bytes, bytes]:
     `matches`. The caller authorises (regulator only)."""
     row, dek = _data_key(services, record_id)
     return row.salt, aes_unseal(dek, row.nonce, row.ciphertext, aad=record_id.encode())
+
+
+MAX_PARTIES = 64  # parties one imported record may name (author, readers, regulator)
+_PARTY = re.compile(r"^(0x[0-9a-f]{40}|regulator)$")
+
+
+def import_opened(
+    services: Services,
+    record: SealedRecord,
+    *,
+    salt: bytes,
+    plaintext: bytes,
+    parties: Iterable[str],
+) -> bool:
+    """Store a record opened by another deployment (the oversight feed) under the SAME id,
+    salt and commitment, re-sealed under this deployment's keys for the same `parties`, so
+    the commitment on chain still matches. `plaintext` must be the canonical body and
+    `matches(record.commitment, salt, plaintext)`, else `Unprocessable(MISMATCH)` and nothing is
+    stored. Returns True if stored, False if this store already held it (then only parties
+    it lacked and a missing anchor are added): importing twice stores once."""
+    try:
+        body = json.loads(plaintext)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Unprocessable(RecordProblem.NOT_JSON, "the record's body is not JSON") from exc
+    if not isinstance(body, dict) or canonical(body) != plaintext:
+        raise Unprocessable(RecordProblem.NOT_JSON, "the record's body is not canonical JSON")
+    if not matches(record.commitment, salt, plaintext):
+        raise Unprocessable(
+            RecordProblem.MISMATCH, f"record {record.id!r} does not match its commitment"
+        )
+    names = {p.lower() for p in (*parties, record.author, REGULATOR_PARTY)}
+    if len(names) > MAX_PARTIES or not all(_PARTY.fullmatch(p) for p in names):
+        raise Unprocessable(RecordProblem.NOT_JSON, "a record's parties are member addresses")
+    engine = api_store(services).engine
+    held = stored.held(engine, record.id)
+    if held is not None:
+        commitment, anchored_tx, have = held
+        if commitment != record.commitment:
+            raise Conflict(RecordProblem.CONFLICT, f"record {record.id!r} is held otherwise")
+        if names - have:  # (one store shared by both sides holds them all: no unwrapping)
+            share(services, record.id, *(names - have))
+        if anchored_tx is None and record.anchored_tx is not None:
+            stored.set_anchor(engine, record.id, record.anchored_tx)
+        return False
+    if stored.record_by_commitment(engine, record.commitment) is not None:
+        raise Conflict(RecordProblem.CONFLICT, "another record holds that commitment")
+    dek = os.urandom(32)
+    nonce, ciphertext = aes_seal(dek, plaintext, aad=record.id.encode())
+    keys = wrap_for(services, record.id, dek, names)
+    if stored.add_record_if_absent(engine, SealedRow(record, salt, nonce, ciphertext), keys):
+        return True
+    again = stored.held(engine, record.id)  # a concurrent import of the same record won
+    if again is None or again[0] != record.commitment:
+        raise Conflict(RecordProblem.CONFLICT, "another record holds that commitment")
+    return False

@@ -19,6 +19,7 @@ from medledger.api.routes import (
     epcis,
     exports,
     items,
+    oversight_records,
     recalls,
     regulator,
     trace,
@@ -73,6 +74,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(adverse_events.regulator_router)
     app.include_router(unit_records.router)
     app.include_router(exports.router)  # inspection exports and their verification
+    app.include_router(oversight_records.router)  # sealed records for the regulator
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

@@ -307,6 +307,10 @@ MESSAGES: dict[str, str] = {
         "An order you sign yourself carries your own hash; send the record without a signature."
     ),
     "record_not_found": _l("No such record among those shared with you."),
+    "record_commitment_mismatch": _l(
+        "The record does not match the commitment on the ledger; it was refused."
+    ),
+    "record_conflict": _l("A different record is already stored under this id or commitment."),
     # users, roles and maker-checker (portal.users, domain.approvals)
     "staff_role_required": _l("Your role may not do this: it needs %(role)s."),
     "approval_role_required": _l("Deciding this action needs a QA user or a manager."),

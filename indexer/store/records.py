@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
 
 from medledger.indexer.store.documents import WrappedKey
 from medledger.indexer.store.tables import record_keys, records
@@ -16,8 +17,11 @@ __all__ = [
     "StoredRecord",
     "add_keys",
     "add_record",
+    "add_record_if_absent",
     "any_key",
+    "held",
     "record_by_commitment",
+    "records_after",
     "records_shared_with",
     "set_anchor",
     "shared_record",
@@ -183,3 +187,58 @@ def records_shared_with(
             query.order_by(records.c.created_at.desc(), records.c.id).limit(limit).offset(offset)
         ).all()
     return [_stored(r) for r in rows]
+
+
+# ------------------------------------------------------------------ the regulator's feed
+
+
+def records_after(
+    engine: Engine, after: tuple[int, str], *, limit: int, author: str | None = None
+) -> list[tuple[SealedRow, list[str]]]:
+    """Records after `after` = (created_at, id) in (created_at, id) order, each with the
+    parties its key is wrapped for; with `author`, only that author's."""
+    at, record_id = after
+    query = select(*_SEALED).where(
+        or_(
+            records.c.created_at > at,
+            (records.c.created_at == at) & (records.c.id > record_id),
+        )
+    )
+    if author is not None:
+        query = query.where(records.c.author == author)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(records.c.created_at, records.c.id).limit(limit)).all()
+        ids = [str(r.id) for r in rows]
+        parties: dict[str, list[str]] = {i: [] for i in ids}
+        if ids:
+            for key in conn.execute(
+                select(record_keys.c.record_id, record_keys.c.party)
+                .where(record_keys.c.record_id.in_(ids))
+                .order_by(record_keys.c.party)
+            ):
+                parties[str(key.record_id)].append(str(key.party))
+    return [(_sealed(r), parties[str(r.id)]) for r in rows]
+
+
+def held(engine: Engine, record_id: str) -> tuple[bytes, str | None, set[str]] | None:
+    """(commitment, anchored_tx, parties) of record `record_id` if this store holds it."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(records.c.commitment, records.c.anchored_tx).where(records.c.id == record_id)
+        ).first()
+        if found is None:
+            return None
+        parties = conn.execute(
+            select(record_keys.c.party).where(record_keys.c.record_id == record_id)
+        ).scalars()
+        return bytes(found.commitment), found.anchored_tx, {str(p) for p in parties}
+
+
+def add_record_if_absent(engine: Engine, sealed: SealedRow, keys: Sequence[WrappedKey]) -> bool:
+    """`add_record`, or False (nothing written) when a record with its id or commitment is
+    stored already (another writer got there first)."""
+    try:
+        add_record(engine, sealed, keys)
+    except IntegrityError:
+        return False
+    return True

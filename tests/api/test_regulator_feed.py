@@ -69,7 +69,7 @@ class RegulatorSide:
 
 @pytest.fixture
 def regulator(partner: PartnerEnv, tmp_path: Path) -> RegulatorSide:
-    """The regulator's deployment: its own index database and API store."""
+    """The regulator's deployment: its own index database, API store and master key."""
     db_url = f"sqlite:///{tmp_path / 'regulator-index.db'}"
     api = partner.api
     settings = api.services.settings.model_copy(
@@ -78,6 +78,8 @@ def regulator(partner: PartnerEnv, tmp_path: Path) -> RegulatorSide:
             "regulator_api_token": SecretStr(TOKEN),
             "db_url": db_url,
             "data_dir": tmp_path / "regulator-api",
+            "api_db_url": None,  # its own API store ...
+            "master_key": SecretStr("5e" * 32),  # ... sealed under its own master key
         }
     )
     services = dataclasses.replace(
@@ -135,7 +137,8 @@ def test_scans_and_acknowledgements_made_on_the_partner_side_reach_the_regulator
 
     # The acknowledgement is signed on chain: the regulator's own indexer has it; the feed
     # carries only the unsigned ones of before.
-    assert regulator.pull() == Pulled(scans=3, acknowledgements=0)
+    pulled = regulator.pull()
+    assert (pulled.scans, pulled.acknowledgements, pulled.records) == (3, 0, 1)  # the ack's note
     assert regulator.pull() == Pulled(scans=0, acknowledgements=0)
 
     seen = regulator.client.get("/v1/regulator/scans", headers=AUTH).json()["scans"]
