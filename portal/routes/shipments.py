@@ -286,7 +286,7 @@ def _receive(
             ctx._("Loose units: %(accepted)s accepted, %(rejected)s rejected.") % loose_units
         )
     if event["quarantined"]:
-        summary.append(ctx._("Cold-chain excursion: the accepted goods are quarantined."))
+        summary.append(_quarantine_reason(ctx, held=state.held))
     not_stored = attach_after(
         ctx,
         documents,
@@ -303,6 +303,7 @@ def _receive(
         rejected_count=len(event["rejectedIds"]),
         loose_units=loose_units if loose else None,
         quarantined=bool(event["quarantined"]),
+        quarantine_reason=_quarantine_reason(ctx, held=state.held),
         tx_hash=result.tx_hash,
         index_pending=not result.indexed,
     )
@@ -422,3 +423,14 @@ def _check_counts(
                 {name: f"{counted[name]} ≠ {units}"},
             )
     return counted
+
+
+def _quarantine_reason(ctx: Ctx, *, held: bool) -> str:
+    """Why a receipt's accepted goods landed in quarantine: the receiver's approved files
+    (policy Hold) or a cold-chain excursion."""
+    if held:
+        return ctx._(
+            "Supplier or product not yet approved (first-time supplier or product review): "
+            "the accepted goods are held in quarantine for QA review."
+        )
+    return ctx._("Cold-chain excursion: the accepted goods are quarantined.")
