@@ -35,10 +35,9 @@ from medledger.domain.lot_schemas import LotsIn
 from medledger.domain.partner_schemas import (
     MAX_BATCH,
     ItemsIn,
-    LotQuantityIn,
     OperationOut,
-    RecordNoteIn,
     Strict,
+    hexs,
 )
 from medledger.domain.record_notes import MAX_NOTE
 from medledger.domain.records import RecordKind
@@ -134,7 +133,7 @@ def _inspected(services: Services, member: Member, shipment_id: int) -> bool:
         subject_id=shipment_subject(shipment_id),
         limit=20,
     )
-    return any(r.author == member.address for r in found)
+    return any(r.author == member.address.lower() for r in found)
 
 
 def _returns(services: Services, member: Member, rows: list[ShipmentRow]) -> list[AwaitingReturn]:
@@ -232,19 +231,19 @@ def _dispose(
             for x in inspection.lines
             if x.received_back and x.disposition is disposition
         ]
-        unit_ids = [gs1.item_id(gs1.unit_path(x.gtin, s)) for x in chosen for s in x.serials]
+        unit_ids = [hexs(gs1.item_id(gs1.unit_path(x.gtin, s))) for x in chosen for s in x.serials]
         lots = [
-            LotQuantityIn(lot_key=gs1.lot_key(x.gtin, x.lot_number), quantity=x.loose)
+            {"lot_key": hexs(gs1.lot_key(x.gtin, x.lot_number)), "quantity": x.loose}
             for x in chosen
             if x.loose > 0
         ]
-        note = RecordNoteIn(reference=f"return inspection {record_id}")
+        note = {"reference": f"return inspection {record_id}"}
         if unit_ids:
-            units = ItemsIn(item_ids=unit_ids, record=note)
+            units = ItemsIn.model_validate({"item_ids": unit_ids, "record": note})
             use = items.quarantine if disposition is Disposition.QUARANTINE else items.destroy
             use(services, member=member, items=units)
         if lots:
-            body = LotsIn(lots=lots, record=note)
+            body = LotsIn.model_validate({"lots": lots, "record": note})
             if disposition is Disposition.QUARANTINE:
                 lot_custody.quarantine_lots(services, member=member, body=body)
             else:
