@@ -31,6 +31,7 @@ from medledger.domain.recall_actions import NoticeIn, seal_notice
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.ops.demo.consortium import YEAR, enrol_member
+from medledger.ops.demo.gsp_records import gsp_records
 from medledger.ops.demo.lot_history import LOTS, MAKER, lot_history
 from medledger.ops.demo.master import MASTER_FILES, import_master_data, master_file
 from medledger.ops.demo.notes import DemoNotes
@@ -219,6 +220,7 @@ def seed_demo(
         members, {lot: key for lot, (_, key, _) in lots.items()}, note, notice=notice
     )
     echo("seed: shipments, receipts, dispensings and two recalls recorded")
+    gsp_records(partner, keys, lambda: int(w3.eth.block_number), echo)
     return SeedResult(
         organisations=[
             {
