@@ -1,11 +1,14 @@
 """The demo's GSP records written through the same domain use cases the portal and the
 partner API call (`domain.returns`, `domain.return_inspection`, `domain.service_records`,
 `domain.adverse_events`), signed with the members' keys taken into the partner API's
-custody as their portal users' are: a return order from Jiahe to Ruitong, received and
-inspected by Ruitong (return inspection, restock); the return inspection by East China Demo
-of the infusion sets Ruitong rejected (quarantine); an explant of an implanted stent at
-Jiahe; a service record of the pacemaker at Jiahe; an adverse-event report with the
-structured fields from Chaoyang.
+custody as their portal users' are: qualification files (首营企业) of every trade
+relationship the demo's shipments use, each approved with a licence copy in the encrypted
+document store, Kangze on policy Hold with Chengrui approved and East China Demo not, so
+East China Demo's next delivery lands in quarantine at Kangze; a return order from Jiahe to
+Ruitong, received and inspected by Ruitong (return inspection, restock); the return
+inspection by East China Demo of the infusion sets Ruitong rejected (quarantine); an
+explant of an implanted stent at Jiahe; a service record of the pacemaker at Jiahe; an
+adverse-event report with the structured fields from Chaoyang.
 
 These use cases read the partner read model (suppliers, rejected goods), so the step waits
 for the partner indexer to reach the chain head first (`await_indexed`)."""
@@ -18,20 +21,42 @@ from collections.abc import Callable, Mapping
 
 from eth_account.signers.local import LocalAccount
 
-from medledger.domain import adverse_events, items, return_inspection, returns, service_records
+from medledger.domain import (
+    adverse_events,
+    items,
+    qualification,
+    return_inspection,
+    returns,
+    service_records,
+)
 from medledger.domain.auth import Member, resolve_member
 from medledger.domain.chain import vault
+from medledger.domain.document_upload import upload_document
 from medledger.domain.errors import ApiError
-from medledger.domain.partner_schemas import ReceiveIn, hexs
+from medledger.domain.partner_schemas import ReceiveIn, ShipIn, hexs
 from medledger.domain.read_your_writes import reached
 from medledger.domain.services import Services
-from medledger.ops.demo.lot_history import MAKER, PACEMAKER
+from medledger.ops.demo.lot_history import MAKER, PACEMAKER, SYRINGE
+from medledger.portal.routes.qualification import QUALIFICATION_DOCUMENT
 from medledger.sdk import gs1
 from medledger.sdk.dates import day_of
 
 __all__ = ["SLUGS", "await_indexed", "gsp_records"]
 
-SLUGS = ("ruitong", "jiahe", "chaoyang", MAKER)  # whose keys the step takes into custody
+# Who approved whom (receiver: its suppliers in the demo's history); Kangze keeps Hold.
+SUPPLIERS = {
+    "ruitong": ("chengrui", MAKER),
+    "kangze": ("chengrui",),
+    "coldlink": ("maikang",),
+    "nanyue": ("maikang", "coldlink"),
+    "jiahe": ("ruitong",),
+    "xihu": ("ruitong",),
+    "chaoyang": ("kangze",),
+    "baiyun": ("nanyue",),
+}
+HOLD = "kangze"
+SLUGS = tuple(sorted({*SUPPLIERS, *(s for v in SUPPLIERS.values() for s in v), MAKER}))
+SYRINGE_LOT = (SYRINGE, "SY2612A")
 STENT_GTIN, CATHETER_GTIN = "06970012100019", "06970012100026"
 
 
@@ -69,6 +94,20 @@ def gsp_records(
     def ago(days: int) -> str:
         return (today - dt.timedelta(days=days)).isoformat()
 
+    await_indexed(services, head())
+    _qualification(services, members, keys)
+    await_indexed(services, head())
+    # A delivery from a supplier Kangze has not approved: it lands in quarantine there.
+    syringes = ShipIn.model_validate(
+        {
+            "receiver": members[HOLD].address,
+            "lots": [{"lot_key": hexs(gs1.lot_key(*SYRINGE_LOT)), "quantity": 100}],
+        }
+    )
+    held = items.ship(services, member=members[MAKER], order=syringes)
+    assert held.shipment_id is not None
+    receipt = ReceiveIn.model_validate({"temp_min": 180, "temp_max": 240})
+    items.receive(services, member=members[HOLD], shipment_id=held.shipment_id, order=receipt)
     await_indexed(services, head())
     # A return order: Jiahe returns a stent it never implanted to Ruitong, its supplier.
     order = returns.ReturnIn.model_validate(
@@ -154,3 +193,36 @@ def gsp_records(
         "seed: a return order, two return inspections, an explant, a service record "
         "and an adverse event recorded"
     )
+
+
+def _qualification(
+    services: Services, members: Mapping[str, Member], keys: Mapping[str, LocalAccount]
+) -> None:
+    """Every receiver approves its suppliers with a licence copy; Kangze sets Hold."""
+    with services.engine.connect() as conn:
+        for slug, suppliers in SUPPLIERS.items():
+            member = members[slug]
+            for supplier in suppliers:
+                address = members[supplier].address
+                subject = bytes.fromhex(address[2:]).rjust(32, b"\0")
+                copy = upload_document(
+                    services,
+                    uploader=member.address,
+                    counterparty=address,
+                    subject_id=subject,
+                    kind=QUALIFICATION_DOCUMENT,
+                    filename=f"licence-{supplier}.txt",
+                    content_type="text/plain",
+                    content=f"经营许可证复印件（演示）/ licence copy (demo): {supplier}".encode(),
+                )
+                body = qualification.ApprovalIn.model_validate(
+                    {
+                        "documents": [{"document_id": copy.id, "kind": "licence"}],
+                        "note": "首营企业审核通过 / first-time supplier approved",
+                        "decided_by": "质量负责人 / head of quality",
+                    }
+                )
+                qualification.approve_supplier(
+                    services, conn, member=member, supplier=address, body=body
+                )
+    qualification.set_policy(services, member=members[HOLD], policy="hold")

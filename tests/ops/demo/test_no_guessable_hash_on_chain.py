@@ -30,6 +30,7 @@ from medledger.domain.services import Components
 from medledger.indexer.config import Settings as IndexerSettings
 from medledger.indexer.db import make_engine
 from medledger.indexer.follower import Indexer
+from medledger.indexer.queries.shipments import shipments_of
 from medledger.indexer.source import Web3LogSource
 from medledger.ops.demo import gsp_records as gsp
 from medledger.ops.demo import master
@@ -159,6 +160,11 @@ def test_no_event_of_the_seeded_demo_carries_a_hash_of_text_the_demo_entered(
     kinds = {r.kind for r in sealed}
     assert {"qc_release", "dispense", "acceptance", "recall_notice"} <= kinds
     assert {"return", "return_inspection", "explant", "service", "adverse_event"} <= kinds
+    assert "qualification" in kinds
+    index()  # Kangze keeps Hold: East China Demo's last delivery landed in quarantine
+    with services.engine.connect() as conn:
+        (last,) = shipments_of(conn, keys["kangze"].address, side="inbound", limit=1)
+    assert last.sender.address == keys["huadong"].address and last.quarantined is True
     guessable = _guessable(texts, blobs)
     # The scan would catch what the demo used to write (a composition and a plain note).
     assert bytes(keccak(text="implant:JH-2026-0412")) in guessable  # f"{use}:{reference}"
