@@ -346,6 +346,9 @@ MESSAGES: dict[str, str] = {
     "return_inspection_lines": _l(
         "Inspect every product and lot that came back, each exactly once."
     ),
+    # registration renewal (domain.registration_renewal)
+    "renewal_product_not_found": _l("No product with this GTIN is registered by you."),
+    "renewal_expiry_not_future": _l("The renewed registration must expire after today."),
 }
 
 
