@@ -73,6 +73,8 @@ PAGE_MODULES = [
     "medledger.portal.routes.users",
     "medledger.portal.routes.exports",
     "medledger.portal.routes.qualification",
+    "medledger.portal.routes.return_inspection",
+    "medledger.portal.routes.registration_renewal",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024
@@ -84,6 +86,7 @@ UPLOAD_FORMS = (
     "/portal/manufacturer/master-data/import",
     "/portal/qualification/suppliers",
     "/portal/qualification/products",
+    "/portal/registration-renewal",
 )
 
 

@@ -339,6 +339,16 @@ MESSAGES: dict[str, str] = {
     ),
     "unknown_member": _l("No member of the network has this address."),
     "invalid_export_file": _l("The file is too large to be an export."),
+    # return inspection (domain.return_inspection)
+    "return_not_found": _l(
+        "No goods of this shipment came back to you awaiting return inspection."
+    ),
+    "return_inspection_lines": _l(
+        "Inspect every product and lot that came back, each exactly once."
+    ),
+    # registration renewal (domain.registration_renewal)
+    "renewal_product_not_found": _l("No product with this GTIN is registered by you."),
+    "renewal_expiry_not_future": _l("The renewed registration must expire after today."),
 }
 
 

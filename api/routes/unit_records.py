@@ -5,12 +5,19 @@ read back by id as a party, and the regulator's check of a record against the ch
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from medledger.domain import record_check, returns, service_records, unit_records
+from medledger.domain import (
+    record_check,
+    return_inspection,
+    returns,
+    service_records,
+    unit_records,
+)
 from medledger.domain.items import parse_id
 from medledger.domain.partner_schemas import PROBLEMS, OperationOut, hexs
 from medledger.domain.records import RecordView, SealedRecord
@@ -127,4 +134,68 @@ def verify_record(
         argument=found.argument,
         block_number=found.block_number,
         matches=found.matches,
+    )
+
+
+# ---------------------------------------------------------------- return inspection (退货验收)
+
+ShipmentId = Annotated[int, Path(ge=1, le=2**64 - 1)]
+
+
+class ReturnLineOut(BaseModel):
+    gtin: str
+    lot_number: str
+    expiry: int
+    quantity: int
+    serials: list[str]
+
+
+class AwaitingReturnOut(BaseModel):
+    shipment_id: int
+    origin: str = Field(description="rejected (by the receiver) or return_order (to you)")
+    counterparty: str
+    counterparty_name: str
+    lines: list[ReturnLineOut]
+
+
+class AwaitingReturnsOut(BaseModel):
+    returns: list[AwaitingReturnOut]
+
+
+@router.get("/return-inspections", response_model=AwaitingReturnsOut)
+def awaiting_return_inspection(
+    member: CurrentMember, services: ServicesDep, limit: Limit
+) -> AwaitingReturnsOut:
+    """Goods that came back to you (rejected by a receiver of your shipment, or returned to
+    you on a return order) and await your return inspection, per shipment, newest first."""
+    found = return_inspection.awaiting(services, member=member, limit=limit)
+    return AwaitingReturnsOut(
+        returns=[
+            AwaitingReturnOut(
+                shipment_id=r.shipment_id,
+                origin=r.origin,
+                counterparty=r.counterparty.address,
+                counterparty_name=r.counterparty.name,
+                lines=[ReturnLineOut(**asdict(x)) for x in r.lines],
+            )
+            for r in found
+        ]
+    )
+
+
+@router.post(
+    "/shipments/{shipment_id}/return-inspection", response_model=OperationOut, status_code=201
+)
+def record_return_inspection(
+    shipment_id: ShipmentId,
+    body: return_inspection.ReturnInspectionIn,
+    member: CurrentMember,
+    services: ServicesDep,
+) -> OperationOut:
+    """Record the return inspection (退货验收) of the goods of a shipment that came back to
+    you: sealed for you, the other party, the manufacturers and the regulator, anchored;
+    quarantine and destroy dispositions are carried out (404 unless goods of it came back
+    to you and are not inspected yet)."""
+    return return_inspection.record_inspection(
+        services, member=member, shipment_id=shipment_id, inspection=body
     )

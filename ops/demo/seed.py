@@ -24,6 +24,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
+from medledger.domain.acceptance import AcceptanceIn, AcceptanceLine, seal_acceptance
+from medledger.domain.auth import Member
 from medledger.domain.master_data import MasterRecord
 from medledger.domain.master_files import parse_row
 from medledger.domain.master_import import read_file
@@ -31,6 +33,7 @@ from medledger.domain.recall_actions import NoticeIn, seal_notice
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.ops.demo.consortium import YEAR, enrol_member
+from medledger.ops.demo.gsp_records import gsp_records
 from medledger.ops.demo.lot_history import LOTS, MAKER, lot_history
 from medledger.ops.demo.master import MASTER_FILES, import_master_data, master_file
 from medledger.ops.demo.notes import DemoNotes
@@ -214,11 +217,40 @@ def seed_demo(
         )
         return sealed.commitment
 
-    sample = _history(members, prefixes, lots, note, notice=notice)
+    def accept(receiver: str, shipment_id: int, lot: str, count: int, temp: int) -> bytes:
+        """A receipt's acceptance record (验收记录), sealed as the portal's receive form
+        seals it (`domain.acceptance`): its salted commitment."""
+        gtin, _, expiry = lots[lot]
+        product = records[gtin]
+        record = AcceptanceIn(
+            lines=[
+                AcceptanceLine(
+                    gtin=gtin,
+                    product=f"{product.name_zh} / {product.name_en}"[:200],
+                    specification=product.model[:200],
+                    # Left out: Devices keeps keccak256(registration number) as the
+                    # certificate hash, which the no-guessable-hash scan would then flag.
+                    lot=lot,
+                    expiry=day_of(expiry).isoformat(),
+                    quantity_received=count,
+                    quantity_accepted=count,
+                    conclusion="qualified",
+                )
+            ],
+            inspector="收货验收员 / receiving inspector",
+            temperature_on_arrival=temp,
+        )
+        ledger = members[receiver]
+        member = Member(ledger.address, ledger.member(ledger.address).role, None, "cli")
+        state = ledger.shipment(shipment_id)
+        return seal_acceptance(partner, member=member, shipment=state, record=record).commitment
+
+    sample = _history(members, prefixes, lots, note, notice=notice, accept=accept)
     sample |= lot_history(
         members, {lot: key for lot, (_, key, _) in lots.items()}, note, notice=notice
     )
     echo("seed: shipments, receipts, dispensings and two recalls recorded")
+    gsp_records(partner, keys, lambda: int(w3.eth.block_number), echo)
     return SeedResult(
         organisations=[
             {
@@ -268,6 +300,7 @@ def _history(
     note: DemoNotes,
     *,
     notice: Callable[[str, str, int, str, str], bytes],
+    accept: Callable[[str, int, str, int, int], bytes],
 ) -> dict[str, str]:
     """Commission → pack → ship → receive → unpack → ship → receive → dispense, a leg
     through the logistics provider, and an open recall of one lot."""
@@ -283,29 +316,38 @@ def _history(
         m[maker].pack(case_id, units)
         return case_id
 
-    def move(sender: str, receiver: str, ids: list[bytes], temps: tuple[int, int]) -> None:
+    def move(
+        sender: str, receiver: str, ids: list[bytes], temps: tuple[int, int], lot: str, count: int
+    ) -> None:
+        """Ship `ids` (`count` units of `lot`); the receiver accepts them all, its acceptance
+        record sealed and its commitment the receipt's inspection hash."""
         shipment = m[sender].ship(m[receiver].address, ids).value
-        m[receiver].receive(shipment, temp_min=temps[0], temp_max=temps[1])
+        m[receiver].receive(
+            shipment,
+            temp_min=temps[0],
+            temp_max=temps[1],
+            inspection_hash=accept(receiver, shipment, lot, count, temps[1]),
+        )
 
     # Stents: a case to Ruitong, who ships units on to two hospitals; Jiahe implants two.
     stents, stent_serials = commission("chengrui", "CR2601A", "S", 12)
     stent_case = case("chengrui", 1, stents)
-    move("chengrui", "ruitong", [stent_case], (41, 68))
+    move("chengrui", "ruitong", [stent_case], (41, 68), "CR2601A", 12)
     m["ruitong"].unpack(stent_case)
-    move("ruitong", "jiahe", stents[:4], (45, 72))
-    move("ruitong", "xihu", stents[4:8], (50, 80))
+    move("ruitong", "jiahe", stents[:4], (45, 72), "CR2601A", 4)
+    move("ruitong", "xihu", stents[4:8], (50, 80), "CR2601A", 4)
     implant = {"use": "implant", "reference": "JH-2026-0412"}
     m["jiahe"].dispense(
         stents[:2], record_hash=note("jiahe", RecordKind.DISPENSE, stents[0], implant)
     )
     # Second stent lot to Kangze, on to Chaoyang.
     more, _ = commission("chengrui", "CR2602B", "T", 6)
-    move("chengrui", "kangze", more, (38, 61))
-    move("kangze", "chaoyang", more[:3], (42, 66))
+    move("chengrui", "kangze", more, (38, 61), "CR2602B", 6)
+    move("kangze", "chaoyang", more[:3], (42, 66), "CR2602B", 3)
     # Catheters: to Kangze; the lot is then recalled with three units still there.
     catheters, catheter_serials = commission("chengrui", "BC2603A", "B", 6)
-    move("chengrui", "kangze", catheters, (40, 70))
-    move("kangze", "chaoyang", catheters[:3], (44, 71))
+    move("chengrui", "kangze", catheters, (40, 70), "BC2603A", 6)
+    move("kangze", "chaoyang", catheters[:3], (44, 71), "BC2603A", 3)
     reason = notice(
         "chengrui", "BC2603A", 2, "balloon burst pressure deviation", "quarantine and return"
     )
@@ -313,14 +355,14 @@ def _history(
     # Infusion sets: through ColdLink to Nanyue, on to Baiyun; dialysers to Nanyue.
     sets, _ = commission("maikang", "MK2604A", "P", 10)
     sets_case = case("maikang", 1, sets)
-    move("maikang", "coldlink", [sets_case], (30, 55))
-    move("coldlink", "nanyue", [sets_case], (32, 58))
+    move("maikang", "coldlink", [sets_case], (30, 55), "MK2604A", 10)
+    move("coldlink", "nanyue", [sets_case], (32, 58), "MK2604A", 10)
     m["nanyue"].unpack(sets_case)
-    move("nanyue", "baiyun", sets[:5], (35, 60))
+    move("nanyue", "baiyun", sets[:5], (35, 60), "MK2604A", 5)
     ward = {"use": "dispense", "reference": "ward record BY-7731"}
     m["baiyun"].dispense(sets[:1], record_hash=note("baiyun", RecordKind.DISPENSE, sets[0], ward))
     dialysers, _ = commission("maikang", "MK2605H", "H", 4)
-    move("maikang", "nanyue", dialysers, (36, 64))
+    move("maikang", "nanyue", dialysers, (36, 64), "MK2605H", 4)
 
     def path(lot: str, serial: str) -> str:
         return f"/01/{lots[lot][0]}/10/{lot}/21/{serial}"  # what a label QR code holds

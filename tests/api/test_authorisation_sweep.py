@@ -169,6 +169,11 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "created_at": now,
         "readers": [b.address.lower()],
         "body": '{"note":"sweep"}',
+        # a return inspection of B's shipment
+        "inspector": "sweep",
+        "lines": [
+            {"gtin": c.gtin, "lot_number": c.lot, "received_back": True, "disposition": "restock"}
+        ],
     }
 
 

@@ -30,7 +30,9 @@ from medledger.domain.services import Components
 from medledger.indexer.config import Settings as IndexerSettings
 from medledger.indexer.db import make_engine
 from medledger.indexer.follower import Indexer
+from medledger.indexer.queries.shipments import shipments_of
 from medledger.indexer.source import Web3LogSource
+from medledger.ops.demo import gsp_records as gsp
 from medledger.ops.demo import master
 from medledger.ops.demo import seed as demo_seed
 from medledger.ops.demo.seed import seed_demo
@@ -127,6 +129,8 @@ def test_no_event_of_the_seeded_demo_carries_a_hash_of_text_the_demo_entered(
     # process runs here, so the real indexer catches up before the (real) wait.
     waiting = master._await_prefix
     monkeypatch.setattr(master, "_await_prefix", lambda *a, **k: (index(), waiting(*a, **k))[1])
+    # Likewise the GSP records step waits for the read model to reach the chain head.
+    monkeypatch.setattr(gsp, "await_indexed", lambda *a, **k: index())
     keys = demo_seed._member_keys(tmp_path / "secrets" / "members.json")
     for account in keys.values():  # eth-tester charges gas: fund the demo's fresh keys
         w3.eth.send_transaction({"from": funder.address, "to": account.address, "value": 10**21})
@@ -155,6 +159,12 @@ def test_no_event_of_the_seeded_demo_carries_a_hash_of_text_the_demo_entered(
         blobs |= {plaintext, json.dumps(body, sort_keys=True).encode(), json.dumps(body).encode()}
     kinds = {r.kind for r in sealed}
     assert {"qc_release", "dispense", "acceptance", "recall_notice"} <= kinds
+    assert {"return", "return_inspection", "explant", "service", "adverse_event"} <= kinds
+    assert "qualification" in kinds
+    index()  # Kangze keeps Hold: East China Demo's last delivery landed in quarantine
+    with services.engine.connect() as conn:
+        (last,) = shipments_of(conn, keys["kangze"].address, side="inbound", limit=1)
+    assert last.sender.address == keys["huadong"].address and last.quarantined is True
     guessable = _guessable(texts, blobs)
     # The scan would catch what the demo used to write (a composition and a plain note).
     assert bytes(keccak(text="implant:JH-2026-0412")) in guessable  # f"{use}:{reference}"
