@@ -174,18 +174,4 @@ def test_no_event_of_the_seeded_demo_carries_a_hash_of_text_the_demo_entered(
     logs = w3.eth.get_logs({"fromBlock": first_block, "toBlock": "latest"})
     assert len(logs) > 150
     found = {(where, guessable[word]) for where, word in _words(logs) if word in guessable}
-    found -= _licence_numbers_until_in_clear(artifacts["Partners"].abi, found)
     assert not found, f"unsalted hashes of entered text on chain: {sorted(found)[:10]}"
-
-
-def _licence_numbers_until_in_clear(
-    abi: list[dict[str, Any]], found: set[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """While `Partners.LicenceAttested` still carries `numberHash` (licence numbers are
-    public registration data; helper "qual"'s change writes them in clear and drops the
-    hash), the demo's `licence:<name>` hashes are that change's to remove, not this one's.
-    Once the event has no `numberHash` this allows nothing."""
-    attested = [e for e in abi if e.get("type") == "event" and e["name"] == "LicenceAttested"]
-    if attested and not any(i["name"] == "numberHash" for i in attested[0]["inputs"]):
-        return set()
-    return {(where, text) for where, text in found if text.startswith("licence:")}
