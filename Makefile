@@ -1,4 +1,4 @@
-# MedLedger: `make run` starts the consortium (medledger up), `make test` runs everything CI runs.
+# MedLedger: `make run` starts the consortium (medledger up; flags in ARGS, e.g. make run ARGS="--api-port 9000"), `make test` runs everything CI runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint typecheck slither clean setup system-deps
 
 run: setup
-	$(BIN)/medledger up
+	$(BIN)/medledger up $(ARGS)
 
 test: setup lint typecheck slither
 	$(BIN)/pytest --durations=25

@@ -173,6 +173,9 @@ class ProblemCode(StrEnum):
     TRANSACTION_PENDING = "transaction_pending"
     EARLIER_TRANSACTION_PENDING = "earlier_transaction_pending"
     INTERNAL_ERROR = "internal_error"
+    # a code naming an item or lot (`domain.codes`), beside the GS1 reasons
+    INVALID_CODE = "invalid_code"  # neither a 32-byte hex id nor a GS1 code
+    MISSING_LOT = "missing_lot"  # a code naming no lot where a lot is needed
 
 
 def contract_error_status(exc: ContractError) -> int:

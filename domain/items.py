@@ -10,13 +10,14 @@ shipments it sent or received (a regulator sees everything).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 
 from medledger.domain import acceptance, lot_custody, orders, records
 from medledger.domain.auth import Member
 from medledger.domain.chain import reader, submit_raw
+from medledger.domain.codes import item_key_of
 from medledger.domain.devices import member_ledger
 from medledger.domain.errors import NotFound, Unprocessable
 from medledger.domain.orders import report
@@ -100,12 +101,12 @@ def create_container(services: Services, *, member: Member, container: Container
 
 
 def pack(services: Services, *, member: Member, container_id: str, items: PackIn) -> OperationOut:
-    cid = parse_id(container_id, "container")
+    cid = item_key_of(container_id)
     return _custodial(services, member, lambda lg: lg.pack(cid, items.item_ids))
 
 
 def unpack(services: Services, *, member: Member, container_id: str) -> OperationOut:
-    cid = parse_id(container_id, "container")
+    cid = item_key_of(container_id)
     result = member_ledger(services, member).unpack(cid)
     out = report(result, signed_by="custodial", item_ids=[hexs(i) for i in result.value])
     return settled(services, out)
@@ -263,16 +264,33 @@ def cancel(
 
 def item_history(conn: Connection, *, member: Member, item_id: str) -> list[HistoryStep]:
     """The full history of an item the member holds or has held (404 otherwise)."""
-    key = parse_id(item_id, "item")
+    key = item_key_of(item_id)
     steps = unit_history(conn, key)
     if not steps or not (member.is_regulator or any(s.holder == member.address for s in steps)):
         raise NotFound("item_not_found", f"no item {item_id} among the items you hold or held")
     return steps
 
 
-def shipments(conn: Connection, *, member: Member, limit: int, offset: int) -> list[ShipmentRow]:
-    """The member's shipments, outbound and inbound, newest first."""
-    return shipments_of(conn, member.address, side="either", limit=limit, offset=offset)
+def shipments(
+    conn: Connection,
+    *,
+    member: Member,
+    limit: int,
+    offset: int,
+    status: ShipmentStatus | None = None,
+    direction: Literal["inbound", "outbound"] | None = None,
+    since: int | None = None,
+) -> list[ShipmentRow]:
+    """The member's shipments (`direction`: only inbound or outbound), newest first."""
+    return shipments_of(
+        conn,
+        member.address,
+        side=direction or "either",
+        limit=limit,
+        offset=offset,
+        status=status,
+        since=since,
+    )
 
 
 def shipment(conn: Connection, *, member: Member, shipment_id: int) -> ShipmentRow:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import (
@@ -22,7 +22,12 @@ from pydantic import (
 )
 
 from medledger.domain.acceptance_schemas import AcceptanceIn
-from medledger.sdk.dates import day_end, day_start
+from medledger.domain.api_examples import (
+    HISTORY_EXAMPLE,
+    INVENTORY_EXAMPLE,
+    SHIPMENT_EXAMPLE,
+)
+from medledger.sdk.dates import consortium_zone, day_end, day_of, day_start
 
 __all__ = [
     "Address",
@@ -30,8 +35,10 @@ __all__ = [
     "HexBytes",
     "OperationOut",
     "PROBLEMS",
+    "PartyOut",
     "PendingOut",
     "ProblemOut",
+    "TemperatureOut",
     "TransactionStatusOut",
 ]
 
@@ -344,6 +351,42 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class PartyOut(BaseModel):
+    """A member: its address and its registered name (the name the ledger's member
+    registry holds, Chinese and English as the member entered them)."""
+
+    address: str = Field(examples=["0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"])
+    name: str = Field(examples=["华东医疗器械配送有限公司 East China Medical Distribution"])
+
+
+def party(address: str, name: str | None) -> PartyOut:
+    return PartyOut(address=address, name=name or "")
+
+
+class TemperatureOut(BaseModel):
+    """A temperature with its unit as a UN/CEFACT Rec. 20 code, as EPCIS sensor data
+    gives it (`Cel`: degrees Celsius)."""
+
+    value: float = Field(examples=[2.5])
+    unit: Literal["Cel"] = "Cel"
+
+
+def celsius(tenths: int | None) -> TemperatureOut | None:
+    """The ledger keeps temperatures in tenths of a degree Celsius."""
+    return None if tenths is None else TemperatureOut(value=tenths / 10)
+
+
+def at_time(timestamp: int) -> dt.datetime:
+    """A unix time as an aware datetime in the consortium's zone (ISO 8601 with offset)."""
+    return dt.datetime.fromtimestamp(timestamp, consortium_zone())
+
+
+def on_day(timestamp: int) -> dt.date:
+    """A unix time as its calendar day in the consortium's zone (an expiry, a production
+    date)."""
+    return day_of(timestamp)
+
+
 class EventOut(BaseModel):
     name: str
     args: dict[str, Any]
@@ -396,21 +439,31 @@ class HoldOut(BaseModel):
 
 
 class InventoryLineOut(BaseModel):
+    """Your serialised units of one lot in one status."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [INVENTORY_EXAMPLE]})
+
     gtin: str
     lot_number: str
-    expiry: int
-    status: str
+    expiry: dt.date = Field(description="the lot's expiry date (YYYY-MM-DD, consortium zone)")
+    status: str = Field(examples=["active", "in_transit", "quarantined"])
     units: int
+    recalled: bool = Field(description="an open recall covers the lot")
+    recall_id: int | None = Field(description="the open recall's id, when recalled")
     holds: list[HoldOut] = Field(default_factory=list)
 
 
 class HistoryStepOut(BaseModel):
+    """One custody step of an item, with its chain reference."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [HISTORY_EXAMPLE]})
+
     kind: str
     block_number: int
-    timestamp: int
+    at: dt.datetime = Field(description="the block's time, ISO 8601 in the consortium zone")
     tx_hash: str
     log_index: int
-    holder: str
+    holder: PartyOut
     status: str
     parent: str | None
     via: str | None
@@ -418,17 +471,27 @@ class HistoryStepOut(BaseModel):
 
 
 class ShipmentOut(BaseModel):
+    """A shipment you sent or that is addressed to you. Temperatures are the receiver's
+    acceptance record (null until received)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SHIPMENT_EXAMPLE]})
+
     shipment_id: int
-    sender: str
-    receiver: str
-    status: str
+    sender: PartyOut
+    receiver: PartyOut
+    direction: str | None = Field(
+        default=None, description="inbound or outbound for you (null for the regulator)"
+    )
+    status: str = Field(examples=["in_transit", "received", "rejected", "cancelled"])
     item_count: int
     document_hash: str
     sent_block: int
+    sent_at: dt.datetime | None = Field(description="ISO 8601, the consortium's zone")
     settled_block: int | None
+    settled_at: dt.datetime | None
     accepted_count: int | None
     rejected_count: int | None
-    temp_min: int | None
-    temp_max: int | None
+    temperature_min: TemperatureOut | None
+    temperature_max: TemperatureOut | None
     excursion_seconds: int | None
     quarantined: bool | None

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from medledger.domain.codes import item_key_of
 from medledger.domain.errors import NotFound
 from medledger.indexer.queries.trace import held_by, item_exists, lot_reached
-from medledger.sdk.gs1 import parse_code
 
 __all__ = ["TraceScope", "ensure_item_visible", "ensure_lot_visible", "item_key_of"]
 
@@ -24,17 +24,6 @@ class TraceScope:
     @property
     def sees_everything(self) -> bool:
         return self.member is None
-
-
-def item_key_of(text: str) -> bytes:
-    """The 32-byte item id named by a hex id or a GS1 code (400 with the GS1 reason)."""
-    body = text.removeprefix("0x")
-    if text.startswith("0x") and len(body) == 64:
-        try:
-            return bytes.fromhex(body)
-        except ValueError:
-            pass
-    return parse_code(text).item_id
 
 
 def ensure_item_visible(conn: Connection, key: bytes, scope: TraceScope) -> None:

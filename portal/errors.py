@@ -103,6 +103,8 @@ MESSAGES: dict[str, str] = {
         "Your organisation does not hold logistic unit %(sscc)s: only its holder prints its label."
     ),
     "empty": _l("Enter or scan a code."),
+    "invalid_code": _l("This is neither an item id nor a GS1 code."),
+    "missing_lot": _l("The code names no lot (GTIN with AI 10)."),
     # ledger rules (Solidity custom errors)
     "ItemsNotHolder": _l("Your organisation does not hold this item."),
     "RecordsNotConcerned": _l(

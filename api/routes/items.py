@@ -19,13 +19,17 @@ receiver (a regulator sees everything).
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from medledger.api.routes import acceptance, lots, qualification
+from medledger.api.routes.trace import history_out
 from medledger.domain import items, orders
+from medledger.domain.api_examples import LOT_STOCK_EXAMPLE
+from medledger.domain.auth import Member
 from medledger.domain.chain import reader, vault
 from medledger.domain.chain import transaction_status as chain_status
 from medledger.domain.lot_stock import Hold, holds_of, lot_stock_of, stock_holds
@@ -47,11 +51,17 @@ from medledger.domain.partner_schemas import (
     ShipIn,
     ShipmentOut,
     TransactionStatusOut,
+    at_time,
+    celsius,
     hexs,
+    on_day,
+    party,
 )
 from medledger.indexer.queries.shipments import ShipmentRow
 from medledger.indexer.queries.stock import inventory as inventory_query
-from medledger.sdk.model import ItemStatus
+from medledger.sdk.dates import consortium_zone
+from medledger.sdk.model import ItemStatus, ShipmentStatus
+from medledger.web.codes import CodeParam
 from medledger.web.deps import ConnDep, ServicesDep
 from medledger.web.members import CurrentMember
 from medledger.web.pagination import Limit, Offset
@@ -98,15 +108,15 @@ def create_container(
     return items.create_container(services, member=member, container=body)
 
 
-@router.post("/containers/{container_id}/pack", response_model=OperationOut)
+@router.post("/containers/{container_id:path}/pack", response_model=OperationOut)
 def pack(
-    container_id: str, body: PackIn, member: CurrentMember, services: ServicesDep
+    container_id: CodeParam, body: PackIn, member: CurrentMember, services: ServicesDep
 ) -> OperationOut:
     return items.pack(services, member=member, container_id=container_id, items=body)
 
 
-@router.post("/containers/{container_id}/unpack", response_model=OperationOut)
-def unpack(container_id: str, member: CurrentMember, services: ServicesDep) -> OperationOut:
+@router.post("/containers/{container_id:path}/unpack", response_model=OperationOut)
+def unpack(container_id: CodeParam, member: CurrentMember, services: ServicesDep) -> OperationOut:
     return items.unpack(services, member=member, container_id=container_id)
 
 
@@ -192,45 +202,58 @@ def inventory(member: CurrentMember, conn: ConnDep) -> list[InventoryLineOut]:
     """Your own stock (active, in transit or quarantined), per lot and status, with its
     holds (`recalled` with the recall's id and level, `quarantined`)."""
     recalls = stock_holds(conn, member.address)
-    return [
-        InventoryLineOut(
-            gtin=line.gtin,
-            lot_number=line.lot_number,
-            expiry=line.expiry,
-            status=line.status.name.lower(),
-            units=line.units,
-            holds=_holds(
-                holds_of(
-                    recalls,
-                    line.gtin,
-                    line.lot_number,
-                    quarantined=line.status is ItemStatus.QUARANTINED,
-                )
-            ),
+    lines = []
+    for line in inventory_query(conn, member.address):
+        holds = _holds(
+            holds_of(
+                recalls,
+                line.gtin,
+                line.lot_number,
+                quarantined=line.status is ItemStatus.QUARANTINED,
+            )
         )
-        for line in inventory_query(conn, member.address)
-    ]
+        lines.append(
+            InventoryLineOut(
+                gtin=line.gtin,
+                lot_number=line.lot_number,
+                expiry=on_day(line.expiry),
+                status=line.status.name.lower(),
+                units=line.units,
+                recalled=_recall_id(holds) is not None,
+                recall_id=_recall_id(holds),
+                holds=holds,
+            )
+        )
+    return lines
 
 
 def _holds(holds: list[Hold]) -> list[HoldOut]:
     return [HoldOut(kind=h.kind, recall_id=h.recall_id, level=h.level) for h in holds]
 
 
+def _recall_id(holds: list[HoldOut]) -> int | None:
+    return next((h.recall_id for h in holds if h.kind == "recalled"), None)
+
+
 class LotStockOut(BaseModel):
     """Your units of one lot tracked by quantity (not serialised)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [LOT_STOCK_EXAMPLE]})
 
     gtin: str
     name_zh: str | None = Field(description="from the product's master data, if anchored")
     name_en: str | None
     model: str | None
     lot_number: str
-    expiry: int
+    expiry: dt.date = Field(description="the lot's expiry date (YYYY-MM-DD, consortium zone)")
     active: int = Field(description="loose units in usable stock")
     quarantined: int = Field(description="loose units on hold")
     in_transit: int = Field(description="loose units you shipped, not yet settled")
     cases: int = Field(description="cases you hold (active, in transit or quarantined)")
     case_units: int = Field(description="units inside those cases")
     total: int
+    recalled: bool = Field(description="an open recall covers the lot")
+    recall_id: int | None = Field(description="the open recall's id, when recalled")
     holds: list[HoldOut] = Field(default_factory=list)
 
 
@@ -239,64 +262,60 @@ def lot_inventory(member: CurrentMember, services: ServicesDep, conn: ConnDep) -
     """Your own stock of lot-tracked devices, in units per lot, soonest expiry first,
     with its holds (`recalled` with the recall's id and level, `quarantined`)."""
     recalls = stock_holds(conn, member.address)
-    return [
-        LotStockOut(
-            gtin=s.line.gtin,
-            name_zh=s.name_zh,
-            name_en=s.name_en,
-            model=s.model,
-            lot_number=s.line.lot_number,
-            expiry=s.line.expiry,
-            active=s.line.active,
-            quarantined=s.line.quarantined,
-            in_transit=s.line.in_transit,
-            cases=s.line.cases,
-            case_units=s.line.case_units,
-            total=s.line.total,
-            holds=_holds(
-                holds_of(
-                    recalls, s.line.gtin, s.line.lot_number, quarantined=s.line.quarantined > 0
-                )
-            ),
+    lines = []
+    for s in lot_stock_of(services, conn, member.address):
+        holds = _holds(
+            holds_of(recalls, s.line.gtin, s.line.lot_number, quarantined=s.line.quarantined > 0)
         )
-        for s in lot_stock_of(services, conn, member.address)
-    ]
-
-
-@router.get("/items/{item_id}/history", response_model=list[HistoryStepOut])
-def item_history(item_id: str, member: CurrentMember, conn: ConnDep) -> list[HistoryStepOut]:
-    """The full history of an item you hold or have held (404 otherwise)."""
-    return [
-        HistoryStepOut(
-            kind=s.kind.name.lower(),
-            block_number=s.block_number,
-            timestamp=s.timestamp,
-            tx_hash=hexs(s.tx_hash),
-            log_index=s.log_index,
-            holder=s.holder,
-            status=s.status.name.lower(),
-            parent=None if s.parent is None else hexs(s.parent),
-            via=None if s.via is None else hexs(s.via),
-            shipment_id=s.shipment_id,
+        lines.append(
+            LotStockOut(
+                gtin=s.line.gtin,
+                name_zh=s.name_zh,
+                name_en=s.name_en,
+                model=s.model,
+                lot_number=s.line.lot_number,
+                expiry=on_day(s.line.expiry),
+                active=s.line.active,
+                quarantined=s.line.quarantined,
+                in_transit=s.line.in_transit,
+                cases=s.line.cases,
+                case_units=s.line.case_units,
+                total=s.line.total,
+                recalled=_recall_id(holds) is not None,
+                recall_id=_recall_id(holds),
+                holds=holds,
+            )
         )
-        for s in items.item_history(conn, member=member, item_id=item_id)
-    ]
+    return lines
 
 
-def _shipment_out(r: ShipmentRow) -> ShipmentOut:
+@router.get("/items/{item_id:path}/history", response_model=list[HistoryStepOut])
+def item_history(item_id: CodeParam, member: CurrentMember, conn: ConnDep) -> list[HistoryStepOut]:
+    """The full history of an item you hold or have held (404 otherwise), named by its id
+    or any GS1 code form (see `CodeParam`)."""
+    return history_out(conn, items.item_history(conn, member=member, item_id=item_id))
+
+
+def _shipment_out(r: ShipmentRow, member: Member) -> ShipmentOut:
+    direction = None
+    if not member.is_regulator:
+        direction = "outbound" if r.sender.address == member.address else "inbound"
     return ShipmentOut(
         shipment_id=r.shipment_id,
-        sender=r.sender.address,
-        receiver=r.receiver.address,
+        sender=party(r.sender.address, r.sender.name),
+        receiver=party(r.receiver.address, r.receiver.name),
+        direction=direction,
         status=r.status.name.lower(),
         item_count=r.item_count,
         document_hash=hexs(r.document_hash),
         sent_block=r.sent_block,
+        sent_at=None if r.sent_at is None else at_time(r.sent_at),
         settled_block=r.settled_block,
+        settled_at=None if r.settled_at is None else at_time(r.settled_at),
         accepted_count=r.accepted_count,
         rejected_count=r.rejected_count,
-        temp_min=r.temp_min,
-        temp_max=r.temp_max,
+        temperature_min=celsius(r.temp_min),
+        temperature_max=celsius(r.temp_max),
         excursion_seconds=r.excursion_seconds,
         quarantined=r.quarantined,
     )
@@ -309,13 +328,43 @@ def shipments(
     services: ServicesDep,
     limit: Limit,
     offset: Offset,
+    status: Annotated[
+        Literal["in_transit", "received", "rejected", "cancelled"] | None,
+        Query(description="only shipments in this status"),
+    ] = None,
+    direction: Annotated[
+        Literal["inbound", "outbound"] | None,
+        Query(description="inbound: addressed to you; outbound: sent by you"),
+    ] = None,
+    since: Annotated[
+        dt.datetime | None,
+        Query(
+            description="only shipments sent at or after this ISO 8601 date-time (without "
+            "an offset: the consortium's zone)",
+            examples=["2026-12-01T00:00:00+08:00"],
+        ),
+    ] = None,
 ) -> list[ShipmentOut]:
-    """Your shipments, outbound and inbound, newest first."""
+    """Your shipments, outbound and inbound, newest first; filtered by `status`,
+    `direction` and `since` when given."""
     limit = min(limit, services.settings.max_page_size)
-    rows = items.shipments(conn, member=member, limit=limit, offset=offset)
-    return [_shipment_out(r) for r in rows]
+    rows = items.shipments(
+        conn,
+        member=member,
+        limit=limit,
+        offset=offset,
+        status=None if status is None else ShipmentStatus[status.upper()],
+        direction=direction,
+        since=None if since is None else _unix(since),
+    )
+    return [_shipment_out(r, member) for r in rows]
+
+
+def _unix(when: dt.datetime) -> int:
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=consortium_zone())
+    return int(aware.timestamp())
 
 
 @router.get("/shipments/{shipment_id}", response_model=ShipmentOut)
 def shipment(shipment_id: ShipmentId, member: CurrentMember, conn: ConnDep) -> ShipmentOut:
-    return _shipment_out(items.shipment(conn, member=member, shipment_id=shipment_id))
+    return _shipment_out(items.shipment(conn, member=member, shipment_id=shipment_id), member)

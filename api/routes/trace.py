@@ -4,18 +4,22 @@
 Lists are paginated (`limit` ≤ `settings.max_page_size`, opaque `cursor`). The regulator
 sees every object; a partner only objects it holds or has held (`domain.trace`), and in a
 lot's trace or a recall's scope the holders other than itself only if it made the lot.
-Items are named by their 32-byte id (0x hex) or any GS1 code without slashes, e.g.
-`(01)09506000134352(21)SN0001` or `(00)106141411234567897`.
+Items are named by their 32-byte id or any GS1 code form (`web.codes.CodeParam`), a
+Digital Link URI included. Times are ISO 8601 in the consortium's zone, expiries dates.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from medledger.domain.errors import NotFound
+from medledger.domain.partner_schemas import HistoryStepOut, PartyOut, at_time, on_day, party
 from medledger.domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
 from medledger.indexer.queries import (
     container_contents,
@@ -24,8 +28,11 @@ from medledger.indexer.queries import (
     recall_scope,
     unit_history,
 )
+from medledger.indexer.queries.counterparties import names_of
 from medledger.indexer.queries.lot_quantities import LotHolding, LotMove
+from medledger.indexer.queries.trace import HistoryStep
 from medledger.sdk.gs1 import lot_key, validate_gtin
+from medledger.web.codes import CodeParam
 from medledger.web.deps import ConnDep, PageDep
 from medledger.web.oversight import TraceScopeDep
 
@@ -33,40 +40,40 @@ __all__ = ["UnitsOut", "router"]
 
 router = APIRouter(prefix="/v1/trace", tags=["trace"])
 
-ItemParam = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=120,
-        description="item id (0x + 64 hex) or a GS1 code, e.g. (01)09506000134352(21)SN0001",
-    ),
-]
+ItemParam = CodeParam
 
 
 def _hex(value: bytes | None) -> str | None:
     return None if value is None else "0x" + value.hex()
 
 
-class StepOut(BaseModel):
-    kind: str
-    block_number: int
-    timestamp: int
-    tx_hash: str
-    log_index: int
-    holder: str
-    status: str
-    parent: str | None
-    via: str | None
-    shipment_id: int | None
+def history_out(conn: Connection, steps: Sequence[HistoryStep]) -> list[HistoryStepOut]:
+    """Custody steps as the API shows them: ISO 8601 times, holders with their names."""
+    names = names_of(conn, {s.holder for s in steps})
+    return [
+        HistoryStepOut(
+            kind=s.kind.name.lower(),
+            block_number=s.block_number,
+            at=at_time(s.timestamp),
+            tx_hash="0x" + s.tx_hash.hex(),
+            log_index=s.log_index,
+            holder=party(s.holder, names.get(s.holder)),
+            status=s.status.name.lower(),
+            parent=_hex(s.parent),
+            via=_hex(s.via),
+            shipment_id=s.shipment_id,
+        )
+        for s in steps
+    ]
 
 
 class HistoryOut(BaseModel):
     item_id: str
-    steps: list[StepOut]
+    steps: list[HistoryStepOut]
     next_cursor: str | None
 
 
-@router.get("/items/{item}/history", response_model=HistoryOut)
+@router.get("/items/{item:path}/history", response_model=HistoryOut)
 def item_history(item: ItemParam, scope: TraceScopeDep, conn: ConnDep, page: PageDep) -> HistoryOut:
     """Every custody step of a unit or container, oldest first, with chain references."""
     key = item_key_of(item)
@@ -75,21 +82,7 @@ def item_history(item: ItemParam, scope: TraceScopeDep, conn: ConnDep, page: Pag
     window = steps[page.offset : page.offset + page.limit]
     return HistoryOut(
         item_id="0x" + key.hex(),
-        steps=[
-            StepOut(
-                kind=s.kind.name.lower(),
-                block_number=s.block_number,
-                timestamp=s.timestamp,
-                tx_hash="0x" + s.tx_hash.hex(),
-                log_index=s.log_index,
-                holder=s.holder,
-                status=s.status.name.lower(),
-                parent=_hex(s.parent),
-                via=_hex(s.via),
-                shipment_id=s.shipment_id,
-            )
-            for s in window
-        ],
+        steps=history_out(conn, window),
         next_cursor=page.next_cursor(len(steps)),
     )
 
@@ -109,7 +102,7 @@ class ContentsOut(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/items/{item}/contents", response_model=ContentsOut)
+@router.get("/items/{item:path}/contents", response_model=ContentsOut)
 def item_contents(
     item: ItemParam, scope: TraceScopeDep, conn: ConnDep, page: PageDep
 ) -> ContentsOut:
@@ -140,7 +133,7 @@ class ContainersOut(BaseModel):
     containers: list[str]  # innermost first
 
 
-@router.get("/items/{item}/containers", response_model=ContainersOut)
+@router.get("/items/{item:path}/containers", response_model=ContainersOut)
 def item_containers(item: ItemParam, scope: TraceScopeDep, conn: ConnDep) -> ContainersOut:
     """The containers an item sits in, innermost first (at most a few levels)."""
     key = item_key_of(item)
@@ -151,9 +144,7 @@ def item_containers(item: ItemParam, scope: TraceScopeDep, conn: ConnDep) -> Con
     )
 
 
-class OrgOut(BaseModel):
-    address: str
-    name: str
+OrgOut = PartyOut
 
 
 class UnitsOut(BaseModel):
@@ -205,7 +196,7 @@ class MovementOut(BaseModel):
     )
     quantity: int
     block_number: int
-    timestamp: int | None
+    at: dt.datetime | None = Field(description="the block's time, ISO 8601")
     holder: OrgOut | None = Field(description="whose units changed; null for a shipment's")
     shipment_id: int | None
     sender: OrgOut | None
@@ -216,7 +207,7 @@ class LotTraceOut(BaseModel):
     gtin: str
     lot: str
     lot_key: str
-    expiry: int
+    expiry: dt.date = Field(description="YYYY-MM-DD, the consortium's zone")
     holders: list[HolderOut]
     reached: list[ReachOut]
     next_cursor: str | None
@@ -240,7 +231,7 @@ def _movement(m: LotMove) -> MovementOut:
         kind=m.kind.name.lower(),
         quantity=m.quantity,
         block_number=m.block_number,
-        timestamp=m.timestamp,
+        at=None if m.timestamp is None else at_time(m.timestamp),
         holder=_org(m.holder, m.holder_name),
         shipment_id=m.shipment_id,
         sender=_org(m.sender, m.sender_name),
@@ -269,7 +260,7 @@ def lot_forward_trace(
         gtin=trace.gtin,
         lot=trace.lot_number,
         lot_key="0x" + key.hex(),
-        expiry=trace.expiry,
+        expiry=on_day(trace.expiry),
         holders=[
             HolderOut(
                 holder=OrgOut(address=h.holder.address, name=h.holder.name),

@@ -18,9 +18,10 @@ from medledger.domain import (
     service_records,
     unit_records,
 )
-from medledger.domain.items import parse_id
+from medledger.domain.codes import item_key_of
 from medledger.domain.partner_schemas import PROBLEMS, OperationOut, hexs
 from medledger.domain.records import RecordView, SealedRecord
+from medledger.web.codes import CodeParam
 from medledger.web.deps import ServicesDep
 from medledger.web.members import CurrentMember
 from medledger.web.pagination import Limit, Offset
@@ -29,7 +30,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEMS)
 RecordId = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
-ItemId = Annotated[str, Path(min_length=1, max_length=80)]
 
 
 class RecordOut(BaseModel):
@@ -100,13 +100,13 @@ def service_record(
     return service_records.record_service(services, member=member, record=body)
 
 
-@router.get("/items/{item_id}/records", response_model=RecordsOut)
+@router.get("/items/{item_id:path}/records", response_model=RecordsOut)
 def item_records(
-    item_id: ItemId, member: CurrentMember, services: ServicesDep, limit: Limit, offset: Offset
+    item_id: CodeParam, member: CurrentMember, services: ServicesDep, limit: Limit, offset: Offset
 ) -> RecordsOut:
     """The records about a unit that you may read (explants, service records, returns,
     use records ...), newest first."""
-    key = parse_id(item_id, "item")
+    key = item_key_of(item_id)
     found = unit_records.unit_records(services, key, member=member, limit=limit, offset=offset)
     views = [unit_records.read_record(services, r.id, member=member, kinds=None) for r in found]
     return RecordsOut(records=[_view(v) for v in views])

@@ -28,9 +28,12 @@ _SELECT = (
     "SELECT sh.id, s.address AS sender_address, s.name AS sender_name, "
     "r.address AS receiver_address, r.name AS receiver_name, sh.status, sh.item_count, "
     "sh.document_hash, sh.sent_block, sh.settled_block, sh.accepted_count, "
-    "sh.rejected_count, sh.temp_min, sh.temp_max, sh.excursion_seconds, sh.quarantined "
+    "sh.rejected_count, sh.temp_min, sh.temp_max, sh.excursion_seconds, sh.quarantined, "
+    "sb.timestamp AS sent_at, tb.timestamp AS settled_at "
     "FROM shipments sh JOIN organisations s ON s.id = sh.sender_id "
     "JOIN organisations r ON r.id = sh.receiver_id "
+    "LEFT JOIN blocks sb ON sb.number = sh.sent_block "
+    "LEFT JOIN blocks tb ON tb.number = sh.settled_block "
 )
 _SIDES: dict[Side, str] = {
     "inbound": "r.address = :a",
@@ -55,6 +58,8 @@ class ShipmentRow:
     temp_max: int | None
     excursion_seconds: int | None
     quarantined: bool | None
+    sent_at: int | None = None  # unix time of the sending block
+    settled_at: int | None = None
 
 
 def _row(r: Any) -> ShipmentRow:
@@ -73,6 +78,8 @@ def _row(r: Any) -> ShipmentRow:
         temp_max=r.temp_max,
         excursion_seconds=r.excursion_seconds,
         quarantined=None if r.quarantined is None else bool(r.quarantined),
+        sent_at=None if r.sent_at is None else int(r.sent_at),
+        settled_at=None if r.settled_at is None else int(r.settled_at),
     )
 
 
@@ -82,12 +89,27 @@ def shipment(conn: Connection, shipment_id: int) -> ShipmentRow | None:
 
 
 def shipments_of(
-    conn: Connection, address: str, *, side: Side, limit: int = 50, offset: int = 0
+    conn: Connection,
+    address: str,
+    *,
+    side: Side,
+    limit: int = 50,
+    offset: int = 0,
+    status: ShipmentStatus | None = None,
+    since: int | None = None,
 ) -> list[ShipmentRow]:
-    """The member's shipments on `side` (received, sent or both), newest first."""
+    """The member's shipments on `side` (received, sent or both), newest first; only those
+    in `status`, and only those sent at or after unix time `since`, when given."""
+    where = f"({_SIDES[side]})"
+    params: dict[str, Any] = {"a": address, "limit": limit, "offset": offset}
+    if status is not None:
+        where += " AND sh.status = :status"
+        params["status"] = int(status)
+    if since is not None:
+        where += " AND sb.timestamp >= :since"
+        params["since"] = since
     rows = conn.execute(
-        text(_SELECT + f"WHERE {_SIDES[side]} ORDER BY sh.id DESC LIMIT :limit OFFSET :offset"),
-        {"a": address, "limit": limit, "offset": offset},
+        text(_SELECT + f"WHERE {where} ORDER BY sh.id DESC LIMIT :limit OFFSET :offset"), params
     ).all()
     return [_row(r) for r in rows]
 

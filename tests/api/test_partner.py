@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from eth_utils import keccak
@@ -143,8 +144,12 @@ def test_commission_pack_ship_receive_unpack_and_dispense_through_the_api(
         f"/v1/partner/shipments/{shipment_id}", headers=partner.login(c.distributor)
     )
     assert shipment.status_code == 200, shipment.text
-    assert shipment.json()["temp_min"] == 40
-    assert shipment.json()["status"] == "received"
+    body = shipment.json()
+    assert body["temperature_min"] == {"value": 4.0, "unit": "Cel"}
+    assert body["status"] == "received" and body["direction"] == "inbound"
+    assert body["sender"]["address"] == c.manufacturer.address and body["sender"]["name"]
+    assert dt.datetime.fromisoformat(body["sent_at"]).utcoffset() is not None
+    assert body["settled_at"] >= body["sent_at"]
 
 
 def test_a_receiver_rejects_part_of_a_shipment_with_its_acceptance_record(

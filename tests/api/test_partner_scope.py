@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import quote
+
 from medledger.sdk import gs1
+from medledger.sdk.dates import day_end
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 from tests.api.test_partner import commission, post, ship
@@ -74,7 +78,7 @@ def test_shipments_are_listed_and_shown_only_to_their_sender_and_receiver(
     denied = client.get(f"/v1/partner/shipments/{second}", headers=partner.login(c.hospital2))
     assert denied.status_code == 404
     shown = client.get(f"/v1/partner/shipments/{second}", headers=partner.login(c.hospital))
-    assert shown.json()["receiver"] == c.hospital.address
+    assert shown.json()["receiver"]["address"] == c.hospital.address
 
 
 def test_another_members_shipment_answers_as_one_that_does_not_exist(
@@ -180,3 +184,95 @@ def test_a_unit_packed_in_another_members_case_does_not_name_the_case(
     own = post(partner, "/v1/partner/items/quarantine", c.manufacturer, {"item_ids": ids})
     assert own.json()["code"] == "ItemsInContainer"
     assert own.json()["arguments"]["containerId"] == case
+
+
+def test_shipments_filter_by_status_direction_and_since(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    client = partner.api.client
+    ids = commission(partner, "FLT1", "FLT2")
+    first = ship(partner, c.manufacturer, c.distributor, ids[:1])
+    post(
+        partner,
+        f"/v1/partner/shipments/{first}/receive",
+        c.distributor,
+        {"temp_min": 20, "temp_max": 60},
+    )
+    second = ship(partner, c.manufacturer, c.distributor, ids[1:])
+    partner.api.sync()
+    me = partner.login(c.distributor)
+
+    def listed(**params: str) -> list[int]:
+        answer = client.get("/v1/partner/shipments", params=params, headers=me)
+        assert answer.status_code == 200, answer.text
+        return [s["shipment_id"] for s in answer.json()]
+
+    assert listed(status="in_transit") == [second]
+    assert listed(status="received") == [first]
+    assert listed(direction="inbound") == [second, first]
+    assert listed(direction="outbound") == []
+    assert listed(since="2000-01-01T00:00:00+08:00") == [second, first]
+    assert listed(since="2999-01-01T00:00:00") == []
+    maker = client.get(
+        "/v1/partner/shipments",
+        params={"direction": "outbound"},
+        headers=partner.login(c.manufacturer),
+    ).json()
+    assert [(s["shipment_id"], s["direction"]) for s in maker] == [
+        (second, "outbound"),
+        (first, "outbound"),
+    ]
+    for bad in ({"status": "lost"}, {"direction": "sideways"}, {"since": "yesterday"}):
+        refused = client.get("/v1/partner/shipments", params=bad, headers=me)
+        assert refused.status_code == 422 and refused.json()["code"] == "invalid_request"
+
+
+def test_item_history_accepts_every_code_form_and_answers_bad_codes_with_400(
+    partner: PartnerEnv,
+) -> None:
+    c = partner.api.consortium
+    ids, _ = _setup(partner)
+    client = partner.api.client
+    me = partner.login(c.hospital)
+    gtin = c.gtin
+    forms = [
+        ids[0],
+        ids[0].removeprefix("0x"),
+        f"(01){gtin}(21)SC01",
+        f"01{gtin}21SC01",
+        f"]d201{gtin}21SC01",
+        quote(f"https://id.example.com/01/{gtin}/21/SC01", safe=""),
+        f"https://id.example.com/01/{gtin}/21/SC01",
+        f"/01/{gtin}/21/SC01",
+    ]
+    for form in forms:
+        answer = client.get(f"/v1/partner/items/{form}/history", headers=me)
+        assert answer.status_code == 200, (form, answer.text)
+        steps = answer.json()
+        assert steps[-1]["holder"]["address"] == c.hospital.address, form
+        assert dt.datetime.fromisoformat(steps[0]["at"]).tzinfo is not None
+    for bad, code in (
+        ("", "empty"),
+        ("%20", "empty"),
+        ("nonsense", "invalid_code"),
+        (f"(01){gtin}(10){c.lot}", "missing_serial"),
+        ("(01)09506000134353(21)X", "bad_check_digit"),
+        ("x" * 600, "invalid_request"),
+    ):
+        refused = client.get(f"/v1/partner/items/{bad}/history", headers=me)
+        expected = 422 if code == "invalid_request" else 400
+        assert refused.status_code == expected, (bad, refused.text)
+        assert refused.json()["code"] == code, refused.text
+    assert (
+        client.get(f"/v1/partner/items/(01){gtin}(21)NEVER/history", headers=me).status_code == 404
+    )
+
+
+def test_inventory_gives_the_expiry_as_a_date_and_a_recall_flag(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    _setup(partner)
+    lines = partner.api.client.get(
+        "/v1/partner/inventory", headers=partner.login(c.hospital)
+    ).json()
+    assert [(line["recalled"], line["recall_id"]) for line in lines] == [(False, None)]
+    expiry = dt.date.fromisoformat(lines[0]["expiry"])
+    assert day_end(expiry) == c.manufacturer.lot(c.lot_key).expiry  # type: ignore[union-attr]

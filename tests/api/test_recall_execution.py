@@ -188,6 +188,8 @@ def test_recalled_and_quarantined_stock_is_flagged_in_the_inventory(partner: Par
     ]
     at_hospital = _get(partner, "/v1/partner/inventory", "hospital").json()
     assert [(line["status"], line["holds"]) for line in at_hospital] == [("active", [recalled])]
+    assert [(line["recalled"], line["recall_id"]) for line in at_hospital] == [(True, recall_id)]
+    assert [(line["recalled"], line["recall_id"]) for line in before] == [(False, None)]
     # another member's stock is untouched by this lot's recall
     assert _get(partner, "/v1/partner/inventory", "hospital2").json() == []
 

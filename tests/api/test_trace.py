@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
@@ -35,7 +37,9 @@ def test_unit_history_lists_every_custody_step_with_chain_references(traced) -> 
     assert r.status_code == 200, r.text
     body = r.json()
     assert [s["kind"] for s in body["steps"]] == ["commissioned", "packed", "shipped", "received"]
-    assert body["steps"][-1]["holder"] == api.consortium.distributor.address
+    assert body["steps"][-1]["holder"]["address"] == api.consortium.distributor.address
+    assert body["steps"][-1]["holder"]["name"]
+    assert dt.datetime.fromisoformat(body["steps"][0]["at"]).utcoffset() == dt.timedelta(hours=8)
     assert body["steps"][2]["via"] == "0x" + ids["case"].hex()
     assert body["steps"][0]["tx_hash"].startswith("0x") and body["next_cursor"] is None
 

@@ -1,0 +1,107 @@
+"""Example bodies the OpenAPI document shows for the partner and regulator routes (one
+place, so the models and the route declarations share them). The values are those of a
+demo consortium: a distributor receiving a pallet of hip prostheses from a manufacturer."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = [
+    "HISTORY_EXAMPLE",
+    "INVENTORY_EXAMPLE",
+    "ITEM_ID",
+    "LOT_STOCK_EXAMPLE",
+    "MANUFACTURER",
+    "DISTRIBUTOR",
+    "OPERATION_EXAMPLE",
+    "SHIPMENT_EXAMPLE",
+    "TX_HASH",
+]
+
+ITEM_ID: Final = "0x92011e751aa9e5bb6e0c1c9b2cf76e8e06a1f0bc0f1b3fda57a1e0f2f1a6c2d4"
+TX_HASH: Final = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
+MANUFACTURER: Final[dict[str, str]] = {
+    "address": "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4",
+    "name": "上海骨科器械有限公司 Shanghai Orthopaedics Co.",
+}
+DISTRIBUTOR: Final[dict[str, str]] = {
+    "address": "0xAb8483F64d9C6d1EcF9b849Ae677dD3315835cb2",
+    "name": "华东医疗器械配送有限公司 East China Medical Distribution",
+}
+
+INVENTORY_EXAMPLE: Final[dict[str, Any]] = {
+    "gtin": "09506000134352",
+    "lot_number": "L2026-07",
+    "expiry": "2029-06-30",
+    "status": "active",
+    "units": 12,
+    "recalled": True,
+    "recall_id": 3,
+    "holds": [{"kind": "recalled", "recall_id": 3, "level": 2}],
+}
+
+LOT_STOCK_EXAMPLE: Final[dict[str, Any]] = {
+    "gtin": "06971234500019",
+    "name_zh": "一次性使用无菌注射器",
+    "name_en": "Sterile single-use syringe",
+    "model": "5 mL",
+    "lot_number": "S2026-11",
+    "expiry": "2028-10-31",
+    "active": 400,
+    "quarantined": 0,
+    "in_transit": 100,
+    "cases": 2,
+    "case_units": 200,
+    "total": 700,
+    "recalled": False,
+    "recall_id": None,
+    "holds": [],
+}
+
+HISTORY_EXAMPLE: Final[dict[str, Any]] = {
+    "kind": "received",
+    "block_number": 412,
+    "at": "2026-12-05T10:42:17+08:00",
+    "tx_hash": TX_HASH,
+    "log_index": 3,
+    "holder": DISTRIBUTOR,
+    "status": "active",
+    "parent": None,
+    "via": None,
+    "shipment_id": 17,
+}
+
+SHIPMENT_EXAMPLE: Final[dict[str, Any]] = {
+    "shipment_id": 17,
+    "sender": MANUFACTURER,
+    "receiver": DISTRIBUTOR,
+    "direction": "inbound",
+    "status": "received",
+    "item_count": 24,
+    "document_hash": "0x" + "00" * 32,
+    "sent_block": 405,
+    "sent_at": "2026-12-05T09:15:02+08:00",
+    "settled_block": 412,
+    "settled_at": "2026-12-05T10:42:17+08:00",
+    "accepted_count": 24,
+    "rejected_count": 0,
+    "temperature_min": {"value": 2.5, "unit": "Cel"},
+    "temperature_max": {"value": 7.0, "unit": "Cel"},
+    "excursion_seconds": 0,
+    "quarantined": False,
+}
+
+OPERATION_EXAMPLE: Final[dict[str, Any]] = {
+    "tx_hash": TX_HASH,
+    "block_number": 412,
+    "signed_by": "custodial",
+    "events": [{"name": "ShipmentReceived", "args": {"shipmentId": 17, "accepted": 24}}],
+    "item_ids": None,
+    "lot_key": None,
+    "container_id": None,
+    "shipment_id": 17,
+    "recall_id": None,
+    "report_id": None,
+    "record_id": None,
+    "indexed": True,
+}
