@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from pydantic import ConfigDict
+
 __all__ = [
+    "ADDRESS",
+    "LOT_CODE",
+    "PENDING_EXAMPLE",
+    "PROBLEM_EXAMPLE",
+    "SIGNATURE",
+    "UNIT_CODE",
+    "example",
     "HISTORY_EXAMPLE",
     "INVENTORY_EXAMPLE",
     "ITEM_ID",
@@ -104,4 +113,32 @@ OPERATION_EXAMPLE: Final[dict[str, Any]] = {
     "report_id": None,
     "record_id": None,
     "indexed": True,
+}
+
+
+def example(value: dict[str, Any]) -> ConfigDict:
+    """A model's `model_config` carrying `value` as its OpenAPI example."""
+    return ConfigDict(json_schema_extra={"examples": [value]})
+
+
+UNIT_CODE: Final = "(01)09506000134352(21)SN0001"
+LOT_CODE: Final = "(01)09506000134352(10)L2026-07"
+SIGNATURE: Final = "0x" + "ab" * 65
+ADDRESS: Final = DISTRIBUTOR["address"]
+
+PROBLEM_EXAMPLE: Final[dict[str, Any]] = {
+    "type": "urn:medledger:problem:invalid_code",
+    "title": "Invalid GS1 code",
+    "status": 400,
+    "detail": "'SN-0001' is neither a 32-byte hex id nor a GS1 code",
+    "code": "invalid_code",
+}
+PENDING_EXAMPLE: Final[dict[str, Any]] = {
+    "type": "urn:medledger:problem:transaction_pending",
+    "title": "Accepted",
+    "status": 202,
+    "detail": "the ledger node accepted the transaction; it is not mined yet",
+    "code": "transaction_pending",
+    "tx_hash": TX_HASH,
+    "status_url": f"/v1/partner/transactions/{TX_HASH}",
 }

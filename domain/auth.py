@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
+from medledger.domain.api_examples import ADDRESS, SIGNATURE, example
 from medledger.domain.chain import reader
 from medledger.domain.challenges import (
     issue_challenge,
@@ -145,11 +146,22 @@ class _Strict(BaseModel):
 class ChallengeRequest(_Strict):
     """Ask for a challenge to sign (the API's and the portal's key sign-in)."""
 
+    model_config = example({"address": ADDRESS})
+
     address: Address
 
 
 class TokenRequest(_Strict):
     """A challenge signed with the member key (personal_sign)."""
+
+    model_config = example(
+        {
+            "message": "localhost wants you to sign in with your Ethereum account:\n"
+            + ADDRESS
+            + "\n...",
+            "signature": SIGNATURE,
+        }
+    )
 
     message: str = Field(max_length=2000)
     signature: HexBytes

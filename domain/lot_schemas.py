@@ -8,10 +8,13 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from medledger.domain.api_examples import LOT_CODE, example
 from medledger.domain.partner_schemas import (
     MAX_BATCH,
     Hex32,
+    ItemRef,
     LotQuantityIn,
+    LotRef,
     Quantity,
     RecordNoteIn,
     Strict,
@@ -25,13 +28,22 @@ Serial = Annotated[str, Field(min_length=1, max_length=20)]
 class CommissionLotIn(Strict):
     """Commission `quantity` loose units of a lot of a lot-tracked product."""
 
-    lot_key: Hex32
+    model_config = example({"lot_key": LOT_CODE, "quantity": 1000})
+
+    lot_key: LotRef
     quantity: Quantity
 
 
 class LotsIn(Strict):
     """Dispense, quarantine, release or destroy loose quantities: the lots and a
     record/reason hash (only the hash is on chain)."""
+
+    model_config = example(
+        {
+            "lots": [{"lot_key": LOT_CODE, "quantity": 20}],
+            "record": {"reference": "WARD-7", "note": "used on ward 7"},
+        }
+    )
 
     lots: list[LotQuantityIn] = Field(min_length=1, max_length=MAX_BATCH)
     record_hash: Hex32 | None = None
@@ -51,10 +63,16 @@ class PackCasesIn(Strict):
     """Pack loose units of `lot` into cases of the package level `package_gtin`, one case
     per serial."""
 
+    model_config = example(
+        {"package_gtin": "19506000134359", "lot": "L2026-07", "serials": ["C0001", "C0002"]}
+    )
+
     package_gtin: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
     serials: list[Serial] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class CasesIn(Strict):
-    case_ids: list[Hex32] = Field(min_length=1, max_length=MAX_BATCH)
+    model_config = example({"case_ids": ["(01)19506000134359(21)C0001"]})
+
+    case_ids: list[ItemRef] = Field(min_length=1, max_length=MAX_BATCH)

@@ -23,16 +23,27 @@ from pydantic import (
 
 from medledger.domain.acceptance_schemas import AcceptanceIn
 from medledger.domain.api_examples import (
+    ADDRESS,
     HISTORY_EXAMPLE,
     INVENTORY_EXAMPLE,
+    LOT_CODE,
+    OPERATION_EXAMPLE,
+    PENDING_EXAMPLE,
+    PROBLEM_EXAMPLE,
     SHIPMENT_EXAMPLE,
+    TX_HASH,
+    UNIT_CODE,
+    example,
 )
+from medledger.domain.codes import MAX_CODE_LENGTH, item_key_of, lot_key_of
 from medledger.sdk.dates import consortium_zone, day_end, day_of, day_start
 
 __all__ = [
     "Address",
     "Hex32",
     "HexBytes",
+    "ItemRef",
+    "LotRef",
     "OperationOut",
     "PROBLEMS",
     "PartyOut",
@@ -91,9 +102,48 @@ Address = Annotated[
     Field(json_schema_extra={"pattern": "^0x[0-9a-fA-F]{40}$"}),
     AfterValidator(_address),
 ]
+
+
+def _ref(read: Callable[[str], bytes]) -> Callable[[object], bytes]:
+    def check(value: object) -> bytes:
+        if isinstance(value, bytes) and len(value) == 32:
+            return value
+        if not isinstance(value, str):
+            raise ValueError("expected a 32-byte hex id or a GS1 code (a string)")
+        return read(value)  # an unreadable code is a Gs1Error: 400 with its reason
+
+    return check
+
+
+ItemRef = Annotated[
+    bytes,
+    BeforeValidator(_ref(item_key_of)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_CODE_LENGTH,
+            "description": "an item (unit, case, pallet): its 32-byte id (0x hex) or any GS1 "
+            "code form, e.g. (01)09506000134352(21)SN0001, a Digital Link URI, an SSCC",
+            "examples": ["(01)09506000134352(21)SN0001"],
+        }
+    ),
+]
+LotRef = Annotated[
+    bytes,
+    BeforeValidator(_ref(lot_key_of)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_CODE_LENGTH,
+            "description": "a lot: its 32-byte key (0x hex, `sdk.gs1.lot_key`) or a GS1 code "
+            "with a GTIN and a lot, e.g. (01)09506000134352(10)L2026-07",
+            "examples": ["(01)09506000134352(10)L2026-07"],
+        }
+    ),
+]
 Int16 = Annotated[int, Field(ge=-32768, le=32767)]
 Uint40 = Annotated[int, Field(ge=0, le=2**40 - 1)]
-ItemIds = Annotated[list[Hex32], Field(min_length=1, max_length=500)]
+ItemIds = Annotated[list[ItemRef], Field(min_length=1, max_length=500)]
 
 
 def _day(to_ts: Callable[[dt.date], int]) -> Callable[[Any], Any]:
@@ -142,6 +192,18 @@ class Strict(BaseModel):
 
 
 class ProductIn(Strict):
+    model_config = example(
+        {
+            "gtin": "09506000134352",
+            "company_prefix": "950600",
+            "device_class": 3,
+            "certificate_hash": "0x" + "11" * 32,
+            "registration_expiry": "2030-12-31",
+            "temp_min": 20,
+            "temp_max": 250,
+        }
+    )
+
     gtin: str = Field(pattern=r"^\d{14}$")
     company_prefix: str = Field(pattern=r"^\d{6,12}$")
     device_class: int = Field(ge=1, le=3)
@@ -152,6 +214,16 @@ class ProductIn(Strict):
 
 
 class LotIn(Strict):
+    model_config = example(
+        {
+            "gtin": "09506000134352",
+            "lot": "L2026-07",
+            "production_date": "2026-07-01",
+            "expiry": "2029-06-30",
+            "qc_release": "QC-2026-07-014 released by Li Wei",
+        }
+    )
+
     gtin: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
     production_date: DayStart
@@ -171,18 +243,24 @@ class LotIn(Strict):
 
 
 class CommissionIn(Strict):
-    lot_key: Hex32
+    model_config = example({"lot_key": LOT_CODE, "serials": ["SN0001", "SN0002"]})
+
+    lot_key: LotRef
     serials: list[Annotated[str, Field(min_length=1, max_length=20)]] = Field(
         min_length=1, max_length=500
     )
 
 
 class ContainerIn(Strict):
+    model_config = example({"sscc": "106141411234567897", "company_prefix": "0614141"})
+
     sscc: str = Field(pattern=r"^\d{18}$")
     company_prefix: str = Field(pattern=r"^\d{6,12}$")
 
 
 class PackIn(Strict):
+    model_config = example({"item_ids": [UNIT_CODE, "(01)09506000134352(21)SN0002"]})
+
     item_ids: ItemIds
 
 
@@ -190,6 +268,8 @@ class RecordNoteIn(Strict):
     """A record or reason as typed (a procedure or ward number, a note): the API seals it
     for the parties (`domain.record_notes`) and passes only its salted commitment to the
     ledger, never a hash of the text. Give this or a hash you salted yourself, not both."""
+
+    model_config = example({"reference": "OR-2026-1201", "note": "implanted, left hip"})
 
     reference: str = Field(default="", max_length=200)
     note: str = Field(default="", max_length=500)
@@ -213,6 +293,10 @@ def _one_of(record: object, given: object, name: str) -> None:
 class ItemsIn(Strict):
     """Dispense, quarantine, release or destroy: the items and the record or reason
     (`record`, sealed; or a salted `record_hash` of your own)."""
+
+    model_config = example(
+        {"item_ids": [UNIT_CODE], "record": {"reference": "OR-2026-1201", "note": "implanted"}}
+    )
 
     item_ids: ItemIds
     record_hash: Hex32 | None = None
@@ -242,7 +326,9 @@ Quantity = Annotated[int, Field(ge=1, le=2**32 - 1)]
 class LotQuantityIn(Strict):
     """`quantity` loose units of the lot `lot_key` (`sdk.gs1.lot_key(gtin, lot)`)."""
 
-    lot_key: Hex32
+    model_config = example({"lot_key": LOT_CODE, "quantity": 100})
+
+    lot_key: LotRef
     quantity: Quantity
 
 
@@ -259,8 +345,17 @@ class ShipIn(SignedFields):
     """Root items (units, cases, pallets) and loose quantities per lot, 1..500 entries
     together."""
 
+    model_config = example(
+        {
+            "receiver": ADDRESS,
+            "item_ids": ["106141411234567897"],
+            "lots": [{"lot_key": LOT_CODE, "quantity": 100}],
+            "record": {"reference": "DN-2026-0042"},
+        }
+    )
+
     receiver: Address
-    item_ids: list[Hex32] = Field(default_factory=list, max_length=MAX_BATCH)
+    item_ids: list[ItemRef] = Field(default_factory=list, max_length=MAX_BATCH)
     lots: LotQuantities = Field(default_factory=list)
     document_hash: Hex32 | None = None
     record: RecordNoteIn | None = Field(default=None, description="a delivery note, sealed")
@@ -278,9 +373,13 @@ class ShipIn(SignedFields):
 class ReceiveIn(SignedFields):
     """The acceptance record: temperatures in tenths of a degree Celsius."""
 
+    model_config = example(
+        {"temp_min": 25, "temp_max": 70, "rejected_ids": [], "excursion_seconds": 0}
+    )
+
     temp_min: Int16
     temp_max: Int16
-    rejected_ids: list[Hex32] = Field(default_factory=list, max_length=500)
+    rejected_ids: list[ItemRef] = Field(default_factory=list, max_length=500)
     excursion_seconds: int = Field(default=0, ge=0, le=2**32 - 1)
     inspection_hash: Hex32 | None = None
     rejected_lots: LotQuantities = Field(default_factory=list)
@@ -296,6 +395,8 @@ class ReceiveIn(SignedFields):
 
 
 class CancelIn(SignedFields):
+    model_config = example({"record": {"note": "wrong receiver"}})
+
     reason_hash: Hex32 | None = None
     record: RecordNoteIn | None = Field(default=None, description="the reason, sealed")
 
@@ -306,6 +407,8 @@ class CancelIn(SignedFields):
 
 
 class RawTransactionIn(Strict):
+    model_config = example({"raw_transaction": "0x02f8b1" + "00" * 8})
+
     raw_transaction: HexBytes
 
 
@@ -314,6 +417,8 @@ class RawTransactionIn(Strict):
 
 class ProblemOut(BaseModel):
     """RFC 9457 problem details, with a stable machine-readable `code`."""
+
+    model_config = example(PROBLEM_EXAMPLE)
 
     type: str
     title: str
@@ -330,6 +435,8 @@ def _problem(description: str) -> dict[str, Any]:
 class PendingOut(ProblemOut):
     """202 `transaction_pending`: the ledger node accepted the write's transaction but it
     was not mined in time; it may still succeed (or fail): poll `status_url`."""
+
+    model_config = example(PENDING_EXAMPLE)
 
     tx_hash: str
     status_url: str
@@ -393,6 +500,8 @@ class EventOut(BaseModel):
 
 
 class OperationOut(BaseModel):
+    model_config = example(OPERATION_EXAMPLE)
+
     tx_hash: str
     block_number: int
     signed_by: str = Field(description="custodial, member (relayed) or member (raw)")
@@ -415,6 +524,16 @@ class TransactionStatusOut(BaseModel):
     """A transaction sent through the API: `pending`, `mined` (block and events), `failed`
     (mined but reverted: `error` is the problem it would have answered) or `dropped`."""
 
+    model_config = example(
+        {
+            "tx_hash": TX_HASH,
+            "status": "mined",
+            "block_number": 412,
+            "events": OPERATION_EXAMPLE["events"],
+            "error": None,
+        }
+    )
+
     tx_hash: str
     status: str
     block_number: int | None = None
@@ -423,6 +542,20 @@ class TransactionStatusOut(BaseModel):
 
 
 class NonceOut(BaseModel):
+    model_config = example(
+        {
+            "address": ADDRESS,
+            "nonce": 7,
+            "domain": {
+                "name": "MedLedger Items",
+                "version": "1",
+                "chainId": 1337,
+                "verifyingContract": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            },
+            "has_custodial_key": True,
+        }
+    )
+
     address: str
     nonce: int
     domain: dict[str, Any]

@@ -72,6 +72,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"},
     },
     "additionalProperties": True,
+    "examples": [
+        {
+            "type": "urn:medledger:problem:empty",
+            "title": "Invalid GS1 code",
+            "status": 400,
+            "detail": "the code is empty",
+            "code": "empty",
+        }
+    ],
 }
 
 

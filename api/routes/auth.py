@@ -16,6 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from medledger.domain.api_examples import ADDRESS, example
 from medledger.domain.auth import (
     ChallengeRequest,
     TokenRequest,
@@ -53,17 +54,45 @@ class _Strict(BaseModel):
 
 
 class ChallengeOut(BaseModel):
+    model_config = example(
+        {
+            "message": "localhost wants you to sign in with your Ethereum account:\n"
+            + ADDRESS
+            + "\n...",
+            "expires_at": 1796550000,
+        }
+    )
+
     message: str
     expires_at: int
 
 
 class CertificateTokenRequest(_Strict):
+    model_config = example(
+        {
+            "certificate": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
+            "message": "localhost wants you to sign in ...",
+            "signature": "0x3045" + "00" * 68,
+        }
+    )
+
     certificate: str = Field(max_length=16000, description="member certificate, PEM")
     message: str = Field(max_length=2000)
     signature: HexBytes
 
 
 class TokenOut(BaseModel):
+    model_config = example(
+        {
+            "access_token": "eyJhbGciOiJFZERTQSJ9...",
+            "token_type": "bearer",
+            "expires_at": 1796553600,
+            "address": ADDRESS,
+            "role": "distributor",
+            "organisation": None,
+        }
+    )
+
     access_token: str
     token_type: str = "bearer"
     expires_at: int
@@ -73,6 +102,10 @@ class TokenOut(BaseModel):
 
 
 class MemberOut(BaseModel):
+    model_config = example(
+        {"address": ADDRESS, "role": "distributor", "organisation": None, "method": "api_key"}
+    )
+
     address: str
     role: str
     organisation: str | None
@@ -80,10 +113,23 @@ class MemberOut(BaseModel):
 
 
 class ApiKeyRequest(_Strict):
-    label: str = Field(min_length=1, max_length=200)
+    model_config = example({"label": "ERP integration (SAP, warehouse 2)"})
+
+    label: str = Field(
+        min_length=1, max_length=200, description="what the key is for, shown in key lists"
+    )
 
 
 class ApiKeyOut(BaseModel):
+    model_config = example(
+        {
+            "id": "k_4f1c2a",
+            "label": "ERP integration (SAP, warehouse 2)",
+            "created_at": 1796550000,
+            "revoked_at": None,
+        }
+    )
+
     id: str
     label: str
     created_at: int
@@ -91,10 +137,33 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
+    model_config = example(
+        {
+            "id": "k_4f1c2a",
+            "label": "ERP integration (SAP, warehouse 2)",
+            "created_at": 1796550000,
+            "revoked_at": None,
+            "key": "mlk_3J9x...shown-once",
+        }
+    )
+
     key: str = Field(description="shown once; only a hash is stored")
 
 
 class CustodialAccountOut(BaseModel):
+    model_config = example(
+        {
+            "address": ADDRESS,
+            "api_key": {
+                "id": "k_77aa01",
+                "label": "custodial",
+                "created_at": 1796550000,
+                "revoked_at": None,
+                "key": "mlk_Q2w...shown-once",
+            },
+        }
+    )
+
     address: str
     api_key: ApiKeyCreated
 

@@ -12,6 +12,7 @@ and shown by `/v1/regulator/scans`, the alerts and the recall acknowledgements.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +22,12 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from medledger.domain import partners, recall_actions
+from medledger.domain.api_examples import ADDRESS, DISTRIBUTOR, ITEM_ID, TX_HASH, example
 from medledger.domain.errors import NotConfigured
 from medledger.domain.network import network_alerts
 from medledger.domain.oversight_feed import scanner_address
 from medledger.domain.oversight_pull import start_pulling
+from medledger.domain.partner_schemas import PartyOut, at_time, party
 from medledger.domain.partners import (
     CompanyPrefix,
     DeviceClasses,
@@ -51,6 +54,7 @@ from medledger.domain.recalls import (
 )
 from medledger.domain.regulator import OrderReason, Written, regulator_account
 from medledger.domain.services import Services
+from medledger.indexer.queries.counterparties import names_of
 from medledger.indexer.queries.network import member_count, member_rows, scan_count, scan_rows
 from medledger.sdk.model import LicenceKind
 from medledger.web.deps import ConnDep, PageDep, ServicesDep
@@ -94,6 +98,8 @@ class Strict(BaseModel):
 
 
 class TxOut(BaseModel):
+    model_config = example({"tx_hash": TX_HASH, "block_number": 412})
+
     tx_hash: str
     block_number: int
 
@@ -114,6 +120,21 @@ class MemberOut(BaseModel):
 
 
 class MembersOut(BaseModel):
+    model_config = example(
+        {
+            "members": [
+                {
+                    "address": ADDRESS,
+                    "name": DISTRIBUTOR["name"],
+                    "role": "distributor",
+                    "status": "active",
+                    "admitted_block": 4,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+
     members: list[MemberOut]
     next_cursor: str | None
 
@@ -139,17 +160,36 @@ def members(conn: ConnDep, page: PageDep) -> MembersOut:
 
 class AlertOut(BaseModel):
     kind: str
-    observed_at: int
+    observed_at: dt.datetime = Field(description="ISO 8601, the consortium's zone")
     detail: str
     item_id: str | None
     gtin: str | None
     lot: str | None
     shipment_id: int | None
-    organisation: str | None
+    organisation: PartyOut | None
     rate: float | None
 
 
 class AlertsOut(BaseModel):
+    model_config = example(
+        {
+            "alerts": [
+                {
+                    "kind": "cold_chain_excursion",
+                    "observed_at": "2026-12-05T10:42:17+08:00",
+                    "detail": "shipment 17 received after 600 s outside 2-8 °C",
+                    "item_id": None,
+                    "gtin": None,
+                    "lot": None,
+                    "shipment_id": 17,
+                    "organisation": DISTRIBUTOR,
+                    "rate": None,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+
     alerts: list[AlertOut]
     next_cursor: str | None
 
@@ -165,17 +205,20 @@ def alerts(
     newest first."""
     found = network_alerts(conn, services.settings, since=since)
     window = found[page.offset : page.offset + page.limit]
+    names = names_of(conn, {a.organisation for a in window if a.organisation is not None})
     return AlertsOut(
         alerts=[
             AlertOut(
                 kind=a.kind,
-                observed_at=a.observed_at,
+                observed_at=at_time(a.observed_at),
                 detail=a.detail,
                 item_id=None if a.item_id is None else "0x" + a.item_id.hex(),
                 gtin=a.gtin,
                 lot=a.lot,
                 shipment_id=a.shipment_id,
-                organisation=a.organisation,
+                organisation=None
+                if a.organisation is None
+                else party(a.organisation, names.get(a.organisation)),
                 rate=a.rate,
             )
             for a in window
@@ -186,13 +229,28 @@ def alerts(
 
 class ScanOut(BaseModel):
     item_id: str
-    scanned_at: int
+    scanned_at: dt.datetime = Field(description="ISO 8601, the consortium's zone")
     location: str
     by_member: bool = Field(description="scanned with a member's API key (else anonymous)")
-    scanner: str | None = Field(description="that member's address, when known")
+    scanner: PartyOut | None = Field(description="that member, when known")
 
 
 class ScansOut(BaseModel):
+    model_config = example(
+        {
+            "scans": [
+                {
+                    "item_id": ITEM_ID,
+                    "scanned_at": "2026-12-05T11:02:40+08:00",
+                    "location": "CN-31",
+                    "by_member": True,
+                    "scanner": DISTRIBUTOR,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+
     scans: list[ScanOut]
     next_cursor: str | None
 
@@ -206,16 +264,19 @@ def scans(
     """Public verification scans made on the partner side (pulled from its oversight
     feed), newest first: unit, time, coarse place and the scanning member; no IPs."""
     total = scan_count(conn, since=since)
+    rows = scan_rows(conn, since=since, limit=page.limit, offset=page.offset)
+    scanners = [scanner_address(scan.scanner) for scan in rows]
+    names = names_of(conn, {a for a in scanners if a is not None})
     return ScansOut(
         scans=[
             ScanOut(
                 item_id="0x" + scan.item_key.hex(),
-                scanned_at=scan.scanned_at,
+                scanned_at=at_time(scan.scanned_at),
                 location=scan.location,
                 by_member=scan.scanner is not None,
-                scanner=scanner_address(scan.scanner),
+                scanner=None if who is None else party(who, names.get(who)),
             )
-            for scan in scan_rows(conn, since=since, limit=page.limit, offset=page.offset)
+            for scan, who in zip(rows, scanners, strict=True)
         ],
         next_cursor=page.next_cursor(total),
     )
@@ -225,6 +286,19 @@ def scans(
 
 
 class RecallIn(Strict):
+    model_config = example(
+        {
+            "gtin": "09506000134352",
+            "lot": "L2026-07",
+            "level": 2,
+            "reason": "sterility breach in lot L2026-07",
+            "action": "stop use, quarantine and return",
+            "scope": "all units of the lot",
+            "serials": [],
+            "contact": "recall@example.cn",
+        }
+    )
+
     gtin: Gtin
     lot: LotNumber
     level: RecallLevel
@@ -236,6 +310,8 @@ class RecallIn(Strict):
 
 
 class RecallOut(TxOut):
+    model_config = example({"tx_hash": TX_HASH, "block_number": 412, "recall_id": 3})
+
     recall_id: int
 
 
@@ -258,6 +334,10 @@ def issue_recall(body: RecallIn, services: ServicesDep) -> RecallOut:
 
 
 class CloseIn(Strict):
+    model_config = example(
+        {"outcome": "all units returned and destroyed", "confirm_outstanding": False}
+    )
+
     outcome: RecallOutcome = Field(default="", description="the reason for closing")
     confirm_outstanding: bool = Field(
         default=False,
@@ -287,6 +367,20 @@ def close_recall(
 
 
 class LicenceIn(Strict):
+    model_config = example(
+        {
+            "member": ADDRESS,
+            "kind": "distribution",
+            "number": "沪食药监械经营许20260042号",
+            "device_classes": [2, 3],
+            "valid_until": 1956441599,
+            "authority": "上海市药品监督管理局",
+            "scope": [],
+            "warehouse_address": "",
+            "province": "31",
+        }
+    )
+
     member: MemberAddress
     kind: LicenceKindName
     number: LicenceNumber
@@ -318,6 +412,8 @@ def attest_licence(body: LicenceIn, services: ServicesDep) -> TxOut:
 
 
 class SuspendIn(Strict):
+    model_config = example({"reason": "licence lapsed"})
+
     reason: OrderReason = ""
 
 
@@ -333,6 +429,8 @@ def reinstate_member(address: Address, services: ServicesDep) -> TxOut:
 
 
 class AdmitIn(Strict):
+    model_config = example({"member": ADDRESS, "role": "distributor", "name": DISTRIBUTOR["name"]})
+
     member: MemberAddress
     role: MemberRoleName
     name: MemberName
@@ -345,6 +443,8 @@ def admit_member(body: AdmitIn, services: ServicesDep) -> TxOut:
 
 
 class PrefixIn(Strict):
+    model_config = example({"prefix": "6901234"})
+
     prefix: CompanyPrefix
 
 

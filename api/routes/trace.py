@@ -18,6 +18,13 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from medledger.domain.api_examples import (
+    DISTRIBUTOR,
+    HISTORY_EXAMPLE,
+    ITEM_ID,
+    MANUFACTURER,
+    example,
+)
 from medledger.domain.errors import NotFound
 from medledger.domain.partner_schemas import HistoryStepOut, PartyOut, at_time, on_day, party
 from medledger.domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
@@ -68,6 +75,8 @@ def history_out(conn: Connection, steps: Sequence[HistoryStep]) -> list[HistoryS
 
 
 class HistoryOut(BaseModel):
+    model_config = example({"item_id": ITEM_ID, "steps": [HISTORY_EXAMPLE], "next_cursor": None})
+
     item_id: str
     steps: list[HistoryStepOut]
     next_cursor: str | None
@@ -96,6 +105,23 @@ class PackedOut(BaseModel):
 
 
 class ContentsOut(BaseModel):
+    model_config = example(
+        {
+            "container_id": ITEM_ID,
+            "total": 1,
+            "items": [
+                {
+                    "item_id": ITEM_ID,
+                    "code": "(01)09506000134352(21)SN0001",
+                    "is_container": False,
+                    "depth": 1,
+                    "parent": ITEM_ID,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+
     container_id: str
     total: int
     items: list[PackedOut]
@@ -129,6 +155,8 @@ def item_contents(
 
 
 class ContainersOut(BaseModel):
+    model_config = example({"item_id": ITEM_ID, "containers": [ITEM_ID]})
+
     item_id: str
     containers: list[str]  # innermost first
 
@@ -204,6 +232,24 @@ class MovementOut(BaseModel):
 
 
 class LotTraceOut(BaseModel):
+    model_config = example(
+        {
+            "gtin": "09506000134352",
+            "lot": "L2026-07",
+            "lot_key": ITEM_ID,
+            "expiry": "2029-06-30",
+            "holders": [{"holder": DISTRIBUTOR, "total": 24, "by_status": {"active": 24}}],
+            "reached": [
+                {"organisation": MANUFACTURER, "first_block": 12},
+                {"organisation": DISTRIBUTOR, "first_block": 412},
+            ],
+            "next_cursor": None,
+            "by_quantity": False,
+            "units": [],
+            "movements": [],
+        }
+    )
+
     gtin: str
     lot: str
     lot_key: str
@@ -294,6 +340,21 @@ class RecallHolderOut(BaseModel):
 
 
 class RecallScopeOut(BaseModel):
+    model_config = example(
+        {
+            "recall_id": 3,
+            "level": 2,
+            "open": True,
+            "manufacturer": MANUFACTURER,
+            "outstanding": 24,
+            "returned": 0,
+            "destroyed": 0,
+            "by_quantity": False,
+            "holders": [{"holder": DISTRIBUTOR, "outstanding": 24, "dispensed": 0, "units": None}],
+            "next_cursor": None,
+        }
+    )
+
     recall_id: int
     level: int
     open: bool
