@@ -104,7 +104,6 @@ MESSAGES: dict[str, str] = {
     ),
     "empty": _l("Enter or scan a code."),
     "invalid_code": _l("This is neither an item id nor a GS1 code."),
-    "missing_lot": _l("The code names no lot (GTIN with AI 10)."),
     # ledger rules (Solidity custom errors)
     "ItemsNotHolder": _l("Your organisation does not hold this item."),
     "RecordsNotConcerned": _l(

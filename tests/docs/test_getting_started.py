@@ -51,7 +51,7 @@ def test_an_integrator_gets_from_sign_in_to_a_received_shipment(
     assert "--api-port" in flags  # the guide's port; the test's own free ports come last
     up = Up(tmp_path / "stack", tmp_path / "up.out", *flags)
     try:
-        api = urls_of(up.wait_ready())["api"]
+        api = urls_of(up.wait_ready(timeout=900))["api"]
         monkeypatch.setenv("MEDLEDGER_API", api)
         monkeypatch.setenv("MEDLEDGER_DATA_DIR", str(tmp_path / "stack"))
         session: dict[str, Any] = {"__name__": "guide"}
