@@ -25,9 +25,10 @@ from medledger.domain.api_examples import (
     MANUFACTURER,
     example,
 )
+from medledger.domain.codes import lot_key_of
 from medledger.domain.errors import NotFound
 from medledger.domain.partner_schemas import HistoryStepOut, PartyOut, at_time, on_day, party
-from medledger.domain.trace import ensure_item_visible, ensure_lot_visible, item_key_of
+from medledger.domain.trace import TraceScope, ensure_item_visible, ensure_lot_visible, item_key_of
 from medledger.indexer.queries import (
     container_contents,
     containers_holding,
@@ -39,8 +40,8 @@ from medledger.indexer.queries.counterparties import names_of
 from medledger.indexer.queries.lot_quantities import LotHolding, LotMove
 from medledger.indexer.queries.trace import HistoryStep
 from medledger.sdk.gs1 import lot_key, validate_gtin
-from medledger.web.codes import CodeParam
-from medledger.web.deps import ConnDep, PageDep
+from medledger.web.codes import CodeParam, LotCodeParam
+from medledger.web.deps import ConnDep, Page, PageDep
 from medledger.web.oversight import TraceScopeDep
 
 __all__ = ["UnitsOut", "router"]
@@ -296,10 +297,25 @@ def lot_forward_trace(
     """Who holds a lot's units now (largest first, paginated) and everyone it reached; a
     member other than the lot's manufacturer sees only its own line of both."""
     key = lot_key(validate_gtin(gtin), lot)
+    return _lot_trace(conn, key, f"lot {lot!r} of GTIN {gtin}", scope, page)
+
+
+@router.get("/lots/{code:path}", response_model=LotTraceOut)
+def lot_trace_by_code(
+    code: LotCodeParam, scope: TraceScopeDep, conn: ConnDep, page: PageDep
+) -> LotTraceOut:
+    """`GET /v1/trace/lots/{gtin}/{lot}`, the lot named by its key or any GS1 code form
+    with a GTIN and a lot, e.g. `(01)09506000134352(10)L2026-07` or a Digital Link URI."""
+    return _lot_trace(conn, lot_key_of(code), f"lot {code[:80]!r}", scope, page)
+
+
+def _lot_trace(
+    conn: Connection, key: bytes, what: str, scope: TraceScope, page: Page
+) -> LotTraceOut:
     trace = lot_trace(conn, key)
     if trace is None:
-        raise NotFound("unknown_lot", f"no lot {lot!r} of GTIN {gtin} on the ledger")
-    ensure_lot_visible(conn, trace.lot_index, scope, f"lot {lot!r} of GTIN {gtin}")
+        raise NotFound("unknown_lot", f"no {what} on the ledger")
+    ensure_lot_visible(conn, trace.lot_index, scope, what)
     trace = trace.seen_by(scope.member)
     window = trace.holders[page.offset : page.offset + page.limit]
     return LotTraceOut(

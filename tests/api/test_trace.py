@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import pytest
 from eth_utils import keccak
@@ -90,6 +91,22 @@ def test_lot_forward_trace_counts_units_per_current_holder(traced) -> None:
     ]
     reached = {o["organisation"]["address"] for o in body["reached"]}
     assert {c.manufacturer.address, c.distributor.address} <= reached
+    assert dt.date.fromisoformat(body["expiry"]) > dt.date(2020, 1, 1)
+
+
+def test_a_lot_is_traced_by_any_code_form_too(traced) -> None:
+    api, client, _ = traced
+    c = api.consortium
+    by_pair = client.get(f"/v1/trace/lots/{c.gtin}/{c.lot}", headers=AUTH).json()
+    link = quote(f"https://id.example.com/01/{c.gtin}/10/{c.lot}", safe="")
+    for form in (f"(01){c.gtin}(10){c.lot}", "0x" + c.lot_key.hex(), link):
+        answer = client.get(f"/v1/trace/lots/{form}", headers=AUTH)
+        assert answer.status_code == 200, (form, answer.text)
+        assert answer.json() == by_pair
+    unit = client.get(f"/v1/trace/lots/(01){c.gtin}(21)SN1", headers=AUTH)
+    assert (unit.status_code, unit.json()["code"]) == (400, "missing_lot")
+    unknown = client.get(f"/v1/trace/lots/(01){c.gtin}(10)NOPE", headers=AUTH)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_lot")
 
 
 def test_recall_progress_shows_outstanding_units_per_holder(traced) -> None:

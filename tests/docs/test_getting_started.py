@@ -39,7 +39,7 @@ def test_the_guide_numbers_its_steps_and_ends_with_the_webhook() -> None:
 
 def _up_flags(command: str) -> list[str]:
     match = re.fullmatch(r'make run ARGS="([^"]*)"\s*', command)
-    assert match, f"step 1 is not `make run ARGS=\"…\"`: {command!r}"
+    assert match, f'step 1 is not `make run ARGS="…"`: {command!r}'
     return shlex.split(match.group(1))
 
 
@@ -82,4 +82,3 @@ def _webhook(api: str, body: str, ship: str, session: dict[str, Any]) -> None:
     session["server"].shutdown()
     shipment_id = session["shipped"].json()["shipment_id"]
     assert str(shipment_id) in str(session["deliveries"]), session["deliveries"]
-
