@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from medledger.domain.api_examples import LOT_CODE
 from medledger.sdk.ledger import Ledger, case_id
 from medledger.sdk.messages import LotQuantity
 from tests.api import partner_env
@@ -280,7 +281,7 @@ def test_a_recalled_lot_is_not_dispensed(partner: PartnerEnv, gauze: Gauze) -> N
         ),
         ("/v1/partner/cases/pack", {"package_gtin": "1234", "lot": "L", "serials": ["A"]}),
         ("/v1/partner/cases/unpack", {"case_ids": []}),
-        ("/v1/partner/lots/commission", {"lot_key": "0x11", "quantity": 1}),
+        ("/v1/partner/lots/commission", {"lot_key": LOT_CODE, "quantity": 0}),
     ],
 )
 def test_lot_bodies_outside_the_limits_are_unprocessable(
@@ -289,3 +290,26 @@ def test_lot_bodies_outside_the_limits_are_unprocessable(
     response = post(partner, path, partner.api.consortium.hospital, body)
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("lot_key", "code"),
+    [("0x11", "invalid_code"), ("", "empty"), ("(01)09506000134352(21)SN1", "missing_lot")],
+)
+def test_a_lot_named_by_no_readable_code_is_a_400_saying_why(
+    partner: PartnerEnv, lot_key: str, code: str
+) -> None:
+    body = {"lot_key": lot_key, "quantity": 1}
+    response = post(
+        partner, "/v1/partner/lots/commission", partner.api.consortium.manufacturer, body
+    )
+    assert (response.status_code, response.json()["code"]) == (400, code), response.text
+
+
+def test_a_lot_is_named_by_its_gs1_code_in_a_body(partner: PartnerEnv, gauze: Gauze) -> None:
+    c = partner.api.consortium
+    _at_hospital(partner, gauze, 10)
+    lots = [{"lot_key": f"(01){gauze.gtin}(10){gauze.lot}", "quantity": 2}]
+    used = post(partner, "/v1/partner/lots/dispense", c.hospital, {"lots": lots})
+    assert used.status_code == 200, used.text
+    assert balance(partner, gauze, c.hospital) == (8, 0, 0)
