@@ -18,6 +18,7 @@ from medledger.domain import (
     service_records,
     unit_records,
 )
+from medledger.domain.api_examples import ADDRESS, ITEM_ID, TX_HASH, example
 from medledger.domain.codes import item_key_of
 from medledger.domain.partner_schemas import PROBLEMS, OperationOut, hexs
 from medledger.domain.records import RecordView, SealedRecord
@@ -29,10 +30,22 @@ from medledger.web.pagination import Limit, Offset
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=PROBLEMS)
+RECORD_EXAMPLE = {
+    "id": "r_8f2c41d0",
+    "kind": "service",
+    "author": ADDRESS,
+    "subject_id": ITEM_ID,
+    "commitment": "0x" + "3c" * 32,
+    "anchored_tx": TX_HASH,
+    "created_at": 1796550000,
+    "body": {"service_kind": "calibration", "performed_on": "2026-12-01", "note": "in tolerance"},
+}
 RecordId = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class RecordOut(BaseModel):
+    model_config = example(RECORD_EXAMPLE)
+
     id: str
     kind: str
     author: str
@@ -44,10 +57,25 @@ class RecordOut(BaseModel):
 
 
 class RecordsOut(BaseModel):
+    model_config = example({"records": [RECORD_EXAMPLE]})
+
     records: list[RecordOut]
 
 
 class RecordCheckOut(BaseModel):
+    model_config = example(
+        {
+            "record_id": "r_8f2c41d0",
+            "kind": "service",
+            "commitment": "0x" + "3c" * 32,
+            "anchored_tx": TX_HASH,
+            "event": "DocumentAnchored",
+            "argument": "0x" + "3c" * 32,
+            "block_number": 512,
+            "matches": True,
+        }
+    )
+
     record_id: str
     kind: str
     commitment: str
