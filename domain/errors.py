@@ -173,6 +173,11 @@ class ProblemCode(StrEnum):
     TRANSACTION_PENDING = "transaction_pending"
     EARLIER_TRANSACTION_PENDING = "earlier_transaction_pending"
     INTERNAL_ERROR = "internal_error"
+    # Idempotency-Key (`web.idempotency`)
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"  # empty, too long, not printable
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # same key, another request
+    IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"  # the first still runs
+    IDEMPOTENT_ANSWER_NOT_KEPT = "idempotent_answer_not_kept"  # first answer too large
 
 
 def contract_error_status(exc: ContractError) -> int:
