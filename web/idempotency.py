@@ -215,7 +215,11 @@ async def idempotent_request(request: Request) -> None:
     kind = _principal_kind(request.scope.get("route"), services)
     if kind is None:
         return  # a route without credentials ignores the header
-    key = parse_key(exchange.keys)
+    try:
+        key = parse_key(exchange.keys)
+    except KeyedAnswer:
+        request.scope["state"].pop("audit_actor", None)
+        raise
     if not exchange.body_read:  # a route that reads its body later, or takes none
         await request.body()
     principal = await run_in_threadpool(_principal, services, request, kind)
@@ -232,7 +236,11 @@ async def idempotent_request(request: Request) -> None:
     )
     if isinstance(outcome, idempotency.Run):
         exchange.run = outcome
-    elif isinstance(outcome, idempotency.Replay):
+        return
+    # Nothing is done: the audit trail (which a router's own credential check may already
+    # have told the actor) records no write.
+    request.scope["state"].pop("audit_actor", None)
+    if isinstance(outcome, idempotency.Replay):
         raise KeyedAnswer(_Replayed(outcome.answer))
     elif isinstance(outcome, idempotency.KeyReused):
         detail = f"the {HEADER} {key!r} was used for another request (method, path, query or body)"
