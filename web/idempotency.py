@@ -332,3 +332,35 @@ def install_idempotency(app: FastAPI) -> None:
         return exc.response
 
     app.add_exception_handler(KeyedAnswer, _answer)
+    _document_header(app)
+
+
+_PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "retry this POST safely: the same key and request get the first answer again "
+        "(Idempotent-Replayed: true); kept 24 h per principal"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+               "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"},
+}  # fmt: skip
+
+
+def _document_header(app: FastAPI) -> None:
+    """Name the header on every POST that needs credentials in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for path_item in schema.get("paths", {}).values():
+            operation = path_item.get("post")
+            if operation is None or not operation.get("security"):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == HEADER for p in parameters):
+                parameters.append(dict(_PARAMETER))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
