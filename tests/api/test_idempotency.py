@@ -5,14 +5,20 @@ principal and stored answers are sealed."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
+from web3 import HTTPProvider, Web3
 
+from medledger.app import create_app
+from medledger.domain.services import Components
 from medledger.domain.store import api_store
 from medledger.indexer.store.tables import api_keys, idempotency
+from medledger.runtime.supervisor import free_port
 from tests.api import partner_env
 from tests.api.partner_env import PartnerEnv
 
@@ -203,3 +209,37 @@ def test_concurrent_requests_with_one_key_run_once_the_others_get_409(
     created = [a for a in answers if a.status_code == 201]
     assert {a.content for a in created} == {created[0].content}
     assert set(statuses) <= {201, 409}, statuses
+
+
+def test_a_5xx_is_not_kept_and_the_retry_runs_again(partner: PartnerEnv) -> None:
+    api_key = _post(partner, "make-a-key", {"label": "erp"}).json()["key"]
+    dead = Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}"))
+    services = dataclasses.replace(partner.api.services, w3=dead, components=Components())
+    offline = TestClient(create_app(services), raise_server_exceptions=False)
+    body, headers = {"label": "while down"}, {"X-API-Key": api_key, "Idempotency-Key": "down-1"}
+    for _ in range(2):
+        answer = offline.post(KEYS, json=body, headers=headers)
+        assert answer.status_code == 503 and answer.json()["code"] == "chain_unavailable"
+        assert "idempotent-replayed" not in answer.headers
+    assert not [r for r in _rows(partner) if r.key == "down-1"]
+    up = partner.api.client.post(KEYS, json=body, headers=headers)
+    assert up.status_code == 201 and "idempotent-replayed" not in up.headers
+
+
+def test_an_answer_larger_than_the_store_keeps_is_sent_then_its_retry_is_a_422(
+    partner: PartnerEnv,
+) -> None:
+    settings = partner.api.services.settings
+    partner.api.services.settings = settings.model_copy(
+        update={"idempotency_max_answer_bytes": 1024}
+    )
+    smuggled = {"label": "big", **{f"unknown_field_{i}": i for i in range(40)}}
+    first = _post(partner, "big-1", smuggled)
+    assert first.status_code == 422 and len(first.content) > 1024
+    assert len(first.json()["errors"]) == 40  # sent whole
+    again = _post(partner, "big-1", smuggled)
+    assert again.status_code == 422
+    assert again.json()["code"] == "idempotent_answer_not_kept"
+    assert again.json()["first_status"] == 422
+    (row,) = [r for r in _rows(partner) if r.key == "big-1"]
+    assert (row.status, row.answer) == (422, None)
