@@ -26,6 +26,7 @@ from medledger.domain.store import api_store
 from medledger.indexer.store import idempotency as rows
 
 __all__ = [
+    "LAST_PRUNE",
     "Answer",
     "AnswerNotKept",
     "InFlight",
@@ -91,7 +92,7 @@ class AnswerNotKept:
 
 Outcome = Run | Replay | KeyReused | InFlight | AnswerNotKept
 
-_LAST_PRUNE: Component[list[int]] = Component("idempotency_last_prune")
+LAST_PRUNE: Component[list[int]] = Component("idempotency_last_prune")
 _PRUNE_LOCK = threading.Lock()
 
 
@@ -161,7 +162,7 @@ def abandon(services: Services, run: Run) -> None:
 
 
 def _prune_now_and_then(services: Services, now: int) -> None:
-    last = services.components.get(_LAST_PRUNE, lambda: [0])
+    last = services.components.get(LAST_PRUNE, lambda: [0])
     with _PRUNE_LOCK:
         if now - last[0] < PRUNE_EVERY_MS:
             return

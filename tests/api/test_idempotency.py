@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from web3 import HTTPProvider, Web3
 
 from medledger.app import create_app
+from medledger.domain.idempotency import LAST_PRUNE
 from medledger.domain.services import Components
 from medledger.domain.store import api_store
 from medledger.indexer.store.tables import api_keys, idempotency
@@ -181,6 +182,13 @@ def test_an_expired_answer_is_pruned_and_the_key_may_be_used_again(partner: Part
         conn.execute(update(idempotency).where(idempotency.c.key == "old-1").values(expires_at=0))
     fresh = _post(partner, "old-1", {"label": "new body"})
     assert fresh.status_code == 201 and "idempotent-replayed" not in fresh.headers
+    # Expired rows are pruned by the requests that come at least a minute after the last prune.
+    _post(partner, "old-2", {"label": "old"})
+    with engine.begin() as conn:
+        conn.execute(update(idempotency).where(idempotency.c.key == "old-2").values(expires_at=0))
+    partner.api.services.components.put(LAST_PRUNE, [0])
+    _post(partner, "new-1", {"label": "new"})
+    assert {r.key for r in _rows(partner)} == {"old-1", "new-1"}
 
 
 def test_concurrent_requests_with_one_key_run_once_the_others_get_409(
