@@ -176,6 +176,11 @@ class ProblemCode(StrEnum):
     # a code naming an item or lot (`domain.codes`), beside the GS1 reasons
     INVALID_CODE = "invalid_code"  # neither a 32-byte hex id nor a GS1 code
     MISSING_LOT = "missing_lot"  # a code naming no lot where a lot is needed
+    # Idempotency-Key (`web.idempotency`)
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"  # empty, too long, not printable
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # same key, another request
+    IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"  # the first still runs
+    IDEMPOTENT_ANSWER_NOT_KEPT = "idempotent_answer_not_kept"  # first answer too large
 
 
 def contract_error_status(exc: ContractError) -> int:

@@ -75,6 +75,12 @@ class ApiSettings(BaseSettings):
     # Read your own writes: a write answers once the read model has indexed its block, or
     # after this many seconds with `indexed: false` (the portal shows it as pending).
     read_model_wait_seconds: float = Field(default=3.0, ge=0, le=60)
+    # Idempotency-Key on POSTs (`web.idempotency`): first answers are kept this long, a
+    # request holds its key for at most `idempotency_lease_seconds` (then a retry may run
+    # again), and an answer larger than `idempotency_max_answer_bytes` is not kept.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    idempotency_lease_seconds: float = Field(default=120.0, ge=1, le=3600)
+    idempotency_max_answer_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
     # Largest page any list route returns.
     max_page_size: int = Field(default=200, ge=1, le=1000)
     # Partner sign-in tokens.

@@ -2,8 +2,9 @@
 
 Middleware, outermost first: the security headers (`api.security_headers`), the request
 metrics, the guard that keeps request bodies within bounds and behind credentials
-(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials), and
-the audit trail of every write (`web.audit_trail`).
+(`api.http_guard`; the gates of `api.gates`, and the portal's, say which credentials), the
+audit trail of every write (`web.audit_trail`) and the Idempotency-Key of POSTs
+(`web.idempotency`, whose dependency every route solves first).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from medledger.domain.services import Services
 from medledger.web.audit_trail import AuditTrail
 from medledger.web.gates import API_GATES
 from medledger.web.http_guard import GuardRules, install_http_guard
+from medledger.web.idempotency import install_idempotency
 from medledger.web.metrics import install_metrics
 from medledger.web.problems import install_error_handlers
 from medledger.web.security_headers import SecurityHeaders
@@ -59,6 +61,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    install_idempotency(app)  # innermost: inside the body guard, before any router
     app.add_middleware(AuditTrail)
     install_http_guard(app, GuardRules(body_bytes=dict(BODY_BYTES), gates=dict(API_GATES)))
     install_metrics(app)

@@ -120,6 +120,21 @@ MESSAGES: dict[str, str] = {
     "signature_malformed": _l("The signature is malformed; sign the order again."),
     "body_too_large": _l("What you sent is too large."),
     "body_timeout": _l("The upload was too slow and was stopped. Try again."),
+    # Idempotency-Key on API writes (web.idempotency)
+    "invalid_idempotency_key": _l(
+        "The Idempotency-Key is not valid: 1 to 255 printable ASCII characters, sent once."
+    ),
+    "idempotency_key_reused": _l(
+        "This Idempotency-Key was already used for a different request. Use a new key for "
+        "a new request."
+    ),
+    "idempotency_key_in_flight": _l(
+        "The first request with this Idempotency-Key is still running. Try again in a moment."
+    ),
+    "idempotent_answer_not_kept": _l(
+        "The request with this Idempotency-Key was already carried out, but its answer was "
+        "too large to keep. Look up the result instead of retrying."
+    ),
     "ItemsReceiverNotQualified": _l(
         "The receiver is not licensed for this device class; it cannot receive these goods."
     ),

@@ -44,6 +44,7 @@ __all__ = [
     "approvals",
     "audit_log",
     "audit_anchors",
+    "idempotency",
 ]
 
 metadata = MetaData()
@@ -276,6 +277,23 @@ audit_anchors = Table(
     Column("anchored_at", BigInteger, nullable=False),
 )
 
+# The first answer to a POST sent with an Idempotency-Key (`domain.idempotency`), per
+# principal and key: a lease while the request runs (`status` NULL), then the answer sealed
+# under the master key (`answer` NULL when it was larger than the store keeps).
+idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("principal", String(80), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("owner", String(32), nullable=False),  # the request holding the lease
+    Column("lease_until", BigInteger, nullable=False),  # ms since the epoch
+    Column("status", Integer, nullable=True),
+    Column("nonce", LargeBinary, nullable=True),
+    Column("answer", LargeBinary, nullable=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),  # ms since the epoch
+)
+
 API_TABLES = (
     challenges,
     api_keys,
@@ -295,6 +313,7 @@ API_TABLES = (
     approvals,
     audit_log,
     audit_anchors,
+    idempotency,
 )
 
 CAPTURE_TABLES = (captures,)
