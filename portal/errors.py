@@ -291,6 +291,12 @@ MESSAGES: dict[str, str] = {
     "PartnersMissingRecord": _l("An approval needs its qualification record."),
     "PartnersSupplierNotApproved": _l("This supplier is not in your approved-supplier file."),
     "PartnersProductNotApproved": _l("This product is not in your approved-product file."),
+    "PartnersInvalidGln": _l("The GLN is not valid (13 digits with a correct check digit)."),
+    "PartnersGlnTaken": _l("This GLN already belongs to another organisation or site."),
+    "PartnersNoSite": _l("This GLN is not one of your registered sites."),
+    "PartnersInvalidSiteText": _l(
+        "A site needs a name; its name, English name and address are at most 200 bytes each."
+    ),
     "qualification_not_found": _l("No approval files of that member are shared with you."),
     "qualification_traders_only": _l("Only members that hold stock keep approval files."),
     "acceptance_with_hash": _l(
