@@ -36,6 +36,7 @@ __all__ = [
     "item_ids",
     "LotEventRow",
     "company_prefix_of",
+    "lot_dates",
     "lot_event_page",
     "lot_visible",
     "lots_recalled_at",
@@ -360,3 +361,11 @@ def company_prefix_of(conn: Connection, gtin: str) -> str | None:
     """The registered GS1 company prefix the GTIN is made with (its EPC URN split)."""
     prefixes = [str(p) for (p,) in Sql(conn).rows("SELECT prefix FROM company_prefixes", ())]
     return next((p for p in prefixes if gtin[1 : 1 + len(p)] == p), None)
+
+
+def lot_dates(conn: Connection, lot_index: int) -> tuple[int, int] | None:
+    """(production date, expiry) of a lot, unix seconds, or None."""
+    found = Sql(conn).rows(
+        "SELECT production_date, expiry FROM lots WHERE lot_index = ?", (lot_index,)
+    )
+    return (int(found[0][0]), int(found[0][1])) if found else None
