@@ -36,6 +36,7 @@ __all__ = [
     "item_ids",
     "LotEventRow",
     "company_prefix_of",
+    "logged_tx",
     "lot_dates",
     "lot_event_page",
     "lot_visible",
@@ -218,6 +219,15 @@ def event_reference(conn: Connection, block: int, log_index: int) -> ChainRef:
         (log_index, block),
     )
     return ChainRef(int(timestamp), bytes(tx_hash))
+
+
+def logged_tx(conn: Connection, block: int, log_index: int) -> bytes | None:
+    """The transaction of the indexed log (block, log index), or None if not indexed."""
+    found = Sql(conn).rows(
+        "SELECT tx_hash FROM processed_logs WHERE block_number = ? AND log_index = ?",
+        (block, log_index),
+    )
+    return bytes(found[0][0]) if found else None
 
 
 def open_shipment_holding(conn: Connection, item_keys: Sequence[bytes]) -> int | None:
