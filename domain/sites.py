@@ -125,15 +125,13 @@ def sgln(conn: Connection, gln: str, *, owner: str | None = None) -> str:
 
 
 def parse_sgln(uri: str) -> str:
-    """The GLN of an SGLN URN (`urn:epc:id:sgln:<prefix>.<reference>.<extension>`, the
-    extension `0`) or of a GS1 Digital Link location URI (`.../414/<gln>`); ValueError
-    naming the URI otherwise."""
+    """The GLN of an SGLN URN (`urn:epc:id:sgln:<prefix>.<reference>.<extension>`; the
+    extension, GS1 AI 254, names a place inside the location and is not kept) or of a GS1
+    Digital Link location URI (`.../414/<gln>`); ValueError naming the URI otherwise."""
     if uri.startswith("urn:epc:id:sgln:"):
-        parts = uri.removeprefix("urn:epc:id:sgln:").split(".")
+        parts = uri.removeprefix("urn:epc:id:sgln:").split(".", 2)
         if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
             raise ValueError(f"SGLN {uri!r} is not prefix.reference.extension")
-        if parts[2] != "0":
-            raise ValueError(f"SGLN {uri!r}: GLN extensions are not used on this ledger")
         body = parts[0] + parts[1]
         if len(body) != 12 or not 6 <= len(parts[0]) <= 12:
             raise ValueError(f"SGLN {uri!r} needs 12 key digits")

@@ -33,6 +33,7 @@ def _outbound(api: ApiEnv) -> dict[str, Any]:
     two (as SGTIN URNs) into a new SSCC, ship the case and the third unit."""
     c = api.consortium
     shipping = example("Example_9.6.1-ObjectEvent.jsonld")["epcisBody"]["eventList"][0]
+    shipping.pop("readPoint")  # GS1's location, not one of the manufacturer's GLNs
     shipping.update(
         epcList=[SSCC_URN, dl(api, "E3")],
         eventTime="2026-01-05T11:00:00.000Z",
@@ -49,6 +50,7 @@ def _outbound(api: ApiEnv) -> dict[str, Any]:
         disposition="in_progress",
     )
     packing.pop("childQuantityList")
+    packing.pop("readPoint"), packing.pop("bizLocation")  # GS1's, not the manufacturer's
     commissioning = event(
         "ObjectEvent",
         action="ADD",
