@@ -66,9 +66,9 @@ def gln_owner(conn: Connection, gln: str) -> tuple[str, SiteRow] | None:
     """The member address owning `gln` and its row, or None."""
     found = conn.execute(
         text(
-            f"SELECT o.address, {_COLUMNS} FROM sites s "
+            f"SELECT o.address AS owner, {_COLUMNS} FROM sites s "
             "JOIN organisations o ON o.id = s.organisation_id WHERE s.gln = :g"
         ),
         {"g": gln},
     ).first()
-    return None if found is None else (str(found.address), _row(found))
+    return None if found is None else (str(found.owner), _row(found))
