@@ -80,3 +80,38 @@ def test_a_bad_site_is_a_422_naming_the_field(
     r = api.client.post("/v1/partner/sites", json=body, headers=headers)
     assert r.status_code == 422, r.text
     assert field in r.text
+
+
+def test_the_cli_adds_lists_and_retires_a_site_and_names_a_bad_gln(partner: PartnerEnv) -> None:
+    from typer.testing import CliRunner
+
+    from medledger.cli import app
+
+    runner = CliRunner()
+    services = partner.api.services
+    member = partner.api.consortium.distributor.address
+    env = {"LANG": "en_GB.UTF-8"}
+    added = runner.invoke(
+        app,
+        ["sites", "add", DEPOT, "--member", member, "--name", "嘉定仓库"],
+        obj=services,
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    partner.api.sync()
+    listed = runner.invoke(app, ["sites", "list", "--member", member], obj=services, env=env)
+    assert listed.exit_code == 0 and DEPOT in listed.output and "active" in listed.output
+    bad = runner.invoke(
+        app,
+        ["sites", "add", "6901234000058", "--member", member, "--name", "x"],
+        obj=services,
+        env=env,
+    )
+    assert bad.exit_code == 2 and "6901234000058" in bad.output and "check digit" in bad.output
+    retired = runner.invoke(
+        app, ["sites", "retire", DEPOT, "--member", member], obj=services, env=env
+    )
+    assert retired.exit_code == 0, retired.output
+    partner.api.sync()
+    again = runner.invoke(app, ["sites", "list", "--member", member], obj=services, env=env)
+    assert "retired" in again.output
