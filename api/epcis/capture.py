@@ -25,6 +25,9 @@ or nothing as far as the chain allows.
    applied twice.
 
 Every event is claimed by its hash (SHA-256 of its canonical JSON, `recordTime` left out).
+An event of our own export (`api.epcis.recorded`) is reported as recorded and not planned.
+`prepare_capture` does steps 1-3 (before the API answers), `apply_capture` step 4 (in the
+request with `sync=true`, else in a capture job, `api.epcis.jobs`).
 """
 
 from __future__ import annotations
