@@ -46,6 +46,15 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     /// commitment of the sealed qualification record behind each approval (zero: not approved).
     mapping(address member => mapping(address supplier => bytes32 record)) private _approvedSuppliers;
     mapping(address member => mapping(bytes14 gtin => bytes32 record)) private _approvedProducts;
+    /// @dev GS1 GLNs (13 digits) of members: who owns each (its primary GLN or one of its
+    /// sites) and whether it is a registered, unretired site. One slot per GLN.
+    mapping(bytes13 gln => GlnEntry) private _glns;
+    mapping(address member => bytes13 gln) private _primaryGlns;
+
+    struct GlnEntry {
+        address owner;
+        bool site;
+    }
 
     error PartnersUnauthorized(address caller);
     error PartnersInvalidMember(address account);
@@ -68,6 +77,10 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     error PartnersMissingRecord();
     error PartnersSupplierNotApproved(address member, address supplier);
     error PartnersProductNotApproved(address member, string gtin);
+    error PartnersInvalidGln(string gln);
+    error PartnersGlnTaken(string gln, address owner);
+    error PartnersNoSite(string gln);
+    error PartnersInvalidSiteText(string value);
 
     event MemberAdmitted(address indexed account, Role role, string name, address indexed by);
     /// @dev `reasonHash` is the commitment of the sealed suspension record (salted), or zero.
@@ -92,6 +105,9 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
     event SupplierWithdrawn(address indexed member, address indexed supplier, bytes32 recordCommitment);
     event ProductApproved(address indexed member, string gtin, bytes32 recordCommitment);
     event ProductWithdrawn(address indexed member, string gtin, bytes32 recordCommitment);
+    event PrimaryGlnSet(address indexed member, string gln, address indexed by);
+    event SiteRegistered(address indexed member, string gln, string name, string nameEn, string siteAddress);
+    event SiteRetired(address indexed member, string gln);
 
     /// @param admin The bootstrap admin; it can only admit regulators and hand itself over.
     constructor(address admin) AccessControlDefaultAdminRules(0, admin) {}
@@ -267,6 +283,70 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
         emit CompanyPrefixAssigned(account, prefix, msg.sender);
     }
 
+    /// @notice Set the primary GLN of member `account` (its legal entity's location).
+    /// @dev Requirements: caller is an active regulator; `account` is a member; `gln` is 13
+    /// digits with a valid check digit and no other member's GLN. A previous primary GLN
+    /// stays the member's (it may still be a site).
+    function setPrimaryGln(address account, string calldata gln) external {
+        _requireRegulator();
+        if (_members[account].role == Role.None) revert PartnersNotMember(account);
+        bytes13 key = _glnKey(gln);
+        address owner = _glns[key].owner;
+        if (owner != address(0) && owner != account) revert PartnersGlnTaken(gln, owner);
+        _glns[key].owner = account;
+        _primaryGlns[account] = key;
+        emit PrimaryGlnSet(account, gln, msg.sender);
+    }
+
+    /// @notice Register (or register again after retiring) one of the caller's sites: a
+    /// warehouse, plant or pharmacy with its GLN, its name in Chinese and English and address.
+    /// @dev Requirements: caller is an active member other than a regulator; `gln` is 13
+    /// digits with a valid check digit, no other member's GLN and not a registered site
+    /// already; `name` is 1..200 bytes, `nameEn` and `siteAddress` at most 200.
+    function registerSite(
+        string calldata gln,
+        string calldata name,
+        string calldata nameEn,
+        string calldata siteAddress
+    ) external {
+        _requireTrader();
+        bytes13 key = _glnKey(gln);
+        GlnEntry memory entry = _glns[key];
+        if (entry.owner != address(0) && (entry.owner != msg.sender || entry.site)) {
+            revert PartnersGlnTaken(gln, entry.owner);
+        }
+        uint256 n = bytes(name).length;
+        if (n == 0 || n > _MAX_TEXT) revert PartnersInvalidSiteText(name);
+        if (bytes(nameEn).length > _MAX_TEXT) revert PartnersInvalidSiteText(nameEn);
+        if (bytes(siteAddress).length > _MAX_TEXT) revert PartnersInvalidSiteText(siteAddress);
+        _glns[key] = GlnEntry(msg.sender, true);
+        emit SiteRegistered(msg.sender, gln, name, nameEn, siteAddress);
+    }
+
+    /// @notice Retire one of the caller's sites; its GLN stays the caller's.
+    /// @dev Requirements: caller is an active member other than a regulator and `gln` is one
+    /// of its registered sites.
+    function retireSite(string calldata gln) external {
+        _requireTrader();
+        bytes13 key = _glnKey(gln);
+        GlnEntry storage entry = _glns[key];
+        if (entry.owner != msg.sender || !entry.site) revert PartnersNoSite(gln);
+        entry.site = false;
+        emit SiteRetired(msg.sender, gln);
+    }
+
+    /// @notice The member owning `gln` (zero if none) and whether it is a registered site.
+    function glnOwner(string calldata gln) external view returns (address owner, bool site) {
+        GlnEntry memory entry = _glns[_glnKey(gln)];
+        return (entry.owner, entry.site);
+    }
+
+    /// @notice The primary GLN of `account` ("" if none).
+    function primaryGlnOf(address account) external view returns (string memory) {
+        bytes13 key = _primaryGlns[account];
+        return key == bytes13(0) ? "" : string(abi.encodePacked(key));
+    }
+
     /// @notice The member record of `account` (role None if never admitted).
     function memberOf(address account) external view returns (Member memory) {
         return _members[account];
@@ -385,6 +465,13 @@ contract Partners is AccessControlDefaultAdminRules, IPartners {
         bytes memory g = bytes(gtin);
         if (g.length != 14 || !Gs1.hasValidCheckDigit(g)) revert PartnersInvalidGtin(gtin);
         return bytes14(g);
+    }
+
+    /// @dev A GLN as stored: its 13 ASCII digits; the check digit must be valid.
+    function _glnKey(string calldata gln) private pure returns (bytes13) {
+        bytes memory g = bytes(gln);
+        if (g.length != 13 || !Gs1.hasValidCheckDigit(g)) revert PartnersInvalidGln(gln);
+        return bytes13(g);
     }
 
     /// @dev An active member that may hold stock: anyone but a regulator.

@@ -69,6 +69,10 @@ CONTRACT_ERROR_STATUS: dict[str, int] = {
     "PartnersMissingRecord": MALFORMED,
     "PartnersSupplierNotApproved": CONFLICT,
     "PartnersProductNotApproved": CONFLICT,
+    "PartnersInvalidGln": MALFORMED,
+    "PartnersGlnTaken": CONFLICT,
+    "PartnersNoSite": CONFLICT,
+    "PartnersInvalidSiteText": MALFORMED,
     # Devices (products, lots, recalls)
     "DevicesInvalidDeviceClass": MALFORMED,
     "DevicesInvalidGtin": MALFORMED,

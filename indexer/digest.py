@@ -16,6 +16,7 @@ __all__ = ["DIGEST_QUERIES", "table_digests"]
 DIGEST_QUERIES: dict[str, str] = {
     "organisations": "SELECT * FROM organisations ORDER BY id",
     "company_prefixes": "SELECT * FROM company_prefixes ORDER BY prefix",
+    "sites": "SELECT * FROM sites ORDER BY gln",
     "licences": "SELECT * FROM licences ORDER BY organisation_id, kind",
     "products": "SELECT * FROM products ORDER BY gtin",
     "lots": "SELECT * FROM lots ORDER BY lot_index",

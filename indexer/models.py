@@ -74,6 +74,21 @@ class CompanyPrefix(SQLModel, table=True):
     block_number: int = _big()  # type: ignore[assignment]
 
 
+class Site(SQLModel, table=True):
+    """A member's GLN: its primary one (set by the regulator) and/or a site it registered
+    (name, English name, address; `active` until retired)."""
+
+    __tablename__ = "sites"
+    gln: str = Field(primary_key=True, max_length=13)
+    organisation_id: int = Field(index=True)
+    name: str = Field(default="", max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=200)
+    active: bool = False
+    is_primary: bool = False
+    block_number: int = _big()  # type: ignore[assignment]
+
+
 class Licence(SQLModel, table=True):
     __tablename__ = "licences"
     organisation_id: int = Field(primary_key=True)

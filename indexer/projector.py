@@ -220,6 +220,38 @@ class Projector:
         }
         self.undo.upsert(e.block_number, "company_prefixes", row, ("prefix",))
 
+    def _on_PrimaryGlnSet(self, e: DecodedEvent) -> None:
+        org_id = self.org(str(e.args["member"]), e.block_number)
+        gln = str(e.args["gln"])
+        for (old,) in self.sql.rows(
+            "SELECT gln FROM sites WHERE organisation_id = ? AND is_primary", (org_id,)
+        ):
+            self.undo.update(e.block_number, "sites", {"gln": old}, {"is_primary": False})
+        values = {"organisation_id": org_id, "is_primary": True, "block_number": e.block_number}
+        if not self.undo.update(e.block_number, "sites", {"gln": gln}, values):
+            blank = {"name": "", "name_en": "", "address": "", "active": False}
+            row = {"gln": gln, **blank, **values}
+            self.undo.insert(e.block_number, "sites", row, ("gln",))
+
+    def _on_SiteRegistered(self, e: DecodedEvent) -> None:
+        org_id = self.org(str(e.args["member"]), e.block_number)
+        gln = str(e.args["gln"])
+        values = {
+            "organisation_id": org_id,
+            "name": str(e.args["name"]),
+            "name_en": str(e.args["nameEn"]),
+            "address": str(e.args["siteAddress"]),
+            "active": True,
+            "block_number": e.block_number,
+        }
+        if not self.undo.update(e.block_number, "sites", {"gln": gln}, values):
+            row = {"gln": gln, "is_primary": False, **values}
+            self.undo.insert(e.block_number, "sites", row, ("gln",))
+
+    def _on_SiteRetired(self, e: DecodedEvent) -> None:
+        key = {"gln": str(e.args["gln"])}
+        self.undo.update(e.block_number, "sites", key, {"active": False})
+
     def _on_ApprovalPolicySet(self, e: DecodedEvent) -> None:
         org_id = self.org(str(e.args["member"]), e.block_number)
         policy = {"approval_policy": int(e.args["policy"])}

@@ -23,6 +23,7 @@ from medledger.api.routes import (
     oversight_records,
     recalls,
     regulator,
+    sites,
     trace,
     unit_records,
     verify,
@@ -78,6 +79,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(unit_records.router)
     app.include_router(exports.router)  # inspection exports and their verification
     app.include_router(oversight_records.router)  # sealed records for the regulator
+    app.include_router(sites.router)  # members' GLNs and sites
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

@@ -15,6 +15,7 @@ from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
 from medledger.portal.cli import audit_app, portal_app
 from medledger.sdk.errors import MedLedgerError
+from medledger.sites_cli import sites_app
 
 app = typer.Typer(
     help="MedLedger: a shared custody ledger for medical-device supply chains.",
@@ -30,6 +31,7 @@ app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
 app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
+app.add_typer(sites_app, name="sites")
 
 # Wide enough for the trace table even when output is piped (make run).
 console = Console(width=max(Console().width, 120))

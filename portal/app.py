@@ -73,6 +73,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.users",
     "medledger.portal.routes.exports",
     "medledger.portal.routes.qualification",
+    "medledger.portal.routes.sites",
     "medledger.portal.routes.return_inspection",
     "medledger.portal.routes.registration_renewal",
 ]

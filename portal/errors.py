@@ -307,8 +307,23 @@ MESSAGES: dict[str, str] = {
     "PartnersMissingRecord": _l("An approval needs its qualification record."),
     "PartnersSupplierNotApproved": _l("This supplier is not in your approved-supplier file."),
     "PartnersProductNotApproved": _l("This product is not in your approved-product file."),
+    "PartnersInvalidGln": _l("The GLN is not valid (13 digits with a correct check digit)."),
+    "PartnersGlnTaken": _l("This GLN already belongs to another organisation or site."),
+    "PartnersNoSite": _l("This GLN is not one of your registered sites."),
+    "PartnersInvalidSiteText": _l(
+        "A site needs a name; its name, English name and address are at most 200 bytes each."
+    ),
     "qualification_not_found": _l("No approval files of that member are shared with you."),
     "qualification_traders_only": _l("Only members that hold stock keep approval files."),
+    "sites_traders_only": _l("Only members that hold stock register sites."),
+    "epcis_location_invalid": _l(
+        "The event's location is neither an SGLN nor a GS1 Digital Link location (414)."
+    ),
+    "epcis_location_not_yours": _l("The event's location is not one of your GLNs or sites."),
+    "epcis_party_mismatch": _l(
+        "A source or destination party of the event is not the shipment's sender or receiver."
+    ),
+    "unknown_capture": _l("There is no such capture job of yours."),
     "acceptance_with_hash": _l(
         "Send either the acceptance record or an inspection hash you signed, not both."
     ),

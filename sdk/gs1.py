@@ -56,11 +56,13 @@ __all__ = [
     "ledger_safe",
     "lot_key",
     "lot_path",
+    "make_gln",
     "make_gtin",
     "make_sscc",
     "parse_code",
     "parse_unit",
     "unit_path",
+    "validate_gln",
     "validate_gtin",
     "validate_sscc",
 ]
@@ -697,6 +699,25 @@ def _check_key(key: str, *, kind: str, lengths: tuple[int, ...]) -> None:
     expected_digit = check_digit(key[:-1])
     if int(key[-1]) != expected_digit:
         raise Gs1Error("bad_check_digit", f"check digit of {kind} {key} should be {expected_digit}")
+
+
+def validate_gln(gln: str) -> str:
+    """Validate a 13-digit GLN (company prefix, location reference, check digit); return it."""
+    _check_key(gln, kind="GLN", lengths=(13,))
+    return gln
+
+
+def make_gln(*, company_prefix: str, location_reference: int) -> str:
+    """Build a GLN: company prefix, location reference (zero-padded), check digit."""
+    if not (company_prefix.isascii() and company_prefix.isdigit()) or not (
+        6 <= len(company_prefix) <= 12
+    ):
+        raise Gs1Error("malformed", f"company prefix {company_prefix!r} must be 6..12 digits")
+    width = 12 - len(company_prefix)
+    if not 0 <= location_reference < 10**width:
+        raise Gs1Error("malformed", f"location reference {location_reference} needs {width} digits")
+    body = f"{company_prefix}{location_reference:0{width}d}"
+    return f"{body}{check_digit(body)}"
 
 
 def company_prefix_of(gtin_or_sscc: str, prefix: str) -> bool:

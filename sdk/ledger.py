@@ -188,6 +188,27 @@ class Ledger:
     def assign_company_prefix(self, account: str, prefix: str) -> TxResult[None]:
         return self._send("Partners", "assignCompanyPrefix", account, prefix)
 
+    def set_primary_gln(self, account: str, gln: str) -> TxResult[None]:
+        """Regulator only: the member's primary GLN (its legal entity's location)."""
+        return self._send("Partners", "setPrimaryGln", account, gln)
+
+    def register_site(
+        self, gln: str, *, name: str, name_en: str = "", address: str = ""
+    ) -> TxResult[None]:
+        """One of the caller's own sites (warehouse, plant, pharmacy) under its GLN."""
+        return self._send("Partners", "registerSite", gln, name, name_en, address)
+
+    def retire_site(self, gln: str) -> TxResult[None]:
+        return self._send("Partners", "retireSite", gln)
+
+    def gln_owner(self, gln: str) -> tuple[str, bool]:
+        """The member owning `gln` (the zero address if none), and whether it is a site."""
+        owner, site = self._call("Partners", "glnOwner", gln)
+        return str(owner), bool(site)
+
+    def primary_gln(self, account: str) -> str | None:
+        return str(self._call("Partners", "primaryGlnOf", account)) or None
+
     def grant_relayer(self, account: str) -> TxResult[None]:
         """Admin only: let `account` relay members' signed custody orders."""
         return self._send("Partners", "grantRole", self._relayer_role(), account)

@@ -25,6 +25,9 @@ or nothing as far as the chain allows.
    applied twice.
 
 Every event is claimed by its hash (SHA-256 of its canonical JSON, `recordTime` left out).
+An event of our own export (`api.epcis.recorded`) is reported as recorded and not planned.
+`prepare_capture` does steps 1-3 (before the API answers), `apply_capture` step 4 (in the
+request with `sync=true`, else in a capture job, `api.epcis.jobs`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sqlalchemy import Connection
 
 from medledger.api.epcis.errors import CaptureInProgress, CaptureRefused, InvalidDocument
 from medledger.api.epcis.plan import Planner, Step
+from medledger.api.epcis.recorded import already_recorded
 from medledger.api.epcis.schema import MAX_ERRORS, schema_errors
 from medledger.api.epcis.store import NEW_EVENT, CaptureStore, EventState
 from medledger.domain.errors import ApiError, contract_error_status
@@ -46,7 +50,15 @@ from medledger.sdk.errors import ContractError
 from medledger.sdk.ledger import REVERTS, Ledger, TxResult
 from medledger.sdk.transactions import account_lock, await_own_pending
 
-__all__ = ["CapturedEvent", "Rehearsal", "capture_document", "event_hash"]
+__all__ = [
+    "CapturedEvent",
+    "Prepared",
+    "Rehearsal",
+    "apply_capture",
+    "capture_document",
+    "event_hash",
+    "prepare_capture",
+]
 
 
 def event_hash(event: Any) -> str:
@@ -59,7 +71,7 @@ def event_hash(event: Any) -> str:
 class CapturedEvent:
     index: int
     event_hash: str
-    status: str  # "captured" or "duplicate"
+    status: str  # "captured", "duplicate" (in the capture log) or "recorded" (exported by us)
     operations: list[str] = field(default_factory=list)
     tx_hashes: list[str] = field(default_factory=list)
 
@@ -255,18 +267,87 @@ def _plan(
     events: list[Any],
     hashes: list[str],
     states: dict[str, EventState],
+    recorded: dict[int, str],
 ) -> dict[str, _Planned]:
     """The steps of each event not captured yet, without those the log says were applied;
-    an event repeated in the document is planned once."""
+    an event repeated in the document, or one the ledger already recorded, is planned once
+    or not at all."""
     planner = Planner(services, conn, ledger)
     planned: dict[str, _Planned] = {}
     for index, (event, digest) in enumerate(zip(events, hashes, strict=True)):
         state = states.get(digest, NEW_EVENT)
-        if state.captured or digest in planned:
+        if state.captured or digest in planned or index in recorded:
             continue
         steps = [s for s in planner.plan(index, event) if s.name not in state.operations]
         planned[digest] = _Planned(index, digest, steps)
     return planned
+
+
+@dataclass
+class Prepared:
+    """A checked, rehearsed and claimed document, ready to apply."""
+
+    hashes: list[str]
+    states: dict[str, EventState]
+    planned: dict[str, _Planned]
+    recorded: dict[int, str]  # index -> the transaction that already recorded the event
+
+
+def prepare_capture(
+    services: Services,
+    conn: Connection,
+    ledger: Ledger,
+    store: CaptureStore,
+    document: Any,
+) -> Prepared:
+    """Check, plan, rehearse and claim the document's new events (see the module doc);
+    nothing is sent. Raises what refuses the document."""
+    errors = schema_errors(services, document)
+    if not errors and document.get("type") != "EPCISDocument":
+        errors = [{"path": "$.type", "message": "capture takes an EPCISDocument"}]
+    if errors:
+        raise InvalidDocument(errors, max_errors=MAX_ERRORS)
+    events: list[Any] = list(document["epcisBody"]["eventList"])
+    hashes = [event_hash(e) for e in events]
+    recorded = already_recorded(conn, events, chain_id=services.deployment.chain_id)
+    states = store.states(hashes)
+    busy = [
+        i
+        for i, h in enumerate(hashes)
+        if states.get(h, NEW_EVENT).pending and not store.expired(states[h])
+    ]
+    if busy:
+        raise CaptureInProgress(busy)
+    planned = _plan(services, conn, ledger, events, hashes, states, recorded)
+    dying = [p for p in planned.values() if states.get(p.event_hash, NEW_EVENT).sending]
+    if dying:  # expired claims: settle what they were sending, then plan on what is logged
+        for event in dying:
+            _settle(ledger, store, event, states[event.event_hash])
+        states = store.states(hashes)
+        planned = _plan(services, conn, ledger, events, hashes, states, recorded)
+    _rehearse(ledger, list(planned.values()))
+    taken = store.claim_all(list(planned), ledger.address)
+    if taken:
+        raise CaptureInProgress([p.index for p in planned.values() if p.event_hash in taken])
+    return Prepared(hashes, states, planned, recorded)
+
+
+def apply_capture(ledger: Ledger, store: CaptureStore, prepared: Prepared) -> list[CapturedEvent]:
+    """Apply the claimed events in order; one outcome per event of the document."""
+    applied = {e.event_hash: e for e in _apply(ledger, store, list(prepared.planned.values()))}
+    out: list[CapturedEvent] = []
+    for index, digest in enumerate(prepared.hashes):
+        if index in prepared.recorded:
+            out.append(CapturedEvent(index, digest, "recorded", [], [prepared.recorded[index]]))
+            continue
+        first = applied.get(digest)
+        if first is not None and first.index == index:
+            out.append(first)
+            continue
+        state = prepared.states.get(digest, NEW_EVENT)
+        earlier = first.tx_hashes if first else list(state.tx_hashes)
+        out.append(CapturedEvent(index, digest, "duplicate", [], list(earlier)))
+    return out
 
 
 def capture_document(
@@ -277,39 +358,4 @@ def capture_document(
     document: Any,
 ) -> list[CapturedEvent]:
     """Check, rehearse, claim and apply the document's new events (see the module doc)."""
-    errors = schema_errors(services, document)
-    if not errors and document.get("type") != "EPCISDocument":
-        errors = [{"path": "$.type", "message": "capture takes an EPCISDocument"}]
-    if errors:
-        raise InvalidDocument(errors, max_errors=MAX_ERRORS)
-    events: list[Any] = list(document["epcisBody"]["eventList"])
-    hashes = [event_hash(e) for e in events]
-    states = store.states(hashes)
-    busy = [
-        i
-        for i, h in enumerate(hashes)
-        if states.get(h, NEW_EVENT).pending and not store.expired(states[h])
-    ]
-    if busy:
-        raise CaptureInProgress(busy)
-    planned = _plan(services, conn, ledger, events, hashes, states)
-    dying = [p for p in planned.values() if states.get(p.event_hash, NEW_EVENT).sending]
-    if dying:  # expired claims: settle what they were sending, then plan on what is logged
-        for event in dying:
-            _settle(ledger, store, event, states[event.event_hash])
-        states = store.states(hashes)
-        planned = _plan(services, conn, ledger, events, hashes, states)
-    _rehearse(ledger, list(planned.values()))
-    taken = store.claim_all(list(planned), ledger.address)
-    if taken:
-        raise CaptureInProgress([p.index for p in planned.values() if p.event_hash in taken])
-    applied = {e.event_hash: e for e in _apply(ledger, store, list(planned.values()))}
-    out: list[CapturedEvent] = []
-    for index, digest in enumerate(hashes):
-        first = applied.get(digest)
-        if first is not None and first.index == index:
-            out.append(first)
-            continue
-        earlier = first.tx_hashes if first else list(states.get(digest, NEW_EVENT).tx_hashes)
-        out.append(CapturedEvent(index, digest, "duplicate", [], list(earlier)))
-    return out
+    return apply_capture(ledger, store, prepare_capture(services, conn, ledger, store, document))

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from medledger.api.epcis.identifiers import container_uri, member_uri, unit_uri
+from medledger.api.epcis import enrich
+from medledger.api.epcis.identifiers import container_uri, unit_uri
 from medledger.indexer.items import EventKind
 from medledger.indexer.queries.epcis import (
     EventItem,
@@ -27,6 +28,7 @@ from medledger.indexer.queries.epcis import (
     event_reference,
     first_event_at,
     item_ids,
+    lot_dates,
     lots_recalled_at,
 )
 from medledger.indexer.queries.shipments import shipment
@@ -181,18 +183,19 @@ def _event(
     if disposition == "active" and lots_recalled_at(conn, lots, block):
         disposition = "recalled"
     event["disposition"] = disposition
-    if kind is EventKind.COMMISSIONED and rows[0].lot_number is not None:
-        event["ilmd"] = {"cbvmda:lotNumber": rows[0].lot_number}
     shipment_id = rows[0].shipment_id
-    if shipment_id is not None and kind in (EventKind.SHIPPED, EventKind.RECEIVED):
-        moved = shipment(conn, shipment_id)
-        assert moved is not None, f"shipment {shipment_id} of an indexed event"
-        event["sourceList"] = [
-            {"type": "owning_party", "source": member_uri(chain_id, moved.sender.address)}
-        ]
-        event["destinationList"] = [
-            {"type": "owning_party", "destination": member_uri(chain_id, moved.receiver.address)}
-        ]
+    moved = None if shipment_id is None else shipment(conn, shipment_id)
+    event.update(enrich.location(conn, kind, holder=rows[0].holder, moved=moved))
+    if kind is EventKind.COMMISSIONED and rows[0].lot_number is not None:
+        dates = None if rows[0].lot_index is None else lot_dates(conn, rows[0].lot_index)
+        production, expiry = dates or (None, None)
+        event["ilmd"] = enrich.ilmd(rows[0].lot_number, expiry=expiry, production=production)
+    if moved is not None and kind in (EventKind.SHIPPED, EventKind.RECEIVED):
+        event.update(enrich.parties(chain_id, moved))
+    if moved is not None and kind is EventKind.RECEIVED:
+        sensors = enrich.receipt_sensors(moved)
+        if sensors:
+            event["sensorElementList"] = sensors
     event["medledger:blockNumber"] = block
     event["medledger:txHash"] = tx_hash
     event["medledger:logIndex"] = log_index

@@ -30,10 +30,12 @@ from sqlalchemy import Connection
 
 from medledger.api.epcis.errors import CaptureRefused, UnsupportedEvent
 from medledger.api.epcis.identifiers import Epc, member_of_uri, parse_epc
+from medledger.api.epcis.places import check_locations, check_parties
 from medledger.api.epcis.sensors import check_sensor_reports, temperature_range
 from medledger.domain.services import Services
 from medledger.indexer.queries.devices import company_prefixes
 from medledger.indexer.queries.epcis import StorageRange, open_shipment_holding, storage_range
+from medledger.indexer.queries.shipments import shipment as shipment_row
 from medledger.sdk.errors import Gs1Error
 from medledger.sdk.gs1 import company_prefix_of, item_id, lot_key, unit_path
 from medledger.sdk.ledger import Ledger, TxResult
@@ -76,6 +78,13 @@ class Planner:
             raise UnsupportedEvent(index, f"bad EPC: {exc}", gs1_reason=exc.code) from exc
 
     def plan(self, index: int, event: Any) -> list[Step]:
+        """The event's steps: its shape first, then where it happened (one of the member's
+        GLNs) and its parties."""
+        steps = self._steps(index, event)
+        check_locations(self.conn, index, event, self.ledger.address)
+        return steps
+
+    def _steps(self, index: int, event: Any) -> list[Step]:
         if not isinstance(event, dict):
             raise UnsupportedEvent(index, "an event must be an object")
         check_sensor_reports(index, event)
@@ -100,6 +109,14 @@ class Planner:
             return self._commission(index, event, epcs)
         if step == "shipping":
             receiver = self._party(index, event)
+            check_parties(
+                self.conn,
+                index,
+                event,
+                sender=self.ledger.address,
+                receiver=receiver,
+                chain_id=self.services.deployment.chain_id,
+            )
             return [Step(f"ship to {receiver}", touched, lambda led: led.ship(receiver, ids))]
         if step == "receiving":
             return [self._receive(index, event, ids)]
@@ -181,6 +198,16 @@ class Planner:
                 f"event {index}: none of its EPCs is in an open shipment",
                 event_index=index,
                 applied=[],
+            )
+        moved = shipment_row(self.conn, shipment)
+        if moved is not None:
+            check_parties(
+                self.conn,
+                index,
+                event,
+                sender=moved.sender.address,
+                receiver=self.ledger.address,
+                chain_id=self.services.deployment.chain_id,
             )
         temp_min, temp_max = (
             temperature_range(event) or storage_range(self.conn, shipment) or _NO_RANGE

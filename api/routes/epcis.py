@@ -1,6 +1,8 @@
 """Routes: EPCIS 2.0 — `GET /v1/epcis/events` (a subset of the EPCIS query, answered with an
 EPCISQueryDocument valid against GS1's JSON schema) and `POST /v1/epcis/capture` (an
-EPCISDocument from a partner's ERP applied as signed ledger operations, idempotently).
+EPCISDocument from a partner's ERP applied as signed ledger operations, idempotently, by a
+capture job: 202 and `GET /v1/epcis/capture/{captureID}`, `GET /v1/epcis/capture` lists the
+member's jobs; `?sync=true` answers with the outcome instead).
 
 Capture signs as the signed-in partner with its custodial key (`api.chain`); a partner
 without one gets `signature_required`, before a byte of the document is read. The
@@ -16,15 +18,16 @@ import time
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from medledger.api.epcis.capture import capture_document
+from medledger.api.epcis.capture import CapturedEvent, capture_document, prepare_capture
 from medledger.api.epcis.document import MAX_BYTES, MAX_EVENTS, parse_document, read_body
 from medledger.api.epcis.export import EventQuery, query_document, query_events
 from medledger.api.epcis.identifiers import parse_epc, parse_epc_class
+from medledger.api.epcis.jobs import capture_jobs, job_view, start_job
 from medledger.api.epcis.lot_export import query_lot_events
 from medledger.api.epcis.store import capture_store
 from medledger.domain.chain import custodial_ledger
@@ -211,7 +214,7 @@ def _page(request: Request, found: list[dict[str, Any]], token: int | None) -> J
 class CapturedOut(BaseModel):
     index: int
     event_hash: str
-    status: Literal["captured", "duplicate"]
+    status: Literal["captured", "duplicate", "already_recorded"]
     operations: list[str]
     tx_hashes: list[str]
 
@@ -246,27 +249,111 @@ DOCUMENT_BODY = {
 }
 
 
-@router.post("/capture", response_model=CaptureOut, openapi_extra={"requestBody": DOCUMENT_BODY})
+class CaptureJobOut(BaseModel):
+    """An EPCIS 2.0 capture job, with the per-event report (`api.epcis.jobs`)."""
+
+    captureID: str
+    createdAt: str | None
+    finishedAt: str | None
+    running: bool
+    success: bool
+    captureErrorBehaviour: str
+    errors: list[dict[str, Any]]
+    state: Literal["running", "success", "failed", "interrupted"]
+    eventCount: int
+    events: list[dict[str, Any]]
+    location: str
+
+
+class CaptureJobsOut(BaseModel):
+    jobs: list[CaptureJobOut]
+
+
+def _jobs_base(request: Request) -> str:
+    return str(request.url_for("capture_job_list"))
+
+
+@router.post(
+    "/capture",
+    response_model=None,
+    status_code=202,
+    responses={
+        202: {"model": CaptureJobOut, "description": "accepted: the capture job to poll"},
+        200: {"model": CaptureOut, "description": "with `sync=true`: the outcome"},
+    },
+    openapi_extra={"requestBody": DOCUMENT_BODY},
+)
 def capture(
+    request: Request,
     ledger: CaptureLedger,
     document: Annotated[Any, Depends(epcis_document)],
     services: ServicesDep,
     conn: ConnDep,
-) -> CaptureOut:
-    """Apply an EPCIS document's events as signed ledger operations, each at most once and
-    all or none (a refusal names the event and rule, and what was applied: normally none)."""
-    done = capture_document(services, conn, ledger, capture_store(services), document)
+    sync: Annotated[
+        bool, Query(description="apply before answering (200 with the outcome), not as a job")
+    ] = False,
+) -> JSONResponse:
+    """Capture an EPCIS document's events as signed ledger operations, each at most once.
+    The document is checked and every event rehearsed first (a refusal is a 4xx naming the
+    event and rule; nothing is applied); it is then applied by a capture job: 202 with
+    `Location: /v1/epcis/capture/{captureID}` to poll. `sync=true` applies it before
+    answering (200 with the outcome)."""
+    store = capture_store(services)
+    if sync:
+        done = capture_document(services, conn, ledger, store, document)
+        return JSONResponse(_outcome(done).model_dump(), status_code=200)
+    prepared = prepare_capture(services, conn, ledger, store, document)
+    events = list(document["epcisBody"]["eventList"])
+    job = start_job(services, ledger, prepared, events)
+    view = job_view(job, base=_jobs_base(request))
+    return JSONResponse(view, status_code=202, headers={"Location": view["location"]})
+
+
+def _outcome(done: list[CapturedEvent]) -> CaptureOut:
     return CaptureOut(
         captured=sum(1 for e in done if e.status == "captured"),
-        duplicates=sum(1 for e in done if e.status == "duplicate"),
+        duplicates=sum(1 for e in done if e.status != "captured"),
         events=[
             CapturedOut(
                 index=e.index,
                 event_hash=e.event_hash,
-                status="captured" if e.status == "captured" else "duplicate",
+                status=_STATUS[e.status],
                 operations=e.operations,
                 tx_hashes=e.tx_hashes,
             )
             for e in done
         ],
     )
+
+
+_STATUS: dict[str, Literal["captured", "duplicate", "already_recorded"]] = {
+    "captured": "captured",
+    "duplicate": "duplicate",
+    "recorded": "already_recorded",
+}
+
+
+@router.get("/capture", response_model=CaptureJobsOut, name="capture_job_list")
+def capture_jobs_list(
+    request: Request, services: ServicesDep, member: CurrentMember
+) -> CaptureJobsOut:
+    """Your capture jobs, newest first (at most 100)."""
+    base = _jobs_base(request)
+    jobs = capture_jobs(services).of_member(member.address)
+    return CaptureJobsOut(jobs=[CaptureJobOut(**job_view(j, base=base)) for j in jobs])
+
+
+@router.get("/capture/{capture_id}", response_model=CaptureJobOut)
+def capture_job(
+    request: Request,
+    services: ServicesDep,
+    member: CurrentMember,
+    capture_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+) -> CaptureJobOut:
+    """One of your capture jobs: running, success or failed with the per-event report, or
+    interrupted (the API stopped meanwhile: post the document again)."""
+    owner = None if member.is_regulator else member.address
+    job = capture_jobs(services).get(capture_id, member=owner)
+    if job is None:
+        raise NotFound("unknown_capture", f"no capture job {capture_id} of yours")
+    return CaptureJobOut(**job_view(job, base=_jobs_base(request)))

@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from medledger.domain import partners, recall_actions
+from medledger.domain import partners, recall_actions, sites
 from medledger.domain.api_examples import ADDRESS, DISTRIBUTOR, ITEM_ID, TX_HASH, example
 from medledger.domain.errors import NotConfigured
 from medledger.domain.network import network_alerts
@@ -54,6 +54,7 @@ from medledger.domain.recalls import (
 )
 from medledger.domain.regulator import OrderReason, Written, regulator_account
 from medledger.domain.services import Services
+from medledger.domain.sites import Gln
 from medledger.indexer.queries.counterparties import names_of
 from medledger.indexer.queries.network import member_count, member_rows, scan_count, scan_rows
 from medledger.sdk.model import LicenceKind
@@ -452,3 +453,13 @@ class PrefixIn(Strict):
 def assign_prefix(address: Address, body: PrefixIn, services: ServicesDep) -> TxOut:
     """Assign a GS1 company prefix (409 `PartnersPrefixTaken` / `PartnersPrefixOverlaps`)."""
     return _tx(partners.assign_prefix(services, member=address, prefix=body.prefix))
+
+
+class PrimaryGlnIn(Strict):
+    gln: Gln
+
+
+@router.put("/members/{address}/gln", response_model=TxOut)
+def set_primary_gln(address: Address, body: PrimaryGlnIn, services: ServicesDep) -> TxOut:
+    """Set a member's primary GLN (409 `PartnersGlnTaken` if another member owns it)."""
+    return _tx(sites.set_primary_gln(services, member=address, gln=body.gln))

@@ -36,6 +36,8 @@ __all__ = [
     "item_ids",
     "LotEventRow",
     "company_prefix_of",
+    "logged_tx",
+    "lot_dates",
     "lot_event_page",
     "lot_visible",
     "lots_recalled_at",
@@ -219,6 +221,15 @@ def event_reference(conn: Connection, block: int, log_index: int) -> ChainRef:
     return ChainRef(int(timestamp), bytes(tx_hash))
 
 
+def logged_tx(conn: Connection, block: int, log_index: int) -> bytes | None:
+    """The transaction of the indexed log (block, log index), or None if not indexed."""
+    found = Sql(conn).rows(
+        "SELECT tx_hash FROM processed_logs WHERE block_number = ? AND log_index = ?",
+        (block, log_index),
+    )
+    return bytes(found[0][0]) if found else None
+
+
 def open_shipment_holding(conn: Connection, item_keys: Sequence[bytes]) -> int | None:
     """The newest shipment that shipped any of the items still in transit (None: none)."""
     if not item_keys:
@@ -360,3 +371,11 @@ def company_prefix_of(conn: Connection, gtin: str) -> str | None:
     """The registered GS1 company prefix the GTIN is made with (its EPC URN split)."""
     prefixes = [str(p) for (p,) in Sql(conn).rows("SELECT prefix FROM company_prefixes", ())]
     return next((p for p in prefixes if gtin[1 : 1 + len(p)] == p), None)
+
+
+def lot_dates(conn: Connection, lot_index: int) -> tuple[int, int] | None:
+    """(production date, expiry) of a lot, unix seconds, or None."""
+    found = Sql(conn).rows(
+        "SELECT production_date, expiry FROM lots WHERE lot_index = ?", (lot_index,)
+    )
+    return (int(found[0][0]), int(found[0][1])) if found else None

@@ -24,6 +24,7 @@ from sqlalchemy import (
 __all__ = [
     "API_TABLES",
     "CAPTURE_TABLES",
+    "capture_jobs",
     "acknowledgements",
     "api_keys",
     "captures",
@@ -216,6 +217,20 @@ captures = Table(
     Column("sending", Text, nullable=True),  # JSON [operation, nonce, block] being sent
 )
 
+# EPCIS 2.0 capture jobs (`indexer.store.capture_jobs`): one per accepted document.
+capture_jobs = Table(
+    "epcis_capture_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("member", String(42), nullable=False, index=True),
+    Column("state", String(12), nullable=False),  # running, success, failed
+    Column("event_count", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("report", Text, nullable=True),  # JSON: per-event outcome and errors
+)
+
 # Per-user API keys of the regulator's staff (`domain.staff_keys`), bound to a portal user.
 staff_keys = Table(
     "portal_staff_keys",
@@ -316,4 +331,4 @@ API_TABLES = (
     idempotency,
 )
 
-CAPTURE_TABLES = (captures,)
+CAPTURE_TABLES = (captures, capture_jobs)

@@ -37,6 +37,7 @@ from medledger.ops.demo.gsp_records import gsp_records
 from medledger.ops.demo.lot_history import LOTS, MAKER, lot_history
 from medledger.ops.demo.master import MASTER_FILES, import_master_data, master_file
 from medledger.ops.demo.notes import DemoNotes
+from medledger.ops.demo.sites import seed_sites
 from medledger.sdk.dates import day_end, day_of, day_start
 from medledger.sdk.deploy import Deployment
 from medledger.sdk.gs1 import lot_key, make_sscc
@@ -172,6 +173,14 @@ def seed_demo(
         members[org.slug] = root.as_member(keys[org.slug])
     note = DemoNotes(partner, members)
     echo(f"seed: {len(ORGANISATIONS)} organisations admitted and licensed")
+    glns = seed_sites(
+        reg,
+        members,
+        roles={o.slug: o.role for o in ORGANISATIONS},
+        prefixes={o.slug: o.prefix for o in ORGANISATIONS},
+        names={o.slug: o.name for o in ORGANISATIONS},
+    )
+    echo(f"seed: {len(glns)} members have a GLN and their sites")
     prefixes = {o.slug: o.prefix for o in ORGANISATIONS if o.prefix}
     records: dict[str, MasterRecord] = {}
     for slug, filename in MASTER_FILES.items():

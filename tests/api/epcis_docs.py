@@ -51,6 +51,9 @@ def party(api: ApiEnv, address: str) -> str:
 
 
 def post_as(partner: PartnerEnv, member: str, document: Any) -> Any:
-    """Capture `document` signed in as `member`, with its custodial key."""
+    """Capture `document` signed in as `member`, with its custodial key, synchronously
+    (`sync=true`: the answer is the outcome, not a job to poll)."""
     headers = partner.login(partner.api.consortium.by_name(member))
-    return partner.api.client.post("/v1/epcis/capture", json=document, headers=headers)
+    return partner.api.client.post(
+        "/v1/epcis/capture", json=document, headers=headers, params={"sync": "true"}
+    )

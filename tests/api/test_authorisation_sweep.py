@@ -24,6 +24,7 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from medledger.api.epcis.jobs import capture_jobs
 from medledger.sdk import gs1
 from medledger.sdk.dates import day_of
 from medledger.sdk.ledger import Ledger
@@ -89,6 +90,10 @@ class World:
         return self.partner.api.client
 
 
+SWEEP_GLN = gs1.make_gln(company_prefix="6977008", location_reference=1)
+SWEEP_JOB = "5e" * 16
+
+
 def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, Any]:
     """Values by parameter/field name. A list is a list of candidates for a path/query
     parameter; bodies take the value itself."""
@@ -133,6 +138,8 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "serials": ["SWEEP1"],
         "name": "sweep organisation",
         "prefix": "6977009",
+        "gln": [SWEEP_GLN],
+        "capture_id": [SWEEP_JOB],
         "temp_min": 40,
         "temp_max": 60,
         "level": 2,
@@ -457,6 +464,10 @@ def _build_world(partner: PartnerEnv) -> World:
         headers=b_headers,
     )
     assert service.status_code == 201, service.text
+    # B's site (GLN) and one of B's EPCIS capture jobs.
+    site = client.post("/v1/partner/sites", json={"gln": SWEEP_GLN, "name": "B"}, headers=b_headers)
+    assert site.status_code == 201, site.text
+    capture_jobs(api.services).start(SWEEP_JOB, member=b.address, event_count=1)
     ids = {
         "unit": h(units[3]),
         "packed": h(units[0]),

@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft7Validator
 
 from medledger.api.epcis.schema import schema_text
-from medledger.sdk.gs1 import item_id, unit_path
+from medledger.ops.demo.consortium import DEMO_PREFIX, DISTRIBUTOR_PREFIX
+from medledger.sdk.dates import day_of
+from medledger.sdk.gs1 import item_id, lot_key, make_gln, unit_path
 from medledger.sdk.model import ItemStatus
 from tests.api import partner_env
 from tests.api.conftest import ApiEnv
@@ -31,6 +33,7 @@ def _outbound(api: ApiEnv) -> dict[str, Any]:
     two (as SGTIN URNs) into a new SSCC, ship the case and the third unit."""
     c = api.consortium
     shipping = example("Example_9.6.1-ObjectEvent.jsonld")["epcisBody"]["eventList"][0]
+    shipping.pop("readPoint")  # GS1's location, not one of the manufacturer's GLNs
     shipping.update(
         epcList=[SSCC_URN, dl(api, "E3")],
         eventTime="2026-01-05T11:00:00.000Z",
@@ -47,6 +50,7 @@ def _outbound(api: ApiEnv) -> dict[str, Any]:
         disposition="in_progress",
     )
     packing.pop("childQuantityList")
+    packing.pop("readPoint"), packing.pop("bizLocation")  # GS1's, not the manufacturer's
     commissioning = event(
         "ObjectEvent",
         action="ADD",
@@ -224,7 +228,49 @@ def test_the_export_round_trips_captured_events_and_is_valid_epcis(
     assert events[3]["destinationList"][0]["destination"] == party(
         api, api.consortium.distributor.address
     )
-    assert events[0]["ilmd"] == {"cbvmda:lotNumber": api.consortium.lot}
+    lot = api.consortium.manufacturer.lot(lot_key(api.consortium.gtin, api.consortium.lot))
+    assert events[0]["ilmd"] == {
+        "cbvmda:lotNumber": api.consortium.lot,
+        "cbvmda:itemExpirationDate": day_of(lot.expiry).isoformat(),
+        "medledger:productionDate": day_of(lot.production_date).isoformat(),
+    }
+    receiver = party(api, api.consortium.distributor.address)
+    assert events[4]["destinationList"] == [
+        {"type": "owning_party", "destination": receiver},
+        {"type": "possessing_party", "destination": receiver},
+    ]
+    assert events[4]["sensorElementList"] == [
+        {"sensorReport": [{"type": "Temperature", "minValue": 5.0, "maxValue": 8.0, "uom": "CEL"}]}
+    ]
+    assert "readPoint" not in events[0]  # no GLN yet
+
+
+def test_exported_events_name_the_acting_members_gln_as_sgln(
+    api: ApiEnv, partner: PartnerEnv, schema_validator: Draft7Validator
+) -> None:
+    c = api.consortium
+    maker_gln = make_gln(company_prefix=DEMO_PREFIX, location_reference=1)
+    depot = make_gln(company_prefix=DISTRIBUTOR_PREFIX, location_reference=9)
+    c.regulator.set_primary_gln(c.manufacturer.address, maker_gln)
+    c.regulator.set_primary_gln(c.distributor.address, depot)
+    assert post_as(partner, "manufacturer", _outbound(api)).status_code == 200
+    api.sync()
+    assert post_as(partner, "distributor", _inbound(api)).status_code == 200
+    api.sync()
+    exported = _export(regulator_client(api))
+    assert not list(schema_validator.iter_errors(exported))
+    events = exported["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    maker = f"urn:epc:id:sgln:{DEMO_PREFIX}.{maker_gln[7:12]}.0"
+    distributor = f"urn:epc:id:sgln:{DISTRIBUTOR_PREFIX}.{depot[7:12]}.0"
+    where = [(e["bizStep"], e["readPoint"]["id"], e["bizLocation"]["id"]) for e in events]
+    assert where == [
+        ("commissioning", maker, maker),
+        ("commissioning", maker, maker),
+        ("packing", maker, maker),
+        ("shipping", maker, maker),
+        ("receiving", distributor, distributor),
+        ("inspecting", distributor, distributor),
+    ]
 
 
 def test_the_export_filters_by_epc_bizstep_disposition_and_time(

@@ -54,7 +54,9 @@ def _ship(api: ApiEnv, serial: str, receiver: str, lot: str | None = None) -> di
 def _raw_post(partner: PartnerEnv, member: str, body: bytes) -> Any:
     headers = partner.login(partner.api.consortium.by_name(member))
     headers["Content-Type"] = "application/json"
-    return partner.api.client.post("/v1/epcis/capture", content=body, headers=headers)
+    return partner.api.client.post(
+        "/v1/epcis/capture", content=body, headers=headers, params={"sync": "true"}
+    )
 
 
 # ------------------------------------------------------------------ sensor values

@@ -67,7 +67,10 @@ def members(partner: PartnerEnv) -> dict[str, dict[str, str]]:
 
 def _capture(api: ApiEnv, headers: dict[str, str], body: bytes) -> Any:
     return api.client.post(
-        "/v1/epcis/capture", content=body, headers={**headers, "Content-Type": "application/json"}
+        "/v1/epcis/capture",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+        params={"sync": "true"},
     )
 
 

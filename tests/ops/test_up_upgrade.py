@@ -90,6 +90,7 @@ def test_a_data_directory_of_the_previous_up_is_upgraded_in_place(tmp_path: Path
         assert _verdict(urls["api"], epcis["unit_path"], issued["key"]) == "genuine"
         resent = httpx.post(
             urls["api"] + "/v1/epcis/capture",
+            params={"sync": "true"},  # the outcome, not a capture job
             json=epcis["document"],
             headers={"X-API-Key": epcis["api_key"]},
             timeout=60,
