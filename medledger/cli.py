@@ -301,6 +301,17 @@ def bench_lots_cmd(
     run_lots_bench(quick=quick)
 
 
+@bench_app.command("import")
+def bench_import_cmd(
+    rows: Annotated[int, typer.Option(min=1, max=100_000, help="Commissioning rows.")] = 10_000,
+) -> None:
+    """An N-row commissioning XLSX imported on our node: rows/s to check every row, and
+    rows/s for the whole import (500 serials per transaction)."""
+    from medledger.ops.bench.imports import run_import_bench
+
+    run_import_bench(rows=rows)
+
+
 @bench_app.command("indexer")
 def bench_indexer_cmd(
     quick: Annotated[
