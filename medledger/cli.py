@@ -13,6 +13,7 @@ from rich.console import Console
 
 from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
+from medledger.import_cli import import_command
 from medledger.portal.cli import audit_app, portal_app
 from medledger.sdk.errors import MedLedgerError
 
@@ -28,6 +29,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(gs1_app, name="gs1")
 app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
+app.command("import")(import_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
 

@@ -78,7 +78,7 @@ async def upload(
     services: ServicesDep,
 ) -> ImportJobOut:
     """Check every row; a clean file starts writing at once (follow it with GET), a file
-    with any bad row writes nothing and its job lists the problems."""
+    with any bad row writes nothing and its job lists the problems (the first 100 here)."""
     data = await file.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise Unprocessable("import_file_too_large", f"files are limited to {MAX_FILE_BYTES} bytes")
@@ -88,7 +88,15 @@ async def upload(
     )
     if job.state == "ready":
         jobs.start_job(services, member=member, job_id=job.id)
-    return _out(job)
+        return _out(job)
+    return _out(job, _errors(services, member, job.id, limit=100, offset=0))
+
+
+def _errors(
+    services: ServicesDep, member: CurrentMember, job_id: str, *, limit: int, offset: int
+) -> list[ImportProblemOut]:
+    rows = jobs.job_errors(services, member=member, job_id=job_id, limit=limit, offset=offset)
+    return [ImportProblemOut.model_validate(e, from_attributes=True) for e in rows]
 
 
 @router.get("", response_model=list[ImportJobOut])
@@ -103,9 +111,7 @@ def job(
 ) -> ImportJobOut:
     """The job's progress and a page of its row problems."""
     found = jobs.view_job(services, member=member, job_id=job_id)
-    rows = jobs.job_errors(services, member=member, job_id=job_id, limit=limit, offset=offset)
-    errors = [ImportProblemOut.model_validate(e, from_attributes=True) for e in rows]
-    return _out(found, errors)
+    return _out(found, _errors(services, member, found.id, limit=limit, offset=offset))
 
 
 def _file(services: ServicesDep, member: CurrentMember, job_id: str, fmt: str) -> Response:

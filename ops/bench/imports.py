@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from medledger.indexer.db import make_engine
 from medledger.indexer.follower import Indexer
 from medledger.indexer.source import Web3LogSource
 from medledger.node.config import NodeConfig, demo_genesis
-from medledger.ops.bench.chain import REPO, Harness, _free_port, _wait
+from medledger.ops.bench.chain import REPO, Harness, _free_port
 from medledger.ops.demo.consortium import Consortium
 from medledger.sdk.compiler import load_artifacts
 
@@ -126,11 +127,19 @@ def _start_node(
     port = _free_port()
     args = [sys.executable, "-m", "medledger.cli", "node", "--data-dir", str(workdir / "seq")]
     args += ["--genesis", str(genesis), "--rpc-port", str(port)]
-    log = (workdir / "node.log").open("ab")
-    proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    with (workdir / "node.log").open("ab") as log:
+        proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    _wait(url, proc)
-    return proc, url
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"the node at {url} did not come up (see {workdir / 'node.log'})")
 
 
 def commissioning_xlsx(gtin: str, lot: str, serials: list[str]) -> bytes:
