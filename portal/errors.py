@@ -367,7 +367,8 @@ MESSAGES: dict[str, str] = {
     "import_not_found": _l("No such import job among yours."),
     "import_not_resumable": _l("This import has nothing left to resume."),
     "import_failed": _l(
-        "The import stopped; the rows written so far are on the ledger. Resume it to write the rest."
+        "The import stopped; the rows written so far are on the ledger. "
+        "Resume it to write the rest."
     ),
     "import_row_refused": _l(
         "The ledger refused a row of the file; the rows before it are on the ledger."
