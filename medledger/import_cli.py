@@ -116,6 +116,5 @@ def _print_errors(http: Any, job: dict[str, Any]) -> None:
     )
     for e in job["errors"]:
         message = e["message_zh"] if _zh() else e["message_en"]
-        err.print(
-            f"  row {e['row']}, column {e['column']} = {e['value']!r}: {message} [{e['code']}]"
-        )
+        line = f"  row {e['row']}, column {e['column']} = {e['value']!r}: {message} ({e['code']})"
+        typer.echo(line, err=True)

@@ -76,7 +76,9 @@ class Commissioning:
             if key is not None and not serialised[gtin] and raw_serial and not raw_qty:
                 cells.refuse("serial", "needs_quantity", raw_serial)
             if serial and gtin:
-                unit = item_id(unit_path(gtin, serial))
+                # Both checked already: a ledger-safe serial is its own percent-encoding, so
+                # this is `unit_path(gtin, serial)` without parsing both again.
+                unit = item_id(f"/01/{gtin}/21/{serial}")
                 first = duplicate_check(seen, unit, row.number)
                 if first is not None:
                     cells.refuse("serial", "duplicate_in_file", serial, other=first)

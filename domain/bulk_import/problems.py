@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from medledger.domain.bulk_import.files import FORMULA, MAX_CELL, TOO_LONG, Row
 from medledger.sdk.errors import Gs1Error
@@ -48,6 +49,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "duplicate_in_file": ("与第 {other} 行重复", "repeats row {other}"),
     "already_on_ledger": ("“{value}”已在账本上", "{value!r} is already on the ledger"),
 }
+
+
+@lru_cache(maxsize=4096)
+def _gtin(value: str) -> tuple[str, str]:
+    """(the 14-digit GTIN, "") or ("", the problem code): a file repeats a few GTINs."""
+    try:
+        return validate_gtin(value), ""
+    except Gs1Error as exc:
+        return "", exc.code if exc.code in MESSAGES else "malformed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +109,10 @@ class Cells:
         value = self.text(column)
         if not value:
             return ""
-        try:
-            return validate_gtin(value)
-        except Gs1Error as exc:
-            self.refuse(column, exc.code if exc.code in MESSAGES else "malformed", value)
-            return ""
+        gtin, code = _gtin(value)
+        if code:
+            self.refuse(column, code, value)
+        return gtin
 
     def ledger_value(self, column: str, *, required: bool = True) -> str:
         """A serial or lot as the ledger takes it."""

@@ -85,9 +85,11 @@ def upload(partner: PartnerEnv, who: Ledger, kind: str, name: str, data: bytes) 
 def wait_done(partner: PartnerEnv, who: Ledger, job_id: str, timeout: float = 1200) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = partner.api.client.get(
-            f"/v1/partner/imports/{job_id}", headers=partner.login(who)
-        ).json()
+        answer = partner.api.client.get(f"/v1/partner/imports/{job_id}", headers=partner.login(who))
+        if answer.status_code == 401:  # a sign-in lasts 15 minutes; a loaded chain may not
+            partner._tokens.clear()
+            continue
+        body = answer.json()
         if body["state"] in ("done", "failed", "invalid"):
             return body
         time.sleep(0.2)
