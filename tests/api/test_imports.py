@@ -240,3 +240,25 @@ def test_a_bad_file_is_refused_with_a_code(
 ) -> None:
     response = upload(partner, partner.api.consortium.manufacturer, "commissioning", name, data)
     assert response.status_code == 422 and response.json()["code"] == code, response.text
+
+
+def test_a_lots_file_is_checked_then_registers_each_lot(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    m = c.manufacturer
+    bad = (
+        "批号,产品标识,生产日期,失效日期\n"
+        f"L-NEW1,{c.gtin},2026-11-01,2028-10-31\n"
+        f"L-NEW2,{c.gtin},2026-11-01,2026-10-01\n"
+        f"{c.lot},{c.gtin},2026-11-01,2028-10-31\n"
+    )
+    job = upload(partner, m, "lots", "lots.csv", bad.encode("gb18030")).json()
+    assert [(e["row"], e["column"], e["code"]) for e in job["errors"]] == [
+        (3, "expiry", "expiry_before_production"),
+        (4, "lot", "lot_exists"),
+    ]
+    assert m.lot(gs1.lot_key(c.gtin, "L-NEW1")) is None
+    good = f"gtin,lot,production_date,expiry\n{c.gtin},L-NEW1,2026-11-01,2028-10-31\n"
+    done = wait_done(partner, m, upload(partner, m, "lots", "l.csv", good.encode()).json()["id"])
+    assert done["state"] == "done", done
+    lot = m.lot(gs1.lot_key(c.gtin, "L-NEW1"))
+    assert lot is not None and lot.gtin == c.gtin
