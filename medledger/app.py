@@ -19,6 +19,7 @@ from medledger.api.routes import (
     documents,
     epcis,
     exports,
+    imports,
     items,
     oversight_records,
     recalls,
@@ -28,6 +29,7 @@ from medledger.api.routes import (
     unit_records,
     verify,
 )
+from medledger.domain.bulk_import.files import MAX_FILE_BYTES as MAX_IMPORT_BYTES
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.inspection_exports import MAX_UPLOAD as MAX_EXPORT_UPLOAD
 from medledger.domain.services import Services
@@ -48,6 +50,7 @@ BODY_BYTES = {
     "/v1/partner/documents/upload": MAX_DOCUMENT_BYTES + _SLACK,  # multipart
     "/v1/epcis/capture": MAX_EPCIS_DOCUMENT_BYTES,  # what capture itself reads
     "/v1/exports/verify": MAX_EXPORT_UPLOAD + _SLACK,  # multipart
+    "/v1/partner/imports": MAX_IMPORT_BYTES + _SLACK,  # multipart
 }
 
 
@@ -80,6 +83,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(exports.router)  # inspection exports and their verification
     app.include_router(oversight_records.router)  # sealed records for the regulator
     app.include_router(sites.router)  # members' GLNs and sites
+    app.include_router(imports.router)  # bulk import of CSV/XLSX files
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

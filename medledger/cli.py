@@ -13,6 +13,7 @@ from rich.console import Console
 
 from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
+from medledger.import_cli import import_command
 from medledger.portal.cli import audit_app, portal_app
 from medledger.sdk.errors import MedLedgerError
 from medledger.sites_cli import sites_app
@@ -29,6 +30,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(gs1_app, name="gs1")
 app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
+app.command("import")(import_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
 app.add_typer(sites_app, name="sites")
@@ -301,6 +303,17 @@ def bench_lots_cmd(
     from medledger.ops.bench.lots import run_lots_bench
 
     run_lots_bench(quick=quick)
+
+
+@bench_app.command("import")
+def bench_import_cmd(
+    rows: Annotated[int, typer.Option(min=1, max=100_000, help="Commissioning rows.")] = 10_000,
+) -> None:
+    """An N-row commissioning XLSX imported on our node: rows/s to check every row, and
+    rows/s for the whole import (500 serials per transaction)."""
+    from medledger.ops.bench.imports import run_import_bench
+
+    run_import_bench(rows=rows)
 
 
 @bench_app.command("indexer")

@@ -76,6 +76,7 @@ PAGE_MODULES = [
     "medledger.portal.routes.sites",
     "medledger.portal.routes.return_inspection",
     "medledger.portal.routes.registration_renewal",
+    "medledger.portal.routes.imports",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024
@@ -88,6 +89,7 @@ UPLOAD_FORMS = (
     "/portal/qualification/suppliers",
     "/portal/qualification/products",
     "/portal/registration-renewal",
+    "/portal/imports",
 )
 
 

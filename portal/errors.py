@@ -380,6 +380,30 @@ MESSAGES: dict[str, str] = {
     # registration renewal (domain.registration_renewal)
     "renewal_product_not_found": _l("No product with this GTIN is registered by you."),
     "renewal_expiry_not_future": _l("The renewed registration must expire after today."),
+    # bulk import (domain.bulk_import)
+    "import_file_too_large": _l("The file is too large: at most 20 MiB."),
+    "import_unsupported_type": _l("Upload a .csv or .xlsx file."),
+    "import_empty_file": _l("The file holds no data rows."),
+    "import_too_many_columns": _l("The file has too many columns: at most 60."),
+    "import_bad_header": _l(
+        "The first row must name the columns (for example 产品标识, 批号, 序列号)."
+    ),
+    "import_too_many_rows": _l("The file has too many rows: at most 100,000."),
+    "import_bad_encoding": _l("The CSV file must be saved as UTF-8 or GB18030."),
+    "import_unreadable": _l("The file cannot be read; save it again as CSV or XLSX."),
+    "import_zip_bomb": _l(
+        "The workbook expands to far more data than a spreadsheet holds and was refused."
+    ),
+    "import_unknown_kind": _l("Choose what the file holds: commissioning list, lots or products."),
+    "import_not_found": _l("No such import job among yours."),
+    "import_not_resumable": _l("This import has nothing left to resume."),
+    "import_failed": _l(
+        "The import stopped; the rows written so far are on the ledger. "
+        "Resume it to write the rest."
+    ),
+    "import_row_refused": _l(
+        "The ledger refused a row of the file; the rows before it are on the ledger."
+    ),
 }
 
 

@@ -46,6 +46,9 @@ __all__ = [
     "audit_log",
     "audit_anchors",
     "idempotency",
+    "import_chunks",
+    "import_errors",
+    "import_jobs",
 ]
 
 metadata = MetaData()
@@ -183,6 +186,50 @@ jobs = Table(
     Column("problem", Text),  # JSON of the portal's failure
     Column("heartbeat_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger),
+)
+
+# Bulk imports (`domain.bulk_import`): a job, its per-row problems and its write chunks.
+import_jobs = Table(
+    "api_import_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("state", String(16), nullable=False),  # invalid, ready, running, done, failed
+    Column("total_rows", Integer, nullable=False),
+    Column("done_rows", Integer, nullable=False),
+    Column("error_count", Integer, nullable=False),
+    Column("problem", Text),  # JSON {code, detail} of a failed write
+    Column("created_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+)
+
+import_errors = Table(
+    "api_import_errors",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("row", Integer, nullable=False),
+    Column("column", String(40), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("message_zh", Text, nullable=False),
+    Column("message_en", Text, nullable=False),
+    Column("cells", Text, nullable=False),  # JSON of the row as read, for the error file
+)
+
+import_chunks = Table(
+    "api_import_chunks",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("rows", Integer, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: what the chunk writes
+    Column("state", String(12), nullable=False),  # pending, sending, confirmed
+    Column("before", Text),  # JSON: the ledger fact read just before sending
+    Column("tx_hash", String(66)),
 )
 
 # Product master records (`domain.master_data`), content-addressed: the key is the keccak256
@@ -329,6 +376,9 @@ API_TABLES = (
     audit_log,
     audit_anchors,
     idempotency,
+    import_jobs,
+    import_errors,
+    import_chunks,
 )
 
 CAPTURE_TABLES = (captures, capture_jobs)
