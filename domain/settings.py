@@ -18,7 +18,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["SECRETS", "ApiSettings", "read_secret_file"]
 
-SECRETS = ("master_key", "relayer_key", "regulator_key_password", "regulator_api_token")
+SECRETS = (
+    "master_key",
+    "relayer_key",
+    "regulator_key_password",
+    "regulator_api_token",
+    "amqp_url",
+)
 """The settings that hold secrets, each with a `<name>_file` variant."""
 
 
@@ -104,6 +110,7 @@ class ApiSettings(BaseSettings):
     relayer_key_file: Path | None = None
     regulator_key_password_file: Path | None = None
     regulator_api_token_file: Path | None = None
+    amqp_url_file: Path | None = None
     submit_rpc_url: str | None = None
     adverse_event_rate_threshold: float = Field(default=0.01, gt=0, le=1)
     # Regulator mode: the partner API whose oversight feed (public scans and recall
@@ -118,6 +125,12 @@ class ApiSettings(BaseSettings):
     # The audit trail (`domain.audit`): anchor an organisation's chain head on chain every
     # this many entries (0: only on demand, `medledger audit anchor`).
     audit_anchor_every: int = Field(default=100, ge=0, le=1_000_000)
+    # The event stream on an AMQP 0-9-1 broker (`domain.delivery.amqp`): the broker's URL
+    # (amqp://user:password@host:port/vhost, a secret: it holds the password) and how often
+    # the publisher looks for new events. None: no broker, nothing published there.
+    amqp_url: SecretStr | None = None
+    amqp_exchange: str = Field(default="medledger.events", min_length=1, max_length=255)
+    amqp_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Self:

@@ -44,6 +44,8 @@ __all__ = [
     "approvals",
     "audit_log",
     "audit_anchors",
+    "broker_cursors",
+    "notification_reads",
 ]
 
 metadata = MetaData()
@@ -276,6 +278,26 @@ audit_anchors = Table(
     Column("anchored_at", BigInteger, nullable=False),
 )
 
+# The AMQP publisher's position in the event stream (`indexer.store.broker_cursor`): the
+# newest event seq every message of which the broker confirmed, per exchange.
+broker_cursors = Table(
+    "api_broker_cursors",
+    metadata,
+    Column("exchange", String(255), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Each portal user's read position in its notification centre (`indexer.store.
+# notification_reads`): events up to `seq` are read.
+notification_reads = Table(
+    "portal_notification_reads",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 API_TABLES = (
     challenges,
     api_keys,
@@ -295,6 +317,8 @@ API_TABLES = (
     approvals,
     audit_log,
     audit_anchors,
+    broker_cursors,
+    notification_reads,
 )
 
 CAPTURE_TABLES = (captures,)

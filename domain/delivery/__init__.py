@@ -1,0 +1,1 @@
+"""Delivery of the event stream to partners' systems (webhooks, AMQP)."""
