@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from medledger.broker_cli import broker_app
 from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
 from medledger.portal.cli import audit_app, portal_app
@@ -30,6 +31,7 @@ app.add_typer(portal_app, name="portal")
 app.add_typer(devices_app, name="devices")
 app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
+app.add_typer(broker_app, name="broker")
 
 # Wide enough for the trace table even when output is piped (make run).
 console = Console(width=max(Console().width, 120))

@@ -26,6 +26,7 @@ import pika
 
 from medledger.domain.delivery.amqp import EXCHANGE
 from medledger.ops.secrets import private_file
+from medledger.sdk.errors import MedLedgerError
 
 __all__ = ["BrokerError", "Provisioned", "RabbitCtl", "provision", "subject_prefix"]
 
@@ -33,7 +34,7 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 REGULATOR = "regulator"
 
 
-class BrokerError(Exception):
+class BrokerError(MedLedgerError):
     """The broker (or rabbitmqctl) refused a step; the message says which and why."""
 
 

@@ -30,7 +30,8 @@ class VHost:
     ctl: RabbitCtl
 
     def url(self, user: str = "guest", password: str = "guest") -> str:
-        return f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{HOST}:{PORT}/{quote(self.name, safe='')}"
+        who = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return f"amqp://{who}@{HOST}:{PORT}/{quote(self.name, safe='')}"
 
     def connect(self, user: str = "guest", password: str = "guest") -> pika.BlockingConnection:
         return pika.BlockingConnection(pika.URLParameters(self.url(user, password)))

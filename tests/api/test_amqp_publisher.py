@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import pika.exceptions
 import pytest
 
 from medledger.domain.delivery.amqp import AmqpPublisher, Outgoing, PublishRefused
@@ -135,7 +136,7 @@ def test_a_connection_the_broker_closes_is_reopened_and_resumed_from_the_cursor(
     stream.before_read[2] = lambda: _close_connection(vhost, name)  # after the first 5
     publisher = _publisher(vhost, store, stream, batch=5, connection_name=name)
     try:
-        with pytest.raises(Exception):  # the broker closed the connection under it
+        with pytest.raises(pika.exceptions.AMQPError):  # the broker closed the connection
             publisher.publish_pending()
         assert load_broker_cursor(store.engine, "medledger.events") == 5
         assert publisher.publish_pending() == 15
