@@ -8,7 +8,10 @@ the audit trail of every write (`web.audit_trail`).
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
 
 from medledger.api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from medledger.api.routes import (
@@ -26,6 +29,7 @@ from medledger.api.routes import (
     unit_records,
     verify,
 )
+from medledger.domain.delivery.amqp_stream import start_amqp_publishing
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.inspection_exports import MAX_UPLOAD as MAX_EXPORT_UPLOAD
 from medledger.domain.services import Services
@@ -80,4 +84,16 @@ def create_app(services: Services) -> FastAPI:
 
     install_portal(app)
     verify.serve_verdict_pages(app, verdict_page)  # the resolver's answer to browsers
+    app.include_router(APIRouter(lifespan=_amqp_publishing))
     return app
+
+
+@asynccontextmanager
+async def _amqp_publishing(app: FastAPI) -> AsyncIterator[None]:
+    """With `settings.amqp_url`: the event stream published to the broker meanwhile."""
+    publishing = start_amqp_publishing(app.state.services)
+    try:
+        yield
+    finally:
+        if publishing is not None:
+            publishing.close()
