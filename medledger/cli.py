@@ -355,6 +355,14 @@ def api_cmd(
         int, typer.Option(help="Worker processes (they share the verification rate limit).")
     ] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    amqp_url: Annotated[
+        str | None,
+        typer.Option(help="Publish the event stream to this AMQP broker (see --amqp-url-file)."),
+    ] = None,
+    amqp_url_file: Annotated[
+        Path | None,
+        typer.Option(help="0600 file holding the AMQP broker URL (keeps its password off ps)."),
+    ] = None,
 ) -> None:
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
     from medledger.domain.settings import ApiSettings
@@ -370,9 +378,23 @@ def api_cmd(
     if workers < 1:
         console.print(f"[red]error:[/] --workers {workers}: at least one worker is needed")
         raise typer.Exit(code=2)
-    settings = ApiSettings(
-        rpc_url=rpc, db_url=db, deployment_file=deployment, regulator=regulator, data_dir=data_dir
-    )
+    amqp: dict[str, object] = {}
+    if amqp_url is not None:
+        amqp["amqp_url"] = amqp_url
+    if amqp_url_file is not None:
+        amqp["amqp_url_file"] = amqp_url_file
+    try:
+        settings = ApiSettings(
+            rpc_url=rpc,
+            db_url=db,
+            deployment_file=deployment,
+            regulator=regulator,
+            data_dir=data_dir,
+            **amqp,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:  # pydantic's ValidationError: a bad --amqp-url-file
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
     # log_config=None keeps setup_logging's handler (JSON lines under `medledger up`).
     serve(settings, host=host, port=port, workers=workers, access_log=access_log, log_config=None)
 
