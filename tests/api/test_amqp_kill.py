@@ -19,10 +19,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from medledger.indexer.queries.events import last_seq
 
 from medledger.indexer.db import make_engine
 from medledger.indexer.queries.event_feed import audience_addresses
+from medledger.indexer.queries.events import last_seq
 from medledger.runtime.supervisor import free_port
 from tests.api.amqp_env import Inbox, Received, VHost, vhost
 from tests.portal.live import LiveChain, live_chain
