@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from medledger.domain.auth import Member
 from medledger.domain.events import (
     EventFilter,
     EventKind,
@@ -17,12 +18,10 @@ from medledger.domain.events import (
     event_names,
     read_events,
 )
-from medledger.indexer.queries.events import organisation_id
-
-from medledger.domain.auth import Member
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries.event_feed import count_after, newest_seqs
+from medledger.indexer.queries.events import organisation_id
 from medledger.indexer.store.notification_reads import mark_read_up_to, read_up_to
 
 __all__ = ["PAGE", "UNREAD_CAP", "Feed", "mark_read", "newest", "unread_count"]

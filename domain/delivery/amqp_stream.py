@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from medledger.domain.events import EventFilter, event_json, event_names, read_events
-
 from medledger.domain.auth import Member
 from medledger.domain.delivery.amqp import AmqpPublisher, Outgoing, Source
 from medledger.domain.delivery.amqp_worker import AmqpPublishing
+from medledger.domain.events import EventFilter, event_json, event_names, read_events
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
 from medledger.indexer.queries.event_feed import audience_addresses

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from medledger.domain.events import EventKind, LedgerEvent
 
+from medledger.domain.events import EventKind, LedgerEvent
 from medledger.domain.notifications import UNREAD_CAP, mark_read, newest, unread_count
 from medledger.portal.context import Csrf, Ctx, MemberCtx
 from medledger.portal.nav import NavItem, _l, register
