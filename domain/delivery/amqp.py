@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 EXCHANGE = "medledger.events"
 # How many events one round reads from the stream before it saves the cursor.
 BATCH = 200
+# How many confirmed events at most go unsaved within a batch.
+SAVE_EVERY = 20
 _CONNECT_TIMEOUT = 5.0
 
 
@@ -126,17 +128,20 @@ class AmqpPublisher:
             events = self._source(after, self._batch)
             if not events:
                 return published
-            confirmed = after
+            confirmed = saved = after
             try:
                 channel = self._open()
-                for event in events:
+                for number, event in enumerate(events, 1):
                     self._publish(channel, event)
                     confirmed = event.seq
+                    if number % SAVE_EVERY == 0:  # fewer repeats after a kill -9
+                        self._save(confirmed)
+                        saved = confirmed
             except (pika.exceptions.AMQPError, PublishRefused):
                 self.close()
                 raise
             finally:
-                if confirmed > after:
+                if confirmed > saved:
                     self._save(confirmed)
             published += len(events)
             if len(events) < self._batch:

@@ -6,39 +6,20 @@ only that kind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.portal import browser_env
-from tests.portal.live import LiveChain, LiveSite, password_of
+from tests.portal.live import LiveChain, LiveSite
+from tests.portal.test_browser import new_page, sign_in
 
 chain = browser_env.chain
 site = browser_env.site
 browser = browser_env.browser
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[object]:
-    contexts = []
-
-    def make(lang: str) -> Page:
-        context = browser.new_context(locale=lang)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
+__all__ = ["new_page"]
 
 
 def _sign_in(page: Page, site: LiveSite, name: str, lang: str) -> None:
-    page.goto(site.url("/portal/sign-in?lang=en"))
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(password_of(name))
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.locator("header .who")).to_be_visible()
+    sign_in(page, site, name)
     page.goto(site.url(f"/portal/notifications?lang={lang}"))
 
 
