@@ -292,6 +292,20 @@ def bench_chain(
     run_chain_bench(quick=quick, engines=tuple(engine or ("revm",)))
 
 
+@bench_app.command("amqp")
+def bench_amqp_cmd(
+    events: Annotated[int, typer.Option(min=1, max=1_000_000, help="Events to publish.")] = 2000,
+) -> None:
+    """The AMQP publisher against the local RabbitMQ: confirmed events and messages per s."""
+    from medledger.ops.bench.amqp import run_amqp_bench
+    from medledger.ops.broker_provision import BrokerError
+
+    try:
+        run_amqp_bench(events=events)
+    except BrokerError as exc:
+        raise _fail(exc) from exc
+
+
 @bench_app.command("lots")
 def bench_lots_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="One round instead of five.")] = False,
