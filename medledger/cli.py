@@ -379,6 +379,8 @@ def api_cmd(
     ] = None,
 ) -> None:
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
+    from pydantic import ValidationError
+
     from medledger.domain.settings import ApiSettings
     from medledger.runtime.logs import setup_logging
     from medledger.serve import serve
@@ -406,8 +408,9 @@ def api_cmd(
             data_dir=data_dir,
             **amqp,  # type: ignore[arg-type]
         )
-    except ValueError as exc:  # pydantic's ValidationError: a bad --amqp-url-file
-        console.print(f"[red]error:[/] {exc}")
+    except ValidationError as exc:  # e.g. an --amqp-url-file others may read
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        console.print(f"[red]error:[/] {reasons}", soft_wrap=True)
         raise typer.Exit(code=2) from exc
     # log_config=None keeps setup_logging's handler (JSON lines under `medledger up`).
     serve(settings, host=host, port=port, workers=workers, access_log=access_log, log_config=None)

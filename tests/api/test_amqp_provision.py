@@ -136,3 +136,35 @@ def test_a_bad_address_is_named(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "member.#" in result.output
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_the_regulator_binds_its_own_keys_only(vhost: VHost, tmp_path: Path) -> None:
+    done = provision("regulator", secrets_dir=tmp_path, admin_url=vhost.url(), vhost=vhost.name)
+    try:
+        assert (done.username, done.queue, done.binding) == (
+            "regulator",
+            "regulator.inbox",
+            "regulator.#",
+        )
+        with _connect(vhost, done) as connection:
+            channel = connection.channel()
+            channel.queue_declare("regulator.audit", exclusive=True)
+            channel.queue_bind("regulator.audit", EXCHANGE, routing_key="regulator.recall.*")
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+                channel.queue_bind("regulator.audit", EXCHANGE, routing_key="member.#")
+            assert refused.value.reply_code == 403
+    finally:
+        vhost.ctl("delete_user", done.username)
+
+
+def test_an_amqp_url_file_others_may_read_is_refused(tmp_path: Path) -> None:
+    url_file = tmp_path / "amqp-url"
+    url_file.write_text("amqp://guest:guest@127.0.0.1:5672/%2F")
+    url_file.chmod(0o644)
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text("{}")
+    result = CliRunner().invoke(
+        app, ["api", "--deployment", str(deployment), "--amqp-url-file", str(url_file)]
+    )
+    assert result.exit_code == 2
+    assert "must be a private file (mode 0600)" in result.output
