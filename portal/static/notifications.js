@@ -8,7 +8,7 @@
   badge.className = "unread-badge";
   badge.id = "nav-unread";
   badge.hidden = true;
-  link.append(" ", badge);
+  link.after(badge);  // beside the link, not in it: the entry keeps one line box
   const list = document.getElementById("notifications");
   const seconds = Number((list && list.dataset.pollSeconds) || 5);
   let after = list ? Number(list.dataset.newest || 0) : 0;
