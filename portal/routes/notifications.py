@@ -99,12 +99,11 @@ def _href(ctx: Ctx, event: LedgerEvent, body: dict[str, Any]) -> str | None:
     group = event.kind.split(".")[0]
     serial = (body.get("subject") or {}).get("serial")
     if group == "shipment" and not member.is_regulator:
-        receiver = str(event.data.get("receiver", "")).lower()
-        if receiver == member.address.lower():
-            if event.kind == "shipment.inbound" and event.shipment_id is not None:
-                return f"/portal/shipments/inbound/{event.shipment_id}"
-            return "/portal/shipments/inbound"
-        return "/portal/shipments/outbound"
+        if str(event.data.get("sender", "")).lower() == member.address.lower():
+            return "/portal/shipments/outbound"
+        if event.kind == "shipment.inbound" and event.shipment_id is not None:
+            return f"/portal/shipments/inbound/{event.shipment_id}"
+        return "/portal/shipments/inbound"
     if group == "recall":
         recall = event.data.get("recall_id")
         if member.is_regulator:

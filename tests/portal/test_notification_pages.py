@@ -27,6 +27,10 @@ def test_each_sees_its_own_events_and_the_regulator_all(portal: PortalEnv) -> No
     assert all(f"/{to_hospital}" not in str(href) for _, href in kinds)
     labels = {e["label"] for e in distributor.json()["events"]}
     assert "新的到货" in labels
+    sender = portal.sign_in("manufacturer").get("/portal/notifications/feed").json()["events"]
+    assert {e["href"] for e in sender if e["kind"] == "shipment.inbound"} == {
+        "/portal/shipments/outbound"
+    }
     hospital = portal.sign_in("hospital", lang="en").get("/portal/notifications")
     assert "Inbound shipment" in hospital.text
     assert f"/portal/shipments/inbound/{to_distributor}" not in hospital.text
