@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 
-__all__ = ["EventRow", "events_after", "last_seq", "organisation_id"]
+__all__ = ["EventRow", "events_after", "last_seq", "member_standing", "organisation_id"]
 
 _COLUMNS = (
     "e.seq, e.kind, e.occurred_at, e.block_number, e.tx_hash, e.log_index, e.gtin, e.lot, "
@@ -103,3 +103,9 @@ def events_after(
         )
         for r in rows
     ]
+
+
+def member_standing(conn: Connection, address: str) -> tuple[int, int] | None:
+    """(role, status) of the member at `address`, None if the read model has none."""
+    rows = Sql(conn).rows("SELECT role, status FROM organisations WHERE address = ?", (address,))
+    return None if not rows else (int(rows[0][0]), int(rows[0][1]))
