@@ -28,6 +28,7 @@ from typing import Final
 
 from medledger.domain.auth import Member
 from medledger.domain.delivery import webhook
+from medledger.domain.event_alerts import record_alert_events
 from medledger.domain.events import (
     EventFilter,
     EventKind,
@@ -49,6 +50,11 @@ __all__ = ["DeliveryPolicy", "DeliveryWorker", "backoff", "ping"]
 log = logging.getLogger(__name__)
 
 LEASE_MS: Final = 30_000
+# The derived alerts (`domain.event_alerts`): evaluated every ALERT_INTERVAL seconds over
+# what happened since the last evaluation (less an overlap; their keys dedupe them).
+ALERT_INTERVAL: Final = 5.0
+ALERT_OVERLAP: Final = 120
+ALERT_LOOKBACK: Final = 86400
 BATCH: Final = 100
 
 
@@ -100,8 +106,13 @@ class DeliveryWorker:
         self._client.close()
 
     def _run(self) -> None:
+        alerts_since, alerts_at = int(time.time()) - ALERT_LOOKBACK, 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() - alerts_at >= ALERT_INTERVAL:
+                    now = int(time.time())
+                    record_alert_events(self.services, since=alerts_since)
+                    alerts_since, alerts_at = now - ALERT_OVERLAP, time.monotonic()
                 busy = self.run_once()
             except Exception:  # a pass must never end the worker: log, wait, retry
                 log.exception("webhook delivery pass failed")
