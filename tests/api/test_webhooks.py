@@ -274,3 +274,21 @@ def test_no_subscription_of_any_role_receives_another_members_event(
         "shipment.inbound",
         "shipment.cancelled",
     }
+
+
+def test_the_readme_verifier_accepts_our_signature_and_refuses_others() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("Verify every request before acting on it:", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(code, scope)  # the documented receiver, as a partner would paste it
+    body = b'{"id":"1:7","type":"shipment.inbound"}'
+    now = int(time.time())
+    good = {"MedLedger-Signature": webhook.signature_header("whsec_x", now, body)}
+    assert scope["verify"]("whsec_x", good, body)
+    assert not scope["verify"]("whsec_y", good, body)
+    assert not scope["verify"]("whsec_x", good, body + b" ")
+    old = {"MedLedger-Signature": webhook.signature_header("whsec_x", now - 301, body)}
+    assert not scope["verify"]("whsec_x", old, body)
