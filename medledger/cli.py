@@ -599,6 +599,24 @@ def deploy_cmd(
     console.print(f"admin     {deployer.address}\nwrote {out}")
 
 
+@bench_app.command("webhooks")
+def bench_webhooks_cmd(
+    rate: Annotated[float, typer.Option(min=1, max=10000, help="Events per second.")] = 500.0,
+    seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to write.")] = 10.0,
+    subscriptions: Annotated[int, typer.Option(min=1, max=20, help="Subscriptions.")] = 1,
+) -> None:
+    """Event committed → webhook received: p50/p99 latency and deliveries/s at RATE
+    events/s, through the real outbox, delivery worker and an HTTP receiver."""
+    from medledger.ops.bench.webhooks import bench_webhooks
+
+    bench_webhooks(
+        rate=rate,
+        seconds=seconds,
+        subscriptions=subscriptions,
+        echo=lambda line: print(line, flush=True),
+    )
+
+
 @bench_app.command("e2e")
 def bench_e2e_cmd(
     quick: Annotated[

@@ -90,6 +90,7 @@ class DeliveryWorker:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="medledger-webhook")
         self._client = webhook.client()
         self._rand = random.SystemRandom().random
+        self._store = rows.worker_engine(api_store(services).engine)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -104,6 +105,8 @@ class DeliveryWorker:
             self._thread.join(timeout=15)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
+        if self._store is not api_store(self.services).engine:
+            self._store.dispose()
 
     def _run(self) -> None:
         alerts_since, alerts_at = int(time.time()) - ALERT_LOOKBACK, 0.0
@@ -124,12 +127,12 @@ class DeliveryWorker:
 
     def run_once(self) -> int:
         """One pass over the due subscriptions; the number of requests sent."""
-        engine = api_store(self.services).engine
+        engine = self._store
         due = rows.due_subscriptions(engine, now_ms=_now_ms())
         return sum(self._pool.map(self._deliver, due))
 
     def _deliver(self, sub: SubscriptionRow) -> int:
-        engine = api_store(self.services).engine
+        engine = self._store
         if not rows.claim(engine, sub.id, self.owner, now_ms=_now_ms(), lease_ms=LEASE_MS):
             return 0
         try:
@@ -159,7 +162,7 @@ class DeliveryWorker:
             return events, event_names(conn, events)
 
     def _send_backlog(self, sub: SubscriptionRow) -> int:
-        engine = api_store(self.services).engine
+        engine = self._store
         events, names = self._events(sub)
         if not events:
             return 0

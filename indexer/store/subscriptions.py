@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from medledger.indexer.store.tables import deliveries, subscriptions
@@ -37,6 +37,7 @@ __all__ = [
     "set_secret",
     "set_status",
     "skip",
+    "worker_engine",
 ]
 
 
@@ -170,6 +171,26 @@ def remove_subscription(engine: Engine, sub_id: str) -> None:
 # ------------------------------------------------------------------ delivery
 
 
+def worker_engine(engine: Engine) -> Engine:
+    """An engine on the store's database for the delivery worker's writes. On SQLite its
+    connections commit with synchronous=NORMAL (in WAL mode a kill -9 loses no commit; a
+    power cut may lose the last cursor moves, whose events are then sent again: at least
+    once, as promised), so a cursor move costs no fsync; elsewhere the store's engine."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    worker = create_engine(engine.url, connect_args={"timeout": 30})
+
+    @event.listens_for(worker, "connect")
+    def _pragmas(dbapi_conn: Any, _record: object) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return worker
+
+
 def due_subscriptions(engine: Engine, *, now_ms: int, limit: int = 200) -> list[SubscriptionRow]:
     """Active subscriptions whose lease is free or lapsed."""
     query = (
@@ -225,8 +246,10 @@ def _upsert(conn: Any, sub_id: str, seq: int, values: dict[str, Any]) -> None:
 def record_success(
     engine: Engine, sub_id: str, seq: int, *, attempts: int, status: int, now: int, owner: str
 ) -> bool:
-    """Mark delivered and move the cursor to `seq`, if `owner` still holds the lease and
-    the cursor is behind `seq` (else nothing: another process took over)."""
+    """Move the cursor to `seq`, if `owner` still holds the lease and the cursor is behind
+    `seq` (else nothing: another process took over). A delivery that needed retries keeps
+    its row (now delivered); one delivered at the first attempt is the cursor alone (one
+    statement per event)."""
     with engine.begin() as conn:
         moved = conn.execute(
             update(subscriptions)
@@ -239,13 +262,14 @@ def record_success(
         ).rowcount
         if not moved:
             return False
-        values = {"attempts": attempts, "next_attempt_at": 0, "last_status": status}
-        _upsert(
-            conn,
-            sub_id,
-            seq,
-            {**values, "last_error": None, "state": "delivered", "updated_at": now},
-        )
+        if attempts > 1:
+            values = {"attempts": attempts, "next_attempt_at": 0, "last_status": status}
+            _upsert(
+                conn,
+                sub_id,
+                seq,
+                {**values, "last_error": None, "state": "delivered", "updated_at": now},
+            )
     return True
 
 
