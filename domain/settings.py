@@ -118,6 +118,16 @@ class ApiSettings(BaseSettings):
     # regulator's key, every `oversight_feed_interval` seconds. None: no pull.
     oversight_feed_url: str | None = None
     oversight_feed_interval: float = Field(default=2.0, gt=0, le=3600)
+    # Webhooks (`domain.delivery`): plain http only to loopback/private hosts and only when
+    # allowed (the demo and tests); retries back off from `webhook_base_delay` seconds up to
+    # `webhook_max_delay` with full jitter; after `webhook_max_attempts` the delivery is
+    # dead-lettered and its subscription suspended. `webhook_delivery`: run the worker.
+    webhook_allow_private_http: bool = False
+    webhook_base_delay: float = Field(default=1.0, gt=0, le=3600)
+    webhook_max_delay: float = Field(default=600.0, gt=0, le=86400)
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+    webhook_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    webhook_delivery: bool = True
     # EPCIS: the GS1 JSON schema (None = the copy shipped in api/epcis/reference) and the database
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None

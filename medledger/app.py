@@ -25,6 +25,7 @@ from medledger.api.routes import (
     oversight_records,
     recalls,
     regulator,
+    subscriptions,
     trace,
     unit_records,
     verify,
@@ -79,6 +80,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(unit_records.router)
     app.include_router(exports.router)  # inspection exports and their verification
     app.include_router(oversight_records.router)  # sealed records for the regulator
+    app.include_router(subscriptions.partner_router)  # webhooks (and their delivery worker)
+    app.include_router(subscriptions.regulator_router)
+    app.include_router(subscriptions.events_router)
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

@@ -53,6 +53,43 @@ def demo_lifecycle() -> None:
         raise _fail(exc) from exc
 
 
+@demo_app.command("erp")
+def demo_erp(
+    api: Annotated[str, typer.Option(help="Partner API URL.")],
+    key_file: Annotated[Path, typer.Option(help="File holding the member's API key.")],
+    listen: Annotated[str, typer.Option(help="HOST:PORT to receive webhooks on.")] = (
+        "127.0.0.1:8700"
+    ),
+) -> None:
+    """A small ERP stand-in: subscribes to inbound shipments by webhook with its own API
+    key, verifies every signature, receives each shipment through the API, and prints one
+    JSON line per event and receipt; Ctrl-C unsubscribes and stops."""
+    import threading
+
+    from medledger.ops.demo.erp import start_erp
+
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        console.print(f"[red]error:[/] --listen must be HOST:PORT, not {listen!r}")
+        raise typer.Exit(code=2)
+    try:
+        key = key_file.read_text().strip()
+    except OSError as exc:
+        console.print(f"[red]error:[/] cannot read --key-file {key_file}: {exc.strerror}")
+        raise typer.Exit(code=2) from exc
+    try:
+        erp = start_erp(api, key, host, int(port_text), echo=lambda line: print(line, flush=True))
+    except Exception as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        erp.close()
+
+
 @demo_app.command("simulate")
 def demo_simulate(
     rate: Annotated[float, typer.Option(help="Operations per second (writes and scans).")] = 5.0,
@@ -601,6 +638,24 @@ def deploy_cmd(
     for name in ("partners", "devices", "items", "records"):
         console.print(f"{name:<9} {deployment.address_of(name)}")
     console.print(f"admin     {deployer.address}\nwrote {out}")
+
+
+@bench_app.command("webhooks")
+def bench_webhooks_cmd(
+    rate: Annotated[float, typer.Option(min=1, max=10000, help="Events per second.")] = 500.0,
+    seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to write.")] = 10.0,
+    subscriptions: Annotated[int, typer.Option(min=1, max=20, help="Subscriptions.")] = 1,
+) -> None:
+    """Event committed → webhook received: p50/p99 latency and deliveries/s at RATE
+    events/s, through the real outbox, delivery worker and an HTTP receiver."""
+    from medledger.ops.bench.webhooks import bench_webhooks
+
+    bench_webhooks(
+        rate=rate,
+        seconds=seconds,
+        subscriptions=subscriptions,
+        echo=lambda line: print(line, flush=True),
+    )
 
 
 @bench_app.command("e2e")

@@ -12,7 +12,16 @@ from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
 
-__all__ = ["EventRow", "events_after", "last_seq", "organisation_id"]
+__all__ = [
+    "EventRow",
+    "UnitParties",
+    "events_after",
+    "last_seq",
+    "lot_manufacturer",
+    "member_standing",
+    "organisation_id",
+    "unit_parties",
+]
 
 _COLUMNS = (
     "e.seq, e.kind, e.occurred_at, e.block_number, e.tx_hash, e.log_index, e.gtin, e.lot, "
@@ -103,3 +112,41 @@ def events_after(
         )
         for r in rows
     ]
+
+
+def member_standing(conn: Connection, address: str) -> tuple[int, int] | None:
+    """(role, status) of the member at `address`, None if the read model has none."""
+    rows = Sql(conn).rows("SELECT role, status FROM organisations WHERE address = ?", (address,))
+    return None if not rows else (int(rows[0][0]), int(rows[0][1]))
+
+
+@dataclass(frozen=True, slots=True)
+class UnitParties:
+    """A unit's product, lot and serial, its holder and its lot's manufacturer."""
+
+    gtin: str
+    lot: str
+    serial: str
+    holder: str
+    manufacturer: str
+
+
+def unit_parties(conn: Connection, item_key: bytes) -> UnitParties | None:
+    rows = Sql(conn).rows(
+        "SELECT l.gtin, l.lot_number, i.code, h.address, m.address FROM items i "
+        "JOIN lots l ON l.lot_index = i.lot_index JOIN products p ON p.gtin = l.gtin "
+        "JOIN organisations h ON h.id = i.holder_id "
+        "JOIN organisations m ON m.id = p.manufacturer_id WHERE i.item_key = ?",
+        (item_key,),
+    )
+    return None if not rows else UnitParties(*(str(v) for v in rows[0]))
+
+
+def lot_manufacturer(conn: Connection, gtin: str, lot: str) -> str | None:
+    found = Sql(conn).one(
+        "SELECT m.address FROM lots l JOIN products p ON p.gtin = l.gtin "
+        "JOIN organisations m ON m.id = p.manufacturer_id "
+        "WHERE l.gtin = ? AND l.lot_number = ?",
+        (gtin, lot),
+    )
+    return None if found is None else str(found)

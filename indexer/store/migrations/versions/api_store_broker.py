@@ -1,7 +1,7 @@
 """The AMQP publisher's cursor and the portal users' notification read positions.
 
 Revision ID: api_store_broker
-Revises: api_store_users
+Revises: api_store_events
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "api_store_broker"
-down_revision = "api_store_users"
+down_revision = "api_store_events"
 branch_labels = None
 depends_on = None
 
