@@ -58,7 +58,7 @@ def _kinds(kind: str | None) -> tuple[EventKind, ...]:
 
 def _label(ctx: Ctx, kind: str) -> str:
     label = KIND_LABELS.get(kind)
-    return ctx._(label) if label else kind
+    return str(ctx.gettext.pgettext("notification", label)) if label else kind
 
 
 def _party(value: Any) -> str:
