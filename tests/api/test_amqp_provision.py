@@ -5,6 +5,7 @@ provisioning again keeps it."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import stat
 from collections.abc import Iterator
@@ -157,6 +158,18 @@ def test_the_regulator_binds_its_own_keys_only(vhost: VHost, tmp_path: Path) -> 
         vhost.ctl("delete_user", done.username)
 
 
+@pytest.fixture
+def keep_logging() -> Iterator[None]:
+    """`medledger api` sets up the process's logging on a stream CliRunner then closes."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+@pytest.mark.usefixtures("keep_logging")
 def test_an_amqp_url_file_others_may_read_is_refused(tmp_path: Path) -> None:
     url_file = tmp_path / "amqp-url"
     url_file.write_text("amqp://guest:guest@127.0.0.1:5672/%2F")
