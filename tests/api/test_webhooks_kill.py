@@ -21,8 +21,9 @@ from pydantic import SecretStr
 from medledger.domain.services import Services, load_platform_key
 from medledger.domain.settings import ApiSettings
 from medledger.domain.subscriptions import SubscriptionIn, create
-from medledger.indexer.db import Sql, make_engine, migrate
+from medledger.indexer.db import make_engine, migrate
 from medledger.indexer.outbox import LedgerEventKind, NewEvent, write_event
+from medledger.indexer.queries.bench import add_bench_member
 from medledger.sdk.deploy import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,11 +42,7 @@ def _services(tmp: Path, key: str) -> Services:
     engine = make_engine(db_url)
     migrate(engine)
     with engine.begin() as conn:
-        Sql(conn).run(
-            "INSERT INTO organisations (id, address, role, name, status, admitted_block) "
-            "VALUES (1, ?, 3, 'Kill Test Distributor', 1, 0)",
-            (MEMBER,),
-        )
+        add_bench_member(conn, MEMBER, "Kill Test Distributor")
     settings = ApiSettings(
         db_url=db_url,
         data_dir=tmp / "api",
