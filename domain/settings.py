@@ -127,6 +127,9 @@ class ApiSettings(BaseSettings):
     webhook_max_delay: float = Field(default=600.0, gt=0, le=86400)
     webhook_max_attempts: int = Field(default=12, ge=1, le=100)
     webhook_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    # How long a delivering process holds a subscription: after a crash, another process
+    # (or the restarted one) takes it over once this has passed.
+    webhook_lease_seconds: float = Field(default=30.0, ge=0.5, le=600)
     webhook_delivery: bool = True
     # EPCIS: the GS1 JSON schema (None = the copy shipped in api/epcis/reference) and the database
     # of captured event hashes (None = sqlite under data_dir).

@@ -49,7 +49,6 @@ __all__ = ["DeliveryPolicy", "DeliveryWorker", "backoff", "ping"]
 
 log = logging.getLogger(__name__)
 
-LEASE_MS: Final = 30_000
 # The derived alerts (`domain.event_alerts`): evaluated every ALERT_INTERVAL seconds over
 # what happened since the last evaluation (less an overlap; their keys dedupe them).
 ALERT_INTERVAL: Final = 5.0
@@ -84,6 +83,7 @@ class DeliveryWorker:
             s.webhook_base_delay, s.webhook_max_delay, s.webhook_max_attempts
         )
         self.poll = s.webhook_poll_seconds
+        self.lease_ms = int(s.webhook_lease_seconds * 1000)
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{os.urandom(4).hex()}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,7 +133,7 @@ class DeliveryWorker:
 
     def _deliver(self, sub: SubscriptionRow) -> int:
         engine = self._store
-        if not rows.claim(engine, sub.id, self.owner, now_ms=_now_ms(), lease_ms=LEASE_MS):
+        if not rows.claim(engine, sub.id, self.owner, now_ms=_now_ms(), lease_ms=self.lease_ms):
             return 0
         try:
             return self._send_backlog(sub)
@@ -176,8 +176,10 @@ class DeliveryWorker:
         sent = 0
         renewed = _now_ms()
         for event in events:
-            if _now_ms() - renewed > LEASE_MS // 3:
-                if not rows.claim(engine, sub.id, self.owner, now_ms=_now_ms(), lease_ms=LEASE_MS):
+            if _now_ms() - renewed > self.lease_ms // 3:
+                if not rows.claim(
+                    engine, sub.id, self.owner, now_ms=_now_ms(), lease_ms=self.lease_ms
+                ):
                     return sent
                 renewed = _now_ms()
             wire = event_json(event, names)

@@ -262,14 +262,18 @@ def record_success(
         ).rowcount
         if not moved:
             return False
+        values: dict[str, Any] = {"attempts": attempts, "next_attempt_at": 0}
+        values |= {
+            "last_status": status,
+            "last_error": None,
+            "state": "delivered",
+            "updated_at": now,
+        }
         if attempts > 1:
-            values = {"attempts": attempts, "next_attempt_at": 0, "last_status": status}
-            _upsert(
-                conn,
-                sub_id,
-                seq,
-                {**values, "last_error": None, "state": "delivered", "updated_at": now},
-            )
+            _upsert(conn, sub_id, seq, values)
+        else:  # a replayed dead letter has a row at its first attempt again
+            key = and_(deliveries.c.subscription_id == sub_id, deliveries.c.seq == seq)
+            conn.execute(update(deliveries).where(key).values(**values))
     return True
 
 

@@ -30,8 +30,9 @@ from medledger.domain.delivery.worker import DeliveryWorker
 from medledger.domain.services import Services, load_platform_key
 from medledger.domain.settings import ApiSettings
 from medledger.domain.subscriptions import SubscriptionIn, create
-from medledger.indexer.db import Sql, make_engine, migrate
+from medledger.indexer.db import make_engine, migrate
 from medledger.indexer.outbox import LedgerEventKind, NewEvent, write_event
+from medledger.indexer.queries.bench import add_bench_member
 from medledger.sdk.deploy import Deployment
 
 __all__ = ["bench_webhooks"]
@@ -67,11 +68,7 @@ def _services(workdir: Path) -> Services:
     engine = make_engine(db_url)
     migrate(engine)
     with engine.begin() as conn:
-        Sql(conn).run(
-            "INSERT INTO organisations (id, address, role, name, status, admitted_block) "
-            "VALUES (1, ?, 3, 'Bench Distributor', 1, 0)",
-            (MEMBER,),
-        )
+        add_bench_member(conn, MEMBER, "Bench Distributor")
     settings = ApiSettings(
         db_url=db_url,
         data_dir=workdir / "api",
@@ -136,7 +133,11 @@ def bench_webhooks(
         server.shutdown()
         services.engine.dispose()
     latencies = sorted(ms * 1000 for _, ms in arrivals)
-    p = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
+    p = (
+        statistics.quantiles(latencies, n=100, method="inclusive")
+        if len(latencies) >= 2
+        else latencies * 99
+    )
     figures = {
         "rate_target": rate,
         "events_written": written,
