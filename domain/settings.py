@@ -18,7 +18,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["SECRETS", "ApiSettings", "read_secret_file"]
 
-SECRETS = ("master_key", "relayer_key", "regulator_key_password", "regulator_api_token")
+SECRETS = (
+    "master_key",
+    "relayer_key",
+    "regulator_key_password",
+    "regulator_api_token",
+    "amqp_url",
+)
 """The settings that hold secrets, each with a `<name>_file` variant."""
 
 
@@ -110,6 +116,7 @@ class ApiSettings(BaseSettings):
     relayer_key_file: Path | None = None
     regulator_key_password_file: Path | None = None
     regulator_api_token_file: Path | None = None
+    amqp_url_file: Path | None = None
     submit_rpc_url: str | None = None
     adverse_event_rate_threshold: float = Field(default=0.01, gt=0, le=1)
     # Regulator mode: the partner API whose oversight feed (public scans and recall
@@ -117,6 +124,19 @@ class ApiSettings(BaseSettings):
     # regulator's key, every `oversight_feed_interval` seconds. None: no pull.
     oversight_feed_url: str | None = None
     oversight_feed_interval: float = Field(default=2.0, gt=0, le=3600)
+    # Webhooks (`domain.delivery`): plain http only to loopback/private hosts and only when
+    # allowed (the demo and tests); retries back off from `webhook_base_delay` seconds up to
+    # `webhook_max_delay` with full jitter; after `webhook_max_attempts` the delivery is
+    # dead-lettered and its subscription suspended. `webhook_delivery`: run the worker.
+    webhook_allow_private_http: bool = False
+    webhook_base_delay: float = Field(default=1.0, gt=0, le=3600)
+    webhook_max_delay: float = Field(default=600.0, gt=0, le=86400)
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+    webhook_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    # How long a delivering process holds a subscription: after a crash, another process
+    # (or the restarted one) takes it over once this has passed.
+    webhook_lease_seconds: float = Field(default=30.0, ge=0.5, le=600)
+    webhook_delivery: bool = True
     # EPCIS: the GS1 JSON schema (None = the copy shipped in api/epcis/reference) and the database
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None
@@ -124,6 +144,12 @@ class ApiSettings(BaseSettings):
     # The audit trail (`domain.audit`): anchor an organisation's chain head on chain every
     # this many entries (0: only on demand, `medledger audit anchor`).
     audit_anchor_every: int = Field(default=100, ge=0, le=1_000_000)
+    # The event stream on an AMQP 0-9-1 broker (`domain.delivery.amqp`): the broker's URL
+    # (amqp://user:password@host:port/vhost, a secret: it holds the password) and how often
+    # the publisher looks for new events. None: no broker, nothing published there.
+    amqp_url: SecretStr | None = None
+    amqp_exchange: str = Field(default="medledger.events", min_length=1, max_length=255)
+    amqp_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Self:

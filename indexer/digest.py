@@ -35,6 +35,11 @@ DIGEST_QUERIES: dict[str, str] = {
     "package_levels": "SELECT * FROM package_levels ORDER BY package_gtin",
     "product_master_versions": "SELECT * FROM product_master_versions ORDER BY gtin, version",
     "lot_events": "SELECT * FROM lot_events ORDER BY block_number, log_index, lot_index, kind",
+    # Without seq: a rewind never gives a seq again, so a rewound index has other seqs.
+    "ledger_events": "SELECT e.kind, e.occurred_at, e.block_number, e.tx_hash, e.log_index, "
+    "e.gtin, e.lot, e.shipment_id, e.counterparty, e.location, e.dedupe_key, e.data, "
+    "(SELECT COUNT(*) FROM ledger_event_audience a WHERE a.seq = e.seq) "
+    "FROM ledger_events e ORDER BY e.block_number, e.log_index, e.kind",
 }
 
 

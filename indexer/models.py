@@ -29,6 +29,8 @@ __all__ = [
     "Licence",
     "Lot",
     "LotBalance",
+    "LedgerEvent",
+    "LedgerEventAudience",
     "LotReach",
     "Organisation",
     "PackageLevel",
@@ -398,3 +400,39 @@ class RecallAckEvent(SQLModel, table=True):
     holder_id: int
     commitment: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerEvent(SQLModel, table=True):
+    """The transactional outbox (issue #17): one row per event a member may be told of,
+    written in the same transaction as the projection (or the off-chain record) behind it.
+    `seq` never repeats, even after a rewind deleted the newest rows (SQLite AUTOINCREMENT,
+    a PostgreSQL sequence), so a subscriber's cursor never skips a later event."""
+
+    __tablename__ = "ledger_events"
+    __table_args__ = (
+        Index("ix_ledger_events_block", "block_number"),
+        Index("ux_ledger_events_dedupe", "dedupe_key", unique=True),
+        {"sqlite_autoincrement": True},
+    )
+    seq: int | None = Field(default=None, sa_column=Column(BigInt, primary_key=True))
+    kind: str = Field(max_length=40)
+    occurred_at: int = _big()  # type: ignore[assignment]
+    block_number: int | None = _big(nullable=True)  # type: ignore[assignment]
+    tx_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    log_index: int | None = None
+    gtin: str | None = Field(default=None, max_length=14)
+    lot: str | None = None
+    shipment_id: int | None = _big(nullable=True)  # type: ignore[assignment]
+    counterparty: str | None = Field(default=None, max_length=42)
+    location: str | None = Field(default=None, max_length=13)
+    dedupe_key: str | None = Field(default=None, max_length=80)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LedgerEventAudience(SQLModel, table=True):
+    """Who is entitled to an event (the regulator, to all: no rows for it)."""
+
+    __tablename__ = "ledger_event_audience"
+    __table_args__ = (Index("ix_ledger_event_audience_seq", "seq"),)
+    organisation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -13,6 +13,8 @@ from typing import Any
 
 from medledger.indexer.db import Sql
 from medledger.indexer.items import EventKind, ItemCache
+from medledger.indexer.outbox import LedgerEventKind as Ev
+from medledger.indexer.outbox import Outbox, celsius
 from medledger.indexer.source import BlockRef
 from medledger.indexer.undo import UndoWriter
 from medledger.sdk.abi import DecodedEvent
@@ -53,6 +55,10 @@ class Projector:
         # Units of lot quantities accepted per shipment: ShipmentLotsReceived comes just
         # before its ShipmentReceived, which sets the shipment's status.
         self.lots_accepted: dict[int, int] = {}
+        # Lot indexes of a shipment's loose quantities, for its outbox event (the lots'
+        # event comes just before ShipmentSent / ShipmentReceived).
+        self.lots_moved: dict[int, list[dict[str, Any]]] = {}
+        self.outbox = Outbox(sql)
         self._handlers: dict[str, Callable[[DecodedEvent], None]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_on_")
         }
@@ -70,6 +76,7 @@ class Projector:
         number, tx hash), the `blocks` they came from and the cursor at `end`; return the
         number of item-event rows written."""
         self.items.load(k for e in events for k in item_keys(e))
+        self.outbox.begin({b.number: b.timestamp for b in (*blocks.values(), end)})
         first_ids: dict[int, int] = {}
         for event in events:
             first_ids.setdefault(event.block_number, self.items.next_event_id)
@@ -77,6 +84,7 @@ class Projector:
             if handler is not None:
                 handler(event)
         count = self.items.flush(end.number)
+        self.outbox.flush()
         self.undo.flush()
         block_rows = [
             (b.number, b.hash, b.timestamp, first_ids.get(b.number, self.items.next_event_id))
@@ -154,6 +162,60 @@ class Projector:
                 via = None if item is root else root.id
                 self.items.record(item, kind, block, log_index, via=via, shipment=shipment)
 
+    def _emit(
+        self,
+        e: DecodedEvent,
+        kind: Ev,
+        data: dict[str, Any],
+        audience: set[int],
+        lots: Sequence[int] = (),
+        *,
+        makers: bool = False,
+        **subject: Any,
+    ) -> None:
+        self.outbox.chain_event(
+            kind,
+            block=e.block_number,
+            tx_hash=e.transaction_hash,
+            log_index=e.log_index,
+            data=data,
+            audience=audience,
+            lots=lots,
+            makers=makers,
+            **subject,
+        )
+
+    def _tree(self, keys: Sequence[bytes]) -> list[Any]:
+        return [item for key in keys for item in self.items.subtree(self.items.get(key))]
+
+    def _lot_list(self, lots: Sequence[tuple[bytes, int]]) -> list[dict[str, Any]]:
+        return [{"lot_index": self.lot_index(bytes(k)), "quantity": int(q)} for k, q in lots]
+
+    def _lot_data(self, moved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for m in moved:
+            facts = self.outbox.lot(m["lot_index"])
+            out.append({"gtin": facts.gtin, "lot": facts.lot, "quantity": m["quantity"]})
+        return out
+
+    def _custody_event(self, e: DecodedEvent, kind: Ev, keys: Sequence[bytes]) -> None:
+        """item.quarantined / item.released of units: to their holders and manufacturers."""
+        tree = self._tree(keys)
+        units = [i for i in tree if i.lot_index is not None]
+        data: dict[str, Any] = {"by": str(e.args["by"]), "unit_count": len(units)}
+        if len(units) == 1:
+            data["serial"] = units[0].code
+        self._emit(
+            e, kind, data, {i.holder for i in tree}, [i.lot_index for i in units], makers=True
+        )
+
+    def _lots_custody_event(self, e: DecodedEvent, kind: Ev) -> None:
+        moved = self._lot_list(e.args["lots"])
+        holder = self.org(str(e.args["holder"]), e.block_number)
+        data = {"by": str(e.args["by"]), "holder": str(e.args["holder"])}
+        data["lots"] = self._lot_data(moved)  # type: ignore[assignment]
+        self._emit(e, kind, data, {holder}, [m["lot_index"] for m in moved], makers=True)
+
     # ------------------------------------------------------------ Partners
 
     def _on_MemberAdmitted(self, e: DecodedEvent) -> None:
@@ -206,11 +268,16 @@ class Projector:
             "province": str(a["province"]),
         }
         self.undo.upsert(e.block_number, "licences", row, ("organisation_id", "kind"))
+        data = {"member": str(a["account"]), "change": "attested", "licence_kind": row["kind"]}
+        data["valid_until"] = row["valid_until"]
+        self._emit(e, Ev.LICENCE_CHANGED, data, {self.orgs[str(a["account"])]})
 
     def _on_LicenceRevoked(self, e: DecodedEvent) -> None:
         key = {"organisation_id": self.org(str(e.args["account"]), e.block_number)}
         key["kind"] = int(e.args["kind"])
         self.undo.update(e.block_number, "licences", key, {"revoked": True})
+        data = {"member": str(e.args["account"]), "change": "revoked", "licence_kind": key["kind"]}
+        self._emit(e, Ev.LICENCE_CHANGED, data, {key["organisation_id"]})
 
     def _on_CompanyPrefixAssigned(self, e: DecodedEvent) -> None:
         row = {
@@ -390,6 +457,15 @@ class Projector:
         self.undo.update(
             e.block_number, "lots", {"lot_index": lot_index}, {"active_recall": row["id"]}
         )
+        data = {"recall_id": row["id"], "level": row["level"], "initiator": str(a["initiator"])}
+        self._recall_event(e, Ev.RECALL_ISSUED, data, lot_index, self.orgs[str(a["initiator"])])
+
+    def _recall_event(
+        self, e: DecodedEvent, kind: Ev, data: dict[str, Any], lot_index: int, by: int
+    ) -> None:
+        """To the manufacturer, the acting member and every holder the lot reached."""
+        self._emit(e, kind, data, {by}, [lot_index], makers=True)
+        self.outbox.pending[-1].reach_lot = lot_index
 
     def _on_RecallClosed(self, e: DecodedEvent) -> None:
         recall_id = int(e.args["recallId"])
@@ -398,6 +474,9 @@ class Projector:
             e.block_number, "recalls", {"id": recall_id}, {"closed_block": e.block_number}
         )
         self.undo.update(e.block_number, "lots", {"lot_index": lot_index}, {"active_recall": 0})
+        by = str(e.args["by"])
+        data = {"recall_id": recall_id, "by": by}
+        self._recall_event(e, Ev.RECALL_CLOSED, data, lot_index, self.org(by, e.block_number))
 
     def _on_RecallUpdated(self, e: DecodedEvent) -> None:
         a = e.args
@@ -410,6 +489,11 @@ class Projector:
             "tx_hash": e.transaction_hash,
         }
         self.undo.insert(e.block_number, "recall_notice_versions", row, ("recall_id", "version"))
+        recall = self.undo.select("recalls", {"id": row["recall_id"]})
+        if recall is not None:
+            data = {"recall_id": row["recall_id"], "version": row["version"], "by": str(a["by"])}
+            lot = int(recall["lot_index"])
+            self._recall_event(e, Ev.RECALL_UPDATED, data, lot, self.orgs[str(a["by"])])
 
     def _on_RecallAcknowledged(self, e: DecodedEvent) -> None:
         a = e.args
@@ -487,6 +571,24 @@ class Projector:
             "sent_block": e.block_number,
         }
         self.undo.insert(e.block_number, "shipments", row, ("id",))
+        moved = self.lots_moved.pop(shipment_id, [])
+        lots = [i.lot_index for i in self._tree(a["itemIds"]) if i.lot_index is not None]
+        data = {
+            "shipment_id": shipment_id,
+            "sender": str(a["sender"]),
+            "receiver": str(a["receiver"]),
+            "item_count": row["item_count"],
+            "lot_quantities": self._lot_data(moved),
+        }
+        self._emit(
+            e,
+            Ev.SHIPMENT_INBOUND,
+            data,
+            {self.orgs[str(a["sender"])], self.orgs[str(a["receiver"])]},
+            [*lots, *(m["lot_index"] for m in moved)],
+            shipment_id=shipment_id,
+            counterparty=str(a["sender"]),
+        )
         self._move(
             e,
             a["itemIds"],
@@ -505,7 +607,9 @@ class Projector:
             e, accepted, EventKind.RECEIVED, holder=receiver, status=status, shipment=shipment_id
         )
         self._move(e, rejected, EventKind.REJECTED, status=ACTIVE, shipment=shipment_id)
-        any_accepted = bool(accepted) or self.lots_accepted.pop(shipment_id, 0) > 0
+        accepted_units = self.lots_accepted.pop(shipment_id, 0)
+        any_accepted = bool(accepted) or accepted_units > 0
+        self._receipt_events(e, any_accepted=any_accepted, accepted_units=accepted_units)
         self.undo.update(
             e.block_number,
             "shipments",
@@ -522,8 +626,56 @@ class Projector:
             },
         )
 
+    def _receipt_events(self, e: DecodedEvent, *, any_accepted: bool, accepted_units: int) -> None:
+        """shipment.received and/or .rejected (to both parties), and alert.cold_chain on an
+        excursion or a quarantine at receipt (also to the lots' manufacturers)."""
+        a = e.args
+        shipment_id = int(a["shipmentId"])
+        moved = self.lots_moved.pop(shipment_id, [])
+        tree = self._tree([*a["acceptedIds"], *a["rejectedIds"]])
+        lots = [*(i.lot_index for i in tree if i.lot_index is not None)]
+        lots += [m["lot_index"] for m in moved]
+        parties = {self.org(str(a["receiver"]), e.block_number)}
+        parties.add(self.org(str(a["sender"]), e.block_number))
+        rejected_units = sum(m["quantity"] for m in moved) - accepted_units
+        data: dict[str, Any] = {
+            "shipment_id": shipment_id,
+            "sender": str(a["sender"]),
+            "receiver": str(a["receiver"]),
+            "accepted_count": len(a["acceptedIds"]),
+            "rejected_count": len(a["rejectedIds"]),
+            "accepted_quantity": accepted_units,
+            "rejected_quantity": rejected_units,
+            "temperature": {"min": celsius(int(a["tempMin"])), "max": celsius(int(a["tempMax"]))},
+            "excursion": {"value": int(a["excursionSeconds"]), "unit": "s"},
+            "quarantined": bool(a["quarantined"]),
+        }
+        subject: dict[str, Any] = {"shipment_id": shipment_id, "counterparty": str(a["sender"])}
+        if any_accepted:
+            self._emit(e, Ev.SHIPMENT_RECEIVED, data, parties, lots, **subject)
+        if a["rejectedIds"] or rejected_units > 0:
+            self._emit(e, Ev.SHIPMENT_REJECTED, dict(data), parties, lots, **subject)
+        if int(a["excursionSeconds"]) > 0 or bool(a["quarantined"]):
+            self._emit(e, Ev.ALERT_COLD_CHAIN, dict(data), parties, lots, makers=True, **subject)
+
     def _on_ShipmentCancelled(self, e: DecodedEvent) -> None:
         shipment_id = int(e.args["shipmentId"])
+        shipment = self.undo.select("shipments", {"id": shipment_id})
+        if shipment is not None:
+            sender = str(e.args["sender"])
+            parties = {int(shipment["sender_id"]), int(shipment["receiver_id"])}
+            tree = self._tree(e.args["itemIds"])
+            lots = [i.lot_index for i in tree if i.lot_index is not None]
+            data = {"shipment_id": shipment_id, "sender": sender}
+            self._emit(
+                e,
+                Ev.SHIPMENT_CANCELLED,
+                data,
+                parties,
+                lots,
+                shipment_id=shipment_id,
+                counterparty=sender,
+            )
         self._move(e, e.args["itemIds"], EventKind.CANCELLED, status=ACTIVE, shipment=shipment_id)
         self.undo.update(
             e.block_number,
@@ -537,9 +689,11 @@ class Projector:
 
     def _on_ItemsQuarantined(self, e: DecodedEvent) -> None:
         self._move(e, e.args["itemIds"], EventKind.QUARANTINED, status=int(ItemStatus.QUARANTINED))
+        self._custody_event(e, Ev.ITEM_QUARANTINED, e.args["itemIds"])
 
     def _on_ItemsReleased(self, e: DecodedEvent) -> None:
         self._move(e, e.args["itemIds"], EventKind.RELEASED, status=ACTIVE)
+        self._custody_event(e, Ev.ITEM_RELEASED, e.args["itemIds"])
 
     def _on_ItemsDestroyed(self, e: DecodedEvent) -> None:
         self._move(e, e.args["itemIds"], EventKind.DESTROYED, status=int(ItemStatus.DESTROYED))
@@ -594,12 +748,14 @@ class Projector:
 
     def _on_ShipmentLotsSent(self, e: DecodedEvent) -> None:
         shipment_id = int(e.args["shipmentId"])
+        self.lots_moved[shipment_id] = self._lot_list(e.args["lots"])
         self._lot_events(e, EventKind.SHIPPED, e.args["lots"], shipment_id=shipment_id)
 
     def _on_ShipmentLotsReceived(self, e: DecodedEvent) -> None:
         shipment_id = int(e.args["shipmentId"])
         accepted = sum(int(quantity) for _, quantity in e.args["accepted"])
         self.lots_accepted[shipment_id] = accepted
+        self.lots_moved[shipment_id] = self._lot_list([*e.args["accepted"], *e.args["rejected"]])
         self._lot_events(e, EventKind.RECEIVED, e.args["accepted"], shipment_id=shipment_id)
         self._lot_events(e, EventKind.REJECTED, e.args["rejected"], shipment_id=shipment_id)
 
@@ -610,10 +766,12 @@ class Projector:
     def _on_LotsQuarantined(self, e: DecodedEvent) -> None:
         a = e.args
         self._lot_events(e, EventKind.QUARANTINED, a["lots"], holder=str(a["holder"]))
+        self._lots_custody_event(e, Ev.ITEM_QUARANTINED)
 
     def _on_LotsReleased(self, e: DecodedEvent) -> None:
         a = e.args
         self._lot_events(e, EventKind.RELEASED, a["lots"], holder=str(a["holder"]))
+        self._lots_custody_event(e, Ev.ITEM_RELEASED)
 
     def _on_LotsDestroyed(self, e: DecodedEvent) -> None:
         a = e.args

@@ -3,7 +3,8 @@ rewind every table to it in one transaction.
 
 `items` is restored from the surviving `item_events` (each row holds the item's state
 after the event); small tables are restored from the undo log; append-only tables lose
-their rows above the ancestor.
+their rows above the ancestor, the event outbox (`ledger_events`) too, so no event of a
+dropped block is delivered after the rewind.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from medledger.indexer.db import Sql
 from medledger.indexer.errors import ReorgTooDeepError
 from medledger.indexer.items import CHUNK
+from medledger.indexer.outbox import rewind_events
 from medledger.indexer.source import LogSource
 from medledger.indexer.undo import rewind_undo
 
@@ -47,6 +49,7 @@ def rewind_to(sql: Sql, ancestor: int) -> None:
         _restore_items(sql, affected)
     sql.run("DELETE FROM lot_reach WHERE first_block > ?", (ancestor,))
     sql.run("DELETE FROM processed_logs WHERE block_number > ?", (ancestor,))
+    rewind_events(sql, ancestor)
     rewind_undo(sql, ancestor)
     sql.run("DELETE FROM blocks WHERE number > ?", (ancestor,))
     row = sql.rows("SELECT number, hash FROM blocks WHERE number = ?", (ancestor,))

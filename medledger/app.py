@@ -9,7 +9,10 @@ audit trail of every write (`web.audit_trail`) and the Idempotency-Key of POSTs
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
 
 from medledger.api.epcis.document import MAX_BYTES as MAX_EPCIS_DOCUMENT_BYTES
 from medledger.api.routes import (
@@ -25,11 +28,13 @@ from medledger.api.routes import (
     recalls,
     regulator,
     sites,
+    subscriptions,
     trace,
     unit_records,
     verify,
 )
 from medledger.domain.bulk_import.files import MAX_FILE_BYTES as MAX_IMPORT_BYTES
+from medledger.domain.delivery.amqp_stream import start_amqp_publishing
 from medledger.domain.document_upload import MAX_DOCUMENT_BYTES
 from medledger.domain.inspection_exports import MAX_UPLOAD as MAX_EXPORT_UPLOAD
 from medledger.domain.services import Services
@@ -84,9 +89,24 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(oversight_records.router)  # sealed records for the regulator
     app.include_router(sites.router)  # members' GLNs and sites
     app.include_router(imports.router)  # bulk import of CSV/XLSX files
+    app.include_router(subscriptions.partner_router)  # webhooks (and their delivery worker)
+    app.include_router(subscriptions.regulator_router)
+    app.include_router(subscriptions.events_router)
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 
     install_portal(app)
     verify.serve_verdict_pages(app, verdict_page)  # the resolver's answer to browsers
+    app.include_router(APIRouter(lifespan=_amqp_publishing))
     return app
+
+
+@asynccontextmanager
+async def _amqp_publishing(app: FastAPI) -> AsyncIterator[None]:
+    """With `settings.amqp_url`: the event stream published to the broker meanwhile."""
+    publishing = start_amqp_publishing(app.state.services)
+    try:
+        yield
+    finally:
+        if publishing is not None:
+            publishing.close()

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from medledger.broker_cli import broker_app
 from medledger.devices_cli import devices_app
 from medledger.exports_cli import exports_app
 from medledger.import_cli import import_command
@@ -34,6 +35,7 @@ app.command("import")(import_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(exports_app, name="exports")
 app.add_typer(sites_app, name="sites")
+app.add_typer(broker_app, name="broker")
 
 # Wide enough for the trace table even when output is piped (make run).
 console = Console(width=max(Console().width, 120))
@@ -53,6 +55,43 @@ def demo_lifecycle() -> None:
         run_lifecycle(console)
     except MedLedgerError as exc:
         raise _fail(exc) from exc
+
+
+@demo_app.command("erp")
+def demo_erp(
+    api: Annotated[str, typer.Option(help="Partner API URL.")],
+    key_file: Annotated[Path, typer.Option(help="File holding the member's API key.")],
+    listen: Annotated[str, typer.Option(help="HOST:PORT to receive webhooks on.")] = (
+        "127.0.0.1:8700"
+    ),
+) -> None:
+    """A small ERP stand-in: subscribes to inbound shipments by webhook with its own API
+    key, verifies every signature, receives each shipment through the API, and prints one
+    JSON line per event and receipt; Ctrl-C unsubscribes and stops."""
+    import threading
+
+    from medledger.ops.demo.erp import start_erp
+
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        console.print(f"[red]error:[/] --listen must be HOST:PORT, not {listen!r}")
+        raise typer.Exit(code=2)
+    try:
+        key = key_file.read_text().strip()
+    except OSError as exc:
+        console.print(f"[red]error:[/] cannot read --key-file {key_file}: {exc.strerror}")
+        raise typer.Exit(code=2) from exc
+    try:
+        erp = start_erp(api, key, host, int(port_text), echo=lambda line: print(line, flush=True))
+    except Exception as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        erp.close()
 
 
 @demo_app.command("simulate")
@@ -294,6 +333,20 @@ def bench_chain(
     run_chain_bench(quick=quick, engines=tuple(engine or ("revm",)))
 
 
+@bench_app.command("amqp")
+def bench_amqp_cmd(
+    events: Annotated[int, typer.Option(min=1, max=1_000_000, help="Events to publish.")] = 2000,
+) -> None:
+    """The AMQP publisher against the local RabbitMQ: confirmed events and messages per s."""
+    from medledger.ops.bench.amqp import run_amqp_bench
+    from medledger.ops.broker_provision import BrokerError
+
+    try:
+        run_amqp_bench(events=events)
+    except BrokerError as exc:
+        raise _fail(exc) from exc
+
+
 @bench_app.command("lots")
 def bench_lots_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="One round instead of five.")] = False,
@@ -368,8 +421,18 @@ def api_cmd(
         int, typer.Option(help="Worker processes (they share the verification rate limit).")
     ] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    amqp_url: Annotated[
+        str | None,
+        typer.Option(help="Publish the event stream to this AMQP broker (see --amqp-url-file)."),
+    ] = None,
+    amqp_url_file: Annotated[
+        Path | None,
+        typer.Option(help="0600 file holding the AMQP broker URL (keeps its password off ps)."),
+    ] = None,
 ) -> None:
     """Serve the partner, verification, trace, regulator and EPCIS API (FastAPI)."""
+    from pydantic import ValidationError
+
     from medledger.domain.settings import ApiSettings
     from medledger.runtime.logs import setup_logging
     from medledger.serve import serve
@@ -383,9 +446,24 @@ def api_cmd(
     if workers < 1:
         console.print(f"[red]error:[/] --workers {workers}: at least one worker is needed")
         raise typer.Exit(code=2)
-    settings = ApiSettings(
-        rpc_url=rpc, db_url=db, deployment_file=deployment, regulator=regulator, data_dir=data_dir
-    )
+    amqp: dict[str, object] = {}
+    if amqp_url is not None:
+        amqp["amqp_url"] = amqp_url
+    if amqp_url_file is not None:
+        amqp["amqp_url_file"] = amqp_url_file
+    try:
+        settings = ApiSettings(
+            rpc_url=rpc,
+            db_url=db,
+            deployment_file=deployment,
+            regulator=regulator,
+            data_dir=data_dir,
+            **amqp,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:  # e.g. an --amqp-url-file others may read
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        console.print(f"[red]error:[/] {reasons}", soft_wrap=True)
+        raise typer.Exit(code=2) from exc
     # log_config=None keeps setup_logging's handler (JSON lines under `medledger up`).
     serve(settings, host=host, port=port, workers=workers, access_log=access_log, log_config=None)
 
@@ -575,6 +653,24 @@ def deploy_cmd(
     for name in ("partners", "devices", "items", "records"):
         console.print(f"{name:<9} {deployment.address_of(name)}")
     console.print(f"admin     {deployer.address}\nwrote {out}")
+
+
+@bench_app.command("webhooks")
+def bench_webhooks_cmd(
+    rate: Annotated[float, typer.Option(min=1, max=10000, help="Events per second.")] = 500.0,
+    seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to write.")] = 10.0,
+    subscriptions: Annotated[int, typer.Option(min=1, max=20, help="Subscriptions.")] = 1,
+) -> None:
+    """Event committed → webhook received: p50/p99 latency and deliveries/s at RATE
+    events/s, through the real outbox, delivery worker and an HTTP receiver."""
+    from medledger.ops.bench.webhooks import bench_webhooks
+
+    bench_webhooks(
+        rate=rate,
+        seconds=seconds,
+        subscriptions=subscriptions,
+        echo=lambda line: print(line, flush=True),
+    )
 
 
 @bench_app.command("e2e")

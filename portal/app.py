@@ -77,6 +77,8 @@ PAGE_MODULES = [
     "medledger.portal.routes.return_inspection",
     "medledger.portal.routes.registration_renewal",
     "medledger.portal.routes.imports",
+    "medledger.portal.routes.notifications",
+    "medledger.portal.routes.subscriptions",
 ]
 # The forms that upload documents (`multiple` file inputs: room for four at the limit).
 UPLOAD_FORM_BYTES = 4 * MAX_DOCUMENT_BYTES + 256 * 1024

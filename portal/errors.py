@@ -404,6 +404,17 @@ MESSAGES: dict[str, str] = {
     "import_row_refused": _l(
         "The ledger refused a row of the file; the rows before it are on the ledger."
     ),
+    # webhook subscriptions and the event stream (domain.subscriptions, domain.events)
+    "subscription_not_found": _l("No such subscription of your organisation."),
+    "subscription_limit": _l("Your organisation has the most subscriptions allowed (20)."),
+    "subscription_suspended": _l(
+        "Deliveries are suspended by a failed event: send it again or skip it first."
+    ),
+    "delivery_not_dead": _l("This event is not among the failed deliveries."),
+    "webhook_url_invalid": _l("The address must be an https URL without a user name or password."),
+    "webhook_url_private": _l("Deliveries to this network's internal addresses are not allowed."),
+    "invalid_limit": _l("Ask for between 1 and 500 events at a time."),
+    "invalid_cursor": _l("The event position must be 0 or more."),
 }
 
 

@@ -18,6 +18,7 @@ from medledger.sdk.model import ItemStatus
 
 __all__ = [
     "RecallSize",
+    "add_bench_member",
     "UnitLabel",
     "database_bytes",
     "is_indexed",
@@ -156,3 +157,13 @@ def random_units(
         UnitLabel(gtin=str(gtin), lot_number=str(lot), expiry=int(expiry), serial=str(code))
         for gtin, lot, expiry, code in rows
     ]
+
+
+def add_bench_member(conn: Connection, address: str, name: str) -> None:
+    """An active distributor row without a chain behind it (`ops.bench.webhooks` writes
+    off-chain events to it)."""
+    Sql(conn).run(
+        "INSERT INTO organisations (id, address, role, name, status, admitted_block) "
+        "VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM organisations), ?, 3, ?, 1, 0)",
+        (address, name),
+    )

@@ -49,6 +49,10 @@ __all__ = [
     "import_chunks",
     "import_errors",
     "import_jobs",
+    "broker_cursors",
+    "notification_reads",
+    "deliveries",
+    "subscriptions",
 ]
 
 metadata = MetaData()
@@ -356,6 +360,63 @@ idempotency = Table(
     Column("expires_at", BigInteger, nullable=False, index=True),  # ms since the epoch
 )
 
+# The AMQP publisher's position in the event stream (`indexer.store.broker_cursor`): the
+# newest event seq every message of which the broker confirmed, per exchange.
+broker_cursors = Table(
+    "api_broker_cursors",
+    metadata,
+    Column("exchange", String(255), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Each portal user's read position in its notification centre (`indexer.store.
+# notification_reads`): events up to `seq` are read.
+notification_reads = Table(
+    "portal_notification_reads",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Webhook subscriptions (`domain.subscriptions`, issue #17): per member (or "regulator"),
+# the secret AES-GCM sealed under the master key's `webhooks` sub-key; `cursor` the last
+# event seq acknowledged with a 2xx; a lease so one API process delivers it at a time.
+subscriptions = Table(
+    "api_subscriptions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False, index=True),
+    Column("created_by", String(120), nullable=False),
+    Column("kind", String(20), nullable=False),  # "events" (EPCIS query: not yet)
+    Column("kinds", Text, nullable=False),  # JSON list
+    Column("filter", Text, nullable=False),  # JSON object
+    Column("url", String(2048), nullable=False),
+    Column("secret_nonce", LargeBinary, nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # active | paused | suspended
+    Column("cursor", BigInteger, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", BigInteger, nullable=False),  # unix milliseconds
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# One row per (subscription, event) attempted: pending (retrying), delivered, dead, skipped.
+deliveries = Table(
+    "api_deliveries",
+    metadata,
+    Column("subscription_id", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),  # unix milliseconds
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 API_TABLES = (
     challenges,
     api_keys,
@@ -379,6 +440,10 @@ API_TABLES = (
     import_jobs,
     import_errors,
     import_chunks,
+    broker_cursors,
+    notification_reads,
+    subscriptions,
+    deliveries,
 )
 
 CAPTURE_TABLES = (captures, capture_jobs)

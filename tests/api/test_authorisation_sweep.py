@@ -36,6 +36,7 @@ from tests.api.regulator_mode import AUTH, regulator_client
 from tests.lot_products import register_gauze
 
 partner = partner_env.partner
+SWEEP_HOOK = "https://8.8.8.8/b-erp-sweep-hook"  # a public literal address: no DNS
 
 # Operations anyone may call, and why. Each is still called as A and anonymously, and
 # must not reveal a commercial document.
@@ -111,6 +112,10 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "key_id": [ids["key"]],
         "recall_id": [ids["recall"]],
         "record_id": ids["records"],
+        "sub_id": [ids["subscription"]],
+        "seq": [1],
+        "url": "https://8.8.8.8/a-sweep",
+        "kinds": ["shipment.inbound"],
         "gtin": c.gtin,
         "lot": c.lot,
         "serial": ids["serial"],
@@ -427,6 +432,12 @@ def _build_world(partner: PartnerEnv) -> World:
     )
     assert outbound.status_code == 201, outbound.text
     key = client.post("/v1/auth/api-keys", json={"label": "b-erp-sweep"}, headers=b_headers)
+    hook = client.post(
+        "/v1/partner/subscriptions",
+        json={"url": SWEEP_HOOK, "kinds": ["shipment.inbound"]},
+        headers=b_headers,
+    )
+    assert hook.status_code == 201, hook.text
     assert key.status_code == 201, key.text
     # B also holds loose units of a lot-tracked lot and a case of it.
     gauze = register_gauze(c, api.chain.now())
@@ -483,6 +494,7 @@ def _build_world(partner: PartnerEnv) -> World:
         "gauze_case": h(gauze_case),
         "gauze_case_gtin": gauze.case_gtin,
         "records": [report.json()["record_id"], service.json()["record_id"]],
+        "subscription": hook.json()["id"],
     }
     world = World(
         partner=partner,
@@ -501,6 +513,9 @@ def _build_world(partner: PartnerEnv) -> World:
         key.json()["id"],
         key.json()["key"],
         "b-erp-sweep",
+        hook.json()["id"],
+        hook.json()["secret"],
+        SWEEP_HOOK,
     }
     world.markers = world.document_markers | {b.address, *(h(i) for i in world.items)}
     world.markers |= {RECORD_TEXT, *ids["records"]}

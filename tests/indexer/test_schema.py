@@ -25,7 +25,7 @@ def test_upgrading_to_head_builds_exactly_the_models_schema(db_url):
     finally:
         engine.dispose()
     assert diff == []
-    assert version == "0008_epcis"
+    assert version == "0008_events"
 
 
 @pytest.mark.parametrize(
