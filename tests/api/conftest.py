@@ -3,6 +3,7 @@ writing a real SQLite database that the API reads. `api.sync()` indexes new bloc
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,13 @@ class ApiEnv:
 @pytest.fixture
 def api(
     tmp_path: Path,
+    indexed_base: Path,
     chain: DevChain,
     consortium: Consortium,
     artifacts: dict[str, ContractArtifact],
 ) -> Iterator[ApiEnv]:
+    # A copy of the session's read model: `env.sync()` below indexes only blocks mined since.
+    shutil.copyfile(indexed_base, tmp_path / "medledger.indexer.db")
     db_url = f"sqlite:///{tmp_path / 'medledger.indexer.db'}"
     settings = ApiSettings(
         db_url=db_url,
