@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers for `make test` (CI has 2 cores); tests/conftest.py groups the tests.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck slither clean setup system-deps
 
@@ -10,7 +12,7 @@ run: setup
 	$(BIN)/medledger up $(ARGS)
 
 test: setup lint typecheck slither
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 setup: $(STAMP) node_modules/.package-lock.json system-deps
 

@@ -3,6 +3,7 @@ writing a real SQLite database that the API reads. `api.sync()` indexes new bloc
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from medledger.indexer.follower import Indexer
 from medledger.indexer.source import Web3LogSource
 from medledger.ops.demo.consortium import Consortium
 from medledger.sdk.compiler import ContractArtifact
+from tests.conftest import _Base
 
 
 @dataclass
@@ -41,10 +43,15 @@ class ApiEnv:
 @pytest.fixture
 def api(
     tmp_path: Path,
+    indexed_base: Path,
+    _base: _Base,
     chain: DevChain,
     consortium: Consortium,
     artifacts: dict[str, ContractArtifact],
 ) -> Iterator[ApiEnv]:
+    if chain is _base.chain:  # (a module with a chain of its own indexes it from block 0)
+        # A copy of the session's read model: `env.sync()` below indexes only what is new.
+        shutil.copyfile(indexed_base, tmp_path / "medledger.indexer.db")
     db_url = f"sqlite:///{tmp_path / 'medledger.indexer.db'}"
     settings = ApiSettings(
         db_url=db_url,
