@@ -297,3 +297,36 @@ def test_the_readme_verifier_accepts_our_signature_and_refuses_others() -> None:
     assert not scope["verify"]("whsec_x", good, body + b" ")
     old = {"MedLedger-Signature": webhook.signature_header("whsec_x", now - 301, body)}
     assert not scope["verify"]("whsec_x", old, body)
+
+
+def test_the_regulators_subscription_gets_every_members_events(
+    hooks: PartnerEnv, receiver: Receiver
+) -> None:
+    from tests.api.regulator_mode import AUTH, regulator_client
+
+    settings = hooks.api.services.settings
+    client = regulator_client(
+        hooks.api, master_key=settings.master_key, webhook_allow_private_http=True
+    )
+    services = client.app.state.services  # type: ignore[attr-defined]
+    created = client.post(
+        "/v1/regulator/subscriptions",
+        json={"url": receiver.url("/nmpa"), "kinds": ["shipment.inbound"]},
+        headers=AUTH,
+    )
+    assert created.status_code == 201, created.text
+    assert client.post("/v1/regulator/subscriptions", json={}, headers={}).status_code == 401
+    shipments = _ship(hooks, ["NM1", "NM2"])
+    worker = DeliveryWorker(services, threads=1)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    assert [e["subject"]["shipment_id"] for e in receiver.events("/nmpa")] == shipments
+    listed = client.get("/v1/regulator/subscriptions", headers=AUTH).json()["subscriptions"]
+    assert [s["id"] for s in listed] == [created.json()["id"]]
+    # The partner API's members never see the regulator's subscriptions.
+    mine = hooks.api.client.get(
+        "/v1/partner/subscriptions", headers=hooks.login(hooks.api.consortium.distributor)
+    ).json()
+    assert mine == {"subscriptions": []}
