@@ -330,3 +330,18 @@ def test_the_regulators_subscription_gets_every_members_events(
         "/v1/partner/subscriptions", headers=hooks.login(hooks.api.consortium.distributor)
     ).json()
     assert mine == {"subscriptions": []}
+
+
+def test_backoff_is_full_jitter_doubling_up_to_the_cap() -> None:
+    from medledger.domain.delivery.worker import DeliveryPolicy, backoff
+
+    policy = DeliveryPolicy(base_delay=1.0, max_delay=600.0, max_attempts=12)
+    assert [backoff(policy, n, lambda: 1.0) for n in (1, 2, 3, 10, 11)] == [
+        1.0,
+        2.0,
+        4.0,
+        512.0,
+        600.0,
+    ]
+    assert backoff(policy, 5, lambda: 0.0) == 0.0
+    assert backoff(policy, 5, lambda: 0.5) == 8.0
