@@ -345,3 +345,31 @@ def test_backoff_is_full_jitter_doubling_up_to_the_cap() -> None:
     ]
     assert backoff(policy, 5, lambda: 0.0) == 0.0
     assert backoff(policy, 5, lambda: 0.5) == 8.0
+
+
+def test_the_event_stream_can_be_polled_with_the_same_entitlement(hooks: PartnerEnv) -> None:
+    c = hooks.api.consortium
+    client = hooks.api.client
+    start = client.get("/v1/partner/events?limit=500", headers=hooks.login(c.distributor)).json()
+    shipments = _ship(hooks, ["PL1", "PL2"])
+    page = client.get(
+        "/v1/partner/events",
+        params={"after": start["next_after"], "kinds": "shipment.inbound", "limit": 1},
+        headers=hooks.login(c.distributor),
+    ).json()
+    assert [e["subject"]["shipment_id"] for e in page["events"]] == shipments[:1]
+    rest = client.get(
+        "/v1/partner/events",
+        params={"after": page["next_after"], "kinds": "shipment.inbound"},
+        headers=hooks.login(c.distributor),
+    ).json()
+    assert [e["subject"]["shipment_id"] for e in rest["events"]] == shipments[1:]
+    other = client.get(
+        "/v1/partner/events",
+        params={"after": start["next_after"], "kinds": "shipment.inbound"},
+        headers=hooks.login(c.hospital2),
+    ).json()
+    assert other["events"] == []
+    assert client.get("/v1/partner/events").status_code == 401
+    bad = client.get("/v1/partner/events?limit=501", headers=hooks.login(c.distributor))
+    assert bad.status_code == 422
