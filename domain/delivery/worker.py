@@ -113,9 +113,9 @@ class DeliveryWorker:
         while not self._stop.is_set():
             try:
                 if time.monotonic() - alerts_at >= ALERT_INTERVAL:
-                    now = int(time.time())
+                    now, alerts_at = int(time.time()), time.monotonic()  # even if it fails
                     record_alert_events(self.services, since=alerts_since)
-                    alerts_since, alerts_at = now - ALERT_OVERLAP, time.monotonic()
+                    alerts_since = now - ALERT_OVERLAP
                 busy = self.run_once()
             except Exception:  # a pass must never end the worker: log, wait, retry
                 log.exception("webhook delivery pass failed")

@@ -297,3 +297,79 @@ def test_the_readme_verifier_accepts_our_signature_and_refuses_others() -> None:
     assert not scope["verify"]("whsec_x", good, body + b" ")
     old = {"MedLedger-Signature": webhook.signature_header("whsec_x", now - 301, body)}
     assert not scope["verify"]("whsec_x", old, body)
+
+
+def test_the_regulators_subscription_gets_every_members_events(
+    hooks: PartnerEnv, receiver: Receiver
+) -> None:
+    from tests.api.regulator_mode import AUTH, regulator_client
+
+    settings = hooks.api.services.settings
+    client = regulator_client(
+        hooks.api, master_key=settings.master_key, webhook_allow_private_http=True
+    )
+    services = client.app.state.services  # type: ignore[attr-defined]
+    created = client.post(
+        "/v1/regulator/subscriptions",
+        json={"url": receiver.url("/nmpa"), "kinds": ["shipment.inbound"]},
+        headers=AUTH,
+    )
+    assert created.status_code == 201, created.text
+    assert client.post("/v1/regulator/subscriptions", json={}, headers={}).status_code == 401
+    shipments = _ship(hooks, ["NM1", "NM2"])
+    worker = DeliveryWorker(services, threads=1)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    assert [e["subject"]["shipment_id"] for e in receiver.events("/nmpa")] == shipments
+    listed = client.get("/v1/regulator/subscriptions", headers=AUTH).json()["subscriptions"]
+    assert [s["id"] for s in listed] == [created.json()["id"]]
+    # The partner API's members never see the regulator's subscriptions.
+    mine = hooks.api.client.get(
+        "/v1/partner/subscriptions", headers=hooks.login(hooks.api.consortium.distributor)
+    ).json()
+    assert mine == {"subscriptions": []}
+
+
+def test_backoff_is_full_jitter_doubling_up_to_the_cap() -> None:
+    from medledger.domain.delivery.worker import DeliveryPolicy, backoff
+
+    policy = DeliveryPolicy(base_delay=1.0, max_delay=600.0, max_attempts=12)
+    assert [backoff(policy, n, lambda: 1.0) for n in (1, 2, 3, 10, 11)] == [
+        1.0,
+        2.0,
+        4.0,
+        512.0,
+        600.0,
+    ]
+    assert backoff(policy, 5, lambda: 0.0) == 0.0
+    assert backoff(policy, 5, lambda: 0.5) == 8.0
+
+
+def test_the_event_stream_can_be_polled_with_the_same_entitlement(hooks: PartnerEnv) -> None:
+    c = hooks.api.consortium
+    client = hooks.api.client
+    start = client.get("/v1/partner/events?limit=500", headers=hooks.login(c.distributor)).json()
+    shipments = _ship(hooks, ["PL1", "PL2"])
+    page = client.get(
+        "/v1/partner/events",
+        params={"after": start["next_after"], "kinds": "shipment.inbound", "limit": 1},
+        headers=hooks.login(c.distributor),
+    ).json()
+    assert [e["subject"]["shipment_id"] for e in page["events"]] == shipments[:1]
+    rest = client.get(
+        "/v1/partner/events",
+        params={"after": page["next_after"], "kinds": "shipment.inbound"},
+        headers=hooks.login(c.distributor),
+    ).json()
+    assert [e["subject"]["shipment_id"] for e in rest["events"]] == shipments[1:]
+    other = client.get(
+        "/v1/partner/events",
+        params={"after": start["next_after"], "kinds": "shipment.inbound"},
+        headers=hooks.login(c.hospital2),
+    ).json()
+    assert other["events"] == []
+    assert client.get("/v1/partner/events").status_code == 401
+    bad = client.get("/v1/partner/events?limit=501", headers=hooks.login(c.distributor))
+    assert bad.status_code == 422
