@@ -137,6 +137,9 @@ class ApiSettings(BaseSettings):
     # (or the restarted one) takes it over once this has passed.
     webhook_lease_seconds: float = Field(default=30.0, ge=0.5, le=600)
     webhook_delivery: bool = True
+    # EPCIS query subscriptions on a schedule (`domain.epcis_schedule`): the shortest
+    # allowed time between two runs, bounding the load each subscription puts on the node.
+    epcis_schedule_min_seconds: float = Field(default=3600.0, ge=1, le=86400 * 31)
     # EPCIS: the GS1 JSON schema (None = the copy shipped in api/epcis/reference) and the database
     # of captured event hashes (None = sqlite under data_dir).
     epcis_schema_file: Path | None = None

@@ -44,6 +44,7 @@ __all__ = [
     "replay",
     "rotate",
     "secret_key_ready",
+    "seal_secret",
     "secret_of",
     "set_paused",
     "skip",
@@ -155,6 +156,11 @@ def _secret_key(services: Services) -> bytes:
 def secret_key_ready(services: Services) -> None:
     """NotConfigured (503) unless secrets can be sealed: no master key, no webhooks."""
     _secret_key(services)
+
+
+def seal_secret(services: Services, sub_id: str, secret: str) -> tuple[bytes, bytes]:
+    """`secret` sealed for the subscription `sub_id` (its id is the AAD)."""
+    return _seal(services, sub_id, secret)
 
 
 def _seal(services: Services, sub_id: str, secret: str) -> tuple[bytes, bytes]:

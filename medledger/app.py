@@ -21,6 +21,7 @@ from medledger.api.routes import (
     devices,
     documents,
     epcis,
+    epcis_queries,
     exports,
     imports,
     items,
@@ -92,6 +93,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(subscriptions.partner_router)  # webhooks (and their delivery worker)
     app.include_router(subscriptions.regulator_router)
     app.include_router(subscriptions.events_router)
+    app.include_router(epcis_queries.router)  # EPCIS named queries and their subscriptions
     from medledger.portal.app import install_portal  # the portal's pages use the routes above
     from medledger.portal.routes.verify import verdict_page
 

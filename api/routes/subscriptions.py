@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from medledger.api.routes.epcis_query_runner import EpcisQueryRunner
 from medledger.domain import subscriptions as subs
 from medledger.domain.delivery.worker import DeliveryWorker, ping
 from medledger.domain.errors import NotConfigured
@@ -49,7 +50,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if isinstance(services, Services) and services.settings.webhook_delivery:
         try:
             subs.secret_key_ready(services)
-            worker = DeliveryWorker(services).start()
+            runner = EpcisQueryRunner(services)  # EPCIS query subscriptions' query
+            worker = DeliveryWorker(services, query_runner=runner).start()
         except NotConfigured as exc:
             log.warning("webhook delivery is off: %s", exc)
     try:

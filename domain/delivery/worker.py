@@ -26,8 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import Connection
+
 from medledger.domain.auth import Member
 from medledger.domain.delivery import webhook
+from medledger.domain.delivery.epcis_query import QueryDelivery, QueryRunner
+from medledger.domain.epcis_queries import KIND as EPCIS_QUERY
 from medledger.domain.event_alerts import record_alert_events
 from medledger.domain.events import (
     EventFilter,
@@ -45,7 +49,7 @@ from medledger.indexer.store import subscriptions as rows
 from medledger.indexer.store.subscriptions import SubscriptionRow
 from medledger.sdk.model import MemberStatus, Role
 
-__all__ = ["DeliveryPolicy", "DeliveryWorker", "backoff", "ping"]
+__all__ = ["DeliveryPolicy", "DeliveryWorker", "backoff", "ping", "subscriber"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,9 @@ def _now_ms() -> int:
 class DeliveryWorker:
     """Delivers every subscription of this API's store; `start` runs passes in a thread."""
 
-    def __init__(self, services: Services, *, threads: int = 4) -> None:
+    def __init__(
+        self, services: Services, *, threads: int = 4, query_runner: QueryRunner | None = None
+    ) -> None:
         s = services.settings
         self.services = services
         self.policy = DeliveryPolicy(
@@ -91,6 +97,21 @@ class DeliveryWorker:
         self._client = webhook.client()
         self._rand = random.SystemRandom().random
         self._store = rows.worker_engine(api_store(services).engine)
+        # EPCIS query subscriptions need the API's query (None: they wait).
+        self._queries = None
+        if query_runner is not None:
+            self._queries = QueryDelivery(
+                services,
+                query_runner,
+                store_engine=self._store,
+                client=self._client,
+                lease_owner=self.owner,
+                member_of=subscriber,
+                retry=self._retry,
+            )
+
+    def _retry(self, attempts: int) -> tuple[float, bool]:
+        return backoff(self.policy, attempts, self._rand), attempts >= self.policy.max_attempts
 
     # ------------------------------------------------------------ lifecycle
 
@@ -136,6 +157,8 @@ class DeliveryWorker:
         if not rows.claim(engine, sub.id, self.owner, now_ms=_now_ms(), lease_ms=self.lease_ms):
             return 0
         try:
+            if sub.kind == EPCIS_QUERY:
+                return 0 if self._queries is None else self._queries.deliver(sub)
             return self._send_backlog(sub)
         finally:
             rows.release(engine, sub.id, self.owner)
@@ -144,13 +167,9 @@ class DeliveryWorker:
         """The next events the owner may see now, and the names they mention."""
         flt = EventFilter(kinds=tuple(EventKind(k) for k in sub.kinds), **sub.filter)
         with self.services.engine.connect() as conn:
-            if sub.owner == REGULATOR_OWNER:
-                member = Member(sub.owner, Role.REGULATOR, None, "subscription")
-            else:
-                standing = member_standing(conn, sub.owner)
-                if standing is None or standing[1] != int(MemberStatus.ACTIVE):
-                    return [], {}
-                member = Member(sub.owner, Role(standing[0]), None, "subscription")
+            member = subscriber(conn, sub.owner)
+            if member is None:
+                return [], {}
             events = read_events(
                 conn,
                 chain_id=self.services.deployment.chain_id,
@@ -221,6 +240,17 @@ class DeliveryWorker:
                 log.warning("subscription %s suspended: event %s dead-lettered", sub.id, event.seq)
             return sent
         return sent
+
+
+def subscriber(conn: Connection, owner: str) -> Member | None:
+    """Whom a subscription of `owner` reads as now: None for a member suspended on chain
+    or gone from the read model (it is sent nothing)."""
+    if owner == REGULATOR_OWNER:
+        return Member(owner, Role.REGULATOR, None, "subscription")
+    standing = member_standing(conn, owner)
+    if standing is None or standing[1] != int(MemberStatus.ACTIVE):
+        return None
+    return Member(owner, Role(standing[0]), None, "subscription")
 
 
 def ping(services: Services, sub: SubscriptionRow) -> webhook.Outcome:

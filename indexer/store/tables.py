@@ -52,6 +52,8 @@ __all__ = [
     "broker_cursors",
     "notification_reads",
     "deliveries",
+    "epcis_queries",
+    "epcis_query_subscriptions",
     "subscriptions",
 ]
 
@@ -389,7 +391,7 @@ subscriptions = Table(
     Column("id", String(32), primary_key=True),
     Column("owner", String(42), nullable=False, index=True),
     Column("created_by", String(120), nullable=False),
-    Column("kind", String(20), nullable=False),  # "events" (EPCIS query: not yet)
+    Column("kind", String(20), nullable=False),  # "events" | "epcis.query"
     Column("kinds", Text, nullable=False),  # JSON list
     Column("filter", Text, nullable=False),  # JSON object
     Column("url", String(2048), nullable=False),
@@ -415,6 +417,31 @@ deliveries = Table(
     Column("last_error", String(500), nullable=True),
     Column("state", String(16), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# EPCIS 2.0 named queries (`domain.epcis_queries`): a member's saved query parameters.
+epcis_queries = Table(
+    "api_epcis_queries",
+    metadata,
+    Column("owner", String(42), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("params", Text, nullable=False),  # JSON object: EPCIS parameter -> values
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# An EPCIS query subscription's own state beside its `api_subscriptions` row (kind
+# "epcis.query"): stream, or a schedule (JSON) and the next time it is due.
+epcis_query_subscriptions = Table(
+    "api_epcis_query_subscriptions",
+    metadata,
+    Column("subscription_id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False, index=True),
+    Column("query_name", String(64), nullable=False),
+    Column("stream", Boolean, nullable=False),
+    Column("schedule", Text, nullable=True),  # JSON object (None: stream)
+    Column("report_if_empty", Boolean, nullable=False),
+    Column("next_run_at", BigInteger, nullable=False),  # unix seconds (schedules)
 )
 
 API_TABLES = (
@@ -443,6 +470,8 @@ API_TABLES = (
     broker_cursors,
     notification_reads,
     subscriptions,
+    epcis_queries,
+    epcis_query_subscriptions,
     deliveries,
 )
 
