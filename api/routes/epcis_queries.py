@@ -33,7 +33,7 @@ router = APIRouter(
     responses={k: v for k, v in PROBLEMS.items() if k != 202},
 )
 
-Name = Annotated[str, Path(max_length=64, pattern=queries.NAME_PATTERN)]
+QueryName = Annotated[str, Path(max_length=64, pattern=queries.NAME_PATTERN)]
 SubId = Annotated[str, Path(min_length=5, max_length=32, pattern=r"^sub_[0-9a-f]+$")]
 MAX_PARAMETERS: Final = 5
 _EPC = "https://id.example/01/09506000134352/21/SN0001"
@@ -127,26 +127,28 @@ def listing(member: CurrentMember, services: ServicesDep) -> NamedQueriesOut:
     return NamedQueriesOut(queries=queries.list_queries(services, owner=member.address))
 
 
-@router.get("/{name}", response_model=queries.NamedQueryOut)
-def one(name: Name, member: CurrentMember, services: ServicesDep) -> queries.NamedQueryOut:
-    return queries.get_query(services, owner=member.address, name=name)
+@router.get("/{query_name}", response_model=queries.NamedQueryOut)
+def one(
+    query_name: QueryName, member: CurrentMember, services: ServicesDep
+) -> queries.NamedQueryOut:
+    return queries.get_query(services, owner=member.address, name=query_name)
 
 
-@router.delete("/{name}", status_code=204)
-def remove(name: Name, member: CurrentMember, services: ServicesDep) -> Response:
+@router.delete("/{query_name}", status_code=204)
+def remove(query_name: QueryName, member: CurrentMember, services: ServicesDep) -> Response:
     """Remove a query without subscriptions (409 `epcis_query_in_use` while it has some)."""
-    queries.remove_query(services, owner=member.address, name=name)
+    queries.remove_query(services, owner=member.address, name=query_name)
     return Response(status_code=204)
 
 
 @router.get(
-    "/{name}/events",
+    "/{query_name}/events",
     response_model=None,
     responses={200: {"content": {"application/json": {"example": _DOCUMENT_EXAMPLE}}}},
 )
 def run(
     request: Request,
-    name: Name,
+    query_name: QueryName,
     member: CurrentMember,
     services: ServicesDep,
     conn: ConnDep,
@@ -161,7 +163,7 @@ def run(
             f"perPage {per_page} is above the largest page, {cap}",
             max_page_size=cap,
         )
-    saved = queries.get_query(services, owner=member.address, name=name)
+    saved = queries.get_query(services, owner=member.address, name=query_name)
     query, keys = parse_params(saved.params)
     found: list[dict[str, Any]] = []
     token: int | None = None
@@ -181,15 +183,15 @@ def run(
     if token is not None:
         url = request.url.include_query_params(nextPageToken=str(token))
         headers["Link"] = f'<{url}>; rel="next"'
-    document = named_document(found, query_name=name, now=int(time.time()))
+    document = named_document(found, query_name=query_name, now=int(time.time()))
     return JSONResponse(document, headers=headers)
 
 
 @router.post(
-    "/{name}/subscriptions", status_code=201, response_model=queries.QuerySubscriptionCreated
+    "/{query_name}/subscriptions", status_code=201, response_model=queries.QuerySubscriptionCreated
 )
 def subscribe(
-    name: Name,
+    query_name: QueryName,
     body: queries.QuerySubscriptionIn,
     member: CurrentMember,
     services: ServicesDep,
@@ -203,31 +205,31 @@ def subscribe(
         services,
         owner=member.address,
         created_by=f"{member.method}:{member.address}",
-        name=name,
+        name=query_name,
         body=body,
         cursor=last_seq(conn),
     )
 
 
-@router.get("/{name}/subscriptions", response_model=QuerySubscriptionsOut)
+@router.get("/{query_name}/subscriptions", response_model=QuerySubscriptionsOut)
 def subscriptions(
-    name: Name, member: CurrentMember, services: ServicesDep
+    query_name: QueryName, member: CurrentMember, services: ServicesDep
 ) -> QuerySubscriptionsOut:
-    found = queries.list_subscriptions(services, owner=member.address, name=name)
+    found = queries.list_subscriptions(services, owner=member.address, name=query_name)
     return QuerySubscriptionsOut(subscriptions=found)
 
 
-@router.get("/{name}/subscriptions/{sub_id}", response_model=queries.QuerySubscriptionOut)
+@router.get("/{query_name}/subscriptions/{sub_id}", response_model=queries.QuerySubscriptionOut)
 def subscription(
-    name: Name, sub_id: SubId, member: CurrentMember, services: ServicesDep
+    query_name: QueryName, sub_id: SubId, member: CurrentMember, services: ServicesDep
 ) -> queries.QuerySubscriptionOut:
     """Its status and cursor; deliveries and dead letters at `/v1/partner/subscriptions`."""
-    return queries.subscription(services, owner=member.address, name=name, sub_id=sub_id)
+    return queries.subscription(services, owner=member.address, name=query_name, sub_id=sub_id)
 
 
-@router.delete("/{name}/subscriptions/{sub_id}", status_code=204)
+@router.delete("/{query_name}/subscriptions/{sub_id}", status_code=204)
 def unsubscribe(
-    name: Name, sub_id: SubId, member: CurrentMember, services: ServicesDep
+    query_name: QueryName, sub_id: SubId, member: CurrentMember, services: ServicesDep
 ) -> Response:
-    queries.remove_subscription(services, owner=member.address, name=name, sub_id=sub_id)
+    queries.remove_subscription(services, owner=member.address, name=query_name, sub_id=sub_id)
     return Response(status_code=204)

@@ -36,7 +36,8 @@ from tests.api.regulator_mode import AUTH, regulator_client
 from tests.lot_products import register_gauze
 
 partner = partner_env.partner
-SWEEP_HOOK = "https://8.8.8.8/b-erp-sweep-hook"  # a public literal address: no DNS
+SWEEP_HOOK = "https://8.8.8.8/b-erp-sweep-hook"
+SWEEP_QUERY = "b-sweep-query"  # a public literal address: no DNS
 
 # Operations anyone may call, and why. Each is still called as A and anonymously, and
 # must not reveal a commercial document.
@@ -112,7 +113,8 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "key_id": [ids["key"]],
         "recall_id": [ids["recall"]],
         "record_id": ids["records"],
-        "sub_id": [ids["subscription"]],
+        "sub_id": [ids["subscription"], ids["query_subscription"]],
+        "query_name": [SWEEP_QUERY],
         "seq": [1],
         "url": "https://8.8.8.8/a-sweep",
         "kinds": ["shipment.inbound"],
@@ -245,6 +247,14 @@ BODIES: dict[str, Callable[[World], Any]] = {
     },
     "POST /v1/partner/transactions": lambda w: {"raw_transaction": _raw_dispense(w)},
     "POST /v1/epcis/capture": _epcis_destroy,
+    "POST /v1/epcis/queries": lambda w: {
+        "name": "a-sweep-query",
+        "params": {"MATCH_epc": [w.values["MATCH_epc"]], "EQ_bizStep": ["shipping"]},
+    },
+    "POST /v1/epcis/queries/{query_name}/subscriptions": lambda w: {
+        "dest": "https://8.8.8.8/a-sweep",
+        "stream": True,
+    },
     "POST /v1/partner/shipments/{shipment_id}/acceptance": lambda w: {
         "inspector": "sweep",
         "lines": [
@@ -438,6 +448,18 @@ def _build_world(partner: PartnerEnv) -> World:
         headers=b_headers,
     )
     assert hook.status_code == 201, hook.text
+    # B's EPCIS named query on the unit it holds, and a stream subscription to it.
+    api.sync()
+    b_epc = f"https://id.example.com/01/{c.gtin}/21/SW4"
+    query = {"name": SWEEP_QUERY, "params": {"MATCH_epc": [b_epc]}}
+    named = client.post("/v1/epcis/queries", json=query, headers=b_headers)
+    assert named.status_code == 201, named.text
+    query_hook = client.post(
+        f"/v1/epcis/queries/{SWEEP_QUERY}/subscriptions",
+        json={"dest": SWEEP_HOOK, "stream": True},
+        headers=b_headers,
+    )
+    assert query_hook.status_code == 201, query_hook.text
     assert key.status_code == 201, key.text
     # B also holds loose units of a lot-tracked lot and a case of it.
     gauze = register_gauze(c, api.chain.now())
@@ -495,6 +517,7 @@ def _build_world(partner: PartnerEnv) -> World:
         "gauze_case_gtin": gauze.case_gtin,
         "records": [report.json()["record_id"], service.json()["record_id"]],
         "subscription": hook.json()["id"],
+        "query_subscription": query_hook.json()["subscriptionID"],
     }
     world = World(
         partner=partner,
@@ -515,6 +538,9 @@ def _build_world(partner: PartnerEnv) -> World:
         "b-erp-sweep",
         hook.json()["id"],
         hook.json()["secret"],
+        query_hook.json()["subscriptionID"],
+        query_hook.json()["signatureToken"],
+        SWEEP_QUERY,
         SWEEP_HOOK,
     }
     world.markers = world.document_markers | {b.address, *(h(i) for i in world.items)}
