@@ -274,3 +274,34 @@ def test_every_template_heading_is_a_column_of_its_kind() -> None:
             keys = [handler.columns.get(h) for h in headings]
             assert None not in keys and len(set(keys)) == len(keys), (kind, headings)
     assert template_csv("nothing", chinese=True) is None
+
+
+def test_shipments_and_receipts_are_kinds_of_the_partner_api(partner: PartnerEnv) -> None:
+    c = partner.api.consortium
+    h = c.hospital
+    for kind, data, column, code_ in (
+        (
+            "receipts",
+            "shipment,code,conclusion\n424242,0x" + "11" * 32 + ",合格\n",
+            "shipment",
+            "shipment_not_inbound",
+        ),
+        (
+            "shipments",
+            f"reference,receiver,code\nR,{h.address},0x{'22' * 32}\n",
+            "receiver",
+            "receiver_is_sender",
+        ),
+    ):
+        answer = partner.api.client.post(
+            "/v1/partner/imports",
+            data={"kind": kind},
+            files={"file": (f"{kind}.csv", data.encode())},
+            headers=partner.login(h),
+        )
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert (body["kind"], body["state"]) == (kind, "invalid")
+        first = body["errors"][0]
+        assert (first["row"], first["column"], first["code"]) == (2, column, code_), body
+        assert first["message_zh"] and first["message_en"] != first["message_zh"]
