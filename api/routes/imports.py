@@ -27,7 +27,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner/imports", tags=["partner"], responses=PROBLEMS)
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-KindName = Literal["commissioning", "lots", "products"]
+KindName = Literal["commissioning", "lots", "products", "shipments", "receipts"]
 
 
 class ImportProblemOut(BaseModel):
