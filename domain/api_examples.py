@@ -142,3 +142,68 @@ PENDING_EXAMPLE: Final[dict[str, Any]] = {
     "tx_hash": TX_HASH,
     "status_url": f"/v1/partner/transactions/{TX_HASH}",
 }
+
+SUBSCRIPTION_IN_EXAMPLE: Final[dict[str, Any]] = {
+    "url": "https://erp.example.com/medledger/hooks",
+    "kinds": ["shipment.inbound", "recall.issued"],
+    "gtin": "09506000134352",
+}
+SUBSCRIPTION_EXAMPLE: Final[dict[str, Any]] = {
+    "id": "sub_7QkX2mV9bL4pTzA1",
+    "url": "https://erp.example.com/medledger/hooks",
+    "kinds": ["shipment.inbound", "recall.issued"],
+    "filter": {"gtin": "09506000134352"},
+    "status": "active",
+    "cursor": 1842,
+    "created_by": "distributor-qa",
+    "created_at": 1796371200,
+    "updated_at": 1796371200,
+}
+EVENT_EXAMPLE: Final[dict[str, Any]] = {
+    "id": "31337:1843",
+    "seq": 1843,
+    "type": "shipment.inbound",
+    "occurred_at": "2026-12-06T10:15:02+08:00",
+    "block": 5120,
+    "tx": TX_HASH,
+    "subject": {
+        "gtin": "09506000134352",
+        "lot": "L2026-07",
+        "shipment_id": 57,
+        "counterparty": MANUFACTURER,
+        "location": {"gln": "6977008000011"},
+    },
+    "data": {"sender": MANUFACTURER, "receiver": DISTRIBUTOR, "items": 24},
+}
+DELIVERY_EXAMPLE: Final[dict[str, Any]] = {
+    "seq": 1843,
+    "attempts": 3,
+    "state": "pending",
+    "last_status": 503,
+    "last_error": "HTTP 503",
+    "next_attempt_at": 1796371262000,
+    "updated_at": 1796371254000,
+}
+IMPORT_JOB_EXAMPLE: Final[dict[str, Any]] = {
+    "id": "imp_4f1c2a9e0b7d",
+    "kind": "commissioning",
+    "filename": "commissioning-L2026-07.xlsx",
+    "state": "invalid",
+    "total_rows": 10000,
+    "done_rows": 0,
+    "percent": 0,
+    "error_count": 1,
+    "problem": None,
+    "created_at": 1796371200,
+    "finished_at": None,
+    "errors": [
+        {
+            "row": 101,
+            "column": "产品标识",
+            "code": "bad_check_digit",
+            "value": "09506000134353",
+            "message_zh": "校验位错误",
+            "message_en": "The check digit is wrong.",
+        }
+    ],
+}

@@ -21,6 +21,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medledger.domain.api_examples import (
+    SUBSCRIPTION_EXAMPLE,
+    SUBSCRIPTION_IN_EXAMPLE,
+    example,
+)
 from medledger.domain.custodial_keys import derive_key, master_key, seal, unseal
 from medledger.domain.errors import Conflict, NotFound, Unprocessable
 from medledger.domain.events import EventFilter, EventKind
@@ -59,7 +64,9 @@ _SECRET_PREFIX: Final = "whsec_"
 class SubscriptionIn(BaseModel):
     """A new subscription: where to POST, which event kinds (at least one), and a filter."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [SUBSCRIPTION_IN_EXAMPLE]}
+    )
 
     url: str = Field(min_length=8, max_length=MAX_URL)
     kinds: tuple[EventKind, ...] = Field(min_length=1, max_length=len(EventKind))
@@ -79,6 +86,8 @@ class SubscriptionIn(BaseModel):
 
 
 class SubscriptionOut(BaseModel):
+    model_config = example(SUBSCRIPTION_EXAMPLE)
+
     id: str
     url: str
     kinds: list[str]
@@ -91,6 +100,8 @@ class SubscriptionOut(BaseModel):
 
 
 class CreatedOut(SubscriptionOut):
+    model_config = example({**SUBSCRIPTION_EXAMPLE, "secret": "whsec_" + "Zx81" * 8})
+
     secret: str  # shown once: at creation and rotation
 
 

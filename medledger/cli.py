@@ -493,6 +493,14 @@ def up_cmd(
     block_interval_ms: Annotated[
         int, typer.Option(min=10, help="Longest wait before sealing a block (new chains only).")
     ] = 150,
+    webhooks_to_private_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--webhooks-to-private-hosts",
+            help="Let webhook subscriptions deliver over plain http to this machine or the "
+            "local network (an ERP on your own machine); off: https to public hosts only.",
+        ),
+    ] = False,
 ) -> None:
     """Start the consortium (sequencer, follower, indexers, partner and regulator APIs),
     seed the demo once, print the URLs, sign-ins and a code to verify; Ctrl-C stops it."""
@@ -510,6 +518,11 @@ def up_cmd(
         chain_rpc_url=chain_rpc,
         deployment_file=deployment,
         block_interval_ms=block_interval_ms,
+        api_env=(
+            {"MEDLEDGER_API_WEBHOOK_ALLOW_PRIVATE_HTTP": "true"}
+            if webhooks_to_private_hosts
+            else {}
+        ),
     )
     try:
         run_up(config, reset=reset, echo=lambda line: print(line, flush=True))

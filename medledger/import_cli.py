@@ -21,7 +21,7 @@ __all__ = ["import_command"]
 
 err = Console(stderr=True)
 out = Console()
-KINDS = ("commissioning", "lots", "products")
+KINDS = ("commissioning", "lots", "products", "shipments", "receipts")
 
 
 def _zh() -> bool:
@@ -34,7 +34,9 @@ def _fail(zh: str, en: str) -> typer.Exit:
 
 
 def import_command(
-    kind: Annotated[str, typer.Argument(help="commissioning, lots or products")],
+    kind: Annotated[
+        str, typer.Argument(help="commissioning, lots, products, shipments or receipts")
+    ],
     file: Annotated[Path, typer.Argument(help="a .csv (UTF-8 or GB18030) or .xlsx file")],
     api: Annotated[str, typer.Option("--api", help="The partner API's base URL.")],
     key_file: Annotated[Path, typer.Option("--key-file", help="File holding your API key.")],

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from medledger.domain.api_examples import IMPORT_JOB_EXAMPLE, example
 from medledger.domain.bulk_import import jobs
 from medledger.domain.bulk_import.files import MAX_FILE_BYTES
 from medledger.domain.bulk_import.report import error_file
@@ -26,10 +27,12 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/partner/imports", tags=["partner"], responses=PROBLEMS)
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-KindName = Literal["commissioning", "lots", "products"]
+KindName = Literal["commissioning", "lots", "products", "shipments", "receipts"]
 
 
 class ImportProblemOut(BaseModel):
+    model_config = example(IMPORT_JOB_EXAMPLE["errors"][0])
+
     row: int = Field(description="the row number in the file (the header is row 1)")
     column: str
     code: str
@@ -39,6 +42,8 @@ class ImportProblemOut(BaseModel):
 
 
 class ImportJobOut(BaseModel):
+    model_config = example(IMPORT_JOB_EXAMPLE)
+
     id: str
     kind: str
     filename: str
@@ -70,7 +75,22 @@ def _out(job: jobs.ImportJob, errors: list[ImportProblemOut] | None = None) -> I
     )
 
 
-@router.post("", response_model=ImportJobOut, status_code=202)
+_UPLOAD_EXAMPLE = {
+    "multipart/form-data": {
+        "example": {
+            "kind": "commissioning",
+            "file": "产品标识,批号,序列号\n09506000134352,L2026-07,SN0001",
+        }
+    }
+}
+
+
+@router.post(
+    "",
+    response_model=ImportJobOut,
+    status_code=202,
+    openapi_extra={"requestBody": {"content": _UPLOAD_EXAMPLE}},
+)
 async def upload(
     file: Annotated[UploadFile, File(description="a .csv (UTF-8 or GB18030) or .xlsx file")],
     kind: Annotated[KindName, Form()],

@@ -19,6 +19,12 @@ from pydantic import BaseModel
 
 from medledger.api.routes.epcis_query_runner import EpcisQueryRunner
 from medledger.domain import subscriptions as subs
+from medledger.domain.api_examples import (
+    DELIVERY_EXAMPLE,
+    EVENT_EXAMPLE,
+    SUBSCRIPTION_EXAMPLE,
+    example,
+)
 from medledger.domain.delivery.worker import DeliveryWorker, ping
 from medledger.domain.errors import NotConfigured
 from medledger.domain.events import (
@@ -80,10 +86,14 @@ def _regulator_owner(request: Request) -> Owner:
 
 
 class SubscriptionsOut(BaseModel):
+    model_config = example({"subscriptions": [SUBSCRIPTION_EXAMPLE]})
+
     subscriptions: list[subs.SubscriptionOut]
 
 
 class DeliveryOut(BaseModel):
+    model_config = example(DELIVERY_EXAMPLE)
+
     seq: int
     attempts: int
     state: str
@@ -94,10 +104,14 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveriesOut(BaseModel):
+    model_config = example({"deliveries": [DELIVERY_EXAMPLE]})
+
     deliveries: list[DeliveryOut]
 
 
 class PingOut(BaseModel):
+    model_config = example({"ok": True, "status": 204, "error": ""})
+
     ok: bool
     status: int | None
     error: str
@@ -220,6 +234,8 @@ events_router = APIRouter(prefix="/v1/partner/events", tags=["partner"], respons
 
 
 class EventsOut(BaseModel):
+    model_config = example({"events": [EVENT_EXAMPLE], "next_after": 1843})
+
     events: list[dict[str, Any]]
     next_after: int
 

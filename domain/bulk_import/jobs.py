@@ -24,6 +24,8 @@ from medledger.domain.bulk_import.files import read_table
 from medledger.domain.bulk_import.lots import Lots
 from medledger.domain.bulk_import.plan import Kind
 from medledger.domain.bulk_import.products import Products
+from medledger.domain.bulk_import.receipts import Receipts
+from medledger.domain.bulk_import.shipments import Shipments
 from medledger.domain.errors import ApiError, Conflict, NotFound, Unprocessable
 from medledger.domain.services import Services
 from medledger.domain.store import api_store
@@ -56,7 +58,9 @@ __all__ = [
     "view_job",
 ]
 
-KINDS: dict[str, Kind] = {k.name: k for k in (Commissioning(), Lots(), Products())}
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (Commissioning(), Lots(), Products(), Shipments(), Receipts())
+}
 # A running job beats after every chunk (one transaction, seconds); silent this long, its
 # process is gone and the job may be resumed.
 STALE_SECONDS = 120

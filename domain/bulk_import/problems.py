@@ -48,6 +48,64 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "product_unknown": ("贵单位没有产品“{value}”", "none of your products is {value!r}"),
     "duplicate_in_file": ("与第 {other} 行重复", "repeats row {other}"),
     "already_on_ledger": ("“{value}”已在账本上", "{value!r} is already on the ledger"),
+    # shipments and receipts
+    "code_or_lot": (
+        "请填写追溯码，或产品标识、批号与数量（只填一种）",
+        "give a code, or a GTIN, lot and quantity (one of the two)",
+    ),
+    "item_not_held": ("贵单位未持有在库的“{value}”", "you hold no active item {value!r}"),
+    "item_packed": (
+        "“{value}”已装入箱/托盘：请填写外层包装的追溯码",
+        "{value!r} is packed: give the code of its case or pallet",
+    ),
+    "lot_not_on_ledger": ("账本上没有批号“{value}”", "no lot {value!r} is on the ledger"),
+    "quantity_unavailable": (
+        "数量超过可发货数量（可用 {value}）",
+        "more than you have available ({value} in all)",
+    ),
+    "receiver_unknown": (
+        "收货方“{value}”不是在册的有效成员（请填写地址或 GLN）",
+        "receiver {value!r} is no active member (give an address or a GLN)",
+    ),
+    "receiver_is_sender": ("不能发货给自己", "you cannot ship to yourself"),
+    "receiver_differs": (
+        "同一发货单号的收货方与第 {other} 行不同",
+        "the receiver differs from row {other} of the same reference",
+    ),
+    "note_differs": (
+        "“{value}”与第 {other} 行同一发货单的单号不同",
+        "{value!r} differs from row {other} of the same reference",
+    ),
+    "shipment_too_large": (
+        "发货单“{value}”超过 {other} 个追溯码和批次",
+        "shipment {value!r} holds over {other} items and lots",
+    ),
+    "shipment_not_inbound": (
+        "没有发给贵单位的发货单 {value}",
+        "no shipment {value} is addressed to you",
+    ),
+    "shipment_settled": (
+        "发货单 {value} 已收货、拒收或取消",
+        "shipment {value} is already received, rejected or cancelled",
+    ),
+    "not_in_shipment": ("“{value}”不在该发货单中", "{value!r} is not in this shipment"),
+    "over_shipped": (
+        "数量“{value}”超过发货数量 {other}",
+        "quantity {value!r} is over the {other} shipped",
+    ),
+    "bad_conclusion": (
+        "验收结论“{value}”应为 合格/接收 或 不合格/拒收",
+        "conclusion {value!r} must be accepted or rejected",
+    ),
+    "bad_temperature": (
+        "温度“{value}”应为 -200 至 200 ℃ 之间、最多一位小数的数字",
+        "temperature {value!r} must be a number of °C from -200 to 200, one decimal at most",
+    ),
+    "temperature_order": ("最低温度高于最高温度", "the minimum temperature is above the maximum"),
+    "temperatures_differ": (
+        "同一发货单的温度与前面的行不同",
+        "the temperatures differ from an earlier row of the same shipment",
+    ),
 }
 
 

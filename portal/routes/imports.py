@@ -1,6 +1,7 @@
-"""Bulk import pages (`/portal/imports`): upload a CSV/XLSX of commissioning rows, lots or
-products, follow its progress bar (htmx polls the job's fragment, as `portal.jobs` pages
-do: no inline script), read the per-row problems in the clerk's language, download them
+"""Bulk import pages (`/portal/imports`): upload a CSV/XLSX of commissioning rows, lots,
+products, shipments or receipts (templates at `/portal/imports/templates/KIND.csv`),
+follow its progress bar (htmx polls the job's fragment, as `portal.jobs` pages do: no
+inline script), read the per-row problems in the clerk's language, download them
 as a file with an error column, and resume an interrupted job. The face of
 `domain.bulk_import`; a job is its member's alone (404 to another)."""
 
@@ -16,6 +17,7 @@ from starlette.datastructures import UploadFile
 from medledger.domain.bulk_import import jobs
 from medledger.domain.bulk_import.files import MAX_FILE_BYTES
 from medledger.domain.bulk_import.report import error_file
+from medledger.domain.bulk_import.templates import template_csv
 from medledger.domain.errors import ApiError
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import PortalFailure
@@ -25,8 +27,10 @@ from medledger.sdk.model import Role
 __all__ = ["router"]
 
 router = APIRouter(prefix="/portal/imports", include_in_schema=False)
-Manufacturer = Annotated[Ctx, role_ctx(Role.MANUFACTURER)]
-register(NavItem("/portal/imports", _l("Bulk import"), frozenset({Role.MANUFACTURER}), 25))
+# Manufacturers commission and register lots; every supply-chain member ships and receives.
+ROLES = (Role.MANUFACTURER, Role.DISTRIBUTOR, Role.LOGISTICS, Role.HOSPITAL)
+Manufacturer = Annotated[Ctx, role_ctx(*ROLES)]
+register(NavItem("/portal/imports", _l("Bulk import"), frozenset(ROLES), 25))
 ERRORS_SHOWN = 500  # rows of problems on the page; the file holds them all
 
 
@@ -71,6 +75,21 @@ def _job_or_404(ctx: Ctx, job_id: str) -> jobs.ImportJob | HTMLResponse:
     except ApiError:
         missing = PortalFailure("import_not_found", f"no import job {job_id[:64]}")
         return ctx.render("error.html", problem=missing, status_code=404)
+
+
+@router.get("/templates/{name}")
+def template(ctx: Manufacturer, name: str, lang: str = "zh") -> Response:
+    """The header row of a kind of import, as a CSV (Chinese headings, or `lang=en`)."""
+    data = template_csv(name.removesuffix(".csv"), chinese=lang != "en")
+    if data is None or not name.endswith(".csv"):
+        missing = PortalFailure("import_unknown_kind", f"no template {name[:40]!r}")
+        return ctx.render("error.html", problem=missing, status_code=404)
+    filename = f"import-{name.removesuffix('.csv')}-template.csv"
+    return Response(
+        data,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/{job_id}")

@@ -115,6 +115,7 @@ def _values(partner: PartnerEnv, b: Ledger, ids: dict[str, Any]) -> dict[str, An
         "record_id": ids["records"],
         "sub_id": [ids["subscription"], ids["query_subscription"]],
         "query_name": [SWEEP_QUERY],
+        "job_id": [ids["import_job"]],
         "seq": [1],
         "url": "https://8.8.8.8/a-sweep",
         "kinds": ["shipment.inbound"],
@@ -304,10 +305,27 @@ def _field(spec: dict[str, Any], name: str, schema: dict[str, Any], world: World
     return value
 
 
+def _sweep_import_file(world: World) -> dict[str, Any]:
+    """A commissioning list of one row naming B's lot (checked, then refused or written)."""
+    row = f"{world.values['gtin']},{world.values['lot']},SWEEPIMPORT1\n"
+    return {
+        "files": {"file": ("sweep.csv", ("产品标识,批号,序列号\n" + row).encode())},
+        "data": {"kind": "commissioning"},
+    }
+
+
+# Multipart bodies the schema cannot build (a file and a form field that clashes by name).
+MULTIPART: dict[str, Callable[[World], dict[str, Any]]] = {
+    "POST /v1/partner/imports": _sweep_import_file,
+}
+
+
 def _body(spec: dict[str, Any], label: str, op: dict[str, Any], world: World) -> dict[str, Any]:
     """The request kwargs for `op`'s body: JSON built from its schema, or multipart."""
     if label in BODIES:
         return {"json": BODIES[label](world)}
+    if label in MULTIPART:
+        return MULTIPART[label](world)
     content = op.get("requestBody", {}).get("content", {})
     if not content:
         return {}
@@ -501,6 +519,16 @@ def _build_world(partner: PartnerEnv) -> World:
     site = client.post("/v1/partner/sites", json={"gln": SWEEP_GLN, "name": "B"}, headers=b_headers)
     assert site.status_code == 201, site.text
     capture_jobs(api.services).start(SWEEP_JOB, member=b.address, event_count=1)
+    # One of B's bulk-import jobs: a commissioning list whose one row has a bad GTIN, so it
+    # stays checked and unwritten.
+    bad_row = f"{c.gtin[:-1]}{(int(c.gtin[-1]) + 1) % 10},{c.lot},SWEEPBAD1\n"
+    imported = client.post(
+        "/v1/partner/imports",
+        data={"kind": "commissioning"},
+        files={"file": ("b.csv", ("产品标识,批号,序列号\n" + bad_row).encode())},
+        headers=b_headers,
+    )
+    assert imported.status_code == 202, imported.text
     ids = {
         "unit": h(units[3]),
         "packed": h(units[0]),
@@ -518,6 +546,7 @@ def _build_world(partner: PartnerEnv) -> World:
         "records": [report.json()["record_id"], service.json()["record_id"]],
         "subscription": hook.json()["id"],
         "query_subscription": query_hook.json()["subscriptionID"],
+        "import_job": imported.json()["id"],
     }
     world = World(
         partner=partner,
@@ -542,6 +571,8 @@ def _build_world(partner: PartnerEnv) -> World:
         query_hook.json()["signatureToken"],
         SWEEP_QUERY,
         SWEEP_HOOK,
+        imported.json()["id"],
+        "b.csv",
     }
     world.markers = world.document_markers | {b.address, *(h(i) for i in world.items)}
     world.markers |= {RECORD_TEXT, *ids["records"]}
