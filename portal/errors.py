@@ -415,6 +415,17 @@ MESSAGES: dict[str, str] = {
     "webhook_url_private": _l("Deliveries to this network's internal addresses are not allowed."),
     "invalid_limit": _l("Ask for between 1 and 500 events at a time."),
     "invalid_cursor": _l("The event position must be 0 or more."),
+    "epcis_query_not_found": _l("No saved EPCIS query of that name."),
+    "epcis_query_exists": _l("Your organisation already has an EPCIS query of that name."),
+    "epcis_query_limit": _l("Your organisation has the most saved EPCIS queries allowed (50)."),
+    "epcis_query_in_use": _l("This EPCIS query has subscriptions: remove them first."),
+    "epcis_query_parameter": _l(
+        "Saved EPCIS queries take MATCH_epc, EQ_bizStep, EQ_disposition, GE_eventTime and "
+        "LT_eventTime."
+    ),
+    "epcis_subscription_mode": _l("Choose either a stream or a schedule for the subscription."),
+    "epcis_schedule_invalid": _l("The schedule is not valid or never runs."),
+    "epcis_schedule_too_frequent": _l("The schedule runs too often: at most once an hour."),
 }
 
 
