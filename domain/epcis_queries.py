@@ -280,5 +280,4 @@ def list_subscriptions(services: Services, *, owner: str, name: str) -> list[Que
 def remove_subscription(services: Services, *, owner: str, name: str, sub_id: str) -> None:
     _own_subscription(services, owner, name, sub_id)
     engine = api_store(services).engine
-    rows.remove_subscription(engine, sub_id)
-    store.remove_state(engine, sub_id)
+    rows.remove_subscription(engine, sub_id)  # and its EPCIS query state

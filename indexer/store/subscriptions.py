@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
-from medledger.indexer.store.tables import deliveries, subscriptions
+from medledger.indexer.store.tables import deliveries, epcis_query_subscriptions, subscriptions
 
 __all__ = [
     "DeliveryRow",
@@ -165,6 +165,8 @@ def set_secret(engine: Engine, sub_id: str, nonce: bytes, ciphertext: bytes, *, 
 def remove_subscription(engine: Engine, sub_id: str) -> None:
     with engine.begin() as conn:
         conn.execute(delete(deliveries).where(deliveries.c.subscription_id == sub_id))
+        state = epcis_query_subscriptions.c.subscription_id == sub_id  # an EPCIS query's
+        conn.execute(delete(epcis_query_subscriptions).where(state))
         conn.execute(delete(subscriptions).where(subscriptions.c.id == sub_id))
 
 

@@ -242,3 +242,32 @@ def test_another_member_sees_neither_the_query_nor_its_subscriptions(
     assert client.get(sub_url, headers=headers).status_code == 404
     assert client.delete(base, headers=headers).status_code == 204
     assert client.get(base, headers=headers).status_code == 404
+
+
+def test_a_failed_run_is_retried_with_the_same_id_and_the_cursor_waits_for_a_2xx(
+    env: PartnerEnv, receiver: Receiver
+) -> None:
+    (unit,) = _commission(env, ["QW1"])
+    headers = _query(env, "retried", ["QW1"])
+    client = env.api.client
+    created = client.post(
+        f"{QUERIES}/retried/subscriptions",
+        json={"dest": receiver.url("/flaky"), "stream": True},
+        headers=headers,
+    ).json()
+    sub_url = f"{QUERIES}/retried/subscriptions/{created['subscriptionID']}"
+    receiver.answer("/flaky", 500)
+    _ship(env, unit)
+    _deliver(env)
+    assert client.get(sub_url, headers=headers).json()["cursor"] == created["cursor"]
+    time.sleep(0.05)
+    _deliver(env)
+    first, second = receiver.got["/flaky"]
+    assert first.headers["medledger-event-id"] == second.headers["medledger-event-id"]
+    assert client.get(sub_url, headers=headers).json()["cursor"] > created["cursor"]
+    generic = f"/v1/partner/subscriptions/{created['subscriptionID']}"
+    (delivery,) = client.get(f"{generic}/deliveries", headers=headers).json()["deliveries"]
+    assert (delivery["state"], delivery["attempts"]) == ("delivered", 2)
+    # Removed through the webhook routes, it frees its query.
+    assert client.delete(generic, headers=headers).status_code == 204
+    assert client.delete(f"{QUERIES}/retried", headers=headers).status_code == 204
