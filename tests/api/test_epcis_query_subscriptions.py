@@ -74,6 +74,15 @@ def _query(env: PartnerEnv, name: str, serials: list[str]) -> dict[str, str]:
     return headers
 
 
+def _stream(env: PartnerEnv, headers: dict[str, str], name: str, dest: str) -> dict[str, Any]:
+    r = env.api.client.post(
+        f"{QUERIES}/{name}/subscriptions", json={"dest": dest, "stream": True}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    created: dict[str, Any] = r.json()
+    return created
+
+
 def _commission(env: PartnerEnv, serials: list[str]) -> list[bytes]:
     c = env.api.consortium
     ids: list[bytes] = c.manufacturer.commission(c.lot_key, serials).value
@@ -89,10 +98,7 @@ def _ship(env: PartnerEnv, item: bytes) -> int:
 
 
 def _event_list(received: Any) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = received.event["epcisBody"]["queryResults"]["resultsBody"][
-        "eventList"
-    ]
-    return events
+    return _event_list_of(received.event)
 
 
 def test_a_stream_delivers_a_signed_valid_document_only_for_matching_new_events(
@@ -207,11 +213,7 @@ def test_another_member_sees_neither_the_query_nor_its_subscriptions(
     _commission(env, ["QV1"])
     headers = _query(env, "private", ["QV1"])
     client = env.api.client
-    sub = client.post(
-        f"{QUERIES}/private/subscriptions",
-        json={"dest": receiver.url("/p"), "stream": True},
-        headers=headers,
-    ).json()
+    sub = _stream(env, headers, "private", receiver.url("/p"))
     other = env.login(c.hospital)
     base = f"{QUERIES}/private"
     sub_url = f"{base}/subscriptions/{sub['subscriptionID']}"
@@ -250,11 +252,7 @@ def test_a_failed_run_is_retried_with_the_same_id_and_the_cursor_waits_for_a_2xx
     (unit,) = _commission(env, ["QW1"])
     headers = _query(env, "retried", ["QW1"])
     client = env.api.client
-    created = client.post(
-        f"{QUERIES}/retried/subscriptions",
-        json={"dest": receiver.url("/flaky"), "stream": True},
-        headers=headers,
-    ).json()
+    created = _stream(env, headers, "retried", receiver.url("/flaky"))
     sub_url = f"{QUERIES}/retried/subscriptions/{created['subscriptionID']}"
     receiver.answer("/flaky", 500)
     _ship(env, unit)
