@@ -3,7 +3,8 @@
 This module (with `node.evm_reads`) is the only place that imports py-evm (`eth`). py-evm
 runs here as it ships (its own opcode loop and tries): it is the reference the revm engine
 (`node.engine_revm`, the default) is compared with, it writes the genesis, and it runs
-eth_call and eth_estimateGas (`call`, `estimate_gas`).
+eth_call and eth_estimateGas (`call`, `estimate_gas`) for a node on py-evm and for what
+revm leaves to it (`node.revm_calls`).
 
 A block is executed exactly once. `build_block` applies the sequencer's transactions to the
 parent's state with the Prague VM, makes the header from the result and persists header,
