@@ -259,7 +259,8 @@ class _Message:
             else:
                 account = _AccountInfo(balance=balance, nonce=nonce, code=head.codes[code_hash])
             evm.insert_account_info(_hex(address), account)
-            for slot, value in head.slots.get(address, {}).items():
+            # a copy: calls at the same root in other threads add slots meanwhile
+            for slot, value in list(head.slots.get(address, {}).items()):
                 if value:
                     # One slot per snapshot, as `engine_revm` inserts them: the first
                     # insert loads the account into revm's journal, where a second
@@ -296,7 +297,7 @@ class _Message:
             raise UnsupportedByEngine("BLOCKHASH: pyrevm cannot be given the chain's hashes")
         for address, slots in _cached_slots(text).items():
             known = self._head.slots.setdefault(address, {})
-            for slot in slots - known.keys():
+            for slot in slots - set(known):
                 value = self._reader.storage(address, slot)
                 known[slot] = value
                 wrong |= value != 0
