@@ -208,3 +208,28 @@ def test_a_py_evm_node_answers_with_py_evm(tmp_path: Path, node_config: NodeConf
             client.close()
     finally:
         node.stop()
+
+
+def test_concurrent_estimates_at_one_head_agree(lived: Lived) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    revm = RevmCalls()  # one per node: its reads at a root are shared by the threads
+    kinds = [s for s in _kinds(lived.sent).values() if s.estimate and dict(s.message)["to"]]
+    head = lived.node.chain.head_hash
+    timestamp = int(time.time())
+
+    def estimate(sent: Sent) -> int:
+        with lived.node.chain.snapshot() as snap:
+            header = evm_reads.header_by_hash(snap, head)
+            on: dict[str, Any] = {"chain_id": lived.node.config.chain_id, "timestamp": timestamp}
+            message = dict(sent.message)
+            try:
+                return revm.estimate_gas(snap, header, **on, **message, gas_cap=sent.gas).gas_used
+            except UnsupportedByEngine:
+                return -1
+
+    once = [estimate(sent) for sent in kinds[:6]]
+    revm = RevmCalls()
+    with ThreadPoolExecutor(4) as pool:
+        again = list(pool.map(estimate, kinds[:6] * 4))
+    assert again == once * 4 and min(once) > 0
