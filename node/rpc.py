@@ -290,6 +290,7 @@ class Rpc:
         leaves to it, `node.revm_calls`)."""
         timestamp = max(int(time.time()), int(header.timestamp))
         chain_id = self.chain.chain_id
+        deadline = time.monotonic() + seconds
         if self._revm is not None:
             at: dict[str, Any] = {"chain_id": chain_id, "timestamp": timestamp, "seconds": seconds}
             try:
@@ -298,6 +299,9 @@ class Rpc:
                 return self._revm.call(snap, header, **at, **message, gas=gas)
             except UnsupportedByEngine as exc:
                 log.debug("eth_call on py-evm: %s", exc)
+            seconds = deadline - time.monotonic()  # what revm's runs left of the budget
+            if seconds <= 0:
+                raise evm.TimeBudgetExceeded("the message ran past its time budget")
         on = {"db": snap, "head_hash": header.hash, "chain_id": chain_id, "timestamp": timestamp}
         if estimate:
             return evm.estimate_gas(**on, **message, gas_cap=gas, seconds=seconds)
