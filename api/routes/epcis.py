@@ -30,6 +30,7 @@ from medledger.api.epcis.identifiers import parse_epc, parse_epc_class
 from medledger.api.epcis.jobs import capture_jobs, job_view, start_job
 from medledger.api.epcis.lot_export import query_lot_events
 from medledger.api.epcis.store import capture_store
+from medledger.domain.api_examples import CAPTURE_JOB_EXAMPLE, example
 from medledger.domain.chain import custodial_ledger
 from medledger.domain.errors import Forbidden, NotFound, Unprocessable
 from medledger.domain.master_data import current_record
@@ -252,6 +253,8 @@ DOCUMENT_BODY = {
 class CaptureJobOut(BaseModel):
     """An EPCIS 2.0 capture job, with the per-event report (`api.epcis.jobs`)."""
 
+    model_config = example(CAPTURE_JOB_EXAMPLE)
+
     captureID: str
     createdAt: str | None
     finishedAt: str | None
@@ -266,6 +269,8 @@ class CaptureJobOut(BaseModel):
 
 
 class CaptureJobsOut(BaseModel):
+    model_config = example({"jobs": [CAPTURE_JOB_EXAMPLE]})
+
     jobs: list[CaptureJobOut]
 
 
