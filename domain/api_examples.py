@@ -147,10 +147,10 @@ PENDING_EXAMPLE: Final[dict[str, Any]] = {
     "status_url": f"/v1/partner/transactions/{TX_HASH}",
 }
 
-GLN: Final = "6901234000017"
+GLN: Final = "6901234000016"
 
 SITE_EXAMPLE: Final[dict[str, Any]] = {
-    "gln": "6901234000024",
+    "gln": "6901234000023",
     "name": "华东医疗器械配送有限公司 嘉定仓库",
     "name_en": "East China Medical Distribution, Jiading warehouse",
     "address": "上海市嘉定区叶城路 1288 号",

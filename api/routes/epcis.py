@@ -34,6 +34,7 @@ from medledger.domain.api_examples import CAPTURE_JOB_EXAMPLE, example
 from medledger.domain.chain import custodial_ledger
 from medledger.domain.errors import Forbidden, NotFound, Unprocessable
 from medledger.domain.master_data import current_record
+from medledger.domain.record_notes import shipment_note
 from medledger.domain.trace import ensure_item_visible
 from medledger.indexer.queries.epcis import lot_visible
 from medledger.sdk.gs1 import item_id, lot_key
@@ -200,6 +201,7 @@ def events(
         chain_id=services.deployment.chain_id,
         per_page=per_page,
         after=int(next_page or 0),
+        note_of=lambda moved: shipment_note(services, moved, viewer=scope.member),
     )
     return _page(request, found, token)
 
