@@ -394,7 +394,10 @@ class ShipIn(SignedFields):
             "receiver": ADDRESS,
             "item_ids": ["106141411234567897"],
             "lots": [{"lot_key": LOT_CODE, "quantity": 100}],
-            "record": {"reference": "DN-2026-0042"},
+            "record": {
+                "reference": "DN-2026-0042",
+                "biz_transactions": [{"type": "po", "id": "PO-2026-0815"}],
+            },
         }
     )
 
