@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from medledger.domain.api_examples import example
 from medledger.domain.bulk_import import jobs
 from medledger.domain.bulk_import.files import MAX_FILE_BYTES
 from medledger.domain.bulk_import.report import error_file
@@ -39,6 +40,32 @@ class ImportProblemOut(BaseModel):
 
 
 class ImportJobOut(BaseModel):
+    model_config = example(
+        {
+            "id": "imp_3f1c9a2b7d4e",
+            "kind": "commissioning",
+            "filename": "commissioning-2026-12.csv",
+            "state": "invalid",
+            "total_rows": 10000,
+            "done_rows": 0,
+            "percent": 0,
+            "error_count": 1,
+            "problem": None,
+            "created_at": 1796514902,
+            "finished_at": None,
+            "errors": [
+                {
+                    "row": 42,
+                    "column": "serial",
+                    "code": "duplicate_in_file",
+                    "value": "SN0041",
+                    "message_zh": "与第 17 行重复",
+                    "message_en": "repeats row 17",
+                }
+            ],
+        }
+    )
+
     id: str
     kind: str
     filename: str
@@ -70,7 +97,17 @@ def _out(job: jobs.ImportJob, errors: list[ImportProblemOut] | None = None) -> I
     )
 
 
-@router.post("", response_model=ImportJobOut, status_code=202)
+_UPLOAD_EXAMPLE = {"file": "commissioning-2026-12.csv", "kind": "commissioning"}
+
+
+@router.post(
+    "",
+    response_model=ImportJobOut,
+    status_code=202,
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"example": _UPLOAD_EXAMPLE}}}
+    },
+)
 async def upload(
     file: Annotated[UploadFile, File(description="a .csv (UTF-8 or GB18030) or .xlsx file")],
     kind: Annotated[KindName, Form()],
