@@ -48,9 +48,15 @@ def hooks(partner: PartnerEnv) -> PartnerEnv:
 
 
 def _subscribe(
-    env: PartnerEnv, ledger: Ledger, url: str, kinds: list[str] | None = None
+    env: PartnerEnv,
+    ledger: Ledger,
+    url: str,
+    kinds: list[str] | None = None,
+    counterparty: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"url": url, "kinds": kinds or KINDS}
+    if counterparty is not None:
+        body["counterparty"] = counterparty
     answer = env.api.client.post("/v1/partner/subscriptions", json=body, headers=env.login(ledger))
     assert answer.status_code == 201, answer.text
     created: dict[str, Any] = answer.json()
@@ -163,6 +169,31 @@ def test_spent_attempts_dead_letter_and_suspend_until_a_replay(
     _deliver(hooks, passes=2)
     got = [r.event["subject"]["shipment_id"] for r in receiver.got["/down"]]
     assert got == [shipments[0]] * 4 + [shipments[1]]
+
+
+def test_the_counterparty_filter_matches_the_other_party_of_a_shipment_either_way(
+    hooks: PartnerEnv, receiver: Receiver
+) -> None:
+    c = hooks.api.consortium
+    m, d, h = c.manufacturer, c.distributor, c.hospital
+    _subscribe(hooks, m, receiver.url("/to-d"), counterparty=d.address.lower())
+    _subscribe(hooks, d, receiver.url("/from-m"), counterparty=m.address)
+    _subscribe(hooks, m, receiver.url("/self"), counterparty=m.address)
+    _subscribe(hooks, d, receiver.url("/from-h"), counterparty=h.address)
+    ids = m.commission(c.lot_key, ["CP1", "CP2"]).value
+    to_d = m.ship(d.address, ids[:1]).value
+    m.ship(h.address, ids[1:])
+    d.receive(to_d, temp_min=50, temp_max=60)
+    hooks.api.sync()
+    _deliver(hooks, passes=2)
+
+    def seen(path: str) -> list[tuple[str, int]]:
+        return [(e["type"], e["subject"]["shipment_id"]) for e in receiver.events(path)]
+
+    both = [("shipment.inbound", to_d), ("shipment.received", to_d)]
+    assert seen("/to-d") == both  # outbound: the receiver is the manufacturer's counterparty
+    assert seen("/from-m") == both  # inbound: the sender is the distributor's
+    assert seen("/self") == [] and seen("/from-h") == []
 
 
 def test_subscription_routes_refuse_bad_urls_and_other_members(
