@@ -200,6 +200,7 @@ class DeliveryWorker:
                     status=status,
                     now=now,
                     owner=self.owner,
+                    has_row=first is not None and first.seq == event.seq,
                 ):
                     return sent  # the lease was lost: another process carries on
                 attempts = 0
