@@ -25,6 +25,10 @@ __all__ = [
     "OPERATION_EXAMPLE",
     "SHIPMENT_EXAMPLE",
     "TX_HASH",
+    "CAPTURE_JOB_EXAMPLE",
+    "SITE_EXAMPLE",
+    "SITES_EXAMPLE",
+    "GLN",
 ]
 
 ITEM_ID: Final = "0x92011e751aa9e5bb6e0c1c9b2cf76e8e06a1f0bc0f1b3fda57a1e0f2f1a6c2d4"
@@ -206,4 +210,49 @@ IMPORT_JOB_EXAMPLE: Final[dict[str, Any]] = {
             "message_en": "The check digit is wrong.",
         }
     ],
+}
+
+GLN: Final = "6901234000016"
+
+SITE_EXAMPLE: Final[dict[str, Any]] = {
+    "gln": "6901234000023",
+    "name": "华东医疗器械配送有限公司 嘉定仓库",
+    "name_en": "East China Medical Distribution, Jiading warehouse",
+    "address": "上海市嘉定区叶城路 1288 号",
+}
+
+SITES_EXAMPLE: Final[dict[str, Any]] = {
+    "member": DISTRIBUTOR["address"],
+    "primary_gln": GLN,
+    "sites": [
+        {
+            **SITE_EXAMPLE,
+            "sgln": "urn:epc:id:sgln:6901234.00002.0",
+            "active": True,
+            "primary": False,
+            "block_number": 398,
+        }
+    ],
+}
+
+CAPTURE_JOB_EXAMPLE: Final[dict[str, Any]] = {
+    "captureID": "3f1c9a2b7d4e4f0a9b6c5d8e7f1a2b3c",
+    "createdAt": "2026-12-05T09:15:02+08:00",
+    "finishedAt": "2026-12-05T09:15:09+08:00",
+    "running": False,
+    "success": True,
+    "captureErrorBehaviour": "rollback",
+    "errors": [],
+    "state": "success",
+    "eventCount": 1,
+    "events": [
+        {
+            "index": 0,
+            "eventID": "urn:uuid:6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            "state": "applied",
+            "event_hash": "0x" + "8a" * 32,
+            "tx_hashes": [TX_HASH],
+        }
+    ],
+    "location": "/v1/epcis/capture/3f1c9a2b7d4e4f0a9b6c5d8e7f1a2b3c",
 }

@@ -50,7 +50,8 @@ def _address(value: str) -> str:
 
 class EventFilter(BaseModel):
     """Which events a reader wants: kinds (empty: all), a product, a lot, a counterparty
-    (a shipment's sender, a recall's initiator) and a location GLN; bounded."""
+    (of a shipment: its other party as the reader sees it; of a recall: its
+    initiator) and a location GLN; bounded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -33,7 +33,7 @@ from medledger.domain.partner_schemas import (
     hexs,
 )
 from medledger.domain.read_your_writes import settled
-from medledger.domain.record_notes import anchored, note_commitment
+from medledger.domain.record_notes import anchored, check_sites, note_commitment
 from medledger.domain.records import RecordKind
 from medledger.domain.services import Services
 from medledger.domain.unit_records import anchor_sealed
@@ -191,6 +191,7 @@ def ship(services: Services, *, member: Member, order: ShipIn) -> OperationOut:
     if order.record is None:
         return settled(services, orders.ship(services, member, order))
     _custodial_only(order.signature)
+    check_sites(services, order.record, sender=member.address, receiver=order.receiver)
     subject = order.item_ids[0] if order.item_ids else order.lots[0].lot_key
     doc, sealed = note_commitment(
         services,

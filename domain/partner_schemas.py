@@ -36,6 +36,7 @@ from medledger.domain.api_examples import (
     example,
 )
 from medledger.domain.codes import MAX_CODE_LENGTH, item_key_of, lot_key_of
+from medledger.domain.delivery_notes import BizTransactions, SiteGln
 from medledger.sdk.dates import consortium_zone, day_end, day_of, day_start
 
 __all__ = [
@@ -285,6 +286,49 @@ class RecordNoteIn(Strict):
         return {k: v for k, v in typed.items() if v}
 
 
+class DeliveryNoteIn(RecordNoteIn):
+    """A shipment's delivery note, sealed for the sender, the receiver and the regulator:
+    a reference and note, the business transactions (purchase order, despatch advice,
+    invoice, ... as CBV types) and the sites it ships from and to (a registered site of
+    the sender, of the receiver). Any one of these makes a note."""
+
+    model_config = example(
+        {
+            "reference": "DN-2026-0042",
+            "biz_transactions": [
+                {"type": "po", "id": "PO-2026-0815"},
+                {"type": "desadv", "id": "DA-2026-0042"},
+                {"type": "inv", "id": "INV-88120"},
+            ],
+            "ship_from_site": "6901234000023",
+            "ship_to_site": "6901234000030",
+        }
+    )
+
+    biz_transactions: BizTransactions = Field(default_factory=list)
+    ship_from_site: SiteGln | None = None
+    ship_to_site: SiteGln | None = None
+
+    @model_validator(mode="after")
+    def _some_text(self) -> DeliveryNoteIn:
+        given = self.biz_transactions or self.ship_from_site or self.ship_to_site
+        if not (given or self.reference.strip() or self.note.strip()):
+            raise ValueError(
+                "a delivery note needs a reference, a note, a business transaction or a site"
+            )
+        return self
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**super().body()}
+        if self.biz_transactions:
+            out["biz_transactions"] = [t.model_dump() for t in self.biz_transactions]
+        if self.ship_from_site:
+            out["ship_from_site"] = self.ship_from_site
+        if self.ship_to_site:
+            out["ship_to_site"] = self.ship_to_site
+        return out
+
+
 def _one_of(record: object, given: object, name: str) -> None:
     if record is not None and given is not None:
         raise ValueError(f"give `record` or `{name}`, not both")
@@ -350,7 +394,10 @@ class ShipIn(SignedFields):
             "receiver": ADDRESS,
             "item_ids": ["106141411234567897"],
             "lots": [{"lot_key": LOT_CODE, "quantity": 100}],
-            "record": {"reference": "DN-2026-0042"},
+            "record": {
+                "reference": "DN-2026-0042",
+                "biz_transactions": [{"type": "po", "id": "PO-2026-0815"}],
+            },
         }
     )
 
@@ -358,7 +405,7 @@ class ShipIn(SignedFields):
     item_ids: list[ItemRef] = Field(default_factory=list, max_length=MAX_BATCH)
     lots: LotQuantities = Field(default_factory=list)
     document_hash: Hex32 | None = None
-    record: RecordNoteIn | None = Field(default=None, description="a delivery note, sealed")
+    record: DeliveryNoteIn | None = Field(default=None, description="a delivery note, sealed")
 
     @model_validator(mode="after")
     def _entries(self) -> ShipIn:

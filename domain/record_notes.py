@@ -15,12 +15,23 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 from medledger.domain import records
-from medledger.domain.partner_schemas import OperationOut, RecordNoteIn
+from medledger.domain.errors import Unprocessable
+from medledger.domain.partner_schemas import DeliveryNoteIn, OperationOut, RecordNoteIn
 from medledger.domain.records import RecordKind, SealedRecord
 from medledger.domain.services import Services
+from medledger.indexer.queries.shipments import ShipmentRow
+from medledger.indexer.queries.sites import gln_owner
 from medledger.sdk.dates import day_of
 
-__all__ = ["MAX_NOTE", "PastDate", "anchored", "note_commitment", "seal_note"]
+__all__ = [
+    "MAX_NOTE",
+    "PastDate",
+    "anchored",
+    "check_sites",
+    "note_commitment",
+    "seal_note",
+    "shipment_note",
+]
 
 MAX_NOTE = 500
 
@@ -83,3 +94,49 @@ def note_commitment(
         readers=readers,
     )
     return sealed.commitment, sealed
+
+
+def _site_of(services: Services, gln: str, member: str) -> bool:
+    with services.engine.connect() as conn:
+        found = gln_owner(conn, gln)
+    if found is None:
+        return False
+    owner, row = found
+    return owner.lower() == member.lower() and (row.active or row.is_primary)
+
+
+def check_sites(services: Services, note: DeliveryNoteIn, *, sender: str, receiver: str) -> None:
+    """422 unless the note's ship-from site is a GLN of the sender and its ship-to site one
+    of the receiver (a registered, unretired site or the primary GLN)."""
+    if note.ship_from_site and not _site_of(services, note.ship_from_site, sender):
+        raise Unprocessable(
+            "ship_from_not_sender_site",
+            f"ship_from_site {note.ship_from_site} is not a site of the sender {sender}",
+        )
+    if note.ship_to_site and not _site_of(services, note.ship_to_site, receiver):
+        raise Unprocessable(
+            "ship_to_not_receiver_site",
+            f"ship_to_site {note.ship_to_site} is not a site of the receiver {receiver}",
+        )
+
+
+def shipment_note(
+    services: Services, moved: ShipmentRow, *, viewer: str | None
+) -> dict[str, Any] | None:
+    """The body of the shipment's sealed delivery note, for a party to it (`viewer`, or
+    None for the regulator); None for anyone else or a shipment without a note here."""
+    if not any(moved.document_hash):
+        return None
+    if viewer is not None and viewer.lower() not in (
+        moved.sender.address.lower(),
+        moved.receiver.address.lower(),
+    ):
+        return None
+    view = records.by_commitment(
+        services, moved.document_hash, reader=viewer or "", regulator=viewer is None
+    )
+    if view is None or view.record.kind != RecordKind.SHIPMENT_NOTE:
+        return None
+    if view.record.author.lower() != moved.sender.address.lower():
+        return None
+    return view.body

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
+from medledger.domain.api_examples import SITE_EXAMPLE
 from medledger.domain.auth import Member
 from medledger.domain.devices import member_ledger
 from medledger.domain.errors import Unprocessable
@@ -72,7 +73,7 @@ SiteText = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_bytes)]
 class SiteIn(BaseModel):
     """A site to register: its GLN, name (Chinese), English name and address."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [SITE_EXAMPLE]})
     gln: Gln
     name: Annotated[SiteText, Field(min_length=1)]
     name_en: SiteText = ""

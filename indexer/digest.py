@@ -36,10 +36,12 @@ DIGEST_QUERIES: dict[str, str] = {
     "product_master_versions": "SELECT * FROM product_master_versions ORDER BY gtin, version",
     "lot_events": "SELECT * FROM lot_events ORDER BY block_number, log_index, lot_index, kind",
     # Without seq: a rewind never gives a seq again, so a rewound index has other seqs.
+    # Only the chain's events: the API's derived alerts (no block) are not a reindex's.
     "ledger_events": "SELECT e.kind, e.occurred_at, e.block_number, e.tx_hash, e.log_index, "
     "e.gtin, e.lot, e.shipment_id, e.counterparty, e.location, e.dedupe_key, e.data, "
     "(SELECT COUNT(*) FROM ledger_event_audience a WHERE a.seq = e.seq) "
-    "FROM ledger_events e ORDER BY e.block_number, e.log_index, e.kind",
+    "FROM ledger_events e WHERE e.block_number IS NOT NULL "
+    "ORDER BY e.block_number, e.log_index, e.kind",
 }
 
 

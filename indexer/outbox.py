@@ -29,6 +29,7 @@ from medledger.indexer.db import Sql
 __all__ = [
     "EVENT_WRITE_LOCK",
     "LedgerEventKind",
+    "SHIPMENT_KINDS",
     "NewEvent",
     "Outbox",
     "celsius",
@@ -56,6 +57,20 @@ class LedgerEventKind(StrEnum):
     ALERT_COLD_CHAIN = "alert.cold_chain"
     ALERT_SCAN_ANOMALY = "alert.scan_anomaly"
     ALERT_ADVERSE_EVENT_RATE = "alert.adverse_event_rate"
+
+
+# A shipment's events go to its two parties (their audience rows): the counterparty a
+# reader filters on is the other one, the sender of an inbound shipment or the receiver of
+# an outbound one (`indexer.queries.events.events_after`).
+SHIPMENT_KINDS: Final = tuple(
+    str(k)
+    for k in (
+        LedgerEventKind.SHIPMENT_INBOUND,
+        LedgerEventKind.SHIPMENT_RECEIVED,
+        LedgerEventKind.SHIPMENT_REJECTED,
+        LedgerEventKind.SHIPMENT_CANCELLED,
+    )
+)
 
 
 def celsius(tenths: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 This module (with `node.evm_reads`) is the only place that imports py-evm (`eth`). py-evm
 runs here as it ships (its own opcode loop and tries): it is the reference the revm engine
 (`node.engine_revm`, the default) is compared with, it writes the genesis, and it runs
-eth_call and eth_estimateGas (`call`, `estimate_gas`).
+eth_call and eth_estimateGas (`call`, `estimate_gas`) for a node on py-evm and for what
+revm leaves to it (`node.revm_calls`).
 
 A block is executed exactly once. `build_block` applies the sequencer's transactions to the
 parent's state with the Prague VM, makes the header from the result and persists header,
@@ -46,7 +47,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from medledger.node.engine import calldata_floor
+from medledger.node.calls import CallResult, TimeBudgetExceeded, estimate
 from medledger.node.errors import DivergenceError, NodeError
 
 __all__ = [
@@ -88,11 +89,6 @@ CHECK_EVERY = 4_096  # gas charges (about one per opcode) between looks at the c
 # ecrecover (coincurve), SHA-256, RIPEMD-160 and identity: native code, cheap per gas
 FAST_PRECOMPILES = frozenset(n.to_bytes(20, "big") for n in (1, 2, 3, 4))
 SLOW_PRECOMPILE_SECONDS_PER_GAS = 25e-6
-
-
-class TimeBudgetExceeded(NodeError):
-    """A message run under `time_budget` ran past it (not an EVM error: nothing catches
-    it on the way out of py-evm)."""
 
 
 _clock = threading.local()  # the thread's deadline, and gas charges counted
@@ -188,14 +184,6 @@ class BuiltBlock:
     senders: list[bytes]
     dropped: list[tuple[DecodedTx, str]] = field(default_factory=list)
     deferred: list[DecodedTx] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class CallResult:
-    success: bool
-    output: bytes
-    gas_used: int
-    error: str
 
 
 def chaindb_of(db: Any) -> ChainDB:
@@ -592,18 +580,7 @@ def estimate_gas(
 def _estimate(
     vm: MedLedgerVM, *, sender: bytes, to: bytes, data: bytes, value: int, gas_cap: int
 ) -> CallResult:
-    first = _run(vm, sender=sender, to=to, data=data, value=value, gas=gas_cap)
-    if not first.success:
-        return first
-    floor = calldata_floor(data)  # EIP-7623: admission refuses a gas limit below it
-    guess = min(gas_cap, first.gas_used * 64 // 63 + 2_300)
-    if _run(vm, sender=sender, to=to, data=data, value=value, gas=guess).success:
-        return CallResult(True, first.output, max(guess, floor), "")
-    low, high = first.gas_used, gas_cap
-    while high - low > 1_000:
-        mid = (low + high) // 2
-        if _run(vm, sender=sender, to=to, data=data, value=value, gas=mid).success:
-            high = mid
-        else:
-            low = mid
-    return CallResult(True, first.output, max(high, floor), "")
+    def run(gas: int) -> CallResult:
+        return _run(vm, sender=sender, to=to, data=data, value=value, gas=gas)
+
+    return estimate(run, data=data, gas_cap=gas_cap)

@@ -11,7 +11,8 @@ and -32000 "header not found" from the methods that read state at it.
 Bounds: the body is parsed by `sdk.bounded_json` (nesting depth, value count); a batch
 holds at most `MAX_BATCH` requests, and once its answers pass `MAX_ANSWER_BYTES` the rest
 are refused unexecuted; parameters that size work are bounded in `node.params`;
-`eth_call` and `eth_estimateGas` run with at most `max_tx_gas` gas, within
+`eth_call` and `eth_estimateGas` run on the configured engine (`node.revm_calls` for revm,
+`node.evm` for py-evm) with at most `max_tx_gas` gas, within
 `call_time_budget_ms` of wall time and at most `max_concurrent_calls` at once. A refusal
 by a bound is an error whose `data` is {"reason": `node.errors.Reason`, "limit": n}.
 """
@@ -28,6 +29,7 @@ from typing import Any
 from medledger.node import evm, evm_reads, records
 from medledger.node.chain import ChainView
 from medledger.node.config import NodeConfig
+from medledger.node.engine import UnsupportedByEngine
 from medledger.node.errors import (
     EXECUTION_REVERTED,
     INTERNAL_ERROR,
@@ -55,6 +57,7 @@ from medledger.node.params import (
     percentiles,
     tx_hash,
 )
+from medledger.node.revm_calls import RevmCalls
 from medledger.node.store import Snapshot
 from medledger.sdk import bounded_json
 
@@ -94,6 +97,7 @@ class Rpc:
         self._status = status
         self._tx_status = tx_status
         self._calls = threading.BoundedSemaphore(config.max_concurrent_calls)
+        self._revm = RevmCalls() if config.engine == "revm" else None
         self.methods: dict[str, Callable[..., Any]] = {
             name: getattr(self, name)
             for name in dir(self)
@@ -254,17 +258,7 @@ class Rpc:
         try:
             with self.chain.snapshot() as snap:
                 header = self._header(snap, tag)
-                at = {
-                    "db": snap,
-                    "head_hash": header.hash,
-                    "chain_id": self.chain.chain_id,
-                    "timestamp": max(int(time.time()), int(header.timestamp)),
-                    "seconds": seconds,
-                }
-                if estimate:
-                    result = evm.estimate_gas(**at, **message, gas_cap=gas)
-                else:
-                    result = evm.call(**at, **message, gas=gas)
+                result = self._run(snap, header, message, gas, seconds, estimate=estimate)
         except evm.TimeBudgetExceeded as exc:
             raise Refused(
                 LIMIT_EXCEEDED,
@@ -281,6 +275,37 @@ class Rpc:
             capped = f" (out of the {gas} gas a call may use)" if result.gas_used >= gas else ""
             raise RpcError(EXECUTION_REVERTED, f"execution failed: {result.error}{capped}")
         return result
+
+    def _run(
+        self,
+        snap: Snapshot,
+        header: Any,
+        message: dict[str, Any],
+        gas: int,
+        seconds: float,
+        *,
+        estimate: bool,
+    ) -> evm.CallResult:
+        """The message on the configured engine: revm, or py-evm (also for what revm
+        leaves to it, `node.revm_calls`)."""
+        timestamp = max(int(time.time()), int(header.timestamp))
+        chain_id = self.chain.chain_id
+        deadline = time.monotonic() + seconds
+        if self._revm is not None:
+            at: dict[str, Any] = {"chain_id": chain_id, "timestamp": timestamp, "seconds": seconds}
+            try:
+                if estimate:
+                    return self._revm.estimate_gas(snap, header, **at, **message, gas_cap=gas)
+                return self._revm.call(snap, header, **at, **message, gas=gas)
+            except UnsupportedByEngine as exc:
+                log.debug("eth_call on py-evm: %s", exc)
+            seconds = deadline - time.monotonic()  # what revm's runs left of the budget
+            if seconds <= 0:
+                raise evm.TimeBudgetExceeded("the message ran past its time budget")
+        on = {"db": snap, "head_hash": header.hash, "chain_id": chain_id, "timestamp": timestamp}
+        if estimate:
+            return evm.estimate_gas(**on, **message, gas_cap=gas, seconds=seconds)
+        return evm.call(**on, **message, gas=gas, seconds=seconds)
 
     # ------------------------------------------------------------ web3 / net
 

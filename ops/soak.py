@@ -8,9 +8,12 @@ briefly, and started again; the fault is survived when it answers `/healthz` aga
 traffic then gets a write through. Alongside, `ops.hostile` sends the hostile payloads
 of issue 13 (bracket bombs, oversized bodies and batches, half-open connections, forged
 far-away scans, bad sensor values and codes, sign-in guesses...) at both APIs and both
-RPCs, counting answers by class (`hostile_requests`, `hostile_5xx`, ...). At the end the
-traffic stops, the follower and the indexers catch up, and `ops.soak_checks` checks
-acknowledged writes, reindexes, roots and contract invariants. The last printed line is
+RPCs, counting answers by class (`hostile_requests`, `hostile_5xx`, ...). A webhook
+receiver (`ops.webhook_sink`, a supervised process and one more victim) takes two members'
+subscriptions to every event kind. At the end the traffic stops, the follower, the
+indexers and the deliveries catch up, and `ops.soak_checks` checks acknowledged writes,
+reindexes, roots, contract invariants and the webhooks (`webhook_events`,
+`webhook_repeats`, `webhook_lost`). The last printed line is
 `{"suite": "soak", "figures": {...}}`.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -31,18 +35,34 @@ from typing import Any
 import httpx
 from web3 import HTTPProvider, Web3
 
+from medledger.domain.events import EventKind
 from medledger.ops import soak_checks
 from medledger.ops.hostile import Hostile, HostileStats, HostileTargets
 from medledger.ops.simulate import Traffic
+from medledger.ops.soak_checks import WebhookReport, WebhookWatch
 from medledger.ops.stack import Stack, StackConfig, start_stack
 from medledger.ops.up import seed_stack, wait_indexed, write_urls
-from medledger.runtime.supervisor import SupervisorError
+from medledger.runtime.supervisor import ProcessSpec, SupervisorError, free_port
 from medledger.sdk.deploy import Deployment
 from medledger.sdk.ledger import Ledger
 
 __all__ = ["SoakPlan", "run_soak"]
 
-VICTIMS = ("sequencer", "follower", "indexer", "regulator-indexer", "api")
+RECEIVER = "webhook-receiver"
+VICTIMS = ("sequencer", "follower", "indexer", "regulator-indexer", "api", RECEIVER)
+# The members whose webhook subscriptions the soak watches (a maker and a distributor of
+# the demo consortium: most of the traffic's events are theirs).
+WEBHOOK_MEMBERS = ("chengrui", "ruitong")
+# Retries soon and never dead-letters while the receiver is down; a killed API's lease
+# frees in 2 s.
+WEBHOOK_ENV = {
+    "MEDLEDGER_API_WEBHOOK_ALLOW_PRIVATE_HTTP": "true",
+    "MEDLEDGER_API_WEBHOOK_BASE_DELAY": "0.1",
+    "MEDLEDGER_API_WEBHOOK_MAX_DELAY": "1",
+    "MEDLEDGER_API_WEBHOOK_MAX_ATTEMPTS": "100",
+    "MEDLEDGER_API_WEBHOOK_LEASE_SECONDS": "2",
+}
+WEBHOOK_CATCH_UP = 90.0  # seconds the deliveries may take to catch up at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +77,7 @@ class SoakPlan:
     min_faults: int = 0  # keep going past `minutes` until this many faults were injected
     hostile: bool = True  # hostile traffic (ops.hostile) alongside the honest traffic
     hostile_pause: float = 0.5  # seconds between two hostile payloads
+    webhooks: bool = True  # a webhook receiver (a victim too) and two subscriptions
 
 
 def _head(url: str) -> int:
@@ -65,6 +86,9 @@ def _head(url: str) -> int:
     if "result" not in answer:
         raise SupervisorError(f"{url} answered eth_blockNumber with {answer.get('error')}")
     return int(answer["result"], 16)
+
+
+_EVERY_KIND = [str(k) for k in EventKind]  # the soak subscribes to every kind
 
 
 class _Chaos:
@@ -163,6 +187,46 @@ def _hostile(
     return _HostileRun(hostile, stop, plan.hostile_pause)
 
 
+class _Webhooks:
+    """The supervised receiver, the watched subscriptions and, at the end, their report."""
+
+    def __init__(self, stack: Stack, traffic: Traffic, workdir: Path) -> None:
+        self.stack, self.log = stack, workdir / "webhooks.jsonl"
+        port = free_port()
+        argv = [sys.executable, "-m", "medledger.ops.webhook_sink", str(port), str(self.log)]
+        health = f"http://127.0.0.1:{port}/healthz"
+        stack.supervisor.start(ProcessSpec(RECEIVER, argv, health_url=health, health_timeout=30))
+        self.watches: list[WebhookWatch] = []
+        for slug in WEBHOOK_MEMBERS:
+            member = traffic.members[slug]
+            body = {"url": f"http://127.0.0.1:{port}/{slug}", "kinds": _EVERY_KIND}
+            created = member.post("/v1/partner/subscriptions", body)
+            address = member.ledger.account.address
+            self.watches.append(
+                WebhookWatch(f"/{slug}", address, created["secret"], created["cursor"])
+            )
+
+    def report(self, kills: int, echo: Callable[[str], None]) -> WebhookReport:
+        """Wait (at most WEBHOOK_CATCH_UP s) until every entitled event arrived; check."""
+        sup = self.stack.supervisor
+        if not sup.is_running(RECEIVER):
+            sup.start(sup.spec(RECEIVER))
+        chain_id = Deployment.load(self.stack.deployment_file).chain_id
+        deadline = time.monotonic() + WEBHOOK_CATCH_UP
+        while True:
+            lines = soak_checks.received(self.log)
+            entitled = {
+                w.path: soak_checks.entitled_seqs(self.stack.index_db_url, chain_id, w)
+                for w in self.watches
+            }
+            report = soak_checks.webhook_report(lines, self.watches, entitled, kills)
+            if not report.lost or time.monotonic() > deadline:
+                echo(f"webhooks: {report.events} events, {report.repeats} repeats, "
+                     f"{len(report.lost)} lost")  # fmt: skip
+                return report
+            time.sleep(0.5)
+
+
 def _check(stack: Stack, traffic: Traffic, head: int, workdir: Path) -> dict[str, list[str]]:
     assert stack.sequencer_rpc is not None and stack.follower_rpc is not None
     deployment = Deployment.load(stack.deployment_file)
@@ -190,11 +254,14 @@ def run_soak(
     workdir = Path(tempfile.mkdtemp(prefix="medledger-soak-"))
     # The hostile clients come as TEST-NET addresses through X-Forwarded-For, as if behind
     # a proxy on loopback, so their budgets are theirs and not the honest traffic's.
+    api_env = {"MEDLEDGER_API_FORWARDED_ALLOW_IPS": "127.0.0.1"} if plan.hostile else {}
     config = replace(
         StackConfig.on_free_ports(workdir / "stack"),
         block_interval_ms=plan.block_interval_ms,
-        api_env={"MEDLEDGER_API_FORWARDED_ALLOW_IPS": "127.0.0.1"} if plan.hostile else {},
+        api_env={**api_env, **(WEBHOOK_ENV if plan.webhooks else {})},
     )
+    victims = plan.victims if plan.webhooks else tuple(v for v in plan.victims if v != RECEIVER)
+    plan = replace(plan, victims=victims)
     stop = threading.Event()
     try:
         with start_stack(config) as stack:
@@ -205,6 +272,7 @@ def run_soak(
             traffic = Traffic(
                 api_url=stack.partner_api, rpc_url=stack.sequencer_rpc, data_dir=config.data_dir
             )
+            webhooks = _Webhooks(stack, traffic, workdir) if plan.webhooks else None
             chaos = _Chaos(stack, traffic, plan, echo)
             low, high = plan.fault_every
             echo(f"soak: {plan.minutes:g} min of traffic at {plan.rate:g} ops/s with SIGKILLs "
@@ -228,6 +296,10 @@ def run_soak(
                 hostile_stats = hostile.join() if hostile is not None else HostileStats()
             head = _settle(stack, echo)
             problems = _check(stack, traffic, head, workdir)
+            kills = chaos.injected["api"] + chaos.injected[RECEIVER]
+            hooks = webhooks.report(kills, echo) if webhooks is not None else WebhookReport()
+            problems["webhook_violations"] = hooks.violations
+            problems["webhook_lost"] = hooks.lost
         for name, found in problems.items():
             echo(f"{name}: {len(found)}" + "".join(f"\n  {p}" for p in found[:10]))
         if hostile is not None:
@@ -251,6 +323,10 @@ def run_soak(
             "failed_writes": stats.failed_writes,
             "scans": stats.scans,
             "blocks": head,
+            "webhook_events": hooks.events,
+            "webhook_repeats": hooks.repeats,
+            "webhook_lost": len(hooks.lost),
+            "webhook_violations": len(hooks.violations),
             "faults_by_process": dict(chaos.injected),
             **hostile_stats.figures(),
         }

@@ -8,26 +8,37 @@
   equal the sequencer's, block by block;
 - `invariant_violations`: over every item the chain ever logged, `Items.itemOf` agrees with
   the reindexed projection, packed items share their outermost container's holder and
-  status, each container lists each child exactly once, and every holder is a member.
+  status, each container lists each child exactly once, and every holder is a member;
+- `webhook_report`: every event a webhook subscription is entitled to reached the soak's
+  receiver (`ops.webhook_sink`) at least once, signed with its secret, first arrivals in
+  seq order, nothing it is not entitled to, and a repeat only of the event just received
+  (its 2xx not yet recorded when a process was killed), at most one per kill.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from medledger.domain.auth import Member
+from medledger.domain.delivery.webhook import verify
+from medledger.domain.events import MAX_EVENTS, EventFilter, read_events
 from medledger.indexer.config import Settings
 from medledger.indexer.db import make_engine
 from medledger.indexer.digest import table_digests
 from medledger.indexer.follower import Indexer
+from medledger.indexer.queries.events import last_seq, member_standing
 from medledger.indexer.queries.soak import every_item
 from medledger.indexer.source import Web3LogSource
 from medledger.ops.simulate import Acked
 from medledger.sdk.deploy import Deployment
 from medledger.sdk.ledger import Ledger
+from medledger.sdk.model import Role
 
 __all__ = [
     "invariant_violations",
@@ -35,6 +46,10 @@ __all__ = [
     "reindex",
     "root_mismatches",
     "index_mismatches",
+    "WebhookReport",
+    "WebhookWatch",
+    "entitled_seqs",
+    "webhook_report",
 ]
 
 BATCH = 200
@@ -151,3 +166,103 @@ def _root(states: dict[bytes, Any], ledger: Ledger, item: bytes) -> Any:
             states[state.parent_id] = ledger.item(state.parent_id)
         state = states[state.parent_id]
     return state
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookWatch:
+    """One subscription of the soak: its receiver path, owner, secret and first cursor."""
+
+    path: str
+    member: str
+    secret: str
+    after: int
+
+
+@dataclass(slots=True)
+class WebhookReport:
+    events: int = 0  # distinct events received, over every subscription
+    repeats: int = 0
+    lost: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+
+def entitled_seqs(db_url: str, chain_id: int, watch: WebhookWatch) -> tuple[int, list[int]]:
+    """The newest seq of the outbox, then the seqs after `watch.after` its owner may see."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            head = last_seq(conn)
+            standing = member_standing(conn, watch.member)
+            if standing is None:
+                return head, []
+            member = Member(watch.member, Role(standing[0]), None, "soak")
+            seqs: list[int] = []
+            after = watch.after
+            while True:
+                events = read_events(
+                    conn,
+                    chain_id=chain_id,
+                    member=member,
+                    after=after,
+                    filter=EventFilter(),
+                    limit=MAX_EVENTS,
+                )
+                seqs += [e.seq for e in events]
+                if len(events) < MAX_EVENTS:
+                    return head, seqs
+                after = events[-1].seq
+    finally:
+        engine.dispose()
+
+
+def received(log: Path) -> list[dict[str, Any]]:
+    """The receiver's log lines (a line torn by a SIGKILL was never answered: skipped)."""
+    if not log.exists():
+        return []
+    lines = []
+    for text in log.read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.loads(text))
+        except json.JSONDecodeError:
+            continue
+    return lines
+
+
+def webhook_report(
+    lines: Sequence[dict[str, Any]],
+    watches: Sequence[WebhookWatch],
+    entitled: dict[str, tuple[int, list[int]]],
+    kills: int,
+) -> WebhookReport:
+    """Check `lines` (read before `entitled` was: events newer than its head may be on
+    their way) against each watch's entitled seqs; `kills` of the API and the receiver."""
+    report = WebhookReport()
+    for watch in watches:
+        head, expected = entitled[watch.path]
+        seqs: list[int] = []
+        for line in (x for x in lines if x.get("path") == watch.path):
+            body = str(line["body"])
+            event = json.loads(body)
+            seqs.append(int(event["seq"]))
+            signature = str(line.get("signature", ""))
+            if not verify(watch.secret, signature, body.encode(), now=int(line["at"])):
+                report.violations.append(f"{watch.path}: event {event['id']}: bad signature")
+            if line.get("id") != event["id"]:
+                report.violations.append(f"{watch.path}: event {event['id']}: id header differs")
+        got, allowed = set(seqs), set(expected)
+        report.events += len(got)
+        report.repeats += len(seqs) - len(got)
+        report.lost += [
+            f"{watch.path}: seq {s} never arrived" for s in expected if s <= head and s not in got
+        ]
+        report.violations += [
+            f"{watch.path}: seq {s} is not the owner's" for s in sorted(got - allowed)
+        ]
+        for before, after in zip(seqs, seqs[1:], strict=False):
+            if after < before:
+                report.violations.append(f"{watch.path}: seq {after} arrived after {before}")
+        if len(seqs) - len(got) > kills:
+            report.violations.append(
+                f"{watch.path}: {len(seqs) - len(got)} repeats for {kills} kills"
+            )
+    return report

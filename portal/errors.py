@@ -324,6 +324,19 @@ MESSAGES: dict[str, str] = {
         "A source or destination party of the event is not the shipment's sender or receiver."
     ),
     "unknown_capture": _l("There is no such capture job of yours."),
+    "epcis_biz_transaction_invalid": _l(
+        "A business transaction is not valid: its type must be a CBV type (po, desadv, inv, "
+        "rma, ...), its id 1 to 128 characters; at most 20 per event."
+    ),
+    "epcis_location_not_theirs": _l(
+        "The event's ship-to location is not a GLN or site of the receiver."
+    ),
+    "ship_from_not_sender_site": _l(
+        "The ship-from site is not one of your GLNs or active registered sites."
+    ),
+    "ship_to_not_receiver_site": _l(
+        "The ship-to site is not a GLN or active registered site of the receiver."
+    ),
     "acceptance_with_hash": _l(
         "Send either the acceptance record or an inspection hash you signed, not both."
     ),

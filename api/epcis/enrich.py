@@ -25,10 +25,20 @@ from medledger.indexer.queries.shipments import ShipmentRow
 from medledger.indexer.queries.sites import primary_gln
 from medledger.sdk.dates import day_of
 
-__all__ = ["biz_transaction_uri", "ilmd", "location", "parties", "receipt_sensors"]
+__all__ = [
+    "NOTED",
+    "biz_transaction_uri",
+    "biz_transactions",
+    "ilmd",
+    "location",
+    "parties",
+    "receipt_sensors",
+]
 
 _SENDER_ACTS = (EventKind.SHIPPED, EventKind.CANCELLED)
 _RECEIVER_ACTS = (EventKind.RECEIVED, EventKind.REJECTED)
+_BUYER_ISSUES = ("po", "poc", "recadv")
+NOTED = _SENDER_ACTS + _RECEIVER_ACTS  # events whose place or data the delivery note gives
 
 
 def location(
@@ -52,12 +62,15 @@ def location(
     return {"readPoint": {"id": uri}, "bizLocation": {"id": uri}}
 
 
-def parties(chain_id: int, moved: ShipmentRow) -> dict[str, Any]:
+def parties(
+    conn: Connection, chain_id: int, moved: ShipmentRow, note: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Sender and receiver as owning and possessing party (custody and ownership move
-    together on this ledger)."""
+    together on this ledger); the delivery note's ship-to site as the `location`
+    destination."""
     sender = member_uri(chain_id, moved.sender.address)
     receiver = member_uri(chain_id, moved.receiver.address)
-    return {
+    out = {
         "sourceList": [
             {"type": "owning_party", "source": sender},
             {"type": "possessing_party", "source": sender},
@@ -67,6 +80,10 @@ def parties(chain_id: int, moved: ShipmentRow) -> dict[str, Any]:
             {"type": "possessing_party", "destination": receiver},
         ],
     }
+    ship_to = (note or {}).get("ship_to_site")
+    if ship_to:
+        out["destinationList"].append({"type": "location", "destination": sgln(conn, ship_to)})
+    return out
 
 
 def biz_transaction_uri(gln: str | None, value: str) -> str:
@@ -75,6 +92,30 @@ def biz_transaction_uri(gln: str | None, value: str) -> str:
     if ":" in value:
         return value
     return f"urn:epcglobal:cbv:bt:{gln or '0000000000000'}:{value}"
+
+
+def biz_transactions(
+    conn: Connection, moved: ShipmentRow, note: dict[str, Any]
+) -> list[dict[str, str]]:
+    """The note's business transactions as a CBV `bizTransactionList`, a bare id made a
+    URI under its issuer's GLN: the buyer's (receiver's) for orders and receiving advice,
+    the seller's (sender's) otherwise; the note's site, else the primary GLN."""
+    found = [
+        (str(t["type"]), str(t["id"]))
+        for t in note.get("biz_transactions") or []
+        if isinstance(t, dict) and "type" in t and "id" in t
+    ]
+    if not found:
+        return []
+    seller = note.get("ship_from_site") or primary_gln(conn, moved.sender.address)
+    buyer = note.get("ship_to_site") or primary_gln(conn, moved.receiver.address)
+    return [
+        {
+            "type": kind,
+            "bizTransaction": biz_transaction_uri(buyer if kind in _BUYER_ISSUES else seller, id_),
+        }
+        for kind, id_ in found
+    ]
 
 
 def receipt_sensors(moved: ShipmentRow) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from medledger.indexer.queries.epcis import (
     lot_dates,
     lots_recalled_at,
 )
-from medledger.indexer.queries.shipments import shipment
+from medledger.indexer.queries.shipments import ShipmentRow, shipment
 from medledger.sdk.model import ItemStatus
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "EVENT_ID_NAMESPACE",
     "EVENT_SHAPES",
     "EventQuery",
+    "NoteOf",
     "query_document",
     "iso_time",
     "query_events",
@@ -68,6 +70,8 @@ EVENT_SHAPES: dict[EventKind, tuple[str, str, str, str]] = {
 BIZ_STEPS = sorted({m[2] for m in EVENT_SHAPES.values()})
 DISPOSITIONS = sorted({m[3] for m in EVENT_SHAPES.values()} | {"non_sellable_other", "recalled"})
 CHUNK = 2000
+# The delivery note of a shipment, if the reader is entitled to it (`record_notes.shipment_note`)
+NoteOf = Callable[[ShipmentRow], dict[str, Any] | None]
 EVENT_ID_NAMESPACE = uuid.UUID("1b7ac3a6-3f0e-4a52-9d44-5b1c1f0e7d21")
 
 
@@ -145,8 +149,17 @@ def _keys(conn: Connection, q: EventQuery, after: int, want: int) -> list[EventK
     return list(keys.values())[:want]
 
 
+def _no_note(_: ShipmentRow) -> None:
+    return None
+
+
 def _event(
-    conn: Connection, key: EventKey, rows: list[EventItem], base: str, chain_id: int
+    conn: Connection,
+    key: EventKey,
+    rows: list[EventItem],
+    base: str,
+    chain_id: int,
+    note_of: NoteOf = _no_note,
 ) -> dict[str, Any]:
     block, log_index, kind = key.block_number, key.log_index, key.kind
     etype, action, step, disposition = EVENT_SHAPES[kind]
@@ -185,13 +198,18 @@ def _event(
     event["disposition"] = disposition
     shipment_id = rows[0].shipment_id
     moved = None if shipment_id is None else shipment(conn, shipment_id)
-    event.update(enrich.location(conn, kind, holder=rows[0].holder, moved=moved))
+    note = note_of(moved) if moved is not None and kind in enrich.NOTED else None
+    event.update(enrich.location(conn, kind, holder=rows[0].holder, moved=moved, note=note))
+    if moved is not None and note is not None and kind in (EventKind.SHIPPED, EventKind.RECEIVED):
+        transactions = enrich.biz_transactions(conn, moved, note)
+        if transactions:
+            event["bizTransactionList"] = transactions
     if kind is EventKind.COMMISSIONED and rows[0].lot_number is not None:
         dates = None if rows[0].lot_index is None else lot_dates(conn, rows[0].lot_index)
         production, expiry = dates or (None, None)
         event["ilmd"] = enrich.ilmd(rows[0].lot_number, expiry=expiry, production=production)
     if moved is not None and kind in (EventKind.SHIPPED, EventKind.RECEIVED):
-        event.update(enrich.parties(chain_id, moved))
+        event.update(enrich.parties(conn, chain_id, moved, note))
     if moved is not None and kind is EventKind.RECEIVED:
         sensors = enrich.receipt_sensors(moved)
         if sensors:
@@ -212,8 +230,10 @@ def query_events(
     chain_id: int,
     per_page: int,
     after: int = 0,
+    note_of: NoteOf = _no_note,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of EPCIS events and the token of the next page (None at the end)."""
+    """A page of EPCIS events and the token of the next page (None at the end); a
+    shipment's delivery note (business transactions, sites) as `note_of` gives it."""
     events: list[dict[str, Any]] = []
     token: int | None = after
     while len(events) < per_page and token is not None:
@@ -222,7 +242,7 @@ def query_events(
         keys = keys[: per_page - len(events)]
         for key in keys:
             rows = event_items(conn, key.block_number, key.log_index, key.kind)
-            event = _event(conn, key, rows, base, chain_id)
+            event = _event(conn, key, rows, base, chain_id, note_of)
             token = key.row_id if q.item_keys is not None else max(r.row_id for r in rows)
             if q.wants(event):
                 events.append(event)

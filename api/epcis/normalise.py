@@ -6,9 +6,11 @@ Kept: the type, action and bizStep (CBV URIs reduced to their bare term); the EP
 ledger item paths (`/01/<gtin>/21/<serial>`, `/00/<sscc>`, whatever URI form named them, a
 Digital Link lot qualifier dropped: the unit's id does not hold it); readPoint and
 bizLocation as GLNs (an SGLN's extension dropped); the owning and possessing parties as
-member addresses (a `did:pkh` URI) or GLNs, sorted; Temperature sensor reports as their
+member addresses (a `did:pkh` URI) or GLNs, sorted; `location` destinations (the ship-to
+site) as GLNs; Temperature sensor reports as their
 min/max in degrees Celsius (one decimal, as the ledger keeps tenths); the ilmd lot number;
-the business transactions as (type, id), sorted.
+the business transactions as (type, id), sorted (a CBV `urn:epcglobal:cbv:bt:<GLN>:<id>`
+as its id: the ledger derives the issuer's GLN).
 
 Dropped: eventID, eventTime, eventTimeZoneOffset, recordTime and `medledger:` extensions
 (the ledger's block time and reference replace the capture's), the disposition (derived by
@@ -31,6 +33,15 @@ def _bare(value: Any) -> str:
     return str(value).rsplit("/", 1)[-1].split("-", 1)[-1]
 
 
+def _transaction_id(uri: str) -> str:
+    """A CBV `urn:epcglobal:cbv:bt:<GLN>:<id>` as its id (the export names the issuer's
+    GLN itself), any other value as given."""
+    head = "urn:epcglobal:cbv:bt:"
+    if uri.startswith(head) and uri.count(":") >= 5:
+        return uri[len(head) :].split(":", 1)[1]
+    return uri
+
+
 def _party(uri: str) -> str:
     if uri.startswith("did:pkh:"):
         return uri.rsplit(":", 1)[-1].lower()
@@ -48,6 +59,17 @@ def _parties(event: dict[str, Any], key: str, name: str) -> list[str]:
             for e in entries or []
             if isinstance(e, dict)
             and _bare(e.get("type", "")) in ("owning_party", "possessing_party")
+        }
+    )
+
+
+def _locations(event: dict[str, Any], key: str, name: str) -> list[str]:
+    entries = event.get(key) if isinstance(event.get(key), list) else []
+    return sorted(
+        {
+            _party(str(e.get(name, "")))
+            for e in entries or []
+            if isinstance(e, dict) and _bare(e.get("type", "")) == "location"
         }
     )
 
@@ -92,6 +114,9 @@ def normalise(event: dict[str, Any]) -> dict[str, Any]:
         out["sources"] = sources
     if destinations:
         out["destinations"] = destinations
+    ship_to = _locations(event, "destinationList", "destination")
+    if ship_to:
+        out["destinationLocations"] = ship_to
     temperatures = _temperatures(event)
     if temperatures:
         out["temperatures"] = temperatures
@@ -102,7 +127,7 @@ def normalise(event: dict[str, Any]) -> dict[str, Any]:
     transactions = event.get("bizTransactionList") or []
     if transactions:
         out["bizTransactions"] = sorted(
-            (_bare(t.get("type", "")), str(t.get("bizTransaction", "")))
+            (_bare(t.get("type", "")), _transaction_id(str(t.get("bizTransaction", ""))))
             for t in transactions
             if isinstance(t, dict)
         )

@@ -7,7 +7,8 @@ Supported (anything else is a 422 naming the event):
 - AggregationEvent ADD (packing): createContainer if the parent is new, then pack;
   DELETE (unpacking): unpack.
 - ObjectEvent shipping: ship to the `did:pkh` owning or possessing party in
-  `destinationList`.
+  `destinationList`; its business transactions and sites are sealed as the shipment's
+  delivery note (`api.epcis.notes`), whose commitment the shipment carries.
 - ObjectEvent receiving: receive the open shipment holding the EPCs; the listed EPCs are
   accepted and the shipment's others rejected; the temperature comes from a
   `sensorElementList` Temperature report (see `api.epcis.sensors`), else the products'
@@ -30,8 +31,12 @@ from sqlalchemy import Connection
 
 from medledger.api.epcis.errors import CaptureRefused, UnsupportedEvent
 from medledger.api.epcis.identifiers import Epc, member_of_uri, parse_epc
+from medledger.api.epcis.notes import shipping_note
 from medledger.api.epcis.places import check_locations, check_parties
 from medledger.api.epcis.sensors import check_sensor_reports, temperature_range
+from medledger.domain import records
+from medledger.domain.record_notes import seal_note
+from medledger.domain.records import RecordKind, SealedRecord
 from medledger.domain.services import Services
 from medledger.indexer.queries.devices import company_prefixes
 from medledger.indexer.queries.epcis import StorageRange, open_shipment_holding, storage_range
@@ -117,7 +122,20 @@ class Planner:
                 receiver=receiver,
                 chain_id=self.services.deployment.chain_id,
             )
-            return [Step(f"ship to {receiver}", touched, lambda led: led.ship(receiver, ids))]
+            check_locations(self.conn, index, event, self.ledger.address)  # before sealing
+            note = shipping_note(self.conn, index, event, receiver=receiver)
+            sealed = None
+            if note is not None:
+                sealed = seal_note(
+                    self.services,
+                    kind=RecordKind.SHIPMENT_NOTE,
+                    author=self.ledger.address,
+                    subject_id=ids[0],
+                    body=note,
+                    readers=[receiver],
+                )
+            run = partial(_ship, self.services, receiver, ids, sealed)
+            return [Step(f"ship to {receiver}", touched, run)]
         if step == "receiving":
             return [self._receive(index, event, ids)]
         if step == "dispensing":
@@ -265,3 +283,15 @@ def _commission(key: bytes, serials: list[str], led: Ledger) -> TxResult[Any]:
 _OBJECT_STEPS = frozenset(
     {"commissioning", "shipping", "receiving", "dispensing", "decommissioning", "destroying"}
 )
+
+
+def _ship(
+    services: Services, receiver: str, ids: list[bytes], note: SealedRecord | None, led: Ledger
+) -> TxResult[int]:
+    """Ship, carrying the sealed delivery note's commitment; the note is anchored to the
+    transaction once one is sent (a rehearsal raises before)."""
+    if note is None:
+        return led.ship(receiver, ids)
+    result = led.ship(receiver, ids, document_hash=note.commitment)
+    records.set_anchor(services, note.id, "0x" + bytes(result.receipt["transactionHash"]).hex())
+    return result

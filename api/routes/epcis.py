@@ -30,9 +30,11 @@ from medledger.api.epcis.identifiers import parse_epc, parse_epc_class
 from medledger.api.epcis.jobs import capture_jobs, job_view, start_job
 from medledger.api.epcis.lot_export import query_lot_events
 from medledger.api.epcis.store import capture_store
+from medledger.domain.api_examples import CAPTURE_JOB_EXAMPLE, example
 from medledger.domain.chain import custodial_ledger
 from medledger.domain.errors import Forbidden, NotFound, Unprocessable
 from medledger.domain.master_data import current_record
+from medledger.domain.record_notes import shipment_note
 from medledger.domain.trace import ensure_item_visible
 from medledger.indexer.queries.epcis import lot_visible
 from medledger.sdk.gs1 import item_id, lot_key
@@ -199,6 +201,7 @@ def events(
         chain_id=services.deployment.chain_id,
         per_page=per_page,
         after=int(next_page or 0),
+        note_of=lambda moved: shipment_note(services, moved, viewer=scope.member),
     )
     return _page(request, found, token)
 
@@ -252,6 +255,8 @@ DOCUMENT_BODY = {
 class CaptureJobOut(BaseModel):
     """An EPCIS 2.0 capture job, with the per-event report (`api.epcis.jobs`)."""
 
+    model_config = example(CAPTURE_JOB_EXAMPLE)
+
     captureID: str
     createdAt: str | None
     finishedAt: str | None
@@ -266,6 +271,8 @@ class CaptureJobOut(BaseModel):
 
 
 class CaptureJobsOut(BaseModel):
+    model_config = example({"jobs": [CAPTURE_JOB_EXAMPLE]})
+
     jobs: list[CaptureJobOut]
 
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from medledger.domain import partners, recall_actions, sites
-from medledger.domain.api_examples import ADDRESS, DISTRIBUTOR, ITEM_ID, TX_HASH, example
+from medledger.domain.api_examples import ADDRESS, DISTRIBUTOR, GLN, ITEM_ID, TX_HASH, example
 from medledger.domain.errors import NotConfigured
 from medledger.domain.network import network_alerts
 from medledger.domain.oversight_feed import scanner_address
@@ -456,6 +456,8 @@ def assign_prefix(address: Address, body: PrefixIn, services: ServicesDep) -> Tx
 
 
 class PrimaryGlnIn(Strict):
+    model_config = example({"gln": GLN})
+
     gln: Gln
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from medledger.domain import sites
+from medledger.domain.api_examples import SITES_EXAMPLE, example
 from medledger.domain.errors import NotFound
 from medledger.domain.partner_schemas import PROBLEMS, OperationOut
 from medledger.domain.sites import SiteIn
@@ -38,6 +39,8 @@ class SiteOut(BaseModel):
 
 
 class SitesOut(BaseModel):
+    model_config = example(SITES_EXAMPLE)
+
     member: str
     primary_gln: str | None
     sites: list[SiteOut]

@@ -94,7 +94,7 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="medledger-webhook")
-        self._client = webhook.client()
+        self._sender = webhook.Sender()
         self._rand = random.SystemRandom().random
         self._store = rows.worker_engine(api_store(services).engine)
         # EPCIS query subscriptions need the API's query (None: they wait).
@@ -125,7 +125,7 @@ class DeliveryWorker:
         if self._thread is not None:
             self._thread.join(timeout=15)
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._client.close()
+        self._sender.close()
         if self._store is not api_store(self.services).engine:
             self._store.dispose()
 
@@ -203,9 +203,7 @@ class DeliveryWorker:
                 renewed = _now_ms()
             wire = event_json(event, names)
             body = json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode()
-            outcome = webhook.post(
-                self._client, sub.url, event_id=wire["id"], secret=secret, body=body
-            )
+            outcome = self._sender.post(sub.url, event_id=wire["id"], secret=secret, body=body)
             sent += 1
             attempts += 1
             now = int(time.time())
@@ -219,6 +217,7 @@ class DeliveryWorker:
                     status=status,
                     now=now,
                     owner=self.owner,
+                    has_row=first is not None and first.seq == event.seq,
                 ):
                     return sent  # the lease was lost: another process carries on
                 attempts = 0
@@ -256,11 +255,10 @@ def subscriber(conn: Connection, owner: str) -> Member | None:
 def ping(services: Services, sub: SubscriptionRow) -> webhook.Outcome:
     """Send a signed `ping` now (the route's test button); nothing is recorded."""
     body = json.dumps({"id": f"ping:{os.urandom(8).hex()}", "type": "ping"}).encode()
-    with webhook.client() as client:
-        return webhook.post(
-            client,
-            sub.url,
-            event_id=json.loads(body)["id"],
-            secret=secret_of(services, sub),
-            body=body,
+    sender = webhook.Sender()
+    try:
+        return sender.post(
+            sub.url, event_id=json.loads(body)["id"], secret=secret_of(services, sub), body=body
         )
+    finally:
+        sender.close()

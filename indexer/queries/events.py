@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from medledger.indexer.db import Sql
+from medledger.indexer.outbox import SHIPMENT_KINDS
 
 __all__ = [
     "EventRow",
@@ -80,15 +81,14 @@ def events_after(
     if kinds:
         where.append(f"e.kind IN ({','.join('?' * len(kinds))})")
         params.extend(kinds)
-    for column, value in (
-        ("gtin", gtin),
-        ("lot", lot),
-        ("counterparty", counterparty),
-        ("location", location),
-    ):
+    for column, value in (("gtin", gtin), ("lot", lot), ("location", location)):
         if value is not None:
             where.append(f"e.{column} = ?")
             params.append(value)
+    if counterparty is not None:
+        clause, values = _counterparty(counterparty, organisation_id)
+        where.append(clause)
+        params.extend(values)
     params.append(limit)
     rows = Sql(conn).rows(
         f"SELECT {_COLUMNS} FROM ledger_events e{joins} WHERE {' AND '.join(where)} "
@@ -112,6 +112,26 @@ def events_after(
         )
         for r in rows
     ]
+
+
+def _counterparty(address: str, organisation_id: int | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a counterparty filter. A shipment event matches when `address`
+    is the other party as the reader sees it (either party for the regulator); any other
+    event when its `counterparty` column (a recall's initiator...) is `address`."""
+    kinds = ",".join("?" * len(SHIPMENT_KINDS))
+    other = "" if organisation_id is None else " AND p.organisation_id <> ?"
+    party = (
+        "EXISTS (SELECT 1 FROM ledger_event_audience p "
+        "JOIN organisations o ON o.id = p.organisation_id "
+        f"WHERE p.seq = e.seq AND o.address = ?{other})"
+    )
+    clause = (
+        f"((e.kind IN ({kinds}) AND {party}) OR (e.kind NOT IN ({kinds}) AND e.counterparty = ?))"
+    )
+    values: list[Any] = [*SHIPMENT_KINDS, address]
+    if organisation_id is not None:
+        values.append(organisation_id)
+    return clause, [*values, *SHIPMENT_KINDS, address]
 
 
 def member_standing(conn: Connection, address: str) -> tuple[int, int] | None:

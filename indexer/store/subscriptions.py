@@ -13,7 +13,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from medledger.indexer.store.tables import deliveries, epcis_query_subscriptions, subscriptions
@@ -245,22 +257,36 @@ def _upsert(conn: Any, sub_id: str, seq: int, values: dict[str, Any]) -> None:
         conn.execute(insert(deliveries).values(subscription_id=sub_id, seq=seq, **values))
 
 
+# Built once: its cache key is then computed once, not per delivered event.
+_MOVE_CURSOR = (
+    update(subscriptions)
+    .where(
+        subscriptions.c.id == bindparam("b_sub_id"),
+        subscriptions.c.lease_owner == bindparam("b_owner"),
+        subscriptions.c.cursor < bindparam("b_seq"),
+    )
+    .values(cursor=bindparam("b_seq"))
+)
+
+
 def record_success(
-    engine: Engine, sub_id: str, seq: int, *, attempts: int, status: int, now: int, owner: str
+    engine: Engine,
+    sub_id: str,
+    seq: int,
+    *,
+    attempts: int,
+    status: int,
+    now: int,
+    owner: str,
+    has_row: bool = True,
 ) -> bool:
     """Move the cursor to `seq`, if `owner` still holds the lease and the cursor is behind
     `seq` (else nothing: another process took over). A delivery that needed retries keeps
     its row (now delivered); one delivered at the first attempt is the cursor alone (one
-    statement per event)."""
+    statement per event when the caller knows it has no row: `has_row=False`)."""
     with engine.begin() as conn:
         moved = conn.execute(
-            update(subscriptions)
-            .where(
-                subscriptions.c.id == sub_id,
-                subscriptions.c.lease_owner == owner,
-                subscriptions.c.cursor < seq,
-            )
-            .values(cursor=seq)
+            _MOVE_CURSOR, {"b_sub_id": sub_id, "b_owner": owner, "b_seq": seq}
         ).rowcount
         if not moved:
             return False
@@ -273,7 +299,7 @@ def record_success(
         }
         if attempts > 1:
             _upsert(conn, sub_id, seq, values)
-        else:  # a replayed dead letter has a row at its first attempt again
+        elif has_row:  # a replayed dead letter has a row at its first attempt again
             key = and_(deliveries.c.subscription_id == sub_id, deliveries.c.seq == seq)
             conn.execute(update(deliveries).where(key).values(**values))
     return True

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ SEND_BYTES = 1 << 20
 IN_FLIGHT = 3  # batches being sent at once; keeps the node's mempool fed
 RECEIPT_BATCH = 200
 POLL_INTERVAL = 0.02
+CALL_REPEATS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +290,41 @@ class Harness:
         result = _send_and_wait(self.url, raw)
         if result.failed or result.txs != len(raw):
             raise RuntimeError(f"benchmark setup failed on {self.url}: {result.failed} reverted")
+
+    def call_figures(self, say: Callable[[str], None]) -> dict[str, float | None]:
+        """Milliseconds per eth_estimateGas of commissioning 50 and 200 serials, and per
+        eth_call of the 50 (the dry run every API write and SDK write makes): medians of
+        `CALL_REPEATS`, each at the head of a chain already holding the workloads; None
+        when the call was refused (past `call_time_budget_ms`)."""
+        c = self.consortium
+        m = c.manufacturer
+        items = m._c["Items"]
+        figures: dict[str, float | None] = {}
+        for count in (50, 200):
+            serials = [f"EST{count}-{i}" for i in range(count)]
+            message = {
+                "from": m.address,
+                "to": items.address,
+                "data": items.encode_abi("commission", [c.lot_key, serials]),
+            }
+            methods = ["eth_estimateGas"] + (["eth_call"] if count == 50 else [])
+            for method in methods:
+                times = []
+                for _ in range(CALL_REPEATS):
+                    started = time.perf_counter()
+                    try:
+                        self.client.call(method, message, "latest")
+                    except RpcError:  # past the call time budget: no figure
+                        break
+                    times.append((time.perf_counter() - started) * 1000)
+                kind = "estimate" if method == "eth_estimateGas" else "call"
+                median = round(statistics.median(times), 1) if times else None
+                figures[f"{kind}_ms_{count}_serials"] = median
+        say(
+            "  calls: estimate of 50 / 200 serials {estimate_ms_50_serials} / "
+            "{estimate_ms_200_serials} ms, eth_call of 50 {call_ms_50_serials} ms".format(**figures)
+        )
+        return figures
 
     def commission(self, count: int, tag: str) -> list[bytes]:
         from medledger.sdk.gs1 import item_id, unit_path
@@ -548,7 +585,8 @@ def _measure_node(
     ours = Harness(url, admin, fund=False)
     ours.admit_on_genesis_suite(config)
     node_cpu = _cpu_seconds(proc)
-    figures = _measure(ours, sizes, say, node_cpu)
+    figures: dict[str, Any] = dict(_measure(ours, sizes, say, node_cpu))
+    figures.update(ours.call_figures(say))
     sequencer_cpu = node_cpu()[0]
     caught_up = _follower_catch_up(workdir, config, url)
     blocks_per_s, txs_per_s, follower_cpu, fetcher_cpu = caught_up

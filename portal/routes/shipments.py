@@ -1,9 +1,11 @@
 """Shipments for every partner role: outbound (ship codes to another member, with a
-delivery note; units, cases and pallets by code, and loose quantities of lot-tracked
-devices per lot, with the quantities available shown) and inbound (the acceptance form:
-counts per lot, accept or reject each unit or container, reject part of each loose lot
-quantity, temperature min/max and excursion, inspection note, documents). Writes go
-through the same use cases as the JSON API (`domain.items`, `api.routes.documents`)."""
+delivery note: its number, the purchase order, despatch advice and invoice numbers and the
+ship-from and ship-to sites, sealed for the parties; units, cases and pallets by code, and
+loose quantities of lot-tracked devices per lot, with the quantities available shown) and
+inbound (the acceptance form: counts per lot, accept or reject each unit or container,
+reject part of each loose lot quantity, temperature min/max and excursion, inspection
+note, documents). Writes go through the same use cases as the JSON API (`domain.items`,
+`api.routes.documents`)."""
 
 from __future__ import annotations
 
@@ -12,17 +14,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from medledger.domain import acceptance, items
 from medledger.domain.chain import reader
-from medledger.domain.errors import NotFound
+from medledger.domain.errors import NotFound, Unprocessable
 from medledger.domain.lot_custody import LotAvailability
 from medledger.domain.partner_schemas import OperationOut, ReceiveIn, ShipIn, hexs
 from medledger.indexer.queries.counterparties import organisation_name, partners
 from medledger.indexer.queries.loose_lots import loose_lots, lot_names
 from medledger.indexer.queries.shipments import ShippedLine, shipment_lines, shipments_of
+from medledger.indexer.queries.sites import sites_of
 from medledger.portal.context import Csrf, Ctx, role_ctx
 from medledger.portal.errors import ACTION_ERRORS as FAILURES
 from medledger.portal.errors import FormError
@@ -65,12 +69,14 @@ def _subject(shipment_id: int) -> bytes:
 def _outbound(ctx: Ctx, conn: ConnDep, **values: Any) -> HTMLResponse:
     me = ctx.signed_in.address
     values.setdefault("loose", [lot for lot in loose_lots(conn, me) if lot.active])
-    receivers = [
-        (p.address, f"{p.name} · {ctx._(word(p.role.name))}") for p in partners(conn, excluding=me)
-    ]
+    others = partners(conn, excluding=me)
+    receivers = [(p.address, f"{p.name} · {ctx._(word(p.role.name))}") for p in others]
+    primary = [("", ctx._("— the organisation's primary GLN —"))]
     return ctx.render(
         "shipments/outbound.html",
         receiver_options=receivers,
+        from_options=primary + _site_options(conn, [(me, "")]),
+        to_options=primary + _site_options(conn, [(p.address, p.name) for p in others]),
         shipments=shipments_of(conn, me, side="outbound"),
         receive_links=False,
         pending=ShipmentStatus.IN_TRANSIT,
@@ -98,15 +104,7 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
         loose = lot_lines("lots", typed.get("lots", ""))
         contents = typed.get("contents", "")
         shipped = codes("contents", contents) if contents.strip() or not loose else []
-        note = typed.get("note", "").strip()
-        body = ShipIn.model_validate(
-            {
-                "receiver": typed.get("receiver", ""),
-                "item_ids": [hexs(u.item_id) for u in shipped],
-                "lots": as_body(loose),
-                "record": {"note": note} if note else None,  # sealed for the receiver
-            }
-        )
+        body = _ship_body(typed, shipped, loose)
         check_sizes(files)
         sent = _ship_checked(ctx, body, loose)
         assert sent.shipment_id is not None
@@ -125,6 +123,63 @@ def _ship(ctx: Ctx, conn: ConnDep, typed: dict[str, str], files: list[UploadFile
     return not_stored or RedirectResponse(next_url, status_code=303)
 
 
+# The business numbers the ship form asks for, as CBV business transaction types.
+BIZ_FIELDS = ("po", "desadv", "inv")
+SITE_FIELDS = {
+    "ship_from_not_sender_site": "ship_from_site",
+    "ship_to_not_receiver_site": "ship_to_site",
+}
+
+
+def _site_options(conn: ConnDep, members: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(GLN, label) of each member's active sites other than its primary GLN."""
+    return [
+        (s.gln, " · ".join(p for p in (owner, s.name, s.gln) if p))
+        for address, owner in members
+        for s in sites_of(conn, address)
+        if s.active and not s.is_primary
+    ]
+
+
+def _delivery_note(typed: dict[str, str]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The sealed delivery note the form gives (None: nothing typed) and the form field of
+    each business transaction, in order."""
+    named = [(k, typed.get(k, "").strip()) for k in BIZ_FIELDS]
+    named = [(k, v) for k, v in named if v]
+    note: dict[str, Any] = {
+        "note": typed.get("note", "").strip(),
+        "biz_transactions": [{"type": k, "id": v} for k, v in named],
+        "ship_from_site": typed.get("ship_from_site", "").strip() or None,
+        "ship_to_site": typed.get("ship_to_site", "").strip() or None,
+    }
+    return (note if any(note.values()) else None), [k for k, _ in named]
+
+
+def _ship_body(typed: dict[str, str], shipped: list[Any], loose: list[LotLine]) -> ShipIn:
+    """The shipment order; a bad business number or site is an error on its own field."""
+    record, biz_fields = _delivery_note(typed)
+    try:
+        return ShipIn.model_validate(
+            {
+                "receiver": typed.get("receiver", ""),
+                "item_ids": [hexs(u.item_id) for u in shipped],
+                "lots": as_body(loose),
+                "record": record,  # sealed for the receiver and the regulator
+            }
+        )
+    except ValidationError as exc:
+        fields = {}
+        for e in exc.errors():
+            loc = [str(p) for p in e["loc"]]
+            if loc[:2] == ["record", "biz_transactions"] and len(loc) > 2:
+                fields[biz_fields[int(loc[2])]] = e["msg"]
+            elif loc[:1] == ["record"] and len(loc) > 1:
+                fields[loc[1]] = e["msg"]
+            else:
+                fields[".".join(loc) or "form"] = e["msg"]
+        raise FormError("invalid_request", str(exc), fields) from exc
+
+
 def _ship_checked(ctx: Ctx, body: ShipIn, loose: list[LotLine]) -> OperationOut:
     """Ship; a lot quantity over what is available is a field error naming the lot and
     the quantity available, before anything is signed."""
@@ -138,6 +193,10 @@ def _ship_checked(ctx: Ctx, body: ShipIn, loose: list[LotLine]) -> OperationOut:
             "requested": ctx.fmt.number(short.extra["requested"]),
         }
         raise FormError(short.code, short.detail, {"lots": short.detail}, params) from short
+    except Unprocessable as bad:
+        if bad.code not in SITE_FIELDS:
+            raise
+        raise FormError(bad.code, bad.detail, {SITE_FIELDS[bad.code]: bad.detail}) from bad
 
 
 # ------------------------------------------------------------------ inbound

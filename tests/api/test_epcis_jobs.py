@@ -294,7 +294,7 @@ def test_normalisation_of_gs1_examples_keeps_what_the_ledger_records() -> None:
     normalised = normalise(receiving)
     assert normalised["readPoint"] == normalised["bizLocation"] == "0012345111112"
     assert normalised["bizTransactions"] == [
-        ("desadv", "urn:epcglobal:cbv:bt:0614141073467:1152"),
+        ("desadv", "1152"),  # urn:epcglobal:cbv:bt:<issuer GLN>:1152, the GLN derived
         ("po", "http://transaction.acme.com/po/12345678"),
     ]
     for name in ("Example_9.6.2-ObjectEvent.jsonld", "Example_9.6.3-AggregationEvent.jsonld"):

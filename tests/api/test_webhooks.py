@@ -48,9 +48,15 @@ def hooks(partner: PartnerEnv) -> PartnerEnv:
 
 
 def _subscribe(
-    env: PartnerEnv, ledger: Ledger, url: str, kinds: list[str] | None = None
+    env: PartnerEnv,
+    ledger: Ledger,
+    url: str,
+    kinds: list[str] | None = None,
+    counterparty: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"url": url, "kinds": kinds or KINDS}
+    if counterparty is not None:
+        body["counterparty"] = counterparty
     answer = env.api.client.post("/v1/partner/subscriptions", json=body, headers=env.login(ledger))
     assert answer.status_code == 201, answer.text
     created: dict[str, Any] = answer.json()
@@ -163,6 +169,31 @@ def test_spent_attempts_dead_letter_and_suspend_until_a_replay(
     _deliver(hooks, passes=2)
     got = [r.event["subject"]["shipment_id"] for r in receiver.got["/down"]]
     assert got == [shipments[0]] * 4 + [shipments[1]]
+
+
+def test_the_counterparty_filter_matches_the_other_party_of_a_shipment_either_way(
+    hooks: PartnerEnv, receiver: Receiver
+) -> None:
+    c = hooks.api.consortium
+    m, d, h = c.manufacturer, c.distributor, c.hospital
+    _subscribe(hooks, m, receiver.url("/to-d"), counterparty=d.address.lower())
+    _subscribe(hooks, d, receiver.url("/from-m"), counterparty=m.address)
+    _subscribe(hooks, m, receiver.url("/self"), counterparty=m.address)
+    _subscribe(hooks, d, receiver.url("/from-h"), counterparty=h.address)
+    ids = m.commission(c.lot_key, ["CP1", "CP2"]).value
+    to_d = m.ship(d.address, ids[:1]).value
+    m.ship(h.address, ids[1:])
+    d.receive(to_d, temp_min=50, temp_max=60)
+    hooks.api.sync()
+    _deliver(hooks, passes=2)
+
+    def seen(path: str) -> list[tuple[str, int]]:
+        return [(e["type"], e["subject"]["shipment_id"]) for e in receiver.events(path)]
+
+    both = [("shipment.inbound", to_d), ("shipment.received", to_d)]
+    assert seen("/to-d") == both  # outbound: the receiver is the manufacturer's counterparty
+    assert seen("/from-m") == both  # inbound: the sender is the distributor's
+    assert seen("/self") == [] and seen("/from-h") == []
 
 
 def test_subscription_routes_refuse_bad_urls_and_other_members(
@@ -373,3 +404,80 @@ def test_the_event_stream_can_be_polled_with_the_same_entitlement(hooks: Partner
     assert client.get("/v1/partner/events").status_code == 401
     bad = client.get("/v1/partner/events?limit=501", headers=hooks.login(c.distributor))
     assert bad.status_code == 422
+
+
+def _serve(handle: Any) -> tuple[str, Any]:
+    """A raw TCP server on loopback running `handle(conn)` per connection; (url, socket)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/hook", server
+
+
+def test_the_sender_keeps_one_connection_alive_and_reopens_one_the_receiver_closed() -> None:
+    connections: list[int] = []
+
+    def handle(conn: Any) -> None:
+        connections.append(1)
+        with conn:
+            for _ in range(3):  # three requests, then the receiver closes it (idle timeout)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    url, server = _serve(handle)
+    sender = webhook.Sender()
+    try:
+        outcomes = [sender.post(url, event_id=f"1:{i}", secret="s", body=b"{}") for i in range(5)]
+    finally:
+        sender.close()
+        server.close()
+    assert [o.ok for o in outcomes] == [True] * 5
+    assert len(connections) == 2  # one for three events, a second after the close
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhook, "TOTAL_TIMEOUT", 0.5)
+
+    def handle(conn: Any) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(100):  # a header line a byte at a time, never ending
+                try:
+                    conn.sendall(b"X")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    url, server = _serve(handle)
+    sender = webhook.Sender()
+    started = time.monotonic()
+    try:
+        outcome = sender.post(url, event_id="1:1", secret="s", body=b"{}")
+    finally:
+        sender.close()
+        server.close()
+    assert not outcome.ok and outcome.status is None
+    assert time.monotonic() - started < 3.0

@@ -77,5 +77,6 @@ def _webhook(api: str, body: str, ship: str, session: dict[str, Any]) -> None:
     while time.monotonic() < deadline and not session["deliveries"]:
         time.sleep(0.2)
     session["server"].shutdown()
+    session["server"].server_close()
     shipment_id = session["shipped"].json()["shipment_id"]
     assert str(shipment_id) in str(session["deliveries"]), session["deliveries"]

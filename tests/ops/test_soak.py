@@ -1,11 +1,11 @@
 """The short chaos soak: the real stack under signed traffic and hostile traffic, one
-SIGKILL of each of the sequencer, the follower, an indexer and the API, then every
-end-of-soak check."""
+SIGKILL of each of the sequencer, the follower, an indexer, the API and the webhook
+receiver, then every end-of-soak check (the webhooks': nothing lost, in order, signed)."""
 
 from __future__ import annotations
 
 from medledger.ops.hostile import CONNECTION_PAYLOADS, PAYLOADS
-from medledger.ops.soak import SoakPlan, run_soak
+from medledger.ops.soak import RECEIVER, SoakPlan, run_soak
 
 
 def test_short_soak_under_a_sigkill_of_each_process_and_hostile_traffic_loses_nothing():
@@ -13,24 +13,37 @@ def test_short_soak_under_a_sigkill_of_each_process_and_hostile_traffic_loses_no
         minutes=0.5,
         rate=6.0,
         fault_every=(3.0, 5.0),
-        min_faults=4,
+        min_faults=5,
         down_for=(0.2, 1.0),
         seed=11,
         block_interval_ms=50,
-        victims=("sequencer", "follower", "indexer", "api"),
+        victims=("sequencer", "follower", "indexer", "api", RECEIVER),
         hostile_pause=1.0,
     )
     lines: list[str] = []
     result = run_soak(plan, echo=lines.append)
     figures = result["figures"]
     report = "\n".join(lines)
-    assert figures["faults_injected"] >= 4, report
-    assert set(figures["faults_by_process"]) == {"sequencer", "follower", "indexer", "api"}
+    assert figures["faults_injected"] >= 5, report
+    assert set(figures["faults_by_process"]) == {
+        "sequencer",
+        "follower",
+        "indexer",
+        "api",
+        RECEIVER,
+    }
     assert figures["faults_survived"] == figures["faults_injected"], report
     assert figures["acknowledged_writes"] > 20, report
     for check in ("lost_transfers", "index_mismatches", "root_mismatches", "invariant_violations"):
         assert figures[check] == 0, report
     assert figures["unexpected_exits"] == 0, report
+    # Two members' webhooks: every entitled event arrived, signed, in order, and repeated
+    # at most once per kill of the API or the receiver (webhook_violations counts breaches).
+    assert figures["webhook_events"] > 10, report
+    assert figures["webhook_lost"] == 0, report
+    assert figures["webhook_violations"] == 0, report
+    kills = figures["faults_by_process"]["api"] + figures["faults_by_process"][RECEIVER]
+    assert figures["webhook_repeats"] <= 2 * kills, report  # two subscriptions
     # Every hostile payload was sent; its 5xx answers are reported (the goal is none).
     assert set(figures["hostile_by_payload"]) == set(PAYLOADS + CONNECTION_PAYLOADS), report
     assert figures["hostile_requests"] >= 100, report
