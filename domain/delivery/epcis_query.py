@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import httpx
 from sqlalchemy import Connection, Engine
 
 from medledger.domain.auth import Member
@@ -69,7 +68,7 @@ class QueryDelivery:
         runner: QueryRunner,
         *,
         store_engine: Engine,
-        client: httpx.Client,
+        sender: webhook.Sender,
         lease_owner: str,
         member_of: Callable[[Connection, str], Member | None],
         retry: Callable[[int], tuple[float, bool]],
@@ -77,7 +76,7 @@ class QueryDelivery:
         self.services = services
         self.runner = runner
         self._store = store_engine
-        self._client = client
+        self._sender = sender
         self._owner = lease_owner
         self._member_of = member_of
         self._retry = retry  # attempts so far -> (seconds to wait, dead-letter now)
@@ -128,8 +127,7 @@ class QueryDelivery:
         )
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
         event_id = f"{sub.id}:{upto}:{state.next_run_at}"
-        outcome = webhook.post(
-            self._client,
+        outcome = self._sender.post(
             sub.url,
             event_id=event_id,
             secret=secret_of(self.services, sub),

@@ -104,7 +104,7 @@ class DeliveryWorker:
                 services,
                 query_runner,
                 store_engine=self._store,
-                client=self._client,
+                sender=self._sender,
                 lease_owner=self.owner,
                 member_of=subscriber,
                 retry=self._retry,
