@@ -107,7 +107,8 @@ class Sender:
             conn.connect()
             connected: socket.socket = conn.sock  # type: ignore[assignment]  # set by connect
             connected.settimeout(TOTAL_TIMEOUT)
-        deadline = threading.Timer(TOTAL_TIMEOUT, _abort, (conn,))
+        expired = threading.Event()
+        deadline = threading.Timer(TOTAL_TIMEOUT, _abort, (conn, expired))
         deadline.daemon = True
         deadline.start()
         try:
@@ -116,9 +117,14 @@ class Sender:
             response.read(MAX_RESPONSE)
             if not response.isclosed():  # more than we read: this connection is spent
                 conn.close()
-            return int(response.status)
         finally:
             deadline.cancel()
+        if expired.is_set():
+            # http.client takes the shut-down socket's EOF for the end of a trickled
+            # answer: whatever status it parsed was not the receiver's whole answer.
+            conn.close()
+            raise TimeoutError(f"no complete answer within {TOTAL_TIMEOUT} s")
+        return int(response.status)
 
     def post(self, url: str, *, event_id: str, secret: str, body: bytes) -> Outcome:
         """POST one signed event; never raises for the receiver's faults."""
@@ -158,7 +164,8 @@ class Sender:
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
-def _abort(conn: http.client.HTTPConnection) -> None:
+def _abort(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
+    expired.set()
     sock = conn.sock
     if sock is not None:
         try:
