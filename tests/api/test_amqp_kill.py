@@ -56,8 +56,8 @@ class Api:
 
     def start(self) -> None:
         env = {**os.environ, "MEDLEDGER_API_AMQP_POLL_SECONDS": "0.05"}
-        out = self.log.open("ab")
-        self.process = subprocess.Popen(self.argv, stdout=out, stderr=out, env=env)
+        with self.log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(self.argv, stdout=out, stderr=out, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()[-3000:]
