@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
@@ -108,7 +109,8 @@ def retire_site(services: Services, *, member: Member, gln: str) -> OperationOut
 
 def set_primary_gln(services: Services, *, member: str, gln: str) -> Written:
     """The regulator sets a member's primary GLN."""
-    return settled_order(services, regulator_ledger(services).set_primary_gln(member, gln))
+    ledger = regulator_ledger(services)
+    return settled_order(services, ledger.set_primary_gln(to_checksum_address(member), gln))
 
 
 def sgln(conn: Connection, gln: str, *, owner: str | None = None) -> str:

@@ -76,7 +76,9 @@ def _fuzz(
             except Unsatisfiable:
                 continue  # nothing to negate: the operation takes no constrained input
             except Exception as exc:  # collect every operation's failure, then report
-                failures.append(f"{operation.label} [{mode.value}]: {exc}")
+                found = getattr(exc, "exceptions", ())  # Hypothesis groups distinct failures
+                details = "".join(f"\n  - {e!r}"[:2000] for e in found)
+                failures.append(f"{operation.label} [{mode.value}]: {exc}{details}")
     return failures
 
 
