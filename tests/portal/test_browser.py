@@ -123,7 +123,7 @@ def test_the_whole_story_from_the_factory_to_the_patient(
     assert qr.startswith(site.base_url + f"/01/{gtin}/10/BR2718/21/BR0011")
 
     maker.get_by_role("link", name="Outbound").click()
-    maker.get_by_label("Receiver").select_option(c.distributor.address)
+    maker.get_by_label("Receiver", exact=True).select_option(c.distributor.address)
     maker.get_by_label(re.compile("Codes to ship")).fill(f"(00){sscc}\n{unit(11)}\n{unit(12)}")
     maker.get_by_label("Documents (delivery note, temperature log)").set_input_files(
         files=[{"name": "delivery-note.txt", "mimeType": "text/plain", "buffer": b"DN-2718"}]
@@ -149,7 +149,7 @@ def test_the_whole_story_from_the_factory_to_the_patient(
     )  # a case and two units
     chain.wait_indexed()
     distributor.get_by_role("link", name="Outbound").click()
-    distributor.get_by_label("Receiver").select_option(c.hospital.address)
+    distributor.get_by_label("Receiver", exact=True).select_option(c.hospital.address)
     distributor.get_by_label(re.compile("Codes to ship")).fill(f"{unit(11)}\n{unit(12)}")
     distributor.get_by_role("button", name="Ship", exact=True).click()
     expect(distributor.get_by_role("status")).to_contain_text("is on its way")

@@ -55,7 +55,7 @@ def test_a_mixed_shipment_of_implants_cases_and_a_loose_quantity_with_part_rejec
     expect(maker.locator(f'tr[data-lot="{gauze.gtin} {gauze.lot}"] [data-available]')).to_have_text(
         "70"
     )
-    maker.get_by_label("Receiver").select_option(c.distributor.address)
+    maker.get_by_label("Receiver", exact=True).select_option(c.distributor.address)
     contents = [f"(01){c.gtin}(21)IMP-B1", f"(01){c.gtin}(21)IMP-B2", case_code]
     contents.append(f"(01){gauze.case_gtin}(10){gauze.lot}(21)BX0002")
     maker.get_by_label(re.compile("Codes to ship")).fill("\n".join(contents))

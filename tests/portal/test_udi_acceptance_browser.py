@@ -62,7 +62,7 @@ def receive(page: Page, counted: dict[str, int], rejected: dict[str, int]) -> No
 
 def ship(page: Page, receiver: str, codes: list[str], loose: str) -> None:
     page.get_by_role("link", name="Outbound").click()
-    page.get_by_label("Receiver").select_option(receiver)
+    page.get_by_label("Receiver", exact=True).select_option(receiver)
     page.get_by_label(re.compile("Codes to ship")).fill("\n".join(codes))
     page.get_by_label(re.compile("Loose quantities \\(one per line")).fill(loose)
     page.get_by_role("button", name="Ship", exact=True).click()
