@@ -63,7 +63,7 @@ def _member(target: Target, slug: str) -> Iterator[httpx.Client]:
 
 def _capture(client: httpx.Client, body: bytes) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
-    return client.post("/v1/epcis/capture", content=body, headers=headers)
+    return client.post("/v1/epcis/capture?sync=true", content=body, headers=headers)
 
 
 def _csrf(page: str) -> str:
